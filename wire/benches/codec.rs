@@ -1,0 +1,58 @@
+//! Frame encode/decode throughput for the messages on the hot path.
+
+use agora_wire::{FrameCodec, Op, Reply, Request, ServerFrame, decode, encode};
+use bytes::BytesMut;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use tokio_util::codec::{Decoder, Encoder};
+
+fn bench_codec(c: &mut Criterion) {
+    let mut group = c.benchmark_group("codec");
+    group.throughput(Throughput::Elements(1));
+
+    let ping = Request {
+        id: 42,
+        op: Op::Ping,
+    };
+    group.bench_function("encode_ping_request", |b| {
+        let mut codec = FrameCodec::default();
+        let mut buf = BytesMut::with_capacity(64);
+        b.iter(|| {
+            buf.clear();
+            codec
+                .encode(encode(black_box(&ping)).unwrap(), &mut buf)
+                .unwrap();
+        })
+    });
+
+    let mut wire = BytesMut::new();
+    FrameCodec::default()
+        .encode(encode(&ping).unwrap(), &mut wire)
+        .unwrap();
+    group.bench_function("decode_ping_request", |b| {
+        let mut codec = FrameCodec::default();
+        b.iter(|| {
+            let mut buf = wire.clone();
+            let body = codec.decode(&mut buf).unwrap().unwrap();
+            black_box(decode::<Request>(&body).unwrap());
+        })
+    });
+
+    let pong = ServerFrame::Reply {
+        id: 42,
+        body: Reply::Pong {
+            server_time_ms: 1_800_000_000_000,
+        },
+    };
+    group.bench_function("encode_pong_reply", |b| {
+        b.iter(|| black_box(encode(black_box(&pong)).unwrap()))
+    });
+    let pong_body = encode(&pong).unwrap();
+    group.bench_function("decode_pong_reply", |b| {
+        b.iter(|| black_box(decode::<ServerFrame>(black_box(&pong_body)).unwrap()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_codec);
+criterion_main!(benches);

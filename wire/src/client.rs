@@ -1,0 +1,297 @@
+//! An async client: one connection, many concurrent requests.
+//!
+//! [`Client::connect`] performs the handshake, then hands the socket to a
+//! background task (the *driver*) that writes requests, matches replies to
+//! their callers by id, and forwards pushes to [`Pushes`]. Callers never
+//! touch the socket, so any number of tasks can share one `Client`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{SinkExt, StreamExt};
+use tokio::net::{TcpStream, ToSocketAddrs};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::codec::Framed;
+
+use crate::codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
+use crate::error::{Error, ErrorBody};
+use crate::message::{Hello, Op, Push, Reply, Request, ServerFrame, Welcome};
+
+/// Tunables for [`Client::connect_with`].
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// The largest frame accepted from the server.
+    pub max_frame: usize,
+    /// How long to wait for the TCP connection and the handshake.
+    pub connect_timeout: Duration,
+    /// How long a request may wait for its answer; `None` waits forever.
+    pub request_timeout: Option<Duration>,
+    /// How many pushes to buffer before dropping new ones (see
+    /// [`Pushes::dropped`]).
+    pub push_buffer: usize,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        ClientOptions {
+            max_frame: DEFAULT_MAX_FRAME,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Some(Duration::from_secs(30)),
+            push_buffer: 4096,
+        }
+    }
+}
+
+/// A request on its way to the driver, with the place to send its answer.
+struct Outgoing {
+    id: u64,
+    body: Bytes,
+    answer: oneshot::Sender<Result<Reply, Error>>,
+}
+
+/// A connection to an agora server. Cheap to share behind an `Arc`; all
+/// methods take `&self`.
+pub struct Client {
+    outgoing: mpsc::Sender<Outgoing>,
+    next_id: AtomicU64,
+    request_timeout: Option<Duration>,
+    pushes: Mutex<Option<Pushes>>,
+    goodbye: Arc<std::sync::Mutex<Option<ErrorBody>>>,
+}
+
+/// The stream of pushes for a client's subscriptions. Ends (`recv` returns
+/// `None`) when the connection closes.
+pub struct Pushes {
+    rx: mpsc::Receiver<Push>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Pushes {
+    /// The next push, or `None` once the connection has closed.
+    pub async fn recv(&mut self) -> Option<Push> {
+        self.rx.recv().await
+    }
+
+    /// How many pushes were dropped because this receiver fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+impl Client {
+    /// Connects with default options and performs the handshake.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the connection fails, [`Error::Server`] when the
+    /// server refuses the hello (e.g. `unauthorized` for a bad token).
+    pub async fn connect(
+        addr: impl ToSocketAddrs,
+        hello: Hello,
+    ) -> Result<(Client, Welcome), Error> {
+        Client::connect_with(addr, hello, ClientOptions::default()).await
+    }
+
+    /// Connects with the given options and performs the handshake.
+    ///
+    /// # Errors
+    /// As [`Client::connect`], plus [`Error::Timeout`] after
+    /// `options.connect_timeout`.
+    pub async fn connect_with(
+        addr: impl ToSocketAddrs,
+        hello: Hello,
+        options: ClientOptions,
+    ) -> Result<(Client, Welcome), Error> {
+        let handshake = async {
+            let stream = TcpStream::connect(addr).await?;
+            stream.set_nodelay(true)?;
+            let mut framed = Framed::new(stream, FrameCodec::new(options.max_frame));
+            framed.send(encode(&hello)?).await?;
+            let first = framed.next().await.ok_or(Error::Closed)??;
+            match decode::<ServerFrame>(&first)? {
+                ServerFrame::Welcome(welcome) => Ok((framed, welcome)),
+                ServerFrame::Error { error, .. } | ServerFrame::Goodbye { error } => {
+                    Err(Error::Server(error))
+                }
+                other => Err(Error::Malformed(format!(
+                    "expected a welcome, got {other:?}"
+                ))),
+            }
+        };
+        let (framed, welcome) = tokio::time::timeout(options.connect_timeout, handshake)
+            .await
+            .map_err(|_| Error::Timeout)??;
+
+        let (outgoing, outgoing_rx) = mpsc::channel(1024);
+        let (push_tx, push_rx) = mpsc::channel(options.push_buffer.max(1));
+        let dropped = Arc::new(AtomicU64::new(0));
+        let goodbye = Arc::new(std::sync::Mutex::new(None));
+        let driver = Driver {
+            framed,
+            outgoing: outgoing_rx,
+            pending: HashMap::new(),
+            pushes: push_tx,
+            dropped: dropped.clone(),
+            goodbye: goodbye.clone(),
+        };
+        tokio::spawn(driver.run());
+        let client = Client {
+            outgoing,
+            next_id: AtomicU64::new(1),
+            request_timeout: options.request_timeout,
+            pushes: Mutex::new(Some(Pushes {
+                rx: push_rx,
+                dropped,
+            })),
+            goodbye,
+        };
+        Ok((client, welcome))
+    }
+
+    /// Sends a request and waits for its answer.
+    ///
+    /// # Errors
+    /// [`Error::Server`] when the server answers with an error;
+    /// [`Error::Closed`] (or the server's goodbye as [`Error::Server`]) when
+    /// the connection is gone; [`Error::Timeout`] after the request timeout.
+    pub async fn request(&self, op: Op) -> Result<Reply, Error> {
+        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        let body = encode(&Request { id, op })?;
+        let (answer, answered) = oneshot::channel();
+        if self
+            .outgoing
+            .send(Outgoing { id, body, answer })
+            .await
+            .is_err()
+        {
+            return Err(self.closed_error());
+        }
+        let wait = async {
+            match answered.await {
+                Ok(result) => result,
+                Err(_) => Err(self.closed_error()),
+            }
+        };
+        match self.request_timeout {
+            Some(limit) => tokio::time::timeout(limit, wait)
+                .await
+                .map_err(|_| Error::Timeout)?,
+            None => wait.await,
+        }
+    }
+
+    /// Takes the push stream. Only the first call gets it; later calls get
+    /// `None`.
+    pub async fn pushes(&self) -> Option<Pushes> {
+        self.pushes.lock().await.take()
+    }
+
+    /// Whether the connection has closed.
+    pub fn is_closed(&self) -> bool {
+        self.outgoing.is_closed()
+    }
+
+    /// Waits until the connection closes.
+    pub async fn closed(&self) {
+        self.outgoing.closed().await
+    }
+
+    /// Why the server closed the connection, if it said so.
+    pub fn goodbye(&self) -> Option<ErrorBody> {
+        self.goodbye.lock().ok().and_then(|g| g.clone())
+    }
+
+    fn closed_error(&self) -> Error {
+        match self.goodbye() {
+            Some(body) => Error::Server(body),
+            None => Error::Closed,
+        }
+    }
+}
+
+/// Owns the socket: writes requests, routes answers and pushes.
+struct Driver {
+    framed: Framed<TcpStream, FrameCodec>,
+    outgoing: mpsc::Receiver<Outgoing>,
+    pending: HashMap<u64, oneshot::Sender<Result<Reply, Error>>>,
+    pushes: mpsc::Sender<Push>,
+    dropped: Arc<AtomicU64>,
+    goodbye: Arc<std::sync::Mutex<Option<ErrorBody>>>,
+}
+
+impl Driver {
+    async fn run(mut self) {
+        loop {
+            tokio::select! {
+                next = self.outgoing.recv() => {
+                    let Some(first) = next else { break };
+                    if self.write_batch(first).await.is_err() {
+                        break;
+                    }
+                }
+                frame = self.framed.next() => {
+                    let Some(Ok(body)) = frame else { break };
+                    if !self.route(&body) {
+                        break;
+                    }
+                }
+            }
+        }
+        // Everyone still waiting learns the connection is gone.
+        let goodbye = self.goodbye.lock().ok().and_then(|g| g.clone());
+        for (_, answer) in self.pending.drain() {
+            let err = match &goodbye {
+                Some(body) => Error::Server(body.clone()),
+                None => Error::Closed,
+            };
+            let _ = answer.send(Err(err));
+        }
+    }
+
+    /// Writes one request and any others already queued, then flushes once:
+    /// under load many requests share a single write system call.
+    async fn write_batch(&mut self, first: Outgoing) -> Result<(), Error> {
+        let mut next = Some(first);
+        while let Some(out) = next {
+            self.pending.insert(out.id, out.answer);
+            self.framed.feed(out.body).await?;
+            next = self.outgoing.try_recv().ok();
+        }
+        self.framed.flush().await
+    }
+
+    /// Handles one server frame; `false` means the connection is over.
+    fn route(&mut self, body: &[u8]) -> bool {
+        match decode::<ServerFrame>(body) {
+            Ok(ServerFrame::Reply { id, body }) => {
+                if let Some(answer) = self.pending.remove(&id) {
+                    let _ = answer.send(Ok(body));
+                }
+                true
+            }
+            Ok(ServerFrame::Error { id, error }) => {
+                if let Some(answer) = self.pending.remove(&id) {
+                    let _ = answer.send(Err(Error::Server(error)));
+                }
+                true
+            }
+            Ok(ServerFrame::Push(push)) => {
+                if self.pushes.try_send(push).is_err() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+                true
+            }
+            Ok(ServerFrame::Goodbye { error }) => {
+                if let Ok(mut g) = self.goodbye.lock() {
+                    *g = Some(error);
+                }
+                false
+            }
+            // A second welcome is a protocol violation; ignore it. An
+            // undecodable frame from a newer server is skipped too.
+            Ok(ServerFrame::Welcome(_)) | Err(_) => true,
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! The agora protocol.
+//!
+//! Every agora client and the daemon talk over one TCP connection carrying
+//! *frames*: a 4-byte big-endian length followed by one MessagePack value
+//! encoded with named fields (so fields can be added without breaking older
+//! peers). This crate owns that protocol and nothing else: no storage, no
+//! server. It provides
+//!
+//! - [`codec`]: the frame codec ([`FrameCodec`]) with a maximum frame size,
+//!   and helpers to encode and decode message bodies;
+//! - [`message`]: every message type — the [`Hello`]/[`Welcome`] handshake,
+//!   [`Request`]s with their [`Op`]eration, [`Reply`]s, [`Push`]es and the
+//!   [`ServerFrame`] envelope the server sends;
+//! - [`error`]: the error codes a server answers with ([`ErrorCode`],
+//!   [`ErrorBody`]) and this crate's own [`Error`];
+//! - [`names`]: validation rules for user names and topics, shared by
+//!   server and clients so both give the same message;
+//! - [`Client`] (feature `client`, on by default): an async client that
+//!   multiplexes concurrent requests over one connection.
+//!
+//! The byte-level specification lives in `docs/PROTOCOL.md` of the agora
+//! repository; the doc comments here are the reference for each field.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), agora_wire::Error> {
+//! use agora_wire::{Client, Hello, Op, Reply};
+//! let (client, welcome) = Client::connect("127.0.0.1:7070", Hello::new("example", None)).await?;
+//! println!("connected to agora {}", welcome.server_version);
+//! if let Reply::Pong { .. } = client.request(Op::Ping).await? {
+//!     println!("pong");
+//! }
+//! # Ok(()) }
+//! ```
+#![warn(missing_docs)]
+
+pub mod codec;
+pub mod error;
+pub mod message;
+pub mod names;
+
+#[cfg(feature = "client")]
+mod client;
+
+#[cfg(feature = "client")]
+pub use client::{Client, ClientOptions, Pushes};
+pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
+pub use error::{Error, ErrorBody, ErrorCode};
+pub use message::{
+    Event, Hello, Op, Push, Reply, Request, ServerFrame, SessionInfo, UserInfo, Welcome,
+};
+
+/// The protocol version this crate speaks. A server refuses a [`Hello`]
+/// whose version it does not support, naming both versions.
+pub const PROTOCOL_VERSION: u32 = 1;
