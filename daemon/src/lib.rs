@@ -1,1 +1,194 @@
+//! The agora daemon.
+//!
+//! One process serves every agora service over one protocol
+//! ([`agora_wire`]) plus an HTTP side. This crate is the only one that
+//! spawns tasks. The shape:
+//!
+//! - [`server`]: the accept loop, with a connection limit;
+//! - [`conn`]: one task per connection — handshake, reading frames,
+//!   dispatching requests, writing replies and pushes through a bounded
+//!   outbound queue;
+//! - [`dispatch`]: routes each [`agora_wire::Op`] to the service that owns it;
+//! - [`accounts`], [`hub`]: the services of the foundation (sign-in and
+//!   topic pub/sub); later services get a module folder each;
+//! - [`http`]: health checks and Prometheus metrics (axum);
+//! - [`stats`]: the counters behind `/metrics`.
+//!
+//! [`Daemon::start`] binds everything and returns a [`Running`] handle;
+//! cancelling its token shuts down gracefully: stop accepting, finish
+//! in-flight requests, say goodbye to clients, checkpoint the database.
+#![warn(missing_docs)]
 
+pub mod accounts;
+mod config;
+pub mod conn;
+pub mod dispatch;
+pub mod http;
+pub mod hub;
+mod ready;
+pub mod server;
+pub mod session;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use config::Config;
+pub use ready::BoundAddrs;
+
+/// The daemon's version, as reported in the handshake and `/metrics`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Everything a connection or HTTP handler needs, shared behind an `Arc`.
+pub struct Shared {
+    /// The configuration the daemon was started with.
+    pub config: Config,
+    /// The SQLite store.
+    pub db: agora_db::Db,
+    /// Sign-up, sign-in and tokens.
+    pub accounts: accounts::Accounts,
+    /// Topic pub/sub for server pushes.
+    pub hub: hub::Hub,
+    /// Counters for `/metrics`.
+    pub stats: stats::Stats,
+    /// Cancelled when the daemon starts shutting down.
+    pub shutdown: CancellationToken,
+    /// When the daemon started.
+    pub started: Instant,
+}
+
+/// A started daemon.
+pub struct Running {
+    /// Where it listens.
+    pub addrs: BoundAddrs,
+    /// Cancel to shut down gracefully.
+    pub token: CancellationToken,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Running {
+    /// Waits until the daemon has shut down (after its token was cancelled)
+    /// and returns how the shutdown went.
+    ///
+    /// # Errors
+    /// When the database could not be flushed or a task failed.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("daemon task panicked")?
+    }
+
+    /// Cancels the token and waits for the shutdown to finish.
+    ///
+    /// # Errors
+    /// As [`Running::wait`].
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.token.cancel();
+        self.wait().await
+    }
+}
+
+/// The daemon: see the crate documentation.
+pub struct Daemon;
+
+impl Daemon {
+    /// Opens the data directory, binds the listeners and starts serving.
+    /// Returns once everything is listening (and the ready file, if asked
+    /// for, is written).
+    ///
+    /// # Errors
+    /// When the data directory or database cannot be opened, or an address
+    /// cannot be bound; the message names the culprit.
+    pub async fn start(config: Config) -> anyhow::Result<Running> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+        let db_path = config.data_dir.join("agora.db");
+        let db = tokio::task::spawn_blocking(move || agora_db::Db::open(&db_path))
+            .await
+            .context("database open panicked")??;
+        let accounts = accounts::Accounts::open(&config, db.clone())?;
+
+        let listener = bind(&config.listen, "protocol").await?;
+        let http_listener = bind(&config.http, "HTTP").await?;
+        let addrs = BoundAddrs {
+            listen: listener.local_addr()?,
+            http: http_listener.local_addr()?,
+        };
+
+        let token = CancellationToken::new();
+        let shared = Arc::new(Shared {
+            config,
+            db,
+            accounts,
+            hub: hub::Hub::default(),
+            stats: stats::Stats::default(),
+            shutdown: token.clone(),
+            started: Instant::now(),
+        });
+        if let Some(path) = &shared.config.ready_file {
+            ready::write(path, &addrs)?;
+        }
+        tracing::info!(listen = %addrs.listen, http = %addrs.http, data = %shared.config.data_dir.display(), "agora daemon listening");
+
+        let task = tokio::spawn(serve(shared, listener, http_listener));
+        Ok(Running { addrs, token, task })
+    }
+}
+
+async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen for {what} on {addr}"))
+}
+
+/// Runs both listeners until the token is cancelled, then drains.
+async fn serve(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    http_listener: TcpListener,
+) -> anyhow::Result<()> {
+    let tracker = TaskTracker::new();
+    let http = tracker.spawn(http::serve(shared.clone(), http_listener));
+    server::accept_loop(shared.clone(), listener, &tracker).await;
+
+    // Shutdown: connections see the token, finish what they are doing and
+    // close; give them the grace period, then flush the database.
+    tracker.close();
+    let grace = shared.config.shutdown_grace;
+    if tokio::time::timeout(grace, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            still_open = tracker.len(),
+            "grace period of {grace:?} over; closing remaining connections"
+        );
+    }
+    http.abort();
+    let db = shared.db.clone();
+    tokio::task::spawn_blocking(move || db.checkpoint())
+        .await
+        .context("checkpoint panicked")?
+        .context("cannot flush the database")?;
+    tracing::info!("agora daemon stopped");
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// The default grace period for shutdown: the issue promises an exit
+/// within 5 s, and the database flush needs a moment after this.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(4);
+
+/// Parses a listen address for error messages that name the flag.
+pub fn parse_addr(addr: &str) -> Option<SocketAddr> {
+    addr.parse().ok()
+}

@@ -1,1 +1,198 @@
+//! agora's storage: one SQLite file, opened in WAL mode, with versioned
+//! migrations embedded in the binary.
+//!
+//! The API is synchronous on purpose: SQLite calls block, so the daemon runs
+//! them off its async runtime (`spawn_blocking`). [`Db`] owns one writer
+//! connection and a few reader connections; WAL lets readers proceed while
+//! the writer writes. Each service gets a typed repository over a
+//! `&Connection` (e.g. [`users::Users`]) so SQL stays in this crate.
+//!
+//! Durability: `synchronous = NORMAL` in WAL mode survives a crash of the
+//! process (`kill -9`) with every committed transaction intact; only an OS
+//! crash or power loss can lose the last transactions. See
+//! docs/ARCHITECTURE.md for why that is the right trade for agora.
+#![warn(missing_docs)]
 
+mod error;
+mod migrations;
+pub mod users;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+pub use error::Error;
+pub use rusqlite::Connection;
+
+/// Result with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How many read-only connections to open next to the writer.
+const READERS: usize = 4;
+
+/// A handle to the database. Cheap to clone; share it freely.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: Option<PathBuf>,
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+impl Db {
+    /// Opens (creating if needed) the database file at `path` and brings its
+    /// schema up to date.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or a migration fails.
+    pub fn open(path: &Path) -> Result<Db> {
+        let mut writer = Connection::open(path).map_err(|err| Error::Open {
+            path: path.to_path_buf(),
+            err,
+        })?;
+        configure(&writer)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        migrations::apply(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| {
+                let conn = Connection::open(path)?;
+                configure(&conn)?;
+                conn.pragma_update(None, "query_only", true)?;
+                Ok(Mutex::new(conn))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: Some(path.to_path_buf()),
+                writer: Mutex::new(writer),
+                readers,
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// A private in-memory database (for tests): one connection serves both
+    /// reads and writes.
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub fn open_in_memory() -> Result<Db> {
+        let mut conn = Connection::open_in_memory()?;
+        configure(&conn)?;
+        migrations::apply(&mut conn)?;
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: None,
+                writer: Mutex::new(conn),
+                readers: Vec::new(),
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// The database file, or `None` in memory.
+    pub fn path(&self) -> Option<&Path> {
+        self.inner.path.as_deref()
+    }
+
+    /// Runs `f` with the writer connection. Writers are serialised; keep
+    /// the closure short and wrap multi-statement work in a transaction.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        f(&mut lock(&self.inner.writer))
+    }
+
+    /// Runs `f` with a read-only connection.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let readers = &self.inner.readers;
+        if readers.is_empty() {
+            return f(&lock(&self.inner.writer));
+        }
+        // Round-robin; a reader busy with a long query only delays the
+        // callers that land on it, not everyone.
+        let start = self.inner.next_reader.fetch_add(1, Ordering::Relaxed);
+        for i in 0..readers.len() {
+            if let Ok(conn) = readers[(start + i) % readers.len()].try_lock() {
+                return f(&conn);
+            }
+        }
+        f(&lock(&readers[start % readers.len()]))
+    }
+
+    /// Copies the write-ahead log into the main file and truncates it, so a
+    /// cleanly stopped daemon leaves a single self-contained file.
+    ///
+    /// # Errors
+    /// When SQLite reports an error.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.write(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+    }
+}
+
+/// Settings every connection gets.
+fn configure(conn: &Connection) -> Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    Ok(())
+}
+
+/// Locks a connection even if a previous holder panicked: a panic inside a
+/// closure leaves no half-applied transaction (rusqlite rolls back on drop),
+/// so the connection is still sound.
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Milliseconds since the Unix epoch, the unit every timestamp column uses.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_database_is_wal_and_survives_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agora.db");
+        {
+            let db = Db::open(&path).unwrap();
+            let mode: String = db
+                .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
+                .unwrap();
+            assert_eq!(mode, "wal");
+            db.write(|c| users::Users::new(c).create("alice", "hash")).unwrap();
+            db.checkpoint().unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        let found = db.read(|c| users::Users::new(c).find_by_name("alice")).unwrap();
+        assert_eq!(found.unwrap().name, "alice");
+    }
+
+    #[test]
+    fn readers_cannot_write() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("agora.db")).unwrap();
+        let err = db
+            .read(|c| Ok(c.execute("DELETE FROM users", [])?))
+            .unwrap_err();
+        assert!(err.to_string().contains("readonly") || err.to_string().contains("read"), "{err}");
+    }
+}

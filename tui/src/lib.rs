@@ -1,1 +1,73 @@
+//! `agora-tui`: the terminal client of agora.
+//!
+//! The `agora` binary calls [`run`] with [`Options`]. Inside, the crate is
+//! split so every part can be tested alone:
+//!
+//! - `app`: [`App`], the state and its pure transitions (keys, server
+//!   events, ticks);
+//! - `ui`: drawing, as `impl Widget for &App` and [`render`];
+//! - `connection`: the task that keeps a connection to the daemon and
+//!   reports [`ServerEvent`]s;
+//! - `tui`: the terminal setup and the async event loop.
+//!
+//! The crate talks to the daemon only through `agora-wire`.
+#![deny(missing_docs)]
 
+mod app;
+mod connection;
+mod tui;
+mod ui;
+
+pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent, Tab};
+pub use ui::render;
+
+/// How to reach the daemon and who is signing in.
+#[derive(Clone)]
+pub struct Options {
+    /// The daemon's `host:port`.
+    pub addr: String,
+    /// A token from `login`/`register` to sign in with.
+    pub token: Option<String>,
+    /// The user name to show until the server confirms who is signed in.
+    pub user: Option<String>,
+}
+
+// By hand so the token never lands in a log or a panic message.
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("addr", &self.addr)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("user", &self.user)
+            .finish()
+    }
+}
+
+/// Runs the TUI until the user quits. Restores the terminal on every exit
+/// path, panics included.
+///
+/// # Errors
+/// When the terminal cannot be set up, drawn to or read from.
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    tui::run(options).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_debug_hides_the_token() {
+        let options = Options {
+            addr: "127.0.0.1:7070".into(),
+            token: Some("secret-jwt".into()),
+            user: Some("alice".into()),
+        };
+        let shown = format!("{options:?}");
+        assert!(!shown.contains("secret-jwt"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("alice"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,403 @@
+//! The engine: walk, process and aggregate, independent of any printing.
+//!
+//! [`process`] runs three things at once so that the walk and the work
+//! overlap:
+//!
+//! * the walker threads ([`super::walk`]) push matching paths into a bounded
+//!   channel (the bound keeps memory flat on huge trees: the walk waits when
+//!   the workers fall behind);
+//! * a rayon pool of `workers` threads pulls paths from that channel and
+//!   counts each file; a big file is cut into line-aligned chunks
+//!   ([`super::chunk`]) counted in parallel, so one huge file does not leave
+//!   the other workers idle at the end of a run;
+//! * the calling thread collects the per-file outcomes, sums them, appends to
+//!   the `--state` file and reports progress to an [`Observer`].
+//!
+//! Cancellation (Ctrl-C, or a job queue stopping the job) is a shared flag:
+//! the walk stops, queued files are dropped, files being read stop at their
+//! next buffer refill, and the aggregate of the finished files is returned
+//! marked `partial`.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use rayon::prelude::*;
+
+use super::aggregate::{Aggregate, Failure, FileStats};
+use super::chunk::{self, BINARY_PROBE, Span, SpanError};
+use super::count::{CountOptions, Counter, Counts};
+use super::state::{Entry, FileId, Recorded, StateFile};
+use super::walk::{self, Matcher, WalkEvent, WalkOptions, io_message};
+
+/// Files at least this big are split into chunks.
+pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+
+/// Everything the engine needs to know; no printing options.
+#[derive(Clone, Debug)]
+pub struct ProcessOptions {
+    /// What to walk and which files to take.
+    pub walk: WalkOptions,
+    /// What to count.
+    pub count: CountOptions,
+    /// Size of the rayon pool.
+    pub workers: usize,
+    /// Keep per-file results in [`Aggregate::files`] (CSV, `--top`,
+    /// `--group-by`).
+    pub keep_files: bool,
+    /// The `--state` resume file.
+    pub state: Option<PathBuf>,
+    /// Set to stop the run (Ctrl-C).
+    pub cancel: Arc<AtomicBool>,
+    /// Chunk size for big files (tests use tiny ones).
+    pub chunk_size: u64,
+    /// Testing aid: cancel after this many files were counted.
+    pub stop_after: Option<u64>,
+    /// Testing aid: sleep this long before each file.
+    pub file_delay: Option<Duration>,
+}
+
+impl ProcessOptions {
+    /// Options with defaults for everything but the roots and patterns.
+    pub fn new(roots: Vec<PathBuf>, patterns: Vec<String>) -> ProcessOptions {
+        let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+        ProcessOptions {
+            walk: WalkOptions {
+                roots,
+                patterns,
+                threads: workers,
+                ..WalkOptions::default()
+            },
+            count: CountOptions::default(),
+            workers,
+            keep_files: false,
+            state: None,
+            cancel: Arc::new(AtomicBool::new(false)),
+            chunk_size: DEFAULT_CHUNK_SIZE,
+            stop_after: None,
+            file_delay: None,
+        }
+    }
+
+    /// Fingerprint of the options that change stored counts: a `--state`
+    /// file written with another fingerprint is not reused.
+    pub fn fingerprint(&self) -> String {
+        let c = &self.count;
+        let regexes: Vec<&str> = c.regexes.iter().map(|r| r.as_str()).collect();
+        serde_json::json!({
+            "words": c.words,
+            "ignore_level_case": c.ignore_level_case,
+            "count_matches": c.count_matches,
+            "decompress": self.walk.decompress,
+            "match": regexes,
+        })
+        .to_string()
+    }
+}
+
+/// Receives progress on the collecting (calling) thread.
+pub trait Observer {
+    /// The walk has found `found` matching files so far.
+    fn found(&mut self, _found: u64) {}
+    /// `done` files are finished, holding `bytes` bytes of content.
+    fn finished(&mut self, _done: u64, _bytes: u64) {}
+    /// A one-line notice (e.g. the state file was started afresh).
+    fn notice(&mut self, _message: &str) {}
+}
+
+/// An observer that ignores everything.
+#[derive(Debug, Default)]
+pub struct Silent;
+impl Observer for Silent {}
+
+/// The outcome for one file.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Counted (read now, or reused from the state file).
+    Counted(FileStats),
+    /// Skipped: NUL byte in the first 8 KiB.
+    Binary {
+        /// The file.
+        path: PathBuf,
+        /// Its size and mtime.
+        id: Option<FileId>,
+    },
+    /// Could not be read.
+    Failed(Failure),
+    /// Dropped or abandoned because the run was cancelled.
+    Cancelled,
+}
+
+enum Event {
+    Found,
+    Walk(WalkEvent),
+    Done(Outcome),
+}
+
+/// Walks, processes and aggregates. Errors are only for problems that stop
+/// the run before it starts (missing `--dir`, bad pattern, unusable state
+/// file); per-file problems end up in [`Aggregate::failures`].
+pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Result<Aggregate> {
+    let matcher = Matcher::new(&opts.walk.patterns, opts.walk.decompress)?;
+    walk::check_roots(&opts.walk.roots)?;
+    let (mut state, recorded) = match &opts.state {
+        Some(path) => {
+            let (s, r, note) = StateFile::open(path, &opts.fingerprint())?;
+            if let Some(note) = note {
+                observer.notice(&note);
+            }
+            (Some(s), r)
+        }
+        None => (None, Recorded::new()),
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(opts.workers.max(1))
+        .thread_name(|i| format!("agora-process-{i}"))
+        .build()
+        .context("cannot start the worker pool")?;
+
+    let cancel = &*opts.cancel;
+    let (file_tx, file_rx) = crossbeam_channel::bounded::<PathBuf>(1024);
+    let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<Event>();
+    let keep_entries = state.is_some();
+    let mut agg = Aggregate::default();
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut state_error = None;
+
+    std::thread::scope(|s| {
+        let walk_tx = ev_tx.clone();
+        let matcher = &matcher;
+        s.spawn(move || {
+            let file_tx = file_tx;
+            walk::walk(&opts.walk, matcher, cancel, &|ev| match ev {
+                WalkEvent::File(path) => {
+                    let _ = walk_tx.send(Event::Found);
+                    file_tx.send(path).is_ok()
+                }
+                other => walk_tx.send(Event::Walk(other)).is_ok(),
+            });
+        });
+        let work_tx = ev_tx.clone();
+        let recorded = &recorded;
+        let pool = &pool;
+        s.spawn(move || {
+            pool.install(|| {
+                file_rx.into_iter().par_bridge().for_each_with(work_tx, |tx, path| {
+                    let outcome = if cancel.load(Ordering::Relaxed) {
+                        Outcome::Cancelled
+                    } else {
+                        process_file(path, opts, recorded)
+                    };
+                    let _ = tx.send(Event::Done(outcome));
+                });
+            });
+        });
+        drop(ev_tx);
+
+        let mut done = 0u64;
+        let mut counted = 0u64;
+        for ev in ev_rx {
+            match ev {
+                Event::Found => {
+                    agg.found += 1;
+                    observer.found(agg.found);
+                }
+                Event::Walk(WalkEvent::Error { path, message }) => {
+                    agg.failures.push(Failure { path, message });
+                }
+                Event::Walk(WalkEvent::Warning { message }) => agg.warnings.push(message),
+                Event::Walk(WalkEvent::File(_)) => {}
+                Event::Done(outcome) => {
+                    let mut entry = None;
+                    match outcome {
+                        Outcome::Counted(fs) => {
+                            agg.totals.add(&fs.counts);
+                            if fs.reused {
+                                agg.reused += 1;
+                            } else {
+                                agg.processed += 1;
+                            }
+                            counted += 1;
+                            if keep_entries {
+                                entry = make_entry(&fs.path, fs.id, false, &fs.counts).map(|e| (e, !fs.reused));
+                            }
+                            if opts.keep_files {
+                                agg.files.push(fs);
+                            }
+                        }
+                        Outcome::Binary { path, id } => {
+                            agg.binary += 1;
+                            if keep_entries {
+                                let counts = Counts::new(opts.count.regexes.len());
+                                entry = make_entry(&path, id, true, &counts).map(|e| (e, true));
+                            }
+                        }
+                        Outcome::Failed(f) => agg.failures.push(f),
+                        Outcome::Cancelled => {}
+                    }
+                    if let Some((entry, is_new)) = entry {
+                        if is_new {
+                            if let Some(st) = state.as_mut() {
+                                if let Err(e) = st.append(&entry) {
+                                    // A full disk must not stop the counting;
+                                    // report it once at the end.
+                                    state_error.get_or_insert(e);
+                                }
+                            }
+                        }
+                        entries.push(entry);
+                    }
+                    done += 1;
+                    observer.finished(done, agg.totals.bytes);
+                    if opts.stop_after.is_some_and(|n| counted >= n) {
+                        cancel.store(true, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+    });
+
+    agg.partial = cancel.load(Ordering::Relaxed);
+    agg.files.sort_by(|a, b| a.path.cmp(&b.path));
+    agg.failures.sort();
+    agg.warnings.sort();
+    if let Some(mut st) = state {
+        if let Some(e) = state_error {
+            return Err(e);
+        }
+        if agg.partial {
+            st.flush()?;
+        } else {
+            entries.sort_by(|a, b| a.path.cmp(&b.path));
+            st.compact(entries.iter())?;
+        }
+    }
+    Ok(agg)
+}
+
+fn make_entry(path: &Path, id: Option<FileId>, binary: bool, counts: &Counts) -> Option<Entry> {
+    // Without an mtime, or with a path that is not UTF-8, a file cannot be
+    // recognised later: it is simply not recorded (and read again next time).
+    Some(Entry {
+        path: path.to_str()?.to_string(),
+        id: id?,
+        binary,
+        counts: counts.clone(),
+    })
+}
+
+/// Counts one file (or reuses its recorded counts).
+pub fn process_file(path: PathBuf, opts: &ProcessOptions, recorded: &Recorded) -> Outcome {
+    if let Some(delay) = opts.file_delay {
+        std::thread::sleep(delay);
+    }
+    if let Some(entry) = recorded.get(&path) {
+        if let Ok(md) = std::fs::metadata(&path) {
+            if FileId::from_metadata(&md) == Some(entry.id) {
+                return if entry.binary {
+                    Outcome::Binary {
+                        path,
+                        id: Some(entry.id),
+                    }
+                } else {
+                    Outcome::Counted(FileStats {
+                        path,
+                        id: Some(entry.id),
+                        counts: entry.counts.clone(),
+                        reused: true,
+                    })
+                };
+            }
+        }
+    }
+    let failed = |path: PathBuf, e: &std::io::Error| {
+        Outcome::Failed(Failure {
+            message: format!("{}: {}", path.display(), io_message(e)),
+            path: Some(path),
+        })
+    };
+    let file = match File::open(&path) {
+        Ok(f) => f,
+        Err(e) => return failed(path, &e),
+    };
+    let md = match file.metadata() {
+        Ok(md) => md,
+        Err(e) => return failed(path, &e),
+    };
+    let id = FileId::from_metadata(&md);
+    let is_gz = opts.walk.decompress && path.extension().is_some_and(|e| e == "gz");
+    let result = if is_gz {
+        count_gz(file, &opts.count, &opts.cancel)
+    } else {
+        count_file(&path, file, md.len(), opts)
+    };
+    match result {
+        Ok(counts) => Outcome::Counted(FileStats {
+            path,
+            id,
+            counts,
+            reused: false,
+        }),
+        Err(SpanError::Binary) => Outcome::Binary { path, id },
+        Err(SpanError::Cancelled) => Outcome::Cancelled,
+        Err(SpanError::Io(e)) => failed(path, &e),
+    }
+}
+
+fn count_gz(file: File, count: &CountOptions, cancel: &AtomicBool) -> Result<Counts, SpanError> {
+    let mut reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(64 * 1024, file));
+    let mut counter = Counter::new(count);
+    chunk::with_buffer(|buf| chunk::count_span(&mut reader, Span::whole(true), &mut counter, buf, cancel))?;
+    Ok(counter.finish())
+}
+
+/// Counts a plain file: in one go when small, in parallel chunks when big.
+/// Reads stop at the size seen when the file was opened, so a log that grows
+/// meanwhile is counted as a consistent prefix.
+fn count_file(path: &Path, file: File, size: u64, opts: &ProcessOptions) -> Result<Counts, SpanError> {
+    let cancel = &*opts.cancel;
+    let chunk_size = opts.chunk_size.max(1);
+    if size < chunk_size.saturating_mul(2) {
+        let mut reader = file.take(size);
+        let mut counter = Counter::new(&opts.count);
+        chunk::with_buffer(|buf| chunk::count_span(&mut reader, Span::whole(true), &mut counter, buf, cancel))?;
+        return Ok(counter.finish());
+    }
+    // Binary check up front: the chunks are read in any order.
+    let mut probe = Vec::with_capacity(BINARY_PROBE);
+    (&file).take(BINARY_PROBE as u64).read_to_end(&mut probe)?;
+    if memchr::memchr(0, &probe).is_some() {
+        return Err(SpanError::Binary);
+    }
+    drop(file);
+    let n = size.div_ceil(chunk_size);
+    let parts: Vec<Result<Counts, SpanError>> = (0..n)
+        .into_par_iter()
+        .map(|k| {
+            let start = k * chunk_size;
+            let end = (start + chunk_size).min(size);
+            let reader_pos = start.saturating_sub(1);
+            let mut f = File::open(path)?;
+            f.seek(SeekFrom::Start(reader_pos))?;
+            let mut reader = f.take(size - reader_pos);
+            let span = Span {
+                reader_pos,
+                start,
+                end,
+                check_binary: false,
+            };
+            let mut counter = Counter::new(&opts.count);
+            chunk::with_buffer(|buf| chunk::count_span(&mut reader, span, &mut counter, buf, cancel))?;
+            Ok(counter.finish())
+        })
+        .collect();
+    let mut total = Counts::new(opts.count.regexes.len());
+    for part in parts {
+        total.add(&part?);
+    }
+    Ok(total)
+}

@@ -1,0 +1,307 @@
+//! The resume file (`--state FILE`): a JSON Lines log of finished files, so a
+//! rerun after an interruption, or a later incremental run, only processes
+//! new or changed files.
+//!
+//! Format (one JSON object per line):
+//!
+//! ```text
+//! {"agora_process_state":1,"options":"<fingerprint of the counting options>"}
+//! {"path":"logs/a.log","size":1234,"mtime_s":1700000000,"mtime_ns":0,"binary":false,"counts":{…}}
+//! …
+//! ```
+//!
+//! Entries are appended as files finish, so an interrupted run keeps what it
+//! did; a later entry for the same path wins. A complete run rewrites the file
+//! with exactly the files it saw (atomically, via a temporary file), which
+//! drops deleted files. A file is reused when its path (as walked), size and
+//! modification time are unchanged. When the counting options differ from
+//! the ones the file was written with (e.g. `--words` added), the stored
+//! counts cannot be reused and the file is started afresh.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+use super::count::Counts;
+
+const FORMAT_VERSION: u64 = 1;
+
+/// Identity of a file's content as far as reuse is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileId {
+    /// Size on disk.
+    pub size: u64,
+    /// Modification time, seconds since the epoch.
+    pub mtime_s: i64,
+    /// Nanoseconds part of the modification time.
+    pub mtime_ns: u32,
+}
+
+impl FileId {
+    /// From file metadata; `None` when the platform gives no mtime.
+    pub fn from_metadata(md: &std::fs::Metadata) -> Option<FileId> {
+        let mtime = md.modified().ok()?;
+        let (s, ns) = match mtime.duration_since(UNIX_EPOCH) {
+            Ok(d) => (i64::try_from(d.as_secs()).ok()?, d.subsec_nanos()),
+            Err(e) => {
+                let d = e.duration();
+                let s = -i64::try_from(d.as_secs()).ok()?;
+                (s, d.subsec_nanos())
+            }
+        };
+        Some(FileId {
+            size: md.len(),
+            mtime_s: s,
+            mtime_ns: ns,
+        })
+    }
+
+    /// The modification time back as a `SystemTime` (for display).
+    pub fn mtime(&self) -> Option<SystemTime> {
+        let d = Duration::new(self.mtime_s.unsigned_abs(), self.mtime_ns);
+        if self.mtime_s >= 0 {
+            UNIX_EPOCH.checked_add(d)
+        } else {
+            UNIX_EPOCH.checked_sub(d)
+        }
+    }
+}
+
+/// One finished file as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The path as walked (`--dir` joined with the relative path).
+    pub path: String,
+    /// Size and mtime when it was processed.
+    #[serde(flatten)]
+    pub id: FileId,
+    /// Skipped as binary (then `counts` is empty).
+    pub binary: bool,
+    /// Its counts.
+    pub counts: Counts,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    agora_process_state: u64,
+    options: String,
+}
+
+/// Previously recorded entries, by path.
+pub type Recorded = HashMap<PathBuf, Entry>;
+
+/// An open state file.
+#[derive(Debug)]
+pub struct StateFile {
+    path: PathBuf,
+    fingerprint: String,
+    out: BufWriter<File>,
+    last_flush: Instant,
+    unflushed: usize,
+}
+
+impl StateFile {
+    /// Opens (or creates) the state file. Returns the entries usable for this
+    /// run and a message when stored entries were discarded.
+    pub fn open(path: &Path, fingerprint: &str) -> anyhow::Result<(StateFile, Recorded, Option<String>)> {
+        let mut recorded = Recorded::new();
+        let mut note = None;
+        let mut fresh = true;
+        match File::open(path) {
+            Ok(f) => {
+                let mut lines = BufReader::new(f).lines();
+                match lines.next() {
+                    None => {}
+                    Some(first) => {
+                        let first = first.with_context(|| format!("--state {}", path.display()))?;
+                        let header: Header = match serde_json::from_str(&first) {
+                            Ok(h) => h,
+                            // Never clobber a file that is not ours.
+                            Err(_) => bail!(
+                                "--state {}: not an agora process state file",
+                                path.display()
+                            ),
+                        };
+                        if header.agora_process_state != FORMAT_VERSION || header.options != fingerprint {
+                            note = Some(format!(
+                                "--state {}: written with other counting options; starting afresh",
+                                path.display()
+                            ));
+                        } else {
+                            fresh = false;
+                            for line in lines {
+                                let Ok(line) = line else { break };
+                                // A torn last line after a crash is ignored.
+                                if let Ok(e) = serde_json::from_str::<Entry>(&line) {
+                                    recorded.insert(PathBuf::from(&e.path), e);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("--state {}: {}", path.display(), super::walk::io_message(&e)),
+        }
+        let file = if fresh {
+            let mut f = File::create(path)
+                .with_context(|| format!("--state {}: cannot create", path.display()))?;
+            write_header(&mut f, fingerprint)?;
+            f
+        } else {
+            let mut f = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(path)
+                .with_context(|| format!("--state {}: cannot open for writing", path.display()))?;
+            // After a crash the last line may be torn: start on a new line so
+            // that the next entry is not glued to it.
+            if !ends_with_newline(&mut f)? {
+                f.write_all(b"\n")?;
+            }
+            f
+        };
+        Ok((
+            StateFile {
+                path: path.to_path_buf(),
+                fingerprint: fingerprint.to_string(),
+                out: BufWriter::new(file),
+                last_flush: Instant::now(),
+                unflushed: 0,
+            },
+            recorded,
+            note,
+        ))
+    }
+
+    /// Appends a finished file. Flushed in small batches so that a crash
+    /// loses at most a few entries without a write per file.
+    pub fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.out, entry)?;
+        self.out.write_all(b"\n")?;
+        self.unflushed += 1;
+        if self.unflushed >= 256 || self.last_flush.elapsed() > Duration::from_millis(500) {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Flushes appended entries to the file.
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.out
+            .flush()
+            .with_context(|| format!("--state {}: write failed", self.path.display()))?;
+        self.unflushed = 0;
+        self.last_flush = Instant::now();
+        Ok(())
+    }
+
+    /// Rewrites the file with exactly `entries` (after a complete run).
+    pub fn compact<'e>(mut self, entries: impl IntoIterator<Item = &'e Entry>) -> anyhow::Result<()> {
+        self.flush()?;
+        let tmp = self.path.with_extension("tmp-agora");
+        {
+            let mut w = BufWriter::new(
+                File::create(&tmp).with_context(|| format!("--state: cannot create {}", tmp.display()))?,
+            );
+            write_header(&mut w, &self.fingerprint)?;
+            for e in entries {
+                serde_json::to_writer(&mut w, e)?;
+                w.write_all(b"\n")?;
+            }
+            w.flush()?;
+        }
+        std::fs::rename(&tmp, &self.path)
+            .with_context(|| format!("--state {}: cannot replace", self.path.display()))?;
+        Ok(())
+    }
+}
+
+fn ends_with_newline(f: &mut File) -> anyhow::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = f.metadata()?.len();
+    if len == 0 {
+        return Ok(true);
+    }
+    f.seek(SeekFrom::Start(len - 1))?;
+    let mut last = [0u8; 1];
+    f.read_exact(&mut last)?;
+    Ok(last[0] == b'\n')
+}
+
+fn write_header(w: &mut impl Write, fingerprint: &str) -> anyhow::Result<()> {
+    serde_json::to_writer(
+        &mut *w,
+        &Header {
+            agora_process_state: FORMAT_VERSION,
+            options: fingerprint.to_string(),
+        },
+    )?;
+    w.write_all(b"\n")?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, size: u64) -> Entry {
+        Entry {
+            path: path.into(),
+            id: FileId {
+                size,
+                mtime_s: 5,
+                mtime_ns: 7,
+            },
+            binary: false,
+            counts: Counts::new(1),
+        }
+    }
+
+    #[test]
+    fn roundtrip_append_and_compact() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.jsonl");
+        let (mut s, rec, note) = StateFile::open(&p, "fp").unwrap();
+        assert!(rec.is_empty() && note.is_none());
+        s.append(&entry("a", 1)).unwrap();
+        s.append(&entry("b", 2)).unwrap();
+        s.append(&entry("a", 3)).unwrap();
+        s.flush().unwrap();
+        drop(s);
+        // A torn line is ignored.
+        let mut f = OpenOptions::new().append(true).open(&p).unwrap();
+        f.write_all(b"{\"path\":\"c\",\"si").unwrap();
+        drop(f);
+        let (mut s, rec, _) = StateFile::open(&p, "fp").unwrap();
+        assert_eq!(rec.len(), 2);
+        // An entry appended after a torn line is not lost.
+        s.append(&entry("d", 4)).unwrap();
+        s.flush().unwrap();
+        drop(s);
+        let (s, rec, _) = StateFile::open(&p, "fp").unwrap();
+        assert_eq!(rec.len(), 3);
+        assert_eq!(rec[Path::new("a")].id.size, 3);
+        s.compact([&entry("b", 2)]).unwrap();
+        let (_s, rec, _) = StateFile::open(&p, "fp").unwrap();
+        assert_eq!(rec.len(), 1);
+        // Other options: started afresh.
+        let (_s, rec, note) = StateFile::open(&p, "other").unwrap();
+        assert!(rec.is_empty() && note.is_some());
+    }
+
+    #[test]
+    fn refuses_foreign_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("notes.txt");
+        std::fs::write(&p, "my precious notes\n").unwrap();
+        let e = StateFile::open(&p, "fp").unwrap_err();
+        assert!(e.to_string().contains("not an agora process state file"));
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "my precious notes\n");
+    }
+}

@@ -1,0 +1,55 @@
+//! The daemon's configuration, built by the `agora` binary from flags and
+//! `AGORA_*` environment variables.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the daemon needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Address of the protocol listener, e.g. `127.0.0.1:7070` (port 0
+    /// picks a free port).
+    pub listen: String,
+    /// Address of the HTTP listener, e.g. `127.0.0.1:7080`.
+    pub http: String,
+    /// Where the database, signing key and snapshots live.
+    pub data_dir: PathBuf,
+    /// Write the bound addresses here (JSON) once listening.
+    pub ready_file: Option<PathBuf>,
+    /// The largest frame accepted, in bytes.
+    pub max_frame: usize,
+    /// The most connections served at once; further clients wait in the
+    /// kernel's accept queue.
+    pub max_connections: usize,
+    /// Frames queued for one client before it counts as too slow and is
+    /// disconnected.
+    pub outbound_queue: usize,
+    /// The JWT signing secret; when `None`, a key is generated in the data
+    /// directory on first start.
+    pub jwt_secret: Option<String>,
+    /// How long a token stays valid.
+    pub token_ttl: Duration,
+    /// How long a client may take to send its hello.
+    pub handshake_timeout: Duration,
+    /// How long shutdown waits for connections to finish.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Defaults for everything but the data directory.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Config {
+            listen: "127.0.0.1:7070".into(),
+            http: "127.0.0.1:7080".into(),
+            data_dir,
+            ready_file: None,
+            max_frame: agora_wire::DEFAULT_MAX_FRAME,
+            max_connections: 16_384,
+            outbound_queue: 1024,
+            jwt_secret: None,
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            handshake_timeout: Duration::from_secs(10),
+            shutdown_grace: crate::DEFAULT_SHUTDOWN_GRACE,
+        }
+    }
+}

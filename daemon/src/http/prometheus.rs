@@ -1,0 +1,129 @@
+//! `/metrics` in the Prometheus text exposition format (version 0.0.4).
+//!
+//! Rendered by hand from atomics: the format is simple, and a metrics
+//! library would add a registry and locks for no gain at this size.
+
+use std::fmt::Write as _;
+
+use agora_wire::ErrorCode;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use super::AppState;
+use crate::Shared;
+use crate::stats::{OPS, get as read};
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
+}
+
+async fn metrics(State(shared): State<AppState>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        render(&shared),
+    )
+}
+
+/// The full exposition.
+pub(crate) fn render(shared: &Shared) -> String {
+    let s = &shared.stats;
+    let mut out = String::with_capacity(4096);
+    let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
+        let _ = writeln!(out, "# HELP {name} {help}");
+        let _ = writeln!(out, "# TYPE {name} {kind}");
+        for (labels, value) in samples {
+            let _ = writeln!(out, "{name}{labels} {value}");
+        }
+    };
+    let one = |v: u64| vec![(String::new(), v)];
+
+    metric(
+        "agora_build_info",
+        "gauge",
+        "Build information; always 1.",
+        &[(format!("{{version=\"{}\"}}", crate::VERSION), 1)],
+    );
+    metric(
+        "agora_uptime_seconds",
+        "gauge",
+        "Seconds since the daemon started.",
+        &one(shared.started.elapsed().as_secs()),
+    );
+    metric(
+        "agora_connections_open",
+        "gauge",
+        "Protocol connections open now (handshake completed).",
+        &one(read(&s.connections_open)),
+    );
+    metric(
+        "agora_connections_total",
+        "counter",
+        "Protocol connections accepted since start.",
+        &one(read(&s.connections_total)),
+    );
+    metric(
+        "agora_handshakes_failed_total",
+        "counter",
+        "Connections refused during the handshake.",
+        &one(read(&s.handshakes_failed)),
+    );
+    let requests: Vec<_> = OPS
+        .iter()
+        .zip(&s.requests)
+        .map(|(op, n)| (format!("{{op=\"{op}\"}}"), read(n)))
+        .collect();
+    metric(
+        "agora_requests_total",
+        "counter",
+        "Requests received, by operation.",
+        &requests,
+    );
+    let errors: Vec<_> = ErrorCode::ALL
+        .iter()
+        .zip(&s.errors)
+        .map(|(code, n)| (format!("{{code=\"{code}\"}}"), read(n)))
+        .collect();
+    metric(
+        "agora_errors_total",
+        "counter",
+        "Error replies sent, by code.",
+        &errors,
+    );
+    metric(
+        "agora_frames_rejected_total",
+        "counter",
+        "Frames refused, by reason.",
+        &[
+            ("{reason=\"too_large\"}".into(), read(&s.frames_too_large)),
+            ("{reason=\"malformed\"}".into(), read(&s.frames_malformed)),
+        ],
+    );
+    metric(
+        "agora_request_panics_total",
+        "counter",
+        "Request handlers that panicked (each answered as an internal error).",
+        &one(read(&s.handler_panics)),
+    );
+    metric(
+        "agora_pushes_total",
+        "counter",
+        "Push frames queued to subscribers.",
+        &one(shared.hub.delivered_total()),
+    );
+    metric(
+        "agora_slow_consumers_total",
+        "counter",
+        "Clients disconnected because they read pushes too slowly.",
+        &one(shared.hub.slow_total()),
+    );
+    metric(
+        "agora_topics",
+        "gauge",
+        "Topics with at least one subscriber.",
+        &one(shared.hub.topic_count() as u64),
+    );
+    out
+}

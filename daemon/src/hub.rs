@@ -1,0 +1,189 @@
+//! Topic-based pub/sub for server pushes.
+//!
+//! Services publish an [`Event`] on a topic; every session subscribed to
+//! the topic gets a [`Push`] frame. The frame is encoded once and shared by
+//! all subscribers (a `Bytes` clone is a reference-count bump), so fan-out
+//! cost does not grow with the message size.
+//!
+//! Delivery never blocks the publisher: a subscriber whose outbound queue
+//! is full is too slow, and is disconnected with a reason rather than
+//! slowing everyone else or growing memory without bound.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use agora_wire::{ErrorBody, ErrorCode, Event, Push, ServerFrame};
+use tokio::sync::mpsc::error::TrySendError;
+
+use crate::session::Session;
+
+/// The topic on which session open/close events are published.
+pub const SESSIONS_TOPIC: &str = "sessions";
+
+/// Subscribers by topic, then by session id.
+#[derive(Default)]
+pub struct Hub {
+    topics: RwLock<HashMap<String, HashMap<u64, Arc<Session>>>>,
+    delivered: AtomicU64,
+    dropped_slow: AtomicU64,
+}
+
+/// What one publish did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Subscribers that got the push queued.
+    pub delivered: usize,
+    /// Subscribers disconnected because their queue was full.
+    pub dropped_slow: usize,
+}
+
+impl Hub {
+    /// Subscribes a session to topics (already validated).
+    pub fn subscribe(&self, session: &Arc<Session>, topics: &[String]) {
+        let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        for topic in topics {
+            map.entry(topic.clone())
+                .or_default()
+                .insert(session.id, session.clone());
+        }
+    }
+
+    /// Unsubscribes a session from topics.
+    pub fn unsubscribe(&self, session_id: u64, topics: &[String]) {
+        let mut map = self.topics.write().unwrap_or_else(|p| p.into_inner());
+        for topic in topics {
+            if let Some(subs) = map.get_mut(topic) {
+                subs.remove(&session_id);
+                if subs.is_empty() {
+                    map.remove(topic);
+                }
+            }
+        }
+    }
+
+    /// Publishes an event to every subscriber of `topic`.
+    pub fn publish(&self, topic: &str, event: Event) -> Delivery {
+        let map = self.topics.read().unwrap_or_else(|p| p.into_inner());
+        let Some(subs) = map.get(topic) else {
+            return Delivery::default();
+        };
+        let frame = ServerFrame::Push(Push {
+            topic: topic.to_owned(),
+            event,
+        });
+        let bytes = match agora_wire::encode(&frame) {
+            Ok(b) => b,
+            Err(err) => {
+                tracing::error!(%err, topic, "cannot encode push");
+                return Delivery::default();
+            }
+        };
+        let mut delivery = Delivery::default();
+        for session in subs.values() {
+            match session.outbound().try_send(bytes.clone()) {
+                Ok(()) => delivery.delivered += 1,
+                Err(TrySendError::Full(_)) => {
+                    delivery.dropped_slow += 1;
+                    session.close(ErrorBody::new(
+                        ErrorCode::Unavailable,
+                        format!(
+                            "disconnected: too slow to read pushes ({} frames queued)",
+                            session.outbound().max_capacity()
+                        ),
+                    ));
+                }
+                // The connection is already closing; its cleanup removes it.
+                Err(TrySendError::Closed(_)) => {}
+            }
+        }
+        self.delivered
+            .fetch_add(delivery.delivered as u64, Ordering::Relaxed);
+        self.dropped_slow
+            .fetch_add(delivery.dropped_slow as u64, Ordering::Relaxed);
+        delivery
+    }
+
+    /// How many sessions subscribe to `topic`.
+    pub fn subscribers(&self, topic: &str) -> usize {
+        let map = self.topics.read().unwrap_or_else(|p| p.into_inner());
+        map.get(topic).map_or(0, HashMap::len)
+    }
+
+    /// Pushes queued since start.
+    pub fn delivered_total(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    /// Subscribers disconnected for slowness since start.
+    pub fn slow_total(&self) -> u64 {
+        self.dropped_slow.load(Ordering::Relaxed)
+    }
+
+    /// How many topics have at least one subscriber.
+    pub fn topic_count(&self) -> usize {
+        self.topics.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agora_wire::SessionInfo;
+    use tokio::sync::mpsc;
+
+    fn session(id: u64, queue: usize) -> (Arc<Session>, mpsc::Receiver<bytes::Bytes>) {
+        let (tx, rx) = mpsc::channel(queue);
+        (Arc::new(Session::new(id, "test".into(), tx)), rx)
+    }
+
+    fn event() -> Event {
+        Event::SessionOpened {
+            session: SessionInfo {
+                id: 1,
+                user: None,
+                client: "x".into(),
+            },
+        }
+    }
+
+    #[test]
+    fn publish_reaches_only_subscribers() {
+        let hub = Hub::default();
+        let (a, mut a_rx) = session(1, 8);
+        let (b, mut b_rx) = session(2, 8);
+        hub.subscribe(&a, &["t".into()]);
+        hub.subscribe(&b, &["other".into()]);
+        assert_eq!(hub.publish("t", event()).delivered, 1);
+        let body = a_rx.try_recv().unwrap();
+        let frame: ServerFrame = agora_wire::decode(&body).unwrap();
+        assert!(matches!(frame, ServerFrame::Push(Push { ref topic, .. }) if topic == "t"));
+        assert!(b_rx.try_recv().is_err());
+        hub.unsubscribe(1, &["t".into()]);
+        assert_eq!(hub.publish("t", event()).delivered, 0);
+        assert_eq!(hub.topic_count(), 1);
+    }
+
+    #[test]
+    fn slow_subscriber_is_closed_not_waited_for() {
+        let hub = Hub::default();
+        let (slow, _rx) = session(1, 2);
+        let (fast, mut fast_rx) = session(2, 64);
+        hub.subscribe(&slow, &["t".into()]);
+        hub.subscribe(&fast, &["t".into()]);
+        let mut dropped = 0;
+        for _ in 0..10 {
+            dropped += hub.publish("t", event()).dropped_slow;
+        }
+        assert!(dropped > 0);
+        assert!(slow.closer().is_requested());
+        assert!(!fast.closer().is_requested());
+        let reason = slow.closer().take_reason().unwrap();
+        assert_eq!(reason.code, ErrorCode::Unavailable);
+        let mut got = 0;
+        while fast_rx.try_recv().is_ok() {
+            got += 1;
+        }
+        assert_eq!(got, 10);
+    }
+}

@@ -1,0 +1,618 @@
+//! The TUI's state and its pure transitions.
+//!
+//! [`App`] owns everything the screen shows: the current [`Tab`], whether
+//! the help [`Overlay`] is open, the [`Connection`] state, the server
+//! address, the signed-in user and whether the user asked to quit. It
+//! changes only through three methods — [`App::handle_key`],
+//! [`App::on_server`] and [`App::on_tick`] — none of which does I/O or reads
+//! a clock, so every transition is a plain unit test. Drawing lives in
+//! `ui.rs`, the terminal and the event loop in `tui.rs`, the network in
+//! `connection.rs`.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use agora_wire::{Event, Push, SessionInfo};
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+/// The top-level tabs, in the order the tab bar shows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Tab {
+    /// Rooms and messages.
+    #[default]
+    Chat,
+    /// Daemon metrics.
+    Dashboard,
+    /// Game lobbies and matches.
+    Games,
+    /// The background job queue.
+    Jobs,
+    /// The key-value cache.
+    Cache,
+}
+
+impl Tab {
+    /// Every tab, in tab-bar order; `ALL[i]` is reached with key `i + 1`.
+    pub const ALL: [Tab; 5] = [Tab::Chat, Tab::Dashboard, Tab::Games, Tab::Jobs, Tab::Cache];
+
+    /// The tab's position in [`Tab::ALL`].
+    pub fn index(self) -> usize {
+        match self {
+            Tab::Chat => 0,
+            Tab::Dashboard => 1,
+            Tab::Games => 2,
+            Tab::Jobs => 3,
+            Tab::Cache => 4,
+        }
+    }
+
+    /// The tab's name as shown to the user, e.g. `"Chat"`.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Chat => "Chat",
+            Tab::Dashboard => "Dashboard",
+            Tab::Games => "Games",
+            Tab::Jobs => "Jobs",
+            Tab::Cache => "Cache",
+        }
+    }
+
+    /// The daemon service that will fill this tab, as users know it.
+    pub fn service(self) -> &'static str {
+        match self {
+            Tab::Chat => "chat service",
+            Tab::Dashboard => "metrics service",
+            Tab::Games => "game service",
+            Tab::Jobs => "job queue service",
+            Tab::Cache => "cache service",
+        }
+    }
+
+    /// Keys that only this tab understands, as `(keys, what they do)`.
+    /// Empty until the tab's service arrives.
+    pub fn keys(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Tab::Chat | Tab::Dashboard | Tab::Games | Tab::Jobs | Tab::Cache => &[],
+        }
+    }
+
+    /// The next tab, wrapping from the last to the first.
+    pub fn next(self) -> Tab {
+        Tab::ALL[(self.index() + 1) % Tab::ALL.len()]
+    }
+
+    /// The previous tab, wrapping from the first to the last.
+    pub fn previous(self) -> Tab {
+        Tab::ALL[(self.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
+    }
+
+    /// The tab reached with a number key: `'1'` is Chat … `'5'` is Cache.
+    pub fn from_digit(c: char) -> Option<Tab> {
+        let n = c.to_digit(10)? as usize;
+        n.checked_sub(1).and_then(|i| Tab::ALL.get(i)).copied()
+    }
+}
+
+/// What is drawn over the current tab, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Overlay {
+    /// Nothing: the tab has the keyboard.
+    #[default]
+    None,
+    /// The key help popup.
+    Help,
+}
+
+/// Whether the event loop should keep going.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RunState {
+    /// Keep drawing and reading input.
+    #[default]
+    Running,
+    /// The user asked to quit; the loop ends after this event.
+    Quitting,
+}
+
+/// The link to the daemon, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Connection {
+    /// The first attempt (or one right after a drop) is under way.
+    Connecting,
+    /// Handshake done.
+    Connected {
+        /// The last measured round trip of a ping, once one has returned.
+        latency: Option<Duration>,
+        /// This connection's session id.
+        session: u64,
+    },
+    /// Waiting before the next attempt.
+    Reconnecting {
+        /// Which attempt comes next (1 for the first retry).
+        attempt: u32,
+        /// How long until that attempt; counts down on each tick.
+        retry_in: Duration,
+        /// Why the previous attempt or connection failed.
+        last_error: String,
+    },
+}
+
+/// What the connection task tells the UI.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEvent {
+    /// The handshake succeeded.
+    Connected {
+        /// The session id from the server's welcome.
+        session: u64,
+        /// The signed-in user's name, if the token was accepted.
+        user: Option<String>,
+    },
+    /// A ping came back after this long.
+    Latency(Duration),
+    /// A push on a subscribed topic.
+    Push(Push),
+    /// The connection dropped, or an attempt to make one failed.
+    Disconnected {
+        /// Why, in words fit for the status bar.
+        error: String,
+    },
+    /// The next attempt is scheduled.
+    Reconnecting {
+        /// Which attempt comes next (1 for the first retry).
+        attempt: u32,
+        /// How long until it starts.
+        retry_in: Duration,
+        /// Why the previous attempt or connection failed.
+        last_error: String,
+    },
+}
+
+/// Whether a key did something (cf. gitui's `EventState`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventState {
+    /// The key was used; redraw.
+    Consumed,
+    /// Nobody wanted the key.
+    NotConsumed,
+}
+
+/// How many session events the Dashboard placeholder remembers.
+const RECENT_SESSIONS: usize = 5;
+
+/// The whole TUI state. See the module docs.
+#[derive(Debug, Clone)]
+pub struct App {
+    tab: Tab,
+    overlay: Overlay,
+    run_state: RunState,
+    connection: Connection,
+    addr: String,
+    user: Option<String>,
+    /// Session events seen on topic `sessions`, newest last.
+    recent_sessions: VecDeque<String>,
+    /// When the current reconnect countdown was first seen by a tick, and
+    /// its length then. The connection task reports `retry_in` once; the
+    /// countdown is derived from tick times so no method here reads a clock.
+    countdown: Option<(Instant, Duration)>,
+}
+
+impl App {
+    /// A fresh state for a connection to `addr`, before any server event.
+    /// `user` is the name the caller believes is signed in; the server's
+    /// welcome replaces it once connected.
+    pub fn new(addr: impl Into<String>, user: Option<String>) -> Self {
+        App {
+            tab: Tab::default(),
+            overlay: Overlay::default(),
+            run_state: RunState::default(),
+            connection: Connection::Connecting,
+            addr: addr.into(),
+            user,
+            recent_sessions: VecDeque::new(),
+            countdown: None,
+        }
+    }
+
+    /// The current tab.
+    pub fn tab(&self) -> Tab {
+        self.tab
+    }
+
+    /// What is drawn over the tab.
+    pub fn overlay(&self) -> Overlay {
+        self.overlay
+    }
+
+    /// Whether the loop should go on.
+    pub fn run_state(&self) -> RunState {
+        self.run_state
+    }
+
+    /// The link to the daemon.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// The daemon's address, as given.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The signed-in user's name, if any.
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Recent session openings and closings, oldest first.
+    pub fn recent_sessions(&self) -> impl Iterator<Item = &str> {
+        self.recent_sessions.iter().map(String::as_str)
+    }
+
+    /// Switches to a tab.
+    pub fn select_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+    }
+
+    /// Applies one key press.
+    pub fn handle_key(&mut self, key: KeyEvent) -> EventState {
+        // Some terminals (Windows, kitty protocol) also report releases and
+        // repeats; acting on those would switch tabs twice per press.
+        if key.kind != KeyEventKind::Press {
+            return EventState::NotConsumed;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) {
+            return match key.code {
+                KeyCode::Char('c') => self.quit(),
+                _ => EventState::NotConsumed,
+            };
+        }
+        match key.code {
+            KeyCode::Char('q') => return self.quit(),
+            KeyCode::Char('?') => {
+                self.overlay = match self.overlay {
+                    Overlay::None => Overlay::Help,
+                    Overlay::Help => Overlay::None,
+                };
+                return EventState::Consumed;
+            }
+            KeyCode::Esc if self.overlay == Overlay::Help => {
+                self.overlay = Overlay::None;
+                return EventState::Consumed;
+            }
+            _ => {}
+        }
+        // The help popup is modal: while it is open, keys do not reach the
+        // tabs behind it.
+        if self.overlay == Overlay::Help {
+            return EventState::Consumed;
+        }
+        let tab = match key.code {
+            KeyCode::Tab | KeyCode::Right => self.tab.next(),
+            KeyCode::BackTab | KeyCode::Left => self.tab.previous(),
+            KeyCode::Char(c) => match Tab::from_digit(c) {
+                Some(tab) => tab,
+                None => return EventState::NotConsumed,
+            },
+            _ => return EventState::NotConsumed,
+        };
+        self.tab = tab;
+        EventState::Consumed
+    }
+
+    /// Applies one report from the connection task.
+    pub fn on_server(&mut self, event: ServerEvent) {
+        match event {
+            ServerEvent::Connected { session, user } => {
+                self.connection = Connection::Connected {
+                    latency: None,
+                    session,
+                };
+                // The server's word on who is signed in wins over the
+                // caller's guess.
+                self.user = user;
+                self.countdown = None;
+            }
+            ServerEvent::Latency(rtt) => {
+                // A late pong from a connection that is already gone says
+                // nothing about the next one.
+                if let Connection::Connected { latency, .. } = &mut self.connection {
+                    *latency = Some(rtt);
+                }
+            }
+            ServerEvent::Push(push) => self.on_push(push),
+            ServerEvent::Disconnected { .. } => {
+                // The task follows up with `Reconnecting`, which carries the
+                // error; until then the link is simply not up.
+                self.connection = Connection::Connecting;
+                self.countdown = None;
+            }
+            ServerEvent::Reconnecting {
+                attempt,
+                retry_in,
+                last_error,
+            } => {
+                self.connection = Connection::Reconnecting {
+                    attempt,
+                    retry_in,
+                    last_error,
+                };
+                self.countdown = None;
+            }
+        }
+    }
+
+    /// Advances time-based state to `now`: the reconnect countdown.
+    pub fn on_tick(&mut self, now: Instant) {
+        let Connection::Reconnecting { retry_in, .. } = &mut self.connection else {
+            self.countdown = None;
+            return;
+        };
+        match self.countdown {
+            None => self.countdown = Some((now, *retry_in)),
+            Some((since, total)) => {
+                *retry_in = total.saturating_sub(now.saturating_duration_since(since));
+            }
+        }
+    }
+
+    fn quit(&mut self) -> EventState {
+        self.run_state = RunState::Quitting;
+        EventState::Consumed
+    }
+
+    fn on_push(&mut self, push: Push) {
+        let note = match push.event {
+            Event::SessionOpened { session } => format!("opened  {}", describe(&session)),
+            Event::SessionClosed { session } => format!("closed  {}", describe(&session)),
+        };
+        if self.recent_sessions.len() == RECENT_SESSIONS {
+            self.recent_sessions.pop_front();
+        }
+        self.recent_sessions.push_back(note);
+    }
+}
+
+/// One line about a session: `#12 alice (agora-cli/0.1.0)`.
+fn describe(session: &SessionInfo) -> String {
+    let user = session.user.as_deref().unwrap_or("anonymous");
+    format!("#{} {user} ({})", session.id, session.client)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn press(code: KeyCode) -> KeyEvent {
+        KeyEvent::new(code, KeyModifiers::NONE)
+    }
+
+    fn app() -> App {
+        App::new("127.0.0.1:7070", None)
+    }
+
+    #[test]
+    fn tab_and_right_move_forward_and_wrap() {
+        let mut app = app();
+        let mut seen = vec![app.tab()];
+        for _ in 0..5 {
+            assert_eq!(app.handle_key(press(KeyCode::Tab)), EventState::Consumed);
+            seen.push(app.tab());
+        }
+        assert_eq!(
+            seen,
+            [
+                Tab::Chat,
+                Tab::Dashboard,
+                Tab::Games,
+                Tab::Jobs,
+                Tab::Cache,
+                Tab::Chat
+            ]
+        );
+        app.handle_key(press(KeyCode::Right));
+        assert_eq!(app.tab(), Tab::Dashboard);
+    }
+
+    #[test]
+    fn shift_tab_and_left_move_back_and_wrap() {
+        let mut app = app();
+        app.handle_key(press(KeyCode::BackTab));
+        assert_eq!(app.tab(), Tab::Cache);
+        app.handle_key(press(KeyCode::Left));
+        assert_eq!(app.tab(), Tab::Jobs);
+        // Some terminals send Shift-Tab as BackTab with SHIFT set.
+        app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+        assert_eq!(app.tab(), Tab::Games);
+    }
+
+    #[test]
+    fn number_keys_pick_tabs() {
+        let mut app = app();
+        for (c, tab) in ['5', '2', '4', '3', '1'].into_iter().zip([
+            Tab::Cache,
+            Tab::Dashboard,
+            Tab::Jobs,
+            Tab::Games,
+            Tab::Chat,
+        ]) {
+            assert_eq!(
+                app.handle_key(press(KeyCode::Char(c))),
+                EventState::Consumed
+            );
+            assert_eq!(app.tab(), tab, "key {c}");
+        }
+        app.select_tab(Tab::Jobs);
+        for c in ['0', '6', '9', 'x'] {
+            assert_eq!(
+                app.handle_key(press(KeyCode::Char(c))),
+                EventState::NotConsumed
+            );
+            assert_eq!(app.tab(), Tab::Jobs, "key {c}");
+        }
+    }
+
+    #[test]
+    fn question_mark_toggles_help_and_esc_closes_it() {
+        let mut app = app();
+        assert_eq!(app.overlay(), Overlay::None);
+        app.handle_key(press(KeyCode::Char('?')));
+        assert_eq!(app.overlay(), Overlay::Help);
+        app.handle_key(press(KeyCode::Char('?')));
+        assert_eq!(app.overlay(), Overlay::None);
+        app.handle_key(press(KeyCode::Char('?')));
+        assert_eq!(app.handle_key(press(KeyCode::Esc)), EventState::Consumed);
+        assert_eq!(app.overlay(), Overlay::None);
+        // Esc with nothing open is nobody's business yet.
+        assert_eq!(app.handle_key(press(KeyCode::Esc)), EventState::NotConsumed);
+    }
+
+    #[test]
+    fn help_is_modal_for_tab_keys() {
+        let mut app = app();
+        app.handle_key(press(KeyCode::Char('?')));
+        app.handle_key(press(KeyCode::Tab));
+        app.handle_key(press(KeyCode::Char('3')));
+        assert_eq!(app.tab(), Tab::Chat);
+        assert_eq!(app.overlay(), Overlay::Help);
+    }
+
+    #[test]
+    fn q_quits_even_with_help_open() {
+        let mut app = app();
+        assert_eq!(app.run_state(), RunState::Running);
+        app.handle_key(press(KeyCode::Char('?')));
+        app.handle_key(press(KeyCode::Char('q')));
+        assert_eq!(app.run_state(), RunState::Quitting);
+    }
+
+    #[test]
+    fn ctrl_c_quits_but_other_ctrl_keys_do_not() {
+        let mut app = app();
+        app.handle_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::CONTROL));
+        app.handle_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL));
+        assert_eq!(app.run_state(), RunState::Running);
+        app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+        assert_eq!(app.run_state(), RunState::Quitting);
+    }
+
+    #[test]
+    fn key_releases_are_ignored() {
+        let mut app = app();
+        let mut release = press(KeyCode::Tab);
+        release.kind = KeyEventKind::Release;
+        assert_eq!(app.handle_key(release), EventState::NotConsumed);
+        assert_eq!(app.tab(), Tab::Chat);
+    }
+
+    #[test]
+    fn server_events_drive_the_connection_state() {
+        let mut app = App::new("127.0.0.1:7070", Some("guess".into()));
+        assert_eq!(app.connection(), &Connection::Connecting);
+
+        app.on_server(ServerEvent::Connected {
+            session: 7,
+            user: Some("alice".into()),
+        });
+        assert_eq!(
+            app.connection(),
+            &Connection::Connected {
+                latency: None,
+                session: 7
+            }
+        );
+        assert_eq!(app.user(), Some("alice"));
+
+        app.on_server(ServerEvent::Latency(Duration::from_millis(12)));
+        assert_eq!(
+            app.connection(),
+            &Connection::Connected {
+                latency: Some(Duration::from_millis(12)),
+                session: 7
+            }
+        );
+
+        app.on_server(ServerEvent::Disconnected {
+            error: "connection reset".into(),
+        });
+        assert_eq!(app.connection(), &Connection::Connecting);
+        // A pong that raced the drop does not resurrect the connection.
+        app.on_server(ServerEvent::Latency(Duration::from_millis(3)));
+        assert_eq!(app.connection(), &Connection::Connecting);
+
+        app.on_server(ServerEvent::Reconnecting {
+            attempt: 3,
+            retry_in: Duration::from_secs(2),
+            last_error: "connection refused".into(),
+        });
+        assert_eq!(
+            app.connection(),
+            &Connection::Reconnecting {
+                attempt: 3,
+                retry_in: Duration::from_secs(2),
+                last_error: "connection refused".into()
+            }
+        );
+
+        app.on_server(ServerEvent::Connected {
+            session: 8,
+            user: None,
+        });
+        assert_eq!(app.user(), None);
+    }
+
+    #[test]
+    fn ticks_count_the_reconnect_delay_down() {
+        let mut app = app();
+        let t0 = Instant::now();
+        app.on_server(ServerEvent::Reconnecting {
+            attempt: 1,
+            retry_in: Duration::from_secs(2),
+            last_error: "refused".into(),
+        });
+        let retry_in = |app: &App| match app.connection() {
+            Connection::Reconnecting { retry_in, .. } => *retry_in,
+            other => panic!("not reconnecting: {other:?}"),
+        };
+        app.on_tick(t0);
+        assert_eq!(retry_in(&app), Duration::from_secs(2));
+        app.on_tick(t0 + Duration::from_millis(750));
+        assert_eq!(retry_in(&app), Duration::from_millis(1250));
+        app.on_tick(t0 + Duration::from_secs(5));
+        assert_eq!(retry_in(&app), Duration::ZERO);
+
+        // A new report restarts the countdown from its own value.
+        app.on_server(ServerEvent::Reconnecting {
+            attempt: 2,
+            retry_in: Duration::from_secs(4),
+            last_error: "refused".into(),
+        });
+        app.on_tick(t0 + Duration::from_secs(6));
+        app.on_tick(t0 + Duration::from_secs(7));
+        assert_eq!(retry_in(&app), Duration::from_secs(3));
+    }
+
+    #[test]
+    fn session_pushes_are_remembered_newest_last_and_bounded() {
+        let mut app = app();
+        for id in 1..=7 {
+            let session = SessionInfo {
+                id,
+                user: (id % 2 == 0).then(|| format!("u{id}")),
+                client: "agora-cli/0.1.0".into(),
+            };
+            let event = if id == 7 {
+                Event::SessionClosed { session }
+            } else {
+                Event::SessionOpened { session }
+            };
+            app.on_server(ServerEvent::Push(Push {
+                topic: "sessions".into(),
+                event,
+            }));
+        }
+        let seen: Vec<_> = app.recent_sessions().collect();
+        assert_eq!(seen.len(), RECENT_SESSIONS);
+        assert_eq!(seen[0], "opened  #3 anonymous (agora-cli/0.1.0)");
+        assert_eq!(seen[3], "opened  #6 u6 (agora-cli/0.1.0)");
+        assert_eq!(seen[4], "closed  #7 anonymous (agora-cli/0.1.0)");
+    }
+}

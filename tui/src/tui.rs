@@ -1,0 +1,95 @@
+//! The terminal and the event loop.
+//!
+//! [`run`] puts the terminal in raw mode on the alternate screen, starts the
+//! connection task, and loops on one `tokio::select!` over keyboard input,
+//! a redraw tick and server events, redrawing after each. The terminal is
+//! restored on every way out: normal return, error, the future being
+//! dropped (a [`TerminalGuard`]), and panic (the hook `ratatui::try_init`
+//! installs restores the terminal, then calls the previous hook).
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use crossterm::event::{Event, EventStream};
+use futures::StreamExt;
+use ratatui::DefaultTerminal;
+use tokio::sync::mpsc;
+use tokio::time::{MissedTickBehavior, interval};
+use tokio_util::sync::CancellationToken;
+
+use crate::Options;
+use crate::app::{App, RunState};
+use crate::connection;
+use crate::ui::render;
+
+/// How often the screen is refreshed without input (the reconnect
+/// countdown moves on each tick).
+const TICK: Duration = Duration::from_millis(250);
+
+/// How long to wait for the connection task after asking it to stop.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Restores the terminal when dropped, so an early return or a dropped
+/// future cannot leave the user's shell in raw mode.
+struct TerminalGuard;
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        ratatui::restore();
+    }
+}
+
+/// Runs the TUI until the user quits. See the module docs.
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    // The guard comes first: if `try_init` fails half-way (raw mode on, the
+    // alternate screen refused), the terminal is still put back.
+    let guard = TerminalGuard;
+    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    let result = event_loop(&mut terminal, options).await;
+    drop(guard);
+    result
+}
+
+async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow::Result<()> {
+    let Options { addr, token, user } = options;
+    let mut app = App::new(addr.clone(), user);
+
+    let cancel = CancellationToken::new();
+    // Dropping the guard cancels the task on every exit path, `?` included.
+    let _stop = cancel.clone().drop_guard();
+    let (events_tx, mut events) = mpsc::channel(256);
+    let task = connection::spawn(
+        connection::Config::new(addr, token),
+        events_tx,
+        cancel.child_token(),
+    );
+
+    let mut input = EventStream::new();
+    let mut ticker = interval(TICK);
+    ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+
+    while app.run_state() == RunState::Running {
+        terminal
+            .draw(|frame| render(&app, frame))
+            .context("cannot draw the screen")?;
+        tokio::select! {
+            next = input.next() => match next {
+                Some(Ok(Event::Key(key))) => {
+                    app.handle_key(key);
+                }
+                // Resizes and the rest need only the redraw at the top.
+                Some(Ok(_)) => {}
+                Some(Err(err)) => return Err(err).context("cannot read terminal input"),
+                None => break,
+            },
+            Some(event) = events.recv() => app.on_server(event),
+            _ = ticker.tick() => app.on_tick(Instant::now()),
+        }
+    }
+
+    cancel.cancel();
+    if tokio::time::timeout(STOP_GRACE, task).await.is_err() {
+        tracing::warn!("connection task did not stop in time");
+    }
+    Ok(())
+}
