@@ -1,1 +1,38 @@
-fn main() {}
+//! `agora`: the one binary. Parses the command line, runs the command, and
+//! turns any error into one line on stderr and an exit code:
+//! 0 success, 1 nothing found, 2 error, 130 interrupted. A closed pipe
+//! (`agora … | head`) counts as success.
+
+mod args;
+mod commands;
+mod credentials;
+mod logging;
+mod output;
+mod session;
+mod size;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    match commands::run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(err) => {
+            if is_broken_pipe(&err) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("agora: {}", output::one_line(&err));
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

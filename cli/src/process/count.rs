@@ -248,18 +248,17 @@ impl<'a> Counter<'a> {
         let mut lines = 0u64;
         while pos < buf.len() {
             let rest = &buf[pos..];
-            let nl = memchr(b'\n', rest);
-            let line_len = nl.unwrap_or(rest.len());
-            let head = &rest[..line_len.min(LEVEL_MAX_BYTES)];
-            let slot = match line_level(head, ci) {
-                Some(level) => level as usize,
-                None => Levels::NONE,
-            };
+            // The head scan stops at the line's end, at the level token, or
+            // at the token/byte limit; the newline is searched from there so
+            // that no byte of the head is looked at twice.
+            let head = &rest[..rest.len().min(LEVEL_MAX_BYTES)];
+            let (level, scanned) = scan_level(head, ci);
+            let slot = level.map_or(Levels::NONE, |l| l as usize);
             levels[slot] += 1;
-            match nl {
+            match memchr(b'\n', &rest[scanned..]) {
                 Some(nl) => {
                     lines += 1;
-                    pos += nl + 1;
+                    pos += scanned + nl + 1;
                 }
                 // An open line: counted when its newline (or the end of the
                 // input) arrives.
@@ -342,38 +341,95 @@ fn is_strip(b: u8) -> bool {
 }
 
 /// The level of a line, judged on its head (see the module documentation for
-/// the rule). `head` should be at most [`LEVEL_MAX_BYTES`] long and must not
-/// contain the line's newline.
+/// the rule). `head` should be at most [`LEVEL_MAX_BYTES`] long; it may run
+/// past the line's newline, where the scan stops.
 pub fn line_level(head: &[u8], ignore_case: bool) -> Option<Level> {
+    scan_level(head, ignore_case).0
+}
+
+/// Bytes that may start a token holding a level: the level initials, the
+/// strippable punctuation and the initials of the logfmt keys (any case).
+const fn first_byte_table(ignore_case: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let firsts = b"FEWIDT[](){}<>:;,|\"'lLsS";
+    let mut i = 0;
+    while i < firsts.len() {
+        t[firsts[i] as usize] = true;
+        i += 1;
+    }
+    if ignore_case {
+        let lower = b"fewidt";
+        let mut i = 0;
+        while i < lower.len() {
+            t[lower[i] as usize] = true;
+            i += 1;
+        }
+    }
+    t
+}
+
+static FIRST_CS: [bool; 256] = first_byte_table(false);
+static FIRST_CI: [bool; 256] = first_byte_table(true);
+
+/// Index of the first byte at or after `i` that is a separator (`<= b' '`),
+/// or `head.len()`. Eight bytes at a time: this loop is the hot path, since a
+/// typical line starts with a 20-30 byte timestamp.
+#[inline(always)]
+fn token_end(head: &[u8], mut i: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    while i + 8 <= head.len() {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&head[i..i + 8]);
+        let x = u64::from_le_bytes(w);
+        // Classic "has a byte less than 0x21" test; the lowest flagged byte
+        // is exact (a borrow only ever flags bytes above a true hit).
+        let mask = x.wrapping_sub(ONES * 0x21) & !x & HIGH;
+        if mask != 0 {
+            return i + (mask.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while i < head.len() && head[i] > b' ' {
+        i += 1;
+    }
+    i
+}
+
+/// [`line_level`], also returning how far into `head` the scan went (a
+/// position within the line, or the position of its newline).
+#[inline]
+fn scan_level(head: &[u8], ignore_case: bool) -> (Option<Level>, usize) {
+    let first_ok = if ignore_case { &FIRST_CI } else { &FIRST_CS };
     let n = head.len();
     let mut i = 0;
-    let mut tokens = 0;
-    while tokens < LEVEL_MAX_TOKENS {
+    for _ in 0..LEVEL_MAX_TOKENS {
         while i < n && head[i] <= b' ' {
+            if head[i] == b'\n' {
+                return (None, i);
+            }
             i += 1;
         }
         if i >= n {
-            return None;
+            return (None, i);
         }
         let start = i;
-        while i < n && head[i] > b' ' {
-            i += 1;
-        }
-        tokens += 1;
+        i = token_end(head, i);
         // The shortest level word is four bytes; most tokens (timestamps,
-        // message words) are rejected by the cheap checks in `token_level`.
-        if i - start >= 4 {
+        // message words) are rejected by their first byte.
+        if i - start >= 4 && first_ok[head[start] as usize] {
             if let Some(level) = token_level(&head[start..i], ignore_case) {
-                return Some(level);
+                return (Some(level), i);
             }
         }
     }
-    None
+    (None, i)
 }
 
 fn token_level(tok: &[u8], ignore_case: bool) -> Option<Level> {
     let mut tok = strip(tok);
-    if let Some(eq) = memchr(b'=', tok) {
+    // Tokens are short: a plain loop beats a memchr call here.
+    if let Some(eq) = tok.iter().position(|&b| b == b'=') {
         let key = &tok[..eq];
         let is_level_key = [&b"level"[..], b"lvl", b"severity", b"loglevel"]
             .iter()
@@ -386,6 +442,7 @@ fn token_level(tok: &[u8], ignore_case: bool) -> Option<Level> {
     level_word(tok, ignore_case)
 }
 
+#[inline]
 fn strip(mut tok: &[u8]) -> &[u8] {
     while let [first, rest @ ..] = tok {
         if !is_strip(*first) {
@@ -403,6 +460,7 @@ fn strip(mut tok: &[u8]) -> &[u8] {
 }
 
 /// Exact match of a level word.
+#[inline]
 pub fn level_word(tok: &[u8], ignore_case: bool) -> Option<Level> {
     if !(4..=7).contains(&tok.len()) {
         return None;
@@ -423,5 +481,206 @@ pub fn level_word(tok: &[u8], ignore_case: bool) -> Option<Level> {
         b"FATAL" => Some(Level::Fatal),
         b"WARNING" => Some(Level::Warn),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count_with(data: &[u8], opts: &CountOptions) -> Counts {
+        let mut c = Counter::new(opts);
+        c.feed(data);
+        c.finish()
+    }
+
+    fn count(data: &[u8]) -> Counts {
+        count_with(data, &CountOptions::default())
+    }
+
+    fn lv(line: &str) -> Option<Level> {
+        line_level(line.as_bytes(), false)
+    }
+
+    #[test]
+    fn empty_input() {
+        let c = count(b"");
+        assert_eq!(c, Counts::new(0));
+    }
+
+    #[test]
+    fn last_line_without_newline_counts() {
+        assert_eq!(count(b"a").lines, 1);
+        assert_eq!(count(b"a\nb").lines, 2);
+        assert_eq!(count(b"a\nb\n").lines, 2);
+        assert_eq!(count(b"\n").lines, 1);
+        assert_eq!(count(b"\n\n").lines, 2);
+        let c = count(b"INFO a\nERROR b");
+        assert_eq!(c.levels.get(Level::Error), 1);
+        assert_eq!(c.levels.get(Level::Info), 1);
+    }
+
+    #[test]
+    fn crlf_lines() {
+        let c = count(b"ERROR\r\nx WARN\r\n\r\n");
+        assert_eq!(c.lines, 3);
+        assert_eq!(c.levels.get(Level::Error), 1);
+        assert_eq!(c.levels.get(Level::Warn), 1);
+        assert_eq!(c.levels.none(), 1);
+        let opts = CountOptions {
+            regexes: vec![build_regex("WARN$").unwrap()],
+            ..CountOptions::default()
+        };
+        assert_eq!(count_with(b"x WARN\r\nWARN y\r\n", &opts).matches, [1]);
+    }
+
+    #[test]
+    fn level_rule() {
+        assert_eq!(lv("2024-01-01T00:00:00Z ERROR boom"), Some(Level::Error));
+        assert_eq!(lv("[ERROR] boom"), Some(Level::Error));
+        assert_eq!(lv("ERROR: boom"), Some(Level::Error));
+        assert_eq!(lv("<WARN> x"), Some(Level::Warn));
+        assert_eq!(lv("12:00 WARNING disk"), Some(Level::Warn));
+        assert_eq!(lv("ts=1 level=ERROR msg=x"), Some(Level::Error));
+        assert_eq!(lv("ts=1 LEVEL=\"DEBUG\" msg=x"), Some(Level::Debug));
+        assert_eq!(lv("\tTRACE x"), Some(Level::Trace));
+        assert_eq!(lv("FATAL"), Some(Level::Fatal));
+        // Level words inside other words, or as other keys' values.
+        assert_eq!(lv("2024 DEBUG retry_on=ERROR"), Some(Level::Debug));
+        assert_eq!(lv("2024 retry_on=ERROR"), None);
+        assert_eq!(lv("ERROR_BUDGET exceeded"), None);
+        assert_eq!(lv("ERRORS: 3"), None);
+        assert_eq!(lv("NOERROR here"), None);
+        assert_eq!(lv("MyERROR"), None);
+        assert_eq!(lv("error lowercase"), None);
+        assert_eq!(lv("level=error"), None);
+        assert_eq!(line_level(b"level=error", true), Some(Level::Error));
+        assert_eq!(line_level(b"Warn: x", true), Some(Level::Warn));
+        // The first level word wins.
+        assert_eq!(lv("INFO saw an ERROR"), Some(Level::Info));
+        // Only the first tokens count.
+        assert_eq!(lv("a b c d e f g ERROR"), Some(Level::Error));
+        assert_eq!(lv("a b c d e f g h ERROR"), None);
+        assert_eq!(lv(""), None);
+        assert_eq!(lv("   "), None);
+    }
+
+    #[test]
+    fn scan_stops_at_newline_and_swar_is_exact() {
+        assert_eq!(scan_level(b"abc\nERROR x", false), (None, 3));
+        assert_eq!(scan_level(b"ts \nERROR", false), (None, 3));
+        // Separators at every offset of the 8-byte words, non-ASCII bytes.
+        for k in 0..20 {
+            let mut line = vec![0xC3u8; k];
+            line.extend_from_slice(b" \xff\xfeERROR\t[WARN]");
+            assert_eq!(line_level(&line, false), Some(Level::Warn), "k {k}");
+            let mut line = vec![b'x'; k];
+            line.extend_from_slice(b"\x01ERROR");
+            assert_eq!(line_level(&line, false), Some(Level::Error), "k {k}");
+        }
+        for k in 0..20 {
+            let tok: Vec<u8> = (0..k).map(|i: usize| 0x21 + (i * 37 % 0xDE) as u8).collect();
+            let mut line = tok.clone();
+            line.push(b' ');
+            assert_eq!(token_end(&line, 0), tok.iter().position(|&b| b <= b' ').unwrap_or(k), "k {k}");
+        }
+    }
+
+    #[test]
+    fn level_only_in_the_head_of_long_lines() {
+        let mut line = vec![b'x'; LEVEL_MAX_BYTES];
+        line.extend_from_slice(b" ERROR\n");
+        let c = count(&line);
+        assert_eq!(c.levels.none(), 1);
+    }
+
+    #[test]
+    fn very_long_lines_in_pieces() {
+        // A 3 MiB line fed in 64 KiB pieces.
+        let mut data = b"ERROR ".to_vec();
+        data.extend(std::iter::repeat_n(b"word ", 600_000).flatten());
+        data.extend_from_slice(b"needle\nINFO tail");
+        let opts = CountOptions {
+            words: true,
+            regexes: vec![build_regex("needle").unwrap(), build_regex("word").unwrap()],
+            ..CountOptions::default()
+        };
+        let mut c = Counter::new(&opts);
+        for piece in data.chunks(64 * 1024) {
+            c.feed(piece);
+        }
+        let c = c.finish();
+        assert_eq!(c.lines, 2);
+        assert_eq!(c.words, 600_004);
+        assert_eq!(c.levels.get(Level::Error), 1);
+        assert_eq!(c.levels.get(Level::Info), 1);
+        // The long line matches "word" in every piece but counts once.
+        assert_eq!(c.matches, [1, 1]);
+        assert_eq!(c.bytes, data.len() as u64);
+    }
+
+    #[test]
+    fn invalid_utf8() {
+        let data = b"\xff\xfe ERROR \xc3\x28 x\n\x80INFO\nINFO \xe2\x82\n";
+        let opts = CountOptions {
+            words: true,
+            regexes: vec![build_regex("x").unwrap()],
+            ..CountOptions::default()
+        };
+        let c = count_with(data, &opts);
+        assert_eq!(c.lines, 3);
+        assert_eq!(c.levels.get(Level::Error), 1);
+        assert_eq!(c.levels.get(Level::Info), 1);
+        assert_eq!(c.levels.none(), 1);
+        assert_eq!(c.words, 7);
+        assert_eq!(c.matches, [1]);
+    }
+
+    #[test]
+    fn words_like_wc() {
+        let opts = CountOptions {
+            words: true,
+            ..CountOptions::default()
+        };
+        assert_eq!(count_with(b"", &opts).words, 0);
+        assert_eq!(count_with(b"  a  bb\tc\n\nd\x0be\x0cf\r\n", &opts).words, 6);
+        let (n, in_word) = count_words(b"ab", false);
+        assert_eq!((n, in_word), (1, true));
+        assert_eq!(count_words(b"c d", true), (1, true));
+        assert_eq!(count_words(b" ", true), (0, false));
+    }
+
+    #[test]
+    fn matches_lines_and_occurrences() {
+        let mut opts = CountOptions {
+            regexes: vec![
+                build_regex("a").unwrap(),
+                build_regex(r"b\s+c").unwrap(),
+                build_regex("^x").unwrap(),
+                build_regex("z*").unwrap(),
+            ],
+            ..CountOptions::default()
+        };
+        let data = b"aaa\nb\nc\nx a\nyx\n";
+        let c = count_with(data, &opts);
+        // `b\s+c` would match across the newline; per-line semantics say no.
+        assert_eq!(c.matches, [2, 0, 1, 5]);
+        opts.count_matches = true;
+        let c = count_with(data, &opts);
+        assert_eq!(c.matches[0], 4);
+        assert_eq!(c.matches[1], 0);
+        assert_eq!(c.matches[2], 1);
+    }
+
+    #[test]
+    fn counts_add_up() {
+        let mut a = Counts::new(1);
+        a.lines = 1;
+        a.matches[0] = 2;
+        let mut b = Counts::new(2);
+        b.matches = vec![1, 5];
+        a.add(&b);
+        assert_eq!(a.matches, [3, 5]);
+        assert_eq!(a.total_matches(), 8);
     }
 }

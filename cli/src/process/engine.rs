@@ -28,9 +28,10 @@ use std::time::Duration;
 use anyhow::Context;
 use rayon::prelude::*;
 
-use super::aggregate::{Aggregate, Failure, FileStats};
+pub use super::aggregate::{Aggregate, Failure, FileStats};
 use super::chunk::{self, BINARY_PROBE, Span, SpanError};
-use super::count::{CountOptions, Counter, Counts};
+pub use super::count::{CountOptions, Counts};
+use super::count::Counter;
 use super::state::{Entry, FileId, Recorded, StateFile};
 use super::walk::{self, Matcher, WalkEvent, WalkOptions, io_message};
 

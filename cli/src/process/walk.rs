@@ -216,7 +216,13 @@ pub fn walk(
                                 return WalkState::Continue;
                             }
                         }
-                        WalkEvent::File(entry.into_path())
+                        // Like ripgrep, files under the default `.` are
+                        // shown without the `./` prefix.
+                        if root.as_os_str() == "." {
+                            WalkEvent::File(rel.to_path_buf())
+                        } else {
+                            WalkEvent::File(entry.into_path())
+                        }
                     }
                     Err(err) => classify_error(&err),
                 };

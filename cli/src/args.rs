@@ -1,0 +1,207 @@
+//! The command line, as clap derive types. One source of truth: `--help`,
+//! the man pages (`agora man`) and the shell completions
+//! (`agora completions`) are all generated from these definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// agora: chat, games, live metrics, a cache and a job queue in your
+/// terminal — one daemon, one protocol, one TUI, one CLI.
+///
+/// Start with `agora up`: it runs a daemon in-process, signs you in and
+/// opens the TUI. Or run `agora daemon` in one terminal and use the other
+/// subcommands (or `agora tui`) from anywhere that can reach it.
+///
+/// Exit status: 0 on success, 1 when there was nothing to report, 2 on an
+/// error (the message is one line on stderr), 130 when interrupted.
+#[derive(Debug, Parser)]
+#[command(name = "agora", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    /// Address of the agora daemon (protocol port).
+    #[arg(long, global = true, env = "AGORA_ADDR", default_value = "127.0.0.1:7070")]
+    pub addr: String,
+
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Log level or filter (error, warn, info, debug, trace, or a
+    /// tracing filter such as `agora_daemon=debug`); RUST_LOG also works.
+    #[arg(long, global = true, env = "AGORA_LOG_LEVEL", value_name = "FILTER")]
+    pub log_level: Option<String>,
+
+    /// Log format: `human` (default on a terminal) or `json` (one object
+    /// per line, for log collectors).
+    #[arg(long, global = true, env = "AGORA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Readable lines, coloured on a terminal.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a daemon in this process, sign in as your OS user and open the
+    /// TUI; quitting the TUI stops the daemon.
+    Up(UpArgs),
+    /// Run the daemon in the foreground until SIGINT or SIGTERM.
+    Daemon(DaemonArgs),
+    /// Open the TUI against a running daemon (see --addr).
+    Tui,
+    /// Measure round trips to the daemon.
+    Ping(PingArgs),
+    /// Create an account and sign in; the token is saved for later commands.
+    Register(CredentialArgs),
+    /// Sign in; the token is saved in your config directory (mode 0600).
+    Login(CredentialArgs),
+    /// Forget the saved token for this daemon address.
+    Logout,
+    /// Show who you are signed in as on this daemon.
+    Whoami,
+    /// Load generators for measuring the daemon.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+    /// Print a shell completion script (e.g. `agora completions bash >
+    /// /etc/bash_completion.d/agora`).
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (agora.1 and one per subcommand) into DIR.
+    Man {
+        /// The directory to write to (created if missing).
+        dir: PathBuf,
+    },
+}
+
+/// Flags of `agora daemon`; each can also come from its AGORA_*
+/// environment variable (handy in containers).
+#[derive(Debug, Args, Clone)]
+pub struct DaemonArgs {
+    /// Address for the protocol listener (port 0 picks a free port).
+    #[arg(long, env = "AGORA_LISTEN", default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    pub listen: String,
+
+    /// Address for the HTTP listener (/healthz, /readyz, /metrics).
+    #[arg(long, env = "AGORA_HTTP", default_value = "127.0.0.1:7080", value_name = "ADDR")]
+    pub http: String,
+
+    /// Data directory (database, signing key). Default: the XDG data
+    /// directory, e.g. ~/.local/share/agora.
+    #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Once listening, write the bound addresses as JSON to this file
+    /// (`{"listen": "127.0.0.1:7070", "http": "127.0.0.1:7080", "pid": …}`),
+    /// so scripts and tests can use port 0.
+    #[arg(long, env = "AGORA_READY_FILE", value_name = "PATH")]
+    pub ready_file: Option<PathBuf>,
+
+    /// Largest accepted frame, e.g. 8MiB, 512KiB or 1048576. A client that
+    /// sends a larger one gets a `too_large` error and is disconnected.
+    #[arg(long, env = "AGORA_MAX_FRAME", default_value = "8MiB", value_parser = crate::size::parse_size, value_name = "SIZE")]
+    pub max_frame: usize,
+
+    /// Most connections served at once.
+    #[arg(long, env = "AGORA_MAX_CONNECTIONS", default_value_t = 16_384, value_name = "N")]
+    pub max_connections: usize,
+
+    /// Frames queued for one client before it counts as too slow and is
+    /// disconnected.
+    #[arg(long, env = "AGORA_OUTBOUND_QUEUE", default_value_t = 1024, value_name = "N")]
+    pub outbound_queue: usize,
+
+    /// Secret for signing tokens (HS256). Default: a random key generated
+    /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
+    /// variable to the flag, which other users can see in `ps`.
+    #[arg(long, env = "AGORA_JWT_SECRET", hide_env_values = true, value_name = "SECRET")]
+    pub jwt_secret: Option<String>,
+}
+
+/// Flags of `agora up`.
+#[derive(Debug, Args, Clone)]
+pub struct UpArgs {
+    /// Address for the embedded daemon's protocol listener.
+    #[arg(long, env = "AGORA_LISTEN", default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    pub listen: String,
+
+    /// Address for the embedded daemon's HTTP listener.
+    #[arg(long, env = "AGORA_HTTP", default_value = "127.0.0.1:7080", value_name = "ADDR")]
+    pub http: String,
+
+    /// Data directory. Default: the XDG data directory.
+    #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+}
+
+/// Flags of `agora ping`.
+#[derive(Debug, Args, Clone)]
+pub struct PingArgs {
+    /// How many pings to send.
+    #[arg(long, short = 'c', default_value_t = 4, value_name = "N")]
+    pub count: u32,
+
+    /// Pause between pings, in milliseconds.
+    #[arg(long, short = 'i', default_value_t = 500, value_name = "MS")]
+    pub interval: u64,
+}
+
+/// How `register` and `login` get the password.
+#[derive(Debug, Args, Clone)]
+pub struct CredentialArgs {
+    /// The account name: 1–32 of a-z, 0-9, '_', '-', '.', starting with a
+    /// letter or digit (upper case is folded to lower case).
+    pub name: String,
+
+    /// Read the password from the first line of standard input instead of
+    /// prompting (for scripts).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
+/// `agora bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Request/reply round trips per second over N concurrent connections.
+    Ping(BenchPingArgs),
+}
+
+/// Flags of `agora bench ping`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchPingArgs {
+    /// Concurrent connections.
+    #[arg(long, default_value_t = 32, value_name = "N")]
+    pub connections: usize,
+
+    /// How long to measure, in seconds (after a one-second warm-up).
+    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    pub duration: f64,
+
+    /// Requests each connection keeps in flight (1 = strict request/reply).
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub pipeline: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,141 @@
+//! `agora bench ping`: a load generator for the request/reply path.
+//!
+//! Each connection speaks raw frames (no multiplexing client in between),
+//! keeps `--pipeline` pings in flight, and records every round trip after a
+//! one-second warm-up. The report gives throughput and latency percentiles.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use agora_wire::{FrameCodec, Hello, Op, Request, ServerFrame, decode, encode};
+use anyhow::Context as _;
+use futures::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use crate::args::BenchPingArgs;
+use crate::output;
+use crate::session;
+
+const WARM_UP: Duration = Duration::from_secs(1);
+
+#[derive(Serialize)]
+struct Report {
+    addr: String,
+    connections: usize,
+    pipeline: usize,
+    seconds: f64,
+    requests: u64,
+    requests_per_sec: f64,
+    p50_us: u32,
+    p90_us: u32,
+    p99_us: u32,
+    p999_us: u32,
+    max_us: u32,
+}
+
+/// Runs the benchmark and prints the report.
+pub async fn ping(addr: &str, args: &BenchPingArgs, json: bool) -> anyhow::Result<u8> {
+    anyhow::ensure!(args.connections > 0, "--connections must be at least 1");
+    anyhow::ensure!(args.pipeline > 0, "--pipeline must be at least 1");
+    anyhow::ensure!(args.duration > 0.0, "--duration must be positive");
+    let mut conns = Vec::with_capacity(args.connections);
+    for _ in 0..args.connections {
+        conns.push(open(addr).await?);
+    }
+    let start = Instant::now();
+    let measure_from = start + WARM_UP;
+    let deadline = measure_from + Duration::from_secs_f64(args.duration);
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|framed| tokio::spawn(drive(framed, args.pipeline, measure_from, deadline)))
+        .collect();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await.context("bench task panicked")??);
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| -> u32 {
+        if latencies.is_empty() {
+            return 0;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i]
+    };
+    let report = Report {
+        addr: addr.to_owned(),
+        connections: args.connections,
+        pipeline: args.pipeline,
+        seconds: args.duration,
+        requests: latencies.len() as u64,
+        requests_per_sec: latencies.len() as f64 / args.duration,
+        p50_us: pct(0.50),
+        p90_us: pct(0.90),
+        p99_us: pct(0.99),
+        p999_us: pct(0.999),
+        max_us: latencies.last().copied().unwrap_or(0),
+    };
+    if json {
+        output::json(&report)?;
+    } else {
+        println!(
+            "{} pings in {:.1} s over {} connections (pipeline {}): {:.0} req/s",
+            report.requests, report.seconds, report.connections, report.pipeline, report.requests_per_sec
+        );
+        println!(
+            "latency µs: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+            report.p50_us, report.p90_us, report.p99_us, report.p999_us, report.max_us
+        );
+    }
+    Ok(0)
+}
+
+type Conn = Framed<TcpStream, FrameCodec>;
+
+async fn open(addr: &str) -> anyhow::Result<Conn> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| session::explain(addr, e.into(), false))?;
+    stream.set_nodelay(true)?;
+    let mut framed = Framed::new(stream, FrameCodec::default());
+    framed.send(encode(&Hello::new("agora-bench", None))?).await?;
+    let first = framed.next().await.context("closed during handshake")??;
+    match decode::<ServerFrame>(&first)? {
+        ServerFrame::Welcome(_) => Ok(framed),
+        other => anyhow::bail!("handshake refused: {other:?}"),
+    }
+}
+
+/// Keeps `depth` pings in flight until the deadline; returns the round
+/// trips (µs) of replies sent after `measure_from`.
+async fn drive(mut conn: Conn, depth: usize, measure_from: Instant, deadline: Instant) -> anyhow::Result<Vec<u32>> {
+    let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(depth);
+    let mut next_id = 1u64;
+    let mut latencies = Vec::with_capacity(1 << 16);
+    for _ in 0..depth {
+        conn.feed(encode(&Request { id: next_id, op: Op::Ping })?).await?;
+        sent.insert(next_id, Instant::now());
+        next_id += 1;
+    }
+    conn.flush().await?;
+    while !sent.is_empty() {
+        let body = conn.next().await.context("connection closed during the benchmark")??;
+        let now = Instant::now();
+        let id = match decode::<ServerFrame>(&body)? {
+            ServerFrame::Reply { id, .. } => id,
+            other => anyhow::bail!("unexpected frame: {other:?}"),
+        };
+        if let Some(at) = sent.remove(&id) {
+            if at >= measure_from && now <= deadline {
+                latencies.push(now.duration_since(at).as_micros().min(u32::MAX as u128) as u32);
+            }
+        }
+        if now < deadline {
+            conn.send(encode(&Request { id: next_id, op: Op::Ping })?).await?;
+            sent.insert(next_id, Instant::now());
+            next_id += 1;
+        }
+    }
+    Ok(latencies)
+}

@@ -1,0 +1,46 @@
+//! `agora daemon`: run the server in the foreground until a signal.
+
+use std::path::PathBuf;
+
+use agora_daemon::{Config, Daemon};
+use anyhow::Context as _;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::args::DaemonArgs;
+use crate::credentials;
+
+/// Builds the daemon configuration from the flags.
+pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
+    let data_dir: PathBuf = match &args.data {
+        Some(d) => d.clone(),
+        None => credentials::data_dir()?,
+    };
+    let mut config = Config::new(data_dir);
+    config.listen = args.listen.clone();
+    config.http = args.http.clone();
+    config.ready_file = args.ready_file.clone();
+    config.max_frame = args.max_frame;
+    config.max_connections = args.max_connections.max(1);
+    config.outbound_queue = args.outbound_queue.max(1);
+    config.jwt_secret = args.jwt_secret.clone();
+    Ok(config)
+}
+
+/// Runs until SIGINT or SIGTERM, then shuts down gracefully (exit 0). A
+/// second signal during shutdown exits at once with 130.
+pub async fn run(args: DaemonArgs) -> anyhow::Result<u8> {
+    let running = Daemon::start(config(&args)?).await?;
+    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+    }
+    let token = running.token.clone();
+    token.cancel();
+    tokio::select! {
+        result = running.wait() => result.map(|()| 0),
+        _ = term.recv() => Ok(130),
+        _ = int.recv() => Ok(130),
+    }
+}

@@ -1,0 +1,69 @@
+//! `agora ping`: round-trip times, like ping(8).
+
+use std::time::{Duration, Instant};
+
+use agora_wire::{Op, Reply};
+use serde::Serialize;
+
+use crate::args::PingArgs;
+use crate::output;
+use crate::session;
+
+#[derive(Serialize)]
+struct Report<'a> {
+    addr: &'a str,
+    server_version: String,
+    session: u64,
+    rtt_ms: Vec<f64>,
+    min_ms: f64,
+    avg_ms: f64,
+    max_ms: f64,
+}
+
+/// Sends `count` pings and prints each round trip and a summary.
+pub async fn run(addr: &str, args: &PingArgs, json: bool) -> anyhow::Result<u8> {
+    let (client, welcome) = session::connect(addr, None).await?;
+    if !json {
+        println!(
+            "PING {addr} (agora {}, session {})",
+            welcome.server_version, welcome.session
+        );
+    }
+    let mut rtts = Vec::with_capacity(args.count as usize);
+    for seq in 1..=args.count.max(1) {
+        let started = Instant::now();
+        let reply = client
+            .request(Op::Ping)
+            .await
+            .map_err(|e| session::explain(addr, e, false))?;
+        let rtt = started.elapsed().as_secs_f64() * 1e3;
+        anyhow::ensure!(matches!(reply, Reply::Pong { .. }), "{addr}: unexpected reply to ping");
+        if !json {
+            println!("pong from {addr}: seq={seq} time={rtt:.3} ms");
+        }
+        rtts.push(rtt);
+        if seq < args.count && args.interval > 0 {
+            tokio::time::sleep(Duration::from_millis(args.interval)).await;
+        }
+    }
+    let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = rtts.iter().copied().fold(0.0, f64::max);
+    let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    if json {
+        output::json(&Report {
+            addr,
+            server_version: welcome.server_version,
+            session: welcome.session,
+            rtt_ms: rtts,
+            min_ms: min,
+            avg_ms: avg,
+            max_ms: max,
+        })?;
+    } else {
+        println!(
+            "--- {addr}: {} pings, rtt min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms",
+            rtts.len()
+        );
+    }
+    Ok(0)
+}

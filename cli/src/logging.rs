@@ -1,0 +1,52 @@
+//! Logging through tracing: readable on a terminal, JSON for machines, to
+//! a file when the terminal belongs to the TUI.
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use tracing_subscriber::EnvFilter;
+
+use crate::args::LogFormat;
+
+/// The filter: `--log-level`, else RUST_LOG, else `default`.
+fn filter(level: Option<&str>, default: &str) -> EnvFilter {
+    match level {
+        Some(l) => EnvFilter::new(l),
+        None => EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default)),
+    }
+}
+
+/// Logs to stderr.
+pub fn to_stderr(level: Option<&str>, format: LogFormat, default: &str) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter(level, default))
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
+}
+
+/// Logs to a file (appending): the TUI owns the terminal.
+pub fn to_file(path: &Path, level: Option<&str>, format: LogFormat) -> anyhow::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("cannot open log file {}", path.display()))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter(level, "info"))
+        .with_ansi(false)
+        .with_writer(std::sync::Mutex::new(file));
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Human => builder.try_init(),
+    };
+    Ok(())
+}

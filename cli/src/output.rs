@@ -1,0 +1,47 @@
+//! Printing: one-line errors for people, JSON for scripts.
+
+use std::io::Write as _;
+
+use serde::Serialize;
+
+/// An error chain as one line: `outer: inner: root`, skipping causes whose
+/// text the previous one already includes.
+pub fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line.replace('\n', " ")
+}
+
+/// Prints a value as one JSON document on stdout.
+pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context as _;
+
+    #[test]
+    fn chain_is_joined_without_repeats() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = Err::<(), _>(io)
+            .context("cannot open x")
+            .unwrap_err();
+        assert_eq!(one_line(&err), "cannot open x: no such file");
+        let err = anyhow::anyhow!("boom: no such file").context("boom: no such file");
+        assert_eq!(one_line(&err), "boom: no such file");
+    }
+}

@@ -1,0 +1,260 @@
+//! The command-line flags of `agora process` and their translation into
+//! engine options. The doc comments here are the `--help` text and the man
+//! page, so they say precisely what each flag does.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::bail;
+
+use super::aggregate::{GroupBy, SortKey};
+use super::count::{CountOptions, build_regex};
+use super::engine::{DEFAULT_CHUNK_SIZE, ProcessOptions};
+
+/// Text appended to `agora process --help` (and the man page).
+pub const AFTER_HELP: &str = "\
+LEVELS:
+  A line's level is the first of its first 8 whitespace-separated tokens (within its
+  first 256 bytes) that, once brackets and punctuation ([](){}<>:;,|\"') are stripped
+  from both ends, is exactly FATAL, ERROR, WARN, WARNING (counted as WARN), INFO, DEBUG
+  or TRACE - case-sensitive unless --ignore-level-case. logfmt tokens level=X, lvl=X,
+  severity=X and loglevel=X are judged by X; any other key=value token never counts.
+  So `[ERROR]` and `ERROR:` count, while `retry_on=ERROR`, `ERROR_BUDGET` and `ERRORS`
+  do not. A line has at most one level; lines without one are counted as `none`.
+
+EXIT STATUS:
+  0    all matching files were processed (binary files skipped count as processed)
+  1    no file matched the patterns
+  2    some files or directories could not be read (they are listed on stderr), or an
+       error stopped the run before it started (e.g. a --dir that does not exist)
+  130  interrupted (Ctrl-C); the partial aggregate was printed, marked as partial
+
+See docs/PROCESS.md for the JSON and CSV fields.";
+
+/// Flags of `agora process`.
+#[derive(clap::Args, Debug, Clone)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct ProcessArgs {
+    /// Directory to walk recursively (repeatable). A file may be given too.
+    #[arg(long = "dir", value_name = "DIR", default_value = ".", action = clap::ArgAction::Append)]
+    pub dirs: Vec<PathBuf>,
+
+    /// Only process files matching GLOB (repeatable); a leading `!` excludes.
+    ///
+    /// A glob without `/` is matched against the file name; a glob with a `/`
+    /// is matched against the path relative to the --dir it was found under
+    /// (`*` does not cross `/`, `**` does). Without any --pattern every file
+    /// is taken. Quote globs so that the shell does not expand them.
+    #[arg(long = "pattern", value_name = "GLOB", action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    pub patterns: Vec<String>,
+
+    /// Number of worker threads [default: the number of CPUs].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub workers: Option<u16>,
+
+    /// Also process hidden files and walk hidden directories (names starting
+    /// with a dot).
+    #[arg(long)]
+    pub hidden: bool,
+
+    /// Ignore .gitignore, .ignore and git exclude rules (by default they are
+    /// respected as ripgrep does; .gitignore rules only apply inside a git
+    /// repository).
+    #[arg(long)]
+    pub no_ignore: bool,
+
+    /// Unrestricted: `-u` is --no-ignore, `-uu` is --no-ignore --hidden.
+    #[arg(short = 'u', action = clap::ArgAction::Count)]
+    pub unrestricted: u8,
+
+    /// Descend at most N directory levels below each --dir (0: only the
+    /// --dir itself).
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<usize>,
+
+    /// Follow symbolic links. Symlink loops are detected, reported on stderr
+    /// and not followed.
+    #[arg(long)]
+    pub follow: bool,
+
+    /// Skip files larger than SIZE (bytes, or with a K, M or G suffix).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub max_filesize: Option<u64>,
+
+    /// Read `*.gz` files through gzip decompression. Their byte counts are of
+    /// the decompressed content, and `NAME.gz` also matches a --pattern that
+    /// matches NAME.
+    #[arg(long)]
+    pub decompress: bool,
+
+    /// Also count words, like `wc -w` (runs of bytes other than space, \t, \n,
+    /// \v, \f and \r).
+    #[arg(long)]
+    pub words: bool,
+
+    /// Also count the lines matching REGEX (repeatable; one count per regex).
+    ///
+    /// Rust regex syntax, matched per line: a match never spans lines and `^`
+    /// and `$` match at line boundaries. Lines longer than 256 KiB are
+    /// matched in 256 KiB pieces.
+    #[arg(long = "match", value_name = "REGEX", action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    pub matches: Vec<String>,
+
+    /// With --match, count every occurrence instead of matching lines.
+    #[arg(long, requires = "matches")]
+    pub count_matches: bool,
+
+    /// Recognise level words in any case (`error`, `Error`, `ERROR`).
+    #[arg(long)]
+    pub ignore_level_case: bool,
+
+    /// Also show totals grouped by the file's directory, extension or by
+    /// level.
+    #[arg(long, value_name = "WHAT", value_enum)]
+    pub group_by: Option<GroupBy>,
+
+    /// Also show the N files with the most ERROR (and FATAL) lines, or with
+    /// the most --match counts when --match is given (ties by path).
+    #[arg(long, value_name = "N")]
+    pub top: Option<usize>,
+
+    /// Order of the --top, --group-by and --csv rows: `path` ascending, any
+    /// other key descending with ties by path [default: path for files and
+    /// groups, the ranking key for --top].
+    #[arg(long, value_name = "KEY", value_enum)]
+    pub sort: Option<SortKey>,
+
+    /// Print CSV, one row per file (or per group with --group-by), instead
+    /// of the table. Cannot be combined with --json.
+    #[arg(long)]
+    pub csv: bool,
+
+    /// No progress bar and no summary on stderr (failures are still listed).
+    #[arg(long)]
+    pub quiet: bool,
+
+    /// Record finished files (path, size, mtime, counts) in FILE, and reuse
+    /// the recorded counts of unchanged files: a rerun after an interruption,
+    /// or a later run, only reads new or changed files and reports the
+    /// combined aggregate.
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+
+    /// Testing aid: stop as if interrupted once N files were counted.
+    #[arg(long, value_name = "N", hide = true)]
+    pub debug_stop_after: Option<u64>,
+
+    /// Testing aid: sleep MS milliseconds before each file.
+    #[arg(long, value_name = "MS", hide = true)]
+    pub debug_file_delay_ms: Option<u64>,
+
+    /// Testing aid: split files into chunks of BYTES (default 8 MiB).
+    #[arg(long, value_name = "BYTES", hide = true, value_parser = parse_size)]
+    pub debug_chunk_size: Option<u64>,
+}
+
+/// Parses `123`, `10K`, `5M`, `2G` (powers of 1024).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mult: u64 = match c.to_ascii_uppercase() {
+                'K' => 1 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(format!("unknown size suffix {c:?} (use K, M or G)")),
+            };
+            (&s[..i], mult)
+        }
+        _ => (s, 1),
+    };
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("invalid size {s:?} (e.g. 4096, 10K, 5M, 2G)"))?;
+    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
+}
+
+impl ProcessArgs {
+    /// Whether hidden files are walked (`--hidden` or `-uu`).
+    pub fn effective_hidden(&self) -> bool {
+        self.hidden || self.unrestricted >= 2
+    }
+
+    /// Whether ignore rules are disregarded (`--no-ignore` or `-u`).
+    pub fn effective_no_ignore(&self) -> bool {
+        self.no_ignore || self.unrestricted >= 1
+    }
+
+    /// Builds the engine options; an invalid regex is an error naming it.
+    pub fn to_options(&self) -> anyhow::Result<ProcessOptions> {
+        let mut opts = ProcessOptions::new(self.dirs.clone(), self.patterns.clone());
+        if let Some(w) = self.workers {
+            opts.workers = usize::from(w);
+        }
+        // Walking is mostly waiting on the file system; a few threads are
+        // plenty and leave the CPUs to the workers.
+        opts.walk.threads = opts.workers.clamp(1, 4);
+        opts.walk.hidden = self.effective_hidden();
+        opts.walk.no_ignore = self.effective_no_ignore();
+        opts.walk.max_depth = self.max_depth;
+        opts.walk.follow = self.follow;
+        opts.walk.max_filesize = self.max_filesize;
+        opts.walk.decompress = self.decompress;
+        let mut regexes = Vec::with_capacity(self.matches.len());
+        for m in &self.matches {
+            let re = build_regex(m)
+                .map_err(|e| anyhow::anyhow!("invalid --match {m:?}: {}", one_line(&e.to_string())))?;
+            regexes.push(re);
+        }
+        opts.count = CountOptions {
+            words: self.words,
+            ignore_level_case: self.ignore_level_case,
+            regexes,
+            count_matches: self.count_matches,
+        };
+        opts.keep_files = self.csv || self.top.is_some_and(|n| n > 0) || self.group_by.is_some();
+        opts.state = self.state.clone();
+        opts.chunk_size = self.debug_chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE).max(1);
+        opts.stop_after = self.debug_stop_after;
+        opts.file_delay = self.debug_file_delay_ms.map(Duration::from_millis);
+        if self.dirs.is_empty() {
+            bail!("no --dir given");
+        }
+        Ok(opts)
+    }
+}
+
+/// Collapses a multi-line message (regex errors draw a caret diagram) into
+/// one line, as the binary prints errors on one line.
+fn one_line(s: &str) -> String {
+    s.split('\n')
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.chars().all(|c| c == '^' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("10"), Ok(10));
+        assert_eq!(parse_size("10K"), Ok(10240));
+        assert_eq!(parse_size("2m"), Ok(2 << 20));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert!(parse_size("1T").is_err());
+        assert!(parse_size("x").is_err());
+        assert!(parse_size("").is_err());
+        assert!(parse_size("99999999999999G").is_err());
+    }
+
+    #[test]
+    fn one_line_messages() {
+        assert_eq!(
+            one_line("regex parse error:\n    (\n    ^\nerror: unclosed group"),
+            "regex parse error: ( error: unclosed group"
+        );
+    }
+}

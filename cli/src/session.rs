@@ -1,0 +1,34 @@
+//! Connecting to the daemon as a client, with errors a person can act on.
+
+use agora_wire::{Client, ErrorCode, Hello, Welcome};
+
+/// The client name sent in hellos.
+pub fn client_name() -> String {
+    format!("agora-cli/{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// Connects and performs the handshake, presenting `token` if given.
+pub async fn connect(addr: &str, token: Option<String>) -> anyhow::Result<(Client, Welcome)> {
+    let had_token = token.is_some();
+    Client::connect(addr, Hello::new(client_name(), token))
+        .await
+        .map_err(|err| explain(addr, err, had_token))
+}
+
+/// Turns a client error into one actionable sentence.
+pub fn explain(addr: &str, err: agora_wire::Error, had_token: bool) -> anyhow::Error {
+    use agora_wire::Error as E;
+    match err {
+        E::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => anyhow::anyhow!(
+            "cannot connect to {addr}: connection refused (is \"agora daemon\" running?)"
+        ),
+        E::Io(io) => anyhow::anyhow!("cannot connect to {addr}: {io}"),
+        E::Timeout => anyhow::anyhow!("cannot connect to {addr}: timed out"),
+        E::Server(body) if had_token && body.code == ErrorCode::Unauthorized => anyhow::anyhow!(
+            "{addr} refused your saved sign-in: {}",
+            body.message
+        ),
+        E::Server(body) => anyhow::anyhow!("{addr}: {}", body.message),
+        other => anyhow::anyhow!("{addr}: {other}"),
+    }
+}

@@ -1,0 +1,12 @@
+//! End-to-end tests: the real `agora` binary, real sockets, real SQLite
+//! files in temporary directories. Each test starts its own daemon on port
+//! 0 and learns the addresses from `--ready-file`.
+
+mod support;
+
+mod accounts;
+mod cli;
+mod docs;
+mod protocol;
+mod shutdown;
+mod tmux;

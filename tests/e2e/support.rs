@@ -1,0 +1,243 @@
+//! Helpers: start the real daemon, connect raw or typed clients, run CLI
+//! commands in an isolated home.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use agora_wire::{Client, FrameCodec, Hello, ServerFrame, decode, encode};
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_agora")
+}
+
+/// Waits for `check` to hold, polling: used only where the only signal is
+/// a file or a screen appearing. Fails the test after `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An isolated home: config and data directories in a temp dir, so tests
+/// never touch the real user's files or each other's.
+pub struct Home {
+    pub dir: tempfile::TempDir,
+}
+
+impl Home {
+    pub fn new() -> Home {
+        Home {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.path().join("data")
+    }
+
+    /// A command for the binary with this home's environment.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(bin());
+        cmd.env("HOME", self.path())
+            .env("XDG_CONFIG_HOME", self.path().join("config"))
+            .env("XDG_DATA_HOME", self.path().join("share"))
+            .env_remove("AGORA_ADDR")
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs the binary with `args` (and `stdin` piped in) to completion.
+    pub fn run(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut cmd = self.cmd();
+        cmd.args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("spawn agora");
+        if let Some(input) = stdin {
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().expect("wait agora")
+    }
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+pub struct Ready {
+    pub listen: SocketAddr,
+    pub http: SocketAddr,
+    pub pid: u32,
+}
+
+/// A running `agora daemon` child process; killed on drop.
+pub struct Daemon {
+    pub child: Child,
+    pub ready: Ready,
+    pub addr: String,
+}
+
+impl Daemon {
+    /// Starts a daemon with its data in `home` on free ports.
+    pub fn start(home: &Home, extra: &[&str]) -> Daemon {
+        Daemon::start_on(home, "127.0.0.1:0", extra)
+    }
+
+    /// Starts a daemon listening on `listen`.
+    pub fn start_on(home: &Home, listen: &str, extra: &[&str]) -> Daemon {
+        let ready_file = home.path().join(format!("ready-{}.json", rand_suffix()));
+        let data = home.data();
+        let mut cmd = home.cmd();
+        cmd.args(["daemon", "--listen", listen, "--http", "127.0.0.1:0", "--data"])
+            .arg(&data)
+            .arg("--ready-file")
+            .arg(&ready_file)
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let mut child = cmd.spawn().expect("spawn agora daemon");
+        let ready: Ready = wait_for("the ready file", Duration::from_secs(20), || {
+            if let Ok(Some(status)) = child.try_wait() {
+                panic!("daemon exited early: {status}");
+            }
+            let bytes = std::fs::read(&ready_file).ok()?;
+            serde_json::from_slice(&bytes).ok()
+        });
+        Daemon {
+            addr: ready.listen.to_string(),
+            child,
+            ready,
+        }
+    }
+
+    /// Sends a signal to the daemon.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: kill(2) with a pid we own; no memory is involved.
+        let rc = unsafe { libc::kill(self.child.id() as i32, sig) };
+        assert_eq!(rc, 0, "kill failed");
+    }
+
+    /// Waits for exit, failing after `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        wait_for("the daemon to exit", limit, || self.child.try_wait().ok().flatten())
+    }
+
+    /// A typed client connection.
+    pub async fn client(&self, token: Option<String>) -> Client {
+        Client::connect(&self.addr, Hello::new("e2e", token))
+            .await
+            .expect("connect")
+            .0
+    }
+
+    /// A raw frame connection that has completed the handshake.
+    pub async fn raw(&self) -> Raw {
+        let stream = TcpStream::connect(&self.addr).await.expect("connect");
+        let mut framed = Framed::new(stream, FrameCodec::default());
+        framed
+            .send(encode(&Hello::new("e2e-raw", None)).unwrap())
+            .await
+            .unwrap();
+        let welcome = framed.next().await.unwrap().unwrap();
+        assert!(matches!(
+            decode::<ServerFrame>(&welcome).unwrap(),
+            ServerFrame::Welcome(_)
+        ));
+        Raw { framed }
+    }
+
+    /// GETs a path on the HTTP listener; returns (status, body).
+    pub async fn http_get(&self, path: &str) -> (u16, String) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let mut stream = TcpStream::connect(self.ready.http).await.expect("connect http");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
+            self.ready.http
+        );
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).await.unwrap();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default();
+        (status, body)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A connection speaking raw frames, for hostile-input tests.
+pub struct Raw {
+    pub framed: Framed<TcpStream, FrameCodec>,
+}
+
+impl Raw {
+    /// Sends one frame body.
+    pub async fn send_body(&mut self, body: bytes::Bytes) {
+        self.framed.send(body).await.unwrap();
+    }
+
+    /// Writes bytes straight to the socket, bypassing framing.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        use tokio::io::AsyncWriteExt as _;
+        self.framed.get_mut().write_all(bytes).await.unwrap();
+    }
+
+    /// The next server frame, or `None` when the server closed.
+    pub async fn next(&mut self) -> Option<ServerFrame> {
+        let body = tokio::time::timeout(Duration::from_secs(10), self.framed.next())
+            .await
+            .expect("server answered in time")?
+            .ok()?;
+        Some(decode(&body).expect("server frames decode"))
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// The runtime for async test bodies.
+pub fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}

@@ -1,0 +1,118 @@
+//! The TUI as a person sees it: driven in a real terminal (tmux, 80x24)
+//! with keystrokes, read back with capture-pane.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::support::{Daemon, Home, bin, wait_for};
+
+/// A private tmux server running one 80x24 session; killed on drop.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(home: &Home, shell_command: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            // CI installs tmux (.ci/run), so there this cannot skip.
+            assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
+            eprintln!("skipping: tmux is not installed");
+            return None;
+        }
+        let socket = format!("agora-e2e-{}-{}", std::process::id(), home.path().file_name()?.to_string_lossy());
+        let status = Command::new("tmux")
+            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "80", "-y", "24"])
+            .arg(shell_command)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("share"))
+            .env("TERM", "xterm-256color")
+            .status()
+            .expect("run tmux");
+        assert!(status.success());
+        Some(Tmux { socket })
+    }
+
+    fn screen(&self) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
+            .output()
+            .expect("capture-pane");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "send-keys", "-t", "t"])
+            .args(keys)
+            .status()
+            .expect("send-keys");
+        assert!(status.success());
+    }
+
+    /// Waits until the screen shows `text`; returns the screen.
+    fn wait_for(&self, text: &str) -> String {
+        let mut last = String::new();
+        let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            wait_for(&format!("{text:?} on screen"), Duration::from_secs(20), || {
+                last = self.screen();
+                last.contains(text).then(|| last.clone())
+            })
+        }));
+        found.unwrap_or_else(|_| panic!("{text:?} never appeared; the screen was:\n{last}"))
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+    }
+}
+
+#[test]
+fn up_shows_tabs_and_help_and_quits_cleanly() {
+    let home = Home::new();
+    let data = home.data();
+    let command = format!(
+        "'{}' up --listen 127.0.0.1:0 --http 127.0.0.1:0 --data '{}'; echo agora-exit=$?; sleep 60",
+        bin(),
+        data.display()
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else { return };
+    let screen = tmux.wait_for("connected");
+    for tab in ["1 Chat", "2 Dashboard", "3 Games", "4 Jobs", "5 Cache"] {
+        assert!(screen.contains(tab), "{tab} missing:\n{screen}");
+    }
+    let user = std::env::var("USER").unwrap_or_default();
+    if !user.is_empty() {
+        assert!(screen.contains(&user.to_lowercase()), "signed in as the OS user:\n{screen}");
+    }
+    tmux.keys(&["?"]);
+    tmux.wait_for("Global keys");
+    tmux.keys(&["Escape"]);
+    tmux.keys(&["3"]);
+    tmux.wait_for("Games is not available yet");
+    tmux.keys(&["q"]);
+    let screen = tmux.wait_for("agora-exit=0");
+    assert!(!screen.contains("1 Chat"), "the TUI left the terminal as it was:\n{screen}");
+    assert!(data.join("agora.db").exists());
+    assert!(data.join("local-account.json").exists());
+}
+
+#[test]
+fn tui_reconnects_when_the_daemon_restarts() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &[]);
+    let addr = daemon.addr.clone();
+    let command = format!("'{}' --addr {addr} tui; echo agora-exit=$?; sleep 60", bin());
+    let Some(tmux) = Tmux::start(&home, &command) else { return };
+    tmux.wait_for("connected");
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(10));
+    tmux.wait_for("reconnecting");
+    let _daemon = Daemon::start_on(&home, &addr, &[]);
+    let screen = tmux.wait_for("connected");
+    assert!(!screen.contains("reconnecting"), "{screen}");
+    tmux.keys(&["q"]);
+    tmux.wait_for("agora-exit=0");
+}
