@@ -186,4 +186,4 @@ for r in tiny:
     print(f"| {r['command']} | {r['mean']:.3f} | {r['mean'] / ntiny * 1e6:.1f} µs |")
 PY
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(rg --version | head -1); $(hyperfine --version)"
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed "s/^ //"); $(rg --version | sed -n 1p); $(hyperfine --version)"

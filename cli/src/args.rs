@@ -16,10 +16,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Exit status: 0 on success, 1 when there was nothing to report, 2 on an
 /// error (the message is one line on stderr), 130 when interrupted.
 #[derive(Debug, Parser)]
-#[command(name = "agora", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "agora",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Address of the agora daemon (protocol port).
-    #[arg(long, global = true, env = "AGORA_ADDR", default_value = "127.0.0.1:7070")]
+    #[arg(
+        long,
+        global = true,
+        env = "AGORA_ADDR",
+        default_value = "127.0.0.1:7070"
+    )]
     pub addr: String,
 
     /// Print machine-readable JSON instead of text.
@@ -55,20 +65,63 @@ pub enum LogFormat {
 pub enum Command {
     /// Start a daemon in this process, sign in as your OS user and open the
     /// TUI; quitting the TUI stops the daemon.
+    ///
+    /// The one-command experience. The daemon keeps its data in the XDG data
+    /// directory (e.g. ~/.local/share/agora) unless --data is given, and logs
+    /// to DATA/agora.log because the TUI owns the terminal. The first run
+    /// creates an account named after your OS user ($USER, folded to a valid
+    /// agora name) with a random password kept in DATA/local-account.json
+    /// (mode 0600); later runs sign in with it. The token is also saved for
+    /// other terminals, so `agora whoami` and `agora tui` work there while
+    /// `agora up` runs. If the ports are taken (another daemon is running),
+    /// use `agora tui` to join it, or pass --listen 127.0.0.1:0 --http
+    /// 127.0.0.1:0.
     Up(UpArgs),
     /// Run the daemon in the foreground until SIGINT or SIGTERM.
+    ///
+    /// Serves the agora protocol (docs/PROTOCOL.md) on --listen and HTTP on
+    /// --http: GET /healthz (alive), /readyz (ready to serve: 200, or 503
+    /// while shutting down or when the database does not answer) and
+    /// /metrics (Prometheus text format).
+    ///
+    /// Files in the data directory: agora.db (SQLite, WAL mode; every
+    /// acknowledged write survives `kill -9`), jwt.key (the token signing key,
+    /// mode 0600, generated on first start unless AGORA_JWT_SECRET is set).
+    ///
+    /// On SIGINT or SIGTERM the daemon stops accepting, finishes requests in
+    /// flight, tells clients it is shutting down, flushes the database and
+    /// exits 0 within 5 seconds. A second signal exits at once with 130.
+    ///
+    /// Logs go to stderr: readable on a terminal, one JSON object per line
+    /// with --log-format json; the level comes from --log-level or RUST_LOG
+    /// (default info).
     Daemon(DaemonArgs),
     /// Open the TUI against a running daemon (see --addr).
+    ///
+    /// Signs in with the token saved by `agora login` for that address, if
+    /// any. Keys: Tab/Shift-Tab or 1-5 switch tabs, ? shows help, q or Ctrl-C
+    /// quits. When the daemon goes away the status bar says "reconnecting"
+    /// and the TUI retries with backoff (250 ms doubling to 5 s). Logs go to
+    /// the XDG data directory (tui.log).
     Tui,
     /// Measure round trips to the daemon.
+    ///
+    /// Connects, sends --count pings --interval milliseconds apart, prints each
+    /// round trip and a min/avg/max summary (with --json: one document with
+    /// `rtt_ms`, `min_ms`, `avg_ms`, `max_ms`). Exits 2 with one line on
+    /// stderr when the daemon cannot be reached.
     Ping(PingArgs),
     /// Create an account and sign in; the token is saved for later commands.
     Register(CredentialArgs),
     /// Sign in; the token is saved in your config directory (mode 0600).
     Login(CredentialArgs),
     /// Forget the saved token for this daemon address.
+    ///
+    /// Exits 1 when there was nothing to forget.
     Logout,
     /// Show who you are signed in as on this daemon.
+    ///
+    /// Exits 0 when signed in, 1 when not (so scripts can test it).
     Whoami,
     /// Load generators for measuring the daemon.
     #[command(subcommand)]
@@ -92,11 +145,21 @@ pub enum Command {
 #[derive(Debug, Args, Clone)]
 pub struct DaemonArgs {
     /// Address for the protocol listener (port 0 picks a free port).
-    #[arg(long, env = "AGORA_LISTEN", default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "AGORA_LISTEN",
+        default_value = "127.0.0.1:7070",
+        value_name = "ADDR"
+    )]
     pub listen: String,
 
     /// Address for the HTTP listener (/healthz, /readyz, /metrics).
-    #[arg(long, env = "AGORA_HTTP", default_value = "127.0.0.1:7080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "AGORA_HTTP",
+        default_value = "127.0.0.1:7080",
+        value_name = "ADDR"
+    )]
     pub http: String,
 
     /// Data directory (database, signing key). Default: the XDG data
@@ -116,18 +179,33 @@ pub struct DaemonArgs {
     pub max_frame: usize,
 
     /// Most connections served at once.
-    #[arg(long, env = "AGORA_MAX_CONNECTIONS", default_value_t = 16_384, value_name = "N")]
+    #[arg(
+        long,
+        env = "AGORA_MAX_CONNECTIONS",
+        default_value_t = 16_384,
+        value_name = "N"
+    )]
     pub max_connections: usize,
 
     /// Frames queued for one client before it counts as too slow and is
     /// disconnected.
-    #[arg(long, env = "AGORA_OUTBOUND_QUEUE", default_value_t = 1024, value_name = "N")]
+    #[arg(
+        long,
+        env = "AGORA_OUTBOUND_QUEUE",
+        default_value_t = 1024,
+        value_name = "N"
+    )]
     pub outbound_queue: usize,
 
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
     /// variable to the flag, which other users can see in `ps`.
-    #[arg(long, env = "AGORA_JWT_SECRET", hide_env_values = true, value_name = "SECRET")]
+    #[arg(
+        long,
+        env = "AGORA_JWT_SECRET",
+        hide_env_values = true,
+        value_name = "SECRET"
+    )]
     pub jwt_secret: Option<String>,
 }
 
@@ -135,11 +213,21 @@ pub struct DaemonArgs {
 #[derive(Debug, Args, Clone)]
 pub struct UpArgs {
     /// Address for the embedded daemon's protocol listener.
-    #[arg(long, env = "AGORA_LISTEN", default_value = "127.0.0.1:7070", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "AGORA_LISTEN",
+        default_value = "127.0.0.1:7070",
+        value_name = "ADDR"
+    )]
     pub listen: String,
 
     /// Address for the embedded daemon's HTTP listener.
-    #[arg(long, env = "AGORA_HTTP", default_value = "127.0.0.1:7080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "AGORA_HTTP",
+        default_value = "127.0.0.1:7080",
+        value_name = "ADDR"
+    )]
     pub http: String,
 
     /// Data directory. Default: the XDG data directory.
@@ -176,6 +264,11 @@ pub struct CredentialArgs {
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
     /// Request/reply round trips per second over N concurrent connections.
+    ///
+    /// Each connection keeps --pipeline pings in flight for --duration
+    /// seconds after a one-second warm-up, speaking raw frames. Prints
+    /// requests per second and latency percentiles (p50, p90, p99, p99.9,
+    /// max) in microseconds. scripts/bench-ping.sh runs the standard rows.
     Ping(BenchPingArgs),
 }
 

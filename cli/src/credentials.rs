@@ -51,7 +51,10 @@ impl Store {
         let path = store_path()?;
         match std::fs::read(&path) {
             Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
-                format!("{} is not valid JSON; delete it and sign in again", path.display())
+                format!(
+                    "{} is not valid JSON; delete it and sign in again",
+                    path.display()
+                )
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Store::default()),
             Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),

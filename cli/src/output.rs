@@ -24,7 +24,8 @@ pub fn one_line(err: &anyhow::Error) -> String {
 /// Prints a value as one JSON document on stdout.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
+    // As an io::Error, so a closed pipe is recognised as such by main.
+    serde_json::to_writer_pretty(&mut out, value).map_err(std::io::Error::from)?;
     writeln!(out)?;
     Ok(())
 }
@@ -37,9 +38,7 @@ mod tests {
     #[test]
     fn chain_is_joined_without_repeats() {
         let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
-        let err = Err::<(), _>(io)
-            .context("cannot open x")
-            .unwrap_err();
+        let err = Err::<(), _>(io).context("cannot open x").unwrap_err();
         assert_eq!(one_line(&err), "cannot open x: no such file");
         let err = anyhow::anyhow!("boom: no such file").context("boom: no such file");
         assert_eq!(one_line(&err), "boom: no such file");

@@ -24,10 +24,9 @@ pub fn explain(addr: &str, err: agora_wire::Error, had_token: bool) -> anyhow::E
         ),
         E::Io(io) => anyhow::anyhow!("cannot connect to {addr}: {io}"),
         E::Timeout => anyhow::anyhow!("cannot connect to {addr}: timed out"),
-        E::Server(body) if had_token && body.code == ErrorCode::Unauthorized => anyhow::anyhow!(
-            "{addr} refused your saved sign-in: {}",
-            body.message
-        ),
+        E::Server(body) if had_token && body.code == ErrorCode::Unauthorized => {
+            anyhow::anyhow!("{addr} refused your saved sign-in: {}", body.message)
+        }
         E::Server(body) => anyhow::anyhow!("{addr}: {}", body.message),
         other => anyhow::anyhow!("{addr}: {other}"),
     }

@@ -180,10 +180,10 @@ async fn read_loop(frames: &mut Frames, shared: &Arc<Shared>, session: &Arc<Sess
                             id: request_id(&body),
                             error: ErrorBody::bad_request(format!("malformed request: {err}")),
                         };
-                        if let Ok(bytes) = encode(&frame) {
-                            if !queue(session, bytes).await {
-                                break;
-                            }
+                        if let Ok(bytes) = encode(&frame)
+                            && !queue(session, bytes).await
+                        {
+                            break;
                         }
                     }
                 },
@@ -215,8 +215,15 @@ async fn run(request: Request, shared: Arc<Shared>, session: Arc<Session>) -> By
         .await
         .unwrap_or_else(|_| {
             incr(&shared.stats.handler_panics);
-            tracing::error!(session = session.id, request = id, "request handler panicked");
-            Err(ErrorBody::new(ErrorCode::Internal, "internal error; see the daemon's log"))
+            tracing::error!(
+                session = session.id,
+                request = id,
+                "request handler panicked"
+            );
+            Err(ErrorBody::new(
+                ErrorCode::Internal,
+                "internal error; see the daemon's log",
+            ))
         });
     let frame = match result {
         Ok(body) => ServerFrame::Reply { id, body },
@@ -320,7 +327,10 @@ struct SessionGuard {
 
 impl SessionGuard {
     fn open(shared: &Arc<Shared>, session: &Arc<Session>) -> Self {
-        shared.stats.connections_open.fetch_add(1, Ordering::Relaxed);
+        shared
+            .stats
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
         shared.hub.publish(
             SESSIONS_TOPIC,
             Event::SessionOpened {
@@ -337,8 +347,13 @@ impl SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         let shared = &self.shared;
-        shared.hub.unsubscribe(self.session.id, &self.session.topics());
-        shared.stats.connections_open.fetch_sub(1, Ordering::Relaxed);
+        shared
+            .hub
+            .unsubscribe(self.session.id, &self.session.topics());
+        shared
+            .stats
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
         shared.hub.publish(
             SESSIONS_TOPIC,
             Event::SessionClosed {

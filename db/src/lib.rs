@@ -178,11 +178,14 @@ mod tests {
                 .read(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get(0))?))
                 .unwrap();
             assert_eq!(mode, "wal");
-            db.write(|c| users::Users::new(c).create("alice", "hash")).unwrap();
+            db.write(|c| users::Users::new(c).create("alice", "hash"))
+                .unwrap();
             db.checkpoint().unwrap();
         }
         let db = Db::open(&path).unwrap();
-        let found = db.read(|c| users::Users::new(c).find_by_name("alice")).unwrap();
+        let found = db
+            .read(|c| users::Users::new(c).find_by_name("alice"))
+            .unwrap();
         assert_eq!(found.unwrap().name, "alice");
     }
 
@@ -193,6 +196,9 @@ mod tests {
         let err = db
             .read(|c| Ok(c.execute("DELETE FROM users", [])?))
             .unwrap_err();
-        assert!(err.to_string().contains("readonly") || err.to_string().contains("read"), "{err}");
+        assert!(
+            err.to_string().contains("readonly") || err.to_string().contains("read"),
+            "{err}"
+        );
     }
 }

@@ -72,7 +72,11 @@ impl<'c> Users<'c> {
     pub fn find_by_name(&self, name: &str) -> Result<Option<User>> {
         Ok(self
             .conn
-            .query_row("SELECT * FROM users WHERE name = ?1", [name], User::from_row)
+            .query_row(
+                "SELECT * FROM users WHERE name = ?1",
+                [name],
+                User::from_row,
+            )
             .optional()?)
     }
 
@@ -108,12 +112,17 @@ mod tests {
         let db = Db::open_in_memory().unwrap();
         let alice = db.write(|c| Users::new(c).create("alice", "h1")).unwrap();
         assert_eq!(alice.name, "alice");
-        let again = db.write(|c| Users::new(c).create("alice", "h2")).unwrap_err();
+        let again = db
+            .write(|c| Users::new(c).create("alice", "h2"))
+            .unwrap_err();
         assert!(matches!(again, Error::Conflict(_)), "{again:?}");
         assert_eq!(again.to_string(), "user \"alice\" already exists");
         let by_id = db.read(|c| Users::new(c).find_by_id(alice.id)).unwrap();
         assert_eq!(by_id, Some(alice));
-        assert_eq!(db.read(|c| Users::new(c).find_by_name("bob")).unwrap(), None);
+        assert_eq!(
+            db.read(|c| Users::new(c).find_by_name("bob")).unwrap(),
+            None
+        );
         assert_eq!(db.read(|c| Users::new(c).count()).unwrap(), 1);
     }
 }

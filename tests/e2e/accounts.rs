@@ -18,7 +18,11 @@ fn register_login_and_token_sign_in() {
     let daemon = Daemon::start(&home, &[]);
     rt().block_on(async {
         let client = daemon.client(None).await;
-        let Reply::Session { user, token, .. } = client.request(register("Alice", "s3cret-pass")).await.unwrap() else {
+        let Reply::Session { user, token, .. } = client
+            .request(register("Alice", "s3cret-pass"))
+            .await
+            .unwrap()
+        else {
             panic!("expected a session");
         };
         assert_eq!(user.name, "alice", "names are folded to lower case");
@@ -31,9 +35,15 @@ fn register_login_and_token_sign_in() {
         assert_eq!(session.user.as_deref(), Some("alice"));
 
         // Taken, invalid, too short.
-        let err = client.request(register("ALICE", "another-pass")).await.unwrap_err();
+        let err = client
+            .request(register("ALICE", "another-pass"))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::Conflict));
-        let err = client.request(register("no spaces", "another-pass")).await.unwrap_err();
+        let err = client
+            .request(register("no spaces", "another-pass"))
+            .await
+            .unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::BadRequest));
         let err = client.request(register("bob", "short")).await.unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::BadRequest));
@@ -42,17 +52,26 @@ fn register_login_and_token_sign_in() {
         // Login: wrong password and unknown user look the same.
         let other = daemon.client(None).await;
         let wrong = other
-            .request(Op::Login { name: "alice".into(), password: "nope-nope".into() })
+            .request(Op::Login {
+                name: "alice".into(),
+                password: "nope-nope".into(),
+            })
             .await
             .unwrap_err();
         let unknown = other
-            .request(Op::Login { name: "zed".into(), password: "nope-nope".into() })
+            .request(Op::Login {
+                name: "zed".into(),
+                password: "nope-nope".into(),
+            })
             .await
             .unwrap_err();
         assert_eq!(wrong.code(), Some(ErrorCode::Unauthorized));
         assert_eq!(wrong.to_string(), unknown.to_string());
         let Reply::Session { user, .. } = other
-            .request(Op::Login { name: "alice".into(), password: "s3cret-pass".into() })
+            .request(Op::Login {
+                name: "alice".into(),
+                password: "s3cret-pass".into(),
+            })
             .await
             .unwrap()
         else {
@@ -61,9 +80,10 @@ fn register_login_and_token_sign_in() {
         assert_eq!(user.name, "alice");
 
         // A token signs a new connection in at the handshake.
-        let (_c, welcome) = agora_wire::Client::connect(&daemon.addr, agora_wire::Hello::new("e2e", Some(token)))
-            .await
-            .unwrap();
+        let (_c, welcome) =
+            agora_wire::Client::connect(&daemon.addr, agora_wire::Hello::new("e2e", Some(token)))
+                .await
+                .unwrap();
         assert_eq!(welcome.user.map(|u| u.name).as_deref(), Some("alice"));
     });
 }

@@ -25,7 +25,9 @@ fn ping_against_a_closed_port_is_one_line_and_nonzero() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert_eq!(
         err.trim_end(),
-        format!("agora: cannot connect to {addr}: connection refused (is \"agora daemon\" running?)")
+        format!(
+            "agora: cannot connect to {addr}: connection refused (is \"agora daemon\" running?)"
+        )
     );
     assert!(stdout(&out).is_empty());
 }
@@ -34,13 +36,28 @@ fn ping_against_a_closed_port_is_one_line_and_nonzero() {
 fn ping_prints_round_trips_and_json() {
     let home = Home::new();
     let daemon = Daemon::start(&home, &[]);
-    let out = home.run(&["--addr", &daemon.addr, "ping", "-c", "2", "-i", "0"], None);
+    let out = home.run(
+        &["--addr", &daemon.addr, "ping", "-c", "2", "-i", "0"],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let text = stdout(&out);
     assert_eq!(text.matches("pong from").count(), 2, "{text}");
     assert!(text.contains("rtt min/avg/max"));
 
-    let out = home.run(&["--addr", &daemon.addr, "--json", "ping", "-c", "3", "-i", "0"], None);
+    let out = home.run(
+        &[
+            "--addr",
+            &daemon.addr,
+            "--json",
+            "ping",
+            "-c",
+            "3",
+            "-i",
+            "0",
+        ],
+        None,
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(v["rtt_ms"].as_array().unwrap().len(), 3);
@@ -56,7 +73,10 @@ fn register_login_whoami_logout() {
     let out = home.run(&["--addr", a, "whoami"], None);
     assert_eq!(out.status.code(), Some(1), "not signed in yet");
 
-    let out = home.run(&["--addr", a, "register", "Grace", "--password-stdin"], Some("hopper-1906\n"));
+    let out = home.run(
+        &["--addr", a, "register", "Grace", "--password-stdin"],
+        Some("hopper-1906\n"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(stdout(&out).contains("signed in as grace"));
 
@@ -78,17 +98,29 @@ fn register_login_whoami_logout() {
     let out = home.run(&["--addr", a, "whoami"], None);
     assert_eq!(out.status.code(), Some(1));
 
-    let out = home.run(&["--addr", a, "login", "grace", "--password-stdin"], Some("wrong-password\n"));
+    let out = home.run(
+        &["--addr", a, "login", "grace", "--password-stdin"],
+        Some("wrong-password\n"),
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert_eq!(stderr(&out).trim_end(), format!("agora: {a}: wrong user name or password"));
+    assert_eq!(
+        stderr(&out).trim_end(),
+        format!("agora: {a}: wrong user name or password")
+    );
 
-    let out = home.run(&["--addr", a, "login", "grace", "--password-stdin"], Some("hopper-1906\n"));
+    let out = home.run(
+        &["--addr", a, "login", "grace", "--password-stdin"],
+        Some("hopper-1906\n"),
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     let out = home.run(&["--addr", a, "whoami"], None);
     assert!(stdout(&out).starts_with("grace "), "{}", stdout(&out));
 
     // Client-side validation gives the rule before any connection is made.
-    let out = home.run(&["--addr", a, "register", "bad name", "--password-stdin"], Some("whatever-1\n"));
+    let out = home.run(
+        &["--addr", a, "register", "bad name", "--password-stdin"],
+        Some("whatever-1\n"),
+    );
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("use only a-z"), "{}", stderr(&out));
 
@@ -105,7 +137,10 @@ fn completions_are_generated() {
         let out = home.run(&["completions", shell], None);
         assert!(out.status.success());
         let script = stdout(&out);
-        assert!(script.contains("whoami") && script.contains("daemon"), "{shell}");
+        assert!(
+            script.contains("whoami") && script.contains("daemon"),
+            "{shell}"
+        );
     }
 }
 
@@ -114,7 +149,17 @@ fn bench_ping_reports_throughput() {
     let home = Home::new();
     let daemon = Daemon::start(&home, &[]);
     let out = home.run(
-        &["--addr", &daemon.addr, "--json", "bench", "ping", "--connections", "2", "--duration", "0.3"],
+        &[
+            "--addr",
+            &daemon.addr,
+            "--json",
+            "bench",
+            "ping",
+            "--connections",
+            "2",
+            "--duration",
+            "0.3",
+        ],
         None,
     );
     assert!(out.status.success(), "{}", stderr(&out));

@@ -10,7 +10,12 @@ fn read_dir(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
         .map(|e| e.unwrap())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".1"))
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -31,7 +36,13 @@ fn man_pages_are_up_to_date() {
     for (name, body) in &generated {
         assert!(committed[name] == *body, "{name}: {hint}");
     }
-    for page in ["agora.1", "agora-up.1", "agora-daemon.1", "agora-ping.1", "agora-bench-ping.1"] {
+    for page in [
+        "agora.1",
+        "agora-up.1",
+        "agora-daemon.1",
+        "agora-ping.1",
+        "agora-bench-ping.1",
+    ] {
         assert!(generated.contains_key(page), "missing {page}");
     }
 }

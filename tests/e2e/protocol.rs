@@ -25,9 +25,10 @@ fn subscribers_see_sessions_open_and_close() {
                 topics: vec!["sessions".into()]
             }
         );
-        let (other, welcome) = agora_wire::Client::connect(&daemon.addr, Hello::new("visitor", None))
-            .await
-            .unwrap();
+        let (other, welcome) =
+            agora_wire::Client::connect(&daemon.addr, Hello::new("visitor", None))
+                .await
+                .unwrap();
         let push = pushes.recv().await.unwrap();
         assert_eq!(push.topic, "sessions");
         match push.event {
@@ -67,7 +68,11 @@ fn hostile_clients_are_dropped_while_others_are_served() {
     let daemon = Daemon::start(&home, &["--max-frame", "1KiB"]);
     rt().block_on(async {
         let good = daemon.client(None).await;
-        let ping = || async { good.request(Op::Ping).await.expect("good client still served") };
+        let ping = || async {
+            good.request(Op::Ping)
+                .await
+                .expect("good client still served")
+        };
         ping().await;
 
         // An oversize frame: refused from its header, then the connection closes.
@@ -80,12 +85,17 @@ fn hostile_clients_are_dropped_while_others_are_served() {
             }
             other => panic!("expected goodbye, got {other:?}"),
         }
-        assert!(big.next().await.is_none(), "connection closed after too_large");
+        assert!(
+            big.next().await.is_none(),
+            "connection closed after too_large"
+        );
         ping().await;
 
         // Pure garbage: a nonsense length header is refused the same way.
         let mut garbage = daemon.raw().await;
-        garbage.send_bytes(b"\xff\xfe\xfd\xfcGET / HTTP/1.1\r\n").await;
+        garbage
+            .send_bytes(b"\xff\xfe\xfd\xfcGET / HTTP/1.1\r\n")
+            .await;
         assert!(matches!(
             garbage.next().await,
             Some(ServerFrame::Goodbye { .. })
@@ -95,17 +105,30 @@ fn hostile_clients_are_dropped_while_others_are_served() {
         // A well-framed but malformed body: bad_request, and the connection
         // stays usable.
         let mut malformed = daemon.raw().await;
-        malformed.send_body(Bytes::from_static(b"\xc1\xc1 not msgpack")).await;
+        malformed
+            .send_body(Bytes::from_static(b"\xc1\xc1 not msgpack"))
+            .await;
         match malformed.next().await {
-            Some(ServerFrame::Error { id: 0, error }) => assert_eq!(error.code, ErrorCode::BadRequest),
+            Some(ServerFrame::Error { id: 0, error }) => {
+                assert_eq!(error.code, ErrorCode::BadRequest)
+            }
             other => panic!("expected bad_request, got {other:?}"),
         }
         malformed
-            .send_body(encode(&Request { id: 5, op: Op::Ping }).unwrap())
+            .send_body(
+                encode(&Request {
+                    id: 5,
+                    op: Op::Ping,
+                })
+                .unwrap(),
+            )
             .await;
         assert!(matches!(
             malformed.next().await,
-            Some(ServerFrame::Reply { id: 5, body: Reply::Pong { .. } })
+            Some(ServerFrame::Reply {
+                id: 5,
+                body: Reply::Pong { .. }
+            })
         ));
 
         // An unknown operation keeps its id and names the operation.
@@ -163,12 +186,18 @@ fn handshake_refusals_say_why() {
             .err()
             .expect("refused");
         let message = err.to_string();
-        assert!(message.contains("99") && message.contains("version 1"), "{message}");
+        assert!(
+            message.contains("99") && message.contains("version 1"),
+            "{message}"
+        );
 
-        let err = agora_wire::Client::connect(&daemon.addr, Hello::new("x", Some("forged.token.here".into())))
-            .await
-            .err()
-            .expect("refused");
+        let err = agora_wire::Client::connect(
+            &daemon.addr,
+            Hello::new("x", Some("forged.token.here".into())),
+        )
+        .await
+        .err()
+        .expect("refused");
         assert_eq!(err.code(), Some(ErrorCode::Unauthorized));
     });
 }

@@ -90,7 +90,10 @@ fn sigkill_loses_no_acknowledged_account() {
                     password: "kill-nine!".into(),
                 })
                 .await;
-            assert!(matches!(reply, Ok(Reply::Session { .. })), "{name}: {reply:?}");
+            assert!(
+                matches!(reply, Ok(Reply::Session { .. })),
+                "{name}: {reply:?}"
+            );
         }
     });
 }

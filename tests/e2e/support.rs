@@ -27,7 +27,10 @@ pub fn wait_for<T>(what: &str, limit: Duration, mut check: impl FnMut() -> Optio
         if let Some(v) = check() {
             return v;
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -111,13 +114,20 @@ impl Daemon {
         let ready_file = home.path().join(format!("ready-{}.json", rand_suffix()));
         let data = home.data();
         let mut cmd = home.cmd();
-        cmd.args(["daemon", "--listen", listen, "--http", "127.0.0.1:0", "--data"])
-            .arg(&data)
-            .arg("--ready-file")
-            .arg(&ready_file)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
+        cmd.args([
+            "daemon",
+            "--listen",
+            listen,
+            "--http",
+            "127.0.0.1:0",
+            "--data",
+        ])
+        .arg(&data)
+        .arg("--ready-file")
+        .arg(&ready_file)
+        .args(extra)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("spawn agora daemon");
         let ready: Ready = wait_for("the ready file", Duration::from_secs(20), || {
             if let Ok(Some(status)) = child.try_wait() {
@@ -142,7 +152,9 @@ impl Daemon {
 
     /// Waits for exit, failing after `limit`.
     pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
-        wait_for("the daemon to exit", limit, || self.child.try_wait().ok().flatten())
+        wait_for("the daemon to exit", limit, || {
+            self.child.try_wait().ok().flatten()
+        })
     }
 
     /// A typed client connection.
@@ -172,7 +184,9 @@ impl Daemon {
     /// GETs a path on the HTTP listener; returns (status, body).
     pub async fn http_get(&self, path: &str) -> (u16, String) {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let mut stream = TcpStream::connect(self.ready.http).await.expect("connect http");
+        let mut stream = TcpStream::connect(self.ready.http)
+            .await
+            .expect("connect http");
         let request = format!(
             "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
             self.ready.http

@@ -19,9 +19,26 @@ impl Tmux {
             eprintln!("skipping: tmux is not installed");
             return None;
         }
-        let socket = format!("agora-e2e-{}-{}", std::process::id(), home.path().file_name()?.to_string_lossy());
+        let socket = format!(
+            "agora-e2e-{}-{}",
+            std::process::id(),
+            home.path().file_name()?.to_string_lossy()
+        );
         let status = Command::new("tmux")
-            .args(["-L", &socket, "-f", "/dev/null", "new-session", "-d", "-s", "t", "-x", "80", "-y", "24"])
+            .args([
+                "-L",
+                &socket,
+                "-f",
+                "/dev/null",
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-x",
+                "80",
+                "-y",
+                "24",
+            ])
             .arg(shell_command)
             .env("HOME", home.path())
             .env("XDG_CONFIG_HOME", home.path().join("config"))
@@ -54,10 +71,14 @@ impl Tmux {
     fn wait_for(&self, text: &str) -> String {
         let mut last = String::new();
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            wait_for(&format!("{text:?} on screen"), Duration::from_secs(20), || {
-                last = self.screen();
-                last.contains(text).then(|| last.clone())
-            })
+            wait_for(
+                &format!("{text:?} on screen"),
+                Duration::from_secs(20),
+                || {
+                    last = self.screen();
+                    last.contains(text).then(|| last.clone())
+                },
+            )
         }));
         found.unwrap_or_else(|_| panic!("{text:?} never appeared; the screen was:\n{last}"))
     }
@@ -65,7 +86,9 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        let _ = Command::new("tmux").args(["-L", &self.socket, "kill-server"]).status();
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
     }
 }
 
@@ -78,14 +101,19 @@ fn up_shows_tabs_and_help_and_quits_cleanly() {
         bin(),
         data.display()
     );
-    let Some(tmux) = Tmux::start(&home, &command) else { return };
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
     let screen = tmux.wait_for("connected");
     for tab in ["1 Chat", "2 Dashboard", "3 Games", "4 Jobs", "5 Cache"] {
         assert!(screen.contains(tab), "{tab} missing:\n{screen}");
     }
     let user = std::env::var("USER").unwrap_or_default();
     if !user.is_empty() {
-        assert!(screen.contains(&user.to_lowercase()), "signed in as the OS user:\n{screen}");
+        assert!(
+            screen.contains(&user.to_lowercase()),
+            "signed in as the OS user:\n{screen}"
+        );
     }
     tmux.keys(&["?"]);
     tmux.wait_for("Global keys");
@@ -94,7 +122,10 @@ fn up_shows_tabs_and_help_and_quits_cleanly() {
     tmux.wait_for("Games is not available yet");
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("agora-exit=0");
-    assert!(!screen.contains("1 Chat"), "the TUI left the terminal as it was:\n{screen}");
+    assert!(
+        !screen.contains("1 Chat"),
+        "the TUI left the terminal as it was:\n{screen}"
+    );
     assert!(data.join("agora.db").exists());
     assert!(data.join("local-account.json").exists());
 }
@@ -104,8 +135,13 @@ fn tui_reconnects_when_the_daemon_restarts() {
     let home = Home::new();
     let mut daemon = Daemon::start(&home, &[]);
     let addr = daemon.addr.clone();
-    let command = format!("'{}' --addr {addr} tui; echo agora-exit=$?; sleep 60", bin());
-    let Some(tmux) = Tmux::start(&home, &command) else { return };
+    let command = format!(
+        "'{}' --addr {addr} tui; echo agora-exit=$?; sleep 60",
+        bin()
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
     tmux.wait_for("connected");
     daemon.signal(libc::SIGKILL);
     daemon.wait_exit(Duration::from_secs(10));

@@ -186,6 +186,27 @@ mod tests {
     }
 
     #[test]
+    fn ping_request_bytes_match_protocol_md() {
+        // The worked example in docs/PROTOCOL.md, byte for byte.
+        let mut wire = BytesMut::new();
+        FrameCodec::default()
+            .encode(
+                encode(&Request {
+                    id: 1,
+                    op: Op::Ping,
+                })
+                .unwrap(),
+                &mut wire,
+            )
+            .unwrap();
+        let hex: Vec<String> = wire.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex.join(" "),
+            "00 00 00 13 82 a2 69 64 01 a2 6f 70 81 a4 74 79 70 65 a4 70 69 6e 67"
+        );
+    }
+
+    #[test]
     fn wire_shape_is_as_documented() {
         // A client in another language relies on this exact shape.
         let body = encode(&Request {

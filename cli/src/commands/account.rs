@@ -17,7 +17,13 @@ pub async fn register(addr: &str, args: &CredentialArgs, json: bool) -> anyhow::
     let name = validate_user_name(&args.name).map_err(anyhow::Error::msg)?;
     let password = read_password(args, Confirm::Yes)?;
     validate_password(&password).map_err(anyhow::Error::msg)?;
-    sign_in(addr, Op::Register { name, password }, json, "registered and signed in").await
+    sign_in(
+        addr,
+        Op::Register { name, password },
+        json,
+        "registered and signed in",
+    )
+    .await
 }
 
 /// Signs in and saves the token.

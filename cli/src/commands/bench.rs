@@ -81,7 +81,11 @@ pub async fn ping(addr: &str, args: &BenchPingArgs, json: bool) -> anyhow::Resul
     } else {
         println!(
             "{} pings in {:.1} s over {} connections (pipeline {}): {:.0} req/s",
-            report.requests, report.seconds, report.connections, report.pipeline, report.requests_per_sec
+            report.requests,
+            report.seconds,
+            report.connections,
+            report.pipeline,
+            report.requests_per_sec
         );
         println!(
             "latency µs: p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
@@ -99,7 +103,9 @@ async fn open(addr: &str) -> anyhow::Result<Conn> {
         .map_err(|e| session::explain(addr, e.into(), false))?;
     stream.set_nodelay(true)?;
     let mut framed = Framed::new(stream, FrameCodec::default());
-    framed.send(encode(&Hello::new("agora-bench", None))?).await?;
+    framed
+        .send(encode(&Hello::new("agora-bench", None))?)
+        .await?;
     let first = framed.next().await.context("closed during handshake")??;
     match decode::<ServerFrame>(&first)? {
         ServerFrame::Welcome(_) => Ok(framed),
@@ -109,30 +115,47 @@ async fn open(addr: &str) -> anyhow::Result<Conn> {
 
 /// Keeps `depth` pings in flight until the deadline; returns the round
 /// trips (µs) of replies sent after `measure_from`.
-async fn drive(mut conn: Conn, depth: usize, measure_from: Instant, deadline: Instant) -> anyhow::Result<Vec<u32>> {
+async fn drive(
+    mut conn: Conn,
+    depth: usize,
+    measure_from: Instant,
+    deadline: Instant,
+) -> anyhow::Result<Vec<u32>> {
     let mut sent: HashMap<u64, Instant> = HashMap::with_capacity(depth);
     let mut next_id = 1u64;
     let mut latencies = Vec::with_capacity(1 << 16);
     for _ in 0..depth {
-        conn.feed(encode(&Request { id: next_id, op: Op::Ping })?).await?;
+        conn.feed(encode(&Request {
+            id: next_id,
+            op: Op::Ping,
+        })?)
+        .await?;
         sent.insert(next_id, Instant::now());
         next_id += 1;
     }
     conn.flush().await?;
     while !sent.is_empty() {
-        let body = conn.next().await.context("connection closed during the benchmark")??;
+        let body = conn
+            .next()
+            .await
+            .context("connection closed during the benchmark")??;
         let now = Instant::now();
         let id = match decode::<ServerFrame>(&body)? {
             ServerFrame::Reply { id, .. } => id,
             other => anyhow::bail!("unexpected frame: {other:?}"),
         };
-        if let Some(at) = sent.remove(&id) {
-            if at >= measure_from && now <= deadline {
-                latencies.push(now.duration_since(at).as_micros().min(u32::MAX as u128) as u32);
-            }
+        if let Some(at) = sent.remove(&id)
+            && at >= measure_from
+            && now <= deadline
+        {
+            latencies.push(now.duration_since(at).as_micros().min(u32::MAX as u128) as u32);
         }
         if now < deadline {
-            conn.send(encode(&Request { id: next_id, op: Op::Ping })?).await?;
+            conn.send(encode(&Request {
+                id: next_id,
+                op: Op::Ping,
+            })?)
+            .await?;
             sent.insert(next_id, Instant::now());
             next_id += 1;
         }

@@ -32,7 +32,11 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Up(args) => runtime()?.block_on(up::run(args, level, log_format)),
         Command::Tui => {
             // The TUI owns the terminal, so logs go to a file.
-            logging::to_file(&crate::credentials::data_dir()?.join("tui.log"), level, log_format)?;
+            logging::to_file(
+                &crate::credentials::data_dir()?.join("tui.log"),
+                level,
+                log_format,
+            )?;
             runtime()?.block_on(tui::run(&addr))
         }
         Command::Ping(args) => client(level, log_format)?.block_on(ping::run(&addr, &args, json)),
@@ -51,7 +55,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
 }
 
 /// The runtime for a client command, with warnings logged to stderr.
-fn client(level: Option<&str>, format: crate::args::LogFormat) -> anyhow::Result<tokio::runtime::Runtime> {
+fn client(
+    level: Option<&str>,
+    format: crate::args::LogFormat,
+) -> anyhow::Result<tokio::runtime::Runtime> {
     logging::to_stderr(level, format, "warn");
     runtime()
 }

@@ -37,7 +37,10 @@ pub async fn run(addr: &str, args: &PingArgs, json: bool) -> anyhow::Result<u8> 
             .await
             .map_err(|e| session::explain(addr, e, false))?;
         let rtt = started.elapsed().as_secs_f64() * 1e3;
-        anyhow::ensure!(matches!(reply, Reply::Pong { .. }), "{addr}: unexpected reply to ping");
+        anyhow::ensure!(
+            matches!(reply, Reply::Pong { .. }),
+            "{addr}: unexpected reply to ping"
+        );
         if !json {
             println!("pong from {addr}: seq={seq} time={rtt:.3} ms");
         }

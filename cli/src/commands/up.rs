@@ -71,8 +71,9 @@ async fn sign_in_locally(addr: &str, data_dir: &Path) -> anyhow::Result<Credenti
     let (client, _) = session::connect(addr, None).await?;
     let (account, op) = match std::fs::read(&path) {
         Ok(bytes) => {
-            let account: LocalAccount = serde_json::from_slice(&bytes)
-                .with_context(|| format!("{} is damaged; delete it to start afresh", path.display()))?;
+            let account: LocalAccount = serde_json::from_slice(&bytes).with_context(|| {
+                format!("{} is damaged; delete it to start afresh", path.display())
+            })?;
             let op = Op::Login {
                 name: account.name.clone(),
                 password: account.password.clone(),
@@ -166,7 +167,15 @@ mod tests {
 
     #[test]
     fn os_names_become_valid_agora_names() {
-        for raw in ["root", "Jane Doe", "_svc", "", "émile", &"x".repeat(40), "a@b"] {
+        for raw in [
+            "root",
+            "Jane Doe",
+            "_svc",
+            "",
+            "émile",
+            &"x".repeat(40),
+            "a@b",
+        ] {
             let name = sanitize_name(raw);
             assert!(validate_user_name(&name).is_ok(), "{raw:?} -> {name:?}");
         }

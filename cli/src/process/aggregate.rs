@@ -150,7 +150,11 @@ pub fn top(files: &[FileStats], n: usize, key: SortKey) -> Vec<FileStats> {
 
 /// The default ranking key of `--top`.
 pub fn default_top_key(has_matches: bool) -> SortKey {
-    if has_matches { SortKey::Matches } else { SortKey::Errors }
+    if has_matches {
+        SortKey::Matches
+    } else {
+        SortKey::Errors
+    }
 }
 
 /// Groups files. Rows come sorted by key unless re-sorted by the caller.
@@ -171,7 +175,11 @@ pub fn group(files: &[FileStats], by: GroupBy, n_matches: usize) -> Vec<Group> {
                             counts.lines += lines;
                         }
                     }
-                    Group { key, files: n, counts }
+                    Group {
+                        key,
+                        files: n,
+                        counts,
+                    }
                 })
                 .collect();
             // Level rows keep severity order; only an explicit --sort moves them.
@@ -184,7 +192,9 @@ pub fn group(files: &[FileStats], by: GroupBy, n_matches: usize) -> Vec<Group> {
                     GroupBy::Dir => dir_key(&f.path),
                     _ => ext_key(&f.path),
                 };
-                let slot = map.entry(key).or_insert_with(|| (0, Counts::new(n_matches)));
+                let slot = map
+                    .entry(key)
+                    .or_insert_with(|| (0, Counts::new(n_matches)));
                 slot.0 += 1;
                 slot.1.add(&f.counts);
             }
@@ -237,10 +247,16 @@ mod tests {
     fn groups() {
         let files = vec![f("x/a.log", 1, 2), f("x/b.txt", 0, 3), f("c", 1, 1)];
         let by_dir = group(&files, GroupBy::Dir, 0);
-        assert_eq!(by_dir.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), [".", "x"]);
+        assert_eq!(
+            by_dir.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(),
+            [".", "x"]
+        );
         assert_eq!(by_dir[1].counts.lines, 5);
         let by_ext = group(&files, GroupBy::Ext, 0);
-        assert_eq!(by_ext.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(), ["", "log", "txt"]);
+        assert_eq!(
+            by_ext.iter().map(|g| g.key.as_str()).collect::<Vec<_>>(),
+            ["", "log", "txt"]
+        );
         let by_level = group(&files, GroupBy::Level, 0);
         assert_eq!(by_level[1].key, "ERROR");
         assert_eq!(by_level[1].files, 2);

@@ -95,8 +95,8 @@ pub struct ProcessArgs {
     /// Also count the lines matching REGEX (repeatable; one count per regex).
     ///
     /// Rust regex syntax, matched per line: a match never spans lines and `^`
-    /// and `$` match at line boundaries. Lines longer than 256 KiB are
-    /// matched in 256 KiB pieces.
+    /// and `$` match at line boundaries. Lines longer than 64 KiB are
+    /// matched in 64 KiB pieces.
     #[arg(long = "match", value_name = "REGEX", action = clap::ArgAction::Append, allow_hyphen_values = true)]
     pub matches: Vec<String>,
 
@@ -171,7 +171,8 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("invalid size {s:?} (e.g. 4096, 10K, 5M, 2G)"))?;
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("size {s:?} is too large"))
 }
 
 impl ProcessArgs {
@@ -202,8 +203,9 @@ impl ProcessArgs {
         opts.walk.decompress = self.decompress;
         let mut regexes = Vec::with_capacity(self.matches.len());
         for m in &self.matches {
-            let re = build_regex(m)
-                .map_err(|e| anyhow::anyhow!("invalid --match {m:?}: {}", one_line(&e.to_string())))?;
+            let re = build_regex(m).map_err(|e| {
+                anyhow::anyhow!("invalid --match {m:?}: {}", one_line(&e.to_string()))
+            })?;
             regexes.push(re);
         }
         opts.count = CountOptions {

@@ -22,7 +22,7 @@ use super::count::Counter;
 
 /// Size of the reused read buffer. A line longer than this is fed to the
 /// counter in pieces, which is what bounds memory on any input.
-pub const BUF_SIZE: usize = 256 * 1024;
+pub const BUF_SIZE: usize = 64 * 1024;
 
 /// How many leading bytes are checked for a NUL to call a file binary (as
 /// ripgrep does).
@@ -208,7 +208,14 @@ mod tests {
         let mut c = Counter::new(opts);
         let mut buf = vec![0; cap];
         let cancel = AtomicBool::new(false);
-        count_span(&mut &data[..], Span::whole(false), &mut c, &mut buf, &cancel).unwrap();
+        count_span(
+            &mut &data[..],
+            Span::whole(false),
+            &mut c,
+            &mut buf,
+            &cancel,
+        )
+        .unwrap();
         c.finish()
     }
 
@@ -269,14 +276,26 @@ mod tests {
         let opts = opts_all();
         let reference = whole(&data, &opts, 1 << 20);
         assert_eq!(reference.bytes, data.len() as u64);
-        assert_eq!(reference.lines, data.iter().filter(|&&b| b == b'\n').count() as u64 + 1);
+        assert_eq!(
+            reference.lines,
+            data.iter().filter(|&&b| b == b'\n').count() as u64 + 1
+        );
         // Every combination of buffer sizes (lines longer than the buffer
         // arrive in pieces) and chunk sizes that fall inside lines must give
         // the same counts. Levels are judged on a line's first piece, so they
         // are exact once the buffer holds LEVEL_MAX_BYTES, as the real one
         // (BUF_SIZE) always does; bytes, lines and words are exact always.
         for cap in [7usize, 64, 1000, 5000] {
-            for chunk in [None, Some(1usize), Some(2), Some(13), Some(100), Some(999), Some(4096), Some(100_000)] {
+            for chunk in [
+                None,
+                Some(1usize),
+                Some(2),
+                Some(13),
+                Some(100),
+                Some(999),
+                Some(4096),
+                Some(100_000),
+            ] {
                 let got = match chunk {
                     None => whole(&data, &opts, cap),
                     Some(chunk) => chunked(&data, &opts, cap, chunk),
@@ -286,7 +305,11 @@ mod tests {
                 if cap >= crate::process::count::LEVEL_MAX_BYTES {
                     assert_eq!(got, reference, "{ctx}");
                 } else {
-                    assert_eq!((got.bytes, got.lines, got.words), (reference.bytes, reference.lines, reference.words), "{ctx}");
+                    assert_eq!(
+                        (got.bytes, got.lines, got.words),
+                        (reference.bytes, reference.lines, reference.words),
+                        "{ctx}"
+                    );
                 }
             }
         }
@@ -335,7 +358,13 @@ mod tests {
         let cancel = AtomicBool::new(true);
         let mut c = Counter::new(&opts);
         let mut buf = vec![0; 64];
-        let r = count_span(&mut &b"a\n"[..], Span::whole(false), &mut c, &mut buf, &cancel);
+        let r = count_span(
+            &mut &b"a\n"[..],
+            Span::whole(false),
+            &mut c,
+            &mut buf,
+            &cancel,
+        );
         assert!(matches!(r, Err(SpanError::Cancelled)));
     }
 }

@@ -231,41 +231,41 @@ impl<'a> Counter<'a> {
     }
 
     fn count_lines_and_levels(&mut self, buf: &[u8]) {
-        let ci = self.opts.ignore_level_case;
-        let mut pos = 0;
-        if !self.at_line_start {
-            // Continuation of a long line: its level was taken from its
-            // first piece. Skip to its end.
-            match memchr(b'\n', buf) {
-                Some(nl) => {
-                    self.counts.lines += 1;
-                    pos = nl + 1;
-                }
-                None => return,
+        let mut lines = LineWalk {
+            buf,
+            ci: self.opts.ignore_level_case,
+            levels: &mut self.counts.levels.0,
+            lines: 0,
+            // `None` while inside a line continued from an earlier piece: its
+            // level was taken from its first piece.
+            line_start: self.at_line_start.then_some(0),
+        };
+        // Newlines are found 64 bytes at a time as a bit mask, which is much
+        // cheaper than a search call per (typically ~100-byte) line.
+        let mut base = 0;
+        let mut blocks = buf.chunks_exact(64);
+        for block in &mut blocks {
+            let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
+            let mut m = mask::newlines(block);
+            while m != 0 {
+                lines.newline(base + m.trailing_zeros() as usize);
+                m &= m - 1;
+            }
+            base += 64;
+        }
+        for (i, &b) in blocks.remainder().iter().enumerate() {
+            if b == b'\n' {
+                lines.newline(base + i);
             }
         }
-        let levels = &mut self.counts.levels.0;
-        let mut lines = 0u64;
-        while pos < buf.len() {
-            let rest = &buf[pos..];
-            // The head scan stops at the line's end, at the level token, or
-            // at the token/byte limit; the newline is searched from there so
-            // that no byte of the head is looked at twice.
-            let head = &rest[..rest.len().min(LEVEL_MAX_BYTES)];
-            let (level, scanned) = scan_level(head, ci);
-            let slot = level.map_or(Levels::NONE, |l| l as usize);
-            levels[slot] += 1;
-            match memchr(b'\n', &rest[scanned..]) {
-                Some(nl) => {
-                    lines += 1;
-                    pos += scanned + nl + 1;
-                }
-                // An open line: counted when its newline (or the end of the
-                // input) arrives.
-                None => break,
-            }
+        // An open line: its level is judged now (its head is here: a piece
+        // ends inside a line only at the end of the input or when the line
+        // fills a whole buffer); it is counted as a line when its newline, or
+        // the end of the input, arrives.
+        if let Some(s) = lines.line_start.filter(|&s| s < buf.len()) {
+            lines.judge(s, buf.len());
         }
-        self.counts.lines += lines;
+        self.counts.lines += lines.lines;
     }
 
     fn count_regex(&mut self, i: usize, buf: &[u8]) {
@@ -311,33 +311,160 @@ fn is_space(b: u8) -> bool {
     b == b' ' || b.wrapping_sub(b'\t') < 5
 }
 
+/// Bit masks over 64-byte blocks: bit `i` is set when byte `i` is a newline
+/// (or a `wc -w` space). These are the hot loops of the counter: one vector
+/// compare per 16 bytes instead of a search call per line.
+mod mask {
+    /// Scalar version, for targets without SSE2 and as the reference.
+    #[cfg_attr(target_arch = "x86_64", allow(dead_code))]
+    #[inline(always)]
+    pub fn scalar(block: &[u8; 64], f: impl Fn(u8) -> bool) -> u64 {
+        let mut m = 0u64;
+        for (i, &b) in block.iter().enumerate() {
+            m |= u64::from(f(b)) << i;
+        }
+        m
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod imp {
+        use std::arch::x86_64::{
+            __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8,
+            _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
+        };
+
+        #[inline(always)]
+        fn load(block: &[u8; 64], k: usize) -> __m128i {
+            let lane: &[u8; 16] = block[k * 16..k * 16 + 16].try_into().unwrap_or(&[0; 16]);
+            // SAFETY: `lane` is a valid, readable 16-byte array and
+            // `_mm_loadu_si128` has no alignment requirement. SSE2 is part
+            // of the x86_64 baseline.
+            unsafe { _mm_loadu_si128(lane.as_ptr().cast()) }
+        }
+
+        #[inline(always)]
+        fn combine(block: &[u8; 64], f: impl Fn(__m128i) -> __m128i) -> u64 {
+            let mut m = 0u64;
+            for k in 0..4 {
+                // SAFETY: SSE2 is part of the x86_64 baseline.
+                let bits = unsafe { _mm_movemask_epi8(f(load(block, k))) } as u32 & 0xFFFF;
+                m |= u64::from(bits) << (16 * k);
+            }
+            m
+        }
+
+        /// Newline mask.
+        #[inline(always)]
+        pub fn newlines(block: &[u8; 64]) -> u64 {
+            // SAFETY (all intrinsics below): SSE2 is part of the x86_64 baseline.
+            combine(block, |v| unsafe {
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8))
+            })
+        }
+
+        /// Mask of space, \t, \n, \v, \f, \r.
+        #[inline(always)]
+        pub fn spaces(block: &[u8; 64]) -> u64 {
+            combine(block, |v| unsafe {
+                // Signed compares: bytes >= 0x80 are negative, hence not in 9..=13.
+                let ctl = _mm_and_si128(
+                    _mm_cmpgt_epi8(v, _mm_set1_epi8(8)),
+                    _mm_cmplt_epi8(v, _mm_set1_epi8(14)),
+                );
+                _mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(b' ' as i8)))
+            })
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    mod imp {
+        /// Newline mask.
+        #[inline(always)]
+        pub fn newlines(block: &[u8; 64]) -> u64 {
+            super::scalar(block, |b| b == b'\n')
+        }
+
+        /// Mask of space, \t, \n, \v, \f, \r.
+        #[inline(always)]
+        pub fn spaces(block: &[u8; 64]) -> u64 {
+            super::scalar(block, super::super::is_space)
+        }
+    }
+
+    pub use imp::{newlines, spaces};
+}
+
+/// Line bookkeeping of [`Counter::count_lines_and_levels`].
+struct LineWalk<'b, 'c> {
+    buf: &'b [u8],
+    ci: bool,
+    levels: &'c mut [u64; 7],
+    lines: u64,
+    line_start: Option<usize>,
+}
+
+impl LineWalk<'_, '_> {
+    #[inline(always)]
+    fn newline(&mut self, nl: usize) {
+        if let Some(s) = self.line_start {
+            self.judge(s, nl);
+        }
+        self.lines += 1;
+        self.line_start = Some(nl + 1);
+    }
+
+    /// Counts the level of the line starting at `s` and ending at `end`.
+    #[inline(always)]
+    fn judge(&mut self, s: usize, end: usize) {
+        let head = &self.buf[s..end.min(s + LEVEL_MAX_BYTES)];
+        let slot = scan_level(head, self.ci)
+            .0
+            .map_or(Levels::NONE, |l| l as usize);
+        self.levels[slot] += 1;
+    }
+}
+
 /// Counts word starts in `buf`; `in_word` tells whether the byte before the
 /// piece was part of a word. Returns the count and the new `in_word`.
 pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
     let mut count = 0u64;
-    let mut prev_space = !in_word;
-    // A word starts wherever a non-space follows a space. Written as a flat
-    // sum over byte pairs so that the compiler vectorises it; the blocks keep
-    // the narrow per-lane counters from overflowing.
-    for block in buf.chunks(1 << 16) {
-        let mut c = u32::from(prev_space && !is_space(block[0]));
-        for (a, b) in block.iter().zip(&block[1..]) {
-            c += u32::from(is_space(*a) & !is_space(*b));
-        }
-        count += u64::from(c);
-        prev_space = is_space(block[block.len() - 1]);
+    // A word starts wherever a non-space follows a space: with `s` the mask
+    // of spaces of a 64-byte block, the starts are `!s & (s << 1 | carry)`.
+    let mut carry = u64::from(!in_word);
+    let mut blocks = buf.chunks_exact(64);
+    for block in &mut blocks {
+        let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
+        let s = mask::spaces(block);
+        count += u64::from((!s & ((s << 1) | carry)).count_ones());
+        carry = s >> 63;
+    }
+    let mut prev_space = carry == 1;
+    for &b in blocks.remainder() {
+        let sp = is_space(b);
+        count += u64::from(prev_space && !sp);
+        prev_space = sp;
     }
     (count, !prev_space)
 }
+
+const fn strip_table() -> [bool; 256] {
+    let mut t = [false; 256];
+    let chars = b"[](){}<>:;,|\"'";
+    let mut i = 0;
+    while i < chars.len() {
+        t[chars[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+static STRIP: [bool; 256] = strip_table();
 
 /// Characters stripped from both ends of a token before it is compared with
 /// the level words.
 #[inline(always)]
 fn is_strip(b: u8) -> bool {
-    matches!(
-        b,
-        b'[' | b']' | b'(' | b')' | b'{' | b'}' | b'<' | b'>' | b':' | b';' | b',' | b'|' | b'"' | b'\''
-    )
+    STRIP[b as usize]
 }
 
 /// The level of a line, judged on its head (see the module documentation for
@@ -417,19 +544,30 @@ fn scan_level(head: &[u8], ignore_case: bool) -> (Option<Level>, usize) {
         i = token_end(head, i);
         // The shortest level word is four bytes; most tokens (timestamps,
         // message words) are rejected by their first byte.
-        if i - start >= 4 && first_ok[head[start] as usize] {
-            if let Some(level) = token_level(&head[start..i], ignore_case) {
-                return (Some(level), i);
-            }
+        if i - start >= 4
+            && first_ok[head[start] as usize]
+            && let Some(level) = token_level(&head[start..i], ignore_case)
+        {
+            return (Some(level), i);
         }
     }
     (None, i)
 }
 
 fn token_level(tok: &[u8], ignore_case: bool) -> Option<Level> {
-    let mut tok = strip(tok);
-    // Tokens are short: a plain loop beats a memchr call here.
-    if let Some(eq) = tok.iter().position(|&b| b == b'=') {
+    // Fast path for the common bare word (`INFO`): no punctuation to strip.
+    let (&first, &last) = (tok.first()?, tok.last()?);
+    let tok = if is_strip(first) || is_strip(last) {
+        strip(tok)
+    } else {
+        tok
+    };
+    // Only a logfmt key can put a `=` before a level: level words have none,
+    // so other tokens go straight to the word comparison (which rejects
+    // anything with a `=`).
+    if matches!(tok.first(), Some(b'l' | b'L' | b's' | b'S'))
+        && let Some(eq) = tok.iter().position(|&b| b == b'=')
+    {
         let key = &tok[..eq];
         let is_level_key = [&b"level"[..], b"lvl", b"severity", b"loglevel"]
             .iter()
@@ -437,7 +575,7 @@ fn token_level(tok: &[u8], ignore_case: bool) -> Option<Level> {
         if !is_level_key {
             return None;
         }
-        tok = strip(&tok[eq + 1..]);
+        return level_word(strip(&tok[eq + 1..]), ignore_case);
     }
     level_word(tok, ignore_case)
 }
@@ -459,27 +597,52 @@ fn strip(mut tok: &[u8]) -> &[u8] {
     tok
 }
 
-/// Exact match of a level word.
+/// A level word packed little-endian into a `u64`, zero-padded.
+const fn packed(word: &[u8]) -> u64 {
+    let mut x = 0u64;
+    let mut i = 0;
+    while i < word.len() {
+        x |= (word[i] as u64) << (8 * i);
+        i += 1;
+    }
+    x
+}
+
+const W_INFO: u64 = packed(b"INFO");
+const W_WARN: u64 = packed(b"WARN");
+const W_ERROR: u64 = packed(b"ERROR");
+const W_DEBUG: u64 = packed(b"DEBUG");
+const W_TRACE: u64 = packed(b"TRACE");
+const W_FATAL: u64 = packed(b"FATAL");
+const W_WARNING: u64 = packed(b"WARNING");
+
+/// Exact match of a level word. The token is packed into one integer so
+/// that the comparison is a handful of integer compares rather than a jump
+/// table and byte compares (this runs once per line).
 #[inline]
 pub fn level_word(tok: &[u8], ignore_case: bool) -> Option<Level> {
     if !(4..=7).contains(&tok.len()) {
         return None;
     }
-    if ignore_case {
-        let mut up = [0u8; 7];
-        for (d, s) in up.iter_mut().zip(tok) {
-            *d = s.to_ascii_uppercase();
-        }
-        return level_word(&up[..tok.len()], false);
+    // Shifts rather than a slice copy: a variable-length copy becomes a
+    // memcpy call, which costs more than the whole comparison.
+    let mut x = 0u64;
+    for (i, &b) in tok.iter().enumerate() {
+        let b = if ignore_case {
+            b.to_ascii_uppercase()
+        } else {
+            b
+        };
+        x |= u64::from(b) << (8 * i);
     }
-    match tok {
-        b"INFO" => Some(Level::Info),
-        b"WARN" => Some(Level::Warn),
-        b"ERROR" => Some(Level::Error),
-        b"DEBUG" => Some(Level::Debug),
-        b"TRACE" => Some(Level::Trace),
-        b"FATAL" => Some(Level::Fatal),
-        b"WARNING" => Some(Level::Warn),
+    match x {
+        W_INFO => Some(Level::Info),
+        W_WARN => Some(Level::Warn),
+        W_ERROR => Some(Level::Error),
+        W_DEBUG => Some(Level::Debug),
+        W_TRACE => Some(Level::Trace),
+        W_FATAL => Some(Level::Fatal),
+        W_WARNING => Some(Level::Warn),
         _ => None,
     }
 }
@@ -579,10 +742,16 @@ mod tests {
             assert_eq!(line_level(&line, false), Some(Level::Error), "k {k}");
         }
         for k in 0..20 {
-            let tok: Vec<u8> = (0..k).map(|i: usize| 0x21 + (i * 37 % 0xDE) as u8).collect();
+            let tok: Vec<u8> = (0..k)
+                .map(|i: usize| 0x21 + (i * 37 % 0xDE) as u8)
+                .collect();
             let mut line = tok.clone();
             line.push(b' ');
-            assert_eq!(token_end(&line, 0), tok.iter().position(|&b| b <= b' ').unwrap_or(k), "k {k}");
+            assert_eq!(
+                token_end(&line, 0),
+                tok.iter().position(|&b| b <= b' ').unwrap_or(k),
+                "k {k}"
+            );
         }
     }
 
@@ -670,6 +839,22 @@ mod tests {
         assert_eq!(c.matches[0], 4);
         assert_eq!(c.matches[1], 0);
         assert_eq!(c.matches[2], 1);
+    }
+
+    #[test]
+    fn vector_masks_match_scalar() {
+        let mut block = [0u8; 64];
+        for seed in 0..300u32 {
+            for (i, b) in block.iter_mut().enumerate() {
+                *b = (seed.wrapping_mul(2_654_435_761).rotate_left(i as u32) as u8)
+                    ^ (i as u8).wrapping_mul(7);
+                if seed < 256 && i % 3 == 0 {
+                    *b = seed as u8;
+                }
+            }
+            assert_eq!(mask::newlines(&block), mask::scalar(&block, |b| b == b'\n'));
+            assert_eq!(mask::spaces(&block), mask::scalar(&block, is_space));
+        }
     }
 
     #[test]

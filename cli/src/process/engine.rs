@@ -30,13 +30,18 @@ use rayon::prelude::*;
 
 pub use super::aggregate::{Aggregate, Failure, FileStats};
 use super::chunk::{self, BINARY_PROBE, Span, SpanError};
-pub use super::count::{CountOptions, Counts};
 use super::count::Counter;
+pub use super::count::{CountOptions, Counts};
 use super::state::{Entry, FileId, Recorded, StateFile};
 use super::walk::{self, Matcher, WalkEvent, WalkOptions, io_message};
 
 /// Files at least this big are split into chunks.
 pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
+
+/// How many found paths may wait for a worker. Big enough that the walk runs
+/// well ahead (so the progress total and ETA are soon right), small enough
+/// (a few MiB of paths) that memory stays flat on huge trees.
+const WALK_QUEUE: usize = 16 * 1024;
 
 /// Everything the engine needs to know; no printing options.
 #[derive(Clone, Debug)]
@@ -162,7 +167,7 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
         .context("cannot start the worker pool")?;
 
     let cancel = &*opts.cancel;
-    let (file_tx, file_rx) = crossbeam_channel::bounded::<PathBuf>(1024);
+    let (file_tx, file_rx) = crossbeam_channel::bounded::<PathBuf>(WALK_QUEUE);
     let (ev_tx, ev_rx) = crossbeam_channel::unbounded::<Event>();
     let keep_entries = state.is_some();
     let mut agg = Aggregate::default();
@@ -187,14 +192,17 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
         let pool = &pool;
         s.spawn(move || {
             pool.install(|| {
-                file_rx.into_iter().par_bridge().for_each_with(work_tx, |tx, path| {
-                    let outcome = if cancel.load(Ordering::Relaxed) {
-                        Outcome::Cancelled
-                    } else {
-                        process_file(path, opts, recorded)
-                    };
-                    let _ = tx.send(Event::Done(outcome));
-                });
+                file_rx
+                    .into_iter()
+                    .par_bridge()
+                    .for_each_with(work_tx, |tx, path| {
+                        let outcome = if cancel.load(Ordering::Relaxed) {
+                            Outcome::Cancelled
+                        } else {
+                            process_file(path, opts, recorded)
+                        };
+                        let _ = tx.send(Event::Done(outcome));
+                    });
             });
         });
         drop(ev_tx);
@@ -224,7 +232,8 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
                             }
                             counted += 1;
                             if keep_entries {
-                                entry = make_entry(&fs.path, fs.id, false, &fs.counts).map(|e| (e, !fs.reused));
+                                entry = make_entry(&fs.path, fs.id, false, &fs.counts)
+                                    .map(|e| (e, !fs.reused));
                             }
                             if opts.keep_files {
                                 agg.files.push(fs);
@@ -241,14 +250,13 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
                         Outcome::Cancelled => {}
                     }
                     if let Some((entry, is_new)) = entry {
-                        if is_new {
-                            if let Some(st) = state.as_mut() {
-                                if let Err(e) = st.append(&entry) {
-                                    // A full disk must not stop the counting;
-                                    // report it once at the end.
-                                    state_error.get_or_insert(e);
-                                }
-                            }
+                        if is_new
+                            && let Some(st) = state.as_mut()
+                            && let Err(e) = st.append(&entry)
+                        {
+                            // A full disk must not stop the counting;
+                            // report it once at the end.
+                            state_error.get_or_insert(e);
                         }
                         entries.push(entry);
                     }
@@ -296,24 +304,23 @@ pub fn process_file(path: PathBuf, opts: &ProcessOptions, recorded: &Recorded) -
     if let Some(delay) = opts.file_delay {
         std::thread::sleep(delay);
     }
-    if let Some(entry) = recorded.get(&path) {
-        if let Ok(md) = std::fs::metadata(&path) {
-            if FileId::from_metadata(&md) == Some(entry.id) {
-                return if entry.binary {
-                    Outcome::Binary {
-                        path,
-                        id: Some(entry.id),
-                    }
-                } else {
-                    Outcome::Counted(FileStats {
-                        path,
-                        id: Some(entry.id),
-                        counts: entry.counts.clone(),
-                        reused: true,
-                    })
-                };
+    if let Some(entry) = recorded.get(&path)
+        && let Ok(md) = std::fs::metadata(&path)
+        && FileId::from_metadata(&md) == Some(entry.id)
+    {
+        return if entry.binary {
+            Outcome::Binary {
+                path,
+                id: Some(entry.id),
             }
-        }
+        } else {
+            Outcome::Counted(FileStats {
+                path,
+                id: Some(entry.id),
+                counts: entry.counts.clone(),
+                reused: true,
+            })
+        };
     }
     let failed = |path: PathBuf, e: &std::io::Error| {
         Outcome::Failed(Failure {
@@ -350,22 +357,32 @@ pub fn process_file(path: PathBuf, opts: &ProcessOptions, recorded: &Recorded) -
 }
 
 fn count_gz(file: File, count: &CountOptions, cancel: &AtomicBool) -> Result<Counts, SpanError> {
-    let mut reader = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(64 * 1024, file));
+    let mut reader =
+        flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(64 * 1024, file));
     let mut counter = Counter::new(count);
-    chunk::with_buffer(|buf| chunk::count_span(&mut reader, Span::whole(true), &mut counter, buf, cancel))?;
+    chunk::with_buffer(|buf| {
+        chunk::count_span(&mut reader, Span::whole(true), &mut counter, buf, cancel)
+    })?;
     Ok(counter.finish())
 }
 
 /// Counts a plain file: in one go when small, in parallel chunks when big.
 /// Reads stop at the size seen when the file was opened, so a log that grows
 /// meanwhile is counted as a consistent prefix.
-fn count_file(path: &Path, file: File, size: u64, opts: &ProcessOptions) -> Result<Counts, SpanError> {
+fn count_file(
+    path: &Path,
+    file: File,
+    size: u64,
+    opts: &ProcessOptions,
+) -> Result<Counts, SpanError> {
     let cancel = &*opts.cancel;
     let chunk_size = opts.chunk_size.max(1);
     if size < chunk_size.saturating_mul(2) {
         let mut reader = file.take(size);
         let mut counter = Counter::new(&opts.count);
-        chunk::with_buffer(|buf| chunk::count_span(&mut reader, Span::whole(true), &mut counter, buf, cancel))?;
+        chunk::with_buffer(|buf| {
+            chunk::count_span(&mut reader, Span::whole(true), &mut counter, buf, cancel)
+        })?;
         return Ok(counter.finish());
     }
     // Binary check up front: the chunks are read in any order.
@@ -392,7 +409,9 @@ fn count_file(path: &Path, file: File, size: u64, opts: &ProcessOptions) -> Resu
                 check_binary: false,
             };
             let mut counter = Counter::new(&opts.count);
-            chunk::with_buffer(|buf| chunk::count_span(&mut reader, span, &mut counter, buf, cancel))?;
+            chunk::with_buffer(|buf| {
+                chunk::count_span(&mut reader, span, &mut counter, buf, cancel)
+            })?;
             Ok(counter.finish())
         })
         .collect();

@@ -81,7 +81,10 @@ pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<i32> {
         output::table(&agg, &view)
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         // `agora process | head` is not an error worth a message.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             bail!("cannot write the results: {e}");

@@ -331,7 +331,11 @@ pub fn human_bytes(n: u64) -> String {
         v /= 1024.0;
         u += 1;
     }
-    if u == 0 { format!("{n} B") } else { format!("{v:.1} {}", UNITS[u]) }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
 }
 
 fn pct(part: u64, whole: u64) -> String {
@@ -400,11 +404,19 @@ pub fn table(agg: &Aggregate, view: &View) -> String {
     if agg.reused > 0 {
         let _ = write!(files, ", {} reused from state", agg.reused);
     }
-    let _ = write!(files, ", {} skipped (binary), {} failed", agg.binary, agg.failures.len());
+    let _ = write!(
+        files,
+        ", {} skipped (binary), {} failed",
+        agg.binary,
+        agg.failures.len()
+    );
     let mut summary = Table::new(&["", ""], vec![Align::Left, Align::Left]);
     summary.rows.clear();
     summary.row(vec!["files".into(), files]);
-    summary.row(vec!["bytes".into(), format!("{} ({})", t.bytes, human_bytes(t.bytes))]);
+    summary.row(vec![
+        "bytes".into(),
+        format!("{} ({})", t.bytes, human_bytes(t.bytes)),
+    ]);
     summary.row(vec!["lines".into(), t.lines.to_string()]);
     if view.words {
         summary.row(vec!["words".into(), t.words.to_string()]);
@@ -412,19 +424,33 @@ pub fn table(agg: &Aggregate, view: &View) -> String {
     summary.render(&mut out);
 
     out.push('\n');
-    let mut levels = Table::new(&["LEVEL", "LINES", "SHARE"], vec![Align::Left, Align::Right, Align::Right]);
+    let mut levels = Table::new(
+        &["LEVEL", "LINES", "SHARE"],
+        vec![Align::Left, Align::Right, Align::Right],
+    );
     for l in Level::ALL {
         let n = t.levels.get(l);
         levels.row(vec![l.name().into(), n.to_string(), pct(n, t.lines)]);
     }
-    levels.row(vec!["none".into(), t.levels.none().to_string(), pct(t.levels.none(), t.lines)]);
+    levels.row(vec![
+        "none".into(),
+        t.levels.none().to_string(),
+        pct(t.levels.none(), t.lines),
+    ]);
     levels.render(&mut out);
 
     if !view.regexes.is_empty() {
         out.push('\n');
-        let what = if view.count_matches { "OCCURRENCES" } else { "LINES" };
+        let what = if view.count_matches {
+            "OCCURRENCES"
+        } else {
+            "LINES"
+        };
         // The count comes before the free-form regex so columns stay aligned.
-        let mut m = Table::new(&["MATCH", what, "REGEX"], vec![Align::Left, Align::Right, Align::Left]);
+        let mut m = Table::new(
+            &["MATCH", what, "REGEX"],
+            vec![Align::Left, Align::Right, Align::Left],
+        );
         for (i, r) in view.regexes.iter().enumerate() {
             m.row(vec![
                 format!("MATCH{}", i + 1),
@@ -436,7 +462,12 @@ pub fn table(agg: &Aggregate, view: &View) -> String {
     }
 
     if let Some((key, files)) = view.top_rows(agg) {
-        let _ = writeln!(out, "\nTOP {} FILES BY {}", files.len(), sort_key_name(key).to_uppercase());
+        let _ = writeln!(
+            out,
+            "\nTOP {} FILES BY {}",
+            files.len(),
+            sort_key_name(key).to_uppercase()
+        );
         let (mut h, mut a) = counts_header(&["#"], view);
         h.push("PATH".into());
         a[0] = Align::Right;
@@ -460,9 +491,16 @@ pub fn table(agg: &Aggregate, view: &View) -> String {
         };
         let _ = writeln!(out, "\nBY {title}");
         if by == GroupBy::Level {
-            let mut tb = Table::new(&[title, "FILES", "LINES"], vec![Align::Left, Align::Right, Align::Right]);
+            let mut tb = Table::new(
+                &[title, "FILES", "LINES"],
+                vec![Align::Left, Align::Right, Align::Right],
+            );
             for g in &rows {
-                tb.row(vec![g.key.clone(), g.files.to_string(), g.counts.lines.to_string()]);
+                tb.row(vec![
+                    g.key.clone(),
+                    g.files.to_string(),
+                    g.counts.lines.to_string(),
+                ]);
             }
             tb.render(&mut out);
         } else {
@@ -475,7 +513,11 @@ pub fn table(agg: &Aggregate, view: &View) -> String {
             for g in &rows {
                 let mut cells = vec![g.files.to_string()];
                 cells.extend(counts_cells(&g.counts, view));
-                cells.push(if g.key.is_empty() { "(none)".into() } else { g.key.clone() });
+                cells.push(if g.key.is_empty() {
+                    "(none)".into()
+                } else {
+                    g.key.clone()
+                });
                 tb.row(cells);
             }
             tb.render(&mut out);
@@ -521,7 +563,10 @@ mod tests {
 
     #[test]
     fn csv_quotes_paths() {
-        let v = View { group_by: None, ..view() };
+        let v = View {
+            group_by: None,
+            ..view()
+        };
         let s = csv(&agg(), &v);
         assert_eq!(
             s,

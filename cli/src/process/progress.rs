@@ -30,7 +30,8 @@ impl Progress {
                 "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files  {msg}  ETA {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar());
-            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr()).with_style(style);
+            let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr())
+                .with_style(style);
             // Keeps the spinner and elapsed time moving during a slow walk.
             bar.enable_steady_tick(Duration::from_millis(120));
             bar

@@ -108,7 +108,10 @@ pub struct StateFile {
 impl StateFile {
     /// Opens (or creates) the state file. Returns the entries usable for this
     /// run and a message when stored entries were discarded.
-    pub fn open(path: &Path, fingerprint: &str) -> anyhow::Result<(StateFile, Recorded, Option<String>)> {
+    pub fn open(
+        path: &Path,
+        fingerprint: &str,
+    ) -> anyhow::Result<(StateFile, Recorded, Option<String>)> {
         let mut recorded = Recorded::new();
         let mut note = None;
         let mut fresh = true;
@@ -127,7 +130,9 @@ impl StateFile {
                                 path.display()
                             ),
                         };
-                        if header.agora_process_state != FORMAT_VERSION || header.options != fingerprint {
+                        if header.agora_process_state != FORMAT_VERSION
+                            || header.options != fingerprint
+                        {
                             note = Some(format!(
                                 "--state {}: written with other counting options; starting afresh",
                                 path.display()
@@ -146,7 +151,11 @@ impl StateFile {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => bail!("--state {}: {}", path.display(), super::walk::io_message(&e)),
+            Err(e) => bail!(
+                "--state {}: {}",
+                path.display(),
+                super::walk::io_message(&e)
+            ),
         }
         let file = if fresh {
             let mut f = File::create(path)
@@ -202,12 +211,16 @@ impl StateFile {
     }
 
     /// Rewrites the file with exactly `entries` (after a complete run).
-    pub fn compact<'e>(mut self, entries: impl IntoIterator<Item = &'e Entry>) -> anyhow::Result<()> {
+    pub fn compact<'e>(
+        mut self,
+        entries: impl IntoIterator<Item = &'e Entry>,
+    ) -> anyhow::Result<()> {
         self.flush()?;
         let tmp = self.path.with_extension("tmp-agora");
         {
             let mut w = BufWriter::new(
-                File::create(&tmp).with_context(|| format!("--state: cannot create {}", tmp.display()))?,
+                File::create(&tmp)
+                    .with_context(|| format!("--state: cannot create {}", tmp.display()))?,
             );
             write_header(&mut w, &self.fingerprint)?;
             for e in entries {

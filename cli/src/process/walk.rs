@@ -121,10 +121,10 @@ impl Matcher {
         if self.matches_one(rel) {
             return true;
         }
-        if self.decompress {
-            if let Some(stripped) = rel.to_str().and_then(|s| s.strip_suffix(".gz")) {
-                return !stripped.is_empty() && self.matches_one(Path::new(stripped));
-            }
+        if self.decompress
+            && let Some(stripped) = rel.to_str().and_then(|s| s.strip_suffix(".gz"))
+        {
+            return !stripped.is_empty() && self.matches_one(Path::new(stripped));
         }
         false
     }

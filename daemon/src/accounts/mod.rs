@@ -80,9 +80,10 @@ impl Accounts {
             .map_err(internal)?;
         // Verify against a dummy hash when the user does not exist, so the
         // response time does not reveal which names are taken.
-        let hash = user
-            .as_ref()
-            .map_or_else(|| password::DUMMY_HASH.to_owned(), |u| u.password_hash.clone());
+        let hash = user.as_ref().map_or_else(
+            || password::DUMMY_HASH.to_owned(),
+            |u| u.password_hash.clone(),
+        );
         let ok = password::verify(password.to_owned(), hash).await?;
         match user {
             Some(user) if ok => self.sign_in(user),
@@ -101,8 +102,16 @@ impl Accounts {
         let user = blocking(move || db.read(|c| Users::new(c).find_by_id(claims.uid)))
             .await?
             .map_err(internal)?;
-        user.map(|u| UserInfo { id: u.id, name: u.name })
-            .ok_or_else(|| ErrorBody::new(ErrorCode::Unauthorized, "the token's account no longer exists"))
+        user.map(|u| UserInfo {
+            id: u.id,
+            name: u.name,
+        })
+        .ok_or_else(|| {
+            ErrorBody::new(
+                ErrorCode::Unauthorized,
+                "the token's account no longer exists",
+            )
+        })
     }
 
     fn sign_in(&self, user: User) -> Result<SignedIn, ErrorBody> {
@@ -121,7 +130,9 @@ impl Accounts {
 
 /// Runs blocking work on the blocking pool; a panic there becomes an
 /// `internal` error for this request only.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, ErrorBody> {
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ErrorBody> {
     tokio::task::spawn_blocking(f).await.map_err(internal)
 }
 

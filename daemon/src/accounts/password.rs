@@ -1,17 +1,16 @@
 //! Password hashing with argon2id (the argon2 crate's defaults, OWASP's
 //! recommended parameters), off the async runtime.
 
+use agora_wire::ErrorBody;
+use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
-use argon2::Argon2;
-use agora_wire::ErrorBody;
 
 use super::{blocking, internal};
 
 /// A valid hash of a random password nobody knows, used to spend the same
 /// time on unknown user names as on known ones.
-pub const DUMMY_HASH: &str =
-    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3B2Hy2BvoU7U5zUD7Lfr9Y4pgvmtMN0GYNsPkfKZY3M";
+pub const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$3B2Hy2BvoU7U5zUD7Lfr9Y4pgvmtMN0GYNsPkfKZY3M";
 
 /// Hashes a password into a PHC string.
 pub async fn hash(password: String) -> Result<String, ErrorBody> {

@@ -8,8 +8,8 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::Context as _;
 use agora_wire::{ErrorBody, ErrorCode, UserInfo};
+use anyhow::Context as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
@@ -149,7 +149,10 @@ mod tests {
         let keys = Keys::from_secret(b"0123456789abcdef0123456789abcdef", 3600);
         let other = Keys::from_secret(b"ffffffffffffffffffffffffffffffff", 3600);
         let (token, _) = other.issue(&alice()).unwrap();
-        assert_eq!(keys.verify(&token).unwrap_err().code, ErrorCode::Unauthorized);
+        assert_eq!(
+            keys.verify(&token).unwrap_err().code,
+            ErrorCode::Unauthorized
+        );
         assert!(keys.verify("not.a.jwt").is_err());
     }
 

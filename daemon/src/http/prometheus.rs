@@ -6,11 +6,11 @@
 use std::fmt::Write as _;
 
 use agora_wire::ErrorCode;
+use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::Router;
 
 use super::AppState;
 use crate::Shared;
@@ -22,7 +22,10 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn metrics(State(shared): State<AppState>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         render(&shared),
     )
 }
