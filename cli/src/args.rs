@@ -123,6 +123,13 @@ pub enum Command {
     ///
     /// Exits 0 when signed in, 1 when not (so scripts can test it).
     Whoami,
+    /// Count lines, bytes and log levels of many files in parallel.
+    ///
+    /// Walks --dir (default .) like ripgrep (hidden files and .gitignore
+    /// rules respected unless -u/-uu), processes every file matching
+    /// --pattern on a rayon pool, and prints the aggregate as a table, JSON
+    /// (--json) or CSV (--csv). See docs/PROCESS.md for every rule.
+    Process(agora::process::ProcessArgs),
     /// Load generators for measuring the daemon.
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -1,12 +1,14 @@
 //! One connection: handshake, then read → dispatch → reply, with pushes
 //! interleaved.
 //!
-//! Each connection is two tasks. The *reader* (this module's [`serve`])
-//! decodes frames, runs requests — several at once, so a slow one does not
-//! hold up a ping — and queues encoded replies. The *writer* drains a
-//! bounded queue into the socket, batching whatever is queued into one
-//! write. Pushes from the hub enter the same queue; when it is full the
-//! client is too slow and is closed with a reason (see [`crate::hub`]).
+//! Each connection is one task that owns both halves of the socket. It
+//! decodes frames, answers requests that need no I/O on the spot, keeps up
+//! to [`MAX_IN_FLIGHT`] slower ones running concurrently (so a login does
+//! not hold up a ping), and writes replies and pushes into one buffered
+//! writer that is flushed only when there is nothing more to read — so a
+//! pipelining client gets many replies per system call. Pushes from the hub
+//! arrive through a bounded queue; when it is full the client is too slow
+//! and is closed with a reason (see [`crate::hub`]).
 //!
 //! A broken frame (oversize, or a socket error) ends the connection with a
 //! goodbye frame; a malformed body only earns a `bad_request` reply. A panic
@@ -19,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use agora_wire::{
-    Error as WireError, ErrorBody, ErrorCode, Event, FrameCodec, Hello, PROTOCOL_VERSION, Request,
-    ServerFrame, UserInfo, Welcome, decode, encode,
+    Error as WireError, ErrorBody, ErrorCode, Event, FrameCodec, Hello, PROTOCOL_VERSION, Reply,
+    Request, ServerFrame, UserInfo, Welcome, decode, encode,
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
@@ -34,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::Shared;
-use crate::dispatch;
+use crate::dispatch::{self, Routed};
 use crate::hub::SESSIONS_TOPIC;
 use crate::session::Session;
 use crate::stats::{Rejected, incr};
@@ -77,7 +79,6 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     if let Some(user) = user {
         session.set_user(user);
     }
-    let writer = tokio::spawn(write_loop(sink, queue, session.clone()));
     let welcome = ServerFrame::Welcome(Welcome {
         server_version: crate::VERSION.into(),
         protocol: PROTOCOL_VERSION,
@@ -85,15 +86,25 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         user: session.user(),
         max_frame: shared.config.max_frame as u64,
     });
-    if let Ok(bytes) = encode(&welcome) {
-        let _ = session.outbound().send(bytes).await;
+    if let Ok(bytes) = encode(&welcome)
+        && sink.send(bytes).await.is_err()
+    {
+        return;
     }
     let _guard = SessionGuard::open(&shared, &session);
     tracing::debug!(%peer, session = id, "session opened");
 
-    read_loop(&mut frames, &shared, &session).await;
-
-    let _ = writer.await;
+    let mut conn = Conn {
+        frames,
+        sink,
+        queue,
+        shared,
+        session,
+        in_flight: FuturesUnordered::new(),
+        unflushed: false,
+    };
+    let reason = conn.run().await;
+    conn.close(reason).await;
     tracing::debug!(%peer, session = id, "session closed");
 }
 
@@ -133,98 +144,186 @@ async fn handshake(
     Ok((hello, user))
 }
 
-/// Reads requests until the client leaves, the connection must close, or
-/// the daemon shuts down; then finishes the requests still running.
-async fn read_loop(frames: &mut Frames, shared: &Arc<Shared>, session: &Arc<Session>) {
-    let mut in_flight: FuturesUnordered<BoxFuture<'static, Bytes>> = FuturesUnordered::new();
-    let mut reason: Option<ErrorBody> = None;
-    loop {
-        tokio::select! {
-            biased;
-            _ = session.closer().requested() => break,
-            _ = shared.shutdown.cancelled() => {
-                reason = Some(ErrorBody::new(ErrorCode::Unavailable, "the server is shutting down"));
-                break;
-            }
-            Some(reply) = in_flight.next(), if !in_flight.is_empty() => {
-                if !queue(session, reply).await {
-                    break;
+/// A connection after its handshake.
+struct Conn {
+    frames: Frames,
+    sink: Sink,
+    /// Pushes from the hub.
+    queue: mpsc::Receiver<Bytes>,
+    shared: Arc<Shared>,
+    session: Arc<Session>,
+    /// Requests waiting for I/O, each resolving to its encoded answer.
+    in_flight: FuturesUnordered<BoxFuture<'static, Bytes>>,
+    /// Whether the writer holds bytes not yet flushed to the socket.
+    unflushed: bool,
+}
+
+impl Conn {
+    /// Serves until the client leaves, the connection must close, or the
+    /// daemon shuts down. Returns the reason to give the client, if any.
+    async fn run(&mut self) -> Option<ErrorBody> {
+        loop {
+            // Biased: closing first, then output (pushes, finished requests),
+            // then input; the flush comes last, so it happens only once
+            // nothing else is ready and covers everything written meanwhile.
+            tokio::select! {
+                biased;
+                _ = self.session.closer().requested() => return None,
+                _ = self.shared.shutdown.cancelled() => {
+                    return Some(ErrorBody::new(ErrorCode::Unavailable, "the server is shutting down"));
                 }
-            }
-            frame = frames.next(), if in_flight.len() < MAX_IN_FLIGHT => match frame {
-                None | Some(Err(WireError::Io(_))) => break,
-                Some(Err(err)) => {
-                    reason = Some(frame_error(shared, &err));
-                    break;
-                }
-                Some(Ok(body)) => match decode::<Request>(&body) {
-                    Ok(request) => {
-                        shared.stats.count_request(request.op.name());
-                        if dispatch::is_barrier(&request.op) {
-                            // Finish everything before it, then run it alone.
-                            while let Some(reply) = in_flight.next().await {
-                                queue(session, reply).await;
-                            }
-                            let reply = run(request, shared.clone(), session.clone()).await;
-                            if !queue(session, reply).await {
-                                break;
-                            }
-                        } else {
-                            in_flight.push(run(request, shared.clone(), session.clone()).boxed());
-                        }
+                Some(push) = self.queue.recv() => {
+                    if !self.write(push).await {
+                        return None;
                     }
-                    Err(err) => {
-                        shared.stats.count_rejected(Rejected::Malformed);
-                        shared.stats.count_error(ErrorCode::BadRequest);
-                        let frame = ServerFrame::Error {
-                            id: request_id(&body),
-                            error: ErrorBody::bad_request(format!("malformed request: {err}")),
-                        };
-                        if let Ok(bytes) = encode(&frame)
-                            && !queue(session, bytes).await
+                }
+                Some(answer) = self.in_flight.next(), if !self.in_flight.is_empty() => {
+                    if !self.write(answer).await {
+                        return None;
+                    }
+                }
+                frame = self.frames.next(), if self.in_flight.len() < MAX_IN_FLIGHT => match frame {
+                    None | Some(Err(WireError::Io(_))) => return None,
+                    Some(Err(err)) => return Some(frame_error(&self.shared, &err)),
+                    Some(Ok(body)) => {
+                        if !self.on_frame(&body).await {
+                            return None;
+                        }
+                        // Input on hand used up: send the replies now rather
+                        // than after another (empty) read.
+                        if self.unflushed
+                            && !self.frames.decoder().frame_ready(self.frames.read_buffer())
                         {
-                            break;
+                            self.unflushed = false;
+                            if self.flush().await.is_err() {
+                                return None;
+                            }
                         }
                     }
                 },
-            },
-        }
-    }
-    // Requests already started get their answers, unless the client is
-    // being dropped for not reading.
-    if !session.closer().is_requested() {
-        while let Some(reply) = in_flight.next().await {
-            if !queue(session, reply).await {
-                break;
+                flushed = self.sink.flush(), if self.unflushed => {
+                    self.unflushed = false;
+                    if flushed.is_err() {
+                        return None;
+                    }
+                }
             }
         }
     }
-    match reason {
-        Some(reason) => session.close(reason),
-        None => session.close_quietly(),
+
+    /// Handles one request frame; `false` means the connection is gone.
+    async fn on_frame(&mut self, body: &[u8]) -> bool {
+        let request = match decode::<Request>(body) {
+            Ok(request) => request,
+            Err(err) => {
+                self.shared.stats.count_rejected(Rejected::Malformed);
+                self.shared.stats.count_error(ErrorCode::BadRequest);
+                let frame = ServerFrame::Error {
+                    id: request_id(body),
+                    error: ErrorBody::bad_request(format!("malformed request: {err}")),
+                };
+                return match encode(&frame) {
+                    Ok(bytes) => self.write(bytes).await,
+                    Err(_) => true,
+                };
+            }
+        };
+        self.shared.stats.count_request(request.op.name());
+        let id = request.id;
+        let barrier = dispatch::is_barrier(&request.op);
+        if barrier {
+            // Finish everything before it, then run it alone.
+            while let Some(answer) = self.in_flight.next().await {
+                if !self.write(answer).await {
+                    return false;
+                }
+            }
+        }
+        let routed = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            dispatch::route(request.op, &self.shared, &self.session)
+        }))
+        .unwrap_or_else(|_| Routed::Done(Err(self.panicked(id))));
+        match routed {
+            Routed::Done(result) => {
+                let answer = answer(&self.shared, id, result);
+                self.write(answer).await
+            }
+            Routed::Later(future) => {
+                let shared = self.shared.clone();
+                let finish = async move {
+                    let result = AssertUnwindSafe(future)
+                        .catch_unwind()
+                        .await
+                        .unwrap_or_else(|_| Err(panicked(&shared, id)));
+                    answer(&shared, id, result)
+                };
+                if barrier {
+                    let answer = finish.await;
+                    self.write(answer).await
+                } else {
+                    self.in_flight.push(finish.boxed());
+                    true
+                }
+            }
+        }
+    }
+
+    fn panicked(&self, id: u64) -> ErrorBody {
+        panicked(&self.shared, id)
+    }
+
+    /// Flushes buffered output, giving up if the connection is asked to
+    /// close meanwhile (a client that does not read blocks the flush).
+    async fn flush(&mut self) -> Result<(), WireError> {
+        tokio::select! {
+            biased;
+            _ = self.session.closer().requested() => Err(WireError::Closed),
+            flushed = self.sink.flush() => flushed,
+        }
+    }
+
+    /// Buffers a frame for the socket. Waits only when the buffer is over
+    /// its limit and the socket is full — a client that does not read —
+    /// and gives up if the connection is asked to close meanwhile.
+    async fn write(&mut self, bytes: Bytes) -> bool {
+        if bytes.is_empty() {
+            return true;
+        }
+        self.unflushed = true;
+        tokio::select! {
+            biased;
+            _ = self.session.closer().requested() => false,
+            written = self.sink.feed(bytes) => written.is_ok(),
+        }
+    }
+
+    /// Finishes the connection: answers requests already started (unless
+    /// the client is being dropped for not reading), sends queued pushes and
+    /// the goodbye, all bounded in time, then closes the socket.
+    async fn close(mut self, reason: Option<ErrorBody>) {
+        let dropped_for_slowness = self.session.closer().is_requested();
+        let reason = reason.or_else(|| self.session.closer().take_reason());
+        let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
+            if !dropped_for_slowness {
+                while let Some(answer) = self.in_flight.next().await {
+                    self.sink.feed(answer).await?;
+                }
+                while let Ok(push) = self.queue.try_recv() {
+                    self.sink.feed(push).await?;
+                }
+            }
+            match reason {
+                Some(reason) => send_goodbye(&mut self.sink, reason).await,
+                None => self.sink.flush().await,
+            }
+        })
+        .await;
+        let _ = self.sink.get_mut().shutdown().await;
     }
 }
 
-/// Runs one request to its encoded answer. A panic in the handler is caught
-/// here and answered as an internal error: it costs this request, not the
-/// connection or the daemon.
-async fn run(request: Request, shared: Arc<Shared>, session: Arc<Session>) -> Bytes {
-    let id = request.id;
-    let result = AssertUnwindSafe(dispatch::handle(request.op, &shared, &session))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            incr(&shared.stats.handler_panics);
-            tracing::error!(
-                session = session.id,
-                request = id,
-                "request handler panicked"
-            );
-            Err(ErrorBody::new(
-                ErrorCode::Internal,
-                "internal error; see the daemon's log",
-            ))
-        });
+/// Encodes the answer to request `id`, counting errors.
+fn answer(shared: &Shared, id: u64, result: Result<Reply, ErrorBody>) -> Bytes {
     let frame = match result {
         Ok(body) => ServerFrame::Reply { id, body },
         Err(error) => {
@@ -238,57 +337,12 @@ async fn run(request: Request, shared: Arc<Shared>, session: Arc<Session>) -> By
     })
 }
 
-/// Queues a frame for the writer, giving up if the connection is closing.
-/// Returns whether the connection is still usable.
-async fn queue(session: &Session, bytes: Bytes) -> bool {
-    if bytes.is_empty() {
-        return true;
-    }
-    tokio::select! {
-        sent = session.outbound().send(bytes) => sent.is_ok(),
-        _ = session.closer().requested() => false,
-    }
-}
-
-/// Writes queued frames, many per system call, until the session closes;
-/// then flushes what is left (bounded in time) and says goodbye.
-async fn write_loop(mut sink: Sink, mut queue: mpsc::Receiver<Bytes>, session: Arc<Session>) {
-    loop {
-        tokio::select! {
-            _ = session.closer().requested() => break,
-            next = queue.recv() => {
-                let Some(first) = next else { break };
-                let written = async {
-                    sink.feed(first).await?;
-                    while let Ok(more) = queue.try_recv() {
-                        sink.feed(more).await?;
-                    }
-                    sink.flush().await
-                };
-                // A client that stops reading blocks the flush; the close
-                // signal (from the hub, on a full queue) gets us out.
-                let ok = tokio::select! {
-                    r = written => r.is_ok(),
-                    _ = session.closer().requested() => false,
-                };
-                if !ok {
-                    break;
-                }
-            }
-        }
-    }
-    let reason = session.closer().take_reason();
-    let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
-        while let Ok(more) = queue.try_recv() {
-            sink.feed(more).await?;
-        }
-        match reason {
-            Some(reason) => send_goodbye(&mut sink, reason).await,
-            None => sink.flush().await,
-        }
-    })
-    .await;
-    let _ = sink.get_mut().shutdown().await;
+/// Records a handler panic; the request is answered as an internal error,
+/// and neither the connection nor the daemon notices otherwise.
+fn panicked(shared: &Shared, id: u64) -> ErrorBody {
+    incr(&shared.stats.handler_panics);
+    tracing::error!(request = id, "request handler panicked");
+    ErrorBody::new(ErrorCode::Internal, "internal error; see the daemon's log")
 }
 
 async fn send_goodbye(sink: &mut Sink, error: ErrorBody) -> Result<(), WireError> {

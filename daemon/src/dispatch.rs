@@ -7,6 +7,8 @@ use std::sync::Arc;
 
 use agora_wire::names::validate_topic;
 use agora_wire::{ErrorBody, Event, Op, Reply};
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
 
 use crate::Shared;
 use crate::hub::SESSIONS_TOPIC;
@@ -19,38 +21,59 @@ pub fn is_barrier(op: &Op) -> bool {
     matches!(op, Op::Register { .. } | Op::Login { .. })
 }
 
-/// Handles one request.
-pub async fn handle(op: Op, shared: &Shared, session: &Arc<Session>) -> Result<Reply, ErrorBody> {
+/// How a request is answered: at once (most operations), or by a future
+/// that waits for blocking work (password hashing, SQLite).
+pub enum Routed {
+    /// The answer is ready.
+    Done(Result<Reply, ErrorBody>),
+    /// The answer comes when this future finishes.
+    Later(BoxFuture<'static, Result<Reply, ErrorBody>>),
+}
+
+/// Routes one request to its service. Operations that need no I/O are
+/// answered synchronously, so the connection task answers a ping without
+/// allocating a future or waking another task.
+pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
     match op {
-        Op::Ping => Ok(Reply::Pong {
+        Op::Ping => Routed::Done(Ok(Reply::Pong {
             server_time_ms: crate::now_ms(),
-        }),
+        })),
         Op::Register { name, password } => {
-            let signed = shared.accounts.register(&name, &password).await?;
-            Ok(signed_in(shared, session, signed))
+            let (shared, session) = (shared.clone(), session.clone());
+            Routed::Later(
+                async move {
+                    let signed = shared.accounts.register(&name, &password).await?;
+                    Ok(signed_in(&shared, &session, signed))
+                }
+                .boxed(),
+            )
         }
         Op::Login { name, password } => {
-            let signed = shared.accounts.login(&name, &password).await?;
-            Ok(signed_in(shared, session, signed))
+            let (shared, session) = (shared.clone(), session.clone());
+            Routed::Later(
+                async move {
+                    let signed = shared.accounts.login(&name, &password).await?;
+                    Ok(signed_in(&shared, &session, signed))
+                }
+                .boxed(),
+            )
         }
-        Op::Whoami => Ok(Reply::Whoami {
+        Op::Whoami => Routed::Done(Ok(Reply::Whoami {
             user: session.user(),
             session: session.info(),
-        }),
-        Op::Subscribe { topics } => {
-            check_topics(&topics)?;
+        })),
+        Op::Subscribe { topics } => Routed::Done(check_topics(&topics).map(|()| {
             shared.hub.subscribe(session, &topics);
-            Ok(Reply::Subscribed {
+            Reply::Subscribed {
                 topics: session.add_topics(&topics),
-            })
-        }
-        Op::Unsubscribe { topics } => {
-            check_topics(&topics)?;
+            }
+        })),
+        Op::Unsubscribe { topics } => Routed::Done(check_topics(&topics).map(|()| {
             shared.hub.unsubscribe(session.id, &topics);
-            Ok(Reply::Subscribed {
+            Reply::Subscribed {
                 topics: session.remove_topics(&topics),
-            })
-        }
+            }
+        })),
     }
 }
 

@@ -45,6 +45,18 @@ impl FrameCodec {
     pub fn max_frame(&self) -> usize {
         self.max_frame
     }
+
+    /// Whether `buffered` already holds a whole frame (or an oversize
+    /// header, which decoding will refuse), i.e. whether decoding can make
+    /// progress without reading more. Servers use it to flush replies as
+    /// soon as the input on hand is used up.
+    pub fn frame_ready(&self, buffered: &[u8]) -> bool {
+        if buffered.len() < HEADER_LEN {
+            return false;
+        }
+        let len = (&buffered[..HEADER_LEN]).get_u32() as usize;
+        len > self.max_frame || buffered.len() >= HEADER_LEN + len
+    }
 }
 
 impl Default for FrameCodec {
@@ -147,6 +159,19 @@ mod tests {
                 assert_eq!(&got.unwrap()[..], b"hello");
             }
         }
+    }
+
+    #[test]
+    fn frame_ready_tells_whether_decoding_can_progress() {
+        let codec = FrameCodec::new(16);
+        let whole = frame(b"abc");
+        assert!(codec.frame_ready(&whole));
+        assert!(!codec.frame_ready(&whole[..whole.len() - 1]));
+        assert!(!codec.frame_ready(&whole[..2]));
+        assert!(
+            codec.frame_ready(&[0, 0, 0, 17]),
+            "oversize header: decode will refuse it"
+        );
     }
 
     #[test]

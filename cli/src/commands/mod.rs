@@ -47,6 +47,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             client(level, log_format)?.block_on(account::login(&addr, &args, json))
         }
         Command::Logout => account::logout(&addr, json),
+        Command::Process(args) => {
+            let code = agora::process::run(&args, json)?;
+            Ok(u8::try_from(code).unwrap_or(2))
+        }
         Command::Whoami => client(level, log_format)?.block_on(account::whoami(&addr, json)),
         Command::Bench(BenchCommand::Ping(args)) => {
             client(level, log_format)?.block_on(bench::ping(&addr, &args, json))
