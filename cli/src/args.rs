@@ -123,6 +123,12 @@ pub enum Command {
     ///
     /// Exits 0 when signed in, 1 when not (so scripts can test it).
     Whoami,
+    /// Chat rooms and private messages from the command line.
+    ///
+    /// Needs a sign-in (`agora login NAME`). Every subcommand that prints
+    /// data takes --json; `tail` prints one JSON object per line with it.
+    #[command(subcommand)]
+    Chat(ChatCommand),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks --dir (default .) like ripgrep (hidden files and .gitignore
@@ -204,6 +210,43 @@ pub struct DaemonArgs {
     )]
     pub outbound_queue: usize,
 
+    /// Chat messages (room and private) one user may send per second,
+    /// sustained.
+    #[arg(
+        long,
+        env = "AGORA_CHAT_RATE",
+        default_value_t = 10.0,
+        value_name = "N"
+    )]
+    pub chat_rate: f64,
+
+    /// Chat messages one user may send in a burst after a quiet period.
+    #[arg(
+        long,
+        env = "AGORA_CHAT_BURST",
+        default_value_t = 20.0,
+        value_name = "N"
+    )]
+    pub chat_burst: f64,
+
+    /// Rooms one user may belong to.
+    #[arg(
+        long,
+        env = "AGORA_CHAT_MAX_ROOMS",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub chat_max_rooms: usize,
+
+    /// Members one room may have.
+    #[arg(
+        long,
+        env = "AGORA_CHAT_MAX_MEMBERS",
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
+    pub chat_max_members: usize,
+
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
     /// variable to the flag, which other users can see in `ps`.
@@ -265,6 +308,96 @@ pub struct CredentialArgs {
     /// prompting (for scripts).
     #[arg(long)]
     pub password_stdin: bool,
+}
+
+/// `agora chat …`
+#[derive(Debug, Subcommand)]
+pub enum ChatCommand {
+    /// List every room with its member count and topic.
+    Rooms,
+    /// Join a room (created on first join); you stay a member across
+    /// reconnects until you leave.
+    Join {
+        /// The room: 1-64 of a-z, 0-9, '.', '_', '-' (case-folded).
+        room: String,
+    },
+    /// Leave a room.
+    Leave {
+        /// The room.
+        room: String,
+    },
+    /// Send a message to a room; with no MESSAGE, standard input is sent as
+    /// one message.
+    Send {
+        /// The room.
+        room: String,
+        /// The text (at most 4096 bytes); `-` or nothing reads stdin.
+        message: Option<String>,
+        /// Send as an action, shown as `* you MESSAGE` (like /me).
+        #[arg(long)]
+        me: bool,
+    },
+    /// Send a private message; with no MESSAGE, standard input is sent.
+    Dm {
+        /// The recipient.
+        user: String,
+        /// The text; `-` or nothing reads stdin.
+        message: Option<String>,
+        /// Send as an action.
+        #[arg(long)]
+        me: bool,
+    },
+    /// Read private messages: the unread ones (marking them read), or the
+    /// conversation with one user.
+    Dms {
+        /// Show the conversation with this user.
+        #[arg(long, value_name = "USER")]
+        with: Option<String>,
+        /// At most this many messages.
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: u32,
+    },
+    /// Who is in a room (or every user), with presence and last-seen time.
+    Who {
+        /// The room; every user when omitted.
+        room: Option<String>,
+    },
+    /// A room's message history, oldest first.
+    History {
+        /// The room.
+        room: String,
+        /// At most this many messages (1-500).
+        #[arg(long, default_value_t = 50, value_name = "N")]
+        limit: u32,
+        /// Only messages before this sequence number (page backwards).
+        #[arg(long, value_name = "SEQ")]
+        before: Option<u64>,
+        /// Only messages after this sequence number.
+        #[arg(long, value_name = "SEQ", conflicts_with = "before")]
+        since: Option<u64>,
+    },
+    /// Print a room's new messages as they arrive, until interrupted
+    /// (`agora chat tail ops | grep deploy`).
+    Tail {
+        /// The room (you must be a member).
+        room: String,
+    },
+    /// Set a room's topic (empty clears it).
+    Topic {
+        /// The room.
+        room: String,
+        /// The topic.
+        topic: String,
+    },
+    /// Mark yourself away with a message, or back with --back.
+    Away {
+        /// The away message.
+        #[arg(required_unless_present = "back")]
+        message: Option<String>,
+        /// Clear the away state.
+        #[arg(long, conflicts_with = "message")]
+        back: bool,
+    },
 }
 
 /// `agora bench …`

@@ -33,6 +33,8 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// How long shutdown waits for connections to finish.
     pub shutdown_grace: Duration,
+    /// Chat rate and size limits.
+    pub chat: crate::chat::Limits,
 }
 
 impl Config {
@@ -50,6 +52,7 @@ impl Config {
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: crate::DEFAULT_SHUTDOWN_GRACE,
+            chat: crate::chat::Limits::default(),
         }
     }
 }

@@ -58,6 +58,14 @@ type Sink = FramedWrite<OwnedWriteHalf, FrameCodec>;
 pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     incr(&shared.stats.connections_total);
     let _ = stream.set_nodelay(true);
+    // A peer that vanished without a FIN (power cut, cable, NAT timeout)
+    // is detected by TCP keepalive within about 30 s (15 s idle, then 3
+    // probes 5 s apart), so its user shows offline well within 45 s.
+    let keepalive = socket2::TcpKeepalive::new()
+        .with_time(Duration::from_secs(15))
+        .with_interval(Duration::from_secs(5))
+        .with_retries(3);
+    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
     let (read_half, write_half) = stream.into_split();
     let mut frames = FramedRead::new(read_half, FrameCodec::new(shared.config.max_frame));
     let mut sink = FramedWrite::new(write_half, FrameCodec::new(shared.config.max_frame));
@@ -79,6 +87,11 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     if let Some(user) = user {
         session.set_user(user);
     }
+    // Subscriptions come before the welcome: a client that acts on the
+    // welcome at once must not miss a push sent meanwhile (pushes wait in
+    // the queue until the welcome is out).
+    let _guard = SessionGuard::open(&shared, &session);
+    shared.chat.on_signed_in(&session).await;
     let welcome = ServerFrame::Welcome(Welcome {
         server_version: crate::VERSION.into(),
         protocol: PROTOCOL_VERSION,
@@ -91,7 +104,6 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     {
         return;
     }
-    let _guard = SessionGuard::open(&shared, &session);
     tracing::debug!(%peer, session = id, "session opened");
 
     let mut conn = Conn {
@@ -401,6 +413,7 @@ impl SessionGuard {
 impl Drop for SessionGuard {
     fn drop(&mut self) {
         let shared = &self.shared;
+        shared.chat.on_session_closed(&self.session);
         shared
             .hub
             .unsubscribe(self.session.id, &self.session.topics());

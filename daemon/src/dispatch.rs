@@ -18,7 +18,10 @@ use crate::session::Session;
 /// for the session's earlier requests to finish and hold back later ones,
 /// so a pipelined `login` then `whoami` sees the login.
 pub fn is_barrier(op: &Op) -> bool {
-    matches!(op, Op::Register { .. } | Op::Login { .. })
+    matches!(
+        op,
+        Op::Register { .. } | Op::Login { .. } | Op::ChatJoin { .. } | Op::ChatLeave { .. }
+    )
 }
 
 /// How a request is answered: at once (most operations), or by a future
@@ -43,7 +46,8 @@ pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
             Routed::Later(
                 async move {
                     let signed = shared.accounts.register(&name, &password).await?;
-                    Ok(signed_in(&shared, &session, signed))
+                    shared.chat.on_user_created(&signed.user);
+                    Ok(signed_in(&shared, &session, signed).await)
                 }
                 .boxed(),
             )
@@ -53,7 +57,7 @@ pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
             Routed::Later(
                 async move {
                     let signed = shared.accounts.login(&name, &password).await?;
-                    Ok(signed_in(&shared, &session, signed))
+                    Ok(signed_in(&shared, &session, signed).await)
                 }
                 .boxed(),
             )
@@ -74,11 +78,41 @@ pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
                 topics: session.remove_topics(&topics),
             }
         })),
+        chat_op @ (Op::ChatJoin { .. }
+        | Op::ChatLeave { .. }
+        | Op::ChatRooms
+        | Op::ChatTopic { .. }
+        | Op::ChatSend { .. }
+        | Op::ChatDm { .. }
+        | Op::ChatHistory { .. }
+        | Op::ChatDms { .. }
+        | Op::ChatWho { .. }
+        | Op::ChatAway { .. }) => crate::chat::route(chat_op, shared, session),
     }
 }
 
-fn signed_in(shared: &Shared, session: &Arc<Session>, signed: crate::accounts::SignedIn) -> Reply {
+/// Signs the session in as `signed.user`. Signing in again as someone
+/// else first signs the previous user out of this session.
+async fn signed_in(
+    shared: &Shared,
+    session: &Arc<Session>,
+    signed: crate::accounts::SignedIn,
+) -> Reply {
+    if session.user().is_some_and(|u| u.id == signed.user.id) {
+        return Reply::Session {
+            user: signed.user,
+            token: signed.token,
+            expires_at_ms: signed.expires_at_ms,
+        };
+    }
+    if session.user().is_some() {
+        shared.chat.on_session_closed(session);
+        let topics = session.topics();
+        shared.hub.unsubscribe(session.id, &topics);
+        session.remove_topics(&topics);
+    }
     session.set_user(signed.user.clone());
+    shared.chat.on_signed_in(session).await;
     shared.hub.publish(
         SESSIONS_TOPIC,
         Event::SessionOpened {

@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod chat;
 mod config;
 pub mod conn;
 pub mod dispatch;
@@ -54,7 +55,9 @@ pub struct Shared {
     /// Sign-up, sign-in and tokens.
     pub accounts: accounts::Accounts,
     /// Topic pub/sub for server pushes.
-    pub hub: hub::Hub,
+    pub hub: Arc<hub::Hub>,
+    /// Rooms, messages, presence.
+    pub chat: chat::Chat,
     /// Counters for `/metrics`.
     pub stats: stats::Stats,
     /// Cancelled when the daemon starts shutting down.
@@ -112,6 +115,13 @@ impl Daemon {
             .await
             .context("database open panicked")??;
         let accounts = accounts::Accounts::open(&config, db.clone())?;
+        let hub = Arc::new(hub::Hub::default());
+        let chat_db = db.clone();
+        let (chat_hub, chat_limits) = (hub.clone(), config.chat);
+        let chat =
+            tokio::task::spawn_blocking(move || chat::Chat::open(chat_db, chat_hub, chat_limits))
+                .await
+                .context("chat start-up panicked")??;
 
         let listener = bind(&config.listen, "protocol").await?;
         let http_listener = bind(&config.http, "HTTP").await?;
@@ -125,7 +135,8 @@ impl Daemon {
             config,
             db,
             accounts,
-            hub: hub::Hub::default(),
+            hub,
+            chat,
             stats: stats::Stats::default(),
             shutdown: token.clone(),
             started: Instant::now(),

@@ -7,13 +7,23 @@ use agora_wire::ErrorCode;
 
 /// The operations counted individually, in the order of
 /// [`Stats::requests`]. An op not listed is counted as `other`.
-pub const OPS: [&str; 7] = [
+pub const OPS: [&str; 17] = [
     "ping",
     "register",
     "login",
     "whoami",
     "subscribe",
     "unsubscribe",
+    "chat_join",
+    "chat_leave",
+    "chat_rooms",
+    "chat_topic",
+    "chat_send",
+    "chat_dm",
+    "chat_history",
+    "chat_dms",
+    "chat_who",
+    "chat_away",
     "other",
 ];
 

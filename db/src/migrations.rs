@@ -8,7 +8,10 @@
 use rusqlite::Connection;
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../migrations/0001_users.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/0001_users.sql")),
+    M::up(include_str!("../migrations/0002_chat.sql")),
+];
 
 /// Brings the schema to the newest version.
 pub(crate) fn apply(conn: &mut Connection) -> crate::Result<()> {

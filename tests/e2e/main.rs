@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod chat;
 mod cli;
 mod docs;
 mod protocol;

@@ -363,6 +363,8 @@ impl App {
         let note = match push.event {
             Event::SessionOpened { session } => format!("opened  {}", describe(&session)),
             Event::SessionClosed { session } => format!("closed  {}", describe(&session)),
+            // Other services' events belong to their tabs.
+            _ => return,
         };
         if self.recent_sessions.len() == RECENT_SESSIONS {
             self.recent_sessions.pop_front();

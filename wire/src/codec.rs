@@ -304,6 +304,23 @@ mod tests {
             (any_string(), any_string()).prop_map(|(name, password)| Op::Login { name, password }),
             topics().prop_map(|topics| Op::Subscribe { topics }),
             topics().prop_map(|topics| Op::Unsubscribe { topics }),
+            any_string().prop_map(|room| Op::ChatJoin { room }),
+            Just(Op::ChatRooms),
+            (any_string(), any_string(), any::<bool>())
+                .prop_map(|(room, text, action)| Op::ChatSend { room, text, action }),
+            (
+                any_string(),
+                proptest::option::of(any::<u64>()),
+                proptest::option::of(any::<u64>()),
+                proptest::option::of(any::<u32>())
+            )
+                .prop_map(|(room, before, since, limit)| Op::ChatHistory {
+                    room,
+                    before,
+                    since,
+                    limit
+                }),
+            proptest::option::of(any_string()).prop_map(|message| Op::ChatAway { message }),
         ]
     }
 
@@ -334,11 +351,56 @@ mod tests {
                 .prop_map(|(user, session)| Reply::Whoami { user, session }),
             proptest::collection::vec(any_string(), 0..4)
                 .prop_map(|topics| Reply::Subscribed { topics }),
+            Just(Reply::Done),
+            (any::<u64>(), any::<u64>()).prop_map(|(seq, ts_ms)| Reply::ChatSent { seq, ts_ms }),
+            (
+                any_string(),
+                proptest::collection::vec(any_message(), 0..3),
+                any::<bool>()
+            )
+                .prop_map(|(room, messages, more)| Reply::ChatHistory {
+                    room,
+                    messages,
+                    more
+                }),
         ]
+    }
+
+    fn any_message() -> impl Strategy<Value = crate::chat::ChatMessage> {
+        (
+            any_string(),
+            any::<u64>(),
+            any_string(),
+            any_string(),
+            any::<bool>(),
+            any::<u64>(),
+        )
+            .prop_map(
+                |(room, seq, from, text, action, ts_ms)| crate::chat::ChatMessage {
+                    room,
+                    seq,
+                    from,
+                    text,
+                    action,
+                    ts_ms,
+                },
+            )
     }
 
     fn any_event() -> impl Strategy<Value = Event> {
         prop_oneof![
+            any_message().prop_map(|message| Event::ChatMessage { message }),
+            (any_string(), any_string(), any::<bool>()).prop_map(|(room, user, quit)| {
+                Event::ChatLeft {
+                    room,
+                    user,
+                    reason: if quit {
+                        crate::chat::LeaveReason::Quit
+                    } else {
+                        crate::chat::LeaveReason::Left
+                    },
+                }
+            }),
             any_session().prop_map(|session| Event::SessionOpened { session }),
             any_session().prop_map(|session| Event::SessionClosed { session }),
         ]

@@ -33,6 +33,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod chat;
 pub mod codec;
 pub mod error;
 pub mod message;

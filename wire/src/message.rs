@@ -10,6 +10,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo};
 use crate::error::ErrorBody;
 
 /// The first frame a client sends.
@@ -127,6 +128,89 @@ pub enum Op {
         /// The topics to drop.
         topics: Vec<String>,
     },
+    /// Join a room, creating it if needed; the membership persists across
+    /// reconnects and restarts. Answered with [`Reply::ChatRoom`].
+    ChatJoin {
+        /// The room (see [`crate::names::validate_room`]).
+        room: String,
+    },
+    /// Leave a room. Answered with [`Reply::Done`].
+    ChatLeave {
+        /// The room.
+        room: String,
+    },
+    /// List every room. Answered with [`Reply::ChatRooms`].
+    ChatRooms,
+    /// Set a room's topic (members only). Answered with [`Reply::Done`].
+    ChatTopic {
+        /// The room.
+        room: String,
+        /// The new topic; empty clears it.
+        topic: String,
+    },
+    /// Send a message to a room (members only). Stored before it is
+    /// acknowledged or delivered. Answered with [`Reply::ChatSent`].
+    ChatSend {
+        /// The room.
+        room: String,
+        /// The text, at most [`crate::chat::MAX_MESSAGE`] bytes.
+        text: String,
+        /// An action (`/me`).
+        #[serde(default)]
+        action: bool,
+    },
+    /// Send a private message. Answered with [`Reply::ChatSent`] (seq is
+    /// the message id).
+    ChatDm {
+        /// The recipient's user name.
+        to: String,
+        /// The text.
+        text: String,
+        /// An action (`/me`).
+        #[serde(default)]
+        action: bool,
+    },
+    /// A room's history. With `since`, the messages after that sequence
+    /// number, oldest first (to fill a gap after a reconnect); otherwise
+    /// the newest messages before `before` (or the newest of all), oldest
+    /// first. Answered with [`Reply::ChatHistory`].
+    ChatHistory {
+        /// The room.
+        room: String,
+        /// Only messages with a smaller sequence number.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<u64>,
+        /// Only messages with a larger sequence number.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<u64>,
+        /// At most this many (default 50, at most 500).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Private messages: the unread ones (and mark them read), or the
+    /// conversation with one user. Answered with [`Reply::ChatDms`].
+    ChatDms {
+        /// Only the conversation with this user (read and unread).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        with: Option<String>,
+        /// At most this many (default 50, at most 500).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        limit: Option<u32>,
+    },
+    /// Who is in a room, or every user seen online. Answered with
+    /// [`Reply::ChatWho`].
+    ChatWho {
+        /// The room; everyone when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        room: Option<String>,
+    },
+    /// Mark yourself away (with a message) or back. Answered with
+    /// [`Reply::Done`].
+    ChatAway {
+        /// The away message; `None` means back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
 }
 
 impl Op {
@@ -139,6 +223,16 @@ impl Op {
             Op::Whoami => "whoami",
             Op::Subscribe { .. } => "subscribe",
             Op::Unsubscribe { .. } => "unsubscribe",
+            Op::ChatJoin { .. } => "chat_join",
+            Op::ChatLeave { .. } => "chat_leave",
+            Op::ChatRooms => "chat_rooms",
+            Op::ChatTopic { .. } => "chat_topic",
+            Op::ChatSend { .. } => "chat_send",
+            Op::ChatDm { .. } => "chat_dm",
+            Op::ChatHistory { .. } => "chat_history",
+            Op::ChatDms { .. } => "chat_dms",
+            Op::ChatWho { .. } => "chat_who",
+            Op::ChatAway { .. } => "chat_away",
         }
     }
 }
@@ -175,6 +269,48 @@ pub enum Reply {
         /// Every topic this connection is now subscribed to, sorted.
         topics: Vec<String>,
     },
+    /// The operation succeeded and has nothing to report.
+    Done,
+    /// Answer to [`Op::ChatJoin`]: the room and who is in it.
+    ChatRoom {
+        /// The room.
+        room: RoomInfo,
+        /// Its members and their presence.
+        members: Vec<Presence>,
+    },
+    /// Answer to [`Op::ChatRooms`].
+    ChatRooms {
+        /// Every room, by name.
+        rooms: Vec<RoomInfo>,
+    },
+    /// Answer to [`Op::ChatSend`] and [`Op::ChatDm`]: stored.
+    ChatSent {
+        /// The room's sequence number, or the private message's id.
+        seq: u64,
+        /// Server time when stored.
+        ts_ms: u64,
+    },
+    /// Answer to [`Op::ChatHistory`].
+    ChatHistory {
+        /// The room.
+        room: String,
+        /// The messages, oldest first.
+        messages: Vec<ChatMessage>,
+        /// Whether older messages exist before the first one returned.
+        more: bool,
+    },
+    /// Answer to [`Op::ChatDms`].
+    ChatDms {
+        /// The messages, oldest first.
+        messages: Vec<DirectMessage>,
+        /// Unread private messages left after this answer.
+        unread: u64,
+    },
+    /// Answer to [`Op::ChatWho`].
+    ChatWho {
+        /// The users, by name.
+        users: Vec<Presence>,
+    },
 }
 
 /// A server-initiated message on a subscribed topic.
@@ -199,6 +335,53 @@ pub enum Event {
     SessionClosed {
         /// The session.
         session: SessionInfo,
+    },
+    /// On `chat.room.NAME`: a new message.
+    ChatMessage {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// On `chat.room.NAME`: a user joined the room, or came online.
+    ChatJoined {
+        /// The room.
+        room: String,
+        /// The user and their presence.
+        user: Presence,
+    },
+    /// On `chat.room.NAME`: a user left the room, or went offline.
+    ChatLeft {
+        /// The room.
+        room: String,
+        /// Who.
+        user: String,
+        /// Left the room, or quit (went offline).
+        reason: LeaveReason,
+    },
+    /// On `chat.room.NAME`: the topic changed.
+    ChatTopic {
+        /// The room.
+        room: String,
+        /// The new topic.
+        topic: String,
+        /// Who changed it.
+        by: String,
+    },
+    /// On `chat.room.NAME`: a member went away or came back.
+    ChatPresence {
+        /// The room.
+        room: String,
+        /// The user and their presence.
+        user: Presence,
+    },
+    /// On `chat.user.NAME`: a private message to or from NAME.
+    ChatDirect {
+        /// The message.
+        message: DirectMessage,
+    },
+    /// On `chat.user.NAME`, right after sign-in: what arrived while away.
+    ChatUnread {
+        /// Unread private messages (fetch them with `chat_dms`).
+        dms: u64,
     },
 }
 

@@ -44,6 +44,37 @@ pub fn validate_user_name(name: &str) -> Result<String, String> {
     Ok(folded)
 }
 
+/// The longest room name, in bytes.
+pub const MAX_ROOM: usize = 64;
+
+/// Checks and normalises a chat room name: 1 to 64 characters of `a-z`,
+/// `0-9`, `.`, `_` and `-`, after folding ASCII upper case to lower case
+/// (`#General` is not valid; `General` is the room `general`).
+///
+/// # Errors
+/// A sentence naming the rule that was broken.
+pub fn validate_room(room: &str) -> Result<String, String> {
+    let folded = room.to_ascii_lowercase();
+    if folded.is_empty() {
+        return Err("room name is empty".into());
+    }
+    if folded.len() > MAX_ROOM {
+        return Err(format!(
+            "room name is {} bytes long; the limit is {MAX_ROOM}",
+            folded.len()
+        ));
+    }
+    if let Some(bad) = folded
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(format!(
+            "room name {room:?} contains {bad:?}; use 1-64 of a-z, 0-9, '.', '_' and '-'"
+        ));
+    }
+    Ok(folded)
+}
+
 /// Checks a password's length: 8 to 1024 bytes.
 ///
 /// # Errors
@@ -121,6 +152,16 @@ mod tests {
         assert!(validate_password("1234567").is_err());
         assert!(validate_password("12345678").is_ok());
         assert!(validate_password(&"x".repeat(1025)).is_err());
+    }
+
+    #[test]
+    fn rooms_are_folded_and_checked() {
+        assert_eq!(validate_room("General").unwrap(), "general");
+        assert_eq!(validate_room("ops.eu-1_x").unwrap(), "ops.eu-1_x");
+        assert!(validate_room("#general").unwrap_err().contains("'#'"));
+        assert!(validate_room("").is_err());
+        assert!(validate_room(&"r".repeat(65)).is_err());
+        assert!(validate_room(&"r".repeat(64)).is_ok());
     }
 
     #[test]

@@ -23,6 +23,18 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     config.max_connections = args.max_connections.max(1);
     config.outbound_queue = args.outbound_queue.max(1);
     config.jwt_secret = args.jwt_secret.clone();
+    anyhow::ensure!(
+        args.chat_rate > 0.0 && args.chat_burst >= 1.0,
+        "--chat-rate must be positive and --chat-burst at least 1"
+    );
+    config.chat = agora_daemon::chat::Limits {
+        rate: agora_daemon::chat::limits::Rate {
+            per_sec: args.chat_rate,
+            burst: args.chat_burst,
+        },
+        rooms_per_user: args.chat_max_rooms,
+        members_per_room: args.chat_max_members,
+    };
     Ok(config)
 }
 

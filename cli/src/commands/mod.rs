@@ -3,6 +3,7 @@
 
 mod account;
 mod bench;
+mod chat;
 mod daemon;
 mod docs;
 mod ping;
@@ -47,6 +48,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             client(level, log_format)?.block_on(account::login(&addr, &args, json))
         }
         Command::Logout => account::logout(&addr, json),
+        Command::Chat(cmd) => client(level, log_format)?.block_on(chat::run(&addr, cmd, json)),
         Command::Process(args) => {
             let code = agora::process::run(&args, json)?;
             Ok(u8::try_from(code).unwrap_or(2))

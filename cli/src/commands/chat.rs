@@ -1,0 +1,331 @@
+//! `agora chat …`: rooms and private messages for scripts and terminals.
+
+use std::io::{IsTerminal as _, Read as _, Write as _};
+
+use agora_wire::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
+use agora_wire::{Client, Event, Op, Reply};
+use anyhow::Context as _;
+use serde_json::json;
+
+use crate::args::ChatCommand;
+use crate::credentials::Store;
+use crate::output;
+use crate::session;
+
+/// Runs one chat subcommand.
+pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8> {
+    let token = Store::load()?
+        .token_for(addr)
+        .with_context(|| format!("not signed in on {addr}: run `agora login NAME` first"))?;
+    let (client, _) = session::connect(addr, Some(token)).await?;
+    let ask = |op: Op| async {
+        client
+            .request(op)
+            .await
+            .map_err(|e| session::explain(addr, e, true))
+    };
+    match cmd {
+        ChatCommand::Rooms => {
+            let Reply::ChatRooms { rooms } = ask(Op::ChatRooms).await? else {
+                anyhow::bail!("unexpected reply");
+            };
+            if json {
+                output::json(&json!({ "rooms": rooms }))?;
+            } else {
+                print_rooms(&rooms);
+            }
+        }
+        ChatCommand::Join { room } => {
+            let Reply::ChatRoom { room, members } = ask(Op::ChatJoin { room }).await? else {
+                anyhow::bail!("unexpected reply");
+            };
+            if json {
+                output::json(&json!({ "room": room, "members": members }))?;
+            } else {
+                println!(
+                    "joined {} ({} members){}",
+                    room.name,
+                    room.members,
+                    topic_suffix(&room.topic)
+                );
+            }
+        }
+        ChatCommand::Leave { room } => {
+            ask(Op::ChatLeave { room: room.clone() }).await?;
+            if json {
+                output::json(&json!({ "left": room }))?;
+            } else {
+                println!("left {room}");
+            }
+        }
+        ChatCommand::Send { room, message, me } => {
+            let text = message_or_stdin(message)?;
+            let reply = ask(Op::ChatSend {
+                room: room.clone(),
+                text,
+                action: me,
+            })
+            .await?;
+            print_sent(reply, json, &room)?;
+        }
+        ChatCommand::Dm { user, message, me } => {
+            let text = message_or_stdin(message)?;
+            let reply = ask(Op::ChatDm {
+                to: user.clone(),
+                text,
+                action: me,
+            })
+            .await?;
+            print_sent(reply, json, &user)?;
+        }
+        ChatCommand::Dms { with, limit } => {
+            let Reply::ChatDms { messages, unread } = ask(Op::ChatDms {
+                with,
+                limit: Some(limit),
+            })
+            .await?
+            else {
+                anyhow::bail!("unexpected reply");
+            };
+            if json {
+                output::json(&json!({ "messages": messages, "unread": unread }))?;
+            } else {
+                for m in &messages {
+                    println!("{}", format_direct(m));
+                }
+                if messages.is_empty() {
+                    println!("no messages");
+                }
+                if unread > 0 {
+                    println!("({unread} more unread)");
+                }
+            }
+            return Ok(if messages.is_empty() { 1 } else { 0 });
+        }
+        ChatCommand::Who { room } => {
+            let Reply::ChatWho { users } = ask(Op::ChatWho { room }).await? else {
+                anyhow::bail!("unexpected reply");
+            };
+            if json {
+                output::json(&json!({ "users": users }))?;
+            } else {
+                print_who(&users);
+            }
+        }
+        ChatCommand::History {
+            room,
+            limit,
+            before,
+            since,
+        } => {
+            let Reply::ChatHistory { messages, more, .. } = ask(Op::ChatHistory {
+                room,
+                before,
+                since,
+                limit: Some(limit),
+            })
+            .await?
+            else {
+                anyhow::bail!("unexpected reply");
+            };
+            if json {
+                output::json(&json!({ "messages": messages, "more": more }))?;
+            } else {
+                for m in &messages {
+                    println!("{}", format_message(m));
+                }
+            }
+        }
+        ChatCommand::Tail { room } => return tail(addr, &client, &room, json).await,
+        ChatCommand::Topic { room, topic } => {
+            ask(Op::ChatTopic {
+                room: room.clone(),
+                topic: topic.clone(),
+            })
+            .await?;
+            if json {
+                output::json(&json!({ "room": room, "topic": topic }))?;
+            } else {
+                println!("topic of {room} set");
+            }
+        }
+        ChatCommand::Away { message, back } => {
+            let message = if back { None } else { message };
+            ask(Op::ChatAway {
+                message: message.clone(),
+            })
+            .await?;
+            if json {
+                output::json(&json!({ "away": message }))?;
+            } else {
+                println!(
+                    "{}",
+                    if message.is_some() {
+                        "marked away"
+                    } else {
+                        "back"
+                    }
+                );
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// Prints the room's messages as they arrive until Ctrl-C or the server
+/// closes the connection; each line is flushed at once so pipes work.
+async fn tail(addr: &str, client: &Client, room: &str, json: bool) -> anyhow::Result<u8> {
+    let room = agora_wire::names::validate_room(room).map_err(anyhow::Error::msg)?;
+    let mut pushes = client.pushes().await.context("push stream already taken")?;
+    // Membership check (and the newest seq): a history request of one.
+    client
+        .request(Op::ChatHistory {
+            room: room.clone(),
+            before: None,
+            since: None,
+            limit: Some(1),
+        })
+        .await
+        .map_err(|e| session::explain(addr, e, true))?;
+    let topic = format!("chat.room.{room}");
+    let mut out = std::io::stdout().lock();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(130),
+            push = pushes.recv() => {
+                let Some(push) = push else {
+                    let why = client.goodbye().map(|g| g.message).unwrap_or_else(|| "connection closed".into());
+                    anyhow::bail!("{addr}: {why}");
+                };
+                if push.topic != topic {
+                    continue;
+                }
+                let line = match (&push.event, json) {
+                    (Event::ChatMessage { message }, true) => serde_json::to_string(message)?,
+                    (Event::ChatMessage { message }, false) => format_message(message),
+                    (other, true) => serde_json::to_string(other)?,
+                    (other, false) => match describe(other) {
+                        Some(text) => text,
+                        None => continue,
+                    },
+                };
+                writeln!(out, "{line}")?;
+                out.flush()?;
+            }
+        }
+    }
+}
+
+fn message_or_stdin(message: Option<String>) -> anyhow::Result<String> {
+    match message {
+        Some(m) if m != "-" => Ok(m),
+        _ => {
+            anyhow::ensure!(
+                !std::io::stdin().is_terminal(),
+                "no MESSAGE given and standard input is a terminal; pass the message or pipe it in"
+            );
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .context("cannot read the message from standard input (is it UTF-8?)")?;
+            Ok(text.trim_end_matches(['\n', '\r']).to_owned())
+        }
+    }
+}
+
+fn print_sent(reply: Reply, json: bool, to: &str) -> anyhow::Result<()> {
+    let Reply::ChatSent { seq, ts_ms } = reply else {
+        anyhow::bail!("unexpected reply");
+    };
+    if json {
+        output::json(&json!({ "to": to, "seq": seq, "ts_ms": ts_ms }))?;
+    } else {
+        println!("sent to {to} (#{seq})");
+    }
+    Ok(())
+}
+
+fn topic_suffix(topic: &str) -> String {
+    if topic.is_empty() {
+        String::new()
+    } else {
+        format!(": {topic}")
+    }
+}
+
+fn print_rooms(rooms: &[RoomInfo]) {
+    if rooms.is_empty() {
+        println!("no rooms yet; create one with `agora chat join NAME`");
+        return;
+    }
+    let width = rooms.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
+    println!("  {:width$}  {:>7}  TOPIC", "ROOM", "MEMBERS");
+    for r in rooms {
+        let mark = if r.joined { '*' } else { ' ' };
+        println!("{mark} {:width$}  {:>7}  {}", r.name, r.members, r.topic);
+    }
+}
+
+fn print_who(users: &[Presence]) {
+    let width = users.iter().map(|u| u.user.len()).max().unwrap_or(4).max(4);
+    for u in users {
+        let status = match (&u.status, &u.away_message) {
+            (Status::Away, Some(m)) => format!("away: {m}"),
+            (Status::Offline, _) if u.last_seen_ms > 0 => {
+                format!("offline, last seen {}", clock(u.last_seen_ms))
+            }
+            (s, _) => s.as_str().to_owned(),
+        };
+        println!("{:width$}  {status}", u.user);
+    }
+}
+
+/// `HH:MM:SS` (UTC) of a timestamp.
+fn clock(ts_ms: u64) -> String {
+    let secs = ts_ms / 1000;
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600 % 24,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+fn format_message(m: &ChatMessage) -> String {
+    if m.action {
+        format!("[{}] #{} * {} {}", clock(m.ts_ms), m.seq, m.from, m.text)
+    } else {
+        format!("[{}] #{} <{}> {}", clock(m.ts_ms), m.seq, m.from, m.text)
+    }
+}
+
+fn format_direct(m: &DirectMessage) -> String {
+    if m.action {
+        format!(
+            "[{}] {} -> {}: * {} {}",
+            clock(m.ts_ms),
+            m.from,
+            m.to,
+            m.from,
+            m.text
+        )
+    } else {
+        format!("[{}] {} -> {}: {}", clock(m.ts_ms), m.from, m.to, m.text)
+    }
+}
+
+/// A one-line description of a room event for `tail`.
+fn describe(event: &Event) -> Option<String> {
+    match event {
+        Event::ChatJoined { user, .. } => Some(format!("-- {} joined", user.user)),
+        Event::ChatLeft { user, reason, .. } => Some(match reason {
+            LeaveReason::Left => format!("-- {user} left"),
+            LeaveReason::Quit => format!("-- {user} quit"),
+        }),
+        Event::ChatTopic { topic, by, .. } => Some(format!("-- {by} set the topic: {topic}")),
+        Event::ChatPresence { user, .. } => {
+            Some(format!("-- {} is {}", user.user, user.status.as_str()))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,200 @@
+//! Group commit: one thread stores every chat message.
+//!
+//! Senders queue a [`Job`] and wait for its acknowledgement. The thread
+//! takes whatever is queued (up to [`MAX_BATCH`]), assigns room sequence
+//! numbers, writes the batch in one SQLite transaction, and only after the
+//! commit publishes the messages and acknowledges the senders. One
+//! transaction per batch instead of per message is what keeps persistence
+//! from capping throughput; publishing after the commit is what makes every
+//! message anyone has seen survive a `kill -9`.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use agora_db::Db;
+use agora_db::chat::{Chat as Repo, DirectMessage as DirectRow, Message as MessageRow};
+use agora_wire::chat::{ChatMessage, DirectMessage};
+use agora_wire::{ErrorBody, Event};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{Inner, room_topic, user_topic};
+
+/// The most messages committed in one transaction.
+pub const MAX_BATCH: usize = 1024;
+
+/// What a sender learns once its message is stored: (seq or id, ts_ms).
+pub type Stored = Result<(u64, u64), ErrorBody>;
+/// Where the writer sends [`Stored`].
+pub type Ack = oneshot::Sender<Stored>;
+/// Where a sender waits for [`Stored`].
+pub type Acked = oneshot::Receiver<Stored>;
+
+/// A message waiting to be stored.
+pub enum Job {
+    /// A room message.
+    Room {
+        /// The room.
+        room: String,
+        /// The sender.
+        from: String,
+        /// The text.
+        text: String,
+        /// `/me`.
+        action: bool,
+        /// Where to acknowledge.
+        ack: Ack,
+    },
+    /// A private message.
+    Direct {
+        /// The sender.
+        from: String,
+        /// The recipient.
+        to: String,
+        /// The text.
+        text: String,
+        /// `/me`.
+        action: bool,
+        /// Where to acknowledge.
+        ack: Ack,
+    },
+}
+
+/// Runs until every sender is gone.
+pub(super) fn run(
+    db: Db,
+    inner: Arc<Inner>,
+    mut jobs: mpsc::Receiver<Job>,
+    mut seqs: HashMap<String, u64>,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        commit(&db, &inner, &mut seqs, &mut batch);
+    }
+}
+
+fn commit(db: &Db, inner: &Inner, seqs: &mut HashMap<String, u64>, batch: &mut Vec<Job>) {
+    let ts_ms = crate::now_ms();
+    // Sequence numbers are assigned on a copy and kept only if the
+    // transaction commits, so a failed batch leaves no gap.
+    let mut next = seqs.clone();
+    let mut rooms = Vec::new();
+    let mut directs = Vec::new();
+    for job in batch.iter() {
+        match job {
+            Job::Room {
+                room,
+                from,
+                text,
+                action,
+                ..
+            } => {
+                let seq = next.entry(room.clone()).or_insert(0);
+                *seq += 1;
+                rooms.push(MessageRow {
+                    room: room.clone(),
+                    seq: *seq as i64,
+                    sender: from.clone(),
+                    text: text.clone(),
+                    action: *action,
+                    ts_ms: ts_ms as i64,
+                });
+            }
+            Job::Direct {
+                from,
+                to,
+                text,
+                action,
+                ..
+            } => directs.push(DirectRow {
+                id: 0,
+                sender: from.clone(),
+                recipient: to.clone(),
+                text: text.clone(),
+                action: *action,
+                ts_ms: ts_ms as i64,
+            }),
+        }
+    }
+    let stored = db.write(|conn| {
+        let tx = conn.transaction()?;
+        let repo = Repo::new(&tx);
+        repo.insert_messages(&rooms)?;
+        let ids = directs
+            .iter()
+            .map(|d| repo.insert_direct(d))
+            .collect::<agora_db::Result<Vec<_>>>()?;
+        tx.commit()?;
+        Ok(ids)
+    });
+    let ids = match stored {
+        Ok(ids) => ids,
+        Err(err) => {
+            let error = crate::accounts::internal(err);
+            for job in batch.drain(..) {
+                let (Job::Room { ack, .. } | Job::Direct { ack, .. }) = job;
+                let _ = ack.send(Err(error.clone()));
+            }
+            return;
+        }
+    };
+    *seqs = next;
+    let mut rooms = rooms.into_iter();
+    let mut ids = ids.into_iter();
+    for job in batch.drain(..) {
+        match job {
+            Job::Room { ack, room, .. } => {
+                let Some(row) = rooms.next() else { continue };
+                let seq = row.seq as u64;
+                inner.note_last_seq(&room, seq);
+                let message = ChatMessage {
+                    room: row.room,
+                    seq,
+                    from: row.sender,
+                    text: row.text,
+                    action: row.action,
+                    ts_ms,
+                };
+                inner
+                    .hub
+                    .publish(&room_topic(&room), Event::ChatMessage { message });
+                let _ = ack.send(Ok((seq, ts_ms)));
+            }
+            Job::Direct {
+                ack,
+                from,
+                to,
+                text,
+                action,
+            } => {
+                let Some(id) = ids.next() else { continue };
+                let message = DirectMessage {
+                    id: id as u64,
+                    from: from.clone(),
+                    to: to.clone(),
+                    text,
+                    action,
+                    ts_ms,
+                };
+                inner.hub.publish(
+                    &user_topic(&to),
+                    Event::ChatDirect {
+                        message: message.clone(),
+                    },
+                );
+                if from != to {
+                    inner
+                        .hub
+                        .publish(&user_topic(&from), Event::ChatDirect { message });
+                }
+                let _ = ack.send(Ok((id as u64, ts_ms)));
+            }
+        }
+    }
+}

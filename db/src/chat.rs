@@ -1,0 +1,389 @@
+//! The chat repository: rooms, memberships, messages, private messages.
+//!
+//! Room messages are written in batches ([`Chat::insert_messages`] inside
+//! one transaction — the daemon's group commit); everything else is a
+//! single statement.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::{Result, now_ms};
+
+/// A room with its member count and newest sequence number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Room {
+    /// Name.
+    pub name: String,
+    /// Topic ('' when none).
+    pub topic: String,
+}
+
+/// A stored room message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// Room.
+    pub room: String,
+    /// Sequence number within the room.
+    pub seq: i64,
+    /// Sender's name.
+    pub sender: String,
+    /// Text.
+    pub text: String,
+    /// `/me` action.
+    pub action: bool,
+    /// Server time, ms.
+    pub ts_ms: i64,
+}
+
+/// A stored private message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectMessage {
+    /// Id (assigned by SQLite; 0 before insertion).
+    pub id: i64,
+    /// Sender's name.
+    pub sender: String,
+    /// Recipient's name.
+    pub recipient: String,
+    /// Text.
+    pub text: String,
+    /// `/me` action.
+    pub action: bool,
+    /// Server time, ms.
+    pub ts_ms: i64,
+}
+
+/// Chat queries over one connection.
+pub struct Chat<'c> {
+    conn: &'c Connection,
+}
+
+impl<'c> Chat<'c> {
+    /// The repository over `conn`.
+    pub fn new(conn: &'c Connection) -> Self {
+        Chat { conn }
+    }
+
+    /// Creates the room if it does not exist.
+    pub fn ensure_room(&self, name: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO rooms (name, created_at_ms) VALUES (?1, ?2)",
+            params![name, now_ms()],
+        )?;
+        Ok(())
+    }
+
+    /// Adds a membership; `true` if it is new.
+    pub fn join(&self, room: &str, user: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "INSERT OR IGNORE INTO memberships (room, user_name, joined_at_ms) VALUES (?1, ?2, ?3)",
+            params![room, user, now_ms()],
+        )? == 1)
+    }
+
+    /// Removes a membership; `true` if there was one.
+    pub fn leave(&self, room: &str, user: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "DELETE FROM memberships WHERE room = ?1 AND user_name = ?2",
+            params![room, user],
+        )? == 1)
+    }
+
+    /// Sets a room's topic.
+    pub fn set_topic(&self, room: &str, topic: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE rooms SET topic = ?2 WHERE name = ?1",
+            params![room, topic],
+        )?;
+        Ok(())
+    }
+
+    /// Every room.
+    pub fn rooms(&self) -> Result<Vec<Room>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, topic FROM rooms ORDER BY name")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Room {
+                name: r.get(0)?,
+                topic: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Every membership, as (room, user) pairs.
+    pub fn memberships(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT room, user_name FROM memberships ORDER BY room, user_name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The newest sequence number of every room that has messages.
+    pub fn last_seqs(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT room, max(seq) FROM messages GROUP BY room")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stores room messages (their `seq` already assigned). Call inside a
+    /// transaction to commit a batch at once.
+    pub fn insert_messages(&self, messages: &[Message]) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO messages (room, seq, sender, text, action, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for m in messages {
+            stmt.execute(params![m.room, m.seq, m.sender, m.text, m.action, m.ts_ms])?;
+        }
+        Ok(())
+    }
+
+    /// Stores a private message; returns its id.
+    pub fn insert_direct(&self, m: &DirectMessage) -> Result<i64> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO direct_messages (sender, recipient, text, action, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+        )?;
+        stmt.execute(params![m.sender, m.recipient, m.text, m.action, m.ts_ms])?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Up to `limit` messages before `before` (or the newest), oldest
+    /// first, and whether older ones exist.
+    pub fn history_before(
+        &self,
+        room: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT room, seq, sender, text, action, ts_ms FROM messages
+             WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![room, before.unwrap_or(i64::MAX), i64::from(limit) + 1],
+            message_from_row,
+        )?;
+        let mut messages: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
+        let more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        messages.reverse();
+        Ok((messages, more))
+    }
+
+    /// Up to `limit` messages after `since`, oldest first, and whether
+    /// more follow.
+    pub fn history_since(
+        &self,
+        room: &str,
+        since: i64,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool)> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT room, seq, sender, text, action, ts_ms FROM messages
+             WHERE room = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![room, since, i64::from(limit) + 1], message_from_row)?;
+        let mut messages: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
+        let more = messages.len() > limit as usize;
+        messages.truncate(limit as usize);
+        Ok((messages, more))
+    }
+
+    /// The oldest `limit` unread private messages to `user`, marked read.
+    pub fn take_unread(&self, user: &str, limit: u32) -> Result<Vec<DirectMessage>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let messages = {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, sender, recipient, text, action, ts_ms FROM direct_messages
+                 WHERE recipient = ?1 AND read = 0 ORDER BY id ASC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![user, limit], direct_from_row)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        if let Some(last) = messages.last() {
+            tx.execute(
+                "UPDATE direct_messages SET read = 1 WHERE recipient = ?1 AND read = 0 AND id <= ?2",
+                params![user, last.id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(messages)
+    }
+
+    /// How many private messages to `user` are unread.
+    pub fn unread_count(&self, user: &str) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM direct_messages WHERE recipient = ?1 AND read = 0",
+            [user],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// The newest `limit` messages between `a` and `b`, oldest first; the
+    /// ones to `a` are marked read.
+    pub fn conversation(&self, a: &str, b: &str, limit: u32) -> Result<Vec<DirectMessage>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, sender, recipient, text, action, ts_ms FROM direct_messages
+             WHERE (sender = ?1 AND recipient = ?2) OR (sender = ?2 AND recipient = ?1)
+             ORDER BY id DESC LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![a, b, limit], direct_from_row)?;
+        let mut messages: Vec<DirectMessage> = rows.collect::<rusqlite::Result<_>>()?;
+        messages.reverse();
+        self.conn.execute(
+            "UPDATE direct_messages SET read = 1 WHERE recipient = ?1 AND sender = ?2 AND read = 0",
+            params![a, b],
+        )?;
+        Ok(messages)
+    }
+
+    /// Records when a user was last connected.
+    pub fn touch_last_seen(&self, user: &str, ts_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE users SET last_seen_ms = ?2 WHERE name = ?1",
+            params![user, ts_ms],
+        )?;
+        Ok(())
+    }
+
+    /// Every user's name and last-seen time.
+    pub fn users_last_seen(&self) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name, last_seen_ms FROM users ORDER BY name")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Whether a user with this name exists.
+    pub fn user_exists(&self, name: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT 1 FROM users WHERE name = ?1", [name], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+}
+
+fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {
+    Ok(Message {
+        room: r.get(0)?,
+        seq: r.get(1)?,
+        sender: r.get(2)?,
+        text: r.get(3)?,
+        action: r.get(4)?,
+        ts_ms: r.get(5)?,
+    })
+}
+
+fn direct_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DirectMessage> {
+    Ok(DirectMessage {
+        id: r.get(0)?,
+        sender: r.get(1)?,
+        recipient: r.get(2)?,
+        text: r.get(3)?,
+        action: r.get(4)?,
+        ts_ms: r.get(5)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Db;
+    use crate::users::Users;
+
+    fn msg(room: &str, seq: i64) -> Message {
+        Message {
+            room: room.into(),
+            seq,
+            sender: "alice".into(),
+            text: format!("m{seq}"),
+            action: false,
+            ts_ms: seq,
+        }
+    }
+
+    #[test]
+    fn rooms_memberships_and_history() {
+        let db = Db::open_in_memory().unwrap();
+        db.write(|c| {
+            Users::new(c).create("alice", "h")?;
+            let chat = Chat::new(c);
+            chat.ensure_room("general")?;
+            chat.ensure_room("general")?;
+            assert!(chat.join("general", "alice")?);
+            assert!(!chat.join("general", "alice")?);
+            chat.set_topic("general", "hi")?;
+            let tx = c.unchecked_transaction()?;
+            Chat::new(&tx)
+                .insert_messages(&(1..=10).map(|s| msg("general", s)).collect::<Vec<_>>())?;
+            tx.commit()?;
+            Ok(())
+        })
+        .unwrap();
+        db.read(|c| {
+            let chat = Chat::new(c);
+            assert_eq!(
+                chat.rooms()?,
+                vec![Room {
+                    name: "general".into(),
+                    topic: "hi".into()
+                }]
+            );
+            assert_eq!(chat.last_seqs()?, vec![("general".into(), 10)]);
+            let (page, more) = chat.history_before("general", None, 3)?;
+            assert_eq!(
+                page.iter().map(|m| m.seq).collect::<Vec<_>>(),
+                vec![8, 9, 10]
+            );
+            assert!(more);
+            let (page, more) = chat.history_before("general", Some(3), 5)?;
+            assert_eq!(page.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1, 2]);
+            assert!(!more);
+            let (page, more) = chat.history_since("general", 7, 50)?;
+            assert_eq!(
+                page.iter().map(|m| m.seq).collect::<Vec<_>>(),
+                vec![8, 9, 10]
+            );
+            assert!(!more);
+            Ok(())
+        })
+        .unwrap();
+        // The same seq twice is refused: no duplicates in history.
+        let dup = db.write(|c| Chat::new(c).insert_messages(&[msg("general", 5)]));
+        assert!(dup.is_err());
+    }
+
+    #[test]
+    fn direct_messages_unread_then_read() {
+        let db = Db::open_in_memory().unwrap();
+        db.write(|c| {
+            let chat = Chat::new(c);
+            for (i, text) in ["a", "b", "c"].iter().enumerate() {
+                chat.insert_direct(&DirectMessage {
+                    id: 0,
+                    sender: "bob".into(),
+                    recipient: "alice".into(),
+                    text: (*text).into(),
+                    action: false,
+                    ts_ms: i as i64,
+                })?;
+            }
+            assert_eq!(chat.unread_count("alice")?, 3);
+            let first = chat.take_unread("alice", 2)?;
+            assert_eq!(
+                first.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+                vec!["a", "b"]
+            );
+            assert_eq!(chat.unread_count("alice")?, 1);
+            let convo = chat.conversation("alice", "bob", 10)?;
+            assert_eq!(convo.len(), 3);
+            assert_eq!(chat.unread_count("alice")?, 0);
+            Ok(())
+        })
+        .unwrap();
+    }
+}

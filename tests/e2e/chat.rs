@@ -1,0 +1,434 @@
+//! Chat end to end: several real clients against the real daemon.
+
+use std::time::Duration;
+
+use agora_wire::chat::{LeaveReason, Status};
+use agora_wire::{Client, ErrorCode, Event, Hello, Op, Push, Reply};
+use futures::future::join_all;
+
+use crate::support::{Daemon, Home, rt, wait_for};
+
+/// Registers `name` and returns a signed-in client and its token.
+async fn user(daemon: &Daemon, name: &str) -> (Client, String) {
+    let client = daemon.client(None).await;
+    let Reply::Session { token, .. } = client
+        .request(Op::Register {
+            name: name.into(),
+            password: format!("{name}-password"),
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("expected a session");
+    };
+    (client, token)
+}
+
+async fn join(client: &Client, room: &str) {
+    let reply = client
+        .request(Op::ChatJoin { room: room.into() })
+        .await
+        .unwrap();
+    assert!(matches!(reply, Reply::ChatRoom { .. }), "{reply:?}");
+}
+
+fn send(room: &str, text: &str) -> Op {
+    Op::ChatSend {
+        room: room.into(),
+        text: text.into(),
+        action: false,
+    }
+}
+
+/// The next push matching `pick`, skipping others; fails after 10 s.
+async fn next_push<T>(
+    pushes: &mut agora_wire::Pushes,
+    mut pick: impl FnMut(Push) -> Option<T>,
+) -> T {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let push = pushes.recv().await.expect("connection open");
+            if let Some(v) = pick(push) {
+                return v;
+            }
+        }
+    })
+    .await
+    .expect("push arrived in time")
+}
+
+#[test]
+fn room_messages_are_stored_ordered_and_broadcast() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &["--chat-rate", "10000", "--chat-burst", "10000"]);
+    rt().block_on(async {
+        let (alice, _) = user(&daemon, "alice").await;
+        let (bob, bob_token) = user(&daemon, "bob").await;
+        // Bob's second terminal: signed in by token, not yet in the room.
+        let bob2 = daemon.client(Some(bob_token)).await;
+        let mut bob_pushes = bob.pushes().await.unwrap();
+        let mut bob2_pushes = bob2.pushes().await.unwrap();
+        join(&alice, "General").await;
+        join(&bob, "general").await;
+
+        // 100 messages pipelined on one connection keep their order.
+        let sends = (1..=100).map(|i| alice.request(send("general", &format!("m{i}"))));
+        let acks: Vec<u64> = join_all(sends)
+            .await
+            .into_iter()
+            .map(|r| match r.unwrap() {
+                Reply::ChatSent { seq, .. } => seq,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(acks, (1..=100).collect::<Vec<_>>());
+
+        for pushes in [&mut bob_pushes, &mut bob2_pushes] {
+            for i in 1..=100u64 {
+                let m = next_push(pushes, |p| match p.event {
+                    Event::ChatMessage { message } => Some(message),
+                    _ => None,
+                })
+                .await;
+                assert_eq!(
+                    (m.seq, m.text.as_str(), m.from.as_str()),
+                    (i, format!("m{i}").as_str(), "alice")
+                );
+            }
+        }
+
+        // History: pages backwards, and "since" fills a gap exactly.
+        let Reply::ChatHistory { messages, more, .. } = bob
+            .request(Op::ChatHistory {
+                room: "general".into(),
+                before: None,
+                since: None,
+                limit: Some(10),
+            })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(messages.first().unwrap().seq, 91);
+        assert_eq!(messages.last().unwrap().seq, 100);
+        assert!(more);
+        let Reply::ChatHistory { messages, more, .. } = bob
+            .request(Op::ChatHistory {
+                room: "general".into(),
+                before: None,
+                since: Some(95),
+                limit: None,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            vec![96, 97, 98, 99, 100]
+        );
+        assert!(!more);
+
+        // Leaving is announced and stops delivery.
+        alice
+            .request(Op::ChatLeave {
+                room: "general".into(),
+            })
+            .await
+            .unwrap();
+        let left = next_push(&mut bob_pushes, |p| match p.event {
+            Event::ChatLeft { user, reason, .. } => Some((user, reason)),
+            _ => None,
+        })
+        .await;
+        assert_eq!(left, ("alice".to_string(), LeaveReason::Left));
+        let err = alice
+            .request(send("general", "still here?"))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+    });
+}
+
+#[test]
+fn bad_input_gets_clear_errors() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    rt().block_on(async {
+        let anonymous = daemon.client(None).await;
+        let err = anonymous.request(Op::ChatRooms).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Unauthorized));
+
+        let (alice, _) = user(&daemon, "alice").await;
+        let err = alice
+            .request(Op::ChatJoin {
+                room: "#bad room".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+        assert!(err.to_string().contains("a-z, 0-9"), "{err}");
+        let err = alice
+            .request(Op::ChatJoin {
+                room: "x".repeat(65),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+
+        join(&alice, "ops").await;
+        let err = alice
+            .request(send("ops", &"x".repeat(4097)))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::TooLarge));
+        assert!(alice.request(send("ops", &"x".repeat(4096))).await.is_ok());
+        let err = alice.request(send("ops", "   ")).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::BadRequest));
+        let err = alice
+            .request(Op::ChatDm {
+                to: "nobody".into(),
+                text: "hi".into(),
+                action: false,
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::NotFound));
+
+        // The default rate: a burst of 20, then rate_limited with a hint.
+        let results =
+            join_all((0..30).map(|i| alice.request(send("ops", &format!("burst {i}"))))).await;
+        let limited: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+        assert!(!limited.is_empty(), "some of 30 instant sends are refused");
+        let Some(agora_wire::Error::Server(body)) = limited.first() else {
+            panic!()
+        };
+        assert_eq!(body.code, ErrorCode::RateLimited);
+        assert!(body.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000));
+        // The connection is still fine.
+        assert!(alice.request(Op::Ping).await.is_ok());
+    });
+}
+
+#[test]
+fn private_messages_wait_for_offline_users() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    rt().block_on(async {
+        let (alice, _) = user(&daemon, "alice").await;
+        let (carol, carol_token) = user(&daemon, "carol").await;
+        drop(carol);
+        for text in ["are you there?", "call me"] {
+            let reply = alice
+                .request(Op::ChatDm {
+                    to: "Carol".into(),
+                    text: text.into(),
+                    action: false,
+                })
+                .await
+                .unwrap();
+            assert!(matches!(reply, Reply::ChatSent { .. }));
+        }
+        // Carol comes back: told about 2 unread, then reads them.
+        let (carol, _) = Client::connect(&daemon.addr, Hello::new("e2e", Some(carol_token)))
+            .await
+            .unwrap();
+        let mut pushes = carol.pushes().await.unwrap();
+        let unread = next_push(&mut pushes, |p| match p.event {
+            Event::ChatUnread { dms } => Some(dms),
+            _ => None,
+        })
+        .await;
+        assert_eq!(unread, 2);
+        let Reply::ChatDms { messages, unread } = carol
+            .request(Op::ChatDms {
+                with: None,
+                limit: None,
+            })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert_eq!(
+            messages.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+            vec!["are you there?", "call me"]
+        );
+        assert_eq!(unread, 0);
+        // Online now: a new DM arrives as a push at once.
+        alice
+            .request(Op::ChatDm {
+                to: "carol".into(),
+                text: "welcome back".into(),
+                action: false,
+            })
+            .await
+            .unwrap();
+        let dm = next_push(&mut pushes, |p| match p.event {
+            Event::ChatDirect { message } => Some(message),
+            _ => None,
+        })
+        .await;
+        assert_eq!(
+            (dm.from.as_str(), dm.text.as_str()),
+            ("alice", "welcome back")
+        );
+    });
+}
+
+#[test]
+fn presence_and_memberships_survive_reconnects_and_restarts() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &[]);
+    let runtime = rt();
+    let (alice_token, bob_token) = runtime.block_on(async {
+        let (alice, alice_token) = user(&daemon, "alice").await;
+        let (bob, bob_token) = user(&daemon, "bob").await;
+        join(&alice, "lobby").await;
+        join(&bob, "lobby").await;
+        let mut alice_pushes = alice.pushes().await.unwrap();
+        alice
+            .request(Op::ChatAway {
+                message: Some("lunch".into()),
+            })
+            .await
+            .unwrap();
+        let Reply::ChatWho { users } = bob
+            .request(Op::ChatWho {
+                room: Some("lobby".into()),
+            })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let a = users.iter().find(|u| u.user == "alice").unwrap();
+        assert_eq!(
+            (a.status, a.away_message.as_deref()),
+            (Status::Away, Some("lunch"))
+        );
+        // Bob's last connection closes: alice sees him quit.
+        drop(bob);
+        let quit = next_push(&mut alice_pushes, |p| match p.event {
+            Event::ChatLeft { user, reason, .. } => Some((user, reason)),
+            _ => None,
+        })
+        .await;
+        assert_eq!(quit, ("bob".to_string(), LeaveReason::Quit));
+        (alice_token, bob_token)
+    });
+
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+    let daemon = Daemon::start(&home, &[]);
+    runtime.block_on(async {
+        // Back after a restart: still a member, without joining again.
+        let alice = daemon.client(Some(alice_token)).await;
+        let bob = daemon.client(Some(bob_token)).await;
+        let mut bob_pushes = bob.pushes().await.unwrap();
+        let Reply::ChatRooms { rooms } = alice.request(Op::ChatRooms).await.unwrap() else {
+            panic!()
+        };
+        assert!(
+            rooms
+                .iter()
+                .any(|r| r.name == "lobby" && r.joined && r.members == 2)
+        );
+        alice.request(send("lobby", "still here")).await.unwrap();
+        let m = next_push(&mut bob_pushes, |p| match p.event {
+            Event::ChatMessage { message } => Some(message),
+            _ => None,
+        })
+        .await;
+        assert_eq!(m.text, "still here");
+        let Reply::ChatWho { users } = alice.request(Op::ChatWho { room: None }).await.unwrap()
+        else {
+            panic!()
+        };
+        assert!(users.iter().all(|u| u.status == Status::Online));
+    });
+}
+
+#[test]
+fn acknowledged_messages_survive_sigkill_mid_burst() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &["--chat-rate", "100000", "--chat-burst", "100000"]);
+    let runtime = rt();
+    let acked = runtime.block_on(async {
+        let (alice, _) = user(&daemon, "alice").await;
+        join(&alice, "burst").await;
+        let alice = std::sync::Arc::new(alice);
+        // Senders on 4 connections' worth of concurrency, recording each ack.
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut tasks = Vec::new();
+        for i in 0..2000u32 {
+            let (alice, acked) = (alice.clone(), acked.clone());
+            tasks.push(tokio::spawn(async move {
+                if let Ok(Reply::ChatSent { seq, .. }) =
+                    alice.request(send("burst", &format!("b{i}"))).await
+                {
+                    acked.lock().unwrap().push((seq, format!("b{i}")));
+                }
+            }));
+        }
+        // Kill the daemon once some, but not all, are acknowledged.
+        let acked_view = acked.clone();
+        tokio::task::spawn_blocking(move || {
+            wait_for("some acknowledgements", Duration::from_secs(20), || {
+                (acked_view.lock().unwrap().len() >= 200).then_some(())
+            })
+        })
+        .await
+        .unwrap();
+        daemon.signal(libc::SIGKILL);
+        join_all(tasks).await;
+        let acked = acked.lock().unwrap().clone();
+        acked
+    });
+    daemon.wait_exit(Duration::from_secs(10));
+    assert!(acked.len() >= 200);
+
+    let daemon = Daemon::start(&home, &[]);
+    runtime.block_on(async {
+        let alice = daemon.client(None).await;
+        alice
+            .request(Op::Login {
+                name: "alice".into(),
+                password: "alice-password".into(),
+            })
+            .await
+            .unwrap();
+        let mut stored = Vec::new();
+        let mut since = 0;
+        loop {
+            let Reply::ChatHistory { messages, more, .. } = alice
+                .request(Op::ChatHistory {
+                    room: "burst".into(),
+                    before: None,
+                    since: Some(since),
+                    limit: Some(500),
+                })
+                .await
+                .unwrap()
+            else {
+                panic!()
+            };
+            since = messages.last().map_or(since, |m| m.seq);
+            stored.extend(messages);
+            if !more {
+                break;
+            }
+        }
+        // Contiguous 1..=n: no holes, no duplicates.
+        let seqs: Vec<u64> = stored.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=stored.len() as u64).collect::<Vec<_>>());
+        // Every acknowledged message is there, under its acknowledged seq.
+        for (seq, text) in &acked {
+            let m = &stored[*seq as usize - 1];
+            assert_eq!(&m.text, text, "seq {seq}");
+        }
+        assert!(stored.len() >= acked.len());
+    });
+}
