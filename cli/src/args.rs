@@ -200,15 +200,24 @@ pub struct DaemonArgs {
     )]
     pub max_connections: usize,
 
-    /// Frames queued for one client before it counts as too slow and is
-    /// disconnected.
+    /// Undelivered push data (bytes) that gets a client disconnected as too
+    /// slow at once, like Redis's client-output-buffer-limit hard limit.
+    #[arg(long, env = "AGORA_PUSH_LIMIT_HARD", default_value = "32MiB", value_parser = crate::size::parse_size, value_name = "SIZE")]
+    pub push_limit_hard: usize,
+
+    /// Undelivered push data that gets a client disconnected when it stays
+    /// above this for --push-limit-soft-secs.
+    #[arg(long, env = "AGORA_PUSH_LIMIT_SOFT", default_value = "8MiB", value_parser = crate::size::parse_size, value_name = "SIZE")]
+    pub push_limit_soft: usize,
+
+    /// How long a client may stay above --push-limit-soft, in seconds.
     #[arg(
         long,
-        env = "AGORA_OUTBOUND_QUEUE",
-        default_value_t = 1024,
-        value_name = "N"
+        env = "AGORA_PUSH_LIMIT_SOFT_SECS",
+        default_value_t = 60,
+        value_name = "SECS"
     )]
-    pub outbound_queue: usize,
+    pub push_limit_soft_secs: u64,
 
     /// Chat messages (room and private) one user may send per second,
     /// sustained.

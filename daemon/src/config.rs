@@ -21,9 +21,8 @@ pub struct Config {
     /// The most connections served at once; further clients wait in the
     /// kernel's accept queue.
     pub max_connections: usize,
-    /// Frames queued for one client before it counts as too slow and is
-    /// disconnected.
-    pub outbound_queue: usize,
+    /// How much undelivered push data makes a client too slow.
+    pub push_limits: crate::session::PushLimits,
     /// The JWT signing secret; when `None`, a key is generated in the data
     /// directory on first start.
     pub jwt_secret: Option<String>,
@@ -47,7 +46,7 @@ impl Config {
             ready_file: None,
             max_frame: agora_wire::DEFAULT_MAX_FRAME,
             max_connections: 16_384,
-            outbound_queue: 1024,
+            push_limits: crate::session::PushLimits::default(),
             jwt_secret: None,
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             handshake_timeout: Duration::from_secs(10),

@@ -81,9 +81,14 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         Err(None) => return,
     };
 
-    let (outbound, queue) = mpsc::channel(shared.config.outbound_queue.max(1));
+    let (outbound, queue) = mpsc::unbounded_channel();
     let id = NEXT_SESSION.fetch_add(1, Ordering::Relaxed);
-    let session = Arc::new(Session::new(id, hello.client, outbound));
+    let session = Arc::new(Session::new(
+        id,
+        hello.client,
+        outbound,
+        shared.config.push_limits,
+    ));
     if let Some(user) = user {
         session.set_user(user);
     }
@@ -160,8 +165,8 @@ async fn handshake(
 struct Conn {
     frames: Frames,
     sink: Sink,
-    /// Pushes from the hub.
-    queue: mpsc::Receiver<Bytes>,
+    /// Pushes from the hub (bounded in bytes by the session's limits).
+    queue: mpsc::UnboundedReceiver<Bytes>,
     shared: Arc<Shared>,
     session: Arc<Session>,
     /// Requests waiting for I/O, each resolving to its encoded answer.
@@ -185,6 +190,7 @@ impl Conn {
                     return Some(ErrorBody::new(ErrorCode::Unavailable, "the server is shutting down"));
                 }
                 Some(push) = self.queue.recv() => {
+                    self.session.dequeued(push.len());
                     if !self.write(push).await {
                         return None;
                     }

@@ -5,18 +5,18 @@
 //! all subscribers (a `Bytes` clone is a reference-count bump), so fan-out
 //! cost does not grow with the message size.
 //!
-//! Delivery never blocks the publisher: a subscriber whose outbound queue
-//! is full is too slow, and is disconnected with a reason rather than
-//! slowing everyone else or growing memory without bound.
+//! Delivery never blocks the publisher: a subscriber whose undelivered
+//! pushes pass its limits (see [`crate::session::PushLimits`]) is too slow,
+//! and is disconnected with a reason rather than slowing everyone else or
+//! growing memory without bound.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use agora_wire::{ErrorBody, ErrorCode, Event, Push, ServerFrame};
-use tokio::sync::mpsc::error::TrySendError;
 
-use crate::session::Session;
+use crate::session::{PushRefused, Session};
 
 /// The topic on which session open/close events are published.
 pub const SESSIONS_TOPIC: &str = "sessions";
@@ -80,21 +80,13 @@ impl Hub {
             }
         };
         let mut delivery = Delivery::default();
+        let now = crate::now_ms();
         for session in subs.values() {
-            match session.outbound().try_send(bytes.clone()) {
+            match session.push(bytes.clone(), now) {
                 Ok(()) => delivery.delivered += 1,
-                Err(TrySendError::Full(_)) => {
-                    delivery.dropped_slow += 1;
-                    session.close(ErrorBody::new(
-                        ErrorCode::Unavailable,
-                        format!(
-                            "disconnected: too slow to read pushes ({} frames queued)",
-                            session.outbound().max_capacity()
-                        ),
-                    ));
-                }
+                Err(PushRefused::TooSlow) => delivery.dropped_slow += 1,
                 // The connection is already closing; its cleanup removes it.
-                Err(TrySendError::Closed(_)) => {}
+                Err(PushRefused::Closed) => {}
             }
         }
         self.delivered
@@ -132,9 +124,14 @@ mod tests {
     use agora_wire::SessionInfo;
     use tokio::sync::mpsc;
 
-    fn session(id: u64, queue: usize) -> (Arc<Session>, mpsc::Receiver<bytes::Bytes>) {
-        let (tx, rx) = mpsc::channel(queue);
-        (Arc::new(Session::new(id, "test".into(), tx)), rx)
+    fn session(id: u64, hard: usize) -> (Arc<Session>, mpsc::UnboundedReceiver<bytes::Bytes>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let limits = crate::session::PushLimits {
+            hard,
+            soft: hard,
+            soft_ms: 1000,
+        };
+        (Arc::new(Session::new(id, "test".into(), tx, limits)), rx)
     }
 
     fn event() -> Event {
@@ -150,8 +147,8 @@ mod tests {
     #[test]
     fn publish_reaches_only_subscribers() {
         let hub = Hub::default();
-        let (a, mut a_rx) = session(1, 8);
-        let (b, mut b_rx) = session(2, 8);
+        let (a, mut a_rx) = session(1, 1 << 20);
+        let (b, mut b_rx) = session(2, 1 << 20);
         hub.subscribe(&a, &["t".into()]);
         hub.subscribe(&b, &["other".into()]);
         assert_eq!(hub.publish("t", event()).delivered, 1);
@@ -165,10 +162,36 @@ mod tests {
     }
 
     #[test]
+    fn soft_limit_tolerates_a_burst_but_not_a_lasting_backlog() {
+        let (tx, _rx) = mpsc::unbounded_channel();
+        let limits = crate::session::PushLimits {
+            hard: 1000,
+            soft: 100,
+            soft_ms: 5_000,
+        };
+        let s = Session::new(1, "t".into(), tx, limits);
+        let frame = bytes::Bytes::from(vec![0u8; 60]);
+        assert!(s.push(frame.clone(), 1_000).is_ok());
+        assert!(
+            s.push(frame.clone(), 1_000).is_ok(),
+            "over soft: the clock starts"
+        );
+        assert!(s.push(frame.clone(), 5_999).is_ok(), "still within 5 s");
+        assert_eq!(s.push(frame.clone(), 6_000), Err(PushRefused::TooSlow));
+        assert!(s.closer().is_requested());
+    }
+
+    #[test]
     fn slow_subscriber_is_closed_not_waited_for() {
         let hub = Hub::default();
-        let (slow, _rx) = session(1, 2);
-        let (fast, mut fast_rx) = session(2, 64);
+        let frame_len = agora_wire::encode(&ServerFrame::Push(Push {
+            topic: "t".into(),
+            event: event(),
+        }))
+        .unwrap()
+        .len();
+        let (slow, _rx) = session(1, frame_len * 2);
+        let (fast, mut fast_rx) = session(2, 1 << 20);
         hub.subscribe(&slow, &["t".into()]);
         hub.subscribe(&fast, &["t".into()]);
         let mut dropped = 0;
@@ -181,9 +204,11 @@ mod tests {
         let reason = slow.closer().take_reason().unwrap();
         assert_eq!(reason.code, ErrorCode::Unavailable);
         let mut got = 0;
-        while fast_rx.try_recv().is_ok() {
+        while let Ok(frame) = fast_rx.try_recv() {
+            fast.dequeued(frame.len());
             got += 1;
         }
         assert_eq!(got, 10);
+        assert_eq!(fast.queued_bytes(), 0);
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use agora_wire::{ErrorBody, SessionInfo, UserInfo};
 use bytes::Bytes;
@@ -17,22 +18,114 @@ pub struct Session {
     pub client: String,
     user: Mutex<Option<UserInfo>>,
     topics: Mutex<BTreeSet<String>>,
-    /// Encoded frames waiting for the writer.
-    outbound: mpsc::Sender<Bytes>,
+    /// Encoded pushes waiting for the connection task.
+    outbound: mpsc::UnboundedSender<Bytes>,
+    /// Bytes in `outbound`, for the slow-reader limits.
+    queued: AtomicUsize,
+    /// Since when (ms) `queued` has been over the soft limit; 0 if not.
+    over_soft_since_ms: AtomicU64,
+    limits: PushLimits,
     closer: Closer,
 }
 
+/// How much undelivered push data a connection may accumulate before it
+/// counts as too slow, after Redis's `client-output-buffer-limit pubsub`:
+/// over `hard` at any moment, or over `soft` for `soft_ms` straight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PushLimits {
+    /// Disconnect at once beyond this many queued bytes.
+    pub hard: usize,
+    /// Disconnect when over this many bytes for `soft_ms`.
+    pub soft: usize,
+    /// How long the soft limit may be exceeded.
+    pub soft_ms: u64,
+}
+
+impl Default for PushLimits {
+    fn default() -> Self {
+        PushLimits {
+            hard: 32 << 20,
+            soft: 8 << 20,
+            soft_ms: 60_000,
+        }
+    }
+}
+
+/// Why a push was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushRefused {
+    /// The client is too slow and is being disconnected.
+    TooSlow,
+    /// The connection is already closing.
+    Closed,
+}
+
 impl Session {
-    /// A session that writes through `outbound`.
-    pub fn new(id: u64, client: String, outbound: mpsc::Sender<Bytes>) -> Self {
+    /// A session whose pushes go to `outbound`.
+    pub fn new(
+        id: u64,
+        client: String,
+        outbound: mpsc::UnboundedSender<Bytes>,
+        limits: PushLimits,
+    ) -> Self {
         Session {
             id,
             client,
             user: Mutex::new(None),
             topics: Mutex::new(BTreeSet::new()),
             outbound,
+            queued: AtomicUsize::new(0),
+            over_soft_since_ms: AtomicU64::new(0),
+            limits,
             closer: Closer::default(),
         }
+    }
+
+    /// Queues a push frame without ever waiting. Past the limits the
+    /// session is closed with a reason and the push is refused.
+    pub fn push(&self, frame: Bytes, now_ms: u64) -> Result<(), PushRefused> {
+        if self.closer.is_requested() {
+            return Err(PushRefused::Closed);
+        }
+        let queued = self.queued.fetch_add(frame.len(), Ordering::Relaxed) + frame.len();
+        let too_slow = if queued > self.limits.hard {
+            true
+        } else if queued > self.limits.soft {
+            let since = self.over_soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                self.over_soft_since_ms
+                    .store(now_ms.max(1), Ordering::Relaxed);
+                false
+            } else {
+                now_ms.saturating_sub(since) >= self.limits.soft_ms
+            }
+        } else {
+            self.over_soft_since_ms.store(0, Ordering::Relaxed);
+            false
+        };
+        if too_slow {
+            self.queued.fetch_sub(frame.len(), Ordering::Relaxed);
+            self.close(ErrorBody::new(
+                agora_wire::ErrorCode::Unavailable,
+                format!("disconnected: too slow to read pushes ({queued} bytes waiting)"),
+            ));
+            return Err(PushRefused::TooSlow);
+        }
+        let len = frame.len();
+        self.outbound.send(frame).map_err(|_| {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            PushRefused::Closed
+        })
+    }
+
+    /// The connection task took a frame of `len` bytes off the queue.
+    pub fn dequeued(&self, len: usize) {
+        self.queued.fetch_sub(len, Ordering::Relaxed);
+    }
+
+    /// Bytes of pushes waiting to be written.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// The signed-in user, if any.
@@ -73,11 +166,6 @@ impl Session {
     /// Every topic the session is subscribed to.
     pub fn topics(&self) -> Vec<String> {
         lock(&self.topics).iter().cloned().collect()
-    }
-
-    /// The queue to the connection's writer.
-    pub fn outbound(&self) -> &mpsc::Sender<Bytes> {
-        &self.outbound
     }
 
     /// Asks the connection to close, telling the client why. The first

@@ -432,3 +432,143 @@ fn acknowledged_messages_survive_sigkill_mid_burst() {
         assert!(stored.len() >= acked.len());
     });
 }
+
+#[test]
+fn a_killed_client_is_seen_leaving() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let runtime = rt();
+    let mut alice_pushes = runtime.block_on(async {
+        let (alice, _) = user(&daemon, "alice").await;
+        let (bob, _) = user(&daemon, "bob").await;
+        join(&alice, "lobby").await;
+        join(&bob, "lobby").await;
+        drop(bob);
+        let pushes = alice.pushes().await.unwrap();
+        std::mem::forget(alice); // keep alice connected for the rest of the test
+        pushes
+    });
+    // Bob's terminal: a real `agora chat tail` process.
+    let out = home.run(
+        &["--addr", &daemon.addr, "login", "bob", "--password-stdin"],
+        Some("bob-password\n"),
+    );
+    assert!(out.status.success());
+    let mut tail = home
+        .cmd()
+        .args(["--addr", &daemon.addr, "chat", "tail", "lobby"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    runtime.block_on(async {
+        let online = next_push(&mut alice_pushes, |p| match p.event {
+            Event::ChatPresence { user, .. } if user.user == "bob" => Some(user.status),
+            _ => None,
+        })
+        .await;
+        assert_eq!(online, Status::Online);
+    });
+    // SIGKILL: no goodbye from the client, just a dead socket.
+    tail.kill().unwrap();
+    tail.wait().unwrap();
+    runtime.block_on(async {
+        let quit = next_push(&mut alice_pushes, |p| match p.event {
+            Event::ChatLeft { user, reason, .. } => Some((user, reason)),
+            _ => None,
+        })
+        .await;
+        assert_eq!(quit, ("bob".to_string(), LeaveReason::Quit));
+    });
+}
+
+#[test]
+fn a_slow_reader_is_disconnected_while_others_keep_receiving() {
+    use agora_wire::{FrameCodec, ServerFrame, decode, encode};
+    use futures::{SinkExt, StreamExt};
+
+    let home = Home::new();
+    let daemon = Daemon::start(
+        &home,
+        &[
+            "--push-limit-hard",
+            "8MiB",
+            "--chat-rate",
+            "1000000",
+            "--chat-burst",
+            "1000000",
+        ],
+    );
+    rt().block_on(async {
+        let (alice, _) = user(&daemon, "alice").await;
+        let (bob, _) = user(&daemon, "bob").await;
+        let (carol, carol_token) = user(&daemon, "carol").await;
+        for c in [&alice, &bob, &carol] {
+            join(c, "firehose").await;
+        }
+        drop(carol);
+        let mut bob_pushes = bob.pushes().await.unwrap();
+
+        // Carol's stalled terminal: a tiny receive buffer, and after the
+        // welcome it never reads again.
+        let socket =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&daemon.ready.listen.into()).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        let stream = tokio::net::TcpStream::from_std(socket.into()).unwrap();
+        let mut slow = tokio_util::codec::Framed::new(stream, FrameCodec::default());
+        slow.send(encode(&Hello::new("stalled", Some(carol_token))).unwrap())
+            .await
+            .unwrap();
+        let welcome = slow.next().await.unwrap().unwrap();
+        assert!(matches!(
+            decode::<ServerFrame>(&welcome).unwrap(),
+            ServerFrame::Welcome(_)
+        ));
+
+        // 8,000 messages of 2 KB: far more than the stalled socket, its
+        // kernel buffers and its 8 MiB of queued pushes can hold.
+        let text = "x".repeat(2000);
+        for chunk in 0..40 {
+            let sends =
+                (0..200).map(|i| alice.request(send("firehose", &format!("{chunk}-{i} {text}"))));
+            for r in join_all(sends).await {
+                r.unwrap();
+            }
+            // Bob keeps up: drain what arrived so far.
+            while let Ok(Some(_)) =
+                tokio::time::timeout(Duration::from_millis(1), bob_pushes.recv()).await
+            {
+            }
+        }
+        // Bob got everything (counted through history instead of pushes,
+        // then a final live message proves his connection is healthy).
+        alice.request(send("firehose", "last")).await.unwrap();
+        let last = next_push(&mut bob_pushes, |p| match p.event {
+            Event::ChatMessage { message } if message.text == "last" => Some(message.seq),
+            _ => None,
+        })
+        .await;
+        assert_eq!(last, 8001);
+
+        // The stalled client was dropped with a reason: read what it was
+        // sent until the server closed it.
+        let mut goodbye = None;
+        while let Ok(Some(Ok(body))) =
+            tokio::time::timeout(Duration::from_secs(10), slow.next()).await
+        {
+            if let Ok(ServerFrame::Goodbye { error }) = decode::<ServerFrame>(&body) {
+                goodbye = Some(error);
+            }
+        }
+        let goodbye = goodbye.expect("a goodbye before the close");
+        assert_eq!(goodbye.code, ErrorCode::Unavailable);
+        assert!(goodbye.message.contains("too slow"), "{}", goodbye.message);
+        let (_, metrics) = daemon.http_get("/metrics").await;
+        assert!(
+            !metrics.contains("agora_slow_consumers_total 0"),
+            "{metrics}"
+        );
+    });
+}

@@ -21,7 +21,11 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     config.ready_file = args.ready_file.clone();
     config.max_frame = args.max_frame;
     config.max_connections = args.max_connections.max(1);
-    config.outbound_queue = args.outbound_queue.max(1);
+    config.push_limits = agora_daemon::session::PushLimits {
+        hard: args.push_limit_hard,
+        soft: args.push_limit_soft.min(args.push_limit_hard),
+        soft_ms: args.push_limit_soft_secs.saturating_mul(1000),
+    };
     config.jwt_secret = args.jwt_secret.clone();
     anyhow::ensure!(
         args.chat_rate > 0.0 && args.chat_burst >= 1.0,
