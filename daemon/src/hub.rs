@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use agora_wire::{ErrorBody, ErrorCode, Event, Push, ServerFrame};
+use agora_wire::{Event, Push, ServerFrame};
 
 use crate::session::{PushRefused, Session};
 
@@ -202,7 +202,7 @@ mod tests {
         assert!(slow.closer().is_requested());
         assert!(!fast.closer().is_requested());
         let reason = slow.closer().take_reason().unwrap();
-        assert_eq!(reason.code, ErrorCode::Unavailable);
+        assert_eq!(reason.code, agora_wire::ErrorCode::Unavailable);
         let mut got = 0;
         while let Ok(frame) = fast_rx.try_recv() {
             fast.dequeued(frame.len());
