@@ -384,8 +384,7 @@ fn acknowledged_messages_survive_sigkill_mid_burst() {
         .unwrap();
         daemon.signal(libc::SIGKILL);
         join_all(tasks).await;
-        let acked = acked.lock().unwrap().clone();
-        acked
+        acked.lock().unwrap().clone()
     });
     daemon.wait_exit(Duration::from_secs(10));
     assert!(acked.len() >= 200);
