@@ -412,6 +412,9 @@ pub enum ChatCommand {
 /// `agora bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// Chat load: idle clients, fan-out latency, persisted messages/s.
+    #[command(subcommand)]
+    Chat(BenchChatCommand),
     /// Request/reply round trips per second over N concurrent connections.
     ///
     /// Each connection keeps --pipeline pings in flight for --duration
@@ -419,6 +422,56 @@ pub enum BenchCommand {
     /// requests per second and latency percentiles (p50, p90, p99, p99.9,
     /// max) in microseconds. scripts/bench-ping.sh runs the standard rows.
     Ping(BenchPingArgs),
+}
+
+/// `agora bench chat …`
+#[derive(Debug, Subcommand)]
+pub enum BenchChatCommand {
+    /// Open N signed-in connections and keep them idle; report the
+    /// daemon's memory (with --pid) before and after.
+    Idle {
+        /// Idle connections to open.
+        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        clients: usize,
+        /// Distinct users they sign in as.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        users: usize,
+        /// The daemon's process id, to read its resident memory.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
+        /// Seconds to hold the connections before measuring.
+        #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+        hold: f64,
+    },
+    /// One room with many members: some send at a fixed total rate, all
+    /// receive; reports delivery latency and deliveries per second.
+    Fanout {
+        /// Members of the room (each its own user and connection).
+        #[arg(long, default_value_t = 1000, value_name = "N")]
+        members: usize,
+        /// How many of the members send.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        senders: usize,
+        /// Total messages per second sent into the room.
+        #[arg(long, default_value_t = 1000.0, value_name = "N")]
+        rate: f64,
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+        duration: f64,
+    },
+    /// Senders sending as fast as acknowledgements allow; reports stored
+    /// (acknowledged) messages per second.
+    Persist {
+        /// Concurrent senders (each its own connection and room).
+        #[arg(long, default_value_t = 32, value_name = "N")]
+        senders: usize,
+        /// Messages each sender keeps in flight.
+        #[arg(long, default_value_t = 16, value_name = "N")]
+        pipeline: usize,
+        /// Seconds to measure.
+        #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+        duration: f64,
+    },
 }
 
 /// Flags of `agora bench ping`.

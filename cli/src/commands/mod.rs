@@ -3,6 +3,7 @@
 
 mod account;
 mod bench;
+mod bench_chat;
 mod chat;
 mod daemon;
 mod docs;
@@ -56,6 +57,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Whoami => client(level, log_format)?.block_on(account::whoami(&addr, json)),
         Command::Bench(BenchCommand::Ping(args)) => {
             client(level, log_format)?.block_on(bench::ping(&addr, &args, json))
+        }
+        Command::Bench(BenchCommand::Chat(cmd)) => {
+            client(level, log_format)?.block_on(bench_chat::run(&addr, cmd, json))
         }
     }
 }

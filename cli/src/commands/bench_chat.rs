@@ -1,0 +1,497 @@
+//! `agora bench chat …`: load generators for the chat service.
+//!
+//! - `idle`: many signed-in connections doing nothing; the daemon's memory.
+//! - `fanout`: one room, many members, a fixed total send rate; delivery
+//!   latency (send to receipt, one clock: sender and receivers share this
+//!   process) and deliveries per second.
+//! - `persist`: senders as fast as acknowledgements allow; stored
+//!   messages per second.
+//!
+//! Users are registered fresh for each run (names carry a random suffix),
+//! so runs can repeat against the same daemon.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use agora_wire::{FrameCodec, Hello, Op, Reply, Request, ServerFrame, decode, encode};
+use anyhow::Context as _;
+use futures::stream;
+use futures::{SinkExt as _, StreamExt};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpStream;
+use tokio_util::codec::Framed;
+
+use crate::args::BenchChatCommand;
+use crate::output;
+use crate::session;
+
+const PASSWORD: &str = "bench-password";
+const WARM_UP: Duration = Duration::from_secs(1);
+
+type Conn = Framed<TcpStream, FrameCodec>;
+
+/// Runs one chat benchmark and prints its report.
+pub async fn run(addr: &str, cmd: BenchChatCommand, json: bool) -> anyhow::Result<u8> {
+    match cmd {
+        BenchChatCommand::Idle {
+            clients,
+            users,
+            pid,
+            hold,
+        } => idle(addr, clients, users.max(1), pid, hold, json).await,
+        BenchChatCommand::Fanout {
+            members,
+            senders,
+            rate,
+            duration,
+        } => {
+            fanout(
+                addr,
+                members.max(1),
+                senders.clamp(1, members.max(1)),
+                rate,
+                duration,
+                json,
+            )
+            .await
+        }
+        BenchChatCommand::Persist {
+            senders,
+            pipeline,
+            duration,
+        } => persist(addr, senders.max(1), pipeline.max(1), duration, json).await,
+    }
+}
+
+/// A short random tag so repeated runs register new users.
+fn run_tag() -> String {
+    format!("{:06x}", rand::random::<u32>() & 0xff_ffff)
+}
+
+/// Registers `n` users (in parallel on 16 connections); returns tokens.
+async fn register(addr: &str, tag: &str, n: usize) -> anyhow::Result<Vec<String>> {
+    let results: Vec<anyhow::Result<String>> = stream::iter(0..n)
+        .map(|i| async move {
+            let (client, _) = session::connect(addr, None).await?;
+            let reply = client
+                .request(Op::Register {
+                    name: format!("b{tag}-{i}"),
+                    password: PASSWORD.into(),
+                })
+                .await
+                .map_err(|e| session::explain(addr, e, false))?;
+            match reply {
+                Reply::Session { token, .. } => Ok(token),
+                other => anyhow::bail!("unexpected reply to register: {other:?}"),
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    results.into_iter().collect()
+}
+
+async fn open(addr: &str, token: &str) -> anyhow::Result<Conn> {
+    let stream = TcpStream::connect(addr)
+        .await
+        .map_err(|e| session::explain(addr, e.into(), false))?;
+    stream.set_nodelay(true)?;
+    let mut framed = Framed::new(stream, FrameCodec::default());
+    framed
+        .send(encode(&Hello::new("agora-bench", Some(token.to_owned())))?)
+        .await?;
+    let first = framed.next().await.context("closed during handshake")??;
+    match decode::<ServerFrame>(&first)? {
+        ServerFrame::Welcome(_) => Ok(framed),
+        other => anyhow::bail!("handshake refused: {other:?}"),
+    }
+}
+
+/// Resident memory of a process, in KiB (Linux).
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[derive(Serialize)]
+struct IdleReport {
+    clients: usize,
+    users: usize,
+    rss_before_kib: Option<u64>,
+    rss_after_kib: Option<u64>,
+    bytes_per_client: Option<u64>,
+}
+
+async fn idle(
+    addr: &str,
+    clients: usize,
+    users: usize,
+    pid: Option<u32>,
+    hold: f64,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let tag = run_tag();
+    let tokens = register(addr, &tag, users).await?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = pid.and_then(rss_kib);
+    let conns: Vec<anyhow::Result<Conn>> = stream::iter(0..clients)
+        .map(|i| {
+            let token = tokens[i % tokens.len()].clone();
+            async move { open(addr, &token).await }
+        })
+        .buffer_unordered(64)
+        .collect()
+        .await;
+    let conns: Vec<Conn> = conns.into_iter().collect::<anyhow::Result<_>>()?;
+    tokio::time::sleep(Duration::from_secs_f64(hold)).await;
+    let after = pid.and_then(rss_kib);
+    let report = IdleReport {
+        clients: conns.len(),
+        users,
+        rss_before_kib: before,
+        rss_after_kib: after,
+        bytes_per_client: before
+            .zip(after)
+            .map(|(b, a)| a.saturating_sub(b) * 1024 / conns.len().max(1) as u64),
+    };
+    drop(conns);
+    if json {
+        output::json(&report)?;
+    } else {
+        println!(
+            "{} idle signed-in connections ({} users)",
+            report.clients, users
+        );
+        if let (Some(b), Some(a)) = (before, after) {
+            println!(
+                "daemon RSS: {:.1} MiB before, {:.1} MiB with them ({} bytes per connection)",
+                b as f64 / 1024.0,
+                a as f64 / 1024.0,
+                report.bytes_per_client.unwrap_or(0)
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Just enough of a push to find a message's text.
+#[derive(Deserialize)]
+struct PushLite {
+    r#type: String,
+    #[serde(default)]
+    event: Option<EventLite>,
+}
+
+#[derive(Deserialize)]
+struct EventLite {
+    r#type: String,
+    #[serde(default)]
+    message: Option<MessageLite>,
+}
+
+#[derive(Deserialize)]
+struct MessageLite {
+    text: String,
+}
+
+#[derive(Serialize)]
+struct FanoutReport {
+    members: usize,
+    senders: usize,
+    target_rate: f64,
+    seconds: f64,
+    sent: u64,
+    deliveries: u64,
+    deliveries_per_sec: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+async fn fanout(
+    addr: &str,
+    members: usize,
+    senders: usize,
+    rate: f64,
+    duration: f64,
+    json: bool,
+) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        rate > 0.0 && duration > 0.0,
+        "--rate and --duration must be positive"
+    );
+    let tag = run_tag();
+    let room = format!("fanout-{tag}");
+    if !json {
+        eprintln!("registering {members} users…");
+    }
+    let tokens = register(addr, &tag, members).await?;
+    // Everyone joins, through a few typed connections.
+    let joins: Vec<anyhow::Result<()>> = stream::iter(tokens.iter().cloned())
+        .map(|token| {
+            let room = room.clone();
+            async move {
+                let (client, _) = session::connect(addr, Some(token)).await?;
+                client
+                    .request(Op::ChatJoin { room })
+                    .await
+                    .map_err(|e| session::explain(addr, e, true))?;
+                Ok(())
+            }
+        })
+        .buffer_unordered(32)
+        .collect()
+        .await;
+    joins.into_iter().collect::<anyhow::Result<()>>()?;
+
+    let base = Instant::now();
+    let measure_from = base + WARM_UP + Duration::from_secs(1);
+    let deadline = measure_from + Duration::from_secs_f64(duration);
+    // Receivers: one raw connection per member.
+    let mut receivers = Vec::with_capacity(members);
+    for token in &tokens {
+        let conn = open(addr, token).await?;
+        receivers.push(tokio::spawn(receive(conn, base, measure_from, deadline)));
+    }
+    // Senders: typed clients, each at rate/senders per second.
+    let sent = Arc::new(AtomicU64::new(0));
+    let per_sender = Duration::from_secs_f64(senders as f64 / rate);
+    let mut sender_tasks = Vec::with_capacity(senders);
+    for token in tokens.iter().take(senders) {
+        let (client, _) = session::connect(addr, Some(token.clone())).await?;
+        let (room, sent) = (room.clone(), sent.clone());
+        sender_tasks.push(tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(per_sender);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let client = Arc::new(client);
+            while Instant::now() < deadline {
+                ticker.tick().await;
+                let text = base.elapsed().as_micros().to_string();
+                let counted = Instant::now() >= measure_from;
+                let (client, room, sent) = (client.clone(), room.clone(), sent.clone());
+                // Fire and forget: the ack is not what is measured.
+                tokio::spawn(async move {
+                    if client
+                        .request(Op::ChatSend {
+                            room,
+                            text,
+                            action: false,
+                        })
+                        .await
+                        .is_ok()
+                        && counted
+                    {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                });
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }));
+    }
+    for task in sender_tasks {
+        task.await.context("sender panicked")?;
+    }
+    let mut latencies: Vec<u32> = Vec::new();
+    for task in receivers {
+        latencies.extend(task.await.context("receiver panicked")??);
+    }
+    latencies.sort_unstable();
+    let pct = |p: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i] as f64 / 1000.0
+    };
+    let report = FanoutReport {
+        members,
+        senders,
+        target_rate: rate,
+        seconds: duration,
+        sent: sent.load(Ordering::Relaxed),
+        deliveries: latencies.len() as u64,
+        deliveries_per_sec: latencies.len() as f64 / duration,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        max_ms: latencies.last().map_or(0.0, |v| *v as f64 / 1000.0),
+    };
+    if json {
+        output::json(&report)?;
+    } else {
+        println!(
+            "{} members, {} senders at {:.0} msg/s for {:.0} s: {} sent, {} deliveries ({:.0}/s)",
+            members,
+            senders,
+            rate,
+            duration,
+            report.sent,
+            report.deliveries,
+            report.deliveries_per_sec
+        );
+        println!(
+            "delivery latency ms: p50 {:.2}  p99 {:.2}  max {:.2}",
+            report.p50_ms, report.p99_ms, report.max_ms
+        );
+    }
+    Ok(0)
+}
+
+/// Reads pushes until the deadline (plus a second for stragglers);
+/// returns the latencies (µs) of messages sent in the measuring window.
+async fn receive(
+    mut conn: Conn,
+    base: Instant,
+    measure_from: Instant,
+    deadline: Instant,
+) -> anyhow::Result<Vec<u32>> {
+    let mut latencies = Vec::new();
+    let from_us = measure_from.duration_since(base).as_micros() as u64;
+    let until_us = deadline.duration_since(base).as_micros() as u64;
+    let stop = deadline + Duration::from_secs(1);
+    loop {
+        let next = tokio::time::timeout_at(stop.into(), conn.next()).await;
+        let Ok(Some(Ok(body))) = next else { break };
+        let now_us = base.elapsed().as_micros() as u64;
+        let Ok(push) = decode::<PushLite>(&body) else {
+            continue;
+        };
+        if push.r#type != "push" {
+            continue;
+        }
+        let Some(EventLite {
+            r#type,
+            message: Some(MessageLite { text }),
+        }) = push.event
+        else {
+            continue;
+        };
+        if r#type != "chat_message" {
+            continue;
+        }
+        let Ok(sent_us) = text.parse::<u64>() else {
+            continue;
+        };
+        if (from_us..until_us).contains(&sent_us) {
+            latencies.push(now_us.saturating_sub(sent_us).min(u32::MAX as u64) as u32);
+        }
+    }
+    Ok(latencies)
+}
+
+#[derive(Serialize)]
+struct PersistReport {
+    senders: usize,
+    pipeline: usize,
+    seconds: f64,
+    stored: u64,
+    stored_per_sec: f64,
+}
+
+async fn persist(
+    addr: &str,
+    senders: usize,
+    pipeline: usize,
+    duration: f64,
+    json: bool,
+) -> anyhow::Result<u8> {
+    let tag = run_tag();
+    let tokens = register(addr, &tag, senders).await?;
+    let mut conns = Vec::with_capacity(senders);
+    for (i, token) in tokens.iter().enumerate() {
+        let (client, _) = session::connect(addr, Some(token.clone())).await?;
+        client
+            .request(Op::ChatJoin {
+                room: format!("persist-{tag}-{i}"),
+            })
+            .await
+            .map_err(|e| session::explain(addr, e, true))?;
+        drop(client);
+        conns.push((open(addr, token).await?, format!("persist-{tag}-{i}")));
+    }
+    let start = Instant::now();
+    let measure_from = start + WARM_UP;
+    let deadline = measure_from + Duration::from_secs_f64(duration);
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .map(|(conn, room)| {
+            tokio::spawn(send_flat_out(conn, room, pipeline, measure_from, deadline))
+        })
+        .collect();
+    let mut stored = 0;
+    for t in tasks {
+        stored += t.await.context("sender panicked")??;
+    }
+    let report = PersistReport {
+        senders,
+        pipeline,
+        seconds: duration,
+        stored,
+        stored_per_sec: stored as f64 / duration,
+    };
+    if json {
+        output::json(&report)?;
+    } else {
+        println!(
+            "{} senders, {} in flight each: {} messages stored in {:.0} s ({:.0}/s)",
+            senders, pipeline, stored, duration, report.stored_per_sec
+        );
+    }
+    Ok(0)
+}
+
+/// Keeps `depth` sends in flight; counts acknowledgements in the window.
+async fn send_flat_out(
+    mut conn: Conn,
+    room: String,
+    depth: usize,
+    from: Instant,
+    until: Instant,
+) -> anyhow::Result<u64> {
+    let mut next_id = 1u64;
+    let mut outstanding = 0usize;
+    let mut stored = 0u64;
+    let request = |id: u64, room: &str| {
+        encode(&Request {
+            id,
+            op: Op::ChatSend {
+                room: room.to_owned(),
+                text: "persisted benchmark message with a realistic length of about sixty bytes"
+                    .into(),
+                action: false,
+            },
+        })
+    };
+    for _ in 0..depth {
+        conn.feed(request(next_id, &room)?).await?;
+        next_id += 1;
+        outstanding += 1;
+    }
+    conn.flush().await?;
+    while outstanding > 0 {
+        let body = conn.next().await.context("connection closed")??;
+        let now = Instant::now();
+        match decode::<ServerFrame>(&body)? {
+            ServerFrame::Reply { .. } => {
+                outstanding -= 1;
+                if now >= from && now <= until {
+                    stored += 1;
+                }
+            }
+            ServerFrame::Error { error, .. } => anyhow::bail!("send refused: {error}"),
+            _ => continue,
+        }
+        if now < until {
+            conn.send(request(next_id, &room)?).await?;
+            next_id += 1;
+            outstanding += 1;
+        }
+    }
+    Ok(stored)
+}
