@@ -571,3 +571,38 @@ fn a_slow_reader_is_disconnected_while_others_keep_receiving() {
         );
     });
 }
+
+#[test]
+fn room_and_membership_limits_are_enforced() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &["--chat-max-rooms", "2", "--chat-max-members", "2"]);
+    rt().block_on(async {
+        let (alice, _) = user(&daemon, "alice").await;
+        let (bob, _) = user(&daemon, "bob").await;
+        let (carol, _) = user(&daemon, "carol").await;
+        join(&alice, "one").await;
+        join(&alice, "two").await;
+        let err = alice
+            .request(Op::ChatJoin {
+                room: "three".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+        assert!(err.to_string().contains("2 rooms"), "{err}");
+        // Re-joining a room one is already in is not a new membership.
+        join(&alice, "one").await;
+        join(&bob, "one").await;
+        let err = carol
+            .request(Op::ChatJoin { room: "one".into() })
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Forbidden));
+        assert!(err.to_string().contains("full"), "{err}");
+        // Leaving frees the place.
+        bob.request(Op::ChatLeave { room: "one".into() })
+            .await
+            .unwrap();
+        join(&carol, "one").await;
+    });
+}
