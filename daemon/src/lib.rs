@@ -107,6 +107,7 @@ impl Daemon {
     /// When the data directory or database cannot be opened, or an address
     /// cannot be bound; the message names the culprit.
     pub async fn start(config: Config) -> anyhow::Result<Running> {
+        tune_allocator();
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
@@ -185,6 +186,19 @@ async fn serve(
         .context("cannot flush the database")?;
     tracing::info!("agora daemon stopped");
     Ok(())
+}
+
+/// Makes glibc's malloc serve every allocation of 1 MiB or more with its
+/// own mapping, returned to the system when freed. By default glibc raises
+/// that threshold after the first large free, so each thread that ever
+/// hashed a password (19 MiB a time) would keep that memory resident.
+fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes malloc's tunables; it is called before
+    // the daemon's threads allocate large blocks, and any value is safe.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 /// Milliseconds since the Unix epoch.

@@ -256,9 +256,16 @@ async fn fanout(
     let deadline = measure_from + Duration::from_secs_f64(duration);
     // Receivers: one raw connection per member.
     let mut receivers = Vec::with_capacity(members);
-    for token in &tokens {
+    for (i, token) in tokens.iter().enumerate() {
         let conn = open(addr, token).await?;
-        receivers.push(tokio::spawn(receive(conn, base, measure_from, deadline)));
+        let sampled = i % LATENCY_SAMPLE == 0;
+        receivers.push(tokio::spawn(receive(
+            conn,
+            base,
+            measure_from,
+            deadline,
+            sampled,
+        )));
     }
     // Senders: typed clients, each at rate/senders per second.
     let sent = Arc::new(AtomicU64::new(0));
@@ -299,8 +306,11 @@ async fn fanout(
         task.await.context("sender panicked")?;
     }
     let mut latencies: Vec<u32> = Vec::new();
+    let mut deliveries = 0u64;
     for task in receivers {
-        latencies.extend(task.await.context("receiver panicked")??);
+        let (count, sample) = task.await.context("receiver panicked")??;
+        deliveries += count;
+        latencies.extend(sample);
     }
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -316,8 +326,8 @@ async fn fanout(
         target_rate: rate,
         seconds: duration,
         sent: sent.load(Ordering::Relaxed),
-        deliveries: latencies.len() as u64,
-        deliveries_per_sec: latencies.len() as f64 / duration,
+        deliveries,
+        deliveries_per_sec: deliveries as f64 / duration,
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         max_ms: latencies.last().map_or(0.0, |v| *v as f64 / 1000.0),
@@ -343,15 +353,23 @@ async fn fanout(
     Ok(0)
 }
 
-/// Reads pushes until the deadline (plus a second for stragglers);
-/// returns the latencies (µs) of messages sent in the measuring window.
+/// One receiver in this many decodes its messages to sample latency; the
+/// others only count frames, so the generator's own decoding does not
+/// become what is measured.
+const LATENCY_SAMPLE: usize = 10;
+
+/// Reads pushes until the deadline (plus a second for stragglers). Returns
+/// the frames that arrived within the measuring window and, when
+/// `sampled`, the latencies (µs) of messages sent within it.
 async fn receive(
     mut conn: Conn,
     base: Instant,
     measure_from: Instant,
     deadline: Instant,
-) -> anyhow::Result<Vec<u32>> {
+    sampled: bool,
+) -> anyhow::Result<(u64, Vec<u32>)> {
     let mut latencies = Vec::new();
+    let mut arrived = 0u64;
     let from_us = measure_from.duration_since(base).as_micros() as u64;
     let until_us = deadline.duration_since(base).as_micros() as u64;
     let stop = deadline + Duration::from_secs(1);
@@ -359,6 +377,12 @@ async fn receive(
         let next = tokio::time::timeout_at(stop.into(), conn.next()).await;
         let Ok(Some(Ok(body))) = next else { break };
         let now_us = base.elapsed().as_micros() as u64;
+        if (from_us..until_us).contains(&now_us) {
+            arrived += 1;
+        }
+        if !sampled {
+            continue;
+        }
         let Ok(push) = decode::<PushLite>(&body) else {
             continue;
         };
@@ -382,7 +406,7 @@ async fn receive(
             latencies.push(now_us.saturating_sub(sent_us).min(u32::MAX as u64) as u32);
         }
     }
-    Ok(latencies)
+    Ok((arrived, latencies))
 }
 
 #[derive(Serialize)]
