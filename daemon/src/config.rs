@@ -12,6 +12,10 @@ pub struct Config {
     pub listen: String,
     /// Address of the HTTP listener, e.g. `127.0.0.1:7080`.
     pub http: String,
+    /// Address of the RESP (cache) listener, e.g. `127.0.0.1:7379`.
+    pub resp: String,
+    /// The cache service's settings.
+    pub cache: crate::cache::CacheConfig,
     /// Where the database, signing key and snapshots live.
     pub data_dir: PathBuf,
     /// Write the bound addresses here (JSON) once listening.
@@ -41,6 +45,8 @@ impl Config {
         Config {
             listen: "127.0.0.1:7070".into(),
             http: "127.0.0.1:7080".into(),
+            resp: "127.0.0.1:7379".into(),
+            cache: crate::cache::CacheConfig::default(),
             data_dir,
             ready_file: None,
             max_frame: agora_wire::DEFAULT_MAX_FRAME,
