@@ -196,7 +196,9 @@ pub static COMMANDS: &[Spec] = &[
 
 /// Finds a command by name, in any case.
 pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
-    static TABLE: OnceLock<HashMap<&'static [u8], &'static Spec>> = OnceLock::new();
+    // foldhash rather than SipHash: this runs once per command.
+    type Table = HashMap<&'static [u8], &'static Spec, foldhash::fast::FixedState>;
+    static TABLE: OnceLock<Table> = OnceLock::new();
     let table = TABLE.get_or_init(|| COMMANDS.iter().map(|s| (s.name.as_bytes(), s)).collect());
     let mut buf = [0u8; 16];
     if name.len() > buf.len() {

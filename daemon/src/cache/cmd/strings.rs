@@ -69,6 +69,11 @@ enum Cond {
 
 pub(super) fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, value) = (&args[1], &args[2]);
+    if args.len() == 3 {
+        // The common case, without options: one lookup, no old value.
+        put(ctx, key, value, 0);
+        return Reply::ok();
+    }
     let mut cond = Cond::Always;
     let mut ttl = Ttl::Unset;
     let mut want_old = false;
