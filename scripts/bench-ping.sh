@@ -15,7 +15,7 @@ cargo build --release -p agora --locked -q
 bin="$CARGO_TARGET_DIR/release/agora"
 
 tmp=$(mktemp -d)
-"$bin" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --data "$tmp/data" \
+"$bin" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 --data "$tmp/data" \
   --ready-file "$tmp/ready.json" --log-level warn &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$tmp"' EXIT

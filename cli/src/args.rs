@@ -175,13 +175,39 @@ pub struct DaemonArgs {
     )]
     pub http: String,
 
+    /// Address for the RESP listener: the cache, spoken to by redis-cli,
+    /// redis-benchmark and Redis client libraries (see docs/CACHE.md).
+    #[arg(
+        long,
+        env = "AGORA_RESP",
+        default_value = "127.0.0.1:7379",
+        value_name = "ADDR"
+    )]
+    pub resp: String,
+
+    /// Memory limit of the cache, e.g. 512mb (0 = unlimited). Over it,
+    /// writes evict keys per --cache-policy or fail with OOM.
+    #[arg(long, env = "AGORA_CACHE_MAX_MEMORY", default_value = "0", value_parser = crate::size::parse_size, value_name = "SIZE")]
+    pub cache_max_memory: usize,
+
+    /// What the cache evicts over its memory limit: noeviction,
+    /// allkeys-lru, volatile-lru, allkeys-lfu or volatile-ttl.
+    #[arg(long, env = "AGORA_CACHE_POLICY", default_value = "noeviction", value_parser = parse_policy, value_name = "POLICY")]
+    pub cache_policy: agora_daemon::cache::Policy,
+
+    /// Snapshot the cache to DATA/cache.snapshot every 60 s and on
+    /// shutdown, and load it on start.
+    #[arg(long, env = "AGORA_CACHE_PERSIST")]
+    pub cache_persist: bool,
+
     /// Data directory (database, signing key). Default: the XDG data
     /// directory, e.g. ~/.local/share/agora.
     #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
 
     /// Once listening, write the bound addresses as JSON to this file
-    /// (`{"listen": "127.0.0.1:7070", "http": "127.0.0.1:7080", "pid": …}`),
+    /// (`{"listen": "127.0.0.1:7070", "http": "127.0.0.1:7080", "resp":
+    /// "127.0.0.1:7379", "pid": …}`),
     /// so scripts and tests can use port 0.
     #[arg(long, env = "AGORA_READY_FILE", value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
@@ -268,6 +294,13 @@ pub struct DaemonArgs {
     pub jwt_secret: Option<String>,
 }
 
+/// Parses an eviction policy by its Redis name.
+fn parse_policy(text: &str) -> Result<agora_daemon::cache::Policy, String> {
+    agora_daemon::cache::Policy::parse(text).ok_or_else(|| {
+        format!("unknown policy {text:?} (noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-ttl)")
+    })
+}
+
 /// Flags of `agora up`.
 #[derive(Debug, Args, Clone)]
 pub struct UpArgs {
@@ -288,6 +321,15 @@ pub struct UpArgs {
         value_name = "ADDR"
     )]
     pub http: String,
+
+    /// Address for the embedded daemon's RESP (cache) listener.
+    #[arg(
+        long,
+        env = "AGORA_RESP",
+        default_value = "127.0.0.1:7379",
+        value_name = "ADDR"
+    )]
+    pub resp: String,
 
     /// Data directory. Default: the XDG data directory.
     #[arg(long, env = "AGORA_DATA", value_name = "DIR")]

@@ -12,6 +12,10 @@ pub struct Config {
     pub listen: String,
     /// Address of the HTTP listener, e.g. `127.0.0.1:7080`.
     pub http: String,
+    /// Address of the RESP (cache) listener, e.g. `127.0.0.1:7379`.
+    pub resp: String,
+    /// The cache service's settings.
+    pub cache: crate::cache::CacheConfig,
     /// Where the database, signing key and snapshots live.
     pub data_dir: PathBuf,
     /// Write the bound addresses here (JSON) once listening.
@@ -23,6 +27,11 @@ pub struct Config {
     pub max_connections: usize,
     /// How much undelivered push data makes a client too slow.
     pub push_limits: crate::session::PushLimits,
+    /// Messages queued for one RESP pub/sub subscriber before it counts as
+    /// too slow and is disconnected. (Native-protocol clients are judged by
+    /// bytes, see `push_limits`; RESP subscribers should move to the same
+    /// rule.)
+    pub resp_pubsub_queue: usize,
     /// The JWT signing secret; when `None`, a key is generated in the data
     /// directory on first start.
     pub jwt_secret: Option<String>,
@@ -42,11 +51,14 @@ impl Config {
         Config {
             listen: "127.0.0.1:7070".into(),
             http: "127.0.0.1:7080".into(),
+            resp: "127.0.0.1:7379".into(),
+            cache: crate::cache::CacheConfig::default(),
             data_dir,
             ready_file: None,
             max_frame: agora_wire::DEFAULT_MAX_FRAME,
             max_connections: 16_384,
             push_limits: crate::session::PushLimits::default(),
+            resp_pubsub_queue: 16_384,
             jwt_secret: None,
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             handshake_timeout: Duration::from_secs(10),

@@ -12,7 +12,9 @@
 //! - [`accounts`], [`hub`]: the services of the foundation (sign-in and
 //!   topic pub/sub); later services get a module folder each;
 //! - [`http`]: health checks and Prometheus metrics (axum);
-//! - [`stats`]: the counters behind `/metrics`.
+//! - [`stats`]: the counters behind `/metrics`;
+//! - [`cache`]: the Redis-compatible cache service, served over RESP by
+//!   [`resp`] on its own listener.
 //!
 //! [`Daemon::start`] binds everything and returns a [`Running`] handle;
 //! cancelling its token shuts down gracefully: stop accepting, finish
@@ -20,6 +22,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod cache;
 pub mod chat;
 mod config;
 pub mod conn;
@@ -27,6 +30,7 @@ pub mod dispatch;
 pub mod http;
 pub mod hub;
 mod ready;
+pub mod resp;
 pub mod server;
 pub mod session;
 pub mod stats;
@@ -60,6 +64,8 @@ pub struct Shared {
     pub chat: chat::Chat,
     /// Counters for `/metrics`.
     pub stats: stats::Stats,
+    /// The cache service (keyspace, pub/sub channels).
+    pub cache: Arc<cache::Cache>,
     /// Cancelled when the daemon starts shutting down.
     pub shutdown: CancellationToken,
     /// When the daemon started.
@@ -126,10 +132,26 @@ impl Daemon {
 
         let listener = bind(&config.listen, "protocol").await?;
         let http_listener = bind(&config.http, "HTTP").await?;
+        let resp_listener = bind(&config.resp, "RESP").await?;
         let addrs = BoundAddrs {
             listen: listener.local_addr()?,
             http: http_listener.local_addr()?,
+            resp: resp_listener.local_addr()?,
         };
+
+        let cache = Arc::new(cache::Cache::new(config.cache.clone(), &config.data_dir));
+        cache
+            .port
+            .store(addrs.resp.port(), std::sync::atomic::Ordering::Relaxed);
+        if let Some(path) = cache.snapshot.clone() {
+            let loader = cache.clone();
+            let keys = tokio::task::spawn_blocking(move || {
+                cache::persist::load_or_quarantine(&loader.store, &path, now_ms())
+            })
+            .await
+            .context("snapshot load panicked")?;
+            tracing::info!(keys, "cache snapshot loaded");
+        }
 
         let token = CancellationToken::new();
         let shared = Arc::new(Shared {
@@ -139,15 +161,16 @@ impl Daemon {
             hub,
             chat,
             stats: stats::Stats::default(),
+            cache,
             shutdown: token.clone(),
             started: Instant::now(),
         });
         if let Some(path) = &shared.config.ready_file {
             ready::write(path, &addrs)?;
         }
-        tracing::info!(listen = %addrs.listen, http = %addrs.http, data = %shared.config.data_dir.display(), "agora daemon listening");
+        tracing::info!(listen = %addrs.listen, http = %addrs.http, resp = %addrs.resp, data = %shared.config.data_dir.display(), "agora daemon listening");
 
-        let task = tokio::spawn(serve(shared, listener, http_listener));
+        let task = tokio::spawn(serve(shared, listener, http_listener, resp_listener));
         Ok(Running { addrs, token, task })
     }
 }
@@ -163,9 +186,19 @@ async fn serve(
     shared: Arc<Shared>,
     listener: TcpListener,
     http_listener: TcpListener,
+    resp_listener: TcpListener,
 ) -> anyhow::Result<()> {
     let tracker = TaskTracker::new();
     let http = tracker.spawn(http::serve(shared.clone(), http_listener));
+    // The cache's background tasks (expiry, snapshots) and the RESP accept
+    // loop share the tracker: shutdown waits for them too, which is how
+    // the final snapshot gets written before exit.
+    cache::spawn(shared.cache.clone(), shared.shutdown.clone(), &tracker);
+    tracker.spawn(resp::accept_loop(
+        shared.clone(),
+        resp_listener,
+        tracker.clone(),
+    ));
     server::accept_loop(shared.clone(), listener, &tracker).await;
 
     // Shutdown: connections see the token, finish what they are doing and

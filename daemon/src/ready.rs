@@ -14,6 +14,8 @@ pub struct BoundAddrs {
     pub listen: SocketAddr,
     /// The HTTP listener.
     pub http: SocketAddr,
+    /// The RESP (cache) listener.
+    pub resp: SocketAddr,
 }
 
 #[derive(Serialize)]
@@ -24,7 +26,7 @@ struct ReadyFile<'a> {
     version: &'a str,
 }
 
-/// Writes `{"listen": .., "http": .., "pid": .., "version": ..}` to `path`
+/// Writes `{"listen": .., "http": .., "resp": .., "pid": .., "version": ..}` to `path`
 /// atomically (temp file, then rename), so a reader never sees half a file.
 pub(crate) fn write(path: &Path, addrs: &BoundAddrs) -> anyhow::Result<()> {
     let body = serde_json::to_vec_pretty(&ReadyFile {

@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod cache;
 mod chat;
 mod cli;
 mod docs;

@@ -93,6 +93,7 @@ impl Home {
 pub struct Ready {
     pub listen: SocketAddr,
     pub http: SocketAddr,
+    pub resp: SocketAddr,
     pub pid: u32,
 }
 
@@ -119,6 +120,8 @@ impl Daemon {
             "--listen",
             listen,
             "--http",
+            "127.0.0.1:0",
+            "--resp",
             "127.0.0.1:0",
             "--data",
         ])

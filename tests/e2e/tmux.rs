@@ -97,7 +97,7 @@ fn up_shows_tabs_and_help_and_quits_cleanly() {
     let home = Home::new();
     let data = home.data();
     let command = format!(
-        "'{}' up --listen 127.0.0.1:0 --http 127.0.0.1:0 --data '{}'; echo agora-exit=$?; sleep 60",
+        "'{}' up --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 --data '{}'; echo agora-exit=$?; sleep 60",
         bin(),
         data.display()
     );

@@ -18,6 +18,10 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     let mut config = Config::new(data_dir);
     config.listen = args.listen.clone();
     config.http = args.http.clone();
+    config.resp = args.resp.clone();
+    config.cache.max_memory = args.cache_max_memory;
+    config.cache.policy = args.cache_policy;
+    config.cache.persist = args.cache_persist;
     config.ready_file = args.ready_file.clone();
     config.max_frame = args.max_frame;
     config.max_connections = args.max_connections.max(1);

@@ -34,12 +34,13 @@ pub async fn run(args: UpArgs, level: Option<&str>, format: LogFormat) -> anyhow
     let mut config = Config::new(data_dir.clone());
     config.listen = args.listen.clone();
     config.http = args.http.clone();
+    config.resp = args.resp.clone();
     let running = Daemon::start(config).await.map_err(|err| {
         if err
             .chain()
             .any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::AddrInUse))
         {
-            err.context("another daemon may be running: use `agora tui` to join it, or pass --listen 127.0.0.1:0 --http 127.0.0.1:0")
+            err.context("another daemon may be running: use `agora tui` to join it, or pass --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0")
         } else {
             err
         }

@@ -1,0 +1,218 @@
+//! Hash commands: HSET, HGET, HMGET, HGETALL, HDEL, HEXISTS, HLEN,
+//! HINCRBY, HKEYS, HVALS, HSTRLEN, HSETNX, HMSET.
+
+use bytes::Bytes;
+
+use super::{Ctx, int_arg, parse_i64};
+use crate::cache::reply::{Reply, errors};
+use crate::cache::store::{Entry, Hash, Shard, Value};
+
+/// The live hash at `key`: `Ok(None)` if missing, WRONGTYPE otherwise.
+fn read<'s>(shard: &'s mut Shard, key: &[u8], now: u64) -> Result<Option<&'s Hash>, Reply> {
+    match shard.get(key, now) {
+        None => Ok(None),
+        Some(Entry {
+            value: Value::Hash(h),
+            ..
+        }) => Ok(Some(h)),
+        Some(_) => Err(Reply::err(errors::WRONGTYPE)),
+    }
+}
+
+/// Runs `change` on the hash at `key`, creating it if missing; deletes
+/// the key if the hash ends up empty.
+fn write<R>(ctx: &Ctx<'_>, key: &[u8], change: impl FnOnce(&mut Hash) -> R) -> Result<R, Reply> {
+    let now = ctx.now_ms;
+    let mut shard = ctx.cache.store.lock_key(key);
+    match shard.peek(key, now) {
+        None => {
+            let mut hash = Hash::default();
+            let out = change(&mut hash);
+            if !hash.map.is_empty() {
+                shard.insert(key, Entry::new(Value::Hash(Box::new(hash))), now);
+            }
+            Ok(out)
+        }
+        Some(Entry {
+            value: Value::Hash(_),
+            ..
+        }) => {
+            let (out, empty) = shard
+                .update(key, now, |e| match &mut e.value {
+                    Value::Hash(h) => {
+                        let out = change(h);
+                        (Some(out), h.map.is_empty())
+                    }
+                    _ => (None, false),
+                })
+                .unwrap_or((None, false));
+            if empty {
+                shard.remove(key, now);
+            }
+            out.ok_or(Reply::err(errors::WRONGTYPE))
+        }
+        Some(_) => Err(Reply::err(errors::WRONGTYPE)),
+    }
+}
+
+fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, Reply> {
+    if !args.len().is_multiple_of(2) {
+        return Err(super::wrong_arity(name));
+    }
+    write(ctx, &args[1], |h| {
+        let mut added = 0;
+        for pair in args[2..].chunks_exact(2) {
+            if h.map
+                .insert((&pair[0][..]).into(), (&pair[1][..]).into())
+                .is_none()
+            {
+                added += 1;
+            }
+        }
+        added
+    })
+}
+
+pub(super) fn hset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(set_pairs(ctx, args, "hset").map(Reply::Integer))
+}
+
+pub(super) fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(set_pairs(ctx, args, "hmset").map(|_| Reply::ok()))
+}
+
+pub(super) fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(
+        write(ctx, &args[1], |h| {
+            if h.map.contains_key(&args[2][..]) {
+                0
+            } else {
+                h.map.insert((&args[2][..]).into(), (&args[3][..]).into());
+                1
+            }
+        })
+        .map(Reply::Integer),
+    )
+}
+
+fn with_hash(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>) -> Reply) -> Reply {
+    let mut shard = ctx.cache.store.lock_key(key);
+    match read(&mut shard, key, ctx.now_ms) {
+        Ok(h) => f(h),
+        Err(e) => e,
+    }
+}
+
+pub(super) fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::bulk_or_nil(h.and_then(|h| h.map.get(&args[2][..])).map(|v| &v[..]))
+    })
+}
+
+pub(super) fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::Array(
+            args[2..]
+                .iter()
+                .map(|f| Reply::bulk_or_nil(h.and_then(|h| h.map.get(&f[..])).map(|v| &v[..])))
+                .collect(),
+        )
+    })
+}
+
+pub(super) fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::Map(h.map_or(Vec::new(), |h| {
+            h.map
+                .iter()
+                .map(|(k, v)| (Reply::bulk(k), Reply::bulk(v)))
+                .collect()
+        }))
+    })
+}
+
+pub(super) fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::Array(h.map_or(Vec::new(), |h| {
+            h.map.keys().map(|k| Reply::bulk(k)).collect()
+        }))
+    })
+}
+
+pub(super) fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::Array(h.map_or(Vec::new(), |h| {
+            h.map.values().map(|v| Reply::bulk(v)).collect()
+        }))
+    })
+}
+
+pub(super) fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::Integer(h.map_or(0, |h| h.map.len()) as i64)
+    })
+}
+
+pub(super) fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::Integer(i64::from(
+            h.is_some_and(|h| h.map.contains_key(&args[2][..])),
+        ))
+    })
+}
+
+pub(super) fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_hash(ctx, &args[1], |h| {
+        Reply::Integer(
+            h.and_then(|h| h.map.get(&args[2][..]))
+                .map_or(0, |v| v.len()) as i64,
+        )
+    })
+}
+
+pub(super) fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let now = ctx.now_ms;
+    {
+        let mut shard = ctx.cache.store.lock_key(&args[1]);
+        match read(&mut shard, &args[1], now) {
+            Err(e) => return e,
+            Ok(None) => return Reply::Integer(0),
+            Ok(Some(_)) => {}
+        }
+    }
+    super::reply(
+        write(ctx, &args[1], |h| {
+            args[2..]
+                .iter()
+                .filter(|f| h.map.swap_remove(&f[..]).is_some())
+                .count() as i64
+        })
+        .map(Reply::Integer),
+    )
+}
+
+pub(super) fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let delta = match int_arg(&args[3]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    let result = write(ctx, &args[1], |h| {
+        let current = match h.map.get(&args[2][..]) {
+            None => 0,
+            Some(v) => match parse_i64(v) {
+                Some(n) => n,
+                None => return Err(Reply::err("ERR hash value is not an integer")),
+            },
+        };
+        let new = current
+            .checked_add(delta)
+            .ok_or(Reply::err(errors::OVERFLOW))?;
+        h.map
+            .insert((&args[2][..]).into(), new.to_string().into_bytes().into());
+        Ok(new)
+    });
+    match result {
+        Ok(Ok(n)) => Reply::Integer(n),
+        Ok(Err(e)) | Err(e) => e,
+    }
+}

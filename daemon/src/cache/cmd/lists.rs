@@ -1,0 +1,186 @@
+//! List commands: LPUSH, RPUSH, LPOP, RPOP, LLEN, LRANGE, LINDEX.
+
+use bytes::Bytes;
+
+use super::{Ctx, int_arg};
+use crate::cache::reply::{Reply, errors};
+use crate::cache::store::{Entry, List, Value};
+
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    Head,
+    Tail,
+}
+
+fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let mut shard = ctx.cache.store.lock_key(key);
+    let add = |list: &mut List| {
+        for item in &args[2..] {
+            match end {
+                End::Head => list.items.push_front((&item[..]).into()),
+                End::Tail => list.items.push_back((&item[..]).into()),
+            }
+        }
+        list.items.len() as i64
+    };
+    match shard.peek(key, now) {
+        None => {
+            let mut list = List::default();
+            let len = add(&mut list);
+            shard.insert(key, Entry::new(Value::List(Box::new(list))), now);
+            Reply::Integer(len)
+        }
+        Some(Entry {
+            value: Value::List(_),
+            ..
+        }) => shard
+            .update(key, now, |e| match &mut e.value {
+                Value::List(l) => Reply::Integer(add(l)),
+                _ => Reply::err(errors::WRONGTYPE),
+            })
+            .unwrap_or(Reply::Integer(0)),
+        Some(_) => Reply::err(errors::WRONGTYPE),
+    }
+}
+
+pub(super) fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push(ctx, args, End::Head)
+}
+
+pub(super) fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push(ctx, args, End::Tail)
+}
+
+fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
+    if args.len() > 3 {
+        return Reply::err(errors::SYNTAX);
+    }
+    let count = match args.get(2).map(|c| int_arg(c)) {
+        None => None,
+        Some(Ok(n)) if n < 0 => return Reply::err("ERR value is out of range, must be positive"),
+        Some(Ok(n)) => Some(n as usize),
+        Some(Err(e)) => return e,
+    };
+    let key = &args[1];
+    let now = ctx.now_ms;
+    let mut shard = ctx.cache.store.lock_key(key);
+    match shard.get(key, now) {
+        None => {
+            return if count.is_some() {
+                Reply::NilArray
+            } else {
+                Reply::Nil
+            };
+        }
+        Some(Entry {
+            value: Value::List(_),
+            ..
+        }) => {}
+        Some(_) => return Reply::err(errors::WRONGTYPE),
+    }
+    let (reply, empty) = shard
+        .update(key, now, |e| {
+            let Value::List(list) = &mut e.value else {
+                return (Reply::err(errors::WRONGTYPE), false);
+            };
+            let mut take = || match end {
+                End::Head => list.items.pop_front(),
+                End::Tail => list.items.pop_back(),
+            };
+            let reply = match count {
+                None => take().map_or(Reply::Nil, |v| Reply::bulk(&v)),
+                Some(n) => Reply::Array(
+                    std::iter::from_fn(take)
+                        .take(n)
+                        .map(|v| Reply::bulk(&v))
+                        .collect(),
+                ),
+            };
+            (reply, list.items.is_empty())
+        })
+        .unwrap_or((Reply::Nil, false));
+    if empty {
+        shard.remove(key, now);
+    }
+    reply
+}
+
+pub(super) fn lpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop(ctx, args, End::Head)
+}
+
+pub(super) fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    pop(ctx, args, End::Tail)
+}
+
+fn with_list(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&List>) -> Reply) -> Reply {
+    let mut shard = ctx.cache.store.lock_key(key);
+    match shard.get(key, ctx.now_ms) {
+        None => f(None),
+        Some(Entry {
+            value: Value::List(l),
+            ..
+        }) => f(Some(l)),
+        Some(_) => Reply::err(errors::WRONGTYPE),
+    }
+}
+
+pub(super) fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    with_list(ctx, &args[1], |l| {
+        Reply::Integer(l.map_or(0, |l| l.items.len()) as i64)
+    })
+}
+
+pub(super) fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    with_list(ctx, &args[1], |l| {
+        let Some(l) = l else {
+            return Reply::Array(Vec::new());
+        };
+        let len = l.items.len() as i64;
+        let start = if start < 0 {
+            (len + start).max(0)
+        } else {
+            start
+        };
+        let stop = if stop < 0 {
+            len + stop
+        } else {
+            stop.min(len - 1)
+        };
+        if start > stop || start >= len {
+            return Reply::Array(Vec::new());
+        }
+        Reply::Array(
+            l.items
+                .range(start as usize..=stop as usize)
+                .map(|v| Reply::bulk(v))
+                .collect(),
+        )
+    })
+}
+
+pub(super) fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let idx = match int_arg(&args[2]) {
+        Ok(n) => n,
+        Err(e) => return e,
+    };
+    with_list(ctx, &args[1], |l| {
+        let Some(l) = l else {
+            return Reply::Nil;
+        };
+        let len = l.items.len() as i64;
+        let idx = if idx < 0 { len + idx } else { idx };
+        if idx < 0 || idx >= len {
+            return Reply::Nil;
+        }
+        l.items
+            .get(idx as usize)
+            .map_or(Reply::Nil, |v| Reply::bulk(v))
+    })
+}

@@ -1,0 +1,375 @@
+//! Connection and server commands: PING, ECHO, SELECT, INFO, CONFIG, HELLO,
+//! CLIENT, COMMAND, TIME — including what redis-cli and redis-benchmark
+//! send when they connect.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use bytes::Bytes;
+
+use super::{COMMANDS, Ctx, Kind, is, lossy, parse_i64};
+use crate::cache::glob;
+use crate::cache::reply::{Reply, errors};
+
+/// The Redis version we claim in INFO and HELLO: the one whose command
+/// semantics we follow. Clients use it to pick features.
+pub const REDIS_VERSION: &str = "7.2.0";
+
+pub(super) fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match args.len() {
+        1 => Reply::Simple("PONG".into()),
+        2 => Reply::Bulk(args[1].clone()),
+        _ => super::wrong_arity("ping"),
+    }
+}
+
+pub(super) fn echo(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    Reply::Bulk(args[1].clone())
+}
+
+pub(super) fn select(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match parse_i64(&args[1]) {
+        None => Reply::err(errors::NOT_INTEGER),
+        Some(0) => Reply::ok(),
+        Some(_) => Reply::err(errors::DB_RANGE),
+    }
+}
+
+pub(super) fn time(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    Reply::Array(vec![
+        Reply::Bulk(Bytes::from((ctx.now_ms / 1000).to_string())),
+        Reply::Bulk(Bytes::from(((ctx.now_ms % 1000) * 1000).to_string())),
+    ])
+}
+
+pub(super) fn lastsave(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
+    let at = ctx.cache.stats.last_save_ms.load(Ordering::Relaxed);
+    Reply::Integer((at / 1000) as i64)
+}
+
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2}G", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.2}M", b / (1024.0 * 1024.0))
+    } else if b >= 1024.0 {
+        format!("{:.2}K", b / 1024.0)
+    } else {
+        format!("{bytes}B")
+    }
+}
+
+/// The process's resident set size, from /proc (0 where unavailable).
+pub fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let cache = ctx.cache;
+    let wanted: Vec<String> = args[1..]
+        .iter()
+        .map(|a| String::from_utf8_lossy(a).to_ascii_lowercase())
+        .collect();
+    let all = wanted.is_empty()
+        || wanted
+            .iter()
+            .any(|w| w == "all" || w == "everything" || w == "default");
+    let show = |name: &str| all || wanted.iter().any(|w| w == name);
+    let stats = &cache.stats;
+    let counters = cache.store.counters();
+    let mut out = String::new();
+    let uptime = ctx.now_ms.saturating_sub(cache.started_ms) / 1000;
+    if show("server") {
+        let _ = write!(
+            out,
+            "# Server\r\nredis_version:{REDIS_VERSION}\r\nagora_version:{}\r\nredis_mode:standalone\r\nos:{}\r\narch_bits:64\r\nprocess_id:{}\r\ntcp_port:{}\r\nuptime_in_seconds:{uptime}\r\nuptime_in_days:{}\r\n\r\n",
+            crate::VERSION,
+            std::env::consts::OS,
+            std::process::id(),
+            cache.port.load(Ordering::Relaxed),
+            uptime / 86_400,
+        );
+    }
+    if show("clients") {
+        let _ = write!(
+            out,
+            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:0\r\npubsub_clients:{}\r\n\r\n",
+            stats.connected.load(Ordering::Relaxed),
+            cache.pubsub.subscriber_count(),
+        );
+    }
+    if show("memory") {
+        let used = cache.store.used_memory();
+        let rss = rss_bytes();
+        let max = cache.store.max_memory() as u64;
+        let _ = write!(
+            out,
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\n\r\n",
+            human(used),
+            human(rss),
+            human(max),
+            cache.store.policy().name(),
+        );
+    }
+    if show("persistence") {
+        let _ = write!(
+            out,
+            "# Persistence\r\nloading:0\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\n\r\n",
+            stats.last_save_ms.load(Ordering::Relaxed) / 1000
+        );
+    }
+    if show("stats") {
+        let _ = write!(
+            out,
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\n\r\n",
+            stats.connections_total.load(Ordering::Relaxed),
+            stats.commands.load(Ordering::Relaxed),
+            stats.ops_per_sec(),
+            counters.expired.load(Ordering::Relaxed),
+            counters.evicted.load(Ordering::Relaxed),
+            counters.hits.load(Ordering::Relaxed),
+            counters.misses.load(Ordering::Relaxed),
+            cache.pubsub.channel_count(),
+            cache.pubsub.pattern_count(),
+        );
+    }
+    if show("keyspace") {
+        out.push_str("# Keyspace\r\n");
+        let (keys, expires) = cache.store.len();
+        if keys > 0 {
+            let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+        }
+        out.push_str("\r\n");
+    }
+    // Redis ends the text with one CRLF, not a blank line.
+    if out.ends_with("\r\n\r\n") {
+        out.truncate(out.len() - 2);
+    }
+    Reply::Bulk(Bytes::from(out))
+}
+
+/// CONFIG GET's answers: the parameters clients ask about on connect.
+fn config_params(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
+    let store = &ctx.cache.store;
+    vec![
+        ("save", String::new()),
+        ("appendonly", "no".into()),
+        ("maxmemory", store.max_memory().to_string()),
+        ("maxmemory-policy", store.policy().name().into()),
+        ("maxmemory-samples", "5".into()),
+        ("databases", "1".into()),
+        ("port", ctx.cache.port.load(Ordering::Relaxed).to_string()),
+        ("timeout", "0".into()),
+        (
+            "proto-max-bulk-len",
+            crate::resp::codec::MAX_BULK.to_string(),
+        ),
+        ("maxclients", "16384".into()),
+        ("cluster-enabled", "no".into()),
+    ]
+}
+
+pub(super) fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    if is(sub, "get") {
+        if args.len() < 3 {
+            return super::wrong_arity("config|get");
+        }
+        let mut pairs = Vec::new();
+        for (name, value) in config_params(ctx) {
+            if args[2..]
+                .iter()
+                .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
+            {
+                pairs.push((Reply::text(name), Reply::Bulk(Bytes::from(value))));
+            }
+        }
+        Reply::Map(pairs)
+    } else if is(sub, "set") {
+        if args.len() < 4 || !args.len().is_multiple_of(2) {
+            return super::wrong_arity("config|set");
+        }
+        Reply::error(format!(
+            "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+            lossy(&args[2], 128)
+        ))
+    } else if is(sub, "resetstat") {
+        Reply::ok()
+    } else {
+        unknown_subcommand(sub, "CONFIG")
+    }
+}
+
+fn unknown_subcommand(sub: &[u8], cmd: &str) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand '{}'. Try {cmd} HELP.",
+        lossy(sub, 128)
+    ))
+}
+
+/// HELLO [protover [AUTH user pass] [SETNAME name]]. AUTH was already
+/// checked by the connection (it needs the account service).
+pub(super) fn hello(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut resp3 = ctx.client.resp3;
+    if let Some(version) = args.get(1) {
+        match parse_i64(version) {
+            None => {
+                return Reply::err("ERR Protocol version is not an integer or out of range");
+            }
+            Some(2) => resp3 = false,
+            Some(3) => resp3 = true,
+            Some(_) => return Reply::err("NOPROTO unsupported protocol version"),
+        }
+    }
+    let mut name = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(&args[i], "auth") && i + 2 < args.len() {
+            i += 3;
+        } else if is(&args[i], "setname") && i + 1 < args.len() {
+            if let Err(e) = check_name(&args[i + 1]) {
+                return e;
+            }
+            name = Some(args[i + 1].clone());
+            i += 2;
+        } else {
+            return Reply::error(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                lossy(&args[i], 128)
+            ));
+        }
+    }
+    ctx.client.resp3 = resp3;
+    if name.is_some() {
+        ctx.client.name = name;
+    }
+    Reply::Map(vec![
+        (Reply::text("server"), Reply::text("redis")),
+        (Reply::text("version"), Reply::text(REDIS_VERSION)),
+        (
+            Reply::text("proto"),
+            Reply::Integer(if resp3 { 3 } else { 2 }),
+        ),
+        (Reply::text("id"), Reply::Integer(ctx.client.id as i64)),
+        (Reply::text("mode"), Reply::text("standalone")),
+        (Reply::text("role"), Reply::text("master")),
+        (Reply::text("modules"), Reply::Array(Vec::new())),
+    ])
+}
+
+fn check_name(name: &[u8]) -> Result<(), Reply> {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(Reply::err(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    let arity = |n: usize, name: &str| (args.len() != n).then(|| super::wrong_arity(name));
+    if is(sub, "id") {
+        arity(2, "client|id").unwrap_or(Reply::Integer(ctx.client.id as i64))
+    } else if is(sub, "getname") {
+        arity(2, "client|getname")
+            .unwrap_or_else(|| ctx.client.name.clone().map_or(Reply::Nil, Reply::Bulk))
+    } else if is(sub, "setname") {
+        if let Some(e) = arity(3, "client|setname") {
+            return e;
+        }
+        if let Err(e) = check_name(&args[2]) {
+            return e;
+        }
+        ctx.client.name = (!args[2].is_empty()).then(|| args[2].clone());
+        Reply::ok()
+    } else if is(sub, "setinfo") {
+        if let Some(e) = arity(4, "client|setinfo") {
+            return e;
+        }
+        if is(&args[2], "lib-name") {
+            ctx.client.lib.0 = Some(args[3].clone());
+        } else if is(&args[2], "lib-ver") {
+            ctx.client.lib.1 = Some(args[3].clone());
+        } else {
+            return Reply::error(format!(
+                "ERR Unrecognized option '{}'",
+                lossy(&args[2], 128)
+            ));
+        }
+        Reply::ok()
+    } else if is(sub, "info") || is(sub, "list") {
+        let c = &ctx.client;
+        let text = format!(
+            "id={} name={} resp={} lib-name={} lib-ver={}\n",
+            c.id,
+            c.name.as_deref().map(|n| lossy(n, 128)).unwrap_or_default(),
+            if c.resp3 { 3 } else { 2 },
+            c.lib
+                .0
+                .as_deref()
+                .map(|n| lossy(n, 128))
+                .unwrap_or_default(),
+            c.lib
+                .1
+                .as_deref()
+                .map(|n| lossy(n, 128))
+                .unwrap_or_default(),
+        );
+        Reply::Bulk(Bytes::from(text))
+    } else if is(sub, "no-evict") || is(sub, "no-touch") {
+        Reply::ok()
+    } else {
+        unknown_subcommand(sub, "CLIENT")
+    }
+}
+
+fn command_info(spec: &super::Spec) -> Reply {
+    let flags: &[&'static str] = match spec.kind {
+        Kind::Read => &["readonly", "fast"],
+        Kind::Write => &["write"],
+        Kind::DenyOom => &["write", "denyoom"],
+        Kind::Admin => &["fast", "loading", "stale"],
+        Kind::Conn => &["pubsub", "noscript", "loading", "stale"],
+    };
+    Reply::Array(vec![
+        Reply::text(spec.name),
+        Reply::Integer(i64::from(spec.arity)),
+        Reply::Array(flags.iter().map(|f| Reply::Simple((*f).into())).collect()),
+        Reply::Integer(i64::from(spec.keys.0)),
+        Reply::Integer(i64::from(spec.keys.1)),
+        Reply::Integer(i64::from(spec.keys.2)),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+        Reply::Array(Vec::new()),
+    ])
+}
+
+pub(super) fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(sub) = args.get(1) else {
+        return Reply::Array(COMMANDS.iter().map(command_info).collect());
+    };
+    if is(sub, "count") {
+        Reply::Integer(COMMANDS.len() as i64)
+    } else if is(sub, "docs") {
+        // redis-cli asks for docs to drive its hints; no docs is a valid
+        // answer and keeps this table small.
+        Reply::Map(Vec::new())
+    } else if is(sub, "info") {
+        Reply::Array(
+            args[2..]
+                .iter()
+                .map(|n| super::lookup(n).map_or(Reply::NilArray, command_info))
+                .collect(),
+        )
+    } else if is(sub, "list") {
+        Reply::Array(COMMANDS.iter().map(|s| Reply::text(s.name)).collect())
+    } else {
+        unknown_subcommand(sub, "COMMAND")
+    }
+}

@@ -1,0 +1,606 @@
+//! Command semantics and error texts, against Redis 7's documentation,
+//! with a controllable clock.
+
+use super::*;
+use crate::cache::{CacheConfig, Policy};
+
+struct T {
+    cache: Cache,
+    client: Client,
+    now: u64,
+}
+
+fn t() -> T {
+    T {
+        cache: Cache::new(CacheConfig::default(), std::path::Path::new(".")),
+        client: Client::default(),
+        now: 1_000_000,
+    }
+}
+
+fn limited(max: usize, policy: Policy) -> T {
+    let config = CacheConfig {
+        max_memory: max,
+        policy,
+        ..CacheConfig::default()
+    };
+    T {
+        cache: Cache::new(config, std::path::Path::new(".")),
+        client: Client::default(),
+        now: 1_000_000,
+    }
+}
+
+impl T {
+    fn run(&mut self, line: &str) -> Reply {
+        let args: Vec<Bytes> = crate::resp::codec::split_args(line.as_bytes()).unwrap();
+        let mut ctx = Ctx {
+            cache: &self.cache,
+            client: &mut self.client,
+            now_ms: self.now,
+        };
+        execute(&mut ctx, &args)
+    }
+}
+
+fn ok() -> Reply {
+    Reply::ok()
+}
+fn int(n: i64) -> Reply {
+    Reply::Integer(n)
+}
+fn b(s: &str) -> Reply {
+    Reply::Bulk(Bytes::copy_from_slice(s.as_bytes()))
+}
+fn e(s: &'static str) -> Reply {
+    Reply::err(s)
+}
+fn arr(items: &[Reply]) -> Reply {
+    Reply::Array(items.to_vec())
+}
+
+#[test]
+fn get_set_basics() {
+    let mut t = t();
+    assert_eq!(t.run("GET k"), Reply::Nil);
+    assert_eq!(t.run("SET k v"), ok());
+    assert_eq!(t.run("get k"), b("v"));
+    assert_eq!(t.run("SET k v2 NX"), Reply::Nil);
+    assert_eq!(t.run("SET k v3 XX"), ok());
+    assert_eq!(t.run("SET other v XX"), Reply::Nil);
+    assert_eq!(t.run("SET k v4 GET"), b("v3"));
+    assert_eq!(t.run("SET new v GET"), Reply::Nil);
+    assert_eq!(t.run("SET k x NX GET"), b("v4"));
+    assert_eq!(t.run("GET k"), b("v4"));
+    assert_eq!(t.run("SET k v NX XX"), e("ERR syntax error"));
+    assert_eq!(t.run("SET k v EX 10 PX 10"), e("ERR syntax error"));
+    assert_eq!(t.run("SET k v EX"), e("ERR syntax error"));
+    assert_eq!(
+        t.run("SET k v EX 0"),
+        e("ERR invalid expire time in 'set' command")
+    );
+    assert_eq!(
+        t.run("SET k v EX -1"),
+        e("ERR invalid expire time in 'set' command")
+    );
+    assert_eq!(t.run("SET k v EX x"), e(errors::NOT_INTEGER));
+    assert_eq!(
+        t.run("SET k v EX 9223372036854775807"),
+        e("ERR invalid expire time in 'set' command")
+    );
+    assert_eq!(
+        t.run("SET k"),
+        e("ERR wrong number of arguments for 'set' command")
+    );
+    assert_eq!(
+        t.run("GET"),
+        e("ERR wrong number of arguments for 'get' command")
+    );
+    assert_eq!(
+        t.run("GET a b"),
+        e("ERR wrong number of arguments for 'get' command")
+    );
+}
+
+#[test]
+fn set_expiry_options_and_keepttl() {
+    let mut t = t();
+    t.run("SET k v EX 10");
+    assert_eq!(t.run("TTL k"), int(10));
+    assert_eq!(t.run("PTTL k"), int(10_000));
+    t.run("SET k v PX 1500");
+    assert_eq!(t.run("PTTL k"), int(1500));
+    assert_eq!(t.run("TTL k"), int(2)); // rounded
+    t.run("SET k v KEEPTTL");
+    assert_eq!(t.run("PTTL k"), int(1500));
+    t.run("SET k v");
+    assert_eq!(t.run("TTL k"), int(-1));
+    t.run("SET k v EXAT 1010");
+    assert_eq!(t.run("TTL k"), int(10));
+    t.run("SET k v PXAT 1000500");
+    assert_eq!(t.run("PTTL k"), int(500));
+    t.now += 500;
+    assert_eq!(t.run("GET k"), Reply::Nil);
+    assert_eq!(t.run("TTL k"), int(-2));
+    assert_eq!(t.run("SET k v KEEPTTL EX 5"), e("ERR syntax error"));
+}
+
+#[test]
+fn expired_key_is_gone() {
+    let mut t = t();
+    t.run("SET k v PX 100");
+    t.now += 99;
+    assert_eq!(t.run("GET k"), b("v"));
+    t.now += 1;
+    assert_eq!(t.run("GET k"), Reply::Nil);
+    assert_eq!(t.run("EXISTS k"), int(0));
+    assert_eq!(t.run("DBSIZE"), int(0));
+}
+
+#[test]
+fn setnx_setex_psetex_getdel_getset() {
+    let mut t = t();
+    assert_eq!(t.run("SETNX k v"), int(1));
+    assert_eq!(t.run("SETNX k w"), int(0));
+    assert_eq!(t.run("SETEX k 10 v"), ok());
+    assert_eq!(t.run("TTL k"), int(10));
+    assert_eq!(
+        t.run("SETEX k 0 v"),
+        e("ERR invalid expire time in 'setex' command")
+    );
+    assert_eq!(t.run("PSETEX k 100 v"), ok());
+    assert_eq!(t.run("PTTL k"), int(100));
+    assert_eq!(
+        t.run("PSETEX k -1 v"),
+        e("ERR invalid expire time in 'psetex' command")
+    );
+    assert_eq!(t.run("GETDEL k"), b("v"));
+    assert_eq!(t.run("GETDEL k"), Reply::Nil);
+    assert_eq!(t.run("GETSET k a"), Reply::Nil);
+    assert_eq!(t.run("GETSET k b"), b("a"));
+}
+
+#[test]
+fn getex_options() {
+    let mut t = t();
+    assert_eq!(t.run("GETEX k"), Reply::Nil);
+    t.run("SET k v");
+    assert_eq!(t.run("GETEX k EX 10"), b("v"));
+    assert_eq!(t.run("TTL k"), int(10));
+    assert_eq!(t.run("GETEX k PERSIST"), b("v"));
+    assert_eq!(t.run("TTL k"), int(-1));
+    assert_eq!(t.run("GETEX k PXAT 1000100"), b("v"));
+    assert_eq!(t.run("PTTL k"), int(100));
+    assert_eq!(t.run("GETEX k FOO"), e("ERR syntax error"));
+    assert_eq!(
+        t.run("GETEX k EX 0"),
+        e("ERR invalid expire time in 'getex' command")
+    );
+    assert_eq!(t.run("GETEX k EXAT 1"), b("v"));
+    assert_eq!(t.run("EXISTS k"), int(0));
+}
+
+#[test]
+fn mget_mset_msetnx() {
+    let mut t = t();
+    assert_eq!(t.run("MSET a 1 b 2"), ok());
+    t.run("HSET h f v");
+    assert_eq!(
+        t.run("MGET a b c h"),
+        arr(&[b("1"), b("2"), Reply::Nil, Reply::Nil])
+    );
+    assert_eq!(
+        t.run("MSET a"),
+        e("ERR wrong number of arguments for 'mset' command")
+    );
+    assert_eq!(
+        t.run("MSET a 1 b"),
+        e("ERR wrong number of arguments for 'mset' command")
+    );
+    assert_eq!(t.run("MSETNX a 9 z 9"), int(0));
+    assert_eq!(t.run("GET z"), Reply::Nil);
+    assert_eq!(t.run("MSETNX y 9 z 9"), int(1));
+    assert_eq!(t.run("GET z"), b("9"));
+}
+
+#[test]
+fn del_unlink_exists() {
+    let mut t = t();
+    t.run("MSET a 1 b 2 c 3");
+    assert_eq!(t.run("EXISTS a a b x"), int(3));
+    assert_eq!(t.run("DEL a x"), int(1));
+    assert_eq!(t.run("UNLINK b c"), int(2));
+    assert_eq!(t.run("DBSIZE"), int(0));
+}
+
+#[test]
+fn expire_family_with_flags() {
+    let mut t = t();
+    assert_eq!(t.run("EXPIRE k 10"), int(0));
+    t.run("SET k v");
+    assert_eq!(t.run("EXPIRE k 10 XX"), int(0));
+    assert_eq!(t.run("EXPIRE k 10 GT"), int(0));
+    assert_eq!(t.run("EXPIRE k 10 LT"), int(1));
+    assert_eq!(t.run("EXPIRE k 20 NX"), int(0));
+    assert_eq!(t.run("EXPIRE k 20 GT"), int(1));
+    assert_eq!(t.run("TTL k"), int(20));
+    assert_eq!(t.run("EXPIRE k 5 GT"), int(0));
+    assert_eq!(t.run("EXPIRE k 5 LT"), int(1));
+    assert_eq!(t.run("PEXPIRE k 1500 XX"), int(1));
+    assert_eq!(t.run("PTTL k"), int(1500));
+    assert_eq!(t.run("EXPIREAT k 2000"), int(1));
+    assert_eq!(t.run("EXPIRETIME k"), int(2000));
+    assert_eq!(t.run("PEXPIREAT k 1000900"), int(1));
+    assert_eq!(t.run("PEXPIRETIME k"), int(1_000_900));
+    assert_eq!(t.run("PERSIST k"), int(1));
+    assert_eq!(t.run("PERSIST k"), int(0));
+    assert_eq!(t.run("TTL k"), int(-1));
+    assert_eq!(
+        t.run("EXPIRE k 10 NX XX"),
+        e("ERR NX and XX, GT or LT options at the same time are not compatible")
+    );
+    assert_eq!(
+        t.run("EXPIRE k 10 GT LT"),
+        e("ERR GT and LT options at the same time are not compatible")
+    );
+    assert_eq!(
+        t.run("EXPIRE k 10 FOO"),
+        Reply::error("ERR Unsupported option FOO".into())
+    );
+    assert_eq!(t.run("EXPIRE k x"), e(errors::NOT_INTEGER));
+    assert_eq!(
+        t.run("EXPIRE k 9223372036854775807"),
+        e("ERR invalid expire time in 'expire' command")
+    );
+    // An expiry in the past deletes the key.
+    assert_eq!(t.run("PEXPIREAT k 1"), int(1));
+    assert_eq!(t.run("EXISTS k"), int(0));
+    t.run("SET k v");
+    assert_eq!(t.run("EXPIRE k -1"), int(1));
+    assert_eq!(t.run("EXISTS k"), int(0));
+}
+
+#[test]
+fn counters() {
+    let mut t = t();
+    assert_eq!(t.run("INCR n"), int(1));
+    assert_eq!(t.run("INCRBY n 10"), int(11));
+    assert_eq!(t.run("DECR n"), int(10));
+    assert_eq!(t.run("DECRBY n 20"), int(-10));
+    assert_eq!(t.run("GET n"), b("-10"));
+    t.run("SET s abc");
+    assert_eq!(t.run("INCR s"), e(errors::NOT_INTEGER));
+    t.run("SET s ' 1'");
+    assert_eq!(t.run("INCR s"), e(errors::NOT_INTEGER));
+    t.run("SET s 01");
+    assert_eq!(t.run("INCR s"), e(errors::NOT_INTEGER));
+    assert_eq!(t.run("INCRBY n x"), e(errors::NOT_INTEGER));
+    t.run("SET m 9223372036854775807");
+    assert_eq!(
+        t.run("INCR m"),
+        e("ERR increment or decrement would overflow")
+    );
+    t.run("HSET h f v");
+    assert_eq!(t.run("INCR h"), e(errors::WRONGTYPE));
+    // TTL survives INCR.
+    t.run("SET c 1 EX 100");
+    t.run("INCR c");
+    assert_eq!(t.run("TTL c"), int(100));
+}
+
+#[test]
+fn incrbyfloat_formats_like_redis() {
+    let mut t = t();
+    t.run("SET mykey 10.50");
+    assert_eq!(t.run("INCRBYFLOAT mykey 0.1"), b("10.6"));
+    assert_eq!(t.run("INCRBYFLOAT mykey -5"), b("5.6"));
+    t.run("SET mykey 5.0e3");
+    assert_eq!(t.run("INCRBYFLOAT mykey 2.0e2"), b("5200"));
+    assert_eq!(
+        t.run("INCRBYFLOAT mykey x"),
+        e("ERR value is not a valid float")
+    );
+    assert_eq!(
+        t.run("INCRBYFLOAT mykey nan"),
+        e("ERR value is not a valid float")
+    );
+    assert_eq!(
+        t.run("INCRBYFLOAT mykey inf"),
+        e("ERR increment would produce NaN or Infinity")
+    );
+}
+
+#[test]
+fn append_strlen_getrange_setrange() {
+    let mut t = t();
+    assert_eq!(t.run("APPEND k Hello"), int(5));
+    assert_eq!(t.run("APPEND k ' World'"), int(11));
+    assert_eq!(t.run("STRLEN k"), int(11));
+    assert_eq!(t.run("STRLEN nope"), int(0));
+    t.run("SET mykey 'This is a string'");
+    assert_eq!(t.run("GETRANGE mykey 0 3"), b("This"));
+    assert_eq!(t.run("GETRANGE mykey -3 -1"), b("ing"));
+    assert_eq!(t.run("GETRANGE mykey 0 -1"), b("This is a string"));
+    assert_eq!(t.run("GETRANGE mykey 10 100"), b("string"));
+    assert_eq!(t.run("GETRANGE mykey 5 3"), b(""));
+    assert_eq!(t.run("GETRANGE nope 0 -1"), b(""));
+    t.run("SET key1 'Hello World'");
+    assert_eq!(t.run("SETRANGE key1 6 Redis"), int(11));
+    assert_eq!(t.run("GET key1"), b("Hello Redis"));
+    assert_eq!(t.run("SETRANGE key2 6 Redis"), int(11));
+    assert_eq!(
+        t.run("GET key2"),
+        Reply::Bulk(Bytes::from_static(b"\0\0\0\0\0\0Redis"))
+    );
+    assert_eq!(t.run("SETRANGE key3 0 ''"), int(0));
+    assert_eq!(t.run("EXISTS key3"), int(0));
+    assert_eq!(t.run("SETRANGE key1 -1 x"), e("ERR offset is out of range"));
+    assert_eq!(t.run("SETRANGE key1 536870911 xx"), e(errors::TOO_BIG));
+}
+
+#[test]
+fn keys_scan_type_rename_randomkey() {
+    let mut t = t();
+    t.run("MSET firstname Jack lastname Stuntman age 35");
+    t.run("HSET h f v");
+    let mut keys = |p: &str| match t.run(&format!("KEYS {p}")) {
+        Reply::Array(v) => {
+            let mut names: Vec<String> = v
+                .into_iter()
+                .map(|r| match r {
+                    Reply::Bulk(b) => String::from_utf8(b.to_vec()).unwrap(),
+                    _ => panic!(),
+                })
+                .collect();
+            names.sort();
+            names
+        }
+        _ => panic!(),
+    };
+    assert_eq!(keys("*name*"), ["firstname", "lastname"]);
+    assert_eq!(keys("a??"), ["age"]);
+    assert_eq!(keys("*"), ["age", "firstname", "h", "lastname"]);
+    assert_eq!(t.run("TYPE h"), Reply::Simple("hash".into()));
+    assert_eq!(t.run("TYPE age"), Reply::Simple("string".into()));
+    assert_eq!(t.run("TYPE nope"), Reply::Simple("none".into()));
+    assert_eq!(t.run("RENAME nope x"), e("ERR no such key"));
+    t.run("EXPIRE age 100");
+    assert_eq!(t.run("RENAME age years"), ok());
+    assert_eq!(t.run("TTL years"), int(100));
+    assert_eq!(t.run("EXISTS age"), int(0));
+    assert_eq!(t.run("RENAMENX years h"), int(0));
+    assert!(!t.run("RANDOMKEY").is_error());
+    t.run("FLUSHDB");
+    assert_eq!(t.run("RANDOMKEY"), Reply::Nil);
+    assert_eq!(t.run("FLUSHALL ASYNC"), ok());
+    assert_eq!(t.run("FLUSHALL BOGUS"), e("ERR syntax error"));
+}
+
+#[test]
+fn scan_visits_every_key_once() {
+    let mut t = t();
+    for i in 0..500 {
+        t.run(&format!("SET key:{i} v"));
+    }
+    t.run("HSET hash f v");
+    let mut seen = std::collections::HashSet::new();
+    let mut cursor = "0".to_string();
+    let mut rounds = 0;
+    loop {
+        let Reply::Array(parts) = t.run(&format!("SCAN {cursor} MATCH key:* COUNT 37")) else {
+            panic!()
+        };
+        let (Reply::Bulk(next), Reply::Array(keys)) = (&parts[0], &parts[1]) else {
+            panic!()
+        };
+        for k in keys {
+            let Reply::Bulk(k) = k else { panic!() };
+            assert!(seen.insert(k.clone()), "duplicate");
+        }
+        cursor = String::from_utf8(next.to_vec()).unwrap();
+        rounds += 1;
+        if cursor == "0" || rounds > 1000 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 500);
+    let Reply::Array(parts) = t.run("SCAN 0 TYPE hash COUNT 10000") else {
+        panic!()
+    };
+    assert_eq!(parts[1], arr(&[b("hash")]));
+    assert_eq!(t.run("SCAN x"), e("ERR invalid cursor"));
+    assert_eq!(t.run("SCAN 0 COUNT 0"), e("ERR syntax error"));
+    assert_eq!(t.run("SCAN 0 BOGUS 1"), e("ERR syntax error"));
+}
+
+#[test]
+fn hashes() {
+    let mut t = t();
+    assert_eq!(t.run("HSET h a 1 b 2"), int(2));
+    assert_eq!(t.run("HSET h a 3"), int(0));
+    assert_eq!(t.run("HGET h a"), b("3"));
+    assert_eq!(t.run("HGET h x"), Reply::Nil);
+    assert_eq!(t.run("HMGET h a x b"), arr(&[b("3"), Reply::Nil, b("2")]));
+    assert_eq!(
+        t.run("HGETALL h"),
+        Reply::Map(vec![(b("a"), b("3")), (b("b"), b("2"))])
+    );
+    assert_eq!(t.run("HGETALL nope"), Reply::Map(vec![]));
+    assert_eq!(t.run("HLEN h"), int(2));
+    assert_eq!(t.run("HEXISTS h a"), int(1));
+    assert_eq!(t.run("HEXISTS h z"), int(0));
+    assert_eq!(t.run("HKEYS h"), arr(&[b("a"), b("b")]));
+    assert_eq!(t.run("HVALS h"), arr(&[b("3"), b("2")]));
+    assert_eq!(t.run("HINCRBY h a 5"), int(8));
+    assert_eq!(t.run("HINCRBY h n -1"), int(-1));
+    t.run("HSET h s x");
+    assert_eq!(
+        t.run("HINCRBY h s 1"),
+        e("ERR hash value is not an integer")
+    );
+    assert_eq!(t.run("HINCRBY h a x"), e(errors::NOT_INTEGER));
+    assert_eq!(t.run("HDEL h a n s x"), int(3));
+    assert_eq!(t.run("HDEL h b"), int(1));
+    assert_eq!(t.run("EXISTS h"), int(0));
+    assert_eq!(
+        t.run("HSET h a"),
+        e("ERR wrong number of arguments for 'hset' command")
+    );
+    assert_eq!(
+        t.run("HSET h a 1 b"),
+        e("ERR wrong number of arguments for 'hset' command")
+    );
+    t.run("SET s v");
+    assert_eq!(t.run("HSET s a 1"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("HGET s a"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("GET s"), b("v"));
+    t.run("HSET h2 f v");
+    assert_eq!(t.run("GET h2"), e(errors::WRONGTYPE));
+}
+
+#[test]
+fn lists() {
+    let mut t = t();
+    assert_eq!(t.run("RPUSH l a b c"), int(3));
+    assert_eq!(t.run("LPUSH l z"), int(4));
+    assert_eq!(
+        t.run("LRANGE l 0 -1"),
+        arr(&[b("z"), b("a"), b("b"), b("c")])
+    );
+    assert_eq!(t.run("LRANGE l -2 100"), arr(&[b("b"), b("c")]));
+    assert_eq!(t.run("LRANGE l 5 10"), arr(&[]));
+    assert_eq!(t.run("LLEN l"), int(4));
+    assert_eq!(t.run("LINDEX l -1"), b("c"));
+    assert_eq!(t.run("LPOP l"), b("z"));
+    assert_eq!(t.run("RPOP l 2"), arr(&[b("c"), b("b")]));
+    assert_eq!(
+        t.run("LPOP l -1"),
+        e("ERR value is out of range, must be positive")
+    );
+    assert_eq!(t.run("LPOP l"), b("a"));
+    assert_eq!(t.run("EXISTS l"), int(0));
+    assert_eq!(t.run("LPOP l"), Reply::Nil);
+    assert_eq!(t.run("LPOP l 2"), Reply::NilArray);
+    t.run("SET s v");
+    assert_eq!(t.run("LPUSH s a"), e(errors::WRONGTYPE));
+}
+
+#[test]
+fn server_commands() {
+    let mut t = t();
+    assert_eq!(t.run("PING"), Reply::Simple("PONG".into()));
+    assert_eq!(t.run("PING hi"), b("hi"));
+    assert_eq!(t.run("ECHO x"), b("x"));
+    assert_eq!(t.run("SELECT 0"), ok());
+    assert_eq!(t.run("SELECT 1"), e("ERR DB index is out of range"));
+    assert_eq!(t.run("SELECT x"), e(errors::NOT_INTEGER));
+    assert_eq!(
+        t.run("FOO a b"),
+        e("ERR unknown command 'FOO', with args beginning with: 'a' 'b' ")
+    );
+    assert_eq!(
+        t.run("FOO"),
+        e("ERR unknown command 'FOO', with args beginning with: ")
+    );
+    let Reply::Bulk(info) = t.run("INFO") else {
+        panic!()
+    };
+    let info = String::from_utf8(info.to_vec()).unwrap();
+    for field in [
+        "# Server",
+        "redis_version:",
+        "connected_clients:",
+        "used_memory:",
+        "evicted_keys:",
+        "expired_keys:",
+        "keyspace_hits:",
+        "keyspace_misses:",
+        "instantaneous_ops_per_sec:",
+        "# Keyspace",
+    ] {
+        assert!(info.contains(field), "{field} missing from {info}");
+    }
+    t.run("SET k v");
+    let Reply::Bulk(info) = t.run("INFO keyspace") else {
+        panic!()
+    };
+    assert_eq!(
+        &info[..],
+        b"# Keyspace\r\ndb0:keys=1,expires=0,avg_ttl=0\r\n"
+    );
+    assert_eq!(
+        t.run("CONFIG GET save"),
+        Reply::Map(vec![(b("save"), b(""))])
+    );
+    assert_eq!(
+        t.run("CONFIG GET maxmemory"),
+        Reply::Map(vec![(b("maxmemory"), b("0"))])
+    );
+    assert_eq!(
+        t.run("CONFIG GET"),
+        e("ERR wrong number of arguments for 'config|get' command")
+    );
+    assert_eq!(
+        t.run("CONFIG FOO"),
+        Reply::error("ERR unknown subcommand 'FOO'. Try CONFIG HELP.".into())
+    );
+    let Reply::Map(hello) = t.run("HELLO 3") else {
+        panic!()
+    };
+    assert!(hello.contains(&(b("proto"), int(3))));
+    assert!(t.client.resp3);
+    t.run("HELLO 2");
+    assert!(!t.client.resp3);
+    assert_eq!(t.run("HELLO 4"), e("NOPROTO unsupported protocol version"));
+    assert_eq!(t.run("CLIENT SETNAME me"), ok());
+    assert_eq!(t.run("CLIENT GETNAME"), b("me"));
+    assert_eq!(
+        t.run("CLIENT SETNAME 'a b'"),
+        e("ERR Client names cannot contain spaces, newlines or special characters.")
+    );
+    assert_eq!(t.run("CLIENT SETINFO LIB-NAME redis-py"), ok());
+    assert_eq!(t.run("CLIENT ID"), int(0));
+    assert_eq!(t.run("COMMAND COUNT"), int(COMMANDS.len() as i64));
+    assert_eq!(t.run("COMMAND DOCS"), Reply::Map(vec![]));
+    assert!(matches!(t.run("COMMAND"), Reply::Array(v) if v.len() == COMMANDS.len()));
+}
+
+#[test]
+fn maxmemory_noeviction_refuses_writes_but_allows_reads() {
+    let mut t = limited(2000, Policy::NoEviction);
+    for i in 0..30 {
+        t.run(&format!("SET key{i} 0123456789"));
+    }
+    assert_eq!(t.run("SET more v"), e(errors::OOM));
+    assert_eq!(t.run("GET key0"), b("0123456789"));
+    assert_eq!(t.run("DEL key0"), int(1));
+}
+
+#[test]
+fn maxmemory_allkeys_lru_evicts() {
+    let mut t = limited(5000, Policy::AllKeysLru);
+    for i in 0..200 {
+        assert_eq!(t.run(&format!("SET key{i} 0123456789")), ok());
+    }
+    assert!(t.cache.store.used_memory() <= 5000 + 200);
+    let Reply::Bulk(info) = t.run("INFO stats") else {
+        panic!()
+    };
+    let info = String::from_utf8(info.to_vec()).unwrap();
+    assert!(!info.contains("evicted_keys:0\r\n"), "{info}");
+}
+
+#[test]
+fn glob_patterns_in_keys_match_redis() {
+    let mut t = t();
+    t.run("MSET hello 1 hallo 2 hxllo 3 hllo 4 heeeello 5");
+    let count = |t: &mut T, p: &str| match t.run(&format!("KEYS {p}")) {
+        Reply::Array(v) => v.len(),
+        _ => panic!(),
+    };
+    assert_eq!(count(&mut t, "h?llo"), 3);
+    assert_eq!(count(&mut t, "h*llo"), 5);
+    assert_eq!(count(&mut t, "h[ae]llo"), 2);
+    assert_eq!(count(&mut t, "h[^e]llo"), 2);
+    assert_eq!(count(&mut t, "h[a-b]llo"), 1);
+}

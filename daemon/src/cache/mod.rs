@@ -1,0 +1,147 @@
+//! The cache service: a Redis-compatible in-memory keyspace.
+//!
+//! - [`store`]: the sharded keyspace (values, TTLs, eviction, memory
+//!   accounting) — pure and synchronous;
+//! - [`cmd`]: command execution over argument vectors, with Redis's
+//!   semantics and error texts, answering a protocol-neutral [`Reply`];
+//! - [`expiry`]: active expiry (the 100 ms task) and the ops/sec sampler;
+//! - [`pubsub`]: channels and patterns, usable from any protocol;
+//! - [`persist`]: snapshots to `DATA/cache.snapshot`;
+//! - [`glob`]: Redis's glob matching.
+//!
+//! [`Cache`] is the service's state, shared as an `Arc` (the handle); the
+//! RESP listener ([`crate::resp`]) is its first transport, the native
+//! protocol can later call [`cmd::execute`] or the store directly.
+
+pub mod cmd;
+pub mod expiry;
+pub mod glob;
+pub mod persist;
+pub mod pubsub;
+pub mod reply;
+pub mod store;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use reply::Reply;
+pub use store::{Policy, Store};
+
+/// How the cache is set up (from `--cache-*` flags).
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Memory limit in bytes; 0 = unlimited.
+    pub max_memory: usize,
+    /// What to evict when over the limit.
+    pub policy: Policy,
+    /// Snapshot to `DATA/cache.snapshot` periodically and on shutdown, and
+    /// load it on start.
+    pub persist: bool,
+    /// How often to snapshot when persisting.
+    pub snapshot_every: Duration,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            max_memory: 0,
+            policy: Policy::NoEviction,
+            persist: false,
+            snapshot_every: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The cache service's shared state.
+pub struct Cache {
+    /// The keyspace.
+    pub store: Store,
+    /// Pub/sub channels.
+    pub pubsub: pubsub::PubSub,
+    /// Counters for INFO.
+    pub stats: Stats,
+    /// When the service started (ms since the epoch).
+    pub started_ms: u64,
+    /// The RESP port, for INFO and CONFIG GET port.
+    pub port: AtomicU16,
+    /// Where snapshots go, when persistence is on.
+    pub snapshot: Option<PathBuf>,
+    /// The configuration.
+    pub config: CacheConfig,
+}
+
+impl Cache {
+    /// A new, empty cache. `data_dir` is where the snapshot lives.
+    pub fn new(config: CacheConfig, data_dir: &std::path::Path) -> Cache {
+        Cache {
+            store: Store::new(config.max_memory, config.policy),
+            pubsub: pubsub::PubSub::default(),
+            stats: Stats::default(),
+            started_ms: crate::now_ms(),
+            port: AtomicU16::new(0),
+            snapshot: config.persist.then(|| data_dir.join(persist::FILE_NAME)),
+            config,
+        }
+    }
+}
+
+/// Counters for INFO.
+#[derive(Default)]
+pub struct Stats {
+    /// Commands executed.
+    pub commands: AtomicU64,
+    /// RESP connections accepted since start.
+    pub connections_total: AtomicU64,
+    /// RESP connections open now.
+    pub connected: AtomicU64,
+    /// When the last snapshot was written (ms since the epoch).
+    pub last_save_ms: AtomicU64,
+    ops: Mutex<OpsSampler>,
+}
+
+/// Redis's instantaneous_ops_per_sec: the mean of the last 16 samples
+/// taken every 100 ms.
+#[derive(Default)]
+struct OpsSampler {
+    last_ms: u64,
+    last_commands: u64,
+    samples: [u64; 16],
+    next: usize,
+}
+
+impl Stats {
+    /// Takes one ops/sec sample (called every 100 ms by the expiry task).
+    pub fn sample_ops(&self, now_ms: u64) {
+        let commands = self.commands.load(Ordering::Relaxed);
+        let mut ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        if ops.last_ms != 0 && now_ms > ops.last_ms {
+            let rate = (commands - ops.last_commands) * 1000 / (now_ms - ops.last_ms);
+            let i = ops.next;
+            ops.samples[i] = rate;
+            ops.next = (i + 1) % ops.samples.len();
+        }
+        ops.last_ms = now_ms;
+        ops.last_commands = commands;
+    }
+
+    /// Commands per second, averaged over the last 1.6 s.
+    pub fn ops_per_sec(&self) -> u64 {
+        let ops = self.ops.lock().unwrap_or_else(|p| p.into_inner());
+        ops.samples.iter().sum::<u64>() / ops.samples.len() as u64
+    }
+}
+
+/// Starts the cache's background tasks (active expiry, snapshots) on
+/// `tracker`; they stop when `token` is cancelled (the snapshot task
+/// writes a last snapshot first).
+pub fn spawn(cache: Arc<Cache>, token: CancellationToken, tracker: &TaskTracker) {
+    tracker.spawn(expiry::run(cache.clone(), token.clone(), crate::now_ms));
+    if cache.snapshot.is_some() {
+        tracker.spawn(persist::run(cache, token));
+    }
+}

@@ -1,0 +1,798 @@
+//! The keyspace: [`Store`], a fixed number of [`Shard`]s, each a
+//! `std::sync::Mutex` around an insertion-ordered hash map of key →
+//! [`Entry`].
+//!
+//! Sharding by key hash lets both cores serve requests without a global
+//! lock; a command that touches several keys locks their shards one at a
+//! time, or (when it must be atomic, like MSETNX) all of them in index
+//! order, so two such commands can never deadlock.
+//!
+//! The map is an `IndexMap` rather than a `HashMap` for one reason: random
+//! sampling. Eviction and active expiry sample random keys the way Redis
+//! does (`dictGetSomeKeys`); an index map gives O(1) access by position,
+//! and `swap_remove` keeps removal O(1).
+//!
+//! Memory is accounted approximately (key + value payload + a fixed
+//! per-entry overhead) in one atomic counter shared by the shards. This
+//! module does no I/O and reads no clock: every method takes `now_ms`.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use foldhash::fast::RandomState;
+use indexmap::IndexMap;
+
+/// How many shards the keyspace has: a power of two, well above the core
+/// count so two cores rarely want the same lock.
+pub const SHARDS: usize = 16;
+
+/// Bookkeeping bytes counted per key on top of key and value: the map's
+/// bucket, its index slot and allocator headers (measured, roughly).
+pub const ENTRY_OVERHEAD: usize = 96;
+
+/// A field map of a hash value, with its payload size kept up to date.
+pub type FieldMap = IndexMap<Box<[u8]>, Box<[u8]>, RandomState>;
+
+/// A stored value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    /// A binary-safe string.
+    Str(Box<[u8]>),
+    /// A hash of field → value.
+    Hash(Box<Hash>),
+    /// A list.
+    List(Box<List>),
+}
+
+/// A hash value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Hash {
+    /// The fields.
+    pub map: FieldMap,
+}
+
+/// A list value.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct List {
+    /// The elements, head first.
+    pub items: VecDeque<Box<[u8]>>,
+}
+
+impl Value {
+    /// Redis's name for the type, as TYPE answers.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Str(_) => "string",
+            Value::Hash(_) => "hash",
+            Value::List(_) => "list",
+        }
+    }
+
+    /// Approximate bytes held by the value. O(size) for containers, which
+    /// is acceptable: containers are re-measured only after a write to them.
+    pub fn mem_size(&self) -> usize {
+        match self {
+            Value::Str(s) => s.len(),
+            Value::Hash(h) => h.map.iter().map(|(k, v)| k.len() + v.len() + 48).sum(),
+            Value::List(l) => l.items.iter().map(|v| v.len() + 24).sum(),
+        }
+    }
+}
+
+/// One key's entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry in ms since the epoch; 0 means no expiry.
+    pub expire_at: u64,
+    /// LRU clock (seconds) or LFU state (minutes << 8 | log counter),
+    /// depending on the eviction policy.
+    access: u32,
+    /// The size this entry was last accounted at.
+    size: u32,
+}
+
+impl Entry {
+    /// A new entry without expiry.
+    pub fn new(value: Value) -> Entry {
+        Entry {
+            value,
+            expire_at: 0,
+            access: 0,
+            size: 0,
+        }
+    }
+
+    /// A new entry expiring at `expire_at` (0 = never).
+    pub fn with_expiry(value: Value, expire_at: u64) -> Entry {
+        Entry {
+            expire_at,
+            ..Entry::new(value)
+        }
+    }
+
+    /// Whether the entry has expired at `now_ms`.
+    pub fn is_expired(&self, now_ms: u64) -> bool {
+        self.expire_at != 0 && self.expire_at <= now_ms
+    }
+}
+
+/// How keys are chosen for eviction when memory is over the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Policy {
+    /// Refuse writes with an OOM error.
+    #[default]
+    NoEviction,
+    /// Evict the least recently used of any key.
+    AllKeysLru,
+    /// Evict the least recently used of keys with a TTL.
+    VolatileLru,
+    /// Evict the least frequently used of any key.
+    AllKeysLfu,
+    /// Evict the key with the nearest expiry.
+    VolatileTtl,
+}
+
+impl Policy {
+    /// Parses Redis's policy names (`allkeys-lru`, …).
+    pub fn parse(name: &str) -> Option<Policy> {
+        Some(match name.to_ascii_lowercase().as_str() {
+            "noeviction" => Policy::NoEviction,
+            "allkeys-lru" => Policy::AllKeysLru,
+            "volatile-lru" => Policy::VolatileLru,
+            "allkeys-lfu" => Policy::AllKeysLfu,
+            "volatile-ttl" => Policy::VolatileTtl,
+            _ => return None,
+        })
+    }
+
+    /// Redis's name for the policy.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::NoEviction => "noeviction",
+            Policy::AllKeysLru => "allkeys-lru",
+            Policy::VolatileLru => "volatile-lru",
+            Policy::AllKeysLfu => "allkeys-lfu",
+            Policy::VolatileTtl => "volatile-ttl",
+        }
+    }
+
+    fn volatile_only(self) -> bool {
+        matches!(self, Policy::VolatileLru | Policy::VolatileTtl)
+    }
+}
+
+/// Counters shared by all shards (and read by INFO).
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Approximate bytes used by keys and values.
+    pub used: AtomicI64,
+    /// Keys removed because their TTL passed.
+    pub expired: AtomicU64,
+    /// Keys evicted for memory.
+    pub evicted: AtomicU64,
+    /// Lookups that found a key.
+    pub hits: AtomicU64,
+    /// Lookups that found nothing.
+    pub misses: AtomicU64,
+}
+
+/// One shard of the keyspace. Reached through [`Store::lock`].
+pub struct Shard {
+    map: IndexMap<Box<[u8]>, Entry, RandomState>,
+    /// Keys that have a TTL (for sampling and INFO's `expires=`).
+    volatile: usize,
+    counters: Arc<Counters>,
+    policy: Policy,
+    rng: u64,
+}
+
+/// The LFU counter a new key starts with (Redis's LFU_INIT_VAL).
+const LFU_INIT: u32 = 5;
+
+impl Shard {
+    fn new(counters: Arc<Counters>, policy: Policy, seed: u64) -> Shard {
+        Shard {
+            map: IndexMap::with_hasher(RandomState::default()),
+            volatile: 0,
+            counters,
+            policy,
+            rng: seed | 1,
+        }
+    }
+
+    /// Number of keys (expired ones not yet collected included).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the shard holds no key.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Number of keys with a TTL.
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    /// Looks a key up for reading or changing in place, deleting it first
+    /// if it has expired (lazy expiry), and touching its access clock.
+    /// Counts a hit or a miss.
+    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let found = self.lookup(key, now_ms);
+        let counter = if found.is_some() {
+            &self.counters.hits
+        } else {
+            &self.counters.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let idx = found?;
+        let access = self.touch_value(self.map[idx].access, now_ms);
+        let entry = &mut self.map[idx];
+        entry.access = access;
+        Some(entry)
+    }
+
+    /// Like [`Shard::get`] but counts no hit/miss and does not touch the
+    /// access clock (for EXISTS, TYPE, TTL, SCAN and writes).
+    pub fn peek(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+        let idx = self.lookup(key, now_ms)?;
+        Some(&mut self.map[idx])
+    }
+
+    /// Index of a live key, removing it if expired.
+    fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        let idx = self.map.get_index_of(key)?;
+        if self.map[idx].is_expired(now_ms) {
+            self.remove_at(idx);
+            self.counters.expired.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(idx)
+    }
+
+    /// Inserts or replaces a key, returning the previous live entry.
+    pub fn insert(&mut self, key: &[u8], mut entry: Entry, now_ms: u64) -> Option<Entry> {
+        entry.size = entry_size(key.len(), &entry.value);
+        entry.access = if self.policy == Policy::AllKeysLfu {
+            (lfu_minutes(now_ms) << 8) | LFU_INIT
+        } else {
+            lru_clock(now_ms)
+        };
+        self.add_used(i64::from(entry.size));
+        if entry.expire_at != 0 {
+            self.volatile += 1;
+        }
+        match self.map.get_full_mut(key) {
+            Some((_, _, slot)) => {
+                let old = std::mem::replace(slot, entry);
+                self.forget(&old);
+                (!old.is_expired(now_ms)).then_some(old)
+            }
+            None => {
+                self.map.insert(key.into(), entry);
+                None
+            }
+        }
+    }
+
+    /// Removes a live key, returning its entry.
+    pub fn remove(&mut self, key: &[u8], now_ms: u64) -> Option<Entry> {
+        let idx = self.lookup(key, now_ms)?;
+        Some(self.remove_at(idx).1)
+    }
+
+    /// Changes a live key's value in place and re-accounts its size.
+    /// Returns `None` when the key does not exist.
+    pub fn update<R>(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        change: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
+        let idx = self.lookup(key, now_ms)?;
+        Some(self.update_at(idx, change))
+    }
+
+    fn update_at<R>(&mut self, idx: usize, change: impl FnOnce(&mut Entry) -> R) -> R {
+        let (key, entry) = self.map.get_index_mut(idx).expect("index from lookup");
+        let had_ttl = entry.expire_at != 0;
+        let out = change(entry);
+        let new_size = entry_size(key.len(), &entry.value);
+        let delta = i64::from(new_size) - i64::from(entry.size);
+        entry.size = new_size;
+        let has_ttl = entry.expire_at != 0;
+        self.add_used(delta);
+        match (had_ttl, has_ttl) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+        out
+    }
+
+    /// Sets or clears (0) a live key's expiry. Returns false if missing.
+    pub fn set_expiry(&mut self, key: &[u8], expire_at: u64, now_ms: u64) -> bool {
+        self.update(key, now_ms, |e| e.expire_at = expire_at)
+            .is_some()
+    }
+
+    /// Deletes every key.
+    pub fn clear(&mut self) {
+        let used: i64 = self.map.values().map(|e| i64::from(e.size)).sum();
+        self.add_used(-used);
+        self.map = IndexMap::with_hasher(RandomState::default());
+        self.volatile = 0;
+    }
+
+    /// The key and entry at a position (for SCAN and snapshots), expired
+    /// or not.
+    pub fn get_index(&self, idx: usize) -> Option<(&[u8], &Entry)> {
+        self.map.get_index(idx).map(|(k, e)| (&**k, e))
+    }
+
+    /// Iterates over all entries, expired ones included.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], &Entry)> {
+        self.map.iter().map(|(k, e)| (&**k, e))
+    }
+
+    fn remove_at(&mut self, idx: usize) -> (Box<[u8]>, Entry) {
+        let (key, entry) = self.map.swap_remove_index(idx).expect("index in range");
+        self.forget(&entry);
+        (key, entry)
+    }
+
+    /// Un-accounts an entry that left the map.
+    fn forget(&mut self, entry: &Entry) {
+        self.add_used(-i64::from(entry.size));
+        if entry.expire_at != 0 {
+            self.volatile -= 1;
+        }
+    }
+
+    fn add_used(&self, delta: i64) {
+        if delta != 0 {
+            self.counters.used.fetch_add(delta, Ordering::Relaxed);
+        }
+    }
+
+    /// A cheap xorshift: sampling needs speed, not quality.
+    fn next_rand(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    fn random_index(&mut self) -> Option<usize> {
+        let len = self.map.len();
+        (len > 0).then(|| (self.next_rand() % len as u64) as usize)
+    }
+
+    /// A random live key, if any (RANDOMKEY). Expired keys met on the way
+    /// are collected.
+    pub fn random_key(&mut self, now_ms: u64) -> Option<Box<[u8]>> {
+        for _ in 0..100 {
+            let idx = self.random_index()?;
+            if self.map[idx].is_expired(now_ms) {
+                self.remove_at(idx);
+                self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            return self.map.get_index(idx).map(|(k, _)| k.clone());
+        }
+        None
+    }
+
+    /// One round of active expiry: samples up to `samples` keys that have
+    /// a TTL and deletes the expired ones. Returns (sampled, expired).
+    ///
+    /// Keys with a TTL are found by probing random positions; probes are
+    /// capped so a shard with few volatile keys among many costs little
+    /// (lazy expiry still catches those on access).
+    pub fn expire_round(&mut self, now_ms: u64, samples: usize) -> (usize, usize) {
+        if self.volatile == 0 {
+            return (0, 0);
+        }
+        let density = self.map.len() / self.volatile.max(1);
+        let max_probes = (samples * density.max(1)).min(samples * 20);
+        let (mut sampled, mut expired) = (0, 0);
+        for _ in 0..max_probes {
+            if sampled >= samples || self.volatile == 0 {
+                break;
+            }
+            let Some(idx) = self.random_index() else {
+                break;
+            };
+            let entry = &self.map[idx];
+            if entry.expire_at == 0 {
+                continue;
+            }
+            sampled += 1;
+            if entry.is_expired(now_ms) {
+                self.remove_at(idx);
+                self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                expired += 1;
+            }
+        }
+        (sampled, expired)
+    }
+
+    /// The best eviction candidate among up to `samples` random keys:
+    /// (score, key), higher score = better to evict.
+    fn eviction_candidate(&mut self, now_ms: u64, samples: usize) -> Option<(u64, Box<[u8]>)> {
+        let mut best: Option<(u64, usize)> = None;
+        let probes = if self.policy.volatile_only() {
+            samples * 10
+        } else {
+            samples
+        };
+        let mut seen = 0;
+        for _ in 0..probes {
+            if seen >= samples {
+                break;
+            }
+            let idx = self.random_index()?;
+            let entry = &self.map[idx];
+            if self.policy.volatile_only() && entry.expire_at == 0 {
+                continue;
+            }
+            seen += 1;
+            let score = match self.policy {
+                Policy::NoEviction => return None,
+                Policy::AllKeysLru | Policy::VolatileLru => {
+                    u64::from(lru_clock(now_ms).wrapping_sub(entry.access))
+                }
+                Policy::AllKeysLfu => 255 - u64::from(lfu_decayed(entry.access, now_ms)),
+                Policy::VolatileTtl => u64::MAX - entry.expire_at,
+            };
+            if best.is_none_or(|(s, _)| score > s) {
+                best = Some((score, idx));
+            }
+        }
+        let (score, idx) = best?;
+        Some((score, self.map.get_index(idx)?.0.clone()))
+    }
+
+    /// The access value after an access now, per the policy.
+    fn touch_value(&mut self, old: u32, now_ms: u64) -> u32 {
+        if self.policy != Policy::AllKeysLfu {
+            return lru_clock(now_ms);
+        }
+        let mut counter = lfu_decayed(old, now_ms);
+        // Redis's LFULogIncr with lfu-log-factor 10: the counter grows
+        // logarithmically with accesses.
+        if counter < 255 {
+            let base = f64::from(counter.saturating_sub(LFU_INIT as u8));
+            let p = 1.0 / (base * 10.0 + 1.0);
+            let r = (self.next_rand() >> 11) as f64 / (1u64 << 53) as f64;
+            if r < p {
+                counter += 1;
+            }
+        }
+        (lfu_minutes(now_ms) << 8) | u32::from(counter)
+    }
+}
+
+/// Seconds clock for LRU (wraps after 136 years).
+fn lru_clock(now_ms: u64) -> u32 {
+    (now_ms / 1000) as u32
+}
+
+fn lfu_minutes(now_ms: u64) -> u32 {
+    ((now_ms / 60_000) & 0xff_ffff) as u32
+}
+
+/// The LFU counter after decaying one per idle minute (lfu-decay-time 1).
+fn lfu_decayed(access: u32, now_ms: u64) -> u8 {
+    let counter = (access & 0xff) as u8;
+    let last = access >> 8;
+    let elapsed = lfu_minutes(now_ms).wrapping_sub(last) & 0xff_ffff;
+    counter.saturating_sub(elapsed.min(255) as u8)
+}
+
+/// The accounted size of an entry.
+fn entry_size(key_len: usize, value: &Value) -> u32 {
+    let size = key_len + value.mem_size() + ENTRY_OVERHEAD;
+    u32::try_from(size).unwrap_or(u32::MAX)
+}
+
+/// Why a write was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutOfMemory;
+
+/// The sharded keyspace: see the module documentation.
+///
+/// This is the interface a cluster router would sit in front of: every
+/// operation names its key(s) and goes through [`Store::shard_of`].
+pub struct Store {
+    shards: Box<[Mutex<Shard>]>,
+    hasher: RandomState,
+    counters: Arc<Counters>,
+    max_memory: usize,
+    policy: Policy,
+}
+
+impl Store {
+    /// An empty keyspace; `max_memory` 0 means unlimited.
+    pub fn new(max_memory: usize, policy: Policy) -> Store {
+        let counters = Arc::new(Counters::default());
+        let seed = crate::now_ms() ^ 0x9e37_79b9_7f4a_7c15;
+        let shards = (0..SHARDS as u64)
+            .map(|i| {
+                Mutex::new(Shard::new(
+                    counters.clone(),
+                    policy,
+                    seed.wrapping_mul(i + 1),
+                ))
+            })
+            .collect();
+        Store {
+            shards,
+            hasher: RandomState::default(),
+            counters,
+            max_memory,
+            policy,
+        }
+    }
+
+    /// The shard a key lives in.
+    pub fn shard_of(&self, key: &[u8]) -> usize {
+        use std::hash::BuildHasher as _;
+        (self.hasher.hash_one(key) as usize) % SHARDS
+    }
+
+    /// Locks shard `idx`. A poisoned lock is taken over: every shard
+    /// method leaves the map consistent between statements that can panic.
+    pub fn lock(&self, idx: usize) -> MutexGuard<'_, Shard> {
+        self.shards[idx % SHARDS]
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Locks the shard holding `key`.
+    pub fn lock_key(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.lock(self.shard_of(key))
+    }
+
+    /// Locks every shard any of `keys` lives in, in index order (so
+    /// concurrent multi-key commands cannot deadlock). Index `i` of the
+    /// result holds shard `i` if it was needed.
+    pub fn lock_keys<'a>(
+        &'a self,
+        keys: impl Iterator<Item = &'a [u8]>,
+    ) -> Vec<Option<MutexGuard<'a, Shard>>> {
+        let mut wanted = [false; SHARDS];
+        for key in keys {
+            wanted[self.shard_of(key)] = true;
+        }
+        (0..SHARDS)
+            .map(|i| wanted[i].then(|| self.lock(i)))
+            .collect()
+    }
+
+    /// Shared counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Approximate bytes in use.
+    pub fn used_memory(&self) -> u64 {
+        self.counters.used.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// The memory limit (0 = none).
+    pub fn max_memory(&self) -> usize {
+        self.max_memory
+    }
+
+    /// The eviction policy.
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Number of live-or-not-yet-collected keys, and how many have a TTL.
+    pub fn len(&self) -> (usize, usize) {
+        (0..SHARDS).fold((0, 0), |(n, v), i| {
+            let shard = self.lock(i);
+            (n + shard.len(), v + shard.volatile())
+        })
+    }
+
+    /// Deletes every key.
+    pub fn clear(&self) {
+        for i in 0..SHARDS {
+            self.lock(i).clear();
+        }
+    }
+
+    /// Makes room before a write: while memory is over the limit, evicts
+    /// keys by the policy (sampling 5 keys per shard probed, like Redis's
+    /// maxmemory-samples). Fails when over the limit and nothing can be
+    /// evicted (or the policy is noeviction).
+    pub fn make_room(&self, now_ms: u64) -> Result<(), OutOfMemory> {
+        if self.max_memory == 0 {
+            return Ok(());
+        }
+        let mut start = (now_ms as usize).wrapping_mul(7) % SHARDS;
+        // Bounded: each round frees one key; give up after many fruitless
+        // rounds rather than spin under the lock-free counter.
+        for _ in 0..1024 {
+            if self.used_memory() <= self.max_memory as u64 {
+                return Ok(());
+            }
+            if self.policy == Policy::NoEviction {
+                return Err(OutOfMemory);
+            }
+            // Sample a few shards, keep the best candidate across them.
+            let mut best: Option<(u64, usize, Box<[u8]>)> = None;
+            for probe in 0..SHARDS {
+                let idx = (start + probe) % SHARDS;
+                let candidate = self.lock(idx).eviction_candidate(now_ms, 5);
+                if let Some((score, key)) = candidate
+                    && best.as_ref().is_none_or(|(s, _, _)| score > *s)
+                {
+                    best = Some((score, idx, key));
+                }
+                if best.is_some() && probe >= 2 {
+                    break;
+                }
+            }
+            start = (start + 3) % SHARDS;
+            let Some((_, idx, key)) = best else {
+                return Err(OutOfMemory);
+            };
+            let mut shard = self.lock(idx);
+            if let Some(pos) = shard.map.get_index_of(&*key) {
+                shard.remove_at(pos);
+                self.counters.evicted.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if self.used_memory() <= self.max_memory as u64 {
+            Ok(())
+        } else {
+            Err(OutOfMemory)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(v: &str) -> Value {
+        Value::Str(v.as_bytes().into())
+    }
+
+    #[test]
+    fn insert_get_remove_and_accounting() {
+        let store = Store::new(0, Policy::NoEviction);
+        let mut shard = store.lock_key(b"k");
+        assert!(shard.insert(b"k", Entry::new(s("v")), 0).is_none());
+        drop(shard);
+        assert_eq!(store.used_memory(), (1 + 1 + ENTRY_OVERHEAD) as u64);
+        let mut shard = store.lock_key(b"k");
+        assert_eq!(shard.get(b"k", 0).unwrap().value, s("v"));
+        shard.update(b"k", 0, |e| e.value = s("longer")).unwrap();
+        assert!(shard.remove(b"k", 0).is_some());
+        drop(shard);
+        assert_eq!(store.used_memory(), 0);
+        assert_eq!(store.counters().hits.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn expired_key_is_gone_on_access() {
+        let store = Store::new(0, Policy::NoEviction);
+        let mut shard = store.lock_key(b"k");
+        shard.insert(b"k", Entry::with_expiry(s("v"), 1000), 0);
+        assert_eq!(shard.volatile(), 1);
+        assert!(shard.get(b"k", 999).is_some());
+        assert!(shard.get(b"k", 1000).is_none());
+        assert_eq!(shard.len(), 0);
+        assert_eq!(shard.volatile(), 0);
+        drop(shard);
+        assert_eq!(store.counters().expired.load(Ordering::Relaxed), 1);
+        assert_eq!(store.used_memory(), 0);
+    }
+
+    #[test]
+    fn expire_round_collects_expired_keys() {
+        let store = Store::new(0, Policy::NoEviction);
+        let mut shard = store.lock(0);
+        for i in 0..100u32 {
+            let key = i.to_be_bytes();
+            let at = if i % 2 == 0 { 10 } else { 0 };
+            shard.insert(&key, Entry::with_expiry(s("v"), at), 0);
+        }
+        let mut total = 0;
+        for _ in 0..100 {
+            total += shard.expire_round(20, 20).1;
+        }
+        assert_eq!(total, 50);
+        assert_eq!(shard.len(), 50);
+        assert_eq!(shard.volatile(), 0);
+    }
+
+    fn fill(store: &Store, n: u32, ttl_every: u32) {
+        for i in 0..n {
+            let key = format!("key:{i}");
+            let at = if ttl_every > 0 && i % ttl_every == 0 {
+                1_000_000 + u64::from(i)
+            } else {
+                0
+            };
+            store.make_room(0).ok();
+            store.lock_key(key.as_bytes()).insert(
+                key.as_bytes(),
+                Entry::with_expiry(s("0123456789"), at),
+                0,
+            );
+        }
+    }
+
+    #[test]
+    fn noeviction_refuses_when_over() {
+        let store = Store::new(1000, Policy::NoEviction);
+        fill(&store, 20, 0);
+        assert_eq!(store.make_room(0), Err(OutOfMemory));
+    }
+
+    #[test]
+    fn allkeys_lru_evicts_down_to_the_limit() {
+        let store = Store::new(10_000, Policy::AllKeysLru);
+        fill(&store, 500, 0);
+        assert!(store.make_room(0).is_ok());
+        assert!(store.used_memory() <= 10_000);
+        assert!(store.counters().evicted.load(Ordering::Relaxed) > 0);
+    }
+
+    #[test]
+    fn volatile_policies_evict_only_keys_with_ttl() {
+        for policy in [Policy::VolatileLru, Policy::VolatileTtl] {
+            let store = Store::new(20_000, policy);
+            fill(&store, 400, 2);
+            let (keys, volatile) = store.len();
+            // Every key without a TTL survived.
+            assert_eq!(keys - volatile, 200, "{policy:?}");
+            // Once only non-volatile keys remain, writes fail.
+            let store = Store::new(1_000, policy);
+            fill(&store, 50, 0);
+            assert_eq!(store.make_room(0), Err(OutOfMemory));
+        }
+    }
+
+    #[test]
+    fn lfu_keeps_frequently_used_keys() {
+        let store = Store::new(0, Policy::AllKeysLfu);
+        let mut shard = store.lock(0);
+        shard.insert(b"hot", Entry::new(s("v")), 0);
+        shard.insert(b"cold", Entry::new(s("v")), 0);
+        for _ in 0..1000 {
+            shard.get(b"hot", 0);
+        }
+        let hot = shard.peek(b"hot", 0).unwrap().access & 0xff;
+        let cold = shard.peek(b"cold", 0).unwrap().access & 0xff;
+        assert!(hot > cold, "{hot} > {cold}");
+        // A day idle decays the counter.
+        assert!(lfu_decayed(shard.peek(b"hot", 0).unwrap().access, 86_400_000) < hot as u8);
+    }
+
+    #[test]
+    fn policies_parse_by_redis_name() {
+        for p in [
+            Policy::NoEviction,
+            Policy::AllKeysLru,
+            Policy::VolatileLru,
+            Policy::AllKeysLfu,
+            Policy::VolatileTtl,
+        ] {
+            assert_eq!(Policy::parse(p.name()), Some(p));
+        }
+        assert_eq!(Policy::parse("bogus"), None);
+    }
+}

@@ -1,0 +1,516 @@
+//! RESP framing: a [`Decoder`] for requests (RESP2 multibulk arrays and
+//! inline "telnet" commands) and [`encode`] for replies in RESP2 or RESP3.
+//!
+//! The decoder is incremental: it keeps its place inside a multibulk
+//! request between reads, so a large value arriving in many reads is not
+//! re-scanned, and it checks every announced length against its limit
+//! before reserving memory for it. Errors carry Redis's exact texts; the
+//! connection answers them and closes.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+
+use crate::cache::Reply;
+
+/// Largest bulk string accepted (Redis's proto-max-bulk-len default).
+pub const MAX_BULK: usize = 512 * 1024 * 1024;
+/// Most arguments in one multibulk request.
+pub const MAX_MULTIBULK: i64 = 1024 * 1024;
+/// Longest inline request or length line (Redis's PROTO_INLINE_MAX_SIZE).
+pub const MAX_INLINE: usize = 64 * 1024;
+
+/// A protocol error; the text is the whole error line after `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProtocolError(pub String);
+
+impl ProtocolError {
+    fn new(what: &str) -> ProtocolError {
+        ProtocolError(format!("ERR Protocol error: {what}"))
+    }
+}
+
+/// An incremental RESP request decoder.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    /// Arguments still expected in the current multibulk request; 0 when
+    /// between requests.
+    remaining: usize,
+    /// The length of the bulk string being waited for, once its header was
+    /// read.
+    bulk_len: Option<usize>,
+    args: Vec<Bytes>,
+    max_bulk: usize,
+}
+
+impl Decoder {
+    /// A decoder with the default limits.
+    pub fn new() -> Decoder {
+        Decoder::with_max_bulk(MAX_BULK)
+    }
+
+    /// A decoder refusing bulk strings over `max_bulk` bytes.
+    pub fn with_max_bulk(max_bulk: usize) -> Decoder {
+        Decoder {
+            max_bulk,
+            ..Decoder::default()
+        }
+    }
+
+    /// Takes the next complete request out of `buf`: `Ok(None)` when more
+    /// bytes are needed. Empty requests (blank lines, `*0`) are skipped.
+    ///
+    /// # Errors
+    /// A [`ProtocolError`] once the input cannot be a valid request.
+    pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        loop {
+            if self.remaining == 0 {
+                let Some(&first) = buf.first() else {
+                    return Ok(None);
+                };
+                if first != b'*' {
+                    match self.inline(buf)? {
+                        Some(args) if args.is_empty() => continue,
+                        other => return Ok(other),
+                    }
+                }
+                let Some(line) = take_line(buf, "too big mbulk count string")? else {
+                    return Ok(None);
+                };
+                let n = parse_len(&line[1..])
+                    .filter(|n| *n <= MAX_MULTIBULK)
+                    .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
+                if n <= 0 {
+                    continue;
+                }
+                self.remaining = n as usize;
+                // Reserve for what was announced only up to a small bound:
+                // the count is the client's word, not yet its bytes.
+                self.args = Vec::with_capacity(self.remaining.min(1024));
+            }
+            while self.remaining > 0 {
+                let len = match self.bulk_len {
+                    Some(len) => len,
+                    None => {
+                        let Some(&first) = buf.first() else {
+                            return Ok(None);
+                        };
+                        if first != b'$' {
+                            return Err(ProtocolError::new(&format!(
+                                "expected '$', got '{}'",
+                                char::from(first)
+                            )));
+                        }
+                        let Some(line) = take_line(buf, "too big bulk count string")? else {
+                            return Ok(None);
+                        };
+                        let len = parse_len(&line[1..])
+                            .filter(|n| *n >= 0 && *n as u64 <= self.max_bulk as u64)
+                            .ok_or_else(|| ProtocolError::new("invalid bulk length"))?
+                            as usize;
+                        self.bulk_len = Some(len);
+                        len
+                    }
+                };
+                if buf.len() < len + 2 {
+                    // Make room for the rest of this bulk at once (bounded
+                    // by the checked length), so a large value is read with
+                    // few reallocations.
+                    buf.reserve(len + 2 - buf.len());
+                    return Ok(None);
+                }
+                let arg = buf.split_to(len).freeze();
+                // Redis does not check the CRLF after a bulk; skip two bytes.
+                buf.advance(2);
+                self.args.push(arg);
+                self.bulk_len = None;
+                self.remaining -= 1;
+            }
+            return Ok(Some(std::mem::take(&mut self.args)));
+        }
+    }
+
+    /// An inline command: one line split like Redis's `sdssplitargs`.
+    fn inline(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        let Some(nl) = memchr(b'\n', buf) else {
+            if buf.len() > MAX_INLINE {
+                return Err(ProtocolError::new("too big inline request"));
+            }
+            return Ok(None);
+        };
+        if nl > MAX_INLINE {
+            return Err(ProtocolError::new("too big inline request"));
+        }
+        let line = buf.split_to(nl + 1);
+        let mut line = &line[..nl];
+        if line.last() == Some(&b'\r') {
+            line = &line[..line.len() - 1];
+        }
+        split_args(line)
+            .map(Some)
+            .ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))
+    }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Takes a `\r\n`-terminated line (without the terminator).
+fn take_line(buf: &mut BytesMut, too_big: &str) -> Result<Option<BytesMut>, ProtocolError> {
+    match memchr(b'\r', buf) {
+        Some(cr) if cr + 1 < buf.len() => {
+            let line = buf.split_to(cr);
+            buf.advance(2);
+            Ok(Some(line))
+        }
+        Some(cr) if cr > MAX_INLINE => Err(ProtocolError::new(too_big)),
+        Some(_) => Ok(None),
+        None if buf.len() > MAX_INLINE => Err(ProtocolError::new(too_big)),
+        None => Ok(None),
+    }
+}
+
+/// Parses a length like Redis's `string2ll`.
+fn parse_len(digits: &[u8]) -> Option<i64> {
+    crate::cache::cmd::parse_i64(digits)
+}
+
+/// Splits an inline line into arguments with quotes and escapes, as
+/// Redis's `sdssplitargs`; `None` for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
+    let mut args = Vec::new();
+    let mut i = 0;
+    let n = line.len();
+    loop {
+        while i < n && line[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= n {
+            return Some(args);
+        }
+        let mut cur = Vec::new();
+        let mut in_dq = false;
+        let mut in_sq = false;
+        loop {
+            if in_dq {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && line[i + 2].is_ascii_hexdigit()
+                    && line[i + 3].is_ascii_hexdigit()
+                {
+                    let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
+                    i += 3;
+                } else if c == b'\\' && i + 1 < n {
+                    i += 1;
+                    cur.push(match line[i] {
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'b' => 8,
+                        b'a' => 7,
+                        other => other,
+                    });
+                } else if c == b'"' {
+                    // The closing quote must be followed by a space or end.
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else if in_sq {
+                if i >= n {
+                    return None;
+                }
+                let c = line[i];
+                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
+                    i += 1;
+                    cur.push(b'\'');
+                } else if c == b'\'' {
+                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
+                        return None;
+                    }
+                    i += 1;
+                    break;
+                } else {
+                    cur.push(c);
+                }
+            } else {
+                if i >= n {
+                    break;
+                }
+                match line[i] {
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        i += 1;
+                        break;
+                    }
+                    b'"' => in_dq = true,
+                    b'\'' => in_sq = true,
+                    c => cur.push(c),
+                }
+            }
+            i += 1;
+        }
+        args.push(Bytes::from(cur));
+    }
+}
+
+/// Appends `reply` to `out` in RESP3 (`resp3`) or RESP2.
+pub fn encode(reply: &Reply, resp3: bool, out: &mut BytesMut) {
+    match reply {
+        Reply::Simple(text) => line(out, b'+', text.as_bytes()),
+        Reply::Error(text) => line(out, b'-', text.as_bytes()),
+        Reply::Integer(n) => {
+            let mut b = itoa::Buffer::new();
+            line(out, b':', b.format(*n).as_bytes());
+        }
+        Reply::Bulk(bytes) => bulk(out, bytes),
+        Reply::Nil if resp3 => out.put_slice(b"_\r\n"),
+        Reply::Nil => out.put_slice(b"$-1\r\n"),
+        Reply::NilArray if resp3 => out.put_slice(b"_\r\n"),
+        Reply::NilArray => out.put_slice(b"*-1\r\n"),
+        Reply::Array(items) => {
+            header(out, b'*', items.len());
+            items.iter().for_each(|r| encode(r, resp3, out));
+        }
+        Reply::Push(items) => {
+            header(out, if resp3 { b'>' } else { b'*' }, items.len());
+            items.iter().for_each(|r| encode(r, resp3, out));
+        }
+        Reply::Double(d) => {
+            let text = crate::cache::cmd::format_f64(*d);
+            if resp3 {
+                line(out, b',', text.as_bytes());
+            } else {
+                bulk(out, text.as_bytes());
+            }
+        }
+        Reply::Map(pairs) => {
+            if resp3 {
+                header(out, b'%', pairs.len());
+            } else {
+                header(out, b'*', pairs.len() * 2);
+            }
+            for (k, v) in pairs {
+                encode(k, resp3, out);
+                encode(v, resp3, out);
+            }
+        }
+    }
+}
+
+fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
+    out.reserve(text.len() + 3);
+    out.put_u8(tag);
+    out.put_slice(text);
+    out.put_slice(b"\r\n");
+}
+
+fn header(out: &mut BytesMut, tag: u8, n: usize) {
+    let mut b = itoa::Buffer::new();
+    line(out, tag, b.format(n).as_bytes());
+}
+
+fn bulk(out: &mut BytesMut, bytes: &[u8]) {
+    header(out, b'$', bytes.len());
+    out.reserve(bytes.len() + 2);
+    out.put_slice(bytes);
+    out.put_slice(b"\r\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn args(v: &[&str]) -> Vec<Bytes> {
+        v.iter()
+            .map(|s| Bytes::copy_from_slice(s.as_bytes()))
+            .collect()
+    }
+
+    fn decode_all(input: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::from(input);
+        let mut out = Vec::new();
+        while let Some(cmd) = d.decode(&mut buf)? {
+            out.push(cmd);
+        }
+        Ok(out)
+    }
+
+    const PIPELINE: &[u8] =
+        b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5\r\nhello\r\n*2\r\n$3\r\nGET\r\n$1\r\nk\r\nPING\r\n*1\r\n$4\r\nPING\r\n";
+
+    #[test]
+    fn pipeline_decodes_in_order() {
+        let cmds = decode_all(PIPELINE).unwrap();
+        assert_eq!(
+            cmds,
+            vec![
+                args(&["SET", "k", "hello"]),
+                args(&["GET", "k"]),
+                args(&["PING"]),
+                args(&["PING"])
+            ]
+        );
+    }
+
+    #[test]
+    fn split_reads_at_every_byte() {
+        let expected = decode_all(PIPELINE).unwrap();
+        for split in 0..PIPELINE.len() {
+            let mut d = Decoder::new();
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            for chunk in [&PIPELINE[..split], &PIPELINE[split..]] {
+                buf.extend_from_slice(chunk);
+                while let Some(cmd) = d.decode(&mut buf).unwrap() {
+                    got.push(cmd);
+                }
+            }
+            assert_eq!(got, expected, "split at {split}");
+        }
+        // And one byte at a time.
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::new();
+        let mut got = Vec::new();
+        for b in PIPELINE {
+            buf.put_u8(*b);
+            while let Some(cmd) = d.decode(&mut buf).unwrap() {
+                got.push(cmd);
+            }
+        }
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn inline_commands_split_like_redis() {
+        assert_eq!(
+            decode_all(b"set k v\r\n").unwrap(),
+            vec![args(&["set", "k", "v"])]
+        );
+        assert_eq!(decode_all(b"get k\n").unwrap(), vec![args(&["get", "k"])]);
+        assert_eq!(
+            decode_all(b"\r\n\r\nping\r\n").unwrap(),
+            vec![args(&["ping"])]
+        );
+        assert_eq!(
+            decode_all(b"set k \"a b\\x41\\n\" 'c\\'d'\r\n").unwrap(),
+            vec![args(&["set", "k", "a bA\n", "c'd"])]
+        );
+        assert_eq!(
+            decode_all(b"set k \"unterminated\r\n"),
+            Err(ProtocolError(
+                "ERR Protocol error: unbalanced quotes in request".into()
+            ))
+        );
+        assert!(decode_all(b"set \"a\"b\r\n").is_err());
+    }
+
+    #[test]
+    fn protocol_errors_have_redis_texts() {
+        let err = |input: &[u8]| decode_all(input).unwrap_err().0;
+        assert_eq!(
+            err(b"*x\r\n"),
+            "ERR Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*2000000\r\n"),
+            "ERR Protocol error: invalid multibulk length"
+        );
+        assert_eq!(err(b"*1\r\nx"), "ERR Protocol error: expected '$', got 'x'");
+        assert_eq!(
+            err(b"*1\r\n$-5\r\n"),
+            "ERR Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n$536870913\r\n"),
+            "ERR Protocol error: invalid bulk length"
+        );
+        let long = vec![b'a'; MAX_INLINE + 10];
+        assert_eq!(err(&long), "ERR Protocol error: too big inline request");
+        let mut long = b"*".to_vec();
+        long.extend(vec![b'1'; MAX_INLINE + 10]);
+        assert_eq!(err(&long), "ERR Protocol error: too big mbulk count string");
+    }
+
+    #[test]
+    fn oversized_bulk_is_refused_before_allocating() {
+        let mut d = Decoder::with_max_bulk(1024);
+        let mut buf = BytesMut::from(&b"*1\r\n$1025\r\n"[..]);
+        assert!(d.decode(&mut buf).is_err());
+        assert!(buf.capacity() < 1024);
+        // A huge multibulk count reserves little.
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::from(&b"*1048576\r\n"[..]);
+        assert_eq!(d.decode(&mut buf), Ok(None));
+        assert!(d.args.capacity() <= 1024);
+    }
+
+    #[test]
+    fn encodes_resp2_and_resp3() {
+        let enc = |r: &Reply, v3: bool| {
+            let mut out = BytesMut::new();
+            encode(r, v3, &mut out);
+            String::from_utf8(out.to_vec()).unwrap()
+        };
+        assert_eq!(enc(&Reply::ok(), false), "+OK\r\n");
+        assert_eq!(enc(&Reply::err("ERR x"), false), "-ERR x\r\n");
+        assert_eq!(enc(&Reply::Integer(-3), false), ":-3\r\n");
+        assert_eq!(enc(&Reply::text("hi"), false), "$2\r\nhi\r\n");
+        assert_eq!(enc(&Reply::Nil, false), "$-1\r\n");
+        assert_eq!(enc(&Reply::Nil, true), "_\r\n");
+        assert_eq!(enc(&Reply::NilArray, false), "*-1\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), false), "$3\r\n1.5\r\n");
+        assert_eq!(enc(&Reply::Double(1.5), true), ",1.5\r\n");
+        let map = Reply::Map(vec![(Reply::text("a"), Reply::Integer(1))]);
+        assert_eq!(enc(&map, false), "*2\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(enc(&map, true), "%1\r\n$1\r\na\r\n:1\r\n");
+        assert_eq!(
+            enc(&Reply::Push(vec![Reply::Integer(1)]), true),
+            ">1\r\n:1\r\n"
+        );
+        assert_eq!(
+            enc(&Reply::Push(vec![Reply::Integer(1)]), false),
+            "*1\r\n:1\r\n"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn random_bytes_never_panic(chunks in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..8)) {
+            let mut d = Decoder::with_max_bulk(4096);
+            let mut buf = BytesMut::new();
+            'outer: for chunk in chunks {
+                buf.extend_from_slice(&chunk);
+                loop {
+                    match d.decode(&mut buf) {
+                        Ok(Some(_)) => {}
+                        Ok(None) => break,
+                        Err(_) => break 'outer,
+                    }
+                }
+            }
+        }
+
+        #[test]
+        fn random_resp_like_input_never_panics(parts in proptest::collection::vec(
+            prop_oneof![
+                Just(b"*".to_vec()), Just(b"$".to_vec()), Just(b"\r\n".to_vec()),
+                Just(b"-1".to_vec()), Just(b"3".to_vec()), Just(b"abc".to_vec()),
+                Just(b"\"".to_vec()), Just(b"'".to_vec()), Just(b"\\x4".to_vec()),
+                Just(b" ".to_vec()), Just(b"\n".to_vec()),
+            ], 0..40)) {
+            let input: Vec<u8> = parts.concat();
+            let _ = decode_all(&input);
+        }
+    }
+}

@@ -1,0 +1,420 @@
+//! One RESP connection: read → decode → execute → buffer replies, and
+//! write them out once the input on hand is used up, so a pipelining
+//! client gets many replies per system call and in order.
+//!
+//! The connection also owns the client's pub/sub state (its subscriber
+//! mailbox and the set of channels and patterns) and answers the commands
+//! that need it (SUBSCRIBE & co., PUBLISH, PUBSUB, AUTH, HELLO AUTH, QUIT,
+//! RESET); everything else goes to [`crate::cache::cmd::execute`].
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use super::codec::{Decoder, encode};
+use crate::Shared;
+use crate::cache::cmd::{self, Client, Ctx, is, lossy};
+use crate::cache::pubsub::{Message, Subscriber};
+use crate::cache::{Cache, Reply};
+
+/// Write out buffered replies once they pass this size even if more
+/// input is waiting, to bound the buffer.
+const FLUSH_AT: usize = 64 * 1024;
+
+static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
+
+/// Decrements the connected-clients gauge however the task ends.
+struct ConnectedGuard(Arc<Shared>);
+
+impl Drop for ConnectedGuard {
+    fn drop(&mut self) {
+        self.0.cache.stats.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// What to do after a command.
+enum Next {
+    Continue,
+    Close,
+}
+
+struct Conn {
+    shared: Arc<Shared>,
+    client: Client,
+    out: BytesMut,
+    /// Set on the first SUBSCRIBE.
+    mailbox: Option<(Subscriber, mpsc::Receiver<Message>, CancellationToken)>,
+    channels: BTreeSet<Bytes>,
+    patterns: BTreeSet<Bytes>,
+}
+
+/// Serves one RESP connection until the client leaves, breaks the
+/// protocol, is too slow for its subscriptions, or the daemon stops.
+pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let stats = &shared.cache.stats;
+    stats.connections_total.fetch_add(1, Ordering::Relaxed);
+    stats.connected.fetch_add(1, Ordering::Relaxed);
+    let _guard = ConnectedGuard(shared.clone());
+    let mut conn = Conn {
+        client: Client {
+            id: NEXT_CLIENT.fetch_add(1, Ordering::Relaxed),
+            ..Client::default()
+        },
+        shared,
+        out: BytesMut::with_capacity(16 * 1024),
+        mailbox: None,
+        channels: BTreeSet::new(),
+        patterns: BTreeSet::new(),
+    };
+    let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut decoder = Decoder::new();
+    let shutdown = conn.shared.shutdown.clone();
+    loop {
+        let kicked = conn.mailbox.as_ref().map(|(_, _, kick)| kick.clone());
+        tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => break,
+            _ = async { kicked.as_ref().expect("guarded").cancelled().await }, if kicked.is_some() => {
+                tracing::debug!(client = conn.client.id, "RESP subscriber too slow; disconnected");
+                break;
+            }
+            Some(msg) = async { conn.mailbox.as_mut().expect("guarded").1.recv().await }, if conn.mailbox.is_some() => {
+                conn.push_message(msg);
+                // Drain what else is queued: one write for a burst.
+                while let Some(msg) = conn.mailbox.as_mut().and_then(|m| m.1.try_recv().ok()) {
+                    conn.push_message(msg);
+                    if conn.out.len() > FLUSH_AT {
+                        break;
+                    }
+                }
+                if conn.flush(&mut stream).await.is_err() {
+                    break;
+                }
+            }
+            read = stream.read_buf(&mut input) => {
+                match read {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let mut close = false;
+                loop {
+                    match decoder.decode(&mut input) {
+                        Ok(Some(args)) => {
+                            if let Next::Close = conn.run(&args).await {
+                                close = true;
+                                break;
+                            }
+                            if conn.out.len() > FLUSH_AT && conn.flush(&mut stream).await.is_err() {
+                                close = true;
+                                break;
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(err) => {
+                            // Answer, then close only this connection.
+                            conn.reply(&Reply::Error(err.0.into()));
+                            close = true;
+                            break;
+                        }
+                    }
+                }
+                if conn.flush(&mut stream).await.is_err() || close {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = conn.flush(&mut stream).await;
+    let _ = stream.shutdown().await;
+    if let Some((sub, _, _)) = &conn.mailbox {
+        conn.shared.cache.pubsub.remove_all(sub.id);
+    }
+}
+
+impl Conn {
+    fn cache(&self) -> &Cache {
+        &self.shared.cache
+    }
+
+    fn reply(&mut self, reply: &Reply) {
+        encode(reply, self.client.resp3, &mut self.out);
+    }
+
+    async fn flush(&mut self, stream: &mut TcpStream) -> std::io::Result<()> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let result = stream.write_all(&self.out).await;
+        self.out.clear();
+        // Do not keep a huge buffer around after a large reply.
+        if self.out.capacity() > 1024 * 1024 {
+            self.out = BytesMut::with_capacity(16 * 1024);
+        }
+        result
+    }
+
+    fn subscribed(&self) -> usize {
+        self.channels.len() + self.patterns.len()
+    }
+
+    fn push_message(&mut self, msg: Message) {
+        let reply = match msg.pattern {
+            None => Reply::Push(vec![
+                Reply::text("message"),
+                Reply::Bulk(msg.channel),
+                Reply::Bulk(msg.payload),
+            ]),
+            Some(pattern) => Reply::Push(vec![
+                Reply::text("pmessage"),
+                Reply::Bulk(pattern),
+                Reply::Bulk(msg.channel),
+                Reply::Bulk(msg.payload),
+            ]),
+        };
+        self.reply(&reply);
+    }
+
+    /// Runs one command, appending its reply.
+    async fn run(&mut self, args: &[Bytes]) -> Next {
+        let name = &args[0];
+        // RESP2 subscribed mode accepts only a few commands.
+        if self.subscribed() > 0 && !self.client.resp3 {
+            let allowed = [
+                "subscribe",
+                "psubscribe",
+                "unsubscribe",
+                "punsubscribe",
+                "ping",
+                "quit",
+                "reset",
+                "ssubscribe",
+                "sunsubscribe",
+            ];
+            if !allowed.iter().any(|c| is(name, c)) {
+                let text = format!(
+                    "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                    lossy(name, 128).to_lowercase()
+                );
+                self.reply(&Reply::error(text));
+                return Next::Continue;
+            }
+            if is(name, "ping") && args.len() <= 2 {
+                let payload = args.get(1).cloned().unwrap_or_default();
+                self.reply(&Reply::Array(vec![
+                    Reply::text("pong"),
+                    Reply::Bulk(payload),
+                ]));
+                return Next::Continue;
+            }
+        }
+        let spec = cmd::lookup(name);
+        if let Some(spec) = spec
+            && spec.kind == cmd::Kind::Conn
+        {
+            if !cmd::arity_ok(spec.arity, args.len()) {
+                self.reply(&cmd::wrong_arity(spec.name));
+                return Next::Continue;
+            }
+            self.cache().stats.commands.fetch_add(1, Ordering::Relaxed);
+            return self.connection_command(spec.name, args).await;
+        }
+        if is(name, "hello")
+            && let Some(pos) = args.iter().position(|a| is(a, "auth"))
+            && pos >= 2
+        {
+            let (Some(user), Some(pass)) = (args.get(pos + 1), args.get(pos + 2)) else {
+                self.reply(&Reply::err("ERR Syntax error in HELLO option 'auth'"));
+                return Next::Continue;
+            };
+            if let Err(reply) = self.authenticate(user, pass).await {
+                self.reply(&reply);
+                return Next::Continue;
+            }
+        }
+        let mut ctx = Ctx {
+            cache: &self.shared.cache,
+            client: &mut self.client,
+            now_ms: crate::now_ms(),
+        };
+        let reply = cmd::execute(&mut ctx, args);
+        self.reply(&reply);
+        Next::Continue
+    }
+
+    async fn authenticate(&self, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+        let wrong = Reply::err("WRONGPASS invalid username-password pair or user is disabled.");
+        let (Ok(user), Ok(pass)) = (std::str::from_utf8(user), std::str::from_utf8(pass)) else {
+            return Err(wrong);
+        };
+        match self.shared.accounts.login(user, pass).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(wrong),
+        }
+    }
+
+    fn ensure_mailbox(&mut self) -> Subscriber {
+        if let Some((sub, _, _)) = &self.mailbox {
+            return sub.clone();
+        }
+        let limit = self.shared.config.resp_pubsub_queue.max(1);
+        let (sub, rx, kick) = Subscriber::new(self.client.id, limit);
+        self.mailbox = Some((sub.clone(), rx, kick));
+        sub
+    }
+
+    fn confirm(&mut self, kind: &'static str, name: Option<Bytes>) {
+        let count = self.subscribed() as i64;
+        let reply = Reply::Push(vec![
+            Reply::text(kind),
+            name.map_or(Reply::Nil, Reply::Bulk),
+            Reply::Integer(count),
+        ]);
+        self.reply(&reply);
+    }
+
+    async fn connection_command(&mut self, name: &str, args: &[Bytes]) -> Next {
+        let shared = self.shared.clone();
+        let pubsub = &shared.cache.pubsub;
+        match name {
+            "subscribe" | "psubscribe" => {
+                let pattern = name == "psubscribe";
+                let sub = self.ensure_mailbox();
+                for channel in &args[1..] {
+                    let set = if pattern {
+                        &mut self.patterns
+                    } else {
+                        &mut self.channels
+                    };
+                    if set.insert(channel.clone()) {
+                        self.shared
+                            .cache
+                            .pubsub
+                            .subscribe(&sub, channel.clone(), pattern);
+                    }
+                    self.confirm(
+                        if pattern { "psubscribe" } else { "subscribe" },
+                        Some(channel.clone()),
+                    );
+                }
+            }
+            "unsubscribe" | "punsubscribe" => {
+                let pattern = name == "punsubscribe";
+                let set = if pattern {
+                    &self.patterns
+                } else {
+                    &self.channels
+                };
+                let targets: Vec<Bytes> = if args.len() > 1 {
+                    args[1..].to_vec()
+                } else {
+                    set.iter().cloned().collect()
+                };
+                if targets.is_empty() {
+                    self.confirm(name_static(name), None);
+                }
+                for channel in targets {
+                    let set = if pattern {
+                        &mut self.patterns
+                    } else {
+                        &mut self.channels
+                    };
+                    set.remove(&channel);
+                    pubsub.unsubscribe(self.client.id, &channel, pattern);
+                    self.confirm(name_static(name), Some(channel));
+                }
+            }
+            "publish" => {
+                let n = pubsub.publish(&args[1], &args[2]);
+                self.reply(&Reply::Integer(n as i64));
+            }
+            "pubsub" => {
+                let reply = self.pubsub_command(args);
+                self.reply(&reply);
+            }
+            "auth" => {
+                let reply = match args.len() {
+                    2 => Reply::err(
+                        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                    ),
+                    3 => match self.authenticate(&args[1], &args[2]).await {
+                        Ok(()) => Reply::ok(),
+                        Err(e) => e,
+                    },
+                    _ => Reply::err("ERR syntax error"),
+                };
+                self.reply(&reply);
+            }
+            "quit" => {
+                self.reply(&Reply::ok());
+                return Next::Close;
+            }
+            "reset" => {
+                for channel in std::mem::take(&mut self.channels) {
+                    pubsub.unsubscribe(self.client.id, &channel, false);
+                }
+                for pattern in std::mem::take(&mut self.patterns) {
+                    pubsub.unsubscribe(self.client.id, &pattern, true);
+                }
+                self.client = Client {
+                    id: self.client.id,
+                    ..Client::default()
+                };
+                self.reply(&Reply::Simple("RESET".into()));
+            }
+            _ => {
+                let reply = cmd::unknown_command(args);
+                self.reply(&reply);
+            }
+        }
+        Next::Continue
+    }
+
+    fn pubsub_command(&self, args: &[Bytes]) -> Reply {
+        let pubsub = &self.shared.cache.pubsub;
+        let sub = &args[1];
+        if is(sub, "channels") {
+            if args.len() > 3 {
+                return cmd::wrong_arity("pubsub|channels");
+            }
+            let list = pubsub.channels(args.get(2).map(|p| &p[..]));
+            Reply::Array(list.into_iter().map(Reply::Bulk).collect())
+        } else if is(sub, "numsub") {
+            Reply::Map(
+                args[2..]
+                    .iter()
+                    .map(|c| {
+                        (
+                            Reply::Bulk(c.clone()),
+                            Reply::Integer(pubsub.numsub(c) as i64),
+                        )
+                    })
+                    .collect(),
+            )
+        } else if is(sub, "numpat") {
+            if args.len() != 2 {
+                return cmd::wrong_arity("pubsub|numpat");
+            }
+            Reply::Integer(pubsub.pattern_count() as i64)
+        } else {
+            Reply::error(format!(
+                "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
+                lossy(sub, 128)
+            ))
+        }
+    }
+}
+
+fn name_static(name: &str) -> &'static str {
+    if name == "punsubscribe" {
+        "punsubscribe"
+    } else {
+        "unsubscribe"
+    }
+}

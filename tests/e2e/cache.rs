@@ -1,0 +1,300 @@
+//! The cache over RESP: the real binary, driven by the `redis` crate, by
+//! raw sockets and by `redis-cli` (when installed).
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::Duration;
+
+use redis::{Commands as _, RedisResult, Value};
+
+use crate::support::{Daemon, Home, wait_for};
+
+fn client(daemon: &Daemon) -> redis::Connection {
+    let url = format!("redis://{}/", daemon.ready.resp);
+    redis::Client::open(url)
+        .expect("client")
+        .get_connection()
+        .expect("connect")
+}
+
+fn raw(daemon: &Daemon) -> TcpStream {
+    let s = TcpStream::connect(daemon.ready.resp).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s
+}
+
+/// Reads until `expected` bytes arrived (or the peer closed).
+fn read_n(s: &mut TcpStream, expected: usize) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    while got.len() < expected {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn strings_ttls_and_errors_through_a_redis_client() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let mut con = client(&daemon);
+    let _: () = con.set("greeting", "hello").unwrap();
+    let v: String = con.get("greeting").unwrap();
+    assert_eq!(v, "hello");
+    let missing: Option<String> = con.get("nope").unwrap();
+    assert_eq!(missing, None);
+    let _: () = redis::cmd("SET")
+        .arg("t")
+        .arg("v")
+        .arg("EX")
+        .arg(100)
+        .query(&mut con)
+        .unwrap();
+    let ttl: i64 = con.ttl("t").unwrap();
+    assert!((99..=100).contains(&ttl), "{ttl}");
+    let n: i64 = con.incr("counter", 5).unwrap();
+    assert_eq!(n, 5);
+    let _: () = con.hset("h", "f", "v").unwrap();
+    let err: RedisResult<String> = con.get("h");
+    let err = err.unwrap_err();
+    assert_eq!(err.code(), Some("WRONGTYPE"));
+    // Expiry: PX 1, then the key is gone.
+    let _: () = redis::cmd("SET")
+        .arg("short")
+        .arg("v")
+        .arg("PX")
+        .arg(1)
+        .query(&mut con)
+        .unwrap();
+    wait_for("the key to expire", Duration::from_secs(5), || {
+        let v: Option<String> = con.get("short").unwrap();
+        v.is_none().then_some(())
+    });
+    let unknown: RedisResult<Value> = redis::cmd("FOO").arg("a").query(&mut con);
+    let unknown = unknown.unwrap_err();
+    assert!(
+        unknown
+            .to_string()
+            .contains("unknown command 'FOO', with args beginning with: 'a'"),
+        "{unknown}"
+    );
+    // Pipelines answer in order.
+    let (a, b, c): (String, i64, Option<String>) = redis::pipe()
+        .set("p1", "x")
+        .ignore()
+        .get("p1")
+        .incr("pc", 1)
+        .get("nothing")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!((a.as_str(), b, c), ("x", 1, None));
+}
+
+#[test]
+fn inline_commands_and_big_pipelines_over_a_raw_socket() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let mut s = raw(&daemon);
+    s.write_all(b"SET k \"two words\"\r\nGET k\r\nPING\r\n")
+        .unwrap();
+    let expected = "+OK\r\n$9\r\ntwo words\r\n+PONG\r\n";
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+    // 1000 pipelined INCRs in one write: 1000 replies, in order.
+    let mut batch = Vec::new();
+    for _ in 0..1000 {
+        batch.extend_from_slice(b"*2\r\n$4\r\nINCR\r\n$1\r\nn\r\n");
+    }
+    s.write_all(&batch).unwrap();
+    let expected: String = (1..=1000).map(|i| format!(":{i}\r\n")).collect();
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+}
+
+#[test]
+fn a_protocol_error_closes_only_that_connection() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let mut good = client(&daemon);
+    let _: () = good.set("k", "v").unwrap();
+    let mut bad = raw(&daemon);
+    bad.write_all(b"*1\r\nxyz\r\n").unwrap();
+    let reply = read_n(&mut bad, usize::MAX);
+    assert_eq!(reply, "-ERR Protocol error: expected '$', got 'x'\r\n");
+    let mut bad = raw(&daemon);
+    bad.write_all(b"*1\r\n$999999999999\r\n").unwrap();
+    assert_eq!(
+        read_n(&mut bad, usize::MAX),
+        "-ERR Protocol error: invalid bulk length\r\n"
+    );
+    let v: String = good.get("k").unwrap();
+    assert_eq!(v, "v");
+}
+
+#[test]
+fn pub_sub_between_two_clients() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let mut sub_con = client(&daemon);
+    let mut publisher = client(&daemon);
+    let mut pubsub = sub_con.as_pubsub();
+    pubsub.subscribe("news").unwrap();
+    pubsub.psubscribe("sport.*").unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let n: i64 = publisher.publish("news", "hello").unwrap();
+    assert_eq!(n, 1);
+    let msg = pubsub.get_message().unwrap();
+    assert_eq!(msg.get_channel_name(), "news");
+    assert_eq!(msg.get_payload::<String>().unwrap(), "hello");
+    let n: i64 = publisher.publish("sport.tennis", "ace").unwrap();
+    assert_eq!(n, 1);
+    let msg = pubsub.get_message().unwrap();
+    assert_eq!(msg.get_pattern::<String>().unwrap(), "sport.*");
+    assert_eq!(msg.get_payload::<String>().unwrap(), "ace");
+    let numpat: i64 = redis::cmd("PUBSUB")
+        .arg("NUMPAT")
+        .query(&mut publisher)
+        .unwrap();
+    assert_eq!(numpat, 1);
+    // Subscribed RESP2 connections refuse other commands, in Redis's words.
+    let mut s = raw(&daemon);
+    s.write_all(b"SUBSCRIBE c\r\nGET k\r\n").unwrap();
+    let expected = "*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n";
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+}
+
+#[test]
+fn auth_checks_agora_accounts() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let out = home.run(
+        &[
+            "--addr",
+            &daemon.addr,
+            "register",
+            "alice",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut s = raw(&daemon);
+    s.write_all(b"AUTH alice wrong\r\nAUTH alice \"correct horse battery\"\r\n")
+        .unwrap();
+    let expected = "-WRONGPASS invalid username-password pair or user is disabled.\r\n+OK\r\n";
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+}
+
+fn redis_cli() -> Option<&'static str> {
+    Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|_| "redis-cli")
+}
+
+#[test]
+fn redis_cli_works_against_the_daemon() {
+    let Some(cli) = redis_cli() else {
+        eprintln!("redis-cli not installed; skipping");
+        return;
+    };
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let port = daemon.ready.resp.port().to_string();
+    let run = |args: &[&str]| {
+        let out = Command::new(cli)
+            .args(["-h", "127.0.0.1", "-p", &port])
+            .args(args)
+            .output()
+            .expect("redis-cli");
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    assert_eq!(run(&["SET", "k", "v"]), "OK");
+    assert_eq!(run(&["GET", "k"]), "v");
+    assert_eq!(run(&["DBSIZE"]), "1");
+    // RESP3 via -3; without a terminal redis-cli prints the raw value.
+    assert_eq!(run(&["-3", "HSET", "h", "f", "v"]), "1");
+    assert!(run(&["INFO", "keyspace"]).contains("db0:keys=2"));
+    assert!(run(&["FOO"]).contains("unknown command 'FOO'"));
+}
+
+#[test]
+fn snapshot_survives_restart_and_corrupt_snapshot_is_moved_aside() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &["--cache-persist"]);
+    let mut con = client(&daemon);
+    let _: () = con.set("kept", "yes").unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("ttl")
+        .arg("v")
+        .arg("EX")
+        .arg(1000)
+        .query(&mut con)
+        .unwrap();
+    let _: () = redis::cmd("SET")
+        .arg("gone")
+        .arg("v")
+        .arg("PX")
+        .arg(1)
+        .query(&mut con)
+        .unwrap();
+    let _: () = con.hset("h", "f", "v").unwrap();
+    drop(con);
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+    let snapshot = home.data().join("cache.snapshot");
+    assert!(snapshot.exists());
+
+    let mut daemon = Daemon::start(&home, &["--cache-persist"]);
+    let mut con = client(&daemon);
+    let v: String = con.get("kept").unwrap();
+    assert_eq!(v, "yes");
+    let ttl: i64 = con.ttl("ttl").unwrap();
+    assert!((990..=1000).contains(&ttl), "{ttl}");
+    let gone: Option<String> = con.get("gone").unwrap();
+    assert_eq!(gone, None);
+    let f: String = con.hget("h", "f").unwrap();
+    assert_eq!(f, "v");
+    drop(con);
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+
+    std::fs::write(&snapshot, b"AGORACACHE\x01 garbage garbage garbage").unwrap();
+    let daemon = Daemon::start(&home, &["--cache-persist"]);
+    let mut con = client(&daemon);
+    let n: i64 = redis::cmd("DBSIZE").query(&mut con).unwrap();
+    assert_eq!(n, 0);
+    let aside = std::fs::read_dir(home.data())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("cache.snapshot.corrupt-")
+        });
+    assert!(aside, "corrupt snapshot was not moved aside");
+}
+
+#[test]
+fn shutdown_with_open_resp_clients_exits_zero() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &[]);
+    let mut con = client(&daemon);
+    let _: () = con.set("k", "v").unwrap();
+    let mut idle = raw(&daemon);
+    daemon.signal(libc::SIGTERM);
+    let status = daemon.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{status}");
+    // The idle connection was closed by the server.
+    assert_eq!(read_n(&mut idle, 1), "");
+}
