@@ -685,4 +685,63 @@ mod tests {
         assert_eq!(seen[3], "opened  #6 u6 (agora-cli/0.1.0)");
         assert_eq!(seen[4], "closed  #7 anonymous (agora-cli/0.1.0)");
     }
+
+    #[test]
+    fn the_chat_input_gets_typed_keys_and_the_shell_keeps_a_way_out() {
+        let mut app = app();
+        app.on_server(ServerEvent::Connected {
+            session: 1,
+            user: Some("alice".into()),
+        });
+        for c in ['q', '?', '2'] {
+            assert_eq!(
+                app.handle_key(press(KeyCode::Char(c))),
+                EventState::Consumed
+            );
+        }
+        assert_eq!(app.run_state(), RunState::Running, "q is typed, not quit");
+        assert_eq!((app.tab(), app.overlay()), (Tab::Chat, Overlay::None));
+        assert_eq!(app.chat().input().text(), "q?2");
+        // With text in the line, Tab completes and Left moves the cursor.
+        app.handle_key(press(KeyCode::Tab));
+        app.handle_key(press(KeyCode::Left));
+        assert_eq!(app.tab(), Tab::Chat);
+        // F1 and Alt-digits work from the input line.
+        app.handle_key(press(KeyCode::F(1)));
+        assert_eq!(app.overlay(), Overlay::Help);
+        app.handle_key(press(KeyCode::Esc));
+        app.handle_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::ALT));
+        assert_eq!(app.tab(), Tab::Jobs);
+        app.handle_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT));
+        // An empty line hands Tab back to the shell.
+        app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        app.handle_key(press(KeyCode::Tab));
+        assert_eq!(app.tab(), Tab::Dashboard);
+        // Back in Chat, /quit and Ctrl-C quit.
+        app.select_tab(Tab::Chat);
+        for c in "/quit".chars() {
+            app.handle_key(press(KeyCode::Char(c)));
+        }
+        app.handle_key(press(KeyCode::Enter));
+        assert_eq!(app.run_state(), RunState::Quitting);
+    }
+
+    #[test]
+    fn connecting_queues_the_chat_sync_and_replies_reach_the_chat() {
+        let mut app = app();
+        app.on_server(ServerEvent::Connected {
+            session: 1,
+            user: Some("alice".into()),
+        });
+        let out = app.take_outbox();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].op, Op::ChatRooms);
+        assert!(app.take_outbox().is_empty());
+        app.on_server(ServerEvent::Reply {
+            tag: out[0].tag,
+            result: Err("boom".into()),
+        });
+        let notice = app.chat().notice().expect("notice");
+        assert_eq!(notice.text, "listing rooms failed: boom");
+    }
 }

@@ -531,6 +531,7 @@ mod tests {
                             assert_eq!(topics, [SESSIONS_TOPIC]);
                             Reply::Subscribed { topics }
                         }
+                        Op::ChatRooms => Reply::ChatRooms { rooms: vec![] },
                         other => panic!("unexpected {other:?}"),
                     };
                     let subscribed = matches!(body, Reply::Subscribed { .. });
@@ -623,5 +624,80 @@ mod tests {
             .await
             .expect("task did not stop")
             .expect("task panicked");
+    }
+
+    #[tokio::test]
+    async fn requests_are_answered_by_tag_and_fail_fast_while_disconnected() {
+        // Nobody listens: the request fails at once, not after a timeout.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let closed = listener.local_addr().expect("addr").to_string();
+        drop(listener);
+        let (tx, mut rx) = mpsc::channel(16);
+        let (commands, commands_rx) = mpsc::channel(4);
+        let cancel = CancellationToken::new();
+        let config = Config {
+            backoff: Backoff {
+                first: Duration::from_secs(3600),
+                cap: Duration::from_secs(3600),
+            },
+            ..Config::new(closed, None)
+        };
+        let task = spawn(config, tx, commands_rx, cancel.clone());
+        commands
+            .send(Outgoing {
+                tag: 9,
+                op: Op::ChatRooms,
+            })
+            .await
+            .expect("send");
+        loop {
+            match next(&mut rx).await {
+                ServerEvent::Reply { tag, result } => {
+                    assert_eq!(tag, 9);
+                    assert_eq!(result, Err("not connected to the daemon".into()));
+                    break;
+                }
+                ServerEvent::Disconnected { .. } | ServerEvent::Reconnecting { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        cancel.cancel();
+        task.await.expect("task panicked");
+
+        // Connected: the reply comes back with the tag.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let (_hang_up, told) = tokio::sync::oneshot::channel();
+        let daemon = tokio::spawn(fake_daemon(listener, told));
+        let (tx, mut rx) = mpsc::channel(16);
+        let (commands, commands_rx) = mpsc::channel(4);
+        let cancel = CancellationToken::new();
+        let config = Config {
+            token: Some("tok".into()),
+            ..quick(addr)
+        };
+        let task = spawn(config, tx, commands_rx, cancel.clone());
+        assert!(matches!(next(&mut rx).await, ServerEvent::Connected { .. }));
+        commands
+            .send(Outgoing {
+                tag: 3,
+                op: Op::ChatRooms,
+            })
+            .await
+            .expect("send");
+        loop {
+            match next(&mut rx).await {
+                ServerEvent::Reply { tag, result } => {
+                    assert_eq!(tag, 3);
+                    assert_eq!(result, Ok(Reply::ChatRooms { rooms: vec![] }));
+                    break;
+                }
+                ServerEvent::Push(_) | ServerEvent::Latency(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        cancel.cancel();
+        task.await.expect("task panicked");
+        daemon.abort();
     }
 }
