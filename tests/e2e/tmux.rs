@@ -115,10 +115,12 @@ fn up_shows_tabs_and_help_and_quits_cleanly() {
             "signed in as the OS user:\n{screen}"
         );
     }
-    tmux.keys(&["?"]);
+    // The Chat tab types q, ? and digits into its input line: help is F1
+    // and tabs are Alt-digits there.
+    tmux.keys(&["F1"]);
     tmux.wait_for("Global keys");
     tmux.keys(&["Escape"]);
-    tmux.keys(&["3"]);
+    tmux.keys(&["M-3"]);
     tmux.wait_for("Games is not available yet");
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("agora-exit=0");
@@ -149,6 +151,32 @@ fn tui_reconnects_when_the_daemon_restarts() {
     let _daemon = Daemon::start_on(&home, &addr, &[]);
     let screen = tmux.wait_for("connected");
     assert!(!screen.contains("reconnecting"), "{screen}");
-    tmux.keys(&["q"]);
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("agora-exit=0");
+}
+
+#[test]
+fn chat_tab_joins_a_room_and_shows_a_sent_message() {
+    let home = Home::new();
+    let data = home.data();
+    let command = format!(
+        "'{}' up --listen 127.0.0.1:0 --http 127.0.0.1:0 --data '{}'; echo agora-exit=$?; sleep 60",
+        bin(),
+        data.display()
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
+    tmux.wait_for("connected");
+    tmux.wait_for("No private messages yet");
+    tmux.keys(&["-l", "/join general"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("#general — no topic");
+    tmux.keys(&["-l", "hello from tmux q1?"]);
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait_for(": hello from tmux q1?");
+    assert!(screen.contains("#general"), "{screen}");
+    assert!(!screen.contains("failed"), "{screen}");
+    tmux.keys(&["C-c"]);
     tmux.wait_for("agora-exit=0");
 }

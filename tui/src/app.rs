@@ -2,18 +2,27 @@
 //!
 //! [`App`] owns everything the screen shows: the current [`Tab`], whether
 //! the help [`Overlay`] is open, the [`Connection`] state, the server
-//! address, the signed-in user and whether the user asked to quit. It
-//! changes only through three methods — [`App::handle_key`],
-//! [`App::on_server`] and [`App::on_tick`] — none of which does I/O or reads
-//! a clock, so every transition is a plain unit test. Drawing lives in
-//! `ui.rs`, the terminal and the event loop in `tui.rs`, the network in
-//! `connection.rs`.
+//! address, the signed-in user, the Chat tab's state and whether the user
+//! asked to quit. It changes only through a few methods — [`App::handle_key`],
+//! [`App::on_server`], [`App::on_tick`] and [`App::on_resize`] — none of
+//! which does I/O or reads a clock, so every transition is a plain unit
+//! test. Requests for the daemon are queued as [`Outgoing`]s and taken by
+//! the event loop with [`App::take_outbox`]. Drawing lives in `ui.rs`, the
+//! terminal and the event loop in `tui.rs`, the network in `connection.rs`.
+//!
+//! Key routing: Ctrl-C quits, F1 toggles help and Alt-1..5 pick a tab from
+//! anywhere. In the Chat tab every other key goes to the chat first, so
+//! `q`, `?` and digits are typed into the input line; the shell's keys
+//! (Tab, Left/Right) act there only when the chat leaves them, i.e. when
+//! the input line is empty.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use agora_wire::{Event, Push, SessionInfo};
+use agora_wire::{Event, Op, Push, Reply, SessionInfo};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use crate::chat::{ChatKey, ChatState};
 
 /// The top-level tabs, in the order the tab bar shows them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -72,7 +81,8 @@ impl Tab {
     /// Empty until the tab's service arrives.
     pub fn keys(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Tab::Chat | Tab::Dashboard | Tab::Games | Tab::Jobs | Tab::Cache => &[],
+            Tab::Chat => &crate::chat::KEYS,
+            Tab::Dashboard | Tab::Games | Tab::Jobs | Tab::Cache => &[],
         }
     }
 
@@ -155,6 +165,13 @@ pub enum ServerEvent {
         /// Why, in words fit for the status bar.
         error: String,
     },
+    /// The answer to an [`Outgoing`] request, matched by its tag.
+    Reply {
+        /// The tag of the request.
+        tag: u64,
+        /// The reply, or why there is none, in words for the status line.
+        result: Result<Reply, String>,
+    },
     /// The next attempt is scheduled.
     Reconnecting {
         /// Which attempt comes next (1 for the first retry).
@@ -164,6 +181,17 @@ pub enum ServerEvent {
         /// Why the previous attempt or connection failed.
         last_error: String,
     },
+}
+
+/// A request for the daemon, queued by the app and sent by the
+/// connection task, which answers with [`ServerEvent::Reply`] and the same
+/// tag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Chosen by the app; unique among its requests in flight.
+    pub tag: u64,
+    /// What to ask.
+    pub op: Op,
 }
 
 /// Whether a key did something (cf. gitui's `EventState`).
@@ -193,6 +221,8 @@ pub struct App {
     /// its length then. The connection task reports `retry_in` once; the
     /// countdown is derived from tick times so no method here reads a clock.
     countdown: Option<(Instant, Duration)>,
+    /// The Chat tab.
+    chat: ChatState,
 }
 
 impl App {
@@ -206,6 +236,7 @@ impl App {
             run_state: RunState::default(),
             connection: Connection::Connecting,
             addr: addr.into(),
+            chat: ChatState::new(user.clone()),
             user,
             recent_sessions: VecDeque::new(),
             countdown: None,
@@ -247,45 +278,68 @@ impl App {
         self.recent_sessions.iter().map(String::as_str)
     }
 
+    /// The Chat tab's state.
+    pub(crate) fn chat(&self) -> &ChatState {
+        &self.chat
+    }
+
+    /// Takes the requests queued for the daemon since the last call.
+    pub fn take_outbox(&mut self) -> Vec<Outgoing> {
+        self.chat.take_outbox()
+    }
+
+    /// The terminal is now `width` x `height` cells.
+    pub fn on_resize(&mut self, width: u16, height: u16) {
+        self.chat.on_resize(width, height);
+    }
+
     /// Switches to a tab.
     pub fn select_tab(&mut self, tab: Tab) {
         self.tab = tab;
     }
 
-    /// Applies one key press.
+    /// Applies one key press. See the module docs for the routing.
     pub fn handle_key(&mut self, key: KeyEvent) -> EventState {
         // Some terminals (Windows, kitty protocol) also report releases and
         // repeats; acting on those would switch tabs twice per press.
         if key.kind != KeyEventKind::Press {
             return EventState::NotConsumed;
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL) {
-            return match key.code {
-                KeyCode::Char('c') => self.quit(),
-                _ => EventState::NotConsumed,
-            };
-        }
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
-            KeyCode::Char('q') => return self.quit(),
-            KeyCode::Char('?') => {
-                self.overlay = match self.overlay {
-                    Overlay::None => Overlay::Help,
-                    Overlay::Help => Overlay::None,
-                };
-                return EventState::Consumed;
-            }
-            KeyCode::Esc if self.overlay == Overlay::Help => {
-                self.overlay = Overlay::None;
-                return EventState::Consumed;
+            KeyCode::Char('c') if ctrl => return self.quit(),
+            KeyCode::F(1) => return self.toggle_help(),
+            KeyCode::Char(c) if alt => {
+                if let Some(tab) = Tab::from_digit(c) {
+                    self.tab = tab;
+                    return EventState::Consumed;
+                }
             }
             _ => {}
         }
         // The help popup is modal: while it is open, keys do not reach the
         // tabs behind it.
         if self.overlay == Overlay::Help {
-            return EventState::Consumed;
+            return match key.code {
+                KeyCode::Char('q') => self.quit(),
+                KeyCode::Char('?') | KeyCode::Esc => self.toggle_help(),
+                _ => EventState::Consumed,
+            };
+        }
+        if self.tab == Tab::Chat {
+            match self.chat.handle_key(key) {
+                ChatKey::Consumed => return EventState::Consumed,
+                ChatKey::Quit => return self.quit(),
+                ChatKey::NotConsumed => {}
+            }
+        }
+        if ctrl || alt {
+            return EventState::NotConsumed;
         }
         let tab = match key.code {
+            KeyCode::Char('q') => return self.quit(),
+            KeyCode::Char('?') => return self.toggle_help(),
             KeyCode::Tab | KeyCode::Right => self.tab.next(),
             KeyCode::BackTab | KeyCode::Left => self.tab.previous(),
             KeyCode::Char(c) => match Tab::from_digit(c) {
@@ -295,6 +349,14 @@ impl App {
             _ => return EventState::NotConsumed,
         };
         self.tab = tab;
+        EventState::Consumed
+    }
+
+    fn toggle_help(&mut self) -> EventState {
+        self.overlay = match self.overlay {
+            Overlay::None => Overlay::Help,
+            Overlay::Help => Overlay::None,
+        };
         EventState::Consumed
     }
 
@@ -308,8 +370,9 @@ impl App {
                 };
                 // The server's word on who is signed in wins over the
                 // caller's guess.
-                self.user = user;
+                self.user = user.clone();
                 self.countdown = None;
+                self.chat.on_connected(user);
             }
             ServerEvent::Latency(rtt) => {
                 // A late pong from a connection that is already gone says
@@ -319,7 +382,9 @@ impl App {
                 }
             }
             ServerEvent::Push(push) => self.on_push(push),
+            ServerEvent::Reply { tag, result } => self.chat.on_reply(tag, result),
             ServerEvent::Disconnected { .. } => {
+                self.chat.on_disconnected();
                 // The task follows up with `Reconnecting`, which carries the
                 // error; until then the link is simply not up.
                 self.connection = Connection::Connecting;
@@ -364,7 +429,7 @@ impl App {
             Event::SessionOpened { session } => format!("opened  {}", describe(&session)),
             Event::SessionClosed { session } => format!("closed  {}", describe(&session)),
             // Other services' events belong to their tabs.
-            _ => return,
+            chat => return self.chat.on_push(chat),
         };
         if self.recent_sessions.len() == RECENT_SESSIONS {
             self.recent_sessions.pop_front();
@@ -429,6 +494,8 @@ mod tests {
     #[test]
     fn number_keys_pick_tabs() {
         let mut app = app();
+        // In the Chat tab digits are typed; elsewhere they pick tabs.
+        app.select_tab(Tab::Dashboard);
         for (c, tab) in ['5', '2', '4', '3', '1'].into_iter().zip([
             Tab::Cache,
             Tab::Dashboard,
@@ -455,6 +522,7 @@ mod tests {
     #[test]
     fn question_mark_toggles_help_and_esc_closes_it() {
         let mut app = app();
+        app.select_tab(Tab::Dashboard);
         assert_eq!(app.overlay(), Overlay::None);
         app.handle_key(press(KeyCode::Char('?')));
         assert_eq!(app.overlay(), Overlay::Help);
@@ -470,7 +538,7 @@ mod tests {
     #[test]
     fn help_is_modal_for_tab_keys() {
         let mut app = app();
-        app.handle_key(press(KeyCode::Char('?')));
+        app.handle_key(press(KeyCode::F(1)));
         app.handle_key(press(KeyCode::Tab));
         app.handle_key(press(KeyCode::Char('3')));
         assert_eq!(app.tab(), Tab::Chat);
@@ -481,7 +549,7 @@ mod tests {
     fn q_quits_even_with_help_open() {
         let mut app = app();
         assert_eq!(app.run_state(), RunState::Running);
-        app.handle_key(press(KeyCode::Char('?')));
+        app.handle_key(press(KeyCode::F(1)));
         app.handle_key(press(KeyCode::Char('q')));
         assert_eq!(app.run_state(), RunState::Quitting);
     }
@@ -616,5 +684,64 @@ mod tests {
         assert_eq!(seen[0], "opened  #3 anonymous (agora-cli/0.1.0)");
         assert_eq!(seen[3], "opened  #6 u6 (agora-cli/0.1.0)");
         assert_eq!(seen[4], "closed  #7 anonymous (agora-cli/0.1.0)");
+    }
+
+    #[test]
+    fn the_chat_input_gets_typed_keys_and_the_shell_keeps_a_way_out() {
+        let mut app = app();
+        app.on_server(ServerEvent::Connected {
+            session: 1,
+            user: Some("alice".into()),
+        });
+        for c in ['q', '?', '2'] {
+            assert_eq!(
+                app.handle_key(press(KeyCode::Char(c))),
+                EventState::Consumed
+            );
+        }
+        assert_eq!(app.run_state(), RunState::Running, "q is typed, not quit");
+        assert_eq!((app.tab(), app.overlay()), (Tab::Chat, Overlay::None));
+        assert_eq!(app.chat().input().text(), "q?2");
+        // With text in the line, Tab completes and Left moves the cursor.
+        app.handle_key(press(KeyCode::Tab));
+        app.handle_key(press(KeyCode::Left));
+        assert_eq!(app.tab(), Tab::Chat);
+        // F1 and Alt-digits work from the input line.
+        app.handle_key(press(KeyCode::F(1)));
+        assert_eq!(app.overlay(), Overlay::Help);
+        app.handle_key(press(KeyCode::Esc));
+        app.handle_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::ALT));
+        assert_eq!(app.tab(), Tab::Jobs);
+        app.handle_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT));
+        // An empty line hands Tab back to the shell.
+        app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+        app.handle_key(press(KeyCode::Tab));
+        assert_eq!(app.tab(), Tab::Dashboard);
+        // Back in Chat, /quit and Ctrl-C quit.
+        app.select_tab(Tab::Chat);
+        for c in "/quit".chars() {
+            app.handle_key(press(KeyCode::Char(c)));
+        }
+        app.handle_key(press(KeyCode::Enter));
+        assert_eq!(app.run_state(), RunState::Quitting);
+    }
+
+    #[test]
+    fn connecting_queues_the_chat_sync_and_replies_reach_the_chat() {
+        let mut app = app();
+        app.on_server(ServerEvent::Connected {
+            session: 1,
+            user: Some("alice".into()),
+        });
+        let out = app.take_outbox();
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].op, Op::ChatRooms);
+        assert!(app.take_outbox().is_empty());
+        app.on_server(ServerEvent::Reply {
+            tag: out[0].tag,
+            result: Err("boom".into()),
+        });
+        let notice = app.chat().notice().expect("notice");
+        assert_eq!(notice.text, "listing rooms failed: boom");
     }
 }

@@ -3,20 +3,27 @@
 //!
 //! [`spawn`] starts the task; it reports everything the UI needs as
 //! [`ServerEvent`]s on a channel and stops when its `CancellationToken` is
-//! cancelled or the UI drops the receiver. [`Backoff`] is the pure retry
+//! cancelled or the UI drops the receiver. It also carries the UI's
+//! requests ([`Outgoing`]s on a second channel): while connected each is
+//! sent at once (many may be in flight) and answered with a
+//! [`ServerEvent::Reply`] carrying its tag; while not connected each fails
+//! at once, so the UI never waits on a request nobody will send. [`Backoff`] is the pure retry
 //! schedule. This module does not draw and does not touch the terminal.
 
+use std::collections::HashSet;
 use std::future::pending;
 use std::time::Duration;
 
 use agora_wire::{Client, ClientOptions, Error, Hello, Op, Reply};
+use futures::StreamExt;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 use tokio_util::sync::CancellationToken;
 
-use crate::app::ServerEvent;
+use crate::app::{Outgoing, ServerEvent};
 
 /// The topic whose pushes say who connects and leaves.
 const SESSIONS_TOPIC: &str = "sessions";
@@ -93,9 +100,19 @@ impl Config {
 pub fn spawn(
     config: Config,
     events: mpsc::Sender<ServerEvent>,
+    commands: mpsc::Receiver<Outgoing>,
     cancel: CancellationToken,
 ) -> JoinHandle<()> {
-    tokio::spawn(run(config, events, cancel))
+    tokio::spawn(run(config, events, commands, cancel))
+}
+
+/// Answers a request that cannot be sent now.
+async fn fail_fast(events: &mpsc::Sender<ServerEvent>, command: Outgoing) -> Result<(), ()> {
+    let report = ServerEvent::Reply {
+        tag: command.tag,
+        result: Err("not connected to the daemon".to_string()),
+    };
+    events.send(report).await.map_err(|_| ())
 }
 
 /// Why a stretch of work ended.
@@ -107,10 +124,16 @@ enum Ended {
 }
 
 /// Connects, serves and reconnects until cancelled. See [`spawn`].
-pub async fn run(config: Config, events: mpsc::Sender<ServerEvent>, cancel: CancellationToken) {
+pub async fn run(
+    config: Config,
+    events: mpsc::Sender<ServerEvent>,
+    mut commands: mpsc::Receiver<Outgoing>,
+    cancel: CancellationToken,
+) {
     let mut attempt: u32 = 0;
     loop {
-        let error = match connect_and_serve(&config, &events, &cancel, &mut attempt).await {
+        let ended = connect_and_serve(&config, &events, &mut commands, &cancel, &mut attempt).await;
+        let error = match ended {
             Ended::Stop => return,
             Ended::Lost(error) => error,
         };
@@ -134,9 +157,21 @@ pub async fn run(config: Config, events: mpsc::Sender<ServerEvent>, cancel: Canc
         if events.send(report).await.is_err() {
             return;
         }
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = sleep(retry_in) => {}
+        let wait = sleep(retry_in);
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                _ = &mut wait => break,
+                command = commands.recv() => match command {
+                    Some(command) => {
+                        if fail_fast(&events, command).await.is_err() {
+                            return;
+                        }
+                    }
+                    None => return,
+                },
+            }
         }
     }
 }
@@ -146,6 +181,7 @@ pub async fn run(config: Config, events: mpsc::Sender<ServerEvent>, cancel: Canc
 async fn connect_and_serve(
     config: &Config,
     events: &mpsc::Sender<ServerEvent>,
+    commands: &mut mpsc::Receiver<Outgoing>,
     cancel: &CancellationToken,
     attempt: &mut u32,
 ) -> Ended {
@@ -155,9 +191,21 @@ async fn connect_and_serve(
         request_timeout: Some(config.timeout),
         ..ClientOptions::default()
     };
-    let connected = tokio::select! {
-        _ = cancel.cancelled() => return Ended::Stop,
-        result = Client::connect_with(config.addr.as_str(), hello, options) => result,
+    let connecting = Client::connect_with(config.addr.as_str(), hello, options);
+    tokio::pin!(connecting);
+    let connected = loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return Ended::Stop,
+            result = &mut connecting => break result,
+            command = commands.recv() => match command {
+                Some(command) => {
+                    if fail_fast(events, command).await.is_err() {
+                        return Ended::Stop;
+                    }
+                }
+                None => return Ended::Stop,
+            },
+        }
     };
     let (client, welcome) = match connected {
         Ok(pair) => pair,
@@ -171,17 +219,38 @@ async fn connect_and_serve(
     if events.send(report).await.is_err() {
         return Ended::Stop;
     }
-    serve(&client, config, events, cancel).await
+    let mut open = HashSet::new();
+    let ended = serve(&client, config, events, commands, cancel, &mut open).await;
+    // Requests in flight on a lost connection will never be answered:
+    // say so, so the UI can tell the user their message did not go.
+    if let Ended::Lost(error) = &ended {
+        for tag in open {
+            let report = ServerEvent::Reply {
+                tag,
+                result: Err(format!("connection lost: {error}")),
+            };
+            if events.send(report).await.is_err() {
+                return Ended::Stop;
+            }
+        }
+    }
+    ended
 }
 
 /// A ping on its way, and when it left.
 type PingInFlight<'a> = (Instant, BoxFuture<'a, Result<Reply, Error>>);
 
+/// A UI request on its way: its tag and the answer.
+type Answer<'a> = BoxFuture<'a, (u64, Result<Reply, Error>)>;
+
+/// Serves one connection; `open` holds the tags of UI requests in flight.
 async fn serve(
     client: &Client,
     config: &Config,
     events: &mpsc::Sender<ServerEvent>,
+    commands: &mut mpsc::Receiver<Outgoing>,
     cancel: &CancellationToken,
+    open: &mut HashSet<u64>,
 ) -> Ended {
     let mut pushes = client.pushes().await;
     // Subscribing is a nicety for the Dashboard; a daemon that refuses it
@@ -205,9 +274,24 @@ async fn serve(
     // forwarded while it waits, and a slow pong delays the next ping rather
     // than piling up requests.
     let mut ping: Option<PingInFlight<'_>> = None;
+    let mut answers: FuturesUnordered<Answer<'_>> = FuturesUnordered::new();
     loop {
         tokio::select! {
             _ = cancel.cancelled() => return Ended::Stop,
+            command = commands.recv() => match command {
+                Some(Outgoing { tag, op }) => {
+                    open.insert(tag);
+                    answers.push(Box::pin(async move { (tag, client.request(op).await) }));
+                }
+                None => return Ended::Stop,
+            },
+            Some((tag, result)) = answers.next(), if !answers.is_empty() => {
+                open.remove(&tag);
+                let report = ServerEvent::Reply { tag, result: result.map_err(|e| describe(&e)) };
+                if events.send(report).await.is_err() {
+                    return Ended::Stop;
+                }
+            }
             _ = ticker.tick(), if ping.is_none() => {
                 ping = Some((Instant::now(), Box::pin(client.request(Op::Ping))));
             }
@@ -340,7 +424,8 @@ mod tests {
 
         let (tx, mut rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
-        let task = spawn(quick(addr), tx, cancel.clone());
+        let (_commands, commands_rx) = mpsc::channel(4);
+        let task = spawn(quick(addr), tx, commands_rx, cancel.clone());
 
         for expected_attempt in 1..=3 {
             let ServerEvent::Disconnected { error } = next(&mut rx).await else {
@@ -395,7 +480,8 @@ mod tests {
             },
             ..Config::new(addr, None)
         };
-        let task = spawn(config, tx, cancel.clone());
+        let (_commands, commands_rx) = mpsc::channel(4);
+        let task = spawn(config, tx, commands_rx, cancel.clone());
         assert!(matches!(
             next(&mut rx).await,
             ServerEvent::Disconnected { .. }
@@ -445,6 +531,7 @@ mod tests {
                             assert_eq!(topics, [SESSIONS_TOPIC]);
                             Reply::Subscribed { topics }
                         }
+                        Op::ChatRooms => Reply::ChatRooms { rooms: vec![] },
                         other => panic!("unexpected {other:?}"),
                     };
                     let subscribed = matches!(body, Reply::Subscribed { .. });
@@ -490,7 +577,8 @@ mod tests {
             token: Some("tok".into()),
             ..quick(addr)
         };
-        let task = spawn(config, tx, cancel.clone());
+        let (_commands, commands_rx) = mpsc::channel(4);
+        let task = spawn(config, tx, commands_rx, cancel.clone());
 
         assert_eq!(
             next(&mut rx).await,
@@ -536,5 +624,80 @@ mod tests {
             .await
             .expect("task did not stop")
             .expect("task panicked");
+    }
+
+    #[tokio::test]
+    async fn requests_are_answered_by_tag_and_fail_fast_while_disconnected() {
+        // Nobody listens: the request fails at once, not after a timeout.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let closed = listener.local_addr().expect("addr").to_string();
+        drop(listener);
+        let (tx, mut rx) = mpsc::channel(16);
+        let (commands, commands_rx) = mpsc::channel(4);
+        let cancel = CancellationToken::new();
+        let config = Config {
+            backoff: Backoff {
+                first: Duration::from_secs(3600),
+                cap: Duration::from_secs(3600),
+            },
+            ..Config::new(closed, None)
+        };
+        let task = spawn(config, tx, commands_rx, cancel.clone());
+        commands
+            .send(Outgoing {
+                tag: 9,
+                op: Op::ChatRooms,
+            })
+            .await
+            .expect("send");
+        loop {
+            match next(&mut rx).await {
+                ServerEvent::Reply { tag, result } => {
+                    assert_eq!(tag, 9);
+                    assert_eq!(result, Err("not connected to the daemon".into()));
+                    break;
+                }
+                ServerEvent::Disconnected { .. } | ServerEvent::Reconnecting { .. } => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        cancel.cancel();
+        task.await.expect("task panicked");
+
+        // Connected: the reply comes back with the tag.
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let (_hang_up, told) = tokio::sync::oneshot::channel();
+        let daemon = tokio::spawn(fake_daemon(listener, told));
+        let (tx, mut rx) = mpsc::channel(16);
+        let (commands, commands_rx) = mpsc::channel(4);
+        let cancel = CancellationToken::new();
+        let config = Config {
+            token: Some("tok".into()),
+            ..quick(addr)
+        };
+        let task = spawn(config, tx, commands_rx, cancel.clone());
+        assert!(matches!(next(&mut rx).await, ServerEvent::Connected { .. }));
+        commands
+            .send(Outgoing {
+                tag: 3,
+                op: Op::ChatRooms,
+            })
+            .await
+            .expect("send");
+        loop {
+            match next(&mut rx).await {
+                ServerEvent::Reply { tag, result } => {
+                    assert_eq!(tag, 3);
+                    assert_eq!(result, Ok(Reply::ChatRooms { rooms: vec![] }));
+                    break;
+                }
+                ServerEvent::Push(_) | ServerEvent::Latency(_) => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        cancel.cancel();
+        task.await.expect("task panicked");
+        daemon.abort();
     }
 }

@@ -4,7 +4,8 @@
 //! split so every part can be tested alone:
 //!
 //! - `app`: [`App`], the state and its pure transitions (keys, server
-//!   events, ticks);
+//!   events, ticks), and the key routing between the shell and the tabs;
+//! - `chat`: the Chat tab (state, input line, commands, drawing);
 //! - `ui`: drawing, as `impl Widget for &App` and [`render`];
 //! - `connection`: the task that keeps a connection to the daemon and
 //!   reports [`ServerEvent`]s;
@@ -14,11 +15,12 @@
 #![deny(missing_docs)]
 
 mod app;
+mod chat;
 mod connection;
 mod tui;
 mod ui;
 
-pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent, Tab};
+pub use app::{App, Connection, EventState, Outgoing, Overlay, RunState, ServerEvent, Tab};
 pub use ui::render;
 
 /// How to reach the daemon and who is signing in.

@@ -2,7 +2,8 @@
 //!
 //! [`run`] puts the terminal in raw mode on the alternate screen, starts the
 //! connection task, and loops on one `tokio::select!` over keyboard input,
-//! a redraw tick and server events, redrawing after each. The terminal is
+//! a redraw tick and server events, redrawing after each and handing the
+//! requests the app queued to the connection task. The terminal is
 //! restored on every way out: normal return, error, the future being
 //! dropped (a [`TerminalGuard`]), and panic (the hook `ratatui::try_init`
 //! installs restores the terminal, then calls the previous hook).
@@ -14,17 +15,21 @@ use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
 use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
 use crate::Options;
-use crate::app::{App, RunState};
+use crate::app::{App, RunState, ServerEvent};
 use crate::connection;
 use crate::ui::render;
 
 /// How often the screen is refreshed without input (the reconnect
 /// countdown moves on each tick).
 const TICK: Duration = Duration::from_millis(250);
+
+/// How many requests may wait for the connection task.
+const COMMANDS: usize = 256;
 
 /// How long to wait for the connection task after asking it to stop.
 const STOP_GRACE: Duration = Duration::from_secs(1);
@@ -58,17 +63,35 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
     // Dropping the guard cancels the task on every exit path, `?` included.
     let _stop = cancel.clone().drop_guard();
     let (events_tx, mut events) = mpsc::channel(256);
+    let (commands, commands_rx) = mpsc::channel(COMMANDS);
     let task = connection::spawn(
         connection::Config::new(addr, token),
         events_tx,
+        commands_rx,
         cancel.child_token(),
     );
+    let size = terminal.size().context("cannot read the terminal size")?;
+    app.on_resize(size.width, size.height);
 
     let mut input = EventStream::new();
     let mut ticker = interval(TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
     while app.run_state() == RunState::Running {
+        // Requests queued by the last event go out before the next wait.
+        for command in app.take_outbox() {
+            let tag = command.tag;
+            if let Err(err) = commands.try_send(command) {
+                let why = match err {
+                    TrySendError::Full(_) => "too many requests waiting; try again",
+                    TrySendError::Closed(_) => "the connection task has stopped",
+                };
+                app.on_server(ServerEvent::Reply {
+                    tag,
+                    result: Err(why.to_string()),
+                });
+            }
+        }
         terminal
             .draw(|frame| render(&app, frame))
             .context("cannot draw the screen")?;
@@ -77,7 +100,8 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
                 Some(Ok(Event::Key(key))) => {
                     app.handle_key(key);
                 }
-                // Resizes and the rest need only the redraw at the top.
+                Some(Ok(Event::Resize(width, height))) => app.on_resize(width, height),
+                // The rest need only the redraw at the top.
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err).context("cannot read terminal input"),
                 None => break,

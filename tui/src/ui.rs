@@ -18,21 +18,45 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Widget, Wrap};
 
 use crate::app::{App, Connection, Overlay, Tab};
+use crate::chat::view as chat_view;
 
-/// Draws the whole screen for `app` into `frame`.
+/// Draws the whole screen for `app` into `frame`, and puts the terminal
+/// cursor in the chat input when the Chat tab has the keyboard.
 pub fn render(app: &App, frame: &mut Frame) {
     frame.render_widget(app, frame.area());
+    if app.tab() == Tab::Chat && app.overlay() == Overlay::None {
+        let inner = body_inner(frame.area());
+        if inner.width > 0 && inner.height > 0 {
+            frame.set_cursor_position(chat_view::cursor(app.chat(), inner));
+        }
+    }
 }
 
 /// Global keys and what they do, for the help popup.
-const GLOBAL_KEYS: [(&str, &str); 6] = [
-    ("Tab, Right", "next tab"),
-    ("Shift-Tab, Left", "previous tab"),
-    ("1-5", "go to tab 1 to 5"),
-    ("?", "show or hide this help"),
+const GLOBAL_KEYS: [(&str, &str); 7] = [
+    ("Tab, Right", "next tab (Chat: on an empty line)"),
+    ("Shift-Tab, Left", "previous tab (likewise)"),
+    ("1-5, Alt-1-5", "go to tab 1 to 5 (Chat: Alt only)"),
+    ("?, F1", "show or hide this help (Chat: F1)"),
     ("Esc", "close this help"),
-    ("q, Ctrl-C", "quit"),
+    ("q", "quit (not in Chat, where q is typed)"),
+    ("Ctrl-C", "quit, from anywhere"),
 ];
+
+/// The three rows of the screen: tab bar, body, status bar.
+fn rows(area: Rect) -> [Rect; 3] {
+    Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area)
+}
+
+/// The body's area inside its border, on a screen of `area`.
+pub(crate) fn body_inner(area: Rect) -> Rect {
+    Block::bordered().inner(rows(area)[1])
+}
 
 /// Width of the key column in the help popup.
 const KEY_COLUMN: usize = 17;
@@ -43,12 +67,7 @@ fn border_style() -> Style {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
-        let [tabs, body, status] = Layout::vertical([
-            Constraint::Length(1),
-            Constraint::Fill(1),
-            Constraint::Length(1),
-        ])
-        .areas(area);
+        let [tabs, body, status] = rows(area);
         render_tab_bar(self, tabs, buf);
         render_body(self, body, buf);
         render_status_bar(self, status, buf);
@@ -81,6 +100,10 @@ fn render_body(app: &App, area: Rect, buf: &mut Buffer) {
         .title(Line::from(format!(" {} ", tab.title())).bold());
     let inner = block.inner(area);
     block.render(area, buf);
+    if tab == Tab::Chat {
+        app.chat().render(inner, buf);
+        return;
+    }
 
     let mut lines = vec![Line::default(), Line::from(unavailable_message(tab))];
     if tab == Tab::Dashboard {
@@ -133,7 +156,12 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     }
     // The hint is the first thing to go on a narrow screen: the connection
     // state (and its error) matters more.
-    let hint = Span::styled("? help ", Style::new().fg(Color::DarkGray));
+    let help = if app.tab() == Tab::Chat {
+        "F1 help "
+    } else {
+        "? help "
+    };
+    let hint = Span::styled(help, Style::new().fg(Color::DarkGray));
     let fits = left.width() + Line::from(right.clone()).width() + hint.width();
     if fits <= usize::from(area.width) {
         right.push(hint);
@@ -231,8 +259,12 @@ mod tests {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
+    use agora_wire::chat::Status;
+    use agora_wire::{Op, Reply};
+
     use super::*;
-    use crate::app::ServerEvent;
+    use crate::app::{Outgoing, ServerEvent};
+    use crate::chat::tests::{dm, msg, presence, room_info};
 
     /// Renders `app` at 80x24 and returns the screen as text, one line per
     /// row, trailing spaces trimmed.
@@ -279,13 +311,202 @@ mod tests {
         app
     }
 
+    /// Answers every request the app queued with `respond`, until none is
+    /// left, as the connection task would.
+    fn serve(app: &mut App, respond: impl Fn(&Op) -> Result<Reply, String>) {
+        loop {
+            let out = app.take_outbox();
+            if out.is_empty() {
+                return;
+            }
+            for Outgoing { tag, op } in out {
+                let result = respond(&op);
+                app.on_server(ServerEvent::Reply { tag, result });
+            }
+        }
+    }
+
+    fn push(app: &mut App, event: Event) {
+        app.on_server(ServerEvent::Push(Push {
+            topic: "chat".into(),
+            event,
+        }));
+    }
+
+    /// Signed in as alice in #general (with members) and #rust; #rust has
+    /// unread messages, one private message is unread.
+    fn chat_scene() -> App {
+        let mut app = connected();
+        serve(&mut app, |op| {
+            Ok(match op {
+                Op::ChatRooms => Reply::ChatRooms {
+                    rooms: vec![
+                        room_info("general", "all things agora", true),
+                        room_info("rust", "", true),
+                    ],
+                },
+                Op::ChatHistory { room, .. } => Reply::ChatHistory {
+                    room: room.clone(),
+                    messages: vec![],
+                    more: room == "general",
+                },
+                Op::ChatWho { .. } => Reply::ChatWho {
+                    users: vec![
+                        presence("alice", Status::Online),
+                        presence("bob", Status::Away),
+                        presence("carol", Status::Offline),
+                        presence("dave", Status::Online),
+                    ],
+                },
+                _ => Reply::Done,
+            })
+        });
+        let mut action = msg("general", 2, "carol", "waves at everyone");
+        action.action = true;
+        for message in [
+            msg("general", 1, "bob", "morning all"),
+            action,
+            msg("general", 3, "dave", "alice: can you review the chat tab?"),
+            msg("general", 4, "alice", "on it"),
+            msg("rust", 1, "bob", "borrowck says no"),
+            msg("rust", 2, "dave", "alice, ping"),
+        ] {
+            push(&mut app, Event::ChatMessage { message });
+        }
+        push(
+            &mut app,
+            Event::ChatDirect {
+                message: dm(1, "bob", "alice", "lunch later?"),
+            },
+        );
+        // The DM's notice is not part of this picture.
+        app.handle_key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE));
+        assert!(app.take_outbox().is_empty());
+        app
+    }
+
+    fn type_text(app: &mut App, text: &str) {
+        for c in text.chars() {
+            app.handle_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    }
+
+    #[test]
+    fn snapshot_chat_rooms_messages_and_members() {
+        let mut app = chat_scene();
+        type_text(&mut app, "hello q?");
+        let text = screen(&app);
+        assert!(text.contains("#general — all things agora"), "{text}");
+        assert!(text.contains("* carol waves at everyone"), "{text}");
+        assert!(text.contains("● dave"), "{text}");
+        assert!(text.contains("◐ bob"), "{text}");
+        assert!(text.contains("> hello q?"), "{text}");
+        insta::assert_snapshot!("chat_rooms", text);
+        // The mention is highlighted, other text is not.
+        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
+        terminal.draw(|f| render(&app, f)).expect("draw");
+        let buf = terminal.backend().buffer();
+        let row = (0..24)
+            .find(|&y| {
+                buffer_text(buf)
+                    .lines()
+                    .nth(y)
+                    .is_some_and(|l| l.contains("review"))
+            })
+            .expect("mention row") as u16;
+        let x = (0..80)
+            .find(|&x| buf[(x, row)].symbol() == "r" && buf[(x + 1, row)].symbol() == "e")
+            .expect("review");
+        assert_eq!(buf[(x, row)].fg, Color::Yellow);
+        // Input row: tab bar, border, 18 main rows, status line, then input.
+        assert_eq!(terminal.get_cursor_position().expect("cursor").y, 21);
+    }
+
+    #[test]
+    fn snapshot_chat_dms_view() {
+        let mut app = chat_scene();
+        push(
+            &mut app,
+            Event::ChatDirect {
+                message: dm(2, "alice", "bob", "sure, 12:30?"),
+            },
+        );
+        push(
+            &mut app,
+            Event::ChatDirect {
+                message: dm(3, "carol", "alice", "did you see the build?"),
+            },
+        );
+        app.handle_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL));
+        serve(&mut app, |_| {
+            Ok(Reply::ChatWho {
+                users: vec![
+                    presence("bob", Status::Away),
+                    presence("carol", Status::Online),
+                ],
+            })
+        });
+        let text = screen(&app);
+        assert!(
+            text.contains("Private messages — Enter replies to carol"),
+            "{text}"
+        );
+        assert!(text.contains("alice → bob: sure, 12:30?"), "{text}");
+        insta::assert_snapshot!("chat_dms", text);
+    }
+
+    #[test]
+    fn snapshot_chat_long_message_wraps() {
+        let mut app = chat_scene();
+        let long = "this is a long message that has to wrap over several lines of the \
+                    centre column, with a verylongwordthatcannotfitonanysinglelineatallokay \
+                    in the middle of it";
+        push(
+            &mut app,
+            Event::ChatMessage {
+                message: msg("general", 5, "bob", long),
+            },
+        );
+        let text = screen(&app);
+        for line in text.lines() {
+            assert!(line.chars().count() <= 80);
+        }
+        assert!(text.contains("      wrap over several lines"), "{text}");
+        insta::assert_snapshot!("chat_wrapping", text);
+    }
+
+    #[test]
+    fn snapshot_chat_error_in_the_status_line() {
+        let mut app = chat_scene();
+        type_text(&mut app, "spam");
+        app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+        serve(&mut app, |_| {
+            Err("too many messages: at most 10 per second (rate_limited)".into())
+        });
+        let text = screen(&app);
+        assert!(
+            text.contains("✗ send failed: too many messages: at most 10 per second"),
+            "{text}"
+        );
+        insta::assert_snapshot!("chat_error", text);
+    }
+
+    #[test]
+    fn chat_fits_narrow_and_short_screens() {
+        let app = chat_scene();
+        for (w, h) in [(40, 12), (60, 10), (30, 8), (79, 24), (120, 40)] {
+            let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
+            terminal.draw(|f| render(&app, f)).expect("draw");
+        }
+    }
+
     #[test]
     fn snapshot_connected_chat() {
         let app = connected();
         let text = screen(&app);
         // Guard against an empty or half-drawn screen being snapshotted.
         assert!(text.contains("1 Chat"));
-        assert!(text.contains(&unavailable_message(Tab::Chat)));
+        assert!(text.contains("No private messages yet."));
         assert!(text.contains("rtt 12 ms"));
         insta::assert_snapshot!("connected_chat", text);
     }
@@ -293,7 +514,7 @@ mod tests {
     #[test]
     fn snapshot_help_overlay() {
         let mut app = connected();
-        app.handle_key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE));
+        app.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
         let text = screen(&app);
         assert!(text.contains("Global keys"));
         assert!(text.contains("Chat tab"));
@@ -313,8 +534,7 @@ mod tests {
     #[test]
     fn every_tab_says_which_service_it_waits_for() {
         let mut app = connected();
-        for (tab, service) in Tab::ALL.into_iter().zip([
-            "chat service",
+        for (tab, service) in Tab::ALL.into_iter().skip(1).zip([
             "metrics service",
             "game service",
             "job queue service",
@@ -364,10 +584,10 @@ mod tests {
     #[test]
     fn only_basic_colours_are_used() {
         let mut help = connected();
-        help.handle_key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE));
+        help.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
         let mut dashboard = reconnecting();
         dashboard.select_tab(Tab::Dashboard);
-        for app in [connected(), help, reconnecting(), dashboard] {
+        for app in [connected(), help, reconnecting(), dashboard, chat_scene()] {
             let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
             terminal.draw(|f| render(&app, f)).expect("draw");
             let mut coloured = 0;
@@ -387,7 +607,7 @@ mod tests {
     #[test]
     fn tiny_terminals_do_not_panic() {
         let mut app = reconnecting();
-        app.handle_key(KeyEvent::new(KeyCode::Char('?'), KeyModifiers::NONE));
+        app.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
         for (w, h) in [(0, 0), (1, 1), (10, 3), (20, 5), (80, 2)] {
             let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
             terminal.draw(|f| render(&app, f)).expect("draw");

@@ -1,0 +1,380 @@
+//! The chat input line: editing, history and tab completion.
+//!
+//! [`LineEditor`] holds the text being typed, the cursor, the lines sent
+//! before (browsed with Up/Down, the unsent draft kept aside) and the state
+//! of a tab completion in progress (repeated Tab cycles through matches).
+//! It knows nothing about rooms or the network: callers pass the nicks to
+//! complete.
+
+use unicode_width::UnicodeWidthChar;
+
+use super::command::COMMANDS;
+
+/// How many sent lines Up can bring back.
+const HISTORY: usize = 100;
+
+/// A tab completion in progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Completion {
+    /// Where the completed word starts (a char index).
+    start: usize,
+    /// The candidates, in offer order.
+    matches: Vec<String>,
+    /// Which candidate is in the text now.
+    index: usize,
+    /// What follows the candidate (`": "` after a nick at the line start).
+    suffix: &'static str,
+}
+
+/// A one-line editor with history and completion. See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct LineEditor {
+    chars: Vec<char>,
+    /// The cursor, as an index into `chars`.
+    cursor: usize,
+    /// Sent lines, oldest first.
+    history: Vec<String>,
+    /// The history entry shown now, if browsing.
+    browsing: Option<usize>,
+    /// The unsent line, kept while browsing history.
+    draft: String,
+    completion: Option<Completion>,
+}
+
+impl LineEditor {
+    /// The text typed so far.
+    pub fn text(&self) -> String {
+        self.chars.iter().collect()
+    }
+
+    /// Whether nothing is typed.
+    pub fn is_empty(&self) -> bool {
+        self.chars.is_empty()
+    }
+
+    /// The cursor's column, in terminal cells from the start of the text.
+    pub fn cursor_column(&self) -> usize {
+        self.chars[..self.cursor]
+            .iter()
+            .map(|c| c.width().unwrap_or(0))
+            .sum()
+    }
+
+    /// Replaces the text, cursor at the end.
+    pub fn set_text(&mut self, text: &str) {
+        self.chars = text.chars().collect();
+        self.cursor = self.chars.len();
+        self.completion = None;
+    }
+
+    /// Inserts a character at the cursor.
+    pub fn insert(&mut self, c: char) {
+        self.chars.insert(self.cursor, c);
+        self.cursor += 1;
+        self.edited();
+    }
+
+    /// Deletes the character before the cursor.
+    pub fn backspace(&mut self) {
+        if self.cursor > 0 {
+            self.cursor -= 1;
+            self.chars.remove(self.cursor);
+        }
+        self.edited();
+    }
+
+    /// Deletes the character under the cursor.
+    pub fn delete(&mut self) {
+        if self.cursor < self.chars.len() {
+            self.chars.remove(self.cursor);
+        }
+        self.edited();
+    }
+
+    /// Deletes the word before the cursor (Ctrl-W).
+    pub fn delete_word(&mut self) {
+        let mut start = self.cursor;
+        while start > 0 && self.chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        while start > 0 && !self.chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        self.chars.drain(start..self.cursor);
+        self.cursor = start;
+        self.edited();
+    }
+
+    /// Clears the line (Ctrl-U).
+    pub fn clear(&mut self) {
+        self.chars.clear();
+        self.cursor = 0;
+        self.edited();
+    }
+
+    /// Moves the cursor one character left; false at the start.
+    pub fn left(&mut self) -> bool {
+        self.completion = None;
+        let moved = self.cursor > 0;
+        self.cursor = self.cursor.saturating_sub(1);
+        moved
+    }
+
+    /// Moves the cursor one character right; false at the end.
+    pub fn right(&mut self) -> bool {
+        self.completion = None;
+        let moved = self.cursor < self.chars.len();
+        self.cursor = (self.cursor + 1).min(self.chars.len());
+        moved
+    }
+
+    /// Moves the cursor to the start.
+    pub fn home(&mut self) {
+        self.completion = None;
+        self.cursor = 0;
+    }
+
+    /// Moves the cursor to the end.
+    pub fn end(&mut self) {
+        self.completion = None;
+        self.cursor = self.chars.len();
+    }
+
+    /// Takes the line to send: clears it and remembers it for Up.
+    pub fn submit(&mut self) -> String {
+        let line = self.text();
+        if !line.trim().is_empty() && self.history.last() != Some(&line) {
+            if self.history.len() == HISTORY {
+                self.history.remove(0);
+            }
+            self.history.push(line.clone());
+        }
+        self.browsing = None;
+        self.draft.clear();
+        self.clear();
+        line
+    }
+
+    /// Shows the previous sent line (Up).
+    pub fn history_up(&mut self) {
+        let index = match self.browsing {
+            None if self.history.is_empty() => return,
+            None => {
+                self.draft = self.text();
+                self.history.len() - 1
+            }
+            Some(i) => i.saturating_sub(1),
+        };
+        self.browsing = Some(index);
+        let line = self.history[index].clone();
+        self.set_text(&line);
+    }
+
+    /// Shows the next sent line, or back to the draft (Down).
+    pub fn history_down(&mut self) {
+        let Some(i) = self.browsing else { return };
+        if i + 1 < self.history.len() {
+            self.browsing = Some(i + 1);
+            let line = self.history[i + 1].clone();
+            self.set_text(&line);
+        } else {
+            self.browsing = None;
+            let draft = std::mem::take(&mut self.draft);
+            self.set_text(&draft);
+        }
+    }
+
+    /// Completes the word before the cursor: a command at the start of the
+    /// line, otherwise one of `nicks` (case-insensitive prefix). A second
+    /// Tab right after offers the next match. Returns whether anything
+    /// matched.
+    pub fn complete(&mut self, nicks: &[String]) -> bool {
+        if let Some(c) = &mut self.completion {
+            let old = c.matches[c.index].chars().count() + c.suffix.chars().count();
+            c.index = (c.index + 1) % c.matches.len();
+            let new: Vec<char> = c.matches[c.index].chars().chain(c.suffix.chars()).collect();
+            let start = c.start;
+            self.cursor = start + new.len();
+            self.chars.splice(start..start + old, new);
+            return true;
+        }
+        let mut start = self.cursor;
+        while start > 0 && !self.chars[start - 1].is_whitespace() {
+            start -= 1;
+        }
+        let word: String = self.chars[start..self.cursor].iter().collect();
+        // `@bob` completes the nick and keeps the `@`.
+        let (start, word) = match word.strip_prefix('@') {
+            Some(rest) => (start + 1, rest.to_string()),
+            None => (start, word),
+        };
+        let (matches, suffix): (Vec<String>, &'static str) = if start == 0 && word.starts_with('/')
+        {
+            let found = COMMANDS
+                .iter()
+                .filter(|c| c.starts_with(word.as_str()))
+                .map(|c| c.to_string())
+                .collect();
+            (found, " ")
+        } else if word.is_empty() {
+            return false;
+        } else {
+            let lower = word.to_lowercase();
+            let mut found: Vec<String> = nicks
+                .iter()
+                .filter(|n| n.to_lowercase().starts_with(&lower))
+                .cloned()
+                .collect();
+            found.sort();
+            found.dedup();
+            (found, if start == 0 { ": " } else { " " })
+        };
+        if matches.is_empty() {
+            return false;
+        }
+        let new: Vec<char> = matches[0].chars().chain(suffix.chars()).collect();
+        self.chars.splice(start..self.cursor, new.iter().copied());
+        self.cursor = start + new.len();
+        self.completion = Some(Completion {
+            start,
+            matches,
+            index: 0,
+            suffix,
+        });
+        true
+    }
+
+    /// Any edit ends a completion in progress and history browsing keeps
+    /// the edited line as the new draft.
+    fn edited(&mut self) {
+        self.completion = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(text: &str) -> LineEditor {
+        let mut e = LineEditor::default();
+        text.chars().for_each(|c| e.insert(c));
+        e
+    }
+
+    fn nicks() -> Vec<String> {
+        ["alice", "bob", "Bobby", "carol"]
+            .map(String::from)
+            .to_vec()
+    }
+
+    #[test]
+    fn editing_moves_the_cursor() {
+        let mut e = typed("helo");
+        e.left();
+        e.insert('l');
+        assert_eq!(e.text(), "hello");
+        e.home();
+        e.delete();
+        assert_eq!(e.text(), "ello");
+        e.end();
+        e.backspace();
+        assert_eq!((e.text().as_str(), e.cursor_column()), ("ell", 3));
+        let mut e = typed("one two  ");
+        e.delete_word();
+        assert_eq!(e.text(), "one ");
+        e.clear();
+        assert!(e.is_empty());
+        assert!(!e.left() && !e.right());
+    }
+
+    #[test]
+    fn wide_characters_count_two_columns() {
+        let e = typed("日本");
+        assert_eq!(e.cursor_column(), 4);
+    }
+
+    #[test]
+    fn up_and_down_browse_history_and_keep_the_draft() {
+        let mut e = LineEditor::default();
+        for line in ["first", "second", "second", "  "] {
+            e.set_text(line);
+            e.submit();
+        }
+        e.set_text("draft");
+        e.history_up();
+        assert_eq!(e.text(), "second");
+        e.history_up();
+        assert_eq!(e.text(), "first", "duplicates and blanks are not kept");
+        e.history_up();
+        assert_eq!(e.text(), "first");
+        e.history_down();
+        assert_eq!(e.text(), "second");
+        e.history_down();
+        assert_eq!(e.text(), "draft");
+        e.history_down();
+        assert_eq!(e.text(), "draft");
+    }
+
+    #[test]
+    fn history_is_bounded() {
+        let mut e = LineEditor::default();
+        for i in 0..HISTORY + 5 {
+            e.set_text(&format!("line {i}"));
+            e.submit();
+        }
+        for _ in 0..HISTORY + 5 {
+            e.history_up();
+        }
+        assert_eq!(e.text(), "line 5");
+    }
+
+    #[test]
+    fn tab_completes_commands_at_the_start() {
+        let mut e = typed("/jo");
+        assert!(e.complete(&nicks()));
+        assert_eq!(e.text(), "/join ");
+        let mut e = typed("/m");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "/me ");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "/msg ", "a second Tab cycles");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "/me ");
+        let mut e = typed("/zz");
+        assert!(!e.complete(&nicks()));
+        assert_eq!(e.text(), "/zz");
+    }
+
+    #[test]
+    fn tab_completes_nicks_case_insensitively() {
+        let mut e = typed("al");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "alice: ", "at the start, nick and colon");
+        let mut e = typed("hi BO");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "hi Bobby ");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "hi bob ");
+        let mut e = typed("/msg ca");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "/msg carol ");
+        let mut e = typed("ping @car");
+        e.complete(&nicks());
+        assert_eq!(e.text(), "ping @carol ");
+        // Typing after a completion starts afresh.
+        e.insert('x');
+        assert!(!e.complete(&nicks()));
+        let mut e = typed("hi ");
+        assert!(!e.complete(&nicks()), "nothing to complete");
+    }
+
+    #[test]
+    fn completing_mid_line_keeps_the_rest() {
+        let mut e = typed("hi b, how are you");
+        for _ in 0.." how are you".len() + 1 {
+            e.left();
+        }
+        e.complete(&["bob".to_string()]);
+        assert_eq!(e.text(), "hi bob , how are you");
+    }
+}
