@@ -535,11 +535,9 @@ mod fast {
             w = upper(w);
         }
         let prefix = w & 0xFFFF_FFFF_FFFF;
-        let off = if prefix == LEVEL_EQ || (ci && prefix == LEVEL_EQ_UPPER) {
-            6
-        } else {
-            0
-        };
+        // Branch-free: bare words and `level=` lines are mixed at random.
+        let is_key = (prefix == LEVEL_EQ) | (ci & (prefix == LEVEL_EQ_UPPER));
+        let off = std::hint::select_unpredictable(is_key, 6, 0);
         let len = tok_len.wrapping_sub(off);
         if !(4..=7).contains(&len) {
             return None;
@@ -593,7 +591,7 @@ mod fast {
     }
 
     /// Positions are gathered for this many bytes at a time.
-    const BATCH: usize = 4096;
+    const BATCH: usize = 1024;
 
     /// Counts the levels of the lines starting in `buf` into `levels` and
     /// returns the number of newlines. Same contract as
