@@ -552,7 +552,9 @@ mod fast {
     }
 
     /// Block masks, by SIMD or portably.
-    trait Masker {
+    pub(super) trait Masker {
+        /// Mask of the `wc -w` spaces of a block.
+        fn spaces(&self, block: &[u8; 64]) -> u64;
         /// Newline mask of a block.
         fn newlines(&self, block: &[u8; 64]) -> u64;
         /// Separator mask (bytes `<= b' '`) and first-byte mask of a block.
@@ -653,9 +655,14 @@ mod fast {
     }
 
     /// Masks computed byte by byte (SSE2 for newlines on x86_64).
-    struct Portable(&'static [bool; 256]);
+    pub(super) struct Portable(pub &'static [bool; 256]);
 
     impl Masker for Portable {
+        #[inline(always)]
+        fn spaces(&self, block: &[u8; 64]) -> u64 {
+            super::mask::spaces(block)
+        }
+
         #[inline(always)]
         fn newlines(&self, block: &[u8; 64]) -> u64 {
             super::mask::newlines(block)
@@ -689,8 +696,8 @@ mod fast {
     pub mod avx2 {
         use std::arch::x86_64::{
             __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8,
-            _mm256_movemask_epi8, _mm256_set1_epi8, _mm256_setzero_si256, _mm256_shuffle_epi8,
-            _mm256_srli_epi16,
+            _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm256_setzero_si256,
+            _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_sub_epi8,
         };
 
         use super::Masker;
@@ -757,6 +764,21 @@ mod fast {
 
         impl Masker for Avx2 {
             #[inline(always)]
+            fn spaces(&self, block: &[u8; 64]) -> u64 {
+                let (a, b) = (load(&block[..32]), load(&block[32..]));
+                // SAFETY: AVX2 is enabled in the only callers (see above).
+                unsafe {
+                    // \t \n \v \f \r are 9..=13: `v - 9 <= 4` unsigned; and ' '.
+                    let spaces = |v| {
+                        let t = _mm256_sub_epi8(v, _mm256_set1_epi8(9));
+                        let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(4)), t);
+                        _mm256_or_si256(ctl, _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b' ' as i8)))
+                    };
+                    join(spaces(a), spaces(b))
+                }
+            }
+
+            #[inline(always)]
             fn newlines(&self, block: &[u8; 64]) -> u64 {
                 let (a, b) = (load(&block[..32]), load(&block[32..]));
                 // SAFETY: AVX2 is enabled in the only caller (see above).
@@ -802,6 +824,16 @@ mod fast {
             };
             super::run(buf, at_line_start, ci, levels, &masker)
         }
+
+        /// [`super::super::count_words`] with AVX2.
+        #[target_feature(enable = "avx2,popcnt,bmi1,bmi2")]
+        pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
+            let masker = Avx2 {
+                lo: load(&TABLES_CS[0]),
+                hi: load(&TABLES_CS[1]),
+            };
+            super::super::count_words_with(buf, in_word, &masker)
+        }
     }
 
     /// Counts the levels of the lines starting in `buf` (the line open at
@@ -826,6 +858,17 @@ mod fast {
 /// Counts word starts in `buf`; `in_word` tells whether the byte before the
 /// piece was part of a word. Returns the count and the new `in_word`.
 pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if fast::avx2::available() {
+        // SAFETY: AVX2, POPCNT, BMI1 and BMI2 are available, as just checked.
+        return unsafe { fast::avx2::count_words(buf, in_word) };
+    }
+    count_words_with(buf, in_word, &fast::Portable(&FIRST_CS))
+}
+
+/// [`count_words`] with the given block masks.
+#[inline(always)]
+fn count_words_with(buf: &[u8], in_word: bool, masker: &impl fast::Masker) -> (u64, bool) {
     let mut count = 0u64;
     // A word starts wherever a non-space follows a space: with `s` the mask
     // of spaces of a 64-byte block, the starts are `!s & (s << 1 | carry)`.
@@ -833,7 +876,7 @@ pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
     let mut blocks = buf.chunks_exact(64);
     for block in &mut blocks {
         let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
-        let s = mask::spaces(block);
+        let s = masker.spaces(block);
         count += u64::from((!s & ((s << 1) | carry)).count_ones());
         carry = s >> 63;
     }
@@ -1427,6 +1470,23 @@ mod tests {
                 check_kernels(&data, als, ci);
                 let start = cut.index(data.len() + 1);
                 check_kernels(&data[start..], als, ci);
+            }
+
+            #[test]
+            fn words_match_scalar(data in log(), in_word in any::<bool>()) {
+                let mut want = 0u64;
+                let mut prev_space = !in_word;
+                for &b in &data {
+                    let sp = is_space(b);
+                    want += u64::from(prev_space && !sp);
+                    prev_space = sp;
+                }
+                let want = (want, !prev_space);
+                prop_assert_eq!(count_words(&data, in_word), want);
+                prop_assert_eq!(
+                    count_words_with(&data, in_word, &fast::Portable(&FIRST_CS)),
+                    want
+                );
             }
 
             #[test]
