@@ -797,7 +797,9 @@ mod fast {
                     let sep = |v| _mm256_cmpeq_epi8(_mm256_min_epu8(v, space), v);
                     let nib = _mm256_set1_epi8(0x0F);
                     let not_first = |v| {
-                        let l = _mm256_shuffle_epi8(self.lo, _mm256_and_si256(v, nib));
+                        // `pshufb` looks at the low nibble and gives 0 for
+                        // index bytes >= 0x80, which are never in the set.
+                        let l = _mm256_shuffle_epi8(self.lo, v);
                         let h = _mm256_shuffle_epi8(
                             self.hi,
                             _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
