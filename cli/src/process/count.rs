@@ -231,41 +231,12 @@ impl<'a> Counter<'a> {
     }
 
     fn count_lines_and_levels(&mut self, buf: &[u8]) {
-        let mut lines = LineWalk {
+        self.counts.lines += fast::lines_and_levels(
             buf,
-            ci: self.opts.ignore_level_case,
-            levels: &mut self.counts.levels.0,
-            lines: 0,
-            // `None` while inside a line continued from an earlier piece: its
-            // level was taken from its first piece.
-            line_start: self.at_line_start.then_some(0),
-        };
-        // Newlines are found 64 bytes at a time as a bit mask, which is much
-        // cheaper than a search call per (typically ~100-byte) line.
-        let mut base = 0;
-        let mut blocks = buf.chunks_exact(64);
-        for block in &mut blocks {
-            let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
-            let mut m = mask::newlines(block);
-            while m != 0 {
-                lines.newline(base + m.trailing_zeros() as usize);
-                m &= m - 1;
-            }
-            base += 64;
-        }
-        for (i, &b) in blocks.remainder().iter().enumerate() {
-            if b == b'\n' {
-                lines.newline(base + i);
-            }
-        }
-        // An open line: its level is judged now (its head is here: a piece
-        // ends inside a line only at the end of the input or when the line
-        // fills a whole buffer); it is counted as a line when its newline, or
-        // the end of the input, arrives.
-        if let Some(s) = lines.line_start.filter(|&s| s < buf.len()) {
-            lines.judge(s, buf.len());
-        }
-        self.counts.lines += lines.lines;
+            self.at_line_start,
+            self.opts.ignore_level_case,
+            &mut self.counts.levels.0,
+        );
     }
 
     fn count_regex(&mut self, i: usize, buf: &[u8]) {
@@ -394,7 +365,48 @@ mod mask {
     pub use imp::{newlines, spaces};
 }
 
-/// Line bookkeeping of [`Counter::count_lines_and_levels`].
+/// The straightforward line-by-line implementation of
+/// [`Counter::count_lines_and_levels`] that [`fast`] replaced: every line's
+/// head is scanned with [`scan_level`]. Kept as the reference the fast path
+/// is checked against. Returns the number of newlines.
+#[cfg(test)]
+fn lines_and_levels_reference(
+    buf: &[u8],
+    at_line_start: bool,
+    ci: bool,
+    levels: &mut [u64; 7],
+) -> u64 {
+    let mut lines = LineWalk {
+        buf,
+        ci,
+        levels,
+        lines: 0,
+        line_start: at_line_start.then_some(0),
+    };
+    let mut base = 0;
+    let mut blocks = buf.chunks_exact(64);
+    for block in &mut blocks {
+        let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
+        let mut m = mask::newlines(block);
+        while m != 0 {
+            lines.newline(base + m.trailing_zeros() as usize);
+            m &= m - 1;
+        }
+        base += 64;
+    }
+    for (i, &b) in blocks.remainder().iter().enumerate() {
+        if b == b'\n' {
+            lines.newline(base + i);
+        }
+    }
+    if let Some(s) = lines.line_start.filter(|&s| s < buf.len()) {
+        lines.judge(s, buf.len());
+    }
+    lines.lines
+}
+
+/// Line bookkeeping of [`lines_and_levels_reference`].
+#[cfg(test)]
 struct LineWalk<'b, 'c> {
     buf: &'b [u8],
     ci: bool,
@@ -403,6 +415,7 @@ struct LineWalk<'b, 'c> {
     line_start: Option<usize>,
 }
 
+#[cfg(test)]
 impl LineWalk<'_, '_> {
     #[inline(always)]
     fn newline(&mut self, nl: usize) {
@@ -424,9 +437,440 @@ impl LineWalk<'_, '_> {
     }
 }
 
+/// Lines and levels of a piece: the hot loop of `agora process`.
+///
+/// Two ideas make it cheaper than scanning every line's head byte by byte:
+///
+/// * The newlines of a batch of blocks are first turned into a list of
+///   positions (a mask per 64-byte block, its set bits written out
+///   unconditionally two at a time), so the loop over lines has no
+///   unpredictable branch per block.
+/// * A line's head is judged from bit masks of its first 64 bytes:
+///   separators (bytes `<= b' '`) and bytes that may start a level token (see
+///   [`first_byte_table`]). The token starts are the non-separators after a
+///   separator or at the line start; the first *candidate* is the first token
+///   start with such a first byte. Any earlier token cannot be a level (that
+///   is what the first-byte table means), so when the candidate token is a
+///   bare level word (`INFO`) or `level=` followed by one, compared as one
+///   integer through a perfect hash, it is the line's level; a line of at
+///   most 64 bytes with no candidate has none. Everything else (a level
+///   word in brackets, another logfmt key, a candidate that is not a level,
+///   a long token, the last bytes of a piece) goes to [`scan_level`], which
+///   decides exactly; the fast path only ever answers when it agrees with
+///   it, which the differential tests check.
+mod fast {
+    use super::{LEVEL_MAX_BYTES, LEVEL_MAX_TOKENS, Levels, scan_level};
+
+    /// The level words packed little-endian, at their perfect-hash slot
+    /// (`(word * HASH_MUL) >> 61`), and the level of each slot.
+    const HASH_MUL: u64 = 0x63ca_828d_d5f4_b3b3;
+    const fn hash_tables() -> ([u64; 8], [u8; 8]) {
+        let words = [
+            (super::W_FATAL, 0u8),
+            (super::W_ERROR, 1),
+            (super::W_WARN, 2),
+            (super::W_WARNING, 2),
+            (super::W_INFO, 3),
+            (super::W_DEBUG, 4),
+            (super::W_TRACE, 5),
+        ];
+        let mut table = [0u64; 8];
+        let mut slot = [Levels::NONE as u8; 8];
+        let mut i = 0;
+        while i < words.len() {
+            let h = (words[i].0.wrapping_mul(HASH_MUL) >> 61) as usize;
+            assert!(table[h] == 0, "HASH_MUL is not a perfect hash");
+            table[h] = words[i].0;
+            slot[h] = words[i].1;
+            i += 1;
+        }
+        (table, slot)
+    }
+    const TABLES: ([u64; 8], [u8; 8]) = hash_tables();
+    static WORDS: [u64; 8] = TABLES.0;
+    static SLOTS: [u8; 8] = TABLES.1;
+
+    const LEVEL_EQ: u64 = super::packed(b"level=");
+    const LEVEL_EQ_UPPER: u64 = super::packed(b"LEVEL=");
+    const ONES: u64 = 0x0101_0101_0101_0101;
+
+    /// ASCII upper-casing of eight bytes at once.
+    #[inline(always)]
+    fn upper(x: u64) -> u64 {
+        let y = x & (ONES * 0x7F);
+        // Bytes in b'a'..=b'z': at least 0x61 and below 0x7B.
+        let lower = (y + ONES * 0x1F) & !(y + ONES * 0x05) & !x & (ONES * 0x80);
+        x - (lower >> 2)
+    }
+
+    #[inline(always)]
+    fn load8(buf: &[u8], at: usize) -> Option<u64> {
+        let w: [u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
+        Some(u64::from_le_bytes(w))
+    }
+
+    /// The fast judgement of the line starting at `s` and `len` bytes long,
+    /// given the separator and first-byte masks of `buf[s..s + 64]`: the
+    /// level slot, or `None` when [`scan_level`] must decide.
+    #[inline(always)]
+    fn head(buf: &[u8], s: usize, len: usize, ci: bool, sep: u64, first: u64) -> Option<usize> {
+        // Bytes past the line end count as separators.
+        let valid = if len >= 64 { !0 } else { (1u64 << len) - 1 };
+        let sep = sep | !valid;
+        let starts = !sep & ((sep << 1) | 1);
+        let cand = starts & first;
+        if cand == 0 {
+            return (len <= 64).then_some(Levels::NONE);
+        }
+        let c = cand.trailing_zeros() as usize;
+        let bit = cand & cand.wrapping_neg();
+        let after = sep & !(bit | (bit - 1));
+        if after == 0 || (starts & (bit - 1)).count_ones() >= LEVEL_MAX_TOKENS as u32 {
+            return None;
+        }
+        let tok_len = after.trailing_zeros() as usize - c;
+        let at = s + c;
+        let mut w = load8(buf, at)?;
+        if ci {
+            w = upper(w);
+        }
+        let prefix = w & 0xFFFF_FFFF_FFFF;
+        // Branch-free: bare words and `level=` lines are mixed at random.
+        let is_key = (prefix == LEVEL_EQ) | (ci & (prefix == LEVEL_EQ_UPPER));
+        let off = std::hint::select_unpredictable(is_key, 6, 0);
+        let len = tok_len.wrapping_sub(off);
+        if !(4..=7).contains(&len) {
+            return None;
+        }
+        let mut x = load8(buf, at + off)?;
+        if ci {
+            x = upper(x);
+        }
+        let x = x & (u64::MAX >> (64 - 8 * len));
+        let h = (x.wrapping_mul(HASH_MUL) >> 61) as usize;
+        (WORDS[h] == x).then_some(SLOTS[h] as usize)
+    }
+
+    /// Block masks, by SIMD or portably.
+    pub(super) trait Masker {
+        /// Mask of the `wc -w` spaces of a block.
+        fn spaces(&self, block: &[u8; 64]) -> u64;
+        /// Newline mask of a block.
+        fn newlines(&self, block: &[u8; 64]) -> u64;
+        /// Separator mask (bytes `<= b' '`) and first-byte mask of a block.
+        fn head_masks(&self, block: &[u8; 64]) -> (u64, u64);
+    }
+
+    /// Counts the level of the line `buf[s..end]`.
+    #[inline(always)]
+    fn judge(
+        buf: &[u8],
+        s: usize,
+        end: usize,
+        ci: bool,
+        masker: &impl Masker,
+        levels: &mut [u64; 7],
+    ) {
+        let fast = match buf.get(s..s + 64) {
+            Some(w) => {
+                let w: &[u8; 64] = w.try_into().unwrap_or(&[0; 64]);
+                let (sep, first) = masker.head_masks(w);
+                head(buf, s, end - s, ci, sep, first)
+            }
+            None => None,
+        };
+        let slot = match fast {
+            Some(slot) => slot,
+            None => slow(&buf[s..end.min(s + LEVEL_MAX_BYTES)], ci),
+        };
+        levels[slot] += 1;
+    }
+
+    #[inline(never)]
+    #[cold]
+    fn slow(head: &[u8], ci: bool) -> usize {
+        scan_level(head, ci).0.map_or(Levels::NONE, |l| l as usize)
+    }
+
+    /// Positions are gathered for this many bytes at a time.
+    const BATCH: usize = 1024;
+
+    /// Counts the levels of the lines starting in `buf` into `levels` and
+    /// returns the number of newlines. Same contract as
+    /// `lines_and_levels_reference`.
+    #[inline(always)]
+    fn run(
+        buf: &[u8],
+        at_line_start: bool,
+        ci: bool,
+        levels: &mut [u64; 7],
+        masker: &impl Masker,
+    ) -> u64 {
+        let mut lines = 0u64;
+        let mut line_start = at_line_start.then_some(0);
+        let mut pos = [0u32; BATCH + 2];
+        for (k, batch) in buf.chunks(BATCH).enumerate() {
+            let mut n = 0usize;
+            let mut blocks = batch.chunks_exact(64);
+            let mut base = (k * BATCH) as u32;
+            for block in &mut blocks {
+                let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
+                let mut m = masker.newlines(block);
+                let count = m.count_ones() as usize;
+                pos[n] = base + m.trailing_zeros();
+                m &= m.wrapping_sub(1);
+                pos[n + 1] = base + m.trailing_zeros();
+                if count > 2 {
+                    let mut i = n + 2;
+                    m &= m - 1;
+                    while m != 0 {
+                        pos[i] = base + m.trailing_zeros();
+                        m &= m - 1;
+                        i += 1;
+                    }
+                }
+                n += count;
+                base += 64;
+            }
+            for (i, &b) in blocks.remainder().iter().enumerate() {
+                if b == b'\n' {
+                    pos[n] = base + i as u32;
+                    n += 1;
+                }
+            }
+            for &p in &pos[..n] {
+                let p = p as usize;
+                if let Some(s) = line_start {
+                    judge(buf, s, p, ci, masker, levels);
+                }
+                line_start = Some(p + 1);
+            }
+            lines += n as u64;
+        }
+        // An open line (the piece ends inside it) is judged on what is here.
+        if let Some(s) = line_start.filter(|&s| s < buf.len()) {
+            judge(buf, s, buf.len(), ci, masker, levels);
+        }
+        lines
+    }
+
+    /// Masks computed byte by byte (SSE2 for newlines on x86_64).
+    pub(super) struct Portable(pub &'static [bool; 256]);
+
+    impl Masker for Portable {
+        #[inline(always)]
+        fn spaces(&self, block: &[u8; 64]) -> u64 {
+            super::mask::spaces(block)
+        }
+
+        #[inline(always)]
+        fn newlines(&self, block: &[u8; 64]) -> u64 {
+            super::mask::newlines(block)
+        }
+
+        #[inline(always)]
+        fn head_masks(&self, block: &[u8; 64]) -> (u64, u64) {
+            (
+                super::mask::scalar(block, |b| b <= b' '),
+                super::mask::scalar(block, |b| self.0[b as usize]),
+            )
+        }
+    }
+
+    /// The portable kernel.
+    pub fn lines_and_levels_portable(
+        buf: &[u8],
+        at_line_start: bool,
+        ci: bool,
+        levels: &mut [u64; 7],
+    ) -> u64 {
+        let first_ok = if ci {
+            &super::FIRST_CI
+        } else {
+            &super::FIRST_CS
+        };
+        run(buf, at_line_start, ci, levels, &Portable(first_ok))
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    pub mod avx2 {
+        use std::arch::x86_64::{
+            __m256i, _mm256_and_si256, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_min_epu8,
+            _mm256_movemask_epi8, _mm256_or_si256, _mm256_set1_epi8, _mm256_setzero_si256,
+            _mm256_shuffle_epi8, _mm256_srli_epi16, _mm256_sub_epi8,
+        };
+
+        use super::Masker;
+
+        /// Whether the CPU has the features the AVX2 kernel is compiled for.
+        #[inline]
+        pub fn available() -> bool {
+            std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("popcnt")
+                && std::arch::is_x86_feature_detected!("bmi1")
+                && std::arch::is_x86_feature_detected!("bmi2")
+        }
+
+        /// Nibble tables for a `pshufb` set-membership test: byte `b` is in
+        /// the set when `LO[b & 15] & HI[b >> 4] != 0` (each high nibble of
+        /// an ASCII byte owns one bit; bytes >= 0x80 are never in the set).
+        const fn nibble_tables(set: &[bool; 256]) -> [[u8; 32]; 2] {
+            let mut lo = [0u8; 32];
+            let mut hi = [0u8; 32];
+            let mut b = 0;
+            while b < 128 {
+                if set[b] {
+                    lo[b & 15] |= 1 << (b >> 4);
+                    lo[16 + (b & 15)] |= 1 << (b >> 4);
+                }
+                b += 1;
+            }
+            let mut h = 0;
+            while h < 8 {
+                hi[h] = 1 << h;
+                hi[16 + h] = 1 << h;
+                h += 1;
+            }
+            [lo, hi]
+        }
+
+        static TABLES_CS: [[u8; 32]; 2] = nibble_tables(&super::super::FIRST_CS);
+        static TABLES_CI: [[u8; 32]; 2] = nibble_tables(&super::super::FIRST_CI);
+
+        // The helpers below are `#[inline(always)]` without a target feature
+        // of their own: they are only called (through `run`) from
+        // `lines_and_levels`, which enables AVX2, so that everything is
+        // inlined into it. Their `unsafe` blocks rely on that.
+
+        #[inline(always)]
+        fn load(p: &[u8]) -> __m256i {
+            let p: &[u8; 32] = p.try_into().unwrap_or(&[0; 32]);
+            // SAFETY: `p` is 32 readable bytes, no alignment is required,
+            // and AVX2 is enabled in the only caller (see above).
+            unsafe { _mm256_loadu_si256(p.as_ptr().cast()) }
+        }
+
+        #[inline(always)]
+        fn join(lo: __m256i, hi: __m256i) -> u64 {
+            // SAFETY: AVX2 is enabled in the only caller (see above).
+            let (lo, hi) = unsafe { (_mm256_movemask_epi8(lo), _mm256_movemask_epi8(hi)) };
+            u64::from(lo as u32) | (u64::from(hi as u32) << 32)
+        }
+
+        struct Avx2 {
+            lo: __m256i,
+            hi: __m256i,
+        }
+
+        impl Masker for Avx2 {
+            #[inline(always)]
+            fn spaces(&self, block: &[u8; 64]) -> u64 {
+                let (a, b) = (load(&block[..32]), load(&block[32..]));
+                // SAFETY: AVX2 is enabled in the only callers (see above).
+                unsafe {
+                    // \t \n \v \f \r are 9..=13: `v - 9 <= 4` unsigned; and ' '.
+                    let spaces = |v| {
+                        let t = _mm256_sub_epi8(v, _mm256_set1_epi8(9));
+                        let ctl = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(4)), t);
+                        _mm256_or_si256(ctl, _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b' ' as i8)))
+                    };
+                    join(spaces(a), spaces(b))
+                }
+            }
+
+            #[inline(always)]
+            fn newlines(&self, block: &[u8; 64]) -> u64 {
+                let (a, b) = (load(&block[..32]), load(&block[32..]));
+                // SAFETY: AVX2 is enabled in the only caller (see above).
+                unsafe {
+                    let nl = _mm256_set1_epi8(b'\n' as i8);
+                    join(_mm256_cmpeq_epi8(a, nl), _mm256_cmpeq_epi8(b, nl))
+                }
+            }
+
+            #[inline(always)]
+            fn head_masks(&self, block: &[u8; 64]) -> (u64, u64) {
+                let (a, b) = (load(&block[..32]), load(&block[32..]));
+                // SAFETY: AVX2 is enabled in the only caller (see above).
+                unsafe {
+                    let space = _mm256_set1_epi8(b' ' as i8);
+                    let sep = |v| _mm256_cmpeq_epi8(_mm256_min_epu8(v, space), v);
+                    let nib = _mm256_set1_epi8(0x0F);
+                    let not_first = |v| {
+                        // `pshufb` looks at the low nibble and gives 0 for
+                        // index bytes >= 0x80, which are never in the set.
+                        let l = _mm256_shuffle_epi8(self.lo, v);
+                        let h = _mm256_shuffle_epi8(
+                            self.hi,
+                            _mm256_and_si256(_mm256_srli_epi16::<4>(v), nib),
+                        );
+                        _mm256_cmpeq_epi8(_mm256_and_si256(l, h), _mm256_setzero_si256())
+                    };
+                    (join(sep(a), sep(b)), !join(not_first(a), not_first(b)))
+                }
+            }
+        }
+
+        /// The AVX2 kernel.
+        #[target_feature(enable = "avx2,popcnt,bmi1,bmi2")]
+        pub fn lines_and_levels(
+            buf: &[u8],
+            at_line_start: bool,
+            ci: bool,
+            levels: &mut [u64; 7],
+        ) -> u64 {
+            let t = if ci { &TABLES_CI } else { &TABLES_CS };
+            let masker = Avx2 {
+                lo: load(&t[0]),
+                hi: load(&t[1]),
+            };
+            super::run(buf, at_line_start, ci, levels, &masker)
+        }
+
+        /// [`super::super::count_words`] with AVX2.
+        #[target_feature(enable = "avx2,popcnt,bmi1,bmi2")]
+        pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
+            let masker = Avx2 {
+                lo: load(&TABLES_CS[0]),
+                hi: load(&TABLES_CS[1]),
+            };
+            super::super::count_words_with(buf, in_word, &masker)
+        }
+    }
+
+    /// Counts the levels of the lines starting in `buf` (the line open at
+    /// its start, when `at_line_start` is false, was judged in an earlier
+    /// piece) and returns the number of newlines.
+    #[inline]
+    pub fn lines_and_levels(
+        buf: &[u8],
+        at_line_start: bool,
+        ci: bool,
+        levels: &mut [u64; 7],
+    ) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        if avx2::available() {
+            // SAFETY: AVX2, POPCNT, BMI1 and BMI2 are available, as just checked.
+            return unsafe { avx2::lines_and_levels(buf, at_line_start, ci, levels) };
+        }
+        lines_and_levels_portable(buf, at_line_start, ci, levels)
+    }
+}
+
 /// Counts word starts in `buf`; `in_word` tells whether the byte before the
 /// piece was part of a word. Returns the count and the new `in_word`.
 pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
+    #[cfg(target_arch = "x86_64")]
+    if fast::avx2::available() {
+        // SAFETY: AVX2, POPCNT, BMI1 and BMI2 are available, as just checked.
+        return unsafe { fast::avx2::count_words(buf, in_word) };
+    }
+    count_words_with(buf, in_word, &fast::Portable(&FIRST_CS))
+}
+
+/// [`count_words`] with the given block masks.
+#[inline(always)]
+fn count_words_with(buf: &[u8], in_word: bool, masker: &impl fast::Masker) -> (u64, bool) {
     let mut count = 0u64;
     // A word starts wherever a non-space follows a space: with `s` the mask
     // of spaces of a 64-byte block, the starts are `!s & (s << 1 | carry)`.
@@ -434,7 +878,7 @@ pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
     let mut blocks = buf.chunks_exact(64);
     for block in &mut blocks {
         let block: &[u8; 64] = block.try_into().unwrap_or(&[0; 64]);
-        let s = mask::spaces(block);
+        let s = masker.spaces(block);
         count += u64::from((!s & ((s << 1) | carry)).count_ones());
         carry = s >> 63;
     }
@@ -854,6 +1298,222 @@ mod tests {
             }
             assert_eq!(mask::newlines(&block), mask::scalar(&block, |b| b == b'\n'));
             assert_eq!(mask::spaces(&block), mask::scalar(&block, is_space));
+        }
+    }
+
+    /// Runs every implementation of the line/level kernel on `buf` and
+    /// checks that they agree with the reference.
+    fn check_kernels(buf: &[u8], at_line_start: bool, ci: bool) {
+        let mut want = [0u64; 7];
+        let want_lines = lines_and_levels_reference(buf, at_line_start, ci, &mut want);
+        let mut got = [0u64; 7];
+        let lines = fast::lines_and_levels_portable(buf, at_line_start, ci, &mut got);
+        assert_eq!(
+            (lines, got),
+            (want_lines, want),
+            "portable, ci {ci}, {buf:?}"
+        );
+        #[cfg(target_arch = "x86_64")]
+        if fast::avx2::available() {
+            let mut got = [0u64; 7];
+            // SAFETY: the CPU features are available, as just checked.
+            let lines = unsafe { fast::avx2::lines_and_levels(buf, at_line_start, ci, &mut got) };
+            assert_eq!((lines, got), (want_lines, want), "avx2, ci {ci}, {buf:?}");
+        }
+        let mut got = [0u64; 7];
+        let lines = fast::lines_and_levels(buf, at_line_start, ci, &mut got);
+        assert_eq!((lines, got), (want_lines, want), "dispatch, ci {ci}");
+    }
+
+    #[test]
+    fn fast_kernel_matches_reference_on_examples() {
+        let mut cases: Vec<Vec<u8>> = [
+            "2024-05-01T10:00:00Z ERROR db down",
+            "May  1 10:00:00 host app[12]: WARN disk 91%",
+            "ts=2024-05-01 level=INFO msg=\"ok\"",
+            "2024-05-01 DEBUG retry_on=ERROR attempt=2",
+            "2024-05-01 retry_on=ERROR",
+            "ERROR_BUDGET exhausted",
+            "INFO saw an ERROR upstream",
+            "a b c d e f g h ERROR",
+            "a b c d e f g ERROR",
+            "ts=1 level=error",
+            "[ERROR] x",
+            "\"DEBUG\", x",
+            "x\tTRACE\r",
+            "FATAL",
+            "WARNING",
+            "",
+        ]
+        .iter()
+        .map(|l| l.as_bytes().to_vec())
+        .collect();
+        // Level words around the 256-byte head limit and block boundaries.
+        for k in 240..262 {
+            let mut line = vec![b'x'; k];
+            line.extend_from_slice(b" ERROR_BUDGET");
+            cases.push(line.clone());
+            line.truncate(k);
+            line.extend_from_slice(b" ERROR");
+            cases.push(line);
+        }
+        for k in 0..70 {
+            let mut line = vec![b'y'; k];
+            line.extend_from_slice(b" [WARN] level=INFO");
+            cases.push(line);
+        }
+        for ci in [false, true] {
+            for case in &cases {
+                for nl in [&b""[..], b"\n", b"\r\n"] {
+                    let mut buf = case.clone();
+                    buf.extend_from_slice(nl);
+                    for als in [true, false] {
+                        check_kernels(&buf, als, ci);
+                    }
+                }
+            }
+            let all = cases.join(&b'\n');
+            for start in [0, 1, 7, 63, 64, 65, 300] {
+                check_kernels(&all[start..], true, ci);
+                check_kernels(&all[start..], false, ci);
+            }
+        }
+    }
+
+    mod differential {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn token() -> impl Strategy<Value = Vec<u8>> {
+            let words = prop::sample::select(vec![
+                "FATAL",
+                "ERROR",
+                "WARN",
+                "WARNING",
+                "INFO",
+                "DEBUG",
+                "TRACE",
+                "error",
+                "Warn",
+                "info",
+                "INFOS",
+                "xINFO",
+                "ERROR_BUDGET",
+                "retry_on=ERROR",
+                "level=INFO",
+                "LEVEL=\"debug\"",
+                "lvl=WARN",
+                "severity='ERROR'",
+                "loglevel=trace",
+                "level=",
+                "level=x",
+                "[ERROR]",
+                "<WARN>:",
+                "(INFO)",
+                "\"DEBUG\",",
+                "ERROR:",
+                "[[",
+                "::",
+                "lvl",
+                "s=INFO",
+                "Level=FATAL",
+                "2024-05-01T10:00:00.123Z",
+                "[worker-3]",
+                "request",
+                "served",
+                "é",
+            ]);
+            prop_oneof![
+                6 => words.prop_map(|w| w.as_bytes().to_vec()),
+                2 => "[a-zA-Z\\[\\]():;,|\"'<>{}=_]{1,9}".prop_map(String::into_bytes),
+                1 => prop::collection::vec(any::<u8>(), 0..12),
+                1 => (1usize..300).prop_map(|n| vec![b'z'; n]),
+            ]
+        }
+
+        fn sep() -> impl Strategy<Value = &'static [u8]> {
+            prop::sample::select(vec![
+                &b" "[..],
+                b" ",
+                b" ",
+                b"  ",
+                b"\t",
+                b"\r",
+                b"\x01",
+                b"\0",
+                b"\x0b",
+                b"\n",
+                b"\r\n",
+                b"\n\n",
+            ])
+        }
+
+        fn log() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec((token(), sep()), 0..120).prop_map(|parts| {
+                let mut v = Vec::new();
+                for (t, s) in parts {
+                    v.extend_from_slice(&t);
+                    v.extend_from_slice(s);
+                }
+                v
+            })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn fast_kernel_matches_reference(
+                data in log(),
+                cut in any::<prop::sample::Index>(),
+                als in any::<bool>(),
+                ci in any::<bool>(),
+            ) {
+                check_kernels(&data, als, ci);
+                let start = cut.index(data.len() + 1);
+                check_kernels(&data[start..], als, ci);
+            }
+
+            #[test]
+            fn words_match_scalar(data in log(), in_word in any::<bool>()) {
+                let mut want = 0u64;
+                let mut prev_space = !in_word;
+                for &b in &data {
+                    let sp = is_space(b);
+                    want += u64::from(prev_space && !sp);
+                    prev_space = sp;
+                }
+                let want = (want, !prev_space);
+                prop_assert_eq!(count_words(&data, in_word), want);
+                prop_assert_eq!(
+                    count_words_with(&data, in_word, &fast::Portable(&FIRST_CS)),
+                    want
+                );
+            }
+
+            #[test]
+            fn counter_matches_reference_in_pieces(
+                data in log(),
+                piece in 1usize..200,
+                ci in any::<bool>(),
+            ) {
+                let opts = CountOptions { ignore_level_case: ci, ..CountOptions::default() };
+                let mut c = Counter::new(&opts);
+                let mut want = [0u64; 7];
+                let mut lines = 0;
+                let mut als = true;
+                for p in data.chunks(piece) {
+                    c.feed(p);
+                    lines += lines_and_levels_reference(p, als, ci, &mut want);
+                    als = p[p.len() - 1] == b'\n';
+                }
+                let got = c.finish();
+                if !als {
+                    lines += 1;
+                }
+                prop_assert_eq!(got.lines, lines);
+                prop_assert_eq!(got.levels.0, want);
+            }
         }
     }
 
