@@ -42,7 +42,7 @@ pub async fn ping(addr: &str, args: &BenchPingArgs, json: bool) -> anyhow::Resul
     anyhow::ensure!(args.duration > 0.0, "--duration must be positive");
     let mut conns = Vec::with_capacity(args.connections);
     for _ in 0..args.connections {
-        conns.push(open(addr).await?);
+        conns.push(open(addr, None).await?);
     }
     let start = Instant::now();
     let measure_from = start + WARM_UP;
@@ -95,7 +95,7 @@ pub async fn ping(addr: &str, args: &BenchPingArgs, json: bool) -> anyhow::Resul
     Ok(0)
 }
 
-type Conn = Framed<TcpStream, FrameCodec>;
+pub(super) type Conn = Framed<TcpStream, FrameCodec>;
 
 /// The two fields of a server frame the benchmark reads.
 #[derive(serde::Deserialize)]
@@ -105,14 +105,19 @@ struct Answer {
     id: u64,
 }
 
-async fn open(addr: &str) -> anyhow::Result<Conn> {
+/// A raw frame connection for load generators: the handshake done,
+/// nothing in between the caller and the socket.
+pub(super) async fn open(addr: &str, token: Option<&str>) -> anyhow::Result<Conn> {
     let stream = TcpStream::connect(addr)
         .await
         .map_err(|e| session::explain(addr, e.into(), false))?;
     stream.set_nodelay(true)?;
     let mut framed = Framed::new(stream, FrameCodec::default());
     framed
-        .send(encode(&Hello::new("agora-bench", None))?)
+        .send(encode(&Hello::new(
+            "agora-bench",
+            token.map(str::to_owned),
+        ))?)
         .await?;
     let first = framed.next().await.context("closed during handshake")??;
     match decode::<ServerFrame>(&first)? {

@@ -14,22 +14,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use agora_wire::{FrameCodec, Hello, Op, Reply, Request, ServerFrame, decode, encode};
+use agora_wire::{Op, Reply, Request, ServerFrame, decode, encode};
 use anyhow::Context as _;
 use futures::stream;
 use futures::{SinkExt as _, StreamExt};
 use serde::{Deserialize, Serialize};
-use tokio::net::TcpStream;
-use tokio_util::codec::Framed;
 
+use super::bench::{Conn, open};
 use crate::args::BenchChatCommand;
 use crate::output;
 use crate::session;
 
 const PASSWORD: &str = "bench-password";
 const WARM_UP: Duration = Duration::from_secs(1);
-
-type Conn = Framed<TcpStream, FrameCodec>;
 
 /// Runs one chat benchmark and prints its report.
 pub async fn run(addr: &str, cmd: BenchChatCommand, json: bool) -> anyhow::Result<u8> {
@@ -92,22 +89,6 @@ async fn register(addr: &str, tag: &str, n: usize) -> anyhow::Result<Vec<String>
     results.into_iter().collect()
 }
 
-async fn open(addr: &str, token: &str) -> anyhow::Result<Conn> {
-    let stream = TcpStream::connect(addr)
-        .await
-        .map_err(|e| session::explain(addr, e.into(), false))?;
-    stream.set_nodelay(true)?;
-    let mut framed = Framed::new(stream, FrameCodec::default());
-    framed
-        .send(encode(&Hello::new("agora-bench", Some(token.to_owned())))?)
-        .await?;
-    let first = framed.next().await.context("closed during handshake")??;
-    match decode::<ServerFrame>(&first)? {
-        ServerFrame::Welcome(_) => Ok(framed),
-        other => anyhow::bail!("handshake refused: {other:?}"),
-    }
-}
-
 /// Resident memory of a process, in KiB (Linux).
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -144,7 +125,7 @@ async fn idle(
     let conns: Vec<anyhow::Result<Conn>> = stream::iter(0..clients)
         .map(|i| {
             let token = tokens[i % tokens.len()].clone();
-            async move { open(addr, &token).await }
+            async move { open(addr, Some(&token)).await }
         })
         .buffer_unordered(64)
         .collect()
@@ -240,7 +221,7 @@ async fn fanout(
     // measurement starts.
     let mut conns = Vec::with_capacity(members);
     for token in &tokens {
-        let mut conn = open(addr, token).await?;
+        let mut conn = open(addr, Some(token)).await?;
         conn.send(encode(&Request {
             id: 1,
             op: Op::ChatJoin { room: room.clone() },
@@ -439,7 +420,7 @@ async fn persist(
             .await
             .map_err(|e| session::explain(addr, e, true))?;
         drop(client);
-        conns.push((open(addr, token).await?, format!("persist-{tag}-{i}")));
+        conns.push((open(addr, Some(token)).await?, format!("persist-{tag}-{i}")));
     }
     let start = Instant::now();
     let measure_from = start + WARM_UP;
