@@ -45,6 +45,10 @@ use crate::stats::{Rejected, incr};
 /// stops reading, which pushes back on the client through TCP.
 const MAX_IN_FLIGHT: usize = 64;
 
+/// How long pushes may wait in the buffer for company before they are
+/// flushed (replies never wait).
+const PUSH_COALESCE: Duration = Duration::from_millis(2);
+
 /// How long the writer may spend flushing what is queued, plus a goodbye,
 /// once the connection is closing.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
@@ -118,7 +122,8 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
         shared,
         session,
         in_flight: FuturesUnordered::new(),
-        unflushed: false,
+        replies_unflushed: false,
+        push_flush_at: None,
     };
     let reason = conn.run().await;
     conn.close(reason).await;
@@ -171,8 +176,11 @@ struct Conn {
     session: Arc<Session>,
     /// Requests waiting for I/O, each resolving to its encoded answer.
     in_flight: FuturesUnordered<BoxFuture<'static, Bytes>>,
-    /// Whether the writer holds bytes not yet flushed to the socket.
-    unflushed: bool,
+    /// Whether the writer holds replies not yet flushed to the socket
+    /// (flushed as soon as the input on hand is used up).
+    replies_unflushed: bool,
+    /// When buffered pushes (and nothing else) must be flushed.
+    push_flush_at: Option<tokio::time::Instant>,
 }
 
 impl Conn {
@@ -181,8 +189,11 @@ impl Conn {
     async fn run(&mut self) -> Option<ErrorBody> {
         loop {
             // Biased: closing first, then output (pushes, finished requests),
-            // then input; the flush comes last, so it happens only once
-            // nothing else is ready and covers everything written meanwhile.
+            // then input; the flushes come last, so they happen only once
+            // nothing else is ready and cover everything written meanwhile.
+            // Replies are flushed at once; pushes alone wait up to
+            // PUSH_COALESCE so that a busy room costs each member one write
+            // per few milliseconds rather than one per message.
             tokio::select! {
                 biased;
                 _ = self.session.closer().requested() => return None,
@@ -191,9 +202,13 @@ impl Conn {
                 }
                 Some(push) = self.queue.recv() => {
                     self.session.dequeued(push.len());
+                    let replies = self.replies_unflushed;
                     if !self.write(push).await {
                         return None;
                     }
+                    self.replies_unflushed = replies;
+                    self.push_flush_at
+                        .get_or_insert_with(|| tokio::time::Instant::now() + PUSH_COALESCE);
                 }
                 Some(answer) = self.in_flight.next(), if !self.in_flight.is_empty() => {
                     if !self.write(answer).await {
@@ -209,19 +224,23 @@ impl Conn {
                         }
                         // Input on hand used up: send the replies now rather
                         // than after another (empty) read.
-                        if self.unflushed
+                        if self.replies_unflushed
                             && !self.frames.decoder().frame_ready(self.frames.read_buffer())
+                            && self.flush().await.is_err()
                         {
-                            self.unflushed = false;
-                            if self.flush().await.is_err() {
-                                return None;
-                            }
+                            return None;
                         }
                     }
                 },
-                flushed = self.sink.flush(), if self.unflushed => {
-                    self.unflushed = false;
+                flushed = self.sink.flush(), if self.replies_unflushed => {
+                    self.replies_unflushed = false;
+                    self.push_flush_at = None;
                     if flushed.is_err() {
+                        return None;
+                    }
+                }
+                _ = sleep_until_or_never(self.push_flush_at), if self.push_flush_at.is_some() => {
+                    if self.flush().await.is_err() {
                         return None;
                     }
                 }
@@ -293,6 +312,8 @@ impl Conn {
     /// Flushes buffered output, giving up if the connection is asked to
     /// close meanwhile (a client that does not read blocks the flush).
     async fn flush(&mut self) -> Result<(), WireError> {
+        self.replies_unflushed = false;
+        self.push_flush_at = None;
         tokio::select! {
             biased;
             _ = self.session.closer().requested() => Err(WireError::Closed),
@@ -307,7 +328,7 @@ impl Conn {
         if bytes.is_empty() {
             return true;
         }
-        self.unflushed = true;
+        self.replies_unflushed = true;
         tokio::select! {
             biased;
             _ = self.session.closer().requested() => false,
@@ -337,6 +358,14 @@ impl Conn {
         })
         .await;
         let _ = self.sink.get_mut().shutdown().await;
+    }
+}
+
+/// Sleeps until `at`, or forever when there is no deadline.
+async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 
