@@ -311,3 +311,31 @@ fn pubsub_bridges_resp_and_native() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn a_reply_over_the_frame_limit_is_refused_not_a_hang_up() {
+    let home = Home::new();
+    let d = Daemon::start(&home, &["--max-frame", "64KiB"]);
+    let out = home.run(
+        &["--addr", &d.addr, "register", "dave", "--password-stdin"],
+        Some("dave-password\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let mut con = redis::Client::open(format!("redis://{}/", d.ready.resp))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let big = vec![b'x'; 100 * 1024];
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .query(&mut con)
+        .unwrap();
+    let out = cache(&home, &d, &["get", "big"], None);
+    assert_eq!(code(&out), 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("frame limit"), "{err}");
+    // The connection survives: the prompt answers the next line.
+    let out = cache(&home, &d, &[], Some(b"get big\nstrlen big\n"));
+    assert!(stdout(&out).ends_with("(integer) 102400\n"), "{out:?}");
+}

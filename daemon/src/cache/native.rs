@@ -128,9 +128,42 @@ fn command(
             cmd::execute(&mut ctx, &args)
         }
     };
-    Ok(Reply::Cache {
-        value: mirror(reply),
-    })
+    let value = mirror(reply);
+    // A reply past the frame limit could not be sent at all (the
+    // connection would close): refuse it with a reason instead.
+    let size = encoded_size_bound(&value);
+    let limit = shared.config.max_frame.saturating_sub(1024);
+    if size > limit {
+        return Err(ErrorBody::new(
+            ErrorCode::TooLarge,
+            format!(
+                "the reply would be about {size} bytes, over the {limit}-byte frame limit; \
+                 ask for less (SCAN instead of KEYS, GETRANGE, LRANGE with a range)"
+            ),
+        ));
+    }
+    Ok(Reply::Cache { value })
+}
+
+/// An upper bound of a value's MessagePack size (field names included).
+fn encoded_size_bound(value: &CacheValue) -> usize {
+    const OVERHEAD: usize = 32;
+    match value {
+        CacheValue::Bulk { value } => value.len() + OVERHEAD,
+        CacheValue::Simple { value } => value.len() + OVERHEAD,
+        CacheValue::Error { message } => message.len() + OVERHEAD,
+        CacheValue::Array { items } => {
+            items.iter().map(encoded_size_bound).sum::<usize>() + OVERHEAD
+        }
+        CacheValue::Map { entries } => {
+            entries
+                .iter()
+                .map(|(k, v)| encoded_size_bound(k) + encoded_size_bound(v) + 4)
+                .sum::<usize>()
+                + OVERHEAD
+        }
+        _ => OVERHEAD,
+    }
 }
 
 fn subscribe(
@@ -225,6 +258,28 @@ pub fn mirror(reply: CacheReply) -> CacheValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn size_bound_is_an_upper_bound() {
+        let v = CacheValue::Array {
+            items: vec![
+                CacheValue::bulk(vec![7u8; 1000]),
+                CacheValue::Map {
+                    entries: vec![(CacheValue::bulk("k"), CacheValue::Integer { value: -1 })],
+                },
+                CacheValue::Nil,
+                CacheValue::Double { value: 0.5 },
+            ],
+        };
+        let reply = Reply::Cache { value: v.clone() };
+        let real = agora_wire::encode(&ServerFrame::Reply {
+            id: u64::MAX,
+            body: reply,
+        })
+        .unwrap()
+        .len();
+        assert!(encoded_size_bound(&v) + 1024 >= real, "{real}");
+    }
 
     #[test]
     fn mirror_keeps_every_kind() {
