@@ -233,3 +233,42 @@ fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
         std::fs::read_to_string(&history).unwrap_or_else(|e| panic!("{}: {e}", history.display()));
     assert!(text.contains("rpush l a b"), "{text}");
 }
+
+#[test]
+fn cache_tab_browses_keys_set_from_the_cli() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let out = home.run(
+        &[
+            "--addr",
+            &daemon.addr,
+            "register",
+            "erin",
+            "--password-stdin",
+        ],
+        Some("erin-password\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    for (k, v) in [("tmux:greeting", "hello from the cli"), ("tmux:other", "x")] {
+        let out = home.run(&["--addr", &daemon.addr, "cache", "set", k, v], None);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let command = format!(
+        "'{}' --addr {} tui; echo agora-exit=$?; sleep 60",
+        bin(),
+        daemon.addr
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
+    tmux.wait_for("connected");
+    tmux.keys(&["M-5"]);
+    tmux.wait_for("ops/s");
+    let screen = tmux.wait_for("hello from the cli");
+    assert!(screen.contains("tmux:other"), "{screen}");
+    tmux.keys(&["-l", "/other"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Keys /other (1)");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("agora-exit=0");
+}
