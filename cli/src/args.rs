@@ -129,6 +129,14 @@ pub enum Command {
     /// data takes --json; `tail` prints one JSON object per line with it.
     #[command(subcommand)]
     Chat(ChatCommand),
+    /// The cache (Redis-compatible keyspace) over the native protocol.
+    ///
+    /// Needs a sign-in (`agora login NAME`). With no subcommand, opens an
+    /// interactive prompt like redis-cli (reads commands line by line when
+    /// standard input is not a terminal). Exit codes: 0 ok, 1 nothing found
+    /// (missing key, no match), 2 error. With --json, byte strings are JSON
+    /// strings when they are UTF-8, otherwise {"base64": "…"}.
+    Cache(CacheArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks --dir (default .) like ripgrep (hidden files and .gitignore
@@ -361,6 +369,135 @@ pub struct CredentialArgs {
     pub password_stdin: bool,
 }
 
+/// `agora cache [SUBCOMMAND]`
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    /// What to do; none opens the interactive prompt.
+    #[command(subcommand)]
+    pub command: Option<CacheCommand>,
+}
+
+/// `agora cache …`
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print a key's value (raw bytes; a newline is added only on a
+    /// terminal). Exits 1, printing nothing, when the key does not exist.
+    Get {
+        /// The key.
+        key: String,
+    },
+    /// Set a key. Exits 1 when --nx or --xx prevented the write.
+    Set {
+        /// The key.
+        key: String,
+        /// The value; `-` reads standard input (binary-safe, kept as is).
+        value: String,
+        /// Expire after this long: 500ms, 10s, 2m, 1h (a bare number is
+        /// seconds).
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        ttl: Option<std::time::Duration>,
+        /// Only set a key that does not exist.
+        #[arg(long, conflicts_with = "xx")]
+        nx: bool,
+        /// Only set a key that already exists.
+        #[arg(long)]
+        xx: bool,
+    },
+    /// Delete keys; prints how many existed.
+    Del {
+        /// The keys.
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Print a key's time to live. Exits 1, printing nothing, when the key
+    /// does not exist; prints `none` for a key without expiry.
+    Ttl {
+        /// The key.
+        key: String,
+    },
+    /// Make a key expire after DURATION. Exits 1 when the key does not
+    /// exist.
+    Expire {
+        /// The key.
+        key: String,
+        /// 500ms, 10s, 2m, 1h (a bare number is seconds).
+        #[arg(value_parser = parse_duration)]
+        duration: std::time::Duration,
+    },
+    /// Add BY (default 1, may be negative) to an integer key; prints the
+    /// new value.
+    Incr {
+        /// The key.
+        key: String,
+        /// The increment.
+        #[arg(allow_negative_numbers = true, default_value_t = 1)]
+        by: i64,
+    },
+    /// List the keys matching a glob pattern, one per line (non-printable
+    /// bytes quoted like redis-cli). Exits 1 when none match.
+    Keys {
+        /// The glob pattern (Redis syntax: *, ?, [a-z], \x).
+        pattern: String,
+    },
+    /// Iterate over the keyspace with SCAN, printing keys as they come.
+    /// Exits 1 when none match.
+    Scan {
+        /// Only keys matching this glob.
+        #[arg(long = "match", value_name = "PATTERN")]
+        pattern: Option<String>,
+        /// Keys to examine per SCAN call (a hint).
+        #[arg(long, value_name = "N")]
+        count: Option<u64>,
+        /// Only keys of this type (string, list, hash).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+    },
+    /// Publish a message on a channel (RESP and native subscribers alike);
+    /// prints how many received it.
+    Publish {
+        /// The channel.
+        channel: String,
+        /// The message; `-` reads standard input (binary-safe).
+        message: String,
+    },
+    /// Print messages from channels until Ctrl-C, one line each:
+    /// `CHANNEL PAYLOAD` (a JSON object per line with --json).
+    Subscribe {
+        /// The channels (or patterns with --pattern).
+        #[arg(required = true)]
+        channels: Vec<String>,
+        /// Treat the names as glob patterns (like PSUBSCRIBE).
+        #[arg(long)]
+        pattern: bool,
+    },
+    /// Print the server's INFO (one section, or all).
+    Info {
+        /// The section: server, clients, memory, stats, keyspace, ….
+        section: Option<String>,
+    },
+}
+
+/// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let bad = || format!("{text:?} is not a duration (try 500ms, 10s, 2m or 1h)");
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    let ms = match unit {
+        "ms" => n,
+        "" | "s" => n.checked_mul(1000).ok_or_else(bad)?,
+        "m" => n.checked_mul(60_000).ok_or_else(bad)?,
+        "h" => n.checked_mul(3_600_000).ok_or_else(bad)?,
+        "d" => n.checked_mul(86_400_000).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    };
+    if ms == 0 {
+        return Err(format!("{text:?}: the duration must be positive"));
+    }
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 /// `agora chat …`
 #[derive(Debug, Subcommand)]
 pub enum ChatCommand {
@@ -540,5 +677,46 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn durations() {
+        use std::time::Duration;
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("5x").is_err());
+        assert!(parse_duration("s").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn cache_flags_parse() {
+        let cli = Cli::try_parse_from(["agora", "cache", "set", "k", "v", "--ttl", "10s", "--nx"])
+            .unwrap();
+        let Command::Cache(CacheArgs {
+            command: Some(CacheCommand::Set { ttl, nx, xx, .. }),
+        }) = cli.command
+        else {
+            panic!("parsed {:?}", cli.command);
+        };
+        assert_eq!(ttl, Some(std::time::Duration::from_secs(10)));
+        assert!(nx && !xx);
+        assert!(Cli::try_parse_from(["agora", "cache", "set", "k", "v", "--nx", "--xx"]).is_err());
+        let cli = Cli::try_parse_from(["agora", "cache", "incr", "n", "-5"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Cache(CacheArgs {
+                command: Some(CacheCommand::Incr { by: -5, .. })
+            })
+        ));
+        let cli = Cli::try_parse_from(["agora", "cache"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::Cache(CacheArgs { command: None })
+        ));
     }
 }

@@ -450,6 +450,10 @@ impl Drop for SessionGuard {
         let shared = &self.shared;
         shared.chat.on_session_closed(&self.session);
         shared
+            .cache
+            .pubsub
+            .remove_all(crate::cache::pubsub::native_id(self.session.id));
+        shared
             .hub
             .unsubscribe(self.session.id, &self.session.topics());
         shared

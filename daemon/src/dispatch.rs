@@ -88,6 +88,10 @@ pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
         | Op::ChatDms { .. }
         | Op::ChatWho { .. }
         | Op::ChatAway { .. }) => crate::chat::route(chat_op, shared, session),
+        cache_op @ (Op::CacheCommand { .. }
+        | Op::CacheSubscribe { .. }
+        | Op::CacheUnsubscribe { .. }
+        | Op::CachePublish { .. }) => crate::cache::native::route(cache_op, shared, session),
     }
 }
 

@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod cache;
+mod cache_cli;
 mod chat;
 mod cli;
 mod docs;

@@ -180,3 +180,95 @@ fn chat_tab_joins_a_room_and_shows_a_sent_message() {
     tmux.keys(&["C-c"]);
     tmux.wait_for("agora-exit=0");
 }
+
+#[test]
+fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let out = home.run(
+        &[
+            "--addr",
+            &daemon.addr,
+            "register",
+            "carol",
+            "--password-stdin",
+        ],
+        Some("carol-password\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    let command = format!(
+        "'{}' --addr {} cache; echo agora-exit=$?; sleep 60",
+        bin(),
+        daemon.addr
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
+    // capture-pane drops trailing spaces.
+    tmux.wait_for(&format!("{}>", daemon.addr));
+    tmux.keys(&["-l", "set greeting \"hello world\""]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("OK");
+    tmux.keys(&["-l", "rpush l a b"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("(integer) 2");
+    tmux.keys(&["-l", "lrange l 0 -1"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("2) \"b\"");
+    // Line editing: backspace fixes a typo.
+    tmux.keys(&["-l", "get greetingX"]);
+    tmux.keys(&["BSpace", "Enter"]);
+    tmux.wait_for("\"hello world\"");
+    // History: Up recalls `get greeting`, edited into `get nothing`.
+    tmux.keys(&["Up"]);
+    tmux.keys(&["BSpace"; 8]);
+    tmux.keys(&["-l", "nothing"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("(nil)");
+    tmux.keys(&["-l", "quit"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("agora-exit=0");
+    let history = home.path().join("share/agora/cache_history");
+    let text =
+        std::fs::read_to_string(&history).unwrap_or_else(|e| panic!("{}: {e}", history.display()));
+    assert!(text.contains("rpush l a b"), "{text}");
+}
+
+#[test]
+fn cache_tab_browses_keys_set_from_the_cli() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let out = home.run(
+        &[
+            "--addr",
+            &daemon.addr,
+            "register",
+            "erin",
+            "--password-stdin",
+        ],
+        Some("erin-password\n"),
+    );
+    assert!(out.status.success(), "{out:?}");
+    for (k, v) in [("tmux:greeting", "hello from the cli"), ("tmux:other", "x")] {
+        let out = home.run(&["--addr", &daemon.addr, "cache", "set", k, v], None);
+        assert!(out.status.success(), "{out:?}");
+    }
+    let command = format!(
+        "'{}' --addr {} tui; echo agora-exit=$?; sleep 60",
+        bin(),
+        daemon.addr
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
+    tmux.wait_for("connected");
+    tmux.keys(&["M-5"]);
+    tmux.wait_for("ops/s");
+    let screen = tmux.wait_for("hello from the cli");
+    assert!(screen.contains("tmux:other"), "{screen}");
+    tmux.keys(&["-l", "/other"]);
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Keys /other (1)");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("agora-exit=0");
+}

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use agora_wire::{Event, Op, Push, Reply, SessionInfo};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::cache::CacheState;
 use crate::chat::{ChatKey, ChatState};
 
 /// The top-level tabs, in the order the tab bar shows them.
@@ -82,7 +83,8 @@ impl Tab {
     pub fn keys(self) -> &'static [(&'static str, &'static str)] {
         match self {
             Tab::Chat => &crate::chat::KEYS,
-            Tab::Dashboard | Tab::Games | Tab::Jobs | Tab::Cache => &[],
+            Tab::Cache => &crate::cache::KEYS,
+            Tab::Dashboard | Tab::Games | Tab::Jobs => &[],
         }
     }
 
@@ -223,6 +225,8 @@ pub struct App {
     countdown: Option<(Instant, Duration)>,
     /// The Chat tab.
     chat: ChatState,
+    /// The Cache tab.
+    cache: CacheState,
 }
 
 impl App {
@@ -237,6 +241,7 @@ impl App {
             connection: Connection::Connecting,
             addr: addr.into(),
             chat: ChatState::new(user.clone()),
+            cache: CacheState::new(),
             user,
             recent_sessions: VecDeque::new(),
             countdown: None,
@@ -283,9 +288,16 @@ impl App {
         &self.chat
     }
 
+    /// The Cache tab's state.
+    pub(crate) fn cache(&self) -> &CacheState {
+        &self.cache
+    }
+
     /// Takes the requests queued for the daemon since the last call.
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
-        self.chat.take_outbox()
+        let mut out = self.chat.take_outbox();
+        out.extend(self.cache.take_outbox());
+        out
     }
 
     /// The terminal is now `width` x `height` cells.
@@ -334,6 +346,13 @@ impl App {
                 ChatKey::NotConsumed => {}
             }
         }
+        if self.tab == Tab::Cache
+            && !ctrl
+            && !alt
+            && self.cache.handle_key(key) == EventState::Consumed
+        {
+            return EventState::Consumed;
+        }
         if ctrl || alt {
             return EventState::NotConsumed;
         }
@@ -373,6 +392,7 @@ impl App {
                 self.user = user.clone();
                 self.countdown = None;
                 self.chat.on_connected(user);
+                self.cache.on_connected();
             }
             ServerEvent::Latency(rtt) => {
                 // A late pong from a connection that is already gone says
@@ -382,9 +402,16 @@ impl App {
                 }
             }
             ServerEvent::Push(push) => self.on_push(push),
-            ServerEvent::Reply { tag, result } => self.chat.on_reply(tag, result),
+            ServerEvent::Reply { tag, result } => {
+                if tag & crate::cache::TAG_BIT != 0 {
+                    self.cache.on_reply(tag, result);
+                } else {
+                    self.chat.on_reply(tag, result);
+                }
+            }
             ServerEvent::Disconnected { .. } => {
                 self.chat.on_disconnected();
+                self.cache.on_disconnected();
                 // The task follows up with `Reconnecting`, which carries the
                 // error; until then the link is simply not up.
                 self.connection = Connection::Connecting;
@@ -407,6 +434,7 @@ impl App {
 
     /// Advances time-based state to `now`: the reconnect countdown.
     pub fn on_tick(&mut self, now: Instant) {
+        self.cache.on_tick(now, self.tab == Tab::Cache);
         let Connection::Reconnecting { retry_in, .. } = &mut self.connection else {
             self.countdown = None;
             return;
@@ -429,6 +457,7 @@ impl App {
             Event::SessionOpened { session } => format!("opened  {}", describe(&session)),
             Event::SessionClosed { session } => format!("closed  {}", describe(&session)),
             // Other services' events belong to their tabs.
+            cache @ Event::CacheMessage { .. } => return self.cache.on_push(cache),
             chat => return self.chat.on_push(chat),
         };
         if self.recent_sessions.len() == RECENT_SESSIONS {

@@ -15,6 +15,7 @@
 #![deny(missing_docs)]
 
 mod app;
+mod cache;
 mod chat;
 mod connection;
 mod tui;

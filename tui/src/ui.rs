@@ -104,6 +104,10 @@ fn render_body(app: &App, area: Rect, buf: &mut Buffer) {
         app.chat().render(inner, buf);
         return;
     }
+    if tab == Tab::Cache {
+        app.cache().render(inner, buf);
+        return;
+    }
 
     let mut lines = vec![Line::default(), Line::from(unavailable_message(tab))];
     if tab == Tab::Dashboard {
@@ -538,7 +542,6 @@ mod tests {
             "metrics service",
             "game service",
             "job queue service",
-            "cache service",
         ]) {
             app.select_tab(tab);
             // Long messages wrap, so compare with whitespace squeezed.
@@ -548,6 +551,93 @@ mod tests {
             assert!(message.contains(service));
             assert!(text.contains(&squeezed(&message)), "{tab:?}:\n{text}");
         }
+    }
+
+    /// A fake cache: three keys, INFO figures, details per key.
+    fn cache_answer(op: &Op) -> Result<Reply, String> {
+        use agora_wire::CacheValue as V;
+        let Op::CacheCommand { args } = op else {
+            return Ok(Reply::CacheSubscribed {
+                channels: vec![],
+                patterns: vec![],
+            });
+        };
+        let a: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let bulk = |b: &[u8]| V::bulk(b.to_vec());
+        let value = match (a[0].as_str(), a.get(1).map(String::as_str)) {
+            ("SCAN", _) => V::Array {
+                items: vec![
+                    bulk(b"0"),
+                    V::Array {
+                        items: vec![bulk(b"user:1"), bulk(b"blob"), bulk(b"queue")],
+                    },
+                ],
+            },
+            ("INFO", _) => bulk(
+                b"# Stats\r\ninstantaneous_ops_per_sec:1250\r\nkeyspace_hits:90\r\nkeyspace_misses:10\r\n# Memory\r\nused_memory:3145728\r\nmaxmemory:8388608\r\n# Keyspace\r\ndb0:keys=3,expires=1,avg_ttl=0\r\n",
+            ),
+            ("TYPE", Some("queue")) => V::Simple {
+                value: "list".into(),
+            },
+            ("TYPE", _) => V::Simple {
+                value: "string".into(),
+            },
+            ("PTTL", Some("user:1")) => V::Integer { value: 95_000 },
+            ("PTTL", _) => V::Integer { value: -1 },
+            ("STRLEN", Some("blob")) => V::Integer { value: 20 },
+            ("STRLEN", _) => V::Integer { value: 5 },
+            ("LLEN", _) => V::Integer { value: 2 },
+            ("GETRANGE", Some("blob")) => V::bulk((0u8..20).map(|b| b * 13).collect::<Vec<_>>()),
+            ("GETRANGE", _) => bulk(b"alice"),
+            ("LRANGE", _) => V::Array {
+                items: vec![bulk(b"job-1"), bulk(b"job-2")],
+            },
+            _ => V::Nil,
+        };
+        Ok(Reply::Cache { value })
+    }
+
+    fn cache_scene() -> App {
+        let mut app = connected();
+        app.select_tab(Tab::Cache);
+        app.on_tick(Instant::now());
+        serve(&mut app, cache_answer);
+        app
+    }
+
+    #[test]
+    fn snapshot_cache_browser_with_a_binary_value() {
+        let app = cache_scene();
+        let text = screen(&app);
+        assert!(text.contains("ops/s 1250"), "{text}");
+        insta::assert_snapshot!("cache_binary", text);
+    }
+
+    #[test]
+    fn snapshot_cache_list_value_filter_and_monitor() {
+        let mut app = cache_scene();
+        let key =
+            |app: &mut App, code: KeyCode| app.handle_key(KeyEvent::new(code, KeyModifiers::NONE));
+        key(&mut app, KeyCode::Char('j'));
+        key(&mut app, KeyCode::Char('m'));
+        serve(&mut app, cache_answer);
+        app.on_server(ServerEvent::Push(Push {
+            topic: "cache".into(),
+            event: Event::CacheMessage {
+                channel: serde_bytes::ByteBuf::from(b"news".to_vec()),
+                pattern: Some(serde_bytes::ByteBuf::from(b"*".to_vec())),
+                payload: serde_bytes::ByteBuf::from(b"hello\nworld".to_vec()),
+            },
+        }));
+        key(&mut app, KeyCode::Char('/'));
+        key(&mut app, KeyCode::Char('q'));
+        let text = screen(&app);
+        assert!(text.contains("job-2"), "{text}");
+        assert_eq!(app.tab(), Tab::Cache, "q is typed into the filter");
+        insta::assert_snapshot!("cache_list_monitor", text);
     }
 
     #[test]

@@ -321,7 +321,41 @@ mod tests {
                     limit
                 }),
             proptest::option::of(any_string()).prop_map(|message| Op::ChatAway { message }),
+            proptest::collection::vec(any_buf(), 0..4).prop_map(|args| Op::CacheCommand { args }),
+            (
+                proptest::collection::vec(any_buf(), 0..3),
+                proptest::collection::vec(any_buf(), 0..3)
+            )
+                .prop_map(|(channels, patterns)| Op::CacheSubscribe { channels, patterns }),
+            (any_buf(), any_buf())
+                .prop_map(|(channel, message)| Op::CachePublish { channel, message }),
         ]
+    }
+
+    fn any_buf() -> impl Strategy<Value = serde_bytes::ByteBuf> {
+        proptest::collection::vec(any::<u8>(), 0..16).prop_map(serde_bytes::ByteBuf::from)
+    }
+
+    fn any_cache_value() -> impl Strategy<Value = crate::CacheValue> {
+        use crate::CacheValue as V;
+        let leaf = prop_oneof![
+            Just(V::Nil),
+            any::<i64>().prop_map(|value| V::Integer { value }),
+            any_buf().prop_map(|b| V::Bulk {
+                value: b.into_vec()
+            }),
+            any_string().prop_map(|value| V::Simple { value }),
+            any_string().prop_map(|message| V::Error { message }),
+            (-1e9f64..1e9).prop_map(|value| V::Double { value }),
+            any::<bool>().prop_map(|value| V::Boolean { value }),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..3).prop_map(|items| V::Array { items }),
+                proptest::collection::vec((inner.clone(), inner), 0..3)
+                    .prop_map(|entries| V::Map { entries }),
+            ]
+        })
     }
 
     fn any_error() -> impl Strategy<Value = ErrorBody> {
@@ -352,6 +386,8 @@ mod tests {
             proptest::collection::vec(any_string(), 0..4)
                 .prop_map(|topics| Reply::Subscribed { topics }),
             Just(Reply::Done),
+            any_cache_value().prop_map(|value| Reply::Cache { value }),
+            any::<u64>().prop_map(|receivers| Reply::CachePublished { receivers }),
             (any::<u64>(), any::<u64>()).prop_map(|(seq, ts_ms)| Reply::ChatSent { seq, ts_ms }),
             (
                 any_string(),
@@ -403,6 +439,13 @@ mod tests {
             }),
             any_session().prop_map(|session| Event::SessionOpened { session }),
             any_session().prop_map(|session| Event::SessionClosed { session }),
+            (any_buf(), proptest::option::of(any_buf()), any_buf()).prop_map(
+                |(channel, pattern, payload)| Event::CacheMessage {
+                    channel,
+                    pattern,
+                    payload
+                }
+            ),
         ]
     }
 

@@ -33,6 +33,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod cache;
 pub mod chat;
 pub mod codec;
 pub mod error;
@@ -42,6 +43,7 @@ pub mod names;
 #[cfg(feature = "client")]
 mod client;
 
+pub use cache::CacheValue;
 #[cfg(feature = "client")]
 pub use client::{Client, ClientOptions, Pushes};
 pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};

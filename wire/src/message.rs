@@ -9,7 +9,9 @@
 //! keys are ignored, so a newer peer may add fields freely.
 
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
 
+use crate::cache::CacheValue;
 use crate::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo};
 use crate::error::ErrorBody;
 
@@ -211,6 +213,46 @@ pub enum Op {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
+    /// Run one cache command (an argument vector, as a Redis client sends
+    /// it: `["SET", "k", "v"]`) through the same executor as the RESP
+    /// listener. Needs a signed-in session. Answered with [`Reply::Cache`];
+    /// keyspace errors (`WRONGTYPE`, syntax, arity) are a
+    /// [`CacheValue::Error`] inside that reply, like Redis. The pub/sub
+    /// commands SUBSCRIBE & co. are refused (`bad_request`): use
+    /// [`Op::CacheSubscribe`].
+    CacheCommand {
+        /// The command name and its arguments, binary-safe.
+        args: Vec<ByteBuf>,
+    },
+    /// Receive [`Event::CacheMessage`] pushes (topic `cache`) for these
+    /// channels and glob patterns, shared with RESP's SUBSCRIBE/PSUBSCRIBE.
+    /// Answered with [`Reply::CacheSubscribed`].
+    CacheSubscribe {
+        /// Exact channel names.
+        #[serde(default)]
+        channels: Vec<ByteBuf>,
+        /// Glob patterns (Redis's PSUBSCRIBE syntax).
+        #[serde(default)]
+        patterns: Vec<ByteBuf>,
+    },
+    /// Stop receiving cache channels or patterns; both lists empty means
+    /// all of them. Answered with [`Reply::CacheSubscribed`].
+    CacheUnsubscribe {
+        /// Exact channel names.
+        #[serde(default)]
+        channels: Vec<ByteBuf>,
+        /// Glob patterns.
+        #[serde(default)]
+        patterns: Vec<ByteBuf>,
+    },
+    /// Publish on a cache channel (RESP and native subscribers alike).
+    /// Answered with [`Reply::CachePublished`].
+    CachePublish {
+        /// The channel.
+        channel: ByteBuf,
+        /// The payload.
+        message: ByteBuf,
+    },
 }
 
 impl Op {
@@ -233,6 +275,10 @@ impl Op {
             Op::ChatDms { .. } => "chat_dms",
             Op::ChatWho { .. } => "chat_who",
             Op::ChatAway { .. } => "chat_away",
+            Op::CacheCommand { .. } => "cache_command",
+            Op::CacheSubscribe { .. } => "cache_subscribe",
+            Op::CacheUnsubscribe { .. } => "cache_unsubscribe",
+            Op::CachePublish { .. } => "cache_publish",
         }
     }
 }
@@ -311,6 +357,23 @@ pub enum Reply {
         /// The users, by name.
         users: Vec<Presence>,
     },
+    /// Answer to [`Op::CacheCommand`]: what the command returned.
+    Cache {
+        /// The value (possibly a keyspace error).
+        value: CacheValue,
+    },
+    /// Answer to [`Op::CacheSubscribe`] and [`Op::CacheUnsubscribe`].
+    CacheSubscribed {
+        /// Every cache channel the session now follows, sorted.
+        channels: Vec<ByteBuf>,
+        /// Every pattern the session now follows, sorted.
+        patterns: Vec<ByteBuf>,
+    },
+    /// Answer to [`Op::CachePublish`].
+    CachePublished {
+        /// How many subscriptions (RESP and native) received it.
+        receivers: u64,
+    },
 }
 
 /// A server-initiated message on a subscribed topic.
@@ -382,6 +445,17 @@ pub enum Event {
     ChatUnread {
         /// Unread private messages (fetch them with `chat_dms`).
         dms: u64,
+    },
+    /// On topic `cache`: a message on a cache channel this session
+    /// subscribed to with [`Op::CacheSubscribe`].
+    CacheMessage {
+        /// The channel it was published on.
+        channel: ByteBuf,
+        /// The pattern that matched, for pattern subscriptions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pattern: Option<ByteBuf>,
+        /// The payload.
+        payload: ByteBuf,
     },
 }
 

@@ -4,6 +4,7 @@
 mod account;
 mod bench;
 mod bench_chat;
+mod cache;
 mod chat;
 mod daemon;
 mod docs;
@@ -50,6 +51,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Logout => account::logout(&addr, json),
         Command::Chat(cmd) => client(level, log_format)?.block_on(chat::run(&addr, cmd, json)),
+        Command::Cache(args) => client(level, log_format)?.block_on(cache::run(&addr, args, json)),
         Command::Process(args) => {
             let code = agora::process::run(&args, json)?;
             Ok(u8::try_from(code).unwrap_or(2))

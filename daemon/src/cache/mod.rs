@@ -7,15 +7,17 @@
 //! - [`expiry`]: active expiry (the 100 ms task) and the ops/sec sampler;
 //! - [`pubsub`]: channels and patterns, usable from any protocol;
 //! - [`persist`]: snapshots to `DATA/cache.snapshot`;
-//! - [`glob`]: Redis's glob matching.
+//! - [`glob`]: Redis's glob matching;
+//! - [`native`]: the `cache_*` operations of the native protocol.
 //!
 //! [`Cache`] is the service's state, shared as an `Arc` (the handle); the
-//! RESP listener ([`crate::resp`]) is its first transport, the native
-//! protocol can later call [`cmd::execute`] or the store directly.
+//! RESP listener ([`crate::resp`]) and the native protocol ([`native`])
+//! both call [`cmd::execute`] and share the pub/sub registry.
 
 pub mod cmd;
 pub mod expiry;
 pub mod glob;
+pub mod native;
 pub mod persist;
 pub mod pubsub;
 pub mod reply;

@@ -13,7 +13,9 @@ use bytes::Bytes;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use super::cmd::{self, is, lossy};
 use super::glob;
+use super::reply::Reply;
 
 /// A message delivered to a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,13 +28,43 @@ pub struct Message {
     pub payload: Bytes,
 }
 
-/// One subscribing connection's mailbox.
-#[derive(Debug, Clone)]
+/// One subscribing connection: a RESP connection's bounded mailbox, or a
+/// native session that takes messages directly (see [`Subscriber::direct`]).
+#[derive(Clone)]
 pub struct Subscriber {
-    /// Unique per connection.
+    /// Unique per connection (RESP client ids and native session ids live
+    /// in separate ranges, see [`native_id`]).
     pub id: u64,
-    tx: mpsc::Sender<Message>,
-    kick: CancellationToken,
+    sink: Sink,
+}
+
+/// Delivers one message without waiting; `Err` means "too slow" (the
+/// sink has already arranged for its connection to close).
+pub type DirectSink = std::sync::Arc<dyn Fn(&Message) -> Result<(), Slow> + Send + Sync>;
+
+/// A direct sink refused a message because its connection is too slow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slow;
+
+#[derive(Clone)]
+enum Sink {
+    Queue {
+        tx: mpsc::Sender<Message>,
+        kick: CancellationToken,
+    },
+    Direct(DirectSink),
+}
+
+impl std::fmt::Debug for Subscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscriber").field("id", &self.id).finish()
+    }
+}
+
+/// The pub/sub id of a native session: the session id with the top bit
+/// set, so it never collides with a RESP client id.
+pub fn native_id(session_id: u64) -> u64 {
+    session_id | 1 << 63
 }
 
 impl Subscriber {
@@ -44,12 +76,23 @@ impl Subscriber {
         (
             Subscriber {
                 id,
-                tx,
-                kick: kick.clone(),
+                sink: Sink::Queue {
+                    tx,
+                    kick: kick.clone(),
+                },
             },
             rx,
             kick,
         )
+    }
+
+    /// A subscriber that hands each message to `sink` (a native session
+    /// encodes it and queues it with its own byte limits).
+    pub fn direct(id: u64, sink: DirectSink) -> Subscriber {
+        Subscriber {
+            id,
+            sink: Sink::Direct(sink),
+        }
     }
 }
 
@@ -103,10 +146,16 @@ impl PubSub {
                     channel: channel_bytes.clone(),
                     payload: payload.clone(),
                 };
-                match sub.tx.try_send(msg) {
-                    Ok(()) => delivered += 1,
-                    Err(mpsc::error::TrySendError::Full(_)) => slow.push(sub.clone()),
-                    Err(mpsc::error::TrySendError::Closed(_)) => {}
+                match &sub.sink {
+                    Sink::Queue { tx, .. } => match tx.try_send(msg) {
+                        Ok(()) => delivered += 1,
+                        Err(mpsc::error::TrySendError::Full(_)) => slow.push(sub.clone()),
+                        Err(mpsc::error::TrySendError::Closed(_)) => {}
+                    },
+                    Sink::Direct(f) => match f(&msg) {
+                        Ok(()) => delivered += 1,
+                        Err(Slow) => slow.push(sub.clone()),
+                    },
                 }
             };
             if let Some(subs) = inner.0.get(channel) {
@@ -122,7 +171,9 @@ impl PubSub {
         // without bound or slow every publisher.
         for sub in slow {
             self.dropped_slow.fetch_add(1, Ordering::Relaxed);
-            sub.kick.cancel();
+            if let Sink::Queue { kick, .. } = &sub.sink {
+                kick.cancel();
+            }
             self.remove_all(sub.id);
         }
         delivered
@@ -138,6 +189,21 @@ impl PubSub {
                 !subs.is_empty()
             });
         }
+    }
+
+    /// The channels and patterns one subscriber follows, sorted.
+    pub fn subscriptions(&self, id: u64) -> (Vec<Bytes>, Vec<Bytes>) {
+        let inner = self.read();
+        let of = |map: &Subs| {
+            let mut names: Vec<Bytes> = map
+                .iter()
+                .filter(|(_, subs)| subs.contains_key(&id))
+                .map(|(name, _)| name.clone())
+                .collect();
+            names.sort();
+            names
+        };
+        (of(&inner.0), of(&inner.1))
     }
 
     /// Active channels, optionally matching a glob.
@@ -175,6 +241,40 @@ impl PubSub {
             .flat_map(|s| s.keys())
             .collect::<HashSet<_>>()
             .len()
+    }
+
+    /// PUBSUB CHANNELS / NUMSUB / NUMPAT (`args[0]` is `PUBSUB`).
+    pub fn introspect(&self, args: &[Bytes]) -> Reply {
+        let sub = &args[1];
+        if is(sub, "channels") {
+            if args.len() > 3 {
+                return cmd::wrong_arity("pubsub|channels");
+            }
+            let list = self.channels(args.get(2).map(|p| &p[..]));
+            Reply::Array(list.into_iter().map(Reply::Bulk).collect())
+        } else if is(sub, "numsub") {
+            Reply::Map(
+                args[2..]
+                    .iter()
+                    .map(|c| {
+                        (
+                            Reply::Bulk(c.clone()),
+                            Reply::Integer(self.numsub(c) as i64),
+                        )
+                    })
+                    .collect(),
+            )
+        } else if is(sub, "numpat") {
+            if args.len() != 2 {
+                return cmd::wrong_arity("pubsub|numpat");
+            }
+            Reply::Integer(self.pattern_count() as i64)
+        } else {
+            Reply::error(format!(
+                "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
+                lossy(sub, 128)
+            ))
+        }
     }
 
     /// Subscribers cut off for slowness since start.
@@ -220,5 +320,39 @@ mod tests {
         assert!(!fast_kick.is_cancelled());
         assert_eq!(ps.numsub(b"c"), 1);
         assert_eq!(std::iter::from_fn(|| fast_rx.try_recv().ok()).count(), 10);
+    }
+
+    #[test]
+    fn direct_subscribers_share_the_registry() {
+        use std::sync::{Arc, Mutex};
+        let ps = PubSub::default();
+        let got = Arc::new(Mutex::new(Vec::new()));
+        let sink = got.clone();
+        let native = Subscriber::direct(
+            native_id(1),
+            Arc::new(move |m: &Message| {
+                sink.lock().unwrap().push(m.clone());
+                Ok(())
+            }),
+        );
+        let (resp, mut resp_rx, _) = Subscriber::new(1, 8);
+        ps.subscribe(&native, Bytes::from_static(b"a*"), true);
+        ps.subscribe(&native, Bytes::from_static(b"ab"), false);
+        ps.subscribe(&resp, Bytes::from_static(b"ab"), false);
+        assert_eq!(ps.publish(b"ab", &Bytes::from_static(b"x")), 3);
+        assert_eq!(got.lock().unwrap().len(), 2);
+        assert!(resp_rx.try_recv().is_ok());
+        assert_eq!(
+            ps.subscriptions(native_id(1)),
+            (
+                vec![Bytes::from_static(b"ab")],
+                vec![Bytes::from_static(b"a*")]
+            )
+        );
+        let slow = Subscriber::direct(native_id(2), Arc::new(|_: &Message| Err(Slow)));
+        ps.subscribe(&slow, Bytes::from_static(b"ab"), false);
+        ps.publish(b"ab", &Bytes::new());
+        assert_eq!(ps.subscriptions(native_id(2)), (vec![], vec![]));
+        assert_eq!(ps.dropped_slow(), 1);
     }
 }

@@ -335,7 +335,7 @@ impl Conn {
                 self.reply(&Reply::Integer(n as i64));
             }
             "pubsub" => {
-                let reply = self.pubsub_command(args);
+                let reply = pubsub.introspect(args);
                 self.reply(&reply);
             }
             "auth" => {
@@ -374,40 +374,6 @@ impl Conn {
             }
         }
         Next::Continue
-    }
-
-    fn pubsub_command(&self, args: &[Bytes]) -> Reply {
-        let pubsub = &self.shared.cache.pubsub;
-        let sub = &args[1];
-        if is(sub, "channels") {
-            if args.len() > 3 {
-                return cmd::wrong_arity("pubsub|channels");
-            }
-            let list = pubsub.channels(args.get(2).map(|p| &p[..]));
-            Reply::Array(list.into_iter().map(Reply::Bulk).collect())
-        } else if is(sub, "numsub") {
-            Reply::Map(
-                args[2..]
-                    .iter()
-                    .map(|c| {
-                        (
-                            Reply::Bulk(c.clone()),
-                            Reply::Integer(pubsub.numsub(c) as i64),
-                        )
-                    })
-                    .collect(),
-            )
-        } else if is(sub, "numpat") {
-            if args.len() != 2 {
-                return cmd::wrong_arity("pubsub|numpat");
-            }
-            Reply::Integer(pubsub.pattern_count() as i64)
-        } else {
-            Reply::error(format!(
-                "ERR unknown subcommand '{}'. Try PUBSUB HELP.",
-                lossy(sub, 128)
-            ))
-        }
     }
 }
 

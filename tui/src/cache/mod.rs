@@ -1,0 +1,483 @@
+//! The Cache tab's state: a key browser over SCAN (with a filter), the
+//! selected key's type, TTL (counting down), size and value, gauges from
+//! INFO (ops/s, hit ratio, memory), and a channel monitor.
+//!
+//! Like the Chat tab it does no I/O: requests are queued as [`Outgoing`]s
+//! (tags with [`TAG_BIT`] set, so the app can route the replies back here)
+//! and every clock reading comes in through [`CacheState::on_tick`].
+
+pub mod view;
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use agora_wire::{CacheValue, Event, Op, Reply};
+use crossterm::event::{KeyCode, KeyEvent};
+use serde_bytes::ByteBuf;
+
+use crate::app::{EventState, Outgoing};
+
+/// Set in the tag of every request the Cache tab queues.
+pub const TAG_BIT: u64 = 1 << 62;
+/// The most keys the browser lists.
+pub const MAX_KEYS: usize = 500;
+/// How often INFO is asked for while the tab is shown.
+const INFO_EVERY: Duration = Duration::from_secs(1);
+/// Messages the monitor keeps.
+const MONITOR_LINES: usize = 100;
+/// The pattern the monitor subscribes to.
+pub const MONITOR_PATTERN: &str = "*";
+
+/// The tab's own keys, for the help popup.
+pub const KEYS: [(&str, &str); 5] = [
+    ("Up/Down, j/k", "select a key"),
+    ("/", "filter keys (glob; Enter applies, Esc cancels)"),
+    ("r", "scan the keys again"),
+    ("m", "start or stop the channel monitor"),
+    ("PgUp/PgDn", "move ten keys"),
+];
+
+/// Figures from INFO.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Stats {
+    /// instantaneous_ops_per_sec.
+    pub ops_per_sec: u64,
+    /// keyspace_hits.
+    pub hits: u64,
+    /// keyspace_misses.
+    pub misses: u64,
+    /// used_memory (bytes).
+    pub used_memory: u64,
+    /// maxmemory (bytes; 0 = unlimited).
+    pub max_memory: u64,
+    /// Keys in db0.
+    pub keys: u64,
+}
+
+impl Stats {
+    /// Parses INFO's text; unknown fields are ignored.
+    pub fn parse(text: &str) -> Stats {
+        let mut s = Stats::default();
+        for line in text.lines() {
+            let Some((k, v)) = line.trim().split_once(':') else {
+                continue;
+            };
+            let n = || v.parse().unwrap_or(0);
+            match k {
+                "instantaneous_ops_per_sec" => s.ops_per_sec = n(),
+                "keyspace_hits" => s.hits = n(),
+                "keyspace_misses" => s.misses = n(),
+                "used_memory" => s.used_memory = n(),
+                "maxmemory" => s.max_memory = n(),
+                "db0" => {
+                    s.keys = v
+                        .split(',')
+                        .find_map(|f| f.strip_prefix("keys="))
+                        .and_then(|k| k.parse().ok())
+                        .unwrap_or(0)
+                }
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// Hits over lookups, if there were any.
+    pub fn hit_ratio(&self) -> Option<f64> {
+        let total = self.hits + self.misses;
+        (total > 0).then(|| self.hits as f64 / total as f64)
+    }
+}
+
+/// What is known about the selected key.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Detail {
+    /// The key.
+    pub key: Vec<u8>,
+    /// string, list, hash, or none (gone).
+    pub kind: Option<String>,
+    /// PTTL when fetched (-1: no expiry) and the tick time it arrived.
+    pub ttl: Option<(i64, Option<Instant>)>,
+    /// Bytes (string) or elements (list, hash).
+    pub size: Option<i64>,
+    /// The value, or its first elements.
+    pub value: Option<CacheValue>,
+}
+
+#[derive(Debug, Clone)]
+enum Pending {
+    Scan,
+    Info,
+    Type(Vec<u8>),
+    Ttl(Vec<u8>),
+    Size(Vec<u8>),
+    Value(Vec<u8>),
+    Monitor,
+}
+
+/// The Cache tab. See the module docs.
+#[derive(Debug, Clone, Default)]
+pub struct CacheState {
+    connected: bool,
+    outbox: Vec<Outgoing>,
+    next_tag: u64,
+    pending: HashMap<u64, Pending>,
+    keys: Vec<Vec<u8>>,
+    scanning: bool,
+    needs_scan: bool,
+    filter: String,
+    editing: Option<String>,
+    selected: usize,
+    detail: Option<Detail>,
+    stats: Option<Stats>,
+    next_info: Option<Instant>,
+    now: Option<Instant>,
+    monitoring: bool,
+    monitor: VecDeque<String>,
+    error: Option<String>,
+}
+
+impl CacheState {
+    /// A state before any connection.
+    pub fn new() -> Self {
+        CacheState {
+            needs_scan: true,
+            ..CacheState::default()
+        }
+    }
+
+    /// The keys listed, in scan order.
+    pub fn keys(&self) -> &[Vec<u8>] {
+        &self.keys
+    }
+
+    /// The selected key's index.
+    pub fn selected(&self) -> usize {
+        self.selected
+    }
+
+    /// The applied filter, and the one being typed.
+    pub fn filter(&self) -> (&str, Option<&str>) {
+        (&self.filter, self.editing.as_deref())
+    }
+
+    /// What is known about the selected key.
+    pub fn detail(&self) -> Option<&Detail> {
+        self.detail.as_ref()
+    }
+
+    /// The latest INFO figures.
+    pub fn stats(&self) -> Option<&Stats> {
+        self.stats.as_ref()
+    }
+
+    /// Whether a scan is under way.
+    pub fn scanning(&self) -> bool {
+        self.scanning
+    }
+
+    /// Whether the monitor is on, and its lines (oldest first).
+    pub fn monitor(&self) -> (bool, &VecDeque<String>) {
+        (self.monitoring, &self.monitor)
+    }
+
+    /// The last error, for the tab's status line.
+    pub fn error(&self) -> Option<&str> {
+        self.error.as_deref()
+    }
+
+    /// The remaining TTL in ms of the selected key at the last tick.
+    pub fn ttl_now(&self) -> Option<i64> {
+        let (ttl, at) = self.detail.as_ref()?.ttl?;
+        if ttl < 0 {
+            return Some(ttl);
+        }
+        let elapsed = match (at, self.now) {
+            (Some(at), Some(now)) => now.saturating_duration_since(at).as_millis() as i64,
+            _ => 0,
+        };
+        Some((ttl - elapsed).max(0))
+    }
+
+    /// Takes the queued requests.
+    pub fn take_outbox(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    /// The connection is up (again): everything is fetched anew.
+    pub fn on_connected(&mut self) {
+        self.connected = true;
+        self.pending.clear();
+        self.scanning = false;
+        self.needs_scan = true;
+        self.next_info = None;
+        if self.monitoring {
+            self.subscribe_monitor(true);
+        }
+    }
+
+    /// The connection dropped; answers in flight will not come.
+    pub fn on_disconnected(&mut self) {
+        self.connected = false;
+        self.pending.clear();
+        self.scanning = false;
+    }
+
+    /// Time passed; `shown` says whether the tab is on screen (nothing is
+    /// polled while it is not).
+    pub fn on_tick(&mut self, now: Instant, shown: bool) {
+        self.now = Some(now);
+        if !shown || !self.connected {
+            return;
+        }
+        if self.needs_scan && !self.scanning {
+            self.start_scan();
+        }
+        if self.next_info.is_none_or(|t| now >= t) {
+            self.next_info = Some(now + INFO_EVERY);
+            if !self.pending.values().any(|p| matches!(p, Pending::Info)) {
+                self.command(Pending::Info, &["INFO"]);
+            }
+        }
+    }
+
+    fn request(&mut self, pending: Pending, op: Op) {
+        self.next_tag += 1;
+        let tag = TAG_BIT | self.next_tag;
+        self.pending.insert(tag, pending);
+        self.outbox.push(Outgoing { tag, op });
+    }
+
+    fn command<A: AsRef<[u8]>>(&mut self, pending: Pending, args: &[A]) {
+        let args = args
+            .iter()
+            .map(|a| ByteBuf::from(a.as_ref().to_vec()))
+            .collect();
+        self.request(pending, Op::CacheCommand { args });
+    }
+
+    fn pattern(&self) -> String {
+        if self.filter.is_empty() {
+            "*".into()
+        } else if self.filter.contains(['*', '?', '[']) {
+            self.filter.clone()
+        } else {
+            format!("*{}*", self.filter)
+        }
+    }
+
+    fn start_scan(&mut self) {
+        self.needs_scan = false;
+        self.scanning = true;
+        self.keys.clear();
+        self.scan_from(b"0".to_vec());
+    }
+
+    fn scan_from(&mut self, cursor: Vec<u8>) {
+        let pattern = self.pattern();
+        self.command(
+            Pending::Scan,
+            &[
+                b"SCAN".to_vec(),
+                cursor,
+                b"MATCH".to_vec(),
+                pattern.into_bytes(),
+                b"COUNT".to_vec(),
+                b"200".to_vec(),
+            ],
+        );
+    }
+
+    fn select(&mut self, index: usize) {
+        if self.keys.is_empty() {
+            self.detail = None;
+            return;
+        }
+        self.selected = index.min(self.keys.len() - 1);
+        let key = self.keys[self.selected].clone();
+        if self.detail.as_ref().is_some_and(|d| d.key == key) {
+            return;
+        }
+        self.detail = Some(Detail {
+            key: key.clone(),
+            ..Detail::default()
+        });
+        if self.connected {
+            self.command(Pending::Type(key.clone()), &[&b"TYPE"[..], &key]);
+            self.command(Pending::Ttl(key.clone()), &[&b"PTTL"[..], &key]);
+        }
+    }
+
+    fn subscribe_monitor(&mut self, on: bool) {
+        let patterns = vec![ByteBuf::from(MONITOR_PATTERN.as_bytes().to_vec())];
+        let op = if on {
+            Op::CacheSubscribe {
+                channels: vec![],
+                patterns,
+            }
+        } else {
+            Op::CacheUnsubscribe {
+                channels: vec![],
+                patterns,
+            }
+        };
+        self.request(Pending::Monitor, op);
+    }
+
+    /// A key press while the tab has the keyboard.
+    pub fn handle_key(&mut self, key: KeyEvent) -> EventState {
+        if let Some(edit) = &mut self.editing {
+            match key.code {
+                KeyCode::Char(c) => edit.push(c),
+                KeyCode::Backspace => {
+                    edit.pop();
+                }
+                KeyCode::Enter => {
+                    self.filter = self.editing.take().unwrap_or_default();
+                    self.selected = 0;
+                    self.detail = None;
+                    self.needs_scan = true;
+                }
+                KeyCode::Esc => self.editing = None,
+                _ => {}
+            }
+            return EventState::Consumed;
+        }
+        match key.code {
+            KeyCode::Char('/') => self.editing = Some(self.filter.clone()),
+            KeyCode::Char('r') => {
+                self.needs_scan = true;
+                self.detail = None;
+            }
+            KeyCode::Char('m') => {
+                self.monitoring = !self.monitoring;
+                if self.connected {
+                    self.subscribe_monitor(self.monitoring);
+                }
+            }
+            KeyCode::Down | KeyCode::Char('j') => self.select(self.selected + 1),
+            KeyCode::Up | KeyCode::Char('k') => self.select(self.selected.saturating_sub(1)),
+            KeyCode::PageDown => self.select(self.selected + 10),
+            KeyCode::PageUp => self.select(self.selected.saturating_sub(10)),
+            _ => return EventState::NotConsumed,
+        }
+        EventState::Consumed
+    }
+
+    /// A push: monitor lines.
+    pub fn on_push(&mut self, event: Event) {
+        let Event::CacheMessage {
+            channel, payload, ..
+        } = event
+        else {
+            return;
+        };
+        if !self.monitoring {
+            return;
+        }
+        if self.monitor.len() == MONITOR_LINES {
+            self.monitor.pop_front();
+        }
+        self.monitor.push_back(format!(
+            "{} {}",
+            view::printable(&channel),
+            view::printable(&payload)
+        ));
+    }
+
+    /// The answer to a request of this tab.
+    pub fn on_reply(&mut self, tag: u64, result: Result<Reply, String>) {
+        let Some(pending) = self.pending.remove(&tag) else {
+            return;
+        };
+        let value = match result {
+            Ok(Reply::Cache {
+                value: CacheValue::Error { message },
+            })
+            | Err(message) => {
+                if matches!(pending, Pending::Scan) {
+                    self.scanning = false;
+                }
+                self.error = Some(message);
+                return;
+            }
+            Ok(Reply::Cache { value }) => value,
+            Ok(_) => return,
+        };
+        self.error = None;
+        match pending {
+            Pending::Scan => self.on_scan(value),
+            Pending::Info => {
+                if let Some(text) = value.as_bytes() {
+                    self.stats = Some(Stats::parse(&String::from_utf8_lossy(text)));
+                }
+            }
+            Pending::Type(key) => {
+                let kind = value
+                    .as_bytes()
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                let Some(d) = self.detail.as_mut().filter(|d| d.key == key) else {
+                    return;
+                };
+                d.kind = kind.clone();
+                let (size, fetch): (&[u8], Vec<&[u8]>) = match kind.as_deref() {
+                    Some("string") => (b"STRLEN", vec![b"GETRANGE", &key, b"0", b"1023"]),
+                    Some("list") => (b"LLEN", vec![b"LRANGE", &key, b"0", b"49"]),
+                    Some("hash") => (b"HLEN", vec![b"HGETALL", &key]),
+                    _ => return,
+                };
+                let fetch: Vec<Vec<u8>> = fetch.into_iter().map(<[u8]>::to_vec).collect();
+                self.command(Pending::Size(key.clone()), &[size, &key]);
+                self.command(Pending::Value(key.clone()), &fetch);
+            }
+            Pending::Ttl(key) => {
+                let now = self.now;
+                if let Some(d) = self.detail.as_mut().filter(|d| d.key == key) {
+                    d.ttl = value.as_int().map(|t| (t, now));
+                }
+            }
+            Pending::Size(key) => {
+                if let Some(d) = self.detail.as_mut().filter(|d| d.key == key) {
+                    d.size = value.as_int();
+                }
+            }
+            Pending::Value(key) => {
+                if let Some(d) = self.detail.as_mut().filter(|d| d.key == key) {
+                    d.value = Some(value);
+                }
+            }
+            Pending::Monitor => {}
+        }
+    }
+
+    fn on_scan(&mut self, value: CacheValue) {
+        let CacheValue::Array { items } = value else {
+            self.scanning = false;
+            return;
+        };
+        let mut items = items.into_iter();
+        let cursor = items.next().and_then(|c| c.as_bytes().map(<[u8]>::to_vec));
+        if let Some(CacheValue::Array { items }) = items.next() {
+            for k in items {
+                if let CacheValue::Bulk { value } = k
+                    && self.keys.len() < MAX_KEYS
+                {
+                    self.keys.push(value);
+                }
+            }
+        }
+        match cursor {
+            Some(c) if c != b"0" && self.keys.len() < MAX_KEYS => self.scan_from(c),
+            _ => {
+                self.scanning = false;
+                self.keys.sort();
+                let index = self.selected;
+                self.detail = None;
+                self.select(index);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
