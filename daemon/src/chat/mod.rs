@@ -128,9 +128,12 @@ impl Chat {
         });
         let (jobs, queue) = mpsc::channel(JOB_QUEUE);
         let thread_inner = inner.clone();
+        let (publisher, batches) = mpsc::unbounded_channel();
+        // Chat::open runs inside the daemon's runtime (on its blocking pool).
+        tokio::runtime::Handle::current().spawn(writer::publish_loop(inner.hub.clone(), batches));
         std::thread::Builder::new()
             .name("agora-chat-writer".into())
-            .spawn(move || writer::run(db, thread_inner, queue, seqs))
+            .spawn(move || writer::run(db, thread_inner, queue, seqs, publisher))
             .context("cannot start the chat writer thread")?;
         Ok(Chat { inner, jobs })
     }

@@ -3,7 +3,8 @@
 //! Senders queue a [`Job`] and wait for its acknowledgement. The thread
 //! takes whatever is queued (up to [`MAX_BATCH`]), assigns room sequence
 //! numbers, writes the batch in one SQLite transaction, and only after the
-//! commit publishes the messages and acknowledges the senders. One
+//! commit publishes the messages and acknowledges the senders (the fan-out
+//! itself runs on the async runtime, in [`publish_loop`], in commit order). One
 //! transaction per batch instead of per message is what keeps persistence
 //! from capping throughput; publishing after the commit is what makes every
 //! message anyone has seen survive a `kill -9`.
@@ -65,6 +66,7 @@ pub(super) fn run(
     inner: Arc<Inner>,
     mut jobs: mpsc::Receiver<Job>,
     mut seqs: HashMap<String, u64>,
+    publisher: mpsc::UnboundedSender<Vec<Delivery>>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
@@ -75,11 +77,17 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
-        commit(&db, &inner, &mut seqs, &mut batch);
+        commit(&db, &inner, &mut seqs, &mut batch, &publisher);
     }
 }
 
-fn commit(db: &Db, inner: &Inner, seqs: &mut HashMap<String, u64>, batch: &mut Vec<Job>) {
+fn commit(
+    db: &Db,
+    inner: &Inner,
+    seqs: &mut HashMap<String, u64>,
+    batch: &mut Vec<Job>,
+    publisher: &mpsc::UnboundedSender<Vec<Delivery>>,
+) {
     let ts_ms = crate::now_ms();
     // Sequence numbers are assigned on a copy and kept only if the
     // transaction commits, so a failed batch leaves no gap.
@@ -147,6 +155,7 @@ fn commit(db: &Db, inner: &Inner, seqs: &mut HashMap<String, u64>, batch: &mut V
     *seqs = next;
     let mut rooms = rooms.into_iter();
     let mut ids = ids.into_iter();
+    let mut deliveries = Vec::with_capacity(batch.len());
     for job in batch.drain(..) {
         match job {
             Job::Room { ack, room, .. } => {
@@ -161,10 +170,11 @@ fn commit(db: &Db, inner: &Inner, seqs: &mut HashMap<String, u64>, batch: &mut V
                     action: row.action,
                     ts_ms,
                 };
-                inner
-                    .hub
-                    .publish(&room_topic(&room), Event::ChatMessage { message });
-                let _ = ack.send(Ok((seq, ts_ms)));
+                deliveries.push(Delivery {
+                    events: vec![(room_topic(&room), Event::ChatMessage { message })],
+                    ack,
+                    stored: Ok((seq, ts_ms)),
+                });
             }
             Job::Direct {
                 ack,
@@ -182,19 +192,56 @@ fn commit(db: &Db, inner: &Inner, seqs: &mut HashMap<String, u64>, batch: &mut V
                     action,
                     ts_ms,
                 };
-                inner.hub.publish(
-                    &user_topic(&to),
+                let mut events = vec![(
+                    user_topic(&to),
                     Event::ChatDirect {
                         message: message.clone(),
                     },
-                );
+                )];
                 if from != to {
-                    inner
-                        .hub
-                        .publish(&user_topic(&from), Event::ChatDirect { message });
+                    events.push((user_topic(&from), Event::ChatDirect { message }));
                 }
-                let _ = ack.send(Ok((id as u64, ts_ms)));
+                deliveries.push(Delivery {
+                    events,
+                    ack,
+                    stored: Ok((id as u64, ts_ms)),
+                });
             }
         }
+    }
+    // Fan-out happens on the async runtime: waking a connection task from
+    // a runtime thread is a local queue push, from this thread it is a
+    // cross-thread wake-up each time. If the runtime is gone (shutdown),
+    // deliver from here.
+    if let Err(unsent) = publisher.send(deliveries) {
+        deliver(&inner.hub, unsent.0);
+    }
+}
+
+/// A stored message's pushes and its sender's acknowledgement, delivered in
+/// that order.
+pub(super) struct Delivery {
+    events: Vec<(String, Event)>,
+    ack: Ack,
+    stored: Stored,
+}
+
+/// Publishes each delivery's events, then acknowledges it.
+pub(super) fn deliver(hub: &crate::hub::Hub, batch: Vec<Delivery>) {
+    for d in batch {
+        for (topic, event) in d.events {
+            hub.publish(&topic, event);
+        }
+        let _ = d.ack.send(d.stored);
+    }
+}
+
+/// The task that fans committed batches out, in commit order.
+pub(super) async fn publish_loop(
+    hub: Arc<crate::hub::Hub>,
+    mut batches: mpsc::UnboundedReceiver<Vec<Delivery>>,
+) {
+    while let Some(batch) = batches.recv().await {
+        deliver(&hub, batch);
     }
 }
