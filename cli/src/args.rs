@@ -165,33 +165,9 @@ pub enum Command {
 /// environment variable (handy in containers).
 #[derive(Debug, Args, Clone)]
 pub struct DaemonArgs {
-    /// Address for the protocol listener (port 0 picks a free port).
-    #[arg(
-        long,
-        env = "AGORA_LISTEN",
-        default_value = "127.0.0.1:7070",
-        value_name = "ADDR"
-    )]
-    pub listen: String,
-
-    /// Address for the HTTP listener (/healthz, /readyz, /metrics).
-    #[arg(
-        long,
-        env = "AGORA_HTTP",
-        default_value = "127.0.0.1:7080",
-        value_name = "ADDR"
-    )]
-    pub http: String,
-
-    /// Address for the RESP listener: the cache, spoken to by redis-cli,
-    /// redis-benchmark and Redis client libraries (see docs/CACHE.md).
-    #[arg(
-        long,
-        env = "AGORA_RESP",
-        default_value = "127.0.0.1:7379",
-        value_name = "ADDR"
-    )]
-    pub resp: String,
+    /// Where to listen and where to keep data.
+    #[command(flatten)]
+    pub listeners: ListenArgs,
 
     /// Memory limit of the cache, e.g. 512mb (0 = unlimited). Over it,
     /// writes evict keys per --cache-policy or fail with OOM.
@@ -207,11 +183,6 @@ pub struct DaemonArgs {
     /// shutdown, and load it on start.
     #[arg(long, env = "AGORA_CACHE_PERSIST")]
     pub cache_persist: bool,
-
-    /// Data directory (database, signing key). Default: the XDG data
-    /// directory, e.g. ~/.local/share/agora.
-    #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
-    pub data: Option<PathBuf>,
 
     /// Once listening, write the bound addresses as JSON to this file
     /// (`{"listen": "127.0.0.1:7070", "http": "127.0.0.1:7080", "resp":
@@ -309,10 +280,19 @@ fn parse_policy(text: &str) -> Result<agora_daemon::cache::Policy, String> {
     })
 }
 
-/// Flags of `agora up`.
+/// Flags of `agora up`: the embedded daemon's listeners and data.
 #[derive(Debug, Args, Clone)]
 pub struct UpArgs {
-    /// Address for the embedded daemon's protocol listener.
+    /// Where the embedded daemon listens and keeps its data.
+    #[command(flatten)]
+    pub listeners: ListenArgs,
+}
+
+/// Listener addresses and the data directory, shared by `agora daemon`
+/// and `agora up`; each can also come from its AGORA_* variable.
+#[derive(Debug, Args, Clone)]
+pub struct ListenArgs {
+    /// Address for the protocol listener (port 0 picks a free port).
     #[arg(
         long,
         env = "AGORA_LISTEN",
@@ -321,7 +301,7 @@ pub struct UpArgs {
     )]
     pub listen: String,
 
-    /// Address for the embedded daemon's HTTP listener.
+    /// Address for the HTTP listener (/healthz, /readyz, /metrics).
     #[arg(
         long,
         env = "AGORA_HTTP",
@@ -330,7 +310,8 @@ pub struct UpArgs {
     )]
     pub http: String,
 
-    /// Address for the embedded daemon's RESP (cache) listener.
+    /// Address for the RESP listener: the cache, spoken to by redis-cli,
+    /// redis-benchmark and Redis client libraries (see docs/CACHE.md).
     #[arg(
         long,
         env = "AGORA_RESP",
@@ -339,7 +320,8 @@ pub struct UpArgs {
     )]
     pub resp: String,
 
-    /// Data directory. Default: the XDG data directory.
+    /// Data directory (database, signing key). Default: the XDG data
+    /// directory, e.g. ~/.local/share/agora.
     #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
 }

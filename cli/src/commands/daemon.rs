@@ -6,19 +6,26 @@ use agora_daemon::{Config, Daemon};
 use anyhow::Context as _;
 use tokio::signal::unix::{SignalKind, signal};
 
-use crate::args::DaemonArgs;
+use crate::args::{DaemonArgs, ListenArgs};
 use crate::credentials;
 
-/// Builds the daemon configuration from the flags.
-pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
-    let data_dir: PathBuf = match &args.data {
+/// The configuration for a daemon listening and storing as `listeners`
+/// says, everything else at its defaults.
+pub fn base_config(listeners: &ListenArgs) -> anyhow::Result<Config> {
+    let data_dir: PathBuf = match &listeners.data {
         Some(d) => d.clone(),
         None => credentials::data_dir()?,
     };
     let mut config = Config::new(data_dir);
-    config.listen = args.listen.clone();
-    config.http = args.http.clone();
-    config.resp = args.resp.clone();
+    config.listen = listeners.listen.clone();
+    config.http = listeners.http.clone();
+    config.resp = listeners.resp.clone();
+    Ok(config)
+}
+
+/// Builds the daemon configuration from the flags.
+pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
+    let mut config = base_config(&args.listeners)?;
     config.cache.max_memory = args.cache_max_memory;
     config.cache.policy = args.cache_policy;
     config.cache.persist = args.cache_persist;

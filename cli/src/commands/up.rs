@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use agora_daemon::{Config, Daemon};
+use agora_daemon::Daemon;
 use agora_wire::{ErrorCode, Op, Reply};
 use anyhow::Context as _;
 use rand::Rng as _;
@@ -25,16 +25,10 @@ struct LocalAccount {
 
 /// Runs the embedded daemon and the TUI.
 pub async fn run(args: UpArgs, level: Option<&str>, format: LogFormat) -> anyhow::Result<u8> {
-    let data_dir = match args.data {
-        Some(d) => d,
-        None => credentials::data_dir()?,
-    };
+    let config = super::daemon::base_config(&args.listeners)?;
+    let data_dir = config.data_dir.clone();
     // The TUI owns the terminal: the daemon logs to a file.
     logging::to_file(&data_dir.join("agora.log"), level, format)?;
-    let mut config = Config::new(data_dir.clone());
-    config.listen = args.listen.clone();
-    config.http = args.http.clone();
-    config.resp = args.resp.clone();
     let running = Daemon::start(config).await.map_err(|err| {
         if err
             .chain()
