@@ -224,6 +224,35 @@ pub struct DaemonArgs {
     )]
     pub push_limit_soft_secs: u64,
 
+    /// Seconds of silence before TCP keepalive probes a client, to find
+    /// peers that vanished without closing (with the defaults, within
+    /// about 30 s).
+    #[arg(
+        long,
+        env = "AGORA_KEEPALIVE_SECS",
+        default_value_t = 15,
+        value_name = "SECS"
+    )]
+    pub keepalive_secs: u64,
+
+    /// Seconds between keepalive probes.
+    #[arg(
+        long,
+        env = "AGORA_KEEPALIVE_INTERVAL_SECS",
+        default_value_t = 5,
+        value_name = "SECS"
+    )]
+    pub keepalive_interval_secs: u64,
+
+    /// Unanswered keepalive probes before a client is dropped.
+    #[arg(
+        long,
+        env = "AGORA_KEEPALIVE_PROBES",
+        default_value_t = 3,
+        value_name = "N"
+    )]
+    pub keepalive_probes: u32,
+
     /// Chat messages (room and private) one user may send per second,
     /// sustained.
     #[arg(

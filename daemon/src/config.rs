@@ -41,6 +41,8 @@ pub struct Config {
     pub handshake_timeout: Duration,
     /// How long shutdown waits for connections to finish.
     pub shutdown_grace: Duration,
+    /// TCP keepalive for protocol connections (half-open detection).
+    pub keepalive: Keepalive,
     /// Chat rate and size limits.
     pub chat: crate::chat::Limits,
 }
@@ -63,7 +65,30 @@ impl Config {
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: crate::DEFAULT_SHUTDOWN_GRACE,
+            keepalive: Keepalive::default(),
             chat: crate::chat::Limits::default(),
+        }
+    }
+}
+
+/// TCP keepalive settings: after `idle` without traffic, `probes` probes
+/// `interval` apart; a peer that answers none is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Silence before the first probe.
+    pub idle: Duration,
+    /// Time between probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped.
+    pub probes: u32,
+}
+
+impl Default for Keepalive {
+    fn default() -> Self {
+        Keepalive {
+            idle: Duration::from_secs(15),
+            interval: Duration::from_secs(5),
+            probes: 3,
         }
     }
 }

@@ -63,13 +63,21 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     incr(&shared.stats.connections_total);
     let _ = stream.set_nodelay(true);
     // A peer that vanished without a FIN (power cut, cable, NAT timeout)
-    // is detected by TCP keepalive within about 30 s (15 s idle, then 3
-    // probes 5 s apart), so its user shows offline well within 45 s.
+    // is detected by TCP keepalive: by default within about 30 s (15 s
+    // idle, then 3 probes 5 s apart), so its user shows offline well within
+    // 45 s.
+    let k = shared.config.keepalive;
     let keepalive = socket2::TcpKeepalive::new()
-        .with_time(Duration::from_secs(15))
-        .with_interval(Duration::from_secs(5))
-        .with_retries(3);
-    let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&keepalive);
+        .with_time(k.idle)
+        .with_interval(k.interval)
+        .with_retries(k.probes);
+    let socket = socket2::SockRef::from(&stream);
+    let _ = socket.set_tcp_keepalive(&keepalive);
+    // Keepalive only probes an idle connection. When the peer vanished with
+    // our data still unacknowledged, retransmissions would go on for ~15
+    // minutes; the user timeout bounds that by the same total.
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = socket.set_tcp_user_timeout(Some(k.idle + k.interval * k.probes));
     let (read_half, write_half) = stream.into_split();
     let mut frames = FramedRead::new(read_half, FrameCodec::new(shared.config.max_frame));
     let mut sink = FramedWrite::new(write_half, FrameCodec::new(shared.config.max_frame));

@@ -44,7 +44,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use config::Config;
+pub use config::{Config, Keepalive};
 pub use ready::BoundAddrs;
 
 /// The daemon's version, as reported in the handshake and `/metrics`.

@@ -10,6 +10,7 @@ mod cache_cli;
 mod chat;
 mod cli;
 mod docs;
+mod network;
 mod protocol;
 mod shutdown;
 mod tmux;

@@ -39,6 +39,15 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     };
     config.jwt_secret = args.jwt_secret.clone();
     anyhow::ensure!(
+        args.keepalive_secs > 0 && args.keepalive_interval_secs > 0 && args.keepalive_probes > 0,
+        "--keepalive-secs, --keepalive-interval-secs and --keepalive-probes must be at least 1"
+    );
+    config.keepalive = agora_daemon::Keepalive {
+        idle: std::time::Duration::from_secs(args.keepalive_secs),
+        interval: std::time::Duration::from_secs(args.keepalive_interval_secs),
+        probes: args.keepalive_probes,
+    };
+    anyhow::ensure!(
         args.chat_rate > 0.0 && args.chat_burst >= 1.0,
         "--chat-rate must be positive and --chat-burst at least 1"
     );
