@@ -13,7 +13,8 @@
 //! and `swap_remove` keeps removal O(1).
 //!
 //! Memory is accounted approximately (key + value payload + a fixed
-//! per-entry overhead) in one atomic counter shared by the shards. This
+//! per-entry overhead) in an atomic counter striped by shard (one cache
+//! line per shard, added up when read), as are keyspace hits and misses. This
 //! module does no I/O and reads no clock: every method takes `now_ms`.
 
 use std::collections::VecDeque;
