@@ -13,7 +13,8 @@
 //! and `swap_remove` keeps removal O(1).
 //!
 //! Memory is accounted approximately (key + value payload + a fixed
-//! per-entry overhead) in one atomic counter shared by the shards. This
+//! per-entry overhead) in an atomic counter striped by shard (one cache
+//! line per shard, added up when read), as are keyspace hits and misses. This
 //! module does no I/O and reads no clock: every method takes `now_ms`.
 
 use std::collections::VecDeque;
@@ -168,15 +169,50 @@ impl Policy {
 #[derive(Debug, Default)]
 pub struct Counters {
     /// Approximate bytes used by keys and values.
-    pub used: AtomicI64,
+    pub used: Striped<AtomicI64>,
     /// Keys removed because their TTL passed.
     pub expired: AtomicU64,
     /// Keys evicted for memory.
     pub evicted: AtomicU64,
     /// Lookups that found a key.
-    pub hits: AtomicU64,
+    pub hits: Striped<AtomicU64>,
     /// Lookups that found nothing.
-    pub misses: AtomicU64,
+    pub misses: Striped<AtomicU64>,
+}
+
+/// An atomic counter split into one cache line per shard, so the two
+/// cores do not fight over one line on every request; reads add the
+/// stripes up.
+#[derive(Debug, Default)]
+pub struct Striped<A>([Padded<A>; SHARDS]);
+
+/// One stripe, alone on its cache line(s).
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Padded<A>(A);
+
+impl Striped<AtomicU64> {
+    /// Adds `n` to shard `shard`'s stripe.
+    pub fn add(&self, shard: usize, n: u64) {
+        self.0[shard % SHARDS].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The total.
+    pub fn load(&self, order: Ordering) -> u64 {
+        self.0.iter().map(|p| p.0.load(order)).sum()
+    }
+}
+
+impl Striped<AtomicI64> {
+    /// Adds `n` to shard `shard`'s stripe.
+    pub fn add(&self, shard: usize, n: i64) {
+        self.0[shard % SHARDS].0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The total.
+    pub fn load(&self, order: Ordering) -> i64 {
+        self.0.iter().map(|p| p.0.load(order)).sum()
+    }
 }
 
 /// One shard of the keyspace. Reached through [`Store::lock`].
@@ -187,14 +223,17 @@ pub struct Shard {
     counters: Arc<Counters>,
     policy: Policy,
     rng: u64,
+    /// This shard's position, its stripe of the counters.
+    idx: usize,
 }
 
 /// The LFU counter a new key starts with (Redis's LFU_INIT_VAL).
 const LFU_INIT: u32 = 5;
 
 impl Shard {
-    fn new(counters: Arc<Counters>, policy: Policy, seed: u64) -> Shard {
+    fn new(counters: Arc<Counters>, policy: Policy, seed: u64, idx: usize) -> Shard {
         Shard {
+            idx,
             map: IndexMap::with_hasher(RandomState::default()),
             volatile: 0,
             counters,
@@ -228,7 +267,7 @@ impl Shard {
         } else {
             &self.counters.misses
         };
-        counter.fetch_add(1, Ordering::Relaxed);
+        counter.add(self.idx, 1);
         let idx = found?;
         let access = self.touch_value(self.map[idx].access, now_ms);
         let entry = &mut self.map[idx];
@@ -355,7 +394,7 @@ impl Shard {
 
     fn add_used(&self, delta: i64) {
         if delta != 0 {
-            self.counters.used.fetch_add(delta, Ordering::Relaxed);
+            self.counters.used.add(self.idx, delta);
         }
     }
 
@@ -529,6 +568,7 @@ impl Store {
                     counters.clone(),
                     policy,
                     seed.wrapping_mul(i + 1),
+                    i as usize,
                 ))
             })
             .collect();
@@ -667,6 +707,24 @@ mod tests {
 
     fn s(v: &str) -> Value {
         Value::Str(v.as_bytes().into())
+    }
+
+    #[test]
+    fn striped_counters_add_up_across_shards() {
+        let counters = Counters::default();
+        for shard in 0..SHARDS {
+            counters.hits.add(shard, shard as u64);
+            counters.used.add(shard, 10);
+        }
+        counters.used.add(3, -25);
+        assert_eq!(
+            counters.hits.load(Ordering::Relaxed),
+            (0..SHARDS as u64).sum::<u64>()
+        );
+        assert_eq!(
+            counters.used.load(Ordering::Relaxed),
+            10 * SHARDS as i64 - 25
+        );
     }
 
     #[test]

@@ -61,21 +61,43 @@ impl Decoder {
     /// # Errors
     /// A [`ProtocolError`] once the input cannot be a valid request.
     pub fn decode(&mut self, buf: &mut BytesMut) -> Result<Option<Vec<Bytes>>, ProtocolError> {
+        if self.decode_next(buf)? {
+            Ok(Some(std::mem::take(&mut self.args)))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Like [`Decoder::decode`] but keeps the request in the decoder (read
+    /// it with [`Decoder::args`]), reusing one vector for all requests:
+    /// `Ok(true)` when a complete request is there. The arguments of the
+    /// previous request are released when the next one is started, so once
+    /// this returned `Ok(false)` at a request boundary the decoder holds no
+    /// part of `buf`.
+    ///
+    /// # Errors
+    /// A [`ProtocolError`] once the input cannot be a valid request.
+    pub fn decode_next(&mut self, buf: &mut BytesMut) -> Result<bool, ProtocolError> {
         loop {
             if self.remaining == 0 {
+                self.args.clear();
                 let Some(&first) = buf.first() else {
-                    return Ok(None);
+                    return Ok(false);
                 };
                 if first != b'*' {
                     match self.inline(buf)? {
                         Some(args) if args.is_empty() => continue,
-                        other => return Ok(other),
+                        Some(args) => {
+                            self.args = args;
+                            return Ok(true);
+                        }
+                        None => return Ok(false),
                     }
                 }
-                let Some(line) = take_line(buf, "too big mbulk count string")? else {
-                    return Ok(None);
+                let Some(n) = take_len(buf, "too big mbulk count string")? else {
+                    return Ok(false);
                 };
-                let n = parse_len(&line[1..])
+                let n = n
                     .filter(|n| *n <= MAX_MULTIBULK)
                     .ok_or_else(|| ProtocolError::new("invalid multibulk length"))?;
                 if n <= 0 {
@@ -84,14 +106,14 @@ impl Decoder {
                 self.remaining = n as usize;
                 // Reserve for what was announced only up to a small bound:
                 // the count is the client's word, not yet its bytes.
-                self.args = Vec::with_capacity(self.remaining.min(1024));
+                self.args.reserve(self.remaining.min(1024));
             }
             while self.remaining > 0 {
                 let len = match self.bulk_len {
                     Some(len) => len,
                     None => {
                         let Some(&first) = buf.first() else {
-                            return Ok(None);
+                            return Ok(false);
                         };
                         if first != b'$' {
                             return Err(ProtocolError::new(&format!(
@@ -99,10 +121,10 @@ impl Decoder {
                                 char::from(first)
                             )));
                         }
-                        let Some(line) = take_line(buf, "too big bulk count string")? else {
-                            return Ok(None);
+                        let Some(len) = take_len(buf, "too big bulk count string")? else {
+                            return Ok(false);
                         };
-                        let len = parse_len(&line[1..])
+                        let len = len
                             .filter(|n| *n >= 0 && *n as u64 <= self.max_bulk as u64)
                             .ok_or_else(|| ProtocolError::new("invalid bulk length"))?
                             as usize;
@@ -115,7 +137,7 @@ impl Decoder {
                     // by the checked length), so a large value is read with
                     // few reallocations.
                     buf.reserve(len + 2 - buf.len());
-                    return Ok(None);
+                    return Ok(false);
                 }
                 let arg = buf.split_to(len).freeze();
                 // Redis does not check the CRLF after a bulk; skip two bytes.
@@ -124,8 +146,13 @@ impl Decoder {
                 self.bulk_len = None;
                 self.remaining -= 1;
             }
-            return Ok(Some(std::mem::take(&mut self.args)));
+            return Ok(true);
         }
+    }
+
+    /// The request [`Decoder::decode_next`] completed.
+    pub fn args(&self) -> &[Bytes] {
+        &self.args
     }
 
     /// An inline command: one line split like Redis's `sdssplitargs`.
@@ -154,13 +181,15 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
     haystack.iter().position(|&b| b == needle)
 }
 
-/// Takes a `\r\n`-terminated line (without the terminator).
-fn take_line(buf: &mut BytesMut, too_big: &str) -> Result<Option<BytesMut>, ProtocolError> {
+/// Takes a `\r\n`-terminated length line (`*3`, `$5`): `Some(None)` when
+/// the line is complete but not a valid number. Parsed in place, without
+/// splitting the buffer.
+fn take_len(buf: &mut BytesMut, too_big: &str) -> Result<Option<Option<i64>>, ProtocolError> {
     match memchr(b'\r', buf) {
         Some(cr) if cr + 1 < buf.len() => {
-            let line = buf.split_to(cr);
-            buf.advance(2);
-            Ok(Some(line))
+            let n = parse_len(&buf[1..cr]);
+            buf.advance(cr + 2);
+            Ok(Some(n))
         }
         Some(cr) if cr > MAX_INLINE => Err(ProtocolError::new(too_big)),
         Some(_) => Ok(None),
@@ -169,9 +198,18 @@ fn take_line(buf: &mut BytesMut, too_big: &str) -> Result<Option<BytesMut>, Prot
     }
 }
 
-/// Parses a length like Redis's `string2ll`.
+/// Parses a length like Redis's `string2ll`, with a fast path for the
+/// short non-negative numbers every request is made of.
 fn parse_len(digits: &[u8]) -> Option<i64> {
-    crate::cache::cmd::parse_i64(digits)
+    match digits {
+        [d] if d.is_ascii_digit() => Some(i64::from(d - b'0')),
+        [b'1'..=b'9', rest @ ..] if rest.len() < 17 && rest.iter().all(u8::is_ascii_digit) => Some(
+            digits
+                .iter()
+                .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')),
+        ),
+        _ => crate::cache::cmd::parse_i64(digits),
+    }
 }
 
 /// Splits an inline line into arguments with quotes and escapes, as
@@ -302,6 +340,20 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut BytesMut) {
                 encode(k, resp3, out);
                 encode(v, resp3, out);
             }
+        }
+    }
+}
+
+/// Replies encoded straight into an output buffer.
+impl crate::cache::cmd::Sink for BytesMut {
+    fn reply(&mut self, reply: Reply, resp3: bool) {
+        encode(&reply, resp3, self);
+    }
+
+    fn bulk_or_nil(&mut self, bytes: Option<&[u8]>, resp3: bool) {
+        match bytes {
+            Some(bytes) => bulk(self, bytes),
+            None => encode(&Reply::Nil, resp3, self),
         }
     }
 }
@@ -482,6 +534,72 @@ mod tests {
             enc(&Reply::Push(vec![Reply::Integer(1)]), false),
             "*1\r\n:1\r\n"
         );
+    }
+
+    #[test]
+    fn length_fast_path_agrees_with_string2ll() {
+        for text in [
+            "0",
+            "1",
+            "9",
+            "10",
+            "00",
+            "01",
+            "-0",
+            "-1",
+            "+1",
+            " 1",
+            "1 ",
+            "",
+            "-",
+            "123456789012345678",
+            "999999999999999999",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "1a",
+            "a",
+            "1\r",
+        ] {
+            assert_eq!(
+                parse_len(text.as_bytes()),
+                crate::cache::cmd::parse_i64(text.as_bytes()),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn decode_next_reuses_its_vector_and_releases_the_buffer() {
+        let mut d = Decoder::new();
+        let mut buf = BytesMut::from(&b"*2\r\n$3\r\nget\r\n$1\r\nk\r\nping\r\n*1\r\n$4\r\nPI"[..]);
+        assert_eq!(d.decode_next(&mut buf), Ok(true));
+        assert_eq!(d.args(), &args(&["get", "k"])[..]);
+        assert_eq!(d.decode_next(&mut buf), Ok(true));
+        assert_eq!(d.args(), &args(&["ping"])[..]);
+        assert_eq!(d.decode_next(&mut buf), Ok(false));
+        buf.extend_from_slice(b"NG\r\n");
+        assert_eq!(d.decode_next(&mut buf), Ok(true));
+        assert_eq!(d.args(), &args(&["PING"])[..]);
+        // At a request boundary nothing of the input is held any more.
+        assert_eq!(d.decode_next(&mut buf), Ok(false));
+        assert!(d.args().is_empty());
+    }
+
+    #[test]
+    fn sink_writes_what_encode_writes() {
+        use crate::cache::cmd::Sink as _;
+        for resp3 in [false, true] {
+            let mut direct = BytesMut::new();
+            direct.bulk_or_nil(Some(b"value"), resp3);
+            direct.bulk_or_nil(None, resp3);
+            direct.reply(Reply::ok(), resp3);
+            let mut expected = BytesMut::new();
+            encode(&Reply::bulk(b"value"), resp3, &mut expected);
+            encode(&Reply::Nil, resp3, &mut expected);
+            encode(&Reply::ok(), resp3, &mut expected);
+            assert_eq!(direct, expected);
+        }
     }
 
     proptest! {

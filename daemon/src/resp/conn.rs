@@ -52,6 +52,11 @@ struct Conn {
     mailbox: Option<(Subscriber, mpsc::Receiver<Message>, CancellationToken)>,
     channels: BTreeSet<Bytes>,
     patterns: BTreeSet<Bytes>,
+    /// The clock for the requests being served.
+    now_ms: u64,
+    /// Commands run but not yet added to the shared INFO counter (added
+    /// once per batch rather than per command).
+    uncounted: u64,
 }
 
 /// Serves one RESP connection until the client leaves, breaks the
@@ -72,15 +77,21 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         mailbox: None,
         channels: BTreeSet::new(),
         patterns: BTreeSet::new(),
+        now_ms: 0,
+        uncounted: 0,
     };
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut decoder = Decoder::new();
-    let shutdown = conn.shared.shutdown.clone();
+    // Registered once: polling a fresh `cancelled()` every turn would
+    // lock the token's waiter list (shared by all connections) twice per
+    // request.
+    let shutdown = conn.shared.shutdown.clone().cancelled_owned();
+    tokio::pin!(shutdown);
     loop {
         let kicked = conn.mailbox.as_ref().map(|(_, _, kick)| kick.clone());
         tokio::select! {
             biased;
-            _ = shutdown.cancelled() => break,
+            _ = &mut shutdown => break,
             _ = async { kicked.as_ref().expect("guarded").cancelled().await }, if kicked.is_some() => {
                 tracing::debug!(client = conn.client.id, "RESP subscriber too slow; disconnected");
                 break;
@@ -103,20 +114,26 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {}
                 }
+                // One clock reading for the requests of one read, as Redis
+                // reads the clock once per event-loop turn.
+                conn.now_ms = crate::now_ms();
                 let mut close = false;
                 loop {
-                    match decoder.decode(&mut input) {
-                        Ok(Some(args)) => {
-                            if let Next::Close = conn.run(&args).await {
+                    match decoder.decode_next(&mut input) {
+                        Ok(true) => {
+                            if let Next::Close = conn.run(decoder.args()).await {
                                 close = true;
                                 break;
                             }
-                            if conn.out.len() > FLUSH_AT && conn.flush(&mut stream).await.is_err() {
-                                close = true;
-                                break;
+                            if conn.out.len() > FLUSH_AT {
+                                if conn.flush(&mut stream).await.is_err() {
+                                    close = true;
+                                    break;
+                                }
+                                conn.now_ms = crate::now_ms();
                             }
                         }
-                        Ok(None) => break,
+                        Ok(false) => break,
                         Err(err) => {
                             // Answer, then close only this connection.
                             conn.reply(&Reply::Error(err.0.into()));
@@ -125,6 +142,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                         }
                     }
                 }
+                conn.count_commands();
                 if conn.flush(&mut stream).await.is_err() || close {
                     break;
                 }
@@ -141,6 +159,14 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
 impl Conn {
     fn cache(&self) -> &Cache {
         &self.shared.cache
+    }
+
+    /// Adds the commands run since the last call to the shared counter.
+    fn count_commands(&mut self) {
+        if self.uncounted > 0 {
+            let n = std::mem::take(&mut self.uncounted);
+            self.cache().stats.commands.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     fn reply(&mut self, reply: &Reply) {
@@ -222,7 +248,7 @@ impl Conn {
                 self.reply(&cmd::wrong_arity(spec.name));
                 return Next::Continue;
             }
-            self.cache().stats.commands.fetch_add(1, Ordering::Relaxed);
+            self.uncounted += 1;
             return self.connection_command(spec.name, args).await;
         }
         if is(name, "hello")
@@ -238,13 +264,18 @@ impl Conn {
                 return Next::Continue;
             }
         }
+        if spec.is_some_and(|s| s.kind == cmd::Kind::Admin) {
+            // INFO & co. see every command run before them.
+            self.count_commands();
+        }
         let mut ctx = Ctx {
             cache: &self.shared.cache,
             client: &mut self.client,
-            now_ms: crate::now_ms(),
+            now_ms: self.now_ms,
         };
-        let reply = cmd::execute(&mut ctx, args);
-        self.reply(&reply);
+        if cmd::execute_into(&mut ctx, spec, args, &mut self.out) {
+            self.uncounted += 1;
+        }
         Next::Continue
     }
 

@@ -199,6 +199,15 @@ pub fn lookup(name: &[u8]) -> Option<&'static Spec> {
     // foldhash rather than SipHash: this runs once per command.
     type Table = HashMap<&'static [u8], &'static Spec, foldhash::fast::FixedState>;
     static TABLE: OnceLock<Table> = OnceLock::new();
+    // GET and SET, most of all requests, skip the hash table.
+    if name.len() == 3 {
+        if name.eq_ignore_ascii_case(b"get") {
+            return Some(&COMMANDS[0]);
+        }
+        if name.eq_ignore_ascii_case(b"set") {
+            return Some(&COMMANDS[1]);
+        }
+    }
     let table = TABLE.get_or_init(|| COMMANDS.iter().map(|s| (s.name.as_bytes(), s)).collect());
     let mut buf = [0u8; 16];
     if name.len() > buf.len() {
@@ -260,17 +269,61 @@ pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(name) = args.first() else {
         return Reply::err("ERR empty command");
     };
-    let Some(spec) = lookup(name) else {
-        return unknown_command(args);
+    let mut reply = None;
+    if execute_into(ctx, lookup(name), args, &mut reply) {
+        ctx.cache.stats.commands.fetch_add(1, Ordering::Relaxed);
+    }
+    reply.expect("execute_into always replies")
+}
+
+/// Where [`execute_into`] puts a reply: an encoder can write the common
+/// replies straight into its output without building a [`Reply`].
+pub trait Sink {
+    /// Any reply; `resp3` is the client's protocol after the command.
+    fn reply(&mut self, reply: Reply, resp3: bool);
+
+    /// A bulk string or nil (GET's answer), written without a copy.
+    fn bulk_or_nil(&mut self, bytes: Option<&[u8]>, resp3: bool) {
+        self.reply(Reply::bulk_or_nil(bytes), resp3);
+    }
+}
+
+impl Sink for Option<Reply> {
+    fn reply(&mut self, reply: Reply, _: bool) {
+        *self = Some(reply);
+    }
+}
+
+/// [`execute`] for a transport that looked the command up already
+/// (`spec`, from [`lookup`] of `args[0]`; `args` is not empty) and counts
+/// commands itself: the reply goes to `sink`, and the result says
+/// whether the command counts as executed (passed the lookup and the
+/// arity check), which the caller adds to `stats.commands`.
+pub fn execute_into(
+    ctx: &mut Ctx<'_>,
+    spec: Option<&'static Spec>,
+    args: &[Bytes],
+    sink: &mut impl Sink,
+) -> bool {
+    let Some(spec) = spec else {
+        sink.reply(unknown_command(args), ctx.client.resp3);
+        return false;
     };
     if !arity_ok(spec.arity, args.len()) {
-        return wrong_arity(spec.name);
+        sink.reply(wrong_arity(spec.name), ctx.client.resp3);
+        return false;
     }
-    ctx.cache.stats.commands.fetch_add(1, Ordering::Relaxed);
     if spec.kind == Kind::DenyOom && ctx.cache.store.make_room(ctx.now_ms).is_err() {
-        return Reply::err(errors::OOM);
+        sink.reply(Reply::err(errors::OOM), ctx.client.resp3);
+        return true;
     }
-    (spec.handler)(ctx, args)
+    if spec.name == "get" {
+        strings::get_into(ctx, &args[1], sink);
+        return true;
+    }
+    let reply = (spec.handler)(ctx, args);
+    sink.reply(reply, ctx.client.resp3);
+    true
 }
 
 // ---- helpers shared by the handlers ----

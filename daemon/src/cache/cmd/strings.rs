@@ -60,6 +60,17 @@ pub(super) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     reply(read_str(&mut shard, &args[1], ctx.now_ms).map(Reply::bulk_or_nil))
 }
 
+/// GET with the value written to `sink` under the shard lock, not copied
+/// into a [`Reply`] first.
+pub(super) fn get_into(ctx: &mut Ctx<'_>, key: &[u8], sink: &mut impl super::Sink) {
+    let resp3 = ctx.client.resp3;
+    let mut shard = ctx.cache.store.lock_key(key);
+    match read_str(&mut shard, key, ctx.now_ms) {
+        Ok(value) => sink.bulk_or_nil(value, resp3),
+        Err(e) => sink.reply(e, resp3),
+    }
+}
+
 #[derive(PartialEq)]
 enum Cond {
     Always,
