@@ -1,18 +1,38 @@
 //! The accept loop: takes a connection-limit permit, accepts, and spawns a
 //! task per connection on the shared [`TaskTracker`] so shutdown can wait
-//! for them.
+//! for them. The protocol listener and the RESP listener both use it, each
+//! with its own per-connection function.
 
+use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 
 use crate::Shared;
 
-/// Accepts connections until the daemon's shutdown token is cancelled.
+/// Accepts protocol connections until the daemon's shutdown token is
+/// cancelled.
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tracker: &TaskTracker) {
+    serve_connections(shared, listener, tracker, "protocol", crate::conn::serve).await
+}
+
+/// Accepts connections on `listener` and runs `serve` for each, until
+/// shutdown. At most `max_connections` run at once per listener; `what`
+/// names the listener in logs.
+pub async fn serve_connections<F, Fut>(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tracker: &TaskTracker,
+    what: &'static str,
+    serve: F,
+) where
+    F: Fn(TcpStream, SocketAddr, Arc<Shared>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let limit = Arc::new(Semaphore::new(shared.config.max_connections));
     let mut backoff = Duration::from_millis(10);
     loop {
@@ -32,15 +52,15 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tracker: &T
         match accepted {
             Ok((stream, peer)) => {
                 backoff = Duration::from_millis(10);
-                let shared = shared.clone();
+                let connection = serve(stream, peer, shared.clone());
                 tracker.spawn(async move {
-                    crate::conn::serve(stream, peer, shared).await;
+                    connection.await;
                     drop(permit);
                 });
             }
             Err(err) => {
                 // EMFILE and friends: wait and retry rather than spin or die.
-                tracing::warn!(%err, "accept failed; retrying in {backoff:?}");
+                tracing::warn!(%err, listener = what, "accept failed; retrying in {backoff:?}");
                 tokio::select! {
                     _ = shared.shutdown.cancelled() => return,
                     _ = tokio::time::sleep(backoff) => {}
