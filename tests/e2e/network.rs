@@ -159,25 +159,27 @@ fn a_half_open_client_is_found_and_shown_offline() {
         .unwrap()
         .replace(&local, &remote);
     std::fs::write(&creds_path, creds).unwrap();
-    let mut tail = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &netns.name,
-            crate::support::bin(),
-            "--addr",
-            &remote,
-            "chat",
-            "tail",
-            "lobby",
-        ])
-        .env("HOME", home.path())
-        .env("XDG_CONFIG_HOME", home.path().join("config"))
-        .env("XDG_DATA_HOME", home.path().join("share"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _tail = KillOnDrop(
+        Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &netns.name,
+                crate::support::bin(),
+                "--addr",
+                &remote,
+                "chat",
+                "tail",
+                "lobby",
+            ])
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("share"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
 
     runtime.block_on(async {
         // Skip the quit of bob's earlier `chat join` command; wait for the
@@ -213,8 +215,16 @@ fn a_half_open_client_is_found_and_shown_offline() {
         let bob = users.iter().find(|u| u.user == "bob").unwrap();
         assert_eq!(bob.status, Status::Offline);
     });
-    let _ = tail.kill();
-    let _ = tail.wait();
+}
+
+/// A child process killed when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Bob's next presence change as alice sees it: (status, why he left).
