@@ -169,6 +169,11 @@ pub struct DaemonArgs {
     #[command(flatten)]
     pub listeners: ListenArgs,
 
+    /// Require RESP clients to `AUTH username password` with an agora
+    /// account before any other command (Redis's NOAUTH otherwise).
+    #[arg(long, env = "AGORA_RESP_REQUIRE_AUTH")]
+    pub resp_require_auth: bool,
+
     /// Memory limit of the cache, e.g. 512mb (0 = unlimited). Over it,
     /// writes evict keys per --cache-policy or fail with OOM.
     #[arg(long, env = "AGORA_CACHE_MAX_MEMORY", default_value = "0", value_parser = crate::size::parse_size, value_name = "SIZE")]

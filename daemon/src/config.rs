@@ -14,6 +14,9 @@ pub struct Config {
     pub http: String,
     /// Address of the RESP (cache) listener, e.g. `127.0.0.1:7379`.
     pub resp: String,
+    /// Whether RESP clients must `AUTH username password` (an agora
+    /// account) before any other command.
+    pub resp_require_auth: bool,
     /// The cache service's settings.
     pub cache: crate::cache::CacheConfig,
     /// Where the database, signing key and snapshots live.
@@ -54,6 +57,7 @@ impl Config {
             listen: "127.0.0.1:7070".into(),
             http: "127.0.0.1:7080".into(),
             resp: "127.0.0.1:7379".into(),
+            resp_require_auth: false,
             cache: crate::cache::CacheConfig::default(),
             data_dir,
             ready_file: None,

@@ -298,3 +298,47 @@ fn shutdown_with_open_resp_clients_exits_zero() {
     // The idle connection was closed by the server.
     assert_eq!(read_n(&mut idle, 1), "");
 }
+
+#[test]
+fn with_require_auth_commands_wait_for_auth() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &["--resp-require-auth"]);
+    let out = home.run(
+        &[
+            "--addr",
+            &daemon.addr,
+            "register",
+            "alice",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut s = raw(&daemon);
+    s.write_all(
+        b"GET k\r\nHELLO 3\r\nAUTH alice wrong\r\nSET k v\r\nAUTH alice \"correct horse battery\"\r\nSET k v\r\nGET k\r\n",
+    )
+    .unwrap();
+    let expected = concat!(
+        "-NOAUTH Authentication required.\r\n",
+        "-NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time\r\n",
+        "-WRONGPASS invalid username-password pair or user is disabled.\r\n",
+        "-NOAUTH Authentication required.\r\n",
+        "+OK\r\n",
+        "+OK\r\n",
+        "$1\r\nv\r\n",
+    );
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+    // A client library authenticating through its URL works too.
+    let url = format!(
+        "redis://alice:correct%20horse%20battery@{}/",
+        daemon.ready.resp
+    );
+    let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
+    assert_eq!(v, "v");
+}

@@ -26,6 +26,7 @@ pub fn base_config(listeners: &ListenArgs) -> anyhow::Result<Config> {
 /// Builds the daemon configuration from the flags.
 pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     let mut config = base_config(&args.listeners)?;
+    config.resp_require_auth = args.resp_require_auth;
     config.cache.max_memory = args.cache_max_memory;
     config.cache.policy = args.cache_policy;
     config.cache.persist = args.cache_persist;

@@ -57,6 +57,9 @@ struct Conn {
     /// Commands run but not yet added to the shared INFO counter (added
     /// once per batch rather than per command).
     uncounted: u64,
+    /// Whether commands may run: always when the daemon does not require
+    /// authentication, otherwise after a successful AUTH or HELLO … AUTH.
+    authenticated: bool,
 }
 
 /// Serves one RESP connection until the client leaves, breaks the
@@ -79,7 +82,9 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         patterns: BTreeSet::new(),
         now_ms: 0,
         uncounted: 0,
+        authenticated: false,
     };
+    conn.authenticated = !conn.shared.config.resp_require_auth;
     let mut input = BytesMut::with_capacity(16 * 1024);
     let mut decoder = Decoder::new();
     // Registered once: polling a fresh `cancelled()` every turn would
@@ -210,6 +215,20 @@ impl Conn {
     /// Runs one command, appending its reply.
     async fn run(&mut self, args: &[Bytes]) -> Next {
         let name = &args[0];
+        if !self.authenticated
+            && !["auth", "hello", "quit", "reset"]
+                .iter()
+                .any(|c| is(name, c))
+        {
+            self.reply(&Reply::err("NOAUTH Authentication required."));
+            return Next::Continue;
+        }
+        if !self.authenticated && is(name, "hello") && !args.iter().skip(2).any(|a| is(a, "auth")) {
+            self.reply(&Reply::err(
+                "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time",
+            ));
+            return Next::Continue;
+        }
         // RESP2 subscribed mode accepts only a few commands.
         if self.subscribed() > 0 && !self.client.resp3 {
             let allowed = [
@@ -263,6 +282,7 @@ impl Conn {
                 self.reply(&reply);
                 return Next::Continue;
             }
+            self.authenticated = true;
         }
         if spec.is_some_and(|s| s.kind == cmd::Kind::Admin) {
             // INFO & co. see every command run before them.
@@ -375,7 +395,10 @@ impl Conn {
                         "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
                     ),
                     3 => match self.authenticate(&args[1], &args[2]).await {
-                        Ok(()) => Reply::ok(),
+                        Ok(()) => {
+                            self.authenticated = true;
+                            Reply::ok()
+                        }
                         Err(e) => e,
                     },
                     _ => Reply::err("ERR syntax error"),
