@@ -28,13 +28,9 @@ pub struct Config {
     /// The most connections served at once; further clients wait in the
     /// kernel's accept queue.
     pub max_connections: usize,
-    /// How much undelivered push data makes a client too slow.
+    /// How much undelivered push data makes a client too slow (native
+    /// pushes and RESP pub/sub alike).
     pub push_limits: crate::session::PushLimits,
-    /// Messages queued for one RESP pub/sub subscriber before it counts as
-    /// too slow and is disconnected. (Native-protocol clients are judged by
-    /// bytes, see `push_limits`; RESP subscribers should move to the same
-    /// rule.)
-    pub resp_pubsub_queue: usize,
     /// The JWT signing secret; when `None`, a key is generated in the data
     /// directory on first start.
     pub jwt_secret: Option<String>,
@@ -64,7 +60,6 @@ impl Config {
             max_frame: agora_wire::DEFAULT_MAX_FRAME,
             max_connections: 16_384,
             push_limits: crate::session::PushLimits::default(),
-            resp_pubsub_queue: 16_384,
             jwt_secret: None,
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             handshake_timeout: Duration::from_secs(10),

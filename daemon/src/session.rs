@@ -20,12 +20,67 @@ pub struct Session {
     topics: Mutex<BTreeSet<String>>,
     /// Encoded pushes waiting for the connection task.
     outbound: mpsc::UnboundedSender<Bytes>,
-    /// Bytes in `outbound`, for the slow-reader limits.
+    /// Bytes in `outbound`, judged by the slow-reader limits.
+    backlog: Backlog,
+    closer: Closer,
+}
+
+/// Bytes waiting for one reader, judged by [`PushLimits`]: shared by
+/// native sessions and RESP pub/sub subscribers, so both protocols treat a
+/// slow reader alike.
+#[derive(Debug)]
+pub struct Backlog {
     queued: AtomicUsize,
     /// Since when (ms) `queued` has been over the soft limit; 0 if not.
     over_soft_since_ms: AtomicU64,
     limits: PushLimits,
-    closer: Closer,
+}
+
+impl Backlog {
+    /// An empty backlog with these limits.
+    pub fn new(limits: PushLimits) -> Backlog {
+        Backlog {
+            queued: AtomicUsize::new(0),
+            over_soft_since_ms: AtomicU64::new(0),
+            limits,
+        }
+    }
+
+    /// Counts `len` more bytes. `Err` (with the bytes that would be
+    /// waiting) when the reader is too slow; the bytes are then not counted.
+    pub fn add(&self, len: usize, now_ms: u64) -> Result<(), usize> {
+        let queued = self.queued.fetch_add(len, Ordering::Relaxed) + len;
+        let too_slow = if queued > self.limits.hard {
+            true
+        } else if queued > self.limits.soft {
+            let since = self.over_soft_since_ms.load(Ordering::Relaxed);
+            if since == 0 {
+                self.over_soft_since_ms
+                    .store(now_ms.max(1), Ordering::Relaxed);
+                false
+            } else {
+                now_ms.saturating_sub(since) >= self.limits.soft_ms
+            }
+        } else {
+            self.over_soft_since_ms.store(0, Ordering::Relaxed);
+            false
+        };
+        if too_slow {
+            self.queued.fetch_sub(len, Ordering::Relaxed);
+            return Err(queued);
+        }
+        Ok(())
+    }
+
+    /// `len` bytes were delivered (or dropped).
+    pub fn remove(&self, len: usize) {
+        self.queued.fetch_sub(len, Ordering::Relaxed);
+    }
+
+    /// Bytes waiting now.
+    pub fn bytes(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
 }
 
 /// How much undelivered push data a connection may accumulate before it
@@ -74,9 +129,7 @@ impl Session {
             user: Mutex::new(None),
             topics: Mutex::new(BTreeSet::new()),
             outbound,
-            queued: AtomicUsize::new(0),
-            over_soft_since_ms: AtomicU64::new(0),
-            limits,
+            backlog: Backlog::new(limits),
             closer: Closer::default(),
         }
     }
@@ -87,45 +140,28 @@ impl Session {
         if self.closer.is_requested() {
             return Err(PushRefused::Closed);
         }
-        let queued = self.queued.fetch_add(frame.len(), Ordering::Relaxed) + frame.len();
-        let too_slow = if queued > self.limits.hard {
-            true
-        } else if queued > self.limits.soft {
-            let since = self.over_soft_since_ms.load(Ordering::Relaxed);
-            if since == 0 {
-                self.over_soft_since_ms
-                    .store(now_ms.max(1), Ordering::Relaxed);
-                false
-            } else {
-                now_ms.saturating_sub(since) >= self.limits.soft_ms
-            }
-        } else {
-            self.over_soft_since_ms.store(0, Ordering::Relaxed);
-            false
-        };
-        if too_slow {
-            self.queued.fetch_sub(frame.len(), Ordering::Relaxed);
+        let len = frame.len();
+        if let Err(queued) = self.backlog.add(len, now_ms) {
             self.close(ErrorBody::new(
                 agora_wire::ErrorCode::Unavailable,
                 format!("disconnected: too slow to read pushes ({queued} bytes waiting)"),
             ));
             return Err(PushRefused::TooSlow);
         }
-        let len = frame.len();
         self.outbound.send(frame).map_err(|_| {
-            self.queued.fetch_sub(len, Ordering::Relaxed);
+            self.backlog.remove(len);
             PushRefused::Closed
         })
     }
 
     /// The connection task took a frame of `len` bytes off the queue.
     pub fn dequeued(&self, len: usize) {
-        self.queued.fetch_sub(len, Ordering::Relaxed);
+        self.backlog.remove(len);
     }
 
     /// Bytes of pushes waiting to be written.
     pub fn queued_bytes(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        self.backlog.bytes()
     }
 
     /// The signed-in user, if any.

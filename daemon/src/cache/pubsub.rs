@@ -1,13 +1,13 @@
 //! Pub/sub channels and patterns, shared by every protocol.
 //!
-//! A subscriber is a bounded queue plus a "kick" token: publishing never
-//! waits (`try_send`); a subscriber whose queue is full is too slow, is
-//! removed, and its kick token tells its connection to close — the same
-//! policy as [`crate::hub`] for native pushes.
+//! A subscriber is a queue plus a "kick" token: publishing never waits; the
+//! bytes waiting are judged by the same [`PushLimits`] as native pushes
+//! (Redis's pub/sub output-buffer rule), and a subscriber past them is too
+//! slow, is removed, and its kick token tells its connection to close.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use tokio::sync::mpsc;
@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use super::cmd::{self, is, lossy};
 use super::glob;
 use super::reply::Reply;
+use crate::session::{Backlog, PushLimits};
 
 /// A message delivered to a subscriber.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,7 +50,8 @@ pub struct Slow;
 #[derive(Clone)]
 enum Sink {
     Queue {
-        tx: mpsc::Sender<Message>,
+        tx: mpsc::UnboundedSender<Message>,
+        backlog: Arc<Backlog>,
         kick: CancellationToken,
     },
     Direct(DirectSink),
@@ -68,20 +70,23 @@ pub fn native_id(session_id: u64) -> u64 {
 }
 
 impl Subscriber {
-    /// A mailbox holding up to `limit` messages; returns the receiving end
-    /// and the token cancelled when the subscriber is dropped for slowness.
-    pub fn new(id: u64, limit: usize) -> (Subscriber, mpsc::Receiver<Message>, CancellationToken) {
-        let (tx, rx) = mpsc::channel(limit.max(1));
+    /// A mailbox whose waiting bytes are held to `limits`; returns the
+    /// receiving end and the token cancelled when the subscriber is dropped
+    /// for slowness.
+    pub fn new(id: u64, limits: PushLimits) -> (Subscriber, Mailbox, CancellationToken) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let backlog = Arc::new(Backlog::new(limits));
         let kick = CancellationToken::new();
         (
             Subscriber {
                 id,
                 sink: Sink::Queue {
                     tx,
+                    backlog: backlog.clone(),
                     kick: kick.clone(),
                 },
             },
-            rx,
+            Mailbox { rx, backlog },
             kick,
         )
     }
@@ -93,6 +98,36 @@ impl Subscriber {
             id,
             sink: Sink::Direct(sink),
         }
+    }
+}
+
+/// The receiving end of a [`Subscriber::new`] mailbox.
+pub struct Mailbox {
+    rx: mpsc::UnboundedReceiver<Message>,
+    backlog: Arc<Backlog>,
+}
+
+impl Mailbox {
+    /// The next message, or `None` when every sender is gone.
+    pub async fn recv(&mut self) -> Option<Message> {
+        let msg = self.rx.recv().await?;
+        self.backlog.remove(msg.size());
+        Some(msg)
+    }
+
+    /// The next message if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Message> {
+        let msg = self.rx.try_recv().ok()?;
+        self.backlog.remove(msg.size());
+        Some(msg)
+    }
+}
+
+impl Message {
+    /// What the message counts for against the subscriber's limits: its
+    /// bytes plus framing overhead.
+    fn size(&self) -> usize {
+        self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, Bytes::len) + 32
     }
 }
 
@@ -139,6 +174,7 @@ impl PubSub {
         let mut delivered = 0;
         {
             let inner = self.read();
+            let now = crate::now_ms();
             let channel_bytes = Bytes::copy_from_slice(channel);
             let mut send = |sub: &Subscriber, pattern: Option<&Bytes>| {
                 let msg = Message {
@@ -147,11 +183,16 @@ impl PubSub {
                     payload: payload.clone(),
                 };
                 match &sub.sink {
-                    Sink::Queue { tx, .. } => match tx.try_send(msg) {
-                        Ok(()) => delivered += 1,
-                        Err(mpsc::error::TrySendError::Full(_)) => slow.push(sub.clone()),
-                        Err(mpsc::error::TrySendError::Closed(_)) => {}
-                    },
+                    Sink::Queue { tx, backlog, .. } => {
+                        let len = msg.size();
+                        if backlog.add(len, now).is_err() {
+                            slow.push(sub.clone());
+                        } else if tx.send(msg).is_ok() {
+                            delivered += 1;
+                        } else {
+                            backlog.remove(len);
+                        }
+                    }
                     Sink::Direct(f) => match f(&msg) {
                         Ok(()) => delivered += 1,
                         Err(Slow) => slow.push(sub.clone()),
@@ -290,8 +331,8 @@ mod tests {
     #[test]
     fn channels_and_patterns_deliver() {
         let ps = PubSub::default();
-        let (a, mut a_rx, _) = Subscriber::new(1, 8);
-        let (b, mut b_rx, _) = Subscriber::new(2, 8);
+        let (a, mut a_rx, _) = Subscriber::new(1, limits(1 << 20));
+        let (b, mut b_rx, _) = Subscriber::new(2, limits(1 << 20));
         ps.subscribe(&a, Bytes::from_static(b"news"), false);
         ps.subscribe(&b, Bytes::from_static(b"n*"), true);
         assert_eq!(ps.publish(b"news", &Bytes::from_static(b"hi")), 2);
@@ -306,11 +347,20 @@ mod tests {
         assert!(ps.channels(None).is_empty());
     }
 
+    fn limits(hard: usize) -> PushLimits {
+        PushLimits {
+            hard,
+            soft: hard,
+            soft_ms: 60_000,
+        }
+    }
+
     #[test]
     fn slow_subscriber_is_kicked() {
         let ps = PubSub::default();
-        let (slow, _rx, kick) = Subscriber::new(1, 2);
-        let (fast, mut fast_rx, fast_kick) = Subscriber::new(2, 64);
+        // Each message counts 1 + 1 + 32 bytes: room for two.
+        let (slow, _rx, kick) = Subscriber::new(1, limits(70));
+        let (fast, mut fast_rx, fast_kick) = Subscriber::new(2, limits(1 << 20));
         ps.subscribe(&slow, Bytes::from_static(b"c"), false);
         ps.subscribe(&fast, Bytes::from_static(b"c"), false);
         for _ in 0..10 {
@@ -319,7 +369,7 @@ mod tests {
         assert!(kick.is_cancelled());
         assert!(!fast_kick.is_cancelled());
         assert_eq!(ps.numsub(b"c"), 1);
-        assert_eq!(std::iter::from_fn(|| fast_rx.try_recv().ok()).count(), 10);
+        assert_eq!(std::iter::from_fn(|| fast_rx.try_recv()).count(), 10);
     }
 
     #[test]
@@ -335,13 +385,13 @@ mod tests {
                 Ok(())
             }),
         );
-        let (resp, mut resp_rx, _) = Subscriber::new(1, 8);
+        let (resp, mut resp_rx, _) = Subscriber::new(1, limits(1 << 20));
         ps.subscribe(&native, Bytes::from_static(b"a*"), true);
         ps.subscribe(&native, Bytes::from_static(b"ab"), false);
         ps.subscribe(&resp, Bytes::from_static(b"ab"), false);
         assert_eq!(ps.publish(b"ab", &Bytes::from_static(b"x")), 3);
         assert_eq!(got.lock().unwrap().len(), 2);
-        assert!(resp_rx.try_recv().is_ok());
+        assert!(resp_rx.try_recv().is_some());
         assert_eq!(
             ps.subscriptions(native_id(1)),
             (

@@ -14,13 +14,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::codec::{Decoder, encode};
 use crate::Shared;
 use crate::cache::cmd::{self, Client, Ctx, is, lossy};
-use crate::cache::pubsub::{Message, Subscriber};
+use crate::cache::pubsub::{Mailbox, Message, Subscriber};
 use crate::cache::{Cache, Reply};
 
 /// Write out buffered replies once they pass this size even if more
@@ -49,7 +48,7 @@ struct Conn {
     client: Client,
     out: BytesMut,
     /// Set on the first SUBSCRIBE.
-    mailbox: Option<(Subscriber, mpsc::Receiver<Message>, CancellationToken)>,
+    mailbox: Option<(Subscriber, Mailbox, CancellationToken)>,
     channels: BTreeSet<Bytes>,
     patterns: BTreeSet<Bytes>,
     /// The clock for the requests being served.
@@ -104,7 +103,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
             Some(msg) = async { conn.mailbox.as_mut().expect("guarded").1.recv().await }, if conn.mailbox.is_some() => {
                 conn.push_message(msg);
                 // Drain what else is queued: one write for a burst.
-                while let Some(msg) = conn.mailbox.as_mut().and_then(|m| m.1.try_recv().ok()) {
+                while let Some(msg) = conn.mailbox.as_mut().and_then(|m| m.1.try_recv()) {
                     conn.push_message(msg);
                     if conn.out.len() > FLUSH_AT {
                         break;
@@ -314,8 +313,7 @@ impl Conn {
         if let Some((sub, _, _)) = &self.mailbox {
             return sub.clone();
         }
-        let limit = self.shared.config.resp_pubsub_queue.max(1);
-        let (sub, rx, kick) = Subscriber::new(self.client.id, limit);
+        let (sub, rx, kick) = Subscriber::new(self.client.id, self.shared.config.push_limits);
         self.mailbox = Some((sub.clone(), rx, kick));
         sub
     }
