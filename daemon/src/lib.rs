@@ -4,10 +4,11 @@
 //! ([`agora_wire`]) plus an HTTP side. This crate is the only one that
 //! spawns tasks. The shape:
 //!
-//! - [`server`]: the accept loop, with a connection limit;
+//! - [`server`]: the accept loop, with a connection limit (shared by the
+//!   protocol and RESP listeners);
 //! - [`conn`]: one task per connection — handshake, reading frames,
-//!   dispatching requests, writing replies and pushes through a bounded
-//!   outbound queue;
+//!   dispatching requests, writing replies and pushes (whose backlog is
+//!   held to [`session::PushLimits`]);
 //! - [`dispatch`]: routes each [`agora_wire::Op`] to the service that owns it;
 //! - [`accounts`], [`hub`]: the services of the foundation (sign-in and
 //!   topic pub/sub); later services get a module folder each;
