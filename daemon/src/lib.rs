@@ -14,6 +14,7 @@
 //!   topic pub/sub); later services get a module folder each;
 //! - [`http`]: health checks and Prometheus metrics (axum);
 //! - [`stats`]: the counters behind `/metrics`;
+//! - [`chat`]: rooms, messages (group commit), private messages, presence;
 //! - [`cache`]: the Redis-compatible cache service, served over RESP by
 //!   [`resp`] on its own listener.
 //!
