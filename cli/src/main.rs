@@ -10,6 +10,7 @@ mod logging;
 mod output;
 mod session;
 mod size;
+mod stdin;
 
 use std::process::ExitCode;
 

@@ -171,21 +171,7 @@ fn pub_sub_between_two_clients() {
 fn auth_checks_agora_accounts() {
     let home = Home::new();
     let daemon = Daemon::start(&home, &[]);
-    let out = home.run(
-        &[
-            "--addr",
-            &daemon.addr,
-            "register",
-            "alice",
-            "--password-stdin",
-        ],
-        Some("correct horse battery\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    home.register(&daemon.addr, "alice", "correct horse battery");
     let mut s = raw(&daemon);
     s.write_all(b"AUTH alice wrong\r\nAUTH alice \"correct horse battery\"\r\n")
         .unwrap();
@@ -308,21 +294,7 @@ fn shutdown_with_open_resp_clients_exits_zero() {
 fn with_require_auth_commands_wait_for_auth() {
     let home = Home::new();
     let daemon = Daemon::start(&home, &["--resp-require-auth"]);
-    let out = home.run(
-        &[
-            "--addr",
-            &daemon.addr,
-            "register",
-            "alice",
-            "--password-stdin",
-        ],
-        Some("correct horse battery\n"),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    home.register(&daemon.addr, "alice", "correct horse battery");
     let mut s = raw(&daemon);
     s.write_all(
         b"GET k\r\nHELLO 3\r\nAUTH alice wrong\r\nSET k v\r\nAUTH alice \"correct horse battery\"\r\nSET k v\r\nGET k\r\n",

@@ -16,17 +16,7 @@ use crate::support::{Daemon, Home, rt};
 fn setup() -> (Home, Daemon) {
     let home = Home::new();
     let daemon = Daemon::start(&home, &[]);
-    let out = home.run(
-        &[
-            "--addr",
-            &daemon.addr,
-            "register",
-            "alice",
-            "--password-stdin",
-        ],
-        Some("alice-password\n"),
-    );
-    assert!(out.status.success(), "{out:?}");
+    home.register(&daemon.addr, "alice", "alice-password");
     (home, daemon)
 }
 
@@ -316,11 +306,7 @@ fn pubsub_bridges_resp_and_native() {
 fn a_reply_over_the_frame_limit_is_refused_not_a_hang_up() {
     let home = Home::new();
     let d = Daemon::start(&home, &["--max-frame", "64KiB"]);
-    let out = home.run(
-        &["--addr", &d.addr, "register", "dave", "--password-stdin"],
-        Some("dave-password\n"),
-    );
-    assert!(out.status.success(), "{out:?}");
+    home.register(&d.addr, "dave", "dave-password");
     let mut con = redis::Client::open(format!("redis://{}/", d.ready.resp))
         .unwrap()
         .get_connection()

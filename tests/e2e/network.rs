@@ -145,11 +145,7 @@ fn a_half_open_client_is_found_and_shown_offline() {
     });
     // Bob registers and joins from the host, then his terminal runs in the
     // namespace and reaches the daemon over the veth link.
-    let out = home.run(
-        &["--addr", &local, "register", "bob", "--password-stdin"],
-        Some("half-open-2\n"),
-    );
-    assert!(out.status.success());
+    home.register(&local, "bob", "half-open-2");
     let out = home.run(&["--addr", &local, "chat", "join", "lobby"], None);
     assert!(out.status.success());
     // The saved sign-in is per address: copy it for the veth address.

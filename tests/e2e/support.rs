@@ -87,6 +87,19 @@ impl Home {
         }
         child.wait_with_output().expect("wait agora")
     }
+    /// Registers `name` with `password` on the daemon at `addr` through the
+    /// CLI, which saves the sign-in in this home; fails the test otherwise.
+    pub fn register(&self, addr: &str, name: &str, password: &str) {
+        let out = self.run(
+            &["--addr", addr, "register", name, "--password-stdin"],
+            Some(&format!("{password}\n")),
+        );
+        assert!(
+            out.status.success(),
+            "register {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]

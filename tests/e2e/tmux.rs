@@ -185,17 +185,7 @@ fn chat_tab_joins_a_room_and_shows_a_sent_message() {
 fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
     let home = Home::new();
     let daemon = Daemon::start(&home, &[]);
-    let out = home.run(
-        &[
-            "--addr",
-            &daemon.addr,
-            "register",
-            "carol",
-            "--password-stdin",
-        ],
-        Some("carol-password\n"),
-    );
-    assert!(out.status.success(), "{out:?}");
+    home.register(&daemon.addr, "carol", "carol-password");
     let command = format!(
         "'{}' --addr {} cache; echo agora-exit=$?; sleep 60",
         bin(),
@@ -238,17 +228,7 @@ fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
 fn cache_tab_browses_keys_set_from_the_cli() {
     let home = Home::new();
     let daemon = Daemon::start(&home, &[]);
-    let out = home.run(
-        &[
-            "--addr",
-            &daemon.addr,
-            "register",
-            "erin",
-            "--password-stdin",
-        ],
-        Some("erin-password\n"),
-    );
-    assert!(out.status.success(), "{out:?}");
+    home.register(&daemon.addr, "erin", "erin-password");
     for (k, v) in [("tmux:greeting", "hello from the cli"), ("tmux:other", "x")] {
         let out = home.run(&["--addr", &daemon.addr, "cache", "set", k, v], None);
         assert!(out.status.success(), "{out:?}");

@@ -385,15 +385,7 @@ fn bytes_or_stdin(arg: String) -> anyhow::Result<Vec<u8>> {
     if arg != "-" {
         return Ok(arg.into_bytes());
     }
-    anyhow::ensure!(
-        !std::io::stdin().is_terminal(),
-        "`-` reads standard input, which is a terminal; pipe the value in"
-    );
-    let mut bytes = Vec::new();
-    std::io::stdin()
-        .read_to_end(&mut bytes)
-        .context("cannot read standard input")?;
-    Ok(bytes)
+    crate::stdin::read_piped("`-` reads standard input, which is a terminal; pipe the value in")
 }
 
 /// Prints messages until Ctrl-C or the connection closes.

@@ -1,6 +1,6 @@
 //! `agora chat …`: rooms and private messages for scripts and terminals.
 
-use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::io::Write as _;
 
 use agora_wire::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
 use agora_wire::{Client, Event, Op, Reply};
@@ -220,14 +220,11 @@ fn message_or_stdin(message: Option<String>) -> anyhow::Result<String> {
     match message {
         Some(m) if m != "-" => Ok(m),
         _ => {
-            anyhow::ensure!(
-                !std::io::stdin().is_terminal(),
-                "no MESSAGE given and standard input is a terminal; pass the message or pipe it in"
-            );
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .context("cannot read the message from standard input (is it UTF-8?)")?;
+            let bytes = crate::stdin::read_piped(
+                "no MESSAGE given and standard input is a terminal; pass the message or pipe it in",
+            )?;
+            let text =
+                String::from_utf8(bytes).context("the message on standard input is not UTF-8")?;
             Ok(text.trim_end_matches(['\n', '\r']).to_owned())
         }
     }
