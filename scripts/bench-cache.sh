@@ -5,7 +5,10 @@
 #   scripts/bench-cache.sh
 #
 # Rows: SET and GET without pipelining, with -P 16, and with 1 KiB values
-# (-d 1024); each prints requests/s for agora and redis and the ratio. Then
+# (-d 1024); each row runs agora and redis alternately BENCH_ROUNDS times
+# and prints the median requests/s of each, the ratio of the medians and
+# the lowest and highest per-round ratio (this machine's neighbours are
+# noisy: a single run can be off by 15% either way). Then
 # memory after 1,000,000 SETs of 64-byte values to distinct keys: INFO
 # used_memory and process RSS of both.
 #
@@ -13,12 +16,15 @@
 #   BENCH_N        requests per redis-benchmark run (default 1000000)
 #   BENCH_KEYS     keys for the memory row (default 1000000)
 #   BENCH_CLIENTS  parallel connections (default 50)
+#   BENCH_ROUNDS   alternating runs per row (default 5)
+#   AGORA_FLAGS    extra `agora daemon` flags, e.g. "--resp-threads 2"
 #   AGORA_BIN      use this binary instead of `cargo build --release -p agora`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_N:-1000000}
 KEYS=${BENCH_KEYS:-1000000}
 CLIENTS=${BENCH_CLIENTS:-50}
+ROUNDS=${BENCH_ROUNDS:-5}
 
 need() { # need CMD PACKAGE
   command -v "$1" >/dev/null 2>&1 && return 0
@@ -42,7 +48,7 @@ tmp=$(mktemp -d)
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rport=$(free_port)
 "$AGORA_BIN" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 \
-  --data "$tmp/data" --ready-file "$tmp/ready.json" --log-level warn &
+  --data "$tmp/data" --ready-file "$tmp/ready.json" --log-level warn ${AGORA_FLAGS:-} &
 agora=$!
 redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
   --dir "$tmp" --daemonize no --loglevel warning >"$tmp/redis.log" 2>&1 &
@@ -65,16 +71,28 @@ rps() { # rps PORT TEST EXTRA...
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 echo "redis: $(redis-server --version | awk '{print $3}'), date: $(date -u +%Y-%m-%dT%H:%MZ), -n $N -c $CLIENTS, server and benchmark on the same machine"
 echo
-echo "| test | options | agora req/s | redis req/s | agora/redis |"
-echo "|---|---|---:|---:|---:|"
+echo "agora flags: ${AGORA_FLAGS:-(defaults)}; $ROUNDS alternating rounds per row, medians"
+echo
+echo "| test | options | agora req/s | redis req/s | agora/redis | per-round range |"
+echo "|---|---|---:|---:|---:|---:|"
 for opts in "" "-P 16" "-d 1024"; do
   for test in set get; do
-    # shellcheck disable=SC2086
-    a=$(rps "$aport" "$test" $opts)
-    # shellcheck disable=SC2086
-    r=$(rps "$rport" "$test" $opts)
-    ratio=$(python3 -c "print('%.2f' % (float('$a') / float('$r')))" 2>/dev/null || echo "?")
-    printf '| %s | %s | %s | %s | %s |\n' "${test^^}" "${opts:-—}" "$a" "$r" "$ratio"
+    as=() rs=()
+    for _ in $(seq "$ROUNDS"); do
+      # shellcheck disable=SC2086
+      as+=("$(rps "$aport" "$test" $opts)")
+      # shellcheck disable=SC2086
+      rs+=("$(rps "$rport" "$test" $opts)")
+    done
+    python3 - "$test" "${opts:-—}" "${as[*]}" "${rs[*]}" <<'PY'
+import statistics, sys
+test, opts, a, r = sys.argv[1:]
+a = [float(x) for x in a.split()]
+r = [float(x) for x in r.split()]
+ratios = [x / y for x, y in zip(a, r)]
+ma, mr = statistics.median(a), statistics.median(r)
+print(f"| {test.upper()} | {opts} | {ma:,.0f} | {mr:,.0f} | {ma / mr:.2f} | {min(ratios):.2f}–{max(ratios):.2f} |")
+PY
   done
 done
 

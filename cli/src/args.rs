@@ -174,6 +174,20 @@ pub struct DaemonArgs {
     #[arg(long, env = "AGORA_RESP_REQUIRE_AUTH")]
     pub resp_require_auth: bool,
 
+    /// Event-loop threads serving RESP connections (default: half the
+    /// CPUs, at least 1). Each loop serves its connections from one
+    /// thread, as redis-server does; more loops let the cache use more
+    /// cores, fewer leave cores to local clients.
+    #[arg(long, env = "AGORA_RESP_THREADS", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub resp_threads: Option<u16>,
+
+    /// How long, in microseconds, a RESP loop keeps polling after its last
+    /// request before it sleeps (like Linux's SO_BUSY_POLL). Spares busy
+    /// clients a wake-up per request; costs nothing when idle; 0 turns it
+    /// off.
+    #[arg(long, env = "AGORA_RESP_BUSY_POLL", default_value_t = 50, value_name = "MICROS", value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
+    pub resp_busy_poll: u64,
+
     /// Memory limit of the cache, e.g. 512mb (0 = unlimited). Over it,
     /// writes evict keys per --cache-policy or fail with OOM.
     #[arg(long, env = "AGORA_CACHE_MAX_MEMORY", default_value = "0", value_parser = crate::size::parse_size, value_name = "SIZE")]

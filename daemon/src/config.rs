@@ -17,6 +17,12 @@ pub struct Config {
     /// Whether RESP clients must `AUTH username password` (an agora
     /// account) before any other command.
     pub resp_require_auth: bool,
+    /// How many event-loop threads serve RESP connections (at least 1);
+    /// see [`crate::resp::loops`].
+    pub resp_threads: usize,
+    /// How long a RESP loop keeps polling after its last input before it
+    /// sleeps (zero: never busy-poll); see [`crate::resp::busy_poll`].
+    pub resp_busy_poll: Duration,
     /// The cache service's settings.
     pub cache: crate::cache::CacheConfig,
     /// Where the database, signing key and snapshots live.
@@ -54,6 +60,8 @@ impl Config {
             http: "127.0.0.1:7080".into(),
             resp: "127.0.0.1:7379".into(),
             resp_require_auth: false,
+            resp_threads: default_resp_threads(),
+            resp_busy_poll: Duration::from_micros(50),
             cache: crate::cache::CacheConfig::default(),
             data_dir,
             ready_file: None,
@@ -68,6 +76,14 @@ impl Config {
             chat: crate::chat::Limits::default(),
         }
     }
+}
+
+/// Half the CPUs, at least one: Redis's advice for its I/O threads,
+/// because the clients, the rest of the daemon and the kernel's network
+/// work need cores too. On a 2-core machine with the load generator
+/// local, one loop served 5–10% more requests than two (docs/CACHE.md).
+pub fn default_resp_threads() -> usize {
+    (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1)
 }
 
 /// TCP keepalive settings: after `idle` without traffic, `probes` probes

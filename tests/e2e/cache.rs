@@ -133,6 +133,37 @@ fn a_protocol_error_closes_only_that_connection() {
     assert_eq!(v, "v");
 }
 
+/// Connections are dealt round-robin to the event loops: six clients on
+/// three loops share one keyspace and one set of channels.
+#[test]
+fn several_event_loops_share_the_keyspace_and_the_channels() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &["--resp-threads", "3"]);
+    let mut subscriber = client(&daemon);
+    let mut clients: Vec<_> = (0..5).map(|_| client(&daemon)).collect();
+    let mut pubsub = subscriber.as_pubsub();
+    pubsub.subscribe("loops").unwrap();
+    pubsub
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for (i, c) in clients.iter_mut().enumerate() {
+        let _: () = c.set(format!("key:{i}"), i).unwrap();
+        let _: i64 = c.incr("shared", 1).unwrap();
+    }
+    for c in &mut clients {
+        let values: Vec<i64> = c.mget(&["key:0", "key:1", "key:2", "key:3", "key:4"][..]).unwrap();
+        assert_eq!(values, [0, 1, 2, 3, 4]);
+        let shared: i64 = c.get("shared").unwrap();
+        assert_eq!(shared, 5);
+    }
+    for (i, c) in clients.iter_mut().enumerate() {
+        let n: i64 = c.publish("loops", i).unwrap();
+        assert_eq!(n, 1);
+        let msg = pubsub.get_message().unwrap();
+        assert_eq!(msg.get_payload::<i64>().unwrap(), i as i64);
+    }
+}
+
 #[test]
 fn pub_sub_between_two_clients() {
     let home = Home::new();

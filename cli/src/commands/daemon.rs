@@ -27,6 +27,10 @@ pub fn base_config(listeners: &ListenArgs) -> anyhow::Result<Config> {
 pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     let mut config = base_config(&args.listeners)?;
     config.resp_require_auth = args.resp_require_auth;
+    if let Some(n) = args.resp_threads {
+        config.resp_threads = n.into();
+    }
+    config.resp_busy_poll = std::time::Duration::from_micros(args.resp_busy_poll);
     config.cache.max_memory = args.cache_max_memory;
     config.cache.policy = args.cache_policy;
     config.cache.persist = args.cache_persist;

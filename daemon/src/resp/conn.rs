@@ -26,6 +26,11 @@ use crate::cache::{Cache, Reply};
 /// input is waiting, to bound the buffer.
 const FLUSH_AT: usize = 64 * 1024;
 
+/// Below this much free room, the input buffer is given [`READ_ROOM`]
+/// before a read.
+const MIN_READ_ROOM: usize = 4 * 1024;
+const READ_ROOM: usize = 16 * 1024;
+
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
 
 /// Decrements the connected-clients gauge however the task ends.
@@ -84,7 +89,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         authenticated: false,
     };
     conn.authenticated = !conn.shared.config.resp_require_auth;
-    let mut input = BytesMut::with_capacity(16 * 1024);
+    let mut input = BytesMut::with_capacity(READ_ROOM);
     let mut decoder = Decoder::new();
     // Registered once: polling a fresh `cancelled()` every turn would
     // lock the token's waiter list (shared by all connections) twice per
@@ -92,6 +97,14 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     let shutdown = conn.shared.shutdown.clone().cancelled_owned();
     tokio::pin!(shutdown);
     loop {
+        // Read into room for a whole pipeline: a BytesMut's spare room
+        // shrinks as requests are split off its front, and a read into the
+        // last few bytes would take half a pipeline and cost the client an
+        // extra reply segment. Reclaiming the front is a copy of the few
+        // bytes of a partial request, not an allocation.
+        if input.capacity() - input.len() < MIN_READ_ROOM {
+            input.reserve(READ_ROOM);
+        }
         let kicked = conn.mailbox.as_ref().map(|(_, _, kick)| kick.clone());
         tokio::select! {
             biased;
@@ -147,6 +160,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                     }
                 }
                 conn.count_commands();
+                super::busy_poll::note_input();
                 if conn.flush(&mut stream).await.is_err() || close {
                     break;
                 }

@@ -5,11 +5,16 @@
 //!   checked before allocation, RESP2/RESP3 reply encoding;
 //! - [`conn`]: one task per connection, pipelining, pub/sub mode.
 //!
-//! Connections run on the daemon's `TaskTracker` and stop with its
+//! - [`loops`]: the single-threaded event loops connections run on, and
+//!   [`busy_poll`], how each keeps awake through short gaps in traffic.
+//!
+//! Connections are tracked by the daemon's `TaskTracker` and stop with its
 //! `CancellationToken`, like the native protocol's.
 
+pub mod busy_poll;
 pub mod codec;
 pub mod conn;
+pub mod loops;
 
 use std::sync::Arc;
 
@@ -18,14 +23,31 @@ use tokio_util::task::TaskTracker;
 
 use crate::Shared;
 
-/// Accepts RESP connections until shutdown.
+/// Accepts RESP connections until shutdown, serving each on one of the
+/// event loops ([`loops`]).
 pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tracker: TaskTracker) {
+    let config = loops::LoopConfig {
+        threads: shared.config.resp_threads,
+        busy_poll: shared.config.resp_busy_poll,
+        grace: shared.config.shutdown_grace,
+    };
+    let loops = match loops::Loops::start(config, shared.shutdown.clone(), tracker.clone()) {
+        Ok(loops) => Arc::new(loops),
+        Err(err) => {
+            tracing::error!(%err, "cannot start the RESP event loops; RESP is off");
+            return;
+        }
+    };
+    tracing::debug!(loops = loops.len(), "RESP event loops started");
     crate::server::serve_connections(
         shared,
         listener,
         &tracker,
         "RESP",
-        |stream, _peer, shared| conn::serve(stream, shared),
+        move |stream, _peer, shared| {
+            let loops = loops.clone();
+            async move { loops.serve(stream, |stream| conn::serve(stream, shared)).await }
+        },
     )
     .await
 }
