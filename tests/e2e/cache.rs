@@ -151,7 +151,9 @@ fn several_event_loops_share_the_keyspace_and_the_channels() {
         let _: i64 = c.incr("shared", 1).unwrap();
     }
     for c in &mut clients {
-        let values: Vec<i64> = c.mget(&["key:0", "key:1", "key:2", "key:3", "key:4"][..]).unwrap();
+        let values: Vec<i64> = c
+            .mget(&["key:0", "key:1", "key:2", "key:3", "key:4"][..])
+            .unwrap();
         assert_eq!(values, [0, 1, 2, 3, 4]);
         let shared: i64 = c.get("shared").unwrap();
         assert_eq!(shared, 5);

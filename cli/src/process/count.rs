@@ -503,17 +503,26 @@ mod fast {
         x - (lower >> 2)
     }
 
+    /// Eight bytes of the window from `at` (`at + 8 <= WINDOW`, which the
+    /// callers' masking lets the compiler prove: no bounds check is left).
     #[inline(always)]
-    fn load8(buf: &[u8], at: usize) -> Option<u64> {
-        let w: [u8; 8] = buf.get(at..at + 8)?.try_into().ok()?;
-        Some(u64::from_le_bytes(w))
+    fn load8(win: &[u8; WINDOW], at: usize) -> u64 {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&win[at..at + 8]);
+        u64::from_le_bytes(w)
     }
 
-    /// The fast judgement of the line starting at `s` and `len` bytes long,
-    /// given the separator and first-byte masks of `buf[s..s + 64]`: the
-    /// level slot, or `None` when [`scan_level`] must decide.
+    /// The fast path reads this many bytes from the line start: 64 for the
+    /// masks and up to 8 past a token that ends at byte 63, plus the
+    /// `level=` offset.
+    const WINDOW: usize = 80;
+
+    /// The fast judgement of a line `len` bytes long, given the window of
+    /// bytes from its start and the separator and first-byte masks of the
+    /// window's first 64 bytes: the level slot, or `None` when
+    /// [`scan_level`] must decide. `CI`: ignore the case of level words.
     #[inline(always)]
-    fn head(buf: &[u8], s: usize, len: usize, ci: bool, sep: u64, first: u64) -> Option<usize> {
+    fn head<const CI: bool>(win: &[u8; WINDOW], len: usize, sep: u64, first: u64) -> Option<usize> {
         // Bytes past the line end count as separators.
         let valid = if len >= 64 { !0 } else { (1u64 << len) - 1 };
         let sep = sep | !valid;
@@ -522,28 +531,31 @@ mod fast {
         if cand == 0 {
             return (len <= 64).then_some(Levels::NONE);
         }
-        let c = cand.trailing_zeros() as usize;
+        let c = cand.trailing_zeros() as usize & 63;
         let bit = cand & cand.wrapping_neg();
         let after = sep & !(bit | (bit - 1));
         if after == 0 || (starts & (bit - 1)).count_ones() >= LEVEL_MAX_TOKENS as u32 {
             return None;
         }
         let tok_len = after.trailing_zeros() as usize - c;
-        let at = s + c;
-        let mut w = load8(buf, at)?;
-        if ci {
+        let mut w = load8(win, c);
+        if CI {
             w = upper(w);
         }
         let prefix = w & 0xFFFF_FFFF_FFFF;
         // Branch-free: bare words and `level=` lines are mixed at random.
-        let is_key = (prefix == LEVEL_EQ) | (ci & (prefix == LEVEL_EQ_UPPER));
+        let is_key = if CI {
+            (prefix == LEVEL_EQ) | (prefix == LEVEL_EQ_UPPER)
+        } else {
+            prefix == LEVEL_EQ
+        };
         let off = std::hint::select_unpredictable(is_key, 6, 0);
         let len = tok_len.wrapping_sub(off);
         if !(4..=7).contains(&len) {
             return None;
         }
-        let mut x = load8(buf, at + off)?;
-        if ci {
+        let mut x = load8(win, c + off);
+        if CI {
             x = upper(x);
         }
         let x = x & (u64::MAX >> (64 - 8 * len));
@@ -561,29 +573,23 @@ mod fast {
         fn head_masks(&self, block: &[u8; 64]) -> (u64, u64);
     }
 
-    /// Counts the level of the line `buf[s..end]`.
+    /// The level slot of the line `buf[s..end]`.
     #[inline(always)]
-    fn judge(
-        buf: &[u8],
-        s: usize,
-        end: usize,
-        ci: bool,
-        masker: &impl Masker,
-        levels: &mut [u64; 7],
-    ) {
-        let fast = match buf.get(s..s + 64) {
-            Some(w) => {
-                let w: &[u8; 64] = w.try_into().unwrap_or(&[0; 64]);
-                let (sep, first) = masker.head_masks(w);
-                head(buf, s, end - s, ci, sep, first)
+    fn judge<const CI: bool>(buf: &[u8], s: usize, end: usize, masker: &impl Masker) -> usize {
+        let fast = match buf.get(s..s + WINDOW) {
+            Some(win) => {
+                let win: &[u8; WINDOW] = win.try_into().unwrap_or(&[0; WINDOW]);
+                let block: &[u8; 64] = win[..64].try_into().unwrap_or(&[0; 64]);
+                let (sep, first) = masker.head_masks(block);
+                head::<CI>(win, end - s, sep, first)
             }
+            // The last bytes of a piece: rare enough for the exact path.
             None => None,
         };
-        let slot = match fast {
+        match fast {
             Some(slot) => slot,
-            None => slow(&buf[s..end.min(s + LEVEL_MAX_BYTES)], ci),
-        };
-        levels[slot] += 1;
+            None => slow(&buf[s..end.min(s + LEVEL_MAX_BYTES)], CI),
+        }
     }
 
     #[inline(never)]
@@ -606,9 +612,28 @@ mod fast {
         levels: &mut [u64; 7],
         masker: &impl Masker,
     ) -> u64 {
+        // Two copies of the loop, so the case test is not made per line.
+        if ci {
+            run_with::<true>(buf, at_line_start, levels, masker)
+        } else {
+            run_with::<false>(buf, at_line_start, levels, masker)
+        }
+    }
+
+    #[inline(always)]
+    fn run_with<const CI: bool>(
+        buf: &[u8],
+        at_line_start: bool,
+        levels: &mut [u64; 7],
+        masker: &impl Masker,
+    ) -> u64 {
         let mut lines = 0u64;
         let mut line_start = at_line_start.then_some(0);
         let mut pos = [0u32; BATCH + 2];
+        // Consecutive lines count into different banks: one array
+        // incremented line after line waits on its own previous store
+        // (most lines share a level), a chain of store-to-load latency.
+        let mut banks = [[0u64; 8]; 4];
         for (k, batch) in buf.chunks(BATCH).enumerate() {
             let mut n = 0usize;
             let mut blocks = batch.chunks_exact(64);
@@ -638,10 +663,10 @@ mod fast {
                     n += 1;
                 }
             }
-            for &p in &pos[..n] {
+            for (i, &p) in pos[..n].iter().enumerate() {
                 let p = p as usize;
                 if let Some(s) = line_start {
-                    judge(buf, s, p, ci, masker, levels);
+                    banks[i & 3][judge::<CI>(buf, s, p, masker) & 7] += 1;
                 }
                 line_start = Some(p + 1);
             }
@@ -649,7 +674,12 @@ mod fast {
         }
         // An open line (the piece ends inside it) is judged on what is here.
         if let Some(s) = line_start.filter(|&s| s < buf.len()) {
-            judge(buf, s, buf.len(), ci, masker, levels);
+            banks[0][judge::<CI>(buf, s, buf.len(), masker) & 7] += 1;
+        }
+        for bank in &banks {
+            for (total, n) in levels.iter_mut().zip(bank) {
+                *total += n;
+            }
         }
         lines
     }

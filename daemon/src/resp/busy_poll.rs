@@ -49,7 +49,9 @@ pub fn note_input() {
 pub async fn spin(window: Duration) {
     let wake = WAKE.with(Arc::clone);
     loop {
-        let busy = LAST_INPUT.with(Cell::get).is_some_and(|t| t.elapsed() < window);
+        let busy = LAST_INPUT
+            .with(Cell::get)
+            .is_some_and(|t| t.elapsed() < window);
         if busy {
             std::thread::yield_now();
             tokio::task::yield_now().await;
@@ -85,7 +87,10 @@ mod tests {
             let start = Instant::now();
             while !ASLEEP.with(Cell::get) {
                 tokio::task::yield_now().await;
-                assert!(start.elapsed() < Duration::from_secs(5), "spinner never slept");
+                assert!(
+                    start.elapsed() < Duration::from_secs(5),
+                    "spinner never slept"
+                );
             }
             spinner.abort();
         });

@@ -46,7 +46,11 @@ pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tracker: Ta
         "RESP",
         move |stream, _peer, shared| {
             let loops = loops.clone();
-            async move { loops.serve(stream, |stream| conn::serve(stream, shared)).await }
+            async move {
+                loops
+                    .serve(stream, |stream| conn::serve(stream, shared))
+                    .await
+            }
         },
     )
     .await
