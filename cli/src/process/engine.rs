@@ -6,12 +6,14 @@
 //! * the walker threads ([`super::walk`]) push matching paths into a bounded
 //!   channel (the bound keeps memory flat on huge trees: the walk waits when
 //!   the workers fall behind);
-//! * a rayon pool of `workers` threads pulls paths from that channel and
-//!   counts each file; a big file is cut into line-aligned chunks
-//!   ([`super::chunk`]) counted in parallel, so one huge file does not leave
-//!   the other workers idle at the end of a run;
-//! * the calling thread collects the per-file outcomes, sums them, appends to
-//!   the `--state` file and reports progress to an [`Observer`].
+//! * a rayon pool of `workers` threads pulls paths from that channel (one
+//!   receiving loop per thread) and counts each file; a big file is cut into
+//!   line-aligned chunks ([`super::chunk`]) counted as rayon jobs, which idle
+//!   workers steal, so one huge file does not leave the others idle at the
+//!   end of a run;
+//! * the calling thread collects the per-file outcomes (handed over in
+//!   batches of [`BATCH`]), sums them, appends to the `--state` file and
+//!   reports progress to an [`Observer`].
 //!
 //! Cancellation (Ctrl-C, or a job queue stopping the job) is a shared flag:
 //! the walk stops, queued files are dropped, files being read stop at their
