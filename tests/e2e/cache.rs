@@ -166,6 +166,48 @@ fn several_event_loops_share_the_keyspace_and_the_channels() {
     }
 }
 
+/// CPU time (user + system, in clock ticks) of the daemon's threads
+/// named `agora-resp-*`.
+fn resp_loop_ticks(pid: u32) -> u64 {
+    let mut total = 0;
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).unwrap() {
+        let dir = task.unwrap().path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        if !comm.starts_with("agora-resp-") {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap();
+        // Fields after the parenthesised name: state is field 3, utime
+        // and stime are fields 14 and 15.
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        total += fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    }
+    total
+}
+
+/// Busy polling stops when the traffic does: an idle daemon's RESP loop
+/// uses no CPU (a loop that kept spinning would use a whole core, about
+/// 50 ticks in the half second watched).
+#[test]
+fn an_idle_resp_loop_stops_busy_polling() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &["--resp-threads", "1", "--resp-busy-poll", "50"]);
+    let mut c = client(&daemon);
+    for i in 0..1000 {
+        let _: () = c.set(format!("k{i}"), i).unwrap();
+    }
+    // Long past the 50 µs window.
+    std::thread::sleep(Duration::from_millis(100));
+    let before = resp_loop_ticks(daemon.ready.pid);
+    std::thread::sleep(Duration::from_millis(500));
+    let used = resp_loop_ticks(daemon.ready.pid) - before;
+    assert!(used <= 5, "the idle RESP loop used {used} ticks in 0.5 s");
+    // Still serving.
+    let v: i64 = c.get("k999").unwrap();
+    assert_eq!(v, 999);
+}
+
 #[test]
 fn pub_sub_between_two_clients() {
     let home = Home::new();
