@@ -167,12 +167,35 @@ impl Daemon {
             shutdown: token.clone(),
             started: Instant::now(),
         });
+        // The RESP event loops start before the ready file is written: a
+        // daemon that cannot start them fails here rather than leaving a
+        // listener nobody serves.
+        let tracker = TaskTracker::new();
+        // On an error from here on, the loop threads already started are
+        // told to stop (the token) and that nothing will come (the tracker).
+        let abandon = |err: anyhow::Error| {
+            token.cancel();
+            tracker.close();
+            err
+        };
+        let loops = resp::loops::Loops::start(
+            resp::loops::LoopConfig {
+                threads: shared.config.resp_threads,
+                busy_poll: shared.config.resp_busy_poll,
+                grace: shared.config.shutdown_grace,
+            },
+            shared.shutdown.clone(),
+            tracker.clone(),
+        )
+        .context("cannot start the RESP event loops")
+        .map_err(abandon)?;
         if let Some(path) = &shared.config.ready_file {
-            ready::write(path, &addrs)?;
+            ready::write(path, &addrs).map_err(abandon)?;
         }
         tracing::info!(listen = %addrs.listen, http = %addrs.http, resp = %addrs.resp, data = %shared.config.data_dir.display(), "agora daemon listening");
 
-        let task = tokio::spawn(serve(shared, listener, http_listener, resp_listener));
+        let resp = (resp_listener, Arc::new(loops));
+        let task = tokio::spawn(serve(shared, tracker, listener, http_listener, resp));
         Ok(Running { addrs, token, task })
     }
 }
@@ -186,11 +209,11 @@ async fn bind(addr: &str, what: &str) -> anyhow::Result<TcpListener> {
 /// Runs both listeners until the token is cancelled, then drains.
 async fn serve(
     shared: Arc<Shared>,
+    tracker: TaskTracker,
     listener: TcpListener,
     http_listener: TcpListener,
-    resp_listener: TcpListener,
+    (resp_listener, resp_loops): (TcpListener, Arc<resp::loops::Loops>),
 ) -> anyhow::Result<()> {
-    let tracker = TaskTracker::new();
     let http = tracker.spawn(http::serve(shared.clone(), http_listener));
     // The cache's background tasks (expiry, snapshots) and the RESP accept
     // loop share the tracker: shutdown waits for them too, which is how
@@ -199,6 +222,7 @@ async fn serve(
     tracker.spawn(resp::accept_loop(
         shared.clone(),
         resp_listener,
+        resp_loops,
         tracker.clone(),
     ));
     server::accept_loop(shared.clone(), listener, &tracker).await;

@@ -24,20 +24,13 @@ use tokio_util::task::TaskTracker;
 use crate::Shared;
 
 /// Accepts RESP connections until shutdown, serving each on one of the
-/// event loops ([`loops`]).
-pub async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tracker: TaskTracker) {
-    let config = loops::LoopConfig {
-        threads: shared.config.resp_threads,
-        busy_poll: shared.config.resp_busy_poll,
-        grace: shared.config.shutdown_grace,
-    };
-    let loops = match loops::Loops::start(config, shared.shutdown.clone(), tracker.clone()) {
-        Ok(loops) => Arc::new(loops),
-        Err(err) => {
-            tracing::error!(%err, "cannot start the RESP event loops; RESP is off");
-            return;
-        }
-    };
+/// event `loops`.
+pub async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    loops: Arc<loops::Loops>,
+    tracker: TaskTracker,
+) {
     tracing::debug!(loops = loops.len(), "RESP event loops started");
     crate::server::serve_connections(
         shared,
