@@ -388,6 +388,23 @@ mod tests {
             .expect("the task hung up")
     }
 
+    /// An address nobody listens on (bound, then released).
+    fn closed_addr() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.local_addr().expect("addr").to_string()
+    }
+
+    /// A config whose reconnect wait (an hour) only cancellation can end.
+    fn hour_backoff(addr: String) -> Config {
+        Config {
+            backoff: Backoff {
+                first: Duration::from_secs(3600),
+                cap: Duration::from_secs(3600),
+            },
+            ..Config::new(addr, None)
+        }
+    }
+
     #[test]
     fn backoff_doubles_from_250ms_and_caps_at_5s() {
         let b = Backoff::default();
@@ -418,9 +435,7 @@ mod tests {
 
     #[tokio::test]
     async fn reports_reconnecting_against_a_closed_port_and_stops_when_cancelled() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        drop(listener);
+        let addr = closed_addr();
 
         let (tx, mut rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
@@ -465,21 +480,13 @@ mod tests {
 
     #[tokio::test]
     async fn cancelling_during_the_backoff_wait_stops_at_once() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        drop(listener);
+        let addr = closed_addr();
         let (tx, mut rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
         // A wait far longer than the guard: only cancellation can end it.
         // (Paused time would not do here: the refused connect is real I/O,
         // and auto-advance could fire the guard before the kernel answers.)
-        let config = Config {
-            backoff: Backoff {
-                first: Duration::from_secs(3600),
-                cap: Duration::from_secs(3600),
-            },
-            ..Config::new(addr, None)
-        };
+        let config = hour_backoff(addr);
         let (_commands, commands_rx) = mpsc::channel(4);
         let task = spawn(config, tx, commands_rx, cancel.clone());
         assert!(matches!(
@@ -629,19 +636,11 @@ mod tests {
     #[tokio::test]
     async fn requests_are_answered_by_tag_and_fail_fast_while_disconnected() {
         // Nobody listens: the request fails at once, not after a timeout.
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let closed = listener.local_addr().expect("addr").to_string();
-        drop(listener);
+        let closed = closed_addr();
         let (tx, mut rx) = mpsc::channel(16);
         let (commands, commands_rx) = mpsc::channel(4);
         let cancel = CancellationToken::new();
-        let config = Config {
-            backoff: Backoff {
-                first: Duration::from_secs(3600),
-                cap: Duration::from_secs(3600),
-            },
-            ..Config::new(closed, None)
-        };
+        let config = hour_backoff(closed);
         let task = spawn(config, tx, commands_rx, cancel.clone());
         commands
             .send(Outgoing {
