@@ -66,32 +66,41 @@ pub async fn spin(window: Duration) {
 mod tests {
     use super::*;
 
-    #[test]
-    fn input_wakes_a_sleeping_spinner_and_it_sleeps_again_after_the_window() {
-        let runtime = tokio::runtime::Builder::new_current_thread()
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        runtime.block_on(async {
-            let spinner = tokio::spawn(spin(Duration::from_millis(100)));
-            // Let it go to sleep: no input yet.
+            .unwrap()
+    }
+
+    #[test]
+    fn an_idle_spinner_sleeps_and_input_wakes_it() {
+        runtime().block_on(async {
+            // A window no stall of a loaded machine can outlast.
+            let spinner = tokio::spawn(spin(Duration::from_secs(600)));
             tokio::task::yield_now().await;
-            assert!(ASLEEP.with(Cell::get), "idle spinner should sleep");
+            assert!(ASLEEP.with(Cell::get), "with no input yet it should sleep");
             note_input();
             assert!(!ASLEEP.with(Cell::get));
-            // Spinning: it keeps yielding and stays awake inside the window.
             for _ in 0..10 {
                 tokio::task::yield_now().await;
             }
-            assert!(!ASLEEP.with(Cell::get), "spinner slept inside its window");
+            assert!(!ASLEEP.with(Cell::get), "it slept inside its window");
+            spinner.abort();
+        });
+    }
+
+    #[test]
+    fn the_spinner_sleeps_again_once_the_window_has_passed() {
+        runtime().block_on(async {
+            let spinner = tokio::spawn(spin(Duration::from_millis(1)));
             let start = Instant::now();
+            note_input();
             while !ASLEEP.with(Cell::get) {
                 tokio::task::yield_now().await;
-                assert!(
-                    start.elapsed() < Duration::from_secs(5),
-                    "spinner never slept"
-                );
+                assert!(start.elapsed() < Duration::from_secs(30), "it never slept");
             }
+            assert!(start.elapsed() >= Duration::from_millis(1));
             spinner.abort();
         });
     }
