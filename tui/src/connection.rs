@@ -394,15 +394,19 @@ mod tests {
         listener.local_addr().expect("addr").to_string()
     }
 
-    /// A config whose reconnect wait (an hour) only cancellation can end.
-    fn hour_backoff(addr: String) -> Config {
+    /// A config for `addr` that waits `first`, then up to `cap`, between
+    /// reconnection attempts.
+    fn with_backoff(addr: String, first: Duration, cap: Duration) -> Config {
         Config {
-            backoff: Backoff {
-                first: Duration::from_secs(3600),
-                cap: Duration::from_secs(3600),
-            },
+            backoff: Backoff { first, cap },
             ..Config::new(addr, None)
         }
+    }
+
+    /// A config whose reconnect wait (an hour) only cancellation can end.
+    fn hour_backoff(addr: String) -> Config {
+        let hour = Duration::from_secs(3600);
+        with_backoff(addr, hour, hour)
     }
 
     #[test]
@@ -424,13 +428,7 @@ mod tests {
 
     /// A config whose retries are quick enough to watch for real.
     fn quick(addr: String) -> Config {
-        Config {
-            backoff: Backoff {
-                first: Duration::from_millis(5),
-                cap: Duration::from_millis(10),
-            },
-            ..Config::new(addr, None)
-        }
+        with_backoff(addr, Duration::from_millis(5), Duration::from_millis(10))
     }
 
     #[tokio::test]
