@@ -1,6 +1,8 @@
 //! Connecting to the daemon as a client, with errors a person can act on.
 
-use agora_wire::{Client, ErrorCode, Hello, Welcome};
+use std::io::Write as _;
+
+use agora_wire::{Client, ErrorCode, Hello, Push, Pushes, Welcome};
 
 /// The client name sent in hellos.
 pub fn client_name() -> String {
@@ -29,5 +31,35 @@ pub fn explain(addr: &str, err: agora_wire::Error, had_token: bool) -> anyhow::E
         }
         E::Server(body) => anyhow::anyhow!("{addr}: {}", body.message),
         other => anyhow::anyhow!("{addr}: {other}"),
+    }
+}
+
+/// Prints a line for each push that `line` turns into one, flushed at once
+/// so pipes work, until Ctrl-C (exit code 130) or the daemon closes the
+/// connection (an error naming the daemon's reason).
+pub async fn follow(
+    addr: &str,
+    client: &Client,
+    mut pushes: Pushes,
+    mut line: impl FnMut(Push) -> anyhow::Result<Option<String>>,
+) -> anyhow::Result<u8> {
+    let mut out = std::io::stdout().lock();
+    loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => return Ok(130),
+            push = pushes.recv() => {
+                let Some(push) = push else {
+                    let why = client
+                        .goodbye()
+                        .map(|g| g.message)
+                        .unwrap_or_else(|| "connection closed".into());
+                    anyhow::bail!("{addr}: {why}");
+                };
+                if let Some(text) = line(push)? {
+                    writeln!(out, "{text}")?;
+                    out.flush()?;
+                }
+            }
+        }
     }
 }

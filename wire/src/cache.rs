@@ -178,43 +178,47 @@ pub fn quote(bytes: &[u8]) -> String {
     out
 }
 
-/// Splits a line into arguments the way `redis-cli` does: whitespace
-/// separates; `"…"` understands `\n \r \t \b \a \" \\` and `\xHH`; `'…'`
-/// only `\'`. A closing quote must be followed by a space or the end.
-pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
-    let bytes = line.as_bytes();
+/// Splits a line into arguments the way Redis's `sdssplitargs` does (so
+/// like `redis-cli`'s prompt and the server's inline commands): whitespace
+/// separates; `"…"` understands `\n \r \t \b \a \" \\` and `\xHH`;
+/// `'…'` only `\'`. A closing quote must be followed by a space or the
+/// end. Both the CLI prompt and the daemon's RESP decoder use it.
+pub fn split_args(line: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>, String> {
+    let line = line.as_ref();
+    let n = line.len();
     let mut args = Vec::new();
     let mut i = 0;
     loop {
-        while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+        while i < n && line[i].is_ascii_whitespace() {
             i += 1;
         }
-        if i == bytes.len() {
+        if i >= n {
             return Ok(args);
         }
         let mut cur = Vec::new();
         let mut in_dq = false;
         let mut in_sq = false;
         loop {
-            let Some(&c) = bytes.get(i) else {
+            let Some(&c) = line.get(i) else {
                 if in_dq || in_sq {
                     return Err("unbalanced quotes".into());
                 }
                 break;
             };
+            let closing_quote_ok = || line.get(i + 1).is_none_or(|b| b.is_ascii_whitespace());
             if in_dq {
                 if c == b'\\'
-                    && i + 3 < bytes.len()
-                    && bytes[i + 1] == b'x'
-                    && bytes[i + 2].is_ascii_hexdigit()
-                    && bytes[i + 3].is_ascii_hexdigit()
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && line[i + 2].is_ascii_hexdigit()
+                    && line[i + 3].is_ascii_hexdigit()
                 {
-                    let hex = std::str::from_utf8(&bytes[i + 2..i + 4]).expect("ascii");
-                    cur.push(u8::from_str_radix(hex, 16).expect("hex digits"));
+                    let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
                     i += 3;
-                } else if c == b'\\' && i + 1 < bytes.len() {
+                } else if c == b'\\' && i + 1 < n {
                     i += 1;
-                    cur.push(match bytes[i] {
+                    cur.push(match line[i] {
                         b'n' => b'\n',
                         b'r' => b'\r',
                         b't' => b'\t',
@@ -223,7 +227,7 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
                         other => other,
                     });
                 } else if c == b'"' {
-                    if bytes.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                    if !closing_quote_ok() {
                         return Err("closing quote must be followed by a space".into());
                     }
                     i += 1;
@@ -232,11 +236,11 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
                     cur.push(c);
                 }
             } else if in_sq {
-                if c == b'\\' && bytes.get(i + 1) == Some(&b'\'') {
+                if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
                     i += 1;
                     cur.push(b'\'');
                 } else if c == b'\'' {
-                    if bytes.get(i + 1).is_some_and(|n| !n.is_ascii_whitespace()) {
+                    if !closing_quote_ok() {
                         return Err("closing quote must be followed by a space".into());
                     }
                     i += 1;
@@ -244,14 +248,17 @@ pub fn split_args(line: &str) -> Result<Vec<Vec<u8>>, String> {
                 } else {
                     cur.push(c);
                 }
-            } else if c.is_ascii_whitespace() {
-                break;
-            } else if c == b'"' {
-                in_dq = true;
-            } else if c == b'\'' {
-                in_sq = true;
             } else {
-                cur.push(c);
+                match c {
+                    // sdssplitargs ends a bare word at these (NUL included).
+                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
+                        i += 1;
+                        break;
+                    }
+                    b'"' => in_dq = true,
+                    b'\'' => in_sq = true,
+                    c => cur.push(c),
+                }
             }
             i += 1;
         }

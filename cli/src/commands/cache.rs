@@ -396,7 +396,7 @@ async fn subscribe(
     pattern: bool,
     json: bool,
 ) -> anyhow::Result<u8> {
-    let mut pushes = client.pushes().await.context("push stream already taken")?;
+    let pushes = client.pushes().await.context("push stream already taken")?;
     let names: Vec<ByteBuf> = names
         .into_iter()
         .map(|n| ByteBuf::from(n.into_bytes()))
@@ -410,34 +410,29 @@ async fn subscribe(
         .request(Op::CacheSubscribe { channels, patterns })
         .await
         .map_err(|e| session::explain(addr, e, true))?;
-    let mut out = std::io::stdout().lock();
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(130),
-            push = pushes.recv() => {
-                let Some(push) = push else {
-                    let why = client.goodbye().map(|g| g.message).unwrap_or_else(|| "connection closed".into());
-                    anyhow::bail!("{addr}: {why}");
-                };
-                let Event::CacheMessage { channel, pattern, payload } = push.event else {
-                    continue;
-                };
-                if json {
-                    let mut obj = json!({
-                        "channel": bytes_json(&channel),
-                        "payload": bytes_json(&payload),
-                    });
-                    if let Some(p) = &pattern {
-                        obj["pattern"] = bytes_json(p);
-                    }
-                    writeln!(out, "{obj}")?;
-                } else {
-                    writeln!(out, "{} {}", key_line(&channel), key_line(&payload))?;
-                }
-                out.flush()?;
+    session::follow(addr, client, pushes, |push| {
+        let Event::CacheMessage {
+            channel,
+            pattern,
+            payload,
+        } = push.event
+        else {
+            return Ok(None);
+        };
+        Ok(Some(if json {
+            let mut obj = json!({
+                "channel": bytes_json(&channel),
+                "payload": bytes_json(&payload),
+            });
+            if let Some(p) = &pattern {
+                obj["pattern"] = bytes_json(p);
             }
-        }
-    }
+            obj.to_string()
+        } else {
+            format!("{} {}", key_line(&channel), key_line(&payload))
+        }))
+    })
+    .await
 }
 
 /// The interactive prompt: a line editor with history on a terminal,

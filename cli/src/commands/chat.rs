@@ -1,7 +1,5 @@
 //! `agora chat …`: rooms and private messages for scripts and terminals.
 
-use std::io::Write as _;
-
 use agora_wire::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
 use agora_wire::{Client, Event, Op, Reply};
 use anyhow::Context as _;
@@ -176,7 +174,7 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
 /// closes the connection; each line is flushed at once so pipes work.
 async fn tail(addr: &str, client: &Client, room: &str, json: bool) -> anyhow::Result<u8> {
     let room = agora_wire::names::validate_room(room).map_err(anyhow::Error::msg)?;
-    let mut pushes = client.pushes().await.context("push stream already taken")?;
+    let pushes = client.pushes().await.context("push stream already taken")?;
     // Membership check (and the newest seq): a history request of one.
     client
         .request(Op::ChatHistory {
@@ -188,32 +186,18 @@ async fn tail(addr: &str, client: &Client, room: &str, json: bool) -> anyhow::Re
         .await
         .map_err(|e| session::explain(addr, e, true))?;
     let topic = format!("chat.room.{room}");
-    let mut out = std::io::stdout().lock();
-    loop {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(130),
-            push = pushes.recv() => {
-                let Some(push) = push else {
-                    let why = client.goodbye().map(|g| g.message).unwrap_or_else(|| "connection closed".into());
-                    anyhow::bail!("{addr}: {why}");
-                };
-                if push.topic != topic {
-                    continue;
-                }
-                let line = match (&push.event, json) {
-                    (Event::ChatMessage { message }, true) => serde_json::to_string(message)?,
-                    (Event::ChatMessage { message }, false) => format_message(message),
-                    (other, true) => serde_json::to_string(other)?,
-                    (other, false) => match describe(other) {
-                        Some(text) => text,
-                        None => continue,
-                    },
-                };
-                writeln!(out, "{line}")?;
-                out.flush()?;
-            }
+    session::follow(addr, client, pushes, |push| {
+        if push.topic != topic {
+            return Ok(None);
         }
-    }
+        Ok(match (&push.event, json) {
+            (Event::ChatMessage { message }, true) => Some(serde_json::to_string(message)?),
+            (Event::ChatMessage { message }, false) => Some(format_message(message)),
+            (other, true) => Some(serde_json::to_string(other)?),
+            (other, false) => describe(other),
+        })
+    })
+    .await
 }
 
 fn message_or_stdin(message: Option<String>) -> anyhow::Result<String> {

@@ -792,6 +792,17 @@ mod fast {
             hi: __m256i,
         }
 
+        impl Avx2 {
+            /// The masker for a first-byte set's nibble tables.
+            #[inline(always)]
+            fn new(tables: &[[u8; 32]; 2]) -> Avx2 {
+                Avx2 {
+                    lo: load(&tables[0]),
+                    hi: load(&tables[1]),
+                }
+            }
+        }
+
         impl Masker for Avx2 {
             #[inline(always)]
             fn spaces(&self, block: &[u8; 64]) -> u64 {
@@ -849,22 +860,14 @@ mod fast {
             ci: bool,
             levels: &mut [u64; 7],
         ) -> u64 {
-            let t = if ci { &TABLES_CI } else { &TABLES_CS };
-            let masker = Avx2 {
-                lo: load(&t[0]),
-                hi: load(&t[1]),
-            };
+            let masker = Avx2::new(if ci { &TABLES_CI } else { &TABLES_CS });
             super::run(buf, at_line_start, ci, levels, &masker)
         }
 
         /// [`super::super::count_words`] with AVX2.
         #[target_feature(enable = "avx2,popcnt,bmi1,bmi2")]
         pub fn count_words(buf: &[u8], in_word: bool) -> (u64, bool) {
-            let masker = Avx2 {
-                lo: load(&TABLES_CS[0]),
-                hi: load(&TABLES_CS[1]),
-            };
-            super::super::count_words_with(buf, in_word, &masker)
+            super::super::count_words_with(buf, in_word, &Avx2::new(&TABLES_CS))
         }
     }
 

@@ -171,9 +171,11 @@ impl Decoder {
         if line.last() == Some(&b'\r') {
             line = &line[..line.len() - 1];
         }
-        split_args(line)
-            .map(Some)
-            .ok_or_else(|| ProtocolError::new("unbalanced quotes in request"))
+        // Redis answers both of sdssplitargs' refusals (an open quote, a
+        // quote closed inside a word) with this text.
+        agora_wire::cache::split_args(line)
+            .map(|args| Some(args.into_iter().map(Bytes::from).collect()))
+            .map_err(|_| ProtocolError::new("unbalanced quotes in request"))
     }
 }
 
@@ -209,94 +211,6 @@ fn parse_len(digits: &[u8]) -> Option<i64> {
                 .fold(0i64, |n, d| n * 10 + i64::from(d - b'0')),
         ),
         _ => crate::cache::cmd::parse_i64(digits),
-    }
-}
-
-/// Splits an inline line into arguments with quotes and escapes, as
-/// Redis's `sdssplitargs`; `None` for unbalanced quotes.
-pub fn split_args(line: &[u8]) -> Option<Vec<Bytes>> {
-    let mut args = Vec::new();
-    let mut i = 0;
-    let n = line.len();
-    loop {
-        while i < n && line[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= n {
-            return Some(args);
-        }
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            if in_dq {
-                if i >= n {
-                    return None;
-                }
-                let c = line[i];
-                if c == b'\\'
-                    && i + 3 < n
-                    && line[i + 1] == b'x'
-                    && line[i + 2].is_ascii_hexdigit()
-                    && line[i + 3].is_ascii_hexdigit()
-                {
-                    let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
-                    i += 3;
-                } else if c == b'\\' && i + 1 < n {
-                    i += 1;
-                    cur.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    // The closing quote must be followed by a space or end.
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else if in_sq {
-                if i >= n {
-                    return None;
-                }
-                let c = line[i];
-                if c == b'\\' && i + 1 < n && line[i + 1] == b'\'' {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if c == b'\'' {
-                    if i + 1 < n && !line[i + 1].is_ascii_whitespace() {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else {
-                if i >= n {
-                    break;
-                }
-                match line[i] {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        i += 1;
-                        break;
-                    }
-                    b'"' => in_dq = true,
-                    b'\'' => in_sq = true,
-                    c => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        args.push(Bytes::from(cur));
     }
 }
 

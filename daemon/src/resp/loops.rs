@@ -77,16 +77,6 @@ impl Loops {
         })
     }
 
-    /// How many loops run.
-    pub fn len(&self) -> usize {
-        self.handles.len()
-    }
-
-    /// Whether no loop runs (never true once started).
-    pub fn is_empty(&self) -> bool {
-        self.handles.is_empty()
-    }
-
     /// Moves `stream` to the next loop and serves it there with `serve`;
     /// completes when the connection ends.
     pub async fn serve<F, Fut>(&self, stream: TcpStream, serve: F)

@@ -31,7 +31,6 @@ pub async fn accept_loop(
     loops: Arc<loops::Loops>,
     tracker: TaskTracker,
 ) {
-    tracing::debug!(loops = loops.len(), "RESP event loops started");
     crate::server::serve_connections(
         shared,
         listener,

@@ -33,7 +33,11 @@ fn limited(max: usize, policy: Policy) -> T {
 
 impl T {
     fn run(&mut self, line: &str) -> Reply {
-        let args: Vec<Bytes> = crate::resp::codec::split_args(line.as_bytes()).unwrap();
+        let args: Vec<Bytes> = agora_wire::cache::split_args(line)
+            .unwrap()
+            .into_iter()
+            .map(Bytes::from)
+            .collect();
         let mut ctx = Ctx {
             cache: &self.cache,
             client: &mut self.client,
