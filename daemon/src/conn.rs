@@ -15,19 +15,18 @@
 //! while handling a request becomes an `internal` error for that request.
 
 use std::net::SocketAddr;
-use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use agora_wire::{
-    Error as WireError, ErrorBody, ErrorCode, Event, FrameCodec, Hello, PROTOCOL_VERSION, Reply,
-    Request, ServerFrame, UserInfo, Welcome, decode, encode,
+    Error as WireError, ErrorBody, ErrorCode, FrameCodec, Hello, PROTOCOL_VERSION, Request,
+    ServerFrame, UserInfo, Welcome, decode, encode,
 };
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use futures::{FutureExt, SinkExt, StreamExt};
+use futures::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
@@ -36,8 +35,8 @@ use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
 use crate::Shared;
-use crate::dispatch::{self, Routed};
-use crate::hub::SESSIONS_TOPIC;
+use crate::dispatch;
+use crate::service::Routed;
 use crate::session::Session;
 use crate::stats::{Rejected, incr};
 
@@ -112,7 +111,7 @@ pub async fn serve(stream: TcpStream, peer: SocketAddr, shared: Arc<Shared>) {
     // welcome at once must not miss a push sent meanwhile (pushes wait in
     // the queue until the welcome is out).
     let _guard = SessionGuard::open(&shared, &session);
-    shared.chat.on_signed_in(&session).await;
+    shared.services.hooks().opened(&session).await;
     let welcome = ServerFrame::Welcome(Welcome {
         server_version: crate::VERSION.into(),
         protocol: PROTOCOL_VERSION,
@@ -172,7 +171,15 @@ async fn handshake(
         ))));
     }
     let user = match &hello.token {
-        Some(token) => Some(shared.accounts.authenticate(token).await.map_err(Some)?),
+        Some(token) => Some(
+            shared
+                .services
+                .base
+                .accounts()
+                .authenticate(token)
+                .await
+                .map_err(Some)?,
+        ),
         None => None,
     };
     Ok((hello, user))
@@ -287,9 +294,8 @@ impl Conn {
                 };
             }
         };
-        self.shared.stats.count_request(request.op.name());
         let id = request.id;
-        let barrier = dispatch::is_barrier(&request.op);
+        let barrier = dispatch::is_barrier(&request);
         if barrier {
             // Finish everything before it, then run it alone.
             while let Some(answer) = self.in_flight.next().await {
@@ -298,37 +304,22 @@ impl Conn {
                 }
             }
         }
-        let routed = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            dispatch::route(request.op, &self.shared, &self.session)
-        }))
-        .unwrap_or_else(|_| Routed::Done(Err(self.panicked(id))));
-        match routed {
+        match dispatch::start(request, &self.shared, &self.session) {
             Routed::Done(result) => {
-                let answer = answer(&self.shared, id, result);
+                let answer = dispatch::answer(&self.shared, id, result);
                 self.write(answer).await
             }
             Routed::Later(future) => {
-                let shared = self.shared.clone();
-                let finish = async move {
-                    let result = AssertUnwindSafe(future)
-                        .catch_unwind()
-                        .await
-                        .unwrap_or_else(|_| Err(panicked(&shared, id)));
-                    answer(&shared, id, result)
-                };
+                let finish = dispatch::finish(self.shared.clone(), id, future);
                 if barrier {
                     let answer = finish.await;
                     self.write(answer).await
                 } else {
-                    self.in_flight.push(finish.boxed());
+                    self.in_flight.push(finish);
                     true
                 }
             }
         }
-    }
-
-    fn panicked(&self, id: u64) -> ErrorBody {
-        panicked(&self.shared, id)
     }
 
     /// Flushes buffered output, giving up if the connection is asked to
@@ -396,29 +387,6 @@ async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
     }
 }
 
-/// Encodes the answer to request `id`, counting errors.
-fn answer(shared: &Shared, id: u64, result: Result<Reply, ErrorBody>) -> Bytes {
-    let frame = match result {
-        Ok(body) => ServerFrame::Reply { id, body },
-        Err(error) => {
-            shared.stats.count_error(error.code);
-            ServerFrame::Error { id, error }
-        }
-    };
-    encode(&frame).unwrap_or_else(|err| {
-        tracing::error!(%err, "cannot encode reply");
-        Bytes::new()
-    })
-}
-
-/// Records a handler panic; the request is answered as an internal error,
-/// and neither the connection nor the daemon notices otherwise.
-fn panicked(shared: &Shared, id: u64) -> ErrorBody {
-    incr(&shared.stats.handler_panics);
-    tracing::error!(request = id, "request handler panicked");
-    ErrorBody::new(ErrorCode::Internal, "internal error; see the daemon's log")
-}
-
 async fn send_goodbye(sink: &mut Sink, error: ErrorBody) -> Result<(), WireError> {
     let bytes = encode(&ServerFrame::Goodbye { error })?;
     sink.send(bytes).await
@@ -446,8 +414,8 @@ fn request_id(body: &[u8]) -> u64 {
     decode::<IdOnly>(body).map_or(0, |r| r.id)
 }
 
-/// Announces the session and, on drop (however the connection ends, even by
-/// a panic), unsubscribes it and announces its departure.
+/// Counts the session as open and, on drop (however the connection ends,
+/// even by a panic), runs every service's `closed` hook.
 struct SessionGuard {
     shared: Arc<Shared>,
     session: Arc<Session>,
@@ -459,12 +427,6 @@ impl SessionGuard {
             .stats
             .connections_open
             .fetch_add(1, Ordering::Relaxed);
-        shared.hub.publish(
-            SESSIONS_TOPIC,
-            Event::SessionOpened {
-                session: session.info(),
-            },
-        );
         SessionGuard {
             shared: shared.clone(),
             session: session.clone(),
@@ -474,25 +436,11 @@ impl SessionGuard {
 
 impl Drop for SessionGuard {
     fn drop(&mut self) {
-        let shared = &self.shared;
-        shared.chat.on_session_closed(&self.session);
-        shared
-            .cache
-            .pubsub
-            .remove_all(crate::cache::pubsub::native_id(self.session.id));
-        shared
-            .hub
-            .unsubscribe(self.session.id, &self.session.topics());
-        shared
+        self.shared
             .stats
             .connections_open
             .fetch_sub(1, Ordering::Relaxed);
-        shared.hub.publish(
-            SESSIONS_TOPIC,
-            Event::SessionClosed {
-                session: self.session.info(),
-            },
-        );
+        self.shared.services.hooks().closed(&self.session);
         self.session.close_quietly();
     }
 }

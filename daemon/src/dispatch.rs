@@ -1,144 +1,84 @@
-//! Routes each operation to the service that owns it.
+//! From a decoded request to its encoded answer, for any service.
 //!
-//! This is the one place that knows every [`Op`]; a new service adds its
-//! variants to `agora_wire::Op` and one arm here that calls its module.
+//! [`start`] counts the request under its own name, refuses what no
+//! service should see (request id 0), routes the operation through
+//! [`crate::services::Services`] and contains a panic in its handler;
+//! [`finish`] waits for a later answer, again containing a panic, and
+//! [`answer`] encodes the result as the frame the client reads. None of it
+//! knows which services exist.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
-use agora_wire::names::validate_topic;
-use agora_wire::{ErrorBody, Event, Op, Reply};
+use agora_wire::{ErrorBody, ErrorCode, Reply, Request, ServerFrame, encode};
+use bytes::Bytes;
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 
 use crate::Shared;
-use crate::hub::SESSIONS_TOPIC;
+use crate::service::Routed;
+use crate::services::Services;
 use crate::session::Session;
+use crate::stats::incr;
 
-/// Whether an operation changes who the session is. Such operations wait
-/// for the session's earlier requests to finish and hold back later ones,
-/// so a pipelined `login` then `whoami` sees the login.
-pub fn is_barrier(op: &Op) -> bool {
-    matches!(
-        op,
-        Op::Register { .. } | Op::Login { .. } | Op::ChatJoin { .. } | Op::ChatLeave { .. }
-    )
+/// Whether the request must run alone: the connection finishes its
+/// earlier requests first and holds back later ones (see
+/// [`crate::service::Service::is_barrier`]).
+pub fn is_barrier(request: &Request) -> bool {
+    request.id != 0 && Services::is_barrier(&request.op)
 }
 
-/// How a request is answered: at once (most operations), or by a future
-/// that waits for blocking work (password hashing, SQLite).
-pub enum Routed {
-    /// The answer is ready.
-    Done(Result<Reply, ErrorBody>),
-    /// The answer comes when this future finishes.
-    Later(BoxFuture<'static, Result<Reply, ErrorBody>>),
+/// Starts one request. Id 0 is reserved for errors about frames that
+/// could not be decoded, so a request carrying it is refused unrun: its
+/// answer could not be told apart from such an error.
+pub fn start(request: Request, shared: &Shared, session: &Arc<Session>) -> Routed {
+    shared.stats.count_request(&request.op);
+    let id = request.id;
+    if id == 0 {
+        return Routed::Done(Err(ErrorBody::bad_request(
+            "request id 0 is reserved for errors about undecodable frames; use ids from 1",
+        )));
+    }
+    let op = request.op;
+    std::panic::catch_unwind(AssertUnwindSafe(|| shared.services.route(op, session)))
+        .unwrap_or_else(|_| Routed::Done(Err(panicked(shared, id))))
 }
 
-/// Routes one request to its service. Operations that need no I/O are
-/// answered synchronously, so the connection task answers a ping without
-/// allocating a future or waking another task.
-pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
-    match op {
-        Op::Ping => Routed::Done(Ok(Reply::Pong {
-            server_time_ms: crate::now_ms(),
-        })),
-        Op::Register { name, password } => {
-            let (shared, session) = (shared.clone(), session.clone());
-            Routed::Later(
-                async move {
-                    let signed = shared.accounts.register(&name, &password).await?;
-                    shared.chat.on_user_created(&signed.user);
-                    Ok(signed_in(&shared, &session, signed).await)
-                }
-                .boxed(),
-            )
+/// The encoded answer of a request routed to a future, once it resolves.
+pub fn finish(
+    shared: Arc<Shared>,
+    id: u64,
+    future: BoxFuture<'static, Result<Reply, ErrorBody>>,
+) -> BoxFuture<'static, Bytes> {
+    async move {
+        let result = AssertUnwindSafe(future)
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| Err(panicked(&shared, id)));
+        answer(&shared, id, result)
+    }
+    .boxed()
+}
+
+/// Encodes the answer to request `id`, counting errors.
+pub fn answer(shared: &Shared, id: u64, result: Result<Reply, ErrorBody>) -> Bytes {
+    let frame = match result {
+        Ok(body) => ServerFrame::Reply { id, body },
+        Err(error) => {
+            shared.stats.count_error(error.code);
+            ServerFrame::Error { id, error }
         }
-        Op::Login { name, password } => {
-            let (shared, session) = (shared.clone(), session.clone());
-            Routed::Later(
-                async move {
-                    let signed = shared.accounts.login(&name, &password).await?;
-                    Ok(signed_in(&shared, &session, signed).await)
-                }
-                .boxed(),
-            )
-        }
-        Op::Whoami => Routed::Done(Ok(Reply::Whoami {
-            user: session.user(),
-            session: session.info(),
-        })),
-        Op::Subscribe { topics } => Routed::Done(check_topics(&topics).map(|()| {
-            shared.hub.subscribe(session, &topics);
-            Reply::Subscribed {
-                topics: session.add_topics(&topics),
-            }
-        })),
-        Op::Unsubscribe { topics } => Routed::Done(check_topics(&topics).map(|()| {
-            shared.hub.unsubscribe(session.id, &topics);
-            Reply::Subscribed {
-                topics: session.remove_topics(&topics),
-            }
-        })),
-        chat_op @ (Op::ChatJoin { .. }
-        | Op::ChatLeave { .. }
-        | Op::ChatRooms
-        | Op::ChatTopic { .. }
-        | Op::ChatSend { .. }
-        | Op::ChatDm { .. }
-        | Op::ChatHistory { .. }
-        | Op::ChatDms { .. }
-        | Op::ChatWho { .. }
-        | Op::ChatAway { .. }) => crate::chat::route(chat_op, shared, session),
-        cache_op @ (Op::CacheCommand { .. }
-        | Op::CacheSubscribe { .. }
-        | Op::CacheUnsubscribe { .. }
-        | Op::CachePublish { .. }) => crate::cache::native::route(cache_op, shared, session),
-    }
+    };
+    encode(&frame).unwrap_or_else(|err| {
+        tracing::error!(%err, "cannot encode reply");
+        Bytes::new()
+    })
 }
 
-/// Signs the session in as `signed.user`. Signing in again as someone
-/// else first signs the previous user out of this session.
-async fn signed_in(
-    shared: &Shared,
-    session: &Arc<Session>,
-    signed: crate::accounts::SignedIn,
-) -> Reply {
-    if session.user().is_some_and(|u| u.id == signed.user.id) {
-        return Reply::Session {
-            user: signed.user,
-            token: signed.token,
-            expires_at_ms: signed.expires_at_ms,
-        };
-    }
-    if session.user().is_some() {
-        shared.chat.on_session_closed(session);
-        let topics = session.topics();
-        shared.hub.unsubscribe(session.id, &topics);
-        session.remove_topics(&topics);
-    }
-    session.set_user(signed.user.clone());
-    shared.chat.on_signed_in(session).await;
-    shared.hub.publish(
-        SESSIONS_TOPIC,
-        Event::SessionOpened {
-            session: session.info(),
-        },
-    );
-    Reply::Session {
-        user: signed.user,
-        token: signed.token,
-        expires_at_ms: signed.expires_at_ms,
-    }
-}
-
-fn check_topics(topics: &[String]) -> Result<(), ErrorBody> {
-    if topics.is_empty() {
-        return Err(ErrorBody::bad_request("name at least one topic"));
-    }
-    if topics.len() > 64 {
-        return Err(ErrorBody::bad_request("at most 64 topics per request"));
-    }
-    topics
-        .iter()
-        .try_for_each(|t| validate_topic(t))
-        .map_err(ErrorBody::bad_request)
+/// Records a handler panic; the request is answered as an internal error,
+/// and neither the connection nor the daemon notices otherwise.
+fn panicked(shared: &Shared, id: u64) -> ErrorBody {
+    incr(&shared.stats.handler_panics);
+    tracing::error!(request = id, "request handler panicked");
+    ErrorBody::new(ErrorCode::Internal, "internal error; see the daemon's log")
 }

@@ -18,9 +18,6 @@ use agora_wire::{Event, Push, ServerFrame};
 
 use crate::session::{PushRefused, Session};
 
-/// The topic on which session open/close events are published.
-pub const SESSIONS_TOPIC: &str = "sessions";
-
 /// Subscribers by topic, then by session id.
 #[derive(Default)]
 pub struct Hub {
@@ -63,14 +60,14 @@ impl Hub {
     }
 
     /// Publishes an event to every subscriber of `topic`.
-    pub fn publish(&self, topic: &str, event: Event) -> Delivery {
+    pub fn publish(&self, topic: &str, event: impl Into<Event>) -> Delivery {
         let map = self.topics.read().unwrap_or_else(|p| p.into_inner());
         let Some(subs) = map.get(topic) else {
             return Delivery::default();
         };
         let frame = ServerFrame::Push(Push {
             topic: topic.to_owned(),
-            event,
+            event: event.into(),
         });
         let bytes = match agora_wire::encode(&frame) {
             Ok(b) => b,
@@ -121,7 +118,7 @@ impl Hub {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agora_wire::SessionInfo;
+    use agora_wire::{BaseEvent, SessionInfo};
     use tokio::sync::mpsc;
 
     fn session(id: u64, hard: usize) -> (Arc<Session>, mpsc::UnboundedReceiver<bytes::Bytes>) {
@@ -135,13 +132,14 @@ mod tests {
     }
 
     fn event() -> Event {
-        Event::SessionOpened {
+        BaseEvent::SessionOpened {
             session: SessionInfo {
                 id: 1,
                 user: None,
                 client: "x".into(),
             },
         }
+        .into()
     }
 
     #[test]

@@ -9,14 +9,18 @@
 //! - [`conn`]: one task per connection — handshake, reading frames,
 //!   dispatching requests, writing replies and pushes (whose backlog is
 //!   held to [`session::PushLimits`]);
-//! - [`dispatch`]: routes each [`agora_wire::Op`] to the service that owns it;
-//! - [`accounts`], [`hub`]: the services of the foundation (sign-in and
-//!   topic pub/sub); later services get a module folder each;
+//! - [`dispatch`]: from a decoded request to its answer, for any service;
+//! - [`service`]: what every service shares (the [`service::Service`]
+//!   trait, [`service::Routed`], lifecycle hooks, blocking and error
+//!   helpers); [`services`]: the one list of services, which routes each
+//!   [`agora_wire::Op`] to the service that owns it;
+//! - the services, a module (folder) each: [`base`] (ping, [`accounts`],
+//!   topics), [`chat`] (rooms, messages with group commit, private
+//!   messages, presence), [`cache`] (the Redis-compatible cache, also
+//!   served over RESP by [`resp`] on its own listener);
+//! - [`hub`]: topic pub/sub for pushes;
 //! - [`http`]: health checks and Prometheus metrics (axum);
-//! - [`stats`]: the counters behind `/metrics`;
-//! - [`chat`]: rooms, messages (group commit), private messages, presence;
-//! - [`cache`]: the Redis-compatible cache service, served over RESP by
-//!   [`resp`] on its own listener.
+//! - [`stats`]: the counters behind `/metrics`.
 //!
 //! [`Daemon::start`] binds everything and returns a [`Running`] handle;
 //! cancelling its token shuts down gracefully: stop accepting, finish
@@ -24,6 +28,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod base;
 pub mod cache;
 pub mod chat;
 mod config;
@@ -34,6 +39,8 @@ pub mod hub;
 mod ready;
 pub mod resp;
 pub mod server;
+pub mod service;
+pub mod services;
 pub mod session;
 pub mod stats;
 
@@ -58,16 +65,12 @@ pub struct Shared {
     pub config: Config,
     /// The SQLite store.
     pub db: agora_db::Db,
-    /// Sign-up, sign-in and tokens.
-    pub accounts: accounts::Accounts,
     /// Topic pub/sub for server pushes.
     pub hub: Arc<hub::Hub>,
-    /// Rooms, messages, presence.
-    pub chat: chat::Chat,
+    /// Every service.
+    pub services: services::Services,
     /// Counters for `/metrics`.
     pub stats: stats::Stats,
-    /// The cache service (keyspace, pub/sub channels).
-    pub cache: Arc<cache::Cache>,
     /// Cancelled when the daemon starts shutting down.
     pub shutdown: CancellationToken,
     /// When the daemon started.
@@ -123,14 +126,8 @@ impl Daemon {
         let db = tokio::task::spawn_blocking(move || agora_db::Db::open(&db_path))
             .await
             .context("database open panicked")??;
-        let accounts = accounts::Accounts::open(&config, db.clone())?;
         let hub = Arc::new(hub::Hub::default());
-        let chat_db = db.clone();
-        let (chat_hub, chat_limits) = (hub.clone(), config.chat);
-        let chat =
-            tokio::task::spawn_blocking(move || chat::Chat::open(chat_db, chat_hub, chat_limits))
-                .await
-                .context("chat start-up panicked")??;
+        let services = services::Services::open(&config, &db, &hub).await?;
 
         let listener = bind(&config.listen, "protocol").await?;
         let http_listener = bind(&config.http, "HTTP").await?;
@@ -141,29 +138,21 @@ impl Daemon {
             resp: resp_listener.local_addr()?,
         };
 
-        let cache = Arc::new(cache::Cache::new(config.cache.clone(), &config.data_dir));
-        cache
+        // The RESP listener serves the cache; INFO and CONFIG GET report its
+        // port.
+        services
+            .cache
+            .cache()
             .port
             .store(addrs.resp.port(), std::sync::atomic::Ordering::Relaxed);
-        if let Some(path) = cache.snapshot.clone() {
-            let loader = cache.clone();
-            let keys = tokio::task::spawn_blocking(move || {
-                cache::persist::load_or_quarantine(&loader.store, &path, now_ms())
-            })
-            .await
-            .context("snapshot load panicked")?;
-            tracing::info!(keys, "cache snapshot loaded");
-        }
 
         let token = CancellationToken::new();
         let shared = Arc::new(Shared {
             config,
             db,
-            accounts,
             hub,
-            chat,
+            services,
             stats: stats::Stats::default(),
-            cache,
             shutdown: token.clone(),
             started: Instant::now(),
         });
@@ -215,10 +204,10 @@ async fn serve(
     (resp_listener, resp_loops): (TcpListener, Arc<resp::loops::Loops>),
 ) -> anyhow::Result<()> {
     let http = tracker.spawn(http::serve(shared.clone(), http_listener));
-    // The cache's background tasks (expiry, snapshots) and the RESP accept
-    // loop share the tracker: shutdown waits for them too, which is how
-    // the final snapshot gets written before exit.
-    cache::spawn(shared.cache.clone(), shared.shutdown.clone(), &tracker);
+    // The services' background tasks (the cache's expiry and snapshots)
+    // and the RESP accept loop share the tracker: shutdown waits for them
+    // too, which is how the final snapshot gets written before exit.
+    shared.services.spawn(shared.shutdown.clone(), &tracker);
     tracker.spawn(resp::accept_loop(
         shared.clone(),
         resp_listener,

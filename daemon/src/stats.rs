@@ -1,31 +1,12 @@
 //! Counters behind `/metrics`. Plain atomics: the hot path (every request)
-//! pays one relaxed increment, and nothing here allocates.
+//! pays one relaxed increment, and nothing here allocates. Requests are
+//! counted per operation, by the index the wire enums give each one
+//! ([`Op::index`]), so a new service's operations are counted under their
+//! own names without a list to keep here.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use agora_wire::ErrorCode;
-
-/// The operations counted individually, in the order of
-/// [`Stats::requests`]. An op not listed is counted as `other`.
-pub const OPS: [&str; 17] = [
-    "ping",
-    "register",
-    "login",
-    "whoami",
-    "subscribe",
-    "unsubscribe",
-    "chat_join",
-    "chat_leave",
-    "chat_rooms",
-    "chat_topic",
-    "chat_send",
-    "chat_dm",
-    "chat_history",
-    "chat_dms",
-    "chat_who",
-    "chat_away",
-    "other",
-];
+use agora_wire::{ErrorCode, Op};
 
 /// Why a frame was refused.
 #[derive(Debug, Clone, Copy)]
@@ -37,7 +18,6 @@ pub enum Rejected {
 }
 
 /// Daemon-wide counters.
-#[derive(Default)]
 pub struct Stats {
     /// Connections accepted since start.
     pub connections_total: AtomicU64,
@@ -45,8 +25,8 @@ pub struct Stats {
     pub connections_open: AtomicU64,
     /// Handshakes refused (bad hello, version, token, timeout).
     pub handshakes_failed: AtomicU64,
-    /// Requests by op, indexed like [`OPS`].
-    pub requests: [AtomicU64; OPS.len()],
+    /// Requests by op, indexed by [`Op::index`] (names: [`Op::names`]).
+    pub requests: [AtomicU64; Op::COUNT],
     /// Error replies by code, indexed like [`ErrorCode::ALL`].
     pub errors: [AtomicU64; ErrorCode::ALL.len()],
     /// Frames over the size limit.
@@ -57,14 +37,26 @@ pub struct Stats {
     pub handler_panics: AtomicU64,
 }
 
+impl Default for Stats {
+    fn default() -> Self {
+        let zero = || AtomicU64::new(0);
+        Stats {
+            connections_total: zero(),
+            connections_open: zero(),
+            handshakes_failed: zero(),
+            requests: std::array::from_fn(|_| zero()),
+            errors: std::array::from_fn(|_| zero()),
+            frames_too_large: zero(),
+            frames_malformed: zero(),
+            handler_panics: zero(),
+        }
+    }
+}
+
 impl Stats {
-    /// Counts a request for the op named `name`.
-    pub fn count_request(&self, name: &str) {
-        let i = OPS
-            .iter()
-            .position(|op| *op == name)
-            .unwrap_or(OPS.len() - 1);
-        self.requests[i].fetch_add(1, Ordering::Relaxed);
+    /// Counts a request, under its operation's own name.
+    pub fn count_request(&self, op: &Op) {
+        self.requests[op.index()].fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts an error reply.

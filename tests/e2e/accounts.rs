@@ -1,15 +1,15 @@
 //! Accounts over the protocol: register, conflicts, validation, login,
 //! tokens in the hello.
 
-use agora_wire::{ErrorCode, Op, Reply};
+use agora_wire::{BaseOp, BaseReply, ErrorCode, Op, Reply};
 
 use crate::support::{Daemon, Home, rt};
 
 fn register(name: &str, password: &str) -> Op {
-    Op::Register {
+    Op::Base(BaseOp::Register {
         name: name.into(),
         password: password.into(),
-    }
+    })
 }
 
 #[test]
@@ -18,7 +18,7 @@ fn register_login_and_token_sign_in() {
     let daemon = Daemon::start(&home, &[]);
     rt().block_on(async {
         let client = daemon.client(None).await;
-        let Reply::Session { user, token, .. } = client
+        let Reply::Base(BaseReply::Session { user, token, .. }) = client
             .request(register("Alice", "s3cret-pass"))
             .await
             .unwrap()
@@ -28,7 +28,9 @@ fn register_login_and_token_sign_in() {
         assert_eq!(user.name, "alice", "names are folded to lower case");
 
         // The same connection is now signed in.
-        let Reply::Whoami { user: me, session } = client.request(Op::Whoami).await.unwrap() else {
+        let Reply::Base(BaseReply::Whoami { user: me, session }) =
+            client.request(BaseOp::Whoami).await.unwrap()
+        else {
             panic!("expected whoami");
         };
         assert_eq!(me.as_ref().map(|u| u.name.as_str()), Some("alice"));
@@ -52,14 +54,14 @@ fn register_login_and_token_sign_in() {
         // Login: wrong password and unknown user look the same.
         let other = daemon.client(None).await;
         let wrong = other
-            .request(Op::Login {
+            .request(BaseOp::Login {
                 name: "alice".into(),
                 password: "nope-nope".into(),
             })
             .await
             .unwrap_err();
         let unknown = other
-            .request(Op::Login {
+            .request(BaseOp::Login {
                 name: "zed".into(),
                 password: "nope-nope".into(),
             })
@@ -67,8 +69,8 @@ fn register_login_and_token_sign_in() {
             .unwrap_err();
         assert_eq!(wrong.code(), Some(ErrorCode::Unauthorized));
         assert_eq!(wrong.to_string(), unknown.to_string());
-        let Reply::Session { user, .. } = other
-            .request(Op::Login {
+        let Reply::Base(BaseReply::Session { user, .. }) = other
+            .request(BaseOp::Login {
                 name: "alice".into(),
                 password: "s3cret-pass".into(),
             })

@@ -6,7 +6,7 @@ use std::io::{BufRead as _, BufReader, Write as _};
 use std::process::{Output, Stdio};
 use std::time::Duration;
 
-use agora_wire::{CacheValue, ErrorCode, Op, Reply};
+use agora_wire::{BaseOp, CacheOp, CacheReply, CacheValue, ErrorCode, Reply};
 use serde_bytes::ByteBuf;
 use serde_json::Value;
 
@@ -175,7 +175,7 @@ fn native_ops_need_sign_in_and_mirror_errors() {
     rt().block_on(async {
         let anon = d.client(None).await;
         let err = anon
-            .request(Op::CacheCommand {
+            .request(CacheOp::Command {
                 args: vec![ByteBuf::from(b"PING".to_vec())],
             })
             .await
@@ -186,14 +186,14 @@ fn native_ops_need_sign_in_and_mirror_errors() {
         );
         let client = d.client(None).await;
         client
-            .request(Op::Register {
+            .request(BaseOp::Register {
                 name: "bob".into(),
                 password: "bob-password".into(),
             })
             .await
             .unwrap();
         let ask = |args: &[&str]| {
-            client.request(Op::CacheCommand {
+            client.request(CacheOp::Command {
                 args: args
                     .iter()
                     .map(|a| ByteBuf::from(a.as_bytes().to_vec()))
@@ -201,7 +201,7 @@ fn native_ops_need_sign_in_and_mirror_errors() {
             })
         };
         ask(&["HSET", "h", "f", "v"]).await.unwrap();
-        let Reply::Cache { value } = ask(&["GET", "h"]).await.unwrap() else {
+        let Reply::Cache(CacheReply::Value { value }) = ask(&["GET", "h"]).await.unwrap() else {
             panic!("expected a cache reply");
         };
         assert!(
@@ -213,7 +213,7 @@ fn native_ops_need_sign_in_and_mirror_errors() {
             matches!(&err, agora_wire::Error::Server(b) if b.code == ErrorCode::BadRequest),
             "{err:?}"
         );
-        let err = client.request(Op::CacheCommand { args: vec![] }).await;
+        let err = client.request(CacheOp::Command { args: vec![] }).await;
         assert!(err.is_err());
     });
 }

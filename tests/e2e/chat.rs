@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use agora_wire::chat::{LeaveReason, Status};
-use agora_wire::{Client, ErrorCode, Event, Hello, Op, Push, Reply};
+use agora_wire::{
+    BaseOp, BaseReply, ChatEvent, ChatOp, ChatReply, Client, ErrorCode, Event, Hello, Op, Push,
+    Reply,
+};
 use futures::future::join_all;
 
 use crate::support::{Daemon, Home, rt, wait_for};
@@ -11,8 +14,8 @@ use crate::support::{Daemon, Home, rt, wait_for};
 /// Registers `name` and returns a signed-in client and its token.
 async fn user(daemon: &Daemon, name: &str) -> (Client, String) {
     let client = daemon.client(None).await;
-    let Reply::Session { token, .. } = client
-        .request(Op::Register {
+    let Reply::Base(BaseReply::Session { token, .. }) = client
+        .request(BaseOp::Register {
             name: name.into(),
             password: format!("{name}-password"),
         })
@@ -26,18 +29,21 @@ async fn user(daemon: &Daemon, name: &str) -> (Client, String) {
 
 async fn join(client: &Client, room: &str) {
     let reply = client
-        .request(Op::ChatJoin { room: room.into() })
+        .request(ChatOp::Join { room: room.into() })
         .await
         .unwrap();
-    assert!(matches!(reply, Reply::ChatRoom { .. }), "{reply:?}");
+    assert!(
+        matches!(reply, Reply::Chat(ChatReply::Room { .. })),
+        "{reply:?}"
+    );
 }
 
 fn send(room: &str, text: &str) -> Op {
-    Op::ChatSend {
+    Op::Chat(ChatOp::Send {
         room: room.into(),
         text: text.into(),
         action: false,
-    }
+    })
 }
 
 /// The next push matching `pick`, skipping others; fails after 10 s.
@@ -77,7 +83,7 @@ fn room_messages_are_stored_ordered_and_broadcast() {
             .await
             .into_iter()
             .map(|r| match r.unwrap() {
-                Reply::ChatSent { seq, .. } => seq,
+                Reply::Chat(ChatReply::Sent { seq, .. }) => seq,
                 other => panic!("{other:?}"),
             })
             .collect();
@@ -86,7 +92,7 @@ fn room_messages_are_stored_ordered_and_broadcast() {
         for pushes in [&mut bob_pushes, &mut bob2_pushes] {
             for i in 1..=100u64 {
                 let m = next_push(pushes, |p| match p.event {
-                    Event::ChatMessage { message } => Some(message),
+                    Event::Chat(ChatEvent::Message { message }) => Some(message),
                     _ => None,
                 })
                 .await;
@@ -98,8 +104,8 @@ fn room_messages_are_stored_ordered_and_broadcast() {
         }
 
         // History: pages backwards, and "since" fills a gap exactly.
-        let Reply::ChatHistory { messages, more, .. } = bob
-            .request(Op::ChatHistory {
+        let Reply::Chat(ChatReply::History { messages, more, .. }) = bob
+            .request(ChatOp::History {
                 room: "general".into(),
                 before: None,
                 since: None,
@@ -113,8 +119,8 @@ fn room_messages_are_stored_ordered_and_broadcast() {
         assert_eq!(messages.first().unwrap().seq, 91);
         assert_eq!(messages.last().unwrap().seq, 100);
         assert!(more);
-        let Reply::ChatHistory { messages, more, .. } = bob
-            .request(Op::ChatHistory {
+        let Reply::Chat(ChatReply::History { messages, more, .. }) = bob
+            .request(ChatOp::History {
                 room: "general".into(),
                 before: None,
                 since: Some(95),
@@ -133,13 +139,13 @@ fn room_messages_are_stored_ordered_and_broadcast() {
 
         // Leaving is announced and stops delivery.
         alice
-            .request(Op::ChatLeave {
+            .request(ChatOp::Leave {
                 room: "general".into(),
             })
             .await
             .unwrap();
         let left = next_push(&mut bob_pushes, |p| match p.event {
-            Event::ChatLeft { user, reason, .. } => Some((user, reason)),
+            Event::Chat(ChatEvent::Left { user, reason, .. }) => Some((user, reason)),
             _ => None,
         })
         .await;
@@ -158,12 +164,12 @@ fn bad_input_gets_clear_errors() {
     let daemon = Daemon::start(&home, &[]);
     rt().block_on(async {
         let anonymous = daemon.client(None).await;
-        let err = anonymous.request(Op::ChatRooms).await.unwrap_err();
+        let err = anonymous.request(ChatOp::Rooms).await.unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::Unauthorized));
 
         let (alice, _) = user(&daemon, "alice").await;
         let err = alice
-            .request(Op::ChatJoin {
+            .request(ChatOp::Join {
                 room: "#bad room".into(),
             })
             .await
@@ -171,7 +177,7 @@ fn bad_input_gets_clear_errors() {
         assert_eq!(err.code(), Some(ErrorCode::BadRequest));
         assert!(err.to_string().contains("a-z, 0-9"), "{err}");
         let err = alice
-            .request(Op::ChatJoin {
+            .request(ChatOp::Join {
                 room: "x".repeat(65),
             })
             .await
@@ -188,7 +194,7 @@ fn bad_input_gets_clear_errors() {
         let err = alice.request(send("ops", "   ")).await.unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::BadRequest));
         let err = alice
-            .request(Op::ChatDm {
+            .request(ChatOp::Dm {
                 to: "nobody".into(),
                 text: "hi".into(),
                 action: false,
@@ -208,7 +214,7 @@ fn bad_input_gets_clear_errors() {
         assert_eq!(body.code, ErrorCode::RateLimited);
         assert!(body.retry_after_ms.is_some_and(|ms| ms > 0 && ms <= 1000));
         // The connection is still fine.
-        assert!(alice.request(Op::Ping).await.is_ok());
+        assert!(alice.request(BaseOp::Ping).await.is_ok());
     });
 }
 
@@ -222,14 +228,14 @@ fn private_messages_wait_for_offline_users() {
         drop(carol);
         for text in ["are you there?", "call me"] {
             let reply = alice
-                .request(Op::ChatDm {
+                .request(ChatOp::Dm {
                     to: "Carol".into(),
                     text: text.into(),
                     action: false,
                 })
                 .await
                 .unwrap();
-            assert!(matches!(reply, Reply::ChatSent { .. }));
+            assert!(matches!(reply, Reply::Chat(ChatReply::Sent { .. })));
         }
         // Carol comes back: told about 2 unread, then reads them.
         let (carol, _) = Client::connect(&daemon.addr, Hello::new("e2e", Some(carol_token)))
@@ -237,13 +243,13 @@ fn private_messages_wait_for_offline_users() {
             .unwrap();
         let mut pushes = carol.pushes().await.unwrap();
         let unread = next_push(&mut pushes, |p| match p.event {
-            Event::ChatUnread { dms } => Some(dms),
+            Event::Chat(ChatEvent::Unread { dms }) => Some(dms),
             _ => None,
         })
         .await;
         assert_eq!(unread, 2);
-        let Reply::ChatDms { messages, unread } = carol
-            .request(Op::ChatDms {
+        let Reply::Chat(ChatReply::Dms { messages, unread }) = carol
+            .request(ChatOp::Dms {
                 with: None,
                 limit: None,
             })
@@ -259,7 +265,7 @@ fn private_messages_wait_for_offline_users() {
         assert_eq!(unread, 0);
         // Online now: a new DM arrives as a push at once.
         alice
-            .request(Op::ChatDm {
+            .request(ChatOp::Dm {
                 to: "carol".into(),
                 text: "welcome back".into(),
                 action: false,
@@ -267,7 +273,7 @@ fn private_messages_wait_for_offline_users() {
             .await
             .unwrap();
         let dm = next_push(&mut pushes, |p| match p.event {
-            Event::ChatDirect { message } => Some(message),
+            Event::Chat(ChatEvent::Direct { message }) => Some(message),
             _ => None,
         })
         .await;
@@ -290,13 +296,13 @@ fn presence_and_memberships_survive_reconnects_and_restarts() {
         join(&bob, "lobby").await;
         let mut alice_pushes = alice.pushes().await.unwrap();
         alice
-            .request(Op::ChatAway {
+            .request(ChatOp::Away {
                 message: Some("lunch".into()),
             })
             .await
             .unwrap();
-        let Reply::ChatWho { users } = bob
-            .request(Op::ChatWho {
+        let Reply::Chat(ChatReply::Who { users }) = bob
+            .request(ChatOp::Who {
                 room: Some("lobby".into()),
             })
             .await
@@ -312,7 +318,7 @@ fn presence_and_memberships_survive_reconnects_and_restarts() {
         // Bob's last connection closes: alice sees him quit.
         drop(bob);
         let quit = next_push(&mut alice_pushes, |p| match p.event {
-            Event::ChatLeft { user, reason, .. } => Some((user, reason)),
+            Event::Chat(ChatEvent::Left { user, reason, .. }) => Some((user, reason)),
             _ => None,
         })
         .await;
@@ -328,7 +334,8 @@ fn presence_and_memberships_survive_reconnects_and_restarts() {
         let alice = daemon.client(Some(alice_token)).await;
         let bob = daemon.client(Some(bob_token)).await;
         let mut bob_pushes = bob.pushes().await.unwrap();
-        let Reply::ChatRooms { rooms } = alice.request(Op::ChatRooms).await.unwrap() else {
+        let Reply::Chat(ChatReply::Rooms { rooms }) = alice.request(ChatOp::Rooms).await.unwrap()
+        else {
             panic!()
         };
         assert!(
@@ -338,12 +345,13 @@ fn presence_and_memberships_survive_reconnects_and_restarts() {
         );
         alice.request(send("lobby", "still here")).await.unwrap();
         let m = next_push(&mut bob_pushes, |p| match p.event {
-            Event::ChatMessage { message } => Some(message),
+            Event::Chat(ChatEvent::Message { message }) => Some(message),
             _ => None,
         })
         .await;
         assert_eq!(m.text, "still here");
-        let Reply::ChatWho { users } = alice.request(Op::ChatWho { room: None }).await.unwrap()
+        let Reply::Chat(ChatReply::Who { users }) =
+            alice.request(ChatOp::Who { room: None }).await.unwrap()
         else {
             panic!()
         };
@@ -366,7 +374,7 @@ fn acknowledged_messages_survive_sigkill_mid_burst() {
         for i in 0..2000u32 {
             let (alice, acked) = (alice.clone(), acked.clone());
             tasks.push(tokio::spawn(async move {
-                if let Ok(Reply::ChatSent { seq, .. }) =
+                if let Ok(Reply::Chat(ChatReply::Sent { seq, .. })) =
                     alice.request(send("burst", &format!("b{i}"))).await
                 {
                     acked.lock().unwrap().push((seq, format!("b{i}")));
@@ -393,7 +401,7 @@ fn acknowledged_messages_survive_sigkill_mid_burst() {
     runtime.block_on(async {
         let alice = daemon.client(None).await;
         alice
-            .request(Op::Login {
+            .request(BaseOp::Login {
                 name: "alice".into(),
                 password: "alice-password".into(),
             })
@@ -402,8 +410,8 @@ fn acknowledged_messages_survive_sigkill_mid_burst() {
         let mut stored = Vec::new();
         let mut since = 0;
         loop {
-            let Reply::ChatHistory { messages, more, .. } = alice
-                .request(Op::ChatHistory {
+            let Reply::Chat(ChatReply::History { messages, more, .. }) = alice
+                .request(ChatOp::History {
                     room: "burst".into(),
                     before: None,
                     since: Some(since),
@@ -462,7 +470,9 @@ fn a_killed_client_is_seen_leaving() {
         .unwrap();
     runtime.block_on(async {
         let online = next_push(&mut alice_pushes, |p| match p.event {
-            Event::ChatPresence { user, .. } if user.user == "bob" => Some(user.status),
+            Event::Chat(ChatEvent::Presence { user, .. }) if user.user == "bob" => {
+                Some(user.status)
+            }
             _ => None,
         })
         .await;
@@ -473,7 +483,7 @@ fn a_killed_client_is_seen_leaving() {
     tail.wait().unwrap();
     runtime.block_on(async {
         let quit = next_push(&mut alice_pushes, |p| match p.event {
-            Event::ChatLeft { user, reason, .. } => Some((user, reason)),
+            Event::Chat(ChatEvent::Left { user, reason, .. }) => Some((user, reason)),
             _ => None,
         })
         .await;
@@ -545,7 +555,9 @@ fn a_slow_reader_is_disconnected_while_others_keep_receiving() {
         // then a final live message proves his connection is healthy).
         alice.request(send("firehose", "last")).await.unwrap();
         let last = next_push(&mut bob_pushes, |p| match p.event {
-            Event::ChatMessage { message } if message.text == "last" => Some(message.seq),
+            Event::Chat(ChatEvent::Message { message }) if message.text == "last" => {
+                Some(message.seq)
+            }
             _ => None,
         })
         .await;
@@ -583,7 +595,7 @@ fn room_and_membership_limits_are_enforced() {
         join(&alice, "one").await;
         join(&alice, "two").await;
         let err = alice
-            .request(Op::ChatJoin {
+            .request(ChatOp::Join {
                 room: "three".into(),
             })
             .await
@@ -594,13 +606,13 @@ fn room_and_membership_limits_are_enforced() {
         join(&alice, "one").await;
         join(&bob, "one").await;
         let err = carol
-            .request(Op::ChatJoin { room: "one".into() })
+            .request(ChatOp::Join { room: "one".into() })
             .await
             .unwrap_err();
         assert_eq!(err.code(), Some(ErrorCode::Forbidden));
         assert!(err.to_string().contains("full"), "{err}");
         // Leaving frees the place.
-        bob.request(Op::ChatLeave { room: "one".into() })
+        bob.request(ChatOp::Leave { room: "one".into() })
             .await
             .unwrap();
         join(&carol, "one").await;

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agora_wire::chat::{LeaveReason, Status};
-use agora_wire::{Event, Op, Reply};
+use agora_wire::{BaseOp, ChatEvent, ChatOp, ChatReply, Event, Reply};
 
 use crate::support::{Daemon, Home, rt};
 
@@ -127,7 +127,7 @@ fn a_half_open_client_is_found_and_shown_offline() {
             .await
             .unwrap();
         for (c, name) in [(&alice, "alice")] {
-            c.request(Op::Register {
+            c.request(BaseOp::Register {
                 name: name.into(),
                 password: "half-open-1".into(),
             })
@@ -135,7 +135,7 @@ fn a_half_open_client_is_found_and_shown_offline() {
             .unwrap();
         }
         alice
-            .request(Op::ChatJoin {
+            .request(ChatOp::Join {
                 room: "lobby".into(),
             })
             .await
@@ -199,8 +199,8 @@ fn a_half_open_client_is_found_and_shown_offline() {
             "took {:?}",
             cut_at.elapsed()
         );
-        let Reply::ChatWho { users } = alice
-            .request(Op::ChatWho {
+        let Reply::Chat(ChatReply::Who { users }) = alice
+            .request(ChatOp::Who {
                 room: Some("lobby".into()),
             })
             .await
@@ -231,10 +231,10 @@ async fn bob_event(
         loop {
             let push = pushes.recv().await.expect("alice connected");
             match push.event {
-                Event::ChatPresence { user, .. } if user.user == "bob" => {
+                Event::Chat(ChatEvent::Presence { user, .. }) if user.user == "bob" => {
                     return (user.status, None);
                 }
-                Event::ChatLeft { user, reason, .. } if user == "bob" => {
+                Event::Chat(ChatEvent::Left { user, reason, .. }) if user == "bob" => {
                     return (Status::Offline, Some(reason));
                 }
                 _ => {}

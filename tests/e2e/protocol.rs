@@ -1,7 +1,9 @@
 //! The protocol against the real daemon: pushes, hostile input, handshake
 //! refusals, health and metrics.
 
-use agora_wire::{ErrorCode, Event, Hello, Op, Reply, Request, ServerFrame, encode};
+use agora_wire::{
+    BaseEvent, BaseOp, BaseReply, ErrorCode, Event, Hello, Op, Reply, Request, ServerFrame, encode,
+};
 use bytes::Bytes;
 
 use crate::support::{Daemon, Home, rt};
@@ -14,16 +16,16 @@ fn subscribers_see_sessions_open_and_close() {
         let watcher = daemon.client(None).await;
         let mut pushes = watcher.pushes().await.unwrap();
         let reply = watcher
-            .request(Op::Subscribe {
+            .request(BaseOp::Subscribe {
                 topics: vec!["sessions".into()],
             })
             .await
             .unwrap();
         assert_eq!(
             reply,
-            Reply::Subscribed {
+            Reply::Base(BaseReply::Subscribed {
                 topics: vec!["sessions".into()]
-            }
+            })
         );
         let (other, welcome) =
             agora_wire::Client::connect(&daemon.addr, Hello::new("visitor", None))
@@ -32,7 +34,7 @@ fn subscribers_see_sessions_open_and_close() {
         let push = pushes.recv().await.unwrap();
         assert_eq!(push.topic, "sessions");
         match push.event {
-            Event::SessionOpened { session } => {
+            Event::Base(BaseEvent::SessionOpened { session }) => {
                 assert_eq!(session.id, welcome.session);
                 assert_eq!(session.client, "visitor");
             }
@@ -40,12 +42,14 @@ fn subscribers_see_sessions_open_and_close() {
         }
         drop(other);
         match pushes.recv().await.unwrap().event {
-            Event::SessionClosed { session } => assert_eq!(session.id, welcome.session),
+            Event::Base(BaseEvent::SessionClosed { session }) => {
+                assert_eq!(session.id, welcome.session)
+            }
             other => panic!("expected session_closed, got {other:?}"),
         }
         // Bad topic names are refused with the rule.
         let err = watcher
-            .request(Op::Subscribe {
+            .request(BaseOp::Subscribe {
                 topics: vec!["Bad Topic".into()],
             })
             .await
@@ -53,12 +57,12 @@ fn subscribers_see_sessions_open_and_close() {
         assert_eq!(err.code(), Some(ErrorCode::BadRequest));
         assert!(err.to_string().contains("use only"), "{err}");
         let reply = watcher
-            .request(Op::Unsubscribe {
+            .request(BaseOp::Unsubscribe {
                 topics: vec!["sessions".into()],
             })
             .await
             .unwrap();
-        assert_eq!(reply, Reply::Subscribed { topics: vec![] });
+        assert_eq!(reply, Reply::Base(BaseReply::Subscribed { topics: vec![] }));
     });
 }
 
@@ -69,7 +73,7 @@ fn hostile_clients_are_dropped_while_others_are_served() {
     rt().block_on(async {
         let good = daemon.client(None).await;
         let ping = || async {
-            good.request(Op::Ping)
+            good.request(BaseOp::Ping)
                 .await
                 .expect("good client still served")
         };
@@ -118,7 +122,7 @@ fn hostile_clients_are_dropped_while_others_are_served() {
             .send_body(
                 encode(&Request {
                     id: 5,
-                    op: Op::Ping,
+                    op: Op::Base(BaseOp::Ping),
                 })
                 .unwrap(),
             )
@@ -127,7 +131,7 @@ fn hostile_clients_are_dropped_while_others_are_served() {
             malformed.next().await,
             Some(ServerFrame::Reply {
                 id: 5,
-                body: Reply::Pong { .. }
+                body: Reply::Base(BaseReply::Pong { .. })
             })
         ));
 

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use agora_wire::{ErrorCode, Op, Reply};
+use agora_wire::{BaseOp, BaseReply, ErrorCode, Reply};
 
 use crate::support::{Daemon, Home, rt};
 
@@ -13,8 +13,8 @@ fn sigterm_exits_zero_and_accounts_survive_restart() {
     let runtime = rt();
     let (token, idle) = runtime.block_on(async {
         let client = daemon.client(None).await;
-        let Reply::Session { token, .. } = client
-            .request(Op::Register {
+        let Reply::Base(BaseReply::Session { token, .. }) = client
+            .request(BaseOp::Register {
                 name: "carol".into(),
                 password: "persist-me".into(),
             })
@@ -44,19 +44,21 @@ fn sigterm_exits_zero_and_accounts_survive_restart() {
     let daemon = Daemon::start(&home, &[]);
     runtime.block_on(async {
         let client = daemon.client(Some(token)).await;
-        let Reply::Whoami { user, .. } = client.request(Op::Whoami).await.unwrap() else {
+        let Reply::Base(BaseReply::Whoami { user, .. }) =
+            client.request(BaseOp::Whoami).await.unwrap()
+        else {
             panic!("expected whoami");
         };
         assert_eq!(user.unwrap().name, "carol");
         let fresh = daemon.client(None).await;
         assert!(matches!(
             fresh
-                .request(Op::Login {
+                .request(BaseOp::Login {
                     name: "carol".into(),
                     password: "persist-me".into()
                 })
                 .await,
-            Ok(Reply::Session { .. })
+            Ok(Reply::Base(BaseReply::Session { .. }))
         ));
     });
 }
@@ -70,7 +72,7 @@ fn sigkill_loses_no_acknowledged_account() {
         let client = daemon.client(None).await;
         for name in ["dave", "erin", "frank"] {
             client
-                .request(Op::Register {
+                .request(BaseOp::Register {
                     name: name.into(),
                     password: "kill-nine!".into(),
                 })
@@ -85,13 +87,13 @@ fn sigkill_loses_no_acknowledged_account() {
         let client = daemon.client(None).await;
         for name in ["dave", "erin", "frank"] {
             let reply = client
-                .request(Op::Login {
+                .request(BaseOp::Login {
                     name: name.into(),
                     password: "kill-nine!".into(),
                 })
                 .await;
             assert!(
-                matches!(reply, Ok(Reply::Session { .. })),
+                matches!(reply, Ok(Reply::Base(BaseReply::Session { .. }))),
                 "{name}: {reply:?}"
             );
         }

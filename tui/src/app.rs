@@ -1,109 +1,44 @@
 //! The TUI's state and its pure transitions.
 //!
-//! [`App`] owns everything the screen shows: the current [`Tab`], whether
-//! the help [`Overlay`] is open, the [`Connection`] state, the server
-//! address, the signed-in user, the Chat tab's state and whether the user
-//! asked to quit. It changes only through a few methods — [`App::handle_key`],
-//! [`App::on_server`], [`App::on_tick`] and [`App::on_resize`] — none of
-//! which does I/O or reads a clock, so every transition is a plain unit
-//! test. Requests for the daemon are queued as [`Outgoing`]s and taken by
-//! the event loop with [`App::take_outbox`]. Drawing lives in `ui.rs`, the
-//! terminal and the event loop in `tui.rs`, the network in `connection.rs`.
+//! [`App`] owns everything the screen shows: the tabs (a list of
+//! [`Tab`]s, from `tabs.rs`) and which one is current, whether the help
+//! [`Overlay`] is open, the [`Connection`] state, the server address, the
+//! signed-in user and whether the user asked to quit. It changes only
+//! through a few methods — [`App::handle_key`], [`App::on_server`],
+//! [`App::on_tick`] and [`App::on_resize`] — none of which does I/O or
+//! reads a clock, so every transition is a plain unit test. Requests for
+//! the daemon are queued by the tabs as [`Outgoing`]s and taken by the
+//! event loop with [`App::take_outbox`]. Drawing lives in `ui.rs`, the
+//! terminal and the event loop in `tui.rs`, the network in
+//! `connection.rs`. No tab is named here: the app forwards to them.
 //!
 //! Key routing: Ctrl-C quits, F1 toggles help and Alt-1..5 pick a tab from
-//! anywhere. In the Chat tab every other key goes to the chat first, so
-//! `q`, `?` and digits are typed into the input line; the shell's keys
-//! (Tab, Left/Right) act there only when the chat leaves them, i.e. when
-//! the input line is empty.
+//! anywhere. Every other key goes to the current tab first; a tab that
+//! types text (an input line) keeps `q`, `?` and digits, and leaves the
+//! shell's keys (Tab, Left/Right) to it only when it does not want them
+//! (an empty line). What no tab wants goes to the shell: `q`, `?`, Tab,
+//! Left/Right, digits.
+//!
+//! Requests carry tags in a namespace per tab: the app puts the tab's
+//! number in the top bits on the way out ([`App::take_outbox`]) and routes
+//! the reply back by it. Pushes go to the tabs that follow the pushing
+//! service ([`Tab::follows`]); an event no tab follows is dropped with a
+//! debug log, never handed to another tab.
 
-use std::collections::VecDeque;
+use std::any::Any;
 use std::time::{Duration, Instant};
 
-use agora_wire::{Event, Op, Push, Reply, SessionInfo};
+use agora_wire::{Push, Reply};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::cache::CacheState;
-use crate::chat::{ChatKey, ChatState};
+pub use crate::tab::Outgoing;
+use crate::tab::{KeyOutcome, Tab};
+use crate::tabs::{self, TabId};
 
-/// The top-level tabs, in the order the tab bar shows them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Tab {
-    /// Rooms and messages.
-    #[default]
-    Chat,
-    /// Daemon metrics.
-    Dashboard,
-    /// Game lobbies and matches.
-    Games,
-    /// The background job queue.
-    Jobs,
-    /// The key-value cache.
-    Cache,
-}
-
-impl Tab {
-    /// Every tab, in tab-bar order; `ALL[i]` is reached with key `i + 1`.
-    pub const ALL: [Tab; 5] = [Tab::Chat, Tab::Dashboard, Tab::Games, Tab::Jobs, Tab::Cache];
-
-    /// The tab's position in [`Tab::ALL`].
-    pub fn index(self) -> usize {
-        match self {
-            Tab::Chat => 0,
-            Tab::Dashboard => 1,
-            Tab::Games => 2,
-            Tab::Jobs => 3,
-            Tab::Cache => 4,
-        }
-    }
-
-    /// The tab's name as shown to the user, e.g. `"Chat"`.
-    pub fn title(self) -> &'static str {
-        match self {
-            Tab::Chat => "Chat",
-            Tab::Dashboard => "Dashboard",
-            Tab::Games => "Games",
-            Tab::Jobs => "Jobs",
-            Tab::Cache => "Cache",
-        }
-    }
-
-    /// The daemon service that will fill this tab, as users know it.
-    pub fn service(self) -> &'static str {
-        match self {
-            Tab::Chat => "chat service",
-            Tab::Dashboard => "metrics service",
-            Tab::Games => "game service",
-            Tab::Jobs => "job queue service",
-            Tab::Cache => "cache service",
-        }
-    }
-
-    /// Keys that only this tab understands, as `(keys, what they do)`.
-    /// Empty until the tab's service arrives.
-    pub fn keys(self) -> &'static [(&'static str, &'static str)] {
-        match self {
-            Tab::Chat => &crate::chat::KEYS,
-            Tab::Cache => &crate::cache::KEYS,
-            Tab::Dashboard | Tab::Games | Tab::Jobs => &[],
-        }
-    }
-
-    /// The next tab, wrapping from the last to the first.
-    pub fn next(self) -> Tab {
-        Tab::ALL[(self.index() + 1) % Tab::ALL.len()]
-    }
-
-    /// The previous tab, wrapping from the first to the last.
-    pub fn previous(self) -> Tab {
-        Tab::ALL[(self.index() + Tab::ALL.len() - 1) % Tab::ALL.len()]
-    }
-
-    /// The tab reached with a number key: `'1'` is Chat … `'5'` is Cache.
-    pub fn from_digit(c: char) -> Option<Tab> {
-        let n = c.to_digit(10)? as usize;
-        n.checked_sub(1).and_then(|i| Tab::ALL.get(i)).copied()
-    }
-}
+/// Where a tab's number goes in a request tag: tabs choose tags below
+/// 2^48, the app adds `(tab number + 1) << 48`.
+const TAG_SHIFT: u32 = 48;
+const LOCAL_TAG: u64 = (1 << TAG_SHIFT) - 1;
 
 /// What is drawn over the current tab, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -185,17 +120,6 @@ pub enum ServerEvent {
     },
 }
 
-/// A request for the daemon, queued by the app and sent by the
-/// connection task, which answers with [`ServerEvent::Reply`] and the same
-/// tag.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outgoing {
-    /// Chosen by the app; unique among its requests in flight.
-    pub tag: u64,
-    /// What to ask.
-    pub op: Op,
-}
-
 /// Whether a key did something (cf. gitui's `EventState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventState {
@@ -205,28 +129,21 @@ pub enum EventState {
     NotConsumed,
 }
 
-/// How many session events the Dashboard placeholder remembers.
-const RECENT_SESSIONS: usize = 5;
-
 /// The whole TUI state. See the module docs.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct App {
-    tab: Tab,
+    tab: TabId,
     overlay: Overlay,
     run_state: RunState,
     connection: Connection,
     addr: String,
     user: Option<String>,
-    /// Session events seen on topic `sessions`, newest last.
-    recent_sessions: VecDeque<String>,
     /// When the current reconnect countdown was first seen by a tick, and
     /// its length then. The connection task reports `retry_in` once; the
     /// countdown is derived from tick times so no method here reads a clock.
     countdown: Option<(Instant, Duration)>,
-    /// The Chat tab.
-    chat: ChatState,
-    /// The Cache tab.
-    cache: CacheState,
+    /// Every tab, in [`TabId::ALL`] order.
+    tabs: Vec<Box<dyn Tab>>,
 }
 
 impl App {
@@ -235,21 +152,19 @@ impl App {
     /// welcome replaces it once connected.
     pub fn new(addr: impl Into<String>, user: Option<String>) -> Self {
         App {
-            tab: Tab::default(),
+            tab: TabId::default(),
             overlay: Overlay::default(),
             run_state: RunState::default(),
             connection: Connection::Connecting,
             addr: addr.into(),
-            chat: ChatState::new(user.clone()),
-            cache: CacheState::new(),
+            tabs: tabs::all(user.as_deref()),
             user,
-            recent_sessions: VecDeque::new(),
             countdown: None,
         }
     }
 
     /// The current tab.
-    pub fn tab(&self) -> Tab {
+    pub fn tab(&self) -> TabId {
         self.tab
     }
 
@@ -278,35 +193,49 @@ impl App {
         self.user.as_deref()
     }
 
-    /// Recent session openings and closings, oldest first.
-    pub fn recent_sessions(&self) -> impl Iterator<Item = &str> {
-        self.recent_sessions.iter().map(String::as_str)
+    /// The current tab's state.
+    pub(crate) fn current(&self) -> &dyn Tab {
+        self.tabs[self.tab.index()].as_ref()
     }
 
-    /// The Chat tab's state.
-    pub(crate) fn chat(&self) -> &ChatState {
-        &self.chat
+    fn current_mut(&mut self) -> &mut dyn Tab {
+        self.tabs[self.tab.index()].as_mut()
     }
 
-    /// The Cache tab's state.
-    pub(crate) fn cache(&self) -> &CacheState {
-        &self.cache
+    /// Every tab's state, in tab-bar order.
+    pub(crate) fn tabs(&self) -> impl Iterator<Item = &dyn Tab> {
+        self.tabs.iter().map(|t| t.as_ref())
     }
 
-    /// Takes the requests queued for the daemon since the last call.
+    /// The first tab whose state is a `T`.
+    pub fn find<T: Any>(&self) -> Option<&T> {
+        self.tabs.iter().find_map(|t| t.as_any().downcast_ref())
+    }
+
+    /// Takes the requests queued for the daemon since the last call, each
+    /// tagged with its tab's number.
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
-        let mut out = self.chat.take_outbox();
-        out.extend(self.cache.take_outbox());
+        let mut out = Vec::new();
+        for (i, tab) in self.tabs.iter_mut().enumerate() {
+            let space = (i as u64 + 1) << TAG_SHIFT;
+            out.extend(tab.take_outbox().into_iter().map(|o| Outgoing {
+                tag: space | (o.tag & LOCAL_TAG),
+                op: o.op,
+            }));
+        }
         out
     }
 
     /// The terminal is now `width` x `height` cells.
     pub fn on_resize(&mut self, width: u16, height: u16) {
-        self.chat.on_resize(width, height);
+        let area = crate::layout::tab_area(width, height);
+        for tab in &mut self.tabs {
+            tab.on_resize(area);
+        }
     }
 
     /// Switches to a tab.
-    pub fn select_tab(&mut self, tab: Tab) {
+    pub fn select_tab(&mut self, tab: TabId) {
         self.tab = tab;
     }
 
@@ -323,7 +252,7 @@ impl App {
             KeyCode::Char('c') if ctrl => return self.quit(),
             KeyCode::F(1) => return self.toggle_help(),
             KeyCode::Char(c) if alt => {
-                if let Some(tab) = Tab::from_digit(c) {
+                if let Some(tab) = TabId::from_digit(c) {
                     self.tab = tab;
                     return EventState::Consumed;
                 }
@@ -339,19 +268,10 @@ impl App {
                 _ => EventState::Consumed,
             };
         }
-        if self.tab == Tab::Chat {
-            match self.chat.handle_key(key) {
-                ChatKey::Consumed => return EventState::Consumed,
-                ChatKey::Quit => return self.quit(),
-                ChatKey::NotConsumed => {}
-            }
-        }
-        if self.tab == Tab::Cache
-            && !ctrl
-            && !alt
-            && self.cache.handle_key(key) == EventState::Consumed
-        {
-            return EventState::Consumed;
+        match self.current_mut().handle_key(key) {
+            KeyOutcome::Consumed => return EventState::Consumed,
+            KeyOutcome::Quit => return self.quit(),
+            KeyOutcome::NotConsumed => {}
         }
         if ctrl || alt {
             return EventState::NotConsumed;
@@ -361,7 +281,7 @@ impl App {
             KeyCode::Char('?') => return self.toggle_help(),
             KeyCode::Tab | KeyCode::Right => self.tab.next(),
             KeyCode::BackTab | KeyCode::Left => self.tab.previous(),
-            KeyCode::Char(c) => match Tab::from_digit(c) {
+            KeyCode::Char(c) => match TabId::from_digit(c) {
                 Some(tab) => tab,
                 None => return EventState::NotConsumed,
             },
@@ -389,10 +309,11 @@ impl App {
                 };
                 // The server's word on who is signed in wins over the
                 // caller's guess.
-                self.user = user.clone();
+                self.user = user;
                 self.countdown = None;
-                self.chat.on_connected(user);
-                self.cache.on_connected();
+                for tab in &mut self.tabs {
+                    tab.on_connected(self.user.as_deref());
+                }
             }
             ServerEvent::Latency(rtt) => {
                 // A late pong from a connection that is already gone says
@@ -403,15 +324,16 @@ impl App {
             }
             ServerEvent::Push(push) => self.on_push(push),
             ServerEvent::Reply { tag, result } => {
-                if tag & crate::cache::TAG_BIT != 0 {
-                    self.cache.on_reply(tag, result);
-                } else {
-                    self.chat.on_reply(tag, result);
+                let index = (tag >> TAG_SHIFT) as usize;
+                match index.checked_sub(1).and_then(|i| self.tabs.get_mut(i)) {
+                    Some(tab) => tab.on_reply(tag & LOCAL_TAG, result),
+                    None => tracing::debug!(tag, "reply for no tab"),
                 }
             }
             ServerEvent::Disconnected { .. } => {
-                self.chat.on_disconnected();
-                self.cache.on_disconnected();
+                for tab in &mut self.tabs {
+                    tab.on_disconnected();
+                }
                 // The task follows up with `Reconnecting`, which carries the
                 // error; until then the link is simply not up.
                 self.connection = Connection::Connecting;
@@ -432,9 +354,13 @@ impl App {
         }
     }
 
-    /// Advances time-based state to `now`: the reconnect countdown.
+    /// Advances time-based state to `now`: the tabs' timers and the
+    /// reconnect countdown.
     pub fn on_tick(&mut self, now: Instant) {
-        self.cache.on_tick(now, self.tab == Tab::Cache);
+        let current = self.tab.index();
+        for (i, tab) in self.tabs.iter_mut().enumerate() {
+            tab.on_tick(now, i == current);
+        }
         let Connection::Reconnecting { retry_in, .. } = &mut self.connection else {
             self.countdown = None;
             return;
@@ -452,30 +378,32 @@ impl App {
         EventState::Consumed
     }
 
+    /// Hands a push to every tab that follows its service.
     fn on_push(&mut self, push: Push) {
-        let note = match push.event {
-            Event::SessionOpened { session } => format!("opened  {}", describe(&session)),
-            Event::SessionClosed { session } => format!("closed  {}", describe(&session)),
-            // Other services' events belong to their tabs.
-            cache @ Event::CacheMessage { .. } => return self.cache.on_push(cache),
-            chat => return self.chat.on_push(chat),
-        };
-        if self.recent_sessions.len() == RECENT_SESSIONS {
-            self.recent_sessions.pop_front();
+        let service = push.event.service();
+        let mut followers = self
+            .tabs
+            .iter_mut()
+            .filter(|t| t.follows() == Some(service))
+            .peekable();
+        if followers.peek().is_none() {
+            tracing::debug!(
+                topic = %push.topic,
+                event = push.event.name(),
+                "no tab follows this event; ignored"
+            );
+            return;
         }
-        self.recent_sessions.push_back(note);
+        for tab in followers {
+            tab.on_push(push.event.clone());
+        }
     }
-}
-
-/// One line about a session: `#12 alice (agora-cli/0.1.0)`.
-fn describe(session: &SessionInfo) -> String {
-    let user = session.user.as_deref().unwrap_or("anonymous");
-    format!("#{} {user} ({})", session.id, session.client)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agora_wire::{BaseEvent, ChatOp, SessionInfo};
 
     fn press(code: KeyCode) -> KeyEvent {
         KeyEvent::new(code, KeyModifiers::NONE)
@@ -483,6 +411,10 @@ mod tests {
 
     fn app() -> App {
         App::new("127.0.0.1:7070", None)
+    }
+
+    fn chat(app: &App) -> &crate::chat::ChatState {
+        app.find().expect("a chat tab")
     }
 
     #[test]
@@ -496,41 +428,41 @@ mod tests {
         assert_eq!(
             seen,
             [
-                Tab::Chat,
-                Tab::Dashboard,
-                Tab::Games,
-                Tab::Jobs,
-                Tab::Cache,
-                Tab::Chat
+                TabId::Chat,
+                TabId::Dashboard,
+                TabId::Games,
+                TabId::Jobs,
+                TabId::Cache,
+                TabId::Chat
             ]
         );
         app.handle_key(press(KeyCode::Right));
-        assert_eq!(app.tab(), Tab::Dashboard);
+        assert_eq!(app.tab(), TabId::Dashboard);
     }
 
     #[test]
     fn shift_tab_and_left_move_back_and_wrap() {
         let mut app = app();
         app.handle_key(press(KeyCode::BackTab));
-        assert_eq!(app.tab(), Tab::Cache);
+        assert_eq!(app.tab(), TabId::Cache);
         app.handle_key(press(KeyCode::Left));
-        assert_eq!(app.tab(), Tab::Jobs);
+        assert_eq!(app.tab(), TabId::Jobs);
         // Some terminals send Shift-Tab as BackTab with SHIFT set.
         app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
-        assert_eq!(app.tab(), Tab::Games);
+        assert_eq!(app.tab(), TabId::Games);
     }
 
     #[test]
     fn number_keys_pick_tabs() {
         let mut app = app();
         // In the Chat tab digits are typed; elsewhere they pick tabs.
-        app.select_tab(Tab::Dashboard);
+        app.select_tab(TabId::Dashboard);
         for (c, tab) in ['5', '2', '4', '3', '1'].into_iter().zip([
-            Tab::Cache,
-            Tab::Dashboard,
-            Tab::Jobs,
-            Tab::Games,
-            Tab::Chat,
+            TabId::Cache,
+            TabId::Dashboard,
+            TabId::Jobs,
+            TabId::Games,
+            TabId::Chat,
         ]) {
             assert_eq!(
                 app.handle_key(press(KeyCode::Char(c))),
@@ -538,20 +470,20 @@ mod tests {
             );
             assert_eq!(app.tab(), tab, "key {c}");
         }
-        app.select_tab(Tab::Jobs);
+        app.select_tab(TabId::Jobs);
         for c in ['0', '6', '9', 'x'] {
             assert_eq!(
                 app.handle_key(press(KeyCode::Char(c))),
                 EventState::NotConsumed
             );
-            assert_eq!(app.tab(), Tab::Jobs, "key {c}");
+            assert_eq!(app.tab(), TabId::Jobs, "key {c}");
         }
     }
 
     #[test]
     fn question_mark_toggles_help_and_esc_closes_it() {
         let mut app = app();
-        app.select_tab(Tab::Dashboard);
+        app.select_tab(TabId::Dashboard);
         assert_eq!(app.overlay(), Overlay::None);
         app.handle_key(press(KeyCode::Char('?')));
         assert_eq!(app.overlay(), Overlay::Help);
@@ -570,7 +502,7 @@ mod tests {
         app.handle_key(press(KeyCode::F(1)));
         app.handle_key(press(KeyCode::Tab));
         app.handle_key(press(KeyCode::Char('3')));
-        assert_eq!(app.tab(), Tab::Chat);
+        assert_eq!(app.tab(), TabId::Chat);
         assert_eq!(app.overlay(), Overlay::Help);
     }
 
@@ -599,7 +531,7 @@ mod tests {
         let mut release = press(KeyCode::Tab);
         release.kind = KeyEventKind::Release;
         assert_eq!(app.handle_key(release), EventState::NotConsumed);
-        assert_eq!(app.tab(), Tab::Chat);
+        assert_eq!(app.tab(), TabId::Chat);
     }
 
     #[test]
@@ -699,17 +631,18 @@ mod tests {
                 client: "agora-cli/0.1.0".into(),
             };
             let event = if id == 7 {
-                Event::SessionClosed { session }
+                BaseEvent::SessionClosed { session }
             } else {
-                Event::SessionOpened { session }
+                BaseEvent::SessionOpened { session }
             };
             app.on_server(ServerEvent::Push(Push {
                 topic: "sessions".into(),
-                event,
+                event: event.into(),
             }));
         }
-        let seen: Vec<_> = app.recent_sessions().collect();
-        assert_eq!(seen.len(), RECENT_SESSIONS);
+        let dashboard: &crate::placeholder::Placeholder = app.find().expect("the dashboard");
+        let seen: Vec<_> = dashboard.recent_sessions().collect();
+        assert_eq!(seen.len(), crate::placeholder::RECENT_SESSIONS);
         assert_eq!(seen[0], "opened  #3 anonymous (agora-cli/0.1.0)");
         assert_eq!(seen[3], "opened  #6 u6 (agora-cli/0.1.0)");
         assert_eq!(seen[4], "closed  #7 anonymous (agora-cli/0.1.0)");
@@ -729,25 +662,25 @@ mod tests {
             );
         }
         assert_eq!(app.run_state(), RunState::Running, "q is typed, not quit");
-        assert_eq!((app.tab(), app.overlay()), (Tab::Chat, Overlay::None));
-        assert_eq!(app.chat().input().text(), "q?2");
+        assert_eq!((app.tab(), app.overlay()), (TabId::Chat, Overlay::None));
+        assert_eq!(chat(&app).input().text(), "q?2");
         // With text in the line, Tab completes and Left moves the cursor.
         app.handle_key(press(KeyCode::Tab));
         app.handle_key(press(KeyCode::Left));
-        assert_eq!(app.tab(), Tab::Chat);
+        assert_eq!(app.tab(), TabId::Chat);
         // F1 and Alt-digits work from the input line.
         app.handle_key(press(KeyCode::F(1)));
         assert_eq!(app.overlay(), Overlay::Help);
         app.handle_key(press(KeyCode::Esc));
         app.handle_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::ALT));
-        assert_eq!(app.tab(), Tab::Jobs);
+        assert_eq!(app.tab(), TabId::Jobs);
         app.handle_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT));
         // An empty line hands Tab back to the shell.
         app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
         app.handle_key(press(KeyCode::Tab));
-        assert_eq!(app.tab(), Tab::Dashboard);
+        assert_eq!(app.tab(), TabId::Dashboard);
         // Back in Chat, /quit and Ctrl-C quit.
-        app.select_tab(Tab::Chat);
+        app.select_tab(TabId::Chat);
         for c in "/quit".chars() {
             app.handle_key(press(KeyCode::Char(c)));
         }
@@ -764,13 +697,13 @@ mod tests {
         });
         let out = app.take_outbox();
         assert_eq!(out.len(), 1);
-        assert_eq!(out[0].op, Op::ChatRooms);
+        assert_eq!(out[0].op, ChatOp::Rooms.into());
         assert!(app.take_outbox().is_empty());
         app.on_server(ServerEvent::Reply {
             tag: out[0].tag,
             result: Err("boom".into()),
         });
-        let notice = app.chat().notice().expect("notice");
+        let notice = chat(&app).notice().expect("notice");
         assert_eq!(notice.text, "listing rooms failed: boom");
     }
 }

@@ -14,7 +14,8 @@ use std::collections::HashSet;
 use std::future::pending;
 use std::time::Duration;
 
-use agora_wire::{Client, ClientOptions, Error, Hello, Op, Reply};
+use agora_wire::base::SESSIONS_TOPIC;
+use agora_wire::{BaseOp, Client, ClientOptions, Error, Hello, Reply};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -24,9 +25,6 @@ use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 use tokio_util::sync::CancellationToken;
 
 use crate::app::{Outgoing, ServerEvent};
-
-/// The topic whose pushes say who connects and leaves.
-const SESSIONS_TOPIC: &str = "sessions";
 
 /// Exponential backoff between connection attempts.
 ///
@@ -255,7 +253,7 @@ async fn serve(
     let mut pushes = client.pushes().await;
     // Subscribing is a nicety for the Dashboard; a daemon that refuses it
     // is still worth staying connected to.
-    let subscribe = Op::Subscribe {
+    let subscribe = BaseOp::Subscribe {
         topics: vec![SESSIONS_TOPIC.to_string()],
     };
     let subscribed = tokio::select! {
@@ -293,7 +291,7 @@ async fn serve(
                 }
             }
             _ = ticker.tick(), if ping.is_none() => {
-                ping = Some((Instant::now(), Box::pin(client.request(Op::Ping))));
+                ping = Some((Instant::now(), Box::pin(client.request(BaseOp::Ping))));
             }
             result = async {
                 match ping.as_mut() {
@@ -369,8 +367,8 @@ fn describe(err: &Error) -> String {
 #[cfg(test)]
 mod tests {
     use agora_wire::{
-        ErrorBody, ErrorCode, Event, FrameCodec, Push, Request, ServerFrame, SessionInfo, UserInfo,
-        Welcome, decode, encode,
+        BaseEvent, BaseReply, ChatOp, ChatReply, ErrorBody, ErrorCode, FrameCodec, Op, Push,
+        Request, ServerFrame, SessionInfo, UserInfo, Welcome, decode, encode,
     };
     use futures::{SinkExt, StreamExt};
     use tokio::net::{TcpListener, TcpStream};
@@ -531,15 +529,15 @@ mod tests {
                     let Some(Ok(frame)) = frame else { return };
                     let request: Request = decode(&frame).expect("decode request");
                     let body = match request.op {
-                        Op::Ping => Reply::Pong { server_time_ms: 0 },
-                        Op::Subscribe { topics } => {
+                        Op::Base(BaseOp::Ping) => BaseReply::Pong { server_time_ms: 0 }.into(),
+                        Op::Base(BaseOp::Subscribe { topics }) => {
                             assert_eq!(topics, [SESSIONS_TOPIC]);
-                            Reply::Subscribed { topics }
+                            BaseReply::Subscribed { topics }.into()
                         }
-                        Op::ChatRooms => Reply::ChatRooms { rooms: vec![] },
+                        Op::Chat(ChatOp::Rooms) => ChatReply::Rooms { rooms: vec![] }.into(),
                         other => panic!("unexpected {other:?}"),
                     };
-                    let subscribed = matches!(body, Reply::Subscribed { .. });
+                    let subscribed = matches!(body, Reply::Base(BaseReply::Subscribed { .. }));
                     send(&mut framed, &ServerFrame::Reply { id: request.id, body }).await;
                     if subscribed {
                         send(&mut framed, &ServerFrame::Push(session_push())).await;
@@ -552,13 +550,14 @@ mod tests {
     fn session_push() -> Push {
         Push {
             topic: SESSIONS_TOPIC.into(),
-            event: Event::SessionOpened {
+            event: BaseEvent::SessionOpened {
                 session: SessionInfo {
                     id: 8,
                     user: None,
                     client: "agora-cli/0.1.0".into(),
                 },
-            },
+            }
+            .into(),
         }
     }
 
@@ -643,7 +642,7 @@ mod tests {
         commands
             .send(Outgoing {
                 tag: 9,
-                op: Op::ChatRooms,
+                op: ChatOp::Rooms.into(),
             })
             .await
             .expect("send");
@@ -678,7 +677,7 @@ mod tests {
         commands
             .send(Outgoing {
                 tag: 3,
-                op: Op::ChatRooms,
+                op: ChatOp::Rooms.into(),
             })
             .await
             .expect("send");
@@ -686,7 +685,7 @@ mod tests {
             match next(&mut rx).await {
                 ServerEvent::Reply { tag, result } => {
                     assert_eq!(tag, 3);
-                    assert_eq!(result, Ok(Reply::ChatRooms { rooms: vec![] }));
+                    assert_eq!(result, Ok(ChatReply::Rooms { rooms: vec![] }.into()));
                     break;
                 }
                 ServerEvent::Push(_) | ServerEvent::Latency(_) => {}

@@ -5,7 +5,12 @@
 //!
 //! - `app`: [`App`], the state and its pure transitions (keys, server
 //!   events, ticks), and the key routing between the shell and the tabs;
-//! - `chat`: the Chat tab (state, input line, commands, drawing);
+//! - `tab`: the tab abstraction every tab implements; `tabs`: the one
+//!   list of tabs ([`TabId`]);
+//! - one module per tab: `chat` (rooms, input line, commands), `cache`
+//!   (key browser, monitor), `placeholder` (tabs whose service has not
+//!   arrived);
+//! - `layout`: the screen's geometry, shared by state and drawing;
 //! - `ui`: drawing, as `impl Widget for &App` and [`render`];
 //! - `connection`: the task that keeps a connection to the daemon and
 //!   reports [`ServerEvent`]s;
@@ -18,10 +23,17 @@ mod app;
 mod cache;
 mod chat;
 mod connection;
+mod layout;
+mod placeholder;
+mod tab;
+mod tabs;
 mod tui;
 mod ui;
 
-pub use app::{App, Connection, EventState, Outgoing, Overlay, RunState, ServerEvent, Tab};
+pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent};
+pub use cache::format as redis_format;
+pub use tab::{KeyOutcome, Outgoing, Tab};
+pub use tabs::TabId;
 pub use ui::render;
 
 /// How to reach the daemon and who is signing in.

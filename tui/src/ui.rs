@@ -3,7 +3,8 @@
 //! The screen is a tab bar (top line), the current tab's body, and a
 //! one-line status bar (bottom line); the help popup is drawn over the body
 //! when open. Drawing reads the state and never changes it, so any state can
-//! be rendered into a `TestBackend` and snapshotted.
+//! be rendered into a `TestBackend` and snapshotted. Each tab draws its own
+//! body ([`crate::Tab::render`]); nothing here knows which tabs exist.
 //!
 //! Colours: only the 16 basic ANSI colours plus bold/reverse, so the screen
 //! reads the same over SSH and on terminals with 256 colours or fewer.
@@ -15,47 +16,74 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize};
 use ratatui::text::{Line, Span, Text};
-use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Widget, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Widget};
 
-use crate::app::{App, Connection, Overlay, Tab};
-use crate::chat::view as chat_view;
+use crate::app::{App, Connection, Overlay};
+use crate::layout::{body_inner, rows};
 
 /// Draws the whole screen for `app` into `frame`, and puts the terminal
-/// cursor in the chat input when the Chat tab has the keyboard.
+/// cursor where the current tab wants it (its input line), if anywhere.
 pub fn render(app: &App, frame: &mut Frame) {
     frame.render_widget(app, frame.area());
-    if app.tab() == Tab::Chat && app.overlay() == Overlay::None {
+    if app.overlay() == Overlay::None {
         let inner = body_inner(frame.area());
-        if inner.width > 0 && inner.height > 0 {
-            frame.set_cursor_position(chat_view::cursor(app.chat(), inner));
+        if inner.width > 0
+            && inner.height > 0
+            && let Some(at) = app.current().cursor(inner)
+        {
+            frame.set_cursor_position(at);
         }
     }
 }
 
-/// Global keys and what they do, for the help popup.
-const GLOBAL_KEYS: [(&str, &str); 7] = [
-    ("Tab, Right", "next tab (Chat: on an empty line)"),
-    ("Shift-Tab, Left", "previous tab (likewise)"),
-    ("1-5, Alt-1-5", "go to tab 1 to 5 (Chat: Alt only)"),
-    ("?, F1", "show or hide this help (Chat: F1)"),
-    ("Esc", "close this help"),
-    ("q", "quit (not in Chat, where q is typed)"),
-    ("Ctrl-C", "quit, from anywhere"),
-];
-
-/// The three rows of the screen: tab bar, body, status bar.
-fn rows(area: Rect) -> [Rect; 3] {
-    Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Fill(1),
-        Constraint::Length(1),
-    ])
-    .areas(area)
-}
-
-/// The body's area inside its border, on a screen of `area`.
-pub(crate) fn body_inner(area: Rect) -> Rect {
-    Block::bordered().inner(rows(area)[1])
+/// Global keys and what they do, for the help popup. Tabs that type text
+/// (an input line) keep some keys for typing; the notes name them.
+fn global_keys(app: &App) -> Vec<(String, String)> {
+    let typing: Vec<&str> = app
+        .tabs()
+        .filter(|t| t.types_text())
+        .map(|t| t.title())
+        .collect();
+    let typing = typing.join("/");
+    let n = app.tabs().count();
+    let note = |text: &str| {
+        if typing.is_empty() {
+            String::new()
+        } else {
+            format!(" ({typing}: {text})")
+        }
+    };
+    vec![
+        (
+            "Tab, Right".into(),
+            format!("next tab{}", note("on an empty line")),
+        ),
+        (
+            "Shift-Tab, Left".into(),
+            format!(
+                "previous tab{}",
+                if typing.is_empty() { "" } else { " (likewise)" }
+            ),
+        ),
+        (
+            format!("1-{n}, Alt-1-{n}"),
+            format!("go to tab 1 to {n}{}", note("Alt only")),
+        ),
+        (
+            "?, F1".into(),
+            format!("show or hide this help{}", note("F1")),
+        ),
+        ("Esc".into(), "close this help".into()),
+        (
+            "q".into(),
+            if typing.is_empty() {
+                "quit".into()
+            } else {
+                format!("quit (not in {typing}, where q is typed)")
+            },
+        ),
+        ("Ctrl-C".into(), "quit, from anywhere".into()),
+    ]
 }
 
 /// Width of the key column in the help popup.
@@ -72,7 +100,7 @@ impl Widget for &App {
         render_body(self, body, buf);
         render_status_bar(self, status, buf);
         if self.overlay() == Overlay::Help {
-            render_help(self.tab(), body, buf);
+            render_help(self, body, buf);
         }
     }
 }
@@ -83,9 +111,10 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         Layout::horizontal([Constraint::Length(brand.len() as u16), Constraint::Fill(1)])
             .areas(area);
     Span::styled(brand, Style::new().fg(Color::Cyan).bold()).render(brand_area, buf);
-    let titles = Tab::ALL
-        .iter()
-        .map(|tab| format!("{} {}", tab.index() + 1, tab.title()));
+    let titles = app
+        .tabs()
+        .enumerate()
+        .map(|(i, tab)| format!("{} {}", i + 1, tab.title()));
     Tabs::new(titles)
         .select(app.tab().index())
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))
@@ -94,44 +123,13 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_body(app: &App, area: Rect, buf: &mut Buffer) {
-    let tab = app.tab();
+    let tab = app.current();
     let block = Block::bordered()
         .border_style(border_style())
         .title(Line::from(format!(" {} ", tab.title())).bold());
     let inner = block.inner(area);
     block.render(area, buf);
-    if tab == Tab::Chat {
-        app.chat().render(inner, buf);
-        return;
-    }
-    if tab == Tab::Cache {
-        app.cache().render(inner, buf);
-        return;
-    }
-
-    let mut lines = vec![Line::default(), Line::from(unavailable_message(tab))];
-    if tab == Tab::Dashboard {
-        lines.push(Line::default());
-        lines.push(Line::from("Recent sessions").bold());
-        let before = lines.len();
-        lines.extend(app.recent_sessions().map(|s| Line::from(s.to_string())));
-        if lines.len() == before {
-            lines.push(Line::from("none seen since connecting").fg(Color::DarkGray));
-        }
-    }
-    Paragraph::new(Text::from(lines))
-        .wrap(Wrap { trim: true })
-        .centered()
-        .render(inner, buf);
-}
-
-/// What a tab says until its service exists.
-pub(crate) fn unavailable_message(tab: Tab) -> String {
-    format!(
-        "{} is not available yet: the {} arrives in a later release.",
-        tab.title(),
-        tab.service()
-    )
+    tab.render(inner, buf);
 }
 
 fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
@@ -160,7 +158,7 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     }
     // The hint is the first thing to go on a narrow screen: the connection
     // state (and its error) matters more.
-    let help = if app.tab() == Tab::Chat {
+    let help = if app.current().types_text() {
         "F1 help "
     } else {
         "? help "
@@ -221,7 +219,7 @@ pub(crate) fn latency_text(rtt: Duration) -> String {
     }
 }
 
-fn render_help(tab: Tab, over: Rect, buf: &mut Buffer) {
+fn render_help(app: &App, over: Rect, buf: &mut Buffer) {
     let key_line = |keys: &str, what: &str| {
         Line::from(vec![
             Span::styled(
@@ -231,8 +229,9 @@ fn render_help(tab: Tab, over: Rect, buf: &mut Buffer) {
             Span::raw(what.to_string()),
         ])
     };
+    let tab = app.current();
     let mut lines = vec![Line::from("Global keys").bold()];
-    lines.extend(GLOBAL_KEYS.iter().map(|(k, w)| key_line(k, w)));
+    lines.extend(global_keys(app).iter().map(|(k, w)| key_line(k, w)));
     lines.push(Line::default());
     lines.push(Line::from(format!("{} tab", tab.title())).bold());
     if tab.keys().is_empty() {
@@ -258,6 +257,7 @@ fn render_help(tab: Tab, over: Rect, buf: &mut Buffer) {
 mod tests {
     use std::time::Instant;
 
+    use agora_wire::{BaseEvent, CacheEvent, CacheOp, CacheReply, ChatEvent, ChatOp, ChatReply};
     use agora_wire::{Event, Push, SessionInfo};
     use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
     use ratatui::Terminal;
@@ -269,6 +269,8 @@ mod tests {
     use super::*;
     use crate::app::{Outgoing, ServerEvent};
     use crate::chat::tests::{dm, msg, presence, room_info};
+    use crate::placeholder::Placeholder;
+    use crate::tabs::TabId;
 
     /// Renders `app` at 80x24 and returns the screen as text, one line per
     /// row, trailing spaces trimmed.
@@ -330,10 +332,10 @@ mod tests {
         }
     }
 
-    fn push(app: &mut App, event: Event) {
+    fn push(app: &mut App, event: impl Into<Event>) {
         app.on_server(ServerEvent::Push(Push {
             topic: "chat".into(),
-            event,
+            event: event.into(),
         }));
     }
 
@@ -343,26 +345,29 @@ mod tests {
         let mut app = connected();
         serve(&mut app, |op| {
             Ok(match op {
-                Op::ChatRooms => Reply::ChatRooms {
+                Op::Chat(ChatOp::Rooms) => ChatReply::Rooms {
                     rooms: vec![
                         room_info("general", "all things agora", true),
                         room_info("rust", "", true),
                     ],
-                },
-                Op::ChatHistory { room, .. } => Reply::ChatHistory {
+                }
+                .into(),
+                Op::Chat(ChatOp::History { room, .. }) => ChatReply::History {
                     room: room.clone(),
                     messages: vec![],
                     more: room == "general",
-                },
-                Op::ChatWho { .. } => Reply::ChatWho {
+                }
+                .into(),
+                Op::Chat(ChatOp::Who { .. }) => ChatReply::Who {
                     users: vec![
                         presence("alice", Status::Online),
                         presence("bob", Status::Away),
                         presence("carol", Status::Offline),
                         presence("dave", Status::Online),
                     ],
-                },
-                _ => Reply::Done,
+                }
+                .into(),
+                _ => agora_wire::BaseReply::Done.into(),
             })
         });
         let mut action = msg("general", 2, "carol", "waves at everyone");
@@ -375,11 +380,11 @@ mod tests {
             msg("rust", 1, "bob", "borrowck says no"),
             msg("rust", 2, "dave", "alice, ping"),
         ] {
-            push(&mut app, Event::ChatMessage { message });
+            push(&mut app, ChatEvent::Message { message });
         }
         push(
             &mut app,
-            Event::ChatDirect {
+            ChatEvent::Direct {
                 message: dm(1, "bob", "alice", "lunch later?"),
             },
         );
@@ -431,24 +436,25 @@ mod tests {
         let mut app = chat_scene();
         push(
             &mut app,
-            Event::ChatDirect {
+            ChatEvent::Direct {
                 message: dm(2, "alice", "bob", "sure, 12:30?"),
             },
         );
         push(
             &mut app,
-            Event::ChatDirect {
+            ChatEvent::Direct {
                 message: dm(3, "carol", "alice", "did you see the build?"),
             },
         );
         app.handle_key(KeyEvent::new(KeyCode::Char('p'), KeyModifiers::CONTROL));
         serve(&mut app, |_| {
-            Ok(Reply::ChatWho {
+            Ok(ChatReply::Who {
                 users: vec![
                     presence("bob", Status::Away),
                     presence("carol", Status::Online),
                 ],
-            })
+            }
+            .into())
         });
         let text = screen(&app);
         assert!(
@@ -467,7 +473,7 @@ mod tests {
                     in the middle of it";
         push(
             &mut app,
-            Event::ChatMessage {
+            ChatEvent::Message {
                 message: msg("general", 5, "bob", long),
             },
         );
@@ -538,7 +544,7 @@ mod tests {
     #[test]
     fn every_tab_says_which_service_it_waits_for() {
         let mut app = connected();
-        for (tab, service) in Tab::ALL.into_iter().skip(1).zip([
+        for (tab, service) in TabId::ALL.into_iter().skip(1).zip([
             "metrics service",
             "game service",
             "job queue service",
@@ -547,7 +553,12 @@ mod tests {
             // Long messages wrap, so compare with whitespace squeezed.
             let squeezed = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
             let text = squeezed(&screen(&app).replace('│', " "));
-            let message = unavailable_message(tab);
+            let placeholder: &Placeholder = app
+                .current()
+                .as_any()
+                .downcast_ref()
+                .expect("a placeholder");
+            let message = placeholder.message();
             assert!(message.contains(service));
             assert!(text.contains(&squeezed(&message)), "{tab:?}:\n{text}");
         }
@@ -556,11 +567,12 @@ mod tests {
     /// A fake cache: three keys, INFO figures, details per key.
     fn cache_answer(op: &Op) -> Result<Reply, String> {
         use agora_wire::CacheValue as V;
-        let Op::CacheCommand { args } = op else {
-            return Ok(Reply::CacheSubscribed {
+        let Op::Cache(CacheOp::Command { args }) = op else {
+            return Ok(CacheReply::Subscribed {
                 channels: vec![],
                 patterns: vec![],
-            });
+            }
+            .into());
         };
         let a: Vec<String> = args
             .iter()
@@ -597,12 +609,12 @@ mod tests {
             },
             _ => V::Nil,
         };
-        Ok(Reply::Cache { value })
+        Ok(CacheReply::Value { value }.into())
     }
 
     fn cache_scene() -> App {
         let mut app = connected();
-        app.select_tab(Tab::Cache);
+        app.select_tab(TabId::Cache);
         app.on_tick(Instant::now());
         serve(&mut app, cache_answer);
         app
@@ -626,34 +638,36 @@ mod tests {
         serve(&mut app, cache_answer);
         app.on_server(ServerEvent::Push(Push {
             topic: "cache".into(),
-            event: Event::CacheMessage {
+            event: CacheEvent::Message {
                 channel: serde_bytes::ByteBuf::from(b"news".to_vec()),
                 pattern: Some(serde_bytes::ByteBuf::from(b"*".to_vec())),
                 payload: serde_bytes::ByteBuf::from(b"hello\nworld".to_vec()),
-            },
+            }
+            .into(),
         }));
         key(&mut app, KeyCode::Char('/'));
         key(&mut app, KeyCode::Char('q'));
         let text = screen(&app);
         assert!(text.contains("job-2"), "{text}");
-        assert_eq!(app.tab(), Tab::Cache, "q is typed into the filter");
+        assert_eq!(app.tab(), TabId::Cache, "q is typed into the filter");
         insta::assert_snapshot!("cache_list_monitor", text);
     }
 
     #[test]
     fn dashboard_lists_recent_sessions() {
         let mut app = connected();
-        app.select_tab(Tab::Dashboard);
+        app.select_tab(TabId::Dashboard);
         assert!(screen(&app).contains("none seen since connecting"));
         app.on_server(ServerEvent::Push(Push {
             topic: "sessions".into(),
-            event: Event::SessionOpened {
+            event: BaseEvent::SessionOpened {
                 session: SessionInfo {
                     id: 9,
                     user: Some("bob".into()),
                     client: "agora-cli/0.1.0".into(),
                 },
-            },
+            }
+            .into(),
         }));
         let text = screen(&app);
         assert!(text.contains("opened  #9 bob (agora-cli/0.1.0)"), "{text}");
@@ -676,7 +690,7 @@ mod tests {
         let mut help = connected();
         help.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
         let mut dashboard = reconnecting();
-        dashboard.select_tab(Tab::Dashboard);
+        dashboard.select_tab(TabId::Dashboard);
         for app in [connected(), help, reconnecting(), dashboard, chat_scene()] {
             let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
             terminal.draw(|f| render(&app, f)).expect("draw");

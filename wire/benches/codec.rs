@@ -1,6 +1,6 @@
 //! Frame encode/decode throughput for the messages on the hot path.
 
-use agora_wire::{FrameCodec, Op, Reply, Request, ServerFrame, decode, encode};
+use agora_wire::{BaseOp, BaseReply, FrameCodec, Request, ServerFrame, decode, encode};
 use bytes::BytesMut;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -12,7 +12,7 @@ fn bench_codec(c: &mut Criterion) {
 
     let ping = Request {
         id: 42,
-        op: Op::Ping,
+        op: BaseOp::Ping.into(),
     };
     group.bench_function("encode_ping_request", |b| {
         let mut codec = FrameCodec::default();
@@ -40,9 +40,10 @@ fn bench_codec(c: &mut Criterion) {
 
     let pong = ServerFrame::Reply {
         id: 42,
-        body: Reply::Pong {
+        body: BaseReply::Pong {
             server_time_ms: 1_800_000_000_000,
-        },
+        }
+        .into(),
     };
     group.bench_function("encode_pong_reply", |b| {
         b.iter(|| black_box(encode(black_box(&pong)).unwrap()))

@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use agora_wire::{Client, Hello, Op, Reply};
+use agora_wire::{BaseOp, BaseReply, Client, Hello, Reply};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,7 +21,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     for seq in 1..=4 {
         let started = Instant::now();
-        let Reply::Pong { server_time_ms } = client.request(Op::Ping).await? else {
+        let Reply::Base(BaseReply::Pong { server_time_ms }) = client.request(BaseOp::Ping).await?
+        else {
             return Err("unexpected reply to ping".into());
         };
         println!(

@@ -1,4 +1,5 @@
-//! The cache service's types on the native protocol.
+//! The cache service on the native protocol: its operations
+//! ([`CacheOp`]), replies ([`CacheReply`]) and events ([`CacheEvent`]).
 //!
 //! [`CacheValue`] mirrors a Redis reply (RESP3's types) in MessagePack, so
 //! a native client gets exactly what a RESP client would: the daemon runs
@@ -6,11 +7,102 @@
 //! names, payloads) are MessagePack `bin`, binary-safe.
 
 use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::macros::nil_as_default;
+
+crate::messages! {
+    /// Cache operations. Every one needs a signed-in connection.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum CacheOp {
+        /// Run one cache command (an argument vector, as a Redis client
+        /// sends it: `["SET", "k", "v"]`) through the same executor as the
+        /// RESP listener. Answered with [`CacheReply::Value`]; keyspace
+        /// errors (`WRONGTYPE`, syntax, arity) are a [`CacheValue::Error`]
+        /// inside that reply, like Redis. The pub/sub commands SUBSCRIBE &
+        /// co. are refused (`bad_request`): use [`CacheOp::Subscribe`].
+        Command {
+            /// The command name and its arguments, binary-safe.
+            args: Vec<ByteBuf>,
+        } = "cache_command",
+        /// Receive [`CacheEvent::Message`] pushes (topic [`CACHE_TOPIC`])
+        /// for these channels and glob patterns, shared with RESP's
+        /// SUBSCRIBE/PSUBSCRIBE. Answered with [`CacheReply::Subscribed`].
+        Subscribe {
+            /// Exact channel names.
+            #[serde(default, deserialize_with = "nil_as_default")]
+            channels: Vec<ByteBuf>,
+            /// Glob patterns (Redis's PSUBSCRIBE syntax).
+            #[serde(default, deserialize_with = "nil_as_default")]
+            patterns: Vec<ByteBuf>,
+        } = "cache_subscribe",
+        /// Stop receiving cache channels or patterns; both lists empty means
+        /// all of them. Answered with [`CacheReply::Subscribed`].
+        Unsubscribe {
+            /// Exact channel names.
+            #[serde(default, deserialize_with = "nil_as_default")]
+            channels: Vec<ByteBuf>,
+            /// Glob patterns.
+            #[serde(default, deserialize_with = "nil_as_default")]
+            patterns: Vec<ByteBuf>,
+        } = "cache_unsubscribe",
+        /// Publish on a cache channel (RESP and native subscribers alike).
+        /// Answered with [`CacheReply::Published`].
+        Publish {
+            /// The channel.
+            channel: ByteBuf,
+            /// The payload.
+            message: ByteBuf,
+        } = "cache_publish",
+    }
+}
+
+crate::messages! {
+    /// Answers of the cache service.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum CacheReply {
+        /// Answer to [`CacheOp::Command`]: what the command returned.
+        Value {
+            /// The value (possibly a keyspace error).
+            value: CacheValue,
+        } = "cache",
+        /// Answer to [`CacheOp::Subscribe`] and [`CacheOp::Unsubscribe`].
+        Subscribed {
+            /// Every cache channel the session now follows, sorted.
+            channels: Vec<ByteBuf>,
+            /// Every pattern the session now follows, sorted.
+            patterns: Vec<ByteBuf>,
+        } = "cache_subscribed",
+        /// Answer to [`CacheOp::Publish`].
+        Published {
+            /// How many subscriptions (RESP and native) received it.
+            receivers: u64,
+        } = "cache_published",
+    }
+}
+
+crate::messages! {
+    /// Events of the cache service.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum CacheEvent {
+        /// On topic [`CACHE_TOPIC`]: a message on a cache channel this
+        /// session subscribed to with [`CacheOp::Subscribe`].
+        Message {
+            /// The channel it was published on.
+            channel: ByteBuf,
+            /// The pattern that matched, for pattern subscriptions.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pattern: Option<ByteBuf>,
+            /// The payload.
+            payload: ByteBuf,
+        } = "cache_message",
+    }
+}
 
 /// At most this many channels plus patterns in one `cache_subscribe`.
 pub const MAX_SUBSCRIBE: usize = 1024;
 
-/// The topic of [`crate::Push`]es that carry [`crate::Event::CacheMessage`].
+/// The topic of [`crate::Push`]es that carry [`CacheEvent::Message`].
 pub const CACHE_TOPIC: &str = "cache";
 
 /// The answer to a cache command, independent of RESP.
@@ -97,173 +189,6 @@ impl CacheValue {
             _ => None,
         }
     }
-
-    /// Formats the value the way `redis-cli` prints it on a terminal:
-    /// `"text"`, `(integer) 1`, `(nil)`, `1) "a"`, `(error) ERR …`.
-    pub fn to_cli_string(&self) -> String {
-        let mut out = String::new();
-        self.write_cli(&mut out, 0);
-        out
-    }
-
-    fn write_cli(&self, out: &mut String, indent: usize) {
-        match self {
-            CacheValue::Simple { value } => out.push_str(value),
-            CacheValue::Error { message } => {
-                out.push_str("(error) ");
-                out.push_str(message);
-            }
-            CacheValue::Integer { value } => out.push_str(&format!("(integer) {value}")),
-            CacheValue::Bulk { value } => out.push_str(&quote(value)),
-            CacheValue::Nil => out.push_str("(nil)"),
-            CacheValue::Double { value } => out.push_str(&format!("(double) {value}")),
-            CacheValue::Boolean { value } => {
-                out.push_str(if *value { "(true)" } else { "(false)" })
-            }
-            CacheValue::Array { items } => {
-                if items.is_empty() {
-                    out.push_str("(empty array)");
-                }
-                let width = items.len().to_string().len();
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        out.push('\n');
-                        out.push_str(&" ".repeat(indent));
-                    }
-                    let label = format!("{:>width$}) ", i + 1);
-                    out.push_str(&label);
-                    item.write_cli(out, indent + label.len());
-                }
-            }
-            CacheValue::Map { entries } => {
-                if entries.is_empty() {
-                    out.push_str("(empty hash)");
-                }
-                let width = entries.len().to_string().len();
-                for (i, (k, v)) in entries.iter().enumerate() {
-                    if i > 0 {
-                        out.push('\n');
-                        out.push_str(&" ".repeat(indent));
-                    }
-                    let label = format!("{:>width$}# ", i + 1);
-                    out.push_str(&label);
-                    k.write_cli(out, indent + label.len());
-                    out.push_str(" => ");
-                    v.write_cli(out, indent + label.len() + 4);
-                }
-            }
-        }
-    }
-}
-
-/// Quotes bytes like `redis-cli`: `"…"` with `\"`, `\\`, `\n`, `\r`, `\t`
-/// and `\xHH` for other non-printable bytes.
-pub fn quote(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() + 2);
-    out.push('"');
-    for &b in bytes {
-        match b {
-            b'"' => out.push_str("\\\""),
-            b'\\' => out.push_str("\\\\"),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(b as char),
-            _ => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// Splits a line into arguments the way Redis's `sdssplitargs` does (so
-/// like `redis-cli`'s prompt and the server's inline commands): whitespace
-/// separates; `"…"` understands `\n \r \t \b \a \" \\` and `\xHH`;
-/// `'…'` only `\'`. A closing quote must be followed by a space or the
-/// end. Both the CLI prompt and the daemon's RESP decoder use it.
-pub fn split_args(line: impl AsRef<[u8]>) -> Result<Vec<Vec<u8>>, String> {
-    let line = line.as_ref();
-    let n = line.len();
-    let mut args = Vec::new();
-    let mut i = 0;
-    loop {
-        while i < n && line[i].is_ascii_whitespace() {
-            i += 1;
-        }
-        if i >= n {
-            return Ok(args);
-        }
-        let mut cur = Vec::new();
-        let mut in_dq = false;
-        let mut in_sq = false;
-        loop {
-            let Some(&c) = line.get(i) else {
-                if in_dq || in_sq {
-                    return Err("unbalanced quotes".into());
-                }
-                break;
-            };
-            let closing_quote_ok = || line.get(i + 1).is_none_or(|b| b.is_ascii_whitespace());
-            if in_dq {
-                if c == b'\\'
-                    && i + 3 < n
-                    && line[i + 1] == b'x'
-                    && line[i + 2].is_ascii_hexdigit()
-                    && line[i + 3].is_ascii_hexdigit()
-                {
-                    let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-                    cur.push(hex(line[i + 2]) * 16 + hex(line[i + 3]));
-                    i += 3;
-                } else if c == b'\\' && i + 1 < n {
-                    i += 1;
-                    cur.push(match line[i] {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 0x08,
-                        b'a' => 0x07,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if !closing_quote_ok() {
-                        return Err("closing quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else if in_sq {
-                if c == b'\\' && line.get(i + 1) == Some(&b'\'') {
-                    i += 1;
-                    cur.push(b'\'');
-                } else if c == b'\'' {
-                    if !closing_quote_ok() {
-                        return Err("closing quote must be followed by a space".into());
-                    }
-                    i += 1;
-                    break;
-                } else {
-                    cur.push(c);
-                }
-            } else {
-                match c {
-                    // sdssplitargs ends a bare word at these (NUL included).
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        i += 1;
-                        break;
-                    }
-                    b'"' => in_dq = true,
-                    b'\'' => in_sq = true,
-                    c => cur.push(c),
-                }
-            }
-            i += 1;
-        }
-        args.push(cur);
-    }
 }
 
 #[cfg(test)]
@@ -297,51 +222,5 @@ mod tests {
         // Bulk bytes travel as MessagePack bin (0xc4), not as an array.
         let bulk = crate::encode(&CacheValue::bulk(vec![1u8, 2])).unwrap();
         assert!(bulk.windows(2).any(|w| w == [0xc4, 2]));
-    }
-
-    #[test]
-    fn cli_formatting_matches_redis_cli() {
-        assert_eq!(CacheValue::bulk(b("hi")).to_cli_string(), "\"hi\"");
-        assert_eq!(
-            CacheValue::bulk(vec![0u8, b'"']).to_cli_string(),
-            "\"\\x00\\\"\""
-        );
-        assert_eq!(
-            CacheValue::Integer { value: 3 }.to_cli_string(),
-            "(integer) 3"
-        );
-        assert_eq!(CacheValue::Nil.to_cli_string(), "(nil)");
-        assert_eq!(
-            CacheValue::Error {
-                message: "ERR x".into()
-            }
-            .to_cli_string(),
-            "(error) ERR x"
-        );
-        let arr = CacheValue::Array {
-            items: vec![
-                CacheValue::bulk(b("a")),
-                CacheValue::Array {
-                    items: vec![CacheValue::bulk(b("b")), CacheValue::bulk(b("c"))],
-                },
-            ],
-        };
-        assert_eq!(arr.to_cli_string(), "1) \"a\"\n2) 1) \"b\"\n   2) \"c\"");
-        assert_eq!(
-            CacheValue::Array { items: vec![] }.to_cli_string(),
-            "(empty array)"
-        );
-    }
-
-    #[test]
-    fn split_args_like_redis_cli() {
-        assert_eq!(
-            split_args("set  k \"a b\\n\\x41\" 'it\\'s'").unwrap(),
-            vec![b("set"), b("k"), b("a b\nA"), b("it's")]
-        );
-        assert_eq!(split_args("   ").unwrap(), Vec::<Vec<u8>>::new());
-        assert_eq!(split_args("get \"\"").unwrap(), vec![b("get"), b("")]);
-        assert!(split_args("get \"open").is_err());
-        assert!(split_args("get \"a\"b").is_err());
     }
 }

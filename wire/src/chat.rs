@@ -1,7 +1,213 @@
-//! Chat data carried by [`crate::Op`], [`crate::Reply`] and
-//! [`crate::Event`] variants whose names start with `chat_`.
+//! The chat service: rooms, messages, private messages and presence — its
+//! operations ([`ChatOp`]), replies ([`ChatReply`]), events ([`ChatEvent`])
+//! and the data they carry. Every wire name starts with `chat_`.
 
 use serde::{Deserialize, Serialize};
+
+use crate::macros::nil_as_default;
+
+/// The topic of a room's events: `chat.room.NAME`.
+pub fn room_topic(room: &str) -> String {
+    format!("chat.room.{room}")
+}
+
+/// The topic of a user's private messages: `chat.user.NAME`.
+pub fn user_topic(user: &str) -> String {
+    format!("chat.user.{user}")
+}
+
+crate::messages! {
+    /// Chat operations. Every one needs a signed-in connection.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum ChatOp {
+        /// Join a room, creating it if needed; the membership persists
+        /// across reconnects and restarts. Answered with [`ChatReply::Room`].
+        Join {
+            /// The room (see [`crate::names::validate_room`]).
+            room: String,
+        } = "chat_join",
+        /// Leave a room. Answered with [`crate::BaseReply::Done`].
+        Leave {
+            /// The room.
+            room: String,
+        } = "chat_leave",
+        /// List every room. Answered with [`ChatReply::Rooms`].
+        Rooms = "chat_rooms",
+        /// Set a room's topic (members only). Answered with
+        /// [`crate::BaseReply::Done`].
+        Topic {
+            /// The room.
+            room: String,
+            /// The new topic; empty clears it.
+            topic: String,
+        } = "chat_topic",
+        /// Send a message to a room (members only). Stored before it is
+        /// acknowledged or delivered. Answered with [`ChatReply::Sent`].
+        Send {
+            /// The room.
+            room: String,
+            /// The text, at most [`MAX_MESSAGE`] bytes.
+            text: String,
+            /// An action (`/me`).
+            #[serde(default, deserialize_with = "nil_as_default")]
+            action: bool,
+        } = "chat_send",
+        /// Send a private message. Answered with [`ChatReply::Sent`] (seq is
+        /// the message id).
+        Dm {
+            /// The recipient's user name.
+            to: String,
+            /// The text.
+            text: String,
+            /// An action (`/me`).
+            #[serde(default, deserialize_with = "nil_as_default")]
+            action: bool,
+        } = "chat_dm",
+        /// A room's history. With `since`, the messages after that sequence
+        /// number, oldest first (to fill a gap after a reconnect); otherwise
+        /// the newest messages before `before` (or the newest of all),
+        /// oldest first. Answered with [`ChatReply::History`].
+        History {
+            /// The room.
+            room: String,
+            /// Only messages with a smaller sequence number.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            before: Option<u64>,
+            /// Only messages with a larger sequence number.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            since: Option<u64>,
+            /// At most this many (default 50, at most [`MAX_HISTORY`]).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            limit: Option<u32>,
+        } = "chat_history",
+        /// Private messages: the unread ones (and mark them read), or the
+        /// conversation with one user. Answered with [`ChatReply::Dms`].
+        Dms {
+            /// Only the conversation with this user (read and unread).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            with: Option<String>,
+            /// At most this many (default 50, at most 500).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            limit: Option<u32>,
+        } = "chat_dms",
+        /// Who is in a room, or every user seen online. Answered with
+        /// [`ChatReply::Who`].
+        Who {
+            /// The room; everyone when absent.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            room: Option<String>,
+        } = "chat_who",
+        /// Mark yourself away (with a message) or back. Answered with
+        /// [`crate::BaseReply::Done`].
+        Away {
+            /// The away message; `None` means back.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            message: Option<String>,
+        } = "chat_away",
+    }
+}
+
+crate::messages! {
+    /// Answers of the chat service.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum ChatReply {
+        /// Answer to [`ChatOp::Join`]: the room and who is in it.
+        Room {
+            /// The room.
+            room: RoomInfo,
+            /// Its members and their presence.
+            members: Vec<Presence>,
+        } = "chat_room",
+        /// Answer to [`ChatOp::Rooms`].
+        Rooms {
+            /// Every room, by name.
+            rooms: Vec<RoomInfo>,
+        } = "chat_rooms",
+        /// Answer to [`ChatOp::Send`] and [`ChatOp::Dm`]: stored.
+        Sent {
+            /// The room's sequence number, or the private message's id.
+            seq: u64,
+            /// Server time when stored.
+            ts_ms: u64,
+        } = "chat_sent",
+        /// Answer to [`ChatOp::History`].
+        History {
+            /// The room.
+            room: String,
+            /// The messages, oldest first.
+            messages: Vec<ChatMessage>,
+            /// Whether older messages exist before the first one returned.
+            more: bool,
+        } = "chat_history",
+        /// Answer to [`ChatOp::Dms`].
+        Dms {
+            /// The messages, oldest first.
+            messages: Vec<DirectMessage>,
+            /// Unread private messages left after this answer.
+            unread: u64,
+        } = "chat_dms",
+        /// Answer to [`ChatOp::Who`].
+        Who {
+            /// The users, by name.
+            users: Vec<Presence>,
+        } = "chat_who",
+    }
+}
+
+crate::messages! {
+    /// Events of the chat service, on `chat.room.NAME` ([`room_topic`]) and
+    /// `chat.user.NAME` ([`user_topic`]).
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+    pub enum ChatEvent {
+        /// On `chat.room.NAME`: a new message.
+        Message {
+            /// The message.
+            message: ChatMessage,
+        } = "chat_message",
+        /// On `chat.room.NAME`: a user joined the room, or came online.
+        Joined {
+            /// The room.
+            room: String,
+            /// The user and their presence.
+            user: Presence,
+        } = "chat_joined",
+        /// On `chat.room.NAME`: a user left the room, or went offline.
+        Left {
+            /// The room.
+            room: String,
+            /// Who.
+            user: String,
+            /// Left the room, or quit (went offline).
+            reason: LeaveReason,
+        } = "chat_left",
+        /// On `chat.room.NAME`: the topic changed.
+        Topic {
+            /// The room.
+            room: String,
+            /// The new topic.
+            topic: String,
+            /// Who changed it.
+            by: String,
+        } = "chat_topic",
+        /// On `chat.room.NAME`: a member went away or came back.
+        Presence {
+            /// The room.
+            room: String,
+            /// The user and their presence.
+            user: Presence,
+        } = "chat_presence",
+        /// On `chat.user.NAME`: a private message to or from NAME.
+        Direct {
+            /// The message.
+            message: DirectMessage,
+        } = "chat_direct",
+        /// On `chat.user.NAME`, right after sign-in: what arrived while away.
+        Unread {
+            /// Unread private messages (fetch them with `chat_dms`).
+            dms: u64,
+        } = "chat_unread",
+    }
+}
 
 /// The largest message text, in bytes (UTF-8). Larger sends get
 /// `too_large`.
@@ -38,7 +244,11 @@ pub struct ChatMessage {
     /// The text (at most [`MAX_MESSAGE`] bytes).
     pub text: String,
     /// Whether this is an action (`/me waves`): show as `* alice waves`.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "nil_as_default"
+    )]
     pub action: bool,
     /// Server time when stored, ms since the Unix epoch.
     pub ts_ms: u64,
@@ -56,7 +266,11 @@ pub struct DirectMessage {
     /// The text.
     pub text: String,
     /// Whether this is an action.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_false",
+        deserialize_with = "nil_as_default"
+    )]
     pub action: bool,
     /// Server time when stored, ms since the Unix epoch.
     pub ts_ms: u64,

@@ -156,9 +156,9 @@ impl Client {
     /// [`Error::Server`] when the server answers with an error;
     /// [`Error::Closed`] (or the server's goodbye as [`Error::Server`]) when
     /// the connection is gone; [`Error::Timeout`] after the request timeout.
-    pub async fn request(&self, op: Op) -> Result<Reply, Error> {
+    pub async fn request(&self, op: impl Into<Op>) -> Result<Reply, Error> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        let body = encode(&Request { id, op })?;
+        let body = encode(&Request { id, op: op.into() })?;
         let (answer, answered) = oneshot::channel();
         if self
             .outgoing

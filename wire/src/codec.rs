@@ -131,8 +131,9 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BaseOp;
     use crate::message::*;
-    use crate::{ErrorBody, ErrorCode};
+    use crate::strategies::{any_op, any_server_frame, any_string};
     use proptest::prelude::*;
 
     fn frame(body: &[u8]) -> BytesMut {
@@ -218,7 +219,7 @@ mod tests {
             .encode(
                 encode(&Request {
                     id: 1,
-                    op: Op::Ping,
+                    op: BaseOp::Ping.into(),
                 })
                 .unwrap(),
                 &mut wire,
@@ -236,7 +237,7 @@ mod tests {
         // A client in another language relies on this exact shape.
         let body = encode(&Request {
             id: 1,
-            op: Op::Ping,
+            op: BaseOp::Ping.into(),
         })
         .unwrap();
         let value: rmpv_like::Value = decode(&body).unwrap();
@@ -275,205 +276,6 @@ mod tests {
                 Value::M(m) => Value::M(m.iter().map(|(k, v)| (k.clone(), clone(v))).collect()),
             }
         }
-    }
-
-    fn any_string() -> impl Strategy<Value = String> {
-        ".{0,40}"
-    }
-
-    fn any_user() -> impl Strategy<Value = UserInfo> {
-        (any::<i64>(), any_string()).prop_map(|(id, name)| UserInfo { id, name })
-    }
-
-    fn any_session() -> impl Strategy<Value = SessionInfo> {
-        (
-            any::<u64>(),
-            proptest::option::of(any_string()),
-            any_string(),
-        )
-            .prop_map(|(id, user, client)| SessionInfo { id, user, client })
-    }
-
-    fn any_op() -> impl Strategy<Value = Op> {
-        let topics = || proptest::collection::vec(any_string(), 0..4);
-        prop_oneof![
-            Just(Op::Ping),
-            Just(Op::Whoami),
-            (any_string(), any_string())
-                .prop_map(|(name, password)| Op::Register { name, password }),
-            (any_string(), any_string()).prop_map(|(name, password)| Op::Login { name, password }),
-            topics().prop_map(|topics| Op::Subscribe { topics }),
-            topics().prop_map(|topics| Op::Unsubscribe { topics }),
-            any_string().prop_map(|room| Op::ChatJoin { room }),
-            Just(Op::ChatRooms),
-            (any_string(), any_string(), any::<bool>())
-                .prop_map(|(room, text, action)| Op::ChatSend { room, text, action }),
-            (
-                any_string(),
-                proptest::option::of(any::<u64>()),
-                proptest::option::of(any::<u64>()),
-                proptest::option::of(any::<u32>())
-            )
-                .prop_map(|(room, before, since, limit)| Op::ChatHistory {
-                    room,
-                    before,
-                    since,
-                    limit
-                }),
-            proptest::option::of(any_string()).prop_map(|message| Op::ChatAway { message }),
-            proptest::collection::vec(any_buf(), 0..4).prop_map(|args| Op::CacheCommand { args }),
-            (
-                proptest::collection::vec(any_buf(), 0..3),
-                proptest::collection::vec(any_buf(), 0..3)
-            )
-                .prop_map(|(channels, patterns)| Op::CacheSubscribe { channels, patterns }),
-            (any_buf(), any_buf())
-                .prop_map(|(channel, message)| Op::CachePublish { channel, message }),
-        ]
-    }
-
-    fn any_buf() -> impl Strategy<Value = serde_bytes::ByteBuf> {
-        proptest::collection::vec(any::<u8>(), 0..16).prop_map(serde_bytes::ByteBuf::from)
-    }
-
-    fn any_cache_value() -> impl Strategy<Value = crate::CacheValue> {
-        use crate::CacheValue as V;
-        let leaf = prop_oneof![
-            Just(V::Nil),
-            any::<i64>().prop_map(|value| V::Integer { value }),
-            any_buf().prop_map(|b| V::Bulk {
-                value: b.into_vec()
-            }),
-            any_string().prop_map(|value| V::Simple { value }),
-            any_string().prop_map(|message| V::Error { message }),
-            (-1e9f64..1e9).prop_map(|value| V::Double { value }),
-            any::<bool>().prop_map(|value| V::Boolean { value }),
-        ];
-        leaf.prop_recursive(2, 8, 3, |inner| {
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..3).prop_map(|items| V::Array { items }),
-                proptest::collection::vec((inner.clone(), inner), 0..3)
-                    .prop_map(|entries| V::Map { entries }),
-            ]
-        })
-    }
-
-    fn any_error() -> impl Strategy<Value = ErrorBody> {
-        (
-            proptest::sample::select(ErrorCode::ALL.to_vec()),
-            any_string(),
-            proptest::option::of(any::<u64>()),
-        )
-            .prop_map(|(code, message, retry_after_ms)| ErrorBody {
-                code,
-                message,
-                retry_after_ms,
-            })
-    }
-
-    fn any_reply() -> impl Strategy<Value = Reply> {
-        prop_oneof![
-            any::<u64>().prop_map(|server_time_ms| Reply::Pong { server_time_ms }),
-            (any_user(), any_string(), any::<u64>()).prop_map(|(user, token, expires_at_ms)| {
-                Reply::Session {
-                    user,
-                    token,
-                    expires_at_ms,
-                }
-            }),
-            (proptest::option::of(any_user()), any_session())
-                .prop_map(|(user, session)| Reply::Whoami { user, session }),
-            proptest::collection::vec(any_string(), 0..4)
-                .prop_map(|topics| Reply::Subscribed { topics }),
-            Just(Reply::Done),
-            any_cache_value().prop_map(|value| Reply::Cache { value }),
-            any::<u64>().prop_map(|receivers| Reply::CachePublished { receivers }),
-            (any::<u64>(), any::<u64>()).prop_map(|(seq, ts_ms)| Reply::ChatSent { seq, ts_ms }),
-            (
-                any_string(),
-                proptest::collection::vec(any_message(), 0..3),
-                any::<bool>()
-            )
-                .prop_map(|(room, messages, more)| Reply::ChatHistory {
-                    room,
-                    messages,
-                    more
-                }),
-        ]
-    }
-
-    fn any_message() -> impl Strategy<Value = crate::chat::ChatMessage> {
-        (
-            any_string(),
-            any::<u64>(),
-            any_string(),
-            any_string(),
-            any::<bool>(),
-            any::<u64>(),
-        )
-            .prop_map(
-                |(room, seq, from, text, action, ts_ms)| crate::chat::ChatMessage {
-                    room,
-                    seq,
-                    from,
-                    text,
-                    action,
-                    ts_ms,
-                },
-            )
-    }
-
-    fn any_event() -> impl Strategy<Value = Event> {
-        prop_oneof![
-            any_message().prop_map(|message| Event::ChatMessage { message }),
-            (any_string(), any_string(), any::<bool>()).prop_map(|(room, user, quit)| {
-                Event::ChatLeft {
-                    room,
-                    user,
-                    reason: if quit {
-                        crate::chat::LeaveReason::Quit
-                    } else {
-                        crate::chat::LeaveReason::Left
-                    },
-                }
-            }),
-            any_session().prop_map(|session| Event::SessionOpened { session }),
-            any_session().prop_map(|session| Event::SessionClosed { session }),
-            (any_buf(), proptest::option::of(any_buf()), any_buf()).prop_map(
-                |(channel, pattern, payload)| Event::CacheMessage {
-                    channel,
-                    pattern,
-                    payload
-                }
-            ),
-        ]
-    }
-
-    fn any_server_frame() -> impl Strategy<Value = ServerFrame> {
-        let welcome = (
-            any_string(),
-            any::<u32>(),
-            any::<u64>(),
-            proptest::option::of(any_user()),
-            any::<u64>(),
-        )
-            .prop_map(|(server_version, protocol, session, user, max_frame)| {
-                ServerFrame::Welcome(Welcome {
-                    server_version,
-                    protocol,
-                    session,
-                    user,
-                    max_frame,
-                })
-            });
-        prop_oneof![
-            welcome,
-            (any::<u64>(), any_reply()).prop_map(|(id, body)| ServerFrame::Reply { id, body }),
-            (any::<u64>(), any_error()).prop_map(|(id, error)| ServerFrame::Error { id, error }),
-            (any_string(), any_event())
-                .prop_map(|(topic, event)| ServerFrame::Push(Push { topic, event })),
-            any_error().prop_map(|error| ServerFrame::Goodbye { error }),
-        ]
     }
 
     /// Encodes, frames, splits at an arbitrary point, decodes.

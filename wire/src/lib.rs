@@ -8,9 +8,14 @@
 //!
 //! - [`codec`]: the frame codec ([`FrameCodec`]) with a maximum frame size,
 //!   and helpers to encode and decode message bodies;
-//! - [`message`]: every message type — the [`Hello`]/[`Welcome`] handshake,
-//!   [`Request`]s with their [`Op`]eration, [`Reply`]s, [`Push`]es and the
-//!   [`ServerFrame`] envelope the server sends;
+//! - [`message`]: the envelope — the [`Hello`]/[`Welcome`] handshake,
+//!   [`Request`]s with their [`Op`]eration, [`Reply`]s, [`Push`]es of
+//!   [`Event`]s and the [`ServerFrame`] the server sends — and the one list
+//!   of services ([`Service`]);
+//! - one module per service with its operations, replies and events:
+//!   [`base`] (ping, accounts, topics), [`chat`], [`cache`]; each is
+//!   defined with [`messages!`], which also lists every wire name and field
+//!   so nothing else has to;
 //! - [`error`]: the error codes a server answers with ([`ErrorCode`],
 //!   [`ErrorBody`]) and this crate's own [`Error`];
 //! - [`names`]: validation rules for user names and topics, shared by
@@ -23,16 +28,21 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), agora_wire::Error> {
-//! use agora_wire::{Client, Hello, Op, Reply};
+//! use agora_wire::{BaseOp, BaseReply, Client, Hello, Reply};
 //! let (client, welcome) = Client::connect("127.0.0.1:7070", Hello::new("example", None)).await?;
 //! println!("connected to agora {}", welcome.server_version);
-//! if let Reply::Pong { .. } = client.request(Op::Ping).await? {
+//! if let Reply::Base(BaseReply::Pong { .. }) = client.request(BaseOp::Ping).await? {
 //!     println!("pong");
 //! }
 //! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
 
+mod macros;
+#[cfg(test)]
+mod strategies;
+
+pub mod base;
 pub mod cache;
 pub mod chat;
 pub mod codec;
@@ -43,14 +53,14 @@ pub mod names;
 #[cfg(feature = "client")]
 mod client;
 
-pub use cache::CacheValue;
+pub use base::{BaseEvent, BaseOp, BaseReply, SessionInfo, UserInfo};
+pub use cache::{CacheEvent, CacheOp, CacheReply, CacheValue};
+pub use chat::{ChatEvent, ChatOp, ChatReply};
 #[cfg(feature = "client")]
 pub use client::{Client, ClientOptions, Pushes};
 pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
 pub use error::{Error, ErrorBody, ErrorCode};
-pub use message::{
-    Event, Hello, Op, Push, Reply, Request, ServerFrame, SessionInfo, UserInfo, Welcome,
-};
+pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]
 /// whose version it does not support, naming both versions.

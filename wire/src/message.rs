@@ -1,19 +1,35 @@
-//! Every message that crosses the wire.
+//! Every message that crosses the wire, and the one list of services.
 //!
 //! Frames from a client: first one [`Hello`], then any number of
 //! [`Request`]s. Frames from the server: one [`ServerFrame::Welcome`] (or an
 //! error and a close), then replies, errors and pushes in any order.
 //!
+//! Each service owns its operations, replies and events in its own module
+//! (`base`, `chat`, `cache`); [`Op`], [`Reply`] and [`Event`] wrap them, one
+//! variant per service, generated from the `services!` list below — the
+//! one place a new service is added.
+//!
 //! Enums are *internally tagged*: a MessagePack map whose `"type"` key names
-//! the variant in snake_case, next to the variant's own fields. Unknown map
+//! the variant in snake_case, next to the variant's own fields. The wrapper
+//! adds no level: `{"type": "chat_join", "room": "ops"}` is a chat
+//! operation because `chat_join` is one of [`ChatOp`]'s names. Unknown map
 //! keys are ignored, so a newer peer may add fields freely.
 
 use serde::{Deserialize, Serialize};
-use serde_bytes::ByteBuf;
 
-use crate::cache::CacheValue;
-use crate::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo};
+use crate::base::{BaseEvent, BaseOp, BaseReply, UserInfo};
+use crate::cache::{CacheEvent, CacheOp, CacheReply};
+use crate::chat::{ChatEvent, ChatOp, ChatReply};
 use crate::error::ErrorBody;
+
+crate::macros::services! {
+    /// Ping, accounts, topic subscriptions, session events.
+    Base = "base" => (BaseOp, BaseReply, BaseEvent),
+    /// Rooms, messages, private messages, presence.
+    Chat = "chat" => (ChatOp, ChatReply, ChatEvent),
+    /// The Redis-compatible cache over the native protocol.
+    Cache = "cache" => (CacheOp, CacheReply, CacheEvent),
+}
 
 /// The first frame a client sends.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,27 +73,6 @@ pub struct Welcome {
     pub max_frame: u64,
 }
 
-/// A user account as others may see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UserInfo {
-    /// The account's numeric id.
-    pub id: i64,
-    /// The account's unique name (see [`crate::names::validate_user_name`]).
-    pub name: String,
-}
-
-/// One connection to the daemon.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    /// The session id from [`Welcome::session`].
-    pub id: u64,
-    /// The signed-in user's name, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
-    /// The client name from [`Hello::client`].
-    pub client: String,
-}
-
 /// A request: an id chosen by the client and an operation.
 ///
 /// The server answers every request exactly once, with a
@@ -93,289 +88,6 @@ pub struct Request {
     pub op: Op,
 }
 
-/// The operations a client can request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Op {
-    /// Liveness and latency check. Answered with [`Reply::Pong`].
-    Ping,
-    /// Create an account and sign this connection in. Answered with
-    /// [`Reply::Session`]; `conflict` if the name is taken, `bad_request` if
-    /// the name or password breaks the rules.
-    Register {
-        /// The new account's name.
-        name: String,
-        /// The password; at least 8 bytes, at most 1024.
-        password: String,
-    },
-    /// Sign this connection in. Answered with [`Reply::Session`];
-    /// `unauthorized` on a wrong name or password.
-    Login {
-        /// The account's name.
-        name: String,
-        /// The account's password.
-        password: String,
-    },
-    /// Who is this connection? Answered with [`Reply::Whoami`].
-    Whoami,
-    /// Receive [`Push`]es for these topics (see [`crate::names::validate_topic`]).
-    /// Subscribing twice is harmless. Answered with [`Reply::Subscribed`].
-    Subscribe {
-        /// The topics to add.
-        topics: Vec<String>,
-    },
-    /// Stop receiving pushes for these topics. Answered with
-    /// [`Reply::Subscribed`] listing what remains.
-    Unsubscribe {
-        /// The topics to drop.
-        topics: Vec<String>,
-    },
-    /// Join a room, creating it if needed; the membership persists across
-    /// reconnects and restarts. Answered with [`Reply::ChatRoom`].
-    ChatJoin {
-        /// The room (see [`crate::names::validate_room`]).
-        room: String,
-    },
-    /// Leave a room. Answered with [`Reply::Done`].
-    ChatLeave {
-        /// The room.
-        room: String,
-    },
-    /// List every room. Answered with [`Reply::ChatRooms`].
-    ChatRooms,
-    /// Set a room's topic (members only). Answered with [`Reply::Done`].
-    ChatTopic {
-        /// The room.
-        room: String,
-        /// The new topic; empty clears it.
-        topic: String,
-    },
-    /// Send a message to a room (members only). Stored before it is
-    /// acknowledged or delivered. Answered with [`Reply::ChatSent`].
-    ChatSend {
-        /// The room.
-        room: String,
-        /// The text, at most [`crate::chat::MAX_MESSAGE`] bytes.
-        text: String,
-        /// An action (`/me`).
-        #[serde(default)]
-        action: bool,
-    },
-    /// Send a private message. Answered with [`Reply::ChatSent`] (seq is
-    /// the message id).
-    ChatDm {
-        /// The recipient's user name.
-        to: String,
-        /// The text.
-        text: String,
-        /// An action (`/me`).
-        #[serde(default)]
-        action: bool,
-    },
-    /// A room's history. With `since`, the messages after that sequence
-    /// number, oldest first (to fill a gap after a reconnect); otherwise
-    /// the newest messages before `before` (or the newest of all), oldest
-    /// first. Answered with [`Reply::ChatHistory`].
-    ChatHistory {
-        /// The room.
-        room: String,
-        /// Only messages with a smaller sequence number.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        before: Option<u64>,
-        /// Only messages with a larger sequence number.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        since: Option<u64>,
-        /// At most this many (default 50, at most 500).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        limit: Option<u32>,
-    },
-    /// Private messages: the unread ones (and mark them read), or the
-    /// conversation with one user. Answered with [`Reply::ChatDms`].
-    ChatDms {
-        /// Only the conversation with this user (read and unread).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        with: Option<String>,
-        /// At most this many (default 50, at most 500).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        limit: Option<u32>,
-    },
-    /// Who is in a room, or every user seen online. Answered with
-    /// [`Reply::ChatWho`].
-    ChatWho {
-        /// The room; everyone when absent.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        room: Option<String>,
-    },
-    /// Mark yourself away (with a message) or back. Answered with
-    /// [`Reply::Done`].
-    ChatAway {
-        /// The away message; `None` means back.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        message: Option<String>,
-    },
-    /// Run one cache command (an argument vector, as a Redis client sends
-    /// it: `["SET", "k", "v"]`) through the same executor as the RESP
-    /// listener. Needs a signed-in session. Answered with [`Reply::Cache`];
-    /// keyspace errors (`WRONGTYPE`, syntax, arity) are a
-    /// [`CacheValue::Error`] inside that reply, like Redis. The pub/sub
-    /// commands SUBSCRIBE & co. are refused (`bad_request`): use
-    /// [`Op::CacheSubscribe`].
-    CacheCommand {
-        /// The command name and its arguments, binary-safe.
-        args: Vec<ByteBuf>,
-    },
-    /// Receive [`Event::CacheMessage`] pushes (topic `cache`) for these
-    /// channels and glob patterns, shared with RESP's SUBSCRIBE/PSUBSCRIBE.
-    /// Answered with [`Reply::CacheSubscribed`].
-    CacheSubscribe {
-        /// Exact channel names.
-        #[serde(default)]
-        channels: Vec<ByteBuf>,
-        /// Glob patterns (Redis's PSUBSCRIBE syntax).
-        #[serde(default)]
-        patterns: Vec<ByteBuf>,
-    },
-    /// Stop receiving cache channels or patterns; both lists empty means
-    /// all of them. Answered with [`Reply::CacheSubscribed`].
-    CacheUnsubscribe {
-        /// Exact channel names.
-        #[serde(default)]
-        channels: Vec<ByteBuf>,
-        /// Glob patterns.
-        #[serde(default)]
-        patterns: Vec<ByteBuf>,
-    },
-    /// Publish on a cache channel (RESP and native subscribers alike).
-    /// Answered with [`Reply::CachePublished`].
-    CachePublish {
-        /// The channel.
-        channel: ByteBuf,
-        /// The payload.
-        message: ByteBuf,
-    },
-}
-
-impl Op {
-    /// The operation's wire name (the `type` tag), e.g. `"ping"`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Op::Ping => "ping",
-            Op::Register { .. } => "register",
-            Op::Login { .. } => "login",
-            Op::Whoami => "whoami",
-            Op::Subscribe { .. } => "subscribe",
-            Op::Unsubscribe { .. } => "unsubscribe",
-            Op::ChatJoin { .. } => "chat_join",
-            Op::ChatLeave { .. } => "chat_leave",
-            Op::ChatRooms => "chat_rooms",
-            Op::ChatTopic { .. } => "chat_topic",
-            Op::ChatSend { .. } => "chat_send",
-            Op::ChatDm { .. } => "chat_dm",
-            Op::ChatHistory { .. } => "chat_history",
-            Op::ChatDms { .. } => "chat_dms",
-            Op::ChatWho { .. } => "chat_who",
-            Op::ChatAway { .. } => "chat_away",
-            Op::CacheCommand { .. } => "cache_command",
-            Op::CacheSubscribe { .. } => "cache_subscribe",
-            Op::CacheUnsubscribe { .. } => "cache_unsubscribe",
-            Op::CachePublish { .. } => "cache_publish",
-        }
-    }
-}
-
-/// A successful answer to a request.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Reply {
-    /// Answer to [`Op::Ping`].
-    Pong {
-        /// The server's clock, milliseconds since the Unix epoch.
-        server_time_ms: u64,
-    },
-    /// Answer to [`Op::Register`] and [`Op::Login`]: the connection is now
-    /// signed in as `user`, and `token` signs in later connections.
-    Session {
-        /// The signed-in user.
-        user: UserInfo,
-        /// A bearer token (a JWT, HS256) for [`Hello::token`] and the HTTP API.
-        token: String,
-        /// When the token expires, milliseconds since the Unix epoch.
-        expires_at_ms: u64,
-    },
-    /// Answer to [`Op::Whoami`].
-    Whoami {
-        /// The signed-in user, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        user: Option<UserInfo>,
-        /// This connection.
-        session: SessionInfo,
-    },
-    /// Answer to [`Op::Subscribe`] and [`Op::Unsubscribe`].
-    Subscribed {
-        /// Every topic this connection is now subscribed to, sorted.
-        topics: Vec<String>,
-    },
-    /// The operation succeeded and has nothing to report.
-    Done,
-    /// Answer to [`Op::ChatJoin`]: the room and who is in it.
-    ChatRoom {
-        /// The room.
-        room: RoomInfo,
-        /// Its members and their presence.
-        members: Vec<Presence>,
-    },
-    /// Answer to [`Op::ChatRooms`].
-    ChatRooms {
-        /// Every room, by name.
-        rooms: Vec<RoomInfo>,
-    },
-    /// Answer to [`Op::ChatSend`] and [`Op::ChatDm`]: stored.
-    ChatSent {
-        /// The room's sequence number, or the private message's id.
-        seq: u64,
-        /// Server time when stored.
-        ts_ms: u64,
-    },
-    /// Answer to [`Op::ChatHistory`].
-    ChatHistory {
-        /// The room.
-        room: String,
-        /// The messages, oldest first.
-        messages: Vec<ChatMessage>,
-        /// Whether older messages exist before the first one returned.
-        more: bool,
-    },
-    /// Answer to [`Op::ChatDms`].
-    ChatDms {
-        /// The messages, oldest first.
-        messages: Vec<DirectMessage>,
-        /// Unread private messages left after this answer.
-        unread: u64,
-    },
-    /// Answer to [`Op::ChatWho`].
-    ChatWho {
-        /// The users, by name.
-        users: Vec<Presence>,
-    },
-    /// Answer to [`Op::CacheCommand`]: what the command returned.
-    Cache {
-        /// The value (possibly a keyspace error).
-        value: CacheValue,
-    },
-    /// Answer to [`Op::CacheSubscribe`] and [`Op::CacheUnsubscribe`].
-    CacheSubscribed {
-        /// Every cache channel the session now follows, sorted.
-        channels: Vec<ByteBuf>,
-        /// Every pattern the session now follows, sorted.
-        patterns: Vec<ByteBuf>,
-    },
-    /// Answer to [`Op::CachePublish`].
-    CachePublished {
-        /// How many subscriptions (RESP and native) received it.
-        receivers: u64,
-    },
-}
-
 /// A server-initiated message on a subscribed topic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Push {
@@ -383,80 +95,6 @@ pub struct Push {
     pub topic: String,
     /// What happened.
     pub event: Event,
-}
-
-/// Events the server pushes. Each service adds its own variants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Event {
-    /// On topic `sessions`: a connection completed its handshake or signed in.
-    SessionOpened {
-        /// The session.
-        session: SessionInfo,
-    },
-    /// On topic `sessions`: a connection closed.
-    SessionClosed {
-        /// The session.
-        session: SessionInfo,
-    },
-    /// On `chat.room.NAME`: a new message.
-    ChatMessage {
-        /// The message.
-        message: ChatMessage,
-    },
-    /// On `chat.room.NAME`: a user joined the room, or came online.
-    ChatJoined {
-        /// The room.
-        room: String,
-        /// The user and their presence.
-        user: Presence,
-    },
-    /// On `chat.room.NAME`: a user left the room, or went offline.
-    ChatLeft {
-        /// The room.
-        room: String,
-        /// Who.
-        user: String,
-        /// Left the room, or quit (went offline).
-        reason: LeaveReason,
-    },
-    /// On `chat.room.NAME`: the topic changed.
-    ChatTopic {
-        /// The room.
-        room: String,
-        /// The new topic.
-        topic: String,
-        /// Who changed it.
-        by: String,
-    },
-    /// On `chat.room.NAME`: a member went away or came back.
-    ChatPresence {
-        /// The room.
-        room: String,
-        /// The user and their presence.
-        user: Presence,
-    },
-    /// On `chat.user.NAME`: a private message to or from NAME.
-    ChatDirect {
-        /// The message.
-        message: DirectMessage,
-    },
-    /// On `chat.user.NAME`, right after sign-in: what arrived while away.
-    ChatUnread {
-        /// Unread private messages (fetch them with `chat_dms`).
-        dms: u64,
-    },
-    /// On topic `cache`: a message on a cache channel this session
-    /// subscribed to with [`Op::CacheSubscribe`].
-    CacheMessage {
-        /// The channel it was published on.
-        channel: ByteBuf,
-        /// The pattern that matched, for pattern subscriptions.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
-        pattern: Option<ByteBuf>,
-        /// The payload.
-        payload: ByteBuf,
-    },
 }
 
 /// Every frame the server sends.
@@ -489,4 +127,216 @@ pub enum ServerFrame {
         /// Why.
         error: ErrorBody,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    use rmpv::Value;
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+    use crate::strategies::{any_event, any_op, any_reply};
+    use crate::{decode, encode};
+
+    /// Deterministic samples of a strategy: enough that every variant and
+    /// every optional field appears (checked by the tests that use them).
+    fn samples<T>(strategy: impl Strategy<Value = T>) -> Vec<T> {
+        let mut runner = TestRunner::deterministic();
+        (0..3000)
+            .map(|_| strategy.new_tree(&mut runner).expect("sample").current())
+            .collect()
+    }
+
+    fn to_value<T: Serialize>(msg: &T) -> Value {
+        rmpv::decode::read_value(&mut &encode(msg).expect("encode")[..]).expect("value")
+    }
+
+    fn from_value<T: DeserializeOwned>(value: &Value) -> Result<T, String> {
+        let mut bytes = Vec::new();
+        rmpv::encode::write_value(&mut bytes, value).expect("write");
+        decode(&bytes).map_err(|e| e.to_string())
+    }
+
+    fn keys(value: &Value) -> Vec<String> {
+        value
+            .as_map()
+            .expect("a map")
+            .iter()
+            .filter_map(|(k, _)| k.as_str().map(str::to_owned))
+            .filter(|k| k != "type")
+            .collect()
+    }
+
+    fn with(value: &Value, key: &str, new: Option<Value>) -> Value {
+        let mut map: Vec<(Value, Value)> = value
+            .as_map()
+            .expect("a map")
+            .iter()
+            .filter(|(k, _)| k.as_str() != Some(key))
+            .cloned()
+            .collect();
+        if let Some(new) = new {
+            map.push((Value::from(key), new));
+        }
+        Value::Map(map)
+    }
+
+    /// Every field that may be left out may also be `nil` (PROTOCOL.md §2),
+    /// and means the same. `fields` is the definitions' own list of every
+    /// message and its fields: each must have been seen in a sample with
+    /// all of them present, so no message or field escapes the check.
+    fn optional_fields_accept_nil<T>(
+        messages: Vec<T>,
+        fields: impl Iterator<Item = (&'static str, &'static [&'static str])>,
+    ) where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let mut seen: BTreeSet<(String, String)> = BTreeSet::new();
+        let mut tags_seen: BTreeSet<String> = BTreeSet::new();
+        let mut optional = 0;
+        for msg in &messages {
+            let value = to_value(msg);
+            let tag = crate::macros::tag_of(&value).expect("tag").to_owned();
+            tags_seen.insert(tag.clone());
+            for key in keys(&value) {
+                seen.insert((tag.clone(), key.clone()));
+                let Ok(without) = from_value::<T>(&with(&value, &key, None)) else {
+                    continue; // a required field
+                };
+                optional += 1;
+                let nil = from_value::<T>(&with(&value, &key, Some(Value::Nil)));
+                assert_eq!(
+                    nil.as_ref(),
+                    Ok(&without),
+                    "`{tag}`: `{key}: nil` must mean the same as leaving it out"
+                );
+            }
+        }
+        assert!(optional > 0);
+        for (tag, names) in fields {
+            assert!(
+                tags_seen.contains(tag),
+                "no sample of `{tag}`: extend strategies.rs"
+            );
+            for name in names {
+                assert!(
+                    seen.contains(&(tag.to_owned(), (*name).to_owned())),
+                    "`{tag}` was never sampled with `{name}` present: extend strategies.rs"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_optional_field_of_every_op_accepts_nil() {
+        optional_fields_accept_nil(samples(any_op()), Op::fields());
+    }
+
+    #[test]
+    fn every_optional_field_of_every_reply_and_event_accepts_nil() {
+        optional_fields_accept_nil(samples(any_reply()), Reply::fields());
+        optional_fields_accept_nil(samples(any_event()), Event::fields());
+    }
+
+    #[test]
+    fn the_documented_nil_cases_decode() {
+        // The cases a client writer found refused (issue "Service seams").
+        let send = Value::Map(vec![
+            ("type".into(), "chat_send".into()),
+            ("room".into(), "ops".into()),
+            ("text".into(), "hi".into()),
+            ("action".into(), Value::Nil),
+        ]);
+        assert!(matches!(
+            from_value::<Op>(&send),
+            Ok(Op::Chat(crate::ChatOp::Send { action: false, .. }))
+        ));
+        let sub = Value::Map(vec![
+            ("type".into(), "cache_subscribe".into()),
+            ("channels".into(), Value::Nil),
+            (
+                "patterns".into(),
+                Value::Array(vec![Value::Binary(b"a*".to_vec())]),
+            ),
+        ]);
+        assert!(matches!(
+            from_value::<Op>(&sub),
+            Ok(Op::Cache(crate::CacheOp::Subscribe { .. }))
+        ));
+    }
+
+    #[test]
+    fn wire_names_are_unique_and_follow_the_service_prefix() {
+        fn check(kind: &str, names: Vec<(Service, &'static str)>, count: usize) {
+            assert_eq!(names.len(), count, "{kind}: COUNT");
+            let mut unique = BTreeSet::new();
+            for (service, name) in names {
+                assert!(unique.insert(name), "{kind}: `{name}` is defined twice");
+                assert!(
+                    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                    "{kind}: `{name}` is not snake_case"
+                );
+                if service != Service::Base {
+                    let prefix = service.name();
+                    assert!(
+                        name == prefix || name.starts_with(&format!("{prefix}_")),
+                        "{kind}: `{name}` of the {prefix} service must start with `{prefix}_`"
+                    );
+                } else {
+                    for other in Service::ALL.iter().filter(|s| **s != Service::Base) {
+                        assert!(
+                            !name.starts_with(&format!("{}_", other.name())),
+                            "{kind}: base's `{name}` looks like a {} name",
+                            other.name()
+                        );
+                    }
+                }
+            }
+        }
+        check("op", Op::names().collect(), Op::COUNT);
+        check("reply", Reply::names().collect(), Reply::COUNT);
+        check("event", Event::names().collect(), Event::COUNT);
+    }
+
+    #[test]
+    fn index_service_and_name_agree_with_the_name_list() {
+        let names: Vec<_> = Op::names().collect();
+        for op in samples(any_op()) {
+            assert_eq!(names[op.index()], (op.service(), op.name()), "{op:?}");
+            assert_eq!(Op::owner(op.name()), Some(op.service()));
+        }
+        let names: Vec<_> = Event::names().collect();
+        for event in samples(any_event()) {
+            assert_eq!(names[event.index()], (event.service(), event.name()));
+        }
+        let names: Vec<_> = Reply::names().collect();
+        for reply in samples(any_reply()) {
+            assert_eq!(names[reply.index()], (reply.service(), reply.name()));
+        }
+    }
+
+    #[test]
+    fn undecodable_ops_say_why() {
+        let err = |value: Value| from_value::<Op>(&value).unwrap_err();
+        let unknown = err(Value::Map(vec![("type".into(), "teleport".into())]));
+        assert!(
+            unknown.contains("unknown operation `teleport`"),
+            "{unknown}"
+        );
+        let missing = err(Value::Map(vec![("type".into(), "chat_join".into())]));
+        assert!(missing.contains("missing field `room`"), "{missing}");
+        let untyped = err(Value::Map(vec![("room".into(), "x".into())]));
+        assert!(untyped.contains("missing field `type`"), "{untyped}");
+        let not_a_map = err(Value::from(7));
+        assert!(not_a_map.contains("expected a map"), "{not_a_map}");
+        let wrong = err(Value::Map(vec![
+            ("type".into(), "chat_join".into()),
+            ("room".into(), Value::from(3)),
+        ]));
+        assert!(wrong.contains("invalid type"), "{wrong}");
+    }
 }

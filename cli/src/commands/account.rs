@@ -3,7 +3,7 @@
 use std::io::{BufRead as _, IsTerminal as _};
 
 use agora_wire::names::{validate_password, validate_user_name};
-use agora_wire::{Op, Reply};
+use agora_wire::{BaseOp, BaseReply, Op, Reply};
 use anyhow::Context as _;
 use serde_json::json;
 
@@ -19,7 +19,7 @@ pub async fn register(addr: &str, args: &CredentialArgs, json: bool) -> anyhow::
     validate_password(&password).map_err(anyhow::Error::msg)?;
     sign_in(
         addr,
-        Op::Register { name, password },
+        Op::Base(BaseOp::Register { name, password }),
         json,
         "registered and signed in",
     )
@@ -30,7 +30,13 @@ pub async fn register(addr: &str, args: &CredentialArgs, json: bool) -> anyhow::
 pub async fn login(addr: &str, args: &CredentialArgs, json: bool) -> anyhow::Result<u8> {
     let password = read_password(args, Confirm::No)?;
     let name = args.name.clone();
-    sign_in(addr, Op::Login { name, password }, json, "signed in").await
+    sign_in(
+        addr,
+        Op::Base(BaseOp::Login { name, password }),
+        json,
+        "signed in",
+    )
+    .await
 }
 
 async fn sign_in(addr: &str, op: Op, json: bool, done: &str) -> anyhow::Result<u8> {
@@ -39,11 +45,11 @@ async fn sign_in(addr: &str, op: Op, json: bool, done: &str) -> anyhow::Result<u
         .request(op)
         .await
         .map_err(|e| session::explain(addr, e, false))?;
-    let Reply::Session {
+    let Reply::Base(BaseReply::Session {
         user,
         token,
         expires_at_ms,
-    } = reply
+    }) = reply
     else {
         anyhow::bail!("{addr}: unexpected reply to sign-in");
     };
@@ -86,10 +92,10 @@ pub async fn whoami(addr: &str, json: bool) -> anyhow::Result<u8> {
     let token = Store::load()?.token_for(addr);
     let (client, _) = session::connect(addr, token).await?;
     let reply = client
-        .request(Op::Whoami)
+        .request(BaseOp::Whoami)
         .await
         .map_err(|e| session::explain(addr, e, false))?;
-    let Reply::Whoami { user, session } = reply else {
+    let Reply::Base(BaseReply::Whoami { user, session }) = reply else {
         anyhow::bail!("{addr}: unexpected reply to whoami");
     };
     if json {

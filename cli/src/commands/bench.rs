@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use agora_wire::{FrameCodec, Hello, Op, Request, ServerFrame, decode, encode};
+use agora_wire::{BaseOp, FrameCodec, Hello, Op, Request, ServerFrame, decode, encode};
 use anyhow::Context as _;
 use futures::{SinkExt, StreamExt};
 use serde::Serialize;
@@ -140,7 +140,7 @@ async fn drive(
     for _ in 0..depth {
         conn.feed(encode(&Request {
             id: next_id,
-            op: Op::Ping,
+            op: Op::Base(BaseOp::Ping),
         })?)
         .await?;
         sent.insert(next_id, Instant::now());
@@ -171,7 +171,7 @@ async fn drive(
         if now < deadline {
             conn.send(encode(&Request {
                 id: next_id,
-                op: Op::Ping,
+                op: Op::Base(BaseOp::Ping),
             })?)
             .await?;
             sent.insert(next_id, Instant::now());

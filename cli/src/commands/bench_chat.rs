@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use agora_wire::{Op, Reply, Request, ServerFrame, decode, encode};
+use agora_wire::{BaseOp, BaseReply, ChatOp, Op, Reply, Request, ServerFrame, decode, encode};
 use anyhow::Context as _;
 use futures::stream;
 use futures::{SinkExt as _, StreamExt};
@@ -72,14 +72,14 @@ async fn register(addr: &str, tag: &str, n: usize) -> anyhow::Result<Vec<String>
         .map(|i| async move {
             let (client, _) = session::connect(addr, None).await?;
             let reply = client
-                .request(Op::Register {
+                .request(BaseOp::Register {
                     name: format!("b{tag}-{i}"),
                     password: PASSWORD.into(),
                 })
                 .await
                 .map_err(|e| session::explain(addr, e, false))?;
             match reply {
-                Reply::Session { token, .. } => Ok(token),
+                Reply::Base(BaseReply::Session { token, .. }) => Ok(token),
                 other => anyhow::bail!("unexpected reply to register: {other:?}"),
             }
         })
@@ -224,7 +224,7 @@ async fn fanout(
         let mut conn = open(addr, Some(token)).await?;
         conn.send(encode(&Request {
             id: 1,
-            op: Op::ChatJoin { room: room.clone() },
+            op: Op::Chat(ChatOp::Join { room: room.clone() }),
         })?)
         .await?;
         conns.push(conn);
@@ -264,7 +264,7 @@ async fn fanout(
                 // Fire and forget: the ack is not what is measured.
                 tokio::spawn(async move {
                     if client
-                        .request(Op::ChatSend {
+                        .request(ChatOp::Send {
                             room,
                             text,
                             action: false,
@@ -414,7 +414,7 @@ async fn persist(
     for (i, token) in tokens.iter().enumerate() {
         let (client, _) = session::connect(addr, Some(token.clone())).await?;
         client
-            .request(Op::ChatJoin {
+            .request(ChatOp::Join {
                 room: format!("persist-{tag}-{i}"),
             })
             .await
@@ -467,12 +467,12 @@ async fn send_flat_out(
     let request = |id: u64, room: &str| {
         encode(&Request {
             id,
-            op: Op::ChatSend {
+            op: Op::Chat(ChatOp::Send {
                 room: room.to_owned(),
                 text: "persisted benchmark message with a realistic length of about sixty bytes"
                     .into(),
                 action: false,
-            },
+            }),
         })
     };
     for _ in 0..depth {

@@ -12,8 +12,11 @@
 
 use std::io::{IsTerminal as _, Read as _, Write as _};
 
-use agora_wire::cache::{quote, split_args};
-use agora_wire::{CacheValue, Client, ErrorCode, Event, Op, Reply};
+use agora_daemon::resp::args::split_args;
+use agora_tui::redis_format::{cli_text, quote};
+use agora_wire::{
+    CacheEvent, CacheOp, CacheReply, CacheValue, Client, ErrorCode, Event, Op, Reply,
+};
 use anyhow::Context as _;
 use base64::Engine as _;
 use serde_bytes::ByteBuf;
@@ -187,12 +190,12 @@ pub async fn run(addr: &str, args: CacheArgs, json: bool) -> anyhow::Result<u8> 
         CacheCommand::Publish { channel, message } => {
             let message = bytes_or_stdin(message)?;
             let reply = c
-                .ask(Op::CachePublish {
+                .ask(Op::Cache(CacheOp::Publish {
                     channel: ByteBuf::from(channel.clone().into_bytes()),
                     message: ByteBuf::from(message),
-                })
+                }))
                 .await?;
-            let Reply::CachePublished { receivers } = reply else {
+            let Reply::Cache(CacheReply::Published { receivers }) = reply else {
                 anyhow::bail!("unexpected reply");
             };
             if json {
@@ -243,35 +246,35 @@ impl Cmd<'_> {
             .iter()
             .map(|a| ByteBuf::from(a.as_ref().to_vec()))
             .collect();
-        match self.ask(Op::CacheCommand { args }).await? {
-            Reply::Cache {
+        match self.ask(Op::Cache(CacheOp::Command { args })).await? {
+            Reply::Cache(CacheReply::Value {
                 value: CacheValue::Error { message },
-            } => anyhow::bail!("{message}"),
-            Reply::Cache { value } => Ok(value),
+            }) => anyhow::bail!("{message}"),
+            Reply::Cache(CacheReply::Value { value }) => Ok(value),
             _ => anyhow::bail!("unexpected reply"),
         }
     }
 }
 
 fn unexpected(value: CacheValue) -> anyhow::Result<u8> {
-    anyhow::bail!("unexpected reply: {}", value.to_cli_string())
+    anyhow::bail!("unexpected reply: {}", cli_text(&value))
 }
 
 fn int(value: CacheValue) -> anyhow::Result<i64> {
     value
         .as_int()
-        .with_context(|| format!("expected an integer, got {}", value.to_cli_string()))
+        .with_context(|| format!("expected an integer, got {}", cli_text(&value)))
 }
 
 fn bulks(value: CacheValue) -> anyhow::Result<Vec<Vec<u8>>> {
     let CacheValue::Array { items } = value else {
-        anyhow::bail!("expected an array, got {}", value.to_cli_string());
+        anyhow::bail!("expected an array, got {}", cli_text(&value));
     };
     items
         .into_iter()
         .map(|i| match i {
             CacheValue::Bulk { value } => Ok(value),
-            other => anyhow::bail!("expected a string, got {}", other.to_cli_string()),
+            other => anyhow::bail!("expected a string, got {}", cli_text(&other)),
         })
         .collect()
 }
@@ -407,15 +410,15 @@ async fn subscribe(
         (names, Vec::new())
     };
     client
-        .request(Op::CacheSubscribe { channels, patterns })
+        .request(CacheOp::Subscribe { channels, patterns })
         .await
         .map_err(|e| session::explain(addr, e, true))?;
     session::follow(addr, client, pushes, |push| {
-        let Event::CacheMessage {
+        let Event::Cache(CacheEvent::Message {
             channel,
             pattern,
             payload,
-        } = push.event
+        }) = push.event
         else {
             return Ok(None);
         };
@@ -514,11 +517,11 @@ async fn answer(c: &Cmd<'_>, line: &str, json: bool) -> anyhow::Result<Answered>
     {
         return Ok(Answered::Quit);
     }
-    let op = Op::CacheCommand {
+    let op = Op::Cache(CacheOp::Command {
         args: args.into_iter().map(ByteBuf::from).collect(),
-    };
+    });
     let value = match c.client.request(op).await {
-        Ok(Reply::Cache { value }) => value,
+        Ok(Reply::Cache(CacheReply::Value { value })) => value,
         Ok(_) => anyhow::bail!("unexpected reply"),
         Err(agora_wire::Error::Server(body)) if body.code != ErrorCode::Unavailable => {
             CacheValue::Error {
@@ -532,7 +535,7 @@ async fn answer(c: &Cmd<'_>, line: &str, json: bool) -> anyhow::Result<Answered>
     if json {
         writeln!(out, "{}", value_json(&value))?;
     } else {
-        writeln!(out, "{}", value.to_cli_string())?;
+        writeln!(out, "{}", cli_text(&value))?;
     }
     out.flush()?;
     Ok(Answered::Printed(ok))

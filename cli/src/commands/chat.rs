@@ -1,7 +1,7 @@
 //! `agora chat …`: rooms and private messages for scripts and terminals.
 
 use agora_wire::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
-use agora_wire::{Client, Event, Op, Reply};
+use agora_wire::{ChatEvent, ChatOp, ChatReply, Client, Event, Op, Reply};
 use anyhow::Context as _;
 use serde_json::json;
 
@@ -24,7 +24,8 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
     };
     match cmd {
         ChatCommand::Rooms => {
-            let Reply::ChatRooms { rooms } = ask(Op::ChatRooms).await? else {
+            let Reply::Chat(ChatReply::Rooms { rooms }) = ask(Op::Chat(ChatOp::Rooms)).await?
+            else {
                 anyhow::bail!("unexpected reply");
             };
             if json {
@@ -34,7 +35,9 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
             }
         }
         ChatCommand::Join { room } => {
-            let Reply::ChatRoom { room, members } = ask(Op::ChatJoin { room }).await? else {
+            let Reply::Chat(ChatReply::Room { room, members }) =
+                ask(Op::Chat(ChatOp::Join { room })).await?
+            else {
                 anyhow::bail!("unexpected reply");
             };
             if json {
@@ -49,7 +52,7 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
             }
         }
         ChatCommand::Leave { room } => {
-            ask(Op::ChatLeave { room: room.clone() }).await?;
+            ask(Op::Chat(ChatOp::Leave { room: room.clone() })).await?;
             if json {
                 output::json(&json!({ "left": room }))?;
             } else {
@@ -58,29 +61,29 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
         }
         ChatCommand::Send { room, message, me } => {
             let text = message_or_stdin(message)?;
-            let reply = ask(Op::ChatSend {
+            let reply = ask(Op::Chat(ChatOp::Send {
                 room: room.clone(),
                 text,
                 action: me,
-            })
+            }))
             .await?;
             print_sent(reply, json, &room)?;
         }
         ChatCommand::Dm { user, message, me } => {
             let text = message_or_stdin(message)?;
-            let reply = ask(Op::ChatDm {
+            let reply = ask(Op::Chat(ChatOp::Dm {
                 to: user.clone(),
                 text,
                 action: me,
-            })
+            }))
             .await?;
             print_sent(reply, json, &user)?;
         }
         ChatCommand::Dms { with, limit } => {
-            let Reply::ChatDms { messages, unread } = ask(Op::ChatDms {
+            let Reply::Chat(ChatReply::Dms { messages, unread }) = ask(Op::Chat(ChatOp::Dms {
                 with,
                 limit: Some(limit),
-            })
+            }))
             .await?
             else {
                 anyhow::bail!("unexpected reply");
@@ -101,7 +104,8 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
             return Ok(if messages.is_empty() { 1 } else { 0 });
         }
         ChatCommand::Who { room } => {
-            let Reply::ChatWho { users } = ask(Op::ChatWho { room }).await? else {
+            let Reply::Chat(ChatReply::Who { users }) = ask(Op::Chat(ChatOp::Who { room })).await?
+            else {
                 anyhow::bail!("unexpected reply");
             };
             if json {
@@ -116,13 +120,14 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
             before,
             since,
         } => {
-            let Reply::ChatHistory { messages, more, .. } = ask(Op::ChatHistory {
-                room,
-                before,
-                since,
-                limit: Some(limit),
-            })
-            .await?
+            let Reply::Chat(ChatReply::History { messages, more, .. }) =
+                ask(Op::Chat(ChatOp::History {
+                    room,
+                    before,
+                    since,
+                    limit: Some(limit),
+                }))
+                .await?
             else {
                 anyhow::bail!("unexpected reply");
             };
@@ -136,10 +141,10 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
         }
         ChatCommand::Tail { room } => return tail(addr, &client, &room, json).await,
         ChatCommand::Topic { room, topic } => {
-            ask(Op::ChatTopic {
+            ask(Op::Chat(ChatOp::Topic {
                 room: room.clone(),
                 topic: topic.clone(),
-            })
+            }))
             .await?;
             if json {
                 output::json(&json!({ "room": room, "topic": topic }))?;
@@ -149,9 +154,9 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
         }
         ChatCommand::Away { message, back } => {
             let message = if back { None } else { message };
-            ask(Op::ChatAway {
+            ask(Op::Chat(ChatOp::Away {
                 message: message.clone(),
-            })
+            }))
             .await?;
             if json {
                 output::json(&json!({ "away": message }))?;
@@ -177,7 +182,7 @@ async fn tail(addr: &str, client: &Client, room: &str, json: bool) -> anyhow::Re
     let pushes = client.pushes().await.context("push stream already taken")?;
     // Membership check (and the newest seq): a history request of one.
     client
-        .request(Op::ChatHistory {
+        .request(ChatOp::History {
             room: room.clone(),
             before: None,
             since: None,
@@ -191,8 +196,10 @@ async fn tail(addr: &str, client: &Client, room: &str, json: bool) -> anyhow::Re
             return Ok(None);
         }
         Ok(match (&push.event, json) {
-            (Event::ChatMessage { message }, true) => Some(serde_json::to_string(message)?),
-            (Event::ChatMessage { message }, false) => Some(format_message(message)),
+            (Event::Chat(ChatEvent::Message { message }), true) => {
+                Some(serde_json::to_string(message)?)
+            }
+            (Event::Chat(ChatEvent::Message { message }), false) => Some(format_message(message)),
             (other, true) => Some(serde_json::to_string(other)?),
             (other, false) => describe(other),
         })
@@ -215,7 +222,7 @@ fn message_or_stdin(message: Option<String>) -> anyhow::Result<String> {
 }
 
 fn print_sent(reply: Reply, json: bool, to: &str) -> anyhow::Result<()> {
-    let Reply::ChatSent { seq, ts_ms } = reply else {
+    let Reply::Chat(ChatReply::Sent { seq, ts_ms }) = reply else {
         anyhow::bail!("unexpected reply");
     };
     if json {
@@ -298,13 +305,15 @@ fn format_direct(m: &DirectMessage) -> String {
 /// A one-line description of a room event for `tail`.
 fn describe(event: &Event) -> Option<String> {
     match event {
-        Event::ChatJoined { user, .. } => Some(format!("-- {} joined", user.user)),
-        Event::ChatLeft { user, reason, .. } => Some(match reason {
+        Event::Chat(ChatEvent::Joined { user, .. }) => Some(format!("-- {} joined", user.user)),
+        Event::Chat(ChatEvent::Left { user, reason, .. }) => Some(match reason {
             LeaveReason::Left => format!("-- {user} left"),
             LeaveReason::Quit => format!("-- {user} quit"),
         }),
-        Event::ChatTopic { topic, by, .. } => Some(format!("-- {by} set the topic: {topic}")),
-        Event::ChatPresence { user, .. } => {
+        Event::Chat(ChatEvent::Topic { topic, by, .. }) => {
+            Some(format!("-- {by} set the topic: {topic}"))
+        }
+        Event::Chat(ChatEvent::Presence { user, .. }) => {
             Some(format!("-- {} is {}", user.user, user.status.as_str()))
         }
         _ => None,

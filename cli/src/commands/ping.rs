@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use agora_wire::{Op, Reply};
+use agora_wire::{BaseOp, BaseReply, Reply};
 use serde::Serialize;
 
 use crate::args::PingArgs;
@@ -33,12 +33,12 @@ pub async fn run(addr: &str, args: &PingArgs, json: bool) -> anyhow::Result<u8> 
     for seq in 1..=args.count.max(1) {
         let started = Instant::now();
         let reply = client
-            .request(Op::Ping)
+            .request(BaseOp::Ping)
             .await
             .map_err(|e| session::explain(addr, e, false))?;
         let rtt = started.elapsed().as_secs_f64() * 1e3;
         anyhow::ensure!(
-            matches!(reply, Reply::Pong { .. }),
+            matches!(reply, Reply::Base(BaseReply::Pong { .. })),
             "{addr}: unexpected reply to ping"
         );
         if !json {

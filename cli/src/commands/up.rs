@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use agora_daemon::Daemon;
-use agora_wire::{ErrorCode, Op, Reply};
+use agora_wire::{BaseOp, BaseReply, ErrorCode, Op, Reply};
 use anyhow::Context as _;
 use rand::Rng as _;
 use rand::distr::Alphanumeric;
@@ -69,10 +69,10 @@ async fn sign_in_locally(addr: &str, data_dir: &Path) -> anyhow::Result<Credenti
             let account: LocalAccount = serde_json::from_slice(&bytes).with_context(|| {
                 format!("{} is damaged; delete it to start afresh", path.display())
             })?;
-            let op = Op::Login {
+            let op = Op::Base(BaseOp::Login {
                 name: account.name.clone(),
                 password: account.password.clone(),
-            };
+            });
             (account, op)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -84,15 +84,15 @@ async fn sign_in_locally(addr: &str, data_dir: &Path) -> anyhow::Result<Credenti
                     .map(char::from)
                     .collect(),
             };
-            let op = Op::Register {
+            let op = Op::Base(BaseOp::Register {
                 name: account.name.clone(),
                 password: account.password.clone(),
-            };
+            });
             (account, op)
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
     };
-    let registering = matches!(op, Op::Register { .. });
+    let registering = matches!(op, Op::Base(BaseOp::Register { .. }));
     let reply = client.request(op).await.map_err(|err| {
         if registering && err.code() == Some(ErrorCode::Conflict) {
             anyhow::anyhow!(
@@ -108,11 +108,11 @@ async fn sign_in_locally(addr: &str, data_dir: &Path) -> anyhow::Result<Credenti
         credentials::write_private(&path, &serde_json::to_vec_pretty(&account)?)?;
     }
     match reply {
-        Reply::Session {
+        Reply::Base(BaseReply::Session {
             user,
             token,
             expires_at_ms,
-        } => Ok(Credential {
+        }) => Ok(Credential {
             user: user.name,
             token,
             expires_at_ms,

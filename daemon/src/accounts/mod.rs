@@ -14,6 +14,7 @@ use agora_wire::names::{validate_password, validate_user_name};
 use agora_wire::{ErrorBody, ErrorCode, UserInfo};
 
 use crate::Config;
+use crate::service::{blocking, internal};
 
 /// A signed-in user with a fresh token.
 #[derive(Debug, Clone)]
@@ -126,19 +127,4 @@ impl Accounts {
             expires_at_ms,
         })
     }
-}
-
-/// Runs blocking work on the blocking pool; a panic there becomes an
-/// `internal` error for this request only.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ErrorBody> {
-    tokio::task::spawn_blocking(f).await.map_err(internal)
-}
-
-/// Logs the real error and returns a generic one: internal details never
-/// cross the wire.
-pub(crate) fn internal(err: impl std::fmt::Display) -> ErrorBody {
-    tracing::error!(%err, "internal error");
-    ErrorBody::new(ErrorCode::Internal, "internal error; see the daemon's log")
 }

@@ -15,7 +15,7 @@ use std::sync::LazyLock;
 
 use tokio::sync::Semaphore;
 
-use super::{blocking, internal};
+use crate::service::{blocking, internal};
 
 static HASHING: LazyLock<Semaphore> =
     LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get())));

@@ -34,6 +34,10 @@ use tokio_util::task::TaskTracker;
 pub use reply::Reply;
 pub use store::{Policy, Store};
 
+/// Largest bulk string accepted (Redis's `proto-max-bulk-len` default):
+/// the RESP decoder enforces it, CONFIG GET reports it.
+pub const MAX_BULK: usize = 512 * 1024 * 1024;
+
 /// How the cache is set up (from `--cache-*` flags).
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
@@ -78,6 +82,28 @@ pub struct Cache {
 }
 
 impl Cache {
+    /// A cache loaded from its snapshot, when persistence is on (a corrupt
+    /// snapshot is moved aside and the cache starts empty).
+    ///
+    /// # Errors
+    /// When loading panicked.
+    pub async fn open(
+        config: CacheConfig,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<Arc<Cache>> {
+        let cache = Arc::new(Cache::new(config, data_dir));
+        if let Some(path) = cache.snapshot.clone() {
+            let loader = cache.clone();
+            let keys = tokio::task::spawn_blocking(move || {
+                persist::load_or_quarantine(&loader.store, &path, crate::now_ms())
+            })
+            .await
+            .map_err(|_| anyhow::anyhow!("snapshot load panicked"))?;
+            tracing::info!(keys, "cache snapshot loaded");
+        }
+        Ok(cache)
+    }
+
     /// A new, empty cache. `data_dir` is where the snapshot lives.
     pub fn new(config: CacheConfig, data_dir: &std::path::Path) -> Cache {
         Cache {

@@ -5,10 +5,10 @@
 //! protocols see identical semantics; the reply is mirrored into the
 //! protocol-neutral [`CacheValue`]. Pub/sub uses the same
 //! [`super::pubsub::PubSub`] registry as RESP, with a *direct* subscriber
-//! per session that encodes each message as an `Event::CacheMessage` push
+//! per session that encodes each message as a [`CacheEvent::Message`] push
 //! and queues it through [`Session::push`] (so the session's byte limits
-//! apply). The session's subscriptions are dropped when it closes
-//! (`SessionGuard` in `conn.rs`).
+//! apply). The session's subscriptions are dropped when it closes (its
+//! [`Lifecycle::closed`] hook).
 //!
 //! Every operation needs a signed-in session (`unauthorized` otherwise),
 //! like chat.
@@ -16,133 +16,206 @@
 use std::sync::{Arc, Weak};
 
 use agora_wire::cache::{CACHE_TOPIC, MAX_SUBSCRIBE};
-use agora_wire::{CacheValue, ErrorBody, ErrorCode, Event, Op, Push, Reply, ServerFrame};
+use agora_wire::{
+    CacheEvent, CacheOp, CacheReply, CacheValue, ErrorBody, ErrorCode, Push, ServerFrame,
+};
 use bytes::Bytes;
 use serde_bytes::ByteBuf;
 
+use super::Cache;
 use super::cmd::{self, Client, Ctx};
 use super::pubsub::{Message, Slow, Subscriber, native_id};
-use super::reply::Reply as CacheReply;
-use crate::Shared;
-use crate::dispatch::Routed;
+use super::reply::Reply;
+use crate::service::{Lifecycle, Routed, Service, signed_in};
 use crate::session::{PushRefused, Session};
 
-/// Routes a cache operation (any `Op::Cache*`).
-pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
-    if session.user().is_none() {
-        return Routed::Done(Err(ErrorBody::new(
-            ErrorCode::Unauthorized,
-            "sign in first (agora login NAME)",
-        )));
-    }
-    Routed::Done(match op {
-        Op::CacheCommand { args } => command(shared, session, args),
-        Op::CacheSubscribe { channels, patterns } => subscribe(shared, session, channels, patterns),
-        Op::CacheUnsubscribe { channels, patterns } => {
-            let pubsub = &shared.cache.pubsub;
-            let id = native_id(session.id);
-            if channels.is_empty() && patterns.is_empty() {
-                pubsub.remove_all(id);
-            }
-            for c in &channels {
-                pubsub.unsubscribe(id, c, false);
-            }
-            for p in &patterns {
-                pubsub.unsubscribe(id, p, true);
-            }
-            Ok(subscribed(shared, session))
-        }
-        Op::CachePublish { channel, message } => {
-            let n = shared
-                .cache
-                .pubsub
-                .publish(&channel, &Bytes::from(message.into_vec()));
-            Ok(Reply::CachePublished {
-                receivers: n as u64,
-            })
-        }
-        other => Err(ErrorBody::bad_request(format!(
-            "{} is not a cache operation",
-            other.name()
-        ))),
-    })
+/// The cache service on the native protocol. Cheap to clone.
+#[derive(Clone)]
+pub struct Native {
+    cache: Arc<Cache>,
+    /// The largest reply that fits a frame (the frame limit less room for
+    /// the envelope).
+    reply_limit: usize,
 }
 
-fn command(
-    shared: &Arc<Shared>,
-    session: &Arc<Session>,
-    args: Vec<ByteBuf>,
-) -> Result<Reply, ErrorBody> {
-    if args.is_empty() {
-        return Err(ErrorBody::bad_request("empty cache command"));
+impl Native {
+    /// The native side of `cache`, for frames of at most `max_frame` bytes.
+    pub fn new(cache: Arc<Cache>, max_frame: usize) -> Native {
+        Native {
+            cache,
+            reply_limit: max_frame.saturating_sub(1024),
+        }
     }
-    let args: Vec<Bytes> = args
-        .into_iter()
-        .map(|a| Bytes::from(a.into_vec()))
-        .collect();
-    let cache = &shared.cache;
-    let reply = match cmd::lookup(&args[0]) {
-        Some(spec) if spec.kind == cmd::Kind::Conn => {
-            if !cmd::arity_ok(spec.arity, args.len()) {
-                cmd::wrong_arity(spec.name)
-            } else {
-                match spec.name {
-                    "publish" => {
-                        cache
-                            .stats
-                            .commands
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        CacheReply::Integer(cache.pubsub.publish(&args[1], &args[2]) as i64)
-                    }
-                    "pubsub" => {
-                        cache
-                            .stats
-                            .commands
-                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        cache.pubsub.introspect(&args)
-                    }
-                    name => {
-                        return Err(ErrorBody::bad_request(format!(
-                            "{} is not available through cache_command; use the \
-                             cache_subscribe/cache_unsubscribe operations \
-                             (agora cache subscribe)",
-                            name.to_uppercase()
-                        )));
+
+    /// The cache itself (shared with the RESP listener).
+    pub fn cache(&self) -> &Arc<Cache> {
+        &self.cache
+    }
+
+    fn command(&self, session: &Arc<Session>, args: Vec<ByteBuf>) -> Result<CacheReply, ErrorBody> {
+        if args.is_empty() {
+            return Err(ErrorBody::bad_request("empty cache command"));
+        }
+        let args: Vec<Bytes> = args
+            .into_iter()
+            .map(|a| Bytes::from(a.into_vec()))
+            .collect();
+        let cache = &self.cache;
+        let reply = match cmd::lookup(&args[0]) {
+            Some(spec) if spec.kind == cmd::Kind::Conn => {
+                if !cmd::arity_ok(spec.arity, args.len()) {
+                    cmd::wrong_arity(spec.name)
+                } else {
+                    match spec.name {
+                        "publish" => {
+                            cache
+                                .stats
+                                .commands
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            Reply::Integer(cache.pubsub.publish(&args[1], &args[2]) as i64)
+                        }
+                        "pubsub" => {
+                            cache
+                                .stats
+                                .commands
+                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            cache.pubsub.introspect(&args)
+                        }
+                        name => {
+                            return Err(ErrorBody::bad_request(format!(
+                                "{} is not available through cache_command; use the \
+                                 cache_subscribe/cache_unsubscribe operations \
+                                 (agora cache subscribe)",
+                                name.to_uppercase()
+                            )));
+                        }
                     }
                 }
             }
+            _ => {
+                // Per-request client state: the native protocol has no RESP
+                // version or connection name to keep.
+                let mut client = Client {
+                    id: session.id,
+                    resp3: true,
+                    ..Client::default()
+                };
+                let mut ctx = Ctx {
+                    cache,
+                    client: &mut client,
+                    now_ms: crate::now_ms(),
+                };
+                cmd::execute(&mut ctx, &args)
+            }
+        };
+        let value = mirror(reply);
+        // A reply past the frame limit could not be sent at all (the
+        // connection would close): refuse it with a reason instead.
+        let size = encoded_size_bound(&value);
+        let limit = self.reply_limit;
+        if size > limit {
+            return Err(ErrorBody::new(
+                ErrorCode::TooLarge,
+                format!(
+                    "the reply would be about {size} bytes, over the {limit}-byte frame limit; \
+                     ask for less (SCAN instead of KEYS, GETRANGE, LRANGE with a range)"
+                ),
+            ));
         }
-        _ => {
-            // Per-request client state: the native protocol has no RESP
-            // version or connection name to keep.
-            let mut client = Client {
-                id: session.id,
-                resp3: true,
-                ..Client::default()
-            };
-            let mut ctx = Ctx {
-                cache,
-                client: &mut client,
-                now_ms: crate::now_ms(),
-            };
-            cmd::execute(&mut ctx, &args)
-        }
-    };
-    let value = mirror(reply);
-    // A reply past the frame limit could not be sent at all (the
-    // connection would close): refuse it with a reason instead.
-    let size = encoded_size_bound(&value);
-    let limit = shared.config.max_frame.saturating_sub(1024);
-    if size > limit {
-        return Err(ErrorBody::new(
-            ErrorCode::TooLarge,
-            format!(
-                "the reply would be about {size} bytes, over the {limit}-byte frame limit; \
-                 ask for less (SCAN instead of KEYS, GETRANGE, LRANGE with a range)"
-            ),
-        ));
+        Ok(CacheReply::Value { value })
     }
-    Ok(Reply::Cache { value })
+
+    fn subscribe(
+        &self,
+        session: &Arc<Session>,
+        channels: Vec<ByteBuf>,
+        patterns: Vec<ByteBuf>,
+    ) -> Result<CacheReply, ErrorBody> {
+        if channels.is_empty() && patterns.is_empty() {
+            return Err(ErrorBody::bad_request(
+                "name at least one channel or pattern",
+            ));
+        }
+        if channels.len() + patterns.len() > MAX_SUBSCRIBE {
+            return Err(ErrorBody::bad_request(format!(
+                "at most {MAX_SUBSCRIBE} channels and patterns per request"
+            )));
+        }
+        let sub = Subscriber::direct(native_id(session.id), sink(Arc::downgrade(session)));
+        let pubsub = &self.cache.pubsub;
+        for c in channels {
+            pubsub.subscribe(&sub, Bytes::from(c.into_vec()), false);
+        }
+        for p in patterns {
+            pubsub.subscribe(&sub, Bytes::from(p.into_vec()), true);
+        }
+        Ok(self.subscribed(session))
+    }
+
+    fn unsubscribe(
+        &self,
+        session: &Session,
+        channels: Vec<ByteBuf>,
+        patterns: Vec<ByteBuf>,
+    ) -> CacheReply {
+        let pubsub = &self.cache.pubsub;
+        let id = native_id(session.id);
+        if channels.is_empty() && patterns.is_empty() {
+            pubsub.remove_all(id);
+        }
+        for c in &channels {
+            pubsub.unsubscribe(id, c, false);
+        }
+        for p in &patterns {
+            pubsub.unsubscribe(id, p, true);
+        }
+        self.subscribed(session)
+    }
+
+    fn subscribed(&self, session: &Session) -> CacheReply {
+        let (channels, patterns) = self.cache.pubsub.subscriptions(native_id(session.id));
+        let bufs = |v: Vec<Bytes>| v.into_iter().map(|b| ByteBuf::from(b.to_vec())).collect();
+        CacheReply::Subscribed {
+            channels: bufs(channels),
+            patterns: bufs(patterns),
+        }
+    }
+}
+
+impl Service for Native {
+    type Op = CacheOp;
+
+    /// Every cache operation needs a signed-in session, like chat.
+    fn route(&self, op: CacheOp, session: &Arc<Session>) -> Routed {
+        if let Err(err) = signed_in(session) {
+            return Routed::Done(Err(err));
+        }
+        Routed::done(match op {
+            CacheOp::Command { args } => self.command(session, args),
+            CacheOp::Subscribe { channels, patterns } => {
+                self.subscribe(session, channels, patterns)
+            }
+            CacheOp::Unsubscribe { channels, patterns } => {
+                Ok(self.unsubscribe(session, channels, patterns))
+            }
+            CacheOp::Publish { channel, message } => {
+                let n = self
+                    .cache
+                    .pubsub
+                    .publish(&channel, &Bytes::from(message.into_vec()));
+                Ok(CacheReply::Published {
+                    receivers: n as u64,
+                })
+            }
+        })
+    }
+}
+
+impl Lifecycle for Native {
+    /// The session's channel and pattern subscriptions end with it.
+    fn closed(&self, session: &Session) {
+        self.cache.pubsub.remove_all(native_id(session.id));
+    }
 }
 
 /// An upper bound of a value's MessagePack size (field names included).
@@ -166,42 +239,6 @@ fn encoded_size_bound(value: &CacheValue) -> usize {
     }
 }
 
-fn subscribe(
-    shared: &Arc<Shared>,
-    session: &Arc<Session>,
-    channels: Vec<ByteBuf>,
-    patterns: Vec<ByteBuf>,
-) -> Result<Reply, ErrorBody> {
-    if channels.is_empty() && patterns.is_empty() {
-        return Err(ErrorBody::bad_request(
-            "name at least one channel or pattern",
-        ));
-    }
-    if channels.len() + patterns.len() > MAX_SUBSCRIBE {
-        return Err(ErrorBody::bad_request(format!(
-            "at most {MAX_SUBSCRIBE} channels and patterns per request"
-        )));
-    }
-    let sub = Subscriber::direct(native_id(session.id), sink(Arc::downgrade(session)));
-    let pubsub = &shared.cache.pubsub;
-    for c in channels {
-        pubsub.subscribe(&sub, Bytes::from(c.into_vec()), false);
-    }
-    for p in patterns {
-        pubsub.subscribe(&sub, Bytes::from(p.into_vec()), true);
-    }
-    Ok(subscribed(shared, session))
-}
-
-fn subscribed(shared: &Shared, session: &Session) -> Reply {
-    let (channels, patterns) = shared.cache.pubsub.subscriptions(native_id(session.id));
-    let bufs = |v: Vec<Bytes>| v.into_iter().map(|b| ByteBuf::from(b.to_vec())).collect();
-    Reply::CacheSubscribed {
-        channels: bufs(channels),
-        patterns: bufs(patterns),
-    }
-}
-
 /// Encodes each message as a push and queues it on the session.
 fn sink(session: Weak<Session>) -> super::pubsub::DirectSink {
     Arc::new(move |msg: &Message| {
@@ -210,11 +247,12 @@ fn sink(session: Weak<Session>) -> super::pubsub::DirectSink {
         };
         let frame = ServerFrame::Push(Push {
             topic: CACHE_TOPIC.to_owned(),
-            event: Event::CacheMessage {
+            event: CacheEvent::Message {
                 channel: ByteBuf::from(msg.channel.to_vec()),
                 pattern: msg.pattern.as_ref().map(|p| ByteBuf::from(p.to_vec())),
                 payload: ByteBuf::from(msg.payload.to_vec()),
-            },
+            }
+            .into(),
         });
         let bytes = match agora_wire::encode(&frame) {
             Ok(b) => b,
@@ -231,22 +269,22 @@ fn sink(session: Weak<Session>) -> super::pubsub::DirectSink {
 }
 
 /// Mirrors a command's reply into the protocol-neutral [`CacheValue`].
-pub fn mirror(reply: CacheReply) -> CacheValue {
+pub fn mirror(reply: Reply) -> CacheValue {
     match reply {
-        CacheReply::Simple(s) => CacheValue::Simple {
+        Reply::Simple(s) => CacheValue::Simple {
             value: s.into_owned(),
         },
-        CacheReply::Error(e) => CacheValue::Error {
+        Reply::Error(e) => CacheValue::Error {
             message: e.into_owned(),
         },
-        CacheReply::Integer(value) => CacheValue::Integer { value },
-        CacheReply::Bulk(b) => CacheValue::Bulk { value: b.to_vec() },
-        CacheReply::Nil | CacheReply::NilArray => CacheValue::Nil,
-        CacheReply::Array(items) | CacheReply::Push(items) => CacheValue::Array {
+        Reply::Integer(value) => CacheValue::Integer { value },
+        Reply::Bulk(b) => CacheValue::Bulk { value: b.to_vec() },
+        Reply::Nil | Reply::NilArray => CacheValue::Nil,
+        Reply::Array(items) | Reply::Push(items) => CacheValue::Array {
             items: items.into_iter().map(mirror).collect(),
         },
-        CacheReply::Double(value) => CacheValue::Double { value },
-        CacheReply::Map(entries) => CacheValue::Map {
+        Reply::Double(value) => CacheValue::Double { value },
+        Reply::Map(entries) => CacheValue::Map {
             entries: entries
                 .into_iter()
                 .map(|(k, v)| (mirror(k), mirror(v)))
@@ -271,7 +309,7 @@ mod tests {
                 CacheValue::Double { value: 0.5 },
             ],
         };
-        let reply = Reply::Cache { value: v.clone() };
+        let reply = CacheReply::Value { value: v.clone() }.into();
         let real = agora_wire::encode(&ServerFrame::Reply {
             id: u64::MAX,
             body: reply,
@@ -283,15 +321,15 @@ mod tests {
 
     #[test]
     fn mirror_keeps_every_kind() {
-        let r = CacheReply::Array(vec![
-            CacheReply::ok(),
-            CacheReply::err("WRONGTYPE x"),
-            CacheReply::Integer(5),
-            CacheReply::bulk(&[0, 0xff]),
-            CacheReply::Nil,
-            CacheReply::NilArray,
-            CacheReply::Double(2.5),
-            CacheReply::Map(vec![(CacheReply::text("k"), CacheReply::Integer(1))]),
+        let r = Reply::Array(vec![
+            Reply::ok(),
+            Reply::err("WRONGTYPE x"),
+            Reply::Integer(5),
+            Reply::bulk(&[0, 0xff]),
+            Reply::Nil,
+            Reply::NilArray,
+            Reply::Double(2.5),
+            Reply::Map(vec![(Reply::text("k"), Reply::Integer(1))]),
         ]);
         assert_eq!(
             mirror(r),

@@ -12,66 +12,68 @@ use agora_wire::chat::{
     ChatMessage, DirectMessage, LeaveReason, MAX_HISTORY, MAX_MESSAGE, MAX_TOPIC_TEXT,
 };
 use agora_wire::names::{validate_room, validate_user_name};
-use agora_wire::{ErrorBody, ErrorCode, Event, Op, Reply, UserInfo};
-use futures::FutureExt as _;
+use agora_wire::{BaseReply, ChatEvent, ChatOp, ChatReply, ErrorBody, ErrorCode, Reply, UserInfo};
 use tokio::sync::oneshot;
 
 use super::writer::{Acked, Job};
 use super::{Chat, room_topic};
-use crate::Shared;
-use crate::accounts::internal;
-use crate::dispatch::Routed;
+use crate::service::{self, Routed, Service, internal, signed_in};
 use crate::session::Session;
 
-/// Routes a chat operation (any `Op::Chat*`).
-pub fn route(op: Op, shared: &Arc<Shared>, session: &Arc<Session>) -> Routed {
-    let Some(user) = session.user() else {
-        return Routed::Done(Err(ErrorBody::new(
-            ErrorCode::Unauthorized,
-            "sign in first (agora login NAME)",
-        )));
-    };
-    let chat = shared.chat.clone();
-    match op {
-        Op::ChatJoin { room } => later(async move { chat.join(&user, &room).await }),
-        Op::ChatLeave { room } => later(async move { chat.leave(&user, &room).await }),
-        Op::ChatRooms => Routed::Done(Ok(Reply::ChatRooms {
-            rooms: chat.inner.lock().rooms.infos(&user.name),
-        })),
-        Op::ChatTopic { room, topic } => {
-            later(async move { chat.set_topic(&user, &room, topic).await })
+impl Service for Chat {
+    type Op = ChatOp;
+
+    /// Every chat operation needs a signed-in session.
+    fn route(&self, op: ChatOp, session: &Arc<Session>) -> Routed {
+        let user = match signed_in(session) {
+            Ok(user) => user,
+            Err(err) => return Routed::Done(Err(err)),
+        };
+        let chat = self.clone();
+        match op {
+            ChatOp::Join { room } => Routed::later(async move { chat.join(&user, &room).await }),
+            ChatOp::Leave { room } => Routed::later(async move { chat.leave(&user, &room).await }),
+            ChatOp::Rooms => Routed::done(Ok(ChatReply::Rooms {
+                rooms: chat.inner.lock().rooms.infos(&user.name),
+            })),
+            ChatOp::Topic { room, topic } => {
+                Routed::later(async move { chat.set_topic(&user, &room, topic).await })
+            }
+            ChatOp::Send { room, text, action } => {
+                match chat.queue_room(&user, &room, text, action) {
+                    Ok(ack) => Routed::later(acknowledged(ack)),
+                    Err(e) => Routed::Done(Err(e)),
+                }
+            }
+            ChatOp::Dm { to, text, action } => match chat.queue_direct(&user, &to, text, action) {
+                Ok(ack) => Routed::later(acknowledged(ack)),
+                Err(e) => Routed::Done(Err(e)),
+            },
+            ChatOp::History {
+                room,
+                before,
+                since,
+                limit,
+            } => {
+                Routed::later(async move { chat.history(&user, &room, before, since, limit).await })
+            }
+            ChatOp::Dms { with, limit } => {
+                Routed::later(async move { chat.dms(&user, with, limit).await })
+            }
+            ChatOp::Who { room } => Routed::Done(chat.who(&user, room)),
+            ChatOp::Away { message } => Routed::Done(chat.away(&user, message)),
         }
-        Op::ChatSend { room, text, action } => match chat.queue_room(&user, &room, text, action) {
-            Ok(ack) => later(acknowledged(ack)),
-            Err(e) => Routed::Done(Err(e)),
-        },
-        Op::ChatDm { to, text, action } => match chat.queue_direct(&user, &to, text, action) {
-            Ok(ack) => later(acknowledged(ack)),
-            Err(e) => Routed::Done(Err(e)),
-        },
-        Op::ChatHistory {
-            room,
-            before,
-            since,
-            limit,
-        } => later(async move { chat.history(&user, &room, before, since, limit).await }),
-        Op::ChatDms { with, limit } => later(async move { chat.dms(&user, with, limit).await }),
-        Op::ChatWho { room } => Routed::Done(chat.who(&user, room)),
-        Op::ChatAway { message } => Routed::Done(chat.away(&user, message)),
-        other => Routed::Done(Err(ErrorBody::bad_request(format!(
-            "{} is not a chat operation",
-            other.name()
-        )))),
+    }
+
+    /// Joining and leaving change which rooms later requests may use.
+    fn is_barrier(op: &ChatOp) -> bool {
+        matches!(op, ChatOp::Join { .. } | ChatOp::Leave { .. })
     }
 }
 
-fn later(fut: impl Future<Output = Result<Reply, ErrorBody>> + Send + 'static) -> Routed {
-    Routed::Later(fut.boxed())
-}
-
-async fn acknowledged(ack: Acked) -> Result<Reply, ErrorBody> {
+async fn acknowledged(ack: Acked) -> Result<ChatReply, ErrorBody> {
     match ack.await {
-        Ok(Ok((seq, ts_ms))) => Ok(Reply::ChatSent { seq, ts_ms }),
+        Ok(Ok((seq, ts_ms))) => Ok(ChatReply::Sent { seq, ts_ms }),
         Ok(Err(e)) => Err(e),
         Err(_) => Err(ErrorBody::new(
             ErrorCode::Unavailable,
@@ -107,17 +109,6 @@ fn check_text(text: &str) -> Result<(), ErrorBody> {
     Ok(())
 }
 
-async fn blocking<T: Send + 'static>(
-    db: &agora_db::Db,
-    f: impl FnOnce(&agora_db::Db) -> agora_db::Result<T> + Send + 'static,
-) -> Result<T, ErrorBody> {
-    let db = db.clone();
-    tokio::task::spawn_blocking(move || f(&db))
-        .await
-        .map_err(internal)?
-        .map_err(internal)
-}
-
 impl Chat {
     async fn join(&self, user: &UserInfo, room: &str) -> Result<Reply, ErrorBody> {
         let room = room_name(room)?;
@@ -143,7 +134,7 @@ impl Chat {
             }
         }
         let (r, u) = (room.clone(), user.name.clone());
-        let joined = blocking(&self.inner.db, move |db| {
+        let joined = service::db(&self.inner.db, move |db| {
             db.write(|c| {
                 let tx = c.transaction()?;
                 let repo = Repo::new(&tx);
@@ -184,14 +175,14 @@ impl Chat {
             let presence = self.inner.lock().presence.presence(&user.name, now);
             self.inner.hub.publish(
                 &topic[0],
-                Event::ChatJoined {
+                ChatEvent::Joined {
                     room: room.clone(),
                     user: presence,
                 },
             );
         }
         let room = info.ok_or_else(|| internal("room vanished after join"))?;
-        Ok(Reply::ChatRoom { room, members })
+        Ok(ChatReply::Room { room, members }.into())
     }
 
     async fn leave(&self, user: &UserInfo, room: &str) -> Result<Reply, ErrorBody> {
@@ -203,7 +194,7 @@ impl Chat {
             ));
         }
         let (r, u) = (room.clone(), user.name.clone());
-        blocking(&self.inner.db, move |db| {
+        service::db(&self.inner.db, move |db| {
             db.write(|c| Repo::new(c).leave(&r, &u))
         })
         .await?;
@@ -220,7 +211,7 @@ impl Chat {
         // Announce first, so the leaver's own terminals see it too.
         self.inner.hub.publish(
             &topic[0],
-            Event::ChatLeft {
+            ChatEvent::Left {
                 room: room.clone(),
                 user: user.name.clone(),
                 reason: LeaveReason::Left,
@@ -230,7 +221,7 @@ impl Chat {
             self.inner.hub.unsubscribe(s.id, &topic);
             s.remove_topics(&topic);
         }
-        Ok(Reply::Done)
+        Ok(BaseReply::Done.into())
     }
 
     async fn set_topic(
@@ -253,20 +244,20 @@ impl Chat {
             return Err(not_member(&room));
         }
         let (r, t) = (room.clone(), topic.clone());
-        blocking(&self.inner.db, move |db| {
+        service::db(&self.inner.db, move |db| {
             db.write(|c| Repo::new(c).set_topic(&r, &t))
         })
         .await?;
         self.inner.lock().rooms.set_topic(&room, &topic);
         self.inner.hub.publish(
             &room_topic(&room),
-            Event::ChatTopic {
+            ChatEvent::Topic {
                 room: room.clone(),
                 topic,
                 by: user.name.clone(),
             },
         );
-        Ok(Reply::Done)
+        Ok(BaseReply::Done.into())
     }
 
     /// Checks and queues a room message; the receiver gets the ack.
@@ -367,7 +358,7 @@ impl Chat {
         }
         let limit = limit.unwrap_or(50).clamp(1, MAX_HISTORY);
         let r = room.clone();
-        let (rows, more) = blocking(&self.inner.db, move |db| {
+        let (rows, more) = service::db(&self.inner.db, move |db| {
             db.read(|c| {
                 let repo = Repo::new(c);
                 match since {
@@ -381,11 +372,12 @@ impl Chat {
             })
         })
         .await?;
-        Ok(Reply::ChatHistory {
+        Ok(ChatReply::History {
             room,
             messages: rows.into_iter().map(message_from_row).collect(),
             more,
-        })
+        }
+        .into())
     }
 
     async fn dms(
@@ -399,7 +391,7 @@ impl Chat {
             .map(|w| validate_user_name(&w).map_err(ErrorBody::bad_request))
             .transpose()?;
         let me = user.name.clone();
-        let (rows, unread) = blocking(&self.inner.db, move |db| {
+        let (rows, unread) = service::db(&self.inner.db, move |db| {
             db.write(|c| {
                 let repo = Repo::new(c);
                 let rows = match &with {
@@ -410,10 +402,11 @@ impl Chat {
             })
         })
         .await?;
-        Ok(Reply::ChatDms {
+        Ok(ChatReply::Dms {
             messages: rows.into_iter().map(direct_from_row).collect(),
             unread,
-        })
+        }
+        .into())
     }
 
     fn who(&self, user: &UserInfo, room: Option<String>) -> Result<Reply, ErrorBody> {
@@ -438,7 +431,7 @@ impl Chat {
             }
             None => state.presence.everyone(now),
         };
-        Ok(Reply::ChatWho { users })
+        Ok(ChatReply::Who { users }.into())
     }
 
     fn away(&self, user: &UserInfo, message: Option<String>) -> Result<Reply, ErrorBody> {
@@ -456,7 +449,7 @@ impl Chat {
             state.rooms.rooms_of(&user.name)
         };
         self.announce_presence(&user.name, &rooms, crate::now_ms());
-        Ok(Reply::Done)
+        Ok(BaseReply::Done.into())
     }
 }
 

@@ -30,14 +30,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use agora_db::Db;
 use agora_db::chat::Chat as Repo;
 use agora_wire::chat::LeaveReason;
-use agora_wire::{Event, UserInfo};
+pub use agora_wire::chat::{room_topic, user_topic};
+use agora_wire::{ChatEvent, UserInfo};
 use anyhow::Context as _;
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use crate::hub::Hub;
+use crate::service::Lifecycle;
 use crate::session::Session;
-
-pub use handler::route;
 
 /// Chat limits, from the daemon's configuration.
 #[derive(Debug, Clone, Copy)]
@@ -138,14 +140,9 @@ impl Chat {
         Ok(Chat { inner, jobs })
     }
 
-    /// A new account exists (so private messages to it are accepted).
-    pub fn on_user_created(&self, user: &UserInfo) {
-        self.inner.lock().presence.add_user(&user.name, 0);
-    }
-
     /// A session signed in: subscribe it to its user's rooms and private
     /// messages, mark the user online, and tell it about unread messages.
-    pub async fn on_signed_in(&self, session: &Arc<Session>) {
+    async fn on_signed_in(&self, session: &Arc<Session>) {
         let Some(user) = session.user() else { return };
         let now = crate::now_ms();
         let (rooms, came_online) = {
@@ -178,13 +175,13 @@ impl Chat {
         {
             self.inner
                 .hub
-                .publish(&user_topic(&user.name), Event::ChatUnread { dms });
+                .publish(&user_topic(&user.name), ChatEvent::Unread { dms });
         }
     }
 
     /// A signed-in session closed: when it was the user's last, they are
     /// offline — announce it and record when they were last seen.
-    pub fn on_session_closed(&self, session: &Session) {
+    fn on_session_closed(&self, session: &Session) {
         let Some(user) = session.user() else { return };
         let now = crate::now_ms();
         let (rooms, went_offline) = {
@@ -205,7 +202,7 @@ impl Chat {
         for room in &rooms {
             self.inner.hub.publish(
                 &room_topic(room),
-                Event::ChatLeft {
+                ChatEvent::Left {
                     room: room.clone(),
                     user: user.name.clone(),
                     reason: LeaveReason::Quit,
@@ -228,12 +225,37 @@ impl Chat {
         for room in rooms {
             self.inner.hub.publish(
                 &room_topic(room),
-                Event::ChatPresence {
+                ChatEvent::Presence {
                     room: room.clone(),
                     user: presence.clone(),
                 },
             );
         }
+    }
+}
+
+/// Chat follows sessions: a signed-in session is subscribed to its user's
+/// rooms and shown online; its end may take the user offline.
+impl Lifecycle for Chat {
+    fn opened<'a>(&'a self, session: &'a Arc<Session>) -> BoxFuture<'a, ()> {
+        self.on_signed_in(session).boxed()
+    }
+
+    fn signed_in<'a>(&'a self, session: &'a Arc<Session>) -> BoxFuture<'a, ()> {
+        self.on_signed_in(session).boxed()
+    }
+
+    fn signing_out(&self, session: &Session) {
+        self.on_session_closed(session);
+    }
+
+    fn closed(&self, session: &Session) {
+        self.on_session_closed(session);
+    }
+
+    /// Private messages to a new account are accepted from now on.
+    fn user_created(&self, user: &UserInfo) {
+        self.inner.lock().presence.add_user(&user.name, 0);
     }
 }
 
@@ -246,14 +268,4 @@ impl Inner {
     fn note_last_seq(&self, room: &str, seq: u64) {
         self.lock().rooms.set_last_seq(room, seq);
     }
-}
-
-/// The topic of a room's events.
-pub fn room_topic(room: &str) -> String {
-    format!("chat.room.{room}")
-}
-
-/// The topic of a user's private messages.
-pub fn user_topic(user: &str) -> String {
-    format!("chat.user.{user}")
 }

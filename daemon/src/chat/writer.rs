@@ -15,7 +15,7 @@ use std::sync::Arc;
 use agora_db::Db;
 use agora_db::chat::{Chat as Repo, DirectMessage as DirectRow, Message as MessageRow};
 use agora_wire::chat::{ChatMessage, DirectMessage};
-use agora_wire::{ErrorBody, Event};
+use agora_wire::{ChatEvent, ErrorBody};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Inner, room_topic, user_topic};
@@ -144,7 +144,7 @@ fn commit(
     let ids = match stored {
         Ok(ids) => ids,
         Err(err) => {
-            let error = crate::accounts::internal(err);
+            let error = crate::service::internal(err);
             for job in batch.drain(..) {
                 let (Job::Room { ack, .. } | Job::Direct { ack, .. }) = job;
                 let _ = ack.send(Err(error.clone()));
@@ -171,7 +171,7 @@ fn commit(
                     ts_ms,
                 };
                 deliveries.push(Delivery {
-                    events: vec![(room_topic(&room), Event::ChatMessage { message })],
+                    events: vec![(room_topic(&room), ChatEvent::Message { message })],
                     ack,
                     stored: Ok((seq, ts_ms)),
                 });
@@ -194,12 +194,12 @@ fn commit(
                 };
                 let mut events = vec![(
                     user_topic(&to),
-                    Event::ChatDirect {
+                    ChatEvent::Direct {
                         message: message.clone(),
                     },
                 )];
                 if from != to {
-                    events.push((user_topic(&from), Event::ChatDirect { message }));
+                    events.push((user_topic(&from), ChatEvent::Direct { message }));
                 }
                 deliveries.push(Delivery {
                     events,
@@ -221,7 +221,7 @@ fn commit(
 /// A stored message's pushes and its sender's acknowledgement, delivered in
 /// that order.
 pub(super) struct Delivery {
-    events: Vec<(String, Event)>,
+    events: Vec<(String, ChatEvent)>,
     ack: Ack,
     stored: Stored,
 }

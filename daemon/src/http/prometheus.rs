@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use agora_wire::ErrorCode;
+use agora_wire::{ErrorCode, Op};
 use axum::Router;
 use axum::extract::State;
 use axum::http::header;
@@ -14,7 +14,7 @@ use axum::routing::get;
 
 use super::AppState;
 use crate::Shared;
-use crate::stats::{OPS, get as read};
+use crate::stats::get as read;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
@@ -73,15 +73,19 @@ pub(crate) fn render(shared: &Shared) -> String {
         "Connections refused during the handshake.",
         &one(read(&s.handshakes_failed)),
     );
-    let requests: Vec<_> = OPS
-        .iter()
+    let requests: Vec<_> = Op::names()
         .zip(&s.requests)
-        .map(|(op, n)| (format!("{{op=\"{op}\"}}"), read(n)))
+        .map(|((service, op), n)| {
+            (
+                format!("{{service=\"{}\",op=\"{op}\"}}", service.name()),
+                read(n),
+            )
+        })
         .collect();
     metric(
         "agora_requests_total",
         "counter",
-        "Requests received, by operation.",
+        "Requests received, by service and operation.",
         &requests,
     );
     let errors: Vec<_> = ErrorCode::ALL

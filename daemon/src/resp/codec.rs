@@ -9,10 +9,7 @@
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 
-use crate::cache::Reply;
-
-/// Largest bulk string accepted (Redis's proto-max-bulk-len default).
-pub const MAX_BULK: usize = 512 * 1024 * 1024;
+use crate::cache::{MAX_BULK, Reply};
 /// Most arguments in one multibulk request.
 pub const MAX_MULTIBULK: i64 = 1024 * 1024;
 /// Longest inline request or length line (Redis's PROTO_INLINE_MAX_SIZE).
@@ -173,7 +170,7 @@ impl Decoder {
         }
         // Redis answers both of sdssplitargs' refusals (an open quote, a
         // quote closed inside a word) with this text.
-        agora_wire::cache::split_args(line)
+        super::args::split_args(line)
             .map(|args| Some(args.into_iter().map(Bytes::from).collect()))
             .map_err(|_| ProtocolError::new("unbalanced quotes in request"))
     }

@@ -34,11 +34,11 @@ const READ_ROOM: usize = 16 * 1024;
 static NEXT_CLIENT: AtomicU64 = AtomicU64::new(1);
 
 /// Decrements the connected-clients gauge however the task ends.
-struct ConnectedGuard(Arc<Shared>);
+struct ConnectedGuard(Arc<Cache>);
 
 impl Drop for ConnectedGuard {
     fn drop(&mut self) {
-        self.0.cache.stats.connected.fetch_sub(1, Ordering::Relaxed);
+        self.0.stats.connected.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -50,6 +50,8 @@ enum Next {
 
 struct Conn {
     shared: Arc<Shared>,
+    /// The cache this listener serves.
+    cache: Arc<Cache>,
     client: Client,
     out: BytesMut,
     /// Set on the first SUBSCRIBE.
@@ -70,11 +72,15 @@ struct Conn {
 /// protocol, is too slow for its subscriptions, or the daemon stops.
 pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     let _ = stream.set_nodelay(true);
-    let stats = &shared.cache.stats;
-    stats.connections_total.fetch_add(1, Ordering::Relaxed);
-    stats.connected.fetch_add(1, Ordering::Relaxed);
-    let _guard = ConnectedGuard(shared.clone());
+    let cache = shared.services.cache.cache().clone();
+    cache
+        .stats
+        .connections_total
+        .fetch_add(1, Ordering::Relaxed);
+    cache.stats.connected.fetch_add(1, Ordering::Relaxed);
+    let _guard = ConnectedGuard(cache.clone());
     let mut conn = Conn {
+        cache,
         client: Client {
             id: NEXT_CLIENT.fetch_add(1, Ordering::Relaxed),
             ..Client::default()
@@ -170,13 +176,13 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     let _ = conn.flush(&mut stream).await;
     let _ = stream.shutdown().await;
     if let Some((sub, _, _)) = &conn.mailbox {
-        conn.shared.cache.pubsub.remove_all(sub.id);
+        conn.cache.pubsub.remove_all(sub.id);
     }
 }
 
 impl Conn {
     fn cache(&self) -> &Cache {
-        &self.shared.cache
+        &self.cache
     }
 
     /// Adds the commands run since the last call to the shared counter.
@@ -302,7 +308,7 @@ impl Conn {
             self.count_commands();
         }
         let mut ctx = Ctx {
-            cache: &self.shared.cache,
+            cache: &self.cache,
             client: &mut self.client,
             now_ms: self.now_ms,
         };
@@ -317,7 +323,7 @@ impl Conn {
         let (Ok(user), Ok(pass)) = (std::str::from_utf8(user), std::str::from_utf8(pass)) else {
             return Err(wrong);
         };
-        match self.shared.accounts.login(user, pass).await {
+        match self.shared.services.base.accounts().login(user, pass).await {
             Ok(_) => Ok(()),
             Err(_) => Err(wrong),
         }
@@ -343,8 +349,8 @@ impl Conn {
     }
 
     async fn connection_command(&mut self, name: &str, args: &[Bytes]) -> Next {
-        let shared = self.shared.clone();
-        let pubsub = &shared.cache.pubsub;
+        let cache = self.cache.clone();
+        let pubsub = &cache.pubsub;
         match name {
             "subscribe" | "psubscribe" => {
                 let pattern = name == "psubscribe";
@@ -356,10 +362,7 @@ impl Conn {
                         &mut self.channels
                     };
                     if set.insert(channel.clone()) {
-                        self.shared
-                            .cache
-                            .pubsub
-                            .subscribe(&sub, channel.clone(), pattern);
+                        self.cache.pubsub.subscribe(&sub, channel.clone(), pattern);
                     }
                     self.confirm(
                         if pattern { "psubscribe" } else { "subscribe" },

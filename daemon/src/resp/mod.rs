@@ -3,6 +3,8 @@
 //!
 //! - [`codec`]: RESP2 request decoding (multibulk and inline) with limits
 //!   checked before allocation, RESP2/RESP3 reply encoding;
+//! - [`args`]: Redis's `sdssplitargs`, the inline commands' (and the CLI
+//!   prompt's) quoting rules;
 //! - [`conn`]: one task per connection, pipelining, pub/sub mode.
 //!
 //! - [`loops`]: the single-threaded event loops connections run on, and
@@ -11,6 +13,7 @@
 //! Connections are tracked by the daemon's `TaskTracker` and stop with its
 //! `CancellationToken`, like the native protocol's.
 
+pub mod args;
 pub mod busy_poll;
 pub mod codec;
 pub mod conn;

@@ -2,23 +2,29 @@
 //! selected key's type, TTL (counting down), size and value, gauges from
 //! INFO (ops/s, hit ratio, memory), and a channel monitor.
 //!
-//! Like the Chat tab it does no I/O: requests are queued as [`Outgoing`]s
-//! (tags with [`TAG_BIT`] set, so the app can route the replies back here)
-//! and every clock reading comes in through [`CacheState::on_tick`].
+//! Like every tab it does no I/O: requests are queued as [`Outgoing`]s
+//! and every clock reading comes in through [`Tab::on_tick`].
+//!
+//! - `format`: values and bytes as redis-cli shows them (also used by the
+//!   CLI);
+//! - `view`: drawing, as `impl Widget for &CacheState`.
 
-pub mod view;
+pub mod format;
+mod view;
 
+use std::any::Any;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use agora_wire::{CacheValue, Event, Op, Reply};
-use crossterm::event::{KeyCode, KeyEvent};
+use agora_wire::{CacheEvent, CacheOp, CacheReply, CacheValue, Event, Op, Reply, Service};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::widgets::Widget;
 use serde_bytes::ByteBuf;
 
-use crate::app::{EventState, Outgoing};
-
-/// Set in the tag of every request the Cache tab queues.
-pub const TAG_BIT: u64 = 1 << 62;
+use crate::tab::{KeyOutcome, Outgoing, Tab};
+use format::printable;
 /// The most keys the browser lists.
 pub const MAX_KEYS: usize = 500;
 /// How often INFO is asked for while the tab is shown.
@@ -199,13 +205,8 @@ impl CacheState {
         Some((ttl - elapsed).max(0))
     }
 
-    /// Takes the queued requests.
-    pub fn take_outbox(&mut self) -> Vec<Outgoing> {
-        std::mem::take(&mut self.outbox)
-    }
-
     /// The connection is up (again): everything is fetched anew.
-    pub fn on_connected(&mut self) {
+    fn connected(&mut self) {
         self.connected = true;
         self.pending.clear();
         self.scanning = false;
@@ -217,7 +218,7 @@ impl CacheState {
     }
 
     /// The connection dropped; answers in flight will not come.
-    pub fn on_disconnected(&mut self) {
+    fn disconnected(&mut self) {
         self.connected = false;
         self.pending.clear();
         self.scanning = false;
@@ -225,7 +226,7 @@ impl CacheState {
 
     /// Time passed; `shown` says whether the tab is on screen (nothing is
     /// polled while it is not).
-    pub fn on_tick(&mut self, now: Instant, shown: bool) {
+    fn tick(&mut self, now: Instant, shown: bool) {
         self.now = Some(now);
         if !shown || !self.connected {
             return;
@@ -241,11 +242,11 @@ impl CacheState {
         }
     }
 
-    fn request(&mut self, pending: Pending, op: Op) {
+    fn request(&mut self, pending: Pending, op: impl Into<Op>) {
         self.next_tag += 1;
-        let tag = TAG_BIT | self.next_tag;
+        let tag = self.next_tag;
         self.pending.insert(tag, pending);
-        self.outbox.push(Outgoing { tag, op });
+        self.outbox.push(Outgoing { tag, op: op.into() });
     }
 
     fn command<A: AsRef<[u8]>>(&mut self, pending: Pending, args: &[A]) {
@@ -253,7 +254,7 @@ impl CacheState {
             .iter()
             .map(|a| ByteBuf::from(a.as_ref().to_vec()))
             .collect();
-        self.request(pending, Op::CacheCommand { args });
+        self.request(pending, CacheOp::Command { args });
     }
 
     fn pattern(&self) -> String {
@@ -311,12 +312,12 @@ impl CacheState {
     fn subscribe_monitor(&mut self, on: bool) {
         let patterns = vec![ByteBuf::from(MONITOR_PATTERN.as_bytes().to_vec())];
         let op = if on {
-            Op::CacheSubscribe {
+            CacheOp::Subscribe {
                 channels: vec![],
                 patterns,
             }
         } else {
-            Op::CacheUnsubscribe {
+            CacheOp::Unsubscribe {
                 channels: vec![],
                 patterns,
             }
@@ -325,7 +326,13 @@ impl CacheState {
     }
 
     /// A key press while the tab has the keyboard.
-    pub fn handle_key(&mut self, key: KeyEvent) -> EventState {
+    fn key(&mut self, key: KeyEvent) -> KeyOutcome {
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+        {
+            return KeyOutcome::NotConsumed;
+        }
         if let Some(edit) = &mut self.editing {
             match key.code {
                 KeyCode::Char(c) => edit.push(c),
@@ -341,7 +348,7 @@ impl CacheState {
                 KeyCode::Esc => self.editing = None,
                 _ => {}
             }
-            return EventState::Consumed;
+            return KeyOutcome::Consumed;
         }
         match key.code {
             KeyCode::Char('/') => self.editing = Some(self.filter.clone()),
@@ -359,41 +366,35 @@ impl CacheState {
             KeyCode::Up | KeyCode::Char('k') => self.select(self.selected.saturating_sub(1)),
             KeyCode::PageDown => self.select(self.selected + 10),
             KeyCode::PageUp => self.select(self.selected.saturating_sub(10)),
-            _ => return EventState::NotConsumed,
+            _ => return KeyOutcome::NotConsumed,
         }
-        EventState::Consumed
+        KeyOutcome::Consumed
     }
 
     /// A push: monitor lines.
-    pub fn on_push(&mut self, event: Event) {
-        let Event::CacheMessage {
+    fn push(&mut self, event: CacheEvent) {
+        let CacheEvent::Message {
             channel, payload, ..
-        } = event
-        else {
-            return;
-        };
+        } = event;
         if !self.monitoring {
             return;
         }
         if self.monitor.len() == MONITOR_LINES {
             self.monitor.pop_front();
         }
-        self.monitor.push_back(format!(
-            "{} {}",
-            view::printable(&channel),
-            view::printable(&payload)
-        ));
+        self.monitor
+            .push_back(format!("{} {}", printable(&channel), printable(&payload)));
     }
 
     /// The answer to a request of this tab.
-    pub fn on_reply(&mut self, tag: u64, result: Result<Reply, String>) {
+    fn reply(&mut self, tag: u64, result: Result<Reply, String>) {
         let Some(pending) = self.pending.remove(&tag) else {
             return;
         };
         let value = match result {
-            Ok(Reply::Cache {
+            Ok(Reply::Cache(CacheReply::Value {
                 value: CacheValue::Error { message },
-            })
+            }))
             | Err(message) => {
                 if matches!(pending, Pending::Scan) {
                     self.scanning = false;
@@ -401,7 +402,7 @@ impl CacheState {
                 self.error = Some(message);
                 return;
             }
-            Ok(Reply::Cache { value }) => value,
+            Ok(Reply::Cache(CacheReply::Value { value })) => value,
             Ok(_) => return,
         };
         self.error = None;
@@ -476,6 +477,59 @@ impl CacheState {
                 self.select(index);
             }
         }
+    }
+}
+
+impl Tab for CacheState {
+    fn title(&self) -> &'static str {
+        "Cache"
+    }
+
+    fn keys(&self) -> &'static [(&'static str, &'static str)] {
+        &KEYS
+    }
+
+    fn follows(&self) -> Option<Service> {
+        Some(Service::Cache)
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome {
+        self.key(key)
+    }
+
+    fn on_connected(&mut self, _user: Option<&str>) {
+        self.connected();
+    }
+
+    fn on_disconnected(&mut self) {
+        self.disconnected();
+    }
+
+    fn on_push(&mut self, event: Event) {
+        match event {
+            Event::Cache(event) => self.push(event),
+            other => tracing::debug!(event = other.name(), "cache tab ignores event"),
+        }
+    }
+
+    fn on_reply(&mut self, tag: u64, result: Result<Reply, String>) {
+        self.reply(tag, result);
+    }
+
+    fn on_tick(&mut self, now: Instant, shown: bool) {
+        self.tick(now, shown);
+    }
+
+    fn take_outbox(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        Widget::render(self, area, buf);
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 

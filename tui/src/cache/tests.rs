@@ -1,19 +1,19 @@
 use std::time::{Duration, Instant};
 
-use agora_wire::{CacheValue, Event, Op, Reply};
+use agora_wire::{CacheEvent, CacheOp, CacheReply, CacheValue, Event, Op, Reply};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_bytes::ByteBuf;
 
 use super::view::{hex_dump, human_bytes, ttl_text};
 use super::*;
 
-fn press(state: &mut CacheState, code: KeyCode) -> EventState {
+fn press(state: &mut CacheState, code: KeyCode) -> KeyOutcome {
     state.handle_key(KeyEvent::new(code, KeyModifiers::NONE))
 }
 
 fn args(op: &Op) -> Vec<String> {
     match op {
-        Op::CacheCommand { args } => args
+        Op::Cache(CacheOp::Command { args }) => args
             .iter()
             .map(|a| String::from_utf8_lossy(a).into_owned())
             .collect(),
@@ -26,7 +26,7 @@ fn bulk(s: &str) -> CacheValue {
 }
 
 fn reply(value: CacheValue) -> Result<Reply, String> {
-    Ok(Reply::Cache { value })
+    Ok(Reply::Cache(CacheReply::Value { value }))
 }
 
 #[test]
@@ -42,25 +42,24 @@ fn info_is_parsed() {
 }
 
 #[test]
-fn scans_page_by_page_with_the_filter_and_tags_its_requests() {
+fn scans_page_by_page_with_the_filter() {
     let mut s = CacheState::new();
     let t0 = Instant::now();
     s.on_tick(t0, true);
     assert!(s.take_outbox().is_empty(), "nothing before connecting");
-    s.on_connected();
+    s.on_connected(None);
     s.on_tick(t0, false);
     assert!(s.take_outbox().is_empty(), "nothing while hidden");
     // Filter `user` becomes MATCH *user*.
-    assert_eq!(press(&mut s, KeyCode::Char('/')), EventState::Consumed);
+    assert_eq!(press(&mut s, KeyCode::Char('/')), KeyOutcome::Consumed);
     for c in "user".chars() {
         press(&mut s, KeyCode::Char(c));
     }
-    assert_eq!(press(&mut s, KeyCode::Char('q')), EventState::Consumed);
+    assert_eq!(press(&mut s, KeyCode::Char('q')), KeyOutcome::Consumed);
     press(&mut s, KeyCode::Backspace);
     press(&mut s, KeyCode::Enter);
     s.on_tick(t0, true);
     let out = s.take_outbox();
-    assert!(out.iter().all(|o| o.tag & TAG_BIT != 0));
     let scan = out.iter().find(|o| args(&o.op)[0] == "SCAN").unwrap();
     assert_eq!(
         args(&scan.op),
@@ -122,7 +121,7 @@ fn scans_page_by_page_with_the_filter_and_tags_its_requests() {
 #[test]
 fn errors_show_and_stale_replies_are_ignored() {
     let mut s = CacheState::new();
-    s.on_connected();
+    s.on_connected(None);
     s.on_tick(Instant::now(), true);
     let out = s.take_outbox();
     s.on_reply(out[0].tag, Err("sign in first".into()));
@@ -137,18 +136,18 @@ fn errors_show_and_stale_replies_are_ignored() {
 #[test]
 fn monitor_subscribes_and_keeps_recent_messages() {
     let mut s = CacheState::new();
-    s.on_connected();
+    s.on_connected(None);
     press(&mut s, KeyCode::Char('m'));
     let out = s.take_outbox();
     assert!(
-        matches!(&out[0].op, Op::CacheSubscribe { patterns, .. } if patterns == &[ByteBuf::from(b"*".to_vec())])
+        matches!(&out[0].op, Op::Cache(CacheOp::Subscribe { patterns, .. }) if patterns == &[ByteBuf::from(b"*".to_vec())])
     );
     for i in 0..(MONITOR_LINES + 5) {
-        s.on_push(Event::CacheMessage {
+        s.on_push(Event::Cache(CacheEvent::Message {
             channel: ByteBuf::from(b"news".to_vec()),
             pattern: Some(ByteBuf::from(b"*".to_vec())),
             payload: ByteBuf::from(format!("m{i}").into_bytes()),
-        });
+        }));
     }
     let (on, lines) = s.monitor();
     assert!(on);
@@ -159,10 +158,16 @@ fn monitor_subscribes_and_keeps_recent_messages() {
     );
     // Reconnecting subscribes again.
     s.on_disconnected();
-    s.on_connected();
-    assert!(matches!(s.take_outbox()[0].op, Op::CacheSubscribe { .. }));
+    s.on_connected(None);
+    assert!(matches!(
+        s.take_outbox()[0].op,
+        Op::Cache(CacheOp::Subscribe { .. })
+    ));
     press(&mut s, KeyCode::Char('m'));
-    assert!(matches!(s.take_outbox()[0].op, Op::CacheUnsubscribe { .. }));
+    assert!(matches!(
+        s.take_outbox()[0].op,
+        Op::Cache(CacheOp::Unsubscribe { .. })
+    ));
 }
 
 #[test]

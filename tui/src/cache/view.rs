@@ -12,6 +12,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
+use super::format::{cli_text, printable};
 use super::{CacheState, MONITOR_PATTERN, Stats};
 use agora_wire::CacheValue;
 
@@ -22,14 +23,6 @@ const MONITOR: u16 = 7;
 
 fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
-}
-
-/// Bytes as text when printable UTF-8, else quoted like redis-cli.
-pub fn printable(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) if !s.chars().any(char::is_control) => s.to_owned(),
-        _ => agora_wire::cache::quote(bytes),
-    }
 }
 
 /// `1.5 KiB`, `12 B`, `3.2 MiB`.
@@ -149,14 +142,14 @@ fn value_lines(value: &CacheValue, width: usize) -> Vec<Line<'static>> {
             .iter()
             .map(|(k, v)| Line::raw(format!("{} => {}", short(k), short(v))))
             .collect(),
-        other => vec![Line::raw(other.to_cli_string())],
+        other => vec![Line::raw(cli_text(other))],
     }
 }
 
 fn short(v: &CacheValue) -> String {
     match v {
         CacheValue::Bulk { value } => printable(value),
-        other => other.to_cli_string(),
+        other => cli_text(other),
     }
 }
 

@@ -1,17 +1,19 @@
 //! The Chat tab: rooms, messages, members, private messages and the input
 //! line.
 //!
-//! [`ChatState`] owns what the tab shows and changes only through pure
-//! methods: [`ChatState::handle_key`], [`ChatState::on_push`],
-//! [`ChatState::on_reply`], [`ChatState::on_connected`] and
-//! [`ChatState::on_disconnected`]. Requests to the daemon are not sent from
-//! here: they are queued as [`Outgoing`]s (an op plus a tag) that the event
-//! loop hands to the connection task, which answers with
-//! `ServerEvent::Reply` carrying the same tag. What each tag was for is kept
-//! in `pending`, so replies are routed without any I/O here.
+//! [`ChatState`] owns what the tab shows and changes only through the pure
+//! methods of [`Tab`]: keys, pushes of the chat service, replies,
+//! connection changes. Requests to the daemon are not sent from here: they
+//! are queued as [`Outgoing`]s (an op plus a tag) that the event loop hands
+//! to the connection task, which answers with `ServerEvent::Reply`
+//! carrying the same tag. What each tag was for is kept in `pending`, so
+//! replies are routed without any I/O here.
 //!
 //! - `command`: parsing typed lines into slash commands;
 //! - `input`: the line editor (history, completion);
+//! - `layout`: where each part of the tab goes;
+//! - `lines`: the transcript as wrapped, styled lines (counted by the
+//!   state for scrolling, shown by the view);
 //! - `view`: drawing, as `impl Widget for &ChatState`.
 //!
 //! Messages are kept per room keyed by sequence number, so history replies
@@ -20,15 +22,21 @@
 
 mod command;
 mod input;
-pub(crate) mod view;
+mod layout;
+mod lines;
+mod view;
 
+use std::any::Any;
 use std::collections::{BTreeMap, HashMap};
 
 use agora_wire::chat::{ChatMessage, DirectMessage, LeaveReason, MAX_HISTORY, Presence, Status};
-use agora_wire::{Event, Op, Reply};
+use agora_wire::{BaseReply, ChatEvent, ChatOp, ChatReply, Event, Op, Reply, Service};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::widgets::Widget;
 
-use crate::app::Outgoing;
+use crate::tab::{KeyOutcome, Outgoing, Tab};
 use command::Command;
 use input::LineEditor;
 
@@ -73,17 +81,6 @@ pub struct Notice {
     pub text: String,
     /// How.
     pub level: Level,
-}
-
-/// What a chat key did, for the app's key routing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChatKey {
-    /// Used; redraw.
-    Consumed,
-    /// Not for the chat tab (e.g. Tab on an empty line): the shell may use it.
-    NotConsumed,
-    /// `/quit` was entered.
-    Quit,
 }
 
 /// One joined room as the client holds it.
@@ -227,7 +224,7 @@ impl ChatState {
             next_tag: 1,
             pending: HashMap::new(),
             outbox: Vec::new(),
-            viewport: view::viewport(80, 24),
+            viewport: layout::viewport(crate::layout::tab_area(80, 24)),
         }
     }
 
@@ -307,21 +304,16 @@ impl ChatState {
         self.me().is_some_and(|me| mentions(text, me))
     }
 
-    /// Takes the requests queued since the last call, oldest first.
-    pub fn take_outbox(&mut self) -> Vec<Outgoing> {
-        std::mem::take(&mut self.outbox)
-    }
-
     // ----- connection -----
 
     /// The connection is up (again): sync rooms and unread private
     /// messages arrive by push.
-    pub fn on_connected(&mut self, me: Option<String>) {
+    fn connected(&mut self, me: Option<String>) {
         self.me = me;
         self.online = true;
         self.pending.clear();
         if self.me.is_some() {
-            self.request(Op::ChatRooms, Pending::Rooms { listing: false });
+            self.request(ChatOp::Rooms, Pending::Rooms { listing: false });
         } else {
             self.notice = Some(Notice {
                 text: "not signed in: run `agora login NAME` to chat".into(),
@@ -331,7 +323,7 @@ impl ChatState {
     }
 
     /// The connection dropped: requests in flight will not be answered.
-    pub fn on_disconnected(&mut self) {
+    fn disconnected(&mut self) {
         self.online = false;
         self.pending.clear();
         for room in self.rooms.values_mut() {
@@ -340,15 +332,10 @@ impl ChatState {
         }
     }
 
-    /// The screen is now `width` x `height` cells.
-    pub fn on_resize(&mut self, width: u16, height: u16) {
-        self.viewport = view::viewport(width, height);
-    }
-
     // ----- keys -----
 
     /// Applies a key press meant for the Chat tab.
-    pub fn handle_key(&mut self, key: KeyEvent) -> ChatKey {
+    fn key(&mut self, key: KeyEvent) -> KeyOutcome {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         match key.code {
@@ -360,13 +347,13 @@ impl ChatState {
             KeyCode::Char('e') if ctrl => self.input.end(),
             KeyCode::Char('u') if ctrl => self.input.clear(),
             KeyCode::Char('w') if ctrl => self.input.delete_word(),
-            _ if ctrl || alt => return ChatKey::NotConsumed,
+            _ if ctrl || alt => return KeyOutcome::NotConsumed,
             KeyCode::Char(c) => self.input.insert(c),
             KeyCode::Enter => return self.submit(),
             KeyCode::Backspace => self.input.backspace(),
             KeyCode::Delete => self.input.delete(),
-            KeyCode::Left if self.input.is_empty() => return ChatKey::NotConsumed,
-            KeyCode::Right if self.input.is_empty() => return ChatKey::NotConsumed,
+            KeyCode::Left if self.input.is_empty() => return KeyOutcome::NotConsumed,
+            KeyCode::Right if self.input.is_empty() => return KeyOutcome::NotConsumed,
             KeyCode::Left => {
                 self.input.left();
             }
@@ -378,7 +365,7 @@ impl ChatState {
             KeyCode::Up => self.input.history_up(),
             KeyCode::Down => self.input.history_down(),
             KeyCode::Tab | KeyCode::BackTab if self.input.is_empty() => {
-                return ChatKey::NotConsumed;
+                return KeyOutcome::NotConsumed;
             }
             KeyCode::Tab => {
                 let nicks = self.nicks();
@@ -388,9 +375,9 @@ impl ChatState {
             KeyCode::PageUp => self.scroll_up(),
             KeyCode::PageDown => self.scroll_down(),
             KeyCode::Esc if self.notice.is_some() => self.notice = None,
-            _ => return ChatKey::NotConsumed,
+            _ => return KeyOutcome::NotConsumed,
         }
-        ChatKey::Consumed
+        KeyOutcome::Consumed
     }
 
     /// Nicks for completion: the current room's members, or everyone and
@@ -409,15 +396,15 @@ impl ChatState {
         nicks
     }
 
-    fn submit(&mut self) -> ChatKey {
+    fn submit(&mut self) -> KeyOutcome {
         let line = self.input.text();
         let command = match command::parse(&line) {
             // The line stays for fixing.
             Err(e) => {
                 self.error(e);
-                return ChatKey::Consumed;
+                return KeyOutcome::Consumed;
             }
-            Ok(None) => return ChatKey::Consumed,
+            Ok(None) => return KeyOutcome::Consumed,
             Ok(Some(command)) => command,
         };
         self.input.submit();
@@ -425,12 +412,12 @@ impl ChatState {
         self.run(command)
     }
 
-    fn run(&mut self, command: Command) -> ChatKey {
+    fn run(&mut self, command: Command) -> KeyOutcome {
         match command {
             Command::Say(text) => self.say(text, false),
             Command::Me(text) => self.say(text, true),
             Command::Msg { to, text } => self.request(
-                Op::ChatDm {
+                ChatOp::Dm {
                     to,
                     text,
                     action: false,
@@ -441,11 +428,11 @@ impl ChatState {
                 if self.rooms.contains_key(&room) {
                     self.show(View::Room(room.clone()));
                 }
-                self.request(Op::ChatJoin { room }, Pending::Join);
+                self.request(ChatOp::Join { room }, Pending::Join);
             }
             Command::Leave(room) => match room.or_else(|| self.current_name()) {
                 Some(room) => {
-                    self.request(Op::ChatLeave { room: room.clone() }, Pending::Leave(room))
+                    self.request(ChatOp::Leave { room: room.clone() }, Pending::Leave(room))
                 }
                 None => self.error("not in a room: /leave ROOM".into()),
             },
@@ -461,39 +448,39 @@ impl ChatState {
                 None => self.error("not in a room: the DMs view has no topic".into()),
             },
             Command::Topic(Some(topic)) => match self.current_name() {
-                Some(room) => self.request(Op::ChatTopic { room, topic }, Pending::Topic),
+                Some(room) => self.request(ChatOp::Topic { room, topic }, Pending::Topic),
                 None => self.error("not in a room: the DMs view has no topic".into()),
             },
             Command::Who(room) => {
                 let room = room.or_else(|| self.current_name());
                 self.request(
-                    Op::ChatWho { room: room.clone() },
+                    ChatOp::Who { room: room.clone() },
                     Pending::Who {
                         room,
                         listing: true,
                     },
                 );
             }
-            Command::Rooms => self.request(Op::ChatRooms, Pending::Rooms { listing: true }),
+            Command::Rooms => self.request(ChatOp::Rooms, Pending::Rooms { listing: true }),
             Command::Away(message) => {
                 let away = message.is_some();
-                self.request(Op::ChatAway { message }, Pending::Away { away });
+                self.request(ChatOp::Away { message }, Pending::Away { away });
             }
-            Command::Quit => return ChatKey::Quit,
+            Command::Quit => return KeyOutcome::Quit,
         }
-        ChatKey::Consumed
+        KeyOutcome::Consumed
     }
 
     fn say(&mut self, text: String, action: bool) {
         match &self.view {
             View::Room(room) => {
                 let room = room.clone();
-                self.request(Op::ChatSend { room, text, action }, Pending::Send);
+                self.request(ChatOp::Send { room, text, action }, Pending::Send);
             }
             View::Dms => match self.dm_partner() {
                 Some(to) => {
                     let to = to.to_string();
-                    self.request(Op::ChatDm { to, text, action }, Pending::Send);
+                    self.request(ChatOp::Dm { to, text, action }, Pending::Send);
                 }
                 None => {
                     self.error("no conversation to reply to: /msg USER TEXT, or /join ROOM".into())
@@ -535,7 +522,7 @@ impl ChatState {
                 }
                 if self.online {
                     self.request(
-                        Op::ChatWho {
+                        ChatOp::Who {
                             room: Some(name.clone()),
                         },
                         Pending::Who {
@@ -553,7 +540,7 @@ impl ChatState {
                 }
                 if self.online && self.me.is_some() {
                     self.request(
-                        Op::ChatWho { room: None },
+                        ChatOp::Who { room: None },
                         Pending::Who {
                             room: None,
                             listing: false,
@@ -569,7 +556,7 @@ impl ChatState {
     /// How many lines the current view has, and how many fit.
     fn extent(&self) -> (usize, usize) {
         let (width, height) = self.viewport;
-        let total = view::line_count(self, width);
+        let total = lines::line_count(self, width);
         (total, usize::from(height))
     }
 
@@ -590,7 +577,7 @@ impl ChatState {
         if room.scroll == top && room.more_older && !room.loading_older && online {
             room.loading_older = true;
             self.request(
-                Op::ChatHistory {
+                ChatOp::History {
                     room: name.clone(),
                     before: oldest,
                     since: None,
@@ -619,7 +606,7 @@ impl ChatState {
     // ----- requests and replies -----
 
     /// Queues `op`, or fails at once when offline.
-    fn request(&mut self, op: Op, pending: Pending) {
+    fn request(&mut self, op: impl Into<Op>, pending: Pending) {
         if !self.online {
             self.error(format!(
                 "not connected: cannot {} until the daemon is back",
@@ -630,7 +617,7 @@ impl ChatState {
         let tag = self.next_tag;
         self.next_tag += 1;
         self.pending.insert(tag, pending);
-        self.outbox.push(Outgoing { tag, op });
+        self.outbox.push(Outgoing { tag, op: op.into() });
     }
 
     fn error(&mut self, text: String) {
@@ -648,7 +635,7 @@ impl ChatState {
     }
 
     /// Applies the answer to the request queued with `tag`.
-    pub fn on_reply(&mut self, tag: u64, result: Result<Reply, String>) {
+    fn reply(&mut self, tag: u64, result: Result<Reply, String>) {
         let Some(pending) = self.pending.remove(&tag) else {
             return;
         };
@@ -666,10 +653,10 @@ impl ChatState {
             }
         };
         match (pending, reply) {
-            (Pending::Rooms { listing }, Reply::ChatRooms { rooms }) => {
+            (Pending::Rooms { listing }, Reply::Chat(ChatReply::Rooms { rooms })) => {
                 self.sync_rooms(&rooms, listing);
             }
-            (Pending::Join, Reply::ChatRoom { room, members }) => {
+            (Pending::Join, Reply::Chat(ChatReply::Room { room, members })) => {
                 let name = room.name.clone();
                 let entry = self
                     .rooms
@@ -680,14 +667,17 @@ impl ChatState {
                 self.view = View::Room(name.clone());
                 self.fetch_history(&name);
             }
-            (Pending::Leave(room), Reply::Done) => {
+            (Pending::Leave(room), Reply::Base(BaseReply::Done)) => {
                 self.remove_room(&room);
                 self.info(format!("left #{room}"));
             }
-            (Pending::History { room, kind }, Reply::ChatHistory { messages, more, .. }) => {
+            (
+                Pending::History { room, kind },
+                Reply::Chat(ChatReply::History { messages, more, .. }),
+            ) => {
                 self.merge_history(&room, kind, messages, more);
             }
-            (Pending::Who { room, listing }, Reply::ChatWho { users }) => {
+            (Pending::Who { room, listing }, Reply::Chat(ChatReply::Who { users })) => {
                 if listing {
                     let place = room.as_ref().map_or("everyone".into(), |r| format!("#{r}"));
                     let names: Vec<String> = users.iter().map(describe_presence).collect();
@@ -700,12 +690,12 @@ impl ChatState {
                     None => self.everyone = users,
                 }
             }
-            (Pending::Away { away }, Reply::Done) => self.info(if away {
+            (Pending::Away { away }, Reply::Base(BaseReply::Done)) => self.info(if away {
                 "you are marked away; /away alone to come back".into()
             } else {
                 "you are back".into()
             }),
-            (Pending::Dms, Reply::ChatDms { messages, .. }) => {
+            (Pending::Dms, Reply::Chat(ChatReply::Dms { messages, .. })) => {
                 for dm in messages {
                     self.add_dm(dm);
                 }
@@ -769,7 +759,7 @@ impl ChatState {
             (Some(room.contiguous_end()), MAX_HISTORY, HistoryKind::Since)
         };
         self.request(
-            Op::ChatHistory {
+            ChatOp::History {
                 room: name.to_string(),
                 before: None,
                 since,
@@ -848,11 +838,11 @@ impl ChatState {
 
     // ----- pushes -----
 
-    /// Applies a pushed event; events of other services are ignored.
-    pub fn on_push(&mut self, event: Event) {
+    /// Applies a pushed chat event.
+    fn push(&mut self, event: ChatEvent) {
         match event {
-            Event::ChatMessage { message } => self.on_message(message),
-            Event::ChatJoined { room, user } => {
+            ChatEvent::Message { message } => self.on_message(message),
+            ChatEvent::Joined { room, user } => {
                 if Some(user.user.as_str()) == self.me() && !self.rooms.contains_key(&room) {
                     // Joined from another terminal of ours.
                     self.rooms.insert(room.clone(), Room::new(&room));
@@ -862,7 +852,7 @@ impl ChatState {
                     r.members.insert(user.user.clone(), user);
                 }
             }
-            Event::ChatLeft { room, user, reason } => match reason {
+            ChatEvent::Left { room, user, reason } => match reason {
                 LeaveReason::Left if Some(user.as_str()) == self.me() => self.remove_room(&room),
                 LeaveReason::Left => {
                     if let Some(r) = self.rooms.get_mut(&room) {
@@ -880,29 +870,29 @@ impl ChatState {
                     }
                 }
             },
-            Event::ChatTopic { room, topic, .. } => {
+            ChatEvent::Topic { room, topic, .. } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.topic = topic;
                 }
             }
-            Event::ChatPresence { room, user } => {
+            ChatEvent::Presence { room, user } => {
                 if let Some(r) = self.rooms.get_mut(&room) {
                     r.members.insert(user.user.clone(), user);
                 }
             }
-            Event::ChatDirect { message } => {
+            ChatEvent::Direct { message } => {
                 self.add_dm(message);
             }
-            Event::ChatUnread { dms } if dms > 0 => {
+            ChatEvent::Unread { dms } if dms > 0 => {
                 self.request(
-                    Op::ChatDms {
+                    ChatOp::Dms {
                         with: None,
                         limit: Some(MAX_HISTORY),
                     },
                     Pending::Dms,
                 );
             }
-            _ => {}
+            ChatEvent::Unread { .. } => {}
         }
     }
 
@@ -911,7 +901,7 @@ impl ChatState {
         let current = self.view == View::Room(name.clone());
         let width = self.viewport.0;
         let mention = Some(&message.from) != self.me.as_ref() && self.mentions_me(&message.text);
-        let lines = view::message_height(&message, width);
+        let lines = lines::message_height(&message, width);
         let from_other = Some(&message.from) != self.me.as_ref();
         let Some(room) = self.rooms.get_mut(&name) else {
             return;
@@ -932,6 +922,67 @@ impl ChatState {
         if gap {
             self.fetch_history(&name);
         }
+    }
+}
+
+impl Tab for ChatState {
+    fn title(&self) -> &'static str {
+        "Chat"
+    }
+
+    fn keys(&self) -> &'static [(&'static str, &'static str)] {
+        &KEYS
+    }
+
+    fn types_text(&self) -> bool {
+        true
+    }
+
+    fn follows(&self) -> Option<Service> {
+        Some(Service::Chat)
+    }
+
+    fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome {
+        self.key(key)
+    }
+
+    fn on_connected(&mut self, user: Option<&str>) {
+        self.connected(user.map(str::to_owned));
+    }
+
+    fn on_disconnected(&mut self) {
+        self.disconnected();
+    }
+
+    fn on_push(&mut self, event: Event) {
+        match event {
+            Event::Chat(event) => self.push(event),
+            other => tracing::debug!(event = other.name(), "chat tab ignores event"),
+        }
+    }
+
+    fn on_reply(&mut self, tag: u64, result: Result<Reply, String>) {
+        self.reply(tag, result);
+    }
+
+    fn on_resize(&mut self, area: Rect) {
+        self.viewport = layout::viewport(area);
+    }
+
+    fn take_outbox(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer) {
+        Widget::render(self, area, buf);
+    }
+
+    fn cursor(&self, area: Rect) -> Option<Position> {
+        Some(view::cursor(self, area))
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
     }
 }
 

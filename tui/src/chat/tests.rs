@@ -1,7 +1,7 @@
 //! State-transition tests for the Chat tab: no socket, no clock.
 
 use agora_wire::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
-use agora_wire::{Event, Op, Reply};
+use agora_wire::{BaseReply, ChatEvent, ChatOp, ChatReply, Event, Op, Reply};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
@@ -58,7 +58,7 @@ fn ctrl(c: char) -> KeyEvent {
     KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
 }
 
-fn type_line(chat: &mut ChatState, line: &str) -> ChatKey {
+fn type_line(chat: &mut ChatState, line: &str) -> KeyOutcome {
     for c in line.chars() {
         chat.handle_key(key(KeyCode::Char(c)));
     }
@@ -86,70 +86,70 @@ fn serve(chat: &mut ChatState, respond: impl Fn(&Op) -> Option<Result<Reply, Str
 /// A plain daemon: rooms general (joined) and rust (joined), random (not).
 fn daemon(op: &Op) -> Option<Result<Reply, String>> {
     Some(Ok(match op {
-        Op::ChatRooms => Reply::ChatRooms {
+        Op::Chat(ChatOp::Rooms) => Reply::Chat(ChatReply::Rooms {
             rooms: vec![
                 room_info("general", "all things", true),
                 room_info("random", "", false),
                 room_info("rust", "", true),
             ],
-        },
-        Op::ChatHistory { room, .. } => Reply::ChatHistory {
+        }),
+        Op::Chat(ChatOp::History { room, .. }) => Reply::Chat(ChatReply::History {
             room: room.clone(),
             messages: vec![],
             more: false,
-        },
-        Op::ChatWho { .. } => Reply::ChatWho {
+        }),
+        Op::Chat(ChatOp::Who { .. }) => Reply::Chat(ChatReply::Who {
             users: vec![
                 presence("alice", Status::Online),
                 presence("bob", Status::Away),
                 presence("bobby", Status::Offline),
             ],
-        },
-        _ => Reply::Done,
+        }),
+        _ => Reply::Base(BaseReply::Done),
     }))
 }
 
 /// Signed in as alice, rooms synced, nothing queued.
 fn ready() -> ChatState {
     let mut chat = ChatState::new(None);
-    chat.on_connected(Some("alice".into()));
+    chat.on_connected(Some("alice"));
     serve(&mut chat, daemon);
     chat
 }
 
 fn history(room: &str, seqs: std::ops::RangeInclusive<u64>, more: bool) -> Reply {
-    Reply::ChatHistory {
+    Reply::Chat(ChatReply::History {
         room: room.into(),
         messages: seqs
             .map(|s| msg(room, s, "bob", &format!("m{s}")))
             .collect(),
         more,
-    }
+    })
 }
 
 #[test]
 fn connecting_syncs_rooms_history_and_members() {
     let mut chat = ChatState::new(None);
-    chat.on_connected(Some("alice".into()));
+    chat.on_connected(Some("alice"));
     let ops = serve(&mut chat, daemon);
-    assert_eq!(ops[0], Op::ChatRooms);
+    assert_eq!(ops[0], Op::Chat(ChatOp::Rooms));
     for room in ["general", "rust"] {
         assert!(
-            ops.contains(&Op::ChatHistory {
+            ops.contains(&Op::Chat(ChatOp::History {
                 room: room.into(),
                 before: None,
                 since: None,
                 limit: Some(PAGE),
-            }),
+            })),
             "{ops:?}"
         );
     }
-    assert!(ops.contains(&Op::ChatWho {
+    assert!(ops.contains(&Op::Chat(ChatOp::Who {
         room: Some("general".into())
-    }));
+    })));
     assert!(
         !ops.iter()
-            .any(|op| matches!(op, Op::ChatHistory { room, .. } if room == "random"))
+            .any(|op| matches!(op, Op::Chat(ChatOp::History { room, .. }) if room == "random"))
     );
     assert_eq!(chat.rooms().keys().collect::<Vec<_>>(), ["general", "rust"]);
     assert_eq!(chat.view(), &View::Room("general".into()));
@@ -164,14 +164,14 @@ fn reconnect_fills_the_gap_with_no_duplicates_or_holes() {
     let mut chat = ready();
     chat.on_reply(0, Ok(history("general", 1..=1, false))); // unknown tag: ignored
     for seq in 1..=10 {
-        chat.on_push(Event::ChatMessage {
+        chat.on_push(Event::Chat(ChatEvent::Message {
             message: msg("general", seq, "bob", "x"),
-        });
+        }));
     }
     chat.on_disconnected();
-    chat.on_connected(Some("alice".into()));
+    chat.on_connected(Some("alice"));
     serve(&mut chat, |op| match op {
-        Op::ChatRooms => daemon(op),
+        Op::Chat(ChatOp::Rooms) => daemon(op),
         _ => None,
     });
     let out = chat.take_outbox();
@@ -179,27 +179,27 @@ fn reconnect_fills_the_gap_with_no_duplicates_or_holes() {
 
     // Do it again by hand to hold the history reply back.
     chat.on_disconnected();
-    chat.on_connected(Some("alice".into()));
+    chat.on_connected(Some("alice"));
     let rooms = chat.take_outbox();
     chat.on_reply(rooms[0].tag, daemon(&rooms[0].op).expect("rooms"));
     let out = chat.take_outbox();
     let since = out
         .iter()
-        .find(|o| matches!(&o.op, Op::ChatHistory { room, .. } if room == "general"))
+        .find(|o| matches!(&o.op, Op::Chat(ChatOp::History { room, .. }) if room == "general"))
         .expect("history request");
     assert_eq!(
         since.op,
-        Op::ChatHistory {
+        Op::Chat(ChatOp::History {
             room: "general".into(),
             before: None,
             since: Some(10),
             limit: Some(MAX_HISTORY),
-        }
+        })
     );
     // A live push overtakes the history reply.
-    chat.on_push(Event::ChatMessage {
+    chat.on_push(Event::Chat(ChatEvent::Message {
         message: msg("general", 13, "bob", "live"),
-    });
+    }));
     assert!(
         chat.take_outbox().is_empty(),
         "a sync is already on its way"
@@ -218,20 +218,20 @@ fn reconnect_fills_the_gap_with_no_duplicates_or_holes() {
 fn a_missed_push_asks_for_the_gap() {
     let mut chat = ready();
     for seq in [1, 2, 5] {
-        chat.on_push(Event::ChatMessage {
+        chat.on_push(Event::Chat(ChatEvent::Message {
             message: msg("rust", seq, "bob", "x"),
-        });
+        }));
     }
     let out = chat.take_outbox();
     assert_eq!(out.len(), 1);
     assert_eq!(
         out[0].op,
-        Op::ChatHistory {
+        Op::Chat(ChatOp::History {
             room: "rust".into(),
             before: None,
             since: Some(2),
             limit: Some(MAX_HISTORY),
-        }
+        })
     );
 }
 
@@ -239,9 +239,9 @@ fn a_missed_push_asks_for_the_gap() {
 fn messages_are_ordered_and_deduplicated_by_seq() {
     let mut chat = ready();
     for seq in [3, 1, 2, 3, 1] {
-        chat.on_push(Event::ChatMessage {
+        chat.on_push(Event::Chat(ChatEvent::Message {
             message: msg("general", seq, "bob", &format!("m{seq}")),
-        });
+        }));
     }
     let room = chat.current_room().expect("room");
     let texts: Vec<_> = room.messages.values().map(|m| m.text.as_str()).collect();
@@ -251,18 +251,18 @@ fn messages_are_ordered_and_deduplicated_by_seq() {
 #[test]
 fn other_rooms_count_unread_and_mentions_until_shown() {
     let mut chat = ready();
-    chat.on_push(Event::ChatMessage {
+    chat.on_push(Event::Chat(ChatEvent::Message {
         message: msg("rust", 1, "bob", "hello all"),
-    });
-    chat.on_push(Event::ChatMessage {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Message {
         message: msg("rust", 2, "bob", "Alice: look"),
-    });
-    chat.on_push(Event::ChatMessage {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Message {
         message: msg("rust", 3, "alice", "mine"),
-    });
-    chat.on_push(Event::ChatMessage {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Message {
         message: msg("general", 1, "bob", "here"),
-    });
+    }));
     assert_eq!(chat.rooms()["rust"].unread, 2);
     assert!(chat.rooms()["rust"].mentioned);
     assert_eq!(chat.rooms()["general"].unread, 0, "shown rooms are read");
@@ -272,9 +272,9 @@ fn other_rooms_count_unread_and_mentions_until_shown() {
     assert!(!chat.rooms()["rust"].mentioned);
     assert_eq!(
         chat.take_outbox()[0].op,
-        Op::ChatWho {
+        Op::Chat(ChatOp::Who {
             room: Some("rust".into())
-        }
+        })
     );
     chat.handle_key(ctrl('n'));
     assert_eq!(chat.view(), &View::Dms);
@@ -311,40 +311,40 @@ fn typed_lines_become_requests() {
     assert_eq!(
         ops,
         [
-            Op::ChatSend {
+            Op::Chat(ChatOp::Send {
                 room: "general".into(),
                 text: "hello".into(),
                 action: false
-            },
-            Op::ChatSend {
+            }),
+            Op::Chat(ChatOp::Send {
                 room: "general".into(),
                 text: "waves".into(),
                 action: true
-            },
-            Op::ChatDm {
+            }),
+            Op::Chat(ChatOp::Dm {
                 to: "bob".into(),
                 text: "psst".into(),
                 action: false
-            },
-            Op::ChatTopic {
+            }),
+            Op::Chat(ChatOp::Topic {
                 room: "general".into(),
                 topic: "new topic".into()
-            },
-            Op::ChatAway {
+            }),
+            Op::Chat(ChatOp::Away {
                 message: Some("lunch".into())
-            },
-            Op::ChatAway { message: None },
-            Op::ChatRooms,
-            Op::ChatWho {
+            }),
+            Op::Chat(ChatOp::Away { message: None }),
+            Op::Chat(ChatOp::Rooms),
+            Op::Chat(ChatOp::Who {
                 room: Some("general".into())
-            },
-            Op::ChatJoin { room: "ops".into() },
-            Op::ChatLeave {
+            }),
+            Op::Chat(ChatOp::Join { room: "ops".into() }),
+            Op::Chat(ChatOp::Leave {
                 room: "rust".into()
-            },
+            }),
         ]
     );
-    assert_eq!(type_line(&mut chat, "/quit"), ChatKey::Quit);
+    assert_eq!(type_line(&mut chat, "/quit"), KeyOutcome::Quit);
 }
 
 #[test]
@@ -399,20 +399,22 @@ fn joining_switches_to_the_room_and_loads_it() {
     let out = chat.take_outbox();
     chat.on_reply(
         out[0].tag,
-        Ok(Reply::ChatRoom {
+        Ok(Reply::Chat(ChatReply::Room {
             room: room_info("ops", "on call", true),
             members: vec![presence("alice", Status::Online)],
-        }),
+        })),
     );
     assert_eq!(chat.view(), &View::Room("ops".into()));
     let out = chat.take_outbox();
-    assert!(matches!(&out[0].op, Op::ChatHistory { room, since: None, .. } if room == "ops"));
+    assert!(
+        matches!(&out[0].op, Op::Chat(ChatOp::History { room, since: None, .. }) if room == "ops")
+    );
     // Leaving (here, from another terminal) goes back to the first room.
-    chat.on_push(Event::ChatLeft {
+    chat.on_push(Event::Chat(ChatEvent::Left {
         room: "ops".into(),
         user: "alice".into(),
         reason: LeaveReason::Left,
-    });
+    }));
     assert!(!chat.rooms().contains_key("ops"));
     assert_eq!(chat.view(), &View::Room("general".into()));
 }
@@ -420,29 +422,29 @@ fn joining_switches_to_the_room_and_loads_it() {
 #[test]
 fn membership_and_presence_events_update_members() {
     let mut chat = ready();
-    chat.on_push(Event::ChatJoined {
+    chat.on_push(Event::Chat(ChatEvent::Joined {
         room: "general".into(),
         user: presence("carol", Status::Online),
-    });
-    chat.on_push(Event::ChatPresence {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Presence {
         room: "general".into(),
         user: presence("alice", Status::Away),
-    });
-    chat.on_push(Event::ChatLeft {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Left {
         room: "general".into(),
         user: "bob".into(),
         reason: LeaveReason::Left,
-    });
-    chat.on_push(Event::ChatLeft {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Left {
         room: "general".into(),
         user: "carol".into(),
         reason: LeaveReason::Quit,
-    });
-    chat.on_push(Event::ChatTopic {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Topic {
         room: "general".into(),
         topic: "fresh".into(),
         by: "carol".into(),
-    });
+    }));
     let room = chat.current_room().expect("room");
     let members: Vec<_> = room
         .members
@@ -459,12 +461,14 @@ fn membership_and_presence_events_update_members() {
     );
     assert_eq!(room.topic, "fresh");
     // Joined from another terminal of ours: the room appears and loads.
-    chat.on_push(Event::ChatJoined {
+    chat.on_push(Event::Chat(ChatEvent::Joined {
         room: "ops".into(),
         user: presence("alice", Status::Online),
-    });
+    }));
     assert!(chat.rooms().contains_key("ops"));
-    assert!(matches!(&chat.take_outbox()[0].op, Op::ChatHistory { room, .. } if room == "ops"));
+    assert!(
+        matches!(&chat.take_outbox()[0].op, Op::Chat(ChatOp::History { room, .. }) if room == "ops")
+    );
 }
 
 #[test]
@@ -472,14 +476,14 @@ fn page_up_at_the_top_asks_for_older_history_once() {
     let mut chat = ready();
     let out = {
         chat.on_disconnected();
-        chat.on_connected(Some("alice".into()));
+        chat.on_connected(Some("alice"));
         let rooms = chat.take_outbox();
         chat.on_reply(rooms[0].tag, daemon(&rooms[0].op).expect("rooms"));
         chat.take_outbox()
     };
     let newest = out
         .iter()
-        .find(|o| matches!(&o.op, Op::ChatHistory { room, .. } if room == "general"))
+        .find(|o| matches!(&o.op, Op::Chat(ChatOp::History { room, .. }) if room == "general"))
         .expect("history");
     chat.on_reply(newest.tag, Ok(history("general", 51..=100, true)));
     let page = usize::from(chat.viewport.1) - 1;
@@ -494,12 +498,12 @@ fn page_up_at_the_top_asks_for_older_history_once() {
     assert_eq!(requests.len(), 1, "{requests:?}");
     assert_eq!(
         requests[0].op,
-        Op::ChatHistory {
+        Op::Chat(ChatOp::History {
             room: "general".into(),
             before: Some(51),
             since: None,
             limit: Some(PAGE),
-        }
+        })
     );
     let scroll = room.scroll;
     chat.on_reply(requests[0].tag, Ok(history("general", 1..=50, false)));
@@ -522,16 +526,16 @@ fn page_up_at_the_top_asks_for_older_history_once() {
 fn new_messages_do_not_move_a_scrolled_view() {
     let mut chat = ready();
     for seq in 1..=40 {
-        chat.on_push(Event::ChatMessage {
+        chat.on_push(Event::Chat(ChatEvent::Message {
             message: msg("general", seq, "bob", "x"),
-        });
+        }));
     }
     chat.handle_key(key(KeyCode::PageUp));
     let scroll = chat.rooms()["general"].scroll;
     assert!(scroll > 0);
-    chat.on_push(Event::ChatMessage {
+    chat.on_push(Event::Chat(ChatEvent::Message {
         message: msg("general", 41, "bob", "y"),
-    });
+    }));
     assert_eq!(chat.rooms()["general"].scroll, scroll + 1);
 }
 
@@ -558,7 +562,7 @@ fn tab_completes_members_and_commands() {
     chat.handle_key(key(KeyCode::Tab));
     assert_eq!(chat.input().text(), "al", "your own nick is not offered");
     chat.handle_key(ctrl('u'));
-    assert_eq!(chat.handle_key(key(KeyCode::Tab)), ChatKey::NotConsumed);
+    assert_eq!(chat.handle_key(key(KeyCode::Tab)), KeyOutcome::NotConsumed);
 }
 
 #[test]
@@ -574,39 +578,39 @@ fn up_and_down_recall_sent_lines() {
     chat.handle_key(key(KeyCode::Enter));
     assert!(matches!(
         chat.take_outbox().last().map(|o| &o.op),
-        Some(Op::ChatSend { text, .. }) if text == "two"
+        Some(Op::Chat(ChatOp::Send { text, .. })) if text == "two"
     ));
 }
 
 #[test]
 fn unread_dms_are_fetched_flagged_and_answered() {
     let mut chat = ready();
-    chat.on_push(Event::ChatUnread { dms: 2 });
+    chat.on_push(Event::Chat(ChatEvent::Unread { dms: 2 }));
     let out = chat.take_outbox();
     assert_eq!(
         out[0].op,
-        Op::ChatDms {
+        Op::Chat(ChatOp::Dms {
             with: None,
             limit: Some(MAX_HISTORY)
-        }
+        })
     );
     chat.on_reply(
         out[0].tag,
-        Ok(Reply::ChatDms {
+        Ok(Reply::Chat(ChatReply::Dms {
             messages: vec![dm(1, "bob", "alice", "hi"), dm(2, "bob", "alice", "there?")],
             unread: 0,
-        }),
+        })),
     );
     assert_eq!(chat.dm_unread(), 2);
-    chat.on_push(Event::ChatDirect {
+    chat.on_push(Event::Chat(ChatEvent::Direct {
         message: dm(3, "carol", "alice", "yo"),
-    });
-    chat.on_push(Event::ChatDirect {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Direct {
         message: dm(3, "carol", "alice", "yo"),
-    });
-    chat.on_push(Event::ChatDirect {
+    }));
+    chat.on_push(Event::Chat(ChatEvent::Direct {
         message: dm(4, "alice", "carol", "mine"),
-    });
+    }));
     assert_eq!(
         chat.dm_unread(),
         3,
@@ -621,11 +625,11 @@ fn unread_dms_are_fetched_flagged_and_answered() {
     type_line(&mut chat, "later");
     assert_eq!(
         chat.take_outbox()[0].op,
-        Op::ChatDm {
+        Op::Chat(ChatOp::Dm {
             to: "carol".into(),
             text: "later".into(),
             action: false
-        }
+        })
     );
 }
 

@@ -164,10 +164,7 @@ fn config_params(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
         ("databases", "1".into()),
         ("port", ctx.cache.port.load(Ordering::Relaxed).to_string()),
         ("timeout", "0".into()),
-        (
-            "proto-max-bulk-len",
-            crate::resp::codec::MAX_BULK.to_string(),
-        ),
+        ("proto-max-bulk-len", crate::cache::MAX_BULK.to_string()),
         ("maxclients", "16384".into()),
         ("cluster-enabled", "no".into()),
     ]

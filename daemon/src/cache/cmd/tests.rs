@@ -33,7 +33,7 @@ fn limited(max: usize, policy: Policy) -> T {
 
 impl T {
     fn run(&mut self, line: &str) -> Reply {
-        let args: Vec<Bytes> = agora_wire::cache::split_args(line)
+        let args: Vec<Bytes> = crate::resp::args::split_args(line)
             .unwrap()
             .into_iter()
             .map(Bytes::from)

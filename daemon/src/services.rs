@@ -1,0 +1,111 @@
+//! The one list of services.
+//!
+//! [`Services`] holds every service's handle, routes each [`Op`] to the
+//! service that owns it, and builds the [`Hooks`] list through which the
+//! services hear about sessions. A new service adds its handle here (a
+//! field, a line in [`Services::open`], an arm in [`Services::route`] and
+//! [`Services::is_barrier`], and its [`Lifecycle`] in
+//! [`Services::lifecycles`]); the compiler points at each of them, since
+//! the matches are exhaustive and the field list is destructured. Nothing
+//! else in the daemon's core names a service. See "Adding a service" in
+//! docs/ARCHITECTURE.md.
+
+use std::sync::Arc;
+
+use agora_wire::Op;
+use anyhow::Context as _;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::base::{Base, Sessions};
+use crate::cache::{self, Cache};
+use crate::chat::Chat;
+use crate::hub::Hub;
+use crate::service::{Hooks, Lifecycle, Routed, Service};
+use crate::session::Session;
+use crate::{Config, accounts};
+
+/// Every service's handle.
+pub struct Services {
+    /// Ping, accounts, topics, the `sessions` topic.
+    pub base: Base,
+    /// Rooms, messages, private messages, presence.
+    pub chat: Chat,
+    /// The Redis-compatible cache (served over RESP too).
+    pub cache: cache::native::Native,
+    /// Every service's lifecycle, in the order above.
+    hooks: Hooks,
+}
+
+impl Services {
+    /// Opens every service over the shared database and hub.
+    ///
+    /// # Errors
+    /// When a service cannot load its state or start its threads.
+    pub async fn open(config: &Config, db: &agora_db::Db, hub: &Arc<Hub>) -> anyhow::Result<Self> {
+        let accounts = accounts::Accounts::open(config, db.clone())?;
+        let chat = {
+            let (db, hub, limits) = (db.clone(), hub.clone(), config.chat);
+            tokio::task::spawn_blocking(move || Chat::open(db, hub, limits))
+                .await
+                .context("chat start-up panicked")??
+        };
+        let cache = Cache::open(config.cache.clone(), &config.data_dir).await?;
+        let cache = cache::native::Native::new(cache, config.max_frame);
+        let sessions = Arc::new(Sessions::new(hub.clone()));
+        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache));
+        let base = Base::new(accounts, hub.clone(), hooks.clone());
+        Ok(Services {
+            base,
+            chat,
+            cache,
+            hooks,
+        })
+    }
+
+    /// Every service's lifecycle, in order; `sessions` is the base
+    /// service's.
+    fn lifecycles(
+        sessions: Arc<Sessions>,
+        chat: &Chat,
+        cache: &cache::native::Native,
+    ) -> Vec<Arc<dyn Lifecycle>> {
+        vec![sessions, Arc::new(chat.clone()), Arc::new(cache.clone())]
+    }
+
+    /// Starts the services' background tasks (expiry, snapshots) on
+    /// `tracker`; they stop when `token` is cancelled, and shutdown waits
+    /// for them.
+    pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
+        let Services {
+            base: _,
+            chat: _,
+            cache,
+            hooks: _,
+        } = self;
+        cache::spawn(cache.cache().clone(), token, tracker);
+    }
+
+    /// Every service's lifecycle hooks.
+    pub fn hooks(&self) -> &Hooks {
+        &self.hooks
+    }
+
+    /// Routes an operation to the service that owns it.
+    pub fn route(&self, op: Op, session: &Arc<Session>) -> Routed {
+        match op {
+            Op::Base(op) => self.base.route(op, session),
+            Op::Chat(op) => self.chat.route(op, session),
+            Op::Cache(op) => self.cache.route(op, session),
+        }
+    }
+
+    /// Whether an operation is a barrier (see [`Service::is_barrier`]).
+    pub fn is_barrier(op: &Op) -> bool {
+        match op {
+            Op::Base(op) => Base::is_barrier(op),
+            Op::Chat(op) => Chat::is_barrier(op),
+            Op::Cache(op) => cache::native::Native::is_barrier(op),
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! proptest strategies for every message, shared by the crate's tests.
+//! `message.rs`'s tests check that they cover every wire name and every
+//! field the definitions list, so a new message cannot go untested.
+
+use proptest::prelude::*;
+use serde_bytes::ByteBuf;
+
+use crate::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
+use crate::error::{ErrorBody, ErrorCode};
+use crate::message::{Event, Op, Push, Reply, ServerFrame, Welcome};
+use crate::{
+    BaseEvent, BaseOp, BaseReply, CacheEvent, CacheOp, CacheReply, CacheValue, ChatEvent, ChatOp,
+    ChatReply, SessionInfo, UserInfo,
+};
+
+pub fn any_string() -> impl Strategy<Value = String> {
+    ".{0,40}"
+}
+
+fn opt<S: Strategy>(s: S) -> impl Strategy<Value = Option<S::Value>> {
+    proptest::option::of(s)
+}
+
+pub fn any_buf() -> impl Strategy<Value = ByteBuf> {
+    proptest::collection::vec(any::<u8>(), 0..16).prop_map(ByteBuf::from)
+}
+
+fn bufs(max: usize) -> impl Strategy<Value = Vec<ByteBuf>> {
+    proptest::collection::vec(any_buf(), 0..max)
+}
+
+fn strings(max: usize) -> impl Strategy<Value = Vec<String>> {
+    proptest::collection::vec(any_string(), 0..max)
+}
+
+pub fn any_user() -> impl Strategy<Value = UserInfo> {
+    (any::<i64>(), any_string()).prop_map(|(id, name)| UserInfo { id, name })
+}
+
+pub fn any_session() -> impl Strategy<Value = SessionInfo> {
+    (any::<u64>(), opt(any_string()), any_string()).prop_map(|(id, user, client)| SessionInfo {
+        id,
+        user,
+        client,
+    })
+}
+
+pub fn any_op() -> impl Strategy<Value = Op> {
+    let base = prop_oneof![
+        Just(BaseOp::Ping),
+        Just(BaseOp::Whoami),
+        (any_string(), any_string())
+            .prop_map(|(name, password)| BaseOp::Register { name, password }),
+        (any_string(), any_string()).prop_map(|(name, password)| BaseOp::Login { name, password }),
+        strings(4).prop_map(|topics| BaseOp::Subscribe { topics }),
+        strings(4).prop_map(|topics| BaseOp::Unsubscribe { topics }),
+    ]
+    .prop_map(Op::from);
+    let chat =
+        prop_oneof![
+            any_string().prop_map(|room| ChatOp::Join { room }),
+            any_string().prop_map(|room| ChatOp::Leave { room }),
+            Just(ChatOp::Rooms),
+            (any_string(), any_string()).prop_map(|(room, topic)| ChatOp::Topic { room, topic }),
+            (any_string(), any_string(), any::<bool>())
+                .prop_map(|(room, text, action)| ChatOp::Send { room, text, action }),
+            (any_string(), any_string(), any::<bool>()).prop_map(|(to, text, action)| ChatOp::Dm {
+                to,
+                text,
+                action
+            }),
+            (
+                any_string(),
+                opt(any::<u64>()),
+                opt(any::<u64>()),
+                opt(any::<u32>())
+            )
+                .prop_map(|(room, before, since, limit)| ChatOp::History {
+                    room,
+                    before,
+                    since,
+                    limit
+                }),
+            (opt(any_string()), opt(any::<u32>()))
+                .prop_map(|(with, limit)| ChatOp::Dms { with, limit }),
+            opt(any_string()).prop_map(|room| ChatOp::Who { room }),
+            opt(any_string()).prop_map(|message| ChatOp::Away { message }),
+        ]
+        .prop_map(Op::from);
+    let cache = prop_oneof![
+        bufs(4).prop_map(|args| CacheOp::Command { args }),
+        (bufs(3), bufs(3))
+            .prop_map(|(channels, patterns)| CacheOp::Subscribe { channels, patterns }),
+        (bufs(3), bufs(3))
+            .prop_map(|(channels, patterns)| CacheOp::Unsubscribe { channels, patterns }),
+        (any_buf(), any_buf()).prop_map(|(channel, message)| CacheOp::Publish { channel, message }),
+    ]
+    .prop_map(Op::from);
+    prop_oneof![base, chat, cache]
+}
+
+pub fn any_cache_value() -> impl Strategy<Value = CacheValue> {
+    use CacheValue as V;
+    let leaf = prop_oneof![
+        Just(V::Nil),
+        any::<i64>().prop_map(|value| V::Integer { value }),
+        any_buf().prop_map(|b| V::Bulk {
+            value: b.into_vec()
+        }),
+        any_string().prop_map(|value| V::Simple { value }),
+        any_string().prop_map(|message| V::Error { message }),
+        (-1e9f64..1e9).prop_map(|value| V::Double { value }),
+        any::<bool>().prop_map(|value| V::Boolean { value }),
+    ];
+    leaf.prop_recursive(2, 8, 3, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..3).prop_map(|items| V::Array { items }),
+            proptest::collection::vec((inner.clone(), inner), 0..3)
+                .prop_map(|entries| V::Map { entries }),
+        ]
+    })
+}
+
+pub fn any_error() -> impl Strategy<Value = ErrorBody> {
+    (
+        proptest::sample::select(ErrorCode::ALL.to_vec()),
+        any_string(),
+        opt(any::<u64>()),
+    )
+        .prop_map(|(code, message, retry_after_ms)| ErrorBody {
+            code,
+            message,
+            retry_after_ms,
+        })
+}
+
+fn any_status() -> impl Strategy<Value = Status> {
+    prop_oneof![
+        Just(Status::Online),
+        Just(Status::Away),
+        Just(Status::Offline)
+    ]
+}
+
+pub fn any_presence() -> impl Strategy<Value = Presence> {
+    (any_string(), any_status(), opt(any_string()), any::<u64>()).prop_map(
+        |(user, status, away_message, last_seen_ms)| Presence {
+            user,
+            status,
+            away_message,
+            last_seen_ms,
+        },
+    )
+}
+
+pub fn any_room() -> impl Strategy<Value = RoomInfo> {
+    (
+        any_string(),
+        any_string(),
+        any::<u32>(),
+        any::<u64>(),
+        any::<bool>(),
+    )
+        .prop_map(|(name, topic, members, last_seq, joined)| RoomInfo {
+            name,
+            topic,
+            members,
+            last_seq,
+            joined,
+        })
+}
+
+pub fn any_message() -> impl Strategy<Value = ChatMessage> {
+    (
+        any_string(),
+        any::<u64>(),
+        any_string(),
+        any_string(),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(|(room, seq, from, text, action, ts_ms)| ChatMessage {
+            room,
+            seq,
+            from,
+            text,
+            action,
+            ts_ms,
+        })
+}
+
+pub fn any_dm() -> impl Strategy<Value = DirectMessage> {
+    (
+        any::<u64>(),
+        any_string(),
+        any_string(),
+        any_string(),
+        any::<bool>(),
+        any::<u64>(),
+    )
+        .prop_map(|(id, from, to, text, action, ts_ms)| DirectMessage {
+            id,
+            from,
+            to,
+            text,
+            action,
+            ts_ms,
+        })
+}
+
+pub fn any_reply() -> impl Strategy<Value = Reply> {
+    let base = prop_oneof![
+        any::<u64>().prop_map(|server_time_ms| BaseReply::Pong { server_time_ms }),
+        (any_user(), any_string(), any::<u64>()).prop_map(|(user, token, expires_at_ms)| {
+            BaseReply::Session {
+                user,
+                token,
+                expires_at_ms,
+            }
+        }),
+        (opt(any_user()), any_session())
+            .prop_map(|(user, session)| BaseReply::Whoami { user, session }),
+        strings(4).prop_map(|topics| BaseReply::Subscribed { topics }),
+        Just(BaseReply::Done),
+    ]
+    .prop_map(Reply::from);
+    let chat = prop_oneof![
+        (any_room(), proptest::collection::vec(any_presence(), 0..3))
+            .prop_map(|(room, members)| ChatReply::Room { room, members }),
+        proptest::collection::vec(any_room(), 0..3).prop_map(|rooms| ChatReply::Rooms { rooms }),
+        (any::<u64>(), any::<u64>()).prop_map(|(seq, ts_ms)| ChatReply::Sent { seq, ts_ms }),
+        (
+            any_string(),
+            proptest::collection::vec(any_message(), 0..3),
+            any::<bool>()
+        )
+            .prop_map(|(room, messages, more)| ChatReply::History {
+                room,
+                messages,
+                more
+            }),
+        (proptest::collection::vec(any_dm(), 0..3), any::<u64>())
+            .prop_map(|(messages, unread)| ChatReply::Dms { messages, unread }),
+        proptest::collection::vec(any_presence(), 0..3).prop_map(|users| ChatReply::Who { users }),
+    ]
+    .prop_map(Reply::from);
+    let cache = prop_oneof![
+        any_cache_value().prop_map(|value| CacheReply::Value { value }),
+        (bufs(3), bufs(3))
+            .prop_map(|(channels, patterns)| CacheReply::Subscribed { channels, patterns }),
+        any::<u64>().prop_map(|receivers| CacheReply::Published { receivers }),
+    ]
+    .prop_map(Reply::from);
+    prop_oneof![base, chat, cache]
+}
+
+pub fn any_event() -> impl Strategy<Value = Event> {
+    let base = prop_oneof![
+        any_session().prop_map(|session| BaseEvent::SessionOpened { session }),
+        any_session().prop_map(|session| BaseEvent::SessionClosed { session }),
+    ]
+    .prop_map(Event::from);
+    let reason = prop_oneof![Just(LeaveReason::Left), Just(LeaveReason::Quit)];
+    let chat = prop_oneof![
+        any_message().prop_map(|message| ChatEvent::Message { message }),
+        (any_string(), any_presence()).prop_map(|(room, user)| ChatEvent::Joined { room, user }),
+        (any_string(), any_string(), reason).prop_map(|(room, user, reason)| ChatEvent::Left {
+            room,
+            user,
+            reason
+        }),
+        (any_string(), any_string(), any_string()).prop_map(|(room, topic, by)| ChatEvent::Topic {
+            room,
+            topic,
+            by
+        }),
+        (any_string(), any_presence()).prop_map(|(room, user)| ChatEvent::Presence { room, user }),
+        any_dm().prop_map(|message| ChatEvent::Direct { message }),
+        any::<u64>().prop_map(|dms| ChatEvent::Unread { dms }),
+    ]
+    .prop_map(Event::from);
+    let cache = (any_buf(), opt(any_buf()), any_buf())
+        .prop_map(|(channel, pattern, payload)| CacheEvent::Message {
+            channel,
+            pattern,
+            payload,
+        })
+        .prop_map(Event::from);
+    prop_oneof![base, chat, cache]
+}
+
+pub fn any_server_frame() -> impl Strategy<Value = ServerFrame> {
+    let welcome = (
+        any_string(),
+        any::<u32>(),
+        any::<u64>(),
+        opt(any_user()),
+        any::<u64>(),
+    )
+        .prop_map(|(server_version, protocol, session, user, max_frame)| {
+            ServerFrame::Welcome(Welcome {
+                server_version,
+                protocol,
+                session,
+                user,
+                max_frame,
+            })
+        });
+    prop_oneof![
+        welcome,
+        (any::<u64>(), any_reply()).prop_map(|(id, body)| ServerFrame::Reply { id, body }),
+        (any::<u64>(), any_error()).prop_map(|(id, error)| ServerFrame::Error { id, error }),
+        (any_string(), any_event())
+            .prop_map(|(topic, event)| ServerFrame::Push(Push { topic, event })),
+        any_error().prop_map(|error| ServerFrame::Goodbye { error }),
+    ]
+}
