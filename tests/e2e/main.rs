@@ -12,5 +12,6 @@ mod cli;
 mod docs;
 mod network;
 mod protocol;
+mod protocol_rules;
 mod shutdown;
 mod tmux;

@@ -1,0 +1,435 @@
+//! State-transition tests of the app with the real tabs: key routing,
+//! server events, ticks, tag namespaces.
+
+use super::*;
+use agora_wire::{BaseEvent, ChatOp, Event, Op, SessionInfo};
+
+fn press(code: KeyCode) -> KeyEvent {
+    KeyEvent::new(code, KeyModifiers::NONE)
+}
+
+fn app() -> App {
+    App::new("127.0.0.1:7070", None)
+}
+
+fn chat(app: &App) -> &crate::chat::ChatState {
+    app.find().expect("a chat tab")
+}
+
+#[test]
+fn tab_and_right_move_forward_and_wrap() {
+    let mut app = app();
+    let mut seen = vec![app.tab()];
+    for _ in 0..5 {
+        assert_eq!(app.handle_key(press(KeyCode::Tab)), EventState::Consumed);
+        seen.push(app.tab());
+    }
+    assert_eq!(
+        seen,
+        [
+            TabId::Chat,
+            TabId::Dashboard,
+            TabId::Games,
+            TabId::Jobs,
+            TabId::Cache,
+            TabId::Chat
+        ]
+    );
+    app.handle_key(press(KeyCode::Right));
+    assert_eq!(app.tab(), TabId::Dashboard);
+}
+
+#[test]
+fn shift_tab_and_left_move_back_and_wrap() {
+    let mut app = app();
+    app.handle_key(press(KeyCode::BackTab));
+    assert_eq!(app.tab(), TabId::Cache);
+    app.handle_key(press(KeyCode::Left));
+    assert_eq!(app.tab(), TabId::Jobs);
+    // Some terminals send Shift-Tab as BackTab with SHIFT set.
+    app.handle_key(KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT));
+    assert_eq!(app.tab(), TabId::Games);
+}
+
+#[test]
+fn number_keys_pick_tabs() {
+    let mut app = app();
+    // In the Chat tab digits are typed; elsewhere they pick tabs.
+    app.select_tab(TabId::Dashboard);
+    for (c, tab) in ['5', '2', '4', '3', '1'].into_iter().zip([
+        TabId::Cache,
+        TabId::Dashboard,
+        TabId::Jobs,
+        TabId::Games,
+        TabId::Chat,
+    ]) {
+        assert_eq!(
+            app.handle_key(press(KeyCode::Char(c))),
+            EventState::Consumed
+        );
+        assert_eq!(app.tab(), tab, "key {c}");
+    }
+    app.select_tab(TabId::Jobs);
+    for c in ['0', '6', '9', 'x'] {
+        assert_eq!(
+            app.handle_key(press(KeyCode::Char(c))),
+            EventState::NotConsumed
+        );
+        assert_eq!(app.tab(), TabId::Jobs, "key {c}");
+    }
+}
+
+#[test]
+fn question_mark_toggles_help_and_esc_closes_it() {
+    let mut app = app();
+    app.select_tab(TabId::Dashboard);
+    assert_eq!(app.overlay(), Overlay::None);
+    app.handle_key(press(KeyCode::Char('?')));
+    assert_eq!(app.overlay(), Overlay::Help);
+    app.handle_key(press(KeyCode::Char('?')));
+    assert_eq!(app.overlay(), Overlay::None);
+    app.handle_key(press(KeyCode::Char('?')));
+    assert_eq!(app.handle_key(press(KeyCode::Esc)), EventState::Consumed);
+    assert_eq!(app.overlay(), Overlay::None);
+    // Esc with nothing open is nobody's business yet.
+    assert_eq!(app.handle_key(press(KeyCode::Esc)), EventState::NotConsumed);
+}
+
+#[test]
+fn help_is_modal_for_tab_keys() {
+    let mut app = app();
+    app.handle_key(press(KeyCode::F(1)));
+    app.handle_key(press(KeyCode::Tab));
+    app.handle_key(press(KeyCode::Char('3')));
+    assert_eq!(app.tab(), TabId::Chat);
+    assert_eq!(app.overlay(), Overlay::Help);
+}
+
+#[test]
+fn q_quits_even_with_help_open() {
+    let mut app = app();
+    assert_eq!(app.run_state(), RunState::Running);
+    app.handle_key(press(KeyCode::F(1)));
+    app.handle_key(press(KeyCode::Char('q')));
+    assert_eq!(app.run_state(), RunState::Quitting);
+}
+
+#[test]
+fn ctrl_c_quits_but_other_ctrl_keys_do_not() {
+    let mut app = app();
+    app.handle_key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::CONTROL));
+    app.handle_key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::CONTROL));
+    assert_eq!(app.run_state(), RunState::Running);
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(app.run_state(), RunState::Quitting);
+}
+
+#[test]
+fn key_releases_are_ignored() {
+    let mut app = app();
+    let mut release = press(KeyCode::Tab);
+    release.kind = KeyEventKind::Release;
+    assert_eq!(app.handle_key(release), EventState::NotConsumed);
+    assert_eq!(app.tab(), TabId::Chat);
+}
+
+#[test]
+fn server_events_drive_the_connection_state() {
+    let mut app = App::new("127.0.0.1:7070", Some("guess".into()));
+    assert_eq!(app.connection(), &Connection::Connecting);
+
+    app.on_server(ServerEvent::Connected {
+        session: 7,
+        user: Some("alice".into()),
+    });
+    assert_eq!(
+        app.connection(),
+        &Connection::Connected {
+            latency: None,
+            session: 7
+        }
+    );
+    assert_eq!(app.user(), Some("alice"));
+
+    app.on_server(ServerEvent::Latency(Duration::from_millis(12)));
+    assert_eq!(
+        app.connection(),
+        &Connection::Connected {
+            latency: Some(Duration::from_millis(12)),
+            session: 7
+        }
+    );
+
+    app.on_server(ServerEvent::Disconnected {
+        error: "connection reset".into(),
+    });
+    assert_eq!(app.connection(), &Connection::Connecting);
+    // A pong that raced the drop does not resurrect the connection.
+    app.on_server(ServerEvent::Latency(Duration::from_millis(3)));
+    assert_eq!(app.connection(), &Connection::Connecting);
+
+    app.on_server(ServerEvent::Reconnecting {
+        attempt: 3,
+        retry_in: Duration::from_secs(2),
+        last_error: "connection refused".into(),
+    });
+    assert_eq!(
+        app.connection(),
+        &Connection::Reconnecting {
+            attempt: 3,
+            retry_in: Duration::from_secs(2),
+            last_error: "connection refused".into()
+        }
+    );
+
+    app.on_server(ServerEvent::Connected {
+        session: 8,
+        user: None,
+    });
+    assert_eq!(app.user(), None);
+}
+
+#[test]
+fn ticks_count_the_reconnect_delay_down() {
+    let mut app = app();
+    let t0 = Instant::now();
+    app.on_server(ServerEvent::Reconnecting {
+        attempt: 1,
+        retry_in: Duration::from_secs(2),
+        last_error: "refused".into(),
+    });
+    let retry_in = |app: &App| match app.connection() {
+        Connection::Reconnecting { retry_in, .. } => *retry_in,
+        other => panic!("not reconnecting: {other:?}"),
+    };
+    app.on_tick(t0);
+    assert_eq!(retry_in(&app), Duration::from_secs(2));
+    app.on_tick(t0 + Duration::from_millis(750));
+    assert_eq!(retry_in(&app), Duration::from_millis(1250));
+    app.on_tick(t0 + Duration::from_secs(5));
+    assert_eq!(retry_in(&app), Duration::ZERO);
+
+    // A new report restarts the countdown from its own value.
+    app.on_server(ServerEvent::Reconnecting {
+        attempt: 2,
+        retry_in: Duration::from_secs(4),
+        last_error: "refused".into(),
+    });
+    app.on_tick(t0 + Duration::from_secs(6));
+    app.on_tick(t0 + Duration::from_secs(7));
+    assert_eq!(retry_in(&app), Duration::from_secs(3));
+}
+
+#[test]
+fn session_pushes_are_remembered_newest_last_and_bounded() {
+    let mut app = app();
+    for id in 1..=7 {
+        let session = SessionInfo {
+            id,
+            user: (id % 2 == 0).then(|| format!("u{id}")),
+            client: "agora-cli/0.1.0".into(),
+        };
+        let event = if id == 7 {
+            BaseEvent::SessionClosed { session }
+        } else {
+            BaseEvent::SessionOpened { session }
+        };
+        app.on_server(ServerEvent::Push(Push {
+            topic: "sessions".into(),
+            event: event.into(),
+        }));
+    }
+    let dashboard: &crate::placeholder::Placeholder = app.find().expect("the dashboard");
+    let seen: Vec<_> = dashboard.recent_sessions().collect();
+    assert_eq!(seen.len(), crate::placeholder::RECENT_SESSIONS);
+    assert_eq!(seen[0], "opened  #3 anonymous (agora-cli/0.1.0)");
+    assert_eq!(seen[3], "opened  #6 u6 (agora-cli/0.1.0)");
+    assert_eq!(seen[4], "closed  #7 anonymous (agora-cli/0.1.0)");
+}
+
+#[test]
+fn the_chat_input_gets_typed_keys_and_the_shell_keeps_a_way_out() {
+    let mut app = app();
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: Some("alice".into()),
+    });
+    for c in ['q', '?', '2'] {
+        assert_eq!(
+            app.handle_key(press(KeyCode::Char(c))),
+            EventState::Consumed
+        );
+    }
+    assert_eq!(app.run_state(), RunState::Running, "q is typed, not quit");
+    assert_eq!((app.tab(), app.overlay()), (TabId::Chat, Overlay::None));
+    assert_eq!(chat(&app).input().text(), "q?2");
+    // With text in the line, Tab completes and Left moves the cursor.
+    app.handle_key(press(KeyCode::Tab));
+    app.handle_key(press(KeyCode::Left));
+    assert_eq!(app.tab(), TabId::Chat);
+    // F1 and Alt-digits work from the input line.
+    app.handle_key(press(KeyCode::F(1)));
+    assert_eq!(app.overlay(), Overlay::Help);
+    app.handle_key(press(KeyCode::Esc));
+    app.handle_key(KeyEvent::new(KeyCode::Char('4'), KeyModifiers::ALT));
+    assert_eq!(app.tab(), TabId::Jobs);
+    app.handle_key(KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT));
+    // An empty line hands Tab back to the shell.
+    app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    app.handle_key(press(KeyCode::Tab));
+    assert_eq!(app.tab(), TabId::Dashboard);
+    // Back in Chat, /quit and Ctrl-C quit.
+    app.select_tab(TabId::Chat);
+    for c in "/quit".chars() {
+        app.handle_key(press(KeyCode::Char(c)));
+    }
+    app.handle_key(press(KeyCode::Enter));
+    assert_eq!(app.run_state(), RunState::Quitting);
+}
+
+#[test]
+fn connecting_queues_the_chat_sync_and_replies_reach_the_chat() {
+    let mut app = app();
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: Some("alice".into()),
+    });
+    let out = app.take_outbox();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].op, ChatOp::Rooms.into());
+    assert!(app.take_outbox().is_empty());
+    app.on_server(ServerEvent::Reply {
+        tag: out[0].tag,
+        result: Err("boom".into()),
+    });
+    let notice = chat(&app).notice().expect("notice");
+    assert_eq!(notice.text, "listing rooms failed: boom");
+}
+
+#[test]
+fn each_tab_gets_its_own_tag_namespace_and_its_own_replies() {
+    let mut app = app();
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: Some("alice".into()),
+    });
+    app.select_tab(TabId::Cache);
+    app.on_tick(Instant::now());
+    let out = app.take_outbox();
+    let space = |tag: u64| tag >> 48;
+    let chat_tags: Vec<u64> = out
+        .iter()
+        .filter(|o| matches!(o.op, Op::Chat(_)))
+        .map(|o| o.tag)
+        .collect();
+    let cache_tags: Vec<u64> = out
+        .iter()
+        .filter(|o| matches!(o.op, Op::Cache(_)))
+        .map(|o| o.tag)
+        .collect();
+    assert!(!chat_tags.is_empty() && !cache_tags.is_empty(), "{out:?}");
+    // Both tabs number their requests from 1; the app keeps them apart.
+    assert!(
+        chat_tags
+            .iter()
+            .all(|t| space(*t) == 1 + TabId::Chat.index() as u64)
+    );
+    assert!(
+        cache_tags
+            .iter()
+            .all(|t| space(*t) == 1 + TabId::Cache.index() as u64)
+    );
+    let mut all: Vec<u64> = out.iter().map(|o| o.tag).collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), out.len(), "tags are unique");
+    // An error for the cache's request shows in the Cache tab only.
+    app.on_server(ServerEvent::Reply {
+        tag: cache_tags[0],
+        result: Err("cache boom".into()),
+    });
+    let cache: &crate::cache::CacheState = app.find().expect("cache tab");
+    assert_eq!(cache.error(), Some("cache boom"));
+    assert!(chat(&app).notice().is_none());
+    // And the chat's in the Chat tab only.
+    app.on_server(ServerEvent::Reply {
+        tag: chat_tags[0],
+        result: Err("chat boom".into()),
+    });
+    assert_eq!(
+        chat(&app).notice().map(|n| n.text.as_str()),
+        Some("listing rooms failed: chat boom")
+    );
+    // A tag in no tab's namespace is dropped.
+    app.on_server(ServerEvent::Reply {
+        tag: 99 << 48 | 1,
+        result: Err("stray".into()),
+    });
+    app.on_server(ServerEvent::Reply {
+        tag: 1,
+        result: Err("stray".into()),
+    });
+    assert_eq!(
+        chat(&app).notice().map(|n| n.text.as_str()),
+        Some("listing rooms failed: chat boom")
+    );
+}
+
+#[test]
+fn pushes_reach_only_the_tab_that_follows_their_service() {
+    use agora_wire::{CacheEvent, ChatEvent};
+    let mut app = app();
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: Some("alice".into()),
+    });
+    // The Cache tab's monitor on, so it would show any message it got.
+    app.select_tab(TabId::Cache);
+    app.handle_key(press(KeyCode::Char('m')));
+    let push = |app: &mut App, event: Event| {
+        app.on_server(ServerEvent::Push(Push {
+            topic: "t".into(),
+            event,
+        }))
+    };
+    let message = agora_wire::chat::ChatMessage {
+        room: "ops".into(),
+        seq: 1,
+        from: "bob".into(),
+        text: "hi".into(),
+        action: false,
+        ts_ms: 0,
+    };
+    push(&mut app, ChatEvent::Message { message }.into());
+    let cache: &crate::cache::CacheState = app.find().expect("cache tab");
+    assert!(
+        cache.monitor().1.is_empty(),
+        "a chat event reached the cache tab"
+    );
+    push(
+        &mut app,
+        CacheEvent::Message {
+            channel: serde_bytes::ByteBuf::from(b"news".to_vec()),
+            pattern: None,
+            payload: serde_bytes::ByteBuf::from(b"x".to_vec()),
+        }
+        .into(),
+    );
+    let cache: &crate::cache::CacheState = app.find().expect("cache tab");
+    assert_eq!(cache.monitor().1.len(), 1);
+    // Session events go to the Dashboard placeholder, not to the chat.
+    push(
+        &mut app,
+        BaseEvent::SessionOpened {
+            session: SessionInfo {
+                id: 5,
+                user: None,
+                client: "c".into(),
+            },
+        }
+        .into(),
+    );
+    let dashboard: &crate::placeholder::Placeholder = app.find().expect("the dashboard");
+    assert_eq!(dashboard.recent_sessions().count(), 1);
+    assert!(chat(&app).notice().is_none());
+}
