@@ -6,58 +6,136 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// agora: chat, games, live metrics, a cache and a job queue in your
-/// terminal — one daemon, one protocol, one TUI, one CLI.
+/// Chat, games, live metrics, a Redis-compatible cache and a job queue in
+/// your terminal: one daemon, one protocol, one TUI, one CLI.
 ///
 /// Start with `agora up`: it runs a daemon in-process, signs you in and
 /// opens the TUI. Or run `agora daemon` in one terminal and use the other
 /// subcommands (or `agora tui`) from anywhere that can reach it.
-///
-/// Exit status: 0 on success, 1 when there was nothing to report, 2 on an
-/// error (the message is one line on stderr), 130 when interrupted.
 #[derive(Debug, Parser)]
-#[command(
-    name = "agora",
-    version,
-    propagate_version = true,
-    max_term_width = 100
-)]
+#[command(name = "agora", version, max_term_width = 100)]
 pub struct Cli {
-    /// Address of the agora daemon (protocol port).
-    #[arg(
-        long,
-        global = true,
-        env = "AGORA_ADDR",
-        default_value = "127.0.0.1:7070"
-    )]
-    pub addr: String,
+    /// Address of the agora daemon, for the commands that talk to one
+    /// (they also take --addr after their name) [env: AGORA_ADDR]
+    /// [default: 127.0.0.1:7070].
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
+    pub addr: Option<String>,
 
-    /// Print machine-readable JSON instead of text.
-    #[arg(long, global = true)]
-    pub json: bool,
-
-    /// Log level or filter (error, warn, info, debug, trace, or a
-    /// tracing filter such as `agora_daemon=debug`); RUST_LOG also works.
-    #[arg(long, global = true, env = "AGORA_LOG_LEVEL", value_name = "FILTER")]
-    pub log_level: Option<String>,
-
-    /// Log format: `human` (default on a terminal) or `json` (one object
-    /// per line, for log collectors).
-    #[arg(long, global = true, env = "AGORA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Human)]
-    pub log_format: LogFormat,
+    /// Options every command takes.
+    #[command(flatten)]
+    pub global: GlobalArgs,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The default daemon address.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:7070";
+
+/// Options every command takes, shown apart from each command's own.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// Print machine-readable JSON instead of text.
+    #[arg(long, global = true, help_heading = "Global options")]
+    pub json: bool,
+
+    /// When to colour output and logs: auto (on a terminal, unless
+    /// NO_COLOR is set), always or never.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t = ColorChoice::Auto,
+        value_name = "WHEN",
+        help_heading = "Global options"
+    )]
+    pub color: ColorChoice,
+
+    /// Log level or filter (error, warn, info, debug, trace, or a
+    /// tracing filter such as `agora_daemon=debug`); RUST_LOG also works.
+    #[arg(
+        long,
+        global = true,
+        env = "AGORA_LOG_LEVEL",
+        value_name = "FILTER",
+        help_heading = "Global options"
+    )]
+    pub log_level: Option<String>,
+
+    /// Log format: `human` (readable lines) or `json` (one object per
+    /// line, for log collectors).
+    #[arg(
+        long,
+        global = true,
+        env = "AGORA_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Human,
+        value_name = "FORMAT",
+        help_heading = "Global options"
+    )]
+    pub log_format: LogFormat,
+}
+
+/// `--addr` of a command that talks to a daemon. The flag wins over
+/// `agora --addr`, which wins over AGORA_ADDR (resolved in
+/// `commands::addr`, not by clap, so an explicit flag always beats the
+/// environment).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RemoteArgs {
+    /// Address of the agora daemon (its protocol port) [env: AGORA_ADDR]
+    /// [default: 127.0.0.1:7070].
+    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
+    pub addr: Option<String>,
+}
+
+/// `--addr` of a command group (chat, cache, bench): taken before or after
+/// the subcommand's name.
+#[derive(Debug, Args, Clone, Default)]
+pub struct GroupRemoteArgs {
+    /// Address of the agora daemon (its protocol port) [env: AGORA_ADDR]
+    /// [default: 127.0.0.1:7070].
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT",
+        help_heading = "Connection"
+    )]
+    pub addr: Option<String>,
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
-    /// Readable lines, coloured on a terminal.
+    /// Readable lines, coloured on a terminal (see --color).
     Human,
     /// One JSON object per line.
     Json,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless the NO_COLOR variable is set (no-color.org).
+    Auto,
+    /// Always, even into a pipe.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to colour output written to a stream that is (or is not) a
+    /// terminal.
+    pub fn enabled(self, terminal: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
 }
 
 /// The subcommands.
@@ -103,7 +181,7 @@ pub enum Command {
     /// quits. When the daemon goes away the status bar says "reconnecting"
     /// and the TUI retries with backoff (250 ms doubling to 5 s). Logs go to
     /// the XDG data directory (tui.log).
-    Tui,
+    Tui(RemoteArgs),
     /// Measure round trips to the daemon.
     ///
     /// Connects, sends --count pings --interval milliseconds apart, prints each
@@ -118,17 +196,16 @@ pub enum Command {
     /// Forget the saved token for this daemon address.
     ///
     /// Exits 1 when there was nothing to forget.
-    Logout,
+    Logout(RemoteArgs),
     /// Show who you are signed in as on this daemon.
     ///
     /// Exits 0 when signed in, 1 when not (so scripts can test it).
-    Whoami,
+    Whoami(RemoteArgs),
     /// Chat rooms and private messages from the command line.
     ///
     /// Needs a sign-in (`agora login NAME`). Every subcommand that prints
     /// data takes --json; `tail` prints one JSON object per line with it.
-    #[command(subcommand)]
-    Chat(ChatCommand),
+    Chat(ChatArgs),
     /// The cache (Redis-compatible keyspace) over the native protocol.
     ///
     /// Needs a sign-in (`agora login NAME`). With no subcommand, opens an
@@ -145,8 +222,7 @@ pub enum Command {
     /// (--json) or CSV (--csv). See docs/PROCESS.md for every rule.
     Process(agora::process::ProcessArgs),
     /// Load generators for measuring the daemon.
-    #[command(subcommand)]
-    Bench(BenchCommand),
+    Bench(BenchArgs),
     /// Print a shell completion script (e.g. `agora completions bash >
     /// /etc/bash_completion.d/agora`).
     Completions {
@@ -377,6 +453,10 @@ pub struct ListenArgs {
 /// Flags of `agora ping`.
 #[derive(Debug, Args, Clone)]
 pub struct PingArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
     /// How many pings to send.
     #[arg(long, short = 'c', default_value_t = 4, value_name = "N")]
     pub count: u32,
@@ -389,6 +469,10 @@ pub struct PingArgs {
 /// How `register` and `login` get the password.
 #[derive(Debug, Args, Clone)]
 pub struct CredentialArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: RemoteArgs,
+
     /// The account name: 1–32 of a-z, 0-9, '_', '-', '.', starting with a
     /// letter or digit (upper case is folded to lower case).
     pub name: String,
@@ -402,6 +486,10 @@ pub struct CredentialArgs {
 /// `agora cache [SUBCOMMAND]`
 #[derive(Debug, Args)]
 pub struct CacheArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
     /// What to do; none opens the interactive prompt.
     #[command(subcommand)]
     pub command: Option<CacheCommand>,
@@ -528,6 +616,18 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_millis(ms))
 }
 
+/// `agora chat SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ChatCommand,
+}
+
 /// `agora chat …`
 #[derive(Debug, Subcommand)]
 pub enum ChatCommand {
@@ -616,6 +716,18 @@ pub enum ChatCommand {
         #[arg(long, conflicts_with = "message")]
         back: bool,
     },
+}
+
+/// `agora bench SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: BenchCommand,
 }
 
 /// `agora bench …`
@@ -729,6 +841,7 @@ mod tests {
             .unwrap();
         let Command::Cache(CacheArgs {
             command: Some(CacheCommand::Set { ttl, nx, xx, .. }),
+            ..
         }) = cli.command
         else {
             panic!("parsed {:?}", cli.command);
@@ -740,13 +853,14 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Cache(CacheArgs {
-                command: Some(CacheCommand::Incr { by: -5, .. })
+                command: Some(CacheCommand::Incr { by: -5, .. }),
+                ..
             })
         ));
         let cli = Cli::try_parse_from(["agora", "cache"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Cache(CacheArgs { command: None })
+            Command::Cache(CacheArgs { command: None, .. })
         ));
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use tracing_subscriber::EnvFilter;
 
-use crate::args::LogFormat;
+use crate::args::{ColorChoice, LogFormat};
 
 /// The filter: `--log-level`, else RUST_LOG, else `default`.
 fn filter(level: Option<&str>, default: &str) -> EnvFilter {
@@ -17,15 +17,16 @@ fn filter(level: Option<&str>, default: &str) -> EnvFilter {
     }
 }
 
-/// Logs to stderr.
-pub fn to_stderr(level: Option<&str>, format: LogFormat, default: &str) {
+/// Logs to stderr, coloured per `color` (NO_COLOR and a pipe turn colour
+/// off under `auto`).
+pub fn to_stderr(level: Option<&str>, format: LogFormat, color: ColorChoice, default: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter(level, default))
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Human => builder
-            .with_ansi(std::io::stderr().is_terminal())
+            .with_ansi(color.enabled(std::io::stderr().is_terminal()))
             .try_init(),
     };
 }

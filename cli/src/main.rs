@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod credentials;
+mod help;
 mod logging;
 mod output;
 mod session;
@@ -14,10 +15,16 @@ mod stdin;
 
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::FromArgMatches as _;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    // Parsed against the definitions plus their examples and exit status
+    // (help.rs), so `--help` shows those too.
+    let matches = help::command().get_matches();
+    let cli = match args::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     match commands::run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(err) => {

@@ -9,6 +9,7 @@ mod cache;
 mod cache_cli;
 mod chat;
 mod cli;
+mod conventions;
 mod docs;
 mod network;
 mod protocol;

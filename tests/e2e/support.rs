@@ -58,12 +58,19 @@ impl Home {
 
     /// A command for the binary with this home's environment.
     pub fn cmd(&self) -> Command {
-        let mut cmd = Command::new(bin());
+        self.cmd_for(bin())
+    }
+
+    /// `program` with this home's environment (HOME, XDG dirs, no
+    /// AGORA_ADDR, RUST_LOG or NO_COLOR from the caller).
+    pub fn cmd_for(&self, program: &str) -> Command {
+        let mut cmd = Command::new(program);
         cmd.env("HOME", self.path())
             .env("XDG_CONFIG_HOME", self.path().join("config"))
             .env("XDG_DATA_HOME", self.path().join("share"))
             .env_remove("AGORA_ADDR")
             .env_remove("RUST_LOG")
+            .env_remove("NO_COLOR")
             .stdin(Stdio::null());
         cmd
     }

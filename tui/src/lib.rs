@@ -45,6 +45,9 @@ pub struct Options {
     pub token: Option<String>,
     /// The user name to show until the server confirms who is signed in.
     pub user: Option<String>,
+    /// Whether to draw in colour (`--color`, NO_COLOR); without it the
+    /// screen keeps bold and reverse but no colours.
+    pub color: bool,
 }
 
 // By hand so the token never lands in a log or a panic message.
@@ -54,6 +57,7 @@ impl std::fmt::Debug for Options {
             .field("addr", &self.addr)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("user", &self.user)
+            .field("color", &self.color)
             .finish()
     }
 }
@@ -77,6 +81,7 @@ mod tests {
             addr: "127.0.0.1:7070".into(),
             token: Some("secret-jwt".into()),
             user: Some("alice".into()),
+            color: true,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("secret-jwt"), "{shown}");

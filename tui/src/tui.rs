@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::Options;
 use crate::app::{App, RunState, ServerEvent};
 use crate::connection;
-use crate::ui::render;
+use crate::ui::{monochrome, render};
 
 /// How often the screen is refreshed without input (the reconnect
 /// countdown moves on each tick).
@@ -56,7 +56,12 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 }
 
 async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow::Result<()> {
-    let Options { addr, token, user } = options;
+    let Options {
+        addr,
+        token,
+        user,
+        color,
+    } = options;
     let mut app = App::new(addr.clone(), user);
 
     let cancel = CancellationToken::new();
@@ -93,7 +98,12 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
             }
         }
         terminal
-            .draw(|frame| render(&app, frame))
+            .draw(|frame| {
+                render(&app, frame);
+                if !color {
+                    monochrome(frame.buffer_mut());
+                }
+            })
             .context("cannot draw the screen")?;
         tokio::select! {
             next = input.next() => match next {

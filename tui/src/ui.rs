@@ -36,6 +36,15 @@ pub fn render(app: &App, frame: &mut Frame) {
     }
 }
 
+/// Takes the colours out of a drawn screen, keeping bold, reverse and the
+/// rest: what NO_COLOR (or `--color never`) asks for.
+pub(crate) fn monochrome(buf: &mut Buffer) {
+    for cell in buf.content.iter_mut() {
+        cell.fg = Color::Reset;
+        cell.bg = Color::Reset;
+    }
+}
+
 /// Global keys and what they do, for the help popup. Tabs that type text
 /// (an input line) keep some keys for typing; the notes name them.
 fn global_keys(app: &App) -> Vec<(String, String)> {

@@ -12,67 +12,141 @@ mod ping;
 mod tui;
 mod up;
 
-use crate::args::{BenchCommand, Cli, Command};
+use crate::args::{BenchCommand, Cli, Command, DEFAULT_ADDR, GlobalArgs};
 use crate::logging;
 
 /// Runs the parsed command line; returns the exit code.
 pub fn run(cli: Cli) -> anyhow::Result<u8> {
     let Cli {
-        addr,
-        json,
-        log_level,
-        log_format,
+        addr: top_addr,
+        global,
         command,
     } = cli;
+    let GlobalArgs {
+        json,
+        color,
+        log_level,
+        log_format,
+    } = global;
     let level = log_level.as_deref();
+    // The daemon's address: the command's own --addr, else `agora --addr`,
+    // else AGORA_ADDR, else the default.
+    let addr = |own: Option<String>| {
+        own.or(top_addr.clone())
+            .or_else(|| std::env::var("AGORA_ADDR").ok().filter(|a| !a.is_empty()))
+            .unwrap_or_else(|| DEFAULT_ADDR.to_owned())
+    };
+    if top_addr.is_some() && !talks_to_a_daemon(&command) {
+        anyhow::bail!(
+            "`agora {}` does not talk to a daemon: --addr does not apply to it",
+            name(&command)
+        );
+    }
+    let client = |level: Option<&str>| -> anyhow::Result<tokio::runtime::Runtime> {
+        logging::to_stderr(level, log_format, color, "warn");
+        runtime()
+    };
     match command {
         Command::Completions { shell } => docs::completions(shell),
         Command::Man { dir } => docs::man(&dir),
         Command::Daemon(args) => {
-            logging::to_stderr(level, log_format, "info");
+            logging::to_stderr(level, log_format, color, "info");
             runtime()?.block_on(daemon::run(args))
         }
-        Command::Up(args) => runtime()?.block_on(up::run(args, level, log_format)),
-        Command::Tui => {
+        Command::Up(args) => runtime()?.block_on(up::run(args, level, log_format, color)),
+        Command::Tui(remote) => {
+            let addr = addr(remote.addr);
+            tui::check_terminal("agora tui")?;
             // The TUI owns the terminal, so logs go to a file.
             logging::to_file(
                 &crate::credentials::data_dir()?.join("tui.log"),
                 level,
                 log_format,
             )?;
-            runtime()?.block_on(tui::run(&addr))
+            runtime()?.block_on(tui::run(&addr, color))
         }
-        Command::Ping(args) => client(level, log_format)?.block_on(ping::run(&addr, &args, json)),
+        Command::Ping(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(ping::run(&addr, &args, json))
+        }
         Command::Register(args) => {
-            client(level, log_format)?.block_on(account::register(&addr, &args, json))
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(account::register(&addr, &args, json))
         }
         Command::Login(args) => {
-            client(level, log_format)?.block_on(account::login(&addr, &args, json))
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(account::login(&addr, &args, json))
         }
-        Command::Logout => account::logout(&addr, json),
-        Command::Chat(cmd) => client(level, log_format)?.block_on(chat::run(&addr, cmd, json)),
-        Command::Cache(args) => client(level, log_format)?.block_on(cache::run(&addr, args, json)),
+        Command::Logout(remote) => account::logout(&addr(remote.addr), json),
+        Command::Whoami(remote) => {
+            let addr = addr(remote.addr);
+            client(level)?.block_on(account::whoami(&addr, json))
+        }
+        Command::Chat(args) => {
+            let addr = addr(args.remote.addr);
+            client(level)?.block_on(chat::run(&addr, args.command, json))
+        }
+        Command::Cache(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(cache::run(&addr, args, json))
+        }
         Command::Process(args) => {
             let code = agora::process::run(&args, json)?;
             Ok(u8::try_from(code).unwrap_or(2))
         }
-        Command::Whoami => client(level, log_format)?.block_on(account::whoami(&addr, json)),
-        Command::Bench(BenchCommand::Ping(args)) => {
-            client(level, log_format)?.block_on(bench::ping(&addr, &args, json))
-        }
-        Command::Bench(BenchCommand::Chat(cmd)) => {
-            client(level, log_format)?.block_on(bench_chat::run(&addr, cmd, json))
+        Command::Bench(args) => {
+            let addr = addr(args.remote.addr);
+            match args.command {
+                BenchCommand::Ping(args) => {
+                    client(level)?.block_on(bench::ping(&addr, &args, json))
+                }
+                BenchCommand::Chat(cmd) => {
+                    client(level)?.block_on(bench_chat::run(&addr, cmd, json))
+                }
+            }
         }
     }
 }
 
-/// The runtime for a client command, with warnings logged to stderr.
-fn client(
-    level: Option<&str>,
-    format: crate::args::LogFormat,
-) -> anyhow::Result<tokio::runtime::Runtime> {
-    logging::to_stderr(level, format, "warn");
-    runtime()
+/// Whether a command talks to a daemon over the protocol (and so takes
+/// `--addr`).
+fn talks_to_a_daemon(command: &Command) -> bool {
+    match command {
+        Command::Tui(_)
+        | Command::Ping(_)
+        | Command::Register(_)
+        | Command::Login(_)
+        | Command::Logout(_)
+        | Command::Whoami(_)
+        | Command::Chat(_)
+        | Command::Cache(_)
+        | Command::Bench(_) => true,
+        Command::Up(_)
+        | Command::Daemon(_)
+        | Command::Process(_)
+        | Command::Completions { .. }
+        | Command::Man { .. } => false,
+    }
+}
+
+/// The subcommand's name, for messages.
+fn name(command: &Command) -> &'static str {
+    match command {
+        Command::Up(_) => "up",
+        Command::Daemon(_) => "daemon",
+        Command::Tui(_) => "tui",
+        Command::Ping(_) => "ping",
+        Command::Register(_) => "register",
+        Command::Login(_) => "login",
+        Command::Logout(_) => "logout",
+        Command::Whoami(_) => "whoami",
+        Command::Chat(_) => "chat",
+        Command::Cache(_) => "cache",
+        Command::Process(_) => "process",
+        Command::Bench(_) => "bench",
+        Command::Completions { .. } => "completions",
+        Command::Man { .. } => "man",
+    }
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -11,7 +11,7 @@ use rand::Rng as _;
 use rand::distr::Alphanumeric;
 use serde::{Deserialize, Serialize};
 
-use crate::args::{LogFormat, UpArgs};
+use crate::args::{ColorChoice, LogFormat, UpArgs};
 use crate::credentials::{self, Credential, Store};
 use crate::logging;
 use crate::session;
@@ -24,7 +24,14 @@ struct LocalAccount {
 }
 
 /// Runs the embedded daemon and the TUI.
-pub async fn run(args: UpArgs, level: Option<&str>, format: LogFormat) -> anyhow::Result<u8> {
+pub async fn run(
+    args: UpArgs,
+    level: Option<&str>,
+    format: LogFormat,
+    color: ColorChoice,
+) -> anyhow::Result<u8> {
+    // Before anything is created: without a terminal there is no TUI.
+    super::tui::check_terminal("agora up")?;
     let config = super::daemon::base_config(&args.listeners)?;
     let data_dir = config.data_dir.clone();
     // The TUI owns the terminal: the daemon logs to a file.
@@ -50,6 +57,7 @@ pub async fn run(args: UpArgs, level: Option<&str>, format: LogFormat) -> anyhow
             addr: addr.clone(),
             token: Some(credential.token),
             user: Some(credential.user),
+            color: color.enabled(true),
         })
         .await
     }

@@ -1,0 +1,414 @@
+//! What `--help` and the man pages say beyond the flags: examples, exit
+//! status, environment, files and related commands. One table for both,
+//! applied to the clap definitions at start-up ([`command`]), so `--help`,
+//! `agora man` and the completions come from the same source.
+
+use clap::CommandFactory as _;
+
+use crate::args::Cli;
+
+/// Extras of one command, by its path below `agora` (`""` is `agora`).
+pub struct Extra {
+    /// The command's path, words separated by spaces (`"chat send"`).
+    pub path: &'static str,
+    /// `(command line, what it does)`.
+    pub examples: &'static [(&'static str, &'static str)],
+    /// What exit status 1 means for this command; `None`: it is not used.
+    pub nothing: Option<&'static str>,
+    /// Files the command reads or writes: `(path, what)`.
+    pub files: &'static [(&'static str, &'static str)],
+    /// Related commands (`agora-chat(1)` …), as page names.
+    pub see_also: &'static [&'static str],
+}
+
+const CREDENTIALS: (&str, &str) = (
+    "$XDG_CONFIG_HOME/agora/credentials.json",
+    "saved sign-ins, a token per daemon address (mode 0600)",
+);
+
+/// Every command with extras. Commands not listed get the common exit
+/// status and environment only.
+pub const EXTRAS: &[Extra] = &[
+    Extra {
+        path: "",
+        examples: &[
+            (
+                "agora up",
+                "a daemon, your account and the TUI, in one command",
+            ),
+            ("agora daemon &", "run a daemon; then, from anywhere:"),
+            (
+                "agora register alice",
+                "create an account (prompts for a password)",
+            ),
+            (
+                "echo 'deploy done' | agora chat send ops",
+                "send a message from a script",
+            ),
+            ("agora cache set greeting hello --ttl 10s", "use the cache"),
+            (
+                "agora process /var/log -g '*.log'",
+                "count lines and log levels",
+            ),
+        ],
+        nothing: Some("there was nothing to report: no match, an empty result, a missing key"),
+        files: &[
+            CREDENTIALS,
+            (
+                "$XDG_DATA_HOME/agora/",
+                "the default data directory of `agora up` and `agora daemon`",
+            ),
+        ],
+        see_also: &[
+            "agora-up",
+            "agora-daemon",
+            "agora-chat",
+            "agora-cache",
+            "agora-process",
+        ],
+    },
+    Extra {
+        path: "up",
+        examples: &[
+            ("agora up", "start everything; q quits and stops the daemon"),
+            (
+                "agora up --data /tmp/agora-demo",
+                "a throw-away data directory",
+            ),
+            (
+                "agora up --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0",
+                "when another daemon holds the default ports",
+            ),
+        ],
+        nothing: None,
+        files: &[
+            ("DATA/agora.db", "the database (SQLite, WAL)"),
+            ("DATA/agora.log", "the embedded daemon's log"),
+            (
+                "DATA/local-account.json",
+                "your local account's password (mode 0600)",
+            ),
+            CREDENTIALS,
+        ],
+        see_also: &["agora-tui", "agora-daemon"],
+    },
+    Extra {
+        path: "daemon",
+        examples: &[
+            (
+                "agora daemon",
+                "serve on 127.0.0.1:7070 (protocol), :7080 (HTTP), :7379 (RESP)",
+            ),
+            (
+                "AGORA_LISTEN=0.0.0.0:7070 AGORA_DATA=/var/lib/agora agora daemon",
+                "configured from the environment, as in a container",
+            ),
+            (
+                "agora daemon --listen 127.0.0.1:0 --ready-file ready.json",
+                "a free port, written to ready.json once listening",
+            ),
+            ("curl -s 127.0.0.1:7080/metrics", "Prometheus metrics"),
+        ],
+        nothing: None,
+        files: &[
+            (
+                "DATA/agora.db",
+                "the database (SQLite, WAL): accounts, chat",
+            ),
+            (
+                "DATA/jwt.key",
+                "the token signing key (mode 0600), unless AGORA_JWT_SECRET",
+            ),
+            (
+                "DATA/cache.snapshot",
+                "the cache snapshot, with --cache-persist",
+            ),
+        ],
+        see_also: &["agora-up", "agora-ping"],
+    },
+    Extra {
+        path: "tui",
+        examples: &[
+            ("agora tui", "the TUI against the daemon at 127.0.0.1:7070"),
+            (
+                "agora tui --addr box.example:7070",
+                "against another daemon",
+            ),
+            ("NO_COLOR=1 agora tui", "without colours"),
+        ],
+        nothing: None,
+        files: &[
+            CREDENTIALS,
+            ("$XDG_DATA_HOME/agora/tui.log", "the TUI's log"),
+        ],
+        see_also: &["agora-up", "agora-login"],
+    },
+    Extra {
+        path: "ping",
+        examples: &[
+            ("agora ping", "four round trips"),
+            ("agora ping -c 1 --json", "one, as JSON"),
+        ],
+        nothing: None,
+        files: &[],
+        see_also: &["agora-bench-ping"],
+    },
+    Extra {
+        path: "register",
+        examples: &[
+            ("agora register alice", "prompts for the password twice"),
+            (
+                "printf '%s\\n' \"$PASS\" | agora register alice --password-stdin",
+                "from a script",
+            ),
+        ],
+        nothing: None,
+        files: &[CREDENTIALS],
+        see_also: &["agora-login", "agora-whoami"],
+    },
+    Extra {
+        path: "login",
+        examples: &[
+            ("agora login alice", "prompts for the password"),
+            (
+                "agora login alice --addr box.example:7070",
+                "sign in on another daemon",
+            ),
+        ],
+        nothing: None,
+        files: &[CREDENTIALS],
+        see_also: &["agora-logout", "agora-whoami"],
+    },
+    Extra {
+        path: "logout",
+        examples: &[("agora logout", "forget the token for 127.0.0.1:7070")],
+        nothing: Some("you were not signed in on that daemon"),
+        files: &[CREDENTIALS],
+        see_also: &["agora-login"],
+    },
+    Extra {
+        path: "whoami",
+        examples: &[
+            ("agora whoami", "who you are on the daemon"),
+            (
+                "agora whoami >/dev/null || agora login alice",
+                "sign in when needed",
+            ),
+        ],
+        nothing: Some("not signed in on that daemon"),
+        files: &[CREDENTIALS],
+        see_also: &["agora-login"],
+    },
+    Extra {
+        path: "chat",
+        examples: &[
+            ("agora chat join ops", "join (or create) a room"),
+            (
+                "echo 'deploy done' | agora chat send ops",
+                "send standard input",
+            ),
+            ("agora chat tail ops | grep deploy", "follow new messages"),
+            (
+                "agora chat history ops --limit 20 --json",
+                "the last 20 messages as JSON",
+            ),
+            ("agora chat dm bob 'lunch?'", "a private message"),
+            (
+                "agora chat away 'in a meeting'",
+                "away until `agora chat away --back`",
+            ),
+        ],
+        nothing: Some("nothing to show: no rooms, no messages, no unread private messages"),
+        files: &[CREDENTIALS],
+        see_also: &["agora-tui", "agora-login"],
+    },
+    Extra {
+        path: "cache",
+        examples: &[
+            (
+                "agora cache set greeting hello --ttl 10s",
+                "set with an expiry",
+            ),
+            (
+                "agora cache get greeting",
+                "print a value (exit 1 when missing)",
+            ),
+            ("agora cache", "an interactive prompt, like redis-cli"),
+            (
+                "printf 'SET a 1\\nINCR a\\n' | agora cache",
+                "commands from a pipe",
+            ),
+            ("agora cache scan --match 'user:*' --json", "keys as JSON"),
+        ],
+        nothing: Some("nothing found: a missing key, no matching keys, a refused --nx/--xx write"),
+        files: &[CREDENTIALS],
+        see_also: &["redis-cli"],
+    },
+    Extra {
+        path: "process",
+        examples: &[
+            (
+                "agora process /var/log -g '*.log'",
+                "every .log file below /var/log",
+            ),
+            (
+                "agora process . --top 10 --group-by ext",
+                "the 10 largest groups by extension",
+            ),
+            ("agora process logs --json", "the aggregate as JSON"),
+        ],
+        nothing: Some("no file matched"),
+        files: &[],
+        see_also: &["rg"],
+    },
+    Extra {
+        path: "bench",
+        examples: &[
+            (
+                "agora bench ping --connections 32 --duration 5",
+                "round trips per second",
+            ),
+            (
+                "agora bench chat fanout --members 1000",
+                "chat fan-out latency",
+            ),
+        ],
+        nothing: None,
+        files: &[],
+        see_also: &["agora-ping"],
+    },
+    Extra {
+        path: "completions",
+        examples: &[
+            (
+                "agora completions bash > /etc/bash_completion.d/agora",
+                "bash completion",
+            ),
+            (
+                "agora completions zsh > \"${fpath[1]}/_agora\"",
+                "zsh completion",
+            ),
+        ],
+        nothing: None,
+        files: &[],
+        see_also: &[],
+    },
+    Extra {
+        path: "man",
+        examples: &[("agora man /usr/local/share/man/man1", "install the pages")],
+        nothing: None,
+        files: &[],
+        see_also: &[],
+    },
+];
+
+/// Environment variables every command reads, besides its flags' own.
+pub const COMMON_ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        "AGORA_ADDR",
+        "the daemon's address for commands that talk to one (--addr wins)",
+    ),
+    (
+        "NO_COLOR",
+        "when set and not empty, no colour (--color auto)",
+    ),
+    ("RUST_LOG", "log filter, when --log-level is not given"),
+    (
+        "XDG_CONFIG_HOME, XDG_DATA_HOME",
+        "where credentials and data go (default ~/.config, ~/.local/share)",
+    ),
+];
+
+/// The extras of the command at `path`, if any.
+pub fn extra(path: &str) -> Option<&'static Extra> {
+    EXTRAS.iter().find(|e| e.path == path)
+}
+
+/// The exit status table of the command at `path`.
+pub fn exit_status(path: &str) -> Vec<(&'static str, String)> {
+    let nothing = match extra(path).and_then(|e| e.nothing) {
+        Some(what) => what.to_string(),
+        None => "not used".into(),
+    };
+    vec![
+        ("0", "success".into()),
+        ("1", nothing),
+        ("2", "an error; one line on standard error says what".into()),
+        ("130", "interrupted (Ctrl-C)".into()),
+    ]
+}
+
+/// The command line definition with the extras in each command's long
+/// help (EXAMPLES and EXIT STATUS), as `--help` shows it.
+pub fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    cmd.build();
+    augment(cmd, "")
+}
+
+fn augment(cmd: clap::Command, path: &str) -> clap::Command {
+    let subs: Vec<String> = cmd
+        .get_subcommands()
+        .map(|s| s.get_name().to_owned())
+        .collect();
+    let tail = long_help_tail(&cmd, path);
+    let mut cmd = cmd.after_long_help(tail);
+    for name in subs {
+        let sub_path = if path.is_empty() {
+            name.clone()
+        } else {
+            format!("{path} {name}")
+        };
+        cmd = cmd.mut_subcommand(&name, |sub| augment(sub, &sub_path));
+    }
+    cmd
+}
+
+/// What follows a command's own long help: its examples and exit status.
+fn long_help_tail(cmd: &clap::Command, path: &str) -> String {
+    let mut out = String::new();
+    if let Some(existing) = cmd.get_after_long_help() {
+        out.push_str(&existing.to_string());
+        out.push_str("\n\n");
+    }
+    if let Some(e) = extra(path).filter(|e| !e.examples.is_empty()) {
+        out.push_str("Examples:\n");
+        for (line, what) in e.examples {
+            out.push_str(&format!("  {line}\n      {what}\n"));
+        }
+        out.push('\n');
+    }
+    out.push_str("Exit status:\n");
+    for (code, what) in exit_status(path) {
+        out.push_str(&format!("  {code:<4} {what}\n"));
+    }
+    out.trim_end().to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_extra_names_a_real_command() {
+        let cmd = command();
+        for e in EXTRAS {
+            let mut at = &cmd;
+            for word in e.path.split_whitespace() {
+                at = at
+                    .find_subcommand(word)
+                    .unwrap_or_else(|| panic!("no command `agora {}`", e.path));
+            }
+        }
+    }
+
+    #[test]
+    fn every_top_level_command_has_examples() {
+        let cmd = command();
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            let e = extra(sub.get_name())
+                .unwrap_or_else(|| panic!("`agora {}` has no examples", sub.get_name()));
+            assert!(!e.examples.is_empty(), "{}", sub.get_name());
+        }
+    }
+}
