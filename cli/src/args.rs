@@ -190,6 +190,12 @@ pub enum Command {
     /// stderr when the daemon cannot be reached.
     Ping(PingArgs),
     /// Create an account and sign in; the token is saved for later commands.
+    ///
+    /// Password rules: at least 8 bytes, at most 1024; anything else is
+    /// allowed (spaces, any script). It is asked twice on the terminal, or
+    /// read from the first line of standard input with --password-stdin.
+    /// Names: 1-32 of a-z, 0-9, '_', '-', '.', starting with a letter or
+    /// digit; upper case is folded to lower case.
     Register(CredentialArgs),
     /// Sign in; the token is saved in your config directory (mode 0600).
     Login(CredentialArgs),
@@ -457,8 +463,8 @@ pub struct PingArgs {
     #[command(flatten)]
     pub remote: RemoteArgs,
 
-    /// How many pings to send.
-    #[arg(long, short = 'c', default_value_t = 4, value_name = "N")]
+    /// How many pings to send (1 or more).
+    #[arg(long, short = 'c', default_value_t = 4, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
 
     /// Pause between pings, in milliseconds.
@@ -671,8 +677,8 @@ pub enum ChatCommand {
         /// Show the conversation with this user.
         #[arg(long, value_name = "USER")]
         with: Option<String>,
-        /// At most this many messages.
-        #[arg(long, default_value_t = 50, value_name = "N")]
+        /// At most this many messages (1-500).
+        #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
         limit: u32,
     },
     /// Who is in a room (or every user), with presence and last-seen time.
@@ -685,7 +691,7 @@ pub enum ChatCommand {
         /// The room.
         room: String,
         /// At most this many messages (1-500).
-        #[arg(long, default_value_t = 50, value_name = "N")]
+        #[arg(long, default_value_t = 50, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
         limit: u32,
         /// Only messages before this sequence number (page backwards).
         #[arg(long, value_name = "SEQ")]

@@ -21,6 +21,11 @@ pub fn one_line(err: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
+/// `1 ping`, `2 pings`, `0 pings`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// Prints a value as one JSON document on stdout.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -34,6 +39,13 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use anyhow::Context as _;
+
+    #[test]
+    fn counts_are_plural_unless_one() {
+        assert_eq!(count(1, "member", "members"), "1 member");
+        assert_eq!(count(0, "member", "members"), "0 members");
+        assert_eq!(count(2, "ping", "pings"), "2 pings");
+    }
 
     #[test]
     fn chain_is_joined_without_repeats() {

@@ -15,7 +15,7 @@ use crate::session;
 /// Creates an account, signs in and saves the token.
 pub async fn register(addr: &str, args: &CredentialArgs, json: bool) -> anyhow::Result<u8> {
     let name = validate_user_name(&args.name).map_err(anyhow::Error::msg)?;
-    let password = read_password(args, Confirm::Yes)?;
+    let password = read_password(args, &name, addr, Confirm::Yes)?;
     validate_password(&password).map_err(anyhow::Error::msg)?;
     sign_in(
         addr,
@@ -28,7 +28,7 @@ pub async fn register(addr: &str, args: &CredentialArgs, json: bool) -> anyhow::
 
 /// Signs in and saves the token.
 pub async fn login(addr: &str, args: &CredentialArgs, json: bool) -> anyhow::Result<u8> {
-    let password = read_password(args, Confirm::No)?;
+    let password = read_password(args, &args.name, addr, Confirm::No)?;
     let name = args.name.clone();
     sign_in(
         addr,
@@ -116,8 +116,13 @@ enum Confirm {
 }
 
 /// Reads the password from stdin (`--password-stdin`) or a no-echo prompt
-/// on the terminal.
-fn read_password(args: &CredentialArgs, confirm: Confirm) -> anyhow::Result<String> {
+/// on the terminal that says whose password, for which daemon.
+fn read_password(
+    args: &CredentialArgs,
+    name: &str,
+    addr: &str,
+    confirm: Confirm,
+) -> anyhow::Result<String> {
     if args.password_stdin {
         let mut line = String::new();
         std::io::stdin()
@@ -132,10 +137,20 @@ fn read_password(args: &CredentialArgs, confirm: Confirm) -> anyhow::Result<Stri
         std::io::stdin().is_terminal(),
         "no terminal to ask for a password; pass --password-stdin and pipe it in"
     );
-    let password = rpassword::prompt_password("Password: ").context("cannot read the password")?;
-    if confirm == Confirm::Yes {
-        let again = rpassword::prompt_password("Again: ").context("cannot read the password")?;
-        anyhow::ensure!(password == again, "the passwords differ");
+    let (prompt, again) = match confirm {
+        Confirm::Yes => (
+            format!("New password for {name} on {addr} (8 or more characters): "),
+            Some(format!("Repeat the password for {name}: ")),
+        ),
+        Confirm::No => (format!("Password for {name} on {addr}: "), None),
+    };
+    let password = rpassword::prompt_password(prompt).context("cannot read the password")?;
+    if let Some(again) = again {
+        let repeated = rpassword::prompt_password(again).context("cannot read the password")?;
+        anyhow::ensure!(
+            password == repeated,
+            "the passwords differ; nothing was changed"
+        );
     }
     Ok(password)
 }

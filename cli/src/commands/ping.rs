@@ -64,8 +64,8 @@ pub async fn run(addr: &str, args: &PingArgs, json: bool) -> anyhow::Result<u8> 
         })?;
     } else {
         println!(
-            "--- {addr}: {} pings, rtt min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms",
-            rtts.len()
+            "--- {addr}: {}, rtt min/avg/max = {min:.3}/{avg:.3}/{max:.3} ms",
+            crate::output::count(rtts.len(), "ping", "pings")
         );
     }
     Ok(0)

@@ -89,7 +89,7 @@ fn room_name(room: &str) -> Result<String, ErrorBody> {
 fn not_member(room: &str) -> ErrorBody {
     ErrorBody::new(
         ErrorCode::Forbidden,
-        format!("you are not in room {room}; join it first (/join {room})"),
+        format!("you are not in room {room}; join it first"),
     )
 }
 
