@@ -143,7 +143,7 @@ pub enum Command {
     /// rules respected unless -u/-uu), processes every file matching
     /// --pattern on a rayon pool, and prints the aggregate as a table, JSON
     /// (--json) or CSV (--csv). See docs/PROCESS.md for every rule.
-    Process(agora::process::ProcessArgs),
+    Process(crate::commands::process::ProcessArgs),
     /// Load generators for measuring the daemon.
     #[command(subcommand)]
     Bench(BenchCommand),

@@ -9,6 +9,7 @@ mod chat;
 mod daemon;
 mod docs;
 mod ping;
+pub mod process;
 mod tui;
 mod up;
 
@@ -52,10 +53,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Logout => account::logout(&addr, json),
         Command::Chat(cmd) => client(level, log_format)?.block_on(chat::run(&addr, cmd, json)),
         Command::Cache(args) => client(level, log_format)?.block_on(cache::run(&addr, args, json)),
-        Command::Process(args) => {
-            let code = agora::process::run(&args, json)?;
-            Ok(u8::try_from(code).unwrap_or(2))
-        }
+        Command::Process(args) => process::run(&args, json),
         Command::Whoami => client(level, log_format)?.block_on(account::whoami(&addr, json)),
         Command::Bench(BenchCommand::Ping(args)) => {
             client(level, log_format)?.block_on(bench::ping(&addr, &args, json))

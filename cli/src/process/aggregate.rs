@@ -59,7 +59,7 @@ pub struct Aggregate {
 }
 
 /// What `--group-by` groups on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
     /// The directory containing the file.
@@ -71,7 +71,7 @@ pub enum GroupBy {
 }
 
 /// Sort key for `--sort` (and the ranking of `--top`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SortKey {
     /// Path (files) or group key, ascending.
@@ -90,6 +90,33 @@ pub enum SortKey {
     Matches,
     /// Number of files (groups only; files rank as 1), descending.
     Files,
+}
+
+impl GroupBy {
+    /// The lower-case name, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupBy::Dir => "dir",
+            GroupBy::Ext => "ext",
+            GroupBy::Level => "level",
+        }
+    }
+}
+
+impl SortKey {
+    /// The lower-case name, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Path => "path",
+            SortKey::Bytes => "bytes",
+            SortKey::Lines => "lines",
+            SortKey::Words => "words",
+            SortKey::Errors => "errors",
+            SortKey::Warnings => "warnings",
+            SortKey::Matches => "matches",
+            SortKey::Files => "files",
+        }
+    }
 }
 
 /// One row of a `--group-by` table.

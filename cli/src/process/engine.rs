@@ -27,15 +27,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use rayon::prelude::*;
 
 pub use super::aggregate::{Aggregate, Failure, FileStats};
 use super::chunk::{self, BINARY_PROBE, Span, SpanError};
 use super::count::Counter;
 pub use super::count::{CountOptions, Counts};
+use super::error::{Error, io_message};
 use super::state::{Entry, FileId, Recorded, StateFile};
-use super::walk::{self, Matcher, WalkEvent, WalkOptions, io_message};
+use super::walk::{self, Matcher, WalkEvent, WalkOptions};
 
 /// Files at least this big are split into chunks.
 pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
@@ -161,7 +161,7 @@ const FOUND_EVERY: u64 = 256;
 /// Walks, processes and aggregates. Errors are only for problems that stop
 /// the run before it starts (missing `--dir`, bad pattern, unusable state
 /// file); per-file problems end up in [`Aggregate::failures`].
-pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Result<Aggregate> {
+pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Aggregate, Error> {
     let matcher = Matcher::new(&opts.walk.patterns, opts.walk.decompress)?;
     walk::check_roots(&opts.walk.roots)?;
     let (mut state, recorded) = match &opts.state {
@@ -179,7 +179,7 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
         .num_threads(workers)
         .thread_name(|i| format!("agora-process-{i}"))
         .build()
-        .context("cannot start the worker pool")?;
+        .map_err(|e| Error::Pool(e.to_string()))?;
 
     let cancel = &*opts.cancel;
     let (file_tx, file_rx) = crossbeam_channel::bounded::<PathBuf>(WALK_QUEUE);

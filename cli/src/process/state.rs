@@ -24,10 +24,10 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use super::count::Counts;
+use super::error::{Error, io_message};
 
 const FORMAT_VERSION: u64 = 1;
 
@@ -111,7 +111,8 @@ impl StateFile {
     pub fn open(
         path: &Path,
         fingerprint: &str,
-    ) -> anyhow::Result<(StateFile, Recorded, Option<String>)> {
+    ) -> Result<(StateFile, Recorded, Option<String>), Error> {
+        let io_err = |e: std::io::Error| Error::state(path, io_message(&e));
         let mut recorded = Recorded::new();
         let mut note = None;
         let mut fresh = true;
@@ -121,20 +122,19 @@ impl StateFile {
                 match lines.next() {
                     None => {}
                     Some(first) => {
-                        let first = first.with_context(|| format!("--state {}", path.display()))?;
+                        let first = first.map_err(io_err)?;
                         let header: Header = match serde_json::from_str(&first) {
                             Ok(h) => h,
                             // Never clobber a file that is not ours.
-                            Err(_) => bail!(
-                                "--state {}: not an agora process state file",
-                                path.display()
-                            ),
+                            Err(_) => {
+                                return Err(Error::state(path, "not an agora process state file"));
+                            }
                         };
                         if header.agora_process_state != FORMAT_VERSION
                             || header.options != fingerprint
                         {
                             note = Some(format!(
-                                "--state {}: written with other counting options; starting afresh",
+                                "state file {}: written with other counting options; starting afresh",
                                 path.display()
                             ));
                         } else {
@@ -151,27 +151,25 @@ impl StateFile {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => bail!(
-                "--state {}: {}",
-                path.display(),
-                super::walk::io_message(&e)
-            ),
+            Err(e) => return Err(io_err(e)),
         }
         let file = if fresh {
             let mut f = File::create(path)
-                .with_context(|| format!("--state {}: cannot create", path.display()))?;
-            write_header(&mut f, fingerprint)?;
+                .map_err(|e| Error::state(path, format!("cannot create: {}", io_message(&e))))?;
+            write_header(&mut f, fingerprint).map_err(io_err)?;
             f
         } else {
             let mut f = OpenOptions::new()
                 .read(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("--state {}: cannot open for writing", path.display()))?;
+                .map_err(|e| {
+                    Error::state(path, format!("cannot open for writing: {}", io_message(&e)))
+                })?;
             // After a crash the last line may be torn: start on a new line so
             // that the next entry is not glued to it.
-            if !ends_with_newline(&mut f)? {
-                f.write_all(b"\n")?;
+            if !ends_with_newline(&mut f).map_err(io_err)? {
+                f.write_all(b"\n").map_err(io_err)?;
             }
             f
         };
@@ -190,9 +188,8 @@ impl StateFile {
 
     /// Appends a finished file. Flushed in small batches so that a crash
     /// loses at most a few entries without a write per file.
-    pub fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut self.out, entry)?;
-        self.out.write_all(b"\n")?;
+    pub fn append(&mut self, entry: &Entry) -> Result<(), Error> {
+        write_line(&mut self.out, entry).map_err(|e| self.write_failed(&e))?;
         self.unflushed += 1;
         if self.unflushed >= 256 || self.last_flush.elapsed() > Duration::from_millis(500) {
             self.flush()?;
@@ -201,41 +198,44 @@ impl StateFile {
     }
 
     /// Flushes appended entries to the file.
-    pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.out
-            .flush()
-            .with_context(|| format!("--state {}: write failed", self.path.display()))?;
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush().map_err(|e| self.write_failed(&e))?;
         self.unflushed = 0;
         self.last_flush = Instant::now();
         Ok(())
+    }
+
+    fn write_failed(&self, e: &std::io::Error) -> Error {
+        Error::state(&self.path, format!("write failed: {}", io_message(e)))
     }
 
     /// Rewrites the file with exactly `entries` (after a complete run).
     pub fn compact<'e>(
         mut self,
         entries: impl IntoIterator<Item = &'e Entry>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), Error> {
         self.flush()?;
         let tmp = self.path.with_extension("tmp-agora");
-        {
-            let mut w = BufWriter::new(
-                File::create(&tmp)
-                    .with_context(|| format!("--state: cannot create {}", tmp.display()))?,
-            );
+        let write = || -> std::io::Result<()> {
+            let mut w = BufWriter::new(File::create(&tmp)?);
             write_header(&mut w, &self.fingerprint)?;
             for e in entries {
-                serde_json::to_writer(&mut w, e)?;
-                w.write_all(b"\n")?;
+                write_line(&mut w, e)?;
             }
-            w.flush()?;
-        }
+            w.flush()
+        };
+        write().map_err(|e| {
+            Error::state(
+                &self.path,
+                format!("cannot write {}: {}", tmp.display(), io_message(&e)),
+            )
+        })?;
         std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("--state {}: cannot replace", self.path.display()))?;
-        Ok(())
+            .map_err(|e| Error::state(&self.path, format!("cannot replace: {}", io_message(&e))))
     }
 }
 
-fn ends_with_newline(f: &mut File) -> anyhow::Result<bool> {
+fn ends_with_newline(f: &mut File) -> std::io::Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
     let len = f.metadata()?.len();
     if len == 0 {
@@ -247,16 +247,21 @@ fn ends_with_newline(f: &mut File) -> anyhow::Result<bool> {
     Ok(last[0] == b'\n')
 }
 
-fn write_header(w: &mut impl Write, fingerprint: &str) -> anyhow::Result<()> {
-    serde_json::to_writer(
-        &mut *w,
+/// One JSON line. Serialising plain structs of numbers and strings only
+/// fails when writing does.
+fn write_line(w: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, value).map_err(std::io::Error::from)?;
+    w.write_all(b"\n")
+}
+
+fn write_header(w: &mut impl Write, fingerprint: &str) -> std::io::Result<()> {
+    write_line(
+        w,
         &Header {
             agora_process_state: FORMAT_VERSION,
             options: fingerprint.to_string(),
         },
-    )?;
-    w.write_all(b"\n")?;
-    Ok(())
+    )
 }
 
 #[cfg(test)]

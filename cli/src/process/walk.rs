@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, bail};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use ignore::{WalkBuilder, WalkState};
+
+use super::error::{Error, io_message};
 
 /// How to walk.
 #[derive(Clone, Debug, Default)]
@@ -77,7 +78,7 @@ pub struct Matcher {
 
 impl Matcher {
     /// Compiles the patterns; an invalid glob is an error naming it.
-    pub fn new(patterns: &[String], decompress: bool) -> anyhow::Result<Matcher> {
+    pub fn new(patterns: &[String], decompress: bool) -> Result<Matcher, Error> {
         let mut sets = [
             GlobSetBuilder::new(),
             GlobSetBuilder::new(),
@@ -90,8 +91,12 @@ impl Matcher {
                 Some(rest) => (true, rest),
                 None => (false, raw.as_str()),
             };
+            let invalid = |message: String| Error::Glob {
+                glob: raw.clone(),
+                message,
+            };
             if glob.is_empty() {
-                bail!("invalid --pattern {raw:?}: empty glob");
+                return Err(invalid("empty glob".into()));
             }
             let by_path = glob.contains('/');
             // A leading "./" or "/" means "relative to the dir" too.
@@ -100,17 +105,23 @@ impl Matcher {
                 .literal_separator(true)
                 .backslash_escape(true)
                 .build()
-                .with_context(|| format!("invalid --pattern {raw:?}"))?;
+                .map_err(|e| invalid(e.kind().to_string()))?;
             has_include |= !exclude;
             let idx = usize::from(exclude) * 2 + usize::from(by_path);
             sets[idx].add(compiled);
         }
+        let build = |set: GlobSetBuilder| {
+            set.build().map_err(|e| Error::Glob {
+                glob: e.glob().unwrap_or_default().to_string(),
+                message: e.kind().to_string(),
+            })
+        };
         let [a, b, c, d] = sets;
         Ok(Matcher {
-            include_name: a.build()?,
-            include_path: b.build()?,
-            exclude_name: c.build()?,
-            exclude_path: d.build()?,
+            include_name: build(a)?,
+            include_path: build(b)?,
+            exclude_name: build(c)?,
+            exclude_path: build(d)?,
             has_include,
             decompress,
         })
@@ -141,22 +152,16 @@ impl Matcher {
 
 /// Checks that every root exists, so that a typo is a one-line error rather
 /// than a run that silently finds nothing.
-pub fn check_roots(roots: &[PathBuf]) -> anyhow::Result<()> {
+pub fn check_roots(roots: &[PathBuf]) -> Result<(), Error> {
     for root in roots {
-        if let Err(e) = std::fs::metadata(root) {
-            bail!("--dir {}: {}", root.display(), io_message(&e));
+        if let Err(error) = std::fs::metadata(root) {
+            return Err(Error::Path {
+                path: root.clone(),
+                error,
+            });
         }
     }
     Ok(())
-}
-
-/// An I/O error without the "(os error N)" suffix.
-pub fn io_message(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
 }
 
 /// Walks every root and calls `sink` (from several walker threads) for each
@@ -316,7 +321,7 @@ mod tests {
     #[test]
     fn invalid_glob_is_an_error() {
         let e = Matcher::new(&["a[".to_string()], false).unwrap_err();
-        assert!(format!("{e:#}").contains("invalid --pattern"));
+        assert!(e.to_string().starts_with("invalid glob \"a[\""), "{e}");
         assert!(Matcher::new(&["!".to_string()], false).is_err());
     }
 }

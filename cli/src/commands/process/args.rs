@@ -5,11 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use agora::process::{self, CountOptions, DEFAULT_CHUNK_SIZE, ProcessOptions, build_regex};
 use anyhow::bail;
-
-use super::aggregate::{GroupBy, SortKey};
-use super::count::{CountOptions, build_regex};
-use super::engine::{DEFAULT_CHUNK_SIZE, ProcessOptions};
 
 /// Text appended to `agora process --help` (and the man page).
 pub const AFTER_HELP: &str = "\
@@ -151,6 +148,63 @@ pub struct ProcessArgs {
     /// Testing aid: split files into chunks of BYTES (default 8 MiB).
     #[arg(long, value_name = "BYTES", hide = true, value_parser = parse_size)]
     pub debug_chunk_size: Option<u64>,
+}
+
+/// What `--group-by` groups on (the engine's [`process::GroupBy`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GroupBy {
+    /// The directory containing the file.
+    Dir,
+    /// The file extension (the part after the last dot of the name).
+    Ext,
+    /// The log level (one row per level, plus `none`).
+    Level,
+}
+
+impl From<GroupBy> for process::GroupBy {
+    fn from(g: GroupBy) -> Self {
+        match g {
+            GroupBy::Dir => process::GroupBy::Dir,
+            GroupBy::Ext => process::GroupBy::Ext,
+            GroupBy::Level => process::GroupBy::Level,
+        }
+    }
+}
+
+/// Sort key for `--sort` (the engine's [`process::SortKey`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortKey {
+    /// Path (files) or group key, ascending.
+    Path,
+    /// Bytes, descending.
+    Bytes,
+    /// Lines, descending.
+    Lines,
+    /// Words, descending.
+    Words,
+    /// ERROR lines (plus FATAL), descending.
+    Errors,
+    /// WARN lines, descending.
+    Warnings,
+    /// Sum of the `--match` counts, descending.
+    Matches,
+    /// Number of files (groups only; files rank as 1), descending.
+    Files,
+}
+
+impl From<SortKey> for process::SortKey {
+    fn from(k: SortKey) -> Self {
+        match k {
+            SortKey::Path => process::SortKey::Path,
+            SortKey::Bytes => process::SortKey::Bytes,
+            SortKey::Lines => process::SortKey::Lines,
+            SortKey::Words => process::SortKey::Words,
+            SortKey::Errors => process::SortKey::Errors,
+            SortKey::Warnings => process::SortKey::Warnings,
+            SortKey::Matches => process::SortKey::Matches,
+            SortKey::Files => process::SortKey::Files,
+        }
+    }
 }
 
 /// Parses `123`, `10K`, `5M`, `2G` (powers of 1024).

@@ -5,10 +5,9 @@
 
 use std::fmt::Write as _;
 
+use agora::process::aggregate::{self, Aggregate, Failure, FileStats, Group, GroupBy, SortKey};
+use agora::process::count::{Counts, Level, Levels};
 use serde::Serialize;
-
-use super::aggregate::{self, Aggregate, Failure, FileStats, Group, GroupBy, SortKey};
-use super::count::{Counts, Level, Levels};
 
 /// What to render besides the totals.
 #[derive(Clone, Debug, Default)]
@@ -346,19 +345,6 @@ fn pct(part: u64, whole: u64) -> String {
     }
 }
 
-fn sort_key_name(k: SortKey) -> &'static str {
-    match k {
-        SortKey::Path => "path",
-        SortKey::Bytes => "bytes",
-        SortKey::Lines => "lines",
-        SortKey::Words => "words",
-        SortKey::Errors => "errors",
-        SortKey::Warnings => "warnings",
-        SortKey::Matches => "matches",
-        SortKey::Files => "files",
-    }
-}
-
 fn counts_header(first: &[&str], view: &View) -> (Vec<String>, Vec<Align>) {
     let mut h: Vec<String> = first.iter().map(|s| s.to_string()).collect();
     h.extend(["BYTES", "LINES"].map(String::from));
@@ -466,7 +452,7 @@ pub fn table(agg: &Aggregate, view: &View) -> String {
             out,
             "\nTOP {} FILES BY {}",
             files.len(),
-            sort_key_name(key).to_uppercase()
+            key.name().to_uppercase()
         );
         let (mut h, mut a) = counts_header(&["#"], view);
         h.push("PATH".into());
