@@ -200,6 +200,35 @@ fn symlink_loop_is_reported_not_followed() {
     assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
 }
 
+/// Runs `agora process ARGS` so that file permissions apply to it, whoever
+/// runs the tests. `probe` is a file of mode 000: when this process can open
+/// it anyway (root, or any process with CAP_DAC_OVERRIDE, as in CI), the
+/// child runs through setpriv(1) with every capability dropped: the same
+/// user, so it can still reach the binary under a private $HOME, but bound
+/// by the permission bits like anyone else. Otherwise it runs as is.
+fn process_bound_by_permissions(probe: &Path, args: &[&str]) -> Output {
+    let mut cmd = if fs::File::open(probe).is_ok() {
+        let mut c = Command::new("setpriv");
+        c.args(["--inh-caps=-all", "--bounding-set=-all", "--"])
+            .arg(env!("CARGO_BIN_EXE_agora"));
+        c
+    } else {
+        agora()
+    };
+    let o = cmd
+        .arg("process")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run agora (setpriv is in util-linux)");
+    assert!(
+        !stderr(&o).starts_with("setpriv:"),
+        "setpriv failed: {}",
+        stderr(&o)
+    );
+    o
+}
+
 #[test]
 fn unreadable_file_is_reported_and_does_not_stop_the_run() {
     use std::os::unix::fs::PermissionsExt;
@@ -207,24 +236,27 @@ fn unreadable_file_is_reported_and_does_not_stop_the_run() {
     let p = t.path().join("sub/secret.log");
     write(&p, b"ERROR secret\n");
     fs::set_permissions(&p, fs::Permissions::from_mode(0o000)).unwrap();
-    if fs::read(&p).is_ok() {
-        // Root (or CAP_DAC_OVERRIDE) reads anything: the case cannot be built.
-        eprintln!("skipping unreadable_file test: running as root, permissions are not enforced");
-        return;
-    }
-    let o = process(&[
-        "--json",
-        "--dir",
-        s(t.path()),
-        "--pattern",
-        "*.log",
-        "--quiet",
-    ]);
-    assert_eq!(code(&o), 2);
+    let o = process_bound_by_permissions(
+        &p,
+        &[
+            "--json",
+            "--dir",
+            s(t.path()),
+            "--pattern",
+            "*.log",
+            "--quiet",
+        ],
+    );
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["files"]["failed"], 1);
     assert_eq!(v["files"]["processed"], 3, "the other files were processed");
-    assert!(stderr(&o).contains("secret.log"), "{}", stderr(&o));
+    assert_eq!(v["levels"]["ERROR"], 2, "secret.log was not counted");
+    let err = stderr(&o);
+    assert!(
+        err.contains("secret.log: Permission denied"),
+        "the error path ran: {err}"
+    );
 }
 
 /// A tree of many files, some big enough to be split into chunks.
