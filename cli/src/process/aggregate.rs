@@ -39,7 +39,7 @@ pub struct Failure {
 pub struct Aggregate {
     /// The run was interrupted: the numbers cover only the files finished.
     pub partial: bool,
-    /// Files that matched the patterns.
+    /// Files that matched the globs.
     pub found: u64,
     /// Files read in this run.
     pub processed: u64,
@@ -86,7 +86,7 @@ pub enum SortKey {
     Errors,
     /// WARN lines, descending.
     Warnings,
-    /// Sum of the `--match` counts, descending.
+    /// Sum of the `--regexp` counts, descending.
     Matches,
     /// Number of files (groups only; files rank as 1), descending.
     Files,
@@ -167,7 +167,7 @@ pub fn sort_groups(groups: &mut [Group], key: SortKey) {
 }
 
 /// The `n` files ranking highest by `key`: by default ERROR lines, or the
-/// `--match` total when regexes were given.
+/// `--regexp` total when regexes were given.
 pub fn top(files: &[FileStats], n: usize, key: SortKey) -> Vec<FileStats> {
     let mut v = files.to_vec();
     sort_files(&mut v, key);

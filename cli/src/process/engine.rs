@@ -35,7 +35,7 @@ use super::count::Counter;
 pub use super::count::{CountOptions, Counts};
 use super::error::{Error, io_message};
 use super::state::{Entry, FileId, Recorded, StateFile};
-use super::walk::{self, Matcher, WalkEvent, WalkOptions};
+use super::walk::{self, Globs, WalkEvent, WalkOptions};
 
 /// Files at least this big are split into chunks.
 pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
@@ -70,13 +70,13 @@ pub struct ProcessOptions {
 }
 
 impl ProcessOptions {
-    /// Options with defaults for everything but the roots and patterns.
-    pub fn new(roots: Vec<PathBuf>, patterns: Vec<String>) -> ProcessOptions {
+    /// Options with defaults for everything but the roots and globs.
+    pub fn new(roots: Vec<PathBuf>, globs: Vec<String>) -> ProcessOptions {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         ProcessOptions {
             walk: WalkOptions {
                 roots,
-                patterns,
+                globs,
                 threads: workers,
                 ..WalkOptions::default()
             },
@@ -159,11 +159,14 @@ const BATCH: usize = 32;
 const FOUND_EVERY: u64 = 256;
 
 /// Walks, processes and aggregates. Errors are only for problems that stop
-/// the run before it starts (missing `--dir`, bad pattern, unusable state
+/// the run before it starts (a missing path, a bad glob, an unusable state
 /// file); per-file problems end up in [`Aggregate::failures`].
 pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Aggregate, Error> {
-    let matcher = Matcher::new(&opts.walk.patterns, opts.walk.decompress)?;
     walk::check_roots(&opts.walk.roots)?;
+    let globs = Globs::new(&opts.walk.globs, opts.walk.decompress)?;
+    let overrides = (opts.walk.roots.iter())
+        .map(|root| globs.for_root(root))
+        .collect::<Result<Vec<_>, _>>()?;
     let (mut state, recorded) = match &opts.state {
         Some(path) => {
             let (s, r, note) = StateFile::open(path, &opts.fingerprint())?;
@@ -192,11 +195,11 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Agg
 
     std::thread::scope(|s| {
         let walk_tx = ev_tx.clone();
-        let matcher = &matcher;
+        let overrides = &overrides;
         let found = &found;
         s.spawn(move || {
             let file_tx = file_tx;
-            walk::walk(&opts.walk, matcher, cancel, &|ev| match ev {
+            walk::walk(&opts.walk, overrides, cancel, &|ev| match ev {
                 WalkEvent::File(path) => {
                     if (found.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(FOUND_EVERY) {
                         let _ = walk_tx.send(Event::Found);

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agora::process::{self, CountOptions, DEFAULT_CHUNK_SIZE, ProcessOptions, build_regex};
-use anyhow::bail;
 
 /// Text appended to `agora process --help` (and the man page).
 pub const AFTER_HELP: &str = "\
@@ -21,9 +20,9 @@ LEVELS:
 
 EXIT STATUS:
   0    all matching files were processed (binary files skipped count as processed)
-  1    no file matched the patterns
+  1    no file matched (nothing is printed; with --json, the document with zero counts)
   2    some files or directories could not be read (they are listed on stderr), or an
-       error stopped the run before it started (e.g. a --dir that does not exist)
+       error stopped the run before it started (e.g. a PATH that does not exist)
   130  interrupted (Ctrl-C); the partial aggregate was printed, marked as partial
 
 See docs/PROCESS.md for the JSON and CSV fields.";
@@ -32,21 +31,30 @@ See docs/PROCESS.md for the JSON and CSV fields.";
 #[derive(clap::Args, Debug, Clone)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct ProcessArgs {
-    /// Directory to walk recursively (repeatable). A file may be given too.
-    #[arg(long = "dir", value_name = "DIR", default_value = ".", action = clap::ArgAction::Append)]
+    /// Files or directories to process; directories are walked recursively
+    /// [default: . when no --dir is given either].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+
+    /// A directory (or file) to process, like a PATH (repeatable).
+    #[arg(long = "dir", value_name = "DIR", action = clap::ArgAction::Append)]
     pub dirs: Vec<PathBuf>,
 
     /// Only process files matching GLOB (repeatable); a leading `!` excludes.
     ///
-    /// A glob without `/` is matched against the file name; a glob with a `/`
-    /// is matched against the path relative to the --dir it was found under
-    /// (`*` does not cross `/`, `**` does). Without any --pattern every file
-    /// is taken. Quote globs so that the shell does not expand them.
-    #[arg(long = "pattern", value_name = "GLOB", action = clap::ArgAction::Append, allow_hyphen_values = true)]
-    pub patterns: Vec<String>,
+    /// ripgrep's -g: gitignore syntax, and when several globs match a path
+    /// the last one wins. A glob without `/` is matched against the name; a
+    /// glob with a `/` against the path relative to the PATH it was found
+    /// under (`*` does not cross `/`, `**` does). An exclude glob that
+    /// matches a directory skips it. A file matching an include glob is taken
+    /// even if hidden or ignored (not inside a hidden or ignored directory,
+    /// though). Without any --glob every file is taken. Quote globs so that
+    /// the shell does not expand them.
+    #[arg(short = 'g', long = "glob", value_name = "GLOB", action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    pub globs: Vec<String>,
 
     /// Number of worker threads [default: the number of CPUs].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub workers: Option<u16>,
 
     /// Also process hidden files and walk hidden directories (names starting
@@ -64,14 +72,14 @@ pub struct ProcessArgs {
     #[arg(short = 'u', action = clap::ArgAction::Count)]
     pub unrestricted: u8,
 
-    /// Descend at most N directory levels below each --dir (0: only the
-    /// --dir itself).
-    #[arg(long, value_name = "N")]
+    /// Descend at most N directory levels below each PATH (0: only the PATH
+    /// itself).
+    #[arg(short = 'd', long, value_name = "N")]
     pub max_depth: Option<usize>,
 
     /// Follow symbolic links. Symlink loops are detected, reported on stderr
     /// and not followed.
-    #[arg(long)]
+    #[arg(short = 'L', long)]
     pub follow: bool,
 
     /// Skip files larger than SIZE (bytes, or with a K, M or G suffix).
@@ -79,8 +87,8 @@ pub struct ProcessArgs {
     pub max_filesize: Option<u64>,
 
     /// Read `*.gz` files through gzip decompression. Their byte counts are of
-    /// the decompressed content, and `NAME.gz` also matches a --pattern that
-    /// matches NAME.
+    /// the decompressed content, and every --glob G also applies as G.gz (so
+    /// `-g '*.log'` takes `app.log.gz`).
     #[arg(long)]
     pub decompress: bool,
 
@@ -94,11 +102,11 @@ pub struct ProcessArgs {
     /// Rust regex syntax, matched per line: a match never spans lines and `^`
     /// and `$` match at line boundaries. Lines longer than 64 KiB are
     /// matched in 64 KiB pieces.
-    #[arg(long = "match", value_name = "REGEX", action = clap::ArgAction::Append, allow_hyphen_values = true)]
-    pub matches: Vec<String>,
+    #[arg(short = 'e', long = "regexp", value_name = "REGEX", action = clap::ArgAction::Append, allow_hyphen_values = true)]
+    pub regexps: Vec<String>,
 
-    /// With --match, count every occurrence instead of matching lines.
-    #[arg(long, requires = "matches")]
+    /// With --regexp, count every match instead of matching lines.
+    #[arg(long, requires = "regexps")]
     pub count_matches: bool,
 
     /// Recognise level words in any case (`error`, `Error`, `ERROR`).
@@ -111,7 +119,7 @@ pub struct ProcessArgs {
     pub group_by: Option<GroupBy>,
 
     /// Also show the N files with the most ERROR (and FATAL) lines, or with
-    /// the most --match counts when --match is given (ties by path).
+    /// the most --regexp matches when --regexp is given (ties by path).
     #[arg(long, value_name = "N")]
     pub top: Option<usize>,
 
@@ -186,7 +194,7 @@ pub enum SortKey {
     Errors,
     /// WARN lines, descending.
     Warnings,
-    /// Sum of the `--match` counts, descending.
+    /// Sum of the `--regexp` counts, descending.
     Matches,
     /// Number of files (groups only; files rank as 1), descending.
     Files,
@@ -242,7 +250,11 @@ impl ProcessArgs {
 
     /// Builds the engine options; an invalid regex is an error naming it.
     pub fn to_options(&self) -> anyhow::Result<ProcessOptions> {
-        let mut opts = ProcessOptions::new(self.dirs.clone(), self.patterns.clone());
+        let mut roots: Vec<PathBuf> = self.dirs.iter().chain(&self.paths).cloned().collect();
+        if roots.is_empty() {
+            roots.push(PathBuf::from("."));
+        }
+        let mut opts = ProcessOptions::new(roots, self.globs.clone());
         if let Some(w) = self.workers {
             opts.workers = usize::from(w);
         }
@@ -255,10 +267,10 @@ impl ProcessArgs {
         opts.walk.follow = self.follow;
         opts.walk.max_filesize = self.max_filesize;
         opts.walk.decompress = self.decompress;
-        let mut regexes = Vec::with_capacity(self.matches.len());
-        for m in &self.matches {
+        let mut regexes = Vec::with_capacity(self.regexps.len());
+        for m in &self.regexps {
             let re = build_regex(m).map_err(|e| {
-                anyhow::anyhow!("invalid --match {m:?}: {}", one_line(&e.to_string()))
+                anyhow::anyhow!("invalid --regexp {m:?}: {}", one_line(&e.to_string()))
             })?;
             regexes.push(re);
         }
@@ -273,9 +285,6 @@ impl ProcessArgs {
         opts.chunk_size = self.debug_chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE).max(1);
         opts.stop_after = self.debug_stop_after;
         opts.file_delay = self.debug_file_delay_ms.map(Duration::from_millis);
-        if self.dirs.is_empty() {
-            bail!("no --dir given");
-        }
         Ok(opts)
     }
 }

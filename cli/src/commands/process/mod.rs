@@ -20,7 +20,7 @@ pub use args::ProcessArgs;
 
 /// Exit code: every matching file was processed.
 const EXIT_OK: u8 = 0;
-/// Exit code: no file matched the patterns.
+/// Exit code: no file matched.
 const EXIT_NO_MATCH: u8 = 1;
 /// Exit code: some files or directories failed.
 const EXIT_FAILURES: u8 = 2;
@@ -51,7 +51,7 @@ pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<u8> {
     let elapsed = started.elapsed();
 
     let view = output::View {
-        regexes: args.matches.clone(),
+        regexes: args.regexps.clone(),
         count_matches: args.count_matches,
         words: args.words,
         group_by: args.group_by.map(Into::into),
@@ -91,7 +91,7 @@ pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<u8> {
         list(&mut err, "", &failures);
     }
     if agg.found == 0 && agg.failures.is_empty() && !agg.partial {
-        let _ = writeln!(err, "agora: no file matched the patterns");
+        let _ = writeln!(err, "agora: no file matched");
     }
     if agg.partial {
         let _ = writeln!(err, "agora: interrupted; the results above are partial");
@@ -121,10 +121,9 @@ pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<u8> {
 /// An engine error as one line, with the flag it concerns.
 fn describe(e: &Error) -> String {
     match e {
-        Error::Path { .. } => format!("--dir {e}"),
-        Error::Glob { glob, message } => format!("invalid --pattern {glob:?}: {message}"),
+        Error::Path { .. } | Error::Pool(_) => e.to_string(),
+        Error::Glob { glob, message } => format!("invalid --glob {glob:?}: {message}"),
         Error::State { .. } => format!("--state {e}"),
-        Error::Pool(_) => e.to_string(),
     }
 }
 

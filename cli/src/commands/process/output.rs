@@ -12,7 +12,7 @@ use serde::Serialize;
 /// What to render besides the totals.
 #[derive(Clone, Debug, Default)]
 pub struct View {
-    /// The `--match` regexes as given, in order.
+    /// The `--regexp` regexes as given, in order.
     pub regexes: Vec<String>,
     /// Occurrences rather than lines (`--count-matches`).
     pub count_matches: bool,
