@@ -96,3 +96,32 @@ pub fn process_in(dir: &Path, args: &[&str]) -> Output {
         .output()
         .expect("run agora")
 }
+
+/// Runs `agora process ARGS` so that file permissions apply to it, whoever
+/// runs the tests. `probe` is a file of mode 000: when this process can open
+/// it anyway (root, or any process with CAP_DAC_OVERRIDE, as in CI), the
+/// child runs through setpriv(1) with every capability dropped: the same
+/// user, so it can still reach the binary under a private $HOME, but bound
+/// by the permission bits like anyone else. Otherwise it runs as is.
+pub fn process_bound_by_permissions(probe: &Path, args: &[&str]) -> Output {
+    let mut cmd = if fs::File::open(probe).is_ok() {
+        let mut c = Command::new("setpriv");
+        c.args(["--inh-caps=-all", "--bounding-set=-all", "--"])
+            .arg(env!("CARGO_BIN_EXE_agora"));
+        c
+    } else {
+        agora()
+    };
+    let o = cmd
+        .arg("process")
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run agora (setpriv is in util-linux)");
+    assert!(
+        !stderr(&o).starts_with("setpriv:"),
+        "setpriv failed: {}",
+        stderr(&o)
+    );
+    o
+}

@@ -3,11 +3,13 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
-use crate::{agora, code, json, process, process_in, s, stderr, stdout, tree, write};
+use crate::{
+    code, json, process, process_bound_by_permissions, process_in, s, stderr, stdout, tree, write,
+};
 
 /// Lists the files `agora process ARGS` counts, run in `dir`, from its CSV.
 fn agora_files(dir: &Path, args: &[&str]) -> Vec<String> {
@@ -284,35 +286,6 @@ fn symlink_loop_is_reported_not_followed() {
     assert_eq!(v["files"]["found"], 7, "link.log is followed");
     assert!(stderr(&o).contains("symlink loop"), "{}", stderr(&o));
     assert_eq!(v["warnings"].as_array().unwrap().len(), 1);
-}
-
-/// Runs `agora process ARGS` so that file permissions apply to it, whoever
-/// runs the tests. `probe` is a file of mode 000: when this process can open
-/// it anyway (root, or any process with CAP_DAC_OVERRIDE, as in CI), the
-/// child runs through setpriv(1) with every capability dropped: the same
-/// user, so it can still reach the binary under a private $HOME, but bound
-/// by the permission bits like anyone else. Otherwise it runs as is.
-fn process_bound_by_permissions(probe: &Path, args: &[&str]) -> Output {
-    let mut cmd = if fs::File::open(probe).is_ok() {
-        let mut c = Command::new("setpriv");
-        c.args(["--inh-caps=-all", "--bounding-set=-all", "--"])
-            .arg(env!("CARGO_BIN_EXE_agora"));
-        c
-    } else {
-        agora()
-    };
-    let o = cmd
-        .arg("process")
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run agora (setpriv is in util-linux)");
-    assert!(
-        !stderr(&o).starts_with("setpriv:"),
-        "setpriv failed: {}",
-        stderr(&o)
-    );
-    o
 }
 
 #[test]

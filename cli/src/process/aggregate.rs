@@ -32,21 +32,43 @@ pub struct Failure {
     pub path: Option<PathBuf>,
     /// One-line description.
     pub message: String,
+    /// Whether a found file failed, or the walk itself.
+    pub kind: FailureKind,
+}
+
+/// What failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// A file that matched could not be read (counted in
+    /// [`Aggregate::failed`]).
+    File,
+    /// The walk could not read a directory or an entry: no file was found
+    /// there, so nothing is counted in [`Aggregate::found`] for it.
+    Walk,
 }
 
 /// The aggregate of a run.
+///
+/// The file counts add up: `found = processed + binary + failed +
+/// unfinished`, where `unfinished` is 0 unless the run was cancelled.
 #[derive(Clone, Debug, Default)]
 pub struct Aggregate {
     /// The run was interrupted: the numbers cover only the files finished.
     pub partial: bool,
     /// Files that matched the globs.
     pub found: u64,
-    /// Files read in this run.
+    /// Files counted: read in this run, or reused from the state file.
     pub processed: u64,
-    /// Files whose counts were reused from the `--state` file.
+    /// Of [`Aggregate::processed`], the files whose counts were reused from
+    /// the state file.
     pub reused: u64,
     /// Files skipped as binary.
     pub binary: u64,
+    /// Files that could not be read (the [`FailureKind::File`] failures).
+    pub failed: u64,
+    /// Files found but not finished because the run was cancelled.
+    pub unfinished: u64,
     /// Files and directories that failed, sorted.
     pub failures: Vec<Failure>,
     /// Walk warnings (symlink loops, bad ignore rules), sorted.
@@ -56,6 +78,15 @@ pub struct Aggregate {
     /// Per-file results sorted by path, when the engine was asked to keep
     /// them (`ProcessOptions::keep_files`).
     pub files: Vec<FileStats>,
+}
+
+impl Aggregate {
+    /// Failures of the walk itself (not of a found file).
+    pub fn walk_failures(&self) -> usize {
+        (self.failures.iter())
+            .filter(|f| f.kind == FailureKind::Walk)
+            .count()
+    }
 }
 
 /// What `--group-by` groups on.

@@ -29,7 +29,7 @@ use std::time::Duration;
 
 use rayon::prelude::*;
 
-pub use super::aggregate::{Aggregate, Failure, FileStats};
+pub use super::aggregate::{Aggregate, Failure, FailureKind, FileStats};
 use super::chunk::{self, BINARY_PROBE, Span, SpanError};
 use super::count::Counter;
 pub use super::count::{CountOptions, Counts};
@@ -252,7 +252,11 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Agg
                     observer.found(agg.found);
                 }
                 Event::Walk(WalkEvent::Error { path, message }) => {
-                    agg.failures.push(Failure { path, message });
+                    agg.failures.push(Failure {
+                        path,
+                        message,
+                        kind: FailureKind::Walk,
+                    });
                 }
                 Event::Walk(WalkEvent::Warning { message }) => agg.warnings.push(message),
                 Event::Walk(WalkEvent::File(_)) => {}
@@ -262,10 +266,9 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Agg
                         match outcome {
                             Outcome::Counted(fs) => {
                                 agg.totals.add(&fs.counts);
+                                agg.processed += 1;
                                 if fs.reused {
                                     agg.reused += 1;
-                                } else {
-                                    agg.processed += 1;
                                 }
                                 counted += 1;
                                 if keep_entries {
@@ -283,7 +286,10 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Agg
                                     entry = make_entry(&path, id, true, &counts).map(|e| (e, true));
                                 }
                             }
-                            Outcome::Failed(f) => agg.failures.push(f),
+                            Outcome::Failed(f) => {
+                                agg.failed += 1;
+                                agg.failures.push(f);
+                            }
                             Outcome::Cancelled => {}
                         }
                         if let Some((entry, is_new)) = entry {
@@ -314,8 +320,11 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Agg
         }
     });
     agg.found = found.load(Ordering::Relaxed);
-
     agg.partial = cancel.load(Ordering::Relaxed);
+    // Only a cancelled run leaves found files unfinished (dropped from the
+    // queue, or abandoned mid-read).
+    agg.unfinished = (agg.found).saturating_sub(agg.processed + agg.binary + agg.failed);
+    debug_assert!(agg.partial || agg.unfinished == 0);
     agg.files.sort_by(|a, b| a.path.cmp(&b.path));
     agg.failures.sort();
     agg.warnings.sort();
@@ -371,6 +380,7 @@ pub fn process_file(path: PathBuf, opts: &ProcessOptions, recorded: &Recorded) -
         Outcome::Failed(Failure {
             message: format!("{}: {}", path.display(), io_message(e)),
             path: Some(path),
+            kind: FailureKind::File,
         })
     };
     let file = match File::open(&path) {

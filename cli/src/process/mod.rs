@@ -26,7 +26,7 @@ pub mod error;
 pub mod state;
 pub mod walk;
 
-pub use aggregate::{Aggregate, Failure, FileStats, Group, GroupBy, SortKey};
+pub use aggregate::{Aggregate, Failure, FailureKind, FileStats, Group, GroupBy, SortKey};
 pub use count::{CountOptions, Counts, Level, build_regex};
 pub use engine::{DEFAULT_CHUNK_SIZE, Observer, ProcessOptions, Silent, process};
 pub use error::Error;

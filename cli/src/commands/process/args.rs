@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use agora::process::{self, CountOptions, DEFAULT_CHUNK_SIZE, ProcessOptions, build_regex};
+use anyhow::bail;
+use clap::ValueEnum as _;
 
 /// Text appended to `agora process --help` (and the man page).
 pub const AFTER_HELP: &str = "\
@@ -53,9 +55,9 @@ pub struct ProcessArgs {
     #[arg(short = 'g', long = "glob", value_name = "GLOB", action = clap::ArgAction::Append, allow_hyphen_values = true)]
     pub globs: Vec<String>,
 
-    /// Number of worker threads [default: the number of CPUs].
-    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub workers: Option<u16>,
+    /// Number of worker threads, 1 to 1024 [default: the number of CPUs].
+    #[arg(short = 'j', long, value_name = "N")]
+    pub workers: Option<usize>,
 
     /// Also process hidden files and walk hidden directories (names starting
     /// with a dot).
@@ -82,7 +84,9 @@ pub struct ProcessArgs {
     #[arg(short = 'L', long)]
     pub follow: bool,
 
-    /// Skip files larger than SIZE (bytes, or with a K, M or G suffix).
+    /// Skip files larger than SIZE: a number of bytes with an optional unit
+    /// B, K/KB/KiB, M/MB/MiB or G/GB/GiB, any case, always powers of 1024
+    /// (`512K`, `10MiB`, `2gb`), as every size flag of agora.
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_filesize: Option<u64>,
 
@@ -106,7 +110,7 @@ pub struct ProcessArgs {
     pub regexps: Vec<String>,
 
     /// With --regexp, count every match instead of matching lines.
-    #[arg(long, requires = "regexps")]
+    #[arg(long)]
     pub count_matches: bool,
 
     /// Recognise level words in any case (`error`, `Error`, `ERROR`).
@@ -133,6 +137,11 @@ pub struct ProcessArgs {
     /// of the table. Cannot be combined with --json.
     #[arg(long)]
     pub csv: bool,
+
+    /// Exact byte counts in the table instead of human sizes such as
+    /// `1.2 MiB` (JSON and CSV always have exact counts).
+    #[arg(long)]
+    pub bytes: bool,
 
     /// No progress bar and no summary on stderr (failures are still listed).
     #[arg(long)]
@@ -215,26 +224,10 @@ impl From<SortKey> for process::SortKey {
     }
 }
 
-/// Parses `123`, `10K`, `5M`, `2G` (powers of 1024).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let s = s.trim();
-    let (num, mult) = match s.char_indices().last() {
-        Some((i, c)) if c.is_ascii_alphabetic() => {
-            let mult: u64 = match c.to_ascii_uppercase() {
-                'K' => 1 << 10,
-                'M' => 1 << 20,
-                'G' => 1 << 30,
-                _ => return Err(format!("unknown size suffix {c:?} (use K, M or G)")),
-            };
-            (&s[..i], mult)
-        }
-        _ => (s, 1),
-    };
-    let n: u64 = num
-        .parse()
-        .map_err(|_| format!("invalid size {s:?} (e.g. 4096, 10K, 5M, 2G)"))?;
-    n.checked_mul(mult)
-        .ok_or_else(|| format!("size {s:?} is too large"))
+/// The size parser of every size flag ([`crate::size::parse_size`]), as a
+/// byte count.
+fn parse_size(text: &str) -> Result<u64, String> {
+    crate::size::parse_size(text).and_then(|n| u64::try_from(n).map_err(|e| e.to_string()))
 }
 
 impl ProcessArgs {
@@ -248,6 +241,62 @@ impl ProcessArgs {
         self.no_ignore || self.unrestricted >= 1
     }
 
+    /// Rejects values that would otherwise be clamped or ignored, with one
+    /// line naming the flag (exit 2). `json` is the global `--json`.
+    pub fn validate(&self, json: bool) -> anyhow::Result<()> {
+        if json && self.csv {
+            bail!("--csv and --json cannot be combined");
+        }
+        if let Some(n) = self.workers
+            && !(1..=1024).contains(&n)
+        {
+            bail!("-j/--workers must be between 1 and 1024, not {n}");
+        }
+        if self.top == Some(0) {
+            bail!("--top must be at least 1");
+        }
+        if self.top.is_some() && self.csv {
+            bail!(
+                "--top does not apply to --csv, which has a row for every file (order them with --sort)"
+            );
+        }
+        if self.bytes && (json || self.csv) {
+            bail!("--bytes only changes the table: JSON and CSV always have exact byte counts");
+        }
+        if self.count_matches && self.regexps.is_empty() {
+            bail!("--count-matches needs at least one -e/--regexp");
+        }
+        if self.debug_chunk_size == Some(0) {
+            bail!("--debug-chunk-size must be at least 1");
+        }
+        if let Some(key) = self.sort {
+            let file_rows = self.top.is_some() || (self.csv && self.group_by.is_none());
+            let group_rows = self.group_by.is_some();
+            let name = key
+                .to_possible_value()
+                .map_or(String::new(), |v| v.get_name().to_string());
+            if !file_rows && !group_rows {
+                bail!("--sort orders the rows of --top, --group-by or --csv; give one of them");
+            }
+            if key == SortKey::Words && !self.words {
+                bail!("--sort words needs --words");
+            }
+            if key == SortKey::Matches && self.regexps.is_empty() {
+                bail!("--sort matches needs at least one -e/--regexp");
+            }
+            if key == SortKey::Files && !group_rows {
+                bail!("--sort files orders --group-by rows; files have no file count");
+            }
+            let level_only = self.group_by == Some(GroupBy::Level) && !file_rows;
+            if level_only && !matches!(key, SortKey::Path | SortKey::Files | SortKey::Lines) {
+                bail!(
+                    "--group-by level rows only have files and lines: --sort {name} does not apply (use path, files or lines)"
+                );
+            }
+        }
+        Ok(())
+    }
+
     /// Builds the engine options; an invalid regex is an error naming it.
     pub fn to_options(&self) -> anyhow::Result<ProcessOptions> {
         let mut roots: Vec<PathBuf> = self.dirs.iter().chain(&self.paths).cloned().collect();
@@ -256,7 +305,7 @@ impl ProcessArgs {
         }
         let mut opts = ProcessOptions::new(roots, self.globs.clone());
         if let Some(w) = self.workers {
-            opts.workers = usize::from(w);
+            opts.workers = w;
         }
         // Walking is mostly waiting on the file system; a few threads are
         // plenty and leave the CPUs to the workers.
@@ -280,9 +329,9 @@ impl ProcessArgs {
             regexes,
             count_matches: self.count_matches,
         };
-        opts.keep_files = self.csv || self.top.is_some_and(|n| n > 0) || self.group_by.is_some();
+        opts.keep_files = self.csv || self.top.is_some() || self.group_by.is_some();
         opts.state = self.state.clone();
-        opts.chunk_size = self.debug_chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE).max(1);
+        opts.chunk_size = self.debug_chunk_size.unwrap_or(DEFAULT_CHUNK_SIZE);
         opts.stop_after = self.debug_stop_after;
         opts.file_delay = self.debug_file_delay_ms.map(Duration::from_millis);
         Ok(opts)
@@ -304,10 +353,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes() {
+    fn sizes_are_the_daemons() {
         assert_eq!(parse_size("10"), Ok(10));
         assert_eq!(parse_size("10K"), Ok(10240));
         assert_eq!(parse_size("2m"), Ok(2 << 20));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("512mb"), Ok(512 << 20));
         assert_eq!(parse_size("1G"), Ok(1 << 30));
         assert!(parse_size("1T").is_err());
         assert!(parse_size("x").is_err());

@@ -1,12 +1,16 @@
 //! `agora process`: the command line around the engine in
 //! [`agora::process`]. This module owns everything the engine must not:
-//! the flags ([`args`]), rendering the aggregate as a table, JSON or CSV
-//! ([`output`]), the progress bar ([`progress`]), the Ctrl-C handler,
-//! messages on stderr and the exit status.
+//! the flags ([`args`]), rendering the aggregate as a table ([`table`]),
+//! JSON ([`json`]) or CSV ([`csv`]) with what they share in [`output`], the
+//! progress bar ([`progress`]), the Ctrl-C handler, messages on stderr and
+//! the exit status.
 
 mod args;
+mod csv;
+mod json;
 mod output;
 mod progress;
+mod table;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -35,9 +39,7 @@ const LIST_LIMIT: usize = 10;
 /// Returns the process exit code (0 all processed, 1 nothing matched, 2 some
 /// files failed, 130 interrupted).
 pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<u8> {
-    if json && args.csv {
-        bail!("--csv and --json cannot be combined");
-    }
+    args.validate(json)?;
     let mut opts = args.to_options()?;
     let cancel = interrupt_flag();
     cancel.store(false, Ordering::SeqCst);
@@ -57,13 +59,19 @@ pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<u8> {
         group_by: args.group_by.map(Into::into),
         top: args.top,
         sort: args.sort.map(Into::into),
+        exact_bytes: args.bytes,
     };
-    let text = if args.csv {
-        output::csv(&agg, &view)
-    } else if json {
-        output::json(&agg, &view) + "\n"
+    // Nothing found prints nothing, like ripgrep; JSON keeps its shape (zero
+    // counts, empty lists) so that scripts need no special case.
+    let nothing = agg.found == 0 && !agg.partial;
+    let text = if json {
+        json::render(&agg, &view) + "\n"
+    } else if nothing {
+        String::new()
+    } else if args.csv {
+        csv::render(&agg, &view)
     } else {
-        output::table(&agg, &view)
+        table::render(&agg, &view)
     };
     let mut stdout = std::io::stdout().lock();
     if let Err(e) = stdout
@@ -90,17 +98,18 @@ pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<u8> {
         );
         list(&mut err, "", &failures);
     }
-    if agg.found == 0 && agg.failures.is_empty() && !agg.partial {
-        let _ = writeln!(err, "agora: no file matched");
-    }
     if agg.partial {
         let _ = writeln!(err, "agora: interrupted; the results above are partial");
+    } else if nothing {
+        if !args.quiet {
+            let _ = writeln!(err, "agora: no file matched");
+        }
     } else if !args.quiet {
         let secs = elapsed.as_secs_f64();
         let _ = writeln!(
             err,
-            "agora: {} files, {} in {:.2} s ({}/s)",
-            agg.processed + agg.reused + agg.binary,
+            "agora: files {}; {} in {:.2} s ({}/s)",
+            output::files_summary(&agg),
             output::human_bytes(agg.totals.bytes),
             secs,
             output::human_bytes((agg.totals.bytes as f64 / secs.max(1e-6)) as u64),
