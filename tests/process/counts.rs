@@ -86,6 +86,13 @@ fn state_resume_after_interruption_equals_full_run() {
     assert!(stdout(&first).starts_with("PARTIAL"), "{}", stdout(&first));
     let recorded = fs::read_to_string(&state).unwrap().lines().count() - 1;
     assert!(recorded >= 10, "{recorded} entries recorded");
+    // A JSON Lines stream: every line says what it is.
+    let text = fs::read_to_string(&state).unwrap();
+    for (i, line) in text.lines().enumerate() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let want = if i == 0 { "header" } else { "file" };
+        assert_eq!(v["type"], want, "line {i}: {line}");
+    }
 
     // The rerun reads only the rest and reports the combined aggregate.
     let (rc, v) = json(&[&common[..], &["--state", st]].concat());

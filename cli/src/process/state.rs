@@ -2,13 +2,17 @@
 //! rerun after an interruption, or a later incremental run, only processes
 //! new or changed files.
 //!
-//! Format (one JSON object per line):
+//! Format (one JSON object per line, each with a `type`):
 //!
 //! ```text
-//! {"agora_process_state":1,"options":"<fingerprint of the counting options>"}
-//! {"path":"logs/a.log","size":1234,"mtime_s":1700000000,"mtime_ns":0,"binary":false,"counts":{…}}
+//! {"type":"header","agora_process_state":2,"options":"<fingerprint of the counting options>"}
+//! {"type":"file","path":"logs/a.log","size":1234,"mtime_s":1700000000,"mtime_ns":0,"binary":false,"counts":{…}}
 //! …
 //! ```
+//!
+//! Lines of another `type` are skipped, so later versions can add some. A
+//! file of format 1 (no `type`) is started afresh like one written with other
+//! options.
 //!
 //! Entries are appended as files finish, so an interrupted run keeps what it
 //! did; a later entry for the same path wins. A complete run rewrites the file
@@ -29,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use super::count::Counts;
 use super::error::{Error, io_message};
 
-const FORMAT_VERSION: u64 = 1;
+const FORMAT_VERSION: u64 = 2;
 
 /// Identity of a file's content as far as reuse is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,8 +92,36 @@ pub struct Entry {
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    /// `"header"`; absent in format 1.
+    #[serde(rename = "type", default)]
+    kind: String,
     agora_process_state: u64,
     options: String,
+}
+
+/// An [`Entry`] as a line: `{"type":"file", …}`.
+#[derive(Serialize)]
+struct EntryLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    entry: &'a Entry,
+}
+
+/// A line read back: an entry when its `type` is `file`.
+#[derive(Deserialize)]
+struct LineIn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(flatten)]
+    entry: Entry,
+}
+
+fn entry_line(entry: &Entry) -> EntryLine<'_> {
+    EntryLine {
+        kind: "file",
+        entry,
+    }
 }
 
 /// Previously recorded entries, by path.
@@ -134,7 +166,7 @@ impl StateFile {
                             || header.options != fingerprint
                         {
                             note = Some(format!(
-                                "state file {}: written with other counting options; starting afresh",
+                                "state file {}: written with other counting options or by another version; starting afresh",
                                 path.display()
                             ));
                         } else {
@@ -142,8 +174,10 @@ impl StateFile {
                             for line in lines {
                                 let Ok(line) = line else { break };
                                 // A torn last line after a crash is ignored.
-                                if let Ok(e) = serde_json::from_str::<Entry>(&line) {
-                                    recorded.insert(PathBuf::from(&e.path), e);
+                                if let Ok(LineIn { kind, entry }) = serde_json::from_str(&line)
+                                    && kind == "file"
+                                {
+                                    recorded.insert(PathBuf::from(&entry.path), entry);
                                 }
                             }
                         }
@@ -189,7 +223,7 @@ impl StateFile {
     /// Appends a finished file. Flushed in small batches so that a crash
     /// loses at most a few entries without a write per file.
     pub fn append(&mut self, entry: &Entry) -> Result<(), Error> {
-        write_line(&mut self.out, entry).map_err(|e| self.write_failed(&e))?;
+        write_line(&mut self.out, &entry_line(entry)).map_err(|e| self.write_failed(&e))?;
         self.unflushed += 1;
         if self.unflushed >= 256 || self.last_flush.elapsed() > Duration::from_millis(500) {
             self.flush()?;
@@ -220,7 +254,7 @@ impl StateFile {
             let mut w = BufWriter::new(File::create(&tmp)?);
             write_header(&mut w, &self.fingerprint)?;
             for e in entries {
-                write_line(&mut w, e)?;
+                write_line(&mut w, &entry_line(e))?;
             }
             w.flush()
         };
@@ -258,6 +292,7 @@ fn write_header(w: &mut impl Write, fingerprint: &str) -> std::io::Result<()> {
     write_line(
         w,
         &Header {
+            kind: "header".into(),
             agora_process_state: FORMAT_VERSION,
             options: fingerprint.to_string(),
         },
@@ -311,6 +346,48 @@ mod tests {
         // Other options: started afresh.
         let (_s, rec, note) = StateFile::open(&p, "other").unwrap();
         assert!(rec.is_empty() && note.is_some());
+    }
+
+    #[test]
+    fn every_line_has_a_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.jsonl");
+        let (mut s, _, _) = StateFile::open(&p, "fp").unwrap();
+        s.append(&entry("a", 1)).unwrap();
+        s.flush().unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let types: Vec<String> = (text.lines())
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+            .collect();
+        assert_eq!(types, ["\"header\"", "\"file\""]);
+        s.compact([&entry("b", 2)]).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("{\"type\":\"file\",")
+        );
+        // Unknown line types are skipped.
+        std::fs::write(&p, text + "{\"type\":\"later\",\"x\":1}\n").unwrap();
+        let (_, rec, note) = StateFile::open(&p, "fp").unwrap();
+        assert_eq!((rec.len(), note), (1, None));
+    }
+
+    #[test]
+    fn format_1_is_started_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.jsonl");
+        std::fs::write(
+            &p,
+            "{\"agora_process_state\":1,\"options\":\"fp\"}\n\
+             {\"path\":\"a\",\"size\":1,\"mtime_s\":5,\"mtime_ns\":7,\"binary\":false,\
+             \"counts\":{\"bytes\":0,\"lines\":0,\"words\":0,\"levels\":[0,0,0,0,0,0,0],\"matches\":[0]}}\n",
+        )
+        .unwrap();
+        let (_, rec, note) = StateFile::open(&p, "fp").unwrap();
+        assert!(rec.is_empty());
+        assert!(note.unwrap().contains("starting afresh"));
     }
 
     #[test]
