@@ -157,9 +157,9 @@ fn interrupt_flag() -> Arc<AtomicBool> {
     FLAG.get_or_init(|| {
         let flag = Arc::new(AtomicBool::new(false));
         let f = Arc::clone(&flag);
-        // If the binary already installed a handler, this fails and Ctrl-C
-        // keeps its default meaning: the run simply cannot be interrupted
-        // gracefully. Nothing else to do about it.
+        // If a handler was installed before (no other command of the
+        // binary does), this fails and Ctrl-C keeps its default meaning:
+        // the run simply cannot be interrupted gracefully.
         let _ = ctrlc::set_handler(move || {
             if f.swap(true, Ordering::SeqCst) {
                 std::process::exit(i32::from(EXIT_INTERRUPTED));
