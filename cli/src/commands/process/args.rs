@@ -133,8 +133,9 @@ pub struct ProcessArgs {
     #[arg(long, value_name = "KEY", value_enum)]
     pub sort: Option<SortKey>,
 
-    /// Print CSV, one row per file (or per group with --group-by), instead
-    /// of the table. Cannot be combined with --json.
+    /// Print CSV instead of the table: one row per processed file (or per
+    /// group with --group-by), with the columns of the table's rows, exact
+    /// byte counts. Cannot be combined with --json or --top.
     #[arg(long)]
     pub csv: bool,
 
