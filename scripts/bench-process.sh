@@ -4,7 +4,7 @@
 # Generates a seeded corpus of about 1 GB of log lines in about 20,000 files
 # with heavy-tailed sizes (many small files, a few of 50-100 MB), then times,
 # warm cache, with hyperfine:
-#   agora process --pattern '*.log' --no-ignore --hidden --quiet      (lines, bytes, levels)
+#   agora process -g '*.log' --no-ignore --hidden --quiet             (lines, bytes, levels)
 #   agora process ... --words                                          (plus words)
 #   rg --no-ignore --hidden -g '*.log' -c ERROR                        (the reference)
 #   find ... -name '*.log' -print0 | xargs -0 -P2 wc -l
@@ -144,7 +144,7 @@ echo "bench: corpus $NFILES .log files, $BYTES bytes" >&2
 # (-N: no shell in between), and the ratios are taken within each round:
 # this machine's neighbours come and go, and one long block per command
 # compares different moments rather than different programs.
-AG=("$AGORA_BIN" process --dir "$CORPUS" --pattern '*.log' --no-ignore --hidden --quiet)
+AG=("$AGORA_BIN" process "$CORPUS" -g '*.log' --no-ignore --hidden --quiet)
 RG=(rg --no-ignore --hidden -g '*.log' -c ERROR "$CORPUS")
 for round in $(seq "$ROUNDS"); do
     hyperfine -N --style basic --warmup 1 --runs "$RUNS" -i --export-json "$WORK/main-$round.json" \
@@ -159,15 +159,15 @@ hyperfine --style basic --warmup 1 --runs "$RUNS" -i --export-json "$WORK/wc.jso
 NTINY=$(find "$TINY" -name '*.log' | wc -l)
 hyperfine --style basic --warmup 1 --runs "$RUNS" --export-json "$WORK/tiny.json" \
     -n "agora process, $NTINY one-line files" \
-    "$AGORA_BIN process --dir $TINY --pattern '*.log' --quiet" \
+    "$AGORA_BIN process $TINY -g '*.log' --quiet" \
     -n "rg -c INFO, $NTINY one-line files" \
     "rg -g '*.log' -c INFO $TINY" >&2
 
 rss() { # peak RSS in KiB of a command
     /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}'
 }
-RSS_AG=$(rss "$AGORA_BIN" process --dir "$CORPUS" --pattern '*.log' --no-ignore --hidden --quiet)
-RSS_W=$(rss "$AGORA_BIN" process --dir "$CORPUS" --pattern '*.log' --no-ignore --hidden --quiet --words)
+RSS_AG=$(rss "$AGORA_BIN" process "$CORPUS" -g '*.log' --no-ignore --hidden --quiet)
+RSS_W=$(rss "$AGORA_BIN" process "$CORPUS" -g '*.log' --no-ignore --hidden --quiet --words)
 RSS_RG=$(rss rg --no-ignore --hidden -g '*.log' -c ERROR "$CORPUS")
 
 # ---------------------------------------------------------------- report

@@ -222,11 +222,12 @@ pub enum Command {
     Cache(CacheArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
-    /// Walks --dir (default .) like ripgrep (hidden files and .gitignore
-    /// rules respected unless -u/-uu), processes every file matching
-    /// --pattern on a rayon pool, and prints the aggregate as a table, JSON
-    /// (--json) or CSV (--csv). See docs/PROCESS.md for every rule.
-    Process(agora::process::ProcessArgs),
+    /// Walks the PATHs (default .) like ripgrep (hidden files and
+    /// .gitignore rules respected unless -u/-uu; -g globs as rg's), counts
+    /// every matching file on a rayon pool, and prints the aggregate as a
+    /// table, JSON (--json) or CSV (--csv). See docs/PROCESS.md for every
+    /// rule.
+    Process(crate::commands::process::ProcessArgs),
     /// Load generators for measuring the daemon.
     Bench(BenchArgs),
     /// Print a shell completion script (e.g. `agora completions bash >

@@ -15,6 +15,9 @@ pub struct Extra {
     pub examples: &'static [(&'static str, &'static str)],
     /// What exit status 1 means for this command; `None`: it is not used.
     pub nothing: Option<&'static str>,
+    /// Exit codes whose meaning is more specific for this command than
+    /// the common table: `(code, meaning)`.
+    pub exit: &'static [(&'static str, &'static str)],
     /// Files the command reads or writes: `(path, what)`.
     pub files: &'static [(&'static str, &'static str)],
     /// Related commands (`agora-chat(1)` …), as page names.
@@ -52,6 +55,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: Some("there was nothing to report: no match, an empty result, a missing key"),
+        exit: &[],
         files: &[
             CREDENTIALS,
             (
@@ -81,6 +85,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: None,
+        exit: &[],
         files: &[
             ("DATA/agora.db", "the database (SQLite, WAL)"),
             ("DATA/agora.log", "the embedded daemon's log"),
@@ -110,6 +115,7 @@ pub const EXTRAS: &[Extra] = &[
             ("curl -s 127.0.0.1:7080/metrics", "Prometheus metrics"),
         ],
         nothing: None,
+        exit: &[],
         files: &[
             (
                 "DATA/agora.db",
@@ -137,6 +143,7 @@ pub const EXTRAS: &[Extra] = &[
             ("NO_COLOR=1 agora tui", "without colours"),
         ],
         nothing: None,
+        exit: &[],
         files: &[
             CREDENTIALS,
             ("$XDG_DATA_HOME/agora/tui.log", "the TUI's log"),
@@ -150,6 +157,7 @@ pub const EXTRAS: &[Extra] = &[
             ("agora ping -c 1 --json", "one, as JSON"),
         ],
         nothing: None,
+        exit: &[],
         files: &[],
         see_also: &["agora-bench-ping"],
     },
@@ -163,6 +171,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: None,
+        exit: &[],
         files: &[CREDENTIALS],
         see_also: &["agora-login", "agora-whoami"],
     },
@@ -176,6 +185,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: None,
+        exit: &[],
         files: &[CREDENTIALS],
         see_also: &["agora-logout", "agora-whoami"],
     },
@@ -183,6 +193,7 @@ pub const EXTRAS: &[Extra] = &[
         path: "logout",
         examples: &[("agora logout", "forget the token for 127.0.0.1:7070")],
         nothing: Some("you were not signed in on that daemon"),
+        exit: &[],
         files: &[CREDENTIALS],
         see_also: &["agora-login"],
     },
@@ -196,6 +207,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: Some("not signed in on that daemon"),
+        exit: &[],
         files: &[CREDENTIALS],
         see_also: &["agora-login"],
     },
@@ -219,6 +231,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: Some("nothing to show: no rooms, no messages, no unread private messages"),
+        exit: &[],
         files: &[CREDENTIALS],
         see_also: &["agora-tui", "agora-login"],
     },
@@ -241,6 +254,7 @@ pub const EXTRAS: &[Extra] = &[
             ("agora cache scan --match 'user:*' --json", "keys as JSON"),
         ],
         nothing: Some("nothing found: a missing key, no matching keys, a refused --nx/--xx write"),
+        exit: &[],
         files: &[CREDENTIALS],
         see_also: &["redis-cli"],
     },
@@ -257,7 +271,24 @@ pub const EXTRAS: &[Extra] = &[
             ),
             ("agora process logs --json", "the aggregate as JSON"),
         ],
-        nothing: Some("no file matched"),
+        nothing: Some(
+            "no file matched (nothing is printed; with --json, the document with zero counts)",
+        ),
+        exit: &[
+            (
+                "0",
+                "all matching files were processed (binary files skipped count as processed)",
+            ),
+            (
+                "2",
+                "some files or directories could not be read (listed on stderr), or an error \
+                 stopped the run before it started (e.g. a PATH that does not exist)",
+            ),
+            (
+                "130",
+                "interrupted (Ctrl-C); the partial aggregate was printed, marked PARTIAL",
+            ),
+        ],
         files: &[],
         see_also: &["rg"],
     },
@@ -274,6 +305,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: None,
+        exit: &[],
         files: &[],
         see_also: &["agora-ping"],
     },
@@ -290,6 +322,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
         ],
         nothing: None,
+        exit: &[],
         files: &[],
         see_also: &[],
     },
@@ -297,6 +330,7 @@ pub const EXTRAS: &[Extra] = &[
         path: "man",
         examples: &[("agora man /usr/local/share/man/man1", "install the pages")],
         nothing: None,
+        exit: &[],
         files: &[],
         see_also: &[],
     },
@@ -330,12 +364,18 @@ pub fn exit_status(path: &str) -> Vec<(&'static str, String)> {
         Some(what) => what.to_string(),
         None => "not used".into(),
     };
-    vec![
-        ("0", "success".into()),
+    let mut rows = vec![
+        ("0", "success".to_string()),
         ("1", nothing),
         ("2", "an error; one line on standard error says what".into()),
         ("130", "interrupted (Ctrl-C)".into()),
-    ]
+    ];
+    for (code, what) in extra(path).map_or(&[][..], |e| e.exit) {
+        if let Some(row) = rows.iter_mut().find(|(c, _)| c == code) {
+            row.1 = (*what).to_owned();
+        }
+    }
+    rows
 }
 
 /// The command line definition with the extras in each command's long

@@ -9,6 +9,7 @@ mod chat;
 mod daemon;
 mod docs;
 mod ping;
+pub mod process;
 mod tui;
 mod up;
 
@@ -90,10 +91,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(cache::run(&addr, args, json))
         }
-        Command::Process(args) => {
-            let code = agora::process::run(&args, json)?;
-            Ok(u8::try_from(code).unwrap_or(2))
-        }
+        Command::Process(args) => process::run(&args, json),
         Command::Bench(args) => {
             let addr = addr(args.remote.addr);
             match args.command {

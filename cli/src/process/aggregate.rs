@@ -32,21 +32,43 @@ pub struct Failure {
     pub path: Option<PathBuf>,
     /// One-line description.
     pub message: String,
+    /// Whether a found file failed, or the walk itself.
+    pub kind: FailureKind,
+}
+
+/// What failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureKind {
+    /// A file that matched could not be read (counted in
+    /// [`Aggregate::failed`]).
+    File,
+    /// The walk could not read a directory or an entry: no file was found
+    /// there, so nothing is counted in [`Aggregate::found`] for it.
+    Walk,
 }
 
 /// The aggregate of a run.
+///
+/// The file counts add up: `found = processed + binary + failed +
+/// unfinished`, where `unfinished` is 0 unless the run was cancelled.
 #[derive(Clone, Debug, Default)]
 pub struct Aggregate {
     /// The run was interrupted: the numbers cover only the files finished.
     pub partial: bool,
-    /// Files that matched the patterns.
+    /// Files that matched the globs.
     pub found: u64,
-    /// Files read in this run.
+    /// Files counted: read in this run, or reused from the state file.
     pub processed: u64,
-    /// Files whose counts were reused from the `--state` file.
+    /// Of [`Aggregate::processed`], the files whose counts were reused from
+    /// the state file.
     pub reused: u64,
     /// Files skipped as binary.
     pub binary: u64,
+    /// Files that could not be read (the [`FailureKind::File`] failures).
+    pub failed: u64,
+    /// Files found but not finished because the run was cancelled.
+    pub unfinished: u64,
     /// Files and directories that failed, sorted.
     pub failures: Vec<Failure>,
     /// Walk warnings (symlink loops, bad ignore rules), sorted.
@@ -58,8 +80,17 @@ pub struct Aggregate {
     pub files: Vec<FileStats>,
 }
 
+impl Aggregate {
+    /// Failures of the walk itself (not of a found file).
+    pub fn walk_failures(&self) -> usize {
+        (self.failures.iter())
+            .filter(|f| f.kind == FailureKind::Walk)
+            .count()
+    }
+}
+
 /// What `--group-by` groups on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum GroupBy {
     /// The directory containing the file.
@@ -71,7 +102,7 @@ pub enum GroupBy {
 }
 
 /// Sort key for `--sort` (and the ranking of `--top`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SortKey {
     /// Path (files) or group key, ascending.
@@ -86,10 +117,37 @@ pub enum SortKey {
     Errors,
     /// WARN lines, descending.
     Warnings,
-    /// Sum of the `--match` counts, descending.
+    /// Sum of the `--regexp` counts, descending.
     Matches,
     /// Number of files (groups only; files rank as 1), descending.
     Files,
+}
+
+impl GroupBy {
+    /// The lower-case name, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            GroupBy::Dir => "dir",
+            GroupBy::Ext => "ext",
+            GroupBy::Level => "level",
+        }
+    }
+}
+
+impl SortKey {
+    /// The lower-case name, as in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Path => "path",
+            SortKey::Bytes => "bytes",
+            SortKey::Lines => "lines",
+            SortKey::Words => "words",
+            SortKey::Errors => "errors",
+            SortKey::Warnings => "warnings",
+            SortKey::Matches => "matches",
+            SortKey::Files => "files",
+        }
+    }
 }
 
 /// One row of a `--group-by` table.
@@ -140,7 +198,7 @@ pub fn sort_groups(groups: &mut [Group], key: SortKey) {
 }
 
 /// The `n` files ranking highest by `key`: by default ERROR lines, or the
-/// `--match` total when regexes were given.
+/// `--regexp` total when regexes were given.
 pub fn top(files: &[FileStats], n: usize, key: SortKey) -> Vec<FileStats> {
     let mut v = files.to_vec();
     sort_files(&mut v, key);

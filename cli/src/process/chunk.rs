@@ -201,8 +201,8 @@ pub fn count_span(
 
 #[cfg(test)]
 mod tests {
+    use super::super::count::{CountOptions, Counts, build_regex};
     use super::*;
-    use crate::process::count::{CountOptions, Counts, build_regex};
 
     fn whole(data: &[u8], opts: &CountOptions, cap: usize) -> Counts {
         let mut c = Counter::new(opts);
@@ -302,7 +302,7 @@ mod tests {
                 };
                 let ctx = format!("cap {cap} chunk {chunk:?}");
                 assert_eq!(got.levels.0.iter().sum::<u64>(), got.lines, "{ctx}");
-                if cap >= crate::process::count::LEVEL_MAX_BYTES {
+                if cap >= super::super::count::LEVEL_MAX_BYTES {
                     assert_eq!(got, reference, "{ctx}");
                 } else {
                     assert_eq!(

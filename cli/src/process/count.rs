@@ -111,7 +111,7 @@ pub struct Counts {
     pub words: u64,
     /// The level histogram.
     pub levels: Levels,
-    /// One count per `--match` regex, in the order given: matching lines, or
+    /// One count per `--regexp` regex, in the order given: matching lines, or
     /// occurrences with `--count-matches`.
     pub matches: Vec<u64>,
 }
@@ -142,7 +142,7 @@ impl Counts {
         }
     }
 
-    /// Sum of all `--match` counts (used to rank files by matches).
+    /// Sum of all `--regexp` counts (used to rank files by matches).
     pub fn total_matches(&self) -> u64 {
         self.matches.iter().sum()
     }
@@ -155,13 +155,13 @@ pub struct CountOptions {
     pub words: bool,
     /// Compare level words case-insensitively (`--ignore-level-case`).
     pub ignore_level_case: bool,
-    /// The `--match` regexes, built by [`build_regex`].
+    /// The `--regexp` regexes, built by [`build_regex`].
     pub regexes: Vec<Regex>,
     /// Count occurrences instead of matching lines (`--count-matches`).
     pub count_matches: bool,
 }
 
-/// Builds a `--match` regex with per-line semantics: `^` and `$` match at
+/// Builds a `--regexp` regex with per-line semantics: `^` and `$` match at
 /// line boundaries (also before a `\r\n`).
 pub fn build_regex(pattern: &str) -> Result<Regex, regex::Error> {
     regex::bytes::RegexBuilder::new(pattern)

@@ -27,15 +27,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
-use anyhow::Context;
 use rayon::prelude::*;
 
-pub use super::aggregate::{Aggregate, Failure, FileStats};
+pub use super::aggregate::{Aggregate, Failure, FailureKind, FileStats};
 use super::chunk::{self, BINARY_PROBE, Span, SpanError};
 use super::count::Counter;
 pub use super::count::{CountOptions, Counts};
+use super::error::{Error, io_message};
 use super::state::{Entry, FileId, Recorded, StateFile};
-use super::walk::{self, Matcher, WalkEvent, WalkOptions, io_message};
+use super::walk::{self, Globs, WalkEvent, WalkOptions};
 
 /// Files at least this big are split into chunks.
 pub const DEFAULT_CHUNK_SIZE: u64 = 8 * 1024 * 1024;
@@ -70,13 +70,13 @@ pub struct ProcessOptions {
 }
 
 impl ProcessOptions {
-    /// Options with defaults for everything but the roots and patterns.
-    pub fn new(roots: Vec<PathBuf>, patterns: Vec<String>) -> ProcessOptions {
+    /// Options with defaults for everything but the roots and globs.
+    pub fn new(roots: Vec<PathBuf>, globs: Vec<String>) -> ProcessOptions {
         let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
         ProcessOptions {
             walk: WalkOptions {
                 roots,
-                patterns,
+                globs,
                 threads: workers,
                 ..WalkOptions::default()
             },
@@ -159,11 +159,14 @@ const BATCH: usize = 32;
 const FOUND_EVERY: u64 = 256;
 
 /// Walks, processes and aggregates. Errors are only for problems that stop
-/// the run before it starts (missing `--dir`, bad pattern, unusable state
+/// the run before it starts (a missing path, a bad glob, an unusable state
 /// file); per-file problems end up in [`Aggregate::failures`].
-pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Result<Aggregate> {
-    let matcher = Matcher::new(&opts.walk.patterns, opts.walk.decompress)?;
+pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> Result<Aggregate, Error> {
     walk::check_roots(&opts.walk.roots)?;
+    let globs = Globs::new(&opts.walk.globs, opts.walk.decompress)?;
+    let overrides = (opts.walk.roots.iter())
+        .map(|root| globs.for_root(root))
+        .collect::<Result<Vec<_>, _>>()?;
     let (mut state, recorded) = match &opts.state {
         Some(path) => {
             let (s, r, note) = StateFile::open(path, &opts.fingerprint())?;
@@ -179,7 +182,7 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
         .num_threads(workers)
         .thread_name(|i| format!("agora-process-{i}"))
         .build()
-        .context("cannot start the worker pool")?;
+        .map_err(|e| Error::Pool(e.to_string()))?;
 
     let cancel = &*opts.cancel;
     let (file_tx, file_rx) = crossbeam_channel::bounded::<PathBuf>(WALK_QUEUE);
@@ -192,11 +195,11 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
 
     std::thread::scope(|s| {
         let walk_tx = ev_tx.clone();
-        let matcher = &matcher;
+        let overrides = &overrides;
         let found = &found;
         s.spawn(move || {
             let file_tx = file_tx;
-            walk::walk(&opts.walk, matcher, cancel, &|ev| match ev {
+            walk::walk(&opts.walk, overrides, cancel, &|ev| match ev {
                 WalkEvent::File(path) => {
                     if (found.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(FOUND_EVERY) {
                         let _ = walk_tx.send(Event::Found);
@@ -249,7 +252,11 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
                     observer.found(agg.found);
                 }
                 Event::Walk(WalkEvent::Error { path, message }) => {
-                    agg.failures.push(Failure { path, message });
+                    agg.failures.push(Failure {
+                        path,
+                        message,
+                        kind: FailureKind::Walk,
+                    });
                 }
                 Event::Walk(WalkEvent::Warning { message }) => agg.warnings.push(message),
                 Event::Walk(WalkEvent::File(_)) => {}
@@ -259,10 +266,9 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
                         match outcome {
                             Outcome::Counted(fs) => {
                                 agg.totals.add(&fs.counts);
+                                agg.processed += 1;
                                 if fs.reused {
                                     agg.reused += 1;
-                                } else {
-                                    agg.processed += 1;
                                 }
                                 counted += 1;
                                 if keep_entries {
@@ -280,7 +286,10 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
                                     entry = make_entry(&path, id, true, &counts).map(|e| (e, true));
                                 }
                             }
-                            Outcome::Failed(f) => agg.failures.push(f),
+                            Outcome::Failed(f) => {
+                                agg.failed += 1;
+                                agg.failures.push(f);
+                            }
                             Outcome::Cancelled => {}
                         }
                         if let Some((entry, is_new)) = entry {
@@ -311,8 +320,11 @@ pub fn process(opts: &ProcessOptions, observer: &mut dyn Observer) -> anyhow::Re
         }
     });
     agg.found = found.load(Ordering::Relaxed);
-
     agg.partial = cancel.load(Ordering::Relaxed);
+    // Only a cancelled run leaves found files unfinished (dropped from the
+    // queue, or abandoned mid-read).
+    agg.unfinished = (agg.found).saturating_sub(agg.processed + agg.binary + agg.failed);
+    debug_assert!(agg.partial || agg.unfinished == 0);
     agg.files.sort_by(|a, b| a.path.cmp(&b.path));
     agg.failures.sort();
     agg.warnings.sort();
@@ -368,6 +380,7 @@ pub fn process_file(path: PathBuf, opts: &ProcessOptions, recorded: &Recorded) -
         Outcome::Failed(Failure {
             message: format!("{}: {}", path.display(), io_message(e)),
             path: Some(path),
+            kind: FailureKind::File,
         })
     };
     let file = match File::open(&path) {

@@ -1,168 +1,32 @@
-//! `agora process`: a parallel log-statistics file processor.
+//! The engine of `agora process`: a parallel log-statistics file processor.
 //!
 //! Walks directories (honouring ignore rules like ripgrep), counts bytes,
 //! lines, the log-level histogram and optional words and regex matches of
-//! every matching file in parallel, and prints the aggregate as a table, JSON
-//! or CSV. See docs/PROCESS.md for the user documentation.
+//! every matching file in parallel, and returns the aggregate. See
+//! docs/PROCESS.md for the user documentation.
 //!
-//! The engine ([`engine::process`]) is independent of printing so that other
-//! front ends (e.g. a job queue) can run it; [`run`] is the CLI glue.
+//! This module is the engine only: a plain options struct
+//! ([`ProcessOptions`]) in, an [`Aggregate`] (or an [`Error`]) out, and
+//! progress reported to an [`Observer`]. It parses no flags, prints nothing
+//! and writes to neither stdout nor stderr; the command line (flags, table,
+//! JSON, CSV, progress bar) lives in the binary (`commands/process/`). It
+//! uses nothing else from this package, so it can move to a crate of its
+//! own when the daemon's job queue runs it as a job kind.
 //!
-//! Module map: [`args`] (flags), [`walk`] (finding files), [`chunk`]
-//! (buffered, line-aligned reading), [`count`] (the per-chunk counter),
-//! [`engine`] (orchestration), [`aggregate`] (totals, groups, top),
-//! [`state`] (the `--state` resume file), [`output`] (table, JSON, CSV),
-//! [`progress`] (the progress bar).
+//! Module map: [`walk`] (finding files), [`chunk`] (buffered, line-aligned
+//! reading), [`count`] (the per-chunk counter), [`engine`] (orchestration),
+//! [`aggregate`] (totals, groups, top), [`state`] (the resume file),
+//! [`error`] (what stops a run).
 
 pub mod aggregate;
-pub mod args;
 pub mod chunk;
 pub mod count;
 pub mod engine;
-pub mod output;
-pub mod progress;
+pub mod error;
 pub mod state;
 pub mod walk;
 
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::Instant;
-
-use anyhow::bail;
-
-pub use args::ProcessArgs;
-
-/// Exit code: every matching file was processed.
-pub const EXIT_OK: i32 = 0;
-/// Exit code: no file matched the patterns.
-pub const EXIT_NO_MATCH: i32 = 1;
-/// Exit code: some files or directories failed.
-pub const EXIT_FAILURES: i32 = 2;
-/// Exit code: interrupted; a partial aggregate was printed.
-pub const EXIT_INTERRUPTED: i32 = 130;
-
-/// How many failures and warnings are listed on stderr.
-const LIST_LIMIT: usize = 10;
-
-/// Runs the processor, prints results to stdout (table, or JSON when `json`,
-/// or CSV when --csv), progress on stderr.
-/// Returns the process exit code (0 all processed, 1 nothing matched, 2 some
-/// files failed, 130 interrupted).
-pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<i32> {
-    if json && args.csv {
-        bail!("--csv and --json cannot be combined");
-    }
-    let mut opts = args.to_options()?;
-    let cancel = interrupt_flag();
-    cancel.store(false, Ordering::SeqCst);
-    opts.cancel = cancel;
-
-    let started = Instant::now();
-    let mut progress = progress::Progress::new(!args.quiet);
-    let result = engine::process(&opts, &mut progress);
-    progress.finish();
-    let agg = result?;
-    let elapsed = started.elapsed();
-
-    let view = output::View {
-        regexes: args.matches.clone(),
-        count_matches: args.count_matches,
-        words: args.words,
-        group_by: args.group_by,
-        top: args.top,
-        sort: args.sort,
-    };
-    let text = if args.csv {
-        output::csv(&agg, &view)
-    } else if json {
-        output::json(&agg, &view) + "\n"
-    } else {
-        output::table(&agg, &view)
-    };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        // `agora process | head` is not an error worth a message.
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            bail!("cannot write the results: {e}");
-        }
-    }
-
-    let mut err = std::io::stderr().lock();
-    for n in &progress.notices {
-        let _ = writeln!(err, "agora: {n}");
-    }
-    list(&mut err, "warning", &agg.warnings);
-    let failures: Vec<String> = agg.failures.iter().map(|f| f.message.clone()).collect();
-    if !failures.is_empty() {
-        let _ = writeln!(
-            err,
-            "agora: {} file(s) or director(ies) could not be processed:",
-            failures.len()
-        );
-        list(&mut err, "", &failures);
-    }
-    if agg.found == 0 && agg.failures.is_empty() && !agg.partial {
-        let _ = writeln!(err, "agora: no file matched the patterns");
-    }
-    if agg.partial {
-        let _ = writeln!(err, "agora: interrupted; the results above are partial");
-    } else if !args.quiet {
-        let secs = elapsed.as_secs_f64();
-        let _ = writeln!(
-            err,
-            "agora: {} files, {} in {:.2} s ({}/s)",
-            agg.processed + agg.reused + agg.binary,
-            output::human_bytes(agg.totals.bytes),
-            secs,
-            output::human_bytes((agg.totals.bytes as f64 / secs.max(1e-6)) as u64),
-        );
-    }
-
-    Ok(if agg.partial {
-        EXIT_INTERRUPTED
-    } else if !agg.failures.is_empty() {
-        EXIT_FAILURES
-    } else if agg.found == 0 {
-        EXIT_NO_MATCH
-    } else {
-        EXIT_OK
-    })
-}
-
-/// Lists the first items on stderr, then how many were left out.
-fn list(err: &mut impl Write, prefix: &str, items: &[String]) {
-    for item in items.iter().take(LIST_LIMIT) {
-        if prefix.is_empty() {
-            let _ = writeln!(err, "  {item}");
-        } else {
-            let _ = writeln!(err, "agora: {prefix}: {item}");
-        }
-    }
-    if items.len() > LIST_LIMIT {
-        let _ = writeln!(err, "  ... and {} more", items.len() - LIST_LIMIT);
-    }
-}
-
-/// The process-wide Ctrl-C flag. The handler is installed once; a second
-/// Ctrl-C while the first is being honoured exits at once.
-fn interrupt_flag() -> Arc<AtomicBool> {
-    static FLAG: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-    FLAG.get_or_init(|| {
-        let flag = Arc::new(AtomicBool::new(false));
-        let f = Arc::clone(&flag);
-        // If the binary already installed a handler, this fails and Ctrl-C
-        // keeps its default meaning: the run simply cannot be interrupted
-        // gracefully. Nothing else to do about it.
-        let _ = ctrlc::set_handler(move || {
-            if f.swap(true, Ordering::SeqCst) {
-                std::process::exit(EXIT_INTERRUPTED);
-            }
-        });
-        flag
-    })
-    .clone()
-}
+pub use aggregate::{Aggregate, Failure, FailureKind, FileStats, Group, GroupBy, SortKey};
+pub use count::{CountOptions, Counts, Level, build_regex};
+pub use engine::{DEFAULT_CHUNK_SIZE, Observer, ProcessOptions, Silent, process};
+pub use error::Error;

@@ -2,13 +2,17 @@
 //! rerun after an interruption, or a later incremental run, only processes
 //! new or changed files.
 //!
-//! Format (one JSON object per line):
+//! Format (one JSON object per line, each with a `type`):
 //!
 //! ```text
-//! {"agora_process_state":1,"options":"<fingerprint of the counting options>"}
-//! {"path":"logs/a.log","size":1234,"mtime_s":1700000000,"mtime_ns":0,"binary":false,"counts":{…}}
+//! {"type":"header","agora_process_state":2,"options":"<fingerprint of the counting options>"}
+//! {"type":"file","path":"logs/a.log","size":1234,"mtime_s":1700000000,"mtime_ns":0,"binary":false,"counts":{…}}
 //! …
 //! ```
+//!
+//! Lines of another `type` are skipped, so later versions can add some. A
+//! file of format 1 (no `type`) is started afresh like one written with other
+//! options.
 //!
 //! Entries are appended as files finish, so an interrupted run keeps what it
 //! did; a later entry for the same path wins. A complete run rewrites the file
@@ -24,12 +28,12 @@ use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use super::count::Counts;
+use super::error::{Error, io_message};
 
-const FORMAT_VERSION: u64 = 1;
+const FORMAT_VERSION: u64 = 2;
 
 /// Identity of a file's content as far as reuse is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,8 +92,36 @@ pub struct Entry {
 
 #[derive(Serialize, Deserialize)]
 struct Header {
+    /// `"header"`; absent in format 1.
+    #[serde(rename = "type", default)]
+    kind: String,
     agora_process_state: u64,
     options: String,
+}
+
+/// An [`Entry`] as a line: `{"type":"file", …}`.
+#[derive(Serialize)]
+struct EntryLine<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    #[serde(flatten)]
+    entry: &'a Entry,
+}
+
+/// A line read back: an entry when its `type` is `file`.
+#[derive(Deserialize)]
+struct LineIn {
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(flatten)]
+    entry: Entry,
+}
+
+fn entry_line(entry: &Entry) -> EntryLine<'_> {
+    EntryLine {
+        kind: "file",
+        entry,
+    }
 }
 
 /// Previously recorded entries, by path.
@@ -111,7 +143,8 @@ impl StateFile {
     pub fn open(
         path: &Path,
         fingerprint: &str,
-    ) -> anyhow::Result<(StateFile, Recorded, Option<String>)> {
+    ) -> Result<(StateFile, Recorded, Option<String>), Error> {
+        let io_err = |e: std::io::Error| Error::state(path, io_message(&e));
         let mut recorded = Recorded::new();
         let mut note = None;
         let mut fresh = true;
@@ -121,20 +154,19 @@ impl StateFile {
                 match lines.next() {
                     None => {}
                     Some(first) => {
-                        let first = first.with_context(|| format!("--state {}", path.display()))?;
+                        let first = first.map_err(io_err)?;
                         let header: Header = match serde_json::from_str(&first) {
                             Ok(h) => h,
                             // Never clobber a file that is not ours.
-                            Err(_) => bail!(
-                                "--state {}: not an agora process state file",
-                                path.display()
-                            ),
+                            Err(_) => {
+                                return Err(Error::state(path, "not an agora process state file"));
+                            }
                         };
                         if header.agora_process_state != FORMAT_VERSION
                             || header.options != fingerprint
                         {
                             note = Some(format!(
-                                "--state {}: written with other counting options; starting afresh",
+                                "state file {}: written with other counting options or by another version; starting afresh",
                                 path.display()
                             ));
                         } else {
@@ -142,8 +174,10 @@ impl StateFile {
                             for line in lines {
                                 let Ok(line) = line else { break };
                                 // A torn last line after a crash is ignored.
-                                if let Ok(e) = serde_json::from_str::<Entry>(&line) {
-                                    recorded.insert(PathBuf::from(&e.path), e);
+                                if let Ok(LineIn { kind, entry }) = serde_json::from_str(&line)
+                                    && kind == "file"
+                                {
+                                    recorded.insert(PathBuf::from(&entry.path), entry);
                                 }
                             }
                         }
@@ -151,27 +185,25 @@ impl StateFile {
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => bail!(
-                "--state {}: {}",
-                path.display(),
-                super::walk::io_message(&e)
-            ),
+            Err(e) => return Err(io_err(e)),
         }
         let file = if fresh {
             let mut f = File::create(path)
-                .with_context(|| format!("--state {}: cannot create", path.display()))?;
-            write_header(&mut f, fingerprint)?;
+                .map_err(|e| Error::state(path, format!("cannot create: {}", io_message(&e))))?;
+            write_header(&mut f, fingerprint).map_err(io_err)?;
             f
         } else {
             let mut f = OpenOptions::new()
                 .read(true)
                 .append(true)
                 .open(path)
-                .with_context(|| format!("--state {}: cannot open for writing", path.display()))?;
+                .map_err(|e| {
+                    Error::state(path, format!("cannot open for writing: {}", io_message(&e)))
+                })?;
             // After a crash the last line may be torn: start on a new line so
             // that the next entry is not glued to it.
-            if !ends_with_newline(&mut f)? {
-                f.write_all(b"\n")?;
+            if !ends_with_newline(&mut f).map_err(io_err)? {
+                f.write_all(b"\n").map_err(io_err)?;
             }
             f
         };
@@ -190,9 +222,8 @@ impl StateFile {
 
     /// Appends a finished file. Flushed in small batches so that a crash
     /// loses at most a few entries without a write per file.
-    pub fn append(&mut self, entry: &Entry) -> anyhow::Result<()> {
-        serde_json::to_writer(&mut self.out, entry)?;
-        self.out.write_all(b"\n")?;
+    pub fn append(&mut self, entry: &Entry) -> Result<(), Error> {
+        write_line(&mut self.out, &entry_line(entry)).map_err(|e| self.write_failed(&e))?;
         self.unflushed += 1;
         if self.unflushed >= 256 || self.last_flush.elapsed() > Duration::from_millis(500) {
             self.flush()?;
@@ -201,41 +232,44 @@ impl StateFile {
     }
 
     /// Flushes appended entries to the file.
-    pub fn flush(&mut self) -> anyhow::Result<()> {
-        self.out
-            .flush()
-            .with_context(|| format!("--state {}: write failed", self.path.display()))?;
+    pub fn flush(&mut self) -> Result<(), Error> {
+        self.out.flush().map_err(|e| self.write_failed(&e))?;
         self.unflushed = 0;
         self.last_flush = Instant::now();
         Ok(())
+    }
+
+    fn write_failed(&self, e: &std::io::Error) -> Error {
+        Error::state(&self.path, format!("write failed: {}", io_message(e)))
     }
 
     /// Rewrites the file with exactly `entries` (after a complete run).
     pub fn compact<'e>(
         mut self,
         entries: impl IntoIterator<Item = &'e Entry>,
-    ) -> anyhow::Result<()> {
+    ) -> Result<(), Error> {
         self.flush()?;
         let tmp = self.path.with_extension("tmp-agora");
-        {
-            let mut w = BufWriter::new(
-                File::create(&tmp)
-                    .with_context(|| format!("--state: cannot create {}", tmp.display()))?,
-            );
+        let write = || -> std::io::Result<()> {
+            let mut w = BufWriter::new(File::create(&tmp)?);
             write_header(&mut w, &self.fingerprint)?;
             for e in entries {
-                serde_json::to_writer(&mut w, e)?;
-                w.write_all(b"\n")?;
+                write_line(&mut w, &entry_line(e))?;
             }
-            w.flush()?;
-        }
+            w.flush()
+        };
+        write().map_err(|e| {
+            Error::state(
+                &self.path,
+                format!("cannot write {}: {}", tmp.display(), io_message(&e)),
+            )
+        })?;
         std::fs::rename(&tmp, &self.path)
-            .with_context(|| format!("--state {}: cannot replace", self.path.display()))?;
-        Ok(())
+            .map_err(|e| Error::state(&self.path, format!("cannot replace: {}", io_message(&e))))
     }
 }
 
-fn ends_with_newline(f: &mut File) -> anyhow::Result<bool> {
+fn ends_with_newline(f: &mut File) -> std::io::Result<bool> {
     use std::io::{Read, Seek, SeekFrom};
     let len = f.metadata()?.len();
     if len == 0 {
@@ -247,16 +281,22 @@ fn ends_with_newline(f: &mut File) -> anyhow::Result<bool> {
     Ok(last[0] == b'\n')
 }
 
-fn write_header(w: &mut impl Write, fingerprint: &str) -> anyhow::Result<()> {
-    serde_json::to_writer(
-        &mut *w,
+/// One JSON line. Serialising plain structs of numbers and strings only
+/// fails when writing does.
+fn write_line(w: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *w, value).map_err(std::io::Error::from)?;
+    w.write_all(b"\n")
+}
+
+fn write_header(w: &mut impl Write, fingerprint: &str) -> std::io::Result<()> {
+    write_line(
+        w,
         &Header {
+            kind: "header".into(),
             agora_process_state: FORMAT_VERSION,
             options: fingerprint.to_string(),
         },
-    )?;
-    w.write_all(b"\n")?;
-    Ok(())
+    )
 }
 
 #[cfg(test)]
@@ -306,6 +346,48 @@ mod tests {
         // Other options: started afresh.
         let (_s, rec, note) = StateFile::open(&p, "other").unwrap();
         assert!(rec.is_empty() && note.is_some());
+    }
+
+    #[test]
+    fn every_line_has_a_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.jsonl");
+        let (mut s, _, _) = StateFile::open(&p, "fp").unwrap();
+        s.append(&entry("a", 1)).unwrap();
+        s.flush().unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        let types: Vec<String> = (text.lines())
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"].to_string())
+            .collect();
+        assert_eq!(types, ["\"header\"", "\"file\""]);
+        s.compact([&entry("b", 2)]).unwrap();
+        let text = std::fs::read_to_string(&p).unwrap();
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("{\"type\":\"file\",")
+        );
+        // Unknown line types are skipped.
+        std::fs::write(&p, text + "{\"type\":\"later\",\"x\":1}\n").unwrap();
+        let (_, rec, note) = StateFile::open(&p, "fp").unwrap();
+        assert_eq!((rec.len(), note), (1, None));
+    }
+
+    #[test]
+    fn format_1_is_started_afresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.jsonl");
+        std::fs::write(
+            &p,
+            "{\"agora_process_state\":1,\"options\":\"fp\"}\n\
+             {\"path\":\"a\",\"size\":1,\"mtime_s\":5,\"mtime_ns\":7,\"binary\":false,\
+             \"counts\":{\"bytes\":0,\"lines\":0,\"words\":0,\"levels\":[0,0,0,0,0,0,0],\"matches\":[0]}}\n",
+        )
+        .unwrap();
+        let (_, rec, note) = StateFile::open(&p, "fp").unwrap();
+        assert!(rec.is_empty());
+        assert!(note.unwrap().contains("starting afresh"));
     }
 
     #[test]

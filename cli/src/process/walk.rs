@@ -1,32 +1,45 @@
 //! Finding the files to process: a parallel directory walk (the `ignore`
-//! crate, as ripgrep uses) filtered by the `--pattern` globs.
+//! crate, as ripgrep uses) filtered by globs with ripgrep's `-g` semantics.
 //!
-//! # Pattern rule
+//! # Glob rule
 //!
-//! Each `--pattern GLOB` is matched against the file's *name* when the glob
-//! has no `/`, and against the file's path *relative to the `--dir` it was
-//! found under* when it has one (`*` never crosses a `/`; `**` does). A glob
-//! starting with `!` excludes. A file is taken when no include pattern is
-//! given or one matches, and no exclude pattern matches. With `--decompress`,
-//! a `NAME.gz` file is also taken when `NAME` matches (so `*.log` finds
-//! `app.log.gz`).
+//! The globs are ripgrep's overrides (gitignore syntax, compiled by the same
+//! crate), each rooted at the path being walked:
+//!
+//! * A glob without `/` matches a file or directory *name* at any depth; a
+//!   glob with a `/` matches the path *relative to the walked path* (`*`
+//!   never crosses a `/`; `**` does). A leading `/` anchors at the walked
+//!   path too; a leading `./` is dropped.
+//! * `!GLOB` excludes. When several globs match, the **last** one given wins.
+//!   With at least one include glob, a file must match an include glob.
+//!   Directories are never left out for not matching an include glob, but
+//!   an exclude glob that matches a directory prunes it.
+//! * Globs take precedence over the hidden and ignore rules for the entries
+//!   they match: `*.log` takes `.hidden.log` and a gitignored `x.log`, while
+//!   `.hid/d.log` stays out unless hidden directories are walked, because
+//!   the directory `.hid` matches no glob and is hidden.
+//! * A path given explicitly (a file as a root) is always taken.
+//!
+//! With `decompress`, every glob `G` is also applied as `G.gz`, right after
+//! `G` (so it keeps its precedence): `*.log` takes `app.log.gz`.
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use anyhow::{Context, bail};
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use ignore::overrides::{Override, OverrideBuilder};
 use ignore::{WalkBuilder, WalkState};
+
+use super::error::{Error, io_message};
 
 /// How to walk.
 #[derive(Clone, Debug, Default)]
 pub struct WalkOptions {
     /// The directories (or files) to walk.
     pub roots: Vec<PathBuf>,
-    /// The `--pattern` globs as given (`!` prefix excludes).
-    pub patterns: Vec<String>,
+    /// The globs as given (`!` prefix excludes; the last match wins).
+    pub globs: Vec<String>,
     /// Also walk hidden files and directories.
     pub hidden: bool,
     /// Do not read `.gitignore`, `.ignore` and similar rules.
@@ -46,7 +59,7 @@ pub struct WalkOptions {
 /// Something the walk found.
 #[derive(Debug)]
 pub enum WalkEvent {
-    /// A regular file that matched the patterns.
+    /// A regular file that matched the globs.
     File(PathBuf),
     /// An I/O error during the walk (e.g. a directory that cannot be read):
     /// counts as a failure.
@@ -64,113 +77,112 @@ pub enum WalkEvent {
     },
 }
 
-/// The compiled `--pattern` set.
-#[derive(Clone, Debug)]
-pub struct Matcher {
-    include_name: GlobSet,
-    include_path: GlobSet,
-    exclude_name: GlobSet,
-    exclude_path: GlobSet,
-    has_include: bool,
-    decompress: bool,
+/// The globs, checked and expanded (see the module documentation); they are
+/// compiled once per walked path, as globs with a `/` are relative to it.
+#[derive(Clone, Debug, Default)]
+pub struct Globs {
+    lines: Vec<String>,
 }
 
-impl Matcher {
-    /// Compiles the patterns; an invalid glob is an error naming it.
-    pub fn new(patterns: &[String], decompress: bool) -> anyhow::Result<Matcher> {
-        let mut sets = [
-            GlobSetBuilder::new(),
-            GlobSetBuilder::new(),
-            GlobSetBuilder::new(),
-            GlobSetBuilder::new(),
-        ];
-        let mut has_include = false;
-        for raw in patterns {
-            let (exclude, glob) = match raw.strip_prefix('!') {
-                Some(rest) => (true, rest),
-                None => (false, raw.as_str()),
+impl Globs {
+    /// Checks and expands the globs; an invalid glob is an error naming it.
+    pub fn new(globs: &[String], decompress: bool) -> Result<Globs, Error> {
+        let mut lines = Vec::with_capacity(globs.len() * 2);
+        for raw in globs {
+            let (bang, body) = match raw.strip_prefix('!') {
+                Some(rest) => ("!", rest),
+                None => ("", raw.as_str()),
             };
-            if glob.is_empty() {
-                bail!("invalid --pattern {raw:?}: empty glob");
+            // ripgrep matches nothing for `./x/*.log`; nobody means that.
+            let body = body.strip_prefix("./").unwrap_or(body);
+            if body.is_empty() {
+                return Err(Error::Glob {
+                    glob: raw.clone(),
+                    message: "empty glob".into(),
+                });
             }
-            let by_path = glob.contains('/');
-            // A leading "./" or "/" means "relative to the dir" too.
-            let glob = glob.trim_start_matches("./").trim_start_matches('/');
-            let compiled = GlobBuilder::new(glob)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .build()
-                .with_context(|| format!("invalid --pattern {raw:?}"))?;
-            has_include |= !exclude;
-            let idx = usize::from(exclude) * 2 + usize::from(by_path);
-            sets[idx].add(compiled);
+            let line = format!("{bang}{body}");
+            // Compiling alone names the culprit; gitignore syntax would
+            // silently drop a glob that reads as a comment or a blank.
+            let mut one = OverrideBuilder::new(".");
+            let compiled = one.add(&line).and_then(|b| b.build());
+            match compiled {
+                Err(e) => {
+                    return Err(Error::Glob {
+                        glob: raw.clone(),
+                        message: glob_message(e),
+                    });
+                }
+                Ok(o) if o.is_empty() => {
+                    return Err(Error::Glob {
+                        glob: raw.clone(),
+                        message: "matches nothing (gitignore syntax: a comment or a blank)".into(),
+                    });
+                }
+                Ok(_) => {}
+            }
+            lines.push(line);
+            // `logs/` (directories only) and `logs/**` have no `.gz` twin.
+            if decompress && !body.ends_with('/') && !body.ends_with("**") {
+                lines.push(format!("{bang}{body}.gz"));
+            }
         }
-        let [a, b, c, d] = sets;
-        Ok(Matcher {
-            include_name: a.build()?,
-            include_path: b.build()?,
-            exclude_name: c.build()?,
-            exclude_path: d.build()?,
-            has_include,
-            decompress,
+        Ok(Globs { lines })
+    }
+
+    /// The matcher for one walked path.
+    pub fn for_root(&self, root: &Path) -> Result<Override, Error> {
+        let mut b = OverrideBuilder::new(root);
+        for line in &self.lines {
+            b.add(line).map_err(|e| Error::Glob {
+                glob: line.clone(),
+                message: glob_message(e),
+            })?;
+        }
+        b.build().map_err(|e| Error::Glob {
+            glob: self.lines.join(" "),
+            message: glob_message(e),
         })
     }
+}
 
-    /// Whether a file with this path relative to its root is taken.
-    pub fn is_match(&self, rel: &Path) -> bool {
-        if self.matches_one(rel) {
-            return true;
-        }
-        if self.decompress
-            && let Some(stripped) = rel.to_str().and_then(|s| s.strip_suffix(".gz"))
-        {
-            return !stripped.is_empty() && self.matches_one(Path::new(stripped));
-        }
-        false
-    }
-
-    fn matches_one(&self, rel: &Path) -> bool {
-        let name = rel.file_name().map_or(rel.as_os_str(), |n| n);
-        let name = Path::new(name);
-        if self.exclude_name.is_match(name) || self.exclude_path.is_match(rel) {
-            return false;
-        }
-        !self.has_include || self.include_name.is_match(name) || self.include_path.is_match(rel)
+fn glob_message(e: ignore::Error) -> String {
+    match e {
+        ignore::Error::Glob { err, .. } => err,
+        other => other.to_string(),
     }
 }
 
 /// Checks that every root exists, so that a typo is a one-line error rather
 /// than a run that silently finds nothing.
-pub fn check_roots(roots: &[PathBuf]) -> anyhow::Result<()> {
+pub fn check_roots(roots: &[PathBuf]) -> Result<(), Error> {
     for root in roots {
-        if let Err(e) = std::fs::metadata(root) {
-            bail!("--dir {}: {}", root.display(), io_message(&e));
+        if let Err(error) = std::fs::metadata(root) {
+            return Err(Error::Path {
+                path: root.clone(),
+                error,
+            });
         }
     }
     Ok(())
 }
 
-/// An I/O error without the "(os error N)" suffix.
-pub fn io_message(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    match s.find(" (os error") {
-        Some(i) => s[..i].to_string(),
-        None => s,
-    }
-}
-
 /// Walks every root and calls `sink` (from several walker threads) for each
-/// event. Stops early when `cancel` is set or `sink` returns false.
+/// event. `overrides` holds the globs compiled for each root, in order
+/// ([`Globs::for_root`]). Stops early when `cancel` is set or `sink`
+/// returns false.
 pub fn walk(
     opts: &WalkOptions,
-    matcher: &Matcher,
+    overrides: &[Override],
     cancel: &AtomicBool,
     sink: &(dyn Fn(WalkEvent) -> bool + Sync),
 ) {
     // With several roots one may contain another; a file is reported once.
+    // The key is the path without `.` components, so `.` and `sub` agree
+    // on `sub/x.log`.
     let seen: Option<Mutex<HashSet<PathBuf>>> =
         (opts.roots.len() > 1).then(|| Mutex::new(HashSet::new()));
-    for root in &opts.roots {
+    for (root, overrides) in opts.roots.iter().zip(overrides) {
         if cancel.load(Ordering::Relaxed) {
             return;
         }
@@ -186,6 +198,7 @@ pub fn walk(
             .max_depth(opts.max_depth)
             .follow_links(opts.follow)
             .max_filesize(opts.max_filesize)
+            .overrides(overrides.clone())
             .threads(opts.threads.max(1));
         builder.build_parallel().run(|| {
             let seen = &seen;
@@ -202,26 +215,23 @@ pub fn walk(
                             return WalkState::Continue;
                         }
                         let path = entry.path();
-                        let rel = match path.strip_prefix(root) {
-                            Ok(rel) if !rel.as_os_str().is_empty() => rel,
-                            // A root that is itself a file.
-                            _ => Path::new(path.file_name().unwrap_or(path.as_os_str())),
-                        };
-                        if !matcher.is_match(rel) {
-                            return WalkState::Continue;
-                        }
                         if let Some(seen) = seen {
+                            let key: PathBuf = path
+                                .components()
+                                .filter(|c| *c != Component::CurDir)
+                                .collect();
                             let mut seen = seen.lock().unwrap_or_else(|p| p.into_inner());
-                            if !seen.insert(path.to_path_buf()) {
+                            if !seen.insert(key) {
                                 return WalkState::Continue;
                             }
                         }
                         // Like ripgrep, files under the default `.` are
                         // shown without the `./` prefix.
-                        if root.as_os_str() == "." {
-                            WalkEvent::File(rel.to_path_buf())
-                        } else {
-                            WalkEvent::File(entry.into_path())
+                        match path.strip_prefix(".") {
+                            Ok(rel) if root.as_os_str() == "." && !rel.as_os_str().is_empty() => {
+                                WalkEvent::File(rel.to_path_buf())
+                            }
+                            _ => WalkEvent::File(entry.into_path()),
                         }
                     }
                     Err(err) => classify_error(&err),
@@ -278,45 +288,55 @@ fn classify_error(err: &ignore::Error) -> WalkEvent {
 mod tests {
     use super::*;
 
-    fn m(p: &[&str]) -> Matcher {
-        Matcher::new(&p.iter().map(|s| s.to_string()).collect::<Vec<_>>(), false).unwrap()
+    /// Whether a file at `rel` below the root is taken by the globs alone
+    /// (no hidden or ignore rules involved).
+    fn takes(globs: &[&str], decompress: bool, rel: &str) -> bool {
+        let globs: Vec<String> = globs.iter().map(|s| s.to_string()).collect();
+        let o = Globs::new(&globs, decompress)
+            .unwrap()
+            .for_root(Path::new("root"))
+            .unwrap();
+        !o.matched(Path::new("root").join(rel), false).is_ignore()
     }
 
     #[test]
     fn name_and_path_globs() {
-        let all = m(&[]);
-        assert!(all.is_match(Path::new("a/b.txt")));
-        let logs = m(&["*.log"]);
-        assert!(logs.is_match(Path::new("x.log")));
-        assert!(logs.is_match(Path::new("deep/er/x.log")));
-        assert!(!logs.is_match(Path::new("x.log.1")));
-        let path = m(&["app/*.log"]);
-        assert!(path.is_match(Path::new("app/x.log")));
-        assert!(!path.is_match(Path::new("app/sub/x.log")));
-        assert!(!path.is_match(Path::new("other/app/x.log")));
-        let deep = m(&["app/**/*.log"]);
-        assert!(deep.is_match(Path::new("app/sub/x.log")));
-        let excl = m(&["*.log", "!debug-*"]);
-        assert!(excl.is_match(Path::new("a/x.log")));
-        assert!(!excl.is_match(Path::new("a/debug-1.log")));
-        let only_excl = m(&["!*.gz"]);
-        assert!(only_excl.is_match(Path::new("a.log")));
-        assert!(!only_excl.is_match(Path::new("a.gz")));
+        assert!(takes(&[], false, "a/b.txt"));
+        let logs = ["*.log"];
+        assert!(takes(&logs, false, "x.log"));
+        assert!(takes(&logs, false, "deep/er/x.log"));
+        assert!(!takes(&logs, false, "x.log.1"));
+        let path = ["app/*.log"];
+        assert!(takes(&path, false, "app/x.log"));
+        assert!(!takes(&path, false, "app/sub/x.log"));
+        assert!(!takes(&path, false, "other/app/x.log"));
+        assert!(takes(&["./app/*.log"], false, "app/x.log"));
+        assert!(takes(&["/app/*.log"], false, "app/x.log"));
+        assert!(takes(&["app/**/*.log"], false, "app/sub/x.log"));
+        let excl = ["*.log", "!debug-*"];
+        assert!(takes(&excl, false, "a/x.log"));
+        assert!(!takes(&excl, false, "a/debug-1.log"));
+        // The last matching glob wins, as in ripgrep.
+        assert!(takes(&["!debug-*", "*.log"], false, "a/debug-1.log"));
+        let only_excl = ["!*.gz"];
+        assert!(takes(&only_excl, false, "a.log"));
+        assert!(!takes(&only_excl, false, "a.gz"));
     }
 
     #[test]
     fn decompress_matches_inner_name() {
-        let z = Matcher::new(&["*.log".to_string()], true).unwrap();
-        assert!(z.is_match(Path::new("a/app.log.gz")));
-        assert!(!z.is_match(Path::new("a/app.txt.gz")));
-        let nz = Matcher::new(&["*.log".to_string()], false).unwrap();
-        assert!(!nz.is_match(Path::new("a/app.log.gz")));
+        assert!(takes(&["*.log"], true, "a/app.log.gz"));
+        assert!(!takes(&["*.log"], true, "a/app.txt.gz"));
+        assert!(!takes(&["*.log"], false, "a/app.log.gz"));
+        assert!(!takes(&["*.log", "!old-*.log"], true, "old-1.log.gz"));
+        assert!(takes(&["logs/**"], true, "logs/a.gz"));
     }
 
     #[test]
     fn invalid_glob_is_an_error() {
-        let e = Matcher::new(&["a[".to_string()], false).unwrap_err();
-        assert!(format!("{e:#}").contains("invalid --pattern"));
-        assert!(Matcher::new(&["!".to_string()], false).is_err());
+        let e = Globs::new(&["a[".to_string()], false).unwrap_err();
+        assert!(e.to_string().starts_with("invalid glob \"a[\""), "{e}");
+        assert!(Globs::new(&["!".to_string()], false).is_err());
+        assert!(Globs::new(&["#x".to_string()], false).is_err());
     }
 }

@@ -5,9 +5,9 @@
 use std::io::IsTerminal;
 use std::time::{Duration, Instant};
 
+use agora::process::Observer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::engine::Observer;
 use super::output::human_bytes;
 
 /// An [`Observer`] drawing an indicatif bar, and collecting notices so they
