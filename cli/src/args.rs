@@ -131,11 +131,18 @@ pub enum Command {
     Chat(ChatCommand),
     /// The cache (Redis-compatible keyspace) over the native protocol.
     ///
-    /// Needs a sign-in (`agora login NAME`). With no subcommand, opens an
-    /// interactive prompt like redis-cli (reads commands line by line when
-    /// standard input is not a terminal). Exit codes: 0 ok, 1 nothing found
-    /// (missing key, no match), 2 error. With --json, byte strings are JSON
-    /// strings when they are UTF-8, otherwise {"base64": "…"}.
+    /// Needs a sign-in (`agora login NAME`). With a subcommand, does one
+    /// thing (get, set, scan, …). With none, opens a prompt like redis-cli:
+    /// line editing, history, `help`, hints and tab completion on a
+    /// terminal; one command per line when standard input is a pipe, with
+    /// replies printed raw (like `redis-cli --raw`) when standard output is
+    /// not a terminal, formatted (`"bar"`, `(integer) 1`) when it is
+    /// (--raw and --no-raw force either), or one JSON object per line with
+    /// --json. See docs/CACHE.md.
+    ///
+    /// With --json, byte strings are JSON strings when they are UTF-8,
+    /// otherwise {"base64": "…"}; a missing key prints `null`.
+    #[command(after_long_help = CACHE_AFTER_HELP)]
     Cache(CacheArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
@@ -399,10 +406,40 @@ pub struct CredentialArgs {
     pub password_stdin: bool,
 }
 
+/// `agora cache --help`: examples and exit codes.
+const CACHE_AFTER_HELP: &str = "\
+Examples:
+  agora cache set greeting hello --ttl 10s
+  agora cache get greeting
+  agora cache --json get greeting          # {\"key\": \"greeting\", \"value\": \"hello\"}
+  agora cache scan --match 'user:*' --type hash
+  agora cache                              # the prompt (try `help`, `help set`, `help @string`)
+  printf 'set a 1\\nincr a\\n' | agora cache  # one command per line; prints OK, then 2
+  agora cache --json < commands.txt        # one {\"type\": \"reply\"|\"error\", …} line per command
+
+Exit status:
+  0  success; the prompt: no command got an error reply
+  1  nothing to report: no such key (get, ttl, expire), no match (keys, scan), set --nx/--xx did not write
+  2  error (one line on stderr); the prompt on a pipe: some command got an error reply
+  130  interrupted (Ctrl-C)";
+
 /// `agora cache [SUBCOMMAND]`
 #[derive(Debug, Args)]
 pub struct CacheArgs {
-    /// What to do; none opens the interactive prompt.
+    /// Prompt only: print replies raw, like `redis-cli --raw` (a string's
+    /// bytes, integers bare, one array element per line, nil as an empty
+    /// line), even on a terminal. The default when standard output is not
+    /// a terminal.
+    #[arg(long, conflicts_with = "no_raw")]
+    pub raw: bool,
+
+    /// Prompt only: print replies formatted like redis-cli on a terminal
+    /// (`"bar"`, `(integer) 1`, `1) "a"`), even when standard output is not
+    /// a terminal.
+    #[arg(long)]
+    pub no_raw: bool,
+
+    /// What to do; none opens the prompt.
     #[command(subcommand)]
     pub command: Option<CacheCommand>,
 }
@@ -410,20 +447,41 @@ pub struct CacheArgs {
 /// `agora cache …`
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Print a key's value (raw bytes; a newline is added only on a
-    /// terminal). Exits 1, printing nothing, when the key does not exist.
+    /// Print a key's value (its raw bytes; a newline is added only on a
+    /// terminal).
+    #[command(after_long_help = "\
+Examples:
+  agora cache get greeting
+  agora cache get blob > copy.png
+  agora cache --json get greeting     # {\"key\": \"greeting\", \"value\": \"hello\"}
+
+Exit status:
+  0  printed
+  1  no such key: nothing printed (`null` with --json)
+  2  error, e.g. the key holds a list (WRONGTYPE)")]
     Get {
         /// The key.
         key: String,
     },
-    /// Set a key. Exits 1 when --nx or --xx prevented the write.
+    /// Set a key.
+    #[command(after_long_help = "\
+Examples:
+  agora cache set greeting hello --ttl 10s
+  agora cache set lock me --nx --ttl 30s    # only if absent
+  agora cache set blob - < image.png        # the value from standard input
+  agora cache --json set k v                # {\"key\": \"k\", \"set\": true}
+
+Exit status:
+  0  written (prints OK)
+  1  --nx or --xx prevented the write ({\"key\": …, \"set\": false} with --json)
+  2  error")]
     Set {
         /// The key.
         key: String,
         /// The value; `-` reads standard input (binary-safe, kept as is).
         value: String,
-        /// Expire after this long: 500ms, 10s, 2m, 1h (a bare number is
-        /// seconds).
+        /// Expire after this long: 500ms, 10s, 2m, 1h, 1d (a bare number
+        /// is seconds; zero is refused).
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         ttl: Option<std::time::Duration>,
         /// Only set a key that does not exist.
@@ -434,28 +492,62 @@ pub enum CacheCommand {
         xx: bool,
     },
     /// Delete keys; prints how many existed.
+    #[command(after_long_help = "\
+Examples:
+  agora cache del session:1 session:2
+  agora cache --json del a b                # {\"deleted\": 1}
+
+Exit status:
+  0  done (even when none existed: the count is 0)
+  2  error")]
     Del {
         /// The keys.
         #[arg(required = true)]
         keys: Vec<String>,
     },
-    /// Print a key's time to live. Exits 1, printing nothing, when the key
-    /// does not exist; prints `none` for a key without expiry.
+    /// Print a key's time to live (`none` for a key without expiry).
+    #[command(after_long_help = "\
+Examples:
+  agora cache ttl greeting                  # 9.981s
+  agora cache --json ttl greeting           # {\"key\": \"greeting\", \"ttl_ms\": 9981}; null ttl_ms without expiry
+
+Exit status:
+  0  printed
+  1  no such key: nothing printed (`null` with --json)
+  2  error")]
     Ttl {
         /// The key.
         key: String,
     },
-    /// Make a key expire after DURATION. Exits 1 when the key does not
-    /// exist.
+    /// Make a key expire after DURATION.
+    #[command(after_long_help = "\
+Examples:
+  agora cache expire greeting 2m
+  agora cache --json expire greeting 500ms  # {\"key\": \"greeting\", \"ttl_ms\": 500}
+
+Exit status:
+  0  done (prints OK)
+  1  no such key (`null` with --json)
+  2  error, e.g. a duration that is not one")]
     Expire {
         /// The key.
         key: String,
-        /// 500ms, 10s, 2m, 1h (a bare number is seconds).
+        /// 500ms, 10s, 2m, 1h, 1d (a bare number is seconds; zero is
+        /// refused).
         #[arg(value_parser = parse_duration)]
         duration: std::time::Duration,
     },
     /// Add BY (default 1, may be negative) to an integer key; prints the
     /// new value.
+    #[command(after_long_help = "\
+Examples:
+  agora cache incr visits
+  agora cache incr stock -5
+  agora cache --json incr visits            # {\"key\": \"visits\", \"value\": 2}
+
+Exit status:
+  0  printed
+  2  error, e.g. the value is not an integer")]
     Incr {
         /// The key.
         key: String,
@@ -463,48 +555,185 @@ pub enum CacheCommand {
         #[arg(allow_negative_numbers = true, default_value_t = 1)]
         by: i64,
     },
-    /// List the keys matching a glob pattern, one per line (non-printable
-    /// bytes quoted like redis-cli). Exits 1 when none match.
+    /// List the keys matching a glob, one per line (non-printable bytes
+    /// quoted like redis-cli). Blocks the daemon's loop over big
+    /// keyspaces, like Redis's KEYS: prefer `scan`.
+    #[command(after_long_help = "\
+Examples:
+  agora cache keys 'user:*'
+  agora cache --json keys 'user:*'          # {\"keys\": [\"user:1\", \"user:2\"]}
+
+Exit status:
+  0  printed
+  1  no key matches ({\"keys\": []} with --json)
+  2  error")]
     Keys {
-        /// The glob pattern (Redis syntax: *, ?, [a-z], \x).
+        /// The glob (Redis syntax: *, ?, [a-z], \x).
+        #[arg(value_name = "GLOB")]
         pattern: String,
     },
     /// Iterate over the keyspace with SCAN, printing keys as they come.
-    /// Exits 1 when none match.
+    #[command(after_long_help = "\
+Examples:
+  agora cache scan --match 'user:*'
+  agora cache scan --type hash --count 1000
+  agora cache --json scan --match 'user:*'  # {\"keys\": [\"user:1\", \"user:2\"]}
+
+Exit status:
+  0  printed
+  1  no key matches ({\"keys\": []} with --json)
+  2  error, e.g. an unknown --type or --count 0")]
     Scan {
-        /// Only keys matching this glob.
-        #[arg(long = "match", value_name = "PATTERN")]
+        /// Only keys matching this glob (Redis syntax: *, ?, [a-z], \x).
+        #[arg(long = "match", value_name = "GLOB")]
         pattern: Option<String>,
-        /// Keys to examine per SCAN call (a hint).
-        #[arg(long, value_name = "N")]
+        /// Keys to examine per SCAN call (a hint; at least 1).
+        #[arg(long, value_name = "N", value_parser = parse_count)]
         count: Option<u64>,
-        /// Only keys of this type (string, list, hash).
-        #[arg(long = "type", value_name = "TYPE")]
+        /// Only keys of this type.
+        #[arg(long = "type", value_name = "TYPE", value_parser = OneOf::new("a type the cache has", &agora_daemon::cache::store::TYPE_NAMES))]
         kind: Option<String>,
     },
     /// Publish a message on a channel (RESP and native subscribers alike);
     /// prints how many received it.
+    #[command(after_long_help = "\
+Examples:
+  agora cache publish news 'hello'
+  tail -f log | while read l; do agora cache publish log \"$l\"; done
+  agora cache --json publish news hi        # {\"channel\": \"news\", \"receivers\": 2}
+
+Exit status:
+  0  published (even to nobody: the count is 0)
+  2  error")]
     Publish {
         /// The channel.
         channel: String,
         /// The message; `-` reads standard input (binary-safe).
         message: String,
     },
-    /// Print messages from channels until Ctrl-C, one line each:
-    /// `CHANNEL PAYLOAD` (a JSON object per line with --json).
+    /// Print messages from channels until Ctrl-C, one line each: `CHANNEL
+    /// PAYLOAD` (a JSON object per line with --json).
+    #[command(after_long_help = "\
+Examples:
+  agora cache subscribe news alerts
+  agora cache --json subscribe news         # {\"type\": \"subscribe\", \"channel\": \"news\", \"count\": 1}
+                                            # {\"type\": \"message\", \"channel\": \"news\", \"payload\": \"hi\"}
+
+Exit status:
+  2  error, e.g. the daemon went away
+  130  interrupted (Ctrl-C): the normal way to stop")]
     Subscribe {
-        /// The channels (or patterns with --pattern).
-        #[arg(required = true)]
+        /// The channels.
+        #[arg(required = true, value_name = "CHANNEL")]
         channels: Vec<String>,
-        /// Treat the names as glob patterns (like PSUBSCRIBE).
-        #[arg(long)]
-        pattern: bool,
     },
-    /// Print the server's INFO (one section, or all).
+    /// Print messages from the channels matching glob patterns until
+    /// Ctrl-C, like PSUBSCRIBE: one line each, `CHANNEL PAYLOAD` (a JSON
+    /// object per line with --json, with the matching `pattern`).
+    #[command(after_long_help = "\
+Examples:
+  agora cache psubscribe 'sport.*'
+  agora cache --json psubscribe 'sport.*'   # {\"type\": \"psubscribe\", \"pattern\": \"sport.*\", \"count\": 1}
+                                            # {\"type\": \"message\", \"pattern\": \"sport.*\", \"channel\": \"sport.ski\", \"payload\": \"powder\"}
+
+Exit status:
+  2  error, e.g. the daemon went away
+  130  interrupted (Ctrl-C): the normal way to stop")]
+    Psubscribe {
+        /// The glob patterns (Redis syntax: *, ?, [a-z], \x).
+        #[arg(required = true, value_name = "PATTERN")]
+        patterns: Vec<String>,
+    },
+    /// Print the server's INFO: the named sections, or all of them.
+    #[command(after_long_help = "\
+Examples:
+  agora cache info memory
+  agora cache info server stats
+  agora cache --json info keyspace          # {\"keyspace\": {\"db0\": {\"keys\": 2, \"expires\": 0, \"avg_ttl\": 0}}}
+
+Exit status:
+  0  printed
+  2  error, e.g. a section INFO does not have (Redis would print nothing)")]
     Info {
-        /// The section: server, clients, memory, stats, keyspace, ….
-        section: Option<String>,
+        /// Sections: server, clients, memory, persistence, stats,
+        /// keyspace, or all (the default).
+        #[arg(value_name = "SECTION", value_parser = OneOf::new("an INFO section", &INFO_SECTIONS))]
+        sections: Vec<String>,
     },
+}
+
+/// INFO's sections, plus `all` and its synonyms.
+const INFO_SECTIONS: [&str; 9] = {
+    let s = agora_daemon::cache::cmd::INFO_SECTIONS;
+    [
+        s[0],
+        s[1],
+        s[2],
+        s[3],
+        s[4],
+        s[5],
+        "all",
+        "everything",
+        "default",
+    ]
+};
+
+/// A value from a fixed list (any case), refused in one line that names
+/// the list; the list also feeds `--help`, man pages and completions.
+#[derive(Debug, Clone)]
+struct OneOf {
+    what: &'static str,
+    names: &'static [&'static str],
+}
+
+impl OneOf {
+    const fn new(what: &'static str, names: &'static [&'static str]) -> OneOf {
+        OneOf { what, names }
+    }
+}
+
+impl clap::builder::TypedValueParser for OneOf {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        let lower = text.to_ascii_lowercase();
+        if self.names.contains(&lower.as_str()) {
+            return Ok(lower);
+        }
+        let arg = arg.map(ToString::to_string).unwrap_or_default();
+        let message = format!(
+            "invalid value '{text}' for '{arg}': not {} (one of: {})\n",
+            self.what,
+            self.names.join(", ")
+        );
+        Err(clap::Error::raw(clap::error::ErrorKind::InvalidValue, message).with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.names
+                .iter()
+                .map(|n| clap::builder::PossibleValue::new(*n)),
+        ))
+    }
+}
+
+/// SCAN's COUNT: a whole number, at least 1.
+fn parse_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if (1..=i64::MAX as u64).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: the count must be a whole number of at least 1"
+        )),
+    }
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.
@@ -729,6 +958,7 @@ mod tests {
             .unwrap();
         let Command::Cache(CacheArgs {
             command: Some(CacheCommand::Set { ttl, nx, xx, .. }),
+            ..
         }) = cli.command
         else {
             panic!("parsed {:?}", cli.command);
@@ -740,13 +970,14 @@ mod tests {
         assert!(matches!(
             cli.command,
             Command::Cache(CacheArgs {
-                command: Some(CacheCommand::Incr { by: -5, .. })
+                command: Some(CacheCommand::Incr { by: -5, .. }),
+                ..
             })
         ));
         let cli = Cli::try_parse_from(["agora", "cache"]).unwrap();
         assert!(matches!(
             cli.command,
-            Command::Cache(CacheArgs { command: None })
+            Command::Cache(CacheArgs { command: None, .. })
         ));
     }
 }

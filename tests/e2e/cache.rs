@@ -254,7 +254,7 @@ fn auth_checks_agora_accounts() {
     assert_eq!(read_n(&mut s, expected.len()), expected);
 }
 
-fn redis_cli() -> Option<&'static str> {
+pub(crate) fn redis_cli() -> Option<&'static str> {
     Command::new("redis-cli")
         .arg("--version")
         .output()
