@@ -1,5 +1,6 @@
 //! The TUI as a person sees it: driven in a real terminal (tmux, 80x24)
-//! with keystrokes, read back with capture-pane.
+//! with keystrokes, read back with capture-pane. [`Tmux`] also drives the
+//! `agora cache` prompt (cache_cli.rs).
 
 use std::process::Command;
 use std::time::Duration;
