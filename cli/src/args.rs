@@ -214,11 +214,17 @@ pub enum Command {
     Chat(ChatArgs),
     /// The cache (Redis-compatible keyspace) over the native protocol.
     ///
-    /// Needs a sign-in (`agora login NAME`). With no subcommand, opens an
-    /// interactive prompt like redis-cli (reads commands line by line when
-    /// standard input is not a terminal). Exit codes: 0 ok, 1 nothing found
-    /// (missing key, no match), 2 error. With --json, byte strings are JSON
-    /// strings when they are UTF-8, otherwise {"base64": "…"}.
+    /// Needs a sign-in (`agora login NAME`). With a subcommand, does one
+    /// thing (get, set, scan, …). With none, opens a prompt like redis-cli:
+    /// line editing, history, `help`, hints and tab completion on a
+    /// terminal; one command per line when standard input is a pipe, with
+    /// replies printed raw (like `redis-cli --raw`) when standard output is
+    /// not a terminal, formatted (`"bar"`, `(integer) 1`) when it is
+    /// (--raw and --no-raw force either), or one JSON object per line with
+    /// --json. See docs/CACHE.md.
+    ///
+    /// With --json, byte strings are JSON strings when they are UTF-8,
+    /// otherwise {"base64": "…"}; a missing key prints `null`.
     Cache(CacheArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
@@ -497,7 +503,20 @@ pub struct CacheArgs {
     #[command(flatten)]
     pub remote: GroupRemoteArgs,
 
-    /// What to do; none opens the interactive prompt.
+    /// Prompt only: print replies raw, like `redis-cli --raw` (a string's
+    /// bytes, integers bare, one array element per line, nil as an empty
+    /// line), even on a terminal. The default when standard output is not
+    /// a terminal.
+    #[arg(long, conflicts_with = "no_raw")]
+    pub raw: bool,
+
+    /// Prompt only: print replies formatted like redis-cli on a terminal
+    /// (`"bar"`, `(integer) 1`, `1) "a"`), even when standard output is not
+    /// a terminal.
+    #[arg(long)]
+    pub no_raw: bool,
+
+    /// What to do; none opens the prompt.
     #[command(subcommand)]
     pub command: Option<CacheCommand>,
 }
@@ -505,20 +524,20 @@ pub struct CacheArgs {
 /// `agora cache …`
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Print a key's value (raw bytes; a newline is added only on a
-    /// terminal). Exits 1, printing nothing, when the key does not exist.
+    /// Print a key's value (its raw bytes; a newline is added only on a
+    /// terminal).
     Get {
         /// The key.
         key: String,
     },
-    /// Set a key. Exits 1 when --nx or --xx prevented the write.
+    /// Set a key.
     Set {
         /// The key.
         key: String,
         /// The value; `-` reads standard input (binary-safe, kept as is).
         value: String,
-        /// Expire after this long: 500ms, 10s, 2m, 1h (a bare number is
-        /// seconds).
+        /// Expire after this long: 500ms, 10s, 2m, 1h, 1d (a bare number
+        /// is seconds; zero is refused).
         #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
         ttl: Option<std::time::Duration>,
         /// Only set a key that does not exist.
@@ -534,18 +553,17 @@ pub enum CacheCommand {
         #[arg(required = true)]
         keys: Vec<String>,
     },
-    /// Print a key's time to live. Exits 1, printing nothing, when the key
-    /// does not exist; prints `none` for a key without expiry.
+    /// Print a key's time to live (`none` for a key without expiry).
     Ttl {
         /// The key.
         key: String,
     },
-    /// Make a key expire after DURATION. Exits 1 when the key does not
-    /// exist.
+    /// Make a key expire after DURATION.
     Expire {
         /// The key.
         key: String,
-        /// 500ms, 10s, 2m, 1h (a bare number is seconds).
+        /// 500ms, 10s, 2m, 1h, 1d (a bare number is seconds; zero is
+        /// refused).
         #[arg(value_parser = parse_duration)]
         duration: std::time::Duration,
     },
@@ -558,23 +576,24 @@ pub enum CacheCommand {
         #[arg(allow_negative_numbers = true, default_value_t = 1)]
         by: i64,
     },
-    /// List the keys matching a glob pattern, one per line (non-printable
-    /// bytes quoted like redis-cli). Exits 1 when none match.
+    /// List the keys matching a glob, one per line (non-printable bytes
+    /// quoted like redis-cli). Blocks the daemon's loop over big
+    /// keyspaces, like Redis's KEYS: prefer `scan`.
     Keys {
-        /// The glob pattern (Redis syntax: *, ?, [a-z], \x).
+        /// The glob (Redis syntax: *, ?, [a-z], \x).
+        #[arg(value_name = "GLOB")]
         pattern: String,
     },
     /// Iterate over the keyspace with SCAN, printing keys as they come.
-    /// Exits 1 when none match.
     Scan {
-        /// Only keys matching this glob.
-        #[arg(long = "match", value_name = "PATTERN")]
+        /// Only keys matching this glob (Redis syntax: *, ?, [a-z], \x).
+        #[arg(long = "match", value_name = "GLOB")]
         pattern: Option<String>,
-        /// Keys to examine per SCAN call (a hint).
-        #[arg(long, value_name = "N")]
+        /// Keys to examine per SCAN call (a hint; at least 1).
+        #[arg(long, value_name = "N", value_parser = parse_count)]
         count: Option<u64>,
-        /// Only keys of this type (string, list, hash).
-        #[arg(long = "type", value_name = "TYPE")]
+        /// Only keys of this type.
+        #[arg(long = "type", value_name = "TYPE", value_parser = OneOf::new("a type the cache has", &agora_daemon::cache::store::TYPE_NAMES))]
         kind: Option<String>,
     },
     /// Publish a message on a channel (RESP and native subscribers alike);
@@ -585,21 +604,102 @@ pub enum CacheCommand {
         /// The message; `-` reads standard input (binary-safe).
         message: String,
     },
-    /// Print messages from channels until Ctrl-C, one line each:
-    /// `CHANNEL PAYLOAD` (a JSON object per line with --json).
+    /// Print messages from channels until Ctrl-C, one line each: `CHANNEL
+    /// PAYLOAD` (a JSON object per line with --json).
     Subscribe {
-        /// The channels (or patterns with --pattern).
-        #[arg(required = true)]
+        /// The channels.
+        #[arg(required = true, value_name = "CHANNEL")]
         channels: Vec<String>,
-        /// Treat the names as glob patterns (like PSUBSCRIBE).
-        #[arg(long)]
-        pattern: bool,
     },
-    /// Print the server's INFO (one section, or all).
+    /// Print messages from the channels matching glob patterns until
+    /// Ctrl-C, like PSUBSCRIBE: one line each, `CHANNEL PAYLOAD` (a JSON
+    /// object per line with --json, with the matching `pattern`).
+    Psubscribe {
+        /// The glob patterns (Redis syntax: *, ?, [a-z], \x).
+        #[arg(required = true, value_name = "PATTERN")]
+        patterns: Vec<String>,
+    },
+    /// Print the server's INFO: the named sections, or all of them.
     Info {
-        /// The section: server, clients, memory, stats, keyspace, ….
-        section: Option<String>,
+        /// Sections: server, clients, memory, persistence, stats,
+        /// keyspace, or all (the default).
+        #[arg(value_name = "SECTION", value_parser = OneOf::new("an INFO section", &INFO_SECTIONS))]
+        sections: Vec<String>,
     },
+}
+
+/// INFO's sections, plus `all` and its synonyms.
+const INFO_SECTIONS: [&str; 9] = {
+    let s = agora_daemon::cache::cmd::INFO_SECTIONS;
+    [
+        s[0],
+        s[1],
+        s[2],
+        s[3],
+        s[4],
+        s[5],
+        "all",
+        "everything",
+        "default",
+    ]
+};
+
+/// A value from a fixed list (any case), refused in one line that names
+/// the list; the list also feeds `--help`, man pages and completions.
+#[derive(Debug, Clone)]
+struct OneOf {
+    what: &'static str,
+    names: &'static [&'static str],
+}
+
+impl OneOf {
+    const fn new(what: &'static str, names: &'static [&'static str]) -> OneOf {
+        OneOf { what, names }
+    }
+}
+
+impl clap::builder::TypedValueParser for OneOf {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        let lower = text.to_ascii_lowercase();
+        if self.names.contains(&lower.as_str()) {
+            return Ok(lower);
+        }
+        let arg = arg.map(ToString::to_string).unwrap_or_default();
+        let message = format!(
+            "invalid value '{text}' for '{arg}': not {} (one of: {})\n",
+            self.what,
+            self.names.join(", ")
+        );
+        Err(clap::Error::raw(clap::error::ErrorKind::InvalidValue, message).with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            self.names
+                .iter()
+                .map(|n| clap::builder::PossibleValue::new(*n)),
+        ))
+    }
+}
+
+/// SCAN's COUNT: a whole number, at least 1.
+fn parse_count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if (1..=i64::MAX as u64).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{text:?}: the count must be a whole number of at least 1"
+        )),
+    }
 }
 
 /// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.

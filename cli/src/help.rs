@@ -238,25 +238,270 @@ pub const EXTRAS: &[Extra] = &[
     Extra {
         path: "cache",
         examples: &[
+            ("agora cache set greeting hello --ttl 10s", ""),
+            ("agora cache get greeting", ""),
             (
-                "agora cache set greeting hello --ttl 10s",
-                "set with an expiry",
+                "agora cache --json get greeting",
+                "{\"key\": \"greeting\", \"value\": \"hello\"}",
+            ),
+            ("agora cache scan --match 'user:*' --type hash", ""),
+            (
+                "agora cache",
+                "the prompt (try `help`, `help set`, `help @string`)",
             ),
             (
-                "agora cache get greeting",
-                "print a value (exit 1 when missing)",
+                "printf 'set a 1\\nincr a\\n' | agora cache",
+                "one command per line; prints OK, then 2",
             ),
-            ("agora cache", "an interactive prompt, like redis-cli"),
             (
-                "printf 'SET a 1\\nINCR a\\n' | agora cache",
-                "commands from a pipe",
+                "agora cache --json < commands.txt",
+                "one {\"type\": \"reply\"|\"error\", …} line per command",
             ),
-            ("agora cache scan --match 'user:*' --json", "keys as JSON"),
         ],
-        nothing: Some("nothing found: a missing key, no matching keys, a refused --nx/--xx write"),
-        exit: &[],
+        nothing: Some(
+            "nothing to report: no such key (get, ttl, expire), no match (keys, scan), set --nx/--xx did not write",
+        ),
+        exit: &[
+            ("0", "success; the prompt: no command got an error reply"),
+            (
+                "2",
+                "error (one line on stderr); the prompt on a pipe: some command got an error reply",
+            ),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
         files: &[CREDENTIALS],
         see_also: &["redis-cli"],
+    },
+    Extra {
+        path: "cache get",
+        examples: &[
+            ("agora cache get greeting", ""),
+            ("agora cache get blob > copy.png", ""),
+            (
+                "agora cache --json get greeting",
+                "{\"key\": \"greeting\", \"value\": \"hello\"}",
+            ),
+        ],
+        nothing: Some("no such key: nothing printed (`null` with --json)"),
+        exit: &[
+            ("0", "printed"),
+            ("2", "error, e.g. the key holds a list (WRONGTYPE)"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache set",
+        examples: &[
+            ("agora cache set greeting hello --ttl 10s", ""),
+            ("agora cache set lock me --nx --ttl 30s", "only if absent"),
+            (
+                "agora cache set blob - < image.png",
+                "the value from standard input",
+            ),
+            (
+                "agora cache --json set k v",
+                "{\"key\": \"k\", \"set\": true}",
+            ),
+        ],
+        nothing: Some(
+            "--nx or --xx prevented the write ({\"key\": …, \"set\": false} with --json)",
+        ),
+        exit: &[
+            ("0", "written (prints OK)"),
+            ("2", "error"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache del",
+        examples: &[
+            ("agora cache del session:1 session:2", ""),
+            ("agora cache --json del a b", "{\"deleted\": 1}"),
+        ],
+        nothing: None,
+        exit: &[
+            ("0", "done (even when none existed: the count is 0)"),
+            ("2", "error"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache ttl",
+        examples: &[
+            ("agora cache ttl greeting", "9.981s"),
+            (
+                "agora cache --json ttl greeting",
+                "{\"key\": \"greeting\", \"ttl_ms\": 9981}; null ttl_ms without expiry",
+            ),
+        ],
+        nothing: Some("no such key: nothing printed (`null` with --json)"),
+        exit: &[
+            ("0", "printed"),
+            ("2", "error"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache expire",
+        examples: &[
+            ("agora cache expire greeting 2m", ""),
+            (
+                "agora cache --json expire greeting 500ms",
+                "{\"key\": \"greeting\", \"ttl_ms\": 500}",
+            ),
+        ],
+        nothing: Some("no such key (`null` with --json)"),
+        exit: &[
+            ("0", "done (prints OK)"),
+            ("2", "error, e.g. a duration that is not one"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache incr",
+        examples: &[
+            ("agora cache incr visits", ""),
+            ("agora cache incr stock -5", ""),
+            (
+                "agora cache --json incr visits",
+                "{\"key\": \"visits\", \"value\": 2}",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("0", "printed"),
+            ("2", "error, e.g. the value is not an integer"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache keys",
+        examples: &[
+            ("agora cache keys 'user:*'", ""),
+            (
+                "agora cache --json keys 'user:*'",
+                "{\"keys\": [\"user:1\", \"user:2\"]}",
+            ),
+        ],
+        nothing: Some("no key matches ({\"keys\": []} with --json)"),
+        exit: &[
+            ("0", "printed"),
+            ("2", "error"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache scan",
+        examples: &[
+            ("agora cache scan --match 'user:*'", ""),
+            ("agora cache scan --type hash --count 1000", ""),
+            (
+                "agora cache --json scan --match 'user:*'",
+                "{\"keys\": [\"user:1\", \"user:2\"]}",
+            ),
+        ],
+        nothing: Some("no key matches ({\"keys\": []} with --json)"),
+        exit: &[
+            ("0", "printed"),
+            ("2", "error, e.g. an unknown --type or --count 0"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache publish",
+        examples: &[
+            ("agora cache publish news 'hello'", ""),
+            (
+                "tail -f log | while read l; do agora cache publish log \"$l\"; done",
+                "",
+            ),
+            (
+                "agora cache --json publish news hi",
+                "{\"channel\": \"news\", \"receivers\": 2}",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("0", "published (even to nobody: the count is 0)"),
+            ("2", "error"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache subscribe",
+        examples: &[
+            ("agora cache subscribe news alerts", ""),
+            (
+                "agora cache --json subscribe news",
+                "{\"type\": \"subscribe\", \"channel\": \"news\", \"count\": 1}; {\"type\": \"message\", \"channel\": \"news\", \"payload\": \"hi\"}",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("2", "error, e.g. the daemon went away"),
+            ("130", "interrupted (Ctrl-C): the normal way to stop"),
+            ("0", "not used"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache psubscribe",
+        examples: &[
+            ("agora cache psubscribe 'sport.*'", ""),
+            (
+                "agora cache --json psubscribe 'sport.*'",
+                "{\"type\": \"psubscribe\", \"pattern\": \"sport.*\", \"count\": 1}; {\"type\": \"message\", \"pattern\": \"sport.*\", \"channel\": \"sport.ski\", \"payload\": \"powder\"}",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("2", "error, e.g. the daemon went away"),
+            ("130", "interrupted (Ctrl-C): the normal way to stop"),
+            ("0", "not used"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
+    },
+    Extra {
+        path: "cache info",
+        examples: &[
+            ("agora cache info memory", ""),
+            ("agora cache info server stats", ""),
+            (
+                "agora cache --json info keyspace",
+                "{\"keyspace\": {\"db0\": {\"keys\": 2, \"expires\": 0, \"avg_ttl\": 0}}}",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("0", "printed"),
+            (
+                "2",
+                "error, e.g. a section INFO does not have (Redis would print nothing)",
+            ),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-cache", "redis-cli"],
     },
     Extra {
         path: "process",
@@ -414,7 +659,10 @@ fn long_help_tail(cmd: &clap::Command, path: &str) -> String {
     if let Some(e) = extra(path).filter(|e| !e.examples.is_empty()) {
         out.push_str("Examples:\n");
         for (line, what) in e.examples {
-            out.push_str(&format!("  {line}\n      {what}\n"));
+            out.push_str(&format!("  {line}\n"));
+            if !what.is_empty() {
+                out.push_str(&format!("      {what}\n"));
+            }
         }
         out.push('\n');
     }

@@ -3,7 +3,7 @@
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use redis::{Commands as _, RedisResult, Value};
@@ -254,7 +254,7 @@ fn auth_checks_agora_accounts() {
     assert_eq!(read_n(&mut s, expected.len()), expected);
 }
 
-fn redis_cli() -> Option<&'static str> {
+pub(crate) fn redis_cli() -> Option<&'static str> {
     Command::new("redis-cli")
         .arg("--version")
         .output()
@@ -292,6 +292,29 @@ fn redis_cli_works_against_the_daemon() {
     assert_eq!(run(&["-3", "HSET", "h", "f", "v"]), "1");
     assert!(run(&["INFO", "keyspace"]).contains("db0:keys=2"));
     assert!(run(&["FOO"]).contains("unknown command 'FOO'"));
+
+    // redis-cli builds `help` (and its hints) from COMMAND DOCS, which the
+    // daemon answers from its command table.
+    let mut child = Command::new(cli)
+        .args(["-h", "127.0.0.1", "-p", &port])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("redis-cli");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"help set\nhelp @hash\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("\x1b[90mkey value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]"),
+        "{help}"
+    );
+    assert!(help.contains("Set the string value of a key"), "{help}");
+    assert!(help.contains("HSET"), "{help}");
 }
 
 #[test]

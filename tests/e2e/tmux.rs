@@ -1,5 +1,6 @@
 //! The TUI as a person sees it: driven in a real terminal (tmux, 80x24)
-//! with keystrokes, read back with capture-pane.
+//! with keystrokes, read back with capture-pane. [`Tmux`] also drives the
+//! `agora cache` prompt (cache_cli.rs).
 
 use std::process::Command;
 use std::time::Duration;
@@ -7,12 +8,12 @@ use std::time::Duration;
 use crate::support::{Daemon, Home, bin, wait_for};
 
 /// A private tmux server running one 80x24 session; killed on drop.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(home: &Home, shell_command: &str) -> Option<Tmux> {
+    pub(crate) fn start(home: &Home, shell_command: &str) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             // CI installs tmux (.ci/run), so there this cannot skip.
             assert!(std::env::var_os("CI").is_none(), "tmux is required in CI");
@@ -50,7 +51,7 @@ impl Tmux {
         Some(Tmux { socket })
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", "t"])
             .output()
@@ -58,7 +59,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let status = Command::new("tmux")
             .args(["-L", &self.socket, "send-keys", "-t", "t"])
             .args(keys)
@@ -68,7 +69,7 @@ impl Tmux {
     }
 
     /// Waits until the screen shows `text`; returns the screen.
-    fn wait_for(&self, text: &str) -> String {
+    pub(crate) fn wait_for(&self, text: &str) -> String {
         let mut last = String::new();
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(

@@ -81,11 +81,18 @@ impl Native {
                                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                             cache.pubsub.introspect(&args)
                         }
-                        name => {
+                        name @ ("subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe") => {
                             return Err(ErrorBody::bad_request(format!(
                                 "{} is not available through cache_command; use the \
                                  cache_subscribe/cache_unsubscribe operations \
                                  (agora cache subscribe)",
+                                name.to_uppercase()
+                            )));
+                        }
+                        name => {
+                            return Err(ErrorBody::bad_request(format!(
+                                "{} belongs to RESP connections; a native session is \
+                                 signed in by its hello and ends when it disconnects",
                                 name.to_uppercase()
                             )));
                         }

@@ -60,8 +60,13 @@ pub struct List {
     pub items: VecDeque<Box<[u8]>>,
 }
 
+/// The names [`Value::type_name`] gives, one per variant: the types TYPE
+/// answers and SCAN's TYPE filter can match (`agora cache scan --type`
+/// accepts only these).
+pub const TYPE_NAMES: [&str; 3] = ["string", "list", "hash"];
+
 impl Value {
-    /// Redis's name for the type, as TYPE answers.
+    /// Redis's name for the type, as TYPE answers (one of [`TYPE_NAMES`]).
     pub fn type_name(&self) -> &'static str {
         match self {
             Value::Str(_) => "string",
@@ -703,6 +708,18 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_type_name_is_listed() {
+        use super::{TYPE_NAMES, Value};
+        let values = [
+            Value::Str(Box::default()),
+            Value::List(Box::default()),
+            Value::Hash(Box::default()),
+        ];
+        let names: Vec<&str> = values.iter().map(Value::type_name).collect();
+        assert_eq!(names, TYPE_NAMES);
+    }
+
     use super::*;
 
     fn s(v: &str) -> Value {

@@ -2,8 +2,10 @@
 //! semantics, replies and error texts of Redis 7's documentation.
 //!
 //! The table [`COMMANDS`] gives each command its arity (Redis's convention:
-//! `n` exactly, `-n` at least n, counting the name) and flags; arity and
-//! memory checks happen here, once, before the handler runs. Commands that
+//! `n` exactly, `-n` at least n, counting the name), flags and
+//! documentation ([`Doc`]: syntax, summary, group — what COMMAND DOCS and
+//! the `agora cache` prompt's `help` and hints show; [`syntax`] parses it);
+//! arity and memory checks happen here, once, before the handler runs. Commands that
 //! need the connection (pub/sub, AUTH, QUIT, RESET) are answered by the
 //! RESP connection and only listed here for COMMAND and arity checks.
 //!
@@ -16,6 +18,9 @@ mod keys;
 mod lists;
 mod server;
 mod strings;
+pub mod syntax;
+
+pub use server::INFO_SECTIONS;
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -67,6 +72,78 @@ pub enum Kind {
 
 type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
 
+/// A command group, named as Redis's documentation names it (`help
+/// @string`, COMMAND DOCS's `group`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Group {
+    /// Commands on any key: DEL, EXPIRE, SCAN, …
+    Generic,
+    /// Strings and counters.
+    String,
+    /// Hashes.
+    Hash,
+    /// Lists.
+    List,
+    /// Publish/subscribe.
+    PubSub,
+    /// The connection: PING, HELLO, CLIENT, …
+    Connection,
+    /// The server: INFO, CONFIG, COMMAND, …
+    Server,
+}
+
+impl Group {
+    /// Every group, in the order `help` lists them.
+    pub const ALL: [Group; 7] = [
+        Group::Generic,
+        Group::String,
+        Group::Hash,
+        Group::List,
+        Group::PubSub,
+        Group::Connection,
+        Group::Server,
+    ];
+
+    /// Redis's name: `generic`, `string`, `hash`, `list`, `pubsub`,
+    /// `connection`, `server`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Generic => "generic",
+            Group::String => "string",
+            Group::Hash => "hash",
+            Group::List => "list",
+            Group::PubSub => "pubsub",
+            Group::Connection => "connection",
+            Group::Server => "server",
+        }
+    }
+}
+
+/// What `help` (the `agora cache` prompt) and COMMAND DOCS say about a
+/// command or subcommand.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc {
+    /// The arguments after the name in redis-cli's notation (`key value
+    /// [NX|XX]`; see [`syntax`]), empty when there are none.
+    pub syntax: &'static str,
+    /// One line: what it does.
+    pub summary: &'static str,
+    /// Its group.
+    pub group: Group,
+    /// The Redis version that introduced it (COMMAND DOCS's `since`).
+    pub since: &'static str,
+}
+
+/// A subcommand of a container command (`CONFIG GET`).
+pub struct Sub {
+    /// Lower-case name (`get`).
+    pub name: &'static str,
+    /// Redis arity, counting the container's name and the subcommand's.
+    pub arity: i32,
+    /// Its documentation (the group is the container's).
+    pub doc: Doc,
+}
+
 /// One command's entry in the table.
 pub struct Spec {
     /// Lower-case name.
@@ -77,7 +154,42 @@ pub struct Spec {
     pub kind: Kind,
     /// First key position, last key position (-1 = last arg), step.
     pub keys: (i32, i32, i32),
+    /// Syntax, summary, group, since.
+    pub doc: Doc,
+    /// A container's subcommands (CONFIG, CLIENT, COMMAND, PUBSUB); the
+    /// container's own syntax is the choice of their names.
+    pub subcommands: &'static [Sub],
     handler: Handler,
+}
+
+impl Spec {
+    /// The subcommand named `name`, in any case.
+    pub fn subcommand(&self, name: &[u8]) -> Option<&'static Sub> {
+        self.subcommands
+            .iter()
+            .find(|s| s.name.as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    const fn doc(
+        mut self,
+        group: Group,
+        since: &'static str,
+        syntax: &'static str,
+        summary: &'static str,
+    ) -> Spec {
+        self.doc = Doc {
+            syntax,
+            summary,
+            group,
+            since,
+        };
+        self
+    }
+
+    const fn subs(mut self, subcommands: &'static [Sub]) -> Spec {
+        self.subcommands = subcommands;
+        self
+    }
 }
 
 const fn spec(
@@ -92,7 +204,34 @@ const fn spec(
         arity,
         kind,
         keys,
+        doc: Doc {
+            syntax: "",
+            summary: "",
+            group: Group::Generic,
+            since: "",
+        },
+        subcommands: &[],
         handler,
+    }
+}
+
+const fn sub(
+    name: &'static str,
+    arity: i32,
+    group: Group,
+    since: &'static str,
+    syntax: &'static str,
+    summary: &'static str,
+) -> Sub {
+    Sub {
+        name,
+        arity,
+        doc: Doc {
+            syntax,
+            summary,
+            group,
+            since,
+        },
     }
 }
 
@@ -108,90 +247,605 @@ fn by_connection(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     ))
 }
 
-/// Every command, for dispatch and COMMAND.
+use Group::{
+    Connection as CONN, Generic as GEN, Hash as HASH, List as LIST, PubSub as PUBSUB,
+    Server as SERVER, String as STR,
+};
+
+/// Every command, for dispatch, COMMAND and `help`. Each entry: name,
+/// arity, kind, key positions, handler; then group, the Redis version
+/// that introduced it, its syntax and a one-line summary (a unit test
+/// checks every entry has them and that the syntax agrees with the arity).
 pub static COMMANDS: &[Spec] = &[
-    spec("get", 2, Kind::Read, K1, strings::get),
-    spec("set", -3, Kind::DenyOom, K1, strings::set),
-    spec("setnx", 3, Kind::DenyOom, K1, strings::setnx),
-    spec("setex", 4, Kind::DenyOom, K1, strings::setex),
-    spec("psetex", 4, Kind::DenyOom, K1, strings::psetex),
-    spec("getdel", 2, Kind::Write, K1, strings::getdel),
-    spec("getex", -2, Kind::Write, K1, strings::getex),
-    spec("getset", 3, Kind::DenyOom, K1, strings::getset),
-    spec("mget", -2, Kind::Read, KALL, strings::mget),
-    spec("mset", -3, Kind::DenyOom, (1, -1, 2), strings::mset),
-    spec("msetnx", -3, Kind::DenyOom, (1, -1, 2), strings::msetnx),
-    spec("incr", 2, Kind::DenyOom, K1, strings::incr),
-    spec("decr", 2, Kind::DenyOom, K1, strings::decr),
-    spec("incrby", 3, Kind::DenyOom, K1, strings::incrby),
-    spec("decrby", 3, Kind::DenyOom, K1, strings::decrby),
-    spec("incrbyfloat", 3, Kind::DenyOom, K1, strings::incrbyfloat),
-    spec("append", 3, Kind::DenyOom, K1, strings::append),
-    spec("strlen", 2, Kind::Read, K1, strings::strlen),
-    spec("getrange", 4, Kind::Read, K1, strings::getrange),
-    spec("substr", 4, Kind::Read, K1, strings::getrange),
-    spec("setrange", 4, Kind::DenyOom, K1, strings::setrange),
-    spec("del", -2, Kind::Write, KALL, keys::del),
-    spec("unlink", -2, Kind::Write, KALL, keys::del),
-    spec("exists", -2, Kind::Read, KALL, keys::exists),
-    spec("expire", -3, Kind::Write, K1, keys::expire),
-    spec("pexpire", -3, Kind::Write, K1, keys::pexpire),
-    spec("expireat", -3, Kind::Write, K1, keys::expireat),
-    spec("pexpireat", -3, Kind::Write, K1, keys::pexpireat),
-    spec("expiretime", 2, Kind::Read, K1, keys::expiretime),
-    spec("pexpiretime", 2, Kind::Read, K1, keys::pexpiretime),
-    spec("persist", 2, Kind::Write, K1, keys::persist),
-    spec("ttl", 2, Kind::Read, K1, keys::ttl),
-    spec("pttl", 2, Kind::Read, K1, keys::pttl),
-    spec("keys", 2, Kind::Read, K0, keys::keys),
-    spec("scan", -2, Kind::Read, K0, keys::scan),
-    spec("dbsize", 1, Kind::Read, K0, keys::dbsize),
-    spec("flushdb", -1, Kind::Write, K0, keys::flush),
-    spec("flushall", -1, Kind::Write, K0, keys::flush),
-    spec("type", 2, Kind::Read, K1, keys::type_of),
-    spec("rename", 3, Kind::Write, (1, 2, 1), keys::rename),
-    spec("renamenx", 3, Kind::Write, (1, 2, 1), keys::renamenx),
-    spec("randomkey", 1, Kind::Read, K0, keys::randomkey),
-    spec("touch", -2, Kind::Read, KALL, keys::exists),
-    spec("hset", -4, Kind::DenyOom, K1, hashes::hset),
-    spec("hmset", -4, Kind::DenyOom, K1, hashes::hmset),
-    spec("hsetnx", 4, Kind::DenyOom, K1, hashes::hsetnx),
-    spec("hget", 3, Kind::Read, K1, hashes::hget),
-    spec("hmget", -3, Kind::Read, K1, hashes::hmget),
-    spec("hgetall", 2, Kind::Read, K1, hashes::hgetall),
-    spec("hdel", -3, Kind::Write, K1, hashes::hdel),
-    spec("hexists", 3, Kind::Read, K1, hashes::hexists),
-    spec("hlen", 2, Kind::Read, K1, hashes::hlen),
-    spec("hincrby", 4, Kind::DenyOom, K1, hashes::hincrby),
-    spec("hkeys", 2, Kind::Read, K1, hashes::hkeys),
-    spec("hvals", 2, Kind::Read, K1, hashes::hvals),
-    spec("hstrlen", 3, Kind::Read, K1, hashes::hstrlen),
-    spec("lpush", -3, Kind::DenyOom, K1, lists::lpush),
-    spec("rpush", -3, Kind::DenyOom, K1, lists::rpush),
-    spec("lpop", -2, Kind::Write, K1, lists::lpop),
-    spec("rpop", -2, Kind::Write, K1, lists::rpop),
-    spec("llen", 2, Kind::Read, K1, lists::llen),
-    spec("lrange", 4, Kind::Read, K1, lists::lrange),
-    spec("lindex", 3, Kind::Read, K1, lists::lindex),
-    spec("ping", -1, Kind::Admin, K0, server::ping),
-    spec("echo", 2, Kind::Admin, K0, server::echo),
-    spec("select", 2, Kind::Admin, K0, server::select),
-    spec("info", -1, Kind::Admin, K0, server::info),
-    spec("config", -2, Kind::Admin, K0, server::config),
-    spec("hello", -1, Kind::Admin, K0, server::hello),
-    spec("client", -2, Kind::Admin, K0, server::client),
-    spec("command", -1, Kind::Admin, K0, server::command),
-    spec("time", 1, Kind::Admin, K0, server::time),
-    spec("lastsave", 1, Kind::Admin, K0, server::lastsave),
-    spec("auth", -2, Kind::Conn, K0, by_connection),
-    spec("quit", -1, Kind::Conn, K0, by_connection),
-    spec("reset", 1, Kind::Conn, K0, by_connection),
-    spec("subscribe", -2, Kind::Conn, K0, by_connection),
-    spec("unsubscribe", -1, Kind::Conn, K0, by_connection),
-    spec("psubscribe", -2, Kind::Conn, K0, by_connection),
-    spec("punsubscribe", -1, Kind::Conn, K0, by_connection),
-    spec("publish", 3, Kind::Conn, K0, by_connection),
-    spec("pubsub", -2, Kind::Conn, K0, by_connection),
+    spec("get", 2, Kind::Read, K1, strings::get).doc(STR, "1.0.0", "key", "Get the value of a key"),
+    spec("set", -3, Kind::DenyOom, K1, strings::set).doc(
+        STR,
+        "1.0.0",
+        "key value [NX|XX] [GET] [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|KEEPTTL]",
+        "Set the string value of a key",
+    ),
+    spec("setnx", 3, Kind::DenyOom, K1, strings::setnx).doc(
+        STR,
+        "1.0.0",
+        "key value",
+        "Set the value of a key, only if the key does not exist",
+    ),
+    spec("setex", 4, Kind::DenyOom, K1, strings::setex).doc(
+        STR,
+        "2.0.0",
+        "key seconds value",
+        "Set the value and expiration of a key",
+    ),
+    spec("psetex", 4, Kind::DenyOom, K1, strings::psetex).doc(
+        STR,
+        "2.6.0",
+        "key milliseconds value",
+        "Set the value and expiration in milliseconds of a key",
+    ),
+    spec("getdel", 2, Kind::Write, K1, strings::getdel).doc(
+        STR,
+        "6.2.0",
+        "key",
+        "Get the value of a key and delete the key",
+    ),
+    spec("getex", -2, Kind::Write, K1, strings::getex).doc(
+        STR,
+        "6.2.0",
+        "key [EX seconds|PX milliseconds|EXAT unix-time-seconds|PXAT unix-time-milliseconds|PERSIST]",
+        "Get the value of a key and optionally set its expiration",
+    ),
+    spec("getset", 3, Kind::DenyOom, K1, strings::getset).doc(
+        STR,
+        "1.0.0",
+        "key value",
+        "Set the string value of a key and return its old value",
+    ),
+    spec("mget", -2, Kind::Read, KALL, strings::mget).doc(
+        STR,
+        "1.0.0",
+        "key [key ...]",
+        "Get the values of all the given keys",
+    ),
+    spec("mset", -3, Kind::DenyOom, (1, -1, 2), strings::mset).doc(
+        STR,
+        "1.0.1",
+        "key value [key value ...]",
+        "Set multiple keys to multiple values",
+    ),
+    spec("msetnx", -3, Kind::DenyOom, (1, -1, 2), strings::msetnx).doc(
+        STR,
+        "1.0.1",
+        "key value [key value ...]",
+        "Set multiple keys to multiple values, only if none of the keys exist",
+    ),
+    spec("incr", 2, Kind::DenyOom, K1, strings::incr).doc(
+        STR,
+        "1.0.0",
+        "key",
+        "Increment the integer value of a key by one",
+    ),
+    spec("decr", 2, Kind::DenyOom, K1, strings::decr).doc(
+        STR,
+        "1.0.0",
+        "key",
+        "Decrement the integer value of a key by one",
+    ),
+    spec("incrby", 3, Kind::DenyOom, K1, strings::incrby).doc(
+        STR,
+        "1.0.0",
+        "key increment",
+        "Increment the integer value of a key by the given amount",
+    ),
+    spec("decrby", 3, Kind::DenyOom, K1, strings::decrby).doc(
+        STR,
+        "1.0.0",
+        "key decrement",
+        "Decrement the integer value of a key by the given number",
+    ),
+    spec("incrbyfloat", 3, Kind::DenyOom, K1, strings::incrbyfloat).doc(
+        STR,
+        "2.6.0",
+        "key increment",
+        "Increment the float value of a key by the given amount",
+    ),
+    spec("append", 3, Kind::DenyOom, K1, strings::append).doc(
+        STR,
+        "2.0.0",
+        "key value",
+        "Append a value to a key",
+    ),
+    spec("strlen", 2, Kind::Read, K1, strings::strlen).doc(
+        STR,
+        "2.2.0",
+        "key",
+        "Get the length of the value stored in a key",
+    ),
+    spec("getrange", 4, Kind::Read, K1, strings::getrange).doc(
+        STR,
+        "2.4.0",
+        "key start end",
+        "Get a substring of the string stored at a key",
+    ),
+    spec("substr", 4, Kind::Read, K1, strings::getrange).doc(
+        STR,
+        "1.0.0",
+        "key start end",
+        "Get a substring of the string stored at a key (GETRANGE)",
+    ),
+    spec("setrange", 4, Kind::DenyOom, K1, strings::setrange).doc(
+        STR,
+        "2.2.0",
+        "key offset value",
+        "Overwrite part of a string at key starting at the specified offset",
+    ),
+    spec("del", -2, Kind::Write, KALL, keys::del).doc(GEN, "1.0.0", "key [key ...]", "Delete keys"),
+    spec("unlink", -2, Kind::Write, KALL, keys::del).doc(
+        GEN,
+        "4.0.0",
+        "key [key ...]",
+        "Delete keys (the same as DEL here: memory is freed at once)",
+    ),
+    spec("exists", -2, Kind::Read, KALL, keys::exists).doc(
+        GEN,
+        "1.0.0",
+        "key [key ...]",
+        "Count how many of the given keys exist",
+    ),
+    spec("expire", -3, Kind::Write, K1, keys::expire).doc(
+        GEN,
+        "1.0.0",
+        "key seconds [NX|XX|GT|LT]",
+        "Set a key's time to live in seconds",
+    ),
+    spec("pexpire", -3, Kind::Write, K1, keys::pexpire).doc(
+        GEN,
+        "2.6.0",
+        "key milliseconds [NX|XX|GT|LT]",
+        "Set a key's time to live in milliseconds",
+    ),
+    spec("expireat", -3, Kind::Write, K1, keys::expireat).doc(
+        GEN,
+        "1.2.0",
+        "key unix-time-seconds [NX|XX|GT|LT]",
+        "Set the expiration for a key as a UNIX timestamp",
+    ),
+    spec("pexpireat", -3, Kind::Write, K1, keys::pexpireat).doc(
+        GEN,
+        "2.6.0",
+        "key unix-time-milliseconds [NX|XX|GT|LT]",
+        "Set the expiration for a key as a UNIX timestamp in milliseconds",
+    ),
+    spec("expiretime", 2, Kind::Read, K1, keys::expiretime).doc(
+        GEN,
+        "7.0.0",
+        "key",
+        "Get the expiration Unix timestamp for a key",
+    ),
+    spec("pexpiretime", 2, Kind::Read, K1, keys::pexpiretime).doc(
+        GEN,
+        "7.0.0",
+        "key",
+        "Get the expiration Unix timestamp for a key in milliseconds",
+    ),
+    spec("persist", 2, Kind::Write, K1, keys::persist).doc(
+        GEN,
+        "2.2.0",
+        "key",
+        "Remove the expiration from a key",
+    ),
+    spec("ttl", 2, Kind::Read, K1, keys::ttl).doc(
+        GEN,
+        "1.0.0",
+        "key",
+        "Get the time to live for a key in seconds",
+    ),
+    spec("pttl", 2, Kind::Read, K1, keys::pttl).doc(
+        GEN,
+        "2.6.0",
+        "key",
+        "Get the time to live for a key in milliseconds",
+    ),
+    spec("keys", 2, Kind::Read, K0, keys::keys).doc(
+        GEN,
+        "1.0.0",
+        "pattern",
+        "Find all keys matching the given glob pattern",
+    ),
+    spec("scan", -2, Kind::Read, K0, keys::scan).doc(
+        GEN,
+        "2.8.0",
+        "cursor [MATCH pattern] [COUNT count] [TYPE type]",
+        "Incrementally iterate the key space",
+    ),
+    spec("dbsize", 1, Kind::Read, K0, keys::dbsize).doc(
+        SERVER,
+        "1.0.0",
+        "",
+        "Return the number of keys",
+    ),
+    spec("flushdb", -1, Kind::Write, K0, keys::flush).doc(
+        SERVER,
+        "1.0.0",
+        "[ASYNC|SYNC]",
+        "Remove all keys",
+    ),
+    spec("flushall", -1, Kind::Write, K0, keys::flush).doc(
+        SERVER,
+        "1.0.0",
+        "[ASYNC|SYNC]",
+        "Remove all keys (the same as FLUSHDB: there is one database)",
+    ),
+    spec("type", 2, Kind::Read, K1, keys::type_of).doc(
+        GEN,
+        "1.0.0",
+        "key",
+        "Determine the type stored at key",
+    ),
+    spec("rename", 3, Kind::Write, (1, 2, 1), keys::rename).doc(
+        GEN,
+        "1.0.0",
+        "key newkey",
+        "Rename a key",
+    ),
+    spec("renamenx", 3, Kind::Write, (1, 2, 1), keys::renamenx).doc(
+        GEN,
+        "1.0.0",
+        "key newkey",
+        "Rename a key, only if the new key does not exist",
+    ),
+    spec("randomkey", 1, Kind::Read, K0, keys::randomkey).doc(
+        GEN,
+        "1.0.0",
+        "",
+        "Return a random key from the key space",
+    ),
+    spec("touch", -2, Kind::Read, KALL, keys::exists).doc(
+        GEN,
+        "3.2.1",
+        "key [key ...]",
+        "Alter the last access time of keys; returns how many exist",
+    ),
+    spec("hset", -4, Kind::DenyOom, K1, hashes::hset).doc(
+        HASH,
+        "2.0.0",
+        "key field value [field value ...]",
+        "Set the string value of hash fields",
+    ),
+    spec("hmset", -4, Kind::DenyOom, K1, hashes::hmset).doc(
+        HASH,
+        "2.0.0",
+        "key field value [field value ...]",
+        "Set multiple hash fields to multiple values",
+    ),
+    spec("hsetnx", 4, Kind::DenyOom, K1, hashes::hsetnx).doc(
+        HASH,
+        "2.0.0",
+        "key field value",
+        "Set the value of a hash field, only if the field does not exist",
+    ),
+    spec("hget", 3, Kind::Read, K1, hashes::hget).doc(
+        HASH,
+        "2.0.0",
+        "key field",
+        "Get the value of a hash field",
+    ),
+    spec("hmget", -3, Kind::Read, K1, hashes::hmget).doc(
+        HASH,
+        "2.0.0",
+        "key field [field ...]",
+        "Get the values of all the given hash fields",
+    ),
+    spec("hgetall", 2, Kind::Read, K1, hashes::hgetall).doc(
+        HASH,
+        "2.0.0",
+        "key",
+        "Get all the fields and values in a hash",
+    ),
+    spec("hdel", -3, Kind::Write, K1, hashes::hdel).doc(
+        HASH,
+        "2.0.0",
+        "key field [field ...]",
+        "Delete one or more hash fields",
+    ),
+    spec("hexists", 3, Kind::Read, K1, hashes::hexists).doc(
+        HASH,
+        "2.0.0",
+        "key field",
+        "Determine if a hash field exists",
+    ),
+    spec("hlen", 2, Kind::Read, K1, hashes::hlen).doc(
+        HASH,
+        "2.0.0",
+        "key",
+        "Get the number of fields in a hash",
+    ),
+    spec("hincrby", 4, Kind::DenyOom, K1, hashes::hincrby).doc(
+        HASH,
+        "2.0.0",
+        "key field increment",
+        "Increment the integer value of a hash field by the given number",
+    ),
+    spec("hkeys", 2, Kind::Read, K1, hashes::hkeys).doc(
+        HASH,
+        "2.0.0",
+        "key",
+        "Get all the fields in a hash",
+    ),
+    spec("hvals", 2, Kind::Read, K1, hashes::hvals).doc(
+        HASH,
+        "2.0.0",
+        "key",
+        "Get all the values in a hash",
+    ),
+    spec("hstrlen", 3, Kind::Read, K1, hashes::hstrlen).doc(
+        HASH,
+        "3.2.0",
+        "key field",
+        "Get the length of the value of a hash field",
+    ),
+    spec("lpush", -3, Kind::DenyOom, K1, lists::lpush).doc(
+        LIST,
+        "1.0.0",
+        "key element [element ...]",
+        "Prepend one or multiple elements to a list",
+    ),
+    spec("rpush", -3, Kind::DenyOom, K1, lists::rpush).doc(
+        LIST,
+        "1.0.0",
+        "key element [element ...]",
+        "Append one or multiple elements to a list",
+    ),
+    spec("lpop", -2, Kind::Write, K1, lists::lpop).doc(
+        LIST,
+        "1.0.0",
+        "key [count]",
+        "Remove and get the first elements in a list",
+    ),
+    spec("rpop", -2, Kind::Write, K1, lists::rpop).doc(
+        LIST,
+        "1.0.0",
+        "key [count]",
+        "Remove and get the last elements in a list",
+    ),
+    spec("llen", 2, Kind::Read, K1, lists::llen).doc(
+        LIST,
+        "1.0.0",
+        "key",
+        "Get the length of a list",
+    ),
+    spec("lrange", 4, Kind::Read, K1, lists::lrange).doc(
+        LIST,
+        "1.0.0",
+        "key start stop",
+        "Get a range of elements from a list",
+    ),
+    spec("lindex", 3, Kind::Read, K1, lists::lindex).doc(
+        LIST,
+        "1.0.0",
+        "key index",
+        "Get an element from a list by its index",
+    ),
+    spec("ping", -1, Kind::Admin, K0, server::ping).doc(
+        CONN,
+        "1.0.0",
+        "[message]",
+        "Ping the server",
+    ),
+    spec("echo", 2, Kind::Admin, K0, server::echo).doc(
+        CONN,
+        "1.0.0",
+        "message",
+        "Echo the given string",
+    ),
+    spec("select", 2, Kind::Admin, K0, server::select).doc(
+        CONN,
+        "1.0.0",
+        "index",
+        "Change the selected database (only 0 exists)",
+    ),
+    spec("info", -1, Kind::Admin, K0, server::info).doc(
+        SERVER,
+        "1.0.0",
+        "[section [section ...]]",
+        "Get information and statistics about the server",
+    ),
+    spec("config", -2, Kind::Admin, K0, server::config)
+        .doc(
+            SERVER,
+            "2.0.0",
+            "<GET|SET|RESETSTAT>",
+            "A container for server configuration commands",
+        )
+        .subs(&[
+            sub(
+                "get",
+                -3,
+                SERVER,
+                "2.0.0",
+                "parameter [parameter ...]",
+                "Get the values of configuration parameters (glob patterns allowed)",
+            ),
+            sub(
+                "set",
+                -4,
+                SERVER,
+                "2.0.0",
+                "parameter value [parameter value ...]",
+                "Refused: the daemon's configuration comes from its flags",
+            ),
+            sub(
+                "resetstat",
+                2,
+                SERVER,
+                "2.0.0",
+                "",
+                "Reset the stats returned by INFO (accepted, does nothing)",
+            ),
+        ]),
+    spec("hello", -1, Kind::Admin, K0, server::hello).doc(
+        CONN,
+        "6.0.0",
+        "[protover [AUTH username password] [SETNAME clientname]]",
+        "Handshake: choose RESP2 or RESP3, optionally authenticate and name the connection",
+    ),
+    spec("client", -2, Kind::Admin, K0, server::client)
+        .doc(
+            CONN,
+            "2.4.0",
+            "<ID|GETNAME|SETNAME|SETINFO|INFO|LIST|NO-EVICT|NO-TOUCH>",
+            "A container for client connection commands",
+        )
+        .subs(&[
+            sub("id", 2, CONN, "5.0.0", "", "Returns the client ID for the current connection"),
+            sub("getname", 2, CONN, "2.6.9", "", "Get the current connection name"),
+            sub(
+                "setname",
+                3,
+                CONN,
+                "2.6.9",
+                "connection-name",
+                "Set the current connection name",
+            ),
+            sub(
+                "setinfo",
+                4,
+                CONN,
+                "7.2.0",
+                "<LIB-NAME libname|LIB-VER libver>",
+                "Set the client library's name or version",
+            ),
+            sub("info", 2, CONN, "6.2.0", "", "Returns information about the current connection"),
+            sub(
+                "list",
+                -2,
+                CONN,
+                "2.4.0",
+                "",
+                "Get the list of client connections (here: the current one)",
+            ),
+            sub(
+                "no-evict",
+                3,
+                CONN,
+                "7.0.0",
+                "<ON|OFF>",
+                "Set client eviction mode (accepted, does nothing)",
+            ),
+            sub(
+                "no-touch",
+                3,
+                CONN,
+                "7.2.0",
+                "<ON|OFF>",
+                "Keep commands from touching keys' access time (accepted, does nothing)",
+            ),
+        ]),
+    spec("command", -1, Kind::Admin, K0, server::command)
+        .doc(
+            SERVER,
+            "2.8.13",
+            "[COUNT|DOCS|INFO|LIST]",
+            "Get an array of command details, or a subcommand's answer",
+        )
+        .subs(&[
+            sub("count", 2, SERVER, "2.8.13", "", "Get the total number of commands"),
+            sub(
+                "docs",
+                -2,
+                SERVER,
+                "7.0.0",
+                "[command-name [command-name ...]]",
+                "Get the documentation of commands (all when none is named)",
+            ),
+            sub(
+                "info",
+                -2,
+                SERVER,
+                "2.8.13",
+                "[command-name [command-name ...]]",
+                "Get details about commands (all when none is named)",
+            ),
+            sub("list", -2, SERVER, "7.0.0", "", "Get an array of command names"),
+        ]),
+    spec("time", 1, Kind::Admin, K0, server::time).doc(
+        SERVER,
+        "2.6.0",
+        "",
+        "Return the current server time",
+    ),
+    spec("lastsave", 1, Kind::Admin, K0, server::lastsave).doc(
+        SERVER,
+        "1.0.0",
+        "",
+        "Get the UNIX time stamp of the last successful snapshot",
+    ),
+    spec("auth", -2, Kind::Conn, K0, by_connection).doc(
+        CONN,
+        "1.0.0",
+        "[username] password",
+        "Authenticate the connection (RESP only; an agora account)",
+    ),
+    spec("quit", -1, Kind::Conn, K0, by_connection).doc(
+        CONN,
+        "1.0.0",
+        "",
+        "Close the connection",
+    ),
+    spec("reset", 1, Kind::Conn, K0, by_connection).doc(
+        CONN,
+        "6.2.0",
+        "",
+        "Reset the connection",
+    ),
+    spec("subscribe", -2, Kind::Conn, K0, by_connection).doc(
+        PUBSUB,
+        "2.0.0",
+        "channel [channel ...]",
+        "Listen for messages published to the given channels",
+    ),
+    spec("unsubscribe", -1, Kind::Conn, K0, by_connection).doc(
+        PUBSUB,
+        "2.0.0",
+        "[channel [channel ...]]",
+        "Stop listening for messages posted to the given channels",
+    ),
+    spec("psubscribe", -2, Kind::Conn, K0, by_connection).doc(
+        PUBSUB,
+        "2.0.0",
+        "pattern [pattern ...]",
+        "Listen for messages published to channels matching the given patterns",
+    ),
+    spec("punsubscribe", -1, Kind::Conn, K0, by_connection).doc(
+        PUBSUB,
+        "2.0.0",
+        "[pattern [pattern ...]]",
+        "Stop listening for messages posted to channels matching the given patterns",
+    ),
+    spec("publish", 3, Kind::Conn, K0, by_connection).doc(
+        PUBSUB,
+        "2.0.0",
+        "channel message",
+        "Post a message to a channel",
+    ),
+    spec("pubsub", -2, Kind::Conn, K0, by_connection)
+        .doc(
+            PUBSUB,
+            "2.8.0",
+            "<CHANNELS|NUMSUB|NUMPAT>",
+            "A container for Pub/Sub introspection commands",
+        )
+        .subs(&[
+            sub("channels", -2, PUBSUB, "2.8.0", "[pattern]", "List active channels"),
+            sub(
+                "numsub",
+                -2,
+                PUBSUB,
+                "2.8.0",
+                "[channel [channel ...]]",
+                "Get the count of subscribers for channels",
+            ),
+            sub("numpat", 2, PUBSUB, "2.8.0", "", "Get the count of pattern subscriptions"),
+        ]),
 ];
 
 /// Finds a command by name, in any case.

@@ -15,6 +15,19 @@ use crate::cache::reply::{Reply, errors};
 /// semantics we follow. Clients use it to pick features.
 pub const REDIS_VERSION: &str = "7.2.0";
 
+/// The sections INFO prints, in order. `all`, `everything` and `default`
+/// (or no argument) ask for every one; like Redis, INFO answers a name it
+/// does not know with nothing (the `agora cache info` command refuses it
+/// instead, listing these).
+pub const INFO_SECTIONS: [&str; 6] = [
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "keyspace",
+];
+
 pub(super) fn ping(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match args.len() {
         1 => Reply::Simple("PONG".into()),
@@ -78,7 +91,13 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         || wanted
             .iter()
             .any(|w| w == "all" || w == "everything" || w == "default");
-    let show = |name: &str| all || wanted.iter().any(|w| w == name);
+    let show = |name: &str| {
+        debug_assert!(
+            INFO_SECTIONS.contains(&name),
+            "{name} is not in INFO_SECTIONS"
+        );
+        all || wanted.iter().any(|w| w == name)
+    };
     let stats = &cache.stats;
     let counters = cache.store.counters();
     let mut out = String::new();
@@ -347,6 +366,45 @@ fn command_info(spec: &super::Spec) -> Reply {
     ])
 }
 
+/// One command's COMMAND DOCS entry, from the table's [`super::Doc`]:
+/// `summary`, `since`, `group`, `arguments` (parsed from the syntax) and,
+/// for a container, `subcommands` keyed `name|sub`, as Redis 7 answers.
+fn command_docs(spec: &super::Spec) -> Reply {
+    let mut map = doc_fields(&spec.doc, spec.subcommands.is_empty());
+    if !spec.subcommands.is_empty() {
+        let subs = spec
+            .subcommands
+            .iter()
+            .map(|sub| {
+                let name = format!("{}|{}", spec.name, sub.name);
+                (
+                    Reply::Bulk(Bytes::from(name)),
+                    Reply::Map(doc_fields(&sub.doc, true)),
+                )
+            })
+            .collect();
+        map.push((Reply::text("subcommands"), Reply::Map(subs)));
+    }
+    Reply::Map(map)
+}
+
+fn doc_fields(doc: &super::Doc, with_arguments: bool) -> Vec<(Reply, Reply)> {
+    let mut map = vec![
+        (Reply::text("summary"), Reply::text(doc.summary)),
+        (Reply::text("since"), Reply::text(doc.since)),
+        (Reply::text("group"), Reply::text(doc.group.name())),
+    ];
+    // A container's own syntax only names its subcommands, which Redis
+    // lists under `subcommands` instead.
+    if with_arguments
+        && let Ok(args) = super::syntax::parse(doc.syntax)
+        && !args.is_empty()
+    {
+        map.push((Reply::text("arguments"), super::syntax::docs_reply(&args)));
+    }
+    map
+}
+
 pub(super) fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(sub) = args.get(1) else {
         return Reply::Array(COMMANDS.iter().map(command_info).collect());
@@ -354,9 +412,18 @@ pub(super) fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if is(sub, "count") {
         Reply::Integer(COMMANDS.len() as i64)
     } else if is(sub, "docs") {
-        // redis-cli asks for docs to drive its hints; no docs is a valid
-        // answer and keeps this table small.
-        Reply::Map(Vec::new())
+        // redis-cli builds its `help` and hints from these.
+        let specs: Vec<&super::Spec> = if args.len() == 2 {
+            COMMANDS.iter().collect()
+        } else {
+            args[2..].iter().filter_map(|n| super::lookup(n)).collect()
+        };
+        Reply::Map(
+            specs
+                .into_iter()
+                .map(|s| (Reply::text(s.name), command_docs(s)))
+                .collect(),
+        )
     } else if is(sub, "info") {
         Reply::Array(
             args[2..]

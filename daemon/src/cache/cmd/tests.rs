@@ -565,7 +565,7 @@ fn server_commands() {
     assert_eq!(t.run("CLIENT SETINFO LIB-NAME redis-py"), ok());
     assert_eq!(t.run("CLIENT ID"), int(0));
     assert_eq!(t.run("COMMAND COUNT"), int(COMMANDS.len() as i64));
-    assert_eq!(t.run("COMMAND DOCS"), Reply::Map(vec![]));
+    assert!(matches!(t.run("COMMAND DOCS"), Reply::Map(v) if v.len() == COMMANDS.len()));
     assert!(matches!(t.run("COMMAND"), Reply::Array(v) if v.len() == COMMANDS.len()));
 }
 
@@ -607,4 +607,181 @@ fn glob_patterns_in_keys_match_redis() {
     assert_eq!(count(&mut t, "h[ae]llo"), 2);
     assert_eq!(count(&mut t, "h[^e]llo"), 2);
     assert_eq!(count(&mut t, "h[a-b]llo"), 1);
+}
+
+/// Every command and subcommand has a group, a version, a summary and a
+/// syntax that parses, renders back to itself and agrees with the arity;
+/// a container's syntax is the choice of its subcommands' names.
+#[test]
+fn every_command_is_documented() {
+    use super::syntax::{max_args, min_args, parse, render};
+    let check = |name: &str, arity: i32, before: i32, doc: &Doc| {
+        assert!(!doc.summary.is_empty(), "{name}: no summary");
+        assert!(!doc.summary.contains('\n'), "{name}: summary on one line");
+        assert!(
+            doc.since.split('.').count() == 3
+                && doc.since.split('.').all(|p| p.parse::<u32>().is_ok()),
+            "{name}: since {:?}",
+            doc.since
+        );
+        let args = parse(doc.syntax).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            render(&args),
+            doc.syntax,
+            "{name}: syntax does not round-trip"
+        );
+        // Arity counts the name (and a subcommand's container).
+        let (min, max) = (min_args(&args) as i32 + before, max_args(&args));
+        if arity >= 0 {
+            assert_eq!(
+                (min, max.map(|m| m as i32 + before)),
+                (arity, Some(arity)),
+                "{name}: syntax vs arity"
+            );
+        } else {
+            assert_eq!(min, -arity, "{name}: syntax vs arity");
+        }
+    };
+    for spec in COMMANDS {
+        check(spec.name, spec.arity, 1, &spec.doc);
+        if spec.subcommands.is_empty() {
+            continue;
+        }
+        let names: Vec<String> = spec
+            .subcommands
+            .iter()
+            .map(|s| s.name.to_uppercase())
+            .collect();
+        let choice = format!("<{}>", names.join("|"));
+        let optional = format!("[{}]", names.join("|"));
+        assert!(
+            spec.doc.syntax == choice || spec.doc.syntax == optional,
+            "{}: syntax should be {choice}",
+            spec.name
+        );
+        for sub in spec.subcommands {
+            check(
+                &format!("{}|{}", spec.name, sub.name),
+                sub.arity,
+                2,
+                &sub.doc,
+            );
+            assert_eq!(sub.doc.group, spec.doc.group, "{}|{}", spec.name, sub.name);
+        }
+    }
+}
+
+/// Each documented subcommand is one the handler knows.
+#[test]
+fn every_subcommand_is_implemented() {
+    let mut t = t();
+    for spec in COMMANDS {
+        for sub in spec.subcommands {
+            // The fewest arguments the arity allows, as placeholders.
+            let n = sub.arity.unsigned_abs() as usize - 2;
+            let line = format!("{} {} {}", spec.name, sub.name, vec!["x"; n].join(" "));
+            let reply = if spec.kind == Kind::Conn {
+                let args: Vec<Bytes> = line
+                    .split_whitespace()
+                    .map(|a| Bytes::from(a.to_owned()))
+                    .collect();
+                t.cache.pubsub.introspect(&args)
+            } else {
+                t.run(&line)
+            };
+            if let Reply::Error(e) = &reply {
+                assert!(!e.contains("unknown subcommand"), "{line}: {e}");
+            }
+        }
+    }
+}
+
+#[test]
+fn command_docs_describe_arguments_like_redis() {
+    let mut t = t();
+    let Reply::Map(docs) = t.run("COMMAND DOCS set nosuch") else {
+        panic!()
+    };
+    assert_eq!(docs.len(), 1, "unknown names are left out");
+    let (name, Reply::Map(fields)) = &docs[0] else {
+        panic!()
+    };
+    assert_eq!(name, &b("set"));
+    let field = |k: &str| {
+        fields
+            .iter()
+            .find(|(f, _)| f == &b(k))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(field("summary"), Some(b("Set the string value of a key")));
+    assert_eq!(field("group"), Some(b("string")));
+    assert_eq!(field("since"), Some(b("1.0.0")));
+    let Some(Reply::Array(args)) = field("arguments") else {
+        panic!("{fields:?}")
+    };
+    assert_eq!(args.len(), 5);
+    assert_eq!(
+        args[2],
+        Reply::Map(vec![
+            (b("name"), b("nx_xx")),
+            (b("type"), b("oneof")),
+            (
+                b("flags"),
+                Reply::Array(vec![Reply::Simple("optional".into())])
+            ),
+            (
+                b("arguments"),
+                Reply::Array(vec![
+                    Reply::Map(vec![
+                        (b("name"), b("nx")),
+                        (b("type"), b("pure-token")),
+                        (b("token"), b("NX"))
+                    ]),
+                    Reply::Map(vec![
+                        (b("name"), b("xx")),
+                        (b("type"), b("pure-token")),
+                        (b("token"), b("XX"))
+                    ]),
+                ])
+            ),
+        ])
+    );
+    let Reply::Map(docs) = t.run("COMMAND DOCS config") else {
+        panic!()
+    };
+    let Reply::Map(fields) = &docs[0].1 else {
+        panic!()
+    };
+    assert!(fields.iter().all(|(k, _)| k != &b("arguments")));
+    let subs = fields
+        .iter()
+        .find(|(k, _)| k == &b("subcommands"))
+        .map(|(_, v)| v);
+    assert!(
+        matches!(subs, Some(Reply::Map(m)) if m[0].0 == b("config|get")),
+        "{subs:?}"
+    );
+}
+
+#[test]
+fn info_prints_each_listed_section() {
+    let mut t = t();
+    for section in INFO_SECTIONS {
+        let Reply::Bulk(text) = t.run(&format!("INFO {section}")) else {
+            panic!()
+        };
+        let text = String::from_utf8(text.to_vec()).unwrap();
+        let header = text.lines().next().unwrap_or_default().to_lowercase();
+        assert_eq!(header, format!("# {section}"), "{text}");
+    }
+    let Reply::Bulk(all) = t.run("INFO") else {
+        panic!()
+    };
+    let headers: Vec<String> = String::from_utf8(all.to_vec())
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.strip_prefix("# ").map(str::to_lowercase))
+        .collect();
+    assert_eq!(headers, INFO_SECTIONS);
+    assert_eq!(t.run("INFO nosuch"), Reply::Bulk(Bytes::new()));
 }
