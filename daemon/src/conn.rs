@@ -446,18 +446,4 @@ impl Drop for SessionGuard {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_id_is_recovered_from_a_bad_request() {
-        #[derive(serde::Serialize)]
-        struct Bad {
-            id: u64,
-            op: u8,
-        }
-        let body = encode(&Bad { id: 42, op: 3 }).unwrap();
-        assert_eq!(request_id(&body), 42);
-        assert_eq!(request_id(b"\xc1garbage"), 0);
-    }
-}
+mod tests;
