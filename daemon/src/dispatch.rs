@@ -82,3 +82,220 @@ fn panicked(shared: &Shared, id: u64) -> ErrorBody {
     tracing::error!(request = id, "request handler panicked");
     ErrorBody::new(ErrorCode::Internal, "internal error; see the daemon's log")
 }
+
+#[cfg(test)]
+mod tests {
+    use agora_wire::{BaseOp, CacheOp, ChatOp, Op};
+    use serde_bytes::ByteBuf;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::session::PushLimits;
+
+    /// Whether an operation must be a barrier.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    enum Kind {
+        /// Changes what the session's later requests see.
+        Barrier,
+        /// May run beside the session's other requests.
+        Concurrent,
+    }
+
+    /// A sample of the operation named `name`, and how it must be treated.
+    /// Every wire name must have an arm: a new operation fails
+    /// `every_op_is_classified…` until someone decides here whether it
+    /// changes what later requests of its session see.
+    fn classified(name: &str) -> (Op, Kind) {
+        use Kind::{Barrier, Concurrent};
+        let s = String::new;
+        let (op, kind): (Op, Kind) = match name {
+            "ping" => (BaseOp::Ping.into(), Concurrent),
+            "register" => (
+                BaseOp::Register {
+                    name: s(),
+                    password: s(),
+                }
+                .into(),
+                Barrier,
+            ),
+            "login" => (
+                BaseOp::Login {
+                    name: s(),
+                    password: s(),
+                }
+                .into(),
+                Barrier,
+            ),
+            "whoami" => (BaseOp::Whoami.into(), Concurrent),
+            "subscribe" => (BaseOp::Subscribe { topics: vec![] }.into(), Concurrent),
+            "unsubscribe" => (BaseOp::Unsubscribe { topics: vec![] }.into(), Concurrent),
+            "chat_join" => (ChatOp::Join { room: s() }.into(), Barrier),
+            "chat_leave" => (ChatOp::Leave { room: s() }.into(), Barrier),
+            "chat_rooms" => (ChatOp::Rooms.into(), Concurrent),
+            "chat_topic" => (
+                ChatOp::Topic {
+                    room: s(),
+                    topic: s(),
+                }
+                .into(),
+                Concurrent,
+            ),
+            "chat_send" => (
+                ChatOp::Send {
+                    room: s(),
+                    text: s(),
+                    action: false,
+                }
+                .into(),
+                Concurrent,
+            ),
+            "chat_dm" => (
+                ChatOp::Dm {
+                    to: s(),
+                    text: s(),
+                    action: false,
+                }
+                .into(),
+                Concurrent,
+            ),
+            "chat_history" => (
+                ChatOp::History {
+                    room: s(),
+                    before: None,
+                    since: None,
+                    limit: None,
+                }
+                .into(),
+                Concurrent,
+            ),
+            "chat_dms" => (
+                ChatOp::Dms {
+                    with: None,
+                    limit: None,
+                }
+                .into(),
+                Concurrent,
+            ),
+            "chat_who" => (ChatOp::Who { room: None }.into(), Concurrent),
+            "chat_away" => (ChatOp::Away { message: None }.into(), Concurrent),
+            "cache_command" => (CacheOp::Command { args: vec![] }.into(), Concurrent),
+            "cache_subscribe" => (
+                CacheOp::Subscribe {
+                    channels: vec![],
+                    patterns: vec![],
+                }
+                .into(),
+                Concurrent,
+            ),
+            "cache_unsubscribe" => (
+                CacheOp::Unsubscribe {
+                    channels: vec![],
+                    patterns: vec![],
+                }
+                .into(),
+                Concurrent,
+            ),
+            "cache_publish" => (
+                CacheOp::Publish {
+                    channel: ByteBuf::new(),
+                    message: ByteBuf::new(),
+                }
+                .into(),
+                Concurrent,
+            ),
+            other => panic!(
+                "operation `{other}` is not classified: add it to `classified` in \
+                 daemon/src/dispatch.rs, deciding whether it is a barrier"
+            ),
+        };
+        assert_eq!(op.name(), name, "the sample of `{name}` is another op");
+        (op, kind)
+    }
+
+    #[test]
+    fn every_op_is_classified_and_only_register_login_chat_join_and_chat_leave_are_barriers() {
+        let mut barriers = Vec::new();
+        for (service, name) in Op::names() {
+            let (op, kind) = classified(name);
+            assert_eq!(op.service(), service, "{name}");
+            assert_eq!(
+                Services::is_barrier(&op),
+                kind == Kind::Barrier,
+                "Services::is_barrier({name})"
+            );
+            let request = Request { id: 1, op };
+            assert_eq!(is_barrier(&request), kind == Kind::Barrier, "{name}");
+            if kind == Kind::Barrier {
+                barriers.push(name);
+            }
+        }
+        assert_eq!(barriers, ["register", "login", "chat_join", "chat_leave"]);
+    }
+
+    #[test]
+    fn a_request_with_id_0_is_never_a_barrier() {
+        for (_, name) in Op::names() {
+            let (op, _) = classified(name);
+            assert!(!is_barrier(&Request { id: 0, op }), "{name}");
+        }
+    }
+
+    async fn shared() -> (tempfile::TempDir, Shared) {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::Config::new(dir.path().to_path_buf());
+        let shared = Shared::open(config, CancellationToken::new())
+            .await
+            .unwrap();
+        (dir, shared)
+    }
+
+    fn session() -> Arc<Session> {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        Arc::new(Session::new(1, "test".into(), tx, PushLimits::default()))
+    }
+
+    #[tokio::test]
+    async fn request_id_0_is_refused_with_bad_request_without_running_the_op() {
+        let (_dir, shared) = shared().await;
+        let session = session();
+        let subscribe = |id| Request {
+            id,
+            op: BaseOp::Subscribe {
+                topics: vec!["news".into()],
+            }
+            .into(),
+        };
+        let Routed::Done(Err(error)) = start(subscribe(0), &shared, &session) else {
+            panic!("id 0 was not refused at once");
+        };
+        assert_eq!(error.code, ErrorCode::BadRequest);
+        assert!(error.message.contains("id 0"), "{}", error.message);
+        assert!(session.topics().is_empty(), "the op ran");
+        assert_eq!(shared.hub.subscribers("news"), 0, "the op ran");
+
+        // A login, which otherwise always answers later, is refused at once.
+        let login = Request {
+            id: 0,
+            op: BaseOp::Login {
+                name: "alice".into(),
+                password: "password".into(),
+            }
+            .into(),
+        };
+        assert!(matches!(
+            start(login, &shared, &session),
+            Routed::Done(Err(ErrorBody {
+                code: ErrorCode::BadRequest,
+                ..
+            }))
+        ));
+
+        // The same request with a real id runs.
+        assert!(matches!(
+            start(subscribe(1), &shared, &session),
+            Routed::Done(Ok(_))
+        ));
+        assert_eq!(session.topics(), ["news"]);
+        assert_eq!(shared.hub.subscribers("news"), 1);
+    }
+}

@@ -77,6 +77,39 @@ pub struct Shared {
     pub started: Instant,
 }
 
+impl Shared {
+    /// Opens the data directory, the database and every service: all that
+    /// connections need, without listeners ([`Daemon::start`] binds them;
+    /// tests drive connections over their own sockets). `shutdown` is the
+    /// daemon's token.
+    ///
+    /// # Errors
+    /// When the data directory, the database or a service cannot be opened.
+    pub(crate) async fn open(
+        config: Config,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Shared> {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+        let db_path = config.data_dir.join("agora.db");
+        let db = tokio::task::spawn_blocking(move || agora_db::Db::open(&db_path))
+            .await
+            .context("database open panicked")??;
+        let hub = Arc::new(hub::Hub::default());
+        let services = services::Services::open(&config, &db, &hub).await?;
+        Ok(Shared {
+            config,
+            db,
+            hub,
+            services,
+            stats: stats::Stats::default(),
+            shutdown,
+            started: Instant::now(),
+        })
+    }
+}
+
 /// A started daemon.
 pub struct Running {
     /// Where it listens.
@@ -119,19 +152,12 @@ impl Daemon {
     /// cannot be bound; the message names the culprit.
     pub async fn start(config: Config) -> anyhow::Result<Running> {
         tune_allocator();
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!("cannot create data directory {}", config.data_dir.display())
-        })?;
-        let db_path = config.data_dir.join("agora.db");
-        let db = tokio::task::spawn_blocking(move || agora_db::Db::open(&db_path))
-            .await
-            .context("database open panicked")??;
-        let hub = Arc::new(hub::Hub::default());
-        let services = services::Services::open(&config, &db, &hub).await?;
+        let token = CancellationToken::new();
+        let shared = Shared::open(config, token.clone()).await?;
 
-        let listener = bind(&config.listen, "protocol").await?;
-        let http_listener = bind(&config.http, "HTTP").await?;
-        let resp_listener = bind(&config.resp, "RESP").await?;
+        let listener = bind(&shared.config.listen, "protocol").await?;
+        let http_listener = bind(&shared.config.http, "HTTP").await?;
+        let resp_listener = bind(&shared.config.resp, "RESP").await?;
         let addrs = BoundAddrs {
             listen: listener.local_addr()?,
             http: http_listener.local_addr()?,
@@ -140,22 +166,14 @@ impl Daemon {
 
         // The RESP listener serves the cache; INFO and CONFIG GET report its
         // port.
-        services
+        shared
+            .services
             .cache
             .cache()
             .port
             .store(addrs.resp.port(), std::sync::atomic::Ordering::Relaxed);
 
-        let token = CancellationToken::new();
-        let shared = Arc::new(Shared {
-            config,
-            db,
-            hub,
-            services,
-            stats: stats::Stats::default(),
-            shutdown: token.clone(),
-            started: Instant::now(),
-        });
+        let shared = Arc::new(shared);
         // The RESP event loops start before the ready file is written: a
         // daemon that cannot start them fails here rather than leaving a
         // listener nobody serves.

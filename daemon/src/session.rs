@@ -262,3 +262,202 @@ impl Closer {
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
+
+#[cfg(test)]
+mod tests {
+    use agora_wire::ErrorCode;
+    use futures::FutureExt as _;
+
+    use super::*;
+
+    const LIMITS: PushLimits = PushLimits {
+        hard: 1_000,
+        soft: 100,
+        soft_ms: 5_000,
+    };
+
+    fn session() -> (Session, mpsc::UnboundedReceiver<Bytes>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (Session::new(7, "test".into(), tx, LIMITS), rx)
+    }
+
+    fn frame(len: usize) -> Bytes {
+        Bytes::from(vec![0u8; len])
+    }
+
+    /// Takes every queued frame off the session as the connection task
+    /// does; returns how many there were.
+    fn drain(session: &Session, rx: &mut mpsc::UnboundedReceiver<Bytes>) -> usize {
+        let mut n = 0;
+        while let Ok(frame) = rx.try_recv() {
+            session.dequeued(frame.len());
+            n += 1;
+        }
+        n
+    }
+
+    #[test]
+    fn under_the_soft_limit_nothing_happens_however_long_it_lasts() {
+        let (s, mut rx) = session();
+        assert_eq!(s.push(frame(50), 1_000), Ok(()));
+        // Exactly at the soft limit is not over it.
+        assert_eq!(s.push(frame(50), 50_000), Ok(()));
+        let first = rx.try_recv().unwrap();
+        s.dequeued(first.len());
+        assert_eq!(s.push(frame(50), 1_000_000), Ok(()));
+        assert_eq!(s.queued_bytes(), 100);
+        assert!(!s.closer().is_requested());
+        assert_eq!(drain(&s, &mut rx), 2);
+        assert_eq!(s.queued_bytes(), 0);
+        // No soft timer was running meanwhile: going over soft now starts
+        // one, which tolerates the full soft_ms.
+        assert_eq!(s.push(frame(101), 3_000_000), Ok(()));
+        assert_eq!(s.push(frame(1), 3_000_000 + LIMITS.soft_ms - 1), Ok(()));
+        assert!(!s.closer().is_requested());
+    }
+
+    #[test]
+    fn over_the_hard_limit_at_once_is_refused_and_closes_with_the_byte_count() {
+        let (s, mut rx) = session();
+        assert_eq!(s.push(frame(400), 1_000), Ok(()));
+        assert_eq!(s.push(frame(600), 1_000), Ok(()), "exactly hard is allowed");
+        assert_eq!(s.push(frame(1), 1_000), Err(PushRefused::TooSlow));
+        assert!(s.closer().is_requested());
+        assert!(s.closer().requested().now_or_never().is_some());
+        let reason = s.closer().take_reason().expect("a goodbye reason");
+        assert_eq!(reason.code, ErrorCode::Unavailable);
+        assert!(
+            reason.message.contains("1001 bytes waiting"),
+            "{}",
+            reason.message
+        );
+        // The refused frame was neither queued nor counted.
+        assert_eq!(s.queued_bytes(), 1_000);
+        assert_eq!(drain(&s, &mut rx), 2);
+        assert_eq!(s.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn one_frame_over_the_hard_limit_is_refused_even_on_an_empty_queue() {
+        let (s, mut rx) = session();
+        assert_eq!(s.push(frame(1_001), 1_000), Err(PushRefused::TooSlow));
+        assert!(s.closer().is_requested());
+        assert_eq!(s.queued_bytes(), 0);
+        assert!(rx.try_recv().is_err());
+    }
+
+    #[test]
+    fn over_soft_is_tolerated_for_less_than_soft_ms_and_refused_from_then_on() {
+        let (s, _rx) = session();
+        assert_eq!(s.push(frame(101), 10_000), Ok(()), "the soft timer starts");
+        assert_eq!(s.push(frame(1), 10_000 + LIMITS.soft_ms - 1), Ok(()));
+        assert!(!s.closer().is_requested());
+        assert_eq!(
+            s.push(frame(1), 10_000 + LIMITS.soft_ms),
+            Err(PushRefused::TooSlow)
+        );
+        assert!(s.closer().is_requested());
+        let reason = s.closer().take_reason().expect("a goodbye reason");
+        assert_eq!(reason.code, ErrorCode::Unavailable);
+        assert!(
+            reason.message.contains("103 bytes waiting"),
+            "{}",
+            reason.message
+        );
+        assert_eq!(s.queued_bytes(), 102);
+    }
+
+    #[test]
+    fn a_push_back_under_soft_resets_the_soft_timer() {
+        let (s, mut rx) = session();
+        assert_eq!(s.push(frame(150), 1_000), Ok(()), "over soft since 1 s");
+        assert_eq!(drain(&s, &mut rx), 1);
+        assert_eq!(s.push(frame(10), 2_000), Ok(()), "under soft: reset");
+        assert_eq!(s.push(frame(150), 4_000), Ok(()), "over soft since 4 s");
+        // 5 s after the first excursion, but only 2 s into this one.
+        assert_eq!(s.push(frame(1), 1_000 + LIMITS.soft_ms), Ok(()));
+        assert_eq!(s.push(frame(1), 4_000 + LIMITS.soft_ms - 1), Ok(()));
+        assert_eq!(
+            s.push(frame(1), 4_000 + LIMITS.soft_ms),
+            Err(PushRefused::TooSlow)
+        );
+    }
+
+    #[test]
+    fn dequeued_reduces_the_backlog() {
+        let (s, mut rx) = session();
+        for _ in 0..3 {
+            s.push(frame(300), 1_000).unwrap();
+        }
+        assert_eq!(s.queued_bytes(), 900);
+        let first = rx.try_recv().unwrap();
+        s.dequeued(first.len());
+        assert_eq!(s.queued_bytes(), 600);
+        // Room freed under the hard limit is usable again.
+        assert_eq!(s.push(frame(400), 1_000), Ok(()));
+        assert_eq!(s.queued_bytes(), 1_000);
+        assert_eq!(drain(&s, &mut rx), 3);
+        assert_eq!(s.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn pushing_to_a_closed_session_is_refused_and_not_counted() {
+        let (s, mut rx) = session();
+        s.push(frame(10), 1_000).unwrap();
+        s.close_quietly();
+        assert_eq!(s.push(frame(10), 1_000), Err(PushRefused::Closed));
+        assert_eq!(s.queued_bytes(), 10);
+        assert_eq!(drain(&s, &mut rx), 1);
+        assert_eq!(s.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn pushing_after_the_connection_task_is_gone_is_refused_and_not_counted() {
+        let (s, rx) = session();
+        drop(rx);
+        assert_eq!(s.push(frame(10), 1_000), Err(PushRefused::Closed));
+        assert_eq!(s.queued_bytes(), 0);
+        assert!(!s.closer().is_requested());
+    }
+
+    #[test]
+    fn after_a_too_slow_refusal_later_pushes_are_closed_not_counted_again() {
+        let (s, _rx) = session();
+        assert_eq!(s.push(frame(2_000), 1_000), Err(PushRefused::TooSlow));
+        assert_eq!(s.push(frame(10), 1_000), Err(PushRefused::Closed));
+        assert_eq!(s.queued_bytes(), 0);
+    }
+
+    #[test]
+    fn the_first_close_reason_wins() {
+        let (s, _rx) = session();
+        assert!(!s.closer().is_requested());
+        assert!(s.closer().requested().now_or_never().is_none());
+        assert_eq!(s.push(frame(2_000), 1_000), Err(PushRefused::TooSlow));
+        s.close(ErrorBody::new(ErrorCode::Unavailable, "shutting down"));
+        s.close_quietly();
+        let reason = s.closer().take_reason().expect("a reason");
+        assert!(reason.message.contains("too slow"), "{}", reason.message);
+        assert_eq!(s.closer().take_reason(), None, "the reason is taken once");
+        assert!(s.closer().is_requested());
+    }
+
+    #[test]
+    fn a_quiet_close_leaves_no_reason() {
+        let closer = Closer::default();
+        closer.close_quietly();
+        assert!(closer.is_requested());
+        assert!(closer.requested().now_or_never().is_some());
+        assert_eq!(closer.take_reason(), None);
+    }
+
+    #[test]
+    fn backlog_refusal_reports_the_bytes_and_counts_nothing() {
+        let backlog = Backlog::new(LIMITS);
+        assert_eq!(backlog.add(900, 1), Ok(()));
+        assert_eq!(backlog.add(200, 1), Err(1_100));
+        assert_eq!(backlog.bytes(), 900);
+        backlog.remove(900);
+        assert_eq!(backlog.bytes(), 0);
+    }
+}
