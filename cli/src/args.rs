@@ -177,10 +177,14 @@ pub enum Command {
     /// Open the TUI against a running daemon (see --addr).
     ///
     /// Signs in with the token saved by `agora login` for that address, if
-    /// any. Keys: Tab/Shift-Tab or 1-5 switch tabs, ? shows help, q or Ctrl-C
-    /// quits. When the daemon goes away the status bar says "reconnecting"
-    /// and the TUI retries with backoff (250 ms doubling to 5 s). Logs go to
-    /// the XDG data directory (tui.log).
+    /// any. Keys everywhere: F1 shows help, Alt-1..5 switch tabs, Ctrl-C
+    /// quits. On tabs without an input line also Tab/Shift-Tab or 1-5 switch
+    /// tabs, ? shows help and q quits. The Chat tab opens with its input
+    /// line focused, so there q, ? and digits are typed; Tab and
+    /// Left/Right switch tabs on an empty line; /help lists the slash
+    /// commands and /quit quits. When the daemon goes away the status bar
+    /// says "reconnecting" and the TUI retries with backoff (250 ms
+    /// doubling to 5 s). Logs go to the XDG data directory (tui.log).
     Tui(RemoteArgs),
     /// Measure round trips to the daemon.
     ///
