@@ -13,6 +13,9 @@ use serde::{Deserialize, Serialize};
 pub struct Credential {
     /// The account name.
     pub user: String,
+    /// The account's id (absent in files written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<i64>,
     /// The bearer token.
     pub token: String,
     /// When the token expires, ms since the epoch.

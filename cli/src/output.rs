@@ -26,6 +26,22 @@ pub fn count(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
+/// A duration in milliseconds, to the microsecond (`0.304`), so JSON shows
+/// no float noise like `0.20316099999999998`.
+pub fn millis(d: std::time::Duration) -> f64 {
+    round_micros(d.as_secs_f64() * 1e3)
+}
+
+/// A number of milliseconds rounded to three decimals (microseconds).
+pub fn round_micros(ms: f64) -> f64 {
+    (ms * 1e3).round() / 1e3
+}
+
+/// For `#[serde(serialize_with = "…")]` on float fields: three decimals.
+pub fn three_decimals<S: serde::Serializer>(value: &f64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(round_micros(*value))
+}
+
 /// Prints a value as one JSON document on stdout.
 pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
@@ -39,6 +55,19 @@ pub fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 mod tests {
     use super::*;
     use anyhow::Context as _;
+
+    #[test]
+    fn milliseconds_keep_three_decimals() {
+        assert_eq!(
+            millis(std::time::Duration::from_nanos(203_160_999)),
+            203.161
+        );
+        assert_eq!(round_micros(0.4789815), 0.479);
+        assert_eq!(
+            serde_json::to_string(&round_micros(0.20316099999999998)).unwrap(),
+            "0.203"
+        );
+    }
 
     #[test]
     fn counts_are_plural_unless_one() {

@@ -52,6 +52,25 @@ fn bench_codec(c: &mut Criterion) {
     group.bench_function("decode_pong_reply", |b| {
         b.iter(|| black_box(decode::<ServerFrame>(black_box(&pong_body)).unwrap()))
     });
+    // What every member of a busy room decodes, once per message.
+    let push = ServerFrame::Push(agora_wire::Push {
+        topic: "chat.room.ops".into(),
+        event: agora_wire::ChatEvent::Message {
+            message: agora_wire::chat::ChatMessage {
+                room: "ops".into(),
+                seq: 12345,
+                from: "alice".into(),
+                text: "the deploy of build 4711 finished; all green".into(),
+                action: false,
+                ts_ms: 1_800_000_000_000,
+            },
+        }
+        .into(),
+    });
+    let push_body = encode(&push).unwrap();
+    group.bench_function("decode_chat_push", |b| {
+        b.iter(|| black_box(decode::<ServerFrame>(black_box(&push_body)).unwrap()))
+    });
     group.finish();
 }
 

@@ -17,6 +17,8 @@
 //! with a message that names it, and a known one gets its own enum's exact
 //! errors (`missing field "room"`).
 
+use serde::de::value::StrDeserializer;
+use serde::de::{DeserializeSeed, Error as _, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 /// Defines one service's message enum (its operations, replies or events).
@@ -238,28 +240,236 @@ macro_rules! wrapper {
             }
         }
 
+        impl $crate::macros::Tagged for $name {
+            const WHAT: &'static str = $what;
+
+            fn lookup(tag: &str) -> Option<(Service, &'static str)> {
+                $(
+                    if let Some(name) = <$inner>::NAMES.iter().find(|n| **n == tag) {
+                        return Some((Service::$svc, name));
+                    }
+                )*
+                None
+            }
+
+            fn decode<'de, D: serde::Deserializer<'de>>(
+                service: Service,
+                d: D,
+            ) -> Result<Self, D::Error> {
+                use serde::Deserialize as _;
+                match service {
+                    $(Service::$svc => <$inner>::deserialize(d).map($name::$svc),)*
+                }
+            }
+        }
+
         impl<'de> serde::Deserialize<'de> for $name {
             fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                use serde::de::Error as _;
-                let value = rmpv::Value::deserialize(d)?;
-                let owner = {
-                    let tag = $crate::macros::tag_of(&value).map_err(D::Error::custom)?;
-                    $name::owner(tag)
-                        .ok_or_else(|| D::Error::custom(format_args!("unknown {} `{}`", $what, tag)))?
-                };
-                match owner {
-                    $(
-                        Service::$svc => rmpv::ext::from_value::<$inner>(value)
-                            .map($name::$svc)
-                            .map_err(|err| D::Error::custom($crate::macros::plain(err))),
-                    )*
-                }
+                $crate::macros::deserialize_tagged(d)
             }
         }
     };
 }
 
 pub(crate) use {services, wrapper};
+
+/// A wrapper enum ([`crate::Op`], [`crate::Reply`], [`crate::Event`]) as
+/// [`deserialize_tagged`] decodes it.
+pub(crate) trait Tagged: Sized {
+    /// What a message of this kind is called in errors ("operation").
+    const WHAT: &'static str;
+    /// The service that owns the wire name `tag`, and the name itself as
+    /// a `'static` string (so it can be replayed without allocating).
+    fn lookup(tag: &str) -> Option<(crate::Service, &'static str)>;
+    /// Decodes the message of `service` from `d`, a map with a `type` key.
+    fn decode<'de, D: Deserializer<'de>>(service: crate::Service, d: D) -> Result<Self, D::Error>;
+}
+
+/// Decodes a wrapper enum: reads the `type` tag, then lets the owning
+/// service's enum decode the message.
+///
+/// Fast path: serde writes the tag first, so when the first key is `type`
+/// the service's enum reads the rest of the map straight from the input,
+/// with the tag replayed in front ([`Replay`]) — no more buffering than a
+/// plain internally tagged enum. A map whose tag comes later (another
+/// language's encoder) is buffered as an `rmpv::Value` first.
+pub(crate) fn deserialize_tagged<'de, T: Tagged, D: Deserializer<'de>>(
+    d: D,
+) -> Result<T, D::Error> {
+    d.deserialize_map(TaggedVisitor(std::marker::PhantomData))
+}
+
+struct TaggedVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: Tagged> Visitor<'de> for TaggedVisitor<T> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a map with a \"type\" key")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        let unknown = |tag: &str| A::Error::custom(format_args!("unknown {} `{}`", T::WHAT, tag));
+        let first = match map.next_key::<Key>()? {
+            None => return Err(A::Error::missing_field("type")),
+            Some(Key::Type) => {
+                let (service, tag) = map
+                    .next_value_seed(TagSeed::<T>(std::marker::PhantomData))?
+                    .map_err(|tag| unknown(&tag))?;
+                return T::decode(service, Replay::Tag(tag, map));
+            }
+            Some(Key::Other(name)) => name,
+        };
+        let mut entries = vec![(rmpv::Value::from(first), map.next_value::<rmpv::Value>()?)];
+        while let Some(entry) = map.next_entry::<rmpv::Value, rmpv::Value>()? {
+            entries.push(entry);
+        }
+        let value = rmpv::Value::Map(entries);
+        let service = {
+            let tag = tag_of(&value).map_err(A::Error::custom)?;
+            T::lookup(tag).ok_or_else(|| unknown(tag))?.0
+        };
+        T::decode(service, value).map_err(|err| A::Error::custom(plain(err)))
+    }
+}
+
+/// A map key: `type`, or another name.
+enum Key {
+    Type,
+    Other(String),
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string map key")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Key, E> {
+                Ok(if v == "type" {
+                    Key::Type
+                } else {
+                    Key::Other(v.to_owned())
+                })
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Key, E> {
+                Ok(if v == "type" {
+                    Key::Type
+                } else {
+                    Key::Other(v)
+                })
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// Reads the tag's value and looks it up at once: the owning service and
+/// the `'static` name, or the unknown name (`Err`) for the error message.
+struct TagSeed<T>(std::marker::PhantomData<T>);
+
+type Looked = Result<(crate::Service, &'static str), String>;
+
+impl<'de, T: Tagged> DeserializeSeed<'de> for TagSeed<T> {
+    type Value = Looked;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Looked, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<T: Tagged> Visitor<'_> for TagSeed<T> {
+    type Value = Looked;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the message's name, a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Looked, E> {
+        Ok(T::lookup(v).ok_or_else(|| v.to_owned()))
+    }
+}
+
+/// A map whose first entry, `type: TAG`, was already read: replays it,
+/// then hands out the rest of the original map.
+enum Replay<A> {
+    /// The `type` key is next.
+    Tag(&'static str, A),
+    /// The tag's value is next.
+    Value(&'static str, A),
+    /// The rest of the map.
+    Rest(A),
+    /// Taken (only between two calls).
+    Gone,
+}
+
+impl<'de, A: MapAccess<'de>> Deserializer<'de> for Replay<A> {
+    type Error = A::Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, A::Error> {
+        visitor.visit_map(self)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf option unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
+    }
+}
+
+impl<'de, A: MapAccess<'de>> MapAccess<'de> for Replay<A> {
+    type Error = A::Error;
+
+    fn next_key_seed<K: DeserializeSeed<'de>>(
+        &mut self,
+        seed: K,
+    ) -> Result<Option<K::Value>, A::Error> {
+        match std::mem::replace(self, Replay::Gone) {
+            Replay::Tag(tag, rest) => {
+                *self = Replay::Value(tag, rest);
+                seed.deserialize(StrDeserializer::<A::Error>::new("type"))
+                    .map(Some)
+            }
+            Replay::Rest(mut rest) => {
+                let key = rest.next_key_seed(seed);
+                *self = Replay::Rest(rest);
+                key
+            }
+            other => {
+                *self = other;
+                Err(A::Error::custom("a map key was asked for out of turn"))
+            }
+        }
+    }
+
+    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, A::Error> {
+        match std::mem::replace(self, Replay::Gone) {
+            Replay::Value(tag, rest) => {
+                *self = Replay::Rest(rest);
+                seed.deserialize(StrDeserializer::<A::Error>::new(tag))
+            }
+            Replay::Rest(mut rest) => {
+                let value = rest.next_value_seed(seed);
+                *self = Replay::Rest(rest);
+                value
+            }
+            other => {
+                *self = other;
+                Err(A::Error::custom("a map value was asked for out of turn"))
+            }
+        }
+    }
+
+    fn size_hint(&self) -> Option<usize> {
+        match self {
+            Replay::Tag(_, rest) => rest.size_hint().map(|n| n + 1),
+            Replay::Value(_, rest) | Replay::Rest(rest) => rest.size_hint(),
+            Replay::Gone => Some(0),
+        }
+    }
+}
 
 /// The `type` tag of a buffered message.
 pub(crate) fn tag_of(value: &rmpv::Value) -> Result<&str, &'static str> {

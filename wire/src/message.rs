@@ -320,6 +320,47 @@ mod tests {
     }
 
     #[test]
+    fn the_type_tag_may_come_anywhere_in_the_map() {
+        // serde writes the tag first (the fast path); other encoders may not.
+        let late = Value::Map(vec![
+            ("room".into(), "ops".into()),
+            ("type".into(), "chat_join".into()),
+        ]);
+        assert_eq!(
+            from_value::<Op>(&late),
+            Ok(crate::ChatOp::Join { room: "ops".into() }.into())
+        );
+        let first = Value::Map(vec![
+            ("type".into(), "chat_join".into()),
+            ("room".into(), "ops".into()),
+            ("unknown".into(), Value::Nil),
+        ]);
+        assert_eq!(
+            from_value::<Op>(&first),
+            Ok(crate::ChatOp::Join { room: "ops".into() }.into())
+        );
+        // Inside a server frame too (decoded from a buffered frame).
+        let frame = Value::Map(vec![
+            ("id".into(), Value::from(3)),
+            ("type".into(), "reply".into()),
+            (
+                "body".into(),
+                Value::Map(vec![
+                    ("server_time_ms".into(), Value::from(5)),
+                    ("type".into(), "pong".into()),
+                ]),
+            ),
+        ]);
+        assert_eq!(
+            from_value::<ServerFrame>(&frame),
+            Ok(ServerFrame::Reply {
+                id: 3,
+                body: crate::BaseReply::Pong { server_time_ms: 5 }.into()
+            })
+        );
+    }
+
+    #[test]
     fn undecodable_ops_say_why() {
         let err = |value: Value| from_value::<Op>(&value).unwrap_err();
         let unknown = err(Value::Map(vec![("type".into(), "teleport".into())]));

@@ -58,6 +58,7 @@ async fn sign_in(addr: &str, op: Op, json: bool, done: &str) -> anyhow::Result<u
         addr.to_owned(),
         Credential {
             user: user.name.clone(),
+            user_id: Some(user.id),
             token,
             expires_at_ms,
         },
@@ -77,7 +78,10 @@ pub fn logout(addr: &str, json: bool) -> anyhow::Result<u8> {
     let removed = store.servers.remove(addr);
     store.save()?;
     if json {
-        output::json(&json!({ "addr": addr, "signed_out": removed.as_ref().map(|c| &c.user) }))?;
+        let user = removed
+            .as_ref()
+            .map(|c| json!({ "id": c.user_id, "name": c.user }));
+        output::json(&json!({ "addr": addr, "user": user }))?;
     } else {
         match &removed {
             Some(c) => println!("signed out {} from {addr}", c.user),
@@ -99,6 +103,8 @@ pub async fn whoami(addr: &str, json: bool) -> anyhow::Result<u8> {
         anyhow::bail!("{addr}: unexpected reply to whoami");
     };
     if json {
+        // A user is always {id, name}; the session says which connection.
+        let session = json!({ "id": session.id, "client": session.client });
         output::json(&json!({ "addr": addr, "user": user, "session": session }))?;
     } else {
         match &user {

@@ -25,8 +25,10 @@ struct Report {
     addr: String,
     connections: usize,
     pipeline: usize,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     seconds: f64,
     requests: u64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     requests_per_sec: f64,
     p50_us: u32,
     p90_us: u32,

@@ -36,7 +36,7 @@ pub async fn run(addr: &str, args: &PingArgs, json: bool) -> anyhow::Result<u8> 
             .request(BaseOp::Ping)
             .await
             .map_err(|e| session::explain(addr, e, false))?;
-        let rtt = started.elapsed().as_secs_f64() * 1e3;
+        let rtt = crate::output::millis(started.elapsed());
         anyhow::ensure!(
             matches!(reply, Reply::Base(BaseReply::Pong { .. })),
             "{addr}: unexpected reply to ping"
@@ -51,7 +51,7 @@ pub async fn run(addr: &str, args: &PingArgs, json: bool) -> anyhow::Result<u8> 
     }
     let min = rtts.iter().copied().fold(f64::INFINITY, f64::min);
     let max = rtts.iter().copied().fold(0.0, f64::max);
-    let avg = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    let avg = crate::output::round_micros(rtts.iter().sum::<f64>() / rtts.len() as f64);
     if json {
         output::json(&Report {
             addr,

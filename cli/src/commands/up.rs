@@ -122,6 +122,7 @@ async fn sign_in_locally(addr: &str, data_dir: &Path) -> anyhow::Result<Credenti
             expires_at_ms,
         }) => Ok(Credential {
             user: user.name,
+            user_id: Some(user.id),
             token,
             expires_at_ms,
         }),
