@@ -621,7 +621,8 @@ pub enum ChatCommand {
 /// `agora bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Chat load: idle clients, fan-out latency, persisted messages/s.
+    /// Chat load: idle clients, fan-out latency, persisted messages/s,
+    /// filling one room.
     #[command(subcommand)]
     Chat(BenchChatCommand),
     /// Request/reply round trips per second over N concurrent connections.
@@ -680,6 +681,24 @@ pub enum BenchChatCommand {
         /// Seconds to measure.
         #[arg(long, default_value_t = 5.0, value_name = "SECS")]
         duration: f64,
+    },
+    /// N signed-in clients join one new room, one after another (each
+    /// waits for its reply), while every client reads its pushes; reports
+    /// the time to fill the room and the pushes it cost.
+    Join {
+        /// Clients that join (each its own user and connection).
+        #[arg(long, default_value_t = 2000, value_name = "N")]
+        clients: usize,
+        /// Joins in flight at once (1: one after another).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        concurrency: usize,
+        /// Seconds without any push, after the last join, that end the
+        /// count (longer than the daemon's presence interval).
+        #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+        quiet: f64,
+        /// The daemon's process id, to read its resident memory.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
     },
 }
 
