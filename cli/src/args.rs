@@ -309,6 +309,29 @@ pub struct DaemonArgs {
     )]
     pub chat_max_members: usize,
 
+    /// Rooms with more members than this do not announce each join,
+    /// leave, sign-in and sign-out to everyone: their members get one
+    /// `chat_members` event (counts and names) per
+    /// --chat-presence-interval instead, and ask `chat_who` for the list.
+    #[arg(
+        long,
+        env = "AGORA_CHAT_PRESENCE_THRESHOLD",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub chat_presence_threshold: usize,
+
+    /// The shortest time between two `chat_members` events of one room
+    /// (500ms, 1s, 2m …).
+    #[arg(
+        long,
+        env = "AGORA_CHAT_PRESENCE_INTERVAL",
+        default_value = "1s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub chat_presence_interval: std::time::Duration,
+
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
     /// variable to the flag, which other users can see in `ps`.

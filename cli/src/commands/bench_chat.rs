@@ -224,10 +224,10 @@ async fn fanout(
     }
     let tokens = register(addr, &tag, members).await?;
     // Every member opens the connection it will receive on and joins the
-    // room on it, so nobody goes offline and online again (which would
-    // announce presence to the whole room); then the join announcements
-    // (members², about half a million frames for 1,000) drain before the
-    // measurement starts.
+    // room on it, so nobody goes offline and online again; then the join
+    // announcements drain before the measurement starts (members²/2
+    // frames, half a million for 1,000, where each join is announced;
+    // a few digests a second where the daemon coalesces presence).
     let mut conns = Vec::with_capacity(members);
     for token in &tokens {
         let mut conn = open(addr, Some(token)).await?;
