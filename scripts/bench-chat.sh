@@ -5,13 +5,19 @@
 #       delivery latency p50/p99 and deliveries per second; then the same
 #       room at higher rates to find the most deliveries per second
 #   (c) persisted (acknowledged) messages per second
+#   (d) 2,000 clients join one room, one after another, all reading their
+#       pushes: time to fill it, pushes received, daemon RSS
 #
 #   scripts/bench-chat.sh [SECONDS]      (default 10 s per fan-out run)
+#   BENCH_CHAT_ROWS=d scripts/bench-chat.sh    (only some of the rows)
+#   BENCH_CHAT_DAEMON_ARGS='--chat-presence-threshold 10000' …  (extra daemon
+#       flags; that one turns presence coalescing off, for a before/after)
 #
 # Daemon and load generator share this machine's cores. Prints Markdown.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-10}
+rows=${BENCH_CHAT_ROWS:-abcd}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
 cargo build --release -p agora --locked -q
 bin="$CARGO_TARGET_DIR/release/agora"
@@ -20,10 +26,11 @@ bin="$CARGO_TARGET_DIR/release/agora"
 ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -gt 10100 ] || { echo "bench-chat: need more than 10,100 open files (ulimit -Hn is $(ulimit -Hn))" >&2; exit 1; }
 
+read -r -a extra <<< "${BENCH_CHAT_DAEMON_ARGS:-}"
 tmp=$(mktemp -d)
 "$bin" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --data "$tmp/data" \
   --ready-file "$tmp/ready.json" --log-level warn \
-  --chat-rate 100000 --chat-burst 100000 &
+  --chat-rate 100000 --chat-burst 100000 "${extra[@]}" &
 daemon=$!
 trap 'kill $daemon 2>/dev/null; wait $daemon 2>/dev/null; rm -rf "$tmp"' EXIT
 for _ in $(seq 100); do [ -s "$tmp/ready.json" ] && break; sleep 0.1; done
@@ -32,6 +39,7 @@ field() { python3 -c 'import json,sys; r=json.load(sys.stdin); print(" | ".join(
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); daemon and load generator on the same machine"
+if [[ $rows == *a* ]]; then
 echo
 echo "(a) idle clients"
 echo
@@ -39,6 +47,9 @@ echo "| clients | users | daemon RSS before KiB | with clients KiB | bytes per c
 echo "|---:|---:|---:|---:|---:|"
 "$bin" --addr "$addr" --json bench chat idle --clients 10000 --users 100 --pid "$daemon" |
   field clients users rss_before_kib rss_after_kib bytes_per_client | sed 's/^/| /; s/$/ |/'
+fi
+
+if [[ $rows == *b* ]]; then
 echo
 echo "(b) fan-out: one room, 1,000 members, 100 senders, ${secs}s per row"
 echo
@@ -48,6 +59,9 @@ for rate in 1000 2000 4000; do
   "$bin" --addr "$addr" --json bench chat fanout --members 1000 --senders 100 --rate "$rate" --duration "$secs" |
     field target_rate sent deliveries deliveries_per_sec p50_ms p99_ms max_ms | sed 's/^/| /; s/$/ |/'
 done
+fi
+
+if [[ $rows == *c* ]]; then
 echo
 echo "(c) persisted messages"
 echo
@@ -55,3 +69,16 @@ echo "| senders | in flight each | stored | stored/s |"
 echo "|---:|---:|---:|---:|"
 "$bin" --addr "$addr" --json bench chat persist --senders 32 --pipeline 16 --duration 5 |
   field senders pipeline stored stored_per_sec | sed 's/^/| /; s/$/ |/'
+fi
+
+if [[ $rows == *d* ]]; then
+echo
+echo "(d) 2,000 clients join one room (one after another)"
+echo
+echo "| clients | fill s | last push s | pushes | push MiB | pushes per join | join replies MiB | daemon RSS before KiB | after KiB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+# Last: when its clients disconnect, a room this size announces every one
+# of them (unless presence is coalesced), which would disturb a later row.
+"$bin" --addr "$addr" --json bench chat join --clients 2000 --pid "$daemon" |
+  python3 -c 'import json,sys; r=json.load(sys.stdin); r["push_mib"]="%.1f" % (r["push_bytes"]/1048576); r["reply_mib"]="%.1f" % (r["reply_bytes"]/1048576); r["fill_secs"]="%.2f" % r["fill_secs"]; r["settle_secs"]="%.2f" % r["settle_secs"]; r["pushes_per_join"]="%.1f" % r["pushes_per_join"]; print("| " + " | ".join(str(r[k]) for k in ["clients","fill_secs","settle_secs","pushes","push_mib","pushes_per_join","reply_mib","rss_before_kib","rss_after_kib"]) + " |")'
+fi

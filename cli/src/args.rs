@@ -402,6 +402,29 @@ pub struct DaemonArgs {
     )]
     pub chat_max_members: usize,
 
+    /// Rooms with more members than this do not announce each join,
+    /// leave, sign-in and sign-out to everyone: their members get one
+    /// `chat_members` event (counts and names) per
+    /// --chat-presence-interval instead, and ask `chat_who` for the list.
+    #[arg(
+        long,
+        env = "AGORA_CHAT_PRESENCE_THRESHOLD",
+        default_value_t = 100,
+        value_name = "N"
+    )]
+    pub chat_presence_threshold: usize,
+
+    /// The shortest time between two `chat_members` events of one room
+    /// (500ms, 1s, 2m …).
+    #[arg(
+        long,
+        env = "AGORA_CHAT_PRESENCE_INTERVAL",
+        default_value = "1s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub chat_presence_interval: std::time::Duration,
+
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
     /// variable to the flag, which other users can see in `ps`.
@@ -844,7 +867,8 @@ pub struct BenchArgs {
 /// `agora bench …`
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
-    /// Chat load: idle clients, fan-out latency, persisted messages/s.
+    /// Chat load: idle clients, fan-out latency, persisted messages/s,
+    /// filling one room.
     #[command(subcommand)]
     Chat(BenchChatCommand),
     /// Request/reply round trips per second over N concurrent connections.
@@ -903,6 +927,24 @@ pub enum BenchChatCommand {
         /// Seconds to measure.
         #[arg(long, default_value_t = 5.0, value_name = "SECS")]
         duration: f64,
+    },
+    /// N signed-in clients join one new room, one after another (each
+    /// waits for its reply), while every client reads its pushes; reports
+    /// the time to fill the room and the pushes it cost.
+    Join {
+        /// Clients that join (each its own user and connection).
+        #[arg(long, default_value_t = 2000, value_name = "N")]
+        clients: usize,
+        /// Joins in flight at once (1: one after another).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        concurrency: usize,
+        /// Seconds without any push, after the last join, that end the
+        /// count (longer than the daemon's presence interval).
+        #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+        quiet: f64,
+        /// The daemon's process id, to read its resident memory.
+        #[arg(long, value_name = "PID")]
+        pid: Option<u32>,
     },
 }
 

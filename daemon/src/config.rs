@@ -48,7 +48,7 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// TCP keepalive for protocol connections (half-open detection).
     pub keepalive: Keepalive,
-    /// Chat rate and size limits.
+    /// Chat rate and size limits, and when presence is coalesced.
     pub chat: crate::chat::Limits,
 }
 

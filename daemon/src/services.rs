@@ -73,16 +73,17 @@ impl Services {
         vec![sessions, Arc::new(chat.clone()), Arc::new(cache.clone())]
     }
 
-    /// Starts the services' background tasks (expiry, snapshots) on
-    /// `tracker`; they stop when `token` is cancelled, and shutdown waits
-    /// for them.
+    /// Starts the services' background tasks (chat presence digests,
+    /// cache expiry and snapshots) on `tracker`; they stop when `token` is
+    /// cancelled, and shutdown waits for them.
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
         let Services {
             base: _,
-            chat: _,
+            chat,
             cache,
             hooks: _,
         } = self;
+        chat.spawn(token.clone(), tracker);
         cache::spawn(cache.cache().clone(), token, tracker);
     }
 

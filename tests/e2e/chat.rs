@@ -618,3 +618,123 @@ fn room_and_membership_limits_are_enforced() {
         join(&carol, "one").await;
     });
 }
+
+/// Above `--chat-presence-threshold` members, a room's members are told of
+/// joins, leaves and sign-outs by `chat_members` digests, not one by one.
+#[test]
+fn large_rooms_get_member_digests_instead_of_each_join() {
+    let home = Home::new();
+    let daemon = Daemon::start(
+        &home,
+        &[
+            "--chat-presence-threshold",
+            "3",
+            "--chat-presence-interval",
+            "200ms",
+        ],
+    );
+    rt().block_on(async {
+        let mut clients = Vec::new();
+        for name in ["u1", "u2", "u3", "u4", "u5"] {
+            clients.push(user(&daemon, name).await.0);
+        }
+        let mut first = clients[0].pushes().await.unwrap();
+        let mut fifth = clients[4].pushes().await.unwrap();
+        for c in &clients[..4] {
+            join(c, "big").await;
+        }
+        // The fifth joiner is told the count, and some of the members.
+        let Reply::Chat(ChatReply::Room { room, members }) = clients[4]
+            .request(ChatOp::Join { room: "big".into() })
+            .await
+            .unwrap()
+        else {
+            panic!("expected the room")
+        };
+        assert_eq!(room.members, 5);
+        assert_eq!(members.len(), 3, "at most the threshold listed");
+
+        // u1 saw the first three joins one by one (the room had at most
+        // three members), then digests up to five members. Pushes of one
+        // topic keep their order, so a one-by-one announcement of u4 or u5
+        // would have come before the digest that counts them.
+        let mut one_by_one = Vec::new();
+        let mut in_digests = Vec::new();
+        let online = next_push(&mut first, |p| match p.event {
+            Event::Chat(ChatEvent::Joined { user, .. }) => {
+                one_by_one.push(user.user);
+                None
+            }
+            Event::Chat(ChatEvent::Members {
+                room,
+                members,
+                online,
+                joined,
+                left,
+                more,
+            }) => {
+                assert_eq!(room, "big");
+                assert!(left.is_empty() && !more);
+                in_digests.extend(joined);
+                (members == 5).then_some(online)
+            }
+            _ => None,
+        })
+        .await;
+        assert_eq!(online, 5);
+        assert_eq!(one_by_one, ["u1", "u2", "u3"]);
+        in_digests.sort();
+        assert_eq!(in_digests, ["u4", "u5"]);
+        // The joiner's own terminals hear of its join on its user topic.
+        let echo = next_push(&mut fifth, |p| match p.event {
+            Event::Chat(ChatEvent::Joined { user, .. }) if user.user == "u5" => Some(p.topic),
+            _ => None,
+        })
+        .await;
+        assert_eq!(echo, "chat.user.u5");
+
+        // Leaving and signing out are digested too, with exact counts.
+        clients[3]
+            .request(ChatOp::Leave { room: "big".into() })
+            .await
+            .unwrap();
+        let u3 = clients.remove(2);
+        drop(u3);
+        let mut left_in_digests = Vec::new();
+        let (members, online) = next_push(&mut first, |p| match p.event {
+            Event::Chat(ChatEvent::Left { user, .. }) => panic!("{user} announced by itself"),
+            Event::Chat(ChatEvent::Members {
+                left,
+                members,
+                online,
+                ..
+            }) => {
+                left_in_digests.extend(left);
+                (online == 3).then_some((members, online))
+            }
+            _ => None,
+        })
+        .await;
+        assert_eq!((members, online), (4, 3));
+        assert_eq!(left_in_digests, ["u4"]);
+        let Reply::Chat(ChatReply::Who { users }) = clients[0]
+            .request(ChatOp::Who {
+                room: Some("big".into()),
+            })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        let who: Vec<_> = users.iter().map(|u| (u.user.as_str(), u.status)).collect();
+        assert_eq!(
+            who,
+            [
+                ("u1", Status::Online),
+                ("u2", Status::Online),
+                ("u3", Status::Offline),
+                ("u5", Status::Online)
+            ]
+        );
+    });
+}

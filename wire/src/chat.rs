@@ -196,6 +196,44 @@ crate::messages! {
             /// The user and their presence.
             user: Presence,
         } = "chat_presence",
+        /// On `chat.room.NAME` of a room with more members than the
+        /// daemon's presence threshold, instead of [`ChatEvent::Joined`],
+        /// [`ChatEvent::Left`] and [`ChatEvent::Presence`]: at most one per
+        /// presence interval, the room's counts and who joined or left
+        /// since the previous one. `chat_who` gives the whole list.
+        Members {
+            /// The room.
+            room: String,
+            /// How many members it has now.
+            members: u32,
+            /// How many of them are connected (online or away) now.
+            online: u32,
+            /// Who joined since the previous `chat_members` (and is still
+            /// a member), by name, at most [`MAX_MEMBER_NAMES`].
+            #[serde(
+                default,
+                skip_serializing_if = "Vec::is_empty",
+                deserialize_with = "nil_as_default"
+            )]
+            joined: Vec<String>,
+            /// Who left since the previous one (and has not come back),
+            /// by name, at most [`MAX_MEMBER_NAMES`].
+            #[serde(
+                default,
+                skip_serializing_if = "Vec::is_empty",
+                deserialize_with = "nil_as_default"
+            )]
+            left: Vec<String>,
+            /// Whether `joined` or `left` was cut short: more changed than
+            /// they list, so a client keeping a member list should fetch it
+            /// again (`chat_who`).
+            #[serde(
+                default,
+                skip_serializing_if = "is_false",
+                deserialize_with = "nil_as_default"
+            )]
+            more: bool,
+        } = "chat_members",
         /// On `chat.user.NAME`: a private message to or from NAME.
         Direct {
             /// The message.
@@ -216,6 +254,9 @@ pub const MAX_MESSAGE: usize = 4096;
 pub const MAX_TOPIC_TEXT: usize = 512;
 /// The most messages one history request returns.
 pub const MAX_HISTORY: u32 = 500;
+/// The most names each of `joined` and `left` of a `chat_members` event
+/// lists.
+pub const MAX_MEMBER_NAMES: usize = 20;
 
 /// A room as listed by `chat_rooms`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -275,6 +275,24 @@ pub fn any_event() -> impl Strategy<Value = Event> {
             by
         }),
         (any_string(), any_presence()).prop_map(|(room, user)| ChatEvent::Presence { room, user }),
+        (
+            any_string(),
+            any::<u32>(),
+            any::<u32>(),
+            strings(3),
+            strings(3),
+            any::<bool>()
+        )
+            .prop_map(
+                |(room, members, online, joined, left, more)| ChatEvent::Members {
+                    room,
+                    members,
+                    online,
+                    joined,
+                    left,
+                    more
+                }
+            ),
         any_dm().prop_map(|message| ChatEvent::Direct { message }),
         any::<u64>().prop_map(|dms| ChatEvent::Unread { dms }),
     ]

@@ -6,6 +6,8 @@
 //!   process) and deliveries per second.
 //! - `persist`: senders as fast as acknowledgements allow; stored
 //!   messages per second.
+//! - `join`: many clients join one new room while all read their pushes;
+//!   the time to fill it and the presence pushes it cost.
 //!
 //! Users are registered fresh for each run (names carry a random suffix),
 //! so runs can repeat against the same daemon.
@@ -19,6 +21,7 @@ use anyhow::Context as _;
 use futures::stream;
 use futures::{SinkExt as _, StreamExt};
 use serde::{Deserialize, Serialize};
+use tokio::sync::{mpsc, watch};
 
 use super::bench::{Conn, open};
 use crate::args::BenchChatCommand;
@@ -58,6 +61,12 @@ pub async fn run(addr: &str, cmd: BenchChatCommand, json: bool) -> anyhow::Resul
             pipeline,
             duration,
         } => persist(addr, senders.max(1), pipeline.max(1), duration, json).await,
+        BenchChatCommand::Join {
+            clients,
+            concurrency,
+            quiet,
+            pid,
+        } => join_room(addr, clients.max(1), concurrency.max(1), quiet, pid, json).await,
     }
 }
 
@@ -215,10 +224,10 @@ async fn fanout(
     }
     let tokens = register(addr, &tag, members).await?;
     // Every member opens the connection it will receive on and joins the
-    // room on it, so nobody goes offline and online again (which would
-    // announce presence to the whole room); then the join announcements
-    // (members², about half a million frames for 1,000) drain before the
-    // measurement starts.
+    // room on it, so nobody goes offline and online again; then the join
+    // announcements drain before the measurement starts (members²/2
+    // frames, half a million for 1,000, where each join is announced;
+    // a few digests a second where the daemon coalesces presence).
     let mut conns = Vec::with_capacity(members);
     for token in &tokens {
         let mut conn = open(addr, Some(token)).await?;
@@ -501,4 +510,216 @@ async fn send_flat_out(
         }
     }
     Ok(stored)
+}
+
+#[derive(Serialize)]
+struct JoinReport {
+    clients: usize,
+    concurrency: usize,
+    /// First join sent to last join answered.
+    fill_secs: f64,
+    /// First join sent to the last push received.
+    settle_secs: f64,
+    /// Push frames received by all clients together.
+    pushes: u64,
+    push_bytes: u64,
+    pushes_per_join: f64,
+    /// Bytes of the join replies (each lists the room's members).
+    reply_bytes: u64,
+    rss_before_kib: Option<u64>,
+    rss_after_kib: Option<u64>,
+}
+
+/// What every reader of the `join` benchmark adds to.
+#[derive(Default)]
+struct PushCount {
+    frames: AtomicU64,
+    bytes: AtomicU64,
+    reply_bytes: AtomicU64,
+    /// When the newest push arrived, µs after the start.
+    last_us: AtomicU64,
+}
+
+async fn join_room(
+    addr: &str,
+    clients: usize,
+    concurrency: usize,
+    quiet: f64,
+    pid: Option<u32>,
+    json: bool,
+) -> anyhow::Result<u8> {
+    anyhow::ensure!(quiet > 0.0, "--quiet must be positive");
+    let tag = run_tag();
+    let room = format!("join-{tag}");
+    if !json {
+        eprintln!("registering {clients} users…");
+    }
+    let tokens = register(addr, &tag, clients).await?;
+    // Fresh users belong to no room, so signing them in announces nothing.
+    let conns: Vec<anyhow::Result<Conn>> = stream::iter(&tokens)
+        .map(|token| open(addr, Some(token.as_str())))
+        .buffered(64)
+        .collect()
+        .await;
+    let conns: Vec<Conn> = conns.into_iter().collect::<anyhow::Result<_>>()?;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_before = pid.and_then(rss_kib);
+    if !json {
+        eprintln!("{clients} clients join {room}, {concurrency} at a time…");
+    }
+    let count = Arc::new(PushCount::default());
+    let (answered, mut answers) = mpsc::unbounded_channel();
+    let (stop, stopped) = watch::channel(false);
+    let start = Instant::now();
+    let mut sinks = Vec::with_capacity(clients);
+    let mut readers = Vec::with_capacity(clients);
+    for conn in conns {
+        let (sink, frames) = conn.split();
+        sinks.push(sink);
+        readers.push(tokio::spawn(read_pushes(
+            frames,
+            start,
+            count.clone(),
+            answered.clone(),
+            stopped.clone(),
+        )));
+    }
+    let join = encode(&Request {
+        id: 1,
+        op: Op::Chat(ChatOp::Join { room }),
+    })?;
+    let (mut sent, mut done) = (0, 0);
+    while done < clients {
+        while sent < clients && sent - done < concurrency {
+            sinks[sent].send(join.clone()).await?;
+            sent += 1;
+        }
+        let answer: anyhow::Result<()> = answers.recv().await.context("every reader stopped")?;
+        answer?;
+        done += 1;
+    }
+    let fill = start.elapsed();
+    // The last announcements may still be on their way (queued, or held
+    // back for the daemon's next presence digest): wait for a quiet spell.
+    let quiet = Duration::from_secs_f64(quiet);
+    loop {
+        let last = Duration::from_micros(count.last_us.load(Ordering::Relaxed));
+        let idle = start.elapsed().saturating_sub(last);
+        if idle >= quiet {
+            break;
+        }
+        tokio::time::sleep(quiet - idle).await;
+    }
+    let rss_after = pid.and_then(rss_kib);
+    let _ = stop.send(true);
+    for reader in readers {
+        reader.await.context("reader panicked")??;
+    }
+    let pushes = count.frames.load(Ordering::Relaxed);
+    let report = JoinReport {
+        clients,
+        concurrency,
+        fill_secs: fill.as_secs_f64(),
+        settle_secs: count.last_us.load(Ordering::Relaxed) as f64 / 1e6,
+        pushes,
+        push_bytes: count.bytes.load(Ordering::Relaxed),
+        pushes_per_join: pushes as f64 / clients as f64,
+        reply_bytes: count.reply_bytes.load(Ordering::Relaxed),
+        rss_before_kib: rss_before,
+        rss_after_kib: rss_after,
+    };
+    if json {
+        output::json(&report)?;
+    } else {
+        println!(
+            "{} clients joined one room in {:.2} s ({} at a time); last push after {:.2} s",
+            clients, report.fill_secs, concurrency, report.settle_secs
+        );
+        println!(
+            "{} pushes ({:.1} MiB) received in all, {:.1} per join; join replies {:.1} MiB",
+            pushes,
+            report.push_bytes as f64 / (1024.0 * 1024.0),
+            report.pushes_per_join,
+            report.reply_bytes as f64 / (1024.0 * 1024.0)
+        );
+        if let (Some(b), Some(a)) = (rss_before, rss_after) {
+            println!(
+                "daemon RSS: {:.1} MiB before, {:.1} MiB after",
+                b as f64 / 1024.0,
+                a as f64 / 1024.0
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// The start of every push frame's body: a map whose first key is the
+/// `type` tag, `push` (internally tagged enums put the tag first).
+const PUSH_PREFIX: &[u8] = b"\xa4type\xa4push";
+
+/// Whether a frame body is a push, without decoding it.
+fn is_push(body: &[u8]) -> bool {
+    body.get(1..1 + PUSH_PREFIX.len()) == Some(PUSH_PREFIX)
+}
+
+/// Counts one client's pushes until told to stop; each reply (or error)
+/// to its join is passed on.
+async fn read_pushes(
+    mut frames: futures::stream::SplitStream<Conn>,
+    start: Instant,
+    count: Arc<PushCount>,
+    answered: mpsc::UnboundedSender<anyhow::Result<()>>,
+    mut stop: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    loop {
+        let body = tokio::select! {
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+            frame = frames.next() => match frame {
+                Some(frame) => frame?,
+                None => anyhow::bail!("the daemon closed a connection"),
+            },
+        };
+        if is_push(&body) {
+            count.frames.fetch_add(1, Ordering::Relaxed);
+            count.bytes.fetch_add(body.len() as u64, Ordering::Relaxed);
+            let at = start.elapsed().as_micros() as u64;
+            count.last_us.fetch_max(at, Ordering::Relaxed);
+            continue;
+        }
+        match decode::<ServerFrame>(&body)? {
+            ServerFrame::Reply { .. } => {
+                count
+                    .reply_bytes
+                    .fetch_add(body.len() as u64, Ordering::Relaxed);
+                let _ = answered.send(Ok(()));
+            }
+            ServerFrame::Error { error, .. } => {
+                let _ = answered.send(Err(anyhow::anyhow!("join refused: {error}")));
+            }
+            ServerFrame::Goodbye { error } => anyhow::bail!("disconnected: {error}"),
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agora_wire::{ChatEvent, Push};
+
+    #[test]
+    fn pushes_are_told_from_replies_by_their_first_bytes() {
+        let push = encode(&ServerFrame::Push(Push {
+            topic: "chat.room.r".into(),
+            event: ChatEvent::Unread { dms: 1 }.into(),
+        }))
+        .unwrap();
+        assert!(is_push(&push));
+        let reply = encode(&ServerFrame::Reply {
+            id: 1,
+            body: Reply::Base(BaseReply::Done),
+        })
+        .unwrap();
+        assert!(!is_push(&reply));
+    }
 }

@@ -316,6 +316,60 @@ fn describe(event: &Event) -> Option<String> {
         Event::Chat(ChatEvent::Presence { user, .. }) => {
             Some(format!("-- {} is {}", user.user, user.status.as_str()))
         }
+        Event::Chat(ChatEvent::Members {
+            members,
+            online,
+            joined,
+            left,
+            more,
+            ..
+        }) => Some(describe_members(*members, *online, joined, left, *more)),
         _ => None,
+    }
+}
+
+/// `-- 2000 members, 1800 online; joined: alice, bob; left: carol …`: a
+/// large room's digest (`…` when it named only some of the changes).
+fn describe_members(
+    members: u32,
+    online: u32,
+    joined: &[String],
+    left: &[String],
+    more: bool,
+) -> String {
+    let mut line = format!("-- {members} members, {online} online");
+    if !joined.is_empty() {
+        line.push_str(&format!("; joined: {}", joined.join(", ")));
+    }
+    if !left.is_empty() {
+        line.push_str(&format!("; left: {}", left.join(", ")));
+    }
+    if more {
+        line.push_str(" …");
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_digest_is_one_line() {
+        let names = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(
+            describe_members(
+                2000,
+                1800,
+                &names(&["alice", "bob"]),
+                &names(&["carol"]),
+                true
+            ),
+            "-- 2000 members, 1800 online; joined: alice, bob; left: carol …"
+        );
+        assert_eq!(
+            describe_members(150, 90, &[], &[], false),
+            "-- 150 members, 90 online"
+        );
     }
 }

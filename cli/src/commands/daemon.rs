@@ -63,6 +63,8 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         },
         rooms_per_user: args.chat_max_rooms,
         members_per_room: args.chat_max_members,
+        presence_threshold: args.chat_presence_threshold,
+        presence_interval: args.chat_presence_interval,
     };
     Ok(config)
 }

@@ -15,8 +15,9 @@ use agora_wire::names::{validate_room, validate_user_name};
 use agora_wire::{BaseReply, ChatEvent, ChatOp, ChatReply, ErrorBody, ErrorCode, Reply, UserInfo};
 use tokio::sync::oneshot;
 
+use super::digest::Change;
 use super::writer::{Acked, Job};
-use super::{Chat, room_topic};
+use super::{Chat, Routing, room_topic, user_topic};
 use crate::service::{self, Routed, Service, internal, signed_in};
 use crate::session::Session;
 
@@ -146,7 +147,7 @@ impl Chat {
         })
         .await?;
         let now = crate::now_ms();
-        let (sessions, info, members) = {
+        let (sessions, info, members, routing, presence) = {
             let mut state = self.inner.lock();
             if !state.rooms.exists(&room) {
                 state.rooms.add_room(&room, "");
@@ -157,13 +158,15 @@ impl Chat {
                 .get(&user.name)
                 .map(|s| s.values().cloned().collect())
                 .unwrap_or_default();
-            let members = state
-                .rooms
-                .members(&room)
-                .iter()
-                .map(|m| state.presence.presence(m, now))
-                .collect::<Vec<_>>();
-            (sessions, state.rooms.info(&room, &user.name), members)
+            let routing = if joined {
+                state.route(std::slice::from_ref(&room), Change::Joined(&user.name), now)
+            } else {
+                Routing::default()
+            };
+            let presence = state.presence.presence(&user.name, now);
+            let members = state.member_list(&room, now);
+            let info = state.rooms.info(&room, &user.name);
+            (sessions, info, members, routing, presence)
         };
         // Every terminal of the user follows the room, not just this one.
         let topic = vec![room_topic(&room)];
@@ -171,16 +174,18 @@ impl Chat {
             self.inner.hub.subscribe(s, &topic);
             s.add_topics(&topic);
         }
-        if joined {
-            let presence = self.inner.lock().presence.presence(&user.name, now);
-            self.inner.hub.publish(
-                &topic[0],
-                ChatEvent::Joined {
-                    room: room.clone(),
-                    user: presence,
-                },
-            );
+        let joined_event = |room: &str| ChatEvent::Joined {
+            room: room.to_owned(),
+            user: presence.clone(),
+        };
+        if routing.batched {
+            // The room hears of it in its next digest; the user's other
+            // terminals hear now, so they show the room at once.
+            self.inner
+                .hub
+                .publish(&user_topic(&user.name), joined_event(&room));
         }
+        self.inner.announce(routing, joined_event);
         let room = info.ok_or_else(|| internal("room vanished after join"))?;
         Ok(ChatReply::Room { room, members }.into())
     }
@@ -199,24 +204,31 @@ impl Chat {
         })
         .await?;
         let topic = vec![room_topic(&room)];
-        let sessions: Vec<Arc<Session>> = {
+        let now = crate::now_ms();
+        let (sessions, routing) = {
             let mut state = self.inner.lock();
             state.rooms.leave(&room, &user.name);
-            state
+            let routing = state.route(std::slice::from_ref(&room), Change::Left(&user.name), now);
+            let sessions: Vec<Arc<Session>> = state
                 .sessions
                 .get(&user.name)
                 .map(|s| s.values().cloned().collect())
-                .unwrap_or_default()
+                .unwrap_or_default();
+            (sessions, routing)
         };
-        // Announce first, so the leaver's own terminals see it too.
-        self.inner.hub.publish(
-            &topic[0],
-            ChatEvent::Left {
-                room: room.clone(),
-                user: user.name.clone(),
-                reason: LeaveReason::Left,
-            },
-        );
+        // Announce first, so the leaver's own terminals see it too (on
+        // their user topic when the room only hears of it in a digest).
+        let left_event = |room: &str| ChatEvent::Left {
+            room: room.to_owned(),
+            user: user.name.clone(),
+            reason: LeaveReason::Left,
+        };
+        if routing.batched {
+            self.inner
+                .hub
+                .publish(&user_topic(&user.name), left_event(&room));
+        }
+        self.inner.announce(routing, left_event);
         for s in &sessions {
             self.inner.hub.unsubscribe(s.id, &topic);
             s.remove_topics(&topic);
@@ -443,12 +455,18 @@ impl Chat {
                 "away message is too long",
             ));
         }
-        let rooms = {
+        let now = crate::now_ms();
+        let (routing, presence) = {
             let mut state = self.inner.lock();
             state.presence.set_away(&user.name, message);
-            state.rooms.rooms_of(&user.name)
+            let rooms = state.rooms.rooms_of(&user.name);
+            let routing = state.route(&rooms, Change::Away, now);
+            (routing, state.presence.presence(&user.name, now))
         };
-        self.announce_presence(&user.name, &rooms, crate::now_ms());
+        self.inner.announce(routing, |room| ChatEvent::Presence {
+            room: room.to_owned(),
+            user: presence.clone(),
+        });
         Ok(BaseReply::Done.into())
     }
 }

@@ -9,6 +9,8 @@
 //! - [`room`]: the room/membership index;
 //! - [`presence`]: online/away/offline per user;
 //! - [`limits`]: per-user token buckets;
+//! - [`digest`]: which presence changes are announced one by one, and the
+//!   `chat_members` digests that replace them in large rooms;
 //! - [`writer`]: the group-commit thread that stores and then publishes
 //!   every message;
 //! - [`handler`]: one function per chat operation.
@@ -17,7 +19,14 @@
 //! events; `chat.user.NAME` carries a user's private messages. A signed-in
 //! session is subscribed to the topics of every room its user belongs to,
 //! and to its user topic, so all of a user's terminals see everything.
+//!
+//! Presence (joins, leaves, sign-ins, sign-outs, away) is announced on the
+//! room topic one event at a time in rooms of at most
+//! [`Limits::presence_threshold`] members; larger rooms get a digest at
+//! most once per [`Limits::presence_interval`] instead, sent by the task
+//! [`Chat::spawn`] starts (see [`digest`] for why).
 
+pub mod digest;
 pub mod handler;
 pub mod limits;
 pub mod presence;
@@ -26,22 +35,27 @@ pub mod writer;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use agora_db::Db;
 use agora_db::chat::Chat as Repo;
-use agora_wire::chat::LeaveReason;
+use agora_wire::chat::{LeaveReason, Presence};
 pub use agora_wire::chat::{room_topic, user_topic};
 use agora_wire::{ChatEvent, UserInfo};
 use anyhow::Context as _;
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use digest::{Change, Route};
 
 use crate::hub::Hub;
 use crate::service::Lifecycle;
 use crate::session::Session;
 
-/// Chat limits, from the daemon's configuration.
+/// Chat limits and presence settings, from the daemon's configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Per-user message rate.
@@ -50,6 +64,11 @@ pub struct Limits {
     pub rooms_per_user: usize,
     /// Members one room may have.
     pub members_per_room: usize,
+    /// Rooms with more members than this get `chat_members` digests
+    /// instead of one presence event per change (see [`digest`]).
+    pub presence_threshold: usize,
+    /// The shortest time between two digests of one room.
+    pub presence_interval: Duration,
 }
 
 impl Default for Limits {
@@ -61,6 +80,8 @@ impl Default for Limits {
             },
             rooms_per_user: 100,
             members_per_room: 10_000,
+            presence_threshold: 100,
+            presence_interval: Duration::from_secs(1),
         }
     }
 }
@@ -77,12 +98,15 @@ pub(crate) struct Inner {
     hub: Arc<Hub>,
     db: Db,
     limits: Limits,
+    /// Tells the digest task that a room's digest was started.
+    digest_started: Notify,
 }
 
 #[derive(Default)]
 struct State {
     rooms: room::RoomIndex,
     presence: presence::PresenceBook,
+    digests: digest::Digests,
     buckets: HashMap<String, limits::Bucket>,
     /// Signed-in sessions by user name.
     sessions: HashMap<String, HashMap<u64, Arc<Session>>>,
@@ -98,7 +122,13 @@ impl Chat {
     /// # Errors
     /// When the database cannot be read or the thread cannot start.
     pub fn open(db: Db, hub: Arc<Hub>, limits: Limits) -> anyhow::Result<Chat> {
-        let mut state = State::default();
+        let mut state = State {
+            digests: digest::Digests::new(
+                limits.presence_threshold,
+                limits.presence_interval.as_millis() as u64,
+            ),
+            ..State::default()
+        };
         let seqs = db
             .read(|c| {
                 let repo = Repo::new(c);
@@ -127,6 +157,7 @@ impl Chat {
             hub,
             db: db.clone(),
             limits,
+            digest_started: Notify::new(),
         });
         let (jobs, queue) = mpsc::channel(JOB_QUEUE);
         let thread_inner = inner.clone();
@@ -145,26 +176,32 @@ impl Chat {
     async fn on_signed_in(&self, session: &Arc<Session>) {
         let Some(user) = session.user() else { return };
         let now = crate::now_ms();
-        let (rooms, came_online) = {
+        let (rooms, came_online, routing, presence) = {
             let mut state = self.inner.lock();
             state
                 .sessions
                 .entry(user.name.clone())
                 .or_default()
                 .insert(session.id, session.clone());
-            (
-                state.rooms.rooms_of(&user.name),
-                state.presence.connect(&user.name, now),
-            )
+            let rooms = state.rooms.rooms_of(&user.name);
+            let came_online = state.presence.connect(&user.name, now);
+            let routing = if came_online {
+                state.route(&rooms, Change::Status, now)
+            } else {
+                Routing::default()
+            };
+            let presence = state.presence.presence(&user.name, now);
+            (rooms, came_online, routing, presence)
         };
         let mut topics: Vec<String> = rooms.iter().map(|r| room_topic(r)).collect();
         topics.push(user_topic(&user.name));
         self.inner.hub.subscribe(session, &topics);
         session.add_topics(&topics);
         tracing::debug!(user = %user.name, session = session.id, came_online, rooms = rooms.len(), "chat sign-in");
-        if came_online {
-            self.announce_presence(&user.name, &rooms, now);
-        }
+        self.inner.announce(routing, |room| ChatEvent::Presence {
+            room: room.to_owned(),
+            user: presence.clone(),
+        });
         let db = self.inner.db.clone();
         let name = user.name.clone();
         let unread =
@@ -184,7 +221,7 @@ impl Chat {
     fn on_session_closed(&self, session: &Session) {
         let Some(user) = session.user() else { return };
         let now = crate::now_ms();
-        let (rooms, went_offline) = {
+        let (rooms, went_offline, routing) = {
             let mut state = self.inner.lock();
             if let Some(sessions) = state.sessions.get_mut(&user.name) {
                 sessions.remove(&session.id);
@@ -193,22 +230,23 @@ impl Chat {
                 }
             }
             let offline = state.presence.disconnect(&user.name, now);
-            (state.rooms.rooms_of(&user.name), offline)
+            let rooms = state.rooms.rooms_of(&user.name);
+            let routing = if offline {
+                state.route(&rooms, Change::Status, now)
+            } else {
+                Routing::default()
+            };
+            (rooms, offline, routing)
         };
         tracing::debug!(user = %user.name, session = session.id, went_offline, rooms = rooms.len(), "chat sign-out");
         if !went_offline {
             return;
         }
-        for room in &rooms {
-            self.inner.hub.publish(
-                &room_topic(room),
-                ChatEvent::Left {
-                    room: room.clone(),
-                    user: user.name.clone(),
-                    reason: LeaveReason::Quit,
-                },
-            );
-        }
+        self.inner.announce(routing, |room| ChatEvent::Left {
+            room: room.to_owned(),
+            user: user.name.clone(),
+            reason: LeaveReason::Quit,
+        });
         let db = self.inner.db.clone();
         let name = user.name;
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
@@ -220,18 +258,43 @@ impl Chat {
         }
     }
 
-    fn announce_presence(&self, user: &str, rooms: &[String], now: u64) {
-        let presence = self.inner.lock().presence.presence(user, now);
-        for room in rooms {
-            self.inner.hub.publish(
-                &room_topic(room),
-                ChatEvent::Presence {
-                    room: room.clone(),
-                    user: presence.clone(),
-                },
-            );
+    /// Starts the task that sends the digests of large rooms (see
+    /// [`digest`]); it stops when `token` is cancelled.
+    pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
+        tracker.spawn(send_digests(self.inner.clone(), token));
+    }
+}
+
+/// Sends each large room's digest when it is due: sleeps until the next
+/// due time, or until a change starts a digest that may be due sooner.
+async fn send_digests(inner: Arc<Inner>, token: CancellationToken) {
+    loop {
+        let due = inner.lock().digests.next_due();
+        let wait = async {
+            match due {
+                Some(due) => {
+                    let ms = due.saturating_sub(crate::now_ms());
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = token.cancelled() => return,
+            () = inner.digest_started.notified() => {}
+            () = wait => inner.send_due_digests(crate::now_ms()),
         }
     }
+}
+
+/// Where one change is announced: the rooms that hear of it by itself
+/// now, and whether some heard nothing yet (their digest will say it).
+#[derive(Debug, Default)]
+struct Routing {
+    now: Vec<String>,
+    batched: bool,
+    /// A digest was started: the digest task must look at its due time.
+    started: bool,
 }
 
 /// Chat follows sessions: a signed-in session is subscribed to its user's
@@ -259,9 +322,104 @@ impl Lifecycle for Chat {
     }
 }
 
+impl State {
+    /// Decides how a change of one user reaches each of `rooms` (see
+    /// [`digest`]); called in the same critical section as the change, so
+    /// the member counts it goes by are the ones the change left.
+    fn route(&mut self, rooms: &[String], change: Change<'_>, now_ms: u64) -> Routing {
+        let mut routing = Routing::default();
+        for room in rooms {
+            let members = self.rooms.member_count(room);
+            match self.digests.note(room, members, change, now_ms) {
+                Route::Now => routing.now.push(room.clone()),
+                Route::Batched { first } => {
+                    routing.batched = true;
+                    routing.started |= first;
+                }
+                Route::Skip => {}
+            }
+        }
+        routing
+    }
+
+    /// A room's members with their presence, as a join reply lists them:
+    /// everyone in a room up to the presence threshold; in a larger one,
+    /// that many at most, connected members first (the rest are a
+    /// `chat_who` away), so the reply stays small however big the room.
+    fn member_list(&self, room: &str, now_ms: u64) -> Vec<Presence> {
+        let cap = self.digests.threshold();
+        if self.rooms.member_count(room) <= cap {
+            return self
+                .rooms
+                .member_names(room)
+                .map(|m| self.presence.presence(m, now_ms))
+                .collect();
+        }
+        let (mut connected, mut offline) = (Vec::new(), Vec::new());
+        for m in self.rooms.member_names(room) {
+            if connected.len() >= cap {
+                break;
+            }
+            if self.presence.is_connected(m) {
+                connected.push(m);
+            } else if connected.len() + offline.len() < cap {
+                offline.push(m);
+            }
+        }
+        offline.truncate(cap - connected.len());
+        connected
+            .into_iter()
+            .chain(offline)
+            .map(|m| self.presence.presence(m, now_ms))
+            .collect()
+    }
+}
+
+/// A room's (members, connected members), for its digest.
+fn counts(rooms: &room::RoomIndex, presence: &presence::PresenceBook, room: &str) -> (u32, u32) {
+    let members = rooms.member_count(room);
+    let online = rooms
+        .member_names(room)
+        .filter(|m| presence.is_connected(m))
+        .count();
+    (members as u32, online as u32)
+}
+
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes a change routed by [`State::route`]: `event` builds its
+    /// announcement for each room that hears of it now.
+    fn announce(&self, routing: Routing, event: impl Fn(&str) -> ChatEvent) {
+        if routing.started {
+            self.digest_started.notify_one();
+        }
+        for room in &routing.now {
+            self.hub.publish(&room_topic(room), event(room));
+        }
+    }
+
+    /// Publishes the digests due at `now_ms`.
+    fn send_due_digests(&self, now_ms: u64) {
+        let events = {
+            let mut guard = self.lock();
+            let State {
+                rooms,
+                presence,
+                digests,
+                ..
+            } = &mut *guard;
+            digests.take_due(now_ms, |room| counts(rooms, presence, room))
+        };
+        for event in events {
+            let topic = match &event {
+                ChatEvent::Members { room, .. } => room_topic(room),
+                _ => continue,
+            };
+            self.hub.publish(&topic, event);
+        }
     }
 
     /// Called by the writer after a commit.

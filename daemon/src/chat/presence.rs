@@ -54,6 +54,11 @@ impl PresenceBook {
         }
     }
 
+    /// Whether the user has a connection (online or away).
+    pub fn is_connected(&self, user: &str) -> bool {
+        self.users.get(user).is_some_and(|e| e.connections > 0)
+    }
+
     /// Sets or clears the away message.
     pub fn set_away(&mut self, user: &str, message: Option<String>) {
         if let Some(e) = self.users.get_mut(user) {
@@ -102,8 +107,10 @@ mod tests {
         book.add_user("alice", 5);
         assert_eq!(book.presence("alice", 100).status, Status::Offline);
         assert_eq!(book.presence("alice", 100).last_seen_ms, 5);
+        assert!(!book.is_connected("alice"));
         assert!(book.connect("alice", 10));
         assert!(!book.connect("alice", 11), "second terminal");
+        assert!(book.is_connected("alice"));
         assert_eq!(book.presence("alice", 100).status, Status::Online);
         book.set_away("alice", Some("lunch".into()));
         let p = book.presence("alice", 100);

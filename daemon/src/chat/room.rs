@@ -80,6 +80,14 @@ impl RoomIndex {
             .unwrap_or_default()
     }
 
+    /// A room's members, by name, without copying them.
+    pub fn member_names(&self, room: &str) -> impl Iterator<Item = &str> + '_ {
+        self.rooms
+            .get(room)
+            .into_iter()
+            .flat_map(|r| r.members.iter().map(String::as_str))
+    }
+
     /// How many members a room has.
     pub fn member_count(&self, room: &str) -> usize {
         self.rooms.get(room).map_or(0, |r| r.members.len())

@@ -94,6 +94,11 @@ pub struct Room {
     pub messages: BTreeMap<u64, ChatMessage>,
     /// Members, by name.
     pub members: BTreeMap<String, Presence>,
+    /// How many members the room has, when `members` holds only some of
+    /// them (a large room: its join reply lists some, and its
+    /// `chat_members` digests give counts); `None` when `members` is
+    /// the whole list.
+    pub total: Option<u32>,
     /// Messages from others since the room was last looked at.
     pub unread: u32,
     /// Whether one of those mentions the user.
@@ -663,6 +668,7 @@ impl ChatState {
                     .entry(name.clone())
                     .or_insert_with(|| Room::new(&name));
                 entry.topic = room.topic;
+                entry.total = (members.len() < room.members as usize).then_some(room.members);
                 entry.members = members.into_iter().map(|p| (p.user.clone(), p)).collect();
                 self.view = View::Room(name.clone());
                 self.fetch_history(&name);
@@ -686,6 +692,7 @@ impl ChatState {
                 match room.and_then(|r| self.rooms.get_mut(&r)) {
                     Some(room) => {
                         room.members = users.into_iter().map(|p| (p.user.clone(), p)).collect();
+                        room.total = None;
                     }
                     None => self.everyone = users,
                 }
@@ -848,8 +855,13 @@ impl ChatState {
                     self.rooms.insert(room.clone(), Room::new(&room));
                     self.fetch_history(&room);
                 }
-                if let Some(r) = self.rooms.get_mut(&room) {
-                    r.members.insert(user.user.clone(), user);
+                let mine = Some(user.user.as_str()) == self.me();
+                if let Some(r) = self.rooms.get_mut(&room)
+                    && r.members.insert(user.user.clone(), user).is_none()
+                    && !mine
+                {
+                    // Our own join is counted in the join reply already.
+                    r.total = r.total.map(|t| t.saturating_add(1));
                 }
             }
             ChatEvent::Left { room, user, reason } => match reason {
@@ -857,6 +869,7 @@ impl ChatState {
                 LeaveReason::Left => {
                     if let Some(r) = self.rooms.get_mut(&room) {
                         r.members.remove(&user);
+                        r.total = r.total.map(|t| t.saturating_sub(1));
                     }
                 }
                 LeaveReason::Quit => {
@@ -880,6 +893,7 @@ impl ChatState {
                     r.members.insert(user.user.clone(), user);
                 }
             }
+            ChatEvent::Members { room, members, .. } => self.on_members(&room, members),
             ChatEvent::Direct { message } => {
                 self.add_dm(message);
             }
@@ -893,6 +907,33 @@ impl ChatState {
                 );
             }
             ChatEvent::Unread { .. } => {}
+        }
+    }
+
+    /// A large room's digest: the count is shown at once; the list is
+    /// fetched again only for the room on screen, and only when no fetch
+    /// is already on its way (digests come at most once per interval, so
+    /// this asks at most that often). Other rooms fetch it when shown.
+    fn on_members(&mut self, name: &str, members: u32) {
+        let Some(room) = self.rooms.get_mut(name) else {
+            return;
+        };
+        room.total = Some(members);
+        let shown = self.view == View::Room(name.to_string());
+        let asking = self
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::Who { room: Some(r), .. } if r == name));
+        if shown && !asking && self.online {
+            self.request(
+                ChatOp::Who {
+                    room: Some(name.to_string()),
+                },
+                Pending::Who {
+                    room: Some(name.to_string()),
+                    listing: false,
+                },
+            );
         }
     }
 

@@ -472,6 +472,81 @@ fn membership_and_presence_events_update_members() {
 }
 
 #[test]
+fn a_large_rooms_digest_shows_its_count_and_refreshes_the_shown_list() {
+    let mut chat = ready();
+    assert_eq!(chat.view(), &View::Room("general".into()));
+    let digest = |room: &str, members: u32| {
+        Event::Chat(ChatEvent::Members {
+            room: room.into(),
+            members,
+            online: members / 2,
+            joined: vec!["dave".into()],
+            left: vec![],
+            more: false,
+        })
+    };
+    // The room on screen: the count at once, and one fetch of the list.
+    chat.on_push(digest("general", 2000));
+    assert_eq!(chat.current_room().unwrap().total, Some(2000));
+    let out = chat.take_outbox();
+    assert_eq!(out.len(), 1);
+    assert!(
+        matches!(&out[0].op, Op::Chat(ChatOp::Who { room: Some(r) }) if r == "general"),
+        "{:?}",
+        out[0].op
+    );
+    // Another digest while that fetch is on its way asks for nothing more.
+    chat.on_push(digest("general", 2001));
+    assert!(chat.take_outbox().is_empty());
+    assert_eq!(chat.current_room().unwrap().total, Some(2001));
+    // The list arrives: it is the whole list, so the count is its length.
+    chat.on_reply(
+        out[0].tag,
+        Ok(Reply::Chat(ChatReply::Who {
+            users: vec![
+                presence("alice", Status::Online),
+                presence("dave", Status::Online),
+            ],
+        })),
+    );
+    let room = chat.current_room().unwrap();
+    assert_eq!((room.total, room.members.len()), (None, 2));
+    // A room not on screen keeps the count; its list is fetched when shown.
+    chat.on_push(digest("rust", 500));
+    assert!(chat.take_outbox().is_empty());
+    assert_eq!(chat.rooms()["rust"].total, Some(500));
+    chat.handle_key(ctrl('n'));
+    assert!(
+        chat.take_outbox()
+            .iter()
+            .any(|o| matches!(&o.op, Op::Chat(ChatOp::Who { room: Some(r) }) if r == "rust"))
+    );
+}
+
+#[test]
+fn joining_a_large_room_counts_every_member() {
+    let mut chat = ready();
+    type_line(&mut chat, "/join big");
+    let out = chat.take_outbox();
+    let mut info = room_info("big", "", true);
+    info.members = 5000;
+    chat.on_reply(
+        out[0].tag,
+        Ok(Reply::Chat(ChatReply::Room {
+            room: info,
+            members: vec![presence("bob", Status::Online)],
+        })),
+    );
+    assert_eq!(chat.current_room().unwrap().total, Some(5000));
+    // Our own join, echoed on our user topic, is counted already.
+    chat.on_push(Event::Chat(ChatEvent::Joined {
+        room: "big".into(),
+        user: presence("alice", Status::Online),
+    }));
+    assert_eq!(chat.current_room().unwrap().total, Some(5000));
+}
+
+#[test]
 fn page_up_at_the_top_asks_for_older_history_once() {
     let mut chat = ready();
     let out = {

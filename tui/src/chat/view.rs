@@ -120,7 +120,10 @@ fn render_members(state: &ChatState, area: Rect, buf: &mut Buffer) {
             .then_with(|| a.user.cmp(&b.user))
     });
     let title = match state.current_room() {
-        Some(_) => format!(" Members {}", people.len()),
+        Some(room) => format!(
+            " Members {}",
+            room.total.map_or(people.len(), |t| t as usize)
+        ),
         None => format!(" People {}", people.len()),
     };
     let width = usize::from(inner.width).saturating_sub(3);

@@ -42,6 +42,7 @@ impl Store {
             hub: hub.clone(),
             db: db.clone(),
             limits: Limits::default(),
+            digest_started: tokio::sync::Notify::new(),
         });
         Store {
             _dir: dir,
