@@ -55,6 +55,11 @@ const PUSH_COALESCE: Duration = Duration::from_millis(2);
 /// once the connection is closing.
 const FLUSH_ON_CLOSE: Duration = Duration::from_secs(1);
 
+/// How long a client dropped for reading too slowly has to read its way
+/// to the goodbye (it is behind by definition; what was queued for it is
+/// freed at once, so the wait holds only the socket).
+const SLOW_GOODBYE: Duration = Duration::from_secs(10);
+
 static NEXT_SESSION: AtomicU64 = AtomicU64::new(1);
 
 type Frames = FramedRead<OwnedReadHalf, FrameCodec>;
@@ -364,7 +369,18 @@ impl Conn {
     async fn close(mut self, reason: Option<ErrorBody>) {
         let dropped_for_slowness = self.session.closer().is_requested();
         let reason = reason.or_else(|| self.session.closer().take_reason());
-        let _ = tokio::time::timeout(FLUSH_ON_CLOSE, async {
+        let wait = if dropped_for_slowness {
+            // Free what was queued for it now, not after the wait.
+            self.queue.close();
+            while let Ok(push) = self.queue.try_recv() {
+                self.session.dequeued(push.len());
+            }
+            self.in_flight = FuturesUnordered::new();
+            SLOW_GOODBYE
+        } else {
+            FLUSH_ON_CLOSE
+        };
+        let _ = tokio::time::timeout(wait, async {
             if !dropped_for_slowness {
                 while let Some(answer) = self.in_flight.next().await {
                     self.sink.feed(answer).await?;

@@ -257,6 +257,24 @@ impl<'c> Chat<'c> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Sets (or, with `None`, clears) a user's away message.
+    pub fn set_away(&self, user: &str, message: Option<&str>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE users SET away_message = ?2 WHERE name = ?1",
+            params![user, message],
+        )?;
+        Ok(())
+    }
+
+    /// Every user that is away, with the message.
+    pub fn users_away(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT name, away_message FROM users WHERE away_message IS NOT NULL ORDER BY name",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// Whether a user with this name exists.
     pub fn user_exists(&self, name: &str) -> Result<bool> {
         Ok(self
@@ -382,6 +400,23 @@ mod tests {
             let convo = chat.conversation("alice", "bob", 10)?;
             assert_eq!(convo.len(), 3);
             assert_eq!(chat.unread_count("alice")?, 0);
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    #[test]
+    fn away_messages_are_kept_until_cleared() {
+        let db = Db::open_in_memory().unwrap();
+        db.write(|c| {
+            Users::new(c).create("alice", "h")?;
+            Users::new(c).create("bob", "h")?;
+            let chat = Chat::new(c);
+            assert!(chat.users_away()?.is_empty());
+            chat.set_away("alice", Some("lunch"))?;
+            assert_eq!(chat.users_away()?, vec![("alice".into(), "lunch".into())]);
+            chat.set_away("alice", None)?;
+            assert!(chat.users_away()?.is_empty());
             Ok(())
         })
         .unwrap();

@@ -11,6 +11,7 @@ use rusqlite_migration::{M, Migrations};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0001_users.sql")),
     M::up(include_str!("../migrations/0002_chat.sql")),
+    M::up(include_str!("../migrations/0003_away.sql")),
 ];
 
 /// Brings the schema to the newest version.

@@ -355,7 +355,64 @@ fn presence_and_memberships_survive_reconnects_and_restarts() {
         else {
             panic!()
         };
-        assert!(users.iter().all(|u| u.status == Status::Online));
+        // Both are connected; alice's away message outlived the restart
+        // (it belongs to her until she clears it).
+        let status = |name: &str| {
+            let u = users.iter().find(|u| u.user == name).unwrap();
+            (u.status, u.away_message.clone())
+        };
+        assert_eq!(status("bob"), (Status::Online, None));
+        assert_eq!(status("alice"), (Status::Away, Some("lunch".into())));
+    });
+}
+
+/// Alice's status and away message, as `who` sees her.
+async fn alice_status(who: &Client) -> (Status, Option<String>) {
+    let Reply::Chat(ChatReply::Who { users }) =
+        who.request(ChatOp::Who { room: None }).await.unwrap()
+    else {
+        panic!()
+    };
+    let a = users.iter().find(|u| u.user == "alice").unwrap().clone();
+    (a.status, a.away_message)
+}
+
+#[test]
+fn away_belongs_to_the_user_until_cleared() {
+    // See: issue "Conventions" — `agora chat away TEXT` had no lasting
+    // effect once the command's connection closed.
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    home.register(&daemon.addr, "alice", "alice-password");
+    let run = |args: &[&str]| {
+        let out = home.run(
+            &[&["--addr", &daemon.addr, "chat"][..], args].concat(),
+            None,
+        );
+        assert!(out.status.success(), "{args:?}: {out:?}");
+    };
+    run(&["away", "in a meeting"]);
+    let runtime = rt();
+    runtime.block_on(async {
+        let (bob, _) = user(&daemon, "bob").await;
+        // The command's connection is gone: alice is offline, and away.
+        assert_eq!(
+            alice_status(&bob).await,
+            (Status::Offline, Some("in a meeting".into()))
+        );
+        // She comes back in another terminal: still away.
+        let token = crate::support::saved_token(&home, &daemon.addr);
+        let alice = daemon.client(Some(token)).await;
+        assert_eq!(
+            alice_status(&bob).await,
+            (Status::Away, Some("in a meeting".into()))
+        );
+        drop(alice);
+    });
+    run(&["away", "--back"]);
+    runtime.block_on(async {
+        let (carol, _) = user(&daemon, "carol").await;
+        assert_eq!(alice_status(&carol).await.1, None);
     });
 }
 

@@ -109,6 +109,17 @@ impl Home {
     }
 }
 
+/// The token `agora login`/`register` saved in `home` for `addr`.
+pub fn saved_token(home: &Home, addr: &str) -> String {
+    let path = home.path().join("config/agora/credentials.json");
+    let store: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("credentials")).unwrap();
+    store["servers"][addr]["token"]
+        .as_str()
+        .expect("a saved token")
+        .to_owned()
+}
+
 #[derive(Debug, Deserialize, Clone, Copy)]
 pub struct Ready {
     pub listen: SocketAddr,

@@ -74,7 +74,9 @@ impl Tmux {
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(
                 &format!("{text:?} on screen"),
-                Duration::from_secs(20),
+                // Generous: a loaded CI machine can take long to start a
+                // daemon and hash a password; a pass takes what it takes.
+                Duration::from_secs(60),
                 || {
                     last = self.screen();
                     last.contains(text).then(|| last.clone())

@@ -62,7 +62,9 @@ impl Service for Chat {
                 Routed::later(async move { chat.dms(&user, with, limit).await })
             }
             ChatOp::Who { room } => Routed::Done(chat.who(&user, room)),
-            ChatOp::Away { message } => Routed::Done(chat.away(&user, message)),
+            ChatOp::Away { message } => {
+                Routed::later(async move { chat.away(&user, message).await })
+            }
         }
     }
 
@@ -446,7 +448,9 @@ impl Chat {
         Ok(ChatReply::Who { users }.into())
     }
 
-    fn away(&self, user: &UserInfo, message: Option<String>) -> Result<Reply, ErrorBody> {
+    /// Sets or clears the user's away message: stored first (it lasts
+    /// until cleared, across connections and restarts), then announced.
+    async fn away(&self, user: &UserInfo, message: Option<String>) -> Result<Reply, ErrorBody> {
         if let Some(m) = &message
             && m.len() > MAX_TOPIC_TEXT
         {
@@ -455,6 +459,11 @@ impl Chat {
                 "away message is too long",
             ));
         }
+        let (name, stored) = (user.name.clone(), message.clone());
+        service::db(&self.inner.db, move |db| {
+            db.write(|c| Repo::new(c).set_away(&name, stored.as_deref()))
+        })
+        .await?;
         let now = crate::now_ms();
         let (routing, presence) = {
             let mut state = self.inner.lock();

@@ -141,6 +141,9 @@ impl Chat {
                 for (user, seen) in repo.users_last_seen()? {
                     state.presence.add_user(&user, seen.max(0) as u64);
                 }
+                for (user, message) in repo.users_away()? {
+                    state.presence.set_away(&user, Some(message));
+                }
                 let seqs: HashMap<String, u64> = repo
                     .last_seqs()?
                     .into_iter()

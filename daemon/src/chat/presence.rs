@@ -1,5 +1,10 @@
 //! Who is online: connection counts, away messages and last-seen times,
-//! per user. Pure bookkeeping; the service publishes the changes.
+//! per user. Pure bookkeeping; the service stores the away messages and
+//! last-seen times and publishes the changes.
+//!
+//! An away message belongs to the user, not to a connection: it lasts
+//! until cleared, whatever connects or disconnects (a user who goes away
+//! from `agora chat away` and opens the TUI later is still away).
 
 use std::collections::HashMap;
 
@@ -39,19 +44,14 @@ impl PresenceBook {
     }
 
     /// A connection of `user` closed; `true` when it was their last (they
-    /// are now offline; the away message is cleared).
+    /// are now offline; an away message stays until cleared).
     pub fn disconnect(&mut self, user: &str, now_ms: u64) -> bool {
         let Some(e) = self.users.get_mut(user) else {
             return false;
         };
         e.connections = e.connections.saturating_sub(1);
         e.last_seen_ms = now_ms;
-        if e.connections == 0 {
-            e.away = None;
-            true
-        } else {
-            false
-        }
+        e.connections == 0
     }
 
     /// Whether the user has a connection (online or away).
@@ -122,9 +122,14 @@ mod tests {
         assert!(book.disconnect("alice", 30));
         let p = book.presence("alice", 100);
         assert_eq!(
-            (p.status, p.last_seen_ms, p.away_message),
-            (Status::Offline, 30, None)
+            (p.status, p.last_seen_ms, p.away_message.as_deref()),
+            (Status::Offline, 30, Some("lunch"))
         );
+        // The away message belongs to the user: back online, still away.
+        assert!(book.connect("alice", 40));
+        assert_eq!(book.presence("alice", 100).status, Status::Away);
+        book.set_away("alice", None);
+        assert_eq!(book.presence("alice", 100).status, Status::Online);
         assert!(!book.knows("bob"));
     }
 }
