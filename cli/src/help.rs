@@ -691,6 +691,25 @@ mod tests {
     }
 
     #[test]
+    fn nothing_is_hidden_from_help_completions_or_man_pages() {
+        // Test-only switches are environment variables (AGORA_TEST_*), not
+        // hidden flags: shells would still complete those.
+        fn walk(cmd: &clap::Command, path: &str) {
+            for arg in cmd.get_arguments() {
+                assert!(
+                    !arg.is_hide_set(),
+                    "`agora {path}` has a hidden flag: {}",
+                    arg.get_id()
+                );
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        walk(&command(), "");
+    }
+
+    #[test]
     fn every_top_level_command_has_examples() {
         let cmd = command();
         for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {

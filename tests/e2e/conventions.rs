@@ -203,3 +203,116 @@ fn man_pages_have_the_usual_sections() {
         }
     }
 }
+
+#[test]
+fn bad_values_are_refused_not_clamped() {
+    let home = Home::new();
+    for args in [
+        &["ping", "-c", "0"][..],
+        &["chat", "history", "ops", "--limit", "0"],
+        &["chat", "history", "ops", "--limit", "1000"],
+        &["chat", "dms", "--limit", "501"],
+        &["cache", "scan", "--type", "bogus"],
+        &["cache", "info", "nosuchsection"],
+        &["process", ".", "--top", "3", "--csv"],
+    ] {
+        let out = home.run(args, None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(!err.is_empty(), "{args:?}: no reason given");
+        assert!(
+            out.stdout.is_empty(),
+            "{args:?}: printed {:?}",
+            text(&out.stdout)
+        );
+    }
+}
+
+#[test]
+fn register_help_states_the_password_rules() {
+    let home = Home::new();
+    let help = text(&home.run(&["register", "--help"], None).stdout);
+    assert!(help.contains("at least 8"), "{help}");
+}
+
+#[test]
+fn password_prompts_name_the_user_and_the_daemon() {
+    let home = Home::new();
+    let daemon = crate::support::Daemon::start(&home, &[]);
+    // `script` gives agora a terminal; its input is what we pipe in.
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: util-linux `script` is not installed");
+        return;
+    }
+    let line = format!("'{}' register carol --addr {}", bin(), daemon.addr);
+    let mut child = home
+        .cmd_for("script")
+        .args(["-qec", &line, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut input = child.stdin.take().unwrap();
+        // Typed slowly enough for the prompts to be up.
+        for answer in ["correct horse\n", "correct horse\n"] {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            input.write_all(answer.as_bytes()).unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let screen = text(&out.stdout);
+    assert!(
+        screen.contains(&format!("New password for carol on {}", daemon.addr)),
+        "{screen}"
+    );
+    assert!(screen.contains("Repeat the password for carol"), "{screen}");
+    assert!(
+        screen.contains("registered and signed in as carol"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn errors_suggest_cli_commands_not_tui_slash_commands() {
+    let home = Home::new();
+    let daemon = crate::support::Daemon::start(&home, &[]);
+    home.register(&daemon.addr, "dave", "dave-password");
+    for args in [
+        &["chat", "send", "ops", "hi"][..],
+        &["chat", "history", "ops"],
+        &["chat", "tail", "ops"],
+    ] {
+        let out = home.run(&[&["--addr", &daemon.addr][..], args].concat(), None);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("agora chat join ops"), "{args:?}: {err}");
+        assert!(!err.contains("/join"), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn metrics_count_every_op_under_its_own_name() {
+    let home = Home::new();
+    let daemon = crate::support::Daemon::start(&home, &[]);
+    home.register(&daemon.addr, "erin", "erin-password");
+    let run = |args: &[&str]| {
+        let out = home.run(&[&["--addr", &daemon.addr][..], args].concat(), None);
+        assert!(
+            out.status.code().is_some_and(|c| c <= 1),
+            "{args:?}: {out:?}"
+        );
+    };
+    run(&["cache", "set", "k", "v"]);
+    run(&["chat", "rooms"]);
+    let metrics = crate::support::rt().block_on(async { daemon.http_get("/metrics").await.1 });
+    for line in [
+        r#"agora_requests_total{service="cache",op="cache_command"} 1"#,
+        r#"agora_requests_total{service="chat",op="chat_rooms"} 1"#,
+        r#"agora_requests_total{service="base",op="register"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} missing:\n{metrics}");
+    }
+    assert!(!metrics.contains("op=\"other\""), "{metrics}");
+}
