@@ -71,6 +71,8 @@ enum Out {
 enum Event {
     /// `agora chat send ROOM …` in the same home.
     Say(&'static str),
+    /// `agora chat topic ROOM …` in the same home.
+    Topic(&'static str),
     /// `agora cache publish CHANNEL …` in the same home.
     Publish(&'static str),
 }
@@ -80,7 +82,9 @@ enum Event {
 #[derive(Debug, Clone, Copy)]
 struct Row {
     who: Who,
-    args: &'static [&'static str],
+    /// The command line after `agora`: words split on spaces, but for
+    /// those in single quotes.
+    line: &'static str,
     out: Out,
     code: i32,
     why: &'static str,
@@ -93,16 +97,10 @@ struct Row {
     together: bool,
 }
 
-const fn row(
-    who: Who,
-    out: Out,
-    code: i32,
-    args: &'static [&'static str],
-    why: &'static str,
-) -> Row {
+const fn row(who: Who, out: Out, code: i32, line: &'static str, why: &'static str) -> Row {
     Row {
         who,
-        args,
+        line,
         out,
         code,
         why,
@@ -113,6 +111,22 @@ const fn row(
 }
 
 impl Row {
+    /// The command line's words: split on spaces, a word in single quotes
+    /// taken whole (`chat away 'at lunch'`).
+    fn words(&self) -> Vec<&'static str> {
+        let mut words = Vec::new();
+        let mut rest = self.line.trim_start();
+        while !rest.is_empty() {
+            let (word, after) = match rest.strip_prefix('\'') {
+                Some(quoted) => quoted.split_once('\'').expect("a closing quote"),
+                None => rest.split_once(' ').unwrap_or((rest, "")),
+            };
+            words.push(word);
+            rest = after.trim_start();
+        }
+        words
+    }
+
     /// Whether each run of the row has --json.
     fn forms(&self) -> &'static [bool] {
         match self.out {
@@ -138,7 +152,7 @@ impl Row {
     }
 }
 
-use Event::{Publish, Say};
+use Event::{Publish, Say, Topic};
 use Out::{Both, Json, Null, Text};
 use Who::{Alice, Bob};
 
@@ -152,99 +166,114 @@ const EVENT_TEXT: &str = "event-from-the-test";
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
     // Accounts, signed out first.
-    row(Alice, Both, 1, &["whoami"], "not signed in"),
-    row(Alice, Both, 1, &["logout"], "nothing to forget"),
-    row(Alice, Text, 2, &["chat", "rooms"], "not signed in: an error naming `agora login`"),
-    row(Alice, Text, 2, &["cache", "get", "k"], "not signed in"),
-    row(Alice, Json, 0, &["register", "alice", "--password-stdin"], "created, signed in").input(b"alice-password\n"),
-    row(Alice, Text, 2, &["register", "alice", "--password-stdin"], "the name is taken").input(b"alice-password\n"),
-    row(Bob,   Text, 0, &["register", "bob", "--password-stdin"], "bob, in his own home").input(b"bob-password\n"),
-    row(Alice, Both, 0, &["whoami"], "signed in"),
-    row(Alice, Json, 0, &["logout"], "the saved sign-in is forgotten"),
-    row(Alice, Text, 1, &["logout"], "nothing left to forget"),
-    row(Alice, Text, 2, &["login", "alice", "--password-stdin"], "a wrong password").input(b"not-her-password\n"),
-    row(Alice, Json, 0, &["login", "alice", "--password-stdin"], "signed in again").input(b"alice-password\n"),
-    row(Alice, Both, 0, &["ping", "-c", "2", "-i", "0"], "two round trips"),
+    row(Alice, Both, 1, "whoami", "not signed in"),
+    row(Alice, Both, 1, "logout", "nothing to forget"),
+    row(Alice, Text, 2, "chat rooms", "not signed in: an error naming `agora login`"),
+    row(Alice, Text, 2, "cache get k", "not signed in"),
+    row(Alice, Json, 0, "register alice --password-stdin", "created, signed in")
+        .input(b"alice-password\n"),
+    row(Alice, Text, 2, "register alice --password-stdin", "the name is taken")
+        .input(b"alice-password\n"),
+    row(Bob,   Text, 0, "register bob --password-stdin", "bob, in his own home")
+        .input(b"bob-password\n"),
+    row(Alice, Both, 0, "whoami", "signed in"),
+    row(Alice, Json, 0, "logout", "the saved sign-in is forgotten"),
+    row(Alice, Text, 1, "logout", "nothing left to forget"),
+    row(Alice, Text, 2, "login alice --password-stdin", "a wrong password")
+        .input(b"not-her-password\n"),
+    row(Alice, Json, 0, "login alice --password-stdin", "signed in again")
+        .input(b"alice-password\n"),
+    row(Alice, Both, 0, "ping -c 2 -i 0", "two round trips"),
     // Chat: no rooms yet.
-    row(Alice, Both, 1, &["chat", "rooms"], "no rooms"),
-    row(Alice, Text, 2, &["chat", "history", "ops"], "not in the room: an error naming `agora chat join`"),
-    row(Alice, Text, 2, &["chat", "send", "ops", "hello"], "not in the room"),
-    row(Alice, Text, 2, &["chat", "tail", "ops"], "not in the room: no stream starts"),
-    row(Alice, Text, 2, &["chat", "topic", "ops", "deploys"], "not in the room"),
-    row(Alice, Text, 2, &["chat", "leave", "ops"], "not in the room"),
-    row(Alice, Text, 2, &["chat", "who", "ops"], "no such room"),
-    row(Alice, Text, 2, &["chat", "join", "no spaces!"], "not a room name"),
-    row(Alice, Json, 0, &["chat", "join", "ops"], "creates the room"),
-    row(Alice, Both, 0, &["chat", "rooms"], "one room"),
-    row(Alice, Both, 1, &["chat", "history", "ops"], "no messages yet"),
-    row(Alice, Text, 0, &["chat", "send", "ops", "hello"], "message #1"),
-    row(Alice, Json, 0, &["chat", "send", "ops", "--me", "waves"], "message #2, an action"),
-    row(Alice, Both, 0, &["chat", "history", "ops"], "two messages"),
-    row(Alice, Text, 1, &["chat", "history", "ops", "--since", "2"], "nothing after #2"),
-    row(Alice, Both, 0, &["chat", "who", "ops"], "alice is in it"),
-    row(Alice, Both, 0, &["chat", "who"], "every user: alice and bob"),
-    row(Alice, Both, 0, &["chat", "topic", "ops", "deploys"], "the topic is set"),
-    row(Alice, Json, 0, &["chat", "away", "at lunch"], "away, with a message"),
-    row(Alice, Both, 0, &["chat", "away", "--back"], "back"),
-    row(Alice, Both, 1, &["chat", "dms"], "no unread private messages"),
-    row(Alice, Text, 2, &["chat", "dm", "carol", "hi"], "no such user"),
-    row(Alice, Json, 0, &["chat", "dm", "bob", "lunch?"], "a private message"),
-    row(Alice, Text, 0, &["chat", "dm", "bob", "--me", "waves"], "a private action"),
-    row(Alice, Both, 0, &["chat", "dms", "--with", "bob"], "the conversation"),
-    row(Bob,   Json, 0, &["chat", "dms"], "bob's two unread messages, now read"),
-    row(Bob,   Text, 1, &["chat", "dms"], "nothing unread any more"),
-    row(Alice, Text, 130, &["chat", "tail", "ops"], "the new message, until Ctrl-C").until(Say("ops")),
-    row(Alice, Json, 130, &["chat", "tail", "ops"], "the same, a JSON object per line").until(Say("ops")),
-    row(Alice, Json, 0, &["chat", "leave", "ops"], "left"),
-    row(Alice, Both, 1, &["chat", "who", "ops"], "the room has no members left"),
-    row(Alice, Text, 0, &["chat", "rooms"], "the room is still listed"),
+    row(Alice, Both, 1, "chat rooms", "no rooms"),
+    row(Alice, Text, 2, "chat history ops", "not in the room: an error naming `agora chat join`"),
+    row(Alice, Text, 2, "chat send ops hello", "not in the room"),
+    row(Alice, Text, 2, "chat tail ops", "not in the room: no stream starts"),
+    row(Alice, Text, 2, "chat topic ops deploys", "not in the room"),
+    row(Alice, Text, 2, "chat leave ops", "not in the room"),
+    row(Alice, Text, 2, "chat who ops", "no such room"),
+    row(Alice, Text, 2, "chat join 'no spaces!'", "not a room name"),
+    row(Alice, Json, 0, "chat join ops", "creates the room"),
+    row(Alice, Both, 0, "chat rooms", "one room"),
+    row(Alice, Both, 1, "chat history ops", "no messages yet"),
+    row(Alice, Text, 0, "chat send ops hello", "message #1"),
+    row(Alice, Json, 0, "chat send ops --me waves", "message #2, an action"),
+    row(Alice, Both, 0, "chat history ops", "two messages"),
+    row(Alice, Text, 1, "chat history ops --since 2", "nothing after #2"),
+    row(Alice, Both, 0, "chat who ops", "alice is in it"),
+    row(Alice, Both, 0, "chat who", "every user: alice and bob"),
+    row(Alice, Both, 0, "chat topic ops deploys", "the topic is set"),
+    row(Alice, Json, 0, "chat away 'at lunch'", "away, with a message"),
+    row(Alice, Both, 0, "chat away --back", "back"),
+    row(Alice, Both, 1, "chat dms", "no unread private messages"),
+    row(Alice, Text, 2, "chat dm carol hi", "no such user"),
+    row(Alice, Json, 0, "chat dm bob lunch?", "a private message"),
+    row(Alice, Text, 0, "chat dm bob --me waves", "a private action"),
+    row(Alice, Both, 0, "chat dms --with bob", "the conversation"),
+    row(Bob,   Json, 0, "chat dms", "bob's two unread messages, now read"),
+    row(Bob,   Text, 1, "chat dms", "nothing unread any more"),
+    row(Alice, Text, 130, "chat tail ops", "the new message, until Ctrl-C").until(Say("ops")),
+    row(Alice, Json, 130, "chat tail ops", "the same, a JSON object per line").until(Say("ops")),
+    row(Alice, Json, 130, "chat tail ops", "a topic change, as a JSON line").until(Topic("ops")),
+    row(Alice, Json, 0, "chat leave ops", "left"),
+    row(Alice, Both, 1, "chat who ops", "the room has no members left"),
+    row(Alice, Text, 0, "chat rooms", "the room is still listed"),
     // Cache: an empty keyspace.
-    row(Alice, Text, 1, &["cache", "get", "k"], "no such key: nothing printed"),
-    row(Alice, Null, 1, &["cache", "get", "k"], "no such key"),
-    row(Alice, Text, 1, &["cache", "ttl", "k"], "no such key"),
-    row(Alice, Null, 1, &["cache", "ttl", "k"], "no such key"),
-    row(Alice, Text, 1, &["cache", "expire", "k", "10s"], "no such key"),
-    row(Alice, Null, 1, &["cache", "expire", "k", "10s"], "no such key"),
-    row(Alice, Both, 1, &["cache", "keys", "*"], "no key matches"),
-    row(Alice, Both, 1, &["cache", "scan"], "no key at all"),
-    row(Alice, Both, 0, &["cache", "del", "k"], "done, even when none existed (0 deleted)"),
-    row(Alice, Both, 0, &["cache", "set", "k", "v"], "written"),
-    row(Alice, Both, 1, &["cache", "set", "k", "w", "--nx"], "--nx: not written"),
-    row(Alice, Both, 0, &["cache", "get", "k"], "the value"),
-    row(Alice, Both, 0, &["cache", "ttl", "k"], "no expiry (ttl_ms null)"),
-    row(Alice, Both, 0, &["cache", "expire", "k", "1h"], "expires in an hour"),
-    row(Alice, Json, 0, &["cache", "ttl", "k"], "ttl_ms a number now"),
-    row(Alice, Both, 0, &["cache", "incr", "n"], "1, then 2"),
-    row(Alice, Text, 2, &["cache", "incr", "k"], "not an integer"),
-    row(Alice, Text, 0, &["cache", "set", "bin", "-"], "bytes from standard input").input(b"\xff\x00"),
-    row(Alice, Json, 0, &["cache", "get", "bin"], "not UTF-8: {\"base64\": …}"),
-    row(Alice, Both, 0, &["cache", "keys", "*"], "three keys"),
-    row(Alice, Both, 0, &["cache", "scan", "--match", "k*"], "one key"),
-    row(Alice, Both, 0, &["cache", "publish", "news", "hi"], "published, to nobody (0 receivers)"),
-    row(Alice, Both, 0, &["cache", "info"], "every section"),
-    row(Alice, Json, 0, &["cache", "info", "keyspace"], "one section"),
-    row(Alice, Text, 2, &["cache", "info", "bogus"], "not a section"),
-    row(Alice, Text, 130, &["cache", "subscribe", "news"], "the message, until Ctrl-C").until(Publish("news")),
-    row(Alice, Json, 130, &["cache", "subscribe", "news"], "a confirmation, then the message").until(Publish("news")),
-    row(Alice, Text, 130, &["cache", "psubscribe", "news.*"], "the message, until Ctrl-C").until(Publish("news.today")),
-    row(Alice, Json, 130, &["cache", "psubscribe", "news.*"], "a confirmation, then the message").until(Publish("news.today")),
-    row(Alice, Both, 0, &["cache"], "the prompt on a pipe; a nil reply is an answer")
+    row(Alice, Text, 1, "cache get k", "no such key: nothing printed"),
+    row(Alice, Null, 1, "cache get k", "no such key"),
+    row(Alice, Text, 1, "cache ttl k", "no such key"),
+    row(Alice, Null, 1, "cache ttl k", "no such key"),
+    row(Alice, Text, 1, "cache expire k 10s", "no such key"),
+    row(Alice, Null, 1, "cache expire k 10s", "no such key"),
+    row(Alice, Both, 1, "cache keys *", "no key matches"),
+    row(Alice, Both, 1, "cache scan", "no key at all"),
+    row(Alice, Both, 0, "cache del k", "done, even when none existed (0 deleted)"),
+    row(Alice, Both, 0, "cache set k v", "written"),
+    row(Alice, Both, 1, "cache set k w --nx", "--nx: not written"),
+    row(Alice, Both, 0, "cache get k", "the value"),
+    row(Alice, Both, 0, "cache ttl k", "no expiry (ttl_ms null)"),
+    row(Alice, Both, 0, "cache expire k 1h", "expires in an hour"),
+    row(Alice, Json, 0, "cache ttl k", "ttl_ms a number now"),
+    row(Alice, Both, 0, "cache incr n", "1, then 2"),
+    row(Alice, Text, 2, "cache incr k", "not an integer"),
+    row(Alice, Text, 0, "cache set bin -", "bytes from standard input").input(b"\xff\x00"),
+    row(Alice, Json, 0, "cache get bin", "not UTF-8: {\"base64\": …}"),
+    row(Alice, Both, 0, "cache keys *", "three keys"),
+    row(Alice, Both, 0, "cache scan --match k*", "one key"),
+    row(Alice, Both, 0, "cache publish news hi", "published, to nobody (0 receivers)"),
+    row(Alice, Both, 0, "cache info", "every section"),
+    row(Alice, Json, 0, "cache info keyspace", "one section"),
+    row(Alice, Text, 2, "cache info bogus", "not a section"),
+    row(Alice, Text, 130, "cache subscribe news", "the message, until Ctrl-C")
+        .until(Publish("news")),
+    row(Alice, Json, 130, "cache subscribe news", "a confirmation, then the message")
+        .until(Publish("news")),
+    row(Alice, Text, 130, "cache psubscribe news.*", "the message, until Ctrl-C")
+        .until(Publish("news.today")),
+    row(Alice, Json, 130, "cache psubscribe news.*", "a confirmation, then the message")
+        .until(Publish("news.today")),
+    row(Alice, Both, 0, "cache", "the prompt on a pipe; a nil reply is an answer")
         .input(b"set p 1\nincr p\nget nothing\nhgetall nothing\nhelp\nhelp get\n"),
-    row(Alice, Text, 0, &["cache"], "the prompt, with nothing to do").input(b""),
-    row(Alice, Both, 2, &["cache"], "the prompt: a command got an error reply").input(b"get p\nincr k\n"),
+    row(Alice, Text, 0, "cache", "the prompt, with nothing to do").input(b""),
+    row(Alice, Both, 2, "cache", "the prompt: a command got an error reply")
+        .input(b"get p\nincr k\n"),
     // process: no daemon involved.
-    row(Alice, Both, 1, &["process", "{empty}"], "no file matched (JSON: zero counts)"),
-    row(Alice, Both, 0, &["process", "{logs}"], "two files counted"),
-    row(Alice, Json, 0, &["process", "{logs}", "--top", "2", "--group-by", "ext", "-e", "ERROR", "--words"], "top files, groups"),
-    row(Alice, Text, 2, &["process", "{missing}"], "a path that does not exist"),
+    row(Alice, Both, 1, "process {empty}", "no file matched (JSON: zero counts)"),
+    row(Alice, Both, 0, "process {logs}", "two files counted"),
+    row(Alice, Json, 0, "process {logs} --top 2 --group-by ext -e ERROR --words", "top files, groups"),
+    row(Alice, Text, 2, "process {missing}", "a path that does not exist"),
     // Benchmarks, tiny and all at once (each registers its own users).
-    row(Alice, Both, 0, &["bench", "ping", "--connections", "1", "--duration", "0.2"], "0.2 s of pings").together(),
-    row(Alice, Text, 2, &["bench", "ping", "--duration", "0"], "a duration must be above 0").together(),
-    row(Alice, Both, 0, &["bench", "chat", "idle", "--clients", "3", "--users", "2", "--hold", "0.1", "--pid", "{pid}"], "3 idle connections").together(),
-    row(Alice, Both, 0, &["bench", "chat", "fanout", "--members", "3", "--senders", "1", "--rate", "20", "--duration", "0.5"], "a room of 3").together(),
-    row(Alice, Text, 2, &["bench", "chat", "fanout", "--rate", "0"], "a rate must be above 0").together(),
-    row(Alice, Both, 0, &["bench", "chat", "persist", "--senders", "1", "--pipeline", "1", "--duration", "0.3"], "one sender").together(),
-    row(Alice, Both, 0, &["bench", "chat", "join", "--clients", "3", "--quiet", "0.3", "--pid", "{pid}"], "3 clients fill a room").together(),
+    row(Alice, Both, 0, "bench ping --connections 1 --duration 0.2", "0.2 s of pings").together(),
+    row(Alice, Text, 2, "bench ping --duration 0", "a duration must be above 0").together(),
+    row(Alice, Both, 0, "bench chat idle --clients 3 --users 2 --hold 0.1 --pid {pid}", "3 idle connections")
+        .together(),
+    row(Alice, Both, 0, "bench chat fanout --members 3 --senders 1 --rate 20 --duration 0.5", "a room of 3")
+        .together(),
+    row(Alice, Text, 2, "bench chat fanout --rate 0", "a rate must be above 0").together(),
+    row(Alice, Both, 0, "bench chat persist --senders 1 --pipeline 1 --duration 0.3", "one sender")
+        .together(),
+    row(Alice, Both, 0, "bench chat join --clients 3 --quiet 0.3 --pid {pid}", "3 clients fill a room")
+        .together(),
 ];
 
 /// The repository's root.
@@ -325,7 +354,7 @@ fn every_command_is_in_the_table_or_excluded() {
         .map(|(p, _)| p.as_str())
         .collect();
     assert!(runnable.contains("chat send") && runnable.contains("cache"));
-    let tested: BTreeSet<String> = TABLE.iter().map(|r| path_of(r.args, &tree)).collect();
+    let tested: BTreeSet<String> = TABLE.iter().map(|r| path_of(&r.words(), &tree)).collect();
     let excluded: BTreeSet<&str> = EXCLUDED.iter().map(|(p, _)| *p).collect();
     for command in &runnable {
         assert!(
@@ -353,7 +382,7 @@ fn every_command_is_in_the_table_or_excluded() {
         );
         let rows: Vec<&Row> = TABLE
             .iter()
-            .filter(|r| path_of(r.args, &tree) == *command)
+            .filter(|r| path_of(&r.words(), &tree) == *command)
             .collect();
         // Every command in the table prints data: its --json is checked.
         assert!(
@@ -588,17 +617,17 @@ impl World {
 
     /// Runs a row in one of its forms (`json` or not) and checks it.
     fn check(&self, row: &Row, json: bool) {
-        let path = path_of(row.args, &self.tree);
+        let path = path_of(&row.words(), &self.tree);
         let what = format!(
             "`agora {}{}` ({})",
             if json { "--json " } else { "" },
-            row.args.join(" "),
+            row.line,
             row.why
         );
         let (code, stdout, stderr) = match row.event {
             Some(event) => self.stream(row, json, event, &what),
             None => {
-                let out = self.run(row.who, row.args, json, row.stdin);
+                let out = self.run(row.who, &row.words(), json, row.stdin);
                 let code = out
                     .status
                     .code()
@@ -691,7 +720,7 @@ impl World {
     /// everything it printed.
     fn stream(&self, row: &Row, json: bool, event: Event, what: &str) -> (i32, Vec<u8>, String) {
         let mut child = self
-            .command(row.who, row.args, json)
+            .command(row.who, &row.words(), json)
             .stdin(Stdio::null())
             .spawn()
             .expect("spawn agora");
@@ -725,9 +754,14 @@ impl World {
             // Make it happen; how long to wait for the line depends on
             // whether the stream is known to be listening yet.
             let wait = match event {
-                Say(room) => {
-                    let out = self.run(row.who, &["chat", "send", room, EVENT_TEXT], false, None);
-                    assert!(out.status.success(), "chat send: {out:?}");
+                Say(room) | Topic(room) => {
+                    let verb = if matches!(event, Say(_)) {
+                        "send"
+                    } else {
+                        "topic"
+                    };
+                    let out = self.run(row.who, &["chat", verb, room, EVENT_TEXT], false, None);
+                    assert!(out.status.success(), "chat {verb}: {out:?}");
                     // No receiver count: try again if it was too early.
                     Duration::from_millis(500)
                 }
