@@ -852,6 +852,36 @@ pub enum ChatCommand {
     },
 }
 
+/// Seconds for the bench flags: a finite number above 0 (`0.5`, `10`).
+/// Refused otherwise, rather than panicking on a negative or infinite
+/// duration or dividing by zero.
+fn parse_secs(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds above 0 (try 0.5 or 10)"
+        )),
+    }
+}
+
+/// Seconds, where 0 is allowed (`--hold 0`).
+fn parse_secs_or_zero(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds of 0 or more (try 0.5 or 10)"
+        )),
+    }
+}
+
+/// A rate per second: a finite number above 0.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a rate above 0 (try 20 or 1000)")),
+    }
+}
+
 /// `agora bench SUBCOMMAND`
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -896,7 +926,7 @@ pub enum BenchChatCommand {
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
         /// Seconds to hold the connections before measuring.
-        #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 2.0, value_name = "SECS", value_parser = parse_secs_or_zero)]
         hold: f64,
     },
     /// One room with many members: some send at a fixed total rate, all
@@ -909,10 +939,10 @@ pub enum BenchChatCommand {
         #[arg(long, default_value_t = 100, value_name = "N")]
         senders: usize,
         /// Total messages per second sent into the room.
-        #[arg(long, default_value_t = 1000.0, value_name = "N")]
+        #[arg(long, default_value_t = 1000.0, value_name = "N", value_parser = parse_rate)]
         rate: f64,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_secs)]
         duration: f64,
     },
     /// Senders sending as fast as acknowledgements allow; reports stored
@@ -925,7 +955,7 @@ pub enum BenchChatCommand {
         #[arg(long, default_value_t = 16, value_name = "N")]
         pipeline: usize,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = parse_secs)]
         duration: f64,
     },
     /// N signed-in clients join one new room, one after another (each
@@ -940,7 +970,7 @@ pub enum BenchChatCommand {
         concurrency: usize,
         /// Seconds without any push, after the last join, that end the
         /// count (longer than the daemon's presence interval).
-        #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 3.0, value_name = "SECS", value_parser = parse_secs)]
         quiet: f64,
         /// The daemon's process id, to read its resident memory.
         #[arg(long, value_name = "PID")]
@@ -956,7 +986,7 @@ pub struct BenchPingArgs {
     pub connections: usize,
 
     /// How long to measure, in seconds (after a one-second warm-up).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = parse_secs)]
     pub duration: f64,
 
     /// Requests each connection keeps in flight (1 = strict request/reply).
@@ -986,6 +1016,24 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn bench_seconds_and_rates_are_finite_and_positive() {
+        assert_eq!(parse_secs("0.5"), Ok(0.5));
+        assert_eq!(parse_secs_or_zero("0"), Ok(0.0));
+        assert_eq!(parse_rate("20"), Ok(20.0));
+        for bad in ["0", "-1", "inf", "NaN", "soon", ""] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        assert!(parse_secs_or_zero("-0.1").is_err());
+        assert!(parse_secs_or_zero("inf").is_err());
+        // Refused by clap, naming the flag, instead of a panic later.
+        let err = Cli::try_parse_from(["agora", "bench", "chat", "persist", "--duration", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--duration"), "{err}");
     }
 
     #[test]

@@ -258,9 +258,14 @@ impl Prompt<'_> {
         for line in print::confirmations(self.format, kind, &names) {
             self.write(&line)?;
         }
+        // One listener, polled first, so that no Ctrl-C is lost between
+        // two messages (see `session::follow`).
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                biased;
+                _ = &mut interrupted => break,
                 push = self.pushes.recv() => {
                     let Some(push) = push else {
                         let why = self.c.client.goodbye().map_or_else(
