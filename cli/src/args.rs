@@ -729,6 +729,15 @@ fn parse_count(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A count that must be 1 or more (bench sizes: refused, not clamped).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
 /// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
@@ -917,10 +926,10 @@ pub enum BenchChatCommand {
     /// daemon's memory (with --pid) before and after.
     Idle {
         /// Idle connections to open.
-        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = at_least_one)]
         clients: usize,
         /// Distinct users they sign in as.
-        #[arg(long, default_value_t = 100, value_name = "N")]
+        #[arg(long, default_value_t = 100, value_name = "N", value_parser = at_least_one)]
         users: usize,
         /// The daemon's process id, to read its resident memory.
         #[arg(long, value_name = "PID")]
@@ -933,10 +942,10 @@ pub enum BenchChatCommand {
     /// receive; reports delivery latency and deliveries per second.
     Fanout {
         /// Members of the room (each its own user and connection).
-        #[arg(long, default_value_t = 1000, value_name = "N")]
+        #[arg(long, default_value_t = 1000, value_name = "N", value_parser = at_least_one)]
         members: usize,
         /// How many of the members send.
-        #[arg(long, default_value_t = 100, value_name = "N")]
+        #[arg(long, default_value_t = 100, value_name = "N", value_parser = at_least_one)]
         senders: usize,
         /// Total messages per second sent into the room.
         #[arg(long, default_value_t = 1000.0, value_name = "N", value_parser = parse_rate)]
@@ -949,10 +958,10 @@ pub enum BenchChatCommand {
     /// (acknowledged) messages per second.
     Persist {
         /// Concurrent senders (each its own connection and room).
-        #[arg(long, default_value_t = 32, value_name = "N")]
+        #[arg(long, default_value_t = 32, value_name = "N", value_parser = at_least_one)]
         senders: usize,
         /// Messages each sender keeps in flight.
-        #[arg(long, default_value_t = 16, value_name = "N")]
+        #[arg(long, default_value_t = 16, value_name = "N", value_parser = at_least_one)]
         pipeline: usize,
         /// Seconds to measure.
         #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = parse_secs)]
@@ -963,10 +972,10 @@ pub enum BenchChatCommand {
     /// the time to fill the room and the pushes it cost.
     Join {
         /// Clients that join (each its own user and connection).
-        #[arg(long, default_value_t = 2000, value_name = "N")]
+        #[arg(long, default_value_t = 2000, value_name = "N", value_parser = at_least_one)]
         clients: usize,
         /// Joins in flight at once (1: one after another).
-        #[arg(long, default_value_t = 1, value_name = "N")]
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = at_least_one)]
         concurrency: usize,
         /// Seconds without any push, after the last join, that end the
         /// count (longer than the daemon's presence interval).
@@ -982,7 +991,7 @@ pub enum BenchChatCommand {
 #[derive(Debug, Args, Clone)]
 pub struct BenchPingArgs {
     /// Concurrent connections.
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = at_least_one)]
     pub connections: usize,
 
     /// How long to measure, in seconds (after a one-second warm-up).
@@ -990,7 +999,7 @@ pub struct BenchPingArgs {
     pub duration: f64,
 
     /// Requests each connection keeps in flight (1 = strict request/reply).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = at_least_one)]
     pub pipeline: usize,
 }
 

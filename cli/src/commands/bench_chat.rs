@@ -39,34 +39,30 @@ pub async fn run(addr: &str, cmd: BenchChatCommand, json: bool) -> anyhow::Resul
             users,
             pid,
             hold,
-        } => idle(addr, clients, users.max(1), pid, hold, json).await,
+        } => idle(addr, clients, users, pid, hold, json).await,
         BenchChatCommand::Fanout {
             members,
             senders,
             rate,
             duration,
         } => {
-            fanout(
-                addr,
-                members.max(1),
-                senders.clamp(1, members.max(1)),
-                rate,
-                duration,
-                json,
-            )
-            .await
+            anyhow::ensure!(
+                senders <= members,
+                "--senders ({senders}) cannot exceed --members ({members}): the senders are members"
+            );
+            fanout(addr, members, senders, rate, duration, json).await
         }
         BenchChatCommand::Persist {
             senders,
             pipeline,
             duration,
-        } => persist(addr, senders.max(1), pipeline.max(1), duration, json).await,
+        } => persist(addr, senders, pipeline, duration, json).await,
         BenchChatCommand::Join {
             clients,
             concurrency,
             quiet,
             pid,
-        } => join_room(addr, clients.max(1), concurrency.max(1), quiet, pid, json).await,
+        } => join_room(addr, clients, concurrency, quiet, pid, json).await,
     }
 }
 
