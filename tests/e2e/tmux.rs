@@ -68,8 +68,25 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// Waits until the last non-empty line of the screen ends with `text`
+    /// (where the cursor's line is being edited).
+    pub(crate) fn wait_for_line_end(&self, text: &str) {
+        self.wait_for_screen(text, |screen| {
+            screen
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_end().ends_with(text))
+        });
+    }
+
     /// Waits until the screen shows `text`; returns the screen.
     pub(crate) fn wait_for(&self, text: &str) -> String {
+        self.wait_for_screen(text, |screen| screen.contains(text))
+    }
+
+    /// Waits until `done(screen)`; returns the screen.
+    fn wait_for_screen(&self, text: &str, done: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(
@@ -79,7 +96,7 @@ impl Tmux {
                 Duration::from_secs(60),
                 || {
                     last = self.screen();
-                    last.contains(text).then(|| last.clone())
+                    done(&last).then(|| last.clone())
                 },
             )
         }));
@@ -197,27 +214,39 @@ fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
     let Some(tmux) = Tmux::start(&home, &command) else {
         return;
     };
-    // capture-pane drops trailing spaces.
-    tmux.wait_for(&format!("{}>", daemon.addr));
+    // capture-pane drops trailing spaces. Keys typed before the line
+    // editor is back in raw mode may be flushed by it: each line waits for
+    // the prompt.
+    let prompt = format!("{}>", daemon.addr);
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "set greeting \"hello world\""]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("OK");
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "rpush l a b"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("(integer) 2");
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "lrange l 0 -1"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("2) \"b\"");
     // Line editing: backspace fixes a typo.
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "get greetingX"]);
     tmux.keys(&["BSpace", "Enter"]);
     tmux.wait_for("\"hello world\"");
-    // History: Up recalls `get greeting`, edited into `get nothing`.
+    // History: Up recalls `get greeting`, edited into `get nothing`. Keys
+    // typed before the editor is back in raw mode may be flushed by it, so
+    // wait for the new prompt first, and for the recalled line before
+    // editing it.
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["Up"]);
+    tmux.wait_for_line_end("> get greeting");
     tmux.keys(&["BSpace"; 8]);
     tmux.keys(&["-l", "nothing"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("(nil)");
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "quit"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("agora-exit=0");
