@@ -140,6 +140,9 @@ fn up_shows_tabs_and_help_and_quits_cleanly() {
     tmux.keys(&["F1"]);
     tmux.wait_for("Global keys");
     tmux.keys(&["Escape"]);
+    // Escape then Alt-3 (itself ESC 3) in one read would parse as Alt-Esc:
+    // wait for the popup to close first.
+    tmux.wait_for_screen("the help closed", |screen| !screen.contains("Global keys"));
     tmux.keys(&["M-3"]);
     tmux.wait_for("Games is not available yet");
     tmux.keys(&["q"]);
@@ -235,10 +238,8 @@ fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
     tmux.keys(&["-l", "get greetingX"]);
     tmux.keys(&["BSpace", "Enter"]);
     tmux.wait_for("\"hello world\"");
-    // History: Up recalls `get greeting`, edited into `get nothing`. Keys
-    // typed before the editor is back in raw mode may be flushed by it, so
-    // wait for the new prompt first, and for the recalled line before
-    // editing it.
+    // History: Up recalls `get greeting`, edited into `get nothing`. Wait
+    // for the new prompt first, and for the recalled line before editing.
     tmux.wait_for_line_end(&prompt);
     tmux.keys(&["Up"]);
     tmux.wait_for_line_end("> get greeting");

@@ -96,9 +96,18 @@ impl Prompt<'_> {
     /// The line editor loop, on a terminal.
     async fn edit(&mut self) -> anyhow::Result<()> {
         let history = crate::credentials::data_dir()?.join("cache_history");
+        // No cursor-position query before each prompt: the reply can come
+        // late over SSH or on a busy machine (rustyline waits 100 ms), and
+        // then reads as typed keys; every reply here ends with a newline,
+        // so the prompt always starts a line anyway.
+        let config = rustyline::Config::builder()
+            .check_cursor_position(false)
+            .build();
         let mut editor =
-            rustyline::Editor::<PromptHelper, rustyline::history::DefaultHistory>::new()
-                .context("cannot start the line editor")?;
+            rustyline::Editor::<PromptHelper, rustyline::history::DefaultHistory>::with_config(
+                config,
+            )
+            .context("cannot start the line editor")?;
         editor.set_helper(Some(PromptHelper));
         let _ = editor.load_history(&history);
         let prompt = format!("{}> ", self.c.addr);
