@@ -249,12 +249,15 @@ impl CacheState {
         self.outbox.push(Outgoing { tag, op: op.into() });
     }
 
+    /// Queues a cache command. Every one is quiet: the tab's own browsing
+    /// must not count in the ops/s and hit ratio it shows, nor make the
+    /// keys it looks at look recently used.
     fn command<A: AsRef<[u8]>>(&mut self, pending: Pending, args: &[A]) {
         let args = args
             .iter()
             .map(|a| ByteBuf::from(a.as_ref().to_vec()))
             .collect();
-        self.request(pending, CacheOp::Command { args });
+        self.request(pending, CacheOp::Command { args, quiet: true });
     }
 
     fn pattern(&self) -> String {

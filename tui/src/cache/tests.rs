@@ -13,10 +13,12 @@ fn press(state: &mut CacheState, code: KeyCode) -> KeyOutcome {
 
 fn args(op: &Op) -> Vec<String> {
     match op {
-        Op::Cache(CacheOp::Command { args }) => args
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
+        Op::Cache(CacheOp::Command { args, quiet }) => {
+            assert!(quiet, "the Cache tab's browsing is quiet");
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        }
         other => vec![other.name().to_owned()],
     }
 }

@@ -314,7 +314,7 @@ fn every_tab_says_which_service_it_waits_for() {
 /// A fake cache: three keys, INFO figures, details per key.
 fn cache_answer(op: &Op) -> Result<Reply, String> {
     use agora_wire::CacheValue as V;
-    let Op::Cache(CacheOp::Command { args }) = op else {
+    let Op::Cache(CacheOp::Command { args, quiet: true }) = op else {
         return Ok(CacheReply::Subscribed {
             channels: vec![],
             patterns: vec![],
