@@ -24,6 +24,7 @@ mod cache;
 mod chat;
 mod connection;
 mod layout;
+mod line_editor;
 mod placeholder;
 mod tab;
 mod tabs;

@@ -248,6 +248,20 @@ fn snapshot_chat_error_in_the_status_line() {
 }
 
 #[test]
+fn snapshot_chat_help_lists_the_slash_commands() {
+    let mut app = chat_scene();
+    type_text(&mut app, "/help");
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let text = screen(&app);
+    assert!(text.contains("Slash commands — Esc closes"), "{text}");
+    assert!(
+        text.contains("/join ROOM      join (or create) a room"),
+        "{text}"
+    );
+    insta::assert_snapshot!("chat_help", text);
+}
+
+#[test]
 fn chat_fits_narrow_and_short_screens() {
     let app = chat_scene();
     for (w, h) in [(40, 12), (60, 10), (30, 8), (79, 24), (120, 40)] {
