@@ -234,9 +234,13 @@ impl App {
         }
     }
 
-    /// Switches to a tab.
+    /// Switches to a tab; a tab newly shown hears of it
+    /// ([`Tab::on_show`]).
     pub fn select_tab(&mut self, tab: TabId) {
-        self.tab = tab;
+        if tab != self.tab {
+            self.tab = tab;
+            self.current_mut().on_show();
+        }
     }
 
     /// Applies one key press. See the module docs for the routing.
@@ -253,7 +257,7 @@ impl App {
             KeyCode::F(1) => return self.toggle_help(),
             KeyCode::Char(c) if alt => {
                 if let Some(tab) = TabId::from_digit(c) {
-                    self.tab = tab;
+                    self.select_tab(tab);
                     return EventState::Consumed;
                 }
             }
@@ -287,7 +291,7 @@ impl App {
             },
             _ => return EventState::NotConsumed,
         };
-        self.tab = tab;
+        self.select_tab(tab);
         EventState::Consumed
     }
 
@@ -314,6 +318,7 @@ impl App {
                 for tab in &mut self.tabs {
                     tab.on_connected(self.user.as_deref());
                 }
+                self.current_mut().on_show();
             }
             ServerEvent::Latency(rtt) => {
                 // A late pong from a connection that is already gone says

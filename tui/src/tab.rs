@@ -74,6 +74,12 @@ pub trait Tab: Debug + Any {
     /// The answer to the request this tab queued with `tag`.
     fn on_reply(&mut self, tag: u64, result: Result<Reply, String>);
 
+    /// The tab has come on screen: it was selected, or the connection came
+    /// up (or someone signed in) while it was shown. A tab that fetches
+    /// what it shows starts now rather than on the next tick, so it is
+    /// never drawn empty while its data is merely not asked for yet.
+    fn on_show(&mut self) {}
+
     /// Time passed; `shown` says whether this tab is on screen.
     fn on_tick(&mut self, _now: Instant, _shown: bool) {}
 

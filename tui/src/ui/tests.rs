@@ -415,6 +415,45 @@ fn snapshot_cache_list_value_filter_and_monitor() {
 }
 
 #[test]
+fn cache_tab_scans_as_soon_as_it_is_shown_and_says_loading_meanwhile() {
+    let mut app = connected();
+    assert!(
+        app.take_outbox()
+            .iter()
+            .all(|o| !matches!(o.op, Op::Cache(_)))
+    );
+    // Alt-5 from the Chat tab: no tick has passed yet.
+    app.handle_key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::ALT));
+    let text = screen(&app);
+    assert!(text.contains("Keys (loading…)"), "{text}");
+    assert!(!text.contains("Keys (0)"), "{text}");
+    let out = app.take_outbox();
+    let asked: Vec<&Op> = out.iter().map(|o| &o.op).collect();
+    assert!(
+        asked.iter().any(|op| matches!(op, Op::Cache(CacheOp::Command { args, .. }) if args[0].as_slice() == b"SCAN")),
+        "{asked:?}"
+    );
+    for Outgoing { tag, op } in out {
+        let result = cache_answer(&op);
+        app.on_server(ServerEvent::Reply { tag, result });
+    }
+    serve(&mut app, cache_answer);
+    let text = screen(&app);
+    assert!(text.contains("Keys (3)"), "{text}");
+    assert!(text.contains("keys 3"), "{text}");
+    // Connecting while the tab is shown scans at once too.
+    app.on_server(ServerEvent::Disconnected {
+        error: "gone".into(),
+    });
+    app.on_server(ServerEvent::Connected {
+        session: 43,
+        user: Some("alice".into()),
+    });
+    assert!(screen(&app).contains("Keys (loading…)"));
+    assert!(app.take_outbox().iter().any(|o| matches!(&o.op, Op::Cache(CacheOp::Command { args, .. }) if args[0].as_slice() == b"SCAN")));
+}
+
+#[test]
 fn dashboard_lists_recent_sessions() {
     let mut app = connected();
     app.select_tab(TabId::Dashboard);
