@@ -10,8 +10,11 @@
 //! - one module per tab: `chat` (rooms, input line, commands), `cache`
 //!   (key browser, monitor), `placeholder` (tabs whose service has not
 //!   arrived);
-//! - `layout`: the screen's geometry, shared by state and drawing;
-//! - `ui`: drawing, as `impl Widget for &App` and [`render`];
+//! - `layout`: the screen's geometry, shared by state and drawing, and the
+//!   smallest screen it works on;
+//! - `line_editor`: the one-line editor every input line uses;
+//! - `ui`: drawing, as `impl Widget for &App` and [`render`]; `palette`:
+//!   the colour depth, applied to the drawn screen (16, 8 or no colours);
 //! - `connection`: the task that keeps a connection to the daemon and
 //!   reports [`ServerEvent`]s;
 //! - `tui`: the terminal setup and the async event loop.
@@ -25,6 +28,7 @@ mod chat;
 mod connection;
 mod layout;
 mod line_editor;
+mod palette;
 mod placeholder;
 mod tab;
 mod tabs;

@@ -22,7 +22,8 @@ use tokio_util::sync::CancellationToken;
 use crate::Options;
 use crate::app::{App, RunState, ServerEvent};
 use crate::connection;
-use crate::ui::{monochrome, render};
+use crate::palette::Palette;
+use crate::ui::render;
 
 /// How often the screen is refreshed without input (the reconnect
 /// countdown moves on each tick).
@@ -63,6 +64,13 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
         color,
     } = options;
     let mut app = App::new(addr.clone(), user);
+    // What the terminal can show, decided once: TERM=dumb and --color
+    // never (or NO_COLOR) get none, 8-colour terminals the basic 8.
+    let palette = Palette::detect(
+        color,
+        std::env::var("TERM").ok().as_deref(),
+        crossterm::style::available_color_count(),
+    );
 
     let cancel = CancellationToken::new();
     // Dropping the guard cancels the task on every exit path, `?` included.
@@ -100,9 +108,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
         terminal
             .draw(|frame| {
                 render(&app, frame);
-                if !color {
-                    monochrome(frame.buffer_mut());
-                }
+                palette.apply(frame.buffer_mut());
             })
             .context("cannot draw the screen")?;
         tokio::select! {

@@ -7,7 +7,12 @@
 //! body ([`crate::Tab::render`]); nothing here knows which tabs exist.
 //!
 //! Colours: only the 16 basic ANSI colours plus bold/reverse, so the screen
-//! reads the same over SSH and on terminals with 256 colours or fewer.
+//! reads the same over SSH and on terminals with 256 colours or fewer;
+//! `palette.rs` folds them onto 8 colours, or none, after drawing, for
+//! terminals that need it.
+//!
+//! Below [`MIN_WIDTH`] x [`MIN_HEIGHT`] cells the layout cannot work, so the
+//! whole screen says so instead ("terminal too small: …").
 
 use std::time::Duration;
 
@@ -19,13 +24,13 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Widget};
 
 use crate::app::{App, Connection, Overlay};
-use crate::layout::{body_inner, rows};
+use crate::layout::{MIN_HEIGHT, MIN_WIDTH, body_inner, fits, rows};
 
 /// Draws the whole screen for `app` into `frame`, and puts the terminal
 /// cursor where the current tab wants it (its input line), if anywhere.
 pub fn render(app: &App, frame: &mut Frame) {
     frame.render_widget(app, frame.area());
-    if app.overlay() == Overlay::None {
+    if app.overlay() == Overlay::None && fits(frame.area()) {
         let inner = body_inner(frame.area());
         if inner.width > 0
             && inner.height > 0
@@ -33,15 +38,6 @@ pub fn render(app: &App, frame: &mut Frame) {
         {
             frame.set_cursor_position(at);
         }
-    }
-}
-
-/// Takes the colours out of a drawn screen, keeping bold, reverse and the
-/// rest: what NO_COLOR (or `--color never`) asks for.
-pub(crate) fn monochrome(buf: &mut Buffer) {
-    for cell in buf.content.iter_mut() {
-        cell.fg = Color::Reset;
-        cell.bg = Color::Reset;
     }
 }
 
@@ -104,6 +100,10 @@ fn border_style() -> Style {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        if !fits(area) {
+            render_too_small(area, buf);
+            return;
+        }
         let [tabs, body, status] = rows(area);
         render_tab_bar(self, tabs, buf);
         render_body(self, body, buf);
@@ -112,6 +112,31 @@ impl Widget for &App {
             render_help(self, body, buf);
         }
     }
+}
+
+/// The whole screen on a terminal too small for the layout: what it is and
+/// what it needs, centred, wrapped if need be.
+fn render_too_small(area: Rect, buf: &mut Buffer) {
+    let lines = [
+        format!(
+            "terminal too small: {}×{}, needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        ),
+        "(Ctrl-C quits)".to_string(),
+    ];
+    let width = usize::from(area.width.max(1));
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.chars().count().div_ceil(width))
+        .sum();
+    let text = Text::from(lines.map(Line::from).to_vec());
+    let height = (rows as u16).min(area.height);
+    let at = area.centered_vertically(Constraint::Length(height));
+    Paragraph::new(text)
+        .centered()
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .style(Style::new().fg(Color::Yellow))
+        .render(at, buf);
 }
 
 fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
