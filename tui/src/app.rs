@@ -137,6 +137,9 @@ pub struct App {
     run_state: RunState,
     connection: Connection,
     addr: String,
+    /// The daemon's RESP listener, when known (`agora up` embeds the
+    /// daemon, so it knows).
+    resp: Option<String>,
     user: Option<String>,
     /// When the current reconnect countdown was first seen by a tick, and
     /// its length then. The connection task reports `retry_in` once; the
@@ -157,6 +160,7 @@ impl App {
             run_state: RunState::default(),
             connection: Connection::Connecting,
             addr: addr.into(),
+            resp: None,
             tabs: tabs::all(user.as_deref()),
             user,
             countdown: None,
@@ -186,6 +190,18 @@ impl App {
     /// The daemon's address, as given.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// The same app, knowing the daemon's RESP listener is at `resp`
+    /// (`host:port`), which the status bar and the help then show.
+    pub fn with_resp(mut self, resp: Option<String>) -> Self {
+        self.resp = resp;
+        self
+    }
+
+    /// The daemon's RESP listener, when known.
+    pub fn resp(&self) -> Option<&str> {
+        self.resp.as_deref()
     }
 
     /// The signed-in user's name, if any.

@@ -51,8 +51,14 @@ pub struct Options {
     /// The user name to show until the server confirms who is signed in.
     pub user: Option<String>,
     /// Whether to draw in colour (`--color`, NO_COLOR); without it the
-    /// screen keeps bold and reverse but no colours.
+    /// screen keeps bold and reverse but no colours. With it, the terminal
+    /// still decides how many (`TERM=dumb`: none; 8-colour terminals: the
+    /// basic 8).
     pub color: bool,
+    /// The daemon's RESP listener (`host:port`), when the caller knows it
+    /// (`agora up`, which embeds the daemon): shown in the status bar when
+    /// there is room and in the help (`redis-cli -p PORT`).
+    pub resp: Option<String>,
 }
 
 // By hand so the token never lands in a log or a panic message.
@@ -63,6 +69,7 @@ impl std::fmt::Debug for Options {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("user", &self.user)
             .field("color", &self.color)
+            .field("resp", &self.resp)
             .finish()
     }
 }
@@ -87,6 +94,7 @@ mod tests {
             token: Some("secret-jwt".into()),
             user: Some("alice".into()),
             color: true,
+            resp: None,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("secret-jwt"), "{shown}");

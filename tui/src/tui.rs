@@ -62,8 +62,9 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
         token,
         user,
         color,
+        resp,
     } = options;
-    let mut app = App::new(addr.clone(), user);
+    let mut app = App::new(addr.clone(), user).with_resp(resp);
     // What the terminal can show, decided once: TERM=dumb and --color
     // never (or NO_COLOR) get none, 8-colour terminals the basic 8.
     let palette = Palette::detect(

@@ -75,10 +75,9 @@ fn global_keys(app: &App) -> Vec<(String, String)> {
             format!("go to tab 1 to {n}{}", note("Alt only")),
         ),
         (
-            "?, F1".into(),
-            format!("show or hide this help{}", note("F1")),
+            "?, F1, Esc".into(),
+            format!("show / close this help{}", note("F1")),
         ),
-        ("Esc".into(), "close this help".into()),
         (
             "q".into(),
             if typing.is_empty() {
@@ -182,29 +181,46 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(state, Style::new().fg(colour)),
     ]);
 
-    let mut right = Vec::new();
+    // Right, in order: the RESP address (with `agora up`), the round trip,
+    // the help hint. On a narrow screen the RESP address goes first, then
+    // the hint: the connection state (and its error) matters more.
+    let help = if app.current().types_text() {
+        "F1 help"
+    } else {
+        "? help"
+    };
+    let mut parts: Vec<(u8, Span)> = Vec::new();
+    if let Some(resp) = app.resp() {
+        parts.push((
+            2,
+            Span::raw(format!("RESP {}", short_resp(app.addr(), resp))),
+        ));
+    }
     if let Connection::Connected {
         latency: Some(rtt), ..
     } = app.connection()
     {
-        right.push(Span::raw(format!("rtt {}", latency_text(*rtt))));
-        right.push(separator());
+        parts.push((0, Span::raw(format!("rtt {}", latency_text(*rtt)))));
     }
-    // The hint is the first thing to go on a narrow screen: the connection
-    // state (and its error) matters more.
-    let help = if app.current().types_text() {
-        "F1 help "
-    } else {
-        "? help "
+    parts.push((1, Span::styled(help, Style::new().fg(Color::DarkGray))));
+    let joined = |parts: &[(u8, Span<'static>)]| {
+        let mut spans = Vec::new();
+        for (i, (_, span)) in parts.iter().enumerate() {
+            if i > 0 {
+                spans.push(separator());
+            }
+            spans.push(span.clone());
+        }
+        spans.push(Span::raw(" "));
+        Line::from(spans)
     };
-    let hint = Span::styled(help, Style::new().fg(Color::DarkGray));
-    let fits = left.width() + Line::from(right.clone()).width() + hint.width();
-    if fits <= usize::from(area.width) {
-        right.push(hint);
-    } else if right.pop().is_some() {
-        right.push(Span::raw(" "));
+    while left.width() + joined(&parts).width() > usize::from(area.width) {
+        let Some(least) = parts.iter().map(|(p, _)| *p).filter(|p| *p > 0).max() else {
+            break;
+        };
+        parts.retain(|(p, _)| *p != least);
     }
-    let right = Line::from(right);
+    let right = joined(&parts);
 
     let [left_area, right_area] = Layout::horizontal([
         Constraint::Fill(1),
@@ -213,6 +229,29 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     .areas(area);
     left.render(left_area, buf);
     right.render(right_area, buf);
+}
+
+/// The RESP address as the status bar shows it: `:6379` when on the
+/// daemon's host, the whole address otherwise.
+fn short_resp<'a>(addr: &str, resp: &'a str) -> &'a str {
+    let host = |a: &str| a.rsplit_once(':').map(|(h, _)| h.to_owned());
+    match (host(addr), resp.rsplit_once(':')) {
+        (Some(daemon), Some((h, _))) if daemon == h => &resp[h.len()..],
+        _ => resp,
+    }
+}
+
+/// What a Redis client types to reach the RESP listener at `resp`:
+/// `redis-cli -p 6379`, with `-h HOST` unless it is this machine.
+pub(crate) fn redis_cli(resp: &str) -> String {
+    let Some((host, port)) = resp.rsplit_once(':') else {
+        return format!("redis-cli -h {resp}");
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host {
+        "127.0.0.1" | "localhost" | "::1" | "0.0.0.0" | "::" => format!("redis-cli -p {port}"),
+        _ => format!("redis-cli -h {host} -p {port}"),
+    }
 }
 
 /// The connection state in words, and the colour to show it in.
@@ -272,6 +311,13 @@ fn render_help(app: &App, over: Rect, buf: &mut Buffer) {
         lines.push(Line::from("  No keys of its own yet.").fg(Color::DarkGray));
     } else {
         lines.extend(tab.keys().iter().map(|(k, w)| key_line(k, w)));
+    }
+    if let Some(resp) = app.resp() {
+        lines.push(Line::default());
+        lines.push(Line::from(vec![
+            Span::raw("Redis clients: ").bold(),
+            Span::styled(redis_cli(resp), Style::new().fg(Color::Cyan)),
+        ]));
     }
 
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;

@@ -15,6 +15,8 @@ pub async fn run(addr: &str, color: ColorChoice) -> anyhow::Result<u8> {
         token: saved.map(|c| c.token.clone()),
         user: saved.map(|c| c.user.clone()),
         color: color.enabled(std::io::stdout().is_terminal()),
+        // Only `agora up` knows where the daemon's RESP listener is.
+        resp: None,
     })
     .await?;
     Ok(0)

@@ -45,7 +45,7 @@ use command::Command;
 const PAGE: u32 = 50;
 
 /// Keys of the Chat tab, for the help popup.
-pub const KEYS: [(&str, &str); 9] = [
+pub const KEYS: [(&str, &str); 8] = [
     ("Enter", "send the line; /help lists commands"),
     ("Up, Down", "previous / next sent line"),
     ("Tab", "complete a nick or command"),
@@ -54,7 +54,6 @@ pub const KEYS: [(&str, &str); 9] = [
     ("Home, End", "start / end of the line (Ctrl-A/E)"),
     ("Ctrl-U, W, K", "clear line / word before / rest"),
     ("Esc", "close the command list or message"),
-    ("q, ?, 1-5", "are typed here: F1 help, Ctrl-C quit"),
 ];
 
 /// What the centre of the tab shows.

@@ -294,6 +294,45 @@ fn snapshot_help_overlay() {
 }
 
 #[test]
+fn snapshot_up_shows_where_redis_clients_connect() {
+    let mut app = connected().with_resp(Some("127.0.0.1:6379".into()));
+    let text = screen(&app);
+    let status = text.lines().last().unwrap_or_default();
+    assert!(
+        status.contains("RESP :6379 │ rtt 12 ms │ F1 help"),
+        "{status}"
+    );
+    app.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+    let text = screen(&app);
+    assert!(text.contains("Redis clients: redis-cli -p 6379"), "{text}");
+    assert!(
+        text.contains("Ctrl-C"),
+        "the whole help still fits:\n{text}"
+    );
+    insta::assert_snapshot!("help_overlay_up", text);
+    // A long name leaves no room: the RESP address goes first, the round
+    // trip stays.
+    let mut app = App::new("127.0.0.1:7070", None).with_resp(Some("10.1.2.3:16379".into()));
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: Some("a-rather-long-user-name".into()),
+    });
+    app.on_server(ServerEvent::Latency(Duration::from_millis(3)));
+    let status = screen(&app).lines().last().unwrap_or_default().to_string();
+    assert!(!status.contains("RESP"), "{status}");
+    assert!(status.contains("rtt 3 ms"), "{status}");
+    assert_eq!(
+        redis_cli("10.1.2.3:16379"),
+        "redis-cli -h 10.1.2.3 -p 16379"
+    );
+    assert_eq!(redis_cli("[::1]:6380"), "redis-cli -p 6380");
+    assert_eq!(
+        short_resp("127.0.0.1:7070", "10.1.2.3:16379"),
+        "10.1.2.3:16379"
+    );
+}
+
+#[test]
 fn snapshot_reconnecting() {
     let mut app = reconnecting();
     // A tick only starts the countdown; the first report is shown as is.
