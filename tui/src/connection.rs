@@ -19,7 +19,7 @@ use agora_wire::{BaseOp, Client, ClientOptions, Error, Hello, Reply};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 use tokio_util::sync::CancellationToken;
@@ -66,8 +66,10 @@ impl Backoff {
 pub struct Config {
     /// The daemon's `host:port`.
     pub addr: String,
-    /// A token to sign in with, if any.
-    pub token: Option<String>,
+    /// The token to sign in with, if any, read at each connection attempt:
+    /// signing in from the TUI sends the new one here, so a reconnection
+    /// stays signed in.
+    pub token: watch::Receiver<Option<String>>,
     /// The client name sent in the hello, e.g. `agora-tui/0.1.0`.
     pub client_name: String,
     /// How often to ping.
@@ -81,16 +83,26 @@ pub struct Config {
 
 impl Config {
     /// Defaults for the TUI: this crate's client name, a ping every second,
-    /// a 5 s timeout and the default [`Backoff`].
+    /// a 5 s timeout and the default [`Backoff`]; always `token` (see
+    /// [`Config::tokens`] for one that can change).
     pub fn new(addr: impl Into<String>, token: Option<String>) -> Self {
         Config {
             addr: addr.into(),
-            token,
+            token: watch::channel(token).1,
             client_name: format!("agora-tui/{}", env!("CARGO_PKG_VERSION")),
             ping_every: Duration::from_secs(1),
             timeout: Duration::from_secs(5),
             backoff: Backoff::default(),
         }
+    }
+}
+
+impl Config {
+    /// The same config, signing in with whatever token `tokens` holds at
+    /// each attempt.
+    pub fn tokens(mut self, tokens: watch::Receiver<Option<String>>) -> Self {
+        self.token = tokens;
+        self
     }
 }
 
@@ -183,7 +195,8 @@ async fn connect_and_serve(
     cancel: &CancellationToken,
     attempt: &mut u32,
 ) -> Ended {
-    let hello = Hello::new(config.client_name.clone(), config.token.clone());
+    let token = config.token.borrow().clone();
+    let hello = Hello::new(config.client_name.clone(), token);
     let options = ClientOptions {
         connect_timeout: config.timeout,
         request_timeout: Some(config.timeout),
@@ -577,10 +590,7 @@ mod tests {
 
         let (tx, mut rx) = mpsc::channel(16);
         let cancel = CancellationToken::new();
-        let config = Config {
-            token: Some("tok".into()),
-            ..quick(addr)
-        };
+        let config = quick(addr).tokens(watch::channel(Some("tok".into())).1);
         let (_commands, commands_rx) = mpsc::channel(4);
         let task = spawn(config, tx, commands_rx, cancel.clone());
 
@@ -668,10 +678,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(16);
         let (commands, commands_rx) = mpsc::channel(4);
         let cancel = CancellationToken::new();
-        let config = Config {
-            token: Some("tok".into()),
-            ..quick(addr)
-        };
+        let config = quick(addr).tokens(watch::channel(Some("tok".into())).1);
         let task = spawn(config, tx, commands_rx, cancel.clone());
         assert!(matches!(next(&mut rx).await, ServerEvent::Connected { .. }));
         commands
@@ -694,6 +701,72 @@ mod tests {
         }
         cancel.cancel();
         task.await.expect("task panicked");
+        daemon.abort();
+    }
+
+    /// A fake daemon that welcomes each connection, reports the token of
+    /// its hello, and hangs up at once.
+    async fn token_reporter(listener: TcpListener, seen: mpsc::Sender<Option<String>>) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut framed = Framed::new(stream, FrameCodec::default());
+            let Some(Ok(frame)) = framed.next().await else {
+                continue;
+            };
+            let hello: Hello = decode(&frame).expect("decode hello");
+            let welcome = ServerFrame::Welcome(Welcome {
+                server_version: "0.1.0".into(),
+                protocol: agora_wire::PROTOCOL_VERSION,
+                session: 1,
+                user: None,
+                max_frame: 1 << 20,
+            });
+            send(&mut framed, &welcome).await;
+            if seen.send(hello.token).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_given_later_signs_in_the_next_connection() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr").to_string();
+        let (seen_tx, mut seen) = mpsc::channel(16);
+        let daemon = tokio::spawn(token_reporter(listener, seen_tx));
+        let (tokens, tokens_rx) = watch::channel(None);
+        let (tx, mut rx) = mpsc::channel(64);
+        let (_commands, commands_rx) = mpsc::channel(4);
+        let cancel = CancellationToken::new();
+        let task = spawn(
+            quick(addr).tokens(tokens_rx),
+            tx,
+            commands_rx,
+            cancel.clone(),
+        );
+        async fn next_token(seen: &mut mpsc::Receiver<Option<String>>) -> Option<String> {
+            tokio::time::timeout(GUARD, seen.recv())
+                .await
+                .expect("a hello in time")
+                .expect("the fake daemon is up")
+        }
+        assert_eq!(next_token(&mut seen).await, None);
+        tokens.send_replace(Some("fresh".into()));
+        // The fake hangs up; whichever attempt comes next carries the token.
+        loop {
+            match next_token(&mut seen).await {
+                None => continue,
+                Some(token) => {
+                    assert_eq!(token, "fresh");
+                    break;
+                }
+            }
+        }
+        cancel.cancel();
+        task.await.expect("task panicked");
+        while rx.try_recv().is_ok() {}
         daemon.abort();
     }
 }

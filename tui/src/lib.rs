@@ -15,6 +15,7 @@
 //! - `line_editor`: the one-line editor every input line uses;
 //! - `ui`: drawing, as `impl Widget for &App` and [`render`]; `palette`:
 //!   the colour depth, applied to the drawn screen (16, 8 or no colours);
+//! - `signin`: the sign-in form (an overlay of the app's, not a tab);
 //! - `connection`: the task that keeps a connection to the daemon and
 //!   reports [`ServerEvent`]s;
 //! - `tui`: the terminal setup and the async event loop.
@@ -30,6 +31,7 @@ mod layout;
 mod line_editor;
 mod palette;
 mod placeholder;
+mod signin;
 mod tab;
 mod tabs;
 mod tui;
@@ -37,12 +39,17 @@ mod ui;
 
 pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent};
 pub use cache::format as redis_format;
+pub use signin::SignedIn;
 pub use tab::{KeyOutcome, Outgoing, Tab};
 pub use tabs::TabId;
 pub use ui::render;
 
+/// What the embedding program is told when someone signs in (or
+/// registers) with the TUI's form, to save it: `agora tui` and `agora up`
+/// store the token for the CLI's other commands, as `agora login` does.
+pub type OnSignIn = Box<dyn FnMut(SignedIn) + Send>;
+
 /// How to reach the daemon and who is signing in.
-#[derive(Clone)]
 pub struct Options {
     /// The daemon's `host:port`.
     pub addr: String,
@@ -59,6 +66,10 @@ pub struct Options {
     /// (`agora up`, which embeds the daemon): shown in the status bar when
     /// there is room and in the help (`redis-cli -p PORT`).
     pub resp: Option<String>,
+    /// Called after each sign-in with the form (F2, or the form that opens
+    /// when the connection comes up without a user). The TUI itself
+    /// already uses the new token when it reconnects.
+    pub on_sign_in: Option<OnSignIn>,
 }
 
 // By hand so the token never lands in a log or a panic message.
@@ -70,6 +81,10 @@ impl std::fmt::Debug for Options {
             .field("user", &self.user)
             .field("color", &self.color)
             .field("resp", &self.resp)
+            .field(
+                "on_sign_in",
+                &self.on_sign_in.as_ref().map(|_| "<callback>"),
+            )
             .finish()
     }
 }
@@ -95,6 +110,7 @@ mod tests {
             user: Some("alice".into()),
             color: true,
             resp: None,
+            on_sign_in: None,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("secret-jwt"), "{shown}");

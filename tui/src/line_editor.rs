@@ -66,6 +66,30 @@ impl LineEditor {
         self.cursor
     }
 
+    /// What to draw in a field `width` cells wide: the part of the text
+    /// that fits, scrolled left so the cursor shows (one cell is kept for
+    /// the cursor past the end), and the cursor's column within it. With
+    /// `mask`, every character is drawn as that one (passwords).
+    pub fn view(&self, width: usize, mask: Option<char>) -> (String, usize) {
+        let shown: Vec<char> = match mask {
+            Some(m) => vec![m; self.chars.len()],
+            None => self.chars.clone(),
+        };
+        let col = |cs: &[char]| -> usize { cs.iter().map(|c| c.width().unwrap_or(0)).sum() };
+        let cursor = col(&shown[..self.cursor]);
+        let skip = cursor.saturating_sub(width.saturating_sub(1));
+        let mut at = 0;
+        let text = shown
+            .iter()
+            .filter(|c| {
+                let keep = at >= skip;
+                at += c.width().unwrap_or(0);
+                keep
+            })
+            .collect();
+        (text, cursor - skip)
+    }
+
     /// Applies one of the editing keys every line takes alike: a printable
     /// character (no Ctrl or Alt) is typed; Backspace, Delete, Left, Right,
     /// Home/Ctrl-A, End/Ctrl-E move or delete; Ctrl-U clears the line,
@@ -382,6 +406,19 @@ mod tests {
             assert!(!e.edit(other), "{other:?}");
         }
         assert!(e.is_empty());
+    }
+
+    #[test]
+    fn the_view_scrolls_to_the_cursor_and_masks() {
+        let e = typed("abcdefghij");
+        assert_eq!(e.view(20, None), ("abcdefghij".into(), 10));
+        assert_eq!(e.view(5, None), ("ghij".into(), 4));
+        assert_eq!(e.view(5, Some('•')), ("••••".into(), 4));
+        let mut e = typed("日本語");
+        e.home();
+        assert_eq!(e.view(3, None), ("日本語".into(), 0));
+        e.end();
+        assert_eq!(e.view(3, None).1, 2);
     }
 
     #[test]

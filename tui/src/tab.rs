@@ -62,7 +62,8 @@ pub trait Tab: Debug + Any {
     /// A key press while the tab is shown and no popup is open.
     fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome;
 
-    /// The connection is up (again), signed in as `user` if anyone.
+    /// The connection is up (again), signed in as `user` if anyone; also
+    /// when someone signs in on the open connection (the sign-in form).
     fn on_connected(&mut self, user: Option<&str>);
 
     /// The connection dropped: requests in flight will not be answered.

@@ -14,8 +14,8 @@ use anyhow::Context;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
 use ratatui::DefaultTerminal;
-use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
@@ -63,6 +63,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
         user,
         color,
         resp,
+        mut on_sign_in,
     } = options;
     let mut app = App::new(addr.clone(), user).with_resp(resp);
     // What the terminal can show, decided once: TERM=dumb and --color
@@ -78,8 +79,11 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
     let _stop = cancel.clone().drop_guard();
     let (events_tx, mut events) = mpsc::channel(256);
     let (commands, commands_rx) = mpsc::channel(COMMANDS);
+    // The token the connection task signs in with; the sign-in form
+    // replaces it, so reconnecting keeps the new sign-in.
+    let (tokens, tokens_rx) = watch::channel(token);
     let task = connection::spawn(
-        connection::Config::new(addr, token),
+        connection::Config::new(addr, None).tokens(tokens_rx),
         events_tx,
         commands_rx,
         cancel.child_token(),
@@ -92,6 +96,12 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
     while app.run_state() == RunState::Running {
+        if let Some(signed) = app.take_signed_in() {
+            tokens.send_replace(Some(signed.token.clone()));
+            if let Some(save) = on_sign_in.as_mut() {
+                save(signed);
+            }
+        }
         // Requests queued by the last event go out before the next wait.
         for command in app.take_outbox() {
             let tag = command.tag;

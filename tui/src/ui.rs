@@ -25,19 +25,26 @@ use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Widget};
 
 use crate::app::{App, Connection, Overlay};
 use crate::layout::{MIN_HEIGHT, MIN_WIDTH, body_inner, fits, rows};
+use crate::signin::view as signin;
 
 /// Draws the whole screen for `app` into `frame`, and puts the terminal
 /// cursor where the current tab wants it (its input line), if anywhere.
 pub fn render(app: &App, frame: &mut Frame) {
-    frame.render_widget(app, frame.area());
-    if app.overlay() == Overlay::None && fits(frame.area()) {
-        let inner = body_inner(frame.area());
-        if inner.width > 0
-            && inner.height > 0
-            && let Some(at) = app.current().cursor(inner)
-        {
-            frame.set_cursor_position(at);
+    let area = frame.area();
+    frame.render_widget(app, area);
+    if !fits(area) {
+        return;
+    }
+    let at = match (app.overlay(), app.signin()) {
+        (Overlay::SignIn, Some(form)) => signin::cursor(form, area),
+        (Overlay::None, _) => {
+            let inner = body_inner(area);
+            app.current().cursor(inner)
         }
+        _ => None,
+    };
+    if let Some(at) = at {
+        frame.set_cursor_position(at);
     }
 }
 
@@ -60,15 +67,8 @@ fn global_keys(app: &App) -> Vec<(String, String)> {
     };
     vec![
         (
-            "Tab, Right".into(),
-            format!("next tab{}", note("on an empty line")),
-        ),
-        (
-            "Shift-Tab, Left".into(),
-            format!(
-                "previous tab{}",
-                if typing.is_empty() { "" } else { " (likewise)" }
-            ),
+            "Tab/S-Tab, →/←".into(),
+            format!("next / previous tab{}", note("on an empty line")),
         ),
         (
             format!("1-{n}, Alt-1-{n}"),
@@ -86,6 +86,7 @@ fn global_keys(app: &App) -> Vec<(String, String)> {
                 format!("quit (not in {typing}, where q is typed)")
             },
         ),
+        ("F2".into(), "sign in or register".into()),
         ("Ctrl-C".into(), "quit, from anywhere".into()),
     ]
 }
@@ -107,8 +108,10 @@ impl Widget for &App {
         render_tab_bar(self, tabs, buf);
         render_body(self, body, buf);
         render_status_bar(self, status, buf);
-        if self.overlay() == Overlay::Help {
-            render_help(self, body, buf);
+        match (self.overlay(), self.signin()) {
+            (Overlay::Help, _) => render_help(self, body, buf),
+            (Overlay::SignIn, Some(form)) => signin::render(form, self.addr(), area, buf),
+            _ => {}
         }
     }
 }
@@ -169,7 +172,7 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let separator = || Span::styled(" │ ", border_style());
     let user = match app.user() {
         Some(name) => Span::raw(name.to_string()),
-        None => Span::styled("not signed in", Style::new().fg(Color::DarkGray)),
+        None => Span::styled("not signed in (F2)", Style::new().fg(Color::DarkGray)),
     };
     let (state, colour) = connection_text(app.connection());
     let left = Line::from(vec![

@@ -60,6 +60,7 @@ pub async fn run(
             user: Some(credential.user),
             color: color.enabled(true),
             resp: Some(resp),
+            on_sign_in: Some(super::tui::save_sign_ins(addr.clone())),
         })
         .await
     }

@@ -14,9 +14,7 @@ use ratatui::widgets::{Block, Paragraph, Widget};
 
 use super::format::{cli_text, printable};
 use super::{CacheState, MONITOR_PATTERN, Stats};
-use crate::line_editor::LineEditor;
 use agora_wire::CacheValue;
-use unicode_width::UnicodeWidthChar;
 
 /// Width of the key list, borders included.
 const LIST: u16 = 28;
@@ -272,7 +270,7 @@ impl Widget for &CacheState {
         let line = match (self.filter().1, self.error()) {
             (Some(edit), _) => Line::from(vec![
                 Span::styled(PROMPT, Style::new().fg(Color::Cyan)),
-                Span::raw(visible(edit, prompt_room(status))),
+                Span::raw(edit.view(prompt_room(status), None).0),
             ]),
             (None, Some(err)) => Line::styled(err.to_owned(), Style::new().fg(Color::Red)),
             (None, None) => Line::styled(
@@ -296,30 +294,9 @@ fn status_row(area: Rect) -> Rect {
     Rect::new(area.x, area.bottom().saturating_sub(1), area.width, 1)
 }
 
-/// Cells left for the filter's text after the prompt (one kept for the
-/// cursor past the end).
+/// Cells for the filter's text after the prompt.
 fn prompt_room(status: Rect) -> usize {
-    usize::from(status.width).saturating_sub(PROMPT.len() + 1)
-}
-
-/// The first column of the filter shown: the text scrolls left so the
-/// cursor always shows.
-fn offset(edit: &LineEditor, room: usize) -> usize {
-    edit.cursor_column().saturating_sub(room)
-}
-
-/// The part of the filter that fits, scrolled to the cursor.
-fn visible(edit: &LineEditor, room: usize) -> String {
-    let skip = offset(edit, room);
-    let mut col = 0;
-    edit.text()
-        .chars()
-        .filter(|c| {
-            let keep = col >= skip;
-            col += c.width().unwrap_or(0);
-            keep
-        })
-        .collect()
+    usize::from(status.width).saturating_sub(PROMPT.len())
 }
 
 /// Where the terminal cursor goes: in the filter prompt, while it is open.
@@ -329,8 +306,7 @@ pub(super) fn cursor(state: &CacheState, area: Rect) -> Option<Position> {
         return None;
     }
     let status = status_row(area);
-    let room = prompt_room(status);
-    let col = PROMPT.len() + edit.cursor_column() - offset(edit, room);
+    let col = PROMPT.len() + edit.view(prompt_room(status), None).1;
     let x = status.x.saturating_add(col as u16);
     Some(Position::new(
         x.min(status.right().saturating_sub(1)),

@@ -330,7 +330,7 @@ impl ChatState {
             self.request(ChatOp::Rooms, Pending::Rooms { listing: false });
         } else {
             self.notice = Some(Notice {
-                text: "not signed in: run `agora login NAME` to chat".into(),
+                text: "not signed in: F2 signs in or registers".into(),
                 level: Level::Error,
             });
         }

@@ -713,7 +713,7 @@ fn not_signed_in_says_how_to_sign_in() {
     let mut chat = ChatState::new(None);
     chat.on_connected(None);
     assert!(chat.take_outbox().is_empty());
-    assert!(chat.notice().expect("notice").text.contains("agora login"));
+    assert!(chat.notice().expect("notice").text.contains("F2 signs in"));
 }
 
 #[test]
