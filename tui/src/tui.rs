@@ -45,8 +45,24 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Makes crossterm write the colours it is given, NO_COLOR or not.
+///
+/// Whether to colour is decided once, from `--color`, NO_COLOR and TERM
+/// ([`Palette::detect`]), and applied to the drawn screen. crossterm also
+/// honours NO_COLOR on its own, by leaving the colour out of its escape
+/// sequences: `ESC[38;5;8m` becomes `ESC[m` (or `ESC[;m`), which is a full
+/// SGR reset, cancelling bold and reverse behind ratatui's back. With
+/// `--color always` and NO_COLOR set, bold then came and went on single
+/// letters ("Members" in the Chat tab). So crossterm is told to write what
+/// it is given; with NO_COLOR and `--color auto` the palette has already
+/// taken every colour out.
+pub(crate) fn write_colours_as_drawn() {
+    crossterm::style::force_color_output(true);
+}
+
 /// Runs the TUI until the user quits. See the module docs.
 pub async fn run(options: Options) -> anyhow::Result<()> {
+    write_colours_as_drawn();
     // The guard comes first: if `try_init` fails half-way (raw mode on, the
     // alternate screen refused), the terminal is still put back.
     let guard = TerminalGuard;

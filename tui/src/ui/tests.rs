@@ -18,6 +18,8 @@ use crate::chat::tests::{dm, msg, presence, room_info};
 use crate::palette::Palette;
 use crate::placeholder::Placeholder;
 use crate::tabs::TabId;
+
+mod terminal;
 use ratatui::layout::Position;
 
 /// Renders `app` at 80x24 and returns the screen as text, one line per
