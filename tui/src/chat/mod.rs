@@ -41,6 +41,9 @@ use crate::line_editor::LineEditor;
 use crate::tab::{KeyOutcome, Outgoing, Tab};
 use command::Command;
 
+/// What the status line says while nobody is signed in.
+const NOT_SIGNED_IN: &str = "not signed in: F2 signs in or registers";
+
 /// How many messages a room's first load and each older page ask for.
 const PAGE: u32 = 50;
 
@@ -327,12 +330,17 @@ impl ChatState {
         self.online = true;
         self.pending.clear();
         if self.me.is_some() {
+            // Signed in since (the sign-in form): the old advice is stale.
+            if self
+                .notice
+                .as_ref()
+                .is_some_and(|n| n.text == NOT_SIGNED_IN)
+            {
+                self.notice = None;
+            }
             self.request(ChatOp::Rooms, Pending::Rooms { listing: false });
         } else {
-            self.notice = Some(Notice {
-                text: "not signed in: F2 signs in or registers".into(),
-                level: Level::Error,
-            });
+            self.error(NOT_SIGNED_IN.into());
         }
     }
 

@@ -714,6 +714,10 @@ fn not_signed_in_says_how_to_sign_in() {
     chat.on_connected(None);
     assert!(chat.take_outbox().is_empty());
     assert!(chat.notice().expect("notice").text.contains("F2 signs in"));
+    // Signing in on the same connection (the sign-in form) clears it.
+    chat.on_connected(Some("alice"));
+    assert!(chat.notice().is_none());
+    assert_eq!(chat.take_outbox()[0].op, Op::Chat(ChatOp::Rooms));
 }
 
 #[test]
