@@ -15,6 +15,8 @@
 //! - `line_editor`: the one-line editor every input line uses;
 //! - `ui`: drawing, as `impl Widget for &App` and [`render`]; `palette`:
 //!   the colour depth, applied to the drawn screen (16, 8 or no colours);
+//!   `sgr`: those colours sent as the basic escape codes, not 256-colour
+//!   ones;
 //! - `signin`: the sign-in form (an overlay of the app's, not a tab);
 //! - `connection`: the task that keeps a connection to the daemon and
 //!   reports [`ServerEvent`]s;
@@ -31,6 +33,7 @@ mod layout;
 mod line_editor;
 mod palette;
 mod placeholder;
+mod sgr;
 mod signin;
 mod tab;
 mod tabs;

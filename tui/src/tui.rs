@@ -8,12 +8,14 @@
 //! dropped (a [`TerminalGuard`]), and panic (the hook `ratatui::try_init`
 //! installs restores the terminal, then calls the previous hook).
 
+use std::io::Stdout;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
-use ratatui::DefaultTerminal;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{MissedTickBehavior, interval};
@@ -23,6 +25,7 @@ use crate::Options;
 use crate::app::{App, RunState, ServerEvent};
 use crate::connection;
 use crate::palette::Palette;
+use crate::sgr::BasicSgr;
 use crate::ui::render;
 
 /// How often the screen is refreshed without input (the reconnect
@@ -66,13 +69,22 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     // The guard comes first: if `try_init` fails half-way (raw mode on, the
     // alternate screen refused), the terminal is still put back.
     let guard = TerminalGuard;
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    // `try_init` sets the terminal up (raw mode, alternate screen, the
+    // panic hook); the terminal drawn to is ours, writing through
+    // `BasicSgr` so colours go out as the basic codes, never 256-colour
+    // ones.
+    drop(ratatui::try_init().context("cannot set up the terminal")?);
+    let backend = CrosstermBackend::new(BasicSgr::new(std::io::stdout()));
+    let mut terminal = Terminal::new(backend).context("cannot set up the terminal")?;
     let result = event_loop(&mut terminal, options).await;
     drop(guard);
     result
 }
 
-async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow::Result<()> {
+/// The terminal the TUI draws on.
+type Screen = Terminal<CrosstermBackend<BasicSgr<Stdout>>>;
+
+async fn event_loop(terminal: &mut Screen, options: Options) -> anyhow::Result<()> {
     let Options {
         addr,
         token,

@@ -203,3 +203,37 @@ fn members_title_is_bold_on_screen_with_no_color_set() {
         assert_eq!(text, " Members 2");
     }
 }
+
+#[test]
+fn colours_go_out_as_basic_codes_never_256_colour_ones() {
+    crate::tui::write_colours_as_drawn();
+    for palette in [Palette::Sixteen, Palette::Eight] {
+        let bytes = Bytes::default();
+        let mut terminal = Terminal::with_options(
+            CrosstermBackend::new(crate::sgr::BasicSgr::new(bytes.clone())),
+            TerminalOptions {
+                viewport: Viewport::Fixed(Rect::new(0, 0, 80, 24)),
+            },
+        )
+        .expect("backend");
+        for app in [chat_scene(), cache_scene()] {
+            terminal
+                .draw(|f| {
+                    render(&app, f);
+                    palette.apply(f.buffer_mut());
+                })
+                .expect("draw");
+        }
+        let out = String::from_utf8_lossy(&bytes.0.borrow()).into_owned();
+        assert!(!out.contains("38;5;") && !out.contains("48;5;"), "{out:?}");
+        // Yellow (the mention), and red or green somewhere, as basic codes.
+        let sent = |code: &str| {
+            out.contains(&format!("\x1b[{code}m")) || out.contains(&format!("\x1b[{code};"))
+        };
+        assert!(sent("33"), "{palette:?}: {out:?}");
+        let bright = ["90", "91", "92", "93", "94", "95", "96", "97"]
+            .iter()
+            .any(|c| sent(c));
+        assert_eq!(bright, palette == Palette::Sixteen, "{palette:?}");
+    }
+}
