@@ -13,24 +13,25 @@
 //! `connection.rs`. No tab is named here: the app forwards to them.
 //!
 //! Key routing: Ctrl-C quits from anywhere. The sign-in form
-//! (`signin.rs`), while open, takes every other key, so nothing typed into
+//! (`signin/`), while open, takes every other key, so nothing typed into
 //! it reaches a tab; it opens by itself when the connection comes up
 //! without a user (until closed with Esc) and with F2. Otherwise F1
 //! toggles help and Alt-1..5 pick a tab from anywhere. Every other key
-//! goes to the current tab first; a tab that
-//! types text (an input line) keeps `q`, `?` and digits, and leaves the
-//! shell's keys (Tab, Left/Right) to it only when it does not want them
-//! (an empty line). What no tab wants goes to the shell: `q`, `?`, Tab,
+//! goes to the current tab first; a tab that types text (an input line)
+//! keeps `q`, `?` and digits, and leaves the shell's keys (Tab,
+//! Left/Right) to it only when it does not want them (an empty line).
+//! What no tab wants goes to the shell: `q`, `?`, Tab,
 //! Left/Right, digits.
 //!
 //! Requests carry tags in a namespace per tab: the app puts the tab's
 //! number in the top bits on the way out ([`App::take_outbox`]) and routes
 //! the reply back by it; namespace 0 is the sign-in form's. A successful
 //! sign-in tells every tab (as a new connection would) and waits in
-//! [`App::take_signed_in`] for the event loop, which hands the token to the
-//! connection task and to the embedding program. Pushes go to the tabs that follow the pushing
-//! service ([`Tab::follows`]); an event no tab follows is dropped with a
-//! debug log, never handed to another tab.
+//! [`App::take_signed_in`] for the event loop, which hands the token to
+//! the connection task and to the embedding program. A tab newly shown
+//! hears of it ([`Tab::on_show`]). Pushes go to the tabs that follow the
+//! pushing service ([`Tab::follows`]); an event no tab follows is dropped
+//! with a debug log, never handed to another tab.
 
 use std::any::Any;
 use std::time::{Duration, Instant};

@@ -84,8 +84,9 @@ pub enum FormKey {
     Close,
 }
 
-/// The sign-in form. See the module docs.
-#[derive(Debug, Clone, Default)]
+/// The sign-in form. See the module docs. Its `Debug` leaves the
+/// passwords out.
+#[derive(Clone, Default)]
 pub struct SignInForm {
     mode: Mode,
     focus: Field,
@@ -98,6 +99,22 @@ pub struct SignInForm {
     waiting: Option<u64>,
     next_tag: u64,
     outbox: Vec<Outgoing>,
+}
+
+// By hand so a password never lands in a log or a panic message.
+impl std::fmt::Debug for SignInForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInForm")
+            .field("mode", &self.mode)
+            .field("focus", &self.focus)
+            .field("name", &self.name.text())
+            .field("password", &format_args!("<{} chars>", self.password.len()))
+            .field("confirm", &format_args!("<{} chars>", self.confirm.len()))
+            .field("error", &self.error)
+            .field("waiting", &self.waiting)
+            .field("outbox", &format_args!("<{} requests>", self.outbox.len()))
+            .finish()
+    }
 }
 
 impl SignInForm {

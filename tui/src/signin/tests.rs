@@ -42,7 +42,12 @@ fn signs_in_with_a_name_and_a_masked_password() {
         form.field(Field::Password).view(40, Some('•')).0,
         "•".repeat(15)
     );
+    assert!(
+        !format!("{form:?}").contains("secret"),
+        "no password in Debug: {form:?}"
+    );
     form.handle_key(key(KeyCode::Enter));
+    assert!(!format!("{form:?}").contains("secret"), "{form:?}");
     let out = form.take_outbox();
     assert_eq!(out.len(), 1);
     assert_eq!(
