@@ -151,9 +151,11 @@ pub enum Command {
     /// agora name) with a random password kept in DATA/local-account.json
     /// (mode 0600); later runs sign in with it. The token is also saved for
     /// other terminals, so `agora whoami` and `agora tui` work there while
-    /// `agora up` runs. If the ports are taken (another daemon is running),
-    /// use `agora tui` to join it, or pass --listen 127.0.0.1:0 --http
-    /// 127.0.0.1:0.
+    /// `agora up` runs. The TUI's status bar and help (F1) show where Redis
+    /// clients connect (`redis-cli -p PORT`, from --resp); its keys are
+    /// those of `agora tui` (F2 signs in as someone else). If the ports are
+    /// taken (another daemon is running), use `agora tui` to join it, or pass
+    /// --listen 127.0.0.1:0 --http 127.0.0.1:0.
     Up(UpArgs),
     /// Run the daemon in the foreground until SIGINT or SIGTERM.
     ///
@@ -177,14 +179,28 @@ pub enum Command {
     /// Open the TUI against a running daemon (see --addr).
     ///
     /// Signs in with the token saved by `agora login` for that address, if
-    /// any. Keys everywhere: F1 shows help, Alt-1..5 switch tabs, Ctrl-C
-    /// quits. On tabs without an input line also Tab/Shift-Tab or 1-5 switch
-    /// tabs, ? shows help and q quits. The Chat tab opens with its input
-    /// line focused, so there q, ? and digits are typed; Tab and
+    /// any. Without one (or when the daemon refuses it) a sign-in form opens;
+    /// F2 opens it at any time. It signs in, or registers with Ctrl-R (the
+    /// password typed twice: at least 8 bytes); Tab moves between fields,
+    /// Enter submits, Esc closes; the token is saved as `agora login` saves
+    /// it.
+    ///
+    /// Keys everywhere: F1 shows help, F2 the sign-in form, Alt-1..5 switch
+    /// tabs, Ctrl-C quits. On tabs without an input line also Tab/Shift-Tab
+    /// or 1-5 switch tabs, ? shows help and q quits. The Chat tab opens with
+    /// its input line focused, so there q, ? and digits are typed; Tab and
     /// Left/Right switch tabs on an empty line; /help lists the slash
-    /// commands and /quit quits. When the daemon goes away the status bar
-    /// says "reconnecting" and the TUI retries with backoff (250 ms
-    /// doubling to 5 s). Logs go to the XDG data directory (tui.log).
+    /// commands and /quit quits. In the Cache tab j/k move, g/Home and
+    /// G/End jump to the first and last key, / filters. Every input line
+    /// edits alike: Home/End, Ctrl-A/Ctrl-E, Ctrl-U clears, Ctrl-W deletes a
+    /// word, Ctrl-K the rest.
+    ///
+    /// Colours follow --color and NO_COLOR, then the terminal: none with
+    /// TERM=dumb, the basic 8 on 8-colour terminals (TERM=xterm, screen,
+    /// linux), 16 otherwise. The screen needs at least 60x16 cells and says
+    /// so when smaller. When the daemon goes away the status bar says
+    /// "reconnecting" and the TUI retries with backoff (250 ms doubling to
+    /// 5 s). Logs go to the XDG data directory (tui.log).
     Tui(RemoteArgs),
     /// Measure round trips to the daemon.
     ///

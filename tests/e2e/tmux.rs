@@ -285,3 +285,52 @@ fn cache_tab_browses_keys_set_from_the_cli() {
     tmux.keys(&["C-c"]);
     tmux.wait_for("agora-exit=0");
 }
+
+#[test]
+fn tui_registers_from_its_form_and_saves_the_token() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &[]);
+    let addr = daemon.addr.clone();
+    let command = format!(
+        "'{}' --addr {addr} tui; echo agora-exit=$?; sleep 60",
+        bin()
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
+    // No saved token: the form opens by itself.
+    tmux.wait_for(&format!("Sign in to {addr}"));
+    tmux.keys(&["C-r"]);
+    tmux.wait_for(&format!("Register on {addr}"));
+    tmux.keys(&["-l", "dora"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "dora-password q1"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "dora-password q1"]);
+    tmux.keys(&["Enter"]);
+    // Signed in: the form is gone, nothing typed reached the chat, and the
+    // status bar names the user.
+    let screen = tmux.wait_for("│ dora │ connected");
+    assert!(!screen.contains("Register on"), "{screen}");
+    assert!(
+        !screen.contains("q1"),
+        "the password went nowhere:\n{screen}"
+    );
+    assert!(!screen.contains("not signed in"), "{screen}");
+    // Saved for the CLI's other commands, as `agora login` does.
+    let out = home.run(&["--addr", &addr, "whoami"], None);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("dora"),
+        "{out:?}"
+    );
+    // A reconnection signs in with the new token.
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(10));
+    tmux.wait_for("reconnecting");
+    let _daemon = Daemon::start_on(&home, &addr, &[]);
+    let screen = tmux.wait_for("│ dora │ connected");
+    assert!(!screen.contains("Sign in to"), "{screen}");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("agora-exit=0");
+}

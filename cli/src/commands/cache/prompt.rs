@@ -191,6 +191,7 @@ impl Prompt<'_> {
                 }));
         let op = Op::Cache(CacheOp::Command {
             args: args.into_iter().map(ByteBuf::from).collect(),
+            quiet: false,
         });
         let value = match self.c.client.request(op).await {
             Ok(Reply::Cache(CacheReply::Value { value })) => value,
