@@ -304,10 +304,13 @@ fn prompt_on_a_terminal_helps_hints_completes_and_subscribes() {
     tmux.wait_for("hgetall key");
     tmux.keys(&["C-u", "help lpush", "Enter"]);
     tmux.wait_for("summary: Prepend one or multiple elements to a list");
+    // Keys sent before the prompt is back may be flushed: wait for it.
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["set greeting hello", "Enter"]);
-    tmux.wait_for("OK");
+    tmux.wait_for_answer(&prompt, "OK");
     tmux.keys(&["info keyspace", "Enter"]);
     tmux.wait_for("db0:keys=1");
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["subscribe news", "Enter"]);
     tmux.wait_for("Reading messages... (press Ctrl-C to quit)");
     tmux.wait_for("3) (integer) 1");

@@ -80,6 +80,17 @@ impl Tmux {
         });
     }
 
+    /// Waits until the prompt is back with `answer` on the line above it:
+    /// the answer to the line just entered, not an older one that reads
+    /// the same (keys sent before the prompt is back may be flushed).
+    pub(crate) fn wait_for_answer(&self, prompt: &str, answer: &str) {
+        self.wait_for_screen(answer, |screen| {
+            let mut lines = screen.lines().rev().filter(|l| !l.trim().is_empty());
+            lines.next().is_some_and(|l| l.trim_end().ends_with(prompt))
+                && lines.next().is_some_and(|l| l.trim_end() == answer)
+        });
+    }
+
     /// Waits until the screen shows `text`; returns the screen.
     pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait_for_screen(text, |screen| screen.contains(text))
@@ -224,30 +235,25 @@ fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
     tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "set greeting \"hello world\""]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("OK");
-    tmux.wait_for_line_end(&prompt);
+    tmux.wait_for_answer(&prompt, "OK");
     tmux.keys(&["-l", "rpush l a b"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("(integer) 2");
-    tmux.wait_for_line_end(&prompt);
+    tmux.wait_for_answer(&prompt, "(integer) 2");
     tmux.keys(&["-l", "lrange l 0 -1"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("2) \"b\"");
+    tmux.wait_for_answer(&prompt, "2) \"b\"");
     // Line editing: backspace fixes a typo.
-    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "get greetingX"]);
     tmux.keys(&["BSpace", "Enter"]);
-    tmux.wait_for("\"hello world\"");
+    tmux.wait_for_answer(&prompt, "\"hello world\"");
     // History: Up recalls `get greeting`, edited into `get nothing`. Wait
-    // for the new prompt first, and for the recalled line before editing.
-    tmux.wait_for_line_end(&prompt);
+    // for the recalled line before editing.
     tmux.keys(&["Up"]);
     tmux.wait_for_line_end("> get greeting");
     tmux.keys(&["BSpace"; 8]);
     tmux.keys(&["-l", "nothing"]);
     tmux.keys(&["Enter"]);
-    tmux.wait_for("(nil)");
-    tmux.wait_for_line_end(&prompt);
+    tmux.wait_for_answer(&prompt, "(nil)");
     tmux.keys(&["-l", "quit"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("agora-exit=0");
