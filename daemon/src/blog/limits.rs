@@ -45,7 +45,7 @@ pub struct RateLimits {
 impl Default for RateLimits {
     /// Generous for people and front ends (a page load is a handful of
     /// reads; a burst of 100 reads then 50/s), strict for writes (30, then
-    /// 5/s) and sign-in attempts (10, then one per 6 s).
+    /// 5/s) and sign-in attempts (10, then one per 5 s).
     fn default() -> Self {
         RateLimits {
             read: Rate {
@@ -57,7 +57,7 @@ impl Default for RateLimits {
                 burst: 30.0,
             },
             auth: Rate {
-                per_sec: 1.0 / 6.0,
+                per_sec: 0.2,
                 burst: 10.0,
             },
         }

@@ -1,0 +1,500 @@
+//! The blog end to end: `agora blog` against the real daemon's HTTP API,
+//! its `--json` checked against tests/schemas/blog-*.json, exit codes on
+//! an empty daemon, a token from `agora register` on the API over a real
+//! socket, rate-limit headers per peer address, and an acknowledged
+//! article surviving `kill -9`.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+
+use crate::support::{Daemon, Home, rt, saved_token};
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// `agora blog ARGS` against `daemon`, signed in as whoever `home` holds.
+fn blog(home: &Home, daemon: &Daemon, args: &[&str], stdin: Option<&str>) -> Output {
+    let http = daemon.ready.http.to_string();
+    let mut all = vec!["blog", "--addr", &daemon.addr, "--http-addr", &http];
+    all.extend_from_slice(args);
+    home.run(&all, stdin)
+}
+
+fn json_of(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
+}
+
+/// Checks `value` against the schema in tests/schemas/NAME.json. Covers
+/// what those schemas use: type (with null), const, required,
+/// properties, additionalProperties: false, items, anyOf, $ref into
+/// $defs, minimum and minLength.
+fn conforms(name: &str, value: &Value) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/schemas/{name}.json"));
+    let schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    if let Err(why) = check(&schema, &schema, value, "$") {
+        panic!(
+            "{name}: {why}\n{}",
+            serde_json::to_string_pretty(value).unwrap()
+        );
+    }
+}
+
+fn check(root: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let def = r.strip_prefix("#/$defs/").expect("local $ref");
+        return check(root, &root["$defs"][def], v, at);
+    }
+    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
+        let errs: Vec<String> = any
+            .iter()
+            .filter_map(|s| check(root, s, v, at).err())
+            .collect();
+        return if errs.len() < any.len() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{at}: matches no alternative ({})",
+                errs.join(" | ")
+            ))
+        };
+    }
+    if let Some(c) = schema.get("const")
+        && c != v
+    {
+        return Err(format!("{at}: {v} is not {c}"));
+    }
+    if let Some(t) = schema.get("type") {
+        let types: Vec<&str> = match t {
+            Value::String(s) => vec![s.as_str()],
+            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let ok = types.iter().any(|t| match *t {
+            "null" => v.is_null(),
+            "string" => v.is_string(),
+            "integer" => v.is_i64() || v.is_u64(),
+            "number" => v.is_number(),
+            "boolean" => v.is_boolean(),
+            "array" => v.is_array(),
+            "object" => v.is_object(),
+            _ => false,
+        });
+        if !ok {
+            return Err(format!("{at}: {v} is not {types:?}"));
+        }
+    }
+    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64())
+        && n < min
+    {
+        return Err(format!("{at}: {n} < {min}"));
+    }
+    if let (Some(min), Some(s)) = (schema.get("minLength").and_then(Value::as_u64), v.as_str())
+        && (s.chars().count() as u64) < min
+    {
+        return Err(format!("{at}: shorter than {min}"));
+    }
+    if let Some(obj) = v.as_object() {
+        for key in schema["required"].as_array().into_iter().flatten() {
+            let key = key.as_str().unwrap();
+            if !obj.contains_key(key) {
+                return Err(format!("{at}: missing {key}"));
+            }
+        }
+        let props = schema.get("properties").and_then(Value::as_object);
+        for (key, value) in obj {
+            match props.and_then(|p| p.get(key)) {
+                Some(s) => check(root, s, value, &format!("{at}.{key}"))?,
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    return Err(format!("{at}: unexpected {key}"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(list)) = (schema.get("items"), v.as_array()) {
+        for (i, item) in list.iter().enumerate() {
+            check(root, items, item, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn exit_codes_on_an_empty_daemon() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    // Not signed in: reads work (and find nothing), writes say how to
+    // sign in.
+    let cases: &[(&[&str], i32)] = &[
+        (&["posts"], 1),
+        (&["show", "nope"], 1),
+        (&["comments", "nope"], 2),
+        (&["post", "new", "--title", "t", "--description", "d"], 2),
+        (&["edit", "nope", "--title", "t"], 2),
+        (&["rm", "nope"], 2),
+        (&["comment", "nope", "hi"], 2),
+    ];
+    for (args, code) in cases {
+        let out = blog(&home, &daemon, args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        let err = text(&out.stderr);
+        if *code == 2 {
+            assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+            assert!(err.starts_with("agora: "), "{err}");
+        }
+    }
+    let out = blog(
+        &home,
+        &daemon,
+        &["post", "new", "--title", "t", "--description", "d"],
+        None,
+    );
+    assert!(
+        text(&out.stderr).contains("agora login"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Signed in, on the still empty daemon.
+    home.register(&daemon.addr, "alice", "password1");
+    let signed: &[(&[&str], i32)] = &[
+        (&["--json", "posts"], 1),
+        (&["--json", "show", "nope"], 1),
+        (&["edit", "nope", "--title", "t"], 2),
+        (&["rm", "nope"], 2),
+        (&["comment", "nope", "hi"], 2),
+        (&["posts", "--feed"], 1),
+    ];
+    for (args, code) in signed {
+        let out = blog(&home, &daemon, args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(*code),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    let out = blog(&home, &daemon, &["--json", "posts"], None);
+    conforms("blog-posts", &json_of(&out));
+    let out = blog(&home, &daemon, &["--json", "show", "nope"], None);
+    assert_eq!(json_of(&out), Value::Null);
+    conforms("blog-show", &Value::Null);
+    // An unreachable API is an error naming it.
+    let out = home.run(
+        &[
+            "blog",
+            "--addr",
+            &daemon.addr,
+            "--http-addr",
+            "127.0.0.1:1",
+            "posts",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("127.0.0.1:1"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Bad values are refused.
+    let out = blog(&home, &daemon, &["posts", "--limit", "0"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let out = blog(&home, &daemon, &["posts", "--limit", "101"], None);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn write_read_edit_comment_and_delete_with_the_cli() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    home.register(&daemon.addr, "alice", "password1");
+    let body = home.path().join("body.md");
+    std::fs::write(&body, "# Dragons\n\nThey fly.\n").unwrap();
+    let out = blog(
+        &home,
+        &daemon,
+        &[
+            "--json",
+            "post",
+            "new",
+            "--title",
+            "How to train your dragon",
+            "--description",
+            "Ever wonder how?",
+            "--tag",
+            "dragons",
+            "--tag",
+            "training",
+            "--body-file",
+            body.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let article = json_of(&out);
+    conforms("blog-post-new", &article);
+    assert_eq!(article["slug"], "how-to-train-your-dragon");
+    assert_eq!(article["tags"], json!(["dragons", "training"]));
+    assert_eq!(article["body"], "# Dragons\n\nThey fly.\n");
+    // The body from standard input; the same title is numbered.
+    let out = blog(
+        &home,
+        &daemon,
+        &[
+            "post",
+            "new",
+            "--title",
+            "How to train your dragon",
+            "--description",
+            "Again",
+        ],
+        Some("Piped body\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "posted how-to-train-your-dragon-2\n");
+    let out = blog(&home, &daemon, &["--json", "posts", "--limit", "1"], None);
+    let page = json_of(&out);
+    conforms("blog-posts", &page);
+    assert_eq!(page["count"], 2);
+    assert_eq!(page["articles"][0]["body"], Value::Null);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let out = blog(
+        &home,
+        &daemon,
+        &["--json", "posts", "--limit", "1", "--cursor", &cursor],
+        None,
+    );
+    assert_eq!(
+        json_of(&out)["articles"][0]["slug"],
+        "how-to-train-your-dragon"
+    );
+    let out = blog(&home, &daemon, &["posts", "--tag", "training"], None);
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout).lines().count(), 1);
+    let out = blog(&home, &daemon, &["show", "how-to-train-your-dragon"], None);
+    assert!(
+        text(&out.stdout).contains("They fly."),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = blog(
+        &home,
+        &daemon,
+        &["--json", "show", "how-to-train-your-dragon"],
+        None,
+    );
+    conforms("blog-show", &json_of(&out));
+    // Comments and a reply, flat and as a tree.
+    let out = blog(
+        &home,
+        &daemon,
+        &["--json", "comment", "how-to-train-your-dragon", "First!"],
+        None,
+    );
+    let first = json_of(&out);
+    conforms("blog-comment", &first);
+    let id = first["id"].as_i64().unwrap().to_string();
+    let out = blog(
+        &home,
+        &daemon,
+        &[
+            "comment",
+            "how-to-train-your-dragon",
+            "-",
+            "--reply-to",
+            &id,
+        ],
+        Some("A reply\n"),
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = blog(
+        &home,
+        &daemon,
+        &["--json", "comments", "how-to-train-your-dragon", "--tree"],
+        None,
+    );
+    let tree = json_of(&out);
+    conforms("blog-comments", &tree);
+    assert_eq!(
+        tree["comments"][0]["replies"][0]["comment"]["body"],
+        "A reply\n"
+    );
+    let out = blog(
+        &home,
+        &daemon,
+        &["--json", "comments", "how-to-train-your-dragon"],
+        None,
+    );
+    let flat = json_of(&out);
+    conforms("blog-comments", &flat);
+    assert_eq!(flat["comments"][1]["parent_id"].to_string(), id);
+    let out = blog(
+        &home,
+        &daemon,
+        &["comments", "how-to-train-your-dragon", "--tree"],
+        None,
+    );
+    assert!(text(&out.stdout).contains("\n  #"), "{}", text(&out.stdout));
+    // A reply to a comment of another article is refused.
+    let out = blog(
+        &home,
+        &daemon,
+        &[
+            "comment",
+            "how-to-train-your-dragon-2",
+            "x",
+            "--reply-to",
+            &id,
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("parentId"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Edit renames with the title; someone else may not.
+    let out = blog(
+        &home,
+        &daemon,
+        &[
+            "--json",
+            "edit",
+            "how-to-train-your-dragon",
+            "--title",
+            "Dragons, tamed",
+        ],
+        None,
+    );
+    let edited = json_of(&out);
+    conforms("blog-edit", &edited);
+    assert_eq!(edited["slug"], "dragons-tamed");
+    let out = blog(&home, &daemon, &["edit", "dragons-tamed"], None);
+    assert_eq!(out.status.code(), Some(2), "nothing to change");
+    let bob = Home::new();
+    bob.register(&daemon.addr, "bob", "password1");
+    let out = blog(&bob, &daemon, &["rm", "dragons-tamed"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not yours"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = blog(&home, &daemon, &["--json", "rm", "dragons-tamed"], None);
+    let gone = json_of(&out);
+    conforms("blog-rm", &gone);
+    let out = blog(&home, &daemon, &["show", "dragons-tamed"], None);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+/// One HTTP/1.1 request over a fresh connection; (status, headers, body).
+async fn http(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> (u16, String, Value) {
+    let mut stream = TcpStream::connect(addr).await.unwrap();
+    let body = body.map(Value::to_string).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Token {t}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.unwrap();
+    let response = text(&response);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        head.to_ascii_lowercase(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn tokens_cross_sides_limits_carry_headers_and_articles_survive_kill_9() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(
+        &home,
+        &["--blog-write-burst", "3", "--blog-write-rate", "0.01"],
+    );
+    home.register(&daemon.addr, "alice", "password1");
+    let token = saved_token(&home, &daemon.addr);
+    let api = daemon.ready.http;
+    rt().block_on(async {
+        // A token from `agora register` is a blog API token.
+        let (status, head, me) = http(api, "GET", "/api/user", Some(&token), None).await;
+        assert_eq!(status, 200, "{me}");
+        assert_eq!(me["user"]["username"], "alice");
+        assert!(head.contains("ratelimit-limit: 100"), "{head}");
+        let article = json!({"article": {"title": "Kept", "description": "d", "body": "b"}});
+        let (status, _, created) =
+            http(api, "POST", "/api/articles", Some(&token), Some(&article)).await;
+        assert_eq!(status, 201, "{created}");
+        // Writes: a burst of 3 (the article, two favourites), then 429.
+        let (status, _, _) = http(
+            api,
+            "POST",
+            "/api/articles/kept/favorite",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 200);
+        http(
+            api,
+            "POST",
+            "/api/articles/kept/favorite",
+            Some(&token),
+            None,
+        )
+        .await;
+        let (status, head, body) = http(
+            api,
+            "POST",
+            "/api/articles/kept/favorite",
+            Some(&token),
+            None,
+        )
+        .await;
+        assert_eq!(status, 429, "{body}");
+        assert!(head.contains("retry-after: "), "{head}");
+        assert!(head.contains("ratelimit-remaining: 0"), "{head}");
+        // Health checks are never limited.
+        for _ in 0..5 {
+            assert_eq!(daemon.http_get("/healthz").await.0, 200);
+        }
+    });
+    // The article was acknowledged (201): it survives kill -9.
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(std::time::Duration::from_secs(10));
+    let daemon = Daemon::start(&home, &[]);
+    rt().block_on(async {
+        let (status, _, back) =
+            http(daemon.ready.http, "GET", "/api/articles/kept", None, None).await;
+        assert_eq!(status, 200, "{back}");
+        assert_eq!(back["article"]["favoritesCount"], 1);
+    });
+}
