@@ -30,99 +30,37 @@ fn json_of(out: &Output) -> Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(&out.stdout)))
 }
 
-/// Checks `value` against the schema in tests/schemas/NAME.json. Covers
-/// what those schemas use: type (with null), const, required,
-/// properties, additionalProperties: false, items, anyOf, $ref into
-/// $defs, minimum and minLength.
+/// Checks `value` against the schema in tests/schemas/NAME.json (with
+/// defs.json), offline, as tests/e2e/commands.rs does.
 fn conforms(name: &str, value: &Value) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../tests/schemas/{name}.json"));
-    let schema: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-    if let Err(why) = check(&schema, &schema, value, "$") {
-        panic!(
-            "{name}: {why}\n{}",
-            serde_json::to_string_pretty(value).unwrap()
-        );
-    }
-}
-
-fn check(root: &Value, schema: &Value, v: &Value, at: &str) -> Result<(), String> {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let def = r.strip_prefix("#/$defs/").expect("local $ref");
-        return check(root, &root["$defs"][def], v, at);
-    }
-    if let Some(any) = schema.get("anyOf").and_then(Value::as_array) {
-        let errs: Vec<String> = any
-            .iter()
-            .filter_map(|s| check(root, s, v, at).err())
-            .collect();
-        return if errs.len() < any.len() {
-            Ok(())
-        } else {
-            Err(format!(
-                "{at}: matches no alternative ({})",
-                errs.join(" | ")
-            ))
-        };
-    }
-    if let Some(c) = schema.get("const")
-        && c != v
-    {
-        return Err(format!("{at}: {v} is not {c}"));
-    }
-    if let Some(t) = schema.get("type") {
-        let types: Vec<&str> = match t {
-            Value::String(s) => vec![s.as_str()],
-            Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
-            _ => vec![],
-        };
-        let ok = types.iter().any(|t| match *t {
-            "null" => v.is_null(),
-            "string" => v.is_string(),
-            "integer" => v.is_i64() || v.is_u64(),
-            "number" => v.is_number(),
-            "boolean" => v.is_boolean(),
-            "array" => v.is_array(),
-            "object" => v.is_object(),
-            _ => false,
-        });
-        if !ok {
-            return Err(format!("{at}: {v} is not {types:?}"));
-        }
-    }
-    if let (Some(min), Some(n)) = (schema.get("minimum").and_then(Value::as_i64), v.as_i64())
-        && n < min
-    {
-        return Err(format!("{at}: {n} < {min}"));
-    }
-    if let (Some(min), Some(s)) = (schema.get("minLength").and_then(Value::as_u64), v.as_str())
-        && (s.chars().count() as u64) < min
-    {
-        return Err(format!("{at}: shorter than {min}"));
-    }
-    if let Some(obj) = v.as_object() {
-        for key in schema["required"].as_array().into_iter().flatten() {
-            let key = key.as_str().unwrap();
-            if !obj.contains_key(key) {
-                return Err(format!("{at}: missing {key}"));
-            }
-        }
-        let props = schema.get("properties").and_then(Value::as_object);
-        for (key, value) in obj {
-            match props.and_then(|p| p.get(key)) {
-                Some(s) => check(root, s, value, &format!("{at}.{key}"))?,
-                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
-                    return Err(format!("{at}: unexpected {key}"));
-                }
-                None => {}
-            }
-        }
-    }
-    if let (Some(items), Some(list)) = (schema.get("items"), v.as_array()) {
-        for (i, item) in list.iter().enumerate() {
-            check(root, items, item, &format!("{at}[{i}]"))?;
-        }
-    }
-    Ok(())
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/schemas");
+    let read = |file: &str| -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(file)).unwrap()).unwrap()
+    };
+    let base = "https://agora.invalid/schemas/";
+    let registry = jsonschema::Registry::new()
+        .add(
+            format!("{base}defs.json"),
+            jsonschema::Resource::from_contents(read("defs.json")),
+        )
+        .and_then(|r| r.prepare())
+        .expect("tests/schemas/defs.json");
+    let validator = jsonschema::options()
+        .offline()
+        .with_registry(&registry)
+        .with_base_uri(format!("{base}{name}.json"))
+        .build(&read(&format!("{name}.json")))
+        .unwrap_or_else(|e| panic!("tests/schemas/{name}.json: {e}"));
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "{name}: {}\n{}",
+        errors.join("; "),
+        serde_json::to_string_pretty(value).unwrap()
+    );
 }
 
 #[test]

@@ -2,14 +2,17 @@
 //! snake_case, as the other commands) and its text form.
 //!
 //! - an article: `{slug, title, description, body, tags, author,
-//!   created_at, updated_at, favorited, favorites_count}`, `body` null in
-//!   lists (the API leaves it out there), `author` a user name;
-//! - a comment: `{id, article, parent_id, author, body, created_at,
-//!   updated_at, deleted}`, `author` null for a deleted comment that still
+//!   created_ms, updated_ms, favorited, favorites_count}`, `body` null in
+//!   lists (the API leaves it out there), `author` a user name (as `from`
+//!   in a chat message: the API has no user ids);
+//! - a comment: `{id, article, parent_id, author, body, created_ms,
+//!   updated_ms, deleted}`, `author` null for a deleted comment that still
 //!   has replies;
 //! - in a tree, each node is `{comment, replies}`.
 //!
-//! Times are the API's RFC 3339 strings (UTC, milliseconds).
+//! Times are milliseconds since the epoch, like every `_ms` of the CLI
+//! (docs/CLI.md), from the API's RFC 3339 strings; the text form shows
+//! them as the API gives them (UTC).
 
 use serde_json::{Value, json};
 
@@ -22,8 +25,8 @@ pub fn article(a: &Value) -> Value {
         "body": a.get("body").cloned().unwrap_or(Value::Null),
         "tags": a["tagList"],
         "author": a["author"]["username"],
-        "created_at": a["createdAt"],
-        "updated_at": a["updatedAt"],
+        "created_ms": ms(&a["createdAt"]),
+        "updated_ms": ms(&a["updatedAt"]),
         "favorited": a["favorited"],
         "favorites_count": a["favoritesCount"],
     })
@@ -37,10 +40,48 @@ pub fn comment(c: &Value, slug: &str) -> Value {
         "parent_id": c["parentId"],
         "author": c["author"].get("username").cloned().unwrap_or(Value::Null),
         "body": c["body"],
-        "created_at": c["createdAt"],
-        "updated_at": c["updatedAt"],
+        "created_ms": ms(&c["createdAt"]),
+        "updated_ms": ms(&c["updatedAt"]),
         "deleted": c["deleted"],
     })
+}
+
+/// An API time (`2026-11-30T09:12:00.123Z`, RFC 3339 in UTC as the API
+/// writes it) as milliseconds since the epoch; null when it is not one.
+fn ms(v: &Value) -> Value {
+    v.as_str().and_then(parse_ms).map_or(Value::Null, Value::from)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or `+00:00`) as milliseconds since the
+/// epoch.
+fn parse_ms(ts: &str) -> Option<i64> {
+    let num = |s: &str| -> Option<i64> {
+        (!s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| s.parse().ok())
+            .flatten()
+    };
+    let (date, time) = ts.split_once(['T', 't', ' '])?;
+    let mut d = date.splitn(3, '-');
+    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
+    let time = time
+        .strip_suffix(['Z', 'z'])
+        .or_else(|| time.strip_suffix("+00:00"))?;
+    let (hms, frac) = time.split_once('.').unwrap_or((time, "0"));
+    let mut t = hms.splitn(3, ':');
+    let (h, min, s) = (num(t.next()?)?, num(t.next()?)?, num(t.next()?)?);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || h > 23 || min > 59 || s > 60 {
+        return None;
+    }
+    let millis = num(&format!("{frac:0<3}")[..3])?;
+    // Howard Hinnant's days-from-civil.
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    let days = era * 146_097 + doe - 719_468;
+    Some(((days * 86_400 + h * 3600 + min * 60 + s) * 1000) + millis)
 }
 
 /// A tree of API comments (with `replies`) as `{comment, replies}` nodes,
@@ -176,6 +217,17 @@ mod tests {
         json!({"id": id, "parentId": null, "author": {"username": "a"}, "body": format!("c{id}"),
                "createdAt": "2026-11-30T09:12:00.000Z", "updatedAt": "2026-11-30T09:12:00.000Z",
                "deleted": false, "replies": replies})
+    }
+
+    #[test]
+    fn api_times_become_milliseconds() {
+        assert_eq!(parse_ms("1970-01-01T00:00:00.000Z"), Some(0));
+        assert_eq!(parse_ms("2026-11-30T09:12:00.123Z"), Some(1_796_029_920_123));
+        assert_eq!(parse_ms("2000-02-29T23:59:59Z"), Some(951_868_799_000));
+        assert_eq!(parse_ms("2000-02-29T23:59:59.5+00:00"), Some(951_868_799_500));
+        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-30T09:12:00"] {
+            assert_eq!(parse_ms(bad), None, "{bad}");
+        }
     }
 
     #[test]
