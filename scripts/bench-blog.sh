@@ -9,6 +9,8 @@
 #   hot     GET /api/articles/{slug}, one slug (the cached case)
 #   tagged  GET /api/articles?tag=T&limit=20, a random tag per request
 #   post    POST /api/articles, signed in, a new title per request
+#   ceiling GET /healthz: the HTTP listener alone (no blog code), the most
+#           this machine serves at that moment; compare the rows with it
 # Each GET row runs at 64 connections; POST at 8 (writes are serialized).
 #
 #   scripts/bench-blog.sh [SECONDS]   (default 10 s per row)
@@ -124,6 +126,7 @@ python3 -c "import sys; print(f'seed: 10,000 articles through POST /api/articles
 echo
 echo "| row | connections | req/s | p50 ms | p99 ms | non-2xx |"
 echo "|---|---:|---:|---:|---:|---:|"
+run "GET /healthz (ceiling: no blog code)" 64 "/healthz"
 run "GET /api/articles?limit=20" 64 "/api/articles?limit=20"
 run "GET /api/articles/{slug} (random of 10,000)" 64 "/api/articles" "$lua/one.lua"
 run "GET /api/articles/{slug} (one slug)" 64 "/api/articles/bench-article-5000"

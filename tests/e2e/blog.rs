@@ -436,3 +436,209 @@ fn tokens_cross_sides_limits_carry_headers_and_articles_survive_kill_9() {
         assert_eq!(back["article"]["favoritesCount"], 1);
     });
 }
+
+/// One request with the real curl: (status, lower-cased headers, JSON
+/// body). `auth` is the whole Authorization value; a body `@FILE` is
+/// read from FILE.
+fn curl(
+    api: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<&str>,
+    headers: &[&str],
+) -> (u16, String, Value) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-sS", "-D", "-", "-X", method])
+        .arg(format!("http://{api}{path}"))
+        .args(["-H", "Accept: application/json"]);
+    if let Some(auth) = auth {
+        cmd.args(["-H", &format!("Authorization: {auth}")]);
+    }
+    if let Some(body) = body {
+        cmd.args(["-H", "Content-Type: application/json", "--data-binary", body]);
+    }
+    for h in headers {
+        cmd.args(["-H", h]);
+    }
+    let out = cmd.output().expect("curl (Debian: curl)");
+    assert!(out.status.success(), "curl: {}", text(&out.stderr));
+    let response = text(&out.stdout);
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        head.to_ascii_lowercase(),
+        serde_json::from_str(body).unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn a_realworld_session_with_curl() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let api = daemon.ready.http;
+    // Jake signs up on the API; Bob is an agora account from the CLI.
+    let (status, _, jake) = curl(
+        api,
+        "POST",
+        "/api/users",
+        None,
+        Some(r#"{"user":{"username":"jake","email":"jake@jake.jake","password":"jakejake"}}"#),
+        &[],
+    );
+    assert_eq!(status, 201, "{jake}");
+    let jake = format!("Token {}", jake["user"]["token"].as_str().unwrap());
+    home.register(&daemon.addr, "bob", "password1");
+    let bob = format!("Bearer {}", saved_token(&home, &daemon.addr));
+    let (status, _, me) = curl(api, "GET", "/api/user", Some(&bob), None, &[]);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["user"]["email"], Value::Null, "no email until he sets one");
+    // Bob sets an email, then logs in on the API with it.
+    let (status, _, _) = curl(
+        api,
+        "PUT",
+        "/api/user",
+        Some(&bob),
+        Some(r#"{"user":{"email":"bob@example.com","bio":"Ünïcode bio"}}"#),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let (status, _, login) = curl(
+        api,
+        "POST",
+        "/api/users/login",
+        None,
+        Some(r#"{"user":{"email":"bob@example.com","password":"password1"}}"#),
+        &[],
+    );
+    assert_eq!(status, 200, "{login}");
+    assert_eq!(login["user"]["bio"], "Ünïcode bio");
+    // Jake posts, retrying with the same Idempotency-Key: one article.
+    let post = r#"{"article":{"title":"How to train your dragon","description":"Ever wonder how?","body":"You have to believe","tagList":["training","dragons"]}}"#;
+    let (status, head, first) = curl(
+        api,
+        "POST",
+        "/api/articles",
+        Some(&jake),
+        Some(post),
+        &["Idempotency-Key: k-1"],
+    );
+    assert_eq!(status, 201, "{first}");
+    assert!(!head.contains("idempotent-replayed"), "{head}");
+    let (status, head, again) = curl(
+        api,
+        "POST",
+        "/api/articles",
+        Some(&jake),
+        Some(post),
+        &["Idempotency-Key: k-1"],
+    );
+    assert_eq!(status, 201);
+    assert!(head.contains("idempotent-replayed: true"), "{head}");
+    assert_eq!(again, first);
+    assert_eq!(first["article"]["tagList"], json!(["dragons", "training"]));
+    let (_, head, list) = curl(api, "GET", "/api/articles", None, None, &[]);
+    assert_eq!(list["articlesCount"], 1);
+    assert!(list["articles"][0].get("body").is_none(), "{list}");
+    assert!(head.contains("ratelimit-remaining: "), "{head}");
+    // Bob follows Jake, reads his feed, favourites, comments; Jake replies.
+    let (status, _, profile) = curl(
+        api,
+        "POST",
+        "/api/profiles/jake/follow",
+        Some(&bob),
+        None,
+        &[],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(profile["profile"]["following"], true);
+    let (_, _, feed) = curl(api, "GET", "/api/articles/feed", Some(&bob), None, &[]);
+    assert_eq!(feed["articles"][0]["slug"], "how-to-train-your-dragon");
+    let (_, _, fav) = curl(
+        api,
+        "POST",
+        "/api/articles/how-to-train-your-dragon/favorite",
+        Some(&bob),
+        None,
+        &[],
+    );
+    assert_eq!(fav["article"]["favoritesCount"], 1);
+    assert_eq!(fav["article"]["favorited"], true);
+    let (status, _, comment) = curl(
+        api,
+        "POST",
+        "/api/articles/how-to-train-your-dragon/comments",
+        Some(&bob),
+        Some(r#"{"comment":{"body":"'; DROP TABLE blog_comments; --"}}"#),
+        &[],
+    );
+    assert_eq!(status, 200, "{comment}");
+    let parent = comment["comment"]["id"].as_i64().unwrap();
+    let reply = format!(r#"{{"comment":{{"body":"Thanks!","parentId":{parent}}}}}"#);
+    let (status, _, _) = curl(
+        api,
+        "POST",
+        "/api/articles/how-to-train-your-dragon/comments",
+        Some(&jake),
+        Some(&reply),
+        &[],
+    );
+    assert_eq!(status, 200);
+    let (_, _, tree) = curl(
+        api,
+        "GET",
+        "/api/articles/how-to-train-your-dragon/comments?nested=true",
+        None,
+        None,
+        &[],
+    );
+    assert_eq!(
+        tree["comments"][0]["body"],
+        "'; DROP TABLE blog_comments; --"
+    );
+    assert_eq!(tree["comments"][0]["replies"][0]["body"], "Thanks!");
+    // Not his: 403; unknown: 404; bad JSON: 422 by field; too big: 413.
+    let (status, _, _) = curl(
+        api,
+        "DELETE",
+        "/api/articles/how-to-train-your-dragon",
+        Some(&bob),
+        None,
+        &[],
+    );
+    assert_eq!(status, 403);
+    let (status, _, _) = curl(api, "GET", "/api/articles/nope", None, None, &[]);
+    assert_eq!(status, 404);
+    let (status, _, bad) = curl(
+        api,
+        "POST",
+        "/api/articles",
+        Some(&jake),
+        Some("{not json"),
+        &[],
+    );
+    assert_eq!(status, 422);
+    assert!(bad["errors"].is_object(), "{bad}");
+    let (status, _, _) = curl(api, "GET", "/api/user", None, None, &[]);
+    assert_eq!(status, 401);
+    let huge = format!(
+        r#"{{"article":{{"title":"t","description":"d","body":"{}"}}}}"#,
+        "x".repeat(2 << 20)
+    );
+    let file = home.path().join("huge.json");
+    std::fs::write(&file, huge).unwrap();
+    let at = format!("@{}", file.display());
+    let (status, _, _) = curl(api, "POST", "/api/articles", Some(&jake), Some(&at), &[]);
+    assert_eq!(status, 413);
+    let (_, _, tags) = curl(api, "GET", "/api/tags", None, None, &[]);
+    assert_eq!(tags["tags"], json!(["dragons", "training"]));
+    let (status, _, doc) = curl(api, "GET", "/api/openapi.json", None, None, &[]);
+    assert_eq!(status, 200);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."), "{doc}");
+    assert!(doc["paths"]["/articles/{slug}/comments"].is_object());
+}
