@@ -456,14 +456,27 @@ fn curl(
         cmd.args(["-H", &format!("Authorization: {auth}")]);
     }
     if let Some(body) = body {
-        cmd.args(["-H", "Content-Type: application/json", "--data-binary", body]);
+        cmd.args([
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            body,
+        ]);
     }
     for h in headers {
         cmd.args(["-H", h]);
     }
     let out = cmd.output().expect("curl (Debian: curl)");
     assert!(out.status.success(), "curl: {}", text(&out.stderr));
-    let response = text(&out.stdout);
+    let mut response = text(&out.stdout);
+    // A large body goes with `Expect: 100-continue`: skip the interim
+    // answer.
+    while response.starts_with("HTTP/1.1 100") {
+        response = response
+            .split_once("\r\n\r\n")
+            .map_or("", |(_, rest)| rest)
+            .to_owned();
+    }
     let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
     let status = head
         .split_whitespace()
@@ -497,7 +510,7 @@ fn a_realworld_session_with_curl() {
     let bob = format!("Bearer {}", saved_token(&home, &daemon.addr));
     let (status, _, me) = curl(api, "GET", "/api/user", Some(&bob), None, &[]);
     assert_eq!(status, 200, "{me}");
-    assert_eq!(me["user"]["email"], Value::Null, "no email until he sets one");
+    assert_eq!(me["user"]["email"], "", "no email until he sets one");
     // Bob sets an email, then logs in on the API with it.
     let (status, _, _) = curl(
         api,

@@ -49,7 +49,9 @@ pub fn comment(c: &Value, slug: &str) -> Value {
 /// An API time (`2026-11-30T09:12:00.123Z`, RFC 3339 in UTC as the API
 /// writes it) as milliseconds since the epoch; null when it is not one.
 fn ms(v: &Value) -> Value {
-    v.as_str().and_then(parse_ms).map_or(Value::Null, Value::from)
+    v.as_str()
+        .and_then(parse_ms)
+        .map_or(Value::Null, Value::from)
 }
 
 /// `YYYY-MM-DDTHH:MM:SS[.fff]Z` (or `+00:00`) as milliseconds since the
@@ -222,10 +224,21 @@ mod tests {
     #[test]
     fn api_times_become_milliseconds() {
         assert_eq!(parse_ms("1970-01-01T00:00:00.000Z"), Some(0));
-        assert_eq!(parse_ms("2026-11-30T09:12:00.123Z"), Some(1_796_029_920_123));
+        assert_eq!(
+            parse_ms("2026-11-30T09:12:00.123Z"),
+            Some(1_796_029_920_123)
+        );
         assert_eq!(parse_ms("2000-02-29T23:59:59Z"), Some(951_868_799_000));
-        assert_eq!(parse_ms("2000-02-29T23:59:59.5+00:00"), Some(951_868_799_500));
-        for bad in ["", "yesterday", "2026-13-01T00:00:00Z", "2026-11-30T09:12:00"] {
+        assert_eq!(
+            parse_ms("2000-02-29T23:59:59.5+00:00"),
+            Some(951_868_799_500)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2026-13-01T00:00:00Z",
+            "2026-11-30T09:12:00",
+        ] {
             assert_eq!(parse_ms(bad), None, "{bad}");
         }
     }
