@@ -246,6 +246,13 @@ pub enum Command {
     /// With --json, byte strings are JSON strings when they are UTF-8,
     /// otherwise {"base64": "…"}; a missing key prints `null`.
     Cache(CacheArgs),
+    /// The blog: articles and comments through the daemon's RealWorld API.
+    ///
+    /// Talks HTTP to the daemon's API (--http-addr, AGORA_HTTP, default
+    /// 127.0.0.1:7080) with the token `agora login` saved for --addr.
+    /// Reading needs no sign-in; writing does. Every subcommand takes
+    /// --json. See docs/BLOG.md for the API itself.
+    Blog(crate::commands::blog::args::BlogArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks the PATHs (default .) like ripgrep (hidden files and
@@ -451,6 +458,10 @@ pub struct DaemonArgs {
         value_name = "SECRET"
     )]
     pub jwt_secret: Option<String>,
+
+    /// The blog API's limits and cache.
+    #[command(flatten)]
+    pub blog: crate::commands::blog::args::BlogDaemonArgs,
 }
 
 /// Parses an eviction policy by its Redis name.

@@ -511,6 +511,151 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-cache", "redis-cli"],
     },
     Extra {
+        path: "blog",
+        examples: &[
+            (
+                "agora blog post new --title 'Hello' --description 'First post' --tag intro --body-file hello.md",
+                "publish an article (prints its slug)",
+            ),
+            (
+                "agora blog posts --tag intro",
+                "the newest articles with a tag",
+            ),
+            ("agora blog show hello", "one article with its body"),
+            (
+                "agora blog comment hello 'Nice!' --reply-to 3",
+                "reply to comment #3",
+            ),
+            (
+                "agora blog comments hello --tree",
+                "the comments as a thread",
+            ),
+            (
+                "agora blog --http-addr 127.0.0.1:9080 posts --json",
+                "a daemon whose HTTP listener is elsewhere",
+            ),
+        ],
+        nothing: Some("nothing to show: no articles, no comments, or `show` of an unknown slug"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-login", "agora-daemon"],
+    },
+    Extra {
+        path: "blog post new",
+        examples: &[
+            (
+                "agora blog post new --title 'Hello' --description 'First' --tag a --tag b --body-file hello.md",
+                "",
+            ),
+            (
+                "echo 'Short body' | agora blog post new --title T --description D",
+                "the body from standard input",
+            ),
+            (
+                "agora blog --json post new --title T --description D --body-file b.md",
+                "{\"slug\": \"t\", \"title\": \"T\", …}",
+            ),
+        ],
+        nothing: None,
+        exit: &[(
+            "2",
+            "an error: not signed in, a blank field, the daemon unreachable",
+        )],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog-edit", "agora-blog-show"],
+    },
+    Extra {
+        path: "blog posts",
+        examples: &[
+            ("agora blog posts", "the 20 newest articles"),
+            ("agora blog posts --author alice --limit 5", ""),
+            (
+                "agora blog posts --feed",
+                "articles by the users you follow",
+            ),
+            (
+                "agora blog --json posts --limit 50 --cursor \"$CURSOR\"",
+                "the page after the one whose next_cursor was $CURSOR",
+            ),
+        ],
+        nothing: Some("no article matches ({\"articles\": [], …} with --json)"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog-show"],
+    },
+    Extra {
+        path: "blog show",
+        examples: &[
+            ("agora blog show hello", ""),
+            ("agora blog --json show hello", "the article, or null"),
+        ],
+        nothing: Some("no article with that slug (`null` with --json)"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog-posts", "agora-blog-comments"],
+    },
+    Extra {
+        path: "blog edit",
+        examples: &[
+            (
+                "agora blog edit hello --title 'Hello again'",
+                "a new title renames the slug: prints the new one",
+            ),
+            ("agora blog edit hello --body-file hello.md --tag intro", ""),
+        ],
+        nothing: None,
+        exit: &[(
+            "2",
+            "an error: no such article, someone else's, nothing to change",
+        )],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog-post-new"],
+    },
+    Extra {
+        path: "blog rm",
+        examples: &[(
+            "agora blog rm hello",
+            "delete your article and its comments",
+        )],
+        nothing: None,
+        exit: &[("2", "an error: no such article, or someone else's")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog-posts"],
+    },
+    Extra {
+        path: "blog comment",
+        examples: &[
+            ("agora blog comment hello 'Great post'", ""),
+            ("agora blog comment hello 'Agreed' --reply-to 12", "a reply"),
+            (
+                "fortune | agora blog comment hello -",
+                "the text from standard input",
+            ),
+        ],
+        nothing: None,
+        exit: &[(
+            "2",
+            "an error: no such article, a --reply-to that is not one of its comments",
+        )],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog-comments"],
+    },
+    Extra {
+        path: "blog comments",
+        examples: &[
+            ("agora blog comments hello", "oldest first, replies marked"),
+            ("agora blog comments hello --tree", "as a thread"),
+            (
+                "agora blog --json comments hello --tree",
+                "{\"article\": \"hello\", \"comments\": [{\"comment\": {…}, \"replies\": […]}]}",
+            ),
+        ],
+        nothing: Some("the article has no comments"),
+        exit: &[("2", "an error, e.g. no such article")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog-comment", "agora-blog-show"],
+    },
+    Extra {
         path: "process",
         examples: &[
             (

@@ -19,7 +19,8 @@
 //!   messages, presence), [`cache`] (the Redis-compatible cache, also
 //!   served over RESP by [`resp`] on its own listener);
 //! - [`hub`]: topic pub/sub for pushes;
-//! - [`http`]: health checks and Prometheus metrics (axum);
+//! - [`blog`]: the RealWorld blog API's domain (served by [`http`]);
+//! - [`http`]: health checks, Prometheus metrics and the blog API (axum);
 //! - [`stats`]: the counters behind `/metrics`.
 //!
 //! [`Daemon::start`] binds everything and returns a [`Running`] handle;
@@ -29,6 +30,7 @@
 
 pub mod accounts;
 pub mod base;
+pub mod blog;
 pub mod cache;
 pub mod chat;
 mod config;

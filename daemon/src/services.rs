@@ -18,6 +18,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::base::{Base, Sessions};
+use crate::blog::Blog;
 use crate::cache::{self, Cache};
 use crate::chat::Chat;
 use crate::hub::Hub;
@@ -33,6 +34,8 @@ pub struct Services {
     pub chat: Chat,
     /// The Redis-compatible cache (served over RESP too).
     pub cache: cache::native::Native,
+    /// The blog API (HTTP only: no protocol operations).
+    pub blog: Blog,
     /// Every service's lifecycle, in the order above.
     hooks: Hooks,
 }
@@ -54,11 +57,18 @@ impl Services {
         let cache = cache::native::Native::new(cache, config.max_frame);
         let sessions = Arc::new(Sessions::new(hub.clone()));
         let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache));
+        let blog = Blog::new(
+            config.blog.clone(),
+            db.clone(),
+            accounts.clone(),
+            hooks.clone(),
+        );
         let base = Base::new(accounts, hub.clone(), hooks.clone());
         Ok(Services {
             base,
             chat,
             cache,
+            blog,
             hooks,
         })
     }
@@ -74,16 +84,18 @@ impl Services {
     }
 
     /// Starts the services' background tasks (chat presence digests,
-    /// cache expiry and snapshots) on `tracker`; they stop when `token` is
-    /// cancelled, and shutdown waits for them.
+    /// cache expiry and snapshots, blog housekeeping) on `tracker`; they
+    /// stop when `token` is cancelled, and shutdown waits for them.
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
         let Services {
             base: _,
             chat,
             cache,
+            blog,
             hooks: _,
         } = self;
         chat.spawn(token.clone(), tracker);
+        blog.spawn(token.clone(), tracker);
         cache::spawn(cache.cache().clone(), token, tracker);
     }
 

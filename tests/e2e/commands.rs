@@ -257,6 +257,36 @@ const TABLE: &[Row] = &[
     row(Alice, Text, 0, "cache", "the prompt, with nothing to do").input(b""),
     row(Alice, Both, 2, "cache", "the prompt: a command got an error reply")
         .input(b"get p\nincr k\n"),
+    // Blog: no articles yet (over the HTTP API, AGORA_HTTP).
+    row(Alice, Both, 1, "blog posts", "no articles"),
+    row(Alice, Text, 1, "blog show hello", "no such article: nothing printed"),
+    row(Alice, Null, 1, "blog show hello", "no such article"),
+    row(Alice, Text, 2, "blog comments hello", "no such article"),
+    row(Alice, Text, 2, "blog comment hello hi", "no such article"),
+    row(Alice, Text, 2, "blog edit hello --title T", "no such article"),
+    row(Alice, Text, 2, "blog rm hello", "no such article"),
+    row(Alice, Text, 2, "blog post new --title T --description D", "a blank body").input(b""),
+    row(Alice, Json, 0, "blog post new --title Hello --description First --tag intro", "published: hello")
+        .input(b"The body\n"),
+    row(Alice, Text, 0, "blog post new --title Hello --description Again", "the same title: hello-2")
+        .input(b"Another body\n"),
+    row(Alice, Both, 0, "blog posts", "two articles"),
+    row(Alice, Json, 0, "blog posts --tag intro --limit 1", "the one with the tag"),
+    row(Alice, Both, 0, "blog show hello", "the article with its body"),
+    row(Bob,   Text, 2, "blog edit hello --title Mine", "not his article"),
+    row(Alice, Text, 2, "blog edit hello", "nothing to change"),
+    row(Alice, Json, 0, "blog edit hello --title 'Hello again'", "renamed: hello-again"),
+    row(Bob,   Both, 1, "blog comments hello-again", "no comments yet"),
+    row(Bob,   Json, 0, "blog comment hello-again 'Nice post'", "comment #1"),
+    row(Alice, Text, 0, "blog comment hello-again thanks --reply-to 1", "a reply to #1"),
+    row(Alice, Text, 2, "blog comment hello-2 no --reply-to 1", "#1 is another article's"),
+    row(Alice, Both, 0, "blog comments hello-again", "two, flat"),
+    row(Alice, Json, 0, "blog comments hello-again --tree", "one thread"),
+    row(Alice, Both, 1, "blog posts --feed", "alice follows nobody"),
+    row(Bob,   Text, 2, "blog rm hello-again", "not his article"),
+    row(Alice, Json, 0, "blog rm hello-again", "deleted with its comments"),
+    row(Alice, Text, 0, "blog rm hello-2", "deleted"),
+    row(Alice, Text, 2, "blog posts --limit 0", "a limit must be 1-100"),
     // process: no daemon involved.
     row(Alice, Both, 1, "process {empty}", "no file matched (JSON: zero counts)"),
     row(Alice, Both, 0, "process {logs}", "two files counted"),
@@ -593,6 +623,7 @@ impl World {
         };
         let mut cmd = self.home(who).cmd();
         cmd.env("AGORA_ADDR", &self.daemon.addr);
+        cmd.env("AGORA_HTTP", self.daemon.ready.http.to_string());
         if json {
             cmd.arg("--json");
         }

@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod blog;
 mod cache;
 mod cache_cli;
 mod chat;

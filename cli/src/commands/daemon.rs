@@ -66,6 +66,7 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         presence_threshold: args.chat_presence_threshold,
         presence_interval: args.chat_presence_interval,
     };
+    config.blog = args.blog.config()?;
     Ok(config)
 }
 

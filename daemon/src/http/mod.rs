@@ -1,10 +1,12 @@
-//! The HTTP side: health checks and Prometheus metrics today; the REST API
-//! and the jobs page arrive with their issues. Each module owns a
+//! The HTTP side: health checks, Prometheus metrics and the blog API
+//! (`/api`); the jobs page arrives with its issue. Each module owns a
 //! `router()`; this one merges them and serves until shutdown.
 
+pub mod blog;
 mod health;
 mod prometheus;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -20,6 +22,7 @@ pub fn router(shared: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(prometheus::router())
+        .merge(blog::router(&shared))
         .with_state(shared)
 }
 
@@ -27,6 +30,8 @@ pub fn router(shared: AppState) -> Router {
 pub async fn serve(shared: AppState, listener: TcpListener) {
     let token = shared.shutdown.clone();
     let app = router(shared);
+    // With the peer's address, for the blog's per-IP rate limits.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(err) = axum::serve(listener, app)
         .with_graceful_shutdown(async move { token.cancelled().await })
         .await

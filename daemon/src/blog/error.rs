@@ -1,0 +1,94 @@
+//! What a blog operation answers when it does not succeed. The HTTP layer
+//! maps each variant to its status and the RealWorld error body
+//! (`{"errors": {"field": ["message"]}}`).
+
+use agora_db::blog::StoredResponse;
+
+/// A failed blog operation.
+#[derive(Debug)]
+pub enum Error {
+    /// No token, or one that is invalid or expired (401).
+    Unauthorized(String),
+    /// Signed in, but it is someone else's (403).
+    Forbidden(&'static str),
+    /// No such article, profile or comment (404); names what.
+    NotFound(&'static str),
+    /// Invalid input (422): messages by field.
+    Invalid(Vec<(String, String)>),
+    /// A concurrent request with the same Idempotency-Key got there first;
+    /// this is its response.
+    Replay(StoredResponse),
+    /// A bug or a storage failure (500); logged, never shown.
+    Internal(String),
+}
+
+impl Error {
+    /// One invalid field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Error {
+        Error::Invalid(vec![(field.into(), message.into())])
+    }
+
+    /// A storage or runtime failure: logged here, generic to the client.
+    pub fn internal(err: impl std::fmt::Display) -> Error {
+        tracing::error!(%err, "blog: internal error");
+        Error::Internal(err.to_string())
+    }
+}
+
+impl From<agora_db::Error> for Error {
+    fn from(err: agora_db::Error) -> Error {
+        Error::internal(err)
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Unauthorized(why) => write!(f, "unauthorized: {why}"),
+            Error::Forbidden(what) => write!(f, "forbidden: {what}"),
+            Error::NotFound(what) => write!(f, "{what} not found"),
+            Error::Invalid(fields) => {
+                let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                write!(f, "invalid: {}", parts.join("; "))
+            }
+            Error::Replay(_) => write!(f, "replayed an idempotent response"),
+            Error::Internal(_) => write!(f, "internal error"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Collects field errors so a request hears about all of them at once.
+#[derive(Debug, Default)]
+pub struct Problems(Vec<(String, String)>);
+
+impl Problems {
+    /// Notes a problem with `field` when `result` is one.
+    pub fn check<T>(&mut self, field: &str, result: Result<T, String>) -> Option<T> {
+        match result {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.0.push((field.to_owned(), message));
+                None
+            }
+        }
+    }
+
+    /// Notes a problem with `field`.
+    pub fn add(&mut self, field: &str, message: impl Into<String>) {
+        self.0.push((field.to_owned(), message.into()));
+    }
+
+    /// `Ok` when nothing was noted.
+    ///
+    /// # Errors
+    /// [`Error::Invalid`] with every problem noted.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Invalid(self.0))
+        }
+    }
+}

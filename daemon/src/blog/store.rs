@@ -1,0 +1,212 @@
+//! [`Store`]: the per-request storage handle, and its cache of anonymous
+//! reads.
+//!
+//! Every blog operation reaches the database through a `Store`, so a
+//! request's storage is chosen once (by [`super::Blog::store`]) and
+//! nothing below it knows which database it is: when organizations give
+//! each tenant its own file, a tenant's `Store` wraps that one.
+//!
+//! The cache keeps serialized responses to anonymous GETs (the same bytes
+//! for every reader) by request line. Every write bumps the store's
+//! generation after it commits, and an entry is only served while the
+//! generation it was read under is current, so a reply never predates an
+//! acknowledged write: an entry computed under generation *g* was read
+//! after *g* was set, and *g* is only current until the next commit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use agora_db::Db;
+use agora_db::blog::Blog as Repo;
+use bytes::Bytes;
+
+use super::Error;
+
+/// Storage for one request. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    /// Bumped after every committed write.
+    generation: AtomicU64,
+    cache: ReadCache,
+}
+
+impl Store {
+    /// A store over `db` caching up to `cache_entries` responses.
+    pub fn new(db: Db, cache_entries: usize) -> Store {
+        Store {
+            inner: Arc::new(Inner {
+                db,
+                generation: AtomicU64::new(0),
+                cache: ReadCache::new(cache_entries),
+            }),
+        }
+    }
+
+    /// Runs `f` on a reader connection, on the blocking pool.
+    ///
+    /// # Errors
+    /// [`Error::Internal`] when the database fails or `f` panics.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Repo<'_>) -> agora_db::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let db = self.inner.db.clone();
+        tokio::task::spawn_blocking(move || db.read(|c| f(&Repo::new(c))))
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::from)
+    }
+
+    /// Runs `f` in one transaction on the writer, on the blocking pool;
+    /// commits when `f` returns `Ok`, rolls back otherwise.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`Error::Internal`] when the database fails or `f`
+    /// panics.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Repo<'_>) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let result = inner.db.write(|c| {
+                let tx = c.transaction()?;
+                let out = f(&Repo::new(&tx));
+                if out.is_ok() {
+                    tx.commit()?;
+                }
+                Ok(out)
+            });
+            // Bumped after the commit: see the module docs.
+            inner.generation.fetch_add(1, Ordering::AcqRel);
+            result
+        })
+        .await
+        .map_err(Error::internal)?
+        .map_err(Error::from)?
+    }
+
+    /// The cached response to the anonymous request `key`, or the one
+    /// `compute` makes (cached unless a write came in between).
+    ///
+    /// # Errors
+    /// `compute`'s.
+    pub async fn cached<F, Fut>(&self, key: &str, compute: F) -> Result<Bytes, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Bytes, Error>>,
+    {
+        let generation = self.inner.generation.load(Ordering::Acquire);
+        if let Some(hit) = self.inner.cache.get(key, generation) {
+            return Ok(hit);
+        }
+        let fresh = compute().await?;
+        self.inner.cache.put(key, generation, fresh.clone());
+        Ok(fresh)
+    }
+}
+
+/// Responses by request line, each with the generation it was read under.
+struct ReadCache {
+    capacity: usize,
+    entries: Mutex<HashMap<String, (u64, Bytes)>>,
+}
+
+impl ReadCache {
+    fn new(capacity: usize) -> ReadCache {
+        ReadCache {
+            capacity,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, Bytes)>> {
+        // The map is consistent between statements: a panic elsewhere
+        // cannot leave it half-changed.
+        self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+        if self.capacity == 0 {
+            return None;
+        }
+        match self.lock().get(key) {
+            Some((g, bytes)) if *g == generation => Some(bytes.clone()),
+            _ => None,
+        }
+    }
+
+    fn put(&self, key: &str, generation: u64, bytes: Bytes) {
+        if self.capacity == 0 {
+            return;
+        }
+        let mut entries = self.lock();
+        if entries.len() >= self.capacity && !entries.contains_key(key) {
+            // Stale entries first; when all are current, start over: the
+            // working set is small (the first pages and popular articles)
+            // and refills in a few requests.
+            entries.retain(|_, (g, _)| *g == generation);
+            if entries.len() >= self.capacity {
+                entries.clear();
+            }
+        }
+        entries.insert(key.to_owned(), (generation, bytes));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_write_makes_cached_reads_stale() {
+        let store = Store::new(Db::open_in_memory().unwrap(), 8);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let read = || async {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok(Bytes::from_static(b"x"))
+        };
+        store.cached("/a", read).await.unwrap();
+        store.cached("/a", read).await.unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 1);
+        store.write(|_| Ok(())).await.unwrap();
+        store.cached("/a", read).await.unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_rolls_back() {
+        let store = Store::new(Db::open_in_memory().unwrap(), 8);
+        let err = store
+            .write(|blog| {
+                blog.create_account("alice", "a@example.com", "h")?.ok();
+                Err::<(), _>(Error::invalid("x", "no"))
+            })
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)));
+        let found = store
+            .read(|blog| blog.account_by_email("a@example.com"))
+            .await
+            .unwrap();
+        assert_eq!(found, None);
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_capacity() {
+        let cache = ReadCache::new(2);
+        for i in 0..10 {
+            cache.put(&i.to_string(), 0, Bytes::new());
+            assert!(cache.lock().len() <= 2);
+        }
+        let off = ReadCache::new(0);
+        off.put("a", 0, Bytes::new());
+        assert!(off.get("a", 0).is_none());
+    }
+}

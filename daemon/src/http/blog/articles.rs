@@ -1,0 +1,197 @@
+//! Articles: `GET`/`POST /api/articles`, `GET /api/articles/feed`,
+//! `GET`/`PUT`/`DELETE /api/articles/{slug}` and `POST`/`DELETE
+//! /api/articles/{slug}/favorite`.
+//!
+//! Anonymous reads of lists and single articles are the same bytes for
+//! everyone, so they are served from the store's cache (invalidated by
+//! every write; see [`crate::blog::store`]).
+
+use axum::extract::{OriginalUri, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use bytes::Bytes;
+use serde::Deserialize;
+
+use super::extract::{ApiJson, AuthUser, MaybeAuthUser, PathParams, QueryPairs};
+use super::idempotency::{created, keep_for};
+use super::json;
+use super::tags::json_bytes;
+use crate::blog::Error;
+use crate::blog::articles::{Keep, ListQuery, NewArticleInput, UpdateArticleInput};
+use crate::http::AppState;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/articles", get(list_articles).post(create_article))
+        .route("/articles/feed", get(feed))
+        .route(
+            "/articles/{slug}",
+            get(get_article).put(update_article).delete(delete_article),
+        )
+        .route(
+            "/articles/{slug}/favorite",
+            post(favorite_article).delete(unfavorite_article),
+        )
+}
+
+#[derive(Deserialize)]
+struct ArticleBody<T> {
+    article: T,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct ArticleIn {
+    title: Option<String>,
+    description: Option<String>,
+    body: Option<String>,
+    tag_list: Option<Vec<String>>,
+}
+
+/// The request line, as the cache key of an anonymous GET.
+fn cache_key(uri: &OriginalUri) -> String {
+    uri.0
+        .path_and_query()
+        .map_or_else(|| uri.0.path().to_owned(), |pq| pq.as_str().to_owned())
+}
+
+async fn list_articles(
+    State(shared): State<AppState>,
+    viewer: MaybeAuthUser,
+    uri: OriginalUri,
+    query: QueryPairs,
+) -> Result<Response, Error> {
+    let blog = &shared.services.blog;
+    let store = blog.store();
+    let list = ListQuery::parse(&query.0)?;
+    let Some(id) = viewer.id() else {
+        let body = store
+            .cached(&cache_key(&uri), || async {
+                let page = blog.list_articles(store, list, None).await?;
+                Ok(Bytes::from(json::article_list(&page)))
+            })
+            .await?;
+        return Ok(json_bytes(body));
+    };
+    let page = blog.list_articles(store, list, Some(id)).await?;
+    Ok(json_bytes(json::article_list(&page)))
+}
+
+async fn feed(
+    State(shared): State<AppState>,
+    user: AuthUser,
+    query: QueryPairs,
+) -> Result<Response, Error> {
+    let blog = &shared.services.blog;
+    let mut list = ListQuery::parse(&query.0)?;
+    list.filter.feed_of = Some(user.id);
+    let page = blog
+        .list_articles(blog.store(), list, Some(user.id))
+        .await?;
+    Ok(json_bytes(json::article_list(&page)))
+}
+
+async fn create_article(
+    State(shared): State<AppState>,
+    user: AuthUser,
+    keep: Option<Extension<Keep>>,
+    ApiJson(body): ApiJson<ArticleBody<ArticleIn>>,
+) -> Response {
+    let blog = &shared.services.blog;
+    let keep = keep_for(keep, StatusCode::CREATED);
+    let input = NewArticleInput {
+        title: body.article.title,
+        description: body.article.description,
+        body: body.article.body,
+        tags: body.article.tag_list,
+    };
+    let result = blog
+        .create_article(
+            blog.store(),
+            user.id,
+            input,
+            keep.clone().map(|k| (k, json::article_body as fn(&_) -> _)),
+        )
+        .await
+        .map(|a| json::article_body(&a));
+    created(result, StatusCode::CREATED, keep.as_ref())
+}
+
+async fn get_article(
+    State(shared): State<AppState>,
+    viewer: MaybeAuthUser,
+    uri: OriginalUri,
+    PathParams(slug): PathParams<String>,
+) -> Result<Response, Error> {
+    let blog = &shared.services.blog;
+    let store = blog.store();
+    let Some(id) = viewer.id() else {
+        let body = store
+            .cached(&cache_key(&uri), || async {
+                let article = blog.article(store, &slug, None).await?;
+                Ok(Bytes::from(json::article_body(&article)))
+            })
+            .await?;
+        return Ok(json_bytes(body));
+    };
+    let article = blog.article(store, &slug, Some(id)).await?;
+    Ok(json_bytes(json::article_body(&article)))
+}
+
+async fn update_article(
+    State(shared): State<AppState>,
+    user: AuthUser,
+    PathParams(slug): PathParams<String>,
+    ApiJson(body): ApiJson<ArticleBody<ArticleIn>>,
+) -> Result<Response, Error> {
+    let blog = &shared.services.blog;
+    let input = UpdateArticleInput {
+        title: body.article.title,
+        description: body.article.description,
+        body: body.article.body,
+        tags: body.article.tag_list,
+    };
+    let article = blog
+        .update_article(blog.store(), user.id, &slug, input)
+        .await?;
+    Ok(json_bytes(json::article_body(&article)))
+}
+
+async fn delete_article(
+    State(shared): State<AppState>,
+    user: AuthUser,
+    PathParams(slug): PathParams<String>,
+) -> Result<Response, Error> {
+    let blog = &shared.services.blog;
+    blog.delete_article(blog.store(), user.id, &slug).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn favorite_article(
+    State(shared): State<AppState>,
+    user: AuthUser,
+    PathParams(slug): PathParams<String>,
+) -> Result<Response, Error> {
+    favorite(&shared, &user, &slug, true).await
+}
+
+async fn unfavorite_article(
+    State(shared): State<AppState>,
+    user: AuthUser,
+    PathParams(slug): PathParams<String>,
+) -> Result<Response, Error> {
+    favorite(&shared, &user, &slug, false).await
+}
+
+async fn favorite(
+    shared: &AppState,
+    user: &AuthUser,
+    slug: &str,
+    on: bool,
+) -> Result<Response, Error> {
+    let blog = &shared.services.blog;
+    let article = blog.favorite(blog.store(), user.id, slug, on).await?;
+    Ok(json_bytes(json::article_body(&article)))
+}
