@@ -2,6 +2,8 @@
 //! the man pages (`agora man`) and the shell completions
 //! (`agora completions`) are all generated from these definitions.
 
+pub mod blog;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -252,7 +254,7 @@ pub enum Command {
     /// 127.0.0.1:7080) with the token `agora login` saved for --addr.
     /// Reading needs no sign-in; writing does. Every subcommand takes
     /// --json. See docs/BLOG.md for the API itself.
-    Blog(crate::commands::blog::args::BlogArgs),
+    Blog(blog::BlogArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks the PATHs (default .) like ripgrep (hidden files and
@@ -461,7 +463,7 @@ pub struct DaemonArgs {
 
     /// The blog API's limits and cache.
     #[command(flatten)]
-    pub blog: crate::commands::blog::args::BlogDaemonArgs,
+    pub blog: blog::BlogDaemonArgs,
 }
 
 /// Parses an eviction policy by its Redis name.

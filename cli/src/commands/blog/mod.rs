@@ -12,7 +12,6 @@
 //! Exit status (docs/CLI.md): 0 done, 1 nothing to show (no articles, no
 //! comments, `show` of an unknown slug), 2 an error.
 
-pub mod args;
 mod http;
 mod print;
 
@@ -22,8 +21,8 @@ use anyhow::Context as _;
 use hyper::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use self::args::{BlogArgs, BlogCommand, DEFAULT_HTTP_ADDR, PostCommand};
 use self::http::{Answer, Api, query, segment};
+use crate::args::blog::{BlogArgs, BlogCommand, DEFAULT_HTTP_ADDR, PostCommand};
 use crate::credentials::Store;
 use crate::output;
 

@@ -1,10 +1,11 @@
-//! The flags of `agora blog …` and the daemon's `--blog-*` flags.
+//! The flags of `agora blog …` and the daemon's `--blog-*` flags (a child
+//! of `args`, so that it may use `GroupRemoteArgs` without a loop).
 
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use crate::args::GroupRemoteArgs;
+use super::GroupRemoteArgs;
 
 /// The default address of the daemon's HTTP listener.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:7080";
