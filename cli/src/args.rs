@@ -230,6 +230,18 @@ pub enum Command {
     /// With --json, byte strings are JSON strings when they are UTF-8,
     /// otherwise {"base64": "…"}; a missing key prints `null`.
     Cache(CacheArgs),
+    /// The background job queue: enqueue, inspect, retry, schedule, and
+    /// work a queue with any program.
+    ///
+    /// Needs a sign-in (`agora login NAME`). Jobs wait in queues by
+    /// priority (0 highest … 9 lowest) and time; workers claim them with a
+    /// lease kept alive by heartbeats, so a job whose worker dies runs
+    /// again (at least once). A failed job is retried with backoff
+    /// (attempt⁴ + 15 s + up to 30 s) and lands in the dead letter queue
+    /// after its last attempt. The kinds noop, sleep and fail run inside
+    /// the daemon. Every subcommand that prints data takes --json; `watch`
+    /// and `work` print one JSON object per line with it.
+    Jobs(crate::commands::jobs::JobsArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks the PATHs (default .) like ripgrep (hidden files and
@@ -424,6 +436,17 @@ pub struct DaemonArgs {
         value_name = "DURATION"
     )]
     pub chat_presence_interval: std::time::Duration,
+
+    /// How long completed and cancelled jobs are kept before they are
+    /// pruned (10s, 2h, 7d …); dead jobs stay until discarded.
+    #[arg(
+        long,
+        env = "AGORA_JOBS_RETENTION",
+        default_value = "1d",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub jobs_retention: std::time::Duration,
 
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment

@@ -245,7 +245,7 @@ crate::messages! {
         /// Answer to [`JobsOp::Get`] and [`JobsOp::Cancel`].
         Job {
             /// The job.
-            job: Job,
+            job: Box<Job>,
         } = "jobs_job",
         /// Answer to [`JobsOp::List`].
         List {
@@ -269,12 +269,12 @@ crate::messages! {
         /// Answer to [`JobsOp::QueueSet`].
         Queue {
             /// The queue as it is now.
-            queue: QueueInfo,
+            queue: Box<QueueInfo>,
         } = "jobs_queue",
         /// Answer to [`JobsOp::CronAdd`].
         Cron {
             /// The schedule.
-            cron: CronInfo,
+            cron: Box<CronInfo>,
         } = "jobs_cron",
         /// Answer to [`JobsOp::CronList`].
         Crons {
@@ -298,7 +298,7 @@ crate::messages! {
         /// A queue's settings changed.
         Queue {
             /// The queue as it is now.
-            queue: QueueInfo,
+            queue: Box<QueueInfo>,
         } = "jobs_queue",
     }
 }

@@ -421,14 +421,18 @@ pub fn any_jobs_reply() -> impl Strategy<Value = JobsReply> {
             }
         }),
         (ids(), ids()).prop_map(|(acked, stale)| JobsReply::Acked { acked, stale }),
-        any_job().prop_map(|job| JobsReply::Job { job }),
+        any_job().prop_map(|job| JobsReply::Job { job: Box::new(job) }),
         (proptest::collection::vec(any_job(), 0..3), any::<bool>())
             .prop_map(|(jobs, more)| JobsReply::List { jobs, more }),
         any::<u64>().prop_map(|count| JobsReply::Count { count }),
         (any_counts(), proptest::collection::vec(any_queue(), 0..3))
             .prop_map(|(states, queues)| JobsReply::Stats { states, queues }),
-        any_queue().prop_map(|queue| JobsReply::Queue { queue }),
-        any_cron().prop_map(|cron| JobsReply::Cron { cron }),
+        any_queue().prop_map(|queue| JobsReply::Queue {
+            queue: Box::new(queue)
+        }),
+        any_cron().prop_map(|cron| JobsReply::Cron {
+            cron: Box::new(cron)
+        }),
         proptest::collection::vec(any_cron(), 0..3).prop_map(|crons| JobsReply::Crons { crons }),
     ]
 }
@@ -450,7 +454,9 @@ pub fn any_jobs_event() -> impl Strategy<Value = JobsEvent> {
         });
     prop_oneof![
         proptest::collection::vec(change, 0..3).prop_map(|changes| JobsEvent::Changed { changes }),
-        any_queue().prop_map(|queue| JobsEvent::Queue { queue }),
+        any_queue().prop_map(|queue| JobsEvent::Queue {
+            queue: Box::new(queue)
+        }),
     ]
 }
 

@@ -66,6 +66,9 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         presence_threshold: args.chat_presence_threshold,
         presence_interval: args.chat_presence_interval,
     };
+    config.jobs = agora_daemon::jobs::JobsConfig {
+        retention: args.jobs_retention,
+    };
     Ok(config)
 }
 
