@@ -151,9 +151,11 @@ pub enum Command {
     /// agora name) with a random password kept in DATA/local-account.json
     /// (mode 0600); later runs sign in with it. The token is also saved for
     /// other terminals, so `agora whoami` and `agora tui` work there while
-    /// `agora up` runs. If the ports are taken (another daemon is running),
-    /// use `agora tui` to join it, or pass --listen 127.0.0.1:0 --http
-    /// 127.0.0.1:0.
+    /// `agora up` runs. The TUI's status bar and help (F1) show where Redis
+    /// clients connect (`redis-cli -p PORT`, from --resp); its keys are
+    /// those of `agora tui` (F2 signs in as someone else). If the ports are
+    /// taken (another daemon is running), use `agora tui` to join it, or pass
+    /// --listen 127.0.0.1:0 --http 127.0.0.1:0.
     Up(UpArgs),
     /// Run the daemon in the foreground until SIGINT or SIGTERM.
     ///
@@ -177,14 +179,28 @@ pub enum Command {
     /// Open the TUI against a running daemon (see --addr).
     ///
     /// Signs in with the token saved by `agora login` for that address, if
-    /// any. Keys everywhere: F1 shows help, Alt-1..5 switch tabs, Ctrl-C
-    /// quits. On tabs without an input line also Tab/Shift-Tab or 1-5 switch
-    /// tabs, ? shows help and q quits. The Chat tab opens with its input
-    /// line focused, so there q, ? and digits are typed; Tab and
+    /// any. Without one (or when the daemon refuses it) a sign-in form opens;
+    /// F2 opens it at any time. It signs in, or registers with Ctrl-R (the
+    /// password typed twice: at least 8 bytes); Tab moves between fields,
+    /// Enter submits, Esc closes; the token is saved as `agora login` saves
+    /// it.
+    ///
+    /// Keys everywhere: F1 shows help, F2 the sign-in form, Alt-1..5 switch
+    /// tabs, Ctrl-C quits. On tabs without an input line also Tab/Shift-Tab
+    /// or 1-5 switch tabs, ? shows help and q quits. The Chat tab opens with
+    /// its input line focused, so there q, ? and digits are typed; Tab and
     /// Left/Right switch tabs on an empty line; /help lists the slash
-    /// commands and /quit quits. When the daemon goes away the status bar
-    /// says "reconnecting" and the TUI retries with backoff (250 ms
-    /// doubling to 5 s). Logs go to the XDG data directory (tui.log).
+    /// commands and /quit quits. In the Cache tab j/k move, g/Home and
+    /// G/End jump to the first and last key, / filters. Every input line
+    /// edits alike: Home/End, Ctrl-A/Ctrl-E, Ctrl-U clears, Ctrl-W deletes a
+    /// word, Ctrl-K the rest.
+    ///
+    /// Colours follow --color and NO_COLOR, then the terminal: none with
+    /// TERM=dumb, the basic 8 on 8-colour terminals (TERM=xterm, screen,
+    /// linux), 16 otherwise. The screen needs at least 60x16 cells and says
+    /// so when smaller. When the daemon goes away the status bar says
+    /// "reconnecting" and the TUI retries with backoff (250 ms doubling to
+    /// 5 s). Logs go to the XDG data directory (tui.log).
     Tui(RemoteArgs),
     /// Measure round trips to the daemon.
     ///
@@ -752,6 +768,15 @@ fn parse_count(text: &str) -> Result<u64, String> {
     }
 }
 
+/// A count that must be 1 or more (bench sizes: refused, not clamped).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a whole number")),
+    }
+}
+
 /// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
@@ -875,6 +900,36 @@ pub enum ChatCommand {
     },
 }
 
+/// Seconds for the bench flags: a finite number above 0 (`0.5`, `10`).
+/// Refused otherwise, rather than panicking on a negative or infinite
+/// duration or dividing by zero.
+fn parse_secs(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs > 0.0 => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds above 0 (try 0.5 or 10)"
+        )),
+    }
+}
+
+/// Seconds, where 0 is allowed (`--hold 0`).
+fn parse_secs_or_zero(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs.is_finite() && secs >= 0.0 => Ok(secs),
+        _ => Err(format!(
+            "{text:?} is not a number of seconds of 0 or more (try 0.5 or 10)"
+        )),
+    }
+}
+
+/// A rate per second: a finite number above 0.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a rate above 0 (try 20 or 1000)")),
+    }
+}
+
 /// `agora bench SUBCOMMAND`
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -910,45 +965,45 @@ pub enum BenchChatCommand {
     /// daemon's memory (with --pid) before and after.
     Idle {
         /// Idle connections to open.
-        #[arg(long, default_value_t = 10_000, value_name = "N")]
+        #[arg(long, default_value_t = 10_000, value_name = "N", value_parser = at_least_one)]
         clients: usize,
         /// Distinct users they sign in as.
-        #[arg(long, default_value_t = 100, value_name = "N")]
+        #[arg(long, default_value_t = 100, value_name = "N", value_parser = at_least_one)]
         users: usize,
         /// The daemon's process id, to read its resident memory.
         #[arg(long, value_name = "PID")]
         pid: Option<u32>,
         /// Seconds to hold the connections before measuring.
-        #[arg(long, default_value_t = 2.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 2.0, value_name = "SECS", value_parser = parse_secs_or_zero)]
         hold: f64,
     },
     /// One room with many members: some send at a fixed total rate, all
     /// receive; reports delivery latency and deliveries per second.
     Fanout {
         /// Members of the room (each its own user and connection).
-        #[arg(long, default_value_t = 1000, value_name = "N")]
+        #[arg(long, default_value_t = 1000, value_name = "N", value_parser = at_least_one)]
         members: usize,
         /// How many of the members send.
-        #[arg(long, default_value_t = 100, value_name = "N")]
+        #[arg(long, default_value_t = 100, value_name = "N", value_parser = at_least_one)]
         senders: usize,
         /// Total messages per second sent into the room.
-        #[arg(long, default_value_t = 1000.0, value_name = "N")]
+        #[arg(long, default_value_t = 1000.0, value_name = "N", value_parser = parse_rate)]
         rate: f64,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 10.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_secs)]
         duration: f64,
     },
     /// Senders sending as fast as acknowledgements allow; reports stored
     /// (acknowledged) messages per second.
     Persist {
         /// Concurrent senders (each its own connection and room).
-        #[arg(long, default_value_t = 32, value_name = "N")]
+        #[arg(long, default_value_t = 32, value_name = "N", value_parser = at_least_one)]
         senders: usize,
         /// Messages each sender keeps in flight.
-        #[arg(long, default_value_t = 16, value_name = "N")]
+        #[arg(long, default_value_t = 16, value_name = "N", value_parser = at_least_one)]
         pipeline: usize,
         /// Seconds to measure.
-        #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = parse_secs)]
         duration: f64,
     },
     /// N signed-in clients join one new room, one after another (each
@@ -956,14 +1011,14 @@ pub enum BenchChatCommand {
     /// the time to fill the room and the pushes it cost.
     Join {
         /// Clients that join (each its own user and connection).
-        #[arg(long, default_value_t = 2000, value_name = "N")]
+        #[arg(long, default_value_t = 2000, value_name = "N", value_parser = at_least_one)]
         clients: usize,
         /// Joins in flight at once (1: one after another).
-        #[arg(long, default_value_t = 1, value_name = "N")]
+        #[arg(long, default_value_t = 1, value_name = "N", value_parser = at_least_one)]
         concurrency: usize,
         /// Seconds without any push, after the last join, that end the
         /// count (longer than the daemon's presence interval).
-        #[arg(long, default_value_t = 3.0, value_name = "SECS")]
+        #[arg(long, default_value_t = 3.0, value_name = "SECS", value_parser = parse_secs)]
         quiet: f64,
         /// The daemon's process id, to read its resident memory.
         #[arg(long, value_name = "PID")]
@@ -975,15 +1030,15 @@ pub enum BenchChatCommand {
 #[derive(Debug, Args, Clone)]
 pub struct BenchPingArgs {
     /// Concurrent connections.
-    #[arg(long, default_value_t = 32, value_name = "N")]
+    #[arg(long, default_value_t = 32, value_name = "N", value_parser = at_least_one)]
     pub connections: usize,
 
     /// How long to measure, in seconds (after a one-second warm-up).
-    #[arg(long, default_value_t = 5.0, value_name = "SECS")]
+    #[arg(long, default_value_t = 5.0, value_name = "SECS", value_parser = parse_secs)]
     pub duration: f64,
 
     /// Requests each connection keeps in flight (1 = strict request/reply).
-    #[arg(long, default_value_t = 1, value_name = "N")]
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = at_least_one)]
     pub pipeline: usize,
 }
 
@@ -1009,6 +1064,24 @@ mod tests {
         assert!(parse_duration("5x").is_err());
         assert!(parse_duration("s").is_err());
         assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn bench_seconds_and_rates_are_finite_and_positive() {
+        assert_eq!(parse_secs("0.5"), Ok(0.5));
+        assert_eq!(parse_secs_or_zero("0"), Ok(0.0));
+        assert_eq!(parse_rate("20"), Ok(20.0));
+        for bad in ["0", "-1", "inf", "NaN", "soon", ""] {
+            assert!(parse_secs(bad).is_err(), "{bad}");
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+        assert!(parse_secs_or_zero("-0.1").is_err());
+        assert!(parse_secs_or_zero("inf").is_err());
+        // Refused by clap, naming the flag, instead of a panic later.
+        let err = Cli::try_parse_from(["agora", "bench", "chat", "persist", "--duration", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("--duration"), "{err}");
     }
 
     #[test]

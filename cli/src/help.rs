@@ -75,7 +75,10 @@ pub const EXTRAS: &[Extra] = &[
     Extra {
         path: "up",
         examples: &[
-            ("agora up", "start everything; q quits and stops the daemon"),
+            (
+                "agora up",
+                "start everything; Ctrl-C (or /quit) quits and stops the daemon",
+            ),
             (
                 "agora up --data /tmp/agora-demo",
                 "a throw-away data directory",
@@ -142,6 +145,10 @@ pub const EXTRAS: &[Extra] = &[
                 "against another daemon",
             ),
             ("NO_COLOR=1 agora tui", "without colours"),
+            (
+                "TERM=dumb agora tui",
+                "without colours too (8-colour terminals get 8)",
+            ),
         ],
         nothing: None,
         exit: &[],

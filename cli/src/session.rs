@@ -44,9 +44,16 @@ pub async fn follow(
     mut line: impl FnMut(Push) -> anyhow::Result<Option<String>>,
 ) -> anyhow::Result<u8> {
     let mut out = std::io::stdout().lock();
+    // One listener for the whole stream, polled first: a Ctrl-C that
+    // comes while a line is being printed is not lost (a listener made
+    // afresh on each turn would miss it), and the listener is in place
+    // before the first line.
+    let interrupted = tokio::signal::ctrl_c();
+    tokio::pin!(interrupted);
     loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => return Ok(130),
+            biased;
+            _ = &mut interrupted => return Ok(130),
             push = pushes.recv() => {
                 let Some(push) = push else {
                     let why = client

@@ -178,7 +178,14 @@ mod tests {
             ),
             "chat_who" => (ChatOp::Who { room: None }.into(), Concurrent),
             "chat_away" => (ChatOp::Away { message: None }.into(), Concurrent),
-            "cache_command" => (CacheOp::Command { args: vec![] }.into(), Concurrent),
+            "cache_command" => (
+                CacheOp::Command {
+                    args: vec![],
+                    quiet: false,
+                }
+                .into(),
+                Concurrent,
+            ),
             "cache_subscribe" => (
                 CacheOp::Subscribe {
                     channels: vec![],

@@ -417,3 +417,82 @@ fn with_require_auth_commands_wait_for_auth() {
     let v: String = redis::cmd("GET").arg("k").query(&mut c).unwrap();
     assert_eq!(v, "v");
 }
+
+/// `cache_command` with `quiet`: what the TUI's Cache tab sends, so its
+/// own browsing does not show up in the ops/s and hit ratio it draws.
+#[test]
+fn quiet_native_commands_leave_info_statistics_alone() {
+    use agora_wire::{BaseOp, CacheOp, CacheReply, CacheValue, Reply};
+    use serde_bytes::ByteBuf;
+
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    crate::support::rt().block_on(async {
+        let client = daemon.client(None).await;
+        client
+            .request(BaseOp::Register {
+                name: "quinn".into(),
+                password: "quinn-password".into(),
+            })
+            .await
+            .expect("register");
+        let run = |args: &[&str], quiet: bool| {
+            let op = CacheOp::Command {
+                args: args
+                    .iter()
+                    .map(|a| ByteBuf::from(a.as_bytes().to_vec()))
+                    .collect(),
+                quiet,
+            };
+            let client = &client;
+            async move {
+                match client.request(op).await.expect("cache_command") {
+                    Reply::Cache(CacheReply::Value { value }) => value,
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+        };
+        // (total_commands_processed, keyspace_hits, keyspace_misses),
+        // read quietly so that reading them changes nothing.
+        let stats = || async {
+            let value = run(&["INFO", "stats"], true).await;
+            let text = String::from_utf8(value.as_bytes().expect("bulk").to_vec()).unwrap();
+            let field = |name: &str| -> u64 {
+                text.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or_else(|| panic!("{name} in {text}"))
+            };
+            (
+                field("total_commands_processed"),
+                field("keyspace_hits"),
+                field("keyspace_misses"),
+            )
+        };
+        run(&["SET", "k", "value"], false).await;
+        let before = stats().await;
+        assert_eq!(before.0, 1, "the SET counted, the quiet INFO did not");
+        for _ in 0..5 {
+            for args in [
+                &["SCAN", "0", "MATCH", "*", "COUNT", "200"][..],
+                &["TYPE", "k"],
+                &["PTTL", "k"],
+                &["STRLEN", "k"],
+                &["GETRANGE", "k", "0", "1023"],
+                &["GET", "missing"],
+            ] {
+                let value = run(args, true).await;
+                assert!(!matches!(value, CacheValue::Error { .. }), "{value:?}");
+            }
+        }
+        assert_eq!(
+            run(&["GET", "k"], true).await,
+            CacheValue::bulk(b"value".to_vec())
+        );
+        assert_eq!(stats().await, before);
+        run(&["GET", "k"], false).await;
+        run(&["GET", "missing"], false).await;
+        let (commands, hits, misses) = before;
+        assert_eq!(stats().await, (commands + 2, hits + 1, misses + 1));
+    });
+}

@@ -551,6 +551,7 @@ fn native_ops_need_sign_in_and_mirror_errors() {
         let err = anon
             .request(CacheOp::Command {
                 args: vec![ByteBuf::from(b"PING".to_vec())],
+                quiet: false,
             })
             .await
             .unwrap_err();
@@ -572,6 +573,7 @@ fn native_ops_need_sign_in_and_mirror_errors() {
                     .iter()
                     .map(|a| ByteBuf::from(a.as_bytes().to_vec()))
                     .collect(),
+                quiet: false,
             })
         };
         ask(&["HSET", "h", "f", "v"]).await.unwrap();
@@ -587,7 +589,12 @@ fn native_ops_need_sign_in_and_mirror_errors() {
             matches!(&err, agora_wire::Error::Server(b) if b.code == ErrorCode::BadRequest),
             "{err:?}"
         );
-        let err = client.request(CacheOp::Command { args: vec![] }).await;
+        let err = client
+            .request(CacheOp::Command {
+                args: vec![],
+                quiet: false,
+            })
+            .await;
         assert!(err.is_err());
     });
 }

@@ -9,6 +9,7 @@ mod cache;
 mod cache_cli;
 mod chat;
 mod cli;
+mod commands;
 mod conventions;
 mod docs;
 mod network;

@@ -68,8 +68,25 @@ impl Tmux {
         assert!(status.success());
     }
 
+    /// Waits until the last non-empty line of the screen ends with `text`
+    /// (where the cursor's line is being edited).
+    pub(crate) fn wait_for_line_end(&self, text: &str) {
+        self.wait_for_screen(text, |screen| {
+            screen
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .is_some_and(|l| l.trim_end().ends_with(text))
+        });
+    }
+
     /// Waits until the screen shows `text`; returns the screen.
     pub(crate) fn wait_for(&self, text: &str) -> String {
+        self.wait_for_screen(text, |screen| screen.contains(text))
+    }
+
+    /// Waits until `done(screen)`; returns the screen.
+    fn wait_for_screen(&self, text: &str, done: impl Fn(&str) -> bool) -> String {
         let mut last = String::new();
         let found = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             wait_for(
@@ -79,7 +96,7 @@ impl Tmux {
                 Duration::from_secs(60),
                 || {
                     last = self.screen();
-                    last.contains(text).then(|| last.clone())
+                    done(&last).then(|| last.clone())
                 },
             )
         }));
@@ -123,6 +140,9 @@ fn up_shows_tabs_and_help_and_quits_cleanly() {
     tmux.keys(&["F1"]);
     tmux.wait_for("Global keys");
     tmux.keys(&["Escape"]);
+    // Escape then Alt-3 (itself ESC 3) in one read would parse as Alt-Esc:
+    // wait for the popup to close first.
+    tmux.wait_for_screen("the help closed", |screen| !screen.contains("Global keys"));
     tmux.keys(&["M-3"]);
     tmux.wait_for("Games is not available yet");
     tmux.keys(&["q"]);
@@ -197,27 +217,37 @@ fn cache_prompt_edits_lines_keeps_history_and_prints_like_redis_cli() {
     let Some(tmux) = Tmux::start(&home, &command) else {
         return;
     };
-    // capture-pane drops trailing spaces.
-    tmux.wait_for(&format!("{}>", daemon.addr));
+    // capture-pane drops trailing spaces. Keys typed before the line
+    // editor is back in raw mode may be flushed by it: each line waits for
+    // the prompt.
+    let prompt = format!("{}>", daemon.addr);
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "set greeting \"hello world\""]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("OK");
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "rpush l a b"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("(integer) 2");
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "lrange l 0 -1"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("2) \"b\"");
     // Line editing: backspace fixes a typo.
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "get greetingX"]);
     tmux.keys(&["BSpace", "Enter"]);
     tmux.wait_for("\"hello world\"");
-    // History: Up recalls `get greeting`, edited into `get nothing`.
+    // History: Up recalls `get greeting`, edited into `get nothing`. Wait
+    // for the new prompt first, and for the recalled line before editing.
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["Up"]);
+    tmux.wait_for_line_end("> get greeting");
     tmux.keys(&["BSpace"; 8]);
     tmux.keys(&["-l", "nothing"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("(nil)");
+    tmux.wait_for_line_end(&prompt);
     tmux.keys(&["-l", "quit"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("agora-exit=0");
@@ -252,6 +282,55 @@ fn cache_tab_browses_keys_set_from_the_cli() {
     tmux.keys(&["-l", "/other"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("Keys /other (1)");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("agora-exit=0");
+}
+
+#[test]
+fn tui_registers_from_its_form_and_saves_the_token() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &[]);
+    let addr = daemon.addr.clone();
+    let command = format!(
+        "'{}' --addr {addr} tui; echo agora-exit=$?; sleep 60",
+        bin()
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
+    // No saved token: the form opens by itself.
+    tmux.wait_for(&format!("Sign in to {addr}"));
+    tmux.keys(&["C-r"]);
+    tmux.wait_for(&format!("Register on {addr}"));
+    tmux.keys(&["-l", "dora"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "dora-password q1"]);
+    tmux.keys(&["Tab"]);
+    tmux.keys(&["-l", "dora-password q1"]);
+    tmux.keys(&["Enter"]);
+    // Signed in: the form is gone, nothing typed reached the chat, and the
+    // status bar names the user.
+    let screen = tmux.wait_for("│ dora │ connected");
+    assert!(!screen.contains("Register on"), "{screen}");
+    assert!(
+        !screen.contains("q1"),
+        "the password went nowhere:\n{screen}"
+    );
+    assert!(!screen.contains("not signed in"), "{screen}");
+    // Saved for the CLI's other commands, as `agora login` does.
+    let out = home.run(&["--addr", &addr, "whoami"], None);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("dora"),
+        "{out:?}"
+    );
+    // A reconnection signs in with the new token.
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(10));
+    tmux.wait_for("reconnecting");
+    let _daemon = Daemon::start_on(&home, &addr, &[]);
+    let screen = tmux.wait_for("│ dora │ connected");
+    assert!(!screen.contains("Sign in to"), "{screen}");
     tmux.keys(&["C-c"]);
     tmux.wait_for("agora-exit=0");
 }

@@ -12,18 +12,26 @@
 //! terminal and the event loop in `tui.rs`, the network in
 //! `connection.rs`. No tab is named here: the app forwards to them.
 //!
-//! Key routing: Ctrl-C quits, F1 toggles help and Alt-1..5 pick a tab from
-//! anywhere. Every other key goes to the current tab first; a tab that
-//! types text (an input line) keeps `q`, `?` and digits, and leaves the
-//! shell's keys (Tab, Left/Right) to it only when it does not want them
-//! (an empty line). What no tab wants goes to the shell: `q`, `?`, Tab,
+//! Key routing: Ctrl-C quits from anywhere. The sign-in form
+//! (`signin/`), while open, takes every other key, so nothing typed into
+//! it reaches a tab; it opens by itself when the connection comes up
+//! without a user (until closed with Esc) and with F2. Otherwise F1
+//! toggles help and Alt-1..5 pick a tab from anywhere. Every other key
+//! goes to the current tab first; a tab that types text (an input line)
+//! keeps `q`, `?` and digits, and leaves the shell's keys (Tab,
+//! Left/Right) to it only when it does not want them (an empty line).
+//! What no tab wants goes to the shell: `q`, `?`, Tab,
 //! Left/Right, digits.
 //!
 //! Requests carry tags in a namespace per tab: the app puts the tab's
 //! number in the top bits on the way out ([`App::take_outbox`]) and routes
-//! the reply back by it. Pushes go to the tabs that follow the pushing
-//! service ([`Tab::follows`]); an event no tab follows is dropped with a
-//! debug log, never handed to another tab.
+//! the reply back by it; namespace 0 is the sign-in form's. A successful
+//! sign-in tells every tab (as a new connection would) and waits in
+//! [`App::take_signed_in`] for the event loop, which hands the token to
+//! the connection task and to the embedding program. A tab newly shown
+//! hears of it ([`Tab::on_show`]). Pushes go to the tabs that follow the
+//! pushing service ([`Tab::follows`]); an event no tab follows is dropped
+//! with a debug log, never handed to another tab.
 
 use std::any::Any;
 use std::time::{Duration, Instant};
@@ -31,6 +39,7 @@ use std::time::{Duration, Instant};
 use agora_wire::{Push, Reply};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::signin::{FormKey, SignInForm, SignedIn};
 pub use crate::tab::Outgoing;
 use crate::tab::{KeyOutcome, Tab};
 use crate::tabs::{self, TabId};
@@ -48,6 +57,8 @@ pub enum Overlay {
     None,
     /// The key help popup.
     Help,
+    /// The sign-in form, which has the keyboard.
+    SignIn,
 }
 
 /// Whether the event loop should keep going.
@@ -137,6 +148,9 @@ pub struct App {
     run_state: RunState,
     connection: Connection,
     addr: String,
+    /// The daemon's RESP listener, when known (`agora up` embeds the
+    /// daemon, so it knows).
+    resp: Option<String>,
     user: Option<String>,
     /// When the current reconnect countdown was first seen by a tick, and
     /// its length then. The connection task reports `retry_in` once; the
@@ -144,6 +158,15 @@ pub struct App {
     countdown: Option<(Instant, Duration)>,
     /// Every tab, in [`TabId::ALL`] order.
     tabs: Vec<Box<dyn Tab>>,
+    /// The sign-in form, while open.
+    signin: Option<SignInForm>,
+    /// Whether the user closed the form that opened by itself: it does
+    /// not open by itself again (F2 still does).
+    signin_dismissed: bool,
+    /// A sign-in from the form, until the event loop takes it.
+    signed_in: Option<SignedIn>,
+    /// The name last known to be ours, to fill the form in with.
+    name_hint: Option<String>,
 }
 
 impl App {
@@ -157,9 +180,14 @@ impl App {
             run_state: RunState::default(),
             connection: Connection::Connecting,
             addr: addr.into(),
+            resp: None,
             tabs: tabs::all(user.as_deref()),
+            name_hint: user.clone(),
             user,
             countdown: None,
+            signin: None,
+            signin_dismissed: false,
+            signed_in: None,
         }
     }
 
@@ -170,7 +198,24 @@ impl App {
 
     /// What is drawn over the tab.
     pub fn overlay(&self) -> Overlay {
-        self.overlay
+        if self.signin.is_some() {
+            Overlay::SignIn
+        } else {
+            self.overlay
+        }
+    }
+
+    /// The sign-in form, while open.
+    pub fn signin(&self) -> Option<&SignInForm> {
+        self.signin.as_ref()
+    }
+
+    /// Takes the sign-in made with the form since the last call, if any:
+    /// the event loop hands its token to the connection task (so a
+    /// reconnection signs in again) and to the embedding program (to save
+    /// it).
+    pub fn take_signed_in(&mut self) -> Option<SignedIn> {
+        self.signed_in.take()
     }
 
     /// Whether the loop should go on.
@@ -186,6 +231,18 @@ impl App {
     /// The daemon's address, as given.
     pub fn addr(&self) -> &str {
         &self.addr
+    }
+
+    /// The same app, knowing the daemon's RESP listener is at `resp`
+    /// (`host:port`), which the status bar and the help then show.
+    pub fn with_resp(mut self, resp: Option<String>) -> Self {
+        self.resp = resp;
+        self
+    }
+
+    /// The daemon's RESP listener, when known.
+    pub fn resp(&self) -> Option<&str> {
+        self.resp.as_deref()
     }
 
     /// The signed-in user's name, if any.
@@ -215,7 +272,18 @@ impl App {
     /// Takes the requests queued for the daemon since the last call, each
     /// tagged with its tab's number.
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
-        let mut out = Vec::new();
+        // The form's requests keep namespace 0.
+        let mut out: Vec<Outgoing> = self
+            .signin
+            .as_mut()
+            .map(|form| form.take_outbox())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| Outgoing {
+                tag: o.tag & LOCAL_TAG,
+                op: o.op,
+            })
+            .collect();
         for (i, tab) in self.tabs.iter_mut().enumerate() {
             let space = (i as u64 + 1) << TAG_SHIFT;
             out.extend(tab.take_outbox().into_iter().map(|o| Outgoing {
@@ -234,9 +302,13 @@ impl App {
         }
     }
 
-    /// Switches to a tab.
+    /// Switches to a tab; a tab newly shown hears of it
+    /// ([`Tab::on_show`]).
     pub fn select_tab(&mut self, tab: TabId) {
-        self.tab = tab;
+        if tab != self.tab {
+            self.tab = tab;
+            self.current_mut().on_show();
+        }
     }
 
     /// Applies one key press. See the module docs for the routing.
@@ -248,12 +320,26 @@ impl App {
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
+        if ctrl && key.code == KeyCode::Char('c') {
+            return self.quit();
+        }
+        // The form is modal: what is typed into it reaches nobody else.
+        if let Some(form) = &mut self.signin {
+            if form.handle_key(key) == FormKey::Close {
+                self.signin = None;
+                self.signin_dismissed = true;
+            }
+            return EventState::Consumed;
+        }
         match key.code {
-            KeyCode::Char('c') if ctrl => return self.quit(),
             KeyCode::F(1) => return self.toggle_help(),
+            KeyCode::F(2) => {
+                self.open_signin();
+                return EventState::Consumed;
+            }
             KeyCode::Char(c) if alt => {
                 if let Some(tab) = TabId::from_digit(c) {
-                    self.tab = tab;
+                    self.select_tab(tab);
                     return EventState::Consumed;
                 }
             }
@@ -261,7 +347,7 @@ impl App {
         }
         // The help popup is modal: while it is open, keys do not reach the
         // tabs behind it.
-        if self.overlay == Overlay::Help {
+        if self.overlay() == Overlay::Help {
             return match key.code {
                 KeyCode::Char('q') => self.quit(),
                 KeyCode::Char('?') | KeyCode::Esc => self.toggle_help(),
@@ -287,16 +373,38 @@ impl App {
             },
             _ => return EventState::NotConsumed,
         };
-        self.tab = tab;
+        self.select_tab(tab);
         EventState::Consumed
     }
 
     fn toggle_help(&mut self) -> EventState {
         self.overlay = match self.overlay {
             Overlay::None => Overlay::Help,
-            Overlay::Help => Overlay::None,
+            Overlay::Help | Overlay::SignIn => Overlay::None,
         };
         EventState::Consumed
+    }
+
+    /// Opens the sign-in form (over the help, which closes), filled in
+    /// with the last name known to be ours.
+    fn open_signin(&mut self) {
+        self.overlay = Overlay::None;
+        if self.signin.is_none() {
+            self.signin = Some(SignInForm::new(self.name_hint.as_deref()));
+        }
+    }
+
+    /// Someone signed in with the form: the session is theirs now, and the
+    /// tabs start over as on a new connection.
+    fn signed_in(&mut self, signed: SignedIn) {
+        self.signin = None;
+        self.user = Some(signed.user.clone());
+        self.name_hint = self.user.clone();
+        for tab in &mut self.tabs {
+            tab.on_connected(self.user.as_deref());
+        }
+        self.current_mut().on_show();
+        self.signed_in = Some(signed);
     }
 
     /// Applies one report from the connection task.
@@ -310,9 +418,16 @@ impl App {
                 // The server's word on who is signed in wins over the
                 // caller's guess.
                 self.user = user;
+                if self.user.is_some() {
+                    self.name_hint = self.user.clone();
+                }
                 self.countdown = None;
                 for tab in &mut self.tabs {
                     tab.on_connected(self.user.as_deref());
+                }
+                self.current_mut().on_show();
+                if self.user.is_none() && !self.signin_dismissed {
+                    self.open_signin();
                 }
             }
             ServerEvent::Latency(rtt) => {
@@ -325,6 +440,14 @@ impl App {
             ServerEvent::Push(push) => self.on_push(push),
             ServerEvent::Reply { tag, result } => {
                 let index = (tag >> TAG_SHIFT) as usize;
+                if index == 0 {
+                    let form = self.signin.as_mut().filter(|f| f.owns(tag));
+                    match form.and_then(|f| f.on_reply(tag, result)) {
+                        Some(signed) => self.signed_in(signed),
+                        None => tracing::debug!(tag, "reply for the sign-in form, or no one"),
+                    }
+                    return;
+                }
                 match index.checked_sub(1).and_then(|i| self.tabs.get_mut(i)) {
                     Some(tab) => tab.on_reply(tag & LOCAL_TAG, result),
                     None => tracing::debug!(tag, "reply for no tab"),

@@ -19,7 +19,7 @@ use agora_wire::{BaseOp, Client, ClientOptions, Error, Hello, Reply};
 use futures::StreamExt;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 use tokio_util::sync::CancellationToken;
@@ -66,8 +66,10 @@ impl Backoff {
 pub struct Config {
     /// The daemon's `host:port`.
     pub addr: String,
-    /// A token to sign in with, if any.
-    pub token: Option<String>,
+    /// The token to sign in with, if any, read at each connection attempt:
+    /// signing in from the TUI sends the new one here, so a reconnection
+    /// stays signed in.
+    pub token: watch::Receiver<Option<String>>,
     /// The client name sent in the hello, e.g. `agora-tui/0.1.0`.
     pub client_name: String,
     /// How often to ping.
@@ -81,16 +83,26 @@ pub struct Config {
 
 impl Config {
     /// Defaults for the TUI: this crate's client name, a ping every second,
-    /// a 5 s timeout and the default [`Backoff`].
+    /// a 5 s timeout and the default [`Backoff`]; always `token` (see
+    /// [`Config::tokens`] for one that can change).
     pub fn new(addr: impl Into<String>, token: Option<String>) -> Self {
         Config {
             addr: addr.into(),
-            token,
+            token: watch::channel(token).1,
             client_name: format!("agora-tui/{}", env!("CARGO_PKG_VERSION")),
             ping_every: Duration::from_secs(1),
             timeout: Duration::from_secs(5),
             backoff: Backoff::default(),
         }
+    }
+}
+
+impl Config {
+    /// The same config, signing in with whatever token `tokens` holds at
+    /// each attempt.
+    pub fn tokens(mut self, tokens: watch::Receiver<Option<String>>) -> Self {
+        self.token = tokens;
+        self
     }
 }
 
@@ -183,7 +195,8 @@ async fn connect_and_serve(
     cancel: &CancellationToken,
     attempt: &mut u32,
 ) -> Ended {
-    let hello = Hello::new(config.client_name.clone(), config.token.clone());
+    let token = config.token.borrow().clone();
+    let hello = Hello::new(config.client_name.clone(), token);
     let options = ClientOptions {
         connect_timeout: config.timeout,
         request_timeout: Some(config.timeout),
@@ -365,335 +378,4 @@ fn describe(err: &Error) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use agora_wire::{
-        BaseEvent, BaseReply, ChatOp, ChatReply, ErrorBody, ErrorCode, FrameCodec, Op, Push,
-        Request, ServerFrame, SessionInfo, UserInfo, Welcome, decode, encode,
-    };
-    use futures::{SinkExt, StreamExt};
-    use tokio::net::{TcpListener, TcpStream};
-    use tokio_util::codec::Framed;
-
-    use super::*;
-
-    /// A guard for tests that must not hang; never reached when they pass.
-    const GUARD: Duration = Duration::from_secs(10);
-
-    async fn next(rx: &mut mpsc::Receiver<ServerEvent>) -> ServerEvent {
-        tokio::time::timeout(GUARD, rx.recv())
-            .await
-            .expect("no event in time")
-            .expect("the task hung up")
-    }
-
-    /// An address nobody listens on (bound, then released).
-    fn closed_addr() -> String {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        listener.local_addr().expect("addr").to_string()
-    }
-
-    /// A config for `addr` that waits `first`, then up to `cap`, between
-    /// reconnection attempts.
-    fn with_backoff(addr: String, first: Duration, cap: Duration) -> Config {
-        Config {
-            backoff: Backoff { first, cap },
-            ..Config::new(addr, None)
-        }
-    }
-
-    /// A config whose reconnect wait (an hour) only cancellation can end.
-    fn hour_backoff(addr: String) -> Config {
-        let hour = Duration::from_secs(3600);
-        with_backoff(addr, hour, hour)
-    }
-
-    #[test]
-    fn backoff_doubles_from_250ms_and_caps_at_5s() {
-        let b = Backoff::default();
-        let ms: Vec<u128> = (1..=8).map(|a| b.delay(a).as_millis()).collect();
-        assert_eq!(ms, [250, 500, 1000, 2000, 4000, 5000, 5000, 5000]);
-        assert_eq!(b.delay(0), Duration::from_millis(250));
-        assert_eq!(b.delay(u32::MAX), Duration::from_secs(5));
-    }
-
-    #[test]
-    fn errors_are_described_briefly() {
-        let refused = Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused));
-        assert_eq!(describe(&refused), "connection refused");
-        let server = Error::Server(ErrorBody::new(ErrorCode::Unauthorized, "bad token"));
-        assert_eq!(describe(&server), "bad token (unauthorized)");
-    }
-
-    /// A config whose retries are quick enough to watch for real.
-    fn quick(addr: String) -> Config {
-        with_backoff(addr, Duration::from_millis(5), Duration::from_millis(10))
-    }
-
-    #[tokio::test]
-    async fn reports_reconnecting_against_a_closed_port_and_stops_when_cancelled() {
-        let addr = closed_addr();
-
-        let (tx, mut rx) = mpsc::channel(16);
-        let cancel = CancellationToken::new();
-        let (_commands, commands_rx) = mpsc::channel(4);
-        let task = spawn(quick(addr), tx, commands_rx, cancel.clone());
-
-        for expected_attempt in 1..=3 {
-            let ServerEvent::Disconnected { error } = next(&mut rx).await else {
-                panic!("expected Disconnected");
-            };
-            assert_eq!(error, "connection refused");
-            match next(&mut rx).await {
-                ServerEvent::Reconnecting {
-                    attempt,
-                    retry_in,
-                    last_error,
-                } => {
-                    assert_eq!(attempt, expected_attempt);
-                    assert_eq!(retry_in, quick(String::new()).backoff.delay(attempt));
-                    assert_eq!(last_error, "connection refused");
-                }
-                other => panic!("expected Reconnecting, got {other:?}"),
-            }
-        }
-
-        cancel.cancel();
-        tokio::time::timeout(GUARD, task)
-            .await
-            .expect("task did not stop")
-            .expect("task panicked");
-        // The task is gone, so the channel drains and closes.
-        while let Some(event) = rx.recv().await {
-            assert!(
-                matches!(
-                    event,
-                    ServerEvent::Disconnected { .. } | ServerEvent::Reconnecting { .. }
-                ),
-                "{event:?}"
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn cancelling_during_the_backoff_wait_stops_at_once() {
-        let addr = closed_addr();
-        let (tx, mut rx) = mpsc::channel(16);
-        let cancel = CancellationToken::new();
-        // A wait far longer than the guard: only cancellation can end it.
-        // (Paused time would not do here: the refused connect is real I/O,
-        // and auto-advance could fire the guard before the kernel answers.)
-        let config = hour_backoff(addr);
-        let (_commands, commands_rx) = mpsc::channel(4);
-        let task = spawn(config, tx, commands_rx, cancel.clone());
-        assert!(matches!(
-            next(&mut rx).await,
-            ServerEvent::Disconnected { .. }
-        ));
-        assert!(matches!(
-            next(&mut rx).await,
-            ServerEvent::Reconnecting { attempt: 1, .. }
-        ));
-        cancel.cancel();
-        tokio::time::timeout(GUARD, task)
-            .await
-            .expect("task did not stop")
-            .expect("task panicked");
-        assert!(rx.recv().await.is_none());
-    }
-
-    /// A one-connection fake daemon: welcomes, answers pings and
-    /// subscriptions, sends one push, then hangs up when told to.
-    async fn fake_daemon(listener: TcpListener, hang_up: tokio::sync::oneshot::Receiver<()>) {
-        let (stream, _) = listener.accept().await.expect("accept");
-        let mut framed = Framed::new(stream, FrameCodec::default());
-        let hello: Hello =
-            decode(&framed.next().await.expect("hello").expect("frame")).expect("decode hello");
-        assert_eq!(hello.token.as_deref(), Some("tok"));
-        assert!(hello.client.starts_with("agora-tui/"));
-        let welcome = ServerFrame::Welcome(Welcome {
-            server_version: "0.1.0".into(),
-            protocol: agora_wire::PROTOCOL_VERSION,
-            session: 7,
-            user: Some(UserInfo {
-                id: 1,
-                name: "alice".into(),
-            }),
-            max_frame: 1 << 20,
-        });
-        send(&mut framed, &welcome).await;
-        let mut hang_up = hang_up;
-        loop {
-            tokio::select! {
-                _ = &mut hang_up => return,
-                frame = framed.next() => {
-                    let Some(Ok(frame)) = frame else { return };
-                    let request: Request = decode(&frame).expect("decode request");
-                    let body = match request.op {
-                        Op::Base(BaseOp::Ping) => BaseReply::Pong { server_time_ms: 0 }.into(),
-                        Op::Base(BaseOp::Subscribe { topics }) => {
-                            assert_eq!(topics, [SESSIONS_TOPIC]);
-                            BaseReply::Subscribed { topics }.into()
-                        }
-                        Op::Chat(ChatOp::Rooms) => ChatReply::Rooms { rooms: vec![] }.into(),
-                        other => panic!("unexpected {other:?}"),
-                    };
-                    let subscribed = matches!(body, Reply::Base(BaseReply::Subscribed { .. }));
-                    send(&mut framed, &ServerFrame::Reply { id: request.id, body }).await;
-                    if subscribed {
-                        send(&mut framed, &ServerFrame::Push(session_push())).await;
-                    }
-                }
-            }
-        }
-    }
-
-    fn session_push() -> Push {
-        Push {
-            topic: SESSIONS_TOPIC.into(),
-            event: BaseEvent::SessionOpened {
-                session: SessionInfo {
-                    id: 8,
-                    user: None,
-                    client: "agora-cli/0.1.0".into(),
-                },
-            }
-            .into(),
-        }
-    }
-
-    async fn send(framed: &mut Framed<TcpStream, FrameCodec>, frame: &ServerFrame) {
-        framed
-            .send(encode(frame).expect("encode"))
-            .await
-            .expect("send");
-    }
-
-    #[tokio::test]
-    async fn connects_pings_forwards_pushes_and_notices_a_drop() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        let (hang_up, told) = tokio::sync::oneshot::channel();
-        let daemon = tokio::spawn(fake_daemon(listener, told));
-
-        let (tx, mut rx) = mpsc::channel(16);
-        let cancel = CancellationToken::new();
-        let config = Config {
-            token: Some("tok".into()),
-            ..quick(addr)
-        };
-        let (_commands, commands_rx) = mpsc::channel(4);
-        let task = spawn(config, tx, commands_rx, cancel.clone());
-
-        assert_eq!(
-            next(&mut rx).await,
-            ServerEvent::Connected {
-                session: 7,
-                user: Some("alice".into())
-            }
-        );
-        // The push and the first pong race; both must come.
-        let (mut pushed, mut pinged) = (false, false);
-        while !(pushed && pinged) {
-            match next(&mut rx).await {
-                ServerEvent::Push(push) => {
-                    assert_eq!(push, session_push());
-                    pushed = true;
-                }
-                ServerEvent::Latency(rtt) => {
-                    assert!(rtt < GUARD);
-                    pinged = true;
-                }
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-
-        hang_up.send(()).expect("daemon gone early");
-        daemon.await.expect("daemon panicked");
-        // Pongs already in flight may still arrive before the drop is seen.
-        let error = loop {
-            match next(&mut rx).await {
-                ServerEvent::Latency(_) => continue,
-                ServerEvent::Disconnected { error } => break error,
-                other => panic!("unexpected {other:?}"),
-            }
-        };
-        assert!(!error.is_empty());
-        assert!(matches!(
-            next(&mut rx).await,
-            ServerEvent::Reconnecting { attempt: 1, .. }
-        ));
-
-        cancel.cancel();
-        tokio::time::timeout(GUARD, task)
-            .await
-            .expect("task did not stop")
-            .expect("task panicked");
-    }
-
-    #[tokio::test]
-    async fn requests_are_answered_by_tag_and_fail_fast_while_disconnected() {
-        // Nobody listens: the request fails at once, not after a timeout.
-        let closed = closed_addr();
-        let (tx, mut rx) = mpsc::channel(16);
-        let (commands, commands_rx) = mpsc::channel(4);
-        let cancel = CancellationToken::new();
-        let config = hour_backoff(closed);
-        let task = spawn(config, tx, commands_rx, cancel.clone());
-        commands
-            .send(Outgoing {
-                tag: 9,
-                op: ChatOp::Rooms.into(),
-            })
-            .await
-            .expect("send");
-        loop {
-            match next(&mut rx).await {
-                ServerEvent::Reply { tag, result } => {
-                    assert_eq!(tag, 9);
-                    assert_eq!(result, Err("not connected to the daemon".into()));
-                    break;
-                }
-                ServerEvent::Disconnected { .. } | ServerEvent::Reconnecting { .. } => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        cancel.cancel();
-        task.await.expect("task panicked");
-
-        // Connected: the reply comes back with the tag.
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr").to_string();
-        let (_hang_up, told) = tokio::sync::oneshot::channel();
-        let daemon = tokio::spawn(fake_daemon(listener, told));
-        let (tx, mut rx) = mpsc::channel(16);
-        let (commands, commands_rx) = mpsc::channel(4);
-        let cancel = CancellationToken::new();
-        let config = Config {
-            token: Some("tok".into()),
-            ..quick(addr)
-        };
-        let task = spawn(config, tx, commands_rx, cancel.clone());
-        assert!(matches!(next(&mut rx).await, ServerEvent::Connected { .. }));
-        commands
-            .send(Outgoing {
-                tag: 3,
-                op: ChatOp::Rooms.into(),
-            })
-            .await
-            .expect("send");
-        loop {
-            match next(&mut rx).await {
-                ServerEvent::Reply { tag, result } => {
-                    assert_eq!(tag, 3);
-                    assert_eq!(result, Ok(ChatReply::Rooms { rooms: vec![] }.into()));
-                    break;
-                }
-                ServerEvent::Push(_) | ServerEvent::Latency(_) => {}
-                other => panic!("unexpected {other:?}"),
-            }
-        }
-        cancel.cancel();
-        task.await.expect("task panicked");
-        daemon.abort();
-    }
-}
+mod tests;

@@ -6,6 +6,22 @@
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::widgets::Block;
 
+/// The narrowest screen the layout works on: the Chat tab keeps its room
+/// list (40 cells of body) and the Cache tab its key list beside a value,
+/// the status bar its address, user and state.
+pub(crate) const MIN_WIDTH: u16 = 60;
+
+/// The shortest screen the layout works on: tab bar, status bar, the
+/// body's border, and room in the Chat tab for a dozen message lines, a
+/// status line and the input line.
+pub(crate) const MIN_HEIGHT: u16 = 16;
+
+/// Whether a screen of `area` is big enough for the layout; smaller ones
+/// get a "terminal too small" message instead.
+pub(crate) fn fits(area: Rect) -> bool {
+    area.width >= MIN_WIDTH && area.height >= MIN_HEIGHT
+}
+
 /// The three rows of the screen: tab bar, body, status bar.
 pub(crate) fn rows(area: Rect) -> [Rect; 3] {
     Layout::vertical([

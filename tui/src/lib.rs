@@ -10,8 +10,14 @@
 //! - one module per tab: `chat` (rooms, input line, commands), `cache`
 //!   (key browser, monitor), `placeholder` (tabs whose service has not
 //!   arrived);
-//! - `layout`: the screen's geometry, shared by state and drawing;
-//! - `ui`: drawing, as `impl Widget for &App` and [`render`];
+//! - `layout`: the screen's geometry, shared by state and drawing, and the
+//!   smallest screen it works on;
+//! - `line_editor`: the one-line editor every input line uses;
+//! - `ui`: drawing, as `impl Widget for &App` and [`render`]; `palette`:
+//!   the colour depth, applied to the drawn screen (16, 8 or no colours);
+//!   `sgr`: those colours sent as the basic escape codes, not 256-colour
+//!   ones;
+//! - `signin`: the sign-in form (an overlay of the app's, not a tab);
 //! - `connection`: the task that keeps a connection to the daemon and
 //!   reports [`ServerEvent`]s;
 //! - `tui`: the terminal setup and the async event loop.
@@ -24,7 +30,11 @@ mod cache;
 mod chat;
 mod connection;
 mod layout;
+mod line_editor;
+mod palette;
 mod placeholder;
+mod sgr;
+mod signin;
 mod tab;
 mod tabs;
 mod tui;
@@ -32,12 +42,17 @@ mod ui;
 
 pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent};
 pub use cache::format as redis_format;
+pub use signin::SignedIn;
 pub use tab::{KeyOutcome, Outgoing, Tab};
 pub use tabs::TabId;
 pub use ui::render;
 
+/// What the embedding program is told when someone signs in (or
+/// registers) with the TUI's form, to save it: `agora tui` and `agora up`
+/// store the token for the CLI's other commands, as `agora login` does.
+pub type OnSignIn = Box<dyn FnMut(SignedIn) + Send>;
+
 /// How to reach the daemon and who is signing in.
-#[derive(Clone)]
 pub struct Options {
     /// The daemon's `host:port`.
     pub addr: String,
@@ -46,8 +61,18 @@ pub struct Options {
     /// The user name to show until the server confirms who is signed in.
     pub user: Option<String>,
     /// Whether to draw in colour (`--color`, NO_COLOR); without it the
-    /// screen keeps bold and reverse but no colours.
+    /// screen keeps bold and reverse but no colours. With it, the terminal
+    /// still decides how many (`TERM=dumb`: none; 8-colour terminals: the
+    /// basic 8).
     pub color: bool,
+    /// The daemon's RESP listener (`host:port`), when the caller knows it
+    /// (`agora up`, which embeds the daemon): shown in the status bar when
+    /// there is room and in the help (`redis-cli -p PORT`).
+    pub resp: Option<String>,
+    /// Called after each sign-in with the form (F2, or the form that opens
+    /// when the connection comes up without a user). The TUI itself
+    /// already uses the new token when it reconnects.
+    pub on_sign_in: Option<OnSignIn>,
 }
 
 // By hand so the token never lands in a log or a panic message.
@@ -58,6 +83,11 @@ impl std::fmt::Debug for Options {
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
             .field("user", &self.user)
             .field("color", &self.color)
+            .field("resp", &self.resp)
+            .field(
+                "on_sign_in",
+                &self.on_sign_in.as_ref().map(|_| "<callback>"),
+            )
             .finish()
     }
 }
@@ -82,6 +112,8 @@ mod tests {
             token: Some("secret-jwt".into()),
             user: Some("alice".into()),
             color: true,
+            resp: None,
+            on_sign_in: None,
         };
         let shown = format!("{options:?}");
         assert!(!shown.contains("secret-jwt"), "{shown}");

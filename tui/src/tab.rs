@@ -62,7 +62,8 @@ pub trait Tab: Debug + Any {
     /// A key press while the tab is shown and no popup is open.
     fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome;
 
-    /// The connection is up (again), signed in as `user` if anyone.
+    /// The connection is up (again), signed in as `user` if anyone; also
+    /// when someone signs in on the open connection (the sign-in form).
     fn on_connected(&mut self, user: Option<&str>);
 
     /// The connection dropped: requests in flight will not be answered.
@@ -73,6 +74,12 @@ pub trait Tab: Debug + Any {
 
     /// The answer to the request this tab queued with `tag`.
     fn on_reply(&mut self, tag: u64, result: Result<Reply, String>);
+
+    /// The tab has come on screen: it was selected, or the connection came
+    /// up (or someone signed in) while it was shown. A tab that fetches
+    /// what it shows starts now rather than on the next tick, so it is
+    /// never drawn empty while its data is merely not asked for yet.
+    fn on_show(&mut self) {}
 
     /// Time passed; `shown` says whether this tab is on screen.
     fn on_tick(&mut self, _now: Instant, _shown: bool) {}

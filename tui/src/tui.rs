@@ -8,21 +8,25 @@
 //! dropped (a [`TerminalGuard`]), and panic (the hook `ratatui::try_init`
 //! installs restores the terminal, then calls the previous hook).
 
+use std::io::Stdout;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use crossterm::event::{Event, EventStream};
 use futures::StreamExt;
-use ratatui::DefaultTerminal;
-use tokio::sync::mpsc;
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{mpsc, watch};
 use tokio::time::{MissedTickBehavior, interval};
 use tokio_util::sync::CancellationToken;
 
 use crate::Options;
 use crate::app::{App, RunState, ServerEvent};
 use crate::connection;
-use crate::ui::{monochrome, render};
+use crate::palette::Palette;
+use crate::sgr::BasicSgr;
+use crate::ui::render;
 
 /// How often the screen is refreshed without input (the reconnect
 /// countdown moves on each tick).
@@ -44,33 +48,70 @@ impl Drop for TerminalGuard {
     }
 }
 
+/// Makes crossterm write the colours it is given, NO_COLOR or not.
+///
+/// Whether to colour is decided once, from `--color`, NO_COLOR and TERM
+/// ([`Palette::detect`]), and applied to the drawn screen. crossterm also
+/// honours NO_COLOR on its own, by leaving the colour out of its escape
+/// sequences: `ESC[38;5;8m` becomes `ESC[m` (or `ESC[;m`), which is a full
+/// SGR reset, cancelling bold and reverse behind ratatui's back. With
+/// `--color always` and NO_COLOR set, bold then came and went on single
+/// letters ("Members" in the Chat tab). So crossterm is told to write what
+/// it is given; with NO_COLOR and `--color auto` the palette has already
+/// taken every colour out.
+pub(crate) fn write_colours_as_drawn() {
+    crossterm::style::force_color_output(true);
+}
+
 /// Runs the TUI until the user quits. See the module docs.
 pub async fn run(options: Options) -> anyhow::Result<()> {
+    write_colours_as_drawn();
     // The guard comes first: if `try_init` fails half-way (raw mode on, the
     // alternate screen refused), the terminal is still put back.
     let guard = TerminalGuard;
-    let mut terminal = ratatui::try_init().context("cannot set up the terminal")?;
+    // `try_init` sets the terminal up (raw mode, alternate screen, the
+    // panic hook); the terminal drawn to is ours, writing through
+    // `BasicSgr` so colours go out as the basic codes, never 256-colour
+    // ones.
+    drop(ratatui::try_init().context("cannot set up the terminal")?);
+    let backend = CrosstermBackend::new(BasicSgr::new(std::io::stdout()));
+    let mut terminal = Terminal::new(backend).context("cannot set up the terminal")?;
     let result = event_loop(&mut terminal, options).await;
     drop(guard);
     result
 }
 
-async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow::Result<()> {
+/// The terminal the TUI draws on.
+type Screen = Terminal<CrosstermBackend<BasicSgr<Stdout>>>;
+
+async fn event_loop(terminal: &mut Screen, options: Options) -> anyhow::Result<()> {
     let Options {
         addr,
         token,
         user,
         color,
+        resp,
+        mut on_sign_in,
     } = options;
-    let mut app = App::new(addr.clone(), user);
+    let mut app = App::new(addr.clone(), user).with_resp(resp);
+    // What the terminal can show, decided once: TERM=dumb and --color
+    // never (or NO_COLOR) get none, 8-colour terminals the basic 8.
+    let palette = Palette::detect(
+        color,
+        std::env::var("TERM").ok().as_deref(),
+        crossterm::style::available_color_count(),
+    );
 
     let cancel = CancellationToken::new();
     // Dropping the guard cancels the task on every exit path, `?` included.
     let _stop = cancel.clone().drop_guard();
     let (events_tx, mut events) = mpsc::channel(256);
     let (commands, commands_rx) = mpsc::channel(COMMANDS);
+    // The token the connection task signs in with; the sign-in form
+    // replaces it, so reconnecting keeps the new sign-in.
+    let (tokens, tokens_rx) = watch::channel(token);
     let task = connection::spawn(
-        connection::Config::new(addr, token),
+        connection::Config::new(addr, None).tokens(tokens_rx),
         events_tx,
         commands_rx,
         cancel.child_token(),
@@ -83,6 +124,12 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
 
     while app.run_state() == RunState::Running {
+        if let Some(signed) = app.take_signed_in() {
+            tokens.send_replace(Some(signed.token.clone()));
+            if let Some(save) = on_sign_in.as_mut() {
+                save(signed);
+            }
+        }
         // Requests queued by the last event go out before the next wait.
         for command in app.take_outbox() {
             let tag = command.tag;
@@ -100,9 +147,7 @@ async fn event_loop(terminal: &mut DefaultTerminal, options: Options) -> anyhow:
         terminal
             .draw(|frame| {
                 render(&app, frame);
-                if !color {
-                    monochrome(frame.buffer_mut());
-                }
+                palette.apply(frame.buffer_mut());
             })
             .context("cannot draw the screen")?;
         tokio::select! {

@@ -7,7 +7,12 @@
 //! body ([`crate::Tab::render`]); nothing here knows which tabs exist.
 //!
 //! Colours: only the 16 basic ANSI colours plus bold/reverse, so the screen
-//! reads the same over SSH and on terminals with 256 colours or fewer.
+//! reads the same over SSH and on terminals with 256 colours or fewer;
+//! `palette.rs` folds them onto 8 colours, or none, after drawing, for
+//! terminals that need it.
+//!
+//! Below [`MIN_WIDTH`] x [`MIN_HEIGHT`] cells the layout cannot work, so the
+//! whole screen says so instead ("terminal too small: …").
 
 use std::time::Duration;
 
@@ -19,29 +24,27 @@ use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Clear, Paragraph, Tabs, Widget};
 
 use crate::app::{App, Connection, Overlay};
-use crate::layout::{body_inner, rows};
+use crate::layout::{MIN_HEIGHT, MIN_WIDTH, body_inner, fits, rows};
+use crate::signin::view as signin;
 
 /// Draws the whole screen for `app` into `frame`, and puts the terminal
 /// cursor where the current tab wants it (its input line), if anywhere.
 pub fn render(app: &App, frame: &mut Frame) {
-    frame.render_widget(app, frame.area());
-    if app.overlay() == Overlay::None {
-        let inner = body_inner(frame.area());
-        if inner.width > 0
-            && inner.height > 0
-            && let Some(at) = app.current().cursor(inner)
-        {
-            frame.set_cursor_position(at);
-        }
+    let area = frame.area();
+    frame.render_widget(app, area);
+    if !fits(area) {
+        return;
     }
-}
-
-/// Takes the colours out of a drawn screen, keeping bold, reverse and the
-/// rest: what NO_COLOR (or `--color never`) asks for.
-pub(crate) fn monochrome(buf: &mut Buffer) {
-    for cell in buf.content.iter_mut() {
-        cell.fg = Color::Reset;
-        cell.bg = Color::Reset;
+    let at = match (app.overlay(), app.signin()) {
+        (Overlay::SignIn, Some(form)) => signin::cursor(form, area),
+        (Overlay::None, _) => {
+            let inner = body_inner(area);
+            app.current().cursor(inner)
+        }
+        _ => None,
+    };
+    if let Some(at) = at {
+        frame.set_cursor_position(at);
     }
 }
 
@@ -64,25 +67,17 @@ fn global_keys(app: &App) -> Vec<(String, String)> {
     };
     vec![
         (
-            "Tab, Right".into(),
-            format!("next tab{}", note("on an empty line")),
-        ),
-        (
-            "Shift-Tab, Left".into(),
-            format!(
-                "previous tab{}",
-                if typing.is_empty() { "" } else { " (likewise)" }
-            ),
+            "Tab/S-Tab, →/←".into(),
+            format!("next / previous tab{}", note("on an empty line")),
         ),
         (
             format!("1-{n}, Alt-1-{n}"),
             format!("go to tab 1 to {n}{}", note("Alt only")),
         ),
         (
-            "?, F1".into(),
-            format!("show or hide this help{}", note("F1")),
+            "?, F1, Esc".into(),
+            format!("show / close this help{}", note("F1")),
         ),
-        ("Esc".into(), "close this help".into()),
         (
             "q".into(),
             if typing.is_empty() {
@@ -91,6 +86,7 @@ fn global_keys(app: &App) -> Vec<(String, String)> {
                 format!("quit (not in {typing}, where q is typed)")
             },
         ),
+        ("F2".into(), "sign in or register".into()),
         ("Ctrl-C".into(), "quit, from anywhere".into()),
     ]
 }
@@ -104,14 +100,45 @@ fn border_style() -> Style {
 
 impl Widget for &App {
     fn render(self, area: Rect, buf: &mut Buffer) {
+        if !fits(area) {
+            render_too_small(area, buf);
+            return;
+        }
         let [tabs, body, status] = rows(area);
         render_tab_bar(self, tabs, buf);
         render_body(self, body, buf);
         render_status_bar(self, status, buf);
-        if self.overlay() == Overlay::Help {
-            render_help(self, body, buf);
+        match (self.overlay(), self.signin()) {
+            (Overlay::Help, _) => render_help(self, body, buf),
+            (Overlay::SignIn, Some(form)) => signin::render(form, self.addr(), area, buf),
+            _ => {}
         }
     }
+}
+
+/// The whole screen on a terminal too small for the layout: what it is and
+/// what it needs, centred, wrapped if need be.
+fn render_too_small(area: Rect, buf: &mut Buffer) {
+    let lines = [
+        format!(
+            "terminal too small: {}×{}, needs at least {MIN_WIDTH}×{MIN_HEIGHT}",
+            area.width, area.height
+        ),
+        "(Ctrl-C quits)".to_string(),
+    ];
+    let width = usize::from(area.width.max(1));
+    let rows: usize = lines
+        .iter()
+        .map(|l| l.chars().count().div_ceil(width))
+        .sum();
+    let text = Text::from(lines.map(Line::from).to_vec());
+    let height = (rows as u16).min(area.height);
+    let at = area.centered_vertically(Constraint::Length(height));
+    Paragraph::new(text)
+        .centered()
+        .wrap(ratatui::widgets::Wrap { trim: true })
+        .style(Style::new().fg(Color::Yellow))
+        .render(at, buf);
 }
 
 fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
@@ -145,7 +172,7 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     let separator = || Span::styled(" │ ", border_style());
     let user = match app.user() {
         Some(name) => Span::raw(name.to_string()),
-        None => Span::styled("not signed in", Style::new().fg(Color::DarkGray)),
+        None => Span::styled("not signed in (F2)", Style::new().fg(Color::DarkGray)),
     };
     let (state, colour) = connection_text(app.connection());
     let left = Line::from(vec![
@@ -157,29 +184,46 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         Span::styled(state, Style::new().fg(colour)),
     ]);
 
-    let mut right = Vec::new();
+    // Right, in order: the RESP address (with `agora up`), the round trip,
+    // the help hint. On a narrow screen the RESP address goes first, then
+    // the hint: the connection state (and its error) matters more.
+    let help = if app.current().types_text() {
+        "F1 help"
+    } else {
+        "? help"
+    };
+    let mut parts: Vec<(u8, Span)> = Vec::new();
+    if let Some(resp) = app.resp() {
+        parts.push((
+            2,
+            Span::raw(format!("RESP {}", short_resp(app.addr(), resp))),
+        ));
+    }
     if let Connection::Connected {
         latency: Some(rtt), ..
     } = app.connection()
     {
-        right.push(Span::raw(format!("rtt {}", latency_text(*rtt))));
-        right.push(separator());
+        parts.push((0, Span::raw(format!("rtt {}", latency_text(*rtt)))));
     }
-    // The hint is the first thing to go on a narrow screen: the connection
-    // state (and its error) matters more.
-    let help = if app.current().types_text() {
-        "F1 help "
-    } else {
-        "? help "
+    parts.push((1, Span::styled(help, Style::new().fg(Color::DarkGray))));
+    let joined = |parts: &[(u8, Span<'static>)]| {
+        let mut spans = Vec::new();
+        for (i, (_, span)) in parts.iter().enumerate() {
+            if i > 0 {
+                spans.push(separator());
+            }
+            spans.push(span.clone());
+        }
+        spans.push(Span::raw(" "));
+        Line::from(spans)
     };
-    let hint = Span::styled(help, Style::new().fg(Color::DarkGray));
-    let fits = left.width() + Line::from(right.clone()).width() + hint.width();
-    if fits <= usize::from(area.width) {
-        right.push(hint);
-    } else if right.pop().is_some() {
-        right.push(Span::raw(" "));
+    while left.width() + joined(&parts).width() > usize::from(area.width) {
+        let Some(least) = parts.iter().map(|(p, _)| *p).filter(|p| *p > 0).max() else {
+            break;
+        };
+        parts.retain(|(p, _)| *p != least);
     }
-    let right = Line::from(right);
+    let right = joined(&parts);
 
     let [left_area, right_area] = Layout::horizontal([
         Constraint::Fill(1),
@@ -188,6 +232,29 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     .areas(area);
     left.render(left_area, buf);
     right.render(right_area, buf);
+}
+
+/// The RESP address as the status bar shows it: `:6379` when on the
+/// daemon's host, the whole address otherwise.
+fn short_resp<'a>(addr: &str, resp: &'a str) -> &'a str {
+    let host = |a: &str| a.rsplit_once(':').map(|(h, _)| h.to_owned());
+    match (host(addr), resp.rsplit_once(':')) {
+        (Some(daemon), Some((h, _))) if daemon == h => &resp[h.len()..],
+        _ => resp,
+    }
+}
+
+/// What a Redis client types to reach the RESP listener at `resp`:
+/// `redis-cli -p 6379`, with `-h HOST` unless it is this machine.
+pub(crate) fn redis_cli(resp: &str) -> String {
+    let Some((host, port)) = resp.rsplit_once(':') else {
+        return format!("redis-cli -h {resp}");
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host {
+        "127.0.0.1" | "localhost" | "::1" | "0.0.0.0" | "::" => format!("redis-cli -p {port}"),
+        _ => format!("redis-cli -h {host} -p {port}"),
+    }
 }
 
 /// The connection state in words, and the colour to show it in.
@@ -247,6 +314,13 @@ fn render_help(app: &App, over: Rect, buf: &mut Buffer) {
         lines.push(Line::from("  No keys of its own yet.").fg(Color::DarkGray));
     } else {
         lines.extend(tab.keys().iter().map(|(k, w)| key_line(k, w)));
+    }
+    if let Some(resp) = app.resp() {
+        lines.push(Line::default());
+        lines.push(Line::from(vec![
+            Span::raw("Redis clients: ").bold(),
+            Span::styled(redis_cli(resp), Style::new().fg(Color::Cyan)),
+        ]));
     }
 
     let width = lines.iter().map(Line::width).max().unwrap_or(0) as u16 + 4;

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
 
-use crate::macros::nil_as_default;
+use crate::macros::{is_false, nil_as_default};
 
 crate::messages! {
     /// Cache operations. Every one needs a signed-in connection.
@@ -24,6 +24,17 @@ crate::messages! {
         Command {
             /// The command name and its arguments, binary-safe.
             args: Vec<ByteBuf>,
+            /// Run without counting in INFO's statistics (commands
+            /// processed, ops/sec, keyspace hits and misses) and without
+            /// touching the keys' LRU/LFU data: for monitoring tools, so
+            /// looking does not change what is looked at (like Redis 7.2's
+            /// `CLIENT NO-TOUCH`, plus no statistics). Default `false`.
+            #[serde(
+                default,
+                skip_serializing_if = "is_false",
+                deserialize_with = "nil_as_default"
+            )]
+            quiet: bool,
         } = "cache_command",
         /// Receive [`CacheEvent::Message`] pushes (topic [`CACHE_TOPIC`])
         /// for these channels and glob patterns, shared with RESP's
@@ -222,5 +233,27 @@ mod tests {
         // Bulk bytes travel as MessagePack bin (0xc4), not as an array.
         let bulk = crate::encode(&CacheValue::bulk(vec![1u8, 2])).unwrap();
         assert!(bulk.windows(2).any(|w| w == [0xc4, 2]));
+    }
+
+    #[test]
+    fn quiet_is_left_out_unless_set() {
+        let args = vec![ByteBuf::from(b("INFO"))];
+        let plain = crate::encode(&CacheOp::Command {
+            args: args.clone(),
+            quiet: false,
+        })
+        .unwrap();
+        // An old peer sees exactly the message it knows.
+        let value: rmpv::Value = rmp_serde::from_slice(&plain).unwrap();
+        let keys: Vec<_> = value
+            .as_map()
+            .unwrap()
+            .iter()
+            .filter_map(|(k, _)| k.as_str())
+            .collect();
+        assert_eq!(keys, ["type", "args"]);
+        let quiet = CacheOp::Command { args, quiet: true };
+        let bytes = crate::encode(&quiet).unwrap();
+        assert_eq!(crate::decode::<CacheOp>(&bytes).unwrap(), quiet);
     }
 }

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::macros::nil_as_default;
+use crate::macros::{is_false, nil_as_default};
 
 /// The topic of a room's events: `chat.room.NAME`.
 pub fn room_topic(room: &str) -> String {
@@ -363,8 +363,4 @@ pub enum LeaveReason {
     Left,
     /// Their last connection closed (they stay a member, but are offline).
     Quit,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }

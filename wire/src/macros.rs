@@ -501,3 +501,9 @@ where
 {
     Option::<T>::deserialize(d).map(Option::unwrap_or_default)
 }
+
+/// For `skip_serializing_if` on defaulted `bool` fields: `false` is left
+/// out, so peers that predate the field see no change.
+pub(crate) fn is_false(b: &bool) -> bool {
+    !*b
+}

@@ -92,7 +92,7 @@ pub fn any_op() -> impl Strategy<Value = Op> {
         ]
         .prop_map(Op::from);
     let cache = prop_oneof![
-        bufs(4).prop_map(|args| CacheOp::Command { args }),
+        (bufs(4), any::<bool>()).prop_map(|(args, quiet)| CacheOp::Command { args, quiet }),
         (bufs(3), bufs(3))
             .prop_map(|(channels, patterns)| CacheOp::Subscribe { channels, patterns }),
         (bufs(3), bufs(3))

@@ -83,9 +83,11 @@ pub fn logout(addr: &str, json: bool) -> anyhow::Result<u8> {
             .map(|c| json!({ "id": c.user_id, "name": c.user }));
         output::json(&json!({ "addr": addr, "user": user }))?;
     } else {
+        // Nothing to forget prints nothing on stdout (docs/CLI.md); the
+        // note is for whoever watches the terminal.
         match &removed {
             Some(c) => println!("signed out {} from {addr}", c.user),
-            None => println!("not signed in on {addr}"),
+            None => eprintln!("not signed in on {addr}"),
         }
     }
     Ok(if removed.is_some() { 0 } else { 1 })
@@ -109,7 +111,8 @@ pub async fn whoami(addr: &str, json: bool) -> anyhow::Result<u8> {
     } else {
         match &user {
             Some(u) => println!("{} (id {}) on {addr}", u.name, u.id),
-            None => println!("not signed in on {addr} (use: agora login NAME)"),
+            // Nobody to print: stdout stays empty (docs/CLI.md).
+            None => eprintln!("not signed in on {addr} (use: agora login NAME)"),
         }
     }
     Ok(if user.is_some() { 0 } else { 1 })

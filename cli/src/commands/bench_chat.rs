@@ -39,34 +39,30 @@ pub async fn run(addr: &str, cmd: BenchChatCommand, json: bool) -> anyhow::Resul
             users,
             pid,
             hold,
-        } => idle(addr, clients, users.max(1), pid, hold, json).await,
+        } => idle(addr, clients, users, pid, hold, json).await,
         BenchChatCommand::Fanout {
             members,
             senders,
             rate,
             duration,
         } => {
-            fanout(
-                addr,
-                members.max(1),
-                senders.clamp(1, members.max(1)),
-                rate,
-                duration,
-                json,
-            )
-            .await
+            anyhow::ensure!(
+                senders <= members,
+                "--senders ({senders}) cannot exceed --members ({members}): the senders are members"
+            );
+            fanout(addr, members, senders, rate, duration, json).await
         }
         BenchChatCommand::Persist {
             senders,
             pipeline,
             duration,
-        } => persist(addr, senders.max(1), pipeline.max(1), duration, json).await,
+        } => persist(addr, senders, pipeline, duration, json).await,
         BenchChatCommand::Join {
             clients,
             concurrency,
             quiet,
             pid,
-        } => join_room(addr, clients.max(1), concurrency.max(1), quiet, pid, json).await,
+        } => join_room(addr, clients, concurrency, quiet, pid, json).await,
     }
 }
 
@@ -195,13 +191,19 @@ struct MessageLite {
 struct FanoutReport {
     members: usize,
     senders: usize,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     target_rate: f64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     seconds: f64,
     sent: u64,
     deliveries: u64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     deliveries_per_sec: f64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     p50_ms: f64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     p99_ms: f64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     max_ms: f64,
 }
 
@@ -213,10 +215,6 @@ async fn fanout(
     duration: f64,
     json: bool,
 ) -> anyhow::Result<u8> {
-    anyhow::ensure!(
-        rate > 0.0 && duration > 0.0,
-        "--rate and --duration must be positive"
-    );
     let tag = run_tag();
     let room = format!("fanout-{tag}");
     if !json {
@@ -405,8 +403,10 @@ async fn receive(
 struct PersistReport {
     senders: usize,
     pipeline: usize,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     seconds: f64,
     stored: u64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     stored_per_sec: f64,
 }
 
@@ -517,12 +517,15 @@ struct JoinReport {
     clients: usize,
     concurrency: usize,
     /// First join sent to last join answered.
+    #[serde(serialize_with = "crate::output::three_decimals")]
     fill_secs: f64,
     /// First join sent to the last push received.
+    #[serde(serialize_with = "crate::output::three_decimals")]
     settle_secs: f64,
     /// Push frames received by all clients together.
     pushes: u64,
     push_bytes: u64,
+    #[serde(serialize_with = "crate::output::three_decimals")]
     pushes_per_join: f64,
     /// Bytes of the join replies (each lists the room's members).
     reply_bytes: u64,
@@ -548,7 +551,6 @@ async fn join_room(
     pid: Option<u32>,
     json: bool,
 ) -> anyhow::Result<u8> {
-    anyhow::ensure!(quiet > 0.0, "--quiet must be positive");
     let tag = run_tag();
     let room = format!("join-{tag}");
     if !json {

@@ -13,11 +13,19 @@ use crate::session;
 struct Report<'a> {
     addr: &'a str,
     server_version: String,
-    session: u64,
+    /// This connection, shaped as in `whoami --json`.
+    session: Session,
     rtt_ms: Vec<f64>,
     min_ms: f64,
     avg_ms: f64,
     max_ms: f64,
+}
+
+/// A connection: `{id, client}`, the same shape in every command.
+#[derive(Serialize)]
+struct Session {
+    id: u64,
+    client: String,
 }
 
 /// Sends `count` pings and prints each round trip and a summary.
@@ -56,7 +64,10 @@ pub async fn run(addr: &str, args: &PingArgs, json: bool) -> anyhow::Result<u8> 
         output::json(&Report {
             addr,
             server_version: welcome.server_version,
-            session: welcome.session,
+            session: Session {
+                id: welcome.session,
+                client: session::client_name(),
+            },
             rtt_ms: rtts,
             min_ms: min,
             avg_ms: avg,

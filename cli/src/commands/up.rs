@@ -47,6 +47,7 @@ pub async fn run(
         }
     })?;
     let addr = running.addrs.listen.to_string();
+    let resp = running.addrs.resp.to_string();
 
     let result = async {
         let credential = sign_in_locally(&addr, &data_dir).await?;
@@ -58,6 +59,8 @@ pub async fn run(
             token: Some(credential.token),
             user: Some(credential.user),
             color: color.enabled(true),
+            resp: Some(resp),
+            on_sign_in: Some(super::tui::save_sign_ins(addr.clone())),
         })
         .await
     }

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use reply::Reply;
-pub use store::{Policy, Store};
+pub use store::{Access, Policy, Store};
 
 /// Largest bulk string accepted (Redis's `proto-max-bulk-len` default):
 /// the RESP decoder enforces it, CONFIG GET reports it.

@@ -3,7 +3,10 @@
 //!
 //! Commands run through the same [`cmd::execute`] as RESP, so both
 //! protocols see identical semantics; the reply is mirrored into the
-//! protocol-neutral [`CacheValue`]. Pub/sub uses the same
+//! protocol-neutral [`CacheValue`]. A `quiet` command runs with
+//! [`Access::Quiet`] in its [`Ctx`]: it counts in no INFO statistic and
+//! touches no key's LRU/LFU data (for monitoring tools such as the TUI's
+//! Cache tab). Pub/sub uses the same
 //! [`super::pubsub::PubSub`] registry as RESP, with a *direct* subscriber
 //! per session that encodes each message as a [`CacheEvent::Message`] push
 //! and queues it through [`Session::push`] (so the session's byte limits
@@ -22,10 +25,10 @@ use agora_wire::{
 use bytes::Bytes;
 use serde_bytes::ByteBuf;
 
-use super::Cache;
 use super::cmd::{self, Client, Ctx};
 use super::pubsub::{Message, Slow, Subscriber, native_id};
 use super::reply::Reply;
+use super::{Access, Cache};
 use crate::service::{Lifecycle, Routed, Service, signed_in};
 use crate::session::{PushRefused, Session};
 
@@ -52,7 +55,19 @@ impl Native {
         &self.cache
     }
 
-    fn command(&self, session: &Arc<Session>, args: Vec<ByteBuf>) -> Result<CacheReply, ErrorBody> {
+    /// Runs one command; a `quiet` one counts in no statistic and touches
+    /// no key's LRU/LFU data ([`Access::Quiet`]).
+    fn command(
+        &self,
+        session: &Arc<Session>,
+        args: Vec<ByteBuf>,
+        quiet: bool,
+    ) -> Result<CacheReply, ErrorBody> {
+        let access = if quiet {
+            Access::Quiet
+        } else {
+            Access::Counted
+        };
         if args.is_empty() {
             return Err(ErrorBody::bad_request("empty cache command"));
         }
@@ -66,19 +81,21 @@ impl Native {
                 if !cmd::arity_ok(spec.arity, args.len()) {
                     cmd::wrong_arity(spec.name)
                 } else {
-                    match spec.name {
-                        "publish" => {
+                    let count = || {
+                        if access == Access::Counted {
                             cache
                                 .stats
                                 .commands
                                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                    };
+                    match spec.name {
+                        "publish" => {
+                            count();
                             Reply::Integer(cache.pubsub.publish(&args[1], &args[2]) as i64)
                         }
                         "pubsub" => {
-                            cache
-                                .stats
-                                .commands
-                                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            count();
                             cache.pubsub.introspect(&args)
                         }
                         name @ ("subscribe" | "psubscribe" | "unsubscribe" | "punsubscribe") => {
@@ -111,6 +128,7 @@ impl Native {
                     cache,
                     client: &mut client,
                     now_ms: crate::now_ms(),
+                    access,
                 };
                 cmd::execute(&mut ctx, &args)
             }
@@ -198,7 +216,7 @@ impl Service for Native {
             return Routed::Done(Err(err));
         }
         Routed::done(match op {
-            CacheOp::Command { args } => self.command(session, args),
+            CacheOp::Command { args, quiet } => self.command(session, args, quiet),
             CacheOp::Subscribe { channels, patterns } => {
                 self.subscribe(session, channels, patterns)
             }

@@ -111,6 +111,12 @@ impl Entry {
         }
     }
 
+    /// The LRU clock or LFU state, for tests that check it is left alone.
+    #[cfg(test)]
+    pub(crate) fn access(&self) -> u32 {
+        self.access
+    }
+
     /// A new entry expiring at `expire_at` (0 = never).
     pub fn with_expiry(value: Value, expire_at: u64) -> Entry {
         Entry {
@@ -168,6 +174,19 @@ impl Policy {
     fn volatile_only(self) -> bool {
         matches!(self, Policy::VolatileLru | Policy::VolatileTtl)
     }
+}
+
+/// How a read counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Access {
+    /// Counts a keyspace hit or miss and refreshes the key's LRU/LFU data:
+    /// every ordinary command.
+    #[default]
+    Counted,
+    /// Counts nothing and leaves the key's LRU/LFU data alone: a monitoring
+    /// tool looking (the TUI's Cache tab), which should not change the
+    /// figures it shows nor which keys get evicted.
+    Quiet,
 }
 
 /// Counters shared by all shards (and read by INFO).
@@ -263,10 +282,14 @@ impl Shard {
     }
 
     /// Looks a key up for reading or changing in place, deleting it first
-    /// if it has expired (lazy expiry), and touching its access clock.
-    /// Counts a hit or a miss.
-    pub fn get(&mut self, key: &[u8], now_ms: u64) -> Option<&mut Entry> {
+    /// if it has expired (lazy expiry). A [`Access::Counted`] lookup
+    /// counts a hit or a miss and touches the key's access clock (LRU/LFU);
+    /// a [`Access::Quiet`] one does neither.
+    pub fn get(&mut self, key: &[u8], now_ms: u64, access: Access) -> Option<&mut Entry> {
         let found = self.lookup(key, now_ms);
+        if access == Access::Quiet {
+            return found.map(|idx| &mut self.map[idx]);
+        }
         let counter = if found.is_some() {
             &self.counters.hits
         } else {
@@ -752,7 +775,7 @@ mod tests {
         drop(shard);
         assert_eq!(store.used_memory(), (1 + 1 + ENTRY_OVERHEAD) as u64);
         let mut shard = store.lock_key(b"k");
-        assert_eq!(shard.get(b"k", 0).unwrap().value, s("v"));
+        assert_eq!(shard.get(b"k", 0, Access::Counted).unwrap().value, s("v"));
         shard.update(b"k", 0, |e| e.value = s("longer")).unwrap();
         assert!(shard.remove(b"k", 0).is_some());
         drop(shard);
@@ -766,8 +789,8 @@ mod tests {
         let mut shard = store.lock_key(b"k");
         shard.insert(b"k", Entry::with_expiry(s("v"), 1000), 0);
         assert_eq!(shard.volatile(), 1);
-        assert!(shard.get(b"k", 999).is_some());
-        assert!(shard.get(b"k", 1000).is_none());
+        assert!(shard.get(b"k", 999, Access::Counted).is_some());
+        assert!(shard.get(b"k", 1000, Access::Counted).is_none());
         assert_eq!(shard.len(), 0);
         assert_eq!(shard.volatile(), 0);
         drop(shard);
@@ -848,13 +871,35 @@ mod tests {
         shard.insert(b"hot", Entry::new(s("v")), 0);
         shard.insert(b"cold", Entry::new(s("v")), 0);
         for _ in 0..1000 {
-            shard.get(b"hot", 0);
+            shard.get(b"hot", 0, Access::Counted);
         }
         let hot = shard.peek(b"hot", 0).unwrap().access & 0xff;
         let cold = shard.peek(b"cold", 0).unwrap().access & 0xff;
         assert!(hot > cold, "{hot} > {cold}");
         // A day idle decays the counter.
         assert!(lfu_decayed(shard.peek(b"hot", 0).unwrap().access, 86_400_000) < hot as u8);
+    }
+
+    #[test]
+    fn quiet_lookups_count_nothing_and_leave_the_access_clock() {
+        for policy in [Policy::AllKeysLru, Policy::AllKeysLfu] {
+            let store = Store::new(0, policy);
+            let mut shard = store.lock(0);
+            shard.insert(b"k", Entry::new(s("v")), 0);
+            let before = shard.peek(b"k", 0).unwrap().access;
+            let later = 3_600_000;
+            for _ in 0..100 {
+                assert!(shard.get(b"k", later, Access::Quiet).is_some());
+                assert!(shard.get(b"nope", later, Access::Quiet).is_none());
+            }
+            assert_eq!(shard.peek(b"k", later).unwrap().access, before);
+            let counters = store.counters();
+            assert_eq!(counters.hits.load(Ordering::Relaxed), 0);
+            assert_eq!(counters.misses.load(Ordering::Relaxed), 0);
+            shard.get(b"k", later, Access::Counted);
+            assert_ne!(shard.peek(b"k", later).unwrap().access, before);
+            assert_eq!(counters.hits.load(Ordering::Relaxed), 1);
+        }
     }
 
     #[test]

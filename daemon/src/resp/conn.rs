@@ -20,7 +20,7 @@ use super::codec::{Decoder, encode};
 use crate::Shared;
 use crate::cache::cmd::{self, Client, Ctx, is, lossy};
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
-use crate::cache::{Cache, Reply};
+use crate::cache::{Access, Cache, Reply};
 
 /// Write out buffered replies once they pass this size even if more
 /// input is waiting, to bound the buffer.
@@ -311,6 +311,7 @@ impl Conn {
             cache: &self.cache,
             client: &mut self.client,
             now_ms: self.now_ms,
+            access: Access::Counted,
         };
         if cmd::execute_into(&mut ctx, spec, args, &mut self.out) {
             self.uncounted += 1;

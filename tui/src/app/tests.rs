@@ -433,3 +433,119 @@ fn pushes_reach_only_the_tab_that_follows_their_service() {
     assert_eq!(dashboard.recent_sessions().count(), 1);
     assert!(chat(&app).notice().is_none());
 }
+
+#[test]
+fn the_sign_in_form_opens_without_a_user_and_keeps_its_keys() {
+    use agora_wire::{BaseOp, BaseReply, UserInfo};
+    let mut app = App::new("127.0.0.1:7070", Some("alice".into()));
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: None,
+    });
+    assert_eq!(app.overlay(), Overlay::SignIn);
+    let form = app.signin().expect("the form");
+    assert_eq!(form.field(crate::signin::Field::Name).text(), "alice");
+    // Everything typed goes into the form: not quit, not a tab switch,
+    // not the chat's input line, not the help.
+    for code in [
+        KeyCode::Char('q'),
+        KeyCode::Char('2'),
+        KeyCode::Char('?'),
+        KeyCode::Tab,
+        KeyCode::F(1),
+    ] {
+        assert_eq!(app.handle_key(press(code)), EventState::Consumed);
+    }
+    app.handle_key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::ALT));
+    assert_eq!(app.run_state(), RunState::Running);
+    assert_eq!((app.tab(), app.overlay()), (TabId::Chat, Overlay::SignIn));
+    assert!(chat(&app).input().is_empty());
+    // Esc closes it; a reconnection without a user does not reopen it.
+    app.handle_key(press(KeyCode::Esc));
+    assert_eq!(app.overlay(), Overlay::None);
+    app.on_server(ServerEvent::Disconnected {
+        error: "gone".into(),
+    });
+    app.on_server(ServerEvent::Connected {
+        session: 2,
+        user: None,
+    });
+    assert_eq!(app.overlay(), Overlay::None);
+    app.take_outbox();
+    // F2 opens it from anywhere, even over the help.
+    app.handle_key(press(KeyCode::F(1)));
+    app.handle_key(press(KeyCode::F(2)));
+    assert_eq!(app.overlay(), Overlay::SignIn);
+    for c in "pass-word".chars() {
+        app.handle_key(press(KeyCode::Char(c)));
+    }
+    app.handle_key(press(KeyCode::Enter));
+    let out = app.take_outbox();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].tag >> 48, 0, "the form's own tag namespace");
+    assert_eq!(
+        out[0].op,
+        Op::Base(BaseOp::Login {
+            name: "alice".into(),
+            password: "pass-word".into()
+        })
+    );
+    assert_eq!(app.take_signed_in(), None);
+    app.on_server(ServerEvent::Reply {
+        tag: out[0].tag,
+        result: Ok(BaseReply::Session {
+            user: UserInfo {
+                id: 3,
+                name: "alice".into(),
+            },
+            token: "new-token".into(),
+            expires_at_ms: 5,
+        }
+        .into()),
+    });
+    assert_eq!(app.overlay(), Overlay::None);
+    assert_eq!(app.user(), Some("alice"));
+    let signed = app.take_signed_in().expect("for the event loop");
+    assert_eq!((signed.user_id, signed.token.as_str()), (3, "new-token"));
+    assert_eq!(app.take_signed_in(), None, "taken once");
+    // The tabs start over signed in: the chat syncs its rooms.
+    assert!(
+        app.take_outbox()
+            .iter()
+            .any(|o| o.op == ChatOp::Rooms.into())
+    );
+    assert_eq!(chat(&app).me(), Some("alice"));
+    // Ctrl-C quits even from the form.
+    app.handle_key(press(KeyCode::F(2)));
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    assert_eq!(app.run_state(), RunState::Quitting);
+}
+
+#[test]
+fn a_failed_sign_in_stays_in_the_form() {
+    let mut app = app();
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: None,
+    });
+    for c in "bob".chars() {
+        app.handle_key(press(KeyCode::Char(c)));
+    }
+    app.handle_key(press(KeyCode::Tab));
+    for c in "nope-nope".chars() {
+        app.handle_key(press(KeyCode::Char(c)));
+    }
+    app.handle_key(press(KeyCode::Enter));
+    let out = app.take_outbox();
+    app.on_server(ServerEvent::Reply {
+        tag: out[0].tag,
+        result: Err("wrong user name or password (unauthorized)".into()),
+    });
+    let form = app.signin().expect("still open");
+    assert_eq!(
+        form.error(),
+        Some("wrong user name or password (unauthorized)")
+    );
+    assert_eq!(app.user(), None);
+    assert_eq!(app.take_signed_in(), None);
+}

@@ -3,7 +3,11 @@
 //! INFO (ops/s, hit ratio, memory), and a channel monitor.
 //!
 //! Like every tab it does no I/O: requests are queued as [`Outgoing`]s
-//! and every clock reading comes in through [`Tab::on_tick`].
+//! and every clock reading comes in through [`Tab::on_tick`]. Every
+//! command it sends is *quiet* (`cache_command` with `quiet`), so its own
+//! browsing counts in none of the figures it shows. The keys are scanned
+//! as soon as the tab is shown ([`Tab::on_show`]), and again on `r` or a
+//! new filter; INFO is asked then and every second while shown.
 //!
 //! - `format`: values and bytes as redis-cli shows them (also used by the
 //!   CLI);
@@ -19,10 +23,11 @@ use std::time::{Duration, Instant};
 use agora_wire::{CacheEvent, CacheOp, CacheReply, CacheValue, Event, Op, Reply, Service};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
+use ratatui::layout::{Position, Rect};
 use ratatui::widgets::Widget;
 use serde_bytes::ByteBuf;
 
+use crate::line_editor::LineEditor;
 use crate::tab::{KeyOutcome, Outgoing, Tab};
 use format::printable;
 /// The most keys the browser lists.
@@ -35,12 +40,14 @@ const MONITOR_LINES: usize = 100;
 pub const MONITOR_PATTERN: &str = "*";
 
 /// The tab's own keys, for the help popup.
-pub const KEYS: [(&str, &str); 5] = [
+pub const KEYS: [(&str, &str); 7] = [
     ("Up/Down, j/k", "select a key"),
+    ("PgUp/PgDn", "move ten keys"),
+    ("g/Home, G/End", "first / last key"),
     ("/", "filter keys (glob; Enter applies, Esc cancels)"),
+    ("  Ctrl-U, Home/End", "in the filter: clear, start / end"),
     ("r", "scan the keys again"),
     ("m", "start or stop the channel monitor"),
-    ("PgUp/PgDn", "move ten keys"),
 ];
 
 /// Figures from INFO.
@@ -132,7 +139,8 @@ pub struct CacheState {
     scanning: bool,
     needs_scan: bool,
     filter: String,
-    editing: Option<String>,
+    /// The filter being typed, while the prompt is open.
+    editing: Option<LineEditor>,
     selected: usize,
     detail: Option<Detail>,
     stats: Option<Stats>,
@@ -163,8 +171,8 @@ impl CacheState {
     }
 
     /// The applied filter, and the one being typed.
-    pub fn filter(&self) -> (&str, Option<&str>) {
-        (&self.filter, self.editing.as_deref())
+    pub fn filter(&self) -> (&str, Option<&LineEditor>) {
+        (&self.filter, self.editing.as_ref())
     }
 
     /// What is known about the selected key.
@@ -180,6 +188,12 @@ impl CacheState {
     /// Whether a scan is under way.
     pub fn scanning(&self) -> bool {
         self.scanning
+    }
+
+    /// Whether the list is not known yet: a scan is under way, or one is
+    /// due and nothing is listed (so the view says "loading…", not 0).
+    pub fn loading(&self) -> bool {
+        self.scanning || (self.needs_scan && self.keys.is_empty())
     }
 
     /// Whether the monitor is on, and its lines (oldest first).
@@ -224,6 +238,18 @@ impl CacheState {
         self.scanning = false;
     }
 
+    /// The tab came on screen: what it shows is fetched at once.
+    fn show(&mut self) {
+        if !self.connected {
+            return;
+        }
+        if self.needs_scan && !self.scanning {
+            self.start_scan();
+        }
+        self.ask_info();
+        self.next_info = self.now.map(|now| now + INFO_EVERY);
+    }
+
     /// Time passed; `shown` says whether the tab is on screen (nothing is
     /// polled while it is not).
     fn tick(&mut self, now: Instant, shown: bool) {
@@ -236,9 +262,22 @@ impl CacheState {
         }
         if self.next_info.is_none_or(|t| now >= t) {
             self.next_info = Some(now + INFO_EVERY);
-            if !self.pending.values().any(|p| matches!(p, Pending::Info)) {
-                self.command(Pending::Info, &["INFO"]);
-            }
+            self.ask_info();
+        }
+    }
+
+    /// Asks for INFO unless an answer is already on its way.
+    fn ask_info(&mut self) {
+        if !self.pending.values().any(|p| matches!(p, Pending::Info)) {
+            self.command(Pending::Info, &["INFO"]);
+        }
+    }
+
+    /// Scans again now (when connected), dropping a scan under way.
+    fn rescan(&mut self) {
+        self.needs_scan = true;
+        if self.connected {
+            self.start_scan();
         }
     }
 
@@ -249,12 +288,15 @@ impl CacheState {
         self.outbox.push(Outgoing { tag, op: op.into() });
     }
 
+    /// Queues a cache command. Every one is quiet: the tab's own browsing
+    /// must not count in the ops/s and hit ratio it shows, nor make the
+    /// keys it looks at look recently used.
     fn command<A: AsRef<[u8]>>(&mut self, pending: Pending, args: &[A]) {
         let args = args
             .iter()
             .map(|a| ByteBuf::from(a.as_ref().to_vec()))
             .collect();
-        self.request(pending, CacheOp::Command { args });
+        self.request(pending, CacheOp::Command { args, quiet: true });
     }
 
     fn pattern(&self) -> String {
@@ -268,6 +310,8 @@ impl CacheState {
     }
 
     fn start_scan(&mut self) {
+        // Pages of an older scan (another filter) are not wanted any more.
+        self.pending.retain(|_, p| !matches!(p, Pending::Scan));
         self.needs_scan = false;
         self.scanning = true;
         self.keys.clear();
@@ -327,34 +371,43 @@ impl CacheState {
 
     /// A key press while the tab has the keyboard.
     fn key(&mut self, key: KeyEvent) -> KeyOutcome {
+        if let Some(edit) = &mut self.editing {
+            match key.code {
+                KeyCode::Enter => {
+                    self.filter = edit.text();
+                    self.editing = None;
+                    self.selected = 0;
+                    self.detail = None;
+                    self.rescan();
+                }
+                KeyCode::Esc => self.editing = None,
+                _ if edit.edit(key) => {}
+                // The prompt is modal, but Ctrl-C & co. stay the shell's.
+                _ if key
+                    .modifiers
+                    .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                {
+                    return KeyOutcome::NotConsumed;
+                }
+                _ => {}
+            }
+            return KeyOutcome::Consumed;
+        }
         if key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
         {
             return KeyOutcome::NotConsumed;
         }
-        if let Some(edit) = &mut self.editing {
-            match key.code {
-                KeyCode::Char(c) => edit.push(c),
-                KeyCode::Backspace => {
-                    edit.pop();
-                }
-                KeyCode::Enter => {
-                    self.filter = self.editing.take().unwrap_or_default();
-                    self.selected = 0;
-                    self.detail = None;
-                    self.needs_scan = true;
-                }
-                KeyCode::Esc => self.editing = None,
-                _ => {}
-            }
-            return KeyOutcome::Consumed;
-        }
         match key.code {
-            KeyCode::Char('/') => self.editing = Some(self.filter.clone()),
+            KeyCode::Char('/') => {
+                let mut edit = LineEditor::default();
+                edit.set_text(&self.filter);
+                self.editing = Some(edit);
+            }
             KeyCode::Char('r') => {
-                self.needs_scan = true;
                 self.detail = None;
+                self.rescan();
             }
             KeyCode::Char('m') => {
                 self.monitoring = !self.monitoring;
@@ -366,6 +419,8 @@ impl CacheState {
             KeyCode::Up | KeyCode::Char('k') => self.select(self.selected.saturating_sub(1)),
             KeyCode::PageDown => self.select(self.selected + 10),
             KeyCode::PageUp => self.select(self.selected.saturating_sub(10)),
+            KeyCode::Home | KeyCode::Char('g') => self.select(0),
+            KeyCode::End | KeyCode::Char('G') => self.select(usize::MAX),
             _ => return KeyOutcome::NotConsumed,
         }
         KeyOutcome::Consumed
@@ -489,6 +544,11 @@ impl Tab for CacheState {
         &KEYS
     }
 
+    fn types_text(&self) -> bool {
+        // While the filter prompt is open, q, ? and digits are typed.
+        self.editing.is_some()
+    }
+
     fn follows(&self) -> Option<Service> {
         Some(Service::Cache)
     }
@@ -516,6 +576,10 @@ impl Tab for CacheState {
         self.reply(tag, result);
     }
 
+    fn on_show(&mut self) {
+        self.show();
+    }
+
     fn on_tick(&mut self, now: Instant, shown: bool) {
         self.tick(now, shown);
     }
@@ -526,6 +590,10 @@ impl Tab for CacheState {
 
     fn render(&self, area: Rect, buf: &mut Buffer) {
         Widget::render(self, area, buf);
+    }
+
+    fn cursor(&self, area: Rect) -> Option<Position> {
+        view::cursor(self, area)
     }
 
     fn as_any(&self) -> &dyn Any {

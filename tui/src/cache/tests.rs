@@ -13,10 +13,12 @@ fn press(state: &mut CacheState, code: KeyCode) -> KeyOutcome {
 
 fn args(op: &Op) -> Vec<String> {
     match op {
-        Op::Cache(CacheOp::Command { args }) => args
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect(),
+        Op::Cache(CacheOp::Command { args, quiet }) => {
+            assert!(quiet, "the Cache tab's browsing is quiet");
+            args.iter()
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect()
+        }
         other => vec![other.name().to_owned()],
     }
 }
@@ -116,6 +118,137 @@ fn scans_page_by_page_with_the_filter() {
     assert_eq!(s.ttl_now(), Some(10_000));
     s.on_tick(t0 + Duration::from_millis(2_500), true);
     assert_eq!(s.ttl_now(), Some(7_500));
+}
+
+/// A SCAN answer with `keys` and cursor 0.
+fn scan_reply(keys: &[&str]) -> Result<Reply, String> {
+    reply(CacheValue::Array {
+        items: vec![
+            bulk("0"),
+            CacheValue::Array {
+                items: keys.iter().map(|k| bulk(k)).collect(),
+            },
+        ],
+    })
+}
+
+fn ctrl(c: char) -> KeyEvent {
+    KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)
+}
+
+#[test]
+fn showing_the_tab_scans_at_once_and_says_loading_until_answered() {
+    let mut s = CacheState::new();
+    s.on_connected(None);
+    assert!(s.take_outbox().is_empty(), "nothing while hidden");
+    assert!(s.loading(), "nothing listed yet is not zero keys");
+    // No tick needed: being shown is enough.
+    s.on_show();
+    let out = s.take_outbox();
+    let asked: Vec<String> = out.iter().map(|o| args(&o.op)[0].clone()).collect();
+    assert_eq!(asked, ["SCAN", "INFO"]);
+    assert!(s.loading());
+    // A tick right after asks for nothing more.
+    s.on_tick(Instant::now(), true);
+    assert!(s.take_outbox().is_empty());
+    s.on_reply(out[0].tag, scan_reply(&["b", "a"]));
+    assert!(!s.loading());
+    assert_eq!(s.keys(), [b"a".to_vec(), b"b".to_vec()]);
+    // Shown again later: the list is kept, only INFO is asked again.
+    s.take_outbox();
+    s.on_reply(out[1].tag, reply(bulk("# Stats\r\n")));
+    s.on_show();
+    let asked: Vec<String> = s
+        .take_outbox()
+        .iter()
+        .map(|o| args(&o.op)[0].clone())
+        .collect();
+    assert_eq!(asked, ["INFO"]);
+}
+
+#[test]
+fn g_home_and_end_jump_to_the_first_and_last_key() {
+    let mut s = CacheState::new();
+    s.on_connected(None);
+    s.on_show();
+    let out = s.take_outbox();
+    let keys: Vec<String> = (0..30).map(|i| format!("k{i:02}")).collect();
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    s.on_reply(out[0].tag, scan_reply(&keys));
+    for (code, at) in [
+        (KeyCode::Char('G'), 29),
+        (KeyCode::Char('g'), 0),
+        (KeyCode::End, 29),
+        (KeyCode::PageUp, 19),
+        (KeyCode::Home, 0),
+        (KeyCode::Char('k'), 0),
+    ] {
+        assert_eq!(press(&mut s, code), KeyOutcome::Consumed, "{code:?}");
+        assert_eq!(s.selected(), at, "{code:?}");
+    }
+}
+
+#[test]
+fn the_filter_prompt_edits_like_any_line() {
+    let mut s = CacheState::new();
+    s.on_connected(None);
+    s.on_show();
+    s.take_outbox();
+    press(&mut s, KeyCode::Char('/'));
+    assert!(s.types_text(), "q, ? and digits are typed into the filter");
+    for c in "user:1".chars() {
+        press(&mut s, KeyCode::Char(c));
+    }
+    assert_eq!(s.handle_key(ctrl('u')), KeyOutcome::Consumed);
+    assert_eq!(s.filter().1.map(|e| e.text()), Some(String::new()));
+    for c in "ser".chars() {
+        press(&mut s, KeyCode::Char(c));
+    }
+    press(&mut s, KeyCode::Home);
+    press(&mut s, KeyCode::Char('u'));
+    press(&mut s, KeyCode::End);
+    press(&mut s, KeyCode::Char('*'));
+    press(&mut s, KeyCode::Left);
+    press(&mut s, KeyCode::Char('G'));
+    assert_eq!(s.filter().1.map(|e| e.text()), Some("userG*".into()));
+    press(&mut s, KeyCode::Backspace);
+    // Enter applies it and scans again at once, dropping the old scan.
+    press(&mut s, KeyCode::Enter);
+    assert!(!s.types_text());
+    assert_eq!(s.filter().0, "user*");
+    let out = s.take_outbox();
+    assert_eq!(
+        args(&out[0].op),
+        ["SCAN", "0", "MATCH", "user*", "COUNT", "200"]
+    );
+    // The terminal cursor sits in the prompt while it is open.
+    let area = Rect::new(1, 2, 78, 20);
+    assert_eq!(s.cursor(area), None);
+    press(&mut s, KeyCode::Char('/'));
+    press(&mut s, KeyCode::Left);
+    assert_eq!(s.cursor(area), Some(Position::new(1 + 9 + 4, 21)));
+    press(&mut s, KeyCode::Esc);
+    // Ctrl-C and the like are left to the shell even in the prompt.
+    press(&mut s, KeyCode::Char('/'));
+    assert_eq!(s.handle_key(ctrl('c')), KeyOutcome::NotConsumed);
+    assert_eq!(press(&mut s, KeyCode::Esc), KeyOutcome::Consumed);
+    assert!(s.filter().1.is_none());
+}
+
+#[test]
+fn rescanning_drops_the_pages_of_the_scan_it_replaces() {
+    let mut s = CacheState::new();
+    s.on_connected(None);
+    s.on_show();
+    let first = s.take_outbox();
+    press(&mut s, KeyCode::Char('r'));
+    let second = s.take_outbox();
+    assert_eq!(args(&second[0].op)[0], "SCAN");
+    // The old scan's answer comes late: ignored.
+    s.on_reply(first[0].tag, scan_reply(&["stale"]));
+    assert!(s.loading());
+    s.on_reply(second[0].tag, scan_reply(&["fresh"]));
+    assert_eq!(s.keys(), [b"fresh".to_vec()]);
 }
 
 #[test]

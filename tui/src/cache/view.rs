@@ -7,7 +7,7 @@
 //! errors, key help).
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
@@ -179,10 +179,15 @@ impl Widget for &CacheState {
         ])
         .areas(middle);
         let (filter, _) = self.filter();
-        let title = if filter.is_empty() {
-            format!(" Keys ({}) ", self.keys().len())
+        let count = if self.loading() {
+            "loading…".to_string()
         } else {
-            format!(" Keys /{filter} ({}) ", self.keys().len())
+            self.keys().len().to_string()
+        };
+        let title = if filter.is_empty() {
+            format!(" Keys ({count}) ")
+        } else {
+            format!(" Keys /{filter} ({count}) ")
         };
         let block = Block::bordered().border_style(dim()).title(title);
         let inner = block.inner(list_area);
@@ -205,8 +210,8 @@ impl Widget for &CacheState {
             })
             .collect();
         if lines.is_empty() {
-            let note = if self.scanning() {
-                "scanning…"
+            let note = if self.loading() {
+                "loading…"
             } else {
                 "no keys"
             };
@@ -264,20 +269,47 @@ impl Widget for &CacheState {
 
         let line = match (self.filter().1, self.error()) {
             (Some(edit), _) => Line::from(vec![
-                Span::styled("filter: /", Style::new().fg(Color::Cyan)),
-                Span::raw(edit.to_owned()),
-                Span::styled("_", Style::new().add_modifier(Modifier::SLOW_BLINK)),
+                Span::styled(PROMPT, Style::new().fg(Color::Cyan)),
+                Span::raw(edit.view(prompt_room(status), None).0),
             ]),
             (None, Some(err)) => Line::styled(err.to_owned(), Style::new().fg(Color::Red)),
             (None, None) => Line::styled(
                 if monitoring {
-                    "j/k select  / filter  r rescan  m stop monitor"
+                    "j/k select  g/G first/last  / filter  r rescan  m stop monitor"
                 } else {
-                    "j/k select  / filter  r rescan  m monitor channels"
+                    "j/k select  g/G first/last  / filter  r rescan  m monitor channels"
                 },
                 dim(),
             ),
         };
         line.render(status, buf);
     }
+}
+
+/// What starts the filter prompt.
+const PROMPT: &str = "filter: /";
+
+/// The status line of the tab drawn in `area` (its last row).
+fn status_row(area: Rect) -> Rect {
+    Rect::new(area.x, area.bottom().saturating_sub(1), area.width, 1)
+}
+
+/// Cells for the filter's text after the prompt.
+fn prompt_room(status: Rect) -> usize {
+    usize::from(status.width).saturating_sub(PROMPT.len())
+}
+
+/// Where the terminal cursor goes: in the filter prompt, while it is open.
+pub(super) fn cursor(state: &CacheState, area: Rect) -> Option<Position> {
+    let edit = state.filter().1?;
+    if area.height < 3 || area.width < 10 {
+        return None;
+    }
+    let status = status_row(area);
+    let col = PROMPT.len() + edit.view(prompt_room(status), None).1;
+    let x = status.x.saturating_add(col as u16);
+    Some(Position::new(
+        x.min(status.right().saturating_sub(1)),
+        status.y,
+    ))
 }

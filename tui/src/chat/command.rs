@@ -1,16 +1,172 @@
-//! What a line typed into the chat input means.
+//! The chat's slash commands: one table ([`COMMANDS`]) for parsing,
+//! completion and `/help`, and [`parse`], which turns a submitted line
+//! into a [`Command`].
 //!
-//! [`parse`] turns a submitted line into a [`Command`]: plain text is
-//! [`Command::Say`], a line starting with `/` is a slash command, and `//`
-//! sends a line that starts with a literal `/`. Pure text in, value out; the
-//! chat state decides what each command does.
+//! Plain text is [`Command::Say`], a line starting with `/` is a slash
+//! command, and `//` sends a line that starts with a literal `/`. Pure
+//! text in, value out; the chat state decides what each command does.
 
 use agora_wire::names::{validate_room, validate_user_name};
 
-/// The slash commands, sorted, as tab completion offers them.
-pub const COMMANDS: [&str; 9] = [
-    "/away", "/join", "/leave", "/me", "/msg", "/quit", "/rooms", "/topic", "/who",
+/// Which command a table entry is; [`parse`] matches on it, so adding an
+/// entry without parsing it does not compile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `/away`.
+    Away,
+    /// `/help`.
+    Help,
+    /// `/join`.
+    Join,
+    /// `/leave`.
+    Leave,
+    /// `/me`.
+    Me,
+    /// `/msg`.
+    Msg,
+    /// `/quit`.
+    Quit,
+    /// `/rooms`.
+    Rooms,
+    /// `/topic`.
+    Topic,
+    /// `/who`.
+    Who,
+}
+
+/// One slash command, as the table lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spec {
+    /// The name, with its slash: `/join`.
+    pub name: &'static str,
+    /// Other names it answers to.
+    pub aliases: &'static [&'static str],
+    /// Its arguments in usage notation: `ROOM`, `[TEXT]`.
+    pub args: &'static str,
+    /// What it does, in a few words.
+    pub summary: &'static str,
+    /// Which command it is.
+    pub kind: Kind,
+}
+
+impl Spec {
+    /// `/join ROOM`.
+    pub fn usage(&self) -> String {
+        if self.args.is_empty() {
+            self.name.to_string()
+        } else {
+            format!("{} {}", self.name, self.args)
+        }
+    }
+
+    /// One line of help: usage, what it does, and its other names.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{} — {}", self.usage(), self.summary);
+        if !self.aliases.is_empty() {
+            text.push_str(&format!(" (also {})", self.aliases.join(", ")));
+        }
+        text
+    }
+}
+
+const fn spec(
+    name: &'static str,
+    aliases: &'static [&'static str],
+    args: &'static str,
+    summary: &'static str,
+    kind: Kind,
+) -> Spec {
+    Spec {
+        name,
+        aliases,
+        args,
+        summary,
+        kind,
+    }
+}
+
+/// The slash commands, sorted by name: what `/help` lists and tab
+/// completion offers.
+pub const COMMANDS: [Spec; 10] = [
+    spec(
+        "/away",
+        &[],
+        "[MESSAGE]",
+        "away with a note; alone: back",
+        Kind::Away,
+    ),
+    spec(
+        "/help",
+        &[],
+        "[COMMAND]",
+        "list commands, or explain one",
+        Kind::Help,
+    ),
+    spec("/join", &[], "ROOM", "join (or create) a room", Kind::Join),
+    spec(
+        "/leave",
+        &["/part"],
+        "[ROOM]",
+        "leave the room shown, or ROOM",
+        Kind::Leave,
+    ),
+    spec(
+        "/me",
+        &[],
+        "ACTION",
+        "send an action: * you waves",
+        Kind::Me,
+    ),
+    spec(
+        "/msg",
+        &[],
+        "USER TEXT",
+        "send a private message",
+        Kind::Msg,
+    ),
+    spec("/quit", &[], "", "leave the TUI", Kind::Quit),
+    spec(
+        "/rooms",
+        &["/list"],
+        "",
+        "list every room (* joined)",
+        Kind::Rooms,
+    ),
+    spec(
+        "/topic",
+        &[],
+        "[TEXT]",
+        "show or set the room's topic",
+        Kind::Topic,
+    ),
+    spec("/who", &[], "[ROOM]", "who is here, or in ROOM", Kind::Who),
 ];
+
+/// The width of the usage column of `/help`.
+pub const USAGE_COLUMN: usize = 16;
+
+/// `/help`'s lines: each command's usage and summary.
+pub fn help_lines() -> Vec<String> {
+    COMMANDS
+        .iter()
+        .map(|c| format!("{:<USAGE_COLUMN$}{}", c.usage(), c.summary))
+        .collect()
+}
+
+/// Every command's name, for completion.
+pub fn names() -> [&'static str; COMMANDS.len()] {
+    COMMANDS.map(|c| c.name)
+}
+
+/// The command called `name` (with or without its slash), by name or alias.
+pub fn lookup(name: &str) -> Option<&'static Spec> {
+    let name = name.strip_prefix('/').unwrap_or(name).to_lowercase();
+    COMMANDS.iter().find(|c| {
+        std::iter::once(c.name)
+            .chain(c.aliases.iter().copied())
+            .any(|n| n[1..] == name)
+    })
+}
 
 /// One submitted input line, understood.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +194,8 @@ pub enum Command {
     Rooms,
     /// `/away [message]`: away with a message, or back without one.
     Away(Option<String>),
+    /// `/help`: every command; `/help CMD`: that one.
+    Help(Option<&'static Spec>),
     /// `/quit`: leave the TUI.
     Quit,
 }
@@ -60,35 +218,43 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
         Some((name, args)) => (name, args.trim()),
         None => (rest, ""),
     };
+    let Some(spec) = lookup(name) else {
+        return Err(format!(
+            "unknown command /{name}: /help lists them (// sends a literal /)"
+        ));
+    };
+    let usage = || format!("usage: {}", spec.usage());
     let optional = |s: &str| (!s.is_empty()).then(|| s.to_string());
-    let command = match name {
-        "me" if args.is_empty() => return Err("usage: /me ACTION, e.g. /me waves".into()),
-        "me" => Command::Me(args.to_string()),
-        "msg" => {
+    let command = match spec.kind {
+        Kind::Me if args.is_empty() => return Err(format!("{}, e.g. /me waves", usage())),
+        Kind::Me => Command::Me(args.to_string()),
+        Kind::Msg => {
             let (to, text) = args.split_once(char::is_whitespace).unwrap_or((args, ""));
             let text = text.trim();
             if to.is_empty() || text.is_empty() {
-                return Err("usage: /msg USER TEXT".into());
+                return Err(usage());
             }
             Command::Msg {
                 to: validate_user_name(to)?,
                 text: text.to_string(),
             }
         }
-        "join" if args.is_empty() => return Err("usage: /join ROOM".into()),
-        "join" => Command::Join(room(args)?),
-        "leave" | "part" => Command::Leave(optional(args).map(|r| room(&r)).transpose()?),
-        "topic" => Command::Topic(optional(args)),
-        "who" => Command::Who(optional(args).map(|r| room(&r)).transpose()?),
-        "rooms" | "list" => Command::Rooms,
-        "away" => Command::Away(optional(args)),
-        "quit" => Command::Quit,
-        _ => {
-            return Err(format!(
-                "unknown command /{name}; try {} (// sends a literal /)",
-                COMMANDS.join(" ")
-            ));
-        }
+        Kind::Join if args.is_empty() => return Err(usage()),
+        Kind::Join => Command::Join(room(args)?),
+        Kind::Leave => Command::Leave(optional(args).map(|r| room(&r)).transpose()?),
+        Kind::Topic => Command::Topic(optional(args)),
+        Kind::Who => Command::Who(optional(args).map(|r| room(&r)).transpose()?),
+        Kind::Rooms => Command::Rooms,
+        Kind::Away => Command::Away(optional(args)),
+        Kind::Help if args.is_empty() => Command::Help(None),
+        Kind::Help => match lookup(args) {
+            Some(about) => Command::Help(Some(about)),
+            None => {
+                let name = args.strip_prefix('/').unwrap_or(args);
+                return Err(format!("no command /{name}: /help lists them"));
+            }
+        },
+        Kind::Quit => Command::Quit,
     };
     Ok(Some(command))
 }
@@ -144,13 +310,54 @@ mod tests {
         assert_eq!(ok("/away"), Command::Away(None));
         assert_eq!(ok("/away lunch"), Command::Away(Some("lunch".into())));
         assert_eq!(ok("/quit"), Command::Quit);
+        assert_eq!(ok("/part"), Command::Leave(None), "an alias");
+        assert_eq!(ok("/LIST"), Command::Rooms, "any case");
+        assert_eq!(ok("/help"), Command::Help(None));
+        let Command::Help(Some(spec)) = ok("/help /join") else {
+            panic!("/help /join")
+        };
+        assert_eq!(spec.kind, Kind::Join);
+        assert!(matches!(ok("/help part"), Command::Help(Some(s)) if s.kind == Kind::Leave));
+    }
+
+    #[test]
+    fn the_table_is_sorted_and_names_are_unique() {
+        let names = names();
+        let mut sorted = names;
+        sorted.sort();
+        assert_eq!(names, sorted);
+        let mut all: Vec<&str> = COMMANDS
+            .iter()
+            .flat_map(|c| std::iter::once(c.name).chain(c.aliases.iter().copied()))
+            .collect();
+        let count = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), count);
+        for c in &COMMANDS {
+            assert!(c.name.starts_with('/') && c.aliases.iter().all(|a| a.starts_with('/')));
+            // `/help` lists one line per command: usage, then summary,
+            // within the messages area at 80 columns (46 cells).
+            assert!(c.usage().len() < USAGE_COLUMN, "{}", c.usage());
+            assert!(c.summary.chars().count() <= 30, "{}", c.summary);
+        }
+        assert_eq!(
+            COMMANDS[1].describe(),
+            "/help [COMMAND] — list commands, or explain one"
+        );
+        assert_eq!(
+            lookup("part").map(Spec::describe).as_deref(),
+            Some("/leave [ROOM] — leave the room shown, or ROOM (also /part)")
+        );
     }
 
     #[test]
     fn bad_commands_say_how_to_use_them() {
         let err = parse("/frobnicate now").expect_err("unknown");
         assert!(err.starts_with("unknown command /frobnicate"), "{err}");
-        assert!(err.contains("/join"), "{err}");
+        assert!(err.contains("/help"), "{err}");
+        let err = parse("/help frobnicate").expect_err("unknown");
+        assert_eq!(err, "no command /frobnicate: /help lists them");
         assert!(parse("/me").expect_err("usage").contains("/me ACTION"));
         assert!(
             parse("/msg bob")

@@ -112,6 +112,9 @@ pub(crate) fn message_height(msg: &ChatMessage, width: u16) -> usize {
 /// Every line of the current view, oldest first.
 pub(crate) fn lines(state: &ChatState, width: u16) -> Vec<Line<'static>> {
     let width = usize::from(width);
+    if state.help_shown() {
+        return help_lines(width);
+    }
     match state.current_room() {
         Some(room) => room_lines(state, room, width),
         None if state.dms().is_empty() => {
@@ -132,6 +135,32 @@ pub(crate) fn lines(state: &ChatState, width: u16) -> Vec<Line<'static>> {
             .flat_map(|dm| wrap(dm_spans(dm), width, INDENT))
             .collect(),
     }
+}
+
+/// `/help`: one line per command, usage then summary; then how to get
+/// out and how to learn more.
+fn help_lines(width: usize) -> Vec<Line<'static>> {
+    let usage = Style::new().fg(Color::Cyan);
+    let mut lines: Vec<Line<'static>> = super::command::help_lines()
+        .into_iter()
+        .flat_map(|line| {
+            let (name, summary) = line.split_at(super::command::USAGE_COLUMN);
+            let spans = vec![
+                Span::styled(name.to_string(), usage),
+                Span::raw(summary.to_string()),
+            ];
+            wrap(spans, width, super::command::USAGE_COLUMN)
+        })
+        .collect();
+    for note in [
+        "",
+        "/help COMMAND explains one.",
+        "A line starting // sends a literal /.",
+        "Esc closes this list.",
+    ] {
+        lines.extend(wrap(vec![Span::styled(note, dim())], width, 0));
+    }
+    lines
 }
 
 fn room_lines(state: &ChatState, room: &Room, width: usize) -> Vec<Line<'static>> {

@@ -9,19 +9,20 @@
 //! carrying the same tag. What each tag was for is kept in `pending`, so
 //! replies are routed without any I/O here.
 //!
-//! - `command`: parsing typed lines into slash commands;
-//! - `input`: the line editor (history, completion);
+//! - `command`: the slash commands (one table for parsing, completion
+//!   and `/help`);
 //! - `layout`: where each part of the tab goes;
 //! - `lines`: the transcript as wrapped, styled lines (counted by the
 //!   state for scrolling, shown by the view);
 //! - `view`: drawing, as `impl Widget for &ChatState`.
+//!
+//! The input line is the shared [`LineEditor`] (`line_editor.rs`).
 //!
 //! Messages are kept per room keyed by sequence number, so history replies
 //! and pushes that overlap are merged without duplicates; a reconnect asks
 //! for `since` the end of the contiguous run held, so no holes are left.
 
 mod command;
-mod input;
 mod layout;
 mod lines;
 mod view;
@@ -36,24 +37,26 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::widgets::Widget;
 
+use crate::line_editor::LineEditor;
 use crate::tab::{KeyOutcome, Outgoing, Tab};
 use command::Command;
-use input::LineEditor;
+
+/// What the status line says while nobody is signed in.
+const NOT_SIGNED_IN: &str = "not signed in: F2 signs in or registers";
 
 /// How many messages a room's first load and each older page ask for.
 const PAGE: u32 = 50;
 
 /// Keys of the Chat tab, for the help popup.
-pub const KEYS: [(&str, &str); 9] = [
-    ("Enter", "send the line (/join /msg /me …)"),
+pub const KEYS: [(&str, &str); 8] = [
+    ("Enter", "send the line; /help lists commands"),
     ("Up, Down", "previous / next sent line"),
     ("Tab", "complete a nick or command"),
     ("PageUp, PageDown", "scroll; older history loads"),
     ("Ctrl-N, Ctrl-P", "next / previous room (Alt-↓/↑)"),
-    ("Ctrl-U, Ctrl-W", "clear line / delete word"),
-    ("Esc", "dismiss the status message"),
-    ("Tab (empty line)", "next tab; Alt-1-5 any time"),
-    ("q, ?, 1-5", "are typed here: F1 help, Ctrl-C quit"),
+    ("Home, End", "start / end of the line (Ctrl-A/E)"),
+    ("Ctrl-U, W, K", "clear line / word before / rest"),
+    ("Esc", "close the command list or message"),
 ];
 
 /// What the centre of the tab shows.
@@ -205,6 +208,8 @@ pub struct ChatState {
     everyone: Vec<Presence>,
     input: LineEditor,
     notice: Option<Notice>,
+    /// Whether `/help`'s list of commands replaces the transcript.
+    help: bool,
     next_tag: u64,
     pending: HashMap<u64, Pending>,
     outbox: Vec<Outgoing>,
@@ -226,6 +231,7 @@ impl ChatState {
             everyone: Vec::new(),
             input: LineEditor::default(),
             notice: None,
+            help: false,
             next_tag: 1,
             pending: HashMap::new(),
             outbox: Vec::new(),
@@ -293,6 +299,12 @@ impl ChatState {
         self.notice.as_ref()
     }
 
+    /// Whether `/help`'s list of commands is shown (until Esc, the next
+    /// line sent or another view).
+    pub fn help_shown(&self) -> bool {
+        self.help
+    }
+
     /// The user a plain line in the DMs view goes to: the other side of
     /// the newest private message.
     pub fn dm_partner(&self) -> Option<&str> {
@@ -318,12 +330,17 @@ impl ChatState {
         self.online = true;
         self.pending.clear();
         if self.me.is_some() {
+            // Signed in since (the sign-in form): the old advice is stale.
+            if self
+                .notice
+                .as_ref()
+                .is_some_and(|n| n.text == NOT_SIGNED_IN)
+            {
+                self.notice = None;
+            }
             self.request(ChatOp::Rooms, Pending::Rooms { listing: false });
         } else {
-            self.notice = Some(Notice {
-                text: "not signed in: run `agora login NAME` to chat".into(),
-                level: Level::Error,
-            });
+            self.error(NOT_SIGNED_IN.into());
         }
     }
 
@@ -348,25 +365,13 @@ impl ChatState {
             KeyCode::Char('p') if ctrl => self.switch(-1),
             KeyCode::Down if alt => self.switch(1),
             KeyCode::Up if alt => self.switch(-1),
-            KeyCode::Char('a') if ctrl => self.input.home(),
-            KeyCode::Char('e') if ctrl => self.input.end(),
-            KeyCode::Char('u') if ctrl => self.input.clear(),
-            KeyCode::Char('w') if ctrl => self.input.delete_word(),
+            // The shell's keys, when the line has no use for them.
+            KeyCode::Left | KeyCode::Right if self.input.is_empty() && !ctrl && !alt => {
+                return KeyOutcome::NotConsumed;
+            }
+            _ if self.input.edit(key) => {}
             _ if ctrl || alt => return KeyOutcome::NotConsumed,
-            KeyCode::Char(c) => self.input.insert(c),
             KeyCode::Enter => return self.submit(),
-            KeyCode::Backspace => self.input.backspace(),
-            KeyCode::Delete => self.input.delete(),
-            KeyCode::Left if self.input.is_empty() => return KeyOutcome::NotConsumed,
-            KeyCode::Right if self.input.is_empty() => return KeyOutcome::NotConsumed,
-            KeyCode::Left => {
-                self.input.left();
-            }
-            KeyCode::Right => {
-                self.input.right();
-            }
-            KeyCode::Home => self.input.home(),
-            KeyCode::End => self.input.end(),
             KeyCode::Up => self.input.history_up(),
             KeyCode::Down => self.input.history_down(),
             KeyCode::Tab | KeyCode::BackTab if self.input.is_empty() => {
@@ -374,11 +379,14 @@ impl ChatState {
             }
             KeyCode::Tab => {
                 let nicks = self.nicks();
-                self.input.complete(&nicks);
+                self.input.complete(&command::names(), &nicks);
             }
             KeyCode::BackTab => {}
+            // The help list does not scroll; the transcript behind it waits.
+            KeyCode::PageUp | KeyCode::PageDown if self.help => {}
             KeyCode::PageUp => self.scroll_up(),
             KeyCode::PageDown => self.scroll_down(),
+            KeyCode::Esc if self.help => self.help = false,
             KeyCode::Esc if self.notice.is_some() => self.notice = None,
             _ => return KeyOutcome::NotConsumed,
         }
@@ -414,6 +422,7 @@ impl ChatState {
         };
         self.input.submit();
         self.notice = None;
+        self.help = false;
         self.run(command)
     }
 
@@ -471,6 +480,8 @@ impl ChatState {
                 let away = message.is_some();
                 self.request(ChatOp::Away { message }, Pending::Away { away });
             }
+            Command::Help(None) => self.help = true,
+            Command::Help(Some(spec)) => self.info(spec.describe()),
             Command::Quit => return KeyOutcome::Quit,
         }
         KeyOutcome::Consumed
@@ -519,6 +530,7 @@ impl ChatState {
     /// Shows `view`: clears its unread marks and refreshes its side column.
     fn show(&mut self, view: View) {
         self.view = view;
+        self.help = false;
         match self.view.clone() {
             View::Room(name) => {
                 if let Some(room) = self.rooms.get_mut(&name) {

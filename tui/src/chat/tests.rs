@@ -6,6 +6,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 use super::*;
 
+mod commands;
+
 /// A fixed time: 2023-11-14 22:13:20 UTC.
 pub(crate) const T0: u64 = 1_700_000_000_000;
 
@@ -713,5 +715,9 @@ fn not_signed_in_says_how_to_sign_in() {
     let mut chat = ChatState::new(None);
     chat.on_connected(None);
     assert!(chat.take_outbox().is_empty());
-    assert!(chat.notice().expect("notice").text.contains("agora login"));
+    assert!(chat.notice().expect("notice").text.contains("F2 signs in"));
+    // Signing in on the same connection (the sign-in form) clears it.
+    chat.on_connected(Some("alice"));
+    assert!(chat.notice().is_none());
+    assert_eq!(chat.take_outbox()[0].op, Op::Chat(ChatOp::Rooms));
 }

@@ -145,6 +145,14 @@ fn render_members(state: &ChatState, area: Rect, buf: &mut Buffer) {
 }
 
 fn render_topic(state: &ChatState, area: Rect, buf: &mut Buffer) {
+    if state.help_shown() {
+        Line::from(vec![
+            Span::styled("Slash commands", Style::new().fg(Color::Cyan).bold()),
+            Span::styled(" — Esc closes", dim()),
+        ])
+        .render(area, buf);
+        return;
+    }
     let line = match state.current_room() {
         Some(room) => {
             let mut spans = vec![Span::styled(

@@ -15,8 +15,13 @@ use agora_wire::{Op, Reply};
 use super::*;
 use crate::app::{Outgoing, ServerEvent};
 use crate::chat::tests::{dm, msg, presence, room_info};
+use crate::palette::Palette;
 use crate::placeholder::Placeholder;
 use crate::tabs::TabId;
+
+mod colours;
+mod signin;
+mod terminal;
 
 /// Renders `app` at 80x24 and returns the screen as text, one line per
 /// row, trailing spaces trimmed.
@@ -248,9 +253,23 @@ fn snapshot_chat_error_in_the_status_line() {
 }
 
 #[test]
+fn snapshot_chat_help_lists_the_slash_commands() {
+    let mut app = chat_scene();
+    type_text(&mut app, "/help");
+    app.handle_key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE));
+    let text = screen(&app);
+    assert!(text.contains("Slash commands — Esc closes"), "{text}");
+    assert!(
+        text.contains("/join ROOM      join (or create) a room"),
+        "{text}"
+    );
+    insta::assert_snapshot!("chat_help", text);
+}
+
+#[test]
 fn chat_fits_narrow_and_short_screens() {
     let app = chat_scene();
-    for (w, h) in [(40, 12), (60, 10), (30, 8), (79, 24), (120, 40)] {
+    for (w, h) in [(60, 16), (69, 20), (79, 24), (120, 40)] {
         let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
         terminal.draw(|f| render(&app, f)).expect("draw");
     }
@@ -275,6 +294,45 @@ fn snapshot_help_overlay() {
     assert!(text.contains("Global keys"));
     assert!(text.contains("Chat tab"));
     insta::assert_snapshot!("help_overlay", text);
+}
+
+#[test]
+fn snapshot_up_shows_where_redis_clients_connect() {
+    let mut app = connected().with_resp(Some("127.0.0.1:6379".into()));
+    let text = screen(&app);
+    let status = text.lines().last().unwrap_or_default();
+    assert!(
+        status.contains("RESP :6379 │ rtt 12 ms │ F1 help"),
+        "{status}"
+    );
+    app.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+    let text = screen(&app);
+    assert!(text.contains("Redis clients: redis-cli -p 6379"), "{text}");
+    assert!(
+        text.contains("Ctrl-C"),
+        "the whole help still fits:\n{text}"
+    );
+    insta::assert_snapshot!("help_overlay_up", text);
+    // A long name leaves no room: the RESP address goes first, the round
+    // trip stays.
+    let mut app = App::new("127.0.0.1:7070", None).with_resp(Some("10.1.2.3:16379".into()));
+    app.on_server(ServerEvent::Connected {
+        session: 1,
+        user: Some("a-rather-long-user-name".into()),
+    });
+    app.on_server(ServerEvent::Latency(Duration::from_millis(3)));
+    let status = screen(&app).lines().last().unwrap_or_default().to_string();
+    assert!(!status.contains("RESP"), "{status}");
+    assert!(status.contains("rtt 3 ms"), "{status}");
+    assert_eq!(
+        redis_cli("10.1.2.3:16379"),
+        "redis-cli -h 10.1.2.3 -p 16379"
+    );
+    assert_eq!(redis_cli("[::1]:6380"), "redis-cli -p 6380");
+    assert_eq!(
+        short_resp("127.0.0.1:7070", "10.1.2.3:16379"),
+        "10.1.2.3:16379"
+    );
 }
 
 #[test]
@@ -314,7 +372,7 @@ fn every_tab_says_which_service_it_waits_for() {
 /// A fake cache: three keys, INFO figures, details per key.
 fn cache_answer(op: &Op) -> Result<Reply, String> {
     use agora_wire::CacheValue as V;
-    let Op::Cache(CacheOp::Command { args }) = op else {
+    let Op::Cache(CacheOp::Command { args, quiet: true }) = op else {
         return Ok(CacheReply::Subscribed {
             channels: vec![],
             patterns: vec![],
@@ -401,6 +459,45 @@ fn snapshot_cache_list_value_filter_and_monitor() {
 }
 
 #[test]
+fn cache_tab_scans_as_soon_as_it_is_shown_and_says_loading_meanwhile() {
+    let mut app = connected();
+    assert!(
+        app.take_outbox()
+            .iter()
+            .all(|o| !matches!(o.op, Op::Cache(_)))
+    );
+    // Alt-5 from the Chat tab: no tick has passed yet.
+    app.handle_key(KeyEvent::new(KeyCode::Char('5'), KeyModifiers::ALT));
+    let text = screen(&app);
+    assert!(text.contains("Keys (loading…)"), "{text}");
+    assert!(!text.contains("Keys (0)"), "{text}");
+    let out = app.take_outbox();
+    let asked: Vec<&Op> = out.iter().map(|o| &o.op).collect();
+    assert!(
+        asked.iter().any(|op| matches!(op, Op::Cache(CacheOp::Command { args, .. }) if args[0].as_slice() == b"SCAN")),
+        "{asked:?}"
+    );
+    for Outgoing { tag, op } in out {
+        let result = cache_answer(&op);
+        app.on_server(ServerEvent::Reply { tag, result });
+    }
+    serve(&mut app, cache_answer);
+    let text = screen(&app);
+    assert!(text.contains("Keys (3)"), "{text}");
+    assert!(text.contains("keys 3"), "{text}");
+    // Connecting while the tab is shown scans at once too.
+    app.on_server(ServerEvent::Disconnected {
+        error: "gone".into(),
+    });
+    app.on_server(ServerEvent::Connected {
+        session: 43,
+        user: Some("alice".into()),
+    });
+    assert!(screen(&app).contains("Keys (loading…)"));
+    assert!(app.take_outbox().iter().any(|o| matches!(&o.op, Op::Cache(CacheOp::Command { args, .. }) if args[0].as_slice() == b"SCAN")));
+}
+
+#[test]
 fn dashboard_lists_recent_sessions() {
     let mut app = connected();
     app.select_tab(TabId::Dashboard);
@@ -427,42 +524,9 @@ fn status_bar_says_who_and_how() {
     let text = screen(&app);
     let status = text.lines().last().unwrap_or_default();
     assert!(status.contains("example.org:7070"), "{status}");
-    assert!(status.contains("not signed in"), "{status}");
+    assert!(status.contains("not signed in (F2)"), "{status}");
     assert!(status.contains("connecting…"), "{status}");
     assert!(!status.contains("rtt"), "{status}");
-}
-
-#[test]
-fn only_basic_colours_are_used() {
-    let mut help = connected();
-    help.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
-    let mut dashboard = reconnecting();
-    dashboard.select_tab(TabId::Dashboard);
-    for app in [connected(), help, reconnecting(), dashboard, chat_scene()] {
-        let mut terminal = Terminal::new(TestBackend::new(80, 24)).expect("test backend");
-        terminal.draw(|f| render(&app, f)).expect("draw");
-        let mut coloured = 0;
-        for cell in terminal.backend().buffer().content() {
-            for colour in [cell.fg, cell.bg] {
-                assert!(
-                    !matches!(colour, Color::Rgb(..) | Color::Indexed(_)),
-                    "{colour:?} is not one of the 16 basic colours"
-                );
-                coloured += usize::from(colour != Color::Reset);
-            }
-        }
-        assert!(coloured > 0, "nothing was coloured at all");
-    }
-}
-
-#[test]
-fn tiny_terminals_do_not_panic() {
-    let mut app = reconnecting();
-    app.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
-    for (w, h) in [(0, 0), (1, 1), (10, 3), (20, 5), (80, 2)] {
-        let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test backend");
-        terminal.draw(|f| render(&app, f)).expect("draw");
-    }
 }
 
 #[test]

@@ -243,7 +243,10 @@ impl Cmd<'_> {
             .iter()
             .map(|a| ByteBuf::from(a.as_ref().to_vec()))
             .collect();
-        match self.ask(Op::Cache(CacheOp::Command { args })).await? {
+        match self
+            .ask(Op::Cache(CacheOp::Command { args, quiet: false }))
+            .await?
+        {
             Reply::Cache(CacheReply::Value {
                 value: CacheValue::Error { message },
             }) => anyhow::bail!("{message}"),

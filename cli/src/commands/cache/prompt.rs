@@ -96,9 +96,18 @@ impl Prompt<'_> {
     /// The line editor loop, on a terminal.
     async fn edit(&mut self) -> anyhow::Result<()> {
         let history = crate::credentials::data_dir()?.join("cache_history");
+        // No cursor-position query before each prompt: the reply can come
+        // late over SSH or on a busy machine (rustyline waits 100 ms), and
+        // then reads as typed keys; every reply here ends with a newline,
+        // so the prompt always starts a line anyway.
+        let config = rustyline::Config::builder()
+            .check_cursor_position(false)
+            .build();
         let mut editor =
-            rustyline::Editor::<PromptHelper, rustyline::history::DefaultHistory>::new()
-                .context("cannot start the line editor")?;
+            rustyline::Editor::<PromptHelper, rustyline::history::DefaultHistory>::with_config(
+                config,
+            )
+            .context("cannot start the line editor")?;
         editor.set_helper(Some(PromptHelper));
         let _ = editor.load_history(&history);
         let prompt = format!("{}> ", self.c.addr);
@@ -182,6 +191,7 @@ impl Prompt<'_> {
                 }));
         let op = Op::Cache(CacheOp::Command {
             args: args.into_iter().map(ByteBuf::from).collect(),
+            quiet: false,
         });
         let value = match self.c.client.request(op).await {
             Ok(Reply::Cache(CacheReply::Value { value })) => value,
@@ -258,9 +268,14 @@ impl Prompt<'_> {
         for line in print::confirmations(self.format, kind, &names) {
             self.write(&line)?;
         }
+        // One listener, polled first, so that no Ctrl-C is lost between
+        // two messages (see `session::follow`).
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(interrupted);
         loop {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => break,
+                biased;
+                _ = &mut interrupted => break,
                 push = self.pushes.recv() => {
                     let Some(push) = push else {
                         let why = self.c.client.goodbye().map_or_else(

@@ -59,8 +59,10 @@ pub async fn run(addr: &str, cmd: ChatCommand, json: bool) -> anyhow::Result<u8>
                 return Err(unexpected());
             };
             if json {
-                let presence: Vec<_> = members.iter().map(print::presence).collect();
-                output::json(&json!({ "joined": print::room(&room), "presence": presence }))?;
+                // The room, with who is in it.
+                let mut joined = print::room(&room);
+                joined["presence"] = members.iter().map(print::presence).collect();
+                output::json(&joined)?;
             } else {
                 println!("{}", print::joined_text(&room));
             }

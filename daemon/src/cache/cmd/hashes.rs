@@ -5,11 +5,16 @@ use bytes::Bytes;
 
 use super::{Ctx, int_arg, parse_i64};
 use crate::cache::reply::{Reply, errors};
-use crate::cache::store::{Entry, Hash, Shard, Value};
+use crate::cache::store::{Access, Entry, Hash, Shard, Value};
 
 /// The live hash at `key`: `Ok(None)` if missing, WRONGTYPE otherwise.
-fn read<'s>(shard: &'s mut Shard, key: &[u8], now: u64) -> Result<Option<&'s Hash>, Reply> {
-    match shard.get(key, now) {
+fn read<'s>(
+    shard: &'s mut Shard,
+    key: &[u8],
+    now: u64,
+    access: Access,
+) -> Result<Option<&'s Hash>, Reply> {
+    match shard.get(key, now, access) {
         None => Ok(None),
         Some(Entry {
             value: Value::Hash(h),
@@ -97,7 +102,7 @@ pub(super) fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn with_hash(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>) -> Reply) -> Reply {
     let mut shard = ctx.cache.store.lock_key(key);
-    match read(&mut shard, key, ctx.now_ms) {
+    match read(&mut shard, key, ctx.now_ms, ctx.access) {
         Ok(h) => f(h),
         Err(e) => e,
     }
@@ -174,7 +179,7 @@ pub(super) fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     {
         let mut shard = ctx.cache.store.lock_key(&args[1]);
-        match read(&mut shard, &args[1], now) {
+        match read(&mut shard, &args[1], now, ctx.access) {
             Err(e) => return e,
             Ok(None) => return Reply::Integer(0),
             Ok(Some(_)) => {}

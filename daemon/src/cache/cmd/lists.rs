@@ -66,7 +66,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
     let key = &args[1];
     let now = ctx.now_ms;
     let mut shard = ctx.cache.store.lock_key(key);
-    match shard.get(key, now) {
+    match shard.get(key, now, ctx.access) {
         None => {
             return if count.is_some() {
                 Reply::NilArray
@@ -117,7 +117,7 @@ pub(super) fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn with_list(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&List>) -> Reply) -> Reply {
     let mut shard = ctx.cache.store.lock_key(key);
-    match shard.get(key, ctx.now_ms) {
+    match shard.get(key, ctx.now_ms, ctx.access) {
         None => f(None),
         Some(Entry {
             value: Value::List(l),

@@ -30,7 +30,7 @@ use bytes::Bytes;
 
 use super::Cache;
 use super::reply::{Reply, errors};
-use super::store::{Entry, Shard, Value};
+use super::store::{Access, Entry, Shard, Value};
 
 /// Per-connection state that commands read or change.
 #[derive(Debug, Clone, Default)]
@@ -45,7 +45,8 @@ pub struct Client {
     pub lib: (Option<Bytes>, Option<Bytes>),
 }
 
-/// What a command needs: the cache, the client, and the time.
+/// What a command needs: the cache, the client, the time, and whether it
+/// counts.
 pub struct Ctx<'a> {
     /// The cache.
     pub cache: &'a Cache,
@@ -53,6 +54,10 @@ pub struct Ctx<'a> {
     pub client: &'a mut Client,
     /// Now, in ms since the epoch.
     pub now_ms: u64,
+    /// Whether the command counts in INFO's statistics and refreshes the
+    /// LRU/LFU data of the keys it reads ([`Access::Counted`], the norm),
+    /// or does neither ([`Access::Quiet`]: a monitoring tool looking).
+    pub access: Access,
 }
 
 /// Command flags.
@@ -917,14 +922,15 @@ pub(crate) fn lossy(bytes: &[u8], max: usize) -> String {
     String::from_utf8_lossy(&bytes[..bytes.len().min(max)]).replace(['\r', '\n'], " ")
 }
 
-/// Executes one command. Never panics on any input: arguments are
-/// checked before use and every index is bounds-checked.
+/// Executes one command and counts it in `stats.commands`, unless
+/// `ctx.access` is [`Access::Quiet`]. Never panics on any input: arguments
+/// are checked before use and every index is bounds-checked.
 pub fn execute(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(name) = args.first() else {
         return Reply::err("ERR empty command");
     };
     let mut reply = None;
-    if execute_into(ctx, lookup(name), args, &mut reply) {
+    if execute_into(ctx, lookup(name), args, &mut reply) && ctx.access == Access::Counted {
         ctx.cache.stats.commands.fetch_add(1, Ordering::Relaxed);
     }
     reply.expect("execute_into always replies")
@@ -1042,8 +1048,9 @@ pub fn read_str<'s>(
     shard: &'s mut Shard,
     key: &[u8],
     now_ms: u64,
+    access: Access,
 ) -> Result<Option<&'s [u8]>, Reply> {
-    match shard.get(key, now_ms) {
+    match shard.get(key, now_ms, access) {
         None => Ok(None),
         Some(Entry {
             value: Value::Str(s),

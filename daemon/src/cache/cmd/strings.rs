@@ -57,7 +57,7 @@ fn put(ctx: &Ctx<'_>, key: &[u8], value: &[u8], expire_at: u64) {
 
 pub(super) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut shard = ctx.cache.store.lock_key(&args[1]);
-    reply(read_str(&mut shard, &args[1], ctx.now_ms).map(Reply::bulk_or_nil))
+    reply(read_str(&mut shard, &args[1], ctx.now_ms, ctx.access).map(Reply::bulk_or_nil))
 }
 
 /// GET with the value written to `sink` under the shard lock, not copied
@@ -65,7 +65,7 @@ pub(super) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn get_into(ctx: &mut Ctx<'_>, key: &[u8], sink: &mut impl super::Sink) {
     let resp3 = ctx.client.resp3;
     let mut shard = ctx.cache.store.lock_key(key);
-    match read_str(&mut shard, key, ctx.now_ms) {
+    match read_str(&mut shard, key, ctx.now_ms, ctx.access) {
         Ok(value) => sink.bulk_or_nil(value, resp3),
         Err(e) => sink.reply(e, resp3),
     }
@@ -188,7 +188,7 @@ pub(super) fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 pub(super) fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut shard = ctx.cache.store.lock_key(&args[1]);
-    match read_str(&mut shard, &args[1], ctx.now_ms) {
+    match read_str(&mut shard, &args[1], ctx.now_ms, ctx.access) {
         Err(e) => e,
         Ok(None) => Reply::Nil,
         Ok(Some(v)) => {
@@ -201,7 +201,7 @@ pub(super) fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 pub(super) fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut shard = ctx.cache.store.lock_key(&args[1]);
-    match read_str(&mut shard, &args[1], ctx.now_ms) {
+    match read_str(&mut shard, &args[1], ctx.now_ms, ctx.access) {
         Err(e) => e,
         Ok(old) => {
             let old = Reply::bulk_or_nil(old);
@@ -238,7 +238,7 @@ pub(super) fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     let now = ctx.now_ms;
     let mut shard = ctx.cache.store.lock_key(&args[1]);
-    let value = match read_str(&mut shard, &args[1], now) {
+    let value = match read_str(&mut shard, &args[1], now, ctx.access) {
         Err(e) => return e,
         Ok(None) => return Reply::Nil,
         Ok(Some(v)) => Reply::bulk(v),
@@ -264,7 +264,7 @@ pub(super) fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         .map(|key| {
             let mut shard = ctx.cache.store.lock_key(key);
             // Wrong types read as nil in MGET, as in Redis.
-            read_str(&mut shard, key, ctx.now_ms)
+            read_str(&mut shard, key, ctx.now_ms, ctx.access)
                 .ok()
                 .flatten()
                 .map_or(Reply::Nil, Reply::bulk)
@@ -317,7 +317,7 @@ pub(super) fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Reply {
     let now = ctx.now_ms;
     let mut shard = ctx.cache.store.lock_key(key);
-    let current = match read_str(&mut shard, key, now) {
+    let current = match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => return e,
         Ok(None) => None,
         Ok(Some(v)) => match super::parse_i64(v) {
@@ -367,7 +367,7 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     let key = &args[1];
     let mut shard = ctx.cache.store.lock_key(key);
-    let current = match read_str(&mut shard, key, now) {
+    let current = match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => return e,
         Ok(None) => None,
         Ok(Some(v)) => match parse_f64(v) {
@@ -393,7 +393,7 @@ pub(super) fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, tail) = (&args[1], &args[2]);
     let now = ctx.now_ms;
     let mut shard = ctx.cache.store.lock_key(key);
-    match read_str(&mut shard, key, now) {
+    match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => e,
         Ok(None) => {
             shard.insert(key, Entry::new(Value::Str((&tail[..]).into())), now);
@@ -416,7 +416,7 @@ pub(super) fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mut shard = ctx.cache.store.lock_key(&args[1]);
     reply(
-        read_str(&mut shard, &args[1], ctx.now_ms)
+        read_str(&mut shard, &args[1], ctx.now_ms, ctx.access)
             .map(|v| Reply::Integer(v.map_or(0, <[u8]>::len) as i64)),
     )
 }
@@ -427,7 +427,7 @@ pub(super) fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         (Err(e), _) | (_, Err(e)) => return e,
     };
     let mut shard = ctx.cache.store.lock_key(&args[1]);
-    let value = match read_str(&mut shard, &args[1], ctx.now_ms) {
+    let value = match read_str(&mut shard, &args[1], ctx.now_ms, ctx.access) {
         Err(e) => return e,
         Ok(v) => v.unwrap_or_default(),
     };
@@ -458,7 +458,7 @@ pub(super) fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, patch) = (&args[1], &args[3]);
     let now = ctx.now_ms;
     let mut shard = ctx.cache.store.lock_key(key);
-    let old = match read_str(&mut shard, key, now) {
+    let old = match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => return e,
         Ok(v) => v.map(<[u8]>::to_vec),
     };

@@ -4,10 +4,13 @@
 use super::*;
 use crate::cache::{CacheConfig, Policy};
 
+mod quiet;
+
 struct T {
     cache: Cache,
     client: Client,
     now: u64,
+    access: Access,
 }
 
 fn t() -> T {
@@ -15,6 +18,7 @@ fn t() -> T {
         cache: Cache::new(CacheConfig::default(), std::path::Path::new(".")),
         client: Client::default(),
         now: 1_000_000,
+        access: Access::Counted,
     }
 }
 
@@ -28,6 +32,7 @@ fn limited(max: usize, policy: Policy) -> T {
         cache: Cache::new(config, std::path::Path::new(".")),
         client: Client::default(),
         now: 1_000_000,
+        access: Access::Counted,
     }
 }
 
@@ -42,6 +47,7 @@ impl T {
             cache: &self.cache,
             client: &mut self.client,
             now_ms: self.now,
+            access: self.access,
         };
         execute(&mut ctx, &args)
     }

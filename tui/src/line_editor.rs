@@ -1,14 +1,18 @@
-//! The chat input line: editing, history and tab completion.
+//! A one-line text editor, shared by every input line of the TUI: the
+//! Chat tab's input, the Cache tab's filter prompt, the sign-in form's
+//! fields.
 //!
 //! [`LineEditor`] holds the text being typed, the cursor, the lines sent
 //! before (browsed with Up/Down, the unsent draft kept aside) and the state
 //! of a tab completion in progress (repeated Tab cycles through matches).
-//! It knows nothing about rooms or the network: callers pass the nicks to
-//! complete.
+//! [`LineEditor::edit`] applies the editing keys every line takes alike
+//! (typing, Backspace/Delete, Left/Right, Home/End and Ctrl-A/Ctrl-E,
+//! Ctrl-U, Ctrl-W, Ctrl-K); what Enter, Esc, Tab, Up and Down mean is the
+//! owner's business. It knows nothing about rooms, keys or the network:
+//! callers pass the words to complete.
 
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use unicode_width::UnicodeWidthChar;
-
-use super::command::COMMANDS;
 
 /// How many sent lines Up can bring back.
 const HISTORY: usize = 100;
@@ -50,6 +54,71 @@ impl LineEditor {
     /// Whether nothing is typed.
     pub fn is_empty(&self) -> bool {
         self.chars.is_empty()
+    }
+
+    /// How many characters are typed.
+    pub fn len(&self) -> usize {
+        self.chars.len()
+    }
+
+    /// The cursor, as a count of characters before it.
+    pub fn cursor(&self) -> usize {
+        self.cursor
+    }
+
+    /// What to draw in a field `width` cells wide: the part of the text
+    /// that fits, scrolled left so the cursor shows (one cell is kept for
+    /// the cursor past the end), and the cursor's column within it. With
+    /// `mask`, every character is drawn as that one (passwords).
+    pub fn view(&self, width: usize, mask: Option<char>) -> (String, usize) {
+        let shown: Vec<char> = match mask {
+            Some(m) => vec![m; self.chars.len()],
+            None => self.chars.clone(),
+        };
+        let col = |cs: &[char]| -> usize { cs.iter().map(|c| c.width().unwrap_or(0)).sum() };
+        let cursor = col(&shown[..self.cursor]);
+        let skip = cursor.saturating_sub(width.saturating_sub(1));
+        let mut at = 0;
+        let text = shown
+            .iter()
+            .filter(|c| {
+                let keep = at >= skip;
+                at += c.width().unwrap_or(0);
+                keep
+            })
+            .collect();
+        (text, cursor - skip)
+    }
+
+    /// Applies one of the editing keys every line takes alike: a printable
+    /// character (no Ctrl or Alt) is typed; Backspace, Delete, Left, Right,
+    /// Home/Ctrl-A, End/Ctrl-E move or delete; Ctrl-U clears the line,
+    /// Ctrl-W deletes the word before the cursor, Ctrl-K the rest of the
+    /// line. Returns whether the key was one of these.
+    pub fn edit(&mut self, key: KeyEvent) -> bool {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Char('a') if ctrl => self.home(),
+            KeyCode::Char('e') if ctrl => self.end(),
+            KeyCode::Char('u') if ctrl => self.clear(),
+            KeyCode::Char('w') if ctrl => self.delete_word(),
+            KeyCode::Char('k') if ctrl => self.delete_to_end(),
+            _ if ctrl || alt => return false,
+            KeyCode::Char(c) => self.insert(c),
+            KeyCode::Backspace => self.backspace(),
+            KeyCode::Delete => self.delete(),
+            KeyCode::Left => {
+                self.left();
+            }
+            KeyCode::Right => {
+                self.right();
+            }
+            KeyCode::Home => self.home(),
+            KeyCode::End => self.end(),
+            _ => return false,
+        }
+        true
     }
 
     /// The cursor's column, in terminal cells from the start of the text.
@@ -102,6 +171,12 @@ impl LineEditor {
         }
         self.chars.drain(start..self.cursor);
         self.cursor = start;
+        self.edited();
+    }
+
+    /// Deletes from the cursor to the end of the line (Ctrl-K).
+    pub fn delete_to_end(&mut self) {
+        self.chars.truncate(self.cursor);
         self.edited();
     }
 
@@ -184,11 +259,11 @@ impl LineEditor {
         }
     }
 
-    /// Completes the word before the cursor: a command at the start of the
-    /// line, otherwise one of `nicks` (case-insensitive prefix). A second
-    /// Tab right after offers the next match. Returns whether anything
-    /// matched.
-    pub fn complete(&mut self, nicks: &[String]) -> bool {
+    /// Completes the word before the cursor: one of `commands` when the
+    /// word starts the line and begins with `/`, otherwise one of `nicks`
+    /// (case-insensitive prefix). A second Tab right after offers the next
+    /// match. Returns whether anything matched.
+    pub fn complete(&mut self, commands: &[&str], nicks: &[String]) -> bool {
         if let Some(c) = &mut self.completion {
             let old = c.matches[c.index].chars().count() + c.suffix.chars().count();
             c.index = (c.index + 1) % c.matches.len();
@@ -210,7 +285,7 @@ impl LineEditor {
         };
         let (matches, suffix): (Vec<String>, &'static str) = if start == 0 && word.starts_with('/')
         {
-            let found = COMMANDS
+            let found = commands
                 .iter()
                 .filter(|c| c.starts_with(word.as_str()))
                 .map(|c| c.to_string())
@@ -261,6 +336,12 @@ mod tests {
         e
     }
 
+    const COMMANDS: [&str; 4] = ["/join", "/me", "/msg", "/quit"];
+
+    fn complete(e: &mut LineEditor, nicks: &[String]) -> bool {
+        e.complete(&COMMANDS, nicks)
+    }
+
     fn nicks() -> Vec<String> {
         ["alice", "bob", "Bobby", "carol"]
             .map(String::from)
@@ -285,6 +366,59 @@ mod tests {
         e.clear();
         assert!(e.is_empty());
         assert!(!e.left() && !e.right());
+    }
+
+    #[test]
+    fn editing_keys_are_shared() {
+        let key = |code| KeyEvent::new(code, KeyModifiers::NONE);
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        let mut e = LineEditor::default();
+        for c in "hello world".chars() {
+            assert!(e.edit(key(KeyCode::Char(c))));
+        }
+        assert!(e.edit(key(KeyCode::Home)));
+        assert_eq!(e.cursor(), 0);
+        e.edit(key(KeyCode::Delete));
+        e.edit(key(KeyCode::Char('H')));
+        assert!(e.edit(key(KeyCode::End)));
+        assert_eq!((e.text().as_str(), e.cursor()), ("Hello world", 11));
+        e.edit(ctrl('w'));
+        assert_eq!(e.text(), "Hello ");
+        e.edit(ctrl('a'));
+        e.edit(key(KeyCode::Right));
+        e.edit(ctrl('k'));
+        assert_eq!(e.text(), "H");
+        e.edit(ctrl('e'));
+        e.edit(key(KeyCode::Backspace));
+        assert!(e.is_empty());
+        e.edit(key(KeyCode::Char('x')));
+        assert!(e.edit(ctrl('u')));
+        assert_eq!((e.len(), e.cursor()), (0, 0));
+        // Keys with a meaning elsewhere are left to the owner.
+        for other in [
+            key(KeyCode::Enter),
+            key(KeyCode::Esc),
+            key(KeyCode::Tab),
+            key(KeyCode::Up),
+            ctrl('n'),
+            KeyEvent::new(KeyCode::Char('1'), KeyModifiers::ALT),
+        ] {
+            assert!(!e.edit(other), "{other:?}");
+        }
+        assert!(e.is_empty());
+    }
+
+    #[test]
+    fn the_view_scrolls_to_the_cursor_and_masks() {
+        let e = typed("abcdefghij");
+        assert_eq!(e.view(20, None), ("abcdefghij".into(), 10));
+        assert_eq!(e.view(5, None), ("ghij".into(), 4));
+        assert_eq!(e.view(5, Some('•')), ("••••".into(), 4));
+        let mut e = typed("日本語");
+        e.home();
+        assert_eq!(e.view(3, None), ("日本語".into(), 0));
+        e.end();
+        assert_eq!(e.view(3, None).1, 2);
     }
 
     #[test]
@@ -331,41 +465,41 @@ mod tests {
     #[test]
     fn tab_completes_commands_at_the_start() {
         let mut e = typed("/jo");
-        assert!(e.complete(&nicks()));
+        assert!(complete(&mut e, &nicks()));
         assert_eq!(e.text(), "/join ");
         let mut e = typed("/m");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "/me ");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "/msg ", "a second Tab cycles");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "/me ");
         let mut e = typed("/zz");
-        assert!(!e.complete(&nicks()));
+        assert!(!complete(&mut e, &nicks()));
         assert_eq!(e.text(), "/zz");
     }
 
     #[test]
     fn tab_completes_nicks_case_insensitively() {
         let mut e = typed("al");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "alice: ", "at the start, nick and colon");
         let mut e = typed("hi BO");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "hi Bobby ");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "hi bob ");
         let mut e = typed("/msg ca");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "/msg carol ");
         let mut e = typed("ping @car");
-        e.complete(&nicks());
+        complete(&mut e, &nicks());
         assert_eq!(e.text(), "ping @carol ");
         // Typing after a completion starts afresh.
         e.insert('x');
-        assert!(!e.complete(&nicks()));
+        assert!(!complete(&mut e, &nicks()));
         let mut e = typed("hi ");
-        assert!(!e.complete(&nicks()), "nothing to complete");
+        assert!(!complete(&mut e, &nicks()), "nothing to complete");
     }
 
     #[test]
@@ -374,7 +508,7 @@ mod tests {
         for _ in 0.." how are you".len() + 1 {
             e.left();
         }
-        e.complete(&["bob".to_string()]);
+        complete(&mut e, &["bob".to_string()]);
         assert_eq!(e.text(), "hi bob , how are you");
     }
 }

@@ -1,0 +1,868 @@
+//! The two tests docs/CLI.md promises, on every command the CLI has: each
+//! one run on an empty daemon with its exit status checked (0 success, 1
+//! nothing to report, 2 error, 130 interrupted), and its `--json` output
+//! validated against the JSON Schema kept for it in `tests/schemas/`.
+//!
+//! Which commands there are comes from the command tree itself, through
+//! the committed man pages: `man/` holds one page per command path (kept
+//! equal to the CLI by `docs.rs`, so it is a faithful list), and each
+//! page's SYNOPSIS names its path and says whether it takes a subcommand
+//! (`<subcommands>`: a group) or may take one (`[subcommands]`: a group
+//! that also runs on its own, like `agora cache`, the prompt). Unlike
+//! parsing `--help` or a completion script, that is one directory read
+//! and a line per page, and it sees the runnable groups too. A command
+//! that lands without a row in [`TABLE`] or a reason in [`EXCLUDED`]
+//! fails [`every_command_is_in_the_table_or_excluded`], by name.
+//!
+//! [`TABLE`] is the documentation of what every command does on a daemon
+//! where nothing exists yet: its rows run in order against one daemon,
+//! each building on what the rows above did (two accounts, registered by
+//! the table itself).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::{Daemon, Home, wait_for};
+
+/// Commands that print no data or cannot run in a test, and why.
+#[rustfmt::skip]
+const EXCLUDED: &[(&str, &str)] = &[
+    ("up", "needs a terminal (its refusal without one: conventions.rs)"),
+    ("tui", "needs a terminal (its refusal without one: conventions.rs)"),
+    ("daemon", "the server itself: every row below runs against one"),
+    ("completions", "prints a shell script, not data"),
+    ("man", "writes man pages, not data (docs.rs keeps them fresh)"),
+];
+
+/// Commands whose `--json` is one object per line, each with a `type`
+/// (the schema is for one line); every other command prints one document.
+const JSON_LINES: &[&str] = &["chat tail", "cache subscribe", "cache psubscribe", "cache"];
+
+/// Whose home (config directory, hence sign-in) a row runs in.
+#[derive(Debug, Clone, Copy)]
+enum Who {
+    Alice,
+    Bob,
+}
+
+/// How a row is printed, and so checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Out {
+    /// Text, for people.
+    Text,
+    /// `--json`, validated against the command's schema.
+    Json,
+    /// Text, then `--json`: both give the same exit status.
+    Both,
+    /// `--json` prints exactly `null` ("not found"), which the schema
+    /// allows too.
+    Null,
+}
+
+/// What a stream row makes happen once the stream runs; the stream must
+/// print it, then Ctrl-C (SIGINT) stops it with exit status 130.
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    /// `agora chat send ROOM …` in the same home.
+    Say(&'static str),
+    /// `agora chat topic ROOM …` in the same home.
+    Topic(&'static str),
+    /// `agora cache publish CHANNEL …` in the same home.
+    Publish(&'static str),
+}
+
+/// One row: a command line (after `agora`; the daemon's address comes
+/// from AGORA_ADDR), the exit status it must give, and why.
+#[derive(Debug, Clone, Copy)]
+struct Row {
+    who: Who,
+    /// The command line after `agora`: words split on spaces, but for
+    /// those in single quotes.
+    line: &'static str,
+    out: Out,
+    code: i32,
+    why: &'static str,
+    /// Standard input; none is /dev/null.
+    stdin: Option<&'static [u8]>,
+    /// A stream: runs until this happened and it was interrupted.
+    event: Option<Event>,
+    /// Runs at the same time as the neighbouring rows marked so (the
+    /// benchmarks: independent, and each takes seconds).
+    together: bool,
+}
+
+const fn row(who: Who, out: Out, code: i32, line: &'static str, why: &'static str) -> Row {
+    Row {
+        who,
+        line,
+        out,
+        code,
+        why,
+        stdin: None,
+        event: None,
+        together: false,
+    }
+}
+
+impl Row {
+    /// The command line's words: split on spaces, a word in single quotes
+    /// taken whole (`chat away 'at lunch'`).
+    fn words(&self) -> Vec<&'static str> {
+        let mut words = Vec::new();
+        let mut rest = self.line.trim_start();
+        while !rest.is_empty() {
+            let (word, after) = match rest.strip_prefix('\'') {
+                Some(quoted) => quoted.split_once('\'').expect("a closing quote"),
+                None => rest.split_once(' ').unwrap_or((rest, "")),
+            };
+            words.push(word);
+            rest = after.trim_start();
+        }
+        words
+    }
+
+    /// Whether each run of the row has --json.
+    fn forms(&self) -> &'static [bool] {
+        match self.out {
+            Text => &[false],
+            Json | Null => &[true],
+            Both => &[false, true],
+        }
+    }
+
+    const fn input(mut self, stdin: &'static [u8]) -> Row {
+        self.stdin = Some(stdin);
+        self
+    }
+
+    const fn until(mut self, event: Event) -> Row {
+        self.event = Some(event);
+        self
+    }
+
+    const fn together(mut self) -> Row {
+        self.together = true;
+        self
+    }
+}
+
+use Event::{Publish, Say, Topic};
+use Out::{Both, Json, Null, Text};
+use Who::{Alice, Bob};
+
+/// What a stream must print: the text of the [`Event`].
+const EVENT_TEXT: &str = "event-from-the-test";
+
+/// Every command on a fresh daemon, in order: whose home it runs in, how
+/// its output is checked, the exit status it must give, the command line
+/// after `agora` and what that status means there. `{empty}`, `{logs}`,
+/// `{missing}` and `{pid}` are filled in by the runner.
+#[rustfmt::skip]
+const TABLE: &[Row] = &[
+    // Accounts, signed out first.
+    row(Alice, Both, 1, "whoami", "not signed in"),
+    row(Alice, Both, 1, "logout", "nothing to forget"),
+    row(Alice, Text, 2, "chat rooms", "not signed in: an error naming `agora login`"),
+    row(Alice, Text, 2, "cache get k", "not signed in"),
+    row(Alice, Json, 0, "register alice --password-stdin", "created, signed in")
+        .input(b"alice-password\n"),
+    row(Alice, Text, 2, "register alice --password-stdin", "the name is taken")
+        .input(b"alice-password\n"),
+    row(Bob,   Text, 0, "register bob --password-stdin", "bob, in his own home")
+        .input(b"bob-password\n"),
+    row(Alice, Both, 0, "whoami", "signed in"),
+    row(Alice, Json, 0, "logout", "the saved sign-in is forgotten"),
+    row(Alice, Text, 1, "logout", "nothing left to forget"),
+    row(Alice, Text, 2, "login alice --password-stdin", "a wrong password")
+        .input(b"not-her-password\n"),
+    row(Alice, Json, 0, "login alice --password-stdin", "signed in again")
+        .input(b"alice-password\n"),
+    row(Alice, Both, 0, "ping -c 2 -i 0", "two round trips"),
+    // Chat: no rooms yet.
+    row(Alice, Both, 1, "chat rooms", "no rooms"),
+    row(Alice, Text, 2, "chat history ops", "not in the room: an error naming `agora chat join`"),
+    row(Alice, Text, 2, "chat send ops hello", "not in the room"),
+    row(Alice, Text, 2, "chat tail ops", "not in the room: no stream starts"),
+    row(Alice, Text, 2, "chat topic ops deploys", "not in the room"),
+    row(Alice, Text, 2, "chat leave ops", "not in the room"),
+    row(Alice, Text, 2, "chat who ops", "no such room"),
+    row(Alice, Text, 2, "chat join 'no spaces!'", "not a room name"),
+    row(Alice, Json, 0, "chat join ops", "creates the room"),
+    row(Alice, Both, 0, "chat rooms", "one room"),
+    row(Alice, Both, 1, "chat history ops", "no messages yet"),
+    row(Alice, Text, 0, "chat send ops hello", "message #1"),
+    row(Alice, Json, 0, "chat send ops --me waves", "message #2, an action"),
+    row(Alice, Both, 0, "chat history ops", "two messages"),
+    row(Alice, Text, 1, "chat history ops --since 2", "nothing after #2"),
+    row(Alice, Both, 0, "chat who ops", "alice is in it"),
+    row(Alice, Both, 0, "chat who", "every user: alice and bob"),
+    row(Alice, Both, 0, "chat topic ops deploys", "the topic is set"),
+    row(Alice, Json, 0, "chat away 'at lunch'", "away, with a message"),
+    row(Alice, Both, 0, "chat away --back", "back"),
+    row(Alice, Both, 1, "chat dms", "no unread private messages"),
+    row(Alice, Text, 2, "chat dm carol hi", "no such user"),
+    row(Alice, Json, 0, "chat dm bob lunch?", "a private message"),
+    row(Alice, Text, 0, "chat dm bob --me waves", "a private action"),
+    row(Alice, Both, 0, "chat dms --with bob", "the conversation"),
+    row(Bob,   Json, 0, "chat dms", "bob's two unread messages, now read"),
+    row(Bob,   Text, 1, "chat dms", "nothing unread any more"),
+    row(Alice, Text, 130, "chat tail ops", "the new message, until Ctrl-C").until(Say("ops")),
+    row(Alice, Json, 130, "chat tail ops", "the same, a JSON object per line").until(Say("ops")),
+    row(Alice, Json, 130, "chat tail ops", "a topic change, as a JSON line").until(Topic("ops")),
+    row(Alice, Json, 0, "chat leave ops", "left"),
+    row(Alice, Both, 1, "chat who ops", "the room has no members left"),
+    row(Alice, Text, 0, "chat rooms", "the room is still listed"),
+    // Cache: an empty keyspace.
+    row(Alice, Text, 1, "cache get k", "no such key: nothing printed"),
+    row(Alice, Null, 1, "cache get k", "no such key"),
+    row(Alice, Text, 1, "cache ttl k", "no such key"),
+    row(Alice, Null, 1, "cache ttl k", "no such key"),
+    row(Alice, Text, 1, "cache expire k 10s", "no such key"),
+    row(Alice, Null, 1, "cache expire k 10s", "no such key"),
+    row(Alice, Both, 1, "cache keys *", "no key matches"),
+    row(Alice, Both, 1, "cache scan", "no key at all"),
+    row(Alice, Both, 0, "cache del k", "done, even when none existed (0 deleted)"),
+    row(Alice, Both, 0, "cache set k v", "written"),
+    row(Alice, Both, 1, "cache set k w --nx", "--nx: not written"),
+    row(Alice, Both, 0, "cache get k", "the value"),
+    row(Alice, Both, 0, "cache ttl k", "no expiry (ttl_ms null)"),
+    row(Alice, Both, 0, "cache expire k 1h", "expires in an hour"),
+    row(Alice, Json, 0, "cache ttl k", "ttl_ms a number now"),
+    row(Alice, Both, 0, "cache incr n", "1, then 2"),
+    row(Alice, Text, 2, "cache incr k", "not an integer"),
+    row(Alice, Text, 0, "cache set bin -", "bytes from standard input").input(b"\xff\x00"),
+    row(Alice, Json, 0, "cache get bin", "not UTF-8: {\"base64\": …}"),
+    row(Alice, Both, 0, "cache keys *", "three keys"),
+    row(Alice, Both, 0, "cache scan --match k*", "one key"),
+    row(Alice, Both, 0, "cache publish news hi", "published, to nobody (0 receivers)"),
+    row(Alice, Both, 0, "cache info", "every section"),
+    row(Alice, Json, 0, "cache info keyspace", "one section"),
+    row(Alice, Text, 2, "cache info bogus", "not a section"),
+    row(Alice, Text, 130, "cache subscribe news", "the message, until Ctrl-C")
+        .until(Publish("news")),
+    row(Alice, Json, 130, "cache subscribe news", "a confirmation, then the message")
+        .until(Publish("news")),
+    row(Alice, Text, 130, "cache psubscribe news.*", "the message, until Ctrl-C")
+        .until(Publish("news.today")),
+    row(Alice, Json, 130, "cache psubscribe news.*", "a confirmation, then the message")
+        .until(Publish("news.today")),
+    row(Alice, Both, 0, "cache", "the prompt on a pipe; a nil reply is an answer")
+        .input(b"set p 1\nincr p\nget nothing\nhgetall nothing\nhelp\nhelp get\n"),
+    row(Alice, Text, 0, "cache", "the prompt, with nothing to do").input(b""),
+    row(Alice, Both, 2, "cache", "the prompt: a command got an error reply")
+        .input(b"get p\nincr k\n"),
+    // process: no daemon involved.
+    row(Alice, Both, 1, "process {empty}", "no file matched (JSON: zero counts)"),
+    row(Alice, Both, 0, "process {logs}", "two files counted"),
+    row(Alice, Json, 0, "process {logs} --top 2 --group-by ext -e ERROR --words", "top files, groups"),
+    row(Alice, Text, 2, "process {missing}", "a path that does not exist"),
+    // Benchmarks, tiny and all at once (each registers its own users).
+    row(Alice, Both, 0, "bench ping --connections 1 --duration 0.2", "0.2 s of pings").together(),
+    row(Alice, Text, 2, "bench ping --duration 0", "a duration must be above 0").together(),
+    row(Alice, Both, 0, "bench chat idle --clients 3 --users 2 --hold 0.1 --pid {pid}", "3 idle connections")
+        .together(),
+    row(Alice, Both, 0, "bench chat fanout --members 3 --senders 1 --rate 20 --duration 0.5", "a room of 3")
+        .together(),
+    row(Alice, Text, 2, "bench chat fanout --rate 0", "a rate must be above 0").together(),
+    row(Alice, Both, 0, "bench chat persist --senders 1 --pipeline 1 --duration 0.3", "one sender")
+        .together(),
+    row(Alice, Both, 0, "bench chat join --clients 3 --quiet 0.3 --pid {pid}", "3 clients fill a room")
+        .together(),
+];
+
+/// The repository's root.
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Every command path below `agora` (`"chat send"`), from the man pages,
+/// with whether it runs on its own (a leaf, or a group whose subcommand
+/// is optional).
+fn command_tree() -> BTreeMap<String, bool> {
+    let dir = repo().join("man");
+    let mut pages = BTreeMap::new();
+    for entry in std::fs::read_dir(&dir).expect("man/") {
+        let entry = entry.unwrap();
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(stem) = file.strip_suffix(".1") else {
+            continue;
+        };
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let synopsis = text
+            .lines()
+            .skip_while(|l| *l != ".SH SYNOPSIS")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{file}: no SYNOPSIS"));
+        // `\fBagora chat send\fR [\fB\-\-addr\fR] …`
+        let path = synopsis
+            .strip_prefix("\\fB")
+            .and_then(|s| s.split_once("\\fR"))
+            .map(|(name, _)| name.replace("\\-", "-"))
+            .unwrap_or_else(|| panic!("{file}: unexpected SYNOPSIS {synopsis:?}"));
+        let path = path.strip_prefix("agora").unwrap().trim().to_owned();
+        let group = synopsis.contains("<\\fIsubcommands\\fR>");
+        let optional = synopsis.contains("[\\fIsubcommands\\fR]");
+        pages.insert(stem.to_owned(), (path, group, optional));
+    }
+    // A page is a group exactly when another page extends its name.
+    for (stem, (path, group, optional)) in &pages {
+        let extended = pages.keys().any(|k| k.starts_with(&format!("{stem}-")));
+        assert_eq!(
+            extended,
+            *group || *optional,
+            "{stem}.1 (`agora {path}`): its SYNOPSIS disagrees with the pages around it"
+        );
+    }
+    pages
+        .into_values()
+        .filter(|(path, ..)| !path.is_empty())
+        .map(|(path, group, _)| (path, !group))
+        .collect()
+}
+
+/// The command path a row runs: the longest prefix of its words that
+/// is a command.
+fn path_of(args: &[&str], tree: &BTreeMap<String, bool>) -> String {
+    (1..=args.len())
+        .rev()
+        .map(|n| args[..n].join(" "))
+        .find(|p| tree.contains_key(p))
+        .unwrap_or_else(|| panic!("{args:?} names no command"))
+}
+
+/// The schema file of a command: `chat send` → `chat-send.json`.
+fn schema_name(path: &str) -> String {
+    format!("{}.json", path.replace(' ', "-"))
+}
+
+fn schema_dir() -> PathBuf {
+    repo().join("tests/schemas")
+}
+
+#[test]
+fn every_command_is_in_the_table_or_excluded() {
+    let tree = command_tree();
+    let runnable: BTreeSet<&str> = tree
+        .iter()
+        .filter(|(_, runs)| **runs)
+        .map(|(p, _)| p.as_str())
+        .collect();
+    assert!(runnable.contains("chat send") && runnable.contains("cache"));
+    let tested: BTreeSet<String> = TABLE.iter().map(|r| path_of(&r.words(), &tree)).collect();
+    let excluded: BTreeSet<&str> = EXCLUDED.iter().map(|(p, _)| *p).collect();
+    for command in &runnable {
+        assert!(
+            tested.contains(*command) || excluded.contains(command),
+            "`agora {command}` is neither in TABLE (tests/e2e/commands.rs: how to run it on an \
+             empty daemon, what exit status it gives, and a schema for its --json in \
+             tests/schemas/) nor in EXCLUDED with a reason"
+        );
+        assert!(
+            !(tested.contains(*command) && excluded.contains(command)),
+            "`agora {command}` is both tested and excluded"
+        );
+    }
+    for (command, why) in EXCLUDED {
+        assert!(
+            runnable.contains(command),
+            "EXCLUDED names `agora {command}`, which does not run"
+        );
+        assert!(!why.is_empty());
+    }
+    for command in &tested {
+        assert!(
+            runnable.contains(command.as_str()),
+            "`agora {command}` does not run on its own"
+        );
+        let rows: Vec<&Row> = TABLE
+            .iter()
+            .filter(|r| path_of(&r.words(), &tree) == *command)
+            .collect();
+        // Every command in the table prints data: its --json is checked.
+        assert!(
+            rows.iter().any(|r| r.out != Text),
+            "`agora {command}` has no --json row in TABLE"
+        );
+        assert!(
+            schema_dir().join(schema_name(command)).is_file(),
+            "`agora {command}` has no schema: tests/schemas/{}",
+            schema_name(command)
+        );
+        let streams = rows.iter().any(|r| r.event.is_some());
+        if streams {
+            assert!(
+                JSON_LINES.contains(&command.as_str()),
+                "{command} streams JSON lines"
+            );
+        }
+    }
+    // No schema is left without a command.
+    for entry in std::fs::read_dir(schema_dir()).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if file == "defs.json" {
+            continue;
+        }
+        assert!(
+            tested.iter().any(|c| schema_name(c) == file),
+            "tests/schemas/{file} is the schema of no command in TABLE"
+        );
+    }
+}
+
+/// The base URI the schemas are known under: made up, so that nothing is
+/// ever fetched (the validator is offline, and `defs.json` is handed to
+/// it in memory).
+const SCHEMA_BASE: &str = "https://agora.invalid/schemas/";
+
+/// The validators of every schema in `tests/schemas/`, by file name.
+fn validators() -> BTreeMap<String, jsonschema::Validator> {
+    let read = |file: &str| -> Value {
+        let text = std::fs::read_to_string(schema_dir().join(file)).unwrap();
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("tests/schemas/{file}: {e}"))
+    };
+    let registry = jsonschema::Registry::new()
+        .add(
+            format!("{SCHEMA_BASE}defs.json"),
+            jsonschema::Resource::from_contents(read("defs.json")),
+        )
+        .and_then(|r| r.prepare())
+        .expect("tests/schemas/defs.json");
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir(schema_dir()).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        if file == "defs.json" || !file.ends_with(".json") {
+            continue;
+        }
+        let validator = jsonschema::options()
+            .offline()
+            .with_registry(&registry)
+            .with_base_uri(format!("{SCHEMA_BASE}{file}"))
+            .build(&read(&file))
+            .unwrap_or_else(|e| panic!("tests/schemas/{file}: {e}"));
+        out.insert(file, validator);
+    }
+    out
+}
+
+/// Walks a schema, calling `f` with each subschema and its location.
+fn each_subschema(
+    at: &str,
+    schema: &Value,
+    f: &mut dyn FnMut(&str, &serde_json::Map<String, Value>),
+) {
+    match schema {
+        Value::Object(map) => {
+            f(at, map);
+            for (k, v) in map {
+                each_subschema(&format!("{at}/{k}"), v, f);
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                each_subschema(&format!("{at}/{i}"), v, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn schemas_are_strict_and_share_their_definitions() {
+    // Every schema compiles, references resolved.
+    let validators = validators();
+    assert!(validators.len() > 30, "{}", validators.len());
+    let mut refs = BTreeSet::new();
+    for entry in std::fs::read_dir(schema_dir()).unwrap() {
+        let file = entry.unwrap().file_name().to_string_lossy().into_owned();
+        let schema: Value =
+            serde_json::from_str(&std::fs::read_to_string(schema_dir().join(&file)).unwrap())
+                .unwrap();
+        each_subschema(&file, &schema, &mut |at, map| {
+            if let Some(Value::String(r)) = map.get("$ref") {
+                refs.insert(r.rsplit('/').next().unwrap().to_owned());
+            }
+            let Some(Value::Object(props)) = map.get("properties") else {
+                return;
+            };
+            // An object lists what it holds: nothing more, and everything
+            // is required, unless its $comment says what is optional.
+            let closed = map.get("additionalProperties") == Some(&Value::Bool(false))
+                || map.get("unevaluatedProperties") == Some(&Value::Bool(false));
+            assert!(
+                closed || at.ends_with("_fields"),
+                "{at}: not closed (\"additionalProperties\": false)"
+            );
+            let required: BTreeSet<&str> = map
+                .get("required")
+                .and_then(Value::as_array)
+                .map(|r| r.iter().filter_map(Value::as_str).collect())
+                .unwrap_or_default();
+            let comment = map.get("$comment").and_then(Value::as_str).unwrap_or("");
+            for name in props.keys() {
+                assert!(
+                    required.contains(name.as_str())
+                        || (comment.starts_with("optional:") && comment.contains(name.as_str())),
+                    "{at}: `{name}` is not required, and no \"$comment\": \"optional: …\" says why"
+                );
+            }
+        });
+    }
+    // Every shared definition is used.
+    let defs: Value =
+        serde_json::from_str(&std::fs::read_to_string(schema_dir().join("defs.json")).unwrap())
+            .unwrap();
+    for name in defs["$defs"].as_object().unwrap().keys() {
+        assert!(refs.contains(name), "defs.json: `{name}` is never used");
+    }
+}
+
+/// Fails when a float in `value` prints with more than three decimals
+/// (the CLI rounds to the microsecond: `0.20316099999999998` must never
+/// appear) or in exponent form.
+fn assert_tidy_floats(value: &Value, what: &str) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let text = n.to_string();
+            let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+            assert!(
+                decimals <= 3 && !text.contains(['e', 'E']),
+                "{what}: the float {text} has more than three decimals"
+            );
+        }
+        Value::Array(items) => items.iter().for_each(|v| assert_tidy_floats(v, what)),
+        Value::Object(map) => map.values().for_each(|v| assert_tidy_floats(v, what)),
+        _ => {}
+    }
+}
+
+/// JSON Schema's `integer` accepts `5.0`. A field printed as a float is a
+/// float, so a whole float is nudged off the integers before validation:
+/// an `integer` field that turned into a float fails, a `number` field
+/// still passes.
+fn floats_stay_floats(value: &Value) -> Value {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let x = n.as_f64().unwrap();
+            let x = if x.fract() == 0.0 { x + 0.5 } else { x };
+            serde_json::json!(x)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(floats_stay_floats).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), floats_stay_floats(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The daemon, the two homes and the files `process` counts.
+struct World {
+    daemon: Daemon,
+    alice: Home,
+    bob: Home,
+    files: tempfile::TempDir,
+    tree: BTreeMap<String, bool>,
+    validators: BTreeMap<String, jsonschema::Validator>,
+}
+
+impl World {
+    fn home(&self, who: Who) -> &Home {
+        match who {
+            Alice => &self.alice,
+            Bob => &self.bob,
+        }
+    }
+
+    /// `agora [--json] ARGS` in `who`'s home, placeholders filled in.
+    fn command(&self, who: Who, args: &[&str], json: bool) -> Command {
+        let fill = |a: &str| -> String {
+            a.replace("{empty}", self.files.path().join("empty").to_str().unwrap())
+                .replace("{logs}", self.files.path().join("logs").to_str().unwrap())
+                .replace(
+                    "{missing}",
+                    self.files.path().join("missing").to_str().unwrap(),
+                )
+                .replace("{pid}", &self.daemon.ready.pid.to_string())
+        };
+        let mut cmd = self.home(who).cmd();
+        cmd.env("AGORA_ADDR", &self.daemon.addr);
+        if json {
+            cmd.arg("--json");
+        }
+        cmd.args(args.iter().map(|a| fill(a)))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd
+    }
+
+    /// Runs a command to completion.
+    fn run(&self, who: Who, args: &[&str], json: bool, stdin: Option<&[u8]>) -> Output {
+        let mut cmd = self.command(who, args, json);
+        if stdin.is_some() {
+            cmd.stdin(Stdio::piped());
+        }
+        let mut child = cmd.spawn().expect("spawn agora");
+        if let Some(input) = stdin {
+            child.stdin.take().unwrap().write_all(input).unwrap();
+        }
+        child.wait_with_output().expect("wait for agora")
+    }
+
+    /// Runs a row in one of its forms (`json` or not) and checks it.
+    fn check(&self, row: &Row, json: bool) {
+        let path = path_of(&row.words(), &self.tree);
+        let what = format!(
+            "`agora {}{}` ({})",
+            if json { "--json " } else { "" },
+            row.line,
+            row.why
+        );
+        let (code, stdout, stderr) = match row.event {
+            Some(event) => self.stream(row, json, event, &what),
+            None => {
+                let out = self.run(row.who, &row.words(), json, row.stdin);
+                let code = out
+                    .status
+                    .code()
+                    .unwrap_or_else(|| panic!("{what}: killed by a signal"));
+                (
+                    code,
+                    out.stdout,
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            }
+        };
+        let shown = || {
+            format!(
+                "{what}\n--- stdout:\n{}\n--- stderr:\n{stderr}",
+                String::from_utf8_lossy(&stdout)
+            )
+        };
+        assert_eq!(code, row.code, "exit status of {}", shown());
+        assert!(!stderr.contains("panicked"), "{}", shown());
+        let prompt = path == "cache";
+        match code {
+            0 | 130 => assert!(
+                !stdout.is_empty() || row.stdin.is_some_and(<[u8]>::is_empty),
+                "printed nothing: {}",
+                shown()
+            ),
+            // Nothing to report prints nothing (docs/CLI.md).
+            1 if !json => assert!(stdout.is_empty(), "exit 1 printed: {}", shown()),
+            // The prompt prints error replies as replies (docs/CACHE.md).
+            2 if !prompt => {
+                assert!(stdout.is_empty(), "an error printed on stdout: {}", shown());
+                // Our errors are one line (clap's usage errors are clap's).
+                if stderr.starts_with("agora:") {
+                    assert_eq!(stderr.lines().count(), 1, "{}", shown());
+                } else {
+                    assert!(stderr.starts_with("error:"), "{}", shown());
+                }
+            }
+            _ => {}
+        }
+        if !json {
+            return;
+        }
+        let schema = schema_name(&path);
+        let validator = &self.validators[&schema];
+        let text =
+            String::from_utf8(stdout.clone()).unwrap_or_else(|_| panic!("not UTF-8: {}", shown()));
+        if row.out == Null {
+            assert_eq!(text, "null\n", "\"not found\" prints null: {}", shown());
+        }
+        let documents: Vec<Value> = if JSON_LINES.contains(&path.as_str()) {
+            text.lines()
+                .map(|line| {
+                    let v: Value = serde_json::from_str(line)
+                        .unwrap_or_else(|e| panic!("{e} in the line {line:?} of {}", shown()));
+                    assert!(
+                        v["type"].is_string(),
+                        "a line without a \"type\": {line}\n{}",
+                        shown()
+                    );
+                    v
+                })
+                .collect()
+        } else {
+            serde_json::Deserializer::from_str(&text)
+                .into_iter::<Value>()
+                .map(|v| v.unwrap_or_else(|e| panic!("{e}: {}", shown())))
+                .collect()
+        };
+        if !JSON_LINES.contains(&path.as_str()) {
+            assert_eq!(documents.len(), 1, "one JSON document: {}", shown());
+        }
+        for doc in &documents {
+            assert_tidy_floats(doc, &what);
+            let errors: Vec<String> = validator
+                .iter_errors(&floats_stay_floats(doc))
+                .map(|e| format!("  at {}: {e}", e.instance_path()))
+                .collect();
+            assert!(
+                errors.is_empty(),
+                "{what} does not match tests/schemas/{schema}:\n{}\n{doc:#}\n(a float printed \
+                 as N.0 is checked as N.5, so that it cannot pass for an integer)",
+                errors.join("\n")
+            );
+        }
+    }
+
+    /// Runs a stream: starts it, makes `event` happen until the stream
+    /// prints it, interrupts it with SIGINT; returns its exit status and
+    /// everything it printed.
+    fn stream(&self, row: &Row, json: bool, event: Event, what: &str) -> (i32, Vec<u8>, String) {
+        let mut child = self
+            .command(row.who, &row.words(), json)
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn agora");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel::<String>();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut printed = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        'seen: loop {
+            assert!(
+                Instant::now() < deadline,
+                "{what}: never printed the event; printed {printed:?}"
+            );
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                child
+                    .stderr
+                    .take()
+                    .unwrap()
+                    .read_to_string(&mut err)
+                    .unwrap();
+                panic!("{what}: ended before the event ({status}): {err}");
+            }
+            // Make it happen; how long to wait for the line depends on
+            // whether the stream is known to be listening yet.
+            let wait = match event {
+                Say(room) | Topic(room) => {
+                    let verb = if matches!(event, Say(_)) {
+                        "send"
+                    } else {
+                        "topic"
+                    };
+                    let out = self.run(row.who, &["chat", verb, room, EVENT_TEXT], false, None);
+                    assert!(out.status.success(), "chat {verb}: {out:?}");
+                    // No receiver count: try again if it was too early.
+                    Duration::from_millis(500)
+                }
+                Publish(channel) => {
+                    let out = self.run(
+                        row.who,
+                        &["cache", "publish", channel, EVENT_TEXT],
+                        true,
+                        None,
+                    );
+                    assert!(out.status.success(), "cache publish: {out:?}");
+                    let sent: Value = serde_json::from_slice(&out.stdout).unwrap();
+                    if sent["receivers"].as_u64() > Some(0) {
+                        Duration::from_secs(10)
+                    } else {
+                        Duration::from_millis(50)
+                    }
+                }
+            };
+            let until = Instant::now() + wait;
+            while let Ok(line) = lines.recv_timeout(until.saturating_duration_since(Instant::now()))
+            {
+                let seen = line.contains(EVENT_TEXT);
+                printed.push(line);
+                if seen {
+                    break 'seen;
+                }
+            }
+        }
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGINT) }, 0);
+        let status = wait_for("the stream to stop", Duration::from_secs(10), || {
+            child.try_wait().unwrap()
+        });
+        reader.join().unwrap();
+        printed.extend(lines.try_iter());
+        let mut stderr = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut stderr)
+            .unwrap();
+        let code = status
+            .code()
+            .unwrap_or_else(|| panic!("{what}: killed by {status}"));
+        let mut stdout = printed.join("\n").into_bytes();
+        stdout.push(b'\n');
+        (code, stdout, stderr)
+    }
+}
+
+#[test]
+fn every_command_on_an_empty_daemon() {
+    let started = Instant::now();
+    let alice = Home::new();
+    let bob = Home::new();
+    // The benchmarks send as fast as they can: no rate limit in the way.
+    let daemon = Daemon::start(&alice, &["--chat-rate", "100000", "--chat-burst", "100000"]);
+    let files = tempfile::tempdir().unwrap();
+    std::fs::create_dir(files.path().join("empty")).unwrap();
+    std::fs::create_dir(files.path().join("logs")).unwrap();
+    std::fs::write(
+        files.path().join("logs/a.log"),
+        "ERROR boom\nINFO ok\nWARN slow\n",
+    )
+    .unwrap();
+    std::fs::write(files.path().join("logs/b.txt"), "hello\n").unwrap();
+    let world = World {
+        daemon,
+        alice,
+        bob,
+        files,
+        tree: command_tree(),
+        validators: validators(),
+    };
+    let mut rows = TABLE.iter().peekable();
+    while let Some(first) = rows.next() {
+        if !first.together {
+            for &json in first.forms() {
+                world.check(first, json);
+            }
+            continue;
+        }
+        // Independent rows: every form of each at once.
+        let mut group = vec![first];
+        while let Some(next) = rows.next_if(|r| r.together) {
+            group.push(next);
+        }
+        std::thread::scope(|s| {
+            for row in &group {
+                let world = &world;
+                for &json in row.forms() {
+                    s.spawn(move || world.check(row, json));
+                }
+            }
+        });
+    }
+    eprintln!(
+        "{} rows in {:.1} s",
+        TABLE.len(),
+        started.elapsed().as_secs_f64()
+    );
+}
