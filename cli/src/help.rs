@@ -809,6 +809,10 @@ pub const EXTRAS: &[Extra] = &[
                 "agora bench chat fanout --members 1000",
                 "chat fan-out latency",
             ),
+            (
+                "agora bench jobs --jobs 100000 --batch 1000",
+                "job queue throughput, end to end",
+            ),
         ],
         nothing: None,
         exit: &[],

@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod browser;
 mod cache;
 mod cache_cli;
 mod chat;
@@ -12,6 +13,7 @@ mod cli;
 mod commands;
 mod conventions;
 mod docs;
+mod jobs;
 mod network;
 mod protocol;
 mod protocol_rules;

@@ -4,6 +4,7 @@
 mod account;
 mod bench;
 mod bench_chat;
+pub mod bench_jobs;
 mod cache;
 mod chat;
 mod daemon;
@@ -105,6 +106,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
                 BenchCommand::Chat(cmd) => {
                     client(level)?.block_on(bench_chat::run(&addr, cmd, json))
+                }
+                BenchCommand::Jobs(args) => {
+                    client(level)?.block_on(bench_jobs::run(&addr, &args, json))
                 }
             }
         }

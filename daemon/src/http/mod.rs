@@ -1,8 +1,9 @@
-//! The HTTP side: health checks and Prometheus metrics today; the REST API
-//! and the jobs page arrive with their issues. Each module owns a
+//! The HTTP side: health checks, Prometheus metrics and the jobs page
+//! (`/jobs`); the REST API arrives with its issue. Each module owns a
 //! `router()`; this one merges them and serves until shutdown.
 
 mod health;
+mod jobs;
 mod prometheus;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ pub fn router(shared: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(prometheus::router())
+        .merge(jobs::router())
         .with_state(shared)
 }
 

@@ -22,6 +22,21 @@ pub fn backoff_ms(attempt: u32, jitter_ms: u64) -> u64 {
         .min(MAX_BACKOFF_MS)
 }
 
+/// The wait after failed attempt `attempt` as the daemon applies it: the
+/// curve with a random jitter, or — for end-to-end tests only — the fixed
+/// wait in ms given by the `AGORA_TEST_JOBS_BACKOFF_MS` environment
+/// variable (read once), so a test of dead letters or lost leases need not
+/// wait the curve's 16 s.
+pub fn wait_ms(attempt: u32) -> u64 {
+    static FIXED: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    let fixed = FIXED.get_or_init(|| {
+        std::env::var("AGORA_TEST_JOBS_BACKOFF_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    });
+    fixed.unwrap_or_else(|| backoff_ms(attempt, jitter()))
+}
+
 /// A random jitter in `0..JITTER_MS`.
 pub fn jitter() -> u64 {
     rand::random_range(0..JITTER_MS)

@@ -29,7 +29,7 @@ use agora_wire::jobs::{
 use agora_wire::{ErrorBody, ErrorCode, JobsEvent};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
 
-use super::backoff::{backoff_ms, jitter};
+use super::backoff::wait_ms;
 use super::book::{Book, wire_state};
 use super::schedule::Schedule;
 use crate::hub::Hub;
@@ -961,8 +961,7 @@ fn retry_or_dead(
     if discard || attempt >= max_attempts {
         return FailTo::Dead;
     }
-    let wait = retry_in_ms
-        .unwrap_or_else(|| backoff_ms(attempt.clamp(0, i64::from(u32::MAX)) as u32, jitter()));
+    let wait = retry_in_ms.unwrap_or_else(|| wait_ms(attempt.clamp(0, i64::from(u32::MAX)) as u32));
     FailTo::RetryAt(now.saturating_add(wait).min(i64::MAX as u64) as i64)
 }
 

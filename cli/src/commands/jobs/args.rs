@@ -1,21 +1,9 @@
 //! The flags of `agora jobs …`, kept beside the command rather than in
-//! `args.rs` (which only names [`JobsArgs`]).
+//! `args.rs` (which only names [`JobsCommand`] in its `JobsArgs`).
 
 use clap::{Args, Subcommand};
 
-use crate::args::{GroupRemoteArgs, parse_duration};
-
-/// `agora jobs SUBCOMMAND`
-#[derive(Debug, Args)]
-pub struct JobsArgs {
-    /// Where the daemon is.
-    #[command(flatten)]
-    pub remote: GroupRemoteArgs,
-
-    /// What to do.
-    #[command(subcommand)]
-    pub command: JobsCommand,
-}
+use crate::duration::parse_duration;
 
 /// `agora jobs …`
 #[derive(Debug, Subcommand)]

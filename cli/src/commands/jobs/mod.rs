@@ -18,7 +18,6 @@ use agora_wire::{BaseOp, Client, ErrorCode, Event, JobsEvent, JobsOp, JobsReply,
 use anyhow::Context as _;
 use serde_json::json;
 
-pub use args::JobsArgs;
 use args::{CronCommand, EnqueueArgs, JobsCommand, TargetArgs};
 
 use crate::credentials::Store;
@@ -179,6 +178,13 @@ fn read_json(arg: &str) -> anyhow::Result<String> {
         }
         None => arg.to_owned(),
     };
+    if text.len() > agora_wire::jobs::MAX_ARGS {
+        anyhow::bail!(
+            "--args is {} bytes; the limit is 1 MiB ({} bytes)",
+            text.len(),
+            agora_wire::jobs::MAX_ARGS
+        );
+    }
     serde_json::from_str::<serde::de::IgnoredAny>(&text)
         .map_err(|err| anyhow::anyhow!("--args is not valid JSON: {err}"))?;
     Ok(text)

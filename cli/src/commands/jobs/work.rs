@@ -60,6 +60,12 @@ pub async fn run(
         concurrency: args.concurrency as usize,
         batch: args.concurrency as usize,
         wait_ms: 5_000,
+        // Test hook (docs/CLI.md: test switches are AGORA_TEST_* variables):
+        // a short lease, so a test that kills a worker sees it expire soon.
+        lease_ms: std::env::var("AGORA_TEST_JOBS_LEASE_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(agora_wire::jobs::DEFAULT_LEASE_MS),
         ..WorkerOptions::new(queue.clone())
     })
     .handle_any(move |ctx| run_one(command.clone(), ctx, default_timeout));
