@@ -255,6 +255,18 @@ pub enum Command {
     /// Reading needs no sign-in; writing does. Every subcommand takes
     /// --json. See docs/BLOG.md for the API itself.
     Blog(blog::BlogArgs),
+    /// The background job queue: enqueue, inspect, retry, schedule, and
+    /// work a queue with any program.
+    ///
+    /// Needs a sign-in (`agora login NAME`). Jobs wait in queues by
+    /// priority (0 highest … 9 lowest) and time; workers claim them with a
+    /// lease kept alive by heartbeats, so a job whose worker dies runs
+    /// again (at least once). A failed job is retried with backoff
+    /// (attempt⁴ + 15 s + up to 30 s) and lands in the dead letter queue
+    /// after its last attempt. The kinds noop, sleep and fail run inside
+    /// the daemon. Every subcommand that prints data takes --json; `watch`
+    /// and `work` print one JSON object per line with it.
+    Jobs(JobsArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks the PATHs (default .) like ripgrep (hidden files and
@@ -449,6 +461,17 @@ pub struct DaemonArgs {
         value_name = "DURATION"
     )]
     pub chat_presence_interval: std::time::Duration,
+
+    /// How long completed and cancelled jobs are kept before they are
+    /// pruned (10s, 2h, 7d …); dead jobs stay until discarded.
+    #[arg(
+        long,
+        env = "AGORA_JOBS_RETENTION",
+        default_value = "1d",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub jobs_retention: std::time::Duration,
 
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
@@ -767,25 +790,19 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let bad = || format!("{text:?} is not a duration (try 500ms, 10s, 2m or 1h)");
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "ms" => n,
-        "" | "s" => n.checked_mul(1000).ok_or_else(bad)?,
-        "m" => n.checked_mul(60_000).ok_or_else(bad)?,
-        "h" => n.checked_mul(3_600_000).ok_or_else(bad)?,
-        "d" => n.checked_mul(86_400_000).ok_or_else(bad)?,
-        _ => return Err(bad()),
-    };
-    if ms == 0 {
-        return Err(format!("{text:?}: the duration must be positive"));
-    }
-    Ok(std::time::Duration::from_millis(ms))
+pub use crate::duration::parse_duration;
+
+/// `agora jobs SUBCOMMAND` (the subcommands' flags are in
+/// `commands/jobs/args.rs`).
+#[derive(Debug, Args)]
+pub struct JobsArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: crate::commands::jobs::args::JobsCommand,
 }
 
 /// `agora chat SUBCOMMAND`
@@ -946,6 +963,13 @@ pub enum BenchCommand {
     /// requests per second and latency percentiles (p50, p90, p99, p99.9,
     /// max) in microseconds. scripts/bench-ping.sh runs the standard rows.
     Ping(BenchPingArgs),
+    /// Job queue throughput: enqueue N jobs (in batches or one by one) and
+    /// wait until all completed; jobs/s enqueued and end to end, and the
+    /// wait from when a job could run to when it started (p50, p99, max).
+    ///
+    /// The kind noop runs inside the daemon; any other kind needs workers
+    /// on the queue. scripts/bench-jobs.sh runs the standard rows.
+    Jobs(crate::commands::bench_jobs::BenchJobsArgs),
 }
 
 /// `agora bench chat …`

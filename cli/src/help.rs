@@ -68,6 +68,7 @@ pub const EXTRAS: &[Extra] = &[
             "agora-daemon",
             "agora-chat",
             "agora-cache",
+            "agora-jobs",
             "agora-process",
         ],
     },
@@ -656,6 +657,259 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-blog-comment", "agora-blog-show"],
     },
     Extra {
+        path: "jobs",
+        examples: &[
+            (
+                "agora jobs enqueue email.send --queue mail --args '{\"to\": \"bob\"}'",
+                "enqueue a job; prints its id",
+            ),
+            (
+                "agora jobs work --queue mail -- ./send-email.py",
+                "run ./send-email.py per job, args as JSON on stdin",
+            ),
+            (
+                "agora jobs work --queue logs -- agora process --json --dir /var/log/app",
+                "a queue of log-statistics jobs: the JSON report is each job's result",
+            ),
+            ("agora jobs enqueue report --in 10m", "run in ten minutes"),
+            (
+                "agora jobs cron add nightly '0 3 * * *' report",
+                "every day at 03:00 UTC",
+            ),
+            ("agora jobs dead", "the dead letter queue"),
+            ("agora jobs retry --all-dead", "run every dead job again"),
+            ("agora jobs watch --json", "state changes as JSON lines"),
+        ],
+        nothing: Some(
+            "nothing to report: no jobs, no such job, no dead jobs to retry or discard, no recurring jobs",
+        ),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-tui", "agora-process"],
+    },
+    Extra {
+        path: "jobs enqueue",
+        examples: &[
+            ("agora jobs enqueue noop", "a job the daemon runs itself"),
+            (
+                "agora jobs enqueue resize --args @job.json --priority 1 --max-attempts 5",
+                "arguments from a file, high priority",
+            ),
+            (
+                "agora jobs enqueue report --at 2026-05-01T09:00:00Z --unique-key may-report",
+                "at a time, once",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            (
+                "0",
+                "enqueued (or the waiting job with that unique key named)",
+            ),
+            (
+                "2",
+                "error, e.g. --args is not JSON or a bad kind or queue name",
+            ),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-show", "agora-jobs-work"],
+    },
+    Extra {
+        path: "jobs list",
+        examples: &[
+            ("agora jobs list --state running", ""),
+            ("agora jobs list --queue mail --kind email.send --json", ""),
+        ],
+        nothing: Some("no job matched"),
+        exit: &[("2", "error, e.g. an unknown queue")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-show"],
+    },
+    Extra {
+        path: "jobs show",
+        examples: &[
+            ("agora jobs show 42", ""),
+            ("agora jobs show 42 --json", ""),
+        ],
+        nothing: Some("no such job (`null` with --json)"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-list"],
+    },
+    Extra {
+        path: "jobs cancel",
+        examples: &[("agora jobs cancel 42", "")],
+        nothing: Some("no such job (`null` with --json)"),
+        exit: &[("2", "error, e.g. the job already finished")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-retry"],
+    },
+    Extra {
+        path: "jobs retry",
+        examples: &[
+            (
+                "agora jobs retry 42",
+                "one dead, cancelled or retryable job",
+            ),
+            (
+                "agora jobs retry --all-dead --queue mail",
+                "a queue's dead letter queue",
+            ),
+        ],
+        nothing: Some("no such job, or no dead jobs"),
+        exit: &[("2", "error, e.g. the job is running")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-dead", "agora-jobs-discard"],
+    },
+    Extra {
+        path: "jobs discard",
+        examples: &[
+            ("agora jobs discard 42", "delete one finished job"),
+            (
+                "agora jobs discard --all-dead",
+                "empty the dead letter queue",
+            ),
+        ],
+        nothing: Some("no such job, or no dead jobs"),
+        exit: &[(
+            "2",
+            "error, e.g. the job has not finished (cancel it first)",
+        )],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-dead", "agora-jobs-retry"],
+    },
+    Extra {
+        path: "jobs dead",
+        examples: &[("agora jobs dead --queue mail", "")],
+        nothing: Some("the dead letter queue is empty"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-retry", "agora-jobs-discard"],
+    },
+    Extra {
+        path: "jobs stats",
+        examples: &[("agora jobs stats", ""), ("agora jobs stats --json", "")],
+        nothing: None,
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-queues"],
+    },
+    Extra {
+        path: "jobs watch",
+        examples: &[
+            ("agora jobs watch", "every state change"),
+            (
+                "agora jobs watch --queue mail --json",
+                "one JSON object per line",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("2", "error, e.g. an unknown queue or the daemon went away"),
+            ("130", "interrupted (Ctrl-C): the normal way to stop"),
+            ("0", "not used"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-stats"],
+    },
+    Extra {
+        path: "jobs work",
+        examples: &[
+            (
+                "agora jobs work --queue mail --concurrency 4 -- ./send-email.py",
+                "four at a time",
+            ),
+            (
+                "agora jobs work --queue logs --timeout 5m -- agora process --json --dir /var/log/app",
+                "log statistics per job, killed after five minutes",
+            ),
+            (
+                "agora jobs work --queue shell -- sh -c 'jq -r .cmd | sh'",
+                "read the job's arguments from standard input",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("2", "error, e.g. not signed in or the daemon went away"),
+            (
+                "130",
+                "stopped by Ctrl-C or SIGTERM after the running jobs finished: the normal way to stop",
+            ),
+            ("0", "not used"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-enqueue", "agora-process"],
+    },
+    Extra {
+        path: "jobs cron add",
+        examples: &[
+            ("agora jobs cron add nightly '0 3 * * *' report", ""),
+            (
+                "agora jobs cron add ping '*/10 * * * * *' noop --catch-up",
+                "every 10 seconds (6 fields: seconds first)",
+            ),
+        ],
+        nothing: None,
+        exit: &[("2", "error, e.g. a bad cron expression or a taken name")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-cron-list"],
+    },
+    Extra {
+        path: "jobs cron list",
+        examples: &[("agora jobs cron list", "")],
+        nothing: Some("no recurring jobs"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-cron-add"],
+    },
+    Extra {
+        path: "jobs cron rm",
+        examples: &[("agora jobs cron rm nightly", "")],
+        nothing: Some("no recurring job by that name"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-cron-list"],
+    },
+    Extra {
+        path: "jobs queues",
+        examples: &[("agora jobs queues", "")],
+        nothing: Some("no queues yet (a queue appears with its first job)"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-pause", "agora-jobs-limit"],
+    },
+    Extra {
+        path: "jobs pause",
+        examples: &[("agora jobs pause mail", "")],
+        nothing: None,
+        exit: &[("2", "error, e.g. no such queue")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-resume"],
+    },
+    Extra {
+        path: "jobs resume",
+        examples: &[("agora jobs resume mail", "")],
+        nothing: None,
+        exit: &[("2", "error, e.g. no such queue")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-pause"],
+    },
+    Extra {
+        path: "jobs limit",
+        examples: &[
+            ("agora jobs limit mail --concurrency 2", "two at a time"),
+            ("agora jobs limit mail --rate 10", "ten starts per second"),
+            (
+                "agora jobs limit mail --concurrency 0 --rate 0",
+                "no limits",
+            ),
+        ],
+        nothing: None,
+        exit: &[("2", "error, e.g. no such queue")],
+        files: &[CREDENTIALS],
+        see_also: &["agora-jobs-queues"],
+    },
+    Extra {
         path: "process",
         examples: &[
             (
@@ -699,6 +953,10 @@ pub const EXTRAS: &[Extra] = &[
             (
                 "agora bench chat fanout --members 1000",
                 "chat fan-out latency",
+            ),
+            (
+                "agora bench jobs --jobs 100000 --batch 1000",
+                "job queue throughput, end to end",
             ),
         ],
         nothing: None,

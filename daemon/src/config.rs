@@ -52,6 +52,8 @@ pub struct Config {
     pub chat: crate::chat::Limits,
     /// The blog API's rate limits, body limit and read cache.
     pub blog: crate::blog::BlogConfig,
+    /// The job queue's settings.
+    pub jobs: crate::jobs::JobsConfig,
 }
 
 impl Config {
@@ -77,6 +79,7 @@ impl Config {
             keepalive: Keepalive::default(),
             chat: crate::chat::Limits::default(),
             blog: crate::blog::BlogConfig::default(),
+            jobs: crate::jobs::JobsConfig::default(),
         }
     }
 }

@@ -210,6 +210,9 @@ mod tests {
                 .into(),
                 Concurrent,
             ),
+            // The job queue: no operation changes what later requests of
+            // the session see, so none is a barrier.
+            jobs if jobs.starts_with("jobs_") => (jobs_sample(jobs).into(), Concurrent),
             other => panic!(
                 "operation `{other}` is not classified: add it to `classified` in \
                  daemon/src/dispatch.rs, deciding whether it is a barrier"
@@ -217,6 +220,59 @@ mod tests {
         };
         assert_eq!(op.name(), name, "the sample of `{name}` is another op");
         (op, kind)
+    }
+
+    /// A sample of each jobs operation, by name.
+    fn jobs_sample(name: &str) -> agora_wire::JobsOp {
+        use agora_wire::JobsOp as J;
+        let target = (None, false, None);
+        match name {
+            "jobs_enqueue" => J::Enqueue { jobs: vec![] },
+            "jobs_claim" => J::Claim {
+                queue: "q".into(),
+                limit: 1,
+                lease_ms: None,
+                wait_ms: None,
+            },
+            "jobs_heartbeat" => J::Heartbeat {
+                leases: vec![],
+                lease_ms: None,
+            },
+            "jobs_complete" => J::Complete { jobs: vec![] },
+            "jobs_fail" => J::Fail { jobs: vec![] },
+            "jobs_get" => J::Get { id: 1 },
+            "jobs_list" => J::List {
+                state: None,
+                queue: None,
+                kind: None,
+                before: None,
+                limit: None,
+            },
+            "jobs_cancel" => J::Cancel { id: 1 },
+            "jobs_retry" => J::Retry {
+                id: target.0,
+                all_dead: target.1,
+                queue: target.2.clone(),
+            },
+            "jobs_discard" => J::Discard {
+                id: target.0,
+                all_dead: target.1,
+                queue: target.2,
+            },
+            "jobs_stats" => J::Stats,
+            "jobs_queue_set" => J::QueueSet {
+                queue: "q".into(),
+                paused: None,
+                concurrency: None,
+                rate: None,
+            },
+            "jobs_cron_add" => J::CronAdd {
+                cron: Default::default(),
+            },
+            "jobs_cron_list" => J::CronList,
+            "jobs_cron_remove" => J::CronRemove { name: "n".into() },
+            other => panic!("no sample of `{other}` in jobs_sample"),
+        }
     }
 
     #[test]

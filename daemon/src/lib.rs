@@ -17,7 +17,8 @@
 //! - the services, a module (folder) each: [`base`] (ping, [`accounts`],
 //!   topics), [`chat`] (rooms, messages with group commit, private
 //!   messages, presence), [`cache`] (the Redis-compatible cache, also
-//!   served over RESP by [`resp`] on its own listener);
+//!   served over RESP by [`resp`] on its own listener), [`jobs`] (the
+//!   background job queue: group-commit writer, scheduler, built-in kinds);
 //! - [`hub`]: topic pub/sub for pushes;
 //! - [`blog`]: the RealWorld blog API's domain (served by [`http`]);
 //! - [`http`]: health checks, Prometheus metrics and the blog API (axum);
@@ -38,6 +39,7 @@ pub mod conn;
 pub mod dispatch;
 pub mod http;
 pub mod hub;
+pub mod jobs;
 mod ready;
 pub mod resp;
 pub mod server;

@@ -22,6 +22,7 @@ use crate::blog::Blog;
 use crate::cache::{self, Cache};
 use crate::chat::Chat;
 use crate::hub::Hub;
+use crate::jobs::Jobs;
 use crate::service::{Hooks, Lifecycle, Routed, Service};
 use crate::session::Session;
 use crate::{Config, accounts};
@@ -36,6 +37,8 @@ pub struct Services {
     pub cache: cache::native::Native,
     /// The blog API (HTTP only: no protocol operations).
     pub blog: Blog,
+    /// The background job queue.
+    pub jobs: Jobs,
     /// Every service's lifecycle, in the order above.
     hooks: Hooks,
 }
@@ -55,6 +58,13 @@ impl Services {
         };
         let cache = Cache::open(config.cache.clone(), &config.data_dir).await?;
         let cache = cache::native::Native::new(cache, config.max_frame);
+        let jobs = {
+            let (db, hub, settings, max_frame) =
+                (db.clone(), hub.clone(), config.jobs, config.max_frame);
+            tokio::task::spawn_blocking(move || Jobs::open(db, hub, settings, max_frame))
+                .await
+                .context("jobs start-up panicked")??
+        };
         let sessions = Arc::new(Sessions::new(hub.clone()));
         let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache));
         let blog = Blog::new(
@@ -69,6 +79,7 @@ impl Services {
             chat,
             cache,
             blog,
+            jobs,
             hooks,
         })
     }
@@ -84,18 +95,21 @@ impl Services {
     }
 
     /// Starts the services' background tasks (chat presence digests,
-    /// cache expiry and snapshots, blog housekeeping) on `tracker`; they
-    /// stop when `token` is cancelled, and shutdown waits for them.
+    /// cache expiry and snapshots, blog housekeeping, the job scheduler and
+    /// built-in runner) on `tracker`; they stop when `token` is cancelled,
+    /// and shutdown waits for them.
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
         let Services {
             base: _,
             chat,
             cache,
             blog,
+            jobs,
             hooks: _,
         } = self;
         chat.spawn(token.clone(), tracker);
         blog.spawn(token.clone(), tracker);
+        jobs.spawn(token.clone(), tracker);
         cache::spawn(cache.cache().clone(), token, tracker);
     }
 
@@ -110,6 +124,7 @@ impl Services {
             Op::Base(op) => self.base.route(op, session),
             Op::Chat(op) => self.chat.route(op, session),
             Op::Cache(op) => self.cache.route(op, session),
+            Op::Jobs(op) => self.jobs.route(op, session),
         }
     }
 
@@ -119,6 +134,7 @@ impl Services {
             Op::Base(op) => Base::is_barrier(op),
             Op::Chat(op) => Chat::is_barrier(op),
             Op::Cache(op) => cache::native::Native::is_barrier(op),
+            Op::Jobs(op) => Jobs::is_barrier(op),
         }
     }
 }

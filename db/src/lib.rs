@@ -16,6 +16,7 @@
 pub mod blog;
 pub mod chat;
 mod error;
+pub mod jobs;
 mod migrations;
 pub mod users;
 
@@ -24,7 +25,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::Error;
-pub use rusqlite::Connection;
+pub use rusqlite::{Connection, TransactionBehavior};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -42,7 +42,14 @@ const EXCLUDED: &[(&str, &str)] = &[
 
 /// Commands whose `--json` is one object per line, each with a `type`
 /// (the schema is for one line); every other command prints one document.
-const JSON_LINES: &[&str] = &["chat tail", "cache subscribe", "cache psubscribe", "cache"];
+const JSON_LINES: &[&str] = &[
+    "chat tail",
+    "cache subscribe",
+    "cache psubscribe",
+    "cache",
+    "jobs watch",
+    "jobs work",
+];
 
 /// Whose home (config directory, hence sign-in) a row runs in.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +82,9 @@ enum Event {
     Topic(&'static str),
     /// `agora cache publish CHANNEL …` in the same home.
     Publish(&'static str),
+    /// `agora jobs enqueue … --queue QUEUE` in the same home: a job whose
+    /// kind is the event's text.
+    Enqueue(&'static str),
 }
 
 /// One row: a command line (after `agora`; the daemon's address comes
@@ -152,7 +162,7 @@ impl Row {
     }
 }
 
-use Event::{Publish, Say, Topic};
+use Event::{Enqueue, Publish, Say, Topic};
 use Out::{Both, Json, Null, Text};
 use Who::{Alice, Bob};
 
@@ -287,6 +297,55 @@ const TABLE: &[Row] = &[
     row(Alice, Json, 0, "blog rm hello-again", "deleted with its comments"),
     row(Alice, Text, 0, "blog rm hello-2", "deleted"),
     row(Alice, Text, 2, "blog posts --limit 0", "a limit must be 1-100"),
+    // Jobs: no job, queue or schedule yet.
+    row(Alice, Both, 1, "jobs list", "no jobs"),
+    row(Alice, Both, 1, "jobs queues", "no queues"),
+    row(Alice, Both, 0, "jobs stats", "every count is 0"),
+    row(Alice, Both, 1, "jobs dead", "the dead letter queue is empty"),
+    row(Alice, Text, 1, "jobs show 1", "no such job"),
+    row(Alice, Null, 1, "jobs show 1", "no such job"),
+    row(Alice, Text, 1, "jobs cancel 1", "no such job"),
+    row(Alice, Null, 1, "jobs cancel 1", "no such job"),
+    row(Alice, Both, 1, "jobs retry 1", "no such job (0 retried)"),
+    row(Alice, Both, 1, "jobs retry --all-dead", "no dead jobs"),
+    row(Alice, Both, 1, "jobs discard 1", "no such job (0 discarded)"),
+    row(Alice, Text, 2, "jobs pause ops", "no such queue"),
+    row(Alice, Text, 2, "jobs resume ops", "no such queue"),
+    row(Alice, Text, 2, "jobs limit ops --rate 5", "no such queue"),
+    row(Alice, Text, 2, "jobs watch --queue ops", "no such queue: no stream starts"),
+    row(Alice, Both, 1, "jobs cron list", "no recurring jobs"),
+    row(Alice, Both, 1, "jobs cron rm nightly", "no such recurring job"),
+    row(Alice, Text, 2, "jobs cron add nightly 'not a cron' noop", "a bad cron expression"),
+    row(Alice, Text, 2, "jobs enqueue report --args {bad", "the arguments are not JSON"),
+    row(Alice, Text, 2, "jobs enqueue report --priority 10", "priorities are 0-9"),
+    row(Alice, Json, 0, "jobs enqueue report --queue ops --args {\"day\":1}", "job 1: no worker takes it"),
+    row(Alice, Text, 0, "jobs enqueue fail --queue doomed --max-attempts 1", "job 2: dead at once (the daemon runs fail)"),
+    row(Alice, Both, 0, "jobs enqueue report --queue ops --unique-key daily", "job 3, then the same id again"),
+    row(Alice, Both, 0, "jobs list", "three jobs"),
+    row(Alice, Json, 0, "jobs list --state available --queue ops", "jobs 1 and 3"),
+    row(Alice, Both, 0, "jobs show 1", "job 1"),
+    row(Alice, Both, 0, "jobs queues", "ops and doomed"),
+    row(Alice, Json, 0, "jobs stats", "counts and queues"),
+    row(Alice, Both, 0, "jobs pause ops", "paused"),
+    row(Alice, Both, 0, "jobs resume ops", "running again"),
+    row(Alice, Both, 0, "jobs limit ops --concurrency 2 --rate 100", "limits set"),
+    row(Alice, Text, 2, "jobs limit ops", "neither --concurrency nor --rate"),
+    row(Alice, Json, 0, "jobs cron add nightly '0 3 * * *' noop --queue ops", "a schedule"),
+    row(Alice, Text, 2, "jobs cron add nightly '0 4 * * *' noop", "the name is taken"),
+    row(Alice, Both, 0, "jobs cron list", "one schedule"),
+    row(Alice, Json, 0, "jobs cron rm nightly", "removed"),
+    row(Alice, Json, 0, "jobs cancel 1", "cancelled"),
+    row(Alice, Text, 2, "jobs cancel 1", "already finished"),
+    row(Alice, Json, 0, "jobs discard 1", "a cancelled job is deleted"),
+    row(Alice, Both, 0, "jobs dead", "job 2, dead after its only attempt"),
+    row(Alice, Json, 0, "jobs retry 2", "back to available (and dead again soon)"),
+    row(Alice, Text, 130, "jobs watch", "a state change, until Ctrl-C").until(Enqueue("ops")),
+    row(Alice, Json, 130, "jobs watch --queue ops", "the same, a JSON object per line")
+        .until(Enqueue("ops")),
+    row(Alice, Text, 130, "jobs work --queue ops -- true", "runs the jobs, until Ctrl-C")
+        .until(Enqueue("ops")),
+    row(Alice, Json, 130, "jobs work --queue ops --concurrency 2 -- cat", "a JSON line per job")
+        .until(Enqueue("ops")),
     // process: no daemon involved.
     row(Alice, Both, 1, "process {empty}", "no file matched (JSON: zero counts)"),
     row(Alice, Both, 0, "process {logs}", "two files counted"),
@@ -304,6 +363,9 @@ const TABLE: &[Row] = &[
         .together(),
     row(Alice, Both, 0, "bench chat join --clients 3 --quiet 0.3 --pid {pid}", "3 clients fill a room")
         .together(),
+    row(Alice, Both, 0, "bench jobs --jobs 300 --batch 50", "300 noop jobs, run by the daemon")
+        .together(),
+    row(Alice, Text, 2, "bench jobs --batch 0", "a batch must be 1-1000").together(),
 ];
 
 /// The repository's root.
@@ -810,6 +872,17 @@ impl World {
                     } else {
                         Duration::from_millis(50)
                     }
+                }
+                Enqueue(queue) => {
+                    let out = self.run(
+                        row.who,
+                        &["jobs", "enqueue", EVENT_TEXT, "--queue", queue],
+                        false,
+                        None,
+                    );
+                    assert!(out.status.success(), "jobs enqueue: {out:?}");
+                    // No way to know the stream is listening: try again.
+                    Duration::from_millis(500)
                 }
             };
             let until = Instant::now() + wait;

@@ -6,6 +6,7 @@ mod support;
 
 mod accounts;
 mod blog;
+mod browser;
 mod cache;
 mod cache_cli;
 mod chat;
@@ -13,6 +14,7 @@ mod cli;
 mod commands;
 mod conventions;
 mod docs;
+mod jobs;
 mod network;
 mod protocol;
 mod protocol_rules;

@@ -143,6 +143,16 @@ impl Daemon {
 
     /// Starts a daemon listening on `listen`.
     pub fn start_on(home: &Home, listen: &str, extra: &[&str]) -> Daemon {
+        Daemon::start_with(home, listen, extra, &[])
+    }
+
+    /// Starts a daemon on free ports with extra environment variables (the
+    /// `AGORA_TEST_*` hooks).
+    pub fn start_env(home: &Home, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with(home, "127.0.0.1:0", extra, env)
+    }
+
+    fn start_with(home: &Home, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
         let ready_file = home.path().join(format!("ready-{}.json", rand_suffix()));
         let data = home.data();
         let mut cmd = home.cmd();
@@ -160,6 +170,7 @@ impl Daemon {
         .arg("--ready-file")
         .arg(&ready_file)
         .args(extra)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null());
         let mut child = cmd.spawn().expect("spawn agora daemon");

@@ -8,8 +8,8 @@
 //! - `tab`: the tab abstraction every tab implements; `tabs`: the one
 //!   list of tabs ([`TabId`]);
 //! - one module per tab: `chat` (rooms, input line, commands), `cache`
-//!   (key browser, monitor), `placeholder` (tabs whose service has not
-//!   arrived);
+//!   (key browser, monitor), `jobs` (counts, queues, job list and detail,
+//!   actions), `placeholder` (tabs whose service has not arrived);
 //! - `layout`: the screen's geometry, shared by state and drawing, and the
 //!   smallest screen it works on;
 //! - `line_editor`: the one-line editor every input line uses;
@@ -29,6 +29,7 @@ mod app;
 mod cache;
 mod chat;
 mod connection;
+mod jobs;
 mod layout;
 mod line_editor;
 mod palette;

@@ -6,6 +6,7 @@
 
 use crate::cache::CacheState;
 use crate::chat::ChatState;
+use crate::jobs::JobsState;
 use crate::placeholder::Placeholder;
 use crate::tab::Tab;
 
@@ -62,7 +63,7 @@ impl TabId {
             TabId::Chat => Box::new(ChatState::new(user.map(str::to_owned))),
             TabId::Dashboard => Box::new(Placeholder::sessions("Dashboard", "metrics service")),
             TabId::Games => Box::new(Placeholder::new("Games", "game service")),
-            TabId::Jobs => Box::new(Placeholder::new("Jobs", "job queue service")),
+            TabId::Jobs => Box::new(JobsState::new()),
             TabId::Cache => Box::new(CacheState::new()),
         }
     }

@@ -13,7 +13,7 @@
 //!   [`Event`]s and the [`ServerFrame`] the server sends — and the one list
 //!   of services ([`Service`]);
 //! - one module per service with its operations, replies and events:
-//!   [`base`] (ping, accounts, topics), [`chat`], [`cache`]; each is
+//!   [`base`] (ping, accounts, topics), [`chat`], [`cache`], [`jobs`]; each is
 //!   defined with [`messages!`], which also lists every wire name and field
 //!   so nothing else has to;
 //! - [`error`]: the error codes a server answers with ([`ErrorCode`],
@@ -47,6 +47,7 @@ pub mod cache;
 pub mod chat;
 pub mod codec;
 pub mod error;
+pub mod jobs;
 pub mod message;
 pub mod names;
 
@@ -60,6 +61,7 @@ pub use chat::{ChatEvent, ChatOp, ChatReply};
 pub use client::{Client, ClientOptions, Pushes};
 pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
 pub use error::{Error, ErrorBody, ErrorCode};
+pub use jobs::{JobsEvent, JobsOp, JobsReply};
 pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]

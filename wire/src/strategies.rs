@@ -7,10 +7,14 @@ use serde_bytes::ByteBuf;
 
 use crate::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
 use crate::error::{ErrorBody, ErrorCode};
+use crate::jobs::{
+    AttemptError, Claimed, Completion, CronInfo, Failure, Job, JobChange, JobState, Lease, NewCron,
+    NewJob, QueueInfo, StateCounts,
+};
 use crate::message::{Event, Op, Push, Reply, ServerFrame, Welcome};
 use crate::{
     BaseEvent, BaseOp, BaseReply, CacheEvent, CacheOp, CacheReply, CacheValue, ChatEvent, ChatOp,
-    ChatReply, SessionInfo, UserInfo,
+    ChatReply, JobsEvent, JobsOp, JobsReply, SessionInfo, UserInfo,
 };
 
 pub fn any_string() -> impl Strategy<Value = String> {
@@ -96,7 +100,364 @@ pub fn any_op() -> impl Strategy<Value = Op> {
         (any_buf(), any_buf()).prop_map(|(channel, message)| CacheOp::Publish { channel, message }),
     ]
     .prop_map(Op::from);
-    prop_oneof![base, chat, cache]
+    prop_oneof![base, chat, cache, any_jobs_op().prop_map(Op::from)]
+}
+
+fn any_state() -> impl Strategy<Value = JobState> {
+    proptest::sample::select(JobState::ALL.to_vec())
+}
+
+fn ids() -> impl Strategy<Value = Vec<u64>> {
+    proptest::collection::vec(any::<u64>(), 0..3)
+}
+
+pub fn any_new_job() -> impl Strategy<Value = NewJob> {
+    (
+        (
+            any_string(),
+            opt(any_string()),
+            opt(any_string()),
+            opt(any::<u8>()),
+        ),
+        (opt(any::<u64>()), opt(any::<u64>()), opt(any::<u32>())),
+        (opt(any_string()), opt(any::<u64>()), strings(3)),
+    )
+        .prop_map(
+            |(
+                (kind, queue, args, priority),
+                (run_at_ms, delay_ms, max_attempts),
+                (unique_key, timeout_ms, tags),
+            )| NewJob {
+                kind,
+                queue,
+                args,
+                priority,
+                run_at_ms,
+                delay_ms,
+                max_attempts,
+                unique_key,
+                timeout_ms,
+                tags,
+            },
+        )
+}
+
+fn any_lease() -> impl Strategy<Value = Lease> {
+    (any::<u64>(), any::<u32>()).prop_map(|(id, attempt)| Lease { id, attempt })
+}
+
+pub fn any_jobs_op() -> impl Strategy<Value = JobsOp> {
+    prop_oneof![
+        proptest::collection::vec(any_new_job(), 0..3).prop_map(|jobs| JobsOp::Enqueue { jobs }),
+        (
+            any_string(),
+            any::<u32>(),
+            opt(any::<u64>()),
+            opt(any::<u64>())
+        )
+            .prop_map(|(queue, limit, lease_ms, wait_ms)| JobsOp::Claim {
+                queue,
+                limit,
+                lease_ms,
+                wait_ms
+            }),
+        (
+            proptest::collection::vec(any_lease(), 0..3),
+            opt(any::<u64>())
+        )
+            .prop_map(|(leases, lease_ms)| JobsOp::Heartbeat { leases, lease_ms }),
+        proptest::collection::vec(
+            (any::<u64>(), any::<u32>(), opt(any_string())).prop_map(|(id, attempt, result)| {
+                Completion {
+                    id,
+                    attempt,
+                    result,
+                }
+            }),
+            0..3
+        )
+        .prop_map(|jobs| JobsOp::Complete { jobs }),
+        proptest::collection::vec(
+            (
+                any::<u64>(),
+                any::<u32>(),
+                any_string(),
+                opt(any::<u64>()),
+                any::<bool>()
+            )
+                .prop_map(|(id, attempt, error, retry_in_ms, discard)| Failure {
+                    id,
+                    attempt,
+                    error,
+                    retry_in_ms,
+                    discard
+                }),
+            0..3
+        )
+        .prop_map(|jobs| JobsOp::Fail { jobs }),
+        any::<u64>().prop_map(|id| JobsOp::Get { id }),
+        (
+            opt(any_state()),
+            opt(any_string()),
+            opt(any_string()),
+            opt(any::<u64>()),
+            opt(any::<u32>())
+        )
+            .prop_map(|(state, queue, kind, before, limit)| JobsOp::List {
+                state,
+                queue,
+                kind,
+                before,
+                limit
+            }),
+        any::<u64>().prop_map(|id| JobsOp::Cancel { id }),
+        (opt(any::<u64>()), any::<bool>(), opt(any_string())).prop_map(|(id, all_dead, queue)| {
+            JobsOp::Retry {
+                id,
+                all_dead,
+                queue,
+            }
+        }),
+        (opt(any::<u64>()), any::<bool>(), opt(any_string())).prop_map(|(id, all_dead, queue)| {
+            JobsOp::Discard {
+                id,
+                all_dead,
+                queue,
+            }
+        }),
+        Just(JobsOp::Stats),
+        (
+            any_string(),
+            opt(any::<bool>()),
+            opt(any::<u32>()),
+            opt(any::<u32>())
+        )
+            .prop_map(|(queue, paused, concurrency, rate)| JobsOp::QueueSet {
+                queue,
+                paused,
+                concurrency,
+                rate
+            }),
+        (any_string(), any_string(), any_new_job(), any::<bool>()).prop_map(
+            |(name, expr, job, catch_up)| JobsOp::CronAdd {
+                cron: NewCron {
+                    name,
+                    expr,
+                    job,
+                    catch_up
+                }
+            }
+        ),
+        Just(JobsOp::CronList),
+        any_string().prop_map(|name| JobsOp::CronRemove { name }),
+    ]
+}
+
+fn any_counts() -> impl Strategy<Value = StateCounts> {
+    proptest::collection::vec(any::<u64>(), 7).prop_map(|n| StateCounts {
+        scheduled: n[0],
+        available: n[1],
+        running: n[2],
+        retryable: n[3],
+        completed: n[4],
+        dead: n[5],
+        cancelled: n[6],
+    })
+}
+
+pub fn any_job() -> impl Strategy<Value = Job> {
+    (
+        (
+            any::<u64>(),
+            any_string(),
+            any_string(),
+            any_string(),
+            any::<u8>(),
+            any_state(),
+        ),
+        (
+            any::<u32>(),
+            any::<u32>(),
+            any::<u64>(),
+            any::<u64>(),
+            any::<u64>(),
+        ),
+        (
+            opt(any::<u64>()),
+            opt(any::<u64>()),
+            proptest::collection::vec(
+                (any::<u32>(), any::<u64>(), any_string()).prop_map(|(attempt, at_ms, message)| {
+                    AttemptError {
+                        attempt,
+                        at_ms,
+                        message,
+                    }
+                }),
+                0..3,
+            ),
+            opt(any_string()),
+            opt(any_string()),
+            opt(any::<u64>()),
+            strings(3),
+        ),
+    )
+        .prop_map(
+            |(
+                (id, queue, kind, args, priority, state),
+                (attempt, max_attempts, run_at_ms, inserted_at_ms, scheduled_at_ms),
+                (attempted_at_ms, finished_at_ms, errors, result, unique_key, timeout_ms, tags),
+            )| Job {
+                id,
+                queue,
+                kind,
+                args,
+                priority,
+                state,
+                attempt,
+                max_attempts,
+                run_at_ms,
+                inserted_at_ms,
+                scheduled_at_ms,
+                attempted_at_ms,
+                finished_at_ms,
+                errors,
+                result,
+                unique_key,
+                timeout_ms,
+                tags,
+            },
+        )
+}
+
+pub fn any_queue() -> impl Strategy<Value = QueueInfo> {
+    (
+        (any_string(), any::<bool>(), any::<u32>(), any::<u32>()),
+        any_counts(),
+        proptest::collection::vec(any::<u32>(), 0..4),
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
+    )
+        .prop_map(
+            |(
+                (name, paused, concurrency, rate),
+                states,
+                throughput,
+                (wait_p50_ms, wait_p99_ms, run_p50_ms, run_p99_ms),
+            )| QueueInfo {
+                name,
+                paused,
+                concurrency,
+                rate,
+                states,
+                throughput,
+                wait_p50_ms,
+                wait_p99_ms,
+                run_p50_ms,
+                run_p99_ms,
+            },
+        )
+}
+
+fn any_cron() -> impl Strategy<Value = CronInfo> {
+    (
+        (
+            any_string(),
+            any_string(),
+            any_string(),
+            any_string(),
+            any_string(),
+        ),
+        (any::<u8>(), any::<u32>(), opt(any::<u64>()), any::<bool>()),
+        (any::<u64>(), opt(any::<u64>()), opt(any::<u64>())),
+    )
+        .prop_map(
+            |(
+                (name, expr, kind, queue, args),
+                (priority, max_attempts, timeout_ms, catch_up),
+                (next_run_ms, last_run_ms, last_job),
+            )| CronInfo {
+                name,
+                expr,
+                kind,
+                queue,
+                args,
+                priority,
+                max_attempts,
+                timeout_ms,
+                catch_up,
+                next_run_ms,
+                last_run_ms,
+                last_job,
+            },
+        )
+}
+
+pub fn any_jobs_reply() -> impl Strategy<Value = JobsReply> {
+    let claimed = (
+        (any::<u64>(), any_string(), any_string(), any_string()),
+        (any::<u32>(), any::<u32>(), opt(any::<u64>()), any::<u64>()),
+    )
+        .prop_map(
+            |((id, queue, kind, args), (attempt, max_attempts, timeout_ms, lease_until_ms))| {
+                Claimed {
+                    id,
+                    queue,
+                    kind,
+                    args,
+                    attempt,
+                    max_attempts,
+                    timeout_ms,
+                    lease_until_ms,
+                }
+            },
+        );
+    prop_oneof![
+        (ids(), ids()).prop_map(|(ids, existing)| JobsReply::Enqueued { ids, existing }),
+        proptest::collection::vec(claimed, 0..3).prop_map(|jobs| JobsReply::Claimed { jobs }),
+        (any::<u64>(), ids(), ids()).prop_map(|(lease_until_ms, cancelled, lost)| {
+            JobsReply::Heartbeat {
+                lease_until_ms,
+                cancelled,
+                lost,
+            }
+        }),
+        (ids(), ids()).prop_map(|(acked, stale)| JobsReply::Acked { acked, stale }),
+        any_job().prop_map(|job| JobsReply::Job { job: Box::new(job) }),
+        (proptest::collection::vec(any_job(), 0..3), any::<bool>())
+            .prop_map(|(jobs, more)| JobsReply::List { jobs, more }),
+        any::<u64>().prop_map(|count| JobsReply::Count { count }),
+        (any_counts(), proptest::collection::vec(any_queue(), 0..3))
+            .prop_map(|(states, queues)| JobsReply::Stats { states, queues }),
+        any_queue().prop_map(|queue| JobsReply::Queue {
+            queue: Box::new(queue)
+        }),
+        any_cron().prop_map(|cron| JobsReply::Cron {
+            cron: Box::new(cron)
+        }),
+        proptest::collection::vec(any_cron(), 0..3).prop_map(|crons| JobsReply::Crons { crons }),
+    ]
+}
+
+pub fn any_jobs_event() -> impl Strategy<Value = JobsEvent> {
+    let change = (
+        any::<u64>(),
+        any_string(),
+        any_string(),
+        opt(any_state()),
+        any::<u32>(),
+    )
+        .prop_map(|(id, queue, kind, state, attempt)| JobChange {
+            id,
+            queue,
+            kind,
+            state,
+            attempt,
+        });
+    prop_oneof![
+        proptest::collection::vec(change, 0..3).prop_map(|changes| JobsEvent::Changed { changes }),
+        any_queue().prop_map(|queue| JobsEvent::Queue {
+            queue: Box::new(queue)
+        }),
+    ]
 }
 
 pub fn any_cache_value() -> impl Strategy<Value = CacheValue> {
@@ -251,7 +612,7 @@ pub fn any_reply() -> impl Strategy<Value = Reply> {
         any::<u64>().prop_map(|receivers| CacheReply::Published { receivers }),
     ]
     .prop_map(Reply::from);
-    prop_oneof![base, chat, cache]
+    prop_oneof![base, chat, cache, any_jobs_reply().prop_map(Reply::from)]
 }
 
 pub fn any_event() -> impl Strategy<Value = Event> {
@@ -304,7 +665,7 @@ pub fn any_event() -> impl Strategy<Value = Event> {
             payload,
         })
         .prop_map(Event::from);
-    prop_oneof![base, chat, cache]
+    prop_oneof![base, chat, cache, any_jobs_event().prop_map(Event::from)]
 }
 
 pub fn any_server_frame() -> impl Strategy<Value = ServerFrame> {

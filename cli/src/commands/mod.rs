@@ -4,11 +4,13 @@
 mod account;
 mod bench;
 mod bench_chat;
+pub mod bench_jobs;
 pub mod blog;
 mod cache;
 mod chat;
 mod daemon;
 mod docs;
+pub mod jobs;
 mod ping;
 pub mod process;
 mod tui;
@@ -96,6 +98,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(blog::run(&addr, args, json))
         }
+        Command::Jobs(args) => {
+            let addr = addr(args.remote.addr);
+            client(level)?.block_on(jobs::run(&addr, args.command, json))
+        }
         Command::Process(args) => process::run(&args, json),
         Command::Bench(args) => {
             let addr = addr(args.remote.addr);
@@ -105,6 +111,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
                 BenchCommand::Chat(cmd) => {
                     client(level)?.block_on(bench_chat::run(&addr, cmd, json))
+                }
+                BenchCommand::Jobs(args) => {
+                    client(level)?.block_on(bench_jobs::run(&addr, &args, json))
                 }
             }
         }
@@ -124,6 +133,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Chat(_)
         | Command::Cache(_)
         | Command::Blog(_)
+        | Command::Jobs(_)
         | Command::Bench(_) => true,
         Command::Up(_)
         | Command::Daemon(_)
@@ -147,6 +157,7 @@ fn name(command: &Command) -> &'static str {
         Command::Chat(_) => "chat",
         Command::Cache(_) => "cache",
         Command::Blog(_) => "blog",
+        Command::Jobs(_) => "jobs",
         Command::Process(_) => "process",
         Command::Bench(_) => "bench",
         Command::Completions { .. } => "completions",

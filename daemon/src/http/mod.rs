@@ -1,9 +1,10 @@
-//! The HTTP side: health checks, Prometheus metrics and the blog API
-//! (`/api`); the jobs page arrives with its issue. Each module owns a
+//! The HTTP side: health checks, Prometheus metrics, the blog API (`/api`)
+//! and the jobs page (`/jobs`). Each module owns a
 //! `router()`; this one merges them and serves until shutdown.
 
 pub mod blog;
 mod health;
+mod jobs;
 mod prometheus;
 
 use std::net::SocketAddr;
@@ -23,6 +24,7 @@ pub fn router(shared: AppState) -> Router {
         .merge(health::router())
         .merge(prometheus::router())
         .merge(blog::router(&shared))
+        .merge(jobs::router())
         .with_state(shared)
 }
 

@@ -69,13 +69,13 @@ fn number_keys_pick_tabs() {
         );
         assert_eq!(app.tab(), tab, "key {c}");
     }
-    app.select_tab(TabId::Jobs);
+    app.select_tab(TabId::Games);
     for c in ['0', '6', '9', 'x'] {
         assert_eq!(
             app.handle_key(press(KeyCode::Char(c))),
             EventState::NotConsumed
         );
-        assert_eq!(app.tab(), TabId::Jobs, "key {c}");
+        assert_eq!(app.tab(), TabId::Games, "key {c}");
     }
 }
 

@@ -348,11 +348,10 @@ fn snapshot_reconnecting() {
 #[test]
 fn every_tab_says_which_service_it_waits_for() {
     let mut app = connected();
-    for (tab, service) in
-        TabId::ALL
-            .into_iter()
-            .skip(1)
-            .zip(["metrics service", "game service", "job queue service"])
+    for (tab, service) in TabId::ALL
+        .into_iter()
+        .skip(1)
+        .zip(["metrics service", "game service"])
     {
         app.select_tab(tab);
         // Long messages wrap, so compare with whitespace squeezed.
