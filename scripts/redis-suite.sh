@@ -59,6 +59,11 @@ TAGS=(
   -needs:local-process # sends signals to the server process: external mode only reaches a socket
   -needs:latency       # LATENCY monitor internals
 )
+# Options for both sides, each with its reason:
+#   --ignore-encoding  OBJECT ENCODING names Redis's internal layouts
+#                      (listpack, intset, skiplist…); agora answers OBJECT
+#                      ENCODING with its own, so assert_encoding is skipped
+OPTIONS=(--ignore-encoding)
 # Single tests outside agora's scope, by name (runtest --skiptest); each
 # with its reason. Keep this list short and explained.
 SKIP_TESTS=(
@@ -153,7 +158,7 @@ run_unit() { # side unit → log file
   mkdir -p "$dir"
   "start_$side" "$dir"
   local args=(--host 127.0.0.1 --port "$port" --single "$unit" --clients 1
-    --timeout "$TIMEOUT" --tags "${TAGS[*]}")
+    --timeout "$TIMEOUT" --tags "${TAGS[*]}" "${OPTIONS[@]}")
   for t in "${SKIP_TESTS[@]}"; do args+=(--skiptest "$t"); done
   [ -n "${SUITE_DURABLE:-}" ] && args+=(--durable)
   local log="$logs/$side-${unit//\//_}.log"

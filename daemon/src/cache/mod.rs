@@ -15,6 +15,7 @@
 //! both call [`cmd::execute`] and share the pub/sub registry.
 
 pub mod cmd;
+pub mod config;
 pub mod expiry;
 pub mod glob;
 pub mod native;
@@ -79,6 +80,8 @@ pub struct Cache {
     pub snapshot: Option<PathBuf>,
     /// The configuration.
     pub config: CacheConfig,
+    /// CONFIG GET/SET's parameters.
+    pub params: config::Config,
 }
 
 impl Cache {
@@ -106,8 +109,10 @@ impl Cache {
 
     /// A new, empty cache. `data_dir` is where the snapshot lives.
     pub fn new(config: CacheConfig, data_dir: &std::path::Path) -> Cache {
+        let store = Store::new(config.max_memory, config.policy);
         Cache {
-            store: Store::new(config.max_memory, config.policy),
+            params: config::Config::new(&store, 0),
+            store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),
             started_ms: crate::now_ms(),

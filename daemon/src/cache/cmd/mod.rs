@@ -17,6 +17,7 @@ mod hashes;
 mod keys;
 mod lists;
 mod server;
+mod sets;
 mod strings;
 pub mod syntax;
 
@@ -30,7 +31,7 @@ use bytes::Bytes;
 
 use super::Cache;
 use super::reply::{Reply, errors};
-use super::store::{Access, Entry, Shard, Value};
+use super::store::{Access, DATABASES, Db, Entry, Shard, Value};
 
 /// Per-connection state that commands read or change.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +44,8 @@ pub struct Client {
     pub resp3: bool,
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub lib: (Option<Bytes>, Option<Bytes>),
+    /// The selected database (SELECT; 0 on a new connection).
+    pub db: usize,
 }
 
 /// What a command needs: the cache, the client, the time, and whether it
@@ -58,6 +61,13 @@ pub struct Ctx<'a> {
     /// LRU/LFU data of the keys it reads ([`Access::Counted`], the norm),
     /// or does neither ([`Access::Quiet`]: a monitoring tool looking).
     pub access: Access,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    pub fn db(&self) -> &'a Db {
+        self.cache.store.db(self.client.db)
+    }
 }
 
 /// Command flags.
@@ -89,24 +99,30 @@ pub enum Group {
     Hash,
     /// Lists.
     List,
+    /// Sets.
+    Set,
     /// Publish/subscribe.
     PubSub,
     /// The connection: PING, HELLO, CLIENT, …
     Connection,
     /// The server: INFO, CONFIG, COMMAND, …
     Server,
+    /// Scripting and functions.
+    Scripting,
 }
 
 impl Group {
     /// Every group, in the order `help` lists them.
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 9] = [
         Group::Generic,
         Group::String,
         Group::Hash,
         Group::List,
+        Group::Set,
         Group::PubSub,
         Group::Connection,
         Group::Server,
+        Group::Scripting,
     ];
 
     /// Redis's name: `generic`, `string`, `hash`, `list`, `pubsub`,
@@ -117,9 +133,11 @@ impl Group {
             Group::String => "string",
             Group::Hash => "hash",
             Group::List => "list",
+            Group::Set => "set",
             Group::PubSub => "pubsub",
             Group::Connection => "connection",
             Group::Server => "server",
+            Group::Scripting => "scripting",
         }
     }
 }
@@ -254,7 +272,7 @@ fn by_connection(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 use Group::{
     Connection as CONN, Generic as GEN, Hash as HASH, List as LIST, PubSub as PUBSUB,
-    Server as SERVER, String as STR,
+    Scripting as SCRIPTING, Server as SERVER, Set as SET, String as STR,
 };
 
 /// Every command, for dispatch, COMMAND and `help`. Each entry: name,
@@ -468,17 +486,35 @@ pub static COMMANDS: &[Spec] = &[
         "",
         "Return the number of keys",
     ),
-    spec("flushdb", -1, Kind::Write, K0, keys::flush).doc(
+    spec("flushdb", -1, Kind::Write, K0, keys::flushdb).doc(
         SERVER,
         "1.0.0",
         "[ASYNC|SYNC]",
-        "Remove all keys",
+        "Remove all keys from the current database",
     ),
-    spec("flushall", -1, Kind::Write, K0, keys::flush).doc(
+    spec("flushall", -1, Kind::Write, K0, keys::flushall).doc(
         SERVER,
         "1.0.0",
         "[ASYNC|SYNC]",
-        "Remove all keys (the same as FLUSHDB: there is one database)",
+        "Remove all keys from all databases",
+    ),
+    spec("swapdb", 3, Kind::Write, K0, keys::swapdb).doc(
+        SERVER,
+        "4.0.0",
+        "index1 index2",
+        "Swaps two Redis databases",
+    ),
+    spec("move", 3, Kind::Write, K1, keys::move_key).doc(
+        GEN,
+        "1.0.0",
+        "key db",
+        "Move a key to another database",
+    ),
+    spec("copy", -3, Kind::DenyOom, (1, 2, 1), keys::copy).doc(
+        GEN,
+        "6.2.0",
+        "source destination [DB destination-db] [REPLACE]",
+        "Copy a key",
     ),
     spec("type", 2, Kind::Read, K1, keys::type_of).doc(
         GEN,
@@ -510,6 +546,39 @@ pub static COMMANDS: &[Spec] = &[
         "key [key ...]",
         "Alter the last access time of keys; returns how many exist",
     ),
+    spec("object", -2, Kind::Read, (2, 2, 1), keys::object)
+        .doc(
+            GEN,
+            "2.2.3",
+            "<ENCODING|FREQ|IDLETIME|REFCOUNT>",
+            "A container for object introspection commands",
+        )
+        .subs(&[
+            sub(
+                "encoding",
+                3,
+                GEN,
+                "2.2.3",
+                "key",
+                "Redis's name for the encoding Redis would give the value",
+            ),
+            sub("freq", 3, GEN, "4.0.0", "key", "Get the logarithmic access frequency counter of a key (LFU policy)"),
+            sub("idletime", 3, GEN, "2.2.3", "key", "Get the seconds since the key was last accessed (LRU policies)"),
+            sub("refcount", 3, GEN, "2.2.3", "key", "Get the reference count of a key's value (always 1)"),
+        ]),
+    spec("memory", -2, Kind::Read, K0, keys::memory)
+        .doc(SERVER, "4.0.0", "<HELP|USAGE>", "A container for memory diagnostics commands")
+        .subs(&[
+            sub("help", 2, SERVER, "4.0.0", "", "Show helpful text about the different subcommands"),
+            sub(
+                "usage",
+                -3,
+                SERVER,
+                "4.0.0",
+                "key [SAMPLES count]",
+                "Estimate the memory usage of a key",
+            ),
+        ]),
     spec("hset", -4, Kind::DenyOom, K1, hashes::hset).doc(
         HASH,
         "2.0.0",
@@ -630,6 +699,108 @@ pub static COMMANDS: &[Spec] = &[
         "key index",
         "Get an element from a list by its index",
     ),
+    spec("sadd", -3, Kind::DenyOom, K1, sets::sadd).doc(
+        SET,
+        "1.0.0",
+        "key member [member ...]",
+        "Add one or more members to a set",
+    ),
+    spec("srem", -3, Kind::Write, K1, sets::srem).doc(
+        SET,
+        "1.0.0",
+        "key member [member ...]",
+        "Remove one or more members from a set",
+    ),
+    spec("smembers", 2, Kind::Read, K1, sets::smembers).doc(
+        SET,
+        "1.0.0",
+        "key",
+        "Get all the members in a set",
+    ),
+    spec("sismember", 3, Kind::Read, K1, sets::sismember).doc(
+        SET,
+        "1.0.0",
+        "key member",
+        "Determine if a given value is a member of a set",
+    ),
+    spec("smismember", -3, Kind::Read, K1, sets::smismember).doc(
+        SET,
+        "6.2.0",
+        "key member [member ...]",
+        "Returns the membership associated with the given elements for a set",
+    ),
+    spec("scard", 2, Kind::Read, K1, sets::scard).doc(
+        SET,
+        "1.0.0",
+        "key",
+        "Get the number of members in a set",
+    ),
+    spec("spop", -2, Kind::Write, K1, sets::spop).doc(
+        SET,
+        "1.0.0",
+        "key [count]",
+        "Remove and return one or multiple random members from a set",
+    ),
+    spec("srandmember", -2, Kind::Read, K1, sets::srandmember).doc(
+        SET,
+        "1.0.0",
+        "key [count]",
+        "Get one or multiple random members from a set",
+    ),
+    spec("smove", 4, Kind::Write, (1, 2, 1), sets::smove).doc(
+        SET,
+        "1.0.0",
+        "source destination member",
+        "Move a member from one set to another",
+    ),
+    spec("sinter", -2, Kind::Read, KALL, sets::sinter).doc(
+        SET,
+        "1.0.0",
+        "key [key ...]",
+        "Intersect multiple sets",
+    ),
+    spec("sintercard", -3, Kind::Read, K0, sets::sintercard).doc(
+        SET,
+        "7.0.0",
+        "numkeys key [key ...] [LIMIT limit]",
+        "Intersect multiple sets and return the cardinality of the result",
+    ),
+    spec("sunion", -2, Kind::Read, KALL, sets::sunion).doc(
+        SET,
+        "1.0.0",
+        "key [key ...]",
+        "Add multiple sets",
+    ),
+    spec("sdiff", -2, Kind::Read, KALL, sets::sdiff).doc(
+        SET,
+        "1.0.0",
+        "key [key ...]",
+        "Subtract multiple sets",
+    ),
+    spec("sinterstore", -3, Kind::DenyOom, KALL, sets::sinterstore).doc(
+        SET,
+        "1.0.0",
+        "destination key [key ...]",
+        "Intersect multiple sets and store the resulting set in a key",
+    ),
+    spec("sunionstore", -3, Kind::DenyOom, KALL, sets::sunionstore).doc(
+        SET,
+        "1.0.0",
+        "destination key [key ...]",
+        "Add multiple sets and store the resulting set in a key",
+    ),
+    spec("sdiffstore", -3, Kind::DenyOom, KALL, sets::sdiffstore).doc(
+        SET,
+        "1.0.0",
+        "destination key [key ...]",
+        "Subtract multiple sets and store the resulting set in a key",
+    ),
+    spec("sscan", -3, Kind::Read, K1, sets::sscan).doc(
+        SET,
+        "2.8.0",
+        "key cursor [MATCH pattern] [COUNT count]",
+        "Incrementally iterate Set elements",
+    ),
     spec("ping", -1, Kind::Admin, K0, server::ping).doc(
         CONN,
         "1.0.0",
@@ -646,7 +817,7 @@ pub static COMMANDS: &[Spec] = &[
         CONN,
         "1.0.0",
         "index",
-        "Change the selected database (only 0 exists)",
+        "Change the selected database for the current connection",
     ),
     spec("info", -1, Kind::Admin, K0, server::info).doc(
         SERVER,
@@ -676,7 +847,7 @@ pub static COMMANDS: &[Spec] = &[
                 SERVER,
                 "2.0.0",
                 "parameter value [parameter value ...]",
-                "Refused: the daemon's configuration comes from its flags",
+                "Set configuration parameters (docs/CACHE.md: which apply, which are accepted and ignored)",
             ),
             sub(
                 "resetstat",
@@ -686,6 +857,24 @@ pub static COMMANDS: &[Spec] = &[
                 "",
                 "Reset the stats returned by INFO (accepted, does nothing)",
             ),
+        ]),
+    spec("function", -2, Kind::Admin, K0, server::function)
+        .doc(
+            SCRIPTING,
+            "7.0.0",
+            "<FLUSH|LIST>",
+            "A container for function commands (no functions exist yet)",
+        )
+        .subs(&[
+            sub(
+                "flush",
+                -2,
+                SCRIPTING,
+                "7.0.0",
+                "[ASYNC|SYNC]",
+                "Delete all functions (there are none)",
+            ),
+            sub("list", -2, SCRIPTING, "7.0.0", "", "List functions (there are none)"),
         ]),
     spec("hello", -1, Kind::Admin, K0, server::hello).doc(
         CONN,
@@ -1057,6 +1246,16 @@ pub fn read_str<'s>(
             ..
         }) => Ok(Some(s)),
         Some(_) => Err(Reply::err(errors::WRONGTYPE)),
+    }
+}
+
+/// A database index argument (SELECT, MOVE, SWAPDB, COPY … DB), or
+/// Redis's error.
+pub fn db_arg(bytes: &[u8]) -> Result<usize, Reply> {
+    match parse_i64(bytes) {
+        None => Err(Reply::err(errors::NOT_INTEGER)),
+        Some(n) if (0..DATABASES as i64).contains(&n) => Ok(n as usize),
+        Some(_) => Err(Reply::err(errors::DB_RANGE)),
     }
 }
 
