@@ -23,6 +23,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod reply;
 pub mod store;
+pub mod zset;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};

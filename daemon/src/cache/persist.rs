@@ -2,7 +2,8 @@
 //! `--cache-persist`): periodically and on shutdown, loaded on start.
 //!
 //! Format (little-endian): the magic `AGORACACHE\x02`, then one record per
-//! key — type (0 string, 1 hash, 2 list, 3 set), absolute expiry in ms (0 = none),
+//! key — type (0 string, 1 hash, 2 list, 3 set, 4 sorted set: members
+//! each followed by its score as the 8 bytes of an f64), absolute expiry in ms (0 = none),
 //! the key, the value (byte strings are a u32 length and the bytes;
 //! containers a u32 count then their strings) — with, before the first key
 //! of each database but 0, a database marker (`0xfe` and the index, one
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Cache;
 use super::store::{DATABASES, Entry, Hash, List, SHARDS, Set, Store, Value};
+use super::zset::ZSet;
 
 /// The snapshot's file name in the data directory.
 pub const FILE_NAME: &str = "cache.snapshot";
@@ -60,6 +62,7 @@ fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
         Value::Hash(_) => 1,
         Value::List(_) => 2,
         Value::Set(_) => 3,
+        Value::ZSet(_) => 4,
     };
     out.push(kind);
     out.extend_from_slice(&entry.expire_at.to_le_bytes());
@@ -83,6 +86,13 @@ fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
             out.extend_from_slice(&(s.len() as u32).to_le_bytes());
             for m in s.iter() {
                 put_bytes(out, m);
+            }
+        }
+        Value::ZSet(z) => {
+            out.extend_from_slice(&(z.len() as u32).to_le_bytes());
+            for (m, score) in z.iter() {
+                put_bytes(out, m);
+                out.extend_from_slice(&score.to_bits().to_le_bytes());
             }
         }
     }
@@ -248,6 +258,19 @@ pub fn decode(bytes: &[u8], now_ms: u64) -> Result<Vec<Record>, LoadError> {
                 }
                 Value::Set(Box::new(s))
             }
+            4 => {
+                let n = r.u32()?;
+                let mut z = ZSet::default();
+                for _ in 0..n {
+                    let m = r.string()?;
+                    let score = f64::from_bits(r.u64()?);
+                    if score.is_nan() {
+                        return Err(LoadError::Corrupt("NaN score"));
+                    }
+                    z.insert(&m, score);
+                }
+                Value::ZSet(Box::new(z))
+            }
             _ => return Err(LoadError::Corrupt("unknown value type")),
         };
         let entry = Entry::with_expiry(value, expire_at);
@@ -366,6 +389,10 @@ mod tests {
         set.insert(b"m1");
         set.insert(b"m2");
         put("set", Entry::new(Value::Set(Box::new(set))));
+        let mut z = ZSet::default();
+        z.insert(b"low", -1.5);
+        z.insert(b"high", f64::INFINITY);
+        put("z", Entry::new(Value::ZSet(Box::new(z))));
         store
     }
 
@@ -373,9 +400,9 @@ mod tests {
     fn round_trip_keeps_values_and_ttls() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
-        assert_eq!(save(&sample_store(), &path, 100).unwrap(), 5);
+        assert_eq!(save(&sample_store(), &path, 100).unwrap(), 6);
         let store = Store::new(0, Policy::NoEviction);
-        assert_eq!(load_or_quarantine(&store, &path, 100), 5);
+        assert_eq!(load_or_quarantine(&store, &path, 100), 6);
         let mut shard = store.db(0).lock_key(b"ttl");
         assert_eq!(shard.peek(b"ttl", 100).unwrap().expire_at, 10_000);
         drop(shard);
@@ -385,9 +412,18 @@ mod tests {
             other => panic!("{other:?}"),
         }
         drop(shard);
+        let mut shard = store.db(0).lock_key(b"z");
+        match &shard.peek(b"z", 100).unwrap().value {
+            Value::ZSet(z) => {
+                let all: Vec<(&[u8], f64)> = z.iter().collect();
+                assert_eq!(all, [(&b"low"[..], -1.5), (&b"high"[..], f64::INFINITY)]);
+            }
+            other => panic!("{other:?}"),
+        }
+        drop(shard);
         // Loading later drops what expired meanwhile.
         let store = Store::new(0, Policy::NoEviction);
-        assert_eq!(load_or_quarantine(&store, &path, 20_000), 4);
+        assert_eq!(load_or_quarantine(&store, &path, 20_000), 5);
     }
 
     #[test]
@@ -402,15 +438,15 @@ mod tests {
                 0,
             );
         }
-        assert_eq!(save(&store, &path, 100).unwrap(), 8);
+        assert_eq!(save(&store, &path, 100).unwrap(), 9);
         let loaded = Store::new(0, Policy::NoEviction);
-        assert_eq!(load_or_quarantine(&loaded, &path, 100), 8);
+        assert_eq!(load_or_quarantine(&loaded, &path, 100), 9);
         for db in [1, 9, 15] {
             let mut shard = loaded.db(db).lock_key(b"s");
             let value = &shard.peek(b"s", 100).unwrap().value;
             assert_eq!(value, &Value::Str(format!("db{db}").into_bytes().into()));
         }
-        assert_eq!(loaded.db(0).len().0, 5);
+        assert_eq!(loaded.db(0).len().0, 6);
         assert_eq!(loaded.db(2).len().0, 0);
     }
 

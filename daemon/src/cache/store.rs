@@ -46,6 +46,8 @@ pub enum Value {
     List(Box<List>),
     /// A set.
     Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<super::zset::ZSet>),
 }
 
 /// A set value: an insertion-ordered hash set (O(1) membership, removal
@@ -138,7 +140,7 @@ pub struct List {
 /// The names [`Value::type_name`] gives, one per variant: the types TYPE
 /// answers and SCAN's TYPE filter can match (`agora cache scan --type`
 /// accepts only these).
-pub const TYPE_NAMES: [&str; 4] = ["string", "list", "hash", "set"];
+pub const TYPE_NAMES: [&str; 5] = ["string", "list", "hash", "set", "zset"];
 
 impl Value {
     /// Redis's name for the type, as TYPE answers (one of [`TYPE_NAMES`]).
@@ -148,6 +150,7 @@ impl Value {
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
             Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -159,6 +162,7 @@ impl Value {
             Value::Hash(h) => h.map.iter().map(|(k, v)| k.len() + v.len() + 48).sum(),
             Value::List(l) => l.items.iter().map(|v| v.len() + 24).sum(),
             Value::Set(s) => s.bytes,
+            Value::ZSet(z) => z.mem_size(),
         }
     }
 }
@@ -974,6 +978,7 @@ mod tests {
             Value::List(Box::default()),
             Value::Hash(Box::default()),
             Value::Set(Box::default()),
+            Value::ZSet(Box::default()),
         ];
         let names: Vec<&str> = values.iter().map(Value::type_name).collect();
         assert_eq!(names, TYPE_NAMES);

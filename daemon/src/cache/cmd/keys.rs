@@ -485,6 +485,16 @@ fn encoding(ctx: &Ctx<'_>, value: &Value) -> &'static str {
             }
         }
         Value::List(_) => "quicklist",
+        Value::ZSet(z) => {
+            let max_value = threshold("zset-max-listpack-value");
+            if z.len() <= threshold("zset-max-listpack-entries")
+                && z.iter().all(|(m, _)| m.len() <= max_value)
+            {
+                "listpack"
+            } else {
+                "skiplist"
+            }
+        }
         Value::Set(set) => {
             if set.len() <= threshold("set-max-intset-entries")
                 && set.iter().all(|m| super::parse_i64(m).is_some())

@@ -20,6 +20,7 @@ mod server;
 mod sets;
 mod strings;
 pub mod syntax;
+mod zsets;
 
 pub use server::INFO_SECTIONS;
 
@@ -101,6 +102,8 @@ pub enum Group {
     List,
     /// Sets.
     Set,
+    /// Sorted sets.
+    SortedSet,
     /// Publish/subscribe.
     PubSub,
     /// The connection: PING, HELLO, CLIENT, …
@@ -113,12 +116,13 @@ pub enum Group {
 
 impl Group {
     /// Every group, in the order `help` lists them.
-    pub const ALL: [Group; 9] = [
+    pub const ALL: [Group; 10] = [
         Group::Generic,
         Group::String,
         Group::Hash,
         Group::List,
         Group::Set,
+        Group::SortedSet,
         Group::PubSub,
         Group::Connection,
         Group::Server,
@@ -134,6 +138,7 @@ impl Group {
             Group::Hash => "hash",
             Group::List => "list",
             Group::Set => "set",
+            Group::SortedSet => "sorted-set",
             Group::PubSub => "pubsub",
             Group::Connection => "connection",
             Group::Server => "server",
@@ -272,7 +277,7 @@ fn by_connection(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 use Group::{
     Connection as CONN, Generic as GEN, Hash as HASH, List as LIST, PubSub as PUBSUB,
-    Scripting as SCRIPTING, Server as SERVER, Set as SET, String as STR,
+    Scripting as SCRIPTING, Server as SERVER, Set as SET, SortedSet as ZSET, String as STR,
 };
 
 /// Every command, for dispatch, COMMAND and `help`. Each entry: name,
@@ -800,6 +805,198 @@ pub static COMMANDS: &[Spec] = &[
         "2.8.0",
         "key cursor [MATCH pattern] [COUNT count]",
         "Incrementally iterate Set elements",
+    ),
+    spec("zadd", -4, Kind::DenyOom, K1, zsets::zadd).doc(
+        ZSET,
+        "1.2.0",
+        "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]",
+        "Add one or more members to a sorted set, or update its score if it already exists",
+    ),
+    spec("zrem", -3, Kind::Write, K1, zsets::zrem).doc(
+        ZSET,
+        "1.2.0",
+        "key member [member ...]",
+        "Remove one or more members from a sorted set",
+    ),
+    spec("zscore", 3, Kind::Read, K1, zsets::zscore).doc(
+        ZSET,
+        "1.2.0",
+        "key member",
+        "Get the score associated with the given member in a sorted set",
+    ),
+    spec("zmscore", -3, Kind::Read, K1, zsets::zmscore).doc(
+        ZSET,
+        "6.2.0",
+        "key member [member ...]",
+        "Get the score associated with the given members in a sorted set",
+    ),
+    spec("zincrby", 4, Kind::DenyOom, K1, zsets::zincrby).doc(
+        ZSET,
+        "1.2.0",
+        "key increment member",
+        "Increment the score of a member in a sorted set",
+    ),
+    spec("zcard", 2, Kind::Read, K1, zsets::zcard).doc(
+        ZSET,
+        "1.2.0",
+        "key",
+        "Get the number of members in a sorted set",
+    ),
+    spec("zcount", 4, Kind::Read, K1, zsets::zcount).doc(
+        ZSET,
+        "2.0.0",
+        "key min max",
+        "Count the members in a sorted set with scores within the given values",
+    ),
+    spec("zlexcount", 4, Kind::Read, K1, zsets::zlexcount).doc(
+        ZSET,
+        "2.8.9",
+        "key min max",
+        "Count the number of members in a sorted set between a given lexicographical range",
+    ),
+    spec("zrange", -4, Kind::Read, K1, zsets::zrange).doc(
+        ZSET,
+        "1.2.0",
+        "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]",
+        "Return a range of members in a sorted set",
+    ),
+    spec("zrangestore", -5, Kind::DenyOom, (1, 2, 1), zsets::zrangestore).doc(
+        ZSET,
+        "6.2.0",
+        "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]",
+        "Store a range of members from sorted set into another key",
+    ),
+    spec("zrevrange", -4, Kind::Read, K1, zsets::zrevrange).doc(
+        ZSET,
+        "1.2.0",
+        "key start stop [WITHSCORES]",
+        "Return a range of members in a sorted set, by index, with scores ordered from high to low",
+    ),
+    spec("zrangebyscore", -4, Kind::Read, K1, zsets::zrangebyscore).doc(
+        ZSET,
+        "1.0.5",
+        "key min max [WITHSCORES] [LIMIT offset count]",
+        "Return a range of members in a sorted set, by score",
+    ),
+    spec("zrevrangebyscore", -4, Kind::Read, K1, zsets::zrevrangebyscore).doc(
+        ZSET,
+        "2.2.0",
+        "key max min [WITHSCORES] [LIMIT offset count]",
+        "Return a range of members in a sorted set, by score, with scores ordered from high to low",
+    ),
+    spec("zrangebylex", -4, Kind::Read, K1, zsets::zrangebylex).doc(
+        ZSET,
+        "2.8.9",
+        "key min max [LIMIT offset count]",
+        "Return a range of members in a sorted set, by lexicographical range",
+    ),
+    spec("zrevrangebylex", -4, Kind::Read, K1, zsets::zrevrangebylex).doc(
+        ZSET,
+        "2.8.9",
+        "key max min [LIMIT offset count]",
+        "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings",
+    ),
+    spec("zrank", 3, Kind::Read, K1, zsets::zrank).doc(
+        ZSET,
+        "2.0.0",
+        "key member",
+        "Determine the index of a member in a sorted set",
+    ),
+    spec("zrevrank", 3, Kind::Read, K1, zsets::zrevrank).doc(
+        ZSET,
+        "2.0.0",
+        "key member",
+        "Determine the index of a member in a sorted set, with scores ordered from high to low",
+    ),
+    spec("zremrangebyrank", 4, Kind::Write, K1, zsets::zremrangebyrank).doc(
+        ZSET,
+        "2.0.0",
+        "key start stop",
+        "Remove all members in a sorted set within the given indexes",
+    ),
+    spec("zremrangebyscore", 4, Kind::Write, K1, zsets::zremrangebyscore).doc(
+        ZSET,
+        "1.2.0",
+        "key min max",
+        "Remove all members in a sorted set within the given scores",
+    ),
+    spec("zremrangebylex", 4, Kind::Write, K1, zsets::zremrangebylex).doc(
+        ZSET,
+        "2.8.9",
+        "key min max",
+        "Remove all members in a sorted set between the given lexicographical range",
+    ),
+    spec("zpopmin", -2, Kind::Write, K1, zsets::zpopmin).doc(
+        ZSET,
+        "5.0.0",
+        "key [count]",
+        "Remove and return members with the lowest scores in a sorted set",
+    ),
+    spec("zpopmax", -2, Kind::Write, K1, zsets::zpopmax).doc(
+        ZSET,
+        "5.0.0",
+        "key [count]",
+        "Remove and return members with the highest scores in a sorted set",
+    ),
+    spec("zmpop", -4, Kind::Write, K0, zsets::zmpop).doc(
+        ZSET,
+        "7.0.0",
+        "numkeys key [key ...] <MIN|MAX> [COUNT count]",
+        "Remove and return members with scores in a sorted set",
+    ),
+    spec("zrandmember", -2, Kind::Read, K1, zsets::zrandmember).doc(
+        ZSET,
+        "6.2.0",
+        "key [count [WITHSCORES]]",
+        "Get one or multiple random elements from a sorted set",
+    ),
+    spec("zunion", -3, Kind::Read, K0, zsets::zunion).doc(
+        ZSET,
+        "6.2.0",
+        "numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>] [WITHSCORES]",
+        "Add multiple sorted sets (WEIGHTS takes one weight per key)",
+    ),
+    spec("zinter", -3, Kind::Read, K0, zsets::zinter).doc(
+        ZSET,
+        "6.2.0",
+        "numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>] [WITHSCORES]",
+        "Intersect multiple sorted sets (WEIGHTS takes one weight per key)",
+    ),
+    spec("zdiff", -3, Kind::Read, K0, zsets::zdiff).doc(
+        ZSET,
+        "6.2.0",
+        "numkeys key [key ...] [WITHSCORES]",
+        "Subtract multiple sorted sets",
+    ),
+    spec("zunionstore", -4, Kind::DenyOom, K1, zsets::zunionstore).doc(
+        ZSET,
+        "2.0.0",
+        "destination numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>]",
+        "Add multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    spec("zinterstore", -4, Kind::DenyOom, K1, zsets::zinterstore).doc(
+        ZSET,
+        "2.0.0",
+        "destination numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>]",
+        "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    spec("zdiffstore", -4, Kind::DenyOom, K1, zsets::zdiffstore).doc(
+        ZSET,
+        "6.2.0",
+        "destination numkeys key [key ...]",
+        "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    spec("zintercard", -3, Kind::Read, K0, zsets::zintercard).doc(
+        ZSET,
+        "7.0.0",
+        "numkeys key [key ...] [LIMIT limit]",
+        "Intersect multiple sorted sets and return the cardinality of the result",
+    ),
+    spec("zscan", -3, Kind::Read, K1, zsets::zscan).doc(
+        ZSET,
+        "2.8.0",
+        "key cursor [MATCH pattern] [COUNT count]",
+        "Incrementally iterate sorted sets elements and associated scores",
     ),
     spec("ping", -1, Kind::Admin, K0, server::ping).doc(
         CONN,

@@ -148,7 +148,7 @@ fn rand_u64() -> u64 {
     x
 }
 
-fn rand_below(n: usize) -> usize {
+pub(super) fn rand_below(n: usize) -> usize {
     (rand_u64() % n.max(1) as u64) as usize
 }
 
@@ -206,48 +206,45 @@ pub(super) fn srandmember(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(set) = set.filter(|s| !s.is_empty()) else {
         return Reply::Array(Vec::new());
     };
-    let len = set.len();
+    members_reply(
+        random_positions(set.len(), count)
+            .into_iter()
+            .filter_map(|i| set.get_index(i)),
+    )
+}
+
+/// Positions for SRANDMEMBER/ZRANDMEMBER's count among `len` (> 0)
+/// elements: a negative count picks |count| with repeats, a positive one
+/// up to `len` distinct ones.
+pub(super) fn random_positions(len: usize, count: i64) -> Vec<usize> {
     if count < 0 {
-        // Repeats allowed: |count| independent picks.
         let n = count.unsigned_abs() as usize;
-        return Reply::Array(
-            (0..n)
-                .filter_map(|_| set.get_index(rand_below(len)))
-                .map(Reply::bulk)
-                .collect(),
-        );
+        return (0..n).map(|_| rand_below(len)).collect();
     }
     let n = (count as usize).min(len);
     if n == len {
-        return members_reply(set.iter());
+        return (0..len).collect();
     }
-    // Distinct picks: a partial Fisher-Yates over positions.
-    let mut positions: Vec<usize> = if n * 3 > len {
-        (0..len).collect()
-    } else {
+    if n * 3 <= len {
+        // Few of many: draw until n distinct.
         let mut chosen = HashSet::with_capacity(n);
-        while chosen.len() < n {
-            chosen.insert(rand_below(len));
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let i = rand_below(len);
+            if chosen.insert(i) {
+                out.push(i);
+            }
         }
-        return Reply::Array(
-            chosen
-                .into_iter()
-                .filter_map(|i| set.get_index(i))
-                .map(Reply::bulk)
-                .collect(),
-        );
-    };
+        return out;
+    }
+    // Many of few: a partial Fisher-Yates over positions.
+    let mut positions: Vec<usize> = (0..len).collect();
     for i in 0..n {
         let j = i + rand_below(len - i);
         positions.swap(i, j);
     }
-    Reply::Array(
-        positions[..n]
-            .iter()
-            .filter_map(|&i| set.get_index(i))
-            .map(Reply::bulk)
-            .collect(),
-    )
+    positions.truncate(n);
+    positions
 }
 
 pub(super) fn smove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
