@@ -18,6 +18,7 @@ pub mod cmd;
 pub mod config;
 pub mod expiry;
 pub mod glob;
+pub mod multi;
 pub mod native;
 pub mod persist;
 pub mod pubsub;
@@ -83,6 +84,10 @@ pub struct Cache {
     pub config: CacheConfig,
     /// CONFIG GET/SET's parameters.
     pub params: config::Config,
+    /// EXEC's exclusion from other commands.
+    pub gate: multi::Gate,
+    /// WATCHed keys.
+    pub watches: multi::Watches,
 }
 
 impl Cache {
@@ -113,6 +118,8 @@ impl Cache {
         let store = Store::new(config.max_memory, config.policy);
         Cache {
             params: config::Config::new(&store, 0),
+            gate: multi::Gate::default(),
+            watches: multi::Watches::default(),
             store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),

@@ -47,6 +47,14 @@ pub struct Client {
     pub lib: (Option<Bytes>, Option<Bytes>),
     /// The selected database (SELECT; 0 on a new connection).
     pub db: usize,
+    /// Inside MULTI: the commands queued for EXEC.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command failed to queue: EXEC will answer EXECABORT.
+    pub multi_error: bool,
+    /// WATCHed keys: database, key, and its expiry when watched.
+    pub watched: Vec<(usize, Bytes, u64)>,
+    /// Set when a watched key is written (shared with the registry).
+    pub dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a command needs: the cache, the client, the time, and whether it
@@ -112,11 +120,13 @@ pub enum Group {
     Server,
     /// Scripting and functions.
     Scripting,
+    /// MULTI/EXEC and WATCH.
+    Transactions,
 }
 
 impl Group {
     /// Every group, in the order `help` lists them.
-    pub const ALL: [Group; 10] = [
+    pub const ALL: [Group; 11] = [
         Group::Generic,
         Group::String,
         Group::Hash,
@@ -127,6 +137,7 @@ impl Group {
         Group::Connection,
         Group::Server,
         Group::Scripting,
+        Group::Transactions,
     ];
 
     /// Redis's name: `generic`, `string`, `hash`, `list`, `pubsub`,
@@ -143,6 +154,7 @@ impl Group {
             Group::Connection => "connection",
             Group::Server => "server",
             Group::Scripting => "scripting",
+            Group::Transactions => "transactions",
         }
     }
 }
@@ -278,6 +290,7 @@ fn by_connection(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 use Group::{
     Connection as CONN, Generic as GEN, Hash as HASH, List as LIST, PubSub as PUBSUB,
     Scripting as SCRIPTING, Server as SERVER, Set as SET, SortedSet as ZSET, String as STR,
+    Transactions as TRANSACTIONS,
 };
 
 /// Every command, for dispatch, COMMAND and `help`. Each entry: name,
@@ -1188,6 +1201,36 @@ pub static COMMANDS: &[Spec] = &[
         "",
         "Reset the connection",
     ),
+    spec("multi", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "1.2.0",
+        "",
+        "Mark the start of a transaction block (RESP only)",
+    ),
+    spec("exec", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "1.2.0",
+        "",
+        "Execute all commands issued after MULTI",
+    ),
+    spec("discard", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "2.0.0",
+        "",
+        "Discard all commands issued after MULTI",
+    ),
+    spec("watch", -2, Kind::Conn, KALL, by_connection).doc(
+        TRANSACTIONS,
+        "2.2.0",
+        "key [key ...]",
+        "Watch the given keys to determine execution of the MULTI/EXEC block",
+    ),
+    spec("unwatch", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "2.2.0",
+        "",
+        "Forget about all watched keys",
+    ),
     spec("subscribe", -2, Kind::Conn, K0, by_connection).doc(
         PUBSUB,
         "2.0.0",
@@ -1351,6 +1394,21 @@ pub fn execute_into(
     args: &[Bytes],
     sink: &mut impl Sink,
 ) -> bool {
+    execute_gated(ctx, spec, args, sink, true)
+}
+
+/// [`execute_into`], holding the shared side of the transaction gate
+/// when `gated` (EXEC, which holds the exclusive side, runs its queue
+/// with `false`). A write that succeeds touches the keys it names for
+/// WATCH.
+pub fn execute_gated(
+    ctx: &mut Ctx<'_>,
+    spec: Option<&'static Spec>,
+    args: &[Bytes],
+    sink: &mut impl Sink,
+    gated: bool,
+) -> bool {
+    let _shared = gated.then(|| ctx.cache.gate.shared());
     let Some(spec) = spec else {
         sink.reply(unknown_command(args), ctx.client.resp3);
         return false;
@@ -1368,8 +1426,68 @@ pub fn execute_into(
         return true;
     }
     let reply = (spec.handler)(ctx, args);
+    if matches!(spec.kind, Kind::Write | Kind::DenyOom) && !reply.is_error() {
+        touch_written(ctx, spec, args);
+    }
     sink.reply(reply, ctx.client.resp3);
     true
+}
+
+/// Tells WATCH which keys a write that succeeded may have changed.
+fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
+    let watches = &ctx.cache.watches;
+    if !watches.any() {
+        return;
+    }
+    let db = ctx.client.db;
+    match spec.name {
+        "flushdb" => watches.touch_db(Some(db)),
+        "flushall" => watches.touch_db(None),
+        "swapdb" => {
+            for arg in &args[1..3] {
+                if let Ok(d) = db_arg(arg) {
+                    watches.touch_db(Some(d));
+                }
+            }
+        }
+        "move" => {
+            watches.touch(db, &args[1]);
+            if let Ok(d) = db_arg(&args[2]) {
+                watches.touch(d, &args[1]);
+            }
+        }
+        "copy" => {
+            let to = args
+                .iter()
+                .position(|a| is(a, "db"))
+                .and_then(|i| args.get(i + 1))
+                .and_then(|a| db_arg(a).ok())
+                .unwrap_or(db);
+            watches.touch(to, &args[2]);
+        }
+        "zmpop" => {
+            let n = parse_i64(&args[1]).unwrap_or(0).max(0) as usize;
+            for key in args.iter().skip(2).take(n) {
+                watches.touch(db, key);
+            }
+        }
+        _ => {
+            let (first, last, step) = spec.keys;
+            if first <= 0 || step <= 0 {
+                return;
+            }
+            let last = if last < 0 {
+                args.len() as i32 + last
+            } else {
+                last
+            };
+            let mut i = first;
+            while i <= last && (i as usize) < args.len() {
+                watches.touch(db, &args[i as usize]);
+                i += step;
+            }
+        }
+    }
 }
 
 // ---- helpers shared by the handlers ----
