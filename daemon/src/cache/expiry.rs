@@ -21,7 +21,7 @@ pub const SAMPLES: usize = 20;
 /// Longest a cycle may run: a quarter of the period, as Redis's default.
 pub const BUDGET: Duration = Duration::from_millis(25);
 
-/// Runs one cycle over every shard; `over_budget` is polled between
+/// Runs one cycle over every shard of every database; `over_budget` is polled between
 /// rounds. Returns how many keys expired.
 pub fn active_expire_cycle(
     store: &Store,
@@ -29,17 +29,19 @@ pub fn active_expire_cycle(
     mut over_budget: impl FnMut() -> bool,
 ) -> usize {
     let mut total = 0;
-    for i in 0..SHARDS {
-        // One lock per round, not per cycle: requests wait at most one
-        // round of 20 samples.
-        loop {
-            let (sampled, expired) = store.lock(i).expire_round(now_ms, SAMPLES);
-            total += expired;
-            if sampled == 0 || expired * 4 <= sampled {
-                break;
-            }
-            if over_budget() {
-                return total;
+    for db in store.dbs() {
+        for i in 0..SHARDS {
+            // One lock per round, not per cycle: requests wait at most one
+            // round of 20 samples.
+            loop {
+                let (sampled, expired) = db.lock(i).expire_round(now_ms, SAMPLES);
+                total += expired;
+                if sampled == 0 || expired * 4 <= sampled {
+                    break;
+                }
+                if over_budget() {
+                    return total;
+                }
             }
         }
     }
@@ -74,7 +76,7 @@ mod tests {
     fn fill(store: &Store, n: u32, expire_at: u64) {
         for i in 0..n {
             let key = format!("k{i}");
-            store.lock_key(key.as_bytes()).insert(
+            store.db(0).lock_key(key.as_bytes()).insert(
                 key.as_bytes(),
                 Entry::with_expiry(Value::Str((*b"v").into()), expire_at),
                 0,
@@ -96,6 +98,21 @@ mod tests {
             active_expire_cycle(&store, 1000, || false);
             cycles += 1;
         }
+        assert_eq!(store.len(), (0, 0));
+    }
+
+    #[test]
+    fn cycle_reaches_every_database() {
+        let store = Store::new(0, Policy::NoEviction);
+        for db in [3, 15] {
+            store.db(db).lock_key(b"k").insert(
+                b"k",
+                Entry::with_expiry(Value::Str((*b"v").into()), 10),
+                0,
+            );
+        }
+        assert_eq!(store.len(), (2, 2));
+        assert_eq!(active_expire_cycle(&store, 10, || false), 2);
         assert_eq!(store.len(), (0, 0));
     }
 

@@ -15,13 +15,16 @@
 //! both call [`cmd::execute`] and share the pub/sub registry.
 
 pub mod cmd;
+pub mod config;
 pub mod expiry;
 pub mod glob;
+pub mod multi;
 pub mod native;
 pub mod persist;
 pub mod pubsub;
 pub mod reply;
 pub mod store;
+pub mod zset;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
@@ -79,6 +82,12 @@ pub struct Cache {
     pub snapshot: Option<PathBuf>,
     /// The configuration.
     pub config: CacheConfig,
+    /// CONFIG GET/SET's parameters.
+    pub params: config::Config,
+    /// EXEC's exclusion from other commands.
+    pub gate: multi::Gate,
+    /// WATCHed keys.
+    pub watches: multi::Watches,
 }
 
 impl Cache {
@@ -106,8 +115,12 @@ impl Cache {
 
     /// A new, empty cache. `data_dir` is where the snapshot lives.
     pub fn new(config: CacheConfig, data_dir: &std::path::Path) -> Cache {
+        let store = Store::new(config.max_memory, config.policy);
         Cache {
-            store: Store::new(config.max_memory, config.policy),
+            params: config::Config::new(&store, 0),
+            gate: multi::Gate::default(),
+            watches: multi::Watches::default(),
+            store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),
             started_ms: crate::now_ms(),

@@ -116,9 +116,15 @@ impl Native {
                     }
                 }
             }
+            Some(spec) if spec.name == "select" => {
+                return Err(ErrorBody::bad_request(
+                    "SELECT is per connection and belongs to RESP; every cache_command \
+                     works on database 0 (MOVE, COPY … DB and SWAPDB reach the others)",
+                ));
+            }
             _ => {
                 // Per-request client state: the native protocol has no RESP
-                // version or connection name to keep.
+                // version or connection name to keep; the database is 0.
                 let mut client = Client {
                     id: session.id,
                     resp3: true,

@@ -1,11 +1,17 @@
 //! Snapshots of the keyspace to `DATA/cache.snapshot` (with
 //! `--cache-persist`): periodically and on shutdown, loaded on start.
 //!
-//! Format (little-endian): the magic `AGORACACHE\x01`, then one record per
-//! key — type (0 string, 1 hash, 2 list), absolute expiry in ms (0 = none),
+//! Format (little-endian): the magic `AGORACACHE\x02`, then one record per
+//! key — type (0 string, 1 hash, 2 list, 3 set, 4 sorted set: members
+//! each followed by its score as the 8 bytes of an f64), absolute expiry in ms (0 = none),
 //! the key, the value (byte strings are a u32 length and the bytes;
-//! containers a u32 count then their strings) — then a trailer: `0xff`, the
-//! record count (u64) and an FNV-1a 64 checksum of everything before it.
+//! containers a u32 count then their strings) — with, before the first key
+//! of each database but 0, a database marker (`0xfe` and the index, one
+//! byte: the keys after it belong to that database); then a trailer:
+//! `0xff`, the record count (u64) and an FNV-1a 64 checksum of everything
+//! before it. Version 1 snapshots (magic `AGORACACHE\x01`, written before
+//! there were 16 databases: no markers, every key in database 0) still
+//! load.
 //!
 //! A snapshot is written to a temp file, fsynced and renamed over the old
 //! one, so a crash leaves either the old or the new snapshot. A snapshot
@@ -20,11 +26,16 @@ use std::sync::atomic::Ordering;
 use tokio_util::sync::CancellationToken;
 
 use super::Cache;
-use super::store::{Entry, Hash, List, SHARDS, Store, Value};
+use super::store::{DATABASES, Entry, Hash, List, SHARDS, Set, Store, Value};
+use super::zset::ZSet;
 
 /// The snapshot's file name in the data directory.
 pub const FILE_NAME: &str = "cache.snapshot";
-const MAGIC: &[u8] = b"AGORACACHE\x01";
+const MAGIC: &[u8] = b"AGORACACHE\x02";
+/// The magic of version 1 (one database), still read.
+const MAGIC_V1: &[u8] = b"AGORACACHE\x01";
+/// The record kind that switches the database of the records after it.
+const DB_MARKER: u8 = 0xfe;
 
 struct Fnv(u64);
 
@@ -50,6 +61,8 @@ fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
         Value::Str(_) => 0u8,
         Value::Hash(_) => 1,
         Value::List(_) => 2,
+        Value::Set(_) => 3,
+        Value::ZSet(_) => 4,
     };
     out.push(kind);
     out.extend_from_slice(&entry.expire_at.to_le_bytes());
@@ -69,6 +82,19 @@ fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
                 put_bytes(out, v);
             }
         }
+        Value::Set(s) => {
+            out.extend_from_slice(&(s.len() as u32).to_le_bytes());
+            for m in s.iter() {
+                put_bytes(out, m);
+            }
+        }
+        Value::ZSet(z) => {
+            out.extend_from_slice(&(z.len() as u32).to_le_bytes());
+            for (m, score) in z.iter() {
+                put_bytes(out, m);
+                out.extend_from_slice(&score.to_bits().to_le_bytes());
+            }
+        }
     }
 }
 
@@ -86,21 +112,28 @@ pub fn save(store: &Store, path: &Path, now_ms: u64) -> std::io::Result<u64> {
     writer.write_all(MAGIC)?;
     sum.update(MAGIC);
     let mut buf = Vec::new();
-    for i in 0..SHARDS {
-        // Serialize under the lock, write after releasing it: requests
-        // wait for a memory copy of one shard, never for the disk.
-        buf.clear();
-        {
-            let shard = store.lock(i);
-            for (key, entry) in shard.iter() {
-                if !entry.is_expired(now_ms) {
-                    encode_entry(&mut buf, key, entry);
-                    count += 1;
+    for db in store.dbs() {
+        let mut marked = db.index() == 0;
+        for i in 0..SHARDS {
+            // Serialize under the lock, write after releasing it: requests
+            // wait for a memory copy of one shard, never for the disk.
+            buf.clear();
+            {
+                let shard = db.lock(i);
+                for (key, entry) in shard.iter() {
+                    if !entry.is_expired(now_ms) {
+                        if !marked {
+                            buf.extend_from_slice(&[DB_MARKER, db.index() as u8]);
+                            marked = true;
+                        }
+                        encode_entry(&mut buf, key, entry);
+                        count += 1;
+                    }
                 }
             }
+            sum.update(&buf);
+            writer.write_all(&buf)?;
         }
-        sum.update(&buf);
-        writer.write_all(&buf)?;
     }
     writer.write_all(&[0xff])?;
     writer.write_all(&count.to_le_bytes())?;
@@ -159,15 +192,16 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// One key and its entry, as read from a snapshot.
-pub type Record = (Box<[u8]>, Entry);
+/// One key's database, the key and its entry, as read from a snapshot.
+pub type Record = (usize, Box<[u8]>, Entry);
 
 /// Parses a snapshot into entries (expired ones dropped). Pure.
 ///
 /// # Errors
 /// [`LoadError::Corrupt`] when the bytes are not a complete snapshot.
 pub fn decode(bytes: &[u8], now_ms: u64) -> Result<Vec<Record>, LoadError> {
-    if bytes.len() < MAGIC.len() + 17 || !bytes.starts_with(MAGIC) {
+    if bytes.len() < MAGIC.len() + 17 || !(bytes.starts_with(MAGIC) || bytes.starts_with(MAGIC_V1))
+    {
         return Err(LoadError::Corrupt("bad header"));
     }
     let (body, trailer) = bytes.split_at(bytes.len() - 17);
@@ -185,8 +219,16 @@ pub fn decode(bytes: &[u8], now_ms: u64) -> Result<Vec<Record>, LoadError> {
         bytes: &body[MAGIC.len()..],
     };
     let mut out = Vec::new();
+    let mut db = 0;
     while !r.bytes.is_empty() {
         let kind = r.u8()?;
+        if kind == DB_MARKER {
+            db = usize::from(r.u8()?);
+            if db >= DATABASES {
+                return Err(LoadError::Corrupt("database index out of range"));
+            }
+            continue;
+        }
         let expire_at = r.u64()?;
         let key = r.string()?;
         let value = match kind {
@@ -208,11 +250,32 @@ pub fn decode(bytes: &[u8], now_ms: u64) -> Result<Vec<Record>, LoadError> {
                 }
                 Value::List(Box::new(l))
             }
+            3 => {
+                let n = r.u32()?;
+                let mut s = Set::default();
+                for _ in 0..n {
+                    s.insert(&r.string()?);
+                }
+                Value::Set(Box::new(s))
+            }
+            4 => {
+                let n = r.u32()?;
+                let mut z = ZSet::default();
+                for _ in 0..n {
+                    let m = r.string()?;
+                    let score = f64::from_bits(r.u64()?);
+                    if score.is_nan() {
+                        return Err(LoadError::Corrupt("NaN score"));
+                    }
+                    z.insert(&m, score);
+                }
+                Value::ZSet(Box::new(z))
+            }
             _ => return Err(LoadError::Corrupt("unknown value type")),
         };
         let entry = Entry::with_expiry(value, expire_at);
         if !entry.is_expired(now_ms) {
-            out.push((key, entry));
+            out.push((db, key, entry));
         }
     }
     if out.len() as u64 > count {
@@ -236,8 +299,8 @@ pub fn load_or_quarantine(store: &Store, path: &Path, now_ms: u64) -> usize {
     match decode(&bytes, now_ms) {
         Ok(entries) => {
             let n = entries.len();
-            for (key, entry) in entries {
-                store.lock_key(&key).insert(&key, entry, now_ms);
+            for (db, key, entry) in entries {
+                store.db(db).lock_key(&key).insert(&key, entry, now_ms);
             }
             n
         }
@@ -305,7 +368,10 @@ mod tests {
     fn sample_store() -> Store {
         let store = Store::new(0, Policy::NoEviction);
         let put = |k: &str, e: Entry| {
-            store.lock_key(k.as_bytes()).insert(k.as_bytes(), e, 0);
+            store
+                .db(0)
+                .lock_key(k.as_bytes())
+                .insert(k.as_bytes(), e, 0);
         };
         put("s", Entry::new(Value::Str((*b"value").into())));
         put(
@@ -319,6 +385,14 @@ mod tests {
         let mut l = List::default();
         l.items.push_back((*b"a").into());
         put("l", Entry::new(Value::List(Box::new(l))));
+        let mut set = Set::default();
+        set.insert(b"m1");
+        set.insert(b"m2");
+        put("set", Entry::new(Value::Set(Box::new(set))));
+        let mut z = ZSet::default();
+        z.insert(b"low", -1.5);
+        z.insert(b"high", f64::INFINITY);
+        put("z", Entry::new(Value::ZSet(Box::new(z))));
         store
     }
 
@@ -326,15 +400,84 @@ mod tests {
     fn round_trip_keeps_values_and_ttls() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(FILE_NAME);
-        assert_eq!(save(&sample_store(), &path, 100).unwrap(), 4);
+        assert_eq!(save(&sample_store(), &path, 100).unwrap(), 6);
         let store = Store::new(0, Policy::NoEviction);
-        assert_eq!(load_or_quarantine(&store, &path, 100), 4);
-        let mut shard = store.lock_key(b"ttl");
+        assert_eq!(load_or_quarantine(&store, &path, 100), 6);
+        let mut shard = store.db(0).lock_key(b"ttl");
         assert_eq!(shard.peek(b"ttl", 100).unwrap().expire_at, 10_000);
+        drop(shard);
+        let mut shard = store.db(0).lock_key(b"set");
+        match &shard.peek(b"set", 100).unwrap().value {
+            Value::Set(s) => assert!(s.len() == 2 && s.contains(b"m1") && s.contains(b"m2")),
+            other => panic!("{other:?}"),
+        }
+        drop(shard);
+        let mut shard = store.db(0).lock_key(b"z");
+        match &shard.peek(b"z", 100).unwrap().value {
+            Value::ZSet(z) => {
+                let all: Vec<(&[u8], f64)> = z.iter().collect();
+                assert_eq!(all, [(&b"low"[..], -1.5), (&b"high"[..], f64::INFINITY)]);
+            }
+            other => panic!("{other:?}"),
+        }
         drop(shard);
         // Loading later drops what expired meanwhile.
         let store = Store::new(0, Policy::NoEviction);
-        assert_eq!(load_or_quarantine(&store, &path, 20_000), 3);
+        assert_eq!(load_or_quarantine(&store, &path, 20_000), 5);
+    }
+
+    #[test]
+    fn keys_keep_their_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let store = sample_store();
+        for db in [1, 9, 15] {
+            store.db(db).lock_key(b"s").insert(
+                b"s",
+                Entry::new(Value::Str(format!("db{db}").into_bytes().into())),
+                0,
+            );
+        }
+        assert_eq!(save(&store, &path, 100).unwrap(), 9);
+        let loaded = Store::new(0, Policy::NoEviction);
+        assert_eq!(load_or_quarantine(&loaded, &path, 100), 9);
+        for db in [1, 9, 15] {
+            let mut shard = loaded.db(db).lock_key(b"s");
+            let value = &shard.peek(b"s", 100).unwrap().value;
+            assert_eq!(value, &Value::Str(format!("db{db}").into_bytes().into()));
+        }
+        assert_eq!(loaded.db(0).len().0, 6);
+        assert_eq!(loaded.db(2).len().0, 0);
+    }
+
+    #[test]
+    fn version_1_snapshots_load_into_database_0() {
+        // A snapshot as version 1 wrote it: no markers.
+        let mut bytes = MAGIC_V1.to_vec();
+        let mut body = Vec::new();
+        encode_entry(&mut body, b"old", &Entry::new(Value::Str((*b"v1").into())));
+        bytes.extend_from_slice(&body);
+        let mut sum = Fnv::new();
+        sum.update(&bytes);
+        bytes.push(0xff);
+        bytes.extend_from_slice(&1u64.to_le_bytes());
+        bytes.extend_from_slice(&sum.0.to_le_bytes());
+        let records = decode(&bytes, 0).unwrap();
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].0, 0);
+        assert_eq!(&*records[0].1, b"old");
+    }
+
+    #[test]
+    fn a_database_marker_out_of_range_is_corrupt() {
+        let mut bytes = MAGIC.to_vec();
+        bytes.extend_from_slice(&[DB_MARKER, 16]);
+        let mut sum = Fnv::new();
+        sum.update(&bytes);
+        bytes.push(0xff);
+        bytes.extend_from_slice(&0u64.to_le_bytes());
+        bytes.extend_from_slice(&sum.0.to_le_bytes());
+        assert!(matches!(decode(&bytes, 0), Err(LoadError::Corrupt(_))));
     }
 
     #[test]

@@ -84,7 +84,7 @@ pub mod errors {
     pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
     /// RENAME of a missing key.
     pub const NO_SUCH_KEY: &str = "ERR no such key";
-    /// SELECT of a database other than 0.
+    /// SELECT of a database past `databases`.
     pub const DB_RANGE: &str = "ERR DB index is out of range";
     /// A string would pass the size limit.
     pub const TOO_BIG: &str = "ERR string exceeds maximum allowed size (proto-max-bulk-len)";

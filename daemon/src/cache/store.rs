@@ -18,7 +18,7 @@
 //! module does no I/O and reads no clock: every method takes `now_ms`.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use foldhash::fast::RandomState;
@@ -44,6 +44,83 @@ pub enum Value {
     Hash(Box<Hash>),
     /// A list.
     List(Box<List>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<super::zset::ZSet>),
+}
+
+/// A set value: an insertion-ordered hash set (O(1) membership, removal
+/// and access by position), with its members' bytes kept up to date so
+/// measuring it is O(1).
+#[derive(Debug, Clone, Default)]
+pub struct Set {
+    members: indexmap::IndexSet<Box<[u8]>, RandomState>,
+    bytes: usize,
+}
+
+/// Bytes counted per set member on top of its length: the entry (hash
+/// and pointer), its index slot and the allocation header.
+const SET_MEMBER_OVERHEAD: usize = 40;
+
+impl PartialEq for Set {
+    fn eq(&self, other: &Set) -> bool {
+        self.members.len() == other.members.len()
+            && self.members.iter().all(|m| other.members.contains(m))
+    }
+}
+
+impl Set {
+    /// Adds a member; false when it was there already.
+    pub fn insert(&mut self, member: &[u8]) -> bool {
+        if self.members.contains(member) {
+            return false;
+        }
+        self.bytes += member.len() + SET_MEMBER_OVERHEAD;
+        self.members.insert(member.into())
+    }
+
+    /// Removes a member; false when it was not there. The last member
+    /// takes its position.
+    pub fn remove(&mut self, member: &[u8]) -> bool {
+        let removed = self.members.swap_remove(member);
+        if removed {
+            self.bytes -= member.len() + SET_MEMBER_OVERHEAD;
+        }
+        removed
+    }
+
+    /// Removes the member at a position (the last takes its place).
+    pub fn swap_remove_index(&mut self, idx: usize) -> Option<Box<[u8]>> {
+        let member = self.members.swap_remove_index(idx)?;
+        self.bytes -= member.len() + SET_MEMBER_OVERHEAD;
+        Some(member)
+    }
+
+    /// Whether `member` is in the set.
+    pub fn contains(&self, member: &[u8]) -> bool {
+        self.members.contains(member)
+    }
+
+    /// The member at a position.
+    pub fn get_index(&self, idx: usize) -> Option<&[u8]> {
+        self.members.get_index(idx).map(|m| &**m)
+    }
+
+    /// Number of members.
+    pub fn len(&self) -> usize {
+        self.members.len()
+    }
+
+    /// Whether the set has no member.
+    pub fn is_empty(&self) -> bool {
+        self.members.is_empty()
+    }
+
+    /// The members, by position.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        self.members.iter().map(|m| &**m)
+    }
 }
 
 /// A hash value.
@@ -63,7 +140,7 @@ pub struct List {
 /// The names [`Value::type_name`] gives, one per variant: the types TYPE
 /// answers and SCAN's TYPE filter can match (`agora cache scan --type`
 /// accepts only these).
-pub const TYPE_NAMES: [&str; 3] = ["string", "list", "hash"];
+pub const TYPE_NAMES: [&str; 5] = ["string", "list", "hash", "set", "zset"];
 
 impl Value {
     /// Redis's name for the type, as TYPE answers (one of [`TYPE_NAMES`]).
@@ -72,6 +149,8 @@ impl Value {
             Value::Str(_) => "string",
             Value::Hash(_) => "hash",
             Value::List(_) => "list",
+            Value::Set(_) => "set",
+            Value::ZSet(_) => "zset",
         }
     }
 
@@ -82,6 +161,8 @@ impl Value {
             Value::Str(s) => s.len(),
             Value::Hash(h) => h.map.iter().map(|(k, v)| k.len() + v.len() + 48).sum(),
             Value::List(l) => l.items.iter().map(|v| v.len() + 24).sum(),
+            Value::Set(s) => s.bytes,
+            Value::ZSet(z) => z.mem_size(),
         }
     }
 }
@@ -125,6 +206,22 @@ impl Entry {
         }
     }
 
+    /// Seconds since the last access (OBJECT IDLETIME), under an LRU
+    /// policy's clock.
+    pub fn idle_secs(&self, now_ms: u64) -> u64 {
+        u64::from(lru_clock(now_ms).wrapping_sub(self.access))
+    }
+
+    /// The LFU counter decayed to now (OBJECT FREQ), under an LFU policy.
+    pub fn freq(&self, now_ms: u64) -> u8 {
+        lfu_decayed(self.access, now_ms)
+    }
+
+    /// The bytes this entry is accounted for (MEMORY USAGE).
+    pub fn accounted_size(&self) -> u32 {
+        self.size
+    }
+
     /// Whether the entry has expired at `now_ms`.
     pub fn is_expired(&self, now_ms: u64) -> bool {
         self.expire_at != 0 && self.expire_at <= now_ms
@@ -148,6 +245,15 @@ pub enum Policy {
 }
 
 impl Policy {
+    /// Every policy, in the order CONFIG's error lists them.
+    pub const ALL: [Policy; 5] = [
+        Policy::NoEviction,
+        Policy::AllKeysLru,
+        Policy::VolatileLru,
+        Policy::AllKeysLfu,
+        Policy::VolatileTtl,
+    ];
+
     /// Parses Redis's policy names (`allkeys-lru`, …).
     pub fn parse(name: &str) -> Option<Policy> {
         Some(match name.to_ascii_lowercase().as_str() {
@@ -202,6 +308,26 @@ pub struct Counters {
     pub hits: Striped<AtomicU64>,
     /// Lookups that found nothing.
     pub misses: Striped<AtomicU64>,
+    /// The memory limit in bytes (0 = none): settable at run time.
+    max_memory: AtomicU64,
+    /// The eviction policy, as its position in [`Policy::ALL`].
+    policy: AtomicU8,
+}
+
+impl Counters {
+    /// The eviction policy now.
+    pub fn policy(&self) -> Policy {
+        Policy::ALL[usize::from(self.policy.load(Ordering::Relaxed)) % Policy::ALL.len()]
+    }
+
+    fn set_policy(&self, policy: Policy) {
+        let idx = Policy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
+        self.policy.store(idx as u8, Ordering::Relaxed);
+    }
+
+    fn set_max_memory(&self, max: usize) {
+        self.max_memory.store(max as u64, Ordering::Relaxed);
+    }
 }
 
 /// An atomic counter split into one cache line per shard, so the two
@@ -245,7 +371,6 @@ pub struct Shard {
     /// Keys that have a TTL (for sampling and INFO's `expires=`).
     volatile: usize,
     counters: Arc<Counters>,
-    policy: Policy,
     rng: u64,
     /// This shard's position, its stripe of the counters.
     idx: usize,
@@ -255,13 +380,12 @@ pub struct Shard {
 const LFU_INIT: u32 = 5;
 
 impl Shard {
-    fn new(counters: Arc<Counters>, policy: Policy, seed: u64, idx: usize) -> Shard {
+    fn new(counters: Arc<Counters>, seed: u64, idx: usize) -> Shard {
         Shard {
             idx,
             map: IndexMap::with_hasher(RandomState::default()),
             volatile: 0,
             counters,
-            policy,
             rng: seed | 1,
         }
     }
@@ -324,7 +448,7 @@ impl Shard {
     /// Inserts or replaces a key, returning the previous live entry.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry, now_ms: u64) -> Option<Entry> {
         entry.size = entry_size(key.len(), &entry.value);
-        entry.access = if self.policy == Policy::AllKeysLfu {
+        entry.access = if self.counters.policy() == Policy::AllKeysLfu {
             (lfu_minutes(now_ms) << 8) | LFU_INIT
         } else {
             lru_clock(now_ms)
@@ -393,6 +517,13 @@ impl Shard {
         self.add_used(-used);
         self.map = IndexMap::with_hasher(RandomState::default());
         self.volatile = 0;
+    }
+
+    /// Exchanges keys with `other` (the same shard of another database):
+    /// the memory account is shared, so nothing is re-counted.
+    fn swap_contents(&mut self, other: &mut Shard) {
+        std::mem::swap(&mut self.map, &mut other.map);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
     }
 
     /// The key and entry at a position (for SCAN and snapshots), expired
@@ -494,7 +625,8 @@ impl Shard {
     /// (score, key), higher score = better to evict.
     fn eviction_candidate(&mut self, now_ms: u64, samples: usize) -> Option<(u64, Box<[u8]>)> {
         let mut best: Option<(u64, usize)> = None;
-        let probes = if self.policy.volatile_only() {
+        let policy = self.counters.policy();
+        let probes = if policy.volatile_only() {
             samples * 10
         } else {
             samples
@@ -506,11 +638,11 @@ impl Shard {
             }
             let idx = self.random_index()?;
             let entry = &self.map[idx];
-            if self.policy.volatile_only() && entry.expire_at == 0 {
+            if policy.volatile_only() && entry.expire_at == 0 {
                 continue;
             }
             seen += 1;
-            let score = match self.policy {
+            let score = match policy {
                 Policy::NoEviction => return None,
                 Policy::AllKeysLru | Policy::VolatileLru => {
                     u64::from(lru_clock(now_ms).wrapping_sub(entry.access))
@@ -528,7 +660,7 @@ impl Shard {
 
     /// The access value after an access now, per the policy.
     fn touch_value(&mut self, old: u32, now_ms: u64) -> u32 {
-        if self.policy != Policy::AllKeysLfu {
+        if self.counters.policy() != Policy::AllKeysLfu {
             return lru_clock(now_ms);
         }
         let mut counter = lfu_decayed(old, now_ms);
@@ -573,40 +705,41 @@ fn entry_size(key_len: usize, value: &Value) -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutOfMemory;
 
-/// The sharded keyspace: see the module documentation.
-///
-/// This is the interface a cluster router would sit in front of: every
-/// operation names its key(s) and goes through [`Store::shard_of`].
-pub struct Store {
+/// How many databases there are (Redis's `databases` default): SELECT,
+/// MOVE, SWAPDB and COPY … DB take an index below it.
+pub const DATABASES: usize = 16;
+
+/// One database: its keys spread over [`SHARDS`] locked shards. Every
+/// database of a [`Store`] hashes keys the same way, so shard `i` of one
+/// database and shard `i` of another hold the same keys' slots (which is
+/// what lets SWAPDB swap them shard by shard).
+pub struct Db {
     shards: Box<[Mutex<Shard>]>,
     hasher: RandomState,
-    counters: Arc<Counters>,
-    max_memory: usize,
-    policy: Policy,
+    index: usize,
 }
 
-impl Store {
-    /// An empty keyspace; `max_memory` 0 means unlimited.
-    pub fn new(max_memory: usize, policy: Policy) -> Store {
-        let counters = Arc::new(Counters::default());
-        let seed = crate::now_ms() ^ 0x9e37_79b9_7f4a_7c15;
+impl Db {
+    fn new(index: usize, counters: &Arc<Counters>, seed: u64, hasher: RandomState) -> Db {
         let shards = (0..SHARDS as u64)
             .map(|i| {
                 Mutex::new(Shard::new(
                     counters.clone(),
-                    policy,
-                    seed.wrapping_mul(i + 1),
+                    seed.wrapping_mul(i + 1 + 17 * index as u64),
                     i as usize,
                 ))
             })
             .collect();
-        Store {
+        Db {
             shards,
-            hasher: RandomState::default(),
-            counters,
-            max_memory,
-            policy,
+            hasher,
+            index,
         }
+    }
+
+    /// This database's index (SELECT's argument).
+    pub fn index(&self) -> usize {
+        self.index
     }
 
     /// The shard a key lives in.
@@ -644,6 +777,73 @@ impl Store {
             .collect()
     }
 
+    /// Number of live-or-not-yet-collected keys, and how many have a TTL.
+    pub fn len(&self) -> (usize, usize) {
+        (0..SHARDS).fold((0, 0), |(n, v), i| {
+            let shard = self.lock(i);
+            (n + shard.len(), v + shard.volatile())
+        })
+    }
+
+    /// Deletes every key of this database (FLUSHDB).
+    pub fn clear(&self) {
+        for i in 0..SHARDS {
+            self.lock(i).clear();
+        }
+    }
+}
+
+/// The keyspace: [`DATABASES`] databases sharing one memory account,
+/// limit and eviction policy. See the module documentation.
+///
+/// This is the interface a cluster router would sit in front of: every
+/// operation names its database and key(s) and goes through
+/// [`Db::shard_of`].
+pub struct Store {
+    dbs: Box<[Db]>,
+    counters: Arc<Counters>,
+}
+
+impl Store {
+    /// An empty keyspace; `max_memory` 0 means unlimited.
+    pub fn new(max_memory: usize, policy: Policy) -> Store {
+        let counters = Counters::default();
+        counters.set_max_memory(max_memory);
+        counters.set_policy(policy);
+        let counters = Arc::new(counters);
+        let seed = crate::now_ms() ^ 0x9e37_79b9_7f4a_7c15;
+        let hasher = RandomState::default();
+        let dbs = (0..DATABASES)
+            .map(|i| Db::new(i, &counters, seed, hasher.clone()))
+            .collect();
+        Store { dbs, counters }
+    }
+
+    /// Database `index` (below [`DATABASES`]; larger indexes wrap, callers
+    /// check the range first).
+    pub fn db(&self, index: usize) -> &Db {
+        &self.dbs[index % DATABASES]
+    }
+
+    /// Every database, in index order.
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    /// Swaps the contents of two databases (SWAPDB): locks shard `i` of
+    /// both, lower database first, and swaps them, for each `i` in turn.
+    pub fn swap(&self, a: usize, b: usize) {
+        let (a, b) = (a.min(b) % DATABASES, a.max(b) % DATABASES);
+        if a == b {
+            return;
+        }
+        for i in 0..SHARDS {
+            let mut first = self.dbs[a].lock(i);
+            let mut second = self.dbs[b].lock(i);
+            first.swap_contents(&mut second);
+        }
+    }
+
     /// Shared counters.
     pub fn counters(&self) -> &Counters {
         &self.counters
@@ -656,26 +856,37 @@ impl Store {
 
     /// The memory limit (0 = none).
     pub fn max_memory(&self) -> usize {
-        self.max_memory
+        self.counters.max_memory.load(Ordering::Relaxed) as usize
     }
 
     /// The eviction policy.
     pub fn policy(&self) -> Policy {
-        self.policy
+        self.counters.policy()
     }
 
-    /// Number of live-or-not-yet-collected keys, and how many have a TTL.
+    /// Changes the memory limit (CONFIG SET maxmemory); the next write
+    /// evicts down to it.
+    pub fn set_max_memory(&self, max: usize) {
+        self.counters.set_max_memory(max);
+    }
+
+    /// Changes the eviction policy (CONFIG SET maxmemory-policy).
+    pub fn set_policy(&self, policy: Policy) {
+        self.counters.set_policy(policy);
+    }
+
+    /// Number of keys in all databases, and how many have a TTL.
     pub fn len(&self) -> (usize, usize) {
-        (0..SHARDS).fold((0, 0), |(n, v), i| {
-            let shard = self.lock(i);
-            (n + shard.len(), v + shard.volatile())
+        self.dbs.iter().fold((0, 0), |(n, v), db| {
+            let (k, e) = db.len();
+            (n + k, v + e)
         })
     }
 
-    /// Deletes every key.
+    /// Deletes every key of every database (FLUSHALL).
     pub fn clear(&self) {
-        for i in 0..SHARDS {
-            self.lock(i).clear();
+        for db in self.dbs.iter() {
+            db.clear();
         }
     }
 
@@ -684,44 +895,55 @@ impl Store {
     /// maxmemory-samples). Fails when over the limit and nothing can be
     /// evicted (or the policy is noeviction).
     pub fn make_room(&self, now_ms: u64) -> Result<(), OutOfMemory> {
-        if self.max_memory == 0 {
+        let max_memory = self.max_memory();
+        if max_memory == 0 {
             return Ok(());
         }
-        let mut start = (now_ms as usize).wrapping_mul(7) % SHARDS;
+        let mut start = (now_ms as usize).wrapping_mul(7) % (SHARDS * DATABASES);
         // Bounded: each round frees one key; give up after many fruitless
         // rounds rather than spin under the lock-free counter.
         for _ in 0..1024 {
-            if self.used_memory() <= self.max_memory as u64 {
+            if self.used_memory() <= max_memory as u64 {
                 return Ok(());
             }
-            if self.policy == Policy::NoEviction {
+            if self.policy() == Policy::NoEviction {
                 return Err(OutOfMemory);
             }
-            // Sample a few shards, keep the best candidate across them.
-            let mut best: Option<(u64, usize, Box<[u8]>)> = None;
-            for probe in 0..SHARDS {
-                let idx = (start + probe) % SHARDS;
-                let candidate = self.lock(idx).eviction_candidate(now_ms, 5);
-                if let Some((score, key)) = candidate
-                    && best.as_ref().is_none_or(|(s, _, _)| score > *s)
-                {
-                    best = Some((score, idx, key));
+            // Sample a few non-empty shards of any database, keep the best
+            // candidate across them. Positions run shard-major so the
+            // shards of one database are not all probed before another's.
+            let mut best: Option<(u64, usize, usize, Box<[u8]>)> = None;
+            let mut sampled = 0;
+            for probe in 0..SHARDS * DATABASES {
+                let pos = (start + probe) % (SHARDS * DATABASES);
+                let (idx, db) = (pos / DATABASES, pos % DATABASES);
+                let mut shard = self.dbs[db].lock(idx);
+                if shard.is_empty() {
+                    continue;
                 }
-                if best.is_some() && probe >= 2 {
+                sampled += 1;
+                let candidate = shard.eviction_candidate(now_ms, 5);
+                drop(shard);
+                if let Some((score, key)) = candidate
+                    && best.as_ref().is_none_or(|(s, _, _, _)| score > *s)
+                {
+                    best = Some((score, db, idx, key));
+                }
+                if best.is_some() && sampled >= 3 {
                     break;
                 }
             }
-            start = (start + 3) % SHARDS;
-            let Some((_, idx, key)) = best else {
+            start = (start + 3 * DATABASES + 1) % (SHARDS * DATABASES);
+            let Some((_, db, idx, key)) = best else {
                 return Err(OutOfMemory);
             };
-            let mut shard = self.lock(idx);
+            let mut shard = self.dbs[db].lock(idx);
             if let Some(pos) = shard.map.get_index_of(&*key) {
                 shard.remove_at(pos);
                 self.counters.evicted.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if self.used_memory() <= self.max_memory as u64 {
+        if self.used_memory() <= max_memory as u64 {
             Ok(())
         } else {
             Err(OutOfMemory)
@@ -732,12 +954,31 @@ impl Store {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn set_keeps_its_byte_count() {
+        let mut set = super::Set::default();
+        assert!(set.insert(b"abc"));
+        assert!(!set.insert(b"abc"));
+        assert!(set.insert(b"de"));
+        assert_eq!(
+            super::Value::Set(Box::new(set.clone())).mem_size(),
+            5 + 2 * super::SET_MEMBER_OVERHEAD
+        );
+        assert!(set.remove(b"abc"));
+        assert!(!set.remove(b"abc"));
+        assert_eq!(set.swap_remove_index(0).as_deref(), Some(&b"de"[..]));
+        assert!(set.is_empty());
+        assert_eq!(super::Value::Set(Box::new(set)).mem_size(), 0);
+    }
+
+    #[test]
     fn every_type_name_is_listed() {
         use super::{TYPE_NAMES, Value};
         let values = [
             Value::Str(Box::default()),
             Value::List(Box::default()),
             Value::Hash(Box::default()),
+            Value::Set(Box::default()),
+            Value::ZSet(Box::default()),
         ];
         let names: Vec<&str> = values.iter().map(Value::type_name).collect();
         assert_eq!(names, TYPE_NAMES);
@@ -770,11 +1011,11 @@ mod tests {
     #[test]
     fn insert_get_remove_and_accounting() {
         let store = Store::new(0, Policy::NoEviction);
-        let mut shard = store.lock_key(b"k");
+        let mut shard = store.db(0).lock_key(b"k");
         assert!(shard.insert(b"k", Entry::new(s("v")), 0).is_none());
         drop(shard);
         assert_eq!(store.used_memory(), (1 + 1 + ENTRY_OVERHEAD) as u64);
-        let mut shard = store.lock_key(b"k");
+        let mut shard = store.db(0).lock_key(b"k");
         assert_eq!(shard.get(b"k", 0, Access::Counted).unwrap().value, s("v"));
         shard.update(b"k", 0, |e| e.value = s("longer")).unwrap();
         assert!(shard.remove(b"k", 0).is_some());
@@ -786,7 +1027,7 @@ mod tests {
     #[test]
     fn expired_key_is_gone_on_access() {
         let store = Store::new(0, Policy::NoEviction);
-        let mut shard = store.lock_key(b"k");
+        let mut shard = store.db(0).lock_key(b"k");
         shard.insert(b"k", Entry::with_expiry(s("v"), 1000), 0);
         assert_eq!(shard.volatile(), 1);
         assert!(shard.get(b"k", 999, Access::Counted).is_some());
@@ -801,7 +1042,7 @@ mod tests {
     #[test]
     fn expire_round_collects_expired_keys() {
         let store = Store::new(0, Policy::NoEviction);
-        let mut shard = store.lock(0);
+        let mut shard = store.db(0).lock(0);
         for i in 0..100u32 {
             let key = i.to_be_bytes();
             let at = if i % 2 == 0 { 10 } else { 0 };
@@ -825,7 +1066,7 @@ mod tests {
                 0
             };
             store.make_room(0).ok();
-            store.lock_key(key.as_bytes()).insert(
+            store.db(0).lock_key(key.as_bytes()).insert(
                 key.as_bytes(),
                 Entry::with_expiry(s("0123456789"), at),
                 0,
@@ -867,7 +1108,7 @@ mod tests {
     #[test]
     fn lfu_keeps_frequently_used_keys() {
         let store = Store::new(0, Policy::AllKeysLfu);
-        let mut shard = store.lock(0);
+        let mut shard = store.db(0).lock(0);
         shard.insert(b"hot", Entry::new(s("v")), 0);
         shard.insert(b"cold", Entry::new(s("v")), 0);
         for _ in 0..1000 {
@@ -884,7 +1125,7 @@ mod tests {
     fn quiet_lookups_count_nothing_and_leave_the_access_clock() {
         for policy in [Policy::AllKeysLru, Policy::AllKeysLfu] {
             let store = Store::new(0, policy);
-            let mut shard = store.lock(0);
+            let mut shard = store.db(0).lock(0);
             shard.insert(b"k", Entry::new(s("v")), 0);
             let before = shard.peek(b"k", 0).unwrap().access;
             let later = 3_600_000;

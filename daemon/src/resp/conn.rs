@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 use super::codec::{Decoder, encode};
 use crate::Shared;
 use crate::cache::cmd::{self, Client, Ctx, is, lossy};
+use crate::cache::multi;
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
 use crate::cache::{Access, Cache, Reply};
 
@@ -178,6 +179,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     if let Some((sub, _, _)) = &conn.mailbox {
         conn.cache.pubsub.remove_all(sub.id);
     }
+    conn.cache.watches.remove_client(&mut conn.client);
 }
 
 impl Conn {
@@ -277,6 +279,17 @@ impl Conn {
                 ]));
                 return Next::Continue;
             }
+        }
+        if multi::is_transaction_command(name) {
+            self.uncounted += 1;
+            let reply = multi::command(&self.cache, &mut self.client, self.now_ms, args);
+            self.reply(&reply);
+            return Next::Continue;
+        }
+        if self.client.multi.is_some() && !is(name, "quit") && !is(name, "reset") {
+            let reply = multi::queue(&mut self.client, args);
+            self.reply(&reply);
+            return Next::Continue;
         }
         let spec = cmd::lookup(name);
         if let Some(spec) = spec
@@ -432,6 +445,7 @@ impl Conn {
                 for pattern in std::mem::take(&mut self.patterns) {
                     pubsub.unsubscribe(self.client.id, &pattern, true);
                 }
+                self.cache.watches.remove_client(&mut self.client);
                 self.client = Client {
                     id: self.client.id,
                     ..Client::default()

@@ -28,7 +28,7 @@ fn read<'s>(
 /// the key if the hash ends up empty.
 fn write<R>(ctx: &Ctx<'_>, key: &[u8], change: impl FnOnce(&mut Hash) -> R) -> Result<R, Reply> {
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     match shard.peek(key, now) {
         None => {
             let mut hash = Hash::default();
@@ -101,7 +101,7 @@ pub(super) fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn with_hash(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>) -> Reply) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     match read(&mut shard, key, ctx.now_ms, ctx.access) {
         Ok(h) => f(h),
         Err(e) => e,
@@ -178,7 +178,7 @@ pub(super) fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     {
-        let mut shard = ctx.cache.store.lock_key(&args[1]);
+        let mut shard = ctx.db().lock_key(&args[1]);
         match read(&mut shard, &args[1], now, ctx.access) {
             Err(e) => return e,
             Ok(None) => return Reply::Integer(0),

@@ -1,23 +1,18 @@
 //! Generic key commands: DEL, EXISTS, the EXPIRE family, TTL, KEYS, SCAN,
-//! DBSIZE, FLUSHDB, TYPE, RENAME, RANDOMKEY.
+//! DBSIZE, FLUSHDB, FLUSHALL, TYPE, RENAME, RANDOMKEY, and the commands
+//! across databases: MOVE, COPY, SWAPDB.
 
 use bytes::Bytes;
 
-use super::{Ctx, int_arg, is};
+use super::{Ctx, db_arg, int_arg, is};
 use crate::cache::glob;
 use crate::cache::reply::{Reply, errors};
-use crate::cache::store::SHARDS;
+use crate::cache::store::{SHARDS, Value};
 
 pub(super) fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let removed = args[1..]
         .iter()
-        .filter(|key| {
-            ctx.cache
-                .store
-                .lock_key(key)
-                .remove(key, ctx.now_ms)
-                .is_some()
-        })
+        .filter(|key| ctx.db().lock_key(key).remove(key, ctx.now_ms).is_some())
         .count();
     Reply::Integer(removed as i64)
 }
@@ -25,13 +20,7 @@ pub(super) fn del(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let found = args[1..]
         .iter()
-        .filter(|key| {
-            ctx.cache
-                .store
-                .lock_key(key)
-                .peek(key, ctx.now_ms)
-                .is_some()
-        })
+        .filter(|key| ctx.db().lock_key(key).peek(key, ctx.now_ms).is_some())
         .count();
     Reply::Integer(found as i64)
 }
@@ -81,7 +70,7 @@ fn expire_generic(
     }
     let now = ctx.now_ms;
     let key = &args[1];
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     let Some(entry) = shard.peek(key, now) else {
         return Reply::Integer(0);
     };
@@ -129,7 +118,7 @@ pub(super) fn pexpireat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// `unit` ms.
 fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], unit: u64, remaining: bool) -> Reply {
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     match shard.peek(key, now) {
         None => Reply::Integer(-2),
         Some(e) if e.expire_at == 0 => Reply::Integer(-1),
@@ -160,7 +149,7 @@ pub(super) fn pexpiretime(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 pub(super) fn persist(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     match shard.peek(&args[1], now) {
         Some(e) if e.expire_at != 0 => {
             shard.set_expiry(&args[1], 0, now);
@@ -175,7 +164,7 @@ pub(super) fn keys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let all = &pattern[..] == b"*";
     let mut out = Vec::new();
     for i in 0..SHARDS {
-        let shard = ctx.cache.store.lock(i);
+        let shard = ctx.db().lock(i);
         for (key, entry) in shard.iter() {
             if !entry.is_expired(ctx.now_ms) && (all || glob::matches(pattern, key)) {
                 out.push(Reply::bulk(key));
@@ -227,7 +216,7 @@ pub(super) fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if shard_idx >= SHARDS {
             break 0;
         }
-        let shard = ctx.cache.store.lock(shard_idx);
+        let shard = ctx.db().lock(shard_idx);
         while visited < count {
             let Some((key, entry)) = shard.get_index(pos) else {
                 break;
@@ -263,21 +252,154 @@ pub(super) fn scan(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn dbsize(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    Reply::Integer(ctx.cache.store.len().0 as i64)
+    Reply::Integer(ctx.db().len().0 as i64)
 }
 
-pub(super) fn flush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+fn flush_mode_ok(args: &[Bytes]) -> bool {
     match args.get(1) {
-        None => {}
-        Some(a) if args.len() == 2 && (is(a, "async") || is(a, "sync")) => {}
-        Some(_) => return Reply::err(errors::SYNTAX),
+        None => true,
+        Some(a) => args.len() == 2 && (is(a, "async") || is(a, "sync")),
+    }
+}
+
+/// FLUSHDB: the selected database only.
+pub(super) fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return Reply::err(errors::SYNTAX);
+    }
+    ctx.db().clear();
+    Reply::ok()
+}
+
+/// FLUSHALL: every database.
+pub(super) fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    if !flush_mode_ok(args) {
+        return Reply::err(errors::SYNTAX);
     }
     ctx.cache.store.clear();
     Reply::ok()
 }
 
+/// SWAPDB index1 index2.
+pub(super) fn swapdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Ok(a) = db_arg(&args[1]) else {
+        return Reply::err("ERR invalid first DB index");
+    };
+    let Ok(b) = db_arg(&args[2]) else {
+        return Reply::err("ERR invalid second DB index");
+    };
+    ctx.cache.store.swap(a, b);
+    Reply::ok()
+}
+
+/// MOVE key db: 1 when moved, 0 when the key is missing here or exists
+/// there. The TTL goes along.
+pub(super) fn move_key(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let key = &args[1];
+    let to = match db_arg(&args[2]) {
+        Ok(db) => db,
+        Err(e) => return e,
+    };
+    let from = ctx.client.db;
+    if from == to {
+        return Reply::err("ERR source and destination objects are the same");
+    }
+    let now = ctx.now_ms;
+    let store = &ctx.cache.store;
+    // Lock order: (database, shard), lower database first.
+    let (src, dst) = (store.db(from), store.db(to));
+    let idx = src.shard_of(key);
+    let (mut a, mut b) = if from < to {
+        let a = src.lock(idx);
+        (a, dst.lock(idx))
+    } else {
+        let b = dst.lock(idx);
+        (src.lock(idx), b)
+    };
+    if a.peek(key, now).is_none() || b.peek(key, now).is_some() {
+        return Reply::Integer(0);
+    }
+    let Some(entry) = a.remove(key, now) else {
+        return Reply::Integer(0);
+    };
+    b.insert(key, entry, now);
+    Reply::Integer(1)
+}
+
+/// COPY source destination [DB destination-db] [REPLACE]: the value and
+/// its TTL.
+pub(super) fn copy(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (from, to) = (&args[1], &args[2]);
+    let mut dst_db = ctx.client.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(&args[i], "replace") {
+            replace = true;
+            i += 1;
+        } else if is(&args[i], "db") && i + 1 < args.len() {
+            dst_db = match db_arg(&args[i + 1]) {
+                Ok(db) => db,
+                Err(e) => return e,
+            };
+            i += 2;
+        } else {
+            return Reply::err(errors::SYNTAX);
+        }
+    }
+    let src_db = ctx.client.db;
+    if src_db == dst_db && from == to {
+        return Reply::err("ERR source and destination objects are the same");
+    }
+    let now = ctx.now_ms;
+    let store = &ctx.cache.store;
+    let (src, dst) = (store.db(src_db), store.db(dst_db));
+    let (si, di) = (src.shard_of(from), dst.shard_of(to));
+    let entry = if src_db == dst_db {
+        let mut guards = src.lock_keys([&from[..], &to[..]].into_iter());
+        let Some(entry) = guards[si].as_mut().and_then(|s| s.peek(from, now)).cloned() else {
+            return Reply::Integer(0);
+        };
+        let Some(shard) = guards[di].as_mut() else {
+            return Reply::Integer(0);
+        };
+        return copy_into(shard, to, entry, replace, now);
+    } else if src_db < dst_db {
+        let mut a = src.lock(si);
+        let b = dst.lock(di);
+        (a.peek(from, now).cloned(), b)
+    } else {
+        let b = dst.lock(di);
+        let mut a = src.lock(si);
+        (a.peek(from, now).cloned(), b)
+    };
+    match entry {
+        (Some(entry), mut shard) => copy_into(&mut shard, to, entry, replace, now),
+        (None, _) => Reply::Integer(0),
+    }
+}
+
+fn copy_into(
+    shard: &mut crate::cache::store::Shard,
+    to: &[u8],
+    entry: crate::cache::store::Entry,
+    replace: bool,
+    now: u64,
+) -> Reply {
+    if !replace && shard.peek(to, now).is_some() {
+        return Reply::Integer(0);
+    }
+    let expire_at = entry.expire_at;
+    shard.insert(
+        to,
+        crate::cache::store::Entry::with_expiry(entry.value, expire_at),
+        now,
+    );
+    Reply::Integer(1)
+}
+
 pub(super) fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     let name = shard
         .peek(&args[1], ctx.now_ms)
         .map_or("none", |e| e.value.type_name());
@@ -286,7 +408,7 @@ pub(super) fn type_of(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn rename_generic(ctx: &mut Ctx<'_>, args: &[Bytes], only_new: bool) -> Reply {
     let (from, to) = (&args[1], &args[2]);
-    let store = &ctx.cache.store;
+    let store = ctx.db();
     let now = ctx.now_ms;
     let mut guards = store.lock_keys([&from[..], &to[..]].into_iter());
     let (fi, ti) = (store.shard_of(from), store.shard_of(to));
@@ -331,10 +453,169 @@ pub(super) fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
     let start = (ctx.now_ms as usize).wrapping_mul(31) % SHARDS;
     for i in 0..SHARDS {
-        let mut shard = ctx.cache.store.lock((start + i) % SHARDS);
+        let mut shard = ctx.db().lock((start + i) % SHARDS);
         if let Some(key) = shard.random_key(ctx.now_ms) {
             return Reply::bulk(&key);
         }
     }
     Reply::Nil
+}
+
+/// The name OBJECT ENCODING gives a value: Redis 7.0's name for the layout
+/// Redis would pick for it under the current thresholds (agora's own
+/// layouts differ; clients and tests use these names to reason about
+/// sizes).
+fn encoding(ctx: &Ctx<'_>, value: &Value) -> &'static str {
+    let threshold = |name: &str| -> usize {
+        ctx.cache
+            .params
+            .get(&[name.as_bytes()])
+            .first()
+            .and_then(|(_, v)| v.parse().ok())
+            .unwrap_or(0)
+    };
+    match value {
+        Value::Str(s) => {
+            if s.len() <= 20 && super::parse_i64(s).is_some() {
+                "int"
+            } else if s.len() <= 44 {
+                "embstr"
+            } else {
+                "raw"
+            }
+        }
+        Value::List(_) => "quicklist",
+        Value::ZSet(z) => {
+            let max_value = threshold("zset-max-listpack-value");
+            if z.len() <= threshold("zset-max-listpack-entries")
+                && z.iter().all(|(m, _)| m.len() <= max_value)
+            {
+                "listpack"
+            } else {
+                "skiplist"
+            }
+        }
+        Value::Set(set) => {
+            if set.len() <= threshold("set-max-intset-entries")
+                && set.iter().all(|m| super::parse_i64(m).is_some())
+            {
+                "intset"
+            } else {
+                "hashtable"
+            }
+        }
+        Value::Hash(h) => {
+            let max_value = threshold("hash-max-listpack-value");
+            if h.map.len() <= threshold("hash-max-listpack-entries")
+                && h.map
+                    .iter()
+                    .all(|(k, v)| k.len() <= max_value && v.len() <= max_value)
+            {
+                "listpack"
+            } else {
+                "hashtable"
+            }
+        }
+    }
+}
+
+/// OBJECT ENCODING|REFCOUNT|IDLETIME|FREQ key. Looks without touching the
+/// key's access data.
+pub(super) fn object(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    let known = ["encoding", "refcount", "idletime", "freq"];
+    if !known.iter().any(|k| is(sub, k)) {
+        if is(sub, "help") {
+            return Reply::Array(
+                [
+                    "OBJECT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                    "ENCODING <key>",
+                    "FREQ <key>",
+                    "IDLETIME <key>",
+                    "REFCOUNT <key>",
+                ]
+                .into_iter()
+                .map(|l| Reply::Simple(l.into()))
+                .collect(),
+            );
+        }
+        return Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try OBJECT HELP.",
+            super::lossy(sub, 128)
+        ));
+    }
+    if args.len() != 3 {
+        return Reply::error(format!(
+            "ERR unknown subcommand or wrong number of arguments for '{}'. Try OBJECT HELP.",
+            super::lossy(sub, 128)
+        ));
+    }
+    let key = &args[2];
+    let now = ctx.now_ms;
+    let policy = ctx.cache.store.policy();
+    let lfu = policy == crate::cache::store::Policy::AllKeysLfu;
+    let mut shard = ctx.db().lock_key(key);
+    let Some(entry) = shard.peek(key, now) else {
+        return Reply::Nil;
+    };
+    if is(sub, "encoding") {
+        let name = encoding(ctx, &entry.value);
+        Reply::Bulk(Bytes::from_static(name.as_bytes()))
+    } else if is(sub, "refcount") {
+        Reply::Integer(1)
+    } else if is(sub, "idletime") {
+        if lfu {
+            return Reply::err(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            );
+        }
+        Reply::Integer(entry.idle_secs(now) as i64)
+    } else if lfu {
+        Reply::Integer(i64::from(entry.freq(now)))
+    } else {
+        Reply::err(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        )
+    }
+}
+
+/// MEMORY USAGE key [SAMPLES n]: the bytes agora accounts the key for
+/// (key, value and per-key overhead; see docs/CACHE.md).
+pub(super) fn memory(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    if is(sub, "help") && args.len() == 2 {
+        return Reply::Array(
+            [
+                "MEMORY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+                "USAGE <key> [SAMPLES <count>]",
+                "    Return memory in bytes used by <key> and its value.",
+            ]
+            .into_iter()
+            .map(|l| Reply::Simple(l.into()))
+            .collect(),
+        );
+    }
+    if !is(sub, "usage") {
+        return Reply::error(format!(
+            "ERR unknown subcommand '{}'. Try MEMORY HELP.",
+            super::lossy(sub, 128)
+        ));
+    }
+    let Some(key) = args.get(2) else {
+        return super::wrong_arity("memory|usage");
+    };
+    match args.len() {
+        3 => {}
+        5 if is(&args[3], "samples") => {
+            if let Err(e) = int_arg(&args[4]) {
+                return e;
+            }
+        }
+        _ => return Reply::err(errors::SYNTAX),
+    }
+    let mut shard = ctx.db().lock_key(key);
+    match shard.peek(key, ctx.now_ms) {
+        Some(entry) => Reply::Integer(i64::from(entry.accounted_size())),
+        None => Reply::Nil,
+    }
 }

@@ -15,7 +15,7 @@ enum End {
 fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
     let key = &args[1];
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     let add = |list: &mut List| {
         for item in &args[2..] {
             match end {
@@ -65,7 +65,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
     };
     let key = &args[1];
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     match shard.get(key, now, ctx.access) {
         None => {
             return if count.is_some() {
@@ -116,7 +116,7 @@ pub(super) fn rpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn with_list(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&List>) -> Reply) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     match shard.get(key, ctx.now_ms, ctx.access) {
         None => f(None),
         Some(Entry {

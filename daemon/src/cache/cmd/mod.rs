@@ -17,8 +17,10 @@ mod hashes;
 mod keys;
 mod lists;
 mod server;
+mod sets;
 mod strings;
 pub mod syntax;
+mod zsets;
 
 pub use server::INFO_SECTIONS;
 
@@ -30,7 +32,7 @@ use bytes::Bytes;
 
 use super::Cache;
 use super::reply::{Reply, errors};
-use super::store::{Access, Entry, Shard, Value};
+use super::store::{Access, DATABASES, Db, Entry, Shard, Value};
 
 /// Per-connection state that commands read or change.
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,16 @@ pub struct Client {
     pub resp3: bool,
     /// CLIENT SETINFO LIB-NAME / LIB-VER.
     pub lib: (Option<Bytes>, Option<Bytes>),
+    /// The selected database (SELECT; 0 on a new connection).
+    pub db: usize,
+    /// Inside MULTI: the commands queued for EXEC.
+    pub multi: Option<Vec<Vec<Bytes>>>,
+    /// A command failed to queue: EXEC will answer EXECABORT.
+    pub multi_error: bool,
+    /// WATCHed keys: database, key, and its expiry when watched.
+    pub watched: Vec<(usize, Bytes, u64)>,
+    /// Set when a watched key is written (shared with the registry).
+    pub dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// What a command needs: the cache, the client, the time, and whether it
@@ -58,6 +70,13 @@ pub struct Ctx<'a> {
     /// LRU/LFU data of the keys it reads ([`Access::Counted`], the norm),
     /// or does neither ([`Access::Quiet`]: a monitoring tool looking).
     pub access: Access,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's selected database.
+    pub fn db(&self) -> &'a Db {
+        self.cache.store.db(self.client.db)
+    }
 }
 
 /// Command flags.
@@ -89,24 +108,36 @@ pub enum Group {
     Hash,
     /// Lists.
     List,
+    /// Sets.
+    Set,
+    /// Sorted sets.
+    SortedSet,
     /// Publish/subscribe.
     PubSub,
     /// The connection: PING, HELLO, CLIENT, …
     Connection,
     /// The server: INFO, CONFIG, COMMAND, …
     Server,
+    /// Scripting and functions.
+    Scripting,
+    /// MULTI/EXEC and WATCH.
+    Transactions,
 }
 
 impl Group {
     /// Every group, in the order `help` lists them.
-    pub const ALL: [Group; 7] = [
+    pub const ALL: [Group; 11] = [
         Group::Generic,
         Group::String,
         Group::Hash,
         Group::List,
+        Group::Set,
+        Group::SortedSet,
         Group::PubSub,
         Group::Connection,
         Group::Server,
+        Group::Scripting,
+        Group::Transactions,
     ];
 
     /// Redis's name: `generic`, `string`, `hash`, `list`, `pubsub`,
@@ -117,9 +148,13 @@ impl Group {
             Group::String => "string",
             Group::Hash => "hash",
             Group::List => "list",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
             Group::PubSub => "pubsub",
             Group::Connection => "connection",
             Group::Server => "server",
+            Group::Scripting => "scripting",
+            Group::Transactions => "transactions",
         }
     }
 }
@@ -254,7 +289,8 @@ fn by_connection(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 use Group::{
     Connection as CONN, Generic as GEN, Hash as HASH, List as LIST, PubSub as PUBSUB,
-    Server as SERVER, String as STR,
+    Scripting as SCRIPTING, Server as SERVER, Set as SET, SortedSet as ZSET, String as STR,
+    Transactions as TRANSACTIONS,
 };
 
 /// Every command, for dispatch, COMMAND and `help`. Each entry: name,
@@ -468,17 +504,35 @@ pub static COMMANDS: &[Spec] = &[
         "",
         "Return the number of keys",
     ),
-    spec("flushdb", -1, Kind::Write, K0, keys::flush).doc(
+    spec("flushdb", -1, Kind::Write, K0, keys::flushdb).doc(
         SERVER,
         "1.0.0",
         "[ASYNC|SYNC]",
-        "Remove all keys",
+        "Remove all keys from the current database",
     ),
-    spec("flushall", -1, Kind::Write, K0, keys::flush).doc(
+    spec("flushall", -1, Kind::Write, K0, keys::flushall).doc(
         SERVER,
         "1.0.0",
         "[ASYNC|SYNC]",
-        "Remove all keys (the same as FLUSHDB: there is one database)",
+        "Remove all keys from all databases",
+    ),
+    spec("swapdb", 3, Kind::Write, K0, keys::swapdb).doc(
+        SERVER,
+        "4.0.0",
+        "index1 index2",
+        "Swaps two Redis databases",
+    ),
+    spec("move", 3, Kind::Write, K1, keys::move_key).doc(
+        GEN,
+        "1.0.0",
+        "key db",
+        "Move a key to another database",
+    ),
+    spec("copy", -3, Kind::DenyOom, (1, 2, 1), keys::copy).doc(
+        GEN,
+        "6.2.0",
+        "source destination [DB destination-db] [REPLACE]",
+        "Copy a key",
     ),
     spec("type", 2, Kind::Read, K1, keys::type_of).doc(
         GEN,
@@ -510,6 +564,39 @@ pub static COMMANDS: &[Spec] = &[
         "key [key ...]",
         "Alter the last access time of keys; returns how many exist",
     ),
+    spec("object", -2, Kind::Read, (2, 2, 1), keys::object)
+        .doc(
+            GEN,
+            "2.2.3",
+            "<ENCODING|FREQ|IDLETIME|REFCOUNT>",
+            "A container for object introspection commands",
+        )
+        .subs(&[
+            sub(
+                "encoding",
+                3,
+                GEN,
+                "2.2.3",
+                "key",
+                "Redis's name for the encoding Redis would give the value",
+            ),
+            sub("freq", 3, GEN, "4.0.0", "key", "Get the logarithmic access frequency counter of a key (LFU policy)"),
+            sub("idletime", 3, GEN, "2.2.3", "key", "Get the seconds since the key was last accessed (LRU policies)"),
+            sub("refcount", 3, GEN, "2.2.3", "key", "Get the reference count of a key's value (always 1)"),
+        ]),
+    spec("memory", -2, Kind::Read, K0, keys::memory)
+        .doc(SERVER, "4.0.0", "<HELP|USAGE>", "A container for memory diagnostics commands")
+        .subs(&[
+            sub("help", 2, SERVER, "4.0.0", "", "Show helpful text about the different subcommands"),
+            sub(
+                "usage",
+                -3,
+                SERVER,
+                "4.0.0",
+                "key [SAMPLES count]",
+                "Estimate the memory usage of a key",
+            ),
+        ]),
     spec("hset", -4, Kind::DenyOom, K1, hashes::hset).doc(
         HASH,
         "2.0.0",
@@ -630,6 +717,300 @@ pub static COMMANDS: &[Spec] = &[
         "key index",
         "Get an element from a list by its index",
     ),
+    spec("sadd", -3, Kind::DenyOom, K1, sets::sadd).doc(
+        SET,
+        "1.0.0",
+        "key member [member ...]",
+        "Add one or more members to a set",
+    ),
+    spec("srem", -3, Kind::Write, K1, sets::srem).doc(
+        SET,
+        "1.0.0",
+        "key member [member ...]",
+        "Remove one or more members from a set",
+    ),
+    spec("smembers", 2, Kind::Read, K1, sets::smembers).doc(
+        SET,
+        "1.0.0",
+        "key",
+        "Get all the members in a set",
+    ),
+    spec("sismember", 3, Kind::Read, K1, sets::sismember).doc(
+        SET,
+        "1.0.0",
+        "key member",
+        "Determine if a given value is a member of a set",
+    ),
+    spec("smismember", -3, Kind::Read, K1, sets::smismember).doc(
+        SET,
+        "6.2.0",
+        "key member [member ...]",
+        "Returns the membership associated with the given elements for a set",
+    ),
+    spec("scard", 2, Kind::Read, K1, sets::scard).doc(
+        SET,
+        "1.0.0",
+        "key",
+        "Get the number of members in a set",
+    ),
+    spec("spop", -2, Kind::Write, K1, sets::spop).doc(
+        SET,
+        "1.0.0",
+        "key [count]",
+        "Remove and return one or multiple random members from a set",
+    ),
+    spec("srandmember", -2, Kind::Read, K1, sets::srandmember).doc(
+        SET,
+        "1.0.0",
+        "key [count]",
+        "Get one or multiple random members from a set",
+    ),
+    spec("smove", 4, Kind::Write, (1, 2, 1), sets::smove).doc(
+        SET,
+        "1.0.0",
+        "source destination member",
+        "Move a member from one set to another",
+    ),
+    spec("sinter", -2, Kind::Read, KALL, sets::sinter).doc(
+        SET,
+        "1.0.0",
+        "key [key ...]",
+        "Intersect multiple sets",
+    ),
+    spec("sintercard", -3, Kind::Read, K0, sets::sintercard).doc(
+        SET,
+        "7.0.0",
+        "numkeys key [key ...] [LIMIT limit]",
+        "Intersect multiple sets and return the cardinality of the result",
+    ),
+    spec("sunion", -2, Kind::Read, KALL, sets::sunion).doc(
+        SET,
+        "1.0.0",
+        "key [key ...]",
+        "Add multiple sets",
+    ),
+    spec("sdiff", -2, Kind::Read, KALL, sets::sdiff).doc(
+        SET,
+        "1.0.0",
+        "key [key ...]",
+        "Subtract multiple sets",
+    ),
+    spec("sinterstore", -3, Kind::DenyOom, KALL, sets::sinterstore).doc(
+        SET,
+        "1.0.0",
+        "destination key [key ...]",
+        "Intersect multiple sets and store the resulting set in a key",
+    ),
+    spec("sunionstore", -3, Kind::DenyOom, KALL, sets::sunionstore).doc(
+        SET,
+        "1.0.0",
+        "destination key [key ...]",
+        "Add multiple sets and store the resulting set in a key",
+    ),
+    spec("sdiffstore", -3, Kind::DenyOom, KALL, sets::sdiffstore).doc(
+        SET,
+        "1.0.0",
+        "destination key [key ...]",
+        "Subtract multiple sets and store the resulting set in a key",
+    ),
+    spec("sscan", -3, Kind::Read, K1, sets::sscan).doc(
+        SET,
+        "2.8.0",
+        "key cursor [MATCH pattern] [COUNT count]",
+        "Incrementally iterate Set elements",
+    ),
+    spec("zadd", -4, Kind::DenyOom, K1, zsets::zadd).doc(
+        ZSET,
+        "1.2.0",
+        "key [NX|XX] [GT|LT] [CH] [INCR] score member [score member ...]",
+        "Add one or more members to a sorted set, or update its score if it already exists",
+    ),
+    spec("zrem", -3, Kind::Write, K1, zsets::zrem).doc(
+        ZSET,
+        "1.2.0",
+        "key member [member ...]",
+        "Remove one or more members from a sorted set",
+    ),
+    spec("zscore", 3, Kind::Read, K1, zsets::zscore).doc(
+        ZSET,
+        "1.2.0",
+        "key member",
+        "Get the score associated with the given member in a sorted set",
+    ),
+    spec("zmscore", -3, Kind::Read, K1, zsets::zmscore).doc(
+        ZSET,
+        "6.2.0",
+        "key member [member ...]",
+        "Get the score associated with the given members in a sorted set",
+    ),
+    spec("zincrby", 4, Kind::DenyOom, K1, zsets::zincrby).doc(
+        ZSET,
+        "1.2.0",
+        "key increment member",
+        "Increment the score of a member in a sorted set",
+    ),
+    spec("zcard", 2, Kind::Read, K1, zsets::zcard).doc(
+        ZSET,
+        "1.2.0",
+        "key",
+        "Get the number of members in a sorted set",
+    ),
+    spec("zcount", 4, Kind::Read, K1, zsets::zcount).doc(
+        ZSET,
+        "2.0.0",
+        "key min max",
+        "Count the members in a sorted set with scores within the given values",
+    ),
+    spec("zlexcount", 4, Kind::Read, K1, zsets::zlexcount).doc(
+        ZSET,
+        "2.8.9",
+        "key min max",
+        "Count the number of members in a sorted set between a given lexicographical range",
+    ),
+    spec("zrange", -4, Kind::Read, K1, zsets::zrange).doc(
+        ZSET,
+        "1.2.0",
+        "key start stop [BYSCORE|BYLEX] [REV] [LIMIT offset count] [WITHSCORES]",
+        "Return a range of members in a sorted set",
+    ),
+    spec("zrangestore", -5, Kind::DenyOom, (1, 2, 1), zsets::zrangestore).doc(
+        ZSET,
+        "6.2.0",
+        "dst src min max [BYSCORE|BYLEX] [REV] [LIMIT offset count]",
+        "Store a range of members from sorted set into another key",
+    ),
+    spec("zrevrange", -4, Kind::Read, K1, zsets::zrevrange).doc(
+        ZSET,
+        "1.2.0",
+        "key start stop [WITHSCORES]",
+        "Return a range of members in a sorted set, by index, with scores ordered from high to low",
+    ),
+    spec("zrangebyscore", -4, Kind::Read, K1, zsets::zrangebyscore).doc(
+        ZSET,
+        "1.0.5",
+        "key min max [WITHSCORES] [LIMIT offset count]",
+        "Return a range of members in a sorted set, by score",
+    ),
+    spec("zrevrangebyscore", -4, Kind::Read, K1, zsets::zrevrangebyscore).doc(
+        ZSET,
+        "2.2.0",
+        "key max min [WITHSCORES] [LIMIT offset count]",
+        "Return a range of members in a sorted set, by score, with scores ordered from high to low",
+    ),
+    spec("zrangebylex", -4, Kind::Read, K1, zsets::zrangebylex).doc(
+        ZSET,
+        "2.8.9",
+        "key min max [LIMIT offset count]",
+        "Return a range of members in a sorted set, by lexicographical range",
+    ),
+    spec("zrevrangebylex", -4, Kind::Read, K1, zsets::zrevrangebylex).doc(
+        ZSET,
+        "2.8.9",
+        "key max min [LIMIT offset count]",
+        "Return a range of members in a sorted set, by lexicographical range, ordered from higher to lower strings",
+    ),
+    spec("zrank", 3, Kind::Read, K1, zsets::zrank).doc(
+        ZSET,
+        "2.0.0",
+        "key member",
+        "Determine the index of a member in a sorted set",
+    ),
+    spec("zrevrank", 3, Kind::Read, K1, zsets::zrevrank).doc(
+        ZSET,
+        "2.0.0",
+        "key member",
+        "Determine the index of a member in a sorted set, with scores ordered from high to low",
+    ),
+    spec("zremrangebyrank", 4, Kind::Write, K1, zsets::zremrangebyrank).doc(
+        ZSET,
+        "2.0.0",
+        "key start stop",
+        "Remove all members in a sorted set within the given indexes",
+    ),
+    spec("zremrangebyscore", 4, Kind::Write, K1, zsets::zremrangebyscore).doc(
+        ZSET,
+        "1.2.0",
+        "key min max",
+        "Remove all members in a sorted set within the given scores",
+    ),
+    spec("zremrangebylex", 4, Kind::Write, K1, zsets::zremrangebylex).doc(
+        ZSET,
+        "2.8.9",
+        "key min max",
+        "Remove all members in a sorted set between the given lexicographical range",
+    ),
+    spec("zpopmin", -2, Kind::Write, K1, zsets::zpopmin).doc(
+        ZSET,
+        "5.0.0",
+        "key [count]",
+        "Remove and return members with the lowest scores in a sorted set",
+    ),
+    spec("zpopmax", -2, Kind::Write, K1, zsets::zpopmax).doc(
+        ZSET,
+        "5.0.0",
+        "key [count]",
+        "Remove and return members with the highest scores in a sorted set",
+    ),
+    spec("zmpop", -4, Kind::Write, K0, zsets::zmpop).doc(
+        ZSET,
+        "7.0.0",
+        "numkeys key [key ...] <MIN|MAX> [COUNT count]",
+        "Remove and return members with scores in a sorted set",
+    ),
+    spec("zrandmember", -2, Kind::Read, K1, zsets::zrandmember).doc(
+        ZSET,
+        "6.2.0",
+        "key [count [WITHSCORES]]",
+        "Get one or multiple random elements from a sorted set",
+    ),
+    spec("zunion", -3, Kind::Read, K0, zsets::zunion).doc(
+        ZSET,
+        "6.2.0",
+        "numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>] [WITHSCORES]",
+        "Add multiple sorted sets (WEIGHTS takes one weight per key)",
+    ),
+    spec("zinter", -3, Kind::Read, K0, zsets::zinter).doc(
+        ZSET,
+        "6.2.0",
+        "numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>] [WITHSCORES]",
+        "Intersect multiple sorted sets (WEIGHTS takes one weight per key)",
+    ),
+    spec("zdiff", -3, Kind::Read, K0, zsets::zdiff).doc(
+        ZSET,
+        "6.2.0",
+        "numkeys key [key ...] [WITHSCORES]",
+        "Subtract multiple sorted sets",
+    ),
+    spec("zunionstore", -4, Kind::DenyOom, K1, zsets::zunionstore).doc(
+        ZSET,
+        "2.0.0",
+        "destination numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>]",
+        "Add multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    spec("zinterstore", -4, Kind::DenyOom, K1, zsets::zinterstore).doc(
+        ZSET,
+        "2.0.0",
+        "destination numkeys key [key ...] [WEIGHTS weight] [AGGREGATE <SUM|MIN|MAX>]",
+        "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    spec("zdiffstore", -4, Kind::DenyOom, K1, zsets::zdiffstore).doc(
+        ZSET,
+        "6.2.0",
+        "destination numkeys key [key ...]",
+        "Subtract multiple sorted sets and store the resulting sorted set in a new key",
+    ),
+    spec("zintercard", -3, Kind::Read, K0, zsets::zintercard).doc(
+        ZSET,
+        "7.0.0",
+        "numkeys key [key ...] [LIMIT limit]",
+        "Intersect multiple sorted sets and return the cardinality of the result",
+    ),
+    spec("zscan", -3, Kind::Read, K1, zsets::zscan).doc(
+        ZSET,
+        "2.8.0",
+        "key cursor [MATCH pattern] [COUNT count]",
+        "Incrementally iterate sorted sets elements and associated scores",
+    ),
     spec("ping", -1, Kind::Admin, K0, server::ping).doc(
         CONN,
         "1.0.0",
@@ -646,7 +1027,7 @@ pub static COMMANDS: &[Spec] = &[
         CONN,
         "1.0.0",
         "index",
-        "Change the selected database (only 0 exists)",
+        "Change the selected database for the current connection",
     ),
     spec("info", -1, Kind::Admin, K0, server::info).doc(
         SERVER,
@@ -676,7 +1057,7 @@ pub static COMMANDS: &[Spec] = &[
                 SERVER,
                 "2.0.0",
                 "parameter value [parameter value ...]",
-                "Refused: the daemon's configuration comes from its flags",
+                "Set configuration parameters (docs/CACHE.md: which apply, which are accepted and ignored)",
             ),
             sub(
                 "resetstat",
@@ -686,6 +1067,24 @@ pub static COMMANDS: &[Spec] = &[
                 "",
                 "Reset the stats returned by INFO (accepted, does nothing)",
             ),
+        ]),
+    spec("function", -2, Kind::Admin, K0, server::function)
+        .doc(
+            SCRIPTING,
+            "7.0.0",
+            "<FLUSH|LIST>",
+            "A container for function commands (no functions exist yet)",
+        )
+        .subs(&[
+            sub(
+                "flush",
+                -2,
+                SCRIPTING,
+                "7.0.0",
+                "[ASYNC|SYNC]",
+                "Delete all functions (there are none)",
+            ),
+            sub("list", -2, SCRIPTING, "7.0.0", "", "List functions (there are none)"),
         ]),
     spec("hello", -1, Kind::Admin, K0, server::hello).doc(
         CONN,
@@ -801,6 +1200,36 @@ pub static COMMANDS: &[Spec] = &[
         "6.2.0",
         "",
         "Reset the connection",
+    ),
+    spec("multi", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "1.2.0",
+        "",
+        "Mark the start of a transaction block (RESP only)",
+    ),
+    spec("exec", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "1.2.0",
+        "",
+        "Execute all commands issued after MULTI",
+    ),
+    spec("discard", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "2.0.0",
+        "",
+        "Discard all commands issued after MULTI",
+    ),
+    spec("watch", -2, Kind::Conn, KALL, by_connection).doc(
+        TRANSACTIONS,
+        "2.2.0",
+        "key [key ...]",
+        "Watch the given keys to determine execution of the MULTI/EXEC block",
+    ),
+    spec("unwatch", 1, Kind::Conn, K0, by_connection).doc(
+        TRANSACTIONS,
+        "2.2.0",
+        "",
+        "Forget about all watched keys",
     ),
     spec("subscribe", -2, Kind::Conn, K0, by_connection).doc(
         PUBSUB,
@@ -965,6 +1394,21 @@ pub fn execute_into(
     args: &[Bytes],
     sink: &mut impl Sink,
 ) -> bool {
+    execute_gated(ctx, spec, args, sink, true)
+}
+
+/// [`execute_into`], holding the shared side of the transaction gate
+/// when `gated` (EXEC, which holds the exclusive side, runs its queue
+/// with `false`). A write that succeeds touches the keys it names for
+/// WATCH.
+pub fn execute_gated(
+    ctx: &mut Ctx<'_>,
+    spec: Option<&'static Spec>,
+    args: &[Bytes],
+    sink: &mut impl Sink,
+    gated: bool,
+) -> bool {
+    let _shared = gated.then(|| ctx.cache.gate.shared());
     let Some(spec) = spec else {
         sink.reply(unknown_command(args), ctx.client.resp3);
         return false;
@@ -982,8 +1426,68 @@ pub fn execute_into(
         return true;
     }
     let reply = (spec.handler)(ctx, args);
+    if matches!(spec.kind, Kind::Write | Kind::DenyOom) && !reply.is_error() {
+        touch_written(ctx, spec, args);
+    }
     sink.reply(reply, ctx.client.resp3);
     true
+}
+
+/// Tells WATCH which keys a write that succeeded may have changed.
+fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
+    let watches = &ctx.cache.watches;
+    if !watches.any() {
+        return;
+    }
+    let db = ctx.client.db;
+    match spec.name {
+        "flushdb" => watches.touch_db(Some(db)),
+        "flushall" => watches.touch_db(None),
+        "swapdb" => {
+            for arg in &args[1..3] {
+                if let Ok(d) = db_arg(arg) {
+                    watches.touch_db(Some(d));
+                }
+            }
+        }
+        "move" => {
+            watches.touch(db, &args[1]);
+            if let Ok(d) = db_arg(&args[2]) {
+                watches.touch(d, &args[1]);
+            }
+        }
+        "copy" => {
+            let to = args
+                .iter()
+                .position(|a| is(a, "db"))
+                .and_then(|i| args.get(i + 1))
+                .and_then(|a| db_arg(a).ok())
+                .unwrap_or(db);
+            watches.touch(to, &args[2]);
+        }
+        "zmpop" => {
+            let n = parse_i64(&args[1]).unwrap_or(0).max(0) as usize;
+            for key in args.iter().skip(2).take(n) {
+                watches.touch(db, key);
+            }
+        }
+        _ => {
+            let (first, last, step) = spec.keys;
+            if first <= 0 || step <= 0 {
+                return;
+            }
+            let last = if last < 0 {
+                args.len() as i32 + last
+            } else {
+                last
+            };
+            let mut i = first;
+            while i <= last && (i as usize) < args.len() {
+                watches.touch(db, &args[i as usize]);
+                i += step;
+            }
+        }
+    }
 }
 
 // ---- helpers shared by the handlers ----
@@ -1057,6 +1561,16 @@ pub fn read_str<'s>(
             ..
         }) => Ok(Some(s)),
         Some(_) => Err(Reply::err(errors::WRONGTYPE)),
+    }
+}
+
+/// A database index argument (SELECT, MOVE, SWAPDB, COPY … DB), or
+/// Redis's error.
+pub fn db_arg(bytes: &[u8]) -> Result<usize, Reply> {
+    match parse_i64(bytes) {
+        None => Err(Reply::err(errors::NOT_INTEGER)),
+        Some(n) if (0..DATABASES as i64).contains(&n) => Ok(n as usize),
+        Some(_) => Err(Reply::err(errors::DB_RANGE)),
     }
 }
 

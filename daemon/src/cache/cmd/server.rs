@@ -8,8 +8,7 @@ use std::sync::atomic::Ordering;
 use bytes::Bytes;
 
 use super::{COMMANDS, Ctx, Kind, is, lossy, parse_i64};
-use crate::cache::glob;
-use crate::cache::reply::{Reply, errors};
+use crate::cache::reply::Reply;
 
 /// The Redis version we claim in INFO and HELLO: the one whose command
 /// semantics we follow. Clients use it to pick features.
@@ -40,11 +39,13 @@ pub(super) fn echo(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Bulk(args[1].clone())
 }
 
-pub(super) fn select(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    match parse_i64(&args[1]) {
-        None => Reply::err(errors::NOT_INTEGER),
-        Some(0) => Reply::ok(),
-        Some(_) => Reply::err(errors::DB_RANGE),
+pub(super) fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    match super::db_arg(&args[1]) {
+        Ok(db) => {
+            ctx.client.db = db;
+            Reply::ok()
+        }
+        Err(e) => e,
     }
 }
 
@@ -158,9 +159,15 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     if show("keyspace") {
         out.push_str("# Keyspace\r\n");
-        let (keys, expires) = cache.store.len();
-        if keys > 0 {
-            let _ = write!(out, "db0:keys={keys},expires={expires},avg_ttl=0\r\n");
+        for db in cache.store.dbs() {
+            let (keys, expires) = db.len();
+            if keys > 0 {
+                let _ = write!(
+                    out,
+                    "db{}:keys={keys},expires={expires},avg_ttl=0\r\n",
+                    db.index()
+                );
+            }
         }
         out.push_str("\r\n");
     }
@@ -171,52 +178,62 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Bulk(Bytes::from(out))
 }
 
-/// CONFIG GET's answers: the parameters clients ask about on connect.
-fn config_params(ctx: &Ctx<'_>) -> Vec<(&'static str, String)> {
-    let store = &ctx.cache.store;
-    vec![
-        ("save", String::new()),
-        ("appendonly", "no".into()),
-        ("maxmemory", store.max_memory().to_string()),
-        ("maxmemory-policy", store.policy().name().into()),
-        ("maxmemory-samples", "5".into()),
-        ("databases", "1".into()),
-        ("port", ctx.cache.port.load(Ordering::Relaxed).to_string()),
-        ("timeout", "0".into()),
-        ("proto-max-bulk-len", crate::cache::MAX_BULK.to_string()),
-        ("maxclients", "16384".into()),
-        ("cluster-enabled", "no".into()),
-    ]
-}
-
 pub(super) fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let sub = &args[1];
     if is(sub, "get") {
         if args.len() < 3 {
             return super::wrong_arity("config|get");
         }
-        let mut pairs = Vec::new();
-        for (name, value) in config_params(ctx) {
-            if args[2..]
-                .iter()
-                .any(|p| glob::matches(&p.to_ascii_lowercase(), name.as_bytes()))
-            {
-                pairs.push((Reply::text(name), Reply::Bulk(Bytes::from(value))));
-            }
-        }
+        let patterns: Vec<&[u8]> = args[2..].iter().map(|a| &a[..]).collect();
+        let port = ctx.cache.port.load(Ordering::Relaxed);
+        let pairs = ctx
+            .cache
+            .params
+            .get(&patterns)
+            .into_iter()
+            .map(|(name, value)| {
+                let value = if name == "port" {
+                    port.to_string()
+                } else {
+                    value
+                };
+                (Reply::text(name), Reply::Bulk(Bytes::from(value)))
+            })
+            .collect();
         Reply::Map(pairs)
     } else if is(sub, "set") {
         if args.len() < 4 || !args.len().is_multiple_of(2) {
             return super::wrong_arity("config|set");
         }
-        Reply::error(format!(
-            "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
-            lossy(&args[2], 128)
-        ))
+        let pairs: Vec<(&[u8], &[u8])> = args[2..]
+            .chunks_exact(2)
+            .map(|p| (&p[0][..], &p[1][..]))
+            .collect();
+        match ctx.cache.params.set(&ctx.cache.store, &pairs) {
+            Ok(()) => Reply::ok(),
+            Err(e) => Reply::error(e),
+        }
     } else if is(sub, "resetstat") {
         Reply::ok()
     } else {
         unknown_subcommand(sub, "CONFIG")
+    }
+}
+
+/// FUNCTION: agora has no functions yet; FLUSH (which every unit of
+/// Redis's suite sends first) has nothing to remove, LIST nothing to show.
+pub(super) fn function(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let sub = &args[1];
+    if is(sub, "flush") {
+        match args.get(2) {
+            None => Reply::ok(),
+            Some(m) if args.len() == 3 && (is(m, "async") || is(m, "sync")) => Reply::ok(),
+            Some(_) => Reply::err("ERR FUNCTION FLUSH only supports SYNC|ASYNC option"),
+        }
+    } else if is(sub, "list") {
+        Reply::Array(Vec::new())
+    } else {
+        unknown_subcommand(sub, "FUNCTION")
     }
 }
 

@@ -52,11 +52,11 @@ pub(super) fn absolute_expiry(
 
 fn put(ctx: &Ctx<'_>, key: &[u8], value: &[u8], expire_at: u64) {
     let entry = Entry::with_expiry(Value::Str(value.into()), expire_at);
-    ctx.cache.store.lock_key(key).insert(key, entry, ctx.now_ms);
+    ctx.db().lock_key(key).insert(key, entry, ctx.now_ms);
 }
 
 pub(super) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     reply(read_str(&mut shard, &args[1], ctx.now_ms, ctx.access).map(Reply::bulk_or_nil))
 }
 
@@ -64,7 +64,7 @@ pub(super) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// into a [`Reply`] first.
 pub(super) fn get_into(ctx: &mut Ctx<'_>, key: &[u8], sink: &mut impl super::Sink) {
     let resp3 = ctx.client.resp3;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     match read_str(&mut shard, key, ctx.now_ms, ctx.access) {
         Ok(value) => sink.bulk_or_nil(value, resp3),
         Err(e) => sink.reply(e, resp3),
@@ -115,7 +115,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         i += 1;
     }
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     let (old, old_expiry) = match shard.peek(key, now) {
         None => (None, 0),
         Some(Entry {
@@ -156,7 +156,7 @@ pub(super) fn set(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn setnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     if shard.peek(&args[1], ctx.now_ms).is_some() {
         return Reply::Integer(0);
     }
@@ -187,7 +187,7 @@ pub(super) fn psetex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     match read_str(&mut shard, &args[1], ctx.now_ms, ctx.access) {
         Err(e) => e,
         Ok(None) => Reply::Nil,
@@ -200,7 +200,7 @@ pub(super) fn getdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn getset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     match read_str(&mut shard, &args[1], ctx.now_ms, ctx.access) {
         Err(e) => e,
         Ok(old) => {
@@ -237,7 +237,7 @@ pub(super) fn getex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         i += 1;
     }
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     let value = match read_str(&mut shard, &args[1], now, ctx.access) {
         Err(e) => return e,
         Ok(None) => return Reply::Nil,
@@ -262,7 +262,7 @@ pub(super) fn mget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let items = args[1..]
         .iter()
         .map(|key| {
-            let mut shard = ctx.cache.store.lock_key(key);
+            let mut shard = ctx.db().lock_key(key);
             // Wrong types read as nil in MGET, as in Redis.
             read_str(&mut shard, key, ctx.now_ms, ctx.access)
                 .ok()
@@ -278,7 +278,7 @@ fn mset_impl(ctx: &mut Ctx<'_>, args: &[Bytes], only_new: bool) -> Reply {
     if args.len().is_multiple_of(2) {
         return super::wrong_arity(name);
     }
-    let store = &ctx.cache.store;
+    let store = ctx.db();
     // All shards locked at once: MSET and MSETNX are atomic.
     let mut guards = store.lock_keys(args[1..].iter().step_by(2).map(|k| &k[..]));
     if only_new {
@@ -316,7 +316,7 @@ pub(super) fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Reply {
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     let current = match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => return e,
         Ok(None) => None,
@@ -366,7 +366,7 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let now = ctx.now_ms;
     let key = &args[1];
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     let current = match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => return e,
         Ok(None) => None,
@@ -392,7 +392,7 @@ pub(super) fn incrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let (key, tail) = (&args[1], &args[2]);
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => e,
         Ok(None) => {
@@ -414,7 +414,7 @@ pub(super) fn append(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn strlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     reply(
         read_str(&mut shard, &args[1], ctx.now_ms, ctx.access)
             .map(|v| Reply::Integer(v.map_or(0, <[u8]>::len) as i64)),
@@ -426,7 +426,7 @@ pub(super) fn getrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         (Ok(s), Ok(e)) => (s, e),
         (Err(e), _) | (_, Err(e)) => return e,
     };
-    let mut shard = ctx.cache.store.lock_key(&args[1]);
+    let mut shard = ctx.db().lock_key(&args[1]);
     let value = match read_str(&mut shard, &args[1], ctx.now_ms, ctx.access) {
         Err(e) => return e,
         Ok(v) => v.unwrap_or_default(),
@@ -457,7 +457,7 @@ pub(super) fn setrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let (key, patch) = (&args[1], &args[3]);
     let now = ctx.now_ms;
-    let mut shard = ctx.cache.store.lock_key(key);
+    let mut shard = ctx.db().lock_key(key);
     let old = match read_str(&mut shard, key, now, ctx.access) {
         Err(e) => return e,
         Ok(v) => v.map(<[u8]>::to_vec),

@@ -502,7 +502,8 @@ fn server_commands() {
     assert_eq!(t.run("PING hi"), b("hi"));
     assert_eq!(t.run("ECHO x"), b("x"));
     assert_eq!(t.run("SELECT 0"), ok());
-    assert_eq!(t.run("SELECT 1"), e("ERR DB index is out of range"));
+    assert_eq!(t.run("SELECT 16"), e("ERR DB index is out of range"));
+    assert_eq!(t.run("SELECT -1"), e("ERR DB index is out of range"));
     assert_eq!(t.run("SELECT x"), e(errors::NOT_INTEGER));
     assert_eq!(
         t.run("FOO a b"),
@@ -790,4 +791,341 @@ fn info_prints_each_listed_section() {
         .collect();
     assert_eq!(headers, INFO_SECTIONS);
     assert_eq!(t.run("INFO nosuch"), Reply::Bulk(Bytes::new()));
+}
+
+#[test]
+fn databases_are_separate() {
+    let mut t = t();
+    assert_eq!(t.run("SET k zero"), ok());
+    assert_eq!(t.run("SELECT 9"), ok());
+    assert_eq!(t.run("GET k"), Reply::Nil);
+    assert_eq!(t.run("SET k nine"), ok());
+    assert_eq!(t.run("DBSIZE"), int(1));
+    assert_eq!(t.run("SWAPDB 0 9"), ok());
+    assert_eq!(t.run("GET k"), b("zero"));
+    assert_eq!(t.run("SWAPDB 0 16"), e("ERR invalid second DB index"));
+    assert_eq!(t.run("SWAPDB x 1"), e("ERR invalid first DB index"));
+    // MOVE: the TTL goes along; a key already there stops it.
+    assert_eq!(t.run("PEXPIRE k 5000"), int(1));
+    assert_eq!(t.run("MOVE k 3"), int(1));
+    assert_eq!(t.run("EXISTS k"), int(0));
+    assert_eq!(
+        t.run("MOVE k 9"),
+        e("ERR source and destination objects are the same")
+    );
+    assert_eq!(t.run("SELECT 3"), ok());
+    assert_eq!(t.run("PTTL k"), int(5000));
+    assert_eq!(t.run("SET other x"), ok());
+    assert_eq!(t.run("SELECT 0"), ok());
+    assert_eq!(t.run("SET other y"), ok());
+    assert_eq!(t.run("MOVE other 3"), int(0));
+    assert_eq!(t.run("MOVE nothing 3"), int(0));
+    assert_eq!(t.run("MOVE other 99"), e("ERR DB index is out of range"));
+    // COPY … DB, REPLACE.
+    assert_eq!(
+        t.run("COPY other other"),
+        e("ERR source and destination objects are the same")
+    );
+    assert_eq!(t.run("COPY other copied DB 3"), int(1));
+    assert_eq!(t.run("COPY other copied DB 3"), int(0));
+    assert_eq!(t.run("COPY other k DB 3 REPLACE"), int(1));
+    assert_eq!(t.run("COPY other mine"), int(1));
+    assert_eq!(t.run("GET mine"), b("y"));
+    assert_eq!(t.run("COPY other x DB 1 FOO"), e(errors::SYNTAX));
+    assert_eq!(t.run("SELECT 3"), ok());
+    assert_eq!(t.run("GET copied"), b("y"));
+    assert_eq!(t.run("PTTL k"), int(-1));
+    // INFO keyspace lists each database with keys.
+    let Reply::Bulk(info) = t.run("INFO keyspace") else {
+        panic!()
+    };
+    let info = String::from_utf8(info.to_vec()).unwrap();
+    // db0 holds what SWAPDB brought from 9 (k), other and mine.
+    assert!(info.contains("db0:keys=3,expires=0"), "{info}");
+    assert!(info.contains("db3:keys=3,expires=0"), "{info}");
+    // FLUSHDB empties the selected database only; FLUSHALL all of them.
+    assert_eq!(t.run("FLUSHDB"), ok());
+    assert_eq!(t.run("DBSIZE"), int(0));
+    assert_eq!(t.run("SELECT 0"), ok());
+    assert_eq!(t.run("DBSIZE"), int(3));
+    assert_eq!(t.run("SELECT 9"), ok());
+    assert_eq!(t.run("FLUSHALL"), ok());
+    assert_eq!(t.run("SELECT 0"), ok());
+    assert_eq!(t.run("DBSIZE"), int(0));
+}
+
+#[test]
+fn config_get_and_set() {
+    let mut t = t();
+    assert_eq!(
+        t.run("CONFIG SET maxmemory 10mb maxmemory-policy allkeys-lru"),
+        ok()
+    );
+    assert_eq!(t.cache.store.max_memory(), 10 * 1024 * 1024);
+    assert_eq!(
+        t.run("CONFIG GET maxmemory"),
+        Reply::Map(vec![(b("maxmemory"), b("10485760"))])
+    );
+    assert_eq!(
+        t.run("CONFIG GET databases"),
+        Reply::Map(vec![(b("databases"), b("16"))])
+    );
+    assert_eq!(
+        t.run("CONFIG SET foo bar"),
+        e("ERR Unknown option or number of arguments for CONFIG SET - 'foo'")
+    );
+    assert_eq!(t.run("CONFIG SET set-max-intset-entries 512"), ok());
+    assert_eq!(t.run("FUNCTION FLUSH"), ok());
+}
+
+#[test]
+fn object_and_memory_usage() {
+    let mut t = t();
+    assert_eq!(t.run("SET n 12345"), ok());
+    assert_eq!(t.run("SET s hello"), ok());
+    assert_eq!(t.run("OBJECT ENCODING n"), b("int"));
+    assert_eq!(t.run("OBJECT ENCODING s"), b("embstr"));
+    assert_eq!(t.run("OBJECT ENCODING nothing"), Reply::Nil);
+    assert_eq!(t.run("OBJECT REFCOUNT s"), int(1));
+    assert_eq!(t.run("OBJECT IDLETIME s"), int(0));
+    assert!(t.run("OBJECT FREQ s").is_error());
+    assert!(t.run("OBJECT NOPE s").is_error());
+    assert_eq!(t.run("SADD set 1 2 3"), int(3));
+    assert_eq!(t.run("OBJECT ENCODING set"), b("intset"));
+    assert_eq!(t.run("SADD set a"), int(1));
+    assert_eq!(t.run("OBJECT ENCODING set"), b("hashtable"));
+    let Reply::Integer(n) = t.run("MEMORY USAGE s") else {
+        panic!()
+    };
+    assert!(n > 5);
+    assert_eq!(t.run("MEMORY USAGE nothing"), Reply::Nil);
+}
+
+#[test]
+fn sets() {
+    let mut t = t();
+    assert_eq!(t.run("SADD s a b c a"), int(3));
+    assert_eq!(t.run("SCARD s"), int(3));
+    assert_eq!(t.run("SISMEMBER s a"), int(1));
+    assert_eq!(
+        t.run("SMISMEMBER s a x"),
+        Reply::Array(vec![int(1), int(0)])
+    );
+    assert_eq!(t.run("SREM s a x"), int(1));
+    assert_eq!(t.run("TYPE s"), Reply::Simple("set".into()));
+    assert_eq!(t.run("SET str v"), ok());
+    assert_eq!(t.run("SADD str a"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("SINTER s str"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("SADD t b z"), int(2));
+    assert_eq!(t.run("SINTER s t"), Reply::Array(vec![b("b")]));
+    assert_eq!(t.run("SINTER s t missing"), Reply::Array(vec![]));
+    assert_eq!(t.run("SINTERCARD 2 s t"), int(1));
+    assert_eq!(
+        t.run("SINTERCARD 0 s"),
+        e("ERR numkeys should be greater than 0")
+    );
+    assert_eq!(
+        t.run("SINTERCARD 3 s t"),
+        e("ERR Number of keys can't be greater than number of args")
+    );
+    assert_eq!(
+        t.run("SINTERCARD 2 s t LIMIT -1"),
+        e("ERR LIMIT can't be negative")
+    );
+    assert_eq!(t.run("SUNIONSTORE u s t"), int(3));
+    assert_eq!(t.run("SDIFFSTORE d s t"), int(1));
+    assert_eq!(t.run("SMEMBERS d"), Reply::Array(vec![b("c")]));
+    // An empty result deletes the destination.
+    assert_eq!(t.run("SINTERSTORE d s missing"), int(0));
+    assert_eq!(t.run("EXISTS d"), int(0));
+    assert_eq!(t.run("SMOVE s t c"), int(1));
+    assert_eq!(t.run("SMOVE s t nope"), int(0));
+    assert_eq!(t.run("SMOVE s str b"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("SPOP s"), b("b"));
+    assert_eq!(t.run("EXISTS s"), int(0));
+    assert_eq!(t.run("SPOP s"), Reply::Nil);
+    assert_eq!(t.run("SPOP s 2"), Reply::Array(vec![]));
+    assert_eq!(
+        t.run("SPOP t -1"),
+        e("ERR value is out of range, must be positive")
+    );
+    let Reply::Array(all) = t.run("SRANDMEMBER u -10") else {
+        panic!()
+    };
+    assert_eq!(all.len(), 10);
+    let Reply::Array(some) = t.run("SRANDMEMBER u 2") else {
+        panic!()
+    };
+    assert_eq!(some.len(), 2);
+    assert_ne!(some[0], some[1]);
+    let Reply::Array(scan) = t.run("SSCAN u 0 COUNT 100") else {
+        panic!()
+    };
+    assert_eq!(scan[0], b("0"));
+    assert_eq!(t.run("SSCAN u x"), e("ERR invalid cursor"));
+}
+
+fn d(x: f64) -> Reply {
+    Reply::Double(x)
+}
+
+fn av(items: Vec<Reply>) -> Reply {
+    Reply::Array(items)
+}
+
+#[test]
+fn sorted_sets_add_score_rank() {
+    let mut t = t();
+    assert_eq!(t.run("ZADD z 1 a 2 b 3 c"), int(3));
+    assert_eq!(t.run("ZADD z 1 a"), int(0));
+    assert_eq!(t.run("ZADD z CH 5 a 2 b"), int(1));
+    assert_eq!(t.run("ZADD z NX 9 a 4 d"), int(1));
+    assert_eq!(t.run("ZSCORE z a"), d(5.0));
+    assert_eq!(t.run("ZADD z XX 7 e"), int(0));
+    assert_eq!(t.run("ZSCORE z e"), Reply::Nil);
+    assert_eq!(t.run("ZADD z GT 1 a"), int(0));
+    assert_eq!(t.run("ZADD z LT CH 1 a"), int(1));
+    assert_eq!(t.run("ZADD z INCR 10 a"), d(11.0));
+    assert_eq!(t.run("ZADD z NX INCR 1 a"), Reply::Nil);
+    assert_eq!(
+        t.run("ZADD z NX XX 1 a"),
+        e("ERR XX and NX options at the same time are not compatible")
+    );
+    assert_eq!(
+        t.run("ZADD z GT LT 1 a"),
+        e("ERR GT, LT, and/or NX options at the same time are not compatible")
+    );
+    assert_eq!(
+        t.run("ZADD z INCR 1 a 2 b"),
+        e("ERR INCR option supports a single increment-element pair")
+    );
+    assert_eq!(t.run("ZADD z nan a"), e(errors::NOT_FLOAT));
+    assert_eq!(t.run("ZADD z 1 a 2"), e(errors::SYNTAX));
+    assert_eq!(t.run("ZADD z inf x -inf y"), int(2));
+    assert_eq!(
+        t.run("ZINCRBY z -inf x"),
+        e("ERR resulting score is not a number (NaN)")
+    );
+    assert_eq!(t.run("ZCARD z"), int(6));
+    assert_eq!(t.run("ZRANK z y"), int(0));
+    assert_eq!(t.run("ZREVRANK z x"), int(0));
+    assert_eq!(t.run("ZRANK z nope"), Reply::Nil);
+    assert_eq!(t.run("ZMSCORE z b nope"), av(vec![d(2.0), Reply::Nil]));
+    assert_eq!(t.run("ZREM z x y nope"), int(2));
+    assert_eq!(t.run("SET s v"), ok());
+    assert_eq!(t.run("ZADD s 1 a"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("ZSCORE s a"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("TYPE z"), Reply::Simple("zset".into()));
+}
+
+#[test]
+fn sorted_set_ranges() {
+    let mut t = t();
+    assert_eq!(t.run("ZADD z 1 a 2 b 3 c 4 d"), int(4));
+    assert_eq!(
+        t.run("ZRANGE z 0 -1"),
+        av(vec![b("a"), b("b"), b("c"), b("d")])
+    );
+    assert_eq!(
+        t.run("ZRANGE z 1 2 WITHSCORES"),
+        av(vec![b("b"), d(2.0), b("c"), d(3.0)])
+    );
+    assert_eq!(t.run("ZRANGE z 0 0 REV"), av(vec![b("d")]));
+    assert_eq!(t.run("ZREVRANGE z 0 1"), av(vec![b("d"), b("c")]));
+    assert_eq!(t.run("ZRANGE z 5 10"), av(vec![]));
+    assert_eq!(t.run("ZRANGEBYSCORE z (1 3"), av(vec![b("b"), b("c")]));
+    assert_eq!(
+        t.run("ZRANGEBYSCORE z -inf +inf LIMIT 1 2"),
+        av(vec![b("b"), b("c")])
+    );
+    assert_eq!(t.run("ZREVRANGEBYSCORE z 3 (1"), av(vec![b("c"), b("b")]));
+    assert_eq!(
+        t.run("ZRANGE z (4 1 BYSCORE REV LIMIT 0 1"),
+        av(vec![b("c")])
+    );
+    assert_eq!(
+        t.run("ZRANGEBYSCORE z x 1"),
+        e("ERR min or max is not a float")
+    );
+    assert_eq!(
+        t.run("ZRANGE z 0 1 LIMIT 0 1"),
+        e("ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX")
+    );
+    assert_eq!(t.run("ZCOUNT z (1 +inf"), int(3));
+    assert_eq!(t.run("ZADD l 0 a 0 b 0 c 0 d"), int(4));
+    assert_eq!(t.run("ZRANGEBYLEX l [b (d"), av(vec![b("b"), b("c")]));
+    assert_eq!(t.run("ZREVRANGEBYLEX l + [c"), av(vec![b("d"), b("c")]));
+    assert_eq!(t.run("ZLEXCOUNT l - +"), int(4));
+    assert_eq!(
+        t.run("ZRANGEBYLEX l a c"),
+        e("ERR min or max not valid string range item")
+    );
+    assert_eq!(t.run("ZRANGESTORE dst z 1 2"), int(2));
+    assert_eq!(t.run("ZRANGE dst 0 -1"), av(vec![b("b"), b("c")]));
+    assert_eq!(t.run("ZREMRANGEBYSCORE z 2 3"), int(2));
+    assert_eq!(t.run("ZREMRANGEBYRANK z 0 0"), int(1));
+    assert_eq!(t.run("ZREMRANGEBYLEX l [a [b"), int(2));
+    assert_eq!(t.run("ZPOPMIN z"), av(vec![b("d"), d(4.0)]));
+    assert_eq!(t.run("EXISTS z"), int(0));
+    assert_eq!(
+        t.run("ZPOPMAX l 5"),
+        av(vec![b("d"), d(0.0), b("c"), d(0.0)])
+    );
+    assert_eq!(
+        t.run("ZPOPMIN l -1"),
+        e("ERR value is out of range, must be positive")
+    );
+    assert_eq!(t.run("ZADD m 1 a 2 b"), int(2));
+    assert_eq!(
+        t.run("ZMPOP 1 m MAX COUNT 5"),
+        av(vec![
+            b("m"),
+            av(vec![av(vec![b("b"), d(2.0)]), av(vec![b("a"), d(1.0)])])
+        ])
+    );
+    assert_eq!(t.run("ZMPOP 1 m MIN"), Reply::NilArray);
+    assert_eq!(
+        t.run("ZMPOP 0 m MIN"),
+        e("ERR numkeys should be greater than 0")
+    );
+}
+
+#[test]
+fn sorted_set_algebra() {
+    let mut t = t();
+    assert_eq!(t.run("ZADD a 1 x 2 y"), int(2));
+    assert_eq!(t.run("ZADD b 10 y 20 z"), int(2));
+    assert_eq!(t.run("SADD plain z"), int(1));
+    assert_eq!(
+        t.run("ZUNION 2 a b WITHSCORES"),
+        av(vec![b("x"), d(1.0), b("y"), d(12.0), b("z"), d(20.0)])
+    );
+    assert_eq!(
+        t.run("ZINTER 2 a b WEIGHTS 2 1 AGGREGATE MAX WITHSCORES"),
+        av(vec![b("y"), d(10.0)])
+    );
+    assert_eq!(t.run("ZDIFF 2 a b"), av(vec![b("x")]));
+    assert_eq!(t.run("ZINTERSTORE out 2 b plain"), int(1));
+    assert_eq!(t.run("ZSCORE out z"), d(21.0));
+    assert_eq!(t.run("ZUNIONSTORE out 2 nope nothing"), int(0));
+    assert_eq!(t.run("EXISTS out"), int(0));
+    assert_eq!(t.run("ZINTERCARD 2 a b"), int(1));
+    assert_eq!(
+        t.run("ZUNION 0 a"),
+        e("ERR at least 1 input key is needed for 'zunion' command")
+    );
+    assert_eq!(
+        t.run("ZUNION 1 a WEIGHTS x"),
+        e("ERR weight value is not a float")
+    );
+    assert_eq!(t.run("SET s v"), ok());
+    assert_eq!(t.run("ZUNION 2 a s"), e(errors::WRONGTYPE));
+    let Reply::Array(scan) = t.run("ZSCAN a 0") else {
+        panic!()
+    };
+    assert_eq!(scan[1], av(vec![b("x"), b("1"), b("y"), b("2")]));
+    let Reply::Array(r) = t.run("ZRANDMEMBER a -5 WITHSCORES") else {
+        panic!()
+    };
+    assert_eq!(r.len(), 10);
 }

@@ -24,7 +24,7 @@ fn figures(t: &mut T) -> Figures {
     let access = ["s", "l", "h"]
         .iter()
         .map(|k| {
-            let mut shard = store.lock_key(k.as_bytes());
+            let mut shard = store.db(0).lock_key(k.as_bytes());
             shard.peek(k.as_bytes(), t.now).map_or(0, |e| e.access())
         })
         .collect();
