@@ -246,6 +246,25 @@ pub enum Command {
     /// With --json, byte strings are JSON strings when they are UTF-8,
     /// otherwise {"base64": "…"}; a missing key prints `null`.
     Cache(CacheArgs),
+    /// Live system and agora metrics, their history and the process table
+    /// (the Dashboard's data).
+    ///
+    /// Needs a sign-in (`agora login NAME`). The daemon samples once per
+    /// --metrics-interval for everyone; `watch` follows the samples live
+    /// and counts you as a dashboard viewer. Every subcommand takes
+    /// --json; `watch` prints one JSON object per line with it. The same
+    /// data is on the daemon's HTTP side: /dashboard (a page) and /metrics
+    /// (Prometheus).
+    Metrics(crate::commands::metrics::args::MetricsArgs),
+    /// Alert rules on metrics: list, add, remove, silence, and their
+    /// history.
+    ///
+    /// Needs a sign-in (`agora login NAME`). A rule fires when its
+    /// condition has held for its duration (pending until then) and is
+    /// resolved when it stops holding, as in Prometheus. Firing and
+    /// resolved alerts are posted into the chat room #alerts (see the
+    /// daemon's --metrics-alert-room) unless the rule is silenced.
+    Alerts(crate::commands::metrics::args::AlertsArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks the PATHs (default .) like ripgrep (hidden files and
@@ -451,6 +470,10 @@ pub struct DaemonArgs {
         value_name = "SECRET"
     )]
     pub jwt_secret: Option<String>,
+
+    /// The metrics sampler and its history.
+    #[command(flatten)]
+    pub metrics: crate::commands::metrics::args::DaemonMetricsArgs,
 }
 
 /// Parses an eviction policy by its Redis name.

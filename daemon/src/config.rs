@@ -50,6 +50,8 @@ pub struct Config {
     pub keepalive: Keepalive,
     /// Chat rate and size limits, and when presence is coalesced.
     pub chat: crate::chat::Limits,
+    /// The metrics sampler, history retention and alert room.
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 impl Config {
@@ -74,6 +76,7 @@ impl Config {
             shutdown_grace: crate::DEFAULT_SHUTDOWN_GRACE,
             keepalive: Keepalive::default(),
             chat: crate::chat::Limits::default(),
+            metrics: crate::metrics::MetricsConfig::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ use crate::base::{Base, Sessions};
 use crate::cache::{self, Cache};
 use crate::chat::Chat;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::service::{Hooks, Lifecycle, Routed, Service};
 use crate::session::Session;
 use crate::{Config, accounts};
@@ -33,6 +34,8 @@ pub struct Services {
     pub chat: Chat,
     /// The Redis-compatible cache (served over RESP too).
     pub cache: cache::native::Native,
+    /// System and agora metrics, history, alerts, dashboard presence.
+    pub metrics: Metrics,
     /// Every service's lifecycle, in the order above.
     hooks: Hooks,
 }
@@ -42,7 +45,12 @@ impl Services {
     ///
     /// # Errors
     /// When a service cannot load its state or start its threads.
-    pub async fn open(config: &Config, db: &agora_db::Db, hub: &Arc<Hub>) -> anyhow::Result<Self> {
+    pub async fn open(
+        config: &Config,
+        db: &agora_db::Db,
+        hub: &Arc<Hub>,
+        stats: &Arc<crate::stats::Stats>,
+    ) -> anyhow::Result<Self> {
         let accounts = accounts::Accounts::open(config, db.clone())?;
         let chat = {
             let (db, hub, limits) = (db.clone(), hub.clone(), config.chat);
@@ -52,13 +60,32 @@ impl Services {
         };
         let cache = Cache::open(config.cache.clone(), &config.data_dir).await?;
         let cache = cache::native::Native::new(cache, config.max_frame);
+        let metrics = {
+            let source = crate::metrics::AgoraSource {
+                stats: stats.clone(),
+                cache: cache.cache().clone(),
+                hub: hub.clone(),
+            };
+            let (config, db, hub) = (config.metrics.clone(), db.clone(), hub.clone());
+            tokio::task::spawn_blocking(move || Metrics::open(config, db, hub, Some(source)))
+                .await
+                .context("metrics start-up panicked")??
+        };
+        // Alerts go to chat's room; the job queue's hook joins here.
+        if let Some(room) = &config.metrics.alert_room {
+            metrics.add_hook(Arc::new(crate::metrics::notify::ChatAlerts::new(
+                chat.clone(),
+                room.clone(),
+            )));
+        }
         let sessions = Arc::new(Sessions::new(hub.clone()));
-        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache));
+        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache, &metrics));
         let base = Base::new(accounts, hub.clone(), hooks.clone());
         Ok(Services {
             base,
             chat,
             cache,
+            metrics,
             hooks,
         })
     }
@@ -69,8 +96,14 @@ impl Services {
         sessions: Arc<Sessions>,
         chat: &Chat,
         cache: &cache::native::Native,
+        metrics: &Metrics,
     ) -> Vec<Arc<dyn Lifecycle>> {
-        vec![sessions, Arc::new(chat.clone()), Arc::new(cache.clone())]
+        vec![
+            sessions,
+            Arc::new(chat.clone()),
+            Arc::new(cache.clone()),
+            Arc::new(metrics.clone()),
+        ]
     }
 
     /// Starts the services' background tasks (chat presence digests,
@@ -81,9 +114,11 @@ impl Services {
             base: _,
             chat,
             cache,
+            metrics,
             hooks: _,
         } = self;
         chat.spawn(token.clone(), tracker);
+        metrics.spawn(token.clone(), tracker);
         cache::spawn(cache.cache().clone(), token, tracker);
     }
 
@@ -98,6 +133,7 @@ impl Services {
             Op::Base(op) => self.base.route(op, session),
             Op::Chat(op) => self.chat.route(op, session),
             Op::Cache(op) => self.cache.route(op, session),
+            Op::Metrics(op) => self.metrics.route(op, session),
         }
     }
 
@@ -107,6 +143,7 @@ impl Services {
             Op::Base(op) => Base::is_barrier(op),
             Op::Chat(op) => Chat::is_barrier(op),
             Op::Cache(op) => cache::native::Native::is_barrier(op),
+            Op::Metrics(op) => Metrics::is_barrier(op),
         }
     }
 }

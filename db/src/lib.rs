@@ -15,6 +15,7 @@
 
 pub mod chat;
 mod error;
+pub mod metrics;
 mod migrations;
 pub mod users;
 

@@ -48,6 +48,7 @@ pub mod chat;
 pub mod codec;
 pub mod error;
 pub mod message;
+pub mod metrics;
 pub mod names;
 
 #[cfg(feature = "client")]
@@ -61,6 +62,7 @@ pub use client::{Client, ClientOptions, Pushes};
 pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
 pub use error::{Error, ErrorBody, ErrorCode};
 pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
+pub use metrics::{MetricsEvent, MetricsOp, MetricsReply};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]
 /// whose version it does not support, naming both versions.

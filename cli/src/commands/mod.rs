@@ -8,6 +8,7 @@ mod cache;
 mod chat;
 mod daemon;
 mod docs;
+pub mod metrics;
 mod ping;
 pub mod process;
 mod tui;
@@ -91,6 +92,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(cache::run(&addr, args, json))
         }
+        Command::Metrics(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(metrics::run(&addr, args.command, json))
+        }
+        Command::Alerts(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(metrics::alerts(&addr, args.command, json))
+        }
         Command::Process(args) => process::run(&args, json),
         Command::Bench(args) => {
             let addr = addr(args.remote.addr);
@@ -118,6 +127,8 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Whoami(_)
         | Command::Chat(_)
         | Command::Cache(_)
+        | Command::Metrics(_)
+        | Command::Alerts(_)
         | Command::Bench(_) => true,
         Command::Up(_)
         | Command::Daemon(_)
@@ -140,6 +151,8 @@ fn name(command: &Command) -> &'static str {
         Command::Whoami(_) => "whoami",
         Command::Chat(_) => "chat",
         Command::Cache(_) => "cache",
+        Command::Metrics(_) => "metrics",
+        Command::Alerts(_) => "alerts",
         Command::Process(_) => "process",
         Command::Bench(_) => "bench",
         Command::Completions { .. } => "completions",

@@ -2,6 +2,7 @@
 //! and the jobs page arrive with their issues. Each module owns a
 //! `router()`; this one merges them and serves until shutdown.
 
+mod dashboard;
 mod health;
 mod prometheus;
 
@@ -20,6 +21,7 @@ pub fn router(shared: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(prometheus::router())
+        .merge(dashboard::router())
         .with_state(shared)
 }
 
