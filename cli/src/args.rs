@@ -255,7 +255,7 @@ pub enum Command {
     /// --json; `watch` prints one JSON object per line with it. The same
     /// data is on the daemon's HTTP side: /dashboard (a page) and /metrics
     /// (Prometheus).
-    Metrics(crate::commands::metrics::args::MetricsArgs),
+    Metrics(MetricsArgs),
     /// Alert rules on metrics: list, add, remove, silence, and their
     /// history.
     ///
@@ -264,7 +264,7 @@ pub enum Command {
     /// resolved when it stops holding, as in Prometheus. Firing and
     /// resolved alerts are posted into the chat room #alerts (see the
     /// daemon's --metrics-alert-room) unless the rule is silenced.
-    Alerts(crate::commands::metrics::args::AlertsArgs),
+    Alerts(AlertsArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks the PATHs (default .) like ripgrep (hidden files and
@@ -777,25 +777,30 @@ fn at_least_one(text: &str) -> Result<usize, String> {
     }
 }
 
-/// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let t = text.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (digits, unit) = t.split_at(split);
-    let bad = || format!("{text:?} is not a duration (try 500ms, 10s, 2m or 1h)");
-    let n: u64 = digits.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "ms" => n,
-        "" | "s" => n.checked_mul(1000).ok_or_else(bad)?,
-        "m" => n.checked_mul(60_000).ok_or_else(bad)?,
-        "h" => n.checked_mul(3_600_000).ok_or_else(bad)?,
-        "d" => n.checked_mul(86_400_000).ok_or_else(bad)?,
-        _ => return Err(bad()),
-    };
-    if ms == 0 {
-        return Err(format!("{text:?}: the duration must be positive"));
-    }
-    Ok(std::time::Duration::from_millis(ms))
+pub use crate::duration::parse_duration;
+
+/// `agora metrics SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: crate::commands::metrics::args::MetricsCommand,
+}
+
+/// `agora alerts SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: crate::commands::metrics::args::AlertsCommand,
 }
 
 /// `agora chat SUBCOMMAND`

@@ -6,6 +6,7 @@
 mod args;
 mod commands;
 mod credentials;
+mod duration;
 mod help;
 mod logging;
 mod output;

@@ -191,7 +191,7 @@ impl Sampler {
         let started = std::time::Instant::now();
         let mut values = BTreeMap::new();
         let mut counters = BTreeMap::new();
-        let tables = self.ticks % self.process_every == 0;
+        let tables = self.ticks.is_multiple_of(self.process_every);
         self.ticks += 1;
         self.system
             .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());

@@ -230,7 +230,7 @@ impl DashboardState {
             .collect();
         match self.sort {
             SortBy::Cpu => list.sort_by(|a, b| b.cpu_pct.total_cmp(&a.cpu_pct)),
-            SortBy::Mem => list.sort_by(|a, b| b.rss_bytes.cmp(&a.rss_bytes)),
+            SortBy::Mem => list.sort_by_key(|p| std::cmp::Reverse(p.rss_bytes)),
             SortBy::Pid => list.sort_by_key(|p| p.pid),
             SortBy::Name => list.sort_by(|a, b| a.name.cmp(&b.name)),
         }

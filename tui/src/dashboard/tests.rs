@@ -48,7 +48,7 @@ pub fn sample(ts_ms: u64, i: u64) -> Sample {
             name: format!("proc{n:02}"),
             user: if n % 3 == 0 { "root" } else { "alice" }.into(),
             cpu_pct: f64::from(30 - n) * 2.0,
-            rss_bytes: u64::from(n) * 10 << 20,
+            rss_bytes: (u64::from(n) * 10) << 20,
             state: "Sleep".into(),
             cmd: format!("/usr/bin/proc{n:02} --flag {n}"),
         })

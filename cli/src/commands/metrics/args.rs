@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::args::{GroupRemoteArgs, parse_duration};
+use crate::duration::parse_duration;
 
 /// The daemon's metrics flags.
 #[derive(Debug, Args, Clone)]
@@ -65,18 +65,6 @@ pub struct DaemonMetricsArgs {
     pub metrics_alert_room: String,
 }
 
-/// `agora metrics SUBCOMMAND`
-#[derive(Debug, Args)]
-pub struct MetricsArgs {
-    /// Where the daemon is.
-    #[command(flatten)]
-    pub remote: GroupRemoteArgs,
-
-    /// What to do.
-    #[command(subcommand)]
-    pub command: MetricsCommand,
-}
-
 /// How `agora metrics top` orders processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SortBy {
@@ -129,18 +117,6 @@ pub enum MetricsCommand {
     /// per alert change) until Ctrl-C. You count as a dashboard viewer
     /// meanwhile.
     Watch,
-}
-
-/// `agora alerts SUBCOMMAND`
-#[derive(Debug, Args)]
-pub struct AlertsArgs {
-    /// Where the daemon is.
-    #[command(flatten)]
-    pub remote: GroupRemoteArgs,
-
-    /// What to do.
-    #[command(subcommand)]
-    pub command: AlertsCommand,
 }
 
 /// Alert severities.

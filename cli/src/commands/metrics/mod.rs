@@ -124,7 +124,7 @@ pub async fn run(addr: &str, cmd: MetricsCommand, json: bool) -> anyhow::Result<
             let mut procs = sample.processes;
             match sort {
                 SortBy::Cpu => procs.sort_by(|a, b| b.cpu_pct.total_cmp(&a.cpu_pct)),
-                SortBy::Mem => procs.sort_by(|a, b| b.rss_bytes.cmp(&a.rss_bytes)),
+                SortBy::Mem => procs.sort_by_key(|p| std::cmp::Reverse(p.rss_bytes)),
                 SortBy::Pid => procs.sort_by_key(|p| p.pid),
                 SortBy::Name => procs.sort_by(|a, b| a.name.cmp(&b.name)),
             }
