@@ -267,6 +267,25 @@ pub enum Command {
     /// the daemon. Every subcommand that prints data takes --json; `watch`
     /// and `work` print one JSON object per line with it.
     Jobs(JobsArgs),
+    /// Live system and agora metrics, their history and the process table
+    /// (the Dashboard's data).
+    ///
+    /// Needs a sign-in (`agora login NAME`). The daemon samples once per
+    /// --metrics-interval for everyone; `watch` follows the samples live
+    /// and counts you as a dashboard viewer. Every subcommand takes
+    /// --json; `watch` prints one JSON object per line with it. The same
+    /// data is on the daemon's HTTP side: /dashboard (a page) and /metrics
+    /// (Prometheus).
+    Metrics(MetricsArgs),
+    /// Alert rules on metrics: list, add, remove, silence, and their
+    /// history.
+    ///
+    /// Needs a sign-in (`agora login NAME`). A rule fires when its
+    /// condition has held for its duration (pending until then) and is
+    /// resolved when it stops holding, as in Prometheus. Firing and
+    /// resolved alerts are posted into the chat room #alerts (see the
+    /// daemon's --metrics-alert-room) unless the rule is silenced.
+    Alerts(AlertsArgs),
     /// Count lines, bytes and log levels of many files in parallel.
     ///
     /// Walks the PATHs (default .) like ripgrep (hidden files and
@@ -487,6 +506,9 @@ pub struct DaemonArgs {
     /// The blog API's limits and cache.
     #[command(flatten)]
     pub blog: blog::BlogDaemonArgs,
+    /// The metrics sampler and its history.
+    #[command(flatten)]
+    pub metrics: crate::commands::metrics::args::DaemonMetricsArgs,
 }
 
 /// Parses an eviction policy by its Redis name.
@@ -803,6 +825,30 @@ pub struct JobsArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: crate::commands::jobs::args::JobsCommand,
+}
+
+/// `agora metrics SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: crate::commands::metrics::args::MetricsCommand,
+}
+
+/// `agora alerts SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: crate::commands::metrics::args::AlertsCommand,
 }
 
 /// `agora chat SUBCOMMAND`

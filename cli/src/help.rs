@@ -910,6 +910,66 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-jobs-queues"],
     },
     Extra {
+        path: "metrics",
+        examples: &[
+            (
+                "agora metrics now",
+                "CPU, memory, disks, networks, limits, agora",
+            ),
+            (
+                "agora metrics history cpu.total --since 24h --step 5m",
+                "a day of CPU in five-minute steps (min, avg, max)",
+            ),
+            (
+                "agora metrics history mem.used_pct --since 7d --csv > mem.csv",
+                "a week of memory for a spreadsheet",
+            ),
+            (
+                "agora metrics top --sort mem --limit 5",
+                "the biggest processes",
+            ),
+            ("agora metrics watch", "a line per second until Ctrl-C"),
+            (
+                "curl -s 127.0.0.1:7080/metrics | grep agora_system",
+                "the same figures for Prometheus",
+            ),
+        ],
+        nothing: Some("nothing to show: no history for the metric in that range"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-alerts", "agora-tui", "agora-daemon"],
+    },
+    Extra {
+        path: "alerts",
+        examples: &[
+            (
+                "agora alerts add cpu-hot 'cpu.total > 90' --for 5m --severity critical",
+                "fire when CPU stays above 90% for five minutes",
+            ),
+            (
+                "agora alerts add disk-full 'disk./.used_pct >= 95' --for 0s",
+                "fire at once",
+            ),
+            ("agora alerts list", "every rule, firing first"),
+            (
+                "agora alerts silence cpu-hot --for 2h",
+                "mute a rule's announcements",
+            ),
+            (
+                "agora alerts history cpu-hot --limit 10",
+                "its last ten transitions",
+            ),
+            (
+                "agora chat tail alerts",
+                "follow the alerts posted into #alerts",
+            ),
+        ],
+        nothing: Some("nothing to show: no rules, no transitions"),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-metrics", "agora-chat"],
+    },
+    Extra {
         path: "process",
         examples: &[
             (

@@ -54,6 +54,8 @@ pub struct Config {
     pub blog: crate::blog::BlogConfig,
     /// The job queue's settings.
     pub jobs: crate::jobs::JobsConfig,
+    /// The metrics sampler, history retention and alert room.
+    pub metrics: crate::metrics::MetricsConfig,
 }
 
 impl Config {
@@ -80,6 +82,7 @@ impl Config {
             chat: crate::chat::Limits::default(),
             blog: crate::blog::BlogConfig::default(),
             jobs: crate::jobs::JobsConfig::default(),
+            metrics: crate::metrics::MetricsConfig::default(),
         }
     }
 }

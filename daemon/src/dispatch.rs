@@ -213,6 +213,55 @@ mod tests {
             // The job queue: no operation changes what later requests of
             // the session see, so none is a barrier.
             jobs if jobs.starts_with("jobs_") => (jobs_sample(jobs).into(), Concurrent),
+            "metrics_now" => (agora_wire::MetricsOp::Now.into(), Concurrent),
+            "metrics_watch" => (
+                agora_wire::MetricsOp::Watch { view: "t".into() }.into(),
+                Concurrent,
+            ),
+            "metrics_unwatch" => (agora_wire::MetricsOp::Unwatch.into(), Concurrent),
+            "metrics_range" => (
+                agora_wire::MetricsOp::Range {
+                    metric: "cpu.total".into(),
+                    from_ms: 0,
+                    to_ms: 1,
+                    step_ms: 1,
+                }
+                .into(),
+                Concurrent,
+            ),
+            "metrics_alert_list" => (agora_wire::MetricsOp::AlertList.into(), Concurrent),
+            "metrics_alert_add" => (
+                agora_wire::MetricsOp::AlertAdd {
+                    name: "r".into(),
+                    metric: "cpu.total".into(),
+                    op: ">".into(),
+                    threshold: 1.0,
+                    for_ms: 0,
+                    severity: "info".into(),
+                }
+                .into(),
+                Concurrent,
+            ),
+            "metrics_alert_rm" => (
+                agora_wire::MetricsOp::AlertRm { name: "r".into() }.into(),
+                Concurrent,
+            ),
+            "metrics_alert_silence" => (
+                agora_wire::MetricsOp::AlertSilence {
+                    name: "r".into(),
+                    for_ms: 1,
+                }
+                .into(),
+                Concurrent,
+            ),
+            "metrics_alert_history" => (
+                agora_wire::MetricsOp::AlertHistory {
+                    name: None,
+                    limit: None,
+                }
+                .into(),
+                Concurrent,
+            ),
             other => panic!(
                 "operation `{other}` is not classified: add it to `classified` in \
                  daemon/src/dispatch.rs, deciding whether it is a barrier"

@@ -40,6 +40,7 @@ pub mod dispatch;
 pub mod http;
 pub mod hub;
 pub mod jobs;
+pub mod metrics;
 mod ready;
 pub mod resp;
 pub mod server;
@@ -73,8 +74,8 @@ pub struct Shared {
     pub hub: Arc<hub::Hub>,
     /// Every service.
     pub services: services::Services,
-    /// Counters for `/metrics`.
-    pub stats: stats::Stats,
+    /// Counters for `/metrics` (shared with the metrics sampler).
+    pub stats: Arc<stats::Stats>,
     /// Cancelled when the daemon starts shutting down.
     pub shutdown: CancellationToken,
     /// When the daemon started.
@@ -101,13 +102,14 @@ impl Shared {
             .await
             .context("database open panicked")??;
         let hub = Arc::new(hub::Hub::default());
-        let services = services::Services::open(&config, &db, &hub).await?;
+        let stats = Arc::new(stats::Stats::default());
+        let services = services::Services::open(&config, &db, &hub, &stats).await?;
         Ok(Shared {
             config,
             db,
             hub,
             services,
-            stats: stats::Stats::default(),
+            stats,
             shutdown,
             started: Instant::now(),
         })

@@ -23,6 +23,7 @@ use crate::cache::{self, Cache};
 use crate::chat::Chat;
 use crate::hub::Hub;
 use crate::jobs::Jobs;
+use crate::metrics::Metrics;
 use crate::service::{Hooks, Lifecycle, Routed, Service};
 use crate::session::Session;
 use crate::{Config, accounts};
@@ -39,6 +40,8 @@ pub struct Services {
     pub blog: Blog,
     /// The background job queue.
     pub jobs: Jobs,
+    /// System and agora metrics, history, alerts, dashboard presence.
+    pub metrics: Metrics,
     /// Every service's lifecycle, in the order above.
     hooks: Hooks,
 }
@@ -48,7 +51,12 @@ impl Services {
     ///
     /// # Errors
     /// When a service cannot load its state or start its threads.
-    pub async fn open(config: &Config, db: &agora_db::Db, hub: &Arc<Hub>) -> anyhow::Result<Self> {
+    pub async fn open(
+        config: &Config,
+        db: &agora_db::Db,
+        hub: &Arc<Hub>,
+        stats: &Arc<crate::stats::Stats>,
+    ) -> anyhow::Result<Self> {
         let accounts = accounts::Accounts::open(config, db.clone())?;
         let chat = {
             let (db, hub, limits) = (db.clone(), hub.clone(), config.chat);
@@ -65,8 +73,26 @@ impl Services {
                 .await
                 .context("jobs start-up panicked")??
         };
+        let metrics = {
+            let source = crate::metrics::AgoraSource {
+                stats: stats.clone(),
+                cache: cache.cache().clone(),
+                hub: hub.clone(),
+            };
+            let (config, db, hub) = (config.metrics.clone(), db.clone(), hub.clone());
+            tokio::task::spawn_blocking(move || Metrics::open(config, db, hub, Some(source)))
+                .await
+                .context("metrics start-up panicked")??
+        };
+        // Alerts go to chat's room; the job queue's hook joins here.
+        if let Some(room) = &config.metrics.alert_room {
+            metrics.add_hook(Arc::new(crate::metrics::notify::ChatAlerts::new(
+                chat.clone(),
+                room.clone(),
+            )));
+        }
         let sessions = Arc::new(Sessions::new(hub.clone()));
-        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache));
+        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache, &metrics));
         let blog = Blog::new(
             config.blog.clone(),
             db.clone(),
@@ -80,6 +106,7 @@ impl Services {
             cache,
             blog,
             jobs,
+            metrics,
             hooks,
         })
     }
@@ -90,8 +117,14 @@ impl Services {
         sessions: Arc<Sessions>,
         chat: &Chat,
         cache: &cache::native::Native,
+        metrics: &Metrics,
     ) -> Vec<Arc<dyn Lifecycle>> {
-        vec![sessions, Arc::new(chat.clone()), Arc::new(cache.clone())]
+        vec![
+            sessions,
+            Arc::new(chat.clone()),
+            Arc::new(cache.clone()),
+            Arc::new(metrics.clone()),
+        ]
     }
 
     /// Starts the services' background tasks (chat presence digests,
@@ -105,11 +138,13 @@ impl Services {
             cache,
             blog,
             jobs,
+            metrics,
             hooks: _,
         } = self;
         chat.spawn(token.clone(), tracker);
         blog.spawn(token.clone(), tracker);
         jobs.spawn(token.clone(), tracker);
+        metrics.spawn(token.clone(), tracker);
         cache::spawn(cache.cache().clone(), token, tracker);
     }
 
@@ -125,6 +160,7 @@ impl Services {
             Op::Chat(op) => self.chat.route(op, session),
             Op::Cache(op) => self.cache.route(op, session),
             Op::Jobs(op) => self.jobs.route(op, session),
+            Op::Metrics(op) => self.metrics.route(op, session),
         }
     }
 
@@ -135,6 +171,7 @@ impl Services {
             Op::Chat(op) => Chat::is_barrier(op),
             Op::Cache(op) => cache::native::Native::is_barrier(op),
             Op::Jobs(op) => Jobs::is_barrier(op),
+            Op::Metrics(op) => Metrics::is_barrier(op),
         }
     }
 }

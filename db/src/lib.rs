@@ -17,6 +17,7 @@ pub mod blog;
 pub mod chat;
 mod error;
 pub mod jobs;
+pub mod metrics;
 mod migrations;
 pub mod users;
 

@@ -14,6 +14,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0003_away.sql")),
     M::up(include_str!("../migrations/0004_jobs.sql")),
     M::up(include_str!("../migrations/0005_blog.sql")),
+    M::up(include_str!("../migrations/0006_metrics.sql")),
 ];
 
 /// Brings the schema to the newest version.

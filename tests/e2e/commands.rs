@@ -49,6 +49,7 @@ const JSON_LINES: &[&str] = &[
     "cache",
     "jobs watch",
     "jobs work",
+    "metrics watch",
 ];
 
 /// Whose home (config directory, hence sign-in) a row runs in.
@@ -85,6 +86,9 @@ enum Event {
     /// `agora jobs enqueue … --queue QUEUE` in the same home: a job whose
     /// kind is the event's text.
     Enqueue(&'static str),
+    /// Nothing: the stream prints a sample a second on its own; a sample
+    /// line (` cpu ` in text, `"sample"` in JSON) will do.
+    Tick,
 }
 
 /// One row: a command line (after `agora`; the daemon's address comes
@@ -162,7 +166,7 @@ impl Row {
     }
 }
 
-use Event::{Enqueue, Publish, Say, Topic};
+use Event::{Enqueue, Publish, Say, Tick, Topic};
 use Out::{Both, Json, Null, Text};
 use Who::{Alice, Bob};
 
@@ -346,6 +350,32 @@ const TABLE: &[Row] = &[
         .until(Enqueue("ops")),
     row(Alice, Json, 130, "jobs work --queue ops --concurrency 2 -- cat", "a JSON line per job")
         .until(Enqueue("ops")),
+    // Metrics: the sampler has run; no alert rules yet.
+    row(Alice, Both, 0, "metrics now", "the latest sample"),
+    row(Alice, Both, 0, "metrics top --limit 5", "the five busiest processes"),
+    row(Alice, Json, 0, "metrics top --sort mem --limit 3", "by memory"),
+    row(Alice, Text, 2, "metrics top --limit 0", "the limit is 1-40"),
+    row(Alice, Text, 2, "metrics top --sort colour", "not an order"),
+    row(Alice, Both, 1, "metrics history no.such.metric --since 10m", "no history for it"),
+    row(Alice, Text, 2, "metrics history cpu.total --step 0", "a step must be positive"),
+    row(Alice, Both, 1, "alerts list", "no rules"),
+    row(Alice, Both, 1, "alerts history", "no transitions"),
+    row(Alice, Text, 2, "alerts add hot 'cpu.total 90'", "no comparison"),
+    row(Alice, Text, 2, "alerts add 'bad name' 'cpu.total > 1'", "not a rule name"),
+    row(Alice, Json, 0, "alerts add always 'cpu.total >= 0' --for 0s --severity info", "fires at the next sample"),
+    row(Alice, Text, 2, "alerts add always cpu.total > 1", "the name is taken"),
+    row(Alice, Text, 0, "alerts add hot cpu.total '>' 100 --for 5m", "never fires"),
+    row(Alice, Text, 130, "metrics watch", "a line a sample, until Ctrl-C").until(Tick),
+    row(Alice, Json, 130, "metrics watch", "a JSON line a sample (and the rule firing)").until(Tick),
+    row(Alice, Both, 0, "metrics history cpu.total --since 1h --step 1s", "the samples written so far"),
+    row(Alice, Text, 0, "metrics history cpu.total --since 10m --csv", "as CSV"),
+    row(Alice, Both, 0, "alerts list", "two rules, the firing one first"),
+    row(Alice, Both, 0, "alerts history always", "ok → firing"),
+    row(Alice, Both, 0, "alerts silence hot --for 1h", "muted for an hour"),
+    row(Alice, Text, 2, "alerts silence nope", "no such rule"),
+    row(Alice, Text, 0, "alerts rm hot", "removed"),
+    row(Alice, Json, 0, "alerts rm always", "removed"),
+    row(Alice, Text, 2, "alerts rm hot", "no such rule any more"),
     // process: no daemon involved.
     row(Alice, Both, 1, "process {empty}", "no file matched (JSON: zero counts)"),
     row(Alice, Both, 0, "process {logs}", "two files counted"),
@@ -858,6 +888,7 @@ impl World {
                     // No receiver count: try again if it was too early.
                     Duration::from_millis(500)
                 }
+                Tick => Duration::from_secs(5),
                 Publish(channel) => {
                     let out = self.run(
                         row.who,
@@ -888,7 +919,10 @@ impl World {
             let until = Instant::now() + wait;
             while let Ok(line) = lines.recv_timeout(until.saturating_duration_since(Instant::now()))
             {
-                let seen = line.contains(EVENT_TEXT);
+                let seen = match event {
+                    Tick => line.contains(" cpu ") || line.contains("\"sample\""),
+                    _ => line.contains(EVENT_TEXT),
+                };
                 printed.push(line);
                 if seen {
                     break 'seen;

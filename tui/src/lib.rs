@@ -29,6 +29,7 @@ mod app;
 mod cache;
 mod chat;
 mod connection;
+mod dashboard;
 mod jobs;
 mod layout;
 mod line_editor;
@@ -43,6 +44,7 @@ mod ui;
 
 pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent};
 pub use cache::format as redis_format;
+pub use dashboard::{DashboardState, Window as DashboardWindow};
 pub use signin::SignedIn;
 pub use tab::{KeyOutcome, Outgoing, Tab};
 pub use tabs::TabId;

@@ -6,6 +6,7 @@
 
 use crate::cache::CacheState;
 use crate::chat::ChatState;
+use crate::dashboard::DashboardState;
 use crate::jobs::JobsState;
 use crate::placeholder::Placeholder;
 use crate::tab::Tab;
@@ -61,7 +62,7 @@ impl TabId {
     pub(crate) fn make(self, user: Option<&str>) -> Box<dyn Tab> {
         match self {
             TabId::Chat => Box::new(ChatState::new(user.map(str::to_owned))),
-            TabId::Dashboard => Box::new(Placeholder::sessions("Dashboard", "metrics service")),
+            TabId::Dashboard => Box::new(DashboardState::new()),
             TabId::Games => Box::new(Placeholder::new("Games", "game service")),
             TabId::Jobs => Box::new(JobsState::new()),
             TabId::Cache => Box::new(CacheState::new()),

@@ -49,6 +49,7 @@ pub mod codec;
 pub mod error;
 pub mod jobs;
 pub mod message;
+pub mod metrics;
 pub mod names;
 
 #[cfg(feature = "client")]
@@ -63,6 +64,7 @@ pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
 pub use error::{Error, ErrorBody, ErrorCode};
 pub use jobs::{JobsEvent, JobsOp, JobsReply};
 pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
+pub use metrics::{MetricsEvent, MetricsOp, MetricsReply};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]
 /// whose version it does not support, naming both versions.

@@ -22,6 +22,7 @@ use crate::cache::{CacheEvent, CacheOp, CacheReply};
 use crate::chat::{ChatEvent, ChatOp, ChatReply};
 use crate::error::ErrorBody;
 use crate::jobs::{JobsEvent, JobsOp, JobsReply};
+use crate::metrics::{MetricsEvent, MetricsOp, MetricsReply};
 
 crate::macros::services! {
     /// Ping, accounts, topic subscriptions, session events.
@@ -32,6 +33,8 @@ crate::macros::services! {
     Cache = "cache" => (CacheOp, CacheReply, CacheEvent),
     /// The background job queue: enqueue, claim, retry, schedules.
     Jobs = "jobs" => (JobsOp, JobsReply, JobsEvent),
+    /// Live system metrics, their history, alerts and dashboard presence.
+    Metrics = "metrics" => (MetricsOp, MetricsReply, MetricsEvent),
 }
 
 /// The first frame a client sends.

@@ -12,9 +12,11 @@ use crate::jobs::{
     NewJob, QueueInfo, StateCounts,
 };
 use crate::message::{Event, Op, Push, Reply, ServerFrame, Welcome};
+use crate::metrics::{Alert, AlertState, Point, ProcessInfo, Sample, Transition, Viewer};
 use crate::{
     BaseEvent, BaseOp, BaseReply, CacheEvent, CacheOp, CacheReply, CacheValue, ChatEvent, ChatOp,
-    ChatReply, JobsEvent, JobsOp, JobsReply, SessionInfo, UserInfo,
+    ChatReply, JobsEvent, JobsOp, JobsReply, MetricsEvent, MetricsOp, MetricsReply, SessionInfo,
+    UserInfo,
 };
 
 pub fn any_string() -> impl Strategy<Value = String> {
@@ -100,7 +102,149 @@ pub fn any_op() -> impl Strategy<Value = Op> {
         (any_buf(), any_buf()).prop_map(|(channel, message)| CacheOp::Publish { channel, message }),
     ]
     .prop_map(Op::from);
-    prop_oneof![base, chat, cache, any_jobs_op().prop_map(Op::from)]
+    let metrics = prop_oneof![
+        Just(MetricsOp::Now),
+        any_string().prop_map(|view| MetricsOp::Watch { view }),
+        Just(MetricsOp::Unwatch),
+        (any_string(), any::<u64>(), any::<u64>(), any::<u64>()).prop_map(
+            |(metric, from_ms, to_ms, step_ms)| MetricsOp::Range {
+                metric,
+                from_ms,
+                to_ms,
+                step_ms
+            }
+        ),
+        Just(MetricsOp::AlertList),
+        (
+            any_string(),
+            any_string(),
+            any_string(),
+            any_float(),
+            any::<u64>(),
+            any_string()
+        )
+            .prop_map(|(name, metric, op, threshold, for_ms, severity)| {
+                MetricsOp::AlertAdd {
+                    name,
+                    metric,
+                    op,
+                    threshold,
+                    for_ms,
+                    severity,
+                }
+            }),
+        any_string().prop_map(|name| MetricsOp::AlertRm { name }),
+        (any_string(), any::<u64>())
+            .prop_map(|(name, for_ms)| MetricsOp::AlertSilence { name, for_ms }),
+        (opt(any_string()), opt(any::<u32>()))
+            .prop_map(|(name, limit)| MetricsOp::AlertHistory { name, limit }),
+    ]
+    .prop_map(Op::from);
+    prop_oneof![base, chat, cache, metrics, any_jobs_op().prop_map(Op::from)]
+}
+
+fn any_float() -> impl Strategy<Value = f64> {
+    -1e9f64..1e9
+}
+
+pub fn any_sample() -> impl Strategy<Value = Sample> {
+    let process = (
+        any::<u32>(),
+        any_string(),
+        any_string(),
+        any_float(),
+        any::<u64>(),
+        any_string(),
+        any_string(),
+    )
+        .prop_map(
+            |(pid, name, user, cpu_pct, rss_bytes, state, cmd)| ProcessInfo {
+                pid,
+                name,
+                user,
+                cpu_pct,
+                rss_bytes,
+                state,
+                cmd,
+            },
+        );
+    (
+        any::<u64>(),
+        proptest::collection::btree_map(any_string(), any_float(), 0..4),
+        proptest::collection::vec(process, 0..3),
+    )
+        .prop_map(|(ts_ms, values, processes)| Sample {
+            ts_ms,
+            values,
+            processes,
+        })
+}
+
+fn any_alert_state() -> impl Strategy<Value = AlertState> {
+    prop_oneof![
+        Just(AlertState::Ok),
+        Just(AlertState::Pending),
+        Just(AlertState::Firing),
+        Just(AlertState::Resolved)
+    ]
+}
+
+pub fn any_alert() -> impl Strategy<Value = Alert> {
+    (
+        (any_string(), any_string(), any_string(), any_float()),
+        (any::<u64>(), any_string(), any_alert_state(), any::<u64>()),
+        (opt(any_float()), opt(any::<u64>())),
+    )
+        .prop_map(
+            |(
+                (name, metric, op, threshold),
+                (for_ms, severity, state, since_ms),
+                (value, silenced_until_ms),
+            )| Alert {
+                name,
+                metric,
+                op,
+                threshold,
+                for_ms,
+                severity,
+                state,
+                since_ms,
+                value,
+                silenced_until_ms,
+            },
+        )
+}
+
+pub fn any_transition() -> impl Strategy<Value = Transition> {
+    (
+        any::<u64>(),
+        any_string(),
+        any_alert_state(),
+        any_alert_state(),
+        any_float(),
+        any::<u64>(),
+        any::<bool>(),
+    )
+        .prop_map(|(id, rule, from, to, value, ts_ms, silenced)| Transition {
+            id,
+            rule,
+            from,
+            to,
+            value,
+            ts_ms,
+            silenced,
+        })
+}
+
+pub fn any_viewer() -> impl Strategy<Value = Viewer> {
+    (any::<u64>(), any_string(), any::<u64>(), any_string()).prop_map(
+        |(session, user, since_ms, view)| Viewer {
+            session,
+            user,
+            since_ms,
+            view,
+        },
+    )
 }
 
 fn any_state() -> impl Strategy<Value = JobState> {
@@ -612,7 +756,52 @@ pub fn any_reply() -> impl Strategy<Value = Reply> {
         any::<u64>().prop_map(|receivers| CacheReply::Published { receivers }),
     ]
     .prop_map(Reply::from);
-    prop_oneof![base, chat, cache, any_jobs_reply().prop_map(Reply::from)]
+    let metrics = prop_oneof![
+        any_sample().prop_map(|sample| MetricsReply::Sample { sample }),
+        (
+            proptest::collection::vec(any_sample(), 0..2),
+            proptest::collection::vec(any_alert(), 0..2),
+            proptest::collection::vec(any_viewer(), 0..2)
+        )
+            .prop_map(|(recent, alerts, viewers)| MetricsReply::Watching {
+                recent,
+                alerts,
+                viewers
+            }),
+        (
+            any_string(),
+            any::<u64>(),
+            proptest::collection::vec(
+                (any::<u64>(), any_float(), any_float(), any_float()).prop_map(
+                    |(ts_ms, min, avg, max)| Point {
+                        ts_ms,
+                        min,
+                        avg,
+                        max
+                    }
+                ),
+                0..3
+            )
+        )
+            .prop_map(|(metric, step_ms, points)| MetricsReply::Series {
+                metric,
+                step_ms,
+                points
+            }),
+        proptest::collection::vec(any_alert(), 0..3)
+            .prop_map(|alerts| MetricsReply::Alerts { alerts }),
+        any_alert().prop_map(|alert| MetricsReply::Alert { alert }),
+        proptest::collection::vec(any_transition(), 0..3)
+            .prop_map(|transitions| MetricsReply::History { transitions }),
+    ]
+    .prop_map(Reply::from);
+    prop_oneof![
+        base,
+        chat,
+        cache,
+        metrics,
+        any_jobs_reply().prop_map(Reply::from)
+    ]
 }
 
 pub fn any_event() -> impl Strategy<Value = Event> {
@@ -665,7 +854,26 @@ pub fn any_event() -> impl Strategy<Value = Event> {
             payload,
         })
         .prop_map(Event::from);
-    prop_oneof![base, chat, cache, any_jobs_event().prop_map(Event::from)]
+    let metrics = prop_oneof![
+        any_sample().prop_map(|sample| MetricsEvent::Tick { sample }),
+        (opt(any_transition()), opt(any_alert()), any_string()).prop_map(
+            |(transition, alert, name)| MetricsEvent::AlertChanged {
+                transition,
+                alert,
+                name
+            }
+        ),
+        proptest::collection::vec(any_viewer(), 0..3)
+            .prop_map(|viewers| MetricsEvent::Viewers { viewers }),
+    ]
+    .prop_map(Event::from);
+    prop_oneof![
+        base,
+        chat,
+        cache,
+        metrics,
+        any_jobs_event().prop_map(Event::from)
+    ]
 }
 
 pub fn any_server_frame() -> impl Strategy<Value = ServerFrame> {

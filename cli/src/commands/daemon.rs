@@ -70,6 +70,29 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     config.jobs = agora_daemon::jobs::JobsConfig {
         retention: args.jobs_retention,
     };
+    let m = &args.metrics;
+    anyhow::ensure!(
+        m.metrics_interval >= std::time::Duration::from_millis(100),
+        "--metrics-interval must be at least 100ms"
+    );
+    anyhow::ensure!(
+        m.metrics_keep_raw <= m.metrics_keep_minutes
+            && m.metrics_keep_minutes <= m.metrics_keep_hours,
+        "--metrics-keep-raw, --metrics-keep-minutes and --metrics-keep-hours must grow in that order"
+    );
+    config.metrics.interval = m.metrics_interval;
+    config.metrics.retention = agora_daemon::metrics::history::Retention {
+        raw: m.metrics_keep_raw,
+        minute: m.metrics_keep_minutes,
+        hour: m.metrics_keep_hours,
+    };
+    config.metrics.alert_room = match m.metrics_alert_room.as_str() {
+        "none" | "" => None,
+        room => Some(
+            agora_wire::names::validate_room(room)
+                .map_err(|e| anyhow::anyhow!("--metrics-alert-room: {e}"))?,
+        ),
+    };
     Ok(config)
 }
 

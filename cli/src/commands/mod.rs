@@ -11,6 +11,7 @@ mod chat;
 mod daemon;
 mod docs;
 pub mod jobs;
+pub mod metrics;
 mod ping;
 pub mod process;
 mod tui;
@@ -102,6 +103,14 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr);
             client(level)?.block_on(jobs::run(&addr, args.command, json))
         }
+        Command::Metrics(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(metrics::run(&addr, args.command, json))
+        }
+        Command::Alerts(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(metrics::alerts(&addr, args.command, json))
+        }
         Command::Process(args) => process::run(&args, json),
         Command::Bench(args) => {
             let addr = addr(args.remote.addr);
@@ -134,6 +143,8 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Cache(_)
         | Command::Blog(_)
         | Command::Jobs(_)
+        | Command::Metrics(_)
+        | Command::Alerts(_)
         | Command::Bench(_) => true,
         Command::Up(_)
         | Command::Daemon(_)
@@ -158,6 +169,8 @@ fn name(command: &Command) -> &'static str {
         Command::Cache(_) => "cache",
         Command::Blog(_) => "blog",
         Command::Jobs(_) => "jobs",
+        Command::Metrics(_) => "metrics",
+        Command::Alerts(_) => "alerts",
         Command::Process(_) => "process",
         Command::Bench(_) => "bench",
         Command::Completions { .. } => "completions",

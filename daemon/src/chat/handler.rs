@@ -85,7 +85,7 @@ async fn acknowledged(ack: Acked) -> Result<ChatReply, ErrorBody> {
     }
 }
 
-fn room_name(room: &str) -> Result<String, ErrorBody> {
+pub(crate) fn room_name(room: &str) -> Result<String, ErrorBody> {
     validate_room(room).map_err(ErrorBody::bad_request)
 }
 
@@ -96,7 +96,7 @@ fn not_member(room: &str) -> ErrorBody {
     )
 }
 
-fn check_text(text: &str) -> Result<(), ErrorBody> {
+pub(crate) fn check_text(text: &str) -> Result<(), ErrorBody> {
     if text.len() > MAX_MESSAGE {
         return Err(ErrorBody::new(
             ErrorCode::TooLarge,

@@ -31,6 +31,7 @@ pub mod handler;
 pub mod limits;
 pub mod presence;
 pub mod room;
+pub mod system;
 pub mod writer;
 
 use std::collections::HashMap;

@@ -3,6 +3,7 @@
 //! `router()`; this one merges them and serves until shutdown.
 
 pub mod blog;
+mod dashboard;
 mod health;
 mod jobs;
 mod prometheus;
@@ -25,6 +26,7 @@ pub fn router(shared: AppState) -> Router {
         .merge(prometheus::router())
         .merge(blog::router(&shared))
         .merge(jobs::router())
+        .merge(dashboard::router())
         .with_state(shared)
 }
 

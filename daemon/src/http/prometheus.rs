@@ -132,5 +132,6 @@ pub(crate) fn render(shared: &Shared) -> String {
         "Topics with at least one subscriber.",
         &one(shared.hub.topic_count() as u64),
     );
+    crate::metrics::prometheus::render(&shared.services.metrics, &mut out);
     out
 }

@@ -2,7 +2,7 @@
 //! server events, ticks, tag namespaces.
 
 use super::*;
-use agora_wire::{BaseEvent, ChatOp, Event, Op, SessionInfo};
+use agora_wire::{ChatOp, Event, Op};
 
 fn press(code: KeyCode) -> KeyEvent {
     KeyEvent::new(code, KeyModifiers::NONE)
@@ -221,30 +221,30 @@ fn ticks_count_the_reconnect_delay_down() {
 }
 
 #[test]
-fn session_pushes_are_remembered_newest_last_and_bounded() {
+fn dashboard_viewers_arrive_as_metrics_pushes() {
+    use agora_wire::MetricsEvent;
+    use agora_wire::metrics::Viewer;
     let mut app = app();
-    for id in 1..=7 {
-        let session = SessionInfo {
-            id,
-            user: (id % 2 == 0).then(|| format!("u{id}")),
-            client: "agora-cli/0.1.0".into(),
-        };
-        let event = if id == 7 {
-            BaseEvent::SessionClosed { session }
-        } else {
-            BaseEvent::SessionOpened { session }
-        };
-        app.on_server(ServerEvent::Push(Push {
-            topic: "sessions".into(),
-            event: event.into(),
-        }));
-    }
-    let dashboard: &crate::placeholder::Placeholder = app.find().expect("the dashboard");
-    let seen: Vec<_> = dashboard.recent_sessions().collect();
-    assert_eq!(seen.len(), crate::placeholder::RECENT_SESSIONS);
-    assert_eq!(seen[0], "opened  #3 anonymous (agora-cli/0.1.0)");
-    assert_eq!(seen[3], "opened  #6 u6 (agora-cli/0.1.0)");
-    assert_eq!(seen[4], "closed  #7 anonymous (agora-cli/0.1.0)");
+    let viewer = |session: u64| Viewer {
+        session,
+        user: format!("u{session}"),
+        since_ms: 0,
+        view: "tui".into(),
+    };
+    app.on_server(ServerEvent::Push(Push {
+        topic: "metrics".into(),
+        event: MetricsEvent::Viewers {
+            viewers: vec![viewer(1), viewer(2)],
+        }
+        .into(),
+    }));
+    let dashboard: &crate::dashboard::DashboardState = app.find().expect("the dashboard");
+    let seen: Vec<_> = dashboard
+        .viewers()
+        .iter()
+        .map(|v| v.user.as_str())
+        .collect();
+    assert_eq!(seen, ["u1", "u2"]);
 }
 
 #[test]
@@ -417,20 +417,21 @@ fn pushes_reach_only_the_tab_that_follows_their_service() {
     );
     let cache: &crate::cache::CacheState = app.find().expect("cache tab");
     assert_eq!(cache.monitor().1.len(), 1);
-    // Session events go to the Dashboard placeholder, not to the chat.
+    // Metrics events go to the Dashboard, not to the chat.
     push(
         &mut app,
-        BaseEvent::SessionOpened {
-            session: SessionInfo {
-                id: 5,
-                user: None,
-                client: "c".into(),
-            },
+        agora_wire::MetricsEvent::Viewers {
+            viewers: vec![agora_wire::metrics::Viewer {
+                session: 5,
+                user: "carol".into(),
+                since_ms: 0,
+                view: "web".into(),
+            }],
         }
         .into(),
     );
-    let dashboard: &crate::placeholder::Placeholder = app.find().expect("the dashboard");
-    assert_eq!(dashboard.recent_sessions().count(), 1);
+    let dashboard: &crate::dashboard::DashboardState = app.find().expect("the dashboard");
+    assert_eq!(dashboard.viewers().len(), 1);
     assert!(chat(&app).notice().is_none());
 }
 

@@ -3,8 +3,8 @@
 
 use std::time::Instant;
 
-use agora_wire::{BaseEvent, CacheEvent, CacheOp, CacheReply, ChatEvent, ChatOp, ChatReply};
-use agora_wire::{Event, Push, SessionInfo};
+use agora_wire::{CacheEvent, CacheOp, CacheReply, ChatEvent, ChatOp, ChatReply};
+use agora_wire::{Event, Push};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -348,11 +348,7 @@ fn snapshot_reconnecting() {
 #[test]
 fn every_tab_says_which_service_it_waits_for() {
     let mut app = connected();
-    for (tab, service) in TabId::ALL
-        .into_iter()
-        .skip(1)
-        .zip(["metrics service", "game service"])
-    {
+    for (tab, service) in TabId::ALL.into_iter().skip(2).zip(["game service"]) {
         app.select_tab(tab);
         // Long messages wrap, so compare with whitespace squeezed.
         let squeezed = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -497,24 +493,24 @@ fn cache_tab_scans_as_soon_as_it_is_shown_and_says_loading_meanwhile() {
 }
 
 #[test]
-fn dashboard_lists_recent_sessions() {
+fn dashboard_says_who_is_watching_once_signed_in() {
     let mut app = connected();
     app.select_tab(TabId::Dashboard);
-    assert!(screen(&app).contains("none seen since connecting"));
+    assert!(screen(&app).contains("waiting for the first sample"));
     app.on_server(ServerEvent::Push(Push {
-        topic: "sessions".into(),
-        event: BaseEvent::SessionOpened {
-            session: SessionInfo {
-                id: 9,
-                user: Some("bob".into()),
-                client: "agora-cli/0.1.0".into(),
-            },
+        topic: "metrics".into(),
+        event: agora_wire::MetricsEvent::Viewers {
+            viewers: vec![agora_wire::metrics::Viewer {
+                session: 9,
+                user: "bob".into(),
+                since_ms: 0,
+                view: "web".into(),
+            }],
         }
         .into(),
     }));
-    let text = screen(&app);
-    assert!(text.contains("opened  #9 bob (agora-cli/0.1.0)"), "{text}");
-    assert!(!text.contains("none seen"));
+    let dashboard: &crate::dashboard::DashboardState = app.find().expect("the dashboard");
+    assert_eq!(dashboard.viewers()[0].user, "bob");
 }
 
 #[test]

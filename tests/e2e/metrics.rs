@@ -1,0 +1,278 @@
+//! The metrics service end to end: `/metrics` checked by `promtool check
+//! metrics` (Debian's prometheus package, installed by .ci/run) and by a
+//! parser of the text format; alerts posted into #alerts by the daemon
+//! and kept, with their history, across `kill -9`; live samples and
+//! presence over the protocol.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use agora_wire::metrics::METRICS_TOPIC;
+use agora_wire::{Event, MetricsEvent, MetricsOp, MetricsReply, Reply};
+use serde_json::Value;
+
+use crate::support::{Daemon, Home, rt, saved_token, wait_for};
+
+const FAST: &[&str] = &["--metrics-interval", "200ms"];
+
+fn json_of(home: &Home, addr: &str, args: &[&str]) -> (i32, Value) {
+    let mut all = vec!["--addr", addr, "--json"];
+    all.extend_from_slice(args);
+    let out = home.run(&all, None);
+    let code = out.status.code().unwrap_or(-1);
+    let value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (code, value)
+}
+
+/// The exposition once a sample is in it.
+fn exposition(daemon: &Daemon) -> String {
+    let rt = rt();
+    wait_for("a sample in /metrics", Duration::from_secs(15), || {
+        let (status, body) = rt.block_on(daemon.http_get("/metrics"));
+        (status == 200 && body.contains("agora_system_cpu_usage_ratio{cpu=\"total\"}"))
+            .then_some(body)
+    })
+}
+
+/// The families of a text exposition: name → (type, samples as (labels,
+/// value)). Panics on anything the format does not allow.
+fn parse(text: &str) -> BTreeMap<String, (String, Vec<(String, f64)>)> {
+    let mut families: BTreeMap<String, (String, Vec<(String, f64)>)> = BTreeMap::new();
+    let mut helped = std::collections::BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').expect("HELP name text");
+            assert!(!help.is_empty(), "{line}");
+            assert!(helped.insert(name.to_owned()), "two HELP lines for {name}");
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
+            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(helped.contains(name), "TYPE before HELP: {line}");
+            assert!(
+                families
+                    .insert(name.to_owned(), (kind.to_owned(), Vec::new()))
+                    .is_none(),
+                "two TYPE lines for {name}"
+            );
+        } else {
+            assert!(!line.starts_with('#'), "{line}");
+            let (series, value) = line.rsplit_once(' ').expect("name value");
+            let (name, labels) = match series.split_once('{') {
+                Some((name, labels)) => {
+                    assert!(labels.ends_with('}'), "{line}");
+                    (name, labels.trim_end_matches('}').to_owned())
+                }
+                None => (series, String::new()),
+            };
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+                "{line}"
+            );
+            let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
+            let family = families
+                .get_mut(name)
+                .unwrap_or_else(|| panic!("a sample before its TYPE: {line}"));
+            family.1.push((labels, value));
+        }
+    }
+    families
+}
+
+#[test]
+fn prometheus_exposition_passes_promtool_and_a_parser() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, FAST);
+    let body = exposition(&daemon);
+
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian package prometheus, installed by .ci/run)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(body.as_bytes())
+        .unwrap();
+    let out = promtool.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool: {said}\n{body}"
+    );
+
+    let families = parse(&body);
+    for (name, (kind, samples)) in &families {
+        assert_eq!(
+            kind == "counter",
+            name.ends_with("_total"),
+            "{name} is a {kind}"
+        );
+        for (labels, value) in samples {
+            assert!(value.is_finite(), "{name}{{{labels}}} = {value}");
+            if name.ends_with("_total") || name.ends_with("_bytes") {
+                assert!(*value >= 0.0, "{name}{{{labels}}} = {value}");
+            }
+            if name.ends_with("_ratio") {
+                assert!((0.0..=1.0).contains(value), "{name}{{{labels}}} = {value}");
+            }
+        }
+    }
+    for family in [
+        "agora_system_cpu_usage_ratio",
+        "agora_system_load1",
+        "agora_system_memory_bytes",
+        "agora_system_network_receive_bytes_total",
+        "agora_process_resident_memory_bytes",
+        "agora_alerts",
+        "agora_dashboard_viewers",
+        "agora_requests_total",
+    ] {
+        assert!(
+            families.get(family).is_some_and(|f| !f.1.is_empty()),
+            "{family} missing:\n{body}"
+        );
+    }
+    let memory = &families["agora_system_memory_bytes"].1;
+    let total = memory.iter().find(|(l, _)| l.contains("total")).unwrap().1;
+    let used = memory
+        .iter()
+        .find(|(l, _)| l.contains("\"used\""))
+        .unwrap()
+        .1;
+    assert!(total > 0.0 && used <= total, "{memory:?}");
+}
+
+#[test]
+fn alerts_fire_into_the_alerts_room_and_survive_kill_9() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, FAST);
+    let addr = daemon.addr.clone();
+    home.register(&addr, "alice", "alice-password");
+    assert_eq!(json_of(&home, &addr, &["chat", "join", "alerts"]).0, 0);
+    let (code, rule) = json_of(
+        &home,
+        &addr,
+        &[
+            "alerts",
+            "add",
+            "always",
+            "cpu.total >= 0",
+            "--for",
+            "0s",
+            "--severity",
+            "critical",
+        ],
+    );
+    assert_eq!(code, 0, "{rule}");
+    assert_eq!(rule["state"], "ok");
+    // The daemon posts it into #alerts as user "agora".
+    let posted = wait_for("the alert in #alerts", Duration::from_secs(15), || {
+        let (_, history) = json_of(&home, &addr, &["chat", "history", "alerts"]);
+        history["messages"]
+            .as_array()?
+            .iter()
+            .find(|m| m["from"] == "agora")
+            .cloned()
+    });
+    let text = posted["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("[FIRING] always (critical): cpu.total >= 0"),
+        "{text}"
+    );
+    let (code, history) = json_of(&home, &addr, &["alerts", "history", "always"]);
+    assert_eq!(code, 0);
+    assert_eq!(history["transitions"][0]["from"], "ok");
+    assert_eq!(history["transitions"][0]["to"], "firing");
+
+    // kill -9: the rule, its state's history and the history of samples
+    // stay.
+    daemon.signal(libc::SIGKILL);
+    daemon.wait_exit(Duration::from_secs(10));
+    let daemon = Daemon::start_on(&home, &addr, FAST);
+    let (code, list) = json_of(&home, &daemon.addr, &["alerts", "list"]);
+    assert_eq!(code, 0);
+    assert_eq!(list["alerts"][0]["name"], "always");
+    let (code, history) = json_of(&home, &daemon.addr, &["alerts", "history", "always"]);
+    assert_eq!(code, 0);
+    assert!(!history["transitions"].as_array().unwrap().is_empty());
+    // Fires again after the restart (state is not persisted: it starts ok).
+    wait_for("firing again", Duration::from_secs(15), || {
+        let (_, list) = json_of(&home, &daemon.addr, &["alerts", "list"]);
+        (list["alerts"][0]["state"] == "firing").then_some(())
+    });
+}
+
+#[test]
+fn live_samples_reach_watchers_and_late_joiners_get_the_last_minute() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, FAST);
+    home.register(&daemon.addr, "alice", "alice-password");
+    let token = saved_token(&home, &daemon.addr);
+    rt().block_on(async {
+        let first = daemon.client(Some(token.clone())).await;
+        let mut pushes = first.pushes().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1200)).await;
+        let Reply::Metrics(MetricsReply::Watching {
+            recent, viewers, ..
+        }) = first
+            .request(MetricsOp::Watch { view: "e2e".into() })
+            .await
+            .unwrap()
+        else {
+            panic!()
+        };
+        assert!(recent.len() >= 3, "the samples so far: {}", recent.len());
+        assert!(recent.windows(2).all(|w| w[0].ts_ms < w[1].ts_ms));
+        assert_eq!(viewers.len(), 1);
+        // Samples keep coming, a fresh one each interval.
+        let mut ticks = Vec::new();
+        while ticks.len() < 3 {
+            let push = tokio::time::timeout(Duration::from_secs(5), pushes.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(push.topic, METRICS_TOPIC);
+            if let Event::Metrics(MetricsEvent::Tick { sample }) = push.event {
+                let cpu = sample.values["cpu.total"];
+                assert!((0.0..=100.0).contains(&cpu));
+                ticks.push(sample.ts_ms);
+            }
+        }
+        assert!(ticks.windows(2).all(|w| w[1] > w[0]));
+        // A second viewer is announced to the first; closing it too.
+        let second = daemon.client(Some(token.clone())).await;
+        second
+            .request(MetricsOp::Watch { view: "web".into() })
+            .await
+            .unwrap();
+        viewers_become(&mut pushes, 2).await;
+        drop(second);
+        viewers_become(&mut pushes, 1).await;
+    });
+}
+
+/// Waits for a viewers event listing `want` viewers.
+async fn viewers_become(pushes: &mut agora_wire::Pushes, want: usize) {
+    loop {
+        let push = tokio::time::timeout(Duration::from_secs(5), pushes.recv())
+            .await
+            .expect("a push within 5 s")
+            .expect("open");
+        if let Event::Metrics(MetricsEvent::Viewers { viewers }) = push.event
+            && viewers.len() == want
+        {
+            return;
+        }
+    }
+}
