@@ -24,7 +24,10 @@ jobs=${1:-100000}
 rows=${BENCH_JOBS_ROWS:-abcd}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
 cargo build --release -p agora --locked -q
-cargo build --release -p agora-wire --example worker --locked -q
+# The external workers (rows c and d) are the Rust Worker API example.
+if [[ $rows == *[cd]* ]]; then
+  cargo build --release -p agora-wire --example worker --locked -q
+fi
 bin="$CARGO_TARGET_DIR/release/agora"
 worker="$CARGO_TARGET_DIR/release/examples/worker"
 command -v python3 >/dev/null || { echo "bench-jobs: needs python3" >&2; exit 1; }

@@ -216,7 +216,7 @@ fn many_workers_complete_every_job_exactly_once() {
             total += summary.completed;
         }
         assert_eq!(total, N as u64);
-        let seen = seen.lock().unwrap();
+        let seen = seen.lock().unwrap().clone();
         assert_eq!(seen.len(), N);
         assert!(seen.values().all(|n| *n == 1), "a job ran twice");
         assert_eq!(

@@ -39,7 +39,7 @@ pub const LIST_LIMIT: u32 = 200;
 
 /// The tab's own keys, for the help popup.
 pub const KEYS: [(&str, &str); 8] = [
-    ("Up/Down, j/k, g/G", "select a job (or a queue, after v)"),
+    ("↑/↓, j/k, g/G", "select a job (or a queue, after v)"),
     ("v", "switch between the job list and the queue table"),
     (
         "Enter / Esc",
@@ -528,10 +528,10 @@ impl JobsState {
                     .unwrap_or(self.selected)
                     .min(list.len().saturating_sub(1));
             }
-            (Pending::Detail(id), Reply::Jobs(JobsReply::Job { job })) => {
-                if self.detail.as_ref().is_some_and(|d| d.id == id) {
-                    self.detail = Some(*job);
-                }
+            (Pending::Detail(id), Reply::Jobs(JobsReply::Job { job }))
+                if self.detail.as_ref().is_some_and(|d| d.id == id) =>
+            {
+                self.detail = Some(*job);
             }
             (Pending::Action(what), reply) => {
                 self.message = Some(match reply {

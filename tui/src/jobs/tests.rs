@@ -470,3 +470,16 @@ fn snapshot_jobs_bulk_confirmation_over_the_dead_queue() {
     assert!(text.contains("loading…"), "{text}");
     assert!(!text.contains("avail 0"), "{text}");
 }
+
+#[test]
+fn snapshot_jobs_help_fits_the_screen() {
+    let mut app = app_scene();
+    app.handle_key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE));
+    let text = screen(&app);
+    assert!(text.contains("Jobs tab"), "{text}");
+    for (keys, what) in KEYS {
+        assert!(text.contains(keys.trim()), "{keys} missing:\n{text}");
+        assert!(text.contains(what), "{what} missing:\n{text}");
+    }
+    insta::assert_snapshot!("jobs_help", text);
+}
