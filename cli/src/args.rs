@@ -141,6 +141,9 @@ impl ColorChoice {
 }
 
 /// The subcommands.
+// Parsed once per process: the daemon's many flags make its variant large,
+// and boxing it would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start a daemon in this process, sign in as your OS user and open the
