@@ -321,7 +321,12 @@ mod tests {
         assert_eq!(complete("HGETA", 5), (0, vec!["HGETALL".into()]));
         assert_eq!(
             complete("help @s", 7),
-            (5, vec!["@server".into(), "@string".into()])
+            (
+                5,
+                ["@scripting", "@server", "@set", "@sorted-set", "@string"]
+                    .map(String::from)
+                    .to_vec()
+            )
         );
         assert_eq!(complete("CONFIG G", 8), (7, vec!["GET".into()]));
         assert_eq!(complete("get k", 5).1, Vec::<String>::new());
