@@ -198,7 +198,10 @@ fn bad_values_are_refused_with_one_clear_error() {
         &["scan", "--type", "bogus"],
         &["bogus", "string", "list", "hash"],
     );
-    refused(&["scan", "--type", "zset"], &["zset", "string, list, hash"]);
+    refused(
+        &["scan", "--type", "stream"],
+        &["stream", "string, list, hash, set, zset"],
+    );
     refused(&["scan", "--count", "0"], &["--count"]);
     refused(
         &["info", "nosuchsection"],
