@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use crate::browser::Browser;
 use crate::support::{Daemon, Home, rt, saved_token, wait_for};
-use crate::webdriver::Browser;
 
 #[test]
 fn the_dashboard_page_shows_live_points_alerts_and_viewers() {
@@ -34,21 +34,23 @@ fn the_dashboard_page_shows_live_points_alerts_and_viewers() {
         "no CDN"
     );
 
-    let browser = Browser::start();
-    browser.goto(&format!(
+    let browser = rt.block_on(Browser::start());
+    let eval = |script: &str| {
+        rt.block_on(browser.client.execute(script, vec![]))
+            .unwrap_or_else(|e| panic!("{script}: {e}"))
+    };
+    rt.block_on(browser.client.goto(&format!(
         "http://{}/dashboard#token={token}",
         daemon.ready.http
-    ));
+    )))
+    .expect("the page loads");
     // Points that arrive after the page loaded reach the chart.
     wait_for("live points in the chart", Duration::from_secs(30), || {
-        let n = browser
-            .eval("return Number(document.body.dataset.livePoints || 0)")
-            .as_u64()?;
-        let title = browser.eval("return document.getElementById('title').textContent");
+        let n = eval("return Number(document.body.dataset.livePoints || 0)").as_u64()?;
+        let title = eval("return document.getElementById('title').textContent");
         (n >= 3 && title.as_str()?.contains("points")).then_some(())
     });
-    let points: u64 = browser
-        .eval("return state.live.length")
+    let points: u64 = eval("return state.live.length")
         .as_u64()
         .expect("the chart's samples");
     assert!(points >= 3);
@@ -57,7 +59,7 @@ fn the_dashboard_page_shows_live_points_alerts_and_viewers() {
         "the page among the viewers",
         Duration::from_secs(10),
         || {
-            let v = browser.eval("return document.getElementById('viewers').textContent");
+            let v = eval("return document.getElementById('viewers').textContent");
             v.as_str()?.contains("alice (web)").then_some(())
         },
     );
@@ -80,9 +82,9 @@ fn the_dashboard_page_shows_live_points_alerts_and_viewers() {
         "the firing alert on the page",
         Duration::from_secs(30),
         || {
-            let firing = browser.eval(
-            "return [...document.querySelectorAll('#alerts li[data-state=firing]')].map(e => e.dataset.alert)",
-        );
+            let firing = eval(
+                "return [...document.querySelectorAll('#alerts li[data-state=firing]')].map(e => e.dataset.alert)",
+            );
             firing
                 .as_array()?
                 .iter()
@@ -91,7 +93,7 @@ fn the_dashboard_page_shows_live_points_alerts_and_viewers() {
         },
     );
     // History: the range endpoint answers for the chart's metric.
-    let history = browser.eval(
+    let history = eval(
         "const r = new XMLHttpRequest(); \
          r.open('GET', '/dashboard/range?metric=cpu.total&from=' + (Date.now() - 600000) + \
            '&to=' + Date.now() + '&step=1000&token=' + encodeURIComponent(state.token), false); \

@@ -22,4 +22,3 @@ mod protocol;
 mod protocol_rules;
 mod shutdown;
 mod tmux;
-mod webdriver;

@@ -20,6 +20,7 @@ mod server;
 mod sets;
 mod strings;
 pub mod syntax;
+mod typed;
 mod zsets;
 
 pub use server::INFO_SECTIONS;

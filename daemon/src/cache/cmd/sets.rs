@@ -13,26 +13,17 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::{Ctx, int_arg, is};
+use super::{Ctx, int_arg, is, typed};
 use crate::cache::glob;
 use crate::cache::reply::{Reply, errors};
 use crate::cache::store::{Db, Entry, Set, Shard, Value};
 
 /// The live set at `key`: `Ok(None)` when missing, WRONGTYPE otherwise.
 fn read<'s>(shard: &'s mut Shard, key: &[u8], ctx: &Ctx<'_>) -> Result<Option<&'s Set>, Reply> {
-    match shard.get(key, ctx.now_ms, ctx.access) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Set(s),
-            ..
-        }) => Ok(Some(s)),
-        Some(_) => Err(Reply::err(errors::WRONGTYPE)),
-    }
+    typed::read(shard, key, ctx)
 }
 
-/// Changes the set at `key` in place (creating it when `create` and it is
-/// missing); deletes the key when the set ends up empty. `None` when the
-/// key is missing and not created.
+/// Changes the set at `key` in place: [`typed::change`].
 fn change<R>(
     shard: &mut Shard,
     key: &[u8],
@@ -40,36 +31,7 @@ fn change<R>(
     create: bool,
     f: impl FnOnce(&mut Set) -> R,
 ) -> Result<Option<R>, Reply> {
-    match shard.peek(key, now) {
-        None if create => {
-            let mut set = Set::default();
-            let out = f(&mut set);
-            if !set.is_empty() {
-                shard.insert(key, Entry::new(Value::Set(Box::new(set))), now);
-            }
-            Ok(Some(out))
-        }
-        None => Ok(None),
-        Some(Entry {
-            value: Value::Set(_),
-            ..
-        }) => {
-            let (out, empty) = shard
-                .update(key, now, |e| match &mut e.value {
-                    Value::Set(s) => {
-                        let out = f(s);
-                        (Some(out), s.is_empty())
-                    }
-                    _ => (None, false),
-                })
-                .unwrap_or((None, false));
-            if empty {
-                shard.remove(key, now);
-            }
-            Ok(out)
-        }
-        Some(_) => Err(Reply::err(errors::WRONGTYPE)),
-    }
+    typed::change(shard, key, now, create, f)
 }
 
 pub(super) fn sadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

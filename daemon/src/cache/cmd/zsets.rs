@@ -7,7 +7,7 @@
 
 use bytes::Bytes;
 
-use super::{Ctx, int_arg, is, parse_f64, parse_i64};
+use super::{Ctx, int_arg, is, parse_f64, parse_i64, typed};
 use crate::cache::glob;
 use crate::cache::reply::{Reply, errors};
 use crate::cache::store::{Db, Entry, Shard, Value};
@@ -22,19 +22,13 @@ type SetOpArgs<'a> = (&'a [Bytes], Vec<f64>, Aggregate, bool);
 const NOT_FLOAT_RANGE: &str = "ERR min or max is not a float";
 const NOT_LEX_RANGE: &str = "ERR min or max not valid string range item";
 
+/// The live sorted set at `key`: `Ok(None)` when missing, WRONGTYPE
+/// otherwise.
 fn read<'s>(shard: &'s mut Shard, key: &[u8], ctx: &Ctx<'_>) -> Result<Option<&'s ZSet>, Reply> {
-    match shard.get(key, ctx.now_ms, ctx.access) {
-        None => Ok(None),
-        Some(Entry {
-            value: Value::ZSet(z),
-            ..
-        }) => Ok(Some(z)),
-        Some(_) => Err(Reply::err(errors::WRONGTYPE)),
-    }
+    typed::read(shard, key, ctx)
 }
 
-/// Changes the sorted set at `key` (created when `create`), deleting the
-/// key when it ends up empty; `Ok(None)` when missing and not created.
+/// Changes the sorted set at `key` in place: [`typed::change`].
 fn change<R>(
     shard: &mut Shard,
     key: &[u8],
@@ -42,36 +36,7 @@ fn change<R>(
     create: bool,
     f: impl FnOnce(&mut ZSet) -> R,
 ) -> Result<Option<R>, Reply> {
-    match shard.peek(key, now) {
-        None if create => {
-            let mut z = ZSet::default();
-            let out = f(&mut z);
-            if !z.is_empty() {
-                shard.insert(key, Entry::new(Value::ZSet(Box::new(z))), now);
-            }
-            Ok(Some(out))
-        }
-        None => Ok(None),
-        Some(Entry {
-            value: Value::ZSet(_),
-            ..
-        }) => {
-            let (out, empty) = shard
-                .update(key, now, |e| match &mut e.value {
-                    Value::ZSet(z) => {
-                        let out = f(z);
-                        (Some(out), z.is_empty())
-                    }
-                    _ => (None, false),
-                })
-                .unwrap_or((None, false));
-            if empty {
-                shard.remove(key, now);
-            }
-            Ok(out)
-        }
-        Some(_) => Err(Reply::err(errors::WRONGTYPE)),
-    }
+    typed::change(shard, key, now, create, f)
 }
 
 /// A score argument: a float, `inf`/`-inf`, never NaN.
