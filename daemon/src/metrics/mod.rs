@@ -475,9 +475,26 @@ impl Metrics {
         lock(&self.inner.state).latest.clone()
     }
 
-    /// The last minute's samples, oldest first.
+    /// The last minute's samples, oldest first; only the newest carries
+    /// the process table (the older ones' are stale, and would make a
+    /// watcher's first answer 60 times larger).
     pub fn recent(&self) -> Vec<Sample> {
-        lock(&self.inner.state).recent.iter().cloned().collect()
+        let state = lock(&self.inner.state);
+        let last = state.recent.len().saturating_sub(1);
+        state
+            .recent
+            .iter()
+            .enumerate()
+            .map(|(i, s)| Sample {
+                ts_ms: s.ts_ms,
+                values: s.values.clone(),
+                processes: if i == last {
+                    s.processes.clone()
+                } else {
+                    Vec::new()
+                },
+            })
+            .collect()
     }
 
     /// Every alert, firing first.
