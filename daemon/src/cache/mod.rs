@@ -14,6 +14,7 @@
 //! RESP listener ([`crate::resp`]) and the native protocol ([`native`])
 //! both call [`cmd::execute`] and share the pub/sub registry.
 
+pub mod blocking;
 pub mod cmd;
 pub mod config;
 pub mod expiry;
@@ -88,6 +89,8 @@ pub struct Cache {
     pub gate: multi::Gate,
     /// WATCHed keys.
     pub watches: multi::Watches,
+    /// Connections blocked in BLPOP & co.
+    pub blocked: blocking::Blocked,
 }
 
 impl Cache {
@@ -120,6 +123,7 @@ impl Cache {
             params: config::Config::new(&store, 0),
             gate: multi::Gate::default(),
             watches: multi::Watches::default(),
+            blocked: blocking::Blocked::default(),
             store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),

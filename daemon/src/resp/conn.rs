@@ -19,9 +19,9 @@ use tokio_util::sync::CancellationToken;
 use super::codec::{Decoder, encode};
 use crate::Shared;
 use crate::cache::cmd::{self, Client, Ctx, is, lossy};
-use crate::cache::multi;
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
 use crate::cache::{Access, Cache, Reply};
+use crate::cache::{blocking, multi};
 
 /// Write out buffered replies once they pass this size even if more
 /// input is waiting, to bound the buffer.
@@ -47,7 +47,19 @@ impl Drop for ConnectedGuard {
 enum Next {
     Continue,
     Close,
+    /// A blocking command found nothing: wait (see [`Conn::block`]).
+    Block(Pending),
 }
+
+/// A blocked command: its arguments and what it waits on.
+struct Pending {
+    args: Vec<Bytes>,
+    wait: blocking::Wait,
+}
+
+/// Input a blocked client may send before it is served (Redis buffers it
+/// too); past this the connection is closed.
+const MAX_BLOCKED_INPUT: usize = 64 * 1024 * 1024;
 
 struct Conn {
     shared: Arc<Shared>,
@@ -145,9 +157,25 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 loop {
                     match decoder.decode_next(&mut input) {
                         Ok(true) => {
-                            if let Next::Close = conn.run(decoder.args()).await {
-                                close = true;
-                                break;
+                            match conn.run(decoder.args()).await {
+                                Next::Close => {
+                                    close = true;
+                                    break;
+                                }
+                                Next::Block(pending) => {
+                                    // Answers to the requests before it go
+                                    // out first.
+                                    if conn.flush(&mut stream).await.is_err() {
+                                        close = true;
+                                        break;
+                                    }
+                                    if let Next::Close = conn.block(pending, &mut stream, &mut input).await {
+                                        close = true;
+                                        break;
+                                    }
+                                    conn.now_ms = crate::now_ms();
+                                }
+                                Next::Continue => {}
                             }
                             if conn.out.len() > FLUSH_AT {
                                 if conn.flush(&mut stream).await.is_err() {
@@ -320,6 +348,37 @@ impl Conn {
             // INFO & co. see every command run before them.
             self.count_commands();
         }
+        if let Some(spec) = spec
+            && blocking::is_blocking(spec.name)
+            && cmd::arity_ok(spec.arity, args.len())
+        {
+            self.uncounted += 1;
+            let wait = match blocking::parse(spec.name, args) {
+                Ok(w) => w,
+                Err(e) => {
+                    self.reply(&e);
+                    return Next::Continue;
+                }
+            };
+            let served = {
+                let _shared = self.cache.gate.shared();
+                let mut ctx = Ctx {
+                    cache: &self.cache,
+                    client: &mut self.client,
+                    now_ms: self.now_ms,
+                    access: Access::Counted,
+                };
+                blocking::try_serve(&mut ctx, args)
+            };
+            if let Some(reply) = served {
+                self.reply(&reply);
+                return Next::Continue;
+            }
+            return Next::Block(Pending {
+                args: args.to_vec(),
+                wait,
+            });
+        }
         let mut ctx = Ctx {
             cache: &self.cache,
             client: &mut self.client,
@@ -329,6 +388,73 @@ impl Conn {
         if cmd::execute_into(&mut ctx, spec, args, &mut self.out) {
             self.uncounted += 1;
         }
+        Next::Continue
+    }
+
+    /// Waits until a blocked command can be served, its timeout passes,
+    /// CLIENT UNBLOCK unblocks it, the client leaves or the daemon stops;
+    /// reads (and keeps) the client's input meanwhile, to notice it leave.
+    async fn block(
+        &mut self,
+        pending: Pending,
+        stream: &mut TcpStream,
+        input: &mut BytesMut,
+    ) -> Next {
+        let cache = self.cache.clone();
+        let db = self.client.db;
+        let keys = &pending.wait.keys;
+        let waiter = cache.blocked.register(self.client.id, db, keys);
+        let deadline = pending
+            .wait
+            .timeout_ms
+            .map(|ms| tokio::time::Instant::now() + std::time::Duration::from_millis(ms));
+        let shutdown = self.shared.shutdown.clone();
+        let outcome = loop {
+            self.now_ms = crate::now_ms();
+            let served = {
+                let _shared = cache.gate.shared();
+                let mut ctx = Ctx {
+                    cache: &cache,
+                    client: &mut self.client,
+                    now_ms: self.now_ms,
+                    access: Access::Counted,
+                };
+                blocking::try_serve(&mut ctx, &pending.args)
+            };
+            if let Some(reply) = served {
+                break Some(reply);
+            }
+            match waiter.unblock.load(Ordering::Relaxed) {
+                blocking::unblock::TIMEOUT => break None,
+                blocking::unblock::ERROR => {
+                    break Some(Reply::err("UNBLOCKED client unblocked via CLIENT UNBLOCK"));
+                }
+                _ => {}
+            }
+            let sleep = async {
+                match deadline {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                () = waiter.notify.notified() => {}
+                () = sleep => break None,
+                () = shutdown.cancelled() => {
+                    cache.blocked.deregister(&waiter, db, keys);
+                    return Next::Close;
+                }
+                read = stream.read_buf(input) => match read {
+                    Ok(n) if n > 0 && input.len() <= MAX_BLOCKED_INPUT => {}
+                    _ => {
+                        cache.blocked.deregister(&waiter, db, keys);
+                        return Next::Close;
+                    }
+                },
+            }
+        };
+        cache.blocked.deregister(&waiter, db, keys);
+        self.reply(&outcome.unwrap_or_else(blocking::timeout_reply));
         Next::Continue
     }
 

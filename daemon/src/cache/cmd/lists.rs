@@ -184,3 +184,50 @@ pub(super) fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             .map_or(Reply::Nil, |v| Reply::bulk(v))
     })
 }
+
+/// LMPOP numkeys key [key ...] LEFT|RIGHT [COUNT count]: pops from the
+/// first non-empty list; `[key, [elements]]` or a null array.
+pub(super) fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let numkeys = match super::parse_i64(&args[1]) {
+        Some(n) if n > 0 => n as usize,
+        _ => return Reply::err("ERR numkeys should be greater than 0"),
+    };
+    if numkeys > args.len() - 2 {
+        return Reply::err(errors::SYNTAX);
+    }
+    let keys = &args[2..2 + numkeys];
+    let rest = &args[2 + numkeys..];
+    let end = match rest.first() {
+        Some(w) if super::is(w, "left") => "lpop",
+        Some(w) if super::is(w, "right") => "rpop",
+        _ => return Reply::err(errors::SYNTAX),
+    };
+    let count = match &rest[1..] {
+        [] => 1,
+        [word, n] if super::is(word, "count") => match super::parse_i64(n) {
+            Some(n) if n > 0 => n,
+            _ => return Reply::err("ERR count should be greater than 0"),
+        },
+        _ => return Reply::err(errors::SYNTAX),
+    };
+    let count = Bytes::from(count.to_string());
+    for key in keys {
+        let pop_args = [
+            Bytes::from_static(end.as_bytes()),
+            key.clone(),
+            count.clone(),
+        ];
+        match pop(
+            ctx,
+            &pop_args,
+            if end == "lpop" { End::Head } else { End::Tail },
+        ) {
+            Reply::NilArray => continue,
+            Reply::Array(items) => {
+                return Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Array(items)]);
+            }
+            other => return other,
+        }
+    }
+    Reply::NilArray
+}

@@ -700,6 +700,30 @@ pub static COMMANDS: &[Spec] = &[
         "key [count]",
         "Remove and get the last elements in a list",
     ),
+    spec("lmpop", -4, Kind::Write, K0, lists::lmpop).doc(
+        LIST,
+        "7.0.0",
+        "numkeys key [key ...] <LEFT|RIGHT> [COUNT count]",
+        "Pop elements from the first non-empty list",
+    ),
+    spec("blpop", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+        LIST,
+        "2.0.0",
+        "key [key ...] timeout",
+        "Remove and get the first element in a list, or block until one is available",
+    ),
+    spec("brpop", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+        LIST,
+        "2.0.0",
+        "key [key ...] timeout",
+        "Remove and get the last element in a list, or block until one is available",
+    ),
+    spec("blmpop", -5, Kind::Write, K0, crate::cache::blocking::handler).doc(
+        LIST,
+        "7.0.0",
+        "timeout numkeys key [key ...] <LEFT|RIGHT> [COUNT count]",
+        "Pop elements from the first non-empty list, or block until one is available",
+    ),
     spec("llen", 2, Kind::Read, K1, lists::llen).doc(
         LIST,
         "1.0.0",
@@ -958,6 +982,24 @@ pub static COMMANDS: &[Spec] = &[
         "numkeys key [key ...] <MIN|MAX> [COUNT count]",
         "Remove and return members with scores in a sorted set",
     ),
+    spec("bzpopmin", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+        ZSET,
+        "5.0.0",
+        "key [key ...] timeout",
+        "Remove and return the member with the lowest score from the first non-empty sorted set, or block",
+    ),
+    spec("bzpopmax", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+        ZSET,
+        "5.0.0",
+        "key [key ...] timeout",
+        "Remove and return the member with the highest score from the first non-empty sorted set, or block",
+    ),
+    spec("bzmpop", -5, Kind::Write, K0, crate::cache::blocking::handler).doc(
+        ZSET,
+        "7.0.0",
+        "timeout numkeys key [key ...] <MIN|MAX> [COUNT count]",
+        "Remove and return members from the first non-empty sorted set, or block",
+    ),
     spec("zrandmember", -2, Kind::Read, K1, zsets::zrandmember).doc(
         ZSET,
         "6.2.0",
@@ -1097,7 +1139,7 @@ pub static COMMANDS: &[Spec] = &[
         .doc(
             CONN,
             "2.4.0",
-            "<ID|GETNAME|SETNAME|SETINFO|INFO|LIST|NO-EVICT|NO-TOUCH>",
+            "<ID|GETNAME|SETNAME|SETINFO|INFO|LIST|NO-EVICT|UNBLOCK|NO-TOUCH>",
             "A container for client connection commands",
         )
         .subs(&[
@@ -1135,6 +1177,14 @@ pub static COMMANDS: &[Spec] = &[
                 "7.0.0",
                 "<ON|OFF>",
                 "Set client eviction mode (accepted, does nothing)",
+            ),
+            sub(
+                "unblock",
+                -3,
+                CONN,
+                "5.0.0",
+                "client-id [TIMEOUT|ERROR]",
+                "Unblock a client blocked in a blocking command from a different connection",
             ),
             sub(
                 "no-touch",
@@ -1427,17 +1477,86 @@ pub fn execute_gated(
         return true;
     }
     let reply = (spec.handler)(ctx, args);
-    if matches!(spec.kind, Kind::Write | Kind::DenyOom) && !reply.is_error() {
+    if matches!(spec.kind, Kind::Write | Kind::DenyOom) && changed(spec.name, &reply) {
         touch_written(ctx, spec, args);
     }
     sink.reply(reply, ctx.client.resp3);
     true
 }
 
-/// Tells WATCH which keys a write that succeeded may have changed.
+/// Whether a write's reply says it changed something: not an error, not
+/// a pop that found nothing, not a 0 from a command whose 0 means "no
+/// change" (so WATCH is not disturbed by no-op writes, and a blocked pop
+/// retrying is not woken by its own empty attempt).
+fn changed(name: &str, reply: &Reply) -> bool {
+    match reply {
+        Reply::Error(_) => false,
+        // (SET … GET answers nil after writing: it is not listed.)
+        Reply::Nil | Reply::NilArray => !matches!(
+            name,
+            "lpop" | "rpop" | "spop" | "getdel" | "zmpop" | "lmpop" | "getex"
+        ),
+        Reply::Array(items) if items.is_empty() => !matches!(
+            name,
+            "lpop"
+                | "rpop"
+                | "spop"
+                | "zpopmin"
+                | "zpopmax"
+                | "blpop"
+                | "brpop"
+                | "bzpopmin"
+                | "bzpopmax"
+        ),
+        Reply::Integer(0) => !matches!(
+            name,
+            "del"
+                | "unlink"
+                | "srem"
+                | "sadd"
+                | "zadd"
+                | "zrem"
+                | "hdel"
+                | "hsetnx"
+                | "setnx"
+                | "msetnx"
+                | "expire"
+                | "pexpire"
+                | "expireat"
+                | "pexpireat"
+                | "persist"
+                | "renamenx"
+                | "move"
+                | "copy"
+                | "smove"
+                | "zremrangebyrank"
+                | "zremrangebyscore"
+                | "zremrangebylex"
+        ),
+        _ => true,
+    }
+}
+
+/// Who hears of a changed key: WATCH and blocked pops.
+struct Touch<'a>(&'a Cache);
+
+impl Touch<'_> {
+    fn touch(&self, db: usize, key: &[u8]) {
+        self.0.watches.touch(db, key);
+        self.0.blocked.signal(db, key);
+    }
+
+    fn touch_db(&self, db: Option<usize>) {
+        self.0.watches.touch_db(db);
+        self.0.blocked.signal_db(db);
+    }
+}
+
+/// Tells WATCH and blocked pops which keys a write that succeeded may
+/// have changed.
 fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
-    let watches = &ctx.cache.watches;
-    if !watches.any() {
+    let watches = &Touch(ctx.cache);
+    if !ctx.cache.watches.any() && !ctx.cache.blocked.any() {
         return;
     }
     let db = ctx.client.db;
@@ -1466,9 +1585,15 @@ fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
                 .unwrap_or(db);
             watches.touch(to, &args[2]);
         }
-        "zmpop" => {
+        "zmpop" | "lmpop" => {
             let n = parse_i64(&args[1]).unwrap_or(0).max(0) as usize;
             for key in args.iter().skip(2).take(n) {
+                watches.touch(db, key);
+            }
+        }
+        "blmpop" | "bzmpop" => {
+            let n = parse_i64(&args[2]).unwrap_or(0).max(0) as usize;
+            for key in args.iter().skip(3).take(n) {
                 watches.touch(db, key);
             }
         }

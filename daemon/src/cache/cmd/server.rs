@@ -117,8 +117,9 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if show("clients") {
         let _ = write!(
             out,
-            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:0\r\npubsub_clients:{}\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\nblocked_clients:{}\r\npubsub_clients:{}\r\n\r\n",
             stats.connected.load(Ordering::Relaxed),
+            cache.blocked.len(),
             cache.pubsub.subscriber_count(),
         );
     }
@@ -356,6 +357,17 @@ pub(super) fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Reply::Bulk(Bytes::from(text))
     } else if is(sub, "no-evict") || is(sub, "no-touch") {
         Reply::ok()
+    } else if is(sub, "unblock") {
+        if !(3..=4).contains(&args.len()) {
+            return super::wrong_arity("client|unblock");
+        }
+        let Some(id) = parse_i64(&args[2]) else {
+            return Reply::err(crate::cache::reply::errors::NOT_INTEGER);
+        };
+        match crate::cache::blocking::unblock_mode(args.get(3)) {
+            Ok(error) => Reply::Integer(i64::from(ctx.cache.blocked.unblock(id as u64, error))),
+            Err(e) => e,
+        }
     } else {
         unknown_subcommand(sub, "CLIENT")
     }

@@ -1129,3 +1129,37 @@ fn sorted_set_algebra() {
     };
     assert_eq!(r.len(), 10);
 }
+
+#[test]
+fn blocking_pops_answer_at_once_where_they_cannot_block() {
+    // Inside EXEC and on the native protocol they do not wait.
+    let mut t = t();
+    assert_eq!(t.run("BLPOP l 0"), Reply::NilArray);
+    assert_eq!(t.run("RPUSH l a b"), int(2));
+    assert_eq!(t.run("BLPOP nothing l 1"), av(vec![b("l"), b("a")]));
+    assert_eq!(t.run("BRPOP l 1"), av(vec![b("l"), b("b")]));
+    assert_eq!(t.run("BLPOP l -1"), e("ERR timeout is negative"));
+    assert_eq!(
+        t.run("BLPOP l x"),
+        e("ERR timeout is not a float or out of range")
+    );
+    assert_eq!(t.run("ZADD z 1 a 2 b"), int(2));
+    assert_eq!(t.run("BZPOPMAX z 0"), av(vec![b("z"), b("b"), d(2.0)]));
+    assert_eq!(
+        t.run("BZMPOP 0 1 z MIN"),
+        av(vec![b("z"), av(vec![av(vec![b("a"), d(1.0)])])])
+    );
+    assert_eq!(t.run("RPUSH m x y"), int(2));
+    assert_eq!(
+        t.run("LMPOP 2 none m RIGHT COUNT 5"),
+        av(vec![b("m"), av(vec![b("y"), b("x")])])
+    );
+    assert_eq!(t.run("BLMPOP 0 1 m LEFT"), Reply::NilArray);
+    assert_eq!(t.run("SET s v"), ok());
+    assert_eq!(t.run("BLPOP s 0"), e(errors::WRONGTYPE));
+    assert_eq!(t.run("CLIENT UNBLOCK 12345"), int(0));
+    assert_eq!(
+        t.run("CLIENT UNBLOCK 12345 MAYBE"),
+        e("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    );
+}
