@@ -9,6 +9,7 @@ mod blog;
 mod browser;
 mod cache;
 mod cache_cli;
+mod cache_core;
 mod chat;
 mod cli;
 mod commands;

@@ -246,7 +246,11 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 /// The blocking command's answer if it can be served now (or its error),
 /// `None` when it would block. The caller holds the transaction gate.
-pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<Reply> {
+///
+/// `retry` is false on the command's first attempt: a key of another type
+/// then answers WRONGTYPE; on later attempts (after a signal) it is
+/// skipped and the client keeps waiting, as in Redis.
+pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let wait = match parse(&name, args) {
         Ok(w) => w,
@@ -279,6 +283,7 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<Reply> {
                         items.insert(0, Reply::Bulk(key.clone()));
                         return Some(Reply::Array(items));
                     }
+                    Reply::Error(_) if retry => continue,
                     other => return Some(other),
                 }
             }
@@ -292,6 +297,7 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<Reply> {
             inner_args.extend_from_slice(&args[2..]);
             match run(ctx, &inner_args) {
                 Reply::NilArray => None,
+                Reply::Error(_) if retry => None,
                 other => Some(other),
             }
         }
@@ -301,7 +307,7 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<Reply> {
 /// The table's handler for the blocking commands: what they answer where
 /// they cannot block (inside EXEC, on the native protocol).
 pub fn handler(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    try_serve(ctx, args).unwrap_or_else(timeout_reply)
+    try_serve(ctx, args, false).unwrap_or_else(timeout_reply)
 }
 
 /// Whether CLIENT UNBLOCK's optional argument asks for an error.

@@ -234,7 +234,7 @@ pub fn encode(reply: &Reply, resp3: bool, out: &mut BytesMut) {
             items.iter().for_each(|r| encode(r, resp3, out));
         }
         Reply::Double(d) => {
-            let text = crate::cache::cmd::format_f64(*d);
+            let text = crate::cache::cmd::format_g17(*d);
             if resp3 {
                 line(out, b',', text.as_bytes());
             } else {

@@ -368,7 +368,7 @@ impl Conn {
                     now_ms: self.now_ms,
                     access: Access::Counted,
                 };
-                blocking::try_serve(&mut ctx, args)
+                blocking::try_serve(&mut ctx, args, false)
             };
             if let Some(reply) = served {
                 self.reply(&reply);
@@ -419,7 +419,7 @@ impl Conn {
                     now_ms: self.now_ms,
                     access: Access::Counted,
                 };
-                blocking::try_serve(&mut ctx, &pending.args)
+                blocking::try_serve(&mut ctx, &pending.args, true)
             };
             if let Some(reply) = served {
                 break Some(reply);

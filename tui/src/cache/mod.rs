@@ -480,6 +480,10 @@ impl CacheState {
                     Some("string") => (b"STRLEN", vec![b"GETRANGE", &key, b"0", b"1023"]),
                     Some("list") => (b"LLEN", vec![b"LRANGE", &key, b"0", b"49"]),
                     Some("hash") => (b"HLEN", vec![b"HGETALL", &key]),
+                    // Up to 50 members: all of a small set, in insertion
+                    // order; a sample of a big one.
+                    Some("set") => (b"SCARD", vec![b"SRANDMEMBER", &key, b"50"]),
+                    Some("zset") => (b"ZCARD", vec![b"ZRANGE", &key, b"0", b"49", b"WITHSCORES"]),
                     _ => return,
                 };
                 let fetch: Vec<Vec<u8>> = fetch.into_iter().map(<[u8]>::to_vec).collect();

@@ -1668,6 +1668,44 @@ pub fn format_f64(value: f64) -> String {
     if text == "-0" { "0".into() } else { text }
 }
 
+/// Formats a double reply as Redis 7.0 does (`%.17g`; `inf`, `-inf`):
+/// 17 significant digits, trailing zeros dropped, an exponent below 1e-4
+/// or from 1e17 on. Sorted-set scores go out this way.
+pub fn format_g17(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    if value == 0.0 {
+        return if value.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
+    }
+    let sci = format!("{value:.16e}");
+    let Some((mantissa, exp)) = sci.split_once('e') else {
+        return sci;
+    };
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.unsigned_abs())
+    } else {
+        trim(&format!("{value:.*}", (16 - exp) as usize))
+    }
+}
+
 /// Whether `arg` equals `word`, ignoring ASCII case.
 pub fn is(arg: &[u8], word: &str) -> bool {
     arg.eq_ignore_ascii_case(word.as_bytes())

@@ -1163,3 +1163,16 @@ fn blocking_pops_answer_at_once_where_they_cannot_block() {
         e("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
     );
 }
+
+#[test]
+fn doubles_go_out_as_redis_7_0_prints_them() {
+    assert_eq!(format_g17(1.5), "1.5");
+    assert_eq!(format_g17(2.0), "2");
+    assert_eq!(format_g17(0.1), "0.10000000000000001");
+    assert_eq!(format_g17(0.820_706_966_249_601_5), "0.82070696624960149");
+    assert_eq!(format_g17(-3.25), "-3.25");
+    assert_eq!(format_g17(1e17), "1e+17");
+    assert_eq!(format_g17(1.5e-7), "1.4999999999999999e-07");
+    assert_eq!(format_g17(f64::NEG_INFINITY), "-inf");
+    assert_eq!(format_g17(0.0), "0");
+}
