@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{Decoder, encode};
 use crate::Shared;
-use crate::cache::cmd::{self, Client, Ctx, is, lossy};
+use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy};
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
 use crate::cache::{Access, Cache, Reply};
 use crate::cache::{blocking, multi};
@@ -54,7 +54,7 @@ enum Next {
 /// A blocked command: its arguments and what it waits on.
 struct Pending {
     args: Vec<Bytes>,
-    wait: blocking::Wait,
+    wait: bpop::Wait,
 }
 
 /// Input a blocked client may send before it is served (Redis buffers it
@@ -349,11 +349,11 @@ impl Conn {
             self.count_commands();
         }
         if let Some(spec) = spec
-            && blocking::is_blocking(spec.name)
+            && bpop::is_blocking(spec.name)
             && cmd::arity_ok(spec.arity, args.len())
         {
             self.uncounted += 1;
-            let wait = match blocking::parse(spec.name, args) {
+            let wait = match bpop::parse(spec.name, args) {
                 Ok(w) => w,
                 Err(e) => {
                     self.reply(&e);
@@ -368,7 +368,7 @@ impl Conn {
                     now_ms: self.now_ms,
                     access: Access::Counted,
                 };
-                blocking::try_serve(&mut ctx, args, false)
+                bpop::try_serve(&mut ctx, args, false)
             };
             if let Some(reply) = served {
                 self.reply(&reply);
@@ -419,7 +419,7 @@ impl Conn {
                     now_ms: self.now_ms,
                     access: Access::Counted,
                 };
-                blocking::try_serve(&mut ctx, &pending.args, true)
+                bpop::try_serve(&mut ctx, &pending.args, true)
             };
             if let Some(reply) = served {
                 break Some(reply);
@@ -454,7 +454,7 @@ impl Conn {
             }
         };
         cache.blocked.deregister(&waiter, db, keys);
-        self.reply(&outcome.unwrap_or_else(blocking::timeout_reply));
+        self.reply(&outcome.unwrap_or_else(bpop::timeout_reply));
         Next::Continue
     }
 

@@ -13,6 +13,7 @@
 //! [`lists`], [`server`]. Nothing here does I/O; the clock comes in as
 //! `now_ms`.
 
+pub mod bpop;
 mod hashes;
 mod keys;
 mod lists;
@@ -706,19 +707,19 @@ pub static COMMANDS: &[Spec] = &[
         "numkeys key [key ...] <LEFT|RIGHT> [COUNT count]",
         "Pop elements from the first non-empty list",
     ),
-    spec("blpop", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+    spec("blpop", -3, Kind::Write, (1, -2, 1), bpop::handler).doc(
         LIST,
         "2.0.0",
         "key [key ...] timeout",
         "Remove and get the first element in a list, or block until one is available",
     ),
-    spec("brpop", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+    spec("brpop", -3, Kind::Write, (1, -2, 1), bpop::handler).doc(
         LIST,
         "2.0.0",
         "key [key ...] timeout",
         "Remove and get the last element in a list, or block until one is available",
     ),
-    spec("blmpop", -5, Kind::Write, K0, crate::cache::blocking::handler).doc(
+    spec("blmpop", -5, Kind::Write, K0, bpop::handler).doc(
         LIST,
         "7.0.0",
         "timeout numkeys key [key ...] <LEFT|RIGHT> [COUNT count]",
@@ -982,19 +983,19 @@ pub static COMMANDS: &[Spec] = &[
         "numkeys key [key ...] <MIN|MAX> [COUNT count]",
         "Remove and return members with scores in a sorted set",
     ),
-    spec("bzpopmin", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+    spec("bzpopmin", -3, Kind::Write, (1, -2, 1), bpop::handler).doc(
         ZSET,
         "5.0.0",
         "key [key ...] timeout",
         "Remove and return the member with the lowest score from the first non-empty sorted set, or block",
     ),
-    spec("bzpopmax", -3, Kind::Write, (1, -2, 1), crate::cache::blocking::handler).doc(
+    spec("bzpopmax", -3, Kind::Write, (1, -2, 1), bpop::handler).doc(
         ZSET,
         "5.0.0",
         "key [key ...] timeout",
         "Remove and return the member with the highest score from the first non-empty sorted set, or block",
     ),
-    spec("bzmpop", -5, Kind::Write, K0, crate::cache::blocking::handler).doc(
+    spec("bzmpop", -5, Kind::Write, K0, bpop::handler).doc(
         ZSET,
         "7.0.0",
         "timeout numkeys key [key ...] <MIN|MAX> [COUNT count]",

@@ -364,7 +364,7 @@ pub(super) fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let Some(id) = parse_i64(&args[2]) else {
             return Reply::err(crate::cache::reply::errors::NOT_INTEGER);
         };
-        match crate::cache::blocking::unblock_mode(args.get(3)) {
+        match super::bpop::unblock_mode(args.get(3)) {
             Ok(error) => Reply::Integer(i64::from(ctx.cache.blocked.unblock(id as u64, error))),
             Err(e) => e,
         }

@@ -1,0 +1,181 @@
+//! The blocking commands' parsing and attempts (BLPOP BRPOP BLMPOP
+//! BZPOPMIN BZPOPMAX BZMPOP); the waiting is in
+//! [`crate::cache::blocking`] and the RESP connection.
+
+use bytes::Bytes;
+
+use super::{Ctx, is, parse_f64, parse_i64};
+use crate::cache::reply::{Reply, errors};
+
+/// Whether `name` (lower case, from the command table) blocks.
+pub fn is_blocking(name: &str) -> bool {
+    matches!(
+        name,
+        "blpop" | "brpop" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop"
+    )
+}
+
+/// What a blocking command waits on.
+pub struct Wait {
+    /// The keys, in the command's order.
+    pub keys: Vec<Bytes>,
+    /// How long to wait at most, in ms; `None` waits for ever.
+    pub timeout_ms: Option<u64>,
+}
+
+fn timeout_arg(arg: &[u8]) -> Result<Option<u64>, Reply> {
+    let secs = parse_f64(arg).ok_or(Reply::err("ERR timeout is not a float or out of range"))?;
+    if secs < 0.0 {
+        return Err(Reply::err("ERR timeout is negative"));
+    }
+    if !secs.is_finite() || secs > 1e12 {
+        return Err(Reply::err("ERR timeout is out of range"));
+    }
+    let ms = (secs * 1000.0).ceil() as u64;
+    Ok((ms > 0).then_some(ms))
+}
+
+/// Parses a blocking command's keys and timeout (the arity was checked).
+///
+/// # Errors
+/// Redis's error for a bad timeout or key count.
+pub fn parse(name: &str, args: &[Bytes]) -> Result<Wait, Reply> {
+    match name {
+        "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
+            let timeout_ms = timeout_arg(&args[args.len() - 1])?;
+            Ok(Wait {
+                keys: args[1..args.len() - 1].to_vec(),
+                timeout_ms,
+            })
+        }
+        _ => {
+            // BLMPOP/BZMPOP timeout numkeys key [key ...] …
+            let timeout_ms = timeout_arg(&args[1])?;
+            let numkeys = match parse_i64(&args[2]) {
+                Some(n) if n > 0 => n as usize,
+                _ => return Err(Reply::err("ERR numkeys should be greater than 0")),
+            };
+            if numkeys > args.len().saturating_sub(3) {
+                return Err(Reply::err(errors::SYNTAX));
+            }
+            Ok(Wait {
+                keys: args[3..3 + numkeys].to_vec(),
+                timeout_ms,
+            })
+        }
+    }
+}
+
+/// What a blocking command answers on timeout.
+pub fn timeout_reply() -> Reply {
+    Reply::NilArray
+}
+
+/// Runs `args` as a non-blocking command under the gate already held.
+fn run(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut reply = None;
+    super::execute_gated(ctx, super::lookup(&args[0]), args, &mut reply, false);
+    reply.unwrap_or(Reply::Nil)
+}
+
+/// The blocking command's answer if it can be served now (or its error),
+/// `None` when it would block. The caller holds the transaction gate.
+///
+/// `retry` is false on the command's first attempt: a key of another type
+/// then answers WRONGTYPE; on later attempts (after a signal) it is
+/// skipped and the client keeps waiting, as in Redis.
+pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let wait = match parse(&name, args) {
+        Ok(w) => w,
+        Err(e) => return Some(e),
+    };
+    match name.as_str() {
+        "blpop" | "brpop" => {
+            let pop = if name == "blpop" { "lpop" } else { "rpop" };
+            for key in &wait.keys {
+                match run(ctx, &[Bytes::from_static(pop.as_bytes()), key.clone()]) {
+                    Reply::Nil => continue,
+                    Reply::Bulk(v) => {
+                        return Some(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]));
+                    }
+                    other => return Some(other),
+                }
+            }
+            None
+        }
+        "bzpopmin" | "bzpopmax" => {
+            let pop = if name == "bzpopmin" {
+                "zpopmin"
+            } else {
+                "zpopmax"
+            };
+            for key in &wait.keys {
+                match run(ctx, &[Bytes::from_static(pop.as_bytes()), key.clone()]) {
+                    Reply::Array(items) if items.is_empty() => continue,
+                    Reply::Array(mut items) => {
+                        items.insert(0, Reply::Bulk(key.clone()));
+                        return Some(Reply::Array(items));
+                    }
+                    Reply::Error(_) if retry => continue,
+                    other => return Some(other),
+                }
+            }
+            None
+        }
+        _ => {
+            // BLMPOP/BZMPOP: the non-blocking form without the timeout.
+            let inner = if name == "blmpop" { "lmpop" } else { "zmpop" };
+            let mut inner_args = Vec::with_capacity(args.len() - 1);
+            inner_args.push(Bytes::from_static(inner.as_bytes()));
+            inner_args.extend_from_slice(&args[2..]);
+            match run(ctx, &inner_args) {
+                Reply::NilArray => None,
+                Reply::Error(_) if retry => None,
+                other => Some(other),
+            }
+        }
+    }
+}
+
+/// The table's handler for the blocking commands: what they answer where
+/// they cannot block (inside EXEC, on the native protocol).
+pub fn handler(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    try_serve(ctx, args, false).unwrap_or_else(timeout_reply)
+}
+
+/// Whether CLIENT UNBLOCK's optional argument asks for an error.
+///
+/// # Errors
+/// A word other than TIMEOUT or ERROR.
+pub fn unblock_mode(arg: Option<&Bytes>) -> Result<bool, Reply> {
+    match arg {
+        None => Ok(false),
+        Some(a) if is(a, "timeout") => Ok(false),
+        Some(a) if is(a, "error") => Ok(true),
+        Some(_) => Err(Reply::err(
+            "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeouts_parse_like_redis() {
+        assert_eq!(timeout_arg(b"0").unwrap(), None);
+        assert_eq!(timeout_arg(b"0.5").unwrap(), Some(500));
+        assert_eq!(timeout_arg(b"2").unwrap(), Some(2000));
+        assert_eq!(
+            timeout_arg(b"-1").unwrap_err(),
+            Reply::err("ERR timeout is negative")
+        );
+        assert_eq!(
+            timeout_arg(b"abc").unwrap_err(),
+            Reply::err("ERR timeout is not a float or out of range")
+        );
+        assert!(timeout_arg(b"inf").is_err());
+    }
+}
