@@ -232,6 +232,13 @@ pub enum Command {
     /// Needs a sign-in (`agora login NAME`). Every subcommand that prints
     /// data takes --json; `tail` prints one JSON object per line with it.
     Chat(ChatArgs),
+    /// Turn-based games against other users: tic-tac-toe and connect four.
+    ///
+    /// Needs a sign-in (`agora login NAME`). Queue for an opponent or
+    /// challenge one, play moves, watch live games, read the leaderboard
+    /// (Glicko-2) and replay finished games. Every subcommand takes
+    /// --json; `watch` prints one JSON object per line with it.
+    Game(crate::commands::game::GameArgs),
     /// The cache (Redis-compatible keyspace) over the native protocol.
     ///
     /// Needs a sign-in (`agora login NAME`). With a subcommand, does one
@@ -440,6 +447,17 @@ pub struct DaemonArgs {
         value_name = "DURATION"
     )]
     pub chat_presence_interval: std::time::Duration,
+
+    /// How long a game player whose last connection closed has to come
+    /// back before losing the game by abandonment (500ms, 30s, 2m …).
+    #[arg(
+        long,
+        env = "AGORA_GAME_GRACE",
+        default_value = "30s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub game_grace: std::time::Duration,
 
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
@@ -933,6 +951,10 @@ pub enum BenchCommand {
     /// requests per second and latency percentiles (p50, p90, p99, p99.9,
     /// max) in microseconds. scripts/bench-ping.sh runs the standard rows.
     Ping(BenchPingArgs),
+    /// Games: N concurrent games played by bots as fast as allowed;
+    /// reports moves per second, move → broadcast latency, and with
+    /// --pid the daemon's CPU and memory. scripts/bench-games.sh runs it.
+    Game(crate::commands::bench_game::BenchGameArgs),
 }
 
 /// `agora bench chat …`

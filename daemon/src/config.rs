@@ -50,6 +50,8 @@ pub struct Config {
     pub keepalive: Keepalive,
     /// Chat rate and size limits, and when presence is coalesced.
     pub chat: crate::chat::Limits,
+    /// Games: the disconnection grace period and how long challenges wait.
+    pub games: crate::game::GameSettings,
 }
 
 impl Config {
@@ -74,6 +76,7 @@ impl Config {
             shutdown_grace: crate::DEFAULT_SHUTDOWN_GRACE,
             keepalive: Keepalive::default(),
             chat: crate::chat::Limits::default(),
+            games: crate::game::GameSettings::default(),
         }
     }
 }

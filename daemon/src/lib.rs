@@ -17,7 +17,8 @@
 //! - the services, a module (folder) each: [`base`] (ping, [`accounts`],
 //!   topics), [`chat`] (rooms, messages with group commit, private
 //!   messages, presence), [`cache`] (the Redis-compatible cache, also
-//!   served over RESP by [`resp`] on its own listener);
+//!   served over RESP by [`resp`] on its own listener), [`game`]
+//!   (matchmaking, live games as actors, clocks, ratings, replays);
 //! - [`hub`]: topic pub/sub for pushes;
 //! - [`http`]: health checks and Prometheus metrics (axum);
 //! - [`stats`]: the counters behind `/metrics`.
@@ -34,6 +35,7 @@ pub mod chat;
 mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod game;
 pub mod http;
 pub mod hub;
 mod ready;

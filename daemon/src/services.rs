@@ -20,6 +20,7 @@ use tokio_util::task::TaskTracker;
 use crate::base::{Base, Sessions};
 use crate::cache::{self, Cache};
 use crate::chat::Chat;
+use crate::game::Games;
 use crate::hub::Hub;
 use crate::service::{Hooks, Lifecycle, Routed, Service};
 use crate::session::Session;
@@ -33,6 +34,8 @@ pub struct Services {
     pub chat: Chat,
     /// The Redis-compatible cache (served over RESP too).
     pub cache: cache::native::Native,
+    /// Turn-based games: matchmaking, live games, ratings, replays.
+    pub games: Games,
     /// Every service's lifecycle, in the order above.
     hooks: Hooks,
 }
@@ -52,13 +55,20 @@ impl Services {
         };
         let cache = Cache::open(config.cache.clone(), &config.data_dir).await?;
         let cache = cache::native::Native::new(cache, config.max_frame);
+        let games = {
+            let (db, hub, settings) = (db.clone(), hub.clone(), config.games);
+            tokio::task::spawn_blocking(move || Games::open(db, hub, settings))
+                .await
+                .context("games start-up panicked")??
+        };
         let sessions = Arc::new(Sessions::new(hub.clone()));
-        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache));
+        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache, &games));
         let base = Base::new(accounts, hub.clone(), hooks.clone());
         Ok(Services {
             base,
             chat,
             cache,
+            games,
             hooks,
         })
     }
@@ -69,8 +79,14 @@ impl Services {
         sessions: Arc<Sessions>,
         chat: &Chat,
         cache: &cache::native::Native,
+        games: &Games,
     ) -> Vec<Arc<dyn Lifecycle>> {
-        vec![sessions, Arc::new(chat.clone()), Arc::new(cache.clone())]
+        vec![
+            sessions,
+            Arc::new(chat.clone()),
+            Arc::new(cache.clone()),
+            Arc::new(games.clone()),
+        ]
     }
 
     /// Starts the services' background tasks (chat presence digests,
@@ -81,9 +97,11 @@ impl Services {
             base: _,
             chat,
             cache,
+            games,
             hooks: _,
         } = self;
         chat.spawn(token.clone(), tracker);
+        games.spawn(token.clone(), tracker);
         cache::spawn(cache.cache().clone(), token, tracker);
     }
 
@@ -98,6 +116,7 @@ impl Services {
             Op::Base(op) => self.base.route(op, session),
             Op::Chat(op) => self.chat.route(op, session),
             Op::Cache(op) => self.cache.route(op, session),
+            Op::Game(op) => self.games.route(op, session),
         }
     }
 
@@ -107,6 +126,7 @@ impl Services {
             Op::Base(op) => Base::is_barrier(op),
             Op::Chat(op) => Chat::is_barrier(op),
             Op::Cache(op) => cache::native::Native::is_barrier(op),
+            Op::Game(op) => Games::is_barrier(op),
         }
     }
 }

@@ -15,6 +15,7 @@
 
 pub mod chat;
 mod error;
+pub mod games;
 mod migrations;
 pub mod users;
 

@@ -12,6 +12,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0001_users.sql")),
     M::up(include_str!("../migrations/0002_chat.sql")),
     M::up(include_str!("../migrations/0003_away.sql")),
+    M::up(include_str!("../migrations/0007_games.sql")),
 ];
 
 /// Brings the schema to the newest version.

@@ -12,6 +12,7 @@ mod cli;
 mod commands;
 mod conventions;
 mod docs;
+mod games;
 mod network;
 mod protocol;
 mod protocol_rules;

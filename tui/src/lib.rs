@@ -29,6 +29,7 @@ mod app;
 mod cache;
 mod chat;
 mod connection;
+mod games;
 mod layout;
 mod line_editor;
 mod palette;

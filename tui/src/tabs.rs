@@ -6,6 +6,7 @@
 
 use crate::cache::CacheState;
 use crate::chat::ChatState;
+use crate::games::GamesState;
 use crate::placeholder::Placeholder;
 use crate::tab::Tab;
 
@@ -61,7 +62,7 @@ impl TabId {
         match self {
             TabId::Chat => Box::new(ChatState::new(user.map(str::to_owned))),
             TabId::Dashboard => Box::new(Placeholder::sessions("Dashboard", "metrics service")),
-            TabId::Games => Box::new(Placeholder::new("Games", "game service")),
+            TabId::Games => Box::new(GamesState::new(user.map(str::to_owned))),
             TabId::Jobs => Box::new(Placeholder::new("Jobs", "job queue service")),
             TabId::Cache => Box::new(CacheState::new()),
         }

@@ -47,6 +47,7 @@ pub mod cache;
 pub mod chat;
 pub mod codec;
 pub mod error;
+pub mod game;
 pub mod message;
 pub mod names;
 
@@ -60,6 +61,7 @@ pub use chat::{ChatEvent, ChatOp, ChatReply};
 pub use client::{Client, ClientOptions, Pushes};
 pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
 pub use error::{Error, ErrorBody, ErrorCode};
+pub use game::{GameEvent, GameOp, GameReply};
 pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]

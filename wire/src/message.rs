@@ -21,6 +21,7 @@ use crate::base::{BaseEvent, BaseOp, BaseReply, UserInfo};
 use crate::cache::{CacheEvent, CacheOp, CacheReply};
 use crate::chat::{ChatEvent, ChatOp, ChatReply};
 use crate::error::ErrorBody;
+use crate::game::{GameEvent, GameOp, GameReply};
 
 crate::macros::services! {
     /// Ping, accounts, topic subscriptions, session events.
@@ -29,6 +30,8 @@ crate::macros::services! {
     Chat = "chat" => (ChatOp, ChatReply, ChatEvent),
     /// The Redis-compatible cache over the native protocol.
     Cache = "cache" => (CacheOp, CacheReply, CacheEvent),
+    /// Turn-based games: matchmaking, moves, clocks, spectators, ratings.
+    Game = "game" => (GameOp, GameReply, GameEvent),
 }
 
 /// The first frame a client sends.

@@ -66,6 +66,7 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         presence_threshold: args.chat_presence_threshold,
         presence_interval: args.chat_presence_interval,
     };
+    config.games.grace_ms = args.game_grace.as_millis() as u64;
     Ok(config)
 }
 

@@ -4,10 +4,12 @@
 mod account;
 mod bench;
 mod bench_chat;
+pub mod bench_game;
 mod cache;
 mod chat;
 mod daemon;
 mod docs;
+pub mod game;
 mod ping;
 pub mod process;
 mod tui;
@@ -87,6 +89,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr);
             client(level)?.block_on(chat::run(&addr, args.command, json))
         }
+        Command::Game(args) => {
+            let addr = addr(args.remote.addr);
+            client(level)?.block_on(game::run(&addr, args.command, json))
+        }
         Command::Cache(args) => {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(cache::run(&addr, args, json))
@@ -100,6 +106,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 }
                 BenchCommand::Chat(cmd) => {
                     client(level)?.block_on(bench_chat::run(&addr, cmd, json))
+                }
+                BenchCommand::Game(args) => {
+                    client(level)?.block_on(bench_game::run(&addr, args, json))
                 }
             }
         }
@@ -117,6 +126,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Logout(_)
         | Command::Whoami(_)
         | Command::Chat(_)
+        | Command::Game(_)
         | Command::Cache(_)
         | Command::Bench(_) => true,
         Command::Up(_)
@@ -139,6 +149,7 @@ fn name(command: &Command) -> &'static str {
         Command::Logout(_) => "logout",
         Command::Whoami(_) => "whoami",
         Command::Chat(_) => "chat",
+        Command::Game(_) => "game",
         Command::Cache(_) => "cache",
         Command::Process(_) => "process",
         Command::Bench(_) => "bench",
