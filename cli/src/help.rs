@@ -264,7 +264,7 @@ pub const EXTRAS: &[Extra] = &[
             ("agora game replay 12", "step through a finished game"),
         ],
         nothing: Some(
-            "nothing to show: no live games, no ratings yet, no such game (show, watch, replay: `null` with --json), no opponent before --wait ran out (queue)",
+            "nothing to show: no live games, no ratings yet, no such game (show, replay: `null` with --json; watch prints nothing), no opponent before --wait ran out (queue)",
         ),
         exit: &[],
         files: &[CREDENTIALS],
@@ -282,7 +282,7 @@ pub const EXTRAS: &[Extra] = &[
                 "one {\"type\": \"state\"|\"moved\"|\"ended\"|…} object per line",
             ),
         ],
-        nothing: Some("no such game (`null` with --json)"),
+        nothing: Some("no such game: nothing printed"),
         exit: &[
             ("0", "the game ended (or was over already)"),
             ("2", "error"),

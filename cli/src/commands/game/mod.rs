@@ -316,7 +316,13 @@ impl Game<'_> {
             .context("push stream already taken")?;
         let state = match self.state(GameOp::Watch { game: id }).await {
             Ok(state) => state,
-            Err(e) => return self.not_found(e),
+            // A stream that does not start prints nothing, not even `null`
+            // (every line of a stream has a type).
+            Err(e) if e.downcast_ref::<NotFound>().is_some() => {
+                eprintln!("agora: {e}");
+                return Ok(1);
+            }
+            Err(e) => return Err(e),
         };
         {
             let mut out = std::io::stdout().lock();
