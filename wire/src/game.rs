@@ -149,8 +149,8 @@ crate::messages! {
         } = "game_queued",
         /// A game's full state.
         State {
-            /// The state.
-            state: GameState,
+            /// The state (boxed: it is the largest message by far).
+            state: Box<GameState>,
         } = "game_state",
         /// Answer to [`GameOp::Move`]: applied.
         Moved {
@@ -172,7 +172,7 @@ crate::messages! {
         /// Answer to [`GameOp::Replay`].
         Replay {
             /// The final state.
-            state: GameState,
+            state: Box<GameState>,
             /// The board before any move, then after each move.
             positions: Vec<Vec<String>>,
         } = "game_replay",
@@ -195,7 +195,7 @@ crate::messages! {
         /// subscribed to its topic first).
         Started {
             /// The full state.
-            state: GameState,
+            state: Box<GameState>,
         } = "game_started",
         /// On `game.ID`: a move was played.
         Moved {
@@ -220,7 +220,7 @@ crate::messages! {
         /// On `game.ID`: the game ended.
         Ended {
             /// The final state (with its result).
-            state: GameState,
+            state: Box<GameState>,
         } = "game_ended",
         /// On `game.ID`: a player's last connection closed, or one came
         /// back.

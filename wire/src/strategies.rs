@@ -289,7 +289,9 @@ fn any_rating_entry() -> BoxedStrategy<RatingEntry> {
 fn any_game_reply() -> BoxedStrategy<GameReply> {
     prop_oneof![
         (strings(3), any_time()).prop_map(|(kinds, time)| GameReply::Queued { kinds, time }),
-        any_game_state().prop_map(|state| GameReply::State { state }),
+        any_game_state().prop_map(|state| GameReply::State {
+            state: Box::new(state)
+        }),
         (any::<u64>(), any::<u64>()).prop_map(|(game, seq)| GameReply::Moved { game, seq }),
         proptest::collection::vec(any_game_summary(), 0..3)
             .prop_map(|games| GameReply::Games { games }),
@@ -299,7 +301,10 @@ fn any_game_reply() -> BoxedStrategy<GameReply> {
             any_game_state(),
             proptest::collection::vec(strings(3), 0..3)
         )
-            .prop_map(|(state, positions)| GameReply::Replay { state, positions }),
+            .prop_map(|(state, positions)| GameReply::Replay {
+                state: Box::new(state),
+                positions
+            }),
     ]
     .boxed()
 }
@@ -307,7 +312,9 @@ fn any_game_reply() -> BoxedStrategy<GameReply> {
 fn any_game_event() -> BoxedStrategy<GameEvent> {
     prop_oneof![
         any_game_summary().prop_map(|game| GameEvent::Challenged { game }),
-        any_game_state().prop_map(|state| GameEvent::Started { state }),
+        any_game_state().prop_map(|state| GameEvent::Started {
+            state: Box::new(state)
+        }),
         (
             (any::<u64>(), any::<u64>(), any_string(), any_string()),
             (
@@ -329,7 +336,9 @@ fn any_game_event() -> BoxedStrategy<GameEvent> {
                     ts_ms,
                 }
             }),
-        any_game_state().prop_map(|state| GameEvent::Ended { state }),
+        any_game_state().prop_map(|state| GameEvent::Ended {
+            state: Box::new(state)
+        }),
         (any::<u64>(), any_string(), any::<bool>(), any::<u64>()).prop_map(
             |(game, player, connected, deadline_ms)| GameEvent::Presence {
                 game,

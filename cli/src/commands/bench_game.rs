@@ -281,7 +281,7 @@ async fn play_pair(
         else {
             anyhow::bail!("unexpected reply to an accept");
         };
-        play_one(&mut bots, state, &mut tally, from, to).await?;
+        play_one(&mut bots, *state, &mut tally, from, to).await?;
     }
     Ok(tally)
 }

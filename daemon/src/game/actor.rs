@@ -147,9 +147,12 @@ fn handle(
             match game.accept(&user, now) {
                 Ok(()) => {
                     let s = state(game);
-                    inner
-                        .hub
-                        .publish(topic, GameEvent::Started { state: s.clone() });
+                    inner.hub.publish(
+                        topic,
+                        GameEvent::Started {
+                            state: Box::new(s.clone()),
+                        },
+                    );
                     inner.started(id);
                     let _ = answer.send(Ok(s));
                 }
@@ -335,7 +338,7 @@ async fn finish_game(
     inner.hub.publish(
         topic,
         GameEvent::Ended {
-            state: game.state(Viewer::Spectator, now),
+            state: Box::new(game.state(Viewer::Spectator, now)),
         },
     );
     inner.ended(game.id(), &players, watchers);

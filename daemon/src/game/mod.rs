@@ -10,7 +10,7 @@
 //!   times;
 //! - [`actor`]: the task that owns one live game;
 //! - [`pool`]: matchmaking pools, pure;
-//! - [`rating`]: Glicko-2.
+//! - [`rating`], Glicko-2.
 //!
 //! This module holds the service's handle: the live games' command
 //! queues, which users play which games, their connected sessions, who
@@ -267,7 +267,7 @@ impl Games {
                 self.inner.hub.publish(
                     &topic,
                     GameEvent::Started {
-                        state: state.clone(),
+                        state: Box::new(state.clone()),
                     },
                 );
             }
@@ -385,7 +385,9 @@ impl Games {
         }
         // The challenger moves first (the challenged chooses to accept).
         let state = self.create([me, opponent], Some(0), &kind, time).await?;
-        Ok(GameReply::State { state })
+        Ok(GameReply::State {
+            state: Box::new(state),
+        })
     }
 
     async fn list(&self, me: &str) -> Result<GameReply, ErrorBody> {
@@ -409,11 +411,13 @@ impl Games {
 
     async fn show(&self, game: u64) -> Result<GameReply, ErrorBody> {
         match self.ask(game, |answer| Cmd::Show { answer }).await {
-            Ok(state) => Ok(GameReply::State { state }),
+            Ok(state) => Ok(GameReply::State {
+                state: Box::new(state),
+            }),
             Err(e) if e.code == ErrorCode::Conflict => {
                 let row = self.stored(game).await?.ok_or_else(|| no_such_game(game))?;
                 Ok(GameReply::State {
-                    state: replay(&row)?.0,
+                    state: Box::new(replay(&row)?.0),
                 })
             }
             Err(e) => Err(e),
@@ -429,7 +433,10 @@ impl Games {
             ));
         }
         let (state, positions) = replay(&row)?;
-        Ok(GameReply::Replay { state, positions })
+        Ok(GameReply::Replay {
+            state: Box::new(state),
+            positions,
+        })
     }
 
     async fn leaderboard(
@@ -717,13 +724,17 @@ impl Service for Games {
                 let state = games
                     .ask(game, |answer| Cmd::Accept { user, answer })
                     .await?;
-                Ok(GameReply::State { state })
+                Ok(GameReply::State {
+                    state: Box::new(state),
+                })
             }),
             GameOp::Decline { game } => Routed::later(async move {
                 let state = games
                     .ask(game, |answer| Cmd::Decline { user, answer })
                     .await?;
-                Ok(GameReply::State { state })
+                Ok(GameReply::State {
+                    state: Box::new(state),
+                })
             }),
             GameOp::Move { game, seq, play } => Routed::later(async move {
                 let seq = games
@@ -740,7 +751,9 @@ impl Service for Games {
                 let state = games
                     .ask(game, |answer| Cmd::Resign { user, answer })
                     .await?;
-                Ok(GameReply::State { state })
+                Ok(GameReply::State {
+                    state: Box::new(state),
+                })
             }),
             GameOp::Draw { game, offer } => Routed::later(async move {
                 let state = games
@@ -750,7 +763,9 @@ impl Service for Games {
                         answer,
                     })
                     .await?;
-                Ok(GameReply::State { state })
+                Ok(GameReply::State {
+                    state: Box::new(state),
+                })
             }),
             GameOp::Watch { game } => {
                 let session = session.clone();
@@ -768,7 +783,9 @@ impl Service for Games {
                                 .entry(sid)
                                 .or_default()
                                 .insert(game);
-                            Ok(GameReply::State { state })
+                            Ok(GameReply::State {
+                                state: Box::new(state),
+                            })
                         }
                         // A finished game is shown as stored.
                         Err(e) if e.code == ErrorCode::Conflict => games.show(game).await,

@@ -98,7 +98,7 @@ impl World {
 
     async fn state(&self, peer: &Peer, op: GameOp) -> GameState {
         match self.call(peer, op).await.unwrap() {
-            GameReply::State { state } => state,
+            GameReply::State { state } => *state,
             other => panic!("not a state: {other:?}"),
         }
     }
@@ -200,7 +200,7 @@ async fn two_players_finish_a_game_a_spectator_sees_all_and_ratings_change() {
         (1..=5).zip(moves.map(String::from)).collect::<Vec<_>>()
     );
     let ended = seen.iter().find_map(|e| match e {
-        GameEvent::Ended { state } => Some(state.clone()),
+        GameEvent::Ended { state } => Some((**state).clone()),
         _ => None,
     });
     let ended = ended.expect("the spectator saw the end");
@@ -339,7 +339,7 @@ async fn the_queue_pairs_two_users_and_never_one_with_themselves() {
     let started = loop {
         tokio::time::sleep(Duration::from_millis(5)).await;
         if let Some(GameEvent::Started { state }) = bob.events().into_iter().next() {
-            break state;
+            break *state;
         }
     };
     assert_eq!(started.kind, "connect4");
@@ -367,7 +367,7 @@ async fn a_flag_falls_by_itself() {
     // The end is stored (on the blocking pool) before it is announced.
     let ended = loop {
         let found = alice.events().into_iter().find_map(|e| match e {
-            GameEvent::Ended { state } => Some(state),
+            GameEvent::Ended { state } => Some(*state),
             _ => None,
         });
         if let Some(s) = found {
@@ -432,7 +432,7 @@ async fn reconnecting_inside_the_grace_period_resumes_and_staying_away_loses() {
     tokio::time::sleep(Duration::from_secs(31)).await;
     let ended = loop {
         let found = bob.events().into_iter().find_map(|e| match e {
-            GameEvent::Ended { state } => Some(state),
+            GameEvent::Ended { state } => Some(*state),
             _ => None,
         });
         if let Some(s) = found {

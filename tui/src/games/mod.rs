@@ -451,7 +451,7 @@ impl GamesState {
                 if mine {
                     self.queued = None;
                     self.message = None;
-                    self.open(state);
+                    self.open(*state);
                 }
             }
             GameEvent::Moved {
@@ -479,7 +479,7 @@ impl GamesState {
             GameEvent::Ended { state } => {
                 if self.game.as_ref().is_some_and(|g| g.id == state.id) {
                     self.last_move = state.moves.last().cloned();
-                    self.game = Some(state);
+                    self.game = Some(*state);
                     self.clocks_at = self.now;
                 }
                 self.refresh();
@@ -641,12 +641,12 @@ impl Tab for GamesState {
                     ));
                     self.refresh();
                 } else {
-                    self.open(state);
+                    self.open(*state);
                 }
             }
             (Pending::Replay, GameReply::Replay { state, positions }) => {
                 let last = positions.len().saturating_sub(1);
-                self.replay = Some((state, positions, last));
+                self.replay = Some((*state, positions, last));
                 self.screen = Screen::Replay;
             }
             _ => {}

@@ -51,7 +51,14 @@ fn state(moves: &[&str], board: [&str; 3]) -> GameState {
         seq: moves.len() as u64,
         moves: moves.iter().map(|m| (*m).to_owned()).collect(),
         board: board.map(String::from).to_vec(),
-        turn: Some(if moves.len() % 2 == 0 { "alice" } else { "bob" }.into()),
+        turn: Some(
+            if moves.len().is_multiple_of(2) {
+                "alice"
+            } else {
+                "bob"
+            }
+            .into(),
+        ),
         legal: vec![],
         clocks_ms: vec![175_000, 178_500],
         connected: vec![true, true],
@@ -93,7 +100,7 @@ fn the_lobby_asks_for_games_and_ratings_and_queues() {
     assert!(screen(&s).contains("waiting for an opponent: tictactoe, connect4 · 3+2"));
     // Matched: the board opens by itself.
     s.on_push(Event::Game(GameEvent::Started {
-        state: state(&[], ["...", "...", "..."]),
+        state: Box::new(state(&[], ["...", "...", "..."])),
     }));
     assert_eq!(s.screen(), Screen::Board);
 }
@@ -103,7 +110,7 @@ fn the_cursor_plays_its_cell_and_pushes_move_the_game() {
     let (mut s, t0) = signed_in();
     ops(&mut s);
     s.on_push(Event::Game(GameEvent::Started {
-        state: state(&[], ["...", "...", "..."]),
+        state: Box::new(state(&[], ["...", "...", "..."])),
     }));
     // The cursor starts in the centre: b2. Right, Down: c1.
     press(&mut s, KeyCode::Right);
@@ -153,10 +160,15 @@ fn snapshot_board_with_last_move_clocks_and_a_disconnected_opponent() {
     let mut g = state(&["b2", "a1", "c3"], ["..X", ".X.", "O.."]);
     g.connected = vec![true, false];
     g.deadlines_ms = vec![0, 1_024_000];
-    s.on_reply(99, Ok(Reply::Game(GameReply::State { state: g.clone() })));
+    s.on_reply(
+        99,
+        Ok(Reply::Game(GameReply::State {
+            state: Box::new(g.clone()),
+        })),
+    );
     // Not a reply to anything asked: ignored.
     assert_eq!(s.screen(), Screen::Lobby);
-    s.on_push(Event::Game(GameEvent::Started { state: g }));
+    s.on_push(Event::Game(GameEvent::Started { state: Box::new(g) }));
     s.on_tick(t0 + Duration::from_millis(4_000), true);
     let text = screen(&s);
     assert!(text.contains("disconnected: 20 s to come back"), "{text}");
@@ -238,7 +250,9 @@ fn snapshot_lobby_and_a_finished_game_replayed() {
     });
     s.on_reply(
         sent[0].0,
-        Ok(Reply::Game(GameReply::State { state: g.clone() })),
+        Ok(Reply::Game(GameReply::State {
+            state: Box::new(g.clone()),
+        })),
     );
     assert_eq!(s.screen(), Screen::Board);
     press(&mut s, KeyCode::Char('p'));
@@ -255,7 +269,7 @@ fn snapshot_lobby_and_a_finished_game_replayed() {
     s.on_reply(
         sent[0].0,
         Ok(Reply::Game(GameReply::Replay {
-            state: g,
+            state: Box::new(g),
             positions,
         })),
     );
@@ -286,7 +300,10 @@ fn spectators_cannot_move_and_the_challenge_prompt_types() {
     let mut g = state(&[], ["...", "...", "..."]);
     g.players = vec!["carol".into(), "dave".into()];
     g.turn = Some("carol".into());
-    s.on_reply(sent[0].0, Ok(Reply::Game(GameReply::State { state: g })));
+    s.on_reply(
+        sent[0].0,
+        Ok(Reply::Game(GameReply::State { state: Box::new(g) })),
+    );
     press(&mut s, KeyCode::Enter);
     assert!(ops(&mut s).is_empty());
     assert!(screen(&s).contains("spectators cannot move"));

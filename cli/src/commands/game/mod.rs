@@ -209,7 +209,7 @@ impl Game<'_> {
 
     async fn state(&self, op: GameOp) -> anyhow::Result<GameState> {
         match self.ask(op).await? {
-            Reply::Game(GameReply::State { state }) => Ok(state),
+            Reply::Game(GameReply::State { state }) => Ok(*state),
             _ => Err(self.unexpected()),
         }
     }
