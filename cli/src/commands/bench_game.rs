@@ -15,44 +15,11 @@ use anyhow::Context as _;
 use futures::{StreamExt as _, stream};
 use serde::Serialize;
 
+use crate::args::BenchGameArgs;
 use crate::output;
 use crate::session;
 
 const WARM_UP: Duration = Duration::from_secs(1);
-
-/// Flags of `agora bench game`.
-#[derive(Debug, clap::Args, Clone)]
-pub struct BenchGameArgs {
-    /// Games played at once (two bots, two users, two connections each).
-    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = at_least_one)]
-    pub games: usize,
-    /// Seconds to measure, after a one-second warm-up.
-    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = positive_secs)]
-    pub duration: f64,
-    /// The game type: tictactoe (ttt) or connect4 (c4).
-    #[arg(long, default_value = "tictactoe", value_name = "TYPE", value_parser = super::game::args::parse_kind)]
-    pub kind: String,
-    /// The daemon's process id, to read its CPU time and memory.
-    #[arg(long, value_name = "PID")]
-    pub pid: Option<u32>,
-}
-
-fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("{text:?} is not a whole number")),
-    }
-}
-
-fn positive_secs(text: &str) -> Result<f64, String> {
-    match text.trim().parse::<f64>() {
-        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
-        _ => Err(format!(
-            "{text:?} is not a number of seconds above 0 (try 0.5 or 10)"
-        )),
-    }
-}
 
 #[derive(Serialize)]
 struct Report {

@@ -52,9 +52,11 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::actor::Cmd;
+use self::connect4::ConnectFour;
 use self::machine::{Match, Settings};
 use self::pool::{Entry, Pairing, Pools};
-use self::rules::{Viewer, new_game, unknown_kind};
+use self::rules::{Rules, Viewer};
+use self::tictactoe::TicTacToe;
 use crate::hub::Hub;
 use crate::service::{Lifecycle, Routed, Service, db, internal, signed_in};
 use crate::session::Session;
@@ -541,6 +543,24 @@ impl Games {
             }
         }
     }
+}
+
+/// A new game of `kind`, or `None` for an unknown type. The list of
+/// known types is [`agora_wire::game::KINDS`]; a test keeps both equal.
+pub fn new_game(kind: &str) -> Option<Box<dyn Rules>> {
+    match kind {
+        "tictactoe" => Some(Box::new(TicTacToe::default())),
+        "connect4" => Some(Box::new(ConnectFour::default())),
+        _ => None,
+    }
+}
+
+/// The error for an unknown game type, naming the known ones.
+pub fn unknown_kind(kind: &str) -> String {
+    format!(
+        "unknown game type {kind:?}; known: {}",
+        agora_wire::game::KINDS.join(", ")
+    )
 }
 
 fn no_such_game(game: u64) -> ErrorBody {

@@ -3,9 +3,8 @@
 //! A game is a small synchronous module with no networking, no clock and
 //! no storage: a position, the legal moves in its own notation, applying
 //! one, and the outcome. The [`super::machine`] around it does turns,
-//! clocks, resignations and draws; the actor does the rest.
-
-use super::{connect4::ConnectFour, tictactoe::TicTacToe};
+//! clocks, resignations and draws; the actor does the rest. The list of
+//! games is [`super::new_game`].
 
 /// How a position ended on the board.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,37 +60,5 @@ pub trait Rules: Send + std::fmt::Debug {
     /// Whether players may agree a draw.
     fn draws_allowed(&self) -> bool {
         true
-    }
-}
-
-/// A new game of `kind`, or `None` for an unknown type. The list of
-/// known types is [`agora_wire::game::KINDS`]; a test keeps both equal.
-pub fn new_game(kind: &str) -> Option<Box<dyn Rules>> {
-    match kind {
-        "tictactoe" => Some(Box::new(TicTacToe::default())),
-        "connect4" => Some(Box::new(ConnectFour::default())),
-        _ => None,
-    }
-}
-
-/// The error for an unknown game type, naming the known ones.
-pub fn unknown_kind(kind: &str) -> String {
-    format!(
-        "unknown game type {kind:?}; known: {}",
-        agora_wire::game::KINDS.join(", ")
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_listed_kind_has_rules() {
-        for kind in agora_wire::game::KINDS {
-            assert_eq!(new_game(kind).unwrap().kind(), *kind);
-        }
-        assert!(new_game("chess").is_none());
-        assert!(unknown_kind("chess").contains("tictactoe, connect4"));
     }
 }

@@ -444,3 +444,12 @@ async fn reconnecting_inside_the_grace_period_resumes_and_staying_away_loses() {
     assert_eq!(result.reason, EndReason::Abandoned);
     assert_eq!(result.winner.as_deref(), Some("bob"));
 }
+
+#[test]
+fn every_listed_kind_has_rules() {
+    for kind in agora_wire::game::KINDS {
+        assert_eq!(super::new_game(kind).unwrap().kind(), *kind);
+    }
+    assert!(super::new_game("chess").is_none());
+    assert!(super::unknown_kind("chess").contains("tictactoe, connect4"));
+}

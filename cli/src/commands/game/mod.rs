@@ -7,7 +7,6 @@
 //! before `queue --wait` ran out), 2 an error. `print` holds the JSON
 //! shape of each thing and its text form.
 
-pub mod args;
 mod print;
 
 use std::io::Write as _;
@@ -17,7 +16,7 @@ use agora_wire::{Client, ErrorCode, Event, GameEvent, GameOp, GameReply, Reply};
 use anyhow::Context as _;
 use serde_json::json;
 
-pub use self::args::{GameArgs, GameCommand};
+use crate::args::GameCommand;
 use crate::credentials::Store;
 use crate::output;
 use crate::session;

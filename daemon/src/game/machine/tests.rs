@@ -5,7 +5,8 @@ use agora_wire::ErrorCode;
 use agora_wire::game::{EndReason, GameStatus, TimeControl};
 
 use super::{Match, Settings};
-use crate::game::rules::{Viewer, new_game};
+use crate::game::new_game;
+use crate::game::rules::Viewer;
 
 const T0: u64 = 1_000_000;
 
