@@ -6,6 +6,7 @@ pub mod blog;
 
 use std::path::PathBuf;
 
+use agora_wire::game::{KINDS, TimeControl};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 /// Chat, games, live metrics, a Redis-compatible cache and a job queue in
@@ -237,6 +238,13 @@ pub enum Command {
     /// Needs a sign-in (`agora login NAME`). Every subcommand that prints
     /// data takes --json; `tail` prints one JSON object per line with it.
     Chat(ChatArgs),
+    /// Turn-based games against other users: tic-tac-toe and connect four.
+    ///
+    /// Needs a sign-in (`agora login NAME`). Queue for an opponent or
+    /// challenge one, play moves, watch live games, read the leaderboard
+    /// (Glicko-2) and replay finished games. Every subcommand takes
+    /// --json; `watch` prints one JSON object per line with it.
+    Game(GameArgs),
     /// The cache (Redis-compatible keyspace) over the native protocol.
     ///
     /// Needs a sign-in (`agora login NAME`). With a subcommand, does one
@@ -494,6 +502,17 @@ pub struct DaemonArgs {
         value_name = "DURATION"
     )]
     pub jobs_retention: std::time::Duration,
+
+    /// How long a game player whose last connection closed has to come
+    /// back before losing the game by abandonment (500ms, 30s, 2m …).
+    #[arg(
+        long,
+        env = "AGORA_GAME_GRACE",
+        default_value = "30s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub game_grace: std::time::Duration,
 
     /// Secret for signing tokens (HS256). Default: a random key generated
     /// on first start in DATA/jwt.key (mode 0600). Prefer the environment
@@ -956,6 +975,157 @@ pub enum ChatCommand {
     },
 }
 
+/// `agora game SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct GameArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: GameCommand,
+}
+
+/// `agora game …`
+#[derive(Debug, Subcommand)]
+pub enum GameCommand {
+    /// Wait in the matchmaking pools of one or more game types for an
+    /// opponent of a similar rating, then print the game that starts.
+    ///
+    /// The rating window widens the longer you wait. Leaving (Ctrl-C,
+    /// --wait running out) takes you out of the pools.
+    Queue {
+        /// Game types: tictactoe (ttt), connect4 (c4).
+        #[arg(required = true, value_name = "TYPE", value_parser = parse_kind)]
+        kinds: Vec<String>,
+        /// Time control, minutes+seconds of increment (3+2, 0.5+0).
+        #[arg(long, default_value = "3+2", value_name = "M+S", value_parser = parse_time)]
+        time: TimeControl,
+        /// Give up after this long (500ms, 10s, 2m): exit status 1.
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        wait: Option<std::time::Duration>,
+    },
+    /// Leave every matchmaking pool.
+    Cancel,
+    /// Challenge a user to a game; they have a minute to accept. The
+    /// challenger moves first.
+    Challenge {
+        /// Who to challenge.
+        user: String,
+        /// The game type: tictactoe (ttt), connect4 (c4).
+        #[arg(value_parser = parse_kind)]
+        kind: String,
+        /// Time control, minutes+seconds of increment (3+2, 0.5+0).
+        #[arg(long, default_value = "3+2", value_name = "M+S", value_parser = parse_time)]
+        time: TimeControl,
+    },
+    /// Accept a challenge: the game starts.
+    Accept {
+        /// The game's id.
+        id: u64,
+    },
+    /// Decline a challenge (or withdraw your own).
+    Decline {
+        /// The game's id.
+        id: u64,
+    },
+    /// Live games, and challenges to or from you.
+    List,
+    /// Print a game's state, then each move and event as it happens,
+    /// until the game ends.
+    Watch {
+        /// The game's id.
+        id: u64,
+    },
+    /// Play a move: a cell a1-c3 (tictactoe) or a column 1-7 (connect4).
+    Move {
+        /// The game's id.
+        id: u64,
+        /// The move.
+        #[arg(value_name = "MOVE")]
+        play: String,
+        /// The number of moves the game had when you chose this one
+        /// (the state's seq); a move made against an older position is
+        /// refused. Default: the game's seq now.
+        #[arg(long, value_name = "N")]
+        seq: Option<u64>,
+    },
+    /// A game's board, clocks, moves and result, live or finished.
+    Show {
+        /// The game's id.
+        id: u64,
+    },
+    /// Resign a game.
+    Resign {
+        /// The game's id.
+        id: u64,
+    },
+    /// Offer a draw, or accept the one offered; --decline declines or
+    /// withdraws it.
+    Draw {
+        /// The game's id.
+        id: u64,
+        /// Decline (or withdraw) the offer.
+        #[arg(long)]
+        decline: bool,
+    },
+    /// The best Glicko-2 ratings, with games played, won, lost and drawn.
+    Leaderboard {
+        /// Only this game type.
+        #[arg(value_name = "TYPE", value_parser = parse_kind)]
+        kind: Option<String>,
+        /// At most this many entries (1-500).
+        #[arg(long, default_value_t = 20, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=500))]
+        limit: u32,
+    },
+    /// A finished game, position by position.
+    Replay {
+        /// The game's id.
+        id: u64,
+    },
+}
+
+/// A game type by name or alias (`ttt`, `c4`), as its wire name.
+pub fn parse_kind(text: &str) -> Result<String, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let kind = match lower.as_str() {
+        "ttt" | "tic-tac-toe" => "tictactoe",
+        "c4" | "connect-four" | "connectfour" => "connect4",
+        other => other,
+    };
+    if KINDS.contains(&kind) {
+        Ok(kind.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a game type: one of {} (or ttt, c4)",
+            KINDS.join(", ")
+        ))
+    }
+}
+
+/// A time control in lichess's notation.
+pub fn parse_time(text: &str) -> Result<TimeControl, String> {
+    TimeControl::parse(text)
+}
+
+/// Flags of `agora bench game`.
+#[derive(Debug, Args, Clone)]
+pub struct BenchGameArgs {
+    /// Games played at once (two bots, two users, two connections each).
+    #[arg(long, default_value_t = 1000, value_name = "N", value_parser = at_least_one)]
+    pub games: usize,
+    /// Seconds to measure, after a one-second warm-up.
+    #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_secs)]
+    pub duration: f64,
+    /// The game type: tictactoe (ttt) or connect4 (c4).
+    #[arg(long, default_value = "tictactoe", value_name = "TYPE", value_parser = parse_kind)]
+    pub kind: String,
+    /// The daemon's process id, to read its CPU time and memory.
+    #[arg(long, value_name = "PID")]
+    pub pid: Option<u32>,
+}
+
 /// Seconds for the bench flags: a finite number above 0 (`0.5`, `10`).
 /// Refused otherwise, rather than panicking on a negative or infinite
 /// duration or dividing by zero.
@@ -1019,6 +1189,11 @@ pub enum BenchCommand {
     /// The kind noop runs inside the daemon; any other kind needs workers
     /// on the queue. scripts/bench-jobs.sh runs the standard rows.
     Jobs(crate::commands::bench_jobs::BenchJobsArgs),
+
+    /// Games: N concurrent games played by bots as fast as allowed;
+    /// reports moves per second, move → broadcast latency, and with
+    /// --pid the daemon's CPU and memory. scripts/bench-games.sh runs it.
+    Game(BenchGameArgs),
 }
 
 /// `agora bench chat …`

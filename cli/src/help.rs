@@ -244,6 +244,73 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-tui", "agora-login"],
     },
     Extra {
+        path: "game",
+        examples: &[
+            (
+                "agora game queue tictactoe connect4 --time 3+2",
+                "wait for an opponent",
+            ),
+            (
+                "agora game challenge bob c4",
+                "challenge bob to connect four",
+            ),
+            ("agora game accept 12", "bob accepts"),
+            ("agora game move 12 4", "drop a piece in column 4"),
+            ("agora game watch 12", "follow a live game"),
+            (
+                "agora game show 12 --json | jq -r .legal[0]",
+                "a bot's next move",
+            ),
+            ("agora game leaderboard tictactoe", "the best ratings"),
+            ("agora game replay 12", "step through a finished game"),
+        ],
+        nothing: Some(
+            "nothing to show: no live games, no ratings yet, no such game (show, replay: `null` with --json; watch prints nothing), no opponent before --wait ran out (queue)",
+        ),
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-tui", "agora-login"],
+    },
+    Extra {
+        path: "game watch",
+        examples: &[
+            (
+                "agora game watch 12",
+                "the board, then each move, until the game ends",
+            ),
+            (
+                "agora game watch 12 --json",
+                "one {\"type\": \"state\"|\"moved\"|\"ended\"|…} object per line",
+            ),
+        ],
+        nothing: Some("no such game: nothing printed"),
+        exit: &[
+            ("0", "the game ended (or was over already)"),
+            ("2", "error"),
+            ("130", "interrupted (Ctrl-C)"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-game"],
+    },
+    Extra {
+        path: "game queue",
+        examples: &[
+            ("agora game queue ttt", "tic-tac-toe, 3+2"),
+            (
+                "agora game queue tictactoe connect4 --time 1+0 --wait 2m",
+                "either game, one minute each, give up after two minutes",
+            ),
+        ],
+        nothing: Some("no opponent before --wait ran out (`null` with --json)"),
+        exit: &[
+            ("0", "a game started (printed)"),
+            ("2", "error"),
+            ("130", "interrupted (Ctrl-C); out of the pools"),
+        ],
+        files: &[CREDENTIALS],
+        see_also: &["agora-game"],
+    },
+    Extra {
         path: "cache",
         examples: &[
             ("agora cache set greeting hello --ttl 10s", ""),

@@ -56,6 +56,8 @@ pub struct Config {
     pub jobs: crate::jobs::JobsConfig,
     /// The metrics sampler, history retention and alert room.
     pub metrics: crate::metrics::MetricsConfig,
+    /// Games: the disconnection grace period and how long challenges wait.
+    pub games: crate::game::GameSettings,
 }
 
 impl Config {
@@ -83,6 +85,7 @@ impl Config {
             blog: crate::blog::BlogConfig::default(),
             jobs: crate::jobs::JobsConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
+            games: crate::game::GameSettings::default(),
         }
     }
 }

@@ -85,7 +85,7 @@ fn panicked(shared: &Shared, id: u64) -> ErrorBody {
 
 #[cfg(test)]
 mod tests {
-    use agora_wire::{BaseOp, CacheOp, ChatOp, Op};
+    use agora_wire::{BaseOp, CacheOp, ChatOp, GameOp, Op};
     use serde_bytes::ByteBuf;
     use tokio_util::sync::CancellationToken;
 
@@ -262,6 +262,51 @@ mod tests {
                 .into(),
                 Concurrent,
             ),
+            // Game operations go through the game's own task, which
+            // orders them; none changes what the session's later requests
+            // see, so none is a barrier.
+            "game_queue" | "game_cancel" | "game_challenge" | "game_accept" | "game_decline"
+            | "game_move" | "game_resign" | "game_draw" | "game_watch" | "game_unwatch"
+            | "game_show" | "game_list" | "game_leaderboard" | "game_replay" => {
+                let time = agora_wire::game::TimeControl {
+                    initial_ms: 60_000,
+                    increment_ms: 0,
+                };
+                let op = match name {
+                    "game_queue" => GameOp::Queue {
+                        kinds: vec![],
+                        time,
+                    },
+                    "game_cancel" => GameOp::Cancel,
+                    "game_challenge" => GameOp::Challenge {
+                        opponent: s(),
+                        kind: s(),
+                        time,
+                    },
+                    "game_accept" => GameOp::Accept { game: 1 },
+                    "game_decline" => GameOp::Decline { game: 1 },
+                    "game_move" => GameOp::Move {
+                        game: 1,
+                        seq: 0,
+                        play: s(),
+                    },
+                    "game_resign" => GameOp::Resign { game: 1 },
+                    "game_draw" => GameOp::Draw {
+                        game: 1,
+                        offer: true,
+                    },
+                    "game_watch" => GameOp::Watch { game: 1 },
+                    "game_unwatch" => GameOp::Unwatch { game: 1 },
+                    "game_show" => GameOp::Show { game: 1 },
+                    "game_list" => GameOp::List,
+                    "game_leaderboard" => GameOp::Leaderboard {
+                        kind: None,
+                        limit: None,
+                    },
+                    _ => GameOp::Replay { game: 1 },
+                };
+                (op.into(), Concurrent)
+            }
             other => panic!(
                 "operation `{other}` is not classified: add it to `classified` in \
                  daemon/src/dispatch.rs, deciding whether it is a barrier"

@@ -19,6 +19,7 @@
 //!   messages, presence), [`cache`] (the Redis-compatible cache, also
 //!   served over RESP by [`resp`] on its own listener), [`jobs`] (the
 //!   background job queue: group-commit writer, scheduler, built-in kinds);
+//!   [`game`] (matchmaking, live games as actors, clocks, ratings, replays);
 //! - [`hub`]: topic pub/sub for pushes;
 //! - [`blog`]: the RealWorld blog API's domain (served by [`http`]);
 //! - [`http`]: health checks, Prometheus metrics and the blog API (axum);
@@ -37,6 +38,7 @@ pub mod chat;
 mod config;
 pub mod conn;
 pub mod dispatch;
+pub mod game;
 pub mod http;
 pub mod hub;
 pub mod jobs;

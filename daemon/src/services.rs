@@ -21,6 +21,7 @@ use crate::base::{Base, Sessions};
 use crate::blog::Blog;
 use crate::cache::{self, Cache};
 use crate::chat::Chat;
+use crate::game::Games;
 use crate::hub::Hub;
 use crate::jobs::Jobs;
 use crate::metrics::Metrics;
@@ -42,6 +43,8 @@ pub struct Services {
     pub jobs: Jobs,
     /// System and agora metrics, history, alerts, dashboard presence.
     pub metrics: Metrics,
+    /// Turn-based games: matchmaking, live games, ratings, replays.
+    pub games: Games,
     /// Every service's lifecycle, in the order above.
     hooks: Hooks,
 }
@@ -91,8 +94,14 @@ impl Services {
                 room.clone(),
             )));
         }
+        let games = {
+            let (db, hub, settings) = (db.clone(), hub.clone(), config.games);
+            tokio::task::spawn_blocking(move || Games::open(db, hub, settings))
+                .await
+                .context("games start-up panicked")??
+        };
         let sessions = Arc::new(Sessions::new(hub.clone()));
-        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache, &metrics));
+        let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache, &metrics, &games));
         let blog = Blog::new(
             config.blog.clone(),
             db.clone(),
@@ -107,6 +116,7 @@ impl Services {
             blog,
             jobs,
             metrics,
+            games,
             hooks,
         })
     }
@@ -118,12 +128,14 @@ impl Services {
         chat: &Chat,
         cache: &cache::native::Native,
         metrics: &Metrics,
+        games: &Games,
     ) -> Vec<Arc<dyn Lifecycle>> {
         vec![
             sessions,
             Arc::new(chat.clone()),
             Arc::new(cache.clone()),
             Arc::new(metrics.clone()),
+            Arc::new(games.clone()),
         ]
     }
 
@@ -139,12 +151,14 @@ impl Services {
             blog,
             jobs,
             metrics,
+            games,
             hooks: _,
         } = self;
         chat.spawn(token.clone(), tracker);
         blog.spawn(token.clone(), tracker);
         jobs.spawn(token.clone(), tracker);
         metrics.spawn(token.clone(), tracker);
+        games.spawn(token.clone(), tracker);
         cache::spawn(cache.cache().clone(), token, tracker);
     }
 
@@ -161,6 +175,7 @@ impl Services {
             Op::Cache(op) => self.cache.route(op, session),
             Op::Jobs(op) => self.jobs.route(op, session),
             Op::Metrics(op) => self.metrics.route(op, session),
+            Op::Game(op) => self.games.route(op, session),
         }
     }
 
@@ -172,6 +187,7 @@ impl Services {
             Op::Cache(op) => cache::native::Native::is_barrier(op),
             Op::Jobs(op) => Jobs::is_barrier(op),
             Op::Metrics(op) => Metrics::is_barrier(op),
+            Op::Game(op) => Games::is_barrier(op),
         }
     }
 }

@@ -16,6 +16,7 @@
 pub mod blog;
 pub mod chat;
 mod error;
+pub mod games;
 pub mod jobs;
 pub mod metrics;
 mod migrations;

@@ -15,6 +15,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0004_jobs.sql")),
     M::up(include_str!("../migrations/0005_blog.sql")),
     M::up(include_str!("../migrations/0006_metrics.sql")),
+    M::up(include_str!("../migrations/0007_games.sql")),
 ];
 
 /// Brings the schema to the newest version.

@@ -50,6 +50,7 @@ const JSON_LINES: &[&str] = &[
     "jobs watch",
     "jobs work",
     "metrics watch",
+    "game watch",
 ];
 
 /// Whose home (config directory, hence sign-in) a row runs in.
@@ -376,6 +377,45 @@ const TABLE: &[Row] = &[
     row(Alice, Text, 0, "alerts rm hot", "removed"),
     row(Alice, Json, 0, "alerts rm always", "removed"),
     row(Alice, Text, 2, "alerts rm hot", "no such rule any more"),
+    // Games: none yet. Ids count from 1 on an empty daemon; the
+    // challenger moves first.
+    row(Alice, Both, 1, "game list", "no live games, no challenges"),
+    row(Alice, Text, 1, "game show 1", "no such game"),
+    row(Alice, Null, 1, "game show 1", "no such game"),
+    row(Alice, Text, 1, "game watch 1", "no such game: no stream starts"),
+    row(Alice, Json, 1, "game watch 1", "no such game: nothing printed"),
+    row(Alice, Null, 1, "game replay 1", "no such game"),
+    row(Alice, Both, 1, "game leaderboard", "nobody is rated yet"),
+    row(Alice, Text, 1, "game queue tictactoe --wait 200ms", "nobody else waits"),
+    row(Alice, Null, 1, "game queue ttt connect4 --time 1+0 --wait 200ms", "nobody else waits"),
+    row(Alice, Both, 0, "game cancel", "out of the pools (even when not in them)"),
+    row(Alice, Text, 2, "game queue chess", "not a game type"),
+    row(Alice, Text, 2, "game queue ttt --time 0+0", "not a time control"),
+    row(Alice, Text, 2, "game challenge alice ttt", "not yourself"),
+    row(Alice, Text, 2, "game challenge carol ttt", "no such user"),
+    row(Alice, Json, 0, "game challenge bob tictactoe", "game 1 waits for bob"),
+    row(Bob,   Both, 0, "game list", "bob sees the challenge"),
+    row(Alice, Text, 2, "game move 1 b2", "not started yet"),
+    row(Alice, Text, 2, "game accept 1", "not her own challenge"),
+    row(Bob,   Json, 0, "game accept 1", "the game starts"),
+    row(Alice, Text, 0, "game move 1 b2", "alice moves first"),
+    row(Alice, Text, 2, "game move 1 a1", "not her turn"),
+    row(Bob,   Text, 2, "game move 1 b2", "the cell is taken"),
+    row(Bob,   Text, 2, "game move 1 a1 --seq 0", "a stale move"),
+    row(Bob,   Json, 0, "game move 1 a1", "bob's move"),
+    row(Bob,   Both, 0, "game show 1", "the board, clocks and moves"),
+    row(Alice, Text, 2, "game replay 1", "not over yet"),
+    row(Alice, Json, 0, "game draw 1", "alice offers a draw"),
+    row(Bob,   Text, 0, "game draw 1 --decline", "bob declines it"),
+    row(Bob,   Json, 0, "game resign 1", "bob resigns: alice wins, both rated"),
+    row(Bob,   Text, 2, "game resign 1", "the game is over"),
+    row(Alice, Both, 0, "game watch 1", "a finished game: its state, and done"),
+    row(Alice, Both, 0, "game replay 1", "every position"),
+    row(Alice, Both, 0, "game leaderboard", "alice first, bob second"),
+    row(Alice, Text, 1, "game leaderboard connect4", "nobody rated in connect four"),
+    row(Alice, Text, 0, "game challenge bob c4 --time 1+0", "game 2 waits"),
+    row(Bob,   Json, 0, "game decline 2", "declined: aborted"),
+    row(Bob,   Text, 2, "game decline 2", "already over"),
     // process: no daemon involved.
     row(Alice, Both, 1, "process {empty}", "no file matched (JSON: zero counts)"),
     row(Alice, Both, 0, "process {logs}", "two files counted"),
@@ -396,6 +436,9 @@ const TABLE: &[Row] = &[
     row(Alice, Both, 0, "bench jobs --jobs 300 --batch 50", "300 noop jobs, run by the daemon")
         .together(),
     row(Alice, Text, 2, "bench jobs --batch 0", "a batch must be 1-1000").together(),
+    row(Alice, Both, 0, "bench game --games 2 --duration 0.5 --pid {pid}", "two games of bots")
+        .together(),
+    row(Alice, Text, 2, "bench game --games 0", "at least one game").together(),
 ];
 
 /// The repository's root.

@@ -16,6 +16,7 @@ mod commands;
 mod conventions;
 mod dashboard_web;
 mod docs;
+mod games;
 mod jobs;
 mod metrics;
 mod network;

@@ -290,8 +290,8 @@ fn signing_in_again_as_someone_else_switches_the_whole_session() {
             }
             other => panic!("{other:?}"),
         }
-        // The first user's subscriptions went with them; chat subscribed
-        // the new user to its own topic.
+        // The first user's subscriptions went with them; chat and games
+        // subscribed the new user to their own topics.
         match request(
             &mut raw,
             5,
@@ -302,7 +302,7 @@ fn signing_in_again_as_someone_else_switches_the_whole_session() {
         .await
         {
             Ok(Reply::Base(BaseReply::Subscribed { topics })) => {
-                assert_eq!(topics, ["chat.user.second"]);
+                assert_eq!(topics, ["chat.user.second", "game.user.second"]);
             }
             other => panic!("{other:?}"),
         }
@@ -327,7 +327,7 @@ fn signing_in_again_as_someone_else_switches_the_whole_session() {
         .await
         {
             Ok(Reply::Base(BaseReply::Subscribed { topics })) => {
-                assert_eq!(topics, ["chat.user.second", "x"]);
+                assert_eq!(topics, ["chat.user.second", "game.user.second", "x"]);
             }
             other => panic!("{other:?}"),
         }

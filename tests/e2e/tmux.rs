@@ -155,7 +155,7 @@ fn up_shows_tabs_and_help_and_quits_cleanly() {
     // wait for the popup to close first.
     tmux.wait_for_screen("the help closed", |screen| !screen.contains("Global keys"));
     tmux.keys(&["M-3"]);
-    tmux.wait_for("Games is not available yet");
+    tmux.wait_for("Live games and challenges");
     tmux.keys(&["q"]);
     let screen = tmux.wait_for("agora-exit=0");
     assert!(

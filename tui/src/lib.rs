@@ -9,7 +9,8 @@
 //!   list of tabs ([`TabId`]);
 //! - one module per tab: `chat` (rooms, input line, commands), `cache`
 //!   (key browser, monitor), `jobs` (counts, queues, job list and detail,
-//!   actions), `placeholder` (tabs whose service has not arrived);
+//!   actions), `dashboard` (live metrics, charts, processes, alerts),
+//!   `games` (lobby, board, replays);
 //! - `layout`: the screen's geometry, shared by state and drawing, and the
 //!   smallest screen it works on;
 //! - `line_editor`: the one-line editor every input line uses;
@@ -30,11 +31,11 @@ mod cache;
 mod chat;
 mod connection;
 mod dashboard;
+mod games;
 mod jobs;
 mod layout;
 mod line_editor;
 mod palette;
-mod placeholder;
 mod sgr;
 mod signin;
 mod tab;

@@ -7,8 +7,8 @@
 use crate::cache::CacheState;
 use crate::chat::ChatState;
 use crate::dashboard::DashboardState;
+use crate::games::GamesState;
 use crate::jobs::JobsState;
-use crate::placeholder::Placeholder;
 use crate::tab::Tab;
 
 /// The tabs, in the order the tab bar shows them.
@@ -63,7 +63,7 @@ impl TabId {
         match self {
             TabId::Chat => Box::new(ChatState::new(user.map(str::to_owned))),
             TabId::Dashboard => Box::new(DashboardState::new()),
-            TabId::Games => Box::new(Placeholder::new("Games", "game service")),
+            TabId::Games => Box::new(GamesState::new(user.map(str::to_owned))),
             TabId::Jobs => Box::new(JobsState::new()),
             TabId::Cache => Box::new(CacheState::new()),
         }

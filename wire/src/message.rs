@@ -21,6 +21,7 @@ use crate::base::{BaseEvent, BaseOp, BaseReply, UserInfo};
 use crate::cache::{CacheEvent, CacheOp, CacheReply};
 use crate::chat::{ChatEvent, ChatOp, ChatReply};
 use crate::error::ErrorBody;
+use crate::game::{GameEvent, GameOp, GameReply};
 use crate::jobs::{JobsEvent, JobsOp, JobsReply};
 use crate::metrics::{MetricsEvent, MetricsOp, MetricsReply};
 
@@ -35,6 +36,8 @@ crate::macros::services! {
     Jobs = "jobs" => (JobsOp, JobsReply, JobsEvent),
     /// Live system metrics, their history, alerts and dashboard presence.
     Metrics = "metrics" => (MetricsOp, MetricsReply, MetricsEvent),
+    /// Turn-based games: matchmaking, moves, clocks, spectators, ratings.
+    Game = "game" => (GameOp, GameReply, GameEvent),
 }
 
 /// The first frame a client sends.

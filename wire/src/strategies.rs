@@ -7,6 +7,10 @@ use serde_bytes::ByteBuf;
 
 use crate::chat::{ChatMessage, DirectMessage, LeaveReason, Presence, RoomInfo, Status};
 use crate::error::{ErrorBody, ErrorCode};
+use crate::game::{
+    EndReason, GameResult, GameState, GameStatus, GameSummary, RatingChange, RatingEntry,
+    TimeControl,
+};
 use crate::jobs::{
     AttemptError, Claimed, Completion, CronInfo, Failure, Job, JobChange, JobState, Lease, NewCron,
     NewJob, QueueInfo, StateCounts,
@@ -15,8 +19,8 @@ use crate::message::{Event, Op, Push, Reply, ServerFrame, Welcome};
 use crate::metrics::{Alert, AlertState, Point, ProcessInfo, Sample, Transition, Viewer};
 use crate::{
     BaseEvent, BaseOp, BaseReply, CacheEvent, CacheOp, CacheReply, CacheValue, ChatEvent, ChatOp,
-    ChatReply, JobsEvent, JobsOp, JobsReply, MetricsEvent, MetricsOp, MetricsReply, SessionInfo,
-    UserInfo,
+    ChatReply, GameEvent, GameOp, GameReply, JobsEvent, JobsOp, JobsReply, MetricsEvent, MetricsOp,
+    MetricsReply, SessionInfo, UserInfo,
 };
 
 pub fn any_string() -> impl Strategy<Value = String> {
@@ -140,7 +144,14 @@ pub fn any_op() -> impl Strategy<Value = Op> {
             .prop_map(|(name, limit)| MetricsOp::AlertHistory { name, limit }),
     ]
     .prop_map(Op::from);
-    prop_oneof![base, chat, cache, metrics, any_jobs_op().prop_map(Op::from)]
+    prop_oneof![
+        base,
+        chat,
+        cache,
+        metrics,
+        any_jobs_op().prop_map(Op::from),
+        any_game_op().prop_map(Op::from)
+    ]
 }
 
 fn any_float() -> impl Strategy<Value = f64> {
@@ -604,6 +615,257 @@ pub fn any_jobs_event() -> impl Strategy<Value = JobsEvent> {
     ]
 }
 
+fn any_time() -> impl Strategy<Value = TimeControl> {
+    (any::<u64>(), any::<u64>()).prop_map(|(initial_ms, increment_ms)| TimeControl {
+        initial_ms,
+        increment_ms,
+    })
+}
+
+fn any_game_op() -> BoxedStrategy<GameOp> {
+    prop_oneof![
+        (strings(3), any_time()).prop_map(|(kinds, time)| GameOp::Queue { kinds, time }),
+        Just(GameOp::Cancel),
+        (any_string(), any_string(), any_time()).prop_map(|(opponent, kind, time)| {
+            GameOp::Challenge {
+                opponent,
+                kind,
+                time,
+            }
+        }),
+        any::<u64>().prop_map(|game| GameOp::Accept { game }),
+        any::<u64>().prop_map(|game| GameOp::Decline { game }),
+        (any::<u64>(), any::<u64>(), any_string()).prop_map(|(game, seq, play)| GameOp::Move {
+            game,
+            seq,
+            play
+        }),
+        any::<u64>().prop_map(|game| GameOp::Resign { game }),
+        (any::<u64>(), any::<bool>()).prop_map(|(game, offer)| GameOp::Draw { game, offer }),
+        any::<u64>().prop_map(|game| GameOp::Watch { game }),
+        any::<u64>().prop_map(|game| GameOp::Unwatch { game }),
+        any::<u64>().prop_map(|game| GameOp::Show { game }),
+        Just(GameOp::List),
+        (opt(any_string()), opt(any::<u32>()))
+            .prop_map(|(kind, limit)| GameOp::Leaderboard { kind, limit }),
+        any::<u64>().prop_map(|game| GameOp::Replay { game }),
+    ]
+    .boxed()
+}
+
+fn any_game_status() -> impl Strategy<Value = GameStatus> {
+    prop_oneof![
+        Just(GameStatus::Waiting),
+        Just(GameStatus::InProgress),
+        Just(GameStatus::Finished)
+    ]
+}
+
+fn any_game_result() -> BoxedStrategy<GameResult> {
+    let reason = prop_oneof![
+        Just(EndReason::Win),
+        Just(EndReason::Draw),
+        Just(EndReason::Resign),
+        Just(EndReason::Timeout),
+        Just(EndReason::Abandoned),
+        Just(EndReason::Aborted),
+    ];
+    let change =
+        (any_string(), any::<i64>(), any::<i64>()).prop_map(|(user, before, after)| RatingChange {
+            user,
+            before,
+            after,
+        });
+    (
+        reason,
+        opt(any_string()),
+        proptest::collection::vec(change, 0..3),
+    )
+        .prop_map(|(reason, winner, ratings)| GameResult {
+            reason,
+            winner,
+            ratings,
+        })
+        .boxed()
+}
+
+pub fn any_game_state() -> BoxedStrategy<GameState> {
+    let head = (
+        any::<u64>(),
+        any_string(),
+        strings(3),
+        any_time(),
+        any_game_status(),
+        any::<u64>(),
+        strings(3),
+        strings(3),
+    )
+        .boxed();
+    let tail = (
+        opt(any_string()),
+        strings(3),
+        proptest::collection::vec(any::<u64>(), 0..3),
+        proptest::collection::vec(any::<bool>(), 0..3),
+        proptest::collection::vec(any::<u64>(), 0..3),
+        any::<u32>(),
+        opt(any_string()),
+        opt(any_game_result()),
+        any::<u64>(),
+    )
+        .boxed();
+    (head, tail)
+        .prop_map(
+            |(
+                (id, kind, players, time, status, seq, moves, board),
+                (
+                    turn,
+                    legal,
+                    clocks_ms,
+                    connected,
+                    deadlines_ms,
+                    spectators,
+                    draw_offer,
+                    result,
+                    now_ms,
+                ),
+            )| GameState {
+                id,
+                kind,
+                players,
+                time,
+                status,
+                seq,
+                moves,
+                board,
+                turn,
+                legal,
+                clocks_ms,
+                connected,
+                deadlines_ms,
+                spectators,
+                draw_offer,
+                result,
+                now_ms,
+            },
+        )
+        .boxed()
+}
+
+fn any_game_summary() -> BoxedStrategy<GameSummary> {
+    (
+        any::<u64>(),
+        any_string(),
+        strings(3),
+        any_time(),
+        any_game_status(),
+        any::<u64>(),
+        any::<u32>(),
+    )
+        .prop_map(
+            |(id, kind, players, time, status, seq, spectators)| GameSummary {
+                id,
+                kind,
+                players,
+                time,
+                status,
+                seq,
+                spectators,
+            },
+        )
+        .boxed()
+}
+
+fn any_rating_entry() -> BoxedStrategy<RatingEntry> {
+    (
+        any_string(),
+        any_string(),
+        any::<i64>(),
+        any::<i64>(),
+        (any::<u64>(), any::<u64>(), any::<u64>(), any::<u64>()),
+    )
+        .prop_map(
+            |(user, kind, rating, deviation, (played, won, lost, drawn))| RatingEntry {
+                user,
+                kind,
+                rating,
+                deviation,
+                played,
+                won,
+                lost,
+                drawn,
+            },
+        )
+        .boxed()
+}
+
+fn any_game_reply() -> BoxedStrategy<GameReply> {
+    prop_oneof![
+        (strings(3), any_time()).prop_map(|(kinds, time)| GameReply::Queued { kinds, time }),
+        any_game_state().prop_map(|state| GameReply::State {
+            state: Box::new(state)
+        }),
+        (any::<u64>(), any::<u64>()).prop_map(|(game, seq)| GameReply::Moved { game, seq }),
+        proptest::collection::vec(any_game_summary(), 0..3)
+            .prop_map(|games| GameReply::Games { games }),
+        proptest::collection::vec(any_rating_entry(), 0..3)
+            .prop_map(|entries| GameReply::Leaderboard { entries }),
+        (
+            any_game_state(),
+            proptest::collection::vec(strings(3), 0..3)
+        )
+            .prop_map(|(state, positions)| GameReply::Replay {
+                state: Box::new(state),
+                positions
+            }),
+    ]
+    .boxed()
+}
+
+fn any_game_event() -> BoxedStrategy<GameEvent> {
+    prop_oneof![
+        any_game_summary().prop_map(|game| GameEvent::Challenged { game }),
+        any_game_state().prop_map(|state| GameEvent::Started {
+            state: Box::new(state)
+        }),
+        (
+            (any::<u64>(), any::<u64>(), any_string(), any_string()),
+            (
+                strings(3),
+                proptest::collection::vec(any::<u64>(), 0..3),
+                any_string(),
+                any::<u64>()
+            )
+        )
+            .prop_map(|((game, seq, play, by), (board, clocks_ms, turn, ts_ms))| {
+                GameEvent::Moved {
+                    game,
+                    seq,
+                    play,
+                    by,
+                    board,
+                    clocks_ms,
+                    turn,
+                    ts_ms,
+                }
+            }),
+        any_game_state().prop_map(|state| GameEvent::Ended {
+            state: Box::new(state)
+        }),
+        (any::<u64>(), any_string(), any::<bool>(), any::<u64>()).prop_map(
+            |(game, player, connected, deadline_ms)| GameEvent::Presence {
+                game,
+                player,
+                connected,
+                deadline_ms,
+            }
+        ),
+        (any::<u64>(), any::<u32>())
+            .prop_map(|(game, count)| GameEvent::Spectators { game, count }),
+        (any::<u64>(), opt(any_string())).prop_map(|(game, by)| GameEvent::DrawOffer { game, by }),
+    ]
+    .boxed()
+}
+
 pub fn any_cache_value() -> impl Strategy<Value = CacheValue> {
     use CacheValue as V;
     let leaf = prop_oneof![
@@ -800,7 +1062,8 @@ pub fn any_reply() -> impl Strategy<Value = Reply> {
         chat,
         cache,
         metrics,
-        any_jobs_reply().prop_map(Reply::from)
+        any_jobs_reply().prop_map(Reply::from),
+        any_game_reply().prop_map(Reply::from)
     ]
 }
 
@@ -872,7 +1135,8 @@ pub fn any_event() -> impl Strategy<Value = Event> {
         chat,
         cache,
         metrics,
-        any_jobs_event().prop_map(Event::from)
+        any_jobs_event().prop_map(Event::from),
+        any_game_event().prop_map(Event::from)
     ]
 }
 

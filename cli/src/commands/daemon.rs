@@ -93,6 +93,7 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
                 .map_err(|e| anyhow::anyhow!("--metrics-alert-room: {e}"))?,
         ),
     };
+    config.games.grace_ms = args.game_grace.as_millis() as u64;
     Ok(config)
 }
 

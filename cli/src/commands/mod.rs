@@ -4,12 +4,14 @@
 mod account;
 mod bench;
 mod bench_chat;
+pub mod bench_game;
 pub mod bench_jobs;
 pub mod blog;
 mod cache;
 mod chat;
 mod daemon;
 mod docs;
+pub mod game;
 pub mod jobs;
 pub mod metrics;
 mod ping;
@@ -91,6 +93,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr);
             client(level)?.block_on(chat::run(&addr, args.command, json))
         }
+        Command::Game(args) => {
+            let addr = addr(args.remote.addr);
+            client(level)?.block_on(game::run(&addr, args.command, json))
+        }
         Command::Cache(args) => {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(cache::run(&addr, args, json))
@@ -124,6 +130,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
                 BenchCommand::Jobs(args) => {
                     client(level)?.block_on(bench_jobs::run(&addr, &args, json))
                 }
+                BenchCommand::Game(args) => {
+                    client(level)?.block_on(bench_game::run(&addr, args, json))
+                }
             }
         }
     }
@@ -140,6 +149,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Logout(_)
         | Command::Whoami(_)
         | Command::Chat(_)
+        | Command::Game(_)
         | Command::Cache(_)
         | Command::Blog(_)
         | Command::Jobs(_)
@@ -166,6 +176,7 @@ fn name(command: &Command) -> &'static str {
         Command::Logout(_) => "logout",
         Command::Whoami(_) => "whoami",
         Command::Chat(_) => "chat",
+        Command::Game(_) => "game",
         Command::Cache(_) => "cache",
         Command::Blog(_) => "blog",
         Command::Jobs(_) => "jobs",

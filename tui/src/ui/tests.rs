@@ -16,7 +16,6 @@ use super::*;
 use crate::app::{Outgoing, ServerEvent};
 use crate::chat::tests::{dm, msg, presence, room_info};
 use crate::palette::Palette;
-use crate::placeholder::Placeholder;
 use crate::tabs::TabId;
 
 mod colours;
@@ -343,25 +342,6 @@ fn snapshot_reconnecting() {
     let text = screen(&app);
     assert!(text.contains("reconnecting in 2s (attempt 3): connection refused"));
     insta::assert_snapshot!("reconnecting", text);
-}
-
-#[test]
-fn every_tab_says_which_service_it_waits_for() {
-    let mut app = connected();
-    for (tab, service) in TabId::ALL.into_iter().skip(2).zip(["game service"]) {
-        app.select_tab(tab);
-        // Long messages wrap, so compare with whitespace squeezed.
-        let squeezed = |s: &str| s.split_whitespace().collect::<Vec<_>>().join(" ");
-        let text = squeezed(&screen(&app).replace('│', " "));
-        let placeholder: &Placeholder = app
-            .current()
-            .as_any()
-            .downcast_ref()
-            .expect("a placeholder");
-        let message = placeholder.message();
-        assert!(message.contains(service));
-        assert!(text.contains(&squeezed(&message)), "{tab:?}:\n{text}");
-    }
 }
 
 /// A fake cache: three keys, INFO figures, details per key.
