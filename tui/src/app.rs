@@ -37,7 +37,9 @@ use std::any::Any;
 use std::time::{Duration, Instant};
 
 use agora_wire::{Push, Reply};
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
 
 use crate::signin::{FormKey, SignInForm, SignedIn};
 pub use crate::tab::Outgoing;
@@ -375,6 +377,35 @@ impl App {
         };
         self.select_tab(tab);
         EventState::Consumed
+    }
+
+    /// Applies one mouse event: a left click on a tab's title selects it;
+    /// the rest goes to the current tab (the Games board plays the cell
+    /// clicked). Nothing passes the sign-in form or the help popup.
+    pub fn handle_mouse(&mut self, mouse: MouseEvent) -> EventState {
+        if self.signin.is_some() || self.overlay() == Overlay::Help {
+            return EventState::NotConsumed;
+        }
+        if mouse.kind == MouseEventKind::Down(MouseButton::Left) && mouse.row == 0 {
+            let titles: Vec<String> = self
+                .tabs()
+                .enumerate()
+                .map(|(i, tab)| format!("{} {}", i + 1, tab.title()))
+                .collect();
+            let hit = crate::layout::tab_at(mouse.column, titles.iter().map(String::as_str));
+            return match hit.and_then(|i| TabId::ALL.get(i)) {
+                Some(&tab) => {
+                    self.select_tab(tab);
+                    EventState::Consumed
+                }
+                None => EventState::NotConsumed,
+            };
+        }
+        match self.current_mut().handle_mouse(mouse) {
+            KeyOutcome::Consumed => EventState::Consumed,
+            KeyOutcome::Quit => self.quit(),
+            KeyOutcome::NotConsumed => EventState::NotConsumed,
+        }
     }
 
     fn toggle_help(&mut self) -> EventState {

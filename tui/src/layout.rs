@@ -42,3 +42,21 @@ pub(crate) fn body_inner(area: Rect) -> Rect {
 pub(crate) fn tab_area(width: u16, height: u16) -> Rect {
     body_inner(Rect::new(0, 0, width, height))
 }
+
+/// The brand at the left of the tab bar.
+pub(crate) const BRAND: &str = " agora ";
+
+/// The tab whose title is drawn at column `x` of the tab bar, given the
+/// titles as drawn (`"1 Chat"`…): ratatui's `Tabs` pads each title with a
+/// space on both sides and puts a one-cell divider between them.
+pub(crate) fn tab_at<'a>(x: u16, titles: impl IntoIterator<Item = &'a str>) -> Option<usize> {
+    let mut left = BRAND.len() as u16;
+    for (i, title) in titles.into_iter().enumerate() {
+        let width = title.chars().count() as u16 + 2;
+        if (left..left + width).contains(&x) {
+            return Some(i);
+        }
+        left += width + 1;
+    }
+    None
+}

@@ -14,7 +14,7 @@ use std::fmt::Debug;
 use std::time::Instant;
 
 use agora_wire::{Event, Reply, Service};
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyEvent, MouseEvent};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 
@@ -61,6 +61,13 @@ pub trait Tab: Debug + Any {
 
     /// A key press while the tab is shown and no popup is open.
     fn handle_key(&mut self, key: KeyEvent) -> KeyOutcome;
+
+    /// A mouse event while the tab is shown and no popup is open, in screen
+    /// cells; the tab knows where it draws from [`Tab::on_resize`]. Tabs
+    /// without mouse actions leave it to the shell.
+    fn handle_mouse(&mut self, _mouse: MouseEvent) -> KeyOutcome {
+        KeyOutcome::NotConsumed
+    }
 
     /// The connection is up (again), signed in as `user` if anyone; also
     /// when someone signs in on the open connection (the sign-in form).

@@ -12,7 +12,7 @@ use std::io::Stdout;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use crossterm::event::{Event, EventStream};
+use crossterm::event::{DisableMouseCapture, EnableMouseCapture, Event, EventStream};
 use futures::StreamExt;
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -44,8 +44,22 @@ struct TerminalGuard;
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
         ratatui::restore();
     }
+}
+
+/// Turns mouse reporting on (clicks select tabs and play on the Games
+/// board; most terminals still select text with Shift held), and makes a
+/// panic turn it off again before the hook `ratatui::try_init` installs
+/// restores the rest of the terminal.
+fn capture_mouse() -> std::io::Result<()> {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+        previous(info);
+    }));
+    crossterm::execute!(std::io::stdout(), EnableMouseCapture)
 }
 
 /// Makes crossterm write the colours it is given, NO_COLOR or not.
@@ -74,6 +88,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     // `BasicSgr` so colours go out as the basic codes, never 256-colour
     // ones.
     drop(ratatui::try_init().context("cannot set up the terminal")?);
+    capture_mouse().context("cannot set up the terminal")?;
     let backend = CrosstermBackend::new(BasicSgr::new(std::io::stdout()));
     let mut terminal = Terminal::new(backend).context("cannot set up the terminal")?;
     let result = event_loop(&mut terminal, options).await;
@@ -154,6 +169,9 @@ async fn event_loop(terminal: &mut Screen, options: Options) -> anyhow::Result<(
             next = input.next() => match next {
                 Some(Ok(Event::Key(key))) => {
                     app.handle_key(key);
+                }
+                Some(Ok(Event::Mouse(mouse))) => {
+                    app.handle_mouse(mouse);
                 }
                 Some(Ok(Event::Resize(width, height))) => app.on_resize(width, height),
                 // The rest need only the redraw at the top.

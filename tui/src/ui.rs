@@ -142,7 +142,7 @@ fn render_too_small(area: Rect, buf: &mut Buffer) {
 }
 
 fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
-    let brand = " agora ";
+    let brand = crate::layout::BRAND;
     let [brand_area, tabs_area] =
         Layout::horizontal([Constraint::Length(brand.len() as u16), Constraint::Fill(1)])
             .areas(area);
@@ -151,6 +151,7 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         .tabs()
         .enumerate()
         .map(|(i, tab)| format!("{} {}", i + 1, tab.title()));
+    // The titles' positions are `layout::tab_at`'s, which the mouse uses.
     Tabs::new(titles)
         .select(app.tab().index())
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))

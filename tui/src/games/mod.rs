@@ -9,8 +9,11 @@
 //! the daemon as rows of characters, so the tab knows each game's
 //! notation (cells `a1`..`c3`, columns `1`..`7`) but none of its rules.
 //!
-//! - `view`: drawing, as `impl Widget for &GamesState`.
+//! - `view`: drawing, as `impl Widget for &GamesState`; `geometry`: where
+//!   the board and its cells are on screen, shared by the drawing and the
+//!   mouse (a left click on a cell plays there).
 
+mod geometry;
 mod view;
 
 use std::any::Any;
@@ -19,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use agora_wire::game::{GameState, GameStatus, GameSummary, RatingEntry, TimeControl};
 use agora_wire::{Event, GameEvent, GameOp, GameReply, Reply, Service};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
 use ratatui::widgets::Widget;
@@ -28,7 +31,7 @@ use crate::line_editor::LineEditor;
 use crate::tab::{KeyOutcome, Outgoing, Tab};
 
 /// The tab's own keys, for the help popup.
-pub const KEYS: [(&str, &str); 10] = [
+pub const KEYS: [(&str, &str); 11] = [
     (
         "t / f / a",
         "lobby: queue for tic-tac-toe / connect four / either",
@@ -38,6 +41,7 @@ pub const KEYS: [(&str, &str); 10] = [
     ("Up/Down, Enter", "lobby: select a game, open (watch) it"),
     ("y / d", "lobby: accept / decline the selected challenge"),
     ("Arrows, Enter", "board: move the cursor, play there"),
+    ("mouse click", "board: play the cell (connect four: the column)"),
     ("D / R", "board: offer or accept a draw / resign"),
     ("p", "board: replay the finished game"),
     ("Left/Right", "replay: step back / forward (Home/End: ends)"),
@@ -96,6 +100,8 @@ pub struct GamesState {
     outbox: Vec<Outgoing>,
     pending: HashMap<u64, Pending>,
     next_tag: u64,
+    /// Where the tab draws ([`Tab::on_resize`]), for mouse clicks.
+    area: Rect,
 }
 
 impl GamesState {
@@ -125,6 +131,7 @@ impl GamesState {
             outbox: Vec::new(),
             pending: HashMap::new(),
             next_tag: 1,
+            area: Rect::default(),
         }
     }
 
@@ -672,6 +679,37 @@ impl Tab for GamesState {
             self.refresh();
             self.refreshed = Some(now);
         }
+    }
+
+    fn handle_mouse(&mut self, mouse: MouseEvent) -> KeyOutcome {
+        if mouse.kind != MouseEventKind::Down(MouseButton::Left)
+            || self.screen != Screen::Board
+            || self.prompt.is_some()
+        {
+            return KeyOutcome::NotConsumed;
+        }
+        let Some(game) = &self.game else {
+            return KeyOutcome::NotConsumed;
+        };
+        let rows = game.board.len();
+        let cols = game.board.first().map_or(0, |r| r.chars().count());
+        let [body, _] = geometry::split(self.area);
+        let board = geometry::board_screen(body).board;
+        let at = Position::new(mouse.column, mouse.row);
+        let Some((row, col)) = geometry::cell_at(board, rows, cols, at) else {
+            return KeyOutcome::NotConsumed;
+        };
+        // Connect four plays a column: any cell of it will do.
+        self.cursor = match game.kind.as_str() {
+            "connect4" => (self.cursor.0, col),
+            _ => (row, col),
+        };
+        self.play_cursor();
+        KeyOutcome::Consumed
+    }
+
+    fn on_resize(&mut self, area: Rect) {
+        self.area = area;
     }
 
     fn take_outbox(&mut self) -> Vec<Outgoing> {

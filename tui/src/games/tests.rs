@@ -9,7 +9,7 @@ use agora_wire::game::{
     TimeControl,
 };
 use agora_wire::{Event, GameEvent, GameOp, GameReply, Op, Reply};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
@@ -307,4 +307,49 @@ fn spectators_cannot_move_and_the_challenge_prompt_types() {
     press(&mut s, KeyCode::Enter);
     assert!(ops(&mut s).is_empty());
     assert!(screen(&s).contains("spectators cannot move"));
+}
+
+#[test]
+fn a_click_on_a_cell_plays_there_and_elsewhere_does_nothing() {
+    let (mut s, _) = signed_in();
+    ops(&mut s);
+    let area = Rect::new(0, 0, 80, 24);
+    s.on_resize(area);
+    s.on_push(Event::Game(GameEvent::Started {
+        state: Box::new(state(&["b2", "a1"], ["...", ".X.", "O.."])),
+    }));
+    // Where the cells are, read from the drawing: the column labels' line,
+    // then a line per row, three cells per column.
+    let drawn = screen(&s);
+    let (y0, line) = drawn
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.contains(" a  b  c"))
+        .expect("the column labels");
+    let xa = line.find(" a  b  c").unwrap() as u16 + 1;
+    let click = |x: u16, y: usize| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y as u16,
+        modifiers: KeyModifiers::NONE,
+    };
+    // The labels and a right click do nothing.
+    assert_eq!(s.handle_mouse(click(xa, y0)), KeyOutcome::NotConsumed);
+    let right = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Right),
+        ..click(xa + 6, y0 + 1)
+    };
+    assert_eq!(s.handle_mouse(right), KeyOutcome::NotConsumed);
+    assert!(ops(&mut s).is_empty());
+    // The top right cell is c3.
+    assert_eq!(s.handle_mouse(click(xa + 6, y0 + 1)), KeyOutcome::Consumed);
+    let sent = ops(&mut s);
+    assert!(
+        matches!(&sent[..], [(_, Op::Game(GameOp::Move { game: 7, seq: 2, play }))] if play == "c3"),
+        "{sent:?}"
+    );
+    assert_eq!(s.cursor_move().as_deref(), Some("c3"));
+    // b1, clicked on its left edge.
+    assert_eq!(s.handle_mouse(click(xa + 2, y0 + 3)), KeyOutcome::Consumed);
+    assert_eq!(s.cursor_move().as_deref(), Some("b1"));
 }

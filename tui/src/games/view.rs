@@ -10,7 +10,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Widget};
 
-use super::{GamesState, Screen};
+use super::{GamesState, Screen, geometry};
 
 /// The challenge prompt's label.
 pub const PROMPT: &str = "challenge: ";
@@ -40,8 +40,7 @@ pub struct Games<'a> {
 impl Widget for Games<'_> {
     fn render(self, area: Rect, buf: &mut Buffer) {
         let s = self.state;
-        let [body, status] =
-            Layout::vertical([Constraint::Fill(1), Constraint::Length(1)]).areas(area);
+        let [body, status] = geometry::split(area);
         match s.screen {
             Screen::Lobby => lobby(s, body, buf),
             Screen::Board => board_screen(s, body, buf),
@@ -219,13 +218,12 @@ fn header(g: &GameState) -> String {
 
 fn board_screen(s: &GamesState, area: Rect, buf: &mut Buffer) {
     let Some(g) = &s.game else { return };
-    let [head, players, _, rest] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Length(2),
-        Constraint::Length(1),
-        Constraint::Fill(1),
-    ])
-    .areas(area);
+    let geometry::BoardScreen {
+        head,
+        players,
+        board,
+        moves,
+    } = geometry::board_screen(area);
     let spectators = if g.spectators > 0 {
         format!("   {} watching", g.spectators)
     } else {
@@ -296,8 +294,6 @@ fn board_screen(s: &GamesState, area: Rect, buf: &mut Buffer) {
         })
         .collect();
     Paragraph::new(lines).render(players, buf);
-    let [board, moves] =
-        Layout::horizontal([Constraint::Length(26), Constraint::Fill(1)]).areas(rest);
     let cursor = (g.status == GameStatus::InProgress).then_some(s.cursor);
     Paragraph::new(board_lines(&g.kind, &g.board, cursor, s.last_cell())).render(board, buf);
     let mut list = vec![Line::from(Span::styled("moves", dim()))];

@@ -518,3 +518,42 @@ fn formats_are_stable() {
     });
     assert_eq!(text, "reconnecting now (attempt 1): timed out");
 }
+
+#[test]
+fn a_click_on_a_tab_title_selects_it() {
+    use crate::app::EventState;
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = connected();
+    let click = |column: u16, row: u16| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    // Each title's cells, as drawn: its first and last letter select it.
+    for tab in [TabId::Games, TabId::Cache, TabId::Chat, TabId::Jobs] {
+        let text = screen(&app);
+        let bar = text.lines().next().unwrap();
+        let title = format!(
+            "{} {}",
+            tab.index() + 1,
+            app.tabs().nth(tab.index()).unwrap().title()
+        );
+        let byte = bar.find(&title).expect("the title in the tab bar");
+        let first = bar[..byte].chars().count() as u16;
+        let last = first + title.chars().count() as u16 - 1;
+        for x in [first, last] {
+            app.select_tab(TabId::Dashboard);
+            assert_eq!(
+                app.handle_mouse(click(x, 0)),
+                EventState::Consumed,
+                "{title} at {x}"
+            );
+            assert_eq!(app.tab(), tab, "{title} at {x}");
+        }
+    }
+    // The brand, and a click below the bar in a tab without mouse actions.
+    assert_eq!(app.handle_mouse(click(2, 0)), EventState::NotConsumed);
+    assert_eq!(app.handle_mouse(click(10, 10)), EventState::NotConsumed);
+    assert_eq!(app.tab(), TabId::Jobs);
+}
