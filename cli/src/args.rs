@@ -1124,6 +1124,13 @@ pub struct BenchGameArgs {
     /// The daemon's process id, to read its CPU time and memory.
     #[arg(long, value_name = "PID")]
     pub pid: Option<u32>,
+    /// How long a bot thinks before each move, on average (uniform between
+    /// half and one and a half times this): 0 plays as fast as the daemon
+    /// answers (saturation, where the latency is mostly queueing); a human
+    /// pace such as 1s measures the latency at a load the daemon keeps up
+    /// with. The think time is not part of the measured latency.
+    #[arg(long, default_value = "0s", value_parser = crate::duration::parse_duration_or_zero, value_name = "DURATION")]
+    pub think: std::time::Duration,
 }
 
 /// Seconds for the bench flags: a finite number above 0 (`0.5`, `10`).

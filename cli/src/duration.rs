@@ -5,6 +5,14 @@
 
 /// Parses `500ms`, `10s`, `2m`, `1h`, `1d`, or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration_or_zero(text)? {
+        d if d.is_zero() => Err(format!("{text:?}: the duration must be positive")),
+        d => Ok(d),
+    }
+}
+
+/// [`parse_duration`], where 0 (`0`, `0s`, `0ms`) is allowed.
+pub fn parse_duration_or_zero(text: &str) -> Result<std::time::Duration, String> {
     let t = text.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
     let (digits, unit) = t.split_at(split);
@@ -18,8 +26,5 @@ pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         "d" => n.checked_mul(86_400_000).ok_or_else(bad)?,
         _ => return Err(bad()),
     };
-    if ms == 0 {
-        return Err(format!("{text:?}: the duration must be positive"));
-    }
     Ok(std::time::Duration::from_millis(ms))
 }

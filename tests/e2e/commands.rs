@@ -436,7 +436,7 @@ const TABLE: &[Row] = &[
     row(Alice, Both, 0, "bench jobs --jobs 300 --batch 50", "300 noop jobs, run by the daemon")
         .together(),
     row(Alice, Text, 2, "bench jobs --batch 0", "a batch must be 1-1000").together(),
-    row(Alice, Both, 0, "bench game --games 2 --duration 0.5 --pid {pid}", "two games of bots")
+    row(Alice, Both, 0, "bench game --games 2 --duration 0.5 --think 20ms --pid {pid}", "two games of bots, thinking")
         .together(),
     row(Alice, Text, 2, "bench game --games 0", "at least one game").together(),
 ];

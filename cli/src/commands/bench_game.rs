@@ -27,6 +27,8 @@ struct Report {
     kind: String,
     #[serde(serialize_with = "output::three_decimals")]
     seconds: f64,
+    /// The average think time before each move (ms).
+    think_ms: u64,
     moves: u64,
     #[serde(serialize_with = "output::three_decimals")]
     moves_per_sec: f64,
@@ -86,8 +88,8 @@ pub async fn run(addr: &str, args: BenchGameArgs, json: bool) -> anyhow::Result<
             b,
             opponent,
             kind,
-            measure_from,
-            measure_to,
+            args.think,
+            (measure_from, measure_to),
         )));
     }
     let cpu_before = sleep_until_then(measure_from, args.pid).await;
@@ -118,6 +120,7 @@ pub async fn run(addr: &str, args: BenchGameArgs, json: bool) -> anyhow::Result<
         games: args.games,
         kind: args.kind,
         seconds: args.duration,
+        think_ms: args.think.as_millis() as u64,
         moves: total.moves,
         moves_per_sec: total.moves as f64 / args.duration,
         finished: total.finished,
@@ -221,8 +224,8 @@ async fn play_pair(
     b: (Client, Pushes),
     b_name: String,
     kind: String,
-    from: Instant,
-    to: Instant,
+    think: Duration,
+    (from, to): (Instant, Instant),
 ) -> anyhow::Result<Tally> {
     let mut tally = Tally::default();
     let mut bots = [a, b];
@@ -248,7 +251,7 @@ async fn play_pair(
         else {
             anyhow::bail!("unexpected reply to an accept");
         };
-        play_one(&mut bots, *state, &mut tally, from, to).await?;
+        play_one(&mut bots, *state, &mut tally, think, (from, to)).await?;
     }
     Ok(tally)
 }
@@ -258,8 +261,8 @@ async fn play_one(
     bots: &mut [(Client, Pushes); 2],
     state: GameState,
     tally: &mut Tally,
-    from: Instant,
-    to: Instant,
+    think: Duration,
+    (from, to): (Instant, Instant),
 ) -> anyhow::Result<()> {
     let id = state.id;
     // The challenger moves first: bots[0].
@@ -270,6 +273,9 @@ async fn play_one(
         if Instant::now() >= to {
             let _ = bots[0].0.request(GameOp::Resign { game: id }).await;
             return Ok(());
+        }
+        if !think.is_zero() {
+            tokio::time::sleep(think.mul_f64(rand::random_range(0.5..1.5))).await;
         }
         let moves = legal(&state.kind, &board);
         let play = moves[rand::random_range(0..moves.len())].clone();
