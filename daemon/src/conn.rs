@@ -367,6 +367,9 @@ impl Conn {
     /// the client is being dropped for not reading), sends queued pushes and
     /// the goodbye, all bounded in time, then closes the socket.
     async fn close(mut self, reason: Option<ErrorBody>) {
+        // No more requests: long polls still waiting give up now, before
+        // they take something (a job) their client would never see.
+        self.session.end_input();
         let dropped_for_slowness = self.session.closer().is_requested();
         let reason = reason.or_else(|| self.session.closer().take_reason());
         let wait = if dropped_for_slowness {

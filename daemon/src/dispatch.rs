@@ -307,6 +307,14 @@ mod tests {
                 };
                 (op.into(), Concurrent)
             }
+            "metrics_signal" => (
+                agora_wire::MetricsOp::Signal {
+                    pid: 2,
+                    signal: "TERM".into(),
+                }
+                .into(),
+                Concurrent,
+            ),
             other => panic!(
                 "operation `{other}` is not classified: add it to `classified` in \
                  daemon/src/dispatch.rs, deciding whether it is a barrier"

@@ -87,13 +87,23 @@ impl Services {
                 .await
                 .context("metrics start-up panicked")??
         };
-        // Alerts go to chat's room; the job queue's hook joins here.
+        // Alerts go to chat's room and, when configured, into a job queue;
+        // the queue's figures feed `agora.jobs.*`.
         if let Some(room) = &config.metrics.alert_room {
             metrics.add_hook(Arc::new(crate::metrics::notify::ChatAlerts::new(
                 chat.clone(),
                 room.clone(),
             )));
         }
+        if let Some(queue) = &config.metrics.alert_job_queue {
+            metrics.add_hook(Arc::new(crate::metrics::jobs::JobAlerts::new(
+                jobs.clone(),
+                queue.clone(),
+            )));
+        }
+        metrics.set_jobs_source(Box::new(crate::metrics::jobs::JobFigures::new(
+            jobs.clone(),
+        )));
         let games = {
             let (db, hub, settings) = (db.clone(), hub.clone(), config.games);
             tokio::task::spawn_blocking(move || Games::open(db, hub, settings))

@@ -23,6 +23,9 @@ pub struct Session {
     /// Bytes in `outbound`, judged by the slow-reader limits.
     backlog: Backlog,
     closer: Closer,
+    /// Cancelled once the connection's input has ended (see
+    /// [`Session::input_ended`]).
+    input: CancellationToken,
 }
 
 /// Bytes waiting for one reader, judged by [`PushLimits`]: shared by
@@ -131,6 +134,7 @@ impl Session {
             outbound,
             backlog: Backlog::new(limits),
             closer: Closer::default(),
+            input: CancellationToken::new(),
         }
     }
 
@@ -218,6 +222,22 @@ impl Session {
     /// The closer, for the connection task to wait on.
     pub fn closer(&self) -> &Closer {
         &self.closer
+    }
+
+    /// Cancelled once no more requests will come from this connection
+    /// (its read side closed, or the connection is closing for any other
+    /// reason), while the answers of requests already started may still
+    /// be sent. A request that waits for something to happen on the
+    /// client's behalf — a job claim's long poll — gives up when it fires
+    /// rather than take what its client can no longer use.
+    pub fn input_ended(&self) -> &CancellationToken {
+        &self.input
+    }
+
+    /// Notes that no more requests will come (see
+    /// [`Session::input_ended`]).
+    pub fn end_input(&self) {
+        self.input.cancel();
     }
 }
 

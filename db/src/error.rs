@@ -26,6 +26,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether SQLite answered SQLITE_BUSY or SQLITE_LOCKED ("database is
+    /// locked"): transient, worth trying again once the lock is gone.
+    pub fn is_busy(&self) -> bool {
+        matches!(
+            self,
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
+        )
+    }
+
     /// Whether SQLite refused the write because of a UNIQUE or PRIMARY KEY
     /// constraint.
     pub fn is_unique_violation(err: &rusqlite::Error) -> bool {

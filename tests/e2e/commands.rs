@@ -177,7 +177,8 @@ const EVENT_TEXT: &str = "event-from-the-test";
 /// Every command on a fresh daemon, in order: whose home it runs in, how
 /// its output is checked, the exit status it must give, the command line
 /// after `agora` and what that status means there. `{empty}`, `{logs}`,
-/// `{missing}` and `{pid}` are filled in by the runner.
+/// `{missing}`, `{pid}` (the daemon's) and `{sleeper}` (a `sleep` the
+/// runner started) are filled in by the runner.
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
     // Accounts, signed out first.
@@ -377,6 +378,12 @@ const TABLE: &[Row] = &[
     row(Alice, Text, 0, "alerts rm hot", "removed"),
     row(Alice, Json, 0, "alerts rm always", "removed"),
     row(Alice, Text, 2, "alerts rm hot", "no such rule any more"),
+    row(Bob,   Text, 2, "metrics kill {sleeper}", "bob is not one of the daemon's --operators"),
+    row(Alice, Text, 2, "metrics kill 1", "never pid 1"),
+    row(Alice, Text, 2, "metrics kill {pid} --signal INT", "never the daemon itself"),
+    row(Alice, Text, 2, "metrics kill {sleeper} --signal SEGV", "not one of the signals offered"),
+    row(Alice, Json, 0, "metrics kill {sleeper} --signal cont", "an operator may"),
+    row(Alice, Text, 0, "metrics kill {sleeper} -s KILL", "and may again"),
     // Games: none yet. Ids count from 1 on an empty daemon; the
     // challenger moves first.
     row(Alice, Both, 1, "game list", "no live games, no challenges"),
@@ -735,6 +742,15 @@ struct World {
     files: tempfile::TempDir,
     tree: BTreeMap<String, bool>,
     validators: BTreeMap<String, jsonschema::Validator>,
+    /// A `sleep` for `metrics kill` to signal (`{sleeper}`).
+    sleeper: std::process::Child,
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.sleeper.kill();
+        let _ = self.sleeper.wait();
+    }
 }
 
 impl World {
@@ -755,6 +771,7 @@ impl World {
                     self.files.path().join("missing").to_str().unwrap(),
                 )
                 .replace("{pid}", &self.daemon.ready.pid.to_string())
+                .replace("{sleeper}", &self.sleeper.id().to_string())
         };
         let mut cmd = self.home(who).cmd();
         cmd.env("AGORA_ADDR", &self.daemon.addr);
@@ -1001,7 +1018,18 @@ fn every_command_on_an_empty_daemon() {
     let alice = Home::new();
     let bob = Home::new();
     // The benchmarks send as fast as they can: no rate limit in the way.
-    let daemon = Daemon::start(&alice, &["--chat-rate", "100000", "--chat-burst", "100000"]);
+    // Alice may send signals (`metrics kill`), Bob may not.
+    let daemon = Daemon::start(
+        &alice,
+        &[
+            "--chat-rate",
+            "100000",
+            "--chat-burst",
+            "100000",
+            "--operators",
+            "alice",
+        ],
+    );
     let files = tempfile::tempdir().unwrap();
     std::fs::create_dir(files.path().join("empty")).unwrap();
     std::fs::create_dir(files.path().join("logs")).unwrap();
@@ -1018,6 +1046,7 @@ fn every_command_on_an_empty_daemon() {
         files,
         tree: command_tree(),
         validators: validators(),
+        sleeper: Command::new("sleep").arg("1000").spawn().unwrap(),
     };
     let mut rows = TABLE.iter().peekable();
     while let Some(first) = rows.next() {

@@ -13,7 +13,9 @@ use agora_wire::jobs::{
     Claimed, Completion, Failure, Job, JobState, NewCron, NewJob, StateCounts, Worker,
     WorkerOptions,
 };
-use agora_wire::{BaseOp, BaseReply, Client, ErrorCode, JobsOp, JobsReply, Reply};
+use agora_wire::{
+    BaseOp, BaseReply, Client, ErrorCode, JobsOp, JobsReply, Reply, Request, ServerFrame, encode,
+};
 use futures::future::join_all;
 use serde_json::Value;
 
@@ -943,4 +945,50 @@ fn agora_process_works_a_queue_of_log_statistics_jobs() {
     assert_eq!(result["files"]["processed"], 2, "{result}");
     assert_eq!(result["lines"], 5, "{result}");
     assert_eq!(result["levels"]["ERROR"], 2, "{result}");
+}
+
+/// A worker whose connection closes while its long-poll claim waits takes
+/// nothing: the claim answers empty as soon as the daemon reads the end of
+/// the input, and a job enqueued right after goes to the next worker at
+/// once (before, the closing connection's claim could still take it for
+/// up to a second, and the job then sat out its lease).
+#[test]
+fn a_worker_that_closes_while_long_polling_takes_no_job() {
+    use tokio::io::AsyncWriteExt as _;
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    rt().block_on(async {
+        let (client, token) = user(&daemon, "alice").await;
+        let mut leaving = daemon.raw_with(Some(token.clone())).await;
+        let claim_op = JobsOp::Claim {
+            queue: "q".into(),
+            limit: 1,
+            lease_ms: None,
+            wait_ms: Some(60_000),
+        };
+        for (id, op) in [(1, claim_op.into()), (2, BaseOp::Ping.into())] {
+            leaving
+                .send_body(encode(&Request { id, op }).unwrap())
+                .await;
+        }
+        // The ping is answered: the claim before it was read and waits.
+        match leaving.next().await {
+            Some(ServerFrame::Reply { id: 2, .. }) => {}
+            other => panic!("expected the ping's answer, got {other:?}"),
+        }
+        // The worker stops sending (its write side closes).
+        leaving.framed.get_mut().shutdown().await.unwrap();
+        match leaving.next().await {
+            Some(ServerFrame::Reply {
+                id: 1,
+                body: Reply::Jobs(JobsReply::Claimed { jobs }),
+            }) => assert!(jobs.is_empty(), "{jobs:?}"),
+            other => panic!("expected an empty claim, got {other:?}"),
+        }
+        let ids = enqueue(&client, vec![job("x", "q")]).await;
+        let next = daemon.client(Some(token)).await;
+        let got = claim(&next, "q", 1, 10_000).await;
+        assert_eq!(got.iter().map(|j| j.id).collect::<Vec<_>>(), ids);
+        complete(&next, &got).await;
+    });
 }

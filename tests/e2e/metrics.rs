@@ -276,3 +276,105 @@ async fn viewers_become(pushes: &mut agora_wire::Pushes, want: usize) {
         }
     }
 }
+
+/// `agora.jobs.*` come from the job queue, and an alert on one of them
+/// (`agora.jobs.dead`) is enqueued as an `alert.notify` job into the
+/// `--alerts-job-queue`, its args the transition.
+#[test]
+fn an_alert_on_dead_jobs_is_enqueued_as_a_job() {
+    let home = Home::new();
+    let daemon = Daemon::start(
+        &home,
+        &["--metrics-interval", "200ms", "--alerts-job-queue", "pager"],
+    );
+    let addr = daemon.addr.clone();
+    home.register(&addr, "alice", "alice-password");
+    let (code, rule) = json_of(
+        &home,
+        &addr,
+        &[
+            "alerts",
+            "add",
+            "dead-jobs",
+            "agora.jobs.dead > 0",
+            "--for",
+            "0s",
+        ],
+    );
+    assert_eq!(code, 0, "{rule}");
+    // Nothing dead yet: the gauge is there, at 0, and the queue is empty.
+    let now = wait_for("a sample", Duration::from_secs(15), || {
+        let (code, now) = json_of(&home, &addr, &["metrics", "now"]);
+        (code == 0).then_some(now)
+    });
+    assert_eq!(now["values"]["agora.jobs.dead"], 0.0, "{now}");
+    assert_ne!(
+        json_of(&home, &addr, &["jobs", "list", "--queue", "pager"]).0,
+        0
+    );
+    // A job that fails its only attempt goes dead.
+    let (code, out) = json_of(
+        &home,
+        &addr,
+        &[
+            "jobs",
+            "enqueue",
+            "fail",
+            "--queue",
+            "work",
+            "--max-attempts",
+            "1",
+        ],
+    );
+    assert_eq!(code, 0, "{out}");
+    let job = wait_for("the alert's job", Duration::from_secs(20), || {
+        let (code, list) = json_of(&home, &addr, &["jobs", "list", "--queue", "pager"]);
+        (code == 0).then_some(())?;
+        list["jobs"].as_array()?.first().cloned()
+    });
+    assert_eq!(job["kind"], "alert.notify", "{job}");
+    let args: Value = match &job["args"] {
+        Value::String(text) => serde_json::from_str(text).unwrap(),
+        other => other.clone(),
+    };
+    assert_eq!(args["rule"], "dead-jobs", "{args}");
+    assert_eq!(args["from"], "ok");
+    assert_eq!(args["to"], "firing");
+    assert_eq!(args["metric"], "agora.jobs.dead");
+    assert_eq!(args["value"], 1.0);
+    let (_, now) = json_of(&home, &addr, &["metrics", "now"]);
+    assert_eq!(now["values"]["agora.jobs.dead"], 1.0, "{now}");
+}
+
+/// `agora metrics kill`: an operator's signal kills a real process; anyone
+/// else hears one line and the process lives on.
+#[test]
+fn an_operator_signals_a_process_and_others_are_refused() {
+    use std::os::unix::process::ExitStatusExt as _;
+    let alice = Home::new();
+    let bob = Home::new();
+    let daemon = Daemon::start(&alice, &["--operators", "alice"]);
+    alice.register(&daemon.addr, "alice", "alice-password");
+    bob.register(&daemon.addr, "bob", "bob-password");
+    let mut child = Command::new("sleep").arg("1000").spawn().unwrap();
+    let pid = child.id().to_string();
+
+    let out = bob.run(&["--addr", &daemon.addr, "metrics", "kill", &pid], None);
+    assert_eq!(out.status.code(), Some(2));
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("only the daemon's operators may send signals (--operators); bob is not one"),
+        "{said}"
+    );
+    assert_eq!(said.trim().lines().count(), 1, "{said}");
+    assert!(child.try_wait().unwrap().is_none(), "still running");
+
+    let (code, sent) = json_of(&alice, &daemon.addr, &["metrics", "kill", &pid]);
+    assert_eq!(code, 0, "{sent}");
+    assert_eq!(
+        sent,
+        serde_json::json!({"pid": child.id(), "signal": "TERM", "sent": true})
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGTERM));
+}

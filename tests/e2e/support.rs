@@ -212,10 +212,15 @@ impl Daemon {
 
     /// A raw frame connection that has completed the handshake.
     pub async fn raw(&self) -> Raw {
+        self.raw_with(None).await
+    }
+
+    /// A raw frame connection signed in with `token` (or anonymous).
+    pub async fn raw_with(&self, token: Option<String>) -> Raw {
         let stream = TcpStream::connect(&self.addr).await.expect("connect");
         let mut framed = Framed::new(stream, FrameCodec::default());
         framed
-            .send(encode(&Hello::new("e2e-raw", None)).unwrap())
+            .send(encode(&Hello::new("e2e-raw", token)).unwrap())
             .await
             .unwrap();
         let welcome = framed.next().await.unwrap().unwrap();

@@ -340,3 +340,61 @@ fn tui_registers_from_its_form_and_saves_the_token() {
     tmux.keys(&["C-c"]);
     tmux.wait_for("agora-exit=0");
 }
+
+/// The Jobs tab at 80x24: jobs enqueued with the CLI show in the counts
+/// and the queue table; `R` asks before retrying the dead ones, `y` does
+/// it, and the counts change.
+#[test]
+fn jobs_tab_shows_queues_and_retries_dead_jobs_after_asking() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let addr = daemon.addr.clone();
+    home.register(&addr, "fay", "fay-password");
+    let agora = |args: &[&str]| {
+        let mut all = vec!["--addr", addr.as_str()];
+        all.extend_from_slice(args);
+        let out = home.run(&all, None);
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        out
+    };
+    // Two jobs nobody works, and one the daemon's `fail` kills at once.
+    agora(&["jobs", "enqueue", "report.daily", "--queue", "reports"]);
+    agora(&["jobs", "enqueue", "report.weekly", "--queue", "reports"]);
+    agora(&[
+        "jobs",
+        "enqueue",
+        "fail",
+        "--queue",
+        "doomed",
+        "--max-attempts",
+        "1",
+    ]);
+    wait_for("the dead job", Duration::from_secs(30), || {
+        let out = agora(&["--json", "jobs", "stats"]);
+        let stats: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+        (stats["states"]["dead"] == 1).then_some(())
+    });
+    // Paused, so the retried job stays available rather than dying again.
+    agora(&["jobs", "pause", "doomed"]);
+    let command = format!(
+        "'{}' --addr {addr} tui; echo agora-exit=$?; sleep 60",
+        bin()
+    );
+    let Some(tmux) = Tmux::start(&home, &command) else {
+        return;
+    };
+    tmux.wait_for("connected");
+    tmux.keys(&["M-4"]);
+    let screen = tmux.wait_for("dead 1");
+    assert!(screen.contains("avail 2"), "{screen}");
+    assert!(screen.contains("reports"), "{screen}");
+    assert!(screen.contains("doomed"), "{screen}");
+    assert!(screen.contains("paused"), "{screen}");
+    tmux.keys(&["R"]);
+    tmux.wait_for("Retry all 1 dead jobs? y/n");
+    tmux.keys(&["y"]);
+    let screen = tmux.wait_for("dead 0");
+    assert!(screen.contains("avail 3"), "{screen}");
+    tmux.keys(&["C-c"]);
+    tmux.wait_for("agora-exit=0");
+}

@@ -239,7 +239,33 @@ crate::messages! {
             #[serde(default, skip_serializing_if = "Option::is_none")]
             limit: Option<u32>,
         } = "metrics_alert_history",
+        /// Send a signal to a process (the process table's "kill").
+        /// Answered with [`crate::BaseReply::Done`] once sent. `forbidden`
+        /// unless the user is one of the daemon's operators
+        /// (`--operators`), and always for pid 1 and the daemon itself;
+        /// `not_found` when there is no such process; `bad_request` for an
+        /// unknown signal.
+        Signal {
+            /// The process.
+            pid: u32,
+            /// One of [`SIGNALS`] (`TERM`, `KILL`, …; a `SIG` prefix and
+            /// lower case are accepted).
+            signal: String,
+        } = "metrics_signal",
     }
+}
+
+/// The signals `metrics_signal` sends, by name, the default first.
+pub const SIGNALS: [&str; 9] = [
+    "TERM", "KILL", "INT", "HUP", "QUIT", "USR1", "USR2", "STOP", "CONT",
+];
+
+/// A signal's name as [`SIGNALS`] spells it (`sigterm` → `TERM`), or
+/// `None` when it is not one of them.
+pub fn signal_name(name: &str) -> Option<&'static str> {
+    let upper = name.trim().to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    SIGNALS.iter().copied().find(|s| *s == bare)
 }
 
 crate::messages! {

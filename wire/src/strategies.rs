@@ -142,6 +142,7 @@ pub fn any_op() -> impl Strategy<Value = Op> {
             .prop_map(|(name, for_ms)| MetricsOp::AlertSilence { name, for_ms }),
         (opt(any_string()), opt(any::<u32>()))
             .prop_map(|(name, limit)| MetricsOp::AlertHistory { name, limit }),
+        (any::<u32>(), any_string()).prop_map(|(pid, signal)| MetricsOp::Signal { pid, signal }),
     ]
     .prop_map(Op::from);
     prop_oneof![

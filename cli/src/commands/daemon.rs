@@ -94,6 +94,19 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         ),
     };
     config.games.grace_ms = args.game_grace.as_millis() as u64;
+    config.metrics.alert_job_queue = match &m.alerts_job_queue {
+        None => None,
+        Some(queue) => Some(
+            agora_wire::jobs::validate_queue(queue)
+                .map_err(|e| anyhow::anyhow!("--alerts-job-queue: {e}"))?,
+        ),
+    };
+    config.metrics.operators = m
+        .operators
+        .iter()
+        .map(|o| o.trim().to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
     Ok(config)
 }
 

@@ -213,7 +213,7 @@ impl Blog {
                     body: &body,
                     tags: &tags,
                 })?;
-                if let Some((keep, render)) = keep {
+                if let Some((keep, render)) = &keep {
                     keep.store(blog, render(&article))?;
                 }
                 Ok(article)

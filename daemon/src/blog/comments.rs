@@ -105,7 +105,7 @@ impl Blog {
                     ));
                 }
                 let comment = blog.create_comment(article, viewer, parent, &body)?;
-                if let Some((keep, render)) = keep {
+                if let Some((keep, render)) = &keep {
                     keep.store(blog, render(&comment))?;
                 }
                 Ok(comment)

@@ -18,6 +18,10 @@ pub enum Error {
     /// A concurrent request with the same Idempotency-Key got there first;
     /// this is its response.
     Replay(StoredResponse),
+    /// SQLite was busy (`database is locked`): transient, so
+    /// [`super::store::Store`] tries again; past its retries it becomes
+    /// [`Error::Internal`].
+    Busy(String),
     /// A bug or a storage failure (500); logged, never shown.
     Internal(String),
 }
@@ -37,6 +41,10 @@ impl Error {
 
 impl From<agora_db::Error> for Error {
     fn from(err: agora_db::Error) -> Error {
+        if err.is_busy() {
+            // Not logged yet: the store retries it.
+            return Error::Busy(err.to_string());
+        }
         Error::internal(err)
     }
 }
@@ -52,7 +60,7 @@ impl std::fmt::Display for Error {
                 write!(f, "invalid: {}", parts.join("; "))
             }
             Error::Replay(_) => write!(f, "replayed an idempotent response"),
-            Error::Internal(_) => write!(f, "internal error"),
+            Error::Busy(_) | Error::Internal(_) => write!(f, "internal error"),
         }
     }
 }

@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use agora_db::Db;
 use agora_db::blog::Blog as Repo;
+use agora_db::{Db, TransactionBehavior};
 use bytes::Bytes;
 
 use super::Error;
@@ -34,6 +34,35 @@ struct Inner {
     /// Bumped after every committed write.
     generation: AtomicU64,
     cache: ReadCache,
+    /// Retries after "database is locked" (see [`Store::busy_retries`]).
+    busy_retries: AtomicU64,
+}
+
+/// How many times a busy read or write is tried in all.
+const BUSY_TRIES: u32 = 8;
+
+/// Runs `attempt` until it is not [`Error::Busy`], at most [`BUSY_TRIES`]
+/// times, waiting 2, 4, 8 … 128 ms between tries (about a quarter of a
+/// second in all, on top of SQLite's own busy timeout). Blocking: runs on
+/// the blocking pool.
+fn retry_busy<T>(inner: &Inner, mut attempt: impl FnMut() -> Result<T, Error>) -> Result<T, Error> {
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(Error::Busy(why)) => {
+                tries += 1;
+                if tries >= BUSY_TRIES {
+                    return Err(Error::internal(format!(
+                        "{why} (still busy after {tries} tries)"
+                    )));
+                }
+                inner.busy_retries.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%why, tries, "blog: database busy, trying again");
+                std::thread::sleep(std::time::Duration::from_millis(2 << tries.min(6)));
+            }
+            other => return other,
+        }
+    }
 }
 
 impl Store {
@@ -44,52 +73,72 @@ impl Store {
                 db,
                 generation: AtomicU64::new(0),
                 cache: ReadCache::new(cache_entries),
+                busy_retries: AtomicU64::new(0),
             }),
         }
     }
 
-    /// Runs `f` on a reader connection, on the blocking pool.
+    /// Runs `f` on a reader connection, on the blocking pool; tries again
+    /// (a few times, after a short wait) when SQLite answers "busy".
     ///
     /// # Errors
-    /// [`Error::Internal`] when the database fails or `f` panics.
+    /// [`Error::Internal`] when the database fails, stays busy, or `f`
+    /// panics.
     pub async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Repo<'_>) -> agora_db::Result<T> + Send + 'static,
-    ) -> Result<T, Error> {
-        let db = self.inner.db.clone();
-        tokio::task::spawn_blocking(move || db.read(|c| f(&Repo::new(c))))
-            .await
-            .map_err(Error::internal)?
-            .map_err(Error::from)
-    }
-
-    /// Runs `f` in one transaction on the writer, on the blocking pool;
-    /// commits when `f` returns `Ok`, rolls back otherwise.
-    ///
-    /// # Errors
-    /// `f`'s error, or [`Error::Internal`] when the database fails or `f`
-    /// panics.
-    pub async fn write<T: Send + 'static>(
-        &self,
-        f: impl FnOnce(&Repo<'_>) -> Result<T, Error> + Send + 'static,
+        mut f: impl FnMut(&Repo<'_>) -> agora_db::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let result = inner.db.write(|c| {
-                let tx = c.transaction()?;
-                let out = f(&Repo::new(&tx));
-                if out.is_ok() {
-                    tx.commit()?;
-                }
-                Ok(out)
-            });
-            // Bumped after the commit: see the module docs.
-            inner.generation.fetch_add(1, Ordering::AcqRel);
-            result
+            retry_busy(&inner, || {
+                inner.db.read(|c| f(&Repo::new(c))).map_err(Error::from)
+            })
         })
         .await
         .map_err(Error::internal)?
-        .map_err(Error::from)?
+    }
+
+    /// Runs `f` in one transaction on the writer, on the blocking pool;
+    /// commits when `f` returns `Ok`, rolls back otherwise. The
+    /// transaction is `BEGIN IMMEDIATE`: it holds the write lock from its
+    /// first statement, so it never has to upgrade a read snapshot
+    /// (which SQLite refuses at once, without waiting, when the file
+    /// changed under it). When SQLite answers "busy" anyway — another
+    /// connection to the file holds the lock longer than the busy
+    /// timeout — the transaction is rolled back and run again, a few
+    /// times, after a short wait.
+    ///
+    /// # Errors
+    /// `f`'s error, or [`Error::Internal`] when the database fails, stays
+    /// busy, or `f` panics.
+    pub async fn write<T: Send + 'static>(
+        &self,
+        mut f: impl FnMut(&Repo<'_>) -> Result<T, Error> + Send + 'static,
+    ) -> Result<T, Error> {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            retry_busy(&inner, || {
+                let result = inner.db.write(|c| {
+                    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                    let out = f(&Repo::new(&tx));
+                    if out.is_ok() {
+                        tx.commit()?;
+                    }
+                    Ok(out)
+                });
+                // Bumped after the commit: see the module docs.
+                inner.generation.fetch_add(1, Ordering::AcqRel);
+                result.map_err(Error::from)?
+            })
+        })
+        .await
+        .map_err(Error::internal)?
+    }
+
+    /// How many times a read or write was run again because SQLite was
+    /// busy.
+    pub fn busy_retries(&self) -> u64 {
+        self.inner.busy_retries.load(Ordering::Relaxed)
     }
 
     /// The cached response to the anonymous request `key`, or the one
@@ -196,6 +245,41 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(found, None);
+    }
+
+    /// A second connection holds the write lock past the writer's busy
+    /// timeout: the write is refused with "database is locked", tried
+    /// again, and succeeds once the lock is released.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_busy_write_is_tried_again_once_the_lock_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("agora.db");
+        let db = Db::open(&path).unwrap();
+        db.write(|c| Ok(c.busy_timeout(std::time::Duration::from_millis(5))?))
+            .unwrap();
+        let store = Store::new(db, 8);
+        let other = agora_db::Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let write = tokio::spawn({
+            let store = store.clone();
+            async move {
+                store
+                    .write(|blog| Ok(blog.create_account("alice", "a@example.com", "h")?.ok()))
+                    .await
+            }
+        });
+        // The write has met the lock (and will try again) before it goes.
+        while store.busy_retries() == 0 {
+            assert!(!write.is_finished(), "{:?}", write.await);
+            tokio::task::yield_now().await;
+        }
+        other.execute_batch("COMMIT").unwrap();
+        write.await.unwrap().unwrap();
+        let found = store
+            .read(|blog| blog.account_by_email("a@example.com"))
+            .await
+            .unwrap();
+        assert!(found.is_some());
     }
 
     #[test]

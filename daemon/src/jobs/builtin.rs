@@ -78,6 +78,7 @@ pub async fn run(jobs: Jobs, token: CancellationToken) {
             let outcome = jobs
                 .ask(|reply| Command::Claim {
                     queue,
+                    abandon: None,
                     builtin: true,
                     limit: BATCH,
                     lease_ms: LEASE_MS,

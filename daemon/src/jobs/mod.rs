@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 use agora_db::Db;
 use agora_db::jobs::{Filter, Jobs as Repo};
 use agora_wire::jobs::{
-    Claimed, DEFAULT_LEASE_MS, Job, JobState, MAX_BATCH, MAX_LIST, MAX_WAIT_MS, QueueInfo,
+    Claimed, DEFAULT_LEASE_MS, Job, JobState, MAX_BATCH, MAX_LIST, MAX_WAIT_MS, NewJob, QueueInfo,
     StateCounts, validate_queue,
 };
 use agora_wire::{BaseReply, ErrorBody, ErrorCode, JobsOp, JobsReply, Reply};
@@ -165,6 +165,24 @@ impl Jobs {
         })?
     }
 
+    /// Enqueues jobs from inside the daemon (the alerts' hook), as
+    /// `jobs_enqueue` does: answered after the commit. Returns the ids.
+    ///
+    /// # Errors
+    /// `bad_request` for a job the queue refuses; as [`Jobs::ask`].
+    pub async fn enqueue(&self, jobs: Vec<NewJob>) -> Result<Vec<u64>, ErrorBody> {
+        check_batch(jobs.len())?;
+        let now = crate::now_ms();
+        let rows = jobs
+            .into_iter()
+            .map(|j| convert::new_row(j, now))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (ids, _) = self
+            .ask(|reply| Command::Enqueue { jobs: rows, reply })
+            .await?;
+        Ok(ids)
+    }
+
     /// Counts by state and every queue.
     ///
     /// # Errors
@@ -273,7 +291,9 @@ impl Jobs {
     }
 
     /// Claims jobs, waiting up to `wait_ms` for one (a long poll: woken
-    /// when jobs become available, never polling).
+    /// when jobs become available, never polling). Once `abandon` is
+    /// cancelled (the client's connection stopped reading) the claim
+    /// answers empty and takes nothing, however long it had left.
     ///
     /// # Errors
     /// As [`Jobs::ask`].
@@ -284,7 +304,15 @@ impl Jobs {
         limit: u32,
         lease_ms: u64,
         wait_ms: u64,
+        abandon: Option<CancellationToken>,
     ) -> Result<Vec<Claimed>, ErrorBody> {
+        let abandoned = async {
+            match &abandon {
+                Some(token) => token.cancelled().await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(abandoned);
         let deadline = Instant::now() + Duration::from_millis(wait_ms);
         let notify = self.inner.signals.waiter(&queue);
         loop {
@@ -299,6 +327,7 @@ impl Jobs {
                     builtin,
                     limit,
                     lease_ms,
+                    abandon: abandon.clone(),
                     reply,
                 })
                 .await?;
@@ -314,11 +343,12 @@ impl Jobs {
                 () = &mut notified => {}
                 () = tokio::time::sleep(wait) => {}
                 () = self.inner.shutdown.cancelled() => return Ok(Vec::new()),
+                () = &mut abandoned => return Ok(Vec::new()),
             }
         }
     }
 
-    async fn answer(&self, op: JobsOp) -> Result<Reply, ErrorBody> {
+    async fn answer(&self, op: JobsOp, input: CancellationToken) -> Result<Reply, ErrorBody> {
         let now = crate::now_ms();
         Ok(match op {
             JobsOp::Enqueue { jobs } => {
@@ -347,7 +377,9 @@ impl Jobs {
                         "wait_ms {wait_ms} is out of range: 0 to {MAX_WAIT_MS}"
                     )));
                 }
-                let jobs = self.claim(queue, false, limit, lease_ms, wait_ms).await?;
+                let jobs = self
+                    .claim(queue, false, limit, lease_ms, wait_ms, Some(input))
+                    .await?;
                 JobsReply::Claimed { jobs }.into()
             }
             JobsOp::Heartbeat { leases, lease_ms } => {
@@ -517,7 +549,8 @@ impl Service for Jobs {
             return Routed::Done(Err(err));
         }
         let jobs = self.clone();
-        Routed::Later(Box::pin(async move { jobs.answer(op).await }))
+        let input = session.input_ended().clone();
+        Routed::Later(Box::pin(async move { jobs.answer(op, input).await }))
     }
 }
 

@@ -50,11 +50,14 @@ async fn until(jobs: &Jobs, check: impl Fn(&StateCounts) -> bool) -> StateCounts
 async fn a_waiting_claim_is_woken_by_an_enqueue() {
     let (_dir, jobs) = open();
     let first = enqueue(&jobs, "email", "{}").await;
-    let got = jobs.claim("q".into(), false, 5, 30_000, 0).await.unwrap();
+    let got = jobs
+        .claim("q".into(), false, 5, 30_000, 0, None)
+        .await
+        .unwrap();
     assert_eq!(got[0].id, first);
     let waiting = {
         let jobs = jobs.clone();
-        tokio::spawn(async move { jobs.claim("q".into(), false, 5, 30_000, 20_000).await })
+        tokio::spawn(async move { jobs.claim("q".into(), false, 5, 30_000, 20_000, None).await })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     let second = enqueue(&jobs, "email", "{}").await;
@@ -65,7 +68,10 @@ async fn a_waiting_claim_is_woken_by_an_enqueue() {
         .unwrap();
     assert_eq!(got.iter().map(|c| c.id).collect::<Vec<_>>(), [second]);
     // Nothing there: an empty answer once the wait is over.
-    let none = jobs.claim("q".into(), false, 5, 30_000, 50).await.unwrap();
+    let none = jobs
+        .claim("q".into(), false, 5, 30_000, 50, None)
+        .await
+        .unwrap();
     assert!(none.is_empty());
 }
 

@@ -28,6 +28,7 @@ use agora_wire::jobs::{
 };
 use agora_wire::{ErrorBody, ErrorCode, JobsEvent};
 use tokio::sync::{Notify, mpsc, oneshot, watch};
+use tokio_util::sync::CancellationToken;
 
 use super::backoff::wait_ms;
 use super::book::{Book, wire_state};
@@ -111,6 +112,9 @@ pub enum Command {
         limit: u32,
         /// The lease.
         lease_ms: u64,
+        /// When cancelled, the claim takes nothing: its client's
+        /// connection stopped reading (see `Session::input_ended`).
+        abandon: Option<CancellationToken>,
         /// Answer.
         reply: Reply<ClaimOutcome>,
     },
@@ -208,6 +212,12 @@ pub struct Signals {
     /// Bumped after each commit that changed something (the web page's
     /// live updates wait on it).
     pub version: watch::Sender<u64>,
+    /// Every queue's counts added up, as of the last commit (the metrics
+    /// service's `agora.jobs.*` gauges read it).
+    pub totals: Mutex<StateCounts>,
+    /// Jobs completed since the daemon started (a counter: the metrics
+    /// service turns it into `agora.jobs.completed_per_sec`).
+    pub completed: AtomicU64,
 }
 
 impl Signals {
@@ -219,6 +229,8 @@ impl Signals {
             next_due: AtomicU64::new(u64::MAX),
             due_changed: Notify::new(),
             version: watch::Sender::new(0),
+            totals: Mutex::new(StateCounts::default()),
+            completed: AtomicU64::new(0),
         }
     }
 
@@ -332,6 +344,7 @@ impl Writer {
         })?;
         *signals.queues.write().unwrap_or_else(|p| p.into_inner()) =
             book.names().map(str::to_owned).collect();
+        *signals.totals.lock().unwrap_or_else(|p| p.into_inner()) = book.totals();
         let next_prune_ms = now + PRUNE_EVERY_MS;
         let due = due.map_or(u64::MAX, |d| d.max(0) as u64).min(next_prune_ms);
         signals.next_due.store(due, Ordering::Relaxed);
@@ -463,6 +476,21 @@ impl Writer {
                 self.signals.due_changed.notify_one();
             }
         }
+        if !effects.changes.is_empty() {
+            let completed = effects
+                .changes
+                .iter()
+                .filter(|c| c.to == Some(State::Completed))
+                .count();
+            self.signals
+                .completed
+                .fetch_add(completed as u64, Ordering::Relaxed);
+            *self
+                .signals
+                .totals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()) = self.book.totals();
+        }
         if !effects.changes.is_empty() || !effects.queue_events.is_empty() {
             self.signals.version.send_modify(|v| *v += 1);
         }
@@ -561,10 +589,18 @@ impl Writer {
                 builtin,
                 limit,
                 lease_ms,
+                abandon,
                 reply,
             } => {
                 let (allowed, retry_in_ms) = match self.book.get(&queue) {
                     None => (0, None),
+                    Some(_)
+                        if abandon
+                            .as_ref()
+                            .is_some_and(CancellationToken::is_cancelled) =>
+                    {
+                        (0, None)
+                    }
                     Some(_) => self.book.queue_mut(&queue).allowance(limit, now),
                 };
                 if allowed == 0 {

@@ -7,8 +7,11 @@
 //! - [`history`]: the three tiers (raw, minutes, hours), downsampling and
 //!   retention;
 //! - [`alerts`]: rules and their ok → pending → firing → resolved machine;
-//! - [`notify`]: the hooks that announce alerts (chat's `#alerts`, later
-//!   jobs);
+//! - [`notify`]: the hooks that announce alerts (chat's `#alerts`);
+//! - [`jobs`]: the job queue's figures (`agora.jobs.*`) and its alert hook
+//!   (an `alert.notify` job per transition);
+//! - [`signal`]: `metrics_signal`, operators sending a signal to a process
+//!   of the table, and the rule that says who may;
 //! - [`prometheus`]: the system part of `/metrics`.
 //!
 //! One task ([`Metrics::spawn`]) ticks every `interval`: it samples on the
@@ -22,9 +25,11 @@
 
 pub mod alerts;
 pub mod history;
+pub mod jobs;
 pub mod notify;
 pub mod prometheus;
 pub mod sampler;
+pub mod signal;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -73,6 +78,12 @@ pub struct MetricsConfig {
     pub flush_every: Duration,
     /// The chat room alerts are posted into; `None`: not posted.
     pub alert_room: Option<String>,
+    /// The job queue an `alert.notify` job is enqueued into for every
+    /// announced transition; `None`: none.
+    pub alert_job_queue: Option<String>,
+    /// The accounts allowed to send signals to processes
+    /// (`metrics_signal`); empty: nobody.
+    pub operators: Vec<String>,
 }
 
 impl Default for MetricsConfig {
@@ -83,6 +94,8 @@ impl Default for MetricsConfig {
             retention: Retention::default(),
             flush_every: Duration::from_secs(5),
             alert_room: Some("alerts".into()),
+            alert_job_queue: None,
+            operators: Vec::new(),
         }
     }
 }
@@ -418,7 +431,7 @@ impl Metrics {
         let inner = self.inner.clone();
         let written = service::db(&self.inner.db, move |db| {
             db.write(|c| {
-                let tx = c.transaction()?;
+                let tx = c.transaction_with_behavior(agora_db::TransactionBehavior::Immediate)?;
                 {
                     let repo = Repo::new(&tx);
                     let mut ids = lock(&inner.ids);
@@ -865,6 +878,26 @@ impl Service for Metrics {
                     .collect();
                 Ok(MetricsReply::History { transitions })
             }),
+            MetricsOp::Signal { pid, signal } => {
+                let (name, number) = match signal::check(
+                    &user.name,
+                    &self.inner.config.operators,
+                    pid,
+                    std::process::id(),
+                    &signal,
+                ) {
+                    Ok(allowed) => allowed,
+                    Err(err) => return Routed::done::<BaseReply>(Err(err)),
+                };
+                let result = signal::send(pid, name, number);
+                match &result {
+                    Ok(()) => tracing::info!(user = %user.name, pid, signal = name, "signal sent"),
+                    Err(err) => {
+                        tracing::info!(user = %user.name, pid, signal = name, error = %err.message, "signal not sent")
+                    }
+                }
+                Routed::done(result.map(|()| BaseReply::Done))
+            }
         }
     }
 }

@@ -10,6 +10,7 @@
 //! `metrics_range` for the history, with "now" taken from the latest
 //! sample. `view` draws it.
 
+mod signal;
 mod view;
 
 use std::any::Any;
@@ -25,12 +26,13 @@ use ratatui::widgets::Widget;
 
 use crate::line_editor::LineEditor;
 use crate::tab::{KeyOutcome, Outgoing, Tab};
+pub use signal::{PromptKey, SignalPrompt};
 
 /// Live samples kept (one per second: five minutes and a bit).
 const LIVE: usize = 330;
 
 /// The tab's own keys, for the help popup.
-pub const KEYS: [(&str, &str); 8] = [
+pub const KEYS: [(&str, &str); 9] = [
     ("m / M", "chart the next / previous metric"),
     ("w / W", "longer / shorter window (1m 5m 1h 24h 7d)"),
     ("h/l, [ ]", "move the chart's cursor (Esc hides it)"),
@@ -39,6 +41,7 @@ pub const KEYS: [(&str, &str); 8] = [
     ("j/k, Up/Down", "scroll the process table"),
     ("g/Home, G/End", "first / last process"),
     ("r", "fetch the window's history again"),
+    ("x", "send a signal to the selected process (asks first)"),
 ];
 
 /// The chart's time window.
@@ -138,7 +141,15 @@ impl SortBy {
 enum Pending {
     Watch,
     Unwatch,
-    Range { metric: String, window: Window },
+    Range {
+        metric: String,
+        window: Window,
+    },
+    Signal {
+        pid: u32,
+        name: String,
+        signal: &'static str,
+    },
 }
 
 /// The Dashboard tab. See the module docs.
@@ -169,6 +180,11 @@ pub struct DashboardState {
     editing: Option<LineEditor>,
     selected: usize,
     error: Option<String>,
+    /// The "send a signal" prompt, while open.
+    prompt: Option<SignalPrompt>,
+    /// What the last signal did ("sent SIGTERM to 1234 (sleep)" or the
+    /// daemon's refusal).
+    notice: Option<String>,
 }
 
 impl DashboardState {
@@ -275,6 +291,42 @@ impl DashboardState {
             .iter()
             .map(|(_, v)| v.get(metric).copied().unwrap_or(0.0))
             .collect()
+    }
+
+    /// The "send a signal" prompt, while open.
+    pub fn prompt(&self) -> Option<&SignalPrompt> {
+        self.prompt.as_ref()
+    }
+
+    /// What the last signal did.
+    pub fn notice(&self) -> Option<&str> {
+        self.notice.as_deref()
+    }
+
+    fn prompt_key(&mut self, key: KeyEvent) -> KeyOutcome {
+        let Some(prompt) = &mut self.prompt else {
+            return KeyOutcome::NotConsumed;
+        };
+        match prompt.handle_key(key) {
+            PromptKey::Stay => {}
+            PromptKey::Cancel => {
+                self.prompt = None;
+                self.notice = Some("no signal sent".into());
+            }
+            PromptKey::Send(pid, signal) => {
+                let name = prompt.name.clone();
+                self.prompt = None;
+                self.notice = Some(format!("sending SIG{signal} to {pid} ({name})…"));
+                self.send(
+                    MetricsOp::Signal {
+                        pid,
+                        signal: signal.into(),
+                    },
+                    Pending::Signal { pid, name, signal },
+                );
+            }
+        }
+        KeyOutcome::Consumed
     }
 
     /// The filter, applied and being typed.
@@ -385,6 +437,9 @@ impl Tab for DashboardState {
         if self.editing.is_some() {
             return self.filter_key(key);
         }
+        if self.prompt.is_some() {
+            return self.prompt_key(key);
+        }
         if key
             .modifiers
             .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
@@ -440,6 +495,12 @@ impl Tab for DashboardState {
             KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
             KeyCode::Home | KeyCode::Char('g') => self.selected = 0,
             KeyCode::End | KeyCode::Char('G') => self.selected = rows.saturating_sub(1),
+            KeyCode::Char('x') => {
+                let at = self.selected.min(rows.saturating_sub(1));
+                if let Some(p) = self.processes().get(at) {
+                    self.prompt = Some(SignalPrompt::new(p.pid, &p.name));
+                }
+            }
             _ => return KeyOutcome::NotConsumed,
         }
         KeyOutcome::Consumed
@@ -501,10 +562,14 @@ impl Tab for DashboardState {
         let reply = match result {
             Ok(reply) => reply,
             Err(err) => {
-                if matches!(pending, Pending::Watch) {
-                    self.watching = false;
+                match pending {
+                    Pending::Signal { .. } => self.notice = Some(err),
+                    Pending::Watch => {
+                        self.watching = false;
+                        self.error = Some(err);
+                    }
+                    _ => self.error = Some(err),
                 }
-                self.error = Some(err);
                 return;
             }
         };
@@ -533,6 +598,9 @@ impl Tab for DashboardState {
                 Pending::Range { metric, window },
                 Reply::Metrics(MetricsReply::Series { points, .. }),
             ) => self.series = Some((metric, window, points)),
+            (Pending::Signal { pid, name, signal }, _) => {
+                self.notice = Some(format!("sent SIG{signal} to {pid} ({name})"));
+            }
             _ => {}
         }
     }

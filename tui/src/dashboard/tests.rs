@@ -318,3 +318,63 @@ fn processes_sort_filter_and_scroll() {
     assert_eq!(press(&mut s, KeyCode::Char('q')), KeyOutcome::NotConsumed);
     assert_eq!(press(&mut s, KeyCode::Left), KeyOutcome::NotConsumed);
 }
+
+#[test]
+fn x_asks_before_sending_a_signal_to_the_selected_process() {
+    let mut s = watching();
+    assert!(s.take_outbox().is_empty());
+    // Busiest first: proc00 (pid 100), then proc01.
+    press(&mut s, KeyCode::Char('j'));
+    assert_eq!(press(&mut s, KeyCode::Char('x')), KeyOutcome::Consumed);
+    assert_eq!(
+        s.prompt().unwrap().question(),
+        "Send SIGTERM to 101 (proc01)? y/n"
+    );
+    // Every key is the prompt's while it is open: q does not quit, the
+    // arrows pick the signal rather than the tab.
+    assert_eq!(press(&mut s, KeyCode::Char('q')), KeyOutcome::Consumed);
+    press(&mut s, KeyCode::Left);
+    assert_eq!(s.prompt().unwrap().signal(), "CONT");
+    press(&mut s, KeyCode::Right);
+    press(&mut s, KeyCode::Right);
+    assert_eq!(
+        s.prompt().unwrap().question(),
+        "Send SIGKILL to 101 (proc01)? y/n"
+    );
+    assert!(s.take_outbox().is_empty(), "nothing sent before y");
+    insta::assert_snapshot!("dashboard_signal_prompt", draw(&mut s, 80, 24));
+
+    // n: nothing sent.
+    press(&mut s, KeyCode::Char('n'));
+    assert!(s.prompt().is_none());
+    assert!(s.take_outbox().is_empty());
+    assert_eq!(s.notice(), Some("no signal sent"));
+
+    // y: the op goes out, and the answer is shown.
+    press(&mut s, KeyCode::Char('x'));
+    press(&mut s, KeyCode::Right);
+    press(&mut s, KeyCode::Char('y'));
+    let out = s.take_outbox();
+    assert_eq!(out.len(), 1);
+    assert_eq!(
+        out[0].op,
+        Op::Metrics(MetricsOp::Signal {
+            pid: 101,
+            signal: "KILL".into()
+        })
+    );
+    s.on_reply(out[0].tag, Ok(Reply::Base(agora_wire::BaseReply::Done)));
+    assert_eq!(s.notice(), Some("sent SIGKILL to 101 (proc01)"));
+
+    // A refusal is the daemon's one line.
+    press(&mut s, KeyCode::Char('x'));
+    press(&mut s, KeyCode::Enter);
+    let out = s.take_outbox();
+    let why = "only the daemon's operators may send signals (--operators); alice is not one";
+    s.on_reply(out[0].tag, Err(why.into()));
+    assert_eq!(s.notice(), Some(why));
+    // The dashboard itself still shows.
+    assert!(s.latest().is_some());
+    let screen = format!("{}", draw(&mut s, 80, 24));
+    assert!(screen.contains("only the daemon's operators"), "{screen}");
+}

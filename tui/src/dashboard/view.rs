@@ -208,6 +208,9 @@ impl Widget for View<'_> {
                 .areas(bottom);
         draw_processes(s, procs, buf);
         draw_side(s, side, buf);
+        if let Some(prompt) = &s.prompt {
+            prompt.render(area, buf);
+        }
     }
 }
 
@@ -387,7 +390,13 @@ fn draw_processes(s: &DashboardState, area: Rect, buf: &mut Buffer) {
     if !filter.is_empty() {
         title.push_str(&format!("filter {filter:?} "));
     }
-    let block = Block::bordered().title(title).border_style(dim());
+    let mut block = Block::bordered().title(title).border_style(dim());
+    if let Some(notice) = &s.notice {
+        block = block.title_bottom(Line::styled(
+            format!(" {notice} "),
+            Style::new().fg(Color::Yellow),
+        ));
+    }
     let inner = block.inner(area);
     block.render(area, buf);
     if inner.height == 0 {

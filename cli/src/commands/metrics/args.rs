@@ -63,6 +63,29 @@ pub struct DaemonMetricsArgs {
         help_heading = "Metrics"
     )]
     pub metrics_alert_room: String,
+
+    /// The job queue an `alert.notify` job (args: the transition as JSON)
+    /// is enqueued into for every firing and resolved alert; none unless
+    /// given.
+    #[arg(
+        long,
+        env = "AGORA_ALERTS_JOB_QUEUE",
+        value_name = "QUEUE",
+        help_heading = "Metrics"
+    )]
+    pub alerts_job_queue: Option<String>,
+
+    /// The accounts allowed to send signals to processes from the
+    /// dashboard (`agora metrics kill`, the TUI's process table), comma
+    /// separated; nobody unless given. Never pid 1 nor the daemon itself.
+    #[arg(
+        long,
+        env = "AGORA_OPERATORS",
+        value_name = "USER,…",
+        value_delimiter = ',',
+        help_heading = "Metrics"
+    )]
+    pub operators: Vec<String>,
 }
 
 /// How `agora metrics top` orders processes.
@@ -117,6 +140,30 @@ pub enum MetricsCommand {
     /// per alert change) until Ctrl-C. You count as a dashboard viewer
     /// meanwhile.
     Watch,
+    /// Send a signal to a process on the daemon's host (SIGTERM unless
+    /// --signal says otherwise).
+    ///
+    /// Only the daemon's operators may (its --operators flag), never to
+    /// pid 1 nor to the daemon itself; the daemon sends it with its own
+    /// rights.
+    Kill {
+        /// The process id (see `agora metrics top`).
+        pid: u32,
+        /// TERM, KILL, INT, HUP, QUIT, USR1, USR2, STOP or CONT (a SIG
+        /// prefix and lower case are fine).
+        #[arg(long, short = 's', default_value = "TERM", value_parser = parse_signal, value_name = "SIGNAL")]
+        signal: &'static str,
+    },
+}
+
+/// A signal's name, as the daemon spells it.
+fn parse_signal(name: &str) -> Result<&'static str, String> {
+    agora_wire::metrics::signal_name(name).ok_or_else(|| {
+        format!(
+            "unknown signal {name:?}: use one of {}",
+            agora_wire::metrics::SIGNALS.join(" ")
+        )
+    })
 }
 
 /// Alert severities.

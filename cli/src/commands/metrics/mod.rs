@@ -115,6 +115,21 @@ pub async fn run(addr: &str, cmd: MetricsCommand, json: bool) -> anyhow::Result<
             }
             Ok(nothing_if(points.is_empty()))
         }
+        MetricsCommand::Kill { pid, signal } => {
+            let op = MetricsOp::Signal {
+                pid,
+                signal: signal.to_owned(),
+            };
+            let Reply::Base(agora_wire::BaseReply::Done) = ask(&client, addr, op).await? else {
+                return Err(unexpected(addr));
+            };
+            if json {
+                output::json(&json!({ "pid": pid, "signal": signal, "sent": true }))?;
+            } else {
+                println!("sent SIG{signal} to {pid}");
+            }
+            Ok(0)
+        }
         MetricsCommand::Top { sort, limit } => {
             let Reply::Metrics(MetricsReply::Sample { sample }) =
                 ask(&client, addr, MetricsOp::Now).await?

@@ -58,7 +58,7 @@ impl IntoResponse for Error {
                 "Idempotency-Key",
                 "a request with this key was answered concurrently; retry",
             ),
-            Error::Internal(_) => error(
+            Error::Busy(_) | Error::Internal(_) => error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server",
                 "internal error; see the daemon's log",

@@ -76,6 +76,7 @@ impl Harness {
     fn claim(&mut self, queue: &str, limit: u32) -> ClaimOutcome {
         self.run(|reply| Command::Claim {
             queue: queue.into(),
+            abandon: None,
             builtin: false,
             limit,
             lease_ms: 30_000,
@@ -336,6 +337,7 @@ fn an_expired_lease_hands_the_job_on_and_the_old_worker_is_stale() {
     let id = h.enqueue(vec![row("q", "a", 5, T0)])[0];
     h.run(|reply| Command::Claim {
         queue: "q".into(),
+        abandon: None,
         builtin: false,
         limit: 1,
         lease_ms: 1_000,
