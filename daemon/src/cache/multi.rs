@@ -8,7 +8,8 @@
 //!   each other on the gate, only for a running EXEC.
 //! - [`Watches`]: which connections watch which (database, key). After a
 //!   write that succeeds, [`crate::cache::cmd::execute_into`] touches the
-//!   keys it names (FLUSHDB, FLUSHALL and SWAPDB touch whole databases);
+//!   keys it names (FLUSHDB and FLUSHALL the watched keys that existed,
+//!   SWAPDB whole databases);
 //!   a touched watcher's EXEC fails with a null reply. A key watched while
 //!   it had a TTL that has passed by EXEC fails it too (the key expired).
 //!   When nothing is watched, a write pays one atomic load.
@@ -127,6 +128,18 @@ impl Watches {
                 flag.store(true, Ordering::Relaxed);
             }
         }
+    }
+
+    /// The watched keys of database `db` (every database when `None`).
+    pub fn watched_in(&self, db: Option<usize>) -> Vec<(usize, Bytes)> {
+        if !self.any() {
+            return Vec::new();
+        }
+        self.lock()
+            .keys()
+            .filter(|(d, _)| db.is_none_or(|db| db == *d))
+            .cloned()
+            .collect()
     }
 
     /// Every key of database `db` may have changed (FLUSHDB, SWAPDB), or
@@ -406,6 +419,11 @@ mod tests {
         assert_eq!(run(&cache, &mut b, 0, "FLUSHALL"), Reply::ok());
         assert_eq!(run(&cache, &mut a, 0, "MULTI"), Reply::ok());
         assert_eq!(run(&cache, &mut a, 0, "EXEC"), Reply::NilArray);
+        // … that exists: a watched key that was missing is not changed.
+        assert_eq!(run(&cache, &mut a, 0, "WATCH k"), Reply::ok());
+        assert_eq!(run(&cache, &mut b, 0, "FLUSHALL"), Reply::ok());
+        assert_eq!(run(&cache, &mut a, 0, "MULTI"), Reply::ok());
+        assert_eq!(run(&cache, &mut a, 0, "EXEC"), Reply::Array(vec![]));
         // A watched key whose TTL passes counts as changed.
         assert_eq!(run(&cache, &mut a, 0, "SET t v PX 100"), Reply::ok());
         assert_eq!(run(&cache, &mut a, 0, "WATCH t"), Reply::ok());

@@ -454,7 +454,7 @@ impl Conn {
             }
         };
         cache.blocked.deregister(&waiter, db, keys);
-        self.reply(&outcome.unwrap_or_else(bpop::timeout_reply));
+        self.reply(&outcome.unwrap_or_else(|| bpop::timeout_reply(&pending.args)));
         Next::Continue
     }
 

@@ -262,11 +262,30 @@ fn flush_mode_ok(args: &[Bytes]) -> bool {
     }
 }
 
+/// Before a flush: touches (for WATCH) the watched keys of `db` (every
+/// database when `None`) that exist, as Redis does: a watched key that
+/// was missing is not changed by the flush.
+fn touch_flushed(ctx: &Ctx<'_>, db: Option<usize>) {
+    for (d, key) in ctx.cache.watches.watched_in(db) {
+        let exists = ctx
+            .cache
+            .store
+            .db(d)
+            .lock_key(&key)
+            .peek(&key, ctx.now_ms)
+            .is_some();
+        if exists {
+            ctx.cache.watches.touch(d, &key);
+        }
+    }
+}
+
 /// FLUSHDB: the selected database only.
 pub(super) fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !flush_mode_ok(args) {
         return Reply::err(errors::SYNTAX);
     }
+    touch_flushed(ctx, Some(ctx.client.db));
     ctx.db().clear();
     Reply::ok()
 }
@@ -276,6 +295,7 @@ pub(super) fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !flush_mode_ok(args) {
         return Reply::err(errors::SYNTAX);
     }
+    touch_flushed(ctx, None);
     ctx.cache.store.clear();
     Reply::ok()
 }
