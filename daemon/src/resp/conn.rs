@@ -315,7 +315,7 @@ impl Conn {
             return Next::Continue;
         }
         if self.client.multi.is_some() && !is(name, "quit") && !is(name, "reset") {
-            let reply = multi::queue(&mut self.client, args);
+            let reply = multi::queue(&self.cache, &mut self.client, self.now_ms, args);
             self.reply(&reply);
             return Next::Continue;
         }

@@ -52,10 +52,7 @@ fn with_bytes_mut<R>(
 ) -> Result<R, Reply> {
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
-    let old_len = match read_str(&mut shard, key, now, ctx.access)? {
-        Some(s) => Some(s.len()),
-        None => None,
-    };
+    let old_len = read_str(&mut shard, key, now, ctx.access)?.map(<[u8]>::len);
     room_for(ctx, len.saturating_sub(old_len.unwrap_or(0)))?;
     if old_len.is_none() {
         shard.insert(key, Entry::new(Value::Str(Box::default())), now);

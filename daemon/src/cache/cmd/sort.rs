@@ -193,11 +193,12 @@ fn run(ctx: &Ctx<'_>, args: &[Bytes], read_only: bool) -> Result<Reply, Reply> {
     if out.is_empty() {
         shard.remove(dest, now);
     } else {
-        let mut list = List::default();
-        list.items = out
-            .into_iter()
-            .map(|v| v.unwrap_or_default().into_boxed_slice())
-            .collect();
+        let list = List {
+            items: out
+                .into_iter()
+                .map(|v| v.unwrap_or_default().into_boxed_slice())
+                .collect(),
+        };
         shard.insert(dest, Entry::new(Value::List(Box::new(list))), now);
     }
     Ok(Reply::Integer(n))
