@@ -380,10 +380,12 @@ pub async fn snapshot(cache: &Arc<Cache>) {
     };
     let cache2 = cache.clone();
     let now = crate::now_ms();
+    let dirty = cache.stats.dirty.load(Ordering::Relaxed);
     let result = tokio::task::spawn_blocking(move || save(&cache2.store, &path, now)).await;
     match result {
         Ok(Ok(keys)) => {
             cache.stats.last_save_ms.store(now, Ordering::Relaxed);
+            cache.stats.dirty.fetch_sub(dirty, Ordering::Relaxed);
             tracing::debug!(keys, "cache snapshot written");
         }
         Ok(Err(err)) => tracing::warn!(%err, "cannot write cache snapshot"),

@@ -43,12 +43,17 @@ fn room_for(ctx: &Ctx<'_>, extra: usize) -> Result<(), Reply> {
 }
 
 /// Runs `f` on the string at `key`, created or grown with zero bytes to
-/// at least `len` bytes. WRONGTYPE when the key holds another type.
+/// at least `len` bytes. WRONGTYPE when the key holds another type. `f`
+/// learns whether the string was created or grown, and answers its
+/// result and how many changes it made, which count in INFO's
+/// `rdb_changes_since_last_save` (as Redis counts SETBIT and BITFIELD: a
+/// write counts when it changed a value or the string was created or
+/// grown).
 fn with_bytes_mut<R>(
     ctx: &Ctx<'_>,
     key: &[u8],
     len: usize,
-    f: impl FnOnce(&mut [u8]) -> R,
+    f: impl FnOnce(&mut [u8], bool) -> (R, u64),
 ) -> Result<R, Reply> {
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
@@ -62,14 +67,22 @@ fn with_bytes_mut<R>(
             let Value::Str(s) = &mut e.value else {
                 return Err(Reply::err(errors::WRONGTYPE));
             };
-            if s.len() < len {
-                let mut grown = std::mem::take(s).into_vec();
-                grown.resize(len, 0);
-                *s = grown.into_boxed_slice();
+            let grown = s.len() < len;
+            if grown {
+                let mut longer = std::mem::take(s).into_vec();
+                longer.resize(len, 0);
+                *s = longer.into_boxed_slice();
             }
-            Ok(f(s))
+            Ok(f(s, grown))
         })
         .unwrap_or(Err(Reply::err(errors::WRONGTYPE)))
+        .map(|(out, changes)| {
+            let stats = &ctx.cache.stats;
+            stats
+                .dirty
+                .fetch_add(changes, std::sync::atomic::Ordering::Relaxed);
+            out
+        })
 }
 
 /// Reads `bits` (1..=64) bits at bit `offset`, big-endian; bits past the
@@ -113,10 +126,10 @@ pub(super) fn setbit(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         _ => return Reply::err("ERR bit is not an integer or out of range"),
     };
     let len = (offset >> 3) as usize + 1;
-    match with_bytes_mut(ctx, &args[1], len, |buf| {
+    match with_bytes_mut(ctx, &args[1], len, |buf, grown| {
         let old = get_bits(buf, offset, 1);
         set_bits(buf, offset, 1, on);
-        old
+        (old, u64::from(grown || old != on))
     }) {
         Ok(old) => Reply::Integer(old as i64),
         Err(e) => e,
@@ -440,8 +453,12 @@ fn parse_bitfield(args: &[Bytes], read_only: bool) -> Result<Vec<(Op, Overflow)>
     Ok(ops)
 }
 
-fn run_bitfield(buf: &mut [u8], ops: &[(Op, Overflow)]) -> Vec<Reply> {
+/// Runs the operations: one reply each (OVERFLOW has none), and how many
+/// writes changed a value (every write that ran, when the string was
+/// created or `grown`).
+fn run_bitfield(buf: &mut [u8], ops: &[(Op, Overflow)], grown: bool) -> (Vec<Reply>, u64) {
     let mut replies = Vec::with_capacity(ops.len());
+    let mut changes = 0;
     for (op, overflow) in ops {
         match *op {
             Op::Get(f, at) => {
@@ -459,6 +476,7 @@ fn run_bitfield(buf: &mut [u8], ops: &[(Op, Overflow)]) -> Vec<Reply> {
                 match f.fit(value, *overflow) {
                     Some(v) => {
                         set_bits(buf, at, f.bits, v as u64);
+                        changes += u64::from(grown || v != old);
                         replies.push(Reply::Integer(old as i64));
                     }
                     None => replies.push(Reply::Nil),
@@ -469,6 +487,7 @@ fn run_bitfield(buf: &mut [u8], ops: &[(Op, Overflow)]) -> Vec<Reply> {
                 match f.fit(old + i128::from(n), *overflow) {
                     Some(v) => {
                         set_bits(buf, at, f.bits, v as u64);
+                        changes += u64::from(grown || v != old);
                         replies.push(Reply::Integer(v as i64));
                     }
                     None => replies.push(Reply::Nil),
@@ -476,7 +495,7 @@ fn run_bitfield(buf: &mut [u8], ops: &[(Op, Overflow)]) -> Vec<Reply> {
             }
         }
     }
-    replies
+    (replies, changes)
 }
 
 fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply {
@@ -498,13 +517,13 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: &[Bytes], read_only: bool) -> Reply
         return match read_str(&mut shard, key, ctx.now_ms, ctx.access) {
             Ok(s) => {
                 let mut buf = s.unwrap_or_default().to_vec();
-                Reply::Array(run_bitfield(&mut buf, &ops))
+                Reply::Array(run_bitfield(&mut buf, &ops, false).0)
             }
             Err(e) => e,
         };
     };
     let len = end.div_ceil(8) as usize;
-    match with_bytes_mut(ctx, key, len, |buf| run_bitfield(buf, &ops)) {
+    match with_bytes_mut(ctx, key, len, |buf, grown| run_bitfield(buf, &ops, grown)) {
         Ok(replies) => Reply::Array(replies),
         Err(e) => e,
     }

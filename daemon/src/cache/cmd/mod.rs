@@ -1622,6 +1622,9 @@ pub fn execute_gated(
     }
     let reply = (spec.handler)(ctx, args);
     if matches!(spec.kind, Kind::Write | Kind::DenyOom) && changed(spec.name, &reply) {
+        if !matches!(spec.name, "setbit" | "bitfield") {
+            ctx.cache.stats.dirty.fetch_add(1, Ordering::Relaxed);
+        }
         touch_written(ctx, spec, args);
     }
     sink.reply(reply, ctx.client.resp3);

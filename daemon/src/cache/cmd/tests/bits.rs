@@ -168,3 +168,32 @@ fn lcs_string_len_and_idx() {
         e("ERR The specified keys must contain string values")
     );
 }
+
+#[test]
+fn setbit_and_bitfield_count_only_real_changes() {
+    use std::sync::atomic::Ordering;
+    let mut t = t();
+    let dirty = |t: &T| t.cache.stats.dirty.load(Ordering::Relaxed);
+    t.run("SETBIT foo 0 0");
+    t.run("BITFIELD foo2 SET i5 0 0");
+    assert_eq!(dirty(&t), 2, "creating counts");
+    t.run("SETBIT foo 0 0");
+    t.run("BITFIELD foo2 SET i5 0 0");
+    assert_eq!(dirty(&t), 2, "no change");
+    t.run("SETBIT foo 0 1");
+    t.run("SETBIT foo 0 1");
+    t.run("BITFIELD foo2 SET i5 0 1");
+    t.run("BITFIELD foo2 SET i5 0 1");
+    assert_eq!(dirty(&t), 4);
+    t.run("BITFIELD foo3 INCRBY i5 0 1");
+    t.run("BITFIELD foo3 INCRBY i5 0 1");
+    assert_eq!(dirty(&t), 6, "INCRBY counts");
+    t.run("SETBIT foo 90 0");
+    assert_eq!(dirty(&t), 7, "growing counts");
+    t.run("BITFIELD foo2 SET i5 100 0 SET i5 0 1");
+    assert_eq!(dirty(&t), 9, "after growing, every write counts");
+    t.run("SET s v");
+    assert_eq!(dirty(&t), 10, "other writes count one");
+    t.run("DEL nokey");
+    assert_eq!(dirty(&t), 10, "a write that changes nothing does not");
+}
