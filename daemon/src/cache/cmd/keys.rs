@@ -25,6 +25,21 @@ pub(super) fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Integer(found as i64)
 }
 
+/// TOUCH key [key ...]: how many exist; each is read as a command reads
+/// it (its LRU/LFU data refreshed, a keyspace hit or miss counted).
+pub(super) fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let found = args[1..]
+        .iter()
+        .filter(|key| {
+            ctx.db()
+                .lock_key(key)
+                .get(key, ctx.now_ms, ctx.access)
+                .is_some()
+        })
+        .count();
+    Reply::Integer(found as i64)
+}
+
 /// EXPIRE and friends: `unit_ms` scales the argument, `absolute` says
 /// whether it is a Unix time.
 fn expire_generic(

@@ -613,7 +613,7 @@ pub static COMMANDS: &[Spec] = &[
         "",
         "Return a random key from the key space",
     ),
-    spec("touch", -2, Kind::Read, KALL, keys::exists).doc(
+    spec("touch", -2, Kind::Read, KALL, keys::touch).doc(
         GEN,
         "3.2.1",
         "key [key ...]",

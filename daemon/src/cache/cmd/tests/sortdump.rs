@@ -1,4 +1,4 @@
-//! SORT / SORT_RO and DUMP / RESTORE.
+//! SORT / SORT_RO, DUMP / RESTORE and TOUCH.
 
 use super::*;
 
@@ -170,4 +170,18 @@ fn restore_ttl_absttl_and_idletime() {
     assert_eq!(restore(&mut t, &["0", "IDLETIME", "1000"]), ok());
     assert_eq!(t.run("OBJECT IDLETIME k"), int(1000));
     assert_eq!(t.run("GET k"), b("hello"));
+}
+
+#[test]
+fn touch_refreshes_the_idle_time() {
+    let mut t = t();
+    t.run("SET a 1");
+    t.run("SET b 2");
+    t.now += 10_000;
+    assert_eq!(t.run("OBJECT IDLETIME a"), int(10));
+    assert_eq!(t.run("TOUCH a nokey"), int(1));
+    assert_eq!(t.run("OBJECT IDLETIME a"), int(0));
+    // EXISTS only looks.
+    assert_eq!(t.run("EXISTS b"), int(1));
+    assert_eq!(t.run("OBJECT IDLETIME b"), int(10));
 }
