@@ -13,6 +13,7 @@
 //! [`lists`], [`server`]. Nothing here does I/O; the clock comes in as
 //! `now_ms`.
 
+mod bitfield;
 mod bits;
 pub mod bpop;
 mod dump;
@@ -456,13 +457,13 @@ pub static COMMANDS: &[Spec] = &[
         "<AND|OR|XOR|NOT> destkey key [key ...]",
         "Perform bitwise operations between strings",
     ),
-    spec("bitfield", -2, Kind::DenyOom, K1, bits::bitfield).doc(
+    spec("bitfield", -2, Kind::DenyOom, K1, bitfield::bitfield).doc(
         STR,
         "3.2.0",
         "key [GET encoding offset] [OVERFLOW <WRAP|SAT|FAIL>] [SET encoding offset value] [INCRBY encoding offset increment]",
         "Perform arbitrary bitfield integer operations on strings (subcommands repeat, in any order)",
     ),
-    spec("bitfield_ro", -2, Kind::Read, K1, bits::bitfield_ro).doc(
+    spec("bitfield_ro", -2, Kind::Read, K1, bitfield::bitfield_ro).doc(
         STR,
         "6.0.0",
         "key [GET encoding offset [GET encoding offset ...]]",
