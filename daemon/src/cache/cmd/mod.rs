@@ -1667,6 +1667,8 @@ fn changed(name: &str, reply: &Reply) -> bool {
                 | "bzpopmax"
         ),
         Reply::Integer(-1) if name == "linsert" => false,
+        // SORT without STORE only reads.
+        Reply::Array(_) if name == "sort" => false,
         Reply::Integer(0) => !matches!(
             name,
             "del"

@@ -33,7 +33,17 @@ fn sort_numbers_alpha_by_get_limit_store() {
     assert_eq!(t.run("SORT l BY nosort DESC"), strs(&["10", "2", "1", "3"]));
     t.run("HSET h_1 f x");
     assert_eq!(t.run("SORT l LIMIT 0 1 GET h_*->f"), strs(&["x"]));
+    let dirty = |t: &T| {
+        t.cache
+            .stats
+            .dirty
+            .load(std::sync::atomic::Ordering::Relaxed)
+    };
+    let before = dirty(&t);
+    t.run("SORT l");
+    assert_eq!(dirty(&t), before, "SORT without STORE changes nothing");
     assert_eq!(t.run("SORT l STORE dst"), int(4));
+    assert_eq!(dirty(&t), before + 1);
     assert_eq!(t.run("LRANGE dst 0 -1"), strs(&["1", "2", "3", "10"]));
     assert_eq!(t.run("SORT nokey STORE dst"), int(0));
     assert_eq!(t.run("EXISTS dst"), int(0));
