@@ -146,6 +146,10 @@ pub struct Stats {
     pub connected: AtomicU64,
     /// When the last snapshot was written (ms since the epoch).
     pub last_save_ms: AtomicU64,
+    /// Changes since the last snapshot (INFO's
+    /// `rdb_changes_since_last_save`): one per write that changed
+    /// something (SETBIT and BITFIELD count what they changed themselves).
+    pub dirty: AtomicU64,
     ops: Mutex<OpsSampler>,
 }
 

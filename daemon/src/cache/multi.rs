@@ -8,7 +8,8 @@
 //!   each other on the gate, only for a running EXEC.
 //! - [`Watches`]: which connections watch which (database, key). After a
 //!   write that succeeds, [`crate::cache::cmd::execute_into`] touches the
-//!   keys it names (FLUSHDB, FLUSHALL and SWAPDB touch whole databases);
+//!   keys it names (FLUSHDB and FLUSHALL the watched keys that existed,
+//!   SWAPDB whole databases);
 //!   a touched watcher's EXEC fails with a null reply. A key watched while
 //!   it had a TTL that has passed by EXEC fails it too (the key expired).
 //!   When nothing is watched, a write pays one atomic load.
@@ -26,7 +27,7 @@ use bytes::Bytes;
 
 use super::Cache;
 use super::cmd::{self, Client, Ctx};
-use super::reply::Reply;
+use super::reply::{Reply, errors};
 use super::store::Access;
 
 const STRIPES: usize = 16;
@@ -129,6 +130,18 @@ impl Watches {
         }
     }
 
+    /// The watched keys of database `db` (every database when `None`).
+    pub fn watched_in(&self, db: Option<usize>) -> Vec<(usize, Bytes)> {
+        if !self.any() {
+            return Vec::new();
+        }
+        self.lock()
+            .keys()
+            .filter(|(d, _)| db.is_none_or(|db| db == *d))
+            .cloned()
+            .collect()
+    }
+
     /// Every key of database `db` may have changed (FLUSHDB, SWAPDB), or
     /// of every database (`None`: FLUSHALL).
     pub fn touch_db(&self, db: Option<usize>) {
@@ -226,6 +239,17 @@ fn exec(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) -> Repl
         cache.watches.remove_client(client);
         return Reply::err("EXECABORT Transaction discarded because of previous errors.");
     }
+    // Over the memory limit, a queue that may add memory is refused
+    // whole, as Redis refuses such an EXEC.
+    let adds_memory = queue
+        .iter()
+        .any(|args| cmd::lookup(&args[0]).is_some_and(|s| s.kind == cmd::Kind::DenyOom));
+    if adds_memory && cache.store.make_room(now_ms).is_err() {
+        cache.watches.remove_client(client);
+        return Reply::err(
+            "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'.",
+        );
+    }
     let _exclusive = cache.gate.exclusive();
     // A watched key that had a TTL which has passed counts as changed.
     let expired = client
@@ -261,12 +285,16 @@ fn exec(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) -> Repl
 
 /// Queues a command inside MULTI: `+QUEUED`, or the error that will
 /// make EXEC fail (an unknown command, a wrong arity, a command a
-/// transaction cannot hold).
-pub fn queue(client: &mut Client, args: &[Bytes]) -> Reply {
+/// transaction cannot hold, a command that may add memory while the
+/// cache is over its limit).
+pub fn queue(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) -> Reply {
     let spec = cmd::lookup(&args[0]);
     let refused = match spec {
         None => Some(cmd::unknown_command(args)),
         Some(spec) if !cmd::arity_ok(spec.arity, args.len()) => Some(cmd::wrong_arity(spec.name)),
+        Some(spec) if spec.kind == cmd::Kind::DenyOom && cache.store.make_room(now_ms).is_err() => {
+            Some(Reply::err(errors::OOM))
+        }
         Some(spec) if spec.kind == cmd::Kind::Conn && spec.name != "publish" => {
             Some(Reply::error(format!(
                 "ERR Command not allowed inside a transaction: '{}'",
@@ -300,7 +328,7 @@ mod tests {
             return command(cache, client, now, &args);
         }
         if client.multi.is_some() {
-            return queue(client, &args);
+            return queue(cache, client, now, &args);
         }
         let mut ctx = Ctx {
             cache,
@@ -377,6 +405,42 @@ mod tests {
     }
 
     #[test]
+    fn over_the_memory_limit_writes_are_refused_when_queued_and_at_exec() {
+        let cache = Cache::new(CacheConfig::default(), std::path::Path::new("."));
+        let mut c = new_client(1);
+        let oom = Reply::err(errors::OOM);
+        assert_eq!(run(&cache, &mut c, 0, "SET k v"), Reply::ok());
+        // Queued before the limit: EXEC refuses the queue whole.
+        assert_eq!(run(&cache, &mut c, 0, "MULTI"), Reply::ok());
+        assert_eq!(
+            run(&cache, &mut c, 0, "SET x 1"),
+            Reply::Simple("QUEUED".into())
+        );
+        cache.store.set_max_memory(1);
+        assert_eq!(
+            run(&cache, &mut c, 0, "EXEC"),
+            Reply::err(
+                "EXECABORT Transaction discarded because of: OOM command not allowed when used memory > 'maxmemory'."
+            )
+        );
+        assert!(c.multi.is_none());
+        // Reads still run; a write is refused as it is queued.
+        assert_eq!(run(&cache, &mut c, 0, "MULTI"), Reply::ok());
+        assert_eq!(
+            run(&cache, &mut c, 0, "GET k"),
+            Reply::Simple("QUEUED".into())
+        );
+        assert_eq!(
+            run(&cache, &mut c, 0, "EXEC"),
+            Reply::Array(vec![Reply::bulk(b"v")])
+        );
+        assert_eq!(run(&cache, &mut c, 0, "MULTI"), Reply::ok());
+        assert_eq!(run(&cache, &mut c, 0, "SET x 1"), oom);
+        assert_eq!(run(&cache, &mut c, 0, "DISCARD"), Reply::ok());
+        assert_eq!(run(&cache, &mut c, 0, "EXISTS x"), Reply::Integer(0));
+    }
+
+    #[test]
     fn watch_sees_writes_from_any_client_flushes_and_expiry() {
         let cache = Cache::new(CacheConfig::default(), std::path::Path::new("."));
         let (mut a, mut b) = (new_client(1), new_client(2));
@@ -406,6 +470,11 @@ mod tests {
         assert_eq!(run(&cache, &mut b, 0, "FLUSHALL"), Reply::ok());
         assert_eq!(run(&cache, &mut a, 0, "MULTI"), Reply::ok());
         assert_eq!(run(&cache, &mut a, 0, "EXEC"), Reply::NilArray);
+        // … that exists: a watched key that was missing is not changed.
+        assert_eq!(run(&cache, &mut a, 0, "WATCH k"), Reply::ok());
+        assert_eq!(run(&cache, &mut b, 0, "FLUSHALL"), Reply::ok());
+        assert_eq!(run(&cache, &mut a, 0, "MULTI"), Reply::ok());
+        assert_eq!(run(&cache, &mut a, 0, "EXEC"), Reply::Array(vec![]));
         // A watched key whose TTL passes counts as changed.
         assert_eq!(run(&cache, &mut a, 0, "SET t v PX 100"), Reply::ok());
         assert_eq!(run(&cache, &mut a, 0, "WATCH t"), Reply::ok());

@@ -56,18 +56,25 @@ fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     out.extend_from_slice(bytes);
 }
 
-fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
-    let kind = match &entry.value {
+fn value_kind(value: &Value) -> u8 {
+    match value {
         Value::Str(_) => 0u8,
         Value::Hash(_) => 1,
         Value::List(_) => 2,
         Value::Set(_) => 3,
         Value::ZSet(_) => 4,
-    };
-    out.push(kind);
+    }
+}
+
+fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
+    out.push(value_kind(&entry.value));
     out.extend_from_slice(&entry.expire_at.to_le_bytes());
     put_bytes(out, key);
-    match &entry.value {
+    encode_value(out, &entry.value);
+}
+
+fn encode_value(out: &mut Vec<u8>, value: &Value) {
+    match value {
         Value::Str(s) => put_bytes(out, s),
         Value::Hash(h) => {
             out.extend_from_slice(&(h.map.len() as u32).to_le_bytes());
@@ -96,6 +103,43 @@ fn encode_entry(out: &mut Vec<u8>, key: &[u8], entry: &Entry) {
             }
         }
     }
+}
+
+/// The version DUMP writes in its payloads (and RESTORE requires).
+const DUMP_VERSION: u16 = 1;
+
+/// DUMP's payload for a value: its type byte and encoding as in a
+/// snapshot record, then the format version (u16) and an FNV-1a 64
+/// checksum of everything before it (little-endian).
+pub fn dump(value: &Value) -> Vec<u8> {
+    let mut out = vec![value_kind(value)];
+    encode_value(&mut out, value);
+    out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
+    let mut sum = Fnv::new();
+    sum.update(&out);
+    out.extend_from_slice(&sum.0.to_le_bytes());
+    out
+}
+
+/// The value in a DUMP payload; `None` when the version, the checksum or
+/// the encoding is wrong (nothing else may follow the value).
+pub fn undump(payload: &[u8]) -> Option<Value> {
+    if payload.len() < 11 {
+        return None;
+    }
+    let (body, sum_bytes) = payload.split_at(payload.len() - 8);
+    let mut sum = Fnv::new();
+    sum.update(body);
+    if sum.0.to_le_bytes() != sum_bytes {
+        return None;
+    }
+    let (body, version) = body.split_at(body.len() - 2);
+    if version != DUMP_VERSION.to_le_bytes() {
+        return None;
+    }
+    let mut r = Reader { bytes: &body[1..] };
+    let value = decode_value(&mut r, body[0]).ok()?;
+    r.bytes.is_empty().then_some(value)
 }
 
 /// Writes a snapshot of `store` to `path` atomically; returns the number
@@ -192,6 +236,51 @@ impl<'a> Reader<'a> {
     }
 }
 
+fn decode_value(r: &mut Reader<'_>, kind: u8) -> Result<Value, LoadError> {
+    Ok(match kind {
+        0 => Value::Str(r.string()?),
+        1 => {
+            let n = r.u32()?;
+            let mut h = Hash::default();
+            for _ in 0..n {
+                let f = r.string()?;
+                h.map.insert(f, r.string()?);
+            }
+            Value::Hash(Box::new(h))
+        }
+        2 => {
+            let n = r.u32()?;
+            let mut l = List::default();
+            for _ in 0..n {
+                l.items.push_back(r.string()?);
+            }
+            Value::List(Box::new(l))
+        }
+        3 => {
+            let n = r.u32()?;
+            let mut s = Set::default();
+            for _ in 0..n {
+                s.insert(&r.string()?);
+            }
+            Value::Set(Box::new(s))
+        }
+        4 => {
+            let n = r.u32()?;
+            let mut z = ZSet::default();
+            for _ in 0..n {
+                let m = r.string()?;
+                let score = f64::from_bits(r.u64()?);
+                if score.is_nan() {
+                    return Err(LoadError::Corrupt("NaN score"));
+                }
+                z.insert(&m, score);
+            }
+            Value::ZSet(Box::new(z))
+        }
+        _ => return Err(LoadError::Corrupt("unknown value type")),
+    })
+}
+
 /// One key's database, the key and its entry, as read from a snapshot.
 pub type Record = (usize, Box<[u8]>, Entry);
 
@@ -231,48 +320,7 @@ pub fn decode(bytes: &[u8], now_ms: u64) -> Result<Vec<Record>, LoadError> {
         }
         let expire_at = r.u64()?;
         let key = r.string()?;
-        let value = match kind {
-            0 => Value::Str(r.string()?),
-            1 => {
-                let n = r.u32()?;
-                let mut h = Hash::default();
-                for _ in 0..n {
-                    let f = r.string()?;
-                    h.map.insert(f, r.string()?);
-                }
-                Value::Hash(Box::new(h))
-            }
-            2 => {
-                let n = r.u32()?;
-                let mut l = List::default();
-                for _ in 0..n {
-                    l.items.push_back(r.string()?);
-                }
-                Value::List(Box::new(l))
-            }
-            3 => {
-                let n = r.u32()?;
-                let mut s = Set::default();
-                for _ in 0..n {
-                    s.insert(&r.string()?);
-                }
-                Value::Set(Box::new(s))
-            }
-            4 => {
-                let n = r.u32()?;
-                let mut z = ZSet::default();
-                for _ in 0..n {
-                    let m = r.string()?;
-                    let score = f64::from_bits(r.u64()?);
-                    if score.is_nan() {
-                        return Err(LoadError::Corrupt("NaN score"));
-                    }
-                    z.insert(&m, score);
-                }
-                Value::ZSet(Box::new(z))
-            }
-            _ => return Err(LoadError::Corrupt("unknown value type")),
-        };
+        let value = decode_value(&mut r, kind)?;
         let entry = Entry::with_expiry(value, expire_at);
         if !entry.is_expired(now_ms) {
             out.push((db, key, entry));
@@ -332,10 +380,12 @@ pub async fn snapshot(cache: &Arc<Cache>) {
     };
     let cache2 = cache.clone();
     let now = crate::now_ms();
+    let dirty = cache.stats.dirty.load(Ordering::Relaxed);
     let result = tokio::task::spawn_blocking(move || save(&cache2.store, &path, now)).await;
     match result {
         Ok(Ok(keys)) => {
             cache.stats.last_save_ms.store(now, Ordering::Relaxed);
+            cache.stats.dirty.fetch_sub(dirty, Ordering::Relaxed);
             tracing::debug!(keys, "cache snapshot written");
         }
         Ok(Err(err)) => tracing::warn!(%err, "cannot write cache snapshot"),

@@ -505,6 +505,30 @@ impl Shard {
         out
     }
 
+    /// RESTORE's IDLETIME / FREQ: under an LRU policy sets a live key's
+    /// clock `idle_secs` back; under the LFU policy sets its counter.
+    pub fn set_access(
+        &mut self,
+        key: &[u8],
+        now_ms: u64,
+        idle_secs: Option<u64>,
+        freq: Option<u8>,
+    ) {
+        let Some(idx) = self.lookup(key, now_ms) else {
+            return;
+        };
+        let lfu = self.counters.policy() == Policy::AllKeysLfu;
+        let entry = &mut self.map[idx];
+        match (lfu, idle_secs, freq) {
+            (true, _, Some(f)) => entry.access = (lfu_minutes(now_ms) << 8) | u32::from(f),
+            (false, Some(idle), _) => {
+                let idle = u32::try_from(idle).unwrap_or(u32::MAX);
+                entry.access = lru_clock(now_ms).saturating_sub(idle);
+            }
+            _ => {}
+        }
+    }
+
     /// Sets or clears (0) a live key's expiry. Returns false if missing.
     pub fn set_expiry(&mut self, key: &[u8], expire_at: u64, now_ms: u64) -> bool {
         self.update(key, now_ms, |e| e.expire_at = expire_at)

@@ -315,7 +315,7 @@ impl Conn {
             return Next::Continue;
         }
         if self.client.multi.is_some() && !is(name, "quit") && !is(name, "reset") {
-            let reply = multi::queue(&mut self.client, args);
+            let reply = multi::queue(&self.cache, &mut self.client, self.now_ms, args);
             self.reply(&reply);
             return Next::Continue;
         }
@@ -454,7 +454,7 @@ impl Conn {
             }
         };
         cache.blocked.deregister(&waiter, db, keys);
-        self.reply(&outcome.unwrap_or_else(bpop::timeout_reply));
+        self.reply(&outcome.unwrap_or_else(|| bpop::timeout_reply(&pending.args)));
         Next::Continue
     }
 

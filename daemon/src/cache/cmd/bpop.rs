@@ -1,5 +1,5 @@
 //! The blocking commands' parsing and attempts (BLPOP BRPOP BLMPOP
-//! BZPOPMIN BZPOPMAX BZMPOP); the waiting is in
+//! BLMOVE BRPOPLPUSH BZPOPMIN BZPOPMAX BZMPOP); the waiting is in
 //! [`crate::cache::blocking`] and the RESP connection.
 
 use bytes::Bytes;
@@ -11,7 +11,7 @@ use crate::cache::reply::{Reply, errors};
 pub fn is_blocking(name: &str) -> bool {
     matches!(
         name,
-        "blpop" | "brpop" | "blmpop" | "bzpopmin" | "bzpopmax" | "bzmpop"
+        "blpop" | "brpop" | "blmpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" | "bzmpop"
     )
 }
 
@@ -41,6 +41,21 @@ fn timeout_arg(arg: &[u8]) -> Result<Option<u64>, Reply> {
 /// Redis's error for a bad timeout or key count.
 pub fn parse(name: &str, args: &[Bytes]) -> Result<Wait, Reply> {
     match name {
+        "blmove" | "brpoplpush" => {
+            // The source is the only key waited on; the timeout is last.
+            let timeout_ms = timeout_arg(&args[args.len() - 1])?;
+            if name == "blmove" {
+                for end in &args[3..5] {
+                    if !is(end, "left") && !is(end, "right") {
+                        return Err(Reply::err(errors::SYNTAX));
+                    }
+                }
+            }
+            Ok(Wait {
+                keys: vec![args[1].clone()],
+                timeout_ms,
+            })
+        }
         "blpop" | "brpop" | "bzpopmin" | "bzpopmax" => {
             let timeout_ms = timeout_arg(&args[args.len() - 1])?;
             Ok(Wait {
@@ -66,9 +81,13 @@ pub fn parse(name: &str, args: &[Bytes]) -> Result<Wait, Reply> {
     }
 }
 
-/// What a blocking command answers on timeout.
-pub fn timeout_reply() -> Reply {
-    Reply::NilArray
+/// What a blocking command (`args`) answers on timeout: a null bulk
+/// for the moves, a null array for the pops.
+pub fn timeout_reply(args: &[Bytes]) -> Reply {
+    match args.first() {
+        Some(name) if is(name, "blmove") || is(name, "brpoplpush") => Reply::Nil,
+        _ => Reply::NilArray,
+    }
 }
 
 /// Runs `args` as a non-blocking command under the gate already held.
@@ -91,6 +110,29 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply
         Err(e) => return Some(e),
     };
     match name.as_str() {
+        "blmove" | "brpoplpush" => {
+            // A source of another type answers WRONGTYPE at first; later
+            // the client keeps waiting (a destination of another type
+            // always answers WRONGTYPE, and nothing moves).
+            if retry {
+                match run(ctx, &[Bytes::from_static(b"type"), args[1].clone()]) {
+                    Reply::Simple(t) if t == "list" => {}
+                    _ => return None,
+                }
+            }
+            let mut inner = vec![Bytes::from_static(b"lmove")];
+            if name == "blmove" {
+                inner.extend_from_slice(&args[1..5]);
+            } else {
+                inner.extend_from_slice(&args[1..3]);
+                inner.push(Bytes::from_static(b"right"));
+                inner.push(Bytes::from_static(b"left"));
+            }
+            match run(ctx, &inner) {
+                Reply::Nil => None,
+                other => Some(other),
+            }
+        }
         "blpop" | "brpop" => {
             let pop = if name == "blpop" { "lpop" } else { "rpop" };
             for key in &wait.keys {
@@ -99,6 +141,7 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply
                     Reply::Bulk(v) => {
                         return Some(Reply::Array(vec![Reply::Bulk(key.clone()), Reply::Bulk(v)]));
                     }
+                    Reply::Error(_) if retry => continue,
                     other => return Some(other),
                 }
             }
@@ -141,7 +184,7 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply
 /// The table's handler for the blocking commands: what they answer where
 /// they cannot block (inside EXEC, on the native protocol).
 pub fn handler(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    try_serve(ctx, args, false).unwrap_or_else(timeout_reply)
+    try_serve(ctx, args, false).unwrap_or_else(|| timeout_reply(args))
 }
 
 /// Whether CLIENT UNBLOCK's optional argument asks for an error.

@@ -25,6 +25,21 @@ pub(super) fn exists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     Reply::Integer(found as i64)
 }
 
+/// TOUCH key [key ...]: how many exist; each is read as a command reads
+/// it (its LRU/LFU data refreshed, a keyspace hit or miss counted).
+pub(super) fn touch(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let found = args[1..]
+        .iter()
+        .filter(|key| {
+            ctx.db()
+                .lock_key(key)
+                .get(key, ctx.now_ms, ctx.access)
+                .is_some()
+        })
+        .count();
+    Reply::Integer(found as i64)
+}
+
 /// EXPIRE and friends: `unit_ms` scales the argument, `absolute` says
 /// whether it is a Unix time.
 fn expire_generic(
@@ -262,11 +277,30 @@ fn flush_mode_ok(args: &[Bytes]) -> bool {
     }
 }
 
+/// Before a flush: touches (for WATCH) the watched keys of `db` (every
+/// database when `None`) that exist, as Redis does: a watched key that
+/// was missing is not changed by the flush.
+fn touch_flushed(ctx: &Ctx<'_>, db: Option<usize>) {
+    for (d, key) in ctx.cache.watches.watched_in(db) {
+        let exists = ctx
+            .cache
+            .store
+            .db(d)
+            .lock_key(&key)
+            .peek(&key, ctx.now_ms)
+            .is_some();
+        if exists {
+            ctx.cache.watches.touch(d, &key);
+        }
+    }
+}
+
 /// FLUSHDB: the selected database only.
 pub(super) fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !flush_mode_ok(args) {
         return Reply::err(errors::SYNTAX);
     }
+    touch_flushed(ctx, Some(ctx.client.db));
     ctx.db().clear();
     Reply::ok()
 }
@@ -276,6 +310,7 @@ pub(super) fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if !flush_mode_ok(args) {
         return Reply::err(errors::SYNTAX);
     }
+    touch_flushed(ctx, None);
     ctx.cache.store.clear();
     Reply::ok()
 }

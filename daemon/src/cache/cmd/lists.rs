@@ -1,7 +1,9 @@
-//! List commands: LPUSH, RPUSH, LPOP, RPOP, LLEN, LRANGE, LINDEX.
+//! List commands: LPUSH, RPUSH, LPUSHX, RPUSHX, LPOP, RPOP, LLEN, LRANGE,
+//! LINDEX, LMPOP, LMOVE, RPOPLPUSH (the others are in `listedit`).
 
 use bytes::Bytes;
 
+use super::typed::{change, read};
 use super::{Ctx, int_arg};
 use crate::cache::reply::{Reply, errors};
 use crate::cache::store::{Entry, List, Value};
@@ -12,7 +14,7 @@ enum End {
     Tail,
 }
 
-fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
+fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, existing: bool) -> Reply {
     let key = &args[1];
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
@@ -26,6 +28,7 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
         list.items.len() as i64
     };
     match shard.peek(key, now) {
+        None if existing => Reply::Integer(0),
         None => {
             let mut list = List::default();
             let len = add(&mut list);
@@ -46,16 +49,25 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
 }
 
 pub(super) fn lpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    push(ctx, args, End::Head)
+    push(ctx, args, End::Head, false)
+}
+
+pub(super) fn lpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push(ctx, args, End::Head, true)
+}
+
+pub(super) fn rpushx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    push(ctx, args, End::Tail, true)
 }
 
 pub(super) fn rpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
-    push(ctx, args, End::Tail)
+    push(ctx, args, End::Tail, false)
 }
 
 fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
     if args.len() > 3 {
-        return Reply::err(errors::SYNTAX);
+        let name = if end == End::Head { "lpop" } else { "rpop" };
+        return super::wrong_arity(name);
     }
     let count = match args.get(2).map(|c| int_arg(c)) {
         None => None,
@@ -230,4 +242,92 @@ pub(super) fn lmpop(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
     }
     Reply::NilArray
+}
+
+fn end_arg(arg: &[u8]) -> Result<End, Reply> {
+    if super::is(arg, "left") {
+        Ok(End::Head)
+    } else if super::is(arg, "right") {
+        Ok(End::Tail)
+    } else {
+        Err(Reply::err(errors::SYNTAX))
+    }
+}
+
+/// Pops an element from `src`'s `from` end and pushes it at `dst`'s `to`
+/// end, atomically; nil when `src` is missing. WRONGTYPE when either key
+/// holds another type (nothing moves then).
+fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -> Reply {
+    let now = ctx.now_ms;
+    let db = ctx.db();
+    let mut guards = db.lock_keys([src, dst].into_iter());
+    let (si, di) = (db.shard_of(src), db.shard_of(dst));
+    let Some(shard) = guards[si].as_mut() else {
+        return Reply::Nil;
+    };
+    match read::<List>(shard, src, ctx) {
+        Ok(Some(_)) => {}
+        Ok(None) => return Reply::Nil,
+        Err(e) => return e,
+    }
+    if let Some(shard) = guards[di].as_mut()
+        && let Err(e) = read::<List>(shard, dst, ctx)
+    {
+        return e;
+    }
+    if src == dst {
+        // One change, so a one-element list rotating keeps its key (and TTL).
+        let moved = guards[si].as_mut().and_then(|shard| {
+            change(shard, src, now, false, |l: &mut List| {
+                let item = match from {
+                    End::Head => l.items.pop_front(),
+                    End::Tail => l.items.pop_back(),
+                }?;
+                let reply = Reply::bulk(&item);
+                match to {
+                    End::Head => l.items.push_front(item),
+                    End::Tail => l.items.push_back(item),
+                }
+                Some(reply)
+            })
+            .ok()
+            .flatten()
+            .flatten()
+        });
+        return moved.unwrap_or(Reply::Nil);
+    }
+    let popped = guards[si].as_mut().and_then(|shard| {
+        change(shard, src, now, false, |l: &mut List| match from {
+            End::Head => l.items.pop_front(),
+            End::Tail => l.items.pop_back(),
+        })
+        .ok()
+        .flatten()
+        .flatten()
+    });
+    let Some(item) = popped else {
+        return Reply::Nil;
+    };
+    let reply = Reply::bulk(&item);
+    if let Some(shard) = guards[di].as_mut() {
+        let _ = change(shard, dst, now, true, |l: &mut List| match to {
+            End::Head => l.items.push_front(item),
+            End::Tail => l.items.push_back(item),
+        });
+    }
+    reply
+}
+
+/// LMOVE source destination LEFT|RIGHT LEFT|RIGHT.
+pub(super) fn lmove(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let (from, to) = match (end_arg(&args[3]), end_arg(&args[4])) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return e,
+    };
+    move_element(ctx, &args[1], &args[2], from, to)
+}
+
+/// RPOPLPUSH source destination: LMOVE source destination RIGHT LEFT.
+pub(super) fn rpoplpush(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    move_element(ctx, &args[1], &args[2], End::Tail, End::Head)
 }

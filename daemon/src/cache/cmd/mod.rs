@@ -13,12 +13,18 @@
 //! [`lists`], [`server`]. Nothing here does I/O; the clock comes in as
 //! `now_ms`.
 
+mod bitfield;
+mod bits;
 pub mod bpop;
+mod dump;
 mod hashes;
 mod keys;
+mod lcs;
+mod listedit;
 mod lists;
 mod server;
 mod sets;
+mod sort;
 mod strings;
 pub mod syntax;
 mod typed;
@@ -421,6 +427,54 @@ pub static COMMANDS: &[Spec] = &[
         "key offset value",
         "Overwrite part of a string at key starting at the specified offset",
     ),
+    spec("setbit", 4, Kind::DenyOom, K1, bits::setbit).doc(
+        STR,
+        "2.2.0",
+        "key offset value",
+        "Sets or clears the bit at offset in the string value stored at key",
+    ),
+    spec("getbit", 3, Kind::Read, K1, bits::getbit).doc(
+        STR,
+        "2.2.0",
+        "key offset",
+        "Returns the bit value at offset in the string value stored at key",
+    ),
+    spec("bitcount", -2, Kind::Read, K1, bits::bitcount).doc(
+        STR,
+        "2.6.0",
+        "key [start end [BYTE|BIT]]",
+        "Count set bits in a string",
+    ),
+    spec("bitpos", -3, Kind::Read, K1, bits::bitpos).doc(
+        STR,
+        "2.8.7",
+        "key bit [start [end [BYTE|BIT]]]",
+        "Find first bit set or clear in a string",
+    ),
+    spec("bitop", -4, Kind::DenyOom, (2, -1, 1), bits::bitop).doc(
+        STR,
+        "2.6.0",
+        "<AND|OR|XOR|NOT> destkey key [key ...]",
+        "Perform bitwise operations between strings",
+    ),
+    spec("bitfield", -2, Kind::DenyOom, K1, bitfield::bitfield).doc(
+        STR,
+        "3.2.0",
+        "key [GET encoding offset] [OVERFLOW <WRAP|SAT|FAIL>] [SET encoding offset value] [INCRBY encoding offset increment]",
+        "Perform arbitrary bitfield integer operations on strings (subcommands repeat, in any order)",
+    ),
+    spec("bitfield_ro", -2, Kind::Read, K1, bitfield::bitfield_ro).doc(
+        STR,
+        "6.0.0",
+        "key [GET encoding offset [GET encoding offset ...]]",
+        "Perform arbitrary bitfield integer operations on strings. Read-only variant of BITFIELD",
+    ),
+    spec("lcs", -3, Kind::Read, (1, 2, 1), lcs::lcs).doc(
+        STR,
+        "7.0.0",
+        "key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]",
+        "Find longest common substring",
+    ),
     spec("del", -2, Kind::Write, KALL, keys::del).doc(GEN, "1.0.0", "key [key ...]", "Delete keys"),
     spec("unlink", -2, Kind::Write, KALL, keys::del).doc(
         GEN,
@@ -560,11 +614,35 @@ pub static COMMANDS: &[Spec] = &[
         "",
         "Return a random key from the key space",
     ),
-    spec("touch", -2, Kind::Read, KALL, keys::exists).doc(
+    spec("touch", -2, Kind::Read, KALL, keys::touch).doc(
         GEN,
         "3.2.1",
         "key [key ...]",
         "Alter the last access time of keys; returns how many exist",
+    ),
+    spec("dump", 2, Kind::Read, K1, dump::dump).doc(
+        GEN,
+        "2.6.0",
+        "key",
+        "Return a serialized version of the value stored at the specified key (agora's format)",
+    ),
+    spec("restore", -4, Kind::DenyOom, K1, dump::restore).doc(
+        GEN,
+        "2.6.0",
+        "key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]",
+        "Create a key using the provided serialized value, previously obtained using DUMP",
+    ),
+    spec("sort", -2, Kind::DenyOom, K1, sort::sort).doc(
+        GEN,
+        "1.0.0",
+        "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA] [STORE destination]",
+        "Sort the elements in a list, set or sorted set",
+    ),
+    spec("sort_ro", -2, Kind::Read, K1, sort::sort_ro).doc(
+        GEN,
+        "7.0.0",
+        "key [BY pattern] [LIMIT offset count] [GET pattern [GET pattern ...]] [ASC|DESC] [ALPHA]",
+        "Sort the elements in a list, set or sorted set. Read-only variant of SORT",
     ),
     spec("object", -2, Kind::Read, (2, 2, 1), keys::object)
         .doc(
@@ -742,6 +820,72 @@ pub static COMMANDS: &[Spec] = &[
         "1.0.0",
         "key index",
         "Get an element from a list by its index",
+    ),
+    spec("lpushx", -3, Kind::DenyOom, K1, lists::lpushx).doc(
+        LIST,
+        "2.2.0",
+        "key element [element ...]",
+        "Prepend elements to a list, only if the list exists",
+    ),
+    spec("rpushx", -3, Kind::DenyOom, K1, lists::rpushx).doc(
+        LIST,
+        "2.2.0",
+        "key element [element ...]",
+        "Append elements to a list, only if the list exists",
+    ),
+    spec("linsert", 5, Kind::DenyOom, K1, listedit::linsert).doc(
+        LIST,
+        "2.2.0",
+        "key <BEFORE|AFTER> pivot element",
+        "Insert an element before or after another element in a list",
+    ),
+    spec("lset", 4, Kind::DenyOom, K1, listedit::lset).doc(
+        LIST,
+        "1.0.0",
+        "key index element",
+        "Set the value of an element in a list by its index",
+    ),
+    spec("lrem", 4, Kind::Write, K1, listedit::lrem).doc(
+        LIST,
+        "1.0.0",
+        "key count element",
+        "Remove elements from a list",
+    ),
+    spec("ltrim", 4, Kind::Write, K1, listedit::ltrim).doc(
+        LIST,
+        "1.0.0",
+        "key start stop",
+        "Trim a list to the specified range",
+    ),
+    spec("lpos", -3, Kind::Read, K1, listedit::lpos).doc(
+        LIST,
+        "6.0.6",
+        "key element [RANK rank] [COUNT num-matches] [MAXLEN len]",
+        "Return the index of matching elements on a list",
+    ),
+    spec("lmove", 5, Kind::DenyOom, (1, 2, 1), lists::lmove).doc(
+        LIST,
+        "6.2.0",
+        "source destination <LEFT|RIGHT> <LEFT|RIGHT>",
+        "Pop an element from a list, push it to another list and return it",
+    ),
+    spec("rpoplpush", 3, Kind::DenyOom, (1, 2, 1), lists::rpoplpush).doc(
+        LIST,
+        "1.2.0",
+        "source destination",
+        "Remove the last element in a list, prepend it to another list and return it",
+    ),
+    spec("blmove", 6, Kind::DenyOom, (1, 2, 1), bpop::handler).doc(
+        LIST,
+        "6.2.0",
+        "source destination <LEFT|RIGHT> <LEFT|RIGHT> timeout",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
+    ),
+    spec("brpoplpush", 4, Kind::DenyOom, (1, 2, 1), bpop::handler).doc(
+        LIST,
+        "2.2.0",
+        "source destination timeout",
+        "Pop an element from a list, push it to another list and return it; or block until one is available",
     ),
     spec("sadd", -3, Kind::DenyOom, K1, sets::sadd).doc(
         SET,
@@ -1479,6 +1623,9 @@ pub fn execute_gated(
     }
     let reply = (spec.handler)(ctx, args);
     if matches!(spec.kind, Kind::Write | Kind::DenyOom) && changed(spec.name, &reply) {
+        if !matches!(spec.name, "setbit" | "bitfield") {
+            ctx.cache.stats.dirty.fetch_add(1, Ordering::Relaxed);
+        }
         touch_written(ctx, spec, args);
     }
     sink.reply(reply, ctx.client.resp3);
@@ -1495,7 +1642,17 @@ fn changed(name: &str, reply: &Reply) -> bool {
         // (SET … GET answers nil after writing: it is not listed.)
         Reply::Nil | Reply::NilArray => !matches!(
             name,
-            "lpop" | "rpop" | "spop" | "getdel" | "zmpop" | "lmpop" | "getex"
+            "lpop"
+                | "rpop"
+                | "spop"
+                | "getdel"
+                | "zmpop"
+                | "lmpop"
+                | "getex"
+                | "lmove"
+                | "rpoplpush"
+                | "blmove"
+                | "brpoplpush"
         ),
         Reply::Array(items) if items.is_empty() => !matches!(
             name,
@@ -1509,10 +1666,17 @@ fn changed(name: &str, reply: &Reply) -> bool {
                 | "bzpopmin"
                 | "bzpopmax"
         ),
+        Reply::Integer(-1) if name == "linsert" => false,
+        // SORT without STORE only reads.
+        Reply::Array(_) if name == "sort" => false,
         Reply::Integer(0) => !matches!(
             name,
             "del"
                 | "unlink"
+                | "lpushx"
+                | "rpushx"
+                | "linsert"
+                | "lrem"
                 | "srem"
                 | "sadd"
                 | "zadd"
@@ -1562,8 +1726,9 @@ fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
     }
     let db = ctx.client.db;
     match spec.name {
-        "flushdb" => watches.touch_db(Some(db)),
-        "flushall" => watches.touch_db(None),
+        // The flushes touched the watched keys that existed themselves.
+        "flushdb" => ctx.cache.blocked.signal_db(Some(db)),
+        "flushall" => ctx.cache.blocked.signal_db(None),
         "swapdb" => {
             for arg in &args[1..3] {
                 if let Ok(d) = db_arg(arg) {
@@ -1585,6 +1750,15 @@ fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
                 .and_then(|a| db_arg(a).ok())
                 .unwrap_or(db);
             watches.touch(to, &args[2]);
+        }
+        "sort" => {
+            let dest = args
+                .iter()
+                .position(|a| is(a, "store"))
+                .and_then(|i| args.get(i + 1));
+            if let Some(dest) = dest {
+                watches.touch(db, dest);
+            }
         }
         "zmpop" | "lmpop" => {
             let n = parse_i64(&args[1]).unwrap_or(0).max(0) as usize;

@@ -139,7 +139,8 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if show("persistence") {
         let _ = write!(
             out,
-            "# Persistence\r\nloading:0\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\n\r\n",
+            "# Persistence\r\nloading:0\r\nrdb_changes_since_last_save:{}\r\nrdb_last_save_time:{}\r\naof_enabled:0\r\n\r\n",
+            stats.dirty.load(Ordering::Relaxed),
             stats.last_save_ms.load(Ordering::Relaxed) / 1000
         );
     }

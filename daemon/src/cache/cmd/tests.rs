@@ -4,7 +4,10 @@
 use super::*;
 use crate::cache::{CacheConfig, Policy};
 
+mod bits;
+mod lists;
 mod quiet;
+mod sortdump;
 
 struct T {
     cache: Cache,

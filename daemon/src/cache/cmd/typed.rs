@@ -1,11 +1,11 @@
 //! A key holding one container type, read or changed in place: shared by
-//! the set and sorted-set commands. Another type is WRONGTYPE; a change
+//! the list, set and sorted-set commands. Another type is WRONGTYPE; a change
 //! may create the key (only if the new value is not empty) and deletes it
 //! when the value ends up empty, as Redis never keeps an empty container.
 
 use super::Ctx;
 use crate::cache::reply::{Reply, errors};
-use crate::cache::store::{Entry, Set, Shard, Value};
+use crate::cache::store::{Entry, List, Set, Shard, Value};
 use crate::cache::zset::ZSet;
 
 /// A container value type and its [`Value`] variant.
@@ -38,6 +38,27 @@ impl Container for Set {
     }
     fn is_empty(&self) -> bool {
         Set::is_empty(self)
+    }
+}
+
+impl Container for List {
+    fn of(value: &Value) -> Option<&Self> {
+        match value {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn of_mut(value: &mut Value) -> Option<&mut Self> {
+        match value {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+    fn into_value(self) -> Value {
+        Value::List(Box::new(self))
+    }
+    fn is_empty(&self) -> bool {
+        self.items.is_empty()
     }
 }
 
