@@ -293,10 +293,15 @@ impl Config {
                             store.set_policy(policy);
                         }
                     }
-                    "notify-keyspace-events" => self.notify.store(
-                        notify::parse(value.as_bytes()).unwrap_or(0),
-                        std::sync::atomic::Ordering::Relaxed,
-                    ),
+                    "notify-keyspace-events" => {
+                        let flags = notify::parse(value.as_bytes()).unwrap_or(0);
+                        self.notify
+                            .store(flags, std::sync::atomic::Ordering::Relaxed);
+                        store.track_removals(
+                            flags & (notify::EXPIRED | notify::EVICTED) != 0
+                                && flags & (notify::KEYSPACE | notify::KEYEVENT) != 0,
+                        );
+                    }
                     _ => {}
                 }
             }

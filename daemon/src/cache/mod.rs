@@ -91,6 +91,10 @@ pub struct Cache {
     pub watches: multi::Watches,
     /// Connections blocked in BLPOP & co.
     pub blocked: blocking::Blocked,
+    /// EVAL's scripts, FUNCTION's libraries, the running script.
+    pub scripting: cmd::script::Engine,
+    /// INFO commandstats and errorstats.
+    pub cmdstats: cmd::stats::CommandStats,
 }
 
 impl Cache {
@@ -124,6 +128,8 @@ impl Cache {
             gate: multi::Gate::default(),
             watches: multi::Watches::default(),
             blocked: blocking::Blocked::default(),
+            scripting: cmd::script::Engine::default(),
+            cmdstats: cmd::stats::CommandStats::default(),
             store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),

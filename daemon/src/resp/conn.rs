@@ -18,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{Decoder, encode};
 use crate::Shared;
-use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy};
+use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy, script};
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
 use crate::cache::{Access, Cache, Reply};
 use crate::cache::{blocking, multi};
@@ -157,7 +157,10 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 loop {
                     match decoder.decode_next(&mut input) {
                         Ok(true) => {
-                            match conn.run(decoder.args()).await {
+                            let mark = conn.out.len();
+                            let next = conn.run(decoder.args()).await;
+                            conn.apply_reply_mode(mark, decoder.args());
+                            match next {
                                 Next::Close => {
                                     close = true;
                                     break;
@@ -223,6 +226,28 @@ impl Conn {
         }
     }
 
+    /// CLIENT REPLY OFF/SKIP: drops the reply the last command appended
+    /// after `mark` (a RESP3 client still gets its subscription pushes).
+    fn apply_reply_mode(&mut self, mark: usize, args: &[Bytes]) {
+        use cmd::ReplyMode::{On, Skip, SkipNext};
+        let mode = self.client.reply;
+        if mode == On {
+            return;
+        }
+        let push = self.client.resp3
+            && ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]
+                .iter()
+                .any(|c| is(&args[0], c));
+        if !push {
+            self.out.truncate(mark);
+        }
+        self.client.reply = match mode {
+            Skip => SkipNext,
+            SkipNext => On,
+            other => other,
+        };
+    }
+
     fn reply(&mut self, reply: &Reply) {
         encode(reply, self.client.resp3, &mut self.out);
     }
@@ -278,6 +303,12 @@ impl Conn {
             ));
             return Next::Continue;
         }
+        if self.cache.scripting.running_since().is_some()
+            && let Some(busy) = self.wait_for_script(args).await
+        {
+            self.reply(&Reply::err(busy));
+            return Next::Continue;
+        }
         // RESP2 subscribed mode accepts only a few commands.
         if self.subscribed() > 0 && !self.client.resp3 {
             let allowed = [
@@ -329,6 +360,12 @@ impl Conn {
             }
             self.uncounted += 1;
             return self.connection_command(spec.name, args).await;
+        }
+        if let Some(spec) = spec
+            && spec.kind == cmd::Kind::Script
+            && !script::is_kill(args)
+        {
+            return self.run_script(spec, args).await;
         }
         if is(name, "hello")
             && let Some(pos) = args.iter().position(|a| is(a, "auth"))
@@ -388,6 +425,80 @@ impl Conn {
         if cmd::execute_into(&mut ctx, spec, args, &mut self.out) {
             self.uncounted += 1;
         }
+        Next::Continue
+    }
+
+    /// While a script runs: waits for it to end, or answers the BUSY
+    /// error once it has run past `busy-reply-threshold` (SCRIPT KILL,
+    /// FUNCTION KILL and a few connection commands still run).
+    async fn wait_for_script(&mut self, args: &[Bytes]) -> Option<&'static str> {
+        let threshold = self
+            .cache
+            .params
+            .get(&[b"busy-reply-threshold"])
+            .first()
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap_or(5000);
+        loop {
+            match self.cache.scripting.busy(crate::now_ms(), threshold) {
+                script::Busy::Idle => return None,
+                script::Busy::Running => {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                script::Busy::TimedOut(busy) => {
+                    let name = &args[0];
+                    let allowed = script::is_kill(args)
+                        || [
+                            "auth", "hello", "multi", "discard", "watch", "unwatch", "reset",
+                            "quit",
+                        ]
+                        .iter()
+                        .any(|c| is(name, c))
+                        || (is(name, "shutdown") && args.get(1).is_some_and(|a| is(a, "nosave")));
+                    return (!allowed).then_some(busy);
+                }
+            }
+        }
+    }
+
+    /// Runs a script command ([`cmd::Kind::Script`]) on a blocking
+    /// thread: it holds the exclusive side of the transaction gate while
+    /// it runs, and may run long.
+    async fn run_script(&mut self, spec: &'static cmd::Spec, args: &[Bytes]) -> Next {
+        let cache = self.cache.clone();
+        let id = self.client.id;
+        let mut client = std::mem::take(&mut self.client);
+        let args = args.to_vec();
+        let now_ms = self.now_ms;
+        let task = tokio::task::spawn_blocking(move || {
+            let mut ctx = Ctx {
+                cache: &cache,
+                client: &mut client,
+                now_ms,
+                access: Access::Counted,
+            };
+            let mut out = None;
+            let counted = cmd::execute_into(&mut ctx, Some(spec), &args, &mut out);
+            (client, out, counted)
+        });
+        let reply = match task.await {
+            Ok((client, out, counted)) => {
+                self.client = client;
+                if counted {
+                    self.uncounted += 1;
+                }
+                out.unwrap_or(Reply::Nil)
+            }
+            Err(_) => {
+                self.client = Client {
+                    id,
+                    ..Client::default()
+                };
+                Reply::err("ERR script failed")
+            }
+        };
+        self.now_ms = crate::now_ms();
+        self.reply(&reply);
         Next::Continue
     }
 
