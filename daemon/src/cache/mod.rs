@@ -21,6 +21,7 @@ pub mod expiry;
 pub mod glob;
 pub mod multi;
 pub mod native;
+pub mod notify;
 pub mod persist;
 pub mod pubsub;
 pub mod reply;

@@ -227,17 +227,18 @@ impl Conn {
     }
 
     /// CLIENT REPLY OFF/SKIP: drops the reply the last command appended
-    /// after `mark` (a RESP3 client still gets its subscription pushes).
+    /// after `mark` (subscription confirmations still go out).
     fn apply_reply_mode(&mut self, mark: usize, args: &[Bytes]) {
         use cmd::ReplyMode::{On, Skip, SkipNext};
         let mode = self.client.reply;
         if mode == On {
             return;
         }
-        let push = self.client.resp3
-            && ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]
-                .iter()
-                .any(|c| is(&args[0], c));
+        // Redis 7 sends (un)subscribe confirmations as pushes, past
+        // CLIENT REPLY OFF, in RESP2 too.
+        let push = ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]
+            .iter()
+            .any(|c| is(&args[0], c));
         if !push {
             self.out.truncate(mark);
         }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 
 use super::{Ctx, Group, Spec, db_arg, is};
 use crate::cache::Cache;
-use crate::cache::config::notify::{
+use crate::cache::notify::{
     EVICTED, EXPIRED, GENERIC, HASH, KEYEVENT, KEYSPACE, LIST, NEW, SET, STRING, ZSET,
 };
 use crate::cache::reply::Reply;

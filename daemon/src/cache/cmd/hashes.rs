@@ -1,5 +1,5 @@
 //! Hash commands: HSET, HGET, HMGET, HGETALL, HDEL, HEXISTS, HLEN,
-//! HINCRBY, HKEYS, HVALS, HSTRLEN, HSETNX, HMSET, HRANDFIELD.
+//! HINCRBY, HINCRBYFLOAT, HKEYS, HVALS, HSTRLEN, HSETNX, HMSET, HRANDFIELD.
 
 use bytes::Bytes;
 
@@ -218,6 +218,33 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     });
     match result {
         Ok(Ok(n)) => Reply::Integer(n),
+        Ok(Err(e)) | Err(e) => e,
+    }
+}
+
+/// HINCRBYFLOAT key field increment.
+pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(delta) = super::parse_f64(&args[3]) else {
+        return Reply::err(errors::NOT_FLOAT);
+    };
+    let result = write(ctx, &args[1], |h| {
+        let current = match h.map.get(&args[2][..]) {
+            None => 0.0,
+            Some(v) => match super::parse_f64(v) {
+                Some(n) => n,
+                None => return Err(Reply::err("ERR hash value is not a float")),
+            },
+        };
+        let new = current + delta;
+        if !new.is_finite() {
+            return Err(Reply::err("ERR increment would produce NaN or Infinity"));
+        }
+        let text = super::format_f64(new);
+        h.map.insert((&args[2][..]).into(), text.as_bytes().into());
+        Ok(text)
+    });
+    match result {
+        Ok(Ok(text)) => Reply::Bulk(Bytes::from(text)),
         Ok(Err(e)) | Err(e) => e,
     }
 }

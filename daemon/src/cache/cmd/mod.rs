@@ -1078,6 +1078,12 @@ pub static COMMANDS: &[Spec] = &[
         "key cursor [MATCH pattern] [COUNT count]",
         "Incrementally iterate sorted sets elements and associated scores",
     ),
+    spec("hincrbyfloat", 4, Kind::DenyOom, K1, hashes::hincrbyfloat).doc(
+        HASH,
+        "2.6.0",
+        "key field increment",
+        "Increment the float value of a hash field by the given amount",
+    ),
     spec("hrandfield", -2, Kind::Read, K1, hashes::hrandfield).doc(
         HASH,
         "6.2.0",
