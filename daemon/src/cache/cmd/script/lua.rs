@@ -3,7 +3,7 @@
 //! the calling connection's database, and Redis's conversions between
 //! replies and Lua values both ways.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -127,8 +127,7 @@ impl Interp {
         state: &Arc<RunState>,
         f: &Function,
         name: &str,
-        keys: &[Bytes],
-        argv: &[Bytes],
+        (keys, argv): (&[Bytes], &[Bytes]),
         mode: Mode,
     ) -> Reply {
         let lua = &self.lua;
@@ -155,18 +154,16 @@ impl Interp {
             };
             let cache = ctx.cache;
             let now_ms = ctx.now_ms;
-            let resp = Cell::new(2);
             let client = RefCell::new(&mut client);
             let out = lua.scope(|scope| {
                 let dispatch =
                     scope.create_function(|lua, (raise, args): (bool, Variadic<Value>)| {
                         let resp3 = self.slot.get::<i64>("resp").unwrap_or(2) == 3;
-                        resp.set(if resp3 { 3 } else { 2 });
                         let mut client = client.borrow_mut();
                         let (reply, always) =
                             call(cache, &mut client, now_ms, state, mode, resp3, &args);
                         let failed = reply.is_error();
-                        let value = to_lua(lua, reply, resp3, 0)?;
+                        let value = to_lua(lua, reply, resp3)?;
                         Ok((value, failed && (raise || always)))
                     })?;
                 self.slot.set("f", dispatch)?;
@@ -318,7 +315,7 @@ fn call(
 }
 
 /// A reply as Lua sees it (Redis's `redisProtocolToLuaType`).
-fn to_lua(lua: &Lua, reply: Reply, resp3: bool, depth: usize) -> mlua::Result<Value> {
+fn to_lua(lua: &Lua, reply: Reply, resp3: bool) -> mlua::Result<Value> {
     Ok(match reply {
         Reply::Simple(s) => {
             let t = lua.create_table()?;
@@ -351,7 +348,7 @@ fn to_lua(lua: &Lua, reply: Reply, resp3: bool, depth: usize) -> mlua::Result<Va
         Reply::Array(items) | Reply::Push(items) => {
             let t = lua.create_table_with_capacity(items.len(), 0)?;
             for (i, item) in items.into_iter().enumerate() {
-                t.raw_set(i + 1, to_lua(lua, item, resp3, depth + 1)?)?;
+                t.raw_set(i + 1, to_lua(lua, item, resp3)?)?;
             }
             Value::Table(t)
         }
@@ -359,10 +356,7 @@ fn to_lua(lua: &Lua, reply: Reply, resp3: bool, depth: usize) -> mlua::Result<Va
             if resp3 {
                 let map = lua.create_table()?;
                 for (k, v) in pairs {
-                    map.raw_set(
-                        to_lua(lua, k, resp3, depth + 1)?,
-                        to_lua(lua, v, resp3, depth + 1)?,
-                    )?;
+                    map.raw_set(to_lua(lua, k, resp3)?, to_lua(lua, v, resp3)?)?;
                 }
                 let t = lua.create_table()?;
                 t.raw_set("map", map)?;
@@ -370,8 +364,8 @@ fn to_lua(lua: &Lua, reply: Reply, resp3: bool, depth: usize) -> mlua::Result<Va
             } else {
                 let t = lua.create_table_with_capacity(pairs.len() * 2, 0)?;
                 for (i, (k, v)) in pairs.into_iter().enumerate() {
-                    t.raw_set(2 * i + 1, to_lua(lua, k, resp3, depth + 1)?)?;
-                    t.raw_set(2 * i + 2, to_lua(lua, v, resp3, depth + 1)?)?;
+                    t.raw_set(2 * i + 1, to_lua(lua, k, resp3)?)?;
+                    t.raw_set(2 * i + 2, to_lua(lua, v, resp3)?)?;
                 }
                 Value::Table(t)
             }

@@ -259,7 +259,7 @@ fn run_published(
     run.function.store(mode.function, Ordering::Relaxed);
     run.started_ms
         .store(crate::now_ms().max(1), Ordering::Release);
-    let reply = interp.run(ctx, &run, f, name, keys, argv, mode);
+    let reply = interp.run(ctx, &run, f, name, (keys, argv), mode);
     run.started_ms.store(0, Ordering::Release);
     run.kill.store(false, Ordering::Relaxed);
     reply
