@@ -471,7 +471,9 @@ impl Conn {
         let mut client = std::mem::take(&mut self.client);
         let args = args.to_vec();
         let now_ms = self.now_ms;
+        self.cache.scripting.announce();
         let task = tokio::task::spawn_blocking(move || {
+            let _settle = cache.scripting.settle_on_drop();
             let mut ctx = Ctx {
                 cache: &cache,
                 client: &mut client,

@@ -68,6 +68,15 @@ pub struct Engine {
     run: Arc<RunState>,
 }
 
+/// Clears an [`Engine::announce`] when dropped.
+pub struct Settle<'a>(&'a Engine);
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        self.0.run.started_ms.store(0, Ordering::Release);
+    }
+}
+
 /// Whether a script is running, for the connections that must wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Busy {
@@ -118,6 +127,24 @@ impl Engine {
                 "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
             )
         }
+    }
+
+    /// Marks a script command as about to run, before it takes the gate:
+    /// other connections then wait for it without blocking their event
+    /// loop on the gate (which would also hold up SCRIPT KILL).
+    pub fn announce(&self) {
+        let _ = self.run.started_ms.compare_exchange(
+            0,
+            crate::now_ms().max(1),
+            Ordering::AcqRel,
+            Ordering::Acquire,
+        );
+    }
+
+    /// Clears [`Engine::announce`] when the returned guard drops (the
+    /// command is done, or panicked).
+    pub fn settle_on_drop(&self) -> Settle<'_> {
+        Settle(self)
     }
 
     /// SCRIPT KILL (`function` false) or FUNCTION KILL.
