@@ -2,7 +2,7 @@
 //! EVAL writing through redis.call, a looping script that makes other
 //! clients wait (BUSY) until SCRIPT KILL from a third one stops it,
 //! notifications heard by a subscriber on a SET and on an expiry, and a
-//! connection that turned its replies off.
+//! connection that turned its replies off; CLIENT LIST and CLIENT KILL.
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
@@ -201,4 +201,45 @@ fn client_reply_off_and_skip_silence_replies() {
     let mut got = vec![0u8; want.len()];
     s.read_exact(&mut got).unwrap();
     assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
+}
+
+#[test]
+fn client_list_shows_every_connection_and_client_kill_closes_one() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let mut a = client(&daemon);
+    let mut b = client(&daemon);
+    let _: () = redis::cmd("CLIENT")
+        .arg("SETNAME")
+        .arg("victim")
+        .query(&mut b)
+        .unwrap();
+    let _: () = redis::cmd("SELECT").arg(3).query(&mut b).unwrap();
+    let b_id: i64 = redis::cmd("CLIENT").arg("ID").query(&mut b).unwrap();
+    let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut a).unwrap();
+    let line = list
+        .lines()
+        .find(|l| l.starts_with(&format!("id={b_id} ")))
+        .unwrap_or_else(|| panic!("{list}"));
+    assert!(line.contains(" name=victim "), "{line}");
+    assert!(line.contains(" db=3 "), "{line}");
+    assert_eq!(list.lines().count(), 2, "{list}");
+    let killed: i64 = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("ID")
+        .arg(b_id)
+        .query(&mut a)
+        .unwrap();
+    assert_eq!(killed, 1);
+    assert!(redis::cmd("PING").query::<String>(&mut b).is_err());
+    eventually("the killed client leaves the list", || {
+        let list: String = redis::cmd("CLIENT").arg("LIST").query(&mut a).unwrap();
+        list.lines().count() == 1
+    });
+    let err = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("10.0.0.1:1")
+        .query::<String>(&mut a)
+        .unwrap_err();
+    assert!(err.to_string().contains("No such client"), "{err}");
 }

@@ -15,6 +15,7 @@
 //! both call [`cmd::execute`] and share the pub/sub registry.
 
 pub mod blocking;
+pub mod clients;
 pub mod cmd;
 pub mod config;
 pub mod expiry;
@@ -96,6 +97,8 @@ pub struct Cache {
     pub scripting: cmd::script::Engine,
     /// INFO commandstats and errorstats.
     pub cmdstats: cmd::stats::CommandStats,
+    /// The RESP connections (CLIENT LIST, CLIENT KILL).
+    pub clients: clients::Clients,
 }
 
 impl Cache {
@@ -131,6 +134,7 @@ impl Cache {
             blocked: blocking::Blocked::default(),
             scripting: cmd::script::Engine::default(),
             cmdstats: cmd::stats::CommandStats::default(),
+            clients: clients::Clients::default(),
             store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),

@@ -21,7 +21,7 @@ use crate::Shared;
 use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy, script};
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
 use crate::cache::{Access, Cache, Reply};
-use crate::cache::{blocking, multi};
+use crate::cache::{blocking, clients, multi};
 
 /// Write out buffered replies once they pass this size even if more
 /// input is waiting, to bound the buffer.
@@ -40,6 +40,15 @@ struct ConnectedGuard(Arc<Cache>);
 impl Drop for ConnectedGuard {
     fn drop(&mut self) {
         self.0.stats.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Takes the connection out of CLIENT LIST however the task ends.
+struct Registered(Arc<Cache>, u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.clients.remove(self.1);
     }
 }
 
@@ -79,6 +88,8 @@ struct Conn {
     /// Whether commands may run: always when the daemon does not require
     /// authentication, otherwise after a successful AUTH or HELLO … AUTH.
     authenticated: bool,
+    /// What CLIENT LIST last heard: name, database, RESP3, subscribed.
+    shown: (Option<Bytes>, usize, bool, bool),
 }
 
 /// Serves one RESP connection until the client leaves, breaks the
@@ -106,8 +117,32 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         now_ms: 0,
         uncounted: 0,
         authenticated: false,
+        shown: (None, 0, false, false),
     };
     conn.authenticated = !conn.shared.config.resp_require_auth;
+    let kill = CancellationToken::new();
+    conn.cache.clients.add(
+        conn.client.id,
+        clients::Entry {
+            addr: stream
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            laddr: stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            since_ms: crate::now_ms(),
+            name: None,
+            db: 0,
+            resp3: false,
+            pubsub: false,
+            kill: kill.clone(),
+        },
+    );
+    let _registered = Registered(conn.cache.clone(), conn.client.id);
+    let killed = kill.cancelled_owned();
+    tokio::pin!(killed);
     let mut input = BytesMut::with_capacity(READ_ROOM);
     let mut decoder = Decoder::new();
     // Registered once: polling a fresh `cancelled()` every turn would
@@ -128,6 +163,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
+            _ = &mut killed => break,
             _ = async { kicked.as_ref().expect("guarded").cancelled().await }, if kicked.is_some() => {
                 tracing::debug!(client = conn.client.id, "RESP subscriber too slow; disconnected");
                 break;
@@ -160,6 +196,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                             let mark = conn.out.len();
                             let next = conn.run(decoder.args()).await;
                             conn.apply_reply_mode(mark, decoder.args());
+                            conn.show();
                             match next {
                                 Next::Close => {
                                     close = true;
@@ -247,6 +284,19 @@ impl Conn {
             SkipNext => On,
             other => other,
         };
+    }
+
+    /// Tells CLIENT LIST of a changed name, database, protocol or
+    /// subscription (a compare per command; the lock only on a change).
+    fn show(&mut self) {
+        let c = &self.client;
+        let shown = (c.name.clone(), c.db, c.resp3, self.subscribed() > 0);
+        if shown != self.shown {
+            self.shown = shown.clone();
+            self.cache.clients.update(c.id, |e| {
+                (e.name, e.db, e.resp3, e.pubsub) = shown;
+            });
+        }
     }
 
     fn reply(&mut self, reply: &Reply) {

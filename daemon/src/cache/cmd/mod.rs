@@ -1282,7 +1282,7 @@ pub static COMMANDS: &[Spec] = &[
         .doc(
             CONN,
             "2.4.0",
-            "<ID|REPLY|GETNAME|SETNAME|SETINFO|INFO|LIST|NO-EVICT|UNBLOCK|NO-TOUCH>",
+            "<ID|REPLY|GETNAME|SETNAME|SETINFO|INFO|LIST|KILL|NO-EVICT|UNBLOCK|NO-TOUCH>",
             "A container for client connection commands",
         )
         .subs(&[
@@ -1318,8 +1318,16 @@ pub static COMMANDS: &[Spec] = &[
                 -2,
                 CONN,
                 "2.4.0",
-                "",
-                "Get the list of client connections (here: the current one)",
+                "[TYPE type] [ID client-id]",
+                "Get the list of client connections",
+            ),
+            sub(
+                "kill",
+                -3,
+                CONN,
+                "2.4.0",
+                "filter [filter ...]",
+                "Kill connections: CLIENT KILL ip:port, or filters ID, ADDR, LADDR, USER, TYPE, SKIPME",
             ),
             sub(
                 "no-evict",

@@ -416,25 +416,15 @@ pub(super) fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             ));
         }
         Reply::ok()
-    } else if is(sub, "info") || is(sub, "list") {
-        let c = &ctx.client;
-        let text = format!(
-            "id={} name={} resp={} lib-name={} lib-ver={}\n",
-            c.id,
-            c.name.as_deref().map(|n| lossy(n, 128)).unwrap_or_default(),
-            if c.resp3 { 3 } else { 2 },
-            c.lib
-                .0
-                .as_deref()
-                .map(|n| lossy(n, 128))
-                .unwrap_or_default(),
-            c.lib
-                .1
-                .as_deref()
-                .map(|n| lossy(n, 128))
-                .unwrap_or_default(),
-        );
-        Reply::Bulk(Bytes::from(text))
+    } else if is(sub, "info") {
+        if let Some(e) = arity(2, "client|info") {
+            return e;
+        }
+        Reply::Bulk(Bytes::from(client_line(ctx, ctx.client.id, None)))
+    } else if is(sub, "list") {
+        client_list(ctx, args)
+    } else if is(sub, "kill") {
+        client_kill(ctx, args)
     } else if is(sub, "reply") {
         if let Some(e) = arity(3, "client|reply") {
             return e;
@@ -466,6 +456,158 @@ pub(super) fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     } else {
         unknown_subcommand(sub, "CLIENT")
     }
+}
+
+/// One CLIENT LIST line: the registry's view of connection `id`, or the
+/// calling client's own state for itself.
+fn client_line(ctx: &Ctx<'_>, id: u64, entry: Option<&crate::cache::clients::Entry>) -> String {
+    let own = ctx.cache.clients.list().into_iter().find(|(i, _)| *i == id);
+    let entry = entry.cloned().or(own.map(|(_, e)| e));
+    let (addr, laddr, since, pubsub) = entry
+        .as_ref()
+        .map_or((String::new(), String::new(), ctx.now_ms, false), |e| {
+            (e.addr.clone(), e.laddr.clone(), e.since_ms, e.pubsub)
+        });
+    let (name, db, resp3, lib) = if id == ctx.client.id {
+        let c = &ctx.client;
+        (c.name.clone(), c.db, c.resp3, c.lib.clone())
+    } else {
+        let e = entry.as_ref();
+        (
+            e.and_then(|e| e.name.clone()),
+            e.map_or(0, |e| e.db),
+            e.is_some_and(|e| e.resp3),
+            (None, None),
+        )
+    };
+    let text = |b: &Option<Bytes>| b.as_deref().map(|n| lossy(n, 128)).unwrap_or_default();
+    format!(
+        "id={id} addr={addr} laddr={laddr} fd=0 name={} age={} idle=0 flags={} db={db} sub=0 psub=0 ssub=0 multi=-1 qbuf=0 qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0 obl=0 oll=0 omem=0 tot-mem=0 events=r cmd=NULL user=default redir=-1 resp={} lib-name={} lib-ver={}\n",
+        text(&name),
+        ctx.now_ms.saturating_sub(since) / 1000,
+        if pubsub { "P" } else { "N" },
+        if resp3 { 3 } else { 2 },
+        text(&lib.0),
+        text(&lib.1),
+    )
+}
+
+/// CLIENT LIST [TYPE normal|pubsub|master|replica] [ID id …].
+fn client_list(ctx: &Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut kind: Option<bool> = None;
+    let mut ids: Option<Vec<u64>> = None;
+    match args.get(2) {
+        None => {}
+        Some(a) if is(a, "type") && args.len() == 4 => {
+            let t = &args[3];
+            kind = Some(if is(t, "pubsub") {
+                true
+            } else if is(t, "normal") {
+                false
+            } else if is(t, "master") || is(t, "replica") || is(t, "slave") {
+                return Reply::Bulk(Bytes::new());
+            } else {
+                return Reply::error(format!("ERR Unknown client type '{}'", lossy(t, 128)));
+            });
+        }
+        Some(a) if is(a, "id") && args.len() > 3 => {
+            let mut list = Vec::new();
+            for id in &args[3..] {
+                match parse_i64(id) {
+                    Some(n) if n > 0 => list.push(n as u64),
+                    _ => return Reply::err("ERR Invalid client ID"),
+                }
+            }
+            ids = Some(list);
+        }
+        Some(_) => return Reply::err(crate::cache::reply::errors::SYNTAX),
+    }
+    let mut out = String::new();
+    for (id, entry) in ctx.cache.clients.list() {
+        if kind.is_some_and(|pubsub| pubsub != entry.pubsub)
+            || ids.as_ref().is_some_and(|ids| !ids.contains(&id))
+        {
+            continue;
+        }
+        out.push_str(&client_line(ctx, id, Some(&entry)));
+    }
+    Reply::Bulk(Bytes::from(out))
+}
+
+/// One CLIENT KILL filter: whether it matches a connection.
+type KillFilter = Box<dyn Fn(u64, &crate::cache::clients::Entry) -> bool>;
+
+/// CLIENT KILL ip:port, or CLIENT KILL with ID / ADDR / LADDR / USER /
+/// SKIPME / TYPE filters (the number killed).
+fn client_kill(ctx: &Ctx<'_>, args: &[Bytes]) -> Reply {
+    if args.len() < 3 {
+        return super::wrong_arity("client|kill");
+    }
+    let all = ctx.cache.clients.list();
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(&args[2]);
+        return match all.iter().find(|(_, e)| e.addr == addr) {
+            Some((_, e)) => {
+                e.kill.cancel();
+                Reply::ok()
+            }
+            None => Reply::err("ERR No such client"),
+        };
+    }
+    if !args.len().is_multiple_of(2) {
+        return Reply::err(crate::cache::reply::errors::SYNTAX);
+    }
+    let mut skipme = true;
+    let mut filters: Vec<KillFilter> = Vec::new();
+    for pair in args[2..].chunks_exact(2) {
+        let (key, value) = (&pair[0], pair[1].clone());
+        let text = String::from_utf8_lossy(&value).into_owned();
+        if is(key, "id") {
+            let Some(id) = parse_i64(&value).filter(|n| *n > 0) else {
+                return Reply::err("ERR client-id should be greater than 0");
+            };
+            filters.push(Box::new(move |i, _| i == id as u64));
+        } else if is(key, "addr") {
+            filters.push(Box::new(move |_, e| e.addr == text));
+        } else if is(key, "laddr") {
+            filters.push(Box::new(move |_, e| e.laddr == text));
+        } else if is(key, "user") {
+            if text != "default" {
+                return Reply::error(format!("ERR No such user '{text}'"));
+            }
+        } else if is(key, "type") {
+            let pubsub = if is(&value, "pubsub") {
+                true
+            } else if is(&value, "normal") {
+                false
+            } else if is(&value, "master") || is(&value, "replica") || is(&value, "slave") {
+                filters.push(Box::new(|_, _| false));
+                continue;
+            } else {
+                return Reply::error(format!("ERR Unknown client type '{text}'"));
+            };
+            filters.push(Box::new(move |_, e| e.pubsub == pubsub));
+        } else if is(key, "skipme") {
+            skipme = if is(&value, "yes") {
+                true
+            } else if is(&value, "no") {
+                false
+            } else {
+                return Reply::err(crate::cache::reply::errors::SYNTAX);
+            };
+        } else {
+            return Reply::err(crate::cache::reply::errors::SYNTAX);
+        }
+    }
+    let mut killed = 0;
+    for (id, entry) in &all {
+        if (skipme && *id == ctx.client.id) || !filters.iter().all(|f| f(*id, entry)) {
+            continue;
+        }
+        entry.kill.cancel();
+        killed += 1;
+    }
+    Reply::Integer(killed)
 }
 
 fn command_info(spec: &super::Spec) -> Reply {
