@@ -142,11 +142,13 @@ start_redis() {
   wait_ping "$port"
 }
 
+# --cache-persist: SAVE and BGSAVE write agora's snapshot, as
+# redis-server's write its RDB file into --dir.
 start_agora() {
   local dir=$1
   port=$(free_port)
   "$AGORA_BIN" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp "127.0.0.1:$port" \
-    --data "$dir/data" --ready-file "$dir/ready.json" --log-level warn \
+    --data "$dir/data" --ready-file "$dir/ready.json" --log-level warn --cache-persist \
     >"$dir/server.log" 2>&1 &
   pids+=($!)
   wait_ping "$port"

@@ -745,15 +745,17 @@ pub enum CacheCommand {
     /// Print the server's INFO: the named sections, or all of them.
     Info {
         /// Sections: server, clients, memory, persistence, stats,
-        /// keyspace, or all (the default).
+        /// replication, cpu, modules, errorstats, cluster, keyspace,
+        /// commandstats, latencystats, or all (the default).
         #[arg(value_name = "SECTION", value_parser = OneOf::new("an INFO section", &INFO_SECTIONS))]
         sections: Vec<String>,
     },
 }
 
 /// INFO's sections, plus `all` and its synonyms.
-const INFO_SECTIONS: [&str; 9] = {
+const INFO_SECTIONS: [&str; 16] = {
     let s = agora_daemon::cache::cmd::INFO_SECTIONS;
+    let m = agora_daemon::cache::cmd::INFO_MORE;
     [
         s[0],
         s[1],
@@ -761,6 +763,13 @@ const INFO_SECTIONS: [&str; 9] = {
         s[3],
         s[4],
         s[5],
+        s[6],
+        s[7],
+        s[8],
+        s[9],
+        s[10],
+        m[0],
+        m[1],
         "all",
         "everything",
         "default",

@@ -15,12 +15,14 @@
 //! both call [`cmd::execute`] and share the pub/sub registry.
 
 pub mod blocking;
+pub mod clients;
 pub mod cmd;
 pub mod config;
 pub mod expiry;
 pub mod glob;
 pub mod multi;
 pub mod native;
+pub mod notify;
 pub mod persist;
 pub mod pubsub;
 pub mod reply;
@@ -91,6 +93,12 @@ pub struct Cache {
     pub watches: multi::Watches,
     /// Connections blocked in BLPOP & co.
     pub blocked: blocking::Blocked,
+    /// EVAL's scripts, FUNCTION's libraries, the running script.
+    pub scripting: cmd::script::Engine,
+    /// INFO commandstats and errorstats.
+    pub cmdstats: cmd::stats::CommandStats,
+    /// The RESP connections (CLIENT LIST, CLIENT KILL).
+    pub clients: clients::Clients,
 }
 
 impl Cache {
@@ -124,6 +132,9 @@ impl Cache {
             gate: multi::Gate::default(),
             watches: multi::Watches::default(),
             blocked: blocking::Blocked::default(),
+            scripting: cmd::script::Engine::default(),
+            cmdstats: cmd::stats::CommandStats::default(),
+            clients: clients::Clients::default(),
             store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),

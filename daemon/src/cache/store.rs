@@ -312,6 +312,33 @@ pub struct Counters {
     max_memory: AtomicU64,
     /// The eviction policy, as its position in [`Policy::ALL`].
     policy: AtomicU8,
+    /// Whether keys removed by expiry or eviction are queued for keyspace
+    /// notifications ([`Store::take_removals`]).
+    track_removals: std::sync::atomic::AtomicBool,
+    /// The queue (database, key, evicted rather than expired).
+    removals: Mutex<Vec<Removal>>,
+}
+
+/// A key that expired or was evicted, for keyspace notifications.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    /// Its database.
+    pub db: usize,
+    /// The key.
+    pub key: Box<[u8]>,
+    /// Evicted for memory (`evicted`) rather than expired (`expired`).
+    pub evicted: bool,
+}
+
+impl Counters {
+    fn note_removal(&self, db: usize, key: Box<[u8]>, evicted: bool) {
+        if self.track_removals.load(Ordering::Relaxed) {
+            self.removals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(Removal { db, key, evicted });
+        }
+    }
 }
 
 impl Counters {
@@ -374,15 +401,18 @@ pub struct Shard {
     rng: u64,
     /// This shard's position, its stripe of the counters.
     idx: usize,
+    /// Its database's index.
+    db: usize,
 }
 
 /// The LFU counter a new key starts with (Redis's LFU_INIT_VAL).
 const LFU_INIT: u32 = 5;
 
 impl Shard {
-    fn new(counters: Arc<Counters>, seed: u64, idx: usize) -> Shard {
+    fn new(counters: Arc<Counters>, seed: u64, idx: usize, db: usize) -> Shard {
         Shard {
             idx,
+            db,
             map: IndexMap::with_hasher(RandomState::default()),
             volatile: 0,
             counters,
@@ -438,8 +468,9 @@ impl Shard {
     fn lookup(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
         let idx = self.map.get_index_of(key)?;
         if self.map[idx].is_expired(now_ms) {
-            self.remove_at(idx);
+            let (key, _) = self.remove_at(idx);
             self.counters.expired.fetch_add(1, Ordering::Relaxed);
+            self.counters.note_removal(self.db, key, false);
             return None;
         }
         Some(idx)
@@ -637,8 +668,9 @@ impl Shard {
             }
             sampled += 1;
             if entry.is_expired(now_ms) {
-                self.remove_at(idx);
+                let (key, _) = self.remove_at(idx);
                 self.counters.expired.fetch_add(1, Ordering::Relaxed);
+                self.counters.note_removal(self.db, key, false);
                 expired += 1;
             }
         }
@@ -751,6 +783,7 @@ impl Db {
                     counters.clone(),
                     seed.wrapping_mul(i + 1 + 17 * index as u64),
                     i as usize,
+                    index,
                 ))
             })
             .collect();
@@ -841,6 +874,30 @@ impl Store {
             .map(|i| Db::new(i, &counters, seed, hasher.clone()))
             .collect();
         Store { dbs, counters }
+    }
+
+    /// Starts or stops queueing the keys that expire or are evicted
+    /// (when `expired`/`evicted` keyspace events are wanted).
+    pub fn track_removals(&self, on: bool) {
+        self.counters.track_removals.store(on, Ordering::Relaxed);
+        if !on {
+            self.take_removals();
+        }
+    }
+
+    /// The keys that expired or were evicted since the last call (empty
+    /// unless [`Store::track_removals`] is on).
+    pub fn take_removals(&self) -> Vec<Removal> {
+        if !self.counters.track_removals.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        std::mem::take(
+            &mut *self
+                .counters
+                .removals
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        )
     }
 
     /// Database `index` (below [`DATABASES`]; larger indexes wrap, callers
@@ -963,8 +1020,9 @@ impl Store {
             };
             let mut shard = self.dbs[db].lock(idx);
             if let Some(pos) = shard.map.get_index_of(&*key) {
-                shard.remove_at(pos);
+                let (key, _) = shard.remove_at(pos);
                 self.counters.evicted.fetch_add(1, Ordering::Relaxed);
+                self.counters.note_removal(db, key, true);
             }
         }
         if self.used_memory() <= max_memory as u64 {

@@ -18,10 +18,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::codec::{Decoder, encode};
 use crate::Shared;
-use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy};
+use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy, script};
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
 use crate::cache::{Access, Cache, Reply};
-use crate::cache::{blocking, multi};
+use crate::cache::{blocking, clients, multi};
 
 /// Write out buffered replies once they pass this size even if more
 /// input is waiting, to bound the buffer.
@@ -40,6 +40,15 @@ struct ConnectedGuard(Arc<Cache>);
 impl Drop for ConnectedGuard {
     fn drop(&mut self) {
         self.0.stats.connected.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Takes the connection out of CLIENT LIST however the task ends.
+struct Registered(Arc<Cache>, u64);
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.0.clients.remove(self.1);
     }
 }
 
@@ -79,6 +88,8 @@ struct Conn {
     /// Whether commands may run: always when the daemon does not require
     /// authentication, otherwise after a successful AUTH or HELLO … AUTH.
     authenticated: bool,
+    /// What CLIENT LIST last heard: name, database, RESP3, subscribed.
+    shown: (Option<Bytes>, usize, bool, bool),
 }
 
 /// Serves one RESP connection until the client leaves, breaks the
@@ -106,8 +117,32 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         now_ms: 0,
         uncounted: 0,
         authenticated: false,
+        shown: (None, 0, false, false),
     };
     conn.authenticated = !conn.shared.config.resp_require_auth;
+    let kill = CancellationToken::new();
+    conn.cache.clients.add(
+        conn.client.id,
+        clients::Entry {
+            addr: stream
+                .peer_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            laddr: stream
+                .local_addr()
+                .map(|a| a.to_string())
+                .unwrap_or_default(),
+            since_ms: crate::now_ms(),
+            name: None,
+            db: 0,
+            resp3: false,
+            pubsub: false,
+            kill: kill.clone(),
+        },
+    );
+    let _registered = Registered(conn.cache.clone(), conn.client.id);
+    let killed = kill.cancelled_owned();
+    tokio::pin!(killed);
     let mut input = BytesMut::with_capacity(READ_ROOM);
     let mut decoder = Decoder::new();
     // Registered once: polling a fresh `cancelled()` every turn would
@@ -128,6 +163,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
+            _ = &mut killed => break,
             _ = async { kicked.as_ref().expect("guarded").cancelled().await }, if kicked.is_some() => {
                 tracing::debug!(client = conn.client.id, "RESP subscriber too slow; disconnected");
                 break;
@@ -157,7 +193,11 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 loop {
                     match decoder.decode_next(&mut input) {
                         Ok(true) => {
-                            match conn.run(decoder.args()).await {
+                            let mark = conn.out.len();
+                            let next = conn.run(decoder.args()).await;
+                            conn.apply_reply_mode(mark, decoder.args());
+                            conn.show();
+                            match next {
                                 Next::Close => {
                                     close = true;
                                     break;
@@ -223,6 +263,42 @@ impl Conn {
         }
     }
 
+    /// CLIENT REPLY OFF/SKIP: drops the reply the last command appended
+    /// after `mark` (subscription confirmations still go out).
+    fn apply_reply_mode(&mut self, mark: usize, args: &[Bytes]) {
+        use cmd::ReplyMode::{On, Skip, SkipNext};
+        let mode = self.client.reply;
+        if mode == On {
+            return;
+        }
+        // Redis 7 sends (un)subscribe confirmations as pushes, past
+        // CLIENT REPLY OFF, in RESP2 too.
+        let push = ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]
+            .iter()
+            .any(|c| is(&args[0], c));
+        if !push {
+            self.out.truncate(mark);
+        }
+        self.client.reply = match mode {
+            Skip => SkipNext,
+            SkipNext => On,
+            other => other,
+        };
+    }
+
+    /// Tells CLIENT LIST of a changed name, database, protocol or
+    /// subscription (a compare per command; the lock only on a change).
+    fn show(&mut self) {
+        let c = &self.client;
+        let shown = (c.name.clone(), c.db, c.resp3, self.subscribed() > 0);
+        if shown != self.shown {
+            self.shown = shown.clone();
+            self.cache.clients.update(c.id, |e| {
+                (e.name, e.db, e.resp3, e.pubsub) = shown;
+            });
+        }
+    }
+
     fn reply(&mut self, reply: &Reply) {
         encode(reply, self.client.resp3, &mut self.out);
     }
@@ -278,6 +354,12 @@ impl Conn {
             ));
             return Next::Continue;
         }
+        if self.cache.scripting.running_since().is_some()
+            && let Some(busy) = self.wait_for_script(args).await
+        {
+            self.reply(&Reply::err(busy));
+            return Next::Continue;
+        }
         // RESP2 subscribed mode accepts only a few commands.
         if self.subscribed() > 0 && !self.client.resp3 {
             let allowed = [
@@ -329,6 +411,12 @@ impl Conn {
             }
             self.uncounted += 1;
             return self.connection_command(spec.name, args).await;
+        }
+        if let Some(spec) = spec
+            && spec.kind == cmd::Kind::Script
+            && !script::is_kill(args)
+        {
+            return self.run_script(spec, args).await;
         }
         if is(name, "hello")
             && let Some(pos) = args.iter().position(|a| is(a, "auth"))
@@ -388,6 +476,82 @@ impl Conn {
         if cmd::execute_into(&mut ctx, spec, args, &mut self.out) {
             self.uncounted += 1;
         }
+        Next::Continue
+    }
+
+    /// While a script runs: waits for it to end, or answers the BUSY
+    /// error once it has run past `busy-reply-threshold` (SCRIPT KILL,
+    /// FUNCTION KILL and a few connection commands still run).
+    async fn wait_for_script(&mut self, args: &[Bytes]) -> Option<&'static str> {
+        let threshold = self
+            .cache
+            .params
+            .get(&[b"busy-reply-threshold"])
+            .first()
+            .and_then(|(_, v)| v.parse::<u64>().ok())
+            .unwrap_or(5000);
+        loop {
+            match self.cache.scripting.busy(crate::now_ms(), threshold) {
+                script::Busy::Idle => return None,
+                script::Busy::Running => {
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                }
+                script::Busy::TimedOut(busy) => {
+                    let name = &args[0];
+                    let allowed = script::is_kill(args)
+                        || [
+                            "auth", "hello", "multi", "discard", "watch", "unwatch", "reset",
+                            "quit",
+                        ]
+                        .iter()
+                        .any(|c| is(name, c))
+                        || (is(name, "shutdown") && args.get(1).is_some_and(|a| is(a, "nosave")));
+                    return (!allowed).then_some(busy);
+                }
+            }
+        }
+    }
+
+    /// Runs a script command ([`cmd::Kind::Script`]) on a blocking
+    /// thread: it holds the exclusive side of the transaction gate while
+    /// it runs, and may run long.
+    async fn run_script(&mut self, spec: &'static cmd::Spec, args: &[Bytes]) -> Next {
+        let cache = self.cache.clone();
+        let id = self.client.id;
+        let mut client = std::mem::take(&mut self.client);
+        let args = args.to_vec();
+        let now_ms = self.now_ms;
+        self.cache.scripting.announce();
+        let task = tokio::task::spawn_blocking(move || {
+            let _settle = cache.scripting.settle_on_drop();
+            let mut ctx = Ctx {
+                cache: &cache,
+                client: &mut client,
+                now_ms,
+                access: Access::Counted,
+            };
+            let mut out = None;
+            let counted = cmd::execute_into(&mut ctx, Some(spec), &args, &mut out);
+            (client, out, counted)
+        });
+        let reply = match task.await {
+            Ok((client, out, counted)) => {
+                self.client = client;
+                if counted {
+                    self.uncounted += 1;
+                }
+                out.unwrap_or(Reply::Nil)
+            }
+            Err(_) => {
+                self.client = Client {
+                    id,
+                    ..Client::default()
+                };
+                Reply::err("ERR script failed")
+            }
+        };
+        self.now_ms = crate::now_ms();
+        self.reply(&reply);
         Next::Continue
     }
 

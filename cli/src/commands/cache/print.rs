@@ -197,7 +197,7 @@ pub fn value_json(value: &CacheValue) -> Value {
 }
 
 /// INFO's text as `{"section": {"field": value}}` (sections lower-case).
-/// Numbers are JSON numbers; a value made of `k=v,k=v` pairs (the
+/// Numbers are JSON numbers (floats rounded to three decimals); a value made of `k=v,k=v` pairs (the
 /// keyspace's `db0:keys=1,expires=0,avg_ttl=0`) is an object.
 pub fn info_json(text: &str) -> Value {
     let mut root = serde_json::Map::new();
@@ -236,7 +236,9 @@ fn info_value(text: &str) -> Value {
         !a.is_empty() && !b.is_empty() && (a.bytes().chain(b.bytes())).all(|c| c.is_ascii_digit())
     }) && let Ok(f) = text.parse::<f64>()
     {
-        return json!(f);
+        // At most three decimals, as every float agora prints in JSON
+        // (INFO cpu's seconds come with six).
+        return json!((f * 1000.0).round() / 1000.0);
     }
     Value::String(text.to_owned())
 }

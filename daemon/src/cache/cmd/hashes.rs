@@ -1,9 +1,9 @@
 //! Hash commands: HSET, HGET, HMGET, HGETALL, HDEL, HEXISTS, HLEN,
-//! HINCRBY, HKEYS, HVALS, HSTRLEN, HSETNX, HMSET.
+//! HINCRBY, HINCRBYFLOAT, HKEYS, HVALS, HSTRLEN, HSETNX, HMSET, HRANDFIELD.
 
 use bytes::Bytes;
 
-use super::{Ctx, int_arg, parse_i64};
+use super::{Ctx, int_arg, is, parse_i64};
 use crate::cache::reply::{Reply, errors};
 use crate::cache::store::{Access, Entry, Hash, Shard, Value};
 
@@ -220,4 +220,77 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Ok(Ok(n)) => Reply::Integer(n),
         Ok(Err(e)) | Err(e) => e,
     }
+}
+
+/// HINCRBYFLOAT key field increment.
+pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let Some(delta) = super::parse_f64(&args[3]) else {
+        return Reply::err(errors::NOT_FLOAT);
+    };
+    let result = write(ctx, &args[1], |h| {
+        let current = match h.map.get(&args[2][..]) {
+            None => 0.0,
+            Some(v) => match super::parse_f64(v) {
+                Some(n) => n,
+                None => return Err(Reply::err("ERR hash value is not a float")),
+            },
+        };
+        let new = current + delta;
+        if !new.is_finite() {
+            return Err(Reply::err("ERR increment would produce NaN or Infinity"));
+        }
+        let text = super::format_f64(new);
+        h.map.insert((&args[2][..]).into(), text.as_bytes().into());
+        Ok(text)
+    });
+    match result {
+        Ok(Ok(text)) => Reply::Bulk(Bytes::from(text)),
+        Ok(Err(e)) | Err(e) => e,
+    }
+}
+
+/// HRANDFIELD key [count [WITHVALUES]]: one random field, or `count`
+/// distinct ones (negative: |count| with repeats), as SRANDMEMBER picks.
+pub(super) fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let count = match args.get(2).map(|c| int_arg(c)) {
+        None => None,
+        Some(Ok(n)) if !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) => {
+            return Reply::err("ERR value is out of range");
+        }
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => return e,
+    };
+    let with_values = match args.get(3) {
+        None => false,
+        Some(a) if args.len() == 4 && is(a, "withvalues") => true,
+        Some(_) => return Reply::err(errors::SYNTAX),
+    };
+    let mut shard = ctx.db().lock_key(&args[1]);
+    let hash = match read(&mut shard, &args[1], ctx.now_ms, ctx.access) {
+        Ok(h) => h,
+        Err(e) => return e,
+    };
+    let Some(count) = count else {
+        return hash
+            .filter(|h| !h.map.is_empty())
+            .and_then(|h| h.map.get_index(super::sets::rand_below(h.map.len())))
+            .map_or(Reply::Nil, |(f, _)| Reply::bulk(f));
+    };
+    let Some(hash) = hash.filter(|h| !h.map.is_empty()) else {
+        return Reply::Array(Vec::new());
+    };
+    let picks = super::sets::random_positions(hash.map.len(), count);
+    let resp3 = ctx.client.resp3;
+    let mut out = Vec::with_capacity(picks.len() * if with_values { 2 } else { 1 });
+    for (field, value) in picks.into_iter().filter_map(|i| hash.map.get_index(i)) {
+        if !with_values {
+            out.push(Reply::bulk(field));
+        } else if resp3 {
+            out.push(Reply::Array(vec![Reply::bulk(field), Reply::bulk(value)]));
+        } else {
+            out.push(Reply::bulk(field));
+            out.push(Reply::bulk(value));
+        }
+    }
+    Reply::Array(out)
 }

@@ -17,20 +17,23 @@ mod bitfield;
 mod bits;
 pub mod bpop;
 mod dump;
+pub mod events;
 mod hashes;
 mod keys;
 mod lcs;
 mod listedit;
 mod lists;
+pub mod script;
 mod server;
 mod sets;
 mod sort;
+pub mod stats;
 mod strings;
 pub mod syntax;
 mod typed;
 mod zsets;
 
-pub use server::INFO_SECTIONS;
+pub use server::{INFO_MORE, INFO_SECTIONS};
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -63,6 +66,22 @@ pub struct Client {
     pub watched: Vec<(usize, Bytes, u64)>,
     /// Set when a watched key is written (shared with the registry).
     pub dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// CLIENT REPLY: which replies the connection sends.
+    pub reply: ReplyMode,
+}
+
+/// CLIENT REPLY's modes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    /// Every reply (ON).
+    #[default]
+    On,
+    /// None (OFF).
+    Off,
+    /// Not this command's reply nor the next one's (SKIP, just set).
+    Skip,
+    /// Not the next reply, then ON again.
+    SkipNext,
 }
 
 /// What a command needs: the cache, the client, the time, and whether it
@@ -100,6 +119,10 @@ pub enum Kind {
     Admin,
     /// Pub/sub and connection commands answered by the connection itself.
     Conn,
+    /// Scripts and functions ([`script`]): run holding the exclusive side
+    /// of the transaction gate, like EXEC (the RESP connection runs them
+    /// on a blocking thread).
+    Script,
 }
 
 type Handler = fn(&mut Ctx<'_>, &[Bytes]) -> Reply;
@@ -1199,6 +1222,143 @@ pub static COMMANDS: &[Spec] = &[
         "key cursor [MATCH pattern] [COUNT count]",
         "Incrementally iterate sorted sets elements and associated scores",
     ),
+    spec("hincrbyfloat", 4, Kind::DenyOom, K1, hashes::hincrbyfloat).doc(
+        HASH,
+        "2.6.0",
+        "key field increment",
+        "Increment the float value of a hash field by the given amount",
+    ),
+    spec("hrandfield", -2, Kind::Read, K1, hashes::hrandfield).doc(
+        HASH,
+        "6.2.0",
+        "key [count [WITHVALUES]]",
+        "Get one or multiple random fields from a hash",
+    ),
+    spec("save", 1, Kind::Admin, K0, server::save).doc(
+        SERVER,
+        "1.0.0",
+        "",
+        "Write the cache snapshot now (needs --cache-persist)",
+    ),
+    spec("bgsave", -1, Kind::Admin, K0, server::save).doc(
+        SERVER,
+        "1.0.0",
+        "[SCHEDULE]",
+        "Write the cache snapshot now (needs --cache-persist; answers once written)",
+    ),
+    spec("acl", -2, Kind::Admin, K0, server::acl)
+        .doc(
+            SERVER,
+            "6.0.0",
+            "<WHOAMI|USERS|CAT>",
+            "A container for Access List Control commands (the default user only)",
+        )
+        .subs(&[
+            sub("whoami", 2, SERVER, "6.0.0", "", "Return the name of the user associated to the current connection"),
+            sub("users", 2, SERVER, "6.0.0", "", "List the username of all the configured ACL rules"),
+            sub("cat", -2, SERVER, "6.0.0", "[categoryname]", "List the ACL categories or the commands inside a category"),
+        ]),
+    // ---- scripting (script/) ----
+    spec("eval", -3, Kind::Script, K0, script::eval).doc(
+        SCRIPTING,
+        "2.6.0",
+        "script numkeys [key [key ...]] [arg [arg ...]]",
+        "Execute a Lua script server side",
+    ),
+    spec("evalsha", -3, Kind::Script, K0, script::eval).doc(
+        SCRIPTING,
+        "2.6.0",
+        "sha1 numkeys [key [key ...]] [arg [arg ...]]",
+        "Execute a Lua script server side by its SHA1 digest",
+    ),
+    spec("eval_ro", -3, Kind::Script, K0, script::eval).doc(
+        SCRIPTING,
+        "7.0.0",
+        "script numkeys [key [key ...]] [arg [arg ...]]",
+        "Execute a read-only Lua script server side",
+    ),
+    spec("evalsha_ro", -3, Kind::Script, K0, script::eval).doc(
+        SCRIPTING,
+        "7.0.0",
+        "sha1 numkeys [key [key ...]] [arg [arg ...]]",
+        "Execute a read-only Lua script server side by its SHA1 digest",
+    ),
+    spec("fcall", -3, Kind::Script, K0, script::fcall).doc(
+        SCRIPTING,
+        "7.0.0",
+        "function numkeys [key [key ...]] [arg [arg ...]]",
+        "Invoke a function",
+    ),
+    spec("fcall_ro", -3, Kind::Script, K0, script::fcall).doc(
+        SCRIPTING,
+        "7.0.0",
+        "function numkeys [key [key ...]] [arg [arg ...]]",
+        "Invoke a read-only function",
+    ),
+    spec("script", -2, Kind::Script, K0, script::script)
+        .doc(
+            SCRIPTING,
+            "2.6.0",
+            "<EXISTS|FLUSH|KILL|LOAD|HELP>",
+            "A container for Lua scripts management commands",
+        )
+        .subs(&[
+            sub(
+                "exists",
+                -3,
+                SCRIPTING,
+                "2.6.0",
+                "sha1 [sha1 ...]",
+                "Check existence of scripts in the script cache",
+            ),
+            sub(
+                "flush",
+                -2,
+                SCRIPTING,
+                "2.6.0",
+                "[ASYNC|SYNC]",
+                "Remove all the scripts from the script cache",
+            ),
+            sub("kill", 2, SCRIPTING, "2.6.0", "", "Kill the script currently in execution"),
+            sub(
+                "load",
+                3,
+                SCRIPTING,
+                "2.6.0",
+                "script",
+                "Load the specified Lua script into the script cache",
+            ),
+            sub("help", 2, SCRIPTING, "5.0.0", "", "Show helpful text about the different subcommands"),
+        ]),
+    spec("function", -2, Kind::Script, K0, script::function)
+        .doc(
+            SCRIPTING,
+            "7.0.0",
+            "<LOAD|DELETE|FLUSH|LIST|KILL|STATS>",
+            "A container for function commands",
+        )
+        .subs(&[
+            sub(
+                "load",
+                -3,
+                SCRIPTING,
+                "7.0.0",
+                "[REPLACE] function-code",
+                "Create a function with the given arguments (name, code, description)",
+            ),
+            sub("delete", 3, SCRIPTING, "7.0.0", "library-name", "Delete a library and all its functions"),
+            sub("flush", -2, SCRIPTING, "7.0.0", "[ASYNC|SYNC]", "Delete all functions"),
+            sub(
+                "list",
+                -2,
+                SCRIPTING,
+                "7.0.0",
+                "[LIBRARYNAME library-name-pattern] [WITHCODE]",
+                "List information about all the functions",
+            ),
+            sub("kill", 2, SCRIPTING, "7.0.0", "", "Kill the function currently in execution"),
+            sub("stats", 2, SCRIPTING, "7.0.0", "", "Return information about the function currently running"),
+        ]),
     spec("ping", -1, Kind::Admin, K0, server::ping).doc(
         CONN,
         "1.0.0",
@@ -1256,24 +1416,6 @@ pub static COMMANDS: &[Spec] = &[
                 "Reset the stats returned by INFO (accepted, does nothing)",
             ),
         ]),
-    spec("function", -2, Kind::Admin, K0, server::function)
-        .doc(
-            SCRIPTING,
-            "7.0.0",
-            "<FLUSH|LIST>",
-            "A container for function commands (no functions exist yet)",
-        )
-        .subs(&[
-            sub(
-                "flush",
-                -2,
-                SCRIPTING,
-                "7.0.0",
-                "[ASYNC|SYNC]",
-                "Delete all functions (there are none)",
-            ),
-            sub("list", -2, SCRIPTING, "7.0.0", "", "List functions (there are none)"),
-        ]),
     spec("hello", -1, Kind::Admin, K0, server::hello).doc(
         CONN,
         "6.0.0",
@@ -1284,11 +1426,19 @@ pub static COMMANDS: &[Spec] = &[
         .doc(
             CONN,
             "2.4.0",
-            "<ID|GETNAME|SETNAME|SETINFO|INFO|LIST|NO-EVICT|UNBLOCK|NO-TOUCH>",
+            "<ID|REPLY|GETNAME|SETNAME|SETINFO|INFO|LIST|KILL|NO-EVICT|UNBLOCK|NO-TOUCH>",
             "A container for client connection commands",
         )
         .subs(&[
             sub("id", 2, CONN, "5.0.0", "", "Returns the client ID for the current connection"),
+            sub(
+                "reply",
+                3,
+                CONN,
+                "3.2.0",
+                "<ON|OFF|SKIP>",
+                "Instruct the server whether to reply to commands",
+            ),
             sub("getname", 2, CONN, "2.6.9", "", "Get the current connection name"),
             sub(
                 "setname",
@@ -1312,8 +1462,16 @@ pub static COMMANDS: &[Spec] = &[
                 -2,
                 CONN,
                 "2.4.0",
-                "",
-                "Get the list of client connections (here: the current one)",
+                "[TYPE type] [ID client-id]",
+                "Get the list of client connections",
+            ),
+            sub(
+                "kill",
+                -3,
+                CONN,
+                "2.4.0",
+                "filter [filter ...]",
+                "Kill connections: CLIENT KILL ip:port, or filters ID, ADDR, LADDR, USER, TYPE, SKIPME",
             ),
             sub(
                 "no-evict",
@@ -1344,7 +1502,7 @@ pub static COMMANDS: &[Spec] = &[
         .doc(
             SERVER,
             "2.8.13",
-            "[COUNT|DOCS|INFO|LIST]",
+            "[COUNT|DOCS|INFO|LIST|GETKEYS]",
             "Get an array of command details, or a subcommand's answer",
         )
         .subs(&[
@@ -1366,6 +1524,14 @@ pub static COMMANDS: &[Spec] = &[
                 "Get details about commands (all when none is named)",
             ),
             sub("list", -2, SERVER, "7.0.0", "", "Get an array of command names"),
+            sub(
+                "getkeys",
+                -3,
+                SERVER,
+                "2.8.13",
+                "command [arg [arg ...]]",
+                "Extract keys given a full Redis command",
+            ),
         ]),
     spec("time", 1, Kind::Admin, K0, server::time).doc(
         SERVER,
@@ -1604,32 +1770,69 @@ pub fn execute_gated(
     sink: &mut impl Sink,
     gated: bool,
 ) -> bool {
-    let _shared = gated.then(|| ctx.cache.gate.shared());
+    // A script runs alone, like EXEC; SCRIPT KILL and FUNCTION KILL run
+    // beside it, taking no side of the gate.
+    let script = spec.is_some_and(|s| s.kind == Kind::Script);
+    let kill = script && script::is_kill(args);
+    let _shared = (gated && !script).then(|| ctx.cache.gate.shared());
+    let _exclusive = (gated && script && !kill).then(|| ctx.cache.gate.exclusive());
+    let stats = &ctx.cache.cmdstats;
     let Some(spec) = spec else {
-        sink.reply(unknown_command(args), ctx.client.resp3);
+        let reply = unknown_command(args);
+        stats.rejected(None, error_text(&reply));
+        sink.reply(reply, ctx.client.resp3);
         return false;
     };
     if !arity_ok(spec.arity, args.len()) {
-        sink.reply(wrong_arity(spec.name), ctx.client.resp3);
+        let reply = wrong_arity(spec.name);
+        stats.rejected(Some(spec), error_text(&reply));
+        sink.reply(reply, ctx.client.resp3);
         return false;
     }
     if spec.kind == Kind::DenyOom && ctx.cache.store.make_room(ctx.now_ms).is_err() {
+        stats.rejected(Some(spec), errors::OOM);
         sink.reply(Reply::err(errors::OOM), ctx.client.resp3);
         return true;
     }
-    if spec.name == "get" {
+    // Keyspace notifications: one atomic load when they are off.
+    let notify = ctx.cache.params.notify_flags() != 0;
+    let writes = matches!(spec.kind, Kind::Write | Kind::DenyOom);
+    if spec.name == "get" && !notify {
+        stats.ran(spec, None);
         strings::get_into(ctx, &args[1], sink);
         return true;
     }
+    let before = (notify && writes).then(|| {
+        let keys = events::keys_of(spec, args);
+        events::existing(ctx, &keys)
+    });
     let reply = (spec.handler)(ctx, args);
-    if matches!(spec.kind, Kind::Write | Kind::DenyOom) && changed(spec.name, &reply) {
+    ctx.cache
+        .cmdstats
+        .ran(spec, reply.is_error().then(|| error_text(&reply)));
+    if writes && changed(spec.name, &reply) {
         if !matches!(spec.name, "setbit" | "bitfield") {
             ctx.cache.stats.dirty.fetch_add(1, Ordering::Relaxed);
         }
         touch_written(ctx, spec, args);
+        if let Some(before) = &before {
+            events::after_write(ctx, spec, args, &reply, before);
+        }
+    }
+    if notify {
+        // Keys this command found expired, or evicted to make room.
+        events::publish_removals(ctx.cache);
     }
     sink.reply(reply, ctx.client.resp3);
     true
+}
+
+/// An error reply's text ("" for other replies).
+fn error_text(reply: &Reply) -> &str {
+    match reply {
+        Reply::Error(text) => text,
+        _ => "",
+    }
 }
 
 /// Whether a write's reply says it changed something: not an error, not

@@ -1179,3 +1179,41 @@ fn doubles_go_out_as_redis_7_0_prints_them() {
     assert_eq!(format_g17(f64::NEG_INFINITY), "-inf");
     assert_eq!(format_g17(0.0), "0");
 }
+
+#[test]
+fn hrandfield_and_hincrbyfloat() {
+    let mut t = t();
+    assert_eq!(t.run("HRANDFIELD nohash"), Reply::Nil);
+    assert_eq!(t.run("HRANDFIELD nohash 3"), Reply::Array(vec![]));
+    assert_eq!(t.run("HSET h a 1 b 2 c 3"), int(3));
+    assert!(matches!(t.run("HRANDFIELD h"), Reply::Bulk(_)));
+    assert_eq!(t.run("HRANDFIELD h 0"), Reply::Array(vec![]));
+    let Reply::Array(all) = t.run("HRANDFIELD h 10 WITHVALUES") else {
+        panic!()
+    };
+    assert_eq!(all.len(), 6);
+    let Reply::Array(repeats) = t.run("HRANDFIELD h -7") else {
+        panic!()
+    };
+    assert_eq!(repeats.len(), 7);
+    assert_eq!(
+        t.run("HRANDFIELD h -9223372036854775808"),
+        Reply::err("ERR value is out of range")
+    );
+    assert_eq!(
+        t.run("HRANDFIELD h 1 WITHSCORES"),
+        Reply::err(errors::SYNTAX)
+    );
+    assert_eq!(t.run("HINCRBYFLOAT h a 0.5"), Reply::bulk(b"1.5"));
+    assert_eq!(t.run("HINCRBYFLOAT h new 10.5e2"), Reply::bulk(b"1050"));
+    assert_eq!(t.run("HSET h s hello"), int(1));
+    assert_eq!(
+        t.run("HINCRBYFLOAT h s 1"),
+        Reply::err("ERR hash value is not a float")
+    );
+    assert_eq!(t.run("HINCRBYFLOAT h a x"), Reply::err(errors::NOT_FLOAT));
+    assert_eq!(
+        t.run("HINCRBYFLOAT h a inf"),
+        Reply::err("ERR increment would produce NaN or Infinity")
+    );
+}

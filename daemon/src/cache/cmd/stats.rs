@@ -1,0 +1,136 @@
+//! Per-command statistics for INFO commandstats and errorstats: calls,
+//! rejected calls (refused before running: arity, memory), failed calls
+//! (ran and answered an error), and error replies by code. CONFIG
+//! RESETSTAT clears them.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::{COMMANDS, Spec};
+
+/// One counter per registry entry.
+struct Column(Box<[AtomicU64]>);
+
+impl Column {
+    fn new() -> Column {
+        Column((0..COMMANDS.len()).map(|_| AtomicU64::new(0)).collect())
+    }
+
+    fn add(&self, i: usize) {
+        if let Some(c) = self.0.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        self.0.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+
+    fn clear(&self) {
+        for c in &self.0 {
+            c.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+/// The counters.
+pub struct CommandStats {
+    calls: Column,
+    rejected: Column,
+    failed: Column,
+    errors: Mutex<BTreeMap<String, u64>>,
+    total_errors: AtomicU64,
+}
+
+impl Default for CommandStats {
+    fn default() -> Self {
+        CommandStats {
+            calls: Column::new(),
+            rejected: Column::new(),
+            failed: Column::new(),
+            errors: Mutex::new(BTreeMap::new()),
+            total_errors: AtomicU64::new(0),
+        }
+    }
+}
+
+/// A registry entry's position in [`COMMANDS`].
+fn index(spec: &Spec) -> usize {
+    let base = COMMANDS.as_ptr() as usize;
+    (spec as *const Spec as usize).wrapping_sub(base) / std::mem::size_of::<Spec>()
+}
+
+impl CommandStats {
+    /// A command ran; `error` is its error reply's text, if it failed.
+    pub fn ran(&self, spec: &Spec, error: Option<&str>) {
+        let i = index(spec);
+        self.calls.add(i);
+        if let Some(text) = error {
+            self.failed.add(i);
+            self.error(text);
+        }
+    }
+
+    /// A command was refused before running, with this error.
+    pub fn rejected(&self, spec: Option<&Spec>, text: &str) {
+        if let Some(spec) = spec {
+            self.rejected.add(index(spec));
+        }
+        self.error(text);
+    }
+
+    /// An error reply, by its code (the first word).
+    pub fn error(&self, text: &str) {
+        let code = text.split(' ').next().unwrap_or("ERR");
+        self.total_errors.fetch_add(1, Ordering::Relaxed);
+        let mut errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        // Redis caps the table at 128 codes.
+        if errors.len() < 128 || errors.contains_key(code) {
+            *errors.entry(code.to_string()).or_default() += 1;
+        }
+    }
+
+    /// INFO's `total_error_replies`.
+    pub fn total_errors(&self) -> u64 {
+        self.total_errors.load(Ordering::Relaxed)
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        self.calls.clear();
+        self.rejected.clear();
+        self.failed.clear();
+        self.errors
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.total_errors.store(0, Ordering::Relaxed);
+    }
+
+    /// INFO commandstats's lines (`cmdstat_get:calls=…`).
+    pub fn commandstats(&self) -> String {
+        let mut out = String::new();
+        for (i, spec) in COMMANDS.iter().enumerate() {
+            let (calls, rejected, failed) =
+                (self.calls.get(i), self.rejected.get(i), self.failed.get(i));
+            if calls + rejected == 0 {
+                continue;
+            }
+            out.push_str(&format!(
+                "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls={rejected},failed_calls={failed}\r\n",
+                spec.name
+            ));
+        }
+        out
+    }
+
+    /// INFO errorstats's lines (`errorstat_ERR:count=…`).
+    pub fn errorstats(&self) -> String {
+        let errors = self.errors.lock().unwrap_or_else(|p| p.into_inner());
+        errors
+            .iter()
+            .map(|(code, n)| format!("errorstat_{code}:count={n}\r\n"))
+            .collect()
+    }
+}
