@@ -39,6 +39,8 @@ pub struct Services {
     pub cache: cache::native::Native,
     /// The blog API (HTTP only: no protocol operations).
     pub blog: Blog,
+    /// Organizations: each one's blog in its own file (HTTP only).
+    pub orgs: crate::orgs::Orgs,
     /// The background job queue.
     pub jobs: Jobs,
     /// System and agora metrics, history, alerts, dashboard presence.
@@ -109,11 +111,24 @@ impl Services {
             hooks.clone(),
         );
         let base = Base::new(accounts, hub.clone(), hooks.clone());
+        let orgs = {
+            let (db, dir, handles) = (
+                db.clone(),
+                config.data_dir.clone(),
+                config.blog.tenant_handles,
+            );
+            // A tenant's read cache is small: there are hundreds of them.
+            let entries = config.blog.cache_entries.min(64);
+            tokio::task::spawn_blocking(move || crate::orgs::Orgs::open(db, &dir, handles, entries))
+                .await
+                .context("organizations start-up panicked")??
+        };
         Ok(Services {
             base,
             chat,
             cache,
             blog,
+            orgs,
             jobs,
             metrics,
             games,
@@ -149,6 +164,7 @@ impl Services {
             chat,
             cache,
             blog,
+            orgs: _,
             jobs,
             metrics,
             games,

@@ -206,6 +206,27 @@ pub struct BlogDaemonArgs {
         value_name = "N"
     )]
     pub blog_cache: usize,
+
+    /// The blog's base domain: `Host: acme.<DOMAIN>` serves organization
+    /// acme's blog; the bare domain and any other host the blog without
+    /// an organization.
+    #[arg(
+        long,
+        env = "AGORA_BLOG_DOMAIN",
+        default_value = "blog.localhost",
+        value_name = "DOMAIN"
+    )]
+    pub blog_domain: String,
+
+    /// Organizations' blog files kept open at once (least recently used
+    /// closed first).
+    #[arg(
+        long,
+        env = "AGORA_BLOG_TENANT_HANDLES",
+        default_value_t = 256,
+        value_name = "N"
+    )]
+    pub blog_tenant_handles: usize,
 }
 
 impl BlogDaemonArgs {
@@ -231,6 +252,8 @@ impl BlogDaemonArgs {
             },
             max_body: self.blog_max_body,
             cache_entries: self.blog_cache,
+            domain: agora_daemon::blog::BlogConfig::domain(&self.blog_domain)?,
+            tenant_handles: self.blog_tenant_handles.max(1),
         })
     }
 }

@@ -48,6 +48,34 @@ pub struct BlogConfig {
     pub max_body: usize,
     /// Anonymous GET responses kept in memory (0 turns the cache off).
     pub cache_entries: usize,
+    /// The base domain: `Host: acme.<domain>` is organization `acme`
+    /// (lower case, no port, no trailing dot).
+    pub domain: String,
+    /// Organizations' files kept open at once.
+    pub tenant_handles: usize,
+}
+
+impl BlogConfig {
+    /// Checks and normalizes a `--blog-domain`.
+    ///
+    /// # Errors
+    /// A one-line reason.
+    pub fn domain(domain: &str) -> anyhow::Result<String> {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        anyhow::ensure!(
+            !domain.is_empty()
+                && domain.len() <= 253
+                && domain.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                }),
+            "--blog-domain must be a domain name such as blog.example.com"
+        );
+        Ok(domain)
+    }
 }
 
 impl Default for BlogConfig {
@@ -56,6 +84,8 @@ impl Default for BlogConfig {
             limits: limits::RateLimits::default(),
             max_body: 1 << 20,
             cache_entries: 4096,
+            domain: "blog.localhost".into(),
+            tenant_handles: 256,
         }
     }
 }
