@@ -164,7 +164,7 @@ impl Services {
             chat,
             cache,
             blog,
-            orgs: _,
+            orgs,
             jobs,
             metrics,
             games,
@@ -172,6 +172,7 @@ impl Services {
         } = self;
         chat.spawn(token.clone(), tracker);
         blog.spawn(token.clone(), tracker);
+        orgs.spawn(token.clone(), tracker);
         jobs.spawn(token.clone(), tracker);
         metrics.spawn(token.clone(), tracker);
         games.spawn(token.clone(), tracker);

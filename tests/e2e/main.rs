@@ -20,6 +20,7 @@ mod games;
 mod jobs;
 mod metrics;
 mod network;
+mod orgs;
 mod protocol;
 mod protocol_rules;
 mod shutdown;

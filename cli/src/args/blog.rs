@@ -244,6 +244,10 @@ impl BlogDaemonArgs {
             self.blog_max_body >= 1024,
             "--blog-max-body must be at least 1KiB"
         );
+        anyhow::ensure!(
+            self.blog_tenant_handles >= 1,
+            "--blog-tenant-handles must be at least 1"
+        );
         Ok(agora_daemon::blog::BlogConfig {
             limits: RateLimits {
                 read: rate("read", self.blog_read_rate, self.blog_read_burst)?,
@@ -253,7 +257,7 @@ impl BlogDaemonArgs {
             max_body: self.blog_max_body,
             cache_entries: self.blog_cache,
             domain: agora_daemon::blog::BlogConfig::domain(&self.blog_domain)?,
-            tenant_handles: self.blog_tenant_handles.max(1),
+            tenant_handles: self.blog_tenant_handles,
         })
     }
 }

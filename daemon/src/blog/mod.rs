@@ -3,9 +3,9 @@
 //! rest of agora uses. The HTTP layer is [`crate::http`]'s `blog` module;
 //! this one is the domain, with no HTTP types:
 //!
-//! - [`store`]: [`Store`], the per-request storage handle (today always the
-//!   daemon's database; a tenant's later) with its cache of anonymous
-//!   reads;
+//! - [`store`]: [`Store`], the per-request storage handle (the daemon's
+//!   database, or an organization's file: [`crate::orgs`]) with its cache
+//!   of anonymous reads;
 //! - [`users`], [`articles`], [`comments`]: the operations, one function
 //!   each, validating their input and answering views or an [`Error`];
 //! - [`rules`]: field limits, slugs from titles, timestamps, cursors;
@@ -136,10 +136,9 @@ impl Blog {
         &self.inner.limiter
     }
 
-    /// The storage for one request. Every request gets the daemon's
-    /// database today; when organizations arrive, this is where a
-    /// request's tenant picks its own (the caller passes what identifies
-    /// it), and nothing below changes.
+    /// The storage of the blog without an organization: the daemon's
+    /// database. A request under an organization gets that one's file
+    /// instead (`crate::http::blog::site::Scope`); nothing below changes.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -21,6 +21,8 @@ use std::time::Duration;
 use agora_db::Db;
 use agora_db::orgs::{Invitation, Member, Org, Orgs as Repo, Refusal, Role};
 use rand::Rng;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use policy::{Action, Who};
 pub use tenants::{Tenant, Tenants};
@@ -111,6 +113,34 @@ impl Orgs {
     /// The tenant files.
     pub fn tenants(&self) -> &Tenants {
         &self.tenants
+    }
+
+    /// Starts the housekeeping task: every minute, the open tenant files
+    /// forget responses kept for Idempotency-Key longer than
+    /// [`crate::blog::IDEMPOTENCY_TTL`] (as the blog does for its own).
+    pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
+        let tenants = self.tenants.clone();
+        tracker.spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    _ = tick.tick() => {}
+                }
+                let before = crate::now_ms() as i64
+                    - crate::blog::IDEMPOTENCY_TTL.as_millis() as i64;
+                for tenant in tenants.open_now() {
+                    let forgotten = tenant
+                        .store()
+                        .write(move |blog| Ok(blog.forget_responses(before)?))
+                        .await;
+                    if let Err(err) = forgotten {
+                        tracing::warn!(org = tenant.org(), %err, "cannot expire idempotent responses");
+                    }
+                }
+            }
+        });
     }
 
     async fn read<T: Send + 'static>(

@@ -26,9 +26,12 @@ struct TenantInner {
     org: i64,
     store: Store,
     /// Members whose mirrored profile is known current: (bio, image).
-    mirrored: Mutex<HashMap<i64, (Option<String>, Option<String>)>>,
+    mirrored: Mutex<HashMap<i64, Mirrored>>,
     _open: OpenGuard,
 }
+
+/// A mirrored profile: bio and image.
+type Mirrored = (Option<String>, Option<String>);
 
 /// Counts open tenant files; decremented when the last handle goes.
 struct OpenGuard(Arc<AtomicUsize>);
@@ -194,6 +197,15 @@ impl Tenants {
         }
         lru.handles.insert(org, (tenant.clone(), tick));
         Ok(tenant)
+    }
+
+    /// The handles open now (for housekeeping).
+    pub fn open_now(&self) -> Vec<Tenant> {
+        lock(&self.inner.lru)
+            .handles
+            .values()
+            .map(|(tenant, _)| tenant.clone())
+            .collect()
     }
 
     /// Closes organization `org`'s file (when it is deleted): later

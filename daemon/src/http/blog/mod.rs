@@ -30,6 +30,8 @@ pub mod users;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_isolation;
+#[cfg(test)]
 mod tests_orgs;
 
 use axum::Router;

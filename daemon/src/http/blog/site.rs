@@ -73,19 +73,18 @@ pub fn site_of(
 
 fn host_site(domain: &str, host: &str) -> Result<Site, Error> {
     let bad = || Error::BadRequest(format!("the Host header {host:?} is not a host name"));
-    let name = if let Some(v6) = host.strip_prefix('[') {
-        // [::1]:7080
+    if let Some(v6) = host.strip_prefix('[') {
+        // [::1]:7080: an address, never an organization.
         return if v6.contains(']') {
             Ok(Site::Default)
         } else {
             Err(bad())
         };
-    } else {
-        match host.rsplit_once(':') {
-            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-            Some(_) => return Err(bad()),
-            None => host,
-        }
+    }
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        Some(_) => return Err(bad()),
+        None => host,
     };
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     if name.is_empty()
