@@ -41,10 +41,7 @@ pub const KEYS: [(&str, &str); 11] = [
     ("Up/Down, Enter", "lobby: select a game, open (watch) it"),
     ("y / d", "lobby: accept / decline the selected challenge"),
     ("Arrows, Enter", "board: move the cursor, play there"),
-    (
-        "mouse click",
-        "board: play the cell (connect four: the column)",
-    ),
+    ("mouse click", "board: play the cell (connect four: the column)"),
     ("D / R", "board: offer or accept a draw / resign"),
     ("p", "board: replay the finished game"),
     ("Left/Right", "replay: step back / forward (Home/End: ends)"),
