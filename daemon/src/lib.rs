@@ -22,6 +22,7 @@
 //!   [`game`] (matchmaking, live games as actors, clocks, ratings, replays);
 //! - [`hub`]: topic pub/sub for pushes;
 //! - [`blog`]: the RealWorld blog API's domain (served by [`http`]);
+//! - [`orgs`]: organizations (a multi-tenant blog): policy, tenant files;
 //! - [`http`]: health checks, Prometheus metrics and the blog API (axum);
 //! - [`stats`]: the counters behind `/metrics`.
 //!
@@ -43,6 +44,7 @@ pub mod http;
 pub mod hub;
 pub mod jobs;
 pub mod metrics;
+pub mod orgs;
 mod ready;
 pub mod resp;
 pub mod server;

@@ -39,6 +39,8 @@ pub struct Services {
     pub cache: cache::native::Native,
     /// The blog API (HTTP only: no protocol operations).
     pub blog: Blog,
+    /// Organizations: each one's blog in its own file (HTTP only).
+    pub orgs: crate::orgs::Orgs,
     /// The background job queue.
     pub jobs: Jobs,
     /// System and agora metrics, history, alerts, dashboard presence.
@@ -119,11 +121,24 @@ impl Services {
             hooks.clone(),
         );
         let base = Base::new(accounts, hub.clone(), hooks.clone());
+        let orgs = {
+            let (db, dir, handles) = (
+                db.clone(),
+                config.data_dir.clone(),
+                config.blog.tenant_handles,
+            );
+            // A tenant's read cache is small: there are hundreds of them.
+            let entries = config.blog.cache_entries.min(64);
+            tokio::task::spawn_blocking(move || crate::orgs::Orgs::open(db, &dir, handles, entries))
+                .await
+                .context("organizations start-up panicked")??
+        };
         Ok(Services {
             base,
             chat,
             cache,
             blog,
+            orgs,
             jobs,
             metrics,
             games,
@@ -159,6 +174,7 @@ impl Services {
             chat,
             cache,
             blog,
+            orgs,
             jobs,
             metrics,
             games,
@@ -166,6 +182,7 @@ impl Services {
         } = self;
         chat.spawn(token.clone(), tracker);
         blog.spawn(token.clone(), tracker);
+        orgs.spawn(token.clone(), tracker);
         jobs.spawn(token.clone(), tracker);
         metrics.spawn(token.clone(), tracker);
         games.spawn(token.clone(), tracker);

@@ -261,6 +261,15 @@ impl<'c> Blog<'c> {
         Blog { conn }
     }
 
+    /// Adds or refreshes `member`'s row in a tenant file's mirror of the
+    /// shared accounts (see [`crate::orgs::Mirror`]).
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn mirror_member(&self, member: &crate::orgs::Member) -> Result<()> {
+        crate::orgs::Mirror::new(self.conn).upsert(member)
+    }
+
     // ----- accounts and profiles -----
 
     /// The account with this id.

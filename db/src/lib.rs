@@ -20,6 +20,7 @@ pub mod games;
 pub mod jobs;
 pub mod metrics;
 mod migrations;
+pub mod orgs;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -34,6 +35,10 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// How many read-only connections to open next to the writer.
 const READERS: usize = 4;
+
+/// Likewise for a tenant file: one, since a daemon may hold hundreds of
+/// them open (each connection is a file descriptor, plus the WAL's).
+const TENANT_READERS: usize = 1;
 
 /// A handle to the database. Cheap to clone; share it freely.
 #[derive(Clone)]
@@ -55,14 +60,42 @@ impl Db {
     /// # Errors
     /// When the file cannot be opened or a migration fails.
     pub fn open(path: &Path) -> Result<Db> {
+        Db::open_with(path, migrations::apply, READERS)
+    }
+
+    /// Opens (creating if needed) an organization's blog file at `path`
+    /// and brings its schema (the blog's tables and the `users` mirror)
+    /// up to date. A file that is not a database, or whose migration
+    /// fails, is an error naming the file.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or a migration fails.
+    pub fn open_tenant(path: &Path) -> Result<Db> {
+        Db::open_with(path, migrations::apply_tenant, TENANT_READERS)
+    }
+
+    fn open_with(
+        path: &Path,
+        migrate: fn(&mut Connection) -> Result<()>,
+        readers: usize,
+    ) -> Result<Db> {
         let mut writer = Connection::open(path).map_err(|err| Error::Open {
             path: path.to_path_buf(),
             err,
         })?;
-        configure(&writer)?;
-        writer.pragma_update(None, "journal_mode", "WAL")?;
-        migrations::apply(&mut writer)?;
-        let readers = (0..READERS)
+        let at = |err: Error| match err {
+            Error::Sqlite(err) => Error::Open {
+                path: path.to_path_buf(),
+                err,
+            },
+            other => other,
+        };
+        configure(&writer).map_err(at)?;
+        writer
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| at(e.into()))?;
+        migrate(&mut writer).map_err(at)?;
+        let readers = (0..readers)
             .map(|_| {
                 let conn = Connection::open(path)?;
                 configure(&conn)?;
@@ -86,9 +119,21 @@ impl Db {
     /// # Errors
     /// When a migration fails.
     pub fn open_in_memory() -> Result<Db> {
+        Db::in_memory_with(migrations::apply)
+    }
+
+    /// A private in-memory tenant database (for tests).
+    ///
+    /// # Errors
+    /// When a migration fails.
+    pub fn open_tenant_in_memory() -> Result<Db> {
+        Db::in_memory_with(migrations::apply_tenant)
+    }
+
+    fn in_memory_with(migrate: fn(&mut Connection) -> Result<()>) -> Result<Db> {
         let mut conn = Connection::open_in_memory()?;
         configure(&conn)?;
-        migrations::apply(&mut conn)?;
+        migrate(&mut conn)?;
         Ok(Db {
             inner: Arc::new(Inner {
                 path: None,

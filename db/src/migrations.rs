@@ -16,11 +16,29 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0005_blog.sql")),
     M::up(include_str!("../migrations/0006_metrics.sql")),
     M::up(include_str!("../migrations/0007_games.sql")),
+    M::up(include_str!("../migrations/0008_orgs.sql")),
+];
+
+/// A tenant file's schema: an organization's blog (see `orgs`). The same
+/// files as the shared database's blog, in the same order, so a blog
+/// query runs unchanged on either; append here every later migration that
+/// touches `users` or `blog_*`. A tenant's `users` rows mirror the
+/// shared accounts of the people who act in that organization (id, name,
+/// bio, image; no password, no email).
+const TENANT_MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../migrations/0001_users.sql")),
+    M::up(include_str!("../migrations/0005_blog.sql")),
 ];
 
 /// Brings the schema to the newest version.
 pub(crate) fn apply(conn: &mut Connection) -> crate::Result<()> {
     Migrations::from_slice(MIGRATIONS).to_latest(conn)?;
+    Ok(())
+}
+
+/// Brings a tenant file's schema to the newest version.
+pub(crate) fn apply_tenant(conn: &mut Connection) -> crate::Result<()> {
+    Migrations::from_slice(TENANT_MIGRATIONS).to_latest(conn)?;
     Ok(())
 }
 
@@ -31,5 +49,6 @@ mod tests {
     #[test]
     fn migrations_are_valid() {
         assert!(Migrations::from_slice(MIGRATIONS).validate().is_ok());
+        assert!(Migrations::from_slice(TENANT_MIGRATIONS).validate().is_ok());
     }
 }

@@ -206,6 +206,27 @@ pub struct BlogDaemonArgs {
         value_name = "N"
     )]
     pub blog_cache: usize,
+
+    /// The blog's base domain: `Host: acme.<DOMAIN>` serves organization
+    /// acme's blog; the bare domain and any other host the blog without
+    /// an organization.
+    #[arg(
+        long,
+        env = "AGORA_BLOG_DOMAIN",
+        default_value = "blog.localhost",
+        value_name = "DOMAIN"
+    )]
+    pub blog_domain: String,
+
+    /// Organizations' blog files kept open at once (least recently used
+    /// closed first).
+    #[arg(
+        long,
+        env = "AGORA_BLOG_TENANT_HANDLES",
+        default_value_t = 256,
+        value_name = "N"
+    )]
+    pub blog_tenant_handles: usize,
 }
 
 impl BlogDaemonArgs {
@@ -223,6 +244,10 @@ impl BlogDaemonArgs {
             self.blog_max_body >= 1024,
             "--blog-max-body must be at least 1KiB"
         );
+        anyhow::ensure!(
+            self.blog_tenant_handles >= 1,
+            "--blog-tenant-handles must be at least 1"
+        );
         Ok(agora_daemon::blog::BlogConfig {
             limits: RateLimits {
                 read: rate("read", self.blog_read_rate, self.blog_read_burst)?,
@@ -231,6 +256,8 @@ impl BlogDaemonArgs {
             },
             max_body: self.blog_max_body,
             cache_entries: self.blog_cache,
+            domain: agora_daemon::blog::BlogConfig::domain(&self.blog_domain)?,
+            tenant_handles: self.blog_tenant_handles,
         })
     }
 }

@@ -296,7 +296,8 @@ impl Blog {
             .await
     }
 
-    /// Deletes the article at `slug`, which must be `viewer`'s.
+    /// Deletes the article at `slug`, which must be `viewer`'s unless
+    /// they are a `moderator` (an organization's admin).
     ///
     /// # Errors
     /// [`Error::NotFound`], [`Error::Forbidden`].
@@ -304,12 +305,16 @@ impl Blog {
         &self,
         store: &Store,
         viewer: i64,
+        moderator: bool,
         slug: &str,
     ) -> Result<(), Error> {
         let slug = slug.to_owned();
         store
             .write(move |blog| {
-                let id = owned_article(blog, &slug, viewer)?;
+                let id = match blog.article_owner(&slug)? {
+                    Some((id, _)) if moderator => id,
+                    _ => owned_article(blog, &slug, viewer)?,
+                };
                 blog.delete_article(id)?;
                 Ok(())
             })

@@ -114,7 +114,7 @@ impl Blog {
     }
 
     /// Deletes comment `id` of the article at `slug`; it must be
-    /// `viewer`'s.
+    /// `viewer`'s unless they are a `moderator` (an organization's admin).
     ///
     /// # Errors
     /// [`Error::NotFound`] for an unknown article or comment (a tombstone
@@ -123,6 +123,7 @@ impl Blog {
         &self,
         store: &Store,
         viewer: i64,
+        moderator: bool,
         slug: &str,
         id: i64,
     ) -> Result<CommentRemoval, Error> {
@@ -134,7 +135,7 @@ impl Blog {
                 };
                 match blog.comment_author(article, id)? {
                     None => Err(Error::NotFound("comment")),
-                    Some(author) if author != viewer => {
+                    Some(author) if author != viewer && !moderator => {
                         Err(Error::Forbidden("only its author may delete a comment"))
                     }
                     Some(_) => Ok(blog.delete_comment(id)?),

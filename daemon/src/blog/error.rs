@@ -13,6 +13,13 @@ pub enum Error {
     Forbidden(&'static str),
     /// No such article, profile or comment (404); names what.
     NotFound(&'static str),
+    /// Refused by the organization's policy (403); says why.
+    Denied(&'static str),
+    /// A request that names nothing sensible, e.g. a malformed Host (400).
+    BadRequest(String),
+    /// This organization's data cannot be reached now (503); every other
+    /// organization still works.
+    Unavailable(String),
     /// Invalid input (422): messages by field.
     Invalid(Vec<(String, String)>),
     /// A concurrent request with the same Idempotency-Key got there first;
@@ -55,6 +62,9 @@ impl std::fmt::Display for Error {
             Error::Unauthorized(why) => write!(f, "unauthorized: {why}"),
             Error::Forbidden(what) => write!(f, "forbidden: {what}"),
             Error::NotFound(what) => write!(f, "{what} not found"),
+            Error::Denied(why) => write!(f, "denied: {why}"),
+            Error::BadRequest(why) => write!(f, "bad request: {why}"),
+            Error::Unavailable(why) => write!(f, "unavailable: {why}"),
             Error::Invalid(fields) => {
                 let parts: Vec<String> = fields.iter().map(|(k, v)| format!("{k} {v}")).collect();
                 write!(f, "invalid: {}", parts.join("; "))

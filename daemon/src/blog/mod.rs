@@ -3,9 +3,9 @@
 //! rest of agora uses. The HTTP layer is [`crate::http`]'s `blog` module;
 //! this one is the domain, with no HTTP types:
 //!
-//! - [`store`]: [`Store`], the per-request storage handle (today always the
-//!   daemon's database; a tenant's later) with its cache of anonymous
-//!   reads;
+//! - [`store`]: [`Store`], the per-request storage handle (the daemon's
+//!   database, or an organization's file: [`crate::orgs`]) with its cache
+//!   of anonymous reads;
 //! - [`users`], [`articles`], [`comments`]: the operations, one function
 //!   each, validating their input and answering views or an [`Error`];
 //! - [`rules`]: field limits, slugs from titles, timestamps, cursors;
@@ -48,6 +48,34 @@ pub struct BlogConfig {
     pub max_body: usize,
     /// Anonymous GET responses kept in memory (0 turns the cache off).
     pub cache_entries: usize,
+    /// The base domain: `Host: acme.<domain>` is organization `acme`
+    /// (lower case, no port, no trailing dot).
+    pub domain: String,
+    /// Organizations' files kept open at once.
+    pub tenant_handles: usize,
+}
+
+impl BlogConfig {
+    /// Checks and normalizes a `--blog-domain`.
+    ///
+    /// # Errors
+    /// A one-line reason.
+    pub fn domain(domain: &str) -> anyhow::Result<String> {
+        let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+        anyhow::ensure!(
+            !domain.is_empty()
+                && domain.len() <= 253
+                && domain.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                }),
+            "--blog-domain must be a domain name such as blog.example.com"
+        );
+        Ok(domain)
+    }
 }
 
 impl Default for BlogConfig {
@@ -56,6 +84,8 @@ impl Default for BlogConfig {
             limits: limits::RateLimits::default(),
             max_body: 1 << 20,
             cache_entries: 4096,
+            domain: "blog.localhost".into(),
+            tenant_handles: 256,
         }
     }
 }
@@ -106,10 +136,9 @@ impl Blog {
         &self.inner.limiter
     }
 
-    /// The storage for one request. Every request gets the daemon's
-    /// database today; when organizations arrive, this is where a
-    /// request's tenant picks its own (the caller passes what identifies
-    /// it), and nothing below changes.
+    /// The storage of the blog without an organization: the daemon's
+    /// database. A request under an organization gets that one's file
+    /// instead (`crate::http::blog::site::Scope`); nothing below changes.
     pub fn store(&self) -> &Store {
         &self.inner.store
     }

@@ -3,8 +3,8 @@
 //!
 //! Every blog operation reaches the database through a `Store`, so a
 //! request's storage is chosen once (by [`super::Blog::store`]) and
-//! nothing below it knows which database it is: when organizations give
-//! each tenant its own file, a tenant's `Store` wraps that one.
+//! nothing below it knows which database it is: an organization's
+//! requests get a `Store` over its own file ([`crate::orgs::Tenant`]).
 //!
 //! The cache keeps serialized responses to anonymous GETs (the same bytes
 //! for every reader) by request line. Every write bumps the store's

@@ -19,15 +19,23 @@ use crate::Shared;
 /// The state every handler gets.
 pub type AppState = Arc<Shared>;
 
-/// The whole HTTP API.
+/// The whole HTTP API. Outside the routes, before routing, the blog's
+/// site is found from the Host header and a `/t/<org>/` prefix is
+/// stripped (`blog::site::locate`).
 pub fn router(shared: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(health::router())
         .merge(prometheus::router())
         .merge(blog::router(&shared))
         .merge(jobs::router())
         .merge(dashboard::router())
-        .with_state(shared)
+        .with_state(shared.clone());
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(
+            shared,
+            blog::site::locate,
+        ))
 }
 
 /// Serves HTTP until the daemon shuts down.

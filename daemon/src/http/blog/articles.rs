@@ -17,10 +17,12 @@ use serde::Deserialize;
 use super::extract::{ApiJson, AuthUser, MaybeAuthUser, PathParams, QueryPairs};
 use super::idempotency::{created, keep_for};
 use super::json;
+use super::site::Scope;
 use super::tags::json_bytes;
 use crate::blog::Error;
 use crate::blog::articles::{Keep, ListQuery, NewArticleInput, UpdateArticleInput};
 use crate::http::AppState;
+use crate::orgs::Action;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -59,12 +61,14 @@ fn cache_key(uri: &OriginalUri) -> String {
 
 async fn list_articles(
     State(shared): State<AppState>,
+    scope: Scope,
     viewer: MaybeAuthUser,
     uri: OriginalUri,
     query: QueryPairs,
 ) -> Result<Response, Error> {
+    scope.allow(Action::Read, false)?;
     let blog = &shared.services.blog;
-    let store = blog.store();
+    let store = scope.store();
     let list = ListQuery::parse(&query.0)?;
     let Some(id) = viewer.id() else {
         let body = store
@@ -81,24 +85,30 @@ async fn list_articles(
 
 async fn feed(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     query: QueryPairs,
 ) -> Result<Response, Error> {
+    scope.allow(Action::Read, false)?;
     let blog = &shared.services.blog;
     let mut list = ListQuery::parse(&query.0)?;
     list.filter.feed_of = Some(user.id);
     let page = blog
-        .list_articles(blog.store(), list, Some(user.id))
+        .list_articles(scope.store(), list, Some(user.id))
         .await?;
     Ok(json_bytes(json::article_list(&page)))
 }
 
 async fn create_article(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     keep: Option<Extension<Keep>>,
     ApiJson(body): ApiJson<ArticleBody<ArticleIn>>,
 ) -> Response {
+    if let Err(err) = scope.allow(Action::CreateArticle, false) {
+        return err.into_response();
+    }
     let blog = &shared.services.blog;
     let keep = keep_for(keep, StatusCode::CREATED);
     let input = NewArticleInput {
@@ -109,7 +119,7 @@ async fn create_article(
     };
     let result = blog
         .create_article(
-            blog.store(),
+            scope.store(),
             user.id,
             input,
             keep.clone().map(|k| (k, json::article_body as fn(&_) -> _)),
@@ -121,12 +131,14 @@ async fn create_article(
 
 async fn get_article(
     State(shared): State<AppState>,
+    scope: Scope,
     viewer: MaybeAuthUser,
     uri: OriginalUri,
     PathParams(slug): PathParams<String>,
 ) -> Result<Response, Error> {
+    scope.allow(Action::Read, false)?;
     let blog = &shared.services.blog;
-    let store = blog.store();
+    let store = scope.store();
     let Some(id) = viewer.id() else {
         let body = store
             .cached(&cache_key(&uri), || async {
@@ -142,10 +154,14 @@ async fn get_article(
 
 async fn update_article(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     PathParams(slug): PathParams<String>,
     ApiJson(body): ApiJson<ArticleBody<ArticleIn>>,
 ) -> Result<Response, Error> {
+    // Own: the role must allow editing one's own articles; the blog
+    // checks that it is.
+    scope.allow(Action::UpdateArticle, true)?;
     let blog = &shared.services.blog;
     let input = UpdateArticleInput {
         title: body.article.title,
@@ -154,44 +170,52 @@ async fn update_article(
         tags: body.article.tag_list,
     };
     let article = blog
-        .update_article(blog.store(), user.id, &slug, input)
+        .update_article(scope.store(), user.id, &slug, input)
         .await?;
     Ok(json_bytes(json::article_body(&article)))
 }
 
 async fn delete_article(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     PathParams(slug): PathParams<String>,
 ) -> Result<Response, Error> {
+    scope.allow(Action::DeleteArticle, true)?;
     let blog = &shared.services.blog;
-    blog.delete_article(blog.store(), user.id, &slug).await?;
+    let moderator = scope.moderates(Action::DeleteArticle);
+    blog.delete_article(scope.store(), user.id, moderator, &slug)
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn favorite_article(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     PathParams(slug): PathParams<String>,
 ) -> Result<Response, Error> {
-    favorite(&shared, &user, &slug, true).await
+    favorite(&shared, &scope, &user, &slug, true).await
 }
 
 async fn unfavorite_article(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     PathParams(slug): PathParams<String>,
 ) -> Result<Response, Error> {
-    favorite(&shared, &user, &slug, false).await
+    favorite(&shared, &scope, &user, &slug, false).await
 }
 
 async fn favorite(
     shared: &AppState,
+    scope: &Scope,
     user: &AuthUser,
     slug: &str,
     on: bool,
 ) -> Result<Response, Error> {
+    scope.allow(Action::React, false)?;
     let blog = &shared.services.blog;
-    let article = blog.favorite(blog.store(), user.id, slug, on).await?;
+    let article = blog.favorite(scope.store(), user.id, slug, on).await?;
     Ok(json_bytes(json::article_body(&article)))
 }

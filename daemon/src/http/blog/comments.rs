@@ -13,10 +13,12 @@ use serde::Deserialize;
 use super::extract::{ApiJson, AuthUser, MaybeAuthUser, PathParams, QueryPairs};
 use super::idempotency::{created, keep_for};
 use super::json;
+use super::site::Scope;
 use super::tags::json_bytes;
 use crate::blog::Error;
 use crate::blog::articles::Keep;
 use crate::http::AppState;
+use crate::orgs::Action;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -41,13 +43,15 @@ struct CommentIn {
 
 async fn get_comments(
     State(shared): State<AppState>,
+    scope: Scope,
     viewer: MaybeAuthUser,
     PathParams(slug): PathParams<String>,
     query: QueryPairs,
 ) -> Result<Response, Error> {
+    scope.allow(Action::Read, false)?;
     let nested = query.flag("nested")?;
     let blog = &shared.services.blog;
-    let comments = blog.comments(blog.store(), &slug, viewer.id()).await?;
+    let comments = blog.comments(scope.store(), &slug, viewer.id()).await?;
     Ok(json_bytes(if nested {
         json::comment_tree(&comments)
     } else {
@@ -57,16 +61,20 @@ async fn get_comments(
 
 async fn create_comment(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     keep: Option<Extension<Keep>>,
     PathParams(slug): PathParams<String>,
     ApiJson(body): ApiJson<CommentBody>,
 ) -> Response {
+    if let Err(err) = scope.allow(Action::Comment, false) {
+        return err.into_response();
+    }
     let blog = &shared.services.blog;
     let keep = keep_for(keep, StatusCode::OK);
     let result = blog
         .add_comment(
-            blog.store(),
+            scope.store(),
             user.id,
             &slug,
             body.comment.body,
@@ -80,13 +88,16 @@ async fn create_comment(
 
 async fn delete_comment(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     PathParams((slug, id)): PathParams<(String, String)>,
 ) -> Result<Response, Error> {
     // An id that is not a number names no comment.
     let id: i64 = id.parse().map_err(|_| Error::NotFound("comment"))?;
+    scope.allow(Action::DeleteComment, true)?;
     let blog = &shared.services.blog;
-    blog.delete_comment(blog.store(), user.id, &slug, id)
+    let moderator = scope.moderates(Action::DeleteComment);
+    blog.delete_comment(scope.store(), user.id, moderator, &slug, id)
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

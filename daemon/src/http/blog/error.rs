@@ -49,6 +49,11 @@ impl IntoResponse for Error {
                 response
             }
             Error::Forbidden(message) => error(StatusCode::FORBIDDEN, "author", message),
+            Error::Denied(message) => error(StatusCode::FORBIDDEN, "role", message),
+            Error::BadRequest(message) => error(StatusCode::BAD_REQUEST, "request", message),
+            Error::Unavailable(message) => {
+                error(StatusCode::SERVICE_UNAVAILABLE, "organization", message)
+            }
             Error::NotFound(what) => error(StatusCode::NOT_FOUND, what, "not found"),
             Error::Invalid(fields) => errors(StatusCode::UNPROCESSABLE_ENTITY, &fields),
             // Handlers that keep responses answer replays themselves

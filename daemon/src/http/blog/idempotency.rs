@@ -82,7 +82,12 @@ pub async fn layer(State(shared): State<AppState>, req: Request, next: Next) -> 
         h.update(&bytes);
         h.finalize().to_vec()
     };
-    let store = blog.store().clone();
+    // The organization's file when there is one: the response is kept
+    // in the same transaction as the effect, in the same file.
+    let store = parts
+        .extensions
+        .get::<super::site::Scope>()
+        .map_or_else(|| blog.store().clone(), |scope| scope.store().clone());
     let lookup = {
         let key = key.clone();
         store

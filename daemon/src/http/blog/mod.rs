@@ -21,12 +21,18 @@ pub mod idempotency;
 pub mod json;
 pub mod limit;
 pub mod openapi;
+pub mod orgs;
 pub mod profiles;
+pub mod site;
 pub mod tags;
 pub mod users;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_isolation;
+#[cfg(test)]
+mod tests_orgs;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -43,9 +49,11 @@ pub(super) fn router(shared: &AppState) -> Router<AppState> {
         .merge(comments::router())
         .merge(tags::router())
         .merge(openapi::router())
+        .merge(orgs::router())
         .fallback(error::no_such_endpoint)
         .layer(DefaultBodyLimit::max(shared.config.blog.max_body))
         .layer(from_fn_with_state(shared.clone(), idempotency::layer))
+        .layer(from_fn_with_state(shared.clone(), site::layer))
         .layer(from_fn_with_state(shared.clone(), limit::layer));
     Router::new().nest("/api", api)
 }

@@ -9,8 +9,10 @@ use serde_json::json;
 
 use super::extract::{AuthUser, MaybeAuthUser, PathParams};
 use super::json;
+use super::site::Scope;
 use crate::blog::Error;
 use crate::http::AppState;
+use crate::orgs::Action;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -23,37 +25,43 @@ pub(super) fn router() -> Router<AppState> {
 
 async fn get_profile(
     State(shared): State<AppState>,
+    scope: Scope,
     viewer: MaybeAuthUser,
     PathParams(name): PathParams<String>,
 ) -> Result<Response, Error> {
+    scope.allow(Action::Read, false)?;
     let blog = &shared.services.blog;
-    let profile = blog.profile(blog.store(), &name, viewer.id()).await?;
+    let profile = blog.profile(scope.store(), &name, viewer.id()).await?;
     Ok(Json(json!({ "profile": json::profile(&profile) })).into_response())
 }
 
 async fn follow_user(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     PathParams(name): PathParams<String>,
 ) -> Result<Response, Error> {
-    follow(&shared, &user, &name, true).await
+    follow(&shared, &scope, &user, &name, true).await
 }
 
 async fn unfollow_user(
     State(shared): State<AppState>,
+    scope: Scope,
     user: AuthUser,
     PathParams(name): PathParams<String>,
 ) -> Result<Response, Error> {
-    follow(&shared, &user, &name, false).await
+    follow(&shared, &scope, &user, &name, false).await
 }
 
 async fn follow(
     shared: &AppState,
+    scope: &Scope,
     user: &AuthUser,
     name: &str,
     on: bool,
 ) -> Result<Response, Error> {
+    scope.allow(Action::React, false)?;
     let blog = &shared.services.blog;
-    let profile = blog.follow(blog.store(), user.id, name, on).await?;
+    let profile = blog.follow(scope.store(), user.id, name, on).await?;
     Ok(Json(json!({ "profile": json::profile(&profile) })).into_response())
 }

@@ -7,16 +7,19 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use bytes::Bytes;
 
+use super::site::Scope;
 use crate::blog::Error;
 use crate::http::AppState;
+use crate::orgs::Action;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/tags", get(get_tags))
 }
 
-async fn get_tags(State(shared): State<AppState>) -> Result<Response, Error> {
+async fn get_tags(State(shared): State<AppState>, scope: Scope) -> Result<Response, Error> {
+    scope.allow(Action::Read, false)?;
     let blog = &shared.services.blog;
-    let store = blog.store();
+    let store = scope.store();
     let body = store
         .cached("/tags", || async {
             let tags = blog.tags(store).await?;

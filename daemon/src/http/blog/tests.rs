@@ -21,25 +21,25 @@ const LAVISH: Rate = Rate {
     burst: 1e6,
 };
 
-struct Api {
-    _dir: tempfile::TempDir,
-    shared: Arc<Shared>,
-    app: Router,
+pub(super) struct Api {
+    pub(super) _dir: tempfile::TempDir,
+    pub(super) shared: Arc<Shared>,
+    pub(super) app: Router,
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    json: Value,
-    raw: Vec<u8>,
+pub(super) struct Answer {
+    pub(super) status: StatusCode,
+    pub(super) headers: HeaderMap,
+    pub(super) json: Value,
+    pub(super) raw: Vec<u8>,
 }
 
 impl Api {
-    async fn new() -> Api {
+    pub(super) async fn new() -> Api {
         Api::with(|_| {}).await
     }
 
-    async fn with(tune: impl FnOnce(&mut crate::Config)) -> Api {
+    pub(super) async fn with(tune: impl FnOnce(&mut crate::Config)) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let mut config = crate::Config::new(dir.path().to_path_buf());
         config.blog.limits = RateLimits {
@@ -61,7 +61,7 @@ impl Api {
         }
     }
 
-    async fn send(
+    pub(super) async fn send(
         &self,
         method: Method,
         path: &str,
@@ -96,7 +96,7 @@ impl Api {
         }
     }
 
-    async fn call(
+    pub(super) async fn call(
         &self,
         method: Method,
         path: &str,
@@ -107,11 +107,11 @@ impl Api {
         self.send(method, path, token, body, &[]).await
     }
 
-    async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+    pub(super) async fn get(&self, path: &str, token: Option<&str>) -> Answer {
         self.call(Method::GET, path, token, None).await
     }
 
-    async fn register(&self, name: &str) -> String {
+    pub(super) async fn register(&self, name: &str) -> String {
         let a = self
             .call(
                 Method::POST,
@@ -124,7 +124,7 @@ impl Api {
         a.json["user"]["token"].as_str().unwrap().to_owned()
     }
 
-    async fn post_article(&self, token: &str, title: &str, tags: &[&str]) -> Value {
+    pub(super) async fn post_article(&self, token: &str, title: &str, tags: &[&str]) -> Value {
         let a = self
             .call(
                 Method::POST,
