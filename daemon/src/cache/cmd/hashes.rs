@@ -227,6 +227,10 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let Some(delta) = super::parse_f64(&args[3]) else {
         return Reply::err(errors::NOT_FLOAT);
     };
+    // Redis 7.0 refuses an infinite increment before touching the key.
+    if !delta.is_finite() {
+        return Reply::err("ERR value is NaN or Infinity");
+    }
     let result = write(ctx, &args[1], |h| {
         let current = match h.map.get(&args[2][..]) {
             None => 0.0,

@@ -1214,6 +1214,18 @@ fn hrandfield_and_hincrbyfloat() {
     assert_eq!(t.run("HINCRBYFLOAT h a x"), Reply::err(errors::NOT_FLOAT));
     assert_eq!(
         t.run("HINCRBYFLOAT h a inf"),
+        Reply::err("ERR value is NaN or Infinity")
+    );
+    // Refused before the key is made.
+    assert_eq!(
+        t.run("HINCRBYFLOAT fresh f +inf"),
+        Reply::err("ERR value is NaN or Infinity")
+    );
+    assert_eq!(t.run("EXISTS fresh"), int(0));
+    // A finite increment that overflows is refused after the sum.
+    assert_eq!(t.run("HSET h big 1.7e308"), int(1));
+    assert_eq!(
+        t.run("HINCRBYFLOAT h big 1.7e308"),
         Reply::err("ERR increment would produce NaN or Infinity")
     );
 }
