@@ -14,6 +14,7 @@
 # Each GET row runs at 64 connections; POST at 8 (writes are serialized).
 #
 #   scripts/bench-blog.sh [SECONDS]   (default 10 s per row)
+#   AGORA_BIN=path/to/release/agora scripts/bench-blog.sh   (no build)
 #   BENCH_BLOG_THREADS=2 …             (wrk threads; default 2)
 #
 # The rate limits are raised for the run (wrk is one client address).
@@ -30,8 +31,12 @@ if ! command -v wrk >/dev/null 2>&1; then
   fi
 fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
-cargo build --release -p agora --locked -q
-bin="$CARGO_TARGET_DIR/release/agora"
+if [ -n "${AGORA_BIN:-}" ]; then
+  bin=$AGORA_BIN   # a binary already built (release, please)
+else
+  cargo build --release -p agora --locked -q
+  bin="$CARGO_TARGET_DIR/release/agora"
+fi
 ulimit -n "$(ulimit -Hn)"
 
 tmp=$(mktemp -d)
