@@ -266,6 +266,15 @@ impl App {
         self.tabs.iter().map(|t| t.as_ref())
     }
 
+    /// The tab bar's titles (`"1 Chat"`…), as drawn and as clicked
+    /// ([`crate::layout::tab_at`]).
+    pub(crate) fn tab_titles(&self) -> Vec<String> {
+        self.tabs()
+            .enumerate()
+            .map(|(i, tab)| format!("{} {}", i + 1, tab.title()))
+            .collect()
+    }
+
     /// The first tab whose state is a `T`.
     pub fn find<T: Any>(&self) -> Option<&T> {
         self.tabs.iter().find_map(|t| t.as_any().downcast_ref())
@@ -387,11 +396,7 @@ impl App {
             return EventState::NotConsumed;
         }
         if mouse.kind == MouseEventKind::Down(MouseButton::Left) && mouse.row == 0 {
-            let titles: Vec<String> = self
-                .tabs()
-                .enumerate()
-                .map(|(i, tab)| format!("{} {}", i + 1, tab.title()))
-                .collect();
+            let titles = self.tab_titles();
             let hit = crate::layout::tab_at(mouse.column, titles.iter().map(String::as_str));
             return match hit.and_then(|i| TabId::ALL.get(i)) {
                 Some(&tab) => {

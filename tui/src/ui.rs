@@ -147,12 +147,8 @@ fn render_tab_bar(app: &App, area: Rect, buf: &mut Buffer) {
         Layout::horizontal([Constraint::Length(brand.len() as u16), Constraint::Fill(1)])
             .areas(area);
     Span::styled(brand, Style::new().fg(Color::Cyan).bold()).render(brand_area, buf);
-    let titles = app
-        .tabs()
-        .enumerate()
-        .map(|(i, tab)| format!("{} {}", i + 1, tab.title()));
     // The titles' positions are `layout::tab_at`'s, which the mouse uses.
-    Tabs::new(titles)
+    Tabs::new(app.tab_titles())
         .select(app.tab().index())
         .highlight_style(Style::new().add_modifier(Modifier::REVERSED | Modifier::BOLD))
         .divider(Span::styled("│", border_style()))
