@@ -77,15 +77,15 @@ fn encode_value(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Str(s) => put_bytes(out, s),
         Value::Hash(h) => {
-            out.extend_from_slice(&(h.map.len() as u32).to_le_bytes());
-            for (f, v) in &h.map {
+            out.extend_from_slice(&(h.len() as u32).to_le_bytes());
+            for (f, v) in h.iter() {
                 put_bytes(out, f);
                 put_bytes(out, v);
             }
         }
         Value::List(l) => {
-            out.extend_from_slice(&(l.items.len() as u32).to_le_bytes());
-            for v in &l.items {
+            out.extend_from_slice(&(l.len() as u32).to_le_bytes());
+            for v in l.iter() {
                 put_bytes(out, v);
             }
         }
@@ -244,7 +244,7 @@ fn decode_value(r: &mut Reader<'_>, kind: u8) -> Result<Value, LoadError> {
             let mut h = Hash::default();
             for _ in 0..n {
                 let f = r.string()?;
-                h.map.insert(f, r.string()?);
+                h.insert(f, r.string()?);
             }
             Value::Hash(Box::new(h))
         }
@@ -252,7 +252,7 @@ fn decode_value(r: &mut Reader<'_>, kind: u8) -> Result<Value, LoadError> {
             let n = r.u32()?;
             let mut l = List::default();
             for _ in 0..n {
-                l.items.push_back(r.string()?);
+                l.push_back(r.string()?);
             }
             Value::List(Box::new(l))
         }
@@ -430,10 +430,10 @@ mod tests {
         );
         put("gone", Entry::with_expiry(Value::Str((*b"x").into()), 5));
         let mut h = Hash::default();
-        h.map.insert((*b"f").into(), (*b"v").into());
+        h.insert((*b"f").into(), (*b"v").into());
         put("h", Entry::new(Value::Hash(Box::new(h))));
         let mut l = List::default();
-        l.items.push_back((*b"a").into());
+        l.push_back((*b"a").into());
         put("l", Entry::new(Value::List(Box::new(l))));
         let mut set = Set::default();
         set.insert(b"m1");

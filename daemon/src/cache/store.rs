@@ -123,18 +123,143 @@ impl Set {
     }
 }
 
-/// A hash value.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// A hash value: its fields, with their bytes kept up to date so
+/// measuring it after a write is O(1). Reads go through `Deref` to the
+/// map; writes through the methods below, which keep the count.
+#[derive(Debug, Clone, Default)]
 pub struct Hash {
-    /// The fields.
-    pub map: FieldMap,
+    map: FieldMap,
+    bytes: usize,
 }
 
-/// A list value.
-#[derive(Debug, Clone, Default, PartialEq)]
+impl PartialEq for Hash {
+    fn eq(&self, other: &Hash) -> bool {
+        self.map == other.map
+    }
+}
+
+impl std::ops::Deref for Hash {
+    type Target = FieldMap;
+    fn deref(&self) -> &FieldMap {
+        &self.map
+    }
+}
+
+impl Hash {
+    /// Sets a field; the old value if there was one.
+    pub fn insert(&mut self, field: Box<[u8]>, value: Box<[u8]>) -> Option<Box<[u8]>> {
+        let added = field.len() + value.len();
+        let field_len = field.len();
+        let old = self.map.insert(field, value);
+        match &old {
+            Some(v) => self.bytes = self.bytes + added - field_len - v.len(),
+            None => self.bytes += added,
+        }
+        old
+    }
+
+    /// Removes a field (moving the last one into its place).
+    pub fn swap_remove(&mut self, field: &[u8]) -> Option<Box<[u8]>> {
+        let old = self.map.swap_remove(field)?;
+        self.bytes -= field.len() + old.len();
+        Some(old)
+    }
+
+    /// Field and value bytes, without per-field overhead.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+/// A list value: its elements head first, with their bytes kept up to
+/// date so measuring it after a write is O(1) (a push onto a list of a
+/// million elements must not walk it). Reads go through `Deref` to the
+/// deque; writes through the methods below.
+#[derive(Debug, Clone, Default)]
 pub struct List {
-    /// The elements, head first.
-    pub items: VecDeque<Box<[u8]>>,
+    items: VecDeque<Box<[u8]>>,
+    bytes: usize,
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.items == other.items
+    }
+}
+
+impl std::ops::Deref for List {
+    type Target = VecDeque<Box<[u8]>>;
+    fn deref(&self) -> &VecDeque<Box<[u8]>> {
+        &self.items
+    }
+}
+
+impl From<VecDeque<Box<[u8]>>> for List {
+    fn from(items: VecDeque<Box<[u8]>>) -> List {
+        let bytes = items.iter().map(|v| v.len()).sum();
+        List { items, bytes }
+    }
+}
+
+impl List {
+    /// Adds an element at the head.
+    pub fn push_front(&mut self, item: Box<[u8]>) {
+        self.bytes += item.len();
+        self.items.push_front(item);
+    }
+
+    /// Adds an element at the tail.
+    pub fn push_back(&mut self, item: Box<[u8]>) {
+        self.bytes += item.len();
+        self.items.push_back(item);
+    }
+
+    /// Removes the head element.
+    pub fn pop_front(&mut self) -> Option<Box<[u8]>> {
+        let item = self.items.pop_front()?;
+        self.bytes -= item.len();
+        Some(item)
+    }
+
+    /// Removes the tail element.
+    pub fn pop_back(&mut self) -> Option<Box<[u8]>> {
+        let item = self.items.pop_back()?;
+        self.bytes -= item.len();
+        Some(item)
+    }
+
+    /// Inserts an element before position `at` (at most the length).
+    pub fn insert(&mut self, at: usize, item: Box<[u8]>) {
+        self.bytes += item.len();
+        self.items.insert(at, item);
+    }
+
+    /// Replaces the element at `at` (in range).
+    pub fn set(&mut self, at: usize, item: Box<[u8]>) {
+        self.bytes = self.bytes + item.len() - self.items[at].len();
+        self.items[at] = item;
+    }
+
+    /// Takes every element out, leaving the list empty.
+    pub fn take(&mut self) -> VecDeque<Box<[u8]>> {
+        self.bytes = 0;
+        std::mem::take(&mut self.items)
+    }
+
+    /// Keeps the elements from `start` to `stop` inclusive (in range,
+    /// `start <= stop`).
+    pub fn keep_range(&mut self, start: usize, stop: usize) {
+        let removed: usize = self.items.range(stop + 1..).map(|v| v.len()).sum::<usize>()
+            + self.items.range(..start).map(|v| v.len()).sum::<usize>();
+        self.items.truncate(stop + 1);
+        self.items.drain(..start);
+        self.bytes -= removed;
+    }
+
+    /// Element bytes, without per-element overhead.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 /// The names [`Value::type_name`] gives, one per variant: the types TYPE
@@ -154,13 +279,14 @@ impl Value {
         }
     }
 
-    /// Approximate bytes held by the value. O(size) for containers, which
-    /// is acceptable: containers are re-measured only after a write to them.
+    /// Approximate bytes held by the value, O(1): every container keeps a
+    /// running count of its elements' bytes (it is re-measured after each
+    /// write to it).
     pub fn mem_size(&self) -> usize {
         match self {
             Value::Str(s) => s.len(),
-            Value::Hash(h) => h.map.iter().map(|(k, v)| k.len() + v.len() + 48).sum(),
-            Value::List(l) => l.items.iter().map(|v| v.len() + 24).sum(),
+            Value::Hash(h) => h.bytes() + 48 * h.len(),
+            Value::List(l) => l.bytes() + 24 * l.len(),
             Value::Set(s) => s.bytes,
             Value::ZSet(z) => z.mem_size(),
         }

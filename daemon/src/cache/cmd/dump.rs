@@ -22,8 +22,8 @@ pub(super) fn dump(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn is_empty(value: &Value) -> bool {
     match value {
         Value::Str(_) => false,
-        Value::Hash(h) => h.map.is_empty(),
-        Value::List(l) => l.items.is_empty(),
+        Value::Hash(h) => h.is_empty(),
+        Value::List(l) => l.is_empty(),
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
     }

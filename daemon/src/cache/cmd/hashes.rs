@@ -33,7 +33,7 @@ fn write<R>(ctx: &Ctx<'_>, key: &[u8], change: impl FnOnce(&mut Hash) -> R) -> R
         None => {
             let mut hash = Hash::default();
             let out = change(&mut hash);
-            if !hash.map.is_empty() {
+            if !hash.is_empty() {
                 shard.insert(key, Entry::new(Value::Hash(Box::new(hash))), now);
             }
             Ok(out)
@@ -46,7 +46,7 @@ fn write<R>(ctx: &Ctx<'_>, key: &[u8], change: impl FnOnce(&mut Hash) -> R) -> R
                 .update(key, now, |e| match &mut e.value {
                     Value::Hash(h) => {
                         let out = change(h);
-                        (Some(out), h.map.is_empty())
+                        (Some(out), h.is_empty())
                     }
                     _ => (None, false),
                 })
@@ -67,8 +67,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, Reply
     write(ctx, &args[1], |h| {
         let mut added = 0;
         for pair in args[2..].chunks_exact(2) {
-            if h.map
-                .insert((&pair[0][..]).into(), (&pair[1][..]).into())
+            if h.insert((&pair[0][..]).into(), (&pair[1][..]).into())
                 .is_none()
             {
                 added += 1;
@@ -89,10 +88,10 @@ pub(super) fn hmset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn hsetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     super::reply(
         write(ctx, &args[1], |h| {
-            if h.map.contains_key(&args[2][..]) {
+            if h.contains_key(&args[2][..]) {
                 0
             } else {
-                h.map.insert((&args[2][..]).into(), (&args[3][..]).into());
+                h.insert((&args[2][..]).into(), (&args[3][..]).into());
                 1
             }
         })
@@ -110,7 +109,7 @@ fn with_hash(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&Hash>) -> Rep
 
 pub(super) fn hget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_hash(ctx, &args[1], |h| {
-        Reply::bulk_or_nil(h.and_then(|h| h.map.get(&args[2][..])).map(|v| &v[..]))
+        Reply::bulk_or_nil(h.and_then(|h| h.get(&args[2][..])).map(|v| &v[..]))
     })
 }
 
@@ -119,7 +118,7 @@ pub(super) fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Reply::Array(
             args[2..]
                 .iter()
-                .map(|f| Reply::bulk_or_nil(h.and_then(|h| h.map.get(&f[..])).map(|v| &v[..])))
+                .map(|f| Reply::bulk_or_nil(h.and_then(|h| h.get(&f[..])).map(|v| &v[..])))
                 .collect(),
         )
     })
@@ -128,8 +127,7 @@ pub(super) fn hmget(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 pub(super) fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_hash(ctx, &args[1], |h| {
         Reply::Map(h.map_or(Vec::new(), |h| {
-            h.map
-                .iter()
+            h.iter()
                 .map(|(k, v)| (Reply::bulk(k), Reply::bulk(v)))
                 .collect()
         }))
@@ -138,40 +136,31 @@ pub(super) fn hgetall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 pub(super) fn hkeys(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_hash(ctx, &args[1], |h| {
-        Reply::Array(h.map_or(Vec::new(), |h| {
-            h.map.keys().map(|k| Reply::bulk(k)).collect()
-        }))
+        Reply::Array(h.map_or(Vec::new(), |h| h.keys().map(|k| Reply::bulk(k)).collect()))
     })
 }
 
 pub(super) fn hvals(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_hash(ctx, &args[1], |h| {
-        Reply::Array(h.map_or(Vec::new(), |h| {
-            h.map.values().map(|v| Reply::bulk(v)).collect()
-        }))
+        Reply::Array(h.map_or(Vec::new(), |h| h.values().map(|v| Reply::bulk(v)).collect()))
     })
 }
 
 pub(super) fn hlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_hash(ctx, &args[1], |h| {
-        Reply::Integer(h.map_or(0, |h| h.map.len()) as i64)
+        Reply::Integer(h.map_or(0, |h| h.len()) as i64)
     })
 }
 
 pub(super) fn hexists(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_hash(ctx, &args[1], |h| {
-        Reply::Integer(i64::from(
-            h.is_some_and(|h| h.map.contains_key(&args[2][..])),
-        ))
+        Reply::Integer(i64::from(h.is_some_and(|h| h.contains_key(&args[2][..]))))
     })
 }
 
 pub(super) fn hstrlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_hash(ctx, &args[1], |h| {
-        Reply::Integer(
-            h.and_then(|h| h.map.get(&args[2][..]))
-                .map_or(0, |v| v.len()) as i64,
-        )
+        Reply::Integer(h.and_then(|h| h.get(&args[2][..])).map_or(0, |v| v.len()) as i64)
     })
 }
 
@@ -189,7 +178,7 @@ pub(super) fn hdel(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         write(ctx, &args[1], |h| {
             args[2..]
                 .iter()
-                .filter(|f| h.map.swap_remove(&f[..]).is_some())
+                .filter(|f| h.swap_remove(&f[..]).is_some())
                 .count() as i64
         })
         .map(Reply::Integer),
@@ -202,7 +191,7 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         Err(e) => return e,
     };
     let result = write(ctx, &args[1], |h| {
-        let current = match h.map.get(&args[2][..]) {
+        let current = match h.get(&args[2][..]) {
             None => 0,
             Some(v) => match parse_i64(v) {
                 Some(n) => n,
@@ -212,8 +201,7 @@ pub(super) fn hincrby(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let new = current
             .checked_add(delta)
             .ok_or(Reply::err(errors::OVERFLOW))?;
-        h.map
-            .insert((&args[2][..]).into(), new.to_string().into_bytes().into());
+        h.insert((&args[2][..]).into(), new.to_string().into_bytes().into());
         Ok(new)
     });
     match result {
@@ -232,7 +220,7 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         return Reply::err("ERR value is NaN or Infinity");
     }
     let result = write(ctx, &args[1], |h| {
-        let current = match h.map.get(&args[2][..]) {
+        let current = match h.get(&args[2][..]) {
             None => 0.0,
             Some(v) => match super::parse_f64(v) {
                 Some(n) => n,
@@ -244,7 +232,7 @@ pub(super) fn hincrbyfloat(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Err(Reply::err("ERR increment would produce NaN or Infinity"));
         }
         let text = super::format_f64(new);
-        h.map.insert((&args[2][..]).into(), text.as_bytes().into());
+        h.insert((&args[2][..]).into(), text.as_bytes().into());
         Ok(text)
     });
     match result {
@@ -276,17 +264,17 @@ pub(super) fn hrandfield(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let Some(count) = count else {
         return hash
-            .filter(|h| !h.map.is_empty())
-            .and_then(|h| h.map.get_index(super::sets::rand_below(h.map.len())))
+            .filter(|h| !h.is_empty())
+            .and_then(|h| h.get_index(super::sets::rand_below(h.len())))
             .map_or(Reply::Nil, |(f, _)| Reply::bulk(f));
     };
-    let Some(hash) = hash.filter(|h| !h.map.is_empty()) else {
+    let Some(hash) = hash.filter(|h| !h.is_empty()) else {
         return Reply::Array(Vec::new());
     };
-    let picks = super::sets::random_positions(hash.map.len(), count);
+    let picks = super::sets::random_positions(hash.len(), count);
     let resp3 = ctx.client.resp3;
     let mut out = Vec::with_capacity(picks.len() * if with_values { 2 } else { 1 });
-    for (field, value) in picks.into_iter().filter_map(|i| hash.map.get_index(i)) {
+    for (field, value) in picks.into_iter().filter_map(|i| hash.get_index(i)) {
         if !with_values {
             out.push(Reply::bulk(field));
         } else if resp3 {

@@ -541,9 +541,8 @@ fn encoding(ctx: &Ctx<'_>, value: &Value) -> &'static str {
         }
         Value::Hash(h) => {
             let max_value = threshold("hash-max-listpack-value");
-            if h.map.len() <= threshold("hash-max-listpack-entries")
-                && h.map
-                    .iter()
+            if h.len() <= threshold("hash-max-listpack-entries")
+                && h.iter()
                     .all(|(k, v)| k.len() <= max_value && v.len() <= max_value)
             {
                 "listpack"

@@ -30,11 +30,11 @@ pub(super) fn linsert(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
     let result = change(&mut shard, key, now, false, |list: &mut List| {
-        match list.items.iter().position(|v| **v == pivot[..]) {
+        match list.iter().position(|v| **v == pivot[..]) {
             Some(i) => {
                 let at = if after { i + 1 } else { i };
-                list.items.insert(at, (&element[..]).into());
-                list.items.len() as i64
+                list.insert(at, (&element[..]).into());
+                list.len() as i64
             }
             None => -1,
         }
@@ -59,9 +59,9 @@ pub(super) fn lset(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         key,
         now,
         false,
-        |list: &mut List| match position(index, list.items.len()) {
+        |list: &mut List| match position(index, list.len()) {
             Some(i) => {
-                list.items[i] = (&element[..]).into();
+                list.set(i, (&element[..]).into());
                 true
             }
             None => false,
@@ -92,7 +92,7 @@ pub(super) fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     };
     let result = change(&mut shard, key, now, false, |list: &mut List| {
         let mut removed = 0usize;
-        let items = std::mem::take(&mut list.items);
+        let items = list.take();
         let mut kept: std::collections::VecDeque<Box<[u8]>> =
             std::collections::VecDeque::with_capacity(items.len());
         if count >= 0 {
@@ -112,7 +112,7 @@ pub(super) fn lrem(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
                 }
             }
         }
-        list.items = kept;
+        *list = List::from(kept);
         removed as i64
     });
     match result {
@@ -132,7 +132,7 @@ pub(super) fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
     let result = change(&mut shard, key, now, false, |list: &mut List| {
-        let len = list.items.len() as i64;
+        let len = list.len() as i64;
         let start = if start < 0 {
             (len + start).max(0)
         } else {
@@ -140,12 +140,11 @@ pub(super) fn ltrim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         };
         let stop = if stop < 0 { len + stop } else { stop };
         if start > stop || start >= len {
-            list.items.clear();
+            list.take();
             return;
         }
         let stop = stop.min(len - 1);
-        list.items.truncate(stop as usize + 1);
-        list.items.drain(..start as usize);
+        list.keep_range(start as usize, stop as usize);
     });
     match result {
         Ok(_) => Reply::ok(),
@@ -201,7 +200,7 @@ pub(super) fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         }
         Err(e) => return e,
     };
-    let len = list.items.len();
+    let len = list.len();
     let scan = if maxlen == 0 { len } else { maxlen.min(len) };
     let want = match count {
         Some(0) => usize::MAX,
@@ -221,13 +220,13 @@ pub(super) fn lpos(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         found.len() >= want
     };
     if rank > 0 {
-        for (i, v) in list.items.iter().enumerate().take(scan) {
+        for (i, v) in list.iter().enumerate().take(scan) {
             if visit(i, v) {
                 break;
             }
         }
     } else {
-        for (i, v) in list.items.iter().enumerate().rev().take(scan) {
+        for (i, v) in list.iter().enumerate().rev().take(scan) {
             if visit(i, v) {
                 break;
             }

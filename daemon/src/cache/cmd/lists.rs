@@ -21,11 +21,11 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, existing: bool) -> Reply {
     let add = |list: &mut List| {
         for item in &args[2..] {
             match end {
-                End::Head => list.items.push_front((&item[..]).into()),
-                End::Tail => list.items.push_back((&item[..]).into()),
+                End::Head => list.push_front((&item[..]).into()),
+                End::Tail => list.push_back((&item[..]).into()),
             }
         }
-        list.items.len() as i64
+        list.len() as i64
     };
     match shard.peek(key, now) {
         None if existing => Reply::Integer(0),
@@ -98,8 +98,8 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
                 return (Reply::err(errors::WRONGTYPE), false);
             };
             let mut take = || match end {
-                End::Head => list.items.pop_front(),
-                End::Tail => list.items.pop_back(),
+                End::Head => list.pop_front(),
+                End::Tail => list.pop_back(),
             };
             let reply = match count {
                 None => take().map_or(Reply::Nil, |v| Reply::bulk(&v)),
@@ -110,7 +110,7 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
                         .collect(),
                 ),
             };
-            (reply, list.items.is_empty())
+            (reply, list.is_empty())
         })
         .unwrap_or((Reply::Nil, false));
     if empty {
@@ -141,7 +141,7 @@ fn with_list(ctx: &mut Ctx<'_>, key: &[u8], f: impl FnOnce(Option<&List>) -> Rep
 
 pub(super) fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     with_list(ctx, &args[1], |l| {
-        Reply::Integer(l.map_or(0, |l| l.items.len()) as i64)
+        Reply::Integer(l.map_or(0, |l| l.len()) as i64)
     })
 }
 
@@ -154,7 +154,7 @@ pub(super) fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let Some(l) = l else {
             return Reply::Array(Vec::new());
         };
-        let len = l.items.len() as i64;
+        let len = l.len() as i64;
         let start = if start < 0 {
             (len + start).max(0)
         } else {
@@ -169,8 +169,7 @@ pub(super) fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::Array(Vec::new());
         }
         Reply::Array(
-            l.items
-                .range(start as usize..=stop as usize)
+            l.range(start as usize..=stop as usize)
                 .map(|v| Reply::bulk(v))
                 .collect(),
         )
@@ -186,14 +185,12 @@ pub(super) fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let Some(l) = l else {
             return Reply::Nil;
         };
-        let len = l.items.len() as i64;
+        let len = l.len() as i64;
         let idx = if idx < 0 { len + idx } else { idx };
         if idx < 0 || idx >= len {
             return Reply::Nil;
         }
-        l.items
-            .get(idx as usize)
-            .map_or(Reply::Nil, |v| Reply::bulk(v))
+        l.get(idx as usize).map_or(Reply::Nil, |v| Reply::bulk(v))
     })
 }
 
@@ -280,13 +277,13 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
         let moved = guards[si].as_mut().and_then(|shard| {
             change(shard, src, now, false, |l: &mut List| {
                 let item = match from {
-                    End::Head => l.items.pop_front(),
-                    End::Tail => l.items.pop_back(),
+                    End::Head => l.pop_front(),
+                    End::Tail => l.pop_back(),
                 }?;
                 let reply = Reply::bulk(&item);
                 match to {
-                    End::Head => l.items.push_front(item),
-                    End::Tail => l.items.push_back(item),
+                    End::Head => l.push_front(item),
+                    End::Tail => l.push_back(item),
                 }
                 Some(reply)
             })
@@ -298,8 +295,8 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
     }
     let popped = guards[si].as_mut().and_then(|shard| {
         change(shard, src, now, false, |l: &mut List| match from {
-            End::Head => l.items.pop_front(),
-            End::Tail => l.items.pop_back(),
+            End::Head => l.pop_front(),
+            End::Tail => l.pop_back(),
         })
         .ok()
         .flatten()
@@ -311,8 +308,8 @@ fn move_element(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End) -
     let reply = Reply::bulk(&item);
     if let Some(shard) = guards[di].as_mut() {
         let _ = change(shard, dst, now, true, |l: &mut List| match to {
-            End::Head => l.items.push_front(item),
-            End::Tail => l.items.push_back(item),
+            End::Head => l.push_front(item),
+            End::Tail => l.push_back(item),
         });
     }
     reply

@@ -96,7 +96,7 @@ fn lookup(ctx: &Ctx<'_>, pattern: &[u8], element: &[u8]) -> Option<Vec<u8>> {
                 ..
             },
             Some(f),
-        ) => h.map.get(f).map(|v| v.to_vec()),
+        ) => h.get(f).map(|v| v.to_vec()),
         _ => None,
     }
 }
@@ -125,7 +125,7 @@ fn elements(ctx: &Ctx<'_>, key: &[u8]) -> Result<(Vec<Bytes>, bool), Reply> {
     };
     let copy = |v: &[u8]| Bytes::copy_from_slice(v);
     Ok(match &entry.value {
-        Value::List(l) => (l.items.iter().map(|v| copy(v)).collect(), false),
+        Value::List(l) => (l.iter().map(|v| copy(v)).collect(), false),
         Value::Set(s) => (s.iter().map(copy).collect(), true),
         Value::ZSet(z) => (z.iter().map(|(m, _)| copy(m)).collect(), false),
         _ => return Err(Reply::err(errors::WRONGTYPE)),
@@ -193,12 +193,11 @@ fn run(ctx: &Ctx<'_>, args: &[Bytes], read_only: bool) -> Result<Reply, Reply> {
     if out.is_empty() {
         shard.remove(dest, now);
     } else {
-        let list = List {
-            items: out
-                .into_iter()
+        let list = List::from(
+            out.into_iter()
                 .map(|v| v.unwrap_or_default().into_boxed_slice())
-                .collect(),
-        };
+                .collect::<std::collections::VecDeque<_>>(),
+        );
         shard.insert(dest, Entry::new(Value::List(Box::new(list))), now);
     }
     Ok(Reply::Integer(n))

@@ -58,7 +58,7 @@ impl Container for List {
         Value::List(Box::new(self))
     }
     fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        (**self).is_empty()
     }
 }
 

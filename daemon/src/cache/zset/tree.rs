@@ -1,4 +1,4 @@
-//! The sorted set value: a hash map member → score for O(1) ZSCORE, and
+//! The large sorted set: a hash map member → score for O(1) ZSCORE, and
 //! an order-statistic treap keyed by (score, member) for O(log n) rank,
 //! ranges by rank, score or lex, and insertion and removal.
 //!
@@ -19,6 +19,8 @@ use std::collections::HashMap;
 
 use foldhash::fast::RandomState;
 
+use super::cmp;
+
 const NIL: u32 = u32::MAX;
 
 /// Bytes counted per member on top of twice its length (the map's key and
@@ -35,9 +37,9 @@ struct Node {
     size: u32,
 }
 
-/// A sorted set.
+/// A sorted set as a treap.
 #[derive(Debug, Clone)]
-pub struct ZSet {
+pub struct Tree {
     dict: HashMap<Box<[u8]>, f64, RandomState>,
     nodes: Vec<Node>,
     free: Vec<u32>,
@@ -46,9 +48,9 @@ pub struct ZSet {
     bytes: usize,
 }
 
-impl Default for ZSet {
-    fn default() -> ZSet {
-        ZSet {
+impl Default for Tree {
+    fn default() -> Tree {
+        Tree {
             dict: HashMap::default(),
             nodes: Vec::new(),
             free: Vec::new(),
@@ -59,8 +61,8 @@ impl Default for ZSet {
     }
 }
 
-impl PartialEq for ZSet {
-    fn eq(&self, other: &ZSet) -> bool {
+impl PartialEq for Tree {
+    fn eq(&self, other: &Tree) -> bool {
         self.len() == other.len()
             && self.dict.iter().all(|(m, s)| {
                 other
@@ -71,23 +73,10 @@ impl PartialEq for ZSet {
     }
 }
 
-/// (score, member) order.
-fn cmp(a_score: f64, a_member: &[u8], b_score: f64, b_member: &[u8]) -> Ordering {
-    a_score
-        .partial_cmp(&b_score)
-        .unwrap_or(Ordering::Equal)
-        .then_with(|| a_member.cmp(b_member))
-}
-
-impl ZSet {
+impl Tree {
     /// Number of members.
     pub fn len(&self) -> usize {
         self.dict.len()
-    }
-
-    /// Whether the set has no member.
-    pub fn is_empty(&self) -> bool {
-        self.dict.is_empty()
     }
 
     /// Approximate bytes held.
@@ -367,7 +356,7 @@ impl ZSet {
 mod tests {
     use super::*;
 
-    fn check(z: &ZSet) {
+    fn check(z: &Tree) {
         // The treap's order and sizes agree with a sorted copy of the map.
         let mut expected: Vec<(Vec<u8>, f64)> =
             z.dict.iter().map(|(m, s)| (m.to_vec(), *s)).collect();
@@ -383,7 +372,7 @@ mod tests {
 
     #[test]
     fn order_rank_and_ranges_follow_score_then_member() {
-        let mut z = ZSet::default();
+        let mut z = Tree::default();
         for (m, s) in [
             ("c", 1.0),
             ("a", 1.0),
@@ -412,7 +401,7 @@ mod tests {
 
     #[test]
     fn many_inserts_and_removes_stay_consistent() {
-        let mut z = ZSet::default();
+        let mut z = Tree::default();
         let mut x: u64 = 7;
         for round in 0..4000u64 {
             x ^= x << 13;
@@ -435,7 +424,7 @@ mod tests {
             let m = m.to_vec();
             z.remove(&m);
         }
-        assert!(z.is_empty());
+        assert_eq!(z.len(), 0);
         assert_eq!(z.mem_size(), 0);
     }
 }
