@@ -3,8 +3,12 @@
 //! set of ten short members costs one ~200-byte block instead of a hash
 //! map, a treap arena and two copies of each member.
 //!
-//! Layout: entries back to back, each `score (f64, little endian) ·
-//! member length (one byte) · member bytes`, in (score, member) order.
+//! Layout: entries back to back, each `score · member length (one byte) ·
+//! member bytes`, in (score, member) order. The score is a tag byte and
+//! then the smallest of an i8, i16 or i32 (little endian) that holds it
+//! exactly when it is a whole number, else the f64's 8 bytes — the way a
+//! listpack stores integers small (most real scores are counts and
+//! timestamps in whole seconds).
 //! Only members of at most [`MAX_MEMBER`] bytes are kept here, which is
 //! what lets the length fit a byte; the set moves to the treap before an
 //! entry would break that or the set would grow past [`MAX_ENTRIES`]
@@ -23,8 +27,54 @@ pub const MAX_ENTRIES: usize = 128;
 /// `zset-max-listpack-value` default).
 pub const MAX_MEMBER: usize = 64;
 
-/// Bytes of one entry besides its member.
-const HEADER: usize = 9;
+/// Score tags.
+const F64: u8 = 0;
+const I8: u8 = 1;
+const I16: u8 = 2;
+const I32: u8 = 3;
+
+/// Appends a score in its shortest exact form.
+fn put_score(out: &mut Vec<u8>, score: f64) {
+    let whole = score.fract() == 0.0
+        && score.abs() <= f64::from(i32::MAX)
+        && score.to_bits() != (-0.0f64).to_bits();
+    if whole {
+        let n = score as i32;
+        if let Ok(n) = i8::try_from(n) {
+            out.push(I8);
+            out.extend_from_slice(&n.to_le_bytes());
+        } else if let Ok(n) = i16::try_from(n) {
+            out.push(I16);
+            out.extend_from_slice(&n.to_le_bytes());
+        } else {
+            out.push(I32);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+    } else {
+        out.push(F64);
+        out.extend_from_slice(&score.to_le_bytes());
+    }
+}
+
+/// Reads a score at the start of `bytes`: the score and its length.
+fn get_score(bytes: &[u8]) -> Option<(f64, usize)> {
+    let (&tag, rest) = bytes.split_first()?;
+    Some(match tag {
+        I8 => (
+            f64::from(i8::from_le_bytes(rest.get(..1)?.try_into().ok()?)),
+            2,
+        ),
+        I16 => (
+            f64::from(i16::from_le_bytes(rest.get(..2)?.try_into().ok()?)),
+            3,
+        ),
+        I32 => (
+            f64::from(i32::from_le_bytes(rest.get(..4)?.try_into().ok()?)),
+            5,
+        ),
+        _ => (f64::from_le_bytes(rest.get(..8)?.try_into().ok()?), 9),
+    })
+}
 
 /// A packed sorted set.
 #[derive(Debug, Clone, Default)]
@@ -36,14 +86,9 @@ pub struct Packed {
 /// One decoded entry and where it sits in the blob.
 struct At<'a> {
     offset: usize,
+    end: usize,
     score: f64,
     member: &'a [u8],
-}
-
-impl<'a> At<'a> {
-    fn end(&self) -> usize {
-        self.offset + HEADER + self.member.len()
-    }
 }
 
 /// The entries of a blob in order.
@@ -57,13 +102,14 @@ impl<'a> Iterator for Entries<'a> {
 
     fn next(&mut self) -> Option<At<'a>> {
         let offset = self.offset;
-        let head = self.blob.get(offset..offset + HEADER)?;
-        let score = f64::from_le_bytes(head[..8].try_into().expect("eight bytes"));
-        let len = usize::from(head[8]);
-        let member = self.blob.get(offset + HEADER..offset + HEADER + len)?;
-        self.offset = offset + HEADER + len;
+        let (score, score_len) = get_score(self.blob.get(offset..)?)?;
+        let len = usize::from(*self.blob.get(offset + score_len)?);
+        let start = offset + score_len + 1;
+        let member = self.blob.get(start..start + len)?;
+        self.offset = start + len;
         Some(At {
             offset,
+            end: self.offset,
             score,
             member,
         })
@@ -120,9 +166,9 @@ impl Packed {
             .entries()
             .find(|at| cmp(at.score, at.member, score, member) == Ordering::Greater)
             .map_or(self.blob.len(), |at| at.offset);
-        let mut out = Vec::with_capacity(self.blob.len() + HEADER + member.len());
+        let mut out = Vec::with_capacity(self.blob.len() + 10 + member.len());
         out.extend_from_slice(&self.blob[..at]);
-        out.extend_from_slice(&score.to_le_bytes());
+        put_score(&mut out, score);
         out.push(member.len() as u8);
         out.extend_from_slice(member);
         out.extend_from_slice(&self.blob[at..]);
@@ -134,7 +180,7 @@ impl Packed {
     /// Removes a member; its score when it was there.
     pub fn remove(&mut self, member: &[u8]) -> Option<f64> {
         let (_, at) = self.find(member)?;
-        let (from, to, score) = (at.offset, at.end(), at.score);
+        let (from, to, score) = (at.offset, at.end, at.score);
         let mut out = Vec::with_capacity(self.blob.len() - (to - from));
         out.extend_from_slice(&self.blob[..from]);
         out.extend_from_slice(&self.blob[to..]);
@@ -222,12 +268,45 @@ mod tests {
         assert_eq!(p.remove(b"a"), Some(1.0));
         assert_eq!(p.remove(b"a"), None);
         assert_eq!(p.len(), 4);
-        assert_eq!(p.blob_len(), 4 * (HEADER + 1));
+        // b 0.5 (tag + f64), c 1 (tag + i8), d -5, e 3: each + length + 1.
+        assert_eq!(p.blob_len(), (9 + 2) + 3 * (2 + 2));
         for m in ["b", "c", "d", "e"] {
             assert!(p.remove(m.as_bytes()).is_some());
         }
         assert_eq!(p.len(), 0);
         assert_eq!(p.blob_len(), 0);
+    }
+
+    #[test]
+    fn scores_keep_their_exact_value_in_every_width() {
+        let scores = [
+            0.0,
+            -0.0,
+            1.0,
+            -128.0,
+            127.0,
+            128.0,
+            -32768.0,
+            40000.0,
+            -2147483648.0,
+            2147483647.0,
+            2147483648.0,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            0.1,
+            -7.5,
+            f64::MIN_POSITIVE,
+        ];
+        let mut p = Packed::default();
+        for (i, s) in scores.iter().enumerate() {
+            p.insert(format!("m{i}").as_bytes(), *s);
+        }
+        for (i, s) in scores.iter().enumerate() {
+            let got = p.score(format!("m{i}").as_bytes()).unwrap();
+            assert_eq!(got.to_bits(), s.to_bits(), "score {s}");
+        }
+        assert_eq!(p.len(), scores.len());
     }
 
     #[test]
