@@ -163,11 +163,22 @@ impl Decoder {
         if nl > MAX_INLINE {
             return Err(ProtocolError::new("too big inline request"));
         }
-        let line = buf.split_to(nl + 1);
-        let mut line = &line[..nl];
-        if line.last() == Some(&b'\r') {
-            line = &line[..line.len() - 1];
+        let line = buf.split_to(nl + 1).freeze();
+        let mut end = nl;
+        if end > 0 && line[end - 1] == b'\r' {
+            end -= 1;
         }
+        // The common case (no quotes, no escapes: `PING`, `GET key`): the
+        // arguments are slices of the line, without copying.
+        if !line[..end].iter().any(|b| matches!(b, b'"' | b'\'' | b'\\')) {
+            let args = line[..end]
+                .split(|b| b.is_ascii_whitespace())
+                .filter(|word| !word.is_empty())
+                .map(|word| line.slice_ref(word))
+                .collect();
+            return Ok(Some(args));
+        }
+        let line = &line[..end];
         // Redis answers both of sdssplitargs' refusals (an open quote, a
         // quote closed inside a word) with this text.
         super::args::split_args(line)
