@@ -48,6 +48,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<super::zset::ZSet>),
+    /// A stream.
+    Stream(Box<super::stream::Stream>),
 }
 
 /// A set value: an insertion-ordered hash set (O(1) membership, removal
@@ -140,7 +142,7 @@ pub struct List {
 /// The names [`Value::type_name`] gives, one per variant: the types TYPE
 /// answers and SCAN's TYPE filter can match (`agora cache scan --type`
 /// accepts only these).
-pub const TYPE_NAMES: [&str; 5] = ["string", "list", "hash", "set", "zset"];
+pub const TYPE_NAMES: [&str; 6] = ["string", "list", "hash", "set", "zset", "stream"];
 
 impl Value {
     /// Redis's name for the type, as TYPE answers (one of [`TYPE_NAMES`]).
@@ -151,6 +153,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -163,6 +166,7 @@ impl Value {
             Value::List(l) => l.items.iter().map(|v| v.len() + 24).sum(),
             Value::Set(s) => s.bytes,
             Value::ZSet(z) => z.mem_size(),
+            Value::Stream(s) => s.mem_size(),
         }
     }
 }
@@ -1061,6 +1065,7 @@ mod tests {
             Value::Hash(Box::default()),
             Value::Set(Box::default()),
             Value::ZSet(Box::default()),
+            Value::Stream(Box::default()),
         ];
         let names: Vec<&str> = values.iter().map(Value::type_name).collect();
         assert_eq!(names, TYPE_NAMES);

@@ -1,0 +1,698 @@
+//! Consumer group commands: XGROUP (CREATE SETID DESTROY CREATECONSUMER
+//! DELCONSUMER HELP), XREADGROUP, XACK, XPENDING, XCLAIM, XAUTOCLAIM,
+//! with Redis 7.0's replies and error texts. XINFO is in [`super::xinfo`].
+
+use bytes::Bytes;
+
+use super::streams::{change, entry_reply, id_arg, id_reply, parse_read, read, streams_reply};
+use super::{Ctx, int_arg, is, parse_i64};
+use crate::cache::reply::{Reply, errors};
+use crate::cache::store::{Entry, Value};
+use crate::cache::stream::{Group, Stream, StreamId};
+
+fn text(arg: &[u8]) -> String {
+    super::lossy(arg, 256)
+}
+
+fn nogroup(key: &[u8], group: &[u8]) -> Reply {
+    Reply::error(format!(
+        "NOGROUP No such key '{}' or consumer group '{}'",
+        text(key),
+        text(group)
+    ))
+}
+
+/// Checks a container's subcommand arity: Redis's `'xgroup|help'` error.
+pub(super) fn sub_arity(args: &[Bytes]) -> Result<(), Reply> {
+    let Some(spec) = super::lookup(&args[0]) else {
+        return Ok(());
+    };
+    if let Some(sub) = spec.subcommand(&args[1])
+        && !super::arity_ok(sub.arity, args.len())
+    {
+        return Err(super::wrong_arity(&format!("{}|{}", spec.name, sub.name)));
+    }
+    Ok(())
+}
+
+fn unknown_sub(args: &[Bytes]) -> Reply {
+    Reply::error(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{}'. Try {} HELP.",
+        text(&args[1]),
+        String::from_utf8_lossy(&args[0]).to_uppercase()
+    ))
+}
+
+const XGROUP_HELP: &[&str] = &[
+    "XGROUP <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CREATE <key> <groupname> <id|$> [option]",
+    "    Create a new consumer group. Options are:",
+    "    * MKSTREAM",
+    "      Create the empty stream if it does not exist.",
+    "    * ENTRIESREAD entries_read",
+    "      Set the group's entries_read counter (internal use).",
+    "CREATECONSUMER <key> <groupname> <consumer>",
+    "    Create a new consumer in the specified group.",
+    "DELCONSUMER <key> <groupname> <consumer>",
+    "    Remove the specified consumer.",
+    "DESTROY <key> <groupname>",
+    "    Remove the specified group.",
+    "SETID <key> <groupname> <id|$> [ENTRIESREAD entries_read]",
+    "    Set the current group ID and entries_read counter.",
+    "HELP",
+    "    Print this help.",
+];
+
+/// A HELP reply from its lines.
+pub(super) fn help(lines: &[&'static str]) -> Reply {
+    Reply::Array(lines.iter().map(|l| Reply::Simple((*l).into())).collect())
+}
+
+fn entries_read_arg(arg: &[u8]) -> Result<Option<u64>, Reply> {
+    match int_arg(arg)? {
+        -1 => Ok(None),
+        n if n < 0 => Err(Reply::err(
+            "ERR value for ENTRIESREAD must be positive or -1",
+        )),
+        n => Ok(Some(n as u64)),
+    }
+}
+
+/// XGROUP CREATE|SETID|DESTROY|CREATECONSUMER|DELCONSUMER|HELP …
+pub(super) fn xgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(xgroup_inner(ctx, args))
+}
+
+fn xgroup_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
+    sub_arity(args)?;
+    let op = &args[1];
+    if is(op, "help") {
+        return Ok(help(XGROUP_HELP));
+    }
+    let known = ["create", "setid", "destroy", "createconsumer", "delconsumer"];
+    if args.len() < 4 || !known.iter().any(|k| is(op, k)) {
+        return Err(unknown_sub(args));
+    }
+    let (key, name) = (&args[2], &args[3]);
+    let mut mkstream = false;
+    let mut entries_read = None;
+    if is(op, "create") {
+        let mut i = 5;
+        while i < args.len() {
+            if is(&args[i], "mkstream") {
+                mkstream = true;
+                i += 1;
+            } else if is(&args[i], "entriesread") && i + 1 < args.len() {
+                entries_read = entries_read_arg(&args[i + 1])?;
+                i += 2;
+            } else {
+                return Err(unknown_sub(args));
+            }
+        }
+    }
+    let now = ctx.now_ms;
+    let mut shard = ctx.db().lock_key(key);
+    let exists = read(&mut shard, key, ctx)?.is_some();
+    if !exists && !(is(op, "create") && mkstream) {
+        return Err(Reply::err(
+            "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
+        ));
+    }
+    let needs_group = is(op, "setid") || is(op, "createconsumer") || is(op, "delconsumer");
+    if exists && needs_group {
+        let has = read(&mut shard, key, ctx)?.is_some_and(|s| s.groups.contains_key(&name[..]));
+        if !has {
+            return Err(Reply::error(format!(
+                "NOGROUP No such consumer group '{}' for key name '{}'",
+                text(name),
+                text(key)
+            )));
+        }
+    }
+    if is(op, "create") {
+        let id = if &args[4][..] == b"$" {
+            None
+        } else {
+            Some(id_arg(&args[4], 0, true)?)
+        };
+        if !exists {
+            shard.insert(key, Entry::new(Value::Stream(Box::default())), now);
+        }
+        let done = change(&mut shard, key, now, |s| {
+            if s.groups.contains_key(&name[..]) {
+                return false;
+            }
+            let group = Group {
+                last_id: id.unwrap_or(s.last_id),
+                entries_read,
+                ..Group::default()
+            };
+            s.groups.insert(name[..].into(), group);
+            true
+        })?;
+        return if done == Some(true) {
+            Ok(Reply::ok())
+        } else {
+            Err(Reply::err("BUSYGROUP Consumer Group name already exists"))
+        };
+    }
+    if is(op, "setid") {
+        let id = if &args[4][..] == b"$" {
+            None
+        } else {
+            Some(id_arg(&args[4], 0, false)?)
+        };
+        if args.len() == 7 {
+            if !is(&args[5], "entriesread") {
+                return Err(Reply::err(errors::SYNTAX));
+            }
+            entries_read = entries_read_arg(&args[6])?;
+        } else if args.len() != 5 {
+            return Err(unknown_sub(args));
+        }
+        change(&mut shard, key, now, |s| {
+            let last = s.last_id;
+            if let Some(g) = s.groups.get_mut(&name[..]) {
+                g.last_id = id.unwrap_or(last);
+                g.entries_read = entries_read;
+            }
+        })?;
+        return Ok(Reply::ok());
+    }
+    if is(op, "destroy") {
+        if args.len() != 4 {
+            return Err(unknown_sub(args));
+        }
+        let removed = change(&mut shard, key, now, |s| s.groups.remove(&name[..]).is_some())?;
+        return Ok(Reply::Integer(i64::from(removed == Some(true))));
+    }
+    if args.len() != 5 {
+        return Err(unknown_sub(args));
+    }
+    let consumer = &args[4][..];
+    let out = change(&mut shard, key, now, |s| {
+        let Some(g) = s.groups.get_mut(&name[..]) else {
+            return 0;
+        };
+        if is(op, "createconsumer") {
+            if g.consumers.contains_key(consumer) {
+                return 0;
+            }
+            g.consumers.insert(
+                consumer.into(),
+                crate::cache::stream::Consumer {
+                    seen_time: now,
+                    ..Default::default()
+                },
+            );
+            1
+        } else {
+            let Some(c) = g.consumers.remove(consumer) else {
+                return 0;
+            };
+            for id in &c.pending {
+                g.pel.remove(id);
+            }
+            c.pending.len() as i64
+        }
+    })?;
+    Ok(Reply::Integer(out.unwrap_or(0)))
+}
+
+/// XREADGROUP GROUP group consumer [COUNT count] [BLOCK milliseconds]
+/// [NOACK] STREAMS key [key ...] id [id ...]
+pub(super) fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(readgroup(ctx, args, false))
+}
+
+/// A blocked XREADGROUP's retry: `None` while there is nothing new; an
+/// error when its stream or group went away.
+pub fn xreadgroup_retry(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<Reply> {
+    match readgroup(ctx, args, true) {
+        Ok(Reply::NilArray) => None,
+        Ok(r) | Err(r) => Some(r),
+    }
+}
+
+fn readgroup(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Result<Reply, Reply> {
+    let parsed = parse_read(args, true)?;
+    let Some((group, consumer)) = &parsed.group else {
+        return Err(Reply::err(errors::SYNTAX));
+    };
+    // Check every key, group and ID before serving any.
+    let mut ids = Vec::with_capacity(parsed.streams.len());
+    for (key, id) in &parsed.streams {
+        let mut shard = ctx.db().lock_key(key);
+        let found = match read(&mut shard, key, ctx) {
+            Err(_) | Ok(None) if retry => {
+                return Err(Reply::err("UNBLOCKED the stream key no longer exists"));
+            }
+            Err(e) => return Err(e),
+            Ok(s) => s.map(|s| s.groups.contains_key(&group[..])),
+        };
+        if found != Some(true) {
+            if retry {
+                return Err(Reply::err(
+                    "NOGROUP the consumer group this client was blocked on no longer exists",
+                ));
+            }
+            return Err(Reply::error(format!(
+                "NOGROUP No such key '{}' or consumer group '{}' in XREADGROUP with GROUP option",
+                text(key),
+                text(group)
+            )));
+        }
+        ids.push(match &id[..] {
+            b"$" => {
+                return Err(Reply::err(
+                    "ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.",
+                ));
+            }
+            b">" => None,
+            _ => Some(id_arg(id, 0, true)?),
+        });
+    }
+    let now = ctx.now_ms;
+    let count = if parsed.count == 0 {
+        usize::MAX
+    } else {
+        parsed.count
+    };
+    let mut items = Vec::new();
+    for ((key, _), id) in parsed.streams.iter().zip(ids) {
+        let mut shard = ctx.db().lock_key(key);
+        let served = change(&mut shard, key, now, |s| {
+            serve_group(s, group, consumer, id, count, parsed.noack, now)
+        })?;
+        if let Some(Some(entries)) = served {
+            items.push((key.clone(), entries));
+        }
+    }
+    Ok(streams_reply(ctx, items))
+}
+
+/// Serves one stream of an XREADGROUP: the consumer's history after
+/// `after`, or (`None`: `>`) entries past the group's last ID. `None`
+/// when `>` finds nothing new.
+fn serve_group(
+    s: &mut Stream,
+    group: &[u8],
+    consumer: &[u8],
+    after: Option<StreamId>,
+    count: usize,
+    noack: bool,
+    now: u64,
+) -> Option<Reply> {
+    let last = s.groups.get(group)?.last_id;
+    if after.is_none() && s.last_entry().is_none_or(|(max, _)| max <= last) {
+        return None;
+    }
+    let g = s.groups.get_mut(group)?;
+    g.consumers.entry(consumer.into()).or_default().seen_time = now;
+    if let Some(after) = after {
+        // History: the consumer's own pending entries.
+        let Some(start) = after.next() else {
+            return Some(Reply::Array(Vec::new()));
+        };
+        let ids: Vec<StreamId> = g.consumers[consumer]
+            .pending
+            .range(start..)
+            .take(count)
+            .copied()
+            .collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            match s.get(id) {
+                Some(fields) => {
+                    out.push(entry_reply(id, fields));
+                    if let Some(nack) = s.groups.get_mut(group).and_then(|g| g.pel.get_mut(&id)) {
+                        nack.delivery_time = now;
+                        nack.delivery_count += 1;
+                    }
+                }
+                None => out.push(Reply::Array(vec![id_reply(id), Reply::NilArray])),
+            }
+        }
+        return Some(Reply::Array(out));
+    }
+    let start = last.next()?;
+    let delivered: Vec<(StreamId, Reply)> = s
+        .range(start, StreamId::MAX, false)
+        .take(count)
+        .map(|(id, f)| (id, entry_reply(id, f)))
+        .collect();
+    let mut out = Vec::with_capacity(delivered.len());
+    for (id, reply) in delivered {
+        s.advance_group(group, id);
+        if !noack && let Some(g) = s.groups.get_mut(group) {
+            let nack = g.assign(id, consumer, now);
+            nack.delivery_time = now;
+            nack.delivery_count = 1;
+        }
+        out.push(reply);
+    }
+    Some(Reply::Array(out))
+}
+
+/// XACK key group id [id ...]
+pub(super) fn xack(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(xack_inner(ctx, args))
+}
+
+fn xack_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
+    let (key, group) = (&args[1], &args[2]);
+    let mut shard = ctx.db().lock_key(key);
+    let has = read(&mut shard, key, ctx)?.is_some_and(|s| s.groups.contains_key(&group[..]));
+    if !has {
+        return Ok(Reply::Integer(0));
+    }
+    let mut ids = Vec::with_capacity(args.len() - 3);
+    for arg in &args[3..] {
+        ids.push(id_arg(arg, 0, true)?);
+    }
+    let acked = change(&mut shard, key, ctx.now_ms, |s| {
+        s.groups
+            .get_mut(&group[..])
+            .map_or(0, |g| ids.iter().filter(|id| g.ack(**id)).count())
+    })?;
+    Ok(Reply::Integer(acked.unwrap_or(0) as i64))
+}
+
+/// An interval start or end: `-`, `+`, an ID, `(` and an ID.
+fn interval(arg: &[u8], start: bool) -> Result<StreamId, Reply> {
+    let missing = if start { 0 } else { u64::MAX };
+    if arg.len() > 1 && arg[0] == b'(' {
+        let id = id_arg(&arg[1..], missing, true)?;
+        let stepped = if start { id.next() } else { id.prev() };
+        return stepped.ok_or(Reply::err(if start {
+            "ERR invalid start ID for the interval"
+        } else {
+            "ERR invalid end ID for the interval"
+        }));
+    }
+    id_arg(arg, missing, false)
+}
+
+/// XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
+pub(super) fn xpending(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(xpending_inner(ctx, args))
+}
+
+fn xpending_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
+    let argc = args.len();
+    if argc != 3 && !(6..=9).contains(&argc) {
+        return Err(Reply::err(errors::SYNTAX));
+    }
+    let mut extended = None;
+    if argc >= 6 {
+        let mut at = 3;
+        let mut min_idle = 0i64;
+        if is(&args[3], "idle") {
+            min_idle = int_arg(&args[4])?;
+            if argc < 8 {
+                return Err(Reply::err(errors::SYNTAX));
+            }
+            at += 2;
+        }
+        let count = int_arg(&args[at + 2])?.max(0) as usize;
+        let start = interval(&args[at], true)?;
+        let end = interval(&args[at + 1], false)?;
+        let consumer = args.get(at + 3).cloned();
+        if args.len() > at + 4 {
+            return Err(Reply::err(errors::SYNTAX));
+        }
+        extended = Some((min_idle, start, end, count, consumer));
+    }
+    let (key, group) = (&args[1], &args[2]);
+    let now = ctx.now_ms;
+    let mut shard = ctx.db().lock_key(key);
+    let g = read(&mut shard, key, ctx)?
+        .and_then(|s| s.groups.get(&group[..]))
+        .ok_or_else(|| nogroup(key, group))?;
+    let Some((min_idle, start, end, count, consumer)) = extended else {
+        if g.pel.is_empty() {
+            return Ok(Reply::Array(vec![
+                Reply::Integer(0),
+                Reply::Nil,
+                Reply::Nil,
+                Reply::NilArray,
+            ]));
+        }
+        let first = g.pel.keys().next().copied().unwrap_or_default();
+        let last = g.pel.keys().next_back().copied().unwrap_or_default();
+        let owners = g
+            .consumers
+            .iter()
+            .filter(|(_, c)| !c.pending.is_empty())
+            .map(|(n, c)| {
+                Reply::Array(vec![
+                    Reply::bulk(n),
+                    Reply::Bulk(Bytes::from(c.pending.len().to_string())),
+                ])
+            })
+            .collect();
+        return Ok(Reply::Array(vec![
+            Reply::Integer(g.pel.len() as i64),
+            id_reply(first),
+            id_reply(last),
+            Reply::Array(owners),
+        ]));
+    };
+    let ids: Vec<StreamId> = match &consumer {
+        Some(name) => match g.consumers.get(&name[..]) {
+            None => return Ok(Reply::Array(Vec::new())),
+            Some(c) if start <= end => c.pending.range(start..=end).copied().collect(),
+            Some(_) => Vec::new(),
+        },
+        None if start <= end => g.pel.range(start..=end).map(|(k, _)| *k).collect(),
+        None => Vec::new(),
+    };
+    let mut out = Vec::new();
+    for id in ids {
+        if out.len() >= count {
+            break;
+        }
+        let Some(nack) = g.pel.get(&id) else { continue };
+        let idle = now.saturating_sub(nack.delivery_time);
+        if min_idle > 0 && (idle as i64) < min_idle {
+            continue;
+        }
+        out.push(Reply::Array(vec![
+            id_reply(id),
+            Reply::bulk(&nack.consumer),
+            Reply::Integer(idle as i64),
+            Reply::Integer(nack.delivery_count as i64),
+        ]));
+    }
+    Ok(Reply::Array(out))
+}
+
+fn option_int(arg: &[u8], what: &str) -> Result<i64, Reply> {
+    parse_i64(arg).ok_or_else(|| Reply::error(format!("ERR Invalid {what} argument for XCLAIM")))
+}
+
+/// XCLAIM key group consumer min-idle-time id [id ...] [IDLE ms]
+/// [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID]
+/// [LASTID lastid]
+pub(super) fn xclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(xclaim_inner(ctx, args))
+}
+
+fn xclaim_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
+    let (key, group, consumer) = (&args[1], &args[2], &args[3][..]);
+    let now = ctx.now_ms;
+    let mut shard = ctx.db().lock_key(key);
+    let has = read(&mut shard, key, ctx)?.is_some_and(|s| s.groups.contains_key(&group[..]));
+    if !has {
+        return Err(nogroup(key, group));
+    }
+    let min_idle = option_int(&args[4], "min-idle-time")?.max(0) as u64;
+    let mut ids = Vec::new();
+    let mut j = 5;
+    while j < args.len() {
+        match StreamId::parse(&args[j], 0, false) {
+            Some((id, _)) => ids.push(id),
+            None => break,
+        }
+        j += 1;
+    }
+    let (mut force, mut justid) = (false, false);
+    let (mut retry, mut time): (Option<i64>, Option<i64>) = (None, None);
+    let mut last_id = StreamId::MIN;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        let opt = &args[j];
+        if is(opt, "force") {
+            force = true;
+        } else if is(opt, "justid") {
+            justid = true;
+        } else if is(opt, "idle") && more > 0 {
+            j += 1;
+            time = Some(now as i64 - option_int(&args[j], "IDLE option")?);
+        } else if is(opt, "time") && more > 0 {
+            j += 1;
+            time = Some(option_int(&args[j], "TIME option")?);
+        } else if is(opt, "retrycount") && more > 0 {
+            j += 1;
+            retry = Some(option_int(&args[j], "RETRYCOUNT option")?);
+        } else if is(opt, "lastid") && more > 0 {
+            j += 1;
+            last_id = id_arg(&args[j], 0, true)?;
+        } else {
+            return Err(Reply::error(format!(
+                "ERR Unrecognized XCLAIM option '{}'",
+                text(opt)
+            )));
+        }
+        j += 1;
+    }
+    let delivery = match time {
+        Some(t) if t >= 0 && (t as u64) <= now => t as u64,
+        _ => now,
+    };
+    let out = change(&mut shard, key, now, |s| {
+        let mut out = Vec::new();
+        for id in ids {
+            let exists = s.get(id).is_some();
+            let Some(g) = s.groups.get_mut(&group[..]) else {
+                break;
+            };
+            if !exists {
+                g.ack(id);
+                continue;
+            }
+            let known = g.pel.get(&id).map(|n| now.saturating_sub(n.delivery_time));
+            match known {
+                None if !force => continue,
+                Some(idle) if min_idle > 0 && idle < min_idle => continue,
+                _ => {}
+            }
+            let nack = g.assign(id, consumer, now);
+            if known.is_none() {
+                nack.delivery_count = 1;
+            }
+            nack.delivery_time = delivery;
+            match retry {
+                Some(n) if n >= 0 => nack.delivery_count = n as u64,
+                _ if !justid => nack.delivery_count += 1,
+                _ => {}
+            }
+            if let Some(c) = g.consumers.get_mut(consumer) {
+                c.seen_time = now;
+            }
+            if justid {
+                out.push(id_reply(id));
+            } else if let Some(fields) = s.get(id) {
+                out.push(entry_reply(id, fields));
+            }
+        }
+        if let Some(g) = s.groups.get_mut(&group[..])
+            && last_id > g.last_id
+        {
+            g.last_id = last_id;
+        }
+        out
+    })?;
+    Ok(Reply::Array(out.unwrap_or_default()))
+}
+
+/// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
+pub(super) fn xautoclaim(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    super::reply(xautoclaim_inner(ctx, args))
+}
+
+fn xautoclaim_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
+    let min_idle = parse_i64(&args[4])
+        .ok_or(Reply::err(
+            "ERR Invalid min-idle-time argument for XAUTOCLAIM",
+        ))?
+        .max(0) as u64;
+    let start = interval(&args[5], true)?;
+    let mut count: usize = 100;
+    let mut justid = false;
+    let mut j = 6;
+    while j < args.len() {
+        let more = args.len() - 1 - j;
+        if is(&args[j], "count") && more > 0 {
+            let max = i64::MAX / 16;
+            count = match parse_i64(&args[j + 1]) {
+                Some(n) if (1..=max).contains(&n) => n as usize,
+                _ => return Err(Reply::err("ERR COUNT must be > 0")),
+            };
+            j += 1;
+        } else if is(&args[j], "justid") {
+            justid = true;
+        } else {
+            return Err(Reply::err(errors::SYNTAX));
+        }
+        j += 1;
+    }
+    let (key, group, consumer) = (&args[1], &args[2], &args[3][..]);
+    let now = ctx.now_ms;
+    let mut shard = ctx.db().lock_key(key);
+    let has = read(&mut shard, key, ctx)?.is_some_and(|s| s.groups.contains_key(&group[..]));
+    if !has {
+        return Err(nogroup(key, group));
+    }
+    let out = change(&mut shard, key, now, |s| {
+        let mut claimed = Vec::new();
+        let mut deleted = Vec::new();
+        let mut attempts = count.saturating_mul(10);
+        let mut left = count;
+        let pending: Vec<StreamId> = match s.groups.get(&group[..]) {
+            Some(g) => g.pel.range(start..).map(|(k, _)| *k).collect(),
+            None => Vec::new(),
+        };
+        let mut next = StreamId::MIN;
+        let mut iter = pending.into_iter();
+        for id in iter.by_ref() {
+            if attempts == 0 || left == 0 {
+                next = id;
+                break;
+            }
+            attempts -= 1;
+            let exists = s.get(id).is_some();
+            let Some(g) = s.groups.get_mut(&group[..]) else {
+                break;
+            };
+            if !exists {
+                g.ack(id);
+                deleted.push(id_reply(id));
+                left -= 1;
+                continue;
+            }
+            let idle = g
+                .pel
+                .get(&id)
+                .map_or(0, |n| now.saturating_sub(n.delivery_time));
+            if min_idle > 0 && idle < min_idle {
+                continue;
+            }
+            let nack = g.assign(id, consumer, now);
+            nack.delivery_time = now;
+            if !justid {
+                nack.delivery_count += 1;
+            }
+            if let Some(c) = g.consumers.get_mut(consumer) {
+                c.seen_time = now;
+            }
+            if justid {
+                claimed.push(id_reply(id));
+            } else if let Some(fields) = s.get(id) {
+                claimed.push(entry_reply(id, fields));
+            }
+            left -= 1;
+        }
+        if next == StreamId::MIN
+            && let Some(id) = iter.next()
+        {
+            next = id;
+        }
+        Reply::Array(vec![
+            id_reply(next),
+            Reply::Array(claimed),
+            Reply::Array(deleted),
+        ])
+    })?;
+    Ok(out.unwrap_or(Reply::Array(Vec::new())))
+}
