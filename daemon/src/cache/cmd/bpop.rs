@@ -132,16 +132,28 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply
         Err(e) => return Some(e),
     };
     match name.as_str() {
-        "xread" => match run(ctx, args) {
-            Reply::NilArray => None,
-            Reply::Error(_) if retry => None,
-            other => Some(other),
-        },
-        "xreadgroup" if retry => super::xgroups::xreadgroup_retry(ctx, args),
-        "xreadgroup" => match run(ctx, args) {
-            Reply::NilArray => None,
-            other => Some(other),
-        },
+        "xread" | "xreadgroup" => {
+            // Counted in the command statistics once, when it answers.
+            let reply = if name == "xread" {
+                super::streams::xread(ctx, args)
+            } else {
+                super::xgroups::readgroup_reply(ctx, args, retry)
+            };
+            match reply {
+                Reply::NilArray => None,
+                Reply::Error(_) if retry && name == "xread" => None,
+                reply => {
+                    if let Some(spec) = super::lookup(&args[0]) {
+                        let error = reply.is_error().then(|| super::error_text(&reply));
+                        ctx.cache.cmdstats.ran(spec, error);
+                        if !reply.is_error() && spec.name == "xreadgroup" {
+                            super::touch_written(ctx, spec, args);
+                        }
+                    }
+                    Some(reply)
+                }
+            }
+        }
         "blmove" | "brpoplpush" => {
             // A source of another type answers WRONGTYPE at first; later
             // the client keeps waiting (a destination of another type

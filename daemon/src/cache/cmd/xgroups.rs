@@ -225,13 +225,10 @@ pub(super) fn xreadgroup(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     super::reply(readgroup(ctx, args, false))
 }
 
-/// A blocked XREADGROUP's retry: `None` while there is nothing new; an
-/// error when its stream or group went away.
-pub fn xreadgroup_retry(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Option<Reply> {
-    match readgroup(ctx, args, true) {
-        Ok(Reply::NilArray) => None,
-        Ok(r) | Err(r) => Some(r),
-    }
+/// XREADGROUP's reply; on a blocked client's `retry`, a stream or group
+/// that went away answers Redis's unblocking errors.
+pub fn readgroup_reply(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Reply {
+    super::reply(readgroup(ctx, args, retry))
 }
 
 fn readgroup(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Result<Reply, Reply> {
