@@ -33,10 +33,9 @@ fn text(v: &Value) -> String {
         Value::SimpleString(s) => s.clone(),
         Value::Int(n) => n.to_string(),
         Value::Nil => "(nil)".into(),
-        Value::Array(items) => format!(
-            "[{}]",
-            items.iter().map(text).collect::<Vec<_>>().join(" ")
-        ),
+        Value::Array(items) => {
+            format!("[{}]", items.iter().map(text).collect::<Vec<_>>().join(" "))
+        }
         other => format!("{other:?}"),
     }
 }
@@ -60,8 +59,14 @@ fn consumer_groups_and_a_blocking_xread_served_by_another_client() {
     let mut a = client(&daemon);
     let mut b = client(&daemon);
 
-    assert_eq!(text(&cmd(&mut a, &["XADD", "s", "1-1", "f", "v1"]).unwrap()), "1-1");
-    assert_eq!(text(&cmd(&mut a, &["XADD", "s", "1-*", "f", "v2"]).unwrap()), "1-2");
+    assert_eq!(
+        text(&cmd(&mut a, &["XADD", "s", "1-1", "f", "v1"]).unwrap()),
+        "1-1"
+    );
+    assert_eq!(
+        text(&cmd(&mut a, &["XADD", "s", "1-*", "f", "v2"]).unwrap()),
+        "1-2"
+    );
     let err = cmd(&mut a, &["XADD", "s", "1-1", "f", "x"]).unwrap_err();
     assert!(err.to_string().contains("equal or smaller"), "{err}");
     let err = cmd(&mut a, &["LPUSH", "s", "x"]).unwrap_err();
@@ -73,13 +78,34 @@ fn consumer_groups_and_a_blocking_xread_served_by_another_client() {
         text(&cmd(&mut a, &["XGROUP", "CREATE", "s", "g", "0"]).unwrap()),
         "OK"
     );
-    let got = cmd(&mut a, &["XREADGROUP", "GROUP", "g", "alice", "COUNT", "1", "STREAMS", "s", ">"]).unwrap();
+    let got = cmd(
+        &mut a,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "g",
+            "alice",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "s",
+            ">",
+        ],
+    )
+    .unwrap();
     assert_eq!(text(&got), "[[s [[1-1 [f v1]]]]]");
-    let got = cmd(&mut b, &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"]).unwrap();
+    let got = cmd(
+        &mut b,
+        &["XREADGROUP", "GROUP", "g", "bob", "STREAMS", "s", ">"],
+    )
+    .unwrap();
     assert_eq!(text(&got), "[[s [[1-2 [f v2]]]]]");
     let pending = cmd(&mut a, &["XPENDING", "s", "g"]).unwrap();
     assert_eq!(text(&pending), "[2 1-1 1-2 [[alice 1] [bob 1]]]");
-    assert_eq!(text(&cmd(&mut a, &["XACK", "s", "g", "1-1", "1-2", "9-9"]).unwrap()), "2");
+    assert_eq!(
+        text(&cmd(&mut a, &["XACK", "s", "g", "1-1", "1-2", "9-9"]).unwrap()),
+        "2"
+    );
     let pending = cmd(&mut a, &["XPENDING", "s", "g", "-", "+", "10"]).unwrap();
     assert_eq!(text(&pending), "[]");
 
@@ -124,11 +150,29 @@ fn a_stream_and_its_groups_survive_a_restart() {
     let mut daemon = Daemon::start(&home, &["--cache-persist"]);
     let mut con = client(&daemon);
     for i in 1..=3 {
-        cmd(&mut con, &["XADD", "events", &format!("{i}-0"), "n", &i.to_string()]).unwrap();
+        cmd(
+            &mut con,
+            &["XADD", "events", &format!("{i}-0"), "n", &i.to_string()],
+        )
+        .unwrap();
     }
     cmd(&mut con, &["XDEL", "events", "2-0"]).unwrap();
     cmd(&mut con, &["XGROUP", "CREATE", "events", "workers", "0"]).unwrap();
-    cmd(&mut con, &["XREADGROUP", "GROUP", "workers", "w1", "COUNT", "1", "STREAMS", "events", ">"]).unwrap();
+    cmd(
+        &mut con,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "w1",
+            "COUNT",
+            "1",
+            "STREAMS",
+            "events",
+            ">",
+        ],
+    )
+    .unwrap();
     drop(con);
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
@@ -143,7 +187,19 @@ fn a_stream_and_its_groups_survive_a_restart() {
         "[[name workers consumers 1 pending 1 last-delivered-id 1-0 entries-read 1 lag 1]]"
     );
     // The group goes on from where it was.
-    let next = cmd(&mut con, &["XREADGROUP", "GROUP", "workers", "w1", "STREAMS", "events", ">"]).unwrap();
+    let next = cmd(
+        &mut con,
+        &[
+            "XREADGROUP",
+            "GROUP",
+            "workers",
+            "w1",
+            "STREAMS",
+            "events",
+            ">",
+        ],
+    )
+    .unwrap();
     assert_eq!(text(&next), "[[events [[3-0 [n 3]]]]]");
     let err = cmd(&mut con, &["XADD", "events", "2-0", "n", "x"]).unwrap_err();
     assert!(err.to_string().contains("equal or smaller"), "{err}");

@@ -253,7 +253,11 @@ impl Stream {
             return Box::new(std::iter::empty());
         }
         let it = self.entries.range(start..=end).map(|(k, v)| (*k, v));
-        if rev { Box::new(it.rev()) } else { Box::new(it) }
+        if rev {
+            Box::new(it.rev())
+        } else {
+            Box::new(it)
+        }
     }
 
     /// The first and last entries.
@@ -675,7 +679,15 @@ mod tests {
             Some((StreamId::new(5, 0), false))
         );
         assert_eq!(StreamId::parse(b"5-*", 0, false), None);
-        for bad in [&b""[..], b"-", b"a-1", b"1-", b"+1", b"1-2-3", b"18446744073709551616"] {
+        for bad in [
+            &b""[..],
+            b"-",
+            b"a-1",
+            b"1-",
+            b"+1",
+            b"1-2-3",
+            b"18446744073709551616",
+        ] {
             assert_eq!(StreamId::parse(bad, 0, false), None, "{bad:?}");
         }
         assert_eq!(StreamId::new(1, u64::MAX).next(), Some(StreamId::new(2, 0)));
@@ -769,10 +781,18 @@ mod tests {
         let mut bytes = &out[..];
         let back = codec::decode(&mut bytes).unwrap();
         assert!(bytes.is_empty());
-        assert_eq!(back.entries().collect::<Vec<_>>(), s.entries().collect::<Vec<_>>());
+        assert_eq!(
+            back.entries().collect::<Vec<_>>(),
+            s.entries().collect::<Vec<_>>()
+        );
         assert_eq!(back.groups, s.groups);
         assert_eq!(
-            (back.last_id, back.first_id, back.entries_added, back.max_deleted),
+            (
+                back.last_id,
+                back.first_id,
+                back.entries_added,
+                back.max_deleted
+            ),
             (s.last_id, s.first_id, s.entries_added, s.max_deleted)
         );
         for cut in 0..out.len() {

@@ -19,7 +19,8 @@ pub fn is_blocking(name: &str) -> bool {
 /// Whether this call blocks: a blocking command, or XREAD/XREADGROUP
 /// with a BLOCK option.
 pub fn blocks(name: &str, args: &[Bytes]) -> bool {
-    is_blocking(name) || (matches!(name, "xread" | "xreadgroup") && super::streams::read_blocks(args))
+    is_blocking(name)
+        || (matches!(name, "xread" | "xreadgroup") && super::streams::read_blocks(args))
 }
 
 /// Before a blocking XREAD's first attempt: its `$` IDs become the

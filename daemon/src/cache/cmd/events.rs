@@ -181,15 +181,15 @@ fn events<'a>(
             popped().map_or(Vec::new(), |k| vec![(ZSET, event, db, k)])
         }
         "xgroup" => {
+            // The consumer events come from the handler (they depend on
+            // whether the consumer existed).
             let event = match args.get(1) {
                 Some(a) if is(a, "create") => "xgroup-create",
                 Some(a) if is(a, "setid") => "xgroup-setid",
                 Some(a) if is(a, "destroy") => "xgroup-destroy",
-                Some(a) if is(a, "createconsumer") => "xgroup-createconsumer",
-                Some(a) if is(a, "delconsumer") => "xgroup-delconsumer",
                 _ => return Vec::new(),
             };
-            if matches!(reply, Reply::Integer(0)) && event != "xgroup-delconsumer" {
+            if matches!(reply, Reply::Integer(0)) {
                 return Vec::new();
             }
             vec![(STREAM, event, db, key(2))]
@@ -201,7 +201,9 @@ fn events<'a>(
             }
             out
         }
-        "xack" | "xreadgroup" => Vec::new(),
+        // As Redis 7.0: no event of their own (a consumer they create
+        // has its `xgroup-createconsumer`, from the handler).
+        "xack" | "xreadgroup" | "xclaim" | "xautoclaim" => Vec::new(),
         "del" | "unlink" | "flushdb" | "flushall" | "swapdb" => Vec::new(),
         "expire" | "pexpire" | "expireat" | "pexpireat" => on_keys(GENERIC, "expire"),
         "rename" | "renamenx" => vec![

@@ -48,11 +48,12 @@ pub(super) fn change<R>(
         }) => {}
         Some(_) => return Err(Reply::err(errors::WRONGTYPE)),
     }
-    Ok(shard.update(key, now, |e| match &mut e.value {
-        Value::Stream(s) => Some(f(s)),
-        _ => None,
-    }))
-    .map(Option::flatten)
+    Ok(shard
+        .update(key, now, |e| match &mut e.value {
+            Value::Stream(s) => Some(f(s)),
+            _ => None,
+        })
+        .flatten())
 }
 
 /// An ID argument (`-` and `+` allowed unless `strict`).
@@ -179,7 +180,11 @@ fn parse_trim(ctx: &Ctx<'_>, args: &[Bytes], xadd: bool) -> Result<(TrimArgs, us
         Some(l) => out.limit = l,
         None if out.approx => {
             let per = node_limits(ctx).entries.saturating_mul(100);
-            out.limit = if per == 0 || per > 10_000 { 10_000 } else { per };
+            out.limit = if per == 0 || per > 10_000 {
+                10_000
+            } else {
+                per
+            };
         }
         None => out.limit = 0,
     }
@@ -285,7 +290,11 @@ pub(super) fn xrevrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 fn range(ctx: &mut Ctx<'_>, args: &[Bytes], rev: bool) -> Result<Reply, Reply> {
-    let (a, b) = if rev { (&args[3], &args[2]) } else { (&args[2], &args[3]) };
+    let (a, b) = if rev {
+        (&args[3], &args[2])
+    } else {
+        (&args[2], &args[3])
+    };
     let start = bound(a, true)?;
     let end = bound(b, false)?;
     let mut count: Option<usize> = None;
@@ -487,7 +496,7 @@ pub(super) fn parse_read(args: &[Bytes], group: bool) -> Result<ReadArgs, Reply>
         return Err(Reply::err(errors::SYNTAX));
     };
     let rest = &args[at..];
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(Reply::error(format!(
             "ERR Unbalanced '{name}' list of streams: for each stream key an ID or '$' must be specified."
         )));
@@ -524,7 +533,12 @@ pub(super) fn streams_reply(ctx: &Ctx<'_>, items: Vec<(Bytes, Reply)>) -> Reply 
         return Reply::NilArray;
     }
     if ctx.client.resp3 {
-        Reply::Map(items.into_iter().map(|(k, v)| (Reply::Bulk(k), v)).collect())
+        Reply::Map(
+            items
+                .into_iter()
+                .map(|(k, v)| (Reply::Bulk(k), v))
+                .collect(),
+        )
     } else {
         Reply::Array(
             items

@@ -14,6 +14,30 @@ fn text(arg: &[u8]) -> String {
     super::lossy(arg, 256)
 }
 
+/// Publishes a stream keyspace event from a handler: the consumer
+/// events depend on whether the consumer existed, which the reply does
+/// not tell [`super::events`].
+fn notify(ctx: &Ctx<'_>, event: &'static str, key: &[u8]) {
+    let flags = ctx.cache.params.notify_flags();
+    if flags != 0 {
+        super::events::notify(
+            ctx.cache,
+            flags,
+            crate::cache::notify::STREAM,
+            event,
+            ctx.client.db,
+            key,
+        );
+    }
+}
+
+/// Whether `group` of the stream has a consumer named `consumer`.
+fn has_consumer(s: &Stream, group: &[u8], consumer: &[u8]) -> bool {
+    s.groups
+        .get(group)
+        .is_some_and(|g| g.consumers.contains_key(consumer))
+}
+
 fn nogroup(key: &[u8], group: &[u8]) -> Reply {
     Reply::error(format!(
         "NOGROUP No such key '{}' or consumer group '{}'",
@@ -89,7 +113,13 @@ fn xgroup_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
     if is(op, "help") {
         return Ok(help(XGROUP_HELP));
     }
-    let known = ["create", "setid", "destroy", "createconsumer", "delconsumer"];
+    let known = [
+        "create",
+        "setid",
+        "destroy",
+        "createconsumer",
+        "delconsumer",
+    ];
     if args.len() < 4 || !known.iter().any(|k| is(op, k)) {
         return Err(unknown_sub(args));
     }
@@ -113,7 +143,7 @@ fn xgroup_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
     let exists = read(&mut shard, key, ctx)?.is_some();
-    if !exists && !(is(op, "create") && mkstream) {
+    if !(exists || (is(op, "create") && mkstream)) {
         return Err(Reply::err(
             "ERR The XGROUP subcommand requires the key to exist. Note that for CREATE you may want to use the MKSTREAM option to create an empty stream automatically.",
         ));
@@ -183,13 +213,16 @@ fn xgroup_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
         if args.len() != 4 {
             return Err(unknown_sub(args));
         }
-        let removed = change(&mut shard, key, now, |s| s.groups.remove(&name[..]).is_some())?;
+        let removed = change(&mut shard, key, now, |s| {
+            s.groups.remove(&name[..]).is_some()
+        })?;
         return Ok(Reply::Integer(i64::from(removed == Some(true))));
     }
     if args.len() != 5 {
         return Err(unknown_sub(args));
     }
     let consumer = &args[4][..];
+    let existed = read(&mut shard, key, ctx)?.is_some_and(|s| has_consumer(s, name, consumer));
     let out = change(&mut shard, key, now, |s| {
         let Some(g) = s.groups.get_mut(&name[..]) else {
             return 0;
@@ -216,6 +249,12 @@ fn xgroup_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
             c.pending.len() as i64
         }
     })?;
+    drop(shard);
+    if is(op, "createconsumer") && !existed {
+        notify(ctx, "xgroup-createconsumer", key);
+    } else if is(op, "delconsumer") && existed {
+        notify(ctx, "xgroup-delconsumer", key);
+    }
     Ok(Reply::Integer(out.unwrap_or(0)))
 }
 
@@ -279,10 +318,18 @@ fn readgroup(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Result<Reply, Re
     for ((key, _), id) in parsed.streams.iter().zip(ids) {
         let mut shard = ctx.db().lock_key(key);
         let served = change(&mut shard, key, now, |s| {
-            serve_group(s, group, consumer, id, count, parsed.noack, now)
+            let had = has_consumer(s, group, consumer);
+            let served = serve_group(s, group, consumer, id, count, parsed.noack, now);
+            (served, !had && has_consumer(s, group, consumer))
         })?;
-        if let Some(Some(entries)) = served {
-            items.push((key.clone(), entries));
+        drop(shard);
+        if let Some((served, created)) = served {
+            if created {
+                notify(ctx, "xgroup-createconsumer", key);
+            }
+            if let Some(entries) = served {
+                items.push((key.clone(), entries));
+            }
         }
     }
     Ok(streams_reply(ctx, items))
@@ -547,6 +594,7 @@ fn xclaim_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
         Some(t) if t >= 0 && (t as u64) <= now => t as u64,
         _ => now,
     };
+    let existed = read(&mut shard, key, ctx)?.is_some_and(|s| has_consumer(s, group, consumer));
     let out = change(&mut shard, key, now, |s| {
         let mut out = Vec::new();
         for id in ids {
@@ -588,9 +636,14 @@ fn xclaim_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
         {
             g.last_id = last_id;
         }
-        out
+        (out, has_consumer(s, &group[..], consumer))
     })?;
-    Ok(Reply::Array(out.unwrap_or_default()))
+    drop(shard);
+    let (out, has) = out.unwrap_or_default();
+    if has && !existed {
+        notify(ctx, "xgroup-createconsumer", key);
+    }
+    Ok(Reply::Array(out))
 }
 
 /// XAUTOCLAIM key group consumer min-idle-time start [COUNT count] [JUSTID]
@@ -631,6 +684,7 @@ fn xautoclaim_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
     if !has {
         return Err(nogroup(key, group));
     }
+    let existed = read(&mut shard, key, ctx)?.is_some_and(|s| has_consumer(s, group, consumer));
     let out = change(&mut shard, key, now, |s| {
         let mut claimed = Vec::new();
         let mut deleted = Vec::new();
@@ -685,11 +739,19 @@ fn xautoclaim_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
         {
             next = id;
         }
-        Reply::Array(vec![
+        let reply = Reply::Array(vec![
             id_reply(next),
             Reply::Array(claimed),
             Reply::Array(deleted),
-        ])
+        ]);
+        (reply, has_consumer(s, &group[..], consumer))
     })?;
-    Ok(out.unwrap_or(Reply::Array(Vec::new())))
+    drop(shard);
+    let Some((reply, has)) = out else {
+        return Ok(Reply::Array(Vec::new()));
+    };
+    if has && !existed {
+        notify(ctx, "xgroup-createconsumer", key);
+    }
+    Ok(reply)
 }

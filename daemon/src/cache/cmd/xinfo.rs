@@ -67,7 +67,10 @@ fn xinfo_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
                     Reply::Map(vec![
                         field("name", Reply::bulk(name)),
                         field("pending", Reply::Integer(c.pending.len() as i64)),
-                        field("idle", Reply::Integer(now.saturating_sub(c.seen_time) as i64)),
+                        field(
+                            "idle",
+                            Reply::Integer(now.saturating_sub(c.seen_time) as i64),
+                        ),
                     ])
                 })
                 .collect(),
@@ -136,7 +139,8 @@ fn summary(s: &Stream) -> Reply {
     ));
     out.push(field(
         "last-entry",
-        s.last_entry().map_or(Reply::Nil, |(id, f)| entry_reply(id, f)),
+        s.last_entry()
+            .map_or(Reply::Nil, |(id, f)| entry_reply(id, f)),
     ));
     Reply::Map(out)
 }

@@ -33,8 +33,14 @@ fn xadd_ids_and_errors() {
     assert_eq!(t.run("XLEN s"), int(5));
     assert_eq!(t.run("XADD s NOMKSTREAM * a 1"), id("1000000-2"));
     assert_eq!(t.run("XADD missing NOMKSTREAM * a 1"), Reply::Nil);
-    assert_eq!(t.run("XADD s bad a 1"), e("ERR Invalid stream ID specified as stream command argument"));
-    assert_eq!(t.run("XADD s * a"), e("ERR wrong number of arguments for 'xadd' command"));
+    assert_eq!(
+        t.run("XADD s bad a 1"),
+        e("ERR Invalid stream ID specified as stream command argument")
+    );
+    assert_eq!(
+        t.run("XADD s * a"),
+        e("ERR wrong number of arguments for 'xadd' command")
+    );
     assert_eq!(
         t.run("XADD s MAXLEN 1 LIMIT 5 * a 1"),
         e("ERR syntax error, LIMIT cannot be used without the special ~ option")
@@ -61,11 +67,17 @@ fn ranges_trims_and_deletes() {
         arr(&[entry("5-0", &["n", "5"])])
     );
     assert_eq!(t.run("XRANGE s - + COUNT 0"), Reply::NilArray);
-    assert_eq!(t.run("XRANGE s (- +"), e("ERR Invalid stream ID specified as stream command argument"));
+    assert_eq!(
+        t.run("XRANGE s (- +"),
+        e("ERR Invalid stream ID specified as stream command argument")
+    );
     assert_eq!(t.run("XRANGE nokey - +"), arr(&[]));
     assert_eq!(t.run("XDEL s 2-0 9-0"), int(1));
     assert_eq!(t.run("XTRIM s MAXLEN 2"), int(2));
-    assert_eq!(t.run("XRANGE s - +"), arr(&[entry("4-0", &["n", "4"]), entry("5-0", &["n", "5"])]));
+    assert_eq!(
+        t.run("XRANGE s - +"),
+        arr(&[entry("4-0", &["n", "4"]), entry("5-0", &["n", "5"])])
+    );
     assert_eq!(t.run("XTRIM s MINID = 5"), int(1));
     assert_eq!(t.run("XTRIM nokey MAXLEN 0"), int(0));
     assert_eq!(
@@ -96,7 +108,9 @@ fn xread_without_blocking() {
     assert_eq!(t.run("XREAD STREAMS b $"), Reply::NilArray);
     assert_eq!(
         t.run("XREAD STREAMS b c d"),
-        e("ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified.")
+        e(
+            "ERR Unbalanced 'xread' list of streams: for each stream key an ID or '$' must be specified."
+        )
     );
     // Not blocking here (EXEC, the native protocol): nil at once.
     assert_eq!(t.run("XREAD BLOCK 0 STREAMS b $"), Reply::NilArray);
@@ -117,7 +131,10 @@ fn groups_pending_claims_and_info() {
     assert_eq!(t.run("XGROUP CREATE new g $ MKSTREAM"), ok());
     assert_eq!(
         t.run("XREADGROUP GROUP g alice COUNT 2 STREAMS s >"),
-        arr(&[arr(&[b("s"), arr(&[entry("1-0", &["f", "1"]), entry("2-0", &["f", "2"])])])])
+        arr(&[arr(&[
+            b("s"),
+            arr(&[entry("1-0", &["f", "1"]), entry("2-0", &["f", "2"])])
+        ])])
     );
     assert!(matches!(
         t.run("XREADGROUP GROUP nog alice STREAMS s >"),
@@ -127,7 +144,10 @@ fn groups_pending_claims_and_info() {
     t.now += 100;
     assert_eq!(
         t.run("XREADGROUP GROUP g alice STREAMS s 0"),
-        arr(&[arr(&[b("s"), arr(&[entry("1-0", &["f", "1"]), entry("2-0", &["f", "2"])])])])
+        arr(&[arr(&[
+            b("s"),
+            arr(&[entry("1-0", &["f", "1"]), entry("2-0", &["f", "2"])])
+        ])])
     );
     assert_eq!(
         t.run("XPENDING s g - + 10"),
@@ -137,10 +157,7 @@ fn groups_pending_claims_and_info() {
         ])
     );
     t.now += 50;
-    assert_eq!(
-        t.run("XCLAIM s g bob 40 1-0 JUSTID"),
-        arr(&[id("1-0")])
-    );
+    assert_eq!(t.run("XCLAIM s g bob 40 1-0 JUSTID"), arr(&[id("1-0")]));
     assert_eq!(
         t.run("XPENDING s g"),
         arr(&[
@@ -154,7 +171,11 @@ fn groups_pending_claims_and_info() {
     t.now += 50;
     assert_eq!(
         t.run("XAUTOCLAIM s g carol 10 0 COUNT 10"),
-        arr(&[id("0-0"), arr(&[entry("1-0", &["f", "1"])]), arr(&[id("2-0")])])
+        arr(&[
+            id("0-0"),
+            arr(&[entry("1-0", &["f", "1"])]),
+            arr(&[id("2-0")])
+        ])
     );
     assert_eq!(t.run("XACK s g 1-0 2-0"), int(1));
     assert_eq!(
@@ -211,17 +232,78 @@ fn random_arguments_never_panic() {
     t.run("XGROUP CREATE s g 0");
     t.run("SET str x");
     let commands = [
-        "XADD", "XLEN", "XRANGE", "XREVRANGE", "XDEL", "XTRIM", "XSETID", "XREAD",
-        "XREADGROUP", "XACK", "XPENDING", "XCLAIM", "XAUTOCLAIM", "XGROUP", "XINFO",
+        "XADD",
+        "XLEN",
+        "XRANGE",
+        "XREVRANGE",
+        "XDEL",
+        "XTRIM",
+        "XSETID",
+        "XREAD",
+        "XREADGROUP",
+        "XACK",
+        "XPENDING",
+        "XCLAIM",
+        "XAUTOCLAIM",
+        "XGROUP",
+        "XINFO",
     ];
     let words = [
-        "s", "str", "nokey", "g", "c", "*", "$", ">", "-", "+", "(", "(0", "(+", "0", "1",
-        "-1", "1-0", "1-*", "0-0", "18446744073709551615-18446744073709551615",
-        "18446744073709551616", "99999999999999999999999", "MAXLEN", "MINID", "~", "=",
-        "LIMIT", "COUNT", "BLOCK", "STREAMS", "GROUP", "NOACK", "IDLE", "TIME", "RETRYCOUNT",
-        "FORCE", "JUSTID", "LASTID", "NOMKSTREAM", "ENTRIESADDED", "MAXDELETEDID", "CREATE",
-        "SETID", "DESTROY", "CREATECONSUMER", "DELCONSUMER", "HELP", "MKSTREAM", "ENTRIESREAD",
-        "FULL", "STREAM", "GROUPS", "CONSUMERS", "\u{0}", "",
+        "s",
+        "str",
+        "nokey",
+        "g",
+        "c",
+        "*",
+        "$",
+        ">",
+        "-",
+        "+",
+        "(",
+        "(0",
+        "(+",
+        "0",
+        "1",
+        "-1",
+        "1-0",
+        "1-*",
+        "0-0",
+        "18446744073709551615-18446744073709551615",
+        "18446744073709551616",
+        "99999999999999999999999",
+        "MAXLEN",
+        "MINID",
+        "~",
+        "=",
+        "LIMIT",
+        "COUNT",
+        "BLOCK",
+        "STREAMS",
+        "GROUP",
+        "NOACK",
+        "IDLE",
+        "TIME",
+        "RETRYCOUNT",
+        "FORCE",
+        "JUSTID",
+        "LASTID",
+        "NOMKSTREAM",
+        "ENTRIESADDED",
+        "MAXDELETEDID",
+        "CREATE",
+        "SETID",
+        "DESTROY",
+        "CREATECONSUMER",
+        "DELCONSUMER",
+        "HELP",
+        "MKSTREAM",
+        "ENTRIESREAD",
+        "FULL",
+        "STREAM",
+        "GROUPS",
+        "CONSUMERS",
+        "\u{0}",
+        "",
     ];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     for _ in 0..20_000 {
