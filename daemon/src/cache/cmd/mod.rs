@@ -1232,7 +1232,7 @@ pub static COMMANDS: &[Spec] = &[
     spec("xadd", -5, Kind::DenyOom, K1, streams::xadd).doc(
         STREAM,
         "5.0.0",
-        "key [NOMKSTREAM] [MAXLEN|MINID [=|~] threshold [LIMIT count]] id field value [field value ...]",
+        "key [NOMKSTREAM] [<MAXLEN|MINID> [=|~] threshold [LIMIT count]] id field value [field value ...]",
         "Appends a new entry to a stream (id: * or ms-seq or ms-*)",
     ),
     spec("xlen", 2, Kind::Read, K1, streams::xlen).doc(
@@ -1262,7 +1262,7 @@ pub static COMMANDS: &[Spec] = &[
     spec("xtrim", -4, Kind::Write, K1, streams::xtrim).doc(
         STREAM,
         "5.0.0",
-        "key MAXLEN|MINID [=|~] threshold [LIMIT count]",
+        "key <MAXLEN|MINID> [=|~] threshold [LIMIT count]",
         "Trims the stream to (approximately if '~' is passed) a certain size",
     ),
     spec("xsetid", -3, Kind::Write, K1, streams::xsetid).doc(
@@ -1274,14 +1274,14 @@ pub static COMMANDS: &[Spec] = &[
     spec("xread", -4, Kind::Read, K0, streams::xread).doc(
         STREAM,
         "5.0.0",
-        "[COUNT count] [BLOCK milliseconds] STREAMS key [key ...] id [id ...]",
-        "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream. Can block.",
+        "[COUNT count] [BLOCK milliseconds] STREAMS key id",
+        "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream (STREAMS takes the keys, then one ID per key). Can block.",
     ),
     spec("xreadgroup", -7, Kind::Write, K0, xgroups::xreadgroup).doc(
         STREAM,
         "5.0.0",
-        "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key [key ...] id [id ...]",
-        "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer. Can block.",
+        "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key id",
+        "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer (STREAMS takes the keys, then one ID per key). Can block.",
     ),
     spec("xack", -4, Kind::Write, K1, xgroups::xack).doc(
         STREAM,

@@ -87,7 +87,7 @@ pub(super) fn node_limits(ctx: &Ctx<'_>) -> NodeLimits {
             .params
             .get(&[name.as_bytes()])
             .first()
-            .and_then(|(_, v)| crate::cache::config::parse_memory(v))
+            .and_then(|(_, v)| v.parse::<u64>().ok())
             .unwrap_or(default)
     };
     NodeLimits {
