@@ -31,6 +31,7 @@ fn text(v: &Value) -> String {
     match v {
         Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
         Value::SimpleString(s) => s.clone(),
+        Value::Okay => "OK".into(),
         Value::Int(n) => n.to_string(),
         Value::Nil => "(nil)".into(),
         Value::Array(items) => {
@@ -156,7 +157,6 @@ fn a_stream_and_its_groups_survive_a_restart() {
         )
         .unwrap();
     }
-    cmd(&mut con, &["XDEL", "events", "2-0"]).unwrap();
     cmd(&mut con, &["XGROUP", "CREATE", "events", "workers", "0"]).unwrap();
     cmd(
         &mut con,
@@ -173,6 +173,7 @@ fn a_stream_and_its_groups_survive_a_restart() {
         ],
     )
     .unwrap();
+    cmd(&mut con, &["XDEL", "events", "2-0"]).unwrap();
     drop(con);
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
@@ -184,7 +185,9 @@ fn a_stream_and_its_groups_survive_a_restart() {
     let groups = cmd(&mut con, &["XINFO", "GROUPS", "events"]).unwrap();
     assert_eq!(
         text(&groups),
-        "[[name workers consumers 1 pending 1 last-delivered-id 1-0 entries-read 1 lag 1]]"
+        // The lag is unknown (nil) with a deleted entry ahead of the group,
+        // as Redis 7.0 computes it.
+        "[[name workers consumers 1 pending 1 last-delivered-id 1-0 entries-read 1 lag (nil)]]"
     );
     // The group goes on from where it was.
     let next = cmd(

@@ -32,6 +32,7 @@ pub mod streams;
 mod strings;
 pub mod syntax;
 mod typed;
+mod xclaim;
 pub mod xgroups;
 mod xinfo;
 mod zsets;
@@ -1289,19 +1290,19 @@ pub static COMMANDS: &[Spec] = &[
         "key group id [id ...]",
         "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group",
     ),
-    spec("xpending", -3, Kind::Read, K1, xgroups::xpending).doc(
+    spec("xpending", -3, Kind::Read, K1, xclaim::xpending).doc(
         STREAM,
         "5.0.0",
         "key group [[IDLE min-idle-time] start end count [consumer]]",
         "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged",
     ),
-    spec("xclaim", -6, Kind::Write, K1, xgroups::xclaim).doc(
+    spec("xclaim", -6, Kind::Write, K1, xclaim::xclaim).doc(
         STREAM,
         "5.0.0",
         "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]",
         "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer",
     ),
-    spec("xautoclaim", -6, Kind::Write, K1, xgroups::xautoclaim).doc(
+    spec("xautoclaim", -6, Kind::Write, K1, xclaim::xautoclaim).doc(
         STREAM,
         "6.2.0",
         "key group consumer min-idle-time start [COUNT count] [JUSTID]",
