@@ -199,8 +199,8 @@ fn bad_values_are_refused_with_one_clear_error() {
         &["bogus", "string", "list", "hash"],
     );
     refused(
-        &["scan", "--type", "stream"],
-        &["stream", "string, list, hash, set, zset"],
+        &["scan", "--type", "module"],
+        &["module", "string, list, hash, set, zset, stream"],
     );
     refused(&["scan", "--count", "0"], &["--count"]);
     refused(

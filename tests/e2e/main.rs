@@ -11,6 +11,7 @@ mod cache;
 mod cache_cli;
 mod cache_core;
 mod cache_script;
+mod cache_stream;
 mod chat;
 mod cli;
 mod commands;

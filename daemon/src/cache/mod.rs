@@ -27,6 +27,7 @@ pub mod persist;
 pub mod pubsub;
 pub mod reply;
 pub mod store;
+pub mod stream;
 pub mod zset;
 
 use std::path::PathBuf;

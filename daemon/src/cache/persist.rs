@@ -3,7 +3,8 @@
 //!
 //! Format (little-endian): the magic `AGORACACHE\x02`, then one record per
 //! key — type (0 string, 1 hash, 2 list, 3 set, 4 sorted set: members
-//! each followed by its score as the 8 bytes of an f64), absolute expiry in ms (0 = none),
+//! each followed by its score as the 8 bytes of an f64; 5 stream, see
+//! [`super::stream::codec`]), absolute expiry in ms (0 = none),
 //! the key, the value (byte strings are a u32 length and the bytes;
 //! containers a u32 count then their strings) — with, before the first key
 //! of each database but 0, a database marker (`0xfe` and the index, one
@@ -63,6 +64,7 @@ fn value_kind(value: &Value) -> u8 {
         Value::List(_) => 2,
         Value::Set(_) => 3,
         Value::ZSet(_) => 4,
+        Value::Stream(_) => 5,
     }
 }
 
@@ -102,6 +104,7 @@ fn encode_value(out: &mut Vec<u8>, value: &Value) {
                 out.extend_from_slice(&score.to_bits().to_le_bytes());
             }
         }
+        Value::Stream(s) => super::stream::codec::encode(out, s),
     }
 }
 
@@ -277,6 +280,9 @@ fn decode_value(r: &mut Reader<'_>, kind: u8) -> Result<Value, LoadError> {
             }
             Value::ZSet(Box::new(z))
         }
+        5 => Value::Stream(Box::new(
+            super::stream::codec::decode(&mut r.bytes).ok_or(LoadError::Corrupt("bad stream"))?,
+        )),
         _ => return Err(LoadError::Corrupt("unknown value type")),
     })
 }
@@ -474,6 +480,34 @@ mod tests {
         // Loading later drops what expired meanwhile.
         let store = Store::new(0, Policy::NoEviction);
         assert_eq!(load_or_quarantine(&store, &path, 20_000), 5);
+    }
+
+    #[test]
+    fn streams_round_trip_with_their_groups() {
+        use crate::cache::stream::{Group, NodeLimits, Stream, StreamId};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let store = Store::new(0, Policy::NoEviction);
+        let mut s = Stream::default();
+        let f: Box<[Box<[u8]>]> = vec![(*b"f").into(), (*b"v").into()].into();
+        s.append(StreamId::new(5, 1), f.clone(), NodeLimits::default());
+        s.append(StreamId::new(6, 0), f, NodeLimits::default());
+        let mut g = Group::default();
+        g.assign(StreamId::new(5, 1), b"c", 9).delivery_count = 1;
+        s.groups.insert((*b"g").into(), g);
+        let value = Value::Stream(Box::new(s));
+        store
+            .db(0)
+            .lock_key(b"x")
+            .insert(b"x", Entry::new(value.clone()), 0);
+        assert_eq!(save(&store, &path, 100).unwrap(), 1);
+        let loaded = Store::new(0, Policy::NoEviction);
+        assert_eq!(load_or_quarantine(&loaded, &path, 100), 1);
+        let mut shard = loaded.db(0).lock_key(b"x");
+        assert_eq!(shard.peek(b"x", 100).unwrap().value, value);
+        drop(shard);
+        // DUMP's payload too.
+        assert_eq!(undump(&dump(&value)), Some(value));
     }
 
     #[test]

@@ -48,6 +48,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<super::zset::ZSet>),
+    /// A stream.
+    Stream(Box<super::stream::Stream>),
 }
 
 /// A set value: an insertion-ordered hash set (O(1) membership, removal
@@ -265,7 +267,7 @@ impl List {
 /// The names [`Value::type_name`] gives, one per variant: the types TYPE
 /// answers and SCAN's TYPE filter can match (`agora cache scan --type`
 /// accepts only these).
-pub const TYPE_NAMES: [&str; 5] = ["string", "list", "hash", "set", "zset"];
+pub const TYPE_NAMES: [&str; 6] = ["string", "list", "hash", "set", "zset", "stream"];
 
 impl Value {
     /// Redis's name for the type, as TYPE answers (one of [`TYPE_NAMES`]).
@@ -276,6 +278,7 @@ impl Value {
             Value::List(_) => "list",
             Value::Set(_) => "set",
             Value::ZSet(_) => "zset",
+            Value::Stream(_) => "stream",
         }
     }
 
@@ -289,6 +292,7 @@ impl Value {
             Value::List(l) => l.bytes() + 24 * l.len(),
             Value::Set(s) => s.bytes,
             Value::ZSet(z) => z.mem_size(),
+            Value::Stream(s) => s.mem_size(),
         }
     }
 }
@@ -1187,6 +1191,7 @@ mod tests {
             Value::Hash(Box::default()),
             Value::Set(Box::default()),
             Value::ZSet(Box::default()),
+            Value::Stream(Box::default()),
         ];
         let names: Vec<&str> = values.iter().map(Value::type_name).collect();
         assert_eq!(names, TYPE_NAMES);

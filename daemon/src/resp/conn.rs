@@ -437,8 +437,8 @@ impl Conn {
             self.count_commands();
         }
         if let Some(spec) = spec
-            && bpop::is_blocking(spec.name)
             && cmd::arity_ok(spec.arity, args.len())
+            && bpop::blocks(spec.name, args)
         {
             self.uncounted += 1;
             let wait = match bpop::parse(spec.name, args) {
@@ -448,6 +448,7 @@ impl Conn {
                     return Next::Continue;
                 }
             };
+            let mut args = args.to_vec();
             let served = {
                 let _shared = self.cache.gate.shared();
                 let mut ctx = Ctx {
@@ -456,16 +457,15 @@ impl Conn {
                     now_ms: self.now_ms,
                     access: Access::Counted,
                 };
-                bpop::try_serve(&mut ctx, args, false)
+                // XREAD's `$` means "after the last entry now".
+                bpop::pin_ids(&mut ctx, &mut args);
+                bpop::try_serve(&mut ctx, &args, false)
             };
             if let Some(reply) = served {
                 self.reply(&reply);
                 return Next::Continue;
             }
-            return Next::Block(Pending {
-                args: args.to_vec(),
-                wait,
-            });
+            return Next::Block(Pending { args, wait });
         }
         let mut ctx = Ctx {
             cache: &self.cache,

@@ -484,6 +484,8 @@ impl CacheState {
                     // order; a sample of a big one.
                     Some("set") => (b"SCARD", vec![b"SRANDMEMBER", &key, b"50"]),
                     Some("zset") => (b"ZCARD", vec![b"ZRANGE", &key, b"0", b"49", b"WITHSCORES"]),
+                    // Length, last ID, groups, first and last entries.
+                    Some("stream") => (b"XLEN", vec![b"XINFO", &key, b"STREAM"]),
                     _ => return,
                 };
                 let fetch: Vec<Vec<u8>> = fetch.into_iter().map(<[u8]>::to_vec).collect();

@@ -433,6 +433,65 @@ fn snapshot_cache_list_value_filter_and_monitor() {
     insta::assert_snapshot!("cache_list_monitor", text);
 }
 
+/// A fake cache holding one stream: XLEN and XINFO STREAM answer.
+fn stream_answer(op: &Op) -> Result<Reply, String> {
+    use agora_wire::CacheValue as V;
+    let Op::Cache(CacheOp::Command { args, .. }) = op else {
+        return cache_answer(op);
+    };
+    let bulk = |b: &str| V::bulk(b.as_bytes().to_vec());
+    let entry = |id: &str, v: &str| V::Array {
+        items: vec![
+            bulk(id),
+            V::Array {
+                items: vec![bulk("job"), bulk(v)],
+            },
+        ],
+    };
+    let value = match String::from_utf8_lossy(&args[0]).as_ref() {
+        "SCAN" => V::Array {
+            items: vec![
+                bulk("0"),
+                V::Array {
+                    items: vec![bulk("events")],
+                },
+            ],
+        },
+        "TYPE" => V::Simple {
+            value: "stream".into(),
+        },
+        "PTTL" => V::Integer { value: -1 },
+        "XLEN" => V::Integer { value: 3 },
+        "XINFO" => V::Array {
+            items: vec![
+                bulk("length"),
+                V::Integer { value: 3 },
+                bulk("last-generated-id"),
+                bulk("1700000000002-0"),
+                bulk("groups"),
+                V::Integer { value: 1 },
+                bulk("first-entry"),
+                entry("1700000000000-0", "send-mail"),
+                bulk("last-entry"),
+                entry("1700000000002-0", "resize"),
+            ],
+        },
+        _ => return cache_answer(op),
+    };
+    Ok(CacheReply::Value { value }.into())
+}
+
+#[test]
+fn snapshot_cache_stream_value() {
+    let mut app = connected();
+    app.select_tab(TabId::Cache);
+    app.on_tick(Instant::now());
+    serve(&mut app, stream_answer);
+    let text = screen(&app);
+    assert!(text.contains("1700000000002-0"), "{text}");
+    insta::assert_snapshot!("cache_stream", text);
+}
+
 #[test]
 fn cache_tab_scans_as_soon_as_it_is_shown_and_says_loading_meanwhile() {
     let mut app = connected();

@@ -323,9 +323,16 @@ mod tests {
             complete("help @s", 7),
             (
                 5,
-                ["@scripting", "@server", "@set", "@sorted-set", "@string"]
-                    .map(String::from)
-                    .to_vec()
+                [
+                    "@scripting",
+                    "@server",
+                    "@set",
+                    "@sorted-set",
+                    "@stream",
+                    "@string"
+                ]
+                .map(String::from)
+                .to_vec()
             )
         );
         assert_eq!(complete("CONFIG G", 8), (7, vec!["GET".into()]));

@@ -1,6 +1,7 @@
 //! The blocking commands' parsing and attempts (BLPOP BRPOP BLMPOP
-//! BLMOVE BRPOPLPUSH BZPOPMIN BZPOPMAX BZMPOP); the waiting is in
-//! [`crate::cache::blocking`] and the RESP connection.
+//! BLMOVE BRPOPLPUSH BZPOPMIN BZPOPMAX BZMPOP, and XREAD / XREADGROUP
+//! with BLOCK); the waiting is in [`crate::cache::blocking`] and the RESP
+//! connection.
 
 use bytes::Bytes;
 
@@ -13,6 +14,21 @@ pub fn is_blocking(name: &str) -> bool {
         name,
         "blpop" | "brpop" | "blmpop" | "blmove" | "brpoplpush" | "bzpopmin" | "bzpopmax" | "bzmpop"
     )
+}
+
+/// Whether this call blocks: a blocking command, or XREAD/XREADGROUP
+/// with a BLOCK option.
+pub fn blocks(name: &str, args: &[Bytes]) -> bool {
+    is_blocking(name)
+        || (matches!(name, "xread" | "xreadgroup") && super::streams::read_blocks(args))
+}
+
+/// Before a blocking XREAD's first attempt: its `$` IDs become the
+/// streams' last IDs now, which its retries keep.
+pub fn pin_ids(ctx: &mut Ctx<'_>, args: &mut [Bytes]) {
+    if args.first().is_some_and(|a| is(a, "xread")) {
+        super::streams::pin_last_ids(ctx, args);
+    }
 }
 
 /// What a blocking command waits on.
@@ -41,6 +57,13 @@ fn timeout_arg(arg: &[u8]) -> Result<Option<u64>, Reply> {
 /// Redis's error for a bad timeout or key count.
 pub fn parse(name: &str, args: &[Bytes]) -> Result<Wait, Reply> {
     match name {
+        "xread" | "xreadgroup" => {
+            let read = super::streams::parse_read(args, name == "xreadgroup")?;
+            Ok(Wait {
+                keys: read.streams.into_iter().map(|(k, _)| k).collect(),
+                timeout_ms: read.block.filter(|ms| *ms > 0),
+            })
+        }
         "blmove" | "brpoplpush" => {
             // The source is the only key waited on; the timeout is last.
             let timeout_ms = timeout_arg(&args[args.len() - 1])?;
@@ -110,6 +133,28 @@ pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply
         Err(e) => return Some(e),
     };
     match name.as_str() {
+        "xread" | "xreadgroup" => {
+            // Counted in the command statistics once, when it answers.
+            let reply = if name == "xread" {
+                super::streams::xread(ctx, args)
+            } else {
+                super::xgroups::readgroup_reply(ctx, args, retry)
+            };
+            match reply {
+                Reply::NilArray => None,
+                Reply::Error(_) if retry && name == "xread" => None,
+                reply => {
+                    if let Some(spec) = super::lookup(&args[0]) {
+                        let error = reply.is_error().then(|| super::error_text(&reply));
+                        ctx.cache.cmdstats.ran(spec, error);
+                        if !reply.is_error() && spec.name == "xreadgroup" {
+                            super::touch_written(ctx, spec, args);
+                        }
+                    }
+                    Some(reply)
+                }
+            }
+        }
         "blmove" | "brpoplpush" => {
             // A source of another type answers WRONGTYPE at first; later
             // the client keeps waiting (a destination of another type

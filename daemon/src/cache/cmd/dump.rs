@@ -26,6 +26,8 @@ fn is_empty(value: &Value) -> bool {
         Value::List(l) => l.is_empty(),
         Value::Set(s) => s.is_empty(),
         Value::ZSet(z) => z.is_empty(),
+        // An empty stream is a value.
+        Value::Stream(_) => false,
     }
 }
 

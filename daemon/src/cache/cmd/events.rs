@@ -19,7 +19,7 @@ use bytes::Bytes;
 use super::{Ctx, Group, Spec, db_arg, is};
 use crate::cache::Cache;
 use crate::cache::notify::{
-    EVICTED, EXPIRED, GENERIC, HASH, KEYEVENT, KEYSPACE, LIST, NEW, SET, STRING, ZSET,
+    EVICTED, EXPIRED, GENERIC, HASH, KEYEVENT, KEYSPACE, LIST, NEW, SET, STREAM, STRING, ZSET,
 };
 use crate::cache::reply::Reply;
 
@@ -92,6 +92,7 @@ fn class_of(group: Group) -> u32 {
         Group::List => LIST,
         Group::Set => SET,
         Group::SortedSet => ZSET,
+        Group::Stream => STREAM,
         _ => GENERIC,
     }
 }
@@ -179,6 +180,30 @@ fn events<'a>(
             let event = if has("min") { "zpopmin" } else { "zpopmax" };
             popped().map_or(Vec::new(), |k| vec![(ZSET, event, db, k)])
         }
+        "xgroup" => {
+            // The consumer events come from the handler (they depend on
+            // whether the consumer existed).
+            let event = match args.get(1) {
+                Some(a) if is(a, "create") => "xgroup-create",
+                Some(a) if is(a, "setid") => "xgroup-setid",
+                Some(a) if is(a, "destroy") => "xgroup-destroy",
+                _ => return Vec::new(),
+            };
+            if matches!(reply, Reply::Integer(0)) {
+                return Vec::new();
+            }
+            vec![(STREAM, event, db, key(2))]
+        }
+        "xadd" => {
+            let mut out = vec![(STREAM, "xadd", db, key(1))];
+            if has("maxlen") || has("minid") {
+                out.push((STREAM, "xtrim", db, key(1)));
+            }
+            out
+        }
+        // As Redis 7.0: no event of their own (a consumer they create
+        // has its `xgroup-createconsumer`, from the handler).
+        "xack" | "xreadgroup" | "xclaim" | "xautoclaim" => Vec::new(),
         "del" | "unlink" | "flushdb" | "flushall" | "swapdb" => Vec::new(),
         "expire" | "pexpire" | "expireat" | "pexpireat" => on_keys(GENERIC, "expire"),
         "rename" | "renamenx" => vec![

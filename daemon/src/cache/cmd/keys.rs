@@ -520,6 +520,7 @@ fn encoding(ctx: &Ctx<'_>, value: &Value) -> &'static str {
             }
         }
         Value::List(_) => "quicklist",
+        Value::Stream(_) => "stream",
         Value::ZSet(z) => {
             let max_value = threshold("zset-max-listpack-value");
             if z.len() <= threshold("zset-max-listpack-entries")

@@ -28,9 +28,13 @@ mod server;
 mod sets;
 mod sort;
 pub mod stats;
+pub mod streams;
 mod strings;
 pub mod syntax;
 mod typed;
+mod xclaim;
+pub mod xgroups;
+mod xinfo;
 mod zsets;
 
 pub use server::{INFO_MORE, INFO_SECTIONS};
@@ -153,17 +157,20 @@ pub enum Group {
     Scripting,
     /// MULTI/EXEC and WATCH.
     Transactions,
+    /// Streams.
+    Stream,
 }
 
 impl Group {
     /// Every group, in the order `help` lists them.
-    pub const ALL: [Group; 11] = [
+    pub const ALL: [Group; 12] = [
         Group::Generic,
         Group::String,
         Group::Hash,
         Group::List,
         Group::Set,
         Group::SortedSet,
+        Group::Stream,
         Group::PubSub,
         Group::Connection,
         Group::Server,
@@ -186,6 +193,7 @@ impl Group {
             Group::Server => "server",
             Group::Scripting => "scripting",
             Group::Transactions => "transactions",
+            Group::Stream => "stream",
         }
     }
 }
@@ -320,8 +328,8 @@ fn by_connection(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 use Group::{
     Connection as CONN, Generic as GEN, Hash as HASH, List as LIST, PubSub as PUBSUB,
-    Scripting as SCRIPTING, Server as SERVER, Set as SET, SortedSet as ZSET, String as STR,
-    Transactions as TRANSACTIONS,
+    Scripting as SCRIPTING, Server as SERVER, Set as SET, SortedSet as ZSET, Stream as STREAM,
+    String as STR, Transactions as TRANSACTIONS,
 };
 
 /// Every command, for dispatch, COMMAND and `help`. Each entry: name,
@@ -1222,6 +1230,154 @@ pub static COMMANDS: &[Spec] = &[
         "key cursor [MATCH pattern] [COUNT count]",
         "Incrementally iterate sorted sets elements and associated scores",
     ),
+    spec("xadd", -5, Kind::DenyOom, K1, streams::xadd).doc(
+        STREAM,
+        "5.0.0",
+        "key [NOMKSTREAM] [<MAXLEN|MINID> [=|~] threshold [LIMIT count]] id field value [field value ...]",
+        "Appends a new entry to a stream (id: * or ms-seq or ms-*)",
+    ),
+    spec("xlen", 2, Kind::Read, K1, streams::xlen).doc(
+        STREAM,
+        "5.0.0",
+        "key",
+        "Return the number of entries in a stream",
+    ),
+    spec("xrange", -4, Kind::Read, K1, streams::xrange).doc(
+        STREAM,
+        "5.0.0",
+        "key start end [COUNT count]",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval",
+    ),
+    spec("xrevrange", -4, Kind::Read, K1, streams::xrevrange).doc(
+        STREAM,
+        "5.0.0",
+        "key end start [COUNT count]",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval, in reverse order",
+    ),
+    spec("xdel", -3, Kind::Write, K1, streams::xdel).doc(
+        STREAM,
+        "5.0.0",
+        "key id [id ...]",
+        "Removes the specified entries from the stream",
+    ),
+    spec("xtrim", -4, Kind::Write, K1, streams::xtrim).doc(
+        STREAM,
+        "5.0.0",
+        "key <MAXLEN|MINID> [=|~] threshold [LIMIT count]",
+        "Trims the stream to (approximately if '~' is passed) a certain size",
+    ),
+    spec("xsetid", -3, Kind::Write, K1, streams::xsetid).doc(
+        STREAM,
+        "5.0.0",
+        "key last-id [ENTRIESADDED entries-added] [MAXDELETEDID max-deleted-id]",
+        "An internal command for replicating stream values",
+    ),
+    spec("xread", -4, Kind::Read, K0, streams::xread).doc(
+        STREAM,
+        "5.0.0",
+        "[COUNT count] [BLOCK milliseconds] STREAMS key id",
+        "Return never seen elements in multiple streams, with IDs greater than the ones reported by the caller for each stream (STREAMS takes the keys, then one ID per key). Can block.",
+    ),
+    spec("xreadgroup", -7, Kind::Write, K0, xgroups::xreadgroup).doc(
+        STREAM,
+        "5.0.0",
+        "GROUP group consumer [COUNT count] [BLOCK milliseconds] [NOACK] STREAMS key id",
+        "Return new entries from a stream using a consumer group, or access the history of the pending entries for a given consumer (STREAMS takes the keys, then one ID per key). Can block.",
+    ),
+    spec("xack", -4, Kind::Write, K1, xgroups::xack).doc(
+        STREAM,
+        "5.0.0",
+        "key group id [id ...]",
+        "Marks a pending message as correctly processed, effectively removing it from the pending entries list of the consumer group",
+    ),
+    spec("xpending", -3, Kind::Read, K1, xclaim::xpending).doc(
+        STREAM,
+        "5.0.0",
+        "key group [[IDLE min-idle-time] start end count [consumer]]",
+        "Return information and entries from a stream consumer group pending entries list, that are messages fetched but never acknowledged",
+    ),
+    spec("xclaim", -6, Kind::Write, K1, xclaim::xclaim).doc(
+        STREAM,
+        "5.0.0",
+        "key group consumer min-idle-time id [id ...] [IDLE ms] [TIME unix-time-milliseconds] [RETRYCOUNT count] [FORCE] [JUSTID] [LASTID lastid]",
+        "Changes (or acquires) ownership of a message in a consumer group, as if the message was delivered to the specified consumer",
+    ),
+    spec("xautoclaim", -6, Kind::Write, K1, xclaim::xautoclaim).doc(
+        STREAM,
+        "6.2.0",
+        "key group consumer min-idle-time start [COUNT count] [JUSTID]",
+        "Changes (or acquires) ownership of messages in a consumer group, as if the messages were delivered to the specified consumer",
+    ),
+    spec("xgroup", -2, Kind::Write, (2, 2, 1), xgroups::xgroup)
+        .doc(
+            STREAM,
+            "5.0.0",
+            "<CREATE|SETID|DESTROY|CREATECONSUMER|DELCONSUMER|HELP>",
+            "A container for consumer groups commands",
+        )
+        .subs(&[
+            sub(
+                "create",
+                -5,
+                STREAM,
+                "5.0.0",
+                "key group id [MKSTREAM] [ENTRIESREAD entries-read]",
+                "Create a consumer group (id: an ID or $)",
+            ),
+            sub(
+                "setid",
+                -5,
+                STREAM,
+                "5.0.0",
+                "key group id [ENTRIESREAD entries-read]",
+                "Set a consumer group to an arbitrary last delivered ID value (id: an ID or $)",
+            ),
+            sub("destroy", 4, STREAM, "5.0.0", "key group", "Destroy a consumer group"),
+            sub(
+                "createconsumer",
+                5,
+                STREAM,
+                "6.2.0",
+                "key group consumer",
+                "Create a consumer in a consumer group",
+            ),
+            sub(
+                "delconsumer",
+                5,
+                STREAM,
+                "5.0.0",
+                "key group consumer",
+                "Delete a consumer from a consumer group",
+            ),
+            sub("help", 2, STREAM, "5.0.0", "", "Show helpful text about the different subcommands"),
+        ]),
+    spec("xinfo", -2, Kind::Read, (2, 2, 1), xinfo::xinfo)
+        .doc(
+            STREAM,
+            "5.0.0",
+            "<CONSUMERS|GROUPS|STREAM|HELP>",
+            "A container for stream introspection commands",
+        )
+        .subs(&[
+            sub(
+                "consumers",
+                4,
+                STREAM,
+                "5.0.0",
+                "key group",
+                "List the consumers in a consumer group",
+            ),
+            sub("groups", 3, STREAM, "5.0.0", "key", "List the consumer groups of a stream"),
+            sub(
+                "stream",
+                -3,
+                STREAM,
+                "5.0.0",
+                "key [FULL [COUNT count]]",
+                "Get information about a stream",
+            ),
+            sub("help", 2, STREAM, "5.0.0", "", "Show helpful text about the different subcommands"),
+        ]),
     spec("hincrbyfloat", 4, Kind::DenyOom, K1, hashes::hincrbyfloat).doc(
         HASH,
         "2.6.0",
@@ -1856,6 +2012,8 @@ fn changed(name: &str, reply: &Reply) -> bool {
                 | "rpoplpush"
                 | "blmove"
                 | "brpoplpush"
+                | "xadd"
+                | "xreadgroup"
         ),
         Reply::Array(items) if items.is_empty() => !matches!(
             name,
@@ -1900,6 +2058,9 @@ fn changed(name: &str, reply: &Reply) -> bool {
                 | "zremrangebyrank"
                 | "zremrangebyscore"
                 | "zremrangebylex"
+                | "xdel"
+                | "xtrim"
+                | "xack"
         ),
         _ => true,
     }
@@ -1973,6 +2134,11 @@ fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
             let n = parse_i64(&args[2]).unwrap_or(0).max(0) as usize;
             for key in args.iter().skip(3).take(n) {
                 watches.touch(db, key);
+            }
+        }
+        "xreadgroup" => {
+            for key in streams::read_keys(args) {
+                watches.touch(db, &key);
             }
         }
         _ => {

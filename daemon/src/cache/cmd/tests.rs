@@ -8,6 +8,7 @@ mod bits;
 mod lists;
 mod quiet;
 mod sortdump;
+mod streams;
 
 struct T {
     cache: Cache,

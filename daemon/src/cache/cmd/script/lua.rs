@@ -285,6 +285,15 @@ fn call(
             false,
         );
     }
+    if matches!(spec.name, "xread" | "xreadgroup") && cmd::streams::read_blocks(&argv) {
+        return (
+            Reply::error(format!(
+                "ERR {} command is not allowed with BLOCK option from scripts",
+                spec.name
+            )),
+            false,
+        );
+    }
     let writes = matches!(spec.kind, Kind::Write | Kind::DenyOom);
     if writes && mode.read_only {
         return (
