@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs each fuzz target briefly (default 30 s): the native frame decoder and
-# the RESP decoder, on libFuzzer via cargo-fuzz. Installs cargo-fuzz if
+# Runs each fuzz target briefly (default 30 s): the native frame decoder,
+# the RESP decoder and the cache's command dispatcher (arbitrary argument
+# vectors for every command), on libFuzzer via cargo-fuzz. Installs cargo-fuzz if
 # missing. cargo-fuzz needs nightly-only rustc flags; RUSTC_BOOTSTRAP lets
 # the machine's stable toolchain accept them.
 #
@@ -11,7 +12,7 @@ secs=${1:-30}
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target-fuzz}"
-for target in wire_frames resp_decoder; do
+for target in wire_frames resp_decoder cache_commands; do
   echo "== fuzzing $target for ${secs}s"
   cargo fuzz run --fuzz-dir . "$target" -- -max_total_time="$secs" -max_len=4096 2>&1 |
     grep -E '^(#[0-9]+ +DONE|Done|==[0-9]+==|SUMMARY|.*panicked)' || true

@@ -31,6 +31,9 @@
 #   SUITE_WRITE    1: rewrite scripts/redis-suite.passing from this run
 #   SUITE_DURABLE  1: pass --durable (keep going after an exception; for
 #                  development — the figures recorded are without it)
+#   SUITE_BASEPORT runtest's --baseport (default 21111; its test server
+#                  listens 32 below): set another one (e.g. 23111) when two
+#                  suites run on one machine at once
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -70,6 +73,9 @@ SKIP_TESTS=(
   # RESTOREs a payload in Redis's RDB format; agora's DUMP/RESTORE use
   # agora's own format (docs/CACHE.md, "Differences from Redis")
   "Loading from legacy (Redis <= v6.2.x, rdb_ver < 10) persistence"
+  # ACL SETUSER: agora's RESP users are its accounts (agora register), not
+  # ACL users a client creates
+  "RESET clears authenticated state"
 )
 
 need() { # need CMD PACKAGE
@@ -166,6 +172,7 @@ run_unit() { # side unit → log file
     --timeout "$TIMEOUT" --tags "${TAGS[*]}" "${OPTIONS[@]}")
   for t in "${SKIP_TESTS[@]}"; do args+=(--skiptest "$t"); done
   [ -n "${SUITE_DURABLE:-}" ] && args+=(--durable)
+  [ -n "${SUITE_BASEPORT:-}" ] && args+=(--baseport "$SUITE_BASEPORT")
   local log="$logs/$side-${unit//\//_}.log"
   (cd "$SUITE" && timeout "$((TIMEOUT + 60))" ./runtest "${args[@]}") >"$log" 2>&1 || true
   cp "$dir/server.log" "$logs/$side-${unit//\//_}.server.log" 2>/dev/null || true

@@ -285,6 +285,14 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Microseconds since the Unix epoch.
+pub(crate) fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
 /// The default grace period for shutdown: the issue promises an exit
 /// within 5 s, and the database flush needs a moment after this.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(4);

@@ -10,6 +10,7 @@ mod browser;
 mod cache;
 mod cache_cli;
 mod cache_core;
+mod cache_observe;
 mod cache_script;
 mod cache_stream;
 mod chat;

@@ -168,6 +168,7 @@ static PARAMS: &[Param] = &[
     alias("busy-reply-threshold", "lua-time-limit", COUNT, "5000"),
     p("proto-max-bulk-len", Kind::Memory, "536870912"),
     p("client-query-buffer-limit", Kind::Memory, "1073741824"),
+    p("repl-backlog-size", Kind::Memory, "1048576"),
     p("min-replicas-to-write", COUNT, "0"),
     p("min-replicas-max-lag", COUNT, "10"),
     p("replica-serve-stale-data", YES_NO, "yes"),

@@ -63,6 +63,7 @@ pub async fn run(cache: Arc<Cache>, token: CancellationToken, clock: fn() -> u64
         let started = std::time::Instant::now();
         active_expire_cycle(&cache.store, now, || started.elapsed() > BUDGET);
         super::cmd::events::publish_removals(&cache);
+        cache.tracking.flush_pending();
         cache.stats.sample_ops(now);
     }
 }

@@ -20,6 +20,7 @@ pub mod cmd;
 pub mod config;
 pub mod expiry;
 pub mod glob;
+pub mod monitor;
 pub mod multi;
 pub mod native;
 pub mod notify;
@@ -28,6 +29,7 @@ pub mod pubsub;
 pub mod reply;
 pub mod store;
 pub mod stream;
+pub mod tracking;
 pub mod zset;
 
 use std::path::PathBuf;
@@ -70,6 +72,18 @@ impl Default for CacheConfig {
     }
 }
 
+/// `used_memory`'s estimate of what the running cache uses besides keys
+/// and values (the shard tables, the command table, the Lua
+/// interpreter, the tasks), as Redis's `used_memory` counts its own (about
+/// 870 KB for an empty redis-server 7.0). Set by [`Cache::open`], the
+/// daemon's constructor, so that `CONFIG SET maxmemory 1` is over the
+/// limit as it is for Redis; [`Cache::new`] (unit tests) leaves it out.
+pub const BASE_OVERHEAD: i64 = 512 * 1024;
+
+/// `used_memory`'s estimate per RESP connection: its input and output
+/// buffers (16 KiB each).
+pub const CLIENT_OVERHEAD: i64 = 32 * 1024;
+
 /// The cache service's shared state.
 pub struct Cache {
     /// The keyspace.
@@ -100,6 +114,10 @@ pub struct Cache {
     pub cmdstats: cmd::stats::CommandStats,
     /// The RESP connections (CLIENT LIST, CLIENT KILL).
     pub clients: clients::Clients,
+    /// MONITOR's connections.
+    pub monitors: monitor::Monitors,
+    /// CLIENT TRACKING's clients and keys.
+    pub tracking: tracking::Tracking,
 }
 
 impl Cache {
@@ -113,6 +131,7 @@ impl Cache {
         data_dir: &std::path::Path,
     ) -> anyhow::Result<Arc<Cache>> {
         let cache = Arc::new(Cache::new(config, data_dir));
+        cache.store.add_overhead(BASE_OVERHEAD);
         if let Some(path) = cache.snapshot.clone() {
             let loader = cache.clone();
             let keys = tokio::task::spawn_blocking(move || {
@@ -136,6 +155,8 @@ impl Cache {
             scripting: cmd::script::Engine::default(),
             cmdstats: cmd::stats::CommandStats::default(),
             clients: clients::Clients::default(),
+            monitors: monitor::Monitors::default(),
+            tracking: tracking::Tracking::default(),
             store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),

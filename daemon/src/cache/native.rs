@@ -136,7 +136,9 @@ impl Native {
                     now_ms: crate::now_ms(),
                     access,
                 };
-                cmd::execute(&mut ctx, &args)
+                let reply = cmd::execute(&mut ctx, &args);
+                cache.tracking.flush_pending();
+                reply
             }
         };
         let value = mirror(reply);

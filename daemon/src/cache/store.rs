@@ -445,6 +445,12 @@ pub struct Counters {
     /// Whether keys removed by expiry or eviction are queued for keyspace
     /// notifications ([`Store::take_removals`]).
     track_removals: std::sync::atomic::AtomicBool,
+    /// What the server uses besides keys (an estimate: a base plus the
+    /// connections' buffers; 0 unless set), counted in `used_memory`
+    /// as Redis counts its overhead.
+    overhead: AtomicI64,
+    /// The same for CLIENT TRACKING's invalidations.
+    pub track_removals_for_tracking: std::sync::atomic::AtomicBool,
     /// The queue (database, key, evicted rather than expired).
     removals: Mutex<Vec<Removal>>,
 }
@@ -462,7 +468,9 @@ pub struct Removal {
 
 impl Counters {
     fn note_removal(&self, db: usize, key: Box<[u8]>, evicted: bool) {
-        if self.track_removals.load(Ordering::Relaxed) {
+        if self.track_removals.load(Ordering::Relaxed)
+            || self.track_removals_for_tracking.load(Ordering::Relaxed)
+        {
             self.removals
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -1018,7 +1026,12 @@ impl Store {
     /// The keys that expired or were evicted since the last call (empty
     /// unless [`Store::track_removals`] is on).
     pub fn take_removals(&self) -> Vec<Removal> {
-        if !self.counters.track_removals.load(Ordering::Relaxed) {
+        if !self.counters.track_removals.load(Ordering::Relaxed)
+            && !self
+                .counters
+                .track_removals_for_tracking
+                .load(Ordering::Relaxed)
+        {
             return Vec::new();
         }
         std::mem::take(
@@ -1062,7 +1075,20 @@ impl Store {
 
     /// Approximate bytes in use.
     pub fn used_memory(&self) -> u64 {
-        self.counters.used.load(Ordering::Relaxed).max(0) as u64
+        (self.counters.used.load(Ordering::Relaxed)
+            + self.counters.overhead.load(Ordering::Relaxed))
+        .max(0) as u64
+    }
+
+    /// The part of [`Store::used_memory`] that is not keys and values.
+    pub fn overhead(&self) -> u64 {
+        self.counters.overhead.load(Ordering::Relaxed).max(0) as u64
+    }
+
+    /// Adds to (or with a negative `bytes`, takes from) the overhead
+    /// estimate.
+    pub fn add_overhead(&self, bytes: i64) {
+        self.counters.overhead.fetch_add(bytes, Ordering::Relaxed);
     }
 
     /// The memory limit (0 = none).

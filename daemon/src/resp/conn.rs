@@ -40,6 +40,7 @@ struct ConnectedGuard(Arc<Cache>);
 impl Drop for ConnectedGuard {
     fn drop(&mut self) {
         self.0.stats.connected.fetch_sub(1, Ordering::Relaxed);
+        self.0.store.add_overhead(-crate::cache::CLIENT_OVERHEAD);
     }
 }
 
@@ -90,6 +91,33 @@ struct Conn {
     authenticated: bool,
     /// What CLIENT LIST last heard: name, database, RESP3, subscribed.
     shown: (Option<Bytes>, usize, bool, bool),
+    /// Set by MONITOR: the lines to send, and the token cancelled when
+    /// the connection falls too far behind.
+    monitor: Option<(tokio::sync::mpsc::Receiver<Bytes>, CancellationToken)>,
+}
+
+/// Takes the connection out of MONITOR's list and CLIENT TRACKING's
+/// registry however the task ends.
+struct Unmonitor(Arc<Cache>, u64);
+
+impl Drop for Unmonitor {
+    fn drop(&mut self) {
+        self.0.monitors.remove(self.1);
+        self.0.tracking.unregister(self.1);
+        stop_removals_unless_tracking(&self.0);
+    }
+}
+
+/// Expired and evicted keys are queued for CLIENT TRACKING only while
+/// someone tracks.
+fn stop_removals_unless_tracking(cache: &Cache) {
+    if !cache.tracking.any() {
+        cache
+            .store
+            .counters()
+            .track_removals_for_tracking
+            .store(false, Ordering::Relaxed);
+    }
 }
 
 /// Serves one RESP connection until the client leaves, breaks the
@@ -102,11 +130,17 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         .connections_total
         .fetch_add(1, Ordering::Relaxed);
     cache.stats.connected.fetch_add(1, Ordering::Relaxed);
+    cache.store.add_overhead(crate::cache::CLIENT_OVERHEAD);
     let _guard = ConnectedGuard(cache.clone());
+    let addr: String = stream
+        .peer_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let mut conn = Conn {
         cache,
         client: Client {
             id: NEXT_CLIENT.fetch_add(1, Ordering::Relaxed),
+            addr: Some(Arc::from(addr.as_str())),
             ..Client::default()
         },
         shared,
@@ -118,16 +152,14 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         uncounted: 0,
         authenticated: false,
         shown: (None, 0, false, false),
+        monitor: None,
     };
     conn.authenticated = !conn.shared.config.resp_require_auth;
     let kill = CancellationToken::new();
     conn.cache.clients.add(
         conn.client.id,
         clients::Entry {
-            addr: stream
-                .peer_addr()
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
+            addr,
             laddr: stream
                 .local_addr()
                 .map(|a| a.to_string())
@@ -141,6 +173,8 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         },
     );
     let _registered = Registered(conn.cache.clone(), conn.client.id);
+    let _unmonitor = Unmonitor(conn.cache.clone(), conn.client.id);
+    let mut inbox = conn.cache.tracking.register(conn.client.id);
     let killed = kill.cancelled_owned();
     tokio::pin!(killed);
     let mut input = BytesMut::with_capacity(READ_ROOM);
@@ -160,6 +194,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
             input.reserve(READ_ROOM);
         }
         let kicked = conn.mailbox.as_ref().map(|(_, _, kick)| kick.clone());
+        let monitor_kicked = conn.monitor.as_ref().map(|(_, kick)| kick.clone());
         tokio::select! {
             biased;
             _ = &mut shutdown => break,
@@ -167,6 +202,33 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
             _ = async { kicked.as_ref().expect("guarded").cancelled().await }, if kicked.is_some() => {
                 tracing::debug!(client = conn.client.id, "RESP subscriber too slow; disconnected");
                 break;
+            }
+            _ = async { monitor_kicked.as_ref().expect("guarded").cancelled().await }, if monitor_kicked.is_some() => {
+                tracing::debug!(client = conn.client.id, "MONITOR client too slow; disconnected");
+                break;
+            }
+            Some(line) = async { conn.monitor.as_mut().expect("guarded").0.recv().await }, if conn.monitor.is_some() => {
+                conn.out.extend_from_slice(&line);
+                // Drain what else is queued: one write for a burst.
+                while conn.out.len() <= FLUSH_AT
+                    && let Some(line) = conn.monitor.as_mut().and_then(|m| m.0.try_recv().ok())
+                {
+                    conn.out.extend_from_slice(&line);
+                }
+                if conn.flush(&mut stream).await.is_err() {
+                    break;
+                }
+            }
+            Some(push) = inbox.recv() => {
+                conn.push_tracking(push);
+                while conn.out.len() <= FLUSH_AT
+                    && let Ok(push) = inbox.try_recv()
+                {
+                    conn.push_tracking(push);
+                }
+                if conn.flush(&mut stream).await.is_err() {
+                    break;
+                }
             }
             Some(msg) = async { conn.mailbox.as_mut().expect("guarded").1.recv().await }, if conn.mailbox.is_some() => {
                 conn.push_message(msg);
@@ -235,6 +297,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                     }
                 }
                 conn.count_commands();
+                conn.cache.tracking.flush_pending();
                 super::busy_poll::note_input();
                 if conn.flush(&mut stream).await.is_err() || close {
                     break;
@@ -320,6 +383,14 @@ impl Conn {
         self.channels.len() + self.patterns.len()
     }
 
+    /// A CLIENT TRACKING invalidation for this connection (as a client
+    /// or a redirect target).
+    fn push_tracking(&mut self, push: crate::cache::tracking::Push) {
+        if let Some(reply) = push.reply(self.client.resp3, self.subscribed() > 0) {
+            self.reply(&reply);
+        }
+    }
+
     fn push_message(&mut self, msg: Message) {
         let reply = match msg.pattern {
             None => Reply::Push(vec![
@@ -393,6 +464,7 @@ impl Conn {
         if multi::is_transaction_command(name) {
             self.uncounted += 1;
             let reply = multi::command(&self.cache, &mut self.client, self.now_ms, args);
+            cmd::monitor(&self.cache, &self.client, args);
             self.reply(&reply);
             return Next::Continue;
         }
@@ -410,7 +482,11 @@ impl Conn {
                 return Next::Continue;
             }
             self.uncounted += 1;
-            return self.connection_command(spec.name, args).await;
+            let next = self.connection_command(spec.name, args).await;
+            if crate::cache::monitor::shown(spec.name) {
+                cmd::monitor(&self.cache, &self.client, args);
+            }
+            return next;
         }
         if let Some(spec) = spec
             && spec.kind == cmd::Kind::Script
@@ -427,6 +503,7 @@ impl Conn {
                 return Next::Continue;
             };
             if let Err(reply) = self.authenticate(user, pass).await {
+                cmd::monitor(&self.cache, &self.client, args);
                 self.reply(&reply);
                 return Next::Continue;
             }
@@ -448,6 +525,7 @@ impl Conn {
                     return Next::Continue;
                 }
             };
+            cmd::monitor(&self.cache, &self.client, args);
             let mut args = args.to_vec();
             let served = {
                 let _shared = self.cache.gate.shared();
@@ -518,6 +596,7 @@ impl Conn {
     async fn run_script(&mut self, spec: &'static cmd::Spec, args: &[Bytes]) -> Next {
         let cache = self.cache.clone();
         let id = self.client.id;
+        let addr = self.client.addr.clone();
         let mut client = std::mem::take(&mut self.client);
         let args = args.to_vec();
         let now_ms = self.now_ms;
@@ -545,6 +624,7 @@ impl Conn {
             Err(_) => {
                 self.client = Client {
                     id,
+                    addr: addr.clone(),
                     ..Client::default()
                 };
                 Reply::err("ERR script failed")
@@ -728,6 +808,12 @@ impl Conn {
                 self.reply(&Reply::ok());
                 return Next::Close;
             }
+            "monitor" => {
+                if self.monitor.is_none() {
+                    self.monitor = Some(self.cache.monitors.add(self.client.id));
+                }
+                self.reply(&Reply::ok());
+            }
             "reset" => {
                 for channel in std::mem::take(&mut self.channels) {
                     pubsub.unsubscribe(self.client.id, &channel, false);
@@ -736,8 +822,16 @@ impl Conn {
                     pubsub.unsubscribe(self.client.id, &pattern, true);
                 }
                 self.cache.watches.remove_client(&mut self.client);
+                if self.monitor.take().is_some() {
+                    self.cache.monitors.remove(self.client.id);
+                }
+                if self.client.tracking.is_some() {
+                    self.cache.tracking.disable(self.client.id);
+                    stop_removals_unless_tracking(&self.cache);
+                }
                 self.client = Client {
                     id: self.client.id,
+                    addr: self.client.addr.take(),
                     ..Client::default()
                 };
                 self.reply(&Reply::Simple("RESET".into()));

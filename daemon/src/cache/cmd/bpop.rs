@@ -127,6 +127,16 @@ fn run(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 /// then answers WRONGTYPE; on later attempts (after a signal) it is
 /// skipped and the client keeps waiting, as in Redis.
 pub fn try_serve(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply> {
+    // The attempts (TYPE, LMOVE, LPOP…) are the server's, not the
+    // client's: MONITOR showed the blocking command, and CLIENT TRACKING
+    // does not remember the keys they read.
+    let was = std::mem::replace(&mut ctx.client.internal, true);
+    let served = attempt(ctx, args, retry);
+    ctx.client.internal = was;
+    served
+}
+
+fn attempt(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let wait = match parse(&name, args) {
         Ok(w) => w,

@@ -48,6 +48,10 @@ pub fn notify(cache: &Cache, flags: u32, class: u32, event: &str, db: usize, key
 pub fn publish_removals(cache: &Cache) {
     let flags = cache.params.notify_flags();
     for removal in cache.store.take_removals() {
+        cache.tracking.invalidate(&removal.key, None);
+        if flags == 0 {
+            continue;
+        }
         let (class, event) = if removal.evicted {
             (EVICTED, "evicted")
         } else {

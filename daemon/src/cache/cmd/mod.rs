@@ -18,6 +18,7 @@ mod bits;
 pub mod bpop;
 mod dump;
 pub mod events;
+pub mod fuzz;
 mod hashes;
 mod keys;
 mod lcs;
@@ -31,6 +32,7 @@ pub mod stats;
 pub mod streams;
 mod strings;
 pub mod syntax;
+mod tracking;
 mod typed;
 mod xclaim;
 pub mod xgroups;
@@ -72,6 +74,39 @@ pub struct Client {
     pub dirty: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// CLIENT REPLY: which replies the connection sends.
     pub reply: ReplyMode,
+    /// A RESP connection's `ip:port` (MONITOR's lines; `None` for a
+    /// native session or a script).
+    pub addr: Option<std::sync::Arc<str>>,
+    /// The client of a Lua script's `redis.call` (MONITOR shows `lua`).
+    pub script: bool,
+    /// CLIENT TRACKING ON's mode (the registry holds the rest).
+    pub tracking: Option<crate::cache::tracking::Mode>,
+    /// CLIENT CACHING yes (OPTIN) or no (OPTOUT), for the next command.
+    pub caching: bool,
+    /// Commands run by the server on the client's behalf (a blocked
+    /// pop's attempts): not shown to MONITOR, not tracked.
+    pub internal: bool,
+}
+
+impl Client {
+    /// Where MONITOR says this client's commands come from.
+    pub fn origin(&self) -> crate::cache::monitor::Origin<'_> {
+        use crate::cache::monitor::Origin;
+        match &self.addr {
+            _ if self.script => Origin::Lua,
+            Some(addr) => Origin::Addr(addr),
+            None => Origin::Native(self.id),
+        }
+    }
+}
+
+/// Shows a command to MONITOR, when anyone monitors (one atomic load
+/// otherwise).
+#[inline]
+pub fn monitor(cache: &Cache, client: &Client, args: &[Bytes]) {
+    if cache.monitors.active() && !client.internal {
+        cache.monitors.feed(client.db, client.origin(), args);
+    }
 }
 
 /// CLIENT REPLY's modes.
@@ -1713,6 +1748,12 @@ pub static COMMANDS: &[Spec] = &[
         "",
         "Close the connection",
     ),
+    spec("monitor", 1, Kind::Conn, K0, by_connection).doc(
+        SERVER,
+        "1.0.0",
+        "",
+        "Listen for all requests received by the server in real time",
+    ),
     spec("reset", 1, Kind::Conn, K0, by_connection).doc(
         CONN,
         "6.2.0",
@@ -1953,19 +1994,41 @@ pub fn execute_gated(
     // Keyspace notifications: one atomic load when they are off.
     let notify = ctx.cache.params.notify_flags() != 0;
     let writes = matches!(spec.kind, Kind::Write | Kind::DenyOom);
+    let started = std::time::Instant::now();
     if spec.name == "get" && !notify {
-        stats.ran(spec, None);
         strings::get_into(ctx, &args[1], sink);
+        stats.ran(spec, None, started.elapsed().as_nanos() as u64);
+        monitor(ctx.cache, ctx.client, args);
+        if let Some(mode) = ctx.client.tracking
+            && !ctx.client.internal
+        {
+            track_read(ctx, spec, args, false, mode);
+        }
         return true;
     }
+    // EVAL & co. show before the commands they run (Redis's evalCommand).
+    let shown_after = ctx.cache.monitors.active() && {
+        let before = script && !kill && spec.name != "script" && spec.name != "function";
+        if before {
+            monitor(ctx.cache, ctx.client, args);
+        }
+        !before && crate::cache::monitor::shown(spec.name)
+    };
     let before = (notify && writes).then(|| {
         let keys = events::keys_of(spec, args);
         events::existing(ctx, &keys)
     });
     let reply = (spec.handler)(ctx, args);
-    ctx.cache
-        .cmdstats
-        .ran(spec, reply.is_error().then(|| error_text(&reply)));
+    ctx.cache.cmdstats.ran(
+        spec,
+        reply.is_error().then(|| error_text(&reply)),
+        started.elapsed().as_nanos() as u64,
+    );
+    if let Some(mode) = ctx.client.tracking
+        && !ctx.client.internal
+    {
+        track_read(ctx, spec, args, reply.is_error(), mode);
+    }
     if writes && changed(spec.name, &reply) {
         if !matches!(spec.name, "setbit" | "bitfield") {
             ctx.cache.stats.dirty.fetch_add(1, Ordering::Relaxed);
@@ -1975,12 +2038,35 @@ pub fn execute_gated(
             events::after_write(ctx, spec, args, &reply, before);
         }
     }
-    if notify {
+    if notify || ctx.cache.tracking.any() {
         // Keys this command found expired, or evicted to make room.
         events::publish_removals(ctx.cache);
     }
+    if shown_after {
+        monitor(ctx.cache, ctx.client, args);
+    }
     sink.reply(reply, ctx.client.resp3);
     true
+}
+
+/// CLIENT TRACKING: remembers the keys a read named (unless BCAST, or
+/// OPTIN without CLIENT CACHING yes, or OPTOUT after CLIENT CACHING no),
+/// then forgets CLIENT CACHING, which lasts one command.
+fn track_read(
+    ctx: &mut Ctx<'_>,
+    spec: &Spec,
+    args: &[Bytes],
+    failed: bool,
+    mode: crate::cache::tracking::Mode,
+) {
+    if spec.kind == Kind::Read && !failed && mode.remembers(ctx.client.caching) {
+        let keys = events::keys_of(spec, args);
+        ctx.cache.tracking.remember(ctx.client.id, keys);
+    }
+    let caching_cmd = spec.name == "client" && args.get(1).is_some_and(|a| is(a, "caching"));
+    if !caching_cmd {
+        ctx.client.caching = false;
+    }
 }
 
 /// An error reply's text ("" for other replies).
@@ -2066,13 +2152,15 @@ fn changed(name: &str, reply: &Reply) -> bool {
     }
 }
 
-/// Who hears of a changed key: WATCH and blocked pops.
-struct Touch<'a>(&'a Cache);
+/// Who hears of a changed key: WATCH, blocked pops and CLIENT TRACKING
+/// (the writer's id, for NOLOOP).
+struct Touch<'a>(&'a Cache, u64);
 
 impl Touch<'_> {
     fn touch(&self, db: usize, key: &[u8]) {
         self.0.watches.touch(db, key);
         self.0.blocked.signal(db, key);
+        self.0.tracking.invalidate(key, Some(self.1));
     }
 
     fn touch_db(&self, db: Option<usize>) {
@@ -2084,15 +2172,21 @@ impl Touch<'_> {
 /// Tells WATCH and blocked pops which keys a write that succeeded may
 /// have changed.
 fn touch_written(ctx: &Ctx<'_>, spec: &Spec, args: &[Bytes]) {
-    let watches = &Touch(ctx.cache);
-    if !ctx.cache.watches.any() && !ctx.cache.blocked.any() {
+    let watches = &Touch(ctx.cache, ctx.client.id);
+    if !ctx.cache.watches.any() && !ctx.cache.blocked.any() && !ctx.cache.tracking.any() {
         return;
     }
     let db = ctx.client.db;
     match spec.name {
         // The flushes touched the watched keys that existed themselves.
-        "flushdb" => ctx.cache.blocked.signal_db(Some(db)),
-        "flushall" => ctx.cache.blocked.signal_db(None),
+        "flushdb" => {
+            ctx.cache.blocked.signal_db(Some(db));
+            ctx.cache.tracking.flush();
+        }
+        "flushall" => {
+            ctx.cache.blocked.signal_db(None);
+            ctx.cache.tracking.flush();
+        }
         "swapdb" => {
             for arg in &args[1..3] {
                 if let Ok(d) = db_arg(arg) {

@@ -171,10 +171,11 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     if show("clients") {
         let _ = write!(
             out,
-            "# Clients\r\nconnected_clients:{}\r\nmaxclients:10000\r\nblocked_clients:{}\r\npubsub_clients:{}\r\n\r\n",
+            "# Clients\r\nconnected_clients:{}\r\nmaxclients:10000\r\nblocked_clients:{}\r\npubsub_clients:{}\r\ntracking_clients:{}\r\n\r\n",
             stats.connected.load(Ordering::Relaxed),
             cache.blocked.len(),
             cache.pubsub.subscriber_count(),
+            cache.tracking.clients(),
         );
     }
     if show("memory") {
@@ -182,11 +183,13 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         let rss = rss_bytes();
         let max = cache.store.max_memory() as u64;
         let lua = cache.scripting.memory();
+        let overhead = cache.store.overhead();
         let _ = write!(
             out,
-            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n\r\n",
+            "# Memory\r\nused_memory:{used}\r\nused_memory_human:{}\r\nused_memory_rss:{rss}\r\nused_memory_rss_human:{}\r\nused_memory_overhead:{overhead}\r\nused_memory_dataset:{}\r\nused_memory_lua:{lua}\r\nused_memory_vm_eval:{lua}\r\nused_memory_scripts_eval:0\r\nnumber_of_cached_scripts:{}\r\nmaxmemory:{max}\r\nmaxmemory_human:{}\r\nmaxmemory_policy:{}\r\nmem_allocator:libc\r\n\r\n",
             human(used),
             human(rss),
+            used.saturating_sub(overhead),
             cache.scripting.cached_scripts(),
             human(max),
             cache.store.policy().name(),
@@ -201,9 +204,10 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         );
     }
     if show("stats") {
+        let tracking = cache.tracking.totals();
         let _ = write!(
             out,
-            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntotal_error_replies:{}\r\n\r\n",
+            "# Stats\r\ntotal_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\nexpired_keys:{}\r\nevicted_keys:{}\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:{}\r\npubsub_patterns:{}\r\ntotal_error_replies:{}\r\ntracking_total_keys:{}\r\ntracking_total_items:{}\r\ntracking_total_prefixes:{}\r\nmonitors_dropped_slow:{}\r\n\r\n",
             stats.connections_total.load(Ordering::Relaxed),
             stats.commands.load(Ordering::Relaxed),
             stats.ops_per_sec(),
@@ -214,6 +218,10 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             cache.pubsub.channel_count(),
             cache.pubsub.pattern_count(),
             cache.cmdstats.total_errors(),
+            tracking.0,
+            tracking.1,
+            tracking.2,
+            cache.monitors.dropped_slow(),
         );
     }
     if show("replication") {
@@ -296,16 +304,29 @@ pub(super) fn config(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if args.len() < 4 || !args.len().is_multiple_of(2) {
             return super::wrong_arity("config|set");
         }
+        // `port` to the port it listens on is a no-op (Redis rebinds; agora
+        // cannot, so another port stays refused as immutable).
+        let port = ctx.cache.port.load(Ordering::Relaxed).to_string();
         let pairs: Vec<(&[u8], &[u8])> = args[2..]
             .chunks_exact(2)
             .map(|p| (&p[0][..], &p[1][..]))
+            .filter(|(n, v)| !(is(n, "port") && *v == port.as_bytes()))
             .collect();
-        match ctx.cache.params.set(&ctx.cache.store, &pairs) {
+        let result = if pairs.is_empty() {
+            Ok(())
+        } else {
+            ctx.cache.params.set(&ctx.cache.store, &pairs)
+        };
+        match result {
             Ok(()) => {
                 // A lower limit evicts at once, as Redis does.
                 if pairs.iter().any(|(n, _)| is(n, "maxmemory")) {
                     let _ = ctx.cache.store.make_room(ctx.now_ms);
                     super::events::publish_removals(ctx.cache);
+                }
+                if let Some((_, v)) = pairs.iter().find(|(n, _)| is(n, "tracking-table-max-keys")) {
+                    let max = std::str::from_utf8(v).ok().and_then(|v| v.parse().ok());
+                    ctx.cache.tracking.set_max_keys(max.unwrap_or(0));
                 }
                 Reply::ok()
             }
@@ -441,6 +462,12 @@ pub(super) fn client(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             return Reply::err(crate::cache::reply::errors::SYNTAX);
         };
         Reply::ok()
+    } else if is(sub, "tracking")
+        || is(sub, "caching")
+        || is(sub, "getredir")
+        || is(sub, "trackinginfo")
+    {
+        super::tracking::client(ctx, args)
     } else if is(sub, "no-evict") || is(sub, "no-touch") {
         Reply::ok()
     } else if is(sub, "unblock") {

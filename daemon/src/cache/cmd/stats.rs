@@ -1,7 +1,8 @@
 //! Per-command statistics for INFO commandstats and errorstats: calls,
-//! rejected calls (refused before running: arity, memory), failed calls
-//! (ran and answered an error), and error replies by code. CONFIG
-//! RESETSTAT clears them.
+//! the time they took (the handler's, measured with one `Instant` pair
+//! per command and added to a relaxed atomic), rejected calls (refused
+//! before running: arity, memory), failed calls (ran and answered an
+//! error), and error replies by code. CONFIG RESETSTAT clears them.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -18,8 +19,12 @@ impl Column {
     }
 
     fn add(&self, i: usize) {
+        self.add_n(i, 1);
+    }
+
+    fn add_n(&self, i: usize, n: u64) {
         if let Some(c) = self.0.get(i) {
-            c.fetch_add(1, Ordering::Relaxed);
+            c.fetch_add(n, Ordering::Relaxed);
         }
     }
 
@@ -37,6 +42,8 @@ impl Column {
 /// The counters.
 pub struct CommandStats {
     calls: Column,
+    /// Nanoseconds, summed.
+    nanos: Column,
     rejected: Column,
     failed: Column,
     errors: Mutex<BTreeMap<String, u64>>,
@@ -47,6 +54,7 @@ impl Default for CommandStats {
     fn default() -> Self {
         CommandStats {
             calls: Column::new(),
+            nanos: Column::new(),
             rejected: Column::new(),
             failed: Column::new(),
             errors: Mutex::new(BTreeMap::new()),
@@ -62,10 +70,12 @@ fn index(spec: &Spec) -> usize {
 }
 
 impl CommandStats {
-    /// A command ran; `error` is its error reply's text, if it failed.
-    pub fn ran(&self, spec: &Spec, error: Option<&str>) {
+    /// A command ran for `nanos`; `error` is its error reply's text, if
+    /// it failed.
+    pub fn ran(&self, spec: &Spec, error: Option<&str>, nanos: u64) {
         let i = index(spec);
         self.calls.add(i);
+        self.nanos.add_n(i, nanos);
         if let Some(text) = error {
             self.failed.add(i);
             self.error(text);
@@ -99,6 +109,7 @@ impl CommandStats {
     /// CONFIG RESETSTAT.
     pub fn reset(&self) {
         self.calls.clear();
+        self.nanos.clear();
         self.rejected.clear();
         self.failed.clear();
         self.errors
@@ -117,8 +128,14 @@ impl CommandStats {
             if calls + rejected == 0 {
                 continue;
             }
+            let usec = self.nanos.get(i) / 1000;
+            let per_call = if calls == 0 {
+                0.0
+            } else {
+                usec as f64 / calls as f64
+            };
             out.push_str(&format!(
-                "cmdstat_{}:calls={calls},usec=0,usec_per_call=0.00,rejected_calls={rejected},failed_calls={failed}\r\n",
+                "cmdstat_{}:calls={calls},usec={usec},usec_per_call={per_call:.2},rejected_calls={rejected},failed_calls={failed}\r\n",
                 spec.name
             ));
         }

@@ -1,6 +1,7 @@
 //! The libraries Redis loads beside Lua's own: `bit` (LuaBitOp's API,
-//! 32-bit operations on Lua numbers). `cjson`, `cmsgpack` and `struct`
-//! are not provided (docs/CACHE.md).
+//! 32-bit operations on Lua numbers), `cjson` ([`super::cjson`]) and
+//! `cmsgpack` ([`super::cmsgpack`]). `struct` is not provided
+//! (docs/CACHE.md).
 
 use mlua::{Lua, Variadic};
 
@@ -81,6 +82,8 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
         })?,
     )?;
     lua.globals().set("bit", bit)?;
+    super::cjson::install(lua)?;
+    super::cmsgpack::install(lua)?;
     Ok(())
 }
 

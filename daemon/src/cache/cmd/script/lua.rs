@@ -150,14 +150,23 @@ impl Interp {
             let mut client = Client {
                 id: ctx.client.id,
                 db: ctx.client.db,
+                script: true,
                 ..Client::default()
             };
             let cache = ctx.cache;
             let now_ms = ctx.now_ms;
             let client = RefCell::new(&mut client);
+            // Whether it ran a read: CLIENT TRACKING then remembers the
+            // script's declared keys for its caller, as Redis does.
+            let read = std::cell::Cell::new(false);
             let out = lua.scope(|scope| {
                 let dispatch =
                     scope.create_function(|lua, (raise, args): (bool, Variadic<Value>)| {
+                        if let Some(Value::String(name)) = args.first()
+                            && cmd::lookup(&name.as_bytes()).is_some_and(|s| s.kind == Kind::Read)
+                        {
+                            read.set(true);
+                        }
                         let resp3 = self.slot.get::<i64>("resp").unwrap_or(2) == 3;
                         let mut client = client.borrow_mut();
                         let (reply, always) =
@@ -176,6 +185,12 @@ impl Interp {
                 }
             });
             lua.remove_hook();
+            if read.get()
+                && let Some(mode) = ctx.client.tracking
+                && mode.remembers(ctx.client.caching)
+            {
+                cache.tracking.remember(ctx.client.id, keys);
+            }
             out
         })();
         let reply =

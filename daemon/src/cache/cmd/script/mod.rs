@@ -11,6 +11,8 @@
 //! stops a script that has not written (`UNKILLABLE` otherwise).
 //! `redis.call` goes through the same registry as every command.
 
+mod cjson;
+mod cmsgpack;
 mod functions;
 mod libs;
 mod lua;
