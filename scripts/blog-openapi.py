@@ -180,6 +180,67 @@ paths["/openapi.json"] = {
         "responses": {"200": ref("OpenApiResponse"), "429": ref("TooManyRequests")},
     }
 }
+
+# Organizations (docs/BLOG.md, "Organizations"): the /api/orgs and
+# /api/invitations routes, every one signed in. The organization's blog
+# itself (/t/{org}/api/... or Host: {org}.<base>) is the API above.
+c=doc['components']
+R=lambda n: {"$ref":"#/components/responses/"+n}
+S=lambda n: {"$ref":"#/components/schemas/"+n}
+hdrs=c['responses']['NotFound']['headers']
+def resp(desc, schema):
+    return {"description":desc,"content":{"application/json":{"schema":schema}},"headers":hdrs}
+roles=["owner","admin","author","viewer"]
+c['schemas']['Org']={"type":"object","required":["slug","name","plan","createdAt","role"],"properties":{
+  "slug":{"type":"string"},"name":{"type":"string"},"plan":{"type":"string"},
+  "createdAt":{"type":"string","format":"date-time"},
+  "role":{"description":"The asker's role; null when not a member","enum":roles+[None]}}}
+c['schemas']['Member']={"type":"object","required":["username","role","joinedAt"],"properties":{
+  "username":{"type":"string"},"role":{"enum":roles},"joinedAt":{"type":"string","format":"date-time"}}}
+c['schemas']['Invitation']={"type":"object","required":["token","org","username","role","expiresAt"],"properties":{
+  "token":{"type":"string"},"org":{"type":"string"},"username":{"type":"string"},"role":{"enum":roles},
+  "expiresAt":{"type":"string","format":"date-time"}}}
+c['responses']['SingleOrgResponse']=resp("An organization",{"type":"object","required":["org"],"properties":{"org":S("Org")}})
+c['responses']['MultipleOrgsResponse']=resp("The asker's organizations",{"type":"object","required":["orgs"],"properties":{"orgs":{"type":"array","items":S("Org")}}})
+c['responses']['MembersResponse']=resp("An organization's members, by name",{"type":"object","required":["members"],"properties":{"members":{"type":"array","items":S("Member")}}})
+c['responses']['InvitationResponse']=resp("The invitation",{"type":"object","required":["invitation"],"properties":{"invitation":S("Invitation")}})
+def body(name, inner):
+    return {"required":True,"content":{"application/json":{"schema":{"type":"object","required":[name],"properties":{name:inner}}}}}
+c['requestBodies']['NewOrgRequest']=body("org",{"type":"object","required":["slug"],"properties":{"slug":{"type":"string"},"name":{"type":"string"}}})
+c['requestBodies']['NewInvitationRequest']=body("invitation",{"type":"object","required":["username"],"properties":{"username":{"type":"string"},"role":{"enum":roles}}})
+c['requestBodies']['RoleRequest']=body("member",{"type":"object","required":["role"],"properties":{"role":{"enum":roles}}})
+c['requestBodies']['TransferRequest']=body("member",{"type":"object","required":["username"],"properties":{"username":{"type":"string"}}})
+def param(name, desc):
+    return {"name":name,"in":"path","description":desc,"required":True,"schema":{"type":"string"}}
+slug=param("slug","The organization's slug (its subdomain)")
+user=param("username","A member's user name")
+tok=param("token","The invitation's token")
+def op(opid, summary, ok, params=(), body=None, extra=()):
+    o={"tags":["Organizations"],"summary":summary,"operationId":opid,"parameters":list(params),
+       "responses":dict(ok),"security":[{"Token":[]}]}
+    for code,name in [("401","Unauthorized"),("403","Forbidden"),("404","NotFound"),("422","GenericError"),("429","TooManyRequests")]+list(extra):
+        o["responses"].setdefault(code,R(name))
+    if body:
+        o["requestBody"]={"$ref":"#/components/requestBodies/"+body}
+        o["responses"]["413"]=R("TooLarge")
+    return o
+P=doc['paths']
+P['/orgs']={"get":op("ListMyOrgs","The organizations the signed-in user belongs to, with their role",{"200":R("MultipleOrgsResponse")}),
+            "post":op("CreateOrg","Create an organization; the creator is its owner",{"201":R("SingleOrgResponse")},body="NewOrgRequest")}
+P['/orgs/{slug}']={"get":op("GetOrg","An organization",{"200":R("SingleOrgResponse")},[slug]),
+    "delete":op("DeleteOrg","Delete an organization (owner); ?confirm= must be its slug. Its file is removed after the grace period",{"204":R("EmptyOkResponse")},
+        [slug,{"name":"confirm","in":"query","required":False,"description":"The organization's slug, to confirm","schema":{"type":"string"}}])}
+P['/orgs/{slug}/restore']={"post":op("RestoreOrg","Bring back a deleted organization before its grace period ends (owner)",{"200":R("SingleOrgResponse")},[slug])}
+P['/orgs/{slug}/members']={"get":op("ListMembers","An organization's members (members only)",{"200":R("MembersResponse")},[slug])}
+P['/orgs/{slug}/members/{username}']={
+    "put":op("SetRole","Change a member's role; the last owner cannot step down",{"200":R("MembersResponse")},[slug,user],body="RoleRequest"),
+    "delete":op("RemoveMember","Remove a member; removing yourself is leaving",{"204":R("EmptyOkResponse")},[slug,user])}
+P['/orgs/{slug}/invitations']={"post":op("Invite","Invite a user by name (admins, owners); answers the token",{"201":R("InvitationResponse")},[slug],body="NewInvitationRequest")}
+P['/orgs/{slug}/transfer']={"post":op("TransferOwnership","Make a member the owner; the asker becomes an admin",{"200":R("MembersResponse")},[slug],body="TransferRequest")}
+P['/invitations/{token}/accept']={"post":op("AcceptInvitation","Accept an invitation (its invitee only)",{"200":R("SingleOrgResponse")},[tok])}
+P['/invitations/{token}/decline']={"post":op("DeclineInvitation","Decline an invitation (its invitee only); role is null",{"200":R("SingleOrgResponse")},[tok])}
+if not any(t['name']=='Organizations' for t in doc['tags']):
+    doc['tags'].append({"name":"Organizations","description":"Organizations (multi-tenant blogs), members and invitations; docs/BLOG.md"})
 doc["tags"].append({"name": "Meta"})
 doc["components"]["securitySchemes"]["Token"]["description"] += (
     "agora also accepts `Bearer xxxxxx.yyyyyyy.zzzzzz`, and tokens from `agora login`.\n"

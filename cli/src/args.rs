@@ -3,6 +3,7 @@
 //! (`agora completions`) are all generated from these definitions.
 
 pub mod blog;
+pub mod org;
 
 use std::path::PathBuf;
 
@@ -266,6 +267,31 @@ pub enum Command {
     /// Reading needs no sign-in; writing does. Every subcommand takes
     /// --json. See docs/BLOG.md for the API itself.
     Blog(blog::BlogArgs),
+    /// Organizations: multi-tenant blogs with members, roles and
+    /// invitations.
+    ///
+    /// Talks HTTP to the daemon's API like `agora blog` (--http-addr,
+    /// AGORA_HTTP) with the token `agora login` saved for --addr; every
+    /// subcommand needs a sign-in and takes --json. An organization's blog
+    /// is `agora blog --org SLUG …`. See docs/BLOG.md, "Organizations".
+    Org(org::OrgArgs),
+    /// Bring the data directory's databases to the newest schema while no
+    /// daemon runs: the shared database and every organization's blog
+    /// file.
+    ///
+    /// The daemon does this at start-up too; `agora migrate` does it ahead
+    /// of time and shows which file fails. It refuses to run while a daemon
+    /// uses the directory (they share a lock, DIR/agora.lock). A progress
+    /// bar shows on a terminal; a file that fails is reported with its
+    /// reason and the others are still migrated; the exit status is 2 if
+    /// any failed. --json lists every file's result. A directory without
+    /// a database gets a new one, as the daemon would make.
+    Migrate {
+        /// Data directory (the daemon's --data). Default: the XDG data
+        /// directory, e.g. ~/.local/share/agora.
+        #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
+        data: Option<PathBuf>,
+    },
     /// The background job queue: enqueue, inspect, retry, schedule, and
     /// work a queue with any program.
     ///

@@ -609,6 +609,77 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-login", "agora-daemon"],
     },
     Extra {
+        path: "org",
+        examples: &[
+            (
+                "agora org create acme --name 'Acme Inc.'",
+                "an organization; you own it",
+            ),
+            (
+                "token=$(agora org invite acme bob --role author)",
+                "invite bob; he runs `agora org accept $token`",
+            ),
+            ("agora org members acme", "who is in it, with their roles"),
+            ("agora org role acme bob admin", "change bob's role"),
+            (
+                "agora org transfer acme bob",
+                "bob owns it; you become an admin",
+            ),
+            ("agora blog --org acme posts", "acme's blog"),
+        ],
+        nothing: Some("nothing to show: `list` when you belong to no organization"),
+        exit: &[(
+            "2",
+            "error: not signed in, an unknown organization, member or invitation, a role that may not do it, the last owner stepping down",
+        )],
+        files: &[CREDENTIALS],
+        see_also: &["agora-blog", "agora-login"],
+    },
+    Extra {
+        path: "org delete",
+        examples: &[
+            (
+                "agora org delete acme",
+                "asks you to type acme back (on a terminal)",
+            ),
+            ("agora org delete acme --yes", "in a script"),
+        ],
+        nothing: None,
+        exit: &[(
+            "2",
+            "error, or no confirmation: not a terminal and no --yes, or the slug typed back differs",
+        )],
+        files: &[CREDENTIALS],
+        see_also: &["agora-org"],
+    },
+    Extra {
+        path: "migrate",
+        examples: &[
+            ("agora migrate", "the default data directory"),
+            (
+                "agora migrate --data /srv/agora --json",
+                "every file's result, as JSON",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("0", "every file migrated"),
+            (
+                "2",
+                "a daemon runs on the directory, or a file failed (the others were still migrated)",
+            ),
+        ],
+        files: &[
+            ("DIR/agora.db", "the shared database"),
+            ("DIR/tenants/ID.db", "each organization's blog"),
+            (
+                "DIR/agora.lock",
+                "held by running daemons; taken exclusively here",
+            ),
+        ],
+        see_also: &["agora-daemon"],
+    },
+    Extra {
         path: "blog post new",
         examples: &[
             (

@@ -12,13 +12,13 @@ use std::sync::Arc;
 
 use agora_wire::base::SESSIONS_TOPIC;
 use agora_wire::names::validate_topic;
-use agora_wire::{BaseEvent, BaseOp, BaseReply, ErrorBody};
+use agora_wire::{BaseEvent, BaseOp, BaseReply, ErrorBody, OrgRole};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 
 use crate::accounts::{Accounts, SignedIn};
 use crate::hub::Hub;
-use crate::service::{Hooks, Lifecycle, Routed, Service};
+use crate::service::{Hooks, Lifecycle, Routed, Service, db, signed_in};
 use crate::session::Session;
 
 /// The most topics one `subscribe` or `unsubscribe` may name.
@@ -30,15 +30,19 @@ pub struct Base {
     accounts: Accounts,
     hub: Arc<Hub>,
     hooks: Hooks,
+    /// The shared database, for `orgs` (memberships live there).
+    db: agora_db::Db,
 }
 
 impl Base {
-    /// The service over `accounts` and `hub`; sign-ins run `hooks`.
-    pub fn new(accounts: Accounts, hub: Arc<Hub>, hooks: Hooks) -> Base {
+    /// The service over `accounts` and `hub`; sign-ins run `hooks`; `db`
+    /// is the shared database (for `orgs`).
+    pub fn new(accounts: Accounts, hub: Arc<Hub>, hooks: Hooks, db: agora_db::Db) -> Base {
         Base {
             accounts,
             hub,
             hooks,
+            db,
         }
     }
 
@@ -93,6 +97,29 @@ impl Service for Base {
                 user: session.user(),
                 session: session.info(),
             })),
+            BaseOp::Orgs => {
+                let user = match signed_in(session) {
+                    Ok(user) => user,
+                    Err(err) => return Routed::done(Err::<BaseReply, _>(err)),
+                };
+                let shared = self.db.clone();
+                Routed::later(async move {
+                    let orgs = db(&shared, move |d| {
+                        d.read(|c| agora_db::orgs::Orgs::new(c).of_user(user.id))
+                    })
+                    .await?;
+                    Ok(BaseReply::Orgs {
+                        orgs: orgs
+                            .into_iter()
+                            .map(|(org, role)| OrgRole {
+                                slug: org.slug,
+                                name: org.name,
+                                role: role.as_str().to_owned(),
+                            })
+                            .collect(),
+                    })
+                })
+            }
             BaseOp::Subscribe { topics } => Routed::done(check_topics(&topics).map(|()| {
                 self.hub.subscribe(session, &topics);
                 BaseReply::Subscribed {

@@ -127,6 +127,7 @@ mod tests {
                 Barrier,
             ),
             "whoami" => (BaseOp::Whoami.into(), Concurrent),
+            "orgs" => (BaseOp::Orgs.into(), Concurrent),
             "subscribe" => (BaseOp::Subscribe { topics: vec![] }.into(), Concurrent),
             "unsubscribe" => (BaseOp::Unsubscribe { topics: vec![] }.into(), Concurrent),
             "chat_join" => (ChatOp::Join { room: s() }.into(), Barrier),

@@ -120,18 +120,21 @@ impl Services {
             accounts.clone(),
             hooks.clone(),
         );
-        let base = Base::new(accounts, hub.clone(), hooks.clone());
+        let base = Base::new(accounts, hub.clone(), hooks.clone(), db.clone());
         let orgs = {
-            let (db, dir, handles) = (
+            let (db, dir, handles, grace) = (
                 db.clone(),
                 config.data_dir.clone(),
                 config.blog.tenant_handles,
+                config.blog.org_delete_grace,
             );
             // A tenant's read cache is small: there are hundreds of them.
             let entries = config.blog.cache_entries.min(64);
-            tokio::task::spawn_blocking(move || crate::orgs::Orgs::open(db, &dir, handles, entries))
-                .await
-                .context("organizations start-up panicked")??
+            tokio::task::spawn_blocking(move || {
+                crate::orgs::Orgs::open(db, &dir, handles, entries, grace)
+            })
+            .await
+            .context("organizations start-up panicked")??
         };
         Ok(Services {
             base,

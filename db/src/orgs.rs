@@ -472,10 +472,85 @@ impl<'c> Orgs<'c> {
     /// # Errors
     /// On SQLite errors.
     pub fn mark_deleted(&self, org: i64) -> Result<bool> {
+        self.mark_deleted_at(org, now_ms())
+    }
+
+    /// [`Orgs::mark_deleted`] at `now` (ms since the epoch).
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn mark_deleted_at(&self, org: i64, now: i64) -> Result<bool> {
         Ok(self.conn.execute(
             "UPDATE orgs SET deleted_at_ms = ?2 WHERE id = ?1 AND deleted_at_ms IS NULL",
-            params![org, now_ms()],
+            params![org, now],
         )? == 1)
+    }
+
+    /// The deleted organization `slug` whose file is still there (not
+    /// purged): the one [`Orgs::restore`] can bring back.
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn deleted_by_slug(&self, slug: &str) -> Result<Option<Org>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {ORG_COLUMNS} FROM orgs o WHERE o.slug = ?1 \
+                 AND o.deleted_at_ms IS NOT NULL AND o.purged_at_ms IS NULL"
+            ))?
+            .query_row([slug], org_from_row)
+            .optional()?)
+    }
+
+    /// Brings back a deleted organization whose file is not purged yet,
+    /// with its members as they were. Answers whether it did.
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn restore(&self, org: i64) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE orgs SET deleted_at_ms = NULL \
+             WHERE id = ?1 AND deleted_at_ms IS NOT NULL AND purged_at_ms IS NULL",
+            [org],
+        )? == 1)
+    }
+
+    /// The organizations deleted at or before `before` (ms since the
+    /// epoch) whose file is not purged yet, by id.
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn due_for_purge(&self, before: i64) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id FROM orgs WHERE deleted_at_ms <= ?1 AND purged_at_ms IS NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([before], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records that deleted `org`'s file was removed at `now`.
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn mark_purged(&self, org: i64, now: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE orgs SET purged_at_ms = ?2 WHERE id = ?1 AND deleted_at_ms IS NOT NULL",
+            params![org, now],
+        )?;
+        Ok(())
+    }
+
+    /// Every organization whose file should exist (live, or deleted and
+    /// not purged yet), by id: what `agora migrate` migrates.
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn with_files(&self) -> Result<Vec<Org>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {ORG_COLUMNS} FROM orgs o WHERE o.purged_at_ms IS NULL ORDER BY o.id"
+        ))?;
+        let rows = stmt.query_map([], org_from_row)?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
 

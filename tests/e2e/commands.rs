@@ -177,8 +177,10 @@ const EVENT_TEXT: &str = "event-from-the-test";
 /// Every command on a fresh daemon, in order: whose home it runs in, how
 /// its output is checked, the exit status it must give, the command line
 /// after `agora` and what that status means there. `{empty}`, `{logs}`,
-/// `{missing}`, `{pid}` (the daemon's) and `{sleeper}` (a `sleep` the
-/// runner started) are filled in by the runner.
+/// `{missing}`, `{pid}` (the daemon's), `{sleeper}` (a `sleep` the
+/// runner started), `{invitation}` (the last `org invite`'s token),
+/// `{data}` (the daemon's data directory) and `{fresh}` (a directory not
+/// made yet) are filled in by the runner.
 #[rustfmt::skip]
 const TABLE: &[Row] = &[
     // Accounts, signed out first.
@@ -303,6 +305,41 @@ const TABLE: &[Row] = &[
     row(Alice, Json, 0, "blog rm hello-again", "deleted with its comments"),
     row(Alice, Text, 0, "blog rm hello-2", "deleted"),
     row(Alice, Text, 2, "blog posts --limit 0", "a limit must be 1-100"),
+    // Organizations (the same API); `{invitation}` is the token the last
+    // `org invite` printed.
+    row(Alice, Both, 1, "org list", "no organizations"),
+    row(Alice, Text, 2, "org create www", "a reserved name"),
+    row(Alice, Json, 0, "org create acme --name 'Acme Inc'", "created: alice owns it"),
+    row(Alice, Text, 2, "org create acme", "the slug is taken"),
+    row(Alice, Both, 0, "org list", "one organization, alice its owner"),
+    row(Alice, Both, 0, "org members acme", "alice, owner"),
+    row(Bob,   Text, 2, "org members acme", "bob is not a member"),
+    row(Alice, Text, 2, "org members nope", "no such organization"),
+    row(Alice, Text, 2, "org invite acme carol", "no such user"),
+    row(Alice, Json, 0, "org invite acme bob --role author", "the invitation and its token"),
+    row(Alice, Text, 2, "org accept {invitation}", "it is bob's invitation, not alice's"),
+    row(Bob,   Json, 0, "org accept {invitation}", "bob joins acme as an author"),
+    row(Bob,   Text, 2, "org decline {invitation}", "answered already"),
+    row(Bob,   Text, 0, "blog post new --org acme --title Hi --description D", "posted in acme")
+        .input(b"hello from acme"),
+    row(Bob,   Text, 1, "blog posts", "not in the blog without an organization"),
+    row(Alice, Text, 2, "org role acme alice viewer", "the last owner cannot step down"),
+    row(Bob,   Text, 2, "org role acme bob admin", "an author does not manage members"),
+    row(Alice, Json, 0, "org role acme bob admin", "bob is an admin"),
+    row(Alice, Json, 0, "org transfer acme bob", "bob owns acme, alice is an admin"),
+    row(Bob,   Text, 0, "org transfer acme alice", "and back"),
+    row(Alice, Json, 0, "org remove acme bob", "bob is removed"),
+    row(Alice, Text, 0, "org invite acme bob --role viewer", "the token alone"),
+    row(Bob,   Json, 0, "org decline {invitation}", "bob declines"),
+    row(Alice, Text, 2, "org delete acme", "no --yes and no terminal to ask on"),
+    row(Bob,   Text, 2, "org delete acme --yes", "bob is not a member"),
+    row(Alice, Json, 0, "org delete acme --yes", "deleted"),
+    row(Alice, Text, 1, "org list", "none left"),
+    // Offline migrations: `{data}` is the running daemon's directory,
+    // `{fresh}` one that does not exist yet.
+    row(Alice, Text, 2, "migrate --data {data}", "the daemon holds the directory's lock"),
+    row(Alice, Json, 0, "migrate --data {fresh}", "a new directory: its database made"),
+    row(Alice, Both, 0, "migrate --data {fresh}", "the same, nothing left to do"),
     // Jobs: no job, queue or schedule yet.
     row(Alice, Both, 1, "jobs list", "no jobs"),
     row(Alice, Both, 1, "jobs queues", "no queues"),
@@ -744,6 +781,8 @@ struct World {
     validators: BTreeMap<String, jsonschema::Validator>,
     /// A `sleep` for `metrics kill` to signal (`{sleeper}`).
     sleeper: std::process::Child,
+    /// The token the last `org invite` row printed (`{invitation}`).
+    invitation: std::sync::Mutex<String>,
 }
 
 impl Drop for World {
@@ -772,6 +811,9 @@ impl World {
                 )
                 .replace("{pid}", &self.daemon.ready.pid.to_string())
                 .replace("{sleeper}", &self.sleeper.id().to_string())
+                .replace("{invitation}", &self.invitation.lock().unwrap())
+                .replace("{data}", self.alice.data().to_str().unwrap())
+                .replace("{fresh}", self.files.path().join("fresh").to_str().unwrap())
         };
         let mut cmd = self.home(who).cmd();
         cmd.env("AGORA_ADDR", &self.daemon.addr);
@@ -830,6 +872,16 @@ impl World {
         };
         assert_eq!(code, row.code, "exit status of {}", shown());
         assert!(!stderr.contains("panicked"), "{}", shown());
+        if path == "org invite" && code == 0 {
+            // The token, for the rows that answer it: alone on a line, or
+            // the JSON's "token".
+            let text = String::from_utf8_lossy(&stdout);
+            let token = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|v| v["token"].as_str().map(str::to_owned))
+                .unwrap_or_else(|| text.trim().to_owned());
+            *self.invitation.lock().unwrap() = token;
+        }
         let prompt = path == "cache";
         match code {
             0 | 130 => assert!(
@@ -1026,6 +1078,10 @@ fn every_command_on_an_empty_daemon() {
             "100000",
             "--chat-burst",
             "100000",
+            // The blog and organization rows write more than the default
+            // burst, all from one address.
+            "--blog-write-burst",
+            "1000",
             "--operators",
             "alice",
         ],
@@ -1047,6 +1103,7 @@ fn every_command_on_an_empty_daemon() {
         tree: command_tree(),
         validators: validators(),
         sleeper: Command::new("sleep").arg("1000").spawn().unwrap(),
+        invitation: std::sync::Mutex::default(),
     };
     let mut rows = TABLE.iter().peekable();
     while let Some(first) = rows.next() {

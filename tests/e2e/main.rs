@@ -23,6 +23,7 @@ mod games;
 mod jobs;
 mod metrics;
 mod network;
+mod orgcli;
 mod orgs;
 mod protocol;
 mod protocol_rules;

@@ -36,7 +36,7 @@
 use std::any::Any;
 use std::time::{Duration, Instant};
 
-use agora_wire::{Push, Reply};
+use agora_wire::{OrgRole, Push, Reply};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
@@ -50,6 +50,9 @@ use crate::tabs::{self, TabId};
 /// 2^48, the app adds `(tab number + 1) << 48`.
 const TAG_SHIFT: u32 = 48;
 const LOCAL_TAG: u64 = (1 << TAG_SHIFT) - 1;
+/// The app's own request for the user's organizations (namespace 0, above
+/// any tag the sign-in form counts to).
+const ORGS_TAG: u64 = LOCAL_TAG;
 
 /// What is drawn over the current tab, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,6 +172,11 @@ pub struct App {
     signed_in: Option<SignedIn>,
     /// The name last known to be ours, to fill the form in with.
     name_hint: Option<String>,
+    /// The signed-in user's organizations and roles (the status bar's),
+    /// asked for on every connect and sign-in.
+    orgs: Vec<OrgRole>,
+    /// The app's own requests (the organizations), until taken.
+    outbox: Vec<Outgoing>,
 }
 
 impl App {
@@ -190,6 +198,26 @@ impl App {
             signin: None,
             signin_dismissed: false,
             signed_in: None,
+            orgs: Vec::new(),
+            outbox: Vec::new(),
+        }
+    }
+
+    /// The signed-in user's organizations with their roles, by slug (empty
+    /// until the daemon answered, and when signed out).
+    pub fn orgs(&self) -> &[OrgRole] {
+        &self.orgs
+    }
+
+    /// Asks the daemon for the signed-in user's organizations, or forgets
+    /// them when no one is signed in.
+    fn ask_orgs(&mut self) {
+        self.orgs.clear();
+        if self.user.is_some() {
+            self.outbox.push(Outgoing {
+                tag: ORGS_TAG,
+                op: agora_wire::BaseOp::Orgs.into(),
+            });
         }
     }
 
@@ -283,18 +311,19 @@ impl App {
     /// Takes the requests queued for the daemon since the last call, each
     /// tagged with its tab's number.
     pub fn take_outbox(&mut self) -> Vec<Outgoing> {
-        // The form's requests keep namespace 0.
-        let mut out: Vec<Outgoing> = self
-            .signin
-            .as_mut()
-            .map(|form| form.take_outbox())
-            .unwrap_or_default()
-            .into_iter()
-            .map(|o| Outgoing {
-                tag: o.tag & LOCAL_TAG,
-                op: o.op,
-            })
-            .collect();
+        // The form's requests and the app's own keep namespace 0.
+        let mut out: Vec<Outgoing> = std::mem::take(&mut self.outbox);
+        out.extend(
+            self.signin
+                .as_mut()
+                .map(|form| form.take_outbox())
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| Outgoing {
+                    tag: o.tag & LOCAL_TAG,
+                    op: o.op,
+                }),
+        );
         for (i, tab) in self.tabs.iter_mut().enumerate() {
             let space = (i as u64 + 1) << TAG_SHIFT;
             out.extend(tab.take_outbox().into_iter().map(|o| Outgoing {
@@ -441,6 +470,7 @@ impl App {
         }
         self.current_mut().on_show();
         self.signed_in = Some(signed);
+        self.ask_orgs();
     }
 
     /// Applies one report from the connection task.
@@ -462,6 +492,7 @@ impl App {
                     tab.on_connected(self.user.as_deref());
                 }
                 self.current_mut().on_show();
+                self.ask_orgs();
                 if self.user.is_none() && !self.signin_dismissed {
                     self.open_signin();
                 }
@@ -476,6 +507,14 @@ impl App {
             ServerEvent::Push(push) => self.on_push(push),
             ServerEvent::Reply { tag, result } => {
                 let index = (tag >> TAG_SHIFT) as usize;
+                if tag == ORGS_TAG {
+                    match result {
+                        Ok(Reply::Base(agora_wire::BaseReply::Orgs { orgs })) => self.orgs = orgs,
+                        // Not shown is all: the status bar is a nicety.
+                        other => tracing::debug!(?other, "no organizations"),
+                    }
+                    return;
+                }
                 if index == 0 {
                     let form = self.signin.as_mut().filter(|f| f.owns(tag));
                     match form.and_then(|f| f.on_reply(tag, result)) {

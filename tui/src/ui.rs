@@ -172,14 +172,20 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
         None => Span::styled("not signed in (F2)", Style::new().fg(Color::DarkGray)),
     };
     let (state, colour) = connection_text(app.connection());
-    let left = Line::from(vec![
+    let mut left = vec![
         Span::raw(" "),
         Span::raw(app.addr().to_string()),
         separator(),
         user,
-        separator(),
-        Span::styled(state, Style::new().fg(colour)),
-    ]);
+    ];
+    if let Some(orgs) = orgs_text(app.orgs()) {
+        left.push(Span::styled(
+            format!(" ({orgs})"),
+            Style::new().fg(Color::Cyan),
+        ));
+    }
+    left.extend([separator(), Span::styled(state, Style::new().fg(colour))]);
+    let left = Line::from(left);
 
     // Right, in order: the RESP address (with `agora up`), the round trip,
     // the help hint. On a narrow screen the RESP address goes first, then
@@ -229,6 +235,18 @@ fn render_status_bar(app: &App, area: Rect, buf: &mut Buffer) {
     .areas(area);
     left.render(left_area, buf);
     right.render(right_area, buf);
+}
+
+/// The user's organizations as the status bar shows them, after their
+/// name: the first by slug with the role, and how many more (`acme owner`,
+/// `acme owner +2`); `None` for none.
+pub(crate) fn orgs_text(orgs: &[agora_wire::OrgRole]) -> Option<String> {
+    let first = orgs.first()?;
+    let more = match orgs.len() - 1 {
+        0 => String::new(),
+        n => format!(" +{n}"),
+    };
+    Some(format!("{} {}{more}", first.slug, first.role))
 }
 
 /// The RESP address as the status bar shows it: `:6379` when on the

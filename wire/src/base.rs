@@ -28,6 +28,18 @@ pub struct SessionInfo {
     pub client: String,
 }
 
+/// An organization the signed-in user belongs to (the multi-tenant
+/// blog's, docs/BLOG.md), with their role in it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgRole {
+    /// The organization's slug (its subdomain).
+    pub slug: String,
+    /// Its display name.
+    pub name: String,
+    /// The user's role: `owner`, `admin`, `author` or `viewer`.
+    pub role: String,
+}
+
 crate::messages! {
     /// Operations every connection can request.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +65,9 @@ crate::messages! {
         } = "login",
         /// Who is this connection? Answered with [`BaseReply::Whoami`].
         Whoami = "whoami",
+        /// The signed-in user's organizations, with their roles. Answered
+        /// with [`BaseReply::Orgs`]; `unauthorized` when not signed in.
+        Orgs = "orgs",
         /// Receive [`crate::Push`]es for these topics (see
         /// [`crate::names::validate_topic`]). Subscribing twice is harmless.
         /// Answered with [`BaseReply::Subscribed`].
@@ -99,6 +114,11 @@ crate::messages! {
             /// This connection.
             session: SessionInfo,
         } = "whoami",
+        /// Answer to [`BaseOp::Orgs`].
+        Orgs {
+            /// The user's organizations, by slug.
+            orgs: Vec<OrgRole>,
+        } = "orgs",
         /// Answer to [`BaseOp::Subscribe`] and [`BaseOp::Unsubscribe`].
         Subscribed {
             /// Every topic this connection is now subscribed to, sorted.

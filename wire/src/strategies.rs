@@ -59,6 +59,7 @@ pub fn any_op() -> impl Strategy<Value = Op> {
     let base = prop_oneof![
         Just(BaseOp::Ping),
         Just(BaseOp::Whoami),
+        Just(BaseOp::Orgs),
         (any_string(), any_string())
             .prop_map(|(name, password)| BaseOp::Register { name, password }),
         (any_string(), any_string()).prop_map(|(name, password)| BaseOp::Login { name, password }),
@@ -988,6 +989,12 @@ pub fn any_reply() -> impl Strategy<Value = Reply> {
         }),
         (opt(any_user()), any_session())
             .prop_map(|(user, session)| BaseReply::Whoami { user, session }),
+        proptest::collection::vec(
+            (any_string(), any_string(), any_string())
+                .prop_map(|(slug, name, role)| crate::base::OrgRole { slug, name, role }),
+            0..3
+        )
+        .prop_map(|orgs| BaseReply::Orgs { orgs }),
         strings(4).prop_map(|topics| BaseReply::Subscribed { topics }),
         Just(BaseReply::Done),
     ]

@@ -28,6 +28,12 @@ pub struct BlogArgs {
     )]
     pub http_addr: Option<String>,
 
+    /// The organization whose blog to use (its slug, see `agora org
+    /// list`); without it, the blog without an organization. Requests go
+    /// to `/t/ORG/api/…`, the same as `Host: ORG.<blog domain>`.
+    #[arg(long, global = true, value_name = "ORG")]
+    pub org: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: BlogCommand,
@@ -227,6 +233,12 @@ pub struct BlogDaemonArgs {
         value_name = "N"
     )]
     pub blog_tenant_handles: usize,
+
+    /// How long a deleted organization's blog file is kept (its owner may
+    /// restore it meanwhile) before the daemon removes it, e.g. 7d; 0
+    /// removes it at the next sweep (every minute).
+    #[arg(long, env = "AGORA_ORG_DELETE_GRACE", default_value = "7d", value_parser = crate::duration::parse_duration_or_zero, value_name = "DURATION")]
+    pub org_delete_grace: std::time::Duration,
 }
 
 impl BlogDaemonArgs {
@@ -258,6 +270,7 @@ impl BlogDaemonArgs {
             cache_entries: self.blog_cache,
             domain: agora_daemon::blog::BlogConfig::domain(&self.blog_domain)?,
             tenant_handles: self.blog_tenant_handles,
+            org_delete_grace: self.org_delete_grace,
         })
     }
 }

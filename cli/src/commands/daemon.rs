@@ -113,7 +113,10 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
 /// Runs until SIGINT or SIGTERM, then shuts down gracefully (exit 0). A
 /// second signal during shutdown exits at once with 130.
 pub async fn run(args: DaemonArgs) -> anyhow::Result<u8> {
-    let running = Daemon::start(config(&args)?).await?;
+    let config = config(&args)?;
+    // Held until the process ends: `agora migrate` refuses to run under it.
+    let _lock = agora_daemon::datalock::daemon(&config.data_dir)?;
+    let running = Daemon::start(config).await?;
     let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
     tokio::select! {

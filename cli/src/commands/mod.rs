@@ -14,6 +14,8 @@ mod docs;
 pub mod game;
 pub mod jobs;
 pub mod metrics;
+mod migrate;
+pub mod org;
 mod ping;
 pub mod process;
 mod tui;
@@ -105,6 +107,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(blog::run(&addr, args, json))
         }
+        Command::Org(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(org::run(&addr, args, json))
+        }
         Command::Jobs(args) => {
             let addr = addr(args.remote.addr);
             client(level)?.block_on(jobs::run(&addr, args.command, json))
@@ -118,6 +124,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             client(level)?.block_on(metrics::alerts(&addr, args.command, json))
         }
         Command::Process(args) => process::run(&args, json),
+        Command::Migrate { data } => {
+            logging::to_stderr(level, log_format, color, "warn");
+            migrate::run(data, json)
+        }
         Command::Bench(args) => {
             let addr = addr(args.remote.addr);
             match args.command {
@@ -152,6 +162,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Game(_)
         | Command::Cache(_)
         | Command::Blog(_)
+        | Command::Org(_)
         | Command::Jobs(_)
         | Command::Metrics(_)
         | Command::Alerts(_)
@@ -159,6 +170,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         Command::Up(_)
         | Command::Daemon(_)
         | Command::Process(_)
+        | Command::Migrate { .. }
         | Command::Completions { .. }
         | Command::Man { .. } => false,
     }
@@ -179,10 +191,12 @@ fn name(command: &Command) -> &'static str {
         Command::Game(_) => "game",
         Command::Cache(_) => "cache",
         Command::Blog(_) => "blog",
+        Command::Org(_) => "org",
         Command::Jobs(_) => "jobs",
         Command::Metrics(_) => "metrics",
         Command::Alerts(_) => "alerts",
         Command::Process(_) => "process",
+        Command::Migrate { .. } => "migrate",
         Command::Bench(_) => "bench",
         Command::Completions { .. } => "completions",
         Command::Man { .. } => "man",

@@ -34,6 +34,7 @@ pub async fn run(
     super::tui::check_terminal("agora up")?;
     let config = super::daemon::base_config(&args.listeners)?;
     let data_dir = config.data_dir.clone();
+    let _lock = agora_daemon::datalock::daemon(&data_dir)?;
     // The TUI owns the terminal: the daemon logs to a file.
     logging::to_file(&data_dir.join("agora.log"), level, format)?;
     let running = Daemon::start(config).await.map_err(|err| {

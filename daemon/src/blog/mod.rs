@@ -53,9 +53,16 @@ pub struct BlogConfig {
     pub domain: String,
     /// Organizations' files kept open at once.
     pub tenant_handles: usize,
+    /// How long a deleted organization's file is kept (and the
+    /// organization restorable) before it is removed.
+    pub org_delete_grace: std::time::Duration,
 }
 
 impl BlogConfig {
+    /// How long a deleted organization's file is kept by default
+    /// (`--org-delete-grace`): a week.
+    pub const ORG_DELETE_GRACE: std::time::Duration = std::time::Duration::from_secs(7 * 24 * 3600);
+
     /// Checks and normalizes a `--blog-domain`.
     ///
     /// # Errors
@@ -86,6 +93,7 @@ impl Default for BlogConfig {
             cache_entries: 4096,
             domain: "blog.localhost".into(),
             tenant_handles: 256,
+            org_delete_grace: BlogConfig::ORG_DELETE_GRACE,
         }
     }
 }

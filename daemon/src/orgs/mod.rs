@@ -32,11 +32,16 @@ use crate::blog::Error;
 /// How long an invitation can be answered.
 pub const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How often deleted organizations past their grace are purged and kept
+/// Idempotency-Key responses expired.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+
 /// The organizations service. Cheap to clone.
 #[derive(Clone)]
 pub struct Orgs {
     db: Db,
     tenants: Tenants,
+    delete_grace: Duration,
 }
 
 /// A request's view of one organization: which, and who is asking.
@@ -86,6 +91,8 @@ impl Orgs {
     /// `data_dir/tenants`, migrating every organization's file now: a
     /// file that fails is reported (logged with its reason) and that
     /// organization answers 503; the others, and the daemon, start.
+    /// Deleted organizations' files are removed `delete_grace` after the
+    /// deletion.
     ///
     /// # Errors
     /// When the organizations cannot be listed.
@@ -94,6 +101,7 @@ impl Orgs {
         data_dir: &Path,
         handles: usize,
         cache_entries: usize,
+        delete_grace: Duration,
     ) -> anyhow::Result<Orgs> {
         let tenants = Tenants::new(data_dir.join("tenants"), handles, cache_entries);
         let ids: Vec<i64> = db
@@ -107,7 +115,11 @@ impl Orgs {
         for (org, why) in tenants.migrate_all(&ids) {
             tracing::error!(org, %why, "tenant file cannot be migrated; this organization answers 503");
         }
-        Ok(Orgs { db, tenants })
+        Ok(Orgs {
+            db,
+            tenants,
+            delete_grace,
+        })
     }
 
     /// The tenant files.
@@ -115,19 +127,22 @@ impl Orgs {
         &self.tenants
     }
 
-    /// Starts the housekeeping task: every minute, the open tenant files
-    /// forget responses kept for Idempotency-Key longer than
+    /// Starts the housekeeping task: every minute, deleted organizations
+    /// past their grace are purged ([`Orgs::purge_deleted`]) and the open
+    /// tenant files forget responses kept for Idempotency-Key longer than
     /// [`crate::blog::IDEMPOTENCY_TTL`] (as the blog does for its own).
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
         let tenants = self.tenants.clone();
+        let orgs = self.clone();
         tracker.spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            let mut tick = tokio::time::interval(HOUSEKEEPING);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tokio::select! {
                     _ = token.cancelled() => break,
                     _ = tick.tick() => {}
                 }
+                orgs.purge_deleted(crate::now_ms() as i64).await;
                 let before = crate::now_ms() as i64
                     - crate::blog::IDEMPOTENCY_TTL.as_millis() as i64;
                 for tenant in tenants.open_now() {
@@ -141,6 +156,80 @@ impl Orgs {
                 }
             }
         });
+    }
+
+    /// Removes the files of the organizations deleted longer than the
+    /// grace before `now` (ms since the epoch; the caller's clock, so
+    /// tests pass a later one): closes each one's handle, removes the file
+    /// and its `-wal`/`-shm`, and marks it purged. A file that cannot be
+    /// removed is logged and tried again at the next sweep. Answers the
+    /// ids purged.
+    pub async fn purge_deleted(&self, now: i64) -> Vec<i64> {
+        let before = now.saturating_sub(self.delete_grace.as_millis() as i64);
+        let due = match self.read(move |repo| repo.due_for_purge(before)).await {
+            Ok(due) => due,
+            Err(err) => {
+                tracing::warn!(%err, "cannot list deleted organizations to purge");
+                return Vec::new();
+            }
+        };
+        let mut purged = Vec::new();
+        for org in due {
+            let tenants = self.tenants.clone();
+            let removed = tokio::task::spawn_blocking(move || tenants.purge(org)).await;
+            match removed {
+                Ok(Ok(())) => {}
+                Ok(Err(err)) => {
+                    tracing::warn!(org, %err, "cannot remove a deleted organization's file; trying again later");
+                    continue;
+                }
+                Err(err) => {
+                    tracing::warn!(org, %err, "purge task failed");
+                    continue;
+                }
+            }
+            match self
+                .write(move |repo| Ok(repo.mark_purged(org, now)?))
+                .await
+            {
+                Ok(()) => {
+                    tracing::info!(
+                        org,
+                        "deleted organization's file removed after the grace period"
+                    );
+                    purged.push(org);
+                }
+                Err(err) => tracing::warn!(org, %err, "cannot mark an organization purged"),
+            }
+        }
+        purged
+    }
+
+    /// Brings back the deleted organization `slug` (its owner only),
+    /// while its file is kept (before the grace is over).
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown, live or purged organization
+    /// (and for non-members, who may not learn it existed);
+    /// [`Error::Denied`] for members who are not owners.
+    pub async fn restore(&self, user: i64, slug: String) -> Result<Org, Error> {
+        self.write(move |repo| {
+            let org = repo
+                .deleted_by_slug(&slug)?
+                .ok_or(Error::NotFound("organization"))?;
+            let Some(role) = repo.role(org.id, user)? else {
+                return Err(Error::NotFound("organization"));
+            };
+            if !policy::allows(Who::Member(role), Action::DeleteOrg, false) {
+                return Err(Error::Denied(policy::refusal(
+                    Who::Member(role),
+                    Action::DeleteOrg,
+                )));
+            }
+            repo.restore(org.id)?;
+            Ok(org)
+        })
+        .await
     }
 
     async fn read<T: Send + 'static>(
@@ -393,7 +482,9 @@ impl Orgs {
 
     /// Deletes the seat's organization: `confirm` must be its slug. It is
     /// marked deleted at once (404 from then on, its slug kept taken) and
-    /// its file closed; the file stays on disk (see docs/BLOG.md).
+    /// its file closed; the file is removed after the grace
+    /// ([`Orgs::purge_deleted`]), until when [`Orgs::restore`] brings it
+    /// back.
     ///
     /// # Errors
     /// [`Error::Denied`], [`Error::Invalid`] without the confirmation.

@@ -189,3 +189,44 @@ fn a_tenant_file_has_the_blog_schema_and_mirrors_members() {
         .expect("a corrupt file is refused");
     assert!(err.to_string().contains("1.db"), "{err}");
 }
+
+#[test]
+fn a_deleted_organization_is_restorable_until_purged_after_the_grace() {
+    let (db, alice, _, _) = setup();
+    db.write(|c| {
+        let orgs = Orgs::new(c);
+        let acme = orgs.create("acme", "Acme", alice)?.unwrap();
+        let globex = orgs.create("globex", "Globex", alice)?.unwrap();
+        assert!(orgs.mark_deleted_at(acme.id, 1_000)?);
+        assert!(orgs.mark_deleted_at(globex.id, 5_000)?);
+        assert!(!orgs.mark_deleted_at(acme.id, 6_000)?, "deleted once");
+        // Due: deleted at or before the cut-off, not purged.
+        assert!(orgs.due_for_purge(999)?.is_empty());
+        assert_eq!(orgs.due_for_purge(1_000)?, vec![acme.id]);
+        assert_eq!(orgs.due_for_purge(5_000)?, vec![acme.id, globex.id]);
+        // Restoring brings it back with its members.
+        assert_eq!(
+            orgs.deleted_by_slug("globex")?.map(|o| o.id),
+            Some(globex.id)
+        );
+        assert!(orgs.restore(globex.id)?);
+        assert!(!orgs.restore(globex.id)?, "live already");
+        assert_eq!(orgs.by_slug("globex")?.map(|o| o.id), Some(globex.id));
+        assert_eq!(orgs.role(globex.id, alice)?, Some(Role::Owner));
+        assert_eq!(orgs.due_for_purge(i64::MAX)?, vec![acme.id]);
+        // Purged: gone for good, never restored, never due again.
+        orgs.mark_purged(acme.id, 9_000)?;
+        assert!(orgs.due_for_purge(i64::MAX)?.is_empty());
+        assert_eq!(orgs.deleted_by_slug("acme")?, None);
+        assert!(!orgs.restore(acme.id)?);
+        assert_eq!(orgs.by_slug("acme")?, None);
+        let with_files: Vec<i64> = orgs.with_files()?.iter().map(|o| o.id).collect();
+        assert_eq!(with_files, vec![globex.id]);
+        assert_eq!(
+            orgs.create("acme", "Again", alice)?,
+            Err(Refusal::SlugTaken)
+        );
+        Ok(())
+    })
+    .unwrap();
+}

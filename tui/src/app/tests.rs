@@ -295,11 +295,14 @@ fn connecting_queues_the_chat_sync_and_replies_reach_the_chat() {
         user: Some("alice".into()),
     });
     let out = app.take_outbox();
-    assert_eq!(out.len(), 1);
-    assert_eq!(out[0].op, ChatOp::Rooms.into());
+    // The app's own request for the status bar's organizations, and the
+    // chat's sync.
+    assert_eq!(out.len(), 2);
+    assert_eq!(out[0].op, agora_wire::BaseOp::Orgs.into());
+    assert_eq!(out[1].op, ChatOp::Rooms.into());
     assert!(app.take_outbox().is_empty());
     app.on_server(ServerEvent::Reply {
-        tag: out[0].tag,
+        tag: out[1].tag,
         result: Err("boom".into()),
     });
     let notice = chat(&app).notice().expect("notice");

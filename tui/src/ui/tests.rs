@@ -616,3 +616,46 @@ fn a_click_on_a_tab_title_selects_it() {
     assert_eq!(app.handle_mouse(click(10, 10)), EventState::NotConsumed);
     assert_eq!(app.tab(), TabId::Jobs);
 }
+
+/// The status bar names the signed-in user's organizations (the first by
+/// slug with the role, and how many more), as the daemon's `orgs` says.
+#[test]
+fn snapshot_status_bar_shows_the_users_organizations() {
+    let mut app = connected();
+    let org = |slug: &str, role: &str| agora_wire::OrgRole {
+        slug: slug.into(),
+        name: format!("{slug} Inc."),
+        role: role.into(),
+    };
+    // Only the organizations are answered: the rest is not this picture.
+    for Outgoing { tag, op } in app.take_outbox() {
+        if op == Op::Base(agora_wire::BaseOp::Orgs) {
+            let orgs = vec![org("acme", "owner"), org("globex", "author")];
+            let result = Ok(agora_wire::BaseReply::Orgs { orgs }.into());
+            app.on_server(ServerEvent::Reply { tag, result });
+        }
+    }
+    assert_eq!(app.orgs().len(), 2);
+    let text = screen(&app);
+    let status = text.lines().last().unwrap_or_default();
+    assert!(status.contains("alice (acme owner +1)"), "{status}");
+    assert!(status.contains("connected"), "{status}");
+    insta::assert_snapshot!("status_orgs", text);
+    // One organization: no count; none (or an error): nothing.
+    assert_eq!(
+        orgs_text(&[org("acme", "viewer")]).as_deref(),
+        Some("acme viewer")
+    );
+    assert_eq!(orgs_text(&[]), None);
+    // Signed out on the next connection: forgotten, not asked.
+    app.on_server(ServerEvent::Connected {
+        session: 43,
+        user: None,
+    });
+    assert!(app.orgs().is_empty());
+    assert!(
+        app.take_outbox()
+            .iter()
+            .all(|o| !matches!(o.op, Op::Base(agora_wire::BaseOp::Orgs)))
+    );
+}

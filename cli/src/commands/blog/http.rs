@@ -24,6 +24,8 @@ pub struct Api {
     pub addr: String,
     /// The saved token, if any.
     pub token: Option<String>,
+    /// The organization whose blog this is (`/t/ORG/api/…`), if any.
+    pub org: Option<String>,
 }
 
 /// An answer: status and JSON body (`Null` when empty or not JSON).
@@ -77,7 +79,10 @@ impl Api {
         });
         let mut req = Request::builder()
             .method(method)
-            .uri(format!("/api{path}"))
+            .uri(match &self.org {
+                Some(org) => format!("/t/{}/api{path}", segment(org)),
+                None => format!("/api{path}"),
+            })
             .header(hyper::header::HOST, &self.http_addr)
             .header(hyper::header::ACCEPT, "application/json")
             .header(
@@ -122,6 +127,12 @@ impl Api {
                 "the blog API refused your sign-in for {} ({said}): run `agora login NAME` again",
                 self.addr
             ),
+            StatusCode::NOT_FOUND
+                if answer.json["errors"].get("organization").is_some() && self.org.is_some() =>
+            {
+                let org = self.org.as_deref().unwrap_or_default();
+                anyhow::anyhow!("no organization {org:?} (see `agora org list`)")
+            }
             StatusCode::TOO_MANY_REQUESTS => {
                 anyhow::anyhow!("the blog API is rate limiting you: {said}")
             }
@@ -131,7 +142,7 @@ impl Api {
 }
 
 /// `{"errors": {"title": ["can't be blank"]}}` as `title can't be blank`.
-fn said(json: &Value) -> String {
+pub fn said(json: &Value) -> String {
     let Some(errors) = json.get("errors").and_then(Value::as_object) else {
         return "no details".into();
     };

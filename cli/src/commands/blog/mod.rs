@@ -12,8 +12,8 @@
 //! Exit status (docs/CLI.md): 0 done, 1 nothing to show (no articles, no
 //! comments, `show` of an unknown slug), 2 an error.
 
-mod http;
-mod print;
+pub(crate) mod http;
+pub(crate) mod print;
 
 use std::io::IsTerminal as _;
 
@@ -26,16 +26,21 @@ use crate::args::blog::{BlogArgs, BlogCommand, DEFAULT_HTTP_ADDR, PostCommand};
 use crate::credentials::Store;
 use crate::output;
 
+/// The blog API's address: `--http-addr`, else AGORA_HTTP, else the
+/// default.
+pub(crate) fn http_addr(flag: Option<String>) -> String {
+    flag.or_else(|| std::env::var("AGORA_HTTP").ok().filter(|a| !a.is_empty()))
+        .unwrap_or_else(|| DEFAULT_HTTP_ADDR.to_owned())
+}
+
 /// Runs one blog subcommand against the daemon whose sign-in is `addr`.
 pub async fn run(addr: &str, args: BlogArgs, json: bool) -> anyhow::Result<u8> {
-    let http_addr = args
-        .http_addr
-        .or_else(|| std::env::var("AGORA_HTTP").ok().filter(|a| !a.is_empty()))
-        .unwrap_or_else(|| DEFAULT_HTTP_ADDR.to_owned());
+    let http_addr = http_addr(args.http_addr);
     let api = Api {
         http_addr,
         addr: addr.to_owned(),
         token: Store::load()?.token_for(addr),
+        org: args.org,
     };
     let signed_in = || -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -119,7 +124,7 @@ pub async fn run(addr: &str, args: BlogArgs, json: bool) -> anyhow::Result<u8> {
             let answer = api
                 .call(Method::GET, &format!("/articles/{}", segment(&slug)), None)
                 .await?;
-            if answer.status == StatusCode::NOT_FOUND {
+            if answer.status == StatusCode::NOT_FOUND && !unknown_org(&answer) {
                 if json {
                     output::json(&Value::Null)?;
                 }
@@ -287,8 +292,14 @@ fn found(api: &Api, answer: Answer, slug: &str, key: &str) -> anyhow::Result<Val
     Err(failure(api, &answer, slug))
 }
 
+/// Whether a 404 is for the organization (`--org`), not the thing asked.
+fn unknown_org(answer: &Answer) -> bool {
+    answer.json["errors"].get("organization").is_some()
+}
+
 fn failure(api: &Api, answer: &Answer, slug: &str) -> anyhow::Error {
     match answer.status {
+        _ if unknown_org(answer) => api.explain(answer),
         StatusCode::NOT_FOUND if answer.json["errors"].get("comment").is_some() => {
             anyhow::anyhow!("no such comment on {slug}")
         }

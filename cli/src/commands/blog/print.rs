@@ -48,7 +48,7 @@ pub fn comment(c: &Value, slug: &str) -> Value {
 
 /// An API time (`2026-11-30T09:12:00.123Z`, RFC 3339 in UTC as the API
 /// writes it) as milliseconds since the epoch; null when it is not one.
-fn ms(v: &Value) -> Value {
+pub fn ms(v: &Value) -> Value {
     v.as_str()
         .and_then(parse_ms)
         .map_or(Value::Null, Value::from)

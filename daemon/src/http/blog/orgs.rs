@@ -1,7 +1,7 @@
 //! `/api/orgs`: organizations, their members and invitations (docs/
 //! BLOG.md, "Organizations"). Every route needs a signed-in user; what
 //! each may do is the policy's ([`crate::orgs::policy`]). Errors are in
-//! the blog's shape. These routes are not (yet) in `/api/openapi.json`.
+//! the blog's shape. They are in `/api/openapi.json` (tag Organizations).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -29,6 +29,7 @@ pub(super) fn router() -> Router<AppState> {
         )
         .route("/orgs/{slug}/invitations", post(invite))
         .route("/orgs/{slug}/transfer", post(transfer))
+        .route("/orgs/{slug}/restore", post(restore))
         .route("/invitations/{token}/accept", post(accept))
         .route("/invitations/{token}/decline", post(decline))
 }
@@ -256,4 +257,13 @@ async fn delete(
     let confirm = query.get("confirm").map(str::to_owned);
     shared.services.orgs.delete(&seat, confirm).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn restore(
+    State(shared): State<AppState>,
+    user: AuthUser,
+    PathParams(slug): PathParams<String>,
+) -> Result<Response, Error> {
+    let org = shared.services.orgs.restore(user.id, slug).await?;
+    Ok(Json(json!({ "org": org_json(&org, Some(Role::Owner)) })).into_response())
 }

@@ -1087,6 +1087,21 @@ fn the_openapi_document_covers_the_spec_and_every_route() {
         "GetTags",
         "GetOpenApi",
     ];
+    // And the organizations' (docs/BLOG.md, "Organizations").
+    expected.extend([
+        "ListMyOrgs",
+        "CreateOrg",
+        "GetOrg",
+        "DeleteOrg",
+        "RestoreOrg",
+        "ListMembers",
+        "SetRole",
+        "RemoveMember",
+        "Invite",
+        "TransferOwnership",
+        "AcceptInvitation",
+        "DeclineInvitation",
+    ]);
     expected.sort_unstable();
     assert_eq!(ids, expected);
     // Every route the router serves is documented, with its method.
@@ -1111,6 +1126,18 @@ fn the_openapi_document_covers_the_spec_and_every_route() {
         ("delete", "/articles/{slug}/comments/{id}"),
         ("get", "/tags"),
         ("get", "/openapi.json"),
+        ("get", "/orgs"),
+        ("post", "/orgs"),
+        ("get", "/orgs/{slug}"),
+        ("delete", "/orgs/{slug}"),
+        ("post", "/orgs/{slug}/restore"),
+        ("get", "/orgs/{slug}/members"),
+        ("put", "/orgs/{slug}/members/{username}"),
+        ("delete", "/orgs/{slug}/members/{username}"),
+        ("post", "/orgs/{slug}/invitations"),
+        ("post", "/orgs/{slug}/transfer"),
+        ("post", "/invitations/{token}/accept"),
+        ("post", "/invitations/{token}/decline"),
     ] {
         let op = &doc["paths"][path][method];
         assert!(op.is_object(), "{method} {path} undocumented");

@@ -541,3 +541,103 @@ async fn a_missing_or_corrupt_tenant_file_is_503_for_that_organization_only() {
     );
     assert_eq!(api.get("/api/articles", None).await.status, StatusCode::OK);
 }
+
+/// Deleting keeps the file for the grace: the owner may restore it (with
+/// its articles) until then; the sweep, run with a clock past the grace,
+/// closes the handle, removes the file with its -wal/-shm and marks it
+/// purged, after which nothing brings it back and its slug stays taken.
+#[tokio::test]
+async fn a_deleted_organization_is_restorable_then_purged_after_the_grace() {
+    let api = Api::with(|c| c.blog.org_delete_grace = std::time::Duration::from_secs(3600)).await;
+    let alice = api.register("alice").await;
+    let bob = api.register("bob").await;
+    for org in ["acme", "globex"] {
+        api.create_org(&alice, org).await;
+    }
+    api.join(&alice, "acme", "bob", &bob, Role::Admin).await;
+    api.org_article("acme", &alice, "Kept", "kept-secret").await;
+    let orgs = api.shared.services.orgs.clone();
+    let tenants = orgs.tenants().clone();
+    let delete = |slug: &'static str| {
+        let api = &api;
+        let alice = alice.clone();
+        async move {
+            api.call(
+                Method::DELETE,
+                &format!("/api/orgs/{slug}?confirm={slug}"),
+                Some(&alice),
+                None,
+            )
+            .await
+            .status
+        }
+    };
+    let restore = |slug: &'static str, token: String| {
+        let api = &api;
+        async move {
+            api.call(
+                Method::POST,
+                &format!("/api/orgs/{slug}/restore"),
+                Some(&token),
+                None,
+            )
+            .await
+        }
+    };
+    assert_eq!(delete("acme").await, StatusCode::NO_CONTENT);
+    let now = agora_db::now_ms();
+    assert!(orgs.purge_deleted(now).await.is_empty(), "within the grace");
+    assert!(tenants.path(1).exists());
+    // Only its owner restores it; live organizations are not "restored".
+    assert_eq!(
+        restore("acme", bob.clone()).await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        restore("globex", alice.clone()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let a = restore("acme", alice.clone()).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.json);
+    assert_eq!(a.json["org"]["slug"], "acme");
+    let a = api
+        .at("acme", Method::GET, "/api/articles", None, None)
+        .await;
+    assert_eq!(a.json["articlesCount"], 1, "{}", a.json);
+    // Deleted again, the sweep an hour and a bit later removes it.
+    assert_eq!(delete("acme").await, StatusCode::NO_CONTENT);
+    assert_eq!(delete("globex").await, StatusCode::NO_CONTENT);
+    // Open a handle to acme's file, as an in-flight request would have.
+    assert!(tenants.get(1).await.is_ok());
+    let later = agora_db::now_ms() + 3_600_000 + 1_000;
+    let mut purged = orgs.purge_deleted(later).await;
+    purged.sort_unstable();
+    assert_eq!(purged, vec![1, 2]);
+    for org in [1, 2] {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{}{suffix}", tenants.path(org).display());
+            assert!(!std::path::Path::new(&file).exists(), "{file} is left");
+        }
+    }
+    assert_eq!(tenants.open_files(), 0, "the handles were closed");
+    assert!(orgs.purge_deleted(later).await.is_empty(), "purged once");
+    assert_eq!(
+        restore("acme", alice.clone()).await.status,
+        StatusCode::NOT_FOUND
+    );
+    let a = api
+        .call(
+            Method::POST,
+            "/api/orgs",
+            Some(&alice),
+            Some(json!({"org": {"slug": "acme"}})),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
+    assert_eq!(
+        api.at("globex", Method::GET, "/api/articles", None, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
