@@ -3,6 +3,7 @@
 //! (`agora completions`) are all generated from these definitions.
 
 pub mod blog;
+pub mod org_billing;
 
 use std::path::PathBuf;
 
@@ -266,6 +267,10 @@ pub enum Command {
     /// Reading needs no sign-in; writing does. Every subcommand takes
     /// --json. See docs/BLOG.md for the API itself.
     Blog(blog::BlogArgs),
+    /// Organizations: their plan, usage against its limits, invoices
+    /// (through the daemon's HTTP API, signed in with the token `agora
+    /// login` saved). Every subcommand takes --json.
+    Org(org_billing::OrgArgs),
     /// The background job queue: enqueue, inspect, retry, schedule, and
     /// work a queue with any program.
     ///
@@ -528,6 +533,9 @@ pub struct DaemonArgs {
     /// The blog API's limits and cache.
     #[command(flatten)]
     pub blog: blog::BlogDaemonArgs,
+    /// Billing: the mock payment provider and the webhook secret.
+    #[command(flatten)]
+    pub billing: org_billing::BillingDaemonArgs,
     /// The metrics sampler and its history.
     #[command(flatten)]
     pub metrics: crate::commands::metrics::args::DaemonMetricsArgs,

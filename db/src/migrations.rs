@@ -17,6 +17,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0006_metrics.sql")),
     M::up(include_str!("../migrations/0007_games.sql")),
     M::up(include_str!("../migrations/0008_orgs.sql")),
+    M::up(include_str!("../migrations/0009_billing.sql")),
 ];
 
 /// A tenant file's schema: an organization's blog (see `orgs`). The same

@@ -7,6 +7,7 @@ mod bench_chat;
 pub mod bench_game;
 pub mod bench_jobs;
 pub mod blog;
+pub mod org_billing;
 mod cache;
 mod chat;
 mod daemon;
@@ -105,6 +106,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(blog::run(&addr, args, json))
         }
+        Command::Org(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(org_billing::run(&addr, args, json))
+        }
         Command::Jobs(args) => {
             let addr = addr(args.remote.addr);
             client(level)?.block_on(jobs::run(&addr, args.command, json))
@@ -152,6 +157,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Game(_)
         | Command::Cache(_)
         | Command::Blog(_)
+        | Command::Org(_)
         | Command::Jobs(_)
         | Command::Metrics(_)
         | Command::Alerts(_)
@@ -179,6 +185,7 @@ fn name(command: &Command) -> &'static str {
         Command::Game(_) => "game",
         Command::Cache(_) => "cache",
         Command::Blog(_) => "blog",
+        Command::Org(_) => "org",
         Command::Jobs(_) => "jobs",
         Command::Metrics(_) => "metrics",
         Command::Alerts(_) => "alerts",

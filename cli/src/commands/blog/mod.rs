@@ -12,7 +12,7 @@
 //! Exit status (docs/CLI.md): 0 done, 1 nothing to show (no articles, no
 //! comments, `show` of an unknown slug), 2 an error.
 
-mod http;
+pub(crate) mod http;
 mod print;
 
 use std::io::IsTerminal as _;
