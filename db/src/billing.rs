@@ -131,8 +131,10 @@ impl<'c> Billing<'c> {
     /// # Errors
     /// On SQLite errors.
     pub fn set_plan(&self, org: i64, plan: &str) -> Result<()> {
-        self.conn
-            .execute("UPDATE orgs SET plan = ?2 WHERE id = ?1", params![org, plan])?;
+        self.conn.execute(
+            "UPDATE orgs SET plan = ?2 WHERE id = ?1",
+            params![org, plan],
+        )?;
         Ok(())
     }
 
@@ -143,11 +145,9 @@ impl<'c> Billing<'c> {
     pub fn custom_domain(&self, org: i64) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row(
-                "SELECT custom_domain FROM orgs WHERE id = ?1",
-                [org],
-                |r| r.get(0),
-            )
+            .query_row("SELECT custom_domain FROM orgs WHERE id = ?1", [org], |r| {
+                r.get(0)
+            })
             .optional()?
             .flatten())
     }
@@ -242,7 +242,9 @@ impl<'c> Billing<'c> {
         Ok(self
             .conn
             .query_row(
-                &format!("SELECT {SUBSCRIPTION_COLUMNS} FROM billing_subscriptions WHERE org_id = ?1"),
+                &format!(
+                    "SELECT {SUBSCRIPTION_COLUMNS} FROM billing_subscriptions WHERE org_id = ?1"
+                ),
                 [org],
                 subscription_from_row,
             )

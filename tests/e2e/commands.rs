@@ -301,6 +301,12 @@ const TABLE: &[Row] = &[
     row(Alice, Both, 1, "blog posts --feed", "alice follows nobody"),
     row(Bob,   Text, 2, "blog rm hello-again", "not his article"),
     row(Alice, Json, 0, "blog rm hello-again", "deleted with its comments"),
+    // Organizations' billing (AGORA_HTTP too): no organization yet; the
+    // full flow, with --json against the schemas, is tests/e2e/billing.rs.
+    row(Alice, Text, 2, "org usage acme", "no such organization"),
+    row(Alice, Text, 2, "org invoices acme", "no such organization"),
+    row(Alice, Text, 2, "org plan acme", "no such organization"),
+    row(Alice, Text, 2, "org plan acme team", "no such organization"),
     row(Alice, Text, 0, "blog rm hello-2", "deleted"),
     row(Alice, Text, 2, "blog posts --limit 0", "a limit must be 1-100"),
     // Jobs: no job, queue or schedule yet.

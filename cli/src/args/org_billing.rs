@@ -111,7 +111,10 @@ impl BillingDaemonArgs {
         let secret = match &self.billing_webhook_secret_file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    anyhow::anyhow!("cannot read --billing-webhook-secret-file {}: {e}", path.display())
+                    anyhow::anyhow!(
+                        "cannot read --billing-webhook-secret-file {}: {e}",
+                        path.display()
+                    )
                 })?;
                 Some(text.trim_end().to_owned())
             }

@@ -48,7 +48,11 @@ pub async fn run(addr: &str, args: OrgArgs, json: bool) -> anyhow::Result<u8> {
         }
         OrgCommand::Invoices { org } => {
             let answer = api
-                .call(Method::GET, &format!("/orgs/{}/invoices", segment(&org)), None)
+                .call(
+                    Method::GET,
+                    &format!("/orgs/{}/invoices", segment(&org)),
+                    None,
+                )
                 .await?;
             let invoices = ok(&api, answer, &org)?["invoices"].clone();
             let list = invoices.as_array().cloned().unwrap_or_default();
@@ -70,13 +74,19 @@ fn ok(api: &Api, answer: Answer, org: &str) -> anyhow::Result<Value> {
     if answer.status.is_success() {
         return Ok(answer.json);
     }
-    if answer.status == StatusCode::NOT_FOUND && answer.json["errors"].get("organization").is_some() {
+    if answer.status == StatusCode::NOT_FOUND && answer.json["errors"].get("organization").is_some()
+    {
         anyhow::bail!("no organization {org:?}");
     }
     Err(api.explain(&answer))
 }
 
-async fn plan_command(api: &Api, org: &str, plan: Option<String>, json: bool) -> anyhow::Result<u8> {
+async fn plan_command(
+    api: &Api,
+    org: &str,
+    plan: Option<String>,
+    json: bool,
+) -> anyhow::Result<u8> {
     let path = format!("/orgs/{}/plan", segment(org));
     let current = ok(api, api.call(Method::GET, &path, None).await?, org)?["billing"].clone();
     let Some(plan) = plan else {
@@ -112,9 +122,15 @@ async fn plan_command(api: &Api, org: &str, plan: Option<String>, json: bool) ->
         return Ok(0);
     }
     let answer = api
-        .call(Method::PUT, &path, Some(&json!({ "plan": { "name": plan } })))
+        .call(
+            Method::PUT,
+            &path,
+            Some(&json!({ "plan": { "name": plan } })),
+        )
         .await?;
-    let after = ok(api, answer, org).with_context(|| format!("cannot move {org} to {plan}"))?["billing"].clone();
+    let after =
+        ok(api, answer, org).with_context(|| format!("cannot move {org} to {plan}"))?["billing"]
+            .clone();
     if json {
         output::json(&plan_json(org, &after, Value::Null))?;
     } else {
@@ -163,7 +179,8 @@ fn print_plan(org: &str, billing: &Value) {
 }
 
 fn limit(v: &Value) -> String {
-    v.as_i64().map_or_else(|| "unlimited".into(), |n| n.to_string())
+    v.as_i64()
+        .map_or_else(|| "unlimited".into(), |n| n.to_string())
 }
 
 fn print_usage(org: &str, usage: &Value) {

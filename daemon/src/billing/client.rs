@@ -36,13 +36,25 @@ impl Client {
     ///
     /// # Errors
     /// [`Error::Refused`]: 402, 409 or 503 as above.
-    pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Error> {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Error> {
         let url = format!("{}{path}", self.base);
         let body = body.map(|b| Bytes::from(b.to_string()));
-        let (status, reply) = self.http.send(method, &url, &[], body).await.map_err(|why| {
-            tracing::error!(%why, "billing: the payment provider is unreachable");
-            refused(503, "the payment provider is unreachable; try again later".into())
-        })?;
+        let (status, reply) = self
+            .http
+            .send(method, &url, &[], body)
+            .await
+            .map_err(|why| {
+                tracing::error!(%why, "billing: the payment provider is unreachable");
+                refused(
+                    503,
+                    "the payment provider is unreachable; try again later".into(),
+                )
+            })?;
         let json: Value = serde_json::from_slice(&reply).unwrap_or(Value::Null);
         if (200..300).contains(&status) {
             return Ok(json);
@@ -53,6 +65,9 @@ impl Client {
             .to_owned();
         tracing::warn!(status, %message, path, "billing: the payment provider refused");
         let status = if status == 402 { 402 } else { 409 };
-        Err(refused(status, format!("the payment provider refused: {message}")))
+        Err(refused(
+            status,
+            format!("the payment provider refused: {message}"),
+        ))
     }
 }

@@ -330,7 +330,11 @@ impl Billing {
             Some((id, _)) => id,
             None => {
                 let made = client
-                    .call("POST", "/v1/customers", Some(json!({ "org": seat.org.slug })))
+                    .call(
+                        "POST",
+                        "/v1/customers",
+                        Some(json!({ "org": seat.org.slug })),
+                    )
                     .await?;
                 let id = made["id"].as_str().unwrap_or_default().to_owned();
                 let clock = made["test_clock"].as_str().map(str::to_owned);
@@ -366,7 +370,12 @@ impl Billing {
     /// # Errors
     /// [`Error::Denied`]; 422 unknown plan; 409 does not fit; 402 no
     /// subscription to change (checkout first); the provider's refusals.
-    pub async fn change_plan(&self, seat: &Seat, plan: &str, store: &Store) -> Result<Value, Error> {
+    pub async fn change_plan(
+        &self,
+        seat: &Seat,
+        plan: &str,
+        store: &Store,
+    ) -> Result<Value, Error> {
         seat.allow(Action::ManageBilling, false)?;
         let Some(target) = Plan::parse(plan) else {
             return Err(Error::invalid("plan", "must be free, team or business"));
@@ -399,7 +408,8 @@ impl Billing {
                 ));
             }
             (paid, Some(sub)) => {
-                self.update(org, &sub.id, json!({ "plan": paid.as_str() })).await?;
+                self.update(org, &sub.id, json!({ "plan": paid.as_str() }))
+                    .await?;
             }
         }
         let seat = self.refreshed(seat).await?;
@@ -440,7 +450,10 @@ impl Billing {
                     && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
             };
             if d.len() > 253 || !d.contains('.') || !d.split('.').all(label_ok) {
-                return Err(Error::invalid("domain", "must be a domain name such as blog.example.com"));
+                return Err(Error::invalid(
+                    "domain",
+                    "must be a domain name such as blog.example.com",
+                ));
             }
         }
         let org = seat.org.id;
@@ -448,7 +461,11 @@ impl Billing {
             .write(move |repo| repo.set_custom_domain(org, domain.as_deref()))
             .await;
         if !stored? {
-            return Err(refusal(409, "domain", "another organization has this domain"));
+            return Err(refusal(
+                409,
+                "domain",
+                "another organization has this domain",
+            ));
         }
         self.overview(seat).await
     }
@@ -526,7 +543,10 @@ impl Billing {
                     receiver::Rejection::UnknownCustomer(_) => 404,
                     receiver::Rejection::Malformed(_) => 400,
                 };
-                (status, json!({ "errors": { "event": [rejection.to_string()] } }))
+                (
+                    status,
+                    json!({ "errors": { "event": [rejection.to_string()] } }),
+                )
             }
             Ok(Err(err)) if err.is_busy() => (
                 503,
@@ -534,11 +554,17 @@ impl Billing {
             ),
             Ok(Err(err)) => {
                 tracing::error!(%err, "billing webhook: storage failed");
-                (503, json!({ "errors": { "server": ["storage failed; the provider retries"] } }))
+                (
+                    503,
+                    json!({ "errors": { "server": ["storage failed; the provider retries"] } }),
+                )
             }
             Err(err) => {
                 tracing::error!(%err, "billing webhook: task failed");
-                (503, json!({ "errors": { "server": ["internal error; the provider retries"] } }))
+                (
+                    503,
+                    json!({ "errors": { "server": ["internal error; the provider retries"] } }),
+                )
             }
         }
     }

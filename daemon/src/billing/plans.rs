@@ -204,7 +204,11 @@ mod tests {
         assert_eq!(check_add(Plan::Free, Limit::Members, 2, 1), Ok(()));
         let over = check_add(Plan::Free, Limit::Members, 3, 1).unwrap_err();
         assert_eq!((over.allowed, over.usage, over.lifts), (3, 3, Plan::Team));
-        assert!(over.message().contains("free plan allows 3 members"), "{}", over.message());
+        assert!(
+            over.message().contains("free plan allows 3 members"),
+            "{}",
+            over.message()
+        );
         let over = check_add(Plan::Team, Limit::Members, 25, 1).unwrap_err();
         assert_eq!(over.lifts, Plan::Business);
         let over = check_add(Plan::Free, Limit::Articles, 100, 1).unwrap_err();
@@ -220,7 +224,10 @@ mod tests {
     fn a_downgrade_must_fit_the_usage() {
         assert_eq!(check_fits(Plan::Free, 3, 100, false), Ok(()));
         let over = check_fits(Plan::Free, 4, 0, false).unwrap_err();
-        assert_eq!((over.limit, over.usage, over.lifts), (Limit::Members, 4, Plan::Team));
+        assert_eq!(
+            (over.limit, over.usage, over.lifts),
+            (Limit::Members, 4, Plan::Team)
+        );
         let over = check_fits(Plan::Free, 1, 101, false).unwrap_err();
         assert_eq!(over.limit, Limit::Articles);
         let over = check_fits(Plan::Team, 26, 0, false).unwrap_err();

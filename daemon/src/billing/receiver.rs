@@ -119,11 +119,15 @@ pub fn handle(repo: &Repo<'_>, body: &[u8]) -> agora_db::Result<Result<Outcome, 
         Err(e) => return Ok(Err(Rejection::Malformed(format!("not JSON: {e}")))),
     };
     let (Some(id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
-        return Ok(Err(Rejection::Malformed("an event needs an id and a type".into())));
+        return Ok(Err(Rejection::Malformed(
+            "an event needs an id and a type".into(),
+        )));
     };
     let obj = &event["data"]["object"];
     let Some(customer) = obj["customer"].as_str() else {
-        return Ok(Err(Rejection::Malformed(format!("{kind}: the object names no customer"))));
+        return Ok(Err(Rejection::Malformed(format!(
+            "{kind}: the object names no customer"
+        ))));
     };
     let Some(org) = repo.org_of_customer(customer)? else {
         return Ok(Err(Rejection::UnknownCustomer(customer.to_owned())));

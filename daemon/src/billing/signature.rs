@@ -102,22 +102,34 @@ mod tests {
         let h = sign(SECRET, 1_000, BODY);
         assert!(h.starts_with("t=1000,v1="), "{h}");
         assert_eq!(verify(SECRET, Some(&h), BODY, 1_000), Ok(()));
-        assert_eq!(verify(SECRET, Some(&h), BODY, 1_000 + TOLERANCE_SECS), Ok(()));
+        assert_eq!(
+            verify(SECRET, Some(&h), BODY, 1_000 + TOLERANCE_SECS),
+            Ok(())
+        );
     }
 
     #[test]
     fn forged_altered_or_other_secret_fails() {
         let h = sign(SECRET, 1_000, BODY);
-        assert_eq!(verify(b"other", Some(&h), BODY, 1_000), Err(Refused::Mismatch));
+        assert_eq!(
+            verify(b"other", Some(&h), BODY, 1_000),
+            Err(Refused::Mismatch)
+        );
         assert_eq!(
             verify(SECRET, Some(&h), br#"{"id":"evt_2"}"#, 1_000),
             Err(Refused::Mismatch)
         );
         let forged = format!("t=1000,v1={}", "ab".repeat(32));
-        assert_eq!(verify(SECRET, Some(&forged), BODY, 1_000), Err(Refused::Mismatch));
+        assert_eq!(
+            verify(SECRET, Some(&forged), BODY, 1_000),
+            Err(Refused::Mismatch)
+        );
         // The timestamp is signed too: moving it breaks the signature.
         let moved = h.replace("t=1000", "t=1001");
-        assert_eq!(verify(SECRET, Some(&moved), BODY, 1_000), Err(Refused::Mismatch));
+        assert_eq!(
+            verify(SECRET, Some(&moved), BODY, 1_000),
+            Err(Refused::Mismatch)
+        );
     }
 
     #[test]
@@ -143,14 +155,27 @@ mod tests {
 
     #[test]
     fn malformed_headers_fail() {
-        for h in ["", "t=1000", "v1=abcd", "t=x,v1=ab", "garbage", "t=1000;v1=ab"] {
+        for h in [
+            "",
+            "t=1000",
+            "v1=abcd",
+            "t=x,v1=ab",
+            "garbage",
+            "t=1000;v1=ab",
+        ] {
             assert!(
-                matches!(verify(SECRET, Some(h), BODY, 1_000), Err(Refused::Malformed | Refused::Mismatch)),
+                matches!(
+                    verify(SECRET, Some(h), BODY, 1_000),
+                    Err(Refused::Malformed | Refused::Mismatch)
+                ),
                 "{h}"
             );
         }
         assert_eq!(verify(SECRET, None, BODY, 1_000), Err(Refused::Malformed));
         let odd = "t=1000,v1=abc";
-        assert_eq!(verify(SECRET, Some(odd), BODY, 1_000), Err(Refused::Mismatch));
+        assert_eq!(
+            verify(SECRET, Some(odd), BODY, 1_000),
+            Err(Refused::Mismatch)
+        );
     }
 }

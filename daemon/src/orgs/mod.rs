@@ -302,7 +302,8 @@ impl Orgs {
                 .invite(org, &name, role, by, &token, expires)?
                 .map_err(|r| refused("username", r))?;
             // Members and pending invitations count against the plan.
-            let (members, pending) = agora_db::billing::Billing::new(repo.conn()).seats(org, now)?;
+            let (members, pending) =
+                agora_db::billing::Billing::new(repo.conn()).seats(org, now)?;
             plans::check_add(plan, Limit::Members, members + pending - 1, 1)
                 .map_err(|over| over.into_error(402))?;
             Ok(invitation)

@@ -48,7 +48,11 @@ pub fn router(provider: Provider) -> Router {
 
 fn fail(status: u16, message: impl Into<String>) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    (status, Json(json!({ "error": { "message": message.into() } }))).into_response()
+    (
+        status,
+        Json(json!({ "error": { "message": message.into() } })),
+    )
+        .into_response()
 }
 
 fn answer(result: Result<Value, ApiError>) -> Response {
@@ -115,10 +119,16 @@ async fn create_session(State(p): State<Provider>, headers: HeaderMap, raw: Byte
         .unwrap_or("127.0.0.1")
         .to_owned();
     let made = p.with_books(|b| {
-        (b.create_session(&input.customer, &input.plan, input.trial_days), Vec::new())
+        (
+            b.create_session(&input.customer, &input.plan, input.trial_days),
+            Vec::new(),
+        )
     });
     answer(made.map(|mut s| {
-        let url = format!("http://{host}/billing-mock/checkout/sessions/{}", s["id"].as_str().unwrap_or(""));
+        let url = format!(
+            "http://{host}/billing-mock/checkout/sessions/{}",
+            s["id"].as_str().unwrap_or("")
+        );
         s["url"] = Value::String(url);
         s
     }))
@@ -189,7 +199,9 @@ async fn invoices(State(p): State<Provider>, Query(q): Query<ByCustomer>) -> Res
 
 async fn clock(State(p): State<Provider>, Path(id): Path<String>) -> Response {
     match p.read(|b| b.clock(&id)) {
-        Some(t) => Json(json!({ "id": id, "object": "test_clock", "frozen_time": t })).into_response(),
+        Some(t) => {
+            Json(json!({ "id": id, "object": "test_clock", "frozen_time": t })).into_response()
+        }
         None => fail(404, format!("no such test clock {id}")),
     }
 }

@@ -219,7 +219,12 @@ impl Provider {
             let answer = self
                 .inner
                 .http
-                .send("POST", &url, &[(signature::HEADER, sig)], Some(body.clone()))
+                .send(
+                    "POST",
+                    &url,
+                    &[(signature::HEADER, sig)],
+                    Some(body.clone()),
+                )
                 .await;
             match answer {
                 Ok((status, _)) if (200..300).contains(&status) => {
@@ -239,7 +244,10 @@ impl Provider {
                 delay = delay.saturating_mul(2);
             }
         }
-        tracing::error!("billing mock: webhook abandoned after {} attempts", d.max_attempts);
+        tracing::error!(
+            "billing mock: webhook abandoned after {} attempts",
+            d.max_attempts
+        );
         self.inner.abandoned.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -295,7 +303,10 @@ mod tests {
         };
         let provider = Provider::new(b"s".to_vec(), delivery);
         // A port nobody listens on (bound, then released).
-        let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
         provider.set_target(format!("http://{addr}/hook"));
         provider.inner.queued.fetch_add(1, Ordering::AcqRel);
         provider.deliver(Bytes::from_static(b"{}")).await;
@@ -307,17 +318,28 @@ mod tests {
     fn duplicates_and_reordering_follow_the_rates() {
         let mut books = Books::default();
         let cus = books.create_customer("acme", 0);
-        let cs = books.create_session(cus["id"].as_str().unwrap(), "team", 0).unwrap();
-        let (_, events) = books.complete_session(cs["id"].as_str().unwrap(), "4242424242424242").unwrap();
+        let cs = books
+            .create_session(cus["id"].as_str().unwrap(), "team", 0)
+            .unwrap();
+        let (_, events) = books
+            .complete_session(cs["id"].as_str().unwrap(), "4242424242424242")
+            .unwrap();
         let n = events.len();
         let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
-        let all = Delivery { duplicate_rate: 1.0, reorder_rate: 1.0, ..Delivery::default() };
+        let all = Delivery {
+            duplicate_rate: 1.0,
+            reorder_rate: 1.0,
+            ..Delivery::default()
+        };
         let plan = Provider::new(Vec::new(), all).plan(events.clone());
         assert_eq!(plan.len(), 2 * n);
         let first: serde_json::Value = serde_json::from_slice(&plan[0]).unwrap();
         assert_eq!(first["id"], ids[n - 1].as_str(), "newest first");
         let none = Provider::new(Vec::new(), Delivery::default()).plan(events);
         let first: serde_json::Value = serde_json::from_slice(&none[0]).unwrap();
-        assert_eq!((none.len(), first["id"].as_str()), (n, Some(ids[0].as_str())));
+        assert_eq!(
+            (none.len(), first["id"].as_str()),
+            (n, Some(ids[0].as_str()))
+        );
     }
 }

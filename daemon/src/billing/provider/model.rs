@@ -201,7 +201,10 @@ impl Books {
         }
         let plan = match Plan::parse(plan) {
             Some(Plan::Free) | None => {
-                return Err(refuse(400, format!("plan {plan:?} is not sold (team, business)")));
+                return Err(refuse(
+                    400,
+                    format!("plan {plan:?} is not sold (team, business)"),
+                ));
             }
             Some(p) => p,
         };
@@ -243,8 +246,7 @@ impl Books {
         if session.subscription.is_some() {
             return Err(refuse(409, "this checkout session is complete already"));
         }
-        if card == cards::DECLINED || card.len() < 12 || !card.bytes().all(|b| b.is_ascii_digit())
-        {
+        if card == cards::DECLINED || card.len() < 12 || !card.bytes().all(|b| b.is_ascii_digit()) {
             return Err(refuse(402, "your card was declined"));
         }
         let (customer, plan, trial_days) =
@@ -293,12 +295,17 @@ impl Books {
             };
             events.extend(self.invoice_and_charge(&sub_id, vec![line], now));
         }
-        Ok((json!({ "session": session_obj, "subscription": self.sub_json(&sub_id) }), events))
+        Ok((
+            json!({ "session": session_obj, "subscription": self.sub_json(&sub_id) }),
+            events,
+        ))
     }
 
     /// The subscription `id`.
     pub fn subscription(&self, id: &str) -> Option<Value> {
-        self.subscriptions.contains_key(id).then(|| self.sub_json(id))
+        self.subscriptions
+            .contains_key(id)
+            .then(|| self.sub_json(id))
     }
 
     /// Changes subscription `id`: its plan (prorated at once: an invoice
@@ -320,14 +327,20 @@ impl Books {
         if matches!(sub.status, Status::Canceled | Status::Unpaid) {
             return Err(refuse(
                 409,
-                format!("the subscription is {}; start a new one", sub.status.as_str()),
+                format!(
+                    "the subscription is {}; start a new one",
+                    sub.status.as_str()
+                ),
             ));
         }
         let plan = match plan {
             None => None,
             Some(p) => match Plan::parse(p) {
                 Some(Plan::Free) | None => {
-                    return Err(refuse(400, format!("plan {p:?} is not sold (team, business)")));
+                    return Err(refuse(
+                        400,
+                        format!("plan {p:?} is not sold (team, business)"),
+                    ));
                 }
                 Some(p) => Some(p),
             },
@@ -380,8 +393,7 @@ impl Books {
     /// # Errors
     /// Unknown customer (404), a declined card (402).
     pub fn set_card(&mut self, customer: &str, card: &str) -> Result<Value, ApiError> {
-        if card == cards::DECLINED || card.len() < 12 || !card.bytes().all(|b| b.is_ascii_digit())
-        {
+        if card == cards::DECLINED || card.len() < 12 || !card.bytes().all(|b| b.is_ascii_digit()) {
             return Err(refuse(402, "your card was declined"));
         }
         let Some(c) = self.customers.get_mut(customer) else {
@@ -437,7 +449,11 @@ impl Books {
                 .invoices
                 .values()
                 .filter(|i| customers.contains(&i.customer) && i.status == "open")
-                .filter_map(|i| i.next_attempt.filter(|t| *t <= to).map(|t| (t, 1, i.id.clone())))
+                .filter_map(|i| {
+                    i.next_attempt
+                        .filter(|t| *t <= to)
+                        .map(|t| (t, 1, i.id.clone()))
+                })
                 .min();
             let Some((at, kind, which)) = due_period.into_iter().chain(due_retry).min() else {
                 break;

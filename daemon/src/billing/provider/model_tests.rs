@@ -10,13 +10,18 @@ fn subscribed(trial_days: i64, card: &str) -> (Books, String, String, String) {
         cus["test_clock"].as_str().unwrap().to_owned(),
     );
     let cs = b.create_session(&cus, "team", trial_days).unwrap();
-    let (out, _) = b.complete_session(cs["id"].as_str().unwrap(), card).unwrap();
+    let (out, _) = b
+        .complete_session(cs["id"].as_str().unwrap(), card)
+        .unwrap();
     let sub = out["subscription"]["id"].as_str().unwrap().to_owned();
     (b, cus, clock, sub)
 }
 
 fn status(b: &Books, sub: &str) -> String {
-    b.subscription(sub).unwrap()["status"].as_str().unwrap().to_owned()
+    b.subscription(sub).unwrap()["status"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn kinds(events: &[Event]) -> Vec<&'static str> {
@@ -31,14 +36,22 @@ fn a_trial_becomes_active_and_renews() {
     let events = b.advance(&clock, T0 + 14 * DAY).unwrap();
     assert_eq!(
         kinds(&events),
-        ["invoice.finalized", "invoice.paid", "customer.subscription.updated"]
+        [
+            "invoice.finalized",
+            "invoice.paid",
+            "customer.subscription.updated"
+        ]
     );
     assert_eq!(status(&b, &sub), "active");
     let events = b.advance(&clock, T0 + 14 * DAY + PERIOD_SECS).unwrap();
     assert_eq!(kinds(&events), ["invoice.finalized", "invoice.paid"]);
     let invoices = b.invoices(&cus);
     assert_eq!(invoices.len(), 2);
-    assert!(invoices.iter().all(|i| i["status"] == "paid" && i["amount_paid"] == 4_900));
+    assert!(
+        invoices
+            .iter()
+            .all(|i| i["status"] == "paid" && i["amount_paid"] == 4_900)
+    );
 }
 
 #[test]
@@ -48,7 +61,11 @@ fn a_failing_card_goes_past_due_then_recovers_or_ends_unpaid() {
     let events = b.advance(&clock, end).unwrap();
     assert_eq!(
         kinds(&events),
-        ["invoice.finalized", "invoice.payment_failed", "customer.subscription.updated"]
+        [
+            "invoice.finalized",
+            "invoice.payment_failed",
+            "customer.subscription.updated"
+        ]
     );
     assert_eq!(status(&b, &sub), "past_due");
     assert_eq!(b.invoices(&cus)[0]["next_payment_attempt"], end + 3 * DAY);
@@ -58,17 +75,28 @@ fn a_failing_card_goes_past_due_then_recovers_or_ends_unpaid() {
     assert_eq!(b.invoices(&cus)[0]["attempt_count"], 2);
     b.set_card(&cus, cards::GOOD).unwrap();
     let events = b.advance(&clock, end + 5 * DAY).unwrap();
-    assert_eq!(kinds(&events), ["invoice.paid", "customer.subscription.updated"]);
+    assert_eq!(
+        kinds(&events),
+        ["invoice.paid", "customer.subscription.updated"]
+    );
     assert_eq!(status(&b, &sub), "active");
 
     let (mut b, cus, clock, sub) = subscribed(14, cards::FAILS_LATER);
     b.advance(&clock, end + 7 * DAY).unwrap();
     assert_eq!(status(&b, &sub), "unpaid");
     let inv = &b.invoices(&cus)[0];
-    assert_eq!((inv["status"].as_str(), inv["attempt_count"].as_i64()), (Some("uncollectible"), Some(4)));
+    assert_eq!(
+        (inv["status"].as_str(), inv["attempt_count"].as_i64()),
+        (Some("uncollectible"), Some(4))
+    );
     // Unpaid does not renew, and cannot be changed.
     assert!(b.advance(&clock, end + 100 * DAY).unwrap().is_empty());
-    assert_eq!(b.update_subscription(&sub, Some("business"), None).unwrap_err().status, 409);
+    assert_eq!(
+        b.update_subscription(&sub, Some("business"), None)
+            .unwrap_err()
+            .status,
+        409
+    );
 }
 
 #[test]
@@ -80,11 +108,18 @@ fn an_upgrade_half_way_is_prorated_on_one_invoice() {
     assert_eq!(after["plan"], "business");
     assert_eq!(
         kinds(&events),
-        ["customer.subscription.updated", "invoice.finalized", "invoice.paid"]
+        [
+            "customer.subscription.updated",
+            "invoice.finalized",
+            "invoice.paid"
+        ]
     );
     let invoices = b.invoices(&cus);
     let lines = invoices[1]["lines"].as_array().unwrap();
-    let amounts: Vec<i64> = lines.iter().map(|l| l["amount"].as_i64().unwrap()).collect();
+    let amounts: Vec<i64> = lines
+        .iter()
+        .map(|l| l["amount"].as_i64().unwrap())
+        .collect();
     assert_eq!(amounts, [-2_450, 9_950]);
     assert_eq!(invoices[1]["amount_due"], 7_500);
     // A downgrade right after nets a credit, carried to the next invoice.
@@ -116,12 +151,18 @@ fn bad_requests_are_refused() {
     let mut b = Books::default();
     let cus = b.create_customer("acme", T0);
     let cus = cus["id"].as_str().unwrap().to_owned();
-    assert_eq!(b.create_session("cus_x", "team", 0).unwrap_err().status, 404);
+    assert_eq!(
+        b.create_session("cus_x", "team", 0).unwrap_err().status,
+        404
+    );
     assert_eq!(b.create_session(&cus, "free", 0).unwrap_err().status, 400);
     assert_eq!(b.create_session(&cus, "gold", 0).unwrap_err().status, 400);
     let cs = b.create_session(&cus, "team", 0).unwrap();
     let cs = cs["id"].as_str().unwrap();
-    assert_eq!(b.complete_session(cs, cards::DECLINED).unwrap_err().status, 402);
+    assert_eq!(
+        b.complete_session(cs, cards::DECLINED).unwrap_err().status,
+        402
+    );
     b.complete_session(cs, cards::GOOD).unwrap();
     assert_eq!(b.complete_session(cs, cards::GOOD).unwrap_err().status, 409);
     assert_eq!(b.advance("clock_x", T0).unwrap_err().status, 404);
@@ -134,8 +175,15 @@ fn versions_only_grow() {
     let (mut b, _cus, clock, sub) = subscribed(14, cards::GOOD);
     let mut last = 0;
     let mut events = b.advance(&clock, T0 + 14 * DAY).unwrap();
-    events.extend(b.update_subscription(&sub, Some("business"), None).unwrap().1);
-    for e in events.iter().filter(|e| e.object["object"] == "subscription") {
+    events.extend(
+        b.update_subscription(&sub, Some("business"), None)
+            .unwrap()
+            .1,
+    );
+    for e in events
+        .iter()
+        .filter(|e| e.object["object"] == "subscription")
+    {
         let v = e.object["version"].as_i64().unwrap();
         assert!(v > last, "{v} after {last}");
         last = v;

@@ -112,7 +112,11 @@ async fn checkout(
     seat.allow(crate::orgs::Action::ManageBilling, false)?;
     let name = plan_name(&body)?;
     let trial = body.plan.as_ref().and_then(|p| p.trial_days);
-    let session = shared.services.billing.checkout(&seat, &name, trial).await?;
+    let session = shared
+        .services
+        .billing
+        .checkout(&seat, &name, trial)
+        .await?;
     Ok((StatusCode::CREATED, Json(json!({ "checkout": session }))).into_response())
 }
 

@@ -31,9 +31,9 @@ pub mod users;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
-mod tests_isolation;
-#[cfg(test)]
 mod tests_billing;
+#[cfg(test)]
+mod tests_isolation;
 #[cfg(test)]
 mod tests_orgs;
 

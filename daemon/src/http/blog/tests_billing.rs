@@ -43,14 +43,21 @@ impl Api {
     async fn hook(&self, body: &Value, sig: Option<String>) -> Answer {
         let raw = body.to_string();
         let sig = sig.unwrap_or_else(|| {
-            signature::sign(SECRET.as_bytes(), crate::now_ms() as i64 / 1000, raw.as_bytes())
+            signature::sign(
+                SECRET.as_bytes(),
+                crate::now_ms() as i64 / 1000,
+                raw.as_bytes(),
+            )
         });
         self.send(
             Method::POST,
             "/api/billing/webhook",
             None,
             Some(axum::body::Body::from(raw)),
-            &[("agora-signature", &sig), ("content-type", "application/json")],
+            &[
+                ("agora-signature", &sig),
+                ("content-type", "application/json"),
+            ],
         )
         .await
     }
@@ -69,7 +76,8 @@ async fn the_free_plan_limits_members_with_a_402_naming_the_plan_that_lifts_it()
         tokens.push(api.register(name).await);
     }
     api.create_org(&alice, "acme").await;
-    api.join(&alice, "acme", "bob", &tokens[0], Role::Author).await;
+    api.join(&alice, "acme", "bob", &tokens[0], Role::Author)
+        .await;
     // Two members and one pending invitation fill the free plan's three.
     let a = api.invite(&alice, "acme", "carol").await;
     assert_eq!(a.status, StatusCode::CREATED);
@@ -81,12 +89,18 @@ async fn the_free_plan_limits_members_with_a_402_naming_the_plan_that_lifts_it()
         json!({"name": "members", "plan": "free", "limit": 3, "usage": 3, "upgradeTo": "team"})
     );
     let says = a.json["errors"]["plan"][0].as_str().unwrap();
-    assert!(says.contains("free plan allows 3 members") && says.contains("team"), "{says}");
+    assert!(
+        says.contains("free plan allows 3 members") && says.contains("team"),
+        "{says}"
+    );
     // Usage shows it.
     let a = api.get("/api/orgs/acme/usage", Some(&tokens[0])).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
     let u = &a.json["usage"];
-    assert_eq!((u["plan"].as_str(), u["members"]["used"].as_i64()), (Some("free"), Some(2)));
+    assert_eq!(
+        (u["plan"].as_str(), u["members"]["used"].as_i64()),
+        (Some("free"), Some(2))
+    );
     assert_eq!(u["members"]["pending"], 1);
     assert_eq!(u["members"]["limit"], 3);
     assert_eq!(u["articles"], json!({"used": 0, "limit": 100}));
@@ -103,11 +117,15 @@ async fn the_free_plan_limits_members_with_a_402_naming_the_plan_that_lifts_it()
     let a = api.call(Method::POST, &carol, Some(&tokens[1]), None).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
     let accept = format!("/api/invitations/{dave_invite}/accept");
-    let a = api.call(Method::POST, &accept, Some(&tokens[2]), None).await;
+    let a = api
+        .call(Method::POST, &accept, Some(&tokens[2]), None)
+        .await;
     assert_eq!(a.status, StatusCode::PAYMENT_REQUIRED, "{}", a.json);
     assert_eq!(limit_of(&a)["usage"], 3);
     set_plan(&api, "acme", "team");
-    let a = api.call(Method::POST, &accept, Some(&tokens[2]), None).await;
+    let a = api
+        .call(Method::POST, &accept, Some(&tokens[2]), None)
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
 }
 
@@ -117,7 +135,8 @@ async fn the_free_plan_limits_articles_counted_in_the_tenant_file() {
     let alice = api.register("alice").await;
     api.create_org(&alice, "acme").await;
     for i in 0..100 {
-        api.org_article("acme", &alice, &format!("Post {i}"), "s").await;
+        api.org_article("acme", &alice, &format!("Post {i}"), "s")
+            .await;
     }
     let a = api
         .at(
@@ -168,7 +187,10 @@ async fn billing_routes_follow_the_policy_and_say_when_billing_is_off() {
     api.join(&alice, "acme", "bob", &bob, Role::Viewer).await;
     let plan = Some(json!({"plan": {"name": "team"}}));
     // A viewer sees usage, not invoices; cannot change the plan.
-    assert_eq!(api.get("/api/orgs/acme/usage", Some(&bob)).await.status, StatusCode::OK);
+    assert_eq!(
+        api.get("/api/orgs/acme/usage", Some(&bob)).await.status,
+        StatusCode::OK
+    );
     for (method, path, body) in [
         (Method::GET, "/api/orgs/acme/invoices", None),
         (Method::GET, "/api/orgs/acme/subscription", None),
@@ -176,12 +198,22 @@ async fn billing_routes_follow_the_policy_and_say_when_billing_is_off() {
         (Method::POST, "/api/orgs/acme/checkout", plan.clone()),
         (Method::POST, "/api/orgs/acme/subscription/cancel", None),
     ] {
-        let a = api.call(method.clone(), path, Some(&bob), body.clone()).await;
-        assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {path}: {}", a.json);
+        let a = api
+            .call(method.clone(), path, Some(&bob), body.clone())
+            .await;
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            a.json
+        );
         let a = api.call(method.clone(), path, Some(&eve), body).await;
         assert_eq!(a.status, StatusCode::FORBIDDEN, "outsider {method} {path}");
     }
-    assert_eq!(api.get("/api/orgs/acme/usage", Some(&eve)).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        api.get("/api/orgs/acme/usage", Some(&eve)).await.status,
+        StatusCode::FORBIDDEN
+    );
     // The owner: no subscription, no invoices; without --billing-mock
     // there is no provider to check out with (503), and a paid plan
     // needs a checkout first (402).
@@ -190,39 +222,81 @@ async fn billing_routes_follow_the_policy_and_say_when_billing_is_off() {
     assert_eq!(a.json["billing"]["plan"], "free");
     let a = api.get("/api/orgs/acme/invoices", Some(&alice)).await;
     assert_eq!(a.json, json!({"invoices": []}));
-    let a = api.call(Method::POST, "/api/orgs/acme/checkout", Some(&alice), plan.clone()).await;
+    let a = api
+        .call(
+            Method::POST,
+            "/api/orgs/acme/checkout",
+            Some(&alice),
+            plan.clone(),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.json);
-    assert!(a.json["errors"]["billing"][0].as_str().unwrap().contains("--billing-mock"));
-    let a = api.call(Method::PUT, "/api/orgs/acme/plan", Some(&alice), plan).await;
+    assert!(
+        a.json["errors"]["billing"][0]
+            .as_str()
+            .unwrap()
+            .contains("--billing-mock")
+    );
+    let a = api
+        .call(Method::PUT, "/api/orgs/acme/plan", Some(&alice), plan)
+        .await;
     assert_eq!(a.status, StatusCode::PAYMENT_REQUIRED, "{}", a.json);
-    assert!(a.json["errors"]["subscription"][0].as_str().unwrap().contains("checkout"));
+    assert!(
+        a.json["errors"]["subscription"][0]
+            .as_str()
+            .unwrap()
+            .contains("checkout")
+    );
     for (body, field) in [
         (json!({"plan": {"name": "gold"}}), "plan"),
         (json!({"plan": {}}), "plan"),
     ] {
-        let a = api.call(Method::PUT, "/api/orgs/acme/plan", Some(&alice), Some(body)).await;
+        let a = api
+            .call(Method::PUT, "/api/orgs/acme/plan", Some(&alice), Some(body))
+            .await;
         assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
         assert!(a.json["errors"].get(field).is_some(), "{}", a.json);
     }
     let a = api
-        .call(Method::POST, "/api/orgs/acme/subscription/cancel", Some(&alice), None)
+        .call(
+            Method::POST,
+            "/api/orgs/acme/subscription/cancel",
+            Some(&alice),
+            None,
+        )
         .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.json);
     // A custom domain is the business plan's.
     let domain = Some(json!({"domain": "blog.acme.example"}));
-    let a = api.call(Method::PUT, "/api/orgs/acme/domain", Some(&alice), domain.clone()).await;
+    let a = api
+        .call(
+            Method::PUT,
+            "/api/orgs/acme/domain",
+            Some(&alice),
+            domain.clone(),
+        )
+        .await;
     assert_eq!(a.status, StatusCode::PAYMENT_REQUIRED, "{}", a.json);
     assert_eq!(limit_of(&a)["upgradeTo"], "business");
     set_plan(&api, "acme", "business");
-    let a = api.call(Method::PUT, "/api/orgs/acme/domain", Some(&alice), domain).await;
+    let a = api
+        .call(Method::PUT, "/api/orgs/acme/domain", Some(&alice), domain)
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
     assert_eq!(a.json["billing"]["customDomain"], "blog.acme.example");
     let bad = Some(json!({"domain": "not a domain"}));
-    let a = api.call(Method::PUT, "/api/orgs/acme/domain", Some(&alice), bad).await;
+    let a = api
+        .call(Method::PUT, "/api/orgs/acme/domain", Some(&alice), bad)
+        .await;
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.json);
     // Moving to team with a custom domain set does not fit.
     let a = api
-        .call(Method::PUT, "/api/orgs/acme/plan", Some(&alice), Some(json!({"plan": {"name": "team"}})))
+        .call(
+            Method::PUT,
+            "/api/orgs/acme/plan",
+            Some(&alice),
+            Some(json!({"plan": {"name": "team"}})),
+        )
         .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.json);
     assert_eq!(limit_of(&a)["name"], "custom_domain");
@@ -267,10 +341,21 @@ async fn the_webhook_receiver_verifies_dedupes_and_never_goes_backwards() {
     let now = crate::now_ms() as i64 / 1000;
     let forged = format!("t={now},v1={}", "00".repeat(32));
     let stale = signature::sign(SECRET.as_bytes(), now - 301, body.to_string().as_bytes());
-    for (sig, says) in [(forged, "no v1"), (stale, "tolerance"), ("nonsense".into(), "malformed")] {
+    for (sig, says) in [
+        (forged, "no v1"),
+        (stale, "tolerance"),
+        ("nonsense".into(), "malformed"),
+    ] {
         let a = api.hook(&body, Some(sig)).await;
         assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.json);
-        assert!(a.json["errors"]["signature"][0].as_str().unwrap().contains(says), "{}", a.json);
+        assert!(
+            a.json["errors"]["signature"][0]
+                .as_str()
+                .unwrap()
+                .contains(says),
+            "{}",
+            a.json
+        );
     }
     assert_eq!(status(&api), None);
     // A good one applies, and the plan follows.
@@ -281,19 +366,35 @@ async fn the_webhook_receiver_verifies_dedupes_and_never_goes_backwards() {
     assert_eq!(plan(&api), "team");
     // The same event again: acknowledged, ignored.
     let a = api.hook(&body, None).await;
-    assert_eq!((a.status, &a.json["duplicate"]), (StatusCode::OK, &json!(true)));
+    assert_eq!(
+        (a.status, &a.json["duplicate"]),
+        (StatusCode::OK, &json!(true))
+    );
     // An older event arriving late: acknowledged, changes nothing.
-    let a = api.hook(&event("evt_0", "cus_1", 4, "trialing", "team"), None).await;
-    assert_eq!((a.status, &a.json["changed"]), (StatusCode::OK, &json!(false)));
+    let a = api
+        .hook(&event("evt_0", "cus_1", 4, "trialing", "team"), None)
+        .await;
+    assert_eq!(
+        (a.status, &a.json["changed"]),
+        (StatusCode::OK, &json!(false))
+    );
     assert_eq!(status(&api), Some(("active".into(), 5)));
     // A newer one moving to unpaid: the plan's limits fall back to free.
-    api.hook(&event("evt_2", "cus_1", 6, "unpaid", "team"), None).await;
+    api.hook(&event("evt_2", "cus_1", 6, "unpaid", "team"), None)
+        .await;
     assert_eq!(status(&api), Some(("unpaid".into(), 6)));
     assert_eq!(plan(&api), "free");
     // An unknown customer is a 404, and malformed events 400s: never 500.
-    let a = api.hook(&event("evt_3", "cus_nobody", 7, "active", "team"), None).await;
+    let a = api
+        .hook(&event("evt_3", "cus_nobody", 7, "active", "team"), None)
+        .await;
     assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.json);
-    assert!(a.json["errors"]["event"][0].as_str().unwrap().contains("cus_nobody"));
+    assert!(
+        a.json["errors"]["event"][0]
+            .as_str()
+            .unwrap()
+            .contains("cus_nobody")
+    );
     for bad in [
         json!({"id": "evt_4"}),
         json!([1, 2]),
@@ -306,7 +407,9 @@ async fn the_webhook_receiver_verifies_dedupes_and_never_goes_backwards() {
     // A refused event is not recorded: delivered again once valid, it
     // is handled.
     assert_eq!(status(&api), Some(("unpaid".into(), 6)));
-    let a = api.hook(&event("evt_5", "cus_1", 8, "active", "team"), None).await;
+    let a = api
+        .hook(&event("evt_5", "cus_1", 8, "active", "team"), None)
+        .await;
     assert_eq!(a.json["changed"], true, "{}", a.json);
 }
 
@@ -314,7 +417,11 @@ async fn the_webhook_receiver_verifies_dedupes_and_never_goes_backwards() {
 async fn without_a_secret_the_receiver_is_off() {
     let api = Api::new().await;
     let body = event("evt_1", "cus_1", 1, "active", "team");
-    let sig = signature::sign(b"x", crate::now_ms() as i64 / 1000, body.to_string().as_bytes());
+    let sig = signature::sign(
+        b"x",
+        crate::now_ms() as i64 / 1000,
+        body.to_string().as_bytes(),
+    );
     let a = api
         .send(
             Method::POST,
