@@ -58,9 +58,7 @@ pub async fn run(addr: &str, args: OrgArgs, json: bool) -> anyhow::Result<u8> {
             let list = invoices.as_array().cloned().unwrap_or_default();
             if json {
                 output::json(&Value::Array(list.clone()))?;
-            } else if list.is_empty() {
-                println!("{org}: no invoices");
-            } else {
+            } else if !list.is_empty() {
                 for inv in &list {
                     print_invoice(inv);
                 }
