@@ -63,9 +63,9 @@ fn answer(result: Result<Value, ApiError>) -> Response {
 }
 
 /// The body as `T`, or a 400 naming what is wrong (an empty body is `{}`).
-fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, Response> {
+fn body<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, String> {
     let bytes: &[u8] = if bytes.is_empty() { b"{}" } else { bytes };
-    serde_json::from_slice(bytes).map_err(|e| fail(400, format!("invalid JSON body: {e}")))
+    serde_json::from_slice(bytes).map_err(|e| format!("invalid JSON body: {e}"))
 }
 
 fn now() -> i64 {
@@ -80,7 +80,7 @@ struct NewCustomer {
 async fn create_customer(State(p): State<Provider>, raw: Bytes) -> Response {
     let input: NewCustomer = match body(&raw) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return fail(400, why),
     };
     Json(p.with_books(|b| (b.create_customer(&input.org, now()), Vec::new()))).into_response()
 }
@@ -94,7 +94,7 @@ struct Card {
 async fn set_card(State(p): State<Provider>, Path(id): Path<String>, raw: Bytes) -> Response {
     let input: Card = match body(&raw) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return fail(400, why),
     };
     let number = input.number.unwrap_or_else(|| cards::GOOD.into());
     answer(p.with_books(|b| (b.set_card(&id, &number), Vec::new())))
@@ -111,7 +111,7 @@ struct NewSession {
 async fn create_session(State(p): State<Provider>, headers: HeaderMap, raw: Bytes) -> Response {
     let input: NewSession = match body(&raw) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return fail(400, why),
     };
     let host = headers
         .get(header::HOST)
@@ -150,7 +150,7 @@ async fn session(State(p): State<Provider>, Path(id): Path<String>) -> Response 
 async fn complete(State(p): State<Provider>, Path(id): Path<String>, raw: Bytes) -> Response {
     let input: Card = match body(&raw) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return fail(400, why),
     };
     let card = input.number.unwrap_or_else(|| cards::GOOD.into());
     answer(p.with_books(|b| match b.complete_session(&id, &card) {
@@ -175,7 +175,7 @@ struct Change {
 async fn update(State(p): State<Provider>, Path(id): Path<String>, raw: Bytes) -> Response {
     let input: Change = match body(&raw) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return fail(400, why),
     };
     answer(p.with_books(|b| {
         match b.update_subscription(&id, input.plan.as_deref(), input.cancel_at_period_end) {
@@ -214,7 +214,7 @@ struct Advance {
 async fn advance(State(p): State<Provider>, Path(id): Path<String>, raw: Bytes) -> Response {
     let input: Advance = match body(&raw) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(why) => return fail(400, why),
     };
     answer(p.with_books(|b| match b.advance(&id, input.to) {
         Ok(events) => {
