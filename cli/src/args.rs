@@ -4,6 +4,7 @@
 
 pub mod blog;
 pub mod org;
+pub mod org_billing;
 
 use std::path::PathBuf;
 
@@ -554,6 +555,9 @@ pub struct DaemonArgs {
     /// The blog API's limits and cache.
     #[command(flatten)]
     pub blog: blog::BlogDaemonArgs,
+    /// Billing: the mock payment provider and the webhook secret.
+    #[command(flatten)]
+    pub billing: org_billing::BillingDaemonArgs,
     /// The metrics sampler and its history.
     #[command(flatten)]
     pub metrics: crate::commands::metrics::args::DaemonMetricsArgs,

@@ -52,6 +52,8 @@ pub struct Config {
     pub chat: crate::chat::Limits,
     /// The blog API's rate limits, body limit and read cache.
     pub blog: crate::blog::BlogConfig,
+    /// Billing: the mock provider and the webhook secret.
+    pub billing: crate::billing::BillingConfig,
     /// The job queue's settings.
     pub jobs: crate::jobs::JobsConfig,
     /// The metrics sampler, history retention and alert room.
@@ -83,6 +85,7 @@ impl Config {
             keepalive: Keepalive::default(),
             chat: crate::chat::Limits::default(),
             blog: crate::blog::BlogConfig::default(),
+            billing: crate::billing::BillingConfig::default(),
             jobs: crate::jobs::JobsConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             games: crate::game::GameSettings::default(),

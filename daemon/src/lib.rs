@@ -33,6 +33,7 @@
 
 pub mod accounts;
 pub mod base;
+pub mod billing;
 pub mod blog;
 pub mod cache;
 pub mod chat;
@@ -184,6 +185,10 @@ impl Daemon {
             .cache()
             .port
             .store(addrs.resp.port(), std::sync::atomic::Ordering::Relaxed);
+
+        // The mock payment provider is served on the HTTP listener and
+        // delivers its webhooks there.
+        shared.services.billing.set_http_addr(addrs.http);
 
         let shared = Arc::new(shared);
         // The RESP event loops start before the ready file is written: a

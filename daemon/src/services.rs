@@ -41,6 +41,8 @@ pub struct Services {
     pub blog: Blog,
     /// Organizations: each one's blog in its own file (HTTP only).
     pub orgs: crate::orgs::Orgs,
+    /// Billing of organizations, and the mock provider (HTTP only).
+    pub billing: crate::billing::Billing,
     /// The background job queue.
     pub jobs: Jobs,
     /// System and agora metrics, history, alerts, dashboard presence.
@@ -136,12 +138,14 @@ impl Services {
             .await
             .context("organizations start-up panicked")??
         };
+        let billing = crate::billing::Billing::new(&config.billing, db.clone());
         Ok(Services {
             base,
             chat,
             cache,
             blog,
             orgs,
+            billing,
             jobs,
             metrics,
             games,
@@ -178,6 +182,7 @@ impl Services {
             cache,
             blog,
             orgs,
+            billing,
             jobs,
             metrics,
             games,
@@ -186,6 +191,7 @@ impl Services {
         chat.spawn(token.clone(), tracker);
         blog.spawn(token.clone(), tracker);
         orgs.spawn(token.clone(), tracker);
+        billing.spawn(token.clone(), tracker);
         jobs.spawn(token.clone(), tracker);
         metrics.spawn(token.clone(), tracker);
         games.spawn(token.clone(), tracker);

@@ -704,6 +704,18 @@ impl<'c> Blog<'c> {
         })
     }
 
+    /// How many articles this blog holds (an organization's count
+    /// against its plan's limit).
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn article_count(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT COUNT(*) FROM blog_articles")?
+            .query_row([], |r| r.get(0))?)
+    }
+
     /// Tags used by at least one article, most used first, then by name.
     ///
     /// # Errors

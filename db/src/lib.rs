@@ -13,6 +13,7 @@
 //! docs/ARCHITECTURE.md for why that is the right trade for agora.
 #![warn(missing_docs)]
 
+pub mod billing;
 pub mod blog;
 pub mod chat;
 mod error;

@@ -192,6 +192,12 @@ impl<'c> Orgs<'c> {
         Orgs { conn }
     }
 
+    /// The connection, for another repository in the same transaction
+    /// (billing's limits are checked beside the change they limit).
+    pub fn conn(&self) -> &'c Connection {
+        self.conn
+    }
+
     /// Creates an organization with `owner` as its owner. Run in a
     /// transaction.
     ///

@@ -32,7 +32,7 @@ fn json_of(out: &Output) -> Value {
 
 /// Checks `value` against the schema in tests/schemas/NAME.json (with
 /// defs.json), offline, as tests/e2e/commands.rs does.
-fn conforms(name: &str, value: &Value) {
+pub(crate) fn conforms(name: &str, value: &Value) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/schemas");
     let read = |file: &str| -> Value {
         serde_json::from_slice(&std::fs::read(dir.join(file)).unwrap()).unwrap()

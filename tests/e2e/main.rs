@@ -5,6 +5,7 @@
 mod support;
 
 mod accounts;
+mod billing;
 mod blog;
 mod browser;
 mod cache;

@@ -110,4 +110,6 @@ pub enum OrgCommand {
         #[arg(long)]
         yes: bool,
     },
+    #[command(flatten)]
+    Billing(super::org_billing::BillingCommand),
 }

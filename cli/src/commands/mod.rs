@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod metrics;
 mod migrate;
 pub mod org;
+pub mod org_billing;
 mod ping;
 pub mod process;
 mod tui;

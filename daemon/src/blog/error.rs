@@ -31,6 +31,25 @@ pub enum Error {
     Busy(String),
     /// A bug or a storage failure (500); logged, never shown.
     Internal(String),
+    /// Refused with a status of its own and details beside the usual
+    /// error body: billing's 402 over a plan's limit, 409 for a
+    /// downgrade that does not fit, 503 when billing is not configured.
+    Refused(Box<Refusal>),
+}
+
+/// The body of [`Error::Refused`]: `{"errors": {field: [message]},
+/// key: detail}` with `status`.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The error's field (`plan`, `billing`, …).
+    pub field: &'static str,
+    /// One line for people.
+    pub message: String,
+    /// Machine-readable details, if any, and the key they go under
+    /// (`limit`).
+    pub detail: Option<(&'static str, serde_json::Value)>,
 }
 
 impl Error {
@@ -70,6 +89,7 @@ impl std::fmt::Display for Error {
                 write!(f, "invalid: {}", parts.join("; "))
             }
             Error::Replay(_) => write!(f, "replayed an idempotent response"),
+            Error::Refused(r) => write!(f, "{} {}", r.field, r.message),
             Error::Busy(_) | Error::Internal(_) => write!(f, "internal error"),
         }
     }

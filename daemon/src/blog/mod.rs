@@ -30,7 +30,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use error::Error;
+pub use error::{Error, Refusal};
 pub use store::Store;
 
 use crate::accounts::Accounts;

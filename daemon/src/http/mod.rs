@@ -23,13 +23,20 @@ pub type AppState = Arc<Shared>;
 /// site is found from the Host header and a `/t/<org>/` prefix is
 /// stripped (`blog::site::locate`).
 pub fn router(shared: AppState) -> Router {
-    let routes = Router::new()
+    let mut routes = Router::new()
+        .merge(blog::billing::webhook_router())
         .merge(health::router())
         .merge(prometheus::router())
         .merge(blog::router(&shared))
         .merge(jobs::router())
         .merge(dashboard::router())
         .with_state(shared.clone());
+    if let Some(provider) = shared.services.billing.provider() {
+        routes = routes.nest_service(
+            "/billing-mock",
+            crate::billing::provider::api::router(provider.clone()),
+        );
+    }
     Router::new()
         .fallback_service(routes)
         .layer(axum::middleware::from_fn_with_state(

@@ -27,6 +27,7 @@ use tokio_util::task::TaskTracker;
 pub use policy::{Action, Who};
 pub use tenants::{Tenant, Tenants};
 
+use crate::billing::plans::{self, Limit, Plan};
 use crate::blog::Error;
 
 /// How long an invitation can be answered.
@@ -381,11 +382,20 @@ impl Orgs {
                 .collect()
         };
         let org = seat.org.id;
-        let expires = crate::now_ms() as i64 + INVITATION_TTL.as_millis() as i64;
+        let now = crate::now_ms() as i64;
+        let expires = now + INVITATION_TTL.as_millis() as i64;
         let name = name.trim().to_ascii_lowercase();
+        let plan = Plan::parse(&seat.org.plan).unwrap_or(Plan::Free);
         self.write(move |repo| {
-            repo.invite(org, &name, role, by, &token, expires)?
-                .map_err(|r| refused("username", r))
+            let invitation = repo
+                .invite(org, &name, role, by, &token, expires)?
+                .map_err(|r| refused("username", r))?;
+            // Members and pending invitations count against the plan.
+            let (members, pending) =
+                agora_db::billing::Billing::new(repo.conn()).seats(org, now)?;
+            plans::check_add(plan, Limit::Members, members + pending - 1, 1)
+                .map_err(|over| over.into_error(402))?;
+            Ok(invitation)
         })
         .await
     }
@@ -407,6 +417,15 @@ impl Orgs {
                 let (org, role) = repo
                     .answer(&token, user, accept, now)?
                     .map_err(|r| refused("invitation", r))?;
+                if accept {
+                    // Over the plan, the whole answer is undone: the
+                    // invitation stays pending until there is room.
+                    let plan = Plan::parse(&org.plan).unwrap_or(Plan::Free);
+                    let (members, _) =
+                        agora_db::billing::Billing::new(repo.conn()).seats(org.id, now)?;
+                    plans::check_add(plan, Limit::Members, members - 1, 1)
+                        .map_err(|over| over.into_error(402))?;
+                }
                 let member = repo.member(org.id, user)?;
                 Ok((org, role, member))
             })

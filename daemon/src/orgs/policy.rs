@@ -75,6 +75,12 @@ pub enum Action {
     Transfer,
     /// Delete the organization.
     DeleteOrg,
+    /// See the usage against the plan's limits.
+    ViewUsage,
+    /// See the subscription and the invoices.
+    ViewBilling,
+    /// Check out, change the plan, cancel, resume, set the custom domain.
+    ManageBilling,
 }
 
 /// One cell of the table.
@@ -108,6 +114,9 @@ pub const TABLE: &[(Action, [Cell; 5])] = &[
     (Action::Leave, [No, Yes, Yes, Yes, Yes]),
     (Action::Transfer, [No, No, No, No, Yes]),
     (Action::DeleteOrg, [No, No, No, No, Yes]),
+    (Action::ViewUsage, [No, Yes, Yes, Yes, Yes]),
+    (Action::ViewBilling, [No, No, No, Yes, Yes]),
+    (Action::ManageBilling, [No, No, No, Yes, Yes]),
 ];
 
 /// The cell for `who` and `action`.
@@ -142,7 +151,7 @@ pub fn refusal(who: Who, action: Action) -> &'static str {
 mod tests {
     use super::*;
 
-    const ACTIONS: [Action; 15] = [
+    const ACTIONS: [Action; 18] = [
         Action::Read,
         Action::CreateArticle,
         Action::UpdateArticle,
@@ -158,6 +167,9 @@ mod tests {
         Action::Leave,
         Action::Transfer,
         Action::DeleteOrg,
+        Action::ViewUsage,
+        Action::ViewBilling,
+        Action::ManageBilling,
     ];
 
     /// Every role against every action, own resource and someone

@@ -170,7 +170,10 @@ impl Decoder {
         }
         // The common case (no quotes, no escapes: `PING`, `GET key`): the
         // arguments are slices of the line, without copying.
-        if !line[..end].iter().any(|b| matches!(b, b'"' | b'\'' | b'\\')) {
+        if !line[..end]
+            .iter()
+            .any(|b| matches!(b, b'"' | b'\'' | b'\\'))
+        {
             let args = line[..end]
                 .split(|b| b.is_ascii_whitespace())
                 .filter(|word| !word.is_empty())

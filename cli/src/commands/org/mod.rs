@@ -128,6 +128,7 @@ pub async fn run(addr: &str, args: OrgArgs, json: bool) -> anyhow::Result<u8> {
                 println!("{user} owns {org} now; you are an admin");
             }
         }
+        OrgCommand::Billing(command) => return super::org_billing::run(&api, command, json).await,
         OrgCommand::Delete { org, yes } => {
             if !yes {
                 confirm_delete(&org)?;

@@ -109,6 +109,12 @@ async fn create_article(
     if let Err(err) = scope.allow(Action::CreateArticle, false) {
         return err.into_response();
     }
+    // The plan's article limit, counted in the organization's own file.
+    if let Some(seat) = scope.seat()
+        && let Err(err) = crate::billing::Billing::check_article(seat, scope.store()).await
+    {
+        return err.into_response();
+    }
     let blog = &shared.services.blog;
     let keep = keep_for(keep, StatusCode::CREATED);
     let input = NewArticleInput {

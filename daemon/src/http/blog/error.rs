@@ -63,6 +63,15 @@ impl IntoResponse for Error {
                 "Idempotency-Key",
                 "a request with this key was answered concurrently; retry",
             ),
+            Error::Refused(r) => {
+                let status =
+                    StatusCode::from_u16(r.status).unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+                let mut body = json!({ "errors": { r.field: [r.message] } });
+                if let (Some((key, detail)), Some(map)) = (r.detail, body.as_object_mut()) {
+                    map.insert(key.to_owned(), detail);
+                }
+                (status, axum::Json(body)).into_response()
+            }
             Error::Busy(_) | Error::Internal(_) => error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server",

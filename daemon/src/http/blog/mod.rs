@@ -14,6 +14,7 @@
 //! 422s or 404s in that same shape.
 
 pub mod articles;
+pub mod billing;
 pub mod comments;
 pub mod error;
 pub mod extract;
@@ -29,6 +30,8 @@ pub mod users;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_billing;
 #[cfg(test)]
 mod tests_isolation;
 #[cfg(test)]
@@ -50,6 +53,7 @@ pub(super) fn router(shared: &AppState) -> Router<AppState> {
         .merge(tags::router())
         .merge(openapi::router())
         .merge(orgs::router())
+        .merge(billing::router())
         .fallback(error::no_such_endpoint)
         .layer(DefaultBodyLimit::max(shared.config.blog.max_body))
         .layer(from_fn_with_state(shared.clone(), idempotency::layer))

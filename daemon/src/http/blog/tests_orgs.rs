@@ -272,6 +272,11 @@ async fn the_api_answers_exactly_the_policy_table() {
     let api = Api::new().await;
     let owner = api.register("owner").await;
     api.create_org(&owner, "acme").await;
+    // Four members and more: over the free plan's three (billing).
+    api.shared
+        .db
+        .write(|c| Ok(c.execute("UPDATE orgs SET plan = 'team' WHERE slug = 'acme'", [])?))
+        .unwrap();
     let mut seats = vec![(Who::Outsider, api.register("outsider").await)];
     for role in [Role::Viewer, Role::Author, Role::Admin] {
         let name = role.as_str().to_owned() + "1";
