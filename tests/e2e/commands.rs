@@ -303,23 +303,15 @@ const TABLE: &[Row] = &[
     row(Alice, Both, 1, "blog posts --feed", "alice follows nobody"),
     row(Bob,   Text, 2, "blog rm hello-again", "not his article"),
     row(Alice, Json, 0, "blog rm hello-again", "deleted with its comments"),
-    // Organizations' billing (AGORA_HTTP too): no organization yet; the
-    // full flow, with --json against the schemas, is tests/e2e/billing.rs.
-    row(Alice, Text, 2, "org usage acme", "no such organization"),
-    row(Alice, Text, 2, "org invoices acme", "no such organization"),
-    row(Alice, Text, 2, "org plan acme", "no such organization"),
-    row(Alice, Text, 2, "org plan acme team", "no such organization"),
-    // (acme is made here, over HTTP, until `agora org create` exists.)
-    row(Alice, Both, 0, "org usage acme", "one member, no articles"),
-    row(Alice, Both, 1, "org invoices acme", "no invoices yet"),
-    row(Alice, Both, 0, "org plan acme", "free, no subscription"),
-    row(Bob,   Text, 2, "org plan acme", "not a member"),
-    row(Alice, Text, 2, "org plan acme team", "no payment provider (no --billing-mock)"),
     row(Alice, Text, 0, "blog rm hello-2", "deleted"),
     row(Alice, Text, 2, "blog posts --limit 0", "a limit must be 1-100"),
     // Organizations (the same API); `{invitation}` is the token the last
     // `org invite` printed.
     row(Alice, Both, 1, "org list", "no organizations"),
+    row(Alice, Text, 2, "org usage acme", "no such organization"),
+    row(Alice, Text, 2, "org invoices acme", "no such organization"),
+    row(Alice, Text, 2, "org plan acme", "no such organization"),
+    row(Alice, Text, 2, "org plan acme team", "no such organization"),
     row(Alice, Text, 2, "org create www", "a reserved name"),
     row(Alice, Json, 0, "org create acme --name 'Acme Inc'", "created: alice owns it"),
     row(Alice, Text, 2, "org create acme", "the slug is taken"),
@@ -327,6 +319,13 @@ const TABLE: &[Row] = &[
     row(Alice, Both, 0, "org members acme", "alice, owner"),
     row(Bob,   Text, 2, "org members acme", "bob is not a member"),
     row(Alice, Text, 2, "org members nope", "no such organization"),
+    // Billing (the full flow, with --json against the schemas, is
+    // tests/e2e/billing.rs).
+    row(Alice, Both, 0, "org usage acme", "one member, no articles"),
+    row(Alice, Both, 1, "org invoices acme", "no invoices yet"),
+    row(Alice, Both, 0, "org plan acme", "free, no subscription"),
+    row(Bob,   Text, 2, "org plan acme", "not a member"),
+    row(Alice, Text, 2, "org plan acme team", "no payment provider (no --billing-mock)"),
     row(Alice, Text, 2, "org invite acme carol", "no such user"),
     row(Alice, Json, 0, "org invite acme bob --role author", "the invitation and its token"),
     row(Alice, Text, 2, "org accept {invitation}", "it is bob's invitation, not alice's"),
@@ -1118,12 +1117,7 @@ fn every_command_on_an_empty_daemon() {
         invitation: std::sync::Mutex::default(),
     };
     let mut rows = TABLE.iter().peekable();
-    let mut org_made = false;
     while let Some(first) = rows.next() {
-        if !org_made && first.line.starts_with("org ") && first.code != 2 {
-            make_org(&world, "acme");
-            org_made = true;
-        }
         if !first.together {
             for &json in first.forms() {
                 world.check(first, json);
@@ -1151,18 +1145,3 @@ fn every_command_on_an_empty_daemon() {
     );
 }
 
-/// Creates organization `slug` owned by Alice, over the HTTP API (the
-/// table has no `agora org create` yet).
-fn make_org(world: &World, slug: &str) {
-    let token = crate::support::saved_token(&world.alice, &world.daemon.addr);
-    let body = format!(r#"{{"org": {{"slug": "{slug}"}}}}"#);
-    let mut stream = std::net::TcpStream::connect(world.daemon.ready.http).unwrap();
-    let request = format!(
-        "POST /api/orgs HTTP/1.1\r\nHost: localhost\r\nAuthorization: Token {token}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
-}
