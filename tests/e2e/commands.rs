@@ -1144,4 +1144,3 @@ fn every_command_on_an_empty_daemon() {
         started.elapsed().as_secs_f64()
     );
 }
-
