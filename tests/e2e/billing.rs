@@ -18,11 +18,13 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
 use crate::blog::conforms;
+use crate::orgs::{At, DOMAIN};
 use crate::support::{Daemon, Home, rt, saved_token};
 
-const DOMAIN: &str = "blog.example.test";
 const DAY: i64 = 24 * 3600;
 
+/// A request to agora, to an organization by Host or to none
+/// (`crate::orgs::call`).
 async fn call(
     addr: SocketAddr,
     host: Option<&str>,
@@ -31,27 +33,8 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let host = host.map_or_else(|| addr.to_string(), |org| format!("{org}.{DOMAIN}"));
-    let mut stream = TcpStream::connect(addr).await.unwrap();
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let auth = token
-        .map(|t| format!("Authorization: Token {t}\r\n"))
-        .unwrap_or_default();
-    let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).await.unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    (status, serde_json::from_str(body).unwrap_or(Value::Null))
+    let at = host.map_or(At::Default, At::Host);
+    crate::orgs::call(addr, at, method, path, token, body).await
 }
 
 /// Polls `check` on agora's answers until it holds, failing after 20 s

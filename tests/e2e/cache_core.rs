@@ -10,7 +10,7 @@ use redis::{Commands as _, Value};
 
 use crate::support::{Daemon, Home};
 
-fn client(daemon: &Daemon) -> redis::Connection {
+pub(crate) fn client(daemon: &Daemon) -> redis::Connection {
     let url = format!("redis://{}/", daemon.ready.resp);
     let con = redis::Client::open(url)
         .expect("client")
@@ -141,7 +141,7 @@ fn sets_and_sorted_sets_survive_a_restart() {
 }
 
 /// Waits until INFO counts `n` blocked clients.
-fn wait_blocked(con: &mut redis::Connection, n: usize) {
+pub(crate) fn wait_blocked(con: &mut redis::Connection, n: usize) {
     for _ in 0..200 {
         let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
         if info.contains(&format!("blocked_clients:{n}\r")) {

@@ -7,17 +7,8 @@ use std::time::Duration;
 
 use redis::Value;
 
+use crate::cache_core::{client, wait_blocked};
 use crate::support::{Daemon, Home};
-
-fn client(daemon: &Daemon) -> redis::Connection {
-    let url = format!("redis://{}/", daemon.ready.resp);
-    let con = redis::Client::open(url)
-        .expect("client")
-        .get_connection()
-        .expect("connect");
-    con.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    con
-}
 
 fn cmd(con: &mut redis::Connection, args: &[&str]) -> redis::RedisResult<Value> {
     let mut c = redis::cmd(args[0]);
@@ -39,18 +30,6 @@ fn text(v: &Value) -> String {
         }
         other => format!("{other:?}"),
     }
-}
-
-/// Waits until INFO counts `n` blocked clients.
-fn wait_blocked(con: &mut redis::Connection, n: usize) {
-    for _ in 0..200 {
-        let info: String = redis::cmd("INFO").arg("clients").query(con).unwrap();
-        if info.contains(&format!("blocked_clients:{n}\r")) {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("never saw {n} blocked clients");
 }
 
 #[test]

@@ -13,17 +13,17 @@ use tokio::net::TcpStream;
 
 use crate::support::{Daemon, Home, rt};
 
-const DOMAIN: &str = "blog.example.test";
+pub(crate) const DOMAIN: &str = "blog.example.test";
 
 /// Where a request goes: the organization by Host, by `/t/`, or none.
 #[derive(Clone, Copy)]
-enum At<'a> {
+pub(crate) enum At<'a> {
     Host(&'a str),
     Path(&'a str),
     Default,
 }
 
-async fn call(
+pub(crate) async fn call(
     addr: SocketAddr,
     at: At<'_>,
     method: &str,

@@ -2306,25 +2306,13 @@ pub fn format_f64(value: f64) -> String {
     if text == "-0" { "0".into() } else { text }
 }
 
-/// Formats a double reply as Redis 7.0 does (`%.17g`; `inf`, `-inf`):
-/// 17 significant digits, trailing zeros dropped, an exponent below 1e-4
-/// or from 1e17 on. Sorted-set scores go out this way.
-pub fn format_g17(value: f64) -> String {
-    if value.is_infinite() {
-        return if value > 0.0 {
-            "inf".into()
-        } else {
-            "-inf".into()
-        };
-    }
+/// C's `%.<digits>g` for a finite value: `digits` significant digits,
+/// trailing zeros dropped, an exponent below 1e-4 or from 1e<digits> on.
+pub(crate) fn format_g(value: f64, digits: usize) -> String {
     if value == 0.0 {
-        return if value.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+        return if value.is_sign_negative() { "-0" } else { "0" }.into();
     }
-    let sci = format!("{value:.16e}");
+    let sci = format!("{value:.*e}", digits - 1);
     let Some((mantissa, exp)) = sci.split_once('e') else {
         return sci;
     };
@@ -2336,12 +2324,26 @@ pub fn format_g17(value: f64) -> String {
             s.to_string()
         }
     };
-    if !(-4..17).contains(&exp) {
+    if exp < -4 || exp >= digits as i32 {
         let sign = if exp < 0 { '-' } else { '+' };
         format!("{}e{sign}{:02}", trim(mantissa), exp.unsigned_abs())
     } else {
-        trim(&format!("{value:.*}", (16 - exp) as usize))
+        trim(&format!("{value:.*}", (digits as i32 - 1 - exp) as usize))
     }
+}
+
+/// Formats a double reply as Redis 7.0 does (`%.17g`; `inf`, `-inf`):
+/// 17 significant digits, trailing zeros dropped, an exponent below 1e-4
+/// or from 1e17 on. Sorted-set scores go out this way.
+pub fn format_g17(value: f64) -> String {
+    if value.is_infinite() {
+        return if value > 0.0 {
+            "inf".into()
+        } else {
+            "-inf".into()
+        };
+    }
+    format_g(value, 17)
 }
 
 /// Whether `arg` equals `word`, ignoring ASCII case.

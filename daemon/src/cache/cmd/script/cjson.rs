@@ -243,29 +243,9 @@ fn string(bytes: &[u8], out: &mut String) {
     out.push('"');
 }
 
-/// C's `%.14g`.
+/// C's `%.14g`, cjson's number format.
 pub(super) fn format_g14(value: f64) -> String {
-    if value == 0.0 {
-        return if value.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    let sci = format!("{value:.13e}");
-    let Some((mantissa, exp)) = sci.split_once('e') else {
-        return sci;
-    };
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if !(-4..14).contains(&exp) {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mantissa), exp.unsigned_abs())
-    } else {
-        trim(&format!("{value:.*}", (13 - exp) as usize))
-    }
+    crate::cache::cmd::format_g(value, 14)
 }
 
 fn to_lua(lua: &Lua, json: serde_json::Value, s: &Settings, depth: usize) -> mlua::Result<Value> {
