@@ -3,6 +3,7 @@
 //! (`agora completions`) are all generated from these definitions.
 
 pub mod blog;
+pub mod cluster;
 pub mod org;
 pub mod org_billing;
 
@@ -555,6 +556,9 @@ pub struct DaemonArgs {
     /// The blog API's limits and cache.
     #[command(flatten)]
     pub blog: blog::BlogDaemonArgs,
+    /// Cluster membership (`--cluster` and companions).
+    #[command(flatten)]
+    pub cluster: cluster::ClusterDaemonArgs,
     /// Billing: the mock payment provider and the webhook secret.
     #[command(flatten)]
     pub billing: org_billing::BillingDaemonArgs,

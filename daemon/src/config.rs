@@ -25,6 +25,8 @@ pub struct Config {
     pub resp_busy_poll: Duration,
     /// The cache service's settings.
     pub cache: crate::cache::CacheConfig,
+    /// Join or form a cluster (`--cluster`); `None`: standalone.
+    pub cluster: Option<crate::cluster::ClusterConfig>,
     /// Where the database, signing key and snapshots live.
     pub data_dir: PathBuf,
     /// Write the bound addresses here (JSON) once listening.
@@ -73,6 +75,7 @@ impl Config {
             resp_threads: default_resp_threads(),
             resp_busy_poll: Duration::from_micros(50),
             cache: crate::cache::CacheConfig::default(),
+            cluster: None,
             data_dir,
             ready_file: None,
             max_frame: agora_wire::DEFAULT_MAX_FRAME,

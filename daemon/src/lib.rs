@@ -24,7 +24,9 @@
 //! - [`blog`]: the RealWorld blog API's domain (served by [`http`]);
 //! - [`orgs`]: organizations (a multi-tenant blog): policy, tenant files;
 //! - [`http`]: health checks, Prometheus metrics and the blog API (axum);
-//! - [`stats`]: the counters behind `/metrics`.
+//! - [`stats`]: the counters behind `/metrics`;
+//! - [`cluster`]: several daemons as one cache (`--cluster`): gossip
+//!   membership, slot placement, `CLUSTER …`, `MOVED`.
 //!
 //! [`Daemon::start`] binds everything and returns a [`Running`] handle;
 //! cancelling its token shuts down gracefully: stop accepting, finish
@@ -37,6 +39,7 @@ pub mod billing;
 pub mod blog;
 pub mod cache;
 pub mod chat;
+pub mod cluster;
 mod config;
 pub mod conn;
 pub mod datalock;
@@ -87,6 +90,9 @@ pub struct Shared {
     pub shutdown: CancellationToken,
     /// When the daemon started.
     pub started: Instant,
+    /// The cluster this node belongs to (`--cluster`); `None` for a
+    /// standalone daemon.
+    pub cluster: Option<Arc<cluster::Cluster>>,
 }
 
 impl Shared {
@@ -101,6 +107,8 @@ impl Shared {
         config: Config,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Shared> {
+        let mut config = config;
+        config.cache.cluster = config.cluster.is_some();
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
@@ -119,6 +127,7 @@ impl Shared {
             stats,
             shutdown,
             started: Instant::now(),
+            cluster: None,
         })
     }
 }
@@ -171,10 +180,11 @@ impl Daemon {
         let listener = bind(&shared.config.listen, "protocol").await?;
         let http_listener = bind(&shared.config.http, "HTTP").await?;
         let resp_listener = bind(&shared.config.resp, "RESP").await?;
-        let addrs = BoundAddrs {
+        let mut addrs = BoundAddrs {
             listen: listener.local_addr()?,
             http: http_listener.local_addr()?,
             resp: resp_listener.local_addr()?,
+            cluster: None,
         };
 
         // The RESP listener serves the cache; INFO and CONFIG GET report its
@@ -190,18 +200,27 @@ impl Daemon {
         // delivers its webhooks there.
         shared.services.billing.set_http_addr(addrs.http);
 
-        let shared = Arc::new(shared);
         // The RESP event loops start before the ready file is written: a
         // daemon that cannot start them fails here rather than leaving a
         // listener nobody serves.
         let tracker = TaskTracker::new();
-        // On an error from here on, the loop threads already started are
-        // told to stop (the token) and that nothing will come (the tracker).
+        // On an error from here on, the loop threads and tasks already
+        // started are told to stop (the token) and that nothing will come
+        // (the tracker).
         let abandon = |err: anyhow::Error| {
             token.cancel();
             tracker.close();
             err
         };
+        let mut shared = shared;
+        if let Some(config) = shared.config.cluster.clone() {
+            let cluster = cluster::membership::start(config, addrs.resp, token.clone(), &tracker)
+                .await
+                .map_err(abandon)?;
+            addrs.cluster = Some(cluster.gossip);
+            shared.cluster = Some(cluster);
+        }
+        let shared = Arc::new(shared);
         let loops = resp::loops::Loops::start(
             resp::loops::LoopConfig {
                 threads: shared.config.resp_threads,

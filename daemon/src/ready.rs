@@ -16,6 +16,9 @@ pub struct BoundAddrs {
     pub http: SocketAddr,
     /// The RESP (cache) listener.
     pub resp: SocketAddr,
+    /// The cluster gossip (UDP) address, with `--cluster`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<SocketAddr>,
 }
 
 #[derive(Serialize)]
@@ -26,7 +29,7 @@ struct ReadyFile<'a> {
     version: &'a str,
 }
 
-/// Writes `{"listen": .., "http": .., "resp": .., "pid": .., "version": ..}` to `path`
+/// Writes `{"listen": .., "http": .., "resp": .., ["cluster": ..,] "pid": .., "version": ..}` to `path`
 /// atomically (temp file, then rename), so a reader never sees half a file.
 pub(crate) fn write(path: &Path, addrs: &BoundAddrs) -> anyhow::Result<()> {
     let body = serde_json::to_vec_pretty(&ReadyFile {

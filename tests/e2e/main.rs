@@ -16,6 +16,7 @@ mod cache_script;
 mod cache_stream;
 mod chat;
 mod cli;
+mod cluster;
 mod commands;
 mod conventions;
 mod dashboard_web;

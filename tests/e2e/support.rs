@@ -125,6 +125,9 @@ pub struct Ready {
     pub listen: SocketAddr,
     pub http: SocketAddr,
     pub resp: SocketAddr,
+    /// The cluster gossip address, with `--cluster`.
+    #[serde(default)]
+    pub cluster: Option<SocketAddr>,
     pub pid: u32,
 }
 
@@ -152,7 +155,24 @@ impl Daemon {
         Daemon::start_with(home, "127.0.0.1:0", extra, env)
     }
 
+    /// Starts a daemon on free ports whose log (stderr) goes to
+    /// `HOME/daemon.log`, for tests that look for a log line.
+    pub fn start_logged(home: &Home, extra: &[&str]) -> Daemon {
+        let log = std::fs::File::create(home.path().join("daemon.log")).expect("log file");
+        Daemon::start_full(home, "127.0.0.1:0", extra, &[], Stdio::from(log))
+    }
+
     fn start_with(home: &Home, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_full(home, listen, extra, env, Stdio::null())
+    }
+
+    fn start_full(
+        home: &Home,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        stderr: Stdio,
+    ) -> Daemon {
         let ready_file = home.path().join(format!("ready-{}.json", rand_suffix()));
         let data = home.data();
         let mut cmd = home.cmd();
@@ -172,7 +192,7 @@ impl Daemon {
         .args(extra)
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(stderr);
         let mut child = cmd.spawn().expect("spawn agora daemon");
         let ready: Ready = wait_for("the ready file", Duration::from_secs(20), || {
             if let Ok(Some(status)) = child.try_wait() {

@@ -67,6 +67,7 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         presence_interval: args.chat_presence_interval,
     };
     config.blog = args.blog.config()?;
+    config.cluster = args.cluster.config()?;
     config.billing = args.billing.config()?;
     config.jobs = agora_daemon::jobs::JobsConfig {
         retention: args.jobs_retention,

@@ -59,6 +59,9 @@ pub struct CacheConfig {
     pub persist: bool,
     /// How often to snapshot when persisting.
     pub snapshot_every: Duration,
+    /// Serving as one node of a cluster (`--cluster`): INFO says
+    /// `cluster_enabled:1` and SELECT refuses databases other than 0.
+    pub cluster: bool,
 }
 
 impl Default for CacheConfig {
@@ -68,6 +71,7 @@ impl Default for CacheConfig {
             policy: Policy::NoEviction,
             persist: false,
             snapshot_every: Duration::from_secs(60),
+            cluster: false,
         }
     }
 }

@@ -461,6 +461,15 @@ impl Conn {
                 return Next::Continue;
             }
         }
+        // Cluster mode: CLUSTER …, and MOVED/CROSSSLOT for keys owned
+        // elsewhere. Standalone, this one branch is all it costs.
+        if let Some(cluster) = &self.shared.cluster
+            && let Some(reply) = crate::cluster::route::intercept(cluster, args)
+        {
+            self.uncounted += 1;
+            self.reply(&reply);
+            return Next::Continue;
+        }
         if multi::is_transaction_command(name) {
             self.uncounted += 1;
             let reply = multi::command(&self.cache, &mut self.client, self.now_ms, args);

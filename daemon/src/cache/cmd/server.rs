@@ -64,6 +64,9 @@ pub(super) fn echo(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 
 pub(super) fn select(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     match super::db_arg(&args[1]) {
+        Ok(db) if db != 0 && ctx.cache.config.cluster => {
+            Reply::err("ERR SELECT is not allowed in cluster mode")
+        }
         Ok(db) => {
             ctx.client.db = db;
             Reply::ok()
@@ -254,7 +257,8 @@ pub(super) fn info(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         out.push_str("# Latencystats\r\n\r\n");
     }
     if show("cluster") {
-        out.push_str("# Cluster\r\ncluster_enabled:0\r\n\r\n");
+        let enabled = u8::from(cache.config.cluster);
+        let _ = write!(out, "# Cluster\r\ncluster_enabled:{enabled}\r\n\r\n");
     }
     if show("keyspace") {
         out.push_str("# Keyspace\r\n");

@@ -1,0 +1,82 @@
+//! The daemon's cluster flags (`--cluster`, `--node-id`, …; see
+//! docs/CLUSTER.md).
+
+use clap::Args;
+
+/// `agora daemon --cluster NAME …`: join or form a cluster.
+#[derive(Debug, Args, Clone)]
+#[command(next_help_heading = "Cluster")]
+pub struct ClusterDaemonArgs {
+    /// Serve the cache as one node of the cluster NAME: slots are spread
+    /// over the live nodes and keys owned elsewhere answer -MOVED (see
+    /// docs/CLUSTER.md). Nodes with another name are not taken in.
+    #[arg(long, env = "AGORA_CLUSTER", value_name = "NAME")]
+    pub cluster: Option<String>,
+
+    /// This node's id, unique in the cluster (default: the host name and
+    /// the gossip port).
+    #[arg(long, env = "AGORA_NODE_ID", value_name = "ID", requires = "cluster")]
+    pub node_id: Option<String>,
+
+    /// Where to gossip with the other nodes (UDP; port 0 picks one, which
+    /// the ready file reports as "cluster").
+    #[arg(
+        long,
+        env = "AGORA_CLUSTER_LISTEN",
+        default_value = "127.0.0.1:7946",
+        value_name = "HOST:PORT"
+    )]
+    pub cluster_listen: String,
+
+    /// Gossip addresses of nodes already in the cluster, comma-separated;
+    /// unreachable ones are retried (and logged) while the daemon serves.
+    #[arg(
+        long,
+        env = "AGORA_SEEDS",
+        value_name = "HOST:PORT,…",
+        value_delimiter = ',',
+        requires = "cluster"
+    )]
+    pub seeds: Vec<String>,
+
+    /// Silence after which a node is declared dead and its slots go to
+    /// the others (half of it makes it suspect), e.g. 2s or 500ms.
+    #[arg(long, env = "AGORA_CLUSTER_FAILURE_TIMEOUT", default_value = "2s", value_parser = crate::duration::parse_duration, value_name = "DURATION")]
+    pub cluster_failure_timeout: std::time::Duration,
+}
+
+impl ClusterDaemonArgs {
+    /// The daemon's cluster configuration, if `--cluster` was given.
+    ///
+    /// # Errors
+    /// When the name or id is empty, or the timeout is under 100 ms.
+    pub fn config(&self) -> anyhow::Result<Option<agora_daemon::cluster::ClusterConfig>> {
+        let Some(name) = &self.cluster else {
+            return Ok(None);
+        };
+        anyhow::ensure!(!name.trim().is_empty(), "--cluster needs a name");
+        anyhow::ensure!(
+            self.cluster_failure_timeout >= std::time::Duration::from_millis(100),
+            "--cluster-failure-timeout must be at least 100ms"
+        );
+        let node_id = match &self.node_id {
+            Some(id) => {
+                anyhow::ensure!(!id.trim().is_empty(), "--node-id must not be empty");
+                id.clone()
+            }
+            // The daemon makes one from the host name and the gossip port
+            // once it is bound.
+            None => String::new(),
+        };
+        let mut config = agora_daemon::cluster::ClusterConfig::new(name.clone(), node_id);
+        config.listen = self.cluster_listen.clone();
+        config.seeds = self
+            .seeds
+            .iter()
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect();
+        config.failure_timeout = self.cluster_failure_timeout;
+        Ok(Some(config))
+    }
+}

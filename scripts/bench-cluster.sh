@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# The agora cluster (docs/CLUSTER.md): a 3-node cluster on 127.0.0.1
+# against a single node, both driven by redis-benchmark in the same run
+# (alternating, BENCH_ROUNDS times), then the time to detect a killed node.
+#
+#   scripts/bench-cluster.sh
+#
+# Environment:
+#   BENCH_N        requests per redis-benchmark run (default 200000)
+#   BENCH_CLIENTS  parallel clients (default 50)
+#   BENCH_ROUNDS   alternations of single/cluster (default 3)
+#   AGORA_BIN      a prebuilt agora (default: cargo build --release)
+#
+# Prints one line per run (rps and p99 for SET and GET, -P 1 and -P 16),
+# then the detection time of a SIGKILLed node with
+# --cluster-failure-timeout 1s. Record the figures in docs/BENCHMARKS.md
+# with the machine, the date and the load average.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N=${BENCH_N:-200000}
+CLIENTS=${BENCH_CLIENTS:-50}
+ROUNDS=${BENCH_ROUNDS:-3}
+
+need() { # need CMD PACKAGE
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "bench: installing $2" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null 2>&1 || {
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+  }
+}
+need redis-benchmark redis-tools
+need redis-cli redis-tools
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
+if [ -z "${AGORA_BIN:-}" ]; then
+  cargo build --release -p agora --locked -q
+  AGORA_BIN="$CARGO_TARGET_DIR/release/agora"
+fi
+
+tmp=$(mktemp -d)
+pids=()
+stop_all() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  pids=()
+}
+trap 'stop_all; rm -rf "$tmp"' EXIT
+
+field() { # field FILE KEY: a value of the ready file
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+}
+wait_ready() { # wait_ready FILE
+  for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done
+  echo "bench: no ready file $1" >&2; exit 1
+}
+# start NAME [cluster flags…]: a daemon with its data in $tmp/NAME; prints
+# its ready file's path.
+start() {
+  local name=$1; shift
+  rm -rf "$tmp/$name"; mkdir -p "$tmp/$name"
+  "$AGORA_BIN" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 \
+    --data "$tmp/$name/data" --ready-file "$tmp/$name/ready.json" --log-level warn "$@" \
+    2>"$tmp/$name/log" &
+  pids+=($!)
+  echo $! >"$tmp/$name/pid"
+  wait_ready "$tmp/$name/ready.json"
+}
+resp_port() { field "$tmp/$1/ready.json" resp | sed 's/.*://'; }
+
+start_cluster() {
+  start n1 --cluster bench --node-id n1 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s
+  local seed; seed=$(field "$tmp/n1/ready.json" cluster)
+  start n2 --cluster bench --node-id n2 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed"
+  start n3 --cluster bench --node-id n3 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed"
+  local p; p=$(resp_port n1)
+  for _ in $(seq 400); do
+    redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_size:3' && return 0
+    sleep 0.05
+  done
+  echo "bench: the cluster did not converge" >&2; exit 1
+}
+
+# bench LABEL PORT [--cluster]: SET and GET at -P 1 and -P 16.
+bench() {
+  local label=$1 port=$2; shift 2
+  for pipe in 1 16; do
+    redis-benchmark -h 127.0.0.1 -p "$port" "$@" -t set,get -n "$N" -c "$CLIENTS" -P "$pipe" --csv 2>/dev/null |
+      python3 -c '
+import csv, sys
+label, pipe = sys.argv[1], sys.argv[2]
+rows = list(csv.reader(sys.stdin))
+for r in rows[1:]:
+    # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
+    print(f"{label:8} -P {pipe:>2}  {r[0]:4} {float(r[1]):>10.0f} rps  p99 {r[6]} ms")
+' "$label" "$pipe"
+  done
+}
+
+echo "# $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)  N=$N clients=$CLIENTS"
+for round in $(seq "$ROUNDS"); do
+  start single
+  bench single "$(resp_port single)"
+  stop_all
+  start_cluster
+  bench cluster "$(resp_port n1)" --cluster
+  stop_all
+done
+
+# Time to detect a dead node: SIGKILL n3, poll n1 until it says fail.
+start_cluster
+id3=$(redis-cli -p "$(resp_port n3)" cluster myid)
+kill -9 "$(cat "$tmp/n3/pid")"
+t0=$(date +%s.%N)
+p1=$(resp_port n1)
+for _ in $(seq 2000); do
+  redis-cli -p "$p1" cluster nodes | grep "^$id3" | grep -q 'master,fail ' && break
+  sleep 0.01
+done
+t1=$(date +%s.%N)
+python3 -c "print(f'dead node detected after {($t1 - $t0):.2f} s (failure timeout 1 s)')"
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
