@@ -148,6 +148,11 @@ fn three_nodes_serve_redis_cluster_clients() {
     assert_eq!(a.cli(false, &["CLUSTER", "KEYSLOT", "foo"]), "12182");
     assert_eq!(a.cli(false, &["CLUSTER", "MYID"]).len(), 40);
     assert_eq!(a.cli(false, &["READONLY"]), "OK");
+    let (_, metrics) = crate::support::rt().block_on(a.daemon.http_get("/metrics"));
+    assert!(
+        metrics.contains("agora_cluster_nodes{state=\"alive\"} 3"),
+        "{metrics}"
+    );
 
     // Keys on every node, written through one node and read through each.
     let keys: Vec<String> = (0..30).map(|i| format!("key:{i}")).collect();
@@ -258,6 +263,11 @@ fn a_killed_node_is_declared_dead_and_its_slots_go_to_the_others() {
         assert_eq!(a.cli(true, &["GET", &k]), "x");
     }
     assert_eq!(a.info_field("cluster_known_nodes").as_deref(), Some("3"));
+    let (_, metrics) = crate::support::rt().block_on(a.daemon.http_get("/metrics"));
+    assert!(
+        metrics.contains("agora_cluster_nodes{state=\"dead\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[test]

@@ -151,8 +151,12 @@ impl Cache {
     /// A new, empty cache. `data_dir` is where the snapshot lives.
     pub fn new(config: CacheConfig, data_dir: &std::path::Path) -> Cache {
         let store = Store::new(config.max_memory, config.policy);
+        let params = config::Config::new(&store, 0);
+        if config.cluster {
+            params.set_internal("cluster-enabled", "yes".into());
+        }
         Cache {
-            params: config::Config::new(&store, 0),
+            params,
             gate: multi::Gate::default(),
             watches: multi::Watches::default(),
             blocked: blocking::Blocked::default(),

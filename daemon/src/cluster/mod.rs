@@ -76,6 +76,20 @@ impl Cluster {
         self.view.read().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
+    /// A cluster handle with a fixed view and no gossip, for tests of
+    /// the pure parts.
+    #[cfg(test)]
+    pub(crate) fn for_view(view: View) -> Cluster {
+        let me = view.me().expect("a view with this node").clone();
+        Cluster {
+            config: ClusterConfig::new("test", me.id.clone()),
+            name: me.name.clone(),
+            resp: me.resp.expect("an address"),
+            gossip: me.gossip,
+            view: RwLock::new(Arc::new(view)),
+        }
+    }
+
     /// Replaces the view (by the membership task).
     pub(crate) fn set_view(&self, view: View) {
         *self.view.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(view);

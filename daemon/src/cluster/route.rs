@@ -57,3 +57,82 @@ pub fn redirect(cluster: &Cluster, slot: u16) -> Option<Reply> {
         None => Some(Reply::err("CLUSTERDOWN Hash slot not served")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::super::membership::{Observed, State, View};
+    use super::*;
+
+    fn node(id: &str, port: u16, myself: bool) -> Observed {
+        Observed {
+            id: id.into(),
+            generation: 1,
+            gossip: SocketAddr::from(([127, 0, 0, 1], port)),
+            resp: Some(SocketAddr::from(([127, 0, 0, 1], port + 1000))),
+            state: State::Alive,
+            myself,
+        }
+    }
+
+    fn args(words: &[&str]) -> Vec<Bytes> {
+        words
+            .iter()
+            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+            .collect()
+    }
+
+    fn error_text(reply: Option<Reply>) -> Option<String> {
+        match reply? {
+            Reply::Error(text) => Some(text.into_owned()),
+            other => panic!("not an error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn keys_run_on_their_owner_and_move_elsewhere() {
+        let cluster = Cluster::for_view(View::build(vec![node("a", 1, true), node("b", 2, false)]));
+        let view = cluster.view();
+        let mine = (0..100)
+            .map(|i| format!("k{i}"))
+            .find(|k| view.owner(key_slot(k.as_bytes())).is_some_and(|m| m.myself))
+            .unwrap();
+        let theirs = (0..100)
+            .map(|i| format!("k{i}"))
+            .find(|k| {
+                view.owner(key_slot(k.as_bytes()))
+                    .is_some_and(|m| !m.myself)
+            })
+            .unwrap();
+        assert!(intercept(&cluster, &args(&["GET", &mine])).is_none());
+        let moved = error_text(intercept(&cluster, &args(&["get", &theirs]))).unwrap();
+        let slot = key_slot(theirs.as_bytes());
+        assert_eq!(moved, format!("MOVED {slot} 127.0.0.1:1002"));
+        // Keyless commands and unknown ones run here.
+        assert!(intercept(&cluster, &args(&["DBSIZE"])).is_none());
+        assert!(intercept(&cluster, &args(&["NOSUCH", &theirs])).is_none());
+    }
+
+    #[test]
+    fn keys_in_several_slots_are_crossslot_and_hash_tags_join_them() {
+        let cluster = Cluster::for_view(View::build(vec![node("a", 1, true)]));
+        let reply = intercept(&cluster, &args(&["MSET", "foo", "1", "bar", "2"]));
+        assert_eq!(error_text(reply).as_deref(), Some(CROSSSLOT));
+        assert!(intercept(&cluster, &args(&["MSET", "{t}foo", "1", "{t}bar", "2"])).is_none());
+        // MSET's values are not keys.
+        assert!(intercept(&cluster, &args(&["MSET", "{t}foo", "x", "{t}bar", "y"])).is_none());
+    }
+
+    #[test]
+    fn cluster_commands_are_answered_here() {
+        let cluster = Cluster::for_view(View::build(vec![node("a", 1, true)]));
+        assert_eq!(
+            intercept(&cluster, &args(&["CLUSTER", "KEYSLOT", "foo"])),
+            Some(Reply::Integer(12182))
+        );
+        assert_eq!(intercept(&cluster, &args(&["READONLY"])), Some(Reply::ok()));
+        let unknown = error_text(intercept(&cluster, &args(&["CLUSTER", "NOPE"]))).unwrap();
+        assert!(unknown.contains("Try CLUSTER HELP"), "{unknown}");
+    }
+}

@@ -132,6 +132,39 @@ pub(crate) fn render(shared: &Shared) -> String {
         "Topics with at least one subscriber.",
         &one(shared.hub.topic_count() as u64),
     );
+    if let Some(cluster) = &shared.cluster {
+        let view = cluster.view();
+        let samples: Vec<_> = [
+            crate::cluster::State::Alive,
+            crate::cluster::State::Suspect,
+            crate::cluster::State::Dead,
+        ]
+        .into_iter()
+        .map(|state| {
+            let n = view.members.iter().filter(|m| m.state == state).count();
+            (format!("{{state=\"{}\"}}", state.name()), n as u64)
+        })
+        .collect();
+        metric(
+            "agora_cluster_nodes",
+            "gauge",
+            "Cluster members this node knows, by state (with --cluster).",
+            &samples,
+        );
+        let mine = view.me().map_or(0, |me| {
+            view.placement
+                .ranges_of(&me.id)
+                .iter()
+                .map(|&(s, e)| u64::from(e - s) + 1)
+                .sum()
+        });
+        metric(
+            "agora_cluster_slots_owned",
+            "gauge",
+            "Hash slots this node owns (with --cluster).",
+            &one(mine),
+        );
+    }
     crate::metrics::prometheus::render(&shared.services.metrics, &mut out);
     out
 }
