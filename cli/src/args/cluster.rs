@@ -80,3 +80,42 @@ impl ClusterDaemonArgs {
         Ok(Some(config))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::args::{Cli, Command};
+
+    fn cluster_config(args: &[&str]) -> Option<agora_daemon::cluster::ClusterConfig> {
+        let cli = Cli::try_parse_from(args).unwrap();
+        let Command::Daemon(daemon) = cli.command else {
+            panic!("parsed {:?}", cli.command);
+        };
+        daemon.cluster.config().unwrap()
+    }
+
+    #[test]
+    fn cluster_flags_parse() {
+        let config = cluster_config(&[
+            "agora",
+            "daemon",
+            "--cluster",
+            "prod",
+            "--node-id",
+            "n1",
+            "--seeds",
+            "10.0.0.1:7946, 10.0.0.2:7946",
+            "--cluster-failure-timeout",
+            "500ms",
+        ])
+        .unwrap();
+        assert_eq!((config.name.as_str(), config.node_id.as_str()), ("prod", "n1"));
+        assert_eq!(config.seeds, ["10.0.0.1:7946", "10.0.0.2:7946"]);
+        assert_eq!(config.failure_timeout, std::time::Duration::from_millis(500));
+        assert!(cluster_config(&["agora", "daemon"]).is_none());
+        // The cluster's companions mean nothing alone.
+        assert!(Cli::try_parse_from(["agora", "daemon", "--node-id", "n1"]).is_err());
+        assert!(Cli::try_parse_from(["agora", "daemon", "--seeds", "a:1"]).is_err());
+    }
+}

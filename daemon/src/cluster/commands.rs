@@ -54,7 +54,7 @@ pub fn cluster(cluster: &Cluster, args: &[Bytes]) -> Reply {
 }
 
 /// Each serving member's slot ranges.
-fn ranges<'v>(view: &'v View) -> impl Iterator<Item = (&'v Member, Vec<(u16, u16)>)> {
+fn ranges(view: &View) -> impl Iterator<Item = (&Member, Vec<(u16, u16)>)> {
     view.members
         .iter()
         .filter(|m| m.serves())
