@@ -393,8 +393,8 @@ pub struct DaemonArgs {
 
     /// Once listening, write the bound addresses as JSON to this file
     /// (`{"listen": "127.0.0.1:7070", "http": "127.0.0.1:7080", "resp":
-    /// "127.0.0.1:7379", "pid": …}`),
-    /// so scripts and tests can use port 0.
+    /// "127.0.0.1:7379", "pid": …}`, plus `"cluster"`, the gossip address,
+    /// with --cluster), so scripts and tests can use port 0.
     #[arg(long, env = "AGORA_READY_FILE", value_name = "PATH")]
     pub ready_file: Option<PathBuf>,
 

@@ -313,3 +313,50 @@ fn another_cluster_name_and_a_taken_node_id_are_refused() {
     );
     drop(b);
 }
+
+#[test]
+fn unreachable_seeds_are_retried_while_the_node_serves_and_it_stops_cleanly() {
+    if !have_redis_cli() {
+        return;
+    }
+    // Nothing listens on a port that was just free.
+    let free = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let seed = free.local_addr().unwrap().to_string();
+    drop(free);
+    let home = Home::new();
+    let args = [
+        "--cluster",
+        "lonely",
+        "--node-id",
+        "solo",
+        "--cluster-listen",
+        "127.0.0.1:0",
+        "--seeds",
+        &seed,
+    ];
+    let mut daemon = Daemon::start_logged(&home, &args);
+    let port = daemon.ready.resp.port().to_string();
+    let cli = |args: &[&str]| {
+        let out = Command::new(redis_cli().unwrap())
+            .args(["-h", "127.0.0.1", "-p", &port])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    };
+    wait_for(
+        "the unreachable seed in the log",
+        Duration::from_secs(30),
+        || {
+            let log = std::fs::read_to_string(home.path().join("daemon.log")).unwrap_or_default();
+            log.contains("no cluster seed has answered yet")
+                .then_some(())
+        },
+    );
+    // Alone, it owns every slot and serves.
+    assert!(cli(&["CLUSTER", "INFO"]).contains("cluster_size:1"));
+    assert_eq!(cli(&["SET", "k", "v"]), "OK");
+    assert_eq!(cli(&["GET", "k"]), "v");
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+}

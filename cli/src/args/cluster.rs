@@ -110,9 +110,15 @@ mod tests {
             "500ms",
         ])
         .unwrap();
-        assert_eq!((config.name.as_str(), config.node_id.as_str()), ("prod", "n1"));
+        assert_eq!(
+            (config.name.as_str(), config.node_id.as_str()),
+            ("prod", "n1")
+        );
         assert_eq!(config.seeds, ["10.0.0.1:7946", "10.0.0.2:7946"]);
-        assert_eq!(config.failure_timeout, std::time::Duration::from_millis(500));
+        assert_eq!(
+            config.failure_timeout,
+            std::time::Duration::from_millis(500)
+        );
         assert!(cluster_config(&["agora", "daemon"]).is_none());
         // The cluster's companions mean nothing alone.
         assert!(Cli::try_parse_from(["agora", "daemon", "--node-id", "n1"]).is_err());
