@@ -185,6 +185,15 @@ fn three_nodes_serve_redis_cluster_clients() {
         .expect("the owner");
     assert_eq!(owner.cli(false, &["GET", "key:0"]), "v-key:0");
 
+    // A script is routed by its keys, so it runs where they live.
+    for n in nodes {
+        let got = n.cli(
+            true,
+            &["EVAL", "return redis.call('GET', KEYS[1])", "1", "key:0"],
+        );
+        assert_eq!(got, "v-key:0");
+    }
+
     // Multi-key commands: one slot (hash tags) or CROSSSLOT.
     assert!(
         a.cli(true, &["MSET", "foo", "1", "bar", "2"])

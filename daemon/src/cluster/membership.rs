@@ -186,7 +186,8 @@ impl View {
 }
 
 /// Gossip timing from the failure timeout: gossip every timeout ÷ 20,
-/// phi threshold 20, so about the timeout of silence marks a node dead.
+/// phi threshold 20; a node is dead when chitchat says so and it has been
+/// silent for the whole timeout (see `keep_view`).
 fn gossip_interval(timeout: Duration) -> Duration {
     (timeout / 20).max(Duration::from_millis(10))
 }
@@ -304,10 +305,17 @@ async fn keep_view(
                 if entry.0 != beat {
                     *entry = (beat, now);
                 }
+                // Dead takes both chitchat's detector and our own clock: its
+                // phi is silence over the mean gap between heartbeats, and
+                // heartbeats come faster than gossip rounds, so alone it can
+                // declare a node dead well before the timeout (a CPU stall
+                // would then look like a death).
                 let silent = now.duration_since(entry.1);
-                let state_of = if dead {
+                let state_of = if *id == me {
+                    State::Alive
+                } else if dead && silent >= timeout {
                     State::Dead
-                } else if *id != me && silent > timeout / 2 {
+                } else if dead || silent > timeout / 2 {
                     State::Suspect
                 } else {
                     State::Alive

@@ -3,8 +3,9 @@
 //!
 //! The keys are the command table's key specs ([`keys_of`], the same
 //! that `COMMAND GETKEYS` answers), so a new command is routed with no
-//! list to update. Commands whose keys follow a `numkeys` argument have
-//! no such spec and run where they are sent (docs/CLUSTER.md).
+//! list to update; EVAL, EVALSHA and FCALL by their `numkeys` keys. The
+//! other commands whose keys follow a `numkeys` argument have no such
+//! spec yet and run where they are sent (docs/CLUSTER.md).
 
 use bytes::Bytes;
 
@@ -36,13 +37,43 @@ pub fn intercept(cluster: &Cluster, args: &[Bytes]) -> Option<Reply> {
     if !cmd::arity_ok(spec.arity, args.len()) {
         return None;
     }
-    let keys = keys_of(spec, args);
+    let keys = if spec.kind == cmd::Kind::Script {
+        script_keys(args)
+    } else {
+        keys_of(spec, args)
+    };
     let (first, rest) = keys.split_first()?;
     let slot = key_slot(first);
     if rest.iter().any(|k| key_slot(k) != slot) {
         return Some(Reply::err(CROSSSLOT));
     }
     redirect(cluster, slot)
+}
+
+/// The keys of EVAL, EVALSHA, FCALL and their `_RO` forms: the `numkeys`
+/// arguments after the script (their key spec cannot say it). Empty for
+/// the other scripting commands and for a bad count, which the command
+/// itself then refuses.
+fn script_keys(args: &[Bytes]) -> Vec<&Bytes> {
+    const WITH_NUMKEYS: [&str; 6] = [
+        "eval",
+        "evalsha",
+        "eval_ro",
+        "evalsha_ro",
+        "fcall",
+        "fcall_ro",
+    ];
+    if !WITH_NUMKEYS.iter().any(|n| is(&args[0], n)) {
+        return Vec::new();
+    }
+    let count = args
+        .get(2)
+        .and_then(|n| cmd::parse_i64(n))
+        .and_then(|n| usize::try_from(n).ok());
+    match count {
+        Some(n) if args.len() >= 3 + n => args[3..3 + n].iter().collect(),
+        _ => Vec::new(),
+    }
 }
 
 /// `None` when this node owns `slot`; otherwise `MOVED` to its owner, or
@@ -122,6 +153,20 @@ mod tests {
         assert!(intercept(&cluster, &args(&["MSET", "{t}foo", "1", "{t}bar", "2"])).is_none());
         // MSET's values are not keys.
         assert!(intercept(&cluster, &args(&["MSET", "{t}foo", "x", "{t}bar", "y"])).is_none());
+    }
+
+    #[test]
+    fn scripts_are_routed_by_their_numkeys_keys() {
+        let cluster = Cluster::for_view(View::build(vec![node("a", 1, true)]));
+        let eval = |words: &[&str]| intercept(&cluster, &args(words));
+        let cross = eval(&["EVAL", "return 1", "2", "foo", "bar", "arg"]);
+        assert_eq!(error_text(cross).as_deref(), Some(CROSSSLOT));
+        // Arguments after the keys are not keys.
+        assert!(eval(&["EVAL", "return 1", "1", "foo", "bar"]).is_none());
+        assert!(eval(&["FCALL_RO", "f", "2", "{t}a", "{t}b"]).is_none());
+        // A bad count is left to the command's own error.
+        assert!(eval(&["EVAL", "return 1", "9", "foo", "bar"]).is_none());
+        assert!(eval(&["EVAL", "return 1", "-1"]).is_none());
     }
 
     #[test]
