@@ -428,7 +428,10 @@ impl Conn {
         if self.cache.scripting.running_since().is_some()
             && let Some(busy) = self.wait_for_script(args).await
         {
-            self.reply(&Reply::err(busy));
+            // As Redis's rejectCommand: a refused command inside MULTI
+            // makes EXEC fail, and a refused EXEC discards the queue.
+            let reply = multi::reject(&self.cache, &mut self.client, name, busy);
+            self.reply(&reply);
             return Next::Continue;
         }
         // RESP2 subscribed mode accepts only a few commands.
