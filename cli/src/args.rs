@@ -382,7 +382,8 @@ pub struct DaemonArgs {
     pub cache_max_memory: usize,
 
     /// What the cache evicts over its memory limit: noeviction,
-    /// allkeys-lru, volatile-lru, allkeys-lfu or volatile-ttl.
+    /// allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, volatile-ttl,
+    /// allkeys-random or volatile-random.
     #[arg(long, env = "AGORA_CACHE_POLICY", default_value = "noeviction", value_parser = parse_policy, value_name = "POLICY")]
     pub cache_policy: agora_daemon::cache::Policy,
 
@@ -570,7 +571,7 @@ pub struct DaemonArgs {
 /// Parses an eviction policy by its Redis name.
 fn parse_policy(text: &str) -> Result<agora_daemon::cache::Policy, String> {
     agora_daemon::cache::Policy::parse(text).ok_or_else(|| {
-        format!("unknown policy {text:?} (noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-ttl)")
+        format!("unknown policy {text:?} (noeviction, allkeys-lru, volatile-lru, allkeys-lfu, volatile-lfu, volatile-ttl, allkeys-random, volatile-random)")
     })
 }
 

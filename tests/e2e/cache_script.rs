@@ -1,6 +1,8 @@
 //! Scripting, keyspace notifications and CLIENT REPLY over real sockets:
 //! EVAL writing through redis.call, a looping script that makes other
-//! clients wait (BUSY) until SCRIPT KILL from a third one stops it,
+//! clients wait (BUSY) until SCRIPT KILL from a third one stops it, a
+//! transaction that meets a busy script refused whole and a pipeline
+//! sent behind the script answered in order,
 //! notifications heard by a subscriber on a SET and on an expiry, and a
 //! connection that turned its replies off; CLIENT LIST and CLIENT KILL.
 
@@ -120,6 +122,105 @@ fn eval_writes_and_script_kill_stops_a_busy_script() {
         .query::<String>(&mut b)
         .unwrap_err();
     assert!(err.to_string().contains("BUSY"), "{err}");
+}
+
+/// Reads from `stream` until what arrived ends with `end` (or 20 s
+/// passed).
+fn read_until(stream: &mut TcpStream, end: &str) -> String {
+    let mut got = Vec::new();
+    let start = Instant::now();
+    let mut buf = [0u8; 4096];
+    while !got.ends_with(end.as_bytes()) && start.elapsed() < Duration::from_secs(20) {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn a_busy_script_refuses_transactions_whole_and_answers_its_pipeline() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let mut a = client(&daemon);
+    let mut b = client(&daemon);
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("lua-time-limit")
+        .arg(10)
+        .query(&mut a)
+        .unwrap();
+    let _: () = a.set("xx", 1).unwrap();
+    let busy = |con: &mut redis::Connection| redis::cmd("PING").query::<String>(con).is_err();
+
+    // A client pipelines a looping script and a PING (redis-cli style
+    // raw RESP): both get their answers once SCRIPT KILL stops it.
+    let mut c = TcpStream::connect(daemon.ready.resp).unwrap();
+    c.set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let eval = "while 1 do redis.call('ping') end";
+    c.write_all(
+        format!(
+            "*3\r\n$4\r\neval\r\n${}\r\n{eval}\r\n$1\r\n0\r\n*1\r\n$4\r\nping\r\n",
+            eval.len()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    eventually("the script is busy", || busy(&mut a));
+
+    // MULTI is allowed while busy, a command refused with BUSY makes the
+    // EXEC after the kill fail; an EXEC refused while busy discards the
+    // transaction.
+    let _: () = redis::cmd("MULTI").query(&mut b).unwrap();
+    let err = redis::cmd("INCR")
+        .arg("xx")
+        .query::<i64>(&mut b)
+        .unwrap_err();
+    assert!(err.to_string().contains("BUSY"), "{err}");
+    let err = redis::cmd("EXEC").query::<()>(&mut b).unwrap_err();
+    // (the client names EXECABORT ExecAbortError)
+    assert!(
+        err.to_string()
+            .contains("Transaction discarded because of: BUSY"),
+        "{err}"
+    );
+    let _: () = redis::cmd("MULTI").query(&mut b).unwrap();
+    let err = redis::cmd("INCR")
+        .arg("xx")
+        .query::<i64>(&mut b)
+        .unwrap_err();
+    assert!(err.to_string().contains("BUSY"), "{err}");
+
+    let killed: String = redis::cmd("SCRIPT").arg("KILL").query(&mut a).unwrap();
+    assert_eq!(killed, "OK");
+    // The hook sees the kill flag at its next look.
+    eventually("the script stopped", || !busy(&mut a));
+    let err = redis::cmd("EXEC").query::<()>(&mut b).unwrap_err();
+    assert!(err.to_string().contains("previous errors"), "{err}");
+    let xx: i64 = a.get("xx").unwrap();
+    assert_eq!(xx, 1, "no half of a transaction ran");
+    let pong: String = redis::cmd("PING").arg("asdf").query(&mut b).unwrap();
+    assert_eq!(pong, "asdf", "b is out of MULTI");
+
+    let replies = read_until(&mut c, "+PONG\r\n");
+    assert!(
+        replies.starts_with("-ERR Script killed by user with SCRIPT KILL..."),
+        "{replies}"
+    );
+    assert!(replies.ends_with("+PONG\r\n"), "{replies}");
+    let err = redis::cmd("SCRIPT")
+        .arg("KILL")
+        .query::<String>(&mut a)
+        .unwrap_err();
+    // (the client names NOTBUSY NotBusy)
+    assert!(
+        err.to_string()
+            .contains("No scripts in execution right now"),
+        "{err}"
+    );
 }
 
 #[test]

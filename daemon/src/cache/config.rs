@@ -105,6 +105,9 @@ const POLICIES: &[&str] = &[
     "volatile-lru",
     "allkeys-lfu",
     "volatile-ttl",
+    "allkeys-random",
+    "volatile-random",
+    "volatile-lfu",
 ];
 
 /// Every parameter CONFIG knows, in CONFIG GET `*`'s order.

@@ -283,13 +283,39 @@ fn exec(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) -> Repl
     Reply::Array(replies)
 }
 
+/// The reply to a command refused before it runs (`error`, e.g. BUSY),
+/// as Redis's `rejectCommand`: inside MULTI the refusal makes EXEC fail
+/// (`EXECABORT … previous errors`), and a refused EXEC discards the
+/// transaction with `EXECABORT Transaction discarded because of: …`.
+pub fn reject(cache: &Cache, client: &mut Client, name: &[u8], error: &str) -> Reply {
+    if client.multi.is_none() {
+        return Reply::error(error.to_string());
+    }
+    if cmd::is(name, "exec") {
+        client.multi = None;
+        client.multi_error = false;
+        cache.watches.remove_client(client);
+        return Reply::error(format!(
+            "EXECABORT Transaction discarded because of: {error}"
+        ));
+    }
+    client.multi_error = true;
+    Reply::error(error.to_string())
+}
+
 /// Queues a command inside MULTI: `+QUEUED`, or the error that will
 /// make EXEC fail (an unknown command, a wrong arity, a command a
 /// transaction cannot hold, a command that may add memory while the
 /// cache is over its limit).
 pub fn queue(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) -> Reply {
     let spec = cmd::lookup(&args[0]);
+    // Redis's `no-multi` commands (SHUTDOWN and the replication ones are
+    // refused so even where agora does not answer them).
+    let no_multi = ["save", "shutdown", "sync", "psync"]
+        .iter()
+        .any(|c| cmd::is(&args[0], c));
     let refused = match spec {
+        _ if no_multi => Some(Reply::err("ERR Command not allowed inside a transaction")),
         None => Some(cmd::unknown_command(args)),
         Some(spec) if !cmd::arity_ok(spec.arity, args.len()) => Some(cmd::wrong_arity(spec.name)),
         Some(spec) if spec.kind == cmd::Kind::DenyOom && cache.store.make_room(now_ms).is_err() => {
@@ -344,6 +370,48 @@ mod tests {
             id,
             ..Client::default()
         }
+    }
+
+    #[test]
+    fn a_refused_command_fails_the_transaction_and_a_refused_exec_ends_it() {
+        let cache = Cache::new(CacheConfig::default(), std::path::Path::new("."));
+        let mut c = new_client(1);
+        let busy = "BUSY Redis is busy running a script.";
+        // Outside MULTI: the error alone.
+        assert_eq!(
+            reject(&cache, &mut c, b"get", busy),
+            Reply::error(busy.into())
+        );
+        run(&cache, &mut c, 0, "MULTI");
+        run(&cache, &mut c, 0, "INCR x");
+        assert_eq!(
+            reject(&cache, &mut c, b"incr", busy),
+            Reply::error(busy.into())
+        );
+        assert_eq!(
+            run(&cache, &mut c, 0, "EXEC"),
+            Reply::err("EXECABORT Transaction discarded because of previous errors.")
+        );
+        run(&cache, &mut c, 0, "MULTI");
+        run(&cache, &mut c, 0, "INCR x");
+        assert_eq!(
+            reject(&cache, &mut c, b"EXEC", busy),
+            Reply::error(format!(
+                "EXECABORT Transaction discarded because of: {busy}"
+            ))
+        );
+        assert!(c.multi.is_none());
+        assert_eq!(run(&cache, &mut c, 0, "GET x"), Reply::Nil);
+        // SAVE and SHUTDOWN cannot be queued.
+        run(&cache, &mut c, 0, "MULTI");
+        assert_eq!(
+            run(&cache, &mut c, 0, "SHUTDOWN"),
+            Reply::err("ERR Command not allowed inside a transaction")
+        );
+        assert_eq!(
+            run(&cache, &mut c, 0, "EXEC"),
+            Reply::err("EXECABORT Transaction discarded because of previous errors.")
+        );
     }
 
     #[test]

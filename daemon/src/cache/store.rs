@@ -372,16 +372,25 @@ pub enum Policy {
     AllKeysLfu,
     /// Evict the key with the nearest expiry.
     VolatileTtl,
+    /// Evict any key at random.
+    AllKeysRandom,
+    /// Evict a key with a TTL at random.
+    VolatileRandom,
+    /// Evict the least frequently used of keys with a TTL.
+    VolatileLfu,
 }
 
 impl Policy {
     /// Every policy, in the order CONFIG's error lists them.
-    pub const ALL: [Policy; 5] = [
+    pub const ALL: [Policy; 8] = [
         Policy::NoEviction,
         Policy::AllKeysLru,
         Policy::VolatileLru,
         Policy::AllKeysLfu,
         Policy::VolatileTtl,
+        Policy::AllKeysRandom,
+        Policy::VolatileRandom,
+        Policy::VolatileLfu,
     ];
 
     /// Parses Redis's policy names (`allkeys-lru`, …).
@@ -392,6 +401,9 @@ impl Policy {
             "volatile-lru" => Policy::VolatileLru,
             "allkeys-lfu" => Policy::AllKeysLfu,
             "volatile-ttl" => Policy::VolatileTtl,
+            "allkeys-random" => Policy::AllKeysRandom,
+            "volatile-random" => Policy::VolatileRandom,
+            "volatile-lfu" => Policy::VolatileLfu,
             _ => return None,
         })
     }
@@ -404,11 +416,25 @@ impl Policy {
             Policy::VolatileLru => "volatile-lru",
             Policy::AllKeysLfu => "allkeys-lfu",
             Policy::VolatileTtl => "volatile-ttl",
+            Policy::AllKeysRandom => "allkeys-random",
+            Policy::VolatileRandom => "volatile-random",
+            Policy::VolatileLfu => "volatile-lfu",
         }
     }
 
     fn volatile_only(self) -> bool {
-        matches!(self, Policy::VolatileLru | Policy::VolatileTtl)
+        matches!(
+            self,
+            Policy::VolatileLru
+                | Policy::VolatileTtl
+                | Policy::VolatileRandom
+                | Policy::VolatileLfu
+        )
+    }
+
+    /// Whether keys keep LFU counters (rather than LRU clocks).
+    fn lfu(self) -> bool {
+        matches!(self, Policy::AllKeysLfu | Policy::VolatileLfu)
     }
 }
 
@@ -617,7 +643,7 @@ impl Shard {
     /// Inserts or replaces a key, returning the previous live entry.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry, now_ms: u64) -> Option<Entry> {
         entry.size = entry_size(key.len(), &entry.value);
-        entry.access = if self.counters.policy() == Policy::AllKeysLfu {
+        entry.access = if self.counters.policy().lfu() {
             (lfu_minutes(now_ms) << 8) | LFU_INIT
         } else {
             lru_clock(now_ms)
@@ -686,7 +712,7 @@ impl Shard {
         let Some(idx) = self.lookup(key, now_ms) else {
             return;
         };
-        let lfu = self.counters.policy() == Policy::AllKeysLfu;
+        let lfu = self.counters.policy().lfu();
         let entry = &mut self.map[idx];
         match (lfu, idle_secs, freq) {
             (true, _, Some(f)) => entry.access = (lfu_minutes(now_ms) << 8) | u32::from(f),
@@ -841,8 +867,12 @@ impl Shard {
                 Policy::AllKeysLru | Policy::VolatileLru => {
                     u64::from(lru_clock(now_ms).wrapping_sub(entry.access))
                 }
-                Policy::AllKeysLfu => 255 - u64::from(lfu_decayed(entry.access, now_ms)),
+                Policy::AllKeysLfu | Policy::VolatileLfu => {
+                    255 - u64::from(lfu_decayed(entry.access, now_ms))
+                }
                 Policy::VolatileTtl => u64::MAX - entry.expire_at,
+                // The sample is random already: its first key.
+                Policy::AllKeysRandom | Policy::VolatileRandom => 1,
             };
             if best.is_none_or(|(s, _)| score > s) {
                 best = Some((score, idx));
@@ -854,7 +884,7 @@ impl Shard {
 
     /// The access value after an access now, per the policy.
     fn touch_value(&mut self, old: u32, now_ms: u64) -> u32 {
-        if self.counters.policy() != Policy::AllKeysLfu {
+        if !self.counters.policy().lfu() {
             return lru_clock(now_ms);
         }
         let mut counter = lfu_decayed(old, now_ms);
@@ -1331,7 +1361,12 @@ mod tests {
 
     #[test]
     fn volatile_policies_evict_only_keys_with_ttl() {
-        for policy in [Policy::VolatileLru, Policy::VolatileTtl] {
+        for policy in [
+            Policy::VolatileLru,
+            Policy::VolatileTtl,
+            Policy::VolatileRandom,
+            Policy::VolatileLfu,
+        ] {
             let store = Store::new(20_000, policy);
             fill(&store, 400, 2);
             let (keys, volatile) = store.len();

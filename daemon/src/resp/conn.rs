@@ -255,6 +255,13 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                 loop {
                     match decoder.decode_next(&mut input) {
                         Ok(true) => {
+                            if conn.client.tracking.is_some() && conn.evict_before_command() {
+                                // Invalidations of keys evicted for this
+                                // command go out before its reply.
+                                while let Ok(push) = inbox.try_recv() {
+                                    conn.push_tracking(push);
+                                }
+                            }
                             let mark = conn.out.len();
                             let next = conn.run(decoder.args()).await;
                             conn.apply_reply_mode(mark, decoder.args());
@@ -383,6 +390,22 @@ impl Conn {
         self.channels.len() + self.patterns.len()
     }
 
+    /// Evicts keys before a command while over the memory limit, as
+    /// Redis's processCommand does (only for tracking clients: their
+    /// invalidations of evicted keys must precede the reply); whether
+    /// the limit is set.
+    fn evict_before_command(&mut self) -> bool {
+        // Not while a script runs (it is atomic; Redis does not evict
+        // inside a yielding command either).
+        if self.cache.store.max_memory() == 0 || self.cache.scripting.running_since().is_some() {
+            return false;
+        }
+        let _shared = self.cache.gate.shared();
+        let _ = self.cache.store.make_room(self.now_ms);
+        cmd::events::publish_removals(&self.cache);
+        true
+    }
+
     /// A CLIENT TRACKING invalidation for this connection (as a client
     /// or a redirect target).
     fn push_tracking(&mut self, push: crate::cache::tracking::Push) {
@@ -428,7 +451,10 @@ impl Conn {
         if self.cache.scripting.running_since().is_some()
             && let Some(busy) = self.wait_for_script(args).await
         {
-            self.reply(&Reply::err(busy));
+            // As Redis's rejectCommand: a refused command inside MULTI
+            // makes EXEC fail, and a refused EXEC discards the queue.
+            let reply = multi::reject(&self.cache, &mut self.client, name, busy);
+            self.reply(&reply);
             return Next::Continue;
         }
         // RESP2 subscribed mode accepts only a few commands.

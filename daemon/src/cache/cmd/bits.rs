@@ -32,11 +32,13 @@ pub(super) fn offset_arg(arg: &[u8], hash: bool, bits: u64) -> Result<u64, Reply
     Ok(n)
 }
 
-/// Refuses to grow a value by `extra` bytes past the memory limit.
+/// Refuses to grow a value by more than the whole memory limit (before
+/// allocating it). A smaller growth may take memory past the limit, as
+/// in Redis: the commands after it evict.
 fn room_for(ctx: &Ctx<'_>, extra: usize) -> Result<(), Reply> {
     let store = &ctx.cache.store;
     let max = store.max_memory() as u64;
-    if max > 0 && extra > 0 && store.used_memory().saturating_add(extra as u64) > max {
+    if max > 0 && extra as u64 > max {
         return Err(Reply::err(errors::OOM));
     }
     Ok(())

@@ -79,6 +79,8 @@ pub struct Client {
     pub addr: Option<std::sync::Arc<str>>,
     /// The client of a Lua script's `redis.call` (MONITOR shows `lua`).
     pub script: bool,
+    /// A script declared `allow-oom`: its writes skip the memory check.
+    pub allow_oom: bool,
     /// CLIENT TRACKING ON's mode (the registry holds the rest).
     pub tracking: Option<crate::cache::tracking::Mode>,
     /// CLIENT CACHING yes (OPTIN) or no (OPTOUT), for the next command.
@@ -1986,7 +1988,10 @@ pub fn execute_gated(
         sink.reply(reply, ctx.client.resp3);
         return false;
     }
-    if spec.kind == Kind::DenyOom && ctx.cache.store.make_room(ctx.now_ms).is_err() {
+    if spec.kind == Kind::DenyOom
+        && !ctx.client.allow_oom
+        && ctx.cache.store.make_room(ctx.now_ms).is_err()
+    {
         stats.rejected(Some(spec), errors::OOM);
         sink.reply(Reply::err(errors::OOM), ctx.client.resp3);
         return true;
@@ -2019,11 +2024,16 @@ pub fn execute_gated(
         events::existing(ctx, &keys)
     });
     let reply = (spec.handler)(ctx, args);
+    // A script's error that a command inside it counted already.
+    let counted = script && reply.is_error() && ctx.cache.scripting.take_error_counted();
     ctx.cache.cmdstats.ran(
         spec,
-        reply.is_error().then(|| error_text(&reply)),
+        (reply.is_error() && !counted).then(|| error_text(&reply)),
         started.elapsed().as_nanos() as u64,
     );
+    if counted {
+        ctx.cache.cmdstats.failed(spec);
+    }
     if let Some(mode) = ctx.client.tracking
         && !ctx.client.internal
     {

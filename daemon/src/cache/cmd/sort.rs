@@ -147,9 +147,10 @@ pub(super) fn sort_ro(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn run(ctx: &Ctx<'_>, args: &[Bytes], read_only: bool) -> Result<Reply, Reply> {
     let mut o = options(args, read_only)?;
     let (mut items, is_set) = elements(ctx, &args[1])?;
-    if o.dont_sort && is_set && o.store.is_some() {
-        // A set has no order of its own: STORE sorts it (ALPHA) so the
-        // result does not depend on the set's layout, as in Redis.
+    if o.dont_sort && is_set && (o.store.is_some() || ctx.client.script) {
+        // A set has no order of its own: STORE (and a script, whose
+        // result must not depend on the set's layout) sorts it (ALPHA),
+        // as in Redis.
         o.dont_sort = false;
         o.alpha = true;
         o.by = None;

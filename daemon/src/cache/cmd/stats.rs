@@ -82,6 +82,12 @@ impl CommandStats {
         }
     }
 
+    /// A command that ran failed with an error counted elsewhere (a
+    /// script's reply of a command's error).
+    pub fn failed(&self, spec: &Spec) {
+        self.failed.add(index(spec));
+    }
+
     /// A command was refused before running, with this error.
     pub fn rejected(&self, spec: Option<&Spec>, text: &str) {
         if let Some(spec) = spec {

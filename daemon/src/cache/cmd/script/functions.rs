@@ -420,6 +420,7 @@ pub(in crate::cache::cmd) fn fcall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mode = lua::Mode {
         read_only: read_only || func.flags.no_writes,
         function: true,
+        allow_oom: func.flags.allow_oom,
     };
     let callback = func.callback.clone();
     run_published(ctx, &state.interp, &callback, &name, keys, argv, mode)

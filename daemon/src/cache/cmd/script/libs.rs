@@ -1,7 +1,6 @@
 //! The libraries Redis loads beside Lua's own: `bit` (LuaBitOp's API,
-//! 32-bit operations on Lua numbers), `cjson` ([`super::cjson`]) and
-//! `cmsgpack` ([`super::cmsgpack`]). `struct` is not provided
-//! (docs/CACHE.md).
+//! 32-bit operations on Lua numbers), `cjson` ([`super::cjson`]),
+//! `cmsgpack` ([`super::cmsgpack`]) and `struct` ([`super::luastruct`]).
 
 use mlua::{Lua, Variadic};
 
@@ -84,6 +83,7 @@ pub fn install(lua: &Lua) -> mlua::Result<()> {
     lua.globals().set("bit", bit)?;
     super::cjson::install(lua)?;
     super::cmsgpack::install(lua)?;
+    super::luastruct::install(lua)?;
     Ok(())
 }
 

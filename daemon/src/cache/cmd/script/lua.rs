@@ -39,6 +39,8 @@ pub struct Mode {
     pub read_only: bool,
     /// FCALL (the kill error names FUNCTION KILL).
     pub function: bool,
+    /// `allow-oom`: writes run over the memory limit.
+    pub allow_oom: bool,
 }
 
 impl Interp {
@@ -151,6 +153,7 @@ impl Interp {
                 id: ctx.client.id,
                 db: ctx.client.db,
                 script: true,
+                allow_oom: mode.allow_oom,
                 ..Client::default()
             };
             let cache = ctx.cache;
@@ -159,32 +162,65 @@ impl Interp {
             // Whether it ran a read: CLIENT TRACKING then remembers the
             // script's declared keys for its caller, as Redis does.
             let read = std::cell::Cell::new(false);
+            let dispatch = |lua: &Lua, raise: bool, args: &[Value]| {
+                if let Some(Value::String(name)) = args.first()
+                    && cmd::lookup(&name.as_bytes()).is_some_and(|s| s.kind == Kind::Read)
+                {
+                    read.set(true);
+                }
+                let resp3 = self.slot.get::<i64>("resp").unwrap_or(2) == 3;
+                let mut client = client.borrow_mut();
+                let (reply, always, counted) =
+                    call(cache, &mut client, now_ms, state, mode, resp3, args);
+                let failed = reply.is_error();
+                let value = to_lua(lua, reply, resp3)?;
+                if failed
+                    && counted
+                    && let Value::Table(t) = &value
+                {
+                    // Redis's mark: the command's error is in the error
+                    // stats already, the script's reply of it is not.
+                    t.raw_set("ignore_error_stats_update", true)?;
+                }
+                Ok((value, failed && (raise || always)))
+            };
+            let dispatch = &dispatch;
             let out = lua.scope(|scope| {
-                let dispatch =
-                    scope.create_function(|lua, (raise, args): (bool, Variadic<Value>)| {
-                        if let Some(Value::String(name)) = args.first()
-                            && cmd::lookup(&name.as_bytes()).is_some_and(|s| s.kind == Kind::Read)
-                        {
-                            read.set(true);
-                        }
-                        let resp3 = self.slot.get::<i64>("resp").unwrap_or(2) == 3;
-                        let mut client = client.borrow_mut();
-                        let (reply, always) =
-                            call(cache, &mut client, now_ms, state, mode, resp3, &args);
-                        let failed = reply.is_error();
-                        let value = to_lua(lua, reply, resp3)?;
-                        Ok((value, failed && (raise || always)))
+                let by_args =
+                    scope.create_function(move |lua, (raise, args): (bool, Variadic<Value>)| {
+                        dispatch(lua, raise, &args)
                     })?;
-                self.slot.set("f", dispatch)?;
+                // Many arguments come in a table (see prelude.lua).
+                let by_table =
+                    scope.create_function(move |lua, (raise, t, n): (bool, Table, usize)| {
+                        let args = (1..=n)
+                            .map(|i| t.raw_get::<Value>(i))
+                            .collect::<mlua::Result<Vec<_>>>()?;
+                        dispatch(lua, raise, &args)
+                    })?;
+                self.slot.set("f", by_args)?;
+                self.slot.set("ft", by_table)?;
                 let (ok, value): (bool, Value) = self.runner.call((f.clone(), keys_t, argv_t))?;
                 self.slot.set("f", Value::Nil)?;
-                if ok {
-                    Ok(from_lua(&value, 0))
+                self.slot.set("ft", Value::Nil)?;
+                let reply = if ok {
+                    from_lua(&value, 0)
                 } else {
-                    Ok(error_reply(&value, name))
+                    error_reply(&value, name)
+                };
+                if reply.is_error()
+                    && let Value::Table(t) = &value
+                    && t.raw_get::<bool>("ignore_error_stats_update")
+                        .unwrap_or(false)
+                {
+                    state.error_counted.store(true, Ordering::Relaxed);
                 }
+                Ok(reply)
             });
             lua.remove_hook();
+            // A collection step per run, as Redis's luaGC: the garbage of
+            // many short scripts does not pile up between cycles.
+            let _ = lua.gc_step();
             if read.get()
                 && let Some(mode) = ctx.client.tracking
                 && mode.remembers(ctx.client.caching)
@@ -252,13 +288,18 @@ fn call(
     mode: Mode,
     resp3: bool,
     args: &[Value],
-) -> (Reply, bool) {
+) -> (Reply, bool, bool) {
     if state.kill.load(Ordering::Relaxed) {
-        return (Reply::error(format!("ERR {}", killed(mode.function))), true);
+        return (
+            Reply::error(format!("ERR {}", killed(mode.function))),
+            true,
+            false,
+        );
     }
     if args.is_empty() {
         return (
             Reply::err("ERR Please specify at least one argument for this redis lib call"),
+            false,
             false,
         );
     }
@@ -272,20 +313,33 @@ fn call(
                 return (
                     Reply::err("ERR Lua redis lib command arguments must be strings or integers"),
                     false,
+                    false,
                 );
             }
         }
     }
+    // Refusals of the call itself count as the command's rejected call
+    // and an error reply, as Redis's scriptCall counts them; the script's
+    // reply of one is then not counted again.
+    let reject = |spec: Option<&cmd::Spec>, text: String| {
+        cache.cmdstats.rejected(spec, &text);
+        (Reply::error(text), false, true)
+    };
     let Some(spec) = cmd::lookup(&argv[0]) else {
-        return (
-            Reply::err("ERR Unknown Redis command called from script"),
-            false,
-        );
+        // CLUSTER is a Redis command scripts may not call, whether or not
+        // this build answers it.
+        if cmd::is(&argv[0], "cluster") {
+            return reject(
+                None,
+                "ERR This Redis command is not allowed from script".into(),
+            );
+        }
+        return reject(None, "ERR Unknown Redis command called from script".into());
     };
     if !cmd::arity_ok(spec.arity, argv.len()) {
-        return (
-            Reply::err("ERR Wrong number of args calling Redis command from script"),
-            false,
+        return reject(
+            Some(spec),
+            "ERR Wrong number of args calling Redis command from script".into(),
         );
     }
     let forbidden = matches!(spec.kind, Kind::Conn | Kind::Script) && spec.name != "publish"
@@ -295,25 +349,25 @@ fn call(
             "client" | "save" | "bgsave" | "monitor" | "shutdown" | "cluster"
         );
     if forbidden {
-        return (
-            Reply::err("ERR This Redis command is not allowed from script"),
-            false,
+        return reject(
+            Some(spec),
+            "ERR This Redis command is not allowed from script".into(),
         );
     }
     if matches!(spec.name, "xread" | "xreadgroup") && cmd::streams::read_blocks(&argv) {
-        return (
-            Reply::error(format!(
+        return reject(
+            Some(spec),
+            format!(
                 "ERR {} command is not allowed with BLOCK option from scripts",
                 spec.name
-            )),
-            false,
+            ),
         );
     }
     let writes = matches!(spec.kind, Kind::Write | Kind::DenyOom);
     if writes && mode.read_only {
-        return (
-            Reply::err("ERR Write commands are not allowed from read-only scripts."),
-            false,
+        return reject(
+            Some(spec),
+            "ERR Write commands are not allowed from read-only scripts.".into(),
         );
     }
     client.resp3 = resp3;
@@ -335,7 +389,7 @@ fn call(
     if writes && !reply.is_error() {
         state.wrote.store(true, Ordering::Relaxed);
     }
-    (reply, false)
+    (reply, false, true)
 }
 
 /// A reply as Lua sees it (Redis's `redisProtocolToLuaType`).

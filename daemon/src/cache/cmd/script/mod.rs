@@ -16,6 +16,7 @@ mod cmsgpack;
 mod functions;
 mod libs;
 mod lua;
+mod luastruct;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -40,6 +41,9 @@ pub struct RunState {
     wrote: AtomicBool,
     /// It is a function (FCALL), not an EVAL script.
     function: AtomicBool,
+    /// Its error reply is a command's error the error stats counted
+    /// already (Redis's `ignore_error_stats_update`).
+    error_counted: AtomicBool,
 }
 
 /// A compiled EVAL script.
@@ -166,6 +170,13 @@ impl Engine {
         Reply::ok()
     }
 
+    /// Whether the last script's error reply was counted in the error
+    /// stats already (then its command counts as failed, and the error
+    /// table does not count it again); clears the mark.
+    pub fn take_error_counted(&self) -> bool {
+        self.run.error_counted.swap(false, Ordering::Relaxed)
+    }
+
     /// How many EVAL scripts are cached (INFO `number_of_cached_scripts`).
     pub fn cached_scripts(&self) -> usize {
         self.state
@@ -285,6 +296,7 @@ fn run_published(
     let run = ctx.cache.scripting.run.clone();
     run.kill.store(false, Ordering::Relaxed);
     run.wrote.store(false, Ordering::Relaxed);
+    run.error_counted.store(false, Ordering::Relaxed);
     run.function.store(mode.function, Ordering::Relaxed);
     run.started_ms
         .store(crate::now_ms().max(1), Ordering::Release);
@@ -331,6 +343,7 @@ pub(super) fn eval(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let mode = lua::Mode {
         read_only,
         function: false,
+        allow_oom: script.flags.is_some_and(|f| f.allow_oom),
     };
     run_published(
         ctx,
@@ -405,6 +418,10 @@ pub(super) fn script(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             Some(_) => return Reply::err("ERR SCRIPT FLUSH only support SYNC|ASYNC option"),
         }
         state.scripts.clear();
+        // Redis starts a fresh interpreter; functions share this one, so
+        // the scripts' memory is collected instead.
+        let _ = state.interp.lua.gc_collect();
+        let _ = state.interp.lua.gc_collect();
         Reply::ok()
     } else if is(sub, "help") {
         Reply::Array(

@@ -28,14 +28,22 @@ local function protect(t)
   return proxy
 end
 
+-- A C function gets at most 8000 stack slots (LUAI_MAXCSTACK), which a
+-- call of `unpack` of ~8000 arguments would exceed on the Rust side:
+-- those go over in a table.
+local function dispatch(raise, ...)
+  local n = select('#', ...)
+  if n < 4000 then return slot.f(raise, ...) end
+  return slot.ft(raise, { ... }, n)
+end
 local redis = {}
 redis.call = function(...)
-  local r, raise = slot.f(true, ...)
+  local r, raise = dispatch(true, ...)
   if raise then error(r, 0) end
   return r
 end
 redis.pcall = function(...)
-  local r, raise = slot.f(false, ...)
+  local r, raise = dispatch(false, ...)
   if raise then error(r, 0) end
   return r
 end
@@ -125,6 +133,15 @@ local function handler(err)
       source, line = i.source, i.currentline
       break
     end
+  end
+  if type(err) == 'userdata' then
+    -- An error of a library function written in Rust (mlua's): its
+    -- message where Lua's luaL_error puts it, after the caller's place.
+    local msg = tostring(err)
+    msg = (msg:gsub('^runtime error: ', ''))
+    msg = (msg:gsub('%s*stack traceback:.*$', ''))
+    if source then msg = source:sub(2) .. ':' .. tostring(line) .. ': ' .. msg end
+    err = msg
   end
   if type(err) ~= 'table' then
     err = { err = 'ERR ' .. tostring(err) }

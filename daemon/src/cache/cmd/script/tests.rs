@@ -36,6 +36,12 @@ impl T {
         args.extend_from_slice(rest);
         self.run(&args)
     }
+
+    fn eval_ro(&mut self, script: &str, rest: &[&str]) -> Reply {
+        let mut args = vec!["EVAL_RO", script];
+        args.extend_from_slice(rest);
+        self.run(&args)
+    }
 }
 
 fn bulk(s: &str) -> Reply {
@@ -333,4 +339,94 @@ fn functions_load_call_list_delete() {
         error_text(&t.run(&["FCALL", "test", "0"])),
         "ERR Function not found"
     );
+}
+
+#[test]
+fn struct_is_there_and_library_errors_read_as_lua_errors() {
+    let mut t = t();
+    assert_eq!(
+        t.eval(
+            "return struct.unpack('>I2', struct.pack('>I2', 258))",
+            &["0"]
+        ),
+        Reply::Integer(258)
+    );
+    assert_eq!(
+        t.eval("return struct.size('!bd')", &["0"]),
+        Reply::Integer(16)
+    );
+    let e = error_text(&t.eval("struct.pack = nil", &["0"]));
+    assert!(e.contains("Attempt to modify a readonly table"), "{e}");
+    // A Rust library's error is placed like luaL_error's, without mlua's
+    // wrapping.
+    let e = error_text(&t.eval("\nreturn struct.pack('z')", &["0"]));
+    assert!(
+        e.starts_with(
+            "ERR user_script:2: bad argument #1 to 'pack' (invalid format option 'z') script: f_"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn calls_with_many_arguments_allow_oom_and_sorted_sets() {
+    let mut t = t();
+    // unpack of ~8000 values goes past a C function's stack slots.
+    assert_eq!(
+        t.eval(
+            "local a = {} for i=1,7999 do a[i] = 1 end return redis.call('lpush', 'l', unpack(a))",
+            &["0"]
+        ),
+        Reply::Integer(7999)
+    );
+    // SORT BY a constant of a set is ordered inside a script.
+    t.run(&["SADD", "s", "b", "aa", "a", "c"]);
+    assert_eq!(
+        t.eval("return redis.call('sort', KEYS[1], 'by', '_')", &["1", "s"]),
+        Reply::Array(["a", "aa", "b", "c"].map(bulk).to_vec())
+    );
+    t.run(&["CONFIG", "SET", "maxmemory", "1"]);
+    let e = error_text(&t.eval("return redis.call('set', 'x', 1)", &["1", "x"]));
+    assert!(e.starts_with("OOM "), "{e}");
+    assert_eq!(
+        t.eval(
+            "#!lua flags=allow-oom\nreturn redis.call('set', 'x', 1)",
+            &["1", "x"]
+        ),
+        Reply::Simple("OK".into())
+    );
+}
+
+#[test]
+fn a_commands_error_counts_once_in_the_error_stats() {
+    let mut t = t();
+    t.run(&["SET", "x", "1"]);
+    t.run(&["CONFIG", "RESETSTAT"]);
+    let e = error_text(&t.eval("return redis.call('lpush', 'x', 1)", &["1", "x"]));
+    assert!(e.starts_with("WRONGTYPE"), "{e}");
+    let e = error_text(&t.eval_ro("return redis.call('set', 'x', 1)", &["1", "x"]));
+    assert!(e.contains("Write commands are not allowed"), "{e}");
+    let Reply::Bulk(info) = t.run(&["INFO", "errorstats"]) else {
+        panic!("INFO")
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    assert!(info.contains("errorstat_WRONGTYPE:count=1\r\n"), "{info}");
+    assert!(info.contains("errorstat_ERR:count=1\r\n"), "{info}");
+    let Reply::Bulk(info) = t.run(&["INFO", "commandstats"]) else {
+        panic!("INFO")
+    };
+    let info = String::from_utf8_lossy(&info).into_owned();
+    assert!(info.contains("cmdstat_set:calls=0,"), "{info}");
+    assert!(info.contains("cmdstat_eval:calls=1,"), "{info}");
+    assert!(info.contains("cmdstat_eval_ro:calls=1,"), "{info}");
+    let eval = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_eval:"))
+        .unwrap();
+    assert!(eval.ends_with("rejected_calls=0,failed_calls=1"), "{eval}");
+    let set = info
+        .lines()
+        .find(|l| l.starts_with("cmdstat_set:"))
+        .unwrap();
+    assert!(set.ends_with("rejected_calls=1,failed_calls=0"), "{set}");
 }
