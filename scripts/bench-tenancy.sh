@@ -22,6 +22,9 @@
 #   BENCH_TENANCY_ORGS=100 BENCH_TENANCY_ARTICLES=20 …   (a short version)
 #   BENCH_TENANCY_ROUNDS=3 BENCH_TENANCY_THREADS=2 …      (wrk threads)
 #   BENCH_TENANCY_HANDLES=N …   (--blog-tenant-handles; daemon default 256)
+#   BENCH_TENANCY_CACHE=0 …     (--blog-cache: 0 turns the response cache
+#                                off, so every spread request that misses
+#                                the LRU opens a file: a miss's own cost)
 #
 # The rate limits are raised for the run (wrk is one client address).
 # Daemon and wrk share this machine's cores. Prints Markdown.
@@ -33,6 +36,7 @@ per=${BENCH_TENANCY_ARTICLES:-100}
 rounds=${BENCH_TENANCY_ROUNDS:-3}
 threads=${BENCH_TENANCY_THREADS:-2}
 handles=${BENCH_TENANCY_HANDLES:-}
+cache=${BENCH_TENANCY_CACHE:-}
 if ! command -v wrk >/dev/null 2>&1; then
   echo "installing wrk" >&2
   if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1; then
@@ -52,6 +56,7 @@ ulimit -n "$(ulimit -Hn)"
 tmp=$(mktemp -d)
 extra=()
 [ -n "$handles" ] && extra+=(--blog-tenant-handles "$handles")
+[ -n "$cache" ] && extra+=(--blog-cache "$cache")
 "$bin" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 --data "$tmp/data" \
   --ready-file "$tmp/ready.json" --log-level warn \
   --blog-read-rate 1000000000 --blog-read-burst 1000000000 \
@@ -148,7 +153,7 @@ EOF
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-echo "date: $(date -u +%Y-%m-%dT%H:%MZ); load average before: $(cut -d' ' -f1-3 /proc/loadavg); daemon and wrk on the same machine; wrk $threads threads, 64 connections, ${secs}s per run; --blog-tenant-handles ${handles:-256 (default)}"
+echo "date: $(date -u +%Y-%m-%dT%H:%MZ); load average before: $(cut -d' ' -f1-3 /proc/loadavg); daemon and wrk on the same machine; wrk $threads threads, 64 connections, ${secs}s per run; --blog-tenant-handles ${handles:-256 (default)}; --blog-cache ${cache:-4096 (default)}"
 python3 -c "import sys; print(f'seed: {int(sys.argv[3]):,} organizations x {int(sys.argv[4])} articles through the API in {float(sys.argv[2]) - float(sys.argv[1]):.1f} s')" "$seed_start" "$seed_end" "$orgs" "$per"
 echo
 echo "| round | run | req/s | p50 ms | p99 ms | non-2xx | max open fds | RSS after |"

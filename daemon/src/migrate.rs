@@ -120,7 +120,10 @@ mod tests {
         let tenants = dir.path().join("tenants");
         std::fs::create_dir_all(&tenants).unwrap();
         for id in &ids {
-            drop(Db::open_tenant(&tenants.join(format!("{id}.db"))).unwrap());
+            drop(
+                Db::open_tenant(&tenants.join(format!("{id}.db")), agora_db::Schema::Migrate)
+                    .unwrap(),
+            );
         }
         std::fs::write(tenants.join(format!("{}.db", ids[1])), vec![9u8; 4096]).unwrap();
         let mut seen = Vec::new();

@@ -139,6 +139,10 @@ impl Services {
             .context("organizations start-up panicked")??
         };
         let billing = crate::billing::Billing::new(&config.billing, db.clone());
+        billing
+            .reload_domains()
+            .await
+            .map_err(|err| anyhow::anyhow!("cannot load the custom domains: {err}"))?;
         Ok(Services {
             base,
             chat,

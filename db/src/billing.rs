@@ -152,6 +152,19 @@ impl<'c> Billing<'c> {
             .flatten())
     }
 
+    /// Every organization's custom domain (deleted ones' too: they answer
+    /// 404 until purged), as (domain, slug).
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn custom_domains(&self) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT custom_domain, slug FROM orgs WHERE custom_domain IS NOT NULL ORDER BY id",
+        )?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
     /// Sets (or, with `None`, clears) `org`'s custom domain.
     ///
     /// Answers false (and changes nothing) when another organization

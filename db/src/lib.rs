@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::Error;
+use rusqlite::config::DbConfig;
 pub use rusqlite::{Connection, TransactionBehavior};
 
 /// Result with this crate's [`Error`].
@@ -37,9 +38,32 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// How many read-only connections to open next to the writer.
 const READERS: usize = 4;
 
-/// Likewise for a tenant file: one, since a daemon may hold hundreds of
-/// them open (each connection is a file descriptor, plus the WAL's).
-const TENANT_READERS: usize = 1;
+/// Likewise for a tenant file: none, reads share the writer. A daemon
+/// holds hundreds of tenant files open and opens one on every cache miss:
+/// each extra connection costs two file descriptors (the file and its
+/// WAL) and, on a miss, a second open and a second parse of the schema
+/// (about half a miss's cost, docs/BENCHMARKS.md "Organizations"); one
+/// organization's reads and writes are short enough to take turns.
+const TENANT_READERS: usize = 0;
+
+/// The schema version of a tenant file brought up to date (SQLite's
+/// `user_version`, which the migrations set).
+pub fn tenant_schema_version() -> i64 {
+    migrations::tenant_version()
+}
+
+/// How [`Db::open_tenant`] treats the file's schema.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Schema {
+    /// Check the schema and migrate it when it is behind (creating the
+    /// tables of a new file), and make sure the file is in WAL mode.
+    Migrate,
+    /// The file was migrated by this process already (at start-up or
+    /// when it was made): read only its `user_version` (which also proves
+    /// it is still a database) and refuse it if it is not the expected
+    /// one, rather than run the migration check again.
+    Migrated,
+}
 
 /// A handle to the database. Cheap to clone; share it freely.
 #[derive(Clone)]
@@ -71,8 +95,59 @@ impl Db {
     ///
     /// # Errors
     /// When the file cannot be opened or a migration fails.
-    pub fn open_tenant(path: &Path) -> Result<Db> {
-        Db::open_with(path, migrations::apply_tenant, TENANT_READERS)
+    ///
+    /// A tenant connection does not checkpoint on close
+    /// (`SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE`), so closing one leaves its
+    /// `-wal` and `-shm` in place for the next open: closing and reopening
+    /// is what a bounded cache of handles does all day, and a checkpoint,
+    /// an unlink and a re-creation of both files on each turn was most of
+    /// a miss's cost. Whoever closes a handle that wrote checkpoints it
+    /// first ([`Db::checkpoint_passive`]); SQLite's auto-checkpoint keeps
+    /// the WAL short meanwhile.
+    ///
+    /// # Errors
+    /// When the file cannot be opened or a migration fails; with
+    /// [`Schema::Migrated`], when its version is not the expected one.
+    pub fn open_tenant(path: &Path, schema: Schema) -> Result<Db> {
+        match schema {
+            Schema::Migrate => Db::open_with(path, migrations::apply_tenant, TENANT_READERS),
+            Schema::Migrated => Db::open_migrated_tenant(path),
+        }
+    }
+
+    fn open_migrated_tenant(path: &Path) -> Result<Db> {
+        let at = |err: rusqlite::Error| Error::Open {
+            path: path.to_path_buf(),
+            err,
+        };
+        let writer = Connection::open(path).map_err(at)?;
+        configure(&writer)?;
+        writer
+            .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+            .map_err(at)?;
+        let version: i64 = writer
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(at)?;
+        if version != migrations::tenant_version() {
+            return Err(Error::Open {
+                path: path.to_path_buf(),
+                err: rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CORRUPT),
+                    Some(format!(
+                        "schema version {version}, expected {}",
+                        migrations::tenant_version()
+                    )),
+                ),
+            });
+        }
+        Ok(Db {
+            inner: Arc::new(Inner {
+                path: Some(path.to_path_buf()),
+                writer: Mutex::new(writer),
+                readers: Vec::new(),
+                next_reader: AtomicUsize::new(0),
+            }),
+        })
     }
 
     fn open_with(
@@ -92,10 +167,24 @@ impl Db {
             other => other,
         };
         configure(&writer).map_err(at)?;
+        if readers == TENANT_READERS {
+            writer
+                .set_db_config(DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+                .map_err(|e| at(e.into()))?;
+        }
         writer
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| at(e.into()))?;
         migrate(&mut writer).map_err(at)?;
+        if readers == TENANT_READERS {
+            // What the migration wrote goes into the file itself (a
+            // tenant connection does not checkpoint on close): the file
+            // alone is whole, and a later damage to it is not hidden by
+            // a WAL that still holds its first pages.
+            writer
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(|e| at(e.into()))?;
+        }
         let readers = (0..readers)
             .map(|_| {
                 let conn = Connection::open(path)?;
@@ -177,6 +266,19 @@ impl Db {
             }
         }
         f(&lock(&readers[start % readers.len()]))
+    }
+
+    /// Copies what it can of the write-ahead log into the main file
+    /// without waiting for anyone (`wal_checkpoint(PASSIVE)`); the WAL
+    /// file is kept, to be reused from its start.
+    ///
+    /// # Errors
+    /// When SQLite reports an error.
+    pub fn checkpoint_passive(&self) -> Result<()> {
+        self.write(|conn| {
+            conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+            Ok(())
+        })
     }
 
     /// Copies the write-ahead log into the main file and truncates it, so a

@@ -32,6 +32,11 @@ const TENANT_MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0005_blog.sql")),
 ];
 
+/// The `user_version` of an up-to-date tenant file.
+pub(crate) fn tenant_version() -> i64 {
+    TENANT_MIGRATIONS.len() as i64
+}
+
 /// Brings the schema to the newest version.
 pub(crate) fn apply(conn: &mut Connection) -> crate::Result<()> {
     Migrations::from_slice(MIGRATIONS).to_latest(conn)?;

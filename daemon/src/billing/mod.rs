@@ -10,6 +10,7 @@
 //!   talks to agora only by HTTP;
 //! - [`client`]: agora's client of the provider's API;
 //! - [`receiver`]: agora's webhook receiver;
+//! - [`domains`]: custom domains, and the table routing reads;
 //! - this module: [`Billing`], the operations the `/api/orgs/{slug}/…`
 //!   billing routes call, each checked against the policy.
 //!
@@ -18,6 +19,7 @@
 //! `orgs` (invitations and their acceptance).
 
 pub mod client;
+pub mod domains;
 pub mod lifecycle;
 pub mod plans;
 pub mod proration;
@@ -79,6 +81,7 @@ struct Inner {
     provider: Option<Provider>,
     client: OnceLock<client::Client>,
     trial_days: i64,
+    domains: domains::Domains,
 }
 
 fn refusal(status: u16, field: &'static str, message: impl Into<String>) -> Error {
@@ -162,6 +165,7 @@ impl Billing {
                 provider,
                 client: OnceLock::new(),
                 trial_days: config.trial_days,
+                domains: domains::Domains::default(),
             }),
         }
     }
@@ -248,18 +252,20 @@ impl Billing {
         })
     }
 
-    /// Refuses one more article in the seat's organization when its plan
-    /// is full (402); `store` is its blog.
-    ///
-    /// # Errors
-    /// [`Error::Refused`] (402).
-    pub async fn check_article(seat: &Seat, store: &Store) -> Result<(), Error> {
+    /// The check that refuses one more article in the seat's
+    /// organization when its plan is full (402), or `None` when the plan
+    /// has no article limit. It runs inside the creating transaction
+    /// ([`crate::blog::CreateCheck`]), so the count it reads is the one
+    /// the insert follows: concurrent creations at the limit cannot both
+    /// pass.
+    pub fn article_check(seat: &Seat) -> Option<crate::blog::CreateCheck> {
         let plan = plan_of(seat);
-        if plan.allows(Limit::Articles).is_none() {
-            return Ok(());
-        }
-        let articles = store.read(|blog| blog.article_count()).await?;
-        plans::check_add(plan, Limit::Articles, articles, 1).map_err(|over| over.into_error(402))
+        plan.allows(Limit::Articles)?;
+        Some(Box::new(move |blog| {
+            let articles = blog.article_count()?;
+            plans::check_add(plan, Limit::Articles, articles, 1)
+                .map_err(|over| over.into_error(402))
+        }))
     }
 
     /// What agora knows of the seat's organization's billing.
@@ -430,43 +436,6 @@ impl Billing {
         };
         self.update(org, &sub.id, json!({ "cancel_at_period_end": cancel }))
             .await?;
-        self.overview(seat).await
-    }
-
-    /// Sets (or clears) the custom domain: the business plan's.
-    ///
-    /// # Errors
-    /// [`Error::Denied`]; 402 on another plan; 422 not a domain; 409 taken.
-    pub async fn set_domain(&self, seat: &Seat, domain: Option<String>) -> Result<Value, Error> {
-        seat.allow(Action::ManageBilling, false)?;
-        let domain = domain.map(|d| d.trim().trim_end_matches('.').to_ascii_lowercase());
-        if let Some(d) = &domain {
-            plans::check_add(plan_of(seat), Limit::CustomDomain, 0, 1)
-                .map_err(|over| over.into_error(402))?;
-            let label_ok = |l: &str| {
-                (1..=63).contains(&l.len())
-                    && !l.starts_with('-')
-                    && !l.ends_with('-')
-                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-            };
-            if d.len() > 253 || !d.contains('.') || !d.split('.').all(label_ok) {
-                return Err(Error::invalid(
-                    "domain",
-                    "must be a domain name such as blog.example.com",
-                ));
-            }
-        }
-        let org = seat.org.id;
-        let stored = self
-            .write(move |repo| repo.set_custom_domain(org, domain.as_deref()))
-            .await;
-        if !stored? {
-            return Err(refusal(
-                409,
-                "domain",
-                "another organization has this domain",
-            ));
-        }
         self.overview(seat).await
     }
 

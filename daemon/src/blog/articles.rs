@@ -187,24 +187,35 @@ fn check_new(input: NewArticleInput) -> Result<(String, String, String, Vec<Stri
     }
 }
 
+/// A check run inside an article's creating transaction, before the
+/// insert (e.g. a plan's article limit): what it counts cannot change
+/// before the insert commits, so two creations at the limit cannot both
+/// pass it.
+pub type CreateCheck = Box<dyn FnMut(&Repo<'_>) -> Result<(), Error> + Send>;
+
 impl Blog {
-    /// Creates an article by `author`; keeps its response (rendered by
-    /// `render`) when `keep` says so.
+    /// Creates an article by `author`, once `check` (if any) passes in the
+    /// same transaction; keeps its response (rendered by `render`) when
+    /// `keep` says so.
     ///
     /// # Errors
     /// [`Error::Invalid`] for bad fields; [`Error::Replay`] when a
-    /// concurrent retry won.
+    /// concurrent retry won; `check`'s.
     pub async fn create_article(
         &self,
         store: &Store,
         author: i64,
         input: NewArticleInput,
         keep: Option<(Keep, Render<Article>)>,
+        mut check: Option<CreateCheck>,
     ) -> Result<Article, Error> {
         let (title, description, body, tags) = check_new(input)?;
         let slug_base = rules::slugify(&title);
         store
             .write(move |blog| {
+                if let Some(check) = check.as_mut() {
+                    check(blog)?;
+                }
                 let article = blog.create_article(&NewArticle {
                     author_id: author,
                     slug_base: &slug_base,

@@ -30,6 +30,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use articles::CreateCheck;
 pub use error::{Error, Refusal};
 pub use store::Store;
 

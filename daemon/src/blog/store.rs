@@ -12,9 +12,16 @@
 //! generation it was read under is current, so a reply never predates an
 //! acknowledged write: an entry computed under generation *g* was read
 //! after *g* was set, and *g* is only current until the next commit.
+//!
+//! The cache and its generation ([`Responses`]) can outlive a store: an
+//! organization's file is closed and reopened as its handle leaves and
+//! re-enters the bounded cache of open files, and every store over that
+//! file shares one `Responses` (`crate::orgs::tenants` keeps them), so a
+//! reopened file starts warm and a write through any of its stores makes
+//! every cached reply stale.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use agora_db::blog::Blog as Repo;
@@ -31,11 +38,61 @@ pub struct Store {
 
 struct Inner {
     db: Db,
+    responses: Arc<Responses>,
+    /// Whether a write went through this store (its file may then have
+    /// WAL frames to checkpoint when it is closed).
+    wrote: AtomicBool,
+    /// Retries after "database is locked" (see [`Store::busy_retries`]).
+    busy_retries: AtomicU64,
+}
+
+/// Cached responses and the write generation they are checked against;
+/// shared by every [`Store`] over one database.
+pub struct Responses {
     /// Bumped after every committed write.
     generation: AtomicU64,
     cache: ReadCache,
-    /// Retries after "database is locked" (see [`Store::busy_retries`]).
-    busy_retries: AtomicU64,
+}
+
+impl Responses {
+    /// An empty cache of up to `capacity` responses.
+    pub fn new(capacity: usize) -> Arc<Responses> {
+        Arc::new(Responses {
+            generation: AtomicU64::new(0),
+            cache: ReadCache::new(capacity),
+        })
+    }
+
+    /// Keeps at most `keep` of the current responses, dropping the stale
+    /// ones (for a file that is being closed: what it keeps is what a
+    /// reopen finds warm).
+    pub fn trim(&self, keep: usize) {
+        let generation = self.generation.load(Ordering::Acquire);
+        let mut entries = self.cache.lock();
+        entries.retain(|_, (g, _)| *g == generation);
+        if entries.len() > keep {
+            let extra: Vec<String> = entries.keys().skip(keep).cloned().collect();
+            for key in extra {
+                entries.remove(&key);
+            }
+        }
+    }
+
+    /// The response kept for `key`, if it is current.
+    pub fn get(&self, key: &str) -> Option<Bytes> {
+        let generation = self.generation.load(Ordering::Acquire);
+        self.cache.get(key, generation)
+    }
+
+    /// How many responses are kept.
+    pub fn len(&self) -> usize {
+        self.cache.lock().len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// How many times a busy read or write is tried in all.
@@ -68,14 +125,35 @@ fn retry_busy<T>(inner: &Inner, mut attempt: impl FnMut() -> Result<T, Error>) -
 impl Store {
     /// A store over `db` caching up to `cache_entries` responses.
     pub fn new(db: Db, cache_entries: usize) -> Store {
+        Store::with_responses(db, Responses::new(cache_entries))
+    }
+
+    /// A store over `db` sharing `responses` with the other stores over
+    /// the same database (see the module docs).
+    pub fn with_responses(db: Db, responses: Arc<Responses>) -> Store {
         Store {
             inner: Arc::new(Inner {
                 db,
-                generation: AtomicU64::new(0),
-                cache: ReadCache::new(cache_entries),
+                responses,
+                wrote: AtomicBool::new(false),
                 busy_retries: AtomicU64::new(0),
             }),
         }
+    }
+
+    /// The responses this store caches (shared, see the module docs).
+    pub fn responses(&self) -> &Arc<Responses> {
+        &self.inner.responses
+    }
+
+    /// The database under this store.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// Whether a write went through this store.
+    pub fn has_written(&self) -> bool {
+        self.inner.wrote.load(Ordering::Acquire)
     }
 
     /// Runs `f` on a reader connection, on the blocking pool; tries again
@@ -127,7 +205,8 @@ impl Store {
                     Ok(out)
                 });
                 // Bumped after the commit: see the module docs.
-                inner.generation.fetch_add(1, Ordering::AcqRel);
+                inner.responses.generation.fetch_add(1, Ordering::AcqRel);
+                inner.wrote.store(true, Ordering::Release);
                 result.map_err(Error::from)?
             })
         })
@@ -151,12 +230,13 @@ impl Store {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Bytes, Error>>,
     {
-        let generation = self.inner.generation.load(Ordering::Acquire);
-        if let Some(hit) = self.inner.cache.get(key, generation) {
+        let responses = &self.inner.responses;
+        let generation = responses.generation.load(Ordering::Acquire);
+        if let Some(hit) = responses.cache.get(key, generation) {
             return Ok(hit);
         }
         let fresh = compute().await?;
-        self.inner.cache.put(key, generation, fresh.clone());
+        responses.cache.put(key, generation, fresh.clone());
         Ok(fresh)
     }
 }
@@ -280,6 +360,37 @@ mod tests {
             .await
             .unwrap();
         assert!(found.is_some());
+    }
+
+    #[tokio::test]
+    async fn stores_sharing_responses_see_each_others_writes() {
+        let db = Db::open_in_memory().unwrap();
+        let responses = Responses::new(8);
+        let first = Store::with_responses(db.clone(), responses.clone());
+        let second = Store::with_responses(db, responses.clone());
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let read = || async {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok(Bytes::from_static(b"x"))
+        };
+        first.cached("/a", read).await.unwrap();
+        second.cached("/a", read).await.unwrap();
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            1,
+            "the second store starts warm"
+        );
+        assert!(!first.has_written());
+        first.write(|_| Ok(())).await.unwrap();
+        assert!(first.has_written() && !second.has_written());
+        second.cached("/a", read).await.unwrap();
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            2,
+            "a write through the first is seen"
+        );
+        responses.trim(0);
+        assert!(responses.is_empty());
     }
 
     #[test]

@@ -104,6 +104,7 @@ impl Orgs {
         cache_entries: usize,
         delete_grace: Duration,
     ) -> anyhow::Result<Orgs> {
+        let handles = tenants::fit_handles(handles);
         let tenants = Tenants::new(data_dir.join("tenants"), handles, cache_entries);
         let ids: Vec<i64> = db
             .read(|c| Repo::new(c).all())?
@@ -251,7 +252,11 @@ impl Orgs {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
             db.write(|c| {
-                let tx = c.transaction()?;
+                // IMMEDIATE: the checks a closure makes (a plan's member
+                // limit, the last owner) and its writes see one state,
+                // even against another process on the same file; in this
+                // one, the writer's mutex serialises them already.
+                let tx = c.transaction_with_behavior(agora_db::TransactionBehavior::Immediate)?;
                 let out = f(&Repo::new(&tx));
                 if out.is_ok() {
                     tx.commit()?;

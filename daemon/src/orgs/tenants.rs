@@ -6,15 +6,26 @@
 //! file and nothing else. No function here takes an organization and a
 //! query; the only way to reach a file is to hold its `Tenant`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
-use agora_db::Db;
 use agora_db::orgs::Member;
+use agora_db::{Db, Schema};
 
+use crate::blog::store::Responses;
 use crate::blog::{Error, Store};
+
+/// How many responses a closed organization's cache keeps (the rest are
+/// dropped when its file is closed): what its next request finds warm.
+const WARM_RESPONSES: usize = 8;
+
+/// How many organizations' caches (responses, mirrored profiles) are kept
+/// per open handle: closed files keep theirs until this many newer ones
+/// push them out. With the default 256 handles, 4,096 organizations, each
+/// at most [`WARM_RESPONSES`] responses (a 20-article page is ~10 KiB).
+const WARM_PER_HANDLE: usize = 16;
 
 /// One organization's blog storage. Cheap to clone.
 #[derive(Clone)]
@@ -25,15 +36,41 @@ pub struct Tenant {
 struct TenantInner {
     org: i64,
     store: Store,
+    warm: Arc<Warm>,
+    _open: OpenGuard,
+    closer: mpsc::SyncSender<Store>,
+}
+
+/// How many handles may wait for the closer thread; past that, the one
+/// letting a handle go closes it itself (a close without a checkpoint is
+/// short), so a closer that falls behind cannot pile up open files.
+const CLOSING_QUEUE: usize = 64;
+
+impl Drop for TenantInner {
+    /// The file is closed on the closer thread, not on the caller's (a
+    /// runtime worker, or the LRU's lock holder), unless that thread is
+    /// behind.
+    fn drop(&mut self) {
+        if let Err(mpsc::TrySendError::Full(store) | mpsc::TrySendError::Disconnected(store)) =
+            self.closer.try_send(self.store.clone())
+        {
+            close(store);
+        }
+    }
+}
+
+/// What an organization keeps across closes and reopens of its file:
+/// every handle to that file shares it (see `crate::blog::store`).
+struct Warm {
+    responses: Arc<Responses>,
     /// Members whose mirrored profile is known current: (bio, image).
     mirrored: Mutex<HashMap<i64, Mirrored>>,
-    _open: OpenGuard,
 }
 
 /// A mirrored profile: bio and image.
 type Mirrored = (Option<String>, Option<String>);
 
-/// Counts open tenant files; decremented when the last handle goes.
+/// Counts open tenant handles; decremented when the last clone goes.
 struct OpenGuard(Arc<AtomicUsize>);
 
 impl Drop for OpenGuard {
@@ -55,13 +92,13 @@ impl Tenant {
 
     /// Makes sure `member`'s profile is mirrored in this file (the blog's
     /// queries join `users` for authors), writing only when it changed
-    /// since this handle last wrote it.
+    /// since a handle to this file last wrote it.
     ///
     /// # Errors
     /// A storage failure.
     pub async fn mirror(&self, member: &Member) -> Result<(), Error> {
         let profile = (member.bio.clone(), member.image.clone());
-        if lock(&self.inner.mirrored).get(&member.user_id) == Some(&profile) {
+        if lock(&self.inner.warm.mirrored).get(&member.user_id) == Some(&profile) {
             return Ok(());
         }
         let row = member.clone();
@@ -69,7 +106,7 @@ impl Tenant {
             .store
             .write(move |blog| Ok(blog.mirror_member(&row)?))
             .await?;
-        lock(&self.inner.mirrored).insert(member.user_id, profile);
+        lock(&self.inner.warm.mirrored).insert(member.user_id, profile);
         Ok(())
     }
 }
@@ -91,18 +128,43 @@ struct Inner {
     cache_entries: usize,
     open: Arc<AtomicUsize>,
     lru: Mutex<Lru>,
+    closer: mpsc::SyncSender<Store>,
 }
 
 #[derive(Default)]
 struct Lru {
     tick: u64,
     handles: HashMap<i64, (Tenant, u64)>,
+    /// Kept across closes, at most `capacity * WARM_PER_HANDLE`.
+    warm: HashMap<i64, (Arc<Warm>, u64)>,
+    /// Files migrated by this process (at start-up or creation): opened
+    /// again with [`Schema::Migrated`].
+    migrated: HashSet<i64>,
+    /// One open at a time per organization: the others wait their turn
+    /// and find it in `handles`.
+    opening: HashMap<i64, Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Tenants {
     /// Tenant files in `dir`, at most `capacity` (at least 1) kept open,
     /// each with a read cache of `cache_entries` responses.
     pub fn new(dir: PathBuf, capacity: usize, cache_entries: usize) -> Tenants {
+        // Closing a SQLite file is blocking I/O (and, after writes, a
+        // checkpoint); a handle's last clone may go anywhere (a request
+        // on a runtime worker, the LRU under its lock), so it is sent to
+        // this thread, which outlives the last sender by nothing.
+        let (closer, closing) = mpsc::sync_channel::<Store>(CLOSING_QUEUE);
+        let spawned = std::thread::Builder::new()
+            .name("agora-tenant-closer".into())
+            .spawn(move || {
+                for store in closing {
+                    close(store);
+                }
+            });
+        if let Err(err) = spawned {
+            // Then the handles close where their last clone goes.
+            tracing::warn!(%err, "cannot start the tenant file closer; closing inline");
+        }
         Tenants {
             inner: Arc::new(Inner {
                 dir,
@@ -110,6 +172,7 @@ impl Tenants {
                 cache_entries,
                 open: Arc::new(AtomicUsize::new(0)),
                 lru: Mutex::new(Lru::default()),
+                closer,
             }),
         }
     }
@@ -119,8 +182,9 @@ impl Tenants {
         self.inner.dir.join(format!("{org}.db"))
     }
 
-    /// How many tenant files are open now (cached or still in use by a
-    /// request).
+    /// How many tenant handles are open now (cached or still in use by a
+    /// request; a handle let go is closed by the closer thread right
+    /// after).
     pub fn open_files(&self) -> usize {
         self.inner.open.load(Ordering::Acquire)
     }
@@ -134,31 +198,56 @@ impl Tenants {
         self.open_file(org, true).await
     }
 
-    /// Organization `org`'s handle, from the LRU or opened (and migrated)
-    /// now. A missing or unreadable file is [`Error::Unavailable`]: that
-    /// organization answers 503 while every other one works.
+    /// The response kept for the anonymous request `key` in `org`'s
+    /// cache, if it is current, without opening its file: a page cached
+    /// before the file was closed is served while it is closed.
+    pub fn cached_response(&self, org: i64, key: &str) -> Option<bytes::Bytes> {
+        let warm = lock(&self.inner.lru).warm.get(&org)?.0.clone();
+        warm.responses.get(key)
+    }
+
+    fn cached(&self, org: i64) -> Option<Tenant> {
+        let mut lru = lock(&self.inner.lru);
+        lru.tick += 1;
+        let tick = lru.tick;
+        let (tenant, used) = lru.handles.get_mut(&org)?;
+        *used = tick;
+        Some(tenant.clone())
+    }
+
+    /// Organization `org`'s handle, from the LRU or opened now. A missing
+    /// or unreadable file is [`Error::Unavailable`]: that organization
+    /// answers 503 while every other one works. Requests that miss the
+    /// same organization at once open it once: the first opens, the
+    /// others wait for it (not for the LRU's lock, which no open holds).
     ///
     /// # Errors
     /// [`Error::Unavailable`].
     pub async fn get(&self, org: i64) -> Result<Tenant, Error> {
-        {
-            let mut lru = lock(&self.inner.lru);
-            lru.tick += 1;
-            let tick = lru.tick;
-            if let Some((tenant, used)) = lru.handles.get_mut(&org) {
-                *used = tick;
-                return Ok(tenant.clone());
-            }
+        if let Some(tenant) = self.cached(org) {
+            return Ok(tenant);
         }
-        self.open_file(org, false).await
+        let gate = lock(&self.inner.lru)
+            .opening
+            .entry(org)
+            .or_default()
+            .clone();
+        let opened = {
+            let _turn = gate.lock().await;
+            match self.cached(org) {
+                Some(tenant) => Ok(tenant),
+                None => self.open_file(org, false).await,
+            }
+        };
+        let mut lru = lock(&self.inner.lru);
+        if lru.opening.get(&org).is_some_and(|g| Arc::ptr_eq(g, &gate)) {
+            lru.opening.remove(&org);
+        }
+        opened
     }
 
-    /// Opens (and migrates) `org`'s file on the blocking pool, where the
-    /// handles it pushes out of the LRU are closed too: closing a SQLite
-    /// file (a WAL checkpoint, unlinking the `-wal`) is blocking I/O, and
-    /// done on a runtime worker, or under the LRU's lock, it stalled every
-    /// other organization's requests (scripts/bench-tenancy.sh: 54 req/s
-    /// spread over 1,000 organizations against 14,000 on one, before).
+    /// Opens (and, unless this process did already, migrates) `org`'s
+    /// file on the blocking pool.
     async fn open_file(&self, org: i64, create: bool) -> Result<Tenant, Error> {
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.open_blocking(org, create))
@@ -168,7 +257,16 @@ impl Tenants {
 
     fn open_blocking(&self, org: i64, create: bool) -> Result<Tenant, Error> {
         let path = self.path(org);
-        let db = open(&path, create).map_err(|why| {
+        let (schema, warm) = {
+            let mut lru = lock(&self.inner.lru);
+            let schema = if !create && lru.migrated.contains(&org) {
+                Schema::Migrated
+            } else {
+                Schema::Migrate
+            };
+            (schema, self.warm(&mut lru, org))
+        };
+        let db = open(&path, create, schema).map_err(|why| {
             tracing::error!(org, file = %path.display(), %why, "tenant file unavailable");
             Error::Unavailable(format!(
                 "this organization's data is unavailable ({why}); other organizations are not affected"
@@ -178,19 +276,22 @@ impl Tenants {
         let tenant = Tenant {
             inner: Arc::new(TenantInner {
                 org,
-                store: Store::new(db, self.inner.cache_entries),
-                mirrored: Mutex::new(HashMap::new()),
+                store: Store::with_responses(db, warm.responses.clone()),
+                warm,
                 _open: OpenGuard(self.inner.open.clone()),
+                closer: self.inner.closer.clone(),
             }),
         };
-        // Closed after the lock is released, here on the blocking pool.
+        // Dropped after the lock is released (they only go to the closer).
         let mut closing: Vec<Tenant> = Vec::new();
         let chosen = {
             let mut lru = lock(&self.inner.lru);
+            lru.migrated.insert(org);
             lru.tick += 1;
             let tick = lru.tick;
             if let Some((already, used)) = lru.handles.get_mut(&org) {
-                // Opened concurrently: keep the first, close this one.
+                // Opened concurrently (`create`, or after a `forget`):
+                // keep the first, close this one.
                 *used = tick;
                 let already = already.clone();
                 closing.push(tenant);
@@ -215,6 +316,41 @@ impl Tenants {
         Ok(chosen)
     }
 
+    /// `org`'s warm state, made if there is none; the least recently used
+    /// ones no handle holds are dropped past the bound.
+    fn warm(&self, lru: &mut Lru, org: i64) -> Arc<Warm> {
+        lru.tick += 1;
+        let tick = lru.tick;
+        if let Some((warm, used)) = lru.warm.get_mut(&org) {
+            *used = tick;
+            return warm.clone();
+        }
+        let bound = self.inner.capacity.saturating_mul(WARM_PER_HANDLE);
+        if lru.warm.len() >= bound {
+            // Only a state no handle shares may go: a handle still open
+            // (even one out of the LRU, in use by a request) must keep
+            // sharing its state with the next one, or a write through it
+            // would not make the other's cached responses stale.
+            let idle = lru
+                .warm
+                .iter()
+                .filter(|(_, (w, _))| {
+                    Arc::strong_count(w) == 1 && Arc::strong_count(&w.responses) == 1
+                })
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(id, _)| *id);
+            if let Some(idle) = idle {
+                lru.warm.remove(&idle);
+            }
+        }
+        let warm = Arc::new(Warm {
+            responses: Responses::new(self.inner.cache_entries),
+            mirrored: Mutex::new(HashMap::new()),
+        });
+        lru.warm.insert(org, (warm.clone(), tick));
+        warm
+    }
+
     /// The handles open now (for housekeeping).
     pub fn open_now(&self) -> Vec<Tenant> {
         lock(&self.inner.lru)
@@ -224,10 +360,16 @@ impl Tenants {
             .collect()
     }
 
-    /// Closes organization `org`'s file (when it is deleted): later
-    /// requests reopen it only if it is asked for again.
+    /// Closes organization `org`'s file (when it is deleted) and drops
+    /// what it kept warm: later requests reopen (and check) it only if it
+    /// is asked for again.
     pub fn forget(&self, org: i64) {
-        let closing = lock(&self.inner.lru).handles.remove(&org);
+        let closing = {
+            let mut lru = lock(&self.inner.lru);
+            lru.migrated.remove(&org);
+            lru.warm.remove(&org);
+            lru.handles.remove(&org)
+        };
         drop(closing);
     }
 
@@ -253,12 +395,16 @@ impl Tenants {
 
     /// Migrates every file in `orgs` (ids), one at a time, without
     /// keeping them open; answers the failures, each with its reason,
-    /// after trying them all.
+    /// after trying them all. The others are opened later without the
+    /// migration check.
     pub fn migrate_all(&self, orgs: &[i64]) -> Vec<(i64, String)> {
         let mut failures = Vec::new();
         for (i, &org) in orgs.iter().enumerate() {
-            if let Err(why) = open(&self.path(org), false) {
-                failures.push((org, why));
+            match open(&self.path(org), false, Schema::Migrate) {
+                Ok(_) => {
+                    lock(&self.inner.lru).migrated.insert(org);
+                }
+                Err(why) => failures.push((org, why)),
             }
             if (i + 1) % 100 == 0 {
                 tracing::info!(done = i + 1, of = orgs.len(), "migrating tenant files");
@@ -268,21 +414,77 @@ impl Tenants {
     }
 }
 
+/// Closes a tenant file: checkpoints it first if it was written through
+/// this handle (a tenant connection does not checkpoint on close, see
+/// `agora_db::Db::open_tenant`), then trims its shared cache to what a
+/// reopen should find warm. The connection closes when the store's last
+/// clone goes (here, unless a request still holds one).
+fn close(store: Store) {
+    if store.has_written()
+        && let Err(err) = store.db().checkpoint_passive()
+    {
+        tracing::warn!(%err, "tenant file: checkpoint on close failed (the WAL keeps the data)");
+    }
+    store.responses().trim(WARM_RESPONSES);
+}
+
+/// File descriptors one open tenant handle holds: the file, its `-wal`
+/// and its `-shm` (one connection, `agora_db::Db::open_tenant`).
+pub const FDS_PER_HANDLE: usize = 3;
+
+/// How many tenant handles fit this process's descriptors: raises the
+/// soft `RLIMIT_NOFILE` to the hard one (where the system lets it), then
+/// answers `wanted`, or less when `wanted` handles would take more than
+/// half the soft limit (the other half is for connections, the shared
+/// database and the rest), logging why. Never below 16.
+pub fn fit_handles(wanted: usize) -> usize {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit only read and write the struct given.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return wanted;
+    }
+    if limit.rlim_cur < limit.rlim_max {
+        let raised = libc::rlimit {
+            rlim_cur: limit.rlim_max,
+            rlim_max: limit.rlim_max,
+        };
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.rlim_cur = limit.rlim_max;
+        }
+    }
+    let soft = usize::try_from(limit.rlim_cur).unwrap_or(usize::MAX);
+    let fit = (soft / 2 / FDS_PER_HANDLE).max(16);
+    if wanted > fit {
+        tracing::warn!(
+            wanted,
+            fit,
+            nofile = soft,
+            "--blog-tenant-handles lowered to fit the open-file limit (3 descriptors a handle, half the limit)"
+        );
+        return fit;
+    }
+    wanted
+}
+
 /// Migrates the tenant file at `path` (which must exist) and closes it.
 ///
 /// # Errors
 /// Why it cannot be opened or migrated, in one line.
 pub fn migrate_file(path: &Path) -> Result<(), String> {
-    open(path, false).map(drop)
+    open(path, false, Schema::Migrate).map(drop)
 }
 
-/// Opens and migrates the file at `path`; unless `create`, a missing
-/// file is refused rather than created empty (that would hide the loss).
-fn open(path: &Path, create: bool) -> Result<Db, String> {
+/// Opens the file at `path`; unless `create`, a missing file is refused
+/// rather than created empty (that would hide the loss).
+fn open(path: &Path, create: bool, schema: Schema) -> Result<Db, String> {
     if !create && !path.exists() {
         return Err(format!("its file {} is missing", path.display()));
     }
-    Db::open_tenant(path).map_err(|err| err.to_string())
+    Db::open_tenant(path, schema).map_err(|err| err.to_string())
 }
 
 #[cfg(test)]
@@ -309,6 +511,78 @@ mod tests {
             assert!(tenants.open_files() <= 16, "{} open", tenants.open_files());
         }
         assert_eq!(tenants.open_files(), 16);
+    }
+
+    #[test]
+    fn the_handle_bound_fits_the_descriptor_limit() {
+        assert_eq!(fit_handles(16), 16);
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: reads the struct given.
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
+        let soft = limit.rlim_cur as usize;
+        if soft < usize::MAX / 2 {
+            let fit = fit_handles(usize::MAX / 2);
+            assert!(
+                fit * FDS_PER_HANDLE <= soft / 2 || fit == 16,
+                "{fit} for {soft}"
+            );
+        }
+    }
+
+    /// Two requests missing the same organization at once open it once:
+    /// one handle, both get it.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_misses_open_a_file_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = Tenants::new(dir.path().to_path_buf(), 4, 4);
+        drop(tenants.create(1).await.unwrap());
+        tenants.forget(1);
+        let (a, b) = tokio::join!(tenants.get(1), tenants.get(1));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(Arc::ptr_eq(&a.inner, &b.inner), "opened twice");
+        assert_eq!(tenants.open_files(), 1);
+    }
+
+    /// A file closed and reopened keeps its cached responses (and a write
+    /// still makes them stale); the WAL stays for the next open.
+    #[tokio::test]
+    async fn a_reopened_file_starts_warm() {
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = Tenants::new(dir.path().to_path_buf(), 1, 4);
+        for org in [1, 2] {
+            drop(tenants.create(org).await.unwrap());
+        }
+        let calls = AtomicUsize::new(0);
+        let read = || async {
+            calls.fetch_add(1, Ordering::Relaxed);
+            Ok(bytes::Bytes::from_static(b"page"))
+        };
+        let first = tenants.get(1).await.unwrap();
+        first.store().cached("/api/articles", read).await.unwrap();
+        drop(first);
+        // Opening 2 pushes 1 out (capacity 1); 1 comes back warm.
+        drop(tenants.get(2).await.unwrap());
+        let again = tenants.get(1).await.unwrap();
+        again.store().cached("/api/articles", read).await.unwrap();
+        assert_eq!(
+            calls.load(Ordering::Relaxed),
+            1,
+            "served from the kept cache"
+        );
+        again.store().write(|_| Ok(())).await.unwrap();
+        again.store().cached("/api/articles", read).await.unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), 2, "a write makes it stale");
+        let wal = format!("{}-wal", tenants.path(2).display());
+        assert!(
+            std::path::Path::new(&wal).exists(),
+            "the WAL is kept on close"
+        );
     }
 
     #[tokio::test]

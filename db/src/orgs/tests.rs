@@ -146,7 +146,7 @@ fn an_organization_always_keeps_an_owner() {
 fn a_tenant_file_has_the_blog_schema_and_mirrors_members() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("1.db");
-    let tenant = Db::open_tenant(&path).unwrap();
+    let tenant = Db::open_tenant(&path, crate::Schema::Migrate).unwrap();
     let member = Member {
         user_id: 42,
         name: "alice".into(),
@@ -184,7 +184,7 @@ fn a_tenant_file_has_the_blog_schema_and_mirrors_members() {
     std::fs::write(&path, b"this is not a database, just some bytes...").unwrap();
     let _ = std::fs::remove_file(dir.path().join("1.db-wal"));
     let _ = std::fs::remove_file(dir.path().join("1.db-shm"));
-    let err = Db::open_tenant(&path)
+    let err = Db::open_tenant(&path, crate::Schema::Migrate)
         .err()
         .expect("a corrupt file is refused");
     assert!(err.to_string().contains("1.db"), "{err}");

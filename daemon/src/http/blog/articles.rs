@@ -17,7 +17,7 @@ use serde::Deserialize;
 use super::extract::{ApiJson, AuthUser, MaybeAuthUser, PathParams, QueryPairs};
 use super::idempotency::{created, keep_for};
 use super::json;
-use super::site::Scope;
+use super::site::{Scope, cache_key};
 use super::tags::json_bytes;
 use crate::blog::Error;
 use crate::blog::articles::{Keep, ListQuery, NewArticleInput, UpdateArticleInput};
@@ -53,11 +53,6 @@ struct ArticleIn {
 }
 
 /// The request line, as the cache key of an anonymous GET.
-fn cache_key(uri: &OriginalUri) -> String {
-    uri.0
-        .path_and_query()
-        .map_or_else(|| uri.0.path().to_owned(), |pq| pq.as_str().to_owned())
-}
 
 async fn list_articles(
     State(shared): State<AppState>,
@@ -109,12 +104,11 @@ async fn create_article(
     if let Err(err) = scope.allow(Action::CreateArticle, false) {
         return err.into_response();
     }
-    // The plan's article limit, counted in the organization's own file.
-    if let Some(seat) = scope.seat()
-        && let Err(err) = crate::billing::Billing::check_article(seat, scope.store()).await
-    {
-        return err.into_response();
-    }
+    // The plan's article limit, counted in the organization's own file
+    // inside the creating transaction.
+    let check = scope
+        .seat()
+        .and_then(crate::billing::Billing::article_check);
     let blog = &shared.services.blog;
     let keep = keep_for(keep, StatusCode::CREATED);
     let input = NewArticleInput {
@@ -129,6 +123,7 @@ async fn create_article(
             user.id,
             input,
             keep.clone().map(|k| (k, json::article_body as fn(&_) -> _)),
+            check,
         )
         .await
         .map(|a| json::article_body(&a));

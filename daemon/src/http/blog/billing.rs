@@ -165,7 +165,11 @@ async fn set_domain(
     let billing = shared
         .services
         .billing
-        .set_domain(&seat, body.domain.filter(|d| !d.trim().is_empty()))
+        .set_domain(
+            &seat,
+            body.domain.filter(|d| !d.trim().is_empty()),
+            &shared.config.blog.domain,
+        )
         .await?;
     Ok(Json(json!({ "billing": billing })).into_response())
 }

@@ -33,7 +33,11 @@ mod tests;
 #[cfg(test)]
 mod tests_billing;
 #[cfg(test)]
+mod tests_domains;
+#[cfg(test)]
 mod tests_isolation;
+#[cfg(test)]
+mod tests_limits;
 #[cfg(test)]
 mod tests_orgs;
 

@@ -8,7 +8,11 @@
 //!   other host (an IP address, `localhost`) are the organization-less
 //!   blog. A Host that is not a host name, a label under the base domain
 //!   that is not a DNS label (`a.b.<domain>`, `-x.<domain>`), or a Host
-//!   and a prefix naming two organizations are a 400.
+//!   and a prefix naming two organizations are a 400. A Host that is an
+//!   organization's custom domain (`blog.acme.com`, set with `PUT
+//!   /api/orgs/{slug}/domain`; `crate::billing::domains`) is that
+//!   organization, as long as its plan is business: below it the domain
+//!   stays stored but answers 404.
 //! - [`layer`] (outermost but the rate limiter, inside `/api`) finds the
 //!   organization (404 if unknown or deleted), who is asking (their role
 //!   seats them in the policy table), and opens its file (503 if missing
@@ -36,6 +40,9 @@ pub enum Site {
     Default,
     /// Organization with this slug.
     Org(String),
+    /// Organization with this slug, by its custom domain (routed only
+    /// while its plan allows a custom domain).
+    Custom(String),
 }
 
 /// Which site `host` (a Host header's value) and `path` address under the
@@ -47,10 +54,11 @@ pub fn site_of(
     domain: &str,
     host: Option<&str>,
     path: &str,
+    custom: impl Fn(&str) -> Option<String>,
 ) -> Result<(Site, Option<String>), Error> {
     let by_host = match host {
         None => Site::Default,
-        Some(host) => host_site(domain, host)?,
+        Some(host) => host_site(domain, host, custom)?,
     };
     let Some(rest) = path.strip_prefix("/t/") else {
         return Ok((by_host, None));
@@ -61,7 +69,7 @@ pub fn site_of(
             "/t/{slug}/ does not name an organization (a DNS label)"
         )));
     }
-    if let Site::Org(other) = &by_host
+    if let Site::Org(other) | Site::Custom(other) = &by_host
         && other != slug
     {
         return Err(Error::BadRequest(
@@ -71,7 +79,11 @@ pub fn site_of(
     Ok((Site::Org(slug.to_owned()), Some(format!("/{tail}"))))
 }
 
-fn host_site(domain: &str, host: &str) -> Result<Site, Error> {
+fn host_site(
+    domain: &str,
+    host: &str,
+    custom: impl Fn(&str) -> Option<String>,
+) -> Result<Site, Error> {
     let bad = || Error::BadRequest(format!("the Host header {host:?} is not a host name"));
     if let Some(v6) = host.strip_prefix('[') {
         // [::1]:7080: an address, never an organization.
@@ -98,7 +110,7 @@ fn host_site(domain: &str, host: &str) -> Result<Site, Error> {
         return Ok(Site::Default);
     }
     let Some(label) = name.strip_suffix(domain).and_then(|l| l.strip_suffix('.')) else {
-        return Ok(Site::Default);
+        return Ok(custom(&name).map_or(Site::Default, Site::Custom));
     };
     if label == "www" {
         return Ok(Site::Default);
@@ -125,10 +137,13 @@ pub async fn locate(State(shared): State<AppState>, mut req: Request, next: Next
     if !(path.starts_with("/api") || path.starts_with("/t/")) {
         return next.run(req).await;
     }
-    let (site, rewritten) = match site_of(&shared.config.blog.domain, host.as_deref(), &path) {
-        Ok(found) => found,
-        Err(err) => return err.into_response(),
-    };
+    let domains = shared.services.billing.domains();
+    let custom = |host: &str| domains.slug_of(host);
+    let (site, rewritten) =
+        match site_of(&shared.config.blog.domain, host.as_deref(), &path, custom) {
+            Ok(found) => found,
+            Err(err) => return err.into_response(),
+        };
     if let Some(path) = rewritten {
         let query = req
             .uri()
@@ -146,8 +161,10 @@ pub async fn locate(State(shared): State<AppState>, mut req: Request, next: Next
 
 /// Inside `/api`: the organization, the asker's seat and the tenant file.
 pub async fn layer(State(shared): State<AppState>, req: Request, next: Next) -> Response {
-    let Some(Site::Org(slug)) = req.extensions().get::<Site>().cloned() else {
-        return next.run(req).await;
+    let (slug, by_domain) = match req.extensions().get::<Site>().cloned() {
+        Some(Site::Org(slug)) => (slug, false),
+        Some(Site::Custom(slug)) => (slug, true),
+        _ => return next.run(req).await,
     };
     let (mut parts, body) = req.into_parts();
     let viewer = match MaybeAuthUser::from_request_parts(&mut parts, &shared).await {
@@ -155,21 +172,60 @@ pub async fn layer(State(shared): State<AppState>, req: Request, next: Next) -> 
         Err(response) => return response,
     };
     let orgs = &shared.services.orgs;
+    // An anonymous GET whose answer the organization has cached is
+    // answered without its file (see `crate::orgs::tenants`): the key is
+    // the one the handlers cache under ([`cache_key`]).
+    let anonymous_get = parts.method == axum::http::Method::GET && viewer.id().is_none();
+    let key = if anonymous_get {
+        let uri = axum::extract::OriginalUri::from_request_parts(&mut parts, &shared).await;
+        uri.ok().map(|uri| cache_key(&uri))
+    } else {
+        None
+    };
     let scope = async {
         let seat = orgs.seat(&slug, viewer.id()).await?;
+        if by_domain
+            && crate::billing::plan_of(&seat)
+                .allows(crate::billing::plans::Limit::CustomDomain)
+                .is_some()
+        {
+            // Stored but not routed below the business plan; the answer
+            // names neither the organization nor its plan.
+            return Err(Error::NotFound("organization"));
+        }
+        if let Some(hit) = key
+            .as_deref()
+            .filter(|_| seat.allow(Action::Read, false).is_ok())
+            .and_then(|key| orgs.tenants().cached_response(seat.org.id, key))
+        {
+            let json = [(
+                header::CONTENT_TYPE,
+                axum::http::HeaderValue::from_static("application/json"),
+            )];
+            return Ok(Err((json, hit).into_response()));
+        }
         let tenant = orgs.tenant(&seat).await?;
-        Ok::<_, Error>(Scope {
+        Ok::<_, Error>(Ok(Scope {
             store: tenant.store().clone(),
             org: Some((seat, tenant)),
-        })
+        }))
     };
     match scope.await {
-        Ok(scope) => {
+        Ok(Ok(scope)) => {
             parts.extensions.insert(scope);
             next.run(Request::from_parts(parts, body)).await
         }
+        Ok(Err(cached)) => cached,
         Err(err) => err.into_response(),
     }
+}
+
+/// The key an anonymous GET's response is cached under: its path and
+/// query as the client sent them.
+pub(super) fn cache_key(uri: &axum::extract::OriginalUri) -> String {
+    uri.0
+        .path_and_query()
+        .map_or_else(|| uri.0.path().to_owned(), |pq| pq.as_str().to_owned())
 }
 
 /// The blog storage and policy for one request.
@@ -236,7 +292,9 @@ mod tests {
     use super::*;
 
     fn site(host: Option<&str>, path: &str) -> Result<(Site, Option<String>), Error> {
-        site_of("blog.localhost", host, path)
+        site_of("blog.localhost", host, path, |h| {
+            (h == "blog.acme.com").then(|| "acme".to_owned())
+        })
     }
 
     #[test]
@@ -268,6 +326,14 @@ mod tests {
         assert_eq!(
             site(Some("ACME.Blog.Localhost.:80"), "/api").unwrap().0,
             org("acme")
+        );
+        assert_eq!(
+            site(Some("Blog.Acme.com:443"), "/api").unwrap().0,
+            Site::Custom("acme".into())
+        );
+        assert_eq!(
+            site(Some("blog.acme.com"), "/t/acme/api").unwrap(),
+            (org("acme"), Some("/api".into()))
         );
         assert_eq!(
             site(Some("127.0.0.1"), "/t/acme/api/tags").unwrap(),
@@ -302,6 +368,10 @@ mod tests {
         ));
         assert!(matches!(
             site(Some("acme.blog.localhost"), "/t/globex/api"),
+            Err(Error::BadRequest(_))
+        ));
+        assert!(matches!(
+            site(Some("blog.acme.com"), "/t/globex/api"),
             Err(Error::BadRequest(_))
         ));
     }

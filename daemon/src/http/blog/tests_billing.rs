@@ -14,11 +14,11 @@ use agora_db::orgs::Role;
 
 const SECRET: &str = "whsec_router_tests";
 
-async fn api() -> Api {
+pub(super) async fn api() -> Api {
     Api::with(|c| c.billing.webhook_secret = Some(SECRET.into())).await
 }
 
-fn set_plan(api: &Api, org: &str, plan: &str) {
+pub(super) fn set_plan(api: &Api, org: &str, plan: &str) {
     let (org, plan) = (org.to_owned(), plan.to_owned());
     api.shared
         .db
@@ -30,7 +30,7 @@ fn set_plan(api: &Api, org: &str, plan: &str) {
 }
 
 impl Api {
-    async fn invite(&self, owner: &str, org: &str, name: &str) -> Answer {
+    pub(super) async fn invite(&self, owner: &str, org: &str, name: &str) -> Answer {
         self.call(
             Method::POST,
             &format!("/api/orgs/{org}/invitations"),
