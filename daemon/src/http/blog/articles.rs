@@ -52,8 +52,6 @@ struct ArticleIn {
     tag_list: Option<Vec<String>>,
 }
 
-/// The request line, as the cache key of an anonymous GET.
-
 async fn list_articles(
     State(shared): State<AppState>,
     scope: Scope,
