@@ -196,7 +196,7 @@ fn clamp_range(start: i64, stop: i64, len: usize) -> Option<std::ops::RangeInclu
     } else {
         stop.min(len - 1)
     };
-    (start <= stop && start < len).then(|| start as usize..=stop as usize)
+    (start <= stop && start < len).then_some(start as usize..=stop as usize)
 }
 
 pub(super) fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
