@@ -28,8 +28,15 @@
 #   BENCH_KEYS     keys for the memory row (default 1000000)
 #   BENCH_CLIENTS  parallel connections (default 50)
 #   BENCH_ROUNDS   alternating runs per row (default 5)
-#   BENCH_LIST_N   requests per test in the list section (default 100000;
-#                  LRANGE_600 alone takes ~5 s at that size unpipelined)
+#   BENCH_LIST_N   requests per test in the list section without
+#                  pipelining (default 100000; LRANGE_600 alone takes ~5 s
+#                  at that size)
+#   BENCH_LIST_PN  requests per test in the list section with -P 16
+#                  (default 10 x BENCH_LIST_N: at -n 50000 a pipelined
+#                  row is over in 40 ms, too short to judge; at 1000000
+#                  the short rows last ~1 s, LRANGE_600 ~50 s)
+#   BENCH_LIST_OPTS which list runs: "1", "16" or "1 16" (default), the
+#                  pipeline depths
 #   BENCH_SECTIONS which sections, e.g. "list types" (default all)
 #   AGORA_FLAGS    extra `agora daemon` flags, e.g. "--resp-threads 2"
 #   AGORA_BIN      use this binary instead of `cargo build --release -p agora`
@@ -40,6 +47,8 @@ KEYS=${BENCH_KEYS:-1000000}
 CLIENTS=${BENCH_CLIENTS:-50}
 ROUNDS=${BENCH_ROUNDS:-5}
 LIST_N=${BENCH_LIST_N:-100000}
+LIST_PN=${BENCH_LIST_PN:-$((10 * LIST_N))}
+LIST_OPTS=" ${BENCH_LIST_OPTS:-1 16} "
 SECTIONS=" ${BENCH_SECTIONS:-setget memory list types} "
 
 need() { # need CMD PACKAGE
@@ -152,26 +161,28 @@ fi
 
 # The default test list: one whole redis-benchmark run per server and
 # round, every row's requests/s parsed from its -q output.
-list_run() { # list_run PORT EXTRA... -> "NAME rps" lines
-  local port=$1; shift
-  redis-benchmark -h 127.0.0.1 -p "$port" -n "$LIST_N" -c "$CLIENTS" -q "$@" 2>/dev/null |
+list_run() { # list_run PORT N EXTRA... -> "NAME rps" lines
+  local port=$1 n=$2; shift 2
+  redis-benchmark -h 127.0.0.1 -p "$port" -n "$n" -c "$CLIENTS" -q "$@" 2>/dev/null |
     tr '\r' '\n' |
     awk -F': ' '/requests per second/ { split($2, f, " "); name = $1; gsub(/ /, "_", name); print name, f[1] }' || true
 }
 if [[ $SECTIONS == *" list "* ]]; then
   start_servers
   echo
-  echo "redis-benchmark default test list, -n $LIST_N -c $CLIENTS, $ROUNDS alternating rounds, medians"
+  echo "redis-benchmark default test list, -c $CLIENTS, -n $LIST_N unpipelined and -n $LIST_PN at -P 16, $ROUNDS alternating rounds, medians; load average at the start: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo
-  echo "| test | options | agora req/s | redis req/s | agora/redis | per-round range |"
-  echo "|---|---|---:|---:|---:|---:|"
-  for opts in "" "-P 16"; do
+  echo "| test | options | agora req/s | redis req/s | agora/redis | per-round range | per-round ratios |"
+  echo "|---|---|---:|---:|---:|---:|---|"
+  for depth in 1 16; do
+    [[ $LIST_OPTS == *" $depth "* ]] || continue
+    if [ "$depth" = 1 ]; then opts='' n=$LIST_N; else opts="-P $depth" n=$LIST_PN; fi
     : >"$tmp/list.a"; : >"$tmp/list.r"
     for round in $(seq "$ROUNDS"); do
       # shellcheck disable=SC2086
-      list_run "$aport" $opts | sed "s/^/$round /" >>"$tmp/list.a"
+      list_run "$aport" "$n" $opts | sed "s/^/$round /" >>"$tmp/list.a"
       # shellcheck disable=SC2086
-      list_run "$rport" $opts | sed "s/^/$round /" >>"$tmp/list.r"
+      list_run "$rport" "$n" $opts | sed "s/^/$round /" >>"$tmp/list.r"
     done
     python3 - "${opts:-—}" "$tmp/list.a" "$tmp/list.r" <<'PY'
 import statistics, sys
@@ -203,9 +214,11 @@ for name in order:
     ma, mr = statistics.median(xs), statistics.median(ys)
     ratio = ma / mr
     worst = ratio if worst is None else min(worst, ratio)
-    print(f"| {name} | {opts} | {ma:,.0f} | {mr:,.0f} | {ratio:.2f} | {min(ratios):.2f}–{max(ratios):.2f} |")
-print(f"| lowest median ratio | {opts} | | | {worst:.2f} | |" if worst is not None else f"| no rows | {opts} | | | | |")
+    each = ", ".join(f"{x:.2f}" for x in ratios)
+    print(f"| {name} | {opts} | {ma:,.0f} | {mr:,.0f} | {ratio:.2f} | {min(ratios):.2f}–{max(ratios):.2f} | {each} |")
+print(f"| lowest median ratio | {opts} | | | {worst:.2f} | | |" if worst is not None else f"| no rows | {opts} | | | | | |")
 PY
+    echo "| load average after | $opts | $(cut -d' ' -f1-3 /proc/loadavg) | | | | |"
   done
 fi
 

@@ -281,6 +281,14 @@ impl crate::cache::cmd::Sink for BytesMut {
             None => encode(&Reply::Nil, resp3, self),
         }
     }
+
+    fn bulks<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a [u8]> + Clone, _: bool) {
+        header(self, b'*', items.len());
+        // One reservation for the whole array (a header is at most 25
+        // bytes), then each element in at most two copies.
+        self.reserve(items.clone().map(|item| item.len() + 25).sum());
+        items.for_each(|item| bulk_in_room(self, item));
+    }
 }
 
 fn line(out: &mut BytesMut, tag: u8, text: &[u8]) {
@@ -296,10 +304,32 @@ fn header(out: &mut BytesMut, tag: u8, n: usize) {
 }
 
 fn bulk(out: &mut BytesMut, bytes: &[u8]) {
-    header(out, b'$', bytes.len());
-    out.reserve(bytes.len() + 2);
-    out.put_slice(bytes);
-    out.put_slice(b"\r\n");
+    out.reserve(bytes.len() + 25);
+    bulk_in_room(out, bytes);
+}
+
+/// A bulk string into `out`, which has room for it (else it grows): a
+/// short one is put together on the stack and copied once.
+fn bulk_in_room(out: &mut BytesMut, bytes: &[u8]) {
+    const SHORT: usize = 40;
+    let mut frame = [0u8; SHORT + 25];
+    let mut digits = itoa::Buffer::new();
+    let len = digits.format(bytes.len()).as_bytes();
+    frame[0] = b'$';
+    frame[1..=len.len()].copy_from_slice(len);
+    let mut at = len.len() + 1;
+    frame[at..at + 2].copy_from_slice(b"\r\n");
+    at += 2;
+    if bytes.len() <= SHORT {
+        frame[at..at + bytes.len()].copy_from_slice(bytes);
+        at += bytes.len();
+        frame[at..at + 2].copy_from_slice(b"\r\n");
+        out.extend_from_slice(&frame[..at + 2]);
+    } else {
+        out.extend_from_slice(&frame[..at]);
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(b"\r\n");
+    }
 }
 
 #[cfg(test)]
@@ -519,10 +549,16 @@ mod tests {
             direct.bulk_or_nil(Some(b"value"), resp3);
             direct.bulk_or_nil(None, resp3);
             direct.reply(Reply::ok(), resp3);
+            let items: [&[u8]; 3] = [b"a", b"", &[0xff; 12]];
+            direct.bulks(items.iter().copied(), resp3);
+            direct.bulks(std::iter::empty(), resp3);
             let mut expected = BytesMut::new();
             encode(&Reply::bulk(b"value"), resp3, &mut expected);
             encode(&Reply::Nil, resp3, &mut expected);
             encode(&Reply::ok(), resp3, &mut expected);
+            let array = Reply::Array(items.iter().map(|i| Reply::bulk(i)).collect());
+            encode(&array, resp3, &mut expected);
+            encode(&Reply::Array(Vec::new()), resp3, &mut expected);
             assert_eq!(direct, expected);
         }
     }

@@ -1,6 +1,6 @@
 //! The cache's command dispatcher on arbitrary argument vectors (every
-//! command but the code-running scripts, with arguments drawn from
-//! keywords, edge numbers and raw bytes: `agora_daemon::cache::cmd::fuzz`):
+//! command of the table, with arguments drawn from keywords, edge numbers
+//! and raw bytes, scripts from a table: `agora_daemon::cache::cmd::fuzz`):
 //! every vector must get a reply, never a panic. One cache serves the
 //! whole run, so commands meet the keys earlier ones made.
 #![no_main]
@@ -23,9 +23,5 @@ static CLIENT: LazyLock<Mutex<Client>> = LazyLock::new(|| {
 fuzz_target!(|data: &[u8]| {
     let mut client = CLIENT.lock().unwrap_or_else(|p| p.into_inner());
     let _ = fuzz::run(&CACHE, &mut client, data);
-    // A transaction or CLIENT REPLY OFF left open would swallow the
-    // following vectors.
-    client.multi = None;
-    client.multi_error = false;
-    client.reply = agora_daemon::cache::cmd::ReplyMode::On;
+    fuzz::settle(&mut client);
 });

@@ -4,18 +4,80 @@
 //! dispatcher must answer each with a reply, never panic.
 //!
 //! [`vector`] reads bytes as a command: the first byte picks an entry of
-//! [`COMMANDS`] (scripts that run code — EVAL, EVALSHA, FCALL, FUNCTION —
-//! are left out: a fuzzer could write a loop), then each byte picks an
+//! [`COMMANDS`] (every command of the table), then each byte picks an
 //! argument: a token that means something to some command (keywords,
 //! edge numbers, key names shared between vectors) or, for the bytes
 //! past the table, the next few input bytes taken raw. Numbers stay out
 //! of the range where a valid command would allocate hundreds of
 //! megabytes (SETBIT 4294967295): that is Redis's behaviour, not a bug.
+//!
+//! Code is not fuzzed byte by byte (a fuzzer could write a loop that only
+//! the time limit ends): EVAL and EVALSHA take one of [`SCRIPTS`], which
+//! call back into the dispatcher with the vector's other arguments, FCALL
+//! one of [`LIBRARY`]'s functions, and FUNCTION sometimes loads that
+//! library. [`run`] serves the vector as the RESP connection would:
+//! MULTI, EXEC, DISCARD, WATCH and UNWATCH through [`multi`], commands
+//! queued while a transaction is open, the blocking commands in their
+//! zero-timeout form (as inside EXEC: served now or the timeout reply).
 
 use bytes::Bytes;
 
-use super::{COMMANDS, Client, Ctx, Kind, Reply};
-use crate::cache::{Access, Cache};
+use super::{COMMANDS, Client, Ctx, Reply};
+use crate::cache::{Access, Cache, multi};
+
+/// The scripts EVAL and EVALSHA run: calls back into the dispatcher with
+/// the vector's arguments (`unpack(ARGV)`), Redis's type conversions both
+/// ways, errors raised and returned, the bundled libraries on fuzzed input.
+pub const SCRIPTS: &[&str] = &[
+    "return redis.call(unpack(ARGV))",
+    "return redis.pcall(unpack(ARGV))",
+    "redis.setresp(3) return redis.call(unpack(ARGV))",
+    "redis.setresp(3) return redis.pcall(unpack(ARGV))",
+    "return {redis.pcall('type', KEYS[1] or 'k'), ARGV[1], KEYS[2]}",
+    "return 1",
+    "return {1, 'two', {3.5, false, true}, nil, {err = 'E'}}",
+    "return {ok = 'fine'}",
+    "return {err = ARGV[1]}",
+    "return redis.error_reply(ARGV[1] or 'MY error')",
+    "return redis.status_reply(ARGV[1] or 'S')",
+    "error('raised')",
+    "error({err = ARGV[1]})",
+    "return tonumber(ARGV[1])",
+    "return 0.5 + (tonumber(ARGV[1]) or 0)",
+    "return cjson.decode(ARGV[1] or '[]')",
+    "return cjson.encode({ARGV[1], KEYS[1], {a = tonumber(ARGV[2])}})",
+    "return cmsgpack.unpack(ARGV[1] or '')",
+    "return cmsgpack.pack(ARGV, KEYS)",
+    "return redis.sha1hex(ARGV[1] or '')",
+    "return bit.band(tonumber(ARGV[1]) or 0, 255)",
+    "local n = 0 for i = 1, 100 do n = n + i end return n",
+    "return string.rep('x', math.min(tonumber(ARGV[1]) or 1, 100))",
+    "return redis.call('lrange', KEYS[1] or 'l', 0, -1)",
+    "return redis.call()",
+    "return redis.call('eval', 'return 1', 0)",
+    "return undefined_global.field",
+    "new_global = 1",
+    "return",
+    "this is not lua",
+];
+
+/// The library FUNCTION LOAD loads (with REPLACE) and FCALL calls.
+pub const LIBRARY: &str = "#!lua name=fuzz
+redis.register_function('fuzz_call', function(keys, args) return redis.call(unpack(args)) end)
+redis.register_function('fuzz_pcall', function(keys, args) return redis.pcall(unpack(args)) end)
+redis.register_function{function_name = 'fuzz_ro', callback = function(keys, args)
+  return redis.call('get', keys[1] or 'k') end, flags = {'no-writes'}}
+redis.register_function('fuzz_error', function(keys, args) error('raised') end)
+";
+
+/// FCALL's function names ([`LIBRARY`]'s and a missing one).
+const FUNCTIONS: &[&str] = &[
+    "fuzz_call",
+    "fuzz_pcall",
+    "fuzz_ro",
+    "fuzz_error",
+    "missing",
+];
 
 /// Tokens an argument may be.
 const TOKENS: &[&str] = &[
@@ -162,14 +224,9 @@ const TOKENS: &[&str] = &[
     "return 1",
 ];
 
-/// The commands [`vector`] picks from.
+/// The commands [`vector`] picks from: the whole table.
 fn commands() -> Vec<&'static str> {
-    COMMANDS
-        .iter()
-        .filter(|s| s.kind != Kind::Script || s.name == "script")
-        .filter(|s| !super::bpop::is_blocking(s.name))
-        .map(|s| s.name)
-        .collect()
+    COMMANDS.iter().map(|s| s.name).collect()
 }
 
 /// Reads `data` as a command's argument vector (see the module's
@@ -177,9 +234,33 @@ fn commands() -> Vec<&'static str> {
 pub fn vector(data: &[u8]) -> Option<Vec<Bytes>> {
     let (&first, mut rest) = data.split_first()?;
     let names = commands();
-    let mut args = vec![Bytes::from_static(
-        names[usize::from(first) % names.len()].as_bytes(),
-    )];
+    let name = names[usize::from(first) % names.len()];
+    let mut args = vec![Bytes::from_static(name.as_bytes())];
+    // Code and the number of keys come from a table, not from raw bytes.
+    let pick = |rest: &mut &[u8]| -> usize {
+        let (&b, tail) = rest.split_first().unwrap_or((&0, &[]));
+        *rest = tail;
+        usize::from(b)
+    };
+    match name {
+        "eval" | "eval_ro" | "evalsha" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+            let i = pick(&mut rest);
+            let body = match name {
+                "eval" | "eval_ro" => Bytes::from_static(SCRIPTS[i % SCRIPTS.len()].as_bytes()),
+                "evalsha" | "evalsha_ro" => Bytes::from(super::script::sha1_hex(
+                    SCRIPTS[i % SCRIPTS.len()].as_bytes(),
+                )),
+                _ => Bytes::from_static(FUNCTIONS[i % FUNCTIONS.len()].as_bytes()),
+            };
+            args.push(body);
+            args.push(Bytes::from((pick(&mut rest) % 3).to_string()));
+        }
+        "function" if pick(&mut rest) % 4 == 0 => {
+            args.extend(["LOAD", "REPLACE", LIBRARY].map(|a| Bytes::from_static(a.as_bytes())));
+            return Some(args);
+        }
+        _ => {}
+    }
     while let Some((&b, tail)) = rest.split_first() {
         rest = tail;
         let b = usize::from(b);
@@ -198,16 +279,35 @@ pub fn vector(data: &[u8]) -> Option<Vec<Bytes>> {
     Some(args)
 }
 
-/// Runs the command `data` encodes on `cache` as `client`.
+/// Runs the command `data` encodes on `cache` as `client`, as the RESP
+/// connection would (see the module's documentation).
 pub fn run(cache: &Cache, client: &mut Client, data: &[u8]) -> Option<Reply> {
     let args = vector(data)?;
+    let now_ms = crate::now_ms();
+    if multi::is_transaction_command(&args[0]) {
+        return Some(multi::command(cache, client, now_ms, &args));
+    }
+    if client.multi.is_some() {
+        return Some(multi::queue(cache, client, now_ms, &args));
+    }
     let mut ctx = Ctx {
         cache,
         client,
-        now_ms: crate::now_ms(),
+        now_ms,
         access: Access::Counted,
     };
     Some(super::execute(&mut ctx, &args))
+}
+
+/// Between vectors: a transaction stays open for a few commands (so EXEC
+/// runs a queue), then is dropped; CLIENT REPLY OFF is undone, or it would
+/// swallow the following replies.
+pub fn settle(client: &mut Client) {
+    if client.multi.as_ref().is_some_and(|queue| queue.len() > 8) {
+        client.multi = None;
+        client.multi_error = false;
+    }
+    client.reply = super::ReplyMode::On;
 }
 
 #[cfg(test)]
@@ -250,9 +350,7 @@ mod tests {
             }));
             let reply = run(&cache, &mut client, &data).expect("a vector");
             drop(reply);
-            client.multi = None;
-            client.multi_error = false;
-            client.reply = super::super::ReplyMode::On;
+            settle(&mut client);
         }
         let mut ctx = Ctx {
             cache: &cache,
@@ -274,6 +372,10 @@ mod tests {
         let raw = (255 - TOKENS.len()) % 8;
         assert_eq!(args[2].len(), raw.min(2));
         assert!(vector(&[]).is_none());
-        assert!(!names.contains(&"eval"));
+        let eval = names.iter().position(|n| *n == "eval").unwrap() as u8;
+        let args = vector(&[eval, 1, 2, 0]).unwrap();
+        assert_eq!(args[1], SCRIPTS[1]);
+        assert_eq!(args[2], "2");
+        assert_eq!(args[3], TOKENS[0]);
     }
 }

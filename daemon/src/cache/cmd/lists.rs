@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use super::typed::{change, read};
-use super::{Ctx, int_arg};
+use super::{Ctx, Sink, int_arg};
 use crate::cache::reply::{Reply, errors};
 use crate::cache::store::{Entry, List, Value};
 
@@ -146,34 +146,57 @@ pub(super) fn llen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn lrange(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
+    let mut out = None;
+    match lrange_into(ctx, args, &mut out) {
+        Some(e) => e,
+        None => out.unwrap_or(Reply::Nil),
+    }
+}
+
+/// LRANGE with the elements written to `sink` straight from the list,
+/// under the shard lock (as Redis writes them into its output buffer):
+/// no [`Reply`] and no copy per element. Answers an error instead of
+/// writing it, for the caller's error counters.
+pub(super) fn lrange_into(
+    ctx: &mut Ctx<'_>,
+    args: &[Bytes],
+    sink: &mut impl Sink,
+) -> Option<Reply> {
     let (start, stop) = match (int_arg(&args[2]), int_arg(&args[3])) {
         (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => return e,
+        (Err(e), _) | (_, Err(e)) => return Some(e),
     };
-    with_list(ctx, &args[1], |l| {
-        let Some(l) = l else {
-            return Reply::Array(Vec::new());
-        };
-        let len = l.len() as i64;
-        let start = if start < 0 {
-            (len + start).max(0)
-        } else {
-            start
-        };
-        let stop = if stop < 0 {
-            len + stop
-        } else {
-            stop.min(len - 1)
-        };
-        if start > stop || start >= len {
-            return Reply::Array(Vec::new());
-        }
-        Reply::Array(
-            l.range(start as usize..=stop as usize)
-                .map(|v| Reply::bulk(v))
-                .collect(),
-        )
-    })
+    let resp3 = ctx.client.resp3;
+    let mut shard = ctx.db().lock_key(&args[1]);
+    match shard.get(&args[1], ctx.now_ms, ctx.access) {
+        Some(Entry {
+            value: Value::List(l),
+            ..
+        }) => match clamp_range(start, stop, l.len()) {
+            Some(range) => sink.bulks(l.range(range).map(|v| &v[..]), resp3),
+            None => sink.bulks(std::iter::empty(), resp3),
+        },
+        None => sink.bulks(std::iter::empty(), resp3),
+        Some(_) => return Some(Reply::err(errors::WRONGTYPE)),
+    }
+    None
+}
+
+/// Redis's index rules for LRANGE: negative from the end, clamped to the
+/// list; `None` when the range is empty.
+fn clamp_range(start: i64, stop: i64, len: usize) -> Option<std::ops::RangeInclusive<usize>> {
+    let len = len as i64;
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
+    let stop = if stop < 0 {
+        len + stop
+    } else {
+        stop.min(len - 1)
+    };
+    (start <= stop && start < len).then_some(start as usize..=stop as usize)
 }
 
 pub(super) fn lindex(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {

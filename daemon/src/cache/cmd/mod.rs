@@ -1936,6 +1936,12 @@ pub trait Sink {
     fn bulk_or_nil(&mut self, bytes: Option<&[u8]>, resp3: bool) {
         self.reply(Reply::bulk_or_nil(bytes), resp3);
     }
+
+    /// An array of bulk strings (LRANGE's answer), written straight from
+    /// the store.
+    fn bulks<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a [u8]> + Clone, resp3: bool) {
+        self.reply(Reply::Array(items.map(Reply::bulk).collect()), resp3);
+    }
 }
 
 impl Sink for Option<Reply> {
@@ -2000,14 +2006,25 @@ pub fn execute_gated(
     let notify = ctx.cache.params.notify_flags() != 0;
     let writes = matches!(spec.kind, Kind::Write | Kind::DenyOom);
     let started = std::time::Instant::now();
-    if spec.name == "get" && !notify {
-        strings::get_into(ctx, &args[1], sink);
-        stats.ran(spec, None, started.elapsed().as_nanos() as u64);
+    // GET and LRANGE write their answer into the sink under the shard
+    // lock, without building a Reply (errors come back to be counted).
+    if !notify && matches!(spec.name, "get" | "lrange") {
+        let error = if spec.name == "get" {
+            strings::get_into(ctx, &args[1], sink)
+        } else {
+            lists::lrange_into(ctx, args, sink)
+        };
+        let failed = error.as_ref().map(error_text);
+        stats.ran(spec, failed, started.elapsed().as_nanos() as u64);
+        let failed = failed.is_some();
+        if let Some(e) = error {
+            sink.reply(e, ctx.client.resp3);
+        }
         monitor(ctx.cache, ctx.client, args);
         if let Some(mode) = ctx.client.tracking
             && !ctx.client.internal
         {
-            track_read(ctx, spec, args, false, mode);
+            track_read(ctx, spec, args, failed, mode);
         }
         return true;
     }

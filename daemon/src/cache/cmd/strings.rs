@@ -61,14 +61,19 @@ pub(super) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 /// GET with the value written to `sink` under the shard lock, not copied
-/// into a [`Reply`] first.
-pub(super) fn get_into(ctx: &mut Ctx<'_>, key: &[u8], sink: &mut impl super::Sink) {
+/// into a [`Reply`] first; answers an error instead of writing it.
+pub(super) fn get_into(
+    ctx: &mut Ctx<'_>,
+    key: &[u8],
+    sink: &mut impl super::Sink,
+) -> Option<Reply> {
     let resp3 = ctx.client.resp3;
     let mut shard = ctx.db().lock_key(key);
     match read_str(&mut shard, key, ctx.now_ms, ctx.access) {
         Ok(value) => sink.bulk_or_nil(value, resp3),
-        Err(e) => sink.reply(e, resp3),
+        Err(e) => return Some(e),
     }
+    None
 }
 
 #[derive(PartialEq)]

@@ -499,6 +499,62 @@ fn lists() {
     assert_eq!(t.run("LPUSH s a"), e(errors::WRONGTYPE));
 }
 
+/// GET and LRANGE write into a RESP output buffer directly: the bytes are
+/// what encoding their [`Reply`] (the native protocol's path) gives, and
+/// their errors are counted like every command's.
+#[test]
+fn lrange_and_get_write_into_the_output_as_encode_would() {
+    let mut t = t();
+    t.run("RPUSH l a bb ccc");
+    t.run("RPUSH l ''");
+    t.run("SET s value");
+    let lines = [
+        "LRANGE l 0 -1",
+        "LRANGE l -2 100",
+        "LRANGE l 1 1",
+        "LRANGE l 3 1",
+        "LRANGE l 10 20",
+        "LRANGE l -100 -5",
+        "LRANGE l -9223372036854775808 9223372036854775807",
+        "LRANGE missing 0 -1",
+        "LRANGE s 0 -1",
+        "LRANGE l x 1",
+        "GET s",
+        "GET missing",
+        "GET l",
+    ];
+    for resp3 in [false, true] {
+        t.client.resp3 = resp3;
+        for line in lines {
+            let args: Vec<Bytes> = crate::resp::args::split_args(line)
+                .unwrap()
+                .into_iter()
+                .map(Bytes::from)
+                .collect();
+            let mut direct = bytes::BytesMut::new();
+            let mut ctx = Ctx {
+                cache: &t.cache,
+                client: &mut t.client,
+                now_ms: t.now,
+                access: t.access,
+            };
+            assert!(execute_into(&mut ctx, lookup(&args[0]), &args, &mut direct));
+            let mut expected = bytes::BytesMut::new();
+            crate::resp::codec::encode(&t.run(line), resp3, &mut expected);
+            assert_eq!(direct, expected, "{line}");
+        }
+    }
+    assert_eq!(t.run("LRANGE l 1 2"), arr(&[b("bb"), b("ccc")]));
+    let Reply::Bulk(info) = t.run("INFO errorstats") else {
+        panic!("INFO answers a bulk string");
+    };
+    // LRANGE s and GET l (WRONGTYPE), LRANGE l x 1 (ERR): run twice in
+    // each of two passes.
+    let info = String::from_utf8_lossy(&info);
+    assert!(info.contains("errorstat_WRONGTYPE:count=8"), "{info}");
+    assert!(info.contains("errorstat_ERR:count=4"), "{info}");
+}
+
 #[test]
 fn server_commands() {
     let mut t = t();
