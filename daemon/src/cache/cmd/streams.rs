@@ -264,8 +264,9 @@ pub(super) fn xlen(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
 }
 
-/// A range bound of XRANGE: `-`, `+`, an ID, or `(` and an ID (exclusive).
-fn bound(arg: &[u8], start: bool) -> Result<StreamId, Reply> {
+/// A range bound of XRANGE, XPENDING and XAUTOCLAIM: `-`, `+`, an ID, or
+/// `(` and an ID (exclusive).
+pub(super) fn bound(arg: &[u8], start: bool) -> Result<StreamId, Reply> {
     let missing = if start { 0 } else { u64::MAX };
     if arg.len() > 1 && arg[0] == b'(' {
         let id = id_arg(&arg[1..], missing, true)?;

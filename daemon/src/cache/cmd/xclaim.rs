@@ -4,26 +4,11 @@
 
 use bytes::Bytes;
 
-use super::streams::{change, entry_reply, id_arg, id_reply, read};
+use super::streams::{bound, change, entry_reply, id_arg, id_reply, read};
 use super::xgroups::{has_consumer, nogroup, notify, text};
 use super::{Ctx, int_arg, is, parse_i64};
 use crate::cache::reply::{Reply, errors};
 use crate::cache::stream::StreamId;
-
-/// An interval start or end: `-`, `+`, an ID, `(` and an ID.
-fn interval(arg: &[u8], start: bool) -> Result<StreamId, Reply> {
-    let missing = if start { 0 } else { u64::MAX };
-    if arg.len() > 1 && arg[0] == b'(' {
-        let id = id_arg(&arg[1..], missing, true)?;
-        let stepped = if start { id.next() } else { id.prev() };
-        return stepped.ok_or(Reply::err(if start {
-            "ERR invalid start ID for the interval"
-        } else {
-            "ERR invalid end ID for the interval"
-        }));
-    }
-    id_arg(arg, missing, false)
-}
 
 /// XPENDING key group [[IDLE min-idle-time] start end count [consumer]]
 pub(super) fn xpending(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -47,8 +32,8 @@ fn xpending_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
             at += 2;
         }
         let count = int_arg(&args[at + 2])?.max(0) as usize;
-        let start = interval(&args[at], true)?;
-        let end = interval(&args[at + 1], false)?;
+        let start = bound(&args[at], true)?;
+        let end = bound(&args[at + 1], false)?;
         let consumer = args.get(at + 3).cloned();
         if args.len() > at + 4 {
             return Err(Reply::err(errors::SYNTAX));
@@ -245,7 +230,7 @@ fn xautoclaim_inner(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Result<Reply, Reply> {
             "ERR Invalid min-idle-time argument for XAUTOCLAIM",
         ))?
         .max(0) as u64;
-    let start = interval(&args[5], true)?;
+    let start = bound(&args[5], true)?;
     let mut count: usize = 100;
     let mut justid = false;
     let mut j = 6;
