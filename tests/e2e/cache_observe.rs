@@ -86,8 +86,6 @@ fn monitor_shows_every_clients_commands_with_secrets_redacted() {
     for _ in 0..9 {
         seen.push(lines.next().unwrap().unwrap());
     }
-    let _ = child.kill();
-    let _ = child.wait();
     // `1339518083.107412 [0 127.0.0.1:60866] "keys" "*"`.
     let shape = |line: &str, db: u32, origin: &str, args: &str| {
         let (time, rest) = line.split_once(' ').expect("a time");
@@ -113,6 +111,8 @@ fn monitor_shows_every_clients_commands_with_secrets_redacted() {
     shape(&seen[8], 3, "lua", r#""set" "lua-key" "v""#);
     // The unknown command was not shown; the native one was.
     let native = lines.next().unwrap().unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
     assert!(
         native.contains("[0 native:") && native.ends_with("\"DBSIZE\""),
         "{native}"
