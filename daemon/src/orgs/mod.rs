@@ -211,14 +211,23 @@ impl Orgs {
     /// while its file is kept (before the grace is over).
     ///
     /// # Errors
-    /// [`Error::NotFound`] for an unknown, live or purged organization
-    /// (and for non-members, who may not learn it existed);
+    /// Restoring a live organization is a no-op that answers it, so a
+    /// retried restore (the first one's reply lost) succeeds like the first.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an unknown or purged organization (and for
+    /// non-members, who may not learn it existed);
     /// [`Error::Denied`] for members who are not owners.
     pub async fn restore(&self, user: i64, slug: String) -> Result<Org, Error> {
         self.write(move |repo| {
-            let org = repo
-                .deleted_by_slug(&slug)?
-                .ok_or(Error::NotFound("organization"))?;
+            let (org, deleted) = match repo.deleted_by_slug(&slug)? {
+                Some(org) => (org, true),
+                None => (
+                    repo.by_slug(&slug)?
+                        .ok_or(Error::NotFound("organization"))?,
+                    false,
+                ),
+            };
             let Some(role) = repo.role(org.id, user)? else {
                 return Err(Error::NotFound("organization"));
             };
@@ -228,7 +237,9 @@ impl Orgs {
                     Action::DeleteOrg,
                 )));
             }
-            repo.restore(org.id)?;
+            if deleted {
+                repo.restore(org.id)?;
+            }
             Ok(org)
         })
         .await
