@@ -245,7 +245,7 @@ impl Conn {
                         .get_or_insert_with(|| tokio::time::Instant::now() + PUSH_COALESCE);
                 }
                 Some(answer) = self.in_flight.next(), if !self.in_flight.is_empty() => {
-                    if !self.write(answer).await {
+                    if !self.answer_after_pushes(answer).await {
                         return None;
                     }
                 }
@@ -308,7 +308,7 @@ impl Conn {
             }
             // Finish everything before it, then run it alone.
             while let Some(answer) = self.in_flight.next().await {
-                if !self.write(answer).await {
+                if !self.answer_after_pushes(answer).await {
                     return false;
                 }
             }
@@ -322,13 +322,30 @@ impl Conn {
                 let finish = dispatch::finish(self.shared.clone(), id, future);
                 if barrier {
                     let answer = finish.await;
-                    self.write(answer).await
+                    self.answer_after_pushes(answer).await
                 } else {
                     self.in_flight.push(finish);
                     true
                 }
             }
         }
+    }
+
+    /// Writes a deferred answer after the pushes already queued. A service
+    /// publishes a request's events before it completes the request (a
+    /// chat message's push, then its acknowledgement), but the publisher
+    /// runs on another thread: the select above may have found the queue
+    /// empty just before the push arrived and the answer ready just after.
+    /// Whatever was queued before the answer was ready is in the queue now,
+    /// so draining it first keeps "events, then the answer" on the wire.
+    async fn answer_after_pushes(&mut self, answer: Bytes) -> bool {
+        while let Ok(push) = self.queue.try_recv() {
+            self.session.dequeued(push.len());
+            if !self.write(push).await {
+                return false;
+            }
+        }
+        self.write(answer).await
     }
 
     /// Flushes buffered output, giving up if the connection is asked to
