@@ -82,7 +82,7 @@ impl Interp {
             .load(include_str!("prelude.lua"))
             .set_name("=prelude")
             .set_mode(ChunkMode::Text)
-            .call((slot.clone(), sha1hex, log, getinfo))?;
+            .call((&slot, sha1hex, log, getinfo))?;
         for name in ["cjson", "cmsgpack", "bit", "struct"] {
             if let Value::Table(t) = globals.raw_get::<Value>(name)? {
                 let view: Table = protect.call(t)?;
