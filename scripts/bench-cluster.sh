@@ -2,6 +2,9 @@
 # The agora cluster (docs/CLUSTER.md): a 3-node cluster on 127.0.0.1
 # against a single node, both driven by redis-benchmark in the same run
 # (alternating, BENCH_ROUNDS times), then the time to detect a killed node.
+# Each round also drives a 3-node cluster in proxy mode (--cluster-mode
+# proxy) with a plain redis-benchmark (no --cluster) against one node,
+# which forwards the two thirds of the keys it does not own.
 #
 #   scripts/bench-cluster.sh
 #
@@ -69,11 +72,11 @@ start() {
 }
 resp_port() { field "$tmp/$1/ready.json" resp | sed 's/.*://'; }
 
-start_cluster() {
-  start n1 --cluster bench --node-id n1 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s
+start_cluster() { # start_cluster [more daemon flags…]
+  start n1 --cluster bench --node-id n1 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s "$@"
   local seed; seed=$(field "$tmp/n1/ready.json" cluster)
-  start n2 --cluster bench --node-id n2 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed"
-  start n3 --cluster bench --node-id n3 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed"
+  start n2 --cluster bench --node-id n2 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed" "$@"
+  start n3 --cluster bench --node-id n3 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed" "$@"
   local p; p=$(resp_port n1)
   for _ in $(seq 400); do
     redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_size:3' && return 0
@@ -106,6 +109,9 @@ for round in $(seq "$ROUNDS"); do
   stop_all
   start_cluster
   bench cluster "$(resp_port n1)" --cluster
+  stop_all
+  start_cluster --cluster-mode proxy
+  bench proxy "$(resp_port n1)"
   stop_all
 done
 

@@ -262,6 +262,14 @@ pub enum Command {
     /// With --json, byte strings are JSON strings when they are UTF-8,
     /// otherwise {"base64": "…"}; a missing key prints `null`.
     Cache(CacheArgs),
+    /// The cluster of cache daemons (`agora daemon --cluster NAME`): its
+    /// nodes, their states, keys and slot shares.
+    ///
+    /// Needs a sign-in (`agora login NAME`) on the daemon at --addr; any
+    /// node answers for the whole cluster (each gossips its key count). A
+    /// daemon started without --cluster answers as a one-node cluster
+    /// marked "standalone". Takes --json. See docs/CLUSTER.md.
+    Cluster(cluster::ClusterArgs),
     /// The blog: articles and comments through the daemon's RealWorld API.
     ///
     /// Talks HTTP to the daemon's API (--http-addr, AGORA_HTTP, default

@@ -1048,6 +1048,27 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-jobs-queues"],
     },
     Extra {
+        path: "cluster",
+        examples: &[
+            (
+                "agora cluster status",
+                "every node: state, addresses, keys, slot share, lag",
+            ),
+            (
+                "agora cluster status --json | jq '.nodes[] | select(.state != \"alive\")'",
+                "the nodes that are not alive",
+            ),
+            (
+                "agora daemon --cluster prod --node-id n2 --seeds 10.0.0.1:7946 --cluster-mode proxy",
+                "a node that serves plain Redis clients every key",
+            ),
+        ],
+        nothing: None,
+        exit: &[],
+        files: &[CREDENTIALS],
+        see_also: &["agora-daemon", "agora-cache"],
+    },
+    Extra {
         path: "metrics",
         examples: &[
             (

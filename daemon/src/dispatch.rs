@@ -211,6 +211,7 @@ mod tests {
                 .into(),
                 Concurrent,
             ),
+            "cache_cluster_status" => (CacheOp::ClusterStatus.into(), Concurrent),
             // The job queue: no operation changes what later requests of
             // the session see, so none is a barrier.
             jobs if jobs.starts_with("jobs_") => (jobs_sample(jobs).into(), Concurrent),

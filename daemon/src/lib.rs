@@ -218,7 +218,23 @@ impl Daemon {
                 .await
                 .map_err(abandon)?;
             addrs.cluster = Some(cluster.gossip);
+            let cache = shared.services.cache.cache().clone();
+            cluster::status::spawn_publisher(
+                cluster.clone(),
+                move || cache.store.len().0 as u64,
+                token.clone(),
+                &tracker,
+            );
+            shared
+                .services
+                .cache
+                .set_node(cluster::status::Node::Member(cluster.clone()));
             shared.cluster = Some(cluster);
+        } else {
+            shared
+                .services
+                .cache
+                .set_node(cluster::status::Node::Standalone { resp: addrs.resp });
         }
         let shared = Arc::new(shared);
         let loops = resp::loops::Loops::start(

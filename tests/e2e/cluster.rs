@@ -15,13 +15,18 @@ use crate::support::{Daemon, Home, wait_for};
 const TIMEOUT: &str = "3s";
 
 /// A node: its home (data, log) and process.
-struct Node {
-    home: Home,
-    daemon: Daemon,
+pub(crate) struct Node {
+    pub(crate) home: Home,
+    pub(crate) daemon: Daemon,
 }
 
 impl Node {
-    fn start(cluster: &str, id: &str, seeds: &[&Node]) -> Node {
+    pub(crate) fn start(cluster: &str, id: &str, seeds: &[&Node]) -> Node {
+        Node::start_with(cluster, id, seeds, &[])
+    }
+
+    /// A node with more daemon flags (`--cluster-mode proxy`).
+    pub(crate) fn start_with(cluster: &str, id: &str, seeds: &[&Node], extra: &[&str]) -> Node {
         let home = Home::new();
         let seeds: Vec<String> = seeds
             .iter()
@@ -47,17 +52,18 @@ impl Node {
         if !seeds.is_empty() {
             args.extend(["--seeds", &seeds]);
         }
+        args.extend(extra);
         let daemon = Daemon::start_logged(&home, &args);
         Node { home, daemon }
     }
 
-    fn port(&self) -> String {
+    pub(crate) fn port(&self) -> String {
         self.daemon.ready.resp.port().to_string()
     }
 
     /// redis-cli against this node (`-c` when `follow`); stdout and
     /// stderr, trimmed.
-    fn cli(&self, follow: bool, args: &[&str]) -> String {
+    pub(crate) fn cli(&self, follow: bool, args: &[&str]) -> String {
         let mut cmd = Command::new(redis_cli().expect("redis-cli"));
         cmd.args(["-h", "127.0.0.1", "-p", &self.port()]);
         if follow {
@@ -69,7 +75,7 @@ impl Node {
         text.trim().to_owned()
     }
 
-    fn info_field(&self, field: &str) -> Option<String> {
+    pub(crate) fn info_field(&self, field: &str) -> Option<String> {
         let info = self.cli(false, &["CLUSTER", "INFO"]);
         info.lines().find_map(|l| {
             l.trim()
@@ -84,7 +90,7 @@ impl Node {
 }
 
 /// False (and the test returns) when redis-cli is missing outside CI.
-fn have_redis_cli() -> bool {
+pub(crate) fn have_redis_cli() -> bool {
     if redis_cli().is_some() {
         return true;
     }
@@ -97,7 +103,7 @@ fn have_redis_cli() -> bool {
 }
 
 /// Waits until every node serves `size` nodes and the slot maps agree.
-fn converge(nodes: &[&Node], size: usize) {
+pub(crate) fn converge(nodes: &[&Node], size: usize) {
     wait_for("the cluster to converge", Duration::from_secs(30), || {
         let sizes_ok = nodes
             .iter()

@@ -401,6 +401,8 @@ const TABLE: &[Row] = &[
     row(Alice, Json, 130, "jobs work --queue ops --concurrency 2 -- cat", "a JSON line per job")
         .until(Enqueue("ops")),
     // Metrics: the sampler has run; no alert rules yet.
+    // Cluster: a standalone daemon is a one-node cluster.
+    row(Alice, Both, 0, "cluster status", "standalone: itself, owning every slot"),
     row(Alice, Both, 0, "metrics now", "the latest sample"),
     row(Alice, Both, 0, "metrics top --limit 5", "the five busiest processes"),
     row(Alice, Json, 0, "metrics top --sort mem --limit 3", "by memory"),

@@ -65,6 +65,12 @@ crate::messages! {
             /// The payload.
             message: ByteBuf,
         } = "cache_publish",
+        /// The cluster as this node sees it: its nodes, their states,
+        /// addresses, key counts, slot shares and replication lag
+        /// (`agora cluster status`, the TUI's Cache tab). A daemon started
+        /// without `--cluster` answers itself as the one node, owning
+        /// every slot. Answered with [`CacheReply::Cluster`].
+        ClusterStatus = "cache_cluster_status",
     }
 }
 
@@ -89,6 +95,19 @@ crate::messages! {
             /// How many subscriptions (RESP and native) received it.
             receivers: u64,
         } = "cache_published",
+        /// Answer to [`CacheOp::ClusterStatus`].
+        Cluster {
+            /// The cluster's name (`--cluster`); `None` for a standalone
+            /// daemon.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            cluster: Option<String>,
+            /// How keys owned elsewhere are answered: `redirect` (`-MOVED`)
+            /// or `proxy` (forwarded); `standalone` without a cluster.
+            mode: String,
+            /// Every node this one knows, sorted by id (dead ones too,
+            /// until they are forgotten).
+            nodes: Vec<ClusterNode>,
+        } = "cache_cluster",
     }
 }
 
@@ -108,6 +127,37 @@ crate::messages! {
             payload: ByteBuf,
         } = "cache_message",
     }
+}
+
+/// One node in [`CacheReply::Cluster`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterNode {
+    /// Its `--node-id`.
+    pub id: String,
+    /// Its Redis-style id (40 hex digits, as in `CLUSTER NODES`).
+    pub name: String,
+    /// `alive`, `suspect` or `dead`.
+    pub state: String,
+    /// Whether it is the node that answered.
+    #[serde(default, deserialize_with = "nil_as_default")]
+    pub myself: bool,
+    /// Where its RESP clients connect, once gossip has carried it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resp: Option<String>,
+    /// Its gossip (cluster bus) address; `None` for a standalone daemon.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gossip: Option<String>,
+    /// The keys it holds, as it last published them (`None` until its
+    /// first publication reached this node).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<u64>,
+    /// Hash slots it owns (of 16,384).
+    #[serde(default, deserialize_with = "nil_as_default")]
+    pub slots: u64,
+    /// Its replication lag as it publishes it (the `lag` gossip key),
+    /// `None` when it publishes none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lag: Option<String>,
 }
 
 /// At most this many channels plus patterns in one `cache_subscribe`.

@@ -57,7 +57,7 @@ pub mod names;
 mod client;
 
 pub use base::{BaseEvent, BaseOp, BaseReply, OrgRole, SessionInfo, UserInfo};
-pub use cache::{CacheEvent, CacheOp, CacheReply, CacheValue};
+pub use cache::{CacheEvent, CacheOp, CacheReply, CacheValue, ClusterNode};
 pub use chat::{ChatEvent, ChatOp, ChatReply};
 #[cfg(feature = "client")]
 pub use client::{Client, ClientOptions, Pushes};

@@ -19,8 +19,8 @@ use crate::message::{Event, Op, Push, Reply, ServerFrame, Welcome};
 use crate::metrics::{Alert, AlertState, Point, ProcessInfo, Sample, Transition, Viewer};
 use crate::{
     BaseEvent, BaseOp, BaseReply, CacheEvent, CacheOp, CacheReply, CacheValue, ChatEvent, ChatOp,
-    ChatReply, GameEvent, GameOp, GameReply, JobsEvent, JobsOp, JobsReply, MetricsEvent, MetricsOp,
-    MetricsReply, SessionInfo, UserInfo,
+    ChatReply, ClusterNode, GameEvent, GameOp, GameReply, JobsEvent, JobsOp, JobsReply,
+    MetricsEvent, MetricsOp, MetricsReply, SessionInfo, UserInfo,
 };
 
 pub fn any_string() -> impl Strategy<Value = String> {
@@ -105,6 +105,7 @@ pub fn any_op() -> impl Strategy<Value = Op> {
         (bufs(3), bufs(3))
             .prop_map(|(channels, patterns)| CacheOp::Unsubscribe { channels, patterns }),
         (any_buf(), any_buf()).prop_map(|(channel, message)| CacheOp::Publish { channel, message }),
+        Just(CacheOp::ClusterStatus),
     ]
     .prop_map(Op::from);
     let metrics = prop_oneof![
@@ -200,6 +201,28 @@ fn any_alert_state() -> impl Strategy<Value = AlertState> {
         Just(AlertState::Firing),
         Just(AlertState::Resolved)
     ]
+}
+
+/// A node of `cache_cluster`.
+pub fn any_cluster_node() -> impl Strategy<Value = ClusterNode> {
+    (
+        (any_string(), any_string(), any_string(), any::<bool>()),
+        (opt(any_string()), opt(any_string()), opt(any::<u64>())),
+        (any::<u64>(), opt(any_string())),
+    )
+        .prop_map(
+            |((id, name, state, myself), (resp, gossip, keys), (slots, lag))| ClusterNode {
+                id,
+                name,
+                state,
+                myself,
+                resp,
+                gossip,
+                keys,
+                slots,
+                lag,
+            },
+        )
 }
 
 pub fn any_alert() -> impl Strategy<Value = Alert> {
@@ -1024,6 +1047,16 @@ pub fn any_reply() -> impl Strategy<Value = Reply> {
         (bufs(3), bufs(3))
             .prop_map(|(channels, patterns)| CacheReply::Subscribed { channels, patterns }),
         any::<u64>().prop_map(|receivers| CacheReply::Published { receivers }),
+        (
+            opt(any_string()),
+            any_string(),
+            proptest::collection::vec(any_cluster_node(), 0..3)
+        )
+            .prop_map(|(cluster, mode, nodes)| CacheReply::Cluster {
+                cluster,
+                mode,
+                nodes
+            }),
     ]
     .prop_map(Reply::from);
     let metrics = prop_oneof![

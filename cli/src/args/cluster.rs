@@ -1,7 +1,9 @@
 //! The daemon's cluster flags (`--cluster`, `--node-id`, …; see
 //! docs/CLUSTER.md).
 
-use clap::Args;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::args::GroupRemoteArgs;
 
 /// `agora daemon --cluster NAME …`: join or form a cluster.
 #[derive(Debug, Args, Clone)]
@@ -43,6 +45,58 @@ pub struct ClusterDaemonArgs {
     /// the others (half of it makes it suspect), e.g. 2s or 500ms.
     #[arg(long, env = "AGORA_CLUSTER_FAILURE_TIMEOUT", default_value = "2s", value_parser = crate::duration::parse_duration, value_name = "DURATION")]
     pub cluster_failure_timeout: std::time::Duration,
+
+    /// How a key owned by another node is answered: `redirect` sends
+    /// -MOVED (Redis Cluster's contract: cluster-aware clients follow
+    /// it); `proxy` forwards the command to the owner and relays its reply,
+    /// so plain clients (redis-cli without -c) reach every key. See
+    /// docs/CLUSTER.md for what proxy mode refuses (MULTI, WATCH,
+    /// blocking commands on other nodes' keys).
+    #[arg(
+        long,
+        env = "AGORA_CLUSTER_MODE",
+        value_enum,
+        default_value = "redirect",
+        value_name = "MODE"
+    )]
+    pub cluster_mode: ClusterMode,
+}
+
+/// `--cluster-mode`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClusterMode {
+    /// Answer -MOVED slot ip:port (the default).
+    Redirect,
+    /// Forward to the owner and relay its reply.
+    Proxy,
+}
+
+/// `agora cluster SUBCOMMAND`
+#[derive(Debug, Args)]
+pub struct ClusterArgs {
+    /// Where the daemon is.
+    #[command(flatten)]
+    pub remote: GroupRemoteArgs,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: ClusterCommand,
+}
+
+/// The subcommands of `agora cluster`.
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The cluster as the daemon at --addr sees it: one row per node.
+    ///
+    /// Columns: the node's id, its state (alive, suspect, dead), its RESP
+    /// address (where clients connect) and gossip address, the keys it
+    /// holds (as it last gossiped them), its share of the 16,384 hash
+    /// slots, and its replication lag (`-` when it publishes none). A
+    /// daemon started without --cluster shows itself as the one node,
+    /// owning every slot, under "standalone". With --json: one document
+    /// `{cluster, mode, nodes: [{id, name, state, myself, resp, gossip,
+    /// keys, slots, slots_pct, lag}], totals}`.
+    Status,
 }
 
 impl ClusterDaemonArgs {
@@ -77,6 +131,10 @@ impl ClusterDaemonArgs {
             .filter(|s| !s.is_empty())
             .collect();
         config.failure_timeout = self.cluster_failure_timeout;
+        config.mode = match self.cluster_mode {
+            ClusterMode::Redirect => agora_daemon::cluster::proxy::Mode::Redirect,
+            ClusterMode::Proxy => agora_daemon::cluster::proxy::Mode::Proxy,
+        };
         Ok(Some(config))
     }
 }
@@ -108,8 +166,11 @@ mod tests {
             "10.0.0.1:7946, 10.0.0.2:7946",
             "--cluster-failure-timeout",
             "500ms",
+            "--cluster-mode",
+            "proxy",
         ])
         .unwrap();
+        assert_eq!(config.mode, agora_daemon::cluster::proxy::Mode::Proxy);
         assert_eq!(
             (config.name.as_str(), config.node_id.as_str()),
             ("prod", "n1")

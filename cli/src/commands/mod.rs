@@ -9,6 +9,7 @@ pub mod bench_jobs;
 pub mod blog;
 mod cache;
 mod chat;
+mod cluster;
 mod daemon;
 mod docs;
 pub mod game;
@@ -104,6 +105,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(cache::run(&addr, args, json))
         }
+        Command::Cluster(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(cluster::run(&addr, args.command, json))
+        }
         Command::Blog(args) => {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(blog::run(&addr, args, json))
@@ -162,6 +167,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Chat(_)
         | Command::Game(_)
         | Command::Cache(_)
+        | Command::Cluster(_)
         | Command::Blog(_)
         | Command::Org(_)
         | Command::Jobs(_)
@@ -191,6 +197,7 @@ fn name(command: &Command) -> &'static str {
         Command::Chat(_) => "chat",
         Command::Game(_) => "game",
         Command::Cache(_) => "cache",
+        Command::Cluster(_) => "cluster",
         Command::Blog(_) => "blog",
         Command::Org(_) => "org",
         Command::Jobs(_) => "jobs",

@@ -1,5 +1,6 @@
 //! The cache on the native protocol: `cache_command`, `cache_subscribe`,
-//! `cache_unsubscribe` and `cache_publish`.
+//! `cache_unsubscribe`, `cache_publish` and `cache_cluster_status` (built
+//! by [`crate::cluster::status`]).
 //!
 //! Commands run through the same [`cmd::execute`] as RESP, so both
 //! protocols see identical semantics; the reply is mirrored into the
@@ -16,7 +17,7 @@
 //! Every operation needs a signed-in session (`unauthorized` otherwise),
 //! like chat.
 
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 
 use agora_wire::cache::{CACHE_TOPIC, MAX_SUBSCRIBE};
 use agora_wire::{
@@ -39,6 +40,9 @@ pub struct Native {
     /// The largest reply that fits a frame (the frame limit less room for
     /// the envelope).
     reply_limit: usize,
+    /// This node, for `cache_cluster_status`: set once the listeners
+    /// are bound ([`Native::set_node`]).
+    node: Arc<OnceLock<crate::cluster::status::Node>>,
 }
 
 impl Native {
@@ -47,6 +51,27 @@ impl Native {
         Native {
             cache,
             reply_limit: max_frame.saturating_sub(1024),
+            node: Arc::default(),
+        }
+    }
+
+    /// Says which node `cache_cluster_status` describes (once).
+    pub fn set_node(&self, node: crate::cluster::status::Node) {
+        let _ = self.node.set(node);
+    }
+
+    /// `cache_cluster_status`: the cluster, or this daemon alone.
+    fn cluster_status(&self) -> Routed {
+        use crate::cluster::status::{self, Node};
+        let keys = self.cache.store.len().0 as u64;
+        match self.node.get().cloned() {
+            Some(Node::Member(cluster)) => {
+                Routed::later(async move { Ok::<_, ErrorBody>(status::answer(&cluster).await) })
+            }
+            Some(Node::Standalone { resp }) => {
+                Routed::done(Ok(status::standalone(Some(resp), keys)))
+            }
+            None => Routed::done(Ok(status::standalone(None, keys))),
         }
     }
 
@@ -240,6 +265,7 @@ impl Service for Native {
                     receivers: n as u64,
                 })
             }
+            CacheOp::ClusterStatus => return self.cluster_status(),
         })
     }
 }

@@ -255,6 +255,8 @@ pub(crate) async fn start(
         resp,
         gossip,
         view: RwLock::new(Arc::new(View::build(vec![me]))),
+        chitchat: Some(handle.chitchat()),
+        proxy: super::proxy::Pool::default(),
     });
     tracing::info!(cluster = %cluster.config.name, node = %cluster.config.node_id, %gossip, %resp, seeds = ?cluster.config.seeds, "cluster gossip started");
     tracker.spawn(keep_view(cluster.clone(), handle, token, interval));

@@ -6,7 +6,9 @@
 //! - [`membership`]: gossip (chitchat) and the member table it yields;
 //! - [`route`]: whether a RESP command runs here, or answers `MOVED`,
 //!   `CROSSSLOT`, `CLUSTERDOWN`;
-//! - [`commands`]: `CLUSTER …` and the cluster's connection commands.
+//! - [`commands`]: `CLUSTER …` and the cluster's connection commands;
+//! - [`proxy`]: proxy mode's forwarding to owners (`--cluster-mode`);
+//! - [`status`]: `agora cluster status`'s data (key counts gossiped).
 //!
 //! [`Cluster`] is the cheap-to-share handle kept in [`crate::Shared`]
 //! (`None` without `--cluster`). It does not replicate yet: each slot
@@ -14,9 +16,11 @@
 
 pub mod commands;
 pub mod membership;
+pub mod proxy;
 pub mod ring;
 pub mod route;
 pub mod slots;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};
@@ -38,6 +42,8 @@ pub struct ClusterConfig {
     pub seeds: Vec<String>,
     /// Silence after which a node is declared dead.
     pub failure_timeout: Duration,
+    /// How keys owned elsewhere are answered (`--cluster-mode`).
+    pub mode: proxy::Mode,
 }
 
 impl ClusterConfig {
@@ -49,6 +55,7 @@ impl ClusterConfig {
             listen: "127.0.0.1:7946".into(),
             seeds: Vec::new(),
             failure_timeout: DEFAULT_FAILURE_TIMEOUT,
+            mode: proxy::Mode::default(),
         }
     }
 }
@@ -68,6 +75,11 @@ pub struct Cluster {
     /// Where this node gossips (Redis's cluster-bus port).
     pub gossip: SocketAddr,
     view: RwLock<Arc<View>>,
+    /// The gossip state, to publish and read key-values (`None` in tests
+    /// of the pure parts).
+    pub(crate) chitchat: Option<Arc<tokio::sync::Mutex<chitchat::Chitchat>>>,
+    /// Proxy mode's idle connections to the owners.
+    pub proxy: proxy::Pool,
 }
 
 impl Cluster {
@@ -87,6 +99,8 @@ impl Cluster {
             resp: me.resp.expect("an address"),
             gossip: me.gossip,
             view: RwLock::new(Arc::new(view)),
+            chitchat: None,
+            proxy: proxy::Pool::default(),
         }
     }
 

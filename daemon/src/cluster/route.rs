@@ -1,18 +1,15 @@
 //! Where a RESP command runs in cluster mode: here, or elsewhere
 //! (`-MOVED slot ip:port`), or nowhere (`-CROSSSLOT`, `-CLUSTERDOWN`).
 //!
-//! The keys are the command table's key specs ([`keys_of`], the same
-//! that `COMMAND GETKEYS` answers), so a new command is routed with no
-//! list to update; EVAL, EVALSHA and FCALL by their `numkeys` keys. The
-//! other commands whose keys follow a `numkeys` argument have no such
-//! spec yet and run where they are sent (docs/CLUSTER.md).
+//! The keys are the command table's key specs plus the `numkeys` and
+//! `STREAMS` rules of [`keyspec::keys`] — the same that `COMMAND GETKEYS`
+//! answers — so a new command is routed with no list to update.
 
 use bytes::Bytes;
 
 use super::Cluster;
 use super::slots::key_slot;
-use crate::cache::cmd::events::keys_of;
-use crate::cache::cmd::{self, is};
+use crate::cache::cmd::{self, is, keyspec};
 use crate::cache::reply::Reply;
 
 /// Redis's error for keys in several slots.
@@ -33,47 +30,32 @@ pub fn intercept(cluster: &Cluster, args: &[Bytes]) -> Option<Reply> {
             cmd::wrong_arity(&String::from_utf8_lossy(name).to_lowercase())
         });
     }
-    let spec = cmd::lookup(name)?;
-    if !cmd::arity_ok(spec.arity, args.len()) {
-        return None;
+    match command_slot(args) {
+        Ok(Some(slot)) => redirect(cluster, slot),
+        Ok(None) => None,
+        Err(crossslot) => Some(crossslot),
     }
-    let keys = if spec.kind == cmd::Kind::Script {
-        script_keys(args)
-    } else {
-        keys_of(spec, args)
-    };
-    let (first, rest) = keys.split_first()?;
-    let slot = key_slot(first);
-    if rest.iter().any(|k| key_slot(k) != slot) {
-        return Some(Reply::err(CROSSSLOT));
-    }
-    redirect(cluster, slot)
 }
 
-/// The keys of EVAL, EVALSHA, FCALL and their `_RO` forms: the `numkeys`
-/// arguments after the script (their key spec cannot say it). Empty for
-/// the other scripting commands and for a bad count, which the command
-/// itself then refuses.
-fn script_keys(args: &[Bytes]) -> Vec<&Bytes> {
-    const WITH_NUMKEYS: [&str; 6] = [
-        "eval",
-        "evalsha",
-        "eval_ro",
-        "evalsha_ro",
-        "fcall",
-        "fcall_ro",
-    ];
-    if !WITH_NUMKEYS.iter().any(|n| is(&args[0], n)) {
-        return Vec::new();
+/// The one slot of a command's keys: `Ok(None)` for a keyless, unknown
+/// or wrongly called command (it runs here and answers for itself),
+/// `Err(CROSSSLOT)` for keys in several slots.
+pub fn command_slot(args: &[Bytes]) -> Result<Option<u16>, Reply> {
+    let Some(spec) = cmd::lookup(&args[0]) else {
+        return Ok(None);
+    };
+    if !cmd::arity_ok(spec.arity, args.len()) {
+        return Ok(None);
     }
-    let count = args
-        .get(2)
-        .and_then(|n| cmd::parse_i64(n))
-        .and_then(|n| usize::try_from(n).ok());
-    match count {
-        Some(n) if args.len() >= 3 + n => args[3..3 + n].iter().collect(),
-        _ => Vec::new(),
+    let keys = keyspec::keys(spec, args);
+    let Some((first, rest)) = keys.split_first() else {
+        return Ok(None);
+    };
+    let slot = key_slot(first);
+    if rest.iter().any(|k| key_slot(k) != slot) {
+        return Err(Reply::err(CROSSSLOT));
     }
+    Ok(Some(slot))
 }
 
 /// `None` when this node owns `slot`; otherwise `MOVED` to its owner, or
@@ -167,6 +149,53 @@ mod tests {
         // A bad count is left to the command's own error.
         assert!(eval(&["EVAL", "return 1", "9", "foo", "bar"]).is_none());
         assert!(eval(&["EVAL", "return 1", "-1"]).is_none());
+    }
+
+    #[test]
+    fn numkeys_and_streams_commands_are_routed_by_their_keys() {
+        let cluster = Cluster::for_view(View::build(vec![node("a", 1, true)]));
+        let run = |words: &[&str]| intercept(&cluster, &args(words));
+        for cross in [
+            &["ZUNIONSTORE", "{t}d", "2", "{t}a", "b"][..],
+            &["ZINTER", "2", "a", "b"],
+            &["LMPOP", "2", "a", "b", "LEFT"],
+            &["BLMPOP", "0", "2", "a", "b", "LEFT"],
+            &["SINTERCARD", "2", "a", "b"],
+            &["XREAD", "STREAMS", "a", "b", "0", "0"],
+        ] {
+            assert_eq!(
+                error_text(run(cross)).as_deref(),
+                Some(CROSSSLOT),
+                "{cross:?}"
+            );
+        }
+        assert!(run(&["ZUNIONSTORE", "{t}d", "2", "{t}a", "{t}b"]).is_none());
+        assert!(
+            run(&[
+                "XREADGROUP",
+                "GROUP",
+                "g",
+                "c",
+                "STREAMS",
+                "{t}a",
+                "{t}b",
+                ">",
+                ">"
+            ])
+            .is_none()
+        );
+        // Routed to the owner, not run here.
+        let two = Cluster::for_view(View::build(vec![node("a", 1, true), node("b", 2, false)]));
+        let view = two.view();
+        let theirs = (0..100)
+            .map(|i| format!("k{i}"))
+            .find(|k| {
+                view.owner(key_slot(k.as_bytes()))
+                    .is_some_and(|m| !m.myself)
+            })
+            .unwrap();
+        let moved = error_text(intercept(&two, &args(&["ZINTERCARD", "1", &theirs]))).unwrap();
+        assert!(moved.starts_with("MOVED "), "{moved}");
     }
 
     #[test]

@@ -16,6 +16,8 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio_util::sync::CancellationToken;
 
+mod routing;
+
 use super::codec::{Decoder, encode};
 use crate::Shared;
 use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy, script};
@@ -487,14 +489,13 @@ impl Conn {
                 return Next::Continue;
             }
         }
-        // Cluster mode: CLUSTER …, and MOVED/CROSSSLOT for keys owned
-        // elsewhere. Standalone, this one branch is all it costs.
-        if let Some(cluster) = &self.shared.cluster
-            && let Some(reply) = crate::cluster::route::intercept(cluster, args)
+        // Cluster mode: CLUSTER …, and MOVED/CROSSSLOT (or forwarding, in
+        // proxy mode) for keys owned elsewhere (`routing`). Standalone,
+        // this one branch is all it costs.
+        if let Some(cluster) = self.shared.cluster.clone()
+            && let Some(next) = self.cluster_route(&cluster, args).await
         {
-            self.uncounted += 1;
-            self.reply(&reply);
-            return Next::Continue;
+            return next;
         }
         if multi::is_transaction_command(name) {
             self.uncounted += 1;

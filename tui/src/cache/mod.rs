@@ -11,8 +11,11 @@
 //!
 //! - `format`: values and bytes as redis-cli shows them (also used by the
 //!   CLI);
+//! - `cluster`: the cluster panel, shown when the daemon is clustered
+//!   (`cache_cluster_status`, asked with INFO);
 //! - `view`: drawing, as `impl Widget for &CacheState`.
 
+pub mod cluster;
 pub mod format;
 mod view;
 
@@ -29,6 +32,7 @@ use serde_bytes::ByteBuf;
 
 use crate::line_editor::LineEditor;
 use crate::tab::{KeyOutcome, Outgoing, Tab};
+use cluster::ClusterView;
 use format::printable;
 /// The most keys the browser lists.
 pub const MAX_KEYS: usize = 500;
@@ -126,6 +130,7 @@ enum Pending {
     Size(Vec<u8>),
     Value(Vec<u8>),
     Monitor,
+    Cluster,
 }
 
 /// The Cache tab. See the module docs.
@@ -149,6 +154,7 @@ pub struct CacheState {
     monitoring: bool,
     monitor: VecDeque<String>,
     error: Option<String>,
+    cluster: Option<ClusterView>,
 }
 
 impl CacheState {
@@ -199,6 +205,11 @@ impl CacheState {
     /// Whether the monitor is on, and its lines (oldest first).
     pub fn monitor(&self) -> (bool, &VecDeque<String>) {
         (self.monitoring, &self.monitor)
+    }
+
+    /// The cluster, when the daemon is one node of one.
+    pub fn cluster(&self) -> Option<&ClusterView> {
+        self.cluster.as_ref()
     }
 
     /// The last error, for the tab's status line.
@@ -266,10 +277,14 @@ impl CacheState {
         }
     }
 
-    /// Asks for INFO unless an answer is already on its way.
+    /// Asks for INFO and the cluster's state unless answers are already
+    /// on their way.
     fn ask_info(&mut self) {
         if !self.pending.values().any(|p| matches!(p, Pending::Info)) {
             self.command(Pending::Info, &["INFO"]);
+        }
+        if !self.pending.values().any(|p| matches!(p, Pending::Cluster)) {
+            self.request(Pending::Cluster, CacheOp::ClusterStatus);
         }
     }
 
@@ -446,6 +461,19 @@ impl CacheState {
         let Some(pending) = self.pending.remove(&tag) else {
             return;
         };
+        if let Pending::Cluster = pending {
+            // A daemon without the operation (older) is left alone: no
+            // panel, no error.
+            self.cluster = match result {
+                Ok(Reply::Cache(CacheReply::Cluster {
+                    cluster,
+                    mode,
+                    nodes,
+                })) => ClusterView::from_reply(cluster, mode, nodes),
+                _ => None,
+            };
+            return;
+        }
         let value = match result {
             Ok(Reply::Cache(CacheReply::Value {
                 value: CacheValue::Error { message },
@@ -508,7 +536,7 @@ impl CacheState {
                     d.value = Some(value);
                 }
             }
-            Pending::Monitor => {}
+            Pending::Monitor | Pending::Cluster => {}
         }
     }
 
@@ -608,4 +636,4 @@ impl Tab for CacheState {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

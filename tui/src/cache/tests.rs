@@ -1,6 +1,6 @@
 use std::time::{Duration, Instant};
 
-use agora_wire::{CacheEvent, CacheOp, CacheReply, CacheValue, Event, Op, Reply};
+use agora_wire::{CacheEvent, CacheOp, CacheReply, CacheValue, ClusterNode, Event, Op, Reply};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_bytes::ByteBuf;
 
@@ -146,7 +146,7 @@ fn showing_the_tab_scans_at_once_and_says_loading_until_answered() {
     s.on_show();
     let out = s.take_outbox();
     let asked: Vec<String> = out.iter().map(|o| args(&o.op)[0].clone()).collect();
-    assert_eq!(asked, ["SCAN", "INFO"]);
+    assert_eq!(asked, ["SCAN", "INFO", "cache_cluster_status"]);
     assert!(s.loading());
     // A tick right after asks for nothing more.
     s.on_tick(Instant::now(), true);
@@ -157,13 +157,16 @@ fn showing_the_tab_scans_at_once_and_says_loading_until_answered() {
     // Shown again later: the list is kept, only INFO is asked again.
     s.take_outbox();
     s.on_reply(out[1].tag, reply(bulk("# Stats\r\n")));
+    // A daemon that does not know the operation: no panel, no error.
+    s.on_reply(out[2].tag, Err("unknown operation".into()));
+    assert!(s.cluster().is_none() && s.error().is_none());
     s.on_show();
     let asked: Vec<String> = s
         .take_outbox()
         .iter()
         .map(|o| args(&o.op)[0].clone())
         .collect();
-    assert_eq!(asked, ["INFO"]);
+    assert_eq!(asked, ["INFO", "cache_cluster_status"]);
 }
 
 #[test]
@@ -315,4 +318,63 @@ fn formats() {
         hex_dump(b"Hi\x00\xff", 8),
         ["0000  48 69 00 ff              Hi.."]
     );
+}
+
+fn cluster_node(id: &str, state: &str, keys: u64, slots: u64, lag: Option<&str>) -> ClusterNode {
+    ClusterNode {
+        id: id.into(),
+        name: "0".repeat(40),
+        state: state.into(),
+        myself: id == "n1",
+        resp: Some(format!("127.0.0.1:700{}", &id[1..])),
+        gossip: Some("127.0.0.1:7946".into()),
+        keys: Some(keys),
+        slots,
+        lag: lag.map(str::to_owned),
+    }
+}
+
+/// A `cache_cluster` reply of three nodes, one dead.
+pub(crate) fn cluster_reply() -> Result<Reply, String> {
+    Ok(Reply::Cache(CacheReply::Cluster {
+        cluster: Some("prod".into()),
+        mode: "proxy".into(),
+        nodes: vec![
+            cluster_node("n1", "alive", 120, 8190, None),
+            cluster_node("n2", "alive", 118, 8194, Some("4ms")),
+            cluster_node("n3", "dead", 0, 0, None),
+        ],
+    }))
+}
+
+#[test]
+fn a_clustered_daemon_gets_a_cluster_panel_and_a_standalone_one_none() {
+    let mut s = CacheState::new();
+    s.on_connected(None);
+    s.on_show();
+    let out = s.take_outbox();
+    let ask = out
+        .iter()
+        .find(|o| o.op == Op::Cache(CacheOp::ClusterStatus))
+        .expect("the cluster is asked for with INFO");
+    s.on_reply(ask.tag, cluster_reply());
+    let view = s.cluster().expect("a cluster view");
+    assert_eq!((view.name.as_str(), view.nodes.len()), ("prod", 3));
+    assert_eq!(view.height(), 3 + 3);
+    // The next second asks again; a standalone answer removes the panel.
+    s.on_tick(Instant::now() + Duration::from_secs(2), true);
+    let out = s.take_outbox();
+    let ask = out
+        .iter()
+        .find(|o| o.op == Op::Cache(CacheOp::ClusterStatus))
+        .expect("asked every second");
+    s.on_reply(
+        ask.tag,
+        Ok(Reply::Cache(CacheReply::Cluster {
+            cluster: None,
+            mode: "standalone".into(),
+            nodes: vec![cluster_node("n1", "alive", 3, 16384, None)],
+        })),
+    );
+    assert!(s.cluster().is_none());
 }

@@ -2,9 +2,9 @@
 //!
 //! Inside the tab body: a gauge line (ops/s, hit ratio, memory, keys),
 //! the key list on the left and the selected key on the right (type, TTL,
-//! size, value — a hex dump for binary strings), the channel monitor
-//! across the bottom when it is on, and a status line (filter being typed,
-//! errors, key help).
+//! size, value — a hex dump for binary strings), the cluster panel when
+//! the daemon is clustered, the channel monitor across the bottom when it
+//! is on, and a status line (filter being typed, errors, key help).
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Position, Rect};
@@ -164,13 +164,23 @@ impl Widget for &CacheState {
         } else {
             0
         };
-        let [top, middle, bottom, status] = Layout::vertical([
+        let cluster_height = match self.cluster() {
+            Some(c) if area.height >= monitor_height + c.height() + 8 => c.height(),
+            _ => 0,
+        };
+        let [top, middle, cluster_area, bottom, status] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Fill(1),
+            Constraint::Length(cluster_height),
             Constraint::Length(monitor_height),
             Constraint::Length(1),
         ])
         .areas(area);
+        if let Some(c) = self.cluster()
+            && cluster_height > 0
+        {
+            c.render(cluster_area, buf);
+        }
         gauges(self.stats()).render(top, buf);
 
         let [list_area, detail_area] = Layout::horizontal([

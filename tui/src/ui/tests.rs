@@ -482,6 +482,21 @@ fn stream_answer(op: &Op) -> Result<Reply, String> {
 }
 
 #[test]
+fn snapshot_cache_cluster_panel() {
+    let mut app = connected();
+    app.select_tab(TabId::Cache);
+    app.on_tick(Instant::now());
+    serve(&mut app, |op| match op {
+        Op::Cache(CacheOp::ClusterStatus) => crate::cache::tests::cluster_reply(),
+        other => cache_answer(other),
+    });
+    let text = screen(&app);
+    assert!(text.contains("Cluster prod (proxy)"), "{text}");
+    assert!(text.contains("n1 *"), "{text}");
+    insta::assert_snapshot!("cache_cluster", text);
+}
+
+#[test]
 fn snapshot_cache_stream_value() {
     let mut app = connected();
     app.select_tab(TabId::Cache);

@@ -21,6 +21,7 @@ pub mod events;
 pub mod fuzz;
 mod hashes;
 mod keys;
+pub mod keyspec;
 mod lcs;
 mod listedit;
 mod lists;

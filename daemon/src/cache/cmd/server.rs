@@ -743,11 +743,11 @@ pub(super) fn command(_: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
         if !super::arity_ok(spec.arity, call.len()) {
             return Reply::err("ERR Invalid number of arguments specified for command");
         }
-        let keys = super::events::keys_of(spec, call);
+        let keys = super::keyspec::keys(spec, call);
         if keys.is_empty() {
             return Reply::err("ERR The command has no key arguments");
         }
-        Reply::Array(keys.into_iter().map(|k| Reply::Bulk(k.clone())).collect())
+        Reply::Array(keys.into_iter().map(Reply::Bulk).collect())
     } else {
         unknown_subcommand(sub, "COMMAND")
     }

@@ -1,0 +1,102 @@
+//! Cluster mode on a RESP connection (docs/CLUSTER.md): the cluster's own
+//! commands, `-MOVED`/`-CROSSSLOT` for keys owned elsewhere (redirect
+//! mode) or forwarding them to their owner (proxy mode), and, as Redis
+//! Cluster does, a transaction that a refused command makes fail at EXEC
+//! (`EXECABORT`).
+//!
+//! Proxy mode forwards one command at a time over [`crate::cluster::proxy`]'s
+//! pool and relays the owner's reply unchanged. It refuses, with one
+//! error naming the owner, what a shared upstream connection cannot do
+//! correctly: commands queued in MULTI (the transaction then fails at
+//! EXEC), WATCH, blocking commands, connection commands, and any command
+//! when RESP clients must AUTH (the pool holds no client's credentials).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{Conn, Next};
+use crate::cache::cmd::{self, bpop, is};
+use crate::cache::{Reply, multi};
+use crate::cluster::Cluster;
+use crate::cluster::proxy::Mode;
+use crate::cluster::route;
+
+impl Conn {
+    /// What cluster mode does with `args`; `None`: run it here as usual.
+    pub(super) async fn cluster_route(
+        &mut self,
+        cluster: &Arc<Cluster>,
+        args: &[Bytes],
+    ) -> Option<Next> {
+        if cluster.config.mode == Mode::Proxy
+            && let Some(next) = self.proxy(cluster, args).await
+        {
+            return Some(next);
+        }
+        let reply = route::intercept(cluster, args)?;
+        self.uncounted += 1;
+        // A command refused while a transaction is queued (MOVED,
+        // CROSSSLOT, CLUSTERDOWN) makes its EXEC fail, as in Redis Cluster.
+        let refused = match &reply {
+            Reply::Error(text) if self.client.multi.is_some() => Some(text.to_string()),
+            _ => None,
+        };
+        let reply = match refused {
+            Some(text) => multi::reject(&self.cache, &mut self.client, &args[0], &text),
+            None => reply,
+        };
+        self.reply(&reply);
+        Some(Next::Continue)
+    }
+
+    /// Proxy mode: forwards a command whose slot another node owns, or
+    /// refuses it when it cannot be forwarded correctly. `None`: not
+    /// another node's (keyless, this node's, CROSSSLOT, nobody's).
+    async fn proxy(&mut self, cluster: &Arc<Cluster>, args: &[Bytes]) -> Option<Next> {
+        let Ok(Some(slot)) = route::command_slot(args) else {
+            return None;
+        };
+        let (owner, addr) = {
+            let view = cluster.view();
+            let owner = view.owner(slot)?;
+            if owner.myself {
+                return None;
+            }
+            (owner.id.clone(), owner.resp?)
+        };
+        let spec = cmd::lookup(&args[0])?;
+        let refused = if self.client.multi.is_some() {
+            Some("commands queued in MULTI")
+        } else if is(&args[0], "watch") {
+            Some("WATCH")
+        } else if bpop::blocks(spec.name, args) {
+            Some("blocking commands")
+        } else if spec.kind == cmd::Kind::Conn {
+            Some("connection commands")
+        } else if self.shared.config.resp_require_auth {
+            Some("commands while RESP clients must AUTH")
+        } else {
+            None
+        };
+        self.uncounted += 1;
+        if let Some(what) = refused {
+            let text = format!(
+                "ERR proxy mode does not forward {what}: slot {slot} is owned by node {owner} \
+                 ({addr}); send it there, or use a cluster-aware client (redis-cli -c)"
+            );
+            let reply = if self.client.multi.is_some() {
+                multi::reject(&self.cache, &mut self.client, &args[0], &text)
+            } else {
+                Reply::error(text)
+            };
+            self.reply(&reply);
+            return Some(Next::Continue);
+        }
+        match cluster.proxy.forward(addr, self.client.resp3, args).await {
+            Ok(reply) => self.out.extend_from_slice(&reply),
+            Err(err) => self.reply(&Reply::error(err.reply_text(&owner, addr, slot))),
+        }
+        Some(Next::Continue)
+    }
+}
