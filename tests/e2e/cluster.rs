@@ -15,13 +15,18 @@ use crate::support::{Daemon, Home, wait_for};
 const TIMEOUT: &str = "3s";
 
 /// A node: its home (data, log) and process.
-struct Node {
-    home: Home,
-    daemon: Daemon,
+pub(crate) struct Node {
+    pub(crate) home: Home,
+    pub(crate) daemon: Daemon,
 }
 
 impl Node {
-    fn start(cluster: &str, id: &str, seeds: &[&Node]) -> Node {
+    pub(crate) fn start(cluster: &str, id: &str, seeds: &[&Node]) -> Node {
+        Node::start_with(cluster, id, seeds, &[])
+    }
+
+    /// A node with more daemon flags (`--replicas` …).
+    pub(crate) fn start_with(cluster: &str, id: &str, seeds: &[&Node], extra: &[&str]) -> Node {
         let home = Home::new();
         let seeds: Vec<String> = seeds
             .iter()
@@ -47,17 +52,18 @@ impl Node {
         if !seeds.is_empty() {
             args.extend(["--seeds", &seeds]);
         }
+        args.extend_from_slice(extra);
         let daemon = Daemon::start_logged(&home, &args);
         Node { home, daemon }
     }
 
-    fn port(&self) -> String {
+    pub(crate) fn port(&self) -> String {
         self.daemon.ready.resp.port().to_string()
     }
 
     /// redis-cli against this node (`-c` when `follow`); stdout and
     /// stderr, trimmed.
-    fn cli(&self, follow: bool, args: &[&str]) -> String {
+    pub(crate) fn cli(&self, follow: bool, args: &[&str]) -> String {
         let mut cmd = Command::new(redis_cli().expect("redis-cli"));
         cmd.args(["-h", "127.0.0.1", "-p", &self.port()]);
         if follow {
@@ -69,7 +75,7 @@ impl Node {
         text.trim().to_owned()
     }
 
-    fn info_field(&self, field: &str) -> Option<String> {
+    pub(crate) fn info_field(&self, field: &str) -> Option<String> {
         let info = self.cli(false, &["CLUSTER", "INFO"]);
         info.lines().find_map(|l| {
             l.trim()
@@ -78,13 +84,13 @@ impl Node {
         })
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default()
     }
 }
 
 /// False (and the test returns) when redis-cli is missing outside CI.
-fn have_redis_cli() -> bool {
+pub(crate) fn have_redis_cli() -> bool {
     if redis_cli().is_some() {
         return true;
     }
@@ -97,7 +103,7 @@ fn have_redis_cli() -> bool {
 }
 
 /// Waits until every node serves `size` nodes and the slot maps agree.
-fn converge(nodes: &[&Node], size: usize) {
+pub(crate) fn converge(nodes: &[&Node], size: usize) {
     wait_for("the cluster to converge", Duration::from_secs(30), || {
         let sizes_ok = nodes
             .iter()
@@ -165,10 +171,17 @@ fn three_nodes_serve_redis_cluster_clients() {
             assert_eq!(n.cli(true, &["GET", k]), format!("v-{k}"));
         }
     }
-    // Every node holds some of them: the slots are spread.
+    // Every node holds every key: three replicas on three nodes (the
+    // slots' primaries are spread, as the MOVED below shows).
     for n in nodes {
-        let size: usize = n.cli(false, &["DBSIZE"]).parse().unwrap();
-        assert!(size > 0 && size < keys.len(), "dbsize {size}");
+        wait_for(
+            "every replica to hold the keys",
+            Duration::from_secs(10),
+            || {
+                let size: usize = n.cli(false, &["DBSIZE"]).parse().unwrap();
+                (size == keys.len()).then_some(())
+            },
+        );
     }
     // Without -c, a key owned elsewhere is a MOVED redirection to the
     // owner's RESP address; the owner answers it.
@@ -265,8 +278,8 @@ fn a_killed_node_is_declared_dead_and_its_slots_go_to_the_others() {
     }
     eprintln!("dead node detected after {:?}", killed.elapsed());
     converge(&[&a, &b], 2);
-    // Every slot is served again: keys that lived on c can be written and
-    // read (what c held is lost until replication exists).
+    // Every slot is served again: keys whose primary was c can be written
+    // and read (what c held is on its replicas: tests/e2e/cluster_repl.rs).
     for i in 0..30 {
         let k = format!("after:{i}");
         assert_eq!(b.cli(true, &["SET", &k, "x"]), "OK");
@@ -352,7 +365,9 @@ fn unreachable_seeds_are_retried_while_the_node_serves_and_it_stops_cleanly() {
             .args(args)
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        text.trim().to_owned()
     };
     wait_for(
         "the unreachable seed in the log",
@@ -363,10 +378,19 @@ fn unreachable_seeds_are_retried_while_the_node_serves_and_it_stops_cleanly() {
                 .then_some(())
         },
     );
-    // Alone, it owns every slot and serves.
+    // Alone, it owns every slot and serves; a write needs two copies
+    // (--write-quorum 2 by default), which it cannot make alone.
     assert!(cli(&["CLUSTER", "INFO"]).contains("cluster_size:1"));
-    assert_eq!(cli(&["SET", "k", "v"]), "OK");
-    assert_eq!(cli(&["GET", "k"]), "v");
+    let set = cli(&["SET", "k", "v"]);
+    assert!(
+        set.contains("NOREPLICAS Not enough good replicas to write."),
+        "{set}"
+    );
+    let get = cli(&["GET", "k"]);
+    assert!(
+        get.contains("NOREPLICAS Not enough good replicas to read."),
+        "{get}"
+    );
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
 }

@@ -17,6 +17,7 @@ mod cache_stream;
 mod chat;
 mod cli;
 mod cluster;
+mod cluster_repl;
 mod commands;
 mod conventions;
 mod dashboard_web;

@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -23,6 +23,10 @@ use super::{Cluster, ClusterConfig, redis_name};
 
 /// The chitchat key holding a node's RESP address.
 pub const RESP_KEY: &str = "resp";
+
+/// The chitchat key holding a node's replication lag: the writes it
+/// keeps as hints for replicas that did not acknowledge them.
+pub const LAG_KEY: &str = "lag";
 
 /// How long a dead node stays listed before it is forgotten.
 const DEAD_KEPT: Duration = Duration::from_secs(3600);
@@ -249,13 +253,7 @@ pub(crate) async fn start(
         state: State::Alive,
         myself: true,
     };
-    let cluster = Arc::new(Cluster {
-        name: redis_name(&config.node_id),
-        config,
-        resp,
-        gossip,
-        view: RwLock::new(Arc::new(View::build(vec![me]))),
-    });
+    let cluster = Arc::new(Cluster::new(config, resp, gossip, View::build(vec![me])));
     tracing::info!(cluster = %cluster.config.name, node = %cluster.config.node_id, %gossip, %resp, seeds = ?cluster.config.seeds, "cluster gossip started");
     tracker.spawn(keep_view(cluster.clone(), handle, token, interval));
     Ok(cluster)
@@ -286,6 +284,7 @@ async fn keep_view(
     let mut heard: HashMap<ChitchatId, (u64, Instant)> = HashMap::new();
     let mut lonely_since = Instant::now();
     let mut last_lonely_log: Option<Instant> = None;
+    let mut published_lag: Option<usize> = None;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -294,6 +293,15 @@ async fn keep_view(
             _ = ticker.tick() => {}
         }
         let now = Instant::now();
+        let lag = cluster.lag();
+        if cluster.replication().is_some() && published_lag != Some(lag) {
+            published_lag = Some(lag);
+            chitchat
+                .lock()
+                .await
+                .self_node_state()
+                .set(LAG_KEY, lag.to_string());
+        }
         let observed = {
             let guard = chitchat.lock().await;
             let me = guard.self_chitchat_id().clone();

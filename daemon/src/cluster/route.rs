@@ -37,17 +37,23 @@ pub fn intercept(cluster: &Cluster, args: &[Bytes]) -> Option<Reply> {
     if !cmd::arity_ok(spec.arity, args.len()) {
         return None;
     }
-    let keys = if spec.kind == cmd::Kind::Script {
-        script_keys(args)
-    } else {
-        keys_of(spec, args)
-    };
+    let keys = command_keys(spec, args);
     let (first, rest) = keys.split_first()?;
     let slot = key_slot(first);
     if rest.iter().any(|k| key_slot(k) != slot) {
         return Some(Reply::err(CROSSSLOT));
     }
     redirect(cluster, slot)
+}
+
+/// The keys a command names: its key specs, or a script's `numkeys`
+/// keys.
+pub fn command_keys<'a>(spec: &cmd::Spec, args: &'a [Bytes]) -> Vec<&'a Bytes> {
+    if spec.kind == cmd::Kind::Script {
+        script_keys(args)
+    } else {
+        keys_of(spec, args)
+    }
 }
 
 /// The keys of EVAL, EVALSHA, FCALL and their `_RO` forms: the `numkeys`
