@@ -122,13 +122,25 @@ struct PeerConn {
     closed: CancellationToken,
 }
 
+/// A peer's connection, or when opening one last failed.
+#[derive(Default)]
+struct PeerSlot {
+    conn: Option<Arc<PeerConn>>,
+    failed_at: Option<std::time::Instant>,
+}
+
+/// After a failed attempt to open a connection, calls to that peer fail
+/// at once for this long (rather than each waiting for its own connect
+/// timeout, one after the other).
+const RETRY_AFTER: Duration = Duration::from_millis(500);
+
 /// The client side: pooled connections to the other nodes.
 pub struct Link {
     cluster: String,
     node: String,
     timeout: Duration,
     next_id: AtomicU64,
-    peers: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<Option<Arc<PeerConn>>>>>>,
+    peers: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<PeerSlot>>>>,
     /// Bytes of `Replicate` frames sent (header included).
     pub replicate_bytes: AtomicU64,
     /// `Replicate` frames sent.
@@ -200,16 +212,31 @@ impl Link {
             .or_default()
             .clone();
         let mut slot = slot.lock().await;
-        if let Some(conn) = slot.as_ref()
+        if let Some(conn) = slot.conn.as_ref()
             && !conn.closed.is_cancelled()
         {
             return Ok(conn.clone());
         }
-        let conn = tokio::time::timeout(CONNECT_TIMEOUT.min(self.timeout), self.open(addr))
+        if slot.failed_at.is_some_and(|t| t.elapsed() < RETRY_AFTER) {
+            return Err(LinkError::Unreachable(addr));
+        }
+        let opened = tokio::time::timeout(CONNECT_TIMEOUT.min(self.timeout), self.open(addr))
             .await
-            .map_err(|_| LinkError::Timeout(addr))??;
-        *slot = Some(conn.clone());
-        Ok(conn)
+            .map_err(|_| LinkError::Timeout(addr))
+            .and_then(|r| r);
+        match opened {
+            Ok(conn) => {
+                *slot = PeerSlot {
+                    conn: Some(conn.clone()),
+                    failed_at: None,
+                };
+                Ok(conn)
+            }
+            Err(err) => {
+                slot.failed_at = Some(std::time::Instant::now());
+                Err(err)
+            }
+        }
     }
 
     async fn open(&self, addr: SocketAddr) -> Result<Arc<PeerConn>, LinkError> {
