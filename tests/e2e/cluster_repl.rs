@@ -62,15 +62,17 @@ impl Client {
     }
 
     fn conn(&mut self, addr: SocketAddr) -> Option<&mut redis::Connection> {
-        if !self.conns.contains_key(&addr) {
-            let client = redis::Client::open(format!("redis://{addr}/")).ok()?;
-            let conn = client
-                .get_connection_with_timeout(Duration::from_secs(2))
-                .ok()?;
-            conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-            self.conns.insert(addr, conn);
+        match self.conns.entry(addr) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let client = redis::Client::open(format!("redis://{addr}/")).ok()?;
+                let conn = client
+                    .get_connection_with_timeout(Duration::from_secs(2))
+                    .ok()?;
+                conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+                Some(e.insert(conn))
+            }
         }
-        self.conns.get_mut(&addr)
     }
 
     /// Runs `cmd`, following redirections and skipping unreachable
@@ -154,7 +156,7 @@ fn write_of(i: usize) -> (redis::Cmd, redis::Cmd, String) {
         1 => {
             write.arg("RPUSH").arg(format!("l:{i}")).arg("a").arg(i);
             read.arg("LRANGE").arg(format!("l:{i}")).arg(0).arg(-1);
-            let mut v = vec!["a".to_owned(), i.to_string()];
+            let mut v = ["a".to_owned(), i.to_string()];
             v.sort();
             v.join(",")
         }
