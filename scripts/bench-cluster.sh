@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The agora cluster (docs/CLUSTER.md): a 3-node cluster on 127.0.0.1
-# against a single node, both driven by redis-benchmark in the same run
-# (alternating, BENCH_ROUNDS times), then the time to detect a killed node.
+# without replication (N=1) and with it (N=3, W=2, R=2) against a single
+# node, all driven by redis-benchmark in the same run (alternating,
+# BENCH_ROUNDS times), the bytes sent between nodes per replicated write,
+# then the time to detect a killed node.
 # Each round also drives a 3-node cluster in proxy mode (--cluster-mode
-# proxy) with a plain redis-benchmark (no --cluster) against one node,
-# which forwards the two thirds of the keys it does not own.
+# proxy, N=3) with a plain redis-benchmark (no --cluster) against one
+# node, which forwards the commands for keys it is not the primary of.
 #
 #   scripts/bench-cluster.sh
 #
@@ -15,7 +17,7 @@
 #   AGORA_BIN      a prebuilt agora (default: cargo build --release)
 #
 # Prints one line per run (rps and p99 for SET and GET, -P 1 and -P 16),
-# then the detection time of a SIGKILLed node with
+# the replication bytes per write (from /metrics), then the detection time of a SIGKILLed node with
 # --cluster-failure-timeout 1s. Record the figures in docs/BENCHMARKS.md
 # with the machine, the date and the load average.
 set -euo pipefail
@@ -72,11 +74,15 @@ start() {
 }
 resp_port() { field "$tmp/$1/ready.json" resp | sed 's/.*://'; }
 
-start_cluster() { # start_cluster [more daemon flags…]
-  start n1 --cluster bench --node-id n1 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s "$@"
+N1=(--replicas 1 --write-quorum 1 --read-quorum 1)
+N3=(--replicas 3 --write-quorum 2 --read-quorum 2)
+# start_cluster [daemon flags…]: three nodes (default: N=1).
+start_cluster() {
+  local q=("$@"); [ ${#q[@]} -gt 0 ] || q=("${N1[@]}")
+  start n1 --cluster bench --node-id n1 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s "${q[@]}"
   local seed; seed=$(field "$tmp/n1/ready.json" cluster)
-  start n2 --cluster bench --node-id n2 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed" "$@"
-  start n3 --cluster bench --node-id n3 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed" "$@"
+  start n2 --cluster bench --node-id n2 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed" "${q[@]}"
+  start n3 --cluster bench --node-id n3 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s --seeds "$seed" "${q[@]}"
   local p; p=$(resp_port n1)
   for _ in $(seq 400); do
     redis-cli -p "$p" cluster info 2>/dev/null | grep -q '^cluster_size:3' && return 0
@@ -97,7 +103,7 @@ label, pipe = sys.argv[1], sys.argv[2]
 rows = [r for r in csv.reader(sys.stdin) if len(r) >= 7 and r[0] in ("SET", "GET")]
 for r in rows:
     # "test","rps","avg_latency_ms","min_latency_ms","p50_latency_ms","p95_latency_ms","p99_latency_ms","max_latency_ms"
-    print(f"{label:8} -P {pipe:>2}  {r[0]:4} {float(r[1]):>10.0f} rps  p99 {r[6]} ms")
+    print(f"{label:10} -P {pipe:>2}  {r[0]:4} {float(r[1]):>10.0f} rps  p99 {r[6]} ms")
 ' "$label" "$pipe"
   done
 }
@@ -107,13 +113,36 @@ for round in $(seq "$ROUNDS"); do
   start single
   bench single "$(resp_port single)"
   stop_all
-  start_cluster
-  bench cluster "$(resp_port n1)" --cluster
+  start_cluster "${N1[@]}"
+  bench cluster-N1 "$(resp_port n1)" --cluster
   stop_all
-  start_cluster --cluster-mode proxy
-  bench proxy "$(resp_port n1)"
+  start_cluster "${N3[@]}"
+  bench N3-W2 "$(resp_port n1)" --cluster
+  stop_all
+  start_cluster "${N3[@]}" --cluster-mode proxy
+  bench proxy-N3 "$(resp_port n1)"
   stop_all
 done
+
+# Replication bytes: SETs of 3-byte values (redis-benchmark's default -d)
+# on the N=3 cluster; each is copied to two replicas.
+start_cluster "${N3[@]}"
+redis-benchmark -h 127.0.0.1 -p "$(resp_port n1)" --cluster -t set -n "$N" -c "$CLIENTS" -q >/dev/null 2>&1
+python3 - "$N" "$tmp"/n*/ready.json <<'PY'
+import json, sys, urllib.request
+n, files = int(sys.argv[1]), sys.argv[2:]
+sent = frames = 0
+for f in files:
+    http = json.load(open(f))["http"]
+    for line in urllib.request.urlopen(f"http://{http}/metrics").read().decode().splitlines():
+        if line.startswith("agora_cluster_replication_sent_bytes_total "):
+            sent += int(line.split()[1])
+        elif line.startswith("agora_cluster_replication_sent_frames_total "):
+            frames += int(line.split()[1])
+print(f"replication: {sent} bytes in {frames} frames for {n} SETs: "
+      f"{sent / max(frames, 1):.0f} bytes per copy, {sent / n:.0f} bytes per write (N=3: two copies)")
+PY
+stop_all
 
 # Time to detect a dead node: SIGKILL n3, poll n1 until it says fail.
 start_cluster

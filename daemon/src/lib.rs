@@ -217,6 +217,14 @@ impl Daemon {
             let cluster = cluster::membership::start(config, addrs.resp, token.clone(), &tracker)
                 .await
                 .map_err(abandon)?;
+            cluster
+                .start_replication(
+                    shared.services.cache.cache().clone(),
+                    token.clone(),
+                    &tracker,
+                )
+                .await
+                .map_err(abandon)?;
             addrs.cluster = Some(cluster.gossip);
             let cache = shared.services.cache.cache().clone();
             cluster::status::spawn_publisher(

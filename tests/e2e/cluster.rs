@@ -25,7 +25,7 @@ impl Node {
         Node::start_with(cluster, id, seeds, &[])
     }
 
-    /// A node with more daemon flags (`--cluster-mode proxy`).
+    /// A node with more daemon flags (`--replicas`, `--cluster-mode proxy` …).
     pub(crate) fn start_with(cluster: &str, id: &str, seeds: &[&Node], extra: &[&str]) -> Node {
         let home = Home::new();
         let seeds: Vec<String> = seeds
@@ -52,7 +52,7 @@ impl Node {
         if !seeds.is_empty() {
             args.extend(["--seeds", &seeds]);
         }
-        args.extend(extra);
+        args.extend_from_slice(extra);
         let daemon = Daemon::start_logged(&home, &args);
         Node { home, daemon }
     }
@@ -84,7 +84,7 @@ impl Node {
         })
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default()
     }
 }
@@ -171,10 +171,17 @@ fn three_nodes_serve_redis_cluster_clients() {
             assert_eq!(n.cli(true, &["GET", k]), format!("v-{k}"));
         }
     }
-    // Every node holds some of them: the slots are spread.
+    // Every node holds every key: three replicas on three nodes (the
+    // slots' primaries are spread, as the MOVED below shows).
     for n in nodes {
-        let size: usize = n.cli(false, &["DBSIZE"]).parse().unwrap();
-        assert!(size > 0 && size < keys.len(), "dbsize {size}");
+        wait_for(
+            "every replica to hold the keys",
+            Duration::from_secs(10),
+            || {
+                let size: usize = n.cli(false, &["DBSIZE"]).parse().unwrap();
+                (size == keys.len()).then_some(())
+            },
+        );
     }
     // Without -c, a key owned elsewhere is a MOVED redirection to the
     // owner's RESP address; the owner answers it.
@@ -271,8 +278,8 @@ fn a_killed_node_is_declared_dead_and_its_slots_go_to_the_others() {
     }
     eprintln!("dead node detected after {:?}", killed.elapsed());
     converge(&[&a, &b], 2);
-    // Every slot is served again: keys that lived on c can be written and
-    // read (what c held is lost until replication exists).
+    // Every slot is served again: keys whose primary was c can be written
+    // and read (what c held is on its replicas: tests/e2e/cluster_repl.rs).
     for i in 0..30 {
         let k = format!("after:{i}");
         assert_eq!(b.cli(true, &["SET", &k, "x"]), "OK");
@@ -358,7 +365,9 @@ fn unreachable_seeds_are_retried_while_the_node_serves_and_it_stops_cleanly() {
             .args(args)
             .output()
             .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.push_str(&String::from_utf8_lossy(&out.stderr));
+        text.trim().to_owned()
     };
     wait_for(
         "the unreachable seed in the log",
@@ -369,10 +378,19 @@ fn unreachable_seeds_are_retried_while_the_node_serves_and_it_stops_cleanly() {
                 .then_some(())
         },
     );
-    // Alone, it owns every slot and serves.
+    // Alone, it owns every slot and serves; a write needs two copies
+    // (--write-quorum 2 by default), which it cannot make alone.
     assert!(cli(&["CLUSTER", "INFO"]).contains("cluster_size:1"));
-    assert_eq!(cli(&["SET", "k", "v"]), "OK");
-    assert_eq!(cli(&["GET", "k"]), "v");
+    let set = cli(&["SET", "k", "v"]);
+    assert!(
+        set.contains("NOREPLICAS Not enough good replicas to write."),
+        "{set}"
+    );
+    let get = cli(&["GET", "k"]);
+    assert!(
+        get.contains("NOREPLICAS Not enough good replicas to read."),
+        "{get}"
+    );
     daemon.signal(libc::SIGTERM);
     assert!(daemon.wait_exit(Duration::from_secs(10)).success());
 }

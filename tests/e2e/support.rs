@@ -196,7 +196,9 @@ impl Daemon {
         let mut child = cmd.spawn().expect("spawn agora daemon");
         let ready: Ready = wait_for("the ready file", Duration::from_secs(20), || {
             if let Ok(Some(status)) = child.try_wait() {
-                panic!("daemon exited early: {status}");
+                let log =
+                    std::fs::read_to_string(home.path().join("daemon.log")).unwrap_or_default();
+                panic!("daemon exited early: {status}\n{log}");
             }
             let bytes = std::fs::read(&ready_file).ok()?;
             serde_json::from_slice(&bytes).ok()

@@ -46,6 +46,28 @@ pub struct ClusterDaemonArgs {
     #[arg(long, env = "AGORA_CLUSTER_FAILURE_TIMEOUT", default_value = "2s", value_parser = crate::duration::parse_duration, value_name = "DURATION")]
     pub cluster_failure_timeout: std::time::Duration,
 
+    /// Copies of each slot, on distinct nodes (N; capped at the live node
+    /// count). 1 keeps each key on one node only.
+    #[arg(long, env = "AGORA_REPLICAS", default_value_t = 3, value_name = "N")]
+    pub replicas: usize,
+
+    /// Copies (the primary's included) that must acknowledge a write
+    /// before the client gets its reply (W, 1..=N); fewer within the
+    /// timeout answer -NOREPLICAS.
+    #[arg(
+        long,
+        env = "AGORA_WRITE_QUORUM",
+        default_value_t = 2,
+        value_name = "W"
+    )]
+    pub write_quorum: usize,
+
+    /// Copies (the primary's included) consulted before a command runs;
+    /// the newest wins and stale ones are repaired (R, 1..=N; R+W>N reads
+    /// every acknowledged write).
+    #[arg(long, env = "AGORA_READ_QUORUM", default_value_t = 2, value_name = "R")]
+    pub read_quorum: usize,
+
     /// How a key owned by another node is answered: `redirect` sends
     /// -MOVED (Redis Cluster's contract: cluster-aware clients follow
     /// it); `proxy` forwards the command to the owner and relays its reply,
@@ -131,6 +153,13 @@ impl ClusterDaemonArgs {
             .filter(|s| !s.is_empty())
             .collect();
         config.failure_timeout = self.cluster_failure_timeout;
+        config.quorum = agora_daemon::cluster::Quorum {
+            replicas: self.replicas,
+            write: self.write_quorum,
+            read: self.read_quorum,
+        };
+        config.quorum.validate().map_err(anyhow::Error::msg)?;
+
         config.mode = match self.cluster_mode {
             ClusterMode::Redirect => agora_daemon::cluster::proxy::Mode::Redirect,
             ClusterMode::Proxy => agora_daemon::cluster::proxy::Mode::Proxy,
@@ -181,8 +210,63 @@ mod tests {
             std::time::Duration::from_millis(500)
         );
         assert!(cluster_config(&["agora", "daemon"]).is_none());
+        assert_eq!(config.quorum, agora_daemon::cluster::Quorum::default());
         // The cluster's companions mean nothing alone.
         assert!(Cli::try_parse_from(["agora", "daemon", "--node-id", "n1"]).is_err());
         assert!(Cli::try_parse_from(["agora", "daemon", "--seeds", "a:1"]).is_err());
+    }
+
+    #[test]
+    fn quorums_are_validated() {
+        let parse = |extra: &[&str]| {
+            let mut args = vec!["agora", "daemon", "--cluster", "c"];
+            args.extend_from_slice(extra);
+            let cli = Cli::try_parse_from(args).unwrap();
+            let Command::Daemon(daemon) = cli.command else {
+                panic!("parsed {:?}", cli.command);
+            };
+            daemon.cluster.config().map(|c| c.unwrap().quorum)
+        };
+        let q = parse(&[
+            "--replicas",
+            "5",
+            "--write-quorum",
+            "3",
+            "--read-quorum",
+            "3",
+        ])
+        .unwrap();
+        assert_eq!((q.replicas, q.write, q.read), (5, 3, 3));
+        let q = parse(&[
+            "--replicas",
+            "1",
+            "--write-quorum",
+            "1",
+            "--read-quorum",
+            "1",
+        ])
+        .unwrap();
+        assert!(!q.replicates());
+        for (bad, says) in [
+            (
+                &["--write-quorum", "4"][..],
+                "--write-quorum must be between 1 and --replicas (3) (got 4)",
+            ),
+            (
+                &["--read-quorum", "0"][..],
+                "--read-quorum must be between 1 and --replicas (3) (got 0)",
+            ),
+            (
+                &["--replicas", "0"][..],
+                "--replicas must be between 1 and 16 (got 0)",
+            ),
+            (
+                &["--replicas", "1"][..],
+                "--write-quorum must be between 1 and --replicas (1) (got 2)",
+            ),
+        ] {
+            let err = parse(bad).unwrap_err().to_string();
+            assert_eq!(err, says);
+        }
     }
 }

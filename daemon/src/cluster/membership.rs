@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
@@ -23,6 +23,10 @@ use super::{Cluster, ClusterConfig, redis_name};
 
 /// The chitchat key holding a node's RESP address.
 pub const RESP_KEY: &str = "resp";
+
+/// The chitchat key holding a node's replication lag: the writes it
+/// keeps as hints for replicas that did not acknowledge them.
+pub const LAG_KEY: &str = "lag";
 
 /// How long a dead node stays listed before it is forgotten.
 const DEAD_KEPT: Duration = Duration::from_secs(3600);
@@ -203,8 +207,7 @@ pub(crate) async fn start(
     tracker: &TaskTracker,
 ) -> anyhow::Result<Arc<Cluster>> {
     // Port 0: learn the port the kernel gives, then let chitchat bind it.
-    let gossip = std::net::UdpSocket::bind(&config.listen)
-        .and_then(|s| s.local_addr())
+    let gossip = gossip_addr(&config.listen, config.quorum.replicates())
         .with_context(|| format!("cannot listen for cluster gossip on {}", config.listen))?;
     if config.node_id.is_empty() {
         config.node_id = default_node_id(gossip.port());
@@ -249,18 +252,36 @@ pub(crate) async fn start(
         state: State::Alive,
         myself: true,
     };
-    let cluster = Arc::new(Cluster {
-        name: redis_name(&config.node_id),
+    let cluster = Arc::new(Cluster::new(
         config,
         resp,
         gossip,
-        view: RwLock::new(Arc::new(View::build(vec![me]))),
-        chitchat: Some(handle.chitchat()),
-        proxy: super::proxy::Pool::default(),
-    });
+        View::build(vec![me]),
+        Some(handle.chitchat()),
+    ));
     tracing::info!(cluster = %cluster.config.name, node = %cluster.config.node_id, %gossip, %resp, seeds = ?cluster.config.seeds, "cluster gossip started");
     tracker.spawn(keep_view(cluster.clone(), handle, token, interval));
     Ok(cluster)
+}
+
+/// The gossip address for `listen`. With replication the link listens
+/// on TCP at the same port number, so with port 0 a port is picked whose
+/// TCP side is free too: UDP's port 0 draws from the ephemeral range,
+/// where outgoing TCP connections hold ports.
+fn gossip_addr(listen: &str, tcp_too: bool) -> std::io::Result<SocketAddr> {
+    let mut last = None;
+    for _ in 0..64 {
+        let addr = std::net::UdpSocket::bind(listen)?.local_addr()?;
+        if !tcp_too || std::net::TcpListener::bind(addr).is_ok() {
+            return Ok(addr);
+        }
+        last = Some(addr);
+        if !listen.ends_with(":0") {
+            // A fixed port: the link reports its own error.
+            break;
+        }
+    }
+    Ok(last.expect("at least one attempt"))
 }
 
 /// `HOST-PORT`: the host name and the gossip port (no `--node-id`).
@@ -288,6 +309,7 @@ async fn keep_view(
     let mut heard: HashMap<ChitchatId, (u64, Instant)> = HashMap::new();
     let mut lonely_since = Instant::now();
     let mut last_lonely_log: Option<Instant> = None;
+    let mut published_lag: Option<usize> = None;
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -296,6 +318,15 @@ async fn keep_view(
             _ = ticker.tick() => {}
         }
         let now = Instant::now();
+        let lag = cluster.lag();
+        if cluster.replication().is_some() && published_lag != Some(lag) {
+            published_lag = Some(lag);
+            chitchat
+                .lock()
+                .await
+                .self_node_state()
+                .set(LAG_KEY, lag.to_string());
+        }
         let observed = {
             let guard = chitchat.lock().await;
             let me = guard.self_chitchat_id().clone();

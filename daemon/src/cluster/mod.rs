@@ -9,21 +9,29 @@
 //! - [`commands`]: `CLUSTER …` and the cluster's connection commands;
 //! - [`proxy`]: proxy mode's forwarding to owners (`--cluster-mode`);
 //! - [`status`]: `agora cluster status`'s data (key counts gossiped).
+//! - replication: [`hlc`] (versions), [`versions`] (last-writer-wins,
+//!   tombstones), [`link`] (the node-to-node TCP link), [`replicate`]
+//!   (quorum writes and reads, read repair), [`handoff`] (hints).
 //!
 //! [`Cluster`] is the cheap-to-share handle kept in [`crate::Shared`]
-//! (`None` without `--cluster`). It does not replicate yet: each slot
-//! lives on one node.
+//! (`None` without `--cluster`).
 
 pub mod commands;
+pub mod handoff;
+pub mod hlc;
+pub mod link;
 pub mod membership;
 pub mod proxy;
+pub mod replicate;
 pub mod ring;
 pub mod route;
 pub mod slots;
 pub mod status;
+pub mod versions;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 pub use membership::{Member, State, View};
@@ -44,6 +52,69 @@ pub struct ClusterConfig {
     pub failure_timeout: Duration,
     /// How keys owned elsewhere are answered (`--cluster-mode`).
     pub mode: proxy::Mode,
+    /// Replication: copies per slot and the write and read quorums
+    /// (`--replicas`, `--write-quorum`, `--read-quorum`).
+    pub quorum: Quorum,
+}
+
+/// How many nodes keep each slot (N), acknowledge a write (W) and answer
+/// a read (R); docs/CLUSTER.md's table says what each setting promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quorum {
+    /// N: copies of each slot, capped at the live node count.
+    pub replicas: usize,
+    /// W: copies (the primary's included) that must acknowledge a write
+    /// before the client gets its reply.
+    pub write: usize,
+    /// R: copies (the primary's included) a command consults before it
+    /// runs, returning and repairing the newest.
+    pub read: usize,
+}
+
+impl Default for Quorum {
+    fn default() -> Quorum {
+        Quorum {
+            replicas: 3,
+            write: 2,
+            read: 2,
+        }
+    }
+}
+
+/// The largest `--replicas` accepted.
+pub const MAX_REPLICAS: usize = 16;
+
+impl Quorum {
+    /// Checks 1 ≤ W, R ≤ N ≤ [`MAX_REPLICAS`].
+    ///
+    /// # Errors
+    /// A one-line message naming the flag at fault.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.replicas == 0 || self.replicas > MAX_REPLICAS {
+            return Err(format!(
+                "--replicas must be between 1 and {MAX_REPLICAS} (got {})",
+                self.replicas
+            ));
+        }
+        if self.write == 0 || self.write > self.replicas {
+            return Err(format!(
+                "--write-quorum must be between 1 and --replicas ({}) (got {})",
+                self.replicas, self.write
+            ));
+        }
+        if self.read == 0 || self.read > self.replicas {
+            return Err(format!(
+                "--read-quorum must be between 1 and --replicas ({}) (got {})",
+                self.replicas, self.read
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether anything is copied: more than one replica.
+    pub fn replicates(&self) -> bool {
+        self.replicas > 1
+    }
 }
 
 impl ClusterConfig {
@@ -56,6 +127,7 @@ impl ClusterConfig {
             seeds: Vec::new(),
             failure_timeout: DEFAULT_FAILURE_TIMEOUT,
             mode: proxy::Mode::default(),
+            quorum: Quorum::default(),
         }
     }
 }
@@ -80,6 +152,11 @@ pub struct Cluster {
     pub(crate) chitchat: Option<Arc<tokio::sync::Mutex<chitchat::Chitchat>>>,
     /// Proxy mode's idle connections to the owners.
     pub proxy: proxy::Pool,
+    /// Bumped on every change of the view: keys settled in an older
+    /// epoch get a quorum read before a command runs on them.
+    epoch: AtomicU64,
+    /// The replication, once started (with `--replicas` above 1).
+    replication: OnceLock<Arc<replicate::Replication>>,
 }
 
 impl Cluster {
@@ -101,12 +178,85 @@ impl Cluster {
             view: RwLock::new(Arc::new(view)),
             chitchat: None,
             proxy: proxy::Pool::default(),
+            epoch: AtomicU64::new(1),
+            replication: OnceLock::new(),
+        }
+    }
+
+    /// A handle before gossip starts (by the membership task).
+    pub(crate) fn new(
+        config: ClusterConfig,
+        resp: SocketAddr,
+        gossip: SocketAddr,
+        view: View,
+        chitchat: Option<Arc<tokio::sync::Mutex<chitchat::Chitchat>>>,
+    ) -> Cluster {
+        Cluster {
+            name: redis_name(&config.node_id),
+            config,
+            resp,
+            gossip,
+            view: RwLock::new(Arc::new(view)),
+            chitchat,
+            proxy: proxy::Pool::default(),
+            epoch: AtomicU64::new(1),
+            replication: OnceLock::new(),
         }
     }
 
     /// Replaces the view (by the membership task).
     pub(crate) fn set_view(&self, view: View) {
         *self.view.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(view);
+        self.epoch.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The settling epoch: changes with the view.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// The replication, when this node copies its slots (N > 1).
+    pub fn replication(&self) -> Option<&Arc<replicate::Replication>> {
+        self.replication.get()
+    }
+
+    /// Hints pending for other nodes: the replication lag this node
+    /// publishes (chitchat key [`membership::LAG_KEY`]).
+    pub fn lag(&self) -> usize {
+        self.replication().map_or(0, |r| r.lag())
+    }
+
+    /// Starts replication over `cache`: the link's listener (TCP on the
+    /// gossip address), the answers to other nodes, hint replay and
+    /// tombstone sweeps. Nothing with `--replicas 1`.
+    ///
+    /// # Errors
+    /// When the link's TCP port is taken.
+    pub(crate) async fn start_replication(
+        self: &Arc<Self>,
+        cache: Arc<crate::cache::Cache>,
+        token: tokio_util::sync::CancellationToken,
+        tracker: &tokio_util::task::TaskTracker,
+    ) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        if !self.config.quorum.replicates() {
+            return Ok(());
+        }
+        let listener = link::bind(self.gossip).await.with_context(|| {
+            format!("cannot listen for the cluster link on tcp {}", self.gossip)
+        })?;
+        let repl = Arc::new(replicate::Replication::new(self, cache));
+        link::listen(
+            listener,
+            self.config.name.clone(),
+            repl.clone(),
+            token.clone(),
+            tracker,
+        );
+        replicate::spawn(self.clone(), repl.clone(), token, tracker);
+        let _ = self.replication.set(repl);
+        tracing::info!(replicas = self.config.quorum.replicas, write_quorum = self.config.quorum.write, read_quorum = self.config.quorum.read, link = %self.gossip, "cluster replication started");
+        Ok(())
     }
 }
 

@@ -34,6 +34,9 @@ pub struct Placement {
     /// For each slot, the index in `nodes` of its owner (empty when there
     /// are no nodes).
     pub owners: Vec<u16>,
+    /// Every node's ring points (position, index in `nodes`), sorted: the
+    /// replicas after the owner are the next distinct nodes clockwise.
+    ring: Vec<(u64, u16)>,
 }
 
 impl Placement {
@@ -47,6 +50,7 @@ impl Placement {
             return Placement {
                 nodes: ids,
                 owners: Vec::new(),
+                ring: Vec::new(),
             };
         }
         let ring = ring_points(&ids);
@@ -63,7 +67,43 @@ impl Placement {
             load[usize::from(owner)] += 1;
             owners.push(owner);
         }
-        Placement { nodes: ids, owners }
+        Placement {
+            nodes: ids,
+            owners,
+            ring,
+        }
+    }
+
+    /// The `n` nodes that keep `slot` (fewer when there are fewer nodes):
+    /// the owner first, then the next distinct nodes clockwise from the
+    /// ring point where the owner was found. A node joining or leaving
+    /// changes a slot's list only where it enters or leaves it (and where
+    /// the owner's bounded-load walk moves), so replicas keep their data.
+    pub fn replicas(&self, slot: u16, n: usize) -> Vec<&str> {
+        let Some(&owner) = self.owners.get(usize::from(slot)) else {
+            return Vec::new();
+        };
+        let want = n.min(self.nodes.len());
+        let mut out: Vec<u16> = Vec::with_capacity(want);
+        // The owner's point is the first of its points at or after the
+        // slot's position: the bounded-load walk stopped at it.
+        let mut i = successor(&self.ring, slot_position(slot));
+        while self.ring[i].1 != owner {
+            i = (i + 1) % self.ring.len();
+        }
+        out.push(owner);
+        let mut steps = 0;
+        while out.len() < want && steps < self.ring.len() {
+            i = (i + 1) % self.ring.len();
+            steps += 1;
+            let node = self.ring[i].1;
+            if !out.contains(&node) {
+                out.push(node);
+            }
+        }
+        out.into_iter()
+            .map(|i| self.nodes[usize::from(i)].as_str())
+            .collect()
     }
 
     /// The id of the node that owns `slot`, if there are nodes.
@@ -226,6 +266,110 @@ mod tests {
             assert!(
                 elsewhere <= ideal * 0.1,
                 "{n} nodes: {elsewhere:.4} moved between old nodes"
+            );
+        }
+    }
+
+    #[test]
+    fn every_slot_gets_min_n_nodes_distinct_replicas_owner_first() {
+        for nodes in [1, 2, 3, 5, 10] {
+            let p = Placement::new(&ids(nodes));
+            for slot in (0..SLOTS).step_by(7) {
+                for n in [1, 2, 3, 4] {
+                    let r = p.replicas(slot, n);
+                    assert_eq!(r.len(), n.min(nodes), "{nodes} nodes, n {n}");
+                    assert_eq!(Some(r[0]), p.owner(slot));
+                    let mut distinct = r.clone();
+                    distinct.sort_unstable();
+                    distinct.dedup();
+                    assert_eq!(distinct.len(), r.len());
+                    // A longer list extends a shorter one.
+                    assert_eq!(r[..r.len().min(2)], p.replicas(slot, 2)[..r.len().min(2)]);
+                }
+            }
+        }
+        assert!(Placement::new::<&str>(&[]).replicas(0, 3).is_empty());
+    }
+
+    /// Replica lists change little when a node joins or dies: for each
+    /// slot, the survivors keep their relative order, and at most a small
+    /// share of slots gets a replica that was not in its list before
+    /// (beyond the one replacing the dead node).
+    #[test]
+    fn replica_sets_change_minimally_when_a_node_joins_or_dies() {
+        for nodes in [3, 5, 10] {
+            let all = ids(nodes);
+            let before = Placement::new(&all);
+            let dead = all[1].clone();
+            let survivors: Vec<String> = all.iter().filter(|n| **n != dead).cloned().collect();
+            let after = Placement::new(&survivors);
+            let (mut changed, mut extra) = (0, 0);
+            for slot in 0..SLOTS {
+                let old = before.replicas(slot, 3);
+                let new = after.replicas(slot, 3);
+                let kept: Vec<&str> = old.iter().copied().filter(|n| *n != dead).collect();
+                let new_kept: Vec<&str> =
+                    new.iter().copied().filter(|n| kept.contains(n)).collect();
+                if !old.contains(&dead.as_str()) {
+                    // A slot the dead node did not keep: same list, or
+                    // (rarely) the owner's bounded-load walk moved.
+                    if old != new {
+                        changed += 1;
+                    }
+                } else if new_kept != kept {
+                    changed += 1;
+                }
+                // New members beyond the one replacing the dead node.
+                let newcomers = new.iter().filter(|n| !old.contains(n)).count();
+                let allowed = usize::from(old.contains(&dead.as_str()));
+                extra += newcomers.saturating_sub(allowed);
+            }
+            let share = f64::from(changed) / f64::from(SLOTS);
+            assert!(
+                share < 0.05,
+                "{nodes} nodes: {share:.4} of lists reshuffled"
+            );
+            let extra = extra as f64 / f64::from(SLOTS);
+            assert!(
+                extra < 0.05,
+                "{nodes} nodes: {extra:.4} extra newcomers per slot"
+            );
+            // A death: where the dead node was the owner, the next
+            // replica takes over (it already holds the data).
+            let mut promoted = 0;
+            let mut orphaned = 0;
+            for slot in 0..SLOTS {
+                let old = before.replicas(slot, 3);
+                if old[0] == dead {
+                    orphaned += 1;
+                    if after.owner(slot) == Some(old[1]) {
+                        promoted += 1;
+                    }
+                }
+            }
+            assert!(
+                f64::from(promoted) >= 0.9 * f64::from(orphaned),
+                "{nodes} nodes: {promoted} of {orphaned} orphaned slots went to their second replica"
+            );
+            // A join: the newcomer enters some lists, the others keep
+            // their order.
+            let mut grown = all.clone();
+            grown.push("newcomer".into());
+            let joined = Placement::new(&grown);
+            let mut reshuffled = 0;
+            for slot in 0..SLOTS {
+                let old = before.replicas(slot, 3);
+                let new = joined.replicas(slot, 3);
+                let old_kept: Vec<&str> = old.iter().copied().filter(|n| new.contains(n)).collect();
+                let new_old: Vec<&str> = new.iter().copied().filter(|n| *n != "newcomer").collect();
+                if old_kept != new_old {
+                    reshuffled += 1;
+                }
+            }
+            let share = f64::from(reshuffled) / f64::from(SLOTS);
+            assert!(
+                share < 0.05,
+                "{nodes} nodes + 1: {share:.4} of lists reshuffled"
             );
         }
     }

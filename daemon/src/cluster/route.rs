@@ -58,6 +58,12 @@ pub fn command_slot(args: &[Bytes]) -> Result<Option<u16>, Reply> {
     Ok(Some(slot))
 }
 
+/// The keys a command names (its key specs, the `numkeys` and `STREAMS`
+/// rules): what replication copies after a write.
+pub fn command_keys(spec: &cmd::Spec, args: &[Bytes]) -> Vec<Bytes> {
+    keyspec::keys(spec, args)
+}
+
 /// `None` when this node owns `slot`; otherwise `MOVED` to its owner, or
 /// `CLUSTERDOWN` when nobody serves it.
 pub fn redirect(cluster: &Cluster, slot: u16) -> Option<Reply> {

@@ -26,7 +26,7 @@ use super::{Cluster, redis_name};
 pub const KEYS_KEY: &str = "keys";
 
 /// The chitchat key holding a node's replication lag, when it has one.
-pub const LAG_KEY: &str = "lag";
+pub const LAG_KEY: &str = super::membership::LAG_KEY;
 
 /// How often a node refreshes its published key count.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);

@@ -164,6 +164,27 @@ pub(crate) fn render(shared: &Shared) -> String {
             "Hash slots this node owns (with --cluster).",
             &one(mine),
         );
+        if let Some(repl) = cluster.replication() {
+            let (bytes, frames) = crate::cluster::replicate::wire_counters(repl);
+            metric(
+                "agora_cluster_replication_sent_bytes_total",
+                "counter",
+                "Bytes of replication frames (writes, read repairs, hints) sent to other nodes.",
+                &one(bytes),
+            );
+            metric(
+                "agora_cluster_replication_sent_frames_total",
+                "counter",
+                "Replication frames sent to other nodes.",
+                &one(frames),
+            );
+            metric(
+                "agora_cluster_hints_pending",
+                "gauge",
+                "Writes kept for replicas that did not acknowledge them (hinted handoff).",
+                &one(repl.lag() as u64),
+            );
+        }
     }
     crate::metrics::prometheus::render(&shared.services.metrics, &mut out);
     out

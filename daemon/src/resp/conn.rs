@@ -528,7 +528,14 @@ impl Conn {
             && spec.kind == cmd::Kind::Script
             && !script::is_kill(args)
         {
-            return self.run_script(spec, args).await;
+            let replicated =
+                crate::cluster::replicate::prepare(self.shared.cluster.as_ref(), spec, args);
+            let Some(mark) = self.before_replicated(replicated.as_ref()).await else {
+                return Next::Continue;
+            };
+            let next = self.run_script(spec, args).await;
+            self.after_replicated(replicated, mark).await;
+            return next;
         }
         if is(name, "hello")
             && let Some(pos) = args.iter().position(|a| is(a, "auth"))
@@ -561,6 +568,13 @@ impl Conn {
                     return Next::Continue;
                 }
             };
+            // Served at once, it is replicated; served after waiting, not
+            // yet (docs/CLUSTER.md).
+            let replicated =
+                crate::cluster::replicate::prepare(self.shared.cluster.as_ref(), spec, args);
+            let Some(mark) = self.before_replicated(replicated.as_ref()).await else {
+                return Next::Continue;
+            };
             cmd::monitor(&self.cache, &self.client, args);
             let mut args = args.to_vec();
             let served = {
@@ -577,10 +591,25 @@ impl Conn {
             };
             if let Some(reply) = served {
                 self.reply(&reply);
+                self.after_replicated(replicated, mark).await;
                 return Next::Continue;
             }
             return Next::Block(Pending { args, wait });
         }
+        // Cluster replication: a quorum read before, copies after.
+        let replicated = spec.and_then(|spec| {
+            crate::cluster::replicate::prepare(self.shared.cluster.as_ref(), spec, args)
+        });
+        let Some(mark) = self.before_replicated(replicated.as_ref()).await else {
+            return Next::Continue;
+        };
+        self.execute(spec, args);
+        self.after_replicated(replicated, mark).await;
+        Next::Continue
+    }
+
+    /// Runs a command of the cache here, appending its reply.
+    fn execute(&mut self, spec: Option<&'static cmd::Spec>, args: &[Bytes]) {
         let mut ctx = Ctx {
             cache: &self.cache,
             client: &mut self.client,
@@ -590,7 +619,39 @@ impl Conn {
         if cmd::execute_into(&mut ctx, spec, args, &mut self.out) {
             self.uncounted += 1;
         }
-        Next::Continue
+    }
+
+    /// Before a command under cluster replication (`cluster/replicate.rs`):
+    /// the quorum read. `None` when the command must not run (its
+    /// `-NOREPLICAS` reply is appended); else where its reply will start.
+    async fn before_replicated(
+        &mut self,
+        replicated: Option<&crate::cluster::replicate::Prepared>,
+    ) -> Option<usize> {
+        if let Some(r) = replicated {
+            if let Err(reply) = r.before(self.now_ms).await {
+                self.reply(&reply);
+                return None;
+            }
+            self.now_ms = crate::now_ms();
+        }
+        Some(self.out.len())
+    }
+
+    /// After it: the copies to the replicas; the reply after `mark`
+    /// becomes `-NOREPLICAS` when too few acknowledge a write.
+    async fn after_replicated(
+        &mut self,
+        replicated: Option<crate::cluster::replicate::Prepared>,
+        mark: usize,
+    ) {
+        if let Some(r) = replicated
+            && r.wrote(&self.out[mark..])
+            && let Err(reply) = r.after(self.now_ms).await
+        {
+            self.out.truncate(mark);
+            self.reply(&reply);
+        }
     }
 
     /// While a script runs: waits for it to end, or answers the BUSY

@@ -1,0 +1,422 @@
+//! Cluster replication (docs/CLUSTER.md, "Replication") with real
+//! processes: three daemons with N=3, W=2, R=2. A write acknowledged at
+//! quorum survives SIGKILL of N−W nodes; with more gone, writes and
+//! reads are refused rather than lost or stale; a key deleted while a
+//! replica was paused does not come back; concurrent INCRs are counted
+//! once each across the death of their primary; a paused replica gets its
+//! hints when it returns.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::cluster::{Node, converge, have_redis_cli};
+use crate::support::wait_for;
+
+const QUORUM: [&str; 6] = [
+    "--replicas",
+    "3",
+    "--write-quorum",
+    "2",
+    "--read-quorum",
+    "2",
+];
+
+fn three(name: &str) -> (Node, Node, Node) {
+    let a = Node::start_with(name, "a", &[], &QUORUM);
+    let b = Node::start_with(name, "b", &[&a], &QUORUM);
+    let c = Node::start_with(name, "c", &[&a, &b], &QUORUM);
+    converge(&[&a, &b, &c], 3);
+    (a, b, c)
+}
+
+/// What became of a command sent to the cluster.
+#[derive(Debug)]
+enum Outcome {
+    /// Its reply.
+    Done(redis::Value),
+    /// An error reply other than a redirection (e.g. NOREPLICAS).
+    Refused(String),
+    /// The connection broke after it was sent: it may or may not have
+    /// run.
+    Unknown,
+}
+
+/// A cluster client that follows MOVED, as redis-cli -c does, and tries
+/// the other nodes while one is unreachable.
+struct Client {
+    nodes: Vec<SocketAddr>,
+    conns: HashMap<SocketAddr, redis::Connection>,
+    next: usize,
+}
+
+impl Client {
+    fn new(nodes: &[&Node]) -> Client {
+        Client {
+            nodes: nodes.iter().map(|n| n.daemon.ready.resp).collect(),
+            conns: HashMap::new(),
+            next: 0,
+        }
+    }
+
+    fn conn(&mut self, addr: SocketAddr) -> Option<&mut redis::Connection> {
+        match self.conns.entry(addr) {
+            std::collections::hash_map::Entry::Occupied(e) => Some(e.into_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let client = redis::Client::open(format!("redis://{addr}/")).ok()?;
+                let conn = client
+                    .get_connection_with_timeout(Duration::from_secs(2))
+                    .ok()?;
+                conn.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+                Some(e.insert(conn))
+            }
+        }
+    }
+
+    /// Runs `cmd`, following redirections and skipping unreachable
+    /// nodes, for up to 30 s.
+    fn run(&mut self, cmd: &redis::Cmd) -> Outcome {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut addr = self.nodes[self.next % self.nodes.len()];
+        while Instant::now() < deadline {
+            let Some(conn) = self.conn(addr) else {
+                // Not reachable (killed): the command did not run; try
+                // another node, which redirects until it sees the death.
+                self.next += 1;
+                addr = self.nodes[self.next % self.nodes.len()];
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            };
+            match cmd.query::<redis::Value>(conn) {
+                Ok(value) => return Outcome::Done(value),
+                Err(err) if err.kind() == redis::ErrorKind::Moved => {
+                    let (host, _) = err.redirect_node().expect("a MOVED target");
+                    addr = host.parse().expect("an address");
+                }
+                Err(err) if err.is_io_error() || err.is_connection_dropped() => {
+                    self.conns.remove(&addr);
+                    return Outcome::Unknown;
+                }
+                Err(err) if err.code() == Some("CLUSTERDOWN") => {
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(err) => return Outcome::Refused(err.to_string()),
+            }
+        }
+        panic!("no node served {} within 30 s", show(cmd));
+    }
+
+    /// Runs `cmd` until it completes (retrying when its fate is unknown:
+    /// only for idempotent commands) and returns its reply.
+    fn ok(&mut self, cmd: &redis::Cmd) -> redis::Value {
+        for _ in 0..100 {
+            match self.run(cmd) {
+                Outcome::Done(v) => return v,
+                Outcome::Unknown => std::thread::sleep(Duration::from_millis(50)),
+                Outcome::Refused(e) => panic!("{}: {e}", show(cmd)),
+            }
+        }
+        panic!("{} never completed", show(cmd));
+    }
+}
+
+/// A command as sent, for messages.
+fn show(cmd: &redis::Cmd) -> String {
+    String::from_utf8_lossy(&cmd.get_packed_command()).replace("\r\n", " ")
+}
+
+fn text(v: &redis::Value) -> String {
+    match v {
+        redis::Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        redis::Value::SimpleString(s) => s.clone(),
+        redis::Value::Int(i) => i.to_string(),
+        redis::Value::Nil => "(nil)".into(),
+        redis::Value::Array(items) | redis::Value::Set(items) => {
+            let mut parts: Vec<String> = items.iter().map(text).collect();
+            parts.sort();
+            parts.join(",")
+        }
+        other => format!("{other:?}"),
+    }
+}
+
+/// Key `i`'s write and how to read it back, with the expected answer:
+/// five types, and a TTL on every third key.
+fn write_of(i: usize) -> (redis::Cmd, redis::Cmd, String) {
+    let mut write = redis::Cmd::new();
+    let mut read = redis::Cmd::new();
+    let expected = match i % 5 {
+        0 => {
+            write.arg("SET").arg(format!("s:{i}")).arg(format!("v{i}"));
+            read.arg("GET").arg(format!("s:{i}"));
+            format!("v{i}")
+        }
+        1 => {
+            write.arg("RPUSH").arg(format!("l:{i}")).arg("a").arg(i);
+            read.arg("LRANGE").arg(format!("l:{i}")).arg(0).arg(-1);
+            let mut v = ["a".to_owned(), i.to_string()];
+            v.sort();
+            v.join(",")
+        }
+        2 => {
+            write.arg("HSET").arg(format!("h:{i}")).arg("f").arg(i);
+            read.arg("HGET").arg(format!("h:{i}")).arg("f");
+            i.to_string()
+        }
+        3 => {
+            write.arg("SADD").arg(format!("set:{i}")).arg("x").arg("y");
+            read.arg("SMEMBERS").arg(format!("set:{i}"));
+            "x,y".into()
+        }
+        _ => {
+            write.arg("ZADD").arg(format!("z:{i}")).arg(i).arg("m");
+            read.arg("ZSCORE").arg(format!("z:{i}")).arg("m");
+            i.to_string()
+        }
+    };
+    (write, read, expected)
+}
+
+fn key_of(i: usize) -> String {
+    match i % 5 {
+        0 => format!("s:{i}"),
+        1 => format!("l:{i}"),
+        2 => format!("h:{i}"),
+        3 => format!("set:{i}"),
+        _ => format!("z:{i}"),
+    }
+}
+
+/// Whether `node` is the primary of `key`: it answers instead of
+/// redirecting.
+fn is_primary(node: &Node, key: &str) -> bool {
+    !node.cli(false, &["TYPE", key]).starts_with("MOVED")
+}
+
+#[test]
+fn acknowledged_writes_survive_the_loss_of_n_minus_w_nodes() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (a, b, mut c) = three("repl-kill");
+    let mut client = Client::new(&[&a, &b, &c]);
+    for i in 0..1000 {
+        let (write, _, _) = write_of(i);
+        client.ok(&write);
+        if i % 3 == 0 {
+            let ok = client.ok(redis::cmd("EXPIRE").arg(key_of(i)).arg(3600));
+            assert_eq!(text(&ok), "1");
+        }
+    }
+    // N=3 on three nodes: every node holds every key.
+    for n in [&a, &b, &c] {
+        wait_for(
+            "every replica to hold the keys",
+            Duration::from_secs(10),
+            || (n.cli(false, &["DBSIZE"]) == "1000").then_some(()),
+        );
+    }
+    // N−W = 1: one node may go.
+    c.daemon.signal(libc::SIGKILL);
+    c.daemon.wait_exit(Duration::from_secs(5));
+    let mut client = Client::new(&[&a, &b]);
+    for i in 0..1000 {
+        let (_, read, expected) = write_of(i);
+        assert_eq!(text(&client.ok(&read)), expected, "key {i}");
+        if i % 3 == 0 {
+            let ttl = client.ok(redis::cmd("TTL").arg(key_of(i)));
+            let ttl: i64 = text(&ttl).parse().unwrap();
+            assert!(ttl > 3000 && ttl <= 3600, "key {i}: ttl {ttl}");
+        }
+    }
+    converge(&[&a, &b], 2);
+    // Two live replicas still make W=2: writes are acknowledged.
+    for i in 1000..1100 {
+        let (write, _, _) = write_of(i);
+        client.ok(&write);
+    }
+    // A second node goes: more than N−W. Writes and reads are refused
+    // (NOREPLICAS) rather than acknowledged on one copy or answered
+    // stale.
+    let mut b = b;
+    b.daemon.signal(libc::SIGKILL);
+    b.daemon.wait_exit(Duration::from_secs(5));
+    // Once a sees b dead (before, keys it had settled as their primary
+    // are still served: no write can have bypassed it).
+    converge(&[&a], 1);
+    let mut alone = Client::new(&[&a]);
+    let refused = wait_for(
+        "a write to be refused",
+        Duration::from_secs(30),
+        || match alone.run(redis::cmd("SET").arg("late").arg("x")) {
+            Outcome::Refused(e) => Some(e),
+            _ => None,
+        },
+    );
+    assert!(refused.contains("NOREPLICAS"), "{refused}");
+    match alone.run(redis::cmd("GET").arg("s:0")) {
+        Outcome::Refused(e) => assert!(e.contains("NOREPLICAS"), "{e}"),
+        other => panic!("a read with one of three replicas: {other:?}"),
+    }
+    // The survivor still holds every acknowledged write (and perhaps the
+    // refused one: a write refused after it ran stays where it ran).
+    let size: usize = a.cli(false, &["DBSIZE"]).parse().unwrap();
+    assert!(size == 1100 || size == 1101, "dbsize {size}");
+}
+
+#[test]
+fn a_deleted_key_does_not_come_back_from_a_paused_replica() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (a, b, c) = three("repl-delete");
+    let mut client = Client::new(&[&a, &b, &c]);
+    // Keys c keeps as a replica but not as the primary.
+    let keys: Vec<String> = (0..400)
+        .map(|i| format!("del:{i}"))
+        .filter(|k| !is_primary(&c, k))
+        .take(40)
+        .collect();
+    for k in &keys {
+        client.ok(redis::cmd("SET").arg(k).arg("old"));
+    }
+    wait_for("c to hold the keys", Duration::from_secs(10), || {
+        (c.cli(false, &["DBSIZE"]) == keys.len().to_string()).then_some(())
+    });
+    c.daemon.signal(libc::SIGSTOP);
+    for k in &keys {
+        assert_eq!(text(&client.ok(redis::cmd("DEL").arg(k))), "1");
+    }
+    c.daemon.signal(libc::SIGCONT);
+    // c still held "old" when it returned; the deletes' versions win.
+    wait_for(
+        "c to drop the deleted keys",
+        Duration::from_secs(30),
+        || (c.cli(false, &["DBSIZE"]) == "0").then_some(()),
+    );
+    converge(&[&a, &b, &c], 3);
+    let mut client = Client::new(&[&c, &a, &b]);
+    for k in &keys {
+        assert_eq!(text(&client.ok(redis::cmd("GET").arg(k))), "(nil)", "{k}");
+        assert_eq!(text(&client.ok(redis::cmd("EXISTS").arg(k))), "0", "{k}");
+    }
+    for n in [&a, &b, &c] {
+        assert_eq!(n.cli(false, &["DBSIZE"]), "0");
+    }
+}
+
+#[test]
+fn concurrent_incrs_are_counted_once_across_the_death_of_their_primary() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (a, b, c) = three("repl-incr");
+    let nodes = [a, b, c];
+    let primary = nodes
+        .iter()
+        .position(|n| is_primary(n, "counter"))
+        .expect("a primary");
+    let acked = Arc::new(AtomicU64::new(0));
+    let unknown = Arc::new(AtomicU64::new(0));
+    let addrs: Vec<SocketAddr> = nodes.iter().map(|n| n.daemon.ready.resp).collect();
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let (acked, unknown) = (acked.clone(), unknown.clone());
+            let mut addrs = addrs.clone();
+            addrs.rotate_left(w % 3);
+            std::thread::spawn(move || {
+                let mut client = Client {
+                    nodes: addrs,
+                    conns: HashMap::new(),
+                    next: 0,
+                };
+                for _ in 0..400 {
+                    match client.run(redis::cmd("INCR").arg("counter")) {
+                        Outcome::Done(_) => acked.fetch_add(1, Ordering::Relaxed),
+                        // Sent, then the connection broke, or the primary
+                        // ran it but too few replicas acknowledged: it may
+                        // have counted.
+                        Outcome::Unknown | Outcome::Refused(_) => {
+                            unknown.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            })
+        })
+        .collect();
+    wait_for("INCRs under way", Duration::from_secs(30), || {
+        (acked.load(Ordering::Relaxed) >= 200).then_some(())
+    });
+    let mut nodes = nodes;
+    nodes[primary].daemon.signal(libc::SIGKILL);
+    nodes[primary].daemon.wait_exit(Duration::from_secs(5));
+    for w in workers {
+        w.join().expect("a worker");
+    }
+    let survivors: Vec<&Node> = nodes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != primary)
+        .map(|(_, n)| n)
+        .collect();
+    let mut client = Client::new(&survivors);
+    let total: u64 = text(&client.ok(redis::cmd("GET").arg("counter")))
+        .parse()
+        .unwrap();
+    let (acked, unknown) = (
+        acked.load(Ordering::Relaxed),
+        unknown.load(Ordering::Relaxed),
+    );
+    eprintln!("counter {total}: {acked} acknowledged, {unknown} of unknown fate");
+    assert!(acked > 200 + 100, "too few INCRs after the kill: {acked}");
+    assert!(
+        total >= acked && total <= acked + unknown,
+        "counter {total}, acknowledged {acked}, unknown {unknown}"
+    );
+}
+
+#[test]
+fn a_paused_replica_gets_its_hints_when_it_returns() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (a, b, c) = three("repl-hints");
+    let mut client = Client::new(&[&a, &b, &c]);
+    let keys: Vec<String> = (0..400)
+        .map(|i| format!("hint:{i}"))
+        .filter(|k| !is_primary(&c, k))
+        .take(50)
+        .collect();
+    c.daemon.signal(libc::SIGSTOP);
+    for k in &keys {
+        client.ok(redis::cmd("SET").arg(k).arg("v"));
+    }
+    // The writes were acknowledged by the primary and the other replica;
+    // c's copies wait as hints.
+    wait_for("hints for c", Duration::from_secs(10), || {
+        let pending: u64 = [&a, &b]
+            .iter()
+            .map(|n| {
+                let (_, metrics) = crate::support::rt().block_on(n.daemon.http_get("/metrics"));
+                metrics
+                    .lines()
+                    .find_map(|l| l.strip_prefix("agora_cluster_hints_pending "))
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .unwrap_or(0)
+            })
+            .sum();
+        (pending >= keys.len() as u64).then_some(())
+    });
+    c.daemon.signal(libc::SIGCONT);
+    wait_for("the hints replayed", Duration::from_secs(30), || {
+        [&a, &b]
+            .iter()
+            .any(|n| n.log().contains("hinted handoff: replayed"))
+            .then_some(())
+    });
+    wait_for("c to hold the keys", Duration::from_secs(30), || {
+        (c.cli(false, &["DBSIZE"]) == keys.len().to_string()).then_some(())
+    });
+}
