@@ -152,7 +152,8 @@ fn a_pipeline_through_every_path_answers_in_order() {
     assert_eq!(read_n(&mut s, 6), ":200\r\n");
     s.write_all(b"LRANGE big 0 -1\r\nLRANGE big 0 -1\r\nLRANGE big 0 -1\r\nPING\r\n")
         .unwrap();
-    let one: String = format!("*200\r\n{}", format!("$1000\r\n{value}\r\n").repeat(200));
+    let element = format!("$1000\r\n{value}\r\n");
+    let one = format!("*200\r\n{}", element.repeat(200));
     let expected = format!("{one}{one}{one}+PONG\r\n");
     assert_eq!(read_n(&mut s, expected.len()), expected);
 }
