@@ -113,6 +113,51 @@ fn inline_commands_and_big_pipelines_over_a_raw_socket() {
     assert_eq!(read_n(&mut s, expected.len()), expected);
 }
 
+/// One pipeline through every path of a connection — plain commands,
+/// CLIENT REPLY SKIP, MULTI/EXEC, WRONGTYPE — split inside a command
+/// across two writes, then replies larger than the output buffer's flush
+/// size: every answer in order, none lost or doubled.
+#[test]
+fn a_pipeline_through_every_path_answers_in_order() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let mut s = raw(&daemon);
+    s.write_all(
+        b"SET k 9\r\nCLIENT REPLY SKIP\r\nINCR k\r\nINCR k\r\nHSET h f v\r\n*1\r\n$5\r\nMU",
+    )
+    .unwrap();
+    // What the first write completed is answered before the rest comes.
+    let expected = "+OK\r\n:11\r\n:1\r\n";
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+    s.write_all(
+        b"LTI\r\nINCR k\r\nLPUSH h x\r\nEXEC\r\nget k\r\nPING\r\nRPUSH l a b c\r\nLPOP l\r\n\
+          HSET h f w\r\nHGET h f\r\nLPUSH h x\r\nINCR h\r\nZADD z 1 m\r\nZADD z CH 1 m\r\n\
+          ZADD z CH 2 m\r\nZADD z XX INCR 0 m\r\n",
+    )
+    .unwrap();
+    let wrongtype = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+    let expected = format!(
+        "+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:12\r\n{wrongtype}$2\r\n12\r\n+PONG\r\n:3\r\n$1\r\na\r\n\
+         :0\r\n$1\r\nw\r\n{wrongtype}{wrongtype}:1\r\n:0\r\n:1\r\n$1\r\n2\r\n"
+    );
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+    // 200 elements of 1000 bytes, read back three times in one pipeline:
+    // 600 KB of replies, past the 64 KiB at which a batch is flushed.
+    let value = "v".repeat(1000);
+    let mut push = b"*202\r\n$5\r\nRPUSH\r\n$3\r\nbig\r\n".to_vec();
+    for _ in 0..200 {
+        push.extend_from_slice(format!("$1000\r\n{value}\r\n").as_bytes());
+    }
+    s.write_all(&push).unwrap();
+    assert_eq!(read_n(&mut s, 6), ":200\r\n");
+    s.write_all(b"LRANGE big 0 -1\r\nLRANGE big 0 -1\r\nLRANGE big 0 -1\r\nPING\r\n")
+        .unwrap();
+    let element = format!("$1000\r\n{value}\r\n");
+    let one = format!("*200\r\n{}", element.repeat(200));
+    let expected = format!("{one}{one}{one}+PONG\r\n");
+    assert_eq!(read_n(&mut s, expected.len()), expected);
+}
+
 #[test]
 fn a_protocol_error_closes_only_that_connection() {
     let home = Home::new();

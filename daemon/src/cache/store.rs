@@ -160,6 +160,28 @@ impl Hash {
         old
     }
 
+    /// Sets a field from borrowed bytes; whether it is new. An existing
+    /// field keeps its key, and its value's allocation when the length is
+    /// the same (HSET over the same field allocates nothing).
+    pub fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
+        match self.map.get_mut(field) {
+            Some(old) => {
+                if old.len() == value.len() {
+                    old.copy_from_slice(value);
+                } else {
+                    self.bytes = self.bytes + value.len() - old.len();
+                    *old = value.into();
+                }
+                false
+            }
+            None => {
+                self.bytes += field.len() + value.len();
+                self.map.insert(field.into(), value.into());
+                true
+            }
+        }
+    }
+
     /// Removes a field (moving the last one into its place).
     pub fn swap_remove(&mut self, field: &[u8]) -> Option<Box<[u8]>> {
         let old = self.map.swap_remove(field)?;
@@ -604,9 +626,18 @@ impl Shard {
     /// counts a hit or a miss and touches the key's access clock (LRU/LFU);
     /// a [`Access::Quiet`] one does neither.
     pub fn get(&mut self, key: &[u8], now_ms: u64, access: Access) -> Option<&mut Entry> {
+        let idx = self.locate(key, now_ms, access)?;
+        Some(&mut self.map[idx])
+    }
+
+    /// [`Shard::get`]'s lookup, answering the key's position instead: a
+    /// command that reads a key and then changes it in place passes the
+    /// position to [`Shard::entry_at`] and [`Shard::update_at`] rather
+    /// than hashing the key again.
+    pub fn locate(&mut self, key: &[u8], now_ms: u64, access: Access) -> Option<usize> {
         let found = self.lookup(key, now_ms);
         if access == Access::Quiet {
-            return found.map(|idx| &mut self.map[idx]);
+            return found;
         }
         let counter = if found.is_some() {
             &self.counters.hits
@@ -616,9 +647,25 @@ impl Shard {
         counter.add(self.idx, 1);
         let idx = found?;
         let access = self.touch_value(self.map[idx].access, now_ms);
-        let entry = &mut self.map[idx];
-        entry.access = access;
-        Some(entry)
+        self.map[idx].access = access;
+        Some(idx)
+    }
+
+    /// [`Shard::peek`]'s lookup, answering the key's position (see
+    /// [`Shard::locate`]).
+    pub fn find(&mut self, key: &[u8], now_ms: u64) -> Option<usize> {
+        self.lookup(key, now_ms)
+    }
+
+    /// The entry at a position [`Shard::locate`] or [`Shard::find`]
+    /// answered, for reading (a change goes through
+    /// [`Shard::update_at`], which re-accounts its size).
+    ///
+    /// # Panics
+    /// If `idx` is out of range: it must come from a lookup on this
+    /// shard with no removal since.
+    pub fn entry_at(&self, idx: usize) -> &Entry {
+        &self.map[idx]
     }
 
     /// Like [`Shard::get`] but counts no hit/miss and does not touch the
@@ -683,7 +730,10 @@ impl Shard {
         Some(self.update_at(idx, change))
     }
 
-    fn update_at<R>(&mut self, idx: usize, change: impl FnOnce(&mut Entry) -> R) -> R {
+    /// Changes the entry at a position [`Shard::locate`] or
+    /// [`Shard::find`] answered (no removal since), re-accounting its
+    /// size and TTL count as [`Shard::update`] does.
+    pub fn update_at<R>(&mut self, idx: usize, change: impl FnOnce(&mut Entry) -> R) -> R {
         let (key, entry) = self.map.get_index_mut(idx).expect("index from lookup");
         let had_ttl = entry.expire_at != 0;
         let out = change(entry);
@@ -992,14 +1042,19 @@ impl Db {
     pub fn lock_keys<'a>(
         &'a self,
         keys: impl Iterator<Item = &'a [u8]>,
-    ) -> Vec<Option<MutexGuard<'a, Shard>>> {
+    ) -> [Option<MutexGuard<'a, Shard>>; SHARDS] {
         let mut wanted = [false; SHARDS];
         for key in keys {
             wanted[self.shard_of(key)] = true;
         }
-        (0..SHARDS)
-            .map(|i| wanted[i].then(|| self.lock(i)))
-            .collect()
+        // An array, not a Vec: MSET takes this path on every call.
+        let mut guards = [const { None }; SHARDS];
+        for (i, slot) in guards.iter_mut().enumerate() {
+            if wanted[i] {
+                *slot = Some(self.lock(i));
+            }
+        }
+        guards
     }
 
     /// Number of live-or-not-yet-collected keys, and how many have a TTL.
@@ -1291,6 +1346,50 @@ mod tests {
         drop(shard);
         assert_eq!(store.used_memory(), 0);
         assert_eq!(store.counters().hits.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn a_position_found_once_reads_and_changes_the_key() {
+        let store = Store::new(0, Policy::NoEviction);
+        let mut shard = store.db(0).lock_key(b"k");
+        shard.insert(b"k", Entry::with_expiry(s("v"), 1000), 0);
+        // `find` counts nothing; `locate` counts a hit (or a miss).
+        let idx = shard.find(b"k", 0).unwrap();
+        assert_eq!(shard.entry_at(idx).value, s("v"));
+        assert_eq!(shard.locate(b"k", 0, Access::Counted), Some(idx));
+        assert_eq!(shard.locate(b"nope", 0, Access::Counted), None);
+        assert_eq!(shard.locate(b"k", 0, Access::Quiet), Some(idx));
+        // A change at the position is re-accounted, its TTL count too.
+        shard.update_at(idx, |e| {
+            e.value = s("longer");
+            e.expire_at = 0;
+        });
+        assert_eq!(shard.volatile(), 0);
+        drop(shard);
+        assert_eq!(store.used_memory(), (1 + 6 + ENTRY_OVERHEAD) as u64);
+        assert_eq!(store.counters().hits.load(Ordering::Relaxed), 1);
+        assert_eq!(store.counters().misses.load(Ordering::Relaxed), 1);
+        // An expired key has no position (and is removed).
+        let mut shard = store.db(0).lock_key(b"k");
+        shard.update_at(idx, |e| e.expire_at = 10);
+        assert_eq!(shard.find(b"k", 10), None);
+        assert_eq!(shard.len(), 0);
+        drop(shard);
+        assert_eq!(store.used_memory(), 0);
+    }
+
+    #[test]
+    fn hash_set_reuses_the_field_and_keeps_its_byte_count() {
+        let mut hash = Hash::default();
+        assert!(hash.set(b"f", b"abc"));
+        assert!(!hash.set(b"f", b"xyz"), "same length, in place");
+        assert!(!hash.set(b"f", b"longer"));
+        assert!(hash.set(b"g", b""));
+        assert_eq!(hash.get(&b"f"[..]).map(|v| &v[..]), Some(&b"longer"[..]));
+        assert_eq!(hash.len(), 2);
+        assert_eq!(hash.bytes(), 1 + 6 + 1);
+        assert!(!hash.set(b"f", b"x"));
+        assert_eq!(hash.bytes(), 1 + 1 + 1);
     }
 
     #[test]

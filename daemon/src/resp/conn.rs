@@ -19,6 +19,7 @@ use tokio_util::sync::CancellationToken;
 mod routing;
 
 use super::codec::{Decoder, encode};
+use super::lookup::LastLookup;
 use crate::Shared;
 use crate::cache::cmd::{self, Client, Ctx, bpop, is, lossy, script};
 use crate::cache::pubsub::{Mailbox, Message, Subscriber};
@@ -96,6 +97,7 @@ struct Conn {
     /// Set by MONITOR: the lines to send, and the token cancelled when
     /// the connection falls too far behind.
     monitor: Option<(tokio::sync::mpsc::Receiver<Bytes>, CancellationToken)>,
+    last_lookup: LastLookup,
 }
 
 /// Takes the connection out of MONITOR's list and CLIENT TRACKING's
@@ -155,9 +157,13 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         authenticated: false,
         shown: (None, 0, false, false),
         monitor: None,
+        last_lookup: LastLookup::default(),
     };
     conn.authenticated = !conn.shared.config.resp_require_auth;
-    let kill = CancellationToken::new();
+    // CLIENT KILL cancels this token, and so does shutdown (a child of
+    // the daemon's token): one future to poll per turn instead of two,
+    // each poll of which locks the token's state.
+    let kill = conn.shared.shutdown.child_token();
     conn.cache.clients.add(
         conn.client.id,
         clients::Entry {
@@ -181,11 +187,6 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
     tokio::pin!(killed);
     let mut input = BytesMut::with_capacity(READ_ROOM);
     let mut decoder = Decoder::new();
-    // Registered once: polling a fresh `cancelled()` every turn would
-    // lock the token's waiter list (shared by all connections) twice per
-    // request.
-    let shutdown = conn.shared.shutdown.clone().cancelled_owned();
-    tokio::pin!(shutdown);
     loop {
         // Read into room for a whole pipeline: a BytesMut's spare room
         // shrinks as requests are split off its front, and a read into the
@@ -199,7 +200,8 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         let monitor_kicked = conn.monitor.as_ref().map(|(_, kick)| kick.clone());
         tokio::select! {
             biased;
-            _ = &mut shutdown => break,
+            // Registered once: polling a fresh `cancelled()` every turn
+            // would lock the token's waiter list twice per request.
             _ = &mut killed => break,
             _ = async { kicked.as_ref().expect("guarded").cancelled().await }, if kicked.is_some() => {
                 tracing::debug!(client = conn.client.id, "RESP subscriber too slow; disconnected");
@@ -265,7 +267,11 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
                                 }
                             }
                             let mark = conn.out.len();
-                            let next = conn.run(decoder.args()).await;
+                            let next = if conn.run_plain(decoder.args()) {
+                                Next::Continue
+                            } else {
+                                conn.run(decoder.args()).await
+                            };
                             conn.apply_reply_mode(mark, decoder.args());
                             conn.show();
                             match next {
@@ -433,6 +439,54 @@ impl Conn {
         self.reply(&reply);
     }
 
+    /// The command named `name` ([`LastLookup`]).
+    fn lookup(&mut self, name: &[u8]) -> Option<&'static cmd::Spec> {
+        self.last_lookup.lookup(name)
+    }
+
+    /// Runs one command the common way if it can, appending its reply:
+    /// an authenticated client outside MULTI, pub/sub and cluster mode,
+    /// while no script runs, sending a command on keys (or PING/ECHO)
+    /// that does not block. Answers false, having done nothing, for
+    /// everything else, which [`Conn::run`] serves.
+    ///
+    /// Why apart: `run` is an `async fn` whose future holds every await
+    /// of the rare paths (AUTH, scripts, blocking, the connection
+    /// commands); this path takes the same branches without building it.
+    fn run_plain(&mut self, args: &[Bytes]) -> bool {
+        if !self.authenticated
+            || self.client.multi.is_some()
+            || self.subscribed() > 0
+            || self.shared.cluster.is_some()
+            || self.cache.scripting.running_since().is_some()
+        {
+            return false;
+        }
+        let Some(spec) = self.lookup(&args[0]) else {
+            return false;
+        };
+        let plain = match spec.kind {
+            cmd::Kind::Read | cmd::Kind::Write | cmd::Kind::DenyOom => true,
+            // Other administration commands count the commands before
+            // them first (`run`); these two read no statistics.
+            cmd::Kind::Admin => matches!(spec.name, "ping" | "echo"),
+            cmd::Kind::Conn | cmd::Kind::Script => false,
+        };
+        if !plain || bpop::blocks(spec.name, args) {
+            return false;
+        }
+        let mut ctx = Ctx {
+            cache: &self.cache,
+            client: &mut self.client,
+            now_ms: self.now_ms,
+            access: Access::Counted,
+        };
+        if cmd::execute_into(&mut ctx, Some(spec), args, &mut self.out) {
+            self.uncounted += 1;
+        }
+        true
+    }
+
     /// Runs one command, appending its reply.
     async fn run(&mut self, args: &[Bytes]) -> Next {
         let name = &args[0];
@@ -497,7 +551,10 @@ impl Conn {
         {
             return next;
         }
-        if multi::is_transaction_command(name) {
+        let spec = self.lookup(name);
+        // (MULTI, EXEC, DISCARD, WATCH and UNWATCH are connection
+        // commands: the names are compared only for those.)
+        if spec.is_some_and(|s| s.kind == cmd::Kind::Conn) && multi::is_transaction_command(name) {
             self.uncounted += 1;
             let reply = multi::command(&self.cache, &mut self.client, self.now_ms, args);
             cmd::monitor(&self.cache, &self.client, args);
@@ -509,7 +566,6 @@ impl Conn {
             self.reply(&reply);
             return Next::Continue;
         }
-        let spec = cmd::lookup(name);
         if let Some(spec) = spec
             && spec.kind == cmd::Kind::Conn
         {

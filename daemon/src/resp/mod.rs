@@ -5,7 +5,8 @@
 //!   checked before allocation, RESP2/RESP3 reply encoding;
 //! - [`args`]: Redis's `sdssplitargs`, the inline commands' (and the CLI
 //!   prompt's) quoting rules;
-//! - [`conn`]: one task per connection, pipelining, pub/sub mode.
+//! - [`conn`]: one task per connection, pipelining, pub/sub mode;
+//! - [`lookup`]: the command lookup, cached for a pipeline's repeats.
 //!
 //! - [`loops`]: the single-threaded event loops connections run on, and
 //!   [`busy_poll`], how each keeps awake through short gaps in traffic.
@@ -17,6 +18,7 @@ pub mod args;
 pub mod busy_poll;
 pub mod codec;
 pub mod conn;
+pub mod lookup;
 pub mod loops;
 
 use std::sync::Arc;

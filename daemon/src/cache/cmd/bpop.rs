@@ -147,7 +147,7 @@ fn attempt(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply> {
             // Counted in the command statistics once, when it answers
             // (the time of this attempt, as Redis counts a blocked
             // command's last run).
-            let started = std::time::Instant::now();
+            let started = ctx.cache.cmdstats.clock().now();
             let reply = if name == "xread" {
                 super::streams::xread(ctx, args)
             } else {
@@ -159,8 +159,8 @@ fn attempt(ctx: &mut Ctx<'_>, args: &[Bytes], retry: bool) -> Option<Reply> {
                 reply => {
                     if let Some(spec) = super::lookup(&args[0]) {
                         let error = reply.is_error().then(|| super::error_text(&reply));
-                        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-                        ctx.cache.cmdstats.ran(spec, error, nanos);
+                        let ticks = ctx.cache.cmdstats.clock().now().wrapping_sub(started);
+                        ctx.cache.cmdstats.ran(spec, error, ticks);
                         if !reply.is_error() && spec.name == "xreadgroup" {
                             super::touch_written(ctx, spec, args);
                         }

@@ -29,7 +29,8 @@ fn read<'s>(
 fn write<R>(ctx: &Ctx<'_>, key: &[u8], change: impl FnOnce(&mut Hash) -> R) -> Result<R, Reply> {
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
-    match shard.peek(key, now) {
+    // One lookup: the position found is the one changed.
+    match shard.find(key, now) {
         None => {
             let mut hash = Hash::default();
             let out = change(&mut hash);
@@ -38,25 +39,22 @@ fn write<R>(ctx: &Ctx<'_>, key: &[u8], change: impl FnOnce(&mut Hash) -> R) -> R
             }
             Ok(out)
         }
-        Some(Entry {
-            value: Value::Hash(_),
-            ..
-        }) => {
-            let (out, empty) = shard
-                .update(key, now, |e| match &mut e.value {
-                    Value::Hash(h) => {
-                        let out = change(h);
-                        (Some(out), h.is_empty())
-                    }
-                    _ => (None, false),
-                })
-                .unwrap_or((None, false));
+        Some(idx) if !matches!(shard.entry_at(idx).value, Value::Hash(_)) => {
+            Err(Reply::err(errors::WRONGTYPE))
+        }
+        Some(idx) => {
+            let (out, empty) = shard.update_at(idx, |e| match &mut e.value {
+                Value::Hash(h) => {
+                    let out = change(h);
+                    (Some(out), h.is_empty())
+                }
+                _ => (None, false),
+            });
             if empty {
                 shard.remove(key, now);
             }
             out.ok_or(Reply::err(errors::WRONGTYPE))
         }
-        Some(_) => Err(Reply::err(errors::WRONGTYPE)),
     }
 }
 
@@ -67,9 +65,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &[Bytes], name: &str) -> Result<i64, Reply
     write(ctx, &args[1], |h| {
         let mut added = 0;
         for pair in args[2..].chunks_exact(2) {
-            if h.insert((&pair[0][..]).into(), (&pair[1][..]).into())
-                .is_none()
-            {
+            if h.set(&pair[0], &pair[1]) {
                 added += 1;
             }
         }

@@ -16,9 +16,9 @@ enum End {
 
 fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, existing: bool) -> Reply {
     let key = &args[1];
-    let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
-    let add = |list: &mut List| {
+    // One lookup (`change`); LPUSHX/RPUSHX do not create the key.
+    let pushed = change(&mut shard, key, ctx.now_ms, !existing, |list: &mut List| {
         for item in &args[2..] {
             match end {
                 End::Head => list.push_front((&item[..]).into()),
@@ -26,25 +26,10 @@ fn push(ctx: &mut Ctx<'_>, args: &[Bytes], end: End, existing: bool) -> Reply {
             }
         }
         list.len() as i64
-    };
-    match shard.peek(key, now) {
-        None if existing => Reply::Integer(0),
-        None => {
-            let mut list = List::default();
-            let len = add(&mut list);
-            shard.insert(key, Entry::new(Value::List(Box::new(list))), now);
-            Reply::Integer(len)
-        }
-        Some(Entry {
-            value: Value::List(_),
-            ..
-        }) => shard
-            .update(key, now, |e| match &mut e.value {
-                Value::List(l) => Reply::Integer(add(l)),
-                _ => Reply::err(errors::WRONGTYPE),
-            })
-            .unwrap_or(Reply::Integer(0)),
-        Some(_) => Reply::err(errors::WRONGTYPE),
+    });
+    match pushed {
+        Ok(len) => Reply::Integer(len.unwrap_or(0)),
+        Err(e) => e,
     }
 }
 
@@ -78,41 +63,36 @@ fn pop(ctx: &mut Ctx<'_>, args: &[Bytes], end: End) -> Reply {
     let key = &args[1];
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
-    match shard.get(key, now, ctx.access) {
-        None => {
-            return if count.is_some() {
-                Reply::NilArray
-            } else {
-                Reply::Nil
-            };
-        }
-        Some(Entry {
-            value: Value::List(_),
-            ..
-        }) => {}
-        Some(_) => return Reply::err(errors::WRONGTYPE),
+    let Some(idx) = shard.locate(key, now, ctx.access) else {
+        return if count.is_some() {
+            Reply::NilArray
+        } else {
+            Reply::Nil
+        };
+    };
+    if !matches!(shard.entry_at(idx).value, Value::List(_)) {
+        return Reply::err(errors::WRONGTYPE);
     }
-    let (reply, empty) = shard
-        .update(key, now, |e| {
-            let Value::List(list) = &mut e.value else {
-                return (Reply::err(errors::WRONGTYPE), false);
-            };
-            let mut take = || match end {
-                End::Head => list.pop_front(),
-                End::Tail => list.pop_back(),
-            };
-            let reply = match count {
-                None => take().map_or(Reply::Nil, |v| Reply::bulk(&v)),
-                Some(n) => Reply::Array(
-                    std::iter::from_fn(take)
-                        .take(n)
-                        .map(|v| Reply::bulk(&v))
-                        .collect(),
-                ),
-            };
-            (reply, list.is_empty())
-        })
-        .unwrap_or((Reply::Nil, false));
+    let (reply, empty) = shard.update_at(idx, |e| {
+        let Value::List(list) = &mut e.value else {
+            return (Reply::err(errors::WRONGTYPE), false);
+        };
+        let mut take = || match end {
+            End::Head => list.pop_front(),
+            End::Tail => list.pop_back(),
+        };
+        let reply = match count {
+            // The popped element's own allocation becomes the reply.
+            None => take().map_or(Reply::Nil, |v| Reply::Bulk(Bytes::from(v))),
+            Some(n) => Reply::Array(
+                std::iter::from_fn(take)
+                    .take(n)
+                    .map(|v| Reply::Bulk(Bytes::from(v)))
+                    .collect(),
+            ),
+        };
+        (reply, list.is_empty())
+    });
     if empty {
         shard.remove(key, now);
     }

@@ -33,6 +33,7 @@ pub mod stats;
 pub mod streams;
 mod strings;
 pub mod syntax;
+pub mod ticks;
 mod tracking;
 mod typed;
 mod xclaim;
@@ -2006,7 +2007,8 @@ pub fn execute_gated(
     // Keyspace notifications: one atomic load when they are off.
     let notify = ctx.cache.params.notify_flags() != 0;
     let writes = matches!(spec.kind, Kind::Write | Kind::DenyOom);
-    let started = std::time::Instant::now();
+    let clock = ctx.cache.cmdstats.clock();
+    let started = clock.now();
     // GET and LRANGE write their answer into the sink under the shard
     // lock, without building a Reply (errors come back to be counted).
     if !notify && matches!(spec.name, "get" | "lrange") {
@@ -2016,7 +2018,7 @@ pub fn execute_gated(
             lists::lrange_into(ctx, args, sink)
         };
         let failed = error.as_ref().map(error_text);
-        stats.ran(spec, failed, started.elapsed().as_nanos() as u64);
+        stats.ran(spec, failed, clock.now().wrapping_sub(started));
         let failed = failed.is_some();
         if let Some(e) = error {
             sink.reply(e, ctx.client.resp3);
@@ -2047,7 +2049,7 @@ pub fn execute_gated(
     ctx.cache.cmdstats.ran(
         spec,
         (reply.is_error() && !counted).then(|| error_text(&reply)),
-        started.elapsed().as_nanos() as u64,
+        clock.now().wrapping_sub(started),
     );
     if counted {
         ctx.cache.cmdstats.failed(spec);

@@ -1,6 +1,6 @@
 //! Per-command statistics for INFO commandstats and errorstats: calls,
-//! the time they took (the handler's, measured with one `Instant` pair
-//! per command and added to a relaxed atomic), rejected calls (refused
+//! the time they took (the handler's, measured with a pair of readings
+//! of [`Ticks`] per command and added to a relaxed atomic), rejected calls (refused
 //! before running: arity, memory), failed calls (ran and answered an
 //! error), and error replies by code. CONFIG RESETSTAT clears them.
 
@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::ticks::Ticks;
 use super::{COMMANDS, Spec};
 
 /// One counter per registry entry.
@@ -42,8 +43,9 @@ impl Column {
 /// The counters.
 pub struct CommandStats {
     calls: Column,
-    /// Nanoseconds, summed.
-    nanos: Column,
+    /// Ticks of [`CommandStats::clock`], summed.
+    ticks: Column,
+    clock: Ticks,
     rejected: Column,
     failed: Column,
     errors: Mutex<BTreeMap<String, u64>>,
@@ -54,7 +56,8 @@ impl Default for CommandStats {
     fn default() -> Self {
         CommandStats {
             calls: Column::new(),
-            nanos: Column::new(),
+            ticks: Column::new(),
+            clock: Ticks::new(),
             rejected: Column::new(),
             failed: Column::new(),
             errors: Mutex::new(BTreeMap::new()),
@@ -70,12 +73,18 @@ fn index(spec: &Spec) -> usize {
 }
 
 impl CommandStats {
-    /// A command ran for `nanos`; `error` is its error reply's text, if
-    /// it failed.
-    pub fn ran(&self, spec: &Spec, error: Option<&str>, nanos: u64) {
+    /// The clock commands are timed with: pass the difference of two
+    /// readings to [`CommandStats::ran`].
+    pub fn clock(&self) -> &Ticks {
+        &self.clock
+    }
+
+    /// A command ran for `ticks` of [`CommandStats::clock`]; `error` is
+    /// its error reply's text, if it failed.
+    pub fn ran(&self, spec: &Spec, error: Option<&str>, ticks: u64) {
         let i = index(spec);
         self.calls.add(i);
-        self.nanos.add_n(i, nanos);
+        self.ticks.add_n(i, ticks);
         if let Some(text) = error {
             self.failed.add(i);
             self.error(text);
@@ -115,7 +124,7 @@ impl CommandStats {
     /// CONFIG RESETSTAT.
     pub fn reset(&self) {
         self.calls.clear();
-        self.nanos.clear();
+        self.ticks.clear();
         self.rejected.clear();
         self.failed.clear();
         self.errors
@@ -134,7 +143,7 @@ impl CommandStats {
             if calls + rejected == 0 {
                 continue;
             }
-            let usec = self.nanos.get(i) / 1000;
+            let usec = self.clock.to_nanos(self.ticks.get(i)) / 1000;
             let per_call = if calls == 0 {
                 0.0
             } else {

@@ -322,22 +322,31 @@ pub(super) fn msetnx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], delta: i64) -> Reply {
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
-    let current = match read_str(&mut shard, key, now, ctx.access) {
-        Err(e) => return e,
-        Ok(None) => None,
-        Ok(Some(v)) => match super::parse_i64(v) {
-            Some(n) => Some(n),
+    // One lookup; the new digits overwrite the old ones in place when
+    // they are as many (as Redis changes an integer-encoded value in
+    // place), else one exact allocation.
+    let found = shard.locate(key, now, ctx.access);
+    let current = match found.map(|idx| &shard.entry_at(idx).value) {
+        None => 0,
+        Some(Value::Str(v)) => match super::parse_i64(v) {
+            Some(n) => n,
             None => return Reply::err(errors::NOT_INTEGER),
         },
+        Some(_) => return Reply::err(errors::WRONGTYPE),
     };
-    let Some(new) = current.unwrap_or(0).checked_add(delta) else {
+    let Some(new) = current.checked_add(delta) else {
         return Reply::err(errors::OVERFLOW);
     };
-    let text: Box<[u8]> = new.to_string().into_bytes().into();
-    if current.is_some() {
-        shard.update(key, now, |e| e.value = Value::Str(text));
-    } else {
-        shard.insert(key, Entry::new(Value::Str(text)), now);
+    let mut digits = itoa::Buffer::new();
+    let text = digits.format(new).as_bytes();
+    match found {
+        Some(idx) => shard.update_at(idx, |e| match &mut e.value {
+            Value::Str(v) if v.len() == text.len() => v.copy_from_slice(text),
+            value => *value = Value::Str(text.into()),
+        }),
+        None => {
+            shard.insert(key, Entry::new(Value::Str(text.into())), now);
+        }
     }
     Reply::Integer(new)
 }

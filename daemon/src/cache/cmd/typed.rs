@@ -108,7 +108,8 @@ pub(super) fn change<T: Container, R>(
     create: bool,
     f: impl FnOnce(&mut T) -> R,
 ) -> Result<Option<R>, Reply> {
-    match shard.peek(key, now) {
+    // One lookup: the position found is the one changed.
+    match shard.find(key, now) {
         None if create => {
             let mut value = T::default();
             let out = f(&mut value);
@@ -118,17 +119,17 @@ pub(super) fn change<T: Container, R>(
             Ok(Some(out))
         }
         None => Ok(None),
-        Some(entry) if T::of(&entry.value).is_none() => Err(Reply::err(errors::WRONGTYPE)),
-        Some(_) => {
-            let (out, empty) = shard
-                .update(key, now, |e| match T::of_mut(&mut e.value) {
-                    Some(value) => {
-                        let out = f(value);
-                        (Some(out), value.is_empty())
-                    }
-                    None => (None, false),
-                })
-                .unwrap_or((None, false));
+        Some(idx) if T::of(&shard.entry_at(idx).value).is_none() => {
+            Err(Reply::err(errors::WRONGTYPE))
+        }
+        Some(idx) => {
+            let (out, empty) = shard.update_at(idx, |e| match T::of_mut(&mut e.value) {
+                Some(value) => {
+                    let out = f(value);
+                    (Some(out), value.is_empty())
+                }
+                None => (None, false),
+            });
             if empty {
                 shard.remove(key, now);
             }

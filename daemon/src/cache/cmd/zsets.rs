@@ -114,10 +114,14 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     let key = &args[1];
     let now = ctx.now_ms;
     let mut shard = ctx.db().lock_key(key);
-    let exists = match read(&mut shard, key, ctx) {
-        Ok(z) => z.is_some(),
-        Err(e) => return e,
-    };
+    // Only XX needs to know beforehand (a write's lookup, like Redis's,
+    // counts no keyspace hit or miss).
+    let exists = xx
+        && match shard.find(key, now) {
+            None => false,
+            Some(idx) if matches!(shard.entry_at(idx).value, Value::ZSet(_)) => true,
+            Some(_) => return Reply::err(errors::WRONGTYPE),
+        };
     if xx && !exists {
         // Nothing to update, and nothing is created.
         return if incr { Reply::Nil } else { Reply::Integer(0) };
@@ -144,6 +148,11 @@ pub(super) fn zadd(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
             if let Some(c) = current
                 && ((gt && new <= c) || (lt && new >= c))
             {
+                continue;
+            }
+            if current.is_some_and(|c| c.to_bits() == new.to_bits()) {
+                // The same score: nothing to change (Redis's ZADD_OUT_NOP).
+                incr_result = Ok(Some(new));
                 continue;
             }
             match current {
