@@ -21,6 +21,7 @@ mod commands;
 mod conventions;
 mod dashboard_web;
 mod docs;
+mod fleet;
 mod games;
 mod jobs;
 mod metrics;
