@@ -23,7 +23,7 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[(
 
 /// The advisory lock's key: any constant shared by every daemon, here
 /// "agora" in ASCII.
-const LOCK_KEY: i64 = 0x61_676f_7261;
+const LOCK_KEY: i64 = 0x0061_676f_7261;
 
 /// The newest version.
 pub(crate) fn latest() -> i32 {
