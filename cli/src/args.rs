@@ -175,7 +175,9 @@ pub enum Command {
     ///
     /// Files in the data directory: agora.db (SQLite, WAL mode; every
     /// acknowledged write survives `kill -9`), jwt.key (the token signing key,
-    /// mode 0600, generated on first start unless AGORA_JWT_SECRET is set).
+    /// mode 0600, generated on first start unless AGORA_JWT_SECRET or
+    /// --jwt-key-file is set). With --database postgres://… the accounts
+    /// live in that shared PostgreSQL database instead (docs/FLEET.md).
     ///
     /// On SIGINT or SIGTERM the daemon stops accepting, finishes requests in
     /// flight, tells clients it is shutting down, flushes the database and
@@ -561,6 +563,32 @@ pub struct DaemonArgs {
         value_name = "SECRET"
     )]
     pub jwt_secret: Option<String>,
+
+    /// Read the token signing key from FILE (at least 32 bytes; one
+    /// trailing newline is ignored), e.g. made with
+    /// `head -c 32 /dev/urandom > FILE`. Every daemon of a fleet sharing
+    /// one PostgreSQL needs the same key (this file, or AGORA_JWT_SECRET),
+    /// so a token issued by one is accepted by all.
+    #[arg(long, env = "AGORA_JWT_KEY_FILE", value_name = "FILE")]
+    pub jwt_key_file: Option<PathBuf>,
+
+    /// Where the data lives: sqlite:PATH (default: DATA/agora.db) or
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE, a PostgreSQL database
+    /// several daemons share (a fleet; docs/FLEET.md). On PostgreSQL the
+    /// accounts and tokens are shared (a token from one daemon works on
+    /// every other; set the same AGORA_JWT_SECRET or --jwt-key-file on
+    /// each); chat, jobs, blog, organizations, billing, games and metrics
+    /// are not ported yet and stay in each daemon's DATA/agora.db. The
+    /// schema is migrated at start. An unreachable server or refused
+    /// credentials stop the daemon with one line saying where and why.
+    /// Prefer the environment variable when the URL holds a password.
+    #[arg(
+        long,
+        env = "AGORA_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database: Option<String>,
 
     /// The blog API's limits and cache.
     #[command(flatten)]

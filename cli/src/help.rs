@@ -117,6 +117,10 @@ pub const EXTRAS: &[Extra] = &[
                 "a free port, written to ready.json once listening",
             ),
             ("curl -s 127.0.0.1:7080/metrics", "Prometheus metrics"),
+            (
+                "AGORA_DATABASE=postgres://agora:PW@db:5432/agora agora daemon --jwt-key-file fleet.key",
+                "one node of a fleet: accounts shared through PostgreSQL (docs/FLEET.md)",
+            ),
         ],
         nothing: None,
         exit: &[],
@@ -127,7 +131,7 @@ pub const EXTRAS: &[Extra] = &[
             ),
             (
                 "DATA/jwt.key",
-                "the token signing key (mode 0600), unless AGORA_JWT_SECRET",
+                "the token signing key (mode 0600), unless AGORA_JWT_SECRET or --jwt-key-file",
             ),
             (
                 "DATA/cache.snapshot",

@@ -29,6 +29,12 @@ pub struct Config {
     pub cluster: Option<crate::cluster::ClusterConfig>,
     /// Where the database, signing key and snapshots live.
     pub data_dir: PathBuf,
+    /// `--database`: `None` or `sqlite:PATH` keeps everything in one
+    /// SQLite file (`agora.db` in the data directory by default); a
+    /// `postgres://…` URL puts the services ported so far on that shared
+    /// database and the others in the data directory's file
+    /// (docs/FLEET.md).
+    pub database: Option<agora_db::DatabaseUrl>,
     /// Write the bound addresses here (JSON) once listening.
     pub ready_file: Option<PathBuf>,
     /// The largest frame accepted, in bytes.
@@ -39,9 +45,12 @@ pub struct Config {
     /// How much undelivered push data makes a client too slow (native
     /// pushes and RESP pub/sub alike).
     pub push_limits: crate::session::PushLimits,
-    /// The JWT signing secret; when `None`, a key is generated in the data
-    /// directory on first start.
+    /// The JWT signing secret; when `None` (and no key file), a key is
+    /// generated in the data directory on first start.
     pub jwt_secret: Option<String>,
+    /// A file holding the signing key (at least 32 bytes), shared by every
+    /// node of a fleet; read at start, never written.
+    pub jwt_key_file: Option<PathBuf>,
     /// How long a token stays valid.
     pub token_ttl: Duration,
     /// How long a client may take to send its hello.
@@ -77,11 +86,13 @@ impl Config {
             cache: crate::cache::CacheConfig::default(),
             cluster: None,
             data_dir,
+            database: None,
             ready_file: None,
             max_frame: agora_wire::DEFAULT_MAX_FRAME,
             max_connections: 16_384,
             push_limits: crate::session::PushLimits::default(),
             jwt_secret: None,
+            jwt_key_file: None,
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             handshake_timeout: Duration::from_secs(10),
             shutdown_grace: crate::DEFAULT_SHUTDOWN_GRACE,

@@ -58,6 +58,7 @@ pub mod service;
 pub mod services;
 pub mod session;
 pub mod stats;
+mod storage;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -68,6 +69,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+pub use agora_db::DatabaseUrl;
 pub use config::{Config, Keepalive};
 pub use ready::BoundAddrs;
 
@@ -78,8 +80,11 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub struct Shared {
     /// The configuration the daemon was started with.
     pub config: Config,
-    /// The SQLite store.
+    /// The node's SQLite store: everything but what `storage` holds.
     pub db: agora_db::Db,
+    /// Where the services ported to PostgreSQL keep their data: the same
+    /// SQLite store, or the fleet's PostgreSQL (`--database`).
+    pub storage: agora_db::Storage,
     /// Topic pub/sub for server pushes.
     pub hub: Arc<hub::Hub>,
     /// Every service.
@@ -112,16 +117,14 @@ impl Shared {
         std::fs::create_dir_all(&config.data_dir).with_context(|| {
             format!("cannot create data directory {}", config.data_dir.display())
         })?;
-        let db_path = config.data_dir.join("agora.db");
-        let db = tokio::task::spawn_blocking(move || agora_db::Db::open(&db_path))
-            .await
-            .context("database open panicked")??;
+        let (db, storage) = storage::open(&config).await?;
         let hub = Arc::new(hub::Hub::default());
         let stats = Arc::new(stats::Stats::default());
-        let services = services::Services::open(&config, &db, &hub, &stats).await?;
+        let services = services::Services::open(&config, &storage, &db, &hub, &stats).await?;
         Ok(Shared {
             config,
             db,
+            storage,
             hub,
             services,
             stats,

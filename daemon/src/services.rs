@@ -54,17 +54,20 @@ pub struct Services {
 }
 
 impl Services {
-    /// Opens every service over the shared database and hub.
+    /// Opens every service over the shared database and hub: the
+    /// accounts over `storage` (SQLite or the fleet's PostgreSQL), the
+    /// others over `db`, the node's SQLite file (docs/FLEET.md).
     ///
     /// # Errors
     /// When a service cannot load its state or start its threads.
     pub async fn open(
         config: &Config,
+        storage: &agora_db::Storage,
         db: &agora_db::Db,
         hub: &Arc<Hub>,
         stats: &Arc<crate::stats::Stats>,
     ) -> anyhow::Result<Self> {
-        let accounts = accounts::Accounts::open(config, db.clone())?;
+        let accounts = accounts::Accounts::open(config, storage.clone(), db.clone())?;
         let chat = {
             let (db, hub, limits) = (db.clone(), hub.clone(), config.chat);
             tokio::task::spawn_blocking(move || Chat::open(db, hub, limits))

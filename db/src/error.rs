@@ -1,8 +1,8 @@
-//! The store's error type.
+//! The store's error type (SQLite and PostgreSQL).
 
 use std::path::PathBuf;
 
-/// What can go wrong talking to SQLite.
+/// What can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The database file could not be opened.
@@ -23,6 +23,28 @@ pub enum Error {
     /// Any other SQLite error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL cannot be used: a malformed URL, an unreachable server,
+    /// refused credentials. One line: where, and the driver's reason.
+    #[error("cannot use PostgreSQL at {place}: {reason}")]
+    Connect {
+        /// `host:port/dbname`, or the URL with its password hidden.
+        place: String,
+        /// Why, on one line.
+        reason: String,
+    },
+    /// The schema is not one this binary can use.
+    #[error("{0}")]
+    Schema(String),
+    /// Any other PostgreSQL error. Not a `source`: [`crate::pg::reason`]
+    /// already says all of it, the server's message included, on one line.
+    #[error("database error: {}", crate::pg::reason(.0))]
+    Postgres(postgres::Error),
+}
+
+impl From<postgres::Error> for Error {
+    fn from(err: postgres::Error) -> Error {
+        Error::Postgres(err)
+    }
 }
 
 impl Error {
@@ -37,6 +59,12 @@ impl Error {
                     rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
                 )
         )
+    }
+
+    /// Whether PostgreSQL refused the write because of a UNIQUE or
+    /// PRIMARY KEY constraint (SQLSTATE 23505).
+    pub fn is_pg_unique_violation(err: &postgres::Error) -> bool {
+        err.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
     }
 
     /// Whether SQLite refused the write because of a UNIQUE or PRIMARY KEY

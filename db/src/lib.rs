@@ -1,5 +1,7 @@
 //! agora's storage: one SQLite file, opened in WAL mode, with versioned
-//! migrations embedded in the binary.
+//! migrations embedded in the binary; or, for a fleet of daemons, a shared
+//! PostgreSQL database ([`pg`], [`Storage`]) for the repositories
+//! ported to it so far (docs/FLEET.md).
 //!
 //! The API is synchronous on purpose: SQLite calls block, so the daemon runs
 //! them off its async runtime (`spawn_blocking`). [`Db`] owns one writer
@@ -22,6 +24,8 @@ pub mod jobs;
 pub mod metrics;
 mod migrations;
 pub mod orgs;
+pub mod pg;
+mod storage;
 pub mod users;
 
 use std::path::{Path, PathBuf};
@@ -29,8 +33,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use error::Error;
+pub use pg::Pg;
 use rusqlite::config::DbConfig;
 pub use rusqlite::{Connection, TransactionBehavior};
+pub use storage::{Access, DatabaseUrl, Storage};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -23,6 +23,7 @@ mod commands;
 mod conventions;
 mod dashboard_web;
 mod docs;
+mod fleet;
 mod games;
 mod jobs;
 mod metrics;

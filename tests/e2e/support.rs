@@ -327,3 +327,45 @@ pub fn rt() -> tokio::runtime::Runtime {
         .build()
         .unwrap()
 }
+
+/// A new, empty PostgreSQL database for one test, on a server this test
+/// process starts once with `scripts/pg.sh start` (stopped when the
+/// process exits), or on `AGORA_TEST_POSTGRES` when that is set. Never
+/// skipped: without PostgreSQL the test fails, saying why.
+pub fn postgres_database() -> String {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SERVER: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+    let run = |args: &[&str]| {
+        let out = Command::new("bash")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run scripts/pg.sh");
+        assert!(
+            out.status.success(),
+            "scripts/pg.sh {} failed: the PostgreSQL tests need a server\n{}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("scripts/pg.sh printed no URL")
+            .trim()
+            .to_owned()
+    };
+    let server = SERVER.get_or_init(|| match std::env::var("AGORA_TEST_POSTGRES") {
+        Ok(url) if !url.is_empty() => url,
+        _ => run(&["start", "--owner", &std::process::id().to_string()]),
+    });
+    let name = format!(
+        "agora_e2e_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    run(&["createdb", server, &name])
+}

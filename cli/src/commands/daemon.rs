@@ -43,6 +43,13 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         soft_ms: args.push_limit_soft_secs.saturating_mul(1000),
     };
     config.jwt_secret = args.jwt_secret.clone();
+    config.jwt_key_file = args.jwt_key_file.clone();
+    if let Some(url) = &args.database {
+        config.database = Some(
+            agora_daemon::DatabaseUrl::parse(url)
+                .map_err(|e| anyhow::anyhow!("--database: {e}"))?,
+        );
+    }
     anyhow::ensure!(
         args.keepalive_secs > 0 && args.keepalive_interval_secs > 0 && args.keepalive_probes > 0,
         "--keepalive-secs, --keepalive-interval-secs and --keepalive-probes must be at least 1"

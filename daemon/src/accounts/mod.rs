@@ -4,12 +4,24 @@
 //! a burst of logins cannot stall the async runtime. Sign-in returns a JWT
 //! ([`token`]) that later connections present in their hello and that the
 //! HTTP API will accept too.
+//!
+//! The accounts live in the daemon's [`Storage`]: the SQLite file, or the
+//! fleet's PostgreSQL (`--database postgres://…`), where every node sees
+//! the same accounts and, signing with the same key, accepts the same
+//! tokens. The services not yet ported to PostgreSQL keep their tables in
+//! the node's SQLite file, whose own `users` rows they refer to; so on
+//! PostgreSQL an account is copied into that file ([`Users::mirror`],
+//! same id) the first time this node creates, signs in or authenticates
+//! it (docs/FLEET.md).
 
 pub mod password;
 pub mod token;
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
 use agora_db::users::{User, Users};
-use agora_db::{Db, Error as DbError};
+use agora_db::{Access, Db, Error as DbError, Storage};
 use agora_wire::names::{validate_password, validate_user_name};
 use agora_wire::{ErrorBody, ErrorCode, UserInfo};
 
@@ -30,18 +42,66 @@ pub struct SignedIn {
 /// The accounts service. Cheap to clone.
 #[derive(Clone)]
 pub struct Accounts {
+    /// Where the accounts are.
+    users: Storage,
+    /// The node's SQLite file, where accounts kept in PostgreSQL are
+    /// mirrored for the services not ported yet.
     db: Db,
+    /// Ids already mirrored into `db` by this process (PostgreSQL only).
+    mirrored: Arc<Mutex<HashSet<i64>>>,
     keys: token::Keys,
 }
 
 impl Accounts {
-    /// Loads or creates the signing key (see [`token::Keys::load`]).
+    /// Loads or creates the signing key (see [`token::Keys::load`]); the
+    /// accounts are in `users`, `db` is the node's SQLite file.
     ///
     /// # Errors
     /// When the key file cannot be read or written.
-    pub fn open(config: &Config, db: Db) -> anyhow::Result<Accounts> {
+    pub fn open(config: &Config, users: Storage, db: Db) -> anyhow::Result<Accounts> {
         let keys = token::Keys::load(config)?;
-        Ok(Accounts { db, keys })
+        Ok(Accounts {
+            users,
+            db,
+            mirrored: Arc::default(),
+            keys,
+        })
+    }
+
+    /// Whether the accounts are the fleet's, in PostgreSQL.
+    pub fn is_shared(&self) -> bool {
+        self.users.is_shared()
+    }
+
+    /// On PostgreSQL, copies `user` into the node's SQLite file once (see
+    /// the module's documentation). A clash with an account made in that
+    /// file before the node joined a fleet is logged, not fatal: the
+    /// account still signs in; the unported services may not know it.
+    async fn mirror(&self, user: &User) -> Result<(), ErrorBody> {
+        if !self.users.is_shared() || self.lock_mirrored().contains(&user.id) {
+            return Ok(());
+        }
+        let (db, copy) = (self.db.clone(), user.clone());
+        let mirrored = blocking(move || db.write(|c| Users::new(c).mirror(&copy)))
+            .await?
+            .map_err(internal)?;
+        // Remembered either way: a clash is reported once per process.
+        self.lock_mirrored().insert(user.id);
+        if !mirrored {
+            tracing::warn!(
+                user = %user.name,
+                id = user.id,
+                "this node's SQLite file holds another account with this name or id; \
+                 services not yet on PostgreSQL will not see this one (docs/FLEET.md)"
+            );
+        }
+        Ok(())
+    }
+
+    fn lock_mirrored(&self) -> std::sync::MutexGuard<'_, HashSet<i64>> {
+        self.mirrored
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Creates an account and signs it in.
@@ -53,8 +113,8 @@ impl Accounts {
         let name = validate_user_name(name).map_err(ErrorBody::bad_request)?;
         validate_password(password).map_err(ErrorBody::bad_request)?;
         let hash = password::hash(password.to_owned()).await?;
-        let db = self.db.clone();
-        let user = blocking(move || db.write(|c| Users::new(c).create(&name, &hash)))
+        let users = self.users.clone();
+        let user = blocking(move || users.users(Access::Write, |u| u.create(&name, &hash)))
             .await?
             .map_err(|err| match err {
                 DbError::Conflict(what) => {
@@ -63,6 +123,7 @@ impl Accounts {
                 other => internal(other),
             })?;
         tracing::info!(user = %user.name, "account created");
+        self.mirror(&user).await?;
         self.sign_in(user)
     }
 
@@ -75,8 +136,8 @@ impl Accounts {
         let Ok(name) = validate_user_name(name) else {
             return Err(wrong());
         };
-        let db = self.db.clone();
-        let user = blocking(move || db.read(|c| Users::new(c).find_by_name(&name)))
+        let users = self.users.clone();
+        let user = blocking(move || users.users(Access::Read, |u| u.find_by_name(&name)))
             .await?
             .map_err(internal)?;
         // Verify against a dummy hash when the user does not exist, so the
@@ -87,7 +148,10 @@ impl Accounts {
         );
         let ok = password::verify(password.to_owned(), hash).await?;
         match user {
-            Some(user) if ok => self.sign_in(user),
+            Some(user) if ok => {
+                self.mirror(&user).await?;
+                self.sign_in(user)
+            }
             _ => Err(wrong()),
         }
     }
@@ -99,19 +163,20 @@ impl Accounts {
     /// longer exists.
     pub async fn authenticate(&self, token: &str) -> Result<UserInfo, ErrorBody> {
         let claims = self.keys.verify(token)?;
-        let db = self.db.clone();
-        let user = blocking(move || db.read(|c| Users::new(c).find_by_id(claims.uid)))
+        let users = self.users.clone();
+        let user = blocking(move || users.users(Access::Read, |u| u.find_by_id(claims.uid)))
             .await?
-            .map_err(internal)?;
-        user.map(|u| UserInfo {
-            id: u.id,
-            name: u.name,
-        })
-        .ok_or_else(|| {
-            ErrorBody::new(
-                ErrorCode::Unauthorized,
-                "the token's account no longer exists",
-            )
+            .map_err(internal)?
+            .ok_or_else(|| {
+                ErrorBody::new(
+                    ErrorCode::Unauthorized,
+                    "the token's account no longer exists",
+                )
+            })?;
+        self.mirror(&user).await?;
+        Ok(UserInfo {
+            id: user.id,
+            name: user.name,
         })
     }
 

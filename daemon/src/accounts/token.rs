@@ -1,8 +1,11 @@
 //! Signed tokens (JWT, HS256).
 //!
-//! The signing secret comes from `AGORA_JWT_SECRET` (via the config) or
-//! from `jwt.key` in the data directory, generated with 32 random bytes on
-//! first start and written with mode 0600. Tokens carry the user id and
+//! The signing secret comes from `AGORA_JWT_SECRET` (via the config), from
+//! the file `--jwt-key-file` names, or from `jwt.key` in the data
+//! directory, generated with 32 random bytes on first start and written
+//! with mode 0600. A fleet of daemons sharing one PostgreSQL must share
+//! the key too (the secret or the file), so a token issued by one node is
+//! accepted by every other (docs/FLEET.md). Tokens carry the user id and
 //! name and expire after the configured lifetime.
 
 use std::io::Write as _;
@@ -38,17 +41,25 @@ pub struct Keys {
 }
 
 impl Keys {
-    /// Loads the secret from the config, or from `jwt.key` in the data
-    /// directory (creating it on first start).
+    /// Loads the secret from the config, from the key file it names, or
+    /// from `jwt.key` in the data directory (creating it on first start).
     ///
     /// # Errors
-    /// When the key file cannot be read or created.
+    /// When the key file cannot be read or created, or is shorter than 32
+    /// bytes.
     pub fn load(config: &Config) -> anyhow::Result<Keys> {
-        let secret = match &config.jwt_secret {
-            Some(s) if !s.is_empty() => s.as_bytes().to_vec(),
+        let secret = match (&config.jwt_secret, &config.jwt_key_file) {
+            (Some(s), _) if !s.is_empty() => s.as_bytes().to_vec(),
+            (_, Some(path)) => load_key_file(path)?,
             _ => load_or_create_key(&config.data_dir.join("jwt.key"))?,
         };
         Ok(Keys::from_secret(&secret, config.token_ttl.as_secs()))
+    }
+
+    /// Whether `config` names a key every node can share (the secret or a
+    /// key file) rather than the data directory's own.
+    pub fn is_shared(config: &Config) -> bool {
+        config.jwt_secret.as_ref().is_some_and(|s| !s.is_empty()) || config.jwt_key_file.is_some()
     }
 
     /// Keys from a raw secret.
@@ -95,6 +106,24 @@ impl Keys {
                 ErrorBody::new(ErrorCode::Unauthorized, message)
             })
     }
+}
+
+/// Reads a key file given by the operator: at least 32 bytes, one
+/// trailing newline ignored (a key written with `echo` works as well as
+/// one from `head -c 32 /dev/urandom`).
+fn load_key_file(path: &Path) -> anyhow::Result<Vec<u8>> {
+    let mut key = std::fs::read(path)
+        .with_context(|| format!("cannot read the signing key file {}", path.display()))?;
+    if key.last() == Some(&b'\n') {
+        key.pop();
+    }
+    anyhow::ensure!(
+        key.len() >= 32,
+        "the signing key file {} holds {} bytes; it needs at least 32",
+        path.display(),
+        key.len()
+    );
+    Ok(key)
 }
 
 fn load_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
@@ -167,6 +196,28 @@ mod tests {
         };
         let token = jsonwebtoken::encode(&Header::default(), &claims, &keys.encoding).unwrap();
         assert!(keys.verify(&token).unwrap_err().message.contains("expired"));
+    }
+
+    #[test]
+    fn key_file_is_read_as_given_and_must_be_long_enough() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.key");
+        std::fs::write(&path, "0123456789abcdef0123456789abcdef\n").unwrap();
+        let mut config = Config::new(dir.path().join("data"));
+        config.jwt_key_file = Some(path.clone());
+        assert!(Keys::is_shared(&config));
+        let from_file = Keys::load(&config).unwrap();
+        let same = Keys::from_secret(b"0123456789abcdef0123456789abcdef", 3600);
+        let (token, _) = same.issue(&alice()).unwrap();
+        assert_eq!(from_file.verify(&token).unwrap().uid, 7);
+        // Nothing was generated in the data directory.
+        assert!(!dir.path().join("data/jwt.key").exists());
+        std::fs::write(&path, "short").unwrap();
+        let err = Keys::load(&config).err().unwrap().to_string();
+        assert!(err.contains("needs at least 32"), "{err}");
+        config.jwt_key_file = Some(dir.path().join("missing.key"));
+        let err = format!("{:#}", Keys::load(&config).err().unwrap());
+        assert!(err.contains("cannot read the signing key file"), "{err}");
     }
 
     #[cfg(unix)]

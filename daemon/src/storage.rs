@@ -1,0 +1,70 @@
+//! Opening the daemon's storage as `--database` says: the SQLite file
+//! every service uses, and, with `postgres://…`, the fleet's PostgreSQL
+//! for the services ported to it (docs/FLEET.md).
+
+use agora_db::{DatabaseUrl, Db, Pg, Storage};
+use anyhow::Context as _;
+
+use crate::Config;
+
+/// The services whose data is on PostgreSQL with `--database
+/// postgres://…`; the rest stay in the node's SQLite file.
+pub const PORTED: &[&str] = &["accounts"];
+
+/// The services still in the node's SQLite file on PostgreSQL.
+pub const NOT_PORTED: &[&str] = &[
+    "chat",
+    "jobs",
+    "blog",
+    "organizations",
+    "billing",
+    "games",
+    "metrics",
+];
+
+/// Opens the node's SQLite file and the [`Storage`] of the ported
+/// services (that same file, or PostgreSQL).
+///
+/// # Errors
+/// When the file cannot be opened or migrated; when PostgreSQL cannot be
+/// reached, refuses the credentials or cannot be migrated (one line:
+/// where and why); on PostgreSQL without a signing key shared by the
+/// fleet.
+pub(crate) async fn open(config: &Config) -> anyhow::Result<(Db, Storage)> {
+    let (sqlite, shared) = match &config.database {
+        None => (config.data_dir.join("agora.db"), None),
+        Some(DatabaseUrl::Sqlite(path)) => (path.clone(), None),
+        Some(DatabaseUrl::Postgres(url)) => {
+            anyhow::ensure!(
+                crate::accounts::token::Keys::is_shared(config),
+                "with --database postgres://… every node must sign tokens with the same key: \
+                 set AGORA_JWT_SECRET or --jwt-key-file FILE (docs/FLEET.md)"
+            );
+            (config.data_dir.join("agora.db"), Some(url.clone()))
+        }
+    };
+    let db = {
+        let path = sqlite.clone();
+        tokio::task::spawn_blocking(move || Db::open(&path))
+            .await
+            .context("database open panicked")??
+    };
+    let Some(url) = shared else {
+        return Ok((db.clone(), Storage::Sqlite(db)));
+    };
+    let pg = tokio::task::spawn_blocking(move || Pg::connect(&url))
+        .await
+        .context("PostgreSQL connect panicked")??;
+    tracing::info!(
+        database = %format!("postgres://{}", pg.place()),
+        ported = %PORTED.join(", "),
+        "accounts and tokens are shared through PostgreSQL"
+    );
+    tracing::warn!(
+        file = %sqlite.display(),
+        not_ported = %NOT_PORTED.join(", "),
+        "these services are not on PostgreSQL yet: each node keeps them in its own SQLite file, \
+         unshared (docs/FLEET.md)"
+    );
+    Ok((db, Storage::Postgres(pg)))
+}

@@ -1,0 +1,126 @@
+//! PostgreSQL's versioned schema migrations, embedded in the binary.
+//!
+//! Versioned like SQLite's (`db/migrations/NNNN_name.sql`): the files are
+//! `db/migrations/postgres/NNNN_name.sql`, numbered on their own (a
+//! service's tables arrive on PostgreSQL when it is ported). The applied
+//! versions are rows of `agora_schema`. Every daemon of a fleet runs
+//! [`apply`] at start-up: it takes a transaction-scoped advisory lock
+//! first, so when three daemons start at once one migrates and the others
+//! wait, then find nothing left to do. DDL is transactional in
+//! PostgreSQL, so a failed migration leaves the schema as it was. Append
+//! new files to [`MIGRATIONS`]; never edit one that has shipped.
+
+use postgres::Client;
+
+use crate::Result;
+
+/// Every migration, oldest first: (version, name, SQL).
+pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[(
+    1,
+    "users",
+    include_str!("../../migrations/postgres/0001_users.sql"),
+)];
+
+/// The advisory lock's key: any constant shared by every daemon, here
+/// "agora" in ASCII.
+const LOCK_KEY: i64 = 0x0061_676f_7261;
+
+/// The newest version.
+pub(crate) fn latest() -> i32 {
+    MIGRATIONS.last().map_or(0, |m| m.0)
+}
+
+/// Brings the schema to the newest version; returns how many migrations
+/// ran (0 when another daemon got there first).
+///
+/// # Errors
+/// When a migration fails (nothing of it stays), or the database knows a
+/// version newer than this binary's (a newer daemon migrated it).
+pub(crate) fn apply(client: &mut Client) -> Result<usize> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS agora_schema (
+             version       INTEGER PRIMARY KEY,
+             name          TEXT    NOT NULL,
+             applied_at_ms BIGINT  NOT NULL
+         )",
+    )?;
+    let current: i32 = tx
+        .query_one("SELECT coalesce(max(version), 0) FROM agora_schema", &[])?
+        .get(0);
+    if current > latest() {
+        return Err(crate::Error::Schema(format!(
+            "the PostgreSQL schema is at version {current}, newer than this agora's {}: \
+             upgrade agora",
+            latest()
+        )));
+    }
+    let mut ran = 0;
+    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO agora_schema (version, name, applied_at_ms) VALUES ($1, $2, $3)",
+            &[version, name, &crate::now_ms()],
+        )?;
+        ran += 1;
+    }
+    tx.commit()?;
+    Ok(ran)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::testing;
+
+    #[test]
+    fn versions_are_consecutive_from_one() {
+        for (i, (version, _, _)) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(*version as usize, i + 1);
+        }
+    }
+
+    #[test]
+    fn three_daemons_starting_at_once_migrate_once() {
+        let url = testing::database();
+        let runs: Vec<usize> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..3)
+                .map(|_| {
+                    s.spawn(|| {
+                        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+                        apply(&mut client).unwrap()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = runs.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, vec![0, 0, MIGRATIONS.len()], "{runs:?}");
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let versions: Vec<i32> = client
+            .query("SELECT version FROM agora_schema ORDER BY version", &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(versions, (1..=latest()).collect::<Vec<_>>());
+        assert_eq!(apply(&mut client).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let url = testing::database();
+        let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        apply(&mut client).unwrap();
+        client
+            .execute(
+                "INSERT INTO agora_schema VALUES ($1, 'from the future', 0)",
+                &[&(latest() + 1)],
+            )
+            .unwrap();
+        let err = apply(&mut client).unwrap_err().to_string();
+        assert!(err.contains("newer than this agora's"), "{err}");
+    }
+}

@@ -1,0 +1,416 @@
+//! PostgreSQL, the fleet's shared storage (issue 18, docs/FLEET.md).
+//!
+//! [`Pg`] is to PostgreSQL what [`crate::Db`] is to SQLite: a cheap-clone
+//! handle over a few connections, with a synchronous API the daemon runs
+//! on tokio's blocking pool. It uses the synchronous `postgres` client
+//! (rust-postgres' blocking layer over tokio-postgres), so a repository
+//! keeps the shape it has on SQLite: a type over a connection, one method
+//! per query. [`Pg::connect`] checks the server answers with these
+//! credentials, then brings the schema up to date
+//! ([`migrations::apply`], under an advisory lock, so several daemons may
+//! start at once). What it does not do yet: TLS, and LISTEN/NOTIFY (the
+//! fan-out slice).
+
+pub(crate) mod migrations;
+pub mod users;
+
+use std::str::FromStr as _;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+pub use postgres::Client;
+use postgres::{Config, NoTls};
+
+use crate::{Error, Result};
+
+/// How many connections one daemon keeps to the server. Each costs the
+/// server a process; a fleet of three daemons then holds 12, far below
+/// the default `max_connections` of 100.
+const CONNECTIONS: usize = 4;
+
+/// How long connecting may take before the server counts as unreachable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A handle to a PostgreSQL database. Cheap to clone; share it freely.
+#[derive(Clone)]
+pub struct Pg {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: Config,
+    /// Where, for messages: `host:port/dbname`, never the password.
+    place: String,
+    /// A slot per connection; `None` until first used, or after the
+    /// connection broke (the next caller reconnects).
+    clients: Vec<Mutex<Option<Client>>>,
+    next: AtomicUsize,
+}
+
+impl Pg {
+    /// Connects to the database at `url` (`postgres://…`), checks the
+    /// credentials, and brings the schema up to date.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] for a malformed URL, an unreachable server or
+    /// refused credentials (one line naming the host and the reason);
+    /// [`Error::Postgres`] when a migration fails.
+    pub fn connect(url: &str) -> Result<Pg> {
+        let mut config = parse(url)?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("agora");
+        }
+        let place = place(&config);
+        let mut first = connect(&config, &place)?;
+        migrations::apply(&mut first)?;
+        let mut clients: Vec<Mutex<Option<Client>>> =
+            (0..CONNECTIONS).map(|_| Mutex::new(None)).collect();
+        clients[0] = Mutex::new(Some(first));
+        Ok(Pg {
+            inner: Arc::new(Inner {
+                config,
+                place,
+                clients,
+                next: AtomicUsize::new(0),
+            }),
+        })
+    }
+
+    /// Where the database is, for logs: `host:port/dbname` (no user, no
+    /// password).
+    pub fn place(&self) -> &str {
+        &self.inner.place
+    }
+
+    /// Runs `f` with a connection of the pool, opening (or reopening) it
+    /// first when needed. Calls take turns per connection; wrap
+    /// multi-statement work in `client.transaction()`.
+    ///
+    /// # Errors
+    /// Whatever `f` returns; [`Error::Connect`] when no connection can be
+    /// made.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
+        let mut slot = self.slot();
+        let client = match slot.take() {
+            Some(client) if !client.is_closed() => slot.insert(client),
+            _ => slot.insert(connect(&self.inner.config, &self.inner.place)?),
+        };
+        f(client)
+    }
+
+    /// A free slot if there is one (round-robin from the last), else the
+    /// next one in turn.
+    fn slot(&self) -> MutexGuard<'_, Option<Client>> {
+        let clients = &self.inner.clients;
+        let start = self.inner.next.fetch_add(1, Ordering::Relaxed);
+        for i in 0..clients.len() {
+            if let Ok(slot) = clients[(start + i) % clients.len()].try_lock() {
+                return slot;
+            }
+        }
+        // A panic inside `f` leaves no half-done transaction: the
+        // client's `Transaction` rolls back on drop.
+        clients[start % clients.len()]
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl Drop for Inner {
+    /// Closes the connections on a thread of their own: closing one runs
+    /// its small runtime's `block_on`, which panics when the last handle
+    /// is dropped on a tokio worker (as the daemon's shared state is, at
+    /// shutdown).
+    fn drop(&mut self) {
+        let clients: Vec<Client> = self
+            .clients
+            .iter_mut()
+            .filter_map(|slot| {
+                slot.get_mut()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .take()
+            })
+            .collect();
+        if !clients.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("agora-pg-close".into())
+                .spawn(move || drop(clients));
+        }
+    }
+}
+
+/// Parses a `postgres://` (or `postgresql://`) URL.
+///
+/// # Errors
+/// [`Error::Connect`] saying what is wrong with it.
+pub fn parse(url: &str) -> Result<Config> {
+    let config = Config::from_str(url).map_err(|err| Error::Connect {
+        place: redact(url),
+        reason: reason(&err),
+    })?;
+    if config.get_hosts().is_empty() {
+        return Err(Error::Connect {
+            place: redact(url),
+            reason: "the URL names no host".into(),
+        });
+    }
+    Ok(config)
+}
+
+fn connect(config: &Config, place: &str) -> Result<Client> {
+    config.connect(NoTls).map_err(|err| Error::Connect {
+        place: place.to_owned(),
+        reason: reason(&err),
+    })
+}
+
+/// `host:port/dbname` of a configuration (its first host).
+fn place(config: &Config) -> String {
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        Some(postgres::config::Host::Unix(path)) => path.display().to_string(),
+        None => "?".into(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let db = config
+        .get_dbname()
+        .or(config.get_user())
+        .unwrap_or("postgres");
+    format!("{host}:{port}/{db}")
+}
+
+/// A URL with its password replaced by `***`, for messages.
+pub fn redact(url: &str) -> String {
+    // postgres://user:password@host…: the password sits between the
+    // first ':' after the scheme and the last '@' before the path.
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// The driver's reason on one line: the server's own message when it sent
+/// one (wrong password, no such database), else the error and its cause
+/// ("error connecting to server: Connection refused (os error 111)").
+pub(crate) fn reason(err: &postgres::Error) -> String {
+    let text = match err.as_db_error() {
+        Some(db) => db.message().to_owned(),
+        None => {
+            let mut text = err.to_string();
+            let mut source = std::error::Error::source(err);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+    };
+    text.replace('\n', " ")
+}
+
+/// A test server started by `scripts/pg.sh` (once per test process) and
+/// a fresh database on it per call, so tests never share tables.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static SERVER: OnceLock<String> = OnceLock::new();
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+    /// The server's URL: `AGORA_TEST_POSTGRES` when set (CI's `.ci/run`
+    /// may start one for the whole run), else a server this process
+    /// starts with `scripts/pg.sh start`, stopped when it exits. Never
+    /// skipped: without PostgreSQL the tests fail, saying why.
+    pub(crate) fn server() -> &'static str {
+        SERVER.get_or_init(|| {
+            if let Ok(url) = std::env::var("AGORA_TEST_POSTGRES")
+                && !url.is_empty()
+            {
+                return url;
+            }
+            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+            let out = std::process::Command::new("bash")
+                .arg(script)
+                .arg("start")
+                .arg("--owner")
+                .arg(std::process::id().to_string())
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("cannot run scripts/pg.sh");
+            assert!(
+                out.status.success(),
+                "scripts/pg.sh start failed: the PostgreSQL tests need a server\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .last()
+                .expect("scripts/pg.sh printed no URL")
+                .trim()
+                .to_owned()
+        })
+    }
+
+    /// A URL of a new, empty database on the test server.
+    pub(crate) fn database() -> String {
+        let server = server();
+        let name = format!(
+            "agora_db_test_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let mut admin = postgres::Client::connect(server, postgres::NoTls)
+            .expect("cannot connect to the test PostgreSQL");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .expect("cannot create a test database");
+        with_dbname(server, &name)
+    }
+
+    /// `url` with its database replaced by `name`.
+    pub(crate) fn with_dbname(url: &str, name: &str) -> String {
+        let (base, query) = match url.split_once('?') {
+            Some((base, query)) => (base, Some(query)),
+            None => (url, None),
+        };
+        let scheme_end = base.find("://").map_or(0, |i| i + 3);
+        let host_end = base[scheme_end..]
+            .find('/')
+            .map_or(base.len(), |i| scheme_end + i);
+        let mut out = format!("{}/{name}", &base[..host_end]);
+        if let Some(query) = query {
+            out.push('?');
+            out.push_str(query);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://agora:s3cret@db.example:5433/agora"),
+            "postgres://agora:***@db.example:5433/agora"
+        );
+        assert_eq!(
+            redact("postgres://agora@db.example/agora"),
+            "postgres://agora@db.example/agora"
+        );
+        assert_eq!(
+            redact("postgresql://a:b:c@h/d?sslmode=disable"),
+            "postgresql://a:***@h/d?sslmode=disable"
+        );
+    }
+
+    #[test]
+    fn bad_urls_are_one_line_errors() {
+        for url in [
+            "postgres://",
+            "postgres://h:notaport/db",
+            "postgres://h/db?x=1",
+        ] {
+            let err = parse(url).err().unwrap_or_else(|| panic!("{url} parsed"));
+            let text = err.to_string();
+            assert!(text.starts_with("cannot use PostgreSQL at"), "{text}");
+            assert!(!text.contains('\n'), "{text}");
+        }
+    }
+
+    #[test]
+    fn place_names_host_port_and_database() {
+        let config = parse("postgres://u:p@127.0.0.9:6000/fleet").unwrap();
+        assert_eq!(place(&config), "127.0.0.9:6000/fleet");
+        let config = parse("postgres://u@localhost").unwrap();
+        assert_eq!(place(&config), "localhost:5432/u");
+    }
+
+    #[test]
+    fn unreachable_server_names_host_and_reason() {
+        // Port 1 on loopback: nothing listens there, so the connection is
+        // refused at once.
+        let err = Pg::connect("postgres://agora:pw@127.0.0.1:1/agora")
+            .err()
+            .expect("connected to port 1");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "cannot use PostgreSQL at 127.0.0.1:1/agora: error connecting to server"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("pw"), "{text}");
+    }
+
+    #[test]
+    fn wrong_password_says_so() {
+        let url = testing::server();
+        let config = parse(url).unwrap();
+        let user = config.get_user().unwrap_or("postgres").to_owned();
+        let place = place(&config);
+        let (host, port) = place.split_once('/').unwrap().0.split_once(':').unwrap();
+        let wrong = format!("postgres://{user}:not-the-password@{host}:{port}/postgres");
+        let text = Pg::connect(&wrong)
+            .err()
+            .expect("wrong password accepted")
+            .to_string();
+        assert!(text.contains("password authentication failed"), "{text}");
+        assert!(!text.contains("not-the-password"), "{text}");
+    }
+
+    #[test]
+    fn the_last_handle_may_be_dropped_inside_a_runtime() {
+        let pg = Pg::connect(&testing::database()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(async move { drop(pg) });
+    }
+
+    #[test]
+    fn broken_connections_are_reopened() {
+        let pg = Pg::connect(&testing::database()).unwrap();
+        let one = |pg: &Pg| pg.with(|c| Ok(c.query_one("SELECT 1", &[])?.get::<_, i32>(0)));
+        // Sequential calls find every slot free: round-robin opens them all.
+        for _ in 0..CONNECTIONS {
+            assert_eq!(one(&pg).unwrap(), 1);
+        }
+        let db = pg.place().rsplit('/').next().unwrap().to_owned();
+        let killer = Pg::connect(testing::server()).unwrap();
+        let killed = killer
+            .with(|c| {
+                Ok(c.query(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                     WHERE datname = $1 AND pid <> pg_backend_pid()",
+                    &[&db],
+                )?
+                .len())
+            })
+            .unwrap();
+        assert_eq!(killed, CONNECTIONS);
+        // A killed connection may fail its next call (the driver learns of
+        // the close by trying); the call after that reopens it.
+        let failures = (0..CONNECTIONS).filter(|_| one(&pg).is_err()).count();
+        assert!(failures <= CONNECTIONS);
+        for _ in 0..CONNECTIONS {
+            assert_eq!(one(&pg).unwrap(), 1);
+        }
+    }
+}

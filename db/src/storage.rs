@@ -1,0 +1,170 @@
+//! Which backend holds the data: the `--database` URL ([`DatabaseUrl`])
+//! and the handle it opens ([`Storage`]).
+//!
+//! The backend is an enum, not a trait object or a type parameter: there
+//! are exactly two, chosen once at start-up, and a `match` in each
+//! repository accessor ([`Storage::users`]) keeps the daemon's types free
+//! of a generic that would reach every service. Each repository is a
+//! trait ([`crate::users::UserStore`]) with one implementation per
+//! backend, which is what lets one test suite run on both
+//! (docs/FLEET.md).
+
+use std::path::{Path, PathBuf};
+
+use crate::users::{UserStore, Users};
+use crate::{Db, Pg, Result};
+
+/// Where the data lives, as `--database` (or `AGORA_DATABASE`) says.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `sqlite:PATH`: one SQLite file (the default is `agora.db` in the
+    /// data directory).
+    Sqlite(PathBuf),
+    /// `postgres://…` or `postgresql://…`, kept whole for the driver.
+    Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the password, even in a debug dump of the config.
+        write!(f, "{self}")
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    /// The URL with any password hidden.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => write!(f, "sqlite:{}", path.display()),
+            DatabaseUrl::Postgres(url) => f.write_str(&crate::pg::redact(url)),
+        }
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses `sqlite:PATH` or `postgres://…`; a relative SQLite path is
+    /// taken as is (relative to the daemon's working directory).
+    ///
+    /// # Errors
+    /// A one-line message saying what is wrong: another scheme, an empty
+    /// path, a PostgreSQL URL the driver cannot read.
+    pub fn parse(url: &str) -> Result<DatabaseUrl, String> {
+        let url = url.trim();
+        if let Some(path) = url.strip_prefix("sqlite:") {
+            let path = path.strip_prefix("//").unwrap_or(path);
+            if path.is_empty() {
+                return Err(
+                    "sqlite: needs a file path, e.g. sqlite:/var/lib/agora/agora.db".into(),
+                );
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            crate::pg::parse(url).map_err(|e| e.to_string())?;
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        Err(format!(
+            "unsupported database URL {:?}: expected sqlite:PATH or postgres://USER:PASSWORD@HOST:PORT/DATABASE",
+            crate::pg::redact(url)
+        ))
+    }
+
+    /// The default: `agora.db` in `data_dir`.
+    pub fn default_in(data_dir: &Path) -> DatabaseUrl {
+        DatabaseUrl::Sqlite(data_dir.join("agora.db"))
+    }
+}
+
+/// Whether a repository call only reads (SQLite then uses a read-only
+/// connection) or writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Queries only.
+    Read,
+    /// Changes something.
+    Write,
+}
+
+/// The opened backend of the repositories ported so far (docs/FLEET.md
+/// lists them). Cheap to clone.
+#[derive(Clone)]
+pub enum Storage {
+    /// A SQLite database.
+    Sqlite(Db),
+    /// A PostgreSQL database, shared by a fleet of daemons.
+    Postgres(Pg),
+}
+
+impl Storage {
+    /// Runs `f` with the accounts repository of this backend.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub fn users<T>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn UserStore) -> Result<T>,
+    ) -> Result<T> {
+        match (self, access) {
+            (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Users::new(c))),
+            (Storage::Sqlite(db), Access::Write) => db.write(|c| f(&mut Users::new(c))),
+            (Storage::Postgres(pg), _) => pg.with(|c| f(&mut crate::pg::users::PgUsers::new(c))),
+        }
+    }
+
+    /// Whether this is the fleet's shared PostgreSQL.
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Storage::Postgres(_))
+    }
+
+    /// Where, for logs: the SQLite file or PostgreSQL's `host:port/db`.
+    pub fn describe(&self) -> String {
+        match self {
+            Storage::Sqlite(db) => match db.path() {
+                Some(path) => format!("sqlite:{}", path.display()),
+                None => "sqlite (in memory)".into(),
+            },
+            Storage::Postgres(pg) => format!("postgres://{}", pg.place()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_both_schemes() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:/tmp/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/x.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:rel.db").unwrap(),
+            DatabaseUrl::Sqlite("rel.db".into())
+        );
+        let pg = DatabaseUrl::parse("postgresql://u:secret@127.0.0.1:5432/agora").unwrap();
+        assert!(matches!(pg, DatabaseUrl::Postgres(_)));
+        assert_eq!(pg.to_string(), "postgresql://u:***@127.0.0.1:5432/agora");
+        assert_eq!(format!("{pg:?}"), "postgresql://u:***@127.0.0.1:5432/agora");
+    }
+
+    #[test]
+    fn bad_urls_say_why_on_one_line() {
+        for (url, says) in [
+            ("mysql://u:secret@h/db", "unsupported database URL"),
+            ("agora.db", "expected sqlite:PATH or postgres://"),
+            ("sqlite:", "needs a file path"),
+            ("postgres://u:secret@h:99999/db", "cannot use PostgreSQL at"),
+        ] {
+            let err = DatabaseUrl::parse(url).unwrap_err();
+            assert!(err.contains(says), "{url}: {err}");
+            assert!(!err.contains('\n'), "{url}: {err}");
+            assert!(!err.contains("secret"), "{url}: {err}");
+        }
+    }
+}
