@@ -22,6 +22,7 @@ pub mod jobs;
 pub mod metrics;
 mod migrations;
 pub mod orgs;
+pub mod ssh_keys;
 pub mod users;
 
 use std::path::{Path, PathBuf};

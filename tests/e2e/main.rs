@@ -30,4 +30,5 @@ mod orgs;
 mod protocol;
 mod protocol_rules;
 mod shutdown;
+mod ssh;
 mod tmux;
