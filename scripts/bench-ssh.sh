@@ -5,12 +5,13 @@
 #       waits): N of each, RSS after minus before, divided by N
 #   (b) time from starting `ssh` (TCP connect, key exchange, public-key
 #       authentication, PTY, shell) to the first frame of the TUI on its
-#       stdout ("1 Chat" drawn): median and worst of RUNS
+#       stdout (the tab bar's "agora" drawn): median and worst of RUNS
 #   (c) the daemon's CPU per session, N sessions on the Dashboard tab
 #       (one redraw a second, --metrics-interval 1s), over SECONDS, minus
 #       the idle daemon's, as % of one core per session
 #
 #   scripts/bench-ssh.sh [N] [SECONDS] [RUNS]     (defaults 20, 20, 20)
+#   BENCH_SSH_BIN=path/to/agora scripts/bench-ssh.sh   (that binary, no build)
 #
 # Clients run on the same machine; only the daemon is measured (RSS from
 # /proc/PID/status, utime + stime from /proc/PID/stat). Prints Markdown.
@@ -20,8 +21,12 @@ n=${1:-20}
 secs=${2:-20}
 runs=${3:-20}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
-cargo build --release -p agora --locked -q
-bin="$CARGO_TARGET_DIR/release/agora"
+if [ -n "${BENCH_SSH_BIN:-}" ]; then
+  bin=$BENCH_SSH_BIN
+else
+  cargo build --release -p agora --locked -q
+  bin="$CARGO_TARGET_DIR/release/agora"
+fi
 tmp=$(mktemp -d)
 pids=()
 cleanup() {
@@ -33,6 +38,7 @@ trap cleanup EXIT
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "binary: $bin"
 echo "N=$n sessions, ${secs}s CPU window, $runs connection runs"
 echo
 
@@ -135,7 +141,7 @@ for _ in range(runs):
     p = subprocess.Popen(["ssh", *opts, "-tt", "127.0.0.1"], stdin=subprocess.PIPE,
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     seen = b""
-    while b"1 Chat" not in seen:
+    while b"agora" not in seen:
         chunk = os.read(p.stdout.fileno(), 65536)
         if not chunk:
             break

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use agora_wire::{ChatOp, Reply};
+use agora_wire::ChatOp;
 
 use crate::support::{Daemon, Home, rt, wait_for};
 use crate::tmux::Tmux;
@@ -364,5 +364,4 @@ fn fifty_sessions_with_one_stalled_reader_keep_working() {
         let (_, metrics) = rt().block_on(s.daemon.http_get("/metrics"));
         metrics.contains("agora_ssh_sessions 0").then_some(())
     });
-    let _ = Reply::Base(agora_wire::BaseReply::Done);
 }

@@ -74,8 +74,8 @@ pub(crate) async fn serve(
             }) => {
                 pty = Some(Pty {
                     term,
-                    width: clamp(col_width),
-                    height: clamp(row_height),
+                    width: clamp(col_width, 80),
+                    height: clamp(row_height, 24),
                 });
             }
             Some(ChannelMsg::WindowChange {
@@ -84,8 +84,8 @@ pub(crate) async fn serve(
                 ..
             }) => {
                 if let Some(pty) = pty.as_mut() {
-                    pty.width = clamp(col_width);
-                    pty.height = clamp(row_height);
+                    pty.width = clamp(col_width, pty.width);
+                    pty.height = clamp(row_height, pty.height);
                 }
             }
             Some(ChannelMsg::RequestShell { .. }) => break Start::Shell,
@@ -132,9 +132,10 @@ pub(crate) async fn serve(
     let _ = tx.close().await;
 }
 
-/// A window size from the client, as the TUI takes it.
-fn clamp(n: u32) -> u16 {
-    n.clamp(1, 1000) as u16
+/// A window size from the client, as the TUI takes it: 0 means the client
+/// does not know (`ssh -tt` without a terminal), which gets `unknown`.
+fn clamp(n: u32, unknown: u16) -> u16 {
+    if n == 0 { unknown } else { n.min(1000) as u16 }
 }
 
 /// The screen for a key nobody registered: how to register it.
@@ -291,7 +292,7 @@ async fn forward_input(mut rx: ChannelReadHalf, input: mpsc::Sender<RemoteInput>
                 col_width,
                 row_height,
                 ..
-            } => RemoteInput::Resize(clamp(col_width), clamp(row_height)),
+            } => RemoteInput::Resize(clamp(col_width, 80), clamp(row_height, 24)),
             ChannelMsg::Eof | ChannelMsg::Close => break,
             _ => continue,
         };
@@ -396,6 +397,13 @@ mod tests {
         assert!(!outbox.closed.load(Ordering::Acquire));
         drop(out);
         assert!(outbox.closed.load(Ordering::Acquire));
+    }
+
+    #[test]
+    fn an_unknown_window_size_is_the_default() {
+        assert_eq!(clamp(0, 80), 80);
+        assert_eq!(clamp(132, 80), 132);
+        assert_eq!(clamp(100_000, 24), 1000);
     }
 
     #[test]
