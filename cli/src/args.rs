@@ -6,6 +6,7 @@ pub mod blog;
 pub mod cluster;
 pub mod org;
 pub mod org_billing;
+pub mod ssh;
 
 use std::path::PathBuf;
 
@@ -287,6 +288,13 @@ pub enum Command {
     /// subcommand needs a sign-in and takes --json. An organization's blog
     /// is `agora blog --org SLUG …`. See docs/BLOG.md, "Organizations".
     Org(org::OrgArgs),
+    /// The SSH listener's host key, and the SSH keys that sign you in.
+    ///
+    /// `agora daemon --ssh` serves the TUI over SSH: `ssh -p 2222 HOST`
+    /// opens it signed in as the account your key is bound to. Bind it with
+    /// `agora ssh keys add` (signed in, as `agora login` leaves you); see
+    /// docs/SSH.md for the commands exec requests run.
+    Ssh(ssh::SshArgs),
     /// Bring the data directory's databases to the newest schema while no
     /// daemon runs: the shared database and every organization's blog
     /// file.
@@ -596,6 +604,9 @@ pub struct DaemonArgs {
     /// Cluster membership (`--cluster` and companions).
     #[command(flatten)]
     pub cluster: cluster::ClusterDaemonArgs,
+    /// The SSH listener (`--ssh` and companions).
+    #[command(flatten)]
+    pub ssh: ssh::SshDaemonArgs,
     /// Billing: the mock payment provider and the webhook secret.
     #[command(flatten)]
     pub billing: org_billing::BillingDaemonArgs,

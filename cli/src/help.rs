@@ -137,8 +137,12 @@ pub const EXTRAS: &[Extra] = &[
                 "DATA/cache.snapshot",
                 "the cache snapshot, with --cache-persist",
             ),
+            (
+                "DATA/ssh_host_ed25519_key",
+                "the SSH host key (mode 0600), made on first start with --ssh",
+            ),
         ],
-        see_also: &["agora-up", "agora-ping"],
+        see_also: &["agora-up", "agora-ping", "agora-ssh"],
     },
     Extra {
         path: "tui",
@@ -638,6 +642,47 @@ pub const EXTRAS: &[Extra] = &[
         )],
         files: &[CREDENTIALS],
         see_also: &["agora-blog", "agora-login"],
+    },
+    Extra {
+        path: "ssh",
+        examples: &[
+            (
+                "agora daemon --ssh",
+                "serve the TUI over SSH on 127.0.0.1:2222",
+            ),
+            (
+                "agora ssh keys add",
+                "bind ~/.ssh/id_ed25519.pub to the signed-in account",
+            ),
+            ("ssh -p 2222 HOST", "the TUI, signed in by that key"),
+            (
+                "ssh -p 2222 HOST chat send general hello",
+                "a command, as that user (ssh -p 2222 HOST help lists them)",
+            ),
+            (
+                "agora ssh fingerprint",
+                "the host key's fingerprint, to compare with what ssh shows",
+            ),
+        ],
+        nothing: Some(
+            "nothing to show: `keys list` without keys, `fingerprint` without a host key",
+        ),
+        exit: &[(
+            "2",
+            "error: not signed in, not a public key, a key another account holds, `rm` of a key you do not hold",
+        )],
+        files: &[
+            CREDENTIALS,
+            (
+                "~/.ssh/id_ed25519.pub",
+                "the key `keys add` reads without FILE",
+            ),
+            (
+                "DATA/ssh_host_ed25519_key",
+                "the host key `fingerprint` reads",
+            ),
+        ],
+        see_also: &["agora-daemon", "agora-login", "agora-tui"],
     },
     Extra {
         path: "org delete",

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use agora_wire::base::SESSIONS_TOPIC;
 use agora_wire::names::validate_topic;
-use agora_wire::{BaseEvent, BaseOp, BaseReply, ErrorBody, OrgRole};
+use agora_wire::{BaseEvent, BaseOp, BaseReply, ErrorBody, OrgRole, UserInfo};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 
@@ -49,6 +49,19 @@ impl Base {
     /// Sign-up, sign-in and tokens (also used by the RESP and HTTP sides).
     pub fn accounts(&self) -> &Accounts {
         &self.accounts
+    }
+
+    /// Runs `f` with the shared database and the signed-in user, or
+    /// answers `unauthorized`.
+    fn with_user<F, Fut>(&self, session: &Arc<Session>, f: F) -> Routed
+    where
+        F: FnOnce(agora_db::Db, UserInfo) -> Fut,
+        Fut: std::future::Future<Output = Result<BaseReply, ErrorBody>> + Send + 'static,
+    {
+        match signed_in(session) {
+            Ok(user) => Routed::later(f(self.db.clone(), user)),
+            Err(err) => Routed::done(Err::<BaseReply, _>(err)),
+        }
     }
 
     /// Signs the session in as `signed.user`. Signing in again as someone
@@ -118,6 +131,20 @@ impl Service for Base {
                             })
                             .collect(),
                     })
+                })
+            }
+            BaseOp::SshKeyAdd { key } => self.with_user(session, move |db, user| async move {
+                let key = crate::ssh::keys::add(&db, user, &key).await?;
+                Ok(BaseReply::SshKey { key })
+            }),
+            BaseOp::SshKeyList => self.with_user(session, |db, user| async move {
+                let keys = crate::ssh::keys::list(&db, user).await?;
+                Ok(BaseReply::SshKeys { keys })
+            }),
+            BaseOp::SshKeyRemove { fingerprint } => {
+                self.with_user(session, move |db, user| async move {
+                    crate::ssh::keys::remove(&db, user, fingerprint).await?;
+                    Ok(BaseReply::Done)
                 })
             }
             BaseOp::Subscribe { topics } => Routed::done(check_topics(&topics).map(|()| {

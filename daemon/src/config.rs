@@ -71,6 +71,8 @@ pub struct Config {
     pub metrics: crate::metrics::MetricsConfig,
     /// Games: the disconnection grace period and how long challenges wait.
     pub games: crate::game::GameSettings,
+    /// The SSH listener (`--ssh`); `None`: off.
+    pub ssh: Option<crate::ssh::SshConfig>,
 }
 
 impl Config {
@@ -103,6 +105,7 @@ impl Config {
             jobs: crate::jobs::JobsConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),
             games: crate::game::GameSettings::default(),
+            ssh: None,
         }
     }
 }

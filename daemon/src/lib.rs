@@ -26,7 +26,9 @@
 //! - [`http`]: health checks, Prometheus metrics and the blog API (axum);
 //! - [`stats`]: the counters behind `/metrics`;
 //! - [`cluster`]: several daemons as one cache (`--cluster`): gossip
-//!   membership, slot placement, `CLUSTER …`, `MOVED`.
+//!   membership, slot placement, `CLUSTER …`, `MOVED`;
+//! - [`ssh`]: the SSH listener (`--ssh`): the TUI for each session with a
+//!   terminal, a few commands for exec requests, keys bound to accounts.
 //!
 //! [`Daemon::start`] binds everything and returns a [`Running`] handle;
 //! cancelling its token shuts down gracefully: stop accepting, finish
@@ -57,6 +59,7 @@ pub mod server;
 pub mod service;
 pub mod services;
 pub mod session;
+pub mod ssh;
 pub mod stats;
 mod storage;
 
@@ -183,11 +186,16 @@ impl Daemon {
         let listener = bind(&shared.config.listen, "protocol").await?;
         let http_listener = bind(&shared.config.http, "HTTP").await?;
         let resp_listener = bind(&shared.config.resp, "RESP").await?;
+        let ssh_listener = match shared.config.ssh.clone() {
+            Some(config) => Some(ssh::Listener::bind(config, &shared.config.data_dir).await?),
+            None => None,
+        };
         let mut addrs = BoundAddrs {
             listen: listener.local_addr()?,
             http: http_listener.local_addr()?,
             resp: resp_listener.local_addr()?,
             cluster: None,
+            ssh: ssh_listener.as_ref().map(|l| l.local_addr()).transpose()?,
         };
 
         // The RESP listener serves the cache; INFO and CONFIG GET report its
@@ -262,9 +270,17 @@ impl Daemon {
         if let Some(path) = &shared.config.ready_file {
             ready::write(path, &addrs).map_err(abandon)?;
         }
-        tracing::info!(listen = %addrs.listen, http = %addrs.http, resp = %addrs.resp, data = %shared.config.data_dir.display(), "agora daemon listening");
+        tracing::info!(listen = %addrs.listen, http = %addrs.http, resp = %addrs.resp, ssh = ?addrs.ssh, data = %shared.config.data_dir.display(), "agora daemon listening");
 
         let resp = (resp_listener, Arc::new(loops));
+        if let Some(ssh_listener) = ssh_listener {
+            tracker.spawn(ssh::accept_loop(
+                shared.clone(),
+                ssh_listener,
+                addrs.listen,
+                tracker.clone(),
+            ));
+        }
         let task = tokio::spawn(serve(shared, tracker, listener, http_listener, resp));
         Ok(Running { addrs, token, task })
     }

@@ -19,6 +19,9 @@ pub struct BoundAddrs {
     /// The cluster gossip (UDP) address, with `--cluster`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cluster: Option<SocketAddr>,
+    /// The SSH listener, with `--ssh`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssh: Option<SocketAddr>,
 }
 
 #[derive(Serialize)]

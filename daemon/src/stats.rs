@@ -35,6 +35,10 @@ pub struct Stats {
     pub frames_malformed: AtomicU64,
     /// Panics caught while handling a request.
     pub handler_panics: AtomicU64,
+    /// SSH sessions (channels running the TUI or a command) open now.
+    pub ssh_sessions: AtomicU64,
+    /// SSH authentications refused: passwords, unknown keys, rate limits.
+    pub ssh_auth_failures: AtomicU64,
 }
 
 impl Default for Stats {
@@ -49,6 +53,8 @@ impl Default for Stats {
             frames_too_large: zero(),
             frames_malformed: zero(),
             handler_panics: zero(),
+            ssh_sessions: zero(),
+            ssh_auth_failures: zero(),
         }
     }
 }

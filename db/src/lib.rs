@@ -25,6 +25,7 @@ pub mod metrics;
 mod migrations;
 pub mod orgs;
 pub mod pg;
+pub mod ssh_keys;
 mod storage;
 pub mod users;
 

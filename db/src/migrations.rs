@@ -19,6 +19,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0008_orgs.sql")),
     M::up(include_str!("../migrations/0009_org_purge.sql")),
     M::up(include_str!("../migrations/0010_billing.sql")),
+    M::up(include_str!("../migrations/0011_ssh_keys.sql")),
 ];
 
 /// A tenant file's schema: an organization's blog (see `orgs`). The same

@@ -351,6 +351,17 @@ const TABLE: &[Row] = &[
     row(Alice, Text, 2, "migrate --data {data}", "the daemon holds the directory's lock"),
     row(Alice, Json, 0, "migrate --data {fresh}", "a new directory: its database made"),
     row(Alice, Both, 0, "migrate --data {fresh}", "the same, nothing left to do"),
+    // SSH: the host key the listener made, and Alice's keys.
+    row(Alice, Both, 0, "ssh fingerprint --data {data}", "the host key's SHA256 fingerprint"),
+    row(Alice, Both, 1, "ssh keys list", "no SSH keys yet"),
+    row(Alice, Text, 2, "ssh keys add -", "not a public key line").input(b"hello\n"),
+    row(Alice, Json, 0, "ssh keys add -", "her key, from standard input")
+        .input(b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICdDGAhJNjHM+5QmCGsfirRGSxPPtgV57LHlamDeH4Cz me@laptop\n"),
+    row(Bob,   Text, 2, "ssh keys add -", "alice holds that key")
+        .input(b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICdDGAhJNjHM+5QmCGsfirRGSxPPtgV57LHlamDeH4Cz me@laptop\n"),
+    row(Alice, Both, 0, "ssh keys list", "her key"),
+    row(Alice, Json, 0, "ssh keys rm SHA256:fJnrU4bvWJXVK6dPsxhoBUDub39nULTQ/8TznQpIxBA", "removed"),
+    row(Alice, Text, 2, "ssh keys rm SHA256:fJnrU4bvWJXVK6dPsxhoBUDub39nULTQ/8TznQpIxBA", "she holds no such key any more"),
     // Jobs: no job, queue or schedule yet.
     row(Alice, Both, 1, "jobs list", "no jobs"),
     row(Alice, Both, 1, "jobs queues", "no queues"),
@@ -1097,6 +1108,9 @@ fn every_command_on_an_empty_daemon() {
             "1000",
             "--operators",
             "alice",
+            // The SSH listener makes its host key: `ssh fingerprint`.
+            "--ssh",
+            "127.0.0.1:0",
         ],
     );
     let files = tempfile::tempdir().unwrap();

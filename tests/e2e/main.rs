@@ -33,4 +33,5 @@ mod orgs;
 mod protocol;
 mod protocol_rules;
 mod shutdown;
+mod ssh;
 mod tmux;

@@ -128,6 +128,9 @@ pub struct Ready {
     /// The cluster gossip address, with `--cluster`.
     #[serde(default)]
     pub cluster: Option<SocketAddr>,
+    /// The SSH listener, with `--ssh`.
+    #[serde(default)]
+    pub ssh: Option<SocketAddr>,
     pub pid: u32,
 }
 

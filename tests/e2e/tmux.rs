@@ -92,6 +92,23 @@ impl Tmux {
     }
 
     /// Waits until the screen shows `text`; returns the screen.
+    /// Resizes the window, as a person dragging their terminal's corner.
+    pub(crate) fn resize(&self, width: u16, height: u16) {
+        let status = Command::new("tmux")
+            .args(["-L", &self.socket, "resize-window", "-t", "t", "-x"])
+            .arg(width.to_string())
+            .arg("-y")
+            .arg(height.to_string())
+            .status()
+            .expect("resize-window");
+        assert!(status.success());
+    }
+
+    /// Waits until `done(screen)`; returns the screen.
+    pub(crate) fn wait_for_screen_where(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        self.wait_for_screen(what, done)
+    }
+
     pub(crate) fn wait_for(&self, text: &str) -> String {
         self.wait_for_screen(text, |screen| screen.contains(text))
     }

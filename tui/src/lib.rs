@@ -21,7 +21,10 @@
 //! - `signin`: the sign-in form (an overlay of the app's, not a tab);
 //! - `connection`: the task that keeps a connection to the daemon and
 //!   reports [`ServerEvent`]s;
-//! - `tui`: the terminal setup and the async event loop.
+//! - `tui`: the terminal setup and the async event loop;
+//! - `remote`: the same loop on a terminal at the other end of a
+//!   connection (the daemon's SSH sessions), with `input` turning the
+//!   bytes it sends into key and mouse events.
 //!
 //! The crate talks to the daemon only through `agora-wire`.
 #![deny(missing_docs)]
@@ -32,10 +35,12 @@ mod chat;
 mod connection;
 mod dashboard;
 mod games;
+mod input;
 mod jobs;
 mod layout;
 mod line_editor;
 mod palette;
+mod remote;
 mod sgr;
 mod signin;
 mod tab;
@@ -46,9 +51,12 @@ mod ui;
 pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent};
 pub use cache::format as redis_format;
 pub use dashboard::{DashboardState, Window as DashboardWindow};
+pub use input::InputParser;
+pub use remote::{RemoteInput, RemoteTerminal, can_draw_on, colours_of, run_remote};
 pub use signin::SignedIn;
 pub use tab::{KeyOutcome, Outgoing, Tab};
 pub use tabs::TabId;
+pub use tui::Ending;
 pub use ui::render;
 
 /// What the embedding program is told when someone signs in (or

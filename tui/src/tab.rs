@@ -39,8 +39,9 @@ pub enum KeyOutcome {
     Quit,
 }
 
-/// One tab of the TUI. See the module docs.
-pub trait Tab: Debug + Any {
+/// One tab of the TUI. See the module docs. `Send`: the daemon runs the
+/// TUI on its own runtime for SSH sessions (`agora_tui::run_remote`).
+pub trait Tab: Debug + Any + Send {
     /// The tab's name, e.g. `"Chat"`.
     fn title(&self) -> &'static str;
 

@@ -8,7 +8,6 @@
 //! dropped (a [`TerminalGuard`]), and panic (the hook `ratatui::try_init`
 //! installs restores the terminal, then calls the previous hook).
 
-use std::io::Stdout;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -91,31 +90,73 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     capture_mouse().context("cannot set up the terminal")?;
     let backend = CrosstermBackend::new(BasicSgr::new(std::io::stdout()));
     let mut terminal = Terminal::new(backend).context("cannot set up the terminal")?;
-    let result = event_loop(&mut terminal, options).await;
+    // What the terminal can show, decided once: TERM=dumb and --color
+    // never (or NO_COLOR) get none, 8-colour terminals the basic 8.
+    let palette = Palette::detect(
+        options.color,
+        std::env::var("TERM").ok().as_deref(),
+        crossterm::style::available_color_count(),
+    );
+    let size = terminal.size().context("cannot read the terminal size")?;
+    let screen = Screen {
+        palette,
+        width: size.width,
+        height: size.height,
+    };
+    // The local TUI ends only when the user quits (or input ends).
+    let never = CancellationToken::new();
+    let result = event_loop(&mut terminal, options, EventStream::new(), screen, &never).await;
     drop(guard);
-    result
+    result.map(|_| ())
 }
 
-/// The terminal the TUI draws on.
-type Screen = Terminal<CrosstermBackend<BasicSgr<Stdout>>>;
+/// The terminal the TUI draws on: stdout for `agora tui`, an SSH channel
+/// for `crate::remote`.
+pub(crate) type Drawn<W> = Terminal<CrosstermBackend<BasicSgr<W>>>;
 
-async fn event_loop(terminal: &mut Screen, options: Options) -> anyhow::Result<()> {
+/// What the event loop needs to know of its terminal.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Screen {
+    /// The colours it may use.
+    pub palette: Palette,
+    /// Its size when the loop starts (later sizes come as resize events).
+    pub width: u16,
+    /// See `width`.
+    pub height: u16,
+}
+
+/// Why the event loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// The user quit.
+    Quit,
+    /// The input ended (the terminal, or the connection to it, is gone).
+    InputClosed,
+    /// The embedding program asked it to stop (the daemon shuts down).
+    Stopped,
+}
+
+pub(crate) async fn event_loop<W, S>(
+    terminal: &mut Drawn<W>,
+    options: Options,
+    mut input: S,
+    screen: Screen,
+    stop: &CancellationToken,
+) -> anyhow::Result<Ending>
+where
+    W: std::io::Write,
+    S: futures::Stream<Item = std::io::Result<Event>> + Unpin,
+{
     let Options {
         addr,
         token,
         user,
-        color,
+        color: _,
         resp,
         mut on_sign_in,
     } = options;
     let mut app = App::new(addr.clone(), user).with_resp(resp);
-    // What the terminal can show, decided once: TERM=dumb and --color
-    // never (or NO_COLOR) get none, 8-colour terminals the basic 8.
-    let palette = Palette::detect(
-        color,
-        std::env::var("TERM").ok().as_deref(),
-        crossterm::style::available_color_count(),
-    );
+    let palette = screen.palette;
 
     let cancel = CancellationToken::new();
     // Dropping the guard cancels the task on every exit path, `?` included.
@@ -131,12 +172,11 @@ async fn event_loop(terminal: &mut Screen, options: Options) -> anyhow::Result<(
         commands_rx,
         cancel.child_token(),
     );
-    let size = terminal.size().context("cannot read the terminal size")?;
-    app.on_resize(size.width, size.height);
+    app.on_resize(screen.width, screen.height);
 
-    let mut input = EventStream::new();
     let mut ticker = interval(TICK);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut ending = Ending::Quit;
 
     while app.run_state() == RunState::Running {
         if let Some(signed) = app.take_signed_in() {
@@ -173,14 +213,26 @@ async fn event_loop(terminal: &mut Screen, options: Options) -> anyhow::Result<(
                 Some(Ok(Event::Mouse(mouse))) => {
                     app.handle_mouse(mouse);
                 }
-                Some(Ok(Event::Resize(width, height))) => app.on_resize(width, height),
+                Some(Ok(Event::Resize(width, height))) => {
+                    app.on_resize(width, height);
+                    terminal
+                        .resize(ratatui::layout::Rect::new(0, 0, width, height))
+                        .context("cannot resize the screen")?;
+                }
                 // The rest need only the redraw at the top.
                 Some(Ok(_)) => {}
                 Some(Err(err)) => return Err(err).context("cannot read terminal input"),
-                None => break,
+                None => {
+                    ending = Ending::InputClosed;
+                    break;
+                }
             },
             Some(event) = events.recv() => app.on_server(event),
             _ = ticker.tick() => app.on_tick(Instant::now()),
+            () = stop.cancelled() => {
+                ending = Ending::Stopped;
+                break;
+            }
         }
     }
 
@@ -188,5 +240,5 @@ async fn event_loop(terminal: &mut Screen, options: Options) -> anyhow::Result<(
     if tokio::time::timeout(STOP_GRACE, task).await.is_err() {
         tracing::warn!("connection task did not stop in time");
     }
-    Ok(())
+    Ok(ending)
 }

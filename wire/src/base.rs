@@ -40,6 +40,23 @@ pub struct OrgRole {
     pub role: String,
 }
 
+/// An SSH public key bound to the signed-in account (the daemon's SSH
+/// listener signs its holder in; docs/SSH.md).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SshKeyInfo {
+    /// OpenSSH's `SHA256:…` fingerprint, the key's identity.
+    pub fingerprint: String,
+    /// The key type, e.g. `ssh-ed25519`.
+    pub algorithm: String,
+    /// The comment of the line it was added from (often `user@host`).
+    pub comment: String,
+    /// When it was added, milliseconds since the Unix epoch.
+    pub created_at_ms: u64,
+    /// When it last signed someone in over SSH, if ever.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_ms: Option<u64>,
+}
+
 crate::messages! {
     /// Operations every connection can request.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +98,25 @@ crate::messages! {
             /// The topics to drop.
             topics: Vec<String>,
         } = "unsubscribe",
+        /// Bind an SSH public key (one line of an OpenSSH `.pub` file) to
+        /// the signed-in account. Answered with [`BaseReply::SshKey`];
+        /// `bad_request` when the line is not an ed25519 or ECDSA key,
+        /// `conflict` when another account holds it, `unauthorized` when
+        /// not signed in.
+        SshKeyAdd {
+            /// `ssh-ed25519 AAAA… comment`.
+            key: String,
+        } = "ssh_key_add",
+        /// The signed-in account's SSH keys. Answered with
+        /// [`BaseReply::SshKeys`].
+        SshKeyList = "ssh_key_list",
+        /// Unbind one of the signed-in account's SSH keys. Answered with
+        /// [`BaseReply::Done`]; `not_found` when the account holds no key
+        /// with that fingerprint.
+        SshKeyRemove {
+            /// The key's `SHA256:…` fingerprint.
+            fingerprint: String,
+        } = "ssh_key_remove",
     }
 }
 
@@ -124,6 +160,16 @@ crate::messages! {
             /// Every topic this connection is now subscribed to, sorted.
             topics: Vec<String>,
         } = "subscribed",
+        /// Answer to [`BaseOp::SshKeyAdd`]: the key as stored.
+        SshKey {
+            /// The key.
+            key: SshKeyInfo,
+        } = "ssh_key",
+        /// Answer to [`BaseOp::SshKeyList`].
+        SshKeys {
+            /// The account's keys, oldest first.
+            keys: Vec<SshKeyInfo>,
+        } = "ssh_keys",
         /// The operation succeeded and has nothing to report (any service).
         Done = "done",
     }

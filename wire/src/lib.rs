@@ -56,7 +56,7 @@ pub mod names;
 #[cfg(feature = "client")]
 mod client;
 
-pub use base::{BaseEvent, BaseOp, BaseReply, OrgRole, SessionInfo, UserInfo};
+pub use base::{BaseEvent, BaseOp, BaseReply, OrgRole, SessionInfo, SshKeyInfo, UserInfo};
 pub use cache::{CacheEvent, CacheOp, CacheReply, CacheValue, ClusterNode};
 pub use chat::{ChatEvent, ChatOp, ChatReply};
 #[cfg(feature = "client")]

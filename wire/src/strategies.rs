@@ -65,6 +65,9 @@ pub fn any_op() -> impl Strategy<Value = Op> {
         (any_string(), any_string()).prop_map(|(name, password)| BaseOp::Login { name, password }),
         strings(4).prop_map(|topics| BaseOp::Subscribe { topics }),
         strings(4).prop_map(|topics| BaseOp::Unsubscribe { topics }),
+        any_string().prop_map(|key| BaseOp::SshKeyAdd { key }),
+        Just(BaseOp::SshKeyList),
+        any_string().prop_map(|fingerprint| BaseOp::SshKeyRemove { fingerprint }),
     ]
     .prop_map(Op::from);
     let chat =
@@ -1000,6 +1003,27 @@ pub fn any_dm() -> impl Strategy<Value = DirectMessage> {
         })
 }
 
+fn any_ssh_key() -> impl Strategy<Value = crate::base::SshKeyInfo> {
+    (
+        any_string(),
+        any_string(),
+        any_string(),
+        any::<u64>(),
+        opt(any::<u64>()),
+    )
+        .prop_map(
+            |(fingerprint, algorithm, comment, created_at_ms, last_used_ms)| {
+                crate::base::SshKeyInfo {
+                    fingerprint,
+                    algorithm,
+                    comment,
+                    created_at_ms,
+                    last_used_ms,
+                }
+            },
+        )
+}
+
 pub fn any_reply() -> impl Strategy<Value = Reply> {
     let base = prop_oneof![
         any::<u64>().prop_map(|server_time_ms| BaseReply::Pong { server_time_ms }),
@@ -1019,6 +1043,8 @@ pub fn any_reply() -> impl Strategy<Value = Reply> {
         )
         .prop_map(|orgs| BaseReply::Orgs { orgs }),
         strings(4).prop_map(|topics| BaseReply::Subscribed { topics }),
+        any_ssh_key().prop_map(|key| BaseReply::SshKey { key }),
+        proptest::collection::vec(any_ssh_key(), 0..3).prop_map(|keys| BaseReply::SshKeys { keys }),
         Just(BaseReply::Done),
     ]
     .prop_map(Reply::from);

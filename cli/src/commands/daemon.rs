@@ -75,6 +75,7 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     };
     config.blog = args.blog.config()?;
     config.cluster = args.cluster.config()?;
+    config.ssh = args.ssh.config();
     config.billing = args.billing.config()?;
     config.jobs = agora_daemon::jobs::JobsConfig {
         retention: args.jobs_retention,

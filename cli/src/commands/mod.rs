@@ -20,6 +20,7 @@ pub mod org;
 pub mod org_billing;
 mod ping;
 pub mod process;
+pub mod ssh;
 mod tui;
 mod up;
 
@@ -117,6 +118,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             let addr = addr(args.remote.addr.clone());
             client(level)?.block_on(org::run(&addr, args, json))
         }
+        Command::Ssh(args) => {
+            let addr = addr(args.remote.addr);
+            client(level)?.block_on(ssh::run(&addr, args.command, json))
+        }
         Command::Jobs(args) => {
             let addr = addr(args.remote.addr);
             client(level)?.block_on(jobs::run(&addr, args.command, json))
@@ -170,6 +175,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Cluster(_)
         | Command::Blog(_)
         | Command::Org(_)
+        | Command::Ssh(_)
         | Command::Jobs(_)
         | Command::Metrics(_)
         | Command::Alerts(_)
@@ -200,6 +206,7 @@ fn name(command: &Command) -> &'static str {
         Command::Cluster(_) => "cluster",
         Command::Blog(_) => "blog",
         Command::Org(_) => "org",
+        Command::Ssh(_) => "ssh",
         Command::Jobs(_) => "jobs",
         Command::Metrics(_) => "metrics",
         Command::Alerts(_) => "alerts",

@@ -68,6 +68,18 @@ pub(crate) fn render(shared: &Shared) -> String {
         &one(read(&s.connections_total)),
     );
     metric(
+        "agora_ssh_sessions",
+        "gauge",
+        "SSH sessions (the TUI or a command) open now.",
+        &one(read(&s.ssh_sessions)),
+    );
+    metric(
+        "agora_ssh_auth_failures_total",
+        "counter",
+        "SSH authentications refused (passwords, unknown keys, rate limited).",
+        &one(read(&s.ssh_auth_failures)),
+    );
+    metric(
         "agora_handshakes_failed_total",
         "counter",
         "Connections refused during the handshake.",
