@@ -17,7 +17,13 @@ use crate::support::wait_for;
 /// The failure timeout of tests/e2e/cluster.rs's nodes.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-fn three(name: &str, extra: &[&str]) -> (Node, Node, Node) {
+/// Three nodes without replication (`--replicas 1`), so that each key
+/// lives on its owner only: what these tests count (replication has its
+/// own, tests/e2e/cluster_repl.rs).
+fn three(name: &str, more: &[&str]) -> (Node, Node, Node) {
+    let mut flags = vec!["--replicas", "1", "--write-quorum", "1", "--read-quorum", "1"];
+    flags.extend_from_slice(more);
+    let extra = flags.as_slice();
     let a = Node::start_with(name, "a", &[], extra);
     let b = Node::start_with(name, "b", &[&a], extra);
     let c = Node::start_with(name, "c", &[&a, &b], extra);
