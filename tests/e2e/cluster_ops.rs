@@ -21,7 +21,14 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 /// lives on its owner only: what these tests count (replication has its
 /// own, tests/e2e/cluster_repl.rs).
 fn three(name: &str, more: &[&str]) -> (Node, Node, Node) {
-    let mut flags = vec!["--replicas", "1", "--write-quorum", "1", "--read-quorum", "1"];
+    let mut flags = vec![
+        "--replicas",
+        "1",
+        "--write-quorum",
+        "1",
+        "--read-quorum",
+        "1",
+    ];
     flags.extend_from_slice(more);
     let extra = flags.as_slice();
     let a = Node::start_with(name, "a", &[], extra);
