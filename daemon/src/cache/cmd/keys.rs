@@ -486,7 +486,9 @@ pub(super) fn renamenx(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
 }
 
 pub(super) fn randomkey(ctx: &mut Ctx<'_>, _: &[Bytes]) -> Reply {
-    let start = (ctx.now_ms as usize).wrapping_mul(31) % SHARDS;
+    // A random first shard: keys in different shards must all be drawn,
+    // however many RANDOMKEYs land in the same millisecond.
+    let start = rand::random::<u32>() as usize % SHARDS;
     for i in 0..SHARDS {
         let mut shard = ctx.db().lock((start + i) % SHARDS);
         if let Some(key) = shard.random_key(ctx.now_ms) {
