@@ -690,11 +690,7 @@ impl Shard {
     /// Inserts or replaces a key, returning the previous live entry.
     pub fn insert(&mut self, key: &[u8], mut entry: Entry, now_ms: u64) -> Option<Entry> {
         entry.size = entry_size(key.len(), &entry.value);
-        entry.access = if self.counters.policy().lfu() {
-            (lfu_minutes(now_ms) << 8) | LFU_INIT
-        } else {
-            lru_clock(now_ms)
-        };
+        entry.access = self.new_access(now_ms);
         self.add_used(i64::from(entry.size));
         if entry.expire_at != 0 {
             self.volatile += 1;
@@ -709,6 +705,50 @@ impl Shard {
                 self.map.insert(key.into(), entry);
                 None
             }
+        }
+    }
+
+    /// Sets a key to a string, as [`Shard::insert`] of a new string entry
+    /// would, but in one lookup, and over the old bytes when the key
+    /// already holds a string of the same length (a counter, a token, a
+    /// session blob rewritten: no allocation, no free).
+    pub fn put_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now_ms: u64) {
+        let access = self.new_access(now_ms);
+        let Some((_, _, slot)) = self.map.get_full_mut(key) else {
+            let mut entry = Entry::with_expiry(Value::Str(value.into()), expire_at);
+            entry.size = entry_size(key.len(), &entry.value);
+            entry.access = access;
+            self.add_used(i64::from(entry.size));
+            if expire_at != 0 {
+                self.volatile += 1;
+            }
+            self.map.insert(key.into(), entry);
+            return;
+        };
+        let had_ttl = slot.expire_at != 0;
+        let old_size = slot.size;
+        match &mut slot.value {
+            Value::Str(bytes) if bytes.len() == value.len() => bytes.copy_from_slice(value),
+            other => *other = Value::Str(value.into()),
+        }
+        slot.expire_at = expire_at;
+        slot.access = access;
+        slot.size = entry_size(key.len(), &slot.value);
+        let delta = i64::from(slot.size) - i64::from(old_size);
+        self.add_used(delta);
+        match (had_ttl, expire_at != 0) {
+            (false, true) => self.volatile += 1,
+            (true, false) => self.volatile -= 1,
+            _ => {}
+        }
+    }
+
+    /// A new entry's access state under the current policy.
+    fn new_access(&self, now_ms: u64) -> u32 {
+        if self.counters.policy().lfu() {
+            (lfu_minutes(now_ms) << 8) | LFU_INIT
+        } else {
+            lru_clock(now_ms)
         }
     }
 
@@ -1346,6 +1386,48 @@ mod tests {
         drop(shard);
         assert_eq!(store.used_memory(), 0);
         assert_eq!(store.counters().hits.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn put_str_overwrites_in_place_and_accounts_as_insert_does() {
+        let store = Store::new(0, Policy::NoEviction);
+        let mut shard = store.db(0).lock_key(b"k");
+        shard.put_str(b"k", b"abc", 0, 0);
+        let first = shard.peek(b"k", 0).map(|e| match &e.value {
+            Value::Str(b) => b.as_ptr(),
+            _ => unreachable!(),
+        });
+        // Same length: the same bytes, rewritten; a TTL is counted.
+        shard.put_str(b"k", b"xyz", 500, 0);
+        let entry = shard.peek(b"k", 0).unwrap();
+        assert_eq!(entry.value, s("xyz"));
+        assert_eq!(entry.expire_at, 500);
+        assert_eq!(
+            Some(match &entry.value {
+                Value::Str(b) => b.as_ptr(),
+                _ => unreachable!(),
+            }),
+            first
+        );
+        assert_eq!(shard.volatile(), 1);
+        // Another length, and no TTL: replaced and re-accounted.
+        shard.put_str(b"k", b"longer", 0, 0);
+        assert_eq!(shard.peek(b"k", 0).unwrap().value, s("longer"));
+        assert_eq!(shard.volatile(), 0);
+        // Over another type: a string now.
+        shard.insert(b"h", Entry::new(Value::Hash(Box::default())), 0);
+        shard.put_str(b"h", b"v", 0, 0);
+        assert_eq!(shard.peek(b"h", 0).unwrap().value, s("v"));
+        drop(shard);
+        assert_eq!(
+            store.used_memory(),
+            (1 + 6 + ENTRY_OVERHEAD + 1 + 1 + ENTRY_OVERHEAD) as u64
+        );
+        let mut shard = store.db(0).lock_key(b"k");
+        shard.remove(b"k", 0);
+        shard.remove(b"h", 0);
+        drop(shard);
+        assert_eq!(store.used_memory(), 0);
     }
 
     #[test]

@@ -284,10 +284,7 @@ impl crate::cache::cmd::Sink for BytesMut {
 
     fn bulks<'a>(&mut self, items: impl ExactSizeIterator<Item = &'a [u8]> + Clone, _: bool) {
         header(self, b'*', items.len());
-        // One reservation for the whole array (a header is at most 25
-        // bytes), then each element in at most two copies.
-        self.reserve(items.clone().map(|item| item.len() + 25).sum());
-        items.for_each(|item| bulk_in_room(self, item));
+        super::frame::put_bulks(self, items);
     }
 }
 
@@ -304,32 +301,7 @@ fn header(out: &mut BytesMut, tag: u8, n: usize) {
 }
 
 fn bulk(out: &mut BytesMut, bytes: &[u8]) {
-    out.reserve(bytes.len() + 25);
-    bulk_in_room(out, bytes);
-}
-
-/// A bulk string into `out`, which has room for it (else it grows): a
-/// short one is put together on the stack and copied once.
-fn bulk_in_room(out: &mut BytesMut, bytes: &[u8]) {
-    const SHORT: usize = 40;
-    let mut frame = [0u8; SHORT + 25];
-    let mut digits = itoa::Buffer::new();
-    let len = digits.format(bytes.len()).as_bytes();
-    frame[0] = b'$';
-    frame[1..=len.len()].copy_from_slice(len);
-    let mut at = len.len() + 1;
-    frame[at..at + 2].copy_from_slice(b"\r\n");
-    at += 2;
-    if bytes.len() <= SHORT {
-        frame[at..at + bytes.len()].copy_from_slice(bytes);
-        at += bytes.len();
-        frame[at..at + 2].copy_from_slice(b"\r\n");
-        out.extend_from_slice(&frame[..at + 2]);
-    } else {
-        out.extend_from_slice(&frame[..at]);
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(b"\r\n");
-    }
+    super::frame::put_bulk(out, bytes);
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //!   checked before allocation, RESP2/RESP3 reply encoding;
 //! - [`args`]: Redis's `sdssplitargs`, the inline commands' (and the CLI
 //!   prompt's) quoting rules;
+//! - [`frame`]: bulk strings written in place, the hot end of encoding;
 //! - [`conn`]: one task per connection, pipelining, pub/sub mode;
 //! - [`lookup`]: the command lookup, cached for a pipeline's repeats.
 //!
@@ -18,6 +19,7 @@ pub mod args;
 pub mod busy_poll;
 pub mod codec;
 pub mod conn;
+pub mod frame;
 pub mod lookup;
 pub mod loops;
 

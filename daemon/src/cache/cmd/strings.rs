@@ -51,8 +51,9 @@ pub(super) fn absolute_expiry(
 }
 
 fn put(ctx: &Ctx<'_>, key: &[u8], value: &[u8], expire_at: u64) {
-    let entry = Entry::with_expiry(Value::Str(value.into()), expire_at);
-    ctx.db().lock_key(key).insert(key, entry, ctx.now_ms);
+    ctx.db()
+        .lock_key(key)
+        .put_str(key, value, expire_at, ctx.now_ms);
 }
 
 pub(super) fn get(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
@@ -297,11 +298,7 @@ fn mset_impl(ctx: &mut Ctx<'_>, args: &[Bytes], only_new: bool) -> Reply {
     }
     for pair in args[1..].chunks_exact(2) {
         if let Some(shard) = guards[store.shard_of(&pair[0])].as_mut() {
-            shard.insert(
-                &pair[0],
-                Entry::new(Value::Str((&pair[1][..]).into())),
-                ctx.now_ms,
-            );
+            shard.put_str(&pair[0], &pair[1], 0, ctx.now_ms);
         }
     }
     if only_new {
