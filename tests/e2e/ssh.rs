@@ -1,6 +1,7 @@
 //! `agora daemon --ssh`: OpenSSH's own client, in tmux, against the
 //! daemon's SSH listener (docs/SSH.md).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -364,4 +365,63 @@ fn fifty_sessions_with_one_stalled_reader_keep_working() {
         let (_, metrics) = rt().block_on(s.daemon.http_get("/metrics"));
         metrics.contains("agora_ssh_sessions 0").then_some(())
     });
+}
+
+#[test]
+fn a_client_that_stops_reading_is_dropped() {
+    let Some(s) = setup() else { return };
+    // A TUI session whose screen nobody reads: its stdout is a pipe this
+    // test never drains, so once the pipe, OpenSSH's channel window and
+    // the sockets are full, the daemon cannot send it anything more.
+    let mut stalled = Command::new("ssh")
+        .args(ssh_options(&s.key, s.port))
+        .args(["-tt", "127.0.0.1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("ssh");
+    let sessions = |n: usize| {
+        let (_, metrics) = rt().block_on(s.daemon.http_get("/metrics"));
+        metrics.contains(&format!("agora_ssh_sessions {n}\n"))
+    };
+    wait_for("the session to open", Duration::from_secs(30), || {
+        sessions(1).then_some(())
+    });
+    // Tab through the tabs: every press redraws most of the screen, some
+    // KB that pile up unread until the session is dropped.
+    let mut keys = stalled.stdin.take().expect("stdin");
+    let log = s.home.path().join("daemon.log");
+    let start = std::time::Instant::now();
+    let mut presses = 0u64;
+    let dropped = loop {
+        let said = std::fs::read_to_string(&log).unwrap_or_default();
+        if said.contains("TUI session dropped") {
+            break true;
+        }
+        if start.elapsed() > Duration::from_secs(120) {
+            break false;
+        }
+        for _ in 0..50 {
+            if keys.write_all(b"\t").is_err() {
+                break;
+            }
+            presses += 1;
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    assert!(
+        dropped,
+        "after {presses} tab presses over {:?} the unread session was not dropped",
+        start.elapsed()
+    );
+    wait_for("the session to close", Duration::from_secs(30), || {
+        sessions(0).then_some(())
+    });
+    // The daemon and its other sessions are unaffected.
+    let out = ssh(&s.key, s.port, &[], &["whoami"]);
+    assert_eq!(text(&out.stdout), "alice\n");
+    drop(keys);
+    let _ = stalled.kill();
+    let _ = stalled.wait();
 }
