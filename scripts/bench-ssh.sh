@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # SSH benchmarks (issue 19), against a release build, with OpenSSH's client:
-#   (a) daemon RSS per idle SSH session with the TUI, against per idle
+#   (a) daemon anonymous RSS per idle SSH session with the TUI (after one
+#       warm-up session of each kind: code pages and one-off state are not
+#       per session), against per idle
 #       native connection (`agora cache subscribe`, a connection that only
 #       waits): N of each, RSS after minus before, divided by N
 #   (b) time from starting `ssh` (TCP connect, key exchange, public-key
@@ -58,12 +60,26 @@ ssh_opts=(-i "$tmp/key" -p "$port" -F /dev/null -o IdentitiesOnly=yes -o Identit
   -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR)
 export TERM=xterm-256color
 
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$daemon/status"; }
+# Anonymous memory only (RssAnon): the binary's code pages are file-backed
+# and shared, paged in once by the first session of a kind, not per session.
+rss_kb() { awk '/^RssAnon/ {print $2}' "/proc/$daemon/status"; }
 ticks=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$daemon/stat"; }
 settle() { sleep 3; }
 
-# (a) memory
+# (a) memory. One session of each kind first, so what is allocated once
+# (lazily initialised statics, the runtime's first blocking threads) is not
+# counted per session.
+"$bin" --addr "$addr" cache subscribe warm-up >/dev/null 2>&1 &
+warm=$!
+mkfifo "$tmp/in-warm"
+ssh "${ssh_opts[@]}" -tt 127.0.0.1 <"$tmp/in-warm" >/dev/null 2>&1 &
+warm_ssh=$!
+exec {warm_fd}>"$tmp/in-warm"
+settle
+kill "$warm" "$warm_ssh" 2>/dev/null || true
+exec {warm_fd}>&-
+wait "$warm" "$warm_ssh" 2>/dev/null || true
 settle
 base=$(rss_kb)
 native=()
@@ -93,7 +109,7 @@ settle
 with_ssh=$(rss_kb)
 per_native=$(( (with_native - base) / n ))
 per_ssh=$(( (with_ssh - base2) / n ))
-echo "| (a) daemon RSS, idle | per connection |"
+echo "| (a) daemon anonymous RSS (RssAnon), idle | per connection |"
 echo "|---|---:|"
 echo "| native connection (\`cache subscribe\`) | ${per_native} KB |"
 echo "| SSH session with the TUI (its loopback native connection included) | ${per_ssh} KB |"

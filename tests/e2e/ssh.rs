@@ -227,6 +227,51 @@ fn passwords_are_refused() {
 }
 
 #[test]
+fn rsa_keys_are_refused_when_added_and_when_offered() {
+    let Some(s) = setup() else { return };
+    let rsa = s.home.path().join("rsa");
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-t", "rsa", "-b", "2048", "-N", "", "-f"])
+        .arg(&rsa)
+        .stdout(Stdio::null())
+        .status()
+        .expect("ssh-keygen");
+    assert!(status.success());
+    // Binding it to an account: one clear line, a non-zero exit.
+    let out = s.home.run(
+        &[
+            "--addr",
+            &s.daemon.addr,
+            "ssh",
+            "keys",
+            "add",
+            &format!("{}.pub", rsa.display()),
+        ],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ssh-rsa keys are not accepted") && err.lines().count() == 1,
+        "{err}"
+    );
+    // Signing in with it, public keys only: refused.
+    let out = ssh(
+        &rsa,
+        s.port,
+        &["-o", "PreferredAuthentications=publickey"],
+        &["whoami"],
+    );
+    assert_eq!(out.status.code(), Some(255), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("Permission denied"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
 fn exec_requests_run_commands_as_the_keys_user() {
     let Some(s) = setup() else { return };
     let out = ssh(&s.key, s.port, &[], &["whoami"]);
