@@ -229,7 +229,7 @@ impl Daemon {
                 .await
                 .map_err(abandon)?;
             cluster
-                .start_replication(
+                .start_link(
                     shared.services.cache.cache().clone(),
                     token.clone(),
                     &tracker,

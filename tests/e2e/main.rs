@@ -18,6 +18,7 @@ mod chat;
 mod cli;
 mod cluster;
 mod cluster_ops;
+mod cluster_pubsub;
 mod cluster_repl;
 mod commands;
 mod conventions;

@@ -133,11 +133,18 @@ impl Message {
 
 type Subs = HashMap<Bytes, HashMap<u64, Subscriber>>;
 
+/// Hands a message published here to the other nodes of a cluster
+/// (`cluster::fanout`); never waits.
+pub type Forward = Arc<dyn Fn(&[u8], &Bytes) + Send + Sync>;
+
 /// The channel registry.
 #[derive(Default)]
 pub struct PubSub {
     inner: RwLock<(Subs, Subs)>,
     dropped_slow: AtomicU64,
+    /// Set in a cluster: every message published here goes to the other
+    /// nodes too.
+    forward: std::sync::OnceLock<Forward>,
 }
 
 impl PubSub {
@@ -168,8 +175,26 @@ impl PubSub {
         }
     }
 
-    /// Publishes; returns how many subscriptions received the message.
+    /// Publishes to this node's subscribers and, in a cluster, to the
+    /// other nodes'; returns how many subscriptions received the message
+    /// here (as Redis Cluster's PUBLISH counts only the node's own).
     pub fn publish(&self, channel: &[u8], payload: &Bytes) -> usize {
+        let delivered = self.publish_local(channel, payload);
+        if let Some(forward) = self.forward.get() {
+            forward(channel, payload);
+        }
+        delivered
+    }
+
+    /// Sends every later [`PubSub::publish`] to `forward` as well (once;
+    /// a second call is ignored).
+    pub fn set_forward(&self, forward: Forward) {
+        let _ = self.forward.set(forward);
+    }
+
+    /// Publishes to this node's subscribers only (a message another node
+    /// forwarded); returns how many received it.
+    pub fn publish_local(&self, channel: &[u8], payload: &Bytes) -> usize {
         let mut slow = Vec::new();
         let mut delivered = 0;
         {

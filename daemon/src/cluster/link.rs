@@ -61,7 +61,16 @@ pub enum Message {
         /// The keys.
         keys: Vec<serde_bytes::ByteBuf>,
     },
-    /// `Hello` or `Replicate` done.
+    /// Deliver this message to your subscribers of `channel` (PUBLISH
+    /// on another node: `fanout.rs`). Sent with [`Link::post`]; its
+    /// `Done` is not waited for.
+    Publish {
+        /// The channel.
+        channel: serde_bytes::ByteBuf,
+        /// The message.
+        payload: serde_bytes::ByteBuf,
+    },
+    /// `Hello`, `Replicate` or `Publish` done.
     Done,
     /// The answer to `Read`.
     Items {
@@ -202,6 +211,22 @@ impl Link {
         }
     }
 
+    /// Sends `msg` to the node whose link listens at `addr` without
+    /// waiting for its answer: calls from one task arrive in the order
+    /// they were made (one connection per peer, written in order).
+    ///
+    /// # Errors
+    /// [`LinkError`]: unreachable (also for a while after a failed
+    /// connect), too large.
+    pub async fn post(&self, addr: SocketAddr, msg: Message) -> Result<(), LinkError> {
+        // Id 0 is never pending: the answer is read and dropped.
+        let bytes = frame(&Envelope { id: 0, msg })?;
+        let conn = self.conn(addr).await?;
+        conn.out
+            .send(bytes)
+            .map_err(|_| LinkError::Unreachable(addr))
+    }
+
     /// The open connection to `addr`, opened (with `Hello`) if needed.
     async fn conn(&self, addr: SocketAddr) -> Result<Arc<PeerConn>, LinkError> {
         let slot = self
@@ -337,9 +362,9 @@ async fn next_envelope<R: tokio::io::AsyncRead + Unpin>(
     agora_wire::decode(&body).ok()
 }
 
-/// Answers requests from other nodes (the replication).
+/// Answers requests from other nodes (`fanout::Answers`).
 pub trait Answer: Send + Sync + 'static {
-    /// The answer to one request (`Replicate` or `Read`).
+    /// The answer to one request (`Replicate`, `Read`, `Publish`).
     fn answer(&self, msg: Message) -> Message;
 }
 

@@ -207,7 +207,7 @@ pub(crate) async fn start(
     tracker: &TaskTracker,
 ) -> anyhow::Result<Arc<Cluster>> {
     // Port 0: learn the port the kernel gives, then let chitchat bind it.
-    let gossip = gossip_addr(&config.listen, config.quorum.replicates())
+    let (gossip, link_listener) = gossip_addr(&config.listen)
         .with_context(|| format!("cannot listen for cluster gossip on {}", config.listen))?;
     if config.node_id.is_empty() {
         config.node_id = default_node_id(gossip.port());
@@ -259,29 +259,33 @@ pub(crate) async fn start(
         View::build(vec![me]),
         Some(handle.chitchat()),
     ));
+    if let Some(listener) = link_listener {
+        cluster.keep_link_listener(listener);
+    }
     tracing::info!(cluster = %cluster.config.name, node = %cluster.config.node_id, %gossip, %resp, seeds = ?cluster.config.seeds, "cluster gossip started");
     tracker.spawn(keep_view(cluster.clone(), handle, token, interval));
     Ok(cluster)
 }
 
-/// The gossip address for `listen`. With replication the link listens
-/// on TCP at the same port number, so with port 0 a port is picked whose
-/// TCP side is free too: UDP's port 0 draws from the ephemeral range,
-/// where outgoing TCP connections hold ports.
-fn gossip_addr(listen: &str, tcp_too: bool) -> std::io::Result<SocketAddr> {
+/// The gossip address for `listen`, and the link's TCP listener on the
+/// same port number, bound here and kept (a port merely checked free
+/// could be taken before the link binds it: UDP's port 0 draws from the
+/// ephemeral range, where outgoing TCP connections hold ports, and
+/// parallel daemons make those by the hundred). With a fixed port whose
+/// TCP side is taken, no listener: the link reports its own error.
+fn gossip_addr(listen: &str) -> std::io::Result<(SocketAddr, Option<std::net::TcpListener>)> {
     let mut last = None;
     for _ in 0..64 {
         let addr = std::net::UdpSocket::bind(listen)?.local_addr()?;
-        if !tcp_too || std::net::TcpListener::bind(addr).is_ok() {
-            return Ok(addr);
+        if let Ok(tcp) = std::net::TcpListener::bind(addr) {
+            return Ok((addr, Some(tcp)));
         }
         last = Some(addr);
         if !listen.ends_with(":0") {
-            // A fixed port: the link reports its own error.
             break;
         }
     }
-    Ok(last.expect("at least one attempt"))
+    Ok((last.expect("at least one attempt"), None))
 }
 
 /// `HOST-PORT`: the host name and the gossip port (no `--node-id`).

@@ -8,7 +8,8 @@
 //!   `CROSSSLOT`, `CLUSTERDOWN`;
 //! - [`commands`]: `CLUSTER …` and the cluster's connection commands;
 //! - [`proxy`]: proxy mode's forwarding to owners (`--cluster-mode`);
-//! - [`status`]: `agora cluster status`'s data (key counts gossiped).
+//! - [`status`]: `agora cluster status`'s data (key counts gossiped);
+//! - [`fanout`]: PUBLISH forwarded to every node, and the link's answers.
 //! - replication: [`hlc`] (versions), [`versions`] (last-writer-wins,
 //!   tombstones), [`link`] (the node-to-node TCP link), [`replicate`]
 //!   (quorum writes and reads, read repair), [`handoff`] (hints).
@@ -17,6 +18,7 @@
 //! (`None` without `--cluster`).
 
 pub mod commands;
+pub mod fanout;
 pub mod handoff;
 pub mod hlc;
 pub mod link;
@@ -31,7 +33,7 @@ pub mod versions;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 pub use membership::{Member, State, View};
@@ -157,6 +159,11 @@ pub struct Cluster {
     epoch: AtomicU64,
     /// The replication, once started (with `--replicas` above 1).
     replication: OnceLock<Arc<replicate::Replication>>,
+    /// PUBLISH's way to the other nodes, once the link runs.
+    fanout: OnceLock<Arc<fanout::Fanout>>,
+    /// The link's TCP listener, bound with the gossip port and kept until
+    /// the link starts.
+    link_listener: Mutex<Option<std::net::TcpListener>>,
 }
 
 impl Cluster {
@@ -180,6 +187,8 @@ impl Cluster {
             proxy: proxy::Pool::default(),
             epoch: AtomicU64::new(1),
             replication: OnceLock::new(),
+            fanout: OnceLock::new(),
+            link_listener: Mutex::new(None),
         }
     }
 
@@ -201,6 +210,8 @@ impl Cluster {
             proxy: proxy::Pool::default(),
             epoch: AtomicU64::new(1),
             replication: OnceLock::new(),
+            fanout: OnceLock::new(),
+            link_listener: Mutex::new(None),
         }
     }
 
@@ -215,6 +226,17 @@ impl Cluster {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// Keeps the link's listener, bound with the gossip port, for
+    /// [`Cluster::start_link`].
+    pub(crate) fn keep_link_listener(&self, listener: std::net::TcpListener) {
+        *self.link_listener.lock().unwrap_or_else(|e| e.into_inner()) = Some(listener);
+    }
+
+    /// PUBLISH's forwarding to the other nodes, once the link runs.
+    pub fn fanout(&self) -> Option<&Arc<fanout::Fanout>> {
+        self.fanout.get()
+    }
+
     /// The replication, when this node copies its slots (N > 1).
     pub fn replication(&self) -> Option<&Arc<replicate::Replication>> {
         self.replication.get()
@@ -226,33 +248,50 @@ impl Cluster {
         self.replication().map_or(0, |r| r.lag())
     }
 
-    /// Starts replication over `cache`: the link's listener (TCP on the
-    /// gossip address), the answers to other nodes, hint replay and
-    /// tombstone sweeps. Nothing with `--replicas 1`.
+    /// Starts the node-to-node link over `cache`: its listener (TCP on
+    /// the gossip address), PUBLISH forwarded to the other nodes
+    /// ([`fanout`]), and with `--replicas` above 1 the replication (the
+    /// answers to other nodes, hint replay and tombstone sweeps).
     ///
     /// # Errors
     /// When the link's TCP port is taken.
-    pub(crate) async fn start_replication(
+    pub(crate) async fn start_link(
         self: &Arc<Self>,
         cache: Arc<crate::cache::Cache>,
         token: tokio_util::sync::CancellationToken,
         tracker: &tokio_util::task::TaskTracker,
     ) -> anyhow::Result<()> {
         use anyhow::Context as _;
-        if !self.config.quorum.replicates() {
-            return Ok(());
+        let kept = self
+            .link_listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let listener = match kept {
+            Some(std) => std
+                .set_nonblocking(true)
+                .and_then(|()| tokio::net::TcpListener::from_std(std)),
+            None => link::bind(self.gossip).await,
         }
-        let listener = link::bind(self.gossip).await.with_context(|| {
-            format!("cannot listen for the cluster link on tcp {}", self.gossip)
-        })?;
-        let repl = Arc::new(replicate::Replication::new(self, cache));
+        .with_context(|| format!("cannot listen for the cluster link on tcp {}", self.gossip))?;
+        let answers = Arc::new(fanout::Answers::new(cache.clone()));
         link::listen(
             listener,
             self.config.name.clone(),
-            repl.clone(),
+            answers.clone(),
             token.clone(),
             tracker,
         );
+        let out = Arc::new(fanout::Fanout::new(self, token.clone(), tracker));
+        let _ = self.fanout.set(out.clone());
+        cache.pubsub.set_forward(Arc::new(move |channel, payload| {
+            out.forward(channel, payload)
+        }));
+        if !self.config.quorum.replicates() {
+            return Ok(());
+        }
+        let repl = Arc::new(replicate::Replication::new(self, cache));
+        answers.set_replication(repl.clone());
         replicate::spawn(self.clone(), repl.clone(), token, tracker);
         let _ = self.replication.set(repl);
         tracing::info!(replicas = self.config.quorum.replicas, write_quorum = self.config.quorum.write, read_quorum = self.config.quorum.read, link = %self.gossip, "cluster replication started");

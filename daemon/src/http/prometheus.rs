@@ -176,6 +176,21 @@ pub(crate) fn render(shared: &Shared) -> String {
             "Hash slots this node owns (with --cluster).",
             &one(mine),
         );
+        if let Some(fanout) = cluster.fanout() {
+            use std::sync::atomic::Ordering::Relaxed;
+            metric(
+                "agora_cluster_pubsub_forwarded_total",
+                "counter",
+                "Published messages handed to other nodes (one per message per node).",
+                &one(fanout.forwarded.load(Relaxed)),
+            );
+            metric(
+                "agora_cluster_pubsub_dropped_total",
+                "counter",
+                "Published messages not forwarded: the node's queue was full.",
+                &one(fanout.dropped.load(Relaxed)),
+            );
+        }
         if let Some(repl) = cluster.replication() {
             let (bytes, frames) = crate::cluster::replicate::wire_counters(repl);
             metric(

@@ -1,0 +1,154 @@
+//! PUBLISH across the cluster (docs/CLUSTER.md, "Pub/sub"): a message
+//! published on one node reaches subscribers on every node — RESP
+//! channels and patterns, and a native subscriber (`agora cache
+//! subscribe`) — in the order it was published; PUBLISH answers the
+//! publishing node's own subscribers, as in Redis Cluster.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::cluster::{Node, converge, have_redis_cli};
+use crate::support::wait_for;
+
+fn client(node: &Node) -> redis::Connection {
+    redis::Client::open(format!("redis://{}/", node.daemon.ready.resp))
+        .unwrap()
+        .get_connection()
+        .unwrap()
+}
+
+#[test]
+fn publish_on_one_node_reaches_subscribers_on_every_node_in_order() {
+    if !have_redis_cli() {
+        return;
+    }
+    let one = [
+        "--replicas",
+        "1",
+        "--write-quorum",
+        "1",
+        "--read-quorum",
+        "1",
+    ];
+    let a = Node::start_with("pubsub", "a", &[], &one);
+    let b = Node::start_with("pubsub", "b", &[&a], &one);
+    let c = Node::start_with("pubsub", "c", &[&a, &b], &one);
+    converge(&[&a, &b, &c], 3);
+
+    // A channel subscriber on b, a pattern subscriber on c, a native one
+    // on c.
+    let mut on_b = client(&b);
+    let mut on_b = on_b.as_pubsub();
+    on_b.subscribe("news").unwrap();
+    on_b.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut on_c = client(&c);
+    let mut on_c = on_c.as_pubsub();
+    on_c.psubscribe("ne*").unwrap();
+    on_c.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let addr = c.daemon.ready.listen.to_string();
+    c.home.register(&addr, "alice", "alice-password");
+    let mut native = c
+        .home
+        .cmd()
+        .args(["--addr", &addr, "--json", "cache", "subscribe", "news"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(native.stdout.take().unwrap()).lines();
+    let first: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(first["type"], "subscribe", "{first}");
+
+    // a has no subscriber of its own: PUBLISH counts a's only (0), and
+    // the others still get it. The gossip view may be a moment behind the
+    // subscriptions' confirmations: publish until the first arrives.
+    let mut pub_con = client(&a);
+    wait_for(
+        "a first message across nodes",
+        Duration::from_secs(20),
+        || {
+            let n: i64 = redis::cmd("PUBLISH")
+                .arg("news")
+                .arg("hello")
+                .query(&mut pub_con)
+                .unwrap();
+            assert_eq!(n, 0);
+            on_b.set_read_timeout(Some(Duration::from_millis(300)))
+                .unwrap();
+            on_b.get_message().ok()
+        },
+    );
+    on_b.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    // Drain the hellos, then a numbered run that must arrive in order,
+    // complete, on every subscriber.
+    let end = |payload: &str| payload == "end";
+    let _: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("end")
+        .query(&mut pub_con)
+        .unwrap();
+    while !end(&on_b.get_message().unwrap().get_payload::<String>().unwrap()) {}
+    while !end(&on_c.get_message().unwrap().get_payload::<String>().unwrap()) {}
+    loop {
+        let v: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        if v["payload"] == "end" {
+            break;
+        }
+    }
+    let mut pipe = redis::pipe();
+    for i in 0..200 {
+        pipe.cmd("PUBLISH").arg("news").arg(i.to_string());
+    }
+    let counts: Vec<i64> = pipe.query(&mut pub_con).unwrap();
+    assert!(counts.iter().all(|n| *n == 0));
+    for i in 0..200 {
+        let msg = on_b.get_message().unwrap();
+        assert_eq!(msg.get_channel_name(), "news");
+        assert_eq!(msg.get_payload::<String>().unwrap(), i.to_string());
+        let msg = on_c.get_message().unwrap();
+        assert_eq!(msg.get_pattern::<String>().unwrap(), "ne*");
+        assert_eq!(msg.get_payload::<String>().unwrap(), i.to_string());
+        let v: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+        assert_eq!(v["payload"], i.to_string(), "{v}");
+    }
+    // A subscriber on the publishing node counts there and gets it once.
+    let mut on_a = client(&a);
+    let mut on_a = on_a.as_pubsub();
+    on_a.subscribe("news").unwrap();
+    on_a.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("news")
+        .arg("local")
+        .query(&mut client(&a))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        on_a.get_message().unwrap().get_payload::<String>().unwrap(),
+        "local"
+    );
+    assert_eq!(
+        on_b.get_message().unwrap().get_payload::<String>().unwrap(),
+        "local"
+    );
+    on_a.set_read_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    assert!(on_a.get_message().is_err(), "delivered twice on a");
+    // a counts what it handed to b and c.
+    let (_, metrics) = crate::support::rt().block_on(a.daemon.http_get("/metrics"));
+    let forwarded: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("agora_cluster_pubsub_forwarded_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no forwarded counter in {metrics}"));
+    assert!(forwarded >= 2 * 203, "{forwarded}");
+    assert!(metrics.contains("agora_cluster_pubsub_dropped_total 0\n"));
+    let _ = native.kill();
+    let _ = native.wait();
+}
