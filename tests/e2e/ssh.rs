@@ -470,3 +470,41 @@ fn a_client_that_stops_reading_is_dropped() {
     let _ = stalled.kill();
     let _ = stalled.wait();
 }
+
+#[test]
+fn a_dumb_terminal_is_told_why_and_a_daemon_shutdown_says_goodbye() {
+    let Some(mut s) = setup() else { return };
+    // TERM=dumb: one line saying why, then the exit status 1.
+    let out = Command::new("ssh")
+        .args(ssh_options(&s.key, s.port))
+        .args(["-tt", "127.0.0.1"])
+        .env("TERM", "dumb")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .output()
+        .expect("ssh");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("cannot draw on a terminal of type \"dumb\""),
+        "{}",
+        text(&out.stdout)
+    );
+    // A session open when the daemon stops: the TUI says goodbye and the
+    // client exits cleanly.
+    let command = format!(
+        "ssh {} -t 127.0.0.1; echo ssh-exit=$?; sleep 60",
+        ssh_options(&s.key, s.port).join(" ")
+    );
+    let Some(tmux) = Tmux::start(&s.home, &command) else {
+        return;
+    };
+    tmux.wait_for("connected");
+    s.daemon.signal(libc::SIGTERM);
+    let screen = tmux.wait_for("ssh-exit=0");
+    assert!(
+        screen.contains("agora is shutting down. Goodbye!"),
+        "{screen}"
+    );
+    assert!(s.daemon.wait_exit(Duration::from_secs(30)).success());
+}
