@@ -99,4 +99,37 @@ impl Conn {
         }
         Some(Next::Continue)
     }
+
+    /// Before a command under cluster replication (`cluster/replicate.rs`):
+    /// the quorum read. `None` when the command must not run (its
+    /// `-NOREPLICAS` reply is appended); else where its reply will start.
+    pub(super) async fn before_replicated(
+        &mut self,
+        replicated: Option<&crate::cluster::replicate::Prepared>,
+    ) -> Option<usize> {
+        if let Some(r) = replicated {
+            if let Err(reply) = r.before(self.now_ms).await {
+                self.reply(&reply);
+                return None;
+            }
+            self.now_ms = crate::now_ms();
+        }
+        Some(self.out.len())
+    }
+
+    /// After it: the copies to the replicas; the reply after `mark`
+    /// becomes `-NOREPLICAS` when too few acknowledge a write.
+    pub(super) async fn after_replicated(
+        &mut self,
+        replicated: Option<crate::cluster::replicate::Prepared>,
+        mark: usize,
+    ) {
+        if let Some(r) = replicated
+            && r.wrote(&self.out[mark..])
+            && let Err(reply) = r.after(self.now_ms).await
+        {
+            self.out.truncate(mark);
+            self.reply(&reply);
+        }
+    }
 }

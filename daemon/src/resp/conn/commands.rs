@@ -1,0 +1,162 @@
+//! The connection commands a RESP connection answers itself, because
+//! they need its own state: SUBSCRIBE & co. (its mailbox and sets of
+//! channels and patterns), PUBLISH, PUBSUB, AUTH, QUIT, MONITOR, RESET.
+
+use bytes::Bytes;
+
+use super::{Conn, Next, stop_removals_unless_tracking};
+use crate::cache::Reply;
+use crate::cache::cmd::{self, Client};
+use crate::cache::pubsub::Subscriber;
+
+impl Conn {
+    pub(super) async fn authenticate(&self, user: &[u8], pass: &[u8]) -> Result<(), Reply> {
+        let wrong = Reply::err("WRONGPASS invalid username-password pair or user is disabled.");
+        let (Ok(user), Ok(pass)) = (std::str::from_utf8(user), std::str::from_utf8(pass)) else {
+            return Err(wrong);
+        };
+        match self.shared.services.base.accounts().login(user, pass).await {
+            Ok(_) => Ok(()),
+            Err(_) => Err(wrong),
+        }
+    }
+
+    fn ensure_mailbox(&mut self) -> Subscriber {
+        if let Some((sub, _, _)) = &self.mailbox {
+            return sub.clone();
+        }
+        let (sub, rx, kick) = Subscriber::new(self.client.id, self.shared.config.push_limits);
+        self.mailbox = Some((sub.clone(), rx, kick));
+        sub
+    }
+
+    fn confirm(&mut self, kind: &'static str, name: Option<Bytes>) {
+        let count = self.subscribed() as i64;
+        let reply = Reply::Push(vec![
+            Reply::text(kind),
+            name.map_or(Reply::Nil, Reply::Bulk),
+            Reply::Integer(count),
+        ]);
+        self.reply(&reply);
+    }
+
+    pub(super) async fn connection_command(&mut self, name: &str, args: &[Bytes]) -> Next {
+        let cache = self.cache.clone();
+        let pubsub = &cache.pubsub;
+        match name {
+            "subscribe" | "psubscribe" => {
+                let pattern = name == "psubscribe";
+                let sub = self.ensure_mailbox();
+                for channel in &args[1..] {
+                    let set = if pattern {
+                        &mut self.patterns
+                    } else {
+                        &mut self.channels
+                    };
+                    if set.insert(channel.clone()) {
+                        self.cache.pubsub.subscribe(&sub, channel.clone(), pattern);
+                    }
+                    self.confirm(
+                        if pattern { "psubscribe" } else { "subscribe" },
+                        Some(channel.clone()),
+                    );
+                }
+            }
+            "unsubscribe" | "punsubscribe" => {
+                let pattern = name == "punsubscribe";
+                let set = if pattern {
+                    &self.patterns
+                } else {
+                    &self.channels
+                };
+                let targets: Vec<Bytes> = if args.len() > 1 {
+                    args[1..].to_vec()
+                } else {
+                    set.iter().cloned().collect()
+                };
+                if targets.is_empty() {
+                    self.confirm(name_static(name), None);
+                }
+                for channel in targets {
+                    let set = if pattern {
+                        &mut self.patterns
+                    } else {
+                        &mut self.channels
+                    };
+                    set.remove(&channel);
+                    pubsub.unsubscribe(self.client.id, &channel, pattern);
+                    self.confirm(name_static(name), Some(channel));
+                }
+            }
+            "publish" => {
+                let n = pubsub.publish(&args[1], &args[2]);
+                self.reply(&Reply::Integer(n as i64));
+            }
+            "pubsub" => {
+                let reply = pubsub.introspect(args);
+                self.reply(&reply);
+            }
+            "auth" => {
+                let reply = match args.len() {
+                    2 => Reply::err(
+                        "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+                    ),
+                    3 => match self.authenticate(&args[1], &args[2]).await {
+                        Ok(()) => {
+                            self.authenticated = true;
+                            Reply::ok()
+                        }
+                        Err(e) => e,
+                    },
+                    _ => Reply::err("ERR syntax error"),
+                };
+                self.reply(&reply);
+            }
+            "quit" => {
+                self.reply(&Reply::ok());
+                return Next::Close;
+            }
+            "monitor" => {
+                if self.monitor.is_none() {
+                    self.monitor = Some(self.cache.monitors.add(self.client.id));
+                }
+                self.reply(&Reply::ok());
+            }
+            "reset" => {
+                for channel in std::mem::take(&mut self.channels) {
+                    pubsub.unsubscribe(self.client.id, &channel, false);
+                }
+                for pattern in std::mem::take(&mut self.patterns) {
+                    pubsub.unsubscribe(self.client.id, &pattern, true);
+                }
+                self.cache.watches.remove_client(&mut self.client);
+                if self.monitor.take().is_some() {
+                    self.cache.monitors.remove(self.client.id);
+                }
+                if self.client.tracking.is_some() {
+                    self.cache.tracking.disable(self.client.id);
+                    stop_removals_unless_tracking(&self.cache);
+                }
+                self.client = Client {
+                    id: self.client.id,
+                    addr: self.client.addr.take(),
+                    ..Client::default()
+                };
+                self.reply(&Reply::Simple("RESET".into()));
+            }
+            _ => {
+                let reply = cmd::unknown_command(args);
+                self.reply(&reply);
+            }
+        }
+        Next::Continue
+    }
+}
+
+fn name_static(name: &str) -> &'static str {
+    if name == "punsubscribe" {
+        "punsubscribe"
+    } else {
+        "unsubscribe"
+    }
+}
