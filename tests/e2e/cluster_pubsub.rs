@@ -152,3 +152,175 @@ fn publish_on_one_node_reaches_subscribers_on_every_node_in_order() {
     let _ = native.kill();
     let _ = native.wait();
 }
+
+/// A raw RESP connection: what was read so far, as text.
+struct Raw {
+    stream: std::net::TcpStream,
+    seen: String,
+}
+
+impl Raw {
+    fn connect(addr: std::net::SocketAddr) -> Raw {
+        let stream = std::net::TcpStream::connect(addr).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        Raw {
+            stream,
+            seen: String::new(),
+        }
+    }
+
+    fn send(&mut self, args: &[&str]) {
+        use std::io::Write as _;
+        let mut frame = format!("*{}\r\n", args.len());
+        for a in args {
+            frame.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+        }
+        self.stream.write_all(frame.as_bytes()).unwrap();
+    }
+
+    /// Reads until the text seen contains `what` (30 s at most).
+    fn wait_for(&mut self, what: &str) -> String {
+        use std::io::Read as _;
+        let start = std::time::Instant::now();
+        while !self.seen.contains(what) {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "never saw {what:?} in {:?}",
+                self.seen
+            );
+            let mut buf = [0u8; 4096];
+            if let Ok(n) = self.stream.read(&mut buf) {
+                self.seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        }
+        std::mem::take(&mut self.seen)
+    }
+}
+
+#[test]
+fn sharded_pubsub_is_its_own_namespace_and_answers_like_redis_7() {
+    let home = crate::support::Home::new();
+    let daemon = crate::support::Daemon::start(&home, &[]);
+    let mut sub = Raw::connect(daemon.ready.resp);
+    sub.send(&["SSUBSCRIBE", "orders", "stock"]);
+    let said = sub.wait_for(":2\r\n");
+    assert!(
+        said.contains("$10\r\nssubscribe\r\n$6\r\norders\r\n:1\r\n"),
+        "{said:?}"
+    );
+    // A plain subscriber of the same name is another namespace.
+    let mut plain = Raw::connect(daemon.ready.resp);
+    plain.send(&["SUBSCRIBE", "orders"]);
+    plain.wait_for(":1\r\n");
+    let mut con = redis::Client::open(format!("redis://{}/", daemon.ready.resp))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let n: i64 = redis::cmd("SPUBLISH")
+        .arg("orders")
+        .arg("one")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1);
+    let said = sub.wait_for("one\r\n");
+    assert!(
+        said.contains("$8\r\nsmessage\r\n$6\r\norders\r\n$3\r\none\r\n"),
+        "{said:?}"
+    );
+    let n: i64 = redis::cmd("PUBLISH")
+        .arg("orders")
+        .arg("two")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 1, "PUBLISH reaches the plain subscriber only");
+    plain.wait_for("two\r\n");
+    // Introspection.
+    let mut channels: Vec<String> = redis::cmd("PUBSUB")
+        .arg("SHARDCHANNELS")
+        .query(&mut con)
+        .unwrap();
+    channels.sort();
+    assert_eq!(channels, ["orders", "stock"]);
+    let numsub: Vec<redis::Value> = redis::cmd("PUBSUB")
+        .arg("SHARDNUMSUB")
+        .arg("orders")
+        .arg("none")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        numsub,
+        vec![
+            redis::Value::BulkString(b"orders".to_vec()),
+            redis::Value::Int(1),
+            redis::Value::BulkString(b"none".to_vec()),
+            redis::Value::Int(0),
+        ]
+    );
+    // In subscribed mode other commands are refused; SUNSUBSCRIBE with no
+    // argument leaves every shard channel, counting down.
+    sub.send(&["GET", "k"]);
+    sub.wait_for("only (P|S)SUBSCRIBE");
+    sub.send(&["SUNSUBSCRIBE"]);
+    let said = sub.wait_for(":0\r\n");
+    assert!(said.contains("sunsubscribe"), "{said:?}");
+    let n: i64 = redis::cmd("SPUBLISH")
+        .arg("orders")
+        .arg("three")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 0);
+    // From a script and inside MULTI, as PUBLISH.
+    let n: i64 = redis::cmd("EVAL")
+        .arg("return redis.call('SPUBLISH', KEYS[1], 'x')")
+        .arg(1)
+        .arg("orders")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(n, 0);
+    let replies: Vec<i64> = redis::pipe()
+        .atomic()
+        .cmd("SPUBLISH")
+        .arg("orders")
+        .arg("y")
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(replies, [0]);
+}
+
+#[test]
+fn shard_channels_are_routed_to_their_slot_owner() {
+    if !have_redis_cli() {
+        return;
+    }
+    let one = [
+        "--replicas",
+        "1",
+        "--write-quorum",
+        "1",
+        "--read-quorum",
+        "1",
+    ];
+    let a = Node::start_with("spubsub", "a", &[], &one);
+    let b = Node::start_with("spubsub", "b", &[&a], &one);
+    converge(&[&a, &b], 2);
+    // A channel whose slot b owns: on a it is MOVED, on b it works.
+    let channel = (0..1000)
+        .map(|i| format!("ch{i}"))
+        .find(|c| a.cli(false, &["SPUBLISH", c, "x"]).starts_with("MOVED"))
+        .expect("a channel owned by b");
+    assert!(b.cli(false, &["SPUBLISH", &channel, "x"]) == "0");
+    let mut sub = Raw::connect(b.daemon.ready.resp);
+    sub.send(&["SSUBSCRIBE", &channel]);
+    sub.wait_for(":1\r\n");
+    assert_eq!(b.cli(false, &["SPUBLISH", &channel, "hello"]), "1");
+    sub.wait_for("hello\r\n");
+    // redis-cli -c follows the redirection from a.
+    assert_eq!(a.cli(true, &["SPUBLISH", &channel, "again"]), "1");
+    sub.wait_for("again\r\n");
+    // Channels of different slots in one SSUBSCRIBE: CROSSSLOT.
+    let mut other = Raw::connect(b.daemon.ready.resp);
+    other.send(&["SSUBSCRIBE", "{x}1", "{y}2"]);
+    other.wait_for("CROSSSLOT");
+}

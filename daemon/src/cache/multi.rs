@@ -275,6 +275,10 @@ fn exec(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) -> Repl
             reply = Some(Reply::Integer(
                 cache.pubsub.publish(&args[1], &args[2]) as i64
             ));
+        } else if spec.is_some_and(|s| s.name == "spublish") {
+            reply = Some(Reply::Integer(
+                cache.pubsub.spublish(&args[1], &args[2]) as i64
+            ));
         } else if cmd::execute_gated(&mut ctx, spec, args, &mut reply, false) {
             cache.stats.commands.fetch_add(1, Ordering::Relaxed);
         }
@@ -321,7 +325,11 @@ pub fn queue(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) ->
         Some(spec) if spec.kind == cmd::Kind::DenyOom && cache.store.make_room(now_ms).is_err() => {
             Some(Reply::err(errors::OOM))
         }
-        Some(spec) if spec.kind == cmd::Kind::Conn && spec.name != "publish" => {
+        Some(spec)
+            if spec.kind == cmd::Kind::Conn
+                && spec.name != "publish"
+                && spec.name != "spublish" =>
+        {
             Some(Reply::error(format!(
                 "ERR Command not allowed inside a transaction: '{}'",
                 spec.name

@@ -27,6 +27,8 @@ pub struct Message {
     pub channel: Bytes,
     /// The payload.
     pub payload: Bytes,
+    /// Published with SPUBLISH to a shard channel (sent as `smessage`).
+    pub shard: bool,
 }
 
 /// One subscribing connection: a RESP connection's bounded mailbox, or a
@@ -133,6 +135,55 @@ impl Message {
 
 type Subs = HashMap<Bytes, HashMap<u64, Subscriber>>;
 
+/// One message on its way to subscribers: who got it, who was too slow.
+struct Offer<'a> {
+    channel: Bytes,
+    payload: &'a Bytes,
+    shard: bool,
+    now: u64,
+    delivered: usize,
+    slow: Vec<Subscriber>,
+}
+
+impl<'a> Offer<'a> {
+    fn new(channel: &[u8], payload: &'a Bytes, shard: bool) -> Offer<'a> {
+        Offer {
+            channel: Bytes::copy_from_slice(channel),
+            payload,
+            shard,
+            now: crate::now_ms(),
+            delivered: 0,
+            slow: Vec::new(),
+        }
+    }
+
+    /// Hands the message to one subscriber without waiting.
+    fn send(&mut self, sub: &Subscriber, pattern: Option<&Bytes>) {
+        let msg = Message {
+            pattern: pattern.cloned(),
+            channel: self.channel.clone(),
+            payload: self.payload.clone(),
+            shard: self.shard,
+        };
+        match &sub.sink {
+            Sink::Queue { tx, backlog, .. } => {
+                let len = msg.size();
+                if backlog.add(len, self.now).is_err() {
+                    self.slow.push(sub.clone());
+                } else if tx.send(msg).is_ok() {
+                    self.delivered += 1;
+                } else {
+                    backlog.remove(len);
+                }
+            }
+            Sink::Direct(f) => match f(&msg) {
+                Ok(()) => self.delivered += 1,
+                Err(Slow) => self.slow.push(sub.clone()),
+            },
+        }
+    }
+}
+
 /// Hands a message published here to the other nodes of a cluster
 /// (`cluster::fanout`); never waits.
 pub type Forward = Arc<dyn Fn(&[u8], &Bytes) + Send + Sync>;
@@ -141,6 +192,8 @@ pub type Forward = Arc<dyn Fn(&[u8], &Bytes) + Send + Sync>;
 #[derive(Default)]
 pub struct PubSub {
     inner: RwLock<(Subs, Subs)>,
+    /// Shard channels (SSUBSCRIBE), a namespace of their own.
+    shard: RwLock<Subs>,
     dropped_slow: AtomicU64,
     /// Set in a cluster: every message published here goes to the other
     /// nodes too.
@@ -195,61 +248,86 @@ impl PubSub {
     /// Publishes to this node's subscribers only (a message another node
     /// forwarded); returns how many received it.
     pub fn publish_local(&self, channel: &[u8], payload: &Bytes) -> usize {
-        let mut slow = Vec::new();
-        let mut delivered = 0;
+        let mut offer = Offer::new(channel, payload, false);
         {
             let inner = self.read();
-            let now = crate::now_ms();
-            let channel_bytes = Bytes::copy_from_slice(channel);
-            let mut send = |sub: &Subscriber, pattern: Option<&Bytes>| {
-                let msg = Message {
-                    pattern: pattern.cloned(),
-                    channel: channel_bytes.clone(),
-                    payload: payload.clone(),
-                };
-                match &sub.sink {
-                    Sink::Queue { tx, backlog, .. } => {
-                        let len = msg.size();
-                        if backlog.add(len, now).is_err() {
-                            slow.push(sub.clone());
-                        } else if tx.send(msg).is_ok() {
-                            delivered += 1;
-                        } else {
-                            backlog.remove(len);
-                        }
-                    }
-                    Sink::Direct(f) => match f(&msg) {
-                        Ok(()) => delivered += 1,
-                        Err(Slow) => slow.push(sub.clone()),
-                    },
-                }
-            };
             if let Some(subs) = inner.0.get(channel) {
-                subs.values().for_each(|s| send(s, None));
+                subs.values().for_each(|s| offer.send(s, None));
             }
             for (pattern, subs) in &inner.1 {
                 if glob::matches(pattern, channel) {
-                    subs.values().for_each(|s| send(s, Some(pattern)));
+                    subs.values().for_each(|s| offer.send(s, Some(pattern)));
                 }
             }
         }
-        // Slow subscribers are cut off: they would otherwise hold memory
-        // without bound or slow every publisher.
-        for sub in slow {
+        self.settle(offer)
+    }
+
+    /// SPUBLISH: to this node's subscribers of the shard channel (no
+    /// patterns); returns how many received it.
+    pub fn spublish(&self, channel: &[u8], payload: &Bytes) -> usize {
+        let mut offer = Offer::new(channel, payload, true);
+        if let Some(subs) = self.shard_read().get(channel) {
+            subs.values().for_each(|s| offer.send(s, None));
+        }
+        self.settle(offer)
+    }
+
+    /// Cuts off the subscribers an offer found too slow: they would
+    /// otherwise hold memory without bound or slow every publisher.
+    fn settle(&self, offer: Offer) -> usize {
+        for sub in offer.slow {
             self.dropped_slow.fetch_add(1, Ordering::Relaxed);
             if let Sink::Queue { kick, .. } = &sub.sink {
                 kick.cancel();
             }
             self.remove_all(sub.id);
         }
-        delivered
+        offer.delivered
+    }
+
+    fn shard_read(&self) -> std::sync::RwLockReadGuard<'_, Subs> {
+        self.shard.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn shard_write(&self) -> std::sync::RwLockWriteGuard<'_, Subs> {
+        self.shard.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// SSUBSCRIBE to one shard channel.
+    pub fn ssubscribe(&self, sub: &Subscriber, name: Bytes) {
+        self.shard_write()
+            .entry(name)
+            .or_default()
+            .insert(sub.id, sub.clone());
+    }
+
+    /// SUNSUBSCRIBE from one shard channel.
+    pub fn sunsubscribe(&self, id: u64, name: &[u8]) {
+        let mut shard = self.shard_write();
+        if let Some(subs) = shard.get_mut(name) {
+            subs.remove(&id);
+            if subs.is_empty() {
+                shard.remove(name);
+            }
+        }
+    }
+
+    /// Active shard channels, optionally matching a glob.
+    pub fn shard_channels(&self, pattern: Option<&[u8]>) -> Vec<Bytes> {
+        self.shard_read()
+            .keys()
+            .filter(|c| pattern.is_none_or(|p| glob::matches(p, c)))
+            .cloned()
+            .collect()
     }
 
     /// Removes every subscription of a subscriber.
     pub fn remove_all(&self, id: u64) {
         let mut inner = self.write();
         let (channels, patterns) = &mut *inner;
-        for map in [channels, patterns] {
+        let mut shard = self.shard_write();
+        for map in [channels, patterns, &mut *shard] {
             map.retain(|_, subs| {
                 subs.remove(&id);
                 !subs.is_empty()
@@ -300,10 +378,12 @@ impl PubSub {
     /// Number of distinct subscribing connections.
     pub fn subscriber_count(&self) -> usize {
         let inner = self.read();
+        let shard = self.shard_read();
         inner
             .0
             .values()
             .chain(inner.1.values())
+            .chain(shard.values())
             .flat_map(|s| s.keys())
             .collect::<HashSet<_>>()
             .len()
@@ -327,6 +407,23 @@ impl PubSub {
                             Reply::Bulk(c.clone()),
                             Reply::Integer(self.numsub(c) as i64),
                         )
+                    })
+                    .collect(),
+            )
+        } else if is(sub, "shardchannels") {
+            if args.len() > 3 {
+                return cmd::wrong_arity("pubsub|shardchannels");
+            }
+            let list = self.shard_channels(args.get(2).map(|p| &p[..]));
+            Reply::Array(list.into_iter().map(Reply::Bulk).collect())
+        } else if is(sub, "shardnumsub") {
+            let shard = self.shard_read();
+            Reply::Map(
+                args[2..]
+                    .iter()
+                    .map(|c| {
+                        let n = shard.get(&c[..]).map_or(0, HashMap::len);
+                        (Reply::Bulk(c.clone()), Reply::Integer(n as i64))
                     })
                     .collect(),
             )

@@ -89,6 +89,8 @@ struct Conn {
     mailbox: Option<(Subscriber, Mailbox, CancellationToken)>,
     channels: BTreeSet<Bytes>,
     patterns: BTreeSet<Bytes>,
+    /// Shard channels (SSUBSCRIBE).
+    shard_channels: BTreeSet<Bytes>,
     /// The clock for the requests being served.
     now_ms: u64,
     /// Commands run but not yet added to the shared INFO counter (added
@@ -157,6 +159,7 @@ pub async fn serve(mut stream: TcpStream, shared: Arc<Shared>) {
         mailbox: None,
         channels: BTreeSet::new(),
         patterns: BTreeSet::new(),
+        shard_channels: BTreeSet::new(),
         now_ms: 0,
         uncounted: 0,
         authenticated: false,
@@ -356,9 +359,16 @@ impl Conn {
         }
         // Redis 7 sends (un)subscribe confirmations as pushes, past
         // CLIENT REPLY OFF, in RESP2 too.
-        let push = ["subscribe", "psubscribe", "unsubscribe", "punsubscribe"]
-            .iter()
-            .any(|c| is(&args[0], c));
+        let push = [
+            "subscribe",
+            "psubscribe",
+            "unsubscribe",
+            "punsubscribe",
+            "ssubscribe",
+            "sunsubscribe",
+        ]
+        .iter()
+        .any(|c| is(&args[0], c));
         if !push {
             self.out.truncate(mark);
         }
@@ -400,7 +410,7 @@ impl Conn {
     }
 
     fn subscribed(&self) -> usize {
-        self.channels.len() + self.patterns.len()
+        self.channels.len() + self.patterns.len() + self.shard_channels.len()
     }
 
     /// Evicts keys before a command while over the memory limit, as
@@ -429,6 +439,11 @@ impl Conn {
 
     fn push_message(&mut self, msg: Message) {
         let reply = match msg.pattern {
+            None if msg.shard => Reply::Push(vec![
+                Reply::text("smessage"),
+                Reply::Bulk(msg.channel),
+                Reply::Bulk(msg.payload),
+            ]),
             None => Reply::Push(vec![
                 Reply::text("message"),
                 Reply::Bulk(msg.channel),

@@ -1824,11 +1824,29 @@ pub static COMMANDS: &[Spec] = &[
         "channel message",
         "Post a message to a channel",
     ),
+    spec("ssubscribe", -2, Kind::Conn, KALL, by_connection).doc(
+        PUBSUB,
+        "7.0.0",
+        "shardchannel [shardchannel ...]",
+        "Listen for messages published to the given shard channels",
+    ),
+    spec("sunsubscribe", -1, Kind::Conn, KALL, by_connection).doc(
+        PUBSUB,
+        "7.0.0",
+        "[shardchannel [shardchannel ...]]",
+        "Stop listening for messages posted to the given shard channels",
+    ),
+    spec("spublish", 3, Kind::Conn, K1, by_connection).doc(
+        PUBSUB,
+        "7.0.0",
+        "shardchannel message",
+        "Post a message to a shard channel",
+    ),
     spec("pubsub", -2, Kind::Conn, K0, by_connection)
         .doc(
             PUBSUB,
             "2.8.0",
-            "<CHANNELS|NUMSUB|NUMPAT>",
+            "<CHANNELS|NUMSUB|NUMPAT|SHARDCHANNELS|SHARDNUMSUB>",
             "A container for Pub/Sub introspection commands",
         )
         .subs(&[
@@ -1842,6 +1860,22 @@ pub static COMMANDS: &[Spec] = &[
                 "Get the count of subscribers for channels",
             ),
             sub("numpat", 2, PUBSUB, "2.8.0", "", "Get the count of pattern subscriptions"),
+            sub(
+                "shardchannels",
+                -2,
+                PUBSUB,
+                "7.0.0",
+                "[pattern]",
+                "List active shard channels",
+            ),
+            sub(
+                "shardnumsub",
+                -2,
+                PUBSUB,
+                "7.0.0",
+                "[shardchannel [shardchannel ...]]",
+                "Get the count of subscribers for shard channels",
+            ),
         ]),
 ];
 

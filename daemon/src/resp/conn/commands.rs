@@ -31,7 +31,13 @@ impl Conn {
     }
 
     fn confirm(&mut self, kind: &'static str, name: Option<Bytes>) {
-        let count = self.subscribed() as i64;
+        // Shard subscriptions count apart (Redis 7's
+        // clientShardSubscriptionsCount), the others together.
+        let count = if matches!(kind, "ssubscribe" | "sunsubscribe") {
+            self.shard_channels.len()
+        } else {
+            self.channels.len() + self.patterns.len()
+        } as i64;
         let reply = Reply::Push(vec![
             Reply::text(kind),
             name.map_or(Reply::Nil, Reply::Bulk),
@@ -88,6 +94,34 @@ impl Conn {
                     self.confirm(name_static(name), Some(channel));
                 }
             }
+            "ssubscribe" => {
+                let sub = self.ensure_mailbox();
+                for channel in &args[1..] {
+                    if self.shard_channels.insert(channel.clone()) {
+                        pubsub.ssubscribe(&sub, channel.clone());
+                    }
+                    self.confirm("ssubscribe", Some(channel.clone()));
+                }
+            }
+            "sunsubscribe" => {
+                let targets: Vec<Bytes> = if args.len() > 1 {
+                    args[1..].to_vec()
+                } else {
+                    self.shard_channels.iter().cloned().collect()
+                };
+                if targets.is_empty() {
+                    self.confirm("sunsubscribe", None);
+                }
+                for channel in targets {
+                    self.shard_channels.remove(&channel);
+                    pubsub.sunsubscribe(self.client.id, &channel);
+                    self.confirm("sunsubscribe", Some(channel));
+                }
+            }
+            "spublish" => {
+                let n = pubsub.spublish(&args[1], &args[2]);
+                self.reply(&Reply::Integer(n as i64));
+            }
             "publish" => {
                 let n = pubsub.publish(&args[1], &args[2]);
                 self.reply(&Reply::Integer(n as i64));
@@ -128,6 +162,9 @@ impl Conn {
                 }
                 for pattern in std::mem::take(&mut self.patterns) {
                     pubsub.unsubscribe(self.client.id, &pattern, true);
+                }
+                for channel in std::mem::take(&mut self.shard_channels) {
+                    pubsub.sunsubscribe(self.client.id, &channel);
                 }
                 self.cache.watches.remove_client(&mut self.client);
                 if self.monitor.take().is_some() {

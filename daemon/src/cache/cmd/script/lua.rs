@@ -342,7 +342,8 @@ fn call(
             "ERR Wrong number of args calling Redis command from script".into(),
         );
     }
-    let forbidden = matches!(spec.kind, Kind::Conn | Kind::Script) && spec.name != "publish"
+    let forbidden = matches!(spec.kind, Kind::Conn | Kind::Script)
+        && !matches!(spec.name, "publish" | "spublish")
         || cmd::bpop::is_blocking(spec.name)
         || matches!(
             spec.name,
@@ -373,6 +374,8 @@ fn call(
     client.resp3 = resp3;
     let reply = if spec.name == "publish" {
         Reply::Integer(cache.pubsub.publish(&argv[1], &argv[2]) as i64)
+    } else if spec.name == "spublish" {
+        Reply::Integer(cache.pubsub.spublish(&argv[1], &argv[2]) as i64)
     } else {
         let mut ctx = Ctx {
             cache,
