@@ -14,6 +14,17 @@ use crate::support::{Daemon, Home, wait_for};
 /// starved of CPU by parallel tests is not declared dead by mistake.
 const TIMEOUT: &str = "3s";
 
+/// Flags for nodes without replication (each key on its owner only):
+/// what tests that count keys per node, or need no copies, run with.
+pub(crate) const NO_REPLICATION: [&str; 6] = [
+    "--replicas",
+    "1",
+    "--write-quorum",
+    "1",
+    "--read-quorum",
+    "1",
+];
+
 /// A node: its home (data, log) and process.
 pub(crate) struct Node {
     pub(crate) home: Home,

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cache::redis_cli;
-use crate::cluster::{Node, converge, have_redis_cli};
+use crate::cluster::{NO_REPLICATION, Node, converge, have_redis_cli};
 use crate::support::wait_for;
 
 /// The failure timeout of tests/e2e/cluster.rs's nodes.
@@ -21,14 +21,7 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 /// lives on its owner only: what these tests count (replication has its
 /// own, tests/e2e/cluster_repl.rs).
 fn three(name: &str, more: &[&str]) -> (Node, Node, Node) {
-    let mut flags = vec![
-        "--replicas",
-        "1",
-        "--write-quorum",
-        "1",
-        "--read-quorum",
-        "1",
-    ];
+    let mut flags = NO_REPLICATION.to_vec();
     flags.extend_from_slice(more);
     let extra = flags.as_slice();
     let a = Node::start_with(name, "a", &[], extra);

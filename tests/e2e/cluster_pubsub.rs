@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cluster::{Node, converge, have_redis_cli};
+use crate::cluster::{NO_REPLICATION, Node, converge, have_redis_cli};
 use crate::support::wait_for;
 
 fn client(node: &Node) -> redis::Connection {
@@ -25,17 +25,9 @@ fn publish_on_one_node_reaches_subscribers_on_every_node_in_order() {
     if !have_redis_cli() {
         return;
     }
-    let one = [
-        "--replicas",
-        "1",
-        "--write-quorum",
-        "1",
-        "--read-quorum",
-        "1",
-    ];
-    let a = Node::start_with("pubsub", "a", &[], &one);
-    let b = Node::start_with("pubsub", "b", &[&a], &one);
-    let c = Node::start_with("pubsub", "c", &[&a, &b], &one);
+    let a = Node::start_with("pubsub", "a", &[], &NO_REPLICATION);
+    let b = Node::start_with("pubsub", "b", &[&a], &NO_REPLICATION);
+    let c = Node::start_with("pubsub", "c", &[&a, &b], &NO_REPLICATION);
     converge(&[&a, &b, &c], 3);
 
     // A channel subscriber on b, a pattern subscriber on c, a native one
@@ -294,16 +286,8 @@ fn shard_channels_are_routed_to_their_slot_owner() {
     if !have_redis_cli() {
         return;
     }
-    let one = [
-        "--replicas",
-        "1",
-        "--write-quorum",
-        "1",
-        "--read-quorum",
-        "1",
-    ];
-    let a = Node::start_with("spubsub", "a", &[], &one);
-    let b = Node::start_with("spubsub", "b", &[&a], &one);
+    let a = Node::start_with("spubsub", "a", &[], &NO_REPLICATION);
+    let b = Node::start_with("spubsub", "b", &[&a], &NO_REPLICATION);
     converge(&[&a, &b], 2);
     // A channel whose slot b owns: on a it is MOVED, on b it works.
     let channel = (0..1000)
