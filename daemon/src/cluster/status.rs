@@ -6,7 +6,7 @@
 //! gossip state (chitchat key [`KEYS_KEY`], refreshed every
 //! [`PUBLISH_EVERY`] by [`spawn_publisher`], and gossip only carries a
 //! changed value); the replication lag is read from the `lag` key
-//! ([`LAG_KEY`]) a node publishes when it replicates. [`build`] is the
+//! ([`super::membership::LAG_KEY`]) a node publishes when it replicates. [`build`] is the
 //! pure part: from the view and the published values to the reply.
 
 use std::collections::HashMap;
@@ -24,9 +24,6 @@ use super::{Cluster, redis_name};
 
 /// The chitchat key holding a node's key count.
 pub const KEYS_KEY: &str = "keys";
-
-/// The chitchat key holding a node's replication lag, when it has one.
-pub const LAG_KEY: &str = super::membership::LAG_KEY;
 
 /// How often a node refreshes its published key count.
 pub const PUBLISH_EVERY: Duration = Duration::from_millis(200);
@@ -99,7 +96,7 @@ fn read_published(chitchat: &chitchat::Chitchat) -> HashMap<(String, SocketAddr)
             (id.node_id.to_string(), id.gossip_advertise_addr),
             Published {
                 keys: state.get(KEYS_KEY).and_then(|k| k.parse().ok()),
-                lag: state.get(LAG_KEY).map(str::to_owned),
+                lag: state.get(super::membership::LAG_KEY).map(str::to_owned),
             },
         );
     }
