@@ -13,11 +13,15 @@
 //!   CLI);
 //! - `cluster`: the cluster panel, shown when the daemon is clustered
 //!   (`cache_cluster_status`, asked with INFO);
+//! - `stats`: the figures read from INFO;
 //! - `view`: drawing, as `impl Widget for &CacheState`.
 
 pub mod cluster;
 pub mod format;
+mod stats;
 mod view;
+
+pub use stats::Stats;
 
 use std::any::Any;
 use std::collections::{HashMap, VecDeque};
@@ -53,58 +57,6 @@ pub const KEYS: [(&str, &str); 7] = [
     ("r", "scan the keys again"),
     ("m", "start or stop the channel monitor"),
 ];
-
-/// Figures from INFO.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Stats {
-    /// instantaneous_ops_per_sec.
-    pub ops_per_sec: u64,
-    /// keyspace_hits.
-    pub hits: u64,
-    /// keyspace_misses.
-    pub misses: u64,
-    /// used_memory (bytes).
-    pub used_memory: u64,
-    /// maxmemory (bytes; 0 = unlimited).
-    pub max_memory: u64,
-    /// Keys in db0.
-    pub keys: u64,
-}
-
-impl Stats {
-    /// Parses INFO's text; unknown fields are ignored.
-    pub fn parse(text: &str) -> Stats {
-        let mut s = Stats::default();
-        for line in text.lines() {
-            let Some((k, v)) = line.trim().split_once(':') else {
-                continue;
-            };
-            let n = || v.parse().unwrap_or(0);
-            match k {
-                "instantaneous_ops_per_sec" => s.ops_per_sec = n(),
-                "keyspace_hits" => s.hits = n(),
-                "keyspace_misses" => s.misses = n(),
-                "used_memory" => s.used_memory = n(),
-                "maxmemory" => s.max_memory = n(),
-                "db0" => {
-                    s.keys = v
-                        .split(',')
-                        .find_map(|f| f.strip_prefix("keys="))
-                        .and_then(|k| k.parse().ok())
-                        .unwrap_or(0)
-                }
-                _ => {}
-            }
-        }
-        s
-    }
-
-    /// Hits over lookups, if there were any.
-    pub fn hit_ratio(&self) -> Option<f64> {
-        let total = self.hits + self.misses;
-        (total > 0).then(|| self.hits as f64 / total as f64)
-    }
-}
 
 /// What is known about the selected key.
 #[derive(Debug, Clone, Default, PartialEq)]
