@@ -143,7 +143,9 @@ fn cluster_status_shows_every_node_its_keys_and_a_killed_one_dead() {
         "{text}"
     );
     assert!(
-        text.contains("total: 40 keys, 16384 of 16384 slots served"),
+        text.contains(
+            "total: 40 keys held (a replicated key once per copy), 16384 of 16384 slots served"
+        ),
         "{text}"
     );
 

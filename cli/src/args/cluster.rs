@@ -112,8 +112,10 @@ pub enum ClusterCommand {
     ///
     /// Columns: the node's id, its state (alive, suspect, dead), its RESP
     /// address (where clients connect) and gossip address, the keys it
-    /// holds (as it last gossiped them), its share of the 16,384 hash
-    /// slots, and its replication lag (`-` when it publishes none). A
+    /// holds (as it last gossiped them; with replication each of a key's
+    /// N replicas holds it, so the total counts it once per copy), its
+    /// share of the 16,384 hash slots, and its replication lag (`-` when
+    /// it publishes none). A
     /// daemon started without --cluster shows itself as the one node,
     /// owning every slot, under "standalone". With --json: one document
     /// `{cluster, mode, nodes: [{id, name, state, myself, resp, gossip,

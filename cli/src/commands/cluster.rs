@@ -83,7 +83,8 @@ struct Totals {
     alive: usize,
     suspect: usize,
     dead: usize,
-    /// Keys of the nodes that are not dead.
+    /// Keys held by the nodes that are not dead, summed: with
+    /// replication a key counts once per copy (N times when in sync).
     keys: u64,
     /// Slots served (16,384 when the cluster is whole).
     slots: u64,
@@ -169,7 +170,7 @@ impl Report {
             &rows,
         ));
         out.push_str(&format!(
-            "total: {} keys, {} of {SLOTS} slots served\n",
+            "total: {} keys held (a replicated key once per copy), {} of {SLOTS} slots served\n",
             t.keys, t.slots
         ));
         out
@@ -259,7 +260,10 @@ mod tests {
             "{text}"
         );
         // Dead nodes' keys are not served: not counted.
-        assert_eq!(lines[5], "total: 15 keys, 16384 of 16384 slots served");
+        assert_eq!(
+            lines[5],
+            "total: 15 keys held (a replicated key once per copy), 16384 of 16384 slots served"
+        );
         assert_eq!(report.totals.dead, 1);
     }
 
