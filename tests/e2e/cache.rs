@@ -19,9 +19,7 @@ fn client(daemon: &Daemon) -> redis::Connection {
 }
 
 fn raw(daemon: &Daemon) -> TcpStream {
-    let s = TcpStream::connect(daemon.ready.resp).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
+    daemon.resp_stream()
 }
 
 /// Reads until `expected` bytes arrived (or the peer closed).

@@ -6,14 +6,11 @@
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use crate::support::{Daemon, Home};
 
 fn raw(daemon: &Daemon) -> TcpStream {
-    let s = TcpStream::connect(daemon.ready.resp).expect("connect");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s
+    daemon.resp_stream()
 }
 
 /// Sends commands (inline) and reads until the reply text ends with

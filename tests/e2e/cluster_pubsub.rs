@@ -152,13 +152,9 @@ struct Raw {
 }
 
 impl Raw {
-    fn connect(addr: std::net::SocketAddr) -> Raw {
-        let stream = std::net::TcpStream::connect(addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(200)))
-            .unwrap();
+    fn connect(daemon: &crate::support::Daemon) -> Raw {
         Raw {
-            stream,
+            stream: daemon.resp_stream(),
             seen: String::new(),
         }
     }
@@ -195,7 +191,7 @@ impl Raw {
 fn sharded_pubsub_is_its_own_namespace_and_answers_like_redis_7() {
     let home = crate::support::Home::new();
     let daemon = crate::support::Daemon::start(&home, &[]);
-    let mut sub = Raw::connect(daemon.ready.resp);
+    let mut sub = Raw::connect(&daemon);
     sub.send(&["SSUBSCRIBE", "orders", "stock"]);
     let said = sub.wait_for(":2\r\n");
     assert!(
@@ -203,7 +199,7 @@ fn sharded_pubsub_is_its_own_namespace_and_answers_like_redis_7() {
         "{said:?}"
     );
     // A plain subscriber of the same name is another namespace.
-    let mut plain = Raw::connect(daemon.ready.resp);
+    let mut plain = Raw::connect(&daemon);
     plain.send(&["SUBSCRIBE", "orders"]);
     plain.wait_for(":1\r\n");
     let mut con = redis::Client::open(format!("redis://{}/", daemon.ready.resp))
@@ -295,7 +291,7 @@ fn shard_channels_are_routed_to_their_slot_owner() {
         .find(|c| a.cli(false, &["SPUBLISH", c, "x"]).starts_with("MOVED"))
         .expect("a channel owned by b");
     assert!(b.cli(false, &["SPUBLISH", &channel, "x"]) == "0");
-    let mut sub = Raw::connect(b.daemon.ready.resp);
+    let mut sub = Raw::connect(&b.daemon);
     sub.send(&["SSUBSCRIBE", &channel]);
     sub.wait_for(":1\r\n");
     assert_eq!(b.cli(false, &["SPUBLISH", &channel, "hello"]), "1");
@@ -304,7 +300,7 @@ fn shard_channels_are_routed_to_their_slot_owner() {
     assert_eq!(a.cli(true, &["SPUBLISH", &channel, "again"]), "1");
     sub.wait_for("again\r\n");
     // Channels of different slots in one SSUBSCRIBE: CROSSSLOT.
-    let mut other = Raw::connect(b.daemon.ready.resp);
+    let mut other = Raw::connect(&b.daemon);
     other.send(&["SSUBSCRIBE", "{x}1", "{y}2"]);
     other.wait_for("CROSSSLOT");
 }

@@ -3,7 +3,7 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use agora_wire::ChatOp;
@@ -358,19 +358,31 @@ fn keys_are_listed_and_removed() {
     );
 }
 
-#[test]
-fn fifty_sessions_with_one_stalled_reader_keep_working() {
-    let Some(s) = setup() else { return };
-    // One client that never reads: ssh -tt with its stdout a pipe nobody
-    // drains, so its screen backs up.
-    let mut stalled = Command::new("ssh")
+/// A TUI session (`ssh -tt`) whose stdout is a pipe nobody drains, and
+/// whose stdin is a pipe the test may type into.
+fn unread_session(s: &Setup) -> Child {
+    Command::new("ssh")
         .args(ssh_options(&s.key, s.port))
         .args(["-tt", "127.0.0.1"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("ssh");
+        .expect("ssh")
+}
+
+/// Whether the daemon's `/metrics` counts `n` SSH sessions now.
+fn ssh_sessions(s: &Setup, n: usize) -> bool {
+    let (_, metrics) = rt().block_on(s.daemon.http_get("/metrics"));
+    metrics.contains(&format!("agora_ssh_sessions {n}\n"))
+}
+
+#[test]
+fn fifty_sessions_with_one_stalled_reader_keep_working() {
+    let Some(s) = setup() else { return };
+    // One client that never reads: ssh -tt with its stdout a pipe nobody
+    // drains, so its screen backs up.
+    let mut stalled = unread_session(&s);
     // Fifty more, each an exec request, all at once.
     let children: Vec<_> = (0..50)
         .map(|i| {
@@ -407,8 +419,7 @@ fn fifty_sessions_with_one_stalled_reader_keep_working() {
     let _ = stalled.kill();
     let _ = stalled.wait();
     wait_for("the sessions to close", Duration::from_secs(30), || {
-        let (_, metrics) = rt().block_on(s.daemon.http_get("/metrics"));
-        metrics.contains("agora_ssh_sessions 0").then_some(())
+        ssh_sessions(&s, 0).then_some(())
     });
 }
 
@@ -418,20 +429,9 @@ fn a_client_that_stops_reading_is_dropped() {
     // A TUI session whose screen nobody reads: its stdout is a pipe this
     // test never drains, so once the pipe, OpenSSH's channel window and
     // the sockets are full, the daemon cannot send it anything more.
-    let mut stalled = Command::new("ssh")
-        .args(ssh_options(&s.key, s.port))
-        .args(["-tt", "127.0.0.1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("ssh");
-    let sessions = |n: usize| {
-        let (_, metrics) = rt().block_on(s.daemon.http_get("/metrics"));
-        metrics.contains(&format!("agora_ssh_sessions {n}\n"))
-    };
+    let mut stalled = unread_session(&s);
     wait_for("the session to open", Duration::from_secs(30), || {
-        sessions(1).then_some(())
+        ssh_sessions(&s, 1).then_some(())
     });
     // Tab through the tabs: every press redraws most of the screen, some
     // KB that pile up unread until the session is dropped.
@@ -461,7 +461,7 @@ fn a_client_that_stops_reading_is_dropped() {
         start.elapsed()
     );
     wait_for("the session to close", Duration::from_secs(30), || {
-        sessions(0).then_some(())
+        ssh_sessions(&s, 0).then_some(())
     });
     // The daemon and its other sessions are unaffected.
     let out = ssh(&s.key, s.port, &[], &["whoami"]);

@@ -235,6 +235,14 @@ impl Daemon {
             .0
     }
 
+    /// A plain TCP connection to the RESP listener, reads timing out
+    /// after 10 s (a test that waits longer has failed).
+    pub fn resp_stream(&self) -> std::net::TcpStream {
+        let s = std::net::TcpStream::connect(self.ready.resp).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s
+    }
+
     /// A raw frame connection that has completed the handshake.
     pub async fn raw(&self) -> Raw {
         self.raw_with(None).await

@@ -714,33 +714,24 @@ impl Shard {
     /// session blob rewritten: no allocation, no free).
     pub fn put_str(&mut self, key: &[u8], value: &[u8], expire_at: u64, now_ms: u64) {
         let access = self.new_access(now_ms);
-        let Some((_, _, slot)) = self.map.get_full_mut(key) else {
-            let mut entry = Entry::with_expiry(Value::Str(value.into()), expire_at);
-            entry.size = entry_size(key.len(), &entry.value);
-            entry.access = access;
-            self.add_used(i64::from(entry.size));
-            if expire_at != 0 {
-                self.volatile += 1;
-            }
-            self.map.insert(key.into(), entry);
-            return;
-        };
-        let had_ttl = slot.expire_at != 0;
-        let old_size = slot.size;
-        match &mut slot.value {
-            Value::Str(bytes) if bytes.len() == value.len() => bytes.copy_from_slice(value),
-            other => *other = Value::Str(value.into()),
+        if let Some(idx) = self.map.get_index_of(key) {
+            return self.update_at(idx, |entry| {
+                match &mut entry.value {
+                    Value::Str(bytes) if bytes.len() == value.len() => bytes.copy_from_slice(value),
+                    other => *other = Value::Str(value.into()),
+                }
+                entry.expire_at = expire_at;
+                entry.access = access;
+            });
         }
-        slot.expire_at = expire_at;
-        slot.access = access;
-        slot.size = entry_size(key.len(), &slot.value);
-        let delta = i64::from(slot.size) - i64::from(old_size);
-        self.add_used(delta);
-        match (had_ttl, expire_at != 0) {
-            (false, true) => self.volatile += 1,
-            (true, false) => self.volatile -= 1,
-            _ => {}
+        let mut entry = Entry::with_expiry(Value::Str(value.into()), expire_at);
+        entry.size = entry_size(key.len(), &entry.value);
+        entry.access = access;
+        self.add_used(i64::from(entry.size));
+        if expire_at != 0 {
+            self.volatile += 1;
         }
+        self.map.insert(key.into(), entry);
     }
 
     /// A new entry's access state under the current policy.
