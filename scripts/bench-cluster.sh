@@ -14,11 +14,15 @@
 #   BENCH_N        requests per redis-benchmark run (default 200000)
 #   BENCH_CLIENTS  parallel clients (default 50)
 #   BENCH_ROUNDS   alternations of single/cluster (default 3)
+#   BENCH_JOIN_KEYS keys loaded before a fourth node joins (default
+#                  1000000; 0 skips the join)
+#   BENCH_SECTIONS which parts: "rounds bytes join dead" (default all)
 #   AGORA_BIN      a prebuilt agora (default: cargo build --release)
 #
 # Prints one line per run (rps and p99 for SET and GET, -P 1 and -P 16),
 # the replication bytes per write (from /metrics), then the detection time of a SIGKILLed node with
-# --cluster-failure-timeout 1s. Record the figures in docs/BENCHMARKS.md
+# --cluster-failure-timeout 1s, and the time a fourth node takes to get its
+# share (by anti-entropy) of BENCH_JOIN_KEYS keys. Record the figures in docs/BENCHMARKS.md
 # with the machine, the date and the load average.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +30,8 @@ cd "$(dirname "$0")/.."
 N=${BENCH_N:-200000}
 CLIENTS=${BENCH_CLIENTS:-50}
 ROUNDS=${BENCH_ROUNDS:-3}
+JOIN_KEYS=${BENCH_JOIN_KEYS:-1000000}
+SECTIONS=" ${BENCH_SECTIONS:-rounds bytes join dead} "
 
 need() { # need CMD PACKAGE
   command -v "$1" >/dev/null 2>&1 && return 0
@@ -110,6 +116,7 @@ for r in rows:
 
 echo "# $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)  N=$N clients=$CLIENTS"
 for round in $(seq "$ROUNDS"); do
+  [[ $SECTIONS == *" rounds "* ]] || break
   start single
   bench single "$(resp_port single)"
   stop_all
@@ -126,6 +133,7 @@ done
 
 # Replication bytes: SETs of 3-byte values (redis-benchmark's default -d)
 # on the N=3 cluster; each is copied to two replicas.
+if [[ $SECTIONS == *" bytes "* ]]; then
 start_cluster "${N3[@]}"
 redis-benchmark -h 127.0.0.1 -p "$(resp_port n1)" --cluster -t set -n "$N" -c "$CLIENTS" -q >/dev/null 2>&1
 python3 - "$N" "$tmp"/n*/ready.json <<'PY'
@@ -143,7 +151,44 @@ print(f"replication: {sent} bytes in {frames} frames for {n} SETs: "
       f"{sent / max(frames, 1):.0f} bytes per copy, {sent / n:.0f} bytes per write (N=3: two copies)")
 PY
 stop_all
+fi
 
+# A fourth node joins an N=3 cluster holding JOIN_KEYS keys: the time until
+# it holds its share (it becomes a replica of about 3/4 of the slots, and
+# anti-entropy copies their keys), while a GET load runs against n1.
+if [[ $SECTIONS == *" join "* ]] && [ "$JOIN_KEYS" -gt 0 ]; then
+start_cluster "${N3[@]}"
+p1=$(resp_port n1)
+redis-benchmark -h 127.0.0.1 -p "$p1" --cluster -t set -n "$JOIN_KEYS" -r $((JOIN_KEYS * 100)) \
+  -c "$CLIENTS" -P 16 -q >/dev/null 2>&1
+total=$(redis-cli -p "$p1" dbsize)
+seed=$(field "$tmp/n1/ready.json" cluster)
+redis-benchmark -h 127.0.0.1 -p "$p1" --cluster -t get -n 100000000 -r $((JOIN_KEYS * 100)) \
+  -c 10 -q >"$tmp/get-load" 2>&1 &
+load=$!
+t0=$(date +%s.%N)
+start n4 --cluster bench --node-id n4 --cluster-listen 127.0.0.1:0 --cluster-failure-timeout 1s \
+  --seeds "$seed" "${N3[@]}"
+p4=$(resp_port n4)
+last=-1 since=$t0 now=$t0
+for _ in $(seq 6000); do
+  now=$(date +%s.%N)
+  n=$(redis-cli -p "$p4" dbsize 2>/dev/null || echo 0)
+  if [ "$n" != "$last" ]; then last=$n since=$now; fi
+  # Done once the count has not moved for 3 s.
+  python3 -c "import sys; sys.exit(0 if $now - $since >= 3 and $last > 0 else 1)" && break
+  sleep 0.1
+done
+kill "$load" 2>/dev/null || true; wait "$load" 2>/dev/null || true
+http4=$(field "$tmp/n4/ready.json" http)
+pulled=$(curl -s "http://$http4/metrics" | awk '/^agora_cluster_antientropy_pulled_keys_total /{print $2}')
+python3 -c "print(f'join: n4 holds {$last} of {$total} keys ({$last / $total:.0%}; anti-entropy pulled ${pulled:-0}) {($since - $t0):.2f} s after it started, while 10 clients ran GETs')"
+errors=$(grep -c -i 'error' "$tmp/get-load" || true)
+echo "join: GET load errors during the join: $errors"
+stop_all
+fi
+
+[[ $SECTIONS == *" dead "* ]] || exit 0
 # Time to detect a dead node: SIGKILL n3, poll n1 until it says fail.
 start_cluster
 id3=$(redis-cli -p "$(resp_port n3)" cluster myid)

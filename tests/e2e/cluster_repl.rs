@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::cluster::{Node, converge, have_redis_cli};
 use crate::support::wait_for;
 
-const QUORUM: [&str; 6] = [
+pub(crate) const QUORUM: [&str; 6] = [
     "--replicas",
     "3",
     "--write-quorum",
@@ -34,7 +34,7 @@ fn three(name: &str) -> (Node, Node, Node) {
 
 /// What became of a command sent to the cluster.
 #[derive(Debug)]
-enum Outcome {
+pub(crate) enum Outcome {
     /// Its reply.
     Done(redis::Value),
     /// An error reply other than a redirection (e.g. NOREPLICAS).
@@ -46,14 +46,14 @@ enum Outcome {
 
 /// A cluster client that follows MOVED, as redis-cli -c does, and tries
 /// the other nodes while one is unreachable.
-struct Client {
+pub(crate) struct Client {
     nodes: Vec<SocketAddr>,
     conns: HashMap<SocketAddr, redis::Connection>,
     next: usize,
 }
 
 impl Client {
-    fn new(nodes: &[&Node]) -> Client {
+    pub(crate) fn new(nodes: &[&Node]) -> Client {
         Client {
             nodes: nodes.iter().map(|n| n.daemon.ready.resp).collect(),
             conns: HashMap::new(),
@@ -110,7 +110,7 @@ impl Client {
 
     /// Runs `cmd` until it completes (retrying when its fate is unknown:
     /// only for idempotent commands) and returns its reply.
-    fn ok(&mut self, cmd: &redis::Cmd) -> redis::Value {
+    pub(crate) fn ok(&mut self, cmd: &redis::Cmd) -> redis::Value {
         for _ in 0..100 {
             match self.run(cmd) {
                 Outcome::Done(v) => return v,
@@ -191,7 +191,7 @@ fn key_of(i: usize) -> String {
 
 /// Whether `node` is the primary of `key`: it answers instead of
 /// redirecting.
-fn is_primary(node: &Node, key: &str) -> bool {
+pub(crate) fn is_primary(node: &Node, key: &str) -> bool {
     !node.cli(false, &["TYPE", key]).starts_with("MOVED")
 }
 

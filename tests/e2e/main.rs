@@ -17,6 +17,7 @@ mod cache_stream;
 mod chat;
 mod cli;
 mod cluster;
+mod cluster_entropy;
 mod cluster_ops;
 mod cluster_pubsub;
 mod cluster_repl;

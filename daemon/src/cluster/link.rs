@@ -70,6 +70,34 @@ pub enum Message {
         /// The message.
         payload: serde_bytes::ByteBuf,
     },
+    /// Anti-entropy's first step (`entropy.rs`): the caller's digests
+    /// of the slots it shares with the callee, folded by ranges of
+    /// [`super::digests::RANGE`] slots.
+    Digests {
+        /// Which slots: a bitmap of 16,384 bits, slot 0 in the first
+        /// byte's highest bit.
+        #[serde(with = "serde_bytes")]
+        slots: Vec<u8>,
+        /// Per range, the XOR of the named slots' digests.
+        ranges: Vec<u64>,
+    },
+    /// The answer to `Digests`: the callee's digest of every named slot
+    /// in the ranges whose digests differ.
+    SlotDigests {
+        /// (slot, digest).
+        slots: Vec<(u16, u64)>,
+    },
+    /// Anti-entropy's second step: list your keys of these slots.
+    ListKeys {
+        /// The slots.
+        slots: Vec<u16>,
+    },
+    /// The answer to `ListKeys`: every key with a stamp in those slots
+    /// (tombstones included).
+    Keys {
+        /// (key, version, present).
+        keys: Vec<(serde_bytes::ByteBuf, super::hlc::Version, bool)>,
+    },
     /// `Hello`, `Replicate` or `Publish` done.
     Done,
     /// The answer to `Read`.

@@ -18,6 +18,8 @@
 //! (`None` without `--cluster`).
 
 pub mod commands;
+pub mod digests;
+pub mod entropy;
 pub mod fanout;
 pub mod handoff;
 pub mod hlc;
@@ -291,8 +293,16 @@ impl Cluster {
             return Ok(());
         }
         let repl = Arc::new(replicate::Replication::new(self, cache));
+        let adopted = repl.versions.adopt(repl.db(), crate::now_ms());
+        if adopted > 0 {
+            tracing::info!(
+                keys = adopted,
+                "keys held before replication started (a snapshot) take version 0: anti-entropy brings them up to date"
+            );
+        }
         answers.set_replication(repl.clone());
-        replicate::spawn(self.clone(), repl.clone(), token, tracker);
+        replicate::spawn(self.clone(), repl.clone(), token.clone(), tracker);
+        entropy::spawn(self.clone(), repl.clone(), token, tracker);
         let _ = self.replication.set(repl);
         tracing::info!(replicas = self.config.quorum.replicas, write_quorum = self.config.quorum.write, read_quorum = self.config.quorum.read, link = %self.gossip, "cluster replication started");
         Ok(())

@@ -29,6 +29,7 @@ use futures::stream::FuturesUnordered;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::digests;
 use super::handoff::Hints;
 use super::hlc::{Hlc, node_tag};
 use super::link::{Answer, Link, Message};
@@ -191,6 +192,8 @@ pub struct Replication {
     pub link: Link,
     /// Writes kept for replicas that did not acknowledge them.
     pub hints: Arc<Hints>,
+    /// Anti-entropy's counters (`entropy.rs`).
+    pub entropy: digests::Stats,
     cache: Arc<Cache>,
 }
 
@@ -228,11 +231,13 @@ impl Replication {
             versions: Versions::default(),
             link: Link::new(&config.name, &config.node_id, REPLICA_TIMEOUT),
             hints: Arc::new(Hints::default()),
+            entropy: digests::Stats::default(),
             cache,
         }
     }
 
-    fn db(&self) -> &crate::cache::store::Db {
+    /// The keyspace replicated (database 0).
+    pub(crate) fn db(&self) -> &crate::cache::store::Db {
         self.cache.store.db(0)
     }
 
@@ -404,6 +409,17 @@ impl Answer for Replication {
                     .iter()
                     .map(|k| versions::read(&self.versions, self.db(), k, now))
                     .collect(),
+            },
+            Message::Digests { slots, ranges } => match digests::SlotSet::from_bytes(slots) {
+                Some(set) => Message::SlotDigests {
+                    slots: digests::answer_digests(&self.versions, &set, &ranges),
+                },
+                None => Message::Refused {
+                    reason: "a slot bitmap of the wrong size".into(),
+                },
+            },
+            Message::ListKeys { slots } => Message::Keys {
+                keys: digests::answer_list(&self.versions, &slots),
             },
             _ => Message::Refused {
                 reason: "unexpected request".into(),

@@ -18,13 +18,13 @@
 //! shard, so [`capture`] orders versions as the states they carry.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher as _, Hasher as _};
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use super::hlc::{Hlc, Version};
+use super::slots::key_slot;
 use crate::cache::persist;
 use crate::cache::store::{Db, Entry};
 
@@ -84,33 +84,155 @@ impl Item {
     }
 }
 
+/// The stamps of one slot, and its digest: the XOR of
+/// [`entry_hash`] over its present keys (anti-entropy compares digests
+/// before it compares keys: `entropy.rs`).
+#[derive(Default)]
+pub struct SlotStamps {
+    stamps: HashMap<Bytes, Stamp>,
+    digest: u64,
+}
+
+/// A stamp's share of its slot's digest: present keys only, so
+/// tombstones, which nodes forget at different times, never make two
+/// replicas' digests differ.
+fn share(key: &[u8], stamp: &Stamp) -> u64 {
+    if stamp.gone_since == 0 {
+        entry_hash(key, stamp.version)
+    } else {
+        0
+    }
+}
+
+impl SlotStamps {
+    /// The stamp of `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&Stamp> {
+        self.stamps.get(key)
+    }
+
+    /// Sets the stamp of `key`.
+    pub fn set(&mut self, key: &[u8], stamp: Stamp) {
+        self.digest ^= share(key, &stamp);
+        if let Some(old) = self.stamps.get_mut(key) {
+            self.digest ^= share(key, old);
+            *old = stamp;
+        } else {
+            self.stamps.insert(Bytes::copy_from_slice(key), stamp);
+        }
+    }
+
+    /// Keeps the stamps `keep` says to keep (it may change them).
+    fn retain(&mut self, mut keep: impl FnMut(&Bytes, &mut Stamp) -> bool) {
+        let mut digest = self.digest;
+        self.stamps.retain(|key, stamp| {
+            digest ^= share(key, stamp);
+            let kept = keep(key, stamp);
+            if kept {
+                digest ^= share(key, stamp);
+            }
+            kept
+        });
+        self.digest = digest;
+    }
+
+    /// This slot's digest.
+    pub fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// Every key's version, and whether the key is present.
+    pub fn entries(&self) -> impl Iterator<Item = (&Bytes, Version, bool)> {
+        self.stamps
+            .iter()
+            .map(|(k, s)| (k, s.version, s.gone_since == 0))
+    }
+}
+
+/// The hash of one (key, version) in a slot's digest: FNV-1a 64 over the
+/// key and the version's parts, finished by splitmix64's mixer. Fixed (no
+/// random seed): every node must compute the same.
+pub fn entry_hash(key: &[u8], version: Version) -> u64 {
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let parts = version
+        .0
+        .to_le_bytes()
+        .into_iter()
+        .chain(version.1.to_le_bytes());
+    for b in key.iter().copied().chain(parts) {
+        h = (h ^ u64::from(b)).wrapping_mul(PRIME);
+    }
+    h ^= h >> 30;
+    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    h ^= h >> 27;
+    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
+    h ^ (h >> 31)
+}
+
+/// The slots of one lock: those equal to its index modulo [`SHARDS`].
+#[derive(Default)]
+pub struct Shard {
+    slots: HashMap<u16, SlotStamps>,
+}
+
+impl Shard {
+    /// The stamps of `slot` (empty when it has none).
+    pub fn slot(&self, slot: u16) -> Option<&SlotStamps> {
+        self.slots.get(&slot)
+    }
+
+    /// The stamps of `slot`, to change.
+    pub fn slot_mut(&mut self, slot: u16) -> &mut SlotStamps {
+        self.slots.entry(slot).or_default()
+    }
+
+    /// The stamp of `key`.
+    fn get(&self, key: &[u8]) -> Option<&Stamp> {
+        self.slots.get(&key_slot(key))?.get(key)
+    }
+
+    /// Sets the stamp of `key`.
+    fn set(&mut self, key: &[u8], stamp: Stamp) {
+        self.slot_mut(key_slot(key)).set(key, stamp);
+    }
+}
+
 /// The stamps of every replicated key (database 0: a cluster has no
-/// other).
+/// other), in locked shards of slots.
 pub struct Versions {
-    shards: Box<[Mutex<HashMap<Bytes, Stamp>>]>,
-    hasher: foldhash::fast::RandomState,
+    shards: Box<[Mutex<Shard>]>,
 }
 
 impl Default for Versions {
     fn default() -> Versions {
         Versions {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            hasher: foldhash::fast::RandomState::default(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
         }
     }
 }
 
 impl Versions {
-    fn shard(&self, key: &[u8]) -> MutexGuard<'_, HashMap<Bytes, Stamp>> {
-        let mut h = self.hasher.build_hasher();
-        h.write(key);
-        let i = (h.finish() as usize) % SHARDS;
-        self.shards[i].lock().unwrap_or_else(|e| e.into_inner())
+    /// The lock holding `slot`'s stamps.
+    pub fn lock_slot(&self, slot: u16) -> MutexGuard<'_, Shard> {
+        self.shards[usize::from(slot) % SHARDS]
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn shard(&self, key: &[u8]) -> MutexGuard<'_, Shard> {
+        self.lock_slot(key_slot(key))
     }
 
     /// The stamp of `key`, if any.
     pub fn get(&self, key: &[u8]) -> Option<Stamp> {
         self.shard(key).get(key).copied()
+    }
+
+    /// The digest of `slot` (0 when it holds no present key).
+    pub fn digest(&self, slot: u16) -> u64 {
+        self.lock_slot(slot)
+            .slot(slot)
+            .map_or(0, SlotStamps::digest)
     }
 
     /// Whether every key is settled in `epoch`.
@@ -124,8 +246,15 @@ impl Versions {
     /// unsettled: a stamp per missing key read would grow without bound.
     pub fn settle(&self, keys: &[&Bytes], epoch: u64) {
         for k in keys {
-            if let Some(s) = self.shard(k).get_mut(k.as_ref()) {
-                s.settled = epoch;
+            let mut shard = self.shard(k);
+            if let Some(&s) = shard.get(k) {
+                shard.set(
+                    k,
+                    Stamp {
+                        settled: epoch,
+                        ..s
+                    },
+                );
             }
         }
     }
@@ -134,7 +263,10 @@ impl Versions {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
+            .map(|s| {
+                let shard = s.lock().unwrap_or_else(|e| e.into_inner());
+                shard.slots.values().map(|s| s.stamps.len()).sum::<usize>()
+            })
             .sum()
     }
 
@@ -143,25 +275,60 @@ impl Versions {
         self.len() == 0
     }
 
+    /// Stamps every key of `db` that has none with [`Version::ZERO`]
+    /// (keys loaded from a snapshot): any replicated state wins over
+    /// them, and anti-entropy sees them. How many were stamped.
+    pub fn adopt(&self, db: &Db, now_ms: u64) -> usize {
+        let mut keys = Vec::new();
+        for i in 0..crate::cache::store::SHARDS {
+            let shard = db.lock(i);
+            keys.extend(
+                shard
+                    .iter()
+                    .filter(|(_, e)| !e.is_expired(now_ms))
+                    .map(|(k, _)| Bytes::copy_from_slice(k)),
+            );
+        }
+        let mut adopted = 0;
+        for key in keys {
+            let mut shard = self.shard(&key);
+            if shard.get(&key).is_none() {
+                shard.set(
+                    &key,
+                    Stamp {
+                        version: Version::ZERO,
+                        gone_since: 0,
+                        settled: 0,
+                    },
+                );
+                adopted += 1;
+            }
+        }
+        adopted
+    }
+
     /// Notes keys found gone, and forgets tombstones older than
     /// `keep_ms`; how many were forgotten.
     pub fn sweep(&self, db: &Db, now_ms: u64, keep_ms: u64) -> usize {
         let mut forgotten = 0;
         for shard in self.shards.iter() {
-            let mut stamps = shard.lock().unwrap_or_else(|e| e.into_inner());
-            stamps.retain(|key, stamp| {
-                let exists = db.lock_key(key).peek(key, now_ms).is_some();
-                if exists {
-                    stamp.gone_since = 0;
-                    return true;
-                }
-                if stamp.gone_since == 0 {
-                    stamp.gone_since = now_ms;
-                }
-                let keep = now_ms.saturating_sub(stamp.gone_since) < keep_ms;
-                forgotten += usize::from(!keep);
-                keep
-            });
+            let mut shard = shard.lock().unwrap_or_else(|e| e.into_inner());
+            for stamps in shard.slots.values_mut() {
+                stamps.retain(|key, stamp| {
+                    let exists = db.lock_key(key).peek(key, now_ms).is_some();
+                    if exists {
+                        stamp.gone_since = 0;
+                        return true;
+                    }
+                    if stamp.gone_since == 0 {
+                        stamp.gone_since = now_ms;
+                    }
+                    let keep = now_ms.saturating_sub(stamp.gone_since) < keep_ms;
+                    forgotten += usize::from(!keep);
+                    keep
+                });
+            }
+            shard.slots.retain(|_, s| !s.stamps.is_empty());
         }
         forgotten
     }
@@ -191,8 +358,8 @@ pub fn capture(
     let state = state_of(db, key, now_ms);
     let version = clock.now(now_ms);
     let gone_since = if state.is_some() { 0 } else { now_ms };
-    stamps.insert(
-        key.clone(),
+    stamps.set(
+        key,
         Stamp {
             version,
             gone_since,
@@ -236,7 +403,7 @@ pub enum Applied {
 pub fn apply(versions: &Versions, db: &Db, clock: &Hlc, item: &Item, now_ms: u64) -> Applied {
     clock.observe(item.version);
     let mut stamps = versions.shard(&item.key);
-    let mine = stamps.get(item.key.as_slice()).copied();
+    let mine = stamps.get(&item.key).copied();
     if let Some(stamp) = mine {
         let present = stamp.gone_since == 0;
         if (item.version, item.state.is_some()) <= (stamp.version, present) {
@@ -262,8 +429,8 @@ pub fn apply(versions: &Versions, db: &Db, clock: &Hlc, item: &Item, now_ms: u64
         }
     };
     drop(shard);
-    stamps.insert(
-        Bytes::copy_from_slice(&item.key),
+    stamps.set(
+        &item.key,
         Stamp {
             version: item.version,
             gone_since: if gone { now_ms.max(1) } else { 0 },
@@ -413,5 +580,78 @@ mod tests {
         assert!(v.settled(&[&a], 5));
         assert!(!v.settled(&[&a, &b], 5));
         assert!(v.get(b"b").is_none());
+    }
+
+    #[test]
+    fn slot_digests_follow_present_keys_and_agree_between_replicas() {
+        let (primary, replica) = (store(), store());
+        let (pv, rv) = (Versions::default(), Versions::default());
+        let clock = Hlc::new(1);
+        let (a, b) = (Bytes::from_static(b"{t}a"), Bytes::from_static(b"{t}b"));
+        let slot = key_slot(b"{t}a");
+        assert_eq!(pv.digest(slot), 0);
+        set(primary.db(0), "{t}a", "1");
+        set(primary.db(0), "{t}b", "2");
+        let ia = capture(&pv, primary.db(0), &clock, &a, 1_000, 0);
+        let ib = capture(&pv, primary.db(0), &clock, &b, 1_000, 0);
+        assert_ne!(pv.digest(slot), 0);
+        assert_eq!(
+            pv.digest(slot),
+            entry_hash(b"{t}a", ia.version) ^ entry_hash(b"{t}b", ib.version)
+        );
+        // The replica takes the same states in the other order: same digest.
+        apply(&rv, replica.db(0), &clock, &ib, 1_000);
+        assert_ne!(rv.digest(slot), pv.digest(slot));
+        apply(&rv, replica.db(0), &clock, &ia, 1_000);
+        assert_eq!(rv.digest(slot), pv.digest(slot));
+        // A delete leaves a tombstone, which is no part of the digest.
+        primary.db(0).lock_key(b"{t}a").remove(b"{t}a", 1_001);
+        capture(&pv, primary.db(0), &clock, &a, 1_001, 0);
+        assert_eq!(pv.digest(slot), entry_hash(b"{t}b", ib.version));
+        // Settling changes no version, so no digest.
+        pv.settle(&[&b], 9);
+        assert_eq!(pv.digest(slot), entry_hash(b"{t}b", ib.version));
+        // A key found expired by the sweep leaves the digest too.
+        primary.db(0).lock_key(b"{t}b").remove(b"{t}b", 1_002);
+        pv.sweep(primary.db(0), 1_002, 10_000);
+        assert_eq!(pv.digest(slot), 0);
+        assert_eq!(pv.len(), 2);
+        pv.sweep(primary.db(0), 50_000, 10_000);
+        assert!(pv.is_empty());
+    }
+
+    #[test]
+    fn keys_from_a_snapshot_are_adopted_at_version_zero() {
+        let s = store();
+        let v = Versions::default();
+        set(s.db(0), "a", "1");
+        set(s.db(0), "b", "2");
+        let clock = Hlc::new(1);
+        let b = Bytes::from_static(b"b");
+        let written = capture(&v, s.db(0), &clock, &b, 1, 0);
+        assert_eq!(v.adopt(s.db(0), 1), 1);
+        assert_eq!(v.get(b"a").map(|s| s.version), Some(Version::ZERO));
+        assert_eq!(v.get(b"b").map(|s| s.version), Some(written.version));
+        assert_eq!(v.digest(key_slot(b"a")), entry_hash(b"a", Version::ZERO));
+        assert_eq!(v.adopt(s.db(0), 1), 0);
+    }
+
+    #[test]
+    fn the_entry_hash_is_fixed() {
+        // Every node must compute the same: no per-process seed (the value
+        // is FNV-1a of 12 zero bytes through splitmix64, checked by hand).
+        assert_eq!(
+            entry_hash(b"k", Version(1, 2)),
+            entry_hash(b"k", Version(1, 2))
+        );
+        assert_ne!(
+            entry_hash(b"k", Version(1, 2)),
+            entry_hash(b"k", Version(1, 3))
+        );
+        assert_ne!(
+            entry_hash(b"k", Version(1, 2)),
+            entry_hash(b"j", Version(1, 2))
+        );
+        assert_eq!(entry_hash(b"", Version::ZERO), 0xb81d_eccc_3941_dddc);
     }
 }

@@ -205,6 +205,36 @@ pub(crate) fn render(shared: &Shared) -> String {
                 "Replication frames sent to other nodes.",
                 &one(frames),
             );
+            let entropy = &repl.entropy;
+            for (name, help, value) in [
+                (
+                    "agora_cluster_antientropy_rounds_total",
+                    "Anti-entropy comparisons with a peer that completed.",
+                    &entropy.rounds,
+                ),
+                (
+                    "agora_cluster_antientropy_slots_differing_total",
+                    "Slots whose digests differed from a peer's.",
+                    &entropy.slots_differing,
+                ),
+                (
+                    "agora_cluster_antientropy_pulled_keys_total",
+                    "Keys anti-entropy took from peers that held them newer.",
+                    &entropy.pulled,
+                ),
+                (
+                    "agora_cluster_antientropy_pushed_keys_total",
+                    "Keys anti-entropy sent to peers that held them older or not at all.",
+                    &entropy.pushed,
+                ),
+            ] {
+                metric(
+                    name,
+                    "counter",
+                    help,
+                    &one(value.load(std::sync::atomic::Ordering::Relaxed)),
+                );
+            }
             metric(
                 "agora_cluster_hints_pending",
                 "gauge",

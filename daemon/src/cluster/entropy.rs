@@ -1,0 +1,231 @@
+//! Anti-entropy: replicas that missed writes (down longer than their
+//! hints were kept, restarted from a snapshot, or new to a slot) are
+//! brought in sync by comparing digests, without copying everything.
+//!
+//! Every [`EVERY`], a node takes each live peer in turn and, over the
+//! slots they both replicate:
+//! 1. sends its digests folded by ranges of [`super::digests::RANGE`] slots
+//!    ([`Message::Digests`], ~4 KiB); the peer answers its own digest of
+//!    every slot in the ranges that differ;
+//! 2. asks for the keys of the slots that differ ([`Message::ListKeys`]:
+//!    key, version, present), [`LIST_SLOTS`] slots at a time;
+//! 3. pulls the keys the peer holds newer ([`Message::Read`]) and pushes
+//!    the ones it holds newer ([`Message::Replicate`]), [`BATCH`] keys per
+//!    frame; a newer tombstone on either side deletes an older value, but a
+//!    tombstone is never copied to a node that lacks the key (nodes forget
+//!    tombstones at different times; copying them would keep them alive).
+//!
+//! A slot's digest is the XOR of a fixed hash of (key, version) over its
+//! present keys, kept up to date on every change (`versions.rs`), so two
+//! replicas in sync exchange only step 1.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use serde_bytes::ByteBuf;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::Cluster;
+use super::digests::{SlotSet, answer_list, plan, ranges};
+use super::hlc::Version;
+use super::link::Message;
+use super::membership::State;
+use super::replicate::Replication;
+use super::slots::SLOTS;
+use super::versions::{self, Item};
+
+/// How often a node compares its slots with each peer.
+pub const EVERY: Duration = Duration::from_secs(1);
+
+/// Slots listed per `ListKeys`.
+const LIST_SLOTS: usize = 64;
+
+/// Keys per `Read` or `Replicate` frame.
+const BATCH: usize = 512;
+
+/// `Read`s in flight to one peer while pulling.
+const PULLS_IN_FLIGHT: usize = 4;
+
+/// The slots this node and `peer` both replicate in `cluster`'s view.
+fn shared(cluster: &Cluster, peer: &str, n: usize) -> SlotSet {
+    let view = cluster.view();
+    let mut set = SlotSet::empty();
+    let Some(me) = view.me() else { return set };
+    for slot in 0..SLOTS {
+        let ids = view.placement.replicas(slot, n);
+        if ids.contains(&me.id.as_str()) && ids.contains(&peer) {
+            set.insert(slot);
+        }
+    }
+    set
+}
+
+/// Runs anti-entropy rounds until `token` is cancelled.
+pub fn spawn(
+    cluster: Arc<Cluster>,
+    repl: Arc<Replication>,
+    token: CancellationToken,
+    tracker: &TaskTracker,
+) {
+    tracker.spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            let view = cluster.view();
+            let peers: Vec<(String, SocketAddr)> = view
+                .members
+                .iter()
+                .filter(|m| !m.myself && m.state == State::Alive && m.serves())
+                .map(|m| (m.id.clone(), m.gossip))
+                .collect();
+            for (id, addr) in peers {
+                let round = tokio::select! {
+                    _ = token.cancelled() => return,
+                    r = sync_with(&cluster, &repl, &id, addr) => r,
+                };
+                match round {
+                    Ok((0, 0)) => {}
+                    Ok((pulled, pushed)) => {
+                        tracing::info!(node = %id, pulled, pushed, "anti-entropy: replicas brought in sync");
+                    }
+                    Err(err) => tracing::debug!(node = %id, "anti-entropy round stopped: {err}"),
+                }
+            }
+        }
+    });
+}
+
+/// One comparison with the peer `id` at `addr`: how many keys were pulled
+/// and pushed.
+async fn sync_with(
+    cluster: &Cluster,
+    repl: &Replication,
+    id: &str,
+    addr: SocketAddr,
+) -> Result<(usize, usize), String> {
+    let set = shared(cluster, id, repl.quorum.replicas);
+    if set.is_empty() {
+        return Ok((0, 0));
+    }
+    let versions = &repl.versions;
+    let msg = Message::Digests {
+        slots: set.to_bytes(),
+        ranges: ranges(versions, &set),
+    };
+    let theirs = match repl.link.call(addr, msg).await {
+        Ok(Message::SlotDigests { slots }) => slots,
+        other => return Err(format!("digests: {other:?}")),
+    };
+    let differing: Vec<u16> = theirs
+        .into_iter()
+        .filter(|&(slot, digest)| set.contains(slot) && versions.digest(slot) != digest)
+        .map(|(slot, _)| slot)
+        .collect();
+    repl.entropy.rounds.fetch_add(1, Ordering::Relaxed);
+    if differing.is_empty() {
+        return Ok((0, 0));
+    }
+    repl.entropy
+        .slots_differing
+        .fetch_add(differing.len() as u64, Ordering::Relaxed);
+    let (mut pulled, mut pushed) = (0, 0);
+    for chunk in differing.chunks(LIST_SLOTS) {
+        let listed = match repl
+            .link
+            .call(
+                addr,
+                Message::ListKeys {
+                    slots: chunk.to_vec(),
+                },
+            )
+            .await
+        {
+            Ok(Message::Keys { keys }) => keys,
+            other => return Err(format!("list: {other:?}")),
+        };
+        let theirs: HashMap<Bytes, (Version, bool)> = listed
+            .into_iter()
+            .map(|(k, v, p)| (Bytes::from(k.into_vec()), (v, p)))
+            .collect();
+        let mine: HashMap<Bytes, (Version, bool)> = answer_list(versions, chunk)
+            .into_iter()
+            .map(|(k, v, p)| (Bytes::from(k.into_vec()), (v, p)))
+            .collect();
+        let plan = plan(&mine, &theirs);
+        let now = crate::now_ms();
+        for (key, version) in &plan.delete {
+            let tombstone = Item {
+                key: key.to_vec(),
+                version: *version,
+                state: None,
+            };
+            versions::apply(versions, repl.db(), &repl.clock, &tombstone, now);
+        }
+        pulled += pull(repl, addr, &plan.pull).await?;
+        pushed += push(repl, addr, &plan.push).await?;
+    }
+    repl.entropy
+        .pulled
+        .fetch_add(pulled as u64, Ordering::Relaxed);
+    repl.entropy
+        .pushed
+        .fetch_add(pushed as u64, Ordering::Relaxed);
+    Ok((pulled, pushed))
+}
+
+/// Reads `keys` from the peer and takes the newer states; how many.
+async fn pull(repl: &Replication, addr: SocketAddr, keys: &[Bytes]) -> Result<usize, String> {
+    let calls: Vec<_> = keys
+        .chunks(BATCH)
+        .map(|chunk| {
+            let msg = Message::Read {
+                keys: chunk.iter().map(|k| ByteBuf::from(k.to_vec())).collect(),
+            };
+            repl.link.call(addr, msg)
+        })
+        .collect();
+    let mut reads = futures::stream::iter(calls).buffer_unordered(PULLS_IN_FLIGHT);
+    let mut taken = 0;
+    while let Some(answer) = reads.next().await {
+        let items = match answer {
+            Ok(Message::Items { items }) => items,
+            other => return Err(format!("read: {other:?}")),
+        };
+        let now = crate::now_ms();
+        for item in &items {
+            if versions::apply(&repl.versions, repl.db(), &repl.clock, item, now)
+                == versions::Applied::Taken
+            {
+                taken += 1;
+            }
+        }
+    }
+    Ok(taken)
+}
+
+/// Sends this node's states of `keys` to the peer; how many.
+async fn push(repl: &Replication, addr: SocketAddr, keys: &[Bytes]) -> Result<usize, String> {
+    let mut sent = 0;
+    for chunk in keys.chunks(BATCH) {
+        let now = crate::now_ms();
+        let items: Vec<Item> = chunk
+            .iter()
+            .map(|k| versions::read(&repl.versions, repl.db(), k, now))
+            .collect();
+        match repl.link.call(addr, Message::Replicate { items }).await {
+            Ok(Message::Done) => sent += chunk.len(),
+            other => return Err(format!("replicate: {other:?}")),
+        }
+    }
+    Ok(sent)
+}

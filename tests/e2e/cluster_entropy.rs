@@ -1,0 +1,111 @@
+//! Anti-entropy (docs/CLUSTER.md, "Anti-entropy") with real processes:
+//! a node that comes back empty gets back every key of its slots that
+//! nobody wrote meanwhile — no hint and no read brings those, only the
+//! digest comparison — and keys deleted while it was away stay deleted.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use crate::cluster::{Node, converge, have_redis_cli};
+use crate::cluster_repl::{Client, QUORUM, is_primary};
+use crate::support::wait_for;
+
+/// A counter from a node's `/metrics`.
+fn counter(node: &Node, name: &str) -> u64 {
+    let (_, metrics) = crate::support::rt().block_on(node.daemon.http_get("/metrics"));
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every key a node holds, by SCAN (keyless: it runs on the node itself).
+fn keys_on(node: &Node) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    let mut cursor = "0".to_owned();
+    loop {
+        let out = node.cli(false, &["SCAN", &cursor, "COUNT", "1000"]);
+        let mut lines = out.lines();
+        cursor = lines.next().unwrap_or("0").trim().to_owned();
+        keys.extend(lines.map(|l| l.trim().to_owned()).filter(|l| !l.is_empty()));
+        if cursor == "0" {
+            return keys;
+        }
+    }
+}
+
+#[test]
+fn a_node_back_empty_gets_its_keys_by_anti_entropy_and_deletes_stay() {
+    if !have_redis_cli() {
+        return;
+    }
+    let a = Node::start_with("entropy", "a", &[], &QUORUM);
+    let b = Node::start_with("entropy", "b", &[&a], &QUORUM);
+    let c = Node::start_with("entropy", "c", &[&a, &b], &QUORUM);
+    converge(&[&a, &b, &c], 3);
+    let mut client = Client::new(&[&a, &b, &c]);
+    for i in 0..300 {
+        client.ok(redis::cmd("SET")
+            .arg(format!("ae:{i}"))
+            .arg(format!("v{i}")));
+    }
+    // c dies and loses everything; meanwhile 50 keys are deleted and 50
+    // rewritten (those reach the new c as hints), 200 are left alone.
+    let mut c = c;
+    c.daemon.signal(libc::SIGKILL);
+    c.daemon.wait_exit(Duration::from_secs(10));
+    let mut client = Client::new(&[&a, &b]);
+    for i in 0..50 {
+        client.ok(redis::cmd("DEL").arg(format!("ae:{i}")));
+    }
+    for i in 50..100 {
+        client.ok(redis::cmd("SET")
+            .arg(format!("ae:{i}"))
+            .arg(format!("new{i}")));
+    }
+    converge(&[&a, &b], 2);
+    // The new c reads with R=1 (a per-daemon setting), so GET on it shows
+    // its own copy, not a quorum read's.
+    let mut flags = QUORUM;
+    flags[5] = "1";
+    assert_eq!(flags[4], "--read-quorum");
+    let c = Node::start_with("entropy", "c", &[&a, &b], &flags);
+    converge(&[&a, &b, &c], 3);
+    let expected: BTreeSet<String> = (50..300).map(|i| format!("ae:{i}")).collect();
+    wait_for(
+        "c to hold every live key again",
+        Duration::from_secs(60),
+        || (keys_on(&c) == expected).then_some(()),
+    );
+    // The 200 keys nobody touched came by anti-entropy: pulled by c or
+    // pushed to it by a and b.
+    let synced = counter(&c, "agora_cluster_antientropy_pulled_keys_total")
+        + counter(&a, "agora_cluster_antientropy_pushed_keys_total")
+        + counter(&b, "agora_cluster_antientropy_pushed_keys_total");
+    assert!(synced >= 200, "only {synced} keys came by anti-entropy");
+    // c's own copies hold the values (R=1 on c: no quorum read).
+    let mut checked = 0;
+    for i in 50..300 {
+        let key = format!("ae:{i}");
+        if !is_primary(&c, &key) {
+            continue;
+        }
+        let want = if i < 100 {
+            format!("new{i}")
+        } else {
+            format!("v{i}")
+        };
+        assert_eq!(c.cli(false, &["GET", &key]), want, "{key} on c");
+        checked += 1;
+    }
+    assert!(checked > 30, "c is the primary of only {checked} keys");
+    // In sync, a round finds no slot differing.
+    let differing = counter(&a, "agora_cluster_antientropy_slots_differing_total");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        counter(&a, "agora_cluster_antientropy_slots_differing_total"),
+        differing,
+        "a still finds slots differing once c is in sync"
+    );
+}
