@@ -159,8 +159,45 @@ fi
 if [[ $SECTIONS == *" join "* ]] && [ "$JOIN_KEYS" -gt 0 ]; then
 start_cluster "${N3[@]}"
 p1=$(resp_port n1)
-redis-benchmark -h 127.0.0.1 -p "$p1" --cluster -t set -n "$JOIN_KEYS" -r $((JOIN_KEYS * 100)) \
-  -c "$CLIENTS" -P 16 -q >/dev/null 2>&1
+# redis-benchmark --cluster puts every key of a node in one hash tag's
+# slot; the join must move keys spread over all slots, so they are
+# loaded with redis-cli --pipe, each key sent to its slot's primary.
+python3 - "$JOIN_KEYS" "$tmp" "$(resp_port n1)" "$(resp_port n2)" "$(resp_port n3)" <<'PY'
+import subprocess, sys
+n, tmp, ports = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def table_entry(b):
+    crc = b << 8
+    for _ in range(8):
+        crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+    return crc & 0xFFFF
+TABLE = [table_entry(b) for b in range(256)]
+def crc16(data):  # CRC16-XMODEM, Redis Cluster's key hash
+    crc = 0
+    for b in data:
+        crc = ((crc << 8) & 0xFFFF) ^ TABLE[(crc >> 8) ^ b]
+    return crc
+assert crc16(b"123456789") == 0x31C3
+# Which port is each slot's primary: CLUSTER SLOTS, flattened by redis-cli.
+owner = [None] * 16384
+out = subprocess.run(["redis-cli", "-p", ports[0], "--json", "cluster", "slots"],
+                     capture_output=True, text=True, check=True).stdout
+import json
+for start, end, primary, *_ in json.loads(out):
+    for s in range(start, end + 1):
+        owner[s] = str(primary[1])
+files = {p: open(f"{tmp}/load-{p}", "wb") for p in ports}
+for i in range(n):
+    k = f"key:{i:010d}".encode()
+    slot = crc16(k) & 16383
+    f = files[owner[slot]]
+    f.write(b"*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n" % (len(k), k))
+for f in files.values():
+    f.close()
+procs = [subprocess.Popen(f"redis-cli -p {p} --pipe < {tmp}/load-{p}", shell=True,
+                          stdout=subprocess.DEVNULL) for p in ports]
+for p in procs:
+    p.wait()
+PY
 total=$(redis-cli -p "$p1" dbsize)
 seed=$(field "$tmp/n1/ready.json" cluster)
 redis-benchmark -h 127.0.0.1 -p "$p1" --cluster -t get -n 100000000 -r $((JOIN_KEYS * 100)) \
