@@ -109,3 +109,65 @@ fn a_node_back_empty_gets_its_keys_by_anti_entropy_and_deletes_stay() {
         "a still finds slots differing once c is in sync"
     );
 }
+
+#[test]
+fn a_joining_node_takes_its_share_and_the_others_drop_what_they_no_longer_keep() {
+    if !have_redis_cli() {
+        return;
+    }
+    // N=2, W=2, R=1 (R+W>N): with two nodes each holds everything; a
+    // third takes a share of the slots, and the other two hand over and
+    // drop theirs, so every key ends on exactly two nodes.
+    let flags = [
+        "--replicas",
+        "2",
+        "--write-quorum",
+        "2",
+        "--read-quorum",
+        "1",
+    ];
+    let a = Node::start_with("entropy-join", "a", &[], &flags);
+    let b = Node::start_with("entropy-join", "b", &[&a], &flags);
+    converge(&[&a, &b], 2);
+    let mut client = Client::new(&[&a, &b]);
+    for i in 0..300 {
+        client.ok(redis::cmd("SET").arg(format!("j:{i}")).arg(format!("v{i}")));
+    }
+    assert_eq!(a.cli(false, &["DBSIZE"]), "300");
+    let c = Node::start_with("entropy-join", "c", &[&a, &b], &flags);
+    converge(&[&a, &b, &c], 3);
+    let nodes = [&a, &b, &c];
+    wait_for(
+        "every key on exactly two nodes, each node holding its share",
+        Duration::from_secs(60),
+        || {
+            let sets: Vec<BTreeSet<String>> = nodes.iter().map(|n| keys_on(n)).collect();
+            let counts: Vec<usize> = (0..300)
+                .map(|i| {
+                    let k = format!("j:{i}");
+                    sets.iter().filter(|s| s.contains(&k)).count()
+                })
+                .collect();
+            // Each node replicates about 2/3 of the slots.
+            let shares = sets.iter().all(|s| (100..300).contains(&s.len()));
+            (shares && counts.iter().all(|&n| n == 2)).then_some(())
+        },
+    );
+    let dropped = nodes
+        .iter()
+        .filter(|n| {
+            n.log()
+                .contains("no longer replicates handed to their replicas and dropped")
+        })
+        .count();
+    assert!(dropped >= 1, "no node logged dropping keys it handed over");
+    let mut client = Client::new(&nodes);
+    for i in 0..300 {
+        let got = client.ok(redis::cmd("GET").arg(format!("j:{i}")));
+        assert_eq!(
+            got,
+            redis::Value::BulkString(format!("v{i}").into_bytes()),
+            "j:{i}"
+        );
+    }
+}

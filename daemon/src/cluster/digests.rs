@@ -53,6 +53,11 @@ impl SlotSet {
         self.0[usize::from(slot / 8)] |= 0x80 >> (slot % 8);
     }
 
+    /// Takes `slot` out.
+    pub fn remove(&mut self, slot: u16) {
+        self.0[usize::from(slot / 8)] &= !(0x80 >> (slot % 8));
+    }
+
     /// Whether `slot` is in.
     pub fn contains(&self, slot: u16) -> bool {
         self.0[usize::from(slot / 8)] & (0x80 >> (slot % 8)) != 0

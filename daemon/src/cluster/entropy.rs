@@ -43,6 +43,10 @@ use super::versions::{self, Item};
 /// How often a node compares its slots with each peer.
 pub const EVERY: Duration = Duration::from_secs(1);
 
+/// How long the view must stay unchanged before a node drops the keys of
+/// slots it no longer replicates (after handing them over).
+const RELEASE_AFTER: Duration = Duration::from_secs(5);
+
 /// Slots listed per `ListKeys`.
 const LIST_SLOTS: usize = 64;
 
@@ -75,6 +79,7 @@ pub fn spawn(
 ) {
     tracker.spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
+        let mut stable = (cluster.epoch(), tokio::time::Instant::now());
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
@@ -89,9 +94,10 @@ pub fn spawn(
                 .map(|m| (m.id.clone(), m.gossip))
                 .collect();
             for (id, addr) in peers {
+                let set = shared(&cluster, &id, repl.quorum.replicas);
                 let round = tokio::select! {
                     _ = token.cancelled() => return,
-                    r = sync_with(&cluster, &repl, &id, addr) => r,
+                    r = sync_with(&repl, addr, &set, true) => r,
                 };
                 match round {
                     Ok((0, 0)) => {}
@@ -101,26 +107,99 @@ pub fn spawn(
                     Err(err) => tracing::debug!(node = %id, "anti-entropy round stopped: {err}"),
                 }
             }
+            let epoch = cluster.epoch();
+            if epoch != stable.0 {
+                stable = (epoch, tokio::time::Instant::now());
+            } else if stable.1.elapsed() >= RELEASE_AFTER {
+                let released = tokio::select! {
+                    _ = token.cancelled() => return,
+                    r = release(&cluster, &repl) => r,
+                };
+                if released > 0 {
+                    tracing::info!(keys = released, "anti-entropy: keys of slots this node no longer replicates handed to their replicas and dropped here");
+                }
+            }
         }
     });
 }
 
-/// One comparison with the peer `id` at `addr`: how many keys were pulled
-/// and pushed.
+/// Hands the keys of slots this node holds but no longer replicates (a
+/// node joined and took them over) to every live replica of those slots,
+/// then drops them here; how many keys were dropped. A slot is dropped
+/// only when every live replica of it acknowledged the push.
+async fn release(cluster: &Cluster, repl: &Replication) -> usize {
+    let view = cluster.view();
+    let Some(me) = view.me() else { return 0 };
+    let n = repl.quorum.replicas;
+    let foreign: Vec<u16> = repl
+        .versions
+        .slots()
+        .into_iter()
+        .filter(|&slot| !view.placement.replicas(slot, n).contains(&me.id.as_str()))
+        .collect();
+    if foreign.is_empty() {
+        return 0;
+    }
+    let live: HashMap<&str, SocketAddr> = view
+        .members
+        .iter()
+        .filter(|m| !m.myself && m.state == State::Alive && m.serves())
+        .map(|m| (m.id.as_str(), m.gossip))
+        .collect();
+    // Per peer, the foreign slots it replicates.
+    let mut sets: HashMap<&str, SlotSet> = HashMap::new();
+    let mut droppable = SlotSet::empty();
+    for &slot in &foreign {
+        let replicas = view.placement.replicas(slot, n);
+        let live_replicas: Vec<&str> = replicas
+            .iter()
+            .copied()
+            .filter(|id| live.contains_key(id))
+            .collect();
+        // Every replica must be alive (not suspect) and take the keys.
+        if live_replicas.is_empty() || live_replicas.len() < replicas.len() {
+            continue;
+        }
+        droppable.insert(slot);
+        for id in live_replicas {
+            sets.entry(id).or_insert_with(SlotSet::empty).insert(slot);
+        }
+    }
+    for (id, set) in &sets {
+        if let Err(err) = sync_with(repl, live[id], set, false).await {
+            tracing::debug!(node = %id, "handing slots over stopped: {err}");
+            for slot in 0..SLOTS {
+                if set.contains(slot) {
+                    droppable.remove(slot);
+                }
+            }
+        }
+    }
+    // The view changed meanwhile: this node may replicate them again.
+    if !Arc::ptr_eq(&cluster.view(), &view) {
+        return 0;
+    }
+    (0..SLOTS)
+        .filter(|&slot| droppable.contains(slot))
+        .map(|slot| repl.versions.drop_slot(slot, repl.db()))
+        .sum()
+}
+
+/// One comparison with the peer at `addr` over the slots of `set`: how
+/// many keys were pulled (only with `pull`) and pushed.
 async fn sync_with(
-    cluster: &Cluster,
     repl: &Replication,
-    id: &str,
     addr: SocketAddr,
+    set: &SlotSet,
+    pull_too: bool,
 ) -> Result<(usize, usize), String> {
-    let set = shared(cluster, id, repl.quorum.replicas);
     if set.is_empty() {
         return Ok((0, 0));
     }
     let versions = &repl.versions;
     let msg = Message::Digests {
         slots: set.to_bytes(),
-        ranges: ranges(versions, &set),
+        ranges: ranges(versions, set),
     };
     let theirs = match repl.link.call(addr, msg).await {
         Ok(Message::SlotDigests { slots }) => slots,
@@ -171,7 +250,9 @@ async fn sync_with(
             };
             versions::apply(versions, repl.db(), &repl.clock, &tombstone, now);
         }
-        pulled += pull(repl, addr, &plan.pull).await?;
+        if pull_too {
+            pulled += pull(repl, addr, &plan.pull).await?;
+        }
         pushed += push(repl, addr, &plan.push).await?;
     }
     repl.entropy

@@ -30,6 +30,7 @@ pub mod replicate;
 pub mod ring;
 pub mod route;
 pub mod slots;
+pub mod stamps;
 pub mod status;
 pub mod versions;
 

@@ -17,7 +17,6 @@
 //! back. Locks are always taken stamp shard first, then the keyspace
 //! shard, so [`capture`] orders versions as the states they carry.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 use bytes::Bytes;
@@ -25,6 +24,8 @@ use serde::{Deserialize, Serialize};
 
 use super::hlc::{Hlc, Version};
 use super::slots::key_slot;
+use super::stamps::Shard;
+pub use super::stamps::{SlotStamps, Stamp, entry_hash};
 use crate::cache::persist;
 use crate::cache::store::{Db, Entry};
 
@@ -34,19 +35,6 @@ use crate::cache::store::{Db, Entry};
 pub const TOMBSTONE_KEEP_MS: u64 = 10 * 60 * 1000;
 
 const SHARDS: usize = 64;
-
-/// A key's replication metadata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stamp {
-    /// The version of the state this node holds.
-    pub version: Version,
-    /// When this node found the key gone (deleted, expired or evicted);
-    /// 0 while it exists.
-    pub gone_since: u64,
-    /// The settling epoch ([`Versions::settle`]): a key settled in the
-    /// current epoch needs no quorum read before a command runs on it.
-    pub settled: u64,
-}
 
 /// A key's state as replicas exchange it: absent is a tombstone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,119 +69,6 @@ impl Item {
     /// versions the present one (a replica that evicted the key).
     pub fn newer_than(&self, other: &Item) -> bool {
         (self.version, self.state.is_some()) > (other.version, other.state.is_some())
-    }
-}
-
-/// The stamps of one slot, and its digest: the XOR of
-/// [`entry_hash`] over its present keys (anti-entropy compares digests
-/// before it compares keys: `entropy.rs`).
-#[derive(Default)]
-pub struct SlotStamps {
-    stamps: HashMap<Bytes, Stamp>,
-    digest: u64,
-}
-
-/// A stamp's share of its slot's digest: present keys only, so
-/// tombstones, which nodes forget at different times, never make two
-/// replicas' digests differ.
-fn share(key: &[u8], stamp: &Stamp) -> u64 {
-    if stamp.gone_since == 0 {
-        entry_hash(key, stamp.version)
-    } else {
-        0
-    }
-}
-
-impl SlotStamps {
-    /// The stamp of `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&Stamp> {
-        self.stamps.get(key)
-    }
-
-    /// Sets the stamp of `key`.
-    pub fn set(&mut self, key: &[u8], stamp: Stamp) {
-        self.digest ^= share(key, &stamp);
-        if let Some(old) = self.stamps.get_mut(key) {
-            self.digest ^= share(key, old);
-            *old = stamp;
-        } else {
-            self.stamps.insert(Bytes::copy_from_slice(key), stamp);
-        }
-    }
-
-    /// Keeps the stamps `keep` says to keep (it may change them).
-    fn retain(&mut self, mut keep: impl FnMut(&Bytes, &mut Stamp) -> bool) {
-        let mut digest = self.digest;
-        self.stamps.retain(|key, stamp| {
-            digest ^= share(key, stamp);
-            let kept = keep(key, stamp);
-            if kept {
-                digest ^= share(key, stamp);
-            }
-            kept
-        });
-        self.digest = digest;
-    }
-
-    /// This slot's digest.
-    pub fn digest(&self) -> u64 {
-        self.digest
-    }
-
-    /// Every key's version, and whether the key is present.
-    pub fn entries(&self) -> impl Iterator<Item = (&Bytes, Version, bool)> {
-        self.stamps
-            .iter()
-            .map(|(k, s)| (k, s.version, s.gone_since == 0))
-    }
-}
-
-/// The hash of one (key, version) in a slot's digest: FNV-1a 64 over the
-/// key and the version's parts, finished by splitmix64's mixer. Fixed (no
-/// random seed): every node must compute the same.
-pub fn entry_hash(key: &[u8], version: Version) -> u64 {
-    const PRIME: u64 = 0x0000_0100_0000_01b3;
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let parts = version
-        .0
-        .to_le_bytes()
-        .into_iter()
-        .chain(version.1.to_le_bytes());
-    for b in key.iter().copied().chain(parts) {
-        h = (h ^ u64::from(b)).wrapping_mul(PRIME);
-    }
-    h ^= h >> 30;
-    h = h.wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h ^= h >> 27;
-    h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^ (h >> 31)
-}
-
-/// The slots of one lock: those equal to its index modulo [`SHARDS`].
-#[derive(Default)]
-pub struct Shard {
-    slots: HashMap<u16, SlotStamps>,
-}
-
-impl Shard {
-    /// The stamps of `slot` (empty when it has none).
-    pub fn slot(&self, slot: u16) -> Option<&SlotStamps> {
-        self.slots.get(&slot)
-    }
-
-    /// The stamps of `slot`, to change.
-    pub fn slot_mut(&mut self, slot: u16) -> &mut SlotStamps {
-        self.slots.entry(slot).or_default()
-    }
-
-    /// The stamp of `key`.
-    fn get(&self, key: &[u8]) -> Option<&Stamp> {
-        self.slots.get(&key_slot(key))?.get(key)
-    }
-
-    /// Sets the stamp of `key`.
-    fn set(&mut self, key: &[u8], stamp: Stamp) {
-        self.slot_mut(key_slot(key)).set(key, stamp);
     }
 }
 
@@ -233,6 +108,35 @@ impl Versions {
         self.lock_slot(slot)
             .slot(slot)
             .map_or(0, SlotStamps::digest)
+    }
+
+    /// The slots that hold stamps (keys or tombstones).
+    pub fn slots(&self) -> Vec<u16> {
+        let mut out: Vec<u16> = self
+            .shards
+            .iter()
+            .flat_map(|s| {
+                let shard = s.lock().unwrap_or_else(|e| e.into_inner());
+                shard.slots.keys().copied().collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// Forgets `slot`: its keys leave `db` and their stamps go (the slot
+    /// was handed to its replicas); how many keys were dropped.
+    pub fn drop_slot(&self, slot: u16, db: &Db) -> usize {
+        let mut shard = self.lock_slot(slot);
+        let Some(stamps) = shard.slots.remove(&slot) else {
+            return 0;
+        };
+        let now = crate::now_ms();
+        stamps
+            .stamps
+            .keys()
+            .filter(|key| db.lock_key(key).remove(key, now).is_some())
+            .count()
     }
 
     /// Whether every key is settled in `epoch`.
