@@ -220,6 +220,16 @@ kill "$load" 2>/dev/null || true; wait "$load" 2>/dev/null || true
 http4=$(field "$tmp/n4/ready.json" http)
 pulled=$(curl -s "http://$http4/metrics" | awk '/^agora_cluster_antientropy_pulled_keys_total /{print $2}')
 python3 -c "print(f'join: n4 holds {$last} of {$total} keys ({$last / $total:.0%}; anti-entropy pulled ${pulled:-0}) {($since - $t0):.2f} s after it started, while 10 clients ran GETs')"
+# The other three then hand over and drop the slots they no longer
+# replicate: done when every key is on exactly three nodes.
+for _ in $(seq 600); do
+  sum=0
+  for n in n1 n2 n3 n4; do sum=$((sum + $(redis-cli -p "$(resp_port $n)" dbsize))); done
+  [ "$sum" -eq $((3 * total)) ] && break
+  sleep 0.1
+done
+t2=$(date +%s.%N)
+python3 -c "print(f'join: {$sum} copies of {$total} keys on the four nodes ({$sum / $total:.2f} per key) {($t2 - $t0):.2f} s after n4 started')"
 errors=$(grep -c -i 'error' "$tmp/get-load" || true)
 echo "join: GET load errors during the join: $errors"
 stop_all

@@ -225,9 +225,20 @@ impl Daemon {
         };
         let mut shared = shared;
         if let Some(config) = shared.config.cluster.clone() {
-            let cluster = cluster::membership::start(config, addrs.resp, token.clone(), &tracker)
-                .await
-                .map_err(abandon)?;
+            // The cluster's tasks outlive the daemon's token: on shutdown
+            // the node first leaves (hands its keys over), then they stop.
+            let cluster_token = CancellationToken::new();
+            let cluster =
+                cluster::membership::start(config, addrs.resp, cluster_token.clone(), &tracker)
+                    .await
+                    .map_err(abandon)?;
+            let (leaving, shutdown, stop) = (cluster.clone(), token.clone(), cluster_token.clone());
+            tracker.spawn(async move {
+                shutdown.cancelled().await;
+                leaving.leave(cluster::LEAVE_WITHIN).await;
+                stop.cancel();
+            });
+            let token = cluster_token.clone();
             cluster
                 .start_link(
                     shared.services.cache.cache().clone(),

@@ -171,3 +171,48 @@ fn a_joining_node_takes_its_share_and_the_others_drop_what_they_no_longer_keep()
         );
     }
 }
+
+#[test]
+fn a_node_stopped_cleanly_hands_its_keys_over_before_it_exits() {
+    if !have_redis_cli() {
+        return;
+    }
+    // N=2 over three nodes: each key on two of them. c stops with
+    // SIGTERM: it says it is leaving, so a and b take its slots at once,
+    // pushes its keys to the slots' new replicas, then exits; a and b
+    // then hold every key, with its value.
+    let flags = [
+        "--replicas",
+        "2",
+        "--write-quorum",
+        "2",
+        "--read-quorum",
+        "1",
+    ];
+    let a = Node::start_with("entropy-leave", "a", &[], &flags);
+    let b = Node::start_with("entropy-leave", "b", &[&a], &flags);
+    let mut c = Node::start_with("entropy-leave", "c", &[&a, &b], &flags);
+    converge(&[&a, &b, &c], 3);
+    let mut client = Client::new(&[&a, &b, &c]);
+    for i in 0..300 {
+        client.ok(redis::cmd("SET").arg(format!("l:{i}")).arg(format!("v{i}")));
+    }
+    c.daemon.signal(libc::SIGTERM);
+    assert!(c.daemon.wait_exit(Duration::from_secs(30)).success());
+    // Its pushes race the anti-entropy between a and b, which starts as
+    // soon as they see c leaving: either may copy a key first, so the
+    // count c pushed may be anything; that it left, is logged.
+    let log = c.log();
+    assert!(
+        log.contains("left the cluster: keys handed over"),
+        "c did not leave cleanly: {log}"
+    );
+    wait_for("a and b to hold every key", Duration::from_secs(30), || {
+        (a.cli(false, &["DBSIZE"]) == "300" && b.cli(false, &["DBSIZE"]) == "300").then_some(())
+    });
+    let mut client = Client::new(&[&a, &b]);
+    for i in 0..300 {
+        let got = client.ok(redis::cmd("GET").arg(format!("l:{i}")));
+        assert_eq!(got, redis::Value::BulkString(format!("v{i}").into_bytes()));
+    }
+}

@@ -109,6 +109,8 @@ fn nodes(view: &View) -> String {
             State::Alive => {}
             State::Suspect => flags.push_str(",fail?"),
             State::Dead => flags.push_str(",fail"),
+            // Redis has no flag for it; it serves no slots.
+            State::Leaving => {}
         }
         if m.resp.is_none() || m.duplicate_of.is_some() {
             flags.push_str(",noaddr");

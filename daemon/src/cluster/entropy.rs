@@ -111,9 +111,9 @@ pub fn spawn(
             if epoch != stable.0 {
                 stable = (epoch, tokio::time::Instant::now());
             } else if stable.1.elapsed() >= RELEASE_AFTER {
-                let released = tokio::select! {
+                let (_, released) = tokio::select! {
                     _ = token.cancelled() => return,
-                    r = release(&cluster, &repl) => r,
+                    r = hand_over(&cluster, &repl, true) => r,
                 };
                 if released > 0 {
                     tracing::info!(keys = released, "anti-entropy: keys of slots this node no longer replicates handed to their replicas and dropped here");
@@ -124,12 +124,13 @@ pub fn spawn(
 }
 
 /// Hands the keys of slots this node holds but no longer replicates (a
-/// node joined and took them over) to every live replica of those slots,
-/// then drops them here; how many keys were dropped. A slot is dropped
-/// only when every live replica of it acknowledged the push.
-async fn release(cluster: &Cluster, repl: &Replication) -> usize {
+/// node joined and took them over, or this node is leaving) to every
+/// replica of those slots, then with `drop` forgets them here; how many
+/// keys were pushed and dropped. A slot is dropped only when every replica
+/// of it is alive and acknowledged the push.
+pub async fn hand_over(cluster: &Cluster, repl: &Replication, drop: bool) -> (usize, usize) {
     let view = cluster.view();
-    let Some(me) = view.me() else { return 0 };
+    let Some(me) = view.me() else { return (0, 0) };
     let n = repl.quorum.replicas;
     let foreign: Vec<u16> = repl
         .versions
@@ -138,7 +139,7 @@ async fn release(cluster: &Cluster, repl: &Replication) -> usize {
         .filter(|&slot| !view.placement.replicas(slot, n).contains(&me.id.as_str()))
         .collect();
     if foreign.is_empty() {
-        return 0;
+        return (0, 0);
     }
     let live: HashMap<&str, SocketAddr> = view
         .members
@@ -165,24 +166,29 @@ async fn release(cluster: &Cluster, repl: &Replication) -> usize {
             sets.entry(id).or_insert_with(SlotSet::empty).insert(slot);
         }
     }
+    let mut pushed = 0;
     for (id, set) in &sets {
-        if let Err(err) = sync_with(repl, live[id], set, false).await {
-            tracing::debug!(node = %id, "handing slots over stopped: {err}");
-            for slot in 0..SLOTS {
-                if set.contains(slot) {
-                    droppable.remove(slot);
+        match sync_with(repl, live[id], set, false).await {
+            Ok((_, n)) => pushed += n,
+            Err(err) => {
+                tracing::debug!(node = %id, "handing slots over stopped: {err}");
+                for slot in 0..SLOTS {
+                    if set.contains(slot) {
+                        droppable.remove(slot);
+                    }
                 }
             }
         }
     }
     // The view changed meanwhile: this node may replicate them again.
-    if !Arc::ptr_eq(&cluster.view(), &view) {
-        return 0;
+    if !drop || !Arc::ptr_eq(&cluster.view(), &view) {
+        return (pushed, 0);
     }
-    (0..SLOTS)
+    let dropped = (0..SLOTS)
         .filter(|&slot| droppable.contains(slot))
         .map(|slot| repl.versions.drop_slot(slot, repl.db()))
-        .sum()
+        .sum();
+    (pushed, dropped)
 }
 
 /// One comparison with the peer at `addr` over the slots of `set`: how

@@ -24,6 +24,10 @@ use super::{Cluster, ClusterConfig, redis_name};
 /// The chitchat key holding a node's RESP address.
 pub const RESP_KEY: &str = "resp";
 
+/// The chitchat key a node sets when it shuts down cleanly
+/// ([`super::Cluster::leave`]): the others stop placing slots on it.
+pub const LEAVING_KEY: &str = "leaving";
+
 /// The chitchat key holding a node's replication lag: the writes it
 /// keeps as hints for replicas that did not acknowledge them.
 pub const LAG_KEY: &str = "lag";
@@ -42,6 +46,9 @@ pub enum State {
     /// Declared dead by the failure detector (Redis's `fail`); owns
     /// nothing.
     Dead,
+    /// Shutting down cleanly (it said so in gossip): owns nothing, still
+    /// hands its keys over.
+    Leaving,
 }
 
 impl State {
@@ -51,6 +58,7 @@ impl State {
             State::Alive => "alive",
             State::Suspect => "suspect",
             State::Dead => "dead",
+            State::Leaving => "leaving",
         }
     }
 }
@@ -96,7 +104,9 @@ pub struct Member {
 impl Member {
     /// Whether it owns slots: not dead, not a duplicate, reachable.
     pub fn serves(&self) -> bool {
-        self.state != State::Dead && self.duplicate_of.is_none() && self.resp.is_some()
+        !matches!(self.state, State::Dead | State::Leaving)
+            && self.duplicate_of.is_none()
+            && self.resp.is_some()
     }
 }
 
@@ -348,10 +358,17 @@ async fn keep_view(
                 // declare a node dead well before the timeout (a CPU stall
                 // would then look like a death).
                 let silent = now.duration_since(entry.1);
+                let leaving = state.is_some_and(|s| s.get(LEAVING_KEY).is_some());
                 let state_of = if *id == me {
-                    State::Alive
+                    if leaving {
+                        State::Leaving
+                    } else {
+                        State::Alive
+                    }
                 } else if dead && silent >= timeout {
                     State::Dead
+                } else if leaving {
+                    State::Leaving
                 } else if dead || silent > timeout / 2 {
                     State::Suspect
                 } else {

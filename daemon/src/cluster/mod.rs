@@ -140,6 +140,9 @@ impl ClusterConfig {
 /// `--cluster-failure-timeout`'s default.
 pub const DEFAULT_FAILURE_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How long a node shutting down may spend handing its keys over.
+pub const LEAVE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A running cluster membership: this node's identity and the latest
 /// view of the members and slot owners.
 pub struct Cluster {
@@ -249,6 +252,46 @@ impl Cluster {
     /// publishes (chitchat key [`membership::LAG_KEY`]).
     pub fn lag(&self) -> usize {
         self.replication().map_or(0, |r| r.lag())
+    }
+
+    /// Leaves the cluster cleanly (the daemon is shutting down): says so
+    /// in gossip, so the others stop placing slots here, waits for its
+    /// own view to show it, then pushes every key it holds to the slots'
+    /// new replicas ([`entropy::hand_over`]), for at most `within`. A node
+    /// that does not replicate (`--replicas 1`) has no versions to compare
+    /// and hands nothing over (docs/CLUSTER.md).
+    pub(crate) async fn leave(&self, within: std::time::Duration) {
+        let (Some(repl), Some(chitchat)) = (self.replication(), &self.chitchat) else {
+            return;
+        };
+        chitchat
+            .lock()
+            .await
+            .self_node_state()
+            .set(membership::LEAVING_KEY, "1");
+        let started = tokio::time::Instant::now();
+        let work = async {
+            while self
+                .view()
+                .me()
+                .is_some_and(|m| m.state != membership::State::Leaving)
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            // A few gossip rounds for the others to stop sending here.
+            tokio::time::sleep(self.config.failure_timeout / 5).await;
+            entropy::hand_over(self, repl, false).await
+        };
+        match tokio::time::timeout(within, work).await {
+            Ok((pushed, _)) => {
+                tracing::info!(keys = pushed, took = ?started.elapsed(), "left the cluster: keys handed over to the slots' other replicas");
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "leaving the cluster: handing keys over took more than {within:?}; stopping anyway (anti-entropy on the others rebuilds the copies)"
+                );
+            }
+        }
     }
 
     /// Starts the node-to-node link over `cache`: its listener (TCP on

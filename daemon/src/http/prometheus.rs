@@ -150,6 +150,7 @@ pub(crate) fn render(shared: &Shared) -> String {
             crate::cluster::State::Alive,
             crate::cluster::State::Suspect,
             crate::cluster::State::Dead,
+            crate::cluster::State::Leaving,
         ]
         .into_iter()
         .map(|state| {
