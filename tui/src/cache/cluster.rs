@@ -62,6 +62,8 @@ fn state_style(state: &str) -> Style {
     match state {
         "alive" => Style::new().fg(Color::Green),
         "suspect" => Style::new().fg(Color::Yellow),
+        // Shutting down cleanly, handing its keys over.
+        "leaving" => Style::new().fg(Color::Cyan),
         _ => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
     }
 }
