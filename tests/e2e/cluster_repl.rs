@@ -4,7 +4,8 @@
 //! reads are refused rather than lost or stale; a key deleted while a
 //! replica was paused does not come back; concurrent INCRs are counted
 //! once each across the death of their primary; a paused replica gets its
-//! hints when it returns.
+//! hints when it returns; a BLPOP served after waiting is replicated, so
+//! the popped element does not come back after a failover.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -419,4 +420,51 @@ fn a_paused_replica_gets_its_hints_when_it_returns() {
     wait_for("c to hold the keys", Duration::from_secs(30), || {
         (c.cli(false, &["DBSIZE"]) == keys.len().to_string()).then_some(())
     });
+}
+
+#[test]
+fn a_pop_served_after_waiting_is_replicated_and_survives_failover() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (a, b, c) = three("repl-bpop");
+    let nodes = [a, b, c];
+    let key = "queue:jobs";
+    let primary = nodes
+        .iter()
+        .position(|n| is_primary(n, key))
+        .expect("a primary");
+    // A consumer blocks on the primary; a producer's push wakes it.
+    let addr = nodes[primary].daemon.ready.resp;
+    let consumer = std::thread::spawn(move || {
+        let client = redis::Client::open(format!("redis://{addr}/")).expect("client");
+        let mut conn = client.get_connection().expect("connection");
+        redis::cmd("BLPOP")
+            .arg(key)
+            .arg(20)
+            .query::<Vec<String>>(&mut conn)
+            .expect("BLPOP")
+    });
+    wait_for("the consumer to block", Duration::from_secs(10), || {
+        nodes[primary]
+            .cli(false, &["INFO", "clients"])
+            .contains("blocked_clients:1")
+            .then_some(())
+    });
+    let mut client = Client::new(&[&nodes[0], &nodes[1], &nodes[2]]);
+    client.ok(redis::cmd("RPUSH").arg(key).arg("job-1"));
+    assert_eq!(consumer.join().expect("consumer"), [key, "job-1"]);
+    // The replicas had the pushed element; the pop must reach them too, or
+    // the job comes back when the primary dies.
+    let mut nodes = Vec::from(nodes);
+    let mut dead = nodes.remove(primary);
+    dead.daemon.signal(libc::SIGKILL);
+    dead.daemon.wait_exit(Duration::from_secs(10));
+    converge(&[&nodes[0], &nodes[1]], 2);
+    let mut client = Client::new(&[&nodes[0], &nodes[1]]);
+    assert_eq!(
+        text(&client.ok(redis::cmd("LLEN").arg(key))),
+        "0",
+        "the popped job came back after failover"
+    );
 }

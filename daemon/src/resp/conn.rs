@@ -644,8 +644,8 @@ impl Conn {
                     return Next::Continue;
                 }
             };
-            // Served at once, it is replicated; served after waiting, not
-            // yet (docs/CLUSTER.md).
+            // Served at once, it is replicated here; served after waiting,
+            // by `block` (waiting.rs).
             let replicated =
                 crate::cluster::replicate::prepare(self.shared.cluster.as_ref(), spec, args);
             let Some(mark) = self.before_replicated(replicated.as_ref()).await else {

@@ -155,7 +155,21 @@ impl Conn {
             }
         };
         cache.blocked.deregister(&waiter, db, keys);
+        let mark = self.out.len();
+        let served = outcome.is_some();
         self.reply(&outcome.unwrap_or_else(|| bpop::timeout_reply(&pending.args)));
+        // Served after waiting (a push here woke it): the keys it popped
+        // from and pushed to are copied to their replicas like any write;
+        // their states are this node's newest (the push ran here, the
+        // primary), so no quorum read comes first.
+        if served && let Some(spec) = cmd::lookup(&pending.args[0]) {
+            let replicated = crate::cluster::replicate::prepare(
+                self.shared.cluster.as_ref(),
+                spec,
+                &pending.args,
+            );
+            self.after_replicated(replicated, mark).await;
+        }
         Next::Continue
     }
 }
