@@ -4,8 +4,8 @@
 //! reads are refused rather than lost or stale; a key deleted while a
 //! replica was paused does not come back; concurrent INCRs are counted
 //! once each across the death of their primary; a paused replica gets its
-//! hints when it returns; a BLPOP served after waiting is replicated, so
-//! the popped element does not come back after a failover.
+//! hints when it returns; a BLPOP served after waiting and a MULTI/EXEC
+//! are replicated, so neither is undone by a failover.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -466,5 +466,44 @@ fn a_pop_served_after_waiting_is_replicated_and_survives_failover() {
         text(&client.ok(redis::cmd("LLEN").arg(key))),
         "0",
         "the popped job came back after failover"
+    );
+}
+
+#[test]
+fn a_transaction_is_replicated_and_survives_failover() {
+    if !have_redis_cli() {
+        return;
+    }
+    let (a, b, c) = three("repl-multi");
+    let mut nodes = vec![a, b, c];
+    let (counter, list) = ("{order}:count", "{order}:items");
+    let primary = nodes
+        .iter()
+        .position(|n| is_primary(n, counter))
+        .expect("a primary");
+    let addr = nodes[primary].daemon.ready.resp;
+    let client = redis::Client::open(format!("redis://{addr}/")).expect("client");
+    let mut conn = client.get_connection().expect("connection");
+    let (count, len): (i64, i64) = redis::pipe()
+        .atomic()
+        .cmd("INCRBY")
+        .arg(counter)
+        .arg(5)
+        .cmd("RPUSH")
+        .arg(list)
+        .arg("a")
+        .arg("b")
+        .query(&mut conn)
+        .expect("MULTI/EXEC");
+    assert_eq!((count, len), (5, 2));
+    let mut dead = nodes.remove(primary);
+    dead.daemon.signal(libc::SIGKILL);
+    dead.daemon.wait_exit(Duration::from_secs(10));
+    converge(&[&nodes[0], &nodes[1]], 2);
+    let mut client = Client::new(&[&nodes[0], &nodes[1]]);
+    assert_eq!(text(&client.ok(redis::cmd("GET").arg(counter))), "5");
+    assert_eq!(
+        text(&client.ok(redis::cmd("LRANGE").arg(list).arg(0).arg(-1))),
+        "a,b"
     );
 }

@@ -115,6 +115,47 @@ pub fn prepare(cluster: Option<&Arc<Cluster>>, spec: &Spec, args: &[Bytes]) -> O
     })
 }
 
+/// What replication needs around EXEC: one [`Prepared`] per slot the
+/// queued commands name (routing kept each command to one slot this node
+/// owns; several commands may name several slots), with their keys, and
+/// writing when any of them writes. Empty standalone or unreplicated.
+pub fn prepare_transaction(cluster: Option<&Arc<Cluster>>, queue: &[Vec<Bytes>]) -> Vec<Prepared> {
+    let (Some(cluster), Some(repl)) = (cluster, cluster.and_then(|c| c.replication())) else {
+        return Vec::new();
+    };
+    let mut plans: Vec<Plan> = Vec::new();
+    for args in queue {
+        let Some(spec) = args.first().and_then(|n| crate::cache::cmd::lookup(n)) else {
+            continue;
+        };
+        if !crate::cache::cmd::arity_ok(spec.arity, args.len()) {
+            continue;
+        }
+        let Some(plan) = Plan::of(spec, args) else {
+            continue;
+        };
+        match plans.iter_mut().find(|p| p.slot == plan.slot) {
+            Some(p) => {
+                p.writes |= plan.writes;
+                for k in plan.keys {
+                    if !p.keys.contains(&k) {
+                        p.keys.push(k);
+                    }
+                }
+            }
+            None => plans.push(plan),
+        }
+    }
+    plans
+        .into_iter()
+        .map(|plan| Prepared {
+            cluster: cluster.clone(),
+            repl: repl.clone(),
+            plan,
+        })
+        .collect()
+}
+
 impl Prepared {
     /// See [`Replication::before`].
     ///

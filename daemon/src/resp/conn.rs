@@ -576,6 +576,9 @@ impl Conn {
         // commands: the names are compared only for those.)
         if spec.is_some_and(|s| s.kind == cmd::Kind::Conn) && multi::is_transaction_command(name) {
             self.uncounted += 1;
+            if is(name, "exec") {
+                return self.exec_replicated(args).await;
+            }
             let reply = multi::command(&self.cache, &mut self.client, self.now_ms, args);
             cmd::monitor(&self.cache, &self.client, args);
             self.reply(&reply);

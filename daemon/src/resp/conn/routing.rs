@@ -100,6 +100,42 @@ impl Conn {
         Some(Next::Continue)
     }
 
+    /// EXEC, under cluster replication when it runs: a quorum read of the
+    /// queued commands' keys before (refused, the transaction is
+    /// discarded), their copies after (`-NOREPLICAS` instead of the
+    /// replies when too few replicas acknowledged, as for one command).
+    pub(super) async fn exec_replicated(&mut self, args: &[Bytes]) -> Next {
+        let queue = self.client.multi.as_deref().unwrap_or_default();
+        let groups =
+            crate::cluster::replicate::prepare_transaction(self.shared.cluster.as_ref(), queue);
+        for group in &groups {
+            if let Err(reply) = group.before(self.now_ms).await {
+                let text = match &reply {
+                    Reply::Error(text) => text.to_string(),
+                    _ => crate::cluster::replicate::NOREPLICAS_READ.to_owned(),
+                };
+                let refused = multi::reject(&self.cache, &mut self.client, b"exec", &text);
+                cmd::monitor(&self.cache, &self.client, args);
+                self.reply(&refused);
+                return Next::Continue;
+            }
+        }
+        if !groups.is_empty() {
+            self.now_ms = crate::now_ms();
+        }
+        let reply = multi::command(&self.cache, &mut self.client, self.now_ms, args);
+        cmd::monitor(&self.cache, &self.client, args);
+        let mark = self.out.len();
+        let ran = matches!(reply, Reply::Array(_));
+        self.reply(&reply);
+        if ran {
+            for group in groups {
+                self.after_replicated(Some(group), mark).await;
+            }
+        }
+        Next::Continue
+    }
+
     /// Before a command under cluster replication (`cluster/replicate.rs`):
     /// the quorum read. `None` when the command must not run (its
     /// `-NOREPLICAS` reply is appended); else where its reply will start.
