@@ -216,3 +216,32 @@ fn a_node_stopped_cleanly_hands_its_keys_over_before_it_exits() {
         assert_eq!(got, redis::Value::BulkString(format!("v{i}").into_bytes()));
     }
 }
+
+#[test]
+fn flushall_on_one_node_empties_its_slots_everywhere_and_nothing_comes_back() {
+    if !have_redis_cli() {
+        return;
+    }
+    let a = Node::start_with("entropy-flush", "a", &[], &QUORUM);
+    let b = Node::start_with("entropy-flush", "b", &[&a], &QUORUM);
+    let c = Node::start_with("entropy-flush", "c", &[&a, &b], &QUORUM);
+    converge(&[&a, &b, &c], 3);
+    let mut client = Client::new(&[&a, &b, &c]);
+    for i in 0..100 {
+        client.ok(redis::cmd("SET").arg(format!("f:{i}")).arg("v"));
+    }
+    let sizes = |nodes: &[&Node]| -> Vec<String> {
+        nodes.iter().map(|n| n.cli(false, &["DBSIZE"])).collect()
+    };
+    assert_eq!(sizes(&[&a, &b, &c]), ["100", "100", "100"]);
+    // N=3 on three nodes: a replicates every slot, so its FLUSHALL's
+    // tombstones reach every copy.
+    assert_eq!(a.cli(false, &["FLUSHALL"]), "OK");
+    wait_for("every node empty", Duration::from_secs(10), || {
+        (sizes(&[&a, &b, &c]) == ["0", "0", "0"]).then_some(())
+    });
+    // Past a tombstone sweep (every 10 s) and anti-entropy rounds, the
+    // keys have not come back from anywhere.
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(sizes(&[&a, &b, &c]), ["0", "0", "0"]);
+}

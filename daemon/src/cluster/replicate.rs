@@ -424,6 +424,54 @@ impl Replication {
         }
     }
 
+    /// After FLUSHALL or FLUSHDB ran here: every key this node held gets a
+    /// tombstone with a new version, sent to the other replicas of its
+    /// slot (kept as hints where not acknowledged). Without it the peers'
+    /// copies would come back by anti-entropy; with it, the flush empties
+    /// every slot this node replicates, cluster-wide. How many keys.
+    pub async fn flushed(self: &Arc<Self>, cluster: &Cluster, now_ms: u64) -> usize {
+        let epoch = cluster.epoch();
+        let view = cluster.view();
+        let mut per_peer: std::collections::HashMap<String, (Peer, Vec<Item>)> =
+            std::collections::HashMap::new();
+        let mut deleted = 0;
+        for slot in self.versions.slots() {
+            let keys: Vec<Bytes> = {
+                let shard = self.versions.lock_slot(slot);
+                shard.slot(slot).map_or_else(Vec::new, |s| {
+                    s.entries()
+                        .filter(|(_, _, present)| *present)
+                        .map(|(k, _, _)| k.clone())
+                        .collect()
+                })
+            };
+            if keys.is_empty() {
+                continue;
+            }
+            let items: Vec<Item> = keys
+                .iter()
+                .map(|k| {
+                    versions::capture(&self.versions, self.db(), &self.clock, k, now_ms, epoch)
+                })
+                .collect();
+            deleted += items.len();
+            let (peers, _) = peers(&view, slot, self.quorum.replicas);
+            for peer in peers {
+                per_peer
+                    .entry(peer.id.clone())
+                    .or_insert_with(|| (peer, Vec::new()))
+                    .1
+                    .extend(items.iter().cloned());
+            }
+        }
+        for (peer, items) in per_peer.into_values() {
+            for chunk in items.chunks(REPLAY_BATCH) {
+                self.replicate_to(peer.clone(), chunk.to_vec()).await;
+            }
+        }
+        deleted
+    }
+
     /// Hints pending for other nodes (published as the `lag` chitchat
     /// key).
     pub fn lag(&self) -> usize {

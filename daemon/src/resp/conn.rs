@@ -684,6 +684,13 @@ impl Conn {
         };
         self.execute(spec, args);
         self.after_replicated(replicated, mark).await;
+        if spec.is_some_and(|s| s.name == "flushall" || s.name == "flushdb")
+            && !self.out[mark..].starts_with(b"-")
+            && let Some(cluster) = &self.shared.cluster
+            && let Some(repl) = cluster.replication()
+        {
+            repl.flushed(cluster, crate::now_ms()).await;
+        }
         Next::Continue
     }
 
