@@ -56,18 +56,37 @@ const BATCH: usize = 512;
 /// `Read`s in flight to one peer while pulling.
 const PULLS_IN_FLIGHT: usize = 4;
 
-/// The slots this node and `peer` both replicate in `cluster`'s view.
-fn shared(cluster: &Cluster, peer: &str, n: usize) -> SlotSet {
-    let view = cluster.view();
-    let mut set = SlotSet::empty();
-    let Some(me) = view.me() else { return set };
-    for slot in 0..SLOTS {
-        let ids = view.placement.replicas(slot, n);
-        if ids.contains(&me.id.as_str()) && ids.contains(&peer) {
-            set.insert(slot);
+/// Which slots this node replicates, and which of them each other node
+/// replicates too, in one view: computed once per view (a pass over the
+/// 16,384 slots' replica lists costs milliseconds, too much every second).
+struct Sharing {
+    epoch: u64,
+    mine: SlotSet,
+    with: HashMap<String, SlotSet>,
+}
+
+impl Sharing {
+    fn of(cluster: &Cluster, n: usize) -> Sharing {
+        let epoch = cluster.epoch();
+        let view = cluster.view();
+        let mut mine = SlotSet::empty();
+        let mut with: HashMap<String, SlotSet> = HashMap::new();
+        if let Some(me) = view.me() {
+            for slot in 0..SLOTS {
+                let ids = view.placement.replicas(slot, n);
+                if !ids.contains(&me.id.as_str()) {
+                    continue;
+                }
+                mine.insert(slot);
+                for id in ids.into_iter().filter(|id| *id != me.id) {
+                    with.entry(id.to_owned())
+                        .or_insert_with(SlotSet::empty)
+                        .insert(slot);
+                }
+            }
         }
+        Sharing { epoch, mine, with }
     }
-    set
 }
 
 /// Runs anti-entropy rounds until `token` is cancelled.
@@ -80,11 +99,15 @@ pub fn spawn(
     tracker.spawn(async move {
         let mut tick = tokio::time::interval(EVERY);
         let mut stable = (cluster.epoch(), tokio::time::Instant::now());
+        let mut sharing = Sharing::of(&cluster, repl.quorum.replicas);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 _ = token.cancelled() => break,
                 _ = tick.tick() => {}
+            }
+            if sharing.epoch != cluster.epoch() {
+                sharing = Sharing::of(&cluster, repl.quorum.replicas);
             }
             let view = cluster.view();
             let peers: Vec<(String, SocketAddr)> = view
@@ -94,10 +117,12 @@ pub fn spawn(
                 .map(|m| (m.id.clone(), m.gossip))
                 .collect();
             for (id, addr) in peers {
-                let set = shared(&cluster, &id, repl.quorum.replicas);
+                let Some(set) = sharing.with.get(&id) else {
+                    continue;
+                };
                 let round = tokio::select! {
                     _ = token.cancelled() => return,
-                    r = sync_with(&repl, addr, &set, true) => r,
+                    r = sync_with(&repl, addr, set, true) => r,
                 };
                 match round {
                     Ok((0, 0)) => {}
@@ -113,7 +138,7 @@ pub fn spawn(
             } else if stable.1.elapsed() >= RELEASE_AFTER {
                 let (_, released) = tokio::select! {
                     _ = token.cancelled() => return,
-                    r = hand_over(&cluster, &repl, true) => r,
+                    r = hand_over(&cluster, &repl, Some((&sharing.mine, sharing.epoch))) => r,
                 };
                 if released > 0 {
                     tracing::info!(keys = released, "anti-entropy: keys of slots this node no longer replicates handed to their replicas and dropped here");
@@ -125,10 +150,16 @@ pub fn spawn(
 
 /// Hands the keys of slots this node holds but no longer replicates (a
 /// node joined and took them over, or this node is leaving) to every
-/// replica of those slots, then with `drop` forgets them here; how many
-/// keys were pushed and dropped. A slot is dropped only when every replica
-/// of it is alive and acknowledged the push.
-pub async fn hand_over(cluster: &Cluster, repl: &Replication, drop: bool) -> (usize, usize) {
+/// replica of those slots; with `drop` (the slots this node replicates,
+/// and the epoch of the view that says so) it then forgets them here,
+/// unless the view changed meanwhile. How many keys were pushed
+/// and dropped. A slot is dropped only when every replica of it is alive
+/// and acknowledged the push.
+pub async fn hand_over(
+    cluster: &Cluster,
+    repl: &Replication,
+    drop: Option<(&SlotSet, u64)>,
+) -> (usize, usize) {
     let view = cluster.view();
     let Some(me) = view.me() else { return (0, 0) };
     let n = repl.quorum.replicas;
@@ -136,7 +167,10 @@ pub async fn hand_over(cluster: &Cluster, repl: &Replication, drop: bool) -> (us
         .versions
         .slots()
         .into_iter()
-        .filter(|&slot| !view.placement.replicas(slot, n).contains(&me.id.as_str()))
+        .filter(|&slot| match drop {
+            Some((mine, _)) => !mine.contains(slot),
+            None => !view.placement.replicas(slot, n).contains(&me.id.as_str()),
+        })
         .collect();
     if foreign.is_empty() {
         return (0, 0);
@@ -181,7 +215,8 @@ pub async fn hand_over(cluster: &Cluster, repl: &Replication, drop: bool) -> (us
         }
     }
     // The view changed meanwhile: this node may replicate them again.
-    if !drop || !Arc::ptr_eq(&cluster.view(), &view) {
+    let current = drop.is_some_and(|(_, epoch)| epoch == cluster.epoch());
+    if !current || !Arc::ptr_eq(&cluster.view(), &view) {
         return (pushed, 0);
     }
     let dropped = (0..SLOTS)
@@ -192,7 +227,7 @@ pub async fn hand_over(cluster: &Cluster, repl: &Replication, drop: bool) -> (us
 }
 
 /// One comparison with the peer at `addr` over the slots of `set`: how
-/// many keys were pulled (only with `pull`) and pushed.
+/// many keys were pulled (only with `pull_too`) and pushed.
 async fn sync_with(
     repl: &Replication,
     addr: SocketAddr,

@@ -280,7 +280,7 @@ impl Cluster {
             }
             // A few gossip rounds for the others to stop sending here.
             tokio::time::sleep(self.config.failure_timeout / 5).await;
-            entropy::hand_over(self, repl, false).await
+            entropy::hand_over(self, repl, None).await
         };
         match tokio::time::timeout(within, work).await {
             Ok((pushed, _)) => {

@@ -639,41 +639,7 @@ impl Conn {
             && cmd::arity_ok(spec.arity, args.len())
             && bpop::blocks(spec.name, args)
         {
-            self.uncounted += 1;
-            let wait = match bpop::parse(spec.name, args) {
-                Ok(w) => w,
-                Err(e) => {
-                    self.reply(&e);
-                    return Next::Continue;
-                }
-            };
-            // Served at once, it is replicated here; served after waiting,
-            // by `block` (waiting.rs).
-            let replicated =
-                crate::cluster::replicate::prepare(self.shared.cluster.as_ref(), spec, args);
-            let Some(mark) = self.before_replicated(replicated.as_ref()).await else {
-                return Next::Continue;
-            };
-            cmd::monitor(&self.cache, &self.client, args);
-            let mut args = args.to_vec();
-            let served = {
-                let _shared = self.cache.gate.shared();
-                let mut ctx = Ctx {
-                    cache: &self.cache,
-                    client: &mut self.client,
-                    now_ms: self.now_ms,
-                    access: Access::Counted,
-                };
-                // XREAD's `$` means "after the last entry now".
-                bpop::pin_ids(&mut ctx, &mut args);
-                bpop::try_serve(&mut ctx, &args, false)
-            };
-            if let Some(reply) = served {
-                self.reply(&reply);
-                self.after_replicated(replicated, mark).await;
-                return Next::Continue;
-            }
-            return Next::Block(Pending { args, wait });
+            return self.start_blocking(spec, args).await;
         }
         // Cluster replication: a quorum read before, copies after.
         let replicated = spec.and_then(|spec| {

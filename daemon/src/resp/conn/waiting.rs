@@ -92,6 +92,51 @@ impl Conn {
         Next::Continue
     }
 
+    /// A blocking command (BLPOP & co.): served at once when it can be
+    /// (and then replicated like any write), else the [`Pending`] wait
+    /// that [`Conn::block`] runs.
+    pub(super) async fn start_blocking(
+        &mut self,
+        spec: &'static cmd::Spec,
+        args: &[Bytes],
+    ) -> Next {
+        self.uncounted += 1;
+        let wait = match bpop::parse(spec.name, args) {
+            Ok(w) => w,
+            Err(e) => {
+                self.reply(&e);
+                return Next::Continue;
+            }
+        };
+        // Served at once, it is replicated here; served after waiting,
+        // by `block`.
+        let replicated =
+            crate::cluster::replicate::prepare(self.shared.cluster.as_ref(), spec, args);
+        let Some(mark) = self.before_replicated(replicated.as_ref()).await else {
+            return Next::Continue;
+        };
+        cmd::monitor(&self.cache, &self.client, args);
+        let mut args = args.to_vec();
+        let served = {
+            let _shared = self.cache.gate.shared();
+            let mut ctx = Ctx {
+                cache: &self.cache,
+                client: &mut self.client,
+                now_ms: self.now_ms,
+                access: Access::Counted,
+            };
+            // XREAD's `$` means "after the last entry now".
+            bpop::pin_ids(&mut ctx, &mut args);
+            bpop::try_serve(&mut ctx, &args, false)
+        };
+        if let Some(reply) = served {
+            self.reply(&reply);
+            self.after_replicated(replicated, mark).await;
+            return Next::Continue;
+        }
+        Next::Block(Pending { args, wait })
+    }
+
     /// Waits until a blocked command can be served, its timeout passes,
     /// CLIENT UNBLOCK unblocks it, the client leaves or the daemon stops;
     /// reads (and keeps) the client's input meanwhile, to notice it leave.
