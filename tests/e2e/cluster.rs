@@ -95,6 +95,16 @@ impl Node {
         })
     }
 
+    /// A counter or gauge from this node's `/metrics` (0 when absent).
+    pub(crate) fn metric(&self, name: &str) -> u64 {
+        let (_, metrics) = crate::support::rt().block_on(self.daemon.http_get("/metrics"));
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.home.path().join("daemon.log")).unwrap_or_default()
     }
@@ -127,12 +137,18 @@ pub(crate) fn converge(nodes: &[&Node], size: usize) {
     });
 }
 
-fn three(name: &str) -> (Node, Node, Node) {
-    let a = Node::start(name, "a", &[]);
-    let b = Node::start(name, "b", &[&a]);
-    let c = Node::start(name, "c", &[&a, &b]);
+/// Three nodes a, b, c of cluster `name` with daemon flags `flags`,
+/// converged.
+pub(crate) fn three_with(name: &str, flags: &[&str]) -> (Node, Node, Node) {
+    let a = Node::start_with(name, "a", &[], flags);
+    let b = Node::start_with(name, "b", &[&a], flags);
+    let c = Node::start_with(name, "c", &[&a, &b], flags);
     converge(&[&a, &b, &c], 3);
     (a, b, c)
+}
+
+fn three(name: &str) -> (Node, Node, Node) {
+    three_with(name, &[])
 }
 
 #[test]

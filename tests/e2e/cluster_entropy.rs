@@ -6,19 +6,19 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::cluster::{Node, converge, have_redis_cli};
+use crate::cluster::{Node, converge, have_redis_cli, three_with};
 use crate::cluster_repl::{Client, QUORUM, is_primary};
 use crate::support::wait_for;
 
-/// A counter from a node's `/metrics`.
-fn counter(node: &Node, name: &str) -> u64 {
-    let (_, metrics) = crate::support::rt().block_on(node.daemon.http_get("/metrics"));
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(0)
-}
+/// N=2, W=2, R=1 (R+W>N): each key on two nodes.
+const TWO_COPIES: [&str; 6] = [
+    "--replicas",
+    "2",
+    "--write-quorum",
+    "2",
+    "--read-quorum",
+    "1",
+];
 
 /// Every key a node holds, by SCAN (keyless: it runs on the node itself).
 fn keys_on(node: &Node) -> BTreeSet<String> {
@@ -40,10 +40,7 @@ fn a_node_back_empty_gets_its_keys_by_anti_entropy_and_deletes_stay() {
     if !have_redis_cli() {
         return;
     }
-    let a = Node::start_with("entropy", "a", &[], &QUORUM);
-    let b = Node::start_with("entropy", "b", &[&a], &QUORUM);
-    let c = Node::start_with("entropy", "c", &[&a, &b], &QUORUM);
-    converge(&[&a, &b, &c], 3);
+    let (a, b, c) = three_with("entropy", &QUORUM);
     let mut client = Client::new(&[&a, &b, &c]);
     for i in 0..300 {
         client.ok(redis::cmd("SET")
@@ -80,9 +77,9 @@ fn a_node_back_empty_gets_its_keys_by_anti_entropy_and_deletes_stay() {
     );
     // The 200 keys nobody touched came by anti-entropy: pulled by c or
     // pushed to it by a and b.
-    let synced = counter(&c, "agora_cluster_antientropy_pulled_keys_total")
-        + counter(&a, "agora_cluster_antientropy_pushed_keys_total")
-        + counter(&b, "agora_cluster_antientropy_pushed_keys_total");
+    let synced = c.metric("agora_cluster_antientropy_pulled_keys_total")
+        + a.metric("agora_cluster_antientropy_pushed_keys_total")
+        + b.metric("agora_cluster_antientropy_pushed_keys_total");
     assert!(synced >= 200, "only {synced} keys came by anti-entropy");
     // c's own copies hold the values (R=1 on c: no quorum read).
     let mut checked = 0;
@@ -101,10 +98,10 @@ fn a_node_back_empty_gets_its_keys_by_anti_entropy_and_deletes_stay() {
     }
     assert!(checked > 30, "c is the primary of only {checked} keys");
     // In sync, a round finds no slot differing.
-    let differing = counter(&a, "agora_cluster_antientropy_slots_differing_total");
+    let differing = a.metric("agora_cluster_antientropy_slots_differing_total");
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(
-        counter(&a, "agora_cluster_antientropy_slots_differing_total"),
+        a.metric("agora_cluster_antientropy_slots_differing_total"),
         differing,
         "a still finds slots differing once c is in sync"
     );
@@ -118,23 +115,15 @@ fn a_joining_node_takes_its_share_and_the_others_drop_what_they_no_longer_keep()
     // N=2, W=2, R=1 (R+W>N): with two nodes each holds everything; a
     // third takes a share of the slots, and the other two hand over and
     // drop theirs, so every key ends on exactly two nodes.
-    let flags = [
-        "--replicas",
-        "2",
-        "--write-quorum",
-        "2",
-        "--read-quorum",
-        "1",
-    ];
-    let a = Node::start_with("entropy-join", "a", &[], &flags);
-    let b = Node::start_with("entropy-join", "b", &[&a], &flags);
+    let a = Node::start_with("entropy-join", "a", &[], &TWO_COPIES);
+    let b = Node::start_with("entropy-join", "b", &[&a], &TWO_COPIES);
     converge(&[&a, &b], 2);
     let mut client = Client::new(&[&a, &b]);
     for i in 0..300 {
         client.ok(redis::cmd("SET").arg(format!("j:{i}")).arg(format!("v{i}")));
     }
     assert_eq!(a.cli(false, &["DBSIZE"]), "300");
-    let c = Node::start_with("entropy-join", "c", &[&a, &b], &flags);
+    let c = Node::start_with("entropy-join", "c", &[&a, &b], &TWO_COPIES);
     converge(&[&a, &b, &c], 3);
     let nodes = [&a, &b, &c];
     wait_for(
@@ -181,18 +170,7 @@ fn a_node_stopped_cleanly_hands_its_keys_over_before_it_exits() {
     // SIGTERM: it says it is leaving, so a and b take its slots at once,
     // pushes its keys to the slots' new replicas, then exits; a and b
     // then hold every key, with its value.
-    let flags = [
-        "--replicas",
-        "2",
-        "--write-quorum",
-        "2",
-        "--read-quorum",
-        "1",
-    ];
-    let a = Node::start_with("entropy-leave", "a", &[], &flags);
-    let b = Node::start_with("entropy-leave", "b", &[&a], &flags);
-    let mut c = Node::start_with("entropy-leave", "c", &[&a, &b], &flags);
-    converge(&[&a, &b, &c], 3);
+    let (a, b, mut c) = three_with("entropy-leave", &TWO_COPIES);
     let mut client = Client::new(&[&a, &b, &c]);
     for i in 0..300 {
         client.ok(redis::cmd("SET").arg(format!("l:{i}")).arg(format!("v{i}")));
@@ -222,10 +200,7 @@ fn flushall_on_one_node_empties_its_slots_everywhere_and_nothing_comes_back() {
     if !have_redis_cli() {
         return;
     }
-    let a = Node::start_with("entropy-flush", "a", &[], &QUORUM);
-    let b = Node::start_with("entropy-flush", "b", &[&a], &QUORUM);
-    let c = Node::start_with("entropy-flush", "c", &[&a, &b], &QUORUM);
-    converge(&[&a, &b, &c], 3);
+    let (a, b, c) = three_with("entropy-flush", &QUORUM);
     let mut client = Client::new(&[&a, &b, &c]);
     for i in 0..100 {
         client.ok(redis::cmd("SET").arg(format!("f:{i}")).arg("v"));

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::cache::redis_cli;
-use crate::cluster::{NO_REPLICATION, Node, converge, have_redis_cli};
+use crate::cluster::{NO_REPLICATION, Node, converge, have_redis_cli, three_with};
 use crate::support::wait_for;
 
 /// The failure timeout of tests/e2e/cluster.rs's nodes.
@@ -23,12 +23,7 @@ const TIMEOUT: Duration = Duration::from_secs(3);
 fn three(name: &str, more: &[&str]) -> (Node, Node, Node) {
     let mut flags = NO_REPLICATION.to_vec();
     flags.extend_from_slice(more);
-    let extra = flags.as_slice();
-    let a = Node::start_with(name, "a", &[], extra);
-    let b = Node::start_with(name, "b", &[&a], extra);
-    let c = Node::start_with(name, "c", &[&a, &b], extra);
-    converge(&[&a, &b, &c], 3);
-    (a, b, c)
+    three_with(name, &flags)
 }
 
 /// `agora cluster status --json` against `node`, signed in as the user

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::cluster::{NO_REPLICATION, Node, converge, have_redis_cli};
+use crate::cluster::{NO_REPLICATION, Node, converge, have_redis_cli, three_with};
 use crate::support::wait_for;
 
 fn client(node: &Node) -> redis::Connection {
@@ -25,10 +25,7 @@ fn publish_on_one_node_reaches_subscribers_on_every_node_in_order() {
     if !have_redis_cli() {
         return;
     }
-    let a = Node::start_with("pubsub", "a", &[], &NO_REPLICATION);
-    let b = Node::start_with("pubsub", "b", &[&a], &NO_REPLICATION);
-    let c = Node::start_with("pubsub", "c", &[&a, &b], &NO_REPLICATION);
-    converge(&[&a, &b, &c], 3);
+    let (a, b, c) = three_with("pubsub", &NO_REPLICATION);
 
     // A channel subscriber on b, a pattern subscriber on c, a native one
     // on c.

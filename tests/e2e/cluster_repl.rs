@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::cluster::{Node, converge, have_redis_cli};
+use crate::cluster::{Node, converge, have_redis_cli, three_with};
 use crate::support::wait_for;
 
 pub(crate) const QUORUM: [&str; 6] = [
@@ -26,11 +26,7 @@ pub(crate) const QUORUM: [&str; 6] = [
 ];
 
 fn three(name: &str) -> (Node, Node, Node) {
-    let a = Node::start_with(name, "a", &[], &QUORUM);
-    let b = Node::start_with(name, "b", &[&a], &QUORUM);
-    let c = Node::start_with(name, "c", &[&a, &b], &QUORUM);
-    converge(&[&a, &b, &c], 3);
-    (a, b, c)
+    three_with(name, &QUORUM)
 }
 
 /// What became of a command sent to the cluster.
@@ -399,14 +395,7 @@ fn a_paused_replica_gets_its_hints_when_it_returns() {
     wait_for("hints for c", Duration::from_secs(10), || {
         let pending: u64 = [&a, &b]
             .iter()
-            .map(|n| {
-                let (_, metrics) = crate::support::rt().block_on(n.daemon.http_get("/metrics"));
-                metrics
-                    .lines()
-                    .find_map(|l| l.strip_prefix("agora_cluster_hints_pending "))
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .unwrap_or(0)
-            })
+            .map(|n| n.metric("agora_cluster_hints_pending"))
             .sum();
         (pending >= keys.len() as u64).then_some(())
     });

@@ -68,6 +68,11 @@ impl SlotSet {
         self.0.iter().all(|&b| b == 0)
     }
 
+    /// Every slot that is in, in order.
+    pub fn iter(&self) -> impl Iterator<Item = u16> + '_ {
+        (0..SLOTS).filter(|&s| self.contains(s))
+    }
+
     /// The slots in `range` that are in.
     pub fn in_range(&self, range: usize) -> impl Iterator<Item = u16> + '_ {
         let start = range * RANGE;
@@ -103,18 +108,11 @@ pub fn answer_digests(versions: &Versions, set: &SlotSet, theirs: &[u64]) -> Vec
 
 /// The answer to [`Message::ListKeys`]: every stamped key of `slots`.
 pub fn answer_list(versions: &Versions, slots: &[u16]) -> Vec<(ByteBuf, Version, bool)> {
-    let mut out = Vec::new();
-    for &slot in slots.iter().filter(|&&s| s < SLOTS) {
-        let shard = versions.lock_slot(slot);
-        if let Some(stamps) = shard.slot(slot) {
-            out.extend(
-                stamps
-                    .entries()
-                    .map(|(k, v, present)| (ByteBuf::from(k.to_vec()), v, present)),
-            );
-        }
-    }
-    out
+    versions
+        .list(slots.iter().copied().filter(|&s| s < SLOTS))
+        .into_iter()
+        .map(|(k, v, present)| (ByteBuf::from(k.to_vec()), v, present))
+        .collect()
 }
 
 /// What to do about the keys of some slots, from both sides' listings.

@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::Cluster;
-use super::digests::{SlotSet, answer_list, plan, ranges};
+use super::digests::{SlotSet, plan, ranges};
 use super::hlc::Version;
 use super::link::Message;
 use super::membership::State;
@@ -206,10 +206,8 @@ pub async fn hand_over(
             Ok((_, n)) => pushed += n,
             Err(err) => {
                 tracing::debug!(node = %id, "handing slots over stopped: {err}");
-                for slot in 0..SLOTS {
-                    if set.contains(slot) {
-                        droppable.remove(slot);
-                    }
+                for slot in set.iter() {
+                    droppable.remove(slot);
                 }
             }
         }
@@ -219,8 +217,8 @@ pub async fn hand_over(
     if !current || !Arc::ptr_eq(&cluster.view(), &view) {
         return (pushed, 0);
     }
-    let dropped = (0..SLOTS)
-        .filter(|&slot| droppable.contains(slot))
+    let dropped = droppable
+        .iter()
         .map(|slot| repl.versions.drop_slot(slot, repl.db()))
         .sum();
     (pushed, dropped)
@@ -277,9 +275,10 @@ async fn sync_with(
             .into_iter()
             .map(|(k, v, p)| (Bytes::from(k.into_vec()), (v, p)))
             .collect();
-        let mine: HashMap<Bytes, (Version, bool)> = answer_list(versions, chunk)
+        let mine: HashMap<Bytes, (Version, bool)> = versions
+            .list(chunk.iter().copied())
             .into_iter()
-            .map(|(k, v, p)| (Bytes::from(k.into_vec()), (v, p)))
+            .map(|(k, v, p)| (k, (v, p)))
             .collect();
         let plan = plan(&mine, &theirs);
         let now = crate::now_ms();

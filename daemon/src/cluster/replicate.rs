@@ -436,15 +436,12 @@ impl Replication {
             std::collections::HashMap::new();
         let mut deleted = 0;
         for slot in self.versions.slots() {
-            let keys: Vec<Bytes> = {
-                let shard = self.versions.lock_slot(slot);
-                shard.slot(slot).map_or_else(Vec::new, |s| {
-                    s.entries()
-                        .filter(|(_, _, present)| *present)
-                        .map(|(k, _, _)| k.clone())
-                        .collect()
-                })
-            };
+            let keys: Vec<Bytes> = self
+                .versions
+                .list([slot])
+                .into_iter()
+                .filter_map(|(k, _, present)| present.then_some(k))
+                .collect();
             if keys.is_empty() {
                 continue;
             }

@@ -110,6 +110,19 @@ impl Versions {
             .map_or(0, SlotStamps::digest)
     }
 
+    /// Every stamped key of `slots` (tombstones included): key, version,
+    /// present.
+    pub fn list(&self, slots: impl IntoIterator<Item = u16>) -> Vec<(Bytes, Version, bool)> {
+        let mut out = Vec::new();
+        for slot in slots {
+            let shard = self.lock_slot(slot);
+            if let Some(stamps) = shard.slot(slot) {
+                out.extend(stamps.entries().map(|(k, v, p)| (k.clone(), v, p)));
+            }
+        }
+        out
+    }
+
     /// The slots that hold stamps (keys or tombstones).
     pub fn slots(&self) -> Vec<u16> {
         let mut out: Vec<u16> = self
