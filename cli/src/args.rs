@@ -380,6 +380,14 @@ pub struct DaemonArgs {
     #[arg(long, env = "AGORA_RESP_REQUIRE_AUTH")]
     pub resp_require_auth: bool,
 
+    /// Let RESP clients stop the daemon with SHUTDOWN (as `redis-cli
+    /// shutdown` stops redis-server). Off by default: the daemon serves
+    /// chat, jobs and the blog too, and SHUTDOWN then answers an error
+    /// naming this flag. With it, SHUTDOWN stops the daemon as SIGTERM
+    /// does (NOSAVE skips the final cache snapshot).
+    #[arg(long, env = "AGORA_RESP_ALLOW_SHUTDOWN")]
+    pub resp_allow_shutdown: bool,
+
     /// Event-loop threads serving RESP connections (default: half the
     /// CPUs, at least 1). Each loop serves its connections from one
     /// thread, as redis-server does; more loops let the cache use more

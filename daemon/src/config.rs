@@ -17,6 +17,8 @@ pub struct Config {
     /// Whether RESP clients must `AUTH username password` (an agora
     /// account) before any other command.
     pub resp_require_auth: bool,
+    /// Whether RESP clients may stop the daemon with SHUTDOWN.
+    pub resp_allow_shutdown: bool,
     /// How many event-loop threads serve RESP connections (at least 1);
     /// see [`crate::resp::loops`].
     pub resp_threads: usize,
@@ -83,6 +85,7 @@ impl Config {
             http: "127.0.0.1:7080".into(),
             resp: "127.0.0.1:7379".into(),
             resp_require_auth: false,
+            resp_allow_shutdown: false,
             resp_threads: default_resp_threads(),
             resp_busy_poll: Duration::from_micros(50),
             cache: crate::cache::CacheConfig::default(),

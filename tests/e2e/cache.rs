@@ -417,6 +417,78 @@ fn snapshot_survives_restart_and_corrupt_snapshot_is_moved_aside() {
     assert!(aside, "corrupt snapshot was not moved aside");
 }
 
+/// redis-cli against `daemon`'s RESP port: its output, trimmed.
+fn cli_out(daemon: &Daemon, args: &[&str]) -> String {
+    let out = Command::new(redis_cli().expect("redis-cli"))
+        .args(["-p", &daemon.ready.resp.port().to_string()])
+        .args(args)
+        .output()
+        .expect("redis-cli");
+    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.push_str(&String::from_utf8_lossy(&out.stderr));
+    text.trim().to_owned()
+}
+
+#[test]
+fn redis_cli_shutdown_stops_the_daemon_only_when_allowed() {
+    if redis_cli().is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "redis-cli is required in CI"
+        );
+        return;
+    }
+    let home = Home::new();
+    // Off by default: an error naming the flag, and the daemon serves on.
+    let mut daemon = Daemon::start(&home, &["--cache-persist"]);
+    let refused = cli_out(&daemon, &["SHUTDOWN"]);
+    assert!(refused.contains("--resp-allow-shutdown"), "{refused}");
+    assert_eq!(
+        cli_out(&daemon, &["SHUTDOWN", "SAVE", "NOSAVE"]),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        cli_out(&daemon, &["SHUTDOWN", "ABORT"]),
+        "ERR No shutdown in progress."
+    );
+    assert_eq!(cli_out(&daemon, &["PING"]), "PONG");
+    daemon.signal(libc::SIGTERM);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+
+    // Allowed: SHUTDOWN saves the snapshot and exits 0, as SIGTERM does.
+    let flags = ["--cache-persist", "--resp-allow-shutdown"];
+    let mut daemon = Daemon::start(&home, &flags);
+    assert_eq!(cli_out(&daemon, &["SET", "saved", "1"]), "OK");
+    let _ = cli_out(&daemon, &["SHUTDOWN"]);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+    let mut daemon = Daemon::start(&home, &flags);
+    assert_eq!(cli_out(&daemon, &["GET", "saved"]), "1");
+    // NOSAVE: the write after the last snapshot is not kept.
+    assert_eq!(cli_out(&daemon, &["SET", "unsaved", "1"]), "OK");
+    let _ = cli_out(&daemon, &["SHUTDOWN", "NOSAVE"]);
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+    let mut daemon = Daemon::start(&home, &flags);
+    assert_eq!(cli_out(&daemon, &["GET", "saved"]), "1");
+    assert_eq!(cli_out(&daemon, &["EXISTS", "unsaved"]), "0");
+    // Redis's way out of a script that never ends: SHUTDOWN NOSAVE is
+    // served while the script keeps everyone else BUSY.
+    assert_eq!(cli_out(&daemon, &["CONFIG", "SET", "busy-reply-threshold", "100"]), "OK");
+    let port = daemon.ready.resp.port().to_string();
+    let mut script = Command::new(redis_cli().unwrap())
+        .args(["-p", &port, "EVAL", "while true do end", "0"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("the script to make the daemon busy", Duration::from_secs(10), || {
+        cli_out(&daemon, &["GET", "saved"]).starts_with("BUSY").then_some(())
+    });
+    let _ = cli_out(&daemon, &["SHUTDOWN", "NOSAVE"]);
+    assert!(daemon.wait_exit(Duration::from_secs(15)).success());
+    let _ = script.kill();
+    let _ = script.wait();
+}
+
 #[test]
 fn shutdown_with_open_resp_clients_exits_zero() {
     let home = Home::new();

@@ -27,6 +27,7 @@ pub fn base_config(listeners: &ListenArgs) -> anyhow::Result<Config> {
 pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     let mut config = base_config(&args.listeners)?;
     config.resp_require_auth = args.resp_require_auth;
+    config.resp_allow_shutdown = args.resp_allow_shutdown;
     if let Some(n) = args.resp_threads {
         config.resp_threads = n.into();
     }
@@ -132,6 +133,8 @@ pub async fn run(args: DaemonArgs) -> anyhow::Result<u8> {
     tokio::select! {
         _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
+        // SHUTDOWN from a RESP client (--resp-allow-shutdown) logs itself.
+        () = running.token.cancelled() => {}
     }
     let token = running.token.clone();
     token.cancel();

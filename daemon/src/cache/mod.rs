@@ -122,6 +122,8 @@ pub struct Cache {
     pub monitors: monitor::Monitors,
     /// CLIENT TRACKING's clients and keys.
     pub tracking: tracking::Tracking,
+    /// Set by `SHUTDOWN NOSAVE`: no final snapshot on the way out.
+    pub nosave: std::sync::atomic::AtomicBool,
 }
 
 impl Cache {
@@ -165,6 +167,7 @@ impl Cache {
             clients: clients::Clients::default(),
             monitors: monitor::Monitors::default(),
             tracking: tracking::Tracking::default(),
+            nosave: std::sync::atomic::AtomicBool::new(false),
             store,
             pubsub: pubsub::PubSub::default(),
             stats: Stats::default(),

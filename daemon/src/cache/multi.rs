@@ -313,8 +313,8 @@ pub fn reject(cache: &Cache, client: &mut Client, name: &[u8], error: &str) -> R
 /// cache is over its limit).
 pub fn queue(cache: &Cache, client: &mut Client, now_ms: u64, args: &[Bytes]) -> Reply {
     let spec = cmd::lookup(&args[0]);
-    // Redis's `no-multi` commands (SHUTDOWN and the replication ones are
-    // refused so even where agora does not answer them).
+    // Redis's `no-multi` commands (the replication ones are refused so
+    // even though agora does not answer them).
     let no_multi = ["save", "shutdown", "sync", "psync"]
         .iter()
         .any(|c| cmd::is(&args[0], c));

@@ -400,7 +400,7 @@ pub async fn snapshot(cache: &Arc<Cache>) {
 }
 
 /// Snapshots every `snapshot_every` and once more when `token` is
-/// cancelled.
+/// cancelled (unless `SHUTDOWN NOSAVE` said not to).
 pub async fn run(cache: Arc<Cache>, token: CancellationToken) {
     let every = cache
         .config
@@ -412,6 +412,10 @@ pub async fn run(cache: Arc<Cache>, token: CancellationToken) {
             _ = token.cancelled() => break,
             _ = tick.tick() => snapshot(&cache).await,
         }
+    }
+    if cache.nosave.load(std::sync::atomic::Ordering::Acquire) {
+        tracing::info!("SHUTDOWN NOSAVE: no final cache snapshot");
+        return;
     }
     snapshot(&cache).await;
 }

@@ -1752,6 +1752,12 @@ pub static COMMANDS: &[Spec] = &[
         "",
         "Close the connection",
     ),
+    spec("shutdown", -1, Kind::Conn, K0, by_connection).doc(
+        SERVER,
+        "1.0.0",
+        "[NOSAVE|SAVE] [NOW] [FORCE] [ABORT]",
+        "Stop the daemon as SIGTERM does (needs --resp-allow-shutdown)",
+    ),
     spec("monitor", 1, Kind::Conn, K0, by_connection).doc(
         SERVER,
         "1.0.0",

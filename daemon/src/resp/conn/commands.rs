@@ -21,6 +21,47 @@ impl Conn {
         }
     }
 
+    /// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: stops the daemon as
+    /// SIGTERM does, when `--resp-allow-shutdown` allows it. NOW and FORCE
+    /// change nothing here (there are no replicas to wait for, and a
+    /// snapshot that fails is logged, not fatal); SAVE needs snapshots on;
+    /// ABORT has no pending shutdown to abort.
+    fn shutdown(&self, args: &[Bytes]) -> Result<(), Reply> {
+        let (mut nosave, mut save, mut abort) = (false, false, false);
+        for word in &args[1..] {
+            match String::from_utf8_lossy(word).to_ascii_lowercase().as_str() {
+                "nosave" => nosave = true,
+                "save" => save = true,
+                "now" | "force" => {}
+                "abort" => abort = true,
+                _ => return Err(Reply::err(crate::cache::reply::errors::SYNTAX)),
+            }
+        }
+        if (nosave && save) || (abort && args.len() > 2) {
+            return Err(Reply::err(crate::cache::reply::errors::SYNTAX));
+        }
+        if abort {
+            return Err(Reply::err("ERR No shutdown in progress."));
+        }
+        if !self.shared.config.resp_allow_shutdown {
+            return Err(Reply::err(
+                "ERR SHUTDOWN is off: this daemon serves more than the cache; start it with \
+                 --resp-allow-shutdown to allow it, or stop it with SIGTERM",
+            ));
+        }
+        if save && self.cache.snapshot.is_none() {
+            return Err(Reply::err(
+                "ERR SHUTDOWN SAVE needs snapshots: start the daemon with --cache-persist",
+            ));
+        }
+        self.cache
+            .nosave
+            .store(nosave, std::sync::atomic::Ordering::Release);
+        tracing::info!(client = ?self.client.addr, nosave, "SHUTDOWN from a RESP client: shutting down");
+        self.shared.shutdown.cancel();
+        Ok(())
+    }
+
     fn ensure_mailbox(&mut self) -> Subscriber {
         if let Some((sub, _, _)) = &self.mailbox {
             return sub.clone();
@@ -149,6 +190,14 @@ impl Conn {
             "quit" => {
                 self.reply(&Reply::ok());
                 return Next::Close;
+            }
+            "shutdown" => {
+                if let Err(reply) = self.shutdown(args) {
+                    self.reply(&reply);
+                } else {
+                    // As redis-server: no reply, the connection closes.
+                    return Next::Close;
+                }
             }
             "monitor" => {
                 if self.monitor.is_none() {
