@@ -25,10 +25,11 @@ pub(crate) const NO_REPLICATION: [&str; 6] = [
     "1",
 ];
 
-/// A node: its home (data, log) and process.
+/// A node: its home (data, log), process and the flags it started with.
 pub(crate) struct Node {
     pub(crate) home: Home,
     pub(crate) daemon: Daemon,
+    args: Vec<String>,
 }
 
 impl Node {
@@ -38,6 +39,18 @@ impl Node {
 
     /// A node with more daemon flags (`--replicas`, `--cluster-mode proxy` …).
     pub(crate) fn start_with(cluster: &str, id: &str, seeds: &[&Node], extra: &[&str]) -> Node {
+        Node::start_at("127.0.0.1", cluster, id, seeds, extra)
+    }
+
+    /// A node whose gossip and link use address `ip` (its cluster traffic
+    /// leaves from there too, so a firewall rule can cut it off).
+    pub(crate) fn start_at(
+        ip: &str,
+        cluster: &str,
+        id: &str,
+        seeds: &[&Node],
+        extra: &[&str],
+    ) -> Node {
         let home = Home::new();
         let seeds: Vec<String> = seeds
             .iter()
@@ -49,13 +62,14 @@ impl Node {
                     .to_string()
             })
             .collect();
+        let listen = format!("{ip}:0");
         let mut args = vec![
             "--cluster",
             cluster,
             "--node-id",
             id,
             "--cluster-listen",
-            "127.0.0.1:0",
+            &listen,
             "--cluster-failure-timeout",
             TIMEOUT,
         ];
@@ -65,7 +79,17 @@ impl Node {
         }
         args.extend_from_slice(extra);
         let daemon = Daemon::start_logged(&home, &args);
-        Node { home, daemon }
+        let args = args.into_iter().map(str::to_owned).collect();
+        Node { home, daemon, args }
+    }
+
+    /// SIGKILLs the process (if it runs) and starts it again with the same
+    /// home and flags: an empty cache, new ports, the same node id.
+    pub(crate) fn restart(&mut self) {
+        let _ = self.daemon.child.kill();
+        let _ = self.daemon.child.wait();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.daemon = Daemon::start_logged(&self.home, &args);
     }
 
     pub(crate) fn port(&self) -> String {

@@ -287,7 +287,7 @@ fn shard_channels_are_routed_to_their_slot_owner() {
         .map(|i| format!("ch{i}"))
         .find(|c| a.cli(false, &["SPUBLISH", c, "x"]).starts_with("MOVED"))
         .expect("a channel owned by b");
-    assert!(b.cli(false, &["SPUBLISH", &channel, "x"]) == "0");
+    assert_eq!(b.cli(false, &["SPUBLISH", &channel, "x"]), "0");
     let mut sub = Raw::connect(&b.daemon);
     sub.send(&["SSUBSCRIBE", &channel]);
     sub.wait_for(":1\r\n");

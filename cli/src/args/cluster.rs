@@ -110,8 +110,10 @@ pub struct ClusterArgs {
 pub enum ClusterCommand {
     /// The cluster as the daemon at --addr sees it: one row per node.
     ///
-    /// Columns: the node's id, its state (alive, suspect, dead, or leaving:
-    /// shutting down and handing its keys over), its RESP
+    /// Columns: the node's id, its state (alive, suspect, dead; leaving:
+    /// shutting down and handing its keys over; left: gone after a clean
+    /// leave, no longer counted for the majority a node needs to serve
+    /// keys), its RESP
     /// address (where clients connect) and gossip address, the keys it
     /// holds (as it last gossiped them; with replication each of a key's
     /// N replicas holds it, so the total counts it once per copy), its

@@ -72,7 +72,7 @@ fn info(view: &View) -> String {
     let assigned = view.placement.owners.len();
     let ok = count_where(view, State::Alive);
     let pfail = count_where(view, State::Suspect);
-    let state = if assigned == usize::from(SLOTS) {
+    let state = if assigned == usize::from(SLOTS) && view.has_majority() {
         "ok"
     } else {
         "fail"
@@ -108,19 +108,16 @@ fn nodes(view: &View) -> String {
         match m.state {
             State::Alive => {}
             State::Suspect => flags.push_str(",fail?"),
-            State::Dead => flags.push_str(",fail"),
+            State::Dead | State::Left => flags.push_str(",fail"),
             // Redis has no flag for it; it serves no slots.
             State::Leaving => {}
         }
         if m.resp.is_none() || m.duplicate_of.is_some() {
             flags.push_str(",noaddr");
         }
-        let pong = if m.state == State::Dead { 0 } else { now };
-        let link = if m.state == State::Dead {
-            "disconnected"
-        } else {
-            "connected"
-        };
+        let gone = matches!(m.state, State::Dead | State::Left);
+        let pong = if gone { 0 } else { now };
+        let link = if gone { "disconnected" } else { "connected" };
         let _ = write!(
             out,
             "{} {ip}:{port}@{} {flags} - 0 {pong} 0 {link}",

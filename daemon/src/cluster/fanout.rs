@@ -59,7 +59,9 @@ impl Fanout {
         let config = &cluster.config;
         Fanout {
             cluster: Arc::downgrade(cluster),
-            link: Arc::new(Link::new(&config.name, &config.node_id, POST_TIMEOUT)),
+            link: Arc::new(
+                Link::new(&config.name, &config.node_id, POST_TIMEOUT).from_ip(cluster.gossip.ip()),
+            ),
             queues: Mutex::new(HashMap::new()),
             runtime: tokio::runtime::Handle::current(),
             token,
@@ -122,7 +124,9 @@ impl Fanout {
 fn targets(members: &[super::membership::Member]) -> impl Iterator<Item = SocketAddr> + '_ {
     members
         .iter()
-        .filter(|m| !m.myself && m.state != State::Dead && m.duplicate_of.is_none())
+        .filter(|m| {
+            !m.myself && !matches!(m.state, State::Dead | State::Left) && m.duplicate_of.is_none()
+        })
         .map(|m| m.gossip)
 }
 

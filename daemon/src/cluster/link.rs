@@ -178,6 +178,8 @@ pub struct Link {
     timeout: Duration,
     next_id: AtomicU64,
     peers: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<PeerSlot>>>>,
+    /// The address connections leave from ([`Link::from_ip`]).
+    source: Option<std::net::IpAddr>,
     /// Bytes of `Replicate` frames sent (header included).
     pub replicate_bytes: AtomicU64,
     /// `Replicate` frames sent.
@@ -193,9 +195,20 @@ impl Link {
             timeout,
             next_id: AtomicU64::new(1),
             peers: Mutex::new(HashMap::new()),
+            source: None,
             replicate_bytes: AtomicU64::new(0),
             replicate_frames: AtomicU64::new(0),
         }
+    }
+
+    /// Connections leave from `ip` (the node's gossip address) rather
+    /// than whichever address the route picks, as Redis Cluster binds its
+    /// bus connections: a peer, a firewall rule or a packet capture then
+    /// sees the node's own address. An unspecified `ip` (`0.0.0.0`)
+    /// leaves the choice to the route.
+    pub fn from_ip(mut self, ip: std::net::IpAddr) -> Link {
+        self.source = (!ip.is_unspecified()).then_some(ip);
+        self
     }
 
     /// Sends `msg` to the node whose link listens at `addr` and waits for
@@ -293,9 +306,11 @@ impl Link {
     }
 
     async fn open(&self, addr: SocketAddr) -> Result<Arc<PeerConn>, LinkError> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .map_err(|_| LinkError::Unreachable(addr))?;
+        let stream = match self.source {
+            None => TcpStream::connect(addr).await,
+            Some(ip) => connect_from(ip, addr).await,
+        }
+        .map_err(|_| LinkError::Unreachable(addr))?;
         let _ = stream.set_nodelay(true);
         let (read, mut write) = stream.into_split();
         let hello = frame(&Envelope {
@@ -402,6 +417,17 @@ pub trait Answer: Send + Sync + 'static {
 /// When the address is taken.
 pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
+}
+
+/// A TCP connection to `addr` leaving from `ip` (any free port).
+async fn connect_from(ip: std::net::IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
+    let socket = if ip.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
 }
 
 /// Serves the link until `token` is cancelled: each connection says
@@ -601,6 +627,22 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(closed, LinkError::Unreachable(_)), "{closed}");
+    }
+
+    #[tokio::test]
+    async fn connections_leave_from_the_nodes_own_address() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let link =
+            Link::new("c", "me", Duration::from_millis(300)).from_ip("127.0.0.7".parse().unwrap());
+        let call = tokio::spawn(async move { link.call(addr, Message::Done).await });
+        let (_conn, peer) = listener.accept().await.unwrap();
+        assert_eq!(peer.ip().to_string(), "127.0.0.7");
+        let _ = call.await;
+        // Unspecified: the route picks (loopback's 127.0.0.1 here).
+        let any =
+            Link::new("c", "me", Duration::from_millis(300)).from_ip("0.0.0.0".parse().unwrap());
+        assert!(any.source.is_none());
     }
 
     #[test]

@@ -49,6 +49,9 @@ pub enum State {
     /// Shutting down cleanly (it said so in gossip): owns nothing, still
     /// hands its keys over.
     Leaving,
+    /// Gone after a clean leave: owns nothing and, unlike a dead node,
+    /// no longer counts toward the majority ([`View::has_majority`]).
+    Left,
 }
 
 impl State {
@@ -59,6 +62,7 @@ impl State {
             State::Suspect => "suspect",
             State::Dead => "dead",
             State::Leaving => "leaving",
+            State::Left => "left",
         }
     }
 }
@@ -104,7 +108,7 @@ pub struct Member {
 impl Member {
     /// Whether it owns slots: not dead, not a duplicate, reachable.
     pub fn serves(&self) -> bool {
-        !matches!(self.state, State::Dead | State::Leaving)
+        !matches!(self.state, State::Dead | State::Leaving | State::Left)
             && self.duplicate_of.is_none()
             && self.resp.is_some()
     }
@@ -117,6 +121,9 @@ pub struct View {
     pub members: Vec<Member>,
     /// Slot owners, over the members that [`Member::serves`].
     pub placement: Placement,
+    /// Whether this node hears from a majority of the cluster
+    /// ([`View::has_majority`]).
+    majority: bool,
 }
 
 impl View {
@@ -184,7 +191,25 @@ impl View {
             .map(|m| m.id.as_str())
             .collect();
         let placement = Placement::new(&serving);
-        View { members, placement }
+        let majority = majority(&members);
+        View {
+            members,
+            placement,
+            majority,
+        }
+    }
+
+    /// Whether this node hears from a majority of the cluster: more than
+    /// half of its members are alive (this node included). Members that
+    /// left cleanly and duplicates are not counted; suspect and dead ones
+    /// are. Without a majority a node serves no keys (`CLUSTERDOWN`), as
+    /// a Redis Cluster master in a minority partition stops: a node cut
+    /// off with a minority finds the others suspect after half the
+    /// failure timeout, while the majority waits for the whole timeout
+    /// before it takes over their slots, so the two sides never both
+    /// serve a slot.
+    pub fn has_majority(&self) -> bool {
+        self.majority
     }
 
     /// The member that owns `slot`, if any.
@@ -197,6 +222,18 @@ impl View {
     pub fn me(&self) -> Option<&Member> {
         self.members.iter().find(|m| m.myself)
     }
+}
+
+/// More than half of the counted members alive; true with none counted
+/// (a node leaving serves nothing anyway).
+fn majority(members: &[Member]) -> bool {
+    let counted = members
+        .iter()
+        .filter(|m| m.duplicate_of.is_none() && !matches!(m.state, State::Leaving | State::Left));
+    let (all, alive) = counted.fold((0, 0), |(all, alive), m| {
+        (all + 1, alive + usize::from(m.state == State::Alive))
+    });
+    all == 0 || 2 * alive > all
 }
 
 /// Gossip timing from the failure timeout: gossip every timeout ÷ 20,
@@ -366,10 +403,14 @@ async fn keep_view(
                         State::Alive
                     }
                 } else if dead && silent >= timeout {
-                    State::Dead
+                    if leaving { State::Left } else { State::Dead }
                 } else if leaving {
                     State::Leaving
-                } else if dead || silent > timeout / 2 {
+                } else if silent > timeout / 2 {
+                    // Our own clock only: chitchat also lists as dead a
+                    // node just discovered, before it has seen enough
+                    // heartbeats to judge; that node is alive (and counts
+                    // for the majority a node needs to serve).
                     State::Suspect
                 } else {
                     State::Alive
@@ -515,6 +556,34 @@ mod tests {
         ]);
         assert_eq!(view.members.len(), 2);
         assert!(view.members.iter().all(|m| m.state == State::Alive));
+    }
+
+    #[test]
+    fn a_node_serves_only_while_it_hears_from_a_majority() {
+        let five = |states: [State; 4]| {
+            let mut all = vec![obs("a", 1, 1, State::Alive, true)];
+            for (i, (id, state)) in ["b", "c", "d", "e"].into_iter().zip(states).enumerate() {
+                all.push(obs(id, 1, 2 + i as u16, state, false));
+            }
+            View::build(all).has_majority()
+        };
+        use State::{Alive, Dead, Leaving, Left, Suspect};
+        assert!(five([Alive, Alive, Dead, Dead]), "3 of 5");
+        assert!(!five([Alive, Dead, Dead, Dead]), "2 of 5");
+        // Suspect is not heard from: the minority stops before the
+        // majority declares it dead.
+        assert!(!five([Alive, Suspect, Suspect, Suspect]));
+        // Nodes that left cleanly (or are leaving) are not counted.
+        assert!(five([Alive, Left, Leaving, Left]), "2 of 2");
+        assert!(!five([Dead, Left, Left, Left]), "1 of 2");
+        assert!(View::build(vec![obs("a", 1, 1, Alive, true)]).has_majority());
+        // A duplicate is not a member.
+        let view = View::build(vec![
+            obs("a", 1, 1, Alive, true),
+            obs("b", 1, 2, Dead, false),
+            obs("a", 9, 3, Alive, false),
+        ]);
+        assert!(!view.has_majority(), "1 of 2: the duplicate is not counted");
     }
 
     #[test]

@@ -270,7 +270,8 @@ impl Replication {
             quorum: config.quorum,
             clock: Hlc::new(node_tag(&config.node_id)),
             versions: Versions::default(),
-            link: Link::new(&config.name, &config.node_id, REPLICA_TIMEOUT),
+            link: Link::new(&config.name, &config.node_id, REPLICA_TIMEOUT)
+                .from_ip(cluster.gossip.ip()),
             hints: Arc::new(Hints::default()),
             entropy: digests::Stats::default(),
             cache,

@@ -64,10 +64,17 @@ pub fn command_keys(spec: &cmd::Spec, args: &[Bytes]) -> Vec<Bytes> {
     keyspec::keys(spec, args)
 }
 
+/// Redis Cluster's error while the cluster is down, here: this node does
+/// not hear from a majority of the cluster ([`super::View::has_majority`]).
+pub const CLUSTERDOWN: &str = "CLUSTERDOWN The cluster is down";
+
 /// `None` when this node owns `slot`; otherwise `MOVED` to its owner, or
-/// `CLUSTERDOWN` when nobody serves it.
+/// `CLUSTERDOWN` when nobody serves it or this node is in a minority.
 pub fn redirect(cluster: &Cluster, slot: u16) -> Option<Reply> {
     let view = cluster.view();
+    if !view.has_majority() {
+        return Some(Reply::err(CLUSTERDOWN));
+    }
     match view.owner(slot) {
         Some(owner) if owner.myself => None,
         Some(owner) => owner

@@ -151,6 +151,7 @@ pub(crate) fn render(shared: &Shared) -> String {
             crate::cluster::State::Suspect,
             crate::cluster::State::Dead,
             crate::cluster::State::Leaving,
+            crate::cluster::State::Left,
         ]
         .into_iter()
         .map(|state| {
@@ -163,6 +164,13 @@ pub(crate) fn render(shared: &Shared) -> String {
             "gauge",
             "Cluster members this node knows, by state (with --cluster).",
             &samples,
+        );
+        metric(
+            "agora_cluster_majority",
+            "gauge",
+            "1 while this node hears from a majority of the cluster's members and serves keys; 0 \
+             in a minority (keyed commands answer CLUSTERDOWN).",
+            &one(u64::from(view.has_majority())),
         );
         let mine = view.me().map_or(0, |me| {
             view.placement

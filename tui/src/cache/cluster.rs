@@ -64,6 +64,8 @@ fn state_style(state: &str) -> Style {
         "suspect" => Style::new().fg(Color::Yellow),
         // Shutting down cleanly, handing its keys over.
         "leaving" => Style::new().fg(Color::Cyan),
+        // Gone after a clean leave.
+        "left" => dim(),
         _ => Style::new().fg(Color::Red).add_modifier(Modifier::BOLD),
     }
 }

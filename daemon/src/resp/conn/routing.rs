@@ -59,6 +59,10 @@ impl Conn {
         };
         let (owner, addr) = {
             let view = cluster.view();
+            // In a minority: CLUSTERDOWN from `intercept`, not a forward.
+            if !view.has_majority() {
+                return None;
+            }
             let owner = view.owner(slot)?;
             if owner.myself {
                 return None;
