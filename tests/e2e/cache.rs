@@ -472,7 +472,10 @@ fn redis_cli_shutdown_stops_the_daemon_only_when_allowed() {
     assert_eq!(cli_out(&daemon, &["EXISTS", "unsaved"]), "0");
     // Redis's way out of a script that never ends: SHUTDOWN NOSAVE is
     // served while the script keeps everyone else BUSY.
-    assert_eq!(cli_out(&daemon, &["CONFIG", "SET", "busy-reply-threshold", "100"]), "OK");
+    assert_eq!(
+        cli_out(&daemon, &["CONFIG", "SET", "busy-reply-threshold", "100"]),
+        "OK"
+    );
     let port = daemon.ready.resp.port().to_string();
     let mut script = Command::new(redis_cli().unwrap())
         .args(["-p", &port, "EVAL", "while true do end", "0"])
@@ -480,9 +483,15 @@ fn redis_cli_shutdown_stops_the_daemon_only_when_allowed() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    wait_for("the script to make the daemon busy", Duration::from_secs(10), || {
-        cli_out(&daemon, &["GET", "saved"]).starts_with("BUSY").then_some(())
-    });
+    wait_for(
+        "the script to make the daemon busy",
+        Duration::from_secs(10),
+        || {
+            cli_out(&daemon, &["GET", "saved"])
+                .starts_with("BUSY")
+                .then_some(())
+        },
+    );
     let _ = cli_out(&daemon, &["SHUTDOWN", "NOSAVE"]);
     assert!(daemon.wait_exit(Duration::from_secs(15)).success());
     let _ = script.kill();

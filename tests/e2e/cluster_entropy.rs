@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crate::cluster::{Node, converge, have_redis_cli, three_with};
+use crate::cluster::{NO_REPLICATION, Node, converge, have_redis_cli, three_with};
 use crate::cluster_repl::{Client, QUORUM, is_primary};
 use crate::support::wait_for;
 
@@ -193,6 +193,46 @@ fn a_node_stopped_cleanly_hands_its_keys_over_before_it_exits() {
         let got = client.ok(redis::cmd("GET").arg(format!("l:{i}")));
         assert_eq!(got, redis::Value::BulkString(format!("v{i}").into_bytes()));
     }
+}
+
+#[test]
+fn without_replication_a_node_stopped_cleanly_hands_its_keys_to_the_new_owners() {
+    if !have_redis_cli() {
+        return;
+    }
+    // N=1: each key on its owner only, no versions. c stops with SIGTERM:
+    // a and b take its slots, and c sends them its keys (the only copies)
+    // before it exits. A key written on its new owner meanwhile is kept.
+    let (a, b, mut c) = three_with("export-leave", &NO_REPLICATION);
+    let mut client = Client::new(&[&a, &b, &c]);
+    for i in 0..300 {
+        client.ok(redis::cmd("SET").arg(format!("x:{i}")).arg(format!("v{i}")));
+    }
+    client.ok(redis::cmd("EXPIRE").arg("x:0").arg(3600));
+    let held = c.cli(false, &["DBSIZE"]);
+    assert_ne!(held, "0", "c holds some of the keys");
+    c.daemon.signal(libc::SIGTERM);
+    assert!(c.daemon.wait_exit(Duration::from_secs(30)).success());
+    let log = c.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("left the cluster: keys handed over")
+                && l.contains(&format!("keys={held}"))),
+        "c did not hand its {held} keys over: {log}"
+    );
+    converge(&[&a, &b], 2);
+    let sizes: Vec<u64> = [&a, &b]
+        .iter()
+        .map(|n| n.cli(false, &["DBSIZE"]).parse().unwrap())
+        .collect();
+    assert_eq!(sizes.iter().sum::<u64>(), 300, "{sizes:?}");
+    let mut client = Client::new(&[&a, &b]);
+    for i in 0..300 {
+        let got = client.ok(redis::cmd("GET").arg(format!("x:{i}")));
+        assert_eq!(got, redis::Value::BulkString(format!("v{i}").into_bytes()));
+    }
+    let ttl = client.ok(redis::cmd("TTL").arg("x:0"));
+    assert!(matches!(ttl, redis::Value::Int(t) if t > 3000), "{ttl:?}");
 }
 
 #[test]

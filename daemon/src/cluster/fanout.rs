@@ -161,6 +161,15 @@ impl Answer for Answers {
                     .publish_local(&channel, &Bytes::from(payload.into_vec()));
                 Message::Done
             }
+            Message::Import { items } => {
+                let taken = super::export::import(self.cache.store.db(0), &items, crate::now_ms());
+                tracing::debug!(
+                    keys = items.len(),
+                    taken,
+                    "keys handed over by a leaving node"
+                );
+                Message::Done
+            }
             msg => match self.replication.get() {
                 Some(repl) => repl.answer(msg),
                 None => Message::Refused {

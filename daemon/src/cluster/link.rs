@@ -98,7 +98,13 @@ pub enum Message {
         /// (key, version, present).
         keys: Vec<(serde_bytes::ByteBuf, super::hlc::Version, bool)>,
     },
-    /// `Hello`, `Replicate` or `Publish` done.
+    /// Keys handed over by a node leaving a cluster that does not
+    /// replicate (`export.rs`): restore each one you do not hold.
+    Import {
+        /// The keys' states (version zero: there are none).
+        items: Vec<Item>,
+    },
+    /// `Hello`, `Replicate`, `Publish` or `Import` done.
     Done,
     /// The answer to `Read`.
     Items {

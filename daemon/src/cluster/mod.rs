@@ -20,6 +20,7 @@
 pub mod commands;
 pub mod digests;
 pub mod entropy;
+pub mod export;
 pub mod fanout;
 pub mod handoff;
 pub mod hlc;
@@ -170,6 +171,9 @@ pub struct Cluster {
     /// The link's TCP listener, bound with the gossip port and kept until
     /// the link starts.
     link_listener: Mutex<Option<std::net::TcpListener>>,
+    /// The keyspace, once the link runs: what a leave without
+    /// replication hands over ([`export`]).
+    cache: OnceLock<Arc<crate::cache::Cache>>,
 }
 
 impl Cluster {
@@ -195,6 +199,7 @@ impl Cluster {
             replication: OnceLock::new(),
             fanout: OnceLock::new(),
             link_listener: Mutex::new(None),
+            cache: OnceLock::new(),
         }
     }
 
@@ -218,6 +223,7 @@ impl Cluster {
             replication: OnceLock::new(),
             fanout: OnceLock::new(),
             link_listener: Mutex::new(None),
+            cache: OnceLock::new(),
         }
     }
 
@@ -257,11 +263,10 @@ impl Cluster {
     /// Leaves the cluster cleanly (the daemon is shutting down): says so
     /// in gossip, so the others stop placing slots here, waits for its
     /// own view to show it, then pushes every key it holds to the slots'
-    /// new replicas ([`entropy::hand_over`]), for at most `within`. A node
-    /// that does not replicate (`--replicas 1`) has no versions to compare
-    /// and hands nothing over (docs/CLUSTER.md).
+    /// new replicas ([`entropy::hand_over`]; without replication, to the
+    /// slots' new owners, [`export`]), for at most `within`.
     pub(crate) async fn leave(&self, within: std::time::Duration) {
-        let (Some(repl), Some(chitchat)) = (self.replication(), &self.chitchat) else {
+        let (Some(chitchat), Some(cache)) = (&self.chitchat, self.cache.get()) else {
             return;
         };
         chitchat
@@ -280,11 +285,22 @@ impl Cluster {
             }
             // A few gossip rounds for the others to stop sending here.
             tokio::time::sleep(self.config.failure_timeout / 5).await;
-            entropy::hand_over(self, repl, None).await
+            match self.replication() {
+                Some(repl) => entropy::hand_over(self, repl, None).await.0,
+                None => {
+                    let link = link::Link::new(
+                        &self.config.name,
+                        &self.config.node_id,
+                        std::time::Duration::from_secs(2),
+                    )
+                    .from_ip(self.gossip.ip());
+                    export::export(self, &link, cache.store.db(0), crate::now_ms()).await
+                }
+            }
         };
         match tokio::time::timeout(within, work).await {
-            Ok((pushed, _)) => {
-                tracing::info!(keys = pushed, took = ?started.elapsed(), "left the cluster: keys handed over to the slots' other replicas");
+            Ok(pushed) => {
+                tracing::info!(keys = pushed, took = ?started.elapsed(), "left the cluster: keys handed over to the nodes that now keep their slots");
             }
             Err(_) => {
                 tracing::warn!(
@@ -320,6 +336,7 @@ impl Cluster {
             None => link::bind(self.gossip).await,
         }
         .with_context(|| format!("cannot listen for the cluster link on tcp {}", self.gossip))?;
+        let _ = self.cache.set(cache.clone());
         let answers = Arc::new(fanout::Answers::new(cache.clone()));
         link::listen(
             listener,
