@@ -167,9 +167,14 @@ impl Raw {
 
     /// Reads until the text seen contains `what` (30 s at most).
     fn wait_for(&mut self, what: &str) -> String {
+        self.wait_for_all(&[what.to_owned()])
+    }
+
+    /// Reads until the text seen contains each of `whats` (30 s at most).
+    fn wait_for_all(&mut self, whats: &[String]) -> String {
         use std::io::Read as _;
         let start = std::time::Instant::now();
-        while !self.seen.contains(what) {
+        while let Some(what) = whats.iter().find(|w| !self.seen.contains(w.as_str())) {
             assert!(
                 start.elapsed() < Duration::from_secs(30),
                 "never saw {what:?} in {:?}",
@@ -300,4 +305,41 @@ fn shard_channels_are_routed_to_their_slot_owner() {
     let mut other = Raw::connect(&b.daemon);
     other.send(&["SSUBSCRIBE", "{x}1", "{y}2"]);
     other.wait_for("CROSSSLOT");
+}
+
+#[test]
+fn shard_subscribers_are_told_when_their_slot_moves_away() {
+    if !have_redis_cli() {
+        return;
+    }
+    let a = Node::start_with("smove", "a", &[], &NO_REPLICATION);
+    let b = Node::start_with("smove", "b", &[&a], &NO_REPLICATION);
+    converge(&[&a, &b], 2);
+    let owned_by_b = |c: &String| !b.cli(false, &["SPUBLISH", c, "x"]).starts_with("MOVED");
+    let channels: Vec<String> = (0..1000)
+        .map(|i| format!("sm{i}"))
+        .filter(owned_by_b)
+        .take(60)
+        .collect();
+    let mut sub = Raw::connect(&b.daemon);
+    for c in &channels {
+        sub.send(&["SSUBSCRIBE", c]);
+    }
+    sub.wait_for(":60\r\n");
+    // A third node takes about a third of the slots, some from b.
+    let c = Node::start_with("smove", "c", &[&a, &b], &NO_REPLICATION);
+    converge(&[&a, &b, &c], 3);
+    let (kept, moved): (Vec<String>, Vec<String>) = channels.into_iter().partition(owned_by_b);
+    assert!(!moved.is_empty() && !kept.is_empty(), "{kept:?} {moved:?}");
+    // Each subscription to a moved channel ends with a sunsubscribe push;
+    // the others go on.
+    let notice = |ch: &str| format!("sunsubscribe\r\n${}\r\n{ch}\r\n", ch.len());
+    let notices: Vec<String> = moved.iter().map(|ch| notice(ch)).collect();
+    let seen = sub.wait_for_all(&notices);
+    for ch in &kept {
+        assert!(!seen.contains(&notice(ch)), "{ch} was not moved: {seen}");
+    }
+    assert_eq!(b.cli(false, &["SPUBLISH", &kept[0], "still"]), "1");
+    sub.wait_for("still\r\n");
+    assert!(c.cli(true, &["SPUBLISH", &moved[0], "gone"]).ends_with('0'));
 }

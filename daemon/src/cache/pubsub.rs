@@ -29,6 +29,10 @@ pub struct Message {
     pub payload: Bytes,
     /// Published with SPUBLISH to a shard channel (sent as `smessage`).
     pub shard: bool,
+    /// Not a message: the server ended this shard subscription, its slot
+    /// having moved to another node ([`PubSub::end_shard_channels`]); sent
+    /// as a `sunsubscribe` push, as Redis 7 does.
+    pub ended: bool,
 }
 
 /// One subscribing connection: a RESP connection's bounded mailbox, or a
@@ -129,6 +133,10 @@ impl Message {
     /// What the message counts for against the subscriber's limits: its
     /// bytes plus framing overhead.
     fn size(&self) -> usize {
+        // An ended subscription is not counted ([`PubSub::end_shard_channels`]).
+        if self.ended {
+            return 0;
+        }
         self.channel.len() + self.payload.len() + self.pattern.as_ref().map_or(0, Bytes::len) + 32
     }
 }
@@ -164,6 +172,7 @@ impl<'a> Offer<'a> {
             channel: self.channel.clone(),
             payload: self.payload.clone(),
             shard: self.shard,
+            ended: false,
         };
         match &sub.sink {
             Sink::Queue { tx, backlog, .. } => {
@@ -311,6 +320,46 @@ impl PubSub {
                 shard.remove(name);
             }
         }
+    }
+
+    /// Ends every shard subscription to a channel `gone` picks (its slot
+    /// is no longer this node's): each subscriber is told with a
+    /// `sunsubscribe` push ([`Message::ended`]) and SPUBLISH here no longer
+    /// reaches it, as Redis 7 does when a slot moves; cluster clients then
+    /// subscribe again at the new owner. How many subscriptions ended.
+    pub fn end_shard_channels(&self, gone: impl Fn(&[u8]) -> bool) -> usize {
+        let ended: Vec<(Bytes, HashMap<u64, Subscriber>)> = {
+            let mut shard = self.shard_write();
+            let names: Vec<Bytes> = shard.keys().filter(|c| gone(c)).cloned().collect();
+            names
+                .into_iter()
+                .filter_map(|name| shard.remove(&name).map(|subs| (name, subs)))
+                .collect()
+        };
+        let mut count = 0;
+        for (channel, subs) in ended {
+            for sub in subs.values() {
+                count += 1;
+                let msg = Message {
+                    pattern: None,
+                    channel: channel.clone(),
+                    payload: Bytes::new(),
+                    shard: true,
+                    ended: true,
+                };
+                // Not counted against the output limits: a few bytes,
+                // once per subscription.
+                match &sub.sink {
+                    Sink::Queue { tx, .. } => {
+                        let _ = tx.send(msg);
+                    }
+                    Sink::Direct(f) => {
+                        let _ = f(&msg);
+                    }
+                }
+            }
+        }
+        count
     }
 
     /// Active shard channels, optionally matching a glob.
@@ -475,6 +524,27 @@ mod tests {
             soft: hard,
             soft_ms: 60_000,
         }
+    }
+
+    #[test]
+    fn shard_subscriptions_of_a_moved_slot_end_with_a_notice() {
+        let ps = PubSub::default();
+        // A tiny limit: the notices are not counted against it.
+        let (a, mut a_rx, kick) = Subscriber::new(1, limits(1));
+        ps.ssubscribe(&a, Bytes::from_static(b"moved"));
+        ps.ssubscribe(&a, Bytes::from_static(b"kept"));
+        ps.subscribe(&a, Bytes::from_static(b"moved"), false);
+        assert_eq!(ps.end_shard_channels(|c| c == b"moved"), 1);
+        let notice = a_rx.try_recv().unwrap();
+        assert!(notice.ended && notice.shard);
+        assert_eq!(notice.channel, "moved");
+        assert!(a_rx.try_recv().is_none());
+        assert!(!kick.is_cancelled());
+        assert_eq!(ps.shard_channels(None), [Bytes::from_static(b"kept")]);
+        // Only the shard namespace: the plain channel of that name stays.
+        assert_eq!(ps.numsub(b"moved"), 1);
+        assert_eq!(ps.spublish(b"moved", &Bytes::new()), 0);
+        assert_eq!(ps.end_shard_channels(|_| false), 0);
     }
 
     #[test]

@@ -443,7 +443,11 @@ async fn keep_view(
         let old = cluster.view();
         if *old != view {
             log_changes(&cluster, &old, &view);
+            let moved = old.placement != view.placement;
             cluster.set_view(view);
+            if moved {
+                end_moved_shard_channels(&cluster);
+            }
         }
         // Alone with seeds to reach: say so now and then, keep trying
         // (chitchat gossips with a seed every round).
@@ -459,6 +463,27 @@ async fn keep_view(
     }
     if let Err(err) = handle.shutdown().await {
         tracing::debug!(%err, "cluster gossip shutdown");
+    }
+}
+
+/// Ends the shard subscriptions (SSUBSCRIBE) to channels of slots this
+/// node no longer owns, with a `sunsubscribe` push to each subscriber, as
+/// Redis 7 does when a slot moves: SPUBLISH goes to the new owner now.
+fn end_moved_shard_channels(cluster: &Cluster) {
+    let Some(cache) = cluster.cache.get() else {
+        return;
+    };
+    let view = cluster.view();
+    let ended = cache.pubsub.end_shard_channels(|channel| {
+        !view
+            .owner(super::slots::key_slot(channel))
+            .is_some_and(|m| m.myself)
+    });
+    if ended > 0 {
+        tracing::info!(
+            subscriptions = ended,
+            "shard channels of slots that moved away: subscribers told (sunsubscribe)"
+        );
     }
 }
 

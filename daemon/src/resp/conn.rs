@@ -438,6 +438,13 @@ impl Conn {
     }
 
     fn push_message(&mut self, msg: Message) {
+        if msg.ended {
+            // The slot moved: the subscription ended on the server's side.
+            if self.shard_channels.remove(&msg.channel) {
+                self.confirm("sunsubscribe", Some(msg.channel));
+            }
+            return;
+        }
         let reply = match msg.pattern {
             None if msg.shard => Reply::Push(vec![
                 Reply::text("smessage"),

@@ -71,7 +71,7 @@ impl Conn {
         sub
     }
 
-    fn confirm(&mut self, kind: &'static str, name: Option<Bytes>) {
+    pub(super) fn confirm(&mut self, kind: &'static str, name: Option<Bytes>) {
         // Shard subscriptions count apart (Redis 7's
         // clientShardSubscriptionsCount), the others together.
         let count = if matches!(kind, "ssubscribe" | "sunsubscribe") {
