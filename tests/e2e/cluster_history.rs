@@ -3,7 +3,9 @@
 //! in a network namespace of this test's own, six clients writing,
 //! deleting and reading keys while the test partitions the nodes with
 //! nftables (2 | 3, then one node alone), SIGKILLs a node and restarts it
-//! empty, and SIGSTOPs another. Keys are written only in their phase
+//! empty, SIGSTOPs another, has a sixth node join and SIGKILLs it while it
+//! takes its share (an interrupted migration), and stops one cleanly
+//! (a leave under load). Keys are written only in their phase
 //! (until the next fault begins) and read ever after, so a write lost to
 //! a fault is not hidden by newer writes. Every operation is logged with its invoke
 //! and complete times and its outcome; [`super::history::check`] then
@@ -41,8 +43,8 @@ const NODES: [(&str, &str); 5] = [
 /// itself): its keys are written only then, and read ever after, so a
 /// write lost to a later fault is not hidden by newer writes.
 const KEYS: u64 = 16;
-/// One phase before each of the four faults, and one after.
-const PHASES: usize = 5;
+/// One phase before each of the seven faults and changes, and one after.
+const PHASES: usize = 8;
 const CLIENTS: usize = 6;
 
 /// Runs `body` on a thread of its own in a new network namespace (with
@@ -386,6 +388,33 @@ fn run_history() {
     partition(&[3], &[0, 1, 2, 4]);
     at(35.0);
     heal();
+
+    // f joins under load, and is killed 2 s later, in the middle of
+    // taking its share (an interrupted slot migration): nothing may be
+    // lost, and f stays dead.
+    at(37.0);
+    next_phase();
+    let seeds: Vec<&Node> = nodes.iter().take(2).collect();
+    let f = Node::start_at("127.0.0.16", "history", "f", &seeds, &QUORUM);
+    addrs.lock().unwrap().push(f.daemon.ready.resp);
+    at(39.0);
+    next_phase();
+    let mut f = f;
+    let _ = f.daemon.child.kill();
+    let _ = f.daemon.child.wait();
+
+    // b leaves cleanly under load (SIGTERM): it hands its keys over.
+    at(43.0);
+    next_phase();
+    nodes[1].daemon.signal(libc::SIGTERM);
+    assert!(nodes[1].daemon.wait_exit(Duration::from_secs(30)).success());
+    assert!(
+        nodes[1]
+            .log()
+            .contains("left the cluster: keys handed over"),
+        "b did not leave cleanly: {}",
+        nodes[1].log()
+    );
     let healed = start.elapsed();
 
     // Reads from here on must see the latest acknowledged write.
@@ -399,7 +428,9 @@ fn run_history() {
         history.extend(ops);
         odd.extend(errors);
     }
-    converge(&nodes.iter().collect::<Vec<_>>(), NODES.len());
+    // a, c, d and e serve; b left, f is dead.
+    let remaining: Vec<&Node> = [0, 2, 3, 4].iter().map(|&i| &nodes[i]).collect();
+    converge(&remaining, 4);
     let end = start.elapsed();
     let last = final_values(addrs.clone());
     let report = history::check(&history, &last, strict_from, end);
