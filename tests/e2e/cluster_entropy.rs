@@ -259,4 +259,37 @@ fn flushall_on_one_node_empties_its_slots_everywhere_and_nothing_comes_back() {
     // keys have not come back from anywhere.
     std::thread::sleep(Duration::from_secs(12));
     assert_eq!(sizes(&[&a, &b, &c]), ["0", "0", "0"]);
+    // The same from inside a transaction (on b) and a script (on c).
+    let flushes: [(&Node, redis::Pipeline); 2] = [
+        (&b, {
+            let mut p = redis::pipe();
+            p.atomic().cmd("FLUSHALL");
+            p
+        }),
+        (&c, {
+            let mut p = redis::pipe();
+            p.cmd("EVAL").arg("return redis.call('FLUSHALL')").arg(0);
+            p
+        }),
+    ];
+    for (node, flush) in flushes {
+        for i in 0..50 {
+            client.ok(redis::cmd("SET").arg(format!("f:{i}")).arg("again"));
+        }
+        wait_for(
+            "every node to hold the keys",
+            Duration::from_secs(10),
+            || (sizes(&[&a, &b, &c]) == ["50", "50", "50"]).then_some(()),
+        );
+        let mut con = redis::Client::open(format!("redis://{}/", node.daemon.ready.resp))
+            .unwrap()
+            .get_connection()
+            .unwrap();
+        let _: redis::Value = flush.query(&mut con).unwrap();
+        wait_for("every node empty again", Duration::from_secs(10), || {
+            (sizes(&[&a, &b, &c]) == ["0", "0", "0"]).then_some(())
+        });
+        std::thread::sleep(Duration::from_secs(3));
+        assert_eq!(sizes(&[&a, &b, &c]), ["0", "0", "0"]);
+    }
 }

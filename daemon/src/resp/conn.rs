@@ -621,6 +621,7 @@ impl Conn {
             };
             let next = self.run_script(spec, args).await;
             self.after_replicated(replicated, mark).await;
+            self.replicate_flush().await;
             return next;
         }
         if is(name, "hello")
@@ -657,13 +658,7 @@ impl Conn {
         };
         self.execute(spec, args);
         self.after_replicated(replicated, mark).await;
-        if spec.is_some_and(|s| s.name == "flushall" || s.name == "flushdb")
-            && !self.out[mark..].starts_with(b"-")
-            && let Some(cluster) = &self.shared.cluster
-            && let Some(repl) = cluster.replication()
-        {
-            repl.flushed(cluster, crate::now_ms()).await;
-        }
+        self.replicate_flush().await;
         Next::Continue
     }
 

@@ -302,6 +302,7 @@ pub(super) fn flushdb(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     touch_flushed(ctx, Some(ctx.client.db));
     ctx.db().clear();
+    ctx.client.flushed = true;
     Reply::ok()
 }
 
@@ -312,6 +313,7 @@ pub(super) fn flushall(ctx: &mut Ctx<'_>, args: &[Bytes]) -> Reply {
     }
     touch_flushed(ctx, None);
     ctx.cache.store.clear();
+    ctx.client.flushed = true;
     Reply::ok()
 }
 

@@ -90,6 +90,10 @@ pub struct Client {
     /// Commands run by the server on the client's behalf (a blocked
     /// pop's attempts): not shown to MONITOR, not tracked.
     pub internal: bool,
+    /// Set by FLUSHALL and FLUSHDB, alone, inside EXEC or in a script:
+    /// a replicating cluster node then sends its flush to the replicas
+    /// (`cluster::replicate::Replication::flushed`) and clears it.
+    pub flushed: bool,
 }
 
 impl Client {

@@ -137,7 +137,21 @@ impl Conn {
                 self.after_replicated(Some(group), mark).await;
             }
         }
+        self.replicate_flush().await;
         Next::Continue
+    }
+
+    /// After a command that flushed (FLUSHALL, FLUSHDB, alone, in EXEC
+    /// or in a script): on a replicating node, tombstones for every key
+    /// it held go to their slots' other replicas
+    /// ([`crate::cluster::replicate::Replication::flushed`]).
+    pub(super) async fn replicate_flush(&mut self) {
+        if std::mem::take(&mut self.client.flushed)
+            && let Some(cluster) = &self.shared.cluster
+            && let Some(repl) = cluster.replication()
+        {
+            repl.flushed(cluster, crate::now_ms()).await;
+        }
     }
 
     /// Before a command under cluster replication (`cluster/replicate.rs`):

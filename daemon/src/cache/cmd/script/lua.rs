@@ -218,6 +218,10 @@ impl Interp {
                 Ok(reply)
             });
             lua.remove_hook();
+            // A flush inside the script is the caller's, for replication.
+            if client.borrow().flushed {
+                ctx.client.flushed = true;
+            }
             // A collection step per run, as Redis's luaGC: the garbage of
             // many short scripts does not pile up between cycles.
             let _ = lua.gc_step();
