@@ -115,7 +115,7 @@ fn nodes(view: &View) -> String {
         if m.resp.is_none() || m.duplicate_of.is_some() {
             flags.push_str(",noaddr");
         }
-        let gone = matches!(m.state, State::Dead | State::Left);
+        let gone = m.state.gone();
         let pong = if gone { 0 } else { now };
         let link = if gone { "disconnected" } else { "connected" };
         let _ = write!(

@@ -27,7 +27,6 @@ use tokio_util::task::TaskTracker;
 
 use super::Cluster;
 use super::link::{Answer, Link, Message};
-use super::membership::State;
 use super::replicate::Replication;
 use crate::cache::Cache;
 
@@ -124,9 +123,7 @@ impl Fanout {
 fn targets(members: &[super::membership::Member]) -> impl Iterator<Item = SocketAddr> + '_ {
     members
         .iter()
-        .filter(|m| {
-            !m.myself && !matches!(m.state, State::Dead | State::Left) && m.duplicate_of.is_none()
-        })
+        .filter(|m| !m.myself && !m.state.gone() && m.duplicate_of.is_none())
         .map(|m| m.gossip)
 }
 
@@ -183,7 +180,7 @@ impl Answer for Answers {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cluster::membership::Member;
+    use crate::cluster::membership::{Member, State};
 
     fn member(id: &str, port: u16, state: State, myself: bool) -> Member {
         Member {

@@ -55,6 +55,11 @@ pub enum State {
 }
 
 impl State {
+    /// Dead, or left after a clean leave: the process is gone.
+    pub fn gone(self) -> bool {
+        matches!(self, State::Dead | State::Left)
+    }
+
     /// Lower-case name, as `agora cluster status` prints it.
     pub fn name(self) -> &'static str {
         match self {
@@ -159,7 +164,7 @@ impl View {
             let live: Vec<&Observed> = per_addr
                 .values()
                 .copied()
-                .filter(|o| o.state != State::Dead)
+                .filter(|o| !o.state.gone())
                 .collect();
             // The first started live holder keeps the id.
             let holder = live
@@ -167,11 +172,11 @@ impl View {
                 .min_by_key(|o| (o.generation, o.gossip))
                 .map(|o| o.gossip);
             for o in per_addr.values() {
-                if o.state == State::Dead && !live.is_empty() {
+                if o.state.gone() && !live.is_empty() {
                     continue;
                 }
                 let duplicate_of = match holder {
-                    Some(h) if h != o.gossip && o.state != State::Dead => Some(h),
+                    Some(h) if h != o.gossip && !o.state.gone() => Some(h),
                     _ => None,
                 };
                 members.push(Member {
@@ -443,11 +448,7 @@ async fn keep_view(
         let old = cluster.view();
         if *old != view {
             log_changes(&cluster, &old, &view);
-            let moved = old.placement != view.placement;
             cluster.set_view(view);
-            if moved {
-                end_moved_shard_channels(&cluster);
-            }
         }
         // Alone with seeds to reach: say so now and then, keep trying
         // (chitchat gossips with a seed every round).
@@ -463,27 +464,6 @@ async fn keep_view(
     }
     if let Err(err) = handle.shutdown().await {
         tracing::debug!(%err, "cluster gossip shutdown");
-    }
-}
-
-/// Ends the shard subscriptions (SSUBSCRIBE) to channels of slots this
-/// node no longer owns, with a `sunsubscribe` push to each subscriber, as
-/// Redis 7 does when a slot moves: SPUBLISH goes to the new owner now.
-fn end_moved_shard_channels(cluster: &Cluster) {
-    let Some(cache) = cluster.cache.get() else {
-        return;
-    };
-    let view = cluster.view();
-    let ended = cache.pubsub.end_shard_channels(|channel| {
-        !view
-            .owner(super::slots::key_slot(channel))
-            .is_some_and(|m| m.myself)
-    });
-    if ended > 0 {
-        tracing::info!(
-            subscriptions = ended,
-            "shard channels of slots that moved away: subscribers told (sunsubscribe)"
-        );
     }
 }
 
@@ -609,6 +589,21 @@ mod tests {
             obs("a", 9, 3, Alive, false),
         ]);
         assert!(!view.has_majority(), "1 of 2: the duplicate is not counted");
+    }
+
+    #[test]
+    fn a_node_back_after_a_clean_leave_is_not_a_duplicate_of_its_old_self() {
+        // Restarted on another port (port 0): the old entry, left, must
+        // not keep the id.
+        let view = View::build(vec![
+            obs("a", 1, 1, State::Alive, true),
+            obs("b", 1, 2, State::Left, false),
+            obs("b", 9, 3, State::Alive, false),
+        ]);
+        let b: Vec<&Member> = view.members.iter().filter(|m| m.id == "b").collect();
+        assert_eq!(b.len(), 1);
+        assert!(b[0].serves() && b[0].duplicate_of.is_none());
+        assert_eq!(view.placement.nodes, ["a", "b"]);
     }
 
     #[test]

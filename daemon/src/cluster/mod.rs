@@ -227,10 +227,28 @@ impl Cluster {
         }
     }
 
-    /// Replaces the view (by the membership task).
+    /// Replaces the view (by the membership task). When slots moved,
+    /// the shard subscriptions to channels of slots this node no longer
+    /// owns end with a `sunsubscribe` push to each subscriber, as Redis 7
+    /// does: SPUBLISH goes to the new owner now.
     pub(crate) fn set_view(&self, view: View) {
+        let moved = self.view().placement != view.placement;
         *self.view.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(view);
         self.epoch.fetch_add(1, Ordering::AcqRel);
+        if moved && let Some(cache) = self.cache.get() {
+            let view = self.view();
+            let ended = cache.pubsub.end_shard_channels(|channel| {
+                !view
+                    .owner(slots::key_slot(channel))
+                    .is_some_and(|m| m.myself)
+            });
+            if ended > 0 {
+                tracing::info!(
+                    subscriptions = ended,
+                    "shard channels of slots that moved away: subscribers told (sunsubscribe)"
+                );
+            }
+        }
     }
 
     /// The settling epoch: changes with the view.
