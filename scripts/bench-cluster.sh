@@ -18,6 +18,8 @@
 #                  1000000; 0 skips the join)
 #   BENCH_SECTIONS which parts: "rounds bytes join dead" (default all)
 #   AGORA_BIN      a prebuilt agora (default: cargo build --release)
+#   AGORA_FLAGS    extra `agora daemon` flags for every node, e.g.
+#                  "--resp-busy-poll 0"
 #
 # Prints one line per run (rps and p99 for SET and GET, -P 1 and -P 16),
 # the replication bytes per write (from /metrics), then the detection time of a SIGKILLed node with
@@ -73,7 +75,7 @@ start() {
   rm -rf "$tmp/$name"; mkdir -p "$tmp/$name"
   "$AGORA_BIN" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 \
     --data "$tmp/$name/data" --ready-file "$tmp/$name/ready.json" --log-level warn "$@" \
-    2>"$tmp/$name/log" &
+    ${AGORA_FLAGS:-} 2>"$tmp/$name/log" &
   pids+=($!)
   echo $! >"$tmp/$name/pid"
   wait_ready "$tmp/$name/ready.json"
