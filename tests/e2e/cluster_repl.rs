@@ -105,6 +105,27 @@ impl Client {
         panic!("no node served {} within 30 s", show(cmd));
     }
 
+    /// SETs `{prefix}:{i}` to `v{i}` for every `i` below `n`.
+    pub(crate) fn set_values(&mut self, prefix: &str, n: usize) {
+        for i in 0..n {
+            self.ok(redis::cmd("SET")
+                .arg(format!("{prefix}:{i}"))
+                .arg(format!("v{i}")));
+        }
+    }
+
+    /// Checks that `{prefix}:{i}` reads `v{i}` for every `i` below `n`.
+    pub(crate) fn check_values(&mut self, prefix: &str, n: usize) {
+        for i in 0..n {
+            let got = self.ok(redis::cmd("GET").arg(format!("{prefix}:{i}")));
+            assert_eq!(
+                got,
+                redis::Value::BulkString(format!("v{i}").into_bytes()),
+                "{prefix}:{i}"
+            );
+        }
+    }
+
     /// Runs `cmd` until it completes (retrying when its fate is unknown:
     /// only for idempotent commands) and returns its reply.
     pub(crate) fn ok(&mut self, cmd: &redis::Cmd) -> redis::Value {

@@ -205,11 +205,11 @@ fn explain(
             .min_by_key(|w| w.acked_at)
             .copied()
     };
-    let mut superseded = candidates.iter().map(newer);
-    if superseded.clone().any(|n| n.is_none()) {
+    // Stale when every candidate is superseded.
+    let Some(newer) = candidates.iter().map(newer).collect::<Option<Vec<Write>>>() else {
         return Ok(());
-    }
-    let by = superseded.next().flatten().expect("a newer write");
+    };
+    let by = newer[0];
     Err(format!(
         "stale: {} was acknowledged at {:?} (invoked at {:?}), after every write of this value \
          had taken effect and before the read began",

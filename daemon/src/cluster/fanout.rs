@@ -55,12 +55,9 @@ pub struct Fanout {
 impl Fanout {
     /// The fanout of `cluster`'s node; its tasks stop with `token`.
     pub fn new(cluster: &Arc<Cluster>, token: CancellationToken, tracker: &TaskTracker) -> Fanout {
-        let config = &cluster.config;
         Fanout {
             cluster: Arc::downgrade(cluster),
-            link: Arc::new(
-                Link::new(&config.name, &config.node_id, POST_TIMEOUT).from_ip(cluster.gossip.ip()),
-            ),
+            link: Arc::new(cluster.link(POST_TIMEOUT)),
             queues: Mutex::new(HashMap::new()),
             runtime: tokio::runtime::Handle::current(),
             token,

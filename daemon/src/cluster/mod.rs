@@ -227,6 +227,13 @@ impl Cluster {
         }
     }
 
+    /// A link client of this node (its cluster name and id in `Hello`,
+    /// connections leaving from its gossip address), waiting `timeout`
+    /// per call.
+    pub(crate) fn link(&self, timeout: std::time::Duration) -> link::Link {
+        link::Link::new(&self.config.name, &self.config.node_id, timeout).from_ip(self.gossip.ip())
+    }
+
     /// Replaces the view (by the membership task). When slots moved,
     /// the shard subscriptions to channels of slots this node no longer
     /// owns end with a `sunsubscribe` push to each subscriber, as Redis 7
@@ -306,12 +313,7 @@ impl Cluster {
             match self.replication() {
                 Some(repl) => entropy::hand_over(self, repl, None).await.0,
                 None => {
-                    let link = link::Link::new(
-                        &self.config.name,
-                        &self.config.node_id,
-                        std::time::Duration::from_secs(2),
-                    )
-                    .from_ip(self.gossip.ip());
+                    let link = self.link(std::time::Duration::from_secs(2));
                     export::export(self, &link, cache.store.db(0), crate::now_ms()).await
                 }
             }

@@ -270,8 +270,7 @@ impl Replication {
             quorum: config.quorum,
             clock: Hlc::new(node_tag(&config.node_id)),
             versions: Versions::default(),
-            link: Link::new(&config.name, &config.node_id, REPLICA_TIMEOUT)
-                .from_ip(cluster.gossip.ip()),
+            link: cluster.link(REPLICA_TIMEOUT),
             hints: Arc::new(Hints::default()),
             entropy: digests::Stats::default(),
             cache,
