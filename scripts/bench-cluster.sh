@@ -17,6 +17,10 @@
 #   BENCH_JOIN_KEYS keys loaded before a fourth node joins (default
 #                  1000000; 0 skips the join)
 #   BENCH_SECTIONS which parts: "rounds bytes join dead" (default all)
+#   BENCH_RUNS     which runs each round makes: "single N1 N3 proxy"
+#                  (default all)
+#   BENCH_PIPES    pipeline depths (default "1 16")
+#   BENCH_TESTS    redis-benchmark tests (default "set,get")
 #   AGORA_BIN      a prebuilt agora (default: cargo build --release)
 #   AGORA_FLAGS    extra `agora daemon` flags for every node, e.g.
 #                  "--resp-busy-poll 0"
@@ -34,6 +38,9 @@ CLIENTS=${BENCH_CLIENTS:-50}
 ROUNDS=${BENCH_ROUNDS:-3}
 JOIN_KEYS=${BENCH_JOIN_KEYS:-1000000}
 SECTIONS=" ${BENCH_SECTIONS:-rounds bytes join dead} "
+RUNS=" ${BENCH_RUNS:-single N1 N3 proxy} "
+PIPES=${BENCH_PIPES:-1 16}
+TESTS=${BENCH_TESTS:-set,get}
 
 need() { # need CMD PACKAGE
   command -v "$1" >/dev/null 2>&1 && return 0
@@ -102,8 +109,8 @@ start_cluster() {
 # bench LABEL PORT [--cluster]: SET and GET at -P 1 and -P 16.
 bench() {
   local label=$1 port=$2; shift 2
-  for pipe in 1 16; do
-    redis-benchmark -h 127.0.0.1 -p "$port" "$@" -t set,get -n "$N" -c "$CLIENTS" -P "$pipe" --csv 2>/dev/null |
+  for pipe in $PIPES; do
+    redis-benchmark -h 127.0.0.1 -p "$port" "$@" -t "$TESTS" -n "$N" -c "$CLIENTS" -P "$pipe" --csv 2>/dev/null |
       python3 -c '
 import csv, sys
 label, pipe = sys.argv[1], sys.argv[2]
@@ -119,18 +126,26 @@ for r in rows:
 echo "# $(date -u +%FT%TZ)  load: $(cut -d' ' -f1-3 /proc/loadavg)  N=$N clients=$CLIENTS"
 for round in $(seq "$ROUNDS"); do
   [[ $SECTIONS == *" rounds "* ]] || break
-  start single
-  bench single "$(resp_port single)"
-  stop_all
-  start_cluster "${N1[@]}"
-  bench cluster-N1 "$(resp_port n1)" --cluster
-  stop_all
-  start_cluster "${N3[@]}"
-  bench N3-W2 "$(resp_port n1)" --cluster
-  stop_all
-  start_cluster "${N3[@]}" --cluster-mode proxy
-  bench proxy-N3 "$(resp_port n1)"
-  stop_all
+  if [[ $RUNS == *" single "* ]]; then
+    start single
+    bench single "$(resp_port single)"
+    stop_all
+  fi
+  if [[ $RUNS == *" N1 "* ]]; then
+    start_cluster "${N1[@]}"
+    bench cluster-N1 "$(resp_port n1)" --cluster
+    stop_all
+  fi
+  if [[ $RUNS == *" N3 "* ]]; then
+    start_cluster "${N3[@]}"
+    bench N3-W2 "$(resp_port n1)" --cluster
+    stop_all
+  fi
+  if [[ $RUNS == *" proxy "* ]]; then
+    start_cluster "${N3[@]}" --cluster-mode proxy
+    bench proxy-N3 "$(resp_port n1)"
+    stop_all
+  fi
 done
 
 # Replication bytes: SETs of 3-byte values (redis-benchmark's default -d)

@@ -399,7 +399,9 @@ pub struct DaemonArgs {
     /// request before it sleeps (like Linux's SO_BUSY_POLL). Spares busy
     /// clients a wake-up per request; costs nothing when idle; 0 turns it
     /// off. Under steady traffic with short idle gaps the window stretches
-    /// to twice the typical gap, up to 4 times this value.
+    /// to twice the typical gap, up to 4 times this value. A cluster node
+    /// pauses it while another node of its cluster runs on the same
+    /// machine (their loops would spin against one another).
     #[arg(long, env = "AGORA_RESP_BUSY_POLL", default_value_t = 50, value_name = "MICROS", value_parser = clap::value_parser!(u64).range(0..=1_000_000))]
     pub resp_busy_poll: u64,
 

@@ -223,6 +223,19 @@ impl Daemon {
             tracker.close();
             err
         };
+        let loops = Arc::new(
+            resp::loops::Loops::start(
+                resp::loops::LoopConfig {
+                    threads: shared.config.resp_threads,
+                    busy_poll: shared.config.resp_busy_poll,
+                    grace: shared.config.shutdown_grace,
+                },
+                shared.shutdown.clone(),
+                tracker.clone(),
+            )
+            .context("cannot start the RESP event loops")
+            .map_err(abandon)?,
+        );
         let mut shared = shared;
         if let Some(config) = shared.config.cluster.clone() {
             // The cluster's tasks outlive the daemon's token: on shutdown
@@ -244,6 +257,7 @@ impl Daemon {
                     shared.services.cache.cache().clone(),
                     token.clone(),
                     &tracker,
+                    loops.clone(),
                 )
                 .await
                 .map_err(abandon)?;
@@ -267,23 +281,12 @@ impl Daemon {
                 .set_node(cluster::status::Node::Standalone { resp: addrs.resp });
         }
         let shared = Arc::new(shared);
-        let loops = resp::loops::Loops::start(
-            resp::loops::LoopConfig {
-                threads: shared.config.resp_threads,
-                busy_poll: shared.config.resp_busy_poll,
-                grace: shared.config.shutdown_grace,
-            },
-            shared.shutdown.clone(),
-            tracker.clone(),
-        )
-        .context("cannot start the RESP event loops")
-        .map_err(abandon)?;
         if let Some(path) = &shared.config.ready_file {
             ready::write(path, &addrs).map_err(abandon)?;
         }
         tracing::info!(listen = %addrs.listen, http = %addrs.http, resp = %addrs.resp, ssh = ?addrs.ssh, data = %shared.config.data_dir.display(), "agora daemon listening");
 
-        let resp = (resp_listener, Arc::new(loops));
+        let resp = (resp_listener, loops);
         if let Some(ssh_listener) = ssh_listener {
             tracker.spawn(ssh::accept_loop(
                 shared.clone(),

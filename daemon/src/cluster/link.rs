@@ -158,6 +158,9 @@ fn frame(envelope: &Envelope) -> Result<Bytes, LinkError> {
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Message>>>>;
 
+/// A value shared between tasks, held across awaits.
+type Shared<T> = Arc<tokio::sync::Mutex<T>>;
+
 /// One open connection to a peer.
 struct PeerConn {
     out: mpsc::UnboundedSender<Bytes>,
@@ -177,13 +180,38 @@ struct PeerSlot {
 /// timeout, one after the other).
 const RETRY_AFTER: Duration = Duration::from_millis(500);
 
+/// Which connection to a peer a call takes: a call made on a
+/// single-threaded runtime (a RESP event loop, `resp/loops.rs`) takes its
+/// thread's own, whose writer and reader tasks run on that loop too; a
+/// call made on the shared multi-threaded runtime takes the shared one.
+///
+/// Why: a replicated write waits for a replica's acknowledgement. With one
+/// connection per peer for the whole node, its writer and reader tasks ran
+/// on whichever runtime opened it, so on a node with several loops the
+/// writes of every other loop crossed threads twice (to the writer, and
+/// from the reader back to the loop that waits): futex wake-ups and
+/// context switches on each write's path. On its own loop's connection a
+/// write is sent and its acknowledgement read by the loop that waits.
+type Lane = Option<std::thread::ThreadId>;
+
+/// The lane of the calling task ([`Lane`]).
+fn lane() -> Lane {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == RuntimeFlavor::CurrentThread => {
+            Some(std::thread::current().id())
+        }
+        _ => None,
+    }
+}
+
 /// The client side: pooled connections to the other nodes.
 pub struct Link {
     cluster: String,
     node: String,
     timeout: Duration,
     next_id: AtomicU64,
-    peers: Mutex<HashMap<SocketAddr, Arc<tokio::sync::Mutex<PeerSlot>>>>,
+    peers: Mutex<HashMap<(SocketAddr, Lane), Shared<PeerSlot>>>,
     /// The address connections leave from ([`Link::from_ip`]).
     source: Option<std::net::IpAddr>,
     /// Bytes of `Replicate` frames sent (header included).
@@ -260,7 +288,8 @@ impl Link {
 
     /// Sends `msg` to the node whose link listens at `addr` without
     /// waiting for its answer: calls from one task arrive in the order
-    /// they were made (one connection per peer, written in order).
+    /// they were made (one connection per peer and [`Lane`], written in
+    /// order; a task stays on its lane).
     ///
     /// # Errors
     /// [`LinkError`]: unreachable (also for a while after a failed
@@ -274,13 +303,14 @@ impl Link {
             .map_err(|_| LinkError::Unreachable(addr))
     }
 
-    /// The open connection to `addr`, opened (with `Hello`) if needed.
+    /// The open connection to `addr` for the caller's [`Lane`], opened
+    /// (with `Hello`) if needed: its tasks run where the caller runs.
     async fn conn(&self, addr: SocketAddr) -> Result<Arc<PeerConn>, LinkError> {
         let slot = self
             .peers
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .entry(addr)
+            .entry((addr, lane()))
             .or_default()
             .clone();
         let mut slot = slot.lock().await;
@@ -438,6 +468,12 @@ async fn connect_from(ip: std::net::IpAddr, addr: SocketAddr) -> std::io::Result
 
 /// Serves the link until `token` is cancelled: each connection says
 /// `Hello` with `cluster`'s name, then its requests are answered in order.
+///
+/// The connections are served on the shared runtime, not on the RESP
+/// event loops: measured with three nodes on two cores, answering on the
+/// loops (one thread per node for its clients and its replicas' writes)
+/// gave a higher N=3/W=2 SET p99 than the shared runtime's workers
+/// (docs/BENCHMARKS.md, Cluster, session 11).
 pub fn listen(
     listener: TcpListener,
     cluster: String,
@@ -577,6 +613,46 @@ mod tests {
             &TaskTracker::new(),
         );
         (addr, token)
+    }
+
+    #[test]
+    fn each_single_threaded_runtime_calls_on_its_own_connection() {
+        let shared = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (addr, token) = shared.block_on(server("c"));
+        let link = Arc::new(Link::new("c", "me", Duration::from_secs(5)));
+        let read = move |link: Arc<Link>| async move {
+            let keys = vec![serde_bytes::ByteBuf::from(b"k".to_vec())];
+            match link.call(addr, Message::Read { keys }).await {
+                Ok(Message::Items { items }) => items[0].key.clone(),
+                other => panic!("{other:?}"),
+            }
+        };
+        // From the shared runtime, twice: one connection.
+        for _ in 0..2 {
+            assert_eq!(shared.block_on(read(link.clone())), b"k");
+        }
+        assert_eq!(link.peers.lock().unwrap().len(), 1);
+        // From two single-threaded runtimes (event loops) on their own
+        // threads: one more connection each.
+        for _ in 0..2 {
+            let link = link.clone();
+            let key = std::thread::spawn(move || {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap()
+                    .block_on(read(link))
+            })
+            .join()
+            .unwrap();
+            assert_eq!(key, b"k");
+        }
+        assert_eq!(link.peers.lock().unwrap().len(), 3);
+        token.cancel();
     }
 
     #[tokio::test]

@@ -31,6 +31,7 @@
 
 use std::cell::Cell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
@@ -85,12 +86,22 @@ thread_local! {
     static ASLEEP: Cell<bool> = const { Cell::new(false) };
     /// Wakes this thread's spinner.
     static WAKE: Arc<Notify> = Arc::new(Notify::new());
+    /// Whether this thread's loop pauses busy polling (set by [`spin`]).
+    static PAUSED: std::cell::OnceCell<Arc<AtomicBool>> = const { std::cell::OnceCell::new() };
+}
+
+/// Whether the current loop's busy polling is paused ([`spin`]'s flag).
+fn paused() -> bool {
+    PAUSED.with(|p| p.get().is_some_and(|f| f.load(Ordering::Relaxed)))
 }
 
 /// Records that the current loop served input just now, waking its
 /// spinner if it was asleep. Cheap: two thread-local reads and a clock
 /// read.
 pub fn note_input() {
+    if paused() {
+        return;
+    }
     let now = Instant::now();
     if let Some(last) = LAST_INPUT.with(|t| t.replace(Some(now))) {
         let base = BASE.with(Cell::get);
@@ -107,15 +118,21 @@ pub fn note_input() {
 
 /// The spinner: runs on a loop's thread until the loop stops. Keeps the
 /// loop polling for `window` (stretched by [`Gaps`]) after the last
-/// input; sleeps otherwise.
-pub async fn spin(window: Duration) {
+/// input; sleeps otherwise, and while `paused` is set (a daemon sharing
+/// its machine with other nodes of its cluster: their loops would spin
+/// against one another for the same cores; `resp/loops.rs`).
+pub async fn spin(window: Duration, paused: Arc<AtomicBool>) {
     let wake = WAKE.with(Arc::clone);
     BASE.with(|b| b.set(window));
+    PAUSED.with(|p| {
+        let _ = p.set(paused);
+    });
     loop {
         let stretched = GAPS.with(Cell::get).window(window);
-        let busy = LAST_INPUT
-            .with(Cell::get)
-            .is_some_and(|t| t.elapsed() < stretched);
+        let busy = !self::paused()
+            && LAST_INPUT
+                .with(Cell::get)
+                .is_some_and(|t| t.elapsed() < stretched);
         if busy {
             std::thread::yield_now();
             tokio::task::yield_now().await;
@@ -183,7 +200,7 @@ mod tests {
     fn an_idle_spinner_sleeps_and_input_wakes_it() {
         runtime().block_on(async {
             // A window no stall of a loaded machine can outlast.
-            let spinner = tokio::spawn(spin(Duration::from_secs(600)));
+            let spinner = tokio::spawn(spin(Duration::from_secs(600), Arc::default()));
             tokio::task::yield_now().await;
             assert!(ASLEEP.with(Cell::get), "with no input yet it should sleep");
             note_input();
@@ -199,7 +216,7 @@ mod tests {
     #[test]
     fn the_spinner_sleeps_again_once_the_window_has_passed() {
         runtime().block_on(async {
-            let spinner = tokio::spawn(spin(Duration::from_millis(1)));
+            let spinner = tokio::spawn(spin(Duration::from_millis(1), Arc::default()));
             let start = Instant::now();
             note_input();
             while !ASLEEP.with(Cell::get) {
@@ -207,6 +224,27 @@ mod tests {
                 assert!(start.elapsed() < Duration::from_secs(30), "it never slept");
             }
             assert!(start.elapsed() >= Duration::from_millis(1));
+            spinner.abort();
+        });
+    }
+
+    #[test]
+    fn a_paused_spinner_sleeps_through_input_until_resumed() {
+        runtime().block_on(async {
+            let paused = Arc::new(AtomicBool::new(true));
+            let spinner = tokio::spawn(spin(Duration::from_secs(600), paused.clone()));
+            tokio::task::yield_now().await;
+            note_input();
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            assert!(ASLEEP.with(Cell::get), "paused, input should not wake it");
+            paused.store(false, Ordering::Relaxed);
+            note_input();
+            for _ in 0..10 {
+                tokio::task::yield_now().await;
+            }
+            assert!(!ASLEEP.with(Cell::get), "resumed, it polls after input");
             spinner.abort();
         });
     }

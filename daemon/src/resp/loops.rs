@@ -16,7 +16,8 @@
 //! Connections are dealt out round-robin as they are accepted. Each loop
 //! busy-polls briefly after input ([`super::busy_poll`]).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -41,6 +42,8 @@ pub struct LoopConfig {
 pub struct Loops {
     handles: Vec<Handle>,
     next: AtomicUsize,
+    /// Whether their busy polling is paused ([`Loops::pause_busy_poll`]).
+    busy_poll_paused: Arc<AtomicBool>,
 }
 
 impl Loops {
@@ -53,18 +56,20 @@ impl Loops {
         tracker: TaskTracker,
     ) -> std::io::Result<Loops> {
         let mut handles = Vec::new();
+        let busy_poll_paused = Arc::new(AtomicBool::new(false));
         for i in 0..config.threads.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             handles.push(runtime.handle().clone());
-            let (shutdown, tracker) = (shutdown.clone(), tracker.clone());
+            let (shutdown, tracker, paused) =
+                (shutdown.clone(), tracker.clone(), busy_poll_paused.clone());
             std::thread::Builder::new()
                 .name(format!("agora-resp-{i}"))
                 .spawn(move || {
                     runtime.block_on(async {
                         if !config.busy_poll.is_zero() {
-                            tokio::spawn(super::busy_poll::spin(config.busy_poll));
+                            tokio::spawn(super::busy_poll::spin(config.busy_poll, paused));
                         }
                         shutdown.cancelled().await;
                         let _ = tokio::time::timeout(config.grace, tracker.wait()).await;
@@ -74,7 +79,20 @@ impl Loops {
         Ok(Loops {
             handles,
             next: AtomicUsize::new(0),
+            busy_poll_paused,
         })
+    }
+
+    /// Pauses or resumes the loops' busy polling (a no-op when it is off):
+    /// a cluster node pauses it while another node of its cluster runs on
+    /// the same machine (`cluster/mod.rs`).
+    pub fn pause_busy_poll(&self, paused: bool) {
+        self.busy_poll_paused.store(paused, Ordering::Relaxed);
+    }
+
+    /// Whether busy polling is paused ([`Loops::pause_busy_poll`]).
+    pub fn busy_poll_paused(&self) -> bool {
+        self.busy_poll_paused.load(Ordering::Relaxed)
     }
 
     /// Moves `stream` to the next loop and serves it there with `serve`;
