@@ -51,6 +51,132 @@ pub struct DirectMessage {
     pub ts_ms: i64,
 }
 
+/// What the chat service needs of its storage, whichever backend holds
+/// it: [`Chat`] on SQLite, [`crate::pg::chat::PgChat`] on a fleet's
+/// PostgreSQL; one test suite (`chat_suite.rs`) runs on both.
+pub trait ChatStore {
+    /// Creates the room if it does not exist.
+    fn ensure_room(&mut self, name: &str) -> Result<()>;
+    /// Adds a membership; `true` if it is new.
+    fn join(&mut self, room: &str, user: &str) -> Result<bool>;
+    /// Removes a membership; `true` if there was one.
+    fn leave(&mut self, room: &str, user: &str) -> Result<bool>;
+    /// Sets a room's topic.
+    fn set_topic(&mut self, room: &str, topic: &str) -> Result<()>;
+    /// Every room.
+    fn rooms(&mut self) -> Result<Vec<Room>>;
+    /// Every membership, as (room, user) pairs.
+    fn memberships(&mut self) -> Result<Vec<(String, String)>>;
+    /// The newest sequence number of every room that has messages.
+    fn last_seqs(&mut self) -> Result<Vec<(String, i64)>>;
+    /// Stores room messages, numbering each in its room (the `seq` given
+    /// is ignored and replaced) in one transaction: numbers follow the
+    /// room's newest with no gap and no repeat, even with several writers
+    /// (a fleet's daemons) appending to one room at once.
+    fn append_messages(&mut self, messages: &mut [Message]) -> Result<()>;
+    /// Stores a private message; returns its id.
+    fn insert_direct(&mut self, m: &DirectMessage) -> Result<i64>;
+    /// Up to `limit` messages before `before` (or the newest), oldest
+    /// first, and whether older ones exist.
+    fn history_before(
+        &mut self,
+        room: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool)>;
+    /// Up to `limit` messages after `since`, oldest first, and whether
+    /// more follow.
+    fn history_since(&mut self, room: &str, since: i64, limit: u32)
+    -> Result<(Vec<Message>, bool)>;
+    /// The oldest `limit` unread private messages to `user`, marked read.
+    fn take_unread(&mut self, user: &str, limit: u32) -> Result<Vec<DirectMessage>>;
+    /// How many private messages to `user` are unread.
+    fn unread_count(&mut self, user: &str) -> Result<u64>;
+    /// The newest `limit` messages between `a` and `b`, oldest first; the
+    /// ones to `a` are marked read.
+    fn conversation(&mut self, a: &str, b: &str, limit: u32) -> Result<Vec<DirectMessage>>;
+    /// Records when a user was last connected.
+    fn touch_last_seen(&mut self, user: &str, ts_ms: i64) -> Result<()>;
+    /// Every user's name and last-seen time.
+    fn users_last_seen(&mut self) -> Result<Vec<(String, i64)>>;
+    /// Sets (or, with `None`, clears) a user's away message.
+    fn set_away(&mut self, user: &str, message: Option<&str>) -> Result<()>;
+    /// Every user that is away, with the message.
+    fn users_away(&mut self) -> Result<Vec<(String, String)>>;
+    /// Whether a user with this name exists.
+    fn user_exists(&mut self, name: &str) -> Result<bool>;
+}
+
+impl ChatStore for Chat<'_> {
+    fn ensure_room(&mut self, name: &str) -> Result<()> {
+        Chat::ensure_room(self, name)
+    }
+    fn join(&mut self, room: &str, user: &str) -> Result<bool> {
+        Chat::join(self, room, user)
+    }
+    fn leave(&mut self, room: &str, user: &str) -> Result<bool> {
+        Chat::leave(self, room, user)
+    }
+    fn set_topic(&mut self, room: &str, topic: &str) -> Result<()> {
+        Chat::set_topic(self, room, topic)
+    }
+    fn rooms(&mut self) -> Result<Vec<Room>> {
+        Chat::rooms(self)
+    }
+    fn memberships(&mut self) -> Result<Vec<(String, String)>> {
+        Chat::memberships(self)
+    }
+    fn last_seqs(&mut self) -> Result<Vec<(String, i64)>> {
+        Chat::last_seqs(self)
+    }
+    fn append_messages(&mut self, messages: &mut [Message]) -> Result<()> {
+        Chat::append_messages(self, messages)
+    }
+    fn insert_direct(&mut self, m: &DirectMessage) -> Result<i64> {
+        Chat::insert_direct(self, m)
+    }
+    fn history_before(
+        &mut self,
+        room: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool)> {
+        Chat::history_before(self, room, before, limit)
+    }
+    fn history_since(
+        &mut self,
+        room: &str,
+        since: i64,
+        limit: u32,
+    ) -> Result<(Vec<Message>, bool)> {
+        Chat::history_since(self, room, since, limit)
+    }
+    fn take_unread(&mut self, user: &str, limit: u32) -> Result<Vec<DirectMessage>> {
+        Chat::take_unread(self, user, limit)
+    }
+    fn unread_count(&mut self, user: &str) -> Result<u64> {
+        Chat::unread_count(self, user)
+    }
+    fn conversation(&mut self, a: &str, b: &str, limit: u32) -> Result<Vec<DirectMessage>> {
+        Chat::conversation(self, a, b, limit)
+    }
+    fn touch_last_seen(&mut self, user: &str, ts_ms: i64) -> Result<()> {
+        Chat::touch_last_seen(self, user, ts_ms)
+    }
+    fn users_last_seen(&mut self) -> Result<Vec<(String, i64)>> {
+        Chat::users_last_seen(self)
+    }
+    fn set_away(&mut self, user: &str, message: Option<&str>) -> Result<()> {
+        Chat::set_away(self, user, message)
+    }
+    fn users_away(&mut self) -> Result<Vec<(String, String)>> {
+        Chat::users_away(self)
+    }
+    fn user_exists(&mut self, name: &str) -> Result<bool> {
+        Chat::user_exists(self, name)
+    }
+}
+
 /// Chat queries over one connection.
 pub struct Chat<'c> {
     conn: &'c Connection,
@@ -138,6 +264,42 @@ impl<'c> Chat<'c> {
             stmt.execute(params![m.room, m.seq, m.sender, m.text, m.action, m.ts_ms])?;
         }
         Ok(())
+    }
+
+    /// Stores room messages numbered after each room's newest (see
+    /// [`ChatStore::append_messages`]), inside a savepoint: all or none,
+    /// whether or not the caller is in a transaction. The daemon's single
+    /// writer numbers messages in memory and calls
+    /// [`Chat::insert_messages`]; this is the form a fleet's several
+    /// writers need, kept here so both backends pass one suite.
+    pub fn append_messages(&self, messages: &mut [Message]) -> Result<()> {
+        self.conn.execute_batch("SAVEPOINT chat_append")?;
+        let numbered = (|| -> Result<()> {
+            let mut next: std::collections::HashMap<String, i64> = Default::default();
+            for m in messages.iter_mut() {
+                let seq = match next.get_mut(&m.room) {
+                    Some(seq) => seq,
+                    None => {
+                        let last: i64 = self.conn.query_row(
+                            "SELECT coalesce(max(seq), 0) FROM messages WHERE room = ?1",
+                            [&m.room],
+                            |r| r.get(0),
+                        )?;
+                        next.entry(m.room.clone()).or_insert(last)
+                    }
+                };
+                *seq += 1;
+                m.seq = *seq;
+            }
+            self.insert_messages(messages)
+        })();
+        match numbered {
+            Ok(()) => self.conn.execute_batch("RELEASE chat_append")?,
+            Err(_) => self
+                .conn
+                .execute_batch("ROLLBACK TO chat_append; RELEASE chat_append")?,
+        }
+        numbered
     }
 
     /// Stores a private message; returns its id.

@@ -324,6 +324,33 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Defines `sqlite::NAME` and `postgres::NAME` for each function `NAME`
+/// of the invoking module's suite (the apalis/fang pattern): each takes a
+/// fresh, migrated [`Storage`] of that backend.
+#[cfg(test)]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test]
+            fn $name() {
+                super::$name(&crate::Storage::Sqlite(crate::Db::open_in_memory().unwrap()));
+            })*
+        }
+        mod postgres {
+            $(#[test]
+            fn $name() {
+                let url = crate::pg::testing::database();
+                super::$name(&crate::Storage::Postgres(crate::Pg::connect(&url).unwrap()));
+            })*
+        }
+    };
+}
+#[cfg(test)]
+pub(crate) use on_both_backends;
+
+#[cfg(test)]
+mod chat_suite;
+
 #[cfg(test)]
 mod tests {
     use super::*;

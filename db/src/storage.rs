@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::chat::{Chat, ChatStore};
 use crate::users::{UserStore, Users};
 use crate::{Db, Pg, Result};
 
@@ -109,6 +110,22 @@ impl Storage {
             (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Users::new(c))),
             (Storage::Sqlite(db), Access::Write) => db.write(|c| f(&mut Users::new(c))),
             (Storage::Postgres(pg), _) => pg.with(|c| f(&mut crate::pg::users::PgUsers::new(c))),
+        }
+    }
+
+    /// Runs `f` with the chat repository of this backend.
+    ///
+    /// # Errors
+    /// Whatever `f` returns.
+    pub fn chat<T>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn ChatStore) -> Result<T>,
+    ) -> Result<T> {
+        match (self, access) {
+            (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Chat::new(c))),
+            (Storage::Sqlite(db), Access::Write) => db.write(|c| f(&mut Chat::new(c))),
+            (Storage::Postgres(pg), _) => pg.with(|c| f(&mut crate::pg::chat::PgChat::new(c))),
         }
     }
 

@@ -181,26 +181,7 @@ mod tests {
     use super::*;
     use crate::{Access, Db, Storage};
 
-    /// Defines `sqlite::NAME` and `postgres::NAME` for each suite test.
-    macro_rules! on_both_backends {
-        ($($name:ident),* $(,)?) => {
-            mod sqlite {
-                $(#[test]
-                fn $name() {
-                    super::$name(&crate::Storage::Sqlite(crate::Db::open_in_memory().unwrap()));
-                })*
-            }
-            mod postgres {
-                $(#[test]
-                fn $name() {
-                    let url = crate::pg::testing::database();
-                    super::$name(&crate::Storage::Postgres(crate::Pg::connect(&url).unwrap()));
-                })*
-            }
-        };
-    }
-
-    on_both_backends!(
+    crate::on_both_backends!(
         create_find_and_conflict,
         ids_grow_and_names_are_exact,
         concurrent_creates_of_one_name_make_one_account,

@@ -15,11 +15,18 @@ use postgres::Client;
 use crate::Result;
 
 /// Every migration, oldest first: (version, name, SQL).
-pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[(
-    1,
-    "users",
-    include_str!("../../migrations/postgres/0001_users.sql"),
-)];
+pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (
+        1,
+        "users",
+        include_str!("../../migrations/postgres/0001_users.sql"),
+    ),
+    (
+        2,
+        "chat",
+        include_str!("../../migrations/postgres/0002_chat.sql"),
+    ),
+];
 
 /// The advisory lock's key: any constant shared by every daemon, here
 /// "agora" in ASCII.

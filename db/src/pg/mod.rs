@@ -11,6 +11,7 @@
 //! start at once). What it does not do yet: TLS, and LISTEN/NOTIFY (the
 //! fan-out slice).
 
+pub mod chat;
 pub(crate) mod migrations;
 pub mod users;
 
