@@ -7,7 +7,9 @@
 //! batch's count, which locks the room's row until commit, so a fleet's
 //! daemons appending to one room take turns and the numbers have no gap
 //! and no repeat. One batch is one transaction and one multi-row INSERT
-//! per room (`UNNEST`): the daemon's group commit keeps its shape.
+//! per room (`UNNEST`): the daemon's group commit keeps its shape. The
+//! transaction also announces each room's new range on [`CHANNEL`],
+//! delivered to every node's listener on commit.
 
 use postgres::{Client, Row};
 
@@ -25,6 +27,12 @@ impl<'c> PgChat<'c> {
         PgChat { client }
     }
 }
+
+/// The channel a batch's rooms are announced on at commit
+/// ([`super::notify`]): one notification per room, `FIRST:LAST:ROOM`, the
+/// range of sequence numbers it added (the other nodes fetch them with
+/// `history_since`).
+pub const CHANNEL: &str = "agora_chat";
 
 const MESSAGE: &str = "room, seq, sender, text, action, ts_ms";
 const DIRECT: &str = "id, sender, recipient, text, action, ts_ms";
@@ -170,6 +178,7 @@ impl ChatStore for PgChat<'_> {
                  SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::bigint[])",
                 &[room, &seqs, &senders, &texts, &actions, &times],
             )?;
+            super::notify::send(&mut tx, CHANNEL, &format!("{first}:{last}:{room}"))?;
         }
         tx.commit()?;
         Ok(())
@@ -308,5 +317,41 @@ impl ChatStore for PgChat<'_> {
             .client
             .query_opt("SELECT 1 FROM users WHERE name = $1", &[&name])?
             .is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::{Access, Pg, Storage};
+
+    #[test]
+    fn each_committed_batch_announces_its_rooms_ranges() {
+        let pg = Pg::connect(&crate::pg::testing::database()).unwrap();
+        let mut listener = pg.listener(&[CHANNEL]).unwrap();
+        let storage = Storage::Postgres(pg);
+        let m = |room: &str| Message {
+            room: room.into(),
+            seq: 0,
+            sender: "ann".into(),
+            text: "hi".into(),
+            action: false,
+            ts_ms: 1,
+        };
+        let mut batch = vec![m("general"), m("dev"), m("general")];
+        storage
+            .chat(Access::Write, |c| c.append_messages(&mut batch))
+            .unwrap();
+        let mut got = Vec::new();
+        let start = std::time::Instant::now();
+        while got.len() < 2 && start.elapsed() < Duration::from_secs(10) {
+            got.extend(listener.wait(Duration::from_millis(200)).unwrap());
+        }
+        let payloads: Vec<&str> = got.iter().map(|n| n.payload.as_str()).collect();
+        // Rooms in name order (the order their rows are locked).
+        assert_eq!(payloads, vec!["1:1:dev", "1:2:general"]);
+        assert!(got.iter().all(|n| n.channel == CHANNEL));
     }
 }

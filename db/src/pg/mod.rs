@@ -8,11 +8,12 @@
 //! per query. [`Pg::connect`] checks the server answers with these
 //! credentials, then brings the schema up to date
 //! ([`migrations::apply`], under an advisory lock, so several daemons may
-//! start at once). What it does not do yet: TLS, and LISTEN/NOTIFY (the
-//! fan-out slice).
+//! start at once). LISTEN/NOTIFY is [`notify`]. What it does not do yet:
+//! TLS.
 
 pub mod chat;
 pub(crate) mod migrations;
+pub mod notify;
 pub mod users;
 
 use std::str::FromStr as _;

@@ -1,0 +1,169 @@
+//! LISTEN/NOTIFY: how a fleet's daemons tell one another that something
+//! was committed (docs/FLEET.md, "Fan-out").
+//!
+//! A writer sends a notification inside the transaction that made the
+//! change (`pg_notify`, [`send`]): PostgreSQL delivers it on commit and
+//! drops it on rollback, so a listener never hears of a change it cannot
+//! read — the fleet's form of the daemon's commit-then-publish. The
+//! payload names what changed (a room and a range of sequence numbers),
+//! not the data: a payload is limited to 8,000 bytes, and the listeners
+//! fetch what they need by id. Each daemon keeps one [`Listener`]: a
+//! connection of its own (outside [`super::Pg`]'s pool), on a thread of
+//! its own, that waits with a timeout so it can notice shutdown.
+//!
+//! Notifications are not kept: a listener whose connection breaks misses
+//! what was sent meanwhile. Its owner reconnects and catches up from the
+//! tables (for chat, `history_since` the last sequence number it saw).
+
+use std::time::Duration;
+
+use postgres::fallible_iterator::FallibleIterator as _;
+use postgres::{Client, GenericClient};
+
+use super::Pg;
+use crate::{Error, Result};
+
+/// A notification: the channel it was sent on and its payload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notification {
+    /// The channel.
+    pub channel: String,
+    /// The payload.
+    pub payload: String,
+}
+
+/// A connection that listens on some channels.
+pub struct Listener {
+    client: Client,
+    /// `host:port/dbname`, for errors.
+    place: String,
+}
+
+/// Sends `payload` on `channel` as part of `client`'s transaction (or at
+/// once, outside one).
+///
+/// # Errors
+/// On database errors (a payload over 8,000 bytes is refused).
+pub fn send(client: &mut impl GenericClient, channel: &str, payload: &str) -> Result<()> {
+    client.execute("SELECT pg_notify($1, $2)", &[&channel, &payload])?;
+    Ok(())
+}
+
+/// `name` quoted as an SQL identifier (`LISTEN` takes no parameters).
+fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+impl Pg {
+    /// A new connection listening on `channels`.
+    ///
+    /// # Errors
+    /// [`Error::Connect`] when no connection can be made.
+    pub fn listener(&self, channels: &[&str]) -> Result<Listener> {
+        let mut client = super::connect(&self.inner.config, &self.inner.place)?;
+        let sql: String = channels
+            .iter()
+            .map(|c| format!("LISTEN {};", quote(c)))
+            .collect();
+        client.batch_execute(&sql)?;
+        Ok(Listener {
+            client,
+            place: self.inner.place.clone(),
+        })
+    }
+}
+
+impl Listener {
+    /// The notifications that arrive within `timeout` (those already
+    /// waiting, else the first to come and any right behind it); empty
+    /// when none came.
+    ///
+    /// # Errors
+    /// [`Error::Postgres`] or [`Error::Connect`] when the connection broke:
+    /// make a new listener and catch up from the tables.
+    pub fn wait(&mut self, timeout: Duration) -> Result<Vec<Notification>> {
+        let mut out = Vec::new();
+        {
+            let mut notifications = self.client.notifications();
+            let mut waiting = notifications.iter();
+            while let Some(n) = waiting.next()? {
+                out.push(convert(&n));
+            }
+        }
+        if out.is_empty() {
+            let mut notifications = self.client.notifications();
+            {
+                let mut arriving = notifications.timeout_iter(timeout);
+                if let Some(n) = arriving.next()? {
+                    out.push(convert(&n));
+                }
+            }
+            let mut behind = notifications.iter();
+            while let Some(n) = behind.next()? {
+                out.push(convert(&n));
+            }
+        }
+        if out.is_empty() && self.client.is_closed() {
+            return Err(Error::Connect {
+                place: self.place.clone(),
+                reason: "the listening connection closed".into(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn convert(n: &postgres::Notification) -> Notification {
+    Notification {
+        channel: n.channel().to_owned(),
+        payload: n.payload().to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_notification_arrives_on_commit_and_not_on_rollback() {
+        let pg = Pg::connect(&crate::pg::testing::database()).unwrap();
+        let mut listener = pg.listener(&["agora_test", "other \"one\""]).unwrap();
+        assert!(listener.wait(Duration::from_millis(50)).unwrap().is_empty());
+        // Rolled back: never delivered.
+        pg.with(|c| {
+            let mut tx = c.transaction()?;
+            send(&mut tx, "agora_test", "dropped")?;
+            tx.rollback()?;
+            Ok(())
+        })
+        .unwrap();
+        // Committed, two channels, in commit order.
+        pg.with(|c| {
+            let mut tx = c.transaction()?;
+            send(&mut tx, "agora_test", "1:2:general")?;
+            send(&mut tx, "other \"one\"", "x")?;
+            tx.commit()?;
+            Ok(())
+        })
+        .unwrap();
+        let mut got = Vec::new();
+        let start = std::time::Instant::now();
+        while got.len() < 2 && start.elapsed() < Duration::from_secs(10) {
+            got.extend(listener.wait(Duration::from_millis(200)).unwrap());
+        }
+        assert_eq!(
+            got,
+            vec![
+                Notification {
+                    channel: "agora_test".into(),
+                    payload: "1:2:general".into()
+                },
+                Notification {
+                    channel: "other \"one\"".into(),
+                    payload: "x".into()
+                },
+            ]
+        );
+        assert!(listener.wait(Duration::from_millis(50)).unwrap().is_empty());
+    }
+}
