@@ -17,6 +17,7 @@ mod cache_stream;
 mod chat;
 mod cli;
 mod cluster;
+mod cluster_client;
 mod cluster_entropy;
 mod cluster_history;
 mod cluster_ops;
