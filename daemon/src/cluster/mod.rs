@@ -183,8 +183,8 @@ pub struct Cluster {
 /// address is one of this machine's): then the nodes' event loops would
 /// busy-poll against one another for the same cores, and this node pauses
 /// its busy polling (`resp/busy_poll.rs`). Measured with three nodes on
-/// two cores (docs/BENCHMARKS.md, Cluster): N=3/W=2 unpipelined SET p99
-/// about 1 ms lower with it off.
+/// two cores (docs/BENCHMARKS.md, Cluster, sessions 10 and 11): N=3/W=2
+/// unpipelined SET p99 0.3–1 ms lower with it off.
 pub fn colocated(members: &[membership::Member]) -> bool {
     members
         .iter()

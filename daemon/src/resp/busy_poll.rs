@@ -17,7 +17,9 @@
 //! (anything else runnable on this core goes first) and yields to the
 //! runtime, which then polls its sockets without blocking. Connections
 //! call [`note_input`] after each batch they serve; state is per thread
-//! because each loop is one thread.
+//! because each loop is one thread. A flag shared by a daemon's loops
+//! pauses the spinning (`Loops::pause_busy_poll`): a cluster node sets it
+//! while another node of its cluster runs on the same machine.
 //!
 //! The window stretches with the traffic ([`Gaps`]): `--resp-busy-poll`
 //! is the base, and while the idle gaps between bursts are short but
