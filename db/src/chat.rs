@@ -327,9 +327,7 @@ impl<'c> Chat<'c> {
             params![room, before.unwrap_or(i64::MAX), i64::from(limit) + 1],
             message_from_row,
         )?;
-        let mut messages: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
-        let more = messages.len() > limit as usize;
-        messages.truncate(limit as usize);
+        let (mut messages, more) = page(rows.collect::<rusqlite::Result<_>>()?, limit);
         messages.reverse();
         Ok((messages, more))
     }
@@ -347,10 +345,7 @@ impl<'c> Chat<'c> {
              WHERE room = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![room, since, i64::from(limit) + 1], message_from_row)?;
-        let mut messages: Vec<Message> = rows.collect::<rusqlite::Result<_>>()?;
-        let more = messages.len() > limit as usize;
-        messages.truncate(limit as usize);
-        Ok((messages, more))
+        Ok(page(rows.collect::<rusqlite::Result<_>>()?, limit))
     }
 
     /// The oldest `limit` unread private messages to `user`, marked read.
@@ -445,6 +440,14 @@ impl<'c> Chat<'c> {
             .optional()?
             .is_some())
     }
+}
+
+/// A page of `limit` from rows fetched with `limit + 1` (both backends'
+/// history queries): the rows, and whether there were more.
+pub(crate) fn page(mut rows: Vec<Message>, limit: u32) -> (Vec<Message>, bool) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    (rows, more)
 }
 
 fn message_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Message> {

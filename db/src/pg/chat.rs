@@ -13,7 +13,7 @@
 
 use postgres::{Client, Row};
 
-use crate::chat::{ChatStore, DirectMessage, Message, Room};
+use crate::chat::{ChatStore, DirectMessage, Message, Room, page};
 use crate::{Result, now_ms};
 
 /// Chat queries over one PostgreSQL connection.
@@ -57,14 +57,6 @@ fn direct(row: &Row) -> DirectMessage {
         action: row.get(4),
         ts_ms: row.get(5),
     }
-}
-
-/// A page of `limit` from rows fetched with `limit + 1`: the rows, and
-/// whether there were more.
-fn page(mut rows: Vec<Message>, limit: u32) -> (Vec<Message>, bool) {
-    let more = rows.len() > limit as usize;
-    rows.truncate(limit as usize);
-    (rows, more)
 }
 
 impl ChatStore for PgChat<'_> {
