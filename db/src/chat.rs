@@ -74,6 +74,14 @@ pub trait ChatStore {
     /// room's newest with no gap and no repeat, even with several writers
     /// (a fleet's daemons) appending to one room at once.
     fn append_messages(&mut self, messages: &mut [Message]) -> Result<()>;
+    /// A group commit's batch in one transaction: room messages numbered
+    /// as [`ChatStore::append_messages`] does, and private messages,
+    /// each given its id. All or nothing.
+    fn store_batch(
+        &mut self,
+        messages: &mut [Message],
+        directs: &mut [DirectMessage],
+    ) -> Result<()>;
     /// Stores a private message; returns its id.
     fn insert_direct(&mut self, m: &DirectMessage) -> Result<i64>;
     /// Up to `limit` messages before `before` (or the newest), oldest
@@ -131,6 +139,13 @@ impl ChatStore for Chat<'_> {
     }
     fn append_messages(&mut self, messages: &mut [Message]) -> Result<()> {
         Chat::append_messages(self, messages)
+    }
+    fn store_batch(
+        &mut self,
+        messages: &mut [Message],
+        directs: &mut [DirectMessage],
+    ) -> Result<()> {
+        Chat::store_batch(self, messages, directs)
     }
     fn insert_direct(&mut self, m: &DirectMessage) -> Result<i64> {
         Chat::insert_direct(self, m)
@@ -300,6 +315,30 @@ impl<'c> Chat<'c> {
                 .execute_batch("ROLLBACK TO chat_append; RELEASE chat_append")?,
         }
         numbered
+    }
+
+    /// [`ChatStore::store_batch`]: inside a savepoint, so all or none
+    /// whether or not the caller is in a transaction.
+    pub fn store_batch(
+        &self,
+        messages: &mut [Message],
+        directs: &mut [DirectMessage],
+    ) -> Result<()> {
+        self.conn.execute_batch("SAVEPOINT chat_batch")?;
+        let stored = (|| -> Result<()> {
+            self.append_messages(messages)?;
+            for d in directs.iter_mut() {
+                d.id = self.insert_direct(d)?;
+            }
+            Ok(())
+        })();
+        match stored {
+            Ok(()) => self.conn.execute_batch("RELEASE chat_batch")?,
+            Err(_) => self
+                .conn
+                .execute_batch("ROLLBACK TO chat_batch; RELEASE chat_batch")?,
+        }
+        stored
     }
 
     /// Stores a private message; returns its id.

@@ -10,6 +10,7 @@ crate::on_both_backends!(
     concurrent_appends_to_one_room_take_turns_without_gaps,
     private_messages_are_taken_once_and_conversations_mark_read,
     last_seen_and_away_messages_belong_to_the_user,
+    a_batch_stores_room_and_private_messages_together,
 );
 
 fn users(storage: &Storage, names: &[&str]) {
@@ -247,4 +248,33 @@ fn last_seen_and_away_messages_belong_to_the_user(storage: &Storage) {
             Ok(())
         })
         .unwrap();
+}
+
+fn a_batch_stores_room_and_private_messages_together(storage: &Storage) {
+    users(storage, &["alice", "bob"]);
+    storage.chat(Access::Write, |c| c.ensure_room("a")).unwrap();
+    let dm = |to: &str, text: &str| DirectMessage {
+        id: 0,
+        sender: "alice".into(),
+        recipient: to.into(),
+        text: text.into(),
+        action: false,
+        ts_ms: 5,
+    };
+    let mut rooms = vec![msg("a", "alice", "one"), msg("a", "alice", "two")];
+    let mut directs = vec![dm("bob", "psst"), dm("bob", "again")];
+    storage
+        .chat(Access::Write, |c| c.store_batch(&mut rooms, &mut directs))
+        .unwrap();
+    assert_eq!(seqs(&rooms), vec![1, 2]);
+    assert!(directs[0].id > 0 && directs[1].id > directs[0].id);
+    let mut rooms = vec![msg("a", "alice", "three")];
+    storage
+        .chat(Access::Write, |c| c.store_batch(&mut rooms, &mut []))
+        .unwrap();
+    assert_eq!(seqs(&rooms), vec![3]);
+    let unread = storage
+        .chat(Access::Write, |c| c.take_unread("bob", 10))
+        .unwrap();
+    assert_eq!(unread, directs);
 }

@@ -28,11 +28,187 @@ impl<'c> PgChat<'c> {
     }
 }
 
-/// The channel a batch's rooms are announced on at commit
-/// ([`super::notify`]): one notification per room, `FIRST:LAST:ROOM`, the
-/// range of sequence numbers it added (the other nodes fetch them with
-/// `history_since`).
+/// The channel chat's changes are announced on at commit
+/// ([`super::notify`]), one [`Change`] per notification.
 pub const CHANNEL: &str = "agora_chat";
+
+/// A change of chat's tables another node must follow, as announced on
+/// [`CHANNEL`]. It names what changed, never the data (a payload holds
+/// 8,000 bytes at most): the listener reads what it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `m:FIRST:LAST:ROOM`: a room's messages FIRST..=LAST were stored
+    /// (fetch them with `history_since(room, FIRST - 1)`).
+    Messages {
+        /// The room.
+        room: String,
+        /// The first new sequence number.
+        first: i64,
+        /// The last.
+        last: i64,
+    },
+    /// `d:ID`: a private message was stored ([`PgChat::direct_by_id`]).
+    Direct(i64),
+    /// `r:ROOM`: a room's topic or members changed
+    /// ([`PgChat::room_state`]).
+    Room(String),
+    /// `u:USER`: a user's presence, away message or account changed
+    /// ([`PgChat::presence_of`]).
+    User(String),
+}
+
+impl Change {
+    /// The payload that announces it.
+    pub fn payload(&self) -> String {
+        match self {
+            Change::Messages { room, first, last } => format!("m:{first}:{last}:{room}"),
+            Change::Direct(id) => format!("d:{id}"),
+            Change::Room(room) => format!("r:{room}"),
+            Change::User(user) => format!("u:{user}"),
+        }
+    }
+
+    /// Reads a payload; `None` when it is none of these (a newer node's
+    /// kind: skipped).
+    pub fn parse(payload: &str) -> Option<Change> {
+        let (kind, rest) = payload.split_once(':')?;
+        match kind {
+            "m" => {
+                let mut parts = rest.splitn(3, ':');
+                let first = parts.next()?.parse().ok()?;
+                let last = parts.next()?.parse().ok()?;
+                let room = parts.next()?.to_owned();
+                Some(Change::Messages { room, first, last })
+            }
+            "d" => rest.parse().ok().map(Change::Direct),
+            "r" => Some(Change::Room(rest.to_owned())),
+            "u" => Some(Change::User(rest.to_owned())),
+            _ => None,
+        }
+    }
+}
+
+/// A user's presence as the fleet's tables hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPresence {
+    /// Connected to a node other than the asking one.
+    pub online_elsewhere: bool,
+    /// The away message.
+    pub away: Option<String>,
+    /// When last seen, ms.
+    pub last_seen_ms: i64,
+}
+
+impl PgChat<'_> {
+    /// Records that `user` is (or no longer is) connected to `node`, and
+    /// announces it.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn set_online(&mut self, node: &str, user: &str, online: bool) -> Result<()> {
+        let mut tx = self.client.transaction()?;
+        if online {
+            tx.execute(
+                "INSERT INTO chat_online (node_id, user_name) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&node, &user],
+            )?;
+        } else {
+            tx.execute(
+                "DELETE FROM chat_online WHERE node_id = $1 AND user_name = $2",
+                &[&node, &user],
+            )?;
+        }
+        super::notify::send(&mut tx, CHANNEL, &Change::User(user.to_owned()).payload())?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A user's presence as seen from `node` (`None`: no such user).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn presence_of(&mut self, user: &str, node: &str) -> Result<Option<UserPresence>> {
+        Ok(self
+            .client
+            .query_opt(
+                "SELECT EXISTS (SELECT 1 FROM chat_online WHERE user_name = u.name AND node_id <> $2),                         away_message, last_seen_ms                  FROM users u WHERE name = $1",
+                &[&user, &node],
+            )?
+            .map(|r| UserPresence {
+                online_elsewhere: r.get(0),
+                away: r.get(1),
+                last_seen_ms: r.get(2),
+            }))
+    }
+
+    /// The users connected to nodes other than `node`.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn online_elsewhere(&mut self, node: &str) -> Result<Vec<String>> {
+        Ok(self
+            .client
+            .query(
+                "SELECT DISTINCT user_name FROM chat_online WHERE node_id <> $1 ORDER BY user_name",
+                &[&node],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect())
+    }
+
+    /// A room's topic and members (`None`: no such room).
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn room_state(&mut self, room: &str) -> Result<Option<(String, Vec<String>)>> {
+        let Some(topic) = self
+            .client
+            .query_opt("SELECT topic FROM rooms WHERE name = $1", &[&room])?
+        else {
+            return Ok(None);
+        };
+        let members = self
+            .client
+            .query(
+                "SELECT user_name FROM memberships WHERE room = $1 ORDER BY user_name",
+                &[&room],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        Ok(Some((topic.get(0), members)))
+    }
+
+    /// A private message by id.
+    ///
+    /// # Errors
+    /// On database errors.
+    pub fn direct_by_id(&mut self, id: i64) -> Result<Option<DirectMessage>> {
+        Ok(self
+            .client
+            .query_opt(
+                &format!("SELECT {DIRECT} FROM direct_messages WHERE id = $1"),
+                &[&id],
+            )?
+            .map(|r| direct(&r)))
+    }
+
+    /// Runs `f` in a transaction and announces `change` in it.
+    fn announced<T>(
+        &mut self,
+        change: impl FnOnce(&T) -> Option<Change>,
+        f: impl FnOnce(&mut postgres::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let mut tx = self.client.transaction()?;
+        let out = f(&mut tx)?;
+        if let Some(change) = change(&out) {
+            super::notify::send(&mut tx, CHANNEL, &change.payload())?;
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+}
 
 const MESSAGE: &str = "room, seq, sender, text, action, ts_ms";
 const DIRECT: &str = "id, sender, recipient, text, action, ts_ms";
@@ -61,34 +237,58 @@ fn direct(row: &Row) -> DirectMessage {
 
 impl ChatStore for PgChat<'_> {
     fn ensure_room(&mut self, name: &str) -> Result<()> {
-        self.client.execute(
-            "INSERT INTO rooms (name, created_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&name, &now_ms()],
+        let change = Change::Room(name.to_owned());
+        self.announced(
+            |new: &bool| new.then_some(change),
+            |tx| {
+                Ok(tx.execute(
+                    "INSERT INTO rooms (name, created_at_ms) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    &[&name, &now_ms()],
+                )? == 1)
+            },
         )?;
         Ok(())
     }
 
     fn join(&mut self, room: &str, user: &str) -> Result<bool> {
-        Ok(self.client.execute(
-            "INSERT INTO memberships (room, user_name, joined_at_ms) VALUES ($1, $2, $3) \
-             ON CONFLICT DO NOTHING",
-            &[&room, &user, &now_ms()],
-        )? == 1)
+        let change = Change::Room(room.to_owned());
+        self.announced(
+            |new: &bool| new.then_some(change),
+            |tx| {
+                Ok(tx.execute(
+                    "INSERT INTO memberships (room, user_name, joined_at_ms) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                    &[&room, &user, &now_ms()],
+                )? == 1)
+            },
+        )
     }
 
     fn leave(&mut self, room: &str, user: &str) -> Result<bool> {
-        Ok(self.client.execute(
-            "DELETE FROM memberships WHERE room = $1 AND user_name = $2",
-            &[&room, &user],
-        )? == 1)
+        let change = Change::Room(room.to_owned());
+        self.announced(
+            |gone: &bool| gone.then_some(change),
+            |tx| {
+                Ok(tx.execute(
+                    "DELETE FROM memberships WHERE room = $1 AND user_name = $2",
+                    &[&room, &user],
+                )? == 1)
+            },
+        )
     }
 
     fn set_topic(&mut self, room: &str, topic: &str) -> Result<()> {
-        self.client.execute(
-            "UPDATE rooms SET topic = $2 WHERE name = $1",
-            &[&room, &topic],
-        )?;
-        Ok(())
+        let change = Change::Room(room.to_owned());
+        self.announced(
+            |()| Some(change),
+            |tx| {
+                tx.execute(
+                    "UPDATE rooms SET topic = $2 WHERE name = $1",
+                    &[&room, &topic],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     fn rooms(&mut self) -> Result<Vec<Room>> {
@@ -128,6 +328,14 @@ impl ChatStore for PgChat<'_> {
     }
 
     fn append_messages(&mut self, messages: &mut [Message]) -> Result<()> {
+        self.store_batch(messages, &mut [])
+    }
+
+    fn store_batch(
+        &mut self,
+        messages: &mut [Message],
+        directs: &mut [DirectMessage],
+    ) -> Result<()> {
         // Rooms in order of first appearance, each with its messages'
         // positions in the batch.
         let mut rooms: Vec<(String, Vec<usize>)> = Vec::new();
@@ -170,7 +378,22 @@ impl ChatStore for PgChat<'_> {
                  SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::bigint[])",
                 &[room, &seqs, &senders, &texts, &actions, &times],
             )?;
-            super::notify::send(&mut tx, CHANNEL, &format!("{first}:{last}:{room}"))?;
+            let change = Change::Messages {
+                room: room.clone(),
+                first,
+                last,
+            };
+            super::notify::send(&mut tx, CHANNEL, &change.payload())?;
+        }
+        for m in directs.iter_mut() {
+            m.id = tx
+                .query_one(
+                    "INSERT INTO direct_messages (sender, recipient, text, action, ts_ms) \
+                     VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                    &[&m.sender, &m.recipient, &m.text, &m.action, &m.ts_ms],
+                )?
+                .get(0);
+            super::notify::send(&mut tx, CHANNEL, &Change::Direct(m.id).payload())?;
         }
         tx.commit()?;
         Ok(())
@@ -285,11 +508,17 @@ impl ChatStore for PgChat<'_> {
     }
 
     fn set_away(&mut self, user: &str, message: Option<&str>) -> Result<()> {
-        self.client.execute(
-            "UPDATE users SET away_message = $2 WHERE name = $1",
-            &[&user, &message],
-        )?;
-        Ok(())
+        let change = Change::User(user.to_owned());
+        self.announced(
+            |()| Some(change),
+            |tx| {
+                tx.execute(
+                    "UPDATE users SET away_message = $2 WHERE name = $1",
+                    &[&user, &message],
+                )?;
+                Ok(())
+            },
+        )
     }
 
     fn users_away(&mut self) -> Result<Vec<(String, String)>> {
@@ -315,6 +544,25 @@ impl ChatStore for PgChat<'_> {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    #[test]
+    fn changes_read_back_from_their_payloads() {
+        for change in [
+            Change::Messages {
+                room: "a:b".into(),
+                first: 3,
+                last: 9,
+            },
+            Change::Direct(42),
+            Change::Room("general".into()),
+            Change::User("ann".into()),
+        ] {
+            assert_eq!(Change::parse(&change.payload()), Some(change));
+        }
+        for junk in ["", "m:1:2", "d:x", "z:1", "m:a:2:r", "nocolon"] {
+            assert_eq!(Change::parse(junk), None, "{junk}");
+        }
+    }
 
     use super::*;
     use crate::{Access, Pg, Storage};
@@ -343,7 +591,15 @@ mod tests {
         }
         let payloads: Vec<&str> = got.iter().map(|n| n.payload.as_str()).collect();
         // Rooms in name order (the order their rows are locked).
-        assert_eq!(payloads, vec!["1:1:dev", "1:2:general"]);
+        assert_eq!(payloads, vec!["m:1:1:dev", "m:1:2:general"]);
+        assert_eq!(
+            Change::parse(payloads[1]),
+            Some(Change::Messages {
+                room: "general".into(),
+                first: 1,
+                last: 2
+            })
+        );
         assert!(got.iter().all(|n| n.channel == CHANNEL));
     }
 }

@@ -26,6 +26,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "chat",
         include_str!("../../migrations/postgres/0002_chat.sql"),
     ),
+    (
+        3,
+        "fleet",
+        include_str!("../../migrations/postgres/0003_fleet.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here

@@ -12,6 +12,7 @@
 //! TLS.
 
 pub mod chat;
+pub mod fleet;
 pub(crate) mod migrations;
 pub mod notify;
 pub mod users;
@@ -59,7 +60,38 @@ impl Pg {
     /// refused credentials (one line naming the host and the reason);
     /// [`Error::Postgres`] when a migration fails.
     pub fn connect(url: &str) -> Result<Pg> {
+        Pg::open(parse(url)?)
+    }
+
+    /// [`Pg::connect`] for a node of a fleet: every connection carries
+    /// `node` as its `agora.node` setting, so the notifications it sends
+    /// name their origin ([`notify::Notification::origin`]). `node` is
+    /// letters, digits, `-` and `_`.
+    ///
+    /// # Errors
+    /// As [`Pg::connect`]; [`Error::Connect`] for a node name with other
+    /// characters.
+    pub fn connect_as(url: &str, node: &str) -> Result<Pg> {
         let mut config = parse(url)?;
+        if node.is_empty()
+            || !node
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(Error::Connect {
+                place: place(&config),
+                reason: format!("node name {node:?}: use letters, digits, '-' and '_'"),
+            });
+        }
+        let options = match config.get_options() {
+            Some(options) if !options.is_empty() => format!("{options} -c agora.node={node}"),
+            _ => format!("-c agora.node={node}"),
+        };
+        config.options(&options);
+        Pg::open(config)
+    }
+
+    fn open(mut config: Config) -> Result<Pg> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }

@@ -23,11 +23,16 @@ use postgres::{Client, GenericClient};
 use super::Pg;
 use crate::{Error, Result};
 
-/// A notification: the channel it was sent on and its payload.
+/// A notification: the channel it was sent on, the node that sent it and
+/// its payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
     /// The channel.
     pub channel: String,
+    /// The sending connection's node ([`Pg::connect_as`]; empty when it
+    /// named none): a listener skips what its own node sent, which it
+    /// has already published.
+    pub origin: String,
     /// The payload.
     pub payload: String,
 }
@@ -40,12 +45,16 @@ pub struct Listener {
 }
 
 /// Sends `payload` on `channel` as part of `client`'s transaction (or at
-/// once, outside one).
+/// once, outside one), prefixed with the sending node's name (the
+/// connection's `agora.node` setting, [`Pg::connect_as`]) and `|`.
 ///
 /// # Errors
 /// On database errors (a payload over 8,000 bytes is refused).
 pub fn send(client: &mut impl GenericClient, channel: &str, payload: &str) -> Result<()> {
-    client.execute("SELECT pg_notify($1, $2)", &[&channel, &payload])?;
+    client.execute(
+        "SELECT pg_notify($1, coalesce(current_setting('agora.node', true), '') || '|' || $2)",
+        &[&channel, &payload],
+    )?;
     Ok(())
 }
 
@@ -114,9 +123,11 @@ impl Listener {
 }
 
 fn convert(n: &postgres::Notification) -> Notification {
+    let (origin, payload) = n.payload().split_once('|').unwrap_or(("", n.payload()));
     Notification {
         channel: n.channel().to_owned(),
-        payload: n.payload().to_owned(),
+        origin: origin.to_owned(),
+        payload: payload.to_owned(),
     }
 }
 
@@ -126,7 +137,8 @@ mod tests {
 
     #[test]
     fn a_notification_arrives_on_commit_and_not_on_rollback() {
-        let pg = Pg::connect(&crate::pg::testing::database()).unwrap();
+        let url = crate::pg::testing::database();
+        let pg = Pg::connect_as(&url, "node-a").unwrap();
         let mut listener = pg.listener(&["agora_test", "other \"one\""]).unwrap();
         assert!(listener.wait(Duration::from_millis(50)).unwrap().is_empty());
         // Rolled back: never delivered.
@@ -156,14 +168,27 @@ mod tests {
             vec![
                 Notification {
                     channel: "agora_test".into(),
+                    origin: "node-a".into(),
                     payload: "1:2:general".into()
                 },
                 Notification {
                     channel: "other \"one\"".into(),
+                    origin: "node-a".into(),
                     payload: "x".into()
                 },
             ]
         );
         assert!(listener.wait(Duration::from_millis(50)).unwrap().is_empty());
+        // A connection that names no node sends an empty origin.
+        let plain = Pg::connect(&url).unwrap();
+        plain.with(|c| send(c, "agora_test", "a|b")).unwrap();
+        let mut got = Vec::new();
+        while got.is_empty() && start.elapsed() < Duration::from_secs(10) {
+            got.extend(listener.wait(Duration::from_millis(200)).unwrap());
+        }
+        assert_eq!(
+            (got[0].origin.as_str(), got[0].payload.as_str()),
+            ("", "a|b")
+        );
     }
 }
