@@ -550,6 +550,19 @@ pub struct DaemonArgs {
     )]
     pub chat_presence_interval: std::time::Duration,
 
+    /// With --database postgres://…: how long a node of the fleet may
+    /// miss its heartbeats (sent every fifth of this, at most every
+    /// second) before the other nodes take it for dead and show its
+    /// users offline (500ms, 5s, 1m …).
+    #[arg(
+        long,
+        env = "AGORA_FLEET_NODE_TIMEOUT",
+        default_value = "5s",
+        value_parser = parse_duration,
+        value_name = "DURATION"
+    )]
+    pub fleet_node_timeout: std::time::Duration,
+
     /// How long completed and cancelled jobs are kept before they are
     /// pruned (10s, 2h, 7d …); dead jobs stay until discarded.
     #[arg(

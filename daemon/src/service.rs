@@ -99,6 +99,19 @@ pub async fn db<T: Send + 'static>(
     blocking(move || f(&db)).await?.map_err(internal)
 }
 
+/// [`db`] for a repository that may be on either backend
+/// ([`agora_db::Storage`]).
+///
+/// # Errors
+/// `internal` when the call failed or panicked.
+pub async fn storage<T: Send + 'static>(
+    storage: &agora_db::Storage,
+    f: impl FnOnce(&agora_db::Storage) -> agora_db::Result<T> + Send + 'static,
+) -> Result<T, ErrorBody> {
+    let storage = storage.clone();
+    blocking(move || f(&storage)).await?.map_err(internal)
+}
+
 /// Logs the real error and returns a generic one: internal details never
 /// cross the wire.
 pub fn internal(err: impl std::fmt::Display) -> ErrorBody {

@@ -54,8 +54,8 @@ pub struct Services {
 }
 
 impl Services {
-    /// Opens every service over the shared database and hub: the
-    /// accounts over `storage` (SQLite or the fleet's PostgreSQL), the
+    /// Opens every service over the shared database and hub: accounts
+    /// and chat over `storage` (SQLite or the fleet's PostgreSQL), the
     /// others over `db`, the node's SQLite file (docs/FLEET.md).
     ///
     /// # Errors
@@ -69,8 +69,8 @@ impl Services {
     ) -> anyhow::Result<Self> {
         let accounts = accounts::Accounts::open(config, storage.clone(), db.clone())?;
         let chat = {
-            let (db, hub, limits) = (db.clone(), hub.clone(), config.chat);
-            tokio::task::spawn_blocking(move || Chat::open(db, hub, limits))
+            let (storage, hub, limits) = (storage.clone(), hub.clone(), config.chat);
+            tokio::task::spawn_blocking(move || Chat::open(storage, hub, limits))
                 .await
                 .context("chat start-up panicked")??
         };

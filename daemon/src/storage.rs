@@ -9,11 +9,10 @@ use crate::Config;
 
 /// The services whose data is on PostgreSQL with `--database
 /// postgres://…`; the rest stay in the node's SQLite file.
-pub const PORTED: &[&str] = &["accounts"];
+pub const PORTED: &[&str] = &["accounts", "chat"];
 
 /// The services still in the node's SQLite file on PostgreSQL.
 pub const NOT_PORTED: &[&str] = &[
-    "chat",
     "jobs",
     "blog",
     "organizations",
@@ -52,13 +51,20 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<(Db, Storage)> {
     let Some(url) = shared else {
         return Ok((db.clone(), Storage::Sqlite(db)));
     };
-    let pg = tokio::task::spawn_blocking(move || Pg::connect(&url))
-        .await
-        .context("PostgreSQL connect panicked")??;
+    // A name of its own for this run of the daemon: the fleet's tables
+    // and notifications tell nodes apart by it (docs/FLEET.md).
+    let node = format!("n{:012x}", rand::random::<u64>() >> 16);
+    let pg = {
+        let node = node.clone();
+        tokio::task::spawn_blocking(move || Pg::connect_as(&url, &node))
+            .await
+            .context("PostgreSQL connect panicked")??
+    };
     tracing::info!(
         database = %format!("postgres://{}", pg.place()),
+        %node,
         ported = %PORTED.join(", "),
-        "accounts and tokens are shared through PostgreSQL"
+        "accounts, tokens and chat are shared through PostgreSQL"
     );
     tracing::warn!(
         file = %sqlite.display(),

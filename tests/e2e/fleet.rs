@@ -47,9 +47,9 @@ fn token_from_one_node_signs_in_on_another() {
         };
         assert_eq!(user.map(|u| u.name).as_deref(), Some("alice"));
 
-        // Chat is not on PostgreSQL yet: it works on B's own SQLite file,
-        // where alice's account was copied when her token was accepted
-        // (messages refer to their author's row there).
+        // Chat works on B for an account B never registered (chat's
+        // tables are on PostgreSQL with the accounts; fleet_chat.rs tests
+        // chat across nodes).
         let joined = on_b
             .request(ChatOp::Join {
                 room: "fleet".into(),

@@ -28,6 +28,7 @@ mod conventions;
 mod dashboard_web;
 mod docs;
 mod fleet;
+mod fleet_chat;
 mod games;
 mod history;
 mod jobs;

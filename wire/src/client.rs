@@ -160,12 +160,16 @@ impl Client {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = encode(&Request { id, op: op.into() })?;
         let (answer, answered) = oneshot::channel();
-        if self
-            .outgoing
-            .send(Outgoing { id, body, answer })
-            .await
-            .is_err()
-        {
+        // Queued at once when there is room: requests started one after
+        // another from one task go out in that order. (`send().await`
+        // alone may yield to tokio's cooperative budget even with room,
+        // and a request started later would overtake it.)
+        let queued = match self.outgoing.try_send(Outgoing { id, body, answer }) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(out)) => self.outgoing.send(out).await.is_ok(),
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        };
+        if !queued {
             return Err(self.closed_error());
         }
         let wait = async {

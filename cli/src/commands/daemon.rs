@@ -73,7 +73,12 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         members_per_room: args.chat_max_members,
         presence_threshold: args.chat_presence_threshold,
         presence_interval: args.chat_presence_interval,
+        node_timeout: args.fleet_node_timeout,
     };
+    anyhow::ensure!(
+        args.fleet_node_timeout >= std::time::Duration::from_millis(250),
+        "--fleet-node-timeout must be at least 250ms"
+    );
     config.blog = args.blog.config()?;
     config.cluster = args.cluster.config()?;
     config.ssh = args.ssh.config();

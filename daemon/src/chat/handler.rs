@@ -7,7 +7,8 @@
 
 use std::sync::Arc;
 
-use agora_db::chat::{Chat as Repo, DirectMessage as DirectRow, Message as MessageRow};
+use agora_db::Access;
+use agora_db::chat::{DirectMessage as DirectRow, Message as MessageRow};
 use agora_wire::chat::{
     ChatMessage, DirectMessage, LeaveReason, MAX_HISTORY, MAX_MESSAGE, MAX_TOPIC_TEXT,
 };
@@ -137,14 +138,10 @@ impl Chat {
             }
         }
         let (r, u) = (room.clone(), user.name.clone());
-        let joined = service::db(&self.inner.db, move |db| {
-            db.write(|c| {
-                let tx = c.transaction()?;
-                let repo = Repo::new(&tx);
-                repo.ensure_room(&r)?;
-                let new = repo.join(&r, &u)?;
-                tx.commit()?;
-                Ok(new)
+        let joined = service::storage(&self.inner.storage, move |s| {
+            s.chat(Access::Write, |c| {
+                c.ensure_room(&r)?;
+                c.join(&r, &u)
             })
         })
         .await?;
@@ -201,8 +198,8 @@ impl Chat {
             ));
         }
         let (r, u) = (room.clone(), user.name.clone());
-        service::db(&self.inner.db, move |db| {
-            db.write(|c| Repo::new(c).leave(&r, &u))
+        service::storage(&self.inner.storage, move |s| {
+            s.chat(Access::Write, |c| c.leave(&r, &u))
         })
         .await?;
         let topic = vec![room_topic(&room)];
@@ -258,8 +255,8 @@ impl Chat {
             return Err(not_member(&room));
         }
         let (r, t) = (room.clone(), topic.clone());
-        service::db(&self.inner.db, move |db| {
-            db.write(|c| Repo::new(c).set_topic(&r, &t))
+        service::storage(&self.inner.storage, move |s| {
+            s.chat(Access::Write, |c| c.set_topic(&r, &t))
         })
         .await?;
         self.inner.lock().rooms.set_topic(&room, &topic);
@@ -372,16 +369,11 @@ impl Chat {
         }
         let limit = limit.unwrap_or(50).clamp(1, MAX_HISTORY);
         let r = room.clone();
-        let (rows, more) = service::db(&self.inner.db, move |db| {
-            db.read(|c| {
-                let repo = Repo::new(c);
-                match since {
-                    Some(since) => repo.history_since(&r, since.min(i64::MAX as u64) as i64, limit),
-                    None => repo.history_before(
-                        &r,
-                        before.map(|b| b.min(i64::MAX as u64) as i64),
-                        limit,
-                    ),
+        let (rows, more) = service::storage(&self.inner.storage, move |s| {
+            s.chat(Access::Read, |repo| match since {
+                Some(since) => repo.history_since(&r, since.min(i64::MAX as u64) as i64, limit),
+                None => {
+                    repo.history_before(&r, before.map(|b| b.min(i64::MAX as u64) as i64), limit)
                 }
             })
         })
@@ -405,9 +397,8 @@ impl Chat {
             .map(|w| validate_user_name(&w).map_err(ErrorBody::bad_request))
             .transpose()?;
         let me = user.name.clone();
-        let (rows, unread) = service::db(&self.inner.db, move |db| {
-            db.write(|c| {
-                let repo = Repo::new(c);
+        let (rows, unread) = service::storage(&self.inner.storage, move |s| {
+            s.chat(Access::Write, |repo| {
                 let rows = match &with {
                     Some(other) => repo.conversation(&me, other, limit)?,
                     None => repo.take_unread(&me, limit)?,
@@ -460,8 +451,8 @@ impl Chat {
             ));
         }
         let (name, stored) = (user.name.clone(), message.clone());
-        service::db(&self.inner.db, move |db| {
-            db.write(|c| Repo::new(c).set_away(&name, stored.as_deref()))
+        service::storage(&self.inner.storage, move |s| {
+            s.chat(Access::Write, |c| c.set_away(&name, stored.as_deref()))
         })
         .await?;
         let now = crate::now_ms();

@@ -1,10 +1,12 @@
 //! Chat: rooms, messages, private messages and presence.
 //!
-//! State lives in two places. SQLite holds everything that must survive a
+//! State lives in two places. The database (the node's SQLite file, or a
+//! fleet's PostgreSQL: [`Storage`]) holds everything that must survive a
 //! restart (rooms, memberships, messages, private messages, last-seen
 //! times). Memory holds an index of it for the hot path plus what only
 //! matters while the daemon runs (who is connected, rate-limit buckets),
-//! all behind one std mutex whose critical sections never await.
+//! all behind one std mutex whose critical sections never await. In a
+//! fleet, [`fleet`] keeps the index in step with the other nodes'.
 //!
 //! - [`room`]: the room/membership index;
 //! - [`presence`]: online/away/offline per user;
@@ -13,6 +15,9 @@
 //!   `chat_members` digests that replace them in large rooms;
 //! - [`writer`]: the group-commit thread that stores and then publishes
 //!   every message;
+//! - [`order`]: each room's messages published in sequence order, whichever
+//!   node stored them;
+//! - [`fleet`]: following the other nodes of a fleet (PostgreSQL only);
 //! - [`handler`]: one function per chat operation.
 //!
 //! Topics: `chat.room.NAME` carries a room's messages and membership
@@ -27,19 +32,22 @@
 //! [`Chat::spawn`] starts (see [`digest`] for why).
 
 pub mod digest;
+mod fleet;
 pub mod handler;
 pub mod limits;
+pub mod order;
 pub mod presence;
 pub mod room;
 pub mod system;
 pub mod writer;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
-use agora_db::Db;
-use agora_db::chat::Chat as Repo;
+use agora_db::pg::chat::{CHANNEL, PgChat};
+use agora_db::pg::notify::Listener;
+use agora_db::{Access, Storage};
 use agora_wire::chat::{LeaveReason, Presence};
 pub use agora_wire::chat::{room_topic, user_topic};
 use agora_wire::{ChatEvent, UserInfo};
@@ -70,6 +78,9 @@ pub struct Limits {
     pub presence_threshold: usize,
     /// The shortest time between two digests of one room.
     pub presence_interval: Duration,
+    /// In a fleet: how long a node may miss its heartbeats before the
+    /// others take it for dead and its users offline.
+    pub node_timeout: Duration,
 }
 
 impl Default for Limits {
@@ -83,6 +94,7 @@ impl Default for Limits {
             members_per_room: 10_000,
             presence_threshold: 100,
             presence_interval: Duration::from_secs(1),
+            node_timeout: Duration::from_secs(5),
         }
     }
 }
@@ -92,12 +104,24 @@ impl Default for Limits {
 pub struct Chat {
     inner: Arc<Inner>,
     jobs: mpsc::Sender<writer::Job>,
+    /// In a fleet, what [`Chat::spawn`] starts: the listening connection
+    /// (opened before the state was loaded, so nothing committed since is
+    /// missed), the publish loop's sender, the presence writes' queue.
+    following: Arc<Mutex<Option<Following>>>,
+}
+
+struct Following {
+    listener: Listener,
+    publisher: mpsc::UnboundedSender<writer::Batch>,
+    sync: mpsc::UnboundedReceiver<String>,
 }
 
 pub(crate) struct Inner {
     state: Mutex<State>,
     hub: Arc<Hub>,
-    db: Db,
+    storage: Storage,
+    /// This node in the fleet, on PostgreSQL.
+    fleet: OnceLock<fleet::Fleet>,
     limits: Limits,
     /// Tells the digest task that a room's digest was started.
     digest_started: Notify,
@@ -118,11 +142,13 @@ struct State {
 const JOB_QUEUE: usize = 65_536;
 
 impl Chat {
-    /// Loads the index from the database and starts the writer thread.
+    /// Loads the index from the database and starts the writer thread
+    /// (on PostgreSQL, also registers this node and starts listening to
+    /// the others: [`fleet`]).
     ///
     /// # Errors
     /// When the database cannot be read or the thread cannot start.
-    pub fn open(db: Db, hub: Arc<Hub>, limits: Limits) -> anyhow::Result<Chat> {
+    pub fn open(storage: Storage, hub: Arc<Hub>, limits: Limits) -> anyhow::Result<Chat> {
         let mut state = State {
             digests: digest::Digests::new(
                 limits.presence_threshold,
@@ -130,9 +156,24 @@ impl Chat {
             ),
             ..State::default()
         };
-        let seqs = db
-            .read(|c| {
-                let repo = Repo::new(c);
+        // Listen first: whatever commits while the state loads is heard.
+        let (listener, node) = match &storage {
+            Storage::Postgres(pg) => {
+                let node = pg
+                    .node()
+                    .context("a fleet's PostgreSQL handle has a node name")?
+                    .to_owned();
+                let listener = pg
+                    .listener(&[CHANNEL])
+                    .context("cannot listen to the fleet's chat changes")?;
+                pg.with(|c| agora_db::pg::fleet::register(c, &node))
+                    .context("cannot register this node in the fleet")?;
+                (Some(listener), Some((pg.clone(), node)))
+            }
+            Storage::Sqlite(_) => (None, None),
+        };
+        let seqs = storage
+            .chat(Access::Read, |repo| {
                 for r in repo.rooms()? {
                     state.rooms.add_room(&r.name, &r.topic);
                 }
@@ -145,21 +186,28 @@ impl Chat {
                 for (user, message) in repo.users_away()? {
                     state.presence.set_away(&user, Some(message));
                 }
-                let seqs: HashMap<String, u64> = repo
-                    .last_seqs()?
-                    .into_iter()
-                    .map(|(room, seq)| (room, seq.max(0) as u64))
-                    .collect();
-                Ok(seqs)
+                repo.last_seqs()
             })
             .context("cannot load chat state")?;
+        if let Some((pg, node)) = &node {
+            let elsewhere = pg
+                .with(|c| PgChat::new(c).online_elsewhere(node))
+                .context("cannot load the fleet's presence")?;
+            for user in elsewhere {
+                state.presence.set_elsewhere(&user, true, 0);
+            }
+        }
+        let mut order = order::Order::default();
         for (room, seq) in &seqs {
-            state.rooms.set_last_seq(room, *seq);
+            let seq = (*seq).max(0) as u64;
+            state.rooms.set_last_seq(room, seq);
+            order.published_up_to(room, seq);
         }
         let inner = Arc::new(Inner {
             state: Mutex::new(state),
             hub,
-            db: db.clone(),
+            storage: storage.clone(),
+            fleet: OnceLock::new(),
             limits,
             digest_started: Notify::new(),
         });
@@ -167,12 +215,33 @@ impl Chat {
         let thread_inner = inner.clone();
         let (publisher, batches) = mpsc::unbounded_channel();
         // Chat::open runs inside the daemon's runtime (on its blocking pool).
-        tokio::runtime::Handle::current().spawn(writer::publish_loop(inner.hub.clone(), batches));
+        tokio::runtime::Handle::current().spawn(writer::publish_loop(
+            inner.clone(),
+            batches,
+            publisher.downgrade(),
+            order,
+        ));
+        let following = match (listener, node) {
+            (Some(listener), Some((pg, node))) => {
+                let (sync, queued) = mpsc::unbounded_channel();
+                let _ = inner.fleet.set(fleet::Fleet { pg, node, sync });
+                Some(Following {
+                    listener,
+                    publisher: publisher.clone(),
+                    sync: queued,
+                })
+            }
+            _ => None,
+        };
         std::thread::Builder::new()
             .name("agora-chat-writer".into())
-            .spawn(move || writer::run(db, thread_inner, queue, seqs, publisher))
+            .spawn(move || writer::run(storage, thread_inner, queue, publisher))
             .context("cannot start the chat writer thread")?;
-        Ok(Chat { inner, jobs })
+        Ok(Chat {
+            inner,
+            jobs,
+            following: Arc::new(Mutex::new(following)),
+        })
     }
 
     /// A session signed in: subscribe it to its user's rooms and private
@@ -189,6 +258,9 @@ impl Chat {
                 .insert(session.id, session.clone());
             let rooms = state.rooms.rooms_of(&user.name);
             let came_online = state.presence.connect(&user.name, now);
+            if state.presence.here(&user.name) == 1 {
+                self.inner.sync_presence(&user.name);
+            }
             let routing = if came_online {
                 state.route(&rooms, Change::Status, now)
             } else {
@@ -206,11 +278,12 @@ impl Chat {
             room: room.to_owned(),
             user: presence.clone(),
         });
-        let db = self.inner.db.clone();
+        let storage = self.inner.storage.clone();
         let name = user.name.clone();
-        let unread =
-            tokio::task::spawn_blocking(move || db.read(|c| Repo::new(c).unread_count(&name)))
-                .await;
+        let unread = tokio::task::spawn_blocking(move || {
+            storage.chat(Access::Read, |c| c.unread_count(&name))
+        })
+        .await;
         if let Ok(Ok(dms)) = unread
             && dms > 0
         {
@@ -234,6 +307,9 @@ impl Chat {
                 }
             }
             let offline = state.presence.disconnect(&user.name, now);
+            if state.presence.here(&user.name) == 0 {
+                self.inner.sync_presence(&user.name);
+            }
             let rooms = state.rooms.rooms_of(&user.name);
             let routing = if offline {
                 state.route(&rooms, Change::Status, now)
@@ -251,11 +327,13 @@ impl Chat {
             user: user.name.clone(),
             reason: LeaveReason::Quit,
         });
-        let db = self.inner.db.clone();
+        let storage = self.inner.storage.clone();
         let name = user.name;
         if let Ok(rt) = tokio::runtime::Handle::try_current() {
             rt.spawn_blocking(move || {
-                if let Err(err) = db.write(|c| Repo::new(c).touch_last_seen(&name, now as i64)) {
+                if let Err(err) =
+                    storage.chat(Access::Write, |c| c.touch_last_seen(&name, now as i64))
+                {
                     tracing::warn!(%err, user = %name, "cannot record last-seen time");
                 }
             });
@@ -263,9 +341,30 @@ impl Chat {
     }
 
     /// Starts the task that sends the digests of large rooms (see
-    /// [`digest`]); it stops when `token` is cancelled.
+    /// [`digest`]) and, in a fleet, the listener thread and the heartbeat
+    /// task ([`fleet`]); they stop when `token` is cancelled.
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
-        tracker.spawn(send_digests(self.inner.clone(), token));
+        tracker.spawn(send_digests(self.inner.clone(), token.clone()));
+        let following = self
+            .following
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let (Some(f), Some(node)) = (following, self.inner.fleet.get()) {
+            tracker.spawn(fleet::heartbeats(
+                self.inner.clone(),
+                node.clone(),
+                f.sync,
+                token.clone(),
+            ));
+            let (inner, node) = (self.inner.clone(), node.clone());
+            let started = std::thread::Builder::new()
+                .name("agora-chat-fleet".into())
+                .spawn(move || fleet::listen(inner, node, f.listener, f.publisher, token));
+            if let Err(err) = started {
+                tracing::error!(%err, "cannot start the chat's fleet listener");
+            }
+        }
     }
 }
 
@@ -320,9 +419,11 @@ impl Lifecycle for Chat {
         self.on_session_closed(session);
     }
 
-    /// Private messages to a new account are accepted from now on.
+    /// Private messages to a new account are accepted from now on (in a
+    /// fleet, on every node: the presence write announces the user).
     fn user_created(&self, user: &UserInfo) {
         self.inner.lock().presence.add_user(&user.name, 0);
+        self.inner.sync_presence(&user.name);
     }
 }
 
@@ -394,12 +495,26 @@ impl Inner {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Publishes a change routed by [`State::route`]: `event` builds its
-    /// announcement for each room that hears of it now.
-    fn announce(&self, routing: Routing, event: impl Fn(&str) -> ChatEvent) {
+    /// Wakes the digest task when `routing` started a digest.
+    fn note_digest(&self, routing: &Routing) {
         if routing.started {
             self.digest_started.notify_one();
         }
+    }
+
+    /// The user's signed-in sessions on this node.
+    fn sessions_of(&self, user: &str) -> Vec<Arc<Session>> {
+        self.lock()
+            .sessions
+            .get(user)
+            .map(|s| s.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Publishes a change routed by [`State::route`]: `event` builds its
+    /// announcement for each room that hears of it now.
+    fn announce(&self, routing: Routing, event: impl Fn(&str) -> ChatEvent) {
+        self.note_digest(&routing);
         for room in &routing.now {
             self.hub.publish(&room_topic(room), event(room));
         }
@@ -426,7 +541,7 @@ impl Inner {
         }
     }
 
-    /// Called by the writer after a commit.
+    /// Called by the publish loop as it publishes.
     fn note_last_seq(&self, room: &str, seq: u64) {
         self.lock().rooms.set_last_seq(room, seq);
     }

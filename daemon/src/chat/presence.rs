@@ -5,6 +5,10 @@
 //! An away message belongs to the user, not to a connection: it lasts
 //! until cleared, whatever connects or disconnects (a user who goes away
 //! from `agora chat away` and opens the TUI later is still away).
+//!
+//! In a fleet a user may be connected to another node: `elsewhere` says
+//! so (kept from the fleet's tables, chat's `fleet` module), and counts
+//! as connected. `connections` counts this node's only.
 
 use std::collections::HashMap;
 
@@ -13,6 +17,7 @@ use agora_wire::chat::{Presence, Status};
 #[derive(Debug, Default, Clone)]
 struct Entry {
     connections: u32,
+    elsewhere: bool,
     away: Option<String>,
     last_seen_ms: u64,
 }
@@ -40,7 +45,7 @@ impl PresenceBook {
         let e = self.users.entry(user.to_owned()).or_default();
         e.connections += 1;
         e.last_seen_ms = now_ms;
-        e.connections == 1
+        e.connections == 1 && !e.elsewhere
     }
 
     /// A connection of `user` closed; `true` when it was their last (they
@@ -51,12 +56,62 @@ impl PresenceBook {
         };
         e.connections = e.connections.saturating_sub(1);
         e.last_seen_ms = now_ms;
-        e.connections == 0
+        e.connections == 0 && !e.elsewhere
     }
 
-    /// Whether the user has a connection (online or away).
+    /// How many of this node's connections the user has.
+    pub fn here(&self, user: &str) -> u32 {
+        self.users.get(user).map_or(0, |e| e.connections)
+    }
+
+    /// The users with a connection to this node.
+    pub fn connected_here(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .users
+            .iter()
+            .filter(|(_, e)| e.connections > 0)
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// Records whether `user` is connected to another node of the fleet
+    /// (a user unknown until now is added); `true` when that made them
+    /// come online or go offline.
+    pub fn set_elsewhere(&mut self, user: &str, elsewhere: bool, now_ms: u64) -> bool {
+        let e = self.users.entry(user.to_owned()).or_default();
+        let before = e.connections > 0 || e.elsewhere;
+        if e.elsewhere && !elsewhere {
+            e.last_seen_ms = e.last_seen_ms.max(now_ms);
+        }
+        e.elsewhere = elsewhere;
+        before != (e.connections > 0 || e.elsewhere)
+    }
+
+    /// The users marked as connected to another node.
+    pub fn elsewhere_users(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .users
+            .iter()
+            .filter(|(_, e)| e.elsewhere)
+            .map(|(n, _)| n.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The away message.
+    pub fn away(&self, user: &str) -> Option<&str> {
+        self.users.get(user).and_then(|e| e.away.as_deref())
+    }
+
+    /// Whether the user has a connection (online or away), here or
+    /// elsewhere in the fleet.
     pub fn is_connected(&self, user: &str) -> bool {
-        self.users.get(user).is_some_and(|e| e.connections > 0)
+        self.users
+            .get(user)
+            .is_some_and(|e| e.connections > 0 || e.elsewhere)
     }
 
     /// Sets or clears the away message.
@@ -69,20 +124,17 @@ impl PresenceBook {
     /// A user's presence (offline and never seen when unknown).
     pub fn presence(&self, user: &str, now_ms: u64) -> Presence {
         let e = self.users.get(user).cloned().unwrap_or_default();
-        let status = match (e.connections, &e.away) {
-            (0, _) => Status::Offline,
-            (_, Some(_)) => Status::Away,
-            (_, None) => Status::Online,
+        let connected = e.connections > 0 || e.elsewhere;
+        let status = match (connected, &e.away) {
+            (false, _) => Status::Offline,
+            (true, Some(_)) => Status::Away,
+            (true, None) => Status::Online,
         };
         Presence {
             user: user.to_owned(),
             status,
             away_message: e.away,
-            last_seen_ms: if e.connections > 0 {
-                now_ms
-            } else {
-                e.last_seen_ms
-            },
+            last_seen_ms: if connected { now_ms } else { e.last_seen_ms },
         }
     }
 
@@ -131,5 +183,27 @@ mod tests {
         book.set_away("alice", None);
         assert_eq!(book.presence("alice", 100).status, Status::Online);
         assert!(!book.knows("bob"));
+    }
+
+    #[test]
+    fn connected_elsewhere_counts_as_online() {
+        let mut book = PresenceBook::default();
+        book.add_user("ann", 0);
+        assert!(book.set_elsewhere("ann", true, 5), "came online elsewhere");
+        assert!(!book.set_elsewhere("ann", true, 6), "no change");
+        assert_eq!(book.presence("ann", 9).status, Status::Online);
+        assert_eq!(book.here("ann"), 0);
+        // A terminal here too: she was online already.
+        assert!(!book.connect("ann", 10));
+        assert_eq!(book.connected_here(), vec!["ann".to_owned()]);
+        assert!(!book.set_elsewhere("ann", false, 11), "still here");
+        assert!(book.disconnect("ann", 12), "last connection anywhere");
+        assert!(book.set_elsewhere("ann", true, 13));
+        assert!(book.set_elsewhere("ann", false, 20));
+        let p = book.presence("ann", 30);
+        assert_eq!((p.status, p.last_seen_ms), (Status::Offline, 20));
+        // A user first heard of from another node.
+        assert!(book.set_elsewhere("new", true, 40));
+        assert!(book.knows("new"));
     }
 }

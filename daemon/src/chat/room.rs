@@ -59,6 +59,16 @@ impl RoomIndex {
             .is_some_and(|r| r.members.contains(user))
     }
 
+    /// A room's topic ('' when none or no such room).
+    pub fn topic(&self, room: &str) -> &str {
+        self.rooms.get(room).map_or("", |r| r.topic.as_str())
+    }
+
+    /// A room's newest published sequence number (0 when none).
+    pub fn last_seq(&self, room: &str) -> u64 {
+        self.rooms.get(room).map_or(0, |r| r.last_seq)
+    }
+
     /// Whether the room exists.
     pub fn exists(&self, room: &str) -> bool {
         self.rooms.contains_key(room)

@@ -21,8 +21,8 @@ impl Chat {
         super::handler::check_text(&text)?;
         if !self.inner.lock().rooms.exists(&room) {
             let r = room.clone();
-            service::db(&self.inner.db, move |db| {
-                db.write(|c| agora_db::chat::Chat::new(c).ensure_room(&r))
+            service::storage(&self.inner.storage, move |s| {
+                s.chat(agora_db::Access::Write, |c| c.ensure_room(&r))
             })
             .await?;
             let mut state = self.inner.lock();

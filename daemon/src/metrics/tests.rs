@@ -22,7 +22,12 @@ fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&dir.path().join("agora.db")).unwrap();
     let hub = Arc::new(Hub::default());
-    let chat = Chat::open(db.clone(), hub.clone(), crate::chat::Limits::default()).unwrap();
+    let chat = Chat::open(
+        agora_db::Storage::Sqlite(db.clone()),
+        hub.clone(),
+        crate::chat::Limits::default(),
+    )
+    .unwrap();
     let metrics = Metrics::open(MetricsConfig::default(), db, hub.clone(), None).unwrap();
     metrics.add_hook(Arc::new(notify::ChatAlerts::new(chat, "alerts".into())));
     World {

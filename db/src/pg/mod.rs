@@ -43,6 +43,8 @@ pub struct Pg {
 
 struct Inner {
     config: Config,
+    /// The node name of [`Pg::connect_as`].
+    node: Option<String>,
     /// Where, for messages: `host:port/dbname`, never the password.
     place: String,
     /// A slot per connection; `None` until first used, or after the
@@ -88,7 +90,16 @@ impl Pg {
             _ => format!("-c agora.node={node}"),
         };
         config.options(&options);
-        Pg::open(config)
+        let mut pg = Pg::open(config)?;
+        if let Some(inner) = Arc::get_mut(&mut pg.inner) {
+            inner.node = Some(node.to_owned());
+        }
+        Ok(pg)
+    }
+
+    /// The node name given to [`Pg::connect_as`].
+    pub fn node(&self) -> Option<&str> {
+        self.inner.node.as_deref()
     }
 
     fn open(mut config: Config) -> Result<Pg> {
@@ -107,6 +118,7 @@ impl Pg {
         Ok(Pg {
             inner: Arc::new(Inner {
                 config,
+                node: None,
                 place,
                 clients,
                 next: AtomicUsize::new(0),

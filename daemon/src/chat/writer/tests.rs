@@ -8,9 +8,10 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 
+use agora_db::Db;
 use agora_db::chat::Chat as Repo;
 use agora_wire::{ErrorCode, Event, ServerFrame};
 use bytes::Bytes;
@@ -40,7 +41,8 @@ impl Store {
         let inner = Arc::new(Inner {
             state: Mutex::new(State::default()),
             hub: hub.clone(),
-            db: db.clone(),
+            storage: Storage::Sqlite(db.clone()),
+            fleet: OnceLock::new(),
             limits: Limits::default(),
             digest_started: tokio::sync::Notify::new(),
         });
@@ -69,28 +71,24 @@ impl Store {
             .collect::<Vec<_>>()
     }
 
-    /// Starts the writer thread on `queue`, from sequence numbers `seqs`.
-    fn start(
-        &self,
-        queue: mpsc::Receiver<Job>,
-        seqs: HashMap<String, u64>,
-    ) -> (JoinHandle<()>, mpsc::UnboundedReceiver<Vec<Delivery>>) {
+    /// Starts the writer thread on `queue`.
+    fn start(&self, queue: mpsc::Receiver<Job>) -> (JoinHandle<()>, Committed) {
         let (publisher, batches) = mpsc::unbounded_channel();
-        let (db, inner) = (self.db.clone(), self.inner.clone());
-        let thread = std::thread::spawn(move || run(db, inner, queue, seqs, publisher));
-        (thread, batches)
+        let (storage, inner) = (Storage::Sqlite(self.db.clone()), self.inner.clone());
+        let thread = std::thread::spawn(move || run(storage, inner, queue, publisher));
+        (thread, Committed(batches))
     }
 
     /// Queues every job, then starts the writer (so its first wake-up finds
     /// them all), lets it drain the queue and stop, and returns the batches
     /// it committed, in commit order.
-    fn commit_all(&self, jobs: Vec<Job>, seqs: HashMap<String, u64>) -> Vec<Vec<Delivery>> {
+    fn commit_all(&self, jobs: Vec<Job>) -> Vec<Vec<Delivery>> {
         let (tx, rx) = mpsc::channel(jobs.len().max(1));
         for job in jobs {
             assert!(tx.try_send(job).is_ok());
         }
         drop(tx);
-        let (thread, mut batches) = self.start(rx, seqs);
+        let (thread, mut batches) = self.start(rx);
         thread.join().unwrap();
         let mut committed = Vec::new();
         while let Ok(batch) = batches.try_recv() {
@@ -105,6 +103,27 @@ impl Store {
         let session = Arc::new(Session::new(id, "test".into(), tx, PushLimits::default()));
         self.hub.subscribe(&session, topics);
         (session, Pushes(rx))
+    }
+}
+
+/// The writer's hand-overs to the publish loop: one per committed
+/// transaction.
+struct Committed(mpsc::UnboundedReceiver<Batch>);
+
+impl Committed {
+    fn try_recv(&mut self) -> Result<Vec<Delivery>, TryRecvError> {
+        self.0.try_recv().map(committed)
+    }
+
+    async fn recv(&mut self) -> Option<Vec<Delivery>> {
+        self.0.recv().await.map(committed)
+    }
+}
+
+fn committed(batch: Batch) -> Vec<Delivery> {
+    match batch {
+        Batch::Committed(d) => d,
+        _ => panic!("the writer hands over committed batches only"),
     }
 }
 
@@ -196,7 +215,7 @@ fn room_sequences_start_at_1_without_gaps_in_queue_order_across_interleaved_room
             room_job(room, &format!("{room}-{i}"))
         })
         .unzip();
-    let batches = store.commit_all(jobs, HashMap::new());
+    let batches = store.commit_all(jobs);
     let delivered: Vec<_> = batches.iter().flatten().map(room_message).collect();
 
     // Deliveries follow queue order, and within each room the sequence
@@ -216,7 +235,7 @@ fn room_sequences_start_at_1_without_gaps_in_queue_order_across_interleaved_room
     for (acked, (_, seq, _)) in acks.iter_mut().zip(&delivered) {
         assert_eq!(ack_now(acked).unwrap().0, *seq);
     }
-    // The database agrees, and so does the in-memory index.
+    // The database agrees.
     for room in ["a", "b", "c"] {
         let stored = store.stored(room);
         let in_queue_order: Vec<_> = delivered
@@ -225,23 +244,24 @@ fn room_sequences_start_at_1_without_gaps_in_queue_order_across_interleaved_room
             .map(|(_, seq, text)| (*seq, text.clone()))
             .collect();
         assert_eq!(stored, in_queue_order);
-        let last = store
-            .inner
-            .lock()
-            .rooms
-            .info(room, "alice")
-            .unwrap()
-            .last_seq;
-        assert_eq!(last, stored.len() as u64);
     }
 }
 
 #[test]
-fn sequences_continue_from_the_ones_loaded_at_start() {
+fn sequences_continue_from_the_tables_newest() {
     let store = Store::new();
+    // Stored by someone else (another node of a fleet, or before a
+    // restart): the writer numbers after it.
+    store
+        .fresh()
+        .execute(
+            "INSERT INTO messages (room, seq, sender, text, action, ts_ms)
+             VALUES ('a', 41, 'alice', 'earlier', 0, 0)",
+            [],
+        )
+        .unwrap();
     let (jobs, _acks): (Vec<_>, Vec<_>) = ["x", "y"].iter().map(|t| room_job("a", t)).unzip();
-    let seqs = HashMap::from([("a".to_owned(), 41)]);
-    let batches = store.commit_all(jobs, seqs);
+    let batches = store.commit_all(jobs);
     let seqs: Vec<_> = batches
         .iter()
         .flatten()
@@ -260,7 +280,7 @@ fn a_burst_queued_before_the_thread_wakes_is_committed_in_one_batch() {
             _ => direct_job("alice", "bob", &format!("{i}")),
         })
         .unzip();
-    let batches = store.commit_all(jobs, HashMap::new());
+    let batches = store.commit_all(jobs);
     assert_eq!(
         batches.iter().map(Vec::len).collect::<Vec<_>>(),
         [300],
@@ -281,7 +301,7 @@ fn batches_are_capped_at_max_batch() {
     let (jobs, mut acks): (Vec<_>, Vec<_>) = (0..MAX_BATCH + extra)
         .map(|i| room_job("a", &format!("{i}")))
         .unzip();
-    let batches = store.commit_all(jobs, HashMap::new());
+    let batches = store.commit_all(jobs);
     assert_eq!(
         batches.iter().map(Vec::len).collect::<Vec<_>>(),
         [MAX_BATCH, extra]
@@ -308,7 +328,7 @@ fn nothing_is_published_or_acknowledged_before_the_commit_and_pushes_follow_comm
     let (jobs, mut acks): (Vec<_>, Vec<_>) = (0..MAX_BATCH + 10)
         .map(|i| room_job(if i % 2 == 0 { "a" } else { "b" }, &format!("{i}")))
         .unzip();
-    let batches = store.commit_all(jobs, HashMap::new());
+    let batches = store.commit_all(jobs);
     assert_eq!(batches.len(), 2);
 
     // The writer has committed and stopped: every row is readable from a
@@ -350,7 +370,13 @@ fn nothing_is_published_or_acknowledged_before_the_commit_and_pushes_follow_comm
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_real_wiring_an_acknowledged_message_is_stored_and_already_pushed() {
     let store = Store::new();
-    let chat = Chat::open(store.db.clone(), store.hub.clone(), Limits::default()).unwrap();
+    let chat = Chat::open(
+        Storage::Sqlite(store.db.clone()),
+        store.hub.clone(),
+        Limits::default(),
+    )
+    .unwrap();
+    chat.inner.lock().rooms.add_room("a", "");
     let (_session, mut pushes) = store.subscriber(1, &[room_topic("a")]);
     let acks: Vec<_> = (0..50)
         .map(|i| {
@@ -384,6 +410,8 @@ async fn with_the_real_wiring_an_acknowledged_message_is_stored_and_already_push
         (1..=50).collect::<Vec<u64>>(),
         "pushes in commit order"
     );
+    // The index follows what was published.
+    assert_eq!(chat.inner.lock().rooms.last_seq("a"), 50);
 }
 
 #[test]
@@ -391,14 +419,13 @@ fn a_failed_commit_acknowledges_every_job_of_its_batch_with_internal_and_the_wri
     let store = Store::new();
     let topics = [room_topic("a"), room_topic("b"), user_topic("bob")];
     let (_session, mut pushes) = store.subscriber(1, &topics);
-    // Someone else already stored message 1 of room a: the writer's own
-    // message 1 breaks the primary key, and its whole transaction fails.
+    // The database refuses one message of the batch (as a full disk or a
+    // broken constraint would): its whole transaction fails.
     store
         .fresh()
-        .execute(
-            "INSERT INTO messages (room, seq, sender, text, action, ts_ms)
-             VALUES ('a', 1, 'mallory', 'first', 0, 0)",
-            [],
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON messages WHEN NEW.text = 'clash'
+             BEGIN SELECT RAISE(ABORT, 'UNIQUE constraint failed: refused'); END;",
         )
         .unwrap();
 
@@ -413,7 +440,7 @@ fn a_failed_commit_acknowledges_every_job_of_its_batch_with_internal_and_the_wri
     for job in failing {
         assert!(tx.try_send(job).is_ok());
     }
-    let (thread, mut batches) = store.start(rx, HashMap::new());
+    let (thread, mut batches) = store.start(rx);
     for acked in failed {
         let err = wait(acked).unwrap().unwrap_err();
         assert_eq!(err.code, ErrorCode::Internal);
@@ -458,7 +485,7 @@ fn direct_messages_get_increasing_ids_and_reach_both_users_once_when_sent_to_one
     ]
     .into_iter()
     .unzip();
-    let batches = store.commit_all(jobs, HashMap::new());
+    let batches = store.commit_all(jobs);
     let topics: Vec<Vec<String>> = batches
         .iter()
         .flatten()
@@ -520,8 +547,8 @@ fn without_the_async_publisher_the_writer_delivers_itself() {
     // The runtime (and so the publish loop) is gone, as at shutdown.
     let (publisher, batches) = mpsc::unbounded_channel();
     drop(batches);
-    let (db, inner) = (store.db.clone(), store.inner.clone());
-    std::thread::spawn(move || run(db, inner, rx, HashMap::new(), publisher))
+    let (storage, inner) = (Storage::Sqlite(store.db.clone()), store.inner.clone());
+    std::thread::spawn(move || run(storage, inner, rx, publisher))
         .join()
         .unwrap();
     assert_eq!(ack_now(&mut acked).unwrap().0, 1);
