@@ -16,7 +16,10 @@
 # OS user (PostgreSQL refuses to run as root; the Debian package creates
 # that user). With --owner, a watcher stops the server once process PID
 # has exited: the Rust tests start a server per test process this way.
-# Fails loudly (exit 1, why on stderr) when it cannot install or start.
+# The test server runs with fsync=off (tests need speed, not crash
+# safety); PG_DURABLE=1 keeps PostgreSQL's defaults (fsync on), for the
+# benchmarks. Fails loudly (exit 1, why on stderr) when it cannot install
+# or start.
 set -euo pipefail
 
 die() { echo "pg.sh: $*" >&2; exit 1; }
@@ -76,12 +79,14 @@ start() {
   as_pg "$bin/initdb" -D "$dir/data" -U postgres --pwfile="$dir/pwfile" \
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 --no-sync \
     >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; die "initdb failed"; }
+  local tuning="-c fsync=off"
+  [[ ${PG_DURABLE:-} == 1 ]] && tuning=""
   # A free port can be taken between the check and the start: try a few.
   local tries
   for tries in 1 2 3 4 5; do
     port=$(free_port)
     if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir -c fsync=off -c max_connections=200" \
+        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir $tuning -c max_connections=200" \
         start >/dev/null 2>&1 </dev/null; then
       break
     fi

@@ -1352,6 +1352,12 @@ pub enum BenchChatCommand {
         /// Seconds to measure.
         #[arg(long, default_value_t = 10.0, value_name = "SECS", value_parser = parse_secs)]
         duration: f64,
+        /// Receive on other daemons of a fleet (comma-separated protocol
+        /// addresses, used in turn): the members' receiving connections go
+        /// there while the senders send through --addr, so the latency is
+        /// across nodes (docs/FLEET.md).
+        #[arg(long, value_name = "HOST:PORT,…", value_delimiter = ',')]
+        receive_addr: Vec<String>,
     },
     /// Senders sending as fast as acknowledgements allow; reports stored
     /// (acknowledged) messages per second.

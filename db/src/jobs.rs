@@ -17,6 +17,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{Error, Result};
 
+mod store;
+pub use store::JobStore;
+
 /// A job's state, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum State {
@@ -867,8 +870,11 @@ impl<'c> Jobs<'c> {
     }
 
     /// Deletes up to `limit` completed and cancelled jobs that finished
-    /// before `before_ms`.
+    /// before `before_ms`, and forgets the cron slots taken before then.
     pub fn prune(&self, before_ms: i64, limit: i64) -> Result<Vec<Change>> {
+        self.conn
+            .prepare_cached("DELETE FROM job_cron_runs WHERE slot_ms < ?1")?
+            .execute([before_ms])?;
         let mut stmt = self.conn.prepare_cached(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs \
              WHERE state IN ('completed', 'cancelled') AND finished_at_ms < ?1 LIMIT ?2) \
@@ -990,8 +996,21 @@ impl<'c> Jobs<'c> {
         Ok(())
     }
 
-    /// Removes a recurring job; `true` if there was one.
+    /// Takes cron `name`'s slot at `slot_ms`: `false` when it was taken
+    /// already (see [`JobStore::take_cron_slot`]).
+    pub fn take_cron_slot(&self, name: &str, slot_ms: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("INSERT OR IGNORE INTO job_cron_runs (name, slot_ms) VALUES (?1, ?2)")?
+            .execute(params![name, slot_ms])?
+            == 1)
+    }
+
+    /// Removes a recurring job (and the record of its slots); `true` if
+    /// there was one.
     pub fn remove_cron(&self, name: &str) -> Result<bool> {
+        self.conn
+            .execute("DELETE FROM job_cron_runs WHERE name = ?1", [name])?;
         Ok(self
             .conn
             .execute("DELETE FROM job_crons WHERE name = ?1", [name])?
@@ -1001,3 +1020,6 @@ impl<'c> Jobs<'c> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod suite;

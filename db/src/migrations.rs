@@ -20,6 +20,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../migrations/0009_org_purge.sql")),
     M::up(include_str!("../migrations/0010_billing.sql")),
     M::up(include_str!("../migrations/0011_ssh_keys.sql")),
+    M::up(include_str!("../migrations/0012_cron_runs.sql")),
 ];
 
 /// A tenant file's schema: an organization's blog (see `orgs`). The same

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::chat::{Chat, ChatStore};
+use crate::jobs::{JobStore, Jobs};
 use crate::users::{UserStore, Users};
 use crate::{Db, Pg, Result};
 
@@ -126,6 +127,37 @@ impl Storage {
             (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Chat::new(c))),
             (Storage::Sqlite(db), Access::Write) => db.write(|c| f(&mut Chat::new(c))),
             (Storage::Postgres(pg), _) => pg.with(|c| f(&mut crate::pg::chat::PgChat::new(c))),
+        }
+    }
+
+    /// Runs `f` with the jobs repository of this backend, in one
+    /// transaction committed when `f` returns `Ok` (rolled back on
+    /// `Err`): on SQLite a write is `BEGIN IMMEDIATE` (the writer's lock,
+    /// so a check and the write after it cannot be split), a read uses a
+    /// read-only connection; on PostgreSQL both are a transaction of
+    /// their own.
+    ///
+    /// # Errors
+    /// Whatever `f` returns; the database's errors.
+    pub fn jobs<T>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn JobStore) -> Result<T>,
+    ) -> Result<T> {
+        match (self, access) {
+            (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Jobs::new(c))),
+            (Storage::Sqlite(db), Access::Write) => db.write(|c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let out = f(&mut Jobs::new(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            }),
+            (Storage::Postgres(pg), _) => pg.with(|c| {
+                let mut tx = c.transaction()?;
+                let out = f(&mut crate::pg::jobs::PgJobs::new(&mut tx))?;
+                tx.commit()?;
+                Ok(out)
+            }),
         }
     }
 

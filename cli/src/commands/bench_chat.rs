@@ -45,12 +45,20 @@ pub async fn run(addr: &str, cmd: BenchChatCommand, json: bool) -> anyhow::Resul
             senders,
             rate,
             duration,
+            receive_addr,
         } => {
             anyhow::ensure!(
                 senders <= members,
                 "--senders ({senders}) cannot exceed --members ({members}): the senders are members"
             );
-            fanout(addr, members, senders, rate, duration, json).await
+            let load = Fanout {
+                members,
+                senders,
+                rate,
+                duration,
+                receive: receive_addr,
+            };
+            fanout(addr, load, json).await
         }
         BenchChatCommand::Persist {
             senders,
@@ -207,14 +215,24 @@ struct FanoutReport {
     max_ms: f64,
 }
 
-async fn fanout(
-    addr: &str,
+/// The fan-out load.
+struct Fanout {
     members: usize,
     senders: usize,
     rate: f64,
     duration: f64,
-    json: bool,
-) -> anyhow::Result<u8> {
+    /// Where the members receive (empty: --addr).
+    receive: Vec<String>,
+}
+
+async fn fanout(addr: &str, load: Fanout, json: bool) -> anyhow::Result<u8> {
+    let Fanout {
+        members,
+        senders,
+        rate,
+        duration,
+        receive: receive_at,
+    } = load;
     let tag = run_tag();
     let room = format!("fanout-{tag}");
     if !json {
@@ -227,8 +245,12 @@ async fn fanout(
     // frames, half a million for 1,000, where each join is announced;
     // a few digests a second where the daemon coalesces presence).
     let mut conns = Vec::with_capacity(members);
-    for token in &tokens {
-        let mut conn = open(addr, Some(token)).await?;
+    for (i, token) in tokens.iter().enumerate() {
+        let at = match receive_at.len() {
+            0 => addr,
+            n => receive_at[i % n].as_str(),
+        };
+        let mut conn = open(at, Some(token)).await?;
         conn.send(encode(&Request {
             id: 1,
             op: Op::Chat(ChatOp::Join { room: room.clone() }),

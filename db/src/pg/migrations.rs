@@ -31,6 +31,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "fleet",
         include_str!("../../migrations/postgres/0003_fleet.sql"),
     ),
+    (
+        4,
+        "jobs",
+        include_str!("../../migrations/postgres/0004_jobs.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here

@@ -13,6 +13,7 @@
 
 pub mod chat;
 pub mod fleet;
+pub mod jobs;
 pub(crate) mod migrations;
 pub mod notify;
 pub mod users;
