@@ -61,19 +61,20 @@ start_node() {
 # fresh_db: sets $url to a new, empty database on the server.
 fresh_db() { n=$((n + 1)); url=$(scripts/pg.sh createdb "$server" "bench_fleet_$n"); }
 field() { python3 -c 'import json,sys; r=json.load(sys.stdin); print(" | ".join(str(r[k]) for k in sys.argv[1:]))' "$@"; }
-sum_stored() { python3 -c 'import json,sys; print(round(sum(json.loads(l)["stored_per_sec"] for l in sys.stdin if l.strip())))'; }
+sum_stored() { python3 -c 'import json,sys; print(round(sum(json.load(open(f))["stored_per_sec"] for f in sys.argv[1:])))' "$@"; }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(uname -sr)"
 echo "date: $(date -u +%Y-%m-%dT%H:%MZ); PostgreSQL $("$(ls -d /usr/lib/postgresql/*/bin | tail -1)/postgres" --version | awk '{print $3}') (fsync on), daemons and load on the same machine"
 
 persist() { # ADDR…: one persist load per address at once; prints the sum of stored/s
-  local addr out=()
+  local addr out=() files=()
   for addr in "$@"; do
     "$bin" --addr "$addr" --json bench chat persist --senders 16 --pipeline 16 --duration "$secs" >"$tmp/p.$addr" &
     out+=($!)
+    files+=("$tmp/p.$addr")
   done
   wait "${out[@]}"
-  for addr in "$@"; do cat "$tmp/p.$addr"; echo; done | sum_stored
+  sum_stored "${files[@]}"
 }
 
 if [[ $rows == *a* ]]; then

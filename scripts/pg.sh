@@ -7,6 +7,9 @@
 #                                        AGORA_TEST_POSTGRES=URL, stop it
 #   scripts/pg.sh createdb URL NAME      make database NAME on that server;
 #                                        print its URL
+#   scripts/pg.sh down URL|DIR           stop the server, keeping its files
+#   scripts/pg.sh up URL|DIR             start it again, on the same port
+#                                        (tests of a database outage)
 #
 # Installs Debian's postgresql when initdb is missing (apt-get: needs
 # root). The server lives in a new temporary directory, listens on
@@ -85,9 +88,10 @@ start() {
   local tries
   for tries in 1 2 3 4 5; do
     port=$(free_port)
-    if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-        -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir $tuning -c max_connections=200" \
+    local opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir $tuning -c max_connections=200"
+    if as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$opts" \
         start >/dev/null 2>&1 </dev/null; then
+      as_pg bash -c "printf '%s\n' '$opts' > '$dir/options'"
       break
     fi
     [[ $tries -eq 5 ]] && { tail -20 "$dir/server.log" >&2; die "pg_ctl start failed"; }
@@ -102,9 +106,10 @@ start() {
   echo "postgres://postgres:$password@127.0.0.1:$port/postgres"
 }
 
-stop() {
+# The directory of a server of this script, from its URL or directory.
+server_dir() {
   local target=${1:-}
-  [[ -n $target ]] || die "stop needs the URL or the directory"
+  [[ -n $target ]] || die "needs the URL or the directory"
   local dir=$target
   if [[ $target == postgres://* ]]; then
     local port=${target##*@127.0.0.1:}
@@ -113,6 +118,27 @@ stop() {
     [[ -n $dir ]] || die "no server of this script on port $port"
   fi
   [[ -d $dir/data ]] || die "$dir is not a server of this script"
+  echo "$dir"
+}
+
+down() {
+  local dir bin
+  dir=$(server_dir "${1:-}")
+  bin=$(pg_bin) || die "no PostgreSQL binaries"
+  as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null 2>&1 || die "pg_ctl stop failed"
+}
+
+up() {
+  local dir bin
+  dir=$(server_dir "${1:-}")
+  bin=$(pg_bin) || die "no PostgreSQL binaries"
+  as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 -o "$(cat "$dir/options")" \
+    start >/dev/null 2>&1 </dev/null || { tail -20 "$dir/server.log" >&2; die "pg_ctl start failed"; }
+}
+
+stop() {
+  local dir
+  dir=$(server_dir "${1:-}")
   local bin
   bin=$(pg_bin) || die "no PostgreSQL binaries"
   as_pg "$bin/pg_ctl" -D "$dir/data" -m immediate -w stop >/dev/null 2>&1 || true
@@ -143,5 +169,7 @@ case $cmd in
   stop) stop "$@" ;;
   run) run "$@" ;;
   createdb) createdb "$@" ;;
+  down) down "$@" ;;
+  up) up "$@" ;;
   *) die "usage: scripts/pg.sh start [--owner PID] | stop URL|DIR | run CMD… | createdb URL NAME" ;;
 esac

@@ -109,7 +109,22 @@ pub async fn storage<T: Send + 'static>(
     f: impl FnOnce(&agora_db::Storage) -> agora_db::Result<T> + Send + 'static,
 ) -> Result<T, ErrorBody> {
     let storage = storage.clone();
-    blocking(move || f(&storage)).await?.map_err(internal)
+    blocking(move || f(&storage)).await?.map_err(stored)
+}
+
+/// A storage error for the client: the database out of reach (a fleet's
+/// PostgreSQL restarting) is `unavailable`, with a retry hint, and logged
+/// as a warning; anything else is [`internal`].
+pub fn stored(err: agora_db::Error) -> ErrorBody {
+    if err.is_unavailable() {
+        tracing::warn!(%err, "the database is unavailable");
+        return ErrorBody {
+            code: ErrorCode::Unavailable,
+            message: "the database is unavailable; retry shortly".into(),
+            retry_after_ms: Some(1_000),
+        };
+    }
+    internal(err)
 }
 
 /// Logs the real error and returns a generic one: internal details never

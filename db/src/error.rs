@@ -61,6 +61,27 @@ impl Error {
         )
     }
 
+    /// Whether the database could not be reached (PostgreSQL down,
+    /// restarting, or the connection lost): transient, worth a retry once
+    /// it is back, unlike an error in what was asked.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Error::Connect { .. } => true,
+            Error::Postgres(err) => {
+                err.is_closed()
+                    || err.code().is_some_and(|c| {
+                        let code = c.code();
+                        // 08: connection exception; 57P: the server is
+                        // shutting down or starting.
+                        code.starts_with("08") || code.starts_with("57P")
+                    })
+                    || (err.as_db_error().is_none()
+                        && std::error::Error::source(err).is_some_and(|s| s.is::<std::io::Error>()))
+            }
+            _ => false,
+        }
+    }
+
     /// Whether PostgreSQL refused the write because of a UNIQUE or
     /// PRIMARY KEY constraint (SQLSTATE 23505).
     pub fn is_pg_unique_violation(err: &postgres::Error) -> bool {

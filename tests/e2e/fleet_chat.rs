@@ -10,10 +10,12 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use agora_wire::chat::{LeaveReason, Status};
-use agora_wire::{BaseOp, BaseReply, ChatEvent, ChatOp, ChatReply, Client, Event, Op, Reply};
+use agora_wire::{
+    BaseOp, BaseReply, ChatEvent, ChatOp, ChatReply, Client, ErrorCode, Event, Op, Reply,
+};
 use futures::future::join_all;
 
-use crate::support::{Daemon, Home, postgres_database, rt};
+use crate::support::{Daemon, Home, PrivatePostgres, postgres_database, rt};
 
 const KEY: &str = "fleet-test-key-0123456789abcdef0123456789";
 
@@ -435,5 +437,69 @@ fn a_node_killed_mid_burst_loses_no_acknowledged_message() {
             acked.len(),
             stored.len()
         );
+    });
+}
+
+#[test]
+fn chat_rides_out_a_postgresql_restart_with_clear_errors_and_no_daemon_restart() {
+    let pg = PrivatePostgres::start();
+    let url = pg.database("fleet_restart");
+    let (home_a, home_b) = (Home::new(), Home::new());
+    let a = node(&home_a, &url, &[]);
+    let b = node(&home_b, &url, &[]);
+    rt().block_on(async {
+        let (alice, _) = register(&a, "alice").await;
+        let (bob, _) = register(&b, "bob").await;
+        join(&alice, "ops").await;
+        join(&bob, "ops").await;
+        let mut bob_pushes = bob.pushes().await.unwrap();
+        for i in 0..5 {
+            alice
+                .request(send("ops", &format!("before {i}")))
+                .await
+                .unwrap();
+        }
+        assert_eq!(messages(&mut bob_pushes, "ops", 5).await.len(), 5);
+
+        // The database goes away: sends fail at once, with a clear
+        // error that says to retry (not a hang, not "internal").
+        pg.down();
+        let started = Instant::now();
+        let err = alice.request(send("ops", "during")).await.unwrap_err();
+        assert_eq!(err.code(), Some(ErrorCode::Unavailable), "{err}");
+        assert!(err.to_string().contains("database is unavailable"), "{err}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        // The load balancer is told: not ready while the database is away.
+        let (status, body) = a.http_get("/readyz").await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("postgres"), "{body}");
+
+        // Back: the same daemons recover; a client retrying gets through,
+        // the other node hears it, and the numbers go on without a gap.
+        pg.up();
+        let started = Instant::now();
+        let seq = loop {
+            match alice.request(send("ops", "after")).await {
+                Ok(reply) => break sent_seq(reply),
+                Err(err) => {
+                    assert_eq!(err.code(), Some(ErrorCode::Unavailable), "{err}");
+                    assert!(
+                        started.elapsed() < Duration::from_secs(20),
+                        "no recovery: {err}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
+        assert_eq!(seq, 6, "nothing half-stored during the outage");
+        let got = messages(&mut bob_pushes, "ops", 1).await;
+        assert_eq!(got, vec![(6, "after".to_owned())]);
+        let (status, body) = a.http_get("/readyz").await;
+        assert_eq!(status, 200, "{body}");
+        // Presence and the listener came back too.
+        until_who(&alice, "bob online after the restart", |w| {
+            w.get("bob") == Some(&Status::Online)
+        })
+        .await;
     });
 }

@@ -380,3 +380,64 @@ pub fn postgres_database() -> String {
     );
     run(&["createdb", server, &name])
 }
+
+/// A PostgreSQL server of one test's own, for tests that stop and start
+/// it (the shared one of [`postgres_database`] serves other tests at the
+/// same time); deleted on drop.
+pub struct PrivatePostgres {
+    /// The server's URL (its `postgres` database).
+    pub server: String,
+}
+
+impl PrivatePostgres {
+    fn pg(args: &[&str]) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+        let out = Command::new("bash")
+            .arg(script)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("cannot run scripts/pg.sh");
+        assert!(
+            out.status.success(),
+            "scripts/pg.sh {} failed\n{}",
+            args[0],
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+    }
+
+    /// Starts one (stopped when this test process exits, at the latest).
+    pub fn start() -> PrivatePostgres {
+        let pid = std::process::id().to_string();
+        let out = PrivatePostgres::pg(&["start", "--owner", &pid]);
+        PrivatePostgres {
+            server: out.lines().last().expect("a URL").to_owned(),
+        }
+    }
+
+    /// A new database on it.
+    pub fn database(&self, name: &str) -> String {
+        PrivatePostgres::pg(&["createdb", &self.server, name])
+    }
+
+    /// Stops the server, keeping its files.
+    pub fn down(&self) {
+        PrivatePostgres::pg(&["down", &self.server]);
+    }
+
+    /// Starts it again on the same port.
+    pub fn up(&self) {
+        PrivatePostgres::pg(&["up", &self.server]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh"))
+            .args(["stop", &self.server])
+            .stdin(Stdio::null())
+            .output();
+    }
+}

@@ -129,7 +129,7 @@ fn commit(
     // private messages their ids; a failed batch takes no number.
     let stored = storage.chat(Access::Write, |c| c.store_batch(&mut rooms, &mut directs));
     if let Err(err) = stored {
-        let error = crate::service::internal(err);
+        let error = crate::service::stored(err);
         for job in batch.drain(..) {
             let (Job::Room { ack, .. } | Job::Direct { ack, .. }) = job;
             let _ = ack.send(Err(error.clone()));
