@@ -54,9 +54,9 @@ pub struct Services {
 }
 
 impl Services {
-    /// Opens every service over the shared database and hub: accounts
-    /// and chat over `storage` (SQLite or the fleet's PostgreSQL), the
-    /// others over `db`, the node's SQLite file (docs/FLEET.md).
+    /// Opens every service over the shared database and hub: accounts,
+    /// chat and jobs over `storage` (SQLite or the fleet's PostgreSQL),
+    /// the others over `db`, the node's SQLite file (docs/FLEET.md).
     ///
     /// # Errors
     /// When a service cannot load its state or start its threads.
@@ -77,9 +77,9 @@ impl Services {
         let cache = Cache::open(config.cache.clone(), &config.data_dir).await?;
         let cache = cache::native::Native::new(cache, config.max_frame);
         let jobs = {
-            let (db, hub, settings, max_frame) =
-                (db.clone(), hub.clone(), config.jobs, config.max_frame);
-            tokio::task::spawn_blocking(move || Jobs::open(db, hub, settings, max_frame))
+            let (storage, hub, settings, max_frame) =
+                (storage.clone(), hub.clone(), config.jobs, config.max_frame);
+            tokio::task::spawn_blocking(move || Jobs::open(storage, hub, settings, max_frame))
                 .await
                 .context("jobs start-up panicked")??
         };

@@ -126,6 +126,29 @@ impl Browser {
         }
     }
 
+    /// Clicks the element `css`, finding it again when the page replaced
+    /// it between the find and the click (a live page re-renders rows as
+    /// events arrive: WebDriver's "stale element reference").
+    pub async fn click(&self, css: &str) {
+        let started = Instant::now();
+        loop {
+            match self.client.find(Locator::Css(css)).await {
+                Ok(el) => match el.click().await {
+                    Ok(()) => return,
+                    Err(err) => assert!(
+                        started.elapsed() < Duration::from_secs(20),
+                        "cannot click {css}: {err}"
+                    ),
+                },
+                Err(err) => assert!(
+                    started.elapsed() < Duration::from_secs(20),
+                    "no {css}: {err}"
+                ),
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Ends the session and chromedriver.
     pub async fn close(mut self) {
         let _ = self.client.clone().close().await;
@@ -220,14 +243,7 @@ fn the_jobs_page_shows_a_dead_job_live_and_retries_it() {
 
         // Retry: the job runs again (and, being `fail`, dies again, with a
         // second error in its history).
-        browser
-            .client
-            .find(Locator::Css(&format!("{row} button.retry")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser.click(&format!("{row} button.retry")).await;
         browser
             .wait_text("#message", |t| t == format!("retry job {id}: 1 job"))
             .await;
@@ -246,14 +262,7 @@ fn the_jobs_page_shows_a_dead_job_live_and_retries_it() {
         browser
             .wait_text(&format!("{row} button.discard"), |_| true)
             .await;
-        browser
-            .client
-            .find(Locator::Css(&format!("{row} button.discard")))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser.click(&format!("{row} button.discard")).await;
         browser.wait_text("#count-dead", |t| t == "0").await;
         assert!(
             browser.client.find(Locator::Css(&row)).await.is_err(),

@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use agora_db::Db;
-use agora_db::jobs::{Filter, Jobs as Repo};
+use agora_db::jobs::Filter;
+use agora_db::{Access, Storage};
 use agora_wire::jobs::{
     Claimed, DEFAULT_LEASE_MS, Job, JobState, MAX_BATCH, MAX_LIST, MAX_WAIT_MS, NewJob, QueueInfo,
     StateCounts, validate_queue,
@@ -79,7 +79,7 @@ pub struct Jobs {
 struct Inner {
     commands: mpsc::Sender<Command>,
     signals: Arc<Signals>,
-    db: Db,
+    storage: Storage,
     max_frame: usize,
     shutdown: CancellationToken,
 }
@@ -91,12 +91,12 @@ impl Jobs {
     /// # Errors
     /// When the database cannot be read or the thread cannot start.
     pub fn open(
-        db: Db,
+        storage: Storage,
         hub: Arc<Hub>,
         config: JobsConfig,
         max_frame: usize,
     ) -> anyhow::Result<Jobs> {
-        Jobs::open_with_clock(db, hub, config, max_frame, Arc::new(crate::now_ms))
+        Jobs::open_with_clock(storage, hub, config, max_frame, Arc::new(crate::now_ms))
     }
 
     /// As [`Jobs::open`], with the writer reading time from `clock`.
@@ -104,14 +104,19 @@ impl Jobs {
     /// # Errors
     /// As [`Jobs::open`].
     pub fn open_with_clock(
-        db: Db,
+        storage: Storage,
         hub: Arc<Hub>,
         config: JobsConfig,
         max_frame: usize,
         clock: Clock,
     ) -> anyhow::Result<Jobs> {
-        let writer = Writer::open(db.clone(), hub, clock, config.retention.as_millis() as u64)
-            .context("cannot load the job queue")?;
+        let writer = Writer::open(
+            storage.clone(),
+            hub,
+            clock,
+            config.retention.as_millis() as u64,
+        )
+        .context("cannot load the job queue")?;
         let signals = writer.signals();
         let (commands, queue) = mpsc::channel(COMMAND_QUEUE);
         std::thread::Builder::new()
@@ -122,7 +127,7 @@ impl Jobs {
             inner: Arc::new(Inner {
                 commands,
                 signals,
-                db,
+                storage,
                 max_frame,
                 shutdown: CancellationToken::new(),
             }),
@@ -196,8 +201,8 @@ impl Jobs {
     /// # Errors
     /// `not_found`; `internal` on a database error.
     pub async fn get(&self, id: u64) -> Result<Job, ErrorBody> {
-        let row = crate::service::db(&self.inner.db, move |db| {
-            db.read(|c| Repo::new(c).get(id.min(i64::MAX as u64) as i64))
+        let row = crate::service::storage(&self.inner.storage, move |s| {
+            s.jobs(Access::Read, |j| j.get(id.min(i64::MAX as u64) as i64))
         })
         .await?;
         row.map(convert::job)
@@ -234,8 +239,8 @@ impl Jobs {
             kind,
             before: before.map(|b| b.min(i64::MAX as u64) as i64),
         };
-        let rows = crate::service::db(&self.inner.db, move |db| {
-            db.read(|c| Repo::new(c).list(&filter, i64::from(limit) + 1))
+        let rows = crate::service::storage(&self.inner.storage, move |s| {
+            s.jobs(Access::Read, |j| j.list(&filter, i64::from(limit) + 1))
         })
         .await?;
         let budget = self.inner.max_frame / 2;
@@ -338,6 +343,10 @@ impl Jobs {
             let mut wait = deadline - now;
             if let Some(ms) = retry_in_ms {
                 wait = wait.min(Duration::from_millis(ms));
+            }
+            if self.inner.storage.is_shared() {
+                // Jobs other nodes enqueue wake nobody here yet.
+                wait = wait.min(FLEET_POLL);
             }
             tokio::select! {
                 () = &mut notified => {}
@@ -491,9 +500,10 @@ impl Jobs {
                 .into()
             }
             JobsOp::CronList => {
-                let rows =
-                    crate::service::db(&self.inner.db, |db| db.read(|c| Repo::new(c).crons()))
-                        .await?;
+                let rows = crate::service::storage(&self.inner.storage, |s| {
+                    s.jobs(Access::Read, |j| j.crons())
+                })
+                .await?;
                 JobsReply::Crons {
                     crons: rows.into_iter().map(convert::cron).collect(),
                 }
@@ -554,17 +564,29 @@ impl Service for Jobs {
     }
 }
 
+/// How often a node of a fleet looks at the shared tables for what other
+/// nodes made due (their scheduled jobs, their workers' leases, their
+/// queues), and how often a waiting claim looks again: until the fleet's
+/// notifications carry jobs' changes (docs/FLEET.md), a poll, as Oban's
+/// default engine does.
+const FLEET_POLL: Duration = Duration::from_millis(250);
+
 /// The scheduler: sleeps until the next due time (or until the writer
 /// says something is due sooner), then asks the writer to do what is due.
+/// In a fleet it also ticks every [`FLEET_POLL`].
 async fn schedule(jobs: Jobs, token: CancellationToken) {
     let signals = jobs.inner.signals.clone();
+    let poll = jobs.inner.storage.is_shared().then_some(FLEET_POLL);
+    let mut last_tick = Instant::now();
     loop {
         let changed = signals.due_changed.notified();
         tokio::pin!(changed);
         changed.as_mut().enable();
         let due = signals.next_due.load(Ordering::Relaxed);
         let now = crate::now_ms();
-        if due <= now {
+        let polled = poll.is_some_and(|p| last_tick.elapsed() >= p);
+        if due <= now || polled {
+            last_tick = Instant::now();
             if let Err(err) = jobs.ask(|reply| Command::Tick { reply: Some(reply) }).await {
                 tracing::warn!(message = %err.message, "job scheduler tick failed");
                 tokio::select! {
@@ -575,10 +597,12 @@ async fn schedule(jobs: Jobs, token: CancellationToken) {
             continue;
         }
         let wait = async {
-            if due == u64::MAX {
-                std::future::pending::<()>().await
-            } else {
-                tokio::time::sleep(Duration::from_millis(due - now)).await
+            let until_due = (due != u64::MAX).then(|| Duration::from_millis(due - now));
+            match (until_due, poll) {
+                (None, None) => std::future::pending::<()>().await,
+                (Some(d), None) => tokio::time::sleep(d).await,
+                (None, Some(p)) => tokio::time::sleep(p).await,
+                (Some(d), Some(p)) => tokio::time::sleep(d.min(p)).await,
             }
         };
         tokio::select! {

@@ -9,8 +9,14 @@ use super::*;
 
 fn open() -> (tempfile::TempDir, Jobs) {
     let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("agora.db")).unwrap();
-    let jobs = Jobs::open(db, Arc::new(Hub::default()), JobsConfig::default(), 8 << 20).unwrap();
+    let db = agora_db::Db::open(&dir.path().join("agora.db")).unwrap();
+    let jobs = Jobs::open(
+        Storage::Sqlite(db),
+        Arc::new(Hub::default()),
+        JobsConfig::default(),
+        8 << 20,
+    )
+    .unwrap();
     (dir, jobs)
 }
 

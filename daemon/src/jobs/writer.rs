@@ -2,7 +2,9 @@
 //!
 //! Requests queue a [`Command`] and wait for its answer. The thread takes
 //! whatever is queued (up to [`MAX_BATCH`] commands), runs them in order
-//! inside one `BEGIN IMMEDIATE` transaction, commits, and only then answers
+//! inside one transaction (`Storage::jobs`: `BEGIN IMMEDIATE` on SQLite;
+//! on a fleet's PostgreSQL claims skip rows other nodes hold and a cron
+//! slot is taken by a primary key), commits, and only then answers
 //! them, publishes the state changes on the `jobs` topic and wakes the
 //! claims waiting for work. So an enqueue is acknowledged only once it is
 //! on disk (it survives `kill -9`), and a burst of enqueues, claims and
@@ -19,10 +21,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use agora_db::jobs::{
-    Acked, Change, ClaimedRow, CronRow, FailTo, Inserted, Jobs as Repo, LeaseState, NewRow,
-    Outcome, QueueRow, State,
+    Acked, Change, ClaimedRow, CronRow, FailTo, Inserted, JobStore, LeaseState, NewRow, Outcome,
+    QueueRow, State,
 };
-use agora_db::{Connection, Db};
+use agora_db::{Access, Storage};
 use agora_wire::jobs::{
     Claimed, Completion, Failure, JOBS_TOPIC, JobChange, Lease, QueueInfo, StateCounts, is_builtin,
 };
@@ -301,7 +303,7 @@ fn done<T: Send + 'static>(reply: Reply<T>, value: Result<T, ErrorBody>) -> Done
 
 /// The writer thread's state.
 pub struct Writer {
-    db: Db,
+    storage: Storage,
     hub: Arc<Hub>,
     clock: Clock,
     signals: Arc<Signals>,
@@ -317,20 +319,17 @@ impl Writer {
     /// # Errors
     /// When the database cannot be read or written.
     pub fn open(
-        db: Db,
+        storage: Storage,
         hub: Arc<Hub>,
         clock: Clock,
         retention_ms: u64,
     ) -> agora_db::Result<Writer> {
         let signals = Arc::new(Signals::new());
         let now = clock();
-        let released = db.write(|conn| {
-            let tx = conn.transaction_with_behavior(rusqlite_immediate())?;
-            let released = Repo::new(&tx).release_builtin(now as i64, |attempt, max| {
+        let released = storage.jobs(Access::Write, |repo| {
+            repo.release_builtin(now as i64, &mut |attempt, max| {
                 retry_or_dead(attempt, max, None, false, now)
-            })?;
-            tx.commit()?;
-            Ok(released)
+            })
         })?;
         if !released.is_empty() {
             tracing::warn!(
@@ -338,8 +337,7 @@ impl Writer {
                 "built-in jobs were running when the daemon stopped; they will be retried"
             );
         }
-        let (book, due) = db.read(|c| {
-            let repo = Repo::new(c);
+        let (book, due) = storage.jobs(Access::Read, |repo| {
             Ok((Book::load(repo.queues()?, repo.counts()?), repo.next_due()?))
         })?;
         *signals.queues.write().unwrap_or_else(|p| p.into_inner()) =
@@ -349,7 +347,7 @@ impl Writer {
         let due = due.map_or(u64::MAX, |d| d.max(0) as u64).min(next_prune_ms);
         signals.next_due.store(due, Ordering::Relaxed);
         Ok(Writer {
-            db,
+            storage,
             hub,
             clock,
             signals,
@@ -384,19 +382,17 @@ impl Writer {
         let now = (self.clock)();
         let mut effects = Effects::default();
         let mut answers: Vec<Done> = Vec::with_capacity(batch.len());
-        let db = self.db.clone();
-        let result = db.write(|conn| {
-            let tx = conn.transaction_with_behavior(rusqlite_immediate())?;
+        let storage = self.storage.clone();
+        let result = storage.jobs(Access::Write, |repo| {
             for command in batch.drain(..) {
-                answers.push(self.execute(&tx, command, now, &mut effects)?);
+                answers.push(self.execute(repo, command, now, &mut effects)?);
             }
-            tx.commit()?;
             Ok(())
         });
         if let Err(err) = result {
             // Commands not yet run were dropped with the drain: their
             // callers see the answer channel close (an internal error).
-            let error = crate::service::internal(err);
+            let error = crate::service::stored(err);
             for answer in answers {
                 answer(Some(&error));
             }
@@ -412,8 +408,7 @@ impl Writer {
 
     /// After a failed commit: the book from what is stored.
     fn reload(&mut self) {
-        match self.db.read(|c| {
-            let repo = Repo::new(c);
+        match self.storage.jobs(Access::Read, |repo| {
             Ok(Book::load(repo.queues()?, repo.counts()?))
         }) {
             Ok(book) => self.book = book,
@@ -520,7 +515,7 @@ impl Writer {
 
     fn ensure_queue(
         &mut self,
-        repo: &Repo<'_>,
+        repo: &mut dyn JobStore,
         queue: &str,
         now: u64,
         effects: &mut Effects,
@@ -535,7 +530,7 @@ impl Writer {
 
     fn insert(
         &mut self,
-        repo: &Repo<'_>,
+        repo: &mut dyn JobStore,
         row: &NewRow,
         now: u64,
         effects: &mut Effects,
@@ -563,18 +558,17 @@ impl Writer {
 
     fn execute(
         &mut self,
-        conn: &Connection,
+        repo: &mut dyn JobStore,
         command: Command,
         now: u64,
         effects: &mut Effects,
     ) -> agora_db::Result<Done> {
-        let repo = Repo::new(conn);
         Ok(match command {
             Command::Enqueue { jobs, reply } => {
                 let mut ids = Vec::with_capacity(jobs.len());
                 let mut existing = Vec::new();
                 for row in &jobs {
-                    match self.insert(&repo, row, now, effects)? {
+                    match self.insert(repo, row, now, effects)? {
                         Inserted::New(id, _) => ids.push(id as u64),
                         Inserted::Existing(id) => {
                             ids.push(id as u64);
@@ -592,6 +586,10 @@ impl Writer {
                 abandon,
                 reply,
             } => {
+                if self.storage.is_shared() && !self.book.has(&queue) {
+                    // Made on another node of the fleet.
+                    self.follow_queues(repo, effects)?;
+                }
                 let (allowed, retry_in_ms) = match self.book.get(&queue) {
                     None => (0, None),
                     Some(_)
@@ -714,7 +712,7 @@ impl Writer {
                         i64::from(job.attempt),
                         &job.error,
                         now as i64,
-                        |attempt, max| {
+                        &mut |attempt, max| {
                             let to = retry_or_dead(attempt, max, job.retry_in_ms, job.discard, now);
                             if let FailTo::RetryAt(at) = to {
                                 retry_at = Some(at.max(0) as u64);
@@ -896,7 +894,7 @@ impl Writer {
             }
             Command::Stats { reply } => done(reply, Ok((self.book.totals(), self.book.infos(now)))),
             Command::Tick { reply } => {
-                self.tick(&repo, now, effects)?;
+                self.tick(repo, now, effects)?;
                 match reply {
                     Some(reply) => done(reply, Ok(())),
                     None => Box::new(|_| {}),
@@ -905,12 +903,40 @@ impl Writer {
         })
     }
 
+    /// In a fleet: the queues and settings other nodes made or changed
+    /// (the counts stay this node's own until the fleet's notifications
+    /// carry them: docs/FLEET.md).
+    fn follow_queues(
+        &mut self,
+        repo: &mut dyn JobStore,
+        effects: &mut Effects,
+    ) -> agora_db::Result<()> {
+        for row in repo.queues()? {
+            if !self.book.has(&row.name) {
+                effects.new_queues.push(row.name.clone());
+            }
+            let q = self.book.queue_mut(&row.name);
+            q.paused = row.paused;
+            q.concurrency = row.concurrency.clamp(0, i64::from(u32::MAX)) as u32;
+            q.rate = row.rate.clamp(0, i64::from(u32::MAX)) as u32;
+        }
+        Ok(())
+    }
+
     /// Everything due at `now`.
-    fn tick(&mut self, repo: &Repo<'_>, now: u64, effects: &mut Effects) -> agora_db::Result<()> {
+    fn tick(
+        &mut self,
+        repo: &mut dyn JobStore,
+        now: u64,
+        effects: &mut Effects,
+    ) -> agora_db::Result<()> {
+        if self.storage.is_shared() {
+            self.follow_queues(repo, effects)?;
+        }
         for change in repo.promote_due(now as i64)? {
             self.changed(change, effects);
         }
-        let expired = repo.expire_leases(now as i64, |attempt, max| {
+        let expired = repo.expire_leases(now as i64, &mut |attempt, max| {
             retry_or_dead(attempt, max, None, false, now)
         })?;
         if !expired.is_empty() {
@@ -946,7 +972,7 @@ impl Writer {
     /// batch's transaction: a slot runs once, even across restarts.
     fn run_cron(
         &mut self,
-        repo: &Repo<'_>,
+        repo: &mut dyn JobStore,
         cron: &CronRow,
         now: u64,
         effects: &mut Effects,
@@ -962,6 +988,11 @@ impl Writer {
         let (slots, next) = schedule.due(cron.next_run_ms.max(0) as u64, now, cron.catch_up);
         let mut last_job = None;
         for slot in &slots {
+            // The slot's row is the constraint that makes it run once:
+            // another node that read the same slot due finds it taken.
+            if !repo.take_cron_slot(&cron.name, *slot as i64)? {
+                continue;
+            }
             let row = NewRow {
                 queue: cron.queue.clone(),
                 kind: cron.kind.clone(),
@@ -1011,10 +1042,6 @@ pub fn unknown_queue(queue: &str) -> ErrorBody {
         ErrorCode::NotFound,
         format!("no queue named {queue:?} (a queue exists from its first job on)"),
     )
-}
-
-fn rusqlite_immediate() -> agora_db::TransactionBehavior {
-    agora_db::TransactionBehavior::Immediate
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use agora_db::jobs::{CronRow, NewRow};
+use agora_db::Db;
+use agora_db::jobs::{CronRow, Jobs as Repo, NewRow};
 use agora_wire::jobs::{Completion, Failure, JobState, Lease};
 use tokio::sync::oneshot;
 
@@ -39,7 +40,7 @@ impl Harness {
     fn writer(db: &Db, now: &Arc<AtomicU64>) -> Writer {
         let clock = now.clone();
         Writer::open(
-            db.clone(),
+            Storage::Sqlite(db.clone()),
             Arc::new(Hub::default()),
             Arc::new(move || clock.load(Ordering::SeqCst)),
             60_000,
