@@ -9,12 +9,16 @@
 #   (b) chat delivery latency: one room, senders on node A; the members
 #       receive on A (one node) or on B and C (across nodes, through
 #       LISTEN/NOTIFY); SQLite for reference
-#   (c) jobs and the blog are not on PostgreSQL yet: not measured here
-#       (their single-node figures are scripts/bench-jobs.sh and
-#       scripts/bench-blog.sh)
+#   (c) durable jobs per second end to end (enqueue 20,000 `noop` jobs in
+#       batches of 1,000, run by the daemon's built-in runner): SQLite and
+#       one node on PostgreSQL (three nodes wait for jobs' notifications:
+#       until then each node counts only its own completions, and the
+#       bench waits on the counts)
+#   The blog is not on PostgreSQL yet (its single-node figures:
+#   scripts/bench-blog.sh).
 #
 #   scripts/bench-fleet.sh [SECONDS]        (default 5 s per measurement)
-#   BENCH_FLEET_ROUNDS=3 BENCH_FLEET_ROWS=ab scripts/bench-fleet.sh
+#   BENCH_FLEET_ROUNDS=3 BENCH_FLEET_ROWS=abc scripts/bench-fleet.sh
 #
 # Everything (PostgreSQL, the daemons, the load) shares this machine's
 # cores. Installs PostgreSQL (scripts/pg.sh) when missing. Prints Markdown.
@@ -22,7 +26,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 rounds=${BENCH_FLEET_ROUNDS:-2}
-rows=${BENCH_FLEET_ROWS:-ab}
+rows=${BENCH_FLEET_ROWS:-abc}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
 cargo build --release -p agora --locked -q
 bin="$CARGO_TARGET_DIR/release/agora"
@@ -108,6 +112,26 @@ if [[ $rows == *b* ]]; then
     stop_nodes
     fresh_db; start_node "$url"; a=$addr; start_node "$url"; b=$addr; start_node "$url"
     echo "| $round | PostgreSQL, sent on A, received on B and C | $(fan "$a" --receive-addr "$b,$addr" | field deliveries_per_sec p50_ms p99_ms max_ms) |"
+    stop_nodes
+  done
+fi
+
+if [[ $rows == *c* ]]; then
+  echo
+  echo "(c) durable jobs: 20,000 noop jobs, batches of 1,000, 4 connections × 4 in flight"
+  echo
+  echo "| round | setup | enqueued/s | completed/s end to end | wait p50 ms | p99 ms |"
+  echo "|---:|---|---:|---:|---:|---:|"
+  jobs_row() {
+    "$bin" --addr "$addr" --json bench jobs --jobs 20000 --batch 1000 --connections 4 --pipeline 4 |
+      field enqueued_per_sec completed_per_sec wait_p50_ms wait_p99_ms
+  }
+  for round in $(seq "$rounds"); do
+    start_node
+    echo "| $round | SQLite, 1 node | $(jobs_row) |"
+    stop_nodes
+    fresh_db; start_node "$url"
+    echo "| $round | PostgreSQL, 1 node | $(jobs_row) |"
     stop_nodes
   done
 fi
