@@ -14,8 +14,18 @@ use crate::support::{Daemon, Home, postgres_database, rt};
 
 const KEY: &str = "fleet-test-key-0123456789abcdef0123456789";
 
+/// A node; a job whose lease ended (its worker's node died) is retried at
+/// once (`AGORA_TEST_JOBS_BACKOFF_MS`), not after the backoff curve's
+/// seconds.
 fn node(home: &Home, url: &str) -> Daemon {
-    Daemon::start_env(home, &["--database", url], &[("AGORA_JWT_SECRET", KEY)])
+    Daemon::start_env(
+        home,
+        &["--database", url],
+        &[
+            ("AGORA_JWT_SECRET", KEY),
+            ("AGORA_TEST_JOBS_BACKOFF_MS", "0"),
+        ],
+    )
 }
 
 async fn ask(client: &Client, op: JobsOp) -> JobsReply {

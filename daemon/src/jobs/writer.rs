@@ -538,22 +538,27 @@ impl Writer {
         self.ensure_queue(repo, &row.queue, now, effects)?;
         let inserted = repo.insert(row, now as i64)?;
         if let Inserted::New(id, state) = inserted {
-            if state == State::Scheduled {
-                effects.due(row.run_at_ms.max(0) as u64);
-            }
-            self.changed(
-                Change {
-                    id,
-                    queue: row.queue.clone(),
-                    kind: row.kind.clone(),
-                    from: None,
-                    to: Some(state),
-                    attempt: 0,
-                },
-                effects,
-            );
+            self.inserted(row, id, state, effects);
         }
         Ok(inserted)
+    }
+
+    /// Counts a new job and notes when it is due.
+    fn inserted(&mut self, row: &NewRow, id: i64, state: State, effects: &mut Effects) {
+        if state == State::Scheduled {
+            effects.due(row.run_at_ms.max(0) as u64);
+        }
+        self.changed(
+            Change {
+                id,
+                queue: row.queue.clone(),
+                kind: row.kind.clone(),
+                from: None,
+                to: Some(state),
+                attempt: 0,
+            },
+            effects,
+        );
     }
 
     fn execute(
@@ -565,11 +570,20 @@ impl Writer {
     ) -> agora_db::Result<Done> {
         Ok(match command {
             Command::Enqueue { jobs, reply } => {
+                for row in &jobs {
+                    self.ensure_queue(repo, &row.queue, now, effects)?;
+                }
+                // One call for the request's jobs: one statement per run
+                // of unkeyed jobs on PostgreSQL.
+                let inserted = repo.insert_batch(&jobs, now as i64)?;
                 let mut ids = Vec::with_capacity(jobs.len());
                 let mut existing = Vec::new();
-                for row in &jobs {
-                    match self.insert(repo, row, now, effects)? {
-                        Inserted::New(id, _) => ids.push(id as u64),
+                for (row, inserted) in jobs.iter().zip(inserted) {
+                    match inserted {
+                        Inserted::New(id, state) => {
+                            self.inserted(row, id, state, effects);
+                            ids.push(id as u64);
+                        }
                         Inserted::Existing(id) => {
                             ids.push(id as u64);
                             existing.push(id as u64);

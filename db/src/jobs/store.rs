@@ -21,6 +21,13 @@ pub trait JobStore {
     /// by the partial unique index (`ON CONFLICT … DO NOTHING`): two
     /// nodes inserting one key at once make one job.
     fn insert(&mut self, job: &NewRow, now_ms: i64) -> Result<Inserted>;
+    /// [`JobStore::insert`] for each of `jobs`, in order (a later job
+    /// with the key of an earlier one names it). On PostgreSQL each run of
+    /// jobs without a unique key is one multi-row statement: one round
+    /// trip for a batch instead of one per job.
+    fn insert_batch(&mut self, jobs: &[NewRow], now_ms: i64) -> Result<Vec<Inserted>> {
+        jobs.iter().map(|job| self.insert(job, now_ms)).collect()
+    }
     /// [`super::Jobs::ensure_queue`].
     fn ensure_queue(&mut self, name: &str, now_ms: i64) -> Result<bool>;
     /// [`super::Jobs::claim`]. On PostgreSQL `FOR UPDATE SKIP LOCKED`:

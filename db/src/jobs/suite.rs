@@ -18,6 +18,7 @@ crate::on_both_backends!(
     lists_filter_and_page_newest_first,
     queues_and_crons_are_stored,
     a_cron_slot_is_taken_once_until_pruned,
+    a_batch_inserts_in_order_and_keys_hold_within_it,
 );
 
 fn job(kind: &str, priority: i64, run_at_ms: i64) -> NewRow {
@@ -406,4 +407,44 @@ fn a_cron_slot_is_taken_once_until_pruned(db: &Storage) {
     db.jobs(Access::Write, |j| j.prune(15_000, 100)).unwrap();
     assert!(take(10_000));
     assert!(!take(20_000));
+}
+
+fn a_batch_inserts_in_order_and_keys_hold_within_it(db: &Storage) {
+    let keyed = |key: &str| {
+        let mut row = job("k", 5, 0);
+        row.unique_key = Some(key.into());
+        row
+    };
+    let later = job("later", 5, 9_000);
+    let rows = vec![
+        job("a", 5, 0),
+        job("b", 5, 0),
+        keyed("x"),
+        job("c", 5, 0),
+        keyed("x"),
+        later,
+        job("d", 5, 0),
+    ];
+    let got = db
+        .jobs(Access::Write, |j| j.insert_batch(&rows, 1_000))
+        .unwrap();
+    let ids: Vec<i64> = got
+        .iter()
+        .map(|i| match i {
+            Inserted::New(id, _) | Inserted::Existing(id) => *id,
+        })
+        .collect();
+    // New ids rise in request order; the second "x" names the first.
+    assert!(matches!(got[2], Inserted::New(..)));
+    assert_eq!(got[4], Inserted::Existing(ids[2]));
+    let new: Vec<i64> = [0, 1, 2, 3, 5, 6].iter().map(|&i| ids[i]).collect();
+    assert!(new.windows(2).all(|w| w[0] < w[1]), "{ids:?}");
+    assert!(matches!(got[5], Inserted::New(_, State::Scheduled)));
+    for (i, kind) in [(0, "a"), (1, "b"), (3, "c"), (6, "d"), (5, "later")] {
+        let row = db.jobs(Access::Read, |j| j.get(ids[i])).unwrap().unwrap();
+        assert_eq!(row.kind, kind);
+    }
+    // Claimed in the order enqueued (same priority and run_at).
+    let order: Vec<i64> = claim(db, 10, 1_000).iter().map(|c| c.id).collect();
+    assert_eq!(order, vec![ids[0], ids[1], ids[2], ids[3], ids[6]]);
 }

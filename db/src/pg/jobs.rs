@@ -197,6 +197,65 @@ impl<'a, 't> PgJobs<'a, 't> {
     }
 }
 
+impl PgJobs<'_, '_> {
+    /// Jobs without a unique key, in one statement. Identity values are
+    /// drawn in the order the rows are inserted (`ORDER BY ord`), so the
+    /// ids sorted ascending are the jobs' in order.
+    fn insert_unkeyed(&mut self, jobs: &[NewRow], now_ms: i64) -> Result<Vec<Inserted>> {
+        let states: Vec<State> = jobs
+            .iter()
+            .map(|j| {
+                if j.run_at_ms <= now_ms {
+                    State::Available
+                } else {
+                    State::Scheduled
+                }
+            })
+            .collect();
+        let queues: Vec<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+        let kinds: Vec<&str> = jobs.iter().map(|j| j.kind.as_str()).collect();
+        let builtins: Vec<bool> = jobs.iter().map(|j| j.builtin).collect();
+        let args: Vec<&str> = jobs.iter().map(|j| j.args.as_str()).collect();
+        let priorities: Vec<i64> = jobs.iter().map(|j| j.priority).collect();
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        let attempts: Vec<i64> = jobs.iter().map(|j| j.max_attempts).collect();
+        let run_at: Vec<i64> = jobs.iter().map(|j| j.run_at_ms).collect();
+        let timeouts: Vec<Option<i64>> = jobs.iter().map(|j| j.timeout_ms).collect();
+        let tags: Vec<&str> = jobs.iter().map(|j| j.tags.as_str()).collect();
+        #[rustfmt::skip]
+        let params: [&(dyn ToSql + Sync); 12] = [
+            &queues, &kinds, &builtins, &args, &priorities, &names, &attempts, &run_at,
+            &now_ms, &timeouts, &tags, &(jobs.len() as i64),
+        ];
+        let rows = self.tx.query(
+            "INSERT INTO jobs (queue, kind, builtin, args, priority, state, max_attempts, \
+             run_at_ms, inserted_at_ms, scheduled_at_ms, timeout_ms, tags) \
+             SELECT u.queue, u.kind, u.builtin, u.args, u.priority, u.state, u.max_attempts, \
+                    u.run_at_ms, $9, $9, u.timeout_ms, u.tags \
+             FROM UNNEST($1::text[], $2::text[], $3::bool[], $4::text[], $5::bigint[], \
+                         $6::text[], $7::bigint[], $8::bigint[], $10::bigint[], $11::text[]) \
+                  WITH ORDINALITY AS u(queue, kind, builtin, args, priority, state, \
+                                       max_attempts, run_at_ms, timeout_ms, tags, ord) \
+             WHERE u.ord <= $12 ORDER BY u.ord RETURNING id",
+            &params,
+        )?;
+        let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
+        ids.sort_unstable();
+        if ids.len() != jobs.len() {
+            return Err(Error::Schema(format!(
+                "inserted {} jobs of {}",
+                ids.len(),
+                jobs.len()
+            )));
+        }
+        Ok(ids
+            .into_iter()
+            .zip(states)
+            .map(|(id, state)| Inserted::New(id, state))
+            .collect())
+    }
+}
+
 impl JobStore for PgJobs<'_, '_> {
     fn insert(&mut self, job: &NewRow, now_ms: i64) -> Result<Inserted> {
         let state = if job.run_at_ms <= now_ms {
@@ -231,6 +290,25 @@ impl JobStore for PgJobs<'_, '_> {
             }
         }
         Err(Error::Conflict(format!("job with unique key {key:?}")))
+    }
+
+    fn insert_batch(&mut self, jobs: &[NewRow], now_ms: i64) -> Result<Vec<Inserted>> {
+        let mut out = Vec::with_capacity(jobs.len());
+        let mut rest = jobs;
+        while let Some(first) = rest.first() {
+            if first.unique_key.is_some() {
+                out.push(self.insert(first, now_ms)?);
+                rest = &rest[1..];
+                continue;
+            }
+            let run = rest
+                .iter()
+                .position(|j| j.unique_key.is_some())
+                .unwrap_or(rest.len());
+            out.extend(self.insert_unkeyed(&rest[..run], now_ms)?);
+            rest = &rest[run..];
+        }
+        Ok(out)
     }
 
     fn ensure_queue(&mut self, name: &str, now_ms: i64) -> Result<bool> {
