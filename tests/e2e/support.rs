@@ -348,21 +348,8 @@ pub fn postgres_database() -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static SERVER: OnceLock<String> = OnceLock::new();
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
     let run = |args: &[&str]| {
-        let out = Command::new("bash")
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run scripts/pg.sh");
-        assert!(
-            out.status.success(),
-            "scripts/pg.sh {} failed: the PostgreSQL tests need a server\n{}",
-            args[0],
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout)
+        pg_sh(args)
             .lines()
             .last()
             .expect("scripts/pg.sh printed no URL")
@@ -381,6 +368,24 @@ pub fn postgres_database() -> String {
     run(&["createdb", server, &name])
 }
 
+/// Runs `scripts/pg.sh ARGS…` and returns what it printed; fails the
+/// test, saying why, when it fails.
+fn pg_sh(args: &[&str]) -> String {
+    let out = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh"))
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run scripts/pg.sh");
+    assert!(
+        out.status.success(),
+        "scripts/pg.sh {} failed: the PostgreSQL tests need a server\n{}",
+        args[0],
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// A PostgreSQL server of one test's own, for tests that stop and start
 /// it (the shared one of [`postgres_database`] serves other tests at the
 /// same time); deleted on drop.
@@ -391,20 +396,7 @@ pub struct PrivatePostgres {
 
 impl PrivatePostgres {
     fn pg(args: &[&str]) -> String {
-        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
-        let out = Command::new("bash")
-            .arg(script)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .expect("cannot run scripts/pg.sh");
-        assert!(
-            out.status.success(),
-            "scripts/pg.sh {} failed\n{}",
-            args[0],
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
+        pg_sh(args)
     }
 
     /// Starts one (stopped when this test process exits, at the latest).

@@ -126,17 +126,19 @@ fn follow(
             }
             Ok(())
         }
-        Change::User(user) => {
-            let node = fleet.node.clone();
-            if let Some(p) = fleet
-                .pg
-                .with(|c| PgChat::new(c).presence_of(&user, &node))?
-            {
-                inner.follow_user(&user, &p);
-            }
-            Ok(())
-        }
+        Change::User(user) => refresh_user(inner, fleet, &user),
     }
+}
+
+/// Reads `user`'s presence from the fleet's tables and follows it here.
+fn refresh_user(inner: &Inner, fleet: &Fleet, user: &str) -> agora_db::Result<()> {
+    if let Some(p) = fleet
+        .pg
+        .with(|c| PgChat::new(c).presence_of(user, &fleet.node))?
+    {
+        inner.follow_user(user, &p);
+    }
+    Ok(())
 }
 
 /// Reads `room`'s messages after `since` up to `last` and hands them to
@@ -201,9 +203,7 @@ fn resync(
     let elsewhere: BTreeSet<String> = elsewhere.into_iter().collect();
     let marked = inner.lock().presence.elsewhere_users();
     for user in marked.iter().chain(elsewhere.iter()) {
-        if let Some(p) = fleet.pg.with(|c| PgChat::new(c).presence_of(user, &node))? {
-            inner.follow_user(user, &p);
-        }
+        refresh_user(inner, fleet, user)?;
     }
     tracing::info!("chat: caught up with the fleet");
     Ok(())
@@ -282,12 +282,7 @@ fn beat_once(inner: &Inner, fleet: &Fleet, timeout: Duration) -> agora_db::Resul
     // The other nodes hear of it from the announcement; this one skips
     // its own, so it follows the users here.
     for user in &reaped.users {
-        if let Some(p) = fleet
-            .pg
-            .with(|c| PgChat::new(c).presence_of(user, &fleet.node))?
-        {
-            inner.follow_user(user, &p);
-        }
+        refresh_user(inner, fleet, user)?;
     }
     Ok(())
 }

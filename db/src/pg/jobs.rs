@@ -223,9 +223,9 @@ impl PgJobs<'_, '_> {
         let timeouts: Vec<Option<i64>> = jobs.iter().map(|j| j.timeout_ms).collect();
         let tags: Vec<&str> = jobs.iter().map(|j| j.tags.as_str()).collect();
         #[rustfmt::skip]
-        let params: [&(dyn ToSql + Sync); 12] = [
+        let params: [&(dyn ToSql + Sync); 11] = [
             &queues, &kinds, &builtins, &args, &priorities, &names, &attempts, &run_at,
-            &now_ms, &timeouts, &tags, &(jobs.len() as i64),
+            &now_ms, &timeouts, &tags,
         ];
         let rows = self.tx.query(
             "INSERT INTO jobs (queue, kind, builtin, args, priority, state, max_attempts, \
@@ -236,7 +236,7 @@ impl PgJobs<'_, '_> {
                          $6::text[], $7::bigint[], $8::bigint[], $10::bigint[], $11::text[]) \
                   WITH ORDINALITY AS u(queue, kind, builtin, args, priority, state, \
                                        max_attempts, run_at_ms, timeout_ms, tags, ord) \
-             WHERE u.ord <= $12 ORDER BY u.ord RETURNING id",
+             ORDER BY u.ord RETURNING id",
             &params,
         )?;
         let mut ids: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
