@@ -21,8 +21,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use agora_db::jobs::{
-    Acked, Change, ClaimedRow, CronRow, FailTo, Inserted, JobStore, LeaseState, NewRow, Outcome,
-    QueueRow, State,
+    Acked, Change, ClaimedRow, Completed, CronRow, FailTo, Inserted, JobStore, LeaseState, NewRow,
+    Outcome, QueueRow, State,
 };
 use agora_db::{Access, Storage};
 use agora_wire::jobs::{
@@ -697,13 +697,14 @@ impl Writer {
             }
             Command::Complete { jobs, reply } => {
                 let (mut acked, mut stale) = (Vec::new(), Vec::new());
-                for job in jobs {
-                    match repo.complete(
-                        job.id as i64,
-                        i64::from(job.attempt),
-                        job.result.as_deref(),
-                        now as i64,
-                    )? {
+                let batch: Vec<Completed<'_>> = jobs
+                    .iter()
+                    .map(|j| (j.id as i64, i64::from(j.attempt), j.result.as_deref()))
+                    .collect();
+                // One call for the batch: one statement on PostgreSQL.
+                let answers = repo.complete_batch(&batch, now as i64)?;
+                for (job, answer) in jobs.iter().zip(answers) {
+                    match answer {
                         Acked::Done(change, started) => {
                             let ran =
                                 now.saturating_sub(started.unwrap_or(now as i64).max(0) as u64);

@@ -14,6 +14,9 @@ use super::{
 };
 use crate::Result;
 
+/// One acknowledged attempt: the job's id, the attempt, its result (JSON).
+pub type Completed<'a> = (i64, i64, Option<&'a str>);
+
 /// The jobs repository, on either backend. See [`super::Jobs`] for what
 /// each method does; the differences on PostgreSQL are said here.
 pub trait JobStore {
@@ -50,6 +53,16 @@ pub trait JobStore {
         result: Option<&str>,
         now_ms: i64,
     ) -> Result<Acked>;
+    /// [`JobStore::complete`] for each of `jobs` (id, attempt, result), in
+    /// order: one answer per entry (a job named twice is `Already` the
+    /// second time). On PostgreSQL one `UPDATE … FROM UNNEST(…)` for the
+    /// batch (the ones it did not update looked at one by one): one round
+    /// trip for a worker's batch instead of one per job.
+    fn complete_batch(&mut self, jobs: &[Completed<'_>], now_ms: i64) -> Result<Vec<Acked>> {
+        jobs.iter()
+            .map(|&(id, attempt, result)| self.complete(id, attempt, result, now_ms))
+            .collect()
+    }
     /// [`super::Jobs::fail`].
     fn fail(
         &mut self,

@@ -19,6 +19,7 @@ crate::on_both_backends!(
     queues_and_crons_are_stored,
     a_cron_slot_is_taken_once_until_pruned,
     a_batch_inserts_in_order_and_keys_hold_within_it,
+    a_batch_of_completions_answers_each_in_order,
 );
 
 fn job(kind: &str, priority: i64, run_at_ms: i64) -> NewRow {
@@ -447,4 +448,42 @@ fn a_batch_inserts_in_order_and_keys_hold_within_it(db: &Storage) {
     // Claimed in the order enqueued (same priority and run_at).
     let order: Vec<i64> = claim(db, 10, 1_000).iter().map(|c| c.id).collect();
     assert_eq!(order, vec![ids[0], ids[1], ids[2], ids[3], ids[6]]);
+}
+
+fn a_batch_of_completions_answers_each_in_order(db: &Storage) {
+    let ids: Vec<i64> = (0..4).map(|_| insert(db, &job("a", 5, 0), 0)).collect();
+    let (a, b, c, d) = (ids[0], ids[1], ids[2], ids[3]);
+    assert_eq!(claim(db, 3, 10).len(), 3, "d stays available");
+    assert!(matches!(
+        db.jobs(Access::Write, |j| j.complete(c, 1, None, 15))
+            .unwrap(),
+        Acked::Done(..)
+    ));
+    let batch = [
+        (a, 1, Some("1")),
+        (b, 1, None),
+        (a, 1, Some("2")),
+        (c, 1, None),
+        (b, 2, None),
+        (d, 1, None),
+    ];
+    let got = db
+        .jobs(Access::Write, |j| j.complete_batch(&batch, 20))
+        .unwrap();
+    let done = |i: usize| match &got[i] {
+        Acked::Done(change, started) => (change.id, change.to, *started),
+        other => panic!("entry {i}: {other:?}"),
+    };
+    assert_eq!(done(0), (a, Some(State::Completed), Some(10)));
+    assert_eq!(done(1), (b, Some(State::Completed), Some(10)));
+    assert_eq!(
+        got[2..],
+        [Acked::Already, Acked::Already, Acked::Stale, Acked::Stale]
+    );
+    let row = db.jobs(Access::Read, |j| j.get(a)).unwrap().unwrap();
+    assert_eq!(
+        (row.result.as_deref(), row.finished_at_ms),
+        (Some("1"), Some(20))
+    );
+    assert_eq!(state(db, d), State::Available);
 }

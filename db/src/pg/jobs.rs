@@ -27,8 +27,8 @@ use postgres::types::ToSql;
 use postgres::{Row, Transaction};
 
 use crate::jobs::{
-    Acked, Change, ClaimedRow, CronRow, FailTo, Filter, Inserted, JobRow, JobStore, LeaseState,
-    NewRow, Outcome, QueueRow, State,
+    Acked, Change, ClaimedRow, Completed, CronRow, FailTo, Filter, Inserted, JobRow, JobStore,
+    LeaseState, NewRow, Outcome, QueueRow, State,
 };
 use crate::{Error, Result};
 
@@ -380,6 +380,48 @@ impl JobStore for PgJobs<'_, '_> {
             )),
             None => self.not_running(id, attempt),
         }
+    }
+
+    fn complete_batch(&mut self, jobs: &[Completed<'_>], now_ms: i64) -> Result<Vec<Acked>> {
+        if jobs.len() < 2 {
+            return jobs
+                .iter()
+                .map(|&(id, attempt, result)| self.complete(id, attempt, result, now_ms))
+                .collect();
+        }
+        let ids: Vec<i64> = jobs.iter().map(|j| j.0).collect();
+        let attempts: Vec<i64> = jobs.iter().map(|j| j.1).collect();
+        let results: Vec<Option<&str>> = jobs.iter().map(|j| j.2).collect();
+        // A job named twice matches once (UPDATE … FROM changes a row at
+        // most once); which entry's result it keeps is the first's below.
+        let rows = self.tx.query(
+            "UPDATE jobs j SET state = 'completed', finished_at_ms = $4, result = u.result, \
+             lease_until_ms = NULL \
+             FROM (SELECT DISTINCT ON (id, attempt) id, attempt, result \
+                   FROM UNNEST($1::bigint[], $2::bigint[], $3::text[]) \
+                        WITH ORDINALITY AS u(id, attempt, result, ord) \
+                   ORDER BY id, attempt, ord) u \
+             WHERE j.id = u.id AND j.attempt = u.attempt AND j.state = 'running' \
+             RETURNING j.id, j.queue, j.kind, j.attempt, 'running'::text AS state, \
+                       j.attempted_at_ms",
+            &[&ids, &attempts, &results, &now_ms],
+        )?;
+        let mut done = std::collections::HashMap::with_capacity(rows.len());
+        for r in &rows {
+            let key: (i64, i64) = (r.get(0), r.get(3));
+            done.insert(
+                key,
+                Acked::Done(change_row(r, Some(State::Completed))?, r.get(5)),
+            );
+        }
+        jobs.iter()
+            .map(|&(id, attempt, _)| match done.remove(&(id, attempt)) {
+                Some(acked) => Ok(acked),
+                // Not updated (or named before in this batch): why, as
+                // `complete` says it.
+                None => self.not_running(id, attempt),
+            })
+            .collect()
     }
 
     fn fail(
