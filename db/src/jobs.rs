@@ -1016,6 +1016,15 @@ impl<'c> Jobs<'c> {
             .execute("DELETE FROM job_crons WHERE name = ?1", [name])?
             == 1)
     }
+
+    /// How many of `queue`'s jobs are running.
+    pub fn running(&self, queue: &str) -> Result<i64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM jobs WHERE state = 'running' AND queue = ?1",
+            [queue],
+            |r| r.get(0),
+        )?)
+    }
 }
 
 #[cfg(test)]

@@ -152,8 +152,16 @@ impl Storage {
                 tx.commit()?;
                 Ok(out)
             }),
-            (Storage::Postgres(pg), _) => pg.with(|c| {
-                let mut tx = c.transaction()?;
+            (Storage::Postgres(pg), access) => pg.with(|c| {
+                // A read sees one snapshot throughout (the counts and the
+                // snapshot a node loads must agree: `pg::jobs::notice`).
+                let mut tx = match access {
+                    Access::Read => c
+                        .build_transaction()
+                        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                        .start()?,
+                    Access::Write => c.transaction()?,
+                };
                 let out = f(&mut crate::pg::jobs::PgJobs::new(&mut tx))?;
                 tx.commit()?;
                 Ok(out)

@@ -255,9 +255,15 @@ impl Queue {
     pub fn note_run(&mut self, ms: u64, completed: bool, now_ms: u64) {
         self.runs.push(ms);
         if completed {
-            self.advance(now_ms);
-            self.throughput[SECONDS - 1] = self.throughput[SECONDS - 1].saturating_add(1);
+            self.note_completed(now_ms);
         }
+    }
+
+    /// A job completed at `now_ms` (counted in the throughput; on another
+    /// node of a fleet, which timed the attempt itself).
+    pub fn note_completed(&mut self, now_ms: u64) {
+        self.advance(now_ms);
+        self.throughput[SECONDS - 1] = self.throughput[SECONDS - 1].saturating_add(1);
     }
 
     /// Moves the throughput window so its last slot is `now_ms`'s second.

@@ -25,6 +25,7 @@ pub mod backoff;
 pub mod book;
 pub mod builtin;
 pub mod convert;
+pub mod fleet;
 pub mod schedule;
 pub mod writer;
 
@@ -82,6 +83,8 @@ struct Inner {
     storage: Storage,
     max_frame: usize,
     shutdown: CancellationToken,
+    /// A fleet's listener, until `spawn` starts its thread.
+    following: std::sync::Mutex<Option<fleet::Following>>,
 }
 
 impl Jobs {
@@ -110,6 +113,14 @@ impl Jobs {
         max_frame: usize,
         clock: Clock,
     ) -> anyhow::Result<Jobs> {
+        // Listen first: whatever commits while the counts load is heard
+        // (and what they already saw is skipped: `Writer`'s snapshot).
+        let following = match &storage {
+            Storage::Postgres(pg) => Some(
+                fleet::Following::start(pg).context("cannot listen to the fleet's job changes")?,
+            ),
+            Storage::Sqlite(_) => None,
+        };
         let writer = Writer::open(
             storage.clone(),
             hub,
@@ -130,6 +141,7 @@ impl Jobs {
                 storage,
                 max_frame,
                 shutdown: CancellationToken::new(),
+                following: std::sync::Mutex::new(following),
             }),
         })
     }
@@ -143,6 +155,21 @@ impl Jobs {
             stop.cancelled().await;
             inner.cancel();
         });
+        let following = self
+            .inner
+            .following
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(following) = following {
+            let (commands, stop) = (self.inner.commands.clone(), token.clone());
+            let started = std::thread::Builder::new()
+                .name("agora-jobs-fleet".into())
+                .spawn(move || fleet::listen(following, commands, stop));
+            if let Err(err) = started {
+                tracing::error!(%err, "cannot start the jobs' fleet listener");
+            }
+        }
         tracker.spawn(schedule(self.clone(), token.clone()));
         tracker.spawn(builtin::run(self.clone(), token));
     }
@@ -345,8 +372,9 @@ impl Jobs {
                 wait = wait.min(Duration::from_millis(ms));
             }
             if self.inner.storage.is_shared() {
-                // Jobs other nodes enqueue wake nobody here yet.
-                wait = wait.min(FLEET_POLL);
+                // Other nodes' jobs wake this claim through the fleet's
+                // notifications; the poll is a backstop.
+                wait = wait.min(fleet_poll());
             }
             tokio::select! {
                 () = &mut notified => {}
@@ -564,19 +592,28 @@ impl Service for Jobs {
     }
 }
 
-/// How often a node of a fleet looks at the shared tables for what other
-/// nodes made due (their scheduled jobs, their workers' leases, their
-/// queues), and how often a waiting claim looks again: until the fleet's
-/// notifications carry jobs' changes (docs/FLEET.md), a poll, as Oban's
-/// default engine does.
-const FLEET_POLL: Duration = Duration::from_millis(250);
+/// How often a node of a fleet ticks, and a waiting claim looks again,
+/// whatever it heard: other nodes' changes arrive as notifications
+/// (`fleet`) and wake both at once; this poll is the backstop for a node
+/// that died before announcing what it made due. End-to-end tests that
+/// prove the notifications do the waking set it far out
+/// (`AGORA_TEST_JOBS_FLEET_POLL_MS`, read once).
+fn fleet_poll() -> Duration {
+    static POLL: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *POLL.get_or_init(|| {
+        std::env::var("AGORA_TEST_JOBS_FLEET_POLL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map_or(Duration::from_secs(1), Duration::from_millis)
+    })
+}
 
 /// The scheduler: sleeps until the next due time (or until the writer
 /// says something is due sooner), then asks the writer to do what is due.
-/// In a fleet it also ticks every [`FLEET_POLL`].
+/// In a fleet it also ticks every [`fleet_poll`].
 async fn schedule(jobs: Jobs, token: CancellationToken) {
     let signals = jobs.inner.signals.clone();
-    let poll = jobs.inner.storage.is_shared().then_some(FLEET_POLL);
+    let poll = jobs.inner.storage.is_shared().then(fleet_poll);
     let mut last_tick = Instant::now();
     loop {
         let changed = signals.due_changed.notified();

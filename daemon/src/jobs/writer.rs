@@ -20,17 +20,12 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use agora_db::jobs::{
-    Acked, Change, ClaimedRow, Completed, CronRow, FailTo, Inserted, JobStore, LeaseState, NewRow,
-    Outcome, QueueRow, State,
-};
+use agora_db::jobs::{Change, FailTo, Inserted, JobStore, NewRow, State};
+use agora_db::pg::jobs::notice::Snapshot;
 use agora_db::{Access, Storage};
-use agora_wire::jobs::{
-    Claimed, Completion, Failure, JOBS_TOPIC, JobChange, Lease, QueueInfo, StateCounts, is_builtin,
-};
+use agora_wire::jobs::{JOBS_TOPIC, JobChange, QueueInfo, StateCounts, is_builtin};
 use agora_wire::{ErrorBody, ErrorCode, JobsEvent};
-use tokio::sync::{Notify, mpsc, oneshot, watch};
-use tokio_util::sync::CancellationToken;
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::backoff::wait_ms;
 use super::book::{Book, wire_state};
@@ -45,160 +40,6 @@ const PRUNE_BATCH: i64 = 10_000;
 const PRUNE_EVERY_MS: u64 = 60_000;
 /// The most state changes in one `jobs_changed` event.
 const CHANGES_PER_EVENT: usize = 1_000;
-
-/// Milliseconds since the epoch: the real clock, or a test's.
-pub type Clock = Arc<dyn Fn() -> u64 + Send + Sync>;
-/// Where a command's answer goes.
-pub type Reply<T> = oneshot::Sender<Result<T, ErrorBody>>;
-
-/// A claim's answer: the jobs, and (when a rate limit stopped it) how
-/// long until one more may start.
-#[derive(Debug, Default)]
-pub struct ClaimOutcome {
-    /// Jobs leased to the caller.
-    pub jobs: Vec<Claimed>,
-    /// Try again after this many ms (rate limit).
-    pub retry_in_ms: Option<u64>,
-}
-
-/// A heartbeat's answer.
-#[derive(Debug, Default)]
-pub struct HeartbeatOutcome {
-    /// The new lease end.
-    pub lease_until_ms: u64,
-    /// Jobs cancelled meanwhile.
-    pub cancelled: Vec<u64>,
-    /// Jobs whose lease is gone.
-    pub lost: Vec<u64>,
-}
-
-/// An acknowledgement's answer: (acked, stale).
-pub type AckOutcome = (Vec<u64>, Vec<u64>);
-
-/// Which jobs a retry or discard is for.
-#[derive(Debug, Clone)]
-pub enum Target {
-    /// One job.
-    One(u64),
-    /// Every dead job, of one queue or all.
-    AllDead(Option<String>),
-}
-
-/// A queue settings change; `None` keeps a setting.
-#[derive(Debug, Clone, Default)]
-pub struct QueueChange {
-    /// Pause or resume.
-    pub paused: Option<bool>,
-    /// Concurrency limit.
-    pub concurrency: Option<u32>,
-    /// Rate limit.
-    pub rate: Option<u32>,
-}
-
-/// Everything the writer does.
-pub enum Command {
-    /// Store new jobs; answers each id and the ids that already existed.
-    Enqueue {
-        /// Validated jobs.
-        jobs: Vec<NewRow>,
-        /// Answer.
-        reply: Reply<(Vec<u64>, Vec<u64>)>,
-    },
-    /// Lease available jobs.
-    Claim {
-        /// The queue.
-        queue: String,
-        /// Built-in kinds (the daemon's runner) or the others.
-        builtin: bool,
-        /// At most this many.
-        limit: u32,
-        /// The lease.
-        lease_ms: u64,
-        /// When cancelled, the claim takes nothing: its client's
-        /// connection stopped reading (see `Session::input_ended`).
-        abandon: Option<CancellationToken>,
-        /// Answer.
-        reply: Reply<ClaimOutcome>,
-    },
-    /// Extend leases.
-    Heartbeat {
-        /// The leases.
-        leases: Vec<Lease>,
-        /// For how long from now.
-        lease_ms: u64,
-        /// Answer.
-        reply: Reply<HeartbeatOutcome>,
-    },
-    /// Attempts completed.
-    Complete {
-        /// Validated completions.
-        jobs: Vec<Completion>,
-        /// Answer.
-        reply: Reply<AckOutcome>,
-    },
-    /// Attempts failed.
-    Fail {
-        /// Validated failures.
-        jobs: Vec<Failure>,
-        /// Answer.
-        reply: Reply<AckOutcome>,
-    },
-    /// Cancel one job; answers it as it is now.
-    Cancel {
-        /// The job.
-        id: u64,
-        /// Answer.
-        reply: Reply<agora_db::jobs::JobRow>,
-    },
-    /// Retry jobs; answers how many.
-    Retry {
-        /// Which.
-        target: Target,
-        /// Answer.
-        reply: Reply<u64>,
-    },
-    /// Delete finished jobs; answers how many.
-    Discard {
-        /// Which.
-        target: Target,
-        /// Answer.
-        reply: Reply<u64>,
-    },
-    /// Change a queue's settings.
-    QueueSet {
-        /// The queue.
-        queue: String,
-        /// What changes.
-        change: QueueChange,
-        /// Answer.
-        reply: Reply<QueueInfo>,
-    },
-    /// Add a recurring job (its `next_run_ms` is computed here).
-    CronAdd {
-        /// Validated schedule.
-        cron: CronRow,
-        /// Answer.
-        reply: Reply<CronRow>,
-    },
-    /// Remove a recurring job.
-    CronRemove {
-        /// Its name.
-        name: String,
-        /// Answer.
-        reply: Reply<()>,
-    },
-    /// Counts and queues.
-    Stats {
-        /// Answer.
-        reply: Reply<(StateCounts, Vec<QueueInfo>)>,
-    },
-    /// Do what is due: scheduled and retryable jobs whose time came,
-    /// expired leases, cron slots, pruning.
-    Tick {
-        /// Answered once done (tests wait for it).
-        reply: Option<Reply<()>>,
-    },
-}
 
 /// What the writer tells everyone else, shared with the handle.
 pub struct Signals {
@@ -281,6 +122,8 @@ struct Effects {
     recomputed: Option<u64>,
     queue_events: Vec<QueueInfo>,
     new_queues: Vec<String>,
+    /// Other nodes' changes (not this node's completions to count).
+    remote: bool,
 }
 
 impl Effects {
@@ -310,6 +153,9 @@ pub struct Writer {
     book: Book,
     retention_ms: u64,
     next_prune_ms: u64,
+    /// The snapshot the book's counts were read in (a fleet's): other
+    /// nodes' notifications of what it saw are not counted again.
+    seen: Option<Snapshot>,
 }
 
 impl Writer {
@@ -337,8 +183,9 @@ impl Writer {
                 "built-in jobs were running when the daemon stopped; they will be retried"
             );
         }
-        let (book, due) = storage.jobs(Access::Read, |repo| {
-            Ok((Book::load(repo.queues()?, repo.counts()?), repo.next_due()?))
+        let (book, seen, due) = storage.jobs(Access::Read, |repo| {
+            let (book, seen) = load(repo)?;
+            Ok((book, seen, repo.next_due()?))
         })?;
         *signals.queues.write().unwrap_or_else(|p| p.into_inner()) =
             book.names().map(str::to_owned).collect();
@@ -354,6 +201,7 @@ impl Writer {
             book,
             retention_ms,
             next_prune_ms,
+            seen,
         })
     }
 
@@ -380,12 +228,32 @@ impl Writer {
     /// Runs one batch in one transaction, then answers and publishes.
     pub fn commit(&mut self, batch: &mut Vec<Command>) {
         let now = (self.clock)();
+        if batch
+            .iter()
+            .any(|c| matches!(c, Command::Remote(_) | Command::Resync))
+        {
+            self.follow_fleet(batch, now);
+            if batch.is_empty() {
+                return;
+            }
+        }
         let mut effects = Effects::default();
         let mut answers: Vec<Done> = Vec::with_capacity(batch.len());
         let storage = self.storage.clone();
         let result = storage.jobs(Access::Write, |repo| {
             for command in batch.drain(..) {
                 answers.push(self.execute(repo, command, now, &mut effects)?);
+            }
+            if storage.is_shared() {
+                // Delivered to the other nodes when this commits.
+                let queues: Vec<String> = effects
+                    .new_queues
+                    .iter()
+                    .cloned()
+                    .chain(effects.queue_events.iter().map(|q| q.name.clone()))
+                    .collect();
+                let due = effects.due.map(|d| d.min(i64::MAX as u64) as i64);
+                repo.announce(&effects.changes, &queues, due)?;
             }
             Ok(())
         });
@@ -404,16 +272,6 @@ impl Writer {
             answer(None);
         }
         self.signal(effects);
-    }
-
-    /// After a failed commit: the book from what is stored.
-    fn reload(&mut self) {
-        match self.storage.jobs(Access::Read, |repo| {
-            Ok(Book::load(repo.queues()?, repo.counts()?))
-        }) {
-            Ok(book) => self.book = book,
-            Err(err) => tracing::error!(%err, "cannot reload the job counts"),
-        }
     }
 
     fn publish(&self, effects: &Effects) {
@@ -472,14 +330,17 @@ impl Writer {
             }
         }
         if !effects.changes.is_empty() {
-            let completed = effects
-                .changes
-                .iter()
-                .filter(|c| c.to == Some(State::Completed))
-                .count();
-            self.signals
-                .completed
-                .fetch_add(completed as u64, Ordering::Relaxed);
+            if !effects.remote {
+                // This node's completions (each node counts its own).
+                let completed = effects
+                    .changes
+                    .iter()
+                    .filter(|c| c.to == Some(State::Completed))
+                    .count();
+                self.signals
+                    .completed
+                    .fetch_add(completed as u64, Ordering::Relaxed);
+            }
             *self
                 .signals
                 .totals
@@ -560,475 +421,6 @@ impl Writer {
             effects,
         );
     }
-
-    fn execute(
-        &mut self,
-        repo: &mut dyn JobStore,
-        command: Command,
-        now: u64,
-        effects: &mut Effects,
-    ) -> agora_db::Result<Done> {
-        Ok(match command {
-            Command::Enqueue { jobs, reply } => {
-                for row in &jobs {
-                    self.ensure_queue(repo, &row.queue, now, effects)?;
-                }
-                // One call for the request's jobs: one statement per run
-                // of unkeyed jobs on PostgreSQL.
-                let inserted = repo.insert_batch(&jobs, now as i64)?;
-                let mut ids = Vec::with_capacity(jobs.len());
-                let mut existing = Vec::new();
-                for (row, inserted) in jobs.iter().zip(inserted) {
-                    match inserted {
-                        Inserted::New(id, state) => {
-                            self.inserted(row, id, state, effects);
-                            ids.push(id as u64);
-                        }
-                        Inserted::Existing(id) => {
-                            ids.push(id as u64);
-                            existing.push(id as u64);
-                        }
-                    }
-                }
-                done(reply, Ok((ids, existing)))
-            }
-            Command::Claim {
-                queue,
-                builtin,
-                limit,
-                lease_ms,
-                abandon,
-                reply,
-            } => {
-                if self.storage.is_shared() && !self.book.has(&queue) {
-                    // Made on another node of the fleet.
-                    self.follow_queues(repo, effects)?;
-                }
-                let (allowed, retry_in_ms) = match self.book.get(&queue) {
-                    None => (0, None),
-                    Some(_)
-                        if abandon
-                            .as_ref()
-                            .is_some_and(CancellationToken::is_cancelled) =>
-                    {
-                        (0, None)
-                    }
-                    Some(_) => self.book.queue_mut(&queue).allowance(limit, now),
-                };
-                if allowed == 0 {
-                    return Ok(done(
-                        reply,
-                        Ok(ClaimOutcome {
-                            jobs: Vec::new(),
-                            retry_in_ms,
-                        }),
-                    ));
-                }
-                let lease_until = now + lease_ms;
-                let rows: Vec<ClaimedRow> = repo.claim(
-                    &queue,
-                    builtin,
-                    i64::from(allowed),
-                    now as i64,
-                    lease_until as i64,
-                )?;
-                let q = self.book.queue_mut(&queue);
-                q.started(rows.len() as u32);
-                for row in &rows {
-                    q.note_wait(now.saturating_sub(row.run_at_ms.max(0) as u64));
-                }
-                if !rows.is_empty() {
-                    effects.due(lease_until);
-                }
-                let mut jobs = Vec::with_capacity(rows.len());
-                for row in rows {
-                    self.changed(
-                        Change {
-                            id: row.id,
-                            queue: queue.clone(),
-                            kind: row.kind.clone(),
-                            from: Some(State::Available),
-                            to: Some(State::Running),
-                            attempt: row.attempt,
-                        },
-                        effects,
-                    );
-                    jobs.push(Claimed {
-                        id: row.id as u64,
-                        queue: queue.clone(),
-                        kind: row.kind,
-                        args: row.args,
-                        attempt: row.attempt.max(0) as u32,
-                        max_attempts: row.max_attempts.max(0) as u32,
-                        timeout_ms: row.timeout_ms.map(|t| t.max(0) as u64),
-                        lease_until_ms: lease_until,
-                    });
-                }
-                done(
-                    reply,
-                    Ok(ClaimOutcome {
-                        jobs,
-                        retry_in_ms: None,
-                    }),
-                )
-            }
-            Command::Heartbeat {
-                leases,
-                lease_ms,
-                reply,
-            } => {
-                let lease_until = now + lease_ms;
-                let mut outcome = HeartbeatOutcome {
-                    lease_until_ms: lease_until,
-                    ..HeartbeatOutcome::default()
-                };
-                for lease in leases {
-                    match repo.heartbeat(
-                        lease.id as i64,
-                        i64::from(lease.attempt),
-                        lease_until as i64,
-                    )? {
-                        LeaseState::Extended => {}
-                        LeaseState::Cancelled => outcome.cancelled.push(lease.id),
-                        LeaseState::Lost => outcome.lost.push(lease.id),
-                    }
-                }
-                done(reply, Ok(outcome))
-            }
-            Command::Complete { jobs, reply } => {
-                let (mut acked, mut stale) = (Vec::new(), Vec::new());
-                let batch: Vec<Completed<'_>> = jobs
-                    .iter()
-                    .map(|j| (j.id as i64, i64::from(j.attempt), j.result.as_deref()))
-                    .collect();
-                // One call for the batch: one statement on PostgreSQL.
-                let answers = repo.complete_batch(&batch, now as i64)?;
-                for (job, answer) in jobs.iter().zip(answers) {
-                    match answer {
-                        Acked::Done(change, started) => {
-                            let ran =
-                                now.saturating_sub(started.unwrap_or(now as i64).max(0) as u64);
-                            self.book.queue_mut(&change.queue).note_run(ran, true, now);
-                            self.changed(change, effects);
-                            acked.push(job.id);
-                        }
-                        Acked::Already => acked.push(job.id),
-                        Acked::Stale => stale.push(job.id),
-                    }
-                }
-                done(reply, Ok((acked, stale)))
-            }
-            Command::Fail { jobs, reply } => {
-                let (mut acked, mut stale) = (Vec::new(), Vec::new());
-                for job in jobs {
-                    let mut retry_at = None;
-                    let acked_now = repo.fail(
-                        job.id as i64,
-                        i64::from(job.attempt),
-                        &job.error,
-                        now as i64,
-                        &mut |attempt, max| {
-                            let to = retry_or_dead(attempt, max, job.retry_in_ms, job.discard, now);
-                            if let FailTo::RetryAt(at) = to {
-                                retry_at = Some(at.max(0) as u64);
-                            }
-                            to
-                        },
-                    )?;
-                    match acked_now {
-                        Acked::Done(change, started) => {
-                            let ran =
-                                now.saturating_sub(started.unwrap_or(now as i64).max(0) as u64);
-                            self.book.queue_mut(&change.queue).note_run(ran, false, now);
-                            if change.to == Some(State::Retryable)
-                                && let Some(at) = retry_at
-                            {
-                                effects.due(at);
-                            }
-                            self.changed(change, effects);
-                            acked.push(job.id);
-                        }
-                        Acked::Already => acked.push(job.id),
-                        Acked::Stale => stale.push(job.id),
-                    }
-                }
-                done(reply, Ok((acked, stale)))
-            }
-            Command::Cancel { id, reply } => {
-                let value = match repo.cancel(id as i64, now as i64)? {
-                    Outcome::Done(change) => {
-                        self.changed(change, effects);
-                        match repo.get(id as i64)? {
-                            Some(row) => Ok(row),
-                            None => Err(not_found(id)),
-                        }
-                    }
-                    Outcome::NotFound => Err(not_found(id)),
-                    Outcome::Refused(state) => Err(ErrorBody::new(
-                        ErrorCode::Conflict,
-                        format!(
-                            "job {id} is already {}: only unfinished jobs can be cancelled",
-                            state.as_str()
-                        ),
-                    )),
-                    Outcome::KeyTaken => Err(not_found(id)),
-                };
-                done(reply, value)
-            }
-            Command::Retry { target, reply } => {
-                let value = match target {
-                    Target::One(id) => match repo.retry(id as i64, now as i64)? {
-                        Outcome::Done(change) => {
-                            self.changed(change, effects);
-                            Ok(1)
-                        }
-                        Outcome::NotFound => Err(not_found(id)),
-                        Outcome::Refused(state) => Err(ErrorBody::new(
-                            ErrorCode::Conflict,
-                            format!(
-                                "job {id} is {}: only dead, cancelled and retryable jobs can be retried",
-                                state.as_str()
-                            ),
-                        )),
-                        Outcome::KeyTaken => Err(ErrorBody::new(
-                            ErrorCode::Conflict,
-                            format!(
-                                "job {id}'s unique key is held by another waiting or running job"
-                            ),
-                        )),
-                    },
-                    Target::AllDead(queue) => {
-                        let mut count = 0;
-                        for id in repo.dead_ids(queue.as_deref())? {
-                            if let Outcome::Done(change) = repo.retry(id, now as i64)? {
-                                self.changed(change, effects);
-                                count += 1;
-                            }
-                        }
-                        Ok(count)
-                    }
-                };
-                done(reply, value)
-            }
-            Command::Discard { target, reply } => {
-                let value = match target {
-                    Target::One(id) => match repo.discard(id as i64)? {
-                        Outcome::Done(change) => {
-                            self.changed(change, effects);
-                            Ok(1)
-                        }
-                        Outcome::NotFound | Outcome::KeyTaken => Err(not_found(id)),
-                        Outcome::Refused(state) => Err(ErrorBody::new(
-                            ErrorCode::Conflict,
-                            format!(
-                                "job {id} is {}: cancel it first (only finished jobs can be discarded)",
-                                state.as_str()
-                            ),
-                        )),
-                    },
-                    Target::AllDead(queue) => {
-                        let changes = repo.discard_dead(queue.as_deref())?;
-                        let count = changes.len() as u64;
-                        for change in changes {
-                            self.changed(change, effects);
-                        }
-                        Ok(count)
-                    }
-                };
-                done(reply, value)
-            }
-            Command::QueueSet {
-                queue,
-                change,
-                reply,
-            } => {
-                if !self.book.has(&queue) {
-                    return Ok(done(reply, Err(unknown_queue(&queue))));
-                }
-                let q = self.book.queue_mut(&queue);
-                if let Some(paused) = change.paused {
-                    q.paused = paused;
-                }
-                if let Some(concurrency) = change.concurrency {
-                    q.concurrency = concurrency;
-                }
-                if let Some(rate) = change.rate {
-                    q.rate = rate;
-                }
-                repo.set_queue(&QueueRow {
-                    name: queue.clone(),
-                    paused: q.paused,
-                    concurrency: i64::from(q.concurrency),
-                    rate: i64::from(q.rate),
-                })?;
-                effects.wake.insert(queue.clone());
-                effects.builtin = true;
-                let info = self.book.info(&queue, now).unwrap_or_default();
-                effects.queue_events.push(info.clone());
-                done(reply, Ok(info))
-            }
-            Command::CronAdd { mut cron, reply } => {
-                let value = match Schedule::parse(&cron.expr) {
-                    Err(message) => Err(ErrorBody::bad_request(message)),
-                    Ok(schedule) => match schedule.next_after(now) {
-                        None => Err(ErrorBody::bad_request(format!(
-                            "cron expression {:?} never fires",
-                            cron.expr
-                        ))),
-                        Some(next) => {
-                            cron.next_run_ms = next as i64;
-                            match repo.add_cron(&cron, now as i64) {
-                                Ok(()) => {
-                                    effects.due(next);
-                                    Ok(cron)
-                                }
-                                Err(agora_db::Error::Conflict(what)) => Err(ErrorBody::new(
-                                    ErrorCode::Conflict,
-                                    format!(
-                                        "{what} already exists; remove it first (agora jobs cron rm {})",
-                                        cron.name
-                                    ),
-                                )),
-                                Err(err) => return Err(err),
-                            }
-                        }
-                    },
-                };
-                done(reply, value)
-            }
-            Command::CronRemove { name, reply } => {
-                let value = if repo.remove_cron(&name)? {
-                    Ok(())
-                } else {
-                    Err(ErrorBody::new(
-                        ErrorCode::NotFound,
-                        format!("no recurring job named {name:?}"),
-                    ))
-                };
-                done(reply, value)
-            }
-            Command::Stats { reply } => done(reply, Ok((self.book.totals(), self.book.infos(now)))),
-            Command::Tick { reply } => {
-                self.tick(repo, now, effects)?;
-                match reply {
-                    Some(reply) => done(reply, Ok(())),
-                    None => Box::new(|_| {}),
-                }
-            }
-        })
-    }
-
-    /// In a fleet: the queues and settings other nodes made or changed
-    /// (the counts stay this node's own until the fleet's notifications
-    /// carry them: docs/FLEET.md).
-    fn follow_queues(
-        &mut self,
-        repo: &mut dyn JobStore,
-        effects: &mut Effects,
-    ) -> agora_db::Result<()> {
-        for row in repo.queues()? {
-            if !self.book.has(&row.name) {
-                effects.new_queues.push(row.name.clone());
-            }
-            let q = self.book.queue_mut(&row.name);
-            q.paused = row.paused;
-            q.concurrency = row.concurrency.clamp(0, i64::from(u32::MAX)) as u32;
-            q.rate = row.rate.clamp(0, i64::from(u32::MAX)) as u32;
-        }
-        Ok(())
-    }
-
-    /// Everything due at `now`.
-    fn tick(
-        &mut self,
-        repo: &mut dyn JobStore,
-        now: u64,
-        effects: &mut Effects,
-    ) -> agora_db::Result<()> {
-        if self.storage.is_shared() {
-            self.follow_queues(repo, effects)?;
-        }
-        for change in repo.promote_due(now as i64)? {
-            self.changed(change, effects);
-        }
-        let expired = repo.expire_leases(now as i64, &mut |attempt, max| {
-            retry_or_dead(attempt, max, None, false, now)
-        })?;
-        if !expired.is_empty() {
-            tracing::info!(
-                jobs = expired.len(),
-                "leases expired; the jobs will be retried"
-            );
-        }
-        for change in expired {
-            self.changed(change, effects);
-        }
-        for cron in repo.due_crons(now as i64)? {
-            self.run_cron(repo, &cron, now, effects)?;
-        }
-        if now >= self.next_prune_ms {
-            let before = now.saturating_sub(self.retention_ms) as i64;
-            let pruned = repo.prune(before, PRUNE_BATCH)?;
-            self.next_prune_ms = if pruned.len() as i64 == PRUNE_BATCH {
-                now + 1
-            } else {
-                now + PRUNE_EVERY_MS
-            };
-            for change in pruned {
-                self.changed(change, effects);
-            }
-        }
-        let next = repo.next_due()?.map_or(u64::MAX, |d| d.max(0) as u64);
-        effects.recomputed = Some(next.min(self.next_prune_ms));
-        Ok(())
-    }
-
-    /// Enqueues a recurring job's due slots and moves it past them, in the
-    /// batch's transaction: a slot runs once, even across restarts.
-    fn run_cron(
-        &mut self,
-        repo: &mut dyn JobStore,
-        cron: &CronRow,
-        now: u64,
-        effects: &mut Effects,
-    ) -> agora_db::Result<()> {
-        let schedule = match Schedule::parse(&cron.expr) {
-            Ok(s) => s,
-            Err(err) => {
-                tracing::error!(cron = %cron.name, %err, "stored cron expression no longer parses; it is parked");
-                repo.advance_cron(&cron.name, i64::MAX, cron.next_run_ms, None)?;
-                return Ok(());
-            }
-        };
-        let (slots, next) = schedule.due(cron.next_run_ms.max(0) as u64, now, cron.catch_up);
-        let mut last_job = None;
-        for slot in &slots {
-            // The slot's row is the constraint that makes it run once:
-            // another node that read the same slot due finds it taken.
-            if !repo.take_cron_slot(&cron.name, *slot as i64)? {
-                continue;
-            }
-            let row = NewRow {
-                queue: cron.queue.clone(),
-                kind: cron.kind.clone(),
-                builtin: is_builtin(&cron.kind),
-                args: cron.args.clone(),
-                priority: cron.priority,
-                max_attempts: cron.max_attempts,
-                run_at_ms: *slot as i64,
-                unique_key: None,
-                timeout_ms: cron.timeout_ms,
-                tags: cron.tags.clone(),
-            };
-            if let Inserted::New(id, _) = self.insert(repo, &row, now, effects)? {
-                last_job = Some(id);
-            }
-        }
-        let last_run = slots.last().map_or(cron.next_run_ms, |s| *s as i64);
-        let next = next.map_or(i64::MAX, |n| n as i64);
-        repo.advance_cron(&cron.name, next, last_run, last_job)?;
-        Ok(())
-    }
 }
 
 /// Where a failed attempt goes: dead when discarded or out of attempts,
@@ -1059,5 +451,13 @@ pub fn unknown_queue(queue: &str) -> ErrorBody {
     )
 }
 
+mod command;
+mod due;
+mod execute;
 #[cfg(test)]
 mod tests;
+
+pub use command::{
+    AckOutcome, ClaimOutcome, Clock, Command, HeartbeatOutcome, QueueChange, Reply, Target,
+};
+use due::load;

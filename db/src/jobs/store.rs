@@ -13,6 +13,7 @@ use super::{
     Outcome, QueueRow, State,
 };
 use crate::Result;
+use crate::pg::snapshot::Snapshot;
 
 /// One acknowledged attempt: the job's id, the attempt, its result (JSON).
 pub type Completed<'a> = (i64, i64, Option<&'a str>);
@@ -137,6 +138,28 @@ pub trait JobStore {
     ) -> Result<()>;
     /// [`super::Jobs::remove_cron`].
     fn remove_cron(&mut self, name: &str) -> Result<bool>;
+    /// How many of `queue`'s jobs are running, fleet-wide. On PostgreSQL
+    /// it locks the queue's row until the transaction ends, so a claim
+    /// that follows it in the transaction is the only one on its queue:
+    /// a concurrency limit holds across nodes.
+    fn running(&mut self, queue: &str) -> Result<i64>;
+    /// Tells the fleet's other nodes what this transaction did
+    /// (`pg::jobs::notice`), delivered when it commits. Nothing on
+    /// SQLite, which has one node.
+    fn announce(
+        &mut self,
+        changes: &[Change],
+        queues: &[String],
+        due_ms: Option<i64>,
+    ) -> Result<()> {
+        let _ = (changes, queues, due_ms);
+        Ok(())
+    }
+    /// The snapshot this transaction reads (PostgreSQL's, for a read:
+    /// [`crate::Storage::jobs`] reads in one); `None` on SQLite.
+    fn snapshot(&mut self) -> Result<Option<Snapshot>> {
+        Ok(None)
+    }
 }
 
 impl JobStore for super::Jobs<'_> {
@@ -254,5 +277,8 @@ impl JobStore for super::Jobs<'_> {
     }
     fn remove_cron(&mut self, name: &str) -> Result<bool> {
         super::Jobs::remove_cron(self, name)
+    }
+    fn running(&mut self, queue: &str) -> Result<i64> {
+        super::Jobs::running(self, queue)
     }
 }

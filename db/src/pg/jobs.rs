@@ -708,7 +708,52 @@ impl JobStore for PgJobs<'_, '_> {
             &[&name],
         )? == 1)
     }
+
+    fn running(&mut self, queue: &str) -> Result<i64> {
+        // The queue's row first: claims on the queue line up behind it.
+        self.tx.execute(
+            "SELECT 1 FROM job_queues WHERE name = $1 FOR UPDATE",
+            &[&queue],
+        )?;
+        let row = self.tx.query_one(
+            "SELECT count(*) FROM jobs WHERE state = 'running' AND queue = $1",
+            &[&queue],
+        )?;
+        Ok(row.get(0))
+    }
+
+    fn announce(
+        &mut self,
+        changes: &[Change],
+        queues: &[String],
+        due_ms: Option<i64>,
+    ) -> Result<()> {
+        let bodies = notice::encode(changes, queues, due_ms);
+        if bodies.is_empty() {
+            return Ok(());
+        }
+        // One statement for every notification; the prefix is what
+        // `pg::notify::send` puts (the node), then the transaction's id.
+        self.tx.execute(
+            "SELECT pg_notify($1, coalesce(current_setting('agora.node', true), '') || '|' \
+                    || pg_current_xact_id()::text || '|' || body) \
+             FROM UNNEST($2::text[]) WITH ORDINALITY AS b(body, ord) ORDER BY ord",
+            &[&notice::CHANNEL, &bodies],
+        )?;
+        Ok(())
+    }
+
+    fn snapshot(&mut self) -> Result<Option<notice::Snapshot>> {
+        let row = self
+            .tx
+            .query_one("SELECT pg_current_snapshot()::text", &[])?;
+        let text: String = row.get(0);
+        notice::Snapshot::parse(&text)
+            .map(Some)
+            .map_err(crate::Error::Schema)
+    }
 }
 
+pub mod notice;
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod jobs;
 pub(crate) mod migrations;
 pub mod notify;
+pub mod snapshot;
 pub mod users;
 
 use std::str::FromStr as _;

@@ -10,10 +10,16 @@ use super::*;
 
 /// A migrated database and two connections to it: two nodes.
 fn two_nodes() -> (Client, Client) {
+    let (a, b, _) = two_nodes_at();
+    (a, b)
+}
+
+/// [`two_nodes`], and the database's URL.
+fn two_nodes_at() -> (Client, Client, String) {
     let url = crate::pg::testing::database();
     crate::Pg::connect(&url).unwrap();
     let connect = || Client::connect(&url, NoTls).unwrap();
-    (connect(), connect())
+    (connect(), connect(), url)
 }
 
 fn job(key: Option<&str>, builtin: bool) -> NewRow {
@@ -147,4 +153,64 @@ fn sweeps_skip_the_rows_another_node_holds() {
     ta.commit().unwrap();
     let left = committed(&mut a, |j| j.expire_leases(200, &mut decide));
     assert_eq!(ids(Ok(left)), [ext[0].id]);
+}
+
+#[test]
+fn a_queue_with_a_concurrency_limit_is_claimed_by_one_node_at_a_time() {
+    let (mut a, mut b) = two_nodes();
+    committed(&mut a, |j| {
+        j.ensure_queue("default", 0)?;
+        j.insert(&job(None, false), 0)?;
+        j.claim("default", false, 1, 0, 60_000)
+    });
+    let mut tx = impatient(&mut a);
+    assert_eq!(PgJobs::new(&mut tx).running("default").unwrap(), 1);
+    // b's count waits for a's claim to commit, then counts it.
+    let counted = after_commit(tx, &mut b, |j| j.running("default"));
+    assert_eq!(counted, 1);
+}
+
+#[test]
+fn announcements_arrive_on_commit_and_a_snapshot_says_whether_it_saw_them() {
+    let (mut a, mut b, url) = two_nodes_at();
+    let pg = crate::Pg::connect_as(&url, "node-b").unwrap();
+    let mut listener = pg.listener(&[notice::CHANNEL]).unwrap();
+    let snapshot = |client: &mut Client| {
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .start()
+            .unwrap();
+        let s = PgJobs::new(&mut tx).snapshot().unwrap().unwrap();
+        tx.commit().unwrap();
+        s
+    };
+    let before = snapshot(&mut a);
+    let change = Change {
+        id: 7,
+        queue: "default".into(),
+        kind: "mail".into(),
+        from: Some(State::Running),
+        to: Some(State::Completed),
+        attempt: 1,
+    };
+    // Rolled back: never heard of.
+    let mut tx = b.transaction().unwrap();
+    PgJobs::new(&mut tx)
+        .announce(&[change.clone()], &[], None)
+        .unwrap();
+    tx.rollback().unwrap();
+    committed(&mut b, |j| {
+        j.announce(&[change.clone()], &["default".into()], Some(5))
+    });
+    let after = snapshot(&mut a);
+    let notes = listener.wait(Duration::from_secs(5)).unwrap();
+    assert_eq!(notes.len(), 1, "{notes:?}");
+    let n = notice::decode(&notes[0].payload).unwrap();
+    assert_eq!(
+        (n.changes, n.queues, n.due_ms),
+        (vec![change], vec!["default".into()], Some(5))
+    );
+    assert!(!before.saw(n.xid), "taken before the commit");
+    assert!(after.saw(n.xid), "taken after it");
 }
