@@ -287,7 +287,7 @@ fn presence_is_fleet_wide_and_a_killed_nodes_users_go_offline_within_the_timeout
 }
 
 /// Terminates every connection of `url`'s database that is listening for
-/// notifications (each node's listener).
+/// notifications (each node's two listeners: chat's and jobs').
 fn cut_listeners(url: &str) -> usize {
     let out = std::process::Command::new("psql")
         .args([
@@ -326,9 +326,9 @@ fn a_node_whose_listener_was_cut_catches_up_and_a_moved_client_resumes_from_its_
         }
         assert_eq!(messages(&mut bob_pushes, "ops", 10).await.len(), 10);
 
-        // Both nodes lose their listening connection; alice goes on
+        // Both nodes lose their listening connections; alice goes on
         // sending at once, while B is deaf.
-        assert_eq!(cut_listeners(&url), 2);
+        assert_eq!(cut_listeners(&url), 4);
         for i in 0..20 {
             alice
                 .request(send("ops", &format!("during {i}")))

@@ -36,6 +36,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "jobs",
         include_str!("../../migrations/postgres/0004_jobs.sql"),
     ),
+    (
+        5,
+        "tenants",
+        include_str!("../../migrations/postgres/0005_tenants.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here

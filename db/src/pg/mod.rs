@@ -17,6 +17,7 @@ pub mod jobs;
 pub(crate) mod migrations;
 pub mod notify;
 pub mod snapshot;
+pub mod tenant;
 pub mod users;
 
 use std::str::FromStr as _;
