@@ -108,6 +108,9 @@ impl Services {
                 queue.clone(),
             )));
         }
+        if let agora_db::Storage::Postgres(pg) = storage {
+            metrics.join_fleet(pg.clone());
+        }
         metrics.set_jobs_source(Box::new(crate::metrics::jobs::JobFigures::new(
             jobs.clone(),
         )));

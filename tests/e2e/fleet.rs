@@ -3,7 +3,12 @@
 //! issued by one is accepted by the other; a daemon whose database
 //! cannot be used exits with one line saying where and why.
 
-use agora_wire::{BaseOp, BaseReply, ChatOp, ChatReply, ErrorCode, Op, Reply};
+use std::time::Duration;
+
+use agora_wire::metrics::{AlertState, METRICS_TOPIC};
+use agora_wire::{
+    BaseOp, BaseReply, ChatOp, ChatReply, ErrorCode, Event, MetricsEvent, MetricsOp, Op, Reply,
+};
 
 use crate::support::{Daemon, Home, postgres_database, rt};
 
@@ -212,4 +217,68 @@ fn sqlite_url_puts_the_file_where_it_says() {
     });
     assert!(file.exists());
     assert!(!home.data().join("agora.db").exists());
+}
+
+#[test]
+fn an_alert_firing_on_one_node_reaches_a_dashboard_on_another() {
+    let url = postgres_database();
+    let (home_a, home_b) = (Home::new(), Home::new());
+    let a = node(&home_a, &url);
+    let b = node(&home_b, &url);
+    rt().block_on(async {
+        let on_a = a.client(None).await;
+        let (_, token) = session(
+            on_a.request(Op::Base(BaseOp::Register {
+                name: "ops".into(),
+                password: "fleet-pass-1".into(),
+            }))
+            .await
+            .unwrap(),
+        );
+        let on_b = b.client(Some(token)).await;
+        let mut pushes = on_b.pushes().await.unwrap();
+        on_b.request(BaseOp::Subscribe {
+            topics: vec![METRICS_TOPIC.into()],
+        })
+        .await
+        .unwrap();
+        // A rule on A that holds at once: A's CPU is always ≥ 0 %.
+        on_a.request(MetricsOp::AlertAdd {
+            name: "always".into(),
+            metric: "cpu.total".into(),
+            op: ">=".into(),
+            threshold: 0.0,
+            for_ms: 0,
+            severity: "info".into(),
+        })
+        .await
+        .unwrap();
+        let (transition, node) = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let push = pushes.recv().await.expect("B's connection closed");
+                if let Event::Metrics(MetricsEvent::AlertChanged {
+                    transition: Some(t),
+                    node,
+                    ..
+                }) = push.event
+                {
+                    return (t, node);
+                }
+            }
+        })
+        .await
+        .expect("B's dashboard heard of A's alert");
+        assert_eq!(
+            (transition.rule.as_str(), transition.to),
+            ("always", AlertState::Firing)
+        );
+        assert!(node.is_some_and(|n| !n.is_empty()), "the event names A");
+        // B's own rules are its own: the rule is not B's.
+        let Reply::Metrics(agora_wire::MetricsReply::Alerts { alerts }) =
+            on_b.request(MetricsOp::AlertList).await.unwrap()
+        else {
+            panic!("expected alerts");
+        };
+        assert!(alerts.iter().all(|a| a.name != "always"), "{alerts:?}");
+    });
 }

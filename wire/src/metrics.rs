@@ -330,9 +330,15 @@ crate::messages! {
             transition: Option<Transition>,
             /// The rule now; `None` when it was removed.
             #[serde(default, skip_serializing_if = "Option::is_none")]
-            alert: Option<Alert>,
+            alert: Option<Box<Alert>>,
             /// The rule's name.
             name: String,
+            /// In a fleet: the node whose rule this is, when it is not the
+            /// node the client is connected to (each node evaluates its
+            /// own rules on its own machine; firing and resolved alerts of
+            /// the others arrive too). Absent for this node's own.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            node: Option<String>,
         } = "metrics_alert_changed",
         /// Who watches changed: everyone watching now.
         Viewers {

@@ -1186,13 +1186,20 @@ pub fn any_event() -> impl Strategy<Value = Event> {
         .prop_map(Event::from);
     let metrics = prop_oneof![
         any_sample().prop_map(|sample| MetricsEvent::Tick { sample }),
-        (opt(any_transition()), opt(any_alert()), any_string()).prop_map(
-            |(transition, alert, name)| MetricsEvent::AlertChanged {
-                transition,
-                alert,
-                name
-            }
-        ),
+        (
+            opt(any_transition()),
+            opt(any_alert()),
+            any_string(),
+            opt(any_string())
+        )
+            .prop_map(
+                |(transition, alert, name, node)| MetricsEvent::AlertChanged {
+                    transition,
+                    alert: alert.map(Box::new),
+                    name,
+                    node
+                }
+            ),
         proptest::collection::vec(any_viewer(), 0..3)
             .prop_map(|viewers| MetricsEvent::Viewers { viewers }),
     ]

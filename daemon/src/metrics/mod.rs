@@ -24,6 +24,7 @@
 //! viewers while their event stream is open.
 
 pub mod alerts;
+pub mod fleet;
 pub mod history;
 pub mod jobs;
 pub mod notify;
@@ -122,6 +123,8 @@ struct Inner {
     /// Metric ids in the database, by name.
     ids: Mutex<HashMap<String, i64>>,
     jobs: Arc<OnceLock<Box<dyn Source + Sync>>>,
+    /// A fleet's PostgreSQL: other nodes' alerts are heard through it.
+    fleet: OnceLock<agora_db::Pg>,
 }
 
 #[derive(Default)]
@@ -272,6 +275,7 @@ impl Metrics {
                 next_web: AtomicU64::new(1),
                 ids: Mutex::new(HashMap::new()),
                 jobs,
+                fleet: OnceLock::new(),
             }),
         })
     }
@@ -284,6 +288,14 @@ impl Metrics {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push(hook);
+    }
+
+    /// In a fleet: this node's firing and resolved alerts are told to the
+    /// other nodes through `pg`, and theirs published here once
+    /// [`Metrics::spawn`] runs (`fleet`).
+    pub fn join_fleet(&self, pg: agora_db::Pg) {
+        self.add_hook(Arc::new(fleet::FleetAlerts::new(pg.clone())));
+        let _ = self.inner.fleet.set(pg);
     }
 
     /// Where the job queue's figures come from (`agora.jobs.*`), once the
@@ -300,6 +312,15 @@ impl Metrics {
     /// Starts the sampling task; it stops (writing what is pending) when
     /// `token` is cancelled.
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
+        if let Some(pg) = self.inner.fleet.get() {
+            let (metrics, pg, stop) = (self.clone(), pg.clone(), token.clone());
+            let started = std::thread::Builder::new()
+                .name("agora-alerts-fleet".into())
+                .spawn(move || fleet::listen(metrics, pg, stop));
+            if let Err(err) = started {
+                tracing::error!(%err, "cannot start the alerts' fleet listener");
+            }
+        }
         tracker.spawn(self.clone().run(token));
     }
 
@@ -412,8 +433,9 @@ impl Metrics {
                 ts_ms: change.ts_ms,
                 silenced: change.silenced,
             }),
-            alert: alert.clone(),
+            alert: alert.clone().map(Box::new),
             name: change.rule.clone(),
+            node: None,
         });
         let announce =
             !change.silenced && matches!(change.to, AlertState::Firing | AlertState::Resolved);
@@ -686,8 +708,9 @@ impl Metrics {
         };
         self.publish(MetricsEvent::AlertChanged {
             transition: None,
-            alert: Some(alert.clone()),
+            alert: Some(Box::new(alert.clone())),
             name,
+            node: None,
         });
         Ok(MetricsReply::Alert { alert })
     }
@@ -824,6 +847,7 @@ impl Service for Metrics {
                     transition: None,
                     alert: None,
                     name,
+                    node: None,
                 });
                 Ok(BaseReply::Done)
             }),
@@ -853,8 +877,9 @@ impl Service for Metrics {
                 };
                 m.publish(MetricsEvent::AlertChanged {
                     transition: None,
-                    alert: Some(alert.clone()),
+                    alert: Some(Box::new(alert.clone())),
                     name,
+                    node: None,
                 });
                 Ok(MetricsReply::Alert { alert })
             }),

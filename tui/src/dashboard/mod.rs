@@ -550,7 +550,12 @@ impl Tab for DashboardState {
                     self.add_sample(sample);
                 }
             }
-            MetricsEvent::AlertChanged { alert, name, .. } => self.set_alert(&name, alert),
+            // Another node's alert (a fleet): its rules are not this
+            // node's table; chat's #alerts room carries it.
+            MetricsEvent::AlertChanged { node: Some(_), .. } => {}
+            MetricsEvent::AlertChanged { alert, name, .. } => {
+                self.set_alert(&name, alert.map(|a| *a))
+            }
             MetricsEvent::Viewers { viewers } => self.viewers = viewers,
         }
     }

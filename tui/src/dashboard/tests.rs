@@ -162,8 +162,9 @@ fn alerts_firing_first_and_changes_apply() {
             ts_ms: T0,
             silenced: false,
         }),
-        alert: Some(calm),
+        alert: Some(Box::new(calm)),
         name: "calm".into(),
+        node: None,
     }));
     let names: Vec<_> = s.alerts().iter().map(|a| a.name.as_str()).collect();
     assert_eq!(names, ["calm", "hot", "warm"]);
@@ -171,6 +172,7 @@ fn alerts_firing_first_and_changes_apply() {
         transition: None,
         alert: None,
         name: "hot".into(),
+        node: None,
     }));
     assert_eq!(s.alerts().len(), 2);
 }

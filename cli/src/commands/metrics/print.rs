@@ -89,11 +89,13 @@ pub fn event_json(event: &MetricsEvent) -> Value {
             transition: t,
             alert: a,
             name,
+            node,
         } => json!({
             "type": "alert",
             "name": name,
+            "node": node,
             "transition": t.as_ref().map(transition),
-            "alert": a.as_ref().map(alert),
+            "alert": a.as_deref().map(alert),
         }),
         MetricsEvent::Viewers { viewers } => json!({
             "type": "viewers",
@@ -108,8 +110,12 @@ pub fn event_text(event: &MetricsEvent) -> Option<String> {
         MetricsEvent::Tick { sample } => Some(watch_line(sample)),
         MetricsEvent::AlertChanged {
             transition: Some(t),
+            node,
             ..
-        } => Some(transition_text(t)),
+        } => Some(match node {
+            Some(node) => format!("{node}: {}", transition_text(t)),
+            None => transition_text(t),
+        }),
         MetricsEvent::AlertChanged { alert: Some(a), .. } => {
             Some(format!("[{}] rule {}", clock(a.since_ms), alert_text(a)))
         }

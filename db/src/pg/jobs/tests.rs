@@ -197,11 +197,11 @@ fn announcements_arrive_on_commit_and_a_snapshot_says_whether_it_saw_them() {
     // Rolled back: never heard of.
     let mut tx = b.transaction().unwrap();
     PgJobs::new(&mut tx)
-        .announce(&[change.clone()], &[], None)
+        .announce(std::slice::from_ref(&change), &[], None)
         .unwrap();
     tx.rollback().unwrap();
     committed(&mut b, |j| {
-        j.announce(&[change.clone()], &["default".into()], Some(5))
+        j.announce(std::slice::from_ref(&change), &["default".into()], Some(5))
     });
     let after = snapshot(&mut a);
     let notes = listener.wait(Duration::from_secs(5)).unwrap();
