@@ -609,8 +609,9 @@ pub struct DaemonArgs {
     /// several daemons share (a fleet; docs/FLEET.md). On PostgreSQL the
     /// accounts and tokens are shared (a token from one daemon works on
     /// every other; set the same AGORA_JWT_SECRET or --jwt-key-file on
-    /// each); chat, jobs, blog, organizations, billing, games and metrics
-    /// are not ported yet and stay in each daemon's DATA/agora.db. The
+    /// each), and so are chat, jobs and games' results and ratings;
+    /// the blog, organizations and billing are not ported yet and stay in
+    /// each daemon's DATA/agora.db, and metrics stay per daemon. The
     /// schema is migrated at start. An unreachable server or refused
     /// credentials stop the daemon with one line saying where and why.
     /// Prefer the environment variable when the URL holds a password.

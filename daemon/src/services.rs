@@ -115,8 +115,8 @@ impl Services {
             jobs.clone(),
         )));
         let games = {
-            let (db, hub, settings) = (db.clone(), hub.clone(), config.games);
-            tokio::task::spawn_blocking(move || Games::open(db, hub, settings))
+            let (storage, hub, settings) = (storage.clone(), hub.clone(), config.games);
+            tokio::task::spawn_blocking(move || Games::open(storage, hub, settings))
                 .await
                 .context("games start-up panicked")??
         };

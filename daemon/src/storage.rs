@@ -9,10 +9,10 @@ use crate::Config;
 
 /// The services whose data is on PostgreSQL with `--database
 /// postgres://…`; the rest stay in the node's SQLite file.
-pub const PORTED: &[&str] = &["accounts", "chat", "jobs"];
+pub const PORTED: &[&str] = &["accounts", "chat", "jobs", "games"];
 
 /// The services still in the node's SQLite file on PostgreSQL.
-pub const NOT_PORTED: &[&str] = &["blog", "organizations", "billing", "games", "metrics"];
+pub const NOT_PORTED: &[&str] = &["blog", "organizations", "billing", "metrics"];
 
 /// Opens the node's SQLite file and the [`Storage`] of the ported
 /// services (that same file, or PostgreSQL).
@@ -57,7 +57,7 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<(Db, Storage)> {
         database = %format!("postgres://{}", pg.place()),
         %node,
         ported = %PORTED.join(", "),
-        "accounts, tokens, chat and jobs are shared through PostgreSQL"
+        "these services are shared through PostgreSQL (and tokens: one key)"
     );
     tracing::warn!(
         file = %sqlite.display(),

@@ -266,150 +266,130 @@ impl<'c> Games<'c> {
     }
 }
 
-/// Stores a game's end in one transaction: the result and move list and,
-/// when `ending.score` is set (a rated game), both players' new ratings
-/// from `rate(first, second, first_score)` and their counts. Returns the
-/// (before, after) ratings of the first and second player when rated.
-///
-/// # Errors
-/// When SQLite fails (nothing is stored then).
-pub fn finish(
-    conn: &mut Connection,
-    ending: &Ending,
-    rate: impl FnOnce(Rating, Rating, f64) -> (Rating, Rating),
-) -> Result<Option<[(Rating, Rating); 2]>> {
-    let tx = conn.transaction()?;
-    let (kind, first, second): (String, String, String) = tx.query_row(
-        "SELECT kind, first, second FROM games WHERE id = ?1",
-        [ending.id],
-        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-    )?;
-    let mut changes = None;
-    if let Some(score) = ending.score {
-        let repo = Games::new(&tx);
-        let (a, b) = (repo.rating(&first, &kind)?, repo.rating(&second, &kind)?);
-        let (a2, b2) = rate(a, b, score);
-        for (user, after, points) in [(&first, a2, score), (&second, b2, 1.0 - score)] {
-            let (won, lost, drawn) = match points {
-                p if p > 0.75 => (1, 0, 0),
-                p if p < 0.25 => (0, 1, 0),
-                _ => (0, 0, 1),
-            };
-            tx.execute(
-                "INSERT INTO game_ratings (user, kind, rating, deviation, volatility, played, won, lost, drawn)
-                 VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)
-                 ON CONFLICT (user, kind) DO UPDATE SET
-                   rating = excluded.rating, deviation = excluded.deviation,
-                   volatility = excluded.volatility, played = played + 1,
-                   won = won + excluded.won, lost = lost + excluded.lost,
-                   drawn = drawn + excluded.drawn",
-                params![
-                    user,
-                    kind,
-                    after.rating,
-                    after.deviation,
-                    after.volatility,
-                    won,
-                    lost,
-                    drawn
-                ],
-            )?;
-        }
-        changes = Some([(a, a2), (b, b2)]);
+/// How a finished rated game's ratings change: `(first, second,
+/// first's score)` → the new ratings.
+pub type Rate<'a> = &'a mut dyn FnMut(Rating, Rating, f64) -> (Rating, Rating);
+
+/// The (won, lost, drawn) counts a score adds.
+pub(crate) fn tally(points: f64) -> (i64, i64, i64) {
+    match points {
+        p if p > 0.75 => (1, 0, 0),
+        p if p < 0.25 => (0, 1, 0),
+        _ => (0, 0, 1),
     }
-    let r = changes.map(|[(a, a2), (b, b2)]| (a.rating, a2.rating, b.rating, b2.rating));
-    tx.execute(
-        "UPDATE games SET status = 'finished', reason = ?2, winner = ?3, moves = ?4,
-           first_before = ?5, first_after = ?6, second_before = ?7, second_after = ?8,
-           ended_at_ms = ?9
-         WHERE id = ?1",
-        params![
-            ending.id,
-            ending.reason,
-            ending.winner,
-            ending.moves.join(" "),
-            r.map(|r| r.0),
-            r.map(|r| r.1),
-            r.map(|r| r.2),
-            r.map(|r| r.3),
-            ending.ended_at_ms
-        ],
-    )?;
-    tx.commit()?;
-    Ok(changes)
+}
+
+impl Games<'_> {
+    /// [`GameStore::finish`] inside the caller's transaction.
+    fn finish_in(&self, ending: &Ending, rate: Rate<'_>) -> Result<Option<[(Rating, Rating); 2]>> {
+        let tx = self.conn;
+        let (kind, first, second): (String, String, String) = tx.query_row(
+            "SELECT kind, first, second FROM games WHERE id = ?1",
+            [ending.id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let mut changes = None;
+        if let Some(score) = ending.score {
+            let (a, b) = (self.rating(&first, &kind)?, self.rating(&second, &kind)?);
+            let (a2, b2) = rate(a, b, score);
+            for (user, after, points) in [(&first, a2, score), (&second, b2, 1.0 - score)] {
+                let (won, lost, drawn) = tally(points);
+                tx.execute(
+                    "INSERT INTO game_ratings (user, kind, rating, deviation, volatility, played, won, lost, drawn)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8)
+                     ON CONFLICT (user, kind) DO UPDATE SET
+                       rating = excluded.rating, deviation = excluded.deviation,
+                       volatility = excluded.volatility, played = played + 1,
+                       won = won + excluded.won, lost = lost + excluded.lost,
+                       drawn = drawn + excluded.drawn",
+                    params![
+                        user,
+                        kind,
+                        after.rating,
+                        after.deviation,
+                        after.volatility,
+                        won,
+                        lost,
+                        drawn
+                    ],
+                )?;
+            }
+            changes = Some([(a, a2), (b, b2)]);
+        }
+        let r = changes.map(|[(a, a2), (b, b2)]| (a.rating, a2.rating, b.rating, b2.rating));
+        tx.execute(
+            "UPDATE games SET status = 'finished', reason = ?2, winner = ?3, moves = ?4,
+               first_before = ?5, first_after = ?6, second_before = ?7, second_after = ?8,
+               ended_at_ms = ?9
+             WHERE id = ?1",
+            params![
+                ending.id,
+                ending.reason,
+                ending.winner,
+                ending.moves.join(" "),
+                r.map(|r| r.0),
+                r.map(|r| r.1),
+                r.map(|r| r.2),
+                r.map(|r| r.3),
+                ending.ended_at_ms
+            ],
+        )?;
+        Ok(changes)
+    }
+}
+
+/// The games repository, on either backend: [`Games`] on SQLite,
+/// `pg::games::PgGames` on a fleet's PostgreSQL; one suite
+/// (`games/suite.rs`) runs on both. Each call runs inside the transaction
+/// [`crate::Storage::games`] opens.
+pub trait GameStore {
+    /// Stores a new game (on PostgreSQL, hosted by this node); returns
+    /// its id.
+    fn create(&mut self, game: &NewGame) -> Result<i64>;
+    /// Marks a waiting game started.
+    fn start(&mut self, id: i64) -> Result<()>;
+    /// Marks the unfinished games this node hosted as aborted (on SQLite
+    /// every unfinished game: there is one node); returns how many.
+    fn abort_unfinished(&mut self, now_ms: i64) -> Result<usize>;
+    /// A game by id.
+    fn find(&mut self, id: i64) -> Result<Option<GameRow>>;
+    /// A user's rating in a game type (the starting values if unrated).
+    fn rating(&mut self, user: &str, kind: &str) -> Result<Rating>;
+    /// The best ratings, of one game type or of all, best first.
+    fn leaderboard(&mut self, kind: Option<&str>, limit: u32) -> Result<Vec<RatingRow>>;
+    /// Stores a game's end: the result and move list and, when
+    /// `ending.score` is set (a rated game), both players' new ratings
+    /// from `rate(first, second, first_score)` and their counts. Returns
+    /// the (before, after) ratings of the first and second player when
+    /// rated. On PostgreSQL both players' rating rows are locked first (in
+    /// name order), so two nodes finishing games of one player at once
+    /// rate one after the other.
+    fn finish(&mut self, ending: &Ending, rate: Rate<'_>) -> Result<Option<[(Rating, Rating); 2]>>;
+}
+
+impl GameStore for Games<'_> {
+    fn create(&mut self, game: &NewGame) -> Result<i64> {
+        Games::create(self, game)
+    }
+    fn start(&mut self, id: i64) -> Result<()> {
+        Games::start(self, id)
+    }
+    fn abort_unfinished(&mut self, now_ms: i64) -> Result<usize> {
+        Games::abort_unfinished(self, now_ms)
+    }
+    fn find(&mut self, id: i64) -> Result<Option<GameRow>> {
+        Games::find(self, id)
+    }
+    fn rating(&mut self, user: &str, kind: &str) -> Result<Rating> {
+        Games::rating(self, user, kind)
+    }
+    fn leaderboard(&mut self, kind: Option<&str>, limit: u32) -> Result<Vec<RatingRow>> {
+        Games::leaderboard(self, kind, limit)
+    }
+    fn finish(&mut self, ending: &Ending, rate: Rate<'_>) -> Result<Option<[(Rating, Rating); 2]>> {
+        self.finish_in(ending, rate)
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Db;
-
-    fn new_game(status: &'static str) -> NewGame {
-        NewGame {
-            kind: "tictactoe".into(),
-            first: "alice".into(),
-            second: "bob".into(),
-            initial_ms: 60_000,
-            increment_ms: 0,
-            status,
-            created_at_ms: 1,
-        }
-    }
-
-    #[test]
-    fn a_finished_game_keeps_its_moves_and_rates_both_players() {
-        let db = Db::open_in_memory().unwrap();
-        let id = db
-            .write(|c| Games::new(c).create(&new_game("in_progress")))
-            .unwrap();
-        assert_eq!(id, 1);
-        let ending = Ending {
-            id,
-            reason: "win".into(),
-            winner: Some("alice".into()),
-            moves: vec!["a1".into(), "b1".into(), "a2".into()],
-            score: Some(1.0),
-            ended_at_ms: 9,
-        };
-        let changes = db
-            .write(|c| {
-                finish(c, &ending, |a, b, s| {
-                    assert_eq!(s, 1.0);
-                    (
-                        Rating {
-                            rating: a.rating + 10.0,
-                            ..a
-                        },
-                        Rating {
-                            rating: b.rating - 10.0,
-                            ..b
-                        },
-                    )
-                })
-            })
-            .unwrap()
-            .unwrap();
-        assert_eq!(changes[0].1.rating, 1510.0);
-        let row = db.read(|c| Games::new(c).find(id)).unwrap().unwrap();
-        assert_eq!(row.moves, ["a1", "b1", "a2"]);
-        assert_eq!(row.status, "finished");
-        assert_eq!(row.ratings, Some([(1500.0, 1510.0), (1500.0, 1490.0)]));
-        let board = db.read(|c| Games::new(c).leaderboard(None, 10)).unwrap();
-        assert_eq!(board.len(), 2);
-        assert_eq!((board[0].user.as_str(), board[0].won), ("alice", 1));
-        assert_eq!((board[1].user.as_str(), board[1].lost), ("bob", 1));
-    }
-
-    #[test]
-    fn unfinished_games_are_aborted_at_start_up() {
-        let db = Db::open_in_memory().unwrap();
-        db.write(|c| Games::new(c).create(&new_game("waiting")))
-            .unwrap();
-        db.write(|c| Games::new(c).create(&new_game("in_progress")))
-            .unwrap();
-        assert_eq!(db.write(|c| Games::new(c).abort_unfinished(5)).unwrap(), 2);
-        let row = db.read(|c| Games::new(c).find(2)).unwrap().unwrap();
-        assert_eq!(row.reason.as_deref(), Some("aborted"));
-        assert!(row.ratings.is_none());
-    }
-}
+mod suite;

@@ -12,6 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::chat::{Chat, ChatStore};
+use crate::games::{GameStore, Games};
 use crate::jobs::{JobStore, Jobs};
 use crate::users::{UserStore, Users};
 use crate::{Db, Pg, Result};
@@ -163,6 +164,34 @@ impl Storage {
                     Access::Write => c.transaction()?,
                 };
                 let out = f(&mut crate::pg::jobs::PgJobs::new(&mut tx))?;
+                tx.commit()?;
+                Ok(out)
+            }),
+        }
+    }
+
+    /// Runs `f` with the games repository of this backend, in one
+    /// transaction committed when `f` returns `Ok` (as [`Storage::jobs`];
+    /// reads are plain transactions).
+    ///
+    /// # Errors
+    /// Whatever `f` returns; the database's errors.
+    pub fn games<T>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn GameStore) -> Result<T>,
+    ) -> Result<T> {
+        match (self, access) {
+            (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Games::new(c))),
+            (Storage::Sqlite(db), Access::Write) => db.write(|c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let out = f(&mut Games::new(&tx))?;
+                tx.commit()?;
+                Ok(out)
+            }),
+            (Storage::Postgres(pg), _) => pg.with(|c| {
+                let mut tx = c.transaction()?;
+                let out = f(&mut crate::pg::games::PgGames::new(&mut tx))?;
                 tx.commit()?;
                 Ok(out)
             }),

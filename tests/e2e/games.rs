@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::support::{Daemon, Home};
 
-fn json_of(out: &std::process::Output, what: &str) -> Value {
+pub(crate) fn json_of(out: &std::process::Output, what: &str) -> Value {
     assert!(
         out.status.success(),
         "{what}: {}\n{}",
@@ -22,7 +22,7 @@ fn json_of(out: &std::process::Output, what: &str) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{what}: {e}"))
 }
 
-fn cmd(home: &Home, addr: &str, args: &[&str]) -> Command {
+pub(crate) fn cmd(home: &Home, addr: &str, args: &[&str]) -> Command {
     let mut c = home.cmd();
     c.arg("--addr").arg(addr).args(args);
     c
@@ -31,7 +31,7 @@ fn cmd(home: &Home, addr: &str, args: &[&str]) -> Command {
 /// One bot's turn, as a shell script would take it: read the state, and
 /// if it is its turn, play the first legal move. Returns whether the game
 /// is over.
-fn bot_turn(home: &Home, addr: &str, me: &str, id: &str) -> bool {
+pub(crate) fn bot_turn(home: &Home, addr: &str, me: &str, id: &str) -> bool {
     let state = json_of(
         &home.run(&["--addr", addr, "--json", "game", "show", id], None),
         "show",

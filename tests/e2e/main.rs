@@ -29,6 +29,7 @@ mod dashboard_web;
 mod docs;
 mod fleet;
 mod fleet_chat;
+mod fleet_games;
 mod fleet_jobs;
 mod games;
 mod history;

@@ -13,7 +13,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use agora_db::games::{Ending, finish};
+use agora_db::Access;
+use agora_db::games::Ending;
 use agora_wire::game::{GameState, GameSummary, RatingChange, game_topic};
 use agora_wire::{ErrorBody, GameEvent};
 use tokio::sync::{mpsc, oneshot};
@@ -314,9 +315,11 @@ async fn finish_game(
         score: game.first_score(),
         ended_at_ms: inner.clock.now_ms() as i64,
     };
-    let db = inner.db.clone();
-    let stored =
-        tokio::task::spawn_blocking(move || db.write(|c| finish(c, &ending, rating::rate))).await;
+    let storage = inner.storage.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        storage.games(Access::Write, |g| g.finish(&ending, &mut rating::rate))
+    })
+    .await;
     match stored {
         Ok(Ok(Some([(a, a2), (b, b2)]))) => game.set_ratings(vec![
             RatingChange {

@@ -36,9 +36,8 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use agora_db::Db;
-use agora_db::games::{GameRow, Games as Repo, NewGame};
-use agora_db::users::Users;
+use agora_db::games::{GameRow, NewGame};
+use agora_db::{Access, Storage};
 use agora_wire::game::{
     EndReason, GameResult, GameState, GameStatus, KINDS, MAX_LEADERBOARD, RatingChange,
     RatingEntry, TimeControl, game_topic, user_topic,
@@ -58,7 +57,7 @@ use self::pool::{Entry, Pairing, Pools};
 use self::rules::{Rules, Viewer};
 use self::tictactoe::TicTacToe;
 use crate::hub::Hub;
-use crate::service::{Lifecycle, Routed, Service, db, internal, signed_in};
+use crate::service::{Lifecycle, Routed, Service, internal, signed_in, storage};
 use crate::session::Session;
 
 pub use self::machine::Settings as GameSettings;
@@ -108,7 +107,7 @@ pub struct Games {
 pub struct Inner {
     state: Mutex<State>,
     hub: Arc<Hub>,
-    db: Db,
+    storage: Storage,
     settings: Settings,
     clock: Clock,
     /// Cancelled at shutdown: game tasks stop.
@@ -141,8 +140,11 @@ impl Games {
     ///
     /// # Errors
     /// When the database cannot be written.
-    pub fn open(db: Db, hub: Arc<Hub>, settings: Settings) -> anyhow::Result<Games> {
-        let aborted = db.write(|c| Repo::new(c).abort_unfinished(crate::now_ms() as i64))?;
+    pub fn open(storage: Storage, hub: Arc<Hub>, settings: Settings) -> anyhow::Result<Games> {
+        // On a fleet's PostgreSQL, only this node's: the others' games are
+        // live (a node that died takes its own with it: pg::fleet).
+        let now = crate::now_ms() as i64;
+        let aborted = storage.games(Access::Write, |g| g.abort_unfinished(now))?;
         if aborted > 0 {
             tracing::warn!(aborted, "games left unfinished by the last run are aborted");
         }
@@ -150,7 +152,7 @@ impl Games {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
                 hub,
-                db,
+                storage,
                 settings,
                 clock: Clock::new(),
                 token: CancellationToken::new(),
@@ -223,8 +225,8 @@ impl Games {
             },
             created_at_ms: crate::now_ms() as i64,
         };
-        let id = db(&self.inner.db, move |db| {
-            db.write(|c| Repo::new(c).create(&row))
+        let id = storage(&self.inner.storage, move |s| {
+            s.games(Access::Write, |g| g.create(&row))
         })
         .await? as u64;
         let now = self.inner.clock.now_ms();
@@ -324,7 +326,10 @@ impl Games {
         let Ok(id) = i64::try_from(game) else {
             return Ok(None);
         };
-        db(&self.inner.db, move |db| db.read(|c| Repo::new(c).find(id))).await
+        storage(&self.inner.storage, move |s| {
+            s.games(Access::Read, |g| g.find(id))
+        })
+        .await
     }
 
     async fn queue(
@@ -335,9 +340,8 @@ impl Games {
     ) -> Result<GameReply, ErrorBody> {
         let db_user = user.clone();
         let wanted = kinds.clone();
-        let ratings = db(&self.inner.db, move |db| {
-            db.read(|c| {
-                let repo = Repo::new(c);
+        let ratings = storage(&self.inner.storage, move |s| {
+            s.games(Access::Read, |repo| {
                 wanted
                     .into_iter()
                     .map(|k| Ok((k.clone(), repo.rating(&db_user, &k)?.rating)))
@@ -374,8 +378,9 @@ impl Games {
             return Err(ErrorBody::bad_request("you cannot challenge yourself"));
         }
         let name = opponent.clone();
-        let exists = db(&self.inner.db, move |db| {
-            db.read(|c| Users::new(c).find_by_name(&name))
+        // The accounts' store: on a fleet, everyone registered anywhere.
+        let exists = storage(&self.inner.storage, move |s| {
+            s.users(Access::Read, |u| u.find_by_name(&name))
         })
         .await?
         .is_some();
@@ -457,8 +462,8 @@ impl Games {
                 "limit {limit} is outside 1..={MAX_LEADERBOARD}"
             )));
         }
-        let rows = db(&self.inner.db, move |db| {
-            db.read(|c| Repo::new(c).leaderboard(kind.as_deref(), limit))
+        let rows = storage(&self.inner.storage, move |s| {
+            s.games(Access::Read, |g| g.leaderboard(kind.as_deref(), limit))
         })
         .await?;
         Ok(GameReply::Leaderboard {

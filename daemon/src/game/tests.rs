@@ -58,7 +58,8 @@ impl World {
             db.write(|c| agora_db::users::Users::new(c).create(name, "x"))
                 .unwrap();
         }
-        let games = Games::open(db, Arc::new(Hub::default()), settings).unwrap();
+        let storage = agora_db::Storage::Sqlite(db);
+        let games = Games::open(storage, Arc::new(Hub::default()), settings).unwrap();
         World {
             games,
             _dir: dir,

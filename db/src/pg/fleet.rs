@@ -79,6 +79,8 @@ pub fn reap(client: &mut Client, dead_after: Duration) -> Result<Reaped> {
     users.sort();
     users.dedup();
     tx.execute("DELETE FROM fleet_nodes WHERE id = ANY($1)", &[&nodes])?;
+    // Their live games died with them.
+    super::games::abort_hosted_by(&mut tx, &nodes)?;
     for user in &users {
         super::notify::send(&mut tx, CHANNEL, &Change::User(user.clone()).payload())?;
     }
@@ -102,6 +104,7 @@ pub fn leave(client: &mut Client, node: &str) -> Result<Vec<String>> {
         .map(|r| r.get(0))
         .collect();
     tx.execute("DELETE FROM fleet_nodes WHERE id = $1", &[&node])?;
+    super::games::abort_hosted_by(&mut tx, &[node.to_owned()])?;
     for user in &users {
         super::notify::send(&mut tx, CHANNEL, &Change::User(user.clone()).payload())?;
     }

@@ -41,6 +41,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "tenants",
         include_str!("../../migrations/postgres/0005_tenants.sql"),
     ),
+    (
+        6,
+        "games",
+        include_str!("../../migrations/postgres/0006_games.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here

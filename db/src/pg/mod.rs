@@ -13,6 +13,7 @@
 
 pub mod chat;
 pub mod fleet;
+pub mod games;
 pub mod jobs;
 pub(crate) mod migrations;
 pub mod notify;
