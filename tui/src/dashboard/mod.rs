@@ -550,9 +550,21 @@ impl Tab for DashboardState {
                     self.add_sample(sample);
                 }
             }
-            // Another node's alert (a fleet): its rules are not this
-            // node's table; chat's #alerts room carries it.
-            MetricsEvent::AlertChanged { node: Some(_), .. } => {}
+            // Another node's rule (a fleet): listed beside this node's
+            // own, as NAME@NODE.
+            MetricsEvent::AlertChanged {
+                node: Some(node),
+                alert,
+                name,
+                ..
+            } => {
+                let key = format!("{name}@{node}");
+                let alert = alert.map(|a| Alert {
+                    name: key.clone(),
+                    ..*a
+                });
+                self.set_alert(&key, alert);
+            }
             MetricsEvent::AlertChanged { alert, name, .. } => {
                 self.set_alert(&name, alert.map(|a| *a))
             }

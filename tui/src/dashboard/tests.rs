@@ -175,6 +175,20 @@ fn alerts_firing_first_and_changes_apply() {
         node: None,
     }));
     assert_eq!(s.alerts().len(), 2);
+    // Another node's rule of the same name is listed beside this one's.
+    let mut theirs = alerts().remove(0);
+    theirs.state = AlertState::Firing;
+    s.on_push(Event::Metrics(MetricsEvent::AlertChanged {
+        transition: None,
+        alert: Some(Box::new(theirs)),
+        name: "calm".into(),
+        node: Some("n2".into()),
+    }));
+    let names: Vec<_> = s.alerts().iter().map(|a| a.name.as_str()).collect();
+    assert!(
+        names.contains(&"calm@n2") && names.contains(&"calm"),
+        "{names:?}"
+    );
 }
 
 #[test]

@@ -99,9 +99,9 @@ impl Writer {
         self.signal(effects);
     }
 
-    /// In a fleet: the queues and settings other nodes made or changed
-    /// (the counts stay this node's own until the fleet's notifications
-    /// carry them: docs/FLEET.md).
+    /// In a fleet: the queues and settings other nodes made or changed,
+    /// read from the table (after their notification named a queue, and
+    /// on every tick as a backstop).
     pub(super) fn follow_queues(
         &mut self,
         repo: &mut dyn JobStore,
