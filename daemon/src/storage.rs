@@ -2,8 +2,10 @@
 //! every service uses, and, with `postgres://…`, the fleet's PostgreSQL
 //! for the services ported to it (docs/FLEET.md).
 
+use agora_db::pg::notify::Notification;
 use agora_db::{DatabaseUrl, Db, Pg, Storage};
 use anyhow::Context as _;
+use std::time::Duration;
 
 use crate::Config;
 
@@ -66,4 +68,56 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<(Db, Storage)> {
          unshared (docs/FLEET.md)"
     );
     Ok((db, Storage::Postgres(pg)))
+}
+
+/// Follows `channels` until `stop` says so, on a thread of the caller's:
+/// `on_notes` gets what other nodes sent (this node's own skipped: it
+/// published them itself), `on_reconnect` runs after the listening
+/// connection broke and was made again — notifications sent meanwhile are
+/// gone, so it catches up from the tables. Each returns `false` to stop.
+/// A connection that cannot be made is tried again every 500 ms. `first`
+/// is a listener already made (before its owner loaded what it follows).
+pub fn follow_notifications(
+    pg: &Pg,
+    first: Option<agora_db::pg::notify::Listener>,
+    channels: &[&str],
+    stop: &dyn Fn() -> bool,
+    on_notes: &mut dyn FnMut(Vec<Notification>) -> bool,
+    on_reconnect: &mut dyn FnMut() -> bool,
+) {
+    let node = pg.node().unwrap_or_default().to_owned();
+    let mut listener = first;
+    let mut broke = false;
+    while !stop() {
+        let Some(l) = listener.as_mut() else {
+            match pg.listener(channels) {
+                Ok(fresh) => {
+                    listener = Some(fresh);
+                    if std::mem::take(&mut broke) && !on_reconnect() {
+                        return;
+                    }
+                }
+                Err(err) => {
+                    tracing::warn!(%err, ?channels, "cannot listen to the fleet yet");
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            }
+            continue;
+        };
+        match l.wait(Duration::from_millis(250)) {
+            Ok(notes) => {
+                let theirs: Vec<Notification> =
+                    notes.into_iter().filter(|n| n.origin != node).collect();
+                if !theirs.is_empty() && !on_notes(theirs) {
+                    return;
+                }
+            }
+            Err(err) => {
+                tracing::warn!(%err, ?channels, "the fleet's notifications stopped; reconnecting");
+                listener = None;
+                broke = true;
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
 }

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::{Error, Result};
 
 mod store;
-pub use store::{Completed, JobStore};
+pub use store::{Completed, JobStore, complete_each};
 
 /// A job's state, as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -17,6 +17,12 @@ use crate::jobs::{JobStore, Jobs};
 use crate::users::{UserStore, Users};
 use crate::{Db, Pg, Result};
 
+/// The transaction [`Storage`]'s `transaction` opened, on its backend.
+enum Tx<'a, 't> {
+    Sqlite(&'a rusqlite::Connection),
+    Postgres(&'a mut postgres::Transaction<'t>),
+}
+
 /// Where the data lives, as `--database` (or `AGORA_DATABASE`) says.
 #[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
@@ -133,10 +139,7 @@ impl Storage {
 
     /// Runs `f` with the jobs repository of this backend, in one
     /// transaction committed when `f` returns `Ok` (rolled back on
-    /// `Err`): on SQLite a write is `BEGIN IMMEDIATE` (the writer's lock,
-    /// so a check and the write after it cannot be split), a read uses a
-    /// read-only connection; on PostgreSQL both are a transaction of
-    /// their own.
+    /// `Err`; how each backend opens it: `Storage::transaction`).
     ///
     /// # Errors
     /// Whatever `f` returns; the database's errors.
@@ -145,34 +148,14 @@ impl Storage {
         access: Access,
         f: impl FnOnce(&mut dyn JobStore) -> Result<T>,
     ) -> Result<T> {
-        match (self, access) {
-            (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Jobs::new(c))),
-            (Storage::Sqlite(db), Access::Write) => db.write(|c| {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let out = f(&mut Jobs::new(&tx))?;
-                tx.commit()?;
-                Ok(out)
-            }),
-            (Storage::Postgres(pg), access) => pg.with(|c| {
-                // A read sees one snapshot throughout (the counts and the
-                // snapshot a node loads must agree: `pg::jobs::notice`).
-                let mut tx = match access {
-                    Access::Read => c
-                        .build_transaction()
-                        .isolation_level(postgres::IsolationLevel::RepeatableRead)
-                        .start()?,
-                    Access::Write => c.transaction()?,
-                };
-                let out = f(&mut crate::pg::jobs::PgJobs::new(&mut tx))?;
-                tx.commit()?;
-                Ok(out)
-            }),
-        }
+        self.transaction(access, |tx| match tx {
+            Tx::Sqlite(c) => f(&mut Jobs::new(c)),
+            Tx::Postgres(tx) => f(&mut crate::pg::jobs::PgJobs::new(tx)),
+        })
     }
 
     /// Runs `f` with the games repository of this backend, in one
-    /// transaction committed when `f` returns `Ok` (as [`Storage::jobs`];
-    /// reads are plain transactions).
+    /// transaction as [`Storage::jobs`] does.
     ///
     /// # Errors
     /// Whatever `f` returns; the database's errors.
@@ -181,17 +164,36 @@ impl Storage {
         access: Access,
         f: impl FnOnce(&mut dyn GameStore) -> Result<T>,
     ) -> Result<T> {
+        self.transaction(access, |tx| match tx {
+            Tx::Sqlite(c) => f(&mut Games::new(c)),
+            Tx::Postgres(tx) => f(&mut crate::pg::games::PgGames::new(tx)),
+        })
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok`: on
+    /// SQLite a write is `BEGIN IMMEDIATE` (the writer's lock, so a check
+    /// and the write after it cannot be split), a read uses a read-only
+    /// connection; on PostgreSQL a read is REPEATABLE READ, one snapshot
+    /// throughout (the counts and the snapshot a jobs node loads must
+    /// agree: `pg::jobs::notice`), a write READ COMMITTED.
+    fn transaction<T>(&self, access: Access, f: impl FnOnce(Tx<'_, '_>) -> Result<T>) -> Result<T> {
         match (self, access) {
-            (Storage::Sqlite(db), Access::Read) => db.read(|c| f(&mut Games::new(c))),
+            (Storage::Sqlite(db), Access::Read) => db.read(|c| f(Tx::Sqlite(c))),
             (Storage::Sqlite(db), Access::Write) => db.write(|c| {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let out = f(&mut Games::new(&tx))?;
+                let out = f(Tx::Sqlite(&tx))?;
                 tx.commit()?;
                 Ok(out)
             }),
-            (Storage::Postgres(pg), _) => pg.with(|c| {
-                let mut tx = c.transaction()?;
-                let out = f(&mut crate::pg::games::PgGames::new(&mut tx))?;
+            (Storage::Postgres(pg), access) => pg.with(|c| {
+                let mut tx = match access {
+                    Access::Read => c
+                        .build_transaction()
+                        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                        .start()?,
+                    Access::Write => c.transaction()?,
+                };
+                let out = f(Tx::Postgres(&mut tx))?;
                 tx.commit()?;
                 Ok(out)
             }),

@@ -9,8 +9,6 @@
 //! writer told to reload ([`Command::Resync`]): notifications sent
 //! meanwhile are gone.
 
-use std::time::Duration;
-
 use agora_db::Pg;
 use agora_db::pg::jobs::notice::{self, CHANNEL};
 use agora_db::pg::notify::Listener;
@@ -19,14 +17,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::writer::Command;
 
-/// What the listener needs: the database, this node's name, and the
+/// What the listener needs: the database and the
 /// connection already listening (opened before the writer loaded its
 /// counts, so nothing committed in between is missed).
 pub struct Following {
     /// The fleet's database.
     pub pg: Pg,
-    /// This node's name: its own notices are skipped.
-    pub node: String,
     /// Listening on [`CHANNEL`].
     pub listener: Listener,
 }
@@ -39,7 +35,6 @@ impl Following {
     pub fn start(pg: &Pg) -> agora_db::Result<Following> {
         Ok(Following {
             listener: pg.listener(&[CHANNEL])?,
-            node: pg.node().unwrap_or_default().to_owned(),
             pg: pg.clone(),
         })
     }
@@ -48,48 +43,26 @@ impl Following {
 /// The listener thread: other nodes' notices to the writer until `stop`
 /// (or until the writer is gone).
 pub fn listen(following: Following, commands: mpsc::Sender<Command>, stop: CancellationToken) {
-    let Following {
-        pg,
-        node,
-        mut listener,
-    } = following;
-    while !stop.is_cancelled() {
-        let notes = match listener.wait(Duration::from_millis(250)) {
-            Ok(notes) => notes,
-            Err(err) => {
-                tracing::warn!(%err, "jobs: the fleet's notifications stopped; reconnecting");
-                std::thread::sleep(Duration::from_millis(500));
-                match pg.listener(&[CHANNEL]) {
-                    Ok(fresh) => {
-                        listener = fresh;
-                        if commands.blocking_send(Command::Resync).is_err() {
-                            return;
-                        }
+    let Following { pg, listener, .. } = following;
+    crate::storage::follow_notifications(
+        &pg,
+        Some(listener),
+        &[CHANNEL],
+        &|| stop.is_cancelled(),
+        &mut |notes| {
+            notes.into_iter().all(|note| {
+                let command = match notice::decode(&note.payload) {
+                    Ok(notice) => Command::Remote(notice),
+                    Err(err) => {
+                        // Another version's node, or a bug: count from
+                        // the tables instead.
+                        tracing::warn!(%err, from = %note.origin, "jobs: an unreadable notification; reloading");
+                        Command::Resync
                     }
-                    Err(err) => tracing::warn!(%err, "jobs: cannot listen yet"),
-                }
-                continue;
-            }
-        };
-        for note in notes {
-            if note.origin == node {
-                continue; // Published here at commit.
-            }
-            match notice::decode(&note.payload) {
-                Ok(notice) => {
-                    if commands.blocking_send(Command::Remote(notice)).is_err() {
-                        return;
-                    }
-                }
-                Err(err) => {
-                    // Another version's node, or a bug: count from the
-                    // tables instead.
-                    tracing::warn!(%err, from = %note.origin, "jobs: an unreadable notification; reloading");
-                    if commands.blocking_send(Command::Resync).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    }
+                };
+                commands.blocking_send(command).is_ok()
+            })
+        },
+        &mut || commands.blocking_send(Command::Resync).is_ok(),
+    );
 }

@@ -11,8 +11,6 @@
 //! node's alert history, and the chat room's announcement (chat is
 //! fleet-wide) is kept.
 
-use std::time::Duration;
-
 use agora_db::Pg;
 use agora_db::pg::notify;
 use agora_wire::MetricsEvent;
@@ -102,37 +100,25 @@ fn event(node: &str, payload: &str) -> Option<MetricsEvent> {
 
 /// The listener thread: other nodes' alerts published here until `stop`.
 pub fn listen(metrics: Metrics, pg: Pg, stop: CancellationToken) {
-    let node = pg.node().unwrap_or_default().to_owned();
-    let mut listener = None;
-    while !stop.is_cancelled() {
-        let Some(l) = listener.as_mut() else {
-            match pg.listener(&[CHANNEL]) {
-                Ok(l) => listener = Some(l),
-                Err(err) => {
-                    tracing::warn!(%err, "alerts: cannot listen to the fleet yet");
-                    std::thread::sleep(Duration::from_millis(500));
-                }
-            }
-            continue;
-        };
-        match l.wait(Duration::from_millis(250)) {
-            Ok(notes) => {
-                for note in notes.into_iter().filter(|n| n.origin != node) {
-                    match event(&note.origin, &note.payload) {
-                        Some(e) => metrics.publish(e),
-                        None => {
-                            tracing::warn!(from = %note.origin, "alerts: an unreadable notification")
-                        }
+    crate::storage::follow_notifications(
+        &pg,
+        None,
+        &[CHANNEL],
+        &|| stop.is_cancelled(),
+        &mut |notes| {
+            for note in notes {
+                match event(&note.origin, &note.payload) {
+                    Some(e) => metrics.publish(e),
+                    None => {
+                        tracing::warn!(from = %note.origin, "alerts: an unreadable notification")
                     }
                 }
             }
-            Err(err) => {
-                tracing::warn!(%err, "alerts: the fleet's notifications stopped; reconnecting");
-                listener = None;
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        }
-    }
+            true
+        },
+        // Alerts are news: what was missed stays in its node's history.
+        &mut || true,
+    );
 }
 
 #[cfg(test)]

@@ -60,9 +60,7 @@ pub trait JobStore {
     /// batch (the ones it did not update looked at one by one): one round
     /// trip for a worker's batch instead of one per job.
     fn complete_batch(&mut self, jobs: &[Completed<'_>], now_ms: i64) -> Result<Vec<Acked>> {
-        jobs.iter()
-            .map(|&(id, attempt, result)| self.complete(id, attempt, result, now_ms))
-            .collect()
+        complete_each(self, jobs, now_ms)
     }
     /// [`super::Jobs::fail`].
     fn fail(
@@ -281,4 +279,19 @@ impl JobStore for super::Jobs<'_> {
     fn running(&mut self, queue: &str) -> Result<i64> {
         super::Jobs::running(self, queue)
     }
+}
+
+/// [`JobStore::complete`] for each of `jobs`, one call each: the default
+/// [`JobStore::complete_batch`], and PostgreSQL's for a batch of one.
+///
+/// # Errors
+/// The first database error.
+pub fn complete_each<S: JobStore + ?Sized>(
+    store: &mut S,
+    jobs: &[Completed<'_>],
+    now_ms: i64,
+) -> Result<Vec<Acked>> {
+    jobs.iter()
+        .map(|&(id, attempt, result)| store.complete(id, attempt, result, now_ms))
+        .collect()
 }

@@ -384,10 +384,7 @@ impl JobStore for PgJobs<'_, '_> {
 
     fn complete_batch(&mut self, jobs: &[Completed<'_>], now_ms: i64) -> Result<Vec<Acked>> {
         if jobs.len() < 2 {
-            return jobs
-                .iter()
-                .map(|&(id, attempt, result)| self.complete(id, attempt, result, now_ms))
-                .collect();
+            return crate::jobs::complete_each(self, jobs, now_ms);
         }
         let ids: Vec<i64> = jobs.iter().map(|j| j.0).collect();
         let attempts: Vec<i64> = jobs.iter().map(|j| j.1).collect();
