@@ -14,6 +14,9 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
 use crate::{Error, Result, now_ms};
 
+mod store;
+pub use store::{BlogDb, BlogStore};
+
 /// Separates tag names inside one `group_concat` (tags may not contain
 /// control characters, so this one never occurs in a name).
 const TAG_SEPARATOR: char = '\u{1f}';
@@ -1049,5 +1052,7 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<Comment> {
     })
 }
 
+#[cfg(test)]
+mod suite;
 #[cfg(test)]
 mod tests;

@@ -11,6 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::blog::BlogDb;
 use crate::chat::{Chat, ChatStore};
 use crate::games::{GameStore, Games};
 use crate::jobs::{JobStore, Jobs};
@@ -197,6 +198,19 @@ impl Storage {
                 tx.commit()?;
                 Ok(out)
             }),
+        }
+    }
+
+    /// The main site's blog on this backend (each organization's:
+    /// `BlogDb::Sqlite` over its own file, or [`BlogDb::Postgres`] with its
+    /// id).
+    pub fn blog(&self) -> BlogDb {
+        match self {
+            Storage::Sqlite(db) => BlogDb::Sqlite(db.clone()),
+            Storage::Postgres(pg) => BlogDb::Postgres {
+                pg: pg.clone(),
+                org: crate::pg::tenant::MAIN_SITE,
+            },
         }
     }
 

@@ -11,6 +11,7 @@
 //! start at once). LISTEN/NOTIFY is [`notify`]. What it does not do yet:
 //! TLS.
 
+pub mod blog;
 pub mod chat;
 pub mod fleet;
 pub mod games;

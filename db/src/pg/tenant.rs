@@ -55,6 +55,50 @@ impl Pg {
             Ok(out)
         })
     }
+
+    /// Runs `f` in a read-only REPEATABLE READ tenant transaction (one
+    /// snapshot for a page and its count).
+    ///
+    /// # Errors
+    /// Whatever `f` returns; database errors.
+    pub fn tenant_read<T>(
+        &self,
+        org_id: i64,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.with(|client| {
+            let mut tx = client
+                .build_transaction()
+                .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                .read_only(true)
+                .start()?;
+            enter(&mut tx, org_id)?;
+            let out = f(&mut tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// Runs `f` in a tenant transaction committed only when it returns
+    /// `Ok(Ok(_))` (an `Ok(Err(_))` is the caller's refusal: rolled back).
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn tenant_write<T, E>(
+        &self,
+        org_id: i64,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<std::result::Result<T, E>>,
+    ) -> Result<std::result::Result<T, E>> {
+        self.with(|client| {
+            let mut tx = client.transaction()?;
+            enter(&mut tx, org_id)?;
+            let out = f(&mut tx)?;
+            if out.is_ok() {
+                tx.commit()?;
+            }
+            Ok(out)
+        })
+    }
 }
 
 #[cfg(test)]
