@@ -115,12 +115,16 @@ impl Service for Base {
                     Ok(user) => user,
                     Err(err) => return Routed::done(Err::<BaseReply, _>(err)),
                 };
-                let shared = self.db.clone();
+                let storage = self.accounts.storage().clone();
                 Routed::later(async move {
-                    let orgs = db(&shared, move |d| {
-                        d.read(|c| agora_db::orgs::Orgs::new(c).of_user(user.id))
+                    let orgs = crate::service::blocking(move || {
+                        storage.orgs(agora_db::Access::Read, |repo| {
+                            repo.of_user(user.id).map(Ok::<_, std::convert::Infallible>)
+                        })
                     })
-                    .await?;
+                    .await?
+                    .map_err(crate::service::internal)?
+                    .unwrap_or_else(|never| match never {});
                     Ok(BaseReply::Orgs {
                         orgs: orgs
                             .into_iter()

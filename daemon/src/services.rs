@@ -124,14 +124,14 @@ impl Services {
         let hooks = Hooks::new(Self::lifecycles(sessions, &chat, &cache, &metrics, &games));
         let blog = Blog::new(
             config.blog.clone(),
-            db.clone(),
+            storage.blog(),
             accounts.clone(),
             hooks.clone(),
         );
         let base = Base::new(accounts, hub.clone(), hooks.clone(), db.clone());
         let orgs = {
-            let (db, dir, handles, grace) = (
-                db.clone(),
+            let (storage, dir, handles, grace) = (
+                storage.clone(),
                 config.data_dir.clone(),
                 config.blog.tenant_handles,
                 config.blog.org_delete_grace,
@@ -139,12 +139,12 @@ impl Services {
             // A tenant's read cache is small: there are hundreds of them.
             let entries = config.blog.cache_entries.min(64);
             tokio::task::spawn_blocking(move || {
-                crate::orgs::Orgs::open(db, &dir, handles, entries, grace)
+                crate::orgs::Orgs::open(storage, &dir, handles, entries, grace)
             })
             .await
             .context("organizations start-up panicked")??
         };
-        let billing = crate::billing::Billing::new(&config.billing, db.clone());
+        let billing = crate::billing::Billing::new(&config.billing, storage.clone());
         billing
             .reload_domains()
             .await

@@ -28,6 +28,7 @@ mod conventions;
 mod dashboard_web;
 mod docs;
 mod fleet;
+mod fleet_blog;
 mod fleet_chat;
 mod fleet_games;
 mod fleet_jobs;

@@ -58,7 +58,7 @@ pub(crate) async fn call(
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-async fn register(addr: SocketAddr, name: &str) -> String {
+pub(crate) async fn register(addr: SocketAddr, name: &str) -> String {
     let user = json!({"user": {"username": name, "email": format!("{name}@example.com"), "password": "password1"}});
     let (status, body) = call(addr, At::Default, "POST", "/api/users", None, Some(user)).await;
     assert_eq!(status, 201, "{body}");
@@ -68,7 +68,7 @@ async fn register(addr: SocketAddr, name: &str) -> String {
 /// The RealWorld slice under `at`: `writer` (an author there) posts,
 /// `reader` (a viewer there) follows, favourites and reads the feed;
 /// `marker` is in every text, and nothing else's marker may show up.
-async fn realworld_slice(
+pub(crate) async fn realworld_slice(
     addr: SocketAddr,
     at: At<'_>,
     writer: &str,

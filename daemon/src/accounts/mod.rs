@@ -68,6 +68,12 @@ impl Accounts {
         })
     }
 
+    /// Where the accounts are (the organizations and billing tables are
+    /// beside them).
+    pub fn storage(&self) -> &Storage {
+        &self.users
+    }
+
     /// Whether the accounts are the fleet's, in PostgreSQL.
     pub fn is_shared(&self) -> bool {
         self.users.is_shared()

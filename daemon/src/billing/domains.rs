@@ -15,8 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
-use agora_db::Db;
-use agora_db::billing::Billing as Repo;
+use agora_db::{Access, Storage};
 
 use serde_json::Value;
 
@@ -47,8 +46,12 @@ impl Domains {
     ///
     /// # Errors
     /// A storage failure (the table is left as it was).
-    pub fn reload(&self, db: &Db) -> agora_db::Result<()> {
-        let rows = db.read(|c| Repo::new(c).custom_domains())?;
+    pub fn reload(&self, storage: &Storage) -> agora_db::Result<()> {
+        let rows = storage
+            .billing(Access::Read, |repo| {
+                repo.custom_domains().map(Ok::<_, std::convert::Infallible>)
+            })?
+            .unwrap_or_else(|never| match never {});
         let table: HashMap<String, String> = rows.into_iter().collect();
         *self.table.write().unwrap_or_else(|p| p.into_inner()) = table;
         Ok(())
@@ -102,8 +105,8 @@ impl Billing {
     /// # Errors
     /// A storage failure.
     pub async fn reload_domains(&self) -> Result<(), Error> {
-        let (db, domains) = (self.inner.db.clone(), self.inner.domains.clone());
-        tokio::task::spawn_blocking(move || domains.reload(&db))
+        let (storage, domains) = (self.inner.storage.clone(), self.inner.domains.clone());
+        tokio::task::spawn_blocking(move || domains.reload(&storage))
             .await
             .map_err(Error::internal)?
             .map_err(Error::from)

@@ -31,8 +31,8 @@ pub mod transport;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use agora_db::Db;
-use agora_db::billing::{Billing as Repo, Invoice, Subscription};
+use agora_db::{Access, Storage};
+use agora_db::billing::{BillingStore, Invoice, Subscription};
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -76,7 +76,7 @@ pub struct Billing {
 }
 
 struct Inner {
-    db: Db,
+    storage: Storage,
     secret: Option<Vec<u8>>,
     provider: Option<Provider>,
     client: OnceLock<client::Client>,
@@ -145,7 +145,7 @@ pub fn plan_of(seat: &Seat) -> Plan {
 
 impl Billing {
     /// The service over the shared database.
-    pub fn new(config: &BillingConfig, db: Db) -> Billing {
+    pub fn new(config: &BillingConfig, storage: Storage) -> Billing {
         let secret = match (&config.webhook_secret, config.mock) {
             (Some(s), _) => Some(s.as_bytes().to_vec()),
             (None, true) => {
@@ -160,7 +160,7 @@ impl Billing {
         };
         Billing {
             inner: Arc::new(Inner {
-                db,
+                storage,
                 secret,
                 provider,
                 client: OnceLock::new(),
@@ -203,31 +203,35 @@ impl Billing {
 
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Repo<'_>) -> agora_db::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut dyn BillingStore) -> agora_db::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        let db = self.inner.db.clone();
-        tokio::task::spawn_blocking(move || db.read(|c| f(&Repo::new(c))))
-            .await
-            .map_err(Error::internal)?
-            .map_err(Error::from)
+        self.run(Access::Read, f).await
     }
 
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Repo<'_>) -> agora_db::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut dyn BillingStore) -> agora_db::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        let db = self.inner.db.clone();
-        tokio::task::spawn_blocking(move || {
-            db.write(|c| {
-                let tx = c.transaction()?;
-                let out = f(&Repo::new(&tx))?;
-                tx.commit()?;
-                Ok(out)
-            })
-        })
-        .await
-        .map_err(Error::internal)?
-        .map_err(Error::from)
+        self.run(Access::Write, f).await
+    }
+
+    /// Runs `f` in one transaction of the shared database (committed when
+    /// it returns `Ok`), on the blocking pool.
+    async fn run<T: Send + 'static>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn BillingStore) -> agora_db::Result<T> + Send + 'static,
+    ) -> Result<T, Error> {
+        let storage = self.inner.storage.clone();
+        let run = move || {
+            storage
+                .billing(access, |repo| f(repo).map(Ok::<_, std::convert::Infallible>))
+                .map(|done| done.unwrap_or_else(|never| match never {}))
+        };
+        tokio::task::spawn_blocking(run)
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::from)
     }
 
     /// The seat's organization's usage; `store` is its blog (the tenant
@@ -487,16 +491,9 @@ impl Billing {
             tracing::warn!(%why, "billing webhook refused");
             return (400, json!({ "errors": { "signature": [why.to_string()] } }));
         }
-        let db = self.inner.db.clone();
+        let storage = self.inner.storage.clone();
         let handled = tokio::task::spawn_blocking(move || {
-            db.write(|c| {
-                let tx = c.transaction()?;
-                let out = receiver::handle(&Repo::new(&tx), &body)?;
-                if out.is_ok() {
-                    tx.commit()?;
-                }
-                Ok(out)
-            })
+            storage.billing(Access::Write, |repo| receiver::handle(repo, &body))
         })
         .await;
         match handled {

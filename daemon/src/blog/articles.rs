@@ -4,7 +4,7 @@
 //! Idempotency-Key retries.
 
 use agora_db::blog::{
-    Article, ArticleChanges, ArticleFilter, ArticlePage, Blog as Repo, NewArticle, Page,
+    Article, ArticleChanges, ArticleFilter, ArticlePage, BlogStore, NewArticle, Page,
     StoredResponse,
 };
 use agora_wire::names::validate_user_name;
@@ -35,7 +35,7 @@ impl Keep {
     ///
     /// # Errors
     /// [`Error::Replay`], or a storage error.
-    pub fn store(&self, blog: &Repo<'_>, body: Vec<u8>) -> Result<(), Error> {
+    pub fn store(&self, blog: &mut dyn BlogStore, body: Vec<u8>) -> Result<(), Error> {
         let response = StoredResponse {
             fingerprint: self.fingerprint.clone(),
             status: self.status,
@@ -191,7 +191,7 @@ fn check_new(input: NewArticleInput) -> Result<(String, String, String, Vec<Stri
 /// insert (e.g. a plan's article limit): what it counts cannot change
 /// before the insert commits, so two creations at the limit cannot both
 /// pass it.
-pub type CreateCheck = Box<dyn FnMut(&Repo<'_>) -> Result<(), Error> + Send>;
+pub type CreateCheck = Box<dyn FnMut(&mut dyn BlogStore) -> Result<(), Error> + Send>;
 
 impl Blog {
     /// Creates an article by `author`, once `check` (if any) passes in the
@@ -381,7 +381,7 @@ impl Blog {
 }
 
 /// The id of the article at `slug` when it is `viewer`'s.
-pub(crate) fn owned_article(blog: &Repo<'_>, slug: &str, viewer: i64) -> Result<i64, Error> {
+pub(crate) fn owned_article(blog: &mut dyn BlogStore, slug: &str, viewer: i64) -> Result<i64, Error> {
     match blog.article_owner(slug)? {
         None => Err(Error::NotFound("article")),
         Some((_, author)) if author != viewer => {

@@ -114,10 +114,22 @@ struct Inner {
 }
 
 impl Blog {
-    /// The service over the daemon's database, signing with `accounts`'
-    /// key and telling `hooks` about new accounts.
-    pub fn new(config: BlogConfig, db: agora_db::Db, accounts: Accounts, hooks: Hooks) -> Blog {
-        let store = Store::new(db, config.cache_entries);
+    /// The service over the main site's blog `db` (the daemon's SQLite
+    /// file, or the fleet's PostgreSQL), signing with `accounts`' key and
+    /// telling `hooks` about new accounts. On PostgreSQL anonymous reads
+    /// are not cached: another node's write would not make this node's
+    /// copy stale (docs/FLEET.md).
+    pub fn new(
+        config: BlogConfig,
+        db: agora_db::blog::BlogDb,
+        accounts: Accounts,
+        hooks: Hooks,
+    ) -> Blog {
+        let entries = match db {
+            agora_db::blog::BlogDb::Sqlite(_) => config.cache_entries,
+            agora_db::blog::BlogDb::Postgres { .. } => 0,
+        };
+        let store = Store::new(db, entries);
         let limiter = limits::Limiter::new(config.limits);
         Blog {
             inner: Arc::new(Inner {

@@ -24,8 +24,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use agora_db::blog::Blog as Repo;
-use agora_db::{Db, TransactionBehavior};
+use agora_db::blog::{BlogDb, BlogStore};
 use bytes::Bytes;
 
 use super::Error;
@@ -37,7 +36,7 @@ pub struct Store {
 }
 
 struct Inner {
-    db: Db,
+    db: BlogDb,
     responses: Arc<Responses>,
     /// Whether a write went through this store (its file may then have
     /// WAL frames to checkpoint when it is closed).
@@ -124,13 +123,13 @@ fn retry_busy<T>(inner: &Inner, mut attempt: impl FnMut() -> Result<T, Error>) -
 
 impl Store {
     /// A store over `db` caching up to `cache_entries` responses.
-    pub fn new(db: Db, cache_entries: usize) -> Store {
+    pub fn new(db: BlogDb, cache_entries: usize) -> Store {
         Store::with_responses(db, Responses::new(cache_entries))
     }
 
     /// A store over `db` sharing `responses` with the other stores over
     /// the same database (see the module docs).
-    pub fn with_responses(db: Db, responses: Arc<Responses>) -> Store {
+    pub fn with_responses(db: BlogDb, responses: Arc<Responses>) -> Store {
         Store {
             inner: Arc::new(Inner {
                 db,
@@ -147,7 +146,7 @@ impl Store {
     }
 
     /// The database under this store.
-    pub fn db(&self) -> &Db {
+    pub fn db(&self) -> &BlogDb {
         &self.inner.db
     }
 
@@ -164,20 +163,20 @@ impl Store {
     /// panics.
     pub async fn read<T: Send + 'static>(
         &self,
-        mut f: impl FnMut(&Repo<'_>) -> agora_db::Result<T> + Send + 'static,
+        mut f: impl FnMut(&mut dyn BlogStore) -> agora_db::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            retry_busy(&inner, || {
-                inner.db.read(|c| f(&Repo::new(c))).map_err(Error::from)
-            })
+            retry_busy(&inner, || inner.db.read(&mut f).map_err(Error::from))
         })
         .await
         .map_err(Error::internal)?
     }
 
     /// Runs `f` in one transaction on the writer, on the blocking pool;
-    /// commits when `f` returns `Ok`, rolls back otherwise. The
+    /// commits when `f` returns `Ok`, rolls back otherwise. On PostgreSQL
+    /// it is the organization's tenant transaction, after its blog's
+    /// advisory lock ([`BlogDb::write`]). On SQLite the
     /// transaction is `BEGIN IMMEDIATE`: it holds the write lock from its
     /// first statement, so it never has to upgrade a read snapshot
     /// (which SQLite refuses at once, without waiting, when the file
@@ -191,19 +190,12 @@ impl Store {
     /// busy, or `f` panics.
     pub async fn write<T: Send + 'static>(
         &self,
-        mut f: impl FnMut(&Repo<'_>) -> Result<T, Error> + Send + 'static,
+        mut f: impl FnMut(&mut dyn BlogStore) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
             retry_busy(&inner, || {
-                let result = inner.db.write(|c| {
-                    let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                    let out = f(&Repo::new(&tx));
-                    if out.is_ok() {
-                        tx.commit()?;
-                    }
-                    Ok(out)
-                });
+                let result = inner.db.write(|blog| Ok(f(blog)));
                 // Bumped after the commit: see the module docs.
                 inner.responses.generation.fetch_add(1, Ordering::AcqRel);
                 inner.wrote.store(true, Ordering::Release);
@@ -292,10 +284,11 @@ impl ReadCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use agora_db::Db;
 
     #[tokio::test]
     async fn a_write_makes_cached_reads_stale() {
-        let store = Store::new(Db::open_in_memory().unwrap(), 8);
+        let store = Store::new(BlogDb::Sqlite(Db::open_in_memory().unwrap()), 8);
         let calls = std::sync::atomic::AtomicUsize::new(0);
         let read = || async {
             calls.fetch_add(1, Ordering::Relaxed);
@@ -311,7 +304,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_write_rolls_back() {
-        let store = Store::new(Db::open_in_memory().unwrap(), 8);
+        let store = Store::new(BlogDb::Sqlite(Db::open_in_memory().unwrap()), 8);
         let err = store
             .write(|blog| {
                 blog.create_account("alice", "a@example.com", "h")?.ok();
@@ -337,7 +330,7 @@ mod tests {
         let db = Db::open(&path).unwrap();
         db.write(|c| Ok(c.busy_timeout(std::time::Duration::from_millis(5))?))
             .unwrap();
-        let store = Store::new(db, 8);
+        let store = Store::new(BlogDb::Sqlite(db), 8);
         let other = agora_db::Connection::open(&path).unwrap();
         other.execute_batch("BEGIN IMMEDIATE").unwrap();
         let write = tokio::spawn({
@@ -364,7 +357,7 @@ mod tests {
 
     #[tokio::test]
     async fn stores_sharing_responses_see_each_others_writes() {
-        let db = Db::open_in_memory().unwrap();
+        let db = BlogDb::Sqlite(Db::open_in_memory().unwrap());
         let responses = Responses::new(8);
         let first = Store::with_responses(db.clone(), responses.clone());
         let second = Store::with_responses(db, responses.clone());

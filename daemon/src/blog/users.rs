@@ -64,20 +64,6 @@ impl Blog {
     /// # Errors
     /// [`Error::Invalid`] for a blank, malformed or taken field.
     pub async fn register(&self, store: &Store, new: NewUser) -> Result<SignedIn, Error> {
-        // On PostgreSQL the accounts are the fleet's, but the blog's
-        // (with their email) are not ported yet: an account made here
-        // would exist on this node only, under an id the fleet may give
-        // someone else (docs/FLEET.md).
-        if self.inner.accounts.is_shared() {
-            return Err(Error::Refused(Box::new(super::error::Refusal {
-                status: 503,
-                field: "database",
-                message: "signing up through the blog API is not available with \
-                          --database postgres yet (docs/FLEET.md); register with `agora register`"
-                    .into(),
-                detail: None,
-            })));
-        }
         let mut problems = Problems::default();
         let name = match new.username.as_deref() {
             None | Some("") => {

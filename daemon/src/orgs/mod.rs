@@ -15,11 +15,12 @@
 pub mod policy;
 pub mod tenants;
 
+use std::convert::Infallible;
 use std::path::Path;
 use std::time::Duration;
 
-use agora_db::Db;
-use agora_db::orgs::{Invitation, Member, Org, Orgs as Repo, Refusal, Role};
+use agora_db::orgs::{Invitation, Member, Org, OrgStore, Refusal, Role};
+use agora_db::{Access, Storage};
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -40,7 +41,7 @@ const HOUSEKEEPING: Duration = Duration::from_secs(60);
 /// The organizations service. Cheap to clone.
 #[derive(Clone)]
 pub struct Orgs {
-    db: Db,
+    storage: Storage,
     tenants: Tenants,
     delete_grace: Duration,
 }
@@ -98,16 +99,20 @@ impl Orgs {
     /// # Errors
     /// When the organizations cannot be listed.
     pub fn open(
-        db: Db,
+        storage: Storage,
         data_dir: &Path,
         handles: usize,
         cache_entries: usize,
         delete_grace: Duration,
     ) -> anyhow::Result<Orgs> {
         let handles = tenants::fit_handles(handles);
-        let tenants = Tenants::new(data_dir.join("tenants"), handles, cache_entries);
-        let ids: Vec<i64> = db
-            .read(|c| Repo::new(c).all())?
+        let tenants = match &storage {
+            Storage::Sqlite(_) => Tenants::new(data_dir.join("tenants"), handles, cache_entries),
+            Storage::Postgres(pg) => Tenants::shared(pg.clone(), handles),
+        };
+        let ids: Vec<i64> = storage
+            .orgs(Access::Read, |repo| Ok(Ok::<_, Infallible>(repo.all()?)))?
+            .unwrap_or_else(|never| match never {})
             .into_iter()
             .map(|o| o.id)
             .collect();
@@ -118,7 +123,7 @@ impl Orgs {
             tracing::error!(org, %why, "tenant file cannot be migrated; this organization answers 503");
         }
         Ok(Orgs {
-            db,
+            storage,
             tenants,
             delete_grace,
         })
@@ -247,37 +252,34 @@ impl Orgs {
 
     async fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Repo<'_>) -> agora_db::Result<T> + Send + 'static,
+        f: impl FnOnce(&mut dyn OrgStore) -> agora_db::Result<T> + Send + 'static,
     ) -> Result<T, Error> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.read(|c| f(&Repo::new(c))))
+        let storage = self.storage.clone();
+        let read = move || {
+            storage
+                .orgs(Access::Read, |repo| f(repo).map(Ok::<_, Infallible>))
+                .map(|done| done.unwrap_or_else(|never| match never {}))
+        };
+        tokio::task::spawn_blocking(read)
             .await
             .map_err(Error::internal)?
             .map_err(Error::from)
     }
 
+    /// Runs `f` in one write transaction, committed when it returns `Ok`:
+    /// the checks a closure makes (a plan's member limit, the last owner)
+    /// and its writes see one state, on SQLite under the writer's lock
+    /// (`BEGIN IMMEDIATE`), on PostgreSQL under the rows' locks the
+    /// repository takes, whichever node runs them.
     async fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&Repo<'_>) -> Result<T, Error> + Send + 'static,
+        f: impl FnOnce(&mut dyn OrgStore) -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            db.write(|c| {
-                // IMMEDIATE: the checks a closure makes (a plan's member
-                // limit, the last owner) and its writes see one state,
-                // even against another process on the same file; in this
-                // one, the writer's mutex serialises them already.
-                let tx = c.transaction_with_behavior(agora_db::TransactionBehavior::Immediate)?;
-                let out = f(&Repo::new(&tx));
-                if out.is_ok() {
-                    tx.commit()?;
-                }
-                Ok(out)
-            })
-        })
-        .await
-        .map_err(Error::internal)?
-        .map_err(Error::from)?
+        let storage = self.storage.clone();
+        tokio::task::spawn_blocking(move || storage.orgs(Access::Write, |repo| Ok(f(repo))))
+            .await
+            .map_err(Error::internal)?
+            .map_err(Error::from)?
     }
 
     /// The seat of `user` (or an anonymous reader) in the organization
@@ -408,7 +410,7 @@ impl Orgs {
                 .map_err(|r| refused("username", r))?;
             // Members and pending invitations count against the plan.
             let (members, pending) =
-                agora_db::billing::Billing::new(repo.conn()).seats(org, now)?;
+                repo.seats(org, now)?;
             plans::check_add(plan, Limit::Members, members + pending - 1, 1)
                 .map_err(|over| over.into_error(402))?;
             Ok(invitation)
@@ -438,7 +440,7 @@ impl Orgs {
                     // invitation stays pending until there is room.
                     let plan = Plan::parse(&org.plan).unwrap_or(Plan::Free);
                     let (members, _) =
-                        agora_db::billing::Billing::new(repo.conn()).seats(org.id, now)?;
+                        repo.seats(org.id, now)?;
                     plans::check_add(plan, Limit::Members, members - 1, 1)
                         .map_err(|over| over.into_error(402))?;
                 }
@@ -539,7 +541,7 @@ impl Orgs {
     }
 }
 
-fn member_named(repo: &Repo<'_>, org: i64, name: &str) -> Result<Member, Error> {
+fn member_named(repo: &mut dyn OrgStore, org: i64, name: &str) -> Result<Member, Error> {
     let name = name.trim().to_ascii_lowercase();
     let members = repo.members(org)?;
     members

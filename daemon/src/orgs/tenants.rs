@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
+use agora_db::blog::BlogDb;
 use agora_db::orgs::Member;
-use agora_db::{Db, Schema};
+use agora_db::{Db, Pg, Schema};
 
 use crate::blog::store::Responses;
 use crate::blog::{Error, Store};
@@ -124,6 +125,9 @@ pub struct Tenants {
 
 struct Inner {
     dir: PathBuf,
+    /// With `--database postgres://…`: every organization's blog is its
+    /// rows of the fleet's tables (`BlogDb::Postgres`), no file.
+    shared: Option<Pg>,
     capacity: usize,
     cache_entries: usize,
     open: Arc<AtomicUsize>,
@@ -149,6 +153,24 @@ impl Tenants {
     /// Tenant files in `dir`, at most `capacity` (at least 1) kept open,
     /// each with a read cache of `cache_entries` responses.
     pub fn new(dir: PathBuf, capacity: usize, cache_entries: usize) -> Tenants {
+        Tenants::with_backend(dir, None, capacity, cache_entries)
+    }
+
+    /// Every organization's blog in the fleet's PostgreSQL, `capacity`
+    /// handles kept (a handle is no file there, only its warm state).
+    /// Nothing is cached across requests: another node's write would not
+    /// make this node's copy stale (docs/FLEET.md, "The blog and
+    /// organizations across nodes").
+    pub fn shared(pg: Pg, capacity: usize) -> Tenants {
+        Tenants::with_backend(PathBuf::new(), Some(pg), capacity, 0)
+    }
+
+    fn with_backend(
+        dir: PathBuf,
+        shared: Option<Pg>,
+        capacity: usize,
+        cache_entries: usize,
+    ) -> Tenants {
         // Closing a SQLite file is blocking I/O (and, after writes, a
         // checkpoint); a handle's last clone may go anywhere (a request
         // on a runtime worker, the LRU under its lock), so it is sent to
@@ -168,6 +190,7 @@ impl Tenants {
         Tenants {
             inner: Arc::new(Inner {
                 dir,
+                shared,
                 capacity: capacity.max(1),
                 cache_entries,
                 open: Arc::new(AtomicUsize::new(0)),
@@ -194,7 +217,9 @@ impl Tenants {
     /// # Errors
     /// [`Error::Internal`] when it cannot be created.
     pub async fn create(&self, org: i64) -> Result<Tenant, Error> {
-        std::fs::create_dir_all(&self.inner.dir).map_err(Error::internal)?;
+        if self.inner.shared.is_none() {
+            std::fs::create_dir_all(&self.inner.dir).map_err(Error::internal)?;
+        }
         self.open_file(org, true).await
     }
 
@@ -266,12 +291,18 @@ impl Tenants {
             };
             (schema, self.warm(&mut lru, org))
         };
-        let db = open(&path, create, schema).map_err(|why| {
-            tracing::error!(org, file = %path.display(), %why, "tenant file unavailable");
-            Error::Unavailable(format!(
-                "this organization's data is unavailable ({why}); other organizations are not affected"
-            ))
-        })?;
+        let db = match &self.inner.shared {
+            Some(pg) => BlogDb::Postgres {
+                pg: pg.clone(),
+                org,
+            },
+            None => BlogDb::Sqlite(open(&path, create, schema).map_err(|why| {
+                tracing::error!(org, file = %path.display(), %why, "tenant file unavailable");
+                Error::Unavailable(format!(
+                    "this organization's data is unavailable ({why}); other organizations are not affected"
+                ))
+            })?),
+        };
         self.inner.open.fetch_add(1, Ordering::AcqRel);
         let tenant = Tenant {
             inner: Arc::new(TenantInner {
@@ -381,6 +412,18 @@ impl Tenants {
     /// When a file exists and cannot be removed.
     pub fn purge(&self, org: i64) -> std::io::Result<()> {
         self.forget(org);
+        if let Some(pg) = &self.inner.shared {
+            // Its rows, in its own tenant transaction (row-level security
+            // confines the deletes to them).
+            let blog = BlogDb::Postgres {
+                pg: pg.clone(),
+                org,
+            };
+            return blog
+                .write(|b| b.clear().map(Ok::<_, std::convert::Infallible>))
+                .map(|_| ())
+                .map_err(std::io::Error::other);
+        }
         let path = self.path(org);
         for suffix in ["", "-wal", "-shm"] {
             let mut file = path.clone().into_os_string();
@@ -398,6 +441,10 @@ impl Tenants {
     /// after trying them all. The others are opened later without the
     /// migration check.
     pub fn migrate_all(&self, orgs: &[i64]) -> Vec<(i64, String)> {
+        if self.inner.shared.is_some() {
+            // One schema for all, migrated with the fleet's database.
+            return Vec::new();
+        }
         let mut failures = Vec::new();
         for (i, &org) in orgs.iter().enumerate() {
             match open(&self.path(org), false, Schema::Migrate) {
@@ -421,7 +468,8 @@ impl Tenants {
 /// clone goes (here, unless a request still holds one).
 fn close(store: Store) {
     if store.has_written()
-        && let Err(err) = store.db().checkpoint_passive()
+        && let Some(db) = store.db().sqlite()
+        && let Err(err) = db.checkpoint_passive()
     {
         tracing::warn!(%err, "tenant file: checkpoint on close failed (the WAL keeps the data)");
     }
