@@ -361,84 +361,106 @@ impl<'c> Billing<'c> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// The billing repository, on either backend: [`Billing`] on SQLite,
+/// `pg::orgs::PgOrgs` on a fleet's PostgreSQL (which serves the
+/// organizations' queries too, so [`crate::orgs::OrgStore`] has this as
+/// its supertrait: a plan's limits are counted in the transaction of the
+/// change they limit). One suite (`billing/suite.rs`) runs on both. Each
+/// call runs inside the transaction [`crate::Storage::billing`] (or
+/// [`crate::Storage::orgs`]) opens.
+///
+/// The versioned writes are single statements on both backends
+/// (`INSERT … ON CONFLICT … DO UPDATE … WHERE excluded.version >
+/// stored.version`): on PostgreSQL a second node's write of the same row
+/// waits for the first's commit and then compares with what it wrote, so
+/// an older or equal version never overwrites a newer one, whichever
+/// commits first.
+pub trait BillingStore {
+    /// How many members `org` has, and how many invitations are pending
+    /// (not answered, not expired at `now_ms`). On PostgreSQL, exact for
+    /// the rest of a write transaction once one of
+    /// [`crate::orgs::OrgStore`]'s membership changes has locked `org`'s
+    /// row (call it after the change it limits, as the daemon does).
+    fn seats(&mut self, org: i64, now_ms: i64) -> Result<(i64, i64)>;
+    /// Sets the plan whose limits apply to `org`.
+    fn set_plan(&mut self, org: i64, plan: &str) -> Result<()>;
+    /// `org`'s custom domain.
+    fn custom_domain(&mut self, org: i64) -> Result<Option<String>>;
+    /// Every organization's custom domain (deleted ones' too: they answer
+    /// 404 until purged), as (domain, slug), by organization id.
+    fn custom_domains(&mut self) -> Result<Vec<(String, String)>>;
+    /// Sets (or, with `None`, clears) `org`'s custom domain. Answers false
+    /// (and changes nothing) when another organization has it; on
+    /// PostgreSQL a unique index decides between two nodes setting one
+    /// domain at once.
+    fn set_custom_domain(&mut self, org: i64, domain: Option<&str>) -> Result<bool>;
+    /// The plan whose limits apply to `org`.
+    fn plan(&mut self, org: i64) -> Result<Option<String>>;
+    /// `org`'s customer at the provider and its test clock, if it has one.
+    fn customer(&mut self, org: i64) -> Result<Option<(String, Option<String>)>>;
+    /// The organization whose customer is `customer`.
+    fn org_of_customer(&mut self, customer: &str) -> Result<Option<i64>>;
+    /// Records `org`'s customer (once; a second call keeps the first).
+    fn set_customer(&mut self, org: i64, customer: &str, clock: Option<&str>) -> Result<()>;
+    /// `org`'s subscription as last known.
+    fn subscription(&mut self, org: i64) -> Result<Option<Subscription>>;
+    /// Stores `sub` unless what is stored for its organization is as new
+    /// or newer; answers whether it was stored ([`Billing::apply_subscription`]).
+    fn apply_subscription(&mut self, sub: &Subscription) -> Result<bool>;
+    /// Stores `invoice` unless the stored one is as new or newer; answers
+    /// whether it was stored.
+    fn apply_invoice(&mut self, invoice: &Invoice) -> Result<bool>;
+    /// `org`'s invoices, newest first.
+    fn invoices(&mut self, org: i64) -> Result<Vec<Invoice>>;
+    /// Records the webhook event `id`; answers false when it was recorded
+    /// before (a repeated delivery, possibly to another node).
+    fn record_event(&mut self, id: &str, kind: &str) -> Result<bool>;
+}
 
-    fn setup() -> crate::Db {
-        let db = crate::Db::open_in_memory().unwrap();
-        db.write(|c| {
-            c.execute(
-                "INSERT INTO users (id, name, password_hash, created_at_ms) VALUES (1, 'ann', '', 0)",
-                [],
-            )?;
-            crate::orgs::Orgs::new(c).create("acme", "Acme", 1)?.unwrap();
-            Ok(())
-        })
-        .unwrap();
-        db
+impl BillingStore for Billing<'_> {
+    fn seats(&mut self, org: i64, now_ms: i64) -> Result<(i64, i64)> {
+        Billing::seats(self, org, now_ms)
     }
-
-    fn sub(version: i64, status: &str) -> Subscription {
-        Subscription {
-            org_id: 1,
-            id: "sub_1".into(),
-            plan: "team".into(),
-            status: status.into(),
-            period_start: 0,
-            period_end: 100,
-            trial_end: None,
-            cancel_at_period_end: false,
-            version,
-        }
+    fn set_plan(&mut self, org: i64, plan: &str) -> Result<()> {
+        Billing::set_plan(self, org, plan)
     }
-
-    #[test]
-    fn an_older_subscription_never_overwrites_a_newer_one() {
-        let db = setup();
-        db.write(|c| {
-            let b = Billing::new(c);
-            assert!(b.apply_subscription(&sub(2, "active"))?);
-            assert!(!b.apply_subscription(&sub(1, "trialing"))?);
-            assert!(!b.apply_subscription(&sub(2, "trialing"))?);
-            assert_eq!(b.subscription(1)?.unwrap().status, "active");
-            assert!(b.apply_subscription(&sub(3, "past_due"))?);
-            assert_eq!(b.subscription(1)?.unwrap().status, "past_due");
-            Ok(())
-        })
-        .unwrap();
+    fn custom_domain(&mut self, org: i64) -> Result<Option<String>> {
+        Billing::custom_domain(self, org)
     }
-
-    #[test]
-    fn invoices_keep_the_newest_and_events_are_recorded_once() {
-        let db = setup();
-        db.write(|c| {
-            let b = Billing::new(c);
-            let mut inv = Invoice {
-                id: "in_1".into(),
-                org_id: 1,
-                status: "paid".into(),
-                total: 100,
-                amount_due: 100,
-                amount_paid: 100,
-                attempt_count: 1,
-                created: 5,
-                lines: "[]".into(),
-                version: 2,
-            };
-            assert!(b.apply_invoice(&inv)?);
-            inv.status = "open".into();
-            inv.version = 1;
-            assert!(!b.apply_invoice(&inv)?);
-            assert_eq!(b.invoices(1)?[0].status, "paid");
-            assert!(b.record_event("evt_1", "invoice.paid")?);
-            assert!(!b.record_event("evt_1", "invoice.paid")?);
-            b.set_customer(1, "cus_1", Some("clock_1"))?;
-            assert_eq!(b.org_of_customer("cus_1")?, Some(1));
-            assert_eq!(b.org_of_customer("cus_2")?, None);
-            assert_eq!(b.seats(1, 0)?, (1, 0));
-            Ok(())
-        })
-        .unwrap();
+    fn custom_domains(&mut self) -> Result<Vec<(String, String)>> {
+        Billing::custom_domains(self)
+    }
+    fn set_custom_domain(&mut self, org: i64, domain: Option<&str>) -> Result<bool> {
+        Billing::set_custom_domain(self, org, domain)
+    }
+    fn plan(&mut self, org: i64) -> Result<Option<String>> {
+        Billing::plan(self, org)
+    }
+    fn customer(&mut self, org: i64) -> Result<Option<(String, Option<String>)>> {
+        Billing::customer(self, org)
+    }
+    fn org_of_customer(&mut self, customer: &str) -> Result<Option<i64>> {
+        Billing::org_of_customer(self, customer)
+    }
+    fn set_customer(&mut self, org: i64, customer: &str, clock: Option<&str>) -> Result<()> {
+        Billing::set_customer(self, org, customer, clock)
+    }
+    fn subscription(&mut self, org: i64) -> Result<Option<Subscription>> {
+        Billing::subscription(self, org)
+    }
+    fn apply_subscription(&mut self, sub: &Subscription) -> Result<bool> {
+        Billing::apply_subscription(self, sub)
+    }
+    fn apply_invoice(&mut self, invoice: &Invoice) -> Result<bool> {
+        Billing::apply_invoice(self, invoice)
+    }
+    fn invoices(&mut self, org: i64) -> Result<Vec<Invoice>> {
+        Billing::invoices(self, org)
+    }
+    fn record_event(&mut self, id: &str, kind: &str) -> Result<bool> {
+        Billing::record_event(self, id, kind)
     }
 }
+
+#[cfg(test)]
+mod suite;

@@ -11,6 +11,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use crate::{Result, now_ms};
 
+mod mirror;
+mod store;
+pub use mirror::Mirror;
+pub use store::OrgStore;
+
 /// Names an organization may not take: they are, or will be, hosts and
 /// paths of their own.
 pub const RESERVED: &[&str] = &["www", "api", "admin", "t", "static", "assets", "mail"];
@@ -184,7 +189,10 @@ pub struct Orgs<'c> {
     conn: &'c Connection,
 }
 
-type Answer<T> = Result<std::result::Result<T, Refusal>>;
+/// What a change answers: a database error, or the change's result or
+/// why it was refused (nothing of a refused change is kept once the
+/// transaction is rolled back, as [`crate::Storage::orgs`] does).
+pub type Answer<T> = Result<std::result::Result<T, Refusal>>;
 
 impl<'c> Orgs<'c> {
     /// The repository over `conn`.
@@ -571,41 +579,7 @@ fn member_from_row(r: &Row<'_>) -> rusqlite::Result<Member> {
     })
 }
 
-/// A tenant file's mirror of the shared accounts: the blog's queries
-/// join `users` for authors' names, bios and images, so the people who
-/// act in an organization have a row there with their shared id.
-pub struct Mirror<'c> {
-    conn: &'c Connection,
-}
-
-impl<'c> Mirror<'c> {
-    /// The mirror in the tenant file behind `conn`.
-    pub fn new(conn: &'c Connection) -> Self {
-        Mirror { conn }
-    }
-
-    /// Adds or refreshes `member`'s row (no password, no email).
-    ///
-    /// # Errors
-    /// On SQLite errors.
-    pub fn upsert(&self, member: &Member) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO users (id, name, password_hash, created_at_ms, bio, image) \
-                 VALUES (?1, ?2, '', ?3, ?4, ?5) \
-                 ON CONFLICT(id) DO UPDATE SET name = excluded.name, bio = excluded.bio, \
-                 image = excluded.image",
-            )?
-            .execute(params![
-                member.user_id,
-                member.name,
-                member.joined_at_ms,
-                member.bio,
-                member.image
-            ])?;
-        Ok(())
-    }
-}
-
+#[cfg(test)]
+mod suite;
 #[cfg(test)]
 mod tests;

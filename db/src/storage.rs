@@ -11,10 +11,12 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::billing::{Billing, BillingStore};
 use crate::blog::BlogDb;
 use crate::chat::{Chat, ChatStore};
 use crate::games::{GameStore, Games};
 use crate::jobs::{JobStore, Jobs};
+use crate::orgs::{OrgStore, Orgs};
 use crate::users::{UserStore, Users};
 use crate::{Db, Pg, Result};
 
@@ -171,19 +173,71 @@ impl Storage {
         })
     }
 
-    /// Runs `f` in one transaction, committed when it returns `Ok`: on
-    /// SQLite a write is `BEGIN IMMEDIATE` (the writer's lock, so a check
-    /// and the write after it cannot be split), a read uses a read-only
-    /// connection; on PostgreSQL a read is REPEATABLE READ, one snapshot
-    /// throughout (the counts and the snapshot a jobs node loads must
-    /// agree: `pg::jobs::notice`), a write READ COMMITTED.
+    /// Runs `f` with the organizations repository of this backend (and,
+    /// through its supertrait, billing's queries in the same
+    /// transaction), in one transaction committed only when `f` returns
+    /// `Ok(Ok(_))`: an `Ok(Err(_))` is the caller's refusal (a taken slug,
+    /// the last owner, a plan's limit), and everything `f` wrote is rolled
+    /// back with it. How each backend opens it: `Storage::transaction_if`.
+    ///
+    /// # Errors
+    /// Whatever `f` returns; the database's errors.
+    pub fn orgs<T, E>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn OrgStore) -> Result<std::result::Result<T, E>>,
+    ) -> Result<std::result::Result<T, E>> {
+        self.transaction_if(access, std::result::Result::is_ok, |tx| match tx {
+            Tx::Sqlite(c) => f(&mut Orgs::new(c)),
+            Tx::Postgres(tx) => f(&mut crate::pg::orgs::PgOrgs::new(tx)),
+        })
+    }
+
+    /// Runs `f` with the billing repository of this backend, in one
+    /// transaction committed only when `f` returns `Ok(Ok(_))`, as
+    /// [`Storage::orgs`] does.
+    ///
+    /// # Errors
+    /// Whatever `f` returns; the database's errors.
+    pub fn billing<T, E>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn BillingStore) -> Result<std::result::Result<T, E>>,
+    ) -> Result<std::result::Result<T, E>> {
+        self.transaction_if(access, std::result::Result::is_ok, |tx| match tx {
+            Tx::Sqlite(c) => f(&mut Billing::new(c)),
+            Tx::Postgres(tx) => f(&mut crate::pg::orgs::PgOrgs::new(tx)),
+        })
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok`
+    /// ([`Storage::transaction_if`] with every answer kept).
     fn transaction<T>(&self, access: Access, f: impl FnOnce(Tx<'_, '_>) -> Result<T>) -> Result<T> {
+        self.transaction_if(access, |_| true, f)
+    }
+
+    /// Runs `f` in one transaction, committed when it returns `Ok(out)`
+    /// and `keep(&out)` holds, rolled back otherwise: on SQLite a write is
+    /// `BEGIN IMMEDIATE` (the writer's lock, so a check and the write
+    /// after it cannot be split), a read uses a read-only connection; on
+    /// PostgreSQL a read is REPEATABLE READ, one snapshot throughout (the
+    /// counts and the snapshot a jobs node loads must agree:
+    /// `pg::jobs::notice`), a write READ COMMITTED (each repository locks
+    /// what its checks depend on).
+    fn transaction_if<T>(
+        &self,
+        access: Access,
+        keep: impl FnOnce(&T) -> bool,
+        f: impl FnOnce(Tx<'_, '_>) -> Result<T>,
+    ) -> Result<T> {
         match (self, access) {
             (Storage::Sqlite(db), Access::Read) => db.read(|c| f(Tx::Sqlite(c))),
             (Storage::Sqlite(db), Access::Write) => db.write(|c| {
                 let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let out = f(Tx::Sqlite(&tx))?;
-                tx.commit()?;
+                if keep(&out) {
+                    tx.commit()?;
+                }
                 Ok(out)
             }),
             (Storage::Postgres(pg), access) => pg.with(|c| {
@@ -195,7 +249,9 @@ impl Storage {
                     Access::Write => c.transaction()?,
                 };
                 let out = f(Tx::Postgres(&mut tx))?;
-                tx.commit()?;
+                if keep(&out) {
+                    tx.commit()?;
+                }
                 Ok(out)
             }),
         }

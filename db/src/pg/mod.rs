@@ -11,6 +11,7 @@
 //! start at once). LISTEN/NOTIFY is [`notify`]. What it does not do yet:
 //! TLS.
 
+pub mod billing;
 pub mod blog;
 pub mod chat;
 pub mod fleet;
@@ -18,6 +19,7 @@ pub mod games;
 pub mod jobs;
 pub(crate) mod migrations;
 pub mod notify;
+pub mod orgs;
 pub mod snapshot;
 pub mod tenant;
 pub mod users;
