@@ -46,6 +46,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "games",
         include_str!("../../migrations/postgres/0006_games.sql"),
     ),
+    (
+        7,
+        "blog_accounts",
+        include_str!("../../migrations/postgres/0007_blog_accounts.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here
