@@ -23,7 +23,18 @@ const TAG_SEPARATOR: char = '\u{1f}';
 
 /// How many numbered slugs (`title`, `title-2`, … `title-50`) are tried
 /// before the next free one after the newest article's id is used.
-const NUMBERED_SLUGS: u32 = 50;
+pub(crate) const NUMBERED_SLUGS: u32 = 50;
+
+/// Whether an article whose slug is `current` keeps it when retitled to
+/// a title giving `base`: it is `base` itself or `base` numbered
+/// (`base-7`), so the rename would not change what the slug says.
+pub(crate) fn keeps_slug(current: &str, base: &str) -> bool {
+    current == base
+        || current
+            .strip_prefix(base)
+            .and_then(|rest| rest.strip_prefix('-'))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
 
 /// An account as the blog sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,7 +195,7 @@ pub enum Page {
 }
 
 impl Page {
-    fn limit(self) -> u32 {
+    pub(crate) fn limit(self) -> u32 {
         match self {
             Page::Offset { limit, .. } | Page::Before { limit, .. } => limit,
         }
@@ -566,12 +577,7 @@ impl<'c> Blog<'c> {
             let current = self.slug_of(id)?;
             // A title that gives the same slug keeps the article's own
             // (possibly numbered) slug.
-            let keeps = current == slug_base
-                || current
-                    .strip_prefix(slug_base)
-                    .and_then(|rest| rest.strip_prefix('-'))
-                    .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-            let slug = if keeps {
+            let slug = if keeps_slug(&current, slug_base) {
                 current
             } else {
                 self.free_slug(slug_base, Some(id))?
@@ -886,6 +892,29 @@ impl<'c> Blog<'c> {
         Ok(CommentRemoval::Removed)
     }
 
+    // ----- the whole blog -----
+
+    /// Deletes everything this blog holds: articles with their tags,
+    /// favourites and comments, the tags, follows and kept responses; not
+    /// the accounts (shared, or a tenant file's mirror of them). Returns
+    /// how many articles went.
+    ///
+    /// # Errors
+    /// On SQLite errors.
+    pub fn clear(&self) -> Result<u64> {
+        // Unlink replies first: see the migration on parent_id.
+        self.conn
+            .execute("UPDATE blog_comments SET parent_id = NULL", [])?;
+        for table in ["blog_comments", "blog_favorites", "blog_article_tags"] {
+            self.conn.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        let articles = self.conn.execute("DELETE FROM blog_articles", [])?;
+        for table in ["blog_tags", "blog_follows", "blog_idempotency"] {
+            self.conn.execute(&format!("DELETE FROM {table}"), [])?;
+        }
+        Ok(articles as u64)
+    }
+
     // ----- idempotency -----
 
     /// The response kept for `key` in `scope`, if any.
@@ -1054,5 +1083,3 @@ fn comment_from_row(r: &Row<'_>) -> rusqlite::Result<Comment> {
 
 #[cfg(test)]
 mod suite;
-#[cfg(test)]
-mod tests;

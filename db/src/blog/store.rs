@@ -58,12 +58,8 @@ pub trait BlogStore {
     fn article_count(&mut self) -> Result<i64>;
     fn tags(&mut self) -> Result<Vec<String>>;
     fn comments(&mut self, article_id: i64, viewer: Option<i64>) -> Result<Vec<Comment>>;
-    fn comment(
-        &mut self,
-        article_id: i64,
-        id: i64,
-        viewer: Option<i64>,
-    ) -> Result<Option<Comment>>;
+    fn comment(&mut self, article_id: i64, id: i64, viewer: Option<i64>)
+    -> Result<Option<Comment>>;
     fn comment_author(&mut self, article_id: i64, id: i64) -> Result<Option<i64>>;
     fn create_comment(
         &mut self,
@@ -75,9 +71,13 @@ pub trait BlogStore {
     fn comment_exists(&mut self, article_id: i64, id: i64) -> Result<bool>;
     fn delete_comment(&mut self, id: i64) -> Result<CommentRemoval>;
     fn stored_response(&mut self, scope: i64, key: &str) -> Result<Option<StoredResponse>>;
-    fn store_response(&mut self, scope: i64, key: &str, response: &StoredResponse)
-    -> Result<()>;
+    fn store_response(&mut self, scope: i64, key: &str, response: &StoredResponse) -> Result<()>;
     fn forget_responses(&mut self, before_ms: i64) -> Result<usize>;
+    /// Deletes every row of this blog's own tables (articles, tags,
+    /// favourites, comments, follows, kept responses; not the accounts)
+    /// and says how many articles went: purging a deleted organization
+    /// on PostgreSQL, where its rows share the tables with everyone's.
+    fn clear(&mut self) -> Result<u64>;
 }
 
 /// Forwards each [`BlogStore`] method to [`Blog`]'s inherent one.
@@ -120,6 +120,7 @@ forward! {
     stored_response(scope: i64, key: &str) -> Option<StoredResponse>;
     store_response(scope: i64, key: &str, response: &StoredResponse) -> ();
     forget_responses(before_ms: i64) -> usize;
+    clear() -> u64;
 }
 
 /// One blog (the main site's or an organization's) on its backend.
