@@ -18,7 +18,7 @@ use futures::future::BoxFuture;
 
 use crate::accounts::{Accounts, SignedIn};
 use crate::hub::Hub;
-use crate::service::{Hooks, Lifecycle, Routed, Service, db, signed_in};
+use crate::service::{Hooks, Lifecycle, Routed, Service, signed_in};
 use crate::session::Session;
 
 /// The most topics one `subscribe` or `unsubscribe` may name.

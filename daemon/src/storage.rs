@@ -11,10 +11,18 @@ use crate::Config;
 
 /// The services whose data is on PostgreSQL with `--database
 /// postgres://…`; the rest stay in the node's SQLite file.
-pub const PORTED: &[&str] = &["accounts", "chat", "jobs", "games"];
+pub const PORTED: &[&str] = &[
+    "accounts",
+    "chat",
+    "jobs",
+    "games",
+    "blog",
+    "organizations",
+    "billing",
+];
 
 /// The services still in the node's SQLite file on PostgreSQL.
-pub const NOT_PORTED: &[&str] = &["blog", "organizations", "billing", "metrics"];
+pub const NOT_PORTED: &[&str] = &["ssh keys", "metrics"];
 
 /// Opens the node's SQLite file and the [`Storage`] of the ported
 /// services (that same file, or PostgreSQL).

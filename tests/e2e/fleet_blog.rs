@@ -49,7 +49,11 @@ fn three_nodes_serve_one_blog_and_the_same_organizations() {
     let url = postgres_database();
     let homes = [Home::new(), Home::new(), Home::new()];
     let nodes: Vec<Daemon> = homes.iter().map(|h| node(h, &url)).collect();
-    let [a, b, c] = [nodes[0].ready.http, nodes[1].ready.http, nodes[2].ready.http];
+    let [a, b, c] = [
+        nodes[0].ready.http,
+        nodes[1].ready.http,
+        nodes[2].ready.http,
+    ];
     rt().block_on(async {
         // Signed up on A and B; signed in by email on C.
         let writer = register(a, "writer").await;
@@ -152,7 +156,7 @@ fn three_nodes_serve_one_blog_and_the_same_organizations() {
         assert_eq!(body["article"]["favoritesCount"], json!(0), "{body}");
 
         // Deleted on A: gone on B and C.
-        let (status, body) = call(a, At::Default, "DELETE", "/api/orgs/globex", Some(&writer), None).await;
+        let (status, body) = call(a, At::Default, "DELETE", "/api/orgs/globex?confirm=globex", Some(&writer), None).await;
         assert!(status == 200 || status == 204, "{status} {body}");
         for addr in [b, c] {
             let (status, _) = call(addr, At::Path("globex"), "GET", "/api/articles", None, None).await;

@@ -31,8 +31,8 @@ pub mod transport;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 
-use agora_db::{Access, Storage};
 use agora_db::billing::{BillingStore, Invoice, Subscription};
+use agora_db::{Access, Storage};
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
@@ -138,6 +138,10 @@ impl Usage {
     }
 }
 
+/// How often a node of a fleet reloads the custom domains other nodes
+/// may have changed.
+pub const DOMAINS_RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The plan an organization row names (`free` if unknown).
 pub fn plan_of(seat: &Seat) -> Plan {
     Plan::parse(&seat.org.plan).unwrap_or(Plan::Free)
@@ -190,10 +194,29 @@ impl Billing {
         }
     }
 
-    /// Starts the mock's webhook deliveries.
+    /// Starts the mock's webhook deliveries and, on a fleet's
+    /// PostgreSQL, the reload of the custom domains every
+    /// [`DOMAINS_RELOAD`]: another node may have set one (this node
+    /// reloads at once after its own changes).
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
         if let Some(provider) = &self.inner.provider {
-            provider.spawn(token, tracker);
+            provider.spawn(token.clone(), tracker);
+        }
+        if self.inner.storage.is_shared() {
+            let billing = self.clone();
+            tracker.spawn(async move {
+                let mut tick = tokio::time::interval(DOMAINS_RELOAD);
+                tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    tokio::select! {
+                        _ = token.cancelled() => break,
+                        _ = tick.tick() => {}
+                    }
+                    if let Err(err) = billing.reload_domains().await {
+                        tracing::warn!(%err, "cannot reload the custom domains");
+                    }
+                }
+            });
         }
     }
 
@@ -225,7 +248,9 @@ impl Billing {
         let storage = self.inner.storage.clone();
         let run = move || {
             storage
-                .billing(access, |repo| f(repo).map(Ok::<_, std::convert::Infallible>))
+                .billing(access, |repo| {
+                    f(repo).map(Ok::<_, std::convert::Infallible>)
+                })
                 .map(|done| done.unwrap_or_else(|never| match never {}))
         };
         tokio::task::spawn_blocking(run)

@@ -98,7 +98,10 @@ fn invoice_of(org: i64, obj: &Value) -> Result<Invoice, Rejection> {
 ///
 /// # Errors
 /// On SQLite errors.
-pub fn apply_subscription(repo: &mut dyn BillingStore, sub: &Subscription) -> agora_db::Result<bool> {
+pub fn apply_subscription(
+    repo: &mut dyn BillingStore,
+    sub: &Subscription,
+) -> agora_db::Result<bool> {
     if !repo.apply_subscription(sub)? {
         return Ok(false);
     }
@@ -113,7 +116,10 @@ pub fn apply_subscription(repo: &mut dyn BillingStore, sub: &Subscription) -> ag
 ///
 /// # Errors
 /// SQLite errors outside; refusals inside.
-pub fn handle(repo: &mut dyn BillingStore, body: &[u8]) -> agora_db::Result<Result<Outcome, Rejection>> {
+pub fn handle(
+    repo: &mut dyn BillingStore,
+    body: &[u8],
+) -> agora_db::Result<Result<Outcome, Rejection>> {
     let event: Value = match serde_json::from_slice(body) {
         Ok(v) => v,
         Err(e) => return Ok(Err(Rejection::Malformed(format!("not JSON: {e}")))),

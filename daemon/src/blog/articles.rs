@@ -381,7 +381,11 @@ impl Blog {
 }
 
 /// The id of the article at `slug` when it is `viewer`'s.
-pub(crate) fn owned_article(blog: &mut dyn BlogStore, slug: &str, viewer: i64) -> Result<i64, Error> {
+pub(crate) fn owned_article(
+    blog: &mut dyn BlogStore,
+    slug: &str,
+    viewer: i64,
+) -> Result<i64, Error> {
     match blog.article_owner(slug)? {
         None => Err(Error::NotFound("article")),
         Some((_, author)) if author != viewer => {

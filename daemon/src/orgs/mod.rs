@@ -409,8 +409,7 @@ impl Orgs {
                 .invite(org, &name, role, by, &token, expires)?
                 .map_err(|r| refused("username", r))?;
             // Members and pending invitations count against the plan.
-            let (members, pending) =
-                repo.seats(org, now)?;
+            let (members, pending) = repo.seats(org, now)?;
             plans::check_add(plan, Limit::Members, members + pending - 1, 1)
                 .map_err(|over| over.into_error(402))?;
             Ok(invitation)
@@ -439,8 +438,7 @@ impl Orgs {
                     // Over the plan, the whole answer is undone: the
                     // invitation stays pending until there is room.
                     let plan = Plan::parse(&org.plan).unwrap_or(Plan::Free);
-                    let (members, _) =
-                        repo.seats(org.id, now)?;
+                    let (members, _) = repo.seats(org.id, now)?;
                     plans::check_add(plan, Limit::Members, members - 1, 1)
                         .map_err(|over| over.into_error(402))?;
                 }

@@ -275,9 +275,10 @@ pub(crate) fn reason(err: &postgres::Error) -> String {
 }
 
 /// A test server started by `scripts/pg.sh` (once per test process) and
-/// a fresh database on it per call, so tests never share tables.
-#[cfg(test)]
-pub(crate) mod testing {
+/// a fresh database on it per call, so tests never share tables. Other
+/// crates' tests reach it through the `testing` feature.
+#[cfg(any(test, feature = "testing"))]
+pub mod testing {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -288,7 +289,7 @@ pub(crate) mod testing {
     /// may start one for the whole run), else a server this process
     /// starts with `scripts/pg.sh start`, stopped when it exits. Never
     /// skipped: without PostgreSQL the tests fail, saying why.
-    pub(crate) fn server() -> &'static str {
+    pub fn server() -> &'static str {
         SERVER.get_or_init(|| {
             if let Ok(url) = std::env::var("AGORA_TEST_POSTGRES")
                 && !url.is_empty()
@@ -319,7 +320,7 @@ pub(crate) mod testing {
     }
 
     /// A URL of a new, empty database on the test server.
-    pub(crate) fn database() -> String {
+    pub fn database() -> String {
         let server = server();
         let name = format!(
             "agora_db_test_{}_{}",
@@ -335,7 +336,7 @@ pub(crate) mod testing {
     }
 
     /// `url` with its database replaced by `name`.
-    pub(crate) fn with_dbname(url: &str, name: &str) -> String {
+    pub fn with_dbname(url: &str, name: &str) -> String {
         let (base, query) = match url.split_once('?') {
             Some((base, query)) => (base, Some(query)),
             None => (url, None),

@@ -39,9 +39,24 @@ pub struct Notification {
 
 /// A connection that listens on some channels.
 pub struct Listener {
-    client: Client,
+    /// `None` only once dropped.
+    client: Option<Client>,
     /// `host:port/dbname`, for errors.
     place: String,
+}
+
+impl Drop for Listener {
+    /// Closes the connection on a thread of its own: closing runs the
+    /// client's small runtime's `block_on`, which panics on a tokio worker
+    /// (where a listener's owner may be dropped when its runtime shuts
+    /// down), as `Pg`'s pool does.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.take() {
+            let _ = std::thread::Builder::new()
+                .name("agora-pg-close".into())
+                .spawn(move || drop(client));
+        }
+    }
 }
 
 /// Sends `payload` on `channel` as part of `client`'s transaction (or at
@@ -76,7 +91,7 @@ impl Pg {
             .collect();
         client.batch_execute(&sql)?;
         Ok(Listener {
-            client,
+            client: Some(client),
             place: self.inner.place.clone(),
         })
     }
@@ -92,15 +107,21 @@ impl Listener {
     /// make a new listener and catch up from the tables.
     pub fn wait(&mut self, timeout: Duration) -> Result<Vec<Notification>> {
         let mut out = Vec::new();
+        let Some(client) = self.client.as_mut() else {
+            return Err(Error::Connect {
+                place: self.place.clone(),
+                reason: "the listening connection is closed".into(),
+            });
+        };
         {
-            let mut notifications = self.client.notifications();
+            let mut notifications = client.notifications();
             let mut waiting = notifications.iter();
             while let Some(n) = waiting.next()? {
                 out.push(convert(&n));
             }
         }
         if out.is_empty() {
-            let mut notifications = self.client.notifications();
+            let mut notifications = client.notifications();
             {
                 let mut arriving = notifications.timeout_iter(timeout);
                 if let Some(n) = arriving.next()? {
@@ -112,7 +133,7 @@ impl Listener {
                 out.push(convert(&n));
             }
         }
-        if out.is_empty() && self.client.is_closed() {
+        if out.is_empty() && client.is_closed() {
             return Err(Error::Connect {
                 place: self.place.clone(),
                 reason: "the listening connection closed".into(),

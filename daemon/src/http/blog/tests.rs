@@ -39,6 +39,25 @@ impl Api {
         Api::with(|_| {}).await
     }
 
+    /// The API over a fresh PostgreSQL database (the fleet's backend:
+    /// blog, organizations and billing in shared tables).
+    pub(super) async fn on_postgres() -> Api {
+        Api::on_postgres_with(|_| {}).await
+    }
+
+    /// [`Api::on_postgres`] with `tune`d settings.
+    pub(super) async fn on_postgres_with(tune: impl FnOnce(&mut crate::Config)) -> Api {
+        let url = tokio::task::spawn_blocking(agora_db::pg::testing::database)
+            .await
+            .unwrap();
+        Api::with(|config| {
+            config.database = Some(agora_db::DatabaseUrl::Postgres(url));
+            config.jwt_secret = Some("blog-tests-key-0123456789abcdef0123".into());
+            tune(config);
+        })
+        .await
+    }
+
     pub(super) async fn with(tune: impl FnOnce(&mut crate::Config)) -> Api {
         let dir = tempfile::tempdir().unwrap();
         let mut config = crate::Config::new(dir.path().to_path_buf());

@@ -1,6 +1,7 @@
 //! The leak harness: organizations with look-alike data, and a member of
 //! one trying every blog route to reach another's (docs/BLOG.md,
-//! "Organizations"), through the real router over real SQLite files.
+//! "Organizations"), through the real router over real SQLite files, and
+//! again over PostgreSQL's shared tables (row-level security, docs/FLEET.md).
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -15,7 +16,15 @@ use agora_db::orgs::Role;
 /// globex's content or changes it.
 #[tokio::test]
 async fn no_request_reaches_another_organizations_data() {
-    let api = Api::new().await;
+    leak_harness(Api::new().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_request_reaches_another_organizations_data_on_postgres() {
+    leak_harness(Api::on_postgres().await).await;
+}
+
+async fn leak_harness(api: Api) {
     let alice = api.register("alice").await; // owner of acme, author in globex
     let bob = api.register("bob").await; // owner of globex
     let carol = api.register("carol").await; // owner of initech

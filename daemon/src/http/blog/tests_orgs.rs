@@ -651,3 +651,74 @@ async fn a_deleted_organization_is_restorable_then_purged_after_the_grace() {
         StatusCode::NOT_FOUND
     );
 }
+
+/// On PostgreSQL an organization is its rows: deleted, restored within
+/// the grace, then purged after it, its rows are gone (deleted in its own
+/// tenant transaction) and every other organization keeps its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_purged_organization_leaves_no_rows_and_the_others_keep_theirs() {
+    let api =
+        Api::on_postgres_with(|c| c.blog.org_delete_grace = std::time::Duration::from_secs(3600))
+            .await;
+    let alice = api.register("alice").await;
+    for org in ["acme", "globex"] {
+        api.create_org(&alice, org).await;
+        api.org_article(org, &alice, "Kept", &format!("{org}-secret"))
+            .await;
+    }
+    let count = |org: i64| {
+        let agora_db::Storage::Postgres(pg) = api.shared.storage.clone() else {
+            panic!("not on PostgreSQL");
+        };
+        let blog = agora_db::blog::BlogDb::Postgres { pg, org };
+        async move {
+            tokio::task::spawn_blocking(move || blog.read(|b| b.article_count()))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    assert_eq!((count(1).await, count(2).await), (1, 1));
+    let gone = api
+        .call(
+            Method::DELETE,
+            "/api/orgs/acme?confirm=acme",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let orgs = api.shared.services.orgs.clone();
+    assert!(orgs.purge_deleted(agora_db::now_ms()).await.is_empty());
+    assert_eq!(count(1).await, 1, "kept within the grace");
+    let back = api
+        .call(Method::POST, "/api/orgs/acme/restore", Some(&alice), None)
+        .await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.json);
+    let a = api
+        .at("acme", Method::GET, "/api/articles", None, None)
+        .await;
+    assert_eq!(a.json["articlesCount"], 1, "{}", a.json);
+    let gone = api
+        .call(
+            Method::DELETE,
+            "/api/orgs/acme?confirm=acme",
+            Some(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    let later = agora_db::now_ms() + 3_600_000 + 1_000;
+    assert_eq!(orgs.purge_deleted(later).await, vec![1]);
+    assert_eq!((count(1).await, count(2).await), (0, 1));
+    let g = api
+        .at("globex", Method::GET, "/api/articles", None, None)
+        .await;
+    assert_eq!(g.json["articlesCount"], 1, "{}", g.json);
+    assert_eq!(
+        api.at("acme", Method::GET, "/api/articles", None, None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
