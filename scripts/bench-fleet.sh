@@ -14,11 +14,15 @@
 #       runners): SQLite, one node on PostgreSQL, three nodes on it (the
 #       bench waits on the first node's counts, which follow the others'
 #       completions through the fleet's notifications)
-#   The blog is not on PostgreSQL yet (its single-node figures:
-#   scripts/bench-blog.sh).
+#   (d) blog list requests per second: 2,000 articles seeded through the
+#       API, then wrk on GET /api/articles?limit=20 — anonymous (served
+#       from the node's response cache on SQLite; on PostgreSQL see
+#       docs/FLEET.md) and signed in (never cached: per viewer) — against
+#       one node, or one wrk per node at once on three nodes (summed).
+#       Installs wrk when missing. Single-node detail: scripts/bench-blog.sh.
 #
 #   scripts/bench-fleet.sh [SECONDS]        (default 5 s per measurement)
-#   BENCH_FLEET_ROUNDS=3 BENCH_FLEET_ROWS=abc scripts/bench-fleet.sh
+#   BENCH_FLEET_ROUNDS=3 BENCH_FLEET_ROWS=abcd scripts/bench-fleet.sh
 #
 # Everything (PostgreSQL, the daemons, the load) shares this machine's
 # cores. Installs PostgreSQL (scripts/pg.sh) when missing. Prints Markdown.
@@ -26,7 +30,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 rounds=${BENCH_FLEET_ROUNDS:-2}
-rows=${BENCH_FLEET_ROWS:-abc}
+rows=${BENCH_FLEET_ROWS:-abcd}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
 cargo build --release -p agora --locked -q
 bin="$CARGO_TARGET_DIR/release/agora"
@@ -55,12 +59,16 @@ start_node() {
   [[ -n ${1:-} ]] && db=(--database "$1")
   "$bin" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 \
     --data "$dir" --ready-file "$dir.ready" --log-level error \
-    --chat-rate 1000000 --chat-burst 1000000 "${db[@]}" &
+    --chat-rate 1000000 --chat-burst 1000000 \
+    --blog-read-rate 1000000000 --blog-read-burst 1000000000 \
+    --blog-write-rate 1000000000 --blog-write-burst 1000000000 \
+    --blog-login-rate 1000000000 --blog-login-burst 1000000000 "${db[@]}" &
   pids+=($!)
   local _
   for _ in $(seq 200); do [[ -s $dir.ready ]] && break; sleep 0.05; done
   [[ -s $dir.ready ]] || { echo "bench-fleet: a daemon did not start" >&2; exit 1; }
   addr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"])' "$dir.ready")
+  http=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["http"])' "$dir.ready")
 }
 # fresh_db: sets $url to a new, empty database on the server.
 fresh_db() { n=$((n + 1)); url=$(scripts/pg.sh createdb "$server" "bench_fleet_$n"); }
@@ -138,5 +146,85 @@ if [[ $rows == *c* ]]; then
     fresh_db; start_node "$url"; a=$addr; start_node "$url"; start_node "$url"; addr=$a
     echo "| $round | PostgreSQL, 3 nodes | $(jobs_row) |"
     stop_nodes
+  done
+fi
+
+if [[ $rows == *d* ]]; then
+  if ! command -v wrk >/dev/null 2>&1; then
+    echo "installing wrk" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 ||
+      { apt-get update -qq >/dev/null; DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+  fi
+  echo
+  echo "(d) blog: GET /api/articles?limit=20 over 2,000 articles, 32 connections per node, ${secs}s"
+  echo
+  echo "| round | setup | anonymous req/s | signed-in req/s | signed-in p99 ms |"
+  echo "|---:|---|---:|---:|---:|"
+  # seed HTTP: a user and 2,000 articles through the API; prints the token.
+  seed() {
+    python3 - "$1" <<'EOF'
+import http.client, json, sys
+conn = http.client.HTTPConnection(sys.argv[1])
+def call(method, path, body, token=None):
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = "Token " + token
+    conn.request(method, path, json.dumps(body), headers)
+    r = conn.getresponse()
+    data = r.read()
+    if r.status >= 300:
+        sys.exit(f"{method} {path}: {r.status} {data[:200]!r}")
+    return json.loads(data)
+tok = call("POST", "/api/users", {"user": {"username": "bench", "email": "bench@example.com",
+                                           "password": "bench-password"}})["user"]["token"]
+for i in range(1, 2001):
+    call("POST", "/api/articles", {"article": {"title": f"Bench article {i}",
+        "description": f"Article {i}", "body": "Lorem ipsum dolor sit amet. " * 20,
+        "tagList": [f"tag{i % 50}", f"topic{i % 7}"]}}, tok)
+print(tok)
+EOF
+  }
+  # list TOKEN HTTP…: one wrk per address at once; prints summed req/s and
+  # the worst p99 ms (TOKEN "-" for anonymous).
+  list() {
+    local token=$1 h i=0 hdr=() w=()
+    shift
+    [[ $token != - ]] && hdr=(-H "Authorization: Token $token")
+    for h in "$@"; do
+      i=$((i + 1))
+      wrk -t 1 -c 32 -d "${secs}s" --latency "${hdr[@]}" "http://$h/api/articles?limit=20" >"$tmp/wrk.$i" &
+      w+=($!)
+    done
+    wait "${w[@]}"
+    python3 - "$tmp"/wrk.* <<'EOF'
+import re, sys
+rps, p99 = 0.0, 0.0
+def ms(v, unit):
+    return float(v) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+for path in sys.argv[1:]:
+    text = open(path).read()
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if bad:
+        sys.exit(f"bench-fleet: {bad.group(1)} failed requests in {path}")
+    rps += float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    m = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", text, re.M)
+    p99 = max(p99, ms(m.group(1), m.group(2)))
+print(f"{rps:.0f} {p99:.1f}")
+EOF
+    rm -f "$tmp"/wrk.*
+  }
+  blog_row() { # SETUP HTTP…
+    local setup=$1 token anon signed
+    shift
+    token=$(seed "$1")
+    anon=$(list - "$@" | cut -d' ' -f1)
+    signed=$(list "$token" "$@")
+    echo "| $round | $setup | $anon | ${signed% *} | ${signed#* } |"
+  }
+  for round in $(seq "$rounds"); do
+    start_node; blog_row "SQLite, 1 node" "$http"; stop_nodes
+    fresh_db; start_node "$url"; blog_row "PostgreSQL, 1 node" "$http"; stop_nodes
+    fresh_db; start_node "$url"; h1=$http; start_node "$url"; h2=$http; start_node "$url"
+    blog_row "PostgreSQL, 3 nodes (sum)" "$h1" "$h2" "$http"; stop_nodes
   done
 fi

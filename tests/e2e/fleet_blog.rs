@@ -154,6 +154,20 @@ fn three_nodes_serve_one_blog_and_the_same_organizations() {
         assert_eq!((status, &body["article"]["favoritesCount"]), (200, &json!(0)), "{body}");
         let (_, body) = call(b, At::Host("acme"), "GET", &format!("/api/articles/{slug}"), None, None).await;
         assert_eq!(body["article"]["favoritesCount"], json!(0), "{body}");
+        // A's anonymous pages were cached by the reads above: a write on
+        // another node makes them stale there too.
+        let (_, body) = call(a, At::Host("acme"), "GET", "/api/articles", None, None).await;
+        assert_eq!(body["articles"][0]["favoritesCount"], json!(0), "{body}");
+        let second = json!({"article": {"title": "Second", "description": "d", "body": "b"}});
+        let (status, body) =
+            call(b, At::Default, "POST", "/api/articles", Some(&writer), Some(second)).await;
+        assert_eq!(status, 201, "{body}");
+        for addr in [a, c] {
+            let (_, body) = call(addr, At::Default, "GET", "/api/articles", None, None).await;
+            assert_eq!(body["articlesCount"], json!(2), "{body}");
+            let (_, body) = call(addr, At::Default, "GET", "/api/tags", None, None).await;
+            assert_eq!(body["tags"], json!(["dragons"]), "{body}");
+        }
 
         // Deleted on A: gone on B and C.
         let (status, body) = call(a, At::Default, "DELETE", "/api/orgs/globex?confirm=globex", Some(&writer), None).await;

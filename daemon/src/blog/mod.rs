@@ -116,20 +116,16 @@ struct Inner {
 impl Blog {
     /// The service over the main site's blog `db` (the daemon's SQLite
     /// file, or the fleet's PostgreSQL), signing with `accounts`' key and
-    /// telling `hooks` about new accounts. On PostgreSQL anonymous reads
-    /// are not cached: another node's write would not make this node's
-    /// copy stale (docs/FLEET.md).
+    /// telling `hooks` about new accounts. On PostgreSQL a cached anonymous
+    /// read checks the blog's generation in the database first (any
+    /// node's write makes it stale; `store`'s module docs).
     pub fn new(
         config: BlogConfig,
         db: agora_db::blog::BlogDb,
         accounts: Accounts,
         hooks: Hooks,
     ) -> Blog {
-        let entries = match db {
-            agora_db::blog::BlogDb::Sqlite(_) => config.cache_entries,
-            agora_db::blog::BlogDb::Postgres { .. } => 0,
-        };
-        let store = Store::new(db, entries);
+        let store = Store::new(db, config.cache_entries);
         let limiter = limits::Limiter::new(config.limits);
         Blog {
             inner: Arc::new(Inner {

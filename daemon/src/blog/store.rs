@@ -13,6 +13,13 @@
 //! acknowledged write: an entry computed under generation *g* was read
 //! after *g* was set, and *g* is only current until the next commit.
 //!
+//! On PostgreSQL the generation is the fleet's: every write transaction,
+//! on whichever node, bumps the blog's row of `blog_generations` with the
+//! write (`agora_db::pg::blog::lock_writes`), and a cached read first
+//! reads it (one indexed lookup instead of the query). The same argument
+//! holds across nodes: a node serves an entry only while the database
+//! still says the generation it was computed under.
+//!
 //! The cache and its generation ([`Responses`]) can outlive a store: an
 //! organization's file is closed and reopened as its handle leaves and
 //! re-enters the bounded cache of open files, and every store over that
@@ -206,6 +213,22 @@ impl Store {
         .map_err(Error::internal)?
     }
 
+    /// On PostgreSQL, the blog's generation as the fleet's database says
+    /// (every node's writes bump it); `None` on SQLite, where this
+    /// process's own count is the truth.
+    async fn shared_generation(&self) -> Result<Option<u64>, Error> {
+        if self.inner.db.sqlite().is_some() {
+            return Ok(None);
+        }
+        let db = self.inner.db.clone();
+        let generation = tokio::task::spawn_blocking(move || db.generation())
+            .await
+            .map_err(Error::internal)??;
+        // Kept apart from the local count's values, which only SQLite's
+        // entries carry.
+        Ok(generation.map(|g| g as u64 | 1 << 63))
+    }
+
     /// How many times a read or write was run again because SQLite was
     /// busy.
     pub fn busy_retries(&self) -> u64 {
@@ -223,7 +246,15 @@ impl Store {
         Fut: Future<Output = Result<Bytes, Error>>,
     {
         let responses = &self.inner.responses;
-        let generation = responses.generation.load(Ordering::Acquire);
+        if responses.cache.capacity == 0 {
+            return compute().await;
+        }
+        // Read before computing: the response then holds every write up
+        // to this generation (see the module docs).
+        let generation = match self.shared_generation().await? {
+            Some(generation) => generation,
+            None => responses.generation.load(Ordering::Acquire),
+        };
         if let Some(hit) = responses.cache.get(key, generation) {
             return Ok(hit);
         }

@@ -55,54 +55,47 @@ pub(crate) struct Fleet {
 /// How long a read of a range may ask for at once.
 const FETCH: u32 = 2_048;
 
-/// The listener thread: follows other nodes' changes until `stop`.
+/// The listener thread: follows other nodes' changes until `stop`
+/// (`crate::storage::follow_notifications`: this node's own skipped, a
+/// lost connection made again). A change that cannot be followed, and
+/// every reconnection (notifications sent meanwhile are gone), is caught
+/// up from the tables ([`resync`]), tried every 500 ms until it works.
 pub(super) fn listen(
     inner: Arc<Inner>,
     fleet: Fleet,
-    mut listener: Listener,
+    listener: Listener,
     publisher: mpsc::UnboundedSender<Batch>,
     stop: CancellationToken,
 ) {
-    let mut behind = false;
-    while !stop.is_cancelled() {
-        if behind {
-            match resync(&inner, &fleet, &publisher) {
-                Ok(()) => behind = false,
-                Err(err) => {
-                    tracing::warn!(%err, "chat: cannot catch up with the fleet; retrying");
-                    std::thread::sleep(Duration::from_millis(500));
-                    continue;
-                }
-            }
+    let catch_up = || loop {
+        if stop.is_cancelled() {
+            return false;
         }
-        let notes = match listener.wait(Duration::from_millis(250)) {
-            Ok(notes) => notes,
+        match resync(&inner, &fleet, &publisher) {
+            Ok(()) => return true,
             Err(err) => {
-                tracing::warn!(%err, "chat: the fleet's notifications stopped; reconnecting");
+                tracing::warn!(%err, "chat: cannot catch up with the fleet; retrying");
                 std::thread::sleep(Duration::from_millis(500));
-                match fleet.pg.listener(&[CHANNEL]) {
-                    Ok(fresh) => {
-                        listener = fresh;
-                        behind = true;
-                    }
-                    Err(err) => tracing::warn!(%err, "chat: cannot listen yet"),
-                }
-                continue;
-            }
-        };
-        for note in notes {
-            if note.origin == fleet.node {
-                continue;
-            }
-            let Some(change) = Change::parse(&note.payload) else {
-                continue;
-            };
-            if let Err(err) = follow(&inner, &fleet, &publisher, change) {
-                tracing::warn!(%err, "chat: cannot follow a change from another node; catching up");
-                behind = true;
             }
         }
-    }
+    };
+    crate::storage::follow_notifications(
+        &fleet.pg,
+        Some(listener),
+        &[CHANNEL],
+        &|| stop.is_cancelled(),
+        &mut |notes| {
+            let mut behind = false;
+            for change in notes.iter().filter_map(|n| Change::parse(&n.payload)) {
+                if let Err(err) = follow(&inner, &fleet, &publisher, change) {
+                    tracing::warn!(%err, "chat: cannot follow a change from another node; catching up");
+                    behind = true;
+                }
+            }
+            !behind || catch_up()
+        },
+        &mut || catch_up(),
+    );
 }
 
 /// Applies one change another node made.

@@ -108,7 +108,7 @@ impl Orgs {
         let handles = tenants::fit_handles(handles);
         let tenants = match &storage {
             Storage::Sqlite(_) => Tenants::new(data_dir.join("tenants"), handles, cache_entries),
-            Storage::Postgres(pg) => Tenants::shared(pg.clone(), handles),
+            Storage::Postgres(pg) => Tenants::shared(pg.clone(), handles, cache_entries),
         };
         let ids: Vec<i64> = storage
             .orgs(Access::Read, |repo| Ok(Ok::<_, Infallible>(repo.all()?)))?

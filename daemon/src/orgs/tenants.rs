@@ -157,12 +157,12 @@ impl Tenants {
     }
 
     /// Every organization's blog in the fleet's PostgreSQL, `capacity`
-    /// handles kept (a handle is no file there, only its warm state).
-    /// Nothing is cached across requests: another node's write would not
-    /// make this node's copy stale (docs/FLEET.md, "The blog and
-    /// organizations across nodes").
-    pub fn shared(pg: Pg, capacity: usize) -> Tenants {
-        Tenants::with_backend(PathBuf::new(), Some(pg), capacity, 0)
+    /// handles kept (a handle is no file there, only its warm state),
+    /// each caching up to `cache_entries` responses, checked against the
+    /// organization's generation in the database before each use (any
+    /// node's write makes them stale; `crate::blog::store`).
+    pub fn shared(pg: Pg, capacity: usize, cache_entries: usize) -> Tenants {
+        Tenants::with_backend(PathBuf::new(), Some(pg), capacity, cache_entries)
     }
 
     fn with_backend(
@@ -227,6 +227,10 @@ impl Tenants {
     /// cache, if it is current, without opening its file: a page cached
     /// before the file was closed is served while it is closed.
     pub fn cached_response(&self, org: i64, key: &str) -> Option<bytes::Bytes> {
+        if self.inner.shared.is_some() {
+            // Only the database knows whether it is current.
+            return None;
+        }
         let warm = lock(&self.inner.lru).warm.get(&org)?.0.clone();
         warm.responses.get(key)
     }

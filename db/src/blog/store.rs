@@ -183,6 +183,21 @@ impl BlogDb {
         }
     }
 
+    /// On PostgreSQL, the blog's generation: bumped by every write
+    /// transaction, on whichever node (`pg::blog::lock_writes`). `None` on
+    /// SQLite, whose one process counts its own writes.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn generation(&self) -> Result<Option<i64>> {
+        match self {
+            BlogDb::Sqlite(_) => Ok(None),
+            BlogDb::Postgres { pg, org } => {
+                pg.with(|c| crate::pg::blog::generation(c, *org).map(Some))
+            }
+        }
+    }
+
     /// The SQLite database, when that is the backend.
     pub fn sqlite(&self) -> Option<&Db> {
         match self {

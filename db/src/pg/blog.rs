@@ -59,7 +59,9 @@ impl<'a, 't> PgBlog<'a, 't> {
 /// (`pg_advisory_xact_lock(WRITE_LOCK, org)`, released at commit or
 /// rollback): one organization's writes take turns across the fleet, as
 /// SQLite's one writer per file; different organizations' do not wait
-/// for each other.
+/// for each other. Then bumps the blog's generation (`blog_generations`),
+/// committed with the write: what every node's cache of responses checks
+/// ([`generation`]).
 ///
 /// # Errors
 /// Database errors.
@@ -68,7 +70,27 @@ pub fn lock_writes(tx: &mut Transaction<'_>, org: i64) -> Result<()> {
         "SELECT pg_advisory_xact_lock($1, $2)",
         &[&WRITE_LOCK, &lock_key(org)],
     )?;
+    tx.execute(
+        "INSERT INTO blog_generations (org_id, generation) VALUES ($1, 1) \
+         ON CONFLICT (org_id) DO UPDATE SET generation = blog_generations.generation + 1",
+        &[&org],
+    )?;
     Ok(())
+}
+
+/// Organization `org`'s blog generation: how many write transactions it
+/// has committed (0 before the first). One statement, outside any tenant
+/// transaction.
+///
+/// # Errors
+/// Database errors.
+pub fn generation(client: &mut postgres::Client, org: i64) -> Result<i64> {
+    Ok(client
+        .query_opt(
+            "SELECT generation FROM blog_generations WHERE org_id = $1",
+            &[&org],
+        )?
+        .map_or(Ok(0), |row| row.try_get(0))?)
 }
 
 /// The lock's second key: the organization's id when it fits in 32 bits

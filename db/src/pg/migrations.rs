@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "billing",
         include_str!("../../migrations/postgres/0008_billing.sql"),
     ),
+    (
+        10,
+        "blog_generations",
+        include_str!("../../migrations/postgres/0010_blog_generations.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here
