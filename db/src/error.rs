@@ -61,6 +61,17 @@ impl Error {
         )
     }
 
+    /// Whether PostgreSQL rolled the transaction back to resolve a
+    /// conflict with another one (SQLSTATE 40001 serialization failure,
+    /// 40P01 deadlock): nothing of it stayed, and running it again is the
+    /// documented answer.
+    pub fn is_pg_conflict(&self) -> bool {
+        matches!(self, Error::Postgres(err) if err.code().is_some_and(|c| {
+            *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                || *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+        }))
+    }
+
     /// Whether the database could not be reached (PostgreSQL down,
     /// restarting, or the connection lost): transient, worth a retry once
     /// it is back, unlike an error in what was asked.

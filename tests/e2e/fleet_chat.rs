@@ -475,6 +475,10 @@ fn chat_rides_out_a_postgresql_restart_with_clear_errors_and_no_daemon_restart()
         let (status, body) = a.http_get("/readyz").await;
         assert_eq!(status, 503, "{body}");
         assert!(body.contains("postgres"), "{body}");
+        // The blog says so too: 503 naming the database, not a bare 500.
+        let (status, body) = b.http_get("/api/articles").await;
+        assert_eq!(status, 503, "{body}");
+        assert!(body.contains("\"database\""), "{body}");
 
         // Back: the same daemons recover; a client retrying gets through,
         // the other node hears it, and the numbers go on without a gap.
@@ -498,6 +502,18 @@ fn chat_rides_out_a_postgresql_restart_with_clear_errors_and_no_daemon_restart()
         assert_eq!(got, vec![(6, "after".to_owned())]);
         let (status, body) = a.http_get("/readyz").await;
         assert_eq!(status, 200, "{body}");
+        // A pooled connection the outage broke fails once, as 503; a
+        // retry gets through.
+        let started = Instant::now();
+        loop {
+            let (status, body) = b.http_get("/api/articles").await;
+            if status == 200 {
+                break;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert!(started.elapsed() < Duration::from_secs(20), "{body}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
         // Presence and the listener came back too.
         until_who(&alice, "bob online after the restart", |w| {
             w.get("bob") == Some(&Status::Online)

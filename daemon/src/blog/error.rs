@@ -67,9 +67,21 @@ impl Error {
 
 impl From<agora_db::Error> for Error {
     fn from(err: agora_db::Error) -> Error {
-        if err.is_busy() {
-            // Not logged yet: the store retries it.
+        if err.is_busy() || err.is_pg_conflict() {
+            // Not logged yet: the store retries it (the transaction was
+            // rolled back whole).
             return Error::Busy(err.to_string());
+        }
+        if err.is_unavailable() {
+            // The fleet's PostgreSQL is down or restarting: say so, and
+            // that it is worth trying again, rather than a bare 500.
+            tracing::warn!(%err, "blog: the database is unavailable");
+            return Error::Refused(Box::new(Refusal {
+                status: 503,
+                field: "database",
+                message: "the database cannot be reached right now; try again in a moment".into(),
+                detail: None,
+            }));
         }
         Error::internal(err)
     }
