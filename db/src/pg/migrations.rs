@@ -56,6 +56,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "billing",
         include_str!("../../migrations/postgres/0008_billing.sql"),
     ),
+    (
+        9,
+        "ssh_keys",
+        include_str!("../../migrations/postgres/0009_ssh_keys.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here
