@@ -30,19 +30,15 @@ pub struct Base {
     accounts: Accounts,
     hub: Arc<Hub>,
     hooks: Hooks,
-    /// The shared database, for `orgs` (memberships live there).
-    db: agora_db::Db,
 }
 
 impl Base {
-    /// The service over `accounts` and `hub`; sign-ins run `hooks`; `db`
-    /// is the shared database (for `orgs`).
-    pub fn new(accounts: Accounts, hub: Arc<Hub>, hooks: Hooks, db: agora_db::Db) -> Base {
+    /// The service over `accounts` and `hub`; sign-ins run `hooks`.
+    pub fn new(accounts: Accounts, hub: Arc<Hub>, hooks: Hooks) -> Base {
         Base {
             accounts,
             hub,
             hooks,
-            db,
         }
     }
 
@@ -51,15 +47,15 @@ impl Base {
         &self.accounts
     }
 
-    /// Runs `f` with the shared database and the signed-in user, or
-    /// answers `unauthorized`.
+    /// Runs `f` with the daemon's storage (the accounts' backend) and
+    /// the signed-in user, or answers `unauthorized`.
     fn with_user<F, Fut>(&self, session: &Arc<Session>, f: F) -> Routed
     where
-        F: FnOnce(agora_db::Db, UserInfo) -> Fut,
+        F: FnOnce(agora_db::Storage, UserInfo) -> Fut,
         Fut: std::future::Future<Output = Result<BaseReply, ErrorBody>> + Send + 'static,
     {
         match signed_in(session) {
-            Ok(user) => Routed::later(f(self.db.clone(), user)),
+            Ok(user) => Routed::later(f(self.accounts.storage().clone(), user)),
             Err(err) => Routed::done(Err::<BaseReply, _>(err)),
         }
     }
@@ -137,17 +133,17 @@ impl Service for Base {
                     })
                 })
             }
-            BaseOp::SshKeyAdd { key } => self.with_user(session, move |db, user| async move {
-                let key = crate::ssh::keys::add(&db, user, &key).await?;
+            BaseOp::SshKeyAdd { key } => self.with_user(session, move |storage, user| async move {
+                let key = crate::ssh::keys::add(&storage, user, &key).await?;
                 Ok(BaseReply::SshKey { key })
             }),
-            BaseOp::SshKeyList => self.with_user(session, |db, user| async move {
-                let keys = crate::ssh::keys::list(&db, user).await?;
+            BaseOp::SshKeyList => self.with_user(session, |storage, user| async move {
+                let keys = crate::ssh::keys::list(&storage, user).await?;
                 Ok(BaseReply::SshKeys { keys })
             }),
             BaseOp::SshKeyRemove { fingerprint } => {
-                self.with_user(session, move |db, user| async move {
-                    crate::ssh::keys::remove(&db, user, fingerprint).await?;
+                self.with_user(session, move |storage, user| async move {
+                    crate::ssh::keys::remove(&storage, user, fingerprint).await?;
                     Ok(BaseReply::Done)
                 })
             }

@@ -128,7 +128,7 @@ impl Services {
             accounts.clone(),
             hooks.clone(),
         );
-        let base = Base::new(accounts, hub.clone(), hooks.clone(), db.clone());
+        let base = Base::new(accounts, hub.clone(), hooks.clone());
         let orgs = {
             let (storage, dir, handles, grace) = (
                 storage.clone(),

@@ -19,10 +19,11 @@ pub const PORTED: &[&str] = &[
     "blog",
     "organizations",
     "billing",
+    "ssh keys",
 ];
 
 /// The services still in the node's SQLite file on PostgreSQL.
-pub const NOT_PORTED: &[&str] = &["ssh keys", "metrics"];
+pub const NOT_PORTED: &[&str] = &["metrics"];
 
 /// Opens the node's SQLite file and the [`Storage`] of the ported
 /// services (that same file, or PostgreSQL).

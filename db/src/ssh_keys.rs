@@ -5,6 +5,10 @@
 //! the caller from the parsed key: this crate stores text and knows no
 //! SSH. One key belongs to one account; adding a key another account
 //! holds is a [`Error::Conflict`].
+//!
+//! [`SshKeyStore`] is the repository on either backend: [`SshKeys`] over
+//! a SQLite connection, `pg::ssh_keys::PgSshKeys` over a fleet's
+//! PostgreSQL (schema `postgres/0009_ssh_keys.sql`).
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
@@ -155,74 +159,48 @@ impl<'c> SshKeys<'c> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Db;
-    use crate::users::Users;
+/// The SSH keys repository, on either backend: [`SshKeys`] on SQLite,
+/// `pg::ssh_keys::PgSshKeys` on a fleet's PostgreSQL (every node then
+/// knows every key); one suite (`ssh_keys/suite.rs`) runs on both. Each
+/// call runs inside the transaction [`crate::Storage::ssh_keys`] opens.
+pub trait SshKeyStore {
+    /// Binds a key to `user_id`. Adding a key the same user already holds
+    /// changes nothing and answers the stored key.
+    ///
+    /// # Errors
+    /// [`Error::Conflict`] when another account holds the key (on
+    /// PostgreSQL also when another node binds it to another account at
+    /// the same moment: one of the two wins); the transaction stays
+    /// usable after it.
+    fn add(&mut self, user_id: i64, key: NewSshKey<'_>) -> Result<SshKey>;
+    /// The keys of `user_id`, oldest first.
+    fn list(&mut self, user_id: i64) -> Result<Vec<SshKey>>;
+    /// Removes `user_id`'s key; whether there was one (another account's
+    /// key is not touched).
+    fn remove(&mut self, user_id: i64, fingerprint: &str) -> Result<bool>;
+    /// The key with this fingerprint, if any.
+    fn find(&mut self, fingerprint: &str) -> Result<Option<SshKey>>;
+    /// Records that the key signed someone in now.
+    fn touch(&mut self, fingerprint: &str) -> Result<()>;
+}
 
-    fn key(fp: &str) -> NewSshKey<'_> {
-        NewSshKey {
-            fingerprint: fp,
-            algorithm: "ssh-ed25519",
-            public_key: "ssh-ed25519 AAAA",
-            comment: "me@laptop",
-        }
+impl SshKeyStore for SshKeys<'_> {
+    fn add(&mut self, user_id: i64, key: NewSshKey<'_>) -> Result<SshKey> {
+        SshKeys::add(self, user_id, key)
     }
-
-    #[test]
-    fn add_list_find_remove() {
-        let db = Db::open_in_memory().unwrap();
-        let (alice, bob) = db
-            .write(|c| {
-                let users = Users::new(c);
-                Ok((users.create("alice", "h")?, users.create("bob", "h")?))
-            })
-            .unwrap();
-        let added = db
-            .write(|c| SshKeys::new(c).add(alice.id, key("SHA256:a")))
-            .unwrap();
-        assert_eq!(added.user_id, alice.id);
-        assert_eq!(added.comment, "me@laptop");
-        assert_eq!(added.last_used_ms, None);
-        // Again by the same user: unchanged, no error.
-        let again = db
-            .write(|c| SshKeys::new(c).add(alice.id, key("SHA256:a")))
-            .unwrap();
-        assert_eq!(again, added);
-        // By another user: refused.
-        let taken = db
-            .write(|c| SshKeys::new(c).add(bob.id, key("SHA256:a")))
-            .unwrap_err();
-        assert!(matches!(taken, Error::Conflict(_)), "{taken:?}");
-        db.write(|c| SshKeys::new(c).add(alice.id, key("SHA256:b")))
-            .unwrap();
-        let listed = db.read(|c| SshKeys::new(c).list(alice.id)).unwrap();
-        assert_eq!(listed.len(), 2);
-        assert!(
-            db.read(|c| SshKeys::new(c).list(bob.id))
-                .unwrap()
-                .is_empty()
-        );
-        db.write(|c| SshKeys::new(c).touch("SHA256:a")).unwrap();
-        let found = db
-            .read(|c| SshKeys::new(c).find("SHA256:a"))
-            .unwrap()
-            .unwrap();
-        assert!(found.last_used_ms.is_some());
-        // Bob cannot remove Alice's key; Alice can, once.
-        assert!(
-            !db.write(|c| SshKeys::new(c).remove(bob.id, "SHA256:a"))
-                .unwrap()
-        );
-        assert!(
-            db.write(|c| SshKeys::new(c).remove(alice.id, "SHA256:a"))
-                .unwrap()
-        );
-        assert!(
-            !db.write(|c| SshKeys::new(c).remove(alice.id, "SHA256:a"))
-                .unwrap()
-        );
-        assert_eq!(db.read(|c| SshKeys::new(c).find("SHA256:a")).unwrap(), None);
+    fn list(&mut self, user_id: i64) -> Result<Vec<SshKey>> {
+        SshKeys::list(self, user_id)
+    }
+    fn remove(&mut self, user_id: i64, fingerprint: &str) -> Result<bool> {
+        SshKeys::remove(self, user_id, fingerprint)
+    }
+    fn find(&mut self, fingerprint: &str) -> Result<Option<SshKey>> {
+        SshKeys::find(self, fingerprint)
+    }
+    fn touch(&mut self, fingerprint: &str) -> Result<()> {
+        SshKeys::touch(self, fingerprint)
     }
 }
+
+#[cfg(test)]
+mod suite;

@@ -17,6 +17,7 @@ use crate::chat::{Chat, ChatStore};
 use crate::games::{GameStore, Games};
 use crate::jobs::{JobStore, Jobs};
 use crate::orgs::{OrgStore, Orgs};
+use crate::ssh_keys::{SshKeyStore, SshKeys};
 use crate::users::{UserStore, Users};
 use crate::{Db, Pg, Result};
 
@@ -170,6 +171,22 @@ impl Storage {
         self.transaction(access, |tx| match tx {
             Tx::Sqlite(c) => f(&mut Games::new(c)),
             Tx::Postgres(tx) => f(&mut crate::pg::games::PgGames::new(tx)),
+        })
+    }
+
+    /// Runs `f` with the SSH keys repository of this backend, in one
+    /// transaction as [`Storage::jobs`] does.
+    ///
+    /// # Errors
+    /// Whatever `f` returns; the database's errors.
+    pub fn ssh_keys<T>(
+        &self,
+        access: Access,
+        f: impl FnOnce(&mut dyn SshKeyStore) -> Result<T>,
+    ) -> Result<T> {
+        self.transaction(access, |tx| match tx {
+            Tx::Sqlite(c) => f(&mut SshKeys::new(c)),
+            Tx::Postgres(tx) => f(&mut crate::pg::ssh_keys::PgSshKeys::new(tx)),
         })
     }
 

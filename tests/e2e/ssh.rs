@@ -12,7 +12,7 @@ use crate::support::{Daemon, Home, rt, wait_for};
 use crate::tmux::Tmux;
 
 /// Whether OpenSSH's client is here; CI installs it (.ci/run).
-fn have_ssh() -> bool {
+pub(crate) fn have_ssh() -> bool {
     let found = Command::new("ssh").arg("-V").output().is_ok()
         && Command::new("ssh-keygen").arg("-?").output().is_ok();
     if !found {
@@ -23,7 +23,7 @@ fn have_ssh() -> bool {
 }
 
 /// A new ed25519 key pair in `home`; its private key's path.
-fn keygen(home: &Home, name: &str) -> PathBuf {
+pub(crate) fn keygen(home: &Home, name: &str) -> PathBuf {
     let key = home.path().join(name);
     let status = Command::new("ssh-keygen")
         .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
@@ -62,7 +62,7 @@ fn ssh_options(key: &Path, port: u16) -> Vec<String> {
 }
 
 /// Runs `ssh … 127.0.0.1 ARGS` without a terminal.
-fn ssh(key: &Path, port: u16, extra: &[&str], args: &[&str]) -> Output {
+pub(crate) fn ssh(key: &Path, port: u16, extra: &[&str], args: &[&str]) -> Output {
     Command::new("ssh")
         .args(ssh_options(key, port))
         .args(["-o", "BatchMode=yes"])
@@ -74,7 +74,7 @@ fn ssh(key: &Path, port: u16, extra: &[&str], args: &[&str]) -> Output {
         .expect("run ssh")
 }
 
-fn text(bytes: &[u8]) -> String {
+pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 

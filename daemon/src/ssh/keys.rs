@@ -1,15 +1,17 @@
 //! SSH public keys of accounts: parsing a `.pub` line, and the base
 //! service's `ssh_key_add`, `ssh_key_list` and `ssh_key_remove` over
-//! `agora_db::ssh_keys`.
+//! `agora_db::ssh_keys`, on the daemon's [`agora_db::Storage`] (a fleet's
+//! PostgreSQL: a key added through one node signs in on every node).
 //!
 //! Only ed25519 and ECDSA keys are taken (the daemon's russh is built
 //! without RSA: docs/SSH.md, "Security choices").
 
-use agora_db::ssh_keys::{NewSshKey, SshKey, SshKeys};
+use agora_db::Access;
+use agora_db::ssh_keys::{NewSshKey, SshKey};
 use agora_wire::{ErrorBody, ErrorCode, SshKeyInfo, UserInfo};
 use russh::keys::{Algorithm, HashAlg, PublicKey};
 
-use crate::service::{blocking, db, internal};
+use crate::service::{blocking, storage, stored};
 
 /// The longest `.pub` line taken.
 const MAX_LINE: usize = 8 * 1024;
@@ -87,16 +89,16 @@ fn info(key: SshKey) -> SshKeyInfo {
 /// `bad_request` for a line that is not an accepted key, `conflict` when
 /// another account holds it.
 pub async fn add(
-    shared: &agora_db::Db,
+    shared: &agora_db::Storage,
     user: UserInfo,
     line: &str,
 ) -> Result<SshKeyInfo, ErrorBody> {
     let parsed = parse_line(line).map_err(ErrorBody::bad_request)?;
     let name = user.name.clone();
     let shared = shared.clone();
-    let stored = blocking(move || {
-        shared.write(|c| {
-            SshKeys::new(c).add(
+    let added = blocking(move || {
+        shared.ssh_keys(Access::Write, |keys| {
+            keys.add(
                 user.id,
                 NewSshKey {
                     fingerprint: &parsed.fingerprint,
@@ -113,18 +115,24 @@ pub async fn add(
             ErrorCode::Conflict,
             "another account holds that key; remove it there first",
         ),
-        other => internal(other),
+        other => stored(other),
     })?;
-    tracing::info!(user = %name, fingerprint = %stored.fingerprint, "SSH key added");
-    Ok(info(stored))
+    tracing::info!(user = %name, fingerprint = %added.fingerprint, "SSH key added");
+    Ok(info(added))
 }
 
 /// `ssh_key_list`.
 ///
 /// # Errors
 /// On database errors.
-pub async fn list(shared: &agora_db::Db, user: UserInfo) -> Result<Vec<SshKeyInfo>, ErrorBody> {
-    let keys = db(shared, move |d| d.read(|c| SshKeys::new(c).list(user.id))).await?;
+pub async fn list(
+    shared: &agora_db::Storage,
+    user: UserInfo,
+) -> Result<Vec<SshKeyInfo>, ErrorBody> {
+    let keys = storage(shared, move |s| {
+        s.ssh_keys(Access::Read, |keys| keys.list(user.id))
+    })
+    .await?;
     Ok(keys.into_iter().map(info).collect())
 }
 
@@ -133,13 +141,13 @@ pub async fn list(shared: &agora_db::Db, user: UserInfo) -> Result<Vec<SshKeyInf
 /// # Errors
 /// `not_found` when the user holds no such key.
 pub async fn remove(
-    shared: &agora_db::Db,
+    shared: &agora_db::Storage,
     user: UserInfo,
     fingerprint: String,
 ) -> Result<(), ErrorBody> {
     let shown = fingerprint.clone();
-    let removed = db(shared, move |d| {
-        d.write(|c| SshKeys::new(c).remove(user.id, &fingerprint))
+    let removed = storage(shared, move |s| {
+        s.ssh_keys(Access::Write, |keys| keys.remove(user.id, &fingerprint))
     })
     .await?;
     if removed {
@@ -155,6 +163,8 @@ pub async fn remove(
 
 #[cfg(test)]
 mod tests {
+    use agora_db::Storage;
+
     use super::*;
 
     // `ssh-keygen -t ed25519 -C me@laptop`, and its `ssh-keygen -l`.
@@ -169,6 +179,67 @@ mod tests {
         assert_eq!(parsed.fingerprint, FINGERPRINT);
         assert!(!parsed.public_key.contains("me@laptop"));
         assert!(ED25519.starts_with(&parsed.public_key));
+    }
+
+    /// Two handles on one backend, as two nodes of a fleet hold; Alice
+    /// and Bob.
+    async fn two_nodes(url: Option<String>) -> (Storage, Storage, UserInfo, UserInfo) {
+        tokio::task::spawn_blocking(move || {
+            let (a, b) = match url {
+                Some(url) => (
+                    Storage::Postgres(agora_db::Pg::connect_as(&url, "node-a").unwrap()),
+                    Storage::Postgres(agora_db::Pg::connect_as(&url, "node-b").unwrap()),
+                ),
+                None => {
+                    let db = agora_db::Db::open_in_memory().unwrap();
+                    (Storage::Sqlite(db.clone()), Storage::Sqlite(db))
+                }
+            };
+            let user = |name: &str| {
+                let u = a
+                    .users(Access::Write, |users| users.create(name, "h"))
+                    .unwrap();
+                UserInfo {
+                    id: u.id,
+                    name: u.name,
+                }
+            };
+            let (alice, bob) = (user("alice"), user("bob"));
+            (a, b, alice, bob)
+        })
+        .await
+        .unwrap()
+    }
+
+    /// Added through one node, listed and refused to another account
+    /// through the other, removed there.
+    async fn keys_are_the_fleets(url: Option<String>) {
+        let (a, b, alice, bob) = two_nodes(url).await;
+        let added = add(&a, alice.clone(), ED25519).await.unwrap();
+        assert_eq!(added.fingerprint, FINGERPRINT);
+        let listed = list(&b, alice.clone()).await.unwrap();
+        assert_eq!(listed, vec![added.clone()]);
+        // Adding it again is no error; to Bob, a conflict.
+        assert_eq!(add(&b, alice.clone(), ED25519).await.unwrap(), added);
+        let err = add(&b, bob.clone(), ED25519).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::Conflict, "{}", err.message);
+        let err = remove(&b, bob, FINGERPRINT.into()).await.unwrap_err();
+        assert_eq!(err.code, ErrorCode::NotFound);
+        remove(&b, alice.clone(), FINGERPRINT.into()).await.unwrap();
+        assert!(list(&a, alice).await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_are_shared_on_sqlite() {
+        keys_are_the_fleets(None).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn keys_are_shared_by_the_nodes_of_a_fleet_on_postgres() {
+        let url = tokio::task::spawn_blocking(agora_db::pg::testing::database)
+            .await
+            .unwrap();
+        keys_are_the_fleets(Some(url)).await;
     }
 
     #[test]

@@ -27,8 +27,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agora_db::ssh_keys::SshKeys;
-use agora_db::users::Users;
+use agora_db::Access;
 use agora_wire::UserInfo;
 use russh::MethodKind;
 use russh::keys::PrivateKey;
@@ -270,16 +269,20 @@ impl Connection {
     }
 
     /// The account holding the key with `fingerprint`, if any (and notes
-    /// that the key was used).
+    /// that the key was used). Keys and accounts are in the daemon's
+    /// storage: on a fleet's PostgreSQL a key added through any node
+    /// signs in here.
     async fn owner(&self, fingerprint: String) -> anyhow::Result<Option<UserInfo>> {
-        let db = self.state.shared.db.clone();
+        let storage = self.state.shared.storage.clone();
+        // On the blocking pool: the synchronous PostgreSQL client must not
+        // run on a runtime worker.
         let found = tokio::task::spawn_blocking(move || {
-            let Some(key) = db.read(|c| SshKeys::new(c).find(&fingerprint))? else {
+            let Some(key) = storage.ssh_keys(Access::Read, |keys| keys.find(&fingerprint))? else {
                 return Ok::<_, agora_db::Error>(None);
             };
-            let user = db.read(|c| Users::new(c).find_by_id(key.user_id))?;
+            let user = storage.users(Access::Read, |users| users.find_by_id(key.user_id))?;
             if user.is_some() {
-                db.write(|c| SshKeys::new(c).touch(&fingerprint))?;
+                storage.ssh_keys(Access::Write, |keys| keys.touch(&fingerprint))?;
             }
             Ok(user.map(|u| UserInfo {
                 id: u.id,

@@ -57,6 +57,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("../../migrations/postgres/0008_billing.sql"),
     ),
     (
+        9,
+        "ssh_keys",
+        include_str!("../../migrations/postgres/0009_ssh_keys.sql"),
+    ),
+    (
         10,
         "blog_generations",
         include_str!("../../migrations/postgres/0010_blog_generations.sql"),

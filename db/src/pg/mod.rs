@@ -21,6 +21,7 @@ pub(crate) mod migrations;
 pub mod notify;
 pub mod orgs;
 pub mod snapshot;
+pub mod ssh_keys;
 pub mod tenant;
 pub mod users;
 
