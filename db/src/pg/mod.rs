@@ -8,8 +8,8 @@
 //! per query. [`Pg::connect`] checks the server answers with these
 //! credentials, then brings the schema up to date
 //! ([`migrations::apply`], under an advisory lock, so several daemons may
-//! start at once). LISTEN/NOTIFY is [`notify`]. What it does not do yet:
-//! TLS.
+//! start at once). LISTEN/NOTIFY is [`notify`]. TLS follows the URL's
+//! `sslmode` and `sslrootcert` as libpq does ([`tls`]).
 
 pub mod billing;
 pub mod blog;
@@ -23,6 +23,7 @@ pub mod orgs;
 pub mod snapshot;
 pub mod ssh_keys;
 pub mod tenant;
+pub mod tls;
 pub mod users;
 
 use std::str::FromStr as _;
@@ -31,7 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use postgres::Client;
-use postgres::{Config, NoTls};
+use postgres::Config;
 
 use crate::{Error, Result};
 
@@ -51,6 +52,9 @@ pub struct Pg {
 
 struct Inner {
     config: Config,
+    /// How connections are made: TLS or not, and how the server's
+    /// certificate is checked.
+    tls: tls::Tls,
     /// The node name of [`Pg::connect_as`].
     node: Option<String>,
     /// Where, for messages: `host:port/dbname`, never the password.
@@ -66,11 +70,13 @@ impl Pg {
     /// credentials, and brings the schema up to date.
     ///
     /// # Errors
-    /// [`Error::Connect`] for a malformed URL, an unreachable server or
-    /// refused credentials (one line naming the host and the reason);
+    /// [`Error::Connect`] for a malformed URL, an unreachable server,
+    /// refused credentials or TLS that fails (`sslmode`, [`tls`]): one
+    /// line naming the host and the reason;
     /// [`Error::Postgres`] when a migration fails.
     pub fn connect(url: &str) -> Result<Pg> {
-        Pg::open(parse(url)?)
+        let (config, tls) = settings(url)?;
+        Pg::open(config, tls)
     }
 
     /// [`Pg::connect`] for a node of a fleet: every connection carries
@@ -82,7 +88,7 @@ impl Pg {
     /// As [`Pg::connect`]; [`Error::Connect`] for a node name with other
     /// characters.
     pub fn connect_as(url: &str, node: &str) -> Result<Pg> {
-        let mut config = parse(url)?;
+        let (mut config, tls) = settings(url)?;
         if node.is_empty()
             || !node
                 .chars()
@@ -98,7 +104,7 @@ impl Pg {
             _ => format!("-c agora.node={node}"),
         };
         config.options(&options);
-        let mut pg = Pg::open(config)?;
+        let mut pg = Pg::open(config, tls)?;
         if let Some(inner) = Arc::get_mut(&mut pg.inner) {
             inner.node = Some(node.to_owned());
         }
@@ -110,7 +116,7 @@ impl Pg {
         self.inner.node.as_deref()
     }
 
-    fn open(mut config: Config) -> Result<Pg> {
+    fn open(mut config: Config, settings: tls::Settings) -> Result<Pg> {
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -118,7 +124,11 @@ impl Pg {
             config.application_name("agora");
         }
         let place = place(&config);
-        let mut first = connect(&config, &place)?;
+        let tls = tls::Tls::new(settings, &config).map_err(|reason| Error::Connect {
+            place: place.clone(),
+            reason,
+        })?;
+        let mut first = connect(&config, &tls, &place)?;
         migrations::apply(&mut first)?;
         let mut clients: Vec<Mutex<Option<Client>>> =
             (0..CONNECTIONS).map(|_| Mutex::new(None)).collect();
@@ -126,6 +136,7 @@ impl Pg {
         Ok(Pg {
             inner: Arc::new(Inner {
                 config,
+                tls,
                 node: None,
                 place,
                 clients,
@@ -151,7 +162,11 @@ impl Pg {
         let mut slot = self.slot();
         let client = match slot.take() {
             Some(client) if !client.is_closed() => slot.insert(client),
-            _ => slot.insert(connect(&self.inner.config, &self.inner.place)?),
+            _ => slot.insert(connect(
+                &self.inner.config,
+                &self.inner.tls,
+                &self.inner.place,
+            )?),
         };
         f(client)
     }
@@ -197,28 +212,35 @@ impl Drop for Inner {
     }
 }
 
-/// Parses a `postgres://` (or `postgresql://`) URL.
+/// Parses a `postgres://` (or `postgresql://`) URL, its TLS settings
+/// included (checked, not applied: the CA file is read on connecting).
 ///
 /// # Errors
 /// [`Error::Connect`] saying what is wrong with it.
 pub fn parse(url: &str) -> Result<Config> {
-    let config = Config::from_str(url).map_err(|err| Error::Connect {
-        place: redact(url),
-        reason: reason(&err),
-    })?;
-    if config.get_hosts().is_empty() {
-        return Err(Error::Connect {
-            place: redact(url),
-            reason: "the URL names no host".into(),
-        });
-    }
-    Ok(config)
+    Ok(settings(url)?.0)
 }
 
-fn connect(config: &Config, place: &str) -> Result<Client> {
-    config.connect(NoTls).map_err(|err| Error::Connect {
+/// The driver's configuration and our TLS settings ([`tls::split`]) of a
+/// URL.
+fn settings(url: &str) -> Result<(Config, tls::Settings)> {
+    let bad = |reason: String| Error::Connect {
+        place: redact(url),
+        reason,
+    };
+    let (driver_url, settings) = tls::split(url).map_err(bad)?;
+    let mut config = Config::from_str(&driver_url).map_err(|err| bad(reason(&err)))?;
+    if config.get_hosts().is_empty() {
+        return Err(bad("the URL names no host".into()));
+    }
+    tls::configure(&mut config, &settings);
+    Ok((config, settings))
+}
+
+fn connect(config: &Config, tls: &tls::Tls, place: &str) -> Result<Client> {
+    tls.connect(config).map_err(|reason| Error::Connect {
         place: place.to_owned(),
-        reason: reason(&err),
+        reason,
     })
 }
 
@@ -237,7 +259,8 @@ fn place(config: &Config) -> String {
     format!("{host}:{port}/{db}")
 }
 
-/// A URL with its password replaced by `***`, for messages.
+/// A URL with its password (in the user info or a `password=` parameter)
+/// replaced by `***`, for messages.
 pub fn redact(url: &str) -> String {
     // postgres://user:password@host…: the password sits between the
     // first ':' after the scheme and the last '@' before the path.
@@ -246,12 +269,25 @@ pub fn redact(url: &str) -> String {
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
+    let tail = match tail.split_once('?') {
+        Some((path, query)) => {
+            let query: Vec<&str> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some(("password", _)) => "password=***",
+                    _ => pair,
+                })
+                .collect();
+            format!("{path}?{}", query.join("&"))
+        }
+        None => tail.to_owned(),
+    };
     match authority.rsplit_once('@') {
         Some((userinfo, host)) => match userinfo.split_once(':') {
             Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
-            None => url.to_owned(),
+            None => format!("{scheme}://{authority}{tail}"),
         },
-        None => url.to_owned(),
+        None => format!("{scheme}://{authority}{tail}"),
     }
 }
 
@@ -280,10 +316,13 @@ pub(crate) fn reason(err: &postgres::Error) -> String {
 /// crates' tests reach it through the `testing` feature.
 #[cfg(any(test, feature = "testing"))]
 pub mod testing {
+    use std::path::PathBuf;
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static SERVER: OnceLock<String> = OnceLock::new();
+    static TLS_SERVER: OnceLock<TlsServer> = OnceLock::new();
+    static TLS_ONLY_SERVER: OnceLock<TlsServer> = OnceLock::new();
     static NEXT: AtomicUsize = AtomicUsize::new(0);
 
     /// The server's URL: `AGORA_TEST_POSTGRES` when set (CI's `.ci/run`
@@ -297,43 +336,104 @@ pub mod testing {
             {
                 return url;
             }
-            let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
-            let out = std::process::Command::new("bash")
-                .arg(script)
-                .arg("start")
-                .arg("--owner")
-                .arg(std::process::id().to_string())
-                .stdin(std::process::Stdio::null())
-                .output()
-                .expect("cannot run scripts/pg.sh");
-            assert!(
-                out.status.success(),
-                "scripts/pg.sh start failed: the PostgreSQL tests need a server\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .last()
-                .expect("scripts/pg.sh printed no URL")
-                .trim()
-                .to_owned()
+            start(&[])
         })
+    }
+
+    /// Runs `scripts/pg.sh start --owner THIS-PROCESS OPTIONS…` and
+    /// returns the URL it printed.
+    fn start(options: &[&str]) -> String {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/pg.sh");
+        let out = std::process::Command::new("bash")
+            .arg(script)
+            .arg("start")
+            .arg("--owner")
+            .arg(std::process::id().to_string())
+            .args(options)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("cannot run scripts/pg.sh");
+        assert!(
+            out.status.success(),
+            "scripts/pg.sh start {} failed: the PostgreSQL tests need a server\n{}",
+            options.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .last()
+            .expect("scripts/pg.sh printed no URL")
+            .trim()
+            .to_owned()
+    }
+
+    /// A test server with TLS on (`scripts/pg.sh start --tls` or
+    /// `--tls-only`), started by this process.
+    pub struct TlsServer {
+        /// `postgres://postgres:PASSWORD@127.0.0.1:PORT/postgres`, no
+        /// `sslmode`: add the one a test wants.
+        pub url: String,
+        /// The CA that signed the server's certificate (for localhost and
+        /// 127.0.0.1), for `sslrootcert`.
+        pub ca: PathBuf,
+    }
+
+    impl TlsServer {
+        fn start(option: &str) -> TlsServer {
+            let printed = start(&[option]);
+            let (url, query) = printed
+                .split_once('?')
+                .expect("scripts/pg.sh --tls printed no sslrootcert");
+            let ca = query
+                .split('&')
+                .find_map(|pair| pair.strip_prefix("sslrootcert="))
+                .expect("scripts/pg.sh --tls printed no sslrootcert");
+            TlsServer {
+                url: url.to_owned(),
+                ca: ca.into(),
+            }
+        }
+
+        /// A URL (no `sslmode`) of a new, empty database on this server.
+        pub fn database(&self) -> String {
+            create_database(&self.url)
+        }
+    }
+
+    /// The server of `scripts/pg.sh start --tls`: TLS offered, plain
+    /// connections accepted too. Started once per test process.
+    pub fn tls_server() -> &'static TlsServer {
+        TLS_SERVER.get_or_init(|| TlsServer::start("--tls"))
+    }
+
+    /// The server of `scripts/pg.sh start --tls-only`: plain connections
+    /// refused. Started once per test process.
+    pub fn tls_only_server() -> &'static TlsServer {
+        TLS_ONLY_SERVER.get_or_init(|| TlsServer::start("--tls-only"))
     }
 
     /// A URL of a new, empty database on the test server.
     pub fn database() -> String {
-        let server = server();
+        create_database(server())
+    }
+
+    /// Creates a database on the server of `url` (connecting as the
+    /// daemon does, TLS settings and all); returns its URL.
+    fn create_database(url: &str) -> String {
         let name = format!(
             "agora_db_test_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        let mut admin = postgres::Client::connect(server, postgres::NoTls)
-            .expect("cannot connect to the test PostgreSQL");
+        let (config, settings) = super::settings(url).expect("bad test PostgreSQL URL");
+        let tls = super::tls::Tls::new(settings, &config).expect("bad test TLS settings");
+        let mut admin = tls
+            .connect(&config)
+            .unwrap_or_else(|err| panic!("cannot connect to the test PostgreSQL: {err}"));
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .expect("cannot create a test database");
-        with_dbname(server, &name)
+        with_dbname(url, &name)
     }
 
     /// `url` with its database replaced by `name`.
@@ -376,16 +476,33 @@ mod tests {
     }
 
     #[test]
+    fn redact_hides_a_password_parameter() {
+        assert_eq!(
+            redact("postgres://agora@h/db?sslmode=require&password=s3cret&application_name=x"),
+            "postgres://agora@h/db?sslmode=require&password=***&application_name=x"
+        );
+        assert_eq!(
+            redact("postgres://agora:pw@h/db?password=s3cret"),
+            "postgres://agora:***@h/db?password=***"
+        );
+    }
+
+    #[test]
     fn bad_urls_are_one_line_errors() {
         for url in [
             "postgres://",
             "postgres://h:notaport/db",
             "postgres://h/db?x=1",
+            "postgres://u:secret@h/db?sslmode=allow",
+            "postgres://u:secret@h/db?sslmode=verify",
+            "postgres://u:secret@h/db?sslmode=require&sslrootcert=system",
+            "postgres://u:secret@h/db?sslcert=client.crt",
         ] {
             let err = parse(url).err().unwrap_or_else(|| panic!("{url} parsed"));
             let text = err.to_string();
             assert!(text.starts_with("cannot use PostgreSQL at"), "{text}");
             assert!(!text.contains('\n'), "{text}");
+            assert!(!text.contains("secret"), "{text}");
         }
     }
 

@@ -84,7 +84,7 @@ impl Pg {
     /// # Errors
     /// [`Error::Connect`] when no connection can be made.
     pub fn listener(&self, channels: &[&str]) -> Result<Listener> {
-        let mut client = super::connect(&self.inner.config, &self.inner.place)?;
+        let mut client = super::connect(&self.inner.config, &self.inner.tls, &self.inner.place)?;
         let sql: String = channels
             .iter()
             .map(|c| format!("LISTEN {};", quote(c)))
@@ -210,6 +210,43 @@ mod tests {
         assert_eq!(
             (got[0].origin.as_str(), got[0].payload.as_str()),
             ("", "a|b")
+        );
+    }
+
+    #[test]
+    fn a_listener_works_over_tls() {
+        let server = crate::pg::testing::tls_server();
+        let url = format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            server.database(),
+            server.ca.display()
+        );
+        let pg = Pg::connect_as(&url, "node-tls").unwrap();
+        let mut listener = pg.listener(&["agora_tls"]).unwrap();
+        let encrypted: bool = listener
+            .client
+            .as_mut()
+            .unwrap()
+            .query_one(
+                "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+                &[],
+            )
+            .unwrap()
+            .get(0);
+        assert!(encrypted, "the listening connection is not encrypted");
+        pg.with(|c| send(c, "agora_tls", "over TLS")).unwrap();
+        let mut got = Vec::new();
+        let start = std::time::Instant::now();
+        while got.is_empty() && start.elapsed() < Duration::from_secs(10) {
+            got.extend(listener.wait(Duration::from_millis(200)).unwrap());
+        }
+        assert_eq!(
+            got,
+            vec![Notification {
+                channel: "agora_tls".into(),
+                origin: "node-tls".into(),
+                payload: "over TLS".into()
+            }]
         );
     }
 }
