@@ -15,7 +15,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use crate::{Error, Result, now_ms};
 
 mod store;
-pub use store::{BlogDb, BlogStore};
+pub use store::BlogStore;
 
 /// Separates tag names inside one `group_concat` (tags may not contain
 /// control characters, so this one never occurs in a name).

@@ -37,7 +37,7 @@ pub use error::Error;
 pub use pg::Pg;
 use rusqlite::config::DbConfig;
 pub use rusqlite::{Connection, TransactionBehavior};
-pub use storage::{Access, DatabaseUrl, Storage};
+pub use storage::{Access, BlogDb, DatabaseUrl, Storage};
 
 /// Result with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::billing::{Billing, BillingStore};
-use crate::blog::BlogDb;
+use crate::blog::{Blog, BlogStore};
 use crate::chat::{Chat, ChatStore};
 use crate::games::{GameStore, Games};
 use crate::jobs::{JobStore, Jobs};
@@ -300,6 +300,90 @@ impl Storage {
                 None => "sqlite (in memory)".into(),
             },
             Storage::Postgres(pg) => format!("postgres://{}", pg.place()),
+        }
+    }
+}
+
+/// One blog (the main site's or an organization's) on its backend.
+/// Cheap to clone.
+#[derive(Clone)]
+pub enum BlogDb {
+    /// Its own SQLite file (the main site's is the daemon's `agora.db`).
+    Sqlite(Db),
+    /// Organization `org`'s rows of the fleet's PostgreSQL
+    /// ([`crate::pg::tenant::MAIN_SITE`] for the main site).
+    Postgres {
+        /// The pool.
+        pg: Pg,
+        /// Whose rows.
+        org: i64,
+    },
+}
+
+impl BlogDb {
+    /// Runs `f` on a read-only snapshot: SQLite's reader connection, or a
+    /// REPEATABLE READ tenant transaction on PostgreSQL.
+    ///
+    /// # Errors
+    /// Whatever `f` returns; the database's errors.
+    pub fn read<T>(&self, f: impl FnOnce(&mut dyn BlogStore) -> Result<T>) -> Result<T> {
+        match self {
+            BlogDb::Sqlite(db) => db.read(|c| f(&mut Blog::new(c))),
+            BlogDb::Postgres { pg, org } => {
+                pg.tenant_read(*org, |tx| f(&mut crate::pg::blog::PgBlog::new(tx, *org)))
+            }
+        }
+    }
+
+    /// Runs `f` in one write transaction, committed when `f` returns
+    /// `Ok(Ok(_))` and rolled back otherwise. Writes to one blog take turns:
+    /// SQLite's `BEGIN IMMEDIATE` holds the file's write lock; on
+    /// PostgreSQL the transaction first takes the organization's advisory
+    /// lock, so the blog's check-then-write steps (a free slug, a taken
+    /// email) cannot interleave across the fleet either.
+    ///
+    /// # Errors
+    /// The database's errors (`f`'s own error is the inner `Err`).
+    pub fn write<T, E>(
+        &self,
+        f: impl FnOnce(&mut dyn BlogStore) -> Result<std::result::Result<T, E>>,
+    ) -> Result<std::result::Result<T, E>> {
+        match self {
+            BlogDb::Sqlite(db) => db.write(|c| {
+                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let out = f(&mut Blog::new(&tx))?;
+                if out.is_ok() {
+                    tx.commit()?;
+                }
+                Ok(out)
+            }),
+            BlogDb::Postgres { pg, org } => pg.tenant_write(*org, |tx| {
+                crate::pg::blog::lock_writes(tx, *org)?;
+                f(&mut crate::pg::blog::PgBlog::new(tx, *org))
+            }),
+        }
+    }
+
+    /// On PostgreSQL, the blog's generation: bumped by every write
+    /// transaction, on whichever node (`pg::blog::lock_writes`). `None` on
+    /// SQLite, whose one process counts its own writes.
+    ///
+    /// # Errors
+    /// Database errors.
+    pub fn generation(&self) -> Result<Option<i64>> {
+        match self {
+            BlogDb::Sqlite(_) => Ok(None),
+            BlogDb::Postgres { pg, org } => {
+                pg.with(|c| crate::pg::blog::generation(c, *org).map(Some))
+            }
+        }
+    }
+
+    /// The SQLite database, when that is the backend.
+    pub fn sqlite(&self) -> Option<&Db> {
+        match self {
+            BlogDb::Sqlite(db) => Some(db),
+            BlogDb::Postgres { .. } => None,
         }
     }
 }

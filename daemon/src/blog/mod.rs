@@ -119,12 +119,7 @@ impl Blog {
     /// telling `hooks` about new accounts. On PostgreSQL a cached anonymous
     /// read checks the blog's generation in the database first (any
     /// node's write makes it stale; `store`'s module docs).
-    pub fn new(
-        config: BlogConfig,
-        db: agora_db::blog::BlogDb,
-        accounts: Accounts,
-        hooks: Hooks,
-    ) -> Blog {
+    pub fn new(config: BlogConfig, db: agora_db::BlogDb, accounts: Accounts, hooks: Hooks) -> Blog {
         let store = Store::new(db, config.cache_entries);
         let limiter = limits::Limiter::new(config.limits);
         Blog {

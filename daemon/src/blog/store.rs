@@ -31,7 +31,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use agora_db::blog::{BlogDb, BlogStore};
+use agora_db::BlogDb;
+use agora_db::blog::BlogStore;
 use bytes::Bytes;
 
 use super::Error;

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
-use agora_db::blog::BlogDb;
+use agora_db::BlogDb;
 use agora_db::orgs::Member;
 use agora_db::{Db, Pg, Schema};
 

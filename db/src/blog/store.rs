@@ -1,8 +1,9 @@
 //! [`BlogStore`]: the blog repository's interface, implemented by SQLite's
 //! [`Blog`] (one file per organization) and PostgreSQL's
 //! `pg::blog::PgBlog` (every organization's rows in shared tables, kept
-//! apart by row-level security); [`BlogDb`]: one organization's blog on
-//! either backend, which is what the daemon holds per request.
+//! apart by row-level security). `crate::BlogDb` (in `storage.rs`) is one
+//! organization's blog on either backend, which the daemon holds per
+//! request.
 //!
 //! One suite (`blog/suite.rs`) runs on both backends.
 
@@ -10,11 +11,11 @@ use super::{
     Account, AccountChanges, Article, ArticleChanges, ArticleFilter, ArticlePage, Blog, Comment,
     CommentRemoval, NewArticle, Page, Profile, StoredResponse, Taken,
 };
+use crate::Result;
 use crate::orgs::Member;
-use crate::{Db, Pg, Result};
 
 /// The blog's queries, on one backend, inside one transaction (the
-/// caller's: [`BlogDb::read`] and [`BlogDb::write`]). Every method
+/// caller's: [`crate::BlogDb::read`] and [`crate::BlogDb::write`]). Every method
 /// behaves as [`Blog`]'s of the same name documents.
 #[allow(missing_docs)]
 pub trait BlogStore {
@@ -121,88 +122,4 @@ forward! {
     store_response(scope: i64, key: &str, response: &StoredResponse) -> ();
     forget_responses(before_ms: i64) -> usize;
     clear() -> u64;
-}
-
-/// One blog (the main site's or an organization's) on its backend.
-/// Cheap to clone.
-#[derive(Clone)]
-pub enum BlogDb {
-    /// Its own SQLite file (the main site's is the daemon's `agora.db`).
-    Sqlite(Db),
-    /// Organization `org`'s rows of the fleet's PostgreSQL
-    /// ([`crate::pg::tenant::MAIN_SITE`] for the main site).
-    Postgres {
-        /// The pool.
-        pg: Pg,
-        /// Whose rows.
-        org: i64,
-    },
-}
-
-impl BlogDb {
-    /// Runs `f` on a read-only snapshot: SQLite's reader connection, or a
-    /// REPEATABLE READ tenant transaction on PostgreSQL.
-    ///
-    /// # Errors
-    /// Whatever `f` returns; the database's errors.
-    pub fn read<T>(&self, f: impl FnOnce(&mut dyn BlogStore) -> Result<T>) -> Result<T> {
-        match self {
-            BlogDb::Sqlite(db) => db.read(|c| f(&mut Blog::new(c))),
-            BlogDb::Postgres { pg, org } => {
-                pg.tenant_read(*org, |tx| f(&mut crate::pg::blog::PgBlog::new(tx, *org)))
-            }
-        }
-    }
-
-    /// Runs `f` in one write transaction, committed when `f` returns
-    /// `Ok(Ok(_))` and rolled back otherwise. Writes to one blog take turns:
-    /// SQLite's `BEGIN IMMEDIATE` holds the file's write lock; on
-    /// PostgreSQL the transaction first takes the organization's advisory
-    /// lock, so the blog's check-then-write steps (a free slug, a taken
-    /// email) cannot interleave across the fleet either.
-    ///
-    /// # Errors
-    /// The database's errors (`f`'s own error is the inner `Err`).
-    pub fn write<T, E>(
-        &self,
-        f: impl FnOnce(&mut dyn BlogStore) -> Result<std::result::Result<T, E>>,
-    ) -> Result<std::result::Result<T, E>> {
-        match self {
-            BlogDb::Sqlite(db) => db.write(|c| {
-                let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-                let out = f(&mut Blog::new(&tx))?;
-                if out.is_ok() {
-                    tx.commit()?;
-                }
-                Ok(out)
-            }),
-            BlogDb::Postgres { pg, org } => pg.tenant_write(*org, |tx| {
-                crate::pg::blog::lock_writes(tx, *org)?;
-                f(&mut crate::pg::blog::PgBlog::new(tx, *org))
-            }),
-        }
-    }
-
-    /// On PostgreSQL, the blog's generation: bumped by every write
-    /// transaction, on whichever node (`pg::blog::lock_writes`). `None` on
-    /// SQLite, whose one process counts its own writes.
-    ///
-    /// # Errors
-    /// Database errors.
-    pub fn generation(&self) -> Result<Option<i64>> {
-        match self {
-            BlogDb::Sqlite(_) => Ok(None),
-            BlogDb::Postgres { pg, org } => {
-                pg.with(|c| crate::pg::blog::generation(c, *org).map(Some))
-            }
-        }
-    }
-
-    /// The SQLite database, when that is the backend.
-    pub fn sqlite(&self) -> Option<&Db> {
-        match self {
-            BlogDb::Sqlite(db) => Some(db),
-            BlogDb::Postgres { .. } => None,
-        }
-    }
 }

@@ -670,7 +670,7 @@ async fn on_postgres_a_purged_organization_leaves_no_rows_and_the_others_keep_th
         let agora_db::Storage::Postgres(pg) = api.shared.storage.clone() else {
             panic!("not on PostgreSQL");
         };
-        let blog = agora_db::blog::BlogDb::Postgres { pg, org };
+        let blog = agora_db::BlogDb::Postgres { pg, org };
         async move {
             tokio::task::spawn_blocking(move || blog.read(|b| b.article_count()))
                 .await

@@ -9,7 +9,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::*;
-use crate::blog::{BlogDb, BlogStore};
+use crate::BlogDb;
+use crate::blog::BlogStore;
 use crate::{Error, Pg};
 
 fn pg() -> Pg {
