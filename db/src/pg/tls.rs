@@ -491,16 +491,16 @@ mod tests {
 
     #[test]
     fn split_takes_out_our_settings_and_keeps_the_rest() {
-        let url = "postgres://u:pw@h:5433/db";
+        let url = "postgres://u:hunter2-secret@h:5433/db";
         assert_eq!(
             split(url).unwrap(),
             (url.to_owned(), settings(SslMode::Prefer, None))
         );
         assert_eq!(
-            split("postgres://u:pw@h/db?connect_timeout=3&sslmode=disable&application_name=a")
+            split("postgres://u:hunter2-secret@h/db?connect_timeout=3&sslmode=disable&application_name=a")
                 .unwrap(),
             (
-                "postgres://u:pw@h/db?connect_timeout=3&application_name=a".to_owned(),
+                "postgres://u:hunter2-secret@h/db?connect_timeout=3&application_name=a".to_owned(),
                 settings(SslMode::Disable, None)
             )
         );
@@ -750,7 +750,7 @@ mod tests {
     fn a_missing_or_empty_rootcert_says_so() {
         // Port 1: the file is read before connecting.
         let text = refused(
-            "postgres://u:pw@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
+            "postgres://u:hunter2-secret@127.0.0.1:1/db?sslmode=verify-full&sslrootcert=/nonexistent/ca.crt",
         );
         assert!(
             text.ends_with(": cannot read sslrootcert /nonexistent/ca.crt: No such file or directory (os error 2)"),
@@ -760,7 +760,7 @@ mod tests {
         let empty = dir.path().join("empty.pem");
         std::fs::write(&empty, "not a certificate\n").unwrap();
         let text = refused(&format!(
-            "postgres://u:pw@127.0.0.1:1/db?sslmode=require&sslrootcert={}",
+            "postgres://u:hunter2-secret@127.0.0.1:1/db?sslmode=require&sslrootcert={}",
             empty.display()
         ));
         assert!(text.contains("holds no PEM certificate"), "{text}");
