@@ -113,25 +113,35 @@ fn follow(
             }
             Ok(())
         }
-        Change::Room(room) => {
-            if let Some((topic, members)) = fleet.pg.with(|c| PgChat::new(c).room_state(&room))? {
-                inner.follow_room(&room, &topic, members.into_iter().collect());
+        Change::Room(room) => loop {
+            let seen = inner.local_changes();
+            let Some((topic, members)) = fleet.pg.with(|c| PgChat::new(c).room_state(&room))?
+            else {
+                return Ok(());
+            };
+            if inner.follow_room(&room, &topic, members.into_iter().collect(), seen) {
+                return Ok(());
             }
-            Ok(())
-        }
+        },
         Change::User(user) => refresh_user(inner, fleet, &user),
     }
 }
 
-/// Reads `user`'s presence from the fleet's tables and follows it here.
+/// Reads `user`'s presence from the fleet's tables and follows it here
+/// (read again when this node changed something meanwhile).
 fn refresh_user(inner: &Inner, fleet: &Fleet, user: &str) -> agora_db::Result<()> {
-    if let Some(p) = fleet
-        .pg
-        .with(|c| PgChat::new(c).presence_of(user, &fleet.node))?
-    {
-        inner.follow_user(user, &p);
+    loop {
+        let seen = inner.local_changes();
+        let Some(p) = fleet
+            .pg
+            .with(|c| PgChat::new(c).presence_of(user, &fleet.node))?
+        else {
+            return Ok(());
+        };
+        if inner.follow_user(user, &p, seen) {
+            return Ok(());
+        }
     }
-    Ok(())
 }
 
 /// Reads `room`'s messages after `since` up to `last` and hands them to
@@ -170,23 +180,29 @@ fn resync(
 ) -> agora_db::Result<()> {
     use agora_db::chat::ChatStore as _;
     let node = fleet.node.clone();
-    let (last_seqs, rooms, memberships, elsewhere) = fleet.pg.with(|c| {
-        let mut chat = PgChat::new(c);
-        Ok((
-            chat.last_seqs()?,
-            chat.rooms()?,
-            chat.memberships()?,
-            chat.online_elsewhere(&node)?,
-        ))
-    })?;
-    let mut members: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for (room, user) in memberships {
-        members.entry(room).or_default().insert(user);
-    }
-    for room in rooms {
-        let m = members.remove(&room.name).unwrap_or_default();
-        inner.follow_room(&room.name, &room.topic, m);
-    }
+    let (last_seqs, elsewhere) = loop {
+        let seen = inner.local_changes();
+        let (last_seqs, rooms, memberships, elsewhere) = fleet.pg.with(|c| {
+            let mut chat = PgChat::new(c);
+            Ok((
+                chat.last_seqs()?,
+                chat.rooms()?,
+                chat.memberships()?,
+                chat.online_elsewhere(&node)?,
+            ))
+        })?;
+        let mut members: HashMap<String, BTreeSet<String>> = HashMap::new();
+        for (room, user) in memberships {
+            members.entry(room).or_default().insert(user);
+        }
+        let current = rooms.into_iter().all(|room| {
+            let m = members.remove(&room.name).unwrap_or_default();
+            inner.follow_room(&room.name, &room.topic, m, seen)
+        });
+        if current {
+            break (last_seqs, elsewhere);
+        }
+    };
     for (room, last) in last_seqs {
         let known = inner.lock().rooms.last_seq(&room) as i64;
         if last > known {
@@ -283,14 +299,27 @@ fn beat_once(inner: &Inner, fleet: &Fleet, timeout: Duration) -> agora_db::Resul
 impl Inner {
     /// Brings this node's index of `room` in line with the table: a new
     /// room, a new topic, members who joined or left on other nodes —
-    /// announced here as if they happened here.
-    pub(super) fn follow_room(&self, room: &str, topic: &str, members: BTreeSet<String>) {
+    /// announced here as if they happened here. `seen` is
+    /// [`Inner::local_changes`] from before the table was read: when this
+    /// node has changed something since, the read may predate it and
+    /// would undo it (a user who just joined here, unsubscribed), so
+    /// nothing is applied and `false` says to read again.
+    pub(super) fn follow_room(
+        &self,
+        room: &str,
+        topic: &str,
+        members: BTreeSet<String>,
+        seen: u64,
+    ) -> bool {
         let now = crate::now_ms();
         let mut events = Vec::new();
         let mut follow = Vec::new();
         {
             let mut guard = self.lock();
             let state = &mut *guard;
+            if state.local_changes != seen {
+                return false;
+            }
             if !state.rooms.exists(room) {
                 state.rooms.add_room(room, topic);
             } else if state.rooms.topic(room) != topic {
@@ -353,14 +382,20 @@ impl Inner {
                 }
             }
         }
+        true
     }
 
     /// Takes a user's presence from the fleet's tables: connected
     /// elsewhere, away message; announced to their rooms when it shows.
-    pub(super) fn follow_user(&self, user: &str, p: &UserPresence) {
+    /// `seen` as for [`Inner::follow_room`]: `false` when the read may be
+    /// older than a change made here, and nothing was applied.
+    pub(super) fn follow_user(&self, user: &str, p: &UserPresence, seen: u64) -> bool {
         let now = crate::now_ms();
         let (routing, event) = {
             let mut state = self.lock();
+            if state.local_changes != seen {
+                return false;
+            }
             if !state.presence.knows(user) {
                 state.presence.add_user(user, p.last_seen_ms.max(0) as u64);
             }
@@ -370,7 +405,7 @@ impl Inner {
                 state.presence.set_away(user, p.away.clone());
             }
             if !status && !away {
-                return;
+                return true;
             }
             let rooms = state.rooms.rooms_of(user);
             let change = if status { Routed::Status } else { Routed::Away };
@@ -394,6 +429,7 @@ impl Inner {
                 }
             }
         });
+        true
     }
 
     /// Asks for `user`'s `chat_online` row to be written (fleet only).
@@ -401,5 +437,71 @@ impl Inner {
         if let Some(fleet) = self.fleet.get() {
             let _ = fleet.sync.send(user.to_owned());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agora_wire::UserInfo;
+
+    use super::*;
+    use crate::chat::{Chat, Limits};
+    use agora_db::Storage;
+
+    fn members(inner: &Inner, room: &str) -> Vec<String> {
+        inner.lock().rooms.members(room)
+    }
+
+    fn names(list: &[&str]) -> BTreeSet<String> {
+        list.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    /// The listener read a room before this node committed a join and a
+    /// leave; applied afterwards, that read would undo them.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_read_older_than_a_change_made_here_is_read_again_not_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = agora_db::Db::open(&dir.path().join("agora.db")).unwrap();
+        for name in ["alice", "bob"] {
+            db.write(|c| agora_db::users::Users::new(c).create(name, "x"))
+                .unwrap();
+        }
+        let chat = Chat::open(
+            Storage::Sqlite(db),
+            Arc::new(crate::hub::Hub::default()),
+            Limits::default(),
+        )
+        .unwrap();
+        let inner = chat.inner.clone();
+        let user = |id, name: &str| UserInfo {
+            id,
+            name: name.into(),
+        };
+        let seen = inner.local_changes();
+        assert!(inner.follow_room("ops", "", names(&["alice"]), seen));
+        assert_eq!(members(&inner, "ops"), ["alice"]);
+
+        let before_join = inner.local_changes();
+        chat.join(&user(2, "bob"), "ops").await.unwrap();
+        assert!(!inner.follow_room("ops", "", names(&["alice"]), before_join));
+        assert_eq!(members(&inner, "ops"), ["alice", "bob"], "bob stays");
+
+        let before_leave = inner.local_changes();
+        chat.leave(&user(2, "bob"), "ops").await.unwrap();
+        assert!(!inner.follow_room("ops", "", names(&["alice", "bob"]), before_leave));
+        assert_eq!(members(&inner, "ops"), ["alice"], "bob stays gone");
+
+        let before_topic = inner.local_changes();
+        chat.set_topic(&user(1, "alice"), "ops", "new".into())
+            .await
+            .unwrap();
+        assert!(!inner.follow_room("ops", "old", names(&["alice"]), before_topic));
+        assert_eq!(inner.lock().rooms.topic("ops"), "new");
+
+        // A read made after them applies.
+        let fresh = inner.local_changes();
+        assert!(inner.follow_room("ops", "newer", names(&["alice", "carol"]), fresh));
+        assert_eq!(members(&inner, "ops"), ["alice", "carol"]);
+        assert_eq!(inner.lock().rooms.topic("ops"), "newer");
     }
 }

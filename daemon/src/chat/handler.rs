@@ -114,7 +114,7 @@ pub(crate) fn check_text(text: &str) -> Result<(), ErrorBody> {
 }
 
 impl Chat {
-    async fn join(&self, user: &UserInfo, room: &str) -> Result<Reply, ErrorBody> {
+    pub(super) async fn join(&self, user: &UserInfo, room: &str) -> Result<Reply, ErrorBody> {
         let room = room_name(room)?;
         {
             let state = self.inner.lock();
@@ -152,6 +152,7 @@ impl Chat {
                 state.rooms.add_room(&room, "");
             }
             state.rooms.join(&room, &user.name);
+            state.local_changes += 1;
             let sessions: Vec<Arc<Session>> = state
                 .sessions
                 .get(&user.name)
@@ -189,7 +190,7 @@ impl Chat {
         Ok(ChatReply::Room { room, members }.into())
     }
 
-    async fn leave(&self, user: &UserInfo, room: &str) -> Result<Reply, ErrorBody> {
+    pub(super) async fn leave(&self, user: &UserInfo, room: &str) -> Result<Reply, ErrorBody> {
         let room = room_name(room)?;
         if !self.inner.lock().rooms.is_member(&room, &user.name) {
             return Err(ErrorBody::new(
@@ -207,6 +208,7 @@ impl Chat {
         let (sessions, routing) = {
             let mut state = self.inner.lock();
             state.rooms.leave(&room, &user.name);
+            state.local_changes += 1;
             let routing = state.route(std::slice::from_ref(&room), Change::Left(&user.name), now);
             let sessions: Vec<Arc<Session>> = state
                 .sessions
@@ -235,7 +237,7 @@ impl Chat {
         Ok(BaseReply::Done.into())
     }
 
-    async fn set_topic(
+    pub(super) async fn set_topic(
         &self,
         user: &UserInfo,
         room: &str,
@@ -259,7 +261,11 @@ impl Chat {
             s.chat(Access::Write, |c| c.set_topic(&r, &t))
         })
         .await?;
-        self.inner.lock().rooms.set_topic(&room, &topic);
+        {
+            let mut state = self.inner.lock();
+            state.rooms.set_topic(&room, &topic);
+            state.local_changes += 1;
+        }
         self.inner.hub.publish(
             &room_topic(&room),
             ChatEvent::Topic {
@@ -459,6 +465,7 @@ impl Chat {
         let (routing, presence) = {
             let mut state = self.inner.lock();
             state.presence.set_away(&user.name, message);
+            state.local_changes += 1;
             let rooms = state.rooms.rooms_of(&user.name);
             let routing = state.route(&rooms, Change::Away, now);
             (routing, state.presence.presence(&user.name, now))

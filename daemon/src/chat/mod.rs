@@ -135,6 +135,13 @@ struct State {
     buckets: HashMap<String, limits::Bucket>,
     /// Signed-in sessions by user name.
     sessions: HashMap<String, HashMap<u64, Arc<Session>>>,
+    /// Counts the changes this node committed and then applied here
+    /// (joins, leaves, topics, away messages). On a fleet the listener
+    /// notes it before reading a room or user from the tables and applies
+    /// what it read only when it has not moved: otherwise a read made
+    /// before this node's commit could undo the change it applied since
+    /// (`fleet::Inner::follow_room`).
+    local_changes: u64,
 }
 
 /// The queue in front of the writer thread: deep enough to absorb bursts,
@@ -493,6 +500,11 @@ fn counts(rooms: &room::RoomIndex, presence: &presence::PresenceBook, room: &str
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// [`State::local_changes`], for a read that may apply later.
+    fn local_changes(&self) -> u64 {
+        self.lock().local_changes
     }
 
     /// Wakes the digest task when `routing` started a digest.
