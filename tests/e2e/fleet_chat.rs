@@ -32,7 +32,7 @@ fn node(home: &Home, url: &str, extra: &[&str]) -> Daemon {
     Daemon::start_env(home, &args, &[("AGORA_JWT_SECRET", KEY)])
 }
 
-async fn register(daemon: &Daemon, name: &str) -> (Client, String) {
+pub(crate) async fn register(daemon: &Daemon, name: &str) -> (Client, String) {
     let client = daemon.client(None).await;
     let Reply::Base(BaseReply::Session { token, .. }) = client
         .request(BaseOp::Register {

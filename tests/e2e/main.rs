@@ -32,6 +32,7 @@ mod fleet_blog;
 mod fleet_chat;
 mod fleet_games;
 mod fleet_jobs;
+mod fleet_play;
 mod fleet_ssh;
 mod games;
 mod history;

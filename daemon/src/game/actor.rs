@@ -148,7 +148,8 @@ fn handle(
             match game.accept(&user, now) {
                 Ok(()) => {
                     let s = state(game);
-                    inner.hub.publish(
+                    inner.publish(
+                        game,
                         topic,
                         GameEvent::Started {
                             state: Box::new(s.clone()),
@@ -179,7 +180,8 @@ fn handle(
             Ok(played) => {
                 let clocks = game.clocks(now).to_vec();
                 let turn = game.turn_name().map_or_else(String::new, str::to_owned);
-                inner.hub.publish(
+                inner.publish(
+                    game,
                     topic,
                     GameEvent::Moved {
                         game: id,
@@ -222,9 +224,7 @@ fn handle(
                 }
                 if changed {
                     let by = state(game).draw_offer;
-                    inner
-                        .hub
-                        .publish(topic, GameEvent::DrawOffer { game: id, by });
+                    inner.publish(game, topic, GameEvent::DrawOffer { game: id, by });
                 }
                 let _ = answer.send(Ok(state(game)));
                 None
@@ -242,7 +242,8 @@ fn handle(
                 session.add_topics(&topics);
                 watchers.insert(session.id, session);
                 game.set_spectators(watchers.len() as u32);
-                inner.hub.publish(
+                inner.publish(
+                    game,
                     topic,
                     GameEvent::Spectators {
                         game: id,
@@ -260,7 +261,8 @@ fn handle(
                 s.remove_topics(&topics);
                 game.set_spectators(watchers.len() as u32);
                 if game.end().is_none() {
-                    inner.hub.publish(
+                    inner.publish(
+                        game,
                         topic,
                         GameEvent::Spectators {
                             game: id,
@@ -281,7 +283,8 @@ fn handle(
         }
         Cmd::Presence { user, connected } => {
             if game.set_connected(&user, connected, now) {
-                inner.hub.publish(
+                inner.publish(
+                    game,
                     topic,
                     GameEvent::Presence {
                         game: id,
@@ -338,7 +341,8 @@ async fn finish_game(
         Err(err) => tracing::error!(%err, game = game.id(), "storing a finished game panicked"),
     }
     let now = inner.clock.now_ms();
-    inner.hub.publish(
+    inner.publish(
+        game,
         topic,
         GameEvent::Ended {
             state: Box::new(game.state(Viewer::Spectator, now)),

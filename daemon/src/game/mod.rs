@@ -25,7 +25,9 @@
 //! at the next start.
 
 mod actor;
+mod call;
 pub mod connect4;
+pub mod fleet;
 pub mod machine;
 pub mod pool;
 pub mod rating;
@@ -33,7 +35,7 @@ pub mod rules;
 pub mod tictactoe;
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use agora_db::games::{GameRow, NewGame};
@@ -46,11 +48,12 @@ use agora_wire::names::validate_user_name;
 use agora_wire::{BaseReply, ErrorBody, ErrorCode, GameEvent, GameOp, GameReply};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::actor::Cmd;
+use self::call::{Answered, Call};
 use self::connect4::ConnectFour;
 use self::machine::{Match, Settings};
 use self::pool::{Entry, Pairing, Pools};
@@ -112,6 +115,8 @@ pub struct Inner {
     clock: Clock,
     /// Cancelled at shutdown: game tasks stop.
     token: CancellationToken,
+    /// On a fleet, the relay to the other nodes ([`fleet`]).
+    relay: OnceLock<Arc<fleet::Relay>>,
 }
 
 #[derive(Default)]
@@ -127,6 +132,8 @@ struct State {
     /// What each session watches.
     watching: HashMap<u64, BTreeSet<u64>>,
     pools: Pools,
+    /// Games other nodes host that players or spectators here follow.
+    remote: HashMap<u64, fleet::Remote>,
 }
 
 /// The most game types one `game_queue` names.
@@ -148,6 +155,10 @@ impl Games {
         if aborted > 0 {
             tracing::warn!(aborted, "games left unfinished by the last run are aborted");
         }
+        let relay = OnceLock::new();
+        if let Storage::Postgres(pg) = &storage {
+            let _ = relay.set(Arc::new(fleet::Relay::new(pg.clone())));
+        }
         Ok(Games {
             inner: Arc::new(Inner {
                 state: Mutex::new(State::default()),
@@ -156,14 +167,19 @@ impl Games {
                 settings,
                 clock: Clock::new(),
                 token: CancellationToken::new(),
+                relay,
             }),
         })
     }
 
     /// Starts the matchmaking task (which pairs waiters as their windows
-    /// widen, once a second) on `tracker`; it and every game's task stop
-    /// when `token` is cancelled.
+    /// widen, once a second) on `tracker`, and on a fleet the relay
+    /// ([`fleet::spawn`]); they and every game's task stop when `token` is
+    /// cancelled.
     pub fn spawn(&self, token: CancellationToken, tracker: &TaskTracker) {
+        if let Some(relay) = self.inner.relay.get() {
+            fleet::spawn(self, relay, token.clone(), tracker);
+        }
         let games = self.clone();
         tracker.spawn(async move {
             let mut every = tokio::time::interval(Duration::from_secs(1));
@@ -268,7 +284,8 @@ impl Games {
         let state = game.state(Viewer::Spectator, now);
         match challenger {
             None => {
-                self.inner.hub.publish(
+                self.inner.publish(
+                    &game,
                     &topic,
                     GameEvent::Started {
                         state: Box::new(state.clone()),
@@ -276,7 +293,8 @@ impl Games {
                 );
             }
             Some(c) => {
-                self.inner.hub.publish(
+                self.inner.publish(
+                    &game,
                     &user_topic(&players[1 - c]),
                     GameEvent::Challenged {
                         game: game.summary(),
@@ -292,34 +310,6 @@ impl Games {
             self.inner.token.clone(),
         ));
         Ok(state)
-    }
-
-    /// Sends `cmd` (built around an answer channel) to a live game's
-    /// task and waits for the answer; a game that is not live is looked
-    /// up in the database to say why.
-    async fn ask<T>(
-        &self,
-        game: u64,
-        cmd: impl FnOnce(actor::Answer<T>) -> Cmd,
-    ) -> Result<T, ErrorBody> {
-        let (answer, rx) = oneshot::channel();
-        let sent = {
-            let state = self.inner.lock();
-            state.live.get(&game).map(|tx| tx.send(cmd(answer)).is_ok())
-        };
-        if sent == Some(true)
-            && let Ok(result) = rx.await
-        {
-            return result;
-        }
-        // Not live (any more): finished, or never existed.
-        match self.stored(game).await? {
-            Some(_) => Err(ErrorBody::new(
-                ErrorCode::Conflict,
-                format!("game {game} is over (agora game show {game})"),
-            )),
-            None => Err(no_such_game(game)),
-        }
     }
 
     async fn stored(&self, game: u64) -> Result<Option<GameRow>, ErrorBody> {
@@ -398,29 +388,32 @@ impl Games {
     }
 
     async fn list(&self, me: &str) -> Result<GameReply, ErrorBody> {
-        let ids: Vec<u64> = {
+        let ids: BTreeSet<u64> = {
             let state = self.inner.lock();
             let mine = state.by_user.get(me).cloned().unwrap_or_default();
             state.started.union(&mine).copied().collect()
         };
+        let ids = ids.into_iter().chain(self.remote_games_of(me));
         let asks = ids
+            .collect::<BTreeSet<u64>>()
             .into_iter()
             .rev()
-            .map(|id| self.ask(id, |answer| Cmd::Summary { answer }));
+            .map(|id| self.call(id, Call::Summary));
         let games = futures::future::join_all(asks)
             .await
             .into_iter()
-            .filter_map(Result::ok)
+            .filter_map(|answer| match answer {
+                Ok(Answered::Summary(s)) => Some(*s),
+                _ => None,
+            })
             .filter(|g| g.status != GameStatus::Finished)
             .collect();
         Ok(GameReply::Games { games })
     }
 
     async fn show(&self, game: u64) -> Result<GameReply, ErrorBody> {
-        match self.ask(game, |answer| Cmd::Show { answer }).await {
-            Ok(state) => Ok(GameReply::State {
-                state: Box::new(state),
-            }),
+        match self.call(game, Call::Show).await.and_then(Answered::state) {
+            Ok(state) => Ok(GameReply::State { state }),
             Err(e) if e.code == ErrorCode::Conflict => {
                 let row = self.stored(game).await?.ok_or_else(|| no_such_game(game))?;
                 Ok(GameReply::State {
@@ -483,6 +476,39 @@ impl Games {
         })
     }
 
+    /// `session` watches `game`: here when it is live here, through its
+    /// host on a fleet; a finished game is shown as stored.
+    async fn watch(&self, game: u64, session: Arc<Session>) -> Result<GameReply, ErrorBody> {
+        let sid = session.id;
+        let here = self
+            .ask_here(game, |answer| Cmd::Watch {
+                session: session.clone(),
+                answer,
+            })
+            .await;
+        let watched = match here {
+            Some(Ok(state)) => {
+                self.inner
+                    .lock()
+                    .watching
+                    .entry(sid)
+                    .or_default()
+                    .insert(game);
+                Ok(Box::new(state))
+            }
+            Some(Err(e)) => Err(e),
+            None => match self.watch_elsewhere(game, &session).await {
+                Some(answer) => answer,
+                None => self.not_live(game).await,
+            },
+        };
+        match watched {
+            Ok(state) => Ok(GameReply::State { state }),
+            Err(e) if e.code == ErrorCode::Conflict => self.show(game).await,
+            Err(e) => Err(e),
+        }
+    }
+
     /// A session signed in: subscribe it to the user's challenges and
     /// live games; the user's first session reconnects them to their
     /// games.
@@ -518,8 +544,18 @@ impl Games {
 
     /// A session closed or signed out: it stops watching; the user's last
     /// session leaves the pools and starts the grace period in their
-    /// games.
+    /// games (on a fleet, also those other nodes host).
     fn on_session_closed(&self, session: &Session) {
+        let last = self.forget_session(session);
+        if self.inner.relay.get().is_some() {
+            let user = session.user().filter(|_| last);
+            self.leave_remote_games(session, user.as_ref().map(|u| u.name.as_str()));
+        }
+    }
+
+    /// Takes `session` out of this node's books; whether it was its
+    /// user's last session here.
+    fn forget_session(&self, session: &Session) -> bool {
         let mut state = self.inner.lock();
         let watched = state.watching.remove(&session.id).unwrap_or_default();
         for id in watched {
@@ -529,13 +565,15 @@ impl Games {
                 });
             }
         }
-        let Some(user) = session.user() else { return };
+        let Some(user) = session.user() else {
+            return false;
+        };
         let Some(sessions) = state.sessions.get_mut(&user.name) else {
-            return;
+            return false;
         };
         sessions.remove(&session.id);
         if !sessions.is_empty() {
-            return;
+            return false;
         }
         state.sessions.remove(&user.name);
         state.pools.remove(&user.name);
@@ -547,6 +585,7 @@ impl Games {
                 });
             }
         }
+        true
     }
 }
 
@@ -637,6 +676,20 @@ fn replay(row: &GameRow) -> Result<(GameState, Vec<Vec<String>>), ErrorBody> {
 impl Inner {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Publishes an event of `game` on `topic` here and, on a fleet, to
+    /// the other nodes ([`fleet`]).
+    fn publish(&self, game: &Match, topic: &str, event: GameEvent) {
+        if let Some(relay) = self.relay.get() {
+            relay.event(&fleet::EventBody {
+                game: game.id(),
+                players: game.players().clone(),
+                topic: topic.to_owned(),
+                event: event.clone(),
+            });
+        }
+        self.hub.publish(topic, event);
     }
 
     /// A challenge was accepted: the game is listed publicly.
@@ -746,79 +799,36 @@ impl Service for Games {
                 }
             }
             GameOp::Accept { game } => Routed::later(async move {
-                let state = games
-                    .ask(game, |answer| Cmd::Accept { user, answer })
-                    .await?;
-                Ok(GameReply::State {
-                    state: Box::new(state),
-                })
+                let state = games.call(game, Call::Accept { user }).await?.state()?;
+                Ok(GameReply::State { state })
             }),
             GameOp::Decline { game } => Routed::later(async move {
-                let state = games
-                    .ask(game, |answer| Cmd::Decline { user, answer })
-                    .await?;
-                Ok(GameReply::State {
-                    state: Box::new(state),
-                })
+                let state = games.call(game, Call::Decline { user }).await?.state()?;
+                Ok(GameReply::State { state })
             }),
             GameOp::Move { game, seq, play } => Routed::later(async move {
-                let seq = games
-                    .ask(game, |answer| Cmd::Move {
-                        user,
-                        seq,
-                        play,
-                        answer,
-                    })
-                    .await?;
-                Ok(GameReply::Moved { game, seq })
+                match games.call(game, Call::Move { user, seq, play }).await? {
+                    Answered::Seq(seq) => Ok(GameReply::Moved { game, seq }),
+                    other => Err(internal(format!("expected a seq, got {other:?}"))),
+                }
             }),
             GameOp::Resign { game } => Routed::later(async move {
-                let state = games
-                    .ask(game, |answer| Cmd::Resign { user, answer })
-                    .await?;
-                Ok(GameReply::State {
-                    state: Box::new(state),
-                })
+                let state = games.call(game, Call::Resign { user }).await?.state()?;
+                Ok(GameReply::State { state })
             }),
             GameOp::Draw { game, offer } => Routed::later(async move {
                 let state = games
-                    .ask(game, |answer| Cmd::Draw {
-                        user,
-                        offer,
-                        answer,
-                    })
-                    .await?;
-                Ok(GameReply::State {
-                    state: Box::new(state),
-                })
+                    .call(game, Call::Draw { user, offer })
+                    .await?
+                    .state()?;
+                Ok(GameReply::State { state })
             }),
             GameOp::Watch { game } => {
                 let session = session.clone();
-                Routed::later(async move {
-                    let sid = session.id;
-                    match games
-                        .ask(game, |answer| Cmd::Watch { session, answer })
-                        .await
-                    {
-                        Ok(state) => {
-                            games
-                                .inner
-                                .lock()
-                                .watching
-                                .entry(sid)
-                                .or_default()
-                                .insert(game);
-                            Ok(GameReply::State {
-                                state: Box::new(state),
-                            })
-                        }
-                        // A finished game is shown as stored.
-                        Err(e) if e.code == ErrorCode::Conflict => games.show(game).await,
-                        Err(e) => Err(e),
-                    }
-                })
+                Routed::later(async move { games.watch(game, session).await })
             }
             GameOp::Unwatch { game } => {
+                games.unwatch_elsewhere(game, session);
                 let mut state = games.inner.lock();
                 if let Some(set) = state.watching.get_mut(&session.id) {
                     set.remove(&game);
@@ -845,12 +855,12 @@ impl Service for Games {
 impl Lifecycle for Games {
     fn opened<'a>(&'a self, session: &'a Arc<Session>) -> BoxFuture<'a, ()> {
         self.on_signed_in(session);
-        futures::future::ready(()).boxed()
+        async move { self.follow_remote_games(session).await }.boxed()
     }
 
     fn signed_in<'a>(&'a self, session: &'a Arc<Session>) -> BoxFuture<'a, ()> {
         self.on_signed_in(session);
-        futures::future::ready(()).boxed()
+        async move { self.follow_remote_games(session).await }.boxed()
     }
 
     fn signing_out(&self, session: &Session) {

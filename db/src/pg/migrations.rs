@@ -66,6 +66,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "blog_generations",
         include_str!("../../migrations/postgres/0010_blog_generations.sql"),
     ),
+    (
+        11,
+        "game_relay",
+        include_str!("../../migrations/postgres/0011_game_relay.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here
