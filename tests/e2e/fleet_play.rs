@@ -195,3 +195,67 @@ fn a_game_hosted_on_one_node_is_played_and_watched_from_another() {
         assert_eq!(replayed.moves, ["a1", "b2", "a2", "c3", "a3"]);
     });
 }
+
+#[test]
+fn players_queued_on_different_nodes_are_paired_and_play() {
+    let url = postgres_database();
+    let (home_a, home_b) = (Home::new(), Home::new());
+    let a = node(&home_a, &url);
+    let b = node(&home_b, &url);
+    rt().block_on(async {
+        let (alice, _) = register(&a, "alice").await;
+        let (bob, _) = register(&b, "bob").await;
+        let mut alice_pushes = alice.pushes().await.unwrap();
+        let mut bob_pushes = bob.pushes().await.unwrap();
+        let queue = GameOp::Queue {
+            kinds: vec!["tictactoe".into()],
+            time: TimeControl {
+                initial_ms: 60_000,
+                increment_ms: 0,
+            },
+        };
+        for client in [&alice, &bob] {
+            let reply = client.request(queue.clone()).await.unwrap();
+            assert!(
+                matches!(reply, Reply::Game(GameReply::Queued { .. })),
+                "{reply:?}"
+            );
+        }
+        let started = |e| match e {
+            GameEvent::Started { state } => Some(state),
+            _ => None,
+        };
+        let for_alice = next(&mut alice_pushes, "alice's game", started).await;
+        let for_bob = next(&mut bob_pushes, "bob's game", started).await;
+        assert_eq!(for_alice.id, for_bob.id, "one game for both");
+        let mut players = for_alice.players.clone();
+        players.sort();
+        assert_eq!(players, ["alice", "bob"]);
+        // Whoever moves first does, from their own node; the other sees it.
+        let id = for_alice.id;
+        let (first, mut other_pushes) = if for_alice.players[0] == "alice" {
+            (&alice, bob_pushes)
+        } else {
+            (&bob, alice_pushes)
+        };
+        assert_eq!(play(first, id, 0, "b2").await, Ok(1));
+        assert_eq!(
+            next(&mut other_pushes, "the first move", moved(id)).await.0,
+            1
+        );
+        // Cancelled on one node, a player is no longer paired anywhere.
+        let (carol, _) = register(&a, "carol").await;
+        let (dave, _) = register(&b, "dave").await;
+        carol.request(queue.clone()).await.unwrap();
+        let cancelled = carol.request(GameOp::Cancel).await.unwrap();
+        assert!(matches!(cancelled, Reply::Base(_)), "{cancelled:?}");
+        let mut dave_pushes = dave.pushes().await.unwrap();
+        dave.request(queue.clone()).await.unwrap();
+        let nothing = tokio::time::timeout(
+            Duration::from_millis(2_500),
+            next(&mut dave_pushes, "", started),
+        )
+        .await;
+        assert!(nothing.is_err(), "dave was paired with a cancelled player");
+    });
+}

@@ -111,6 +111,16 @@ impl Relay {
         }
     }
 
+    /// The fleet's database.
+    pub fn pg(&self) -> &Pg {
+        &self.pg
+    }
+
+    /// This node's name.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
     /// Queues an event this node published for the other nodes.
     pub fn event(&self, body: &EventBody) {
         match encode(body) {

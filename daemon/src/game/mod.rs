@@ -32,6 +32,7 @@ pub mod machine;
 pub mod pool;
 pub mod rating;
 pub mod rules;
+mod shared_pool;
 pub mod tictactoe;
 
 use std::collections::{BTreeSet, HashMap};
@@ -188,6 +189,10 @@ impl Games {
                 tokio::select! {
                     () = token.cancelled() => break,
                     _ = every.tick() => {
+                        if games.inner.relay.get().is_some() {
+                            games.pair_shared().await;
+                            continue;
+                        }
                         let pairs = {
                             let now = games.inner.clock.now_ms();
                             games.inner.lock().pools.pair_all(now)
@@ -340,14 +345,19 @@ impl Games {
         })
         .await?;
         let now = self.inner.clock.now_ms();
+        let entry = Entry {
+            user,
+            kinds: ratings,
+            time,
+            since_ms: now,
+        };
+        if self.inner.relay.get().is_some() {
+            self.queue_shared(entry).await?;
+            return Ok(GameReply::Queued { kinds, time });
+        }
         let pair = {
             let mut state = self.inner.lock();
-            state.pools.enqueue(Entry {
-                user,
-                kinds: ratings,
-                time,
-                since_ms: now,
-            });
+            state.pools.enqueue(entry);
             state.pools.pair_newest(now)
         };
         if let Some(pair) = pair {
@@ -550,6 +560,14 @@ impl Games {
         if self.inner.relay.get().is_some() {
             let user = session.user().filter(|_| last);
             self.leave_remote_games(session, user.as_ref().map(|u| u.name.as_str()));
+            if let Some(user) = user {
+                let games = self.clone();
+                tokio::spawn(async move {
+                    if let Err(err) = games.unqueue_shared(user.name).await {
+                        tracing::warn!(message = %err.message, "games: cannot leave the fleet's pools");
+                    }
+                });
+            }
         }
     }
 
@@ -780,7 +798,10 @@ impl Service for Games {
             }
             GameOp::Cancel => {
                 games.inner.lock().pools.remove(&user);
-                Routed::done(Ok(BaseReply::Done))
+                Routed::later(async move {
+                    games.unqueue_shared(user).await?;
+                    Ok(BaseReply::Done)
+                })
             }
             GameOp::Challenge {
                 opponent,

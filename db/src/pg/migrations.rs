@@ -71,6 +71,11 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
         "game_relay",
         include_str!("../../migrations/postgres/0011_game_relay.sql"),
     ),
+    (
+        12,
+        "game_pool",
+        include_str!("../../migrations/postgres/0012_game_pool.sql"),
+    ),
 ];
 
 /// The advisory lock's key: any constant shared by every daemon, here

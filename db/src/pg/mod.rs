@@ -15,6 +15,7 @@ pub mod billing;
 pub mod blog;
 pub mod chat;
 pub mod fleet;
+pub mod game_pool;
 pub mod game_relay;
 pub mod games;
 pub mod jobs;
