@@ -609,10 +609,14 @@ pub struct DaemonArgs {
     /// several daemons share (a fleet; docs/FLEET.md). On PostgreSQL the
     /// accounts and tokens are shared (a token from one daemon works on
     /// every other; set the same AGORA_JWT_SECRET or --jwt-key-file on
-    /// each), and so are chat, jobs and games' results and ratings;
-    /// the blog, organizations and billing are not ported yet and stay in
-    /// each daemon's DATA/agora.db, and metrics stay per daemon. The
-    /// schema is migrated at start. An unreachable server or refused
+    /// each), and so are chat, jobs, games (matchmaking, live play through
+    /// any node, results and ratings), the blog, organizations, billing
+    /// and SSH keys; metrics stay per daemon. TLS follows the URL's
+    /// sslmode as libpq's does: disable, prefer (the default), require,
+    /// verify-ca or verify-full, with sslrootcert=FILE for the server's
+    /// CA (else the system's roots), e.g.
+    /// postgres://agora@db:5432/agora?sslmode=verify-full&sslrootcert=ca.pem.
+    /// The schema is migrated at start. An unreachable server or refused
     /// credentials stop the daemon with one line saying where and why.
     /// Prefer the environment variable when the URL holds a password.
     #[arg(

@@ -75,6 +75,24 @@ fn moved(game: u64) -> impl Fn(GameEvent) -> Option<(u64, String, String)> {
     }
 }
 
+/// Waits until `game`'s state, asked through `client`, shows both
+/// players connected; fails after 10 s.
+async fn until_both_connected(client: &Client, game: u64) {
+    let start = std::time::Instant::now();
+    loop {
+        let seen = state_of(client, GameOp::Show { game }).await;
+        if seen.connected == [true, true] {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "not both connected: {:?}",
+            seen.connected
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[test]
 fn a_game_hosted_on_one_node_is_played_and_watched_from_another() {
     let url = postgres_database();
@@ -133,25 +151,17 @@ fn a_game_hosted_on_one_node_is_played_and_watched_from_another() {
 
         // The host hears that bob, on B, is connected: his clock has no
         // grace period running.
-        let start = std::time::Instant::now();
-        loop {
-            let seen = state_of(&alice, GameOp::Show { game: id }).await;
-            if seen.connected == [true, true] {
-                break;
-            }
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "bob never showed as connected: {:?}",
-                seen.connected
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        until_both_connected(&alice, id).await;
 
-        // alice's terminal moves to B and picks the game up there.
+        // alice's terminal moves to B and picks the game up there: the
+        // new connection opens before the old one closes, and the host
+        // still counts her connected (through B) once A's is gone.
+        let alice_on_b = b.client(Some(alice_token)).await;
+        let mut alice_pushes = alice_on_b.pushes().await.unwrap();
+        let shown = state_of(&alice_on_b, GameOp::Show { game: id }).await;
         drop(alice);
-        let alice = b.client(Some(alice_token)).await;
-        let mut alice_pushes = alice.pushes().await.unwrap();
-        let shown = state_of(&alice, GameOp::Show { game: id }).await;
+        let alice = alice_on_b;
+        until_both_connected(&alice, id).await;
         assert_eq!(
             (shown.seq, shown.moves.clone()),
             (2, vec!["a1".into(), "b2".into()])

@@ -86,7 +86,8 @@ pub(super) fn listen(
         &|| stop.is_cancelled(),
         &mut |notes| {
             let mut behind = false;
-            for change in notes.iter().filter_map(|n| Change::parse(&n.payload)) {
+            let changes = notes.iter().filter_map(|n| Change::parse(&n.payload));
+            for change in coalesce(changes) {
                 if let Err(err) = follow(&inner, &fleet, &publisher, change) {
                     tracing::warn!(%err, "chat: cannot follow a change from another node; catching up");
                     behind = true;
@@ -98,6 +99,32 @@ pub(super) fn listen(
     );
 }
 
+/// Merges each run of a room's message ranges that follow one another
+/// into one range, so a listener that fell behind under load reads a
+/// room's messages with one query instead of one per commit. Everything
+/// else keeps its place.
+fn coalesce(changes: impl IntoIterator<Item = Change>) -> Vec<Change> {
+    let mut out: Vec<Change> = Vec::new();
+    for change in changes {
+        if let (
+            Some(Change::Messages { room, last, .. }),
+            Change::Messages {
+                room: next_room,
+                first: next_first,
+                last: next_last,
+            },
+        ) = (out.last_mut(), &change)
+            && room == next_room
+            && *next_first == *last + 1
+        {
+            *last = *next_last;
+            continue;
+        }
+        out.push(change);
+    }
+    out
+}
+
 /// Applies one change another node made.
 fn follow(
     inner: &Arc<Inner>,
@@ -107,6 +134,12 @@ fn follow(
 ) -> agora_db::Result<()> {
     match change {
         Change::Messages { room, first, last } => fetch(fleet, publisher, &room, first - 1, last),
+        Change::Stored(rows) => {
+            let _ = publisher.send(Batch::Fetched(
+                rows.into_iter().map(room_delivery).collect(),
+            ));
+            Ok(())
+        }
         Change::Direct(id) => {
             if let Some(row) = fleet.pg.with(|c| PgChat::new(c).direct_by_id(id))? {
                 let _ = publisher.send(Batch::Fetched(vec![direct_delivery(row)]));
@@ -454,6 +487,39 @@ mod tests {
 
     fn names(list: &[&str]) -> BTreeSet<String> {
         list.iter().map(|n| (*n).to_owned()).collect()
+    }
+
+    fn messages(room: &str, first: i64, last: i64) -> Change {
+        Change::Messages {
+            room: room.into(),
+            first,
+            last,
+        }
+    }
+
+    #[test]
+    fn a_rooms_consecutive_ranges_are_read_as_one() {
+        let got = coalesce([
+            messages("a", 1, 3),
+            messages("a", 4, 4),
+            messages("a", 5, 9),
+            messages("b", 1, 2),
+            messages("b", 4, 5),
+            Change::Room("a".into()),
+            messages("a", 10, 11),
+            Change::Direct(7),
+        ]);
+        assert_eq!(
+            got,
+            [
+                messages("a", 1, 9),
+                messages("b", 1, 2),
+                messages("b", 4, 5),
+                Change::Room("a".into()),
+                messages("a", 10, 11),
+                Change::Direct(7),
+            ]
+        );
     }
 
     /// The listener read a room before this node committed a join and a

@@ -324,7 +324,13 @@ fn follow(
 
 /// Runs a call another node relayed here and sends its answer back.
 async fn answer_call(games: Games, relay: Arc<Relay>, body: CallBody) {
-    let answer = match games.call_here(body.game, body.call).await {
+    let here = match body.call {
+        Call::Presence { user, connected } => {
+            games.presence_from(body.game, &body.from, user, connected)
+        }
+        call => games.call_here(body.game, call).await,
+    };
+    let answer = match here {
         Some(answer) => answer,
         None => games.not_live(body.game).await,
     };
@@ -364,6 +370,13 @@ impl Games {
         {
             let mut guard = self.inner.lock();
             let state = &mut *guard;
+            // Followed only where someone here plays or watches it.
+            let here = players.iter().any(|p| state.sessions.contains_key(p));
+            if !here && !state.remote.contains_key(&game) {
+                drop(guard);
+                self.inner.hub.publish(&topic, event);
+                return;
+            }
             let remote = state.remote.entry(game).or_default();
             remote.players = players.to_vec();
             for p in &players {
@@ -403,6 +416,36 @@ impl Games {
         for user in arrived {
             self.tell_host(game, user, true);
         }
+    }
+
+    /// Another node says `user` connected to it or left it, for `game`
+    /// hosted here: the game's task hears whether the player is connected
+    /// anywhere (a session here, or another node's); `None` when the game
+    /// is not live here.
+    fn presence_from(
+        &self,
+        game: u64,
+        node: &str,
+        user: String,
+        connected: bool,
+    ) -> Option<Result<Answered, ErrorBody>> {
+        let mut guard = self.inner.lock();
+        let state = &mut *guard;
+        let tx = state.live.get(&game)?;
+        let nodes = state
+            .elsewhere
+            .entry(game)
+            .or_default()
+            .entry(user.clone())
+            .or_default();
+        if connected {
+            nodes.insert(node.to_owned());
+        } else {
+            nodes.remove(node);
+        }
+        let connected = !nodes.is_empty() || state.sessions.contains_key(&user);
+        let _ = tx.send(super::actor::Cmd::Presence { user, connected });
+        Some(Ok(Answered::Done))
     }
 
     /// Tells `game`'s host, in the background, that `user` connected to
@@ -472,6 +515,10 @@ impl Games {
                     left.push((*id, user.to_owned()));
                 }
             }
+            // Nobody here follows these any more.
+            state
+                .remote
+                .retain(|_, r| !r.present.is_empty() || !r.watchers.is_empty());
         }
         for (id, user) in left {
             self.tell_host(id, user, false);

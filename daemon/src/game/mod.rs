@@ -135,6 +135,10 @@ struct State {
     pools: Pools,
     /// Games other nodes host that players or spectators here follow.
     remote: HashMap<u64, fleet::Remote>,
+    /// On a fleet, for the games hosted here: the other nodes each player
+    /// is connected to (they said so through the relay). A player is
+    /// connected while they have a session here or one of these.
+    elsewhere: HashMap<u64, HashMap<String, BTreeSet<String>>>,
 }
 
 /// The most game types one `game_queue` names.
@@ -596,7 +600,15 @@ impl Games {
         state.sessions.remove(&user.name);
         state.pools.remove(&user.name);
         for id in state.by_user.get(&user.name).into_iter().flatten() {
-            if let Some(tx) = state.live.get(id) {
+            // Still connected when another node says so.
+            let elsewhere = state
+                .elsewhere
+                .get(id)
+                .and_then(|e| e.get(&user.name))
+                .is_some_and(|nodes| !nodes.is_empty());
+            if let Some(tx) = state.live.get(id)
+                && !elsewhere
+            {
                 let _ = tx.send(Cmd::Presence {
                     user: user.name.clone(),
                     connected: false,
@@ -722,6 +734,7 @@ impl Inner {
             let mut state = self.lock();
             state.live.remove(&id);
             state.started.remove(&id);
+            state.elsewhere.remove(&id);
             for p in players {
                 if let Some(games) = state.by_user.get_mut(p) {
                     games.remove(&id);

@@ -55,7 +55,18 @@ pub enum Change {
     /// `u:USER`: a user's presence, away message or account changed
     /// ([`PgChat::presence_of`]).
     User(String),
+    /// `M:JSON`: a room's messages were stored, carried whole (a batch
+    /// that fits in [`INLINE_MAX`] bytes): the listeners publish them
+    /// without reading the table. `{"room":…,"rows":[[seq, sender,
+    /// text, action, ts_ms],…]}`.
+    Stored(Vec<Message>),
 }
+
+/// The most bytes of a payload carrying its messages; a larger batch is
+/// announced as a range ([`Change::Messages`]). PostgreSQL refuses
+/// payloads of 8,000 bytes or more, and the sending node's name and `|`
+/// go first.
+pub const INLINE_MAX: usize = 7_500;
 
 impl Change {
     /// The payload that announces it.
@@ -65,7 +76,51 @@ impl Change {
             Change::Direct(id) => format!("d:{id}"),
             Change::Room(room) => format!("r:{room}"),
             Change::User(user) => format!("u:{user}"),
+            Change::Stored(rows) => {
+                let room = rows.first().map_or("", |m| m.room.as_str());
+                let rows: Vec<serde_json::Value> = rows
+                    .iter()
+                    .map(|m| serde_json::json!([m.seq, m.sender, m.text, m.action, m.ts_ms]))
+                    .collect();
+                format!("M:{}", serde_json::json!({ "room": room, "rows": rows }))
+            }
         }
+    }
+
+    /// How `rows` (one room's, just stored, in order) are announced:
+    /// carried whole when they fit, else as their range.
+    pub fn stored(rows: &[Message]) -> Option<Change> {
+        let (first, last) = (rows.first()?, rows.last()?);
+        let whole = Change::Stored(rows.to_vec());
+        if whole.payload().len() <= INLINE_MAX {
+            return Some(whole);
+        }
+        Some(Change::Messages {
+            room: first.room.clone(),
+            first: first.seq,
+            last: last.seq,
+        })
+    }
+
+    fn parse_stored(json: &str) -> Option<Change> {
+        let value: serde_json::Value = serde_json::from_str(json).ok()?;
+        let room = value.get("room")?.as_str()?;
+        let rows = value.get("rows")?.as_array()?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let [seq, sender, text, action, ts_ms] = row.as_array()?.as_slice() else {
+                return None;
+            };
+            out.push(Message {
+                room: room.to_owned(),
+                seq: seq.as_i64()?,
+                sender: sender.as_str()?.to_owned(),
+                text: text.as_str()?.to_owned(),
+                action: action.as_bool()?,
+                ts_ms: ts_ms.as_i64()?,
+            });
+        }
+        (!out.is_empty()).then_some(Change::Stored(out))
     }
 
     /// Reads a payload; `None` when it is none of these (a newer node's
@@ -83,6 +138,7 @@ impl Change {
             "d" => rest.parse().ok().map(Change::Direct),
             "r" => Some(Change::Room(rest.to_owned())),
             "u" => Some(Change::User(rest.to_owned())),
+            "M" => Change::parse_stored(rest),
             _ => None,
         }
     }
@@ -378,12 +434,10 @@ impl ChatStore for PgChat<'_> {
                  SELECT $1, * FROM UNNEST($2::bigint[], $3::text[], $4::text[], $5::bool[], $6::bigint[])",
                 &[room, &seqs, &senders, &texts, &actions, &times],
             )?;
-            let change = Change::Messages {
-                room: room.clone(),
-                first,
-                last,
-            };
-            super::notify::send(&mut tx, CHANNEL, &change.payload())?;
+            let rows: Vec<Message> = at.iter().map(|&i| messages[i].clone()).collect();
+            if let Some(change) = Change::stored(&rows) {
+                super::notify::send(&mut tx, CHANNEL, &change.payload())?;
+            }
         }
         for m in directs.iter_mut() {
             m.id = tx
@@ -556,10 +610,39 @@ mod tests {
             Change::Direct(42),
             Change::Room("general".into()),
             Change::User("ann".into()),
+            Change::Stored(vec![
+                Message {
+                    room: "a:b".into(),
+                    seq: 7,
+                    sender: "ann".into(),
+                    text: "quote \" colon : newline \n tab \t é 🎉".into(),
+                    action: false,
+                    ts_ms: 1_700_000_000_000,
+                },
+                Message {
+                    room: "a:b".into(),
+                    seq: 8,
+                    sender: "bob".into(),
+                    text: String::new(),
+                    action: true,
+                    ts_ms: 1_700_000_000_001,
+                },
+            ]),
         ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));
         }
-        for junk in ["", "m:1:2", "d:x", "z:1", "m:a:2:r", "nocolon"] {
+        for junk in [
+            "",
+            "m:1:2",
+            "d:x",
+            "z:1",
+            "m:a:2:r",
+            "nocolon",
+            "M:",
+            "M:{}",
+            "M:{\"room\":\"a\",\"rows\":[]}",
+            "M:{\"room\":\"a\",\"rows\":[[1,\"ann\",\"hi\",false]]}",
+        ] {
             assert_eq!(Change::parse(junk), None, "{junk}");
         }
     }
@@ -589,15 +672,42 @@ mod tests {
         while got.len() < 2 && start.elapsed() < Duration::from_secs(10) {
             got.extend(listener.wait(Duration::from_millis(200)).unwrap());
         }
-        let payloads: Vec<&str> = got.iter().map(|n| n.payload.as_str()).collect();
-        // Rooms in name order (the order their rows are locked).
-        assert_eq!(payloads, vec!["m:1:1:dev", "m:1:2:general"]);
+        let changes: Vec<Change> = got
+            .iter()
+            .map(|n| Change::parse(&n.payload).unwrap())
+            .collect();
+        // Rooms in name order (the order their rows are locked), each
+        // batch carried whole: it fits.
+        let numbered = |room: &str, seq: i64| Message { seq, ..m(room) };
         assert_eq!(
-            Change::parse(payloads[1]),
+            changes,
+            vec![
+                Change::Stored(vec![numbered("dev", 1)]),
+                Change::Stored(vec![numbered("general", 1), numbered("general", 2)]),
+            ]
+        );
+        // A batch too large to carry is announced as its range.
+        let mut big: Vec<Message> = (0..40)
+            .map(|_| Message {
+                text: "x".repeat(300),
+                ..m("big")
+            })
+            .collect();
+        storage
+            .chat(Access::Write, |c| c.append_messages(&mut big))
+            .unwrap();
+        let mut got = Vec::new();
+        let start = std::time::Instant::now();
+        while got.is_empty() && start.elapsed() < Duration::from_secs(10) {
+            got.extend(listener.wait(Duration::from_millis(200)).unwrap());
+        }
+        assert!(got[0].payload.len() < 8_000);
+        assert_eq!(
+            Change::parse(&got[0].payload),
             Some(Change::Messages {
-                room: "general".into(),
+                room: "big".into(),
                 first: 1,
-                last: 2
+                last: 40
             })
         );
         assert!(got.iter().all(|n| n.channel == CHANNEL));
