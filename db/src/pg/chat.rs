@@ -8,7 +8,8 @@
 //! daemons appending to one room take turns and the numbers have no gap
 //! and no repeat. One batch is one transaction and one multi-row INSERT
 //! per room (`UNNEST`): the daemon's group commit keeps its shape. The
-//! transaction also announces each room's new range on [`CHANNEL`],
+//! transaction also announces each room's new messages on [`CHANNEL`]
+//! (carried whole when they fit, else their range: [`Change::stored`]),
 //! delivered to every node's listener on commit.
 
 use postgres::{Client, Row};

@@ -6,7 +6,8 @@
 //! drops it on rollback, so a listener never hears of a change it cannot
 //! read — the fleet's form of the daemon's commit-then-publish. The
 //! payload names what changed (a room and a range of sequence numbers),
-//! not the data: a payload is limited to 8,000 bytes, and the listeners
+//! or carries it when it is small (a chat batch: `pg::chat::Change::Stored`):
+//! a payload is limited to 8,000 bytes, and otherwise the listeners
 //! fetch what they need by id. Each daemon keeps one [`Listener`]: a
 //! connection of its own (outside [`super::Pg`]'s pool), on a thread of
 //! its own, that waits with a timeout so it can notice shutdown.
