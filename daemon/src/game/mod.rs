@@ -9,7 +9,10 @@
 //!   finished), clocks and grace periods, pure and driven by explicit
 //!   times;
 //! - [`actor`]: the task that owns one live game;
-//! - [`pool`]: matchmaking pools, pure;
+//! - `call`: one request for a live game, wherever it is hosted;
+//! - [`pool`]: matchmaking pools, pure (on a fleet, in PostgreSQL:
+//!   `shared_pool`);
+//! - [`fleet`]: on a fleet, the relay to and from the other nodes;
 //! - [`rating`], Glicko-2.
 //!
 //! This module holds the service's handle: the live games' command
