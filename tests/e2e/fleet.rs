@@ -129,8 +129,7 @@ fn another_key_rejects_the_fleets_tokens() {
         );
         let err = agora_wire::Client::connect(&c.addr, agora_wire::Hello::new("e2e", Some(token)))
             .await
-            .err()
-            .expect("a token signed with another key was accepted");
+            .expect_err("a token signed with another key was accepted");
         assert!(err.to_string().contains("invalid token"), "{err}");
     });
 }

@@ -43,6 +43,7 @@ mod orgcli;
 mod orgs;
 mod protocol;
 mod protocol_rules;
+mod sdk;
 mod shutdown;
 mod ssh;
 mod tmux;

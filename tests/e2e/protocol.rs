@@ -187,8 +187,7 @@ fn handshake_refusals_say_why() {
         hello.protocol = 99;
         let err = agora_wire::Client::connect(&daemon.addr, hello)
             .await
-            .err()
-            .expect("refused");
+            .expect_err("refused");
         let message = err.to_string();
         assert!(
             message.contains("99") && message.contains("version 1"),
@@ -200,8 +199,7 @@ fn handshake_refusals_say_why() {
             Hello::new("x", Some("forged.token.here".into())),
         )
         .await
-        .err()
-        .expect("refused");
+        .expect_err("refused");
         assert_eq!(err.code(), Some(ErrorCode::Unauthorized));
     });
 }

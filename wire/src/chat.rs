@@ -136,7 +136,9 @@ crate::messages! {
             room: String,
             /// The messages, oldest first.
             messages: Vec<ChatMessage>,
-            /// Whether older messages exist before the first one returned.
+            /// Whether more messages exist beyond the ones returned: older
+            /// ones before the first (without `since`), or newer ones after
+            /// the last (with `since`: ask again from the last one).
             more: bool,
         } = "chat_history",
         /// Answer to [`ChatOp::Dms`].

@@ -19,6 +19,7 @@ use tokio_util::codec::Framed;
 use crate::codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
 use crate::error::{Error, ErrorBody};
 use crate::message::{Hello, Op, Push, Reply, Request, ServerFrame, Welcome};
+use crate::transport::Io;
 
 /// Tunables for [`Client::connect_with`].
 #[derive(Debug, Clone)]
@@ -53,7 +54,9 @@ struct Outgoing {
 }
 
 /// A connection to an agora server. Cheap to share behind an `Arc`; all
-/// methods take `&self`.
+/// methods take `&self`. One connection, no reconnection: see
+/// [`crate::Session`] for the SDK's self-healing client.
+#[derive(Debug)]
 pub struct Client {
     outgoing: mpsc::Sender<Outgoing>,
     next_id: AtomicU64,
@@ -64,6 +67,7 @@ pub struct Client {
 
 /// The stream of pushes for a client's subscriptions. Ends (`recv` returns
 /// `None`) when the connection closes.
+#[derive(Debug)]
 pub struct Pushes {
     rx: mpsc::Receiver<Push>,
     dropped: Arc<AtomicU64>,
@@ -104,10 +108,30 @@ impl Client {
         hello: Hello,
         options: ClientOptions,
     ) -> Result<(Client, Welcome), Error> {
-        let handshake = async {
+        let connect = async {
             let stream = TcpStream::connect(addr).await?;
             stream.set_nodelay(true)?;
-            let mut framed = Framed::new(stream, FrameCodec::new(options.max_frame));
+            Ok::<_, Error>(stream)
+        };
+        let stream = tokio::time::timeout(options.connect_timeout, connect)
+            .await
+            .map_err(|_| Error::Timeout)??;
+        Client::handshake(Box::new(stream), hello, options).await
+    }
+
+    /// Performs the handshake over a connected byte stream (TCP, TLS, a
+    /// Unix socket, an in-memory pipe: see [`crate::transport`]) and
+    /// starts the driver.
+    ///
+    /// # Errors
+    /// As [`Client::connect_with`].
+    pub async fn handshake(
+        io: Box<dyn Io>,
+        hello: Hello,
+        options: ClientOptions,
+    ) -> Result<(Client, Welcome), Error> {
+        let handshake = async {
+            let mut framed = Framed::new(io, FrameCodec::new(options.max_frame));
             framed.send(encode(&hello)?).await?;
             let first = framed.next().await.ok_or(Error::Closed)??;
             match decode::<ServerFrame>(&first)? {
@@ -217,7 +241,7 @@ impl Client {
 
 /// Owns the socket: writes requests, routes answers and pushes.
 struct Driver {
-    framed: Framed<TcpStream, FrameCodec>,
+    framed: Framed<Box<dyn Io>, FrameCodec>,
     outgoing: mpsc::Receiver<Outgoing>,
     pending: HashMap<u64, oneshot::Sender<Result<Reply, Error>>>,
     pushes: mpsc::Sender<Push>,
@@ -297,5 +321,33 @@ impl Driver {
             // undecodable frame from a newer server is skipped too.
             Ok(ServerFrame::Welcome(_)) | Err(_) => true,
         }
+    }
+}
+
+/// Anything that answers requests: a [`Client`] (one connection) or a
+/// [`crate::Session`] (reconnecting). Helpers such as
+/// [`crate::jobs::Worker`] and the bots take either.
+pub trait Requester: Send + Sync + 'static {
+    /// Sends `op` and waits for its answer.
+    fn request_op(&self, op: Op) -> futures::future::BoxFuture<'_, Result<Reply, Error>>;
+
+    /// Whether a failed connection comes back by itself (a session), so a
+    /// helper should wait and go on rather than stop.
+    fn recovers(&self) -> bool {
+        false
+    }
+
+    /// Sends `op` and waits for its answer.
+    fn request(&self, op: impl Into<Op>) -> futures::future::BoxFuture<'_, Result<Reply, Error>>
+    where
+        Self: Sized,
+    {
+        self.request_op(op.into())
+    }
+}
+
+impl Requester for Client {
+    fn request_op(&self, op: Op) -> futures::future::BoxFuture<'_, Result<Reply, Error>> {
+        Box::pin(Client::request(self, op))
     }
 }

@@ -41,6 +41,8 @@
 mod macros;
 #[cfg(test)]
 mod strategies;
+#[cfg(test)]
+mod vectors;
 
 pub mod base;
 pub mod cache;
@@ -54,19 +56,31 @@ pub mod metrics;
 pub mod names;
 
 #[cfg(feature = "client")]
+pub mod bots;
+#[cfg(feature = "client")]
 mod client;
+#[cfg(feature = "client")]
+pub mod services;
+#[cfg(feature = "client")]
+mod session;
+#[cfg(feature = "client")]
+mod subscription;
+#[cfg(feature = "client")]
+pub mod transport;
 
 pub use base::{BaseEvent, BaseOp, BaseReply, OrgRole, SessionInfo, SshKeyInfo, UserInfo};
 pub use cache::{CacheEvent, CacheOp, CacheReply, CacheValue, ClusterNode};
 pub use chat::{ChatEvent, ChatOp, ChatReply};
 #[cfg(feature = "client")]
-pub use client::{Client, ClientOptions, Pushes};
+pub use client::{Client, ClientOptions, Pushes, Requester};
 pub use codec::{DEFAULT_MAX_FRAME, FrameCodec, decode, encode};
 pub use error::{Error, ErrorBody, ErrorCode};
 pub use game::{GameEvent, GameOp, GameReply};
 pub use jobs::{JobsEvent, JobsOp, JobsReply};
 pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
 pub use metrics::{MetricsEvent, MetricsOp, MetricsReply};
+#[cfg(feature = "client")]
+pub use session::{Backoff, Session, SessionBuilder, Subscription};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]
 /// whose version it does not support, naming both versions.

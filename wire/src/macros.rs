@@ -51,6 +51,7 @@ use serde::{Deserialize, Deserializer};
 /// assert_eq!(DemoOp::Nothing.index(), 1);
 /// assert!(DemoOp::owns("demo_hello"));
 /// assert_eq!(DemoOp::FIELDS[0], ["name"]);
+/// assert_eq!(DemoOp::FIELD_TYPES[0], ["String"]);
 /// ```
 #[macro_export]
 macro_rules! messages {
@@ -83,6 +84,12 @@ macro_rules! messages {
             /// Each variant's field names, in the order of `NAMES`.
             pub const FIELDS: &'static [&'static [&'static str]] =
                 &[$( &[$($(stringify!($field)),*)?] ),*];
+
+            /// Each variant's field types as written in Rust (e.g.
+            /// `"Option<String>"`), parallel to `FIELDS`; the test vectors'
+            /// `schema.json` carries them to other languages' clients.
+            pub const FIELD_TYPES: &'static [&'static [&'static str]] =
+                &[$( &[$($(stringify!($fty)),*)?] ),*];
 
             /// This message's wire name (its `type` tag).
             pub fn name(&self) -> &'static str {
@@ -211,6 +218,12 @@ macro_rules! wrapper {
                 [$((<$inner>::NAMES, <$inner>::FIELDS)),*]
                     .into_iter()
                     .flat_map(|(names, fields)| names.iter().copied().zip(fields.iter().copied()))
+            }
+
+            /// Every variant's field types (as written in Rust), in
+            /// [`Self::index`] order, parallel to [`Self::fields`].
+            pub fn field_types() -> impl Iterator<Item = &'static [&'static str]> {
+                [$(<$inner>::FIELD_TYPES),*].into_iter().flat_map(|types| types.iter().copied())
             }
 
             /// The service that owns the wire name `tag`, if any.

@@ -1,4 +1,6 @@
-//! A worker: runs job handlers by kind over a [`Client`].
+//! A worker: runs job handlers by kind over a [`crate::Client`] or a
+//! [`crate::Session`] (which reconnects: the worker then rides out a
+//! restarted or drained daemon, see [`Requester::recovers`]).
 //!
 //! [`Worker::run`] keeps up to `concurrency` jobs of one queue running. It
 //! claims jobs in batches with a long poll (no busy polling), runs each
@@ -38,7 +40,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::{Claimed, Completion, DEFAULT_LEASE_MS, Failure, JobsOp, JobsReply, Lease, MAX_BATCH};
-use crate::{Client, Error, Reply};
+use crate::{Error, Reply, Requester};
 
 /// How a [`Worker`] claims and leases.
 #[derive(Debug, Clone)]
@@ -204,9 +206,9 @@ impl Worker {
     /// # Errors
     /// When the connection fails or the daemon refuses a claim (e.g. not
     /// signed in); jobs under way are left to their leases.
-    pub async fn run(
+    pub async fn run<C: Requester>(
         self,
-        client: Arc<Client>,
+        client: Arc<C>,
         shutdown: impl Future<Output = impl Sized>,
     ) -> Result<Summary, Error> {
         self.run_observed(client, shutdown, None).await
@@ -216,9 +218,9 @@ impl Worker {
     ///
     /// # Errors
     /// As [`Worker::run`].
-    pub async fn run_observed(
+    pub async fn run_observed<C: Requester>(
         self,
-        client: Arc<Client>,
+        client: Arc<C>,
         shutdown: impl Future<Output = impl Sized>,
         observer: Option<Observer>,
     ) -> Result<Summary, Error> {
@@ -234,6 +236,8 @@ impl Worker {
         let mut acks: Vec<AckFuture> = Vec::new();
         let mut claim: Option<BoxFuture<'static, Result<Reply, Error>>> = None;
         let mut stopping = false;
+        // After a failed claim on a reconnecting requester: wait a little.
+        let mut claim_pause = Duration::ZERO;
         let heartbeat_every = Duration::from_millis((options.lease_ms / 3).max(100));
         let mut heartbeat = tokio::time::interval(heartbeat_every);
         heartbeat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -249,7 +253,14 @@ impl Worker {
                     wait_ms: Some(options.wait_ms),
                 };
                 let client = client.clone();
-                claim = Some(async move { client.request(op).await }.boxed());
+                let pause = std::mem::take(&mut claim_pause);
+                claim = Some(
+                    async move {
+                        tokio::time::sleep(pause).await;
+                        client.request(op).await
+                    }
+                    .boxed(),
+                );
             }
             if stopping && claim.is_none() && running.is_empty() && acks.is_empty() {
                 return Ok(summary);
@@ -274,7 +285,15 @@ impl Worker {
                 }
                 reply = claim_fut => {
                     claim = None;
-                    let jobs = match reply? {
+                    let reply = match reply {
+                        // A session reconnects: claim again once it has.
+                        Err(e) if client.recovers() && transient(&e) => {
+                            claim_pause = Duration::from_millis(250);
+                            continue;
+                        }
+                        reply => reply?,
+                    };
+                    let jobs = match reply {
                         Reply::Jobs(JobsReply::Claimed { jobs }) => jobs,
                         other => return Err(Error::Malformed(format!("unexpected answer to a claim: {}", other.name()))),
                     };
@@ -351,7 +370,12 @@ impl Worker {
                 }
                 (index, result) = ack_fut => {
                     drop(acks.swap_remove(index));
-                    let (completed, failed, stale) = result?;
+                    let (completed, failed, stale) = match result {
+                        // Lost with the connection: the jobs come back
+                        // when their leases end (at least once).
+                        Err(e) if client.recovers() && transient(&e) => continue,
+                        result => result?,
+                    };
                     summary.completed += completed;
                     summary.failed += failed;
                     summary.stale += stale;
@@ -359,7 +383,10 @@ impl Worker {
                 _ = heartbeat.tick(), if !running.is_empty() => {
                     let leases: Vec<Lease> = running.keys().copied().collect();
                     for chunk in leases.chunks(MAX_BATCH) {
-                        let reply = client.request(JobsOp::Heartbeat { leases: chunk.to_vec(), lease_ms: Some(options.lease_ms) }).await?;
+                        let reply = match client.request(JobsOp::Heartbeat { leases: chunk.to_vec(), lease_ms: Some(options.lease_ms) }).await {
+                            Err(e) if client.recovers() && transient(&e) => break,
+                            reply => reply?,
+                        };
                         if let Reply::Jobs(JobsReply::Heartbeat { cancelled, lost, .. }) = reply {
                             for id in cancelled.iter().chain(&lost) {
                                 for (lease, token) in &running {
@@ -376,12 +403,19 @@ impl Worker {
     }
 }
 
+/// Whether `e` is the connection's, not the request's: a reconnecting
+/// requester will be back.
+fn transient(e: &Error) -> bool {
+    matches!(e, Error::Closed | Error::Timeout | Error::Io(_))
+        || e.code() == Some(crate::ErrorCode::Unavailable)
+}
+
 /// An acknowledgement on its way: answers (completed, failed, stale).
 type AckFuture = Pin<Box<dyn Future<Output = Result<(u64, u64, u64), Error>> + Send>>;
 
 /// Acknowledges outcomes; answers (completed, failed, stale).
-fn send_acks(
-    client: Arc<Client>,
+fn send_acks<C: Requester>(
+    client: Arc<C>,
     completions: Vec<Completion>,
     failures: Vec<Failure>,
 ) -> AckFuture {
