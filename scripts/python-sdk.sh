@@ -52,8 +52,8 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore
 
 cd "$sdk"
 
-step "mypy --strict (src, tests, examples, bench.py)"
-"$venv/bin/python" -m mypy --strict src tests examples bench.py
+step "mypy --strict (src, tests, examples, bench.py, bench_worker.py)"
+"$venv/bin/python" -m mypy --strict src tests examples bench.py bench_worker.py
 
 step "pytest (daemon: $AGORA_BIN)"
 "$venv/bin/python" -m pytest -q "$@"

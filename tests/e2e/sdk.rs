@@ -326,3 +326,79 @@ fn the_examples_chat_play_and_work_against_the_daemon() {
     }
     let _ = worker.0.kill();
 }
+
+#[test]
+fn the_blocking_facade_sends_follows_and_runs_commands() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let addr = daemon.addr.clone();
+    home.register(&addr, "dora", "dora-password");
+    let builder = |who: &str| {
+        Session::builder([addr.as_str()])
+            .client_name("sdk-blocking")
+            .login(who, format!("{who}-password"))
+    };
+    // No runtime here: the facade brings its own.
+    let dora = agora_wire::blocking::Session::connect(builder("dora")).expect("connect");
+    let eve = agora_wire::blocking::Session::connect(
+        Session::builder([addr.as_str()]).client_name("sdk-blocking"),
+    )
+    .expect("connect");
+    eve.block_on(eve.session().register("eve", "eve-password"))
+        .expect("register");
+    assert!(dora.ping().expect("ping") < Duration::from_secs(5));
+    let mut room = eve.chat_follow("plain").expect("follow");
+    dora.block_on(dora.session().chat().join("plain"))
+        .expect("join");
+    let seq = dora.chat_send("plain", "no async here").expect("send");
+    let got = room
+        .next_message_timeout(Duration::from_secs(20))
+        .expect("a message");
+    assert_eq!(
+        (got.seq, got.text.as_str(), got.from.as_str()),
+        (seq, "no async here", "dora")
+    );
+    assert_eq!(
+        dora.cache_command(["SET", "k", "v"]).expect("set"),
+        agora_wire::CacheValue::Simple { value: "OK".into() }
+    );
+    assert_eq!(
+        dora.block_on(dora.session().cache().get(b"k"))
+            .expect("get"),
+        Some(b"v".to_vec())
+    );
+    // A wrong password is refused at connect, with the server's code.
+    let err = agora_wire::blocking::Session::connect(
+        Session::builder([addr.as_str()]).login("dora", "wrong-password"),
+    )
+    .expect_err("refused");
+    assert_eq!(
+        err.code(),
+        Some(agora_wire::ErrorCode::Unauthorized),
+        "{err}"
+    );
+    // Inside a runtime it says to use the async session instead.
+    let inside = rt().block_on(async {
+        agora_wire::blocking::Session::connect(Session::builder([addr.as_str()]))
+            .expect_err("refused")
+    });
+    assert!(inside.to_string().contains("async runtime"), "{inside}");
+}
+
+#[test]
+fn the_ping_example_answers() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let out = Command::new(example("ping"))
+        .args([daemon.addr.as_str()])
+        .env("AGORA_ADDR", &daemon.addr)
+        .output()
+        .expect("run ping");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("pong"), "{stdout}");
+}

@@ -4,31 +4,29 @@
 //! ```sh
 //! cargo run -p agora-wire --example ping -- 127.0.0.1:7070
 //! ```
+//!
+//! Several addresses (`a:7070,b:7070`) are tried in turn.
 
-use std::time::Instant;
-
-use agora_wire::{BaseOp, BaseReply, Client, Hello, Reply};
+use agora_wire::Session;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let addr = std::env::args()
+    let addrs = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "127.0.0.1:7070".into());
-    let (client, welcome) = Client::connect(&addr, Hello::new("wire-example", None)).await?;
+    let session = Session::builder([addrs])
+        .client_name("wire-example")
+        .reconnect(false)
+        .connect()
+        .await?;
+    let welcome = session.welcome().ok_or("the connection closed")?;
     println!(
         "connected to agora {} (protocol {}, session {})",
         welcome.server_version, welcome.protocol, welcome.session
     );
     for seq in 1..=4 {
-        let started = Instant::now();
-        let Reply::Base(BaseReply::Pong { server_time_ms }) = client.request(BaseOp::Ping).await?
-        else {
-            return Err("unexpected reply to ping".into());
-        };
-        println!(
-            "pong {seq}: {:.3} ms (server clock {server_time_ms})",
-            started.elapsed().as_secs_f64() * 1e3
-        );
+        let rtt = session.ping().await?;
+        println!("pong {seq}: {:.3} ms", rtt.as_secs_f64() * 1e3);
     }
     Ok(())
 }

@@ -145,6 +145,18 @@ pub struct Worker {
     fallback: Option<Handler>,
 }
 
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut kinds: Vec<&String> = self.handlers.keys().collect();
+        kinds.sort();
+        f.debug_struct("Worker")
+            .field("options", &self.options)
+            .field("kinds", &kinds)
+            .field("fallback", &self.fallback.is_some())
+            .finish()
+    }
+}
+
 /// What a finished job reports to the acknowledging loop.
 struct Finished {
     lease: Lease,
