@@ -9,6 +9,9 @@
 #   (b) chat delivery latency: one room, senders on node A; the members
 #       receive on A (one node) or on B and C (across nodes, through
 #       LISTEN/NOTIFY); SQLite for reference
+#   (e) the same at a moderate load (100 members, 10 senders, 200 msg/s:
+#       20,000 deliveries/s instead of (b)'s 300,000), where the cores are
+#       not saturated: the fleet path's own latency
 #   (c) durable jobs per second end to end (enqueue 20,000 `noop` jobs in
 #       batches of 1,000 on one node, run by the daemons' built-in
 #       runners): SQLite, one node on PostgreSQL, three nodes on it (the
@@ -22,7 +25,7 @@
 #       Installs wrk when missing. Single-node detail: scripts/bench-blog.sh.
 #
 #   scripts/bench-fleet.sh [SECONDS]        (default 5 s per measurement)
-#   BENCH_FLEET_ROUNDS=3 BENCH_FLEET_ROWS=abcd scripts/bench-fleet.sh
+#   BENCH_FLEET_ROUNDS=3 BENCH_FLEET_ROWS=abcde scripts/bench-fleet.sh
 #
 # Everything (PostgreSQL, the daemons, the load) shares this machine's
 # cores. Installs PostgreSQL (scripts/pg.sh) when missing. Prints Markdown.
@@ -30,7 +33,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${1:-5}
 rounds=${BENCH_FLEET_ROUNDS:-2}
-rows=${BENCH_FLEET_ROWS:-abcd}
+rows=${BENCH_FLEET_ROWS:-abcde}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/agora/target}"
 cargo build --release -p agora --locked -q
 bin="$CARGO_TARGET_DIR/release/agora"
@@ -104,13 +107,11 @@ if [[ $rows == *a* ]]; then
   done
 fi
 
-if [[ $rows == *b* ]]; then
-  echo
-  echo "(b) delivery latency: one room, 300 members, 30 senders on node A, 1,000 msg/s, ${secs}s"
-  echo
+latency_rows() { # MEMBERS SENDERS RATE
   echo "| round | setup | deliveries/s | p50 ms | p99 ms | max ms |"
   echo "|---:|---|---:|---:|---:|---:|"
-  fan() { "$bin" --addr "$1" --json bench chat fanout --members 300 --senders 30 --rate 1000 --duration "$secs" "${@:2}"; }
+  fan() { "$bin" --addr "$1" --json bench chat fanout --members "$m" --senders "$s" --rate "$r" --duration "$secs" "${@:2}"; }
+  local m=$1 s=$2 r=$3
   for round in $(seq "$rounds"); do
     start_node
     echo "| $round | SQLite, 1 node | $(fan "$addr" | field deliveries_per_sec p50_ms p99_ms max_ms) |"
@@ -122,6 +123,20 @@ if [[ $rows == *b* ]]; then
     echo "| $round | PostgreSQL, sent on A, received on B and C | $(fan "$a" --receive-addr "$b,$addr" | field deliveries_per_sec p50_ms p99_ms max_ms) |"
     stop_nodes
   done
+}
+
+if [[ $rows == *b* ]]; then
+  echo
+  echo "(b) delivery latency: one room, 300 members, 30 senders on node A, 1,000 msg/s, ${secs}s"
+  echo
+  latency_rows 300 30 1000
+fi
+
+if [[ $rows == *e* ]]; then
+  echo
+  echo "(e) delivery latency at a moderate load: one room, 100 members, 10 senders on node A, 200 msg/s, ${secs}s"
+  echo
+  latency_rows 100 10 200
 fi
 
 if [[ $rows == *c* ]]; then

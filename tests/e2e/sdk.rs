@@ -402,3 +402,31 @@ fn the_ping_example_answers() {
     );
     assert!(stdout.contains("pong"), "{stdout}");
 }
+
+#[test]
+fn a_session_whose_token_is_refused_after_a_reconnect_ends_and_says_so() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &[]);
+    let addr = daemon.addr.clone();
+    home.register(&addr, "fay", "fay-password");
+    let token = saved_token(&home, &addr);
+    rt().block_on(async {
+        let fay = session(&addr, &token).await;
+        let mut room = fay.chat().follow("gone").await.expect("follow");
+        // The daemon comes back on the same address with other data, and
+        // so another signing key: the token means nothing there.
+        daemon.signal(libc::SIGKILL);
+        daemon.wait_exit(Duration::from_secs(10));
+        let elsewhere = Home::new();
+        let _other = tokio::task::block_in_place(|| Daemon::start_on(&elsewhere, &addr, &[]));
+        // (Fay's own join may still be queued.)
+        let drained = tokio::time::timeout(Duration::from_secs(20), async {
+            while room.recv().await.is_some() {}
+        })
+        .await;
+        assert!(drained.is_ok(), "the stream did not end");
+        assert!(!fay.is_connected());
+        let err = fay.ping().await.expect_err("the session is over");
+        assert!(matches!(err, agora_wire::Error::Closed), "{err}");
+    });
+}

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// [`ErrorCode::Internal`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// The request was malformed, named an unknown operation, or had an
     /// invalid argument. The connection stays usable.
@@ -27,6 +28,9 @@ pub enum ErrorCode {
     /// The server cannot serve this now (shutting down, overloaded).
     Unavailable,
     /// A bug or an unexpected failure on the server; details are in its log.
+    /// A code this crate does not know (from a newer server) decodes as
+    /// this one.
+    #[serde(other)]
     Internal,
 }
 
@@ -108,8 +112,10 @@ impl std::fmt::Display for ErrorBody {
 
 impl std::error::Error for ErrorBody {}
 
-/// Everything that can go wrong in this crate.
+/// Everything that can go wrong in this crate. New kinds may be added in
+/// a minor version: match with a wildcard arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A socket read or write failed.
     #[error("{0}")]
@@ -145,6 +151,35 @@ impl Error {
         match self {
             Error::Server(body) => Some(body.code),
             _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_code_from_a_newer_server_reads_as_internal() {
+        #[derive(Serialize)]
+        struct Raw<'a> {
+            code: &'a str,
+            message: &'a str,
+        }
+        let body = crate::encode(&Raw {
+            code: "quota_exceeded",
+            message: "over quota",
+        })
+        .expect("encode");
+        let decoded: ErrorBody = crate::decode(&body).expect("decodes");
+        assert_eq!(decoded.code, ErrorCode::Internal);
+        assert_eq!(decoded.message, "over quota");
+        for code in ErrorCode::ALL {
+            let body = crate::encode(&ErrorBody::new(code, "x")).expect("encode");
+            assert_eq!(
+                crate::decode::<ErrorBody>(&body).expect("decode").code,
+                code
+            );
         }
     }
 }

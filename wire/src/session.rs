@@ -373,6 +373,29 @@ impl Shared {
         self.router.route(push);
     }
 
+    /// After a reconnect without a token (it was refused): log in again
+    /// with the session's password.
+    async fn sign_in_again(&self, client: &Client, welcome: &mut Welcome) -> Result<(), Error> {
+        let SignIn::Login { name, password } = &self.config.sign_in else {
+            return Ok(());
+        };
+        if welcome.user.is_some() {
+            return Ok(());
+        }
+        let op = BaseOp::Login {
+            name: name.clone(),
+            password: password.clone(),
+        };
+        match client.request(op).await? {
+            Reply::Base(BaseReply::Session { token, user, .. }) => {
+                *lock(&self.token) = Some(token);
+                welcome.user = Some(user);
+                Ok(())
+            }
+            other => Err(unexpected("session", &other)),
+        }
+    }
+
     /// After a reconnect: subscribe again, then fill each followed room's
     /// gap, before any push of the new connection is routed.
     async fn resume(&self, client: &Client) -> Result<(), Error> {
@@ -456,12 +479,28 @@ async fn supervise(shared: Weak<Shared>, mut pushes: Pushes) {
             if shared.closed.load(Ordering::SeqCst) {
                 return;
             }
-            if let Ok((client, welcome, pushes)) = shared.dial_any().await {
-                let client = Arc::new(client);
-                if shared.resume(&client).await.is_ok() {
-                    shared.install(client, welcome);
-                    break pushes;
+            match shared.dial_any().await {
+                Ok((client, mut welcome, pushes)) => {
+                    let client = Arc::new(client);
+                    if shared.sign_in_again(&client, &mut welcome).await.is_ok()
+                        && shared.resume(&client).await.is_ok()
+                    {
+                        shared.install(client, welcome);
+                        break pushes;
+                    }
                 }
+                // The token was refused (expired, or the fleet's key
+                // changed): with a password, sign in afresh; without, the
+                // session cannot come back.
+                Err(Error::Server(body)) if body.code == ErrorCode::Unauthorized => {
+                    if matches!(shared.config.sign_in, SignIn::Login { .. }) {
+                        *lock(&shared.token) = None;
+                    } else {
+                        shared.end();
+                        return;
+                    }
+                }
+                Err(_) => {}
             }
             if backoff
                 .give_up_after
