@@ -317,11 +317,30 @@ impl Driver {
                 }
                 false
             }
-            // A second welcome is a protocol violation; ignore it. An
-            // undecodable frame from a newer server is skipped too.
-            Ok(ServerFrame::Welcome(_)) | Err(_) => true,
+            // A second welcome is a protocol violation; ignore it.
+            Ok(ServerFrame::Welcome(_)) => true,
+            // An undecodable frame (a newer server's, or a broken one) is
+            // skipped; when it names a waiting request, that request fails
+            // at once rather than at its timeout.
+            Err(e) => {
+                if let Some(answer) = frame_id(body).and_then(|id| self.pending.remove(&id)) {
+                    let _ = answer.send(Err(e));
+                }
+                true
+            }
         }
     }
+}
+
+/// The `id` of a server frame that did not decode as a whole, if it has
+/// one.
+fn frame_id(body: &[u8]) -> Option<u64> {
+    let value = rmpv::decode::read_value(&mut &body[..]).ok()?;
+    let map = value.as_map()?;
+    map.iter()
+        .find(|(k, _)| k.as_str() == Some("id"))
+        .and_then(|(_, v)| v.as_u64())
+        .filter(|id| *id != 0)
 }
 
 /// Anything that answers requests: a [`Client`] (one connection) or a
@@ -349,5 +368,115 @@ pub trait Requester: Send + Sync + 'static {
 impl Requester for Client {
     fn request_op(&self, op: Op) -> futures::future::BoxFuture<'_, Result<Reply, Error>> {
         Box::pin(Client::request(self, op))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+    use futures::{SinkExt, StreamExt};
+    use rmpv::Value;
+    use tokio::net::TcpListener;
+    use tokio_util::codec::Framed;
+
+    use super::*;
+    use crate::{BaseOp, BaseReply, ErrorCode};
+
+    fn frame(value: Value) -> Bytes {
+        let mut out = Vec::new();
+        rmpv::encode::write_value(&mut out, &value).expect("write");
+        out.into()
+    }
+
+    fn map(entries: Vec<(&str, Value)>) -> Value {
+        Value::Map(entries.into_iter().map(|(k, v)| (k.into(), v)).collect())
+    }
+
+    /// A fake server that welcomes, then answers request 1 with garbage,
+    /// 2 with a reply of an unknown type, 3 with an unknown error code, 4
+    /// properly, and sends junk that answers nothing in between.
+    #[tokio::test]
+    async fn bad_server_frames_fail_their_request_or_are_skipped_and_never_panic() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let (socket, _) = listener.accept().await.expect("accept");
+            let mut framed = Framed::new(socket, FrameCodec::new(DEFAULT_MAX_FRAME));
+            let _hello = framed.next().await;
+            let welcome = ServerFrame::Welcome(Welcome {
+                server_version: "9.9.9".into(),
+                protocol: 1,
+                session: 1,
+                user: None,
+                max_frame: DEFAULT_MAX_FRAME as u64,
+            });
+            framed
+                .send(encode(&welcome).expect("encode"))
+                .await
+                .expect("send");
+            for _ in 0..4 {
+                let _ = framed.next().await;
+            }
+            let junk = [
+                Bytes::from_static(&[0xc1]), // never valid MessagePack
+                frame(Value::from(7)),
+                frame(map(vec![("type", "teleport".into()), ("id", 99.into())])),
+                frame(map(vec![
+                    ("type", "reply".into()),
+                    ("id", 1.into()),
+                    ("body", Value::from("?")),
+                ])),
+                frame(map(vec![
+                    ("type", "reply".into()),
+                    ("id", 2.into()),
+                    ("body", map(vec![("type", "brand_new_reply".into())])),
+                ])),
+                frame(map(vec![
+                    ("type", "error".into()),
+                    ("id", 3.into()),
+                    (
+                        "error",
+                        map(vec![("code", "quota".into()), ("message", "over".into())]),
+                    ),
+                ])),
+                frame(map(vec![
+                    ("type", "reply".into()),
+                    ("id", 4.into()),
+                    (
+                        "body",
+                        map(vec![("type", "pong".into()), ("server_time_ms", 5.into())]),
+                    ),
+                ])),
+            ];
+            for j in junk {
+                framed.send(j).await.expect("send");
+            }
+            std::future::pending::<()>().await;
+        });
+        let options = ClientOptions {
+            request_timeout: Some(Duration::from_secs(10)),
+            ..ClientOptions::default()
+        };
+        let (client, welcome) = Client::connect_with(addr, Hello::new("t", None), options)
+            .await
+            .expect("connect");
+        assert_eq!(welcome.server_version, "9.9.9");
+        let (one, two, three, four) = tokio::join!(
+            client.request(BaseOp::Ping),
+            client.request(BaseOp::Ping),
+            client.request(BaseOp::Ping),
+            client.request(BaseOp::Ping),
+        );
+        assert!(matches!(one, Err(Error::Malformed(_))), "{one:?}");
+        assert!(matches!(two, Err(Error::Malformed(_))), "{two:?}");
+        let three = three.expect_err("an error");
+        assert_eq!(three.code(), Some(ErrorCode::Internal), "{three}");
+        assert!(
+            matches!(four, Ok(Reply::Base(BaseReply::Pong { server_time_ms: 5 }))),
+            "{four:?}"
+        );
+        assert!(!client.is_closed());
     }
 }
