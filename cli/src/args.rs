@@ -19,6 +19,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// Start with `agora up`: it runs a daemon in-process, signs you in and
 /// opens the TUI. Or run `agora daemon` in one terminal and use the other
 /// subcommands (or `agora tui`) from anywhere that can reach it.
+///
+/// Commands that need a sign-in present the token `agora login` saved for
+/// the daemon's address, or AGORA_TOKEN when it is set (for scripts, CI
+/// and containers).
 #[derive(Debug, Parser)]
 #[command(name = "agora", version, max_term_width = 100)]
 pub struct Cli {

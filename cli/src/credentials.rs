@@ -70,10 +70,23 @@ impl Store {
         write_private(&path, &serde_json::to_vec_pretty(self)?)
     }
 
-    /// The saved token for `addr`, if any.
+    /// The token to present to `addr`: `AGORA_TOKEN` when set (scripts,
+    /// CI, containers: no credentials file needed), else the one saved by
+    /// `agora login` for that address, if any.
     pub fn token_for(&self, addr: &str) -> Option<String> {
+        if let Some(token) = env_token() {
+            return Some(token);
+        }
         self.servers.get(addr).map(|c| c.token.clone())
     }
+}
+
+/// `AGORA_TOKEN`, when set and not empty.
+pub fn env_token() -> Option<String> {
+    std::env::var("AGORA_TOKEN")
+        .ok()
+        .map(|t| t.trim().to_owned())
+        .filter(|t| !t.is_empty())
 }
 
 /// Writes a file only its owner can read, atomically (temp file + rename),

@@ -65,6 +65,38 @@ fn ping_prints_round_trips_and_json() {
 }
 
 #[test]
+fn agora_token_signs_commands_in_without_a_credentials_file() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let a = daemon.addr.as_str();
+    home.register(a, "ivy", "ivy-password");
+    let token = crate::support::saved_token(&home, a);
+    // Another home: nothing saved there.
+    let bare = Home::new();
+    let whoami = |token: Option<&str>| {
+        let mut cmd = bare.cmd();
+        cmd.args(["--addr", a, "--json", "whoami"]);
+        if let Some(t) = token {
+            cmd.env("AGORA_TOKEN", t);
+        }
+        cmd.output().expect("run agora")
+    };
+    let out = whoami(None);
+    assert_eq!(out.status.code(), Some(1), "not signed in without it");
+    let out = whoami(Some(&token));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["user"]["name"], "ivy", "{v}");
+    let out = whoami(Some("not.a.token"));
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        stderr(&out).lines().count() == 1,
+        "one clear line: {}",
+        stderr(&out)
+    );
+}
+
+#[test]
 fn register_login_whoami_logout() {
     let home = Home::new();
     let daemon = Daemon::start(&home, &[]);

@@ -69,6 +69,7 @@ impl Home {
             .env("XDG_CONFIG_HOME", self.path().join("config"))
             .env("XDG_DATA_HOME", self.path().join("share"))
             .env_remove("AGORA_ADDR")
+            .env_remove("AGORA_TOKEN")
             .env_remove("RUST_LOG")
             .env_remove("NO_COLOR")
             .stdin(Stdio::null());

@@ -1,5 +1,5 @@
-//! `agora tui`: the TUI against a running daemon, signed in with the saved
-//! token for that address if there is one; a sign-in made with the TUI's
+//! `agora tui`: the TUI against a running daemon, signed in with
+//! `AGORA_TOKEN` or the saved token for that address if there is one; a sign-in made with the TUI's
 //! form (F2) is saved the same way, for the CLI's other commands.
 
 use std::io::IsTerminal as _;
@@ -10,10 +10,12 @@ use crate::credentials::{Credential, Store};
 /// Opens the TUI until the user quits.
 pub async fn run(addr: &str, color: ColorChoice) -> anyhow::Result<u8> {
     let store = Store::load()?;
-    let saved = store.servers.get(addr);
+    // AGORA_TOKEN wins over the saved sign-in, as for every command.
+    let env = crate::credentials::env_token();
+    let saved = store.servers.get(addr).filter(|_| env.is_none());
     agora_tui::run(agora_tui::Options {
         addr: addr.to_owned(),
-        token: saved.map(|c| c.token.clone()),
+        token: env.or_else(|| saved.map(|c| c.token.clone())),
         user: saved.map(|c| c.user.clone()),
         color: color.enabled(std::io::stdout().is_terminal()),
         // Only `agora up` knows where the daemon's RESP listener is.
