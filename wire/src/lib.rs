@@ -87,6 +87,8 @@ pub mod metrics;
 pub mod names;
 
 #[cfg(feature = "client")]
+mod backoff;
+#[cfg(feature = "client")]
 pub mod blocking;
 #[cfg(feature = "client")]
 pub mod bots;
@@ -101,6 +103,8 @@ mod subscription;
 #[cfg(feature = "client")]
 pub mod transport;
 
+#[cfg(feature = "client")]
+pub use backoff::Backoff;
 pub use base::{BaseEvent, BaseOp, BaseReply, OrgRole, SessionInfo, SshKeyInfo, UserInfo};
 pub use cache::{CacheEvent, CacheOp, CacheReply, CacheValue, ClusterNode};
 pub use chat::{ChatEvent, ChatOp, ChatReply};
@@ -113,7 +117,7 @@ pub use jobs::{JobsEvent, JobsOp, JobsReply};
 pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
 pub use metrics::{MetricsEvent, MetricsOp, MetricsReply};
 #[cfg(feature = "client")]
-pub use session::{Backoff, Session, SessionBuilder, Subscription};
+pub use session::{Session, SessionBuilder, Subscription};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]
 /// whose version it does not support, naming both versions.

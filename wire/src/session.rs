@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
+use crate::backoff::Backoff;
 use crate::base::{BaseOp, BaseReply};
 use crate::chat::{ChatEvent, ChatMessage, ChatOp, ChatReply, MAX_HISTORY};
 use crate::client::{Client, ClientOptions, Pushes};
@@ -48,61 +49,6 @@ use crate::transport::{Tcp, Transport};
 
 pub use crate::subscription::Subscription;
 use crate::subscription::{Router, lock};
-
-/// Exponential backoff between reconnection attempts, with jitter.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Backoff {
-    /// The first wait.
-    pub first: Duration,
-    /// The longest wait.
-    pub cap: Duration,
-    /// Give up (and end every subscription) after this long without a
-    /// connection; `None` retries forever.
-    pub give_up_after: Option<Duration>,
-}
-
-impl Default for Backoff {
-    /// 100 ms doubling to 5 s, retrying forever.
-    fn default() -> Self {
-        Backoff {
-            first: Duration::from_millis(100),
-            cap: Duration::from_secs(5),
-            give_up_after: None,
-        }
-    }
-}
-
-impl Backoff {
-    /// A backoff from `first` doubling up to `cap`.
-    pub fn new(first: Duration, cap: Duration) -> Backoff {
-        Backoff {
-            first,
-            cap,
-            give_up_after: None,
-        }
-    }
-
-    /// The same, giving up after `limit` without a connection.
-    pub fn give_up_after(mut self, limit: Duration) -> Backoff {
-        self.give_up_after = Some(limit);
-        self
-    }
-
-    /// The wait before attempt `attempt` (0-based), before jitter.
-    pub fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.min(20)).unwrap_or(u32::MAX);
-        self.first.saturating_mul(factor).min(self.cap)
-    }
-
-    /// [`Backoff::delay`] with ±25 % jitter from `seed`, so clients cut off
-    /// together do not come back together.
-    fn jittered(&self, attempt: u32, seed: u64) -> Duration {
-        let base = self.delay(attempt);
-        let spread = (seed % 501) as f64 / 1000.0 - 0.25; // -0.25..=0.25
-        base.mul_f64(1.0 + spread)
-    }
-}
 
 /// How a session signs in.
 #[derive(Clone)]
