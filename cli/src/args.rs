@@ -24,7 +24,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// the daemon's address, or AGORA_TOKEN when it is set (for scripts, CI
 /// and containers).
 #[derive(Debug, Parser)]
-#[command(name = "agora", version, max_term_width = 100)]
+#[command(name = "agora", version, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
     /// Address of the agora daemon, for the commands that talk to one
     /// (they also take --addr after their name) [env: AGORA_ADDR]
@@ -40,6 +40,17 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// `agora --version`: the version, the git commit and the build date
+/// (cli/build.rs). `-V` and the man pages show the version alone.
+pub const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("AGORA_COMMIT"),
+    ", built ",
+    env!("AGORA_BUILD_DATE"),
+    ")"
+);
 
 /// The default daemon address.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:7070";

@@ -2,6 +2,7 @@
 //! `--json`, saved sign-ins.
 
 use crate::support::{Daemon, Home};
+use std::process::Command;
 
 fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -62,6 +63,44 @@ fn ping_prints_round_trips_and_json() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON document");
     assert_eq!(v["rtt_ms"].as_array().unwrap().len(), 3);
     assert!(v["avg_ms"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let home = Home::new();
+    let out = home.run(&["--version"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let rest = text
+        .strip_prefix(concat!("agora ", env!("CARGO_PKG_VERSION"), " (commit "))
+        .unwrap_or_else(|| panic!("{text}"));
+    let (commit, date) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(", built "))
+        .unwrap_or_else(|| panic!("{text}"));
+    // The checkout the binary was built from.
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git");
+    assert!(head.status.success(), "tests run in a git checkout");
+    assert_eq!(
+        commit,
+        String::from_utf8_lossy(&head.stdout).trim(),
+        "{text}"
+    );
+    let parts: Vec<&str> = date.split('-').collect();
+    assert!(
+        parts.len() == 3 && parts.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit())),
+        "{text}"
+    );
+    // -V stays short, as the man pages show it.
+    let short = home.run(&["-V"], None);
+    assert_eq!(
+        String::from_utf8_lossy(&short.stdout).trim(),
+        concat!("agora ", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
