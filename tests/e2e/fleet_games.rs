@@ -44,6 +44,31 @@ fn paired(alice: &Home, bob: &Home, addr: &str) -> String {
     sa["id"].to_string()
 }
 
+/// A game alice challenges bob to on `addr`, accepted there: that node
+/// hosts it (a paired game is hosted by whichever node pairs it, and
+/// every node of a fleet pairs the shared pools).
+fn challenged(alice: &Home, bob: &Home, addr: &str) -> String {
+    let state = json_of(
+        &cmd(
+            alice,
+            addr,
+            &["--json", "game", "challenge", "bob", "c4", "--time", "5+0"],
+        )
+        .output()
+        .unwrap(),
+        "challenge",
+    );
+    let id = state["id"].to_string();
+    let accepted = json_of(
+        &cmd(bob, addr, &["--json", "game", "accept", &id])
+            .output()
+            .unwrap(),
+        "accept",
+    );
+    assert_eq!(accepted["status"], "in_progress", "{accepted}");
+    id
+}
+
 fn replay(home: &Home, addr: &str, id: &str) -> Value {
     json_of(
         &home.run(&["--addr", addr, "--json", "game", "replay", id], None),
@@ -105,8 +130,8 @@ fn a_game_played_on_one_node_is_replayed_and_ranked_on_another_and_dies_with_its
     assert_eq!(entries.len(), 2, "{board}");
     assert_eq!(entries[0]["won"], 1);
 
-    // A second game on A; B restarting does not abort it.
-    let live = paired(&alice, &bob, &a.addr);
+    // A second game, hosted by A; B restarting does not abort it.
+    let live = challenged(&alice, &bob, &a.addr);
     b.signal(libc::SIGKILL);
     b.wait_exit(Duration::from_secs(10));
     let b = node(&home_b, &url);
