@@ -268,6 +268,9 @@ impl Writer {
             return;
         }
         self.publish(&effects);
+        // New queues are named before anyone hears of the commit: a caller
+        // told its first job is in may set that queue's limits at once.
+        self.name_queues(&effects);
         for answer in answers {
             answer(None);
         }
@@ -301,7 +304,7 @@ impl Writer {
         }
     }
 
-    fn signal(&mut self, effects: Effects) {
+    fn name_queues(&self, effects: &Effects) {
         if !effects.new_queues.is_empty() {
             let mut names = self
                 .signals
@@ -310,6 +313,10 @@ impl Writer {
                 .unwrap_or_else(|p| p.into_inner());
             names.extend(effects.new_queues.iter().cloned());
         }
+    }
+
+    fn signal(&mut self, effects: Effects) {
+        self.name_queues(&effects);
         for queue in &effects.wake {
             self.signals.wake(queue);
         }
