@@ -4,6 +4,7 @@
 
 pub mod blog;
 pub mod cluster;
+pub mod deploy;
 pub mod org;
 pub mod org_billing;
 pub mod ssh;
@@ -310,6 +311,8 @@ pub enum Command {
     /// `agora ssh keys add` (signed in, as `agora login` leaves you); see
     /// docs/SSH.md for the commands exec requests run.
     Ssh(ssh::SshArgs),
+    /// Check a daemon config file; print the effective settings.
+    Config(deploy::ConfigArgs),
     /// Bring the data directory's databases to the newest schema while no
     /// daemon runs: the shared database and every organization's blog
     /// file.
@@ -389,6 +392,15 @@ pub struct DaemonArgs {
     /// Where to listen and where to keep data.
     #[command(flatten)]
     pub listeners: ListenArgs,
+
+    /// Read settings from this TOML file. Its keys are these flags with
+    /// `_` for `-` (`max_frame = "8MiB"`, `cache_persist = true`,
+    /// `seeds = ["a:7946", "b:7946"]`); a flag or an AGORA_* variable
+    /// overrides the file, the file overrides the defaults. An unknown key
+    /// or a bad value stops the daemon with one line naming it; `agora
+    /// config check FILE` checks a file and prints the effective settings.
+    #[arg(long, env = "AGORA_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
     /// Require RESP clients to `AUTH username password` with an agora
     /// account before any other command (Redis's NOAUTH otherwise).

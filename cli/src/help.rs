@@ -29,6 +29,21 @@ const CREDENTIALS: (&str, &str) = (
     "saved sign-ins, a token per daemon address (mode 0600)",
 );
 
+const CONFIG_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "agora config check /etc/agora/agora.toml",
+        "check a file; print every setting and where it comes from",
+    ),
+    (
+        "agora config check agora.toml --json | jq '.settings[] | select(.source == \"file\")'",
+        "the settings the file sets",
+    ),
+    (
+        "agora config check > agora.toml",
+        "a starting file: every setting at its default",
+    ),
+];
+
 /// Every command with extras. Commands not listed get the common exit
 /// status and environment only.
 pub const EXTRAS: &[Extra] = &[
@@ -120,6 +135,10 @@ pub const EXTRAS: &[Extra] = &[
             (
                 "AGORA_DATABASE=postgres://agora:PW@db:5432/agora agora daemon --jwt-key-file fleet.key",
                 "one node of a fleet: accounts shared through PostgreSQL (docs/FLEET.md)",
+            ),
+            (
+                "agora daemon --config /etc/agora/agora.toml",
+                "settings from a file (flags and AGORA_* variables override it)",
             ),
         ],
         nothing: None,
@@ -700,6 +719,28 @@ pub const EXTRAS: &[Extra] = &[
         )],
         files: &[CREDENTIALS],
         see_also: &["agora-org"],
+    },
+    Extra {
+        path: "config",
+        examples: CONFIG_EXAMPLES,
+        nothing: None,
+        exit: &[],
+        files: &[],
+        see_also: &["agora-daemon"],
+    },
+    Extra {
+        path: "config check",
+        examples: CONFIG_EXAMPLES,
+        nothing: None,
+        exit: &[
+            ("0", "the file is valid"),
+            (
+                "2",
+                "the file cannot be read, is not TOML, or has an unknown key or a bad value (named)",
+            ),
+        ],
+        files: &[],
+        see_also: &["agora-daemon"],
     },
     Extra {
         path: "migrate",

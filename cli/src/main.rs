@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod config;
 mod credentials;
 mod duration;
 mod help;
@@ -21,7 +22,16 @@ use clap::FromArgMatches as _;
 fn main() -> ExitCode {
     // Parsed against the definitions plus their examples and exit status
     // (help.rs), so `--help` shows those too.
-    let matches = help::command().get_matches();
+    // A config file's settings are applied under the flags and the
+    // environment (config.rs).
+    let matches = match config::apply(std::env::args_os().collect()) {
+        Ok(matches) => matches,
+        Err(config::Refused::Usage(err)) => err.exit(),
+        Err(config::Refused::File(err)) => {
+            eprintln!("agora: {}", output::one_line(&err));
+            return ExitCode::from(2);
+        }
+    };
     let cli = match args::Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),

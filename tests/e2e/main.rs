@@ -26,6 +26,7 @@ mod cluster_repl;
 mod commands;
 mod conventions;
 mod dashboard_web;
+mod deploy;
 mod docs;
 mod fleet;
 mod fleet_blog;

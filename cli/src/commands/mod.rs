@@ -10,6 +10,7 @@ pub mod blog;
 mod cache;
 mod chat;
 mod cluster;
+mod config;
 mod daemon;
 mod docs;
 pub mod game;
@@ -135,6 +136,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
             client(level)?.block_on(metrics::alerts(&addr, args.command, json))
         }
         Command::Process(args) => process::run(&args, json),
+        Command::Config(args) => config::run(args.command, json),
         Command::Migrate { data } => {
             logging::to_stderr(level, log_format, color, "warn");
             migrate::run(data, json)
@@ -184,6 +186,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Daemon(_)
         | Command::Process(_)
         | Command::Migrate { .. }
+        | Command::Config(_)
         | Command::Completions { .. }
         | Command::Man { .. } => false,
     }
@@ -212,6 +215,7 @@ fn name(command: &Command) -> &'static str {
         Command::Alerts(_) => "alerts",
         Command::Process(_) => "process",
         Command::Migrate { .. } => "migrate",
+        Command::Config(_) => "config",
         Command::Bench(_) => "bench",
         Command::Completions { .. } => "completions",
         Command::Man { .. } => "man",
