@@ -313,23 +313,11 @@ pub enum Command {
     Ssh(ssh::SshArgs),
     /// Check a daemon config file; print the effective settings.
     Config(deploy::ConfigArgs),
-    /// Bring the data directory's databases to the newest schema while no
-    /// daemon runs: the shared database and every organization's blog
-    /// file.
+    /// See and advance the schema of the databases: the data directory's
+    /// files, or a fleet's PostgreSQL.
     ///
-    /// The daemon does this at start-up too; `agora migrate` does it ahead
-    /// of time and shows which file fails. It refuses to run while a daemon
-    /// uses the directory (they share a lock, DIR/agora.lock). A progress
-    /// bar shows on a terminal; a file that fails is reported with its
-    /// reason and the others are still migrated; the exit status is 2 if
-    /// any failed. --json lists every file's result. A directory without
-    /// a database gets a new one, as the daemon would make.
-    Migrate {
-        /// Data directory (the daemon's --data). Default: the XDG data
-        /// directory, e.g. ~/.local/share/agora.
-        #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
-        data: Option<PathBuf>,
-    },
+    /// `agora migrate` alone is `agora migrate up`.
+    Migrate(deploy::MigrateArgs),
     /// The background job queue: enqueue, inspect, retry, schedule, and
     /// work a queue with any program.
     ///

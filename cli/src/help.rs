@@ -29,6 +29,42 @@ const CREDENTIALS: (&str, &str) = (
     "saved sign-ins, a token per daemon address (mode 0600)",
 );
 
+const MIGRATE_EXAMPLES: &[(&str, &str)] = &[
+    (
+        "agora migrate",
+        "every database of the default data directory, to the newest",
+    ),
+    (
+        "agora migrate up --data /srv/agora --dry-run",
+        "what would run, changing nothing",
+    ),
+    (
+        "agora migrate up --to 11 --json",
+        "the shared database to version 11 only; every file's result as JSON",
+    ),
+    (
+        "AGORA_DATABASE=postgres://agora:PW@db/agora agora migrate up",
+        "a fleet's PostgreSQL, beside running daemons",
+    ),
+];
+
+const MIGRATE_EXIT: &[(&str, &str)] = &[
+    ("0", "every database migrated (or, with --dry-run, checked)"),
+    (
+        "2",
+        "a daemon runs on the directory, or a database failed (it is left as it was; the others were still migrated)",
+    ),
+];
+
+const MIGRATE_FILES: &[(&str, &str)] = &[
+    ("DIR/agora.db", "the shared database"),
+    ("DIR/tenants/ID.db", "each organization's blog"),
+    (
+        "DIR/agora.lock",
+        "held by running daemons; taken exclusively by `up`",
+    ),
+];
+
 const CONFIG_EXAMPLES: &[(&str, &str)] = &[
     (
         "agora config check /etc/agora/agora.toml",
@@ -744,30 +780,43 @@ pub const EXTRAS: &[Extra] = &[
     },
     Extra {
         path: "migrate",
+        examples: MIGRATE_EXAMPLES,
+        nothing: None,
+        exit: MIGRATE_EXIT,
+        files: MIGRATE_FILES,
+        see_also: &["agora-daemon", "agora-migrate-status", "agora-migrate-up"],
+    },
+    Extra {
+        path: "migrate up",
+        examples: MIGRATE_EXAMPLES,
+        nothing: None,
+        exit: MIGRATE_EXIT,
+        files: MIGRATE_FILES,
+        see_also: &["agora-daemon", "agora-migrate-status"],
+    },
+    Extra {
+        path: "migrate status",
         examples: &[
-            ("agora migrate", "the default data directory"),
+            ("agora migrate status", "the default data directory"),
             (
-                "agora migrate --data /srv/agora --json",
-                "every file's result, as JSON",
+                "agora migrate status --json | jq -e 'all(.databases[]; .state == \"current\")'",
+                "exit 0 only when nothing is pending",
+            ),
+            (
+                "AGORA_DATABASE=postgres://agora:PW@db/agora agora migrate status",
+                "a fleet's PostgreSQL",
             ),
         ],
         nothing: None,
         exit: &[
-            ("0", "every file migrated"),
+            ("0", "every database was read (pending migrations or not)"),
             (
                 "2",
-                "a daemon runs on the directory, or a file failed (the others were still migrated)",
+                "a database cannot be read, or is newer than this agora",
             ),
         ],
-        files: &[
-            ("DIR/agora.db", "the shared database"),
-            ("DIR/tenants/ID.db", "each organization's blog"),
-            (
-                "DIR/agora.lock",
-                "held by running daemons; taken exclusively here",
-            ),
-        ],
-        see_also: &["agora-daemon"],
+        files: MIGRATE_FILES,
+        see_also: &["agora-migrate-up"],
     },
     Extra {
         path: "blog post new",

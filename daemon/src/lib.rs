@@ -284,6 +284,13 @@ impl Daemon {
         if let Some(path) = &shared.config.ready_file {
             ready::write(path, &addrs).map_err(abandon)?;
         }
+        ready::notify_ready(&addrs);
+        ready::spawn_watchdog(token.clone(), &tracker);
+        let stopping = token.clone();
+        tracker.spawn(async move {
+            stopping.cancelled().await;
+            ready::notify_stopping();
+        });
         tracing::info!(listen = %addrs.listen, http = %addrs.http, resp = %addrs.resp, ssh = ?addrs.ssh, data = %shared.config.data_dir.display(), "agora daemon listening");
 
         let resp = (resp_listener, loops);

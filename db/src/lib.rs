@@ -25,6 +25,7 @@ pub mod metrics;
 mod migrations;
 pub mod orgs;
 pub mod pg;
+pub mod schema;
 pub mod ssh_keys;
 mod storage;
 pub mod users;
@@ -36,7 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use error::Error;
 pub use pg::Pg;
 use rusqlite::config::DbConfig;
-pub use rusqlite::{Connection, TransactionBehavior};
+pub use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 pub use storage::{Access, BlogDb, DatabaseUrl, Storage};
 
 /// Result with this crate's [`Error`].
@@ -171,6 +172,7 @@ impl Db {
                 path: path.to_path_buf(),
                 err,
             },
+            Error::Schema(why) => Error::Schema(format!("{}: {why}", path.display())),
             other => other,
         };
         configure(&writer).map_err(at)?;
@@ -302,7 +304,7 @@ impl Db {
 }
 
 /// Settings every connection gets.
-fn configure(conn: &Connection) -> Result<()> {
+pub(crate) fn configure(conn: &Connection) -> Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", true)?;

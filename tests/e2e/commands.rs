@@ -351,6 +351,17 @@ const TABLE: &[Row] = &[
     row(Alice, Text, 2, "migrate --data {data}", "the daemon holds the directory's lock"),
     row(Alice, Json, 0, "migrate --data {fresh}", "a new directory: its database made"),
     row(Alice, Both, 0, "migrate --data {fresh}", "the same, nothing left to do"),
+    row(Alice, Both, 0, "migrate status --data {fresh}", "every database up to date"),
+    row(Alice, Json, 0, "migrate status --data {data}", "reads only: allowed beside the daemon"),
+    row(Alice, Both, 0, "migrate status --data {fresh}/new", "no database yet: every migration pending"),
+    row(Alice, Text, 2, "migrate up --data {data}", "the daemon holds the directory's lock"),
+    row(Alice, Both, 0, "migrate up --data {fresh}/new --dry-run", "what would run; nothing made"),
+    row(Alice, Json, 0, "migrate up --data {fresh}/new --to 2", "the shared database to version 2"),
+    row(Alice, Text, 2, "migrate up --database mysql://x", "only PostgreSQL URLs"),
+    // The daemon's config file: none here, so the environment and the
+    // defaults.
+    row(Alice, Both, 0, "config check", "every setting at its default"),
+    row(Alice, Text, 2, "config check {fresh}/none.toml", "no such file"),
     // SSH: the host key the listener made, and Alice's keys.
     row(Alice, Both, 0, "ssh fingerprint --data {data}", "the host key's SHA256 fingerprint"),
     row(Alice, Both, 1, "ssh keys list", "no SSH keys yet"),

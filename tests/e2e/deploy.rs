@@ -199,3 +199,235 @@ fn config_check_prints_the_effective_settings_with_secrets_masked() {
         String::from_utf8_lossy(&out.stdout).contains("seeds = [\"a:7946\", \"b:7946\"]  # file")
     );
 }
+
+/// The datagrams a daemon sends to its NOTIFY_SOCKET, as systemd reads
+/// them (`Type=notify`).
+#[test]
+fn the_daemon_tells_systemd_it_is_ready_alive_and_stopping() {
+    let home = Home::new();
+    let socket_path = home.path().join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut daemon = Daemon::start_env(
+        &home,
+        &[],
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "200000"),
+        ],
+    );
+    let mut buf = [0u8; 4096];
+    let mut next = || {
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = next();
+    let lines: Vec<&str> = ready.lines().collect();
+    assert!(lines.contains(&"READY=1"), "{ready}");
+    assert!(
+        lines.contains(&format!("MAINPID={}", daemon.ready.pid).as_str()),
+        "{ready}"
+    );
+    assert!(
+        ready.contains(&format!("STATUS=serving: protocol {}", daemon.ready.listen)),
+        "{ready}"
+    );
+    // Watchdog pings every 100 ms (half of WATCHDOG_USEC).
+    for _ in 0..3 {
+        assert_eq!(next().trim_end(), "WATCHDOG=1");
+    }
+    daemon.signal(libc::SIGTERM);
+    let stopping = loop {
+        let message = next();
+        if message.trim_end() != "WATCHDOG=1" {
+            break message;
+        }
+    };
+    assert!(stopping.lines().any(|l| l == "STOPPING=1"), "{stopping}");
+    assert!(daemon.wait_exit(Duration::from_secs(10)).success());
+}
+
+/// `agora migrate up --to`, `status`, a failure injected into a real
+/// file (a table in the newest migration's way): the file is left as it
+/// was, the error names the migration; and a daemon refuses a schema
+/// newer than it knows with one line saying what to do.
+#[test]
+fn migrations_go_step_by_step_fail_whole_and_a_newer_schema_is_refused() {
+    let home = Home::new();
+    let data = home.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let status = |home: &Home| -> serde_json::Value {
+        let out = home.run(&["migrate", "status", "--data", data_arg, "--json"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["databases"][0].clone()
+    };
+    let fresh = status(&home);
+    let latest = fresh["latest"].as_i64().unwrap();
+    assert_eq!(
+        (fresh["version"].as_i64(), fresh["state"].as_str()),
+        (Some(0), Some("behind"))
+    );
+    let pending = fresh["pending"].as_array().unwrap().clone();
+    assert_eq!(pending.len() as i64, latest);
+    let last = pending.last().unwrap()["name"].as_str().unwrap().to_owned();
+
+    let to = (latest - 2).to_string();
+    let out = home.run(&["migrate", "up", "--data", data_arg, "--to", &to], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status(&home)["version"].as_i64(), Some(latest - 2));
+
+    // The newest migration's table, made ahead of it.
+    let file = data.join("agora.db");
+    let sql = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("../db/migrations/{last}.sql")),
+    )
+    .unwrap();
+    let table: String = sql[sql.find("CREATE TABLE").unwrap() + 12..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_alphanumeric() || *c == '_')
+        .collect();
+    let conn = rusqlite::Connection::open(&file).unwrap();
+    conn.execute_batch(&format!("CREATE TABLE {table} (x)"))
+        .unwrap();
+    let out = home.run(&["migrate", "up", "--data", data_arg], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("migration {last} failed")), "{err}");
+    let after = status(&home);
+    assert_eq!(
+        after["version"].as_i64(),
+        Some(latest - 2),
+        "nothing changed"
+    );
+    assert_eq!(after["pending"].as_array().unwrap().len(), 2);
+
+    // Out of the way: the rest runs, and the daemon starts on it.
+    conn.execute_batch(&format!("DROP TABLE {table}")).unwrap();
+    let out = home.run(&["migrate", "up", "--data", data_arg], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status(&home)["state"], "current");
+    drop(Daemon::start(&home, &[]));
+
+    // From the future: refused, with what to do.
+    conn.pragma_update(None, "user_version", latest + 5)
+        .unwrap();
+    drop(conn);
+    let out = home.run(
+        &[
+            "daemon",
+            "--data",
+            data_arg,
+            "--listen",
+            "127.0.0.1:0",
+            "--http",
+            "127.0.0.1:0",
+            "--resp",
+            "127.0.0.1:0",
+        ],
+        None,
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    let line = err.lines().last().unwrap_or_default();
+    assert!(
+        line.contains(&format!(
+            "schema version {} is newer than this agora's {latest}",
+            latest + 5
+        )) && line.contains("restore a backup"),
+        "{err}"
+    );
+    let out = home.run(&["migrate", "status", "--data", data_arg, "--json"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["databases"][0]["state"], "newer");
+}
+
+/// The same on a fleet's PostgreSQL: status reads, `--to` stops there, a
+/// dry run changes nothing, and a daemon started after finds nothing to
+/// do.
+#[test]
+fn migrations_on_postgresql_go_step_by_step() {
+    let url = crate::support::postgres_database();
+    let home = Home::new();
+    let status = || -> serde_json::Value {
+        let out = home.run(&["migrate", "status", "--database", &url, "--json"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(
+            doc.to_string().contains(":***@") && !doc.to_string().contains(&url),
+            "the password is hidden: {doc}"
+        );
+        doc["databases"][0].clone()
+    };
+    let fresh = status();
+    let latest = fresh["latest"].as_i64().unwrap();
+    assert_eq!(
+        (fresh["version"].as_i64(), fresh["state"].as_str()),
+        (Some(0), Some("behind"))
+    );
+
+    let out = home.run(
+        &["migrate", "up", "--database", &url, "--to", "2", "--json"],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["files"][0]["to"], 2);
+    assert_eq!(status()["version"].as_i64(), Some(2));
+
+    let out = home.run(&["migrate", "up", "--database", &url, "--dry-run"], None);
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("version 2 to {latest}; would run"))
+    );
+    assert_eq!(
+        status()["version"].as_i64(),
+        Some(2),
+        "the dry run changed nothing"
+    );
+
+    let out = home.run(&["migrate", "up", "--database", &url, "--to", "1"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only go forward"));
+
+    let out = home.run(&["migrate", "--database", &url], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(status()["state"], "current");
+    drop(Daemon::start_env(
+        &home,
+        &["--database", &url],
+        &[(
+            "AGORA_JWT_SECRET",
+            "a-fleet-signing-key-of-at-least-32-bytes",
+        )],
+    ));
+}

@@ -32,3 +32,84 @@ pub enum ConfigCommand {
         file: Option<PathBuf>,
     },
 }
+
+/// `agora migrate`: `status`, `up`, or (alone) `up`.
+#[derive(Debug, Args, Clone)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct MigrateArgs {
+    /// What to do (without one: `up`).
+    #[command(subcommand)]
+    pub command: Option<MigrateCommand>,
+    /// `agora migrate` alone takes `up`'s flags.
+    #[command(flatten)]
+    pub up: MigrateUpArgs,
+}
+
+/// `agora migrate …`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum MigrateCommand {
+    /// Show every database's schema version and the migrations pending.
+    ///
+    /// Reads only (a daemon may be running): the shared database
+    /// (DIR/agora.db, or PostgreSQL with --database) and each
+    /// organization's blog file, each with its version, the newest this
+    /// agora knows and the migrations `agora migrate up` would run (with
+    /// --json, each database's `state`: current, behind, newer or error).
+    /// Exit status 0 when every database could be read, 2 when one cannot
+    /// be or is newer than this agora.
+    Status(MigrateTarget),
+    /// Migrate every database to the newest schema, or the shared one to
+    /// version N.
+    ///
+    /// The daemon does this at start-up too; `agora migrate up` does it
+    /// ahead of time (before a rolling upgrade: a newer schema is refused
+    /// by older daemons, so upgrade them all first), one step at a time
+    /// with --to, and shows which file fails. It refuses to run while a
+    /// daemon uses the directory (they share a lock, DIR/agora.lock);
+    /// PostgreSQL is migrated under the advisory lock daemons take, so it
+    /// runs beside them. Each database's migrations run in one
+    /// transaction: one that fails leaves it as it was, is reported with
+    /// its reason, and the others are still migrated (exit status 2). A
+    /// progress bar shows on a terminal; --dry-run says what would run
+    /// and changes nothing. A directory without a database gets a new
+    /// one, as the daemon would make.
+    Up(MigrateUpArgs),
+}
+
+/// Which databases.
+#[derive(Debug, Args, Clone)]
+pub struct MigrateTarget {
+    /// Data directory (the daemon's --data). Default: the XDG data
+    /// directory, e.g. ~/.local/share/agora.
+    #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// A fleet's PostgreSQL database (the daemon's --database,
+    /// postgres://USER:PASSWORD@HOST:PORT/DATABASE) instead of the data
+    /// directory's files.
+    #[arg(
+        long,
+        env = "AGORA_DATABASE",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database: Option<String>,
+}
+
+/// `agora migrate up`'s flags.
+#[derive(Debug, Args, Clone)]
+pub struct MigrateUpArgs {
+    /// Which databases.
+    #[command(flatten)]
+    pub target: MigrateTarget,
+
+    /// Stop at schema version N of the shared database (see `agora
+    /// migrate status`); organizations' files, whose versions count
+    /// apart, are then left alone. Migrations only go forward.
+    #[arg(long, value_name = "N")]
+    pub to: Option<i64>,
+
+    /// Say what would run; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}

@@ -137,9 +137,9 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Process(args) => process::run(&args, json),
         Command::Config(args) => config::run(args.command, json),
-        Command::Migrate { data } => {
+        Command::Migrate(args) => {
             logging::to_stderr(level, log_format, color, "warn");
-            migrate::run(data, json)
+            migrate::run(args, json)
         }
         Command::Bench(args) => {
             let addr = addr(args.remote.addr);
@@ -185,7 +185,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         Command::Up(_)
         | Command::Daemon(_)
         | Command::Process(_)
-        | Command::Migrate { .. }
+        | Command::Migrate(_)
         | Command::Config(_)
         | Command::Completions { .. }
         | Command::Man { .. } => false,
@@ -214,7 +214,7 @@ fn name(command: &Command) -> &'static str {
         Command::Metrics(_) => "metrics",
         Command::Alerts(_) => "alerts",
         Command::Process(_) => "process",
-        Command::Migrate { .. } => "migrate",
+        Command::Migrate(_) => "migrate",
         Command::Config(_) => "config",
         Command::Bench(_) => "bench",
         Command::Completions { .. } => "completions",

@@ -522,14 +522,6 @@ pub fn fit_handles(wanted: usize) -> usize {
     wanted
 }
 
-/// Migrates the tenant file at `path` (which must exist) and closes it.
-///
-/// # Errors
-/// Why it cannot be opened or migrated, in one line.
-pub fn migrate_file(path: &Path) -> Result<(), String> {
-    open(path, false, Schema::Migrate).map(drop)
-}
-
 /// Opens the file at `path`; unless `create`, a missing file is refused
 /// rather than created empty (that would hide the loss).
 fn open(path: &Path, create: bool, schema: Schema) -> Result<Db, String> {

@@ -13,6 +13,7 @@
 use postgres::Client;
 
 use crate::Result;
+use crate::migrations::Migration;
 
 /// Every migration, oldest first: (version, name, SQL).
 pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
@@ -83,8 +84,35 @@ pub(crate) const MIGRATIONS: &[(i32, &str, &str)] = &[
 const LOCK_KEY: i64 = 0x0061_676f_7261;
 
 /// The newest version.
-pub(crate) fn latest() -> i32 {
-    MIGRATIONS.last().map_or(0, |m| m.0)
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| i64::from(m.0))
+}
+
+/// The migrations after `from` up to `to`.
+pub(crate) fn between(from: i64, to: i64) -> Vec<Migration> {
+    MIGRATIONS
+        .iter()
+        .filter(|m| i64::from(m.0) > from && i64::from(m.0) <= to)
+        .map(|m| Migration {
+            version: i64::from(m.0),
+            name: m.1.to_owned(),
+        })
+        .collect()
+}
+
+/// The database's version, read without changing anything (0 before the
+/// first migration).
+pub(crate) fn current(client: &mut Client) -> Result<i64> {
+    let table: Option<String> = client
+        .query_one("SELECT to_regclass('agora_schema')::text", &[])?
+        .get(0);
+    if table.is_none() {
+        return Ok(0);
+    }
+    let version: i32 = client
+        .query_one("SELECT coalesce(max(version), 0) FROM agora_schema", &[])?
+        .get(0);
+    Ok(i64::from(version))
 }
 
 /// Brings the schema to the newest version; returns how many migrations
@@ -94,6 +122,15 @@ pub(crate) fn latest() -> i32 {
 /// When a migration fails (nothing of it stays), or the database knows a
 /// version newer than this binary's (a newer daemon migrated it).
 pub(crate) fn apply(client: &mut Client) -> Result<usize> {
+    apply_to(client, None).map(|ran| ran.len())
+}
+
+/// Brings the schema to `target` (the newest when `None`) in one
+/// transaction, under the advisory lock; answers the migrations that ran.
+///
+/// # Errors
+/// As [`apply`]; a target behind the database or unknown.
+pub(crate) fn apply_to(client: &mut Client, target: Option<i64>) -> Result<Vec<Migration>> {
     let mut tx = client.transaction()?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK_KEY])?;
     tx.batch_execute(
@@ -106,21 +143,29 @@ pub(crate) fn apply(client: &mut Client) -> Result<usize> {
     let current: i32 = tx
         .query_one("SELECT coalesce(max(version), 0) FROM agora_schema", &[])?
         .get(0);
+    let current = i64::from(current);
     if current > latest() {
         return Err(crate::Error::Schema(format!(
-            "the PostgreSQL schema is at version {current}, newer than this agora's {}: \
-             upgrade agora",
-            latest()
+            "PostgreSQL: {}",
+            crate::migrations::newer(current, latest())
         )));
     }
-    let mut ran = 0;
-    for (version, name, sql) in MIGRATIONS.iter().filter(|m| m.0 > current) {
+    let target = target.unwrap_or(latest());
+    crate::migrations::check_target(current, target, latest())?;
+    let mut ran = Vec::new();
+    for (version, name, sql) in MIGRATIONS
+        .iter()
+        .filter(|m| i64::from(m.0) > current && i64::from(m.0) <= target)
+    {
         tx.batch_execute(sql)?;
         tx.execute(
             "INSERT INTO agora_schema (version, name, applied_at_ms) VALUES ($1, $2, $3)",
             &[version, name, &crate::now_ms()],
         )?;
-        ran += 1;
+        ran.push(Migration {
+            version: i64::from(*version),
+            name: (*name).to_owned(),
+        });
     }
     tx.commit()?;
     Ok(ran)
@@ -178,7 +223,7 @@ mod tests {
         client
             .execute(
                 "INSERT INTO agora_schema VALUES ($1, 'from the future', 0)",
-                &[&(latest() + 1)],
+                &[&(latest() as i32 + 1)],
             )
             .unwrap();
         let err = apply(&mut client).unwrap_err().to_string();

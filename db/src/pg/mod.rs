@@ -239,6 +239,23 @@ fn settings(url: &str) -> Result<(Config, tls::Settings)> {
     Ok((config, settings))
 }
 
+/// One connection to `url`, its schema left as it is (`agora migrate`).
+///
+/// # Errors
+/// As [`Pg::connect`].
+pub(crate) fn connect_plain(url: &str) -> Result<Client> {
+    let (mut config, settings) = settings(url)?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(CONNECT_TIMEOUT);
+    }
+    let place = place(&config);
+    let tls = tls::Tls::new(settings, &config).map_err(|reason| Error::Connect {
+        place: place.clone(),
+        reason,
+    })?;
+    connect(&config, &tls, &place)
+}
+
 fn connect(config: &Config, tls: &tls::Tls, place: &str) -> Result<Client> {
     tls.connect(config).map_err(|reason| Error::Connect {
         place: place.to_owned(),
