@@ -40,7 +40,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 use crate::backoff::Backoff;
-use crate::base::{BaseOp, BaseReply};
+use crate::base::{BaseOp, BaseReply, UserInfo};
 use crate::chat::{ChatEvent, ChatMessage, ChatOp, ChatReply, MAX_HISTORY};
 use crate::client::{Client, ClientOptions, Pushes};
 use crate::error::{Error, ErrorCode};
@@ -185,18 +185,9 @@ impl SessionBuilder {
         });
         let (client, welcome, pushes) = shared.dial_any().await?;
         let client = Arc::new(client);
-        if let SignIn::Login { name, password } = &shared.config.sign_in {
-            let op = BaseOp::Login {
-                name: name.clone(),
-                password: password.clone(),
-            };
-            match client.request(op).await? {
-                Reply::Base(BaseReply::Session { token, .. }) => {
-                    *lock(&shared.token) = Some(token);
-                }
-                other => return Err(unexpected("session", &other)),
-            }
-        }
+        // The first welcome is kept as the daemon sent it: only a
+        // reconnection's records the user a password sign-in returns.
+        shared.log_in(&client).await?;
         shared.install(client, welcome);
         tokio::spawn(supervise(Arc::downgrade(&shared), pushes));
         // Topics no subscription wants any more are given back.
@@ -289,18 +280,32 @@ impl Shared {
         self.router.end();
     }
 
-    /// The live connection, waiting up to `limit` for a reconnection.
+    /// The live connection now, if one is up; [`Error::Closed`] once the
+    /// session is over.
+    fn live(&self) -> Result<Option<Arc<Client>>, Error> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(Error::Closed);
+        }
+        Ok(lock(&self.current)
+            .as_ref()
+            .filter(|(client, _)| !client.is_closed())
+            .map(|(client, _)| client.clone()))
+    }
+
+    /// The live connection, waiting up to the request timeout for a
+    /// reconnection.
     async fn client(&self) -> Result<Arc<Client>, Error> {
+        if let Some(client) = self.live()? {
+            return Ok(client);
+        }
+        // None up: wait for the supervisor's next one. The loop looks
+        // again after subscribing, so a connection installed in between
+        // is not missed.
         let mut changes = self.generation.subscribe();
         let wait = async {
             loop {
-                if self.closed.load(Ordering::SeqCst) {
-                    return Err(Error::Closed);
-                }
-                if let Some((client, _)) = lock(&self.current).as_ref()
-                    && !client.is_closed()
-                {
-                    return Ok(client.clone());
+                if let Some(client) = self.live()? {
+                    return Ok(client);
                 }
                 if changes.changed().await.is_err() {
                     return Err(Error::Closed);
@@ -319,15 +324,13 @@ impl Shared {
         self.router.route(push);
     }
 
-    /// After a reconnect without a token (it was refused): log in again
-    /// with the session's password.
-    async fn sign_in_again(&self, client: &Client, welcome: &mut Welcome) -> Result<(), Error> {
+    /// Logs in with the session's password, if it signs in with one, and
+    /// keeps the token the daemon returns; answers who is signed in
+    /// (`None` for any other sign-in: nothing is sent).
+    async fn log_in(&self, client: &Client) -> Result<Option<UserInfo>, Error> {
         let SignIn::Login { name, password } = &self.config.sign_in else {
-            return Ok(());
+            return Ok(None);
         };
-        if welcome.user.is_some() {
-            return Ok(());
-        }
         let op = BaseOp::Login {
             name: name.clone(),
             password: password.clone(),
@@ -335,11 +338,19 @@ impl Shared {
         match client.request(op).await? {
             Reply::Base(BaseReply::Session { token, user, .. }) => {
                 *lock(&self.token) = Some(token);
-                welcome.user = Some(user);
-                Ok(())
+                Ok(Some(user))
             }
             other => Err(unexpected("session", &other)),
         }
+    }
+
+    /// After a reconnect without a token (it was refused): log in again
+    /// with the session's password.
+    async fn sign_in_again(&self, client: &Client, welcome: &mut Welcome) -> Result<(), Error> {
+        if welcome.user.is_none() {
+            welcome.user = self.log_in(client).await?;
+        }
+        Ok(())
     }
 
     /// After a reconnect: subscribe again, then fill each followed room's
