@@ -313,6 +313,26 @@ pub enum Command {
     Ssh(ssh::SshArgs),
     /// Check a daemon config file; print the effective settings.
     Config(deploy::ConfigArgs),
+    /// Copy a data directory's databases and keys while its daemon runs.
+    ///
+    /// Each database (agora.db and every organization's file) is copied
+    /// with SQLite's online backup API in one step, so each copy is a
+    /// consistent snapshot taken while the daemon keeps writing; jwt.key
+    /// and the SSH host key are copied too, and DEST/manifest.json lists
+    /// every file with its size, SHA-256 and schema version. Databases are
+    /// copied one after another: consistent per file, not across files. A
+    /// progress line per file shows on a terminal. A fleet's PostgreSQL is
+    /// backed up with pg_dump: with --database the command prints how and
+    /// exits 2.
+    Backup(deploy::BackupArgs),
+    /// Put a backup (made by `agora backup`) back into a data directory.
+    ///
+    /// Checks the whole backup first (every file's size and checksum, no
+    /// schema newer than this agora), then copies each file beside its
+    /// place and renames it over it. Refused while a daemon runs on the
+    /// directory (its lock, DIR/agora.lock), and over an existing database
+    /// unless --replace.
+    Restore(deploy::RestoreArgs),
     /// See and advance the schema of the databases: the data directory's
     /// files, or a fleet's PostgreSQL.
     ///

@@ -757,6 +757,68 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-org"],
     },
     Extra {
+        path: "backup",
+        examples: &[
+            (
+                "agora backup /backups/agora-$(date +%F)",
+                "the default data directory, while its daemon runs",
+            ),
+            (
+                "agora backup /backups/today --data /var/lib/agora --json",
+                "every file with its size, SHA-256 and schema version",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("0", "every file backed up and checked"),
+            (
+                "2",
+                "no database, DEST not empty, a file unreadable, or --database (PostgreSQL: use pg_dump, as the message says)",
+            ),
+        ],
+        files: &[
+            (
+                "DEST/manifest.json",
+                "every file, its size, SHA-256 and schema version",
+            ),
+            (
+                "DEST/agora.db, DEST/tenants/ID.db",
+                "the databases, each one snapshot",
+            ),
+            (
+                "DEST/jwt.key, DEST/ssh_host_ed25519_key",
+                "the keys, when present",
+            ),
+        ],
+        see_also: &["agora-restore", "agora-migrate"],
+    },
+    Extra {
+        path: "restore",
+        examples: &[
+            (
+                "agora restore /backups/2026-12-01 --data /var/lib/agora",
+                "into a new or empty data directory (no daemon running)",
+            ),
+            (
+                "systemctl stop agora && agora restore /backups/2026-12-01 --data /var/lib/agora --replace && systemctl start agora",
+                "over the live one",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            ("0", "every file checked and restored"),
+            (
+                "2",
+                "a damaged backup, a schema newer than this agora, a running daemon, or a database already there without --replace",
+            ),
+        ],
+        files: &[(
+            "DIR/agora.lock",
+            "taken exclusively: refused while a daemon runs",
+        )],
+        see_also: &["agora-backup", "agora-daemon"],
+    },
+    Extra {
         path: "config",
         examples: CONFIG_EXAMPLES,
         nothing: None,

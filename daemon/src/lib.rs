@@ -36,6 +36,7 @@
 #![warn(missing_docs)]
 
 pub mod accounts;
+pub mod backup;
 pub mod base;
 pub mod billing;
 pub mod blog;

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use error::Error;
 pub use pg::Pg;
 use rusqlite::config::DbConfig;
-pub use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+pub use rusqlite::{Connection, OpenFlags, TransactionBehavior, backup};
 pub use storage::{Access, BlogDb, DatabaseUrl, Storage};
 
 /// Result with this crate's [`Error`].

@@ -358,6 +358,16 @@ const TABLE: &[Row] = &[
     row(Alice, Both, 0, "migrate up --data {fresh}/new --dry-run", "what would run; nothing made"),
     row(Alice, Json, 0, "migrate up --data {fresh}/new --to 2", "the shared database to version 2"),
     row(Alice, Text, 2, "migrate up --database mysql://x", "only PostgreSQL URLs"),
+    // Backups: of a directory nobody runs on, of the daemon's while it
+    // runs, and restored.
+    row(Alice, Json, 0, "backup {fresh}/bk1 --data {fresh}", "a copy of every database and key"),
+    row(Alice, Text, 0, "backup {fresh}/bk2 --data {data}", "taken while the daemon writes"),
+    row(Alice, Text, 2, "backup {fresh}/bk1 --data {fresh}", "not into a backup that exists"),
+    row(Alice, Text, 2, "backup {fresh}/bk3 --database postgres://db/agora", "PostgreSQL: pg_dump, says how"),
+    row(Alice, Json, 0, "restore {fresh}/bk2 --data {fresh}/restored", "checked, then put in place"),
+    row(Alice, Text, 2, "restore {fresh}/bk2 --data {fresh}/restored", "a database is there: --replace"),
+    row(Alice, Text, 2, "restore {fresh}/bk2 --data {data} --replace", "the daemon holds the lock"),
+    row(Alice, Text, 2, "restore {fresh} --data {fresh}/r2", "not a backup: no manifest"),
     // The daemon's config file: none here, so the environment and the
     // defaults.
     row(Alice, Both, 0, "config check", "every setting at its default"),

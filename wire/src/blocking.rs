@@ -68,6 +68,15 @@ impl Session {
         self.runtime.block_on(future)
     }
 
+    /// Runs `next` for at most `limit`: its item, or `None` on timeout.
+    fn block_on_within<T>(
+        &self,
+        limit: Duration,
+        next: impl Future<Output = Option<T>>,
+    ) -> Option<T> {
+        self.block_on(async { tokio::time::timeout(limit, next).await.ok().flatten() })
+    }
+
     /// As [`crate::Session::request`].
     ///
     /// # Errors
@@ -135,24 +144,12 @@ impl Subscription<'_> {
     /// The next push, waiting at most `limit`; `None` on timeout or once
     /// the session has ended.
     pub fn recv_timeout(&mut self, limit: Duration) -> Option<Push> {
-        let inner = &mut self.inner;
-        self.owner.block_on(async {
-            tokio::time::timeout(limit, inner.recv())
-                .await
-                .ok()
-                .flatten()
-        })
+        self.owner.block_on_within(limit, self.inner.recv())
     }
 
     /// The next chat message of the topic, waiting at most `limit`.
     pub fn next_message_timeout(&mut self, limit: Duration) -> Option<ChatMessage> {
-        let inner = &mut self.inner;
-        self.owner.block_on(async {
-            tokio::time::timeout(limit, inner.next_message())
-                .await
-                .ok()
-                .flatten()
-        })
+        self.owner.block_on_within(limit, self.inner.next_message())
     }
 }
 

@@ -99,6 +99,14 @@ pub struct Chat<'a> {
 }
 
 impl Chat<'_> {
+    /// Sends `op` (a message), answering the sequence number or id stored.
+    async fn sent(&self, op: ChatOp) -> Result<u64, Error> {
+        match self.session.request(op).await? {
+            Reply::Chat(ChatReply::Sent { seq, .. }) => Ok(seq),
+            other => Err(unexpected("chat_sent", &other)),
+        }
+    }
+
     /// Joins `room` (creating it), answering the room and who is in it.
     ///
     /// # Errors
@@ -148,15 +156,12 @@ impl Chat<'_> {
     /// `forbidden` when not a member, `too_large` past
     /// [`crate::chat::MAX_MESSAGE`]; as [`Session::request`].
     pub async fn send(&self, room: &str, text: &str) -> Result<u64, Error> {
-        let op = ChatOp::Send {
+        self.sent(ChatOp::Send {
             room: room.into(),
             text: text.into(),
             action: false,
-        };
-        match self.session.request(op).await? {
-            Reply::Chat(ChatReply::Sent { seq, .. }) => Ok(seq),
-            other => Err(unexpected("chat_sent", &other)),
-        }
+        })
+        .await
     }
 
     /// Sends a private message to `user`; answers its id.
@@ -164,15 +169,12 @@ impl Chat<'_> {
     /// # Errors
     /// `not_found` for an unknown user; as [`Session::request`].
     pub async fn dm(&self, user: &str, text: &str) -> Result<u64, Error> {
-        let op = ChatOp::Dm {
+        self.sent(ChatOp::Dm {
             to: user.into(),
             text: text.into(),
             action: false,
-        };
-        match self.session.request(op).await? {
-            Reply::Chat(ChatReply::Sent { seq, .. }) => Ok(seq),
-            other => Err(unexpected("chat_sent", &other)),
-        }
+        })
+        .await
     }
 
     /// The messages of `room` after sequence number `since`, oldest first
@@ -296,6 +298,14 @@ pub struct Jobs<'a> {
 }
 
 impl Jobs<'_> {
+    /// Sends `op` (about one job), answering the job.
+    async fn job(&self, op: JobsOp) -> Result<Job, Error> {
+        match self.session.request(op).await? {
+            Reply::Jobs(JobsReply::Job { job }) => Ok(*job),
+            other => Err(unexpected("jobs_job", &other)),
+        }
+    }
+
     /// Enqueues jobs in one durable transaction; answers their ids (a job
     /// whose unique key is taken answers the existing job's id).
     ///
@@ -313,10 +323,7 @@ impl Jobs<'_> {
     /// # Errors
     /// `not_found`; as [`Session::request`].
     pub async fn get(&self, id: u64) -> Result<Job, Error> {
-        match self.session.request(JobsOp::Get { id }).await? {
-            Reply::Jobs(JobsReply::Job { job }) => Ok(*job),
-            other => Err(unexpected("jobs_job", &other)),
-        }
+        self.job(JobsOp::Get { id }).await
     }
 
     /// Cancels a job (a running one is told at its next heartbeat).
@@ -325,10 +332,7 @@ impl Jobs<'_> {
     /// `not_found`, `conflict` when already finished; as
     /// [`Session::request`].
     pub async fn cancel(&self, id: u64) -> Result<Job, Error> {
-        match self.session.request(JobsOp::Cancel { id }).await? {
-            Reply::Jobs(JobsReply::Job { job }) => Ok(*job),
-            other => Err(unexpected("jobs_job", &other)),
-        }
+        self.job(JobsOp::Cancel { id }).await
     }
 }
 

@@ -185,8 +185,7 @@ impl SessionBuilder {
         });
         let (client, welcome, pushes) = shared.dial_any().await?;
         let client = Arc::new(client);
-        // The first welcome is kept as the daemon sent it: only a
-        // reconnection's records the user a password sign-in returns.
+        // As before, the first welcome keeps `user` as the daemon sent it.
         shared.log_in(&client).await?;
         shared.install(client, welcome);
         tokio::spawn(supervise(Arc::downgrade(&shared), pushes));
@@ -280,33 +279,25 @@ impl Shared {
         self.router.end();
     }
 
-    /// The live connection now, if one is up; [`Error::Closed`] once the
-    /// session is over.
-    fn live(&self) -> Result<Option<Arc<Client>>, Error> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(Error::Closed);
-        }
-        Ok(lock(&self.current)
-            .as_ref()
-            .filter(|(client, _)| !client.is_closed())
-            .map(|(client, _)| client.clone()))
-    }
-
     /// The live connection, waiting up to the request timeout for a
     /// reconnection.
     async fn client(&self) -> Result<Arc<Client>, Error> {
-        if let Some(client) = self.live()? {
-            return Ok(client);
-        }
-        // None up: wait for the supervisor's next one. The loop looks
-        // again after subscribing, so a connection installed in between
-        // is not missed.
-        let mut changes = self.generation.subscribe();
+        // Only subscribed to installs once none is up, then looked at again.
+        let mut changes: Option<watch::Receiver<u64>> = None;
         let wait = async {
             loop {
-                if let Some(client) = self.live()? {
-                    return Ok(client);
+                if self.closed.load(Ordering::SeqCst) {
+                    return Err(Error::Closed);
                 }
+                if let Some((client, _)) = lock(&self.current).as_ref()
+                    && !client.is_closed()
+                {
+                    return Ok(client.clone());
+                }
+                let Some(changes) = changes.as_mut() else {
+                    changes = Some(self.generation.subscribe());
+                    continue;
+                };
                 if changes.changed().await.is_err() {
                     return Err(Error::Closed);
                 }
@@ -324,9 +315,8 @@ impl Shared {
         self.router.route(push);
     }
 
-    /// Logs in with the session's password, if it signs in with one, and
-    /// keeps the token the daemon returns; answers who is signed in
-    /// (`None` for any other sign-in: nothing is sent).
+    /// Logs in with the session's password (if any), keeping the token;
+    /// answers the user, or `None` (nothing sent) for another sign-in.
     async fn log_in(&self, client: &Client) -> Result<Option<UserInfo>, Error> {
         let SignIn::Login { name, password } = &self.config.sign_in else {
             return Ok(None);

@@ -113,3 +113,35 @@ pub struct MigrateUpArgs {
     #[arg(long)]
     pub dry_run: bool,
 }
+
+/// `agora backup`.
+#[derive(Debug, Args, Clone)]
+pub struct BackupArgs {
+    /// The directory to write the backup into (made; must not exist or be
+    /// empty).
+    #[arg(value_name = "DEST")]
+    pub dest: PathBuf,
+
+    /// Which databases: a data directory (--data), or a fleet's PostgreSQL
+    /// (--database), which is backed up with pg_dump instead (the command
+    /// says how).
+    #[command(flatten)]
+    pub target: MigrateTarget,
+}
+
+/// `agora restore`.
+#[derive(Debug, Args, Clone)]
+pub struct RestoreArgs {
+    /// The backup directory (made by `agora backup`).
+    #[arg(value_name = "SRC")]
+    pub src: PathBuf,
+
+    /// The data directory to restore into (the daemon's --data; made when
+    /// missing). Default: the XDG data directory.
+    #[arg(long, env = "AGORA_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+
+    /// Overwrite the database already in the directory.
+    #[arg(long)]
+    pub replace: bool,
+}

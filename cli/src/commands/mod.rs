@@ -2,6 +2,7 @@
 //! runtime (commands that need none, like `man`, never start one).
 
 mod account;
+mod backup;
 mod bench;
 mod bench_chat;
 pub mod bench_game;
@@ -137,6 +138,8 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Process(args) => process::run(&args, json),
         Command::Config(args) => config::run(args.command, json),
+        Command::Backup(args) => backup::backup(args, json),
+        Command::Restore(args) => backup::restore(args, json),
         Command::Migrate(args) => {
             logging::to_stderr(level, log_format, color, "warn");
             migrate::run(args, json)
@@ -187,6 +190,8 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Process(_)
         | Command::Migrate(_)
         | Command::Config(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
         | Command::Completions { .. }
         | Command::Man { .. } => false,
     }
@@ -216,6 +221,8 @@ fn name(command: &Command) -> &'static str {
         Command::Process(_) => "process",
         Command::Migrate(_) => "migrate",
         Command::Config(_) => "config",
+        Command::Backup(_) => "backup",
+        Command::Restore(_) => "restore",
         Command::Bench(_) => "bench",
         Command::Completions { .. } => "completions",
         Command::Man { .. } => "man",
