@@ -196,9 +196,13 @@ pub enum Command {
     /// --jwt-key-file is set). With --database postgres://… the accounts
     /// live in that shared PostgreSQL database instead (docs/FLEET.md).
     ///
-    /// On SIGINT or SIGTERM the daemon stops accepting, finishes requests in
-    /// flight, tells clients it is shutting down, flushes the database and
+    /// On SIGINT or SIGTERM the daemon first drains for --drain-period
+    /// (default none: /readyz answers 503 while it still serves), then
+    /// stops accepting, finishes requests in flight, tells clients it is
+    /// shutting down and to reconnect elsewhere, flushes the database and
     /// exits 0 within 5 seconds. A second signal exits at once with 130.
+    /// Under systemd (Type=notify) it reports READY=1, STOPPING=1 and
+    /// watchdog pings (docs/DEPLOY.md).
     ///
     /// Logs go to stderr: readable on a terminal, one JSON object per line
     /// with --log-format json; the level comes from --log-level or RUST_LOG
@@ -409,6 +413,15 @@ pub struct DaemonArgs {
     /// config check FILE` checks a file and prints the effective settings.
     #[arg(long, env = "AGORA_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
+
+    /// On SIGTERM or SIGINT, first drain for this long, e.g. 5s: /readyz
+    /// answers 503 at once while everything else keeps serving, so a load
+    /// balancer or Kubernetes stops sending new clients; then the shutdown
+    /// proper (clients told to reconnect elsewhere, requests in flight
+    /// finished, exit 0 within 5 s). Give the orchestrator's stop timeout
+    /// (TimeoutStopSec, terminationGracePeriodSeconds) this plus 10 s.
+    #[arg(long, env = "AGORA_DRAIN_PERIOD", default_value = "0s", value_parser = crate::duration::parse_duration_or_zero, value_name = "DURATION")]
+    pub drain_period: std::time::Duration,
 
     /// Require RESP clients to `AUTH username password` with an agora
     /// account before any other command (Redis's NOAUTH otherwise).

@@ -232,7 +232,10 @@ impl Conn {
                 biased;
                 _ = &mut closed => return None,
                 _ = &mut shutdown => {
-                    return Some(ErrorBody::new(ErrorCode::Unavailable, "the server is shutting down"));
+                    return Some(ErrorBody::new(
+                        ErrorCode::Unavailable,
+                        "the server is shutting down: reconnect, to another node if there are several",
+                    ));
                 }
                 Some(push) = self.queue.recv() => {
                     self.session.dequeued(push.len());

@@ -97,6 +97,10 @@ pub struct Shared {
     pub stats: Arc<stats::Stats>,
     /// Cancelled when the daemon starts shutting down.
     pub shutdown: CancellationToken,
+    /// Cancelled when the drain begins (SIGTERM with a drain period):
+    /// `/readyz` answers 503 while everything else still serves, so load
+    /// balancers stop sending new clients before the shutdown.
+    pub draining: CancellationToken,
     /// When the daemon started.
     pub started: Instant,
     /// The cluster this node belongs to (`--cluster`); `None` for a
@@ -133,6 +137,7 @@ impl Shared {
             services,
             stats,
             shutdown,
+            draining: CancellationToken::new(),
             started: Instant::now(),
             cluster: None,
         })
@@ -145,6 +150,9 @@ pub struct Running {
     pub addrs: BoundAddrs,
     /// Cancel to shut down gracefully.
     pub token: CancellationToken,
+    /// Cancel to start the drain: `/readyz` turns 503, nothing else
+    /// changes until `token` is cancelled.
+    pub draining: CancellationToken,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
@@ -287,9 +295,12 @@ impl Daemon {
         }
         ready::notify_ready(&addrs);
         ready::spawn_watchdog(token.clone(), &tracker);
-        let stopping = token.clone();
+        let (stopping, draining) = (token.clone(), shared.draining.clone());
         tracker.spawn(async move {
-            stopping.cancelled().await;
+            tokio::select! {
+                () = stopping.cancelled() => {}
+                () = draining.cancelled() => {}
+            }
             ready::notify_stopping();
         });
         tracing::info!(listen = %addrs.listen, http = %addrs.http, resp = %addrs.resp, ssh = ?addrs.ssh, data = %shared.config.data_dir.display(), "agora daemon listening");
@@ -303,8 +314,14 @@ impl Daemon {
                 tracker.clone(),
             ));
         }
+        let draining = shared.draining.clone();
         let task = tokio::spawn(serve(shared, tracker, listener, http_listener, resp));
-        Ok(Running { addrs, token, task })
+        Ok(Running {
+            addrs,
+            token,
+            draining,
+            task,
+        })
     }
 }
 

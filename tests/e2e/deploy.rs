@@ -576,3 +576,48 @@ fn a_backup_taken_under_writes_restores_a_consistent_snapshot() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// SIGTERM with --drain-period: /readyz turns 503 at once while the daemon
+/// still serves new and old clients; when the period ends, connected
+/// clients are told to reconnect elsewhere and the daemon exits 0.
+#[test]
+fn sigterm_drains_then_says_goodbye_with_a_hint() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &["--drain-period", "2s"]);
+    rt().block_on(async {
+        assert_eq!(daemon.http_get("/readyz").await.0, 200);
+        let mut old = daemon.raw().await;
+        let started = std::time::Instant::now();
+        daemon.signal(libc::SIGTERM);
+        let (status, body) = loop {
+            let (status, body) = daemon.http_get("/readyz").await;
+            if status == 503 || started.elapsed() > Duration::from_secs(1) {
+                break (status, body);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        assert_eq!(status, 503);
+        assert!(body.contains("draining"), "{body}");
+        // Still serving: a new client, and /healthz.
+        let fresh = daemon.client(None).await;
+        fresh
+            .request(BaseOp::Ping)
+            .await
+            .expect("served while draining");
+        assert_eq!(daemon.http_get("/healthz").await.0, 200);
+        // Then the goodbye, with the hint, after the period.
+        match tokio::time::timeout(Duration::from_secs(10), old.next()).await {
+            Ok(Some(ServerFrame::Goodbye { error })) => {
+                assert_eq!(error.code, ErrorCode::Unavailable);
+                assert!(error.message.contains("reconnect"), "{}", error.message);
+            }
+            other => panic!("expected a goodbye, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() >= Duration::from_millis(1800),
+            "the goodbye came after the drain, not {:?} in",
+            started.elapsed()
+        );
+    });
+    assert!(daemon.wait_exit(Duration::from_secs(15)).success());
+}

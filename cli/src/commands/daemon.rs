@@ -126,8 +126,9 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-/// Runs until SIGINT or SIGTERM, then shuts down gracefully (exit 0). A
-/// second signal during shutdown exits at once with 130.
+/// Runs until SIGINT or SIGTERM, then drains for --drain-period (readyz
+/// 503, still serving) and shuts down gracefully (exit 0). A second signal
+/// during the drain or the shutdown exits at once with 130.
 pub async fn run(args: DaemonArgs) -> anyhow::Result<u8> {
     let config = config(&args)?;
     // Held until the process ends: `agora migrate` refuses to run under it.
@@ -140,6 +141,19 @@ pub async fn run(args: DaemonArgs) -> anyhow::Result<u8> {
         _ = int.recv() => tracing::info!("SIGINT: shutting down"),
         // SHUTDOWN from a RESP client (--resp-allow-shutdown) logs itself.
         () = running.token.cancelled() => {}
+    }
+    if !running.token.is_cancelled() && !args.drain_period.is_zero() {
+        running.draining.cancel();
+        tracing::info!(
+            period = ?args.drain_period,
+            "draining: /readyz answers 503, still serving until the period ends"
+        );
+        tokio::select! {
+            () = tokio::time::sleep(args.drain_period) => {}
+            () = running.token.cancelled() => {}
+            _ = term.recv() => return Ok(130),
+            _ = int.recv() => return Ok(130),
+        }
     }
     let token = running.token.clone();
     token.cancel();

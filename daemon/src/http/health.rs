@@ -30,6 +30,12 @@ async fn readyz(State(shared): State<AppState>) -> (StatusCode, Json<Value>) {
             Json(json!({ "status": "shutting_down" })),
         );
     }
+    if shared.draining.is_cancelled() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({ "status": "draining" })),
+        );
+    }
     let db = shared.db.clone();
     let probe = tokio::task::spawn_blocking(move || {
         db.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))?))
