@@ -48,6 +48,7 @@ pub(crate) async fn open(config: &Config) -> anyhow::Result<(Db, Storage)> {
     };
     let db = {
         let path = sqlite.clone();
+        tracing::debug!(file = %path.display(), "opening the database (migrating it when behind)");
         tokio::task::spawn_blocking(move || Db::open(&path))
             .await
             .context("database open panicked")??
