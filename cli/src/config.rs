@@ -39,24 +39,26 @@ pub enum Refused {
 /// The parsed command line, with the config file's settings applied when
 /// `agora daemon` names one (`--config` or `AGORA_CONFIG`).
 pub fn apply(argv: Vec<OsString>) -> Result<ArgMatches, Refused> {
+    resolve(argv).map(|(matches, _)| matches)
+}
+
+/// [`apply`], also answering the keys the file set.
+fn resolve(argv: Vec<OsString>) -> Result<(ArgMatches, BTreeSet<String>), Refused> {
     let matches = crate::help::command()
         .try_get_matches_from(&argv)
         .map_err(Refused::Usage)?;
-    let path = match matches.subcommand() {
-        Some(("daemon", sub)) => sub.get_one::<PathBuf>(CONFIG).cloned(),
-        _ => None,
-    };
-    let Some(path) = path else {
-        return Ok(matches);
-    };
     let Some(("daemon", sub)) = matches.subcommand() else {
-        return Ok(matches);
+        return Ok((matches, BTreeSet::new()));
+    };
+    let Some(path) = sub.get_one::<PathBuf>(CONFIG).cloned() else {
+        return Ok((matches, BTreeSet::new()));
     };
     let settings = read(&path, sub).map_err(Refused::File)?;
     if settings.args.is_empty() {
-        return Ok(matches);
+        return Ok((matches, settings.applied));
     }
-    reparse(argv, &settings, &path).map_err(Refused::File)
+    let matches = reparse(argv, &settings, &path).map_err(Refused::File)?;
+    Ok((matches, settings.applied))
 }
 
 /// A file's settings as flags, and the keys they came from.
@@ -228,24 +230,14 @@ pub fn effective(file: Option<&Path>) -> anyhow::Result<(Option<PathBuf>, Vec<Se
     if let Some(file) = file {
         argv.extend(["--config".into(), file.as_os_str().to_owned()]);
     }
-    let matches = crate::help::command()
-        .try_get_matches_from(&argv)
-        .map_err(|err| anyhow!("{}", clap_line(&err)))?;
+    let (matches, applied) = resolve(argv).map_err(|refused| match refused {
+        Refused::Usage(err) => anyhow!("{}", clap_line(&err)),
+        Refused::File(err) => err,
+    })?;
     let Some(("daemon", sub)) = matches.subcommand() else {
         bail!("agora has no daemon command");
     };
     let path = sub.get_one::<PathBuf>(CONFIG).cloned();
-    let (sub, applied) = match &path {
-        Some(path) => {
-            let settings = read(path, sub)?;
-            let matches = reparse(argv, &settings, path)?;
-            let Some(("daemon", sub)) = matches.subcommand() else {
-                bail!("agora has no daemon command");
-            };
-            (sub.clone(), settings.applied)
-        }
-        None => (sub.clone(), BTreeSet::new()),
-    };
     let daemon = daemon_command();
     let mut settings: Vec<Setting> = daemon
         .get_arguments()

@@ -21,19 +21,21 @@ pub fn one_line(err: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-/// A byte count for people: `912 B`, `3.4 KiB`, `12.0 MiB`, `1.2 GiB`.
-pub fn bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+/// Bytes in binary units with one decimal, e.g. `1.5 GiB`; below 1 KiB,
+/// exact (`512 B`). Rounding never shows `1024.0` of a unit: 1048575 bytes
+/// are `1.0 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if n < 1024 {
         return format!("{n} B");
     }
-    let mut value = n as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
+    let mut v = n as f64 / 1024.0;
+    let mut u = 0;
+    while (v * 10.0).round() >= 10240.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
     }
-    format!("{value:.1} {}", UNITS[unit])
+    format!("{v:.1} {}", UNITS[u])
 }
 
 /// `1 ping`, `2 pings`, `0 pings`.

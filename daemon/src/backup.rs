@@ -110,10 +110,13 @@ fn write_backup(
     let mut files = Vec::new();
     let mut databases = vec![("agora.db".to_owned(), SchemaKind::Shared)];
     databases.extend(
-        tenant_files(&data_dir.join("agora.db"))?
+        crate::migrate::tenant_files(data_dir)
             .into_iter()
-            .filter(|rel| data_dir.join(rel).is_file())
-            .map(|rel| (rel, SchemaKind::Tenant)),
+            .filter(|(file, _)| file.is_file())
+            .filter_map(|(file, _)| {
+                let rel = file.strip_prefix(data_dir).ok()?;
+                Some((rel.to_string_lossy().into_owned(), SchemaKind::Tenant))
+            }),
     );
     for (rel, kind) in databases {
         let to = dest.join(&rel);
@@ -143,19 +146,6 @@ fn write_backup(
     out.write_all(&serde_json::to_vec_pretty(&manifest)?)?;
     out.sync_all()?;
     Ok(manifest)
-}
-
-/// The tenant files the shared database names (live organizations and
-/// deleted ones not purged yet), as relative paths.
-fn tenant_files(shared: &Path) -> anyhow::Result<Vec<String>> {
-    let conn = Connection::open_with_flags(shared, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-    let orgs = agora_db::orgs::Orgs::new(&conn)
-        .with_files()
-        .unwrap_or_default();
-    Ok(orgs
-        .into_iter()
-        .map(|o| format!("tenants/{}.db", o.id))
-        .collect())
 }
 
 /// One consistent copy of the database at `from`, made in one step of the

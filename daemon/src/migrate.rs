@@ -238,7 +238,7 @@ fn outcome(
 
 /// The organizations' files that should exist, by what the shared
 /// database says (read only); when it cannot say, the files on disk.
-fn tenant_files(data_dir: &Path) -> Vec<(PathBuf, Option<String>)> {
+pub(crate) fn tenant_files(data_dir: &Path) -> Vec<(PathBuf, Option<String>)> {
     let tenants_dir = data_dir.join("tenants");
     let shared = data_dir.join("agora.db");
     let orgs = Connection::open_with_flags(&shared, agora_db::OpenFlags::SQLITE_OPEN_READ_ONLY)

@@ -47,7 +47,7 @@ fn progress(verb: &'static str) -> impl FnMut(&Entry) {
     let terminal = std::io::stderr().is_terminal();
     move |e: &Entry| {
         if terminal {
-            eprintln!("{verb} {} ({})", e.path, output::bytes(e.bytes));
+            eprintln!("{verb} {} ({})", e.path, output::human_bytes(e.bytes));
         }
     }
 }
@@ -71,7 +71,7 @@ fn report(manifest: &Manifest, place: &str, verb: &str, json: bool) -> anyhow::R
         println!(
             "{verb} {} ({}) in {place}",
             output::count(manifest.files.len(), "file", "files"),
-            output::bytes(bytes)
+            output::human_bytes(bytes)
         );
     }
     Ok(0)

@@ -110,9 +110,9 @@ pub fn run(args: &ProcessArgs, json: bool) -> anyhow::Result<u8> {
             err,
             "agora: files {}; {} in {:.2} s ({}/s)",
             output::files_summary(&agg),
-            output::human_bytes(agg.totals.bytes),
+            crate::output::human_bytes(agg.totals.bytes),
             secs,
-            output::human_bytes((agg.totals.bytes as f64 / secs.max(1e-6)) as u64),
+            crate::output::human_bytes((agg.totals.bytes as f64 / secs.max(1e-6)) as u64),
         );
     }
 

@@ -9,6 +9,7 @@
 //! to a string, so the output is deterministic and testable; the names are
 //! documented in docs/PROCESS.md and must stay stable.
 
+use crate::output::human_bytes;
 use agora::process::aggregate::{self, Aggregate, FileStats, Group, GroupBy, SortKey};
 use agora::process::count::{Counts, Level};
 
@@ -163,23 +164,6 @@ pub fn files_summary(agg: &Aggregate) -> String {
         s.push_str(&format!(", {} unfinished", agg.unfinished));
     }
     s
-}
-
-/// Bytes in binary units with one decimal, e.g. `1.5 GiB`; below 1 KiB,
-/// exact (`512 B`). Rounding never shows `1024.0` of a unit: 1048575 bytes
-/// are `1.0 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while (v * 10.0).round() >= 10240.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", UNITS[u])
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use agora::process::Observer;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use super::output::human_bytes;
+use crate::output::human_bytes;
 
 /// An [`Observer`] drawing an indicatif bar, and collecting notices so they
 /// can be printed once the bar is gone.

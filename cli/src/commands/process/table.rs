@@ -8,7 +8,8 @@ use std::fmt::Write as _;
 use agora::process::aggregate::{Aggregate, GroupBy};
 use agora::process::count::Level;
 
-use super::output::{Column, Row, View, cell, columns, files_summary, human_bytes};
+use super::output::{Column, Row, View, cell, columns, files_summary};
+use crate::output::human_bytes;
 
 /// Column alignment.
 #[derive(Clone, Copy, PartialEq, Eq)]
