@@ -30,7 +30,13 @@ fn civil(days: i64) -> (i64, u32, u32) {
 }
 
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    // AGORA_GIT_COMMIT names the commit where there is no checkout to ask
+    // (the Dockerfile's build, whose context leaves .git out).
+    let commit = std::env::var("AGORA_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
     let secs = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.parse::<i64>().ok())
@@ -43,8 +49,8 @@ fn main() {
     println!("cargo:rustc-env=AGORA_COMMIT={commit}");
     println!("cargo:rustc-env=AGORA_BUILD_DATE={y:04}-{m:02}-{d:02}");
     println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    println!("cargo:rerun-if-env-changed=AGORA_GIT_COMMIT");
     // Run again when HEAD moves: HEAD itself, the branch it names, and
-    // packed refs.
     // packed refs. (Only paths that exist: a missing one would run this
     // script, and rebuild the binary, on every build.)
     let branch = git(&["symbolic-ref", "-q", "HEAD"]);

@@ -28,9 +28,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "agora", version, long_version = LONG_VERSION, max_term_width = 100)]
 pub struct Cli {
     /// Address of the agora daemon, for the commands that talk to one
-    /// (they also take --addr after their name) [env: AGORA_ADDR]
-    /// [default: 127.0.0.1:7070].
-    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
+    /// (they also take --addr after their name); a fleet's nodes may be
+    /// listed, comma-separated, and are tried in turn (the TUI moves to the
+    /// next when a connection is lost) [env: AGORA_ADDR] [default:
+    /// 127.0.0.1:7070].
+    #[arg(long, value_name = "HOST:PORT[,…]", help_heading = "Connection")]
     pub addr: Option<String>,
 
     /// Options every command takes.
@@ -106,9 +108,10 @@ pub struct GlobalArgs {
 /// environment).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RemoteArgs {
-    /// Address of the agora daemon (its protocol port) [env: AGORA_ADDR]
-    /// [default: 127.0.0.1:7070].
-    #[arg(long, value_name = "HOST:PORT", help_heading = "Connection")]
+    /// Address of the agora daemon (its protocol port), or several,
+    /// comma-separated, tried in turn [env: AGORA_ADDR] [default:
+    /// 127.0.0.1:7070].
+    #[arg(long, value_name = "HOST:PORT[,…]", help_heading = "Connection")]
     pub addr: Option<String>,
 }
 
@@ -116,12 +119,13 @@ pub struct RemoteArgs {
 /// the subcommand's name.
 #[derive(Debug, Args, Clone, Default)]
 pub struct GroupRemoteArgs {
-    /// Address of the agora daemon (its protocol port) [env: AGORA_ADDR]
-    /// [default: 127.0.0.1:7070].
+    /// Address of the agora daemon (its protocol port), or several,
+    /// comma-separated, tried in turn [env: AGORA_ADDR] [default:
+    /// 127.0.0.1:7070].
     #[arg(
         long,
         global = true,
-        value_name = "HOST:PORT",
+        value_name = "HOST:PORT[,…]",
         help_heading = "Connection"
     )]
     pub addr: Option<String>,
@@ -317,6 +321,16 @@ pub enum Command {
     Ssh(ssh::SshArgs),
     /// Check a daemon config file; print the effective settings.
     Config(deploy::ConfigArgs),
+    /// Ask a daemon whether it is ready (/readyz) or alive (/healthz):
+    /// exit status 0 or 1.
+    ///
+    /// For health checks that have no curl: the container image's
+    /// HEALTHCHECK, a Kubernetes exec probe, a deploy script waiting for a
+    /// node. Prints what the daemon said (ready, draining, shutting_down,
+    /// database_unavailable); exit status 1 (what Docker reads as
+    /// unhealthy) when it answers anything but 200 or cannot be reached in
+    /// --timeout, with one line saying why.
+    Health(deploy::HealthArgs),
     /// Copy a data directory's databases and keys while its daemon runs.
     ///
     /// Each database (agora.db and every organization's file) is copied

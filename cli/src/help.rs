@@ -841,6 +841,40 @@ pub const EXTRAS: &[Extra] = &[
         see_also: &["agora-daemon"],
     },
     Extra {
+        path: "health",
+        examples: &[
+            (
+                "agora health",
+                "is the daemon at AGORA_HTTP (default 127.0.0.1:7080) ready?",
+            ),
+            (
+                "agora health --live --http-addr 10.0.0.5:7080",
+                "is that one alive (it may be draining)?",
+            ),
+            (
+                "HEALTHCHECK CMD [\"agora\", \"health\"]",
+                "a Dockerfile's health check (the image's own)",
+            ),
+            (
+                "until agora health; do sleep 1; done",
+                "wait for a node before sending it traffic",
+            ),
+        ],
+        nothing: None,
+        exit: &[
+            (
+                "0",
+                "the daemon answered 200: ready (or alive, with --live)",
+            ),
+            (
+                "1",
+                "any other answer (503 while draining, shutting down or when a database does not answer), or none within --timeout",
+            ),
+        ],
+        files: &[],
+        see_also: &["agora-daemon"],
+    },
+    Extra {
         path: "migrate",
         examples: MIGRATE_EXAMPLES,
         nothing: None,

@@ -2,7 +2,7 @@
 
 use std::io::Write as _;
 
-use agora_wire::{Client, ErrorCode, Hello, Push, Pushes, Welcome};
+use agora_wire::{Client, ClientOptions, ErrorCode, Hello, Push, Pushes, Welcome};
 
 /// The client name sent in hellos.
 pub fn client_name() -> String {
@@ -11,10 +11,34 @@ pub fn client_name() -> String {
 
 /// Connects and performs the handshake, presenting `token` if given.
 pub async fn connect(addr: &str, token: Option<String>) -> anyhow::Result<(Client, Welcome)> {
+    connect_with(addr, token, ClientOptions::default()).await
+}
+
+/// [`connect`] with options. `addr` may list several daemons,
+/// comma-separated (a fleet's nodes): each is tried in turn until one
+/// answers the handshake; when none does, the error names the last one
+/// tried. A daemon that refuses the token is not passed over (the others
+/// share its accounts and would refuse it too).
+pub async fn connect_with(
+    addr: &str,
+    token: Option<String>,
+    options: ClientOptions,
+) -> anyhow::Result<(Client, Welcome)> {
     let had_token = token.is_some();
-    Client::connect(addr, Hello::new(client_name(), token))
-        .await
-        .map_err(|err| explain(addr, err, had_token))
+    let addrs = agora_wire::split_addrs(addr);
+    let mut last = None;
+    for one in &addrs {
+        let hello = Hello::new(client_name(), token.clone());
+        match Client::connect_with(one.as_str(), hello, options.clone()).await {
+            Ok(pair) => return Ok(pair),
+            Err(err @ agora_wire::Error::Server(_)) => return Err(explain(one, err, had_token)),
+            Err(err) => {
+                tracing::debug!(addr = %one, %err, "cannot connect; trying the next address");
+                last = Some(explain(one, err, had_token));
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("no daemon address given (--addr is empty)")))
 }
 
 /// Turns a client error into one actionable sentence.

@@ -302,7 +302,6 @@ impl Conn {
                 };
             }
         };
-        let id = request.id;
         let barrier = dispatch::is_barrier(&request);
         if barrier {
             // Answers already made go out now: the wait below may be long.
@@ -316,13 +315,14 @@ impl Conn {
                 }
             }
         }
-        match dispatch::start(request, &self.shared, &self.session) {
+        let (routed, started) = dispatch::start(request, &self.shared, &self.session);
+        match routed {
             Routed::Done(result) => {
-                let answer = dispatch::answer(&self.shared, id, result);
+                let answer = dispatch::answer(&self.shared, started, result);
                 self.write(answer).await
             }
             Routed::Later(future) => {
-                let finish = dispatch::finish(self.shared.clone(), id, future);
+                let finish = dispatch::finish(self.shared.clone(), started, future);
                 if barrier {
                     let answer = finish.await;
                     self.answer_after_pushes(answer).await

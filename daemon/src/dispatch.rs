@@ -9,6 +9,7 @@
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::time::Instant;
 
 use agora_wire::{ErrorBody, ErrorCode, Reply, Request, ServerFrame, encode};
 use bytes::Bytes;
@@ -28,40 +29,84 @@ pub fn is_barrier(request: &Request) -> bool {
     request.id != 0 && Services::is_barrier(&request.op)
 }
 
+/// One request on its way: which, for whom, since when. Its answer
+/// records the duration under the op and logs the request's line.
+#[derive(Debug, Clone, Copy)]
+pub struct Started {
+    /// The request id (the client's).
+    pub id: u64,
+    /// The session (connection) it came on.
+    pub session: u64,
+    /// [`agora_wire::Op::index`] of its operation.
+    op: usize,
+    /// Its operation's wire name.
+    name: &'static str,
+    at: Instant,
+}
+
 /// Starts one request. Id 0 is reserved for errors about frames that
 /// could not be decoded, so a request carrying it is refused unrun: its
 /// answer could not be told apart from such an error.
-pub fn start(request: Request, shared: &Shared, session: &Arc<Session>) -> Routed {
+pub fn start(request: Request, shared: &Shared, session: &Arc<Session>) -> (Routed, Started) {
     shared.stats.count_request(&request.op);
     let id = request.id;
+    let started = Started {
+        id,
+        session: session.id,
+        op: request.op.index(),
+        name: request.op.name(),
+        at: Instant::now(),
+    };
     if id == 0 {
-        return Routed::Done(Err(ErrorBody::bad_request(
+        let refused = ErrorBody::bad_request(
             "request id 0 is reserved for errors about undecodable frames; use ids from 1",
-        )));
+        );
+        return (Routed::Done(Err(refused)), started);
     }
     let op = request.op;
-    std::panic::catch_unwind(AssertUnwindSafe(|| shared.services.route(op, session)))
-        .unwrap_or_else(|_| Routed::Done(Err(panicked(shared, id))))
+    let routed = std::panic::catch_unwind(AssertUnwindSafe(|| shared.services.route(op, session)))
+        .unwrap_or_else(|_| Routed::Done(Err(panicked(shared, id))));
+    (routed, started)
 }
 
 /// The encoded answer of a request routed to a future, once it resolves.
 pub fn finish(
     shared: Arc<Shared>,
-    id: u64,
+    started: Started,
     future: BoxFuture<'static, Result<Reply, ErrorBody>>,
 ) -> BoxFuture<'static, Bytes> {
     async move {
         let result = AssertUnwindSafe(future)
             .catch_unwind()
             .await
-            .unwrap_or_else(|_| Err(panicked(&shared, id)));
-        answer(&shared, id, result)
+            .unwrap_or_else(|_| Err(panicked(&shared, started.id)));
+        answer(&shared, started, result)
     }
     .boxed()
 }
 
-/// Encodes the answer to request `id`, counting errors.
-pub fn answer(shared: &Shared, id: u64, result: Result<Reply, ErrorBody>) -> Bytes {
+/// Encodes the answer to a request, counting errors, recording its
+/// duration and logging its line (at info, target `agora::request`:
+/// `--log-level info,agora::request=warn` leaves them out).
+pub fn answer(shared: &Shared, started: Started, result: Result<Reply, ErrorBody>) -> Bytes {
+    let took = started.at.elapsed();
+    if let Some(h) = shared.stats.durations.get(started.op) {
+        h.observe(took);
+    }
+    let status = match &result {
+        Ok(_) => "ok",
+        Err(error) => error.code.as_str(),
+    };
+    tracing::info!(
+        target: "agora::request",
+        session = started.session,
+        id = started.id,
+        op = started.name,
+        status,
+        duration_ms = took.as_secs_f64() * 1e3,
+        "request"
+    );
+    let id = started.id;
     let frame = match result {
         Ok(body) => ServerFrame::Reply { id, body },
         Err(error) => {
@@ -435,7 +480,7 @@ mod tests {
             }
             .into(),
         };
-        let Routed::Done(Err(error)) = start(subscribe(0), &shared, &session) else {
+        let (Routed::Done(Err(error)), _) = start(subscribe(0), &shared, &session) else {
             panic!("id 0 was not refused at once");
         };
         assert_eq!(error.code, ErrorCode::BadRequest);
@@ -453,7 +498,7 @@ mod tests {
             .into(),
         };
         assert!(matches!(
-            start(login, &shared, &session),
+            start(login, &shared, &session).0,
             Routed::Done(Err(ErrorBody {
                 code: ErrorCode::BadRequest,
                 ..
@@ -462,7 +507,7 @@ mod tests {
 
         // The same request with a real id runs.
         assert!(matches!(
-            start(subscribe(1), &shared, &session),
+            start(subscribe(1), &shared, &session).0,
             Routed::Done(Ok(_))
         ));
         assert_eq!(session.topics(), ["news"]);

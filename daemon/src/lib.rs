@@ -51,6 +51,7 @@ pub mod game;
 pub mod http;
 pub mod hub;
 pub mod jobs;
+pub mod latency;
 pub mod metrics;
 pub mod migrate;
 pub mod orgs;

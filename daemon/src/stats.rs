@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use agora_wire::{ErrorCode, Op};
 
+use crate::latency::{Histogram, HttpLatency};
+
 /// Why a frame was refused.
 #[derive(Debug, Clone, Copy)]
 pub enum Rejected {
@@ -39,6 +41,10 @@ pub struct Stats {
     pub ssh_sessions: AtomicU64,
     /// SSH authentications refused: passwords, unknown keys, rate limits.
     pub ssh_auth_failures: AtomicU64,
+    /// How long requests took, by op, indexed by [`Op::index`].
+    pub durations: Box<[Histogram]>,
+    /// How long HTTP requests took, by method and route.
+    pub http_durations: HttpLatency,
 }
 
 impl Default for Stats {
@@ -55,6 +61,8 @@ impl Default for Stats {
             handler_panics: zero(),
             ssh_sessions: zero(),
             ssh_auth_failures: zero(),
+            durations: (0..Op::COUNT).map(|_| Histogram::default()).collect(),
+            http_durations: HttpLatency::default(),
         }
     }
 }

@@ -372,6 +372,10 @@ const TABLE: &[Row] = &[
     // defaults.
     row(Alice, Both, 0, "config check", "every setting at its default"),
     row(Alice, Text, 2, "config check {fresh}/none.toml", "no such file"),
+    // Health checks (AGORA_HTTP names the daemon's HTTP listener).
+    row(Alice, Both, 0, "health", "/readyz: ready"),
+    row(Alice, Json, 0, "health --live", "/healthz: alive"),
+    row(Alice, Both, 1, "health --http-addr 127.0.0.1:1", "nothing listens: unhealthy"),
     // SSH: the host key the listener made, and Alice's keys.
     row(Alice, Both, 0, "ssh fingerprint --data {data}", "the host key's SHA256 fingerprint"),
     row(Alice, Both, 1, "ssh keys list", "no SSH keys yet"),

@@ -621,3 +621,68 @@ fn sigterm_drains_then_says_goodbye_with_a_hint() {
     });
     assert!(daemon.wait_exit(Duration::from_secs(15)).success());
 }
+
+/// `agora health`: exit 0 when /readyz answers 200, 1 (Docker's
+/// "unhealthy") while draining or when nothing answers, with --json.
+#[test]
+fn health_exits_0_when_ready_and_1_when_draining_or_gone() {
+    let home = Home::new();
+    let mut daemon = Daemon::start(&home, &["--drain-period", "3s"]);
+    let http = daemon.ready.http.to_string();
+    let out = home.run(&["health", "--http-addr", &http], None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("{http}/readyz: ready")
+    );
+    let out = home.run(&["health", "--live", "--json", "--http-addr", &http], None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["path"], "/healthz");
+    assert_eq!(report["http_status"], 200);
+    assert!(report["version"].is_string(), "{report}");
+
+    daemon.signal(libc::SIGTERM);
+    let out = crate::support::wait_for("/readyz to turn 503", Duration::from_secs(2), || {
+        let out = home.run(&["health", "--json", "--http-addr", &http], None);
+        (out.status.code() == Some(1)).then_some(out)
+    });
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["http_status"], 503);
+    assert_eq!(report["status"], "draining");
+    assert_eq!(report["healthy"], false);
+    // Alive while draining.
+    let live = home.run(&["health", "--live", "--http-addr", &http], None);
+    assert_eq!(live.status.code(), Some(0), "{live:?}");
+    assert!(daemon.wait_exit(Duration::from_secs(15)).success());
+
+    let out = home.run(&["health", "--http-addr", &http], None);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("agora: unhealthy: cannot reach"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+/// `--addr a,b,c`: the CLI tries each in turn, so a stopped node in front
+/// of the list does not stop the command; every node down is one line.
+#[test]
+fn an_address_list_skips_a_node_that_is_down() {
+    let home = Home::new();
+    let daemon = Daemon::start(&home, &[]);
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .to_string();
+    let list = format!("{gone},{}", daemon.addr);
+    let out = home.run(&["ping", "-c", "1", "--json", "--addr", &list], None);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = home.run(
+        &["ping", "-c", "1", "--addr", &format!("{gone}, {gone}")],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("connection refused"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

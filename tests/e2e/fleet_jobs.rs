@@ -189,10 +189,18 @@ fn jobs_enqueued_on_one_node_are_completed_once_by_workers_on_others_through_a_s
         }
         assert!(times.values().all(|n| *n == 1), "a job completed twice");
         assert!(!done_c.is_empty(), "C worked jobs enqueued on A");
-        // Every job's one completion was acknowledged to a worker (those B
-        // acknowledged before it died count: they were committed).
+        // Every acknowledged completion is one of the jobs, and every job was
+        // completed (the loop above). A job may be completed without its
+        // worker hearing so: B's node can commit a batch's completions and be
+        // killed before it answers. At most one batch (a claim's limit) can
+        // be in that state.
         let acked: BTreeSet<u64> = times.keys().copied().collect();
-        assert_eq!(acked, ids);
+        assert!(acked.is_subset(&ids), "acknowledged a job never enqueued");
+        let unheard = ids.difference(&acked).count();
+        assert!(
+            unheard <= 10,
+            "{unheard} completions were never acknowledged to a worker"
+        );
         eprintln!(
             "worker on B completed {}, on C {}",
             done_b.len(),

@@ -48,7 +48,7 @@ fn parse(text: &str) -> BTreeMap<String, (String, Vec<(String, f64)>)> {
             assert!(helped.insert(name.to_owned()), "two HELP lines for {name}");
         } else if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').expect("TYPE name kind");
-            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
             assert!(helped.contains(name), "TYPE before HELP: {line}");
             assert!(
                 families
@@ -72,9 +72,23 @@ fn parse(text: &str) -> BTreeMap<String, (String, Vec<(String, f64)>)> {
                 "{line}"
             );
             let value: f64 = value.parse().unwrap_or_else(|_| panic!("{line}"));
-            let family = families
-                .get_mut(name)
-                .unwrap_or_else(|| panic!("a sample before its TYPE: {line}"));
+            // A histogram's samples are NAME_bucket, NAME_sum, NAME_count.
+            let (family, labels) = match families.get(name) {
+                Some(_) => (name, labels),
+                None => {
+                    let (base, part) = ["_bucket", "_sum", "_count"]
+                        .into_iter()
+                        .find_map(|suffix| Some((name.strip_suffix(suffix)?, suffix)))
+                        .unwrap_or_else(|| panic!("a sample before its TYPE: {line}"));
+                    assert_eq!(
+                        families.get(base).map(|f| f.0.as_str()),
+                        Some("histogram"),
+                        "{line}"
+                    );
+                    (base, format!("{part}|{labels}"))
+                }
+            };
+            let family = families.get_mut(family).expect("checked above");
             family.1.push((labels, value));
         }
     }
@@ -85,6 +99,16 @@ fn parse(text: &str) -> BTreeMap<String, (String, Vec<(String, f64)>)> {
 fn prometheus_exposition_passes_promtool_and_a_parser() {
     let home = Home::new();
     let daemon = Daemon::start(&home, FAST);
+    // A protocol request and HTTP requests, for the duration histograms.
+    let ping = home.run(
+        &["--addr", &daemon.addr, "ping", "-c", "2", "-i", "0"],
+        None,
+    );
+    assert!(ping.status.success(), "{ping:?}");
+    rt().block_on(async {
+        assert_eq!(daemon.http_get("/api/articles").await.0, 200);
+        assert_eq!(daemon.http_get("/no/such/page").await.0, 404);
+    });
     let body = exposition(&daemon);
 
     let mut promtool = Command::new("promtool")
@@ -143,6 +167,61 @@ fn prometheus_exposition_passes_promtool_and_a_parser() {
             "{family} missing:\n{body}"
         );
     }
+    // Histograms: cumulative buckets, +Inf equal to the count, per series.
+    for name in [
+        "agora_request_duration_seconds",
+        "agora_http_request_duration_seconds",
+    ] {
+        let samples = &families[name].1;
+        let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        let mut counts: BTreeMap<String, f64> = BTreeMap::new();
+        for (labels, value) in samples {
+            let (part, labels) = labels.split_once('|').unwrap();
+            match part {
+                "_bucket" => {
+                    let (rest, le) = labels.rsplit_once(",le=").unwrap();
+                    series.entry(rest.to_owned()).or_default().push(*value);
+                    if le == "\"+Inf\"" {
+                        counts.entry(format!("inf|{rest}")).or_insert(*value);
+                    }
+                }
+                "_count" => {
+                    counts.insert(format!("count|{labels}"), *value);
+                }
+                _ => {}
+            }
+        }
+        for (labels, buckets) in &series {
+            assert!(
+                buckets.windows(2).all(|w| w[0] <= w[1]),
+                "{name}{{{labels}}}"
+            );
+            assert_eq!(
+                counts.get(&format!("inf|{labels}")),
+                counts.get(&format!("count|{labels}")),
+                "{name}{{{labels}}}"
+            );
+        }
+        let want = if name == "agora_http_request_duration_seconds" {
+            ["route=\"/api/articles\"", "route=\"unmatched\""].as_slice()
+        } else {
+            ["op=\"ping\""].as_slice()
+        };
+        for label in want {
+            assert!(
+                series.keys().any(|l| l.contains(label)),
+                "{name}: no series with {label}:\n{body}"
+            );
+        }
+    }
+    assert!(
+        families["agora_request_duration_seconds"]
+            .1
+            .iter()
+            .any(|(l, v)| l.starts_with("_count|") && l.contains("op=\"ping\"") && *v >= 2.0),
+        "two pings counted"
+    );
+
     let memory = &families["agora_system_memory_bytes"].1;
     let total = memory.iter().find(|(l, _)| l.contains("total")).unwrap().1;
     let used = memory

@@ -64,7 +64,8 @@ impl Backoff {
 /// the token.
 #[derive(Clone)]
 pub struct Config {
-    /// The daemon's `host:port`.
+    /// The daemon's `host:port`, or several, comma-separated, tried in
+    /// turn (another after each lost connection).
     pub addr: String,
     /// The token to sign in with, if any, read at each connection attempt:
     /// signing in from the TUI sends the new one here, so a reconnection
@@ -133,6 +134,17 @@ enum Ended {
     Lost(String),
 }
 
+/// The addresses of a comma-separated list, in order (the whole text when
+/// it lists none).
+pub fn addresses(list: &str) -> Vec<String> {
+    let addrs = agora_wire::split_addrs(list);
+    if addrs.is_empty() {
+        vec![list.to_owned()]
+    } else {
+        addrs
+    }
+}
+
 /// Connects, serves and reconnects until cancelled. See [`spawn`].
 pub async fn run(
     config: Config,
@@ -141,13 +153,22 @@ pub async fn run(
     cancel: CancellationToken,
 ) {
     let mut attempt: u32 = 0;
+    // `addr` may list several daemons (a fleet, `a:7070,b:7070`): each
+    // lost connection or failed attempt moves on to the next, so a node
+    // that is shutting down (its goodbye says to reconnect elsewhere) or
+    // gone hands the TUI to another.
+    let addrs = addresses(&config.addr);
+    let mut turn = 0usize;
     loop {
-        let ended = connect_and_serve(&config, &events, &mut commands, &cancel, &mut attempt).await;
+        let addr = addrs[turn % addrs.len()].as_str();
+        let ended =
+            connect_and_serve(addr, &config, &events, &mut commands, &cancel, &mut attempt).await;
         let error = match ended {
             Ended::Stop => return,
             Ended::Lost(error) => error,
         };
-        tracing::debug!(addr = %config.addr, %error, "connection lost");
+        turn = turn.wrapping_add(1);
+        tracing::debug!(%addr, %error, "connection lost");
         if events
             .send(ServerEvent::Disconnected {
                 error: error.clone(),
@@ -189,6 +210,7 @@ pub async fn run(
 /// One connection's life: handshake, subscribe, then ping and forward
 /// pushes until it ends. Resets `attempt` once the handshake succeeds.
 async fn connect_and_serve(
+    addr: &str,
     config: &Config,
     events: &mpsc::Sender<ServerEvent>,
     commands: &mut mpsc::Receiver<Outgoing>,
@@ -202,7 +224,7 @@ async fn connect_and_serve(
         request_timeout: Some(config.timeout),
         ..ClientOptions::default()
     };
-    let connecting = Client::connect_with(config.addr.as_str(), hello, options);
+    let connecting = Client::connect_with(addr, hello, options);
     tokio::pin!(connecting);
     let connected = loop {
         tokio::select! {

@@ -117,7 +117,7 @@ pub use jobs::{JobsEvent, JobsOp, JobsReply};
 pub use message::{Event, Hello, Op, Push, Reply, Request, ServerFrame, Service, Welcome};
 pub use metrics::{MetricsEvent, MetricsOp, MetricsReply};
 #[cfg(feature = "client")]
-pub use session::{Session, SessionBuilder, Subscription};
+pub use session::{Session, SessionBuilder, Subscription, split_addrs};
 
 /// The protocol version this crate speaks. A server refuses a [`Hello`]
 /// whose version it does not support, naming both versions.

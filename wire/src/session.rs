@@ -476,6 +476,16 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// The addresses in a comma-separated list (`a:7070, b:7070`), in order,
+/// without blanks: how `--addr` and `AGORA_ADDR` name a fleet's nodes.
+pub fn split_addrs(list: &str) -> Vec<String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
 impl Session {
     /// Options for a session to `addrs` (each `host:port`; an entry may
     /// also list several, comma-separated).
@@ -486,14 +496,7 @@ impl Session {
     {
         let addrs = addrs
             .into_iter()
-            .flat_map(|a| {
-                a.as_ref()
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|a| !a.is_empty())
-                    .map(str::to_owned)
-                    .collect::<Vec<_>>()
-            })
+            .flat_map(|a| split_addrs(a.as_ref()))
             .collect();
         SessionBuilder {
             addrs,

@@ -145,3 +145,22 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub replace: bool,
 }
+
+/// `agora health`.
+#[derive(Debug, Args, Clone)]
+pub struct HealthArgs {
+    /// Address of the daemon's HTTP listener (`agora daemon --http`; a
+    /// daemon listening on 0.0.0.0:PORT is reached there too) [env:
+    /// AGORA_HTTP] [default: 127.0.0.1:7080].
+    #[arg(long, value_name = "HOST:PORT")]
+    pub http_addr: Option<String>,
+
+    /// Ask /healthz (is the process alive and answering) instead of
+    /// /readyz (can it serve: not draining, databases answering).
+    #[arg(long)]
+    pub live: bool,
+
+    /// How long to wait for the answer.
+    #[arg(long, default_value = "5s", value_parser = crate::duration::parse_duration, value_name = "DURATION")]
+    pub timeout: std::time::Duration,
+}

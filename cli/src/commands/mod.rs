@@ -15,6 +15,7 @@ mod config;
 mod daemon;
 mod docs;
 pub mod game;
+mod health;
 pub mod jobs;
 pub mod metrics;
 mod migrate;
@@ -138,6 +139,7 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Process(args) => process::run(&args, json),
         Command::Config(args) => config::run(args.command, json),
+        Command::Health(args) => client(level)?.block_on(health::run(args, json)),
         Command::Backup(args) => backup::backup(args, json),
         Command::Restore(args) => backup::restore(args, json),
         Command::Migrate(args) => {
@@ -190,6 +192,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Process(_)
         | Command::Migrate(_)
         | Command::Config(_)
+        | Command::Health(_)
         | Command::Backup(_)
         | Command::Restore(_)
         | Command::Completions { .. }
@@ -221,6 +224,7 @@ fn name(command: &Command) -> &'static str {
         Command::Process(_) => "process",
         Command::Migrate(_) => "migrate",
         Command::Config(_) => "config",
+        Command::Health(_) => "health",
         Command::Backup(_) => "backup",
         Command::Restore(_) => "restore",
         Command::Bench(_) => "bench",

@@ -6,6 +6,7 @@ pub mod blog;
 mod dashboard;
 mod health;
 mod jobs;
+mod observe;
 mod prometheus;
 
 use std::net::SocketAddr;
@@ -30,7 +31,13 @@ pub fn router(shared: AppState) -> Router {
         .merge(blog::router(&shared))
         .merge(jobs::router())
         .merge(dashboard::router())
-        .with_state(shared.clone());
+        .with_state(shared.clone())
+        // Around every route (so it sees the matched route's pattern) and
+        // the fallback: ids, spans, the request's log line, durations.
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            observe::observe,
+        ));
     if let Some(provider) = shared.services.billing.provider() {
         routes = routes.nest_service(
             "/billing-mock",

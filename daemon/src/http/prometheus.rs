@@ -14,6 +14,7 @@ use axum::routing::get;
 
 use super::AppState;
 use crate::Shared;
+use crate::latency::escape;
 use crate::stats::get as read;
 
 pub(super) fn router() -> Router<AppState> {
@@ -253,5 +254,37 @@ pub(crate) fn render(shared: &Shared) -> String {
         }
     }
     crate::metrics::prometheus::render(&shared.services.metrics, &mut out);
+    durations(s, &mut out);
     out
+}
+
+/// The request-duration histograms: protocol operations (those seen at
+/// least once) and HTTP routes.
+fn durations(s: &crate::stats::Stats, out: &mut String) {
+    let name = "agora_request_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time from a protocol request's arrival to its answer, by service and operation."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for ((service, op), histogram) in Op::names().zip(s.durations.iter()) {
+        if histogram.count() > 0 {
+            let labels = format!("service=\"{}\",op=\"{op}\"", service.name());
+            histogram.render(out, name, &labels);
+        }
+    }
+    let name = "agora_http_request_duration_seconds";
+    let _ = writeln!(
+        out,
+        "# HELP {name} Time to answer an HTTP request, by method and route (unmatched: no route)."
+    );
+    let _ = writeln!(out, "# TYPE {name} histogram");
+    for ((method, route), histogram) in s.http_durations.snapshot() {
+        let labels = format!(
+            "method=\"{}\",route=\"{}\"",
+            escape(&method),
+            escape(&route)
+        );
+        histogram.render(out, name, &labels);
+    }
 }

@@ -391,3 +391,48 @@ async fn a_token_given_later_signs_in_the_next_connection() {
     while rx.try_recv().is_ok() {}
     daemon.abort();
 }
+
+#[test]
+fn an_address_list_is_split_on_commas() {
+    assert_eq!(addresses("a:1"), ["a:1"]);
+    assert_eq!(addresses("a:1, b:2,,c:3 "), ["a:1", "b:2", "c:3"]);
+    assert_eq!(addresses(""), [""]);
+}
+
+#[tokio::test]
+async fn with_a_list_a_refused_address_hands_over_to_the_next() {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let up = listener.local_addr().expect("addr").to_string();
+    let (_hang_up, told) = tokio::sync::oneshot::channel();
+    let daemon = tokio::spawn(fake_daemon(listener, told));
+
+    let (tx, mut rx) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let config =
+        quick(format!("{},{up}", closed_addr())).tokens(watch::channel(Some("tok".into())).1);
+    let (_commands, commands_rx) = mpsc::channel(4);
+    let task = spawn(config, tx, commands_rx, cancel.clone());
+
+    // The first address refuses: one failed attempt, then the second.
+    assert!(matches!(
+        next(&mut rx).await,
+        ServerEvent::Disconnected { .. }
+    ));
+    assert!(matches!(
+        next(&mut rx).await,
+        ServerEvent::Reconnecting { attempt: 1, .. }
+    ));
+    assert_eq!(
+        next(&mut rx).await,
+        ServerEvent::Connected {
+            session: 7,
+            user: Some("alice".into())
+        }
+    );
+    cancel.cancel();
+    tokio::time::timeout(GUARD, task)
+        .await
+        .expect("the task did not stop")
+        .expect("the task panicked");
+    daemon.abort();
+}

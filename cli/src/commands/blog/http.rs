@@ -63,32 +63,13 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Answer> {
-        let stream = TcpStream::connect(&self.http_addr).await.map_err(|err| {
-            anyhow::anyhow!(
-                "cannot reach the blog API at {}: {err} (is \"agora daemon\" running? Its HTTP address is --http-addr or AGORA_HTTP)",
-                self.http_addr
-            )
-        })?;
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .with_context(|| format!("cannot talk HTTP to {}", self.http_addr))?;
-        tokio::spawn(async move {
-            if let Err(err) = conn.await {
-                tracing::debug!(%err, "blog API connection ended");
-            }
-        });
         let mut req = Request::builder()
             .method(method)
             .uri(match &self.org {
                 Some(org) => format!("/t/{}/api{path}", segment(org)),
                 None => format!("/api{path}"),
             })
-            .header(hyper::header::HOST, &self.http_addr)
-            .header(hyper::header::ACCEPT, "application/json")
-            .header(
-                hyper::header::USER_AGENT,
-                concat!("agora-cli/", env!("CARGO_PKG_VERSION")),
-            );
+            .header(hyper::header::ACCEPT, "application/json");
         if let Some(token) = &self.token {
             req = req.header(hyper::header::AUTHORIZATION, format!("Token {token}"));
         }
@@ -99,19 +80,7 @@ impl Api {
             }
             None => Bytes::new(),
         };
-        let response = sender
-            .send_request(req.body(Full::new(bytes))?)
-            .await
-            .with_context(|| format!("the blog API at {} closed the connection", self.http_addr))?;
-        let status = response.status();
-        let raw = response
-            .into_body()
-            .collect()
-            .await
-            .with_context(|| format!("cannot read the answer of {}", self.http_addr))?
-            .to_bytes();
-        let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
-        Ok(Answer { status, json })
+        send(&self.http_addr, req, bytes).await
     }
 
     /// A failed answer as one sentence: what the API said, and how to fix
@@ -178,6 +147,51 @@ pub fn query(pairs: &[(&str, String)]) -> String {
         .map(|(k, v)| format!("{k}={}", segment(v)))
         .collect();
     format!("?{}", parts.join("&"))
+}
+
+/// Sends one request on a new connection to `http_addr` (the daemon's HTTP
+/// listener) and reads the whole answer; `Host` and `User-Agent` are added.
+///
+/// # Errors
+/// When the listener cannot be reached or the connection fails.
+pub async fn send(
+    http_addr: &str,
+    req: hyper::http::request::Builder,
+    body: Bytes,
+) -> anyhow::Result<Answer> {
+    let stream = TcpStream::connect(http_addr).await.map_err(|err| {
+        anyhow::anyhow!(
+            "cannot reach the daemon's HTTP listener at {http_addr}: {err} (is \"agora daemon\" running? Its HTTP address is --http-addr or AGORA_HTTP)"
+        )
+    })?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .with_context(|| format!("cannot talk HTTP to {http_addr}"))?;
+    tokio::spawn(async move {
+        if let Err(err) = conn.await {
+            tracing::debug!(%err, "HTTP connection ended");
+        }
+    });
+    let req = req
+        .header(hyper::header::HOST, http_addr)
+        .header(
+            hyper::header::USER_AGENT,
+            concat!("agora-cli/", env!("CARGO_PKG_VERSION")),
+        )
+        .body(Full::new(body))?;
+    let response = sender
+        .send_request(req)
+        .await
+        .with_context(|| format!("{http_addr} closed the connection"))?;
+    let status = response.status();
+    let raw = response
+        .into_body()
+        .collect()
+        .await
+        .with_context(|| format!("cannot read the answer of {http_addr}"))?
+        .to_bytes();
+    let json = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+    Ok(Answer { status, json })
 }
 
 #[cfg(test)]

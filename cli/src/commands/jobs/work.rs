@@ -14,8 +14,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
+use agora_wire::Client;
 use agora_wire::jobs::{JobContext, JobFailure, MAX_RESULT, Outcome, Worker, WorkerOptions};
-use agora_wire::{Client, Hello};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::signal::unix::{SignalKind, signal};
@@ -47,13 +47,7 @@ pub async fn run(
         request_timeout: None,
         ..agora_wire::ClientOptions::default()
     };
-    let (client, _) = Client::connect_with(
-        addr,
-        Hello::new(session::client_name(), Some(token)),
-        options,
-    )
-    .await
-    .map_err(|e| session::explain(addr, e, true))?;
+    let (client, _) = session::connect_with(addr, Some(token), options).await?;
     let command = Arc::new(args.command);
     let default_timeout = args.timeout;
     let worker = Worker::new(WorkerOptions {
