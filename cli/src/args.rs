@@ -321,6 +321,13 @@ pub enum Command {
     Ssh(ssh::SshArgs),
     /// Check a daemon config file; print the effective settings.
     Config(deploy::ConfigArgs),
+    /// Operators' changes to a running daemon: its log filter.
+    ///
+    /// Talks HTTP to the daemon's /admin (--http-addr, AGORA_HTTP) with the
+    /// token `agora login` saved for --addr, which must be one of the
+    /// daemon's operators (`agora daemon --operators`). Every subcommand
+    /// takes --json.
+    Admin(deploy::AdminArgs),
     /// Ask a daemon whether it is ready (/readyz) or alive (/healthz):
     /// exit status 0 or 1.
     ///

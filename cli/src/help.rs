@@ -80,6 +80,22 @@ const CONFIG_EXAMPLES: &[(&str, &str)] = &[
     ),
 ];
 
+const ADMIN_EXAMPLES: &[(&str, &str)] = &[
+    ("agora admin log-level", "the filter in effect"),
+    (
+        "agora admin log-level debug",
+        "everything at debug, until the daemon restarts",
+    ),
+    (
+        "agora admin log-level 'info,agora::request=warn'",
+        "info, without a line per request",
+    ),
+    (
+        "agora admin log-level 'info,agora_daemon::cluster=debug' --addr node2:7070 --http-addr node2:7080",
+        "look into one node's cluster traffic",
+    ),
+];
+
 /// Every command with extras. Commands not listed get the common exit
 /// status and environment only.
 pub const EXTRAS: &[Extra] = &[
@@ -839,6 +855,28 @@ pub const EXTRAS: &[Extra] = &[
         ],
         files: &[],
         see_also: &["agora-daemon"],
+    },
+    Extra {
+        path: "admin",
+        examples: ADMIN_EXAMPLES,
+        nothing: None,
+        exit: &[],
+        files: &[],
+        see_also: &["agora-daemon", "agora-admin-log-level"],
+    },
+    Extra {
+        path: "admin log-level",
+        examples: ADMIN_EXAMPLES,
+        nothing: None,
+        exit: &[
+            ("0", "shown or applied"),
+            (
+                "2",
+                "not signed in, not an operator, not a filter (the old one stays), or the daemon cannot be reached",
+            ),
+        ],
+        files: &[],
+        see_also: &["agora-daemon", "agora-login"],
     },
     Extra {
         path: "health",

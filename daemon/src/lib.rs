@@ -52,6 +52,7 @@ pub mod http;
 pub mod hub;
 pub mod jobs;
 pub mod latency;
+pub mod loglevel;
 pub mod metrics;
 pub mod migrate;
 pub mod orgs;

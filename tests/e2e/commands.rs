@@ -468,6 +468,12 @@ const TABLE: &[Row] = &[
     row(Alice, Text, 2, "metrics kill 1", "never pid 1"),
     row(Alice, Text, 2, "metrics kill {pid} --signal INT", "never the daemon itself"),
     row(Alice, Text, 2, "metrics kill {sleeper} --signal SEGV", "not one of the signals offered"),
+    // The log filter, changed while the daemon runs (operators only).
+    row(Bob,   Text, 2, "admin log-level", "bob is not one of the daemon's --operators"),
+    row(Alice, Both, 0, "admin log-level", "the filter in effect"),
+    row(Alice, Json, 0, "admin log-level 'info,agora::request=warn'", "applied; the old one returned"),
+    row(Alice, Text, 0, "admin log-level info", "and back"),
+    row(Alice, Text, 2, "admin log-level 'info,[x'", "not a filter: the old one stays"),
     row(Alice, Json, 0, "metrics kill {sleeper} --signal cont", "an operator may"),
     row(Alice, Text, 0, "metrics kill {sleeper} -s KILL", "and may again"),
     // Games: none yet. Ids count from 1 on an empty daemon; the

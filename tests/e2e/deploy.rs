@@ -686,3 +686,93 @@ fn an_address_list_skips_a_node_that_is_down() {
     assert!(err.contains("connection refused"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+/// Per-request log lines and the filter changed at runtime: an operator
+/// turns the `agora::request` lines off and on again without a restart;
+/// HTTP answers carry the request id their line has.
+#[test]
+fn request_lines_follow_the_log_filter_an_operator_sets() {
+    let home = Home::new();
+    let daemon = Daemon::start_logged(&home, &["--operators", "alice", "--log-format", "json"]);
+    let addr = daemon.addr.clone();
+    let http = daemon.ready.http.to_string();
+    home.register(&addr, "alice", "alice-password");
+    let admin = |args: &[&str]| {
+        let mut all = vec!["--addr", &addr, "admin", "--http-addr", &http, "log-level"];
+        all.extend_from_slice(args);
+        home.run(&all, None)
+    };
+    let log = || std::fs::read_to_string(home.path().join("daemon.log")).unwrap();
+    let pings = |log: &str| {
+        log.lines()
+            .filter(|l| {
+                l.contains("\"target\":\"agora::request\"") && l.contains("\"op\":\"ping\"")
+            })
+            .count()
+    };
+    let ping = || {
+        let out = home.run(&["--addr", &addr, "ping", "-c", "1"], None);
+        assert!(out.status.success(), "{out:?}");
+    };
+    ping();
+    let before = crate::support::wait_for("a request line", Duration::from_secs(5), || {
+        let n = pings(&log());
+        (n >= 1).then_some(n)
+    });
+
+    let out = admin(&["--json", "info,agora::request=off"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let said: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(said["filter"], "info,agora::request=off");
+    ping();
+    ping();
+    // The change is logged (at warn), and no ping after it is.
+    let after_off = log();
+    assert!(after_off.contains("log filter changed"), "{after_off}");
+    assert_eq!(pings(&after_off), before, "request lines while off");
+
+    let out = admin(&["info"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "log filter: info (was info,agora::request=off)"
+    );
+    ping();
+    crate::support::wait_for("request lines again", Duration::from_secs(5), || {
+        (pings(&log()) > before).then_some(())
+    });
+
+    // An HTTP request's id: the client's, echoed, and in its line.
+    rt().block_on(async {
+        let stream = tokio::net::TcpStream::connect(&http).await.unwrap();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let req = hyper::Request::get("/healthz")
+            .header("host", &http)
+            .header("x-request-id", "trace-me-42")
+            .body(http_body_util::Empty::<bytes::Bytes>::new())
+            .unwrap();
+        let resp = sender.send_request(req).await.unwrap();
+        assert_eq!(resp.headers()["x-request-id"], "trace-me-42");
+    });
+    crate::support::wait_for("the HTTP request's line", Duration::from_secs(5), || {
+        log()
+            .lines()
+            .any(|l| {
+                l.contains("\"request_id\":\"trace-me-42\"")
+                    && l.contains("\"route\":\"/healthz\"")
+                    && l.contains("\"status\":200")
+            })
+            .then_some(())
+    });
+
+    // Only operators, and only filters.
+    home.register(&addr, "bob", "bob-password");
+    let out = admin(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("403") && err.contains("operators"), "{err}");
+}

@@ -457,3 +457,89 @@ fn an_operator_signals_a_process_and_others_are_refused() {
     let status = child.wait().unwrap();
     assert_eq!(status.signal(), Some(libc::SIGTERM));
 }
+
+/// deploy/grafana/agora.json: every query is PromQL promtool accepts (the
+/// dashboard's variables filled in) and names only metrics a daemon (one
+/// in a cluster, having served a protocol and an HTTP request) exports.
+#[test]
+fn the_grafana_dashboard_queries_what_the_daemon_exports() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/grafana/agora.json");
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap().iter())
+        .map(|t| t["expr"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(exprs.len() >= 10, "{exprs:?}");
+
+    // PromQL: as recording rules, which promtool parses.
+    let dir = tempfile::tempdir().unwrap();
+    let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
+    for (i, expr) in exprs.iter().enumerate() {
+        let expr = expr
+            .replace("$__rate_interval", "1m")
+            .replace("$instance", ".*");
+        rules.push_str(&format!(
+            "      - record: agora:dashboard_{i}\n        expr: {}\n",
+            serde_json::to_string(&expr).unwrap()
+        ));
+    }
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, rules).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "rules"])
+        .arg(&file)
+        .output()
+        .expect("promtool");
+    assert!(
+        out.status.success(),
+        "promtool check rules: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The metrics: all in a clustered daemon's exposition.
+    let home = Home::new();
+    let mut args = FAST.to_vec();
+    args.extend(["--cluster", "dash", "--cluster-listen", "127.0.0.1:0"]);
+    let daemon = Daemon::start(&home, &args);
+    let ping = home.run(&["--addr", &daemon.addr, "ping", "-c", "1"], None);
+    assert!(ping.status.success(), "{ping:?}");
+    rt().block_on(async {
+        assert_eq!(daemon.http_get("/healthz").await.0, 200);
+    });
+    let families = parse(&exposition(&daemon));
+    for expr in &exprs {
+        for metric in metric_names(expr) {
+            let family = ["_bucket", "_count", "_sum"]
+                .iter()
+                .find_map(|s| {
+                    metric
+                        .strip_suffix(s)
+                        .filter(|base| families.get(*base).is_some_and(|f| f.0 == "histogram"))
+                })
+                .unwrap_or(&metric);
+            assert!(
+                families.contains_key(family),
+                "{metric} (in {expr}) is not in /metrics"
+            );
+        }
+    }
+}
+
+/// The metric names (`agora_…`) an expression uses.
+fn metric_names(expr: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = expr;
+    while let Some(at) = rest.find("agora_") {
+        let tail = &rest[at..];
+        let end = tail
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(tail.len());
+        names.push(tail[..end].to_owned());
+        rest = &tail[end..];
+    }
+    names
+}

@@ -164,3 +164,45 @@ pub struct HealthArgs {
     #[arg(long, default_value = "5s", value_parser = crate::duration::parse_duration, value_name = "DURATION")]
     pub timeout: std::time::Duration,
 }
+
+/// `agora admin`.
+#[derive(Debug, Args, Clone)]
+pub struct AdminArgs {
+    /// Whose sign-in to use: the token `agora login` saved for this
+    /// protocol address (an operator's).
+    #[command(flatten)]
+    pub remote: crate::args::GroupRemoteArgs,
+
+    /// Address of the daemon's HTTP listener, where /admin is (`agora
+    /// daemon --http`) [env: AGORA_HTTP] [default: 127.0.0.1:7080].
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT",
+        help_heading = "Connection"
+    )]
+    pub http_addr: Option<String>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+/// `agora admin …`.
+#[derive(Debug, Subcommand, Clone)]
+pub enum AdminCommand {
+    /// Show the daemon's log filter, or replace it while it runs.
+    ///
+    /// Without FILTER, prints the filter in effect; with it, applies it at
+    /// once (until the daemon restarts) and prints it with the one it
+    /// replaced. FILTER is tracing's syntax, as --log-level takes: a level
+    /// (`debug`), or per target (`info,agora::request=warn` keeps the
+    /// per-request lines out; `info,agora_daemon::cluster=debug` looks
+    /// into the cluster). Only the daemon's operators (`agora daemon
+    /// --operators`) may: sign in as one with `agora login`.
+    LogLevel {
+        /// The new filter.
+        #[arg(value_name = "FILTER")]
+        filter: Option<String>,
+    },
+}

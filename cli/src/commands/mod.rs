@@ -2,6 +2,7 @@
 //! runtime (commands that need none, like `man`, never start one).
 
 mod account;
+mod admin;
 mod backup;
 mod bench;
 mod bench_chat;
@@ -139,6 +140,10 @@ pub fn run(cli: Cli) -> anyhow::Result<u8> {
         }
         Command::Process(args) => process::run(&args, json),
         Command::Config(args) => config::run(args.command, json),
+        Command::Admin(args) => {
+            let addr = addr(args.remote.addr.clone());
+            client(level)?.block_on(admin::run(&addr, args, json))
+        }
         Command::Health(args) => client(level)?.block_on(health::run(args, json)),
         Command::Backup(args) => backup::backup(args, json),
         Command::Restore(args) => backup::restore(args, json),
@@ -186,6 +191,7 @@ fn talks_to_a_daemon(command: &Command) -> bool {
         | Command::Jobs(_)
         | Command::Metrics(_)
         | Command::Alerts(_)
+        | Command::Admin(_)
         | Command::Bench(_) => true,
         Command::Up(_)
         | Command::Daemon(_)
@@ -224,6 +230,7 @@ fn name(command: &Command) -> &'static str {
         Command::Process(_) => "process",
         Command::Migrate(_) => "migrate",
         Command::Config(_) => "config",
+        Command::Admin(_) => "admin",
         Command::Health(_) => "health",
         Command::Backup(_) => "backup",
         Command::Restore(_) => "restore",

@@ -2,6 +2,7 @@
 //! and the jobs page (`/jobs`). Each module owns a
 //! `router()`; this one merges them and serves until shutdown.
 
+mod admin;
 pub mod blog;
 mod dashboard;
 mod health;
@@ -27,6 +28,7 @@ pub fn router(shared: AppState) -> Router {
     let mut routes = Router::new()
         .merge(blog::billing::webhook_router())
         .merge(health::router())
+        .merge(admin::router())
         .merge(prometheus::router())
         .merge(blog::router(&shared))
         .merge(jobs::router())
