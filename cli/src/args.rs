@@ -131,6 +131,22 @@ pub struct GroupRemoteArgs {
     pub addr: Option<String>,
 }
 
+/// `--http-addr` of the commands that talk HTTP to a daemon (`blog`,
+/// `org`, `admin`): taken before or after the subcommand's name.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HttpRemoteArgs {
+    /// Address of the daemon's HTTP listener (`agora daemon --http`), where
+    /// the blog API and /admin are [env: AGORA_HTTP] [default:
+    /// 127.0.0.1:7080].
+    #[arg(
+        long,
+        global = true,
+        value_name = "HOST:PORT",
+        help_heading = "Connection"
+    )]
+    pub http_addr: Option<String>,
+}
+
 /// How logs are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {

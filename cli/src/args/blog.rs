@@ -18,15 +18,9 @@ pub struct BlogArgs {
     #[command(flatten)]
     pub remote: GroupRemoteArgs,
 
-    /// Address of the daemon's HTTP listener, where the blog API is
-    /// (`agora daemon --http`) [env: AGORA_HTTP] [default: 127.0.0.1:7080].
-    #[arg(
-        long,
-        global = true,
-        value_name = "HOST:PORT",
-        help_heading = "Connection"
-    )]
-    pub http_addr: Option<String>,
+    /// The daemon's HTTP listener.
+    #[command(flatten)]
+    pub http: crate::args::HttpRemoteArgs,
 
     /// The organization whose blog to use (its slug, see `agora org
     /// list`); without it, the blog without an organization. Requests go

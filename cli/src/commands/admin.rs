@@ -12,7 +12,7 @@ use crate::output;
 
 /// Runs one admin subcommand against the daemon whose sign-in is `addr`.
 pub async fn run(addr: &str, args: AdminArgs, json: bool) -> anyhow::Result<u8> {
-    let http_addr = crate::commands::blog::http_addr(args.http_addr);
+    let http_addr = crate::commands::blog::http_addr(args.http.http_addr);
     let Some(token) = Store::load()?.token_for(addr) else {
         anyhow::bail!(
             "not signed in on {addr}: run `agora login NAME` as one of the daemon's operators first"

@@ -35,7 +35,7 @@ pub(crate) fn http_addr(flag: Option<String>) -> String {
 
 /// Runs one blog subcommand against the daemon whose sign-in is `addr`.
 pub async fn run(addr: &str, args: BlogArgs, json: bool) -> anyhow::Result<u8> {
-    let http_addr = http_addr(args.http_addr);
+    let http_addr = http_addr(args.http.http_addr);
     let api = Api {
         http_addr,
         addr: addr.to_owned(),

@@ -29,7 +29,7 @@ use crate::output;
 /// `addr`.
 pub async fn run(addr: &str, args: OrgArgs, json: bool) -> anyhow::Result<u8> {
     let api = Api {
-        http_addr: http_addr(args.http_addr),
+        http_addr: http_addr(args.http.http_addr),
         addr: addr.to_owned(),
         token: Store::load()?.token_for(addr),
         org: None,
