@@ -21,6 +21,16 @@ async fn next(rx: &mut mpsc::Receiver<ServerEvent>) -> ServerEvent {
         .expect("the task hung up")
 }
 
+/// The events of a first attempt that is refused: disconnected, then the
+/// first retry scheduled.
+async fn refused_once(rx: &mut mpsc::Receiver<ServerEvent>) {
+    assert!(matches!(next(rx).await, ServerEvent::Disconnected { .. }));
+    assert!(matches!(
+        next(rx).await,
+        ServerEvent::Reconnecting { attempt: 1, .. }
+    ));
+}
+
 /// An address nobody listens on (bound, then released).
 fn closed_addr() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -120,14 +130,7 @@ async fn cancelling_during_the_backoff_wait_stops_at_once() {
     let config = hour_backoff(addr);
     let (_commands, commands_rx) = mpsc::channel(4);
     let task = spawn(config, tx, commands_rx, cancel.clone());
-    assert!(matches!(
-        next(&mut rx).await,
-        ServerEvent::Disconnected { .. }
-    ));
-    assert!(matches!(
-        next(&mut rx).await,
-        ServerEvent::Reconnecting { attempt: 1, .. }
-    ));
+    refused_once(&mut rx).await;
     cancel.cancel();
     tokio::time::timeout(GUARD, task)
         .await
@@ -414,14 +417,7 @@ async fn with_a_list_a_refused_address_hands_over_to_the_next() {
     let task = spawn(config, tx, commands_rx, cancel.clone());
 
     // The first address refuses: one failed attempt, then the second.
-    assert!(matches!(
-        next(&mut rx).await,
-        ServerEvent::Disconnected { .. }
-    ));
-    assert!(matches!(
-        next(&mut rx).await,
-        ServerEvent::Reconnecting { attempt: 1, .. }
-    ));
+    refused_once(&mut rx).await;
     assert_eq!(
         next(&mut rx).await,
         ServerEvent::Connected {
