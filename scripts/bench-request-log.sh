@@ -21,15 +21,17 @@ bin="$CARGO_TARGET_DIR/release/agora"
 tmp=$(mktemp -d)
 pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; rm -rf "$tmp"' EXIT
-start() { # NAME FILTER
+start() { # NAME FILTER: a daemon; its pid in pids
   "$bin" daemon --listen 127.0.0.1:0 --http 127.0.0.1:0 --resp 127.0.0.1:0 --data "$tmp/$1" \
-    --ready-file "$tmp/$1.json" --log-format json --log-level "$2" 2>"$tmp/$1.log" &
+    --ready-file "$tmp/$1.json" --log-format json --log-level "$2" >/dev/null 2>"$tmp/$1.log" &
   pids+=($!)
   for _ in $(seq 100); do [ -s "$tmp/$1.json" ] && break; sleep 0.1; done
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"])' "$tmp/$1.json"
 }
-on=$(start on info)
-off=$(start off 'info,agora::request=off')
+listen() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["listen"])' "$tmp/$1.json"; }
+start on info
+start off 'info,agora::request=off'
+on=$(listen on)
+off=$(listen off)
 
 rate() {
   "$bin" --addr "$1" --json bench ping --connections 32 --pipeline 16 --duration "$secs" |
