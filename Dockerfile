@@ -15,7 +15,7 @@
 #   PROFILE      the cargo profile: dist (fat LTO, the smallest binary; a
 #                long build) or release (quicker, a few MiB larger)
 #   BINARY       compile (build here, the default) or prebuilt (copy
-#                target/docker/agora from the build context: an agora built
+#                .docker/agora from the build context: an agora built
 #                on the host for the same C library; CI's smoke test)
 #   GIT_COMMIT   the commit `agora --version` names (.git is not in the
 #                build context)
@@ -39,7 +39,7 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
  && cp "target/${PROFILE}/agora" /out/agora
 
 FROM ${RUST_IMAGE} AS prebuilt
-COPY target/docker/agora /out/agora
+COPY .docker/agora /out/agora
 
 # hadolint ignore=DL3006
 FROM ${BINARY} AS binary

@@ -85,8 +85,12 @@ rust_image=$(sed -n 's/^ARG RUST_IMAGE=//p' Dockerfile)
 # The build image: Debian bookworm (debootstrap) with a C compiler and
 # binutils, and the host's toolchain where the official rust image keeps
 # its own (cargo's home /usr/local/cargo).
+# Bump when the way the image is made changes: an older one is made again.
+build_image_version=2
 make_rust_image() {
-  docker image inspect "$rust_image" >/dev/null 2>&1 && return 0
+  local have
+  have=$(docker image inspect -f '{{ index .Config.Labels "agora.build-image" }}' "$rust_image" 2>/dev/null || true)
+  [[ "$have" == "$build_image_version" ]] && return 0
   echo "making $rust_image: debootstrap bookworm + this host's $(rustc -V)"
   local root
   root=$(mktemp -d)
@@ -97,11 +101,19 @@ make_rust_image() {
   mkdir -p "$root/usr/local/rust" "$root/usr/local/cargo"
   tar -C "$sysroot" --exclude=./share/doc --exclude=./lib/rustlib/src -cf - . \
     | tar -C "$root/usr/local/rust" -xf -
+  # This machine reaches the registries through a proxy whose CA is in
+  # the host's trust store (/usr/local/share/ca-certificates): cargo in
+  # the image must trust it too.
+  if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+    cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    cp /etc/ssl/certs/ca-certificates.crt "$root/etc/ssl/certs/ca-certificates.crt"
+  fi
   rm -rf "$root/var/cache/apt/archives"/*.deb "$root/var/lib/apt/lists"/*
   tar -C "$root" -cf - . | docker import \
     --change 'ENV PATH=/usr/local/cargo/bin:/usr/local/rust/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change 'ENV CARGO_HOME=/usr/local/cargo' \
     --change 'ENV LANG=C.UTF-8' \
+    --change "LABEL agora.build-image=$build_image_version" \
     - "$rust_image" >/dev/null
   rm -rf "$root" "$root.log"
 }
@@ -192,13 +204,13 @@ case "$mode" in
     make_rust_image
     bin="${AGORA_BIN:-$target/release/agora}"
     [[ -n "${AGORA_BIN:-}" ]] || cargo build --release --locked -q -p agora
-    mkdir -p target/docker
-    objcopy --strip-all "$bin" target/docker/agora 2>/dev/null || cp "$bin" target/docker/agora
+    mkdir -p .docker
+    objcopy --strip-all "$bin" .docker/agora 2>/dev/null || cp "$bin" .docker/agora
     echo "-- docker build (BINARY=prebuilt: $bin)"
     docker build -q --network host --build-arg BINARY=prebuilt -t agora:ci . >/dev/null
     size_of agora:ci
     smoke agora:ci
-    rm -f target/docker/agora
+    rm -rf .docker
     echo "ok"
     ;;
   build)
