@@ -173,12 +173,19 @@ smoke() {
   uid=$(ps -o uid= -p "$(docker inspect -f '{{.State.Pid}}' "$c")" | tr -d ' ')
   [[ "$uid" == 10001 ]] || { echo "the daemon runs as uid $uid, not 10001" >&2; exit 1; }
   docker run --rm --network host --read-only --entrypoint /usr/local/bin/agora "$image" --version
-  curl -fsS "http://127.0.0.1:$http/readyz" | grep -q '"ready"'
-  curl -fsS "http://127.0.0.1:$http/metrics" | grep -q '^agora_'
+  # Whole bodies into variables first: `curl | grep -q` fails under
+  # pipefail when grep stops reading early (curl: (23) Failed writing body).
+  local body
+  body=$(curl -fsS "http://127.0.0.1:$http/readyz")
+  grep -q '"ready"' <<<"$body"
+  body=$(curl -fsS "http://127.0.0.1:$http/metrics")
+  grep -q '^agora_' <<<"$body"
   [[ "$(redis-cli -p "$resp" SET container-key kept)" == OK ]]
   "$host_bin" ping --addr "127.0.0.1:$native" -c 1 >/dev/null
   # Logs are JSON lines (AGORA_LOG_FORMAT=json in the image).
-  docker logs "$c" 2>&1 | head -1 | python3 -c 'import json,sys; json.loads(sys.stdin.readline())'
+  local logs
+  logs=$(docker logs "$c" 2>&1)
+  python3 -c 'import json,sys; json.loads(sys.stdin.readline())' <<<"$logs"
   echo "-- docker stop: SIGTERM, the drain period, exit status 0"
   local t0 t1
   t0=$(date +%s.%N)
