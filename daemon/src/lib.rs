@@ -257,8 +257,17 @@ impl Daemon {
                     .await
                     .map_err(abandon)?;
             let (leaving, shutdown, stop) = (cluster.clone(), token.clone(), cluster_token.clone());
+            let draining = shared.draining.clone();
             tracker.spawn(async move {
-                shutdown.cancelled().await;
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    () = draining.cancelled() => {
+                        // The others take the slots over during the drain,
+                        // while this node still serves.
+                        leaving.announce_leaving().await;
+                        shutdown.cancelled().await;
+                    }
+                }
                 leaving.leave(cluster::LEAVE_WITHIN).await;
                 stop.cancel();
             });

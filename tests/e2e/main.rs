@@ -44,6 +44,7 @@ mod orgcli;
 mod orgs;
 mod protocol;
 mod protocol_rules;
+mod rolling;
 mod sdk;
 mod shutdown;
 mod ssh;

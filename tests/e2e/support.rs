@@ -197,6 +197,13 @@ impl Daemon {
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(stderr);
+        Daemon::spawn(home, cmd, &ready_file)
+    }
+
+    /// Spawns `cmd` (an `agora daemon` command line that names
+    /// `ready_file` with --ready-file) and waits for the ready file; a
+    /// daemon that exits first fails the test with `HOME/daemon.log`.
+    pub fn spawn(home: &Home, mut cmd: Command, ready_file: &Path) -> Daemon {
         let mut child = cmd.spawn().expect("spawn agora daemon");
         let ready: Ready = wait_for("the ready file", Duration::from_secs(20), || {
             if let Ok(Some(status)) = child.try_wait() {
@@ -204,7 +211,7 @@ impl Daemon {
                     std::fs::read_to_string(home.path().join("daemon.log")).unwrap_or_default();
                 panic!("daemon exited early: {status}\n{log}");
             }
-            let bytes = std::fs::read(&ready_file).ok()?;
+            let bytes = std::fs::read(ready_file).ok()?;
             serde_json::from_slice(&bytes).ok()
         });
         Daemon {

@@ -13,7 +13,11 @@
 //! repeats a message across a reconnect.
 //!
 //! Requests are not retried: one sent when the connection dropped fails
-//! with [`Error::Closed`] (it may or may not have run). A request made
+//! with [`Error::Closed`] (it may or may not have run). The exception is a
+//! goodbye: a daemon that says goodbye (shutting down, or drained for a
+//! rolling restart) has answered every request it read, so one left
+//! without an answer never ran, and the session sends it again on the next
+//! connection. A request made
 //! while the session is reconnecting waits for the new connection, up to
 //! the request timeout.
 //!
@@ -206,6 +210,10 @@ impl SessionBuilder {
         Ok(Session { shared })
     }
 }
+
+/// How many times [`Session::request`] sends a request again after a
+/// goodbye left it unanswered.
+const RESENDS: usize = 3;
 
 pub(crate) struct Shared {
     config: SessionBuilder,
@@ -523,9 +531,27 @@ impl Session {
     /// # Errors
     /// [`Error::Server`] with the daemon's code; [`Error::Closed`] when the
     /// connection dropped with the request in flight (it may have run);
-    /// [`Error::Timeout`].
+    /// [`Error::Timeout`]. A request the daemon's goodbye left unanswered
+    /// (it never ran) is sent again on the next connection, up to
+    /// three times, rather than fail.
     pub async fn request(&self, op: impl Into<Op>) -> Result<Reply, Error> {
-        let client = self.shared.client().await?;
+        let op = op.into();
+        let mut client = self.shared.client().await?;
+        for _ in 0..RESENDS {
+            match client.request(op.clone()).await {
+                // A daemon answers every request it has read before it
+                // says goodbye (shutting down, draining): one the goodbye
+                // left unanswered never ran, so it goes to the next
+                // connection rather than fail.
+                Err(Error::Server(body))
+                    if self.shared.config.reconnect && client.goodbye().as_ref() == Some(&body) =>
+                {
+                    client.closed().await;
+                    client = self.shared.client().await?;
+                }
+                other => return other,
+            }
+        }
         client.request(op).await
     }
 

@@ -331,6 +331,36 @@ impl Cluster {
         self.replication().map_or(0, |r| r.lag())
     }
 
+    /// Says in gossip that this node is leaving, ahead of [`Cluster::leave`]:
+    /// called when a drain begins (`--drain-period`), so the other nodes
+    /// stop placing slots here while this node still serves (in proxy
+    /// mode it forwards what it no longer owns; in redirect mode it
+    /// answers -MOVED), and no client is sent to a node about to close
+    /// its port. A node that no other live node could take over from
+    /// keeps its slots until the shutdown.
+    pub(crate) async fn announce_leaving(&self) {
+        let Some(chitchat) = &self.chitchat else {
+            return;
+        };
+        let others = self
+            .view()
+            .members
+            .iter()
+            .filter(|m| !m.myself && m.serves())
+            .count();
+        if others == 0 {
+            return;
+        }
+        chitchat
+            .lock()
+            .await
+            .self_node_state()
+            .set(membership::LEAVING_KEY, "1");
+        tracing::info!(
+            "draining: this node told the cluster it is leaving; the other nodes take its slots"
+        );
+    }
+
     /// Leaves the cluster cleanly (the daemon is shutting down): says so
     /// in gossip, so the others stop placing slots here, waits for its
     /// own view to show it, then pushes every key it holds to the slots'

@@ -270,6 +270,56 @@ def test_frame_decoder_edge_cases() -> None:
         encode_frame("x" * 100, max_frame=50)
 
 
+async def test_a_request_a_goodbye_left_unanswered_is_sent_again(fake: FakeServer) -> None:
+    # A daemon answers every request it read before its goodbye: the ping
+    # it left unanswered never ran, and goes to the next connection.
+    connections = 0
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await recv(reader)
+        send(writer, {**WELCOME, "session": connections})
+        ping = await recv(reader)
+        if connections == 1:
+            send(writer, {"type": "goodbye", "error": {"code": "unavailable", "message": "the server is shutting down"}})
+            await writer.drain()
+            writer.close()
+            return
+        send(writer, {"type": "reply", "id": ping["id"], "body": {"type": "pong", "server_time_ms": 2}})
+
+    fake.script = script
+    client = await connect(fake, reconnect=Backoff(initial=0.01, maximum=0.05))
+    assert (await client.ping()).server_time_ms == 2
+    assert connections == 2
+    await client.close()
+
+
+async def test_a_request_in_flight_when_the_connection_drops_is_not_sent_again(fake: FakeServer) -> None:
+    # No goodbye: the request may have run, so it fails and is not resent.
+    seen: list[int] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await recv(reader)
+        send(writer, {**WELCOME, "session": len(seen) + 1})
+        try:
+            request = await asyncio.wait_for(recv(reader), 0.5)
+        except asyncio.TimeoutError:
+            return
+        seen.append(request["id"])
+        if len(seen) == 1:
+            writer.close()
+
+    fake.script = script
+    client = await connect(fake, reconnect=Backoff(initial=0.01, maximum=0.05))
+    with pytest.raises(ConnectionLost) as lost:
+        await client.ping()
+    assert lost.value.goodbye is None
+    await asyncio.sleep(0.3)
+    assert len(seen) == 1, seen
+    await client.close()
+
+
 async def test_reconnect_goes_on_when_restoring_a_subscription_is_refused(fake: FakeServer) -> None:
     connections = 0
 

@@ -45,6 +45,9 @@ class _Default:
 
 _DEFAULT = _Default()
 
+# How many times a request the server's goodbye left unanswered is sent again.
+_RESENDS = 3
+
 
 class Client:
     """A connection to an agora daemon. Create it with :meth:`connect`::
@@ -263,7 +266,9 @@ class Client:
             RequestTimeout: no answer within ``timeout`` (default: the
                 client's ``request_timeout``).
             ConnectionLost: the connection ended first (the request may or
-                may not have run).
+                may not have run). A request left unanswered by the server's
+                goodbye never ran: it is sent again on the next connection
+                (up to three times) instead.
             FrameTooLarge: the request exceeds the server's ``max_frame``
                 (it was not sent).
         """
@@ -273,6 +278,19 @@ class Client:
         conn = self._conn if self._ready.is_set() else None
         if conn is None:
             conn = await self._connection(deadline)
+        for _ in range(_RESENDS):
+            try:
+                return await self._request_on(conn, op, deadline)
+            except ClientClosed:
+                raise
+            except ConnectionLost as exc:
+                # A daemon answers every request it has read before it says
+                # goodbye (shutting down, drained for a rolling restart): one
+                # the goodbye left unanswered never ran, so it goes to the
+                # next connection rather than fail.
+                if exc.goodbye is None or self.backoff is None:
+                    raise
+                conn = await self._connection(deadline)
         return await self._request_on(conn, op, deadline)
 
     async def call(self, op: ops.Op[R], *, timeout: float | None | _Default = _DEFAULT) -> R:
