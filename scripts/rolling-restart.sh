@@ -34,7 +34,7 @@ report=${REPORT:-$(mktemp /tmp/rolling-report.XXXXXX.json)}
 echo "rolling restart: $rounds round(s) over three nodes; report in $report" >&2
 AGORA_ROLLING_ROUNDS=$rounds AGORA_ROLLING_REPORT=$report \
   scripts/pg.sh run cargo test -q "${profile[@]}" -p agora --test e2e -- \
-  rolling::a_rolling_restart --exact --nocapture
+  rolling::a_rolling_restart_under_load_fails_no_request_and_loses_no_write --exact --nocapture
 python3 - "$report" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
