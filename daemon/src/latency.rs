@@ -17,6 +17,14 @@ pub const BOUNDS_US: [u64; 15] = [
     1_000_000, 2_500_000, 10_000_000,
 ];
 
+/// [`BOUNDS_US`] in seconds, as the `le` labels say them, and `+Inf` for
+/// the last bucket (written out once here rather than formatted at every
+/// scrape; a test checks they match).
+const LE: [&str; BOUNDS_US.len() + 1] = [
+    "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25", "0.5", "1", "2.5", "10", "+Inf",
+];
+
 /// One histogram: a count per bucket (not cumulative; the last counts what
 /// is over every bound), the sum of durations and the count.
 pub struct Histogram {
@@ -55,12 +63,8 @@ impl Histogram {
     pub fn render(&self, out: &mut String, name: &str, labels: &str) {
         let sep = if labels.is_empty() { "" } else { "," };
         let mut cumulative = 0;
-        for (i, bucket) in self.buckets.iter().enumerate() {
+        for (bucket, le) in self.buckets.iter().zip(LE) {
             cumulative += bucket.load(Ordering::Relaxed);
-            let le = match BOUNDS_US.get(i) {
-                Some(us) => format!("{}", *us as f64 / 1e6),
-                None => "+Inf".to_owned(),
-            };
             let _ = writeln!(
                 out,
                 "{name}_bucket{{{labels}{sep}le=\"{le}\"}} {cumulative}"
@@ -81,20 +85,22 @@ impl Histogram {
 
 /// HTTP request durations by method and route (the route pattern, e.g.
 /// `/api/articles/{slug}`, so the label set stays small).
+/// Keyed by route, then method, so that a request already seen is looked
+/// up by `&str` without allocating.
 #[derive(Default)]
 pub struct HttpLatency {
-    by_route: RwLock<HashMap<(String, String), Arc<Histogram>>>,
+    by_route: RwLock<HashMap<String, HashMap<String, Arc<Histogram>>>>,
 }
 
 impl HttpLatency {
     /// Records one request.
     pub fn observe(&self, method: &str, route: &str, took: Duration) {
-        let key = (method.to_owned(), route.to_owned());
         let known = self
             .by_route
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
+            .get(route)
+            .and_then(|methods| methods.get(method))
             .cloned();
         let histogram = match known {
             Some(h) => h,
@@ -102,7 +108,9 @@ impl HttpLatency {
                 .by_route
                 .write()
                 .unwrap_or_else(|e| e.into_inner())
-                .entry(key)
+                .entry(route.to_owned())
+                .or_default()
+                .entry(method.to_owned())
                 .or_default()
                 .clone(),
         };
@@ -116,7 +124,11 @@ impl HttpLatency {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .flat_map(|(route, methods)| {
+                methods
+                    .iter()
+                    .map(|(method, h)| ((method.clone(), route.clone()), h.clone()))
+            })
             .collect();
         all.sort_by(|a, b| a.0.cmp(&b.0));
         all
@@ -170,6 +182,14 @@ mod tests {
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].0, ("GET".to_owned(), "/api/articles".to_owned()));
         assert_eq!(all[0].1.count(), 2);
+    }
+
+    #[test]
+    fn the_le_labels_are_the_bounds_in_seconds() {
+        for (us, le) in BOUNDS_US.iter().zip(LE) {
+            assert_eq!(format!("{}", *us as f64 / 1e6), le);
+        }
+        assert_eq!(LE[BOUNDS_US.len()], "+Inf");
     }
 
     #[test]

@@ -25,6 +25,20 @@ struct Report<'a> {
     version: Option<String>,
 }
 
+impl<'a> Report<'a> {
+    /// No answer from the daemon, and why.
+    fn unanswered(http_addr: &'a str, path: &'a str, status: String) -> Report<'a> {
+        Report {
+            http_addr,
+            path,
+            healthy: false,
+            http_status: None,
+            status,
+            version: None,
+        }
+    }
+}
+
 /// Exit status 0 when the daemon answers 200, 1 otherwise (Docker reads 1
 /// as unhealthy; any other failure is reported the same way, with one
 /// line saying why).
@@ -40,6 +54,7 @@ pub async fn run(args: HealthArgs, json: bool) -> anyhow::Result<u8> {
         ),
     )
     .await;
+    let failed = |status: String| Report::unanswered(&http_addr, path, status);
     let report = match answer {
         Ok(Ok(answer)) => Report {
             http_addr: &http_addr,
@@ -53,22 +68,8 @@ pub async fn run(args: HealthArgs, json: bool) -> anyhow::Result<u8> {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
         },
-        Ok(Err(err)) => Report {
-            http_addr: &http_addr,
-            path,
-            healthy: false,
-            http_status: None,
-            status: output::one_line(&err),
-            version: None,
-        },
-        Err(_) => Report {
-            http_addr: &http_addr,
-            path,
-            healthy: false,
-            http_status: None,
-            status: format!("no answer from {http_addr} in {:?}", args.timeout),
-            version: None,
-        },
+        Ok(Err(err)) => failed(output::one_line(&err)),
+        Err(_) => failed(format!("no answer from {http_addr} in {:?}", args.timeout)),
     };
     if json {
         output::json(&report)?;

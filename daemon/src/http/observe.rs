@@ -30,17 +30,17 @@ pub(super) async fn observe(State(shared): State<AppState>, req: Request, next: 
         .and_then(|v| v.to_str().ok())
         .filter(|v| is_token(v))
         .map_or_else(new_id, str::to_owned);
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(UNMATCHED, MatchedPath::as_str)
-        .to_owned();
-    let method = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
+    // Kept past the handler without copying text: a matched path and a
+    // URI are reference-counted, a standard method is a constant.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let method = req.method().clone();
+    let uri = req.uri().clone();
     let span = tracing::info_span!("http", request_id = %id);
     let mut response = next.run(req).instrument(span.clone()).await;
     let took = started.elapsed();
-    shared.stats.http_durations.observe(&method, &route, took);
+    let route = matched.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+    let method = method.as_str();
+    shared.stats.http_durations.observe(method, route, took);
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
@@ -49,7 +49,7 @@ pub(super) async fn observe(State(shared): State<AppState>, req: Request, next: 
             target: "agora::request",
             method,
             route,
-            path,
+            path = uri.path(),
             status = response.status().as_u16(),
             duration_ms = took.as_secs_f64() * 1e3,
             "http request"
