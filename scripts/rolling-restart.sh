@@ -4,7 +4,7 @@
 # cluster in proxy mode, HAProxy in front checking /readyz; blog reads and
 # writes, chat sends, job enqueues and cache operations run through HAProxy
 # while each node in turn is stopped with SIGTERM and replaced by a new
-# binary. The test is tests/e2e/rolling.rs; this script runs it ROUNDS
+# binary. The test is tests/e2e/rolling/; this script runs it ROUNDS
 # times over the three nodes and prints its report (requests, failures,
 # the longest pause per load stream, acknowledged and lost writes).
 #
