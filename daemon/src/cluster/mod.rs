@@ -351,11 +351,7 @@ impl Cluster {
         if others == 0 {
             return;
         }
-        chitchat
-            .lock()
-            .await
-            .self_node_state()
-            .set(membership::LEAVING_KEY, "1");
+        mark_leaving(chitchat).await;
         tracing::info!(
             "draining: this node told the cluster it is leaving; the other nodes take its slots"
         );
@@ -370,11 +366,7 @@ impl Cluster {
         let (Some(chitchat), Some(cache)) = (&self.chitchat, self.cache.get()) else {
             return;
         };
-        chitchat
-            .lock()
-            .await
-            .self_node_state()
-            .set(membership::LEAVING_KEY, "1");
+        mark_leaving(chitchat).await;
         let started = tokio::time::Instant::now();
         let work = async {
             while self
@@ -476,6 +468,16 @@ pub fn redis_name(node_id: &str) -> String {
     use sha1::Digest as _;
     let digest = sha1::Sha1::digest(node_id.as_bytes());
     digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Sets this node's `leaving` key in gossip (idempotent): the others mark
+/// it leaving and stop placing slots on it.
+async fn mark_leaving(chitchat: &tokio::sync::Mutex<chitchat::Chitchat>) {
+    chitchat
+        .lock()
+        .await
+        .self_node_state()
+        .set(membership::LEAVING_KEY, "1");
 }
 
 #[cfg(test)]
