@@ -21,22 +21,9 @@ pub fn one_line(err: &anyhow::Error) -> String {
     line.replace('\n', " ")
 }
 
-/// Bytes in binary units with one decimal, e.g. `1.5 GiB`; below 1 KiB,
-/// exact (`512 B`). Rounding never shows `1024.0` of a unit: 1048575 bytes
-/// are `1.0 MiB`.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if n < 1024 {
-        return format!("{n} B");
-    }
-    let mut v = n as f64 / 1024.0;
-    let mut u = 0;
-    while (v * 10.0).round() >= 10240.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    format!("{v:.1} {}", UNITS[u])
-}
+/// Bytes in binary units with one decimal (`1.5 GiB`; the TUI's cache
+/// tab shows sizes with the same function).
+pub use agora_tui::human_bytes;
 
 /// `1 ping`, `2 pings`, `0 pings`.
 pub fn count(n: usize, one: &str, many: &str) -> String {

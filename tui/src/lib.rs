@@ -50,6 +50,7 @@ mod ui;
 
 pub use app::{App, Connection, EventState, Overlay, RunState, ServerEvent};
 pub use cache::format as redis_format;
+pub use cache::human_bytes;
 pub use dashboard::{DashboardState, Window as DashboardWindow};
 pub use input::InputParser;
 pub use remote::{RemoteInput, RemoteTerminal, can_draw_on, colours_of, run_remote};

@@ -21,6 +21,8 @@ pub mod format;
 mod stats;
 mod view;
 
+pub use view::human_bytes;
+
 pub use stats::Stats;
 
 use std::any::Any;

@@ -25,19 +25,21 @@ fn dim() -> Style {
     Style::new().fg(Color::DarkGray)
 }
 
-/// `1.5 KiB`, `12 B`, `3.2 MiB`.
+/// Bytes in binary units with one decimal, e.g. `1.5 GiB`; below 1 KiB,
+/// exact (`512 B`). Rounding never shows `1024.0` of a unit: 1048575 bytes
+/// are `1.0 MiB`.
 pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
     if n < 1024 {
         return format!("{n} B");
     }
     let mut v = n as f64 / 1024.0;
-    let mut unit = 0;
-    while v >= 1024.0 && unit < UNITS.len() - 1 {
+    let mut u = 0;
+    while (v * 10.0).round() >= 10240.0 && u + 1 < UNITS.len() {
         v /= 1024.0;
-        unit += 1;
+        u += 1;
     }
-    format!("{v:.1} {}", UNITS[unit])
+    format!("{v:.1} {}", UNITS[u])
 }
 
 /// A TTL in ms as shown: `none`, `9.5s`, `2m 03s`, `1h 02m`.
