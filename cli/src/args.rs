@@ -460,6 +460,22 @@ pub struct DaemonArgs {
     #[arg(long, env = "AGORA_DRAIN_PERIOD", default_value = "0s", value_parser = crate::duration::parse_duration_or_zero, value_name = "DURATION")]
     pub drain_period: std::time::Duration,
 
+    /// Load balancers in front of the HTTP listener, comma-separated
+    /// addresses or networks (127.0.0.1, 10.0.0.0/8, fd00::/8): a request
+    /// from one of them is counted against, and logged with, the client
+    /// its X-Forwarded-For names (the rightmost address there that is not
+    /// itself listed), so the blog's per-IP rate limits see each visitor,
+    /// not the balancer. Unlisted senders' X-Forwarded-For is ignored, so
+    /// it cannot be forged. HAProxy adds the header with `option
+    /// forwardfor` (deploy/haproxy/haproxy.cfg).
+    #[arg(
+        long,
+        env = "AGORA_TRUSTED_PROXIES",
+        value_name = "ADDR[/BITS],…",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<String>,
+
     /// Require RESP clients to `AUTH username password` with an agora
     /// account before any other command (Redis's NOAUTH otherwise).
     #[arg(long, env = "AGORA_RESP_REQUIRE_AUTH")]

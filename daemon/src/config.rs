@@ -65,6 +65,9 @@ pub struct Config {
     pub chat: crate::chat::Limits,
     /// The blog API's rate limits, body limit and read cache.
     pub blog: crate::blog::BlogConfig,
+    /// Load balancers whose `X-Forwarded-For` names the HTTP client
+    /// (`--trusted-proxies`; none by default).
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
     /// Billing: the mock provider and the webhook secret.
     pub billing: crate::billing::BillingConfig,
     /// The job queue's settings.
@@ -104,6 +107,7 @@ impl Config {
             keepalive: Keepalive::default(),
             chat: crate::chat::Limits::default(),
             blog: crate::blog::BlogConfig::default(),
+            trusted_proxies: crate::http::client_ip::TrustedProxies::default(),
             billing: crate::billing::BillingConfig::default(),
             jobs: crate::jobs::JobsConfig::default(),
             metrics: crate::metrics::MetricsConfig::default(),

@@ -44,6 +44,7 @@ mod orgcli;
 mod orgs;
 mod protocol;
 mod protocol_rules;
+mod proxied;
 mod rolling;
 mod sdk;
 mod shutdown;

@@ -43,6 +43,9 @@ pub fn config(args: &DaemonArgs) -> anyhow::Result<Config> {
         soft: args.push_limit_soft.min(args.push_limit_hard),
         soft_ms: args.push_limit_soft_secs.saturating_mul(1000),
     };
+    config.trusted_proxies =
+        agora_daemon::http::client_ip::TrustedProxies::parse(&args.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))?;
     config.jwt_secret = args.jwt_secret.clone();
     config.jwt_key_file = args.jwt_key_file.clone();
     if let Some(url) = &args.database {

@@ -4,6 +4,7 @@
 
 mod admin;
 pub mod blog;
+pub mod client_ip;
 mod dashboard;
 mod health;
 mod jobs;

@@ -1,13 +1,15 @@
 //! Every HTTP request observed: a request id (the client's `X-Request-Id`
 //! when it is a sane token, else a new one, echoed in the answer), a span
 //! holding it for whatever the handler logs, one log line when it is
-//! answered (info, target `agora::request`: method, route, path, status,
-//! duration) and its duration in the histogram of its method and route
+//! answered (info, target `agora::request`: method, route, path, client
+//! address — behind `--trusted-proxies`, the one `X-Forwarded-For` names —,
+//! status, duration) and its duration in the histogram of its method and route
 //! (`agora_http_request_duration_seconds`).
 
+use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -35,6 +37,12 @@ pub(super) async fn observe(State(shared): State<AppState>, req: Request, next: 
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let uri = req.uri().clone();
+    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
+        shared
+            .config
+            .trusted_proxies
+            .client(c.0.ip(), req.headers())
+    });
     let span = tracing::info_span!("http", request_id = %id);
     let mut response = next.run(req).instrument(span.clone()).await;
     let took = started.elapsed();
@@ -50,6 +58,7 @@ pub(super) async fn observe(State(shared): State<AppState>, req: Request, next: 
             method,
             route,
             path = uri.path(),
+            client = client.map(tracing::field::display),
             status = response.status().as_u16(),
             duration_ms = took.as_secs_f64() * 1e3,
             "http request"

@@ -42,7 +42,7 @@ impl Haproxy {
              frontend stats\n  mode http\n  bind 127.0.0.1:{stats}\n  stats enable\n  stats uri /stats\n\
              frontend http\n  mode http\n  bind 127.0.0.1:{http}\n  default_backend http\n\
              backend http\n  mode http\n  option httpchk GET /readyz\n  http-check expect status 200\n\
-             \x20 option http-server-close\n  retry-on conn-failure empty-response\n{}\
+             \x20 option http-server-close\n  retry-on conn-failure empty-response\n  option forwardfor\n{}\
              frontend native\n  mode tcp\n  bind 127.0.0.1:{native}\n  default_backend native\n\
              backend native\n  mode tcp\n  option httpchk GET /readyz\n  http-check expect status 200\n{}\
              frontend resp\n  mode tcp\n  bind 127.0.0.1:{resp}\n  default_backend resp\n\

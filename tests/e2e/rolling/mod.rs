@@ -99,6 +99,7 @@ fn spawn(
         .arg("--ready-file")
         .arg(&ready_file)
         .args(["--database", db, "--drain-period", "2s"])
+        .args(["--trusted-proxies", "127.0.0.1"])
         // One test user makes all the load: its limits are raised (a
         // site's limits are per client and per user).
         .args(["--chat-rate", "1000", "--chat-burst", "1000"])

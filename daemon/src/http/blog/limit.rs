@@ -1,6 +1,7 @@
 //! The rate limit in front of every `/api` route (health and metrics are
 //! outside `/api`, so never limited). Each request is counted against its
-//! client IP and, with a valid token, its user ([`crate::blog::limits`]);
+//! client IP (behind `--trusted-proxies`, the one `X-Forwarded-For` names:
+//! [`crate::http::client_ip`]) and, with a valid token, its user ([`crate::blog::limits`]);
 //! every answer carries `RateLimit-Limit`, `RateLimit-Remaining` and
 //! `RateLimit-Reset` (draft-ietf-httpapi-ratelimit-headers), and a
 //! refused one is a 429 with `Retry-After`.
@@ -37,10 +38,12 @@ pub fn class(method: &Method, path: &str) -> Class {
 /// The middleware.
 pub async fn layer(State(shared): State<AppState>, req: Request, next: Next) -> Response {
     let blog = &shared.services.blog;
-    let ip = req
+    let peer = req
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
+    // Behind a trusted load balancer, its X-Forwarded-For names the client.
+    let ip = shared.config.trusted_proxies.client(peer, req.headers());
     // The signature alone says who it is; whether the account still
     // exists is the handler's business.
     let user = bearer(req.headers())
