@@ -4,11 +4,12 @@
 //! anyone else's is ignored, so it cannot be forged.
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
-use crate::support::{Daemon, Home, rt};
+use crate::support::{Daemon, Home, rt, wait_for};
 
 /// GET /api/tags with an `X-Forwarded-For` of `forwarded` (if any): the
 /// status.
@@ -49,11 +50,16 @@ fn a_trusted_proxy_names_the_client_and_nobody_else_can() {
         assert_eq!(get_tags(api, Some("198.51.100.1")).await, 200);
         assert_eq!(get_tags(api, None).await, 200);
     });
-    let log = std::fs::read_to_string(home.path().join("daemon.log")).unwrap();
-    assert!(
-        log.lines()
-            .any(|l| l.contains("http request") && l.contains("203.0.113.7")),
-        "the request line names the forwarded client:\n{log}"
+    // The request line names the forwarded client.
+    wait_for(
+        "a request line naming 203.0.113.7",
+        Duration::from_secs(10),
+        || {
+            let log = std::fs::read_to_string(home.path().join("daemon.log")).ok()?;
+            log.lines()
+                .any(|l| l.contains("http request") && l.contains("client=203.0.113.7"))
+                .then_some(())
+        },
     );
 }
 
