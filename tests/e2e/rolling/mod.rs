@@ -45,21 +45,30 @@ struct Ports {
 }
 
 impl Ports {
+    /// Four ports free now, all different; the gossip port is free for
+    /// both UDP (gossip) and TCP (the cluster link listens on it too).
     fn free() -> Ports {
-        let tcp = || {
-            TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port()
+        // Held until all are picked, so none is handed out twice.
+        let mut held = Vec::new();
+        let mut tcp = || {
+            let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
+            let port = l.local_addr().expect("its address").port();
+            held.push(l);
+            port
         };
-        let gossip = UdpSocket::bind("127.0.0.1:0")
-            .and_then(|s| s.local_addr())
-            .expect("a free UDP port")
-            .port();
+        let (listen, http, resp) = (tcp(), tcp(), tcp());
+        let gossip = loop {
+            let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
+            let port = l.local_addr().expect("its address").port();
+            if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+                break port;
+            }
+        };
+        drop(held);
         Ports {
-            listen: tcp(),
-            http: tcp(),
-            resp: tcp(),
+            listen,
+            http,
+            resp,
             gossip,
         }
     }
@@ -142,20 +151,29 @@ fn a_rolling_restart_under_load_fails_no_request_and_loses_no_write() {
     let next = next.to_str().expect("a UTF-8 path").to_owned();
 
     let ids = ["a", "b", "c"];
-    let ports = [Ports::free(), Ports::free(), Ports::free()];
     let mut nodes: Vec<Node> = Vec::new();
-    for (i, id) in ids.iter().enumerate() {
-        let home = Home::new();
-        let seeds: Vec<Ports> = ports[..i].to_vec();
-        let daemon = spawn(bin(), id, &home, ports[i], &seeds, &db, 0);
+    for id in ids {
+        let seeds: Vec<Ports> = nodes.iter().map(|n| n.ports).collect();
+        // Ports picked free can be taken by another test before the daemon
+        // binds them: then it exits at once, and new ones are picked.
+        let (home, ports, daemon) = (0..3)
+            .find_map(|_| {
+                let (home, ports) = (Home::new(), Ports::free());
+                let started = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    spawn(bin(), id, &home, ports, &seeds, &db, 0)
+                }));
+                started.ok().map(|daemon| (home, ports, daemon))
+            })
+            .unwrap_or_else(|| panic!("node {id} did not start on free ports, three times"));
         nodes.push(Node {
             id,
             home,
-            ports: ports[i],
+            ports,
             daemon,
             starts: 1,
         });
     }
+    let ports: Vec<Ports> = nodes.iter().map(|n| n.ports).collect();
     let proxy = Haproxy::start(
         work.path(),
         &nodes.iter().map(|n| (n.id, n.ports)).collect::<Vec<_>>(),
