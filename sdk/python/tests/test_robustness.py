@@ -89,6 +89,12 @@ def welcomed(then: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaita
     return script
 
 
+async def welcome_as(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: int) -> None:
+    """Reads the hello and welcomes it as session ``session``."""
+    await recv(reader)
+    send(writer, {**WELCOME, "session": session})
+
+
 async def connect(fake: FakeServer, **options: Any) -> Client:
     options.setdefault("reconnect", False)
     options.setdefault("request_timeout", 10)
@@ -278,8 +284,7 @@ async def test_a_request_a_goodbye_left_unanswered_is_sent_again(fake: FakeServe
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
         connections += 1
-        await recv(reader)
-        send(writer, {**WELCOME, "session": connections})
+        await welcome_as(reader, writer, connections)
         ping = await recv(reader)
         if connections == 1:
             send(writer, {"type": "goodbye", "error": {"code": "unavailable", "message": "the server is shutting down"}})
@@ -300,8 +305,7 @@ async def test_a_request_in_flight_when_the_connection_drops_is_not_sent_again(f
     seen: list[int] = []
 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await recv(reader)
-        send(writer, {**WELCOME, "session": len(seen) + 1})
+        await welcome_as(reader, writer, len(seen) + 1)
         try:
             request = await asyncio.wait_for(recv(reader), 0.5)
         except asyncio.TimeoutError:
@@ -326,8 +330,7 @@ async def test_reconnect_goes_on_when_restoring_a_subscription_is_refused(fake: 
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal connections
         connections += 1
-        await recv(reader)
-        send(writer, {**WELCOME, "session": connections})
+        await welcome_as(reader, writer, connections)
         request = await recv(reader)
         assert request["op"] == {"type": "subscribe", "topics": ["news"]}
         if connections == 1:
