@@ -13,6 +13,9 @@
 use std::net::IpAddr;
 use std::str::FromStr;
 
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Request};
 use axum::http::HeaderMap;
 
 /// `X-Forwarded-For`.
@@ -71,6 +74,11 @@ impl FromStr for Net {
     }
 }
 
+/// A request's client, resolved once by the layer around every route
+/// (`observe`) and kept in the request's extensions for the layers inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub IpAddr);
+
 /// The proxies whose `X-Forwarded-For` is believed (none by default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<Net>);
@@ -96,6 +104,17 @@ impl TrustedProxies {
 
     fn trusts(&self, ip: IpAddr) -> bool {
         self.0.iter().any(|net| net.contains(ip))
+    }
+
+    /// The client of `req`: the [`ClientIp`] resolved earlier, else the
+    /// one its peer address and headers give; `None` without a peer
+    /// address (a router driven in a unit test).
+    pub fn client_of(&self, req: &Request) -> Option<IpAddr> {
+        if let Some(ClientIp(ip)) = req.extensions().get::<ClientIp>() {
+            return Some(*ip);
+        }
+        let peer = req.extensions().get::<ConnectInfo<SocketAddr>>()?.0.ip();
+        Some(self.client(peer, req.headers()))
     }
 
     /// The client of a request that arrived from `peer` with `headers`.

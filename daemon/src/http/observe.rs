@@ -6,16 +6,16 @@
 //! status, duration) and its duration in the histogram of its method and route
 //! (`agora_http_request_duration_seconds`).
 
-use std::net::SocketAddr;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::HeaderValue;
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument as _;
 
 use super::AppState;
+use super::client_ip::ClientIp;
 
 /// The header that carries a request's id, both ways.
 pub const REQUEST_ID: &str = "x-request-id";
@@ -24,7 +24,11 @@ pub const REQUEST_ID: &str = "x-request-id";
 /// scan of random paths cannot make series without end).
 const UNMATCHED: &str = "unmatched";
 
-pub(super) async fn observe(State(shared): State<AppState>, req: Request, next: Next) -> Response {
+pub(super) async fn observe(
+    State(shared): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let id = req
         .headers()
@@ -37,12 +41,11 @@ pub(super) async fn observe(State(shared): State<AppState>, req: Request, next: 
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let client = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| {
-        shared
-            .config
-            .trusted_proxies
-            .client(c.0.ip(), req.headers())
-    });
+    // Resolved once here; the rate limit inside reads it back.
+    let client = shared.config.trusted_proxies.client_of(&req);
+    if let Some(ip) = client {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
     let span = tracing::info_span!("http", request_id = %id);
     let mut response = next.run(req).instrument(span.clone()).await;
     let took = started.elapsed();

@@ -26,8 +26,7 @@ pub(super) struct Haproxy {
 
 impl Haproxy {
     pub(super) fn start(dir: &Path, nodes: &[(&str, Ports)]) -> Haproxy {
-        let port = || Ports::free().listen;
-        let (http, native, resp, stats) = (port(), port(), port(), port());
+        let [http, native, resp, stats] = super::free_ports();
         let servers = |to: fn(&Ports) -> u16| {
             nodes
                 .iter()

@@ -48,23 +48,13 @@ impl Ports {
     /// Four ports free now, all different; the gossip port is free for
     /// both UDP (gossip) and TCP (the cluster link listens on it too).
     fn free() -> Ports {
-        // Held until all are picked, so none is handed out twice.
-        let mut held = Vec::new();
-        let mut tcp = || {
-            let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
-            let port = l.local_addr().expect("its address").port();
-            held.push(l);
-            port
-        };
-        let (listen, http, resp) = (tcp(), tcp(), tcp());
+        let [listen, http, resp] = free_ports();
         let gossip = loop {
-            let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
-            let port = l.local_addr().expect("its address").port();
+            let [port] = free_ports();
             if UdpSocket::bind(("127.0.0.1", port)).is_ok() {
                 break port;
             }
         };
-        drop(held);
         Ports {
             listen,
             http,
@@ -72,6 +62,13 @@ impl Ports {
             gossip,
         }
     }
+}
+
+/// `N` different TCP ports free now (each held until all are picked).
+fn free_ports<const N: usize>() -> [u16; N] {
+    let held: [TcpListener; N] =
+        std::array::from_fn(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"));
+    held.map(|l| l.local_addr().expect("its address").port())
 }
 
 struct Node {

@@ -6,9 +6,9 @@
 //! `RateLimit-Reset` (draft-ietf-httpapi-ratelimit-headers), and a
 //! refused one is a 429 with `Retry-After`.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr};
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -38,12 +38,12 @@ pub fn class(method: &Method, path: &str) -> Class {
 /// The middleware.
 pub async fn layer(State(shared): State<AppState>, req: Request, next: Next) -> Response {
     let blog = &shared.services.blog;
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |c| c.0.ip());
     // Behind a trusted load balancer, its X-Forwarded-For names the client.
-    let ip = shared.config.trusted_proxies.client(peer, req.headers());
+    let ip = shared
+        .config
+        .trusted_proxies
+        .client_of(&req)
+        .unwrap_or(IpAddr::V4(Ipv4Addr::LOCALHOST));
     // The signature alone says who it is; whether the account still
     // exists is the handler's business.
     let user = bearer(req.headers())
