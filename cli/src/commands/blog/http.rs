@@ -47,28 +47,44 @@ impl Api {
         path: &str,
         body: Option<&Value>,
     ) -> anyhow::Result<Answer> {
-        tokio::time::timeout(TIMEOUT, self.call_inner(method, path, body))
+        let uri = match &self.org {
+            Some(org) => format!("/t/{}/api{path}", segment(org)),
+            None => format!("/api{path}"),
+        };
+        self.request(method, uri, body).await
+    }
+
+    /// Sends one request to `uri` on the HTTP listener (the blog API's
+    /// routes are [`Api::call`]'s; `/admin` is `agora admin`'s), with the
+    /// token and a JSON body, within [`TIMEOUT`].
+    ///
+    /// # Errors
+    /// When the listener cannot be reached or the connection fails.
+    pub async fn request(
+        &self,
+        method: Method,
+        uri: String,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Answer> {
+        tokio::time::timeout(TIMEOUT, self.request_inner(method, uri, body))
             .await
             .map_err(|_| {
                 anyhow::anyhow!(
-                    "the blog API at {} did not answer in {TIMEOUT:?}",
+                    "the daemon's HTTP listener at {} did not answer in {TIMEOUT:?}",
                     self.http_addr
                 )
             })?
     }
 
-    async fn call_inner(
+    async fn request_inner(
         &self,
         method: Method,
-        path: &str,
+        uri: String,
         body: Option<&Value>,
     ) -> anyhow::Result<Answer> {
         let mut req = Request::builder()
             .method(method)
-            .uri(match &self.org {
-                Some(org) => format!("/t/{}/api{path}", segment(org)),
-                None => format!("/api{path}"),
-            })
+            .uri(uri)
             .header(hyper::header::ACCEPT, "application/json");
         if let Some(token) = &self.token {
             req = req.header(hyper::header::AUTHORIZATION, format!("Token {token}"));
